@@ -1,0 +1,34 @@
+// libFuzzer target for the KTAP engine: arbitrary bytes, fed in pieces whose
+// sizes come from the input, in tree and streaming modes, then every report.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "ktap/parser.h"
+#include "report/reports.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+  vigil::ktap::ParserOptions options;
+  options.max_line_bytes = 4096;
+  options.max_missing_nodes = 64;
+  options.keep_tree = size % 2 == 0;
+  vigil::ktap::Parser parser(options);
+  // Split the input at a data-dependent stride to exercise partial lines.
+  size_t stride = size > 0 ? 1 + data[0] % 97 : 1;
+  for (size_t i = 0; i < input.size(); i += stride) parser.Feed(input.substr(i, stride));
+  parser.Finish();
+  vigil::ktap::Document doc = parser.TakeDocument();
+  (void)vigil::report::ToJsonText(doc);
+  (void)vigil::report::ToJunit(doc);
+  (void)vigil::report::ToText(doc, {});
+  std::string ktap = vigil::report::ToKtap(doc);
+  // The normalised form must parse again.
+  vigil::ktap::Document again = vigil::ktap::ParseText(ktap);
+  if (again.root.counts.Total() != doc.root.counts.Total() && options.keep_tree) {
+    // Missing tests beyond max_missing_nodes are counted but not emitted, so
+    // only compare when everything was materialised.
+    if (doc.root.counts.Get(vigil::ktap::Status::kCrash) < 64) __builtin_trap();
+  }
+  return 0;
+}

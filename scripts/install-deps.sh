@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs, with apt-get only, every Debian package vigil needs to build,
+# test and run its demo. Idempotent: packages already present are skipped,
+# and nothing is fetched when everything is installed.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build pkg-config
+  # libraries
+  libcli11-dev libfmt-dev nlohmann-json3-dev
+  # tests, benchmarks, fuzzing
+  libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
+  python3 xz-utils git bc time bsdutils
+  # the MPTCP selftests and the kselftest installer (golden files, demo)
+  rsync iproute2 iputils-ping iptables nftables ethtool socat tcpdump
+  # real reference material: kselftests, kunit_tool and its corpus, ktap.rst
+  linux-source-6.12
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run as root (or install them) and retry" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,19 @@
+// One file per subcommand. Each Setup function adds the subcommand's options
+// to `app` and returns what to run once the command line is parsed; the int
+// it returns is the process exit code.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace vigil::cli {
+
+using Runner = std::function<int()>;
+
+Runner SetupParseCommand(CLI::App* app);
+
+// Exit code for usage errors and unreadable input, shared by all commands.
+inline constexpr int kExitUsage = 2;
+
+}  // namespace vigil::cli

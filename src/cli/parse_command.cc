@@ -1,0 +1,143 @@
+// vigil parse [FILE|-] [--format text|json|junit|ktap] [--stream]
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "cli/command.h"
+#include "ktap/parser.h"
+#include "report/reports.h"
+#include "report/utf8.h"
+
+namespace vigil::cli {
+namespace {
+
+struct ParseFlags {
+  std::string input = "-";
+  std::string format = "text";
+  std::string color = "auto";
+  bool stream = false;
+  bool no_logs = false;
+};
+
+bool UseColor(const std::string& mode) {
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  const char* no_color = std::getenv("NO_COLOR");
+  if (no_color && *no_color) return false;
+  return isatty(STDOUT_FILENO) == 1;
+}
+
+// Prints tests as they finish (children before their parent).
+class StreamPrinter : public ktap::ParserListener {
+ public:
+  explicit StreamPrinter(bool color) : color_(color) {}
+  void OnTestFinished(int depth, const ktap::TestNode& t) override {
+    std::string name = t.name.empty() ? fmt::format("test {}", t.number) : report::SanitizeUtf8(t.name);
+    std::string tag = fmt::format("[{}]", ktap::StatusName(t.status));
+    if (color_) {
+      const char* c = ktap::IsFailure(t.status) ? "\033[31m"
+                      : (t.status == ktap::Status::kSkip || t.status == ktap::Status::kNoTests) ? "\033[33m"
+                                                                                                 : "\033[32m";
+      tag = c + tag + "\033[0m";
+    }
+    fmt::print("{}{} {}\n", std::string(static_cast<size_t>(depth - 1) * 2, ' '), tag, name);
+    std::fflush(stdout);
+  }
+
+ private:
+  bool color_;
+};
+
+int Run(const ParseFlags& f) {
+  if (f.stream && f.format != "text") {
+    fmt::print(stderr, "vigil parse: --stream works with --format text only\n");
+    return kExitUsage;
+  }
+  int fd = STDIN_FILENO;
+  std::string label = "standard input";
+  if (f.input != "-") {
+    fd = open(f.input.c_str(), O_RDONLY | O_CLOEXEC);
+    label = f.input;
+    if (fd < 0) {
+      fmt::print(stderr, "vigil parse: cannot open {}: {}\n", f.input, std::strerror(errno));
+      return kExitUsage;
+    }
+  }
+  bool color = UseColor(f.color);
+  ktap::ParserOptions options;
+  options.keep_tree = !f.stream;
+  std::unique_ptr<StreamPrinter> printer;
+  if (f.stream) printer = std::make_unique<StreamPrinter>(color);
+  ktap::Parser parser(options, printer.get());
+  std::string buf(1 << 16, '\0');
+  while (true) {
+    ssize_t n = read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fmt::print(stderr, "vigil parse: cannot read {}: {}\n", label, std::strerror(errno));
+      if (fd != STDIN_FILENO) close(fd);
+      return kExitUsage;
+    }
+    if (n == 0) break;
+    parser.Feed(std::string_view(buf.data(), static_cast<size_t>(n)));
+  }
+  if (fd != STDIN_FILENO) close(fd);
+  parser.Finish();
+  ktap::Document doc = parser.TakeDocument();
+
+  std::string out;
+  if (f.format == "json") {
+    out = report::ToJsonText(doc);
+  } else if (f.format == "junit") {
+    out = report::ToJunit(doc);
+  } else if (f.format == "ktap") {
+    out = report::ToKtap(doc);
+  } else {
+    report::TextOptions to;
+    to.color = color;
+    to.show_logs = !f.no_logs;
+    if (f.stream) {
+      doc.root.subtests.clear();  // already printed as they finished
+      out = "\n";
+    }
+    out += report::ToText(doc, to);
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+  if (!doc.found_ktap) return 1;
+  return ktap::IsFailure(doc.root.status) ? 1 : 0;
+}
+
+}  // namespace
+
+Runner SetupParseCommand(CLI::App* app) {
+  auto flags = std::make_shared<ParseFlags>();
+  app->description(
+      "Read KTAP/TAP output - a kselftest runner log, KUnit results, a whole kernel console - and\n"
+      "report every test and subtest. Nested KTAP is followed by indentation, `# Subtest:` headers\n"
+      "and the kselftest runner's `# ` prefix; console prefixes (timestamps, caller ids, log levels)\n"
+      "are learned from the version line; a missing result is CRASH.\n\n"
+      "Exit status: 0 no failures, 1 failures or crashes (or no KTAP at all), 2 usage error or\n"
+      "unreadable input.");
+  app->add_option("input", flags->input, "File to read, or - for standard input")->capture_default_str();
+  app->add_option("-f,--format", flags->format, "Output: text (tree for people), json, junit, ktap (normalised)")
+      ->check(CLI::IsMember({"text", "json", "junit", "ktap"}))
+      ->capture_default_str();
+  app->add_option("--color", flags->color, "Colors in text output: auto (TTY and no NO_COLOR), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+  app->add_flag("--stream", flags->stream,
+                "Print tests as they finish and keep only counts: memory stays bounded on huge logs");
+  app->add_flag("--no-logs", flags->no_logs, "Do not show the output of failed tests in text output");
+  return [flags] { return Run(*flags); };
+}
+
+}  // namespace vigil::cli

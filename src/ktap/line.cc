@@ -1,0 +1,316 @@
+#include "ktap/line.h"
+
+#include <cctype>
+#include <cstring>
+
+namespace vigil::ktap {
+namespace {
+
+constexpr int64_t kMaxNumber = 1'000'000'000'000LL;
+
+bool IsSpace(char c) { return c == ' ' || c == '\t'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+bool StartsWith(std::string_view s, std::string_view p) {
+  return s.size() >= p.size() && std::memcmp(s.data(), p.data(), p.size()) == 0;
+}
+
+bool StartsWithNoCase(std::string_view s, std::string_view p) {
+  if (s.size() < p.size()) return false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != p[i]) return false;
+  }
+  return true;
+}
+
+std::string_view TrimLeft(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && IsSpace(s[i])) ++i;
+  return s.substr(i);
+}
+
+std::string_view TrimRight(std::string_view s) {
+  size_t n = s.size();
+  while (n > 0 && IsSpace(s[n - 1])) --n;
+  return s.substr(0, n);
+}
+
+// Parses a decimal number at the start of `*s`, advancing it. Values above
+// kMaxNumber are clamped so hostile input can't overflow.
+bool ParseNumber(std::string_view* s, int64_t* out) {
+  size_t i = 0;
+  int64_t v = 0;
+  while (i < s->size() && IsDigit((*s)[i])) {
+    if (v <= kMaxNumber) v = v * 10 + ((*s)[i] - '0');
+    ++i;
+  }
+  if (i == 0) return false;
+  *out = v > kMaxNumber ? kMaxNumber : v;
+  s->remove_prefix(i);
+  return true;
+}
+
+bool IsWordEnd(std::string_view s, size_t at) {
+  return at >= s.size() || !std::isalnum(static_cast<unsigned char>(s[at]));
+}
+
+// Parses the text after '#' on a result line.
+void ParseDirective(std::string_view text, Line* out) {
+  std::string_view t = TrimLeft(text);
+  struct Keyword {
+    std::string_view word;
+    Directive directive;
+  };
+  static constexpr Keyword kKeywords[] = {
+      {"skip", Directive::kSkip},       {"todo", Directive::kTodo},
+      {"xfail", Directive::kXfail},     {"xpass", Directive::kXpass},
+      {"timeout", Directive::kTimeout}, {"error", Directive::kError},
+  };
+  for (const Keyword& k : kKeywords) {
+    if (StartsWithNoCase(t, k.word) && IsWordEnd(t, k.word.size())) {
+      out->directive = k.directive;
+      std::string_view rest = t.substr(k.word.size());
+      if (!rest.empty() && rest[0] == ':') rest.remove_prefix(1);
+      out->directive_text = TrimRight(TrimLeft(rest));
+      out->duration_ms = FindDurationMs(rest);
+      return;
+    }
+  }
+  if (StartsWithNoCase(t, "exit=")) {
+    std::string_view rest = t.substr(5);
+    bool neg = !rest.empty() && rest[0] == '-';
+    if (neg) rest.remove_prefix(1);
+    int64_t code = 0;
+    if (ParseNumber(&rest, &code)) {
+      if (code > 1'000'000) code = 1'000'000;
+      out->exit_code = static_cast<int>(neg ? -code : code);
+    }
+  }
+  out->duration_ms = FindDurationMs(t);
+}
+
+// ok|not ok N [N2 ]["- "]DESC[ # DIRECTIVE]
+bool ParseResult(std::string_view s, Line* out) {
+  bool ok;
+  if (StartsWith(s, "ok")) {
+    ok = true;
+    s.remove_prefix(2);
+  } else if (StartsWith(s, "not ok")) {
+    ok = false;
+    s.remove_prefix(6);
+  } else {
+    return false;
+  }
+  if (s.empty() || s[0] != ' ') return false;
+  s = TrimLeft(s);
+  int64_t number = 0;
+  if (!ParseNumber(&s, &number)) return false;
+  if (!s.empty() && !IsSpace(s[0])) return false;  // "ok 1x" is not a result
+  out->kind = LineKind::kResult;
+  out->ok = ok;
+  out->number = number;
+  s = TrimLeft(s);
+  // Newer kselftest runners print a second number: "ok 12 3 selftests: ...".
+  {
+    std::string_view t = s;
+    int64_t second = 0;
+    if (ParseNumber(&t, &second) && StartsWith(t, " selftests: ")) s = t.substr(1);
+  }
+  if (StartsWith(s, "- ")) {
+    s.remove_prefix(2);
+  } else if (s == "-") {
+    s = {};
+  }
+  // The description ends at the first '#' that starts a directive or comment
+  // ("\#" is an escaped hash and stays in the description).
+  size_t hash = std::string_view::npos;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '#' && (i == 0 || s[i - 1] != '\\')) {
+      hash = i;
+      break;
+    }
+  }
+  if (hash == std::string_view::npos) {
+    out->name = TrimRight(s);
+  } else {
+    out->name = TrimRight(s.substr(0, hash));
+    ParseDirective(s.substr(hash + 1), out);
+  }
+  return true;
+}
+
+bool ParsePlan(std::string_view s, Line* out) {
+  if (!StartsWith(s, "1..")) return false;
+  s.remove_prefix(3);
+  int64_t n = 0;
+  if (!ParseNumber(&s, &n)) return false;
+  s = TrimLeft(s);
+  if (!s.empty() && s[0] != '#') return false;
+  out->kind = LineKind::kPlan;
+  out->plan_count = n;
+  if (!s.empty()) {
+    std::string_view t = TrimLeft(s.substr(1));
+    if (StartsWithNoCase(t, "skip") && IsWordEnd(t, 4)) {
+      out->directive = Directive::kSkip;
+      out->directive_text = TrimLeft(t.substr(4));
+    } else {
+      out->directive_text = t;
+    }
+  }
+  return true;
+}
+
+bool ParseVersion(std::string_view s, Line* out) {
+  bool ktap;
+  if (StartsWith(s, "KTAP version ")) {
+    ktap = true;
+    s.remove_prefix(13);
+  } else if (StartsWith(s, "TAP version ")) {
+    ktap = false;
+    s.remove_prefix(12);
+  } else {
+    return false;
+  }
+  int64_t v = 0;
+  if (!ParseNumber(&s, &v) || !s.empty()) return false;
+  out->kind = LineKind::kVersion;
+  out->ktap = ktap;
+  out->version = v;
+  return true;
+}
+
+// Whether `s` (no leading key) is a line that opens or belongs to a KTAP
+// structure rather than a diagnostic.
+bool IsStructuralBody(std::string_view s) {
+  if (s.empty()) return false;
+  Line scratch;
+  switch (s[0]) {
+    case 'o':
+    case 'n':
+      return ParseResult(s, &scratch);
+    case '1':
+      return ParsePlan(s, &scratch);
+    case 'K':
+    case 'T':
+      return ParseVersion(s, &scratch);
+    case 'B':
+      return StartsWith(s, "Bail out!");
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+std::optional<int64_t> FindDurationMs(std::string_view text) {
+  size_t pos = 0;
+  while ((pos = text.find("time=", pos)) != std::string_view::npos) {
+    std::string_view t = text.substr(pos + 5);
+    pos += 5;
+    int64_t whole = 0;
+    if (!ParseNumber(&t, &whole)) continue;
+    int64_t frac_num = 0, frac_den = 1;
+    if (!t.empty() && t[0] == '.') {
+      t.remove_prefix(1);
+      while (!t.empty() && IsDigit(t[0])) {
+        if (frac_den < 1'000'000) {
+          frac_num = frac_num * 10 + (t[0] - '0');
+          frac_den *= 10;
+        }
+        t.remove_prefix(1);
+      }
+    }
+    if (StartsWith(t, "ms")) return whole + frac_num / frac_den;
+    if (StartsWith(t, "s") && IsWordEnd(t, 1)) {
+      return whole * 1000 + frac_num * 1000 / frac_den;
+    }
+  }
+  return std::nullopt;
+}
+
+LineKind ClassifyBody(std::string_view s, Line* out) {
+  out->kind = LineKind::kOther;
+  out->body = s;
+  out->name = {};
+  out->directive = Directive::kNone;
+  out->directive_text = {};
+  out->exit_code.reset();
+  out->duration_ms.reset();
+  if (s.empty()) {
+    out->kind = LineKind::kBlank;
+    return out->kind;
+  }
+  switch (s[0]) {
+    case 'o':
+    case 'n':
+      ParseResult(s, out);
+      break;
+    case '1':
+      ParsePlan(s, out);
+      break;
+    case 'K':
+    case 'T':
+      ParseVersion(s, out);
+      break;
+    case 'B':
+      if (StartsWith(s, "Bail out!")) {
+        out->kind = LineKind::kBailOut;
+        out->name = TrimLeft(s.substr(9));
+      }
+      break;
+    case '#':
+      if (StartsWith(s, "# Subtest: ")) {
+        out->kind = LineKind::kSubtestHeader;
+        out->name = TrimRight(TrimLeft(s.substr(11)));
+      } else if (s == "# Subtest:") {
+        out->kind = LineKind::kSubtestHeader;
+      } else {
+        out->kind = LineKind::kDiagnostic;
+      }
+      break;
+    default:
+      break;
+  }
+  return out->kind;
+}
+
+void ClassifyLine(std::string_view text, Line* out) {
+  out->key.clear();
+  // Walk the leading whitespace and `# ` markers once. A marker is nesting
+  // (kselftest runner prefix) only when what finally follows is structural;
+  // otherwise the last '#' starts a diagnostic or a `# Subtest:` header.
+  size_t pos = 0;
+  size_t col = 0;
+  size_t key_before_last_marker = std::string::npos;
+  size_t pos_of_last_marker = 0;
+  while (pos < text.size()) {
+    char c = text[pos];
+    if (c == ' ') {
+      out->key.push_back(' ');
+      ++col;
+      ++pos;
+    } else if (c == '\t') {
+      size_t next = (col / 8 + 1) * 8;
+      out->key.append(next - col, ' ');
+      col = next;
+      ++pos;
+    } else if (c == '#' && pos + 1 < text.size() && text[pos + 1] == ' ') {
+      key_before_last_marker = out->key.size();
+      pos_of_last_marker = pos;
+      out->key.push_back('#');
+      col += 2;
+      pos += 2;
+    } else {
+      break;
+    }
+  }
+  std::string_view rest = text.substr(pos);
+  if (key_before_last_marker != std::string::npos && !IsStructuralBody(rest)) {
+    // The last marker belongs to the line itself: "# diag", "# Subtest: x".
+    out->key.resize(key_before_last_marker);
+    rest = text.substr(pos_of_last_marker);
+  }
+  ClassifyBody(rest, out);
+}
+
+}  // namespace vigil::ktap

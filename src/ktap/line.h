@@ -1,0 +1,62 @@
+// Classification of one KTAP line, after any console prefix was removed.
+// Pure functions, no state: the parser decides what a line means in context.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ktap/result.h"
+
+namespace vigil::ktap {
+
+enum class LineKind : uint8_t {
+  kBlank,
+  kVersion,        // KTAP version N / TAP version N
+  kPlan,           // 1..N [# SKIP reason]
+  kResult,         // ok|not ok N [- ]DESC [# DIRECTIVE text]
+  kSubtestHeader,  // # Subtest: NAME
+  kBailOut,        // Bail out! reason
+  kDiagnostic,     // # anything else
+  kOther,          // not KTAP: kernel noise, program output
+};
+
+struct Line {
+  LineKind kind = LineKind::kBlank;
+  // Nesting key: indentation normalised to columns (tab = next multiple of 8)
+  // and one '#' per kselftest-runner `# ` prefix. A line is nested under
+  // another when that one's key is a proper prefix of its key.
+  std::string key;
+  std::string_view body;  // text after the key (the whole line for kOther)
+
+  // kVersion
+  bool ktap = false;  // KTAP (true) or TAP (false)
+  int64_t version = 0;
+  // kPlan
+  int64_t plan_count = 0;
+  // kResult
+  bool ok = false;
+  int64_t number = 0;
+  // kResult, kSubtestHeader (NAME), kBailOut (reason)
+  std::string_view name;
+  // kResult, kPlan (SKIP only)
+  Directive directive = Directive::kNone;
+  std::string_view directive_text;
+  std::optional<int> exit_code;
+  std::optional<int64_t> duration_ms;
+};
+
+// Classifies `text` (one line, no newline, trailing whitespace removed) into
+// `*out`. `out->key` is reused to avoid allocations across calls. Views in
+// `*out` point into `text`.
+void ClassifyLine(std::string_view text, Line* out);
+
+// Classifies the part of a line after its nesting key (no key computation).
+// Used to find a version line anywhere in unprefixed console output.
+LineKind ClassifyBody(std::string_view body, Line* out);
+
+// Parses "time=12ms", "time=1.5s" anywhere in `text`; nullopt when absent.
+std::optional<int64_t> FindDurationMs(std::string_view text);
+
+}  // namespace vigil::ktap

@@ -1,0 +1,141 @@
+#include "ktap/line.h"
+
+#include <gtest/gtest.h>
+
+namespace vigil::ktap {
+namespace {
+
+Line Classify(std::string_view s) {
+  Line l;
+  ClassifyLine(s, &l);
+  return l;
+}
+
+TEST(LineTest, VersionLines) {
+  Line l = Classify("KTAP version 1");
+  EXPECT_EQ(l.kind, LineKind::kVersion);
+  EXPECT_TRUE(l.ktap);
+  EXPECT_EQ(l.version, 1);
+  l = Classify("TAP version 13");
+  EXPECT_EQ(l.kind, LineKind::kVersion);
+  EXPECT_FALSE(l.ktap);
+  EXPECT_EQ(l.version, 13);
+  EXPECT_EQ(Classify("TAP version 13 extra").kind, LineKind::kOther);
+}
+
+TEST(LineTest, PlanWithSkip) {
+  Line l = Classify("1..0 # SKIP no netem");
+  EXPECT_EQ(l.kind, LineKind::kPlan);
+  EXPECT_EQ(l.plan_count, 0);
+  EXPECT_EQ(l.directive, Directive::kSkip);
+  EXPECT_EQ(l.directive_text, "no netem");
+  EXPECT_EQ(Classify("1..22").plan_count, 22);
+  EXPECT_EQ(Classify("1..2x").kind, LineKind::kOther);
+}
+
+struct ResultCase {
+  const char* text;
+  bool ok;
+  int64_t number;
+  const char* name;
+  Directive directive;
+  const char* directive_text;
+};
+
+class ResultLineTest : public ::testing::TestWithParam<ResultCase> {};
+
+TEST_P(ResultLineTest, Parses) {
+  const ResultCase& c = GetParam();
+  Line l = Classify(c.text);
+  ASSERT_EQ(l.kind, LineKind::kResult) << c.text;
+  EXPECT_EQ(l.ok, c.ok);
+  EXPECT_EQ(l.number, c.number);
+  EXPECT_EQ(l.name, c.name);
+  EXPECT_EQ(l.directive, c.directive);
+  EXPECT_EQ(l.directive_text, c.directive_text);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Results, ResultLineTest,
+    ::testing::Values(
+        ResultCase{"ok 1 - foo", true, 1, "foo", Directive::kNone, ""},
+        ResultCase{"not ok 2 bar baz", false, 2, "bar baz", Directive::kNone, ""},
+        ResultCase{"ok 3", true, 3, "", Directive::kNone, ""},
+        ResultCase{"ok 4 - ", true, 4, "", Directive::kNone, ""},
+        ResultCase{"ok 5 t # SKIP no root", true, 5, "t", Directive::kSkip, "no root"},
+        ResultCase{"not ok 6 t # skip", false, 6, "t", Directive::kSkip, ""},
+        ResultCase{"not ok 7 t # TODO later", false, 7, "t", Directive::kTodo, "later"},
+        ResultCase{"ok 8 t # XFAIL known", true, 8, "t", Directive::kXfail, "known"},
+        ResultCase{"not ok 9 t # XPASS", false, 9, "t", Directive::kXpass, ""},
+        ResultCase{"not ok 10 selftests: net: x.sh # TIMEOUT 45 seconds", false, 10, "selftests: net: x.sh",
+                   Directive::kTimeout, "45 seconds"},
+        ResultCase{"not ok 11 t # error", false, 11, "t", Directive::kError, ""},
+        ResultCase{"ok 12 3 selftests: net: foo.sh", true, 12, "selftests: net: foo.sh", Directive::kNone, ""},
+        ResultCase{"ok 13 a \\# b", true, 13, "a \\# b", Directive::kNone, ""}));
+
+TEST(LineTest, ExitCodeAndTime) {
+  Line l = Classify("not ok 1 selftests: net/mptcp: mptcp_join.sh # exit=1");
+  ASSERT_EQ(l.kind, LineKind::kResult);
+  EXPECT_EQ(l.directive, Directive::kNone);
+  ASSERT_TRUE(l.exit_code.has_value());
+  EXPECT_EQ(*l.exit_code, 1);
+  l = Classify("ok 10 - pm_netlink: id limit # time=4523ms");
+  ASSERT_TRUE(l.duration_ms.has_value());
+  EXPECT_EQ(*l.duration_ms, 4523);
+  EXPECT_EQ(l.name, "pm_netlink: id limit");
+  EXPECT_EQ(FindDurationMs("x time=1.5s"), 1500);
+  EXPECT_EQ(FindDurationMs("time=abc"), std::nullopt);
+}
+
+TEST(LineTest, NotResults) {
+  EXPECT_EQ(Classify("okay 1").kind, LineKind::kOther);
+  EXPECT_EQ(Classify("ok one").kind, LineKind::kOther);
+  EXPECT_EQ(Classify("ok 1x").kind, LineKind::kOther);
+  EXPECT_EQ(Classify("not okay").kind, LineKind::kOther);
+}
+
+TEST(LineTest, IndentationKeys) {
+  EXPECT_EQ(Classify("    ok 1 a").key, "    ");
+  EXPECT_EQ(Classify("\tok 1 a").key, "        ");
+  EXPECT_EQ(Classify("  \tok 1 a").key, "        ");
+  EXPECT_EQ(Classify("        ok 1 a").key, Classify("\tok 1 a").key);
+}
+
+TEST(LineTest, KselftestPrefixNestsStructuralLinesOnly) {
+  Line l = Classify("# ok 1 - pm_netlink: defaults addr list # time=4ms");
+  EXPECT_EQ(l.kind, LineKind::kResult);
+  EXPECT_EQ(l.key, "#");
+  l = Classify("# TAP version 13");
+  EXPECT_EQ(l.kind, LineKind::kVersion);
+  EXPECT_EQ(l.key, "#");
+  l = Classify("# # Subtest: inner");
+  EXPECT_EQ(l.kind, LineKind::kSubtestHeader);
+  EXPECT_EQ(l.key, "#");
+  EXPECT_EQ(l.name, "inner");
+  l = Classify("# selftests: net/mptcp: pm_netlink.sh");
+  EXPECT_EQ(l.kind, LineKind::kDiagnostic);
+  EXPECT_EQ(l.key, "");
+  l = Classify("# #   ok 2 deep");
+  EXPECT_EQ(l.kind, LineKind::kResult);
+  EXPECT_EQ(l.key, "##  ");
+  l = Classify("    # Subtest: suite");
+  EXPECT_EQ(l.kind, LineKind::kSubtestHeader);
+  EXPECT_EQ(l.key, "    ");
+  EXPECT_EQ(Classify("#").kind, LineKind::kDiagnostic);
+}
+
+TEST(LineTest, BailOut) {
+  Line l = Classify("Bail out! no memory");
+  EXPECT_EQ(l.kind, LineKind::kBailOut);
+  EXPECT_EQ(l.name, "no memory");
+  EXPECT_EQ(Classify("# Bail out! x").key, "#");
+}
+
+TEST(LineTest, HugeNumbersAreClamped) {
+  Line l = Classify("ok 99999999999999999999999999 x");
+  EXPECT_EQ(l.kind, LineKind::kResult);
+  EXPECT_LE(l.number, 1'000'000'000'000LL);
+}
+
+}  // namespace
+}  // namespace vigil::ktap

@@ -1,0 +1,537 @@
+#include "ktap/parser.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace vigil::ktap {
+namespace {
+
+constexpr size_t kMaxStoredLogLine = 1024;
+
+std::string_view TrimTrailing(std::string_view s) {
+  size_t n = s.size();
+  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n')) {
+    --n;
+  }
+  return s.substr(0, n);
+}
+
+bool HasPrefix(std::string_view s, std::string_view p) {
+  return s.size() >= p.size() && std::memcmp(s.data(), p.data(), p.size()) == 0;
+}
+
+// Status a result line gives its test on its own.
+Status OwnStatus(const Line& line) {
+  switch (line.directive) {
+    case Directive::kSkip: return Status::kSkip;
+    case Directive::kTodo: return line.ok ? Status::kXpass : Status::kXfail;
+    case Directive::kXfail: return Status::kXfail;
+    case Directive::kXpass: return Status::kXpass;
+    case Directive::kTimeout: return Status::kTimeout;
+    case Directive::kError: return Status::kError;
+    case Directive::kNone: break;
+  }
+  return line.ok ? Status::kPass : Status::kFail;
+}
+
+}  // namespace
+
+// One open nesting level: the container test whose subtests are being read.
+// Level 0 is the document root.
+struct Parser::Level {
+  std::string key;
+  TestNode node;
+  int64_t expected = 1;  // next expected test number
+  int64_t results = 0;   // results seen at this level (including synthesised)
+  bool has_version = false;
+  bool has_header = false;
+  bool flat = false;     // `# Subtest:` at its parent's own indentation
+  bool skip_all = false; // `1..0 # SKIP`
+  Status own = Status::kCrash;
+  std::vector<std::string> pending_log;  // lines not yet owned by a test
+  int64_t pending_dropped = 0;
+  std::optional<TestNode> pending_child;  // a closed block awaiting its result line
+};
+
+Parser::Parser(ParserOptions options, ParserListener* listener)
+    : options_(options), listener_(listener) {
+  auto root = std::make_unique<Level>();
+  root->node.is_parent = true;
+  levels_.push_back(std::move(root));
+}
+
+Parser::~Parser() = default;
+
+void Parser::Error(std::string message) { Error(line_no_, std::move(message)); }
+
+void Parser::Error(uint64_t line, std::string message) {
+  ++error_count_;
+  ParseError e{line, std::move(message)};
+  if (listener_) listener_->OnError(e);
+  if (errors_.size() < options_.max_errors) errors_.push_back(std::move(e));
+}
+
+void Parser::Feed(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const void* nl = std::memchr(bytes.data(), '\n', bytes.size());
+    size_t len = nl ? static_cast<const char*>(nl) - bytes.data() : bytes.size();
+    std::string_view piece = bytes.substr(0, len);
+    if (partial_.empty() && nl && piece.size() <= options_.max_line_bytes) {
+      ProcessLine(piece);
+    } else {
+      size_t room = options_.max_line_bytes > partial_.size()
+                        ? options_.max_line_bytes - partial_.size()
+                        : 0;
+      size_t take = piece.size() < room ? piece.size() : room;
+      partial_.append(piece.data(), take);
+      partial_dropped_ += piece.size() - take;
+      if (nl) {
+        ProcessLine(partial_);
+        partial_.clear();
+      }
+    }
+    if (!nl) break;
+    bytes.remove_prefix(len + 1);
+  }
+}
+
+void Parser::FeedLine(std::string_view line) {
+  if (line.size() > options_.max_line_bytes) {
+    partial_dropped_ += line.size() - options_.max_line_bytes;
+    line = line.substr(0, options_.max_line_bytes);
+  }
+  ProcessLine(line);
+}
+
+void Parser::ProcessLine(std::string_view raw) {
+  ++line_no_;
+  if (partial_dropped_ > 0) {
+    Error(fmt::format("line truncated to {} bytes ({} bytes dropped)", options_.max_line_bytes,
+                      partial_dropped_));
+    partial_dropped_ = 0;
+  }
+  std::string_view text = TrimTrailing(raw);
+  if (!started_) {
+    TryStart(text);
+    return;
+  }
+  std::string_view rest = text;
+  if (!prefix_.empty() && !prefix_.Strip(text, &rest)) {
+    // Without the console prefix this is someone else's output: keep it as
+    // log of the test that is running.
+    Level& top = *levels_.back();
+    AppendLog(top.pending_log, top.pending_dropped, text);
+    return;
+  }
+  ClassifyLine(rest, &line_);
+  Dispatch(line_, rest);
+}
+
+// Looks for the first KTAP line in console output: a version line anywhere in
+// the line (what precedes it becomes the console prefix), or failing that a
+// result or plan at the start of a line.
+void Parser::TryStart(std::string_view text) {
+  size_t from = 0;
+  while (true) {
+    size_t pos = text.find("TAP version ", from);
+    if (pos == std::string_view::npos) break;
+    size_t start = (pos > 0 && text[pos - 1] == 'K') ? pos - 1 : pos;
+    Line probe;
+    if (ClassifyBody(text.substr(start), &probe) == LineKind::kVersion) {
+      std::string_view prefix = text.substr(0, start);
+      bool nesting = prefix.find('#') != std::string_view::npos &&
+                     prefix.find_first_not_of(" \t#") == std::string_view::npos;
+      if (!nesting) prefix_.Learn(prefix);
+      started_ = true;
+      found_ktap_ = true;
+      std::string_view rest = text;
+      if (!prefix_.empty()) prefix_.Strip(text, &rest);
+      ClassifyLine(rest, &line_);
+      Dispatch(line_, rest);
+      return;
+    }
+    from = pos + 1;
+  }
+  Line probe;
+  LineKind kind = ClassifyBody(text, &probe);
+  if (kind == LineKind::kResult || kind == LineKind::kPlan) {
+    started_ = true;
+    found_ktap_ = true;
+    Error("no KTAP version line before the first test line");
+    ClassifyLine(text, &line_);
+    Dispatch(line_, text);
+  }
+}
+
+size_t Parser::MatchLevel(const std::string& key) const {
+  for (size_t i = levels_.size(); i-- > 1;) {
+    if (HasPrefix(key, levels_[i]->key)) return i;
+  }
+  return 0;
+}
+
+void Parser::AppendLog(std::vector<std::string>& log, int64_t& dropped, std::string_view text) {
+  if (log.size() >= options_.max_log_lines) {
+    ++dropped;
+    return;
+  }
+  if (text.size() > kMaxStoredLogLine) {
+    std::string cut(text.substr(0, kMaxStoredLogLine));
+    cut += " [...]";
+    log.push_back(std::move(cut));
+  } else {
+    log.emplace_back(text);
+  }
+}
+
+void Parser::Dispatch(const Line& line, std::string_view text) {
+  switch (line.kind) {
+    case LineKind::kBlank:
+      return;
+    case LineKind::kOther: {
+      Level& top = *levels_.back();
+      AppendLog(top.pending_log, top.pending_dropped, text);
+      return;
+    }
+    case LineKind::kDiagnostic: {
+      size_t idx = MatchLevel(line.key);
+      Level& level = *levels_[idx];
+      AppendLog(level.pending_log, level.pending_dropped, line.body);
+      if (listener_) listener_->OnDiagnostic(static_cast<int>(idx), line.body);
+      return;
+    }
+    default:
+      break;
+  }
+
+  size_t idx = MatchLevel(line.key);
+  bool same = levels_[idx]->key == line.key;
+  CloseLevelsAbove(idx);
+
+  switch (line.kind) {
+    case LineKind::kResult: {
+      if (same) {
+        Level& level = *levels_[idx];
+        bool closes_flat = level.flat && idx > 0 &&
+                           ((!level.node.plan && line.name == level.node.name) ||
+                            (level.node.plan && level.results >= *level.node.plan));
+        if (closes_flat) {
+          CloseTop();
+          ApplyResult(idx - 1, line);
+        } else {
+          ApplyResult(idx, line);
+        }
+      } else {
+        PushLevel(line.key);
+        ApplyResult(levels_.size() - 1, line);
+      }
+      return;
+    }
+    case LineKind::kVersion: {
+      bool known = line.ktap ? line.version == 1 : (line.version == 13 || line.version == 14);
+      if (!known) {
+        Error(fmt::format("unsupported {} version {}", line.ktap ? "KTAP" : "TAP", line.version));
+      }
+      if (same) {
+        Level& level = *levels_[idx];
+        bool fresh = level.results == 0 && !level.pending_child && !level.node.plan;
+        if (fresh && !level.has_version) {
+          level.has_version = true;
+        } else if (idx == 0) {
+          // A second document concatenated to the first: numbering restarts.
+          if (level.node.plan && level.results < *level.node.plan) {
+            AddMissingChildren(0, *level.node.plan - level.results);
+          }
+          level.node.plan.reset();
+          level.expected = 1;
+          level.results = 0;
+        } else {
+          Error("version line in the middle of a test; starting a new block");
+          CloseTop();
+          PushLevel(line.key);
+          levels_.back()->has_version = true;
+        }
+      } else {
+        PushLevel(line.key);
+        levels_.back()->has_version = true;
+      }
+      return;
+    }
+    case LineKind::kSubtestHeader: {
+      if (same) {
+        Level& level = *levels_[idx];
+        if (!level.has_header && level.results == 0 && !level.pending_child) {
+          level.has_header = true;
+          level.node.name = std::string(line.name);
+          return;
+        }
+        PushLevel(line.key);
+        levels_.back()->flat = true;
+      } else {
+        PushLevel(line.key);
+      }
+      Level& top = *levels_.back();
+      top.has_header = true;
+      top.node.name = std::string(line.name);
+      return;
+    }
+    case LineKind::kPlan: {
+      if (!same) PushLevel(line.key);
+      size_t at = same ? idx : levels_.size() - 1;
+      Level& level = *levels_[at];
+      if (level.node.plan) {
+        Error(fmt::format("duplicate plan 1..{} (already 1..{})", line.plan_count, *level.node.plan));
+        return;
+      }
+      level.node.plan = line.plan_count;
+      if (line.plan_count == 0 && line.directive == Directive::kSkip) {
+        level.skip_all = true;
+        level.node.directive = Directive::kSkip;
+        level.node.directive_text = std::string(line.directive_text);
+      }
+      if (listener_) listener_->OnPlan(static_cast<int>(at), line.plan_count);
+      return;
+    }
+    case LineKind::kBailOut: {
+      Level& level = *levels_[idx];
+      level.node.bail_out = true;
+      AppendLog(level.pending_log, level.pending_dropped, line.body);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+void Parser::PushLevel(const std::string& key) {
+  if (levels_.size() >= options_.max_depth) {
+    Error(fmt::format("nesting deeper than {} levels; folding into the deepest level",
+                      options_.max_depth));
+    return;
+  }
+  size_t parent = levels_.size() - 1;
+  if (levels_[parent]->pending_child) AddMissingChild(parent, "missing result line for subtest");
+  auto level = std::make_unique<Level>();
+  level->key = key;
+  // What the parent saw since its last result belongs to the test now starting.
+  level->node.log = std::move(levels_[parent]->pending_log);
+  level->node.log_dropped = levels_[parent]->pending_dropped;
+  levels_[parent]->pending_log.clear();
+  levels_[parent]->pending_dropped = 0;
+  levels_.push_back(std::move(level));
+  if (listener_) listener_->OnTestStarted(static_cast<int>(levels_.size() - 1), {});
+}
+
+void Parser::CloseLevelsAbove(size_t index) {
+  while (levels_.size() - 1 > index) CloseTop();
+}
+
+void Parser::CloseTop() {
+  size_t index = levels_.size() - 1;
+  Level& level = *levels_[index];
+  if (level.pending_child) AddMissingChild(index, "missing result line for subtest");
+  if (level.node.plan) {
+    int64_t plan = *level.node.plan;
+    if (level.results < plan && !level.node.bail_out) {
+      AddMissingChildren(index, plan - level.results);
+    } else if (level.results > plan) {
+      Error(fmt::format("planned {} tests but found {}", plan, level.results));
+    }
+  }
+  TestNode container = std::move(level.node);
+  container.is_parent = true;
+  for (auto& l : level.pending_log) {
+    if (container.log.size() < options_.max_log_lines) {
+      container.log.push_back(std::move(l));
+    } else {
+      ++container.log_dropped;
+    }
+  }
+  container.log_dropped += level.pending_dropped;
+  if (level.skip_all) container.status = Status::kSkip;
+  levels_.pop_back();
+  size_t parent = levels_.size() - 1;
+  if (levels_[parent]->pending_child) AddMissingChild(parent, "missing result line for subtest");
+  levels_[parent]->pending_child = std::move(container);
+}
+
+void Parser::ApplyResult(size_t index, const Line& line) {
+  Level& level = *levels_[index];
+  if (line.number != level.expected) {
+    Error(fmt::format("expected test number {} but found {}", level.expected, line.number));
+  }
+  level.expected = line.number + 1;
+  TestNode node;
+  bool skip_all = false;
+  if (level.pending_child) {
+    node = std::move(*level.pending_child);
+    level.pending_child.reset();
+    skip_all = node.status == Status::kSkip && node.plan && *node.plan == 0;
+  }
+  if (!line.name.empty() || node.name.empty()) node.name = std::string(line.name);
+  node.number = line.number;
+  node.has_result_line = true;
+  node.ok = line.ok;
+  node.directive = line.directive;
+  node.directive_text = std::string(line.directive_text);
+  node.exit_code = line.exit_code;
+  node.duration_ms = line.duration_ms;
+  node.line = line_no_;
+  for (auto& l : level.pending_log) {
+    if (node.log.size() < options_.max_log_lines) {
+      node.log.push_back(std::move(l));
+    } else {
+      ++node.log_dropped;
+    }
+  }
+  node.log_dropped += level.pending_dropped;
+  level.pending_log.clear();
+  level.pending_dropped = 0;
+  node.status = OwnStatus(line);
+  if (skip_all && node.status == Status::kPass) node.status = Status::kSkip;
+  FinishNode(node);
+  AddChild(index, std::move(node));
+}
+
+void Parser::AddMissingChild(size_t index, std::string reason) {
+  Level& level = *levels_[index];
+  TestNode node;
+  if (level.pending_child) {
+    node = std::move(*level.pending_child);
+    level.pending_child.reset();
+  }
+  node.number = level.expected++;
+  node.has_result_line = false;
+  node.line = line_no_;
+  node.status = Status::kCrash;
+  Error(fmt::format("{} {}{}{}", reason, node.number, node.name.empty() ? "" : " ", node.name));
+  FinishNode(node);
+  AddChild(index, std::move(node));
+}
+
+void Parser::AddMissingChildren(size_t index, int64_t missing) {
+  int64_t shown = std::min<int64_t>(missing, static_cast<int64_t>(options_.max_missing_nodes));
+  for (int64_t i = 0; i < shown; ++i) AddMissingChild(index, "missing expected subtest");
+  int64_t rest = missing - shown;
+  if (rest <= 0) return;
+  // Hostile plans (1..1000000000000) are counted, not materialised.
+  Level& level = *levels_[index];
+  Error(fmt::format("{} more expected subtests missing", rest));
+  error_count_ += rest - 1;
+  level.results += rest;
+  level.expected += rest;
+  level.node.counts.Add(Status::kCrash, rest);
+}
+
+// Derives a test's final status and counts from its own result (already in
+// node.status; CRASH when it never got one) and its subtests' counts.
+void Parser::FinishNode(TestNode& node) {
+  Status own = node.status;
+  bool has_children = node.counts.Total() + node.counts.Get(Status::kNoTests) > 0;
+  Counts& c = node.counts;
+  if (has_children) {
+    Status agg = c.Aggregate();
+    if (agg == Status::kNoTests) {
+      // Only empty parents below: the test's own line is all we know.
+      node.status = own;
+      c.Add(own);
+    } else if (IsFailure(own)) {
+      node.status = (own == Status::kTimeout || Severity(own) > Severity(agg)) ? own : agg;
+      if (!IsFailure(agg)) c.Add(own);  // `not ok` that its children don't explain
+    } else {
+      node.status = agg;
+    }
+  } else if (node.is_parent) {
+    if (node.plan && *node.plan == 0 && node.directive == Directive::kSkip && own != Status::kCrash &&
+        !IsFailure(own)) {
+      node.status = Status::kSkip;
+    } else if (own == Status::kPass) {
+      node.status = Status::kNoTests;
+      Error(node.line, fmt::format("0 tests run in {}", node.name.empty() ? "test" : node.name));
+    } else {
+      node.status = own;
+    }
+    c.Add(node.status);
+  } else {
+    node.status = own;
+    c.Add(own);
+  }
+  if (node.bail_out && !IsFailure(node.status)) {
+    node.status = Status::kFail;
+    c.Add(Status::kFail);
+  }
+}
+
+void Parser::AddChild(size_t index, TestNode node) {
+  Level& level = *levels_[index];
+  ++level.results;
+  level.node.counts.Merge(node.counts);
+  if (listener_) listener_->OnTestFinished(static_cast<int>(index) + 1, node);
+  if (options_.keep_tree) level.node.subtests.push_back(std::move(node));
+}
+
+void Parser::Finish() {
+  if (finished_) return;
+  if (!partial_.empty() || partial_dropped_ > 0) {
+    std::string last = std::move(partial_);
+    partial_.clear();
+    ProcessLine(last);
+  }
+  CloseLevelsAbove(0);
+  Level& root = *levels_[0];
+  if (root.pending_child) AddMissingChild(0, "missing result line for test");
+  if (root.node.plan) {
+    int64_t plan = *root.node.plan;
+    if (root.results < plan && !root.node.bail_out) {
+      AddMissingChildren(0, plan - root.results);
+    } else if (root.results > plan) {
+      Error(fmt::format("planned {} tests but found {}", plan, root.results));
+    }
+  }
+  root_ = std::move(root.node);
+  root_.is_parent = true;
+  root_.has_result_line = false;
+  for (auto& l : root.pending_log) {
+    if (root_.log.size() < options_.max_log_lines) root_.log.push_back(std::move(l));
+  }
+  Status agg = root_.counts.Aggregate();
+  if (!found_ktap_) {
+    Error("no KTAP output found");
+  } else if (agg == Status::kNoTests && !root.skip_all) {
+    Error("0 tests run");
+  }
+  root_.counts.errors = error_count_;
+  if (agg == Status::kNoTests && root.skip_all) agg = Status::kSkip;
+  if (root_.bail_out && !IsFailure(agg)) agg = Status::kFail;
+  root_.status = agg;
+  finished_ = true;
+}
+
+const TestNode& Parser::root() const { return root_; }
+
+TestNode Parser::TakeRoot() { return std::move(root_); }
+
+Document Parser::TakeDocument() {
+  Document doc;
+  doc.root = std::move(root_);
+  doc.found_ktap = found_ktap_;
+  doc.errors = std::move(errors_);
+  doc.error_count = error_count_;
+  doc.lines = line_no_;
+  return doc;
+}
+
+std::string_view DocumentStatusName(const Document& doc) {
+  return doc.found_ktap ? StatusName(doc.root.status) : std::string_view("NO_KTAP");
+}
+
+Document ParseText(std::string_view text, ParserOptions options) {
+  Parser parser(options);
+  parser.Feed(text);
+  parser.Finish();
+  return parser.TakeDocument();
+}
+
+}  // namespace vigil::ktap

@@ -1,0 +1,133 @@
+// Streaming KTAP/TAP parser. Bytes or lines are pushed in; events come out
+// through a ParserListener as tests finish; the result tree is available after
+// Finish(). No I/O, no clocks: the runner, the VM monitor, `vigil parse` and
+// the console scanner all drive the same code.
+//
+// Handles what real kernels print: KTAP v1 and TAP 13/14 version lines,
+// early, late and `1..0 # SKIP` plans, nesting by indentation of any width, by
+// `# Subtest:` headers and by the kselftest runner's `# ` prefix, console
+// prefixes learned from the version line, kernel noise anywhere, Bail out!,
+// truncated input (missing results become CRASH) and wrong numbering (an
+// error, parsing goes on). Memory is bounded: long lines are cut, logs are
+// capped, and with keep_tree = false finished subtrees are released once
+// their events went out.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ktap/line.h"
+#include "ktap/prefix.h"
+#include "ktap/result.h"
+
+namespace vigil::ktap {
+
+struct ParserOptions {
+  size_t max_line_bytes = 64 * 1024;      // longer lines are truncated, reported
+  size_t max_log_lines = 2000;            // per test; the rest are counted
+  size_t max_log_bytes = 256 * 1024;      // per test
+  size_t max_depth = 64;                  // deeper nesting is folded, reported
+  size_t max_errors = 1000;               // errors kept; the rest are counted
+  size_t max_missing_nodes = 1000;        // missing tests materialised per level
+  bool keep_tree = true;  // false: streaming, only counts and events survive
+};
+
+// Receives parse events as they happen. Every method has an empty default.
+// References passed in are valid only during the call.
+class ParserListener {
+ public:
+  virtual ~ParserListener() = default;
+  // A nested block opened at `depth` (1 = child of the root); `name` is the
+  // `# Subtest:` name when one was given, else empty.
+  virtual void OnTestStarted(int depth, std::string_view name) { (void)depth, (void)name; }
+  // A test got its result (or was closed as missing). `depth` 1 = top level.
+  virtual void OnTestFinished(int depth, const TestNode& test) { (void)depth, (void)test; }
+  virtual void OnPlan(int depth, int64_t count) { (void)depth, (void)count; }
+  virtual void OnDiagnostic(int depth, std::string_view text) { (void)depth, (void)text; }
+  virtual void OnError(const ParseError& error) { (void)error; }
+};
+
+// Parses a whole buffer (convenience for tests and small inputs).
+struct Document;
+Document ParseText(std::string_view text, ParserOptions options = {});
+
+// Everything a parse produced, for reports.
+struct Document {
+  TestNode root;
+  bool found_ktap = false;
+  std::vector<ParseError> errors;  // the first ParserOptions::max_errors
+  int64_t error_count = 0;
+  uint64_t lines = 0;
+};
+
+// "NO_KTAP" when no KTAP was found, else the root status name.
+std::string_view DocumentStatusName(const Document& doc);
+
+class Parser {
+ public:
+  // `listener` may be null; it must outlive the parser.
+  explicit Parser(ParserOptions options = {}, ParserListener* listener = nullptr);
+  ~Parser();
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
+
+  // Pushes raw bytes; lines are split on '\n'.
+  void Feed(std::string_view bytes);
+  // Pushes one complete line (without its '\n').
+  void FeedLine(std::string_view line);
+  // Ends the input: flushes a partial line, closes open tests (missing
+  // results become CRASH) and computes the root status. Idempotent.
+  void Finish();
+
+  // Valid after Finish(). The root is a parent whose subtests are the
+  // top-level tests; its status is the overall status.
+  const TestNode& root() const;
+  TestNode TakeRoot();
+  // Moves the root and the errors out into a Document (after Finish()).
+  Document TakeDocument();
+  // False when no KTAP version line (nor a result/plan) was ever seen.
+  bool found_ktap() const { return found_ktap_; }
+  const std::vector<ParseError>& errors() const { return errors_; }
+  int64_t error_count() const { return error_count_; }
+  uint64_t line_count() const { return line_no_; }
+
+ private:
+  struct Level;
+
+  void ProcessLine(std::string_view raw);
+  void TryStart(std::string_view text);
+  void Dispatch(const Line& line, std::string_view text);
+  size_t MatchLevel(const std::string& key) const;
+  void PushLevel(const std::string& key);
+  void CloseLevelsAbove(size_t index);
+  void CloseTop();
+  void ApplyResult(size_t index, const Line& line);
+  void AddMissingChild(size_t index, std::string reason);
+  void AddMissingChildren(size_t index, int64_t missing);
+  void FinishNode(TestNode& node);
+  void AddChild(size_t index, TestNode node);
+  void AppendLog(std::vector<std::string>& log, int64_t& dropped, std::string_view text);
+  void Error(std::string message);
+  void Error(uint64_t line, std::string message);
+
+  ParserOptions options_;
+  ParserListener* listener_;
+  ConsolePrefix prefix_;
+  bool started_ = false;
+  bool found_ktap_ = false;
+  bool finished_ = false;
+  uint64_t line_no_ = 0;
+  std::string partial_;
+  size_t partial_dropped_ = 0;
+  std::vector<std::unique_ptr<Level>> levels_;
+  std::vector<ParseError> errors_;
+  int64_t error_count_ = 0;
+  Line line_;  // reused across lines
+  TestNode root_;
+};
+
+}  // namespace vigil::ktap

@@ -1,0 +1,259 @@
+#include "ktap/parser.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace vigil::ktap {
+namespace {
+
+// Compact rendering: name=STATUS{children}.
+std::string Shape(const TestNode& n) {
+  std::string s = n.name + "=" + std::string(StatusName(n.status));
+  if (!n.subtests.empty()) {
+    s += "{";
+    for (size_t i = 0; i < n.subtests.size(); ++i) {
+      if (i) s += ",";
+      s += Shape(n.subtests[i]);
+    }
+    s += "}";
+  }
+  return s;
+}
+
+std::string Shape(const Document& d) { return Shape(d.root); }
+
+TEST(ParserTest, FlatKtap) {
+  Document d = ParseText("KTAP version 1\n1..3\nok 1 a\nnot ok 2 b\nok 3 c # SKIP why\n");
+  EXPECT_TRUE(d.found_ktap);
+  EXPECT_EQ(Shape(d), "=FAIL{a=PASS,b=FAIL,c=SKIP}");
+  EXPECT_EQ(d.root.counts.Get(Status::kPass), 1);
+  EXPECT_EQ(d.root.counts.Get(Status::kFail), 1);
+  EXPECT_EQ(d.root.counts.Get(Status::kSkip), 1);
+  EXPECT_EQ(d.error_count, 0);
+  EXPECT_EQ(d.root.subtests[2].directive_text, "why");
+}
+
+TEST(ParserTest, NestedByIndentationWithSubtestHeaders) {
+  Document d = ParseText(
+      "KTAP version 1\n"
+      "1..2\n"
+      "    KTAP version 1\n"
+      "    # Subtest: suite_a\n"
+      "    1..2\n"
+      "    ok 1 t1\n"
+      "        KTAP version 1\n"
+      "        # Subtest: params\n"
+      "        ok 1 p0\n"
+      "        ok 2 p1 # SKIP\n"
+      "    ok 2 params\n"
+      "ok 1 suite_a\n"
+      "\t# Subtest: suite_b\n"
+      "\t1..1\n"
+      "\tnot ok 1 broken\n"
+      "not ok 2 suite_b\n");
+  EXPECT_EQ(Shape(d), "=FAIL{suite_a=PASS{t1=PASS,params=PASS{p0=PASS,p1=SKIP}},suite_b=FAIL{broken=FAIL}}");
+  EXPECT_EQ(d.error_count, 0);
+  EXPECT_EQ(d.root.counts.Total(), 4);
+}
+
+TEST(ParserTest, KselftestRunnerPrefixIsOneLevelDeeper) {
+  Document d = ParseText(
+      "TAP version 13\n"
+      "1..2\n"
+      "# timeout set to 1800\n"
+      "# selftests: net/mptcp: pm_netlink.sh\n"
+      "# 01 defaults addr list      [ OK ]\n"
+      "# \n"
+      "# TAP version 13\n"
+      "# 1..2\n"
+      "# ok 1 - pm_netlink: defaults addr list # time=4ms\n"
+      "# not ok 2 - pm_netlink: dump addrs # time=6ms\n"
+      "# # Totals: pass:1 fail:1 xfail:0 xpass:0 skip:0 error:0\n"
+      "not ok 1 selftests: net/mptcp: pm_netlink.sh # exit=1\n"
+      "# selftests: net/mptcp: diag.sh\n"
+      "# plain output, no KTAP\n"
+      "ok 2 selftests: net/mptcp: diag.sh # SKIP\n");
+  EXPECT_EQ(Shape(d),
+            "=FAIL{selftests: net/mptcp: pm_netlink.sh=FAIL{pm_netlink: defaults addr list=PASS,"
+            "pm_netlink: dump addrs=FAIL},selftests: net/mptcp: diag.sh=SKIP}");
+  const TestNode& pm = d.root.subtests[0];
+  EXPECT_EQ(pm.exit_code, 1);
+  EXPECT_EQ(pm.subtests[0].duration_ms, 4);
+  EXPECT_EQ(pm.plan, 2);
+  // The test's own output is its log.
+  ASSERT_FALSE(pm.log.empty());
+  EXPECT_EQ(pm.log[0], "# timeout set to 1800");
+  EXPECT_EQ(pm.log[1], "# selftests: net/mptcp: pm_netlink.sh");
+  EXPECT_EQ(d.error_count, 0);
+}
+
+TEST(ParserTest, ConsolePrefixLearnedFromVersionLine) {
+  Document d = ParseText(
+      "[    0.000000] Linux version 6.12.0\n"
+      "[    0.060000] KTAP version 1\n"
+      "[    0.060000] 1..1\n"
+      "[    0.060001]     # Subtest: s\n"
+      "[    0.060001]     1..2\n"
+      "[    0.060002] random: crng init done\n"
+      "[    0.060003]     ok 1 a\n"
+      "userspace noise without prefix\n"
+      "[12345.600004]     ok 2 b\n"
+      "[12345.600005] ok 1 s\n");
+  EXPECT_EQ(Shape(d), "=PASS{s=PASS{a=PASS,b=PASS}}");
+  EXPECT_EQ(d.error_count, 0);
+}
+
+TEST(ParserTest, SyslogLevelAndCallerPrefixes) {
+  EXPECT_EQ(Shape(ParseText("<6>KTAP version 1\n<6>1..1\n<4>ok 1 x\n")), "=PASS{x=PASS}");
+  EXPECT_EQ(Shape(ParseText("[  T1] TAP version 14\n[  T1] 1..1\n[ T22] not ok 1 x\n")), "=FAIL{x=FAIL}");
+}
+
+TEST(ParserTest, TruncatedInputMakesMissingResultsCrash) {
+  Document d = ParseText(
+      "KTAP version 1\n"
+      "1..3\n"
+      "  KTAP version 1\n"
+      "  # Subtest: suite\n"
+      "  1..3\n"
+      "  ok 1 a\n");
+  // suite never got its result; its subtests 2 and 3 and top tests 2 and 3
+  // are missing.
+  EXPECT_EQ(Shape(d), "=CRASH{suite=CRASH{a=PASS,=CRASH,=CRASH},=CRASH,=CRASH}");
+  EXPECT_EQ(d.root.counts.Get(Status::kCrash), 4);
+  EXPECT_GT(d.error_count, 0);
+}
+
+TEST(ParserTest, NotOkParentWithPassingChildrenIsAFailure) {
+  Document d = ParseText("KTAP version 1\n1..1\n  KTAP version 1\n  1..1\n  ok 1 a\nnot ok 1 s\n");
+  EXPECT_EQ(Shape(d), "=FAIL{s=FAIL{a=PASS}}");
+  EXPECT_EQ(d.root.counts.Get(Status::kFail), 1);
+}
+
+TEST(ParserTest, ParentStatusRules) {
+  // all-skip = SKIP; no children = NO_TESTS; crash beats fail.
+  EXPECT_EQ(Shape(ParseText("KTAP version 1\n1..2\nok 1 a # SKIP\nok 2 b # SKIP\n")), "=SKIP{a=SKIP,b=SKIP}");
+  EXPECT_EQ(Shape(ParseText("KTAP version 1\n1..0\n")), "=NO_TESTS");
+  EXPECT_EQ(Shape(ParseText("TAP version 13\n1..0 # SKIP not root\n")), "=SKIP");
+  EXPECT_EQ(Shape(ParseText("KTAP version 1\n1..2\nnot ok 1 a\n")), "=CRASH{a=FAIL,=CRASH}");
+}
+
+TEST(ParserTest, KselftestTimeoutKeepsTimeout) {
+  Document d = ParseText(
+      "TAP version 13\n1..1\n# TAP version 13\n# 1..5\n# ok 1 a\n#\n"
+      "not ok 1 selftests: net: slow.sh # TIMEOUT 45 seconds\n");
+  EXPECT_EQ(d.root.subtests[0].status, Status::kTimeout);
+  EXPECT_EQ(d.root.status, Status::kCrash);  // 4 subtests never reported
+  EXPECT_EQ(d.root.counts.Get(Status::kCrash), 4);
+}
+
+TEST(ParserTest, WrongNumberingIsReportedAndParsingGoesOn) {
+  Document d = ParseText("KTAP version 1\n1..3\nok 1 a\nok 3 c\nok 4 d\n");
+  EXPECT_EQ(Shape(d), "=PASS{a=PASS,c=PASS,d=PASS}");
+  ASSERT_GE(d.error_count, 1);
+  EXPECT_NE(d.errors[0].message.find("expected test number 2"), std::string::npos);
+}
+
+TEST(ParserTest, LatePlan) {
+  Document d = ParseText("TAP version 14\nok 1 a\nok 2 b\n1..2\n");
+  EXPECT_EQ(Shape(d), "=PASS{a=PASS,b=PASS}");
+  EXPECT_EQ(d.error_count, 0);
+  d = ParseText("TAP version 14\nok 1 a\nok 2 b\n1..3\n");
+  EXPECT_EQ(Shape(d), "=CRASH{a=PASS,b=PASS,=CRASH}");
+}
+
+TEST(ParserTest, SubtestWithoutPlanClosedByMatchingResult) {
+  Document d = ParseText(
+      "KTAP version 1\n1..2\n"
+      "  # Subtest: params\n"
+      "    ok 1 p0\n"
+      "    ok 2 p1\n"
+      "  ok 1 params\n"
+      "  ok 2 other\n"
+      "ok 1 suite\n"
+      "ok 2 last\n");
+  EXPECT_EQ(Shape(d), "=PASS{suite=PASS{params=PASS{p0=PASS,p1=PASS},other=PASS},last=PASS}");
+}
+
+TEST(ParserTest, FlatSubtestHeaderClosedByName) {
+  Document d = ParseText(
+      "KTAP version 1\n"
+      "ok 1 first\n"
+      "# Subtest: group\n"
+      "ok 1 g1\n"
+      "ok 2 g2\n"
+      "ok 2 group\n");
+  EXPECT_EQ(Shape(d), "=PASS{first=PASS,group=PASS{g1=PASS,g2=PASS}}");
+}
+
+TEST(ParserTest, BailOut) {
+  Document d = ParseText("TAP version 13\n1..3\nok 1 a\nBail out! disk on fire\n");
+  EXPECT_EQ(d.root.status, Status::kFail);
+  EXPECT_EQ(d.root.subtests.size(), 1u);
+}
+
+TEST(ParserTest, NoKtap) {
+  Document d = ParseText("hello\nworld\n");
+  EXPECT_FALSE(d.found_ktap);
+  EXPECT_EQ(DocumentStatusName(d), "NO_KTAP");
+}
+
+TEST(ParserTest, LongLinesAreTruncatedAndReported) {
+  ParserOptions o;
+  o.max_line_bytes = 16;
+  std::string text = "KTAP version 1\n1..1\nok 1 " + std::string(100, 'x') + "\n";
+  Document d = ParseText(text, o);
+  ASSERT_EQ(d.root.subtests.size(), 1u);
+  EXPECT_EQ(d.root.subtests[0].name, std::string(11, 'x'));
+  ASSERT_EQ(d.error_count, 1);
+  EXPECT_NE(d.errors[0].message.find("truncated"), std::string::npos);
+}
+
+TEST(ParserTest, FeedInTinyPiecesEqualsWhole) {
+  std::string text =
+      "[    1.0] KTAP version 1\n[    1.0] 1..1\n[    1.0]   KTAP version 1\n[    1.0]   1..2\n"
+      "[    1.0]   ok 1 a\n[    1.0]   not ok 2 b\n[    1.0] not ok 1 s\n";
+  Parser p;
+  for (char c : text) p.Feed(std::string_view(&c, 1));
+  p.Finish();
+  EXPECT_EQ(Shape(p.root()), Shape(ParseText(text)));
+}
+
+TEST(ParserTest, NulBytesAndInvalidUtf8DoNotBreakParsing) {
+  std::string text = std::string("KTAP version 1\n1..2\nok 1 a\0b\n", 27) + "\xff\xfe garbage\nok 2 \xc3\x28\n";
+  Document d = ParseText(text);
+  EXPECT_EQ(d.root.subtests.size(), 2u);
+  EXPECT_EQ(d.root.status, Status::kPass);
+}
+
+TEST(ParserTest, HostilePlanIsCountedNotMaterialised) {
+  Document d = ParseText("KTAP version 1\n1..999999999999\nok 1 a\n");
+  EXPECT_EQ(d.root.counts.Get(Status::kCrash), 999999999998);
+  EXPECT_LE(d.root.subtests.size(), 1001u);
+}
+
+TEST(ParserTest, StreamingModeKeepsOnlyCountsAndEmitsEvents) {
+  struct Count : ParserListener {
+    int finished = 0;
+    void OnTestFinished(int, const TestNode&) override { ++finished; }
+  } listener;
+  ParserOptions o;
+  o.keep_tree = false;
+  Parser p(o, &listener);
+  p.Feed("KTAP version 1\n1..2\n  KTAP version 1\n  1..2\n  ok 1 a\n  ok 2 b\nok 1 s\nok 2 t\n");
+  p.Finish();
+  EXPECT_EQ(listener.finished, 4);
+  EXPECT_TRUE(p.root().subtests.empty());
+  EXPECT_EQ(p.root().counts.Get(Status::kPass), 3);
+  EXPECT_EQ(p.root().status, Status::kPass);
+}
+
+TEST(ParserTest, DeepNestingIsBounded) {
+  std::string text = "KTAP version 1\n";
+  for (int i = 1; i < 500; ++i) text += std::string(static_cast<size_t>(i) * 2, ' ') + "KTAP version 1\n";
+  Document d = ParseText(text);
+  EXPECT_GT(d.error_count, 0);
+}
+
+}  // namespace
+}  // namespace vigil::ktap

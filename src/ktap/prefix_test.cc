@@ -1,0 +1,47 @@
+#include "ktap/prefix.h"
+
+#include <gtest/gtest.h>
+
+namespace vigil::ktap {
+namespace {
+
+TEST(ConsolePrefixTest, TimestampByShape) {
+  ConsolePrefix p;
+  p.Learn("[    0.060000] ");
+  std::string_view rest;
+  ASSERT_TRUE(p.Strip("[12345.678901] ok 1 x", &rest));
+  EXPECT_EQ(rest, "ok 1 x");
+  ASSERT_TRUE(p.Strip("[    1.000000] \t# Subtest: a", &rest));
+  EXPECT_EQ(rest, "\t# Subtest: a");
+  EXPECT_FALSE(p.Strip("ok 1 x", &rest));
+  EXPECT_FALSE(p.Strip("[    1.000000]", &rest));
+}
+
+TEST(ConsolePrefixTest, TimestampAndCaller) {
+  ConsolePrefix p;
+  p.Learn("[    0.060000][    T1] ");
+  std::string_view rest;
+  ASSERT_TRUE(p.Strip("[    2.5][  T123] 1..3", &rest));
+  EXPECT_EQ(rest, "1..3");
+  ASSERT_TRUE(p.Strip("[    2.5][    C0] 1..3", &rest));
+  EXPECT_FALSE(p.Strip("[    2.5] 1..3", &rest));
+}
+
+TEST(ConsolePrefixTest, LevelAndLiteral) {
+  ConsolePrefix p;
+  p.Learn("<6>");
+  std::string_view rest;
+  ASSERT_TRUE(p.Strip("<4>ok 1 a", &rest));
+  EXPECT_EQ(rest, "ok 1 a");
+  ConsolePrefix q;
+  q.Learn(" ");
+  ASSERT_TRUE(q.Strip(" \t# Subtest: x", &rest));
+  EXPECT_EQ(rest, "\t# Subtest: x");
+  ConsolePrefix none;
+  EXPECT_TRUE(none.empty());
+  ASSERT_TRUE(none.Strip("abc", &rest));
+  EXPECT_EQ(rest, "abc");
+}
+
+}  // namespace
+}  // namespace vigil::ktap

@@ -1,0 +1,81 @@
+// The result tree a KTAP parse produces, and the status model shared by every
+// report. A node is a test; a node with subtests is a parent whose status is
+// derived from its children and its own result line.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vigil::ktap {
+
+enum class Status : uint8_t {
+  kPass,
+  kFail,
+  kSkip,
+  kXfail,    // expected failure (TODO on a failing test, XFAIL, kselftest exit 2)
+  kXpass,    // unexpected pass (TODO on a passing test, XPASS, kselftest exit 3)
+  kTimeout,
+  kError,    // the test could not run properly (`# error`)
+  kCrash,    // result missing: interrupted, truncated output, crashed kernel
+  kNoTests,  // a parent that ran no subtests
+};
+inline constexpr int kNumStatuses = 9;
+
+// "PASS", "FAIL", ... as used in every output format.
+std::string_view StatusName(Status s);
+// Whether the status makes a run fail (FAIL, XPASS, TIMEOUT, ERROR, CRASH).
+bool IsFailure(Status s);
+// Ordering used to combine statuses: higher is worse.
+int Severity(Status s);
+
+enum class Directive : uint8_t { kNone, kSkip, kTodo, kXfail, kXpass, kTimeout, kError };
+std::string_view DirectiveName(Directive d);
+
+// Leaf counts, one per status, plus parse errors. A parent contributes its
+// own result only when its children don't explain it (e.g. `not ok` with
+// all-passing children counts as one failure).
+struct Counts {
+  std::array<int64_t, kNumStatuses> by_status{};
+  int64_t errors = 0;  // parse errors
+
+  int64_t Get(Status s) const { return by_status[static_cast<int>(s)]; }
+  void Add(Status s, int64_t n = 1) { by_status[static_cast<int>(s)] += n; }
+  void Merge(const Counts& other);
+  // Leaf tests counted (everything but NO_TESTS).
+  int64_t Total() const;
+  // Aggregate status of a set of leaves: crash > failure > pass > all-skip;
+  // NO_TESTS when empty.
+  Status Aggregate() const;
+};
+
+struct TestNode {
+  std::string name;
+  int64_t number = 0;  // number on its result line; 0 for the root
+  Status status = Status::kCrash;
+  Directive directive = Directive::kNone;
+  std::string directive_text;          // text after the directive keyword
+  std::optional<int> exit_code;        // kselftest `# exit=N`
+  std::optional<int64_t> duration_ms;  // `time=Nms`
+  bool has_result_line = false;        // false: synthesised (missing result)
+  bool ok = false;                     // its result line said `ok`
+  bool is_parent = false;              // opened a nested block (version/header/plan)
+  bool bail_out = false;               // its subtests printed `Bail out!`
+  std::optional<int64_t> plan;         // `1..N` of its children, if seen
+  std::vector<TestNode> subtests;
+  std::vector<std::string> log;  // diagnostics and other output, capped
+  int64_t log_dropped = 0;       // log lines not kept because of the cap
+  uint64_t line = 0;             // input line of its result (or where it was closed)
+  Counts counts;                 // leaf counts of this subtree
+};
+
+// Parse error or warning; the parser reports and keeps going.
+struct ParseError {
+  uint64_t line = 0;
+  std::string message;
+};
+
+}  // namespace vigil::ktap

@@ -1,0 +1,70 @@
+#include "report/reports.h"
+#include "report/utf8.h"
+
+namespace vigil::report {
+namespace {
+
+using ktap::Status;
+
+nlohmann::json NodeToJson(const ktap::TestNode& node) {
+  nlohmann::json j;
+  j["name"] = SanitizeUtf8(node.name);
+  j["number"] = node.number;
+  j["status"] = ktap::StatusName(node.status);
+  if (node.directive == ktap::Directive::kNone) {
+    j["directive"] = nullptr;
+  } else {
+    j["directive"] = ktap::DirectiveName(node.directive);
+    j["directive_text"] = SanitizeUtf8(node.directive_text);
+  }
+  j["duration_ms"] = node.duration_ms ? nlohmann::json(*node.duration_ms) : nlohmann::json(nullptr);
+  if (node.exit_code) j["exit_code"] = *node.exit_code;
+  if (!node.has_result_line) j["missing_result"] = true;
+  if (node.plan) j["plan"] = *node.plan;
+  nlohmann::json subtests = nlohmann::json::array();
+  for (const auto& t : node.subtests) subtests.push_back(NodeToJson(t));
+  j["subtests"] = std::move(subtests);
+  nlohmann::json log = nlohmann::json::array();
+  for (const auto& l : node.log) log.push_back(SanitizeUtf8(l));
+  j["log"] = std::move(log);
+  if (node.log_dropped > 0) j["log_dropped"] = node.log_dropped;
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json CountsToJson(const ktap::Counts& c, int64_t parse_errors) {
+  return {
+      {"passed", c.Get(Status::kPass)},       {"failed", c.Get(Status::kFail)},
+      {"crashed", c.Get(Status::kCrash)},     {"skipped", c.Get(Status::kSkip)},
+      {"errors", parse_errors},               {"xfailed", c.Get(Status::kXfail)},
+      {"xpassed", c.Get(Status::kXpass)},     {"timed_out", c.Get(Status::kTimeout)},
+      {"test_errors", c.Get(Status::kError)}, {"total", c.Total()},
+  };
+}
+
+nlohmann::json ToJson(const ktap::Document& doc) {
+  nlohmann::json j;
+  j["format_version"] = kJsonFormatVersion;
+  j["status"] = ktap::DocumentStatusName(doc);
+  j["counts"] = CountsToJson(doc.root.counts, doc.error_count);
+  nlohmann::json tests = nlohmann::json::array();
+  for (const auto& t : doc.root.subtests) tests.push_back(NodeToJson(t));
+  j["tests"] = std::move(tests);
+  nlohmann::json errors = nlohmann::json::array();
+  for (const auto& e : doc.errors) {
+    errors.push_back({{"line", e.line}, {"message", SanitizeUtf8(e.message)}});
+  }
+  j["errors"] = std::move(errors);
+  if (doc.error_count > static_cast<int64_t>(doc.errors.size())) {
+    j["errors_dropped"] = doc.error_count - static_cast<int64_t>(doc.errors.size());
+  }
+  j["lines"] = doc.lines;
+  return j;
+}
+
+std::string ToJsonText(const ktap::Document& doc) {
+  return ToJson(doc).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace vigil::report

@@ -1,0 +1,77 @@
+#include <fmt/format.h>
+
+#include "report/reports.h"
+#include "report/utf8.h"
+
+namespace vigil::report {
+namespace {
+
+using ktap::Directive;
+using ktap::TestNode;
+
+// Result-line text can't carry newlines; '#' in names is escaped.
+std::string Clean(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\n' || c == '\r') {
+      out += ' ';
+    } else if (c == '#') {
+      out += "\\#";
+    } else {
+      out += c;
+    }
+  }
+  return SanitizeUtf8(out);
+}
+
+void EmitBlock(const TestNode& node, int depth, std::string* out);
+
+void EmitResult(const TestNode& node, int depth, std::string* out) {
+  std::string indent(static_cast<size_t>(depth) * 2, ' ');
+  if (node.is_parent) {
+    std::string inner(static_cast<size_t>(depth + 1) * 2, ' ');
+    *out += inner + "KTAP version 1\n";
+    if (!node.name.empty()) *out += inner + "# Subtest: " + Clean(node.name) + "\n";
+    EmitBlock(node, depth + 1, out);
+  }
+  if (!node.has_result_line) return;  // missing results stay missing
+  *out += indent + (node.ok ? "ok " : "not ok ") + std::to_string(node.number);
+  if (!node.name.empty()) *out += " " + Clean(node.name);
+  std::string directive;
+  if (node.directive != Directive::kNone) {
+    directive = std::string(ktap::DirectiveName(node.directive));
+    if (!node.directive_text.empty()) directive += " " + SanitizeUtf8(node.directive_text);
+  } else if (node.exit_code) {
+    directive = fmt::format("exit={}", *node.exit_code);
+  }
+  if (node.duration_ms && directive.find("time=") == std::string::npos) {
+    directive += fmt::format("{}time={}ms", directive.empty() ? "" : " ", *node.duration_ms);
+  }
+  if (!directive.empty()) *out += " # " + directive;
+  *out += "\n";
+}
+
+void EmitBlock(const TestNode& node, int depth, std::string* out) {
+  std::string indent(static_cast<size_t>(depth) * 2, ' ');
+  int64_t plan = node.plan ? *node.plan : static_cast<int64_t>(node.subtests.size());
+  if (node.plan || !node.subtests.empty() || depth == 0) {
+    *out += indent + "1.." + std::to_string(plan);
+    if (plan == 0 && node.directive == Directive::kSkip) {
+      *out += " # SKIP";
+      if (!node.directive_text.empty()) *out += " " + SanitizeUtf8(node.directive_text);
+    }
+    *out += "\n";
+  }
+  for (const auto& child : node.subtests) EmitResult(child, depth, out);
+}
+
+}  // namespace
+
+std::string ToKtap(const ktap::Document& doc) {
+  std::string out = "KTAP version 1\n";
+  if (!doc.found_ktap) return out + "1..0\n";
+  EmitBlock(doc.root, 0, &out);
+  return out;
+}
+
+}  // namespace vigil::report

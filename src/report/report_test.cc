@@ -1,0 +1,88 @@
+#include <gtest/gtest.h>
+
+#include "ktap/parser.h"
+#include "report/reports.h"
+#include "report/utf8.h"
+
+namespace vigil::report {
+namespace {
+
+const char* kLog =
+    "TAP version 13\n1..2\n"
+    "# TAP version 13\n# 1..2\n# ok 1 - a # time=4ms\n# not ok 2 - b <&>\n"
+    "not ok 1 selftests: net/mptcp: pm_netlink.sh # exit=1\n"
+    "ok 2 selftests: net/mptcp: diag.sh # SKIP\n";
+
+TEST(JsonReportTest, SchemaAndCounts) {
+  ktap::Document d = ktap::ParseText(kLog);
+  nlohmann::json j = ToJson(d);
+  EXPECT_EQ(j["format_version"], 1);
+  EXPECT_EQ(j["status"], "FAIL");
+  EXPECT_EQ(j["counts"]["passed"], 1);
+  EXPECT_EQ(j["counts"]["failed"], 1);
+  EXPECT_EQ(j["counts"]["skipped"], 1);
+  EXPECT_EQ(j["counts"]["errors"], 0);
+  EXPECT_EQ(j["tests"][0]["subtests"][0]["duration_ms"], 4);
+  EXPECT_EQ(j["tests"][0]["exit_code"], 1);
+  EXPECT_EQ(j["tests"][1]["directive"], "SKIP");
+  EXPECT_TRUE(j["errors"].is_array());
+}
+
+TEST(JsonReportTest, NoKtapAndInvalidUtf8) {
+  ktap::Document d = ktap::ParseText("nothing \xff here\n");
+  EXPECT_EQ(ToJson(d)["status"], "NO_KTAP");
+  d = ktap::ParseText("KTAP version 1\n1..1\nok 1 \xff\xfe\n");
+  std::string text = ToJsonText(d);
+  EXPECT_NE(text.find("\xEF\xBF\xBD"), std::string::npos);
+  EXPECT_NO_THROW(nlohmann::json::parse(text));
+}
+
+TEST(JunitReportTest, SuitePerTopLevelCasePerLeaf) {
+  std::string xml = ToJunit(ktap::ParseText(kLog));
+  EXPECT_NE(xml.find("<testsuite name=\"selftests: net/mptcp: pm_netlink.sh\" tests=\"2\" failures=\"1\""),
+            std::string::npos);
+  EXPECT_NE(xml.find("name=\"b &lt;&amp;&gt;\""), std::string::npos);
+  EXPECT_NE(xml.find("<skipped"), std::string::npos);
+  EXPECT_NE(xml.find("time=\"0.004\""), std::string::npos);
+}
+
+TEST(KtapReportTest, RoundTripKeepsStatuses) {
+  const char* logs[] = {
+      kLog,
+      "KTAP version 1\n1..3\n  KTAP version 1\n  # Subtest: s\n  1..3\n  ok 1 a\n",
+      "KTAP version 1\n1..2\nok 1 a # XFAIL x\nnot ok 2 b # TIMEOUT 45 seconds\n",
+      "TAP version 13\n1..1\n# 1..0 # SKIP nope\nok 1 t # SKIP\n",
+  };
+  for (const char* log : logs) {
+    ktap::Document a = ktap::ParseText(log);
+    std::string normal = ToKtap(a);
+    ktap::Document b = ktap::ParseText(normal);
+    EXPECT_EQ(ToJson(a)["counts"]["passed"], ToJson(b)["counts"]["passed"]) << normal;
+    EXPECT_EQ(ToJson(a)["counts"]["crashed"], ToJson(b)["counts"]["crashed"]) << normal;
+    EXPECT_EQ(ToJson(a)["counts"]["failed"], ToJson(b)["counts"]["failed"]) << normal;
+    EXPECT_EQ(ToJson(a)["status"], ToJson(b)["status"]) << normal;
+    EXPECT_EQ(ToKtap(b), normal);
+  }
+}
+
+TEST(TextReportTest, FailuresFirstInSummary) {
+  std::string text = ToText(ktap::ParseText(kLog), TextOptions{});
+  size_t failures = text.find("Failures (1):");
+  ASSERT_NE(failures, std::string::npos);
+  EXPECT_NE(text.find("selftests: net/mptcp: pm_netlink.sh > b <&>", failures), std::string::npos);
+  EXPECT_NE(text.find("[FAIL] 3 tests: 1 passed, 1 failed"), std::string::npos);
+  EXPECT_EQ(text.find("\033["), std::string::npos);
+  TextOptions color;
+  color.color = true;
+  EXPECT_NE(ToText(ktap::ParseText(kLog), color).find("\033[31m"), std::string::npos);
+}
+
+TEST(Utf8Test, Sanitize) {
+  EXPECT_EQ(SanitizeUtf8("abc"), "abc");
+  EXPECT_EQ(SanitizeUtf8("a\xff"), "a\xEF\xBF\xBD");
+  EXPECT_EQ(SanitizeUtf8("\xc3\xa9"), "\xc3\xa9");
+  EXPECT_EQ(XmlEscape(std::string("a\0b", 3)), "a\xEF\xBF\xBD" "b");
+}
+
+}  // namespace
+}  // namespace vigil::report
