@@ -26,7 +26,11 @@ std::string Clean(std::string_view s) {
 
 void EmitBlock(const TestNode& node, int depth, std::string* out);
 
-void EmitResult(const TestNode& node, int depth, std::string* out) {
+// `trailing`: no test after this one in its block has a result line. Missing
+// results there stay missing (the plan makes a reader report them as
+// crashed, as truncated output is); a missing result before a reported
+// sibling must be written, or the sibling would be read as part of it.
+void EmitResult(const TestNode& node, int depth, bool trailing, std::string* out) {
   std::string indent(static_cast<size_t>(depth) * 2, ' ');
   if (node.is_parent) {
     std::string inner(static_cast<size_t>(depth + 1) * 2, ' ');
@@ -34,11 +38,14 @@ void EmitResult(const TestNode& node, int depth, std::string* out) {
     if (!node.name.empty()) *out += inner + "# Subtest: " + Clean(node.name) + "\n";
     EmitBlock(node, depth + 1, out);
   }
-  if (!node.has_result_line) return;  // missing results stay missing
-  *out += indent + (node.ok ? "ok " : "not ok ") + std::to_string(node.number);
+  if (!node.has_result_line && trailing) return;
+  bool ok = node.has_result_line && node.ok;
+  *out += indent + (ok ? "ok " : "not ok ") + std::to_string(node.number);
   if (!node.name.empty()) *out += " " + Clean(node.name);
   std::string directive;
-  if (node.directive != Directive::kNone) {
+  if (!node.has_result_line) {
+    directive = "ERROR result missing (crashed or interrupted)";
+  } else if (node.directive != Directive::kNone) {
     directive = std::string(ktap::DirectiveName(node.directive));
     if (!node.directive_text.empty()) directive += " " + SanitizeUtf8(node.directive_text);
   } else if (node.exit_code) {
@@ -53,7 +60,9 @@ void EmitResult(const TestNode& node, int depth, std::string* out) {
 
 void EmitBlock(const TestNode& node, int depth, std::string* out) {
   std::string indent(static_cast<size_t>(depth) * 2, ' ');
-  int64_t plan = node.plan ? *node.plan : static_cast<int64_t>(node.subtests.size());
+  int64_t shown = static_cast<int64_t>(node.subtests.size());
+  // Missing tests beyond those materialised are kept in the plan.
+  int64_t plan = node.plan && *node.plan > shown ? *node.plan : shown;
   if (node.plan || !node.subtests.empty() || depth == 0) {
     *out += indent + "1.." + std::to_string(plan);
     if (plan == 0 && node.directive == Directive::kSkip) {
@@ -62,7 +71,13 @@ void EmitBlock(const TestNode& node, int depth, std::string* out) {
     }
     *out += "\n";
   }
-  for (const auto& child : node.subtests) EmitResult(child, depth, out);
+  size_t last_reported = 0;  // one past the last test with a result line
+  for (size_t i = 0; i < node.subtests.size(); ++i) {
+    if (node.subtests[i].has_result_line) last_reported = i + 1;
+  }
+  for (size_t i = 0; i < node.subtests.size(); ++i) {
+    EmitResult(node.subtests[i], depth, i >= last_reported, out);
+  }
 }
 
 }  // namespace
