@@ -1,1 +1,58 @@
-int main() { return 0; }
+// Micro-benchmarks of the KTAP engine on a real log given by VIGIL_BENCH_LOG
+// (bench/ktap_throughput.sh builds one from kunit_tool's corpus and the
+// kselftest golden logs). Without it, a small synthetic nested log is used.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "ktap/parser.h"
+
+namespace {
+
+const std::string& Input() {
+  static const std::string text = [] {
+    if (const char* path = std::getenv("VIGIL_BENCH_LOG")) {
+      std::ifstream f(path, std::ios::binary);
+      std::stringstream ss;
+      ss << f.rdbuf();
+      return ss.str();
+    }
+    std::string t = "KTAP version 1\n1..1000\n";
+    for (int i = 1; i <= 1000; ++i) {
+      t += "    KTAP version 1\n    # Subtest: suite_" + std::to_string(i) + "\n    1..20\n";
+      for (int k = 1; k <= 20; ++k) {
+        t += "    # case_" + std::to_string(k) + ": initializing\n";
+        t += "    ok " + std::to_string(k) + " case_" + std::to_string(k) + "\n";
+      }
+      t += "ok " + std::to_string(i) + " suite_" + std::to_string(i) + "\n";
+    }
+    return t;
+  }();
+  return text;
+}
+
+void Run(benchmark::State& state, bool keep_tree) {
+  const std::string& text = Input();
+  for (auto _ : state) {
+    vigil::ktap::ParserOptions o;
+    o.keep_tree = keep_tree;
+    vigil::ktap::Parser p(o);
+    p.Feed(text);
+    p.Finish();
+    benchmark::DoNotOptimize(p.root().counts.Total());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
+}
+
+void BM_ParseTree(benchmark::State& state) { Run(state, true); }
+void BM_ParseStreaming(benchmark::State& state) { Run(state, false); }
+
+BENCHMARK(BM_ParseTree)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ParseStreaming)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

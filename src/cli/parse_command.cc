@@ -25,6 +25,7 @@ struct ParseFlags {
   std::string color = "auto";
   bool stream = false;
   bool no_logs = false;
+  bool quiet = false;
 };
 
 bool UseColor(const std::string& mode) {
@@ -107,6 +108,9 @@ int Run(const ParseFlags& f) {
     if (f.stream) {
       doc.root.subtests.clear();  // already printed as they finished
       out = "\n";
+    } else if (f.quiet) {
+      doc.root.subtests.clear();
+      to.show_logs = false;
     }
     out += report::ToText(doc, to);
   }
@@ -137,6 +141,7 @@ Runner SetupParseCommand(CLI::App* app) {
   app->add_flag("--stream", flags->stream,
                 "Print tests as they finish and keep only counts: memory stays bounded on huge logs");
   app->add_flag("--no-logs", flags->no_logs, "Do not show the output of failed tests in text output");
+  app->add_flag("-q,--quiet", flags->quiet, "Text output: only the summary (failures, errors, counts)");
   return [flags] { return Run(*flags); };
 }
 

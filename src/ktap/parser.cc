@@ -50,8 +50,7 @@ struct Parser::Level {
   bool flat = false;     // `# Subtest:` at its parent's own indentation
   bool skip_all = false; // `1..0 # SKIP`
   Status own = Status::kCrash;
-  std::vector<std::string> pending_log;  // lines not yet owned by a test
-  int64_t pending_dropped = 0;
+  TestLog pending_log;  // lines not yet owned by a test
   std::optional<TestNode> pending_child;  // a closed block awaiting its result line
 };
 
@@ -122,7 +121,7 @@ void Parser::ProcessLine(std::string_view raw) {
     // Without the console prefix this is someone else's output: keep it as
     // log of the test that is running.
     Level& top = *levels_.back();
-    AppendLog(top.pending_log, top.pending_dropped, text);
+    AppendLog(top.pending_log, text);
     return;
   }
   ClassifyLine(rest, &line_);
@@ -172,18 +171,8 @@ size_t Parser::MatchLevel(const std::string& key) const {
   return 0;
 }
 
-void Parser::AppendLog(std::vector<std::string>& log, int64_t& dropped, std::string_view text) {
-  if (log.size() >= options_.max_log_lines) {
-    ++dropped;
-    return;
-  }
-  if (text.size() > kMaxStoredLogLine) {
-    std::string cut(text.substr(0, kMaxStoredLogLine));
-    cut += " [...]";
-    log.push_back(std::move(cut));
-  } else {
-    log.emplace_back(text);
-  }
+void Parser::AppendLog(TestLog& log, std::string_view text) {
+  log.Append(text, options_.max_log_lines, kMaxStoredLogLine);
 }
 
 void Parser::Dispatch(const Line& line, std::string_view text) {
@@ -192,13 +181,13 @@ void Parser::Dispatch(const Line& line, std::string_view text) {
       return;
     case LineKind::kOther: {
       Level& top = *levels_.back();
-      AppendLog(top.pending_log, top.pending_dropped, text);
+      AppendLog(top.pending_log, text);
       return;
     }
     case LineKind::kDiagnostic: {
       size_t idx = MatchLevel(line.key);
       Level& level = *levels_[idx];
-      AppendLog(level.pending_log, level.pending_dropped, line.body);
+      AppendLog(level.pending_log, line.body);
       if (listener_) listener_->OnDiagnostic(static_cast<int>(idx), line.body);
       return;
     }
@@ -297,7 +286,7 @@ void Parser::Dispatch(const Line& line, std::string_view text) {
     case LineKind::kBailOut: {
       Level& level = *levels_[idx];
       level.node.bail_out = true;
-      AppendLog(level.pending_log, level.pending_dropped, line.body);
+      AppendLog(level.pending_log, line.body);
       return;
     }
     default:
@@ -316,10 +305,7 @@ void Parser::PushLevel(const std::string& key) {
   auto level = std::make_unique<Level>();
   level->key = key;
   // What the parent saw since its last result belongs to the test now starting.
-  level->node.log = std::move(levels_[parent]->pending_log);
-  level->node.log_dropped = levels_[parent]->pending_dropped;
-  levels_[parent]->pending_log.clear();
-  levels_[parent]->pending_dropped = 0;
+  level->node.log.Splice(std::move(levels_[parent]->pending_log), options_.max_log_lines);
   levels_.push_back(std::move(level));
   if (listener_) listener_->OnTestStarted(static_cast<int>(levels_.size() - 1), {});
 }
@@ -342,14 +328,7 @@ void Parser::CloseTop() {
   }
   TestNode container = std::move(level.node);
   container.is_parent = true;
-  for (auto& l : level.pending_log) {
-    if (container.log.size() < options_.max_log_lines) {
-      container.log.push_back(std::move(l));
-    } else {
-      ++container.log_dropped;
-    }
-  }
-  container.log_dropped += level.pending_dropped;
+  container.log.Splice(std::move(level.pending_log), options_.max_log_lines);
   if (level.skip_all) container.status = Status::kSkip;
   levels_.pop_back();
   size_t parent = levels_.size() - 1;
@@ -379,16 +358,7 @@ void Parser::ApplyResult(size_t index, const Line& line) {
   node.exit_code = line.exit_code;
   node.duration_ms = line.duration_ms;
   node.line = line_no_;
-  for (auto& l : level.pending_log) {
-    if (node.log.size() < options_.max_log_lines) {
-      node.log.push_back(std::move(l));
-    } else {
-      ++node.log_dropped;
-    }
-  }
-  node.log_dropped += level.pending_dropped;
-  level.pending_log.clear();
-  level.pending_dropped = 0;
+  node.log.Splice(std::move(level.pending_log), options_.max_log_lines);
   node.status = OwnStatus(line);
   if (skip_all && node.status == Status::kPass) node.status = Status::kSkip;
   FinishNode(node);
@@ -493,9 +463,7 @@ void Parser::Finish() {
   root_ = std::move(root.node);
   root_.is_parent = true;
   root_.has_result_line = false;
-  for (auto& l : root.pending_log) {
-    if (root_.log.size() < options_.max_log_lines) root_.log.push_back(std::move(l));
-  }
+  root_.log.Splice(std::move(root.pending_log), options_.max_log_lines);
   Status agg = root_.counts.Aggregate();
   if (!found_ktap_) {
     Error("no KTAP output found");

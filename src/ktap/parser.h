@@ -110,7 +110,7 @@ class Parser {
   void AddMissingChildren(size_t index, int64_t missing);
   void FinishNode(TestNode& node);
   void AddChild(size_t index, TestNode node);
-  void AppendLog(std::vector<std::string>& log, int64_t& dropped, std::string_view text);
+  void AppendLog(TestLog& log, std::string_view text);
   void Error(std::string message);
   void Error(uint64_t line, std::string message);
 

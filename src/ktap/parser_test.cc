@@ -82,9 +82,10 @@ TEST(ParserTest, KselftestRunnerPrefixIsOneLevelDeeper) {
   EXPECT_EQ(pm.subtests[0].duration_ms, 4);
   EXPECT_EQ(pm.plan, 2);
   // The test's own output is its log.
-  ASSERT_FALSE(pm.log.empty());
-  EXPECT_EQ(pm.log[0], "# timeout set to 1800");
-  EXPECT_EQ(pm.log[1], "# selftests: net/mptcp: pm_netlink.sh");
+  std::vector<std::string_view> log = pm.log.Lines();
+  ASSERT_GE(log.size(), 2u);
+  EXPECT_EQ(log[0], "# timeout set to 1800");
+  EXPECT_EQ(log[1], "# selftests: net/mptcp: pm_netlink.sh");
   EXPECT_EQ(d.error_count, 0);
 }
 

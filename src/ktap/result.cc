@@ -50,6 +50,57 @@ std::string_view DirectiveName(Directive d) {
   return "";
 }
 
+void TestLog::Append(std::string_view line, size_t max_lines, size_t max_line_bytes) {
+  if (lines_ >= max_lines) {
+    ++dropped_;
+    return;
+  }
+  if (line.size() > max_line_bytes) {
+    text_.append(line.data(), max_line_bytes);
+    text_ += " [...]";
+  } else {
+    text_.append(line.data(), line.size());
+  }
+  text_ += '\n';
+  ++lines_;
+}
+
+void TestLog::Splice(TestLog&& other, size_t max_lines) {
+  dropped_ += other.dropped_;
+  if (other.lines_ == 0) return;
+  if (lines_ == 0 && other.lines_ <= max_lines) {
+    text_ = std::move(other.text_);
+    lines_ = other.lines_;
+  } else {
+    size_t pos = 0;
+    while (pos < other.text_.size()) {
+      size_t nl = other.text_.find('\n', pos);
+      if (lines_ >= max_lines) {
+        ++dropped_;
+      } else {
+        text_.append(other.text_, pos, nl - pos + 1);
+        ++lines_;
+      }
+      pos = nl + 1;
+    }
+  }
+  other.text_.clear();
+  other.lines_ = 0;
+  other.dropped_ = 0;
+}
+
+std::vector<std::string_view> TestLog::Lines() const {
+  std::vector<std::string_view> out;
+  out.reserve(lines_);
+  std::string_view t = text_;
+  while (!t.empty()) {
+    size_t nl = t.find('\n');
+    out.push_back(t.substr(0, nl));
+    t.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
 void Counts::Merge(const Counts& other) {
   for (int i = 0; i < kNumStatuses; ++i) by_status[i] += other.by_status[i];
   errors += other.errors;

@@ -52,6 +52,27 @@ struct Counts {
   Status Aggregate() const;
 };
 
+// Output lines attributed to a test (diagnostics, kernel noise, program
+// output), kept in one buffer of '\n'-terminated lines, capped in lines and
+// line length; lines over the cap are counted as dropped.
+class TestLog {
+ public:
+  void Append(std::string_view line, size_t max_lines, size_t max_line_bytes);
+  // Appends all of `other` after this log's lines, within `max_lines`.
+  void Splice(TestLog&& other, size_t max_lines);
+  void AddDropped(int64_t n) { dropped_ += n; }
+  bool empty() const { return lines_ == 0; }
+  size_t lines() const { return lines_; }
+  int64_t dropped() const { return dropped_; }
+  const std::string& text() const { return text_; }
+  std::vector<std::string_view> Lines() const;
+
+ private:
+  std::string text_;
+  size_t lines_ = 0;
+  int64_t dropped_ = 0;
+};
+
 struct TestNode {
   std::string name;
   int64_t number = 0;  // number on its result line; 0 for the root
@@ -66,8 +87,7 @@ struct TestNode {
   bool bail_out = false;               // its subtests printed `Bail out!`
   std::optional<int64_t> plan;         // `1..N` of its children, if seen
   std::vector<TestNode> subtests;
-  std::vector<std::string> log;  // diagnostics and other output, capped
-  int64_t log_dropped = 0;       // log lines not kept because of the cap
+  TestLog log;                   // diagnostics and other output, capped
   uint64_t line = 0;             // input line of its result (or where it was closed)
   Counts counts;                 // leaf counts of this subtree
 };

@@ -25,9 +25,9 @@ nlohmann::json NodeToJson(const ktap::TestNode& node) {
   for (const auto& t : node.subtests) subtests.push_back(NodeToJson(t));
   j["subtests"] = std::move(subtests);
   nlohmann::json log = nlohmann::json::array();
-  for (const auto& l : node.log) log.push_back(SanitizeUtf8(l));
+  for (std::string_view l : node.log.Lines()) log.push_back(SanitizeUtf8(l));
   j["log"] = std::move(log);
-  if (node.log_dropped > 0) j["log_dropped"] = node.log_dropped;
+  if (node.log.dropped() > 0) j["log_dropped"] = node.log.dropped();
   return j;
 }
 

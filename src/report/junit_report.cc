@@ -20,12 +20,8 @@ std::string NodeName(const TestNode& n) {
 }
 
 std::string JoinLog(const TestNode& n) {
-  std::string out;
-  for (const auto& l : n.log) {
-    out += l;
-    out += '\n';
-  }
-  if (n.log_dropped > 0) out += fmt::format("[{} more lines not kept]\n", n.log_dropped);
+  std::string out = n.log.text();
+  if (n.log.dropped() > 0) out += fmt::format("[{} more lines not kept]\n", n.log.dropped());
   return out;
 }
 

@@ -75,9 +75,10 @@ std::string ToText(const ktap::Document& doc, const TextOptions& o) {
     for (const auto& [path, node] : failures) {
       out += fmt::format("  {} {}\n", Tag(node->status, o.color), path);
       if (o.show_logs) {
-        size_t start = node->log.size() > 20 ? node->log.size() - 20 : 0;
-        for (size_t i = start; i < node->log.size(); ++i) {
-          out += "      | " + SanitizeUtf8(node->log[i]) + "\n";
+        std::vector<std::string_view> lines = node->log.Lines();
+        size_t start = lines.size() > 20 ? lines.size() - 20 : 0;
+        for (size_t i = start; i < lines.size(); ++i) {
+          out += "      | " + SanitizeUtf8(lines[i]) + "\n";
         }
       }
     }
