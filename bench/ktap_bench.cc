@@ -42,7 +42,7 @@ void Run(benchmark::State& state, bool keep_tree) {
     vigil::ktap::Parser p(o);
     p.Feed(text);
     p.Finish();
-    benchmark::DoNotOptimize(p.root().counts.Total());
+    benchmark::DoNotOptimize(p.counts().Total());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
 }

@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // may become ERROR: both are failures.)
   vigil::ktap::Document again = vigil::ktap::ParseText(ktap);
   if (options.keep_tree) {
-    if (again.root.counts.Total() != doc.root.counts.Total()) __builtin_trap();
+    if (again.counts.Total() != doc.counts.Total()) __builtin_trap();
     if (vigil::ktap::IsFailure(again.root.status) != vigil::ktap::IsFailure(doc.root.status)) __builtin_trap();
   }
   return 0;

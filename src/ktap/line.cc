@@ -1,6 +1,5 @@
 #include "ktap/line.h"
 
-#include <cctype>
 #include <cstring>
 
 namespace vigil::ktap {
@@ -15,12 +14,19 @@ bool StartsWith(std::string_view s, std::string_view p) {
   return s.size() >= p.size() && std::memcmp(s.data(), p.data(), p.size()) == 0;
 }
 
+char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+// `p` must be lower case.
 bool StartsWithNoCase(std::string_view s, std::string_view p) {
   if (s.size() < p.size()) return false;
   for (size_t i = 0; i < p.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != p[i]) return false;
+    if (AsciiLower(s[i]) != p[i]) return false;
   }
   return true;
+}
+
+bool IsAlnum(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 std::string_view TrimLeft(std::string_view s) {
@@ -51,7 +57,7 @@ bool ParseNumber(std::string_view* s, int64_t* out) {
 }
 
 bool IsWordEnd(std::string_view s, size_t at) {
-  return at >= s.size() || !std::isalnum(static_cast<unsigned char>(s[at]));
+  return at >= s.size() || !IsAlnum(s[at]);
 }
 
 // Parses the text after '#' on a result line.
@@ -123,13 +129,8 @@ bool ParseResult(std::string_view s, Line* out) {
   }
   // The description ends at the first '#' that starts a directive or comment
   // ("\#" is an escaped hash and stays in the description).
-  size_t hash = std::string_view::npos;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '#' && (i == 0 || s[i - 1] != '\\')) {
-      hash = i;
-      break;
-    }
-  }
+  size_t hash = s.find('#');
+  while (hash != std::string_view::npos && hash > 0 && s[hash - 1] == '\\') hash = s.find('#', hash + 1);
   if (hash == std::string_view::npos) {
     out->name = TrimRight(s);
   } else {
@@ -183,16 +184,23 @@ bool ParseVersion(std::string_view s, Line* out) {
 // structure rather than a diagnostic.
 bool IsStructuralBody(std::string_view s) {
   if (s.empty()) return false;
-  Line scratch;
   switch (s[0]) {
     case 'o':
-    case 'n':
+    case 'n': {
+      if (!StartsWith(s, "ok ") && !StartsWith(s, "not ok ")) return false;
+      Line scratch;
       return ParseResult(s, &scratch);
-    case '1':
+    }
+    case '1': {
+      Line scratch;
       return ParsePlan(s, &scratch);
+    }
     case 'K':
-    case 'T':
+    case 'T': {
+      if (!StartsWith(s, "KTAP version ") && !StartsWith(s, "TAP version ")) return false;
+      Line scratch;
       return ParseVersion(s, &scratch);
+    }
     case 'B':
       return StartsWith(s, "Bail out!");
     default:

@@ -39,19 +39,36 @@ Status OwnStatus(const Line& line) {
 }  // namespace
 
 // One open nesting level: the container test whose subtests are being read.
-// Level 0 is the document root.
+// Level 0 is the document root. Levels are pooled: a closed level keeps its
+// buffers for the next block at that depth.
 struct Parser::Level {
   std::string key;
   TestNode node;
+  Counts counts;         // leaf counts of the subtests read so far
   int64_t expected = 1;  // next expected test number
   int64_t results = 0;   // results seen at this level (including synthesised)
   bool has_version = false;
   bool has_header = false;
-  bool flat = false;     // `# Subtest:` at its parent's own indentation
-  bool skip_all = false; // `1..0 # SKIP`
-  Status own = Status::kCrash;
-  TestLog pending_log;  // lines not yet owned by a test
-  std::optional<TestNode> pending_child;  // a closed block awaiting its result line
+  bool flat = false;      // `# Subtest:` at its parent's own indentation
+  bool skip_all = false;  // `1..0 # SKIP`
+  TestLog pending_log;    // lines not yet owned by a test
+  // A closed block awaiting its result line at this level, with its counts.
+  bool has_pending = false;
+  TestNode pending;
+  Counts pending_counts;
+
+  void Reset(const std::string& k) {
+    key = k;
+    node = TestNode();
+    counts = Counts();
+    expected = 1;
+    results = 0;
+    has_version = has_header = flat = skip_all = false;
+    pending_log.Clear();
+    has_pending = false;
+    pending = TestNode();
+    pending_counts = Counts();
+  }
 };
 
 Parser::Parser(ParserOptions options, ParserListener* listener)
@@ -165,7 +182,9 @@ void Parser::TryStart(std::string_view text) {
 }
 
 size_t Parser::MatchLevel(const std::string& key) const {
-  for (size_t i = levels_.size(); i-- > 1;) {
+  size_t top = levels_.size() - 1;
+  if (key.size() == levels_[top]->key.size() && key == levels_[top]->key) return top;
+  for (size_t i = top + 1; i-- > 1;) {
     if (HasPrefix(key, levels_[i]->key)) return i;
   }
   return 0;
@@ -225,11 +244,12 @@ void Parser::Dispatch(const Line& line, std::string_view text) {
       }
       if (same) {
         Level& level = *levels_[idx];
-        bool fresh = level.results == 0 && !level.pending_child && !level.node.plan;
+        bool fresh = level.results == 0 && !level.has_pending && !level.node.plan;
         if (fresh && !level.has_version) {
           level.has_version = true;
         } else if (idx == 0) {
           // A second document concatenated to the first: numbering restarts.
+          if (level.has_pending) AddMissingChild(0, "missing result line for test");
           if (level.node.plan && level.results < *level.node.plan) {
             AddMissingChildren(0, *level.node.plan - level.results);
           }
@@ -251,7 +271,7 @@ void Parser::Dispatch(const Line& line, std::string_view text) {
     case LineKind::kSubtestHeader: {
       if (same) {
         Level& level = *levels_[idx];
-        if (!level.has_header && level.results == 0 && !level.pending_child) {
+        if (!level.has_header && level.results == 0 && !level.has_pending) {
           level.has_header = true;
           level.node.name = std::string(line.name);
           return;
@@ -275,6 +295,9 @@ void Parser::Dispatch(const Line& line, std::string_view text) {
         return;
       }
       level.node.plan = line.plan_count;
+      if (options_.keep_tree) {
+        level.node.subtests.reserve(static_cast<size_t>(std::min<int64_t>(line.plan_count, 4096)));
+      }
       if (line.plan_count == 0 && line.directive == Directive::kSkip) {
         level.skip_all = true;
         level.node.directive = Directive::kSkip;
@@ -301,11 +324,17 @@ void Parser::PushLevel(const std::string& key) {
     return;
   }
   size_t parent = levels_.size() - 1;
-  if (levels_[parent]->pending_child) AddMissingChild(parent, "missing result line for subtest");
-  auto level = std::make_unique<Level>();
-  level->key = key;
+  if (levels_[parent]->has_pending) AddMissingChild(parent, "missing result line for subtest");
+  std::unique_ptr<Level> level;
+  if (!free_levels_.empty()) {
+    level = std::move(free_levels_.back());
+    free_levels_.pop_back();
+  } else {
+    level = std::make_unique<Level>();
+  }
+  level->Reset(key);
   // What the parent saw since its last result belongs to the test now starting.
-  level->node.log.Splice(std::move(levels_[parent]->pending_log), options_.max_log_lines);
+  level->node.log.Splice(levels_[parent]->pending_log, options_.max_log_lines);
   levels_.push_back(std::move(level));
   if (listener_) listener_->OnTestStarted(static_cast<int>(levels_.size() - 1), {});
 }
@@ -317,7 +346,7 @@ void Parser::CloseLevelsAbove(size_t index) {
 void Parser::CloseTop() {
   size_t index = levels_.size() - 1;
   Level& level = *levels_[index];
-  if (level.pending_child) AddMissingChild(index, "missing result line for subtest");
+  if (level.has_pending) AddMissingChild(index, "missing result line for subtest");
   if (level.node.plan) {
     int64_t plan = *level.node.plan;
     if (level.results < plan && !level.node.bail_out) {
@@ -326,14 +355,17 @@ void Parser::CloseTop() {
       Error(fmt::format("planned {} tests but found {}", plan, level.results));
     }
   }
-  TestNode container = std::move(level.node);
-  container.is_parent = true;
-  container.log.Splice(std::move(level.pending_log), options_.max_log_lines);
-  if (level.skip_all) container.status = Status::kSkip;
+  size_t parent = index - 1;
+  if (levels_[parent]->has_pending) AddMissingChild(parent, "missing result line for subtest");
+  Level& p = *levels_[parent];
+  p.pending = std::move(level.node);
+  p.pending.is_parent = true;
+  p.pending.log.Splice(level.pending_log, options_.max_log_lines);
+  if (level.skip_all) p.pending.status = Status::kSkip;
+  p.pending_counts = level.counts;
+  p.has_pending = true;
+  free_levels_.push_back(std::move(levels_.back()));
   levels_.pop_back();
-  size_t parent = levels_.size() - 1;
-  if (levels_[parent]->pending_child) AddMissingChild(parent, "missing result line for subtest");
-  levels_[parent]->pending_child = std::move(container);
 }
 
 void Parser::ApplyResult(size_t index, const Line& line) {
@@ -342,43 +374,58 @@ void Parser::ApplyResult(size_t index, const Line& line) {
     Error(fmt::format("expected test number {} but found {}", level.expected, line.number));
   }
   level.expected = line.number + 1;
-  TestNode node;
+  // Streaming mode reuses one node so its buffers are not reallocated per test.
+  TestNode fresh;
+  TestNode& node = options_.keep_tree ? fresh : scratch_;
+  Counts counts;
   bool skip_all = false;
-  if (level.pending_child) {
-    node = std::move(*level.pending_child);
-    level.pending_child.reset();
+  if (level.has_pending) {
+    node = std::move(level.pending);
+    counts = level.pending_counts;
+    level.has_pending = false;
     skip_all = node.status == Status::kSkip && node.plan && *node.plan == 0;
+  } else if (!options_.keep_tree) {
+    std::string name = std::move(node.name);
+    std::string text = std::move(node.directive_text);
+    TestLog log = std::move(node.log);
+    node = TestNode();
+    node.name = std::move(name);
+    node.directive_text = std::move(text);
+    node.log = std::move(log);
+    node.log.Clear();
   }
-  if (!line.name.empty() || node.name.empty()) node.name = std::string(line.name);
+  if (!line.name.empty() || node.name.empty()) node.name.assign(line.name);
   node.number = line.number;
   node.has_result_line = true;
   node.ok = line.ok;
   node.directive = line.directive;
-  node.directive_text = std::string(line.directive_text);
+  node.directive_text.assign(line.directive_text);
   node.exit_code = line.exit_code;
   node.duration_ms = line.duration_ms;
   node.line = line_no_;
-  node.log.Splice(std::move(level.pending_log), options_.max_log_lines);
+  node.log.Splice(level.pending_log, options_.max_log_lines);
   node.status = OwnStatus(line);
   if (skip_all && node.status == Status::kPass) node.status = Status::kSkip;
-  FinishNode(node);
-  AddChild(index, std::move(node));
+  FinishNode(node, counts);
+  AddChild(index, node, counts);
 }
 
 void Parser::AddMissingChild(size_t index, std::string reason) {
   Level& level = *levels_[index];
   TestNode node;
-  if (level.pending_child) {
-    node = std::move(*level.pending_child);
-    level.pending_child.reset();
+  Counts counts;
+  if (level.has_pending) {
+    node = std::move(level.pending);
+    counts = level.pending_counts;
+    level.has_pending = false;
   }
   node.number = level.expected++;
   node.has_result_line = false;
   node.line = line_no_;
   node.status = Status::kCrash;
   Error(fmt::format("{} {}{}{}", reason, node.number, node.name.empty() ? "" : " ", node.name));
-  FinishNode(node);
-  AddChild(index, std::move(node));
+  FinishNode(node, counts);
+  AddChild(index, node, counts);
 }
 
 void Parser::AddMissingChildren(size_t index, int64_t missing) {
@@ -392,15 +439,14 @@ void Parser::AddMissingChildren(size_t index, int64_t missing) {
   error_count_ += rest - 1;
   level.results += rest;
   level.expected += rest;
-  level.node.counts.Add(Status::kCrash, rest);
+  level.counts.Add(Status::kCrash, rest);
 }
 
 // Derives a test's final status and counts from its own result (already in
 // node.status; CRASH when it never got one) and its subtests' counts.
-void Parser::FinishNode(TestNode& node) {
+void Parser::FinishNode(TestNode& node, Counts& c) {
   Status own = node.status;
-  bool has_children = node.counts.Total() + node.counts.Get(Status::kNoTests) > 0;
-  Counts& c = node.counts;
+  bool has_children = c.Total() + c.Get(Status::kNoTests) > 0;
   if (has_children) {
     Status agg = c.Aggregate();
     if (agg == Status::kNoTests) {
@@ -434,10 +480,10 @@ void Parser::FinishNode(TestNode& node) {
   }
 }
 
-void Parser::AddChild(size_t index, TestNode node) {
+void Parser::AddChild(size_t index, TestNode& node, const Counts& counts) {
   Level& level = *levels_[index];
   ++level.results;
-  level.node.counts.Merge(node.counts);
+  level.counts.Merge(counts);
   if (listener_) listener_->OnTestFinished(static_cast<int>(index) + 1, node);
   if (options_.keep_tree) level.node.subtests.push_back(std::move(node));
 }
@@ -451,7 +497,7 @@ void Parser::Finish() {
   }
   CloseLevelsAbove(0);
   Level& root = *levels_[0];
-  if (root.pending_child) AddMissingChild(0, "missing result line for test");
+  if (root.has_pending) AddMissingChild(0, "missing result line for test");
   if (root.node.plan) {
     int64_t plan = *root.node.plan;
     if (root.results < plan && !root.node.bail_out) {
@@ -463,14 +509,15 @@ void Parser::Finish() {
   root_ = std::move(root.node);
   root_.is_parent = true;
   root_.has_result_line = false;
-  root_.log.Splice(std::move(root.pending_log), options_.max_log_lines);
-  Status agg = root_.counts.Aggregate();
+  root_.log.Splice(root.pending_log, options_.max_log_lines);
+  counts_ = root.counts;
+  Status agg = counts_.Aggregate();
   if (!found_ktap_) {
     Error("no KTAP output found");
   } else if (agg == Status::kNoTests && !root.skip_all) {
     Error("0 tests run");
   }
-  root_.counts.errors = error_count_;
+  counts_.errors = error_count_;
   if (agg == Status::kNoTests && root.skip_all) agg = Status::kSkip;
   if (root_.bail_out && !IsFailure(agg)) agg = Status::kFail;
   root_.status = agg;
@@ -484,6 +531,7 @@ TestNode Parser::TakeRoot() { return std::move(root_); }
 Document Parser::TakeDocument() {
   Document doc;
   doc.root = std::move(root_);
+  doc.counts = counts_;
   doc.found_ktap = found_ktap_;
   doc.errors = std::move(errors_);
   doc.error_count = error_count_;

@@ -58,6 +58,7 @@ Document ParseText(std::string_view text, ParserOptions options = {});
 // Everything a parse produced, for reports.
 struct Document {
   TestNode root;
+  Counts counts;  // leaf counts of the whole document, errors = parse errors
   bool found_ktap = false;
   std::vector<ParseError> errors;  // the first ParserOptions::max_errors
   int64_t error_count = 0;
@@ -91,6 +92,7 @@ class Parser {
   Document TakeDocument();
   // False when no KTAP version line (nor a result/plan) was ever seen.
   bool found_ktap() const { return found_ktap_; }
+  const Counts& counts() const { return counts_; }
   const std::vector<ParseError>& errors() const { return errors_; }
   int64_t error_count() const { return error_count_; }
   uint64_t line_count() const { return line_no_; }
@@ -108,8 +110,8 @@ class Parser {
   void ApplyResult(size_t index, const Line& line);
   void AddMissingChild(size_t index, std::string reason);
   void AddMissingChildren(size_t index, int64_t missing);
-  void FinishNode(TestNode& node);
-  void AddChild(size_t index, TestNode node);
+  void FinishNode(TestNode& node, Counts& counts);
+  void AddChild(size_t index, TestNode& node, const Counts& counts);
   void AppendLog(TestLog& log, std::string_view text);
   void Error(std::string message);
   void Error(uint64_t line, std::string message);
@@ -124,6 +126,9 @@ class Parser {
   std::string partial_;
   size_t partial_dropped_ = 0;
   std::vector<std::unique_ptr<Level>> levels_;
+  std::vector<std::unique_ptr<Level>> free_levels_;
+  TestNode scratch_;  // reused per result in streaming mode
+  Counts counts_;     // of the whole document, after Finish()
   std::vector<ParseError> errors_;
   int64_t error_count_ = 0;
   Line line_;  // reused across lines

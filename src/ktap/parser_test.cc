@@ -27,9 +27,9 @@ TEST(ParserTest, FlatKtap) {
   Document d = ParseText("KTAP version 1\n1..3\nok 1 a\nnot ok 2 b\nok 3 c # SKIP why\n");
   EXPECT_TRUE(d.found_ktap);
   EXPECT_EQ(Shape(d), "=FAIL{a=PASS,b=FAIL,c=SKIP}");
-  EXPECT_EQ(d.root.counts.Get(Status::kPass), 1);
-  EXPECT_EQ(d.root.counts.Get(Status::kFail), 1);
-  EXPECT_EQ(d.root.counts.Get(Status::kSkip), 1);
+  EXPECT_EQ(d.counts.Get(Status::kPass), 1);
+  EXPECT_EQ(d.counts.Get(Status::kFail), 1);
+  EXPECT_EQ(d.counts.Get(Status::kSkip), 1);
   EXPECT_EQ(d.error_count, 0);
   EXPECT_EQ(d.root.subtests[2].directive_text, "why");
 }
@@ -54,7 +54,7 @@ TEST(ParserTest, NestedByIndentationWithSubtestHeaders) {
       "not ok 2 suite_b\n");
   EXPECT_EQ(Shape(d), "=FAIL{suite_a=PASS{t1=PASS,params=PASS{p0=PASS,p1=SKIP}},suite_b=FAIL{broken=FAIL}}");
   EXPECT_EQ(d.error_count, 0);
-  EXPECT_EQ(d.root.counts.Total(), 4);
+  EXPECT_EQ(d.counts.Total(), 4);
 }
 
 TEST(ParserTest, KselftestRunnerPrefixIsOneLevelDeeper) {
@@ -121,14 +121,14 @@ TEST(ParserTest, TruncatedInputMakesMissingResultsCrash) {
   // suite never got its result; its subtests 2 and 3 and top tests 2 and 3
   // are missing.
   EXPECT_EQ(Shape(d), "=CRASH{suite=CRASH{a=PASS,=CRASH,=CRASH},=CRASH,=CRASH}");
-  EXPECT_EQ(d.root.counts.Get(Status::kCrash), 4);
+  EXPECT_EQ(d.counts.Get(Status::kCrash), 4);
   EXPECT_GT(d.error_count, 0);
 }
 
 TEST(ParserTest, NotOkParentWithPassingChildrenIsAFailure) {
   Document d = ParseText("KTAP version 1\n1..1\n  KTAP version 1\n  1..1\n  ok 1 a\nnot ok 1 s\n");
   EXPECT_EQ(Shape(d), "=FAIL{s=FAIL{a=PASS}}");
-  EXPECT_EQ(d.root.counts.Get(Status::kFail), 1);
+  EXPECT_EQ(d.counts.Get(Status::kFail), 1);
 }
 
 TEST(ParserTest, ParentStatusRules) {
@@ -145,7 +145,7 @@ TEST(ParserTest, KselftestTimeoutKeepsTimeout) {
       "not ok 1 selftests: net: slow.sh # TIMEOUT 45 seconds\n");
   EXPECT_EQ(d.root.subtests[0].status, Status::kTimeout);
   EXPECT_EQ(d.root.status, Status::kCrash);  // 4 subtests never reported
-  EXPECT_EQ(d.root.counts.Get(Status::kCrash), 4);
+  EXPECT_EQ(d.counts.Get(Status::kCrash), 4);
 }
 
 TEST(ParserTest, WrongNumberingIsReportedAndParsingGoesOn) {
@@ -229,7 +229,7 @@ TEST(ParserTest, NulBytesAndInvalidUtf8DoNotBreakParsing) {
 
 TEST(ParserTest, HostilePlanIsCountedNotMaterialised) {
   Document d = ParseText("KTAP version 1\n1..999999999999\nok 1 a\n");
-  EXPECT_EQ(d.root.counts.Get(Status::kCrash), 999999999998);
+  EXPECT_EQ(d.counts.Get(Status::kCrash), 999999999998);
   EXPECT_LE(d.root.subtests.size(), 1001u);
 }
 
@@ -245,7 +245,7 @@ TEST(ParserTest, StreamingModeKeepsOnlyCountsAndEmitsEvents) {
   p.Finish();
   EXPECT_EQ(listener.finished, 4);
   EXPECT_TRUE(p.root().subtests.empty());
-  EXPECT_EQ(p.root().counts.Get(Status::kPass), 3);
+  EXPECT_EQ(p.counts().Get(Status::kPass), 3);
   EXPECT_EQ(p.root().status, Status::kPass);
 }
 

@@ -65,12 +65,17 @@ void TestLog::Append(std::string_view line, size_t max_lines, size_t max_line_by
   ++lines_;
 }
 
-void TestLog::Splice(TestLog&& other, size_t max_lines) {
+void TestLog::Splice(TestLog& other, size_t max_lines) {
   dropped_ += other.dropped_;
+  other.dropped_ = 0;
   if (other.lines_ == 0) return;
   if (lines_ == 0 && other.lines_ <= max_lines) {
-    text_ = std::move(other.text_);
+    text_.clear();
+    text_.swap(other.text_);
     lines_ = other.lines_;
+  } else if (lines_ + other.lines_ <= max_lines) {
+    text_ += other.text_;
+    lines_ += other.lines_;
   } else {
     size_t pos = 0;
     while (pos < other.text_.size()) {

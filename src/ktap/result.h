@@ -37,7 +37,8 @@ std::string_view DirectiveName(Directive d);
 
 // Leaf counts, one per status, plus parse errors. A parent contributes its
 // own result only when its children don't explain it (e.g. `not ok` with
-// all-passing children counts as one failure).
+// all-passing children counts as one failure). NO_TESTS parents are counted
+// apart from Total().
 struct Counts {
   std::array<int64_t, kNumStatuses> by_status{};
   int64_t errors = 0;  // parse errors
@@ -59,7 +60,14 @@ class TestLog {
  public:
   void Append(std::string_view line, size_t max_lines, size_t max_line_bytes);
   // Appends all of `other` after this log's lines, within `max_lines`.
-  void Splice(TestLog&& other, size_t max_lines);
+  // `other` is left empty but keeps a buffer, so a log that is filled and
+  // handed over again and again does not allocate each time.
+  void Splice(TestLog& other, size_t max_lines);
+  void Clear() {
+    text_.clear();
+    lines_ = 0;
+    dropped_ = 0;
+  }
   void AddDropped(int64_t n) { dropped_ += n; }
   bool empty() const { return lines_ == 0; }
   size_t lines() const { return lines_; }
@@ -89,7 +97,6 @@ struct TestNode {
   std::vector<TestNode> subtests;
   TestLog log;                   // diagnostics and other output, capped
   uint64_t line = 0;             // input line of its result (or where it was closed)
-  Counts counts;                 // leaf counts of this subtree
 };
 
 // Parse error or warning; the parser reports and keeps going.

@@ -47,7 +47,7 @@ nlohmann::json ToJson(const ktap::Document& doc) {
   nlohmann::json j;
   j["format_version"] = kJsonFormatVersion;
   j["status"] = ktap::DocumentStatusName(doc);
-  j["counts"] = CountsToJson(doc.root.counts, doc.error_count);
+  j["counts"] = CountsToJson(doc.counts, doc.error_count);
   nlohmann::json tests = nlohmann::json::array();
   for (const auto& t : doc.root.subtests) tests.push_back(NodeToJson(t));
   j["tests"] = std::move(tests);

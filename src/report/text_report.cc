@@ -90,7 +90,7 @@ std::string ToText(const ktap::Document& doc, const TextOptions& o) {
       out += fmt::format("  ... {} more\n", doc.error_count - static_cast<int64_t>(doc.errors.size()));
     }
   }
-  const ktap::Counts& c = doc.root.counts;
+  const ktap::Counts& c = doc.counts;
   std::string counts = fmt::format("{} tests: {} passed, {} failed, {} crashed, {} skipped", c.Total(),
                                    c.Get(Status::kPass), c.Get(Status::kFail), c.Get(Status::kCrash),
                                    c.Get(Status::kSkip));
