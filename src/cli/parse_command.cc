@@ -1,5 +1,7 @@
 // vigil parse [FILE|-] [--format text|json|junit|ktap] [--stream]
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -76,10 +78,26 @@ int Run(const ParseFlags& f) {
   ktap::ParserOptions options;
   options.keep_tree = !f.stream;
   std::unique_ptr<StreamPrinter> printer;
-  if (f.stream) printer = std::make_unique<StreamPrinter>(color);
+  if (f.stream && !f.quiet) printer = std::make_unique<StreamPrinter>(color);
   ktap::Parser parser(options, printer.get());
-  std::string buf(1 << 16, '\0');
-  while (true) {
+  struct stat st {};
+  if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    fmt::print(stderr, "vigil parse: cannot read {}: {}\n", label, std::strerror(EISDIR));
+    if (fd != STDIN_FILENO) close(fd);
+    return kExitUsage;
+  }
+  // Regular files are mapped and parsed in place; pipes are read in chunks.
+  void* map = MAP_FAILED;
+  if (S_ISREG(st.st_mode) && st.st_size > 0) {
+    map = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  }
+  if (map != MAP_FAILED) {
+    madvise(map, static_cast<size_t>(st.st_size), MADV_SEQUENTIAL);
+    parser.Feed(std::string_view(static_cast<const char*>(map), static_cast<size_t>(st.st_size)));
+    munmap(map, static_cast<size_t>(st.st_size));
+  }
+  std::string buf(map == MAP_FAILED ? 1 << 16 : 0, '\0');
+  while (map == MAP_FAILED) {
     ssize_t n = read(fd, buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -105,7 +123,7 @@ int Run(const ParseFlags& f) {
     report::TextOptions to;
     to.color = color;
     to.show_logs = !f.no_logs;
-    if (f.stream) {
+    if (f.stream && !f.quiet) {
       doc.root.subtests.clear();  // already printed as they finished
       out = "\n";
     } else if (f.quiet) {
@@ -139,7 +157,8 @@ Runner SetupParseCommand(CLI::App* app) {
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
   app->add_flag("--stream", flags->stream,
-                "Print tests as they finish and keep only counts: memory stays bounded on huge logs");
+                "Print tests as they finish and keep only counts: memory stays bounded on huge logs\n"
+                "(with --quiet: print only the summary)");
   app->add_flag("--no-logs", flags->no_logs, "Do not show the output of failed tests in text output");
   app->add_flag("-q,--quiet", flags->quiet, "Text output: only the summary (failures, errors, counts)");
   return [flags] { return Run(*flags); };

@@ -10,8 +10,11 @@ constexpr int64_t kMaxNumber = 1'000'000'000'000LL;
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-bool StartsWith(std::string_view s, std::string_view p) {
-  return s.size() >= p.size() && std::memcmp(s.data(), p.data(), p.size()) == 0;
+// Literal prefixes have their size known at compile time, so the comparison
+// is inlined rather than a call to memcmp.
+template <size_t N>
+inline bool StartsWith(std::string_view s, const char (&p)[N]) {
+  return s.size() >= N - 1 && std::memcmp(s.data(), p, N - 1) == 0;
 }
 
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
@@ -210,6 +213,38 @@ bool IsStructuralBody(std::string_view s) {
 
 }  // namespace
 
+void NestKey::Truncate(uint32_t len) {
+  if (len >= len_) return;
+  len_ = len;
+  for (uint32_t w = 0; w < 2; ++w) {
+    uint32_t lo = w * 64;
+    if (len <= lo) {
+      marks_[w] = 0;
+    } else if (len < lo + 64) {
+      marks_[w] &= (uint64_t{1} << (len - lo)) - 1;
+    }
+  }
+}
+
+bool NestKey::IsPrefixOf(const NestKey& other) const {
+  if (len_ > other.len_) return false;
+  for (uint32_t w = 0; w < 2; ++w) {
+    uint32_t lo = w * 64;
+    if (len_ <= lo) break;
+    uint64_t mask = len_ >= lo + 64 ? ~uint64_t{0} : (uint64_t{1} << (len_ - lo)) - 1;
+    if ((other.marks_[w] & mask) != marks_[w]) return false;
+  }
+  return true;
+}
+
+std::string NestKey::ToString() const {
+  std::string s(len_, ' ');
+  for (uint32_t i = 0; i < len_; ++i) {
+    if (marks_[i / 64] & (uint64_t{1} << (i % 64))) s[i] = '#';
+  }
+  return s;
+}
+
 std::optional<int64_t> FindDurationMs(std::string_view text) {
   size_t pos = 0;
   while ((pos = text.find("time=", pos)) != std::string_view::npos) {
@@ -283,29 +318,39 @@ LineKind ClassifyBody(std::string_view s, Line* out) {
 }
 
 void ClassifyLine(std::string_view text, Line* out) {
-  out->key.clear();
+  out->key.Clear();
+  if (text.empty() || (text[0] != ' ' && text[0] != '\t' && text[0] != '#')) {
+    ClassifyBody(text, out);  // the common case: no indentation, no marker
+    return;
+  }
+  size_t pos = 0;
+  while (pos < text.size() && text[pos] == ' ') ++pos;
+  out->key.AddSpaces(static_cast<uint32_t>(pos));
+  if (pos == text.size() || (text[pos] != '\t' && text[pos] != '#')) {
+    ClassifyBody(text.substr(pos), out);  // plain indentation
+    return;
+  }
   // Walk the leading whitespace and `# ` markers once. A marker is nesting
   // (kselftest runner prefix) only when what finally follows is structural;
   // otherwise the last '#' starts a diagnostic or a `# Subtest:` header.
-  size_t pos = 0;
-  size_t col = 0;
-  size_t key_before_last_marker = std::string::npos;
+  size_t col = pos;
+  uint32_t key_before_last_marker = UINT32_MAX;
   size_t pos_of_last_marker = 0;
   while (pos < text.size()) {
     char c = text[pos];
     if (c == ' ') {
-      out->key.push_back(' ');
+      out->key.AddSpaces(1);
       ++col;
       ++pos;
     } else if (c == '\t') {
       size_t next = (col / 8 + 1) * 8;
-      out->key.append(next - col, ' ');
+      out->key.AddSpaces(static_cast<uint32_t>(next - col));
       col = next;
       ++pos;
     } else if (c == '#' && pos + 1 < text.size() && text[pos + 1] == ' ') {
       key_before_last_marker = out->key.size();
       pos_of_last_marker = pos;
-      out->key.push_back('#');
+      out->key.AddMarker();
       col += 2;
       pos += 2;
     } else {
@@ -313,9 +358,9 @@ void ClassifyLine(std::string_view text, Line* out) {
     }
   }
   std::string_view rest = text.substr(pos);
-  if (key_before_last_marker != std::string::npos && !IsStructuralBody(rest)) {
+  if (key_before_last_marker != UINT32_MAX && !IsStructuralBody(rest)) {
     // The last marker belongs to the line itself: "# diag", "# Subtest: x".
-    out->key.resize(key_before_last_marker);
+    out->key.Truncate(key_before_last_marker);
     rest = text.substr(pos_of_last_marker);
   }
   ClassifyBody(rest, out);

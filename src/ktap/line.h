@@ -22,12 +22,42 @@ enum class LineKind : uint8_t {
   kOther,          // not KTAP: kernel noise, program output
 };
 
+// Nesting key of a line: its indentation in columns (tab = next multiple of
+// 8) with the positions of kselftest `# ` markers (one column each). A line
+// is nested under another when that one's key is a proper prefix of its key.
+// The first kMaxColumns columns are told apart; deeper indentation folds.
+class NestKey {
+ public:
+  static constexpr uint32_t kMaxColumns = 128;
+
+  void Clear() {
+    len_ = 0;
+    marks_[0] = marks_[1] = 0;
+  }
+  void AddSpaces(uint32_t n) { len_ = len_ + n > kMaxColumns ? kMaxColumns : len_ + n; }
+  void AddMarker() {
+    if (len_ >= kMaxColumns) return;
+    marks_[len_ / 64] |= uint64_t{1} << (len_ % 64);
+    ++len_;
+  }
+  // Cuts the key back to its first `len` columns.
+  void Truncate(uint32_t len);
+  uint32_t size() const { return len_; }
+  bool IsPrefixOf(const NestKey& other) const;
+  bool operator==(const NestKey& o) const {
+    return len_ == o.len_ && marks_[0] == o.marks_[0] && marks_[1] == o.marks_[1];
+  }
+  // ' ' per column, '#' per marker: "#  " for "#   ok 1".
+  std::string ToString() const;
+
+ private:
+  uint32_t len_ = 0;
+  uint64_t marks_[2] = {0, 0};
+};
+
 struct Line {
   LineKind kind = LineKind::kBlank;
-  // Nesting key: indentation normalised to columns (tab = next multiple of 8)
-  // and one '#' per kselftest-runner `# ` prefix. A line is nested under
-  // another when that one's key is a proper prefix of its key.
-  std::string key;
+  NestKey key;
   std::string_view body;  // text after the key (the whole line for kOther)
 
   // kVersion
@@ -48,8 +78,7 @@ struct Line {
 };
 
 // Classifies `text` (one line, no newline, trailing whitespace removed) into
-// `*out`. `out->key` is reused to avoid allocations across calls. Views in
-// `*out` point into `text`.
+// `*out`. Views in `*out` point into `text`.
 void ClassifyLine(std::string_view text, Line* out);
 
 // Classifies the part of a line after its nesting key (no key computation).

@@ -95,40 +95,69 @@ TEST(LineTest, NotResults) {
 }
 
 TEST(LineTest, IndentationKeys) {
-  EXPECT_EQ(Classify("    ok 1 a").key, "    ");
-  EXPECT_EQ(Classify("\tok 1 a").key, "        ");
-  EXPECT_EQ(Classify("  \tok 1 a").key, "        ");
+  EXPECT_EQ(Classify("    ok 1 a").key.ToString(), "    ");
+  EXPECT_EQ(Classify("\tok 1 a").key.ToString(), "        ");
+  EXPECT_EQ(Classify("  \tok 1 a").key.ToString(), "        ");
   EXPECT_EQ(Classify("        ok 1 a").key, Classify("\tok 1 a").key);
 }
 
 TEST(LineTest, KselftestPrefixNestsStructuralLinesOnly) {
   Line l = Classify("# ok 1 - pm_netlink: defaults addr list # time=4ms");
   EXPECT_EQ(l.kind, LineKind::kResult);
-  EXPECT_EQ(l.key, "#");
+  EXPECT_EQ(l.key.ToString(), "#");
   l = Classify("# TAP version 13");
   EXPECT_EQ(l.kind, LineKind::kVersion);
-  EXPECT_EQ(l.key, "#");
+  EXPECT_EQ(l.key.ToString(), "#");
   l = Classify("# # Subtest: inner");
   EXPECT_EQ(l.kind, LineKind::kSubtestHeader);
-  EXPECT_EQ(l.key, "#");
+  EXPECT_EQ(l.key.ToString(), "#");
   EXPECT_EQ(l.name, "inner");
   l = Classify("# selftests: net/mptcp: pm_netlink.sh");
   EXPECT_EQ(l.kind, LineKind::kDiagnostic);
-  EXPECT_EQ(l.key, "");
+  EXPECT_EQ(l.key.ToString(), "");
   l = Classify("# #   ok 2 deep");
   EXPECT_EQ(l.kind, LineKind::kResult);
-  EXPECT_EQ(l.key, "##  ");
+  EXPECT_EQ(l.key.ToString(), "##  ");
   l = Classify("    # Subtest: suite");
   EXPECT_EQ(l.kind, LineKind::kSubtestHeader);
-  EXPECT_EQ(l.key, "    ");
+  EXPECT_EQ(l.key.ToString(), "    ");
   EXPECT_EQ(Classify("#").kind, LineKind::kDiagnostic);
+}
+
+TEST(NestKeyTest, PrefixAndFolding) {
+  NestKey a, b;
+  a.AddSpaces(2);
+  b.AddSpaces(2);
+  b.AddMarker();
+  b.AddSpaces(4);
+  EXPECT_TRUE(a.IsPrefixOf(b));
+  EXPECT_FALSE(b.IsPrefixOf(a));
+  NestKey c;
+  c.AddMarker();
+  EXPECT_FALSE(c.IsPrefixOf(b));  // '#' where b has a space
+  b.Truncate(2);
+  EXPECT_EQ(a, b);
+  NestKey deep, deeper;
+  deep.AddSpaces(500);
+  deeper.AddSpaces(900);
+  EXPECT_EQ(deep.size(), NestKey::kMaxColumns);
+  EXPECT_EQ(deep, deeper);  // folded
+  NestKey m;
+  m.AddSpaces(100);
+  m.AddMarker();
+  NestKey n = m;
+  n.AddSpaces(3);
+  EXPECT_TRUE(m.IsPrefixOf(n));
+  n.Truncate(100);
+  EXPECT_FALSE(m == n);
+  EXPECT_TRUE(n.IsPrefixOf(m));
 }
 
 TEST(LineTest, BailOut) {
   Line l = Classify("Bail out! no memory");
   EXPECT_EQ(l.kind, LineKind::kBailOut);
   EXPECT_EQ(l.name, "no memory");
-  EXPECT_EQ(Classify("# Bail out! x").key, "#");
+  EXPECT_EQ(Classify("# Bail out! x").key.ToString(), "#");
 }
 
 TEST(LineTest, HugeNumbersAreClamped) {

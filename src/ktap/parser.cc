@@ -18,9 +18,6 @@ std::string_view TrimTrailing(std::string_view s) {
   return s.substr(0, n);
 }
 
-bool HasPrefix(std::string_view s, std::string_view p) {
-  return s.size() >= p.size() && std::memcmp(s.data(), p.data(), p.size()) == 0;
-}
 
 // Status a result line gives its test on its own.
 Status OwnStatus(const Line& line) {
@@ -42,7 +39,7 @@ Status OwnStatus(const Line& line) {
 // Level 0 is the document root. Levels are pooled: a closed level keeps its
 // buffers for the next block at that depth.
 struct Parser::Level {
-  std::string key;
+  NestKey key;
   TestNode node;
   Counts counts;         // leaf counts of the subtests read so far
   int64_t expected = 1;  // next expected test number
@@ -57,16 +54,17 @@ struct Parser::Level {
   TestNode pending;
   Counts pending_counts;
 
-  void Reset(const std::string& k) {
+  void Reset(const NestKey& k) {
     key = k;
-    node = TestNode();
+    node.Reset();
+    node.subtests.shrink_to_fit();  // moved-from vectors may keep nothing useful
     counts = Counts();
     expected = 1;
     results = 0;
     has_version = has_header = flat = skip_all = false;
     pending_log.Clear();
     has_pending = false;
-    pending = TestNode();
+    pending.Reset();
     pending_counts = Counts();
   }
 };
@@ -181,11 +179,11 @@ void Parser::TryStart(std::string_view text) {
   }
 }
 
-size_t Parser::MatchLevel(const std::string& key) const {
+size_t Parser::MatchLevel(const NestKey& key) const {
   size_t top = levels_.size() - 1;
-  if (key.size() == levels_[top]->key.size() && key == levels_[top]->key) return top;
+  if (key == levels_[top]->key) return top;
   for (size_t i = top + 1; i-- > 1;) {
-    if (HasPrefix(key, levels_[i]->key)) return i;
+    if (levels_[i]->key.IsPrefixOf(key)) return i;
   }
   return 0;
 }
@@ -215,7 +213,7 @@ void Parser::Dispatch(const Line& line, std::string_view text) {
   }
 
   size_t idx = MatchLevel(line.key);
-  bool same = levels_[idx]->key == line.key;
+  bool same = levels_[idx]->key.size() == line.key.size();  // a matched prefix of equal length
   CloseLevelsAbove(idx);
 
   switch (line.kind) {
@@ -317,7 +315,7 @@ void Parser::Dispatch(const Line& line, std::string_view text) {
   }
 }
 
-void Parser::PushLevel(const std::string& key) {
+void Parser::PushLevel(const NestKey& key) {
   if (levels_.size() >= options_.max_depth) {
     Error(fmt::format("nesting deeper than {} levels; folding into the deepest level",
                       options_.max_depth));
@@ -375,39 +373,43 @@ void Parser::ApplyResult(size_t index, const Line& line) {
   }
   level.expected = line.number + 1;
   // Streaming mode reuses one node so its buffers are not reallocated per test.
-  TestNode fresh;
-  TestNode& node = options_.keep_tree ? fresh : scratch_;
-  Counts counts;
+  std::optional<TestNode> fresh;
+  if (options_.keep_tree) fresh.emplace();
+  TestNode& node = options_.keep_tree ? *fresh : scratch_;
+  Counts counts;  // of the subtests, when this test has any
+  bool parent = false;
   bool skip_all = false;
   if (level.has_pending) {
     node = std::move(level.pending);
     counts = level.pending_counts;
     level.has_pending = false;
+    parent = true;
     skip_all = node.status == Status::kSkip && node.plan && *node.plan == 0;
   } else if (!options_.keep_tree) {
-    std::string name = std::move(node.name);
-    std::string text = std::move(node.directive_text);
-    TestLog log = std::move(node.log);
-    node = TestNode();
-    node.name = std::move(name);
-    node.directive_text = std::move(text);
-    node.log = std::move(log);
-    node.log.Clear();
+    node.Reset();
   }
   if (!line.name.empty() || node.name.empty()) node.name.assign(line.name);
   node.number = line.number;
   node.has_result_line = true;
   node.ok = line.ok;
   node.directive = line.directive;
-  node.directive_text.assign(line.directive_text);
+  if (line.directive_text.empty()) {
+    node.directive_text.clear();
+  } else {
+    node.directive_text.assign(line.directive_text);
+  }
   node.exit_code = line.exit_code;
   node.duration_ms = line.duration_ms;
   node.line = line_no_;
   node.log.Splice(level.pending_log, options_.max_log_lines);
   node.status = OwnStatus(line);
   if (skip_all && node.status == Status::kPass) node.status = Status::kSkip;
-  FinishNode(node, counts);
-  AddChild(index, node, counts);
+  if (parent) {
+    FinishNode(node, counts);
+    AddChild(index, node, &counts);
+  } else {
+    AddChild(index, node, nullptr);  // a leaf: its own status is all there is
+  }
 }
 
 void Parser::AddMissingChild(size_t index, std::string reason) {
@@ -425,7 +427,7 @@ void Parser::AddMissingChild(size_t index, std::string reason) {
   node.status = Status::kCrash;
   Error(fmt::format("{} {}{}{}", reason, node.number, node.name.empty() ? "" : " ", node.name));
   FinishNode(node, counts);
-  AddChild(index, node, counts);
+  AddChild(index, node, &counts);
 }
 
 void Parser::AddMissingChildren(size_t index, int64_t missing) {
@@ -480,10 +482,14 @@ void Parser::FinishNode(TestNode& node, Counts& c) {
   }
 }
 
-void Parser::AddChild(size_t index, TestNode& node, const Counts& counts) {
+void Parser::AddChild(size_t index, TestNode& node, const Counts* counts) {
   Level& level = *levels_[index];
   ++level.results;
-  level.counts.Merge(counts);
+  if (counts) {
+    level.counts.Merge(*counts);
+  } else {
+    level.counts.Add(node.status);
+  }
   if (listener_) listener_->OnTestFinished(static_cast<int>(index) + 1, node);
   if (options_.keep_tree) level.node.subtests.push_back(std::move(node));
 }

@@ -103,15 +103,15 @@ class Parser {
   void ProcessLine(std::string_view raw);
   void TryStart(std::string_view text);
   void Dispatch(const Line& line, std::string_view text);
-  size_t MatchLevel(const std::string& key) const;
-  void PushLevel(const std::string& key);
+  size_t MatchLevel(const NestKey& key) const;
+  void PushLevel(const NestKey& key);
   void CloseLevelsAbove(size_t index);
   void CloseTop();
   void ApplyResult(size_t index, const Line& line);
   void AddMissingChild(size_t index, std::string reason);
   void AddMissingChildren(size_t index, int64_t missing);
   void FinishNode(TestNode& node, Counts& counts);
-  void AddChild(size_t index, TestNode& node, const Counts& counts);
+  void AddChild(size_t index, TestNode& node, const Counts* counts);
   void AppendLog(TestLog& log, std::string_view text);
   void Error(std::string message);
   void Error(uint64_t line, std::string message);

@@ -106,6 +106,24 @@ std::vector<std::string_view> TestLog::Lines() const {
   return out;
 }
 
+void TestNode::Reset() {
+  name.clear();
+  number = 0;
+  status = Status::kCrash;
+  directive = Directive::kNone;
+  directive_text.clear();
+  exit_code.reset();
+  duration_ms.reset();
+  has_result_line = false;
+  ok = false;
+  is_parent = false;
+  bail_out = false;
+  plan.reset();
+  subtests.clear();
+  log.Clear();
+  line = 0;
+}
+
 void Counts::Merge(const Counts& other) {
   for (int i = 0; i < kNumStatuses; ++i) by_status[i] += other.by_status[i];
   errors += other.errors;

@@ -97,6 +97,9 @@ struct TestNode {
   std::vector<TestNode> subtests;
   TestLog log;                   // diagnostics and other output, capped
   uint64_t line = 0;             // input line of its result (or where it was closed)
+
+  // Back to a default node, keeping the buffers of its strings and log.
+  void Reset();
 };
 
 // Parse error or warning; the parser reports and keeps going.
