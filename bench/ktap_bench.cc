@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "ktap/parallel_feed.h"
 #include "ktap/parser.h"
 
 namespace {
@@ -34,13 +35,17 @@ const std::string& Input() {
   return text;
 }
 
-void Run(benchmark::State& state, bool keep_tree) {
+void Run(benchmark::State& state, bool keep_tree, bool parallel = false) {
   const std::string& text = Input();
   for (auto _ : state) {
     vigil::ktap::ParserOptions o;
     o.keep_tree = keep_tree;
     vigil::ktap::Parser p(o);
-    p.Feed(text);
+    if (parallel) {
+      vigil::ktap::FeedParallel(p, text);
+    } else {
+      p.Feed(text);
+    }
     p.Finish();
     benchmark::DoNotOptimize(p.counts().Total());
   }
@@ -50,8 +55,13 @@ void Run(benchmark::State& state, bool keep_tree) {
 void BM_ParseTree(benchmark::State& state) { Run(state, true); }
 void BM_ParseStreaming(benchmark::State& state) { Run(state, false); }
 
-BENCHMARK(BM_ParseTree)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_ParseStreaming)->Unit(benchmark::kMillisecond);
+void BM_ParseTreeTwoThreads(benchmark::State& state) { Run(state, true, true); }
+void BM_ParseStreamingTwoThreads(benchmark::State& state) { Run(state, false, true); }
+
+BENCHMARK(BM_ParseTree)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ParseTreeTwoThreads)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ParseStreamingTwoThreads)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ParseStreaming)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

@@ -151,7 +151,7 @@ bool ParsePlan(std::string_view s, Line* out) {
   s = TrimLeft(s);
   if (!s.empty() && s[0] != '#') return false;
   out->kind = LineKind::kPlan;
-  out->plan_count = n;
+  out->number = n;
   if (!s.empty()) {
     std::string_view t = TrimLeft(s.substr(1));
     if (StartsWithNoCase(t, "skip") && IsWordEnd(t, 4)) {
@@ -179,7 +179,7 @@ bool ParseVersion(std::string_view s, Line* out) {
   if (!ParseNumber(&s, &v) || !s.empty()) return false;
   out->kind = LineKind::kVersion;
   out->ktap = ktap;
-  out->version = v;
+  out->number = v;
   return true;
 }
 
@@ -213,34 +213,31 @@ bool IsStructuralBody(std::string_view s) {
 
 }  // namespace
 
+namespace {
+
+uint64_t LowBits64(uint32_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; }
+uint32_t LowBits32(uint32_t n) { return n >= 32 ? ~uint32_t{0} : (uint32_t{1} << n) - 1; }
+
+}  // namespace
+
 void NestKey::Truncate(uint32_t len) {
   if (len >= len_) return;
   len_ = len;
-  for (uint32_t w = 0; w < 2; ++w) {
-    uint32_t lo = w * 64;
-    if (len <= lo) {
-      marks_[w] = 0;
-    } else if (len < lo + 64) {
-      marks_[w] &= (uint64_t{1} << (len - lo)) - 1;
-    }
-  }
+  marks_lo_ &= LowBits64(len);
+  marks_hi_ &= len > 64 ? LowBits32(len - 64) : 0;
 }
 
 bool NestKey::IsPrefixOf(const NestKey& other) const {
   if (len_ > other.len_) return false;
-  for (uint32_t w = 0; w < 2; ++w) {
-    uint32_t lo = w * 64;
-    if (len_ <= lo) break;
-    uint64_t mask = len_ >= lo + 64 ? ~uint64_t{0} : (uint64_t{1} << (len_ - lo)) - 1;
-    if ((other.marks_[w] & mask) != marks_[w]) return false;
-  }
-  return true;
+  if ((other.marks_lo_ & LowBits64(len_)) != marks_lo_) return false;
+  uint32_t hi = len_ > 64 ? LowBits32(len_ - 64) : 0;
+  return (other.marks_hi_ & hi) == marks_hi_;
 }
 
 std::string NestKey::ToString() const {
   std::string s(len_, ' ');
   for (uint32_t i = 0; i < len_; ++i) {
-    if (marks_[i / 64] & (uint64_t{1} << (i % 64))) s[i] = '#';
+    if (IsMarker(i)) s[i] = '#';
   }
   return s;
 }

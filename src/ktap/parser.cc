@@ -10,13 +10,6 @@ namespace {
 
 constexpr size_t kMaxStoredLogLine = 1024;
 
-std::string_view TrimTrailing(std::string_view s) {
-  size_t n = s.size();
-  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n')) {
-    --n;
-  }
-  return s.substr(0, n);
-}
 
 
 // Status a result line gives its test on its own.
@@ -70,7 +63,7 @@ struct Parser::Level {
 };
 
 Parser::Parser(ParserOptions options, ParserListener* listener)
-    : options_(options), listener_(listener) {
+    : options_(options), listener_(listener), reader_(options.max_line_bytes) {
   auto root = std::make_unique<Level>();
   root->node.is_parent = true;
   levels_.push_back(std::move(root));
@@ -88,94 +81,45 @@ void Parser::Error(uint64_t line, std::string message) {
 }
 
 void Parser::Feed(std::string_view bytes) {
+  // In batches, so the classified lines stay in cache until they are used.
   while (!bytes.empty()) {
-    const void* nl = std::memchr(bytes.data(), '\n', bytes.size());
-    size_t len = nl ? static_cast<const char*>(nl) - bytes.data() : bytes.size();
-    std::string_view piece = bytes.substr(0, len);
-    if (partial_.empty() && nl && piece.size() <= options_.max_line_bytes) {
-      ProcessLine(piece);
-    } else {
-      size_t room = options_.max_line_bytes > partial_.size()
-                        ? options_.max_line_bytes - partial_.size()
-                        : 0;
-      size_t take = piece.size() < room ? piece.size() : room;
-      partial_.append(piece.data(), take);
-      partial_dropped_ += piece.size() - take;
-      if (nl) {
-        ProcessLine(partial_);
-        partial_.clear();
-      }
-    }
-    if (!nl) break;
-    bytes.remove_prefix(len + 1);
+    batch_.Clear();
+    size_t n = reader_.Read(bytes, &batch_, kBatchLines);
+    Consume(batch_);
+    bytes.remove_prefix(n);
   }
 }
 
 void Parser::FeedLine(std::string_view line) {
-  if (line.size() > options_.max_line_bytes) {
-    partial_dropped_ += line.size() - options_.max_line_bytes;
-    line = line.substr(0, options_.max_line_bytes);
-  }
-  ProcessLine(line);
+  batch_.Clear();
+  reader_.ReadOne(line, &batch_);
+  Consume(batch_);
 }
 
-void Parser::ProcessLine(std::string_view raw) {
-  ++line_no_;
-  if (partial_dropped_ > 0) {
-    Error(fmt::format("line truncated to {} bytes ({} bytes dropped)", options_.max_line_bytes,
-                      partial_dropped_));
-    partial_dropped_ = 0;
-  }
-  std::string_view text = TrimTrailing(raw);
-  if (!started_) {
-    TryStart(text);
-    return;
-  }
-  std::string_view rest = text;
-  if (!prefix_.empty() && !prefix_.Strip(text, &rest)) {
-    // Without the console prefix this is someone else's output: keep it as
-    // log of the test that is running.
-    Level& top = *levels_.back();
-    AppendLog(top.pending_log, text);
-    return;
-  }
-  ClassifyLine(rest, &line_);
-  Dispatch(line_, rest);
-}
-
-// Looks for the first KTAP line in console output: a version line anywhere in
-// the line (what precedes it becomes the console prefix), or failing that a
-// result or plan at the start of a line.
-void Parser::TryStart(std::string_view text) {
-  size_t from = 0;
-  while (true) {
-    size_t pos = text.find("TAP version ", from);
-    if (pos == std::string_view::npos) break;
-    size_t start = (pos > 0 && text[pos - 1] == 'K') ? pos - 1 : pos;
-    Line probe;
-    if (ClassifyBody(text.substr(start), &probe) == LineKind::kVersion) {
-      std::string_view prefix = text.substr(0, start);
-      bool nesting = prefix.find('#') != std::string_view::npos &&
-                     prefix.find_first_not_of(" \t#") == std::string_view::npos;
-      if (!nesting) prefix_.Learn(prefix);
-      started_ = true;
-      found_ktap_ = true;
-      std::string_view rest = text;
-      if (!prefix_.empty()) prefix_.Strip(text, &rest);
-      ClassifyLine(rest, &line_);
-      Dispatch(line_, rest);
-      return;
+void Parser::Consume(const LineBatch& batch) {
+  for (size_t i = 0; i < batch.size; ++i) {
+    const ReadLine& r = batch.lines[i];
+    line_no_ = r.number;
+    if (r.truncated_bytes > 0) {
+      Error(fmt::format("line truncated to {} bytes ({} bytes dropped)", options_.max_line_bytes,
+                        r.truncated_bytes));
     }
-    from = pos + 1;
-  }
-  Line probe;
-  LineKind kind = ClassifyBody(text, &probe);
-  if (kind == LineKind::kResult || kind == LineKind::kPlan) {
-    started_ = true;
-    found_ktap_ = true;
-    Error("no KTAP version line before the first test line");
-    ClassifyLine(text, &line_);
-    Dispatch(line_, text);
+    switch (r.kind) {
+      case ReadLine::Kind::kBeforeKtap:
+        break;
+      case ReadLine::Kind::kNoise:
+        // Without the console prefix this is someone else's output: keep it
+        // as log of the test that is running.
+        AppendLog(levels_.back()->pending_log, r.line.body);
+        break;
+      case ReadLine::Kind::kKtap:
+        if (r.starts_ktap) {
+          found_ktap_ = true;
+          if (r.start_without_version) Error("no KTAP version line before the first test line");
+        }
+        Dispatch(r.line);
+        break;
+    }
   }
 }
 
@@ -192,13 +136,13 @@ void Parser::AppendLog(TestLog& log, std::string_view text) {
   log.Append(text, options_.max_log_lines, kMaxStoredLogLine);
 }
 
-void Parser::Dispatch(const Line& line, std::string_view text) {
+void Parser::Dispatch(const Line& line) {
   switch (line.kind) {
     case LineKind::kBlank:
       return;
     case LineKind::kOther: {
       Level& top = *levels_.back();
-      AppendLog(top.pending_log, text);
+      AppendLog(top.pending_log, line.body);
       return;
     }
     case LineKind::kDiagnostic: {
@@ -236,9 +180,9 @@ void Parser::Dispatch(const Line& line, std::string_view text) {
       return;
     }
     case LineKind::kVersion: {
-      bool known = line.ktap ? line.version == 1 : (line.version == 13 || line.version == 14);
+      bool known = line.ktap ? line.number == 1 : (line.number == 13 || line.number == 14);
       if (!known) {
-        Error(fmt::format("unsupported {} version {}", line.ktap ? "KTAP" : "TAP", line.version));
+        Error(fmt::format("unsupported {} version {}", line.ktap ? "KTAP" : "TAP", line.number));
       }
       if (same) {
         Level& level = *levels_[idx];
@@ -289,19 +233,19 @@ void Parser::Dispatch(const Line& line, std::string_view text) {
       size_t at = same ? idx : levels_.size() - 1;
       Level& level = *levels_[at];
       if (level.node.plan) {
-        Error(fmt::format("duplicate plan 1..{} (already 1..{})", line.plan_count, *level.node.plan));
+        Error(fmt::format("duplicate plan 1..{} (already 1..{})", line.number, *level.node.plan));
         return;
       }
-      level.node.plan = line.plan_count;
+      level.node.plan = line.number;
       if (options_.keep_tree) {
-        level.node.subtests.reserve(static_cast<size_t>(std::min<int64_t>(line.plan_count, 4096)));
+        level.node.subtests.reserve(static_cast<size_t>(std::min<int64_t>(line.number, 4096)));
       }
-      if (line.plan_count == 0 && line.directive == Directive::kSkip) {
+      if (line.number == 0 && line.directive == Directive::kSkip) {
         level.skip_all = true;
         level.node.directive = Directive::kSkip;
         level.node.directive_text = std::string(line.directive_text);
       }
-      if (listener_) listener_->OnPlan(static_cast<int>(at), line.plan_count);
+      if (listener_) listener_->OnPlan(static_cast<int>(at), line.number);
       return;
     }
     case LineKind::kBailOut: {
@@ -372,22 +316,29 @@ void Parser::ApplyResult(size_t index, const Line& line) {
     Error(fmt::format("expected test number {} but found {}", level.expected, line.number));
   }
   level.expected = line.number + 1;
-  // Streaming mode reuses one node so its buffers are not reallocated per test.
-  std::optional<TestNode> fresh;
-  if (options_.keep_tree) fresh.emplace();
-  TestNode& node = options_.keep_tree ? *fresh : scratch_;
-  Counts counts;  // of the subtests, when this test has any
-  bool parent = false;
-  bool skip_all = false;
   if (level.has_pending) {
-    node = std::move(level.pending);
-    counts = level.pending_counts;
+    // The block of subtests read before this line is this test.
+    TestNode node = std::move(level.pending);
+    Counts counts = level.pending_counts;
     level.has_pending = false;
-    parent = true;
-    skip_all = node.status == Status::kSkip && node.plan && *node.plan == 0;
-  } else if (!options_.keep_tree) {
-    node.Reset();
+    bool skip_all = node.status == Status::kSkip && node.plan && *node.plan == 0;
+    FillFromResult(node, level, line);
+    if (skip_all && node.status == Status::kPass) node.status = Status::kSkip;
+    FinishNode(node, counts);
+    AddChild(index, node, &counts);
+  } else if (options_.keep_tree) {
+    TestNode node;
+    FillFromResult(node, level, line);
+    AddChild(index, node, nullptr);  // a leaf: its own status is all there is
+  } else {
+    // Streaming mode reuses one node so its buffers are not reallocated.
+    scratch_.Reset();
+    FillFromResult(scratch_, level, line);
+    AddChild(index, scratch_, nullptr);
   }
+}
+
+void Parser::FillFromResult(TestNode& node, Level& level, const Line& line) {
   if (!line.name.empty() || node.name.empty()) node.name.assign(line.name);
   node.number = line.number;
   node.has_result_line = true;
@@ -403,13 +354,6 @@ void Parser::ApplyResult(size_t index, const Line& line) {
   node.line = line_no_;
   node.log.Splice(level.pending_log, options_.max_log_lines);
   node.status = OwnStatus(line);
-  if (skip_all && node.status == Status::kPass) node.status = Status::kSkip;
-  if (parent) {
-    FinishNode(node, counts);
-    AddChild(index, node, &counts);
-  } else {
-    AddChild(index, node, nullptr);  // a leaf: its own status is all there is
-  }
 }
 
 void Parser::AddMissingChild(size_t index, std::string reason) {
@@ -496,11 +440,10 @@ void Parser::AddChild(size_t index, TestNode& node, const Counts* counts) {
 
 void Parser::Finish() {
   if (finished_) return;
-  if (!partial_.empty() || partial_dropped_ > 0) {
-    std::string last = std::move(partial_);
-    partial_.clear();
-    ProcessLine(last);
-  }
+  batch_.Clear();
+  reader_.Flush(&batch_);
+  Consume(batch_);
+  line_no_ = reader_line_count();
   CloseLevelsAbove(0);
   Level& root = *levels_[0];
   if (root.has_pending) AddMissingChild(0, "missing result line for test");

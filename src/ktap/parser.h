@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "ktap/line.h"
-#include "ktap/prefix.h"
+#include "ktap/line_reader.h"
 #include "ktap/result.h"
 
 namespace vigil::ktap {
@@ -80,6 +80,11 @@ class Parser {
   void Feed(std::string_view bytes);
   // Pushes one complete line (without its '\n').
   void FeedLine(std::string_view line);
+  // The two stages of Feed(), for callers that read on another thread:
+  // reader().Read(bytes, &batch) then Consume(batch), in input order. The
+  // reader must not be used by Feed() at the same time.
+  LineReader& reader() { return reader_; }
+  void Consume(const LineBatch& batch);
   // Ends the input: flushes a partial line, closes open tests (missing
   // results become CRASH) and computes the root status. Idempotent.
   void Finish();
@@ -100,14 +105,14 @@ class Parser {
  private:
   struct Level;
 
-  void ProcessLine(std::string_view raw);
-  void TryStart(std::string_view text);
-  void Dispatch(const Line& line, std::string_view text);
+  uint64_t reader_line_count() const { return reader_.line_count(); }
+  void Dispatch(const Line& line);
   size_t MatchLevel(const NestKey& key) const;
   void PushLevel(const NestKey& key);
   void CloseLevelsAbove(size_t index);
   void CloseTop();
   void ApplyResult(size_t index, const Line& line);
+  void FillFromResult(TestNode& node, Level& level, const Line& line);
   void AddMissingChild(size_t index, std::string reason);
   void AddMissingChildren(size_t index, int64_t missing);
   void FinishNode(TestNode& node, Counts& counts);
@@ -118,20 +123,18 @@ class Parser {
 
   ParserOptions options_;
   ParserListener* listener_;
-  ConsolePrefix prefix_;
-  bool started_ = false;
+  LineReader reader_;
+  LineBatch batch_;
+  static constexpr size_t kBatchLines = 512;
   bool found_ktap_ = false;
   bool finished_ = false;
   uint64_t line_no_ = 0;
-  std::string partial_;
-  size_t partial_dropped_ = 0;
   std::vector<std::unique_ptr<Level>> levels_;
   std::vector<std::unique_ptr<Level>> free_levels_;
   TestNode scratch_;  // reused per result in streaming mode
   Counts counts_;     // of the whole document, after Finish()
   std::vector<ParseError> errors_;
   int64_t error_count_ = 0;
-  Line line_;  // reused across lines
   TestNode root_;
 };
 
