@@ -1,6 +1,5 @@
 // vigil parse [FILE|-] [--format text|json|junit|ktap] [--stream]
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,55 +87,21 @@ int Run(const ParseFlags& f) {
     if (fd != STDIN_FILENO) close(fd);
     return kExitUsage;
   }
-  // Regular files are read a window at a time and parsed with lines read and
-  // classified on a second thread; pipes are read in small chunks as they come.
-  bool whole_windows = S_ISREG(st.st_mode);
-  if (whole_windows) {
-    constexpr size_t kWindow = 16 << 20;  // bounds memory on huge files
-    // Huge pages spare the parser most TLB misses on the window.
-    void* mem = nullptr;
-    if (posix_memalign(&mem, 2 << 20, kWindow) != 0) {
-      fmt::print(stderr, "vigil parse: out of memory\n");
-      close(fd);
-      return kExitUsage;
-    }
-    std::unique_ptr<char, decltype(&std::free)> holder(static_cast<char*>(mem), &std::free);
-    madvise(mem, kWindow, MADV_HUGEPAGE);
-    std::string_view window_view(static_cast<char*>(mem), kWindow);
-    struct {
-      char* data() const { return p; }
-      char* p;
-    } window{static_cast<char*>(mem)};
-    (void)window_view;
+  // Bytes are read and lines classified on a second thread while this one
+  // builds the tree; memory stays bounded whatever the input's size.
+  int read_errno = 0;
+  bool read_ok = ktap::FeedParallel(parser, [&](char* buf, size_t len) -> long {
     while (true) {
-      size_t got = 0;
-      while (got < kWindow) {
-        ssize_t n = read(fd, window.data() + got, kWindow - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          fmt::print(stderr, "vigil parse: cannot read {}: {}\n", label, std::strerror(errno));
-          close(fd);
-          return kExitUsage;
-        }
-        if (n == 0) break;
-        got += static_cast<size_t>(n);
-      }
-      if (got == 0) break;
-      ktap::FeedParallel(parser, std::string_view(window.data(), got));
-      if (got < kWindow) break;
+      ssize_t n = read(fd, buf, len);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) read_errno = errno;
+      return static_cast<long>(n);
     }
-  }
-  std::string buf(whole_windows ? 0 : 1 << 16, '\0');
-  while (!whole_windows) {
-    ssize_t n = read(fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fmt::print(stderr, "vigil parse: cannot read {}: {}\n", label, std::strerror(errno));
-      if (fd != STDIN_FILENO) close(fd);
-      return kExitUsage;
-    }
-    if (n == 0) break;
-    parser.Feed(std::string_view(buf.data(), static_cast<size_t>(n)));
+  });
+  if (!read_ok) {
+    fmt::print(stderr, "vigil parse: cannot read {}: {}\n", label, std::strerror(read_errno));
+    if (fd != STDIN_FILENO) close(fd);
+    return kExitUsage;
   }
   if (fd != STDIN_FILENO) close(fd);
   parser.Finish();

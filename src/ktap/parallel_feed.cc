@@ -3,6 +3,7 @@
 #include <array>
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -10,44 +11,74 @@ namespace vigil::ktap {
 namespace {
 
 constexpr size_t kLinesPerBatch = 4096;
+constexpr size_t kChunkBytes = 256 << 10;
 constexpr size_t kSlots = 4;
 constexpr size_t kMinParallelBytes = 1 << 20;
 
-// Batches travel reader -> parser through `full` and come back through `free`.
-class BatchQueue {
- public:
-  void Push(std::deque<LineBatch*>* q, LineBatch* b) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      q->push_back(b);
-    }
-    cv_.notify_all();
-  }
-  // Returns null when `q` is empty and `done` is set.
-  LineBatch* Pop(std::deque<LineBatch*>* q, const bool* done = nullptr) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return !q->empty() || (done && *done); });
-    if (q->empty()) return nullptr;
-    LineBatch* b = q->front();
-    q->pop_front();
-    return b;
-  }
-  void Finish() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-  }
+// A batch of classified lines and the bytes its views point into.
+struct Slot {
+  LineBatch batch;
+  std::unique_ptr<char[]> chunk;  // ReadFn mode only
+};
 
-  std::deque<LineBatch*> full;
-  std::deque<LineBatch*> free;
-  bool done_ = false;
+// Slots travel reader -> parser through `full` and come back through `free`.
+class SlotQueue {
+ public:
+  explicit SlotQueue(std::array<Slot, kSlots>& slots) {
+    for (auto& s : slots) free_.push_back(&s);
+  }
+  Slot* TakeFree() { return Pop(&free_); }
+  void GiveFree(Slot* s) { Push(&free_, s); }
+  Slot* TakeFull() { return Pop(&full_); }  // null once Close() and drained
+  void GiveFull(Slot* s) { Push(&full_, s); }
+  void Close() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+  }
 
  private:
+  void Push(std::deque<Slot*>* q, Slot* s) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      q->push_back(s);
+    }
+    cv_.notify_all();
+  }
+  Slot* Pop(std::deque<Slot*>* q) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !q->empty() || (q == &full_ && closed_); });
+    if (q->empty()) return nullptr;
+    Slot* s = q->front();
+    q->pop_front();
+    return s;
+  }
+
   std::mutex mu_;
   std::condition_variable cv_;
+  std::deque<Slot*> free_;
+  std::deque<Slot*> full_;
+  bool closed_ = false;
 };
+
+// Runs `produce` (which fills slots and hands them over) on a second thread
+// and consumes the slots here, in order.
+template <typename Produce>
+void Pipeline(Parser& parser, Produce produce) {
+  std::array<Slot, kSlots> slots;
+  SlotQueue queue(slots);
+  std::thread producer([&] {
+    produce(queue);
+    queue.Close();
+  });
+  while (Slot* s = queue.TakeFull()) {
+    parser.Consume(s->batch);
+    queue.GiveFree(s);
+  }
+  producer.join();
+}
 
 }  // namespace
 
@@ -56,26 +87,41 @@ void FeedParallel(Parser& parser, std::string_view data) {
     parser.Feed(data);
     return;
   }
-  std::array<LineBatch, kSlots> slots;
-  BatchQueue queue;
-  for (auto& s : slots) queue.free.push_back(&s);
   LineReader& reader = parser.reader();
-  std::thread producer([&] {
+  Pipeline(parser, [&](SlotQueue& queue) {
     std::string_view rest = data;
     while (!rest.empty()) {
-      LineBatch* b = queue.Pop(&queue.free);
-      b->Clear();
-      size_t n = reader.Read(rest, b, kLinesPerBatch);
-      rest.remove_prefix(n);
-      queue.Push(&queue.full, b);
+      Slot* s = queue.TakeFree();
+      s->batch.Clear();
+      rest.remove_prefix(reader.Read(rest, &s->batch, kLinesPerBatch));
+      queue.GiveFull(s);
     }
-    queue.Finish();
   });
-  while (LineBatch* b = queue.Pop(&queue.full, &queue.done_)) {
-    parser.Consume(*b);
-    queue.Push(&queue.free, b);
-  }
-  producer.join();
+}
+
+bool FeedParallel(Parser& parser, const ReadFn& read) {
+  LineReader& reader = parser.reader();
+  bool ok = true;
+  Pipeline(parser, [&](SlotQueue& queue) {
+    while (true) {
+      Slot* s = queue.TakeFree();
+      if (!s->chunk) s->chunk = std::make_unique<char[]>(kChunkBytes);
+      size_t got = 0;
+      while (got < kChunkBytes) {
+        long n = read(s->chunk.get() + got, kChunkBytes - got);
+        if (n < 0) ok = false;
+        if (n <= 0) break;
+        got += static_cast<size_t>(n);
+      }
+      s->batch.Clear();
+      // The whole chunk goes into this batch: its views must not outlive the
+      // slot, and the chunk is refilled only after the batch was consumed.
+      reader.Read(std::string_view(s->chunk.get(), got), &s->batch);
+      queue.GiveFull(s);
+      if (got < kChunkBytes) break;  // end of input or error
+    }
+  });
+  return ok;
 }
 
 }  // namespace vigil::ktap

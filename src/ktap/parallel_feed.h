@@ -1,8 +1,11 @@
-// Feeding a large buffer to a Parser on two threads: a second thread splits
-// and classifies lines (LineReader) while the caller's thread builds the tree
-// (Parser::Consume). The result is the same as Parser::Feed(data).
+// Feeding a Parser on two threads: a second thread splits and classifies
+// lines (LineReader) while the caller's thread builds the tree
+// (Parser::Consume). The result is the same as feeding the bytes to
+// Parser::Feed() in order.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <string_view>
 
 #include "ktap/parser.h"
@@ -12,5 +15,12 @@ namespace vigil::ktap {
 // `data` must stay valid until this returns; `parser` must not be fed by
 // anyone else meanwhile. Small inputs are fed on the calling thread.
 void FeedParallel(Parser& parser, std::string_view data);
+
+// Reads the input with `read` on the second thread. `read` fills up to `len`
+// bytes of `buf` and returns how many it wrote, 0 at the end of the input, or
+// a negative number on error (which stops the feeding). Memory stays bounded
+// whatever the input's size. Returns false when `read` failed.
+using ReadFn = std::function<long(char* buf, size_t len)>;
+bool FeedParallel(Parser& parser, const ReadFn& read);
 
 }  // namespace vigil::ktap
