@@ -80,8 +80,8 @@ void ParseDirective(std::string_view text, Line* out) {
       out->directive = k.directive;
       std::string_view rest = t.substr(k.word.size());
       if (!rest.empty() && rest[0] == ':') rest.remove_prefix(1);
-      out->directive_text = TrimRight(TrimLeft(rest));
-      out->duration_ms = FindDurationMs(rest);
+      out->set_directive_text(TrimRight(TrimLeft(rest)));
+      out->set_duration_ms(FindDurationMs(rest));
       return;
     }
   }
@@ -92,10 +92,10 @@ void ParseDirective(std::string_view text, Line* out) {
     int64_t code = 0;
     if (ParseNumber(&rest, &code)) {
       if (code > 1'000'000) code = 1'000'000;
-      out->exit_code = static_cast<int>(neg ? -code : code);
+      out->set_exit_code(static_cast<int>(neg ? -code : code));
     }
   }
-  out->duration_ms = FindDurationMs(t);
+  out->set_duration_ms(FindDurationMs(t));
 }
 
 // ok|not ok N [N2 ]["- "]DESC[ # DIRECTIVE]
@@ -135,9 +135,9 @@ bool ParseResult(std::string_view s, Line* out) {
   size_t hash = s.find('#');
   while (hash != std::string_view::npos && hash > 0 && s[hash - 1] == '\\') hash = s.find('#', hash + 1);
   if (hash == std::string_view::npos) {
-    out->name = TrimRight(s);
+    out->set_name(TrimRight(s));
   } else {
-    out->name = TrimRight(s.substr(0, hash));
+    out->set_name(TrimRight(s.substr(0, hash)));
     ParseDirective(s.substr(hash + 1), out);
   }
   return true;
@@ -156,9 +156,9 @@ bool ParsePlan(std::string_view s, Line* out) {
     std::string_view t = TrimLeft(s.substr(1));
     if (StartsWithNoCase(t, "skip") && IsWordEnd(t, 4)) {
       out->directive = Directive::kSkip;
-      out->directive_text = TrimLeft(t.substr(4));
+      out->set_directive_text(TrimLeft(t.substr(4)));
     } else {
-      out->directive_text = t;
+      out->set_directive_text(t);
     }
   }
   return true;
@@ -192,10 +192,12 @@ bool IsStructuralBody(std::string_view s) {
     case 'n': {
       if (!StartsWith(s, "ok ") && !StartsWith(s, "not ok ")) return false;
       Line scratch;
+      scratch.set_body(s);
       return ParseResult(s, &scratch);
     }
     case '1': {
       Line scratch;
+      scratch.set_body(s);
       return ParsePlan(s, &scratch);
     }
     case 'K':
@@ -242,6 +244,14 @@ std::string NestKey::ToString() const {
   return s;
 }
 
+void Line::set_duration_ms(std::optional<int64_t> ms) {
+  if (!ms) {
+    duration_ms_ = -1;
+  } else {
+    duration_ms_ = *ms > INT32_MAX ? INT32_MAX : static_cast<int32_t>(*ms);
+  }
+}
+
 std::optional<int64_t> FindDurationMs(std::string_view text) {
   size_t pos = 0;
   while ((pos = text.find("time=", pos)) != std::string_view::npos) {
@@ -270,12 +280,8 @@ std::optional<int64_t> FindDurationMs(std::string_view text) {
 
 LineKind ClassifyBody(std::string_view s, Line* out) {
   out->kind = LineKind::kOther;
-  out->body = s;
-  out->name = {};
+  out->set_body(s);
   out->directive = Directive::kNone;
-  out->directive_text = {};
-  out->exit_code.reset();
-  out->duration_ms.reset();
   if (s.empty()) {
     out->kind = LineKind::kBlank;
     return out->kind;
@@ -295,13 +301,13 @@ LineKind ClassifyBody(std::string_view s, Line* out) {
     case 'B':
       if (StartsWith(s, "Bail out!")) {
         out->kind = LineKind::kBailOut;
-        out->name = TrimLeft(s.substr(9));
+        out->set_name(TrimLeft(s.substr(9)));
       }
       break;
     case '#':
       if (StartsWith(s, "# Subtest: ")) {
         out->kind = LineKind::kSubtestHeader;
-        out->name = TrimRight(TrimLeft(s.substr(11)));
+        out->set_name(TrimRight(TrimLeft(s.substr(11))));
       } else if (s == "# Subtest:") {
         out->kind = LineKind::kSubtestHeader;
       } else {

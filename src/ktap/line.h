@@ -2,6 +2,7 @@
 // Pure functions, no state: the parser decides what a line means in context.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -66,25 +67,78 @@ class NestKey {
   uint32_t len_ = 0;
 };
 
-struct Line {
+// One classified line. Its views point into the text that was classified;
+// they are kept as offsets so that a line is one cache line (64 bytes), which
+// matters when millions of them are handed between threads.
+class Line {
+ public:
+  // Longest line a Line can describe; readers cut longer lines.
+  static constexpr size_t kMaxBytes = 65535;
+
   NestKey key;
-  std::string_view body;  // text after the key (the whole line for kOther)
   // kResult: its number; kVersion: the version; kPlan: the planned count.
   int64_t number = 0;
-  // kResult, kSubtestHeader (NAME), kBailOut (reason)
-  std::string_view name;
-  // kResult, kPlan (SKIP only)
-  std::string_view directive_text;
-  std::optional<int64_t> duration_ms;
-  std::optional<int> exit_code;
+
+  // Text after the key (the whole line for kOther).
+  std::string_view body() const { return {text_, body_len_}; }
+  // kResult: the description; kSubtestHeader: NAME; kBailOut: the reason.
+  std::string_view name() const { return {text_ + name_off_, name_len_}; }
+  // Text after the directive keyword (kResult, kPlan).
+  std::string_view directive_text() const { return {text_ + dir_off_, dir_len_}; }
+  std::optional<int64_t> duration_ms() const {
+    return duration_ms_ < 0 ? std::nullopt : std::optional<int64_t>(duration_ms_);
+  }
+  std::optional<int> exit_code() const {
+    return exit_code_ == kNoExitCode ? std::nullopt : std::optional<int>(exit_code_);
+  }
+
+  // For the classifier: the body first (at most kMaxBytes), then views that
+  // lie inside it.
+  void set_body(std::string_view b) {
+    text_ = b.data();
+    body_len_ = static_cast<uint16_t>(b.size() > kMaxBytes ? kMaxBytes : b.size());
+    name_off_ = name_len_ = dir_off_ = dir_len_ = 0;
+    duration_ms_ = -1;
+    exit_code_ = kNoExitCode;
+  }
+  void set_name(std::string_view n) { Place(n, &name_off_, &name_len_); }
+  void set_directive_text(std::string_view t) { Place(t, &dir_off_, &dir_len_); }
+  void set_duration_ms(std::optional<int64_t> ms);
+  void set_exit_code(int code) { exit_code_ = code == kNoExitCode ? code + 1 : code; }
+
+ private:
+  static constexpr int32_t kNoExitCode = INT32_MIN;
+
+  void Place(std::string_view v, uint16_t* off, uint16_t* len) {
+    if (v.empty()) {
+      *off = *len = 0;
+      return;
+    }
+    *off = static_cast<uint16_t>(v.data() - text_);
+    *len = static_cast<uint16_t>(v.size());
+  }
+
+  // Offsets into the body keep a Line small: millions of them are handed
+  // between threads.
+  const char* text_ = "";
+  uint16_t body_len_ = 0;
+  uint16_t name_off_ = 0;
+  uint16_t name_len_ = 0;
+  uint16_t dir_off_ = 0;
+  uint16_t dir_len_ = 0;
+  int32_t exit_code_ = kNoExitCode;
+  int32_t duration_ms_ = -1;  // saturates at ~24 days
+
+ public:
   LineKind kind = LineKind::kBlank;
-  Directive directive = Directive::kNone;
+  Directive directive = Directive::kNone;  // kResult; kPlan (SKIP only)
   bool ktap = false;  // kVersion: KTAP (true) or TAP (false)
   bool ok = false;    // kResult
 };
 
 // Classifies `text` (one line, no newline, trailing whitespace removed) into
-// `*out`. Views in `*out` point into `text`.
+// `*out` (`text` at most Line::kMaxBytes long; longer text is cut). Views in
+// `*out` point into `text`.
 void ClassifyLine(std::string_view text, Line* out);
 
 // Classifies the part of a line after its nesting key (no key computation).

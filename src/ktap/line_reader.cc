@@ -68,7 +68,7 @@ void LineReader::Emit(std::string_view raw, size_t truncated, bool spill, LineBa
     raw = batch->spill.back();
   }
   ReadLine& out = batch->Next();
-  out.number = ++line_no_;
+  ++line_no_;
   out.truncated_bytes = truncated > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(truncated);
   out.starts_ktap = false;
   out.start_without_version = false;
@@ -81,7 +81,7 @@ void LineReader::Emit(std::string_view raw, size_t truncated, bool spill, LineBa
   std::string_view rest = text;
   if (!prefix_.empty() && !prefix_.Strip(text, &rest)) {
     out.kind = ReadLine::Kind::kNoise;
-    out.line.body = text;
+    out.line.set_body(text);
     return;
   }
   out.kind = ReadLine::Kind::kKtap;

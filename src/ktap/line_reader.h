@@ -22,9 +22,9 @@ struct ReadLine {
     kNoise,       // after KTAP started, but without the console prefix
     kKtap,        // prefix stripped, classified in `line`
   };
-  // kKtap: classified, console prefix stripped; kNoise: line.body only.
+  // kKtap: classified, console prefix stripped; kNoise: line.body() only.
+  // Lines are numbered by their order: one ReadLine per input line.
   Line line;
-  uint64_t number = 0;           // 1-based input line
   uint32_t truncated_bytes = 0;  // bytes cut from an over-long line (saturates)
   Kind kind = Kind::kBeforeKtap;
   bool starts_ktap = false;            // the first KTAP line
@@ -51,7 +51,10 @@ struct LineBatch {
 
 class LineReader {
  public:
-  explicit LineReader(size_t max_line_bytes) : max_line_bytes_(max_line_bytes) {}
+  // Lines longer than `max_line_bytes` (at most Line::kMaxBytes) are cut.
+  explicit LineReader(size_t max_line_bytes)
+      : max_line_bytes_(max_line_bytes < Line::kMaxBytes ? max_line_bytes : Line::kMaxBytes) {}
+  size_t max_line_bytes() const { return max_line_bytes_; }
 
   // Reads complete lines of `bytes` into `batch`, at most `max_lines`, and
   // returns how many bytes it consumed; an incomplete last line is kept

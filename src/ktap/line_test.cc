@@ -28,7 +28,7 @@ TEST(LineTest, PlanWithSkip) {
   EXPECT_EQ(l.kind, LineKind::kPlan);
   EXPECT_EQ(l.number, 0);
   EXPECT_EQ(l.directive, Directive::kSkip);
-  EXPECT_EQ(l.directive_text, "no netem");
+  EXPECT_EQ(l.directive_text(), "no netem");
   EXPECT_EQ(Classify("1..22").number, 22);
   EXPECT_EQ(Classify("1..2x").kind, LineKind::kOther);
 }
@@ -50,9 +50,9 @@ TEST_P(ResultLineTest, Parses) {
   ASSERT_EQ(l.kind, LineKind::kResult) << c.text;
   EXPECT_EQ(l.ok, c.ok);
   EXPECT_EQ(l.number, c.number);
-  EXPECT_EQ(l.name, c.name);
+  EXPECT_EQ(l.name(), c.name);
   EXPECT_EQ(l.directive, c.directive);
-  EXPECT_EQ(l.directive_text, c.directive_text);
+  EXPECT_EQ(l.directive_text(), c.directive_text);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -77,12 +77,12 @@ TEST(LineTest, ExitCodeAndTime) {
   Line l = Classify("not ok 1 selftests: net/mptcp: mptcp_join.sh # exit=1");
   ASSERT_EQ(l.kind, LineKind::kResult);
   EXPECT_EQ(l.directive, Directive::kNone);
-  ASSERT_TRUE(l.exit_code.has_value());
-  EXPECT_EQ(*l.exit_code, 1);
+  ASSERT_TRUE(l.exit_code().has_value());
+  EXPECT_EQ(*l.exit_code(), 1);
   l = Classify("ok 10 - pm_netlink: id limit # time=4523ms");
-  ASSERT_TRUE(l.duration_ms.has_value());
-  EXPECT_EQ(*l.duration_ms, 4523);
-  EXPECT_EQ(l.name, "pm_netlink: id limit");
+  ASSERT_TRUE(l.duration_ms().has_value());
+  EXPECT_EQ(*l.duration_ms(), 4523);
+  EXPECT_EQ(l.name(), "pm_netlink: id limit");
   EXPECT_EQ(FindDurationMs("x time=1.5s"), 1500);
   EXPECT_EQ(FindDurationMs("time=abc"), std::nullopt);
 }
@@ -111,7 +111,7 @@ TEST(LineTest, KselftestPrefixNestsStructuralLinesOnly) {
   l = Classify("# # Subtest: inner");
   EXPECT_EQ(l.kind, LineKind::kSubtestHeader);
   EXPECT_EQ(l.key.ToString(), "#");
-  EXPECT_EQ(l.name, "inner");
+  EXPECT_EQ(l.name(), "inner");
   l = Classify("# selftests: net/mptcp: pm_netlink.sh");
   EXPECT_EQ(l.kind, LineKind::kDiagnostic);
   EXPECT_EQ(l.key.ToString(), "");
@@ -156,7 +156,7 @@ TEST(NestKeyTest, PrefixAndFolding) {
 TEST(LineTest, BailOut) {
   Line l = Classify("Bail out! no memory");
   EXPECT_EQ(l.kind, LineKind::kBailOut);
-  EXPECT_EQ(l.name, "no memory");
+  EXPECT_EQ(l.name(), "no memory");
   EXPECT_EQ(Classify("# Bail out! x").key.ToString(), "#");
 }
 

@@ -19,6 +19,7 @@ constexpr size_t kMinParallelBytes = 1 << 20;
 struct Slot {
   LineBatch batch;
   std::unique_ptr<char[]> chunk;  // ReadFn mode only
+  std::string_view range;         // the bytes the batch was read from
 };
 
 // Slots travel reader -> parser through `full` and come back through `free`.
@@ -66,7 +67,8 @@ class SlotQueue {
 // Runs `produce` (which fills slots and hands them over) on a second thread
 // and consumes the slots here, in order.
 template <typename Produce>
-void Pipeline(Parser& parser, Produce produce) {
+void Pipeline(Parser& parser, Produce produce,
+              const std::function<void(std::string_view)>* release = nullptr) {
   std::array<Slot, kSlots> slots;
   SlotQueue queue(slots);
   std::thread producer([&] {
@@ -75,6 +77,7 @@ void Pipeline(Parser& parser, Produce produce) {
   });
   while (Slot* s = queue.TakeFull()) {
     parser.Consume(s->batch);
+    if (release && !s->range.empty()) (*release)(s->range);
     queue.GiveFree(s);
   }
   producer.join();
@@ -97,6 +100,25 @@ void FeedParallel(Parser& parser, std::string_view data) {
       queue.GiveFull(s);
     }
   });
+}
+
+void FeedParallel(Parser& parser, std::string_view data,
+                  const std::function<void(std::string_view chunk)>& release) {
+  LineReader& reader = parser.reader();
+  Pipeline(
+      parser,
+      [&](SlotQueue& queue) {
+        for (size_t off = 0; off < data.size(); off += kChunkAlign) {
+          Slot* s = queue.TakeFree();
+          s->batch.Clear();
+          s->range = data.substr(off, kChunkAlign);
+          // A whole chunk per batch: a line cut at the chunk's end is copied
+          // into the next batch, so no batch refers to another's chunk.
+          reader.Read(s->range, &s->batch);
+          queue.GiveFull(s);
+        }
+      },
+      &release);
 }
 
 bool FeedParallel(Parser& parser, const ReadFn& read) {

@@ -16,6 +16,14 @@ namespace vigil::ktap {
 // anyone else meanwhile. Small inputs are fed on the calling thread.
 void FeedParallel(Parser& parser, std::string_view data);
 
+// Feeds `data` a chunk at a time and calls `release` (on the calling thread)
+// with each chunk once nothing refers to it any more, e.g. to drop the pages
+// of a memory-mapped file so that memory stays bounded. Chunks are
+// `kChunkAlign`-aligned relative to `data`.
+inline constexpr size_t kChunkAlign = 1 << 20;
+void FeedParallel(Parser& parser, std::string_view data,
+                  const std::function<void(std::string_view chunk)>& release);
+
 // Reads the input with `read` on the second thread. `read` fills up to `len`
 // bytes of `buf` and returns how many it wrote, 0 at the end of the input, or
 // a negative number on error (which stops the feeding). Memory stays bounded

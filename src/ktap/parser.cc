@@ -99,9 +99,9 @@ void Parser::FeedLine(std::string_view line) {
 void Parser::Consume(const LineBatch& batch) {
   for (size_t i = 0; i < batch.size; ++i) {
     const ReadLine& r = batch.lines[i];
-    line_no_ = r.number;
+    ++line_no_;
     if (r.truncated_bytes > 0) {
-      Error(fmt::format("line truncated to {} bytes ({} bytes dropped)", options_.max_line_bytes,
+      Error(fmt::format("line truncated to {} bytes ({} bytes dropped)", reader_.max_line_bytes(),
                         r.truncated_bytes));
     }
     switch (r.kind) {
@@ -110,7 +110,7 @@ void Parser::Consume(const LineBatch& batch) {
       case ReadLine::Kind::kNoise:
         // Without the console prefix this is someone else's output: keep it
         // as log of the test that is running.
-        AppendLog(levels_.back()->pending_log, r.line.body);
+        AppendLog(levels_.back()->pending_log, r.line.body());
         break;
       case ReadLine::Kind::kKtap:
         if (r.starts_ktap) {
@@ -142,14 +142,14 @@ void Parser::Dispatch(const Line& line) {
       return;
     case LineKind::kOther: {
       Level& top = *levels_.back();
-      AppendLog(top.pending_log, line.body);
+      AppendLog(top.pending_log, line.body());
       return;
     }
     case LineKind::kDiagnostic: {
       size_t idx = MatchLevel(line.key);
       Level& level = *levels_[idx];
-      AppendLog(level.pending_log, line.body);
-      if (listener_) listener_->OnDiagnostic(static_cast<int>(idx), line.body);
+      AppendLog(level.pending_log, line.body());
+      if (listener_) listener_->OnDiagnostic(static_cast<int>(idx), line.body());
       return;
     }
     default:
@@ -165,7 +165,7 @@ void Parser::Dispatch(const Line& line) {
       if (same) {
         Level& level = *levels_[idx];
         bool closes_flat = level.flat && idx > 0 &&
-                           ((!level.node.plan && line.name == level.node.name) ||
+                           ((!level.node.plan && line.name() == level.node.name) ||
                             (level.node.plan && level.results >= *level.node.plan));
         if (closes_flat) {
           CloseTop();
@@ -215,7 +215,7 @@ void Parser::Dispatch(const Line& line) {
         Level& level = *levels_[idx];
         if (!level.has_header && level.results == 0 && !level.has_pending) {
           level.has_header = true;
-          level.node.name = std::string(line.name);
+          level.node.name = std::string(line.name());
           return;
         }
         PushLevel(line.key);
@@ -225,7 +225,7 @@ void Parser::Dispatch(const Line& line) {
       }
       Level& top = *levels_.back();
       top.has_header = true;
-      top.node.name = std::string(line.name);
+      top.node.name = std::string(line.name());
       return;
     }
     case LineKind::kPlan: {
@@ -243,7 +243,7 @@ void Parser::Dispatch(const Line& line) {
       if (line.number == 0 && line.directive == Directive::kSkip) {
         level.skip_all = true;
         level.node.directive = Directive::kSkip;
-        level.node.directive_text = std::string(line.directive_text);
+        level.node.directive_text = std::string(line.directive_text());
       }
       if (listener_) listener_->OnPlan(static_cast<int>(at), line.number);
       return;
@@ -251,7 +251,7 @@ void Parser::Dispatch(const Line& line) {
     case LineKind::kBailOut: {
       Level& level = *levels_[idx];
       level.node.bail_out = true;
-      AppendLog(level.pending_log, line.body);
+      AppendLog(level.pending_log, line.body());
       return;
     }
     default:
@@ -339,18 +339,18 @@ void Parser::ApplyResult(size_t index, const Line& line) {
 }
 
 void Parser::FillFromResult(TestNode& node, Level& level, const Line& line) {
-  if (!line.name.empty() || node.name.empty()) node.name.assign(line.name);
+  if (!line.name().empty() || node.name.empty()) node.name.assign(line.name());
   node.number = line.number;
   node.has_result_line = true;
   node.ok = line.ok;
   node.directive = line.directive;
-  if (line.directive_text.empty()) {
+  if (line.directive_text().empty()) {
     node.directive_text.clear();
   } else {
-    node.directive_text.assign(line.directive_text);
+    node.directive_text.assign(line.directive_text());
   }
-  node.exit_code = line.exit_code;
-  node.duration_ms = line.duration_ms;
+  node.exit_code = line.exit_code();
+  node.duration_ms = line.duration_ms();
   node.line = line_no_;
   node.log.Splice(level.pending_log, options_.max_log_lines);
   node.status = OwnStatus(line);

@@ -27,7 +27,7 @@
 namespace vigil::ktap {
 
 struct ParserOptions {
-  size_t max_line_bytes = 64 * 1024;      // longer lines are truncated, reported
+  size_t max_line_bytes = 64 * 1024 - 1;  // longer lines are truncated, reported (max 65535)
   size_t max_log_lines = 2000;            // per test; the rest are counted
   size_t max_log_bytes = 256 * 1024;      // per test
   size_t max_depth = 64;                  // deeper nesting is folded, reported
