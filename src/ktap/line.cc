@@ -64,18 +64,23 @@ bool IsWordEnd(std::string_view s, size_t at) {
 }
 
 // Parses the text after '#' on a result line.
+// The directive keywords, matched case-insensitively ("# skip" and "# SKIP").
+struct Keyword {
+  std::string_view word;
+  Directive directive;
+};
+constexpr Keyword kKeywords[] = {
+    {"skip", Directive::kSkip},       {"todo", Directive::kTodo},   {"xfail", Directive::kXfail},
+    {"xpass", Directive::kXpass},     {"timeout", Directive::kTimeout}, {"error", Directive::kError},
+};
+
+// Parses the text after '#' on a result line.
 void ParseDirective(std::string_view text, Line* out) {
   std::string_view t = TrimLeft(text);
-  struct Keyword {
-    std::string_view word;
-    Directive directive;
-  };
-  static constexpr Keyword kKeywords[] = {
-      {"skip", Directive::kSkip},       {"todo", Directive::kTodo},
-      {"xfail", Directive::kXfail},     {"xpass", Directive::kXpass},
-      {"timeout", Directive::kTimeout}, {"error", Directive::kError},
-  };
+  if (t.empty()) return;
+  char first = AsciiLower(t[0]);
   for (const Keyword& k : kKeywords) {
+    if (k.word[0] != first) continue;
     if (StartsWithNoCase(t, k.word) && IsWordEnd(t, k.word.size())) {
       out->directive = k.directive;
       std::string_view rest = t.substr(k.word.size());
@@ -85,7 +90,7 @@ void ParseDirective(std::string_view text, Line* out) {
       return;
     }
   }
-  if (StartsWithNoCase(t, "exit=")) {
+  if (first == 'e' && StartsWithNoCase(t, "exit=")) {
     std::string_view rest = t.substr(5);
     bool neg = !rest.empty() && rest[0] == '-';
     if (neg) rest.remove_prefix(1);
@@ -120,7 +125,7 @@ bool ParseResult(std::string_view s, Line* out) {
   out->number = number;
   s = TrimLeft(s);
   // Newer kselftest runners print a second number: "ok 12 3 selftests: ...".
-  {
+  if (!s.empty() && IsDigit(s[0])) {
     std::string_view t = s;
     int64_t second = 0;
     if (ParseNumber(&t, &second) && StartsWith(t, " selftests: ")) s = t.substr(1);
