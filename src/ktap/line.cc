@@ -188,36 +188,6 @@ bool ParseVersion(std::string_view s, Line* out) {
   return true;
 }
 
-// Whether `s` (no leading key) is a line that opens or belongs to a KTAP
-// structure rather than a diagnostic.
-bool IsStructuralBody(std::string_view s) {
-  if (s.empty()) return false;
-  switch (s[0]) {
-    case 'o':
-    case 'n': {
-      if (!StartsWith(s, "ok ") && !StartsWith(s, "not ok ")) return false;
-      Line scratch;
-      scratch.set_body(s);
-      return ParseResult(s, &scratch);
-    }
-    case '1': {
-      Line scratch;
-      scratch.set_body(s);
-      return ParsePlan(s, &scratch);
-    }
-    case 'K':
-    case 'T': {
-      if (!StartsWith(s, "KTAP version ") && !StartsWith(s, "TAP version ")) return false;
-      Line scratch;
-      return ParseVersion(s, &scratch);
-    }
-    case 'B':
-      return StartsWith(s, "Bail out!");
-    default:
-      return false;
-  }
-}
-
 }  // namespace
 
 namespace {
@@ -366,12 +336,19 @@ void ClassifyLine(std::string_view text, Line* out) {
     }
   }
   std::string_view rest = text.substr(pos);
-  if (key_before_last_marker != UINT32_MAX && !IsStructuralBody(rest)) {
-    // The last marker belongs to the line itself: "# diag", "# Subtest: x".
-    out->key.Truncate(key_before_last_marker);
-    rest = text.substr(pos_of_last_marker);
-  }
   ClassifyBody(rest, out);
+  if (key_before_last_marker == UINT32_MAX) return;
+  switch (out->kind) {
+    case LineKind::kVersion:
+    case LineKind::kPlan:
+    case LineKind::kResult:
+    case LineKind::kBailOut:
+      return;  // every marker was nesting
+    default:
+      // The last marker belongs to the line itself: "# diag", "# Subtest: x".
+      out->key.Truncate(key_before_last_marker);
+      ClassifyBody(text.substr(pos_of_last_marker), out);
+  }
 }
 
 }  // namespace vigil::ktap

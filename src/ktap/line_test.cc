@@ -71,7 +71,8 @@ INSTANTIATE_TEST_SUITE_P(
                    Directive::kTimeout, "45 seconds"},
         ResultCase{"not ok 11 t # error", false, 11, "t", Directive::kError, ""},
         ResultCase{"ok 12 3 selftests: net: foo.sh", true, 12, "selftests: net: foo.sh", Directive::kNone, ""},
-        ResultCase{"ok 13 a \\# b", true, 13, "a \\# b", Directive::kNone, ""}));
+        ResultCase{"ok 13 a \\# b", true, 13, "a \\# b", Directive::kNone, ""}),
+    [](const ::testing::TestParamInfo<ResultCase>& info) { return "case" + std::to_string(info.index); });
 
 TEST(LineTest, ExitCodeAndTime) {
   Line l = Classify("not ok 1 selftests: net/mptcp: mptcp_join.sh # exit=1");
