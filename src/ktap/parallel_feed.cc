@@ -80,6 +80,7 @@ void Pipeline(Parser& parser, Produce produce,
     if (release && !s->range.empty()) (*release)(s->range);
     queue.GiveFree(s);
   }
+  // Slots not yet released (none, unless the producer stopped early).
   producer.join();
 }
 
@@ -109,13 +110,18 @@ void FeedParallel(Parser& parser, std::string_view data,
       parser,
       [&](SlotQueue& queue) {
         for (size_t off = 0; off < data.size(); off += kChunkAlign) {
-          Slot* s = queue.TakeFree();
-          s->batch.Clear();
-          s->range = data.substr(off, kChunkAlign);
-          // A whole chunk per batch: a line cut at the chunk's end is copied
-          // into the next batch, so no batch refers to another's chunk.
-          reader.Read(s->range, &s->batch);
-          queue.GiveFull(s);
+          std::string_view chunk = data.substr(off, kChunkAlign);
+          std::string_view rest = chunk;
+          while (!rest.empty()) {
+            Slot* s = queue.TakeFree();
+            s->batch.Clear();
+            // A line cut at the chunk's end is copied into the next batch, so
+            // no batch refers to an earlier chunk; the chunk is released with
+            // its last batch.
+            rest.remove_prefix(reader.Read(rest, &s->batch, kLinesPerBatch));
+            s->range = rest.empty() ? chunk : std::string_view();
+            queue.GiveFull(s);
+          }
         }
       },
       &release);

@@ -70,8 +70,16 @@ void TestLog::Splice(TestLog& other, size_t max_lines) {
   other.dropped_ = 0;
   if (other.lines_ == 0) return;
   if (lines_ == 0 && other.lines_ <= max_lines) {
-    text_.clear();
-    text_.swap(other.text_);
+    if (other.text_.size() <= 4096 && text_.capacity() < other.text_.size()) {
+      // A small log is copied into an exact allocation so that `other` keeps
+      // its grown buffer for the next test, instead of growing a new one.
+      text_.reserve(other.text_.size());
+      text_.assign(other.text_);
+      other.text_.clear();
+    } else {
+      text_.clear();
+      text_.swap(other.text_);
+    }
     lines_ = other.lines_;
   } else if (lines_ + other.lines_ <= max_lines) {
     text_ += other.text_;
