@@ -112,13 +112,21 @@ void Parser::Consume(const LineBatch& batch) {
         // as log of the test that is running.
         AppendLog(levels_.back()->pending_log, r.line.body());
         break;
-      case ReadLine::Kind::kKtap:
+      case ReadLine::Kind::kKtap: {
+        const Line& line = r.line;
+        if (line.kind == LineKind::kDiagnostic && line.key == levels_.back()->key) {
+          // The most common line: a diagnostic of the innermost test.
+          AppendLog(levels_.back()->pending_log, line.body());
+          if (listener_) listener_->OnDiagnostic(static_cast<int>(levels_.size() - 1), line.body());
+          break;
+        }
         if (r.starts_ktap) {
           found_ktap_ = true;
           if (r.start_without_version) Error("no KTAP version line before the first test line");
         }
-        Dispatch(r.line);
+        Dispatch(line);
         break;
+      }
     }
   }
 }

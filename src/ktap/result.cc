@@ -61,7 +61,7 @@ void TestLog::Append(std::string_view line, size_t max_lines, size_t max_line_by
   } else {
     text_.append(line.data(), line.size());
   }
-  text_ += '\n';
+  text_.push_back('\n');
   ++lines_;
 }
 
