@@ -42,6 +42,8 @@ struct ResultCase {
   const char* directive_text;
 };
 
+void PrintTo(const ResultCase& c, std::ostream* os) { *os << c.text; }
+
 class ResultLineTest : public ::testing::TestWithParam<ResultCase> {};
 
 TEST_P(ResultLineTest, Parses) {

@@ -226,14 +226,12 @@ void Parser::Dispatch(const Line& line) {
           level.node.name = std::string(line.name());
           return;
         }
-        PushLevel(line.key);
+        PushLevel(line.key, line.name());
         levels_.back()->flat = true;
       } else {
-        PushLevel(line.key);
+        PushLevel(line.key, line.name());
       }
-      Level& top = *levels_.back();
-      top.has_header = true;
-      top.node.name = std::string(line.name());
+      levels_.back()->has_header = true;
       return;
     }
     case LineKind::kPlan: {
@@ -267,7 +265,7 @@ void Parser::Dispatch(const Line& line) {
   }
 }
 
-void Parser::PushLevel(const NestKey& key) {
+void Parser::PushLevel(const NestKey& key, std::string_view name) {
   if (levels_.size() >= options_.max_depth) {
     Error(fmt::format("nesting deeper than {} levels; folding into the deepest level",
                       options_.max_depth));
@@ -283,10 +281,11 @@ void Parser::PushLevel(const NestKey& key) {
     level = std::make_unique<Level>();
   }
   level->Reset(key);
+  level->node.name.assign(name);
   // What the parent saw since its last result belongs to the test now starting.
   level->node.log.Splice(levels_[parent]->pending_log, options_.max_log_lines);
   levels_.push_back(std::move(level));
-  if (listener_) listener_->OnTestStarted(static_cast<int>(levels_.size() - 1), {});
+  if (listener_) listener_->OnTestStarted(static_cast<int>(levels_.size() - 1), name);
 }
 
 void Parser::CloseLevelsAbove(size_t index) {

@@ -42,7 +42,8 @@ class ParserListener {
  public:
   virtual ~ParserListener() = default;
   // A nested block opened at `depth` (1 = child of the root); `name` is the
-  // `# Subtest:` name when one was given, else empty.
+  // `# Subtest:` name when the block opened with one, else empty (a name may
+  // still come with a `# Subtest:` after its version line, or its result).
   virtual void OnTestStarted(int depth, std::string_view name) { (void)depth, (void)name; }
   // A test got its result (or was closed as missing). `depth` 1 = top level.
   virtual void OnTestFinished(int depth, const TestNode& test) { (void)depth, (void)test; }
@@ -108,7 +109,7 @@ class Parser {
   uint64_t reader_line_count() const { return reader_.line_count(); }
   void Dispatch(const Line& line);
   size_t MatchLevel(const NestKey& key) const;
-  void PushLevel(const NestKey& key);
+  void PushLevel(const NestKey& key, std::string_view name = {});
   void CloseLevelsAbove(size_t index);
   void CloseTop();
   void ApplyResult(size_t index, const Line& line);

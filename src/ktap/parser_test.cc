@@ -249,6 +249,27 @@ TEST(ParserTest, StreamingModeKeepsOnlyCountsAndEmitsEvents) {
   EXPECT_EQ(p.root().status, Status::kPass);
 }
 
+TEST(ParserTest, EventsInOrder) {
+  struct Recorder : ParserListener {
+    std::string log;
+    void OnTestStarted(int depth, std::string_view name) override {
+      log += "start:" + std::to_string(depth) + ":" + std::string(name) + " ";
+    }
+    void OnTestFinished(int depth, const TestNode& t) override {
+      log += "done:" + std::to_string(depth) + ":" + t.name + "=" + std::string(StatusName(t.status)) + " ";
+    }
+    void OnPlan(int depth, int64_t count) override {
+      log += "plan:" + std::to_string(depth) + ":" + std::to_string(count) + " ";
+    }
+    void OnError(const ParseError& e) override { log += "error@" + std::to_string(e.line) + " "; }
+  } r;
+  Parser p({}, &r);
+  p.Feed("KTAP version 1\n1..2\n    # Subtest: s\n    ok 1 a\nok 1 s\nok 3 t\n");
+  p.Finish();
+  EXPECT_EQ(r.log,
+            "plan:0:2 start:1:s done:2:a=PASS done:1:s=PASS error@6 done:1:t=PASS ");
+}
+
 TEST(ParserTest, DeepNestingIsBounded) {
   std::string text = "KTAP version 1\n";
   for (int i = 1; i < 500; ++i) text += std::string(static_cast<size_t>(i) * 2, ' ') + "KTAP version 1\n";
