@@ -7,14 +7,32 @@
 # scripts/install-deps.sh plus the test tools (iproute2, rsync).
 #
 #   scripts/regen-golden.sh [BUILD_DIR]
+#   scripts/regen-golden.sh --outputs-only [BUILD_DIR]   re-render the outputs
+#                                                        from the recorded logs
 #
 # Golden sets:
 #   mptcp_pm_netlink   pm_netlink.sh, all subtests pass
 #   mptcp_join_timeout mptcp_join.sh cut by a 10 s runner timeout mid-way
 set -euo pipefail
 cd "$(dirname "$0")/.."
+OUTPUTS_ONLY=0
+if [ "${1:-}" = "--outputs-only" ]; then
+  OUTPUTS_ONLY=1
+  shift
+fi
 BUILD=${1:-build}
 VIGIL=$BUILD/vigil
+
+render() {  # NAME
+  for fmt in json text junit ktap; do
+    "$VIGIL" parse --format "$fmt" --color never "tests/golden/$1.log" > "tests/golden/$1.$fmt" || true
+  done
+}
+
+if [ "$OUTPUTS_ONLY" = 1 ]; then
+  for log in tests/golden/*.log; do render "$(basename "$log" .log)"; done
+  exit 0
+fi
 work=$(mktemp -d /tmp/vigil-golden.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
@@ -31,9 +49,7 @@ run() {  # NAME RUNNER-ARGS...
   echo "regen-golden: running $*"
   # One pipe for everything, as a CI log would capture it.
   (cd "$work/kst" && ./run_kselftest.sh "$@" 2>&1 | cat) > "tests/golden/$name.log"
-  for fmt in json text junit ktap; do
-    "$VIGIL" parse --format "$fmt" --color never "tests/golden/$name.log" > "tests/golden/$name.$fmt" || true
-  done
+  render "$name"
 }
 
 run mptcp_pm_netlink -t net/mptcp:pm_netlink.sh

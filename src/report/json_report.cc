@@ -43,6 +43,22 @@ nlohmann::json CountsToJson(const ktap::Counts& c, int64_t parse_errors) {
   };
 }
 
+namespace {
+
+nlohmann::json ErrorsToJson(const ktap::Document& doc) {
+  nlohmann::json errors = nlohmann::json::array();
+  for (const auto& e : doc.errors) {
+    errors.push_back({{"line", e.line}, {"message", SanitizeUtf8(e.message)}});
+  }
+  return errors;
+}
+
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
 nlohmann::json ToJson(const ktap::Document& doc) {
   nlohmann::json j;
   j["format_version"] = kJsonFormatVersion;
@@ -51,11 +67,7 @@ nlohmann::json ToJson(const ktap::Document& doc) {
   nlohmann::json tests = nlohmann::json::array();
   for (const auto& t : doc.root.subtests) tests.push_back(NodeToJson(t));
   j["tests"] = std::move(tests);
-  nlohmann::json errors = nlohmann::json::array();
-  for (const auto& e : doc.errors) {
-    errors.push_back({{"line", e.line}, {"message", SanitizeUtf8(e.message)}});
-  }
-  j["errors"] = std::move(errors);
+  j["errors"] = ErrorsToJson(doc);
   if (doc.error_count > static_cast<int64_t>(doc.errors.size())) {
     j["errors_dropped"] = doc.error_count - static_cast<int64_t>(doc.errors.size());
   }
@@ -63,8 +75,23 @@ nlohmann::json ToJson(const ktap::Document& doc) {
   return j;
 }
 
+// The same document as ToJson(), written one top-level test at a time so a
+// huge result never exists twice in memory.
 std::string ToJsonText(const ktap::Document& doc) {
-  return ToJson(doc).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  std::string out = "{\"format_version\":" + std::to_string(kJsonFormatVersion);
+  out += ",\"status\":" + Dump(std::string(ktap::DocumentStatusName(doc)));
+  out += ",\"counts\":" + Dump(CountsToJson(doc.counts, doc.error_count));
+  out += ",\"tests\":[";
+  for (size_t i = 0; i < doc.root.subtests.size(); ++i) {
+    if (i > 0) out += ',';
+    out += Dump(NodeToJson(doc.root.subtests[i]));
+  }
+  out += "],\"errors\":" + Dump(ErrorsToJson(doc));
+  if (doc.error_count > static_cast<int64_t>(doc.errors.size())) {
+    out += ",\"errors_dropped\":" + std::to_string(doc.error_count - static_cast<int64_t>(doc.errors.size()));
+  }
+  out += ",\"lines\":" + std::to_string(doc.lines) + "}\n";
+  return out;
 }
 
 }  // namespace vigil::report

@@ -28,6 +28,13 @@ TEST(JsonReportTest, SchemaAndCounts) {
   EXPECT_TRUE(j["errors"].is_array());
 }
 
+TEST(JsonReportTest, TextEqualsDocument) {
+  ktap::Document d = ktap::ParseText(kLog);
+  EXPECT_EQ(nlohmann::json::parse(ToJsonText(d)), ToJson(d));
+  ktap::Document many = ktap::ParseText("KTAP version 1\n1..3\nok 1 a\nnot ok 2 b\n");
+  EXPECT_EQ(nlohmann::json::parse(ToJsonText(many)), ToJson(many));
+}
+
 TEST(JsonReportTest, NoKtapAndInvalidUtf8) {
   ktap::Document d = ktap::ParseText("nothing \xff here\n");
   EXPECT_EQ(ToJson(d)["status"], "NO_KTAP");
