@@ -4,7 +4,8 @@ first argument) on a log file and prints its verdict as JSON:
 {"status": ..., "counts": {"passed", "failed", "crashed", "skipped", "errors"}}.
 Status names are mapped to vigil's: SUCCESS=PASS, FAILURE=FAIL, SKIPPED=SKIP,
 TEST_CRASHED=CRASH, NO_TESTS=NO_TESTS, FAILURE_TO_PARSE_TESTS=NO_KTAP.
-With --time, also reports the seconds the parse took."""
+With --time, also reports the seconds parse_run_tests() took (the file is read
+and split into lines first, as `kunit.py parse` does, and not timed)."""
 import io
 import json
 import sys
@@ -19,10 +20,12 @@ def main() -> int:
     import kunit_printer  # noqa: E402
     kunit_printer.stdout._output = io.StringIO()  # silence its live output
     kunit_printer.stdout._use_color = False
+    # As `kunit.py parse FILE` does: read and split first, then parse.
     with open(log, 'r', errors='backslashreplace') as f:
-        start = time.monotonic()
-        test = kunit_parser.parse_run_tests(f)
-        elapsed = time.monotonic() - start
+        lines = f.read().splitlines()
+    start = time.monotonic()
+    test = kunit_parser.parse_run_tests(lines)
+    elapsed = time.monotonic() - start
     names = {
         'SUCCESS': 'PASS', 'FAILURE': 'FAIL', 'SKIPPED': 'SKIP',
         'TEST_CRASHED': 'CRASH', 'NO_TESTS': 'NO_TESTS',
