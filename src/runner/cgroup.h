@@ -1,0 +1,39 @@
+// A cgroup v2 directory per test, so that everything a test started —
+// daemons that left its process group and session included — can be found
+// and killed. Used when the cgroup v2 hierarchy is mounted and writable;
+// otherwise the runner falls back to the test's process group.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+namespace vigil::runner {
+
+class TestCgroup {
+ public:
+  // Creates a cgroup named `name` under this process's own cgroup v2 directory.
+  // Returns null, with the reason in `*why`, when cgroup v2 is not usable.
+  static std::unique_ptr<TestCgroup> Create(const std::string& name, std::string* why);
+  ~TestCgroup();  // kills what is left and removes the directory
+  TestCgroup(const TestCgroup&) = delete;
+  TestCgroup& operator=(const TestCgroup&) = delete;
+
+  const std::string& path() const { return path_; }
+  // An O_WRONLY descriptor of cgroup.procs: a forked child writes "0" to it to
+  // join before it execs. Owned by this object.
+  int procs_fd() const { return procs_fd_; }
+  // Kills every process in the cgroup and waits (up to about a second) until
+  // it is empty. Returns the number of processes that were still there.
+  int KillAll();
+  // Processes currently in the cgroup.
+  int CountProcesses() const;
+
+ private:
+  explicit TestCgroup(std::string path, int procs_fd) : path_(std::move(path)), procs_fd_(procs_fd) {}
+  std::string path_;
+  int procs_fd_ = -1;
+};
+
+}  // namespace vigil::runner

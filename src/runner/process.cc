@@ -1,0 +1,242 @@
+#include "runner/process.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "runner/cgroup.h"
+
+namespace vigil::runner {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Keeps the first and the last halves of a capped output.
+class CappedOutput {
+ public:
+  explicit CappedOutput(size_t cap) : head_cap_(cap / 2), tail_cap_(cap - cap / 2) {}
+
+  void Add(std::string_view bytes) {
+    total_ += bytes.size();
+    if (head_.size() < head_cap_) {
+      size_t take = std::min(bytes.size(), head_cap_ - head_.size());
+      head_.append(bytes.data(), take);
+      bytes.remove_prefix(take);
+    }
+    if (bytes.empty() || tail_cap_ == 0) return;
+    tail_.append(bytes.data(), bytes.size());
+    if (tail_.size() > 2 * tail_cap_) tail_.erase(0, tail_.size() - tail_cap_);
+  }
+
+  uint64_t total() const { return total_; }
+
+  // The kept output, with a marker where bytes were dropped.
+  std::string Take(uint64_t* dropped) {
+    if (tail_.size() > tail_cap_) tail_.erase(0, tail_.size() - tail_cap_);
+    *dropped = total_ - head_.size() - tail_.size();
+    std::string out = std::move(head_);
+    if (*dropped > 0) out += fmt::format("\n[vigil: {} bytes of output not kept]\n", *dropped);
+    out += tail_;
+    return out;
+  }
+
+ private:
+  size_t head_cap_, tail_cap_;
+  std::string head_, tail_;
+  uint64_t total_ = 0;
+};
+
+// Processes whose process group is `pgid` (from /proc).
+int CountGroup(pid_t pgid) {
+  int n = 0;
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(opendir("/proc"), closedir);
+  if (!dir) return 0;
+  while (dirent* e = readdir(dir.get())) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    char path[300];
+    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    char stat[512];
+    ssize_t len = read(fd, stat, sizeof stat - 1);
+    close(fd);
+    if (len <= 0) continue;
+    stat[len] = '\0';
+    // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
+    const char* p = strrchr(stat, ')');
+    char state;
+    int ppid, pgrp;
+    if (p && sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 && pgrp == pgid && state != 'Z') ++n;
+  }
+  return n;
+}
+
+int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+// Signals the process group, and every process of the cgroup for SIGKILL.
+void SignalAll(pid_t pgid, int sig, TestCgroup* cg) {
+  kill(-pgid, sig);
+  if (cg && sig == SIGKILL) cg->KillAll();
+}
+
+[[noreturn]] void ChildFail(const char* what, const char* arg) {
+  // Only async-signal-safe calls between fork and exec.
+  char buf[512];
+  const char* reason = strerrordesc_np(errno);  // a static string: safe after fork
+  int n = snprintf(buf, sizeof buf, "vigil: %s \"%s\" failed: %s\n", what, arg, reason ? reason : "?");
+  if (n > 0) (void)!write(2, buf, static_cast<size_t>(n));
+  _exit(127);
+}
+
+}  // namespace
+
+Result<ProcessResult> RunProcess(const ProcessOptions& o, OutputSink* sink) {
+  if (o.argv.empty()) return Status::InvalidArgument("no program to run");
+  std::vector<char*> argv;
+  for (const auto& a : o.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& e : o.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  std::unique_ptr<TestCgroup> cg;
+  if (!o.cgroup_name.empty()) {
+    std::string why;
+    cg = TestCgroup::Create(o.cgroup_name, &why);
+  }
+
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return Status::IOError(fmt::format("pipe: {}", std::strerror(errno)));
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+  Clock::time_point start = Clock::now();
+  pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    close(fds[0]);
+    close(fds[1]);
+    if (devnull >= 0) close(devnull);
+    return Status::IOError(fmt::format("fork: {}", std::strerror(err)));
+  }
+  if (pid == 0) {
+    if (cg) (void)!write(cg->procs_fd(), "0", 1);
+    setsid();
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    if (devnull >= 0) dup2(devnull, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGPIPE, SIG_DFL);
+    if (!o.cwd.empty() && chdir(o.cwd.c_str()) != 0) ChildFail("chdir to", o.cwd.c_str());
+    execvpe(argv[0], argv.data(), envp.data());
+    ChildFail("exec of", argv[0]);
+  }
+  close(fds[1]);
+  if (devnull >= 0) close(devnull);
+  int out_fd = fds[0];
+  int pidfd = PidfdOpen(pid);
+
+  ProcessResult r;
+  r.used_cgroup = cg != nullptr;
+  CappedOutput output(o.max_output_bytes);
+  bool exited = false;
+  int raw_status = 0;
+  bool pipe_open = true;
+  bool term_sent = false;
+  Clock::time_point kill_at{};
+  Clock::time_point drain_until{};
+  std::string buf(64 << 10, '\0');
+
+  auto reap = [&] {
+    if (exited) return;
+    pid_t w = waitpid(pid, &raw_status, WNOHANG);
+    if (w == pid) {
+      exited = true;
+      r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+      // Nothing the test started may outlive it: its process group, and
+      // with a cgroup also whatever left the group.
+      if (cg) {
+        r.leftovers_killed = cg->CountProcesses();
+        kill(-pid, SIGKILL);
+        cg->KillAll();
+      } else {
+        r.leftovers_killed = CountGroup(pid);
+        kill(-pid, SIGKILL);
+      }
+      drain_until = Clock::now() + std::chrono::seconds(2);
+    }
+  };
+
+  while (!exited || pipe_open) {
+    Clock::time_point now = Clock::now();
+    if (!exited && o.timeout.count() > 0 && !term_sent && now - start >= o.timeout) {
+      r.timed_out = true;
+      term_sent = true;
+      SignalAll(pid, SIGTERM, nullptr);
+      kill_at = now + o.kill_grace;
+    }
+    if (!exited && term_sent && now >= kill_at) {
+      r.killed_after_grace = true;
+      SignalAll(pid, SIGKILL, cg.get());
+      kill_at = now + std::chrono::hours(24);
+    }
+    if (exited && pipe_open && now >= drain_until) break;  // a writer we could not kill
+
+    int wait_ms = 1000;
+    if (!exited && o.timeout.count() > 0 && !term_sent) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(o.timeout - (now - start)).count();
+      wait_ms = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(left, wait_ms)));
+    } else if (!exited && term_sent) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(kill_at - now).count();
+      wait_ms = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(left, wait_ms)));
+    }
+    pollfd pfds[2];
+    int n = 0;
+    if (pipe_open) pfds[n++] = {out_fd, POLLIN, 0};
+    int pidfd_index = -1;
+    if (!exited && pidfd >= 0) {
+      pidfd_index = n;
+      pfds[n++] = {pidfd, POLLIN, 0};
+    }
+    if (!exited && pidfd < 0) wait_ms = std::min(wait_ms, 20);  // no pidfd: poll waitpid
+    int rc = poll(pfds, static_cast<nfds_t>(n), wait_ms);
+    if (rc < 0 && errno != EINTR) break;
+    if (pipe_open && rc > 0 && (pfds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t got = read(out_fd, buf.data(), buf.size());
+      if (got > 0) {
+        std::string_view chunk(buf.data(), static_cast<size_t>(got));
+        output.Add(chunk);
+        if (sink) sink->OnOutput(chunk);
+      } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+        pipe_open = false;
+      }
+    }
+    if (pidfd_index < 0 || (rc > 0 && pfds[pidfd_index].revents)) reap();
+    if (!pipe_open) reap();
+  }
+  if (!exited) {
+    // Only if poll failed: make sure the test is gone.
+    SignalAll(pid, SIGKILL, cg.get());
+    waitpid(pid, &raw_status, 0);
+    r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  }
+  if (pidfd >= 0) close(pidfd);
+  close(out_fd);
+  r.status = WaitStatus::FromRaw(raw_status);
+  r.output_bytes = output.total();
+  r.output = output.Take(&r.output_dropped);
+  return r;
+}
+
+}  // namespace vigil::runner

@@ -1,0 +1,55 @@
+// Running one test program under supervision: its own session and process
+// group, stdout and stderr merged into one pipe read live, a timeout that
+// sends SIGTERM to the whole group and SIGKILL after a grace period, a cap on
+// the output kept, and, when the test is done, nothing it started left alive
+// (its process group, and its cgroup when cgroup v2 is usable).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "runner/wait_status.h"
+
+namespace vigil::runner {
+
+struct ProcessOptions {
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
+  std::string cwd;                // empty: inherit
+  std::vector<std::string> env;   // the whole environment, "NAME=value"
+  std::chrono::milliseconds timeout{0};      // 0: none
+  std::chrono::milliseconds kill_grace{3000};  // SIGTERM to SIGKILL
+  size_t max_output_bytes = 16 << 20;  // kept: the first and last halves
+  std::string cgroup_name;  // non-empty: run in a cgroup of that name if possible
+};
+
+// Receives the output as it arrives (on the calling thread).
+class OutputSink {
+ public:
+  virtual ~OutputSink() = default;
+  virtual void OnOutput(std::string_view bytes) = 0;
+};
+
+struct ProcessResult {
+  WaitStatus status;
+  bool timed_out = false;       // the timeout fired (SIGTERM, maybe SIGKILL)
+  bool killed_after_grace = false;  // it ignored SIGTERM
+  int64_t duration_ms = 0;
+  std::string output;           // capped; see output_dropped
+  uint64_t output_bytes = 0;    // everything it printed
+  uint64_t output_dropped = 0;  // bytes not kept in `output`
+  int leftovers_killed = 0;     // processes still alive after it exited, killed
+  bool used_cgroup = false;
+};
+
+// Runs the program and waits for it and everything it started. Fails only
+// when the program could not be started at all (pipe, fork); a program that
+// cannot be executed exits 127 with the reason in its output.
+Result<ProcessResult> RunProcess(const ProcessOptions& options, OutputSink* sink = nullptr);
+
+}  // namespace vigil::runner

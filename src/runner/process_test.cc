@@ -1,0 +1,151 @@
+#include "runner/process.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <sstream>
+#include <string>
+
+#include "runner/cgroup.h"
+
+namespace vigil::runner {
+namespace {
+
+ProcessOptions Sh(const std::string& script) {
+  ProcessOptions o;
+  o.argv = {"/bin/sh", "-c", script};
+  o.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  return o;
+}
+
+// Processes whose command line contains `marker`.
+int CountProcesses(const std::string& marker) {
+  int n = 0;
+  DIR* dir = opendir("/proc");
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream f(std::string("/proc/") + e->d_name + "/cmdline");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    std::string cmd = ss.str();
+    std::string stat_path = std::string("/proc/") + e->d_name + "/stat";
+    std::ifstream st(stat_path);
+    std::string pid, comm, state;
+    st >> pid >> comm >> state;
+    if (state != "Z" && cmd.find(marker) != std::string::npos) ++n;
+  }
+  closedir(dir);
+  return n;
+}
+
+TEST(ProcessTest, ExitCodesAndMergedOutput) {
+  auto r = RunProcess(Sh("echo out; echo err >&2; exit 4"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->status.exited());
+  EXPECT_EQ(r->status.exit_code(), 4);
+  EXPECT_EQ(r->output, "out\nerr\n");
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_EQ(r->status.ToString(), "exit 4");
+}
+
+TEST(ProcessTest, CwdAndEnvironment) {
+  ProcessOptions o = Sh("pwd; echo \"$FOO\"");
+  o.cwd = "/tmp";
+  o.env.push_back("FOO=bar baz");
+  auto r = RunProcess(o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->output, "/tmp\nbar baz\n");
+}
+
+TEST(ProcessTest, ExecFailureIsExit127WithReason) {
+  ProcessOptions o;
+  o.argv = {"/nonexistent/prog"};
+  auto r = RunProcess(o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status.exit_code(), 127);
+  EXPECT_NE(r->output.find("exec of \"/nonexistent/prog\" failed"), std::string::npos) << r->output;
+}
+
+TEST(ProcessTest, TimeoutSendsTermToTheGroup) {
+  ProcessOptions o = Sh("sleep 30 & sleep 30; echo never");
+  o.timeout = std::chrono::milliseconds(300);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = RunProcess(o);
+  auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_FALSE(r->killed_after_grace);
+  EXPECT_FALSE(r->status.exited());
+  EXPECT_EQ(r->status.signal(), SIGTERM);
+  EXPECT_LT(took, std::chrono::seconds(10));
+  EXPECT_EQ(r->output.find("never"), std::string::npos);
+}
+
+TEST(ProcessTest, IgnoringTermGetsKillAfterGrace) {
+  ProcessOptions o = Sh("trap '' TERM; echo ready; while :; do sleep 1; done");
+  o.timeout = std::chrono::milliseconds(200);
+  o.kill_grace = std::chrono::milliseconds(300);
+  auto r = RunProcess(o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_TRUE(r->killed_after_grace);
+  EXPECT_EQ(r->status.signal(), SIGKILL);
+  EXPECT_EQ(r->output, "ready\n");
+}
+
+TEST(ProcessTest, BackgroundChildrenDoNotSurvive) {
+  std::string marker = "31.4159" + std::to_string(getpid());
+  auto r = RunProcess(Sh("sleep " + marker + " & echo started"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status.exit_code(), 0);
+  EXPECT_EQ(r->leftovers_killed, 1);
+  // The killed sleep may take a moment to be reaped by init.
+  for (int i = 0; i < 100 && CountProcesses(marker) > 0; ++i) usleep(10000);
+  EXPECT_EQ(CountProcesses(marker), 0);
+}
+
+TEST(ProcessTest, DaemonThatLeftItsSessionIsKilledThroughTheCgroup) {
+  std::string why;
+  auto probe = TestCgroup::Create("vigil-probe-" + std::to_string(getpid()), &why);
+  if (!probe) GTEST_SKIP() << "cgroup v2 not usable here: " << why;
+  probe.reset();
+  std::string marker = "27.1828" + std::to_string(getpid());
+  ProcessOptions o = Sh("setsid sleep " + marker + " > /dev/null 2>&1 < /dev/null & echo started");
+  o.cgroup_name = "vigil-test-" + std::to_string(getpid());
+  auto r = RunProcess(o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->used_cgroup);
+  EXPECT_GE(r->leftovers_killed, 1);
+  for (int i = 0; i < 100 && CountProcesses(marker) > 0; ++i) usleep(10000);
+  EXPECT_EQ(CountProcesses(marker), 0);
+}
+
+TEST(ProcessTest, OutputIsCappedHeadAndTailKept) {
+  ProcessOptions o = Sh("echo FIRST; head -c 50000000 /dev/zero | tr '\\0' x; echo; echo LAST");
+  o.max_output_bytes = 1 << 20;
+  struct Count : OutputSink {
+    uint64_t bytes = 0;
+    void OnOutput(std::string_view b) override { bytes += b.size(); }
+  } sink;
+  auto r = RunProcess(o, &sink);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->output_bytes, 50000000u + 6 + 1 + 5);
+  EXPECT_EQ(sink.bytes, r->output_bytes);
+  EXPECT_GT(r->output_dropped, 48000000u);
+  EXPECT_LT(r->output.size(), (1u << 20) + 100);
+  EXPECT_EQ(r->output.rfind("FIRST\n", 0), 0u);
+  EXPECT_EQ(r->output.substr(r->output.size() - 5), "LAST\n");
+  EXPECT_NE(r->output.find("bytes of output not kept"), std::string::npos);
+}
+
+TEST(ProcessTest, NoProgram) {
+  auto r = RunProcess(ProcessOptions{});
+  EXPECT_FALSE(r.ok());
+}
+
+}  // namespace
+}  // namespace vigil::runner
