@@ -1,0 +1,152 @@
+#include "runner/test_run.h"
+
+#include <unistd.h>
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace vigil::runner {
+namespace {
+
+// Feeds the test's output to a KTAP parser one level down, as the kselftest
+// runner prints it, and reports subtests as they finish.
+class LiveReader : public OutputSink, public ktap::ParserListener {
+ public:
+  LiveReader(const TestSpec& spec, TestProgress* progress)
+      : spec_(spec), progress_(progress), parser_({}, this) {
+    parser_.FeedLine("TAP version 13");
+    parser_.FeedLine("1..1");
+    parser_.FeedLine("# selftests: " + spec.collection + ": " + spec.name);
+  }
+
+  void OnOutput(std::string_view bytes) override {
+    while (!bytes.empty()) {
+      size_t nl = bytes.find('\n');
+      if (nl == std::string_view::npos) {
+        if (partial_.size() < kMaxLine) partial_.append(bytes.substr(0, kMaxLine - partial_.size()));
+        return;
+      }
+      if (partial_.empty()) {
+        Line(bytes.substr(0, nl));
+      } else {
+        if (partial_.size() < kMaxLine) partial_.append(bytes.substr(0, std::min(nl, kMaxLine - partial_.size())));
+        Line(partial_);
+        partial_.clear();
+      }
+      bytes.remove_prefix(nl + 1);
+    }
+  }
+
+  // Ends the output with the runner's own result line and returns the test.
+  ktap::TestNode Finish(const std::string& runner_line) {
+    if (!partial_.empty()) {
+      Line(partial_);
+      partial_.clear();
+    }
+    parser_.FeedLine(runner_line);
+    parser_.Finish();
+    ktap::Document doc = parser_.TakeDocument();
+    if (doc.root.subtests.empty()) return ktap::TestNode();
+    return std::move(doc.root.subtests.front());
+  }
+
+  void OnTestFinished(int depth, const ktap::TestNode& t) override {
+    if (depth >= 2 && progress_) progress_->OnSubtest(spec_, depth - 1, t);
+  }
+
+ private:
+  static constexpr size_t kMaxLine = 64 * 1024 - 3;
+
+  void Line(std::string_view line) {
+    line_.assign("# ");
+    line_.append(line);
+    parser_.FeedLine(line_);
+  }
+
+  const TestSpec& spec_;
+  TestProgress* progress_;
+  ktap::Parser parser_;
+  std::string partial_;
+  std::string line_;
+};
+
+std::string RunnerLine(const TestSpec& spec, int index, const ProcessResult& p,
+                       std::chrono::seconds timeout) {
+  std::string head = fmt::format("selftests: {}: {}", spec.collection, spec.name);
+  if (p.timed_out) return fmt::format("not ok {} {} # TIMEOUT {} seconds", index, head, timeout.count());
+  if (!p.status.exited()) return fmt::format("not ok {} {} # exit={}", index, head, 128 + p.status.signal());
+  switch (p.status.exit_code()) {
+    case 0: return fmt::format("ok {} {}", index, head);
+    case 4: return fmt::format("ok {} {} # SKIP", index, head);
+    case 2: return fmt::format("ok {} {} # XFAIL", index, head);
+    case 3: return fmt::format("not ok {} {} # XPASS", index, head);
+    default: return fmt::format("not ok {} {} # exit={}", index, head, p.status.exit_code());
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> FindEnvironmentIssues(std::string_view output, size_t max) {
+  std::vector<std::string> found;
+  size_t pos = 0;
+  while (pos < output.size() && found.size() < max) {
+    size_t nl = output.find('\n', pos);
+    std::string_view line = output.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    pos = nl == std::string_view::npos ? output.size() : nl + 1;
+    bool missing = line.find("command not found") != std::string_view::npos ||
+                   (line.find("exec of \"") != std::string_view::npos &&
+                    line.find("\" failed") != std::string_view::npos) ||
+                   (line.size() > 11 && line.substr(line.size() - 11) == ": not found");
+    if (missing) found.emplace_back(line.substr(0, 300));
+  }
+  return found;
+}
+
+TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, TestProgress* progress) {
+  TestOutcome out;
+  out.spec = spec;
+  ProcessOptions po;
+  po.argv = {spec.program};
+  for (const auto& e : options.base_env) {
+    if (e.rfind(spec.args_variable + "=", 0) == 0) {
+      // KSELFTEST_<NAME>_ARGS, split on blanks as the shell runner's eval does.
+      std::string_view args = std::string_view(e).substr(spec.args_variable.size() + 1);
+      size_t i = 0;
+      while (i < args.size()) {
+        while (i < args.size() && (args[i] == ' ' || args[i] == '\t')) ++i;
+        size_t j = i;
+        while (j < args.size() && args[j] != ' ' && args[j] != '\t') ++j;
+        if (j > i) po.argv.emplace_back(args.substr(i, j - i));
+        i = j;
+      }
+    }
+  }
+  po.cwd = spec.dir;
+  po.env = options.base_env;
+  auto timeout = spec.timeout;
+  if (timeout.count() > 0) {
+    po.timeout = std::chrono::milliseconds(
+        static_cast<int64_t>(std::ceil(static_cast<double>(timeout.count()) * 1000.0 * options.slowdown)));
+  }
+  po.kill_grace = options.kill_grace;
+  po.max_output_bytes = options.max_output_bytes;
+  if (options.use_cgroups) po.cgroup_name = fmt::format("vigil-{}-{}", getpid(), index);
+
+  LiveReader reader(spec, progress);
+  auto r = RunProcess(po, &reader);
+  if (!r.ok()) {
+    out.process.status = WaitStatus::Exited(127);
+    out.process.output = r.status().ToString();
+  } else {
+    out.process = std::move(r.value());
+  }
+  auto effective = std::chrono::seconds(static_cast<int64_t>(std::ceil(static_cast<double>(timeout.count()) * options.slowdown)));
+  out.runner_line = RunnerLine(spec, index, out.process, effective);
+  out.node = reader.Finish(out.runner_line);
+  out.node.duration_ms = out.process.duration_ms;
+  out.environment_issues = FindEnvironmentIssues(out.process.output);
+  return out;
+}
+
+}  // namespace vigil::runner

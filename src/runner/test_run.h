@@ -1,0 +1,50 @@
+// Running one selftest the way the kselftest runner does — its collection
+// directory as cwd, KSELFTEST_<NAME>_ARGS appended, its timeout — and reading
+// its verdict down to each subtest while it runs. The test's output is read
+// exactly as the kernel's run_kselftest.sh would print it (`# `-prefixed,
+// then `ok N selftests: COLLECTION: TEST [# SKIP|# TIMEOUT N seconds|# exit=N]`),
+// so `vigil run` and `vigil parse` of a runner log judge alike.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "ktap/parser.h"
+#include "runner/process.h"
+#include "runner/test_plan.h"
+
+namespace vigil::runner {
+
+struct RunOptions {
+  double slowdown = 1.0;  // multiplies every timeout
+  std::chrono::milliseconds kill_grace{3000};
+  size_t max_output_bytes = 16 << 20;
+  std::vector<std::string> base_env;  // the environment tests start from
+  bool use_cgroups = true;
+};
+
+struct TestOutcome {
+  TestSpec spec;
+  ktap::TestNode node;  // status, subtests, log; named "selftests: COLL: TEST"
+  ProcessResult process;
+  std::vector<std::string> environment_issues;  // e.g. `ping: command not found`
+  std::string runner_line;  // the `ok N selftests: ...` line the kselftest runner prints
+};
+
+// Called as subtests finish (`depth` 1 = a direct subtest of the test).
+class TestProgress {
+ public:
+  virtual ~TestProgress() = default;
+  virtual void OnSubtest(const TestSpec& spec, int depth, const ktap::TestNode& subtest) = 0;
+};
+
+// Runs `spec` (number `index` in the run, 1-based) and waits for it.
+TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options,
+                    TestProgress* progress = nullptr);
+
+// Lines of `output` that say a tool is missing ("command not found",
+// `exec of "ping" failed`, "sh: 1: tc: not found"); at most `max` of them.
+std::vector<std::string> FindEnvironmentIssues(std::string_view output, size_t max = 20);
+
+}  // namespace vigil::runner

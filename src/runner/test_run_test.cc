@@ -1,0 +1,112 @@
+#include "runner/test_run.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace vigil::runner {
+namespace {
+namespace fs = std::filesystem;
+
+class TestRunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("vigil-run-" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    options_.base_env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    options_.kill_grace = std::chrono::milliseconds(500);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  TestSpec Script(const std::string& name, const std::string& body) {
+    fs::path p = dir_ / name;
+    std::ofstream(p) << "#!/bin/sh\n" << body;
+    chmod(p.c_str(), 0755);
+    TestSpec t;
+    t.collection = "fixture";
+    t.name = name;
+    t.dir = dir_.string();
+    t.program = p.string();
+    t.timeout = std::chrono::seconds(10);
+    t.args_variable = ArgsVariable(name);
+    return t;
+  }
+
+  fs::path dir_;
+  RunOptions options_;
+};
+
+TEST_F(TestRunTest, ExitCodesMapAsKselftest) {
+  struct Case {
+    const char* body;
+    ktap::Status status;
+  } cases[] = {
+      {"exit 0\n", ktap::Status::kPass}, {"exit 1\n", ktap::Status::kFail},
+      {"exit 4\n", ktap::Status::kSkip}, {"exit 2\n", ktap::Status::kXfail},
+      {"exit 3\n", ktap::Status::kXpass}, {"kill -SEGV $$\n", ktap::Status::kFail},
+  };
+  int i = 0;
+  for (const auto& c : cases) {
+    ++i;
+    TestOutcome o = RunTest(Script("t" + std::to_string(i) + ".sh", c.body), i, options_);
+    EXPECT_EQ(o.node.status, c.status) << c.body << " -> " << o.runner_line;
+  }
+}
+
+TEST_F(TestRunTest, RunnerLineAndCwd) {
+  TestOutcome o = RunTest(Script("where.sh", "pwd\nexit 1\n"), 7, options_);
+  EXPECT_EQ(o.runner_line, "not ok 7 selftests: fixture: where.sh # exit=1");
+  EXPECT_EQ(o.node.name, "selftests: fixture: where.sh");
+  EXPECT_EQ(o.node.exit_code, 1);
+  EXPECT_EQ(o.process.output, dir_.string() + "\n");
+}
+
+TEST_F(TestRunTest, TimeoutFromSettingsTimesSlowdown) {
+  TestSpec t = Script("slow.sh", "echo started\nsleep 30\n");
+  t.timeout = std::chrono::seconds(1);
+  options_.slowdown = 0.5;
+  TestOutcome o = RunTest(t, 1, options_);
+  EXPECT_EQ(o.node.status, ktap::Status::kTimeout);
+  EXPECT_LT(o.process.duration_ms, 5000);
+  EXPECT_EQ(o.runner_line, "not ok 1 selftests: fixture: slow.sh # TIMEOUT 1 seconds");
+}
+
+TEST_F(TestRunTest, NestedKtapWithAFailingSubtestFailsTheTest) {
+  struct Record : TestProgress {
+    std::vector<std::string> seen;
+    void OnSubtest(const TestSpec&, int depth, const ktap::TestNode& t) override {
+      seen.push_back(std::to_string(depth) + ":" + t.name + "=" + std::string(ktap::StatusName(t.status)));
+    }
+  } progress;
+  TestOutcome o = RunTest(Script("ktap.sh",
+                                 "echo 'TAP version 13'\necho '1..2'\necho 'ok 1 first'\n"
+                                 "echo 'not ok 2 second'\nexit 0\n"),
+                          1, options_, &progress);
+  EXPECT_EQ(o.node.status, ktap::Status::kFail);
+  ASSERT_EQ(o.node.subtests.size(), 2u);
+  EXPECT_EQ(o.node.subtests[1].status, ktap::Status::kFail);
+  EXPECT_EQ(progress.seen, (std::vector<std::string>{"1:first=PASS", "1:second=FAIL"}));
+}
+
+TEST_F(TestRunTest, ArgsVariableAndEnvironmentIssues) {
+  options_.base_env.push_back("KSELFTEST_ARGS_SH_ARGS=-a  two");
+  TestOutcome o = RunTest(Script("args.sh", "echo \"$#:$1:$2\"\nnonexistent_tool_vigil\nexit 1\n"), 1, options_);
+  EXPECT_EQ(o.process.output.substr(0, 9), "2:-a:two\n");
+  ASSERT_EQ(o.environment_issues.size(), 1u);
+  EXPECT_NE(o.environment_issues[0].find("nonexistent_tool_vigil"), std::string::npos);
+}
+
+TEST(EnvironmentIssuesTest, KnownShapes) {
+  auto found = FindEnvironmentIssues(
+      "bash: ping: command not found\nfine\nvigil: exec of \"tc\" failed: No such file\n"
+      "./mptcp_join.sh: 12: iptables: not found\nnot found in the middle\n");
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_EQ(found[1], "vigil: exec of \"tc\" failed: No such file");
+}
+
+}  // namespace
+}  // namespace vigil::runner
