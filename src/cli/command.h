@@ -12,6 +12,7 @@ namespace vigil::cli {
 using Runner = std::function<int()>;
 
 Runner SetupParseCommand(CLI::App* app);
+Runner SetupRunCommand(CLI::App* app);
 
 // Exit code for usage errors and unreadable input, shared by all commands.
 inline constexpr int kExitUsage = 2;

@@ -17,6 +17,8 @@ struct CommandEntry {
 constexpr CommandEntry kCommands[] = {
     {"parse", "Read KTAP/TAP output (kselftest, KUnit, a kernel console) and report every test and subtest",
      vigil::cli::SetupParseCommand},
+    {"run", "Run kselftests on this host with supervision, live subtest results and reports",
+     vigil::cli::SetupRunCommand},
 };
 
 }  // namespace
