@@ -1,6 +1,5 @@
 // vigil parse [FILE|-] [--format text|json|junit|ktap] [--stream]
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,7 +44,7 @@ class StreamPrinter : public ktap::ParserListener {
  public:
   explicit StreamPrinter(bool color) : color_(color) {}
   void OnTestFinished(int depth, const ktap::TestNode& t) override {
-    std::string name = t.name.empty() ? fmt::format("test {}", t.number) : report::SanitizeUtf8(t.name);
+    std::string name = t.name.empty() ? fmt::format("test {}", t.number) : report::SanitizeForTerminal(t.name);
     std::string tag = fmt::format("[{}]", ktap::StatusName(t.status));
     if (color_) {
       const char* c = ktap::IsFailure(t.status) ? "\033[31m"
@@ -89,32 +88,11 @@ int Run(const ParseFlags& f) {
     return kExitUsage;
   }
   // Bytes are read and lines classified on a second thread while this one
-  // builds the tree; memory stays bounded whatever the input's size. Regular
-  // files are mapped (no copy) and their pages dropped once parsed.
-  if (S_ISREG(st.st_mode) && st.st_size > 0) {
-    size_t size = static_cast<size_t>(st.st_size);
-    void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map != MAP_FAILED) {
-      madvise(map, size, MADV_SEQUENTIAL);
-      const char* base = static_cast<const char*>(map);
-      // Parsed pages are unmapped 16 MiB at a time: fewer TLB shootdowns than
-      // per chunk, and the mapping's share of RSS stays bounded.
-      constexpr size_t kUnmapStep = 16 << 20;
-      size_t unmapped = 0;
-      ktap::FeedParallel(parser, std::string_view(base, size), [&](std::string_view chunk) {
-        size_t end = static_cast<size_t>(chunk.data() + chunk.size() - base);
-        if (end - unmapped >= kUnmapStep) {
-          munmap(const_cast<char*>(base) + unmapped, end - unmapped);
-          unmapped = end;
-        }
-      });
-      if (unmapped < size) munmap(const_cast<char*>(base) + unmapped, size - unmapped);
-      close(fd);
-      fd = -1;
-    }
-  }
+  // builds the tree; memory stays bounded whatever the input's size. read()
+  // rather than mmap: a log that is truncated or still growing while it is
+  // read (logrotate, a VM still writing) must not kill vigil with SIGBUS.
   int read_errno = 0;
-  bool read_ok = fd < 0 || ktap::FeedParallel(parser, [&](char* buf, size_t len) -> long {
+  bool read_ok = ktap::FeedParallel(parser, [&](char* buf, size_t len) -> long {
     while (true) {
       ssize_t n = read(fd, buf, len);
       if (n < 0 && errno == EINTR) continue;
@@ -127,7 +105,7 @@ int Run(const ParseFlags& f) {
     if (fd != STDIN_FILENO) close(fd);
     return kExitUsage;
   }
-  if (fd >= 0 && fd != STDIN_FILENO) close(fd);
+  if (fd != STDIN_FILENO) close(fd);
   parser.Finish();
   ktap::Document doc = parser.TakeDocument();
 
@@ -151,11 +129,13 @@ int Run(const ParseFlags& f) {
     }
     out += report::ToText(doc, to);
   }
-  std::fwrite(out.data(), 1, out.size(), stdout);
   int rc = !doc.found_ktap || ktap::IsFailure(doc.root.status) ? 1 : 0;
+  if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
+    fmt::print(stderr, "vigil parse: cannot write the report: {}\n", std::strerror(errno));
+    rc = kExitUsage;
+  }
   // A big tree takes longer to free node by node than the whole process
   // takes to exit: leave it to the OS, as compilers do with their ASTs.
-  std::fflush(stdout);
   std::fflush(stderr);
   std::_Exit(rc);
 }

@@ -188,7 +188,7 @@ int Run(const RunFlags& f) {
                o->process.timed_out ? "timeout" : o->process.status.ToString());
     std::vector<std::string> leaves;
     FailingLeaves(o->node, "", &leaves);
-    for (size_t i = 0; i < leaves.size() && i < 20; ++i) fmt::print("    {}\n", leaves[i]);
+    for (size_t i = 0; i < leaves.size() && i < 20; ++i) fmt::print("    {}\n", report::SanitizeForTerminal(leaves[i]));
     if (leaves.size() > 20) fmt::print("    ... {} more failing subtests\n", leaves.size() - 20);
     std::string_view text = o->process.output;
     std::vector<std::string_view> lines;
@@ -199,12 +199,12 @@ int Run(const RunFlags& f) {
       text.remove_prefix(nl + 1);
     }
     for (size_t i = lines.size() > 10 ? lines.size() - 10 : 0; i < lines.size(); ++i) {
-      fmt::print("      | {}\n", report::SanitizeUtf8(lines[i]));
+      fmt::print("      | {}\n", report::SanitizeForTerminal(lines[i]));
     }
     fmt::print("    rerun: vigil run --tests {} -t {}\n", f.tests_dir, o->spec.path());
   }
   for (const auto* o : environment) {
-    fmt::print("environment: {}: {}\n", o->spec.path(), report::SanitizeUtf8(o->environment_issues.front()));
+    fmt::print("environment: {}: {}\n", o->spec.path(), report::SanitizeForTerminal(o->environment_issues.front()));
   }
   fmt::print("{} {} tests: {} passed, {} failed, {} timed out, {} skipped, {} xfail, {} xpass\n",
              Tag(status, color), counts.Total(), counts.Get(ktap::Status::kPass),

@@ -296,6 +296,7 @@ LineKind ClassifyBody(std::string_view s, Line* out) {
 }
 
 void ClassifyLine(std::string_view text, Line* out) {
+  text = text.substr(0, Line::kMaxBytes);
   out->key.Clear();
   if (text.empty() || (text[0] != ' ' && text[0] != '\t' && text[0] != '#')) {
     ClassifyBody(text, out);  // the common case: no indentation, no marker

@@ -28,7 +28,7 @@ class SlotQueue {
   explicit SlotQueue(std::array<Slot, kSlots>& slots) {
     for (auto& s : slots) free_.push_back(&s);
   }
-  Slot* TakeFree() { return Pop(&free_); }
+  Slot* TakeFree() { return Pop(&free_); }  // null once Close()d
   void GiveFree(Slot* s) { Push(&free_, s); }
   Slot* TakeFull() { return Pop(&full_); }  // null once Close() and drained
   void GiveFull(Slot* s) { Push(&full_, s); }
@@ -50,8 +50,8 @@ class SlotQueue {
   }
   Slot* Pop(std::deque<Slot*>* q) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return !q->empty() || (q == &full_ && closed_); });
-    if (q->empty()) return nullptr;
+    cv_.wait(lock, [&] { return !q->empty() || closed_; });
+    if (q->empty() || (closed_ && q == &free_)) return nullptr;
     Slot* s = q->front();
     q->pop_front();
     return s;
@@ -75,12 +75,18 @@ void Pipeline(Parser& parser, Produce produce,
     produce(queue);
     queue.Close();
   });
-  while (Slot* s = queue.TakeFull()) {
-    parser.Consume(s->batch);
-    if (release && !s->range.empty()) (*release)(s->range);
-    queue.GiveFree(s);
+  try {
+    while (Slot* s = queue.TakeFull()) {
+      parser.Consume(s->batch);
+      if (release && !s->range.empty()) (*release)(s->range);
+      queue.GiveFree(s);
+    }
+  } catch (...) {
+    // Out of memory while building the tree: stop the reader, then rethrow.
+    queue.Close();
+    producer.join();
+    throw;
   }
-  // Slots not yet released (none, unless the producer stopped early).
   producer.join();
 }
 
@@ -96,6 +102,7 @@ void FeedParallel(Parser& parser, std::string_view data) {
     std::string_view rest = data;
     while (!rest.empty()) {
       Slot* s = queue.TakeFree();
+      if (!s) return;
       s->batch.Clear();
       rest.remove_prefix(reader.Read(rest, &s->batch, kLinesPerBatch));
       queue.GiveFull(s);
@@ -114,6 +121,7 @@ void FeedParallel(Parser& parser, std::string_view data,
           std::string_view rest = chunk;
           while (!rest.empty()) {
             Slot* s = queue.TakeFree();
+            if (!s) return;
             s->batch.Clear();
             // A line cut at the chunk's end is copied into the next batch, so
             // no batch refers to an earlier chunk; the chunk is released with
@@ -133,6 +141,7 @@ bool FeedParallel(Parser& parser, const ReadFn& read) {
   Pipeline(parser, [&](SlotQueue& queue) {
     while (true) {
       Slot* s = queue.TakeFree();
+      if (!s) return;
       if (!s->chunk) s->chunk = std::make_unique<char[]>(kChunkBytes);
       size_t got = 0;
       while (got < kChunkBytes) {

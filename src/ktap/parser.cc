@@ -26,6 +26,10 @@ Status OwnStatus(const Line& line) {
   return line.ok ? Status::kPass : Status::kFail;
 }
 
+// Names are kept up to this length: reports repeat a test's parents' names.
+constexpr size_t kMaxName = 1024;
+std::string_view CapName(std::string_view name) { return name.substr(0, kMaxName); }
+
 }  // namespace
 
 // One open nesting level: the container test whose subtests are being read.
@@ -141,7 +145,7 @@ size_t Parser::MatchLevel(const NestKey& key) const {
 }
 
 void Parser::AppendLog(TestLog& log, std::string_view text) {
-  log.Append(text, options_.max_log_lines, kMaxStoredLogLine);
+  log.Append(text, options_.max_log_lines, kMaxStoredLogLine, options_.max_log_bytes);
 }
 
 void Parser::Dispatch(const Line& line) {
@@ -182,7 +186,7 @@ void Parser::Dispatch(const Line& line) {
           ApplyResult(idx, line);
         }
       } else {
-        PushLevel(line.key);
+        PushLevel(line.key);  // at the depth limit the result folds into the deepest level
         ApplyResult(levels_.size() - 1, line);
       }
       return;
@@ -192,51 +196,51 @@ void Parser::Dispatch(const Line& line) {
       if (!known) {
         Error(fmt::format("unsupported {} version {}", line.ktap ? "KTAP" : "TAP", line.number));
       }
-      if (same) {
-        Level& level = *levels_[idx];
-        bool fresh = level.results == 0 && !level.has_pending && !level.node.plan;
-        if (fresh && !level.has_version) {
-          level.has_version = true;
-        } else if (idx == 0) {
-          // A second document concatenated to the first: numbering restarts.
-          if (level.has_pending) AddMissingChild(0, "missing result line for test");
-          if (level.node.plan && level.results < *level.node.plan) {
-            AddMissingChildren(0, *level.node.plan - level.results);
-          }
-          level.node.plan.reset();
-          level.expected = 1;
-          level.results = 0;
-        } else {
-          Error("version line in the middle of a test; starting a new block");
-          CloseTop();
-          PushLevel(line.key);
-          levels_.back()->has_version = true;
-        }
-      } else {
-        PushLevel(line.key);
-        levels_.back()->has_version = true;
+      if (!same) {
+        if (PushLevel(line.key)) levels_.back()->has_version = true;
+        return;
       }
+      Level& level = *levels_[idx];
+      bool fresh = level.results == 0 && !level.has_pending && !level.node.plan;
+      if (fresh && !level.has_version) {
+        level.has_version = true;
+        return;
+      }
+      // A second document at the same level (two TAP programs in one
+      // kselftest, concatenated logs): what the first one promised and never
+      // reported is missing; numbering restarts.
+      if (level.has_pending) AddMissingChild(idx, "missing result line for test");
+      if (level.node.plan && level.results < *level.node.plan && !level.node.bail_out) {
+        AddMissingChildren(idx, *level.node.plan - level.results);
+      }
+      level.node.plan.reset();
+      level.expected = 1;
+      level.results = 0;
+      level.has_version = true;
       return;
     }
     case LineKind::kSubtestHeader: {
       if (same) {
         Level& level = *levels_[idx];
-        if (!level.has_header && level.results == 0 && !level.has_pending) {
+        if (!level.has_header && level.results == 0 && !level.has_pending && !level.node.plan) {
           level.has_header = true;
-          level.node.name = std::string(line.name());
+          level.node.name.assign(CapName(line.name()));
           return;
         }
-        PushLevel(line.key, line.name());
+        if (!PushLevel(line.key, line.name())) return;
         levels_.back()->flat = true;
-      } else {
-        PushLevel(line.key, line.name());
+      } else if (!PushLevel(line.key, line.name())) {
+        return;
       }
       levels_.back()->has_header = true;
       return;
     }
     case LineKind::kPlan: {
-      if (!same) PushLevel(line.key);
-      size_t at = same ? idx : levels_.size() - 1;
+      size_t at = idx;
+      if (!same) {
+        PushLevel(line.key);
+        at = levels_.size() - 1;
+      }
       Level& level = *levels_[at];
       if (level.node.plan) {
         Error(fmt::format("duplicate plan 1..{} (already 1..{})", line.number, *level.node.plan));
@@ -244,7 +248,7 @@ void Parser::Dispatch(const Line& line) {
       }
       level.node.plan = line.number;
       if (options_.keep_tree) {
-        level.node.subtests.reserve(static_cast<size_t>(std::min<int64_t>(line.number, 4096)));
+        level.node.subtests.reserve(static_cast<size_t>(std::min<int64_t>(line.number, 64)));
       }
       if (line.number == 0 && line.directive == Directive::kSkip) {
         level.skip_all = true;
@@ -265,11 +269,11 @@ void Parser::Dispatch(const Line& line) {
   }
 }
 
-void Parser::PushLevel(const NestKey& key, std::string_view name) {
+bool Parser::PushLevel(const NestKey& key, std::string_view name) {
   if (levels_.size() >= options_.max_depth) {
     Error(fmt::format("nesting deeper than {} levels; folding into the deepest level",
                       options_.max_depth));
-    return;
+    return false;
   }
   size_t parent = levels_.size() - 1;
   if (levels_[parent]->has_pending) AddMissingChild(parent, "missing result line for subtest");
@@ -281,11 +285,12 @@ void Parser::PushLevel(const NestKey& key, std::string_view name) {
     level = std::make_unique<Level>();
   }
   level->Reset(key);
-  level->node.name.assign(name);
+  level->node.name.assign(CapName(name));
   // What the parent saw since its last result belongs to the test now starting.
   level->node.log.Splice(levels_[parent]->pending_log, options_.max_log_lines);
   levels_.push_back(std::move(level));
   if (listener_) listener_->OnTestStarted(static_cast<int>(levels_.size() - 1), name);
+  return true;
 }
 
 void Parser::CloseLevelsAbove(size_t index) {
@@ -346,7 +351,19 @@ void Parser::ApplyResult(size_t index, const Line& line) {
 }
 
 void Parser::FillFromResult(TestNode& node, Level& level, const Line& line) {
-  if (!line.name().empty() || node.name.empty()) node.name.assign(line.name());
+  if (!line.name().empty() || node.name.empty()) {
+    std::string_view name = CapName(line.name());
+    if (name.find("\\#") == std::string_view::npos) {
+      node.name.assign(name);
+    } else {
+      // "\#" is TAP's escaped hash: the name has a '#'.
+      node.name.clear();
+      for (size_t i = 0; i < name.size(); ++i) {
+        if (name[i] == '\\' && i + 1 < name.size() && name[i + 1] == '#') continue;
+        node.name.push_back(name[i]);
+      }
+    }
+  }
   node.number = line.number;
   node.has_result_line = true;
   node.ok = line.ok;
@@ -382,7 +399,11 @@ void Parser::AddMissingChild(size_t index, std::string reason) {
 }
 
 void Parser::AddMissingChildren(size_t index, int64_t missing) {
-  int64_t shown = std::min<int64_t>(missing, static_cast<int64_t>(options_.max_missing_nodes));
+  // One budget for the whole document: hostile input with many short blocks
+  // must not materialise a thousand nodes per block.
+  int64_t budget = static_cast<int64_t>(options_.max_missing_nodes) - missing_materialised_;
+  int64_t shown = std::clamp<int64_t>(missing, 0, std::max<int64_t>(budget, 0));
+  missing_materialised_ += shown;
   for (int64_t i = 0; i < shown; ++i) AddMissingChild(index, "missing expected subtest");
   int64_t rest = missing - shown;
   if (rest <= 0) return;

@@ -29,10 +29,10 @@ namespace vigil::ktap {
 struct ParserOptions {
   size_t max_line_bytes = 64 * 1024 - 1;  // longer lines are truncated, reported (max 65535)
   size_t max_log_lines = 2000;            // per test; the rest are counted
-  size_t max_log_bytes = 256 * 1024;      // per test
+  size_t max_log_bytes = 256 * 1024;      // per test (lines of up to 1 KiB are kept)
   size_t max_depth = 64;                  // deeper nesting is folded, reported
   size_t max_errors = 1000;               // errors kept; the rest are counted
-  size_t max_missing_nodes = 1000;        // missing tests materialised per level
+  size_t max_missing_nodes = 1000;        // missing tests materialised per document
   bool keep_tree = true;  // false: streaming, only counts and events survive
 };
 
@@ -109,7 +109,8 @@ class Parser {
   uint64_t reader_line_count() const { return reader_.line_count(); }
   void Dispatch(const Line& line);
   size_t MatchLevel(const NestKey& key) const;
-  void PushLevel(const NestKey& key, std::string_view name = {});
+  // False at the depth limit (reported), when nothing was pushed.
+  bool PushLevel(const NestKey& key, std::string_view name = {});
   void CloseLevelsAbove(size_t index);
   void CloseTop();
   void ApplyResult(size_t index, const Line& line);
@@ -134,6 +135,7 @@ class Parser {
   std::vector<std::unique_ptr<Level>> free_levels_;
   TestNode scratch_;  // reused per result in streaming mode
   Counts counts_;     // of the whole document, after Finish()
+  int64_t missing_materialised_ = 0;  // missing tests made into nodes so far
   std::vector<ParseError> errors_;
   int64_t error_count_ = 0;
   TestNode root_;

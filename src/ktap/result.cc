@@ -50,8 +50,8 @@ std::string_view DirectiveName(Directive d) {
   return "";
 }
 
-void TestLog::Append(std::string_view line, size_t max_lines, size_t max_line_bytes) {
-  if (lines_ >= max_lines) {
+void TestLog::Append(std::string_view line, size_t max_lines, size_t max_line_bytes, size_t max_bytes) {
+  if (lines_ >= max_lines || text_.size() >= max_bytes) {
     ++dropped_;
     return;
   }

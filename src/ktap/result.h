@@ -58,7 +58,10 @@ struct Counts {
 // line length; lines over the cap are counted as dropped.
 class TestLog {
  public:
-  void Append(std::string_view line, size_t max_lines, size_t max_line_bytes);
+  // Keeps `line` (cut to max_line_bytes) unless the log already holds
+  // max_lines lines or max_bytes bytes; otherwise counts it as dropped.
+  void Append(std::string_view line, size_t max_lines, size_t max_line_bytes,
+              size_t max_bytes = SIZE_MAX);
   // Appends all of `other` after this log's lines, within `max_lines`.
   // `other` is left empty but keeps a buffer, so a log that is filled and
   // handed over again and again does not allocate each time.

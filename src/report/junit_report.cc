@@ -71,17 +71,37 @@ void EmitCase(const TestNode& leaf, const std::string& classname, Tally* t, std:
   }
 }
 
+// Classnames are capped: hostile input could nest long names deeply.
+std::string Child(const std::string& classname, const TestNode& child) {
+  std::string c = classname + "." + NodeName(child);
+  if (c.size() > 2048) c = "..." + c.substr(c.size() - 2045);
+  return c;
+}
+
 void EmitLeaves(const TestNode& node, const std::string& classname, Tally* t, std::string* out) {
   if (node.subtests.empty()) {
     EmitCase(node, classname, t, out);
     return;
   }
+  bool child_failed = false;
   for (const auto& child : node.subtests) {
+    child_failed |= ktap::IsFailure(child.status);
     if (child.subtests.empty()) {
       EmitCase(child, classname, t, out);
     } else {
-      EmitLeaves(child, classname + "." + NodeName(child), t, out);
+      EmitLeaves(child, Child(classname, child), t, out);
     }
+  }
+  if (ktap::IsFailure(node.status) && !child_failed) {
+    // The parent failed on its own (`not ok`, its result never came): a case
+    // of its own, or the failure and its log would be lost.
+    TestNode self;
+    self.name = NodeName(node) + " (own result)";
+    self.status = node.status;
+    self.directive_text = node.directive_text;
+    self.exit_code = node.exit_code;
+    self.log = node.log;
+    EmitCase(self, classname, t, out);
   }
 }
 

@@ -55,8 +55,7 @@ TEST(JunitReportTest, SuitePerTopLevelCasePerLeaf) {
 
 TEST(KtapReportTest, MissingResultBeforeASiblingIsWrittenAsError) {
   ktap::Document a = ktap::ParseText(
-      "KTAP version 1\n1..2\n  KTAP version 1\n  1..1\n  ok 1 x\n"
-      "  KTAP version 1\n  1..1\n  ok 1 y\nok 2 b\n");
+      "KTAP version 1\n1..2\n    ok 1 deep\n  ok 1 mid\nok 2 b\n");
   ASSERT_EQ(a.root.subtests.size(), 2u);
   EXPECT_FALSE(a.root.subtests[0].has_result_line);
   std::string normal = ToKtap(a);
@@ -87,6 +86,27 @@ TEST(KtapReportTest, RoundTripKeepsStatuses) {
   }
 }
 
+TEST(KtapReportTest, EscapedHashRoundTrips) {
+  ktap::Document a = ktap::ParseText("KTAP version 1\n1..1\nok 1 a \\# b # SKIP why\n");
+  ASSERT_EQ(a.root.subtests.size(), 1u);
+  EXPECT_EQ(a.root.subtests[0].name, "a # b");
+  ktap::Document b = ktap::ParseText(ToKtap(a));
+  EXPECT_EQ(b.root.subtests[0].name, "a # b");
+  EXPECT_EQ(b.root.subtests[0].status, ktap::Status::kSkip);
+}
+
+TEST(JunitReportTest, ParentFailureWithoutFailingChildIsReported) {
+  // The suite's result never came (e.g. a panic) although its subtest passed.
+  std::string xml = ToJunit(ktap::ParseText("KTAP version 1\n1..1\n  KTAP version 1\n  1..1\n  ok 1 a\n"));
+  EXPECT_NE(xml.find("errors=\"1\""), std::string::npos) << xml;
+}
+
+TEST(TextReportTest, ControlCharactersCannotForgeLines) {
+  std::string text = ToText(ktap::ParseText("KTAP version 1\n1..1\nnot ok 1 x\r[PASS] x\x1b[32m\n"), TextOptions{});
+  EXPECT_EQ(text.find('\r'), std::string::npos);
+  EXPECT_EQ(text.find('\x1b'), std::string::npos);
+}
+
 TEST(TextReportTest, FailuresFirstInSummary) {
   std::string text = ToText(ktap::ParseText(kLog), TextOptions{});
   size_t failures = text.find("Failures (1):");
@@ -104,6 +124,8 @@ TEST(Utf8Test, Sanitize) {
   EXPECT_EQ(SanitizeUtf8("a\xff"), "a\xEF\xBF\xBD");
   EXPECT_EQ(SanitizeUtf8("\xc3\xa9"), "\xc3\xa9");
   EXPECT_EQ(XmlEscape(std::string("a\0b", 3)), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(XmlEscape("\xEF\xBF\xBE"), "\xEF\xBF\xBD");  // U+FFFE is not XML
+  EXPECT_EQ(SanitizeForTerminal("a\x1b[31mb\tc\x7f"), "a\xEF\xBF\xBD[31mb\tc\xEF\xBF\xBD");
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ std::string Tag(Status s, bool color) {
 }
 
 std::string Name(const TestNode& n) {
-  if (!n.name.empty()) return SanitizeUtf8(n.name);
+  if (!n.name.empty()) return SanitizeForTerminal(n.name);
   return n.has_result_line ? fmt::format("test {}", n.number) : fmt::format("test {} (no result)", n.number);
 }
 
@@ -34,7 +34,7 @@ void Tree(const TestNode& node, int depth, const TextOptions& o, std::string* ou
   std::string indent(static_cast<size_t>(depth) * 2, ' ');
   std::string extra;
   if (node.directive != ktap::Directive::kNone && !node.directive_text.empty()) {
-    extra += " # " + SanitizeUtf8(node.directive_text);
+    extra += " # " + SanitizeForTerminal(node.directive_text);
   }
   if (node.exit_code) extra += fmt::format(" (exit {})", *node.exit_code);
   if (node.duration_ms) extra += fmt::format(" ({} ms)", *node.duration_ms);
@@ -45,6 +45,7 @@ void Tree(const TestNode& node, int depth, const TextOptions& o, std::string* ou
 
 void CollectFailures(const TestNode& node, const std::string& path, std::vector<std::pair<std::string, const TestNode*>>* out) {
   std::string here = path.empty() ? Name(node) : path + " > " + Name(node);
+  if (here.size() > 2048) here = "..." + here.substr(here.size() - 2045);  // deep, long names
   bool child_failed = false;
   for (const auto& c : node.subtests) {
     if (ktap::IsFailure(c.status)) {
@@ -78,14 +79,14 @@ std::string ToText(const ktap::Document& doc, const TextOptions& o) {
         std::vector<std::string_view> lines = node->log.Lines();
         size_t start = lines.size() > 20 ? lines.size() - 20 : 0;
         for (size_t i = start; i < lines.size(); ++i) {
-          out += "      | " + SanitizeUtf8(lines[i]) + "\n";
+          out += "      | " + SanitizeForTerminal(lines[i]) + "\n";
         }
       }
     }
   }
   if (doc.error_count > 0) {
     out += fmt::format("Parse errors ({}):\n", doc.error_count);
-    for (const auto& e : doc.errors) out += fmt::format("  line {}: {}\n", e.line, SanitizeUtf8(e.message));
+    for (const auto& e : doc.errors) out += fmt::format("  line {}: {}\n", e.line, SanitizeForTerminal(e.message));
     if (doc.error_count > static_cast<int64_t>(doc.errors.size())) {
       out += fmt::format("  ... {} more\n", doc.error_count - static_cast<int64_t>(doc.errors.size()));
     }

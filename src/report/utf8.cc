@@ -53,6 +53,23 @@ std::string SanitizeUtf8(std::string_view s) {
   return out;
 }
 
+std::string SanitizeForTerminal(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    size_t n = ValidSequence(s, i);
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (n == 0 || (n == 1 && ((c < 0x20 && c != '\t') || c == 0x7F))) {
+      out += kReplacement;
+      ++i;
+    } else {
+      out.append(s.data() + i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
 std::string XmlEscape(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 16);
@@ -64,7 +81,15 @@ std::string XmlEscape(std::string_view s) {
       continue;
     }
     if (n > 1) {
-      out.append(s.data() + i, n);
+      // U+FFFE and U+FFFF are not XML characters.
+      bool nonchar = n == 3 && static_cast<unsigned char>(s[i]) == 0xEF &&
+                     static_cast<unsigned char>(s[i + 1]) == 0xBF &&
+                     (static_cast<unsigned char>(s[i + 2]) & 0xFE) == 0xBE;
+      if (nonchar) {
+        out += kReplacement;
+      } else {
+        out.append(s.data() + i, n);
+      }
       i += n;
       continue;
     }
