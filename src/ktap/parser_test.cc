@@ -270,6 +270,41 @@ TEST(ParserTest, EventsInOrder) {
             "plan:0:2 start:1:s done:2:a=PASS done:1:s=PASS error@6 done:1:t=PASS ");
 }
 
+// Regression: a `# Subtest:` header after the level's plan opens a new block
+// instead of renaming the level.
+TEST(ParserTest, SubtestHeaderAfterPlanOpensABlock) {
+  Document d = ParseText("KTAP version 1\n1..2\n# Subtest: grp\nok 1 g1\nok 1 grp\nok 2 last\n");
+  EXPECT_EQ(Shape(d), "=PASS{grp=PASS{g1=PASS},last=PASS}");
+  EXPECT_EQ(d.error_count, 0);
+}
+
+// Regression: a kselftest that runs two TAP programs prints two documents
+// one level down; neither is a crash.
+TEST(ParserTest, TwoDocumentsInOneTest) {
+  Document d = ParseText(
+      "TAP version 13\n1..1\n# TAP version 13\n# 1..1\n# ok 1 a\n"
+      "# TAP version 13\n# 1..1\n# ok 1 b\nok 1 selftests: x: two.sh\n");
+  EXPECT_EQ(Shape(d), "=PASS{selftests: x: two.sh=PASS{a=PASS,b=PASS}}");
+  EXPECT_EQ(d.error_count, 0);  // numbering restarts with the new document
+}
+
+// Regression: many short blocks with huge plans stay small.
+TEST(ParserTest, ManyHostileBlocksAreBounded) {
+  std::string text = "KTAP version 1\n";
+  for (int i = 0; i < 5000; ++i) text += "  1..99999\nok " + std::to_string(i + 1) + "\n";
+  Document d = ParseText(text);
+  size_t nodes = 0;
+  for (const auto& t : d.root.subtests) nodes += 1 + t.subtests.size();
+  EXPECT_LE(nodes, 5000u + 1000u);
+  EXPECT_EQ(d.counts.Get(Status::kCrash), 5000 * 99999LL);
+}
+
+TEST(ParserTest, LongNamesAreCapped) {
+  Document d = ParseText("KTAP version 1\n1..1\nok 1 " + std::string(60000, 'n') + "\n");
+  ASSERT_EQ(d.root.subtests.size(), 1u);
+  EXPECT_EQ(d.root.subtests[0].name.size(), 1024u);
+}
+
 TEST(ParserTest, DeepNestingIsBounded) {
   std::string text = "KTAP version 1\n";
   for (int i = 1; i < 500; ++i) text += std::string(static_cast<size_t>(i) * 2, ' ') + "KTAP version 1\n";
