@@ -23,12 +23,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)vigil::report::ToJunit(doc);
   (void)vigil::report::ToText(doc, {});
   std::string ktap = vigil::report::ToKtap(doc);
-  // The normalised form must parse again to as many tests, failing or not
-  // alike. (A missing result before a sibling is written as ERROR, so CRASH
-  // may become ERROR: both are failures.)
+  // The normalised form must parse again to the same overall verdict (failing
+  // or not). For malformed input the tree may differ: a missing result before
+  // a sibling is written as ERROR, and blocks that only indentation kept apart
+  // are renumbered; well-formed round trips are pinned by report_test.cc.
   vigil::ktap::Document again = vigil::ktap::ParseText(ktap);
-  if (options.keep_tree) {
-    if (again.counts.Total() != doc.counts.Total()) __builtin_trap();
+  if (doc.found_ktap && options.keep_tree) {
+    if (!again.found_ktap) __builtin_trap();
     if (vigil::ktap::IsFailure(again.root.status) != vigil::ktap::IsFailure(doc.root.status)) __builtin_trap();
   }
   return 0;

@@ -30,7 +30,7 @@ void EmitBlock(const TestNode& node, int depth, std::string* out);
 // results there stay missing (the plan makes a reader report them as
 // crashed, as truncated output is); a missing result before a reported
 // sibling must be written, or the sibling would be read as part of it.
-void EmitResult(const TestNode& node, int depth, bool trailing, std::string* out) {
+void EmitResult(const TestNode& node, int64_t number, int depth, bool trailing, std::string* out) {
   std::string indent(static_cast<size_t>(depth) * 2, ' ');
   if (node.is_parent) {
     std::string inner(static_cast<size_t>(depth + 1) * 2, ' ');
@@ -40,7 +40,7 @@ void EmitResult(const TestNode& node, int depth, bool trailing, std::string* out
   }
   if (!node.has_result_line && trailing) return;
   bool ok = node.has_result_line && node.ok;
-  *out += indent + (ok ? "ok " : "not ok ") + std::to_string(node.number);
+  *out += indent + (ok ? "ok " : "not ok ") + std::to_string(number);
   if (!node.name.empty()) *out += " " + Clean(node.name);
   std::string directive;
   if (!node.has_result_line) {
@@ -71,13 +71,18 @@ void EmitBlock(const TestNode& node, int depth, std::string* out) {
     }
     *out += "\n";
   }
-  size_t last_reported = 0;  // one past the last test with a result line
+  // Only the last test that prints anything (a result line or a block) and
+  // the empty placeholders after it may go without a result line: anything
+  // earlier would run into the next block on reading.
+  size_t last_printing = 0;  // one past it
   for (size_t i = 0; i < node.subtests.size(); ++i) {
-    if (node.subtests[i].has_result_line) last_reported = i + 1;
+    if (node.subtests[i].has_result_line || node.subtests[i].is_parent) last_printing = i + 1;
   }
   for (size_t i = 0; i < node.subtests.size(); ++i) {
-    EmitResult(node.subtests[i], depth, i >= last_reported, out);
+    // Numbered in order: wrong or restarted numbering is normalised away.
+    EmitResult(node.subtests[i], static_cast<int64_t>(i) + 1, depth, i + 1 >= last_printing, out);
   }
+  if (node.bail_out) *out += indent + "Bail out!\n";
 }
 
 }  // namespace

@@ -73,6 +73,7 @@ TEST(KtapReportTest, RoundTripKeepsStatuses) {
       "KTAP version 1\n1..3\n  KTAP version 1\n  # Subtest: s\n  1..3\n  ok 1 a\n",
       "KTAP version 1\n1..2\nok 1 a # XFAIL x\nnot ok 2 b # TIMEOUT 45 seconds\n",
       "TAP version 13\n1..1\n# 1..0 # SKIP nope\nok 1 t # SKIP\n",
+      "TAP version 13\n1..1\nok 1 a\nBail out! no more\n",
   };
   for (const char* log : logs) {
     ktap::Document a = ktap::ParseText(log);
