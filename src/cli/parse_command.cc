@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "cli/terminal.h"
 #include "ktap/parallel_feed.h"
 #include "ktap/parser.h"
 #include "report/reports.h"
@@ -31,13 +32,6 @@ struct ParseFlags {
   bool quiet = false;
 };
 
-bool UseColor(const std::string& mode) {
-  if (mode == "always") return true;
-  if (mode == "never") return false;
-  const char* no_color = std::getenv("NO_COLOR");
-  if (no_color && *no_color) return false;
-  return isatty(STDOUT_FILENO) == 1;
-}
 
 // Prints tests as they finish (children before their parent).
 class StreamPrinter : public ktap::ParserListener {
@@ -45,13 +39,7 @@ class StreamPrinter : public ktap::ParserListener {
   explicit StreamPrinter(bool color) : color_(color) {}
   void OnTestFinished(int depth, const ktap::TestNode& t) override {
     std::string name = t.name.empty() ? fmt::format("test {}", t.number) : report::SanitizeForTerminal(t.name);
-    std::string tag = fmt::format("[{}]", ktap::StatusName(t.status));
-    if (color_) {
-      const char* c = ktap::IsFailure(t.status) ? "\033[31m"
-                      : (t.status == ktap::Status::kSkip || t.status == ktap::Status::kNoTests) ? "\033[33m"
-                                                                                                 : "\033[32m";
-      tag = c + tag + "\033[0m";
-    }
+    std::string tag = report::StatusTag(t.status, color_);
     fmt::print("{}{} {}\n", std::string(static_cast<size_t>(depth - 1) * 2, ' '), tag, name);
     std::fflush(stdout);
   }

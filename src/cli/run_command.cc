@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/terminal.h"
 #include "ktap/result.h"
 #include "report/reports.h"
 #include "report/utf8.h"
@@ -37,22 +38,8 @@ struct RunFlags {
   bool no_cgroup = false;
 };
 
-bool UseColor(const std::string& mode) {
-  if (mode == "always") return true;
-  if (mode == "never") return false;
-  const char* no_color = std::getenv("NO_COLOR");
-  if (no_color && *no_color) return false;
-  return isatty(STDOUT_FILENO) == 1;
-}
 
-std::string Tag(ktap::Status s, bool color) {
-  std::string tag = fmt::format("[{}]", ktap::StatusName(s));
-  if (!color) return tag;
-  const char* c = ktap::IsFailure(s) ? "\033[31m"
-                  : (s == ktap::Status::kSkip || s == ktap::Status::kNoTests) ? "\033[33m"
-                                                                               : "\033[32m";
-  return c + tag + "\033[0m";
-}
+std::string Tag(ktap::Status s, bool color) { return report::StatusTag(s, color); }
 
 // Failing leaves under a test: "name > sub > leaf".
 void FailingLeaves(const ktap::TestNode& n, const std::string& prefix, std::vector<std::string>* out) {

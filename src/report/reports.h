@@ -28,6 +28,9 @@ std::string ToJunit(const ktap::Document& doc, const std::string& suite_name = "
 // block. Parsing the output again gives the same statuses.
 std::string ToKtap(const ktap::Document& doc);
 
+// "[PASS]", colored green/yellow/red when `color`.
+std::string StatusTag(ktap::Status s, bool color);
+
 struct TextOptions {
   bool color = false;
   bool show_logs = true;  // logs of failed tests

@@ -19,11 +19,7 @@ const char* Color(Status s) {
   }
 }
 
-std::string Tag(Status s, bool color) {
-  std::string tag = fmt::format("[{}]", ktap::StatusName(s));
-  if (!color) return tag;
-  return std::string(Color(s)) + tag + "\033[0m";
-}
+std::string Tag(Status s, bool color) { return StatusTag(s, color); }
 
 std::string Name(const TestNode& n) {
   if (!n.name.empty()) return SanitizeForTerminal(n.name);
@@ -57,6 +53,12 @@ void CollectFailures(const TestNode& node, const std::string& path, std::vector<
 }
 
 }  // namespace
+
+std::string StatusTag(Status s, bool color) {
+  std::string tag = fmt::format("[{}]", ktap::StatusName(s));
+  if (!color) return tag;
+  return std::string(Color(s)) + tag + "\033[0m";
+}
 
 std::string ToText(const ktap::Document& doc, const TextOptions& o) {
   std::string out;

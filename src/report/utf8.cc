@@ -35,31 +35,15 @@ size_t ValidSequence(std::string_view s, size_t i) {
   return n;
 }
 
-}  // namespace
-
-std::string SanitizeUtf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    size_t n = ValidSequence(s, i);
-    if (n == 0) {
-      out += kReplacement;
-      ++i;
-    } else {
-      out.append(s.data() + i, n);
-      i += n;
-    }
-  }
-  return out;
-}
-
-std::string SanitizeForTerminal(std::string_view s) {
+// Copies `s`, replacing invalid UTF-8 and, with `controls`, C0 controls but
+// tab and DEL by U+FFFD.
+std::string Sanitize(std::string_view s, bool controls) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
     size_t n = ValidSequence(s, i);
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (n == 0 || (n == 1 && ((c < 0x20 && c != '\t') || c == 0x7F))) {
+    if (n == 0 || (controls && n == 1 && ((c < 0x20 && c != '\t') || c == 0x7F))) {
       out += kReplacement;
       ++i;
     } else {
@@ -69,6 +53,12 @@ std::string SanitizeForTerminal(std::string_view s) {
   }
   return out;
 }
+
+}  // namespace
+
+std::string SanitizeUtf8(std::string_view s) { return Sanitize(s, false); }
+
+std::string SanitizeForTerminal(std::string_view s) { return Sanitize(s, true); }
 
 std::string XmlEscape(std::string_view s) {
   std::string out;
