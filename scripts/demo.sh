@@ -31,7 +31,6 @@ show "KUnit nested suites, failures first in the summary" \
 echo
 echo "==== every log of kunit_tool's corpus, one line each"
 for f in "$data"/*.log; do
-  status=$("$VIGIL" parse --format json "$f" 2>/dev/null |
-    /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); c=d["counts"]; print(f"{d[\"status\"]:9} {c[\"total\"]:3} tests  {c[\"passed\"]:3} passed {c[\"failed\"]:2} failed {c[\"crashed\"]:2} crashed {c[\"skipped\"]:2} skipped {c[\"errors\"]:2} parse errors")' || true)
-  printf '%-48s %s\n' "$(basename "$f")" "$status"
+  summary=$("$VIGIL" parse --quiet --color never "$f" 2>/dev/null | tail -n 1 || true)
+  printf '%-48s %s\n' "$(basename "$f")" "$summary"
 done

@@ -94,7 +94,8 @@ std::string ToText(const ktap::Document& doc, const TextOptions& o) {
     }
   }
   const ktap::Counts& c = doc.counts;
-  std::string counts = fmt::format("{} tests: {} passed, {} failed, {} crashed, {} skipped", c.Total(),
+  std::string counts = fmt::format("{} test{}: {} passed, {} failed, {} crashed, {} skipped", c.Total(),
+                                   c.Total() == 1 ? "" : "s",
                                    c.Get(Status::kPass), c.Get(Status::kFail), c.Get(Status::kCrash),
                                    c.Get(Status::kSkip));
   for (auto [s, label] : {std::pair{Status::kTimeout, "timed out"}, std::pair{Status::kError, "test errors"},
