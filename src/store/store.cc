@@ -1,0 +1,319 @@
+#include "store/store.h"
+
+#include <functional>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace vigil::store {
+namespace {
+
+// Forward-only migrations: kMigrations[i] takes the schema from version i to
+// i + 1. Never edit a shipped entry; append a new one.
+constexpr const char* kMigrations[] = {
+    // 0 -> 1
+    R"sql(
+CREATE TABLE environments (
+  id INTEGER PRIMARY KEY,
+  fingerprint TEXT NOT NULL UNIQUE,
+  kernel_release TEXT NOT NULL,
+  uname TEXT NOT NULL,
+  arch TEXT NOT NULL,
+  cpus INTEGER NOT NULL,
+  memory_kb INTEGER NOT NULL,
+  where_run TEXT NOT NULL,
+  accel TEXT NOT NULL,
+  tools_json TEXT NOT NULL
+);
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  status TEXT,
+  host TEXT NOT NULL,
+  command TEXT NOT NULL,
+  tests_dir TEXT NOT NULL,
+  plan_json TEXT NOT NULL,
+  environment_id INTEGER REFERENCES environments(id)
+);
+CREATE TABLE tests (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  path TEXT NOT NULL,
+  UNIQUE (run_id, path)
+);
+CREATE TABLE attempts (
+  id INTEGER PRIMARY KEY,
+  test_id INTEGER NOT NULL REFERENCES tests(id),
+  attempt INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  exit_code INTEGER,
+  signal INTEGER NOT NULL,
+  timed_out INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  started_at TEXT NOT NULL,
+  output_bytes INTEGER NOT NULL,
+  environment_issues_json TEXT NOT NULL,
+  UNIQUE (test_id, attempt)
+);
+CREATE TABLE subtests (
+  id INTEGER PRIMARY KEY,
+  attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+  path TEXT NOT NULL,
+  status TEXT NOT NULL,
+  duration_ms INTEGER
+);
+CREATE TABLE logs (
+  attempt_id INTEGER PRIMARY KEY REFERENCES attempts(id),
+  output BLOB NOT NULL
+);
+CREATE INDEX attempts_by_test ON attempts(test_id);
+CREATE INDEX subtests_by_attempt ON subtests(attempt_id);
+CREATE INDEX tests_by_path ON tests(path);
+)sql",
+};
+constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
+static_assert(kNumMigrations == kSchemaVersion);
+
+}  // namespace
+
+std::string Environment::Fingerprint() const {
+  nlohmann::json j = {{"kernel_release", kernel_release}, {"uname", uname}, {"arch", arch},
+                      {"cpus", cpus}, {"memory_kb", memory_kb / (64 * 1024)},  // tolerate small drifts
+                      {"where", where}, {"accel", accel}, {"tools", tools}};
+  return fmt::format("{:016x}", std::hash<std::string>{}(j.dump()));
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  auto db = Database::Open(path);
+  if (!db.ok()) return db.status();
+  std::unique_ptr<Store> s(new Store(std::move(db.value())));
+  Status m = s->Migrate();
+  if (!m.ok()) return m;
+  return s;
+}
+
+Status Store::Migrate() {
+  Status s = db_->Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  if (!s.ok()) return s;
+  auto q = db_->Prepare("SELECT version FROM schema_version");
+  if (!q.ok()) return q.status();
+  Status st;
+  int version = 0;
+  bool have_row = q->Next(&st);
+  if (!st.ok()) return st;
+  if (have_row) version = static_cast<int>(q->Int(0));
+  if (version > kSchemaVersion) {
+    return Status::InvalidArgument(fmt::format(
+        "the database has schema version {}, newer than this vigil's {}: use a newer vigil", version,
+        kSchemaVersion));
+  }
+  while (version < kSchemaVersion) {
+    Transaction tx(db_.get());
+    if (!tx.status().ok()) return tx.status();
+    s = db_->Exec(kMigrations[version]);
+    if (!s.ok()) return s;
+    ++version;
+    s = db_->Exec(have_row ? fmt::format("UPDATE schema_version SET version = {}", version)
+                           : fmt::format("INSERT INTO schema_version (version) VALUES ({})", version));
+    if (!s.ok()) return s;
+    have_row = true;
+    s = tx.Commit();
+    if (!s.ok()) return s;
+  }
+  version_ = version;
+  return Status::OK();
+}
+
+Result<int64_t> Store::EnsureEnvironment(const Environment& env) {
+  std::string fp = env.Fingerprint();
+  auto q = db_->Prepare("SELECT id FROM environments WHERE fingerprint = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, fp);
+  Status st;
+  if (q->Next(&st)) return q->Int(0);
+  if (!st.ok()) return st;
+  auto ins = db_->Prepare(
+      "INSERT INTO environments (fingerprint, kernel_release, uname, arch, cpus, memory_kb, where_run, accel, "
+      "tools_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!ins.ok()) return ins.status();
+  ins->Bind(1, fp).Bind(2, env.kernel_release).Bind(3, env.uname).Bind(4, env.arch).Bind(5, env.cpus);
+  ins->Bind(6, env.memory_kb).Bind(7, env.where).Bind(8, env.accel).Bind(9, nlohmann::json(env.tools).dump());
+  st = ins->Run();
+  if (!st.ok()) return st;
+  return db_->LastInsertId();
+}
+
+Result<int64_t> Store::CreateRun(const RunRecord& run) {
+  auto ins = db_->Prepare(
+      "INSERT INTO runs (started_at, host, command, tests_dir, plan_json, environment_id) VALUES (?, ?, ?, ?, ?, ?)");
+  if (!ins.ok()) return ins.status();
+  ins->Bind(1, run.started_at).Bind(2, run.host).Bind(3, run.command).Bind(4, run.tests_dir);
+  ins->Bind(5, nlohmann::json(run.plan).dump());
+  if (run.environment_id > 0) {
+    ins->Bind(6, run.environment_id);
+  } else {
+    ins->Bind(6, std::nullopt);
+  }
+  Status st = ins->Run();
+  if (!st.ok()) return st;
+  return db_->LastInsertId();
+}
+
+Status Store::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
+  Transaction tx(db_.get());
+  if (!tx.status().ok()) return tx.status();
+  auto test = db_->Prepare("INSERT INTO tests (run_id, path) VALUES (?, ?) ON CONFLICT (run_id, path) DO NOTHING");
+  if (!test.ok()) return test.status();
+  test->Bind(1, run_id).Bind(2, a.test_path);
+  Status st = test->Run();
+  if (!st.ok()) return st;
+  auto id = db_->Prepare("SELECT id FROM tests WHERE run_id = ? AND path = ?");
+  if (!id.ok()) return id.status();
+  id->Bind(1, run_id).Bind(2, a.test_path);
+  if (!id->Next(&st)) return st.ok() ? Status::Internal("test row vanished") : st;
+  int64_t test_id = id->Int(0);
+
+  auto att = db_->Prepare(
+      "INSERT INTO attempts (test_id, attempt, status, exit_code, signal, timed_out, duration_ms, started_at, "
+      "output_bytes, environment_issues_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!att.ok()) return att.status();
+  att->Bind(1, test_id).Bind(2, a.attempt).Bind(3, a.status);
+  if (a.exit_code) {
+    att->Bind(4, *a.exit_code);
+  } else {
+    att->Bind(4, std::nullopt);
+  }
+  att->Bind(5, a.signal).Bind(6, a.timed_out ? 1 : 0).Bind(7, a.duration_ms).Bind(8, a.started_at);
+  att->Bind(9, static_cast<int64_t>(a.output_bytes)).Bind(10, nlohmann::json(a.environment_issues).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  st = att->Run();
+  if (!st.ok()) return st;
+  int64_t attempt_id = db_->LastInsertId();
+
+  auto sub = db_->Prepare("INSERT INTO subtests (attempt_id, path, status, duration_ms) VALUES (?, ?, ?, ?)");
+  if (!sub.ok()) return sub.status();
+  for (const auto& s : a.subtests) {
+    sub->Reset();
+    sub->Bind(1, attempt_id).Bind(2, s.path).Bind(3, s.status);
+    if (s.duration_ms) {
+      sub->Bind(4, *s.duration_ms);
+    } else {
+      sub->Bind(4, std::nullopt);
+    }
+    st = sub->Run();
+    if (!st.ok()) return st;
+  }
+  auto log = db_->Prepare("INSERT INTO logs (attempt_id, output) VALUES (?, ?)");
+  if (!log.ok()) return log.status();
+  log->Bind(1, attempt_id).BindBlob(2, a.output);
+  st = log->Run();
+  if (!st.ok()) return st;
+  return tx.Commit();
+}
+
+Status Store::FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at) {
+  auto q = db_->Prepare("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, status).Bind(2, finished_at).Bind(3, run_id);
+  return q->Run();
+}
+
+Result<RunRecord> Store::LoadRun(int64_t run_id) {
+  auto q = db_->Prepare(
+      "SELECT id, started_at, finished_at, status, host, command, tests_dir, plan_json, environment_id FROM runs "
+      "WHERE id = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, run_id);
+  Status st;
+  if (!q->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no run {}", run_id)) : st;
+  RunRecord r;
+  r.id = q->Int(0);
+  r.started_at = q->Text(1);
+  r.finished_at = q->Text(2);
+  r.status = q->Text(3);
+  r.host = q->Text(4);
+  r.command = q->Text(5);
+  r.tests_dir = q->Text(6);
+  nlohmann::json plan = nlohmann::json::parse(q->Text(7), nullptr, false);
+  if (plan.is_array()) {
+    for (const auto& p : plan) {
+      if (p.is_string()) r.plan.push_back(p.get<std::string>());
+    }
+  }
+  r.environment_id = q->IsNull(8) ? 0 : q->Int(8);
+  return r;
+}
+
+Result<int64_t> Store::LatestRun() {
+  auto q = db_->Prepare("SELECT MAX(id) FROM runs");
+  if (!q.ok()) return q.status();
+  Status st;
+  if (!q->Next(&st) || q->IsNull(0)) return st.ok() ? Status::NotFound("no runs in the database") : st;
+  return q->Int(0);
+}
+
+Result<std::vector<AttemptRecord>> Store::LoadAttempts(int64_t run_id, bool with_output) {
+  auto q = db_->Prepare(
+      "SELECT a.id, t.path, a.attempt, a.status, a.exit_code, a.signal, a.timed_out, a.duration_ms, a.started_at, "
+      "a.output_bytes, a.environment_issues_json FROM attempts a JOIN tests t ON a.test_id = t.id "
+      "WHERE t.run_id = ? ORDER BY a.id");
+  if (!q.ok()) return q.status();
+  q->Bind(1, run_id);
+  auto subs = db_->Prepare("SELECT path, status, duration_ms FROM subtests WHERE attempt_id = ? ORDER BY id");
+  if (!subs.ok()) return subs.status();
+  auto log = db_->Prepare("SELECT output FROM logs WHERE attempt_id = ?");
+  if (!log.ok()) return log.status();
+  std::vector<AttemptRecord> out;
+  Status st;
+  while (q->Next(&st)) {
+    AttemptRecord a;
+    int64_t attempt_id = q->Int(0);
+    a.test_path = q->Text(1);
+    a.attempt = static_cast<int>(q->Int(2));
+    a.status = q->Text(3);
+    if (!q->IsNull(4)) a.exit_code = static_cast<int>(q->Int(4));
+    a.signal = static_cast<int>(q->Int(5));
+    a.timed_out = q->Int(6) != 0;
+    a.duration_ms = q->Int(7);
+    a.started_at = q->Text(8);
+    a.output_bytes = static_cast<uint64_t>(q->Int(9));
+    nlohmann::json env = nlohmann::json::parse(q->Text(10), nullptr, false);
+    if (env.is_array()) {
+      for (const auto& e : env) {
+        if (e.is_string()) a.environment_issues.push_back(e.get<std::string>());
+      }
+    }
+    subs->Reset();
+    subs->Bind(1, attempt_id);
+    Status sst;
+    while (subs->Next(&sst)) {
+      SubtestRecord s{subs->Text(0), subs->Text(1), std::nullopt};
+      if (!subs->IsNull(2)) s.duration_ms = subs->Int(2);
+      a.subtests.push_back(std::move(s));
+    }
+    if (!sst.ok()) return sst;
+    if (with_output) {
+      log->Reset();
+      log->Bind(1, attempt_id);
+      Status lst;
+      if (log->Next(&lst)) a.output = log->Text(0);
+      if (!lst.ok()) return lst;
+    }
+    out.push_back(std::move(a));
+  }
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::map<std::string, int64_t>> Store::LastDurations() {
+  auto q = db_->Prepare(
+      "SELECT t.path, a.duration_ms FROM attempts a JOIN tests t ON a.test_id = t.id ORDER BY a.id");
+  if (!q.ok()) return q.status();
+  std::map<std::string, int64_t> out;
+  Status st;
+  while (q->Next(&st)) out[q->Text(0)] = q->Int(1);
+  if (!st.ok()) return st;
+  return out;
+}
+
+}  // namespace vigil::store
