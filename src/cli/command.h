@@ -14,6 +14,10 @@ using Runner = std::function<int()>;
 Runner SetupParseCommand(CLI::App* app);
 Runner SetupRunCommand(CLI::App* app);
 
+// The command line vigil was started with, shell-quoted (set by main).
+const std::string& CommandLine();
+void SetCommandLine(int argc, char** argv);
+
 // Exit code for usage errors and unreadable input, shared by all commands.
 inline constexpr int kExitUsage = 2;
 

@@ -23,7 +23,34 @@ constexpr CommandEntry kCommands[] = {
 
 }  // namespace
 
+namespace vigil::cli {
+namespace {
+std::string g_command_line;
+}  // namespace
+
+const std::string& CommandLine() { return g_command_line; }
+
+void SetCommandLine(int argc, char** argv) {
+  g_command_line.clear();
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    bool plain = !a.empty() && a.find_first_not_of(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%") == std::string::npos;
+    if (i) g_command_line += ' ';
+    if (plain) {
+      g_command_line += a;
+    } else {
+      g_command_line += '\'';
+      for (char c : a) g_command_line += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      g_command_line += '\'';
+    }
+  }
+}
+
+}  // namespace vigil::cli
+
 int main(int argc, char** argv) {
+  vigil::cli::SetCommandLine(argc, argv);
   CLI::App app{"vigil - CI engine for Linux kernel selftests", "vigil"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "vigil 0.1.0");

@@ -1,11 +1,13 @@
 #include "runner/cgroup.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -46,6 +48,27 @@ bool WriteFile(const std::string& path, const std::string& text) {
 }
 
 }  // namespace
+
+int TestCgroup::CleanStale() {
+  std::string mount = Cgroup2Mount();
+  if (mount.empty()) return 0;
+  std::string own = OwnCgroup2Path();
+  std::string parent = mount + (own == "/" ? "" : own);
+  int killed = 0;
+  DIR* dir = opendir(parent.c_str());
+  if (!dir) return 0;
+  while (dirent* e = readdir(dir)) {
+    int pid = 0;
+    if (sscanf(e->d_name, "vigil-%d-", &pid) != 1 || pid <= 0) continue;
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // its vigil is alive
+    std::string path = parent + "/" + e->d_name;
+    int fd = open((path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    TestCgroup stale(path, fd);  // the destructor kills and removes it
+    killed += stale.CountProcesses();
+  }
+  closedir(dir);
+  return killed;
+}
 
 std::unique_ptr<TestCgroup> TestCgroup::Create(const std::string& name, std::string* why) {
   std::string mount = Cgroup2Mount();

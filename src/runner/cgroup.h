@@ -20,6 +20,11 @@ class TestCgroup {
   TestCgroup(const TestCgroup&) = delete;
   TestCgroup& operator=(const TestCgroup&) = delete;
 
+  // Kills and removes cgroups named "vigil-PID-..." whose vigil process PID
+  // is gone (a vigil killed with -9 leaves its running test behind). Returns
+  // how many processes were killed.
+  static int CleanStale();
+
   const std::string& path() const { return path_; }
   // An O_WRONLY descriptor of cgroup.procs: a forked child writes "0" to it to
   // join before it execs. Owned by this object.

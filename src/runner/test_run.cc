@@ -71,21 +71,21 @@ class LiveReader : public OutputSink, public ktap::ParserListener {
   std::string line_;
 };
 
-std::string RunnerLine(const TestSpec& spec, int index, const ProcessResult& p,
-                       std::chrono::seconds timeout) {
-  std::string head = fmt::format("selftests: {}: {}", spec.collection, spec.name);
-  if (p.timed_out) return fmt::format("not ok {} {} # TIMEOUT {} seconds", index, head, timeout.count());
-  if (!p.status.exited()) return fmt::format("not ok {} {} # exit={}", index, head, 128 + p.status.signal());
-  switch (p.status.exit_code()) {
+}  // namespace
+
+std::string RunnerLine(const std::string& collection, const std::string& name, int index,
+                       const WaitStatus& status, bool timed_out, std::chrono::seconds timeout) {
+  std::string head = fmt::format("selftests: {}: {}", collection, name);
+  if (timed_out) return fmt::format("not ok {} {} # TIMEOUT {} seconds", index, head, timeout.count());
+  if (!status.exited()) return fmt::format("not ok {} {} # exit={}", index, head, 128 + status.signal());
+  switch (status.exit_code()) {
     case 0: return fmt::format("ok {} {}", index, head);
     case 4: return fmt::format("ok {} {} # SKIP", index, head);
     case 2: return fmt::format("ok {} {} # XFAIL", index, head);
     case 3: return fmt::format("not ok {} {} # XPASS", index, head);
-    default: return fmt::format("not ok {} {} # exit={}", index, head, p.status.exit_code());
+    default: return fmt::format("not ok {} {} # exit={}", index, head, status.exit_code());
   }
 }
-
-}  // namespace
 
 std::vector<std::string> FindEnvironmentIssues(std::string_view output, size_t max) {
   std::vector<std::string> found;
@@ -142,7 +142,7 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
     out.process = std::move(r.value());
   }
   auto effective = std::chrono::seconds(static_cast<int64_t>(std::ceil(static_cast<double>(timeout.count()) * options.slowdown)));
-  out.runner_line = RunnerLine(spec, index, out.process, effective);
+  out.runner_line = RunnerLine(spec.collection, spec.name, index, out.process.status, out.process.timed_out, effective);
   out.node = reader.Finish(out.runner_line);
   out.node.duration_ms = out.process.duration_ms;
   out.environment_issues = FindEnvironmentIssues(out.process.output);

@@ -43,6 +43,12 @@ class TestProgress {
 TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options,
                     TestProgress* progress = nullptr);
 
+// The line run_kselftest.sh prints for a finished test:
+// `ok N selftests: COLL: TEST [# SKIP|# XFAIL]`, `not ok N ... # TIMEOUT T seconds`,
+// `not ok N ... # exit=RC` (128 + signal when killed).
+std::string RunnerLine(const std::string& collection, const std::string& name, int index,
+                       const WaitStatus& status, bool timed_out, std::chrono::seconds timeout);
+
 // Lines of `output` that say a tool is missing ("command not found",
 // `exec of "ping" failed`, "sh: 1: tc: not found"); at most `max` of them.
 std::vector<std::string> FindEnvironmentIssues(std::string_view output, size_t max = 20);

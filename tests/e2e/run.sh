@@ -10,7 +10,7 @@ export VIGIL_E2E_BIG_MB=256
 
 set +e
 /usr/bin/time -f '%M' -o "$TMP/rss" "$VIGIL" run --tests "$FX" -j 2 --color never \
-  --json "$TMP/run.json" --junit "$TMP/run.xml" --ktap "$TMP/run.ktap" > "$TMP/out" 2>&1
+  --db "$TMP/run.db" --json "$TMP/run.json" --junit "$TMP/run.xml" --ktap "$TMP/run.ktap" > "$TMP/out" 2>&1
 rc=$?
 set -e
 cat "$TMP/out" | head -60
@@ -56,9 +56,9 @@ expect_eq "runner log re-parsed: failed leaves" 2 "$(json_get "$TMP/reparse.json
 
 # Filters and usage errors.
 set +e
-"$VIGIL" run --tests "$FX" -t basic:pass.sh > "$TMP/one" 2>&1; rc1=$?
-"$VIGIL" run --tests "$FX" -t basic:nope.sh > "$TMP/nope" 2>&1; rc2=$?
-"$VIGIL" run --tests "$FX" -c basic --skip 'basic:*' > "$TMP/none" 2>&1; rc3=$?
+"$VIGIL" run --db "$TMP/run.db" --tests "$FX" -t basic:pass.sh > "$TMP/one" 2>&1; rc1=$?
+"$VIGIL" run --db "$TMP/run.db" --tests "$FX" -t basic:nope.sh > "$TMP/nope" 2>&1; rc2=$?
+"$VIGIL" run --db "$TMP/run.db" --tests "$FX" -c basic --skip 'basic:*' > "$TMP/none" 2>&1; rc3=$?
 set -e
 expect_eq "single passing test" 0 "$rc1"
 expect_eq "unknown test is a usage error" 2 "$rc2"

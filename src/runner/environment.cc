@@ -1,0 +1,62 @@
+#include "runner/environment.h"
+
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "runner/process.h"
+
+namespace vigil::runner {
+
+const std::vector<ToolProbe>& DefaultToolProbes() {
+  static const std::vector<ToolProbe> probes = {
+      {"ip", "-V"},          {"ss", "-V"},           {"tc", "-V"},
+      {"iptables", "-V"},    {"nft", "-v"},          {"ethtool", "--version"},
+      {"packetdrill", "--version"}, {"socat", "-V"}, {"tcpdump", "--version"},
+  };
+  return probes;
+}
+
+store::Environment DetectHostEnvironment(const std::string& path) {
+  store::Environment env;
+  utsname u{};
+  if (uname(&u) == 0) {
+    env.kernel_release = u.release;
+    env.uname = fmt::format("{} {} {} {}", u.sysname, u.release, u.version, u.machine);
+    env.arch = u.machine;
+  }
+  env.cpus = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  struct sysinfo si {};
+  if (sysinfo(&si) == 0) env.memory_kb = static_cast<int64_t>(si.totalram) * si.mem_unit / 1024;
+  env.where = "host";
+  for (const auto& probe : DefaultToolProbes()) {
+    ProcessOptions o;
+    o.argv = {probe.name, probe.flag};
+    o.env = {"PATH=" + path, "LC_ALL=C"};
+    o.timeout = std::chrono::milliseconds(3000);
+    o.kill_grace = std::chrono::milliseconds(200);
+    o.max_output_bytes = 4096;
+    auto r = RunProcess(o);
+    if (!r.ok() || !r->status.exited() || r->status.exit_code() == 127) continue;
+    std::string_view out = r->output;
+    // The first line that mentions a version; else the first line.
+    std::string_view pick;
+    while (!out.empty()) {
+      size_t nl = out.find('\n');
+      std::string_view line = out.substr(0, nl);
+      if (pick.empty() && !line.empty()) pick = line;
+      if (line.find_first_of("0123456789") != std::string_view::npos) {
+        pick = line;
+        break;
+      }
+      if (nl == std::string_view::npos) break;
+      out.remove_prefix(nl + 1);
+    }
+    if (!pick.empty()) env.tools[probe.name] = std::string(pick.substr(0, 200));
+  }
+  return env;
+}
+
+}  // namespace vigil::runner

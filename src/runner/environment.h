@@ -1,0 +1,23 @@
+// What the tests ran on: kernel, machine, and the versions of the tools the
+// networking selftests depend on (a new iproute2 breaks scripts as surely
+// as a kernel change).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+
+namespace vigil::runner {
+
+// Tools whose versions are recorded when present: name and version flag.
+struct ToolProbe {
+  const char* name;
+  const char* flag;
+};
+const std::vector<ToolProbe>& DefaultToolProbes();
+
+// Reads this host's environment; `path` is the PATH tools are looked up in.
+store::Environment DetectHostEnvironment(const std::string& path);
+
+}  // namespace vigil::runner
