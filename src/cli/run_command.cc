@@ -49,6 +49,15 @@ struct RunFlags {
   bool no_cgroup = false;
   std::string db_path = "vigil.db";
   std::string resume;  // RUN_ID or "last"
+  int retries = 0;
+  int repeat = 1;
+  bool until_fail = false;
+};
+
+// One test of a run: its attempts in order (more than one with --retries).
+struct TestResult {
+  std::string path;
+  std::vector<store::AttemptRecord> attempts;
 };
 
 
@@ -95,6 +104,44 @@ ktap::Status StatusOf(const std::string& name) {
   return ktap::Status::kError;
 }
 
+// A test's verdict across its attempts: failed then passed is FLAKY.
+std::string FinalStatus(const std::vector<store::AttemptRecord>& attempts) {
+  if (attempts.empty()) return "MISSING";
+  const std::string& last = attempts.back().status;
+  if (ktap::IsFailure(StatusOf(last))) return last;
+  for (size_t i = 0; i + 1 < attempts.size(); ++i) {
+    if (ktap::IsFailure(StatusOf(attempts[i].status))) return "FLAKY";
+  }
+  return last;
+}
+
+bool IsFailureName(const std::string& status) {
+  return status != "FLAKY" && ktap::IsFailure(StatusOf(status));
+}
+
+// Each subtest's verdict across the attempts, in order of first appearance.
+std::vector<store::SubtestRecord> SubtestVerdicts(const std::vector<store::AttemptRecord>& attempts) {
+  std::vector<store::SubtestRecord> out;
+  std::map<std::string, std::vector<std::string>> seen;
+  for (const auto& a : attempts) {
+    for (const auto& s : a.subtests) {
+      auto [it, inserted] = seen.try_emplace(s.path);
+      if (inserted) out.push_back({s.path, "", s.duration_ms});
+      it->second.push_back(s.status);
+    }
+  }
+  for (auto& s : out) {
+    std::vector<store::AttemptRecord> as;
+    for (const auto& st : seen[s.path]) {
+      store::AttemptRecord a;
+      a.status = st;
+      as.push_back(std::move(a));
+    }
+    s.status = FinalStatus(as);
+  }
+  return out;
+}
+
 // Failing leaves: failing subtests that have no failing subtest below them.
 std::vector<std::string> FailingLeaves(const store::AttemptRecord& a) {
   std::vector<std::string> out;
@@ -110,41 +157,59 @@ std::vector<std::string> FailingLeaves(const store::AttemptRecord& a) {
   return out;
 }
 
-std::string RunJson(int64_t run_id, const std::vector<store::AttemptRecord>& attempts, ktap::Status status) {
+nlohmann::json AttemptJson(const store::AttemptRecord& a) {
+  nlohmann::json subtests = nlohmann::json::array();
+  for (const auto& s : a.subtests) {
+    nlohmann::json j = {{"name", report::SanitizeUtf8(s.path)}, {"status", s.status}};
+    if (s.duration_ms) j["duration_ms"] = *s.duration_ms;
+    subtests.push_back(std::move(j));
+  }
+  return {{"attempt", a.attempt},
+          {"status", a.status},
+          {"exit_code", a.exit_code ? nlohmann::json(*a.exit_code) : nlohmann::json(nullptr)},
+          {"signal", a.signal},
+          {"timed_out", a.timed_out},
+          {"duration_ms", a.duration_ms},
+          {"started_at", a.started_at},
+          {"output_bytes", a.output_bytes},
+          {"subtests", subtests}};
+}
+
+std::string RunJson(int64_t run_id, const std::vector<TestResult>& results, const std::string& status) {
   nlohmann::json tests = nlohmann::json::array();
-  for (const auto& a : attempts) {
+  for (const auto& r : results) {
+    if (r.attempts.empty()) continue;
+    const store::AttemptRecord& last = r.attempts.back();
+    nlohmann::json attempts = nlohmann::json::array();
+    for (const auto& a : r.attempts) attempts.push_back(AttemptJson(a));
     nlohmann::json subtests = nlohmann::json::array();
-    for (const auto& s : a.subtests) {
-      nlohmann::json j = {{"name", report::SanitizeUtf8(s.path)}, {"status", s.status}};
-      if (s.duration_ms) j["duration_ms"] = *s.duration_ms;
-      subtests.push_back(std::move(j));
+    for (const auto& s : SubtestVerdicts(r.attempts)) {
+      subtests.push_back({{"name", report::SanitizeUtf8(s.path)}, {"status", s.status}});
     }
     nlohmann::json env = nlohmann::json::array();
-    for (const auto& e : a.environment_issues) env.push_back(report::SanitizeUtf8(e));
-    nlohmann::json exit = a.exit_code ? nlohmann::json(*a.exit_code) : nlohmann::json(nullptr);
-    nlohmann::json attempt = {{"attempt", a.attempt},          {"status", a.status},
-                              {"exit_code", exit},             {"signal", a.signal},
-                              {"timed_out", a.timed_out},      {"duration_ms", a.duration_ms},
-                              {"started_at", a.started_at},    {"output_bytes", a.output_bytes}};
-    tests.push_back({{"path", a.test_path},
-                     {"status", a.status},
-                     {"exit_code", exit},
-                     {"duration_ms", a.duration_ms},
-                     {"attempts", nlohmann::json::array({attempt})},
+    for (const auto& e : last.environment_issues) env.push_back(report::SanitizeUtf8(e));
+    tests.push_back({{"path", r.path},
+                     {"status", FinalStatus(r.attempts)},
+                     {"exit_code", last.exit_code ? nlohmann::json(*last.exit_code) : nlohmann::json(nullptr)},
+                     {"duration_ms", last.duration_ms},
+                     {"attempts", attempts},
                      {"subtests", subtests},
                      {"environment_issues", env}});
   }
-  nlohmann::json j = {{"format_version", 1}, {"run_id", run_id}, {"status", ktap::StatusName(status)},
-                      {"tests", tests}};
+  nlohmann::json j = {{"format_version", 1}, {"run_id", run_id}, {"status", status}, {"tests", tests}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 // The log run_kselftest.sh would have printed for this run.
-std::string RunnerLog(const std::vector<store::AttemptRecord>& attempts,
+std::string RunnerLog(const std::vector<TestResult>& results,
                       const std::map<std::string, runner::TestSpec>& specs) {
-  std::string out = fmt::format("TAP version 13\n1..{}\n", attempts.size());
+  size_t n = 0;
+  for (const auto& r : results) n += r.attempts.empty() ? 0 : 1;
+  std::string out = fmt::format("TAP version 13\n1..{}\n", n);
   int index = 0;
-  for (const auto& a : attempts) {
+  for (const auto& r : results) {
+    if (r.attempts.empty()) continue;
+    const store::AttemptRecord& a = r.attempts.back();
     ++index;
     auto it = specs.find(a.test_path);
     size_t colon = a.test_path.find(':');
@@ -186,6 +251,10 @@ int Run(const RunFlags& f) {
   std::string tests_dir = f.tests_dir;
   runner::PlanFilter filter = f.filter;
   std::vector<store::AttemptRecord> recorded;
+  if (!f.resume.empty() && f.repeat > 1) {
+    fmt::print(stderr, "vigil run: --resume finishes one run; it does not combine with --repeat\n");
+    return kExitUsage;
+  }
   if (!f.resume.empty()) {
     Result<int64_t> id = f.resume == "last" ? db.LatestRun() : Result<int64_t>(Status::NotFound(""));
     if (f.resume != "last") {
@@ -251,126 +320,205 @@ int Run(const RunFlags& f) {
     if (std::strncmp(*e, "PATH=", 5) == 0) path_var = *e + 5;
   }
 
-  if (run_id == 0) {
-    auto env_id = db.EnsureEnvironment(runner::DetectHostEnvironment(path_var));
-    store::RunRecord run;
-    run.started_at = UtcNow();
-    char host[256] = {0};
-    gethostname(host, sizeof host - 1);
-    run.host = host;
-    run.command = CommandLine();
-    std::error_code ec;
-    run.tests_dir = std::filesystem::absolute(tests_dir, ec).string();
-    for (const auto& t : tests) run.plan.push_back(t.path());
-    run.environment_id = env_id.ok() ? *env_id : 0;
-    auto id = db.CreateRun(run);
-    if (!id.ok()) {
-      fmt::print(stderr, "vigil run: {}\n", id.status().message());
-      return kExitUsage;
-    }
-    run_id = *id;
-  }
   bool color = UseColor(f.color);
   if (options.use_cgroups) {
     int stale = runner::TestCgroup::CleanStale();
     if (stale > 0) fmt::print("killed {} processes left by an interrupted vigil\n", stale);
   }
-  fmt::print("run {}: {} tests from {} (db {})\n", run_id, tests.size(), tests_dir, f.db_path);
+  std::string path_env = path_var;
+  std::optional<int64_t> env_id;
+  // Longest first (durations from earlier runs; unknown tests first): the
+  // run ends sooner with -j. Reports keep the plan's order.
+  std::vector<size_t> order(tests.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (auto durations = db.LastDurations(); durations.ok() && f.jobs > 1) {
+    auto known = [&](size_t i) {
+      auto it = durations->find(tests[i].path());
+      return it == durations->end() ? INT64_MAX : it->second;
+    };
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return known(a) > known(b); });
+  }
 
-  std::vector<std::optional<store::AttemptRecord>> fresh(tests.size());
-  std::atomic<size_t> next{0};
-  std::mutex mu;  // the store and the terminal
-  size_t done = 0;
-  bool store_failed = false;
-  auto worker = [&] {
-    while (true) {
-      size_t i = next++;
-      if (i >= tests.size()) return;
-      std::string started = UtcNow();
-      runner::TestOutcome o = runner::RunTest(tests[i], static_cast<int>(i + 1), options);
-      store::AttemptRecord a = ToRecord(o, started);
-      std::lock_guard<std::mutex> lock(mu);
-      // Committed as soon as it finished: a crash of vigil loses nothing.
-      Status st = db.RecordAttempt(run_id, a);
-      if (!st.ok() && !store_failed) {
-        store_failed = true;
-        fmt::print(stderr, "vigil run: cannot record {}: {}\n", a.test_path, st.message());
+  int exit_code = 0;
+  std::map<std::string, std::pair<int, int>> repeat_tally;  // path -> (failed, runs)
+  for (int repetition = 1; repetition <= f.repeat; ++repetition) {
+    if (run_id == 0) {
+      if (!env_id) {
+        auto id = db.EnsureEnvironment(runner::DetectHostEnvironment(path_env));
+        env_id = id.ok() ? *id : 0;
       }
-      ++done;
-      fmt::print("{} {} ({:.1f}s) [{}/{}]\n", Tag(o.node.status, color), a.test_path,
-                 static_cast<double>(a.duration_ms) / 1000.0, done, tests.size());
-      std::fflush(stdout);
-      fresh[i] = std::move(a);
+      store::RunRecord run;
+      run.started_at = UtcNow();
+      char host[256] = {0};
+      gethostname(host, sizeof host - 1);
+      run.host = host;
+      run.command = CommandLine();
+      std::error_code ec;
+      run.tests_dir = std::filesystem::absolute(tests_dir, ec).string();
+      for (const auto& t : tests) run.plan.push_back(t.path());
+      run.environment_id = *env_id;
+      auto id = db.CreateRun(run);
+      if (!id.ok()) {
+        fmt::print(stderr, "vigil run: {}\n", id.status().message());
+        return kExitUsage;
+      }
+      run_id = *id;
     }
-  };
-  int jobs = std::max(1, std::min<int>(f.jobs, static_cast<int>(std::max<size_t>(tests.size(), 1))));
-  std::vector<std::thread> threads;
-  for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
+    if (f.repeat > 1) fmt::print("repetition {}/{}: ", repetition, f.repeat);
+    fmt::print("run {}: {} tests from {} (db {})\n", run_id, tests.size(), tests_dir, f.db_path);
 
-  // The whole run: what an earlier invocation recorded, then this one's.
-  std::vector<store::AttemptRecord> all = std::move(recorded);
-  for (auto& a : fresh) {
-    if (a) all.push_back(std::move(*a));
-  }
+    std::vector<std::vector<store::AttemptRecord>> fresh(tests.size());
+    std::atomic<size_t> next{0};
+    std::mutex mu;  // the store and the terminal
+    size_t done = 0;
+    bool store_failed = false;
+    auto worker = [&] {
+      while (true) {
+        size_t k = next++;
+        if (k >= order.size()) return;
+        size_t i = order[k];
+        for (int attempt = 1; attempt <= 1 + f.retries; ++attempt) {
+          std::string started = UtcNow();
+          runner::TestOutcome o = runner::RunTest(tests[i], static_cast<int>(i + 1), options);
+          store::AttemptRecord a = ToRecord(o, started);
+          a.attempt = attempt;
+          bool failed = ktap::IsFailure(o.node.status);
+          std::lock_guard<std::mutex> lock(mu);
+          // Committed as soon as it finished: a crash of vigil loses nothing.
+          Status st = db.RecordAttempt(run_id, a);
+          if (!st.ok() && !store_failed) {
+            store_failed = true;
+            fmt::print(stderr, "vigil run: cannot record {}: {}\n", a.test_path, st.message());
+          }
+          fresh[i].push_back(std::move(a));
+          if (!failed || attempt == 1 + f.retries) {
+            ++done;
+            std::string final_status = FinalStatus(fresh[i]);
+            std::string tag = final_status == "FLAKY" ? (color ? "\033[35m[FLAKY]\033[0m" : "[FLAKY]")
+                                                      : Tag(StatusOf(final_status), color);
+            fmt::print("{} {} ({:.1f}s{}) [{}/{}]\n", tag, tests[i].path(),
+                       static_cast<double>(fresh[i].back().duration_ms) / 1000.0,
+                       attempt > 1 ? fmt::format(", {} attempts", attempt) : "", done, tests.size());
+            std::fflush(stdout);
+            break;
+          }
+          fmt::print("{} {}: attempt {} failed, retrying\n", Tag(o.node.status, color), tests[i].path(), attempt);
+          std::fflush(stdout);
+        }
+      }
+    };
+    int jobs = std::max(1, std::min<int>(f.jobs, static_cast<int>(std::max<size_t>(tests.size(), 1))));
+    std::vector<std::thread> threads;
+    for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
+    for (auto& t : threads) t.join();
 
-  // Summary: failures first, with their failing subtests, the end of their
-  // output and the command that reruns just that test.
-  ktap::Counts counts;
-  for (const auto& a : all) counts.Add(StatusOf(a.status));
-  ktap::Status status = counts.Aggregate();
-  fmt::print("\n");
-  for (const auto& a : all) {
-    if (!ktap::IsFailure(StatusOf(a.status))) continue;
-    std::string how = a.timed_out ? "timeout"
-                      : a.exit_code ? fmt::format("exit {}", *a.exit_code)
-                                    : runner::WaitStatus::Signaled(a.signal).ToString();
-    fmt::print("{} {} ({})\n", Tag(StatusOf(a.status), color), a.test_path, how);
-    std::vector<std::string> leaves = FailingLeaves(a);
-    for (size_t i = 0; i < leaves.size() && i < 20; ++i) {
-      fmt::print("    {}\n", report::SanitizeForTerminal(leaves[i]));
+    // The whole run, in plan order: what an earlier invocation recorded
+    // (with --resume), then this one's.
+    std::vector<TestResult> results;
+    std::map<std::string, size_t> index;
+    for (auto& a : recorded) {
+      auto [it, inserted] = index.try_emplace(a.test_path, results.size());
+      if (inserted) results.push_back({a.test_path, {}});
+      results[it->second].attempts.push_back(std::move(a));
     }
-    if (leaves.size() > 20) fmt::print("    ... {} more failing subtests\n", leaves.size() - 20);
-    std::string_view text = a.output;
-    std::vector<std::string_view> lines;
-    while (!text.empty()) {
-      size_t nl = text.find('\n');
-      lines.push_back(text.substr(0, nl));
-      if (nl == std::string_view::npos) break;
-      text.remove_prefix(nl + 1);
+    recorded.clear();
+    for (size_t i = 0; i < tests.size(); ++i) {
+      if (fresh[i].empty()) continue;
+      auto [it, inserted] = index.try_emplace(tests[i].path(), results.size());
+      if (inserted) results.push_back({tests[i].path(), {}});
+      for (auto& a : fresh[i]) results[it->second].attempts.push_back(std::move(a));
     }
-    for (size_t i = lines.size() > 10 ? lines.size() - 10 : 0; i < lines.size(); ++i) {
-      fmt::print("      | {}\n", report::SanitizeForTerminal(lines[i]));
-    }
-    fmt::print("    rerun: vigil run --tests {} -t {}\n", tests_dir, a.test_path);
-  }
-  for (const auto& a : all) {
-    if (!a.environment_issues.empty()) {
-      fmt::print("environment: {}: {}\n", a.test_path, report::SanitizeForTerminal(a.environment_issues.front()));
-    }
-  }
-  fmt::print("{} run {}: {} tests: {} passed, {} failed, {} timed out, {} skipped, {} xfail, {} xpass\n",
-             Tag(status, color), run_id, counts.Total(), counts.Get(ktap::Status::kPass),
-             counts.Get(ktap::Status::kFail), counts.Get(ktap::Status::kTimeout),
-             counts.Get(ktap::Status::kSkip), counts.Get(ktap::Status::kXfail),
-             counts.Get(ktap::Status::kXpass));
-  Status fin = db.FinishRun(run_id, std::string(ktap::StatusName(status)), UtcNow());
-  if (!fin.ok()) fmt::print(stderr, "vigil run: cannot finish run {}: {}\n", run_id, fin.message());
 
-  bool write_ok = true;
-  std::string runner_log;
-  if (!f.json_path.empty()) write_ok &= WriteFile(f.json_path, RunJson(run_id, all, status));
-  if (!f.ktap_path.empty() || !f.junit_path.empty()) runner_log = RunnerLog(all, specs);
-  if (!f.ktap_path.empty()) write_ok &= WriteFile(f.ktap_path, runner_log);
-  if (!f.junit_path.empty()) {
-    write_ok &= WriteFile(f.junit_path, report::ToJunit(ktap::ParseText(runner_log)));
+    // Summary: failures first, with their failing subtests, the end of their
+    // output and the command that reruns just that test.
+    ktap::Counts counts;
+    int flaky = 0;
+    for (const auto& r : results) {
+      std::string st = FinalStatus(r.attempts);
+      if (st == "FLAKY") {
+        ++flaky;
+      } else {
+        counts.Add(StatusOf(st));
+      }
+      auto& tally = repeat_tally[r.path];
+      tally.second += 1;
+      tally.first += IsFailureName(st) ? 1 : 0;
+    }
+    ktap::Status agg = counts.Aggregate();
+    if (agg == ktap::Status::kNoTests && flaky > 0) agg = ktap::Status::kPass;
+    std::string status = std::string(ktap::StatusName(agg));
+    fmt::print("\n");
+    for (const auto& r : results) {
+      std::string st = FinalStatus(r.attempts);
+      if (!IsFailureName(st) && st != "FLAKY") continue;
+      const store::AttemptRecord& a = r.attempts.back();
+      const store::AttemptRecord& shown = st == "FLAKY" ? r.attempts.front() : a;
+      std::string how = shown.timed_out ? "timeout"
+                        : shown.exit_code ? fmt::format("exit {}", *shown.exit_code)
+                                          : runner::WaitStatus::Signaled(shown.signal).ToString();
+      std::string tag = st == "FLAKY" ? "[FLAKY]" : Tag(StatusOf(st), color);
+      fmt::print("{} {} ({}{})\n", tag, r.path, how,
+                 r.attempts.size() > 1 ? fmt::format(", {} attempts", r.attempts.size()) : "");
+      std::vector<std::string> leaves = FailingLeaves(shown);
+      for (size_t i = 0; i < leaves.size() && i < 20; ++i) {
+        fmt::print("    {}\n", report::SanitizeForTerminal(leaves[i]));
+      }
+      if (leaves.size() > 20) fmt::print("    ... {} more failing subtests\n", leaves.size() - 20);
+      std::string_view text = shown.output;
+      std::vector<std::string_view> lines;
+      while (!text.empty()) {
+        size_t nl = text.find('\n');
+        lines.push_back(text.substr(0, nl));
+        if (nl == std::string_view::npos) break;
+        text.remove_prefix(nl + 1);
+      }
+      for (size_t i = lines.size() > 10 ? lines.size() - 10 : 0; i < lines.size(); ++i) {
+        fmt::print("      | {}\n", report::SanitizeForTerminal(lines[i]));
+      }
+      fmt::print("    rerun: vigil run --tests {} -t {}\n", tests_dir, r.path);
+    }
+    for (const auto& r : results) {
+      const auto& a = r.attempts.back();
+      if (!a.environment_issues.empty()) {
+        fmt::print("environment: {}: {}\n", r.path, report::SanitizeForTerminal(a.environment_issues.front()));
+      }
+    }
+    fmt::print("{} run {}: {} tests: {} passed, {} failed, {} timed out, {} skipped, {} flaky, {} xfail, {} xpass\n",
+               Tag(agg, color), run_id, counts.Total() + flaky, counts.Get(ktap::Status::kPass),
+               counts.Get(ktap::Status::kFail) + counts.Get(ktap::Status::kError) + counts.Get(ktap::Status::kCrash),
+               counts.Get(ktap::Status::kTimeout), counts.Get(ktap::Status::kSkip), flaky,
+               counts.Get(ktap::Status::kXfail), counts.Get(ktap::Status::kXpass));
+    Status fin = db.FinishRun(run_id, status, UtcNow());
+    if (!fin.ok()) fmt::print(stderr, "vigil run: cannot finish run {}: {}\n", run_id, fin.message());
+
+    bool write_ok = true;
+    std::string runner_log;
+    if (!f.json_path.empty()) write_ok &= WriteFile(f.json_path, RunJson(run_id, results, status));
+    if (!f.ktap_path.empty() || !f.junit_path.empty()) runner_log = RunnerLog(results, specs);
+    if (!f.ktap_path.empty()) write_ok &= WriteFile(f.ktap_path, runner_log);
+    if (!f.junit_path.empty()) {
+      write_ok &= WriteFile(f.junit_path, report::ToJunit(ktap::ParseText(runner_log)));
+    }
+    if (!write_ok) {
+      fmt::print(stderr, "vigil run: cannot write a report file\n");
+      return kExitUsage;
+    }
+    if (store_failed) return kExitUsage;
+    bool failed = ktap::IsFailure(agg);
+    if (failed) exit_code = 1;
+    run_id = 0;
+    if (failed && f.until_fail) {
+      if (f.repeat > 1) fmt::print("stopped at repetition {}: --until-fail\n", repetition);
+      break;
+    }
   }
-  if (!write_ok) {
-    fmt::print(stderr, "vigil run: cannot write a report file\n");
-    return kExitUsage;
+  if (f.repeat > 1) {
+    fmt::print("\nacross repetitions:\n");
+    for (const auto& [path, tally] : repeat_tally) {
+      if (tally.first > 0) fmt::print("  {} failed {}/{}\n", path, tally.first, tally.second);
+    }
   }
-  if (store_failed) return kExitUsage;
-  return ktap::IsFailure(status) ? 1 : 0;
+  return exit_code;
 }
 
 }  // namespace
@@ -405,6 +553,13 @@ Runner SetupRunCommand(CLI::App* app) {
   app->add_option("--color", f->color, "auto, always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
+  app->add_option("--retries", f->retries, "Run a failed test again up to N times; failed then passed is FLAKY")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  app->add_option("--repeat", f->repeat, "Run the selection N times (a run each): how flaky tests are reproduced")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app->add_flag("--until-fail", f->until_fail, "With --repeat: stop after the first run with a failure");
   app->add_flag("--no-cgroup", f->no_cgroup, "Do not put tests in cgroups (process groups only)");
   return [f] { return Run(*f); };
 }
