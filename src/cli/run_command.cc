@@ -30,6 +30,8 @@
 #include "report/utf8.h"
 #include "runner/test_plan.h"
 #include "runner/cgroup.h"
+#include "runner/config.h"
+#include "runner/scheduler.h"
 #include "runner/environment.h"
 #include "runner/test_run.h"
 #include "store/store.h"
@@ -50,6 +52,7 @@ struct RunFlags {
   std::string db_path = "vigil.db";
   std::string resume;  // RUN_ID or "last"
   int retries = 0;
+  std::string config_path;
   int repeat = 1;
   bool until_fail = false;
 };
@@ -308,6 +311,29 @@ int Run(const RunFlags& f) {
     fmt::print(stderr, "vigil run: no tests selected in {}\n", tests_dir);
     return kExitUsage;
   }
+  // vigil.toml: --config, else the one beside the tests.
+  runner::RunConfig config;
+  std::string config_path = f.config_path;
+  if (config_path.empty()) {
+    std::error_code ec;
+    std::string beside = (std::filesystem::path(tests_dir) / "vigil.toml").string();
+    if (std::filesystem::exists(beside, ec)) config_path = beside;
+  }
+  if (!config_path.empty()) {
+    auto loaded = runner::LoadConfig(config_path);
+    if (!loaded.ok()) {
+      fmt::print(stderr, "vigil run: {}\n", loaded.status().message());
+      return kExitUsage;
+    }
+    config = std::move(*loaded);
+  }
+  std::vector<int> retries(tests.size(), f.retries);
+  for (size_t i = 0; i < tests.size(); ++i) {
+    if (const runner::TestRule* r = config.RuleFor(tests[i].path())) {
+      if (r->timeout_s) tests[i].timeout = std::chrono::seconds(*r->timeout_s);
+      if (r->retries) retries[i] = *r->retries;
+    }
+  }
   std::map<std::string, runner::TestSpec> specs;
   for (const auto& t : tests) specs[t.path()] = t;
 
@@ -368,16 +394,14 @@ int Run(const RunFlags& f) {
     fmt::print("run {}: {} tests from {} (db {})\n", run_id, tests.size(), tests_dir, f.db_path);
 
     std::vector<std::vector<store::AttemptRecord>> fresh(tests.size());
-    std::atomic<size_t> next{0};
+    runner::Scheduler scheduler(tests, order, config);
     std::mutex mu;  // the store and the terminal
     size_t done = 0;
     bool store_failed = false;
     auto worker = [&] {
-      while (true) {
-        size_t k = next++;
-        if (k >= order.size()) return;
-        size_t i = order[k];
-        for (int attempt = 1; attempt <= 1 + f.retries; ++attempt) {
+      while (std::optional<size_t> next = scheduler.Next()) {
+        size_t i = *next;
+        for (int attempt = 1; attempt <= 1 + retries[i]; ++attempt) {
           std::string started = UtcNow();
           runner::TestOutcome o = runner::RunTest(tests[i], static_cast<int>(i + 1), options);
           store::AttemptRecord a = ToRecord(o, started);
@@ -391,7 +415,7 @@ int Run(const RunFlags& f) {
             fmt::print(stderr, "vigil run: cannot record {}: {}\n", a.test_path, st.message());
           }
           fresh[i].push_back(std::move(a));
-          if (!failed || attempt == 1 + f.retries) {
+          if (!failed || attempt == 1 + retries[i]) {
             ++done;
             std::string final_status = FinalStatus(fresh[i]);
             std::string tag = final_status == "FLAKY" ? (color ? "\033[35m[FLAKY]\033[0m" : "[FLAKY]")
@@ -405,6 +429,7 @@ int Run(const RunFlags& f) {
           fmt::print("{} {}: attempt {} failed, retrying\n", Tag(o.node.status, color), tests[i].path(), attempt);
           std::fflush(stdout);
         }
+        scheduler.Done(i);
       }
     };
     int jobs = std::max(1, std::min<int>(f.jobs, static_cast<int>(std::max<size_t>(tests.size(), 1))));
@@ -553,6 +578,9 @@ Runner SetupRunCommand(CLI::App* app) {
   app->add_option("--color", f->color, "auto, always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
+  app->add_option("--config", f->config_path,
+                  "vigil.toml with scheduling classes ([[class]] match, max_parallel, serial) and per-test "
+                  "timeout/retries ([[test]]); default: vigil.toml beside the tests");
   app->add_option("--retries", f->retries, "Run a failed test again up to N times; failed then passed is FLAKY")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();

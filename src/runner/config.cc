@@ -1,0 +1,114 @@
+#include "runner/config.h"
+
+#include <fnmatch.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace vigil::runner {
+
+bool GlobMatch(const std::string& pattern, const std::string& path) {
+  return fnmatch(pattern.c_str(), path.c_str(), 0) == 0;
+}
+
+const TestRule* RunConfig::RuleFor(const std::string& path) const {
+  for (const auto& r : tests) {
+    if (GlobMatch(r.match, path)) return &r;
+  }
+  return nullptr;
+}
+
+namespace {
+
+std::string Where(const std::string& source, const toml::node& n) {
+  return fmt::format("{}:{}", source, n.source().begin.line);
+}
+
+Status CheckKeys(const toml::table& t, const std::set<std::string>& allowed, const std::string& source,
+                 const char* what) {
+  for (const auto& [k, v] : t) {
+    if (!allowed.count(std::string(k.str()))) {
+      return Status::InvalidArgument(fmt::format("{}: unknown key '{}' in [[{}]]", Where(source, v), k.str(), what));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<RunConfig> ParseConfig(const std::string& text, const std::string& source) {
+  toml::table root;
+  try {  // Debian's toml++ reports parse errors as exceptions
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(
+        fmt::format("{}:{}: {}", source, e.source().begin.line, std::string(e.description())));
+  }
+  RunConfig config;
+  config.source = source;
+  for (const auto& [k, v] : root) {
+    if (k.str() != "class" && k.str() != "test") {
+      return Status::InvalidArgument(fmt::format("{}: unknown section '{}'", Where(source, v), k.str()));
+    }
+    const toml::array* arr = v.as_array();
+    if (!arr) {
+      return Status::InvalidArgument(fmt::format("{}: '{}' must be written [[{}]]", Where(source, v), k.str(), k.str()));
+    }
+    for (const auto& item : *arr) {
+      const toml::table* t = item.as_table();
+      if (!t) return Status::InvalidArgument(fmt::format("{}: [[{}]] must be a table", Where(source, item), k.str()));
+      auto match = (*t)["match"].value<std::string>();
+      if (!match || match->empty()) {
+        return Status::InvalidArgument(fmt::format("{}: [[{}]] needs match = \"GLOB\"", Where(source, item), k.str()));
+      }
+      if (k.str() == "class") {
+        Status s = CheckKeys(*t, {"match", "max_parallel", "serial"}, source, "class");
+        if (!s.ok()) return s;
+        ClassRule c;
+        c.match = *match;
+        if (auto n = (*t)["max_parallel"]; n) {
+          auto v2 = n.value<int64_t>();
+          if (!v2 || *v2 < 1) return Status::InvalidArgument(fmt::format("{}: max_parallel must be a positive integer", Where(source, *n.node())));
+          c.max_parallel = static_cast<int>(*v2);
+        }
+        if (auto n = (*t)["serial"]; n) {
+          auto v2 = n.value<bool>();
+          if (!v2) return Status::InvalidArgument(fmt::format("{}: serial must be true or false", Where(source, *n.node())));
+          c.serial = *v2;
+        }
+        config.classes.push_back(c);
+      } else {
+        Status s = CheckKeys(*t, {"match", "timeout", "retries"}, source, "test");
+        if (!s.ok()) return s;
+        TestRule r;
+        r.match = *match;
+        if (auto n = (*t)["timeout"]; n) {
+          auto v2 = n.value<int64_t>();
+          if (!v2 || *v2 < 0) return Status::InvalidArgument(fmt::format("{}: timeout must be seconds (0 = none)", Where(source, *n.node())));
+          r.timeout_s = static_cast<int>(*v2);
+        }
+        if (auto n = (*t)["retries"]; n) {
+          auto v2 = n.value<int64_t>();
+          if (!v2 || *v2 < 0 || *v2 > 100) return Status::InvalidArgument(fmt::format("{}: retries must be 0 to 100", Where(source, *n.node())));
+          r.retries = static_cast<int>(*v2);
+        }
+        config.tests.push_back(r);
+      }
+    }
+  }
+  return config;
+}
+
+Result<RunConfig> LoadConfig(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return Status::NotFound(fmt::format("cannot read {}", path));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+}  // namespace vigil::runner

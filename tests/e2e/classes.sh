@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Scheduling classes from vigil.toml beside the tests: with -j 3, the three
+# tests of a max_parallel = 1 class never overlap, the serial test runs alone,
+# and unconstrained tests do run side by side.
+source "$(dirname "$0")/lib.sh"
+FX="$VIGIL_SRC/tests/fixtures/classes"
+export VIGIL_E2E_TIMES="$TMP/times"
+mkdir -p "$VIGIL_E2E_TIMES"
+set +e
+"$VIGIL" run --tests "$FX" -j 3 --db "$TMP/c.db" --color never > "$TMP/out" 2>&1
+rc=$?
+set -e
+expect_eq "all pass" 0 "$rc"
+verdict=$("$PY" - "$VIGIL_E2E_TIMES" <<'PYEOF'
+import os, sys
+d = sys.argv[1]
+iv = {}
+for name in os.listdir(d):
+    start, end = [float(x) for x in open(os.path.join(d, name)).read().split()]
+    iv[name] = (start, end)
+def overlap(a, b):
+    return iv[a][0] < iv[b][1] and iv[b][0] < iv[a][1]
+shared = [n for n in iv if n.startswith("shared_")]
+problems = []
+for i, a in enumerate(shared):
+    for b in shared[i + 1:]:
+        if overlap(a, b): problems.append(f"{a} overlaps {b}")
+for other in iv:
+    if other != "alone_only" and overlap("alone_only", other): problems.append(f"alone_only overlaps {other}")
+ran_together = any(overlap(a, b) for a in iv for b in iv if a < b)
+print("ok" if len(iv) == 6 and not problems and ran_together else f"{len(iv)} {problems} together={ran_together}")
+PYEOF
+)
+expect_eq "class limits, serial test alone, parallelism elsewhere" ok "$verdict"
+
+# A bad vigil.toml is a usage error that says where.
+printf '[[class]]\nmatch = "x"\nmax_parallel = "two"\n' > "$TMP/bad.toml"
+set +e
+"$VIGIL" run --tests "$FX" --config "$TMP/bad.toml" --db "$TMP/c.db" > "$TMP/bad" 2>&1
+rc=$?
+set -e
+expect_eq "bad config exit" 2 "$rc"
+grep -q "bad.toml:3: max_parallel must be a positive integer" "$TMP/bad" && pass "bad config explained" || fail "$(cat "$TMP/bad")"
+finish
