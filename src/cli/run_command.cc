@@ -49,6 +49,7 @@ struct RunFlags {
   std::string json_path, junit_path, ktap_path;
   std::string color = "auto";
   bool no_cgroup = false;
+  bool netns = false;
   std::string db_path = "vigil.db";
   std::string resume;  // RUN_ID or "last"
   int retries = 0;
@@ -235,6 +236,78 @@ std::string RunnerLog(const std::vector<TestResult>& results,
   return out;
 }
 
+// GitHub: the job summary ($GITHUB_STEP_SUMMARY, Markdown) and ::error
+// annotations. GitHub keeps 10 error annotations per step and 1 MiB of
+// summary, so both are bounded here.
+std::string EscapeMarkdown(std::string_view s) {
+  std::string out;
+  for (char c : report::SanitizeForTerminal(s)) {
+    if (c == '|' || c == '`' || c == '*' || c == '_' || c == '<' || c == '>') out += '\\';
+    out += c;
+  }
+  return out.size() > 300 ? out.substr(0, 300) + "..." : out;
+}
+
+// Inside a code span nothing is escaped; a backquote would end it.
+std::string CodeSpan(std::string_view s) {
+  std::string out = report::SanitizeForTerminal(s.substr(0, 300));
+  for (char& c : out) {
+    if (c == '`') c = '\'';
+  }
+  return "`" + out + "`";
+}
+
+std::string GithubSummary(int64_t run_id, const std::vector<TestResult>& results, const std::string& status) {
+  std::map<std::string, int> by_status;
+  for (const auto& r : results) ++by_status[FinalStatus(r.attempts)];
+  std::string md = fmt::format("### vigil run {}: {}\n\n| status | tests |\n|---|---|\n", run_id, status);
+  for (const auto& [st, n] : by_status) md += fmt::format("| {} | {} |\n", st, n);
+  bool header = false;
+  for (const auto& r : results) {
+    std::string st = FinalStatus(r.attempts);
+    if (!IsFailureName(st) && st != "FLAKY") continue;
+    if (!header) {
+      md += "\n#### Failures and flaky tests\n\n";
+      header = true;
+    }
+    md += fmt::format("- **{}** {}\n", st, CodeSpan(r.path));
+    const store::AttemptRecord& shown = st == "FLAKY" ? r.attempts.front() : r.attempts.back();
+    std::vector<std::string> leaves = FailingLeaves(shown);
+    for (size_t i = 0; i < leaves.size() && i < 10; ++i) md += "  - " + EscapeMarkdown(leaves[i]) + "\n";
+    if (md.size() > 60000) {
+      md += "\n(truncated)\n";
+      break;
+    }
+  }
+  return md;
+}
+
+void GithubAnnotations(const std::vector<TestResult>& results) {
+  int shown = 0;
+  for (const auto& r : results) {
+    std::string st = FinalStatus(r.attempts);
+    if (!IsFailureName(st)) continue;
+    if (++shown > 10) {
+      fmt::print("::warning title=vigil::more failures than GitHub shows; see the job summary\n");
+      break;
+    }
+    std::vector<std::string> leaves = FailingLeaves(r.attempts.back());
+    std::string msg = leaves.empty() ? st : fmt::format("{}: {}", st, leaves.front());
+    // Annotation text is one line; %, CR and LF are escaped as GitHub asks.
+    auto esc = [](std::string_view t) {
+      std::string o;
+      for (char c : report::SanitizeForTerminal(t)) {
+        if (c == '%') o += "%25";
+        else if (c == '\r') o += "%0D";
+        else if (c == '\n') o += "%0A";
+        else o += c;
+      }
+      return o;
+    };
+    fmt::print("::error title={}::{}\n", esc(r.path), esc(msg));
+  }
+}
+
 bool WriteFile(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f << text;
@@ -340,6 +413,7 @@ int Run(const RunFlags& f) {
   runner::RunOptions options;
   options.slowdown = f.slowdown;
   options.use_cgroups = !f.no_cgroup;
+  options.netns = f.netns;
   std::string path_var = "/usr/sbin:/usr/bin:/sbin:/bin";
   for (char** e = environ; *e; ++e) {
     options.base_env.emplace_back(*e);
@@ -524,6 +598,14 @@ int Run(const RunFlags& f) {
     if (!f.junit_path.empty()) {
       write_ok &= WriteFile(f.junit_path, report::ToJunit(ktap::ParseText(runner_log)));
     }
+    if (const char* gh = std::getenv("GITHUB_STEP_SUMMARY"); gh && *gh) {
+      std::ofstream md(gh, std::ios::app);
+      md << GithubSummary(run_id, results, status);
+      write_ok &= static_cast<bool>(md);
+    }
+    if (const char* gha = std::getenv("GITHUB_ACTIONS"); gha && std::string_view(gha) == "true") {
+      GithubAnnotations(results);
+    }
     if (!write_ok) {
       fmt::print(stderr, "vigil run: cannot write a report file\n");
       return kExitUsage;
@@ -588,6 +670,7 @@ Runner SetupRunCommand(CLI::App* app) {
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   app->add_flag("--until-fail", f->until_fail, "With --repeat: stop after the first run with a failure");
+  app->add_flag("--netns", f->netns, "Run each test in a fresh network namespace (loopback up), as run_kselftest.sh -n");
   app->add_flag("--no-cgroup", f->no_cgroup, "Do not put tests in cgroups (process groups only)");
   return [f] { return Run(*f); };
 }

@@ -1,6 +1,10 @@
 #include "runner/process.h"
 
 #include <dirent.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -138,6 +142,17 @@ Result<ProcessResult> RunProcess(const ProcessOptions& o, OutputSink* sink) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     signal(SIGPIPE, SIG_DFL);
+    if (o.new_netns) {
+      if (unshare(CLONE_NEWNET) != 0) ChildFail("unshare", "CLONE_NEWNET");
+      // Bring the loopback interface up, as `ip netns exec` users expect.
+      int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      ifreq ifr{};
+      memcpy(ifr.ifr_name, "lo", 3);
+      if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) != 0) ChildFail("configure", "lo");
+      ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+      if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) ChildFail("bring up", "lo");
+      close(s);
+    }
     if (!o.cwd.empty() && chdir(o.cwd.c_str()) != 0) ChildFail("chdir to", o.cwd.c_str());
     execvpe(argv[0], argv.data(), envp.data());
     ChildFail("exec of", argv[0]);

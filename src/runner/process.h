@@ -26,6 +26,7 @@ struct ProcessOptions {
   std::chrono::milliseconds kill_grace{3000};  // SIGTERM to SIGKILL
   size_t max_output_bytes = 16 << 20;  // kept: the first and last halves
   std::string cgroup_name;  // non-empty: run in a cgroup of that name if possible
+  bool new_netns = false;   // a fresh network namespace with lo up (needs CAP_SYS_ADMIN)
 };
 
 // Receives the output as it arrives (on the calling thread).

@@ -142,6 +142,17 @@ TEST(ProcessTest, OutputIsCappedHeadAndTailKept) {
   EXPECT_NE(r->output.find("bytes of output not kept"), std::string::npos);
 }
 
+TEST(ProcessTest, NewNetworkNamespaceHasOnlyLoopbackUp) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  ProcessOptions o = Sh("cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '; cat /sys/class/net/lo/operstate");
+  o.new_netns = true;
+  auto r = RunProcess(o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status.exit_code(), 0) << r->output;
+  EXPECT_EQ(r->output.substr(0, 3), "lo\n") << r->output;  // no other interface
+  EXPECT_EQ(r->output.find("eth"), std::string::npos);
+}
+
 TEST(ProcessTest, NoProgram) {
   auto r = RunProcess(ProcessOptions{});
   EXPECT_FALSE(r.ok());

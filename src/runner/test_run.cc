@@ -131,6 +131,7 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
   }
   po.kill_grace = options.kill_grace;
   po.max_output_bytes = options.max_output_bytes;
+  po.new_netns = options.netns;
   if (options.use_cgroups) po.cgroup_name = fmt::format("vigil-{}-{}", getpid(), index);
 
   LiveReader reader(spec, progress);

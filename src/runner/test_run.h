@@ -22,6 +22,7 @@ struct RunOptions {
   size_t max_output_bytes = 16 << 20;
   std::vector<std::string> base_env;  // the environment tests start from
   bool use_cgroups = true;
+  bool netns = false;  // each test in a fresh network namespace
 };
 
 struct TestOutcome {

@@ -9,6 +9,7 @@ export VIGIL_E2E_MARKER="$$-$RANDOM"
 export VIGIL_E2E_BIG_MB=256
 
 set +e
+GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY="$TMP/summary.md" \
 /usr/bin/time -f '%M' -o "$TMP/rss" "$VIGIL" run --tests "$FX" -j 2 --color never \
   --db "$TMP/run.db" --json "$TMP/run.json" --junit "$TMP/run.xml" --ktap "$TMP/run.ktap" > "$TMP/out" 2>&1
 rc=$?
@@ -37,6 +38,12 @@ grep -q "rerun: vigil run --tests $FX -t basic:fail.sh" "$TMP/out" && pass "reru
 
 rss_kb=$(tail -1 "$TMP/rss")
 [ "$rss_kb" -lt $((96 * 1024)) ] && pass "RSS ${rss_kb} KiB with 256 MiB of test output" || fail "RSS ${rss_kb} KiB"
+
+# GitHub: a job summary and one ::error annotation per failure.
+grep -q '^### vigil run 1: FAIL' "$TMP/summary.md" && pass "job summary written" || fail "no job summary"
+grep -q -- '- \*\*TIMEOUT\*\* `hang:timeout.sh`' "$TMP/summary.md" && pass "summary lists the timeout" || fail "summary lacks the timeout"
+expect_eq "annotations" 4 "$(grep -c '^::error title=' "$TMP/out")"
+grep -q '^::error title=basic:ktap_fail.sh::FAIL: \[FAIL\] second' "$TMP/out" && pass "annotation names the failing subtest" || fail "annotation lacks the subtest"
 
 # Nothing the tests started is alive.
 sleep 0.2
