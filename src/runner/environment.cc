@@ -4,6 +4,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <future>
+
 #include <fmt/format.h>
 
 #include "runner/process.h"
@@ -31,30 +33,38 @@ store::Environment DetectHostEnvironment(const std::string& path) {
   struct sysinfo si {};
   if (sysinfo(&si) == 0) env.memory_kb = static_cast<int64_t>(si.totalram) * si.mem_unit / 1024;
   env.where = "host";
+  // The probes run side by side: they are a fixed cost of every run.
+  std::vector<std::future<std::pair<std::string, std::string>>> probes;
   for (const auto& probe : DefaultToolProbes()) {
-    ProcessOptions o;
-    o.argv = {probe.name, probe.flag};
-    o.env = {"PATH=" + path, "LC_ALL=C"};
-    o.timeout = std::chrono::milliseconds(3000);
-    o.kill_grace = std::chrono::milliseconds(200);
-    o.max_output_bytes = 4096;
-    auto r = RunProcess(o);
-    if (!r.ok() || !r->status.exited() || r->status.exit_code() == 127) continue;
-    std::string_view out = r->output;
-    // The first line that mentions a version; else the first line.
-    std::string_view pick;
-    while (!out.empty()) {
-      size_t nl = out.find('\n');
-      std::string_view line = out.substr(0, nl);
-      if (pick.empty() && !line.empty()) pick = line;
-      if (line.find_first_of("0123456789") != std::string_view::npos) {
-        pick = line;
-        break;
+    probes.push_back(std::async(std::launch::async, [probe, path]() -> std::pair<std::string, std::string> {
+      ProcessOptions o;
+      o.argv = {probe.name, probe.flag};
+      o.env = {"PATH=" + path, "LC_ALL=C"};
+      o.timeout = std::chrono::milliseconds(3000);
+      o.kill_grace = std::chrono::milliseconds(200);
+      o.max_output_bytes = 4096;
+      auto r = RunProcess(o);
+      if (!r.ok() || !r->status.exited() || r->status.exit_code() == 127) return {};
+      std::string_view out = r->output;
+      // The first line that mentions a version; else the first line.
+      std::string_view pick;
+      while (!out.empty()) {
+        size_t nl = out.find('\n');
+        std::string_view line = out.substr(0, nl);
+        if (pick.empty() && !line.empty()) pick = line;
+        if (line.find_first_of("0123456789") != std::string_view::npos) {
+          pick = line;
+          break;
+        }
+        if (nl == std::string_view::npos) break;
+        out.remove_prefix(nl + 1);
       }
-      if (nl == std::string_view::npos) break;
-      out.remove_prefix(nl + 1);
-    }
-    if (!pick.empty()) env.tools[probe.name] = std::string(pick.substr(0, 200));
+      return {probe.name, std::string(pick.substr(0, 200))};
+    }));
+  }
+  for (auto& p : probes) {
+    auto [name, version] = p.get();
+    if (!name.empty() && !version.empty()) env.tools[name] = version;
   }
   return env;
 }
