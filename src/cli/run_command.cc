@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/status_line.h"
 #include "cli/terminal.h"
 #include "ktap/result.h"
 #include "report/reports.h"
@@ -469,6 +470,8 @@ int Run(const RunFlags& f) {
 
     std::vector<std::vector<store::AttemptRecord>> fresh(tests.size());
     runner::Scheduler scheduler(tests, order, config);
+    std::optional<StatusLine> status_line;
+    status_line.emplace(isatty(STDOUT_FILENO) == 1, tests.size(), f.jobs);
     std::mutex mu;  // the store and the terminal
     size_t done = 0;
     bool store_failed = false;
@@ -477,6 +480,7 @@ int Run(const RunFlags& f) {
         size_t i = *next;
         for (int attempt = 1; attempt <= 1 + retries[i]; ++attempt) {
           std::string started = UtcNow();
+          if (attempt == 1) status_line->Started(tests[i].path());
           runner::TestOutcome o = runner::RunTest(tests[i], static_cast<int>(i + 1), options);
           store::AttemptRecord a = ToRecord(o, started);
           a.attempt = attempt;
@@ -494,14 +498,15 @@ int Run(const RunFlags& f) {
             std::string final_status = FinalStatus(fresh[i]);
             std::string tag = final_status == "FLAKY" ? (color ? "\033[35m[FLAKY]\033[0m" : "[FLAKY]")
                                                       : Tag(StatusOf(final_status), color);
-            fmt::print("{} {} ({:.1f}s{}) [{}/{}]\n", tag, tests[i].path(),
-                       static_cast<double>(fresh[i].back().duration_ms) / 1000.0,
-                       attempt > 1 ? fmt::format(", {} attempts", attempt) : "", done, tests.size());
-            std::fflush(stdout);
+            status_line->Finished(tests[i].path(), IsFailureName(final_status));
+            status_line->Print(fmt::format("{} {} ({:.1f}s{}) [{}/{}]", tag, tests[i].path(),
+                                          static_cast<double>(fresh[i].back().duration_ms) / 1000.0,
+                                          attempt > 1 ? fmt::format(", {} attempts", attempt) : "", done,
+                                          tests.size()));
             break;
           }
-          fmt::print("{} {}: attempt {} failed, retrying\n", Tag(o.node.status, color), tests[i].path(), attempt);
-          std::fflush(stdout);
+          status_line->Print(
+              fmt::format("{} {}: attempt {} failed, retrying", Tag(o.node.status, color), tests[i].path(), attempt));
         }
         scheduler.Done(i);
       }
@@ -510,6 +515,7 @@ int Run(const RunFlags& f) {
     std::vector<std::thread> threads;
     for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
     for (auto& t : threads) t.join();
+    status_line.reset();  // the line is erased before the summary
 
     // The whole run, in plan order: what an earlier invocation recorded
     // (with --resume), then this one's.

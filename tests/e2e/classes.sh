@@ -33,6 +33,12 @@ PYEOF
 )
 expect_eq "class limits, serial test alone, parallelism elsewhere" ok "$verdict"
 
+# On a terminal: a live status line (done/total, failures, ETA, what runs).
+script -qec "'$VIGIL' run --tests '$FX' -j 3 --db '$TMP/tty.db'" /dev/null > "$TMP/tty" 2>&1 || true
+grep -q $'\r\033\[K\[[0-9]/6\] 0 failed' "$TMP/tty" && pass "status line on a TTY" || fail "no status line"
+grep -q "running: .*shared:" "$TMP/tty" && pass "status line names running tests" || fail "status line lacks running tests"
+grep -q $'\033\[K' "$TMP/out" && fail "status line off a TTY" || pass "no status line off a TTY"
+
 # A bad vigil.toml is a usage error that says where.
 printf '[[class]]\nmatch = "x"\nmax_parallel = "two"\n' > "$TMP/bad.toml"
 set +e
