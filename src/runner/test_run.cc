@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -103,11 +105,37 @@ std::vector<std::string> FindEnvironmentIssues(std::string_view output, size_t m
   return found;
 }
 
+std::vector<std::string> CommandFor(const TestSpec& spec, std::string* warning) {
+  if (access(spec.program.c_str(), X_OK) == 0) return {spec.program};
+  // As run_kselftest.sh: a collection's ksft_runner.sh runs its tests...
+  std::string runner = spec.dir + "/ksft_runner.sh";
+  if (access(runner.c_str(), X_OK) == 0) return {runner, "./" + spec.name};
+  // ...else a script that lost its exec bit runs with its #! interpreter.
+  std::ifstream f(spec.program);
+  std::string first;
+  std::getline(f, first);
+  if (first.rfind("#!", 0) != 0) return {};
+  *warning = fmt::format("# Warning: file {} is not executable", spec.name);
+  std::vector<std::string> argv;
+  std::istringstream words(first.substr(2));
+  std::string w;
+  while (words >> w) argv.push_back(w);
+  if (argv.empty()) return {};
+  argv.push_back("./" + spec.name);
+  return argv;
+}
+
 TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, TestProgress* progress) {
   TestOutcome out;
   out.spec = spec;
   ProcessOptions po;
-  po.argv = {spec.program};
+  std::string warning;
+  po.argv = CommandFor(spec, &warning);
+  if (po.argv.empty()) {
+    // Neither executable nor a script: the kselftest runner reports it failed.
+    po.argv = {"/bin/sh", "-c", "echo \"vigil: $0 is not executable and has no #! line\"; exit 126",
+               spec.program};
+  }
   for (const auto& e : options.base_env) {
     if (e.rfind(spec.args_variable + "=", 0) == 0) {
       // KSELFTEST_<NAME>_ARGS, split on blanks as the shell runner's eval does.
@@ -135,12 +163,14 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
   if (options.use_cgroups) po.cgroup_name = fmt::format("vigil-{}-{}", getpid(), index);
 
   LiveReader reader(spec, progress);
+  if (!warning.empty()) reader.OnOutput(warning + "\n");
   auto r = RunProcess(po, &reader);
   if (!r.ok()) {
     out.process.status = WaitStatus::Exited(127);
     out.process.output = r.status().ToString();
   } else {
     out.process = std::move(r.value());
+    if (!warning.empty()) out.process.output = warning + "\n" + out.process.output;
   }
   auto effective = std::chrono::seconds(static_cast<int64_t>(std::ceil(static_cast<double>(timeout.count()) * options.slowdown)));
   out.runner_line = RunnerLine(spec.collection, spec.name, index, out.process.status, out.process.timed_out, effective);

@@ -100,6 +100,20 @@ TEST_F(TestRunTest, ArgsVariableAndEnvironmentIssues) {
   EXPECT_NE(o.environment_issues[0].find("nonexistent_tool_vigil"), std::string::npos);
 }
 
+TEST_F(TestRunTest, ScriptWithoutExecBitRunsWithItsInterpreter) {
+  TestSpec t = Script("noexec.sh", "echo \"ran as $0\"\n");
+  chmod(t.program.c_str(), 0644);
+  TestOutcome o = RunTest(t, 1, options_);
+  EXPECT_EQ(o.node.status, ktap::Status::kPass) << o.process.output;
+  EXPECT_EQ(o.process.output, "# Warning: file noexec.sh is not executable\nran as ./noexec.sh\n");
+  fs::path data = dir_ / "data.txt";
+  std::ofstream(data) << "just data\n";
+  TestSpec d = t;
+  d.name = "data.txt";
+  d.program = data.string();
+  EXPECT_EQ(RunTest(d, 2, options_).node.status, ktap::Status::kFail);
+}
+
 TEST(EnvironmentIssuesTest, KnownShapes) {
   auto found = FindEnvironmentIssues(
       "bash: ping: command not found\nfine\nvigil: exec of \"tc\" failed: No such file\n"
