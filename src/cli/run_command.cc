@@ -47,7 +47,7 @@ struct RunFlags {
   runner::PlanFilter filter;
   int jobs = 1;
   double slowdown = 1.0;
-  std::string json_path, junit_path, ktap_path;
+  std::string json_path, junit_path, ktap_path, markdown_path;
   std::string color = "auto";
   bool no_cgroup = false;
   bool netns = false;
@@ -604,6 +604,7 @@ int Run(const RunFlags& f) {
     if (!f.junit_path.empty()) {
       write_ok &= WriteFile(f.junit_path, report::ToJunit(ktap::ParseText(runner_log)));
     }
+    if (!f.markdown_path.empty()) write_ok &= WriteFile(f.markdown_path, GithubSummary(run_id, results, status));
     if (const char* gh = std::getenv("GITHUB_STEP_SUMMARY"); gh && *gh) {
       std::ofstream md(gh, std::ios::app);
       md << GithubSummary(run_id, results, status);
@@ -663,6 +664,8 @@ Runner SetupRunCommand(CLI::App* app) {
   app->add_option("--json", f->json_path, "Write the results as JSON (format_version 1) to FILE");
   app->add_option("--junit", f->junit_path, "Write JUnit XML to FILE");
   app->add_option("--ktap", f->ktap_path, "Write the log run_kselftest.sh would print to FILE");
+  app->add_option("--markdown", f->markdown_path,
+                  "Write a Markdown summary to FILE (also appended to $GITHUB_STEP_SUMMARY when set)");
   app->add_option("--color", f->color, "auto, always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
