@@ -97,6 +97,9 @@ std::vector<std::string> FindEnvironmentIssues(std::string_view output, size_t m
     std::string_view line = output.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? output.size() : nl + 1;
     bool missing = line.find("command not found") != std::string_view::npos ||
+                   // the kernel lacks a feature: a qdisc (netem), a link type (veth)
+                   line.find("Specified qdisc kind is unknown") != std::string_view::npos ||
+                   line.find("Unknown device type") != std::string_view::npos ||
                    (line.find("exec of \"") != std::string_view::npos &&
                     line.find("\" failed") != std::string_view::npos) ||
                    (line.size() > 11 && line.substr(line.size() - 11) == ": not found");

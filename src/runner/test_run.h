@@ -50,8 +50,9 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options,
 std::string RunnerLine(const std::string& collection, const std::string& name, int index,
                        const WaitStatus& status, bool timed_out, std::chrono::seconds timeout);
 
-// Lines of `output` that say a tool is missing ("command not found",
-// `exec of "ping" failed`, "sh: 1: tc: not found"); at most `max` of them.
+// Lines of `output` that say a tool or a kernel feature is missing ("command
+// not found", `exec of "ping" failed`, "sh: 1: tc: not found", "Specified
+// qdisc kind is unknown" for netem, "Unknown device type"); at most `max`.
 std::vector<std::string> FindEnvironmentIssues(std::string_view output, size_t max = 20);
 
 }  // namespace vigil::runner

@@ -117,8 +117,10 @@ TEST_F(TestRunTest, ScriptWithoutExecBitRunsWithItsInterpreter) {
 TEST(EnvironmentIssuesTest, KnownShapes) {
   auto found = FindEnvironmentIssues(
       "bash: ping: command not found\nfine\nvigil: exec of \"tc\" failed: No such file\n"
-      "./mptcp_join.sh: 12: iptables: not found\nnot found in the middle\n");
-  ASSERT_EQ(found.size(), 3u);
+      "./mptcp_join.sh: 12: iptables: not found\nnot found in the middle\n"
+      "Error: Specified qdisc kind is unknown.\n");
+  ASSERT_EQ(found.size(), 4u);
+  EXPECT_EQ(found[3], "Error: Specified qdisc kind is unknown.");
   EXPECT_EQ(found[1], "vigil: exec of \"tc\" failed: No such file");
 }
 
