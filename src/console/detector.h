@@ -1,0 +1,170 @@
+// Kernel console crash detector. Fed console bytes as they arrive, it finds
+// every kernel report (panic, oops, BUG, WARNING, lockups, stalls, sanitizer
+// reports, lockdep splats, ...), signals its start at the first line and its
+// completion when its end is seen, and describes it: type, a title in
+// syzbot's convention, the guilty function, whether the kernel died, the
+// lines it spans and a fingerprint for dedup. No I/O inside.
+//
+// What is a kernel line: once the console has shown printk timestamps
+// ("[   12.345678] "), only timestamped text is the kernel's, so user space
+// writing "WARNING:" or "BUG:" to the console is never taken for a crash;
+// a timestamp in the middle of a line starts a kernel line there (a report
+// that starts mid-line, after shell output without a newline). Without
+// timestamps, a report line must be followed by the structure the kernel
+// prints around every report (CPU/PID line, Call Trace, RIP, ...).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vigil::console {
+
+enum class ReportType : uint8_t {
+  kPanic,
+  kOops,
+  kBug,
+  kWarning,
+  kNullDeref,
+  kPageFault,
+  kGpf,
+  kSoftLockup,
+  kHardLockup,
+  kHungTask,
+  kRcuStall,
+  kWorkqueueLockup,
+  kRefcount,
+  kListCorruption,
+  kAtomicSleep,
+  kKasan,
+  kKfence,
+  kKcsan,
+  kKmsan,
+  kUbsan,
+  kKmemleak,
+  kLockdep,
+  kSlabCorruption,
+  kStackProtector,
+  kDivideError,
+  kInvalidOpcode,
+  kDoubleFault,
+  kNetdevRefcnt,
+  kOther,
+};
+
+// "panic", "null_deref", ...: the names used in JSON and the store.
+std::string_view TypeName(ReportType type);
+
+struct Frame {
+  std::string function;  // as printed, e.g. "tcp_sendmsg_locked.isra.0"
+  std::string module;    // "" for vmlinux
+  uint64_t offset = 0;
+  uint64_t size = 0;
+  bool reliable = true;  // false for "? func+0x.." frames
+  std::string raw;       // "func+0x12/0x40 [mod]"
+};
+
+struct Report {
+  ReportType type = ReportType::kOther;
+  std::string title;        // "WARNING in tcp_sendmsg", "kernel panic: ..."
+  std::string guilty;       // the first frame that is not generic; may be ""
+  bool fatal = false;       // the kernel died of it (panic)
+  uint64_t start_line = 0;  // 1-based input lines
+  uint64_t end_line = 0;
+  std::vector<Frame> frames;  // every frame of the report, in order (capped)
+  std::string text;           // the report's kernel lines, prefixes stripped (capped)
+  std::string fingerprint;    // 16 hex digits of title + normalised top frames
+  bool complete = false;
+};
+
+// Normalises a function name for titles and fingerprints: drops compiler
+// suffixes (".isra.0", ".constprop.0", ".part.0", ".cold", ".llvm.123").
+std::string NormaliseFunction(std::string_view function);
+
+// True for frames that are never to blame: panic/warn/printk/dump_stack,
+// sanitizer internals, allocators, locking, list/refcount/string helpers,
+// scheduler entry points, syscall entry.
+bool IsGenericFrame(std::string_view function);
+
+// Parses one stack frame line ("  ? func+0x12/0x40 [mod]",
+// "[<ffffffff8123>] func+0x12/0x40", "RIP: 0010:func+0x12/0x40").
+bool ParseFrame(std::string_view line, Frame* frame);
+
+struct DetectorOptions {
+  size_t max_line_bytes = 4096;        // longer lines are cut
+  size_t max_report_lines = 1000;      // a report longer than this completes
+  size_t max_report_bytes = 128 << 10; // text kept per report
+  size_t max_frames = 128;             // frames kept per report
+  size_t max_reports = 1000;           // reports kept; later ones are counted
+};
+
+class Detector {
+ public:
+  enum class Event : uint8_t {
+    kStarted,    // first line of a report seen (type known, title provisional)
+    kFatal,      // the kernel said it is dying (panic) for this report
+    kCompleted,  // its end was seen; title, guilty, fingerprint final
+  };
+  using Listener = std::function<void(Event, const Report&)>;
+
+  explicit Detector(DetectorOptions options = {});
+  void set_listener(Listener listener) { listener_ = std::move(listener); }
+
+  // Console bytes, in any chunks.
+  void Feed(std::string_view bytes);
+  // The caller's quiet period expired: an open report is complete.
+  void Quiet();
+  // End of input: reads a last line without '\n', completes an open report.
+  void Finish();
+
+  const std::vector<Report>& reports() const { return reports_; }
+  uint64_t dropped_reports() const { return dropped_reports_; }
+  uint64_t line_count() const { return line_no_; }
+  bool report_open() const { return open_; }
+
+ struct Marker;  // what a line is (start of a report, panic, end, ...)
+
+ private:
+  void Line(std::string_view line);
+  void KernelLine(std::string_view msg);
+  void UserLine(std::string_view text);
+  void Start(const Marker& m, std::string_view msg, uint64_t start_line, bool from_cut);
+  void Append(std::string_view msg);
+  void Complete();
+  void Confirm();
+  void MarkFatal(std::string_view panic_message);
+  void Finalise(Report* r);
+  Report& current() { return open_report_; }
+
+  DetectorOptions options_;
+  Listener listener_;
+  std::vector<Report> reports_;
+  uint64_t dropped_reports_ = 0;
+  uint64_t line_no_ = 0;
+  std::string partial_;
+  size_t partial_dropped_ = 0;
+
+  bool timestamps_ = false;   // the console has shown printk timestamps
+  // Open report state.
+  bool open_ = false;
+  bool confirmed_ = false;    // the report's structure has been seen
+  int unconfirmed_lines_ = 0;
+  bool seen_trace_ = false;   // "Call Trace:" or a frame seen
+  bool after_task_end_ = false;  // "</TASK>" closed the last trace
+  int task_depth_ = 0;
+  bool in_tail_ = false;      // after "---[ end trace": register dump, panic
+  size_t report_lines_ = 0;
+  std::string rip_function_;  // first RIP/pc function
+  std::string header_function_;  // from the first line ("at f+0x..", "in f+0x..")
+  std::string panic_message_;
+  std::string first_message_;
+  Report open_report_;
+  ReportType start_type_ = ReportType::kOther;  // the marker that opened it
+  // "------------[ cut here ]------------" waiting for its WARNING/BUG.
+  uint64_t cut_line_ = 0;
+  int cut_age_ = -1;
+};
+
+}  // namespace vigil::console

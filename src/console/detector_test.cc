@@ -1,0 +1,453 @@
+#include "console/detector.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace vigil::console {
+namespace {
+
+struct Seen {
+  std::vector<std::pair<Detector::Event, std::string>> events;  // event, title or type
+};
+
+std::vector<Report> Scan(const std::string& log, Seen* seen = nullptr, size_t chunk = 0) {
+  Detector d;
+  if (seen) {
+    d.set_listener([seen](Detector::Event e, const Report& r) {
+      seen->events.emplace_back(e, e == Detector::Event::kCompleted ? r.title : std::string(TypeName(r.type)));
+    });
+  }
+  if (chunk == 0) {
+    d.Feed(log);
+  } else {
+    for (size_t i = 0; i < log.size(); i += chunk) d.Feed(std::string_view(log).substr(i, chunk));
+  }
+  d.Finish();
+  return d.reports();
+}
+
+// A WARN_ON in a module's init, as 6.12 prints it.
+const char kWarn[] =
+    "[    5.100000] vigil_crash: loading out-of-tree module taints kernel.\n"
+    "[    5.123456] ------------[ cut here ]------------\n"
+    "[    5.123789] WARNING: CPU: 1 PID: 97 at /tmp/m/vigil_crash.c:30 vigil_crash_warn+0x9/0x10 [vigil_crash]\n"
+    "[    5.124000] Modules linked in: vigil_crash(O+)\n"
+    "[    5.124100] CPU: 1 UID: 0 PID: 97 Comm: insmod Tainted: G           O       6.12.57 #1\n"
+    "[    5.124300] Hardware name: QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.2 04/01/2014\n"
+    "[    5.124400] RIP: 0010:vigil_crash_warn+0x9/0x10 [vigil_crash]\n"
+    "[    5.124500] Code: 90 90 90 0f 0b c3 cc cc\n"
+    "[    5.124600] RSP: 0018:ffffb1c0c0237d50 EFLAGS: 00010246\n"
+    "[    5.125000] Call Trace:\n"
+    "[    5.125100]  <TASK>\n"
+    "[    5.125200]  ? __warn+0x7d/0x120\n"
+    "[    5.125300]  ? vigil_crash_warn+0x9/0x10 [vigil_crash]\n"
+    "[    5.125400]  ? report_bug+0x160/0x190\n"
+    "[    5.125500]  ? handle_bug+0x3c/0x80\n"
+    "[    5.125600]  ? exc_invalid_op+0x17/0x70\n"
+    "[    5.125700]  ? asm_exc_invalid_op+0x1a/0x20\n"
+    "[    5.125800]  vigil_crash_init+0x30/0xff0 [vigil_crash]\n"
+    "[    5.125900]  do_one_initcall+0x5b/0x320\n"
+    "[    5.126000]  do_init_module+0x60/0x240\n"
+    "[    5.126200]  __x64_sys_finit_module+0x181/0x340\n"
+    "[    5.126300]  do_syscall_64+0x82/0x190\n"
+    "[    5.126400]  entry_SYSCALL_64_after_hwframe+0x76/0x7e\n"
+    "[    5.126500] RIP: 0033:0x4a5e3d\n"
+    "[    5.126700]  </TASK>\n"
+    "[    5.126800] ---[ end trace 0000000000000000 ]---\n"
+    "[    5.200000] random: crng init done\n";
+
+TEST(DetectorTest, WarningIsOneReportFromCutHereToEndTrace) {
+  Seen seen;
+  auto reports = Scan(kWarn, &seen);
+  ASSERT_EQ(reports.size(), 1u);
+  const Report& r = reports[0];
+  EXPECT_EQ(r.type, ReportType::kWarning);
+  EXPECT_EQ(r.title, "WARNING in vigil_crash_warn");
+  EXPECT_EQ(r.guilty, "vigil_crash_warn");
+  EXPECT_FALSE(r.fatal);
+  EXPECT_EQ(r.start_line, 2u);
+  EXPECT_EQ(r.end_line, 26u);
+  EXPECT_EQ(r.fingerprint.size(), 16u);
+  EXPECT_NE(r.text.find("WARNING: CPU: 1 PID: 97"), std::string::npos);
+  EXPECT_EQ(r.text.find("crng"), std::string::npos);
+  ASSERT_GE(r.frames.size(), 8u);
+  EXPECT_EQ(r.frames[0].function, "__warn");
+  EXPECT_FALSE(r.frames[0].reliable);
+  EXPECT_EQ(r.frames[6].function, "vigil_crash_init");
+  EXPECT_EQ(r.frames[6].module, "vigil_crash");
+  ASSERT_EQ(seen.events.size(), 2u);
+  EXPECT_EQ(seen.events[0].first, Detector::Event::kStarted);
+  EXPECT_EQ(seen.events[0].second, "warning");
+  EXPECT_EQ(seen.events[1].second, "WARNING in vigil_crash_warn");
+}
+
+TEST(DetectorTest, ByteByByteFeedingFindsTheSameReport) {
+  auto whole = Scan(kWarn);
+  auto bytes = Scan(kWarn, nullptr, 1);
+  auto odd = Scan(kWarn, nullptr, 7);
+  ASSERT_EQ(bytes.size(), 1u);
+  ASSERT_EQ(odd.size(), 1u);
+  EXPECT_EQ(bytes[0].title, whole[0].title);
+  EXPECT_EQ(bytes[0].text, whole[0].text);
+  EXPECT_EQ(odd[0].fingerprint, whole[0].fingerprint);
+  EXPECT_EQ(odd[0].end_line, whole[0].end_line);
+}
+
+TEST(DetectorTest, FingerprintIgnoresAddressesOffsetsAndTimestamps) {
+  std::string other = kWarn;
+  for (auto [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"5.12", "9.87"}, {"+0x30/0xff0", "+0x44/0x1000"}, {"PID: 97", "PID: 1234"}, {"0x4a5e3d", "0x1234"}}) {
+    for (size_t p = other.find(from); p != std::string::npos; p = other.find(from, p + to.size()))
+      other.replace(p, from.size(), to);
+  }
+  auto a = Scan(kWarn);
+  auto b = Scan(other);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(a[0].fingerprint, b[0].fingerprint);
+}
+
+TEST(DetectorTest, NullDereferenceOopsAndPanicAreOneFatalReport) {
+  const char log[] =
+      "[   10.000001] BUG: kernel NULL pointer dereference, address: 0000000000000008\n"
+      "[   10.000002] #PF: supervisor read access in kernel mode\n"
+      "[   10.000003] #PF: error_code(0x0000) - not-present page\n"
+      "[   10.000004] PGD 0 P4D 0 \n"
+      "[   10.000005] Oops: Oops: 0000 [#1] PREEMPT SMP NOPTI\n"
+      "[   10.000006] CPU: 0 UID: 0 PID: 90 Comm: insmod Tainted: G           O       6.12.57 #1\n"
+      "[   10.000007] RIP: 0010:vigil_crash_null.constprop.0+0x5/0x10 [vigil_crash]\n"
+      "[   10.000008] Call Trace:\n"
+      "[   10.000009]  <TASK>\n"
+      "[   10.000010]  ? __die+0x23/0x70\n"
+      "[   10.000011]  ? page_fault_oops+0x17d/0x4c0\n"
+      "[   10.000012]  vigil_crash_init+0x30/0xff0 [vigil_crash]\n"
+      "[   10.000013]  do_one_initcall+0x5b/0x320\n"
+      "[   10.000014]  </TASK>\n"
+      "[   10.000015] Modules linked in: vigil_crash(O+)\n"
+      "[   10.000016] CR2: 0000000000000008\n"
+      "[   10.000017] ---[ end trace 0000000000000000 ]---\n"
+      "[   10.000018] RIP: 0010:vigil_crash_null.constprop.0+0x5/0x10 [vigil_crash]\n"
+      "[   10.000019] RSP: 0018:ffffb1c0c0237d50 EFLAGS: 00010246\n"
+      "[   10.000020] Kernel panic - not syncing: Fatal exception\n"
+      "[   10.000021] Kernel Offset: 0x1000000 from 0xffffffff81000000\n"
+      "[   10.000022] ---[ end Kernel panic - not syncing: Fatal exception ]---\n";
+  Seen seen;
+  auto reports = Scan(log, &seen);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].type, ReportType::kNullDeref);
+  EXPECT_EQ(reports[0].title, "BUG: unable to handle kernel NULL pointer dereference in vigil_crash_null");
+  EXPECT_TRUE(reports[0].fatal);
+  EXPECT_EQ(reports[0].start_line, 1u);
+  EXPECT_EQ(reports[0].end_line, 22u);
+  ASSERT_EQ(seen.events.size(), 3u);
+  EXPECT_EQ(seen.events[1].first, Detector::Event::kFatal);
+}
+
+TEST(DetectorTest, PanicOnWarnIsTitledByTheWarning) {
+  const char log[] =
+      "[    3.000000] ------------[ cut here ]------------\n"
+      "[    3.000001] WARNING: CPU: 0 PID: 1 at net/mptcp/protocol.c:123 mptcp_sendmsg+0x10/0x200\n"
+      "[    3.000002] Modules linked in:\n"
+      "[    3.000003] Kernel panic - not syncing: kernel: panic_on_warn set ...\n"
+      "[    3.000004] CPU: 0 PID: 1 Comm: init Not tainted 6.1.0 #1\n"
+      "[    3.000005] Call Trace:\n"
+      "[    3.000006]  <TASK>\n"
+      "[    3.000007]  dump_stack_lvl+0x44/0x5c\n"
+      "[    3.000008]  panic+0x118/0x2ed\n"
+      "[    3.000009]  __warn.cold+0x93/0xcf\n"
+      "[    3.000010]  mptcp_sendmsg+0x10/0x200\n"
+      "[    3.000011]  </TASK>\n"
+      "[    3.000012] Kernel Offset: disabled\n"
+      "[    3.000013] ---[ end Kernel panic - not syncing: kernel: panic_on_warn set ... ]---\n";
+  auto reports = Scan(log);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].type, ReportType::kWarning);
+  EXPECT_EQ(reports[0].title, "WARNING in mptcp_sendmsg");
+  EXPECT_TRUE(reports[0].fatal);
+}
+
+TEST(DetectorTest, RefcountWarningNamesTheCaller) {
+  const char log[] =
+      "[    4.0] ------------[ cut here ]------------\n"
+      "[    4.1] refcount_t: underflow; use-after-free.\n"
+      "[    4.2] WARNING: CPU: 0 PID: 80 at lib/refcount.c:28 refcount_warn_saturate+0xba/0x110\n"
+      "[    4.3] Modules linked in: vigil_crash(O+)\n"
+      "[    4.4] CPU: 0 PID: 80 Comm: insmod Tainted: G           O      6.1.0 #1\n"
+      "[    4.5] RIP: 0010:refcount_warn_saturate+0xba/0x110\n"
+      "[    4.6] Call Trace:\n"
+      "[    4.7]  <TASK>\n"
+      "[    4.8]  vigil_crash_refcount+0x25/0x30 [vigil_crash]\n"
+      "[    4.9]  do_one_initcall+0x5b/0x320\n"
+      "[    5.0]  </TASK>\n"
+      "[    5.1] ---[ end trace 0000000000000000 ]---\n";
+  auto reports = Scan(log);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].type, ReportType::kRefcount);
+  EXPECT_EQ(reports[0].title, "WARNING: refcount bug in vigil_crash_refcount");
+  EXPECT_EQ(reports[0].start_line, 1u);
+}
+
+TEST(DetectorTest, ListCorruptionBugIsOneReport) {
+  const char log[] =
+      "[    6.0] list_del corruption, ffff888003c3e000->next is LIST_POISON1 (dead000000000100)\n"
+      "[    6.1] ------------[ cut here ]------------\n"
+      "[    6.2] kernel BUG at lib/list_debug.c:56!\n"
+      "[    6.3] Oops: invalid opcode: 0000 [#1] PREEMPT SMP NOPTI\n"
+      "[    6.4] CPU: 0 UID: 0 PID: 80 Comm: insmod Tainted: G           O       6.12.57 #1\n"
+      "[    6.5] RIP: 0010:__list_del_entry_valid_or_report+0x83/0xa0\n"
+      "[    6.6] Call Trace:\n"
+      "[    6.7]  <TASK>\n"
+      "[    6.8]  ? die+0x36/0x90\n"
+      "[    6.9]  vigil_crash_listcorrupt+0x45/0x60 [vigil_crash]\n"
+      "[    7.0]  </TASK>\n"
+      "[    7.1] ---[ end trace 0000000000000000 ]---\n"
+      "[    7.2] RIP: 0010:__list_del_entry_valid_or_report+0x83/0xa0\n"
+      "[    7.3] note: insmod[80] exited with irqs disabled\n"
+      "[    7.4] virtio_net virtio0 eth0: renamed\n";
+  auto reports = Scan(log);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].type, ReportType::kListCorruption);
+  EXPECT_EQ(reports[0].title, "BUG: corrupted list in vigil_crash_listcorrupt");
+  EXPECT_FALSE(reports[0].fatal);
+  EXPECT_EQ(reports[0].end_line, 14u);
+}
+
+TEST(DetectorTest, HungTaskSkipsTheFramesItWaitsIn) {
+  const char log[] =
+      "[   30.0] INFO: task insmod:85 blocked for more than 5 seconds.\n"
+      "[   30.1]       Tainted: G           O       6.12.57 #1\n"
+      "[   30.2] \"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\" disables this message.\n"
+      "[   30.3] task:insmod          state:D stack:0     pid:85    tgid:85    ppid:1      flags:0x00004002\n"
+      "[   30.4] Call Trace:\n"
+      "[   30.5]  <TASK>\n"
+      "[   30.6]  __schedule+0x3f0/0xb40\n"
+      "[   30.7]  schedule+0x27/0xf0\n"
+      "[   30.8]  schedule_timeout+0x15d/0x170\n"
+      "[   30.9]  __wait_for_common+0x93/0x1a0\n"
+      "[   31.0]  vigil_crash_hungtask+0x30/0x40 [vigil_crash]\n"
+      "[   31.1]  do_one_initcall+0x5b/0x320\n"
+      "[   31.2]  </TASK>\n"
+      "[   31.3] Showing all locks held in the system:\n"
+      "[   31.4] 1 lock held by khungtaskd/30:\n"
+      "[   31.5]  #0: ffffffff9e5b5c60 (rcu_read_lock){....}-{1:2}, at: debug_show_all_locks+0x23/0x190\n"
+      "[   40.0] reboot: Power down\n";
+  auto reports = Scan(log);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].type, ReportType::kHungTask);
+  EXPECT_EQ(reports[0].title, "INFO: task hung in vigil_crash_hungtask");
+  EXPECT_EQ(reports[0].end_line, 16u);  // with the locks held
+}
+
+TEST(DetectorTest, KasanTitleCarriesTheAccess) {
+  const char log[] =
+      "[   12.0] ==================================================================\n"
+      "[   12.1] BUG: KASAN: slab-use-after-free in tcp_v4_rcv+0x1234/0x2000\n"
+      "[   12.2] Read of size 8 at addr ffff888012345678 by task swapper/0/0\n"
+      "[   12.3] \n"
+      "[   12.4] CPU: 0 PID: 0 Comm: swapper/0 Not tainted 6.12.0 #1\n"
+      "[   12.5] Call Trace:\n"
+      "[   12.6]  <IRQ>\n"
+      "[   12.7]  dump_stack_lvl+0x44/0x5c\n"
+      "[   12.8]  print_report+0x17c/0x4b0\n"
+      "[   12.9]  kasan_report+0xbd/0xf0\n"
+      "[   13.0]  tcp_v4_rcv+0x1234/0x2000\n"
+      "[   13.1]  </IRQ>\n"
+      "[   13.2] ==================================================================\n";
+  auto reports = Scan(log);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].type, ReportType::kKasan);
+  EXPECT_EQ(reports[0].title, "KASAN: slab-use-after-free Read in tcp_v4_rcv");
+}
+
+TEST(DetectorTest, LookalikesAreNotCrashes) {
+  // User space writing report-like text to a timestamped console, sysrq
+  // backtraces and lockdep's notice.
+  const char log[] =
+      "[    1.000000] Linux version 6.12.57 (debian-kernel@lists.debian.org)\n"
+      "WARNING: CPU: 0 PID: 1 at fake.c:1 fake+0x0/0x10\n"
+      "BUG: this is only text\n"
+      "Kernel panic - not syncing: just text\n"
+      "[    2.000000] sysrq: Show backtrace of all active CPUs\n"
+      "[    2.000001] NMI backtrace for cpu 0\n"
+      "[    2.000002] CPU: 0 UID: 0 PID: 1 Comm: sh Not tainted 6.12.57 #1\n"
+      "[    2.000003] Call Trace:\n"
+      "[    2.000004]  <TASK>\n"
+      "[    2.000005]  dump_stack_lvl+0x44/0x5c\n"
+      "[    2.000006]  nmi_cpu_backtrace+0xb6/0x100\n"
+      "[    2.000007]  </TASK>\n"
+      "[    2.100000] sysrq: Show Blocked State\n"
+      "[    2.100001] task:kworker/0:1     state:D stack:0     pid:10    tgid:10\n"
+      "[    2.200000] INFO: lockdep is turned off.\n"
+      "[    2.300000] WARNING: Unprivileged eBPF is enabled with eIBRS on, data leaks possible via Spectre v2 BHB attacks!\n";
+  EXPECT_TRUE(Scan(log).empty());
+}
+
+TEST(DetectorTest, WithoutTimestampsAReportNeedsTheKernelsStructure) {
+  const char lookalike[] =
+      "# running test\n"
+      "WARNING: CPU: 0 PID: 1 at fake.c:1 fake+0x0/0x10\n"
+      "ok 1 test\n"
+      "ok 2 test\n"
+      "ok 3 test\n"
+      "ok 4 test\n"
+      "ok 5 test\n"
+      "ok 6 test\n"
+      "ok 7 test\n"
+      "ok 8 test\n"
+      "ok 9 test\n"
+      "ok 10 test\n"
+      "ok 11 test\n"
+      "ok 12 test\n"
+      "ok 13 test\n"
+      "ok 14 test\n";
+  EXPECT_TRUE(Scan(lookalike).empty());
+  const char real[] =
+      "BUG: kernel NULL pointer dereference, address: 0000000000000000\n"
+      "#PF: supervisor read access in kernel mode\n"
+      "Oops: 0000 [#1] SMP\n"
+      "CPU: 1 PID: 4 Comm: kworker Not tainted 6.1.0 #1\n"
+      "RIP: 0010:foo_bar+0x5/0x10\n";
+  auto reports = Scan(real);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].title, "BUG: unable to handle kernel NULL pointer dereference in foo_bar");
+  EXPECT_FALSE(reports[0].fatal);
+}
+
+TEST(DetectorTest, ReportStartingMidLineAndKtapInterleaved) {
+  const char log[] =
+      "[    1.0] Linux version 6.12.57\n"
+      "ok 1 first[    9.100000] ------------[ cut here ]------------\n"
+      "[    9.100001] WARNING: CPU: 0 PID: 60 at vigil_crash.c:30 vigil_crash_warn+0x9/0x10 [vigil_crash]\n"
+      "ok 2 second\n"
+      "[    9.100002] Modules linked in: vigil_crash(O)\n"
+      "not ok 3 third\n"
+      "[    9.100003] CPU: 0 PID: 60 Comm: insmod Tainted: G O 6.12.57 #1\n"
+      "[    9.100004] RIP: 0010:vigil_crash_warn+0x9/0x10 [vigil_crash]\n"
+      "[    9.100005] Call Trace:\n"
+      "[    9.100006]  <TASK>\n"
+      "[    9.100007]  vigil_crash_init+0x30/0xff0 [vigil_crash]\n"
+      "[    9.100008]  </TASK>\n"
+      "[    9.100009] ---[ end trace 0000000000000000 ]---\n";
+  auto reports = Scan(log);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].start_line, 2u);
+  EXPECT_EQ(reports[0].end_line, 13u);
+  EXPECT_EQ(reports[0].title, "WARNING in vigil_crash_warn");
+  EXPECT_EQ(reports[0].text.find("ok 2"), std::string::npos);
+  EXPECT_EQ(reports[0].text.find("first"), std::string::npos);
+}
+
+TEST(DetectorTest, PrintkCallerAndLevelPrefixes) {
+  const char log[] =
+      "<4>[    7.000000][  T101] BUG: scheduling while atomic: insmod/101/0x00000002\n"
+      "<4>[    7.000001][  T101] Modules linked in: vigil_crash(O+)\n"
+      "<4>[    7.000002][  T101] CPU: 0 PID: 101 Comm: insmod\n"
+      "<4>[    7.000003][  T101] Call Trace:\n"
+      "<4>[    7.000004][  T101]  <TASK>\n"
+      "<4>[    7.000005][  T101]  dump_stack_lvl+0x44/0x5c\n"
+      "<4>[    7.000006][  T101]  __schedule_bug.cold+0x8e/0x9b\n"
+      "<4>[    7.000007][  T101]  __schedule+0x5d/0xb40\n"
+      "<4>[    7.000008][  T101]  schedule+0x27/0xf0\n"
+      "<4>[    7.000009][  T101]  msleep+0x2d/0x40\n"
+      "<4>[    7.000010][  T101]  vigil_crash_atomicsleep+0x2e/0x40 [vigil_crash]\n"
+      "<4>[    7.000011][  T101]  </TASK>\n";
+  auto reports = Scan(log);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].type, ReportType::kAtomicSleep);
+  EXPECT_EQ(reports[0].title, "BUG: scheduling while atomic in vigil_crash_atomicsleep");
+}
+
+TEST(DetectorTest, TwoReportsAndQuietPeriod) {
+  Detector d;
+  std::vector<std::string> completed;
+  d.set_listener([&](Detector::Event e, const Report& r) {
+    if (e == Detector::Event::kCompleted) completed.push_back(r.title);
+  });
+  d.Feed(
+      "[  1.0] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [insmod:90]\n"
+      "[  1.1] Modules linked in: vigil_crash(O+)\n"
+      "[  1.2] CPU: 0 PID: 90 Comm: insmod\n"
+      "[  1.3] RIP: 0010:vigil_crash_softlockup+0x20/0x40 [vigil_crash]\n"
+      "[  1.4] Call Trace:\n"
+      "[  1.5]  <IRQ>\n");
+  EXPECT_TRUE(d.report_open());
+  d.Feed("[  2.1]  </IRQ>\n[  2.2]  <TASK>\n[  2.3]  vigil_crash_init+0x30/0xff0 [vigil_crash]\n[  2.4]  </TASK>\n");
+  d.Feed("[  3.0] Oops: divide error: 0000 [#1] PREEMPT SMP NOPTI\n[  3.1] CPU: 0 PID: 91 Comm: insmod\n"
+         "[  3.2] RIP: 0010:vigil_crash_divide+0x10/0x20 [vigil_crash]\n");
+  ASSERT_EQ(completed.size(), 1u);
+  EXPECT_EQ(completed[0], "BUG: soft lockup in vigil_crash_softlockup");
+  d.Quiet();
+  ASSERT_EQ(completed.size(), 2u);
+  EXPECT_EQ(completed[1], "divide error in vigil_crash_divide");
+  EXPECT_FALSE(d.report_open());
+}
+
+TEST(DetectorTest, BoundedOnHostileInput) {
+  DetectorOptions o;
+  o.max_reports = 5;
+  o.max_report_bytes = 1024;
+  Detector d(o);
+  std::string one =
+      "[ 1.0] BUG: unable to handle page fault for address: ffffffffc0000000\n"
+      "[ 1.1] CPU: 0 PID: 1 Comm: x\n" + std::string(100000, 'A') + "\n[ 1.2] " + std::string(5000, '\0') + "\n";
+  for (int i = 0; i < 50; ++i) d.Feed(one);
+  d.Feed(std::string(1 << 20, '\xff'));  // one long line without '\n'
+  d.Finish();
+  EXPECT_EQ(d.reports().size(), 5u);
+  EXPECT_EQ(d.dropped_reports(), 45u);
+  for (const Report& r : d.reports()) {
+    EXPECT_LE(r.text.size(), 1024u);
+    EXPECT_EQ(r.type, ReportType::kPageFault);
+  }
+}
+
+TEST(DetectorTest, PanicAloneAndStackProtector) {
+  auto a = Scan(
+      "[ 1.0] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\n"
+      "[ 1.1] CPU: 0 PID: 1 Comm: swapper/0 Not tainted 6.1.0 #1\n"
+      "[ 1.2] ---[ end Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0) ]---\n");
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].type, ReportType::kPanic);
+  EXPECT_EQ(a[0].title, "kernel panic: VFS: Unable to mount root fs on unknown-block(0,0)");
+  EXPECT_TRUE(a[0].fatal);
+  auto b = Scan(
+      "[ 1.0] Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: tcp_rcv+0x2a0/0x2b0\n"
+      "[ 1.1] CPU: 0 PID: 1 Comm: swapper/0 Not tainted 6.1.0 #1\n");
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].type, ReportType::kStackProtector);
+  EXPECT_EQ(b[0].title, "kernel panic: stack is corrupted in tcp_rcv");
+}
+
+TEST(FrameTest, ParsesTheFormatsKernelsPrint) {
+  Frame f;
+  ASSERT_TRUE(ParseFrame("  ? tcp_sendmsg_locked.isra.0+0x12/0x40 [mptcp]", &f));
+  EXPECT_EQ(f.function, "tcp_sendmsg_locked.isra.0");
+  EXPECT_EQ(f.module, "mptcp");
+  EXPECT_EQ(f.offset, 0x12u);
+  EXPECT_EQ(f.size, 0x40u);
+  EXPECT_FALSE(f.reliable);
+  ASSERT_TRUE(ParseFrame("[<ffffffff81234567>] do_one_initcall+0x5b/0x320", &f));
+  EXPECT_EQ(f.function, "do_one_initcall");
+  EXPECT_TRUE(f.reliable);
+  ASSERT_TRUE(ParseFrame("RIP: 0010:vigil_crash_warn+0x9/0x10 [vigil_crash 1234abcd]", &f));
+  EXPECT_EQ(f.function, "vigil_crash_warn");
+  EXPECT_EQ(f.module, "vigil_crash");
+  EXPECT_EQ(f.raw, "vigil_crash_warn+0x9/0x10 [vigil_crash 1234abcd]");
+  EXPECT_FALSE(ParseFrame("Modules linked in: x", &f));
+  EXPECT_FALSE(ParseFrame("+0x12/0x40", &f));
+  EXPECT_EQ(NormaliseFunction("foo.constprop.0"), "foo");
+  EXPECT_EQ(NormaliseFunction("__x64_sys_finit_module"), "finit_module");
+  EXPECT_EQ(NormaliseFunction("__do_sys_sendmsg.cold"), "sendmsg");
+  EXPECT_TRUE(IsGenericFrame("dump_stack_lvl"));
+  EXPECT_TRUE(IsGenericFrame("kmalloc_trace"));
+  EXPECT_TRUE(IsGenericFrame("_raw_spin_lock_irqsave"));
+  EXPECT_TRUE(IsGenericFrame("refcount_warn_saturate"));
+  EXPECT_FALSE(IsGenericFrame("tcp_sendmsg"));
+  EXPECT_FALSE(IsGenericFrame("vigil_crash_warn"));
+  EXPECT_EQ(TypeName(ReportType::kNetdevRefcnt), "netdev_refcnt");
+  EXPECT_EQ(TypeName(ReportType::kOther), "other");
+}
+
+}  // namespace
+}  // namespace vigil::console
