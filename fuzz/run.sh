@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
-# Runs a libFuzzer target for SECONDS on a corpus seeded with real KTAP
-# (kunit_tool's test_data, vigil's golden kselftest logs). Exits non-zero on
-# any crash, leak, sanitizer report or timeout the fuzzer finds.
+# Runs a libFuzzer target for SECONDS on a corpus seeded with real material:
+# KTAP (kunit_tool's test_data, vigil's golden kselftest logs) or, with KIND
+# "console", the recorded kernel consoles of tests/console/corpus. Exits
+# non-zero on any crash, leak, sanitizer report or timeout the fuzzer finds.
+#   fuzz/run.sh FUZZER [SECONDS] [ktap|console]
 set -euo pipefail
 fuzzer=$1
 seconds=${2:-60}
-corpus="$VIGIL_BUILD/fuzz-corpus"
-mkdir -p "$corpus" "$VIGIL_BUILD/fuzz-artifacts"
-src=$(bash "$VIGIL_SRC/scripts/linux-source.sh" "$VIGIL_BUILD/linux-src")
-cp -n "$src"/tools/testing/kunit/test_data/*.log "$corpus"/ 2>/dev/null || true
-cp -n "$VIGIL_SRC"/tests/golden/*.log "$corpus"/ 2>/dev/null || true
+kind=${3:-ktap}
+if [ "$kind" = console ]; then
+  corpus="$VIGIL_BUILD/fuzz-corpus-console"
+  mkdir -p "$corpus"
+  # Real consoles, cut into pieces the fuzzer's max_len keeps whole.
+  for f in "$VIGIL_SRC"/tests/console/corpus/*/*.log; do
+    tail -c 60000 "$f" > "$corpus/$(basename "$(dirname "$f")")-$(basename "$f")"
+  done
+else
+  corpus="$VIGIL_BUILD/fuzz-corpus"
+  mkdir -p "$corpus"
+  src=$(bash "$VIGIL_SRC/scripts/linux-source.sh" "$VIGIL_BUILD/linux-src")
+  cp -n "$src"/tools/testing/kunit/test_data/*.log "$corpus"/ 2>/dev/null || true
+  cp -n "$VIGIL_SRC"/tests/golden/*.log "$corpus"/ 2>/dev/null || true
+fi
+mkdir -p "$VIGIL_BUILD/fuzz-artifacts"
 "$fuzzer" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
   -artifact_prefix="$VIGIL_BUILD/fuzz-artifacts/" -print_final_stats=1 "$corpus" 2>&1 | tail -n 15
 echo "fuzz: no findings in ${seconds}s"

@@ -16,7 +16,18 @@ PACKAGES=(
   rsync iproute2 iputils-ping iptables nftables ethtool socat tcpdump
   # real reference material: kselftests, kunit_tool and its corpus, ktap.rst
   linux-source-6.12
+  # the console crash corpus: QEMU (TCG) boots of Debian cloud kernels with a
+  # busybox initramfs (scripts/console-corpus.sh installs the kernel headers)
+  qemu-system-x86 busybox-static cpio
 )
+
+# Kernel headers of the newest Debian cloud kernel of the 6.1 line: the crash
+# module of tests/console is built against them (vigil decode's tests).
+if release=$(bash "$(dirname "$0")/console-corpus.sh" --release 6.1 2>/dev/null); then
+  PACKAGES+=("linux-headers-$release")
+else
+  echo "install-deps: no linux-headers package of a 6.1 cloud kernel found (apt-get update?)" >&2
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -13,6 +13,8 @@ using Runner = std::function<int()>;
 
 Runner SetupParseCommand(CLI::App* app);
 Runner SetupRunCommand(CLI::App* app);
+Runner SetupScanCommand(CLI::App* app);
+Runner SetupDecodeCommand(CLI::App* app);
 
 // The command line vigil was started with, shell-quoted (set by main).
 const std::string& CommandLine();

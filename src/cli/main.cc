@@ -19,6 +19,10 @@ constexpr CommandEntry kCommands[] = {
      vigil::cli::SetupParseCommand},
     {"run", "Run kselftests on this host with supervision, live subtest results and reports",
      vigil::cli::SetupRunCommand},
+    {"scan", "Find kernel crash reports (panic, oops, BUG, WARNING, lockups, sanitizers, ...) in a console log",
+     vigil::cli::SetupScanCommand},
+    {"decode", "Turn func+0x12/0x40 [mod] stack frames into func (file:line), as decode_stacktrace.sh does",
+     vigil::cli::SetupDecodeCommand},
 };
 
 }  // namespace

@@ -39,6 +39,7 @@ string_view TrimRight(string_view s) {
 // (CONFIG_PRINTK_CALLER, with or without a space before it) and one space.
 // 0 when `s` does not start with a timestamp.
 size_t TimestampPrefix(string_view s) {
+  if (s.size() < 4 || (s[0] != '[' && s[0] != '<')) return 0;
   size_t i = 0;
   if (s.size() >= 3 && s[0] == '<' && IsDigit(s[1])) {
     i = 1;
@@ -502,10 +503,6 @@ void Detector::Line(std::string_view raw) {
   ++line_no_;
   while (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
   while (!raw.empty() && raw.front() == '\r') raw.remove_prefix(1);
-  if (!raw.empty() && raw.find('\r') != string_view::npos) {
-    // A carriage return inside the line: the terminal shows what follows it.
-    raw = raw.substr(raw.rfind('\r') + 1);
-  }
   size_t p = TimestampPrefix(raw);
   if (p) {
     timestamps_ = true;
@@ -567,7 +564,9 @@ void Detector::KernelLine(std::string_view msg) {
     } else {
       switch (m.kind) {
         case MarkerKind::kStart:
-          if ((header && m.type != start_type_) || m.only_continues) {
+          // SLUB prints the stack of its report through a WARNING in mm/slub.c.
+          if ((header && m.type != start_type_) || m.only_continues ||
+              (start_type_ == ReportType::kSlabCorruption && Contains(msg, "mm/slub.c"))) {
             Append(msg);
             return;
           }
@@ -587,7 +586,7 @@ void Detector::KernelLine(std::string_view msg) {
           in_tail_ = true;
           return;
         case MarkerKind::kCut:
-          if (header) {
+          if (header || start_type_ == ReportType::kSlabCorruption) {
             Append(msg);
             return;
           }

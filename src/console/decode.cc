@@ -1,0 +1,250 @@
+#include "console/decode.h"
+
+#include <elf.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "runner/process.h"
+
+namespace vigil::console {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string NormaliseModuleName(std::string name) {
+  for (char& c : name)
+    if (c == '-') c = '_';
+  return name;
+}
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = std::move(ss).str();
+  return true;
+}
+
+std::string Output(const std::vector<std::string>& argv, bool* ok) {
+  runner::ProcessOptions o;
+  o.argv = argv;
+  o.timeout = std::chrono::milliseconds(60000);
+  for (char** e = environ; *e; ++e) o.env.emplace_back(*e);
+  auto r = runner::RunProcess(o);
+  *ok = r.ok() && r->status.exited() && r->status.exit_code() == 0;
+  return r.ok() ? r->output : std::string();
+}
+
+}  // namespace
+
+struct Decoder::Object {
+  struct Symbol {
+    uint64_t value = 0;
+    uint64_t size = 0;
+    std::string section;  // relocatable objects (.ko): the symbol's section
+  };
+  std::string path;         // what addr2line reads (a decompressed copy, maybe)
+  std::string source_path;  // where it was found
+  bool relocatable = false;
+  bool has_debug_line = false;
+  std::multimap<std::string, Symbol> symbols;
+};
+
+Decoder::Decoder(std::string vmlinux, std::string modules_dir, std::string base_path)
+    : vmlinux_(std::move(vmlinux)), modules_dir_(std::move(modules_dir)), base_path_(std::move(base_path)) {}
+
+Decoder::~Decoder() {
+  for (const auto& t : temp_files_) unlink(t.c_str());
+}
+
+std::string Decoder::FindModule(const std::string& module) {
+  if (modules_dir_.empty()) return "";
+  if (!indexed_) {
+    indexed_ = true;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(modules_dir_, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      std::string name = it->path().filename().string();
+      for (const char* ext : {".ko", ".ko.xz", ".ko.zst", ".ko.gz"}) {
+        size_t n = strlen(ext);
+        if (name.size() > n && name.compare(name.size() - n, n, ext) == 0) {
+          std::string key = NormaliseModuleName(name.substr(0, name.size() - n));
+          // An uncompressed .ko (with debug info, often) wins.
+          auto [pos, inserted] = module_paths_.emplace(key, it->path().string());
+          if (!inserted && std::string_view(ext) == ".ko") pos->second = it->path().string();
+        }
+      }
+    }
+  }
+  auto it = module_paths_.find(NormaliseModuleName(module));
+  return it == module_paths_.end() ? "" : it->second;
+}
+
+Decoder::Object* Decoder::Load(const std::string& module) {
+  auto found = objects_.find(module);
+  if (found != objects_.end()) return found->second.get();
+  auto& slot = objects_[module];
+  std::string path = module.empty() ? vmlinux_ : FindModule(module);
+  std::string found_at = path;
+  if (path.empty()) {
+    if (!module.empty()) warnings_.push_back(fmt::format("cannot find the .ko of module {}", module));
+    return nullptr;
+  }
+  for (auto [ext, tool] : {std::pair{".xz", "xz"}, std::pair{".zst", "zstd"}, std::pair{".gz", "gzip"}}) {
+    if (path.size() > strlen(ext) && path.compare(path.size() - strlen(ext), strlen(ext), ext) == 0) {
+      bool ok = false;
+      std::string data = Output({tool, "-dc", path}, &ok);
+      char tmpl[] = "/tmp/vigil-ko.XXXXXX";
+      int fd = mkstemp(tmpl);
+      if (!ok || fd < 0 || write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
+        if (fd >= 0) close(fd);
+        warnings_.push_back(fmt::format("cannot decompress {}", path));
+        return nullptr;
+      }
+      close(fd);
+      temp_files_.push_back(tmpl);
+      path = tmpl;
+    }
+  }
+  std::string elf;
+  if (!ReadFile(path, &elf) || elf.size() < sizeof(Elf64_Ehdr) || memcmp(elf.data(), ELFMAG, SELFMAG) != 0 ||
+      elf[EI_CLASS] != ELFCLASS64) {
+    warnings_.push_back(fmt::format("{} is not a 64-bit ELF object", path));
+    return nullptr;
+  }
+  auto obj = std::make_unique<Object>();
+  obj->path = path;
+  obj->source_path = found_at;
+  Elf64_Ehdr eh;
+  memcpy(&eh, elf.data(), sizeof eh);
+  obj->relocatable = eh.e_type == ET_REL;
+  auto section = [&](size_t i, Elf64_Shdr* sh) {
+    uint64_t off = eh.e_shoff + i * sizeof(Elf64_Shdr);
+    if (i >= eh.e_shnum || off + sizeof(Elf64_Shdr) > elf.size()) return false;
+    memcpy(sh, elf.data() + off, sizeof *sh);
+    return true;
+  };
+  auto cstr = [&](const Elf64_Shdr& tab, uint32_t at) -> std::string {
+    if (tab.sh_offset + at >= elf.size()) return "";
+    const char* p = elf.data() + tab.sh_offset + at;
+    size_t max = std::min<uint64_t>(elf.size() - (tab.sh_offset + at), tab.sh_size > at ? tab.sh_size - at : 0);
+    return std::string(p, strnlen(p, max));
+  };
+  Elf64_Shdr shstr{};
+  section(eh.e_shstrndx, &shstr);
+  std::vector<std::string> names(eh.e_shnum);
+  for (size_t i = 0; i < eh.e_shnum; ++i) {
+    Elf64_Shdr sh;
+    if (!section(i, &sh)) break;
+    names[i] = cstr(shstr, sh.sh_name);
+    if (names[i] == ".debug_line") obj->has_debug_line = true;
+  }
+  for (size_t i = 0; i < eh.e_shnum; ++i) {
+    Elf64_Shdr sh, strtab;
+    if (!section(i, &sh) || sh.sh_type != SHT_SYMTAB || !section(sh.sh_link, &strtab)) continue;
+    if (sh.sh_offset > elf.size() || sh.sh_size > elf.size() - sh.sh_offset) continue;
+    size_t n = sh.sh_size / sizeof(Elf64_Sym);
+    for (size_t k = 0; k < n; ++k) {
+      Elf64_Sym s;
+      memcpy(&s, elf.data() + sh.sh_offset + k * sizeof s, sizeof s);
+      if (ELF64_ST_TYPE(s.st_info) != STT_FUNC || s.st_shndx == SHN_UNDEF || s.st_shndx >= names.size()) continue;
+      Object::Symbol sym{s.st_value, s.st_size, obj->relocatable ? names[s.st_shndx] : ""};
+      obj->symbols.emplace(cstr(strtab, s.st_name), sym);
+    }
+  }
+  if (!obj->has_debug_line) warnings_.push_back(fmt::format("no debug info in {}", path));
+  slot = std::move(obj);
+  return slot.get();
+}
+
+std::vector<SourceLocation> Decoder::Resolve(const Frame& frame, bool return_address) {
+  std::string key = fmt::format("{}|{}|{:x}|{:x}|{}", frame.module, frame.function, frame.offset, frame.size,
+                                return_address);
+  auto cached = cache_.find(key);
+  if (cached != cache_.end()) return cached->second;
+  std::vector<SourceLocation> out;
+  Object* obj = Load(frame.module);
+  if (obj && obj->has_debug_line) {
+    auto range = obj->symbols.equal_range(frame.function);
+    const Object::Symbol* sym = nullptr;
+    for (auto it = range.first; it != range.second; ++it) {
+      if (!sym || it->second.size == frame.size) sym = &it->second;
+    }
+    if (sym) {
+      // A return address points after the call: look up the call itself.
+      uint64_t addr = sym->value + frame.offset - (return_address && frame.offset > 0 ? 1 : 0);
+      std::vector<std::string> argv = {"addr2line", "-f", "-i", "-e", obj->path};
+      if (obj->relocatable && !sym->section.empty()) {
+        argv.push_back("-j");
+        argv.push_back(sym->section);
+      }
+      argv.push_back(fmt::format("0x{:x}", addr));
+      bool ok = false;
+      std::string text = Output(argv, &ok);
+      std::vector<std::string> lines;
+      std::istringstream in(text);
+      for (std::string l; std::getline(in, l);) lines.push_back(l);
+      for (size_t i = 0; ok && i + 1 < lines.size(); i += 2) {
+        SourceLocation loc{lines[i], lines[i + 1], false};
+        size_t disc = loc.file_line.find(" (discriminator");
+        if (disc != std::string::npos) loc.file_line.resize(disc);
+        // Paths relative to the build: --base-path, else the object's own
+        // directory (where out-of-tree modules are built).
+        std::string own_dir = fs::path(obj->source_path).parent_path().string();
+        for (const std::string& prefix : {base_path_, own_dir}) {
+          if (prefix.empty() || prefix == "/" || loc.file_line.rfind(prefix + "/", 0) != 0) continue;
+          loc.file_line.erase(0, prefix.size() + 1);
+          break;
+        }
+        out.push_back(std::move(loc));
+      }
+      if (!out.empty() && out.back().file_line.rfind("??", 0) == 0) out.clear();
+      for (size_t i = 0; i + 1 < out.size(); ++i) out[i].inlined = true;
+    }
+  }
+  cache_[key] = out;
+  return out;
+}
+
+std::string Decoder::DecodeLine(std::string_view line) {
+  if (line.find("+0x") == std::string_view::npos) return std::string(line);
+  // The frame sits after the console prefix and indentation.
+  size_t start = 0;
+  for (size_t pos = 0; pos < line.size(); ++pos) {
+    if (pos == 0 || line[pos - 1] == ' ' || line[pos - 1] == ']' || line[pos - 1] == ':') {
+      Frame f;
+      std::string_view rest = line.substr(pos);
+      if (!ParseFrame(rest, &f) || rest.substr(0, f.raw.size()) != f.raw) continue;
+      start = pos;
+      bool rip = line.find("RIP: ") != std::string_view::npos || line.find("pc : ") != std::string_view::npos;
+      std::string_view before = line.substr(0, pos);
+      bool unreliable = before.size() >= 2 && before.substr(before.size() - 2) == "? ";
+      auto locs = Resolve(f, !unreliable && !rip);
+      if (locs.empty()) return std::string(line);
+      std::string head(line.substr(0, start));
+      std::string indent = head;
+      for (char& c : indent)
+        if (c != ' ' && c != '\t') c = ' ';
+      std::string out;
+      std::string mod = f.module.empty() ? "" : " [" + f.module + "]";
+      for (size_t i = 0; i + 1 < locs.size(); ++i)
+        out += fmt::format("{}{} ({}) [inline]\n", indent, locs[i].function, locs[i].file_line);
+      std::string_view tail = line.substr(start + f.raw.size());
+      out += fmt::format("{}{} ({}){}{}", head, f.function, locs.back().file_line, mod, tail);
+      return out;
+    }
+  }
+  return std::string(line);
+}
+
+}  // namespace vigil::console

@@ -1,0 +1,60 @@
+// Stack frame decoding, as the kernel's scripts/decode_stacktrace.sh does:
+// "func+0x12/0x40 [mod]" becomes "func (file:line) [mod]", with the chain of
+// functions inlined at that address. The symbol's address comes from the
+// ELF symbol table of vmlinux or of the module's .ko (found under a modules
+// directory, "_" and "-" alike, .ko.xz and .ko.zst decompressed), the line
+// from binutils' addr2line on an object with debug info.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "console/detector.h"
+
+namespace vigil::console {
+
+struct SourceLocation {
+  std::string function;
+  std::string file_line;  // "net/ipv4/tcp.c:123", "??:0" when unknown
+  bool inlined = false;   // inlined into the next entry
+};
+
+class Decoder {
+ public:
+  // `vmlinux` may be empty (module frames only); `modules_dir` may be empty.
+  Decoder(std::string vmlinux, std::string modules_dir, std::string base_path = "");
+  ~Decoder();
+
+  // Innermost first; the last entry is the function the frame names.
+  // Empty when the object, the symbol or its debug info is missing.
+  std::vector<SourceLocation> Resolve(const Frame& frame, bool return_address);
+
+  // Rewrites every frame of one console line ("  ? f+0x1/0x2 [m]" ->
+  // "  ? f (file.c:12) [m]"), inlined functions first on lines of their own.
+  // Lines without a frame come back unchanged.
+  std::string DecodeLine(std::string_view line);
+
+  // Why an object could not be used (missing .ko, no debug info), once each.
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+ private:
+  struct Object;
+  Object* Load(const std::string& module);
+  std::string FindModule(const std::string& module);
+
+  std::string vmlinux_;
+  std::string modules_dir_;
+  std::string base_path_;
+  bool indexed_ = false;
+  std::map<std::string, std::string> module_paths_;  // normalised name -> path
+  std::map<std::string, std::unique_ptr<Object>> objects_;
+  std::map<std::string, std::vector<SourceLocation>> cache_;
+  std::vector<std::string> warnings_;
+  std::vector<std::string> temp_files_;
+};
+
+}  // namespace vigil::console
