@@ -375,7 +375,8 @@ const RE2& GenericFrames() {
       "^do_(kernel|translation)_fault|^do_mem_abort|^el1_abort|^el1h_64_sync|^page_fault_oops|"
       "^kernelmode_fixup_or_oops|^__bad_area_nosemaphore|^bad_area_nosemaphore|^do_user_addr_fault|"
       "^oops_|^die$|^__die|^die_body|^do_int3|^ubsan_|^__ubsan_handle|^rcu_|^__rcu_|^print_cpu_stall|"
-      "^check_cpu_stall|^__schedule_bug|^update_process_times|^tick_|^timekeeping_|^__might_",
+      "^check_cpu_stall|^__schedule_bug|^check_noncircular|^check_prev_add|^validate_chain|^print_circular_bug|"
+      "^check_deadlock|^print_deadlock_bug|^mark_usage|^valid_state|^update_process_times|^tick_|^timekeeping_|^__might_",
       RE2::Quiet);
   return re;
 }
@@ -795,7 +796,23 @@ void Detector::Finalise(Report* r) {
         return false;
       });
       break;
-    case ReportType::kLockdep:
+    case ReportType::kLockdep: {
+      // "... is trying to acquire lock: ADDR (name){..}, at: f+0x../0x..":
+      // the lock being taken names a deadlock.
+      if (Contains(first, "circular locking") || Contains(first, "recursive locking") ||
+          Contains(first, "lock inversion") || Contains(first, "-unsafe lock order")) {
+        string_view text = r->text;
+        for (size_t at = text.find(", at: "); at != string_view::npos; at = text.find(", at: ", at + 1)) {
+          std::string fn = FunctionBefore(text.substr(at), ", at: ");
+          if (non_generic(fn)) {
+            guilty = fn;
+            break;
+          }
+        }
+      }
+      if (guilty.empty()) guilty = first_frame(nullptr);
+      break;
+    }
     case ReportType::kUbsan:
     case ReportType::kKmemleak:
     case ReportType::kSlabCorruption:

@@ -419,6 +419,169 @@ TEST(DetectorTest, PanicAloneAndStackProtector) {
   EXPECT_EQ(b[0].title, "kernel panic: stack is corrupted in tcp_rcv");
 }
 
+struct KindCase {
+  const char* name;
+  const char* log;
+  ReportType type;
+  const char* title;
+};
+
+// Report kinds the crash module cannot make on a distribution kernel
+// (sanitizers, lockdep, kmemleak) and older or newer formats, as printed.
+const KindCase kKinds[] = {
+    {"kcsan",
+     "[ 10.0] ==================================================================\n"
+     "[ 10.0] BUG: KCSAN: data-race in tcp_poll / tcp_sendmsg_locked\n"
+     "[ 10.0] \n"
+     "[ 10.0] write to 0xffff88810a7c1234 of 4 bytes by task 1 on cpu 0:\n"
+     "[ 10.0]  tcp_sendmsg_locked+0x1c2/0x2000\n"
+     "[ 10.0] \n"
+     "[ 10.0] read to 0xffff88810a7c1234 of 4 bytes by task 2 on cpu 1:\n"
+     "[ 10.0]  tcp_poll+0x3a/0x400\n"
+     "[ 10.0] CPU: 1 PID: 2 Comm: a Not tainted 6.12.0 #1\n"
+     "[ 10.0] ==================================================================\n",
+     ReportType::kKcsan, "KCSAN: data-race in tcp_poll / tcp_sendmsg_locked"},
+    {"kmsan",
+     "[ 10.0] BUG: KMSAN: uninit-value in mptcp_recvmsg+0x12/0x400\n"
+     "[ 10.0]  mptcp_recvmsg+0x12/0x400\n"
+     "[ 10.0]  inet_recvmsg+0x40/0x100\n"
+     "[ 10.0] CPU: 1 PID: 2 Comm: a Not tainted 6.12.0 #1\n",
+     ReportType::kKmsan, "KMSAN: uninit-value in mptcp_recvmsg"},
+    {"kfence",
+     "[ 10.0] ==================================================================\n"
+     "[ 10.0] BUG: KFENCE: use-after-free read in vigil_uaf+0x1c/0x30 [vigil]\n"
+     "[ 10.0] \n"
+     "[ 10.0] Use-after-free read at 0x00000000deadbeef (in kfence-#12):\n"
+     "[ 10.0]  vigil_uaf+0x1c/0x30 [vigil]\n"
+     "[ 10.0] CPU: 0 PID: 1 Comm: insmod Not tainted 6.12.0 #1\n",
+     ReportType::kKfence, "KFENCE: use-after-free read in vigil_uaf"},
+    {"ubsan",
+     "[ 1.0] ================================================================================\n"
+     "[ 1.0] UBSAN: array-index-out-of-bounds in net/foo.c:12:34\n"
+     "[ 1.0] index 5 is out of range for type 'int [4]'\n"
+     "[ 1.0] CPU: 0 PID: 1 Comm: swapper/0 Not tainted 6.1.0 #1\n"
+     "[ 1.0] Call Trace:\n"
+     "[ 1.0]  <TASK>\n"
+     "[ 1.0]  dump_stack_lvl+0x44/0x5c\n"
+     "[ 1.0]  __ubsan_handle_out_of_bounds+0xa1/0xe0\n"
+     "[ 1.0]  foo_index+0x12/0x40\n"
+     "[ 1.0]  </TASK>\n"
+     "[ 1.0] ================================================================================\n",
+     ReportType::kUbsan, "UBSAN: array-index-out-of-bounds in foo_index"},
+    {"lockdep circular",
+     "[ 100.0] ======================================================\n"
+     "[ 100.0] WARNING: possible circular locking dependency detected\n"
+     "[ 100.0] 6.1.0 #1 Not tainted\n"
+     "[ 100.0] ------------------------------------------------------\n"
+     "[ 100.0] a/1234 is trying to acquire lock:\n"
+     "[ 100.0] ffff888012345678 (&sb->s_type->i_mutex_key#10){+.+.}-{3:3}, at: "
+     "ext4_buffered_write_iter+0xb0/0x460\n"
+     "[ 100.0] \n"
+     "[ 100.0] but task is already holding lock:\n"
+     "[ 100.0] ffff888012345000 (&mm->mmap_lock){++++}-{3:3}, at: do_user_addr_fault+0x1b6/0x6a0\n"
+     "[ 100.0] stack backtrace:\n"
+     "[ 100.0] CPU: 0 PID: 1234 Comm: a Not tainted 6.1.0 #1\n"
+     "[ 100.0] Call Trace:\n"
+     "[ 100.0]  <TASK>\n"
+     "[ 100.0]  dump_stack_lvl+0x44/0x5c\n"
+     "[ 100.0]  check_noncircular+0x1a/0x20\n"
+     "[ 100.0]  __lock_acquire+0x1234/0x2000\n"
+     "[ 100.0]  down_write+0x3a/0x50\n"
+     "[ 100.0]  ext4_buffered_write_iter+0xb0/0x460\n"
+     "[ 100.0]  </TASK>\n",
+     ReportType::kLockdep, "possible deadlock in ext4_buffered_write_iter"},
+    {"lockdep inconsistent",
+     "[ 5.0] WARNING: inconsistent lock state\n"
+     "[ 5.0] --------------------------------\n"
+     "[ 5.0] inconsistent {SOFTIRQ-ON-W} -> {IN-SOFTIRQ-W} usage.\n"
+     "[ 5.0] CPU: 0 PID: 0 Comm: swapper/0 Not tainted 6.1.0 #1\n"
+     "[ 5.0] Call Trace:\n"
+     "[ 5.0]  <IRQ>\n"
+     "[ 5.0]  dump_stack_lvl+0x44/0x5c\n"
+     "[ 5.0]  mark_lock+0x1/0x2\n"
+     "[ 5.0]  _raw_spin_lock+0x30/0x40\n"
+     "[ 5.0]  mptcp_pm_nl_work+0x33/0x100\n"
+     "[ 5.0]  </IRQ>\n",
+     ReportType::kLockdep, "inconsistent lock state in mptcp_pm_nl_work"},
+    {"kmemleak from debugfs",
+     "BUG: memory leak\n"
+     "unreferenced object 0xffff888112345678 (size 32):\n"
+     "  comm \"insmod\", pid 1234, jiffies 4294967\n"
+     "  hex dump (first 32 bytes):\n"
+     "    00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  ................\n"
+     "  backtrace (crc 0):\n"
+     "    [<ffffffff81234567>] kmalloc_trace+0x26/0x90\n"
+     "    [<ffffffff81234600>] vigil_leak+0x12/0x40 [vigil]\n"
+     "    [<ffffffff81234700>] do_one_initcall+0x5b/0x320\n",
+     ReportType::kKmemleak, "memory leak in vigil_leak"},
+    {"double fault",
+     "[ 2.0] PANIC: double fault, error_code: 0x0\n"
+     "[ 2.0] CPU: 0 PID: 1 Comm: a Not tainted 6.1.0 #1\n"
+     "[ 2.0] RIP: 0010:recurse_forever+0x8/0x20\n"
+     "[ 2.0] Kernel panic - not syncing: Machine halted.\n",
+     ReportType::kDoubleFault, "PANIC: double fault in recurse_forever"},
+    {"hard lockup",
+     "[ 30.0] NMI watchdog: Watchdog detected hard LOCKUP on cpu 1\n"
+     "[ 30.0] Modules linked in: vigil\n"
+     "[ 30.0] CPU: 1 PID: 80 Comm: spin Not tainted 6.1.0 #1\n"
+     "[ 30.0] RIP: 0010:spin_with_irqs_off+0x10/0x20 [vigil]\n",
+     ReportType::kHardLockup, "BUG: hard lockup in spin_with_irqs_off"},
+    {"sleeping in atomic context",
+     "[ 3.0] BUG: sleeping function called from invalid context at kernel/locking/mutex.c:580\n"
+     "[ 3.0] in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 1, name: swapper/0\n"
+     "[ 3.0] CPU: 0 PID: 1 Comm: swapper/0 Not tainted 6.1.0 #1\n"
+     "[ 3.0] Call Trace:\n"
+     "[ 3.0]  <TASK>\n"
+     "[ 3.0]  dump_stack_lvl+0x44/0x5c\n"
+     "[ 3.0]  __might_resched.cold+0xcc/0xdf\n"
+     "[ 3.0]  mutex_lock+0x1a/0x40\n"
+     "[ 3.0]  mptcp_nl_cmd_add_addr+0x11/0x200\n"
+     "[ 3.0]  </TASK>\n",
+     ReportType::kAtomicSleep, "BUG: sleeping function called from invalid context in mptcp_nl_cmd_add_addr"},
+    {"old WARNING format",
+     "WARNING: at drivers/net/foo.c:123 foo_xmit+0x12/0x40 [foo]()\n"
+     "Modules linked in: foo\n"
+     "Pid: 1, comm: swapper Not tainted 2.6.32 #1\n"
+     "Call Trace:\n"
+     " [<ffffffff81062c3f>] warn_slowpath_common+0x7f/0xc0\n"
+     " [<ffffffff81062c9a>] warn_slowpath_null+0x1a/0x20\n"
+     " [<ffffffffa0001234>] foo_xmit+0x12/0x40 [foo]\n"
+     "---[ end trace 4eaa2a86a8e2da22 ]---\n",
+     ReportType::kWarning, "WARNING in foo_xmit"},
+    {"new WARNING format",
+     "[ 9.0] WARNING: net/ipv4/tcp.c:123 at tcp_sendmsg+0x12/0x40, CPU#1: a/123\n"
+     "[ 9.0] Modules linked in:\n"
+     "[ 9.0] CPU: 1 UID: 0 PID: 123 Comm: a Not tainted 6.18.0 #1\n"
+     "[ 9.0] RIP: 0010:tcp_sendmsg+0x12/0x40\n"
+     "[ 9.0] ---[ end trace 0000000000000000 ]---\n",
+     ReportType::kWarning, "WARNING in tcp_sendmsg"},
+    {"netdev refcount without timestamps",
+     "unregister_netdevice: waiting for veth0 to become free. Usage count = 2\n",
+     ReportType::kNetdevRefcnt, "unregister_netdevice: waiting for DEV to become free"},
+    {"workqueue lockup",
+     "[ 40.0] BUG: workqueue lockup - pool cpus=0 node=0 flags=0x0 nice=0 stuck for 32s!\n"
+     "[ 40.0] Showing busy workqueues and worker pools:\n"
+     "[ 40.0] workqueue events: flags=0x0\n"
+     "[ 40.0]   pwq 0: cpus=0 node=0 flags=0x0 nice=0 active=1/256 refcnt=2\n",
+     ReportType::kWorkqueueLockup, "BUG: workqueue lockup"},
+    {"page fault",
+     "[ 7.0] BUG: unable to handle page fault for address: ffffc90000a00000\n"
+     "[ 7.0] #PF: supervisor read access in kernel mode\n"
+     "[ 7.0] Oops: 0000 [#1] PREEMPT SMP NOPTI\n"
+     "[ 7.0] RIP: 0010:read_past_end+0x5/0x10\n",
+     ReportType::kPageFault, "BUG: unable to handle kernel paging request in read_past_end"},
+};
+
+TEST(DetectorTest, EveryKindHasItsTypeAndTitle) {
+  for (const KindCase& c : kKinds) {
+    SCOPED_TRACE(c.name);
+    auto reports = Scan(c.log);
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_EQ(reports[0].type, c.type);
+    EXPECT_EQ(reports[0].title, c.title);
+  }
+}
+
 TEST(FrameTest, ParsesTheFormatsKernelsPrint) {
   Frame f;
   ASSERT_TRUE(ParseFrame("  ? tcp_sendmsg_locked.isra.0+0x12/0x40 [mptcp]", &f));
