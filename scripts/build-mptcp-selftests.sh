@@ -20,7 +20,8 @@ if [ ! -f "$stamp" ]; then
   make -s -C "$ksrc" headers >/dev/null
   rm -rf "$DEST"
   make -s -C "$ksrc/tools/testing/selftests" TARGETS=net/mptcp install INSTALL_PATH="$DEST" >/dev/null
-  cp scripts/mptcp.vigil.toml "$DEST/vigil.toml"
   touch "$stamp"
 fi
+# The scheduling config follows the repository's, built or not.
+cp scripts/mptcp.vigil.toml "$DEST/vigil.toml"
 echo "$DEST"

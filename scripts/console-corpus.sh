@@ -27,12 +27,14 @@ MODSRC=$ROOT/tests/console/module
 CACHE=$ROOT/build
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-120}
 
-# name|kernel command line extras|type|title|fatal|count|log must match (ERE)
+# name|kernel command line extras|type|title|fatal|count|log must match (ERE)[|config]
 # Titles follow syzbot's convention (a NULL dereference is "unable to handle"
 # on every kernel, so titles match across kernel lines); the check pattern is the report's first
 # line as the kernel prints it. Count "slub" is the number of SLUB reports in
 # the log: after the double free, 6.1 may report the slab's wrong object
 # count when something else is freed into the same slab, or may not.
+# A scenario with a config option (CONFIG_KFENCE) is skipped on a kernel
+# built without it.
 SCENARIOS=(
   "clean|||||0|"
   "sysrq|||||0|sysrq: Show Blocked State"
@@ -52,6 +54,13 @@ SCENARIOS=(
   "softirq||null_deref|BUG: unable to handle kernel NULL pointer dereference in vigil_crash_timer_fn|yes|1|BUG: kernel NULL pointer dereference, address: 0+[0-9a-f]+"
   "doublefree|slub_debug=FZPU|slab_corruption|BUG: Object already free in vigil_crash_doublefree|no|slub|BUG kmalloc-64 \\(.*\\): Object already free"
   "ktap-crash||warning|WARNING in vigil_crash_warn|no|1|WARNING: CPU: [0-9]+ PID: [0-9]+ at .*vigil_crash_warn"
+  "pagefault||page_fault|BUG: unable to handle kernel paging request in vigil_crash_pagefault|no|1|BUG: unable to handle page fault for address: ffff[0-9a-f]+"
+  "invalidop||invalid_opcode|invalid opcode in vigil_crash_invalidop|no|1|invalid opcode: 0000"
+  "stackprotector||stack_protector|kernel panic: stack is corrupted in vigil_crash_stackprotector|yes|1|Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: vigil_crash_stackprotector"
+  "panicwarn|panic_on_warn=1|warning|WARNING in vigil_crash_warn|yes|1|WARNING: CPU: [0-9]+ PID: [0-9]+ at .*vigil_crash_warn"
+  "oopspanic|oops=panic|null_deref|BUG: unable to handle kernel NULL pointer dereference in vigil_crash_null|yes|1|BUG: kernel NULL pointer dereference, address: 0+[0-9a-f]+"
+  "netdevrefcnt||netdev_refcnt|unregister_netdevice: waiting for DEV to become free|no|1|unregister_netdevice: waiting for vigil0 to become free\\. Usage count = [0-9]+"
+  "kfence|kfence.sample_interval=1|kfence|KFENCE: use-after-free read in vigil_crash_kfence|no|1|BUG: KFENCE: use-after-free read in vigil_crash_kfence|CONFIG_KFENCE"
 )
 
 log() { echo "console-corpus: $*" >&2; }
@@ -142,6 +151,13 @@ fetch_kernel() {
   [ -f "$dir/root/boot/vmlinuz-$r" ] || die "$pkg has no vmlinuz-$r"
 }
 
+# Whether RELEASE's kernel config sets OPTION (=y or =m).
+has_config() {
+  local r=$1 option=$2
+  fetch_kernel "$r"
+  grep -qE "^$option=[ym]\$" "$CACHE/kernels/$r/root/boot/config-$r"
+}
+
 # Builds vigil_crash.ko for RELEASE into build/console-module/RELEASE.
 build_module() {
   local r=$1 dir=$CACHE/console-module/$1 kdir=/usr/src/linux-headers-$1
@@ -216,9 +232,27 @@ case $scenario in
   rcustall)
     crash rcustall
     sleep 12 ;;
-  panic|softirq)
+  panic|softirq|stackprotector)
     crash "$scenario"
     sleep 10 ;;
+  panicwarn)
+    crash warn
+    sleep 10 ;;
+  oopspanic)
+    crash null
+    sleep 10 ;;
+  netdevrefcnt)
+    # The complaint comes every 10 s: power off after the first one.
+    crash netdevrefcnt
+    i=0
+    while [ $i -lt 40 ] && ! dmesg | grep -q 'waiting for vigil0 to become free'; do
+      sleep 1
+      i=$((i + 1))
+    done ;;
+  kfence)
+    crash kfence
+    wait
+    sleep 1 ;;
   *)
     crash "$scenario"
     sleep 4 ;;
@@ -285,6 +319,9 @@ check_log() {
       if grep -qE '\] (WARNING:|BUG:|INFO: task|Oops|general protection|watchdog: BUG|rcu: INFO)' "$logf"; then
         echo "a kernel report in a negative scenario"
       fi ;;
+    netdevrefcnt)
+      n=$(grep -c 'unregister_netdevice: waiting for' "$logf" || true)
+      [ "$n" = 1 ] || echo "$n unregister_netdevice complaints, not 1" ;;
     ktap-crash)
       # "ok 2 second" must fall inside the report, between its first line
       # and the end of its trace.
@@ -352,6 +389,11 @@ package: linux-image-$release-unsigned $pkgver"
     selected "$s" || continue
     if [ $force -eq 1 ] || [ $same_kernel -eq 0 ] ||
        [ ! -f "$dir/$s.log" ] || [ ! -f "$dir/$s.expect" ]; then
+      need=$(field "$spec" 8)
+      if [ -n "$need" ] && ! has_config "$release" "$need"; then
+        log "$line: $s skipped ($need is not set in $release)"
+        continue
+      fi
       todo+=("$spec")
     fi
   done

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -400,6 +401,25 @@ int Run(const RunFlags& f) {
       return kExitUsage;
     }
     config = std::move(*loaded);
+  }
+  // Shards: a long test split into parts that run as tests of their own.
+  {
+    std::vector<runner::TestSpec> expanded;
+    for (const auto& t : tests) {
+      const runner::TestRule* r = config.RuleFor(t.path());
+      if (!r || r->shards.empty()) {
+        expanded.push_back(t);
+        continue;
+      }
+      for (size_t k = 0; k < r->shards.size(); ++k) {
+        runner::TestSpec part = t;
+        part.name = fmt::format("{}#{}", t.name, k + 1);
+        std::istringstream words(r->shards[k]);
+        for (std::string w; words >> w;) part.extra_args.push_back(w);
+        expanded.push_back(std::move(part));
+      }
+    }
+    tests = std::move(expanded);
   }
   std::vector<int> retries(tests.size(), f.retries);
   for (size_t i = 0; i < tests.size(); ++i) {

@@ -12,7 +12,12 @@
 namespace vigil::runner {
 
 bool GlobMatch(const std::string& pattern, const std::string& path) {
-  return fnmatch(pattern.c_str(), path.c_str(), 0) == 0;
+  if (fnmatch(pattern.c_str(), path.c_str(), 0) == 0) return true;
+  // A shard ("TEST#2") is matched by the rules of its test too.
+  size_t hash = path.rfind('#');
+  if (hash == std::string::npos || pattern.find('#') != std::string::npos) return false;
+  std::string base = path.substr(0, hash);
+  return fnmatch(pattern.c_str(), base.c_str(), 0) == 0;
 }
 
 const TestRule* RunConfig::RuleFor(const std::string& path) const {
@@ -82,7 +87,7 @@ Result<RunConfig> ParseConfig(const std::string& text, const std::string& source
         }
         config.classes.push_back(c);
       } else {
-        Status s = CheckKeys(*t, {"match", "timeout", "retries"}, source, "test");
+        Status s = CheckKeys(*t, {"match", "timeout", "retries", "shards"}, source, "test");
         if (!s.ok()) return s;
         TestRule r;
         r.match = *match;
@@ -95,6 +100,16 @@ Result<RunConfig> ParseConfig(const std::string& text, const std::string& source
           auto v2 = n.value<int64_t>();
           if (!v2 || *v2 < 0 || *v2 > 100) return Status::InvalidArgument(fmt::format("{}: retries must be 0 to 100", Where(source, *n.node())));
           r.retries = static_cast<int>(*v2);
+        }
+        if (auto n = (*t)["shards"]; n) {
+          const toml::array* arr = n.as_array();
+          if (!arr || arr->empty())
+            return Status::InvalidArgument(fmt::format("{}: shards must be a list of argument strings", Where(source, *n.node())));
+          for (const auto& el : *arr) {
+            auto v2 = el.value<std::string>();
+            if (!v2) return Status::InvalidArgument(fmt::format("{}: shards must be a list of argument strings", Where(source, el)));
+            r.shards.push_back(*v2);
+          }
         }
         config.tests.push_back(r);
       }

@@ -32,6 +32,9 @@ struct TestRule {
   std::string match;
   std::optional<int> timeout_s;
   std::optional<int> retries;
+  // Split the test into parts run as tests of their own, each with these
+  // arguments (e.g. mptcp_join.sh's test groups: "-f -e -s"); named TEST#1..N.
+  std::vector<std::string> shards;
 };
 
 struct RunConfig {

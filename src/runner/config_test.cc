@@ -111,3 +111,28 @@ TEST(SchedulerTest, ClassLimitsAndSerialTests) {
 
 }  // namespace
 }  // namespace vigil::runner
+
+namespace vigil::runner {
+namespace {
+
+TEST(ConfigTest, ShardsAreListsOfArgumentsAndShardsMatchTheirTest) {
+  auto c = ParseConfig(
+      "[[test]]\nmatch = \"net/mptcp:mptcp_join.sh\"\nshards = [\"-f -e\", \"-s\"]\n"
+      "[[class]]\nmatch = \"net/mptcp:mptcp_join.sh\"\nmax_parallel = 1\n",
+      "vigil.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const TestRule* r = c->RuleFor("net/mptcp:mptcp_join.sh");
+  ASSERT_NE(r, nullptr);
+  ASSERT_EQ(r->shards.size(), 2u);
+  EXPECT_EQ(r->shards[0], "-f -e");
+  EXPECT_EQ(c->RuleFor("net/mptcp:mptcp_join.sh#2"), r);
+  EXPECT_EQ(c->RuleFor("net/mptcp:mptcp_connect.sh#2"), nullptr);
+  EXPECT_TRUE(GlobMatch("net/mptcp:mptcp_join.sh", "net/mptcp:mptcp_join.sh#1"));
+  EXPECT_FALSE(GlobMatch("net/mptcp:mptcp_join.sh#1", "net/mptcp:mptcp_join.sh#2"));
+  auto bad = ParseConfig("[[test]]\nmatch = \"a:b\"\nshards = [1, 2]\n", "vigil.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("vigil.toml:3"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vigil::runner

@@ -21,6 +21,7 @@ struct TestSpec {
   std::string program;     // absolute path of the test
   std::chrono::seconds timeout{kDefaultKselftestTimeout};  // 0: none
   std::string args_variable;  // KSELFTEST_MPTCP_JOIN_SH_ARGS
+  std::vector<std::string> extra_args;  // a shard's arguments (vigil.toml)
 
   std::string path() const { return collection + ":" + name; }
 };

@@ -139,6 +139,7 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
     po.argv = {"/bin/sh", "-c", "echo \"vigil: $0 is not executable and has no #! line\"; exit 126",
                spec.program};
   }
+  for (const auto& a : spec.extra_args) po.argv.push_back(a);
   for (const auto& e : options.base_env) {
     if (e.rfind(spec.args_variable + "=", 0) == 0) {
       // KSELFTEST_<NAME>_ARGS, split on blanks as the shell runner's eval does.

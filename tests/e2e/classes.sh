@@ -39,6 +39,39 @@ grep -q $'\r\033\[K\[[0-9]/6\] 0 failed' "$TMP/tty" && pass "status line on a TT
 grep -q "running: .*shared:" "$TMP/tty" && pass "status line names running tests" || fail "status line lacks running tests"
 grep -q $'\033\[K' "$TMP/out" && fail "status line off a TTY" || pass "no status line off a TTY"
 
+# Shards: a long test split by vigil.toml into parts that run side by side as
+# tests of their own, each with its arguments (as mptcp_join.sh's groups).
+mkdir -p "$TMP/sh/coll" "$TMP/shtimes"
+cat > "$TMP/sh/coll/long.sh" <<SHEOF
+#!/bin/sh
+n=\$(echo "\$*" | tr ' -' '_')
+date +%s.%N > "$TMP/shtimes/\$n.start"
+sleep 1
+date +%s.%N > "$TMP/shtimes/\$n.end"
+[ "\$1" = "-x" ] && exit 1
+exit 0
+SHEOF
+chmod +x "$TMP/sh/coll/long.sh"
+echo "coll:long.sh" > "$TMP/sh/kselftest-list.txt"
+printf '[[test]]\nmatch = "coll:long.sh"\nshards = ["-a -b", "-c", "-x"]\n' > "$TMP/sh/vigil.toml"
+set +e
+"$VIGIL" run --tests "$TMP/sh" -j 3 --db "$TMP/sh.db" --json "$TMP/sh.json" --color never > "$TMP/sh.out" 2>&1
+rc=$?
+set -e
+expect_eq "shards: one failing shard fails the run" 1 "$rc"
+expect_eq "shards: three tests" "coll:long.sh#1 PASS|coll:long.sh#2 PASS|coll:long.sh#3 FAIL" \
+  "$(json_get "$TMP/sh.json" '"|".join(t["path"] + " " + t["status"] for t in d["tests"])')"
+expect_eq "shards: each ran with its arguments" "_a__b _c _x" "$(cd "$TMP/shtimes" && ls *.start | sed 's/.start$//' | sort | xargs)"
+overlap=$("$PY" - "$TMP/shtimes" <<'PYEOF'
+import os, sys
+d = sys.argv[1]
+iv = [(float(open(os.path.join(d, n)).read()), float(open(os.path.join(d, n[:-6] + ".end")).read()))
+      for n in os.listdir(d) if n.endswith(".start")]
+print("yes" if any(a[0] < b[1] and b[0] < a[1] for i, a in enumerate(iv) for b in iv[i + 1:]) else "no")
+PYEOF
+)
+expect_eq "shards ran side by side" yes "$overlap"
+
 # A bad vigil.toml is a usage error that says where.
 printf '[[class]]\nmatch = "x"\nmax_parallel = "two"\n' > "$TMP/bad.toml"
 set +e

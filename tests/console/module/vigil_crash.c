@@ -7,7 +7,8 @@
  *   insmod vigil_crash.ko trigger=NAME [seconds=N]
  *
  * NAME is one of: warn bug null gpf divide softlockup hungtask rcustall
- * refcount listcorrupt atomicsleep panic softirq doublefree.
+ * refcount listcorrupt atomicsleep panic softirq doublefree pagefault
+ * invalidop stackprotector netdevrefcnt kfence.
  *
  * Each fault lives in its own noinline function named vigil_crash_NAME (the
  * softirq one in vigil_crash_timer_fn) so that it is recognisable in stack
@@ -17,11 +18,14 @@
 #include <linux/bug.h>
 #include <linux/completion.h>
 #include <linux/delay.h>
+#include <linux/etherdevice.h>
 #include <linux/jiffies.h>
 #include <linux/kernel.h>
+#include <linux/kfence.h>
 #include <linux/kthread.h>
 #include <linux/list.h>
 #include <linux/module.h>
+#include <linux/netdevice.h>
 #include <linux/preempt.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
@@ -30,6 +34,7 @@
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/timer.h>
+#include <linux/vmalloc.h>
 
 static char *trigger = "warn";
 module_param(trigger, charp, 0444);
@@ -197,6 +202,123 @@ static noinline void vigil_crash_doublefree(void)
 	kfree(p);
 }
 
+static noinline unsigned long vigil_crash_pagefault(void)
+{
+	/*
+	 * A one-page vmalloc area is followed by an unmapped guard page: a
+	 * canonical kernel address that is not NULL-ish and never mapped.
+	 */
+	unsigned long *p = vmalloc(PAGE_SIZE);
+
+	if (!p)
+		return 0;
+	p += PAGE_SIZE / sizeof(*p);
+	OPTIMIZER_HIDE_VAR(p);
+	return READ_ONCE(*p);
+}
+
+static noinline void vigil_crash_invalidop(void)
+{
+	/* A bare ud2 with no __bug_table entry: #UD, not BUG(). */
+	if (vigil_crash_on)
+		asm volatile("ud2");
+}
+
+static noinline void vigil_crash_stackprotector(void)
+{
+	char buf[16];
+	char *p = buf;
+	size_t i, len = sizeof(buf) + sizeof(unsigned long);
+
+	/*
+	 * The compiler sees neither the target nor the length: the stores
+	 * stay, run one word past buf and overwrite the stack canary that
+	 * CONFIG_STACKPROTECTOR_STRONG puts right above it.
+	 */
+	OPTIMIZER_HIDE_VAR(p);
+	OPTIMIZER_HIDE_VAR(len);
+	for (i = 0; i < len; i++)
+		WRITE_ONCE(p[i], 'V');
+	pr_info("vigil_crash: wrote %zu bytes into a %zu byte buffer\n",
+		len, sizeof(buf));
+}
+
+static netdev_tx_t vigil_crash_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	dev_kfree_skb(skb);
+	return NETDEV_TX_OK;
+}
+
+static const struct net_device_ops vigil_crash_netdev_ops = {
+	.ndo_start_xmit = vigil_crash_xmit,
+};
+
+static void vigil_crash_netdev_setup(struct net_device *dev)
+{
+	ether_setup(dev);
+	dev->netdev_ops = &vigil_crash_netdev_ops;
+}
+
+static noinline int vigil_crash_netdevrefcnt(void *data)
+{
+	/*
+	 * The reference taken by vigil_crash_netdev() is never dropped: the
+	 * unregistration waits forever and complains every 10 seconds.
+	 */
+	unregister_netdev(data);
+	return 0;
+}
+
+static int vigil_crash_netdev(void)
+{
+	struct net_device *dev;
+	struct task_struct *t;
+	int err;
+
+	dev = alloc_netdev(0, "vigil%d", NET_NAME_ENUM, vigil_crash_netdev_setup);
+	if (!dev)
+		return -ENOMEM;
+	eth_hw_addr_random(dev);
+	err = register_netdev(dev);
+	if (err) {
+		free_netdev(dev);
+		return err;
+	}
+	dev_hold(dev);
+	/* Unregister from a kthread, so that the module load returns. */
+	t = kthread_run(vigil_crash_netdevrefcnt, dev, "vigil_netdev");
+	return IS_ERR(t) ? PTR_ERR(t) : 0;
+}
+
+static noinline unsigned long vigil_crash_kfence(void)
+{
+	unsigned long *p = NULL;
+	int i;
+
+	/*
+	 * With kfence.sample_interval=1 one allocation per sample interval
+	 * comes from the KFENCE pool: allocate until one of ours does.
+	 */
+	for (i = 0; i < 5000; i++) {
+		unsigned long *q = kmalloc(32, GFP_KERNEL);
+
+		if (q && is_kfence_address(q)) {
+			p = q;
+			break;
+		}
+		kfree(q);
+		usleep_range(500, 1000);
+	}
+	if (!p) {
+		pr_err("vigil_crash: no KFENCE allocation (is KFENCE on?)\n");
+		return 0;
+	}
+	kfree(p);
+	OPTIMIZER_HIDE_VAR(p);
+	/* The freed object's page is protected: KFENCE reports the read. */
+	return READ_ONCE(*p);
+}
+
 static int vigil_crash_thread(int (*fn)(void *), const char *name)
 {
 	struct task_struct *t = kthread_run(fn, NULL, "%s", name);
@@ -236,6 +358,16 @@ static int __init vigil_crash_init(void)
 		vigil_crash_softirq();
 	else if (sysfs_streq(trigger, "doublefree"))
 		vigil_crash_doublefree();
+	else if (sysfs_streq(trigger, "pagefault"))
+		pr_info("vigil_crash: read %lu\n", vigil_crash_pagefault());
+	else if (sysfs_streq(trigger, "invalidop"))
+		vigil_crash_invalidop();
+	else if (sysfs_streq(trigger, "stackprotector"))
+		vigil_crash_stackprotector();
+	else if (sysfs_streq(trigger, "netdevrefcnt"))
+		return vigil_crash_netdev();
+	else if (sysfs_streq(trigger, "kfence"))
+		pr_info("vigil_crash: read %lu\n", vigil_crash_kfence());
 	else {
 		pr_err("vigil_crash: unknown trigger '%s'\n", trigger);
 		return -EINVAL;
