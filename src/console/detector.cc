@@ -95,7 +95,13 @@ size_t FindMidLineTimestamp(string_view s) {
   return string_view::npos;
 }
 
-enum class MarkerKind : uint8_t { kNone, kStart, kPanic, kCut, kEndTrace, kEndPanic };
+// kSeparator: a line of '=' that opens and closes sanitizer reports.
+enum class MarkerKind : uint8_t { kNone, kStart, kPanic, kCut, kEndTrace, kEndPanic, kSeparator };
+
+bool IsSanitizer(ReportType t) {
+  return t == ReportType::kKasan || t == ReportType::kKfence || t == ReportType::kKcsan ||
+         t == ReportType::kKmsan || t == ReportType::kUbsan;
+}
 
 }  // namespace
 
@@ -259,6 +265,9 @@ Marker Classify(string_view m) {
       return {};
     case 's':
       if (StartsWith(m, "stack segment: ")) return MakeStart(ReportType::kOops);
+      return {};
+    case '=':
+      if (m.size() >= 20 && m.find_first_not_of('=') == string_view::npos) return Marker{MarkerKind::kSeparator};
       return {};
     case '-':
       if (StartsWith(m, "------------[ cut here ]------------")) return Marker{MarkerKind::kCut};
@@ -548,6 +557,11 @@ void Detector::KernelLine(std::string_view msg) {
         Complete();
         return;
       }
+      if (m.kind == MarkerKind::kSeparator) {
+        Append(msg);
+        if (IsSanitizer(open_report_.type)) Complete();
+        return;
+      }
       if (m.kind == MarkerKind::kEndTrace && !in_tail_) {
         Append(msg);
         in_tail_ = true;
@@ -586,6 +600,11 @@ void Detector::KernelLine(std::string_view msg) {
           Append(msg);
           in_tail_ = true;
           return;
+        case MarkerKind::kSeparator:
+          Append(msg);
+          // The closing line of a sanitizer report.
+          if (open_ && IsSanitizer(open_report_.type) && report_lines_ > 2) Complete();
+          return;
         case MarkerKind::kCut:
           if (header || start_type_ == ReportType::kSlabCorruption) {
             Append(msg);
@@ -612,6 +631,7 @@ void Detector::KernelLine(std::string_view msg) {
       MarkFatal(msg);
       break;
     }
+    case MarkerKind::kSeparator:
     case MarkerKind::kCut:
       cut_line_ = line_no_;
       cut_age_ = 0;
@@ -665,6 +685,7 @@ void Detector::Start(const Marker& m, std::string_view msg, uint64_t start_line,
     header_function_ = FunctionBefore(msg, " in ");
   }
   if (confirmed_ && listener_) listener_(Event::kStarted, r);
+  if (m.single_line && confirmed_) Complete();  // nothing more belongs to it
 }
 
 void Detector::Confirm() {
