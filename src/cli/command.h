@@ -15,6 +15,7 @@ Runner SetupParseCommand(CLI::App* app);
 Runner SetupRunCommand(CLI::App* app);
 Runner SetupScanCommand(CLI::App* app);
 Runner SetupDecodeCommand(CLI::App* app);
+Runner SetupGuestCommand(CLI::App* app);
 
 // The command line vigil was started with, shell-quoted (set by main).
 const std::string& CommandLine();

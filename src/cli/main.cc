@@ -23,6 +23,7 @@ constexpr CommandEntry kCommands[] = {
      vigil::cli::SetupScanCommand},
     {"decode", "Turn func+0x12/0x40 [mod] stack frames into func (file:line), as decode_stacktrace.sh does",
      vigil::cli::SetupDecodeCommand},
+    {"guest", "", vigil::cli::SetupGuestCommand},  // inside vigil's VMs; hidden
 };
 
 }  // namespace
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   std::vector<std::pair<CLI::App*, vigil::cli::Runner>> runners;
   for (const auto& c : kCommands) {
     CLI::App* sub = app.add_subcommand(c.name, c.summary);
+    if (*c.summary == '\0') sub->group("");  // hidden from --help
     runners.emplace_back(sub, c.setup(sub));
   }
   try {

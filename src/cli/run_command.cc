@@ -37,6 +37,7 @@
 #include "runner/environment.h"
 #include "runner/test_run.h"
 #include "store/store.h"
+#include "vm/vm_runner.h"
 
 extern char** environ;
 
@@ -58,6 +59,12 @@ struct RunFlags {
   std::string config_path;
   int repeat = 1;
   bool until_fail = false;
+  // The VM runner (--kernel).
+  std::string kernel, modules, accel = "auto", memory = "2G", append, panic_on, on_crash = "continue";
+  std::string vm_dir;
+  int cpus = 2;
+  int hang_timeout = 0;
+  bool slowdown_set = false;
 };
 
 // One test of a run: its attempts in order (more than one with --retries).
@@ -100,6 +107,8 @@ store::AttemptRecord ToRecord(const runner::TestOutcome& o, const std::string& s
   a.output = o.process.output;
   a.environment_issues = o.environment_issues;
   Flatten(o.node, "", &a.subtests);
+  for (const auto& k : o.process.kernel_reports)
+    a.crashes.push_back({std::string(console::TypeName(k.type)), k.title, k.fatal, k.fingerprint, k.guilty, k.text});
   return a;
 }
 
@@ -170,8 +179,13 @@ nlohmann::json AttemptJson(const store::AttemptRecord& a) {
     if (s.duration_ms) j["duration_ms"] = *s.duration_ms;
     subtests.push_back(std::move(j));
   }
+  nlohmann::json crashes = nlohmann::json::array();
+  for (const auto& c : a.crashes)
+    crashes.push_back({{"type", c.type}, {"title", report::SanitizeUtf8(c.title)}, {"fatal", c.fatal},
+                       {"fingerprint", c.fingerprint}, {"guilty", report::SanitizeUtf8(c.guilty)}});
   return {{"attempt", a.attempt},
           {"status", a.status},
+          {"crashes", crashes},
           {"exit_code", a.exit_code ? nlohmann::json(*a.exit_code) : nlohmann::json(nullptr)},
           {"signal", a.signal},
           {"timed_out", a.timed_out},
@@ -181,7 +195,8 @@ nlohmann::json AttemptJson(const store::AttemptRecord& a) {
           {"subtests", subtests}};
 }
 
-std::string RunJson(int64_t run_id, const std::vector<TestResult>& results, const std::string& status) {
+std::string RunJson(int64_t run_id, const std::vector<TestResult>& results, const std::string& status,
+                    const std::string& console_log) {
   nlohmann::json tests = nlohmann::json::array();
   for (const auto& r : results) {
     if (r.attempts.empty()) continue;
@@ -194,8 +209,14 @@ std::string RunJson(int64_t run_id, const std::vector<TestResult>& results, cons
     }
     nlohmann::json env = nlohmann::json::array();
     for (const auto& e : last.environment_issues) env.push_back(report::SanitizeUtf8(e));
+    nlohmann::json crashes = nlohmann::json::array();
+    for (const auto& a : r.attempts)
+      for (const auto& c : a.crashes)
+        crashes.push_back({{"type", c.type}, {"title", report::SanitizeUtf8(c.title)}, {"fatal", c.fatal},
+                           {"fingerprint", c.fingerprint}, {"attempt", a.attempt}});
     tests.push_back({{"path", r.path},
                      {"status", FinalStatus(r.attempts)},
+                     {"crashes", crashes},
                      {"exit_code", last.exit_code ? nlohmann::json(*last.exit_code) : nlohmann::json(nullptr)},
                      {"duration_ms", last.duration_ms},
                      {"attempts", attempts},
@@ -203,6 +224,7 @@ std::string RunJson(int64_t run_id, const std::vector<TestResult>& results, cons
                      {"environment_issues", env}});
   }
   nlohmann::json j = {{"format_version", 1}, {"run_id", run_id}, {"status", status}, {"tests", tests}};
+  if (!console_log.empty()) j["console_log"] = console_log;
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
@@ -441,8 +463,52 @@ int Run(const RunFlags& f) {
     if (std::strncmp(*e, "PATH=", 5) == 0) path_var = *e + 5;
   }
 
+  // --kernel: every test runs inside a VM booting that kernel.
+  std::unique_ptr<vm::VmRunner> vm;
+  std::string console_log;
+  if (!f.kernel.empty()) {
+    vm::VmOptions vo;
+    std::error_code ec;
+    vo.kernel = std::filesystem::absolute(f.kernel, ec).string();
+    if (!f.modules.empty()) vo.modules_dir = std::filesystem::absolute(f.modules, ec).string();
+    vo.accel = f.accel;
+    vo.cpus = f.cpus;
+    vo.memory = f.memory;
+    vo.append = f.append;
+    vo.panic_on_warn = f.panic_on.find("warn") != std::string::npos;
+    vo.panic_on_oops = f.panic_on.find("oops") != std::string::npos;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    vo.vigil_binary = n > 0 ? std::string(exe, static_cast<size_t>(n)) : "vigil";
+    vo.guest_path = path_var;
+    vo.tests_dir = std::filesystem::absolute(tests_dir, ec).lexically_normal().string();
+    while (vo.tests_dir.size() > 1 && vo.tests_dir.back() == '/') vo.tests_dir.pop_back();
+    std::string db_dir = std::filesystem::absolute(f.db_path, ec).parent_path().string();
+    vo.work_dir = f.vm_dir.empty() ? fmt::format("{}/vigil-vm/{}-{}", db_dir, UtcNow(), getpid()) : f.vm_dir;
+    const char* xdg = getenv("XDG_CACHE_HOME");
+    const char* home = getenv("HOME");
+    vo.cache_dir = xdg && *xdg ? std::string(xdg) + "/vigil" : std::string(home && *home ? home : "/tmp") + "/.cache/vigil";
+    if (f.hang_timeout > 0) vo.hang_timeout = std::chrono::seconds(f.hang_timeout);
+    vm = std::make_unique<vm::VmRunner>(vo);
+    fmt::print("booting {} in QEMU{}\n", vo.kernel, vo.modules_dir.empty() ? "" : " with modules from " + vo.modules_dir);
+    std::fflush(stdout);
+    Status st = vm->Start();
+    for (const auto& note : vm->notes()) fmt::print("vm: {}\n", note);
+    if (!st.ok()) {
+      fmt::print(stderr, "vigil run: the VM did not boot: {}\n", st.message());
+      return kExitUsage;
+    }
+    console_log = vm->console_log();
+    fmt::print("vm: {} up in {:.1f} s ({}), kernel {}, console {}\n", vm->environment().uname,
+               vm->first_boot_seconds(), vm->accel(), vm->environment().kernel_release, console_log);
+    options.process_runner = vm.get();
+    // Under TCG everything is slower: timeouts stretch unless --slowdown says otherwise.
+    if (vm->accel() == "tcg" && !f.slowdown_set) options.slowdown = 3.0;
+    options.use_cgroups = options.use_cgroups;  // the guest has cgroup2 mounted
+  }
+
   bool color = UseColor(f.color);
-  if (options.use_cgroups) {
+  if (options.use_cgroups && !vm) {
     int stale = runner::TestCgroup::CleanStale();
     if (stale > 0) fmt::print("killed {} processes left by an interrupted vigil\n", stale);
   }
@@ -465,7 +531,7 @@ int Run(const RunFlags& f) {
   for (int repetition = 1; repetition <= f.repeat; ++repetition) {
     if (run_id == 0) {
       if (!env_id) {
-        auto id = db.EnsureEnvironment(runner::DetectHostEnvironment(path_env));
+        auto id = db.EnsureEnvironment(vm ? vm->environment() : runner::DetectHostEnvironment(path_env));
         env_id = id.ok() ? *id : 0;
       }
       store::RunRecord run;
@@ -484,6 +550,7 @@ int Run(const RunFlags& f) {
         return kExitUsage;
       }
       run_id = *id;
+      if (!console_log.empty()) (void)db.SetConsoleLog(run_id, console_log);
     }
     if (f.repeat > 1) fmt::print("repetition {}/{}: ", repetition, f.repeat);
     fmt::print("run {}: {} tests from {} (db {})\n", run_id, tests.size(), tests_dir, f.db_path);
@@ -618,7 +685,7 @@ int Run(const RunFlags& f) {
 
     bool write_ok = true;
     std::string runner_log;
-    if (!f.json_path.empty()) write_ok &= WriteFile(f.json_path, RunJson(run_id, results, status));
+    if (!f.json_path.empty()) write_ok &= WriteFile(f.json_path, RunJson(run_id, results, status, console_log));
     if (!f.ktap_path.empty() || !f.junit_path.empty()) runner_log = RunnerLog(results, specs);
     if (!f.ktap_path.empty()) write_ok &= WriteFile(f.ktap_path, runner_log);
     if (!f.junit_path.empty()) {
@@ -678,9 +745,10 @@ Runner SetupRunCommand(CLI::App* app) {
   app->add_option("-c,--collection", f->filter.collections, "Run every test of COLLECTION (repeatable)");
   app->add_option("--skip", f->filter.skip, "Skip tests whose COLLECTION:TEST matches this glob (repeatable)");
   app->add_option("-j,--jobs", f->jobs, "Tests run at the same time")->check(CLI::Range(1, 256))->capture_default_str();
-  app->add_option("--slowdown", f->slowdown, "Multiply every timeout (slow or emulated machines)")
+  app->add_option("--slowdown", f->slowdown, "Multiply every timeout (slow or emulated machines; 3 in a TCG VM)")
       ->check(CLI::Range(0.01, 1000.0))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->each([f](const std::string&) { f->slowdown_set = true; });
   app->add_option("--json", f->json_path, "Write the results as JSON (format_version 1) to FILE");
   app->add_option("--junit", f->junit_path, "Write JUnit XML to FILE");
   app->add_option("--ktap", f->ktap_path, "Write the log run_kselftest.sh would print to FILE");
@@ -701,6 +769,29 @@ Runner SetupRunCommand(CLI::App* app) {
   app->add_flag("--until-fail", f->until_fail, "With --repeat: stop after the first run with a failure");
   app->add_flag("--netns", f->netns, "Run each test in a fresh network namespace (loopback up), as run_kselftest.sh -n");
   app->add_flag("--no-cgroup", f->no_cgroup, "Do not put tests in cgroups (process groups only)");
+  auto* vmg = "VM (the kernel under test)";
+  app->add_option("--kernel", f->kernel,
+                  "Boot this kernel (bzImage/vmlinuz) in QEMU and run the tests inside it; the host's root is "
+                  "shared read-only (virtiofs, or 9p), the console goes to the crash detector")
+      ->group(vmg);
+  app->add_option("--modules", f->modules,
+                  "The kernel's lib/modules/<release> (e.g. of an unpacked Debian linux-image package): boot "
+                  "modules go into the initramfs, the rest is loadable in the guest")
+      ->group(vmg);
+  app->add_option("--accel", f->accel, "auto (probe KVM with a tiny VM, else TCG), kvm or tcg")
+      ->check(CLI::IsMember({"auto", "kvm", "tcg"}))
+      ->capture_default_str()
+      ->group(vmg);
+  app->add_option("--cpus", f->cpus, "Guest CPUs")->check(CLI::Range(1, 64))->capture_default_str()->group(vmg);
+  app->add_option("--memory", f->memory, "Guest memory (QEMU size: 2G, 1536M)")->capture_default_str()->group(vmg);
+  app->add_option("--append", f->append, "More kernel command line")->group(vmg);
+  app->add_option("--panic-on", f->panic_on, "warn, oops or warn,oops: panic_on_warn=1 / oops=panic")->group(vmg);
+  app->add_option("--hang-timeout", f->hang_timeout,
+                  "Seconds without console or test output before the VM counts as hung (0: off)")
+      ->check(CLI::Range(0, 86400))
+      ->group(vmg);
+  app->add_option("--vm-dir", f->vm_dir, "Where the console log and sockets go (default: vigil-vm/ beside the db)")
+      ->group(vmg);
   return [f] { return Run(*f); };
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "console/detector.h"
 #include "runner/wait_status.h"
 
 namespace vigil::runner {
@@ -46,11 +47,22 @@ struct ProcessResult {
   uint64_t output_dropped = 0;  // bytes not kept in `output`
   int leftovers_killed = 0;     // processes still alive after it exited, killed
   bool used_cgroup = false;
+  // In a VM: kernel reports that appeared while it ran, and whether the
+  // kernel died under it (the program's end was never seen).
+  std::vector<console::Report> kernel_reports;
+  bool vm_died = false;
 };
 
 // Runs the program and waits for it and everything it started. Fails only
 // when the program could not be started at all (pipe, fork); a program that
 // cannot be executed exits 127 with the reason in its output.
 Result<ProcessResult> RunProcess(const ProcessOptions& options, OutputSink* sink = nullptr);
+
+// Where programs run: this host (RunProcess) or elsewhere (a VM's guest).
+class ProcessRunner {
+ public:
+  virtual ~ProcessRunner() = default;
+  virtual Result<ProcessResult> Run(const ProcessOptions& options, OutputSink* sink) = 0;
+};
 
 }  // namespace vigil::runner

@@ -168,7 +168,7 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
 
   LiveReader reader(spec, progress);
   if (!warning.empty()) reader.OnOutput(warning + "\n");
-  auto r = RunProcess(po, &reader);
+  auto r = options.process_runner ? options.process_runner->Run(po, &reader) : RunProcess(po, &reader);
   if (!r.ok()) {
     out.process.status = WaitStatus::Exited(127);
     out.process.output = r.status().ToString();
@@ -178,7 +178,20 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
   }
   auto effective = std::chrono::seconds(static_cast<int64_t>(std::ceil(static_cast<double>(timeout.count()) * options.slowdown)));
   out.runner_line = RunnerLine(spec.collection, spec.name, index, out.process.status, out.process.timed_out, effective);
+  if (out.process.vm_died) {
+    // The kernel died under the test: its end was never seen.
+    out.runner_line = fmt::format("not ok {} selftests: {}: {} # CRASH kernel died", index, spec.collection, spec.name);
+  }
   out.node = reader.Finish(out.runner_line);
+  if (out.process.vm_died) {
+    out.node.status = ktap::Status::kCrash;
+  } else if (!out.process.kernel_reports.empty() && !ktap::IsFailure(out.node.status)) {
+    out.node.status = ktap::Status::kFail;  // the kernel reported a problem while it ran
+  }
+  for (const auto& k : out.process.kernel_reports) {
+    out.process.output += fmt::format("\n---- kernel report: {}{} (console lines {}-{}) ----\n{}", k.fatal ? "FATAL " : "",
+                                      k.title, k.start_line, k.end_line, k.text);
+  }
   out.node.duration_ms = out.process.duration_ms;
   out.environment_issues = FindEnvironmentIssues(out.process.output);
   return out;

@@ -23,6 +23,7 @@ struct RunOptions {
   std::vector<std::string> base_env;  // the environment tests start from
   bool use_cgroups = true;
   bool netns = false;  // each test in a fresh network namespace
+  ProcessRunner* process_runner = nullptr;  // null: on this host
 };
 
 struct TestOutcome {

@@ -71,6 +71,22 @@ CREATE INDEX attempts_by_test ON attempts(test_id);
 CREATE INDEX subtests_by_attempt ON subtests(attempt_id);
 CREATE INDEX tests_by_path ON tests(path);
 )sql",
+    // 1 -> 2: kernel reports seen while an attempt ran; the run's console log.
+    R"sql(
+CREATE TABLE crashes (
+  id INTEGER PRIMARY KEY,
+  attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+  type TEXT NOT NULL,
+  title TEXT NOT NULL,
+  fatal INTEGER NOT NULL,
+  fingerprint TEXT NOT NULL,
+  guilty TEXT NOT NULL,
+  text TEXT NOT NULL
+);
+CREATE INDEX crashes_by_attempt ON crashes(attempt_id);
+CREATE INDEX crashes_by_fingerprint ON crashes(fingerprint);
+ALTER TABLE runs ADD COLUMN console_log TEXT;
+)sql",
 };
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kNumMigrations == kSchemaVersion);
@@ -203,12 +219,29 @@ Status Store::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
     st = sub->Run();
     if (!st.ok()) return st;
   }
+  auto crash = db_->Prepare(
+      "INSERT INTO crashes (attempt_id, type, title, fatal, fingerprint, guilty, text) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  if (!crash.ok()) return crash.status();
+  for (const auto& c : a.crashes) {
+    crash->Reset();
+    crash->Bind(1, attempt_id).Bind(2, c.type).Bind(3, c.title).Bind(4, c.fatal ? 1 : 0);
+    crash->Bind(5, c.fingerprint).Bind(6, c.guilty).BindBlob(7, c.text);
+    st = crash->Run();
+    if (!st.ok()) return st;
+  }
   auto log = db_->Prepare("INSERT INTO logs (attempt_id, output) VALUES (?, ?)");
   if (!log.ok()) return log.status();
   log->Bind(1, attempt_id).BindBlob(2, a.output);
   st = log->Run();
   if (!st.ok()) return st;
   return tx.Commit();
+}
+
+Status Store::SetConsoleLog(int64_t run_id, const std::string& path) {
+  auto q = db_->Prepare("UPDATE runs SET console_log = ? WHERE id = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, path).Bind(2, run_id);
+  return q->Run();
 }
 
 Status Store::FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at) {
@@ -263,6 +296,9 @@ Result<std::vector<AttemptRecord>> Store::LoadAttempts(int64_t run_id, bool with
   if (!subs.ok()) return subs.status();
   auto log = db_->Prepare("SELECT output FROM logs WHERE attempt_id = ?");
   if (!log.ok()) return log.status();
+  auto crashes = db_->Prepare(
+      "SELECT type, title, fatal, fingerprint, guilty, text FROM crashes WHERE attempt_id = ? ORDER BY id");
+  if (!crashes.ok()) return crashes.status();
   std::vector<AttemptRecord> out;
   Status st;
   while (q->Next(&st)) {
@@ -290,6 +326,13 @@ Result<std::vector<AttemptRecord>> Store::LoadAttempts(int64_t run_id, bool with
       SubtestRecord s{subs->Text(0), subs->Text(1), std::nullopt};
       if (!subs->IsNull(2)) s.duration_ms = subs->Int(2);
       a.subtests.push_back(std::move(s));
+    }
+    if (!sst.ok()) return sst;
+    crashes->Reset();
+    crashes->Bind(1, attempt_id);
+    while (crashes->Next(&sst)) {
+      a.crashes.push_back({crashes->Text(0), crashes->Text(1), crashes->Int(2) != 0, crashes->Text(3),
+                           crashes->Text(4), with_output ? crashes->Text(5) : std::string()});
     }
     if (!sst.ok()) return sst;
     if (with_output) {

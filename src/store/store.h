@@ -17,7 +17,7 @@
 
 namespace vigil::store {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 struct Environment {
   std::string kernel_release;  // uname -r
@@ -51,6 +51,16 @@ struct SubtestRecord {
   std::optional<int64_t> duration_ms;
 };
 
+// A kernel report that appeared while an attempt ran (in a VM).
+struct CrashRecord {
+  std::string type;   // console::TypeName
+  std::string title;
+  bool fatal = false;
+  std::string fingerprint;
+  std::string guilty;
+  std::string text;
+};
+
 struct AttemptRecord {
   std::string test_path;  // COLLECTION:TEST
   int attempt = 1;
@@ -64,6 +74,7 @@ struct AttemptRecord {
   std::string output;      // already capped
   std::vector<std::string> environment_issues;
   std::vector<SubtestRecord> subtests;
+  std::vector<CrashRecord> crashes;
 };
 
 class Store {
@@ -77,6 +88,8 @@ class Store {
   Result<int64_t> CreateRun(const RunRecord& run);
   // Records one finished attempt (test, attempt, subtests, output) atomically.
   Status RecordAttempt(int64_t run_id, const AttemptRecord& a);
+  // Where the run's kernel console (VM runs) was written.
+  Status SetConsoleLog(int64_t run_id, const std::string& path);
   Status FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at);
 
   Result<RunRecord> LoadRun(int64_t run_id);

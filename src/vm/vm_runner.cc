@@ -1,0 +1,550 @@
+#include "vm/vm_runner.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "vm/channel.h"
+#include "vm/initramfs.h"
+
+namespace vigil::vm {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (out_fd >= 0) posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+  if (err_fd >= 0) posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  return rc == 0 ? pid : -1;
+}
+
+int ConnectUnix(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    close(fd);
+    return -1;
+  }
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool Alive(pid_t pid) {
+  if (pid <= 0) return false;
+  int st;
+  return waitpid(pid, &st, WNOHANG) == 0;
+}
+
+void KillAndReap(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGKILL);
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+}
+
+std::string ReadFileTail(const std::string& path, size_t max) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string s = std::move(ss).str();
+  return s.size() > max ? s.substr(s.size() - max) : s;
+}
+
+bool KernelHasVirtiofs(const std::string& modules_dir) {
+  // Built in (modules.builtin) or a module of the tree.
+  std::ifstream b(modules_dir + "/modules.builtin");
+  for (std::string l; std::getline(b, l);)
+    if (l.find("/virtiofs.ko") != std::string::npos) return true;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(modules_dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->path().filename().string().rfind("virtiofs.ko", 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+struct VmRunner::Pending {
+  runner::OutputSink* sink = nullptr;
+  size_t max_output = 16 << 20;
+  bool done = false;
+  runner::ProcessResult result;
+  std::vector<console::Report> reports;
+};
+
+std::string ProbeAccel(const std::string& kernel, const std::string& initramfs, std::string* why) {
+  if (access("/dev/kvm", R_OK | W_OK) != 0) {
+    *why = "no usable /dev/kvm";
+    return "tcg";
+  }
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return "tcg";
+  pid_t pid = Spawn({"qemu-system-x86_64", "-accel", "kvm", "-m", "256", "-smp", "1", "-display", "none",
+                     "-no-reboot", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-kernel", kernel,
+                     "-initrd", initramfs, "-append", "console=ttyS0 panic=-1 vigil.probe=1"},
+                    fds[1], fds[1]);
+  close(fds[1]);
+  if (pid < 0) {
+    close(fds[0]);
+    *why = "cannot start qemu-system-x86_64";
+    return "tcg";
+  }
+  std::string seen;
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  bool ok = false;
+  while (Clock::now() < deadline) {
+    pollfd p{fds[0], POLLIN, 0};
+    int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+    if (poll(&p, 1, std::max(ms, 1)) <= 0) continue;
+    char buf[4096];
+    ssize_t n = read(fds[0], buf, sizeof buf);
+    if (n <= 0) break;
+    seen.append(buf, static_cast<size_t>(n));
+    if (seen.find("vigil-probe-ok") != std::string::npos) {
+      ok = true;
+      break;
+    }
+    if (seen.size() > (1 << 20)) seen.erase(0, seen.size() - 4096);
+  }
+  close(fds[0]);
+  KillAndReap(pid);
+  if (ok) {
+    *why = "a KVM guest booted";
+    return "kvm";
+  }
+  *why = seen.empty() ? "a KVM guest printed nothing in 10 s" : "a KVM guest did not finish booting in 10 s";
+  return "tcg";
+}
+
+VmRunner::VmRunner(VmOptions options) : options_(std::move(options)) {}
+
+VmRunner::~VmRunner() { Shutdown(); }
+
+Status VmRunner::Start() {
+  std::error_code ec;
+  fs::create_directories(options_.work_dir, ec);
+  if (access(options_.kernel.c_str(), R_OK) != 0)
+    return Status::NotFound(fmt::format("cannot read the kernel {}: {}", options_.kernel, std::strerror(errno)));
+  rootfs_ = options_.rootfs;
+  if (rootfs_ == "auto") {
+    // Debian's cloud kernels have virtiofs and no 9p.
+    rootfs_ = options_.modules_dir.empty() || KernelHasVirtiofs(options_.modules_dir) ? "virtiofs" : "9p";
+  }
+  InitramfsSpec spec;
+  spec.kernel_release = KernelReleaseOf(options_.kernel);
+  spec.modules_dir = options_.modules_dir;
+  spec.cache_dir = options_.cache_dir;
+  if (rootfs_ == "virtiofs") {
+    spec.modules.insert(spec.modules.end(), {"fuse", "virtiofs"});
+  } else {
+    spec.modules.insert(spec.modules.end(), {"netfs", "9pnet", "9pnet_virtio", "9p"});
+  }
+  auto ir = BuildInitramfs(spec);
+  if (!ir.ok()) return ir.status();
+  initramfs_ = ir->path;
+  for (const auto& n : ir->notes) notes_.push_back(n);
+  if (options_.accel == "auto") {
+    std::string why;
+    accel_ = ProbeAccel(options_.kernel, initramfs_, &why);
+    notes_.push_back(fmt::format("accelerator: {} ({})", accel_, why));
+  } else {
+    accel_ = options_.accel;
+  }
+  console_log_ = options_.work_dir + "/console.log";
+  console_file_ = open(console_log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (console_file_ < 0) return Status::IOError(fmt::format("cannot write {}: {}", console_log_, std::strerror(errno)));
+  detector_ = std::make_unique<console::Detector>();
+  detector_->set_listener([this](console::Detector::Event e, const console::Report& r) { OnReport(e, r); });
+  watchdog_ = std::thread([this] {
+    while (!stopping_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::unique_lock<std::mutex> lock(mu_);
+      auto now = Clock::now();
+      if (kill_deadline_ != Clock::time_point{} && now >= kill_deadline_) {
+        kill_deadline_ = {};
+        KillQemu();
+      }
+      if (options_.hang_timeout.count() > 0 && up_ && !pending_.empty() &&
+          now - last_activity_ > options_.hang_timeout) {
+        // No console and no result output: the kernel hangs. Its tests time out.
+        for (auto& [id, p] : pending_) {
+          if (p->done) continue;
+          p->result.timed_out = true;
+          p->result.status = runner::WaitStatus::Signaled(SIGKILL);
+          p->done = true;
+          p->result.output += fmt::format("vigil: no console or test output for {} s: the VM hangs, killed\n",
+                                          options_.hang_timeout.count());
+        }
+        cv_.notify_all();
+        KillQemu();
+      }
+    }
+  });
+  return EnsureUp();
+}
+
+Status VmRunner::EnsureUp() {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (up_) return Status::OK();
+  }
+  Status last;
+  for (int attempt = 0; attempt <= options_.boot_retries; ++attempt) {
+    last = BootOnce();
+    if (last.ok()) return last;
+    notes_.push_back(last.message());
+  }
+  return last;
+}
+
+Status VmRunner::BootOnce() {
+  int gen;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    gen = ++generation_;
+    hello_ = false;
+  }
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+  std::string dir = options_.work_dir;
+  std::string vfs_sock = fmt::format("{}/vfs-{}.sock", dir, gen);
+  std::string ch_sock = fmt::format("{}/ch-{}.sock", dir, gen);
+  std::string err_path = fmt::format("{}/qemu-{}.err", dir, gen);
+  unlink(vfs_sock.c_str());
+  unlink(ch_sock.c_str());
+  auto start = Clock::now();
+  std::string mem = options_.memory;
+  std::vector<std::string> args = {"qemu-system-x86_64", "-accel", accel_, "-m", mem, "-smp",
+                                   std::to_string(options_.cpus), "-display", "none", "-no-reboot",
+                                   "-serial", "stdio", "-monitor", "none", "-nic", "none"};
+  if (accel_ == "kvm") args.insert(args.end(), {"-cpu", "host"});
+  pid_t vfsd = -1;
+  if (rootfs_ == "virtiofs") {
+    int log = open((dir + "/virtiofsd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    vfsd = Spawn({"/usr/lib/qemu/virtiofsd", "--socket-path=" + vfs_sock, "-o", "source=/", "-o", "cache=always",
+                  "-o", "sandbox=chroot"},
+                 log, log);
+    if (log >= 0) close(log);
+    if (vfsd < 0) return Status::IOError("cannot start /usr/lib/qemu/virtiofsd (install qemu-system-common)");
+    for (int i = 0; i < 500 && access(vfs_sock.c_str(), F_OK) != 0; ++i) {
+      if (!Alive(vfsd)) break;
+      usleep(10000);
+    }
+    if (access(vfs_sock.c_str(), F_OK) != 0) {
+      KillAndReap(vfsd);
+      return Status::IOError("virtiofsd did not start: " + ReadFileTail(dir + "/virtiofsd.log", 2000));
+    }
+    args.insert(args.end(), {"-object", fmt::format("memory-backend-memfd,id=mem,size={},share=on", mem), "-numa",
+                             "node,memdev=mem", "-chardev", fmt::format("socket,id=vfs,path={}", vfs_sock),
+                             "-device", "vhost-user-fs-pci,chardev=vfs,tag=vigilroot"});
+  } else {
+    args.insert(args.end(), {"-fsdev", "local,id=fs0,path=/,security_model=none,readonly=on", "-device",
+                             "virtio-9p-pci,fsdev=fs0,mount_tag=vigilroot"});
+  }
+  args.insert(args.end(), {"-device", "virtio-serial-pci", "-chardev",
+                           fmt::format("socket,id=ch,path={},server=on,wait=off", ch_sock), "-device",
+                           "virtserialport,chardev=ch,name=vigil"});
+  std::string cmdline = "console=ttyS0 panic=-1 sysrq_always_enabled";
+  if (options_.panic_on_warn) cmdline += " panic_on_warn=1";
+  if (options_.panic_on_oops) cmdline += " oops=panic";
+  cmdline += fmt::format(" vigil.bin={} vigil.rootfs={} vigil.path={}", options_.vigil_binary, rootfs_,
+                         options_.guest_path);
+  if (!options_.modules_dir.empty()) cmdline += " vigil.modules=" + options_.modules_dir;
+  if (!options_.tests_dir.empty()) cmdline += " vigil.tests=" + options_.tests_dir;
+  if (!options_.append.empty()) cmdline += " " + options_.append;
+  args.insert(args.end(), {"-kernel", options_.kernel, "-initrd", initramfs_, "-append", cmdline});
+
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    KillAndReap(vfsd);
+    return Status::IOError("pipe failed");
+  }
+  int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  pid_t qemu = Spawn(args, fds[1], err);
+  close(fds[1]);
+  if (err >= 0) close(err);
+  if (qemu < 0) {
+    close(fds[0]);
+    KillAndReap(vfsd);
+    return Status::IOError("cannot start qemu-system-x86_64 (install qemu-system-x86)");
+  }
+  std::string banner = fmt::format("---- vigil: boot {} of {} ({}, {}) ----\n", gen, options_.kernel, accel_, rootfs_);
+  (void)!write(console_file_, banner.data(), banner.size());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    qemu_pid_ = qemu;
+    virtiofsd_pid_ = vfsd;
+    up_ = true;
+    booting_ = true;
+    last_activity_ = Clock::now();
+    ++boots_;
+  }
+  threads_.emplace_back([this, fd = fds[0], gen] { ConsoleLoop(fd, gen); });
+  // QEMU makes the channel socket as it starts.
+  int ch = -1;
+  for (int i = 0; i < 1000 && ch < 0; ++i) {
+    ch = ConnectUnix(ch_sock);
+    if (ch < 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!up_ || generation_ != gen) break;
+    }
+    if (ch < 0) usleep(10000);
+  }
+  if (ch >= 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    channel_fd_ = ch;
+    threads_.emplace_back([this, ch, gen] { ChannelLoop(ch, gen); });
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  bool ok = cv_.wait_for(lock, options_.boot_timeout, [&] { return hello_ || !up_ || generation_ != gen; });
+  booting_ = false;
+  if (ok && hello_ && up_) {
+    double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    if (boots_ == 1) first_boot_seconds_ = secs;
+    return Status::OK();
+  }
+  std::string why = !ok ? fmt::format("no answer from the guest in {} s", options_.boot_timeout.count())
+                        : "the VM ended before the guest started";
+  KillQemu();
+  lock.unlock();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+  std::string tail = console_tail_;
+  std::string qerr = ReadFileTail(err_path, 4000);
+  return Status::IOError(fmt::format("boot {} failed: {}{}{}\nconsole tail:\n{}", gen, why,
+                                     qerr.empty() ? "" : "\nqemu said: ", qerr, tail));
+}
+
+void VmRunner::ConsoleLoop(int fd, int generation) {
+  char buf[65536];
+  while (true) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    std::string_view chunk(buf, static_cast<size_t>(n));
+    (void)!write(console_file_, chunk.data(), chunk.size());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_activity_ = Clock::now();
+      console_tail_.append(chunk);
+      if (console_tail_.size() > 8192) console_tail_.erase(0, console_tail_.size() - 4096);
+    }
+    detector_->Feed(chunk);
+  }
+  close(fd);
+  detector_->Quiet();  // the VM is gone: an open report is complete
+  VmEnded(generation, "console closed");
+}
+
+void VmRunner::ChannelLoop(int fd, int generation) {
+  FrameReader reader;
+  char buf[65536];
+  while (true) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    std::vector<Frame> frames;
+    if (!reader.Feed(std::string_view(buf, static_cast<size_t>(n)), &frames).ok()) break;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (generation != generation_) break;
+    last_activity_ = Clock::now();
+    for (Frame& f : frames) {
+      if (f.type == FrameType::kHello) {
+        try {
+          environment_ = EnvironmentFromJson(nlohmann::json::parse(f.payload));
+        } catch (const std::exception&) {
+        }
+        environment_.where = "vm";
+        environment_.accel = accel_;
+        hello_ = true;
+        cv_.notify_all();
+        continue;
+      }
+      auto it = pending_.find(f.id);
+      if (it == pending_.end() || it->second->done) continue;
+      if (f.type == FrameType::kOutput) {
+        if (it->second->sink) it->second->sink->OnOutput(f.payload);
+        // Kept (capped) for the summary and the environment checks, as on the host.
+        std::string& out = it->second->result.output;
+        if (out.size() < it->second->max_output) out.append(f.payload, 0, it->second->max_output - out.size());
+      } else if (f.type == FrameType::kEnd) {
+        try {
+          runner::ProcessResult r = ResultFromJson(nlohmann::json::parse(f.payload));
+          it->second->result.status = r.status;
+          it->second->result.timed_out = r.timed_out;
+          it->second->result.killed_after_grace = r.killed_after_grace;
+          it->second->result.duration_ms = r.duration_ms;
+          it->second->result.output_bytes = r.output_bytes;
+          it->second->result.output_dropped = r.output_dropped;
+          it->second->result.leftovers_killed = r.leftovers_killed;
+          it->second->result.used_cgroup = r.used_cgroup;
+        } catch (const std::exception&) {
+          it->second->result.status = runner::WaitStatus::Exited(127);
+        }
+        it->second->done = true;
+        cv_.notify_all();
+      }
+    }
+  }
+}
+
+void VmRunner::OnReport(console::Detector::Event e, const console::Report& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  switch (e) {
+    case console::Detector::Event::kStarted:
+      report_tests_.clear();
+      for (auto& [id, p] : pending_)
+        if (!p->done) report_tests_.push_back(id);
+      break;
+    case console::Detector::Event::kFatal:
+      // The kernel is dying: give the rest of the report a moment, then kill.
+      kill_deadline_ = Clock::now() + options_.fatal_grace;
+      break;
+    case console::Detector::Event::kCompleted:
+      all_reports_.push_back(r);
+      for (uint32_t id : report_tests_) {
+        auto it = pending_.find(id);
+        if (it != pending_.end()) it->second->reports.push_back(r);
+      }
+      if (r.fatal) {
+        kill_deadline_ = {};
+        KillQemu();
+      }
+      break;
+  }
+}
+
+void VmRunner::KillQemu() {
+  // mu_ held.
+  if (qemu_pid_ > 0) kill(qemu_pid_, SIGKILL);
+}
+
+void VmRunner::VmEnded(int generation, const std::string& why) {
+  pid_t qemu, vfsd;
+  int ch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (generation != generation_) return;
+    up_ = false;
+    qemu = qemu_pid_;
+    vfsd = virtiofsd_pid_;
+    ch = channel_fd_;
+    qemu_pid_ = virtiofsd_pid_ = -1;
+    channel_fd_ = -1;
+    kill_deadline_ = {};
+    for (auto& [id, p] : pending_) {
+      if (p->done) continue;
+      p->result.vm_died = true;
+      p->result.status = runner::WaitStatus::Signaled(SIGKILL);
+      p->result.output += fmt::format("vigil: the VM ended while this ran ({})\n", why);
+      p->done = true;
+    }
+    cv_.notify_all();
+  }
+  if (ch >= 0) shutdown(ch, SHUT_RDWR);
+  KillAndReap(qemu);
+  KillAndReap(vfsd);
+  if (ch >= 0) close(ch);
+}
+
+Result<runner::ProcessResult> VmRunner::Run(const runner::ProcessOptions& options, runner::OutputSink* sink) {
+  // Boots are one at a time; a crashed VM is replaced before the next test.
+  static std::mutex boot_mu;
+  {
+    std::lock_guard<std::mutex> boot(boot_mu);
+    Status st = EnsureUp();
+    if (!st.ok()) return st;
+  }
+  Pending p;
+  p.sink = sink;
+  p.max_output = options.max_output_bytes;
+  auto start = Clock::now();
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!up_ || channel_fd_ < 0) return Status::IOError("the VM is not running");
+  uint32_t id = next_id_++;
+  pending_[id] = &p;
+  last_activity_ = Clock::now();
+  if (!WriteAll(channel_fd_, EncodeFrame(FrameType::kRequest, id, OptionsToJson(options).dump()))) {
+    pending_.erase(id);
+    return Status::IOError("cannot write to the VM's results channel");
+  }
+  cv_.wait(lock, [&] { return p.done; });
+  pending_.erase(id);
+  runner::ProcessResult r = std::move(p.result);
+  r.kernel_reports = std::move(p.reports);
+  if (r.vm_died || r.timed_out) {
+    r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  }
+  // The output went to the sink as it came; keep its tail for the summary.
+  return r;
+}
+
+std::vector<console::Report> VmRunner::reports() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return all_reports_;
+}
+
+void VmRunner::Shutdown() {
+  if (stopping_.exchange(true)) return;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (up_ && channel_fd_ >= 0) {
+      WriteAll(channel_fd_, EncodeFrame(FrameType::kQuit, 0, ""));
+      // The guest syncs and powers off; QEMU ends.
+      cv_.wait_for(lock, std::chrono::seconds(20), [&] { return !up_; });
+    }
+    KillQemu();
+  }
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+  if (watchdog_.joinable()) watchdog_.join();
+  if (console_file_ >= 0) {
+    close(console_file_);
+    console_file_ = -1;
+  }
+}
+
+}  // namespace vigil::vm
