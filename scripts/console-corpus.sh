@@ -14,6 +14,9 @@
 #   prints the newest kernel release of LINE (image and headers available)
 #        bash scripts/console-corpus.sh --module-only [--line LINE]
 #   builds vigil_crash.ko (with debug info) only, prints its path
+#        bash scripts/console-corpus.sh --fetch-kernel [--line LINE]
+#   fetches the kernel package only (with modules.dep), prints its root
+#   (ROOT/boot/vmlinuz-RELEASE, ROOT/lib/modules/RELEASE)
 #
 # Idempotent: packages are installed only when missing; kernels, modules
 # and initramfs images are cached under build/; a line whose corpus was
@@ -68,6 +71,7 @@ die() { log "$*"; exit 1; }
 
 force=0
 module_only=0
+fetch_only=0
 print_release=
 lines=()
 only=()
@@ -75,9 +79,10 @@ while [ $# -gt 0 ]; do
   case $1 in
     --force) force=1 ;;
     --module-only) module_only=1 ;;
+    --fetch-kernel) fetch_only=1 ;;
     --release) [ $# -ge 2 ] || die "--release needs 6.1 or 6.12"; print_release=$2; shift ;;
     --line) [ $# -ge 2 ] || die "--line needs 6.1 or 6.12"; lines+=("$2"); shift ;;
-    -h|--help) sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26s/^# \{0,1\}//p' "$0"; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) only+=("$1") ;;
   esac
@@ -140,6 +145,7 @@ candidate() {
 fetch_kernel() {
   local r=$1 dir=$CACHE/kernels/$1 pkg=linux-image-$1-unsigned
   if [ -f "$dir/root/boot/vmlinuz-$r" ]; then
+    [ -f "$dir/root/lib/modules/$r/modules.dep" ] || depmod -b "$dir/root" "$r"
     return 0
   fi
   log "fetching $pkg"
@@ -149,6 +155,8 @@ fetch_kernel() {
   dpkg -x "$dir"/"${pkg}"_*.deb "$dir/root"
   rm -f "$dir"/*.deb
   [ -f "$dir/root/boot/vmlinuz-$r" ] || die "$pkg has no vmlinuz-$r"
+  # modules.dep, so that modprobe works in a VM booting this kernel.
+  depmod -b "$dir/root" "$r"
 }
 
 # Whether RELEASE's kernel config sets OPTION (=y or =m).
@@ -358,6 +366,14 @@ selected() {
 
 if [ -n "$print_release" ]; then
   newest_release "$print_release"
+  exit 0
+fi
+if [ $fetch_only -eq 1 ]; then
+  for line in "${lines[@]}"; do
+    release=$(newest_release "$line")
+    fetch_kernel "$release"
+    echo "$CACHE/kernels/$release/root"
+  done
   exit 0
 fi
 if [ $module_only -eq 1 ]; then

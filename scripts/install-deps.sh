@@ -18,7 +18,7 @@ PACKAGES=(
   linux-source-6.12
   # the console crash corpus: QEMU (TCG) boots of Debian cloud kernels with a
   # busybox initramfs (scripts/console-corpus.sh installs the kernel headers)
-  qemu-system-x86 busybox-static cpio
+  qemu-system-x86 busybox-static cpio kmod
 )
 
 # Kernel headers of the newest Debian cloud kernel of the 6.1 line: the crash

@@ -189,8 +189,9 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
     out.node.status = ktap::Status::kFail;  // the kernel reported a problem while it ran
   }
   for (const auto& k : out.process.kernel_reports) {
-    out.process.output += fmt::format("\n---- kernel report: {}{} (console lines {}-{}) ----\n{}", k.fatal ? "FATAL " : "",
-                                      k.title, k.start_line, k.end_line, k.text);
+    out.process.output += fmt::format("\n---- kernel report (console lines {}-{}) ----\n{}---- {}{} ({}) ----\n",
+                                      k.start_line, k.end_line, k.text, k.fatal ? "fatal: " : "", k.title,
+                                      console::TypeName(k.type));
   }
   out.node.duration_ms = out.process.duration_ms;
   out.environment_issues = FindEnvironmentIssues(out.process.output);

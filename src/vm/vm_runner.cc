@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -67,6 +68,51 @@ int ConnectUnix(const std::string& path) {
   return fd;
 }
 
+// Reads from fd until `want` appears or `ms` pass.
+bool ReadUntil(int fd, const std::string& want, int ms, std::string* got) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(ms);
+  while (Clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 50) <= 0) continue;
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) return false;
+    got->append(buf, static_cast<size_t>(n));
+    if (got->find(want) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Sends magic sysrq keys to the guest through QEMU's QMP socket (PS/2
+// keyboard), e.g. "w" (blocked tasks) and "t" (all tasks).
+bool QmpSysrq(const std::string& qmp_path, const std::vector<std::string>& keys, int pause_ms) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (qmp_path.size() >= sizeof addr.sun_path) {
+    close(fd);
+    return false;
+  }
+  memcpy(addr.sun_path, qmp_path.c_str(), qmp_path.size() + 1);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return false;
+  }
+  std::string got;
+  bool ok = ReadUntil(fd, "\"QMP\"", 2000, &got);
+  ok = ok && vm::WriteAll(fd, "{\"execute\":\"qmp_capabilities\"}\n") && ReadUntil(fd, "\"return\"", 2000, &got);
+  for (const auto& k : keys) {
+    got.clear();
+    std::string cmd = fmt::format(
+        "{{\"execute\":\"human-monitor-command\",\"arguments\":{{\"command-line\":\"sendkey alt-sysrq-{}\"}}}}\n", k);
+    ok = ok && vm::WriteAll(fd, cmd) && ReadUntil(fd, "\"return\"", 2000, &got);
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+  }
+  close(fd);
+  return ok;
+}
+
 bool Alive(pid_t pid) {
   if (pid <= 0) return false;
   int st;
@@ -107,6 +153,7 @@ bool KernelHasVirtiofs(const std::string& modules_dir) {
 struct VmRunner::Pending {
   runner::OutputSink* sink = nullptr;
   size_t max_output = 16 << 20;
+  bool ended = false;  // its end came while a kernel report it may own was open
   bool done = false;
   runner::ProcessResult result;
   std::vector<console::Report> reports;
@@ -191,7 +238,7 @@ Status VmRunner::Start() {
     accel_ = options_.accel;
   }
   console_log_ = options_.work_dir + "/console.log";
-  console_file_ = open(console_log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  console_file_ = open(console_log_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
   if (console_file_ < 0) return Status::IOError(fmt::format("cannot write {}: {}", console_log_, std::strerror(errno)));
   detector_ = std::make_unique<console::Detector>();
   detector_->set_listener([this](console::Detector::Event e, const console::Report& r) { OnReport(e, r); });
@@ -200,21 +247,52 @@ Status VmRunner::Start() {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       std::unique_lock<std::mutex> lock(mu_);
       auto now = Clock::now();
+      if (report_open_ && now - last_console_ > options_.report_quiet) {
+        // The console went quiet: the open report is complete.
+        lock.unlock();
+        {
+          std::lock_guard<std::mutex> d(detector_mu_);
+          detector_->Quiet();
+        }
+        lock.lock();
+      }
       if (kill_deadline_ != Clock::time_point{} && now >= kill_deadline_) {
         kill_deadline_ = {};
         KillQemu();
       }
-      if (options_.hang_timeout.count() > 0 && up_ && !pending_.empty() &&
-          now - last_activity_ > options_.hang_timeout) {
-        // No console and no result output: the kernel hangs. Its tests time out.
+      bool any_running = false;
+      for (auto& [id, p] : pending_) any_running |= !p->done;
+      if (options_.hang_timeout.count() > 0 && up_ && any_running && now - last_activity_ > options_.hang_timeout) {
+        // No console and no result output: the kernel hangs. Ask it for the
+        // blocked tasks and all tasks (sysrq w, t), keep what it prints, then
+        // kill it; the tests that were running time out with the dump.
+        int gen = generation_;
+        std::string qmp = qmp_path_;
+        off_t from = lseek(console_file_, 0, SEEK_CUR);
+        lock.unlock();
+        bool sent = QmpSysrq(qmp, {"w", "t"}, 1500);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        lock.lock();
+        if (gen != generation_) continue;
+        off_t to = lseek(console_file_, 0, SEEK_CUR);
+        std::string dump;
+        if (to > from) {
+          size_t len = std::min<size_t>(static_cast<size_t>(to - from), 512 << 10);
+          dump.resize(len);
+          ssize_t n = pread(console_file_, dump.data(), len, from);
+          dump.resize(n > 0 ? static_cast<size_t>(n) : 0);
+        }
         for (auto& [id, p] : pending_) {
           if (p->done) continue;
           p->result.timed_out = true;
           p->result.status = runner::WaitStatus::Signaled(SIGKILL);
           p->done = true;
-          p->result.output += fmt::format("vigil: no console or test output for {} s: the VM hangs, killed\n",
-                                          options_.hang_timeout.count());
+          p->result.output += fmt::format(
+              "\nvigil: no console or test output for {} s: the VM hangs; {}, then killed\n",
+              options_.hang_timeout.count(), sent ? "sysrq w and t asked for its tasks" : "sysrq could not be sent");
+          if (!dump.empty()) p->result.output += "---- console after sysrq w, t ----\n" + dump;
         }
+        up_ = false;  // the next test boots a fresh VM
         cv_.notify_all();
         KillQemu();
       }
@@ -238,19 +316,23 @@ Status VmRunner::EnsureUp() {
 }
 
 Status VmRunner::BootOnce() {
+  // The previous VM's threads finish (and reap it) first.
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
   int gen;
   {
     std::lock_guard<std::mutex> lock(mu_);
     gen = ++generation_;
     hello_ = false;
+    report_open_ = false;
   }
-  for (auto& t : threads_)
-    if (t.joinable()) t.join();
-  threads_.clear();
   std::string dir = options_.work_dir;
   std::string vfs_sock = fmt::format("{}/vfs-{}.sock", dir, gen);
   std::string ch_sock = fmt::format("{}/ch-{}.sock", dir, gen);
   std::string err_path = fmt::format("{}/qemu-{}.err", dir, gen);
+  std::string qmp_sock = fmt::format("{}/qmp-{}.sock", dir, gen);
+  unlink(qmp_sock.c_str());
   unlink(vfs_sock.c_str());
   unlink(ch_sock.c_str());
   auto start = Clock::now();
@@ -282,6 +364,7 @@ Status VmRunner::BootOnce() {
     args.insert(args.end(), {"-fsdev", "local,id=fs0,path=/,security_model=none,readonly=on", "-device",
                              "virtio-9p-pci,fsdev=fs0,mount_tag=vigilroot"});
   }
+  args.insert(args.end(), {"-qmp", fmt::format("unix:{},server=on,wait=off", qmp_sock)});
   args.insert(args.end(), {"-device", "virtio-serial-pci", "-chardev",
                            fmt::format("socket,id=ch,path={},server=on,wait=off", ch_sock), "-device",
                            "virtserialport,chardev=ch,name=vigil"});
@@ -315,6 +398,7 @@ Status VmRunner::BootOnce() {
     std::lock_guard<std::mutex> lock(mu_);
     qemu_pid_ = qemu;
     virtiofsd_pid_ = vfsd;
+    qmp_path_ = qmp_sock;
     up_ = true;
     booting_ = true;
     last_activity_ = Clock::now();
@@ -367,14 +451,18 @@ void VmRunner::ConsoleLoop(int fd, int generation) {
     (void)!write(console_file_, chunk.data(), chunk.size());
     {
       std::lock_guard<std::mutex> lock(mu_);
-      last_activity_ = Clock::now();
+      last_activity_ = last_console_ = Clock::now();
       console_tail_.append(chunk);
       if (console_tail_.size() > 8192) console_tail_.erase(0, console_tail_.size() - 4096);
     }
+    std::lock_guard<std::mutex> d(detector_mu_);
     detector_->Feed(chunk);
   }
   close(fd);
-  detector_->Quiet();  // the VM is gone: an open report is complete
+  {
+    std::lock_guard<std::mutex> d(detector_mu_);
+    detector_->Quiet();  // the VM is gone: an open report is complete
+  }
   VmEnded(generation, "console closed");
 }
 
@@ -423,8 +511,14 @@ void VmRunner::ChannelLoop(int fd, int generation) {
         } catch (const std::exception&) {
           it->second->result.status = runner::WaitStatus::Exited(127);
         }
-        it->second->done = true;
-        cv_.notify_all();
+        bool owns_open_report = report_open_ && std::find(report_tests_.begin(), report_tests_.end(), f.id) !=
+                                                     report_tests_.end();
+        if (owns_open_report) {
+          it->second->ended = true;  // done when the report completes
+        } else {
+          it->second->done = true;
+          cv_.notify_all();
+        }
       }
     }
   }
@@ -434,6 +528,7 @@ void VmRunner::OnReport(console::Detector::Event e, const console::Report& r) {
   std::lock_guard<std::mutex> lock(mu_);
   switch (e) {
     case console::Detector::Event::kStarted:
+      report_open_ = true;
       report_tests_.clear();
       for (auto& [id, p] : pending_)
         if (!p->done) report_tests_.push_back(id);
@@ -443,11 +538,15 @@ void VmRunner::OnReport(console::Detector::Event e, const console::Report& r) {
       kill_deadline_ = Clock::now() + options_.fatal_grace;
       break;
     case console::Detector::Event::kCompleted:
+      report_open_ = false;
       all_reports_.push_back(r);
       for (uint32_t id : report_tests_) {
         auto it = pending_.find(id);
-        if (it != pending_.end()) it->second->reports.push_back(r);
+        if (it == pending_.end()) continue;
+        it->second->reports.push_back(r);
+        if (it->second->ended) it->second->done = true;
       }
+      cv_.notify_all();
       if (r.fatal) {
         kill_deadline_ = {};
         KillQemu();

@@ -44,6 +44,7 @@ struct VmOptions {
   int boot_retries = 2;
   std::chrono::milliseconds fatal_grace{100};
   std::chrono::seconds hang_timeout{0};  // no console or result output for this long: hang
+  std::chrono::milliseconds report_quiet{300};  // console silence that completes a report
 };
 
 // "auto": starts a tiny VM with KVM and a short deadline; TCG when it fails.
@@ -99,6 +100,7 @@ class VmRunner : public runner::ProcessRunner {
   pid_t qemu_pid_ = -1;
   pid_t virtiofsd_pid_ = -1;
   int channel_fd_ = -1;
+  std::string qmp_path_;
   int console_file_ = -1;
   std::string qemu_stderr_;
   std::string console_tail_;
@@ -107,6 +109,9 @@ class VmRunner : public runner::ProcessRunner {
   std::vector<uint32_t> report_tests_;  // running when the open report started
   std::vector<console::Report> all_reports_;
   std::unique_ptr<console::Detector> detector_;
+  std::mutex detector_mu_;  // Feed (console thread) vs Quiet (watchdog)
+  bool report_open_ = false;
+  std::chrono::steady_clock::time_point last_console_;
   std::chrono::steady_clock::time_point last_activity_;
   std::chrono::steady_clock::time_point kill_deadline_{};
   std::vector<std::thread> threads_;
