@@ -554,6 +554,7 @@ int Run(const RunFlags& f) {
     }
     if (f.repeat > 1) fmt::print("repetition {}/{}: ", repetition, f.repeat);
     fmt::print("run {}: {} tests from {} (db {})\n", run_id, tests.size(), tests_dir, f.db_path);
+    std::fflush(stdout);  // CI logs show it before the first test ends
 
     std::vector<std::vector<store::AttemptRecord>> fresh(tests.size());
     runner::Scheduler scheduler(tests, order, config);
@@ -603,6 +604,10 @@ int Run(const RunFlags& f) {
     for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
     for (auto& t : threads) t.join();
     status_line.reset();  // the line is erased before the summary
+    if (vm) {
+      for (double ms : vm->fatal_to_gone_ms()) fmt::print("vm: fatal kernel report: QEMU gone {:.0f} ms after its first line\n", ms);
+      if (vm->boots() > 1) fmt::print("vm: {} boots (a fresh VM after each crash or hang)\n", vm->boots());
+    }
 
     // The whole run, in plan order: what an earlier invocation recorded
     // (with --resume), then this one's.

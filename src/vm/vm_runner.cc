@@ -536,6 +536,7 @@ void VmRunner::OnReport(console::Detector::Event e, const console::Report& r) {
     case console::Detector::Event::kFatal:
       // The kernel is dying: give the rest of the report a moment, then kill.
       kill_deadline_ = Clock::now() + options_.fatal_grace;
+      if (fatal_seen_ == Clock::time_point{}) fatal_seen_ = Clock::now();
       break;
     case console::Detector::Event::kCompleted:
       report_open_ = false;
@@ -566,26 +567,35 @@ void VmRunner::VmEnded(int generation, const std::string& why) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (generation != generation_) return;
-    up_ = false;
+    up_ = false;  // the next test boots a fresh VM
     qemu = qemu_pid_;
     vfsd = virtiofsd_pid_;
     ch = channel_fd_;
     qemu_pid_ = virtiofsd_pid_ = -1;
     channel_fd_ = -1;
-    kill_deadline_ = {};
-    for (auto& [id, p] : pending_) {
-      if (p->done) continue;
-      p->result.vm_died = true;
-      p->result.status = runner::WaitStatus::Signaled(SIGKILL);
-      p->result.output += fmt::format("vigil: the VM ended while this ran ({})\n", why);
-      p->done = true;
-    }
-    cv_.notify_all();
   }
-  if (ch >= 0) shutdown(ch, SHUT_RDWR);
+  // The console closed: QEMU is gone or going. Reap it before anyone hears.
   KillAndReap(qemu);
+  auto gone = Clock::now();
+  if (ch >= 0) shutdown(ch, SHUT_RDWR);
   KillAndReap(vfsd);
   if (ch >= 0) close(ch);
+  std::lock_guard<std::mutex> lock(mu_);
+  up_ = false;
+  kill_deadline_ = {};
+  if (fatal_seen_ != Clock::time_point{}) {
+    // From the panic's first line read off the console to QEMU reaped.
+    fatal_to_gone_ms_.push_back(std::chrono::duration<double, std::milli>(gone - fatal_seen_).count());
+    fatal_seen_ = {};
+  }
+  for (auto& [id, p] : pending_) {
+    if (p->done) continue;
+    p->result.vm_died = true;
+    p->result.status = runner::WaitStatus::Signaled(SIGKILL);
+    p->result.output += fmt::format("vigil: the VM ended while this ran ({})\n", why);
+    p->done = true;
+  }
+  cv_.notify_all();
 }
 
 Result<runner::ProcessResult> VmRunner::Run(const runner::ProcessOptions& options, runner::OutputSink* sink) {

@@ -68,6 +68,11 @@ class VmRunner : public runner::ProcessRunner {
   const std::vector<std::string>& notes() const { return notes_; }
   int boots() const { return boots_; }
   double first_boot_seconds() const { return first_boot_seconds_; }
+  // For each fatal report: ms from its first line on the console to QEMU gone.
+  std::vector<double> fatal_to_gone_ms() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return fatal_to_gone_ms_;
+  }
   // Every kernel report seen, in order (for the run's summary).
   std::vector<console::Report> reports() const;
 
@@ -114,6 +119,8 @@ class VmRunner : public runner::ProcessRunner {
   std::chrono::steady_clock::time_point last_console_;
   std::chrono::steady_clock::time_point last_activity_;
   std::chrono::steady_clock::time_point kill_deadline_{};
+  std::chrono::steady_clock::time_point fatal_seen_{};
+  std::vector<double> fatal_to_gone_ms_;
   std::vector<std::thread> threads_;
   std::thread watchdog_;
   std::atomic<bool> stopping_{false};
