@@ -99,9 +99,9 @@ int RunScan(const ScanFlags& f) {
   const auto& reports = detector.reports();
   std::string out;
   if (f.json) {
-    nlohmann::ordered_json j;
-    j["format_version"] = 1;
-    j["reports"] = nlohmann::ordered_json::array();
+    // Streamed report by report: the document for one report at a time.
+    out = "{\"format_version\":1,\"reports\":[";
+    bool first = true;
     for (const auto& r : reports) {
       nlohmann::ordered_json o;
       o["type"] = std::string(console::TypeName(r.type));
@@ -111,32 +111,38 @@ int RunScan(const ScanFlags& f) {
       o["end_line"] = r.end_line;
       o["guilty"] = report::SanitizeUtf8(r.guilty);
       o["fingerprint"] = r.fingerprint;
-      o["frames"] = nlohmann::ordered_json::array();
-      for (const auto& fr : r.frames) {
-        nlohmann::ordered_json fj;
-        fj["function"] = report::SanitizeUtf8(fr.function);
-        fj["module"] = report::SanitizeUtf8(fr.module);
-        fj["offset"] = fr.offset;
-        fj["size"] = fr.size;
-        fj["reliable"] = fr.reliable;
+      // Frames: names are symbol characters only (ParseFrame), so they are
+      // written as they are; decoded sources go through the JSON library.
+      std::string frames = "[";
+      for (size_t k = 0; k < r.frames.size(); ++k) {
+        const auto& fr = r.frames[k];
+        fmt::format_to(std::back_inserter(frames), "{}{{\"function\":\"{}\",\"module\":\"{}\",\"offset\":{},\"size\":{},\"reliable\":{}",
+                       k ? "," : "", fr.function, fr.module, fr.offset, fr.size, fr.reliable);
         if (decoder) {
           auto locs = decoder->Resolve(fr, fr.reliable);
           if (!locs.empty()) {
-            fj["source"] = report::SanitizeUtf8(locs.back().file_line);
+            nlohmann::ordered_json src = report::SanitizeUtf8(locs.back().file_line);
+            frames += ",\"source\":" + src.dump();
             auto inl = nlohmann::ordered_json::array();
             for (size_t i = 0; i + 1 < locs.size(); ++i)
               inl.push_back({{"function", report::SanitizeUtf8(locs[i].function)},
                              {"source", report::SanitizeUtf8(locs[i].file_line)}});
-            if (!inl.empty()) fj["inlined"] = inl;
+            if (!inl.empty()) frames += ",\"inlined\":" + inl.dump();
           }
         }
-        o["frames"].push_back(std::move(fj));
+        frames += '}';
       }
+      frames += ']';
       o["text"] = report::SanitizeUtf8(DecodedText(decoder.get(), r.text));
-      j["reports"].push_back(std::move(o));
+      if (!first) out += ',';
+      first = false;
+      std::string one = o.dump();  // {"type":..,"text":".."}: the frames go in before "text"
+      size_t text_at = one.rfind(",\"text\":");
+      out.append(one, 0, text_at);
+      out += ",\"frames\":" + frames;
+      out.append(one, text_at, std::string::npos);
     }
-    j["dropped_reports"] = detector.dropped_reports();
-    out = j.dump(2) + "\n";
+    out += fmt::format("],\"dropped_reports\":{}}}\n", detector.dropped_reports());
   } else {
     bool color = UseColor(f.color);
     int fatal = 0;

@@ -40,6 +40,24 @@ string_view TrimRight(string_view s) {
 // 0 when `s` does not start with a timestamp.
 size_t TimestampPrefix(string_view s) {
   if (s.size() < 4 || (s[0] != '[' && s[0] != '<')) return 0;
+  // Fast path, the usual shape: "[" spaces digits "." 6 digits "] ".
+  if (s[0] == '[' && s.size() >= 15) {
+    const char* p = s.data();
+    size_t n = s.size();
+    size_t i = 1;
+    while (i < n && p[i] == ' ') ++i;
+    size_t d = i;
+    while (i < n && IsDigit(p[i])) ++i;
+    if (i > d && i + 8 < n && p[i] == '.' && IsDigit(p[i + 1]) && IsDigit(p[i + 6]) && p[i + 7] == ']' &&
+        p[i + 8] == ' ' && IsDigit(p[i + 2]) && IsDigit(p[i + 3]) && IsDigit(p[i + 4]) && IsDigit(p[i + 5])) {
+      size_t end = i + 8;
+      if (end + 1 < n && p[end + 1] == '[') {
+        // "[ts] [ T1] " caller id: the general path below handles it.
+      } else {
+        return end + 1;
+      }
+    }
+  }
   size_t i = 0;
   if (s.size() >= 3 && s[0] == '<' && IsDigit(s[1])) {
     i = 1;
@@ -301,6 +319,16 @@ bool IsStructureLine(string_view m) {
 bool IsReportLine(string_view m) {
   if (m.empty()) return false;
   if (m[0] == ' ' || m[0] == '\t') return true;
+  // Only lines starting with these characters can continue a report.
+  switch (m[0]) {
+    case 'R': case 'C': case 'F': case 'D': case 'P': case 'n': case 'K': case '-': case 'S': case 'M':
+    case '<': case 'N': case 'H': case 't': case 'r': case 'I': case 'p': case 'l': case 's': case 'x':
+    case 'T': case 'w': case 'i': case '=': case '0': case '1': case '2': case '3': case '4': case '5':
+    case '6': case '7': case '8': case '9':
+      break;
+    default:
+      return false;
+  }
   static constexpr std::array<string_view, 32> kPrefixes = {
       "RIP: ", "Code: ", "RSP: ", "RAX: ", "RDX: ", "RBP: ", "R10: ", "R13: ", "FS: ", "CS: ", "CR2: ",
       "DR0: ", "DR3: ", "PKRU: ", "note: ", "Kernel panic", "Kernel Offset:", "---[ end", "Rebooting in",
@@ -428,7 +456,7 @@ bool IsGenericFrame(std::string_view function) {
   return RE2::PartialMatch(re2::StringPiece(function.data(), function.size()), GenericFrames());
 }
 
-bool ParseFrame(std::string_view line, Frame* frame) {
+bool ParseFrame(std::string_view line, Frame* frame, bool keep_raw) {
   string_view s = TrimLeft(line);
   // "RIP: 0010:f+0x..", "pc : f+0x..", "lr : f+0x..".
   if (StartsWith(s, "RIP: ")) {
@@ -483,7 +511,11 @@ bool ParseFrame(std::string_view line, Frame* frame) {
   frame->offset = off;
   frame->size = size;
   frame->reliable = reliable;
-  frame->raw = std::string(s.substr(0, end));
+  if (keep_raw) {
+    frame->raw = std::string(s.substr(0, end));
+  } else {
+    frame->raw.clear();
+  }
   return true;
 }
 
@@ -659,6 +691,7 @@ void Detector::Start(const Marker& m, std::string_view msg, uint64_t start_line,
   open_report_.start_line = start_line;
   open_report_.end_line = line_no_;
   open_report_.text = std::move(pre);
+  open_report_.text.reserve(4096);
   open_ = true;
   confirmed_ = timestamps_ || m.single_line;
   unconfirmed_lines_ = 0;
@@ -710,18 +743,22 @@ void Detector::Append(std::string_view msg) {
       return;
     }
   }
-  if (StartsWith(t, "Call Trace:") || StartsWith(t, "Call trace:") || StartsWith(t, "backtrace")) seen_trace_ = true;
-  if (StartsWith(t, "<TASK>")) {
-    ++task_depth_;
-    after_task_end_ = false;
+  if (!t.empty() && (t[0] == 'C' || t[0] == 'b') &&
+      (StartsWith(t, "Call Trace:") || StartsWith(t, "Call trace:") || StartsWith(t, "backtrace")))
     seen_trace_ = true;
-  } else if (StartsWith(t, "</TASK>")) {
-    if (task_depth_ > 0) --task_depth_;
-    if (task_depth_ == 0) after_task_end_ = true;
+  if (!t.empty() && t[0] == '<') {
+    if (StartsWith(t, "<TASK>")) {
+      ++task_depth_;
+      after_task_end_ = false;
+      seen_trace_ = true;
+    } else if (StartsWith(t, "</TASK>")) {
+      if (task_depth_ > 0) --task_depth_;
+      if (task_depth_ == 0) after_task_end_ = true;
+    }
   }
   if (t.find("+0x") != string_view::npos) {
     Frame f;
-    if (ParseFrame(t, &f)) {
+    if (ParseFrame(t, &f, /*keep_raw=*/false)) {
       bool rip = StartsWith(t, "RIP: ") || StartsWith(t, "pc : ");
       if (rip) {
         // "RIP: 0033:" is user space.

@@ -63,7 +63,7 @@ struct Frame {
   uint64_t offset = 0;
   uint64_t size = 0;
   bool reliable = true;  // false for "? func+0x.." frames
-  std::string raw;       // "func+0x12/0x40 [mod]"
+  std::string raw;       // "func+0x12/0x40 [mod]" (ParseFrame with keep_raw)
 };
 
 struct Report {
@@ -90,7 +90,8 @@ bool IsGenericFrame(std::string_view function);
 
 // Parses one stack frame line ("  ? func+0x12/0x40 [mod]",
 // "[<ffffffff8123>] func+0x12/0x40", "RIP: 0010:func+0x12/0x40").
-bool ParseFrame(std::string_view line, Frame* frame);
+// `keep_raw`: also fill frame->raw (the detector's frames leave it empty).
+bool ParseFrame(std::string_view line, Frame* frame, bool keep_raw = true);
 
 struct DetectorOptions {
   size_t max_line_bytes = 4096;        // longer lines are cut

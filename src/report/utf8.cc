@@ -41,6 +41,22 @@ std::string Sanitize(std::string_view s, bool controls) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
+    // A run of plain ASCII is copied at once.
+    size_t j = i;
+    if (controls) {
+      while (j < s.size()) {
+        unsigned char c = static_cast<unsigned char>(s[j]);
+        if (c >= 0x7F || (c < 0x20 && c != '\t')) break;
+        ++j;
+      }
+    } else {
+      while (j < s.size() && static_cast<unsigned char>(s[j]) < 0x80) ++j;
+    }
+    if (j > i) {
+      out.append(s.data() + i, j - i);
+      i = j;
+      continue;
+    }
     size_t n = ValidSequence(s, i);
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (n == 0 || (controls && n == 1 && ((c < 0x20 && c != '\t') || c == 0x7F))) {
