@@ -562,14 +562,23 @@ int Run(const RunFlags& f) {
     status_line.emplace(isatty(STDOUT_FILENO) == 1, tests.size(), f.jobs);
     std::mutex mu;  // the store and the terminal
     size_t done = 0;
+    std::atomic<bool> stop_after_crash{false};
+    std::atomic<size_t> not_run{0};
     bool store_failed = false;
     auto worker = [&] {
       while (std::optional<size_t> next = scheduler.Next()) {
         size_t i = *next;
+        if (stop_after_crash) {
+          // --on-crash stop: what is left is not run (--resume runs it later).
+          ++not_run;
+          scheduler.Done(i);
+          continue;
+        }
         for (int attempt = 1; attempt <= 1 + retries[i]; ++attempt) {
           std::string started = UtcNow();
           if (attempt == 1) status_line->Started(tests[i].path());
           runner::TestOutcome o = runner::RunTest(tests[i], static_cast<int>(i + 1), options);
+          if (o.process.vm_died && f.on_crash == "stop") stop_after_crash = true;
           store::AttemptRecord a = ToRecord(o, started);
           a.attempt = attempt;
           bool failed = ktap::IsFailure(o.node.status);
@@ -604,6 +613,12 @@ int Run(const RunFlags& f) {
     for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
     for (auto& t : threads) t.join();
     status_line.reset();  // the line is erased before the summary
+    if (not_run > 0) {
+      fmt::print("vm: the kernel crashed and --on-crash is stop: {} test(s) not run (vigil run --resume {} with the "
+                 "same --kernel runs them)\n",
+                 not_run.load(), run_id);
+      exit_code = 1;
+    }
     if (vm) {
       for (double ms : vm->fatal_to_gone_ms()) fmt::print("vm: fatal kernel report: QEMU gone {:.0f} ms after its first line\n", ms);
       if (vm->boots() > 1) fmt::print("vm: {} boots (a fresh VM after each crash or hang)\n", vm->boots());
@@ -791,6 +806,11 @@ Runner SetupRunCommand(CLI::App* app) {
   app->add_option("--memory", f->memory, "Guest memory (QEMU size: 2G, 1536M)")->capture_default_str()->group(vmg);
   app->add_option("--append", f->append, "More kernel command line")->group(vmg);
   app->add_option("--panic-on", f->panic_on, "warn, oops or warn,oops: panic_on_warn=1 / oops=panic")->group(vmg);
+  app->add_option("--on-crash", f->on_crash,
+                  "After a kernel crash: continue (boot a fresh VM for the remaining tests) or stop")
+      ->check(CLI::IsMember({"continue", "stop"}))
+      ->capture_default_str()
+      ->group(vmg);
   app->add_option("--hang-timeout", f->hang_timeout,
                   "Seconds without console or test output before the VM counts as hung (0: off)")
       ->check(CLI::Range(0, 86400))

@@ -88,6 +88,18 @@ grep -q "task:.*state:" <<< "$out" && pass "(e) the task dump is kept" || fail "
 log=$(json_get "$TMP/t.json" 'd["console_log"]')
 [ -s "$log" ] && grep -q "sysrq triggered crash" "$log" && pass "console log kept whole: $log" || fail "console log $log"
 expect_eq "store: crashes by fingerprint" 2 "$(sqlite3 "$TMP/t.db" 'select count(distinct fingerprint) from crashes')"
+# --on-crash stop: what follows a crash is not run, and the run says so.
+printf 'coll:panic.sh\ncoll:after.sh\n' > "$TMP/t/kselftest-list.txt"
+set +e
+# shellcheck disable=SC2046
+"$VIGIL" run --tests "$TMP/t" $(vm_args "$k61") --accel tcg --on-crash stop --db "$TMP/stop.db" \
+  --json "$TMP/stop.json" --color never > "$TMP/stop.out" 2>&1
+rc=$?
+set -e
+expect_eq "--on-crash stop: exit 1, only the crashed test" "1 coll:panic.sh CRASH" \
+  "$rc $(json_get "$TMP/stop.json" '" ".join(t["path"] + " " + t["status"] for t in d["tests"])')"
+grep -q "1 test(s) not run" "$TMP/stop.out" && pass "--on-crash stop says what was not run" || fail "$(cat "$TMP/stop.out")"
+
 # Nothing left behind.
 pgrep -f "qemu-system-x86_64.*$TMP" > /dev/null && fail "a QEMU survived" || pass "no QEMU left"
 finish
