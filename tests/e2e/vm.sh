@@ -92,7 +92,7 @@ expect_eq "store: crashes by fingerprint" 2 "$(sqlite3 "$TMP/t.db" 'select count
 printf 'coll:panic.sh\ncoll:after.sh\n' > "$TMP/t/kselftest-list.txt"
 set +e
 # shellcheck disable=SC2046
-"$VIGIL" run --tests "$TMP/t" $(vm_args "$k61") --accel tcg --on-crash stop --db "$TMP/stop.db" \
+"$VIGIL" run --tests "$TMP/t" $(vm_args "$k61") --on-crash stop --db "$TMP/stop.db" \
   --json "$TMP/stop.json" --color never > "$TMP/stop.out" 2>&1
 rc=$?
 set -e
