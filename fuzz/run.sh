@@ -3,7 +3,7 @@
 # KTAP (kunit_tool's test_data, vigil's golden kselftest logs) or, with KIND
 # "console", the recorded kernel consoles of tests/console/corpus. Exits
 # non-zero on any crash, leak, sanitizer report or timeout the fuzzer finds.
-#   fuzz/run.sh FUZZER [SECONDS] [ktap|console]
+#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel]
 set -euo pipefail
 fuzzer=$1
 seconds=${2:-60}
@@ -15,6 +15,13 @@ if [ "$kind" = console ]; then
   for f in "$VIGIL_SRC"/tests/console/corpus/*/*.log; do
     tail -c 60000 "$f" > "$corpus/$(basename "$(dirname "$f")")-$(basename "$f")"
   done
+elif [ "$kind" = channel ]; then
+  corpus="$VIGIL_BUILD/fuzz-corpus-channel"
+  mkdir -p "$corpus"
+  # A hello, a request, output and an end, framed as the guest writes them.
+  printf 'H\0\0\0\0\x19\0\0\0{"kernel_release":"6.12"}' > "$corpus/hello"
+  printf 'O\x01\0\0\0\x06\0\0\0ok 1 a' > "$corpus/output"
+  printf 'E\x01\0\0\0\x1e\0\0\0{"exited":true,"code":0,"d":1}' > "$corpus/end"
 else
   corpus="$VIGIL_BUILD/fuzz-corpus"
   mkdir -p "$corpus"
