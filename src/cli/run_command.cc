@@ -62,6 +62,7 @@ struct RunFlags {
   // The VM runner (--kernel).
   std::string kernel, modules, accel = "auto", memory = "2G", append, panic_on, on_crash = "continue";
   std::string vm_dir;
+  std::string rootfs = "auto";
   int cpus = 2;
   int hang_timeout = 0;
   bool slowdown_set = false;
@@ -472,6 +473,7 @@ int Run(const RunFlags& f) {
     vo.kernel = std::filesystem::absolute(f.kernel, ec).string();
     if (!f.modules.empty()) vo.modules_dir = std::filesystem::absolute(f.modules, ec).string();
     vo.accel = f.accel;
+    vo.rootfs = f.rootfs;
     vo.cpus = f.cpus;
     vo.memory = f.memory;
     vo.append = f.append;
@@ -800,6 +802,12 @@ Runner SetupRunCommand(CLI::App* app) {
       ->group(vmg);
   app->add_option("--accel", f->accel, "auto (probe KVM with a tiny VM, else TCG), kvm or tcg")
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}))
+      ->capture_default_str()
+      ->group(vmg);
+  app->add_option("--rootfs", f->rootfs,
+                  "How the guest sees the host's root: auto (virtiofs when the kernel has it, else 9p), virtiofs "
+                  "or 9p")
+      ->check(CLI::IsMember({"auto", "virtiofs", "9p"}))
       ->capture_default_str()
       ->group(vmg);
   app->add_option("--cpus", f->cpus, "Guest CPUs")->check(CLI::Range(1, 64))->capture_default_str()->group(vmg);

@@ -437,8 +437,8 @@ Status VmRunner::BootOnce() {
   threads_.clear();
   std::string tail = console_tail_;
   std::string qerr = ReadFileTail(err_path, 4000);
-  return Status::IOError(fmt::format("boot {} failed: {}{}{}\nconsole tail:\n{}", gen, why,
-                                     qerr.empty() ? "" : "\nqemu said: ", qerr, tail));
+  return Status::IOError(fmt::format("boot {} failed: {}{}{}{}{}", gen, why, qerr.empty() ? "" : "\nqemu said: ", qerr,
+                                     tail.empty() ? "" : "\nconsole tail:\n", tail));
 }
 
 void VmRunner::ConsoleLoop(int fd, int generation) {

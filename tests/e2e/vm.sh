@@ -100,6 +100,17 @@ expect_eq "--on-crash stop: exit 1, only the crashed test" "1 coll:panic.sh CRAS
   "$rc $(json_get "$TMP/stop.json" '" ".join(t["path"] + " " + t["status"] for t in d["tests"])')"
 grep -q "1 test(s) not run" "$TMP/stop.out" && pass "--on-crash stop says what was not run" || fail "$(cat "$TMP/stop.out")"
 
+# A kernel image QEMU cannot boot: the boot is retried, then QEMU's own words.
+echo "not a kernel" > "$TMP/bad.img"
+set +e
+"$VIGIL" run --tests "$TMP/t" --kernel "$TMP/bad.img" --accel tcg --db "$TMP/bad.db" > "$TMP/bad.out" 2>&1
+rc=$?
+set -e
+expect_eq "unbootable image: exit 2" 2 "$rc"
+grep -q "qemu said: .*" "$TMP/bad.out" && pass "QEMU's error is reported: $(grep -m1 -A1 'qemu said' "$TMP/bad.out" | tail -n 1)" \
+  || fail "no QEMU error: $(tail -n 5 "$TMP/bad.out")"
+expect_eq "unbootable image: 3 boots tried" 3 "$(grep -c '^vm: boot [0-9] failed' "$TMP/bad.out")"
+
 # Nothing left behind.
 pgrep -f "qemu-system-x86_64.*$TMP" > /dev/null && fail "a QEMU survived" || pass "no QEMU left"
 finish
