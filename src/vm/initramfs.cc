@@ -64,6 +64,11 @@ if [ -n "$mods" ] && [ -d "$R$mods" ]; then
   mount -t tmpfs tmpfs $R/lib/modules && mkdir -p "$R/lib/modules/$(uname -r)" &&
     mount --bind "$R$mods" "$R/lib/modules/$(uname -r)"
 fi
+# The kernel loads modules on demand from its own root (this initramfs): hand
+# the request to the host's modprobe, over the shared root.
+printf '#!/bin/sh\nexec chroot /newroot /sbin/modprobe "$@"\n' > /bin/vigil-modprobe
+chmod +x /bin/vigil-modprobe
+echo /bin/vigil-modprobe > /proc/sys/kernel/modprobe
 hostname vigil-vm
 ip link set lo up 2>/dev/null
 port=
