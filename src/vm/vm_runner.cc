@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -28,27 +28,64 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd) {
+// Starts a helper (QEMU, virtiofsd) in a process group of its own that dies
+// with vigil: PR_SET_PDEATHSIG fires when the thread that forked it ends, so
+// every helper is forked by one thread that lives as long as the process.
+pid_t ForkExec(const std::vector<std::string>& args, int out_fd, int err_fd) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  if (out_fd >= 0) posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-  if (err_fd >= 0) posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  return rc == 0 ? pid : -1;
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // vigil is already gone
+    setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (devnull >= 0) dup2(devnull, 0);
+    if (out_fd >= 0) dup2(out_fd, 1);
+    if (err_fd >= 0) dup2(err_fd, 2);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  if (devnull >= 0) close(devnull);
+  return pid;
+}
+
+pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd) {
+  struct Job {
+    const std::vector<std::string>* args;
+    int out_fd, err_fd;
+    pid_t pid = -1;
+    bool done = false;
+  };
+  static std::mutex mu;
+  static std::condition_variable cv;
+  static std::vector<Job*> jobs;
+  static std::once_flag started;
+  std::call_once(started, [] {
+    std::thread([] {
+      std::unique_lock<std::mutex> lock(mu);
+      while (true) {
+        cv.wait(lock, [] { return !jobs.empty(); });
+        for (Job* j : jobs) {
+          j->pid = ForkExec(*j->args, j->out_fd, j->err_fd);
+          j->done = true;
+        }
+        jobs.clear();
+        cv.notify_all();
+      }
+    }).detach();
+  });
+  Job job{&args, out_fd, err_fd};
+  std::unique_lock<std::mutex> lock(mu);
+  jobs.push_back(&job);
+  cv.notify_all();
+  cv.wait(lock, [&] { return job.done; });
+  return job.pid;
 }
 
 int ConnectUnix(const std::string& path) {
