@@ -62,29 +62,31 @@ pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd) {
     pid_t pid = -1;
     bool done = false;
   };
-  static std::mutex mu;
-  static std::condition_variable cv;
-  static std::vector<Job*> jobs;
+  // Never destroyed: the spawner thread waits on them until the process ends
+  // (destroying a condition variable with a waiter blocks exit()).
+  static auto* mu = new std::mutex;
+  static auto* cv = new std::condition_variable;
+  static auto* jobs = new std::vector<Job*>;
   static std::once_flag started;
   std::call_once(started, [] {
     std::thread([] {
-      std::unique_lock<std::mutex> lock(mu);
+      std::unique_lock<std::mutex> lock(*mu);
       while (true) {
-        cv.wait(lock, [] { return !jobs.empty(); });
-        for (Job* j : jobs) {
+        cv->wait(lock, [] { return !jobs->empty(); });
+        for (Job* j : *jobs) {
           j->pid = ForkExec(*j->args, j->out_fd, j->err_fd);
           j->done = true;
         }
-        jobs.clear();
-        cv.notify_all();
+        jobs->clear();
+        cv->notify_all();
       }
     }).detach();
   });
   Job job{&args, out_fd, err_fd};
-  std::unique_lock<std::mutex> lock(mu);
-  jobs.push_back(&job);
-  cv.notify_all();
-  cv.wait(lock, [&] { return job.done; });
+  std::unique_lock<std::mutex> lock(*mu);
+  jobs->push_back(&job);
+  cv->notify_all();
+  cv->wait(lock, [&] { return job.done; });
   return job.pid;
 }
 
