@@ -16,6 +16,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -397,6 +398,25 @@ int Run(const RunFlags& f) {
   }
 
   std::vector<runner::TestSpec> tests;
+  // -t TEST#N names one shard (vigil.toml): the plan has TEST, the shard is
+  // picked after the expansion below. Resuming a sharded run names shards too.
+  std::set<std::string> wanted_shards, whole_tests;
+  {
+    std::vector<std::string> plain;
+    for (const auto& t : filter.tests) {
+      size_t hash = t.rfind('#');
+      bool shard = hash != std::string::npos && hash + 1 < t.size() &&
+                   t.find_first_not_of("0123456789", hash + 1) == std::string::npos;
+      std::string base = shard ? t.substr(0, hash) : t;
+      if (shard) {
+        wanted_shards.insert(t);
+      } else {
+        whole_tests.insert(t);
+      }
+      if (std::find(plain.begin(), plain.end(), base) == plain.end()) plain.push_back(base);
+    }
+    filter.tests = plain;
+  }
   if (f.resume.empty() || !filter.tests.empty()) {
     auto plan = runner::LoadPlan(tests_dir, filter);
     if (!plan.ok()) {
@@ -443,6 +463,28 @@ int Run(const RunFlags& f) {
       }
     }
     tests = std::move(expanded);
+  }
+  if (!wanted_shards.empty()) {
+    // Shards of a test named only by some of its shards are left out.
+    std::set<std::string> shard_bases;
+    for (const auto& w : wanted_shards) shard_bases.insert(w.substr(0, w.rfind('#')));
+    std::vector<runner::TestSpec> picked;
+    for (auto& t : tests) {
+      std::string path = t.path();
+      size_t hash = path.rfind('#');
+      std::string base = hash == std::string::npos ? path : path.substr(0, hash);
+      bool dropped = shard_bases.count(base) && !wanted_shards.count(path) && !whole_tests.count(base);
+      if (!dropped) picked.push_back(std::move(t));
+    }
+    // A test named with #N that has no such shard is an error, as any unknown test.
+    for (const auto& w : wanted_shards) {
+      bool found = std::any_of(picked.begin(), picked.end(), [&](const runner::TestSpec& t) { return t.path() == w; });
+      if (!found) {
+        fmt::print(stderr, "vigil run: no such test '{}' (no such shard in vigil.toml)\n", w);
+        return kExitUsage;
+      }
+    }
+    tests = std::move(picked);
   }
   std::vector<int> retries(tests.size(), f.retries);
   for (size_t i = 0; i < tests.size(); ++i) {

@@ -71,6 +71,16 @@ print("yes" if any(a[0] < b[1] and b[0] < a[1] for i, a in enumerate(iv) for b i
 PYEOF
 )
 expect_eq "shards ran side by side" yes "$overlap"
+# The rerun command of a failed shard names it: -t TEST#N runs just that shard.
+grep -q -- "-t coll:long.sh#3" "$TMP/sh.out" && pass "shards: rerun command names the shard" || fail "shards: rerun command"
+set +e
+"$VIGIL" run --tests "$TMP/sh" -t 'coll:long.sh#2' --db "$TMP/sh2.db" --json "$TMP/sh2.json" --color never > /dev/null 2>&1
+rc=$?
+"$VIGIL" run --tests "$TMP/sh" -t 'coll:long.sh#7' --db "$TMP/sh2.db" > "$TMP/sh7.out" 2>&1
+rc7=$?
+set -e
+expect_eq "shards: -t TEST#2 runs that shard only" "0 coll:long.sh#2" "$rc $(json_get "$TMP/sh2.json" '" ".join(t["path"] for t in d["tests"])')"
+expect_eq "shards: an unknown shard is a usage error" 2 "$rc7"
 
 # A bad vigil.toml is a usage error that says where.
 printf '[[class]]\nmatch = "x"\nmax_parallel = "two"\n' > "$TMP/bad.toml"
