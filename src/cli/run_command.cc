@@ -791,13 +791,16 @@ int Run(const RunFlags& f) {
 Runner SetupRunCommand(CLI::App* app) {
   auto f = std::make_shared<RunFlags>();
   app->description(
-      "Run kselftests on this host: an installed kselftest tree (kselftest-list.txt, per-collection\n"
+      "Run kselftests on this host, or with --kernel inside a QEMU VM booting the kernel under test:\n"
+      "an installed kselftest tree (kselftest-list.txt, per-collection\n"
       "`settings` with timeout=N) or a directory of executables. Each test runs in its own session\n"
       "and process group with its collection directory as cwd and KSELFTEST_<NAME>_ARGS appended;\n"
       "its output is read live as KTAP, down to each subtest; on timeout the whole group gets\n"
       "SIGTERM, then SIGKILL; nothing a test started survives it (a cgroup v2 per test when\n"
       "possible). Exit codes map as kselftest: 0 PASS, 4 SKIP, 2 XFAIL, 3 XPASS, else FAIL.\n\n"
-      "Every result is committed to the store (--db) as soon as the test ends.\n\n"
+      "Every result is committed to the store (--db) as soon as the test ends. In a VM, the console\n"
+      "goes to the crash detector: a kernel crash makes the running tests CRASH, a WARNING or other\n"
+      "report fails them.\n\n"
       "Exit status: 0 all passed or skipped, 1 a failure or timeout, 2 usage or internal error.");
   app->add_option("--tests", f->tests_dir, "Installed kselftest tree or directory of executables")
       ->check(CLI::ExistingDirectory);
