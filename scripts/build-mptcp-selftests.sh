@@ -9,6 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DEST=$(realpath -m "${1:-build/kselftest}")
 TARBALL=${LINUX_SOURCE_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
+# One build at a time (tests and the demo may ask for it together).
+mkdir -p "$(dirname "$DEST")"
+exec 9>"$DEST.lock"
+flock 9
 stamp="$DEST/.built-$(stat -c %s-%Y "$TARBALL")"
 if [ ! -f "$stamp" ]; then
   work=$(mktemp -d /tmp/vigil-kst.XXXXXX)

@@ -90,6 +90,11 @@ while [ $# -gt 0 ]; do
 done
 [ ${#lines[@]} -gt 0 ] || lines=(6.1 6.12)
 
+# One instance at a time: kernels, modules and images are shared under build/.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.console-corpus.lock"
+flock 9
+
 installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
 }

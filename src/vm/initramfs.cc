@@ -51,11 +51,17 @@ mount -t tmpfs tmpfs $R/dev/shm
 mount -t cgroup2 cgroup2 $R/sys/fs/cgroup 2>/dev/null
 mount -t debugfs debugfs $R/sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs $R/sys/kernel/tracing 2>/dev/null
-# The test tree stays visible at its own path, even under a tmpfs below.
-tests=$(arg vigil.tests)
-[ -n "$tests" ] && mkdir -p /keep && mount --bind "$R$tests" /keep
+# What the guest needs from the host (vigil itself, the test tree, the
+# modules) stays visible at its own path, even under a tmpfs below.
+n=0
+for k in $(arg vigil.keep | tr , ' '); do
+  n=$((n + 1)); mkdir -p /keep/$n && mount --bind "$R$k" /keep/$n
+done
 for d in /tmp /run /var/tmp /root /var/log; do [ -d "$R$d" ] && mount -t tmpfs tmpfs "$R$d"; done
-[ -n "$tests" ] && mkdir -p "$R$tests" 2>/dev/null; [ -n "$tests" ] && mount --move /keep "$R$tests"
+n=0
+for k in $(arg vigil.keep | tr , ' '); do
+  n=$((n + 1)); mkdir -p "$R$k" 2>/dev/null; mount --move /keep/$n "$R$k"
+done
 # /etc writable (tests add hosts, rules): a tmpfs overlay when overlayfs is there.
 mount -t tmpfs tmpfs /run && mkdir -p /run/etc-up /run/etc-work &&
   mount -t overlay overlay -o lowerdir=$R/etc,upperdir=/run/etc-up,workdir=/run/etc-work $R/etc 2>/dev/null

@@ -413,7 +413,13 @@ Status VmRunner::BootOnce() {
   cmdline += fmt::format(" vigil.bin={} vigil.rootfs={} vigil.path={}", options_.vigil_binary, rootfs_,
                          options_.guest_path);
   if (!options_.modules_dir.empty()) cmdline += " vigil.modules=" + options_.modules_dir;
-  if (!options_.tests_dir.empty()) cmdline += " vigil.tests=" + options_.tests_dir;
+  // Kept visible in the guest even when they live under /tmp, /root, ...
+  std::vector<std::string> keep = {fs::path(options_.vigil_binary).parent_path().string()};
+  if (!options_.tests_dir.empty()) keep.push_back(options_.tests_dir);
+  if (!options_.modules_dir.empty()) keep.push_back(options_.modules_dir);
+  std::string keep_arg;
+  for (const auto& k : keep) keep_arg += (keep_arg.empty() ? "" : ",") + k;
+  cmdline += " vigil.keep=" + keep_arg;
   if (!options_.append.empty()) cmdline += " " + options_.append;
   args.insert(args.end(), {"-kernel", options_.kernel, "-initrd", initramfs_, "-append", cmdline});
 
