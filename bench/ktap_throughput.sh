@@ -29,7 +29,7 @@ trap 'rm -rf "$work"' EXIT
 # selftests as the kselftest runner printed them.
 inputs=()
 for f in "$kunit"/test_data/*.log tests/golden/*.log; do
-  if head -c 200 "$f" | grep -q '^\(KTAP\|TAP\) version'; then inputs+=("$f"); fi
+  if grep -q '^\(KTAP\|TAP\) version' <(head -c 200 "$f"); then inputs+=("$f"); fi
 done
 big="$work/big.ktap"
 $PY bench/make_big_log.py "$big" "$SIZE_MB" "${inputs[@]}"

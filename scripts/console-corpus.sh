@@ -96,7 +96,7 @@ exec 9>"$CACHE/.console-corpus.lock"
 flock 9
 
 installed() {
-  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
 }
 
 updated=0
@@ -188,7 +188,7 @@ build_module() {
     cat "$dir/build.log" >&2
     die "module build failed for $r"
   fi
-  readelf -S "$dir/vigil_crash.ko" | grep -q '\.debug_line' ||
+  [ "$(readelf -S "$dir/vigil_crash.ko" | grep -c '\.debug_line')" -gt 0 ] ||
     die "$dir/vigil_crash.ko has no .debug_line"
 }
 

@@ -12,7 +12,8 @@ moddir=$(dirname "$ko")
 src="$VIGIL_SRC/tests/console/module/vigil_crash.c"
 
 # symbol_size FUNC: its size in the .ko, hex.
-symbol_size() { readelf -sW "$ko" | awk -v f="$1" '$4 == "FUNC" && $8 == f { printf "%x\n", $3; exit }'; }
+# (awk reads to the end: an early exit would SIGPIPE readelf under pipefail)
+symbol_size() { readelf -sW "$ko" | awk -v f="$1" '$4 == "FUNC" && $8 == f && !done { printf "%x\n", $3; done = 1 }'; }
 # body_lines FUNC: first and last line of its definition in the source.
 body_lines() {
   awk -v f="$1" '$0 ~ "^static .*[ *]" f "\\(" { start = NR } start && /^}/ { print start, NR; exit }' "$src"
