@@ -825,11 +825,15 @@ void Detector::Complete() {
 void Detector::Finalise(Report* r) {
   const std::string& first = first_message_;
   auto non_generic = [](const std::string& f) { return !f.empty() && !IsGenericFrame(f); };
+  // Each frame's verdict once: the guilty frame and the fingerprint both need it.
+  std::vector<bool> generic(r->frames.size());
+  for (size_t i = 0; i < r->frames.size(); ++i) generic[i] = !non_generic(r->frames[i].function);
   auto first_frame = [&](bool (*extra_skip)(string_view)) -> std::string {
     for (int pass = 0; pass < 2; ++pass) {
-      for (const Frame& f : r->frames) {
+      for (size_t i = 0; i < r->frames.size(); ++i) {
+        const Frame& f = r->frames[i];
         if (pass == 0 && !f.reliable) continue;
-        if (!non_generic(f.function)) continue;
+        if (generic[i]) continue;
         if (extra_skip && extra_skip(f.function)) continue;
         return f.function;
       }
@@ -1018,8 +1022,9 @@ void Detector::Finalise(Report* r) {
   // Fingerprint: title and the first non-generic frames, normalised.
   std::string key = std::string(TypeName(r->type)) + "\n" + r->title;
   int taken = 0;
-  for (const Frame& fr : r->frames) {
-    if (!fr.reliable || IsGenericFrame(fr.function)) continue;
+  for (size_t i = 0; i < r->frames.size(); ++i) {
+    const Frame& fr = r->frames[i];
+    if (!fr.reliable || generic[i]) continue;
     key += "\n" + NormaliseFunction(fr.function);
     if (++taken == 3) break;
   }

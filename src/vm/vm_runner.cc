@@ -544,15 +544,10 @@ void VmRunner::ChannelLoop(int fd, int generation) {
         if (out.size() < it->second->max_output) out.append(f.payload, 0, it->second->max_output - out.size());
       } else if (f.type == FrameType::kEnd) {
         try {
+          // The guest's result, with the output kept here as it came.
           runner::ProcessResult r = ResultFromJson(nlohmann::json::parse(f.payload));
-          it->second->result.status = r.status;
-          it->second->result.timed_out = r.timed_out;
-          it->second->result.killed_after_grace = r.killed_after_grace;
-          it->second->result.duration_ms = r.duration_ms;
-          it->second->result.output_bytes = r.output_bytes;
-          it->second->result.output_dropped = r.output_dropped;
-          it->second->result.leftovers_killed = r.leftovers_killed;
-          it->second->result.used_cgroup = r.used_cgroup;
+          r.output = std::move(it->second->result.output);
+          it->second->result = std::move(r);
         } catch (const std::exception&) {
           it->second->result.status = runner::WaitStatus::Exited(127);
         }
