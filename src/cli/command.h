@@ -16,6 +16,10 @@ Runner SetupRunCommand(CLI::App* app);
 Runner SetupScanCommand(CLI::App* app);
 Runner SetupDecodeCommand(CLI::App* app);
 Runner SetupGuestCommand(CLI::App* app);
+Runner SetupFlakesCommand(CLI::App* app);
+Runner SetupHistoryCommand(CLI::App* app);
+Runner SetupCompareCommand(CLI::App* app);
+Runner SetupVerdictCommand(CLI::App* app);
 
 // The command line vigil was started with, shell-quoted (set by main).
 const std::string& CommandLine();

@@ -23,6 +23,13 @@ constexpr CommandEntry kCommands[] = {
      vigil::cli::SetupScanCommand},
     {"decode", "Turn func+0x12/0x40 [mod] stack frames into func (file:line), as decode_stacktrace.sh does",
      vigil::cli::SetupDecodeCommand},
+    {"flakes", "Tell flaky from broken and regressed, per test and subtest and environment; the quarantine",
+     vigil::cli::SetupFlakesCommand},
+    {"history", "One test's or subtest's results across the stored runs", vigil::cli::SetupHistoryCommand},
+    {"compare", "Two runs side by side: new failures, fixes, pass->skip, appeared, slower, environment",
+     vigil::cli::SetupCompareCommand},
+    {"verdict", "Success, Unstable or Critical for a run, with known issues, quarantine and a baseline",
+     vigil::cli::SetupVerdictCommand},
     {"guest", "", vigil::cli::SetupGuestCommand},  // inside vigil's VMs; hidden
 };
 

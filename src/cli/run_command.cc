@@ -26,6 +26,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/judge_common.h"
+#include "judge/outcome.h"
+#include "judge/render.h"
 #include "cli/status_line.h"
 #include "cli/terminal.h"
 #include "ktap/result.h"
@@ -58,6 +61,8 @@ struct RunFlags {
   std::string resume;  // RUN_ID or "last"
   int retries = 0;
   std::string config_path;
+  std::string baseline;      // --baseline RUN|auto
+  std::string known_issues;  // --known-issues FILE
   int repeat = 1;
   bool until_fail = false;
   // The VM runner (--kernel).
@@ -114,65 +119,11 @@ store::AttemptRecord ToRecord(const runner::TestOutcome& o, const std::string& s
   return a;
 }
 
-ktap::Status StatusOf(const std::string& name) {
-  for (int i = 0; i < ktap::kNumStatuses; ++i) {
-    if (ktap::StatusName(static_cast<ktap::Status>(i)) == name) return static_cast<ktap::Status>(i);
-  }
-  return ktap::Status::kError;
-}
-
-// A test's verdict across its attempts: failed then passed is FLAKY.
-std::string FinalStatus(const std::vector<store::AttemptRecord>& attempts) {
-  if (attempts.empty()) return "MISSING";
-  const std::string& last = attempts.back().status;
-  if (ktap::IsFailure(StatusOf(last))) return last;
-  for (size_t i = 0; i + 1 < attempts.size(); ++i) {
-    if (ktap::IsFailure(StatusOf(attempts[i].status))) return "FLAKY";
-  }
-  return last;
-}
-
-bool IsFailureName(const std::string& status) {
-  return status != "FLAKY" && ktap::IsFailure(StatusOf(status));
-}
-
-// Each subtest's verdict across the attempts, in order of first appearance.
-std::vector<store::SubtestRecord> SubtestVerdicts(const std::vector<store::AttemptRecord>& attempts) {
-  std::vector<store::SubtestRecord> out;
-  std::map<std::string, std::vector<std::string>> seen;
-  for (const auto& a : attempts) {
-    for (const auto& s : a.subtests) {
-      auto [it, inserted] = seen.try_emplace(s.path);
-      if (inserted) out.push_back({s.path, "", s.duration_ms});
-      it->second.push_back(s.status);
-    }
-  }
-  for (auto& s : out) {
-    std::vector<store::AttemptRecord> as;
-    for (const auto& st : seen[s.path]) {
-      store::AttemptRecord a;
-      a.status = st;
-      as.push_back(std::move(a));
-    }
-    s.status = FinalStatus(as);
-  }
-  return out;
-}
-
-// Failing leaves: failing subtests that have no failing subtest below them.
-std::vector<std::string> FailingLeaves(const store::AttemptRecord& a) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < a.subtests.size(); ++i) {
-    const auto& s = a.subtests[i];
-    if (!ktap::IsFailure(StatusOf(s.status))) continue;
-    bool child_failed = false;
-    for (size_t k = i + 1; k < a.subtests.size() && a.subtests[k].path.rfind(s.path + " > ", 0) == 0; ++k) {
-      child_failed |= ktap::IsFailure(StatusOf(a.subtests[k].status));
-    }
-    if (!child_failed) out.push_back(fmt::format("[{}] {}", s.status, s.path));
-  }
-  return out;
-}
+using judge::FailingLeaves;
+using judge::FinalStatus;
+using judge::IsFailureName;
+using judge::StatusOf;
+using judge::SubtestVerdicts;
 
 nlohmann::json AttemptJson(const store::AttemptRecord& a) {
   nlohmann::json subtests = nlohmann::json::array();
@@ -198,7 +149,7 @@ nlohmann::json AttemptJson(const store::AttemptRecord& a) {
 }
 
 std::string RunJson(int64_t run_id, const std::vector<TestResult>& results, const std::string& status,
-                    const std::string& console_log) {
+                    const std::string& console_log, const nlohmann::json& verdict) {
   nlohmann::json tests = nlohmann::json::array();
   for (const auto& r : results) {
     if (r.attempts.empty()) continue;
@@ -227,6 +178,7 @@ std::string RunJson(int64_t run_id, const std::vector<TestResult>& results, cons
   }
   nlohmann::json j = {{"format_version", 1}, {"run_id", run_id}, {"status", status}, {"tests", tests}};
   if (!console_log.empty()) j["console_log"] = console_log;
+  if (!verdict.is_null()) j["verdict"] = verdict;
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
@@ -444,6 +396,17 @@ int Run(const RunFlags& f) {
       return kExitUsage;
     }
     config = std::move(*loaded);
+  }
+  // Known issues: --known-issues, else known-issues.toml beside the tests.
+  // With either (or --baseline) the run's verdict decides the exit status.
+  bool judged = !f.baseline.empty() || !f.known_issues.empty();
+  {
+    auto known = FindKnownIssues(f.known_issues, tests_dir);
+    if (!known.ok()) {
+      fmt::print(stderr, "vigil run: {}\n", known.status().message());
+      return kExitUsage;
+    }
+    judged |= known.value().has_value();
   }
   // Shards: a long test split into parts that run as tests of their own.
   {
@@ -747,9 +710,29 @@ int Run(const RunFlags& f) {
     Status fin = db.FinishRun(run_id, status, UtcNow());
     if (!fin.ok()) fmt::print(stderr, "vigil run: cannot finish run {}: {}\n", run_id, fin.message());
 
+    // The verdict (known issues, quarantine, baseline) when asked for.
+    std::optional<judge::Verdict> verdict;
+    if (judged) {
+      VerdictRequest req;
+      req.run_id = run_id;
+      req.baseline = f.baseline.empty() ? "none" : f.baseline;
+      req.known_issues = f.known_issues;
+      auto v = ComputeVerdict(db, req);
+      if (v.ok()) {
+        verdict = std::move(v.value());
+        fmt::print("\n{}", judge::VerdictText(*verdict));
+      } else {
+        fmt::print(stderr, "vigil run: no verdict: {}\n", v.status().message());
+        store_failed = true;
+      }
+    }
+
     bool write_ok = true;
     std::string runner_log;
-    if (!f.json_path.empty()) write_ok &= WriteFile(f.json_path, RunJson(run_id, results, status, console_log));
+    if (!f.json_path.empty()) {
+      write_ok &= WriteFile(f.json_path, RunJson(run_id, results, status, console_log,
+                                                 verdict ? judge::VerdictJson(*verdict) : nlohmann::json()));
+    }
     if (!f.ktap_path.empty() || !f.junit_path.empty()) runner_log = RunnerLog(results, specs);
     if (!f.ktap_path.empty()) write_ok &= WriteFile(f.ktap_path, runner_log);
     if (!f.junit_path.empty()) {
@@ -769,8 +752,9 @@ int Run(const RunFlags& f) {
       return kExitUsage;
     }
     if (store_failed) return kExitUsage;
-    bool failed = ktap::IsFailure(agg);
-    if (failed) exit_code = 1;
+    int rep_code = verdict ? judge::ExitCode(verdict->level) : (ktap::IsFailure(agg) ? 1 : 0);
+    bool failed = rep_code != 0;
+    exit_code = std::max(exit_code, rep_code);
     run_id = 0;
     if (failed && f.until_fail) {
       if (f.repeat > 1) fmt::print("stopped at repetition {}: --until-fail\n", repetition);
@@ -801,7 +785,9 @@ Runner SetupRunCommand(CLI::App* app) {
       "Every result is committed to the store (--db) as soon as the test ends. In a VM, the console\n"
       "goes to the crash detector: a kernel crash makes the running tests CRASH, a WARNING or other\n"
       "report fails them.\n\n"
-      "Exit status: 0 all passed or skipped, 1 a failure or timeout, 2 usage or internal error.");
+      "Exit status: 0 all passed or skipped, 1 a failure or timeout, 2 usage or internal error; with\n"
+      "--known-issues, a known-issues.toml beside the tests or --baseline: the verdict's (0 Success,\n"
+      "1 Unstable, 3 Critical; see vigil verdict --help).");
   app->add_option("--tests", f->tests_dir, "Installed kselftest tree or directory of executables")
       ->check(CLI::ExistingDirectory);
   app->add_option("--db", f->db_path, "SQLite results store (created if missing)")->capture_default_str();
@@ -824,6 +810,12 @@ Runner SetupRunCommand(CLI::App* app) {
   app->add_option("--color", f->color, "auto, always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
+  app->add_option("--baseline", f->baseline,
+                  "Judge the run as `vigil verdict --baseline` does (RUN or auto): only regressions against it count; "
+                  "the exit status becomes the verdict's (0 Success, 1 Unstable, 3 Critical)");
+  app->add_option("--known-issues", f->known_issues,
+                  "known-issues.toml (default: the one beside the tests): matching failures are KNOWN, not counted; "
+                  "the exit status becomes the verdict's");
   app->add_option("--config", f->config_path,
                   "vigil.toml with scheduling classes ([[class]] match, max_parallel, serial) and per-test "
                   "timeout/retries ([[test]]); default: vigil.toml beside the tests");

@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "base/toml_check.h"
+
 namespace vigil::runner {
 
 bool GlobMatch(const std::string& pattern, const std::string& path) {
@@ -27,87 +29,66 @@ const TestRule* RunConfig::RuleFor(const std::string& path) const {
   return nullptr;
 }
 
-namespace {
-
-std::string Where(const std::string& source, const toml::node& n) {
-  return fmt::format("{}:{}", source, n.source().begin.line);
-}
-
-Status CheckKeys(const toml::table& t, const std::set<std::string>& allowed, const std::string& source,
-                 const char* what) {
-  for (const auto& [k, v] : t) {
-    if (!allowed.count(std::string(k.str()))) {
-      return Status::InvalidArgument(fmt::format("{}: unknown key '{}' in [[{}]]", Where(source, v), k.str(), what));
-    }
-  }
-  return Status::OK();
-}
-
-}  // namespace
 
 Result<RunConfig> ParseConfig(const std::string& text, const std::string& source) {
-  toml::table root;
-  try {  // Debian's toml++ reports parse errors as exceptions
-    root = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(
-        fmt::format("{}:{}: {}", source, e.source().begin.line, std::string(e.description())));
-  }
+  auto parsed = TomlParse(text, source);
+  if (!parsed.ok()) return parsed.status();
+  toml::table& root = parsed.value();
   RunConfig config;
   config.source = source;
   for (const auto& [k, v] : root) {
     if (k.str() != "class" && k.str() != "test") {
-      return Status::InvalidArgument(fmt::format("{}: unknown section '{}'", Where(source, v), k.str()));
+      return Status::InvalidArgument(fmt::format("{}: unknown section '{}'", TomlWhere(source, v), k.str()));
     }
     const toml::array* arr = v.as_array();
     if (!arr) {
-      return Status::InvalidArgument(fmt::format("{}: '{}' must be written [[{}]]", Where(source, v), k.str(), k.str()));
+      return Status::InvalidArgument(fmt::format("{}: '{}' must be written [[{}]]", TomlWhere(source, v), k.str(), k.str()));
     }
     for (const auto& item : *arr) {
       const toml::table* t = item.as_table();
-      if (!t) return Status::InvalidArgument(fmt::format("{}: [[{}]] must be a table", Where(source, item), k.str()));
+      if (!t) return Status::InvalidArgument(fmt::format("{}: [[{}]] must be a table", TomlWhere(source, item), k.str()));
       auto match = (*t)["match"].value<std::string>();
       if (!match || match->empty()) {
-        return Status::InvalidArgument(fmt::format("{}: [[{}]] needs match = \"GLOB\"", Where(source, item), k.str()));
+        return Status::InvalidArgument(fmt::format("{}: [[{}]] needs match = \"GLOB\"", TomlWhere(source, item), k.str()));
       }
       if (k.str() == "class") {
-        Status s = CheckKeys(*t, {"match", "max_parallel", "serial"}, source, "class");
+        Status s = TomlCheckKeys(*t, {"match", "max_parallel", "serial"}, source, "class");
         if (!s.ok()) return s;
         ClassRule c;
         c.match = *match;
         if (auto n = (*t)["max_parallel"]; n) {
           auto v2 = n.value<int64_t>();
-          if (!v2 || *v2 < 1) return Status::InvalidArgument(fmt::format("{}: max_parallel must be a positive integer", Where(source, *n.node())));
+          if (!v2 || *v2 < 1) return Status::InvalidArgument(fmt::format("{}: max_parallel must be a positive integer", TomlWhere(source, *n.node())));
           c.max_parallel = static_cast<int>(*v2);
         }
         if (auto n = (*t)["serial"]; n) {
           auto v2 = n.value<bool>();
-          if (!v2) return Status::InvalidArgument(fmt::format("{}: serial must be true or false", Where(source, *n.node())));
+          if (!v2) return Status::InvalidArgument(fmt::format("{}: serial must be true or false", TomlWhere(source, *n.node())));
           c.serial = *v2;
         }
         config.classes.push_back(c);
       } else {
-        Status s = CheckKeys(*t, {"match", "timeout", "retries", "shards"}, source, "test");
+        Status s = TomlCheckKeys(*t, {"match", "timeout", "retries", "shards"}, source, "test");
         if (!s.ok()) return s;
         TestRule r;
         r.match = *match;
         if (auto n = (*t)["timeout"]; n) {
           auto v2 = n.value<int64_t>();
-          if (!v2 || *v2 < 0) return Status::InvalidArgument(fmt::format("{}: timeout must be seconds (0 = none)", Where(source, *n.node())));
+          if (!v2 || *v2 < 0) return Status::InvalidArgument(fmt::format("{}: timeout must be seconds (0 = none)", TomlWhere(source, *n.node())));
           r.timeout_s = static_cast<int>(*v2);
         }
         if (auto n = (*t)["retries"]; n) {
           auto v2 = n.value<int64_t>();
-          if (!v2 || *v2 < 0 || *v2 > 100) return Status::InvalidArgument(fmt::format("{}: retries must be 0 to 100", Where(source, *n.node())));
+          if (!v2 || *v2 < 0 || *v2 > 100) return Status::InvalidArgument(fmt::format("{}: retries must be 0 to 100", TomlWhere(source, *n.node())));
           r.retries = static_cast<int>(*v2);
         }
         if (auto n = (*t)["shards"]; n) {
           const toml::array* arr = n.as_array();
           if (!arr || arr->empty())
-            return Status::InvalidArgument(fmt::format("{}: shards must be a list of argument strings", Where(source, *n.node())));
+            return Status::InvalidArgument(fmt::format("{}: shards must be a list of argument strings", TomlWhere(source, *n.node())));
           for (const auto& el : *arr) {
             auto v2 = el.value<std::string>();
-            if (!v2) return Status::InvalidArgument(fmt::format("{}: shards must be a list of argument strings", Where(source, el)));
+            if (!v2) return Status::InvalidArgument(fmt::format("{}: shards must be a list of argument strings", TomlWhere(source, el)));
             r.shards.push_back(*v2);
           }
         }

@@ -251,30 +251,74 @@ Status Store::FinishRun(int64_t run_id, const std::string& status, const std::st
   return q->Run();
 }
 
-Result<RunRecord> Store::LoadRun(int64_t run_id) {
-  auto q = db_->Prepare(
-      "SELECT id, started_at, finished_at, status, host, command, tests_dir, plan_json, environment_id FROM runs "
-      "WHERE id = ?");
-  if (!q.ok()) return q.status();
-  q->Bind(1, run_id);
-  Status st;
-  if (!q->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no run {}", run_id)) : st;
+namespace {
+
+constexpr const char* kRunColumns =
+    "SELECT id, started_at, finished_at, status, host, command, tests_dir, plan_json, environment_id FROM runs";
+
+RunRecord RunFromRow(const Statement& q) {
   RunRecord r;
-  r.id = q->Int(0);
-  r.started_at = q->Text(1);
-  r.finished_at = q->Text(2);
-  r.status = q->Text(3);
-  r.host = q->Text(4);
-  r.command = q->Text(5);
-  r.tests_dir = q->Text(6);
-  nlohmann::json plan = nlohmann::json::parse(q->Text(7), nullptr, false);
+  r.id = q.Int(0);
+  r.started_at = q.Text(1);
+  r.finished_at = q.Text(2);
+  r.status = q.Text(3);
+  r.host = q.Text(4);
+  r.command = q.Text(5);
+  r.tests_dir = q.Text(6);
+  nlohmann::json plan = nlohmann::json::parse(q.Text(7), nullptr, false);
   if (plan.is_array()) {
     for (const auto& p : plan) {
       if (p.is_string()) r.plan.push_back(p.get<std::string>());
     }
   }
-  r.environment_id = q->IsNull(8) ? 0 : q->Int(8);
+  r.environment_id = q.IsNull(8) ? 0 : q.Int(8);
   return r;
+}
+
+}  // namespace
+
+Result<RunRecord> Store::LoadRun(int64_t run_id) {
+  auto q = db_->Prepare(std::string(kRunColumns) + " WHERE id = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, run_id);
+  Status st;
+  if (!q->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no run {}", run_id)) : st;
+  return RunFromRow(*q);
+}
+
+Result<std::vector<RunRecord>> Store::ListRuns() {
+  auto q = db_->Prepare(std::string(kRunColumns) + " ORDER BY id");
+  if (!q.ok()) return q.status();
+  std::vector<RunRecord> out;
+  Status st;
+  while (q->Next(&st)) out.push_back(RunFromRow(*q));
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<Environment> Store::LoadEnvironment(int64_t environment_id) {
+  auto q = db_->Prepare(
+      "SELECT kernel_release, uname, arch, cpus, memory_kb, where_run, accel, tools_json FROM environments "
+      "WHERE id = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, environment_id);
+  Status st;
+  if (!q->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no environment {}", environment_id)) : st;
+  Environment e;
+  e.kernel_release = q->Text(0);
+  e.uname = q->Text(1);
+  e.arch = q->Text(2);
+  e.cpus = static_cast<int>(q->Int(3));
+  e.memory_kb = q->Int(4);
+  e.where = q->Text(5);
+  e.accel = q->Text(6);
+  nlohmann::json tools = nlohmann::json::parse(q->Text(7), nullptr, false);
+  if (tools.is_object()) {
+    for (const auto& [k, v] : tools.items()) {
+      if (v.is_string()) e.tools[k] = v.get<std::string>();
+    }
+  }
+  return e;
 }
 
 Result<int64_t> Store::LatestRun() {

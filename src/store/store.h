@@ -93,6 +93,9 @@ class Store {
   Status FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at);
 
   Result<RunRecord> LoadRun(int64_t run_id);
+  // Every run, oldest first (plans included).
+  Result<std::vector<RunRecord>> ListRuns();
+  Result<Environment> LoadEnvironment(int64_t environment_id);
   Result<int64_t> LatestRun();  // NotFound when there is none
   // Every attempt of a run, in the order they were recorded.
   Result<std::vector<AttemptRecord>> LoadAttempts(int64_t run_id, bool with_output = false);

@@ -1,0 +1,40 @@
+// What the judgement commands (flakes, history, compare, verdict) and
+// `vigil run` share: opening an existing store, finding the known issues,
+// computing a run's verdict from the history.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/status.h"
+#include "judge/history.h"
+#include "judge/known_issues.h"
+#include "judge/verdict.h"
+#include "store/store.h"
+
+namespace vigil::cli {
+
+// Opens a store that must exist already (read commands don't create one).
+Result<std::unique_ptr<store::Store>> OpenExistingStore(const std::string& path);
+
+// --known-issues FILE, else known-issues.toml in `tests_dir`, else none.
+Result<std::optional<judge::KnownIssues>> FindKnownIssues(const std::string& flag, const std::string& tests_dir);
+
+// Entries that explained no failure and no crash in any of `runs`.
+std::vector<const judge::KnownIssue*> StaleKnownIssues(const judge::KnownIssues& known,
+                                                       const std::vector<judge::RunView>& runs,
+                                                       const std::string& today);
+
+struct VerdictRequest {
+  int64_t run_id = 0;
+  std::string baseline;      // "", "none", "auto" or a run
+  std::string known_issues;  // --known-issues
+  int stale_after = 10;      // runs without a match before an entry is stale
+};
+
+// The verdict of a run with its baseline, known issues (with expiry and
+// staleness warnings), quarantine and environment checks.
+Result<judge::Verdict> ComputeVerdict(store::Store& db, const VerdictRequest& req);
+
+}  // namespace vigil::cli

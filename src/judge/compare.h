@@ -1,0 +1,46 @@
+// Two runs side by side: what failed anew, what got fixed, what stopped or
+// started running, what got slower, and how their environments differ.
+// Paths are COLLECTION:TEST for tests and COLLECTION:TEST:SUBTEST for
+// subtests.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "judge/history.h"
+
+namespace vigil::judge {
+
+struct Change {
+  std::string path;
+  std::string a, b;  // statuses (counts for subtest_count, durations for slower)
+};
+
+struct Comparison {
+  std::vector<Change> new_failures;   // failing in B, not in A (or absent from A)
+  std::vector<Change> fixes;          // failing in A, passing in B
+  std::vector<Change> pass_to_skip;   // "skipped by accident"
+  std::vector<Change> skip_to_pass;
+  std::vector<Change> appeared;       // in B only
+  std::vector<Change> disappeared;    // in A only
+  std::vector<Change> subtest_count;  // tests whose number of subtests changed
+  std::vector<Change> slower;         // duration regressions
+  std::map<std::string, std::pair<std::string, std::string>> environment;  // key -> [A, B]
+};
+
+struct CompareOptions {
+  double slower_ratio = 1.5;    // B > ratio * A ...
+  int64_t slower_min_ms = 1000;  // ... and by at least this much
+};
+
+Comparison Compare(const RunView& a, const RunView& b, const CompareOptions& o = {});
+
+// The environments' differences: kernel release and uname, arch, cpus,
+// memory, host/VM, accelerator, each tool's version line.
+std::map<std::string, std::pair<std::string, std::string>> EnvironmentDiff(const store::Environment& a,
+                                                                            const store::Environment& b);
+
+}  // namespace vigil::judge

@@ -1,0 +1,83 @@
+// Flaky or broken: each test and subtest's results over the runs of one
+// environment class, classified.
+//
+//   stable     no failure in the window
+//   flaky      passes and failures mixed, or a same-run retry flake
+//   broken     fails in every run of the window
+//   regressed  passed, then fails in every run since some run: the failure
+//              streak is too long for the earlier failure rate to explain
+//              (p^streak < alpha), or nothing failed before it. Never flaky.
+//   fixed      failed, then passes in every run since some run (the mirror)
+//   new        fewer than min_runs results (not skipped) so far
+//   skipped    every result in the window is a skip
+//
+// Estimated failure rate f = (failures + 1) / (runs + 2); flip rate = the
+// share of consecutive results that differ. Quarantine: a test or subtest
+// with f above the threshold and at least one same-run retry flake is
+// quarantined (its failures are shown, not counted) until it passes
+// release_after consecutive runs. A crash is never quarantined.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "judge/history.h"
+#include "judge/outcome.h"
+
+namespace vigil::judge {
+
+struct Point {
+  int64_t run_id = 0;
+  Kind kind = Kind::kSkip;
+  bool retry_flake = false;  // failed, then passed on a retry of the same run
+  bool crash = false;        // a kernel report came with it
+  std::string status;
+  int64_t duration_ms = -1;  // -1: unknown
+  std::string kernel;
+};
+
+struct Series {
+  std::string test;     // COLLECTION:TEST
+  std::string subtest;  // "" for the test itself
+  std::string env;      // environment class
+  std::vector<Point> points;  // oldest first
+};
+
+struct FlakeOptions {
+  int min_runs = 3;
+  double alpha = 0.01;
+  double quarantine_rate = 0.05;
+  int release_after = 15;
+};
+
+enum class FlakeClass { kStable, kFlaky, kBroken, kRegressed, kFixed, kNew, kSkipped };
+const char* FlakeClassName(FlakeClass c);
+
+struct FlakeEntry {
+  std::string test, subtest, env;
+  int runs = 0;  // results that were not skips
+  int failures = 0;
+  int retry_flakes = 0;
+  double flip_rate = 0;
+  double fail_rate = 0;
+  FlakeClass cls = FlakeClass::kNew;
+  int64_t since_run = 0;     // regressed/fixed: the first run of the new behaviour
+  bool quarantined = false;  // after the last point
+  int64_t quarantined_since = 0;
+  std::string quarantine_reason;
+  std::string last_status;
+};
+
+FlakeEntry Classify(const Series& s, const FlakeOptions& o);
+
+// Whether the series is quarantined after each of its points (the state a
+// following run starts with is the last element).
+std::vector<bool> QuarantineStates(const Series& s, const FlakeOptions& o, std::string* reason = nullptr,
+                                   int64_t* since = nullptr);
+
+// One series per (test, subtest, environment class) over the runs, oldest
+// run first. Tests and subtests that never ran in a class have no series.
+std::vector<Series> BuildSeries(const std::vector<RunView>& runs);
+
+}  // namespace vigil::judge

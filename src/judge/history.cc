@@ -1,0 +1,151 @@
+#include "judge/history.h"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "judge/outcome.h"
+
+namespace vigil::judge {
+
+bool RunView::complete() const {
+  if (run.finished_at.empty() || run.status.empty()) return false;
+  for (const auto& p : run.plan) {
+    if (!tests.count(p)) return false;
+  }
+  return true;
+}
+
+std::string KernelLine(const std::string& release) {
+  size_t i = 0;
+  int dots = 0;
+  while (i < release.size() && (std::isdigit(static_cast<unsigned char>(release[i])) || release[i] == '.')) {
+    if (release[i] == '.' && ++dots == 2) break;
+    ++i;
+  }
+  std::string line = release.substr(0, i);
+  if (line.empty() || line.find('.') == std::string::npos || line.back() == '.') return "";
+  return line;
+}
+
+std::string EnvClass(const store::Environment& env) {
+  std::string c = env.where.empty() ? "host" : env.where;
+  if (c == "vm" && !env.accel.empty()) c += " " + env.accel;
+  std::string line = KernelLine(env.kernel_release);
+  if (!line.empty()) c += " " + line;
+  return c;
+}
+
+namespace {
+
+RunView BuildView(store::RunRecord run, store::Environment env, std::vector<store::AttemptRecord> attempts) {
+  RunView v;
+  v.run = std::move(run);
+  v.env = std::move(env);
+  v.env_class = EnvClass(v.env);
+  std::map<std::string, std::vector<store::AttemptRecord>> by_test;
+  for (auto& a : attempts) {
+    if (!by_test.count(a.test_path)) v.order.push_back(a.test_path);
+    by_test[a.test_path].push_back(std::move(a));
+  }
+  for (auto& [path, as] : by_test) {
+    TestView t;
+    t.status = FinalStatus(as);
+    t.attempts = static_cast<int>(as.size());
+    t.duration_ms = as.back().duration_ms;
+    for (const auto& a : as) t.crashes.insert(t.crashes.end(), a.crashes.begin(), a.crashes.end());
+    t.subtests = SubtestVerdicts(as);
+    t.failing_leaves = FailingLeaves(t.status == "FLAKY" ? as.front() : as.back());
+    t.environment_issues = as.back().environment_issues;
+    v.tests.emplace(path, std::move(t));
+  }
+  return v;
+}
+
+}  // namespace
+
+Result<RunView> LoadRunView(store::Store& db, int64_t run_id) {
+  auto run = db.LoadRun(run_id);
+  if (!run.ok()) return run.status();
+  store::Environment env;
+  if (run->environment_id > 0) {
+    auto e = db.LoadEnvironment(run->environment_id);
+    if (!e.ok()) return e.status();
+    env = std::move(e.value());
+  }
+  auto attempts = db.LoadAttempts(run_id, false);
+  if (!attempts.ok()) return attempts.status();
+  return BuildView(std::move(run.value()), std::move(env), std::move(attempts.value()));
+}
+
+Result<std::vector<RunView>> LoadHistory(store::Store& db, int64_t up_to, int window) {
+  auto runs = db.ListRuns();
+  if (!runs.ok()) return runs.status();
+  std::map<int64_t, store::Environment> envs;
+  std::vector<std::pair<store::RunRecord, std::string>> selected;
+  for (auto& r : runs.value()) {
+    if (up_to > 0 && r.id > up_to) break;
+    if (r.environment_id > 0 && !envs.count(r.environment_id)) {
+      auto e = db.LoadEnvironment(r.environment_id);
+      if (!e.ok()) return e.status();
+      envs[r.environment_id] = std::move(e.value());
+    }
+    selected.emplace_back(std::move(r), "");
+  }
+  for (auto& [r, cls] : selected) cls = EnvClass(envs[r.environment_id]);
+  std::set<size_t> keep;
+  std::map<std::string, int> per_class;
+  for (size_t i = selected.size(); i-- > 0;) {
+    if (window > 0 && per_class[selected[i].second]++ >= window) continue;
+    keep.insert(i);
+  }
+  std::vector<RunView> out;
+  for (size_t i : keep) {
+    auto& r = selected[i].first;
+    auto attempts = db.LoadAttempts(r.id, false);
+    if (!attempts.ok()) return attempts.status();
+    store::Environment env = envs[r.environment_id];
+    out.push_back(BuildView(std::move(r), std::move(env), std::move(attempts.value())));
+  }
+  return out;
+}
+
+Result<int64_t> ResolveRun(store::Store& db, const std::string& spec) {
+  std::string s = spec;
+  int back = 0;
+  if (size_t t = s.find('~'); t != std::string::npos) {
+    std::string n = s.substr(t + 1);
+    if (n.empty() || n.size() > 6 || n.find_first_not_of("0123456789") != std::string::npos) {
+      return Status::InvalidArgument(fmt::format("bad run '{}': RUN, last or last~N", spec));
+    }
+    back = std::stoi(n);
+    s = s.substr(0, t);
+  }
+  int64_t id = 0;
+  if (s == "last" || s == "latest") {
+    auto l = db.LatestRun();
+    if (!l.ok()) return l.status();
+    id = l.value();
+  } else if (!s.empty() && s.size() < 18 && s.find_first_not_of("0123456789") == std::string::npos) {
+    id = std::stoll(s);
+  } else {
+    return Status::InvalidArgument(fmt::format("bad run '{}': RUN, last or last~N", spec));
+  }
+  if (back > 0) {
+    auto runs = db.ListRuns();
+    if (!runs.ok()) return runs.status();
+    std::vector<int64_t> ids;
+    for (const auto& r : runs.value()) {
+      if (r.id <= id) ids.push_back(r.id);
+    }
+    if (static_cast<int>(ids.size()) <= back) return Status::NotFound(fmt::format("no run {}", spec));
+    id = ids[ids.size() - 1 - back];
+  }
+  auto r = db.LoadRun(id);
+  if (!r.ok()) return r.status();
+  return id;
+}
+
+}  // namespace vigil::judge

@@ -1,0 +1,50 @@
+// The store seen as a history: each run with its environment and, per test,
+// what it did (final status over the attempts, subtests, crashes). The
+// judgement commands (flakes, history, compare, verdict) read only this.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "store/store.h"
+
+namespace vigil::judge {
+
+struct TestView {
+  std::string status;       // final: PASS, FAIL, FLAKY (failed, then passed on a retry), ...
+  int attempts = 0;
+  int64_t duration_ms = 0;  // of the last attempt
+  std::vector<store::CrashRecord> crashes;          // of every attempt
+  std::vector<store::SubtestRecord> subtests;       // final verdicts (FLAKY when a retry passed)
+  std::vector<std::string> failing_leaves;          // of the attempt that decided the status
+  std::vector<std::string> environment_issues;      // of the last attempt
+};
+
+struct RunView {
+  store::RunRecord run;
+  store::Environment env;
+  std::string env_class;  // "host 6.12", "vm tcg 6.1": what results are compared within
+  std::vector<std::string> order;          // test paths as recorded
+  std::map<std::string, TestView> tests;   // by COLLECTION:TEST
+  // Finished, and every planned test has a result.
+  bool complete() const;
+};
+
+// host/vm, the accelerator of a VM and the kernel line (major.minor).
+std::string EnvClass(const store::Environment& env);
+// "6.12.57+deb13-amd64" -> "6.12"; "" when it doesn't start with a version.
+std::string KernelLine(const std::string& release);
+
+Result<RunView> LoadRunView(store::Store& db, int64_t run_id);
+
+// Runs up to `up_to` (inclusive; 0 = all), oldest first; with `window` > 0
+// only the last `window` runs of each environment class are loaded.
+Result<std::vector<RunView>> LoadHistory(store::Store& db, int64_t up_to = 0, int window = 0);
+
+// "RUN" (a number) or "last"/"latest"; "last~N" is the Nth run before it.
+Result<int64_t> ResolveRun(store::Store& db, const std::string& spec);
+
+}  // namespace vigil::judge

@@ -1,0 +1,35 @@
+// What one test (or subtest) did in one run, across its attempts: the final
+// status vigil reports (failed then passed is FLAKY) and the kind the
+// judgement layer reasons with (pass, fail, skip).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ktap/result.h"
+#include "store/store.h"
+
+namespace vigil::judge {
+
+// "PASS" -> kPass ...; an unknown name is kError.
+ktap::Status StatusOf(const std::string& name);
+
+// A test's verdict across its attempts: failed then passed is FLAKY; no
+// attempt is MISSING.
+std::string FinalStatus(const std::vector<store::AttemptRecord>& attempts);
+std::string FinalStatus(const std::vector<std::string>& statuses);
+
+// FAIL, TIMEOUT, ERROR, CRASH, ... but not FLAKY (it passed in the end).
+bool IsFailureName(const std::string& status);
+
+// Each subtest's verdict across the attempts, in order of first appearance.
+std::vector<store::SubtestRecord> SubtestVerdicts(const std::vector<store::AttemptRecord>& attempts);
+
+// Failing subtests that have no failing subtest below them, "[STATUS] path".
+std::vector<std::string> FailingLeaves(const store::AttemptRecord& a);
+
+enum class Kind { kPass, kFail, kSkip };
+// PASS, XFAIL, FLAKY -> pass; failures -> fail; SKIP, MISSING, NO_TESTS -> skip.
+Kind KindOf(const std::string& status);
+
+}  // namespace vigil::judge
