@@ -3,7 +3,7 @@
 # KTAP (kunit_tool's test_data, vigil's golden kselftest logs) or, with KIND
 # "console", the recorded kernel consoles of tests/console/corpus. Exits
 # non-zero on any crash, leak, sanitizer report or timeout the fuzzer finds.
-#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel]
+#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel|known_issues]
 set -euo pipefail
 fuzzer=$1
 seconds=${2:-60}
@@ -15,6 +15,11 @@ if [ "$kind" = console ]; then
   for f in "$VIGIL_SRC"/tests/console/corpus/*/*.log; do
     tail -c 60000 "$f" > "$corpus/$(basename "$(dirname "$f")")-$(basename "$f")"
   done
+elif [ "$kind" = known_issues ]; then
+  corpus="$VIGIL_BUILD/fuzz-corpus-known-issues"
+  mkdir -p "$corpus"
+  printf '[[issue]]\nmatch = "net/mptcp:mptcp_join.sh:*"\nreason = "r"\nlink = "l"\nkernel = ">=6.1, <6.7"\nwhere = "vm"\naccel = "tcg"\nexpires = 2027-01-31\n' > "$corpus/full"
+  printf '[[issue]]\nmatch = "*"\nreason = "r"\ncrash = "WARNING in *"\nfingerprint = "0123456789abcdef"\n' > "$corpus/crash"
 elif [ "$kind" = channel ]; then
   corpus="$VIGIL_BUILD/fuzz-corpus-channel"
   mkdir -p "$corpus"

@@ -32,6 +32,12 @@ vigil run exited $rc (0 all passed or skipped, 1 failures or timeouts).
 Tests that need what this kernel lacks (netem, for one) say so in their
 output: see the failures above and "environment:" lines.
 MSG
+echo
+echo "==== vigil verdict last --baseline auto (against the previous demo run, if any)"
+"$VIGIL" verdict last --baseline auto --db "$out/vigil.db" || true
+echo
+echo "==== vigil flakes (every demo run so far)"
+"$VIGIL" flakes --db "$out/vigil.db" || true
 
 src=$(bash scripts/linux-source.sh build/linux-src)
 data="$src/tools/testing/kunit/test_data"

@@ -97,7 +97,7 @@ int RunFlakes(const FlakesFlags& f) {
     return 0;
   }
   fmt::print("{} run(s), the last {} of each environment class\n", history->size(), f.window);
-  fmt::print("{:<10} {:>5} {:>5} {:>6} {:>5} {:>5}  {:<14} {}\n", "class", "runs", "fails", "retry", "flip", "f", "env",
+  fmt::print("{:<13} {:>5} {:>5} {:>6} {:>5} {:>5}  {:<14} {}\n", "class", "runs", "fails", "retry", "flip", "f", "env",
              "test[:subtest]");
   size_t shown = 0, hidden = 0;
   for (const auto& e : entries) {
@@ -108,7 +108,7 @@ int RunFlakes(const FlakesFlags& f) {
     std::string path = e.subtest.empty() ? e.test : e.test + ":" + e.subtest;
     std::string cls = judge::FlakeClassName(e.cls);
     if (e.since_run) cls += fmt::format(" @{}", e.since_run);
-    fmt::print("{:<10} {:>5} {:>5} {:>6} {:>5.2f} {:>4.0f}%  {:<14} {}{}\n", cls, e.runs, e.failures, e.retry_flakes,
+    fmt::print("{:<13} {:>5} {:>5} {:>6} {:>5.2f} {:>4.0f}%  {:<14} {}{}\n", cls, e.runs, e.failures, e.retry_flakes,
                e.flip_rate, 100 * e.fail_rate, e.env, report::SanitizeForTerminal(path),
                e.quarantined ? "  [QUARANTINED]" : "");
     ++shown;

@@ -13,6 +13,7 @@ expect_eq "demo exit code" 0 "$rc"
 grep -q -E "Traceback|Error:|command not found" "$TMP/demo" && fail "demo printed an error" || pass "demo without errors"
 grep -q '^\[PASS\] net/mptcp:pm_netlink.sh' "$TMP/demo" && pass "pm_netlink.sh ran and passed" || fail "pm_netlink.sh"
 grep -q 'vigil run exited 0' "$TMP/demo" && pass "run verdict" || fail "no run verdict"
+grep -q "^Success: 2 test(s), no new failure" "$TMP/demo" && pass "vigil verdict after the run" || fail "no vigil verdict line"
 out="$VIGIL_SRC/build/demo"
 for f in vigil.db mptcp.json mptcp.junit.xml mptcp.ktap mptcp.md; do
   [ -s "$out/$f" ] && pass "$f written" || fail "$f missing"
