@@ -35,6 +35,7 @@ std::map<std::string, std::pair<std::string, std::string>> EnvironmentDiff(const
   };
   add("kernel_release", a.kernel_release, b.kernel_release);
   add("kernel_version", a.uname, b.uname);
+  add("kernel_config", a.kernel_config, b.kernel_config);
   add("arch", a.arch, b.arch);
   add("cpus", std::to_string(a.cpus), std::to_string(b.cpus));
   add("memory_mib", std::to_string(a.memory_kb / 1024), std::to_string(b.memory_kb / 1024));

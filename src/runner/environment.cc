@@ -1,5 +1,8 @@
 #include "runner/environment.h"
 
+#include <fstream>
+#include <sstream>
+
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -21,6 +24,39 @@ const std::vector<ToolProbe>& DefaultToolProbes() {
   return probes;
 }
 
+namespace {
+
+bool ReadAll(const std::string& path, std::string* out) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  *out = ss.str();
+  return static_cast<bool>(f) || f.eof();
+}
+
+}  // namespace
+
+std::string KernelConfigHash(const std::string& release, const std::string& boot_dir) {
+  std::string data, source;
+  utsname u{};
+  bool running = uname(&u) == 0 && release == u.release;
+  if (running && ReadAll("/proc/config.gz", &data) && !data.empty()) {
+    source = "proc";
+  } else if (!release.empty() && ReadAll(boot_dir + "/config-" + release, &data) && !data.empty()) {
+    source = "file";
+  } else {
+    return "";
+  }
+  // FNV-1a over the bytes: a configuration's identity, not a secret.
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return fmt::format("{}:{:016x}", source, h);
+}
+
 store::Environment DetectHostEnvironment(const std::string& path) {
   store::Environment env;
   utsname u{};
@@ -33,6 +69,7 @@ store::Environment DetectHostEnvironment(const std::string& path) {
   struct sysinfo si {};
   if (sysinfo(&si) == 0) env.memory_kb = static_cast<int64_t>(si.totalram) * si.mem_unit / 1024;
   env.where = "host";
+  env.kernel_config = KernelConfigHash(env.kernel_release);
   // The probes run side by side: they are a fixed cost of every run.
   std::vector<std::future<std::pair<std::string, std::string>>> probes;
   for (const auto& probe : DefaultToolProbes()) {

@@ -20,4 +20,9 @@ const std::vector<ToolProbe>& DefaultToolProbes();
 // Reads this host's environment; `path` is the PATH tools are looked up in.
 store::Environment DetectHostEnvironment(const std::string& path);
 
+// A hash of a kernel's configuration: /proc/config.gz when `release` is the
+// running kernel's and it has one, else `boot_dir`/config-`release`; "" when
+// neither is readable. Two kernels built alike hash alike.
+std::string KernelConfigHash(const std::string& release, const std::string& boot_dir = "/boot");
+
 }  // namespace vigil::runner

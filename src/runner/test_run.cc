@@ -102,7 +102,12 @@ std::vector<std::string> FindEnvironmentIssues(std::string_view output, size_t m
                    line.find("Unknown device type") != std::string_view::npos ||
                    (line.find("exec of \"") != std::string_view::npos &&
                     line.find("\" failed") != std::string_view::npos) ||
-                   (line.size() > 11 && line.substr(line.size() - 11) == ": not found");
+                   (line.size() > 11 && line.substr(line.size() - 11) == ": not found") ||
+                   // the kernel lacks a config option the test needs
+                   (line.find("CONFIG_") != std::string_view::npos &&
+                    (line.find("not set") != std::string_view::npos || line.find("issing") != std::string_view::npos ||
+                     line.find("required") != std::string_view::npos || line.find("needed") != std::string_view::npos ||
+                     line.find("not enabled") != std::string_view::npos));
     if (missing) found.emplace_back(line.substr(0, 300));
   }
   return found;

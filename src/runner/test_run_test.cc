@@ -1,6 +1,7 @@
 #include "runner/test_run.h"
 
 #include <gtest/gtest.h>
+#include "runner/environment.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -122,6 +123,24 @@ TEST(EnvironmentIssuesTest, KnownShapes) {
   ASSERT_EQ(found.size(), 4u);
   EXPECT_EQ(found[3], "Error: Specified qdisc kind is unknown.");
   EXPECT_EQ(found[1], "vigil: exec of \"tc\" failed: No such file");
+  found = FindEnvironmentIssues("SKIP: CONFIG_NET_SCH_NETEM is not set\nCONFIG_MPTCP=y in use\n"
+                                "Missing kernel config CONFIG_VETH\n");
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[1], "Missing kernel config CONFIG_VETH");
+}
+
+TEST(KernelConfigHashTest, ConfigBesideTheImage) {
+  std::string dir = ::testing::TempDir() + "vigil-boot-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  EXPECT_EQ(KernelConfigHash("9.9.9-none", dir), "");
+  std::ofstream(dir + "/config-9.9.9-a") << "CONFIG_MPTCP=y\n";
+  std::ofstream(dir + "/config-9.9.9-b") << "CONFIG_MPTCP=y\n";
+  std::ofstream(dir + "/config-9.9.9-c") << "# CONFIG_MPTCP is not set\n";
+  std::string a = KernelConfigHash("9.9.9-a", dir);
+  EXPECT_EQ(a.rfind("file:", 0), 0u) << a;
+  EXPECT_EQ(a, KernelConfigHash("9.9.9-b", dir));
+  EXPECT_NE(a, KernelConfigHash("9.9.9-c", dir));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

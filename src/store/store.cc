@@ -87,6 +87,10 @@ CREATE INDEX crashes_by_attempt ON crashes(attempt_id);
 CREATE INDEX crashes_by_fingerprint ON crashes(fingerprint);
 ALTER TABLE runs ADD COLUMN console_log TEXT;
 )sql",
+    // 2 -> 3: the kernel configuration's hash.
+    R"sql(
+ALTER TABLE environments ADD COLUMN kernel_config TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kNumMigrations == kSchemaVersion);
@@ -97,6 +101,7 @@ std::string Environment::Fingerprint() const {
   nlohmann::json j = {{"kernel_release", kernel_release}, {"uname", uname}, {"arch", arch},
                       {"cpus", cpus}, {"memory_kb", memory_kb / (64 * 1024)},  // tolerate small drifts
                       {"where", where}, {"accel", accel}, {"tools", tools}};
+  if (!kernel_config.empty()) j["kernel_config"] = kernel_config;  // fingerprints of older runs stay
   return fmt::format("{:016x}", std::hash<std::string>{}(j.dump()));
 }
 
@@ -151,10 +156,11 @@ Result<int64_t> Store::EnsureEnvironment(const Environment& env) {
   if (!st.ok()) return st;
   auto ins = db_->Prepare(
       "INSERT INTO environments (fingerprint, kernel_release, uname, arch, cpus, memory_kb, where_run, accel, "
-      "tools_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "tools_json, kernel_config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!ins.ok()) return ins.status();
   ins->Bind(1, fp).Bind(2, env.kernel_release).Bind(3, env.uname).Bind(4, env.arch).Bind(5, env.cpus);
   ins->Bind(6, env.memory_kb).Bind(7, env.where).Bind(8, env.accel).Bind(9, nlohmann::json(env.tools).dump());
+  ins->Bind(10, env.kernel_config);
   st = ins->Run();
   if (!st.ok()) return st;
   return db_->LastInsertId();
@@ -298,7 +304,8 @@ Result<std::vector<RunRecord>> Store::ListRuns() {
 
 Result<Environment> Store::LoadEnvironment(int64_t environment_id) {
   auto q = db_->Prepare(
-      "SELECT kernel_release, uname, arch, cpus, memory_kb, where_run, accel, tools_json FROM environments "
+      "SELECT kernel_release, uname, arch, cpus, memory_kb, where_run, accel, tools_json, kernel_config FROM "
+      "environments "
       "WHERE id = ?");
   if (!q.ok()) return q.status();
   q->Bind(1, environment_id);
@@ -312,6 +319,7 @@ Result<Environment> Store::LoadEnvironment(int64_t environment_id) {
   e.memory_kb = q->Int(4);
   e.where = q->Text(5);
   e.accel = q->Text(6);
+  e.kernel_config = q->Text(8);
   nlohmann::json tools = nlohmann::json::parse(q->Text(7), nullptr, false);
   if (tools.is_object()) {
     for (const auto& [k, v] : tools.items()) {

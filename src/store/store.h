@@ -17,7 +17,7 @@
 
 namespace vigil::store {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct Environment {
   std::string kernel_release;  // uname -r
@@ -28,6 +28,9 @@ struct Environment {
   std::string where = "host";  // host | vm
   std::string accel;           // kvm | tcg | "" on the host
   std::map<std::string, std::string> tools;  // "ip" -> "ip utility, iproute2-6.1.0"
+  // Hash of the kernel's configuration (/proc/config.gz or the config file
+  // beside the image), "" when none was found.
+  std::string kernel_config;
 
   // Stable across runs on the same machine and tool set.
   std::string Fingerprint() const;

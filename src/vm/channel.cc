@@ -118,7 +118,7 @@ runner::ProcessResult ResultFromJson(const nlohmann::json& j) {
 nlohmann::json EnvironmentToJson(const store::Environment& e) {
   return {{"kernel_release", e.kernel_release}, {"uname", e.uname},   {"arch", e.arch},
           {"cpus", e.cpus},                     {"memory_kb", e.memory_kb}, {"where", e.where},
-          {"accel", e.accel},                   {"tools", e.tools}};
+          {"accel", e.accel},                   {"tools", e.tools}, {"kernel_config", e.kernel_config}};
 }
 
 store::Environment EnvironmentFromJson(const nlohmann::json& j) {
@@ -131,6 +131,7 @@ store::Environment EnvironmentFromJson(const nlohmann::json& j) {
   e.where = j.value("where", "vm");
   e.accel = j.value("accel", "");
   e.tools = j.value("tools", std::map<std::string, std::string>{});
+  e.kernel_config = j.value("kernel_config", "");
   return e;
 }
 

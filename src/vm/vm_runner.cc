@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include "runner/environment.h"
 #include "vm/channel.h"
 #include "vm/initramfs.h"
 
@@ -531,6 +532,12 @@ void VmRunner::ChannelLoop(int fd, int generation) {
         }
         environment_.where = "vm";
         environment_.accel = accel_;
+        if (environment_.kernel_config.empty()) {
+          // The guest has no /proc/config.gz: the config file beside the image
+          // (an unpacked Debian package has boot/config-RELEASE).
+          std::string dir = std::filesystem::path(options_.kernel).parent_path().string();
+          environment_.kernel_config = runner::KernelConfigHash(environment_.kernel_release, dir.empty() ? "." : dir);
+        }
         hello_ = true;
         cv_.notify_all();
         continue;
