@@ -20,6 +20,7 @@ Runner SetupFlakesCommand(CLI::App* app);
 Runner SetupHistoryCommand(CLI::App* app);
 Runner SetupCompareCommand(CLI::App* app);
 Runner SetupVerdictCommand(CLI::App* app);
+Runner SetupBisectCommand(CLI::App* app);
 
 // The command line vigil was started with, shell-quoted (set by main).
 const std::string& CommandLine();

@@ -30,6 +30,8 @@ constexpr CommandEntry kCommands[] = {
      vigil::cli::SetupCompareCommand},
     {"verdict", "Success, Unstable or Critical for a run, with known issues, quarantine and a baseline",
      vigil::cli::SetupVerdictCommand},
+    {"bisect", "Find the commit that introduced (or fixed) an intermittent failure, each run as evidence",
+     vigil::cli::SetupBisectCommand},
     {"guest", "", vigil::cli::SetupGuestCommand},  // inside vigil's VMs; hidden
 };
 

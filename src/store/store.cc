@@ -91,6 +91,31 @@ ALTER TABLE runs ADD COLUMN console_log TEXT;
     R"sql(
 ALTER TABLE environments ADD COLUMN kernel_config TEXT NOT NULL DEFAULT '';
 )sql",
+    // 3 -> 4: bisections and their runs.
+    R"sql(
+CREATE TABLE bisections (
+  id INTEGER PRIMARY KEY,
+  repo TEXT NOT NULL,
+  good TEXT NOT NULL,
+  bad TEXT NOT NULL,
+  options_json TEXT NOT NULL,
+  status TEXT NOT NULL,
+  result_json TEXT NOT NULL DEFAULT '',
+  started_at TEXT NOT NULL,
+  finished_at TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE bisect_runs (
+  id INTEGER PRIMARY KEY,
+  bisection_id INTEGER NOT NULL REFERENCES bisections(id),
+  position INTEGER NOT NULL,
+  commit_hash TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  exit_code INTEGER,
+  duration_ms INTEGER NOT NULL,
+  at TEXT NOT NULL
+);
+CREATE INDEX bisect_runs_by_bisection ON bisect_runs(bisection_id);
+)sql",
 };
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kNumMigrations == kSchemaVersion);
@@ -409,6 +434,100 @@ Result<std::map<std::string, int64_t>> Store::LastDurations() {
   while (q->Next(&st)) out[q->Text(0)] = q->Int(1);
   if (!st.ok()) return st;
   return out;
+}
+
+namespace {
+
+BisectionRecord BisectionFromRow(const Statement& q) {
+  BisectionRecord b;
+  b.id = q.Int(0);
+  b.repo = q.Text(1);
+  b.good = q.Text(2);
+  b.bad = q.Text(3);
+  b.options_json = q.Text(4);
+  b.status = q.Text(5);
+  b.result_json = q.Text(6);
+  b.started_at = q.Text(7);
+  b.finished_at = q.Text(8);
+  return b;
+}
+
+constexpr const char* kBisectionColumns =
+    "SELECT id, repo, good, bad, options_json, status, result_json, started_at, finished_at FROM bisections";
+
+}  // namespace
+
+Result<int64_t> Store::CreateBisection(const BisectionRecord& b) {
+  auto q = db_->Prepare(
+      "INSERT INTO bisections (repo, good, bad, options_json, status, started_at) VALUES (?, ?, ?, ?, ?, ?)");
+  if (!q.ok()) return q.status();
+  q->Bind(1, b.repo).Bind(2, b.good).Bind(3, b.bad).Bind(4, b.options_json).Bind(5, b.status).Bind(6, b.started_at);
+  Status st = q->Run();
+  if (!st.ok()) return st;
+  return db_->LastInsertId();
+}
+
+Result<BisectionRecord> Store::ActiveBisection(const std::string& repo) {
+  auto q = db_->Prepare(std::string(kBisectionColumns) + " WHERE repo = ? AND status = 'running' ORDER BY id DESC");
+  if (!q.ok()) return q.status();
+  q->Bind(1, repo);
+  Status st;
+  if (!q->Next(&st)) return st.ok() ? Status::NotFound("no bisection in progress") : st;
+  return BisectionFromRow(*q);
+}
+
+Result<BisectionRecord> Store::LoadBisection(int64_t id) {
+  auto q = db_->Prepare(std::string(kBisectionColumns) + " WHERE id = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, id);
+  Status st;
+  if (!q->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no bisection {}", id)) : st;
+  return BisectionFromRow(*q);
+}
+
+Status Store::RecordBisectRun(int64_t bisection_id, const BisectRunRecord& r) {
+  auto q = db_->Prepare(
+      "INSERT INTO bisect_runs (bisection_id, position, commit_hash, outcome, exit_code, duration_ms, at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?)");
+  if (!q.ok()) return q.status();
+  q->Bind(1, bisection_id).Bind(2, static_cast<int64_t>(r.position)).Bind(3, r.commit).Bind(4, r.outcome);
+  if (r.exit_code) {
+    q->Bind(5, static_cast<int64_t>(*r.exit_code));
+  } else {
+    q->Bind(5, std::nullopt);
+  }
+  q->Bind(6, r.duration_ms).Bind(7, r.at);
+  return q->Run();
+}
+
+Result<std::vector<BisectRunRecord>> Store::LoadBisectRuns(int64_t bisection_id) {
+  auto q = db_->Prepare(
+      "SELECT position, commit_hash, outcome, exit_code, duration_ms, at FROM bisect_runs WHERE bisection_id = ? "
+      "ORDER BY id");
+  if (!q.ok()) return q.status();
+  q->Bind(1, bisection_id);
+  std::vector<BisectRunRecord> out;
+  Status st;
+  while (q->Next(&st)) {
+    BisectRunRecord r;
+    r.position = static_cast<int>(q->Int(0));
+    r.commit = q->Text(1);
+    r.outcome = q->Text(2);
+    if (!q->IsNull(3)) r.exit_code = static_cast<int>(q->Int(3));
+    r.duration_ms = q->Int(4);
+    r.at = q->Text(5);
+    out.push_back(std::move(r));
+  }
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status Store::FinishBisection(int64_t id, const std::string& status, const std::string& result_json,
+                              const std::string& finished_at) {
+  auto q = db_->Prepare("UPDATE bisections SET status = ?, result_json = ?, finished_at = ? WHERE id = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, status).Bind(2, result_json).Bind(3, finished_at).Bind(4, id);
+  return q->Run();
 }
 
 }  // namespace vigil::store

@@ -17,7 +17,7 @@
 
 namespace vigil::store {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 struct Environment {
   std::string kernel_release;  // uname -r
@@ -80,6 +80,27 @@ struct AttemptRecord {
   std::vector<CrashRecord> crashes;
 };
 
+// A bisection (vigil bisect): what it searches, and every run it made, so an
+// interrupted one resumes where it stopped.
+struct BisectionRecord {
+  int64_t id = 0;
+  std::string repo;         // the repository's top directory
+  std::string good, bad;    // full hashes
+  std::string options_json; // the command, build, model options
+  std::string status;       // running, done, aborted, reset
+  std::string result_json;
+  std::string started_at, finished_at;
+};
+
+struct BisectRunRecord {
+  int position = 0;
+  std::string commit;
+  std::string outcome;  // pass, fail, skip
+  std::optional<int> exit_code;
+  int64_t duration_ms = 0;
+  std::string at;
+};
+
 class Store {
  public:
   // Opens or creates the database and brings its schema to kSchemaVersion.
@@ -102,6 +123,14 @@ class Store {
   Result<int64_t> LatestRun();  // NotFound when there is none
   // Every attempt of a run, in the order they were recorded.
   Result<std::vector<AttemptRecord>> LoadAttempts(int64_t run_id, bool with_output = false);
+  Result<int64_t> CreateBisection(const BisectionRecord& b);
+  // The bisection of `repo` that is still running; NotFound when none.
+  Result<BisectionRecord> ActiveBisection(const std::string& repo);
+  Result<BisectionRecord> LoadBisection(int64_t id);
+  Status RecordBisectRun(int64_t bisection_id, const BisectRunRecord& r);
+  Result<std::vector<BisectRunRecord>> LoadBisectRuns(int64_t bisection_id);
+  Status FinishBisection(int64_t id, const std::string& status, const std::string& result_json,
+                         const std::string& finished_at);
   // Latest duration of each test path, for longest-first ordering.
   Result<std::map<std::string, int64_t>> LastDurations();
 

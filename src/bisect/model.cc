@@ -1,0 +1,159 @@
+#include "bisect/model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace vigil::bisect {
+namespace {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+double LogBeta(double a, double b) { return std::lgamma(a) + std::lgamma(b) - std::lgamma(a + b); }
+
+// x log x with 0 log 0 = 0.
+double XLogX(double x) { return x > 0 ? x * std::log(x) : 0.0; }
+
+}  // namespace
+
+Model::Model(int n, ModelOptions o)
+    : n_(std::max(n, 1)), o_(o), runs_(n_ + 1), fails_(n_ + 1), skipped_(n_ + 1), post_(n_ + 2), phat_(n_ + 2) {
+  Update();
+}
+
+void Model::Observe(int pos, bool failed) {
+  if (pos < 0 || pos > n_) return;
+  ++runs_[pos];
+  fails_[pos] += failed;
+  Update();
+}
+
+void Model::Skip(int pos) {
+  if (pos < 0 || pos > n_) return;
+  skipped_[pos] = true;
+  Update();
+}
+
+double Model::PHat(int k) const { return phat_[std::clamp(k, 0, n_ + 1)]; }
+
+// log L(k) = log B(a + F>=k, b + S>=k) - log B(a, b) + F<k log eps + S<k log(1 - eps)
+void Model::Update() {
+  int m = n_ + 2;
+  std::vector<double> logp(m);
+  // Suffix sums of failures/passes at positions >= k.
+  std::vector<int64_t> suf_f(n_ + 2, 0), suf_s(n_ + 2, 0);
+  for (int i = n_; i >= 0; --i) {
+    suf_f[i] = suf_f[i + 1] + fails_[i];
+    suf_s[i] = suf_s[i + 1] + (runs_[i] - fails_[i]);
+  }
+  int64_t tot_f = suf_f[0], tot_s = suf_s[0];
+  double log_eps = o_.epsilon > 0 ? std::log(o_.epsilon) : kNegInf;
+  double log_1eps = std::log1p(-o_.epsilon);
+  double lb0 = LogBeta(o_.prior_a, o_.prior_b);
+  double mid = (1.0 - 2 * o_.extra_prior) / n_;
+  double best = kNegInf;
+  for (int k = 0; k < m; ++k) {
+    double fb = static_cast<double>(suf_f[k]), sb = static_cast<double>(suf_s[k]);
+    double fg = static_cast<double>(tot_f - suf_f[k]), sg = static_cast<double>(tot_s - suf_s[k]);
+    double ll = LogBeta(o_.prior_a + fb, o_.prior_b + sb) - lb0;
+    if (fg > 0) ll += fg * log_eps;  // -inf when eps = 0
+    ll += sg * log_1eps;
+    double prior = (k == 0 || k == m - 1) ? o_.extra_prior : mid;
+    logp[k] = ll + std::log(prior);
+    best = std::max(best, logp[k]);
+    phat_[k] = (o_.prior_a + fb) / (o_.prior_a + o_.prior_b + fb + sb);
+  }
+  double z = 0;
+  for (int k = 0; k < m; ++k) {
+    post_[k] = best == kNegInf ? 1.0 : std::exp(logp[k] - best);
+    z += post_[k];
+  }
+  for (double& p : post_) p /= z;
+}
+
+Group Model::Best() const {
+  // k and k + 1 differ only in whether position k is affected: when k was
+  // skipped (no runs), no observation tells them apart.
+  Group best;
+  int m = n_ + 2;
+  int k = 0;
+  while (k < m) {
+    Group g{k, k, post_[k]};
+    while (g.last + 1 < m && g.last <= n_ && skipped_[g.last] && runs_[g.last] == 0) {
+      ++g.last;
+      g.mass += post_[g.last];
+    }
+    if (g.mass > best.mass) best = g;
+    k = g.last + 1;
+  }
+  return best;
+}
+
+double Model::InformationGain(int j) const {
+  // Outcome "fail" at j: hypotheses k <= j predict p-hat(k), k > j predict eps.
+  double pf = 0, sum_f = 0, ps = 0, sum_s = 0;  // masses and sum of w log w
+  double h0 = 0;
+  for (int k = 0; k < n_ + 2; ++k) {
+    double pk = post_[k];
+    if (pk <= 0) continue;
+    h0 -= pk * std::log(pk);
+    double q = k <= j ? phat_[k] : o_.epsilon;
+    double wf = pk * q, ws = pk * (1 - q);
+    pf += wf;
+    ps += ws;
+    sum_f += XLogX(wf);
+    sum_s += XLogX(ws);
+  }
+  // H(posterior | o) = log Z_o - (1/Z_o) sum w log w
+  double h = 0;
+  if (pf > 0) h += pf * (std::log(pf) - sum_f / pf);
+  if (ps > 0) h += ps * (std::log(ps) - sum_s / ps);
+  return (h0 - h) / std::log(2.0);
+}
+
+int Model::NextProbe(int current, double build_cost) const {
+  // One pass for every position: prefix sums over k of the quantities the
+  // gain needs, so choosing is O(n).
+  int m = n_ + 2;
+  double h0 = 0;
+  std::vector<double> a(m + 1, 0), b(m + 1, 0), c(m + 1, 0), d(m + 1, 0), mass(m + 1, 0);
+  for (int k = 0; k < m; ++k) {
+    double pk = post_[k], q = phat_[k];
+    h0 -= XLogX(pk);
+    a[k + 1] = a[k] + pk * q;
+    b[k + 1] = b[k] + XLogX(pk * q);
+    c[k + 1] = c[k] + pk * (1 - q);
+    d[k + 1] = d[k] + XLogX(pk * (1 - q));
+    mass[k + 1] = mass[k] + pk;
+  }
+  // Hypotheses k > j predict eps: sum over them of x log x with x = pk * eps
+  // = eps * (sum pk log pk) + eps log eps * (sum pk).
+  std::vector<double> plogp(m + 1, 0);
+  for (int k = m - 1; k >= 0; --k) plogp[k] = plogp[k + 1] + XLogX(post_[k]);
+  double eps = o_.epsilon;
+  double leps = eps > 0 ? std::log(eps) : 0, l1eps = std::log1p(-eps);
+  int best = -1;
+  double best_score = -1;
+  for (int j = 0; j <= n_; ++j) {
+    if (skipped_[j]) continue;
+    double tail_mass = mass[m] - mass[j + 1];
+    double tail_plogp = plogp[j + 1];
+    double pf = a[j + 1] + eps * tail_mass;
+    double sf = b[j + 1] + (eps > 0 ? eps * tail_plogp + eps * leps * tail_mass : 0);
+    double ps = c[j + 1] + (1 - eps) * tail_mass;
+    double ss = d[j + 1] + (1 - eps) * tail_plogp + (1 - eps) * l1eps * tail_mass;
+    double h = 0;
+    if (pf > 1e-300) h += pf * std::log(pf) - sf;
+    if (ps > 1e-300) h += ps * std::log(ps) - ss;
+    double gain = h0 - h;
+    double cost = 1.0 + (j == current ? 0.0 : build_cost);
+    double score = gain / cost;
+    if (score > best_score + 1e-12) {
+      best_score = score;
+      best = j;
+    }
+  }
+  return best;
+}
+
+}  // namespace vigil::bisect

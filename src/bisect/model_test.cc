@@ -1,0 +1,107 @@
+#include "bisect/model.h"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <random>
+
+#include "bisect/search.h"
+
+namespace vigil::bisect {
+namespace {
+
+double Sum(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
+
+TEST(BisectModel, FailureExcludesLaterCulpritsWithoutNoise) {
+  Model m(10, ModelOptions{});
+  EXPECT_NEAR(Sum(m.Posterior()), 1.0, 1e-9);
+  m.Observe(4, true);  // position 4 is affected: k <= 4
+  const auto& p = m.Posterior();
+  for (int k = 5; k <= 11; ++k) EXPECT_EQ(p[k], 0.0) << k;
+  EXPECT_NEAR(Sum(p), 1.0, 1e-9);
+  // With unrelated failures possible (epsilon), later culprits stay possible.
+  ModelOptions o;
+  o.epsilon = 0.05;
+  Model noisy(10, o);
+  noisy.Observe(4, true);
+  EXPECT_GT(noisy.Posterior()[7], 0.0);
+  EXPECT_LT(noisy.Posterior()[7], noisy.Posterior()[3]);
+}
+
+TEST(BisectModel, PassesLowerEarlierCulpritsAndTeachP) {
+  Model m(10, ModelOptions{});
+  m.Observe(10, true);
+  double before = m.Posterior()[3];
+  for (int i = 0; i < 5; ++i) m.Observe(5, false);  // 5 passes at position 5
+  EXPECT_LT(m.Posterior()[3], before);               // k <= 5 would make them failures at rate p
+  EXPECT_GT(m.Posterior()[8], m.Posterior()[3]);
+  EXPECT_EQ(m.runs(5), 5);
+  EXPECT_EQ(m.failures(10), 1);
+  // p-hat under k = 10: 1 failure in 1 run with a Beta(1, 3) prior.
+  EXPECT_NEAR(m.PHat(10), 2.0 / 5.0, 1e-9);
+}
+
+TEST(BisectModel, ChoiceMaximisesInformationGain) {
+  Model m(40, ModelOptions{});
+  m.Observe(40, true);
+  m.Observe(20, false);
+  m.Observe(30, true);
+  int j = m.NextProbe(-1, 0.0);
+  ASSERT_GE(j, 0);
+  for (int i = 0; i <= 40; ++i) EXPECT_LE(m.InformationGain(i), m.InformationGain(j) + 1e-9) << i;
+  // A build cost favours the commit already built when gains are close.
+  int stay = m.NextProbe(j + 1, 1000.0);
+  EXPECT_EQ(stay, j + 1);
+}
+
+TEST(BisectModel, SkippedCommitsFormARange) {
+  Model m(10, ModelOptions{});
+  m.Skip(5);
+  m.Skip(6);
+  for (int i = 0; i < 30; ++i) {
+    m.Observe(7, i % 2 == 0);  // 7 is affected
+    m.Observe(4, false);       // 4 is not
+  }
+  Group g = m.Best();
+  EXPECT_EQ(g.first, 5);  // k = 5, 6 or 7: no run can tell them apart
+  EXPECT_EQ(g.last, 7);
+  EXPECT_GT(g.mass, 0.99);
+  EXPECT_EQ(m.NextProbe(-1, 0.0) == 5 || m.NextProbe(-1, 0.0) == 6, false);
+}
+
+TEST(BisectSearch, FindsADeterministicCulpritAndStopsForReasons) {
+  for (int culprit : {1, 17, 63, 64}) {
+    Search s(64, SearchOptions{});
+    for (int j = s.Next(); j >= 0; j = s.Next()) s.Record(j, j >= culprit ? Outcome::kFail : Outcome::kPass);
+    EXPECT_EQ(s.stop(), Stop::kConfident);
+    EXPECT_EQ(s.model().Best().first, culprit);
+  }
+  // Never failing: "not reproducible at the bad end" wins.
+  Search none(64, SearchOptions{});
+  for (int j = none.Next(); j >= 0; j = none.Next()) none.Record(j, Outcome::kPass);
+  EXPECT_EQ(none.model().Best().first, 65);
+  // Failing everywhere, the good end included: "the good end is bad".
+  Search all(64, SearchOptions{});
+  for (int j = all.Next(); j >= 0; j = all.Next()) all.Record(j, Outcome::kFail);
+  EXPECT_EQ(all.model().Best().first, 0);
+  SearchOptions few;
+  few.max_runs = 3;
+  Search capped(64, few);
+  for (int j = capped.Next(); j >= 0; j = capped.Next()) capped.Record(j, Outcome::kPass);
+  EXPECT_EQ(capped.stop(), Stop::kMaxRuns);
+  EXPECT_EQ(capped.runs(), 3);
+}
+
+TEST(BisectSimulate, AccurateAtTheNamedConfidence) {
+  SimOptions o;
+  o.commits = 64;
+  o.p = 0.5;
+  o.trials = 100;
+  SimResult r = Simulate(o);
+  EXPECT_GE(r.vigil.accuracy, 0.95);
+  EXPECT_GE(r.naive.accuracy, r.vigil.accuracy);
+  EXPECT_GT(r.naive_repeats, 1);
+}
+
+}  // namespace
+}  // namespace vigil::bisect

@@ -1,0 +1,138 @@
+#include "bisect/search.h"
+
+#include <algorithm>
+
+namespace vigil::bisect {
+
+const char* StopName(Stop s) {
+  switch (s) {
+    case Stop::kNone: return "running";
+    case Stop::kConfident: return "confident";
+    case Stop::kMaxRuns: return "max-runs";
+    case Stop::kUntestable: return "untestable";
+  }
+  return "?";
+}
+
+Search::Search(int n, SearchOptions o) : model_(n, o.model), o_(o) {}
+
+int Search::Next() {
+  if (stop_ != Stop::kNone) return -1;
+  if (model_.Best().mass >= o_.confidence) {
+    stop_ = Stop::kConfident;
+    return -1;
+  }
+  if (runs_ >= o_.max_runs) {
+    stop_ = Stop::kMaxRuns;
+    return -1;
+  }
+  if (pending_ > 0 && current_ >= 0 && !model_.skipped(current_)) {
+    --pending_;
+    return current_;
+  }
+  int j = model_.NextProbe(current_, o_.build_cost);
+  if (j < 0) {
+    stop_ = Stop::kUntestable;
+    return -1;
+  }
+  if (j != current_) {
+    ++builds_;
+    current_ = j;
+    pending_ = std::max(1, o_.runs_per_build) - 1;
+  }
+  return j;
+}
+
+void Search::Record(int pos, Outcome o) {
+  if (o == Outcome::kSkip) {
+    model_.Skip(pos);
+    pending_ = 0;
+    return;
+  }
+  ++runs_;
+  model_.Observe(pos, o == Outcome::kFail);
+}
+
+namespace {
+
+SimStats Stats(std::vector<int> runs, std::vector<int> builds, int correct, int trials) {
+  SimStats s;
+  auto mean = [](const std::vector<int>& v) {
+    double t = 0;
+    for (int x : v) t += x;
+    return v.empty() ? 0.0 : t / v.size();
+  };
+  auto p90 = [](std::vector<int> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return static_cast<double>(v[std::min(v.size() - 1, static_cast<size_t>(0.9 * v.size()))]);
+  };
+  s.accuracy = trials ? static_cast<double>(correct) / trials : 0;
+  s.mean_runs = mean(runs);
+  s.p90_runs = p90(runs);
+  s.mean_builds = mean(builds);
+  s.p90_builds = p90(builds);
+  return s;
+}
+
+// Naive bisection, each step repeated up to k times (a failure settles it).
+SimStats Naive(const SimOptions& o, int k) {
+  std::mt19937_64 rng(o.seed ^ 0x9e3779b97f4a7c15ull);
+  std::uniform_int_distribution<int> culprit_of(1, o.commits);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<int> runs, builds;
+  int correct = 0;
+  for (int t = 0; t < o.trials; ++t) {
+    int c = culprit_of(rng);
+    int lo = 0, hi = o.commits, r = 0, b = 0;
+    while (hi - lo > 1) {
+      int mid = lo + (hi - lo) / 2;
+      ++b;
+      bool bad = false;
+      for (int i = 0; i < k && !bad; ++i) {
+        ++r;
+        bad = u(rng) < (mid >= c ? o.p : o.epsilon);
+      }
+      (bad ? hi : lo) = mid;
+    }
+    correct += hi == c;
+    runs.push_back(r);
+    builds.push_back(b);
+  }
+  return Stats(runs, builds, correct, o.trials);
+}
+
+}  // namespace
+
+SimResult Simulate(const SimOptions& o) {
+  SimResult res;
+  std::mt19937_64 rng(o.seed);
+  std::uniform_int_distribution<int> culprit_of(1, o.commits);
+  std::uniform_real_distribution<double> u(0, 1);
+  SearchOptions so = o.search;
+  so.model.epsilon = o.epsilon;
+  std::vector<int> runs, builds;
+  int correct = 0;
+  for (int t = 0; t < o.trials; ++t) {
+    int c = culprit_of(rng);
+    Search s(o.commits, so);
+    for (int j = s.Next(); j >= 0; j = s.Next()) {
+      s.Record(j, u(rng) < (j >= c ? o.p : o.epsilon) ? Outcome::kFail : Outcome::kPass);
+    }
+    Group g = s.model().Best();
+    correct += s.stop() == Stop::kConfident && g.first == c && g.last == c;
+    runs.push_back(s.runs());
+    builds.push_back(s.builds());
+  }
+  res.vigil = Stats(runs, builds, correct, o.trials);
+  // The smallest k whose accuracy reaches the search's.
+  for (int k = 1; k <= 200; ++k) {
+    SimStats n = Naive(o, k);
+    res.naive = n;
+    res.naive_repeats = k;
+    if (n.accuracy >= res.vigil.accuracy) break;
+  }
+  return res;
+}
+
+}  // namespace vigil::bisect

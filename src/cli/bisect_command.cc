@@ -1,0 +1,645 @@
+// vigil bisect run|status|log|reset|simulate: flake-aware bisection.
+#include <fnmatch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "bisect/search.h"
+#include "cli/command.h"
+#include "judge/outcome.h"
+#include "runner/process.h"
+#include "store/store.h"
+
+extern char** environ;
+
+namespace vigil::cli {
+namespace {
+
+struct BisectFlags {
+  std::string good, bad;
+  bool fix = false;
+  double confidence = 0.95;
+  int max_runs = 500;
+  int runs_per_build = 1;
+  double build_cost = -1;  // -1: 4 with --build, else 0
+  std::string build;
+  std::vector<std::string> command;
+  std::string vigil_test, tests_dir, kernel, crash_title;
+  std::string db_path;
+  bool json = false;
+  double prior_a = 1, prior_b = 3, epsilon = 0;
+  // simulate
+  int commits = 1024, trials = 200;
+  double p = 0.25;
+  uint64_t seed = 1;
+};
+
+std::string UtcNow() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::vector<std::string> Environ() {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+  return env;
+}
+
+// Runs a git command in `repo`; its output, or an error with git's words.
+Result<std::string> Git(const std::string& repo, std::vector<std::string> args) {
+  runner::ProcessOptions o;
+  o.argv = {"git", "-C", repo};
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  o.env = Environ();
+  auto r = runner::RunProcess(o);
+  if (!r.ok()) return r.status();
+  if (!r->status.exited() || r->status.exit_code() != 0) {
+    std::string out = r->output;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return Status::InvalidArgument(fmt::format("git {}: {}", args.empty() ? "" : args[0], out));
+  }
+  std::string out = r->output;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+struct Repo {
+  std::string top;
+  std::vector<std::string> commits;  // model positions 0..n
+  std::vector<std::string> subjects;
+};
+
+// The commits between the ends on the first-parent line, as model
+// positions: 0 the unaffected end, n the affected one.
+Result<Repo> LoadRepo(const std::string& good_spec, const std::string& bad_spec, bool fix) {
+  Repo r;
+  auto top = Git(".", {"rev-parse", "--show-toplevel"});
+  if (!top.ok()) return Status::InvalidArgument("not in a git repository: " + top.status().message());
+  r.top = top.value();
+  auto good = Git(r.top, {"rev-parse", "--verify", "--quiet", good_spec + "^{commit}"});
+  if (!good.ok()) return Status::InvalidArgument(fmt::format("--good {}: not a commit", good_spec));
+  auto bad = Git(r.top, {"rev-parse", "--verify", "--quiet", bad_spec + "^{commit}"});
+  if (!bad.ok()) return Status::InvalidArgument(fmt::format("--bad {}: not a commit", bad_spec));
+  // The older end must be an ancestor of the newer: good..bad, or with --fix bad..good.
+  std::string old_end = fix ? bad.value() : good.value();
+  std::string new_end = fix ? good.value() : bad.value();
+  if (!Git(r.top, {"merge-base", "--is-ancestor", old_end, new_end}).ok()) {
+    return Status::InvalidArgument(fix ? "--bad must be an ancestor of --good with --fix (older = bad)"
+                                       : "--good must be an ancestor of --bad");
+  }
+  auto list = Git(r.top, {"rev-list", "--first-parent", "--reverse", "--format=%H %s", "--no-commit-header",
+                          old_end + ".." + new_end});
+  if (!list.ok()) return list.status();
+  std::vector<std::pair<std::string, std::string>> line;  // oldest first, without old_end
+  std::string text = list.value();
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string l = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? text.size() : nl + 1;
+    if (l.size() < 40) continue;
+    line.emplace_back(l.substr(0, 40), l.size() > 41 ? l.substr(41) : "");
+  }
+  if (line.empty()) return Status::InvalidArgument("no commits between the ends");
+  auto subject = [&](const std::string& h) {
+    auto s = Git(r.top, {"log", "-1", "--format=%s", h});
+    return s.ok() ? s.value() : std::string();
+  };
+  if (!fix) {
+    r.commits.push_back(good.value());
+    r.subjects.push_back(subject(good.value()));
+    for (auto& [h, s] : line) {
+      r.commits.push_back(h);
+      r.subjects.push_back(s);
+    }
+  } else {
+    // Newest (fixed) first: position 0 is --good, the last is --bad.
+    for (auto it = line.rbegin(); it != line.rend(); ++it) {
+      r.commits.push_back(it->first);
+      r.subjects.push_back(it->second);
+    }
+    r.commits.push_back(bad.value());
+    r.subjects.push_back(subject(bad.value()));
+  }
+  return r;
+}
+
+bisect::SearchOptions OptionsOf(const BisectFlags& f) {
+  bisect::SearchOptions so;
+  so.confidence = f.confidence;
+  so.max_runs = f.max_runs;
+  so.runs_per_build = f.runs_per_build;
+  so.build_cost = f.build_cost >= 0 ? f.build_cost : (f.build.empty() ? 0.0 : 4.0);
+  so.model.prior_a = f.prior_a;
+  so.model.prior_b = f.prior_b;
+  so.model.epsilon = f.epsilon;
+  return so;
+}
+
+std::string ShellQuote(const std::string& a) {
+  if (!a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%") ==
+                        std::string::npos) {
+    return a;
+  }
+  std::string q = "'";
+  for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string DbPath(const BisectFlags& f, const std::string& top) {
+  if (!f.db_path.empty()) return f.db_path;
+  auto common = Git(top, {"rev-parse", "--git-common-dir"});
+  std::string dir = common.ok() ? common.value() : ".git";
+  if (!dir.empty() && dir[0] != '/') dir = top + "/" + dir;
+  return dir + "/vigil-bisect.db";
+}
+
+// The result of a finished (or stopped) search, for people and as JSON.
+nlohmann::json Conclude(const bisect::Search& s, const Repo& repo, bool fix, const nlohmann::json& opts) {
+  const bisect::Model& m = s.model();
+  bisect::Group g = m.Best();
+  int n = m.n();
+  nlohmann::json j = {{"format_version", 1},
+                      {"stop", bisect::StopName(s.stop())},
+                      {"posterior", g.mass},
+                      {"runs", s.runs()},
+                      {"builds", s.builds()},
+                      {"fix", fix}};
+  std::string hypothesis = "culprit";
+  if (g.first == 0 && g.last == 0) hypothesis = fix ? "good_end_still_fails" : "good_end_is_bad";
+  if (g.first == n + 1) hypothesis = "not_reproducible";
+  j["hypothesis"] = hypothesis;
+  if (hypothesis == "culprit") {
+    // Normal: the first affected commit. --fix: the first commit without the
+    // failure, one position before the first affected (newest failing) one.
+    int first = std::max(1, g.first), last = std::min(n, g.last);
+    int named_first = fix ? first - 1 : first, named_last = fix ? last - 1 : last;
+    nlohmann::json range = nlohmann::json::array();
+    for (int i = std::min(named_first, named_last); i <= std::max(named_first, named_last); ++i) {
+      range.push_back({{"hash", repo.commits[i]}, {"subject", repo.subjects[i]}});
+    }
+    j["culprit"] = named_first == named_last ? range[0] : nlohmann::json(nullptr);
+    j["range"] = range;
+    // Evidence: the commit and the one on the other side of the change.
+    int at = named_first, other = fix ? named_first + 1 : named_first - 1;
+    auto ev = [&](int i) {
+      return nlohmann::json{{"hash", repo.commits[i]}, {"runs", m.runs(i)}, {"failures", m.failures(i)},
+                            {"skipped", m.skipped(i)}};
+    };
+    j["evidence"] = {{"culprit", ev(at)}, {fix ? "child" : "parent", ev(other)}};
+    std::string cmd = "git checkout " + repo.commits[at].substr(0, 12);
+    if (opts.contains("build") && !opts["build"].get<std::string>().empty()) cmd += " && " + opts["build"].get<std::string>();
+    std::string test;
+    for (const auto& a : opts["command"]) test += (test.empty() ? "" : " ") + ShellQuote(a.get<std::string>());
+    j["reproduce"] = cmd + " && " + test;
+  } else {
+    j["culprit"] = nullptr;
+  }
+  j["p_estimate"] = m.PHat(std::clamp(g.first, 0, n + 1));
+  return j;
+}
+
+void PrintConclusion(const nlohmann::json& j) {
+  std::string h = j["hypothesis"];
+  fmt::print("stopped: {} after {} run(s), {} build(s)\n", j["stop"].get<std::string>(), j["runs"].get<int>(),
+             j["builds"].get<int>());
+  if (h == "culprit") {
+    const auto& range = j["range"];
+    if (range.size() == 1) {
+      fmt::print("{} commit: {} {}\n", j["fix"].get<bool>() ? "first fixed" : "first bad",
+                 range[0]["hash"].get<std::string>(), range[0]["subject"].get<std::string>());
+    } else {
+      fmt::print("the {} is one of {} commits (untestable neighbours cannot be told apart):\n",
+                 j["fix"].get<bool>() ? "fix" : "culprit", range.size());
+      for (const auto& c : range) fmt::print("  {} {}\n", c["hash"].get<std::string>(), c["subject"].get<std::string>());
+    }
+    fmt::print("posterior {:.3f}, failure rate where it fails ~{:.2f}\n", j["posterior"].get<double>(),
+               j["p_estimate"].get<double>());
+    for (const auto& [k, e] : j["evidence"].items()) {
+      fmt::print("  evidence at the {}: {} {} run(s), {} failure(s){}\n", k, e["hash"].get<std::string>().substr(0, 12),
+                 e["runs"].get<int>(), e["failures"].get<int>(), e["skipped"].get<bool>() ? " (skipped)" : "");
+    }
+    fmt::print("reproduce: {}\n", j["reproduce"].get<std::string>());
+  } else if (h == "not_reproducible") {
+    fmt::print("not reproducible at the bad end: the failure did not show there (posterior {:.3f})\n",
+               j["posterior"].get<double>());
+  } else {
+    fmt::print("the good end shows the failure too: it is not good (posterior {:.3f})\n", j["posterior"].get<double>());
+  }
+}
+
+struct Probe {
+  bisect::Outcome outcome;
+  std::optional<int> exit_code;
+  int64_t duration_ms = 0;
+  bool abort = false;
+  std::string message;
+};
+
+// One run of the test command (or the vigil test) in the worktree.
+Probe RunTest(const BisectFlags& f, const std::string& wt, const std::string& hash) {
+  Probe p;
+  runner::ProcessOptions o;
+  o.cwd = wt;
+  o.env = Environ();
+  o.env.push_back("VIGIL_BISECT_COMMIT=" + hash);
+  std::string json_path;
+  if (!f.vigil_test.empty()) {
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    std::string vigil = n > 0 ? std::string(self, static_cast<size_t>(n)) : "vigil";
+    json_path = wt + "/.vigil-bisect-run.json";
+    std::string test = f.vigil_test.substr(0, f.vigil_test.find(':', f.vigil_test.find(':') + 1));
+    o.argv = {vigil, "run", "--tests", f.tests_dir.empty() ? wt : (f.tests_dir[0] == '/' ? f.tests_dir : wt + "/" + f.tests_dir),
+              "-t", test, "--db", wt + "/.vigil-bisect-run.db", "--json", json_path, "--color", "never"};
+    if (!f.kernel.empty()) {
+      o.argv.push_back("--kernel");
+      o.argv.push_back(f.kernel[0] == '/' ? f.kernel : wt + "/" + f.kernel);
+    }
+  } else {
+    o.argv = f.command;
+  }
+  auto r = runner::RunProcess(o);
+  if (!r.ok()) {
+    p.abort = true;
+    p.message = r.status().message();
+    return p;
+  }
+  p.duration_ms = r->duration_ms;
+  if (!r->status.exited()) {
+    p.abort = true;
+    p.message = fmt::format("the test was killed by {}", r->status.ToString());
+    return p;
+  }
+  int code = r->status.exit_code();
+  p.exit_code = code;
+  if (f.vigil_test.empty()) {
+    // git bisect run's convention.
+    if (code == 0) p.outcome = bisect::Outcome::kPass;
+    else if (code == 125) p.outcome = bisect::Outcome::kSkip;
+    else if (code < 128) p.outcome = bisect::Outcome::kFail;
+    else {
+      p.abort = true;
+      p.message = fmt::format("the test exited {} (>= 128: abort)", code);
+    }
+    return p;
+  }
+  // A vigil test: only the named test or subtest (and the crash title) counts.
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(json_path), nullptr, false);
+  std::filesystem::remove(json_path);
+  if (!j.is_object() || !j.contains("tests")) {
+    p.outcome = bisect::Outcome::kSkip;  // vigil could not run it here: untestable
+    return p;
+  }
+  size_t c1 = f.vigil_test.find(':');
+  size_t c2 = c1 == std::string::npos ? std::string::npos : f.vigil_test.find(':', c1 + 1);
+  std::string test = f.vigil_test.substr(0, c2);
+  std::string sub = c2 == std::string::npos ? "" : f.vigil_test.substr(c2 + 1);
+  bool failed = false, found = false;
+  for (const auto& t : j["tests"]) {
+    if (t.value("path", "") != test) continue;
+    found = true;
+    if (!f.crash_title.empty()) {
+      for (const auto& c : t["crashes"]) {
+        failed |= fnmatch(f.crash_title.c_str(), c.value("title", "").c_str(), 0) == 0;
+      }
+    } else if (sub.empty()) {
+      failed = judge::IsFailureName(t.value("status", ""));
+    } else {
+      for (const auto& s : t["subtests"]) {
+        if (s.value("name", "") == sub) failed |= judge::IsFailureName(s.value("status", ""));
+      }
+    }
+  }
+  p.outcome = !found ? bisect::Outcome::kSkip : failed ? bisect::Outcome::kFail : bisect::Outcome::kPass;
+  return p;
+}
+
+int RunBisect(BisectFlags f) {
+  if (f.good.empty() || f.bad.empty()) {
+    fmt::print(stderr, "vigil bisect run: --good and --bad are needed\n");
+    return kExitUsage;
+  }
+  if (f.command.empty() == f.vigil_test.empty()) {
+    fmt::print(stderr, "vigil bisect run: give a test command after -- or --vigil-test PATH (one of them)\n");
+    return kExitUsage;
+  }
+  auto repo = LoadRepo(f.good, f.bad, f.fix);
+  if (!repo.ok()) {
+    fmt::print(stderr, "vigil bisect run: {}\n", repo.status().message());
+    return kExitUsage;
+  }
+  std::string db_path = DbPath(f, repo->top);
+  auto db = store::Store::Open(db_path);
+  if (!db.ok()) {
+    fmt::print(stderr, "vigil bisect run: {}: {}\n", db_path, db.status().message());
+    return kExitUsage;
+  }
+  nlohmann::json opts = {{"command", f.command}, {"build", f.build}, {"fix", f.fix},
+                         {"vigil_test", f.vigil_test}, {"tests", f.tests_dir}, {"kernel", f.kernel},
+                         {"crash_title", f.crash_title}, {"confidence", f.confidence}, {"max_runs", f.max_runs},
+                         {"runs_per_build", f.runs_per_build}, {"build_cost", f.build_cost},
+                         {"prior", {f.prior_a, f.prior_b}}, {"epsilon", f.epsilon}};
+  const std::string good = repo->commits.front(), bad = repo->commits.back();
+  int64_t id = 0;
+  std::vector<store::BisectRunRecord> done;
+  if (auto active = (*db)->ActiveBisection(repo->top); active.ok()) {
+    nlohmann::json was = nlohmann::json::parse(active->options_json, nullptr, false);
+    bool same = active->good == good && active->bad == bad && was == opts;
+    if (!same) {
+      fmt::print(stderr,
+                 "vigil bisect run: bisection {} of this repository is in progress with other ends or options "
+                 "(vigil bisect status; vigil bisect reset ends it)\n",
+                 active->id);
+      return kExitUsage;
+    }
+    id = active->id;
+    auto runs = (*db)->LoadBisectRuns(id);
+    if (!runs.ok()) {
+      fmt::print(stderr, "vigil bisect run: {}\n", runs.status().message());
+      return kExitUsage;
+    }
+    done = std::move(runs.value());
+    fmt::print(f.json ? stderr : stdout, "resuming bisection {} ({} run(s) recorded)\n", id, done.size());
+  } else {
+    store::BisectionRecord b;
+    b.repo = repo->top;
+    // The ends as the user named them: position 0 is always --good.
+    b.good = good;
+    b.bad = bad;
+    b.options_json = opts.dump();
+    b.status = "running";
+    b.started_at = UtcNow();
+    auto created = (*db)->CreateBisection(b);
+    if (!created.ok()) {
+      fmt::print(stderr, "vigil bisect run: {}\n", created.status().message());
+      return kExitUsage;
+    }
+    id = created.value();
+  }
+  int n = static_cast<int>(repo->commits.size()) - 1;
+  fmt::print(f.json ? stderr : stdout, "bisection {}: {} commit(s) on the first-parent line, {} end {}, {} end {}\n", id, n,
+             f.fix ? "failing (older)" : "good", (f.fix ? repo->commits.back() : repo->commits.front()).substr(0, 12),
+             f.fix ? "fixed (newer)" : "bad", (f.fix ? repo->commits.front() : repo->commits.back()).substr(0, 12));
+  bisect::Search search(n, OptionsOf(f));
+  // Replays what earlier invocations recorded.
+  for (const auto& r : done) {
+    if (r.position < 0 || r.position > n || repo->commits[r.position] != r.commit) continue;
+    search.Record(r.position, r.outcome == "fail" ? bisect::Outcome::kFail
+                              : r.outcome == "skip" ? bisect::Outcome::kSkip
+                                                    : bisect::Outcome::kPass);
+  }
+  // The user's checkout is left alone: probes run in a worktree of their own.
+  std::string wt = std::filesystem::path(db_path).parent_path().string() + fmt::format("/vigil-bisect-wt-{}", id);
+  if (!std::filesystem::exists(wt)) {
+    auto added = Git(repo->top, {"worktree", "add", "--detach", "--quiet", wt, repo->commits.back()});
+    if (!added.ok()) {
+      fmt::print(stderr, "vigil bisect run: cannot make a worktree: {}\n", added.status().message());
+      return kExitUsage;
+    }
+  }
+  int checked_out = -1;
+  for (int j = search.Next(); j >= 0; j = search.Next()) {
+    const std::string& hash = repo->commits[j];
+    Probe probe;
+    if (j != checked_out) {
+      auto co = Git(wt, {"checkout", "--quiet", "--force", "--detach", hash});
+      if (!co.ok()) {
+        fmt::print(stderr, "vigil bisect run: {}\n", co.status().message());
+        return kExitUsage;
+      }
+      checked_out = j;
+      if (!f.build.empty()) {
+        runner::ProcessOptions bo;
+        bo.argv = {"/bin/sh", "-c", f.build};
+        bo.cwd = wt;
+        bo.env = Environ();
+        auto br = runner::RunProcess(bo);
+        if (!br.ok() || !br->status.exited() || br->status.exit_code() != 0) {
+          fmt::print(f.json ? stderr : stdout, "  {} build failed: untestable (skipped)\n", hash.substr(0, 12));
+          search.Record(j, bisect::Outcome::kSkip);
+          (void)(*db)->RecordBisectRun(id, {j, hash, "skip", std::nullopt, 0, UtcNow()});
+          continue;
+        }
+      }
+    }
+    probe = RunTest(f, wt, hash);
+    if (probe.abort) {
+      fmt::print(stderr, "vigil bisect run: aborted at {}: {} (the runs so far are kept; run again to resume)\n",
+                 hash.substr(0, 12), probe.message);
+      return kExitUsage;
+    }
+    bisect::Outcome outcome = probe.outcome;
+    const char* name = outcome == bisect::Outcome::kFail ? "fail" : outcome == bisect::Outcome::kSkip ? "skip" : "pass";
+    Status st = (*db)->RecordBisectRun(id, {j, hash, name, probe.exit_code, probe.duration_ms, UtcNow()});
+    if (!st.ok()) {
+      fmt::print(stderr, "vigil bisect run: cannot record a run: {}\n", st.message());
+      return kExitUsage;
+    }
+    search.Record(j, outcome);
+    bisect::Group g = search.model().Best();
+    if (!f.json) {
+      fmt::print("  run {:>3}: {} {:<4} (best: {} at {:.3f})\n", search.runs(), hash.substr(0, 12), name,
+                 g.first >= 1 && g.first <= n ? repo->commits[f.fix ? g.first - 1 : g.first].substr(0, 12)
+                                              : std::string(g.first == 0 ? "the good end" : "not reproducible"),
+                 g.mass);
+    }
+  }
+  nlohmann::json result = Conclude(search, repo.value(), f.fix, opts);
+  result["bisection"] = id;
+  (void)(*db)->FinishBisection(id, "done", result.dump(), UtcNow());
+  Git(repo->top, {"worktree", "remove", "--force", wt});
+  if (f.json) {
+    fmt::print("{}\n", result.dump());
+  } else {
+    PrintConclusion(result);
+  }
+  if (search.stop() != bisect::Stop::kConfident) return 1;
+  return 0;
+}
+
+int RunStatus(const BisectFlags& f, bool log) {
+  auto top = Git(".", {"rev-parse", "--show-toplevel"});
+  if (!top.ok()) {
+    fmt::print(stderr, "vigil bisect: not in a git repository\n");
+    return kExitUsage;
+  }
+  std::string db_path = DbPath(f, top.value());
+  if (!std::filesystem::exists(db_path)) {
+    fmt::print("no bisection in this repository\n");
+    return 1;
+  }
+  auto db = store::Store::Open(db_path);
+  if (!db.ok()) {
+    fmt::print(stderr, "vigil bisect: {}\n", db.status().message());
+    return kExitUsage;
+  }
+  auto b = (*db)->ActiveBisection(top.value());
+  if (!b.ok()) {
+    // The last one, finished.
+    int64_t last = 0;
+    for (int64_t i = 1; (*db)->LoadBisection(i).ok(); ++i) last = i;
+    if (last == 0) {
+      fmt::print("no bisection in this repository\n");
+      return 1;
+    }
+    b = (*db)->LoadBisection(last);
+  }
+  auto runs = (*db)->LoadBisectRuns(b->id);
+  if (!runs.ok()) return kExitUsage;
+  if (log) {
+    for (const auto& r : runs.value()) {
+      fmt::print("{}  {}  {:<4}  exit {}  {:.1f} s\n", r.at, r.commit.substr(0, 12), r.outcome,
+                 r.exit_code ? std::to_string(*r.exit_code) : "-", r.duration_ms / 1000.0);
+    }
+    return 0;
+  }
+  fmt::print("bisection {}: {} (started {}), good {} bad {}, {} run(s) recorded\n", b->id, b->status, b->started_at,
+             b->good.substr(0, 12), b->bad.substr(0, 12), runs->size());
+  if (!b->result_json.empty()) {
+    nlohmann::json j = nlohmann::json::parse(b->result_json, nullptr, false);
+    if (j.is_object()) PrintConclusion(j);
+  }
+  return 0;
+}
+
+int RunReset(const BisectFlags& f) {
+  auto top = Git(".", {"rev-parse", "--show-toplevel"});
+  if (!top.ok()) {
+    fmt::print(stderr, "vigil bisect: not in a git repository\n");
+    return kExitUsage;
+  }
+  std::string db_path = DbPath(f, top.value());
+  if (!std::filesystem::exists(db_path)) {
+    fmt::print("no bisection in progress\n");
+    return 0;
+  }
+  auto db = store::Store::Open(db_path);
+  if (!db.ok()) return kExitUsage;
+  auto b = (*db)->ActiveBisection(top.value());
+  if (!b.ok()) {
+    fmt::print("no bisection in progress\n");
+    return 0;
+  }
+  std::string wt = std::filesystem::path(db_path).parent_path().string() + fmt::format("/vigil-bisect-wt-{}", b->id);
+  if (std::filesystem::exists(wt)) (void)Git(top.value(), {"worktree", "remove", "--force", wt});
+  (void)(*db)->FinishBisection(b->id, "reset", "", UtcNow());
+  fmt::print("bisection {} ended; the worktree is removed, your checkout was never touched\n", b->id);
+  return 0;
+}
+
+int RunSimulate(const BisectFlags& f) {
+  bisect::SimOptions o;
+  o.commits = f.commits;
+  o.p = f.p;
+  o.epsilon = f.epsilon;
+  o.trials = f.trials;
+  o.seed = f.seed;
+  o.search = OptionsOf(f);
+  o.search.build_cost = f.build_cost >= 0 ? f.build_cost : 0;
+  bisect::SimResult r = bisect::Simulate(o);
+  auto stats = [](const bisect::SimStats& s) {
+    return nlohmann::json{{"accuracy", s.accuracy},   {"mean_runs", s.mean_runs}, {"p90_runs", s.p90_runs},
+                          {"mean_builds", s.mean_builds}, {"p90_builds", s.p90_builds}};
+  };
+  if (f.json) {
+    nlohmann::json j = stats(r.vigil);
+    j["format_version"] = 1;
+    j["commits"] = f.commits;
+    j["p"] = f.p;
+    j["epsilon"] = f.epsilon;
+    j["trials"] = f.trials;
+    j["confidence"] = f.confidence;
+    j["naive"] = stats(r.naive);
+    j["naive"]["repeats"] = r.naive_repeats;
+    fmt::print("{}\n", j.dump());
+    return 0;
+  }
+  fmt::print("{} commits, p = {}, epsilon = {}, {} trials, confidence {}\n", f.commits, f.p, f.epsilon, f.trials,
+             f.confidence);
+  fmt::print("{:<28} {:>9} {:>10} {:>9} {:>11} {:>10}\n", "", "accuracy", "mean runs", "p90 runs", "mean builds",
+             "p90 builds");
+  fmt::print("{:<28} {:>8.1f}% {:>10.1f} {:>9.0f} {:>11.1f} {:>10.0f}\n", "vigil bisect", 100 * r.vigil.accuracy,
+             r.vigil.mean_runs, r.vigil.p90_runs, r.vigil.mean_builds, r.vigil.p90_builds);
+  fmt::print("{:<28} {:>8.1f}% {:>10.1f} {:>9.0f} {:>11.1f} {:>10.0f}\n",
+             fmt::format("naive, each step {}x", r.naive_repeats), 100 * r.naive.accuracy, r.naive.mean_runs,
+             r.naive.p90_runs, r.naive.mean_builds, r.naive.p90_builds);
+  return 0;
+}
+
+void AddModelOptions(CLI::App* c, BisectFlags* f) {
+  c->add_option("--confidence", f->confidence, "Stop when the most likely culprit has this posterior")
+      ->check(CLI::Range(0.5, 0.9999))
+      ->capture_default_str();
+  c->add_option("--max-runs", f->max_runs, "Stop after this many test runs")->check(CLI::Range(1, 1000000))->capture_default_str();
+  c->add_option("--runs-per-build", f->runs_per_build, "Runs in a row at a commit once it is built")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  c->add_option("--build-cost", f->build_cost, "What a checkout and build costs, in test runs (default 4 with --build, else 0)");
+  c->add_option("--epsilon", f->epsilon, "Failure rate of good commits (unrelated failures)")
+      ->check(CLI::Range(0.0, 0.5))
+      ->capture_default_str();
+  c->add_option("--prior-a", f->prior_a, "Beta prior on the failure rate p of bad commits: a")->capture_default_str();
+  c->add_option("--prior-b", f->prior_b, "... and b (mean a/(a+b))")->capture_default_str();
+  c->add_flag("--json", f->json, "JSON (format_version 1)");
+}
+
+}  // namespace
+
+Runner SetupBisectCommand(CLI::App* app) {
+  auto f = std::make_shared<BisectFlags>();
+  app->description(
+      "Flake-aware bisection: find the commit that introduced (or, with --fix, fixed) a failure that shows only\n"
+      "in some runs. Each run is evidence: a bad commit fails with an unknown probability p (learned), a good\n"
+      "one with epsilon; the next commit is the one whose run tells most about the culprit per unit of cost.");
+  app->require_subcommand(1);
+  CLI::App* run = app->add_subcommand("run", "Bisect in the git repository here (the checkout is left alone: a worktree is used)");
+  run->add_option("--good", f->good, "A commit without the failure (with --fix: the newer, fixed end)");
+  run->add_option("--bad", f->bad, "A commit with the failure (with --fix: the older end)");
+  run->add_flag("--fix", f->fix, "Find the first commit where the failure is gone (older = bad, newer = good)");
+  run->add_option("--build", f->build, "Shell command run in the worktree after each checkout (failure = untestable)");
+  run->add_option("--vigil-test", f->vigil_test,
+                  "Instead of a command: run this vigil test (COLLECTION:TEST[:SUBTEST]) and count only its failure");
+  run->add_option("--tests", f->tests_dir, "With --vigil-test: the kselftest tree (relative to the worktree)");
+  run->add_option("--kernel", f->kernel, "With --vigil-test: boot this kernel (relative to the worktree)");
+  run->add_option("--crash-title", f->crash_title, "With --vigil-test: count only kernel reports with this title glob");
+  run->add_option("--db", f->db_path, "Store (default: vigil-bisect.db in the repository's git directory)");
+  AddModelOptions(run, f.get());
+  run->add_option("command", f->command, "-- TEST_CMD ...: exit 0 good, 125 skip, 1-127 bad, >= 128 abort");
+  CLI::App* status = app->add_subcommand("status", "The bisection in progress (or the last one) and its result");
+  status->add_option("--db", f->db_path, "Store");
+  CLI::App* log = app->add_subcommand("log", "Every run of the bisection");
+  log->add_option("--db", f->db_path, "Store");
+  CLI::App* reset = app->add_subcommand("reset", "End the bisection in progress and remove its worktree");
+  reset->add_option("--db", f->db_path, "Store");
+  CLI::App* sim = app->add_subcommand("simulate", "The same search on simulated repositories, next to naive bisection");
+  sim->add_option("--commits", f->commits, "Commits between the ends")->check(CLI::Range(2, 1 << 22))->capture_default_str();
+  sim->add_option("--p", f->p, "Failure probability at bad commits")->check(CLI::Range(0.001, 1.0))->capture_default_str();
+  sim->add_option("--trials", f->trials, "Simulated bisections")->check(CLI::Range(1, 1000000))->capture_default_str();
+  sim->add_option("--seed", f->seed, "Random seed")->capture_default_str();
+  AddModelOptions(sim, f.get());
+  return [f, run, status, log, reset, sim]() -> int {
+    if (run->parsed()) return RunBisect(*f);
+    if (status->parsed()) return RunStatus(*f, false);
+    if (log->parsed()) return RunStatus(*f, true);
+    if (reset->parsed()) return RunReset(*f);
+    if (sim->parsed()) return RunSimulate(*f);
+    return kExitUsage;
+  };
+}
+
+}  // namespace vigil::cli

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# vigil bisect run on a generated git repository of 220 commits where a test
+# fails with probability 0.3 from commit 137 on (a seeded random sequence, so
+# the run is reproducible); --fix; untestable commits (exit 125) around the
+# culprit; abort on exit >= 128 and resume; the user's checkout untouched.
+source "$(dirname "$0")/lib.sh"
+R="$TMP/repo"
+mkdir -p "$R"
+git -C "$R" init -q -b main
+git -C "$R" config user.email ci@example.org
+git -C "$R" config user.name ci
+# Commit i writes state = i; the bug is there from 137 on (and, for --fix,
+# gone again from 190 on: the 'fixed' file).
+for i in $(seq 1 220); do
+  echo "$i" > "$R/state"
+  [ "$i" -ge 137 ] && echo bug > "$R/bug"
+  [ "$i" -ge 190 ] && echo fixed > "$R/fixed"
+  git -C "$R" add -A
+  git -C "$R" commit -q -m "commit $i"
+done
+hash_of() { git -C "$R" log --format='%H %s' | awk -v s="commit $1" '$0 ~ " "s"$" {print $1}'; }
+GOOD=$(hash_of 1); BAD=$(hash_of 180); X=$(hash_of 137); Y=$(hash_of 190); NEW=$(hash_of 220)
+head_before=$(git -C "$R" rev-parse HEAD)
+# The test: each invocation takes the next number of a seeded sequence and
+# fails with probability 0.3 where the bug is. 125 where 'untestable' lists
+# the commit's state; exit 130 at invocation ABORT_AT.
+cat > "$TMP/t.sh" <<'SH'
+#!/bin/sh
+n=$(cat "$SEQ_STATE" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "$SEQ_STATE"
+[ -n "$ABORT_AT" ] && [ "$n" -ge "$ABORT_AT" ] && exit 130
+s=$(cat state)
+[ -n "$UNTESTABLE" ] && echo " $UNTESTABLE " | grep -q " $s " && exit 125
+r=$(awk -v n="$n" -v seed="$SEED" 'BEGIN { srand(seed * 100003 + n); print rand() }')
+if [ -e bug ] && [ ! -e fixed ] && awk -v r="$r" 'BEGIN { exit !(r < 0.3) }'; then
+  echo "flaky failure at state $s"; exit 1
+fi
+exit 0
+SH
+chmod +x "$TMP/t.sh"
+export SEQ_STATE="$TMP/seq"
+cd "$R"
+
+# 1. Find the culprit.
+export SEED=1
+set +e
+"$VIGIL" bisect run --good "$GOOD" --bad "$BAD" --confidence 0.999 --json -- "$TMP/t.sh" > "$TMP/b1.json" 2> "$TMP/b1.err"
+rc=$?
+set -e
+cat "$TMP/b1.err"
+expect_eq "bisect: exit 0" 0 "$rc"
+expect_eq "culprit = commit 137" "$X" "$(json_get "$TMP/b1.json" "d['culprit']['hash']")"
+expect_eq "culprit subject" "commit 137" "$(json_get "$TMP/b1.json" "d['culprit']['subject']")"
+expect_eq "posterior >= 0.999" True "$(json_get "$TMP/b1.json" "d['posterior'] >= 0.999")"
+expect_eq "evidence: failures at the culprit" True "$(json_get "$TMP/b1.json" "d['evidence']['culprit']['failures'] > 0")"
+expect_eq "evidence: parent ran and passed" True "$(json_get "$TMP/b1.json" "d['evidence']['parent']['runs'] > 0 and d['evidence']['parent']['failures'] == 0")"
+expect_eq "format_version" 1 "$(json_get "$TMP/b1.json" "d['format_version']")"
+echo "runs $(json_get "$TMP/b1.json" "d['runs']"), builds $(json_get "$TMP/b1.json" "d['builds']")"
+expect_eq "checkout untouched" "$head_before" "$(git -C "$R" rev-parse HEAD)"
+expect_eq "working tree clean" "" "$(git -C "$R" status --porcelain)"
+expect_eq "worktree removed" 1 "$(git -C "$R" worktree list | wc -l)"
+"$VIGIL" bisect status > "$TMP/status.txt"
+expect_eq "status shows the result" 1 "$(grep -c "first bad commit: $X commit 137" "$TMP/status.txt")"
+expect_eq "log lists every run" "$(json_get "$TMP/b1.json" "d['runs']")" "$("$VIGIL" bisect log | grep -c -E ' (pass|fail) ')"
+
+# 2. --fix: failing from 137, fixed from 190: between 150 (failing, older)
+# and 220 (fixed, newer) the first fixed commit is 190.
+export SEED=2
+set +e
+"$VIGIL" bisect run --fix --bad "$(hash_of 150)" --good "$NEW" --confidence 0.999 --json -- "$TMP/t.sh" > "$TMP/b2.json" 2> "$TMP/b2.err"
+rc=$?
+set -e
+cat "$TMP/b2.err"
+expect_eq "fix: exit 0" 0 "$rc"
+expect_eq "first fixed commit = 190" "$Y" "$(json_get "$TMP/b2.json" "d['culprit']['hash']")"
+
+# 3. Untestable commits 136 and 137 around the culprit: the answer is the
+# range 136..138, which holds the culprit and blames no skipped commit alone.
+export SEED=3 UNTESTABLE="136 137"
+set +e
+"$VIGIL" bisect run --good "$GOOD" --bad "$BAD" --confidence 0.999 --json -- "$TMP/t.sh" > "$TMP/b3.json" 2> "$TMP/b3.err"
+rc=$?
+set -e
+unset UNTESTABLE
+expect_eq "skips: exit 0" 0 "$rc"
+expect_eq "skips: no single culprit" None "$(json_get "$TMP/b3.json" "d['culprit']")"
+expect_eq "skips: range 136..138" "commit 136,commit 137,commit 138" "$(json_get "$TMP/b3.json" "','.join(c['subject'] for c in d['range'])")"
+
+# 4. Abort on exit >= 128, then resume from the store.
+export SEED=4 ABORT_AT=$(( $(cat "$SEQ_STATE") + 15 ))
+set +e
+"$VIGIL" bisect run --good "$GOOD" --bad "$BAD" --confidence 0.999 -- "$TMP/t.sh" > "$TMP/b4.out" 2> "$TMP/b4.err"
+rc=$?
+set -e
+unset ABORT_AT
+expect_eq "abort: exit 2" 2 "$rc"
+expect_eq "abort: says why" 1 "$(grep -c 'exited 130 (>= 128: abort)' "$TMP/b4.err")"
+expect_eq "abort: still in progress" 1 "$("$VIGIL" bisect status | grep -c ': running ')"
+set +e
+"$VIGIL" bisect run --good "$GOOD" --bad "$BAD" --confidence 0.999 --json -- "$TMP/t.sh" > "$TMP/b5.json" 2> "$TMP/b5.err"
+rc=$?
+set -e
+expect_eq "resume: exit 0" 0 "$rc"
+expect_eq "resume: 14 runs were kept" 1 "$(grep -c 'resuming bisection .* (14 run(s) recorded)' "$TMP/b5.json" "$TMP/b5.err" | awk -F: '{s+=$2} END {print s}')"
+expect_eq "resume: culprit = commit 137" "$X" "$(json_get "$TMP/b5.json" "d['culprit']['hash']")"
+
+# 5. Bad input; reset.
+set +e
+"$VIGIL" bisect run --good "$BAD" --bad "$GOOD" -- "$TMP/t.sh" > /dev/null 2> "$TMP/e1"; rc=$?
+expect_eq "reversed ends: exit 2" 2 "$rc"
+expect_eq "reversed ends: says so" 1 "$(grep -c 'must be an ancestor' "$TMP/e1")"
+"$VIGIL" bisect run --good nope --bad "$BAD" -- "$TMP/t.sh" > /dev/null 2> "$TMP/e2"; rc=$?
+expect_eq "unknown rev: exit 2" 2 "$rc"
+"$VIGIL" bisect run --good "$GOOD" --bad "$BAD" > /dev/null 2> "$TMP/e3"; rc=$?
+expect_eq "no command: exit 2" 2 "$rc"
+set -e
+expect_eq "reset with nothing in progress" 1 "$("$VIGIL" bisect reset | grep -c 'no bisection in progress')"
+cd /
+finish
