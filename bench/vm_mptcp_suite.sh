@@ -17,21 +17,23 @@ rel=$(basename "$(dirname "$root")")
 work=$(mktemp -d /tmp/vigil-vm-suite.XXXXXX)
 echo "kernel: $rel; guest: $CPUS vCPUs, -j $JOBS; work: $work"
 t0=$(date +%s.%N)
+grep -h '^vm: ' "$work/run.log" > /dev/null || true
 "$VIGIL" run --tests "$kst" -c net/mptcp -j "$JOBS" --cpus "$CPUS" --memory 4G \
   --kernel "$root/boot/vmlinuz-$rel" --modules "$root/lib/modules/$rel" \
   --db "$work/vigil.db" --color never --json "$work/run.json" > "$work/run.log" 2>&1 || true
 t1=$(date +%s.%N)
 printf 'wall time: %.1f s\n' "$(echo "$t1 - $t0" | bc -l)"
+grep -h '^vm: ' "$work/run.log" || true
 python3 - "$work/run.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-env = d.get("environment", {})
-print("environment:", ", ".join(f"{k}={env[k]}" for k in ("where", "accel", "kernel_release") if k in env))
 by = {}
 for t in d["tests"]:
     by.setdefault(t["status"], 0)
     by[t["status"]] += 1
     print("  %-8s %-40s %7.1f s" % (t["status"], t["path"], t["duration_ms"] / 1000))
+    for c in t.get("crashes", []):
+        print("      kernel report: %s%s" % (c["title"], " (fatal)" if c["fatal"] else ""))
     for s in t.get("subtests", []):
         if s["status"] not in ("PASS", "SKIP", "XFAIL"):
             print("      %-8s %s" % (s["status"], s["name"]))
