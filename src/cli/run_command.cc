@@ -235,10 +235,34 @@ std::string CodeSpan(std::string_view s) {
   return "`" + out + "`";
 }
 
-std::string GithubSummary(int64_t run_id, const std::vector<TestResult>& results, const std::string& status) {
+std::string GithubSummary(int64_t run_id, const std::vector<TestResult>& results, const std::string& status,
+                          const judge::Verdict* verdict) {
   std::map<std::string, int> by_status;
   for (const auto& r : results) ++by_status[FinalStatus(r.attempts)];
-  std::string md = fmt::format("### vigil run {}: {}\n\n| status | tests |\n|---|---|\n", run_id, status);
+  std::string md = fmt::format("### vigil run {}: {}\n\n", run_id, status);
+  if (verdict) {
+    md += fmt::format("**{}**\n\n", EscapeMarkdown(verdict->conclusion));
+    if (!verdict->known.empty() || !verdict->known_crashes.empty()) {
+      md += "#### KNOWN (matched a known issue, not counted)\n\n";
+      for (size_t i = 0; i < verdict->known.size() && i < 50; ++i) {
+        md += fmt::format("- {} {}\n", CodeSpan(verdict->known[i].path), EscapeMarkdown(verdict->known[i].detail));
+      }
+      for (const auto& c : verdict->known_crashes) {
+        md += fmt::format("- {} in {} {}\n", CodeSpan(c.title), CodeSpan(c.test), EscapeMarkdown(c.detail));
+      }
+      md += "\n";
+    }
+    if (!verdict->quarantined.empty()) {
+      md += "#### Quarantined (flaky, not counted)\n\n";
+      for (size_t i = 0; i < verdict->quarantined.size() && i < 50; ++i) {
+        md += fmt::format("- {} {}\n", CodeSpan(verdict->quarantined[i].path), EscapeMarkdown(verdict->quarantined[i].detail));
+      }
+      md += "\n";
+    }
+    for (const auto& w : verdict->warnings) md += "> warning: " + EscapeMarkdown(w) + "\n";
+    if (!verdict->warnings.empty()) md += "\n";
+  }
+  md += "| status | tests |\n|---|---|\n";
   for (const auto& [st, n] : by_status) md += fmt::format("| {} | {} |\n", st, n);
   bool header = false;
   for (const auto& r : results) {
@@ -260,11 +284,18 @@ std::string GithubSummary(int64_t run_id, const std::vector<TestResult>& results
   return md;
 }
 
-void GithubAnnotations(const std::vector<TestResult>& results) {
+void GithubAnnotations(const std::vector<TestResult>& results, const judge::Verdict* verdict) {
   int shown = 0;
   for (const auto& r : results) {
     std::string st = FinalStatus(r.attempts);
     if (!IsFailureName(st)) continue;
+    if (verdict) {
+      // Only what the verdict counts: known and quarantined failures are no errors.
+      bool counted = false;
+      for (const auto& f : verdict->failures) counted |= f.path == r.path || f.path.rfind(r.path + ":", 0) == 0;
+      for (const auto& c : verdict->crashes) counted |= c.test == r.path;
+      if (!counted) continue;
+    }
     if (++shown > 10) {
       fmt::print("::warning title=vigil::more failures than GitHub shows; see the job summary\n");
       break;
@@ -738,14 +769,14 @@ int Run(const RunFlags& f) {
     if (!f.junit_path.empty()) {
       write_ok &= WriteFile(f.junit_path, report::ToJunit(ktap::ParseText(runner_log)));
     }
-    if (!f.markdown_path.empty()) write_ok &= WriteFile(f.markdown_path, GithubSummary(run_id, results, status));
+    if (!f.markdown_path.empty()) write_ok &= WriteFile(f.markdown_path, GithubSummary(run_id, results, status, verdict ? &*verdict : nullptr));
     if (const char* gh = std::getenv("GITHUB_STEP_SUMMARY"); gh && *gh) {
       std::ofstream md(gh, std::ios::app);
-      md << GithubSummary(run_id, results, status);
+      md << GithubSummary(run_id, results, status, verdict ? &*verdict : nullptr);
       write_ok &= static_cast<bool>(md);
     }
     if (const char* gha = std::getenv("GITHUB_ACTIONS"); gha && std::string_view(gha) == "true") {
-      GithubAnnotations(results);
+      GithubAnnotations(results, verdict ? &*verdict : nullptr);
     }
     if (!write_ok) {
       fmt::print(stderr, "vigil run: cannot write a report file\n");
