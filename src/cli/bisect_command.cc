@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/clock.h"
 #include "bisect/search.h"
 #include "cli/command.h"
 #include "judge/outcome.h"
@@ -44,14 +45,6 @@ struct BisectFlags {
   uint64_t seed = 1;
 };
 
-std::string UtcNow() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::vector<std::string> Environ() {
   std::vector<std::string> env;
@@ -472,34 +465,42 @@ int RunBisect(BisectFlags f) {
   return 0;
 }
 
-int RunStatus(const BisectFlags& f, bool log) {
-  auto top = Git(".", {"rev-parse", "--show-toplevel"});
-  if (!top.ok()) {
+// The store of the repository here; null (with a message printed) when
+// there is no repository or no store yet; *code is the exit status then.
+std::unique_ptr<store::Store> OpenBisectStore(const BisectFlags& f, std::string* top, int* code) {
+  auto t = Git(".", {"rev-parse", "--show-toplevel"});
+  if (!t.ok()) {
     fmt::print(stderr, "vigil bisect: not in a git repository\n");
-    return kExitUsage;
+    *code = kExitUsage;
+    return nullptr;
   }
-  std::string db_path = DbPath(f, top.value());
+  *top = t.value();
+  std::string db_path = DbPath(f, *top);
   if (!std::filesystem::exists(db_path)) {
     fmt::print("no bisection in this repository\n");
-    return 1;
+    *code = 1;
+    return nullptr;
   }
   auto db = store::Store::Open(db_path);
   if (!db.ok()) {
     fmt::print(stderr, "vigil bisect: {}\n", db.status().message());
-    return kExitUsage;
+    *code = kExitUsage;
+    return nullptr;
   }
-  auto b = (*db)->ActiveBisection(top.value());
+  return std::move(db.value());
+}
+
+int RunStatus(const BisectFlags& f, bool log) {
+  std::string top;
+  int code = 0;
+  auto db = OpenBisectStore(f, &top, &code);
+  if (!db) return code;
+  auto b = db->LatestBisection(top);
   if (!b.ok()) {
-    // The last one, finished.
-    int64_t last = 0;
-    for (int64_t i = 1; (*db)->LoadBisection(i).ok(); ++i) last = i;
-    if (last == 0) {
-      fmt::print("no bisection in this repository\n");
-      return 1;
-    }
-    b = (*db)->LoadBisection(last);
+    fmt::print("no bisection in this repository\n");
+    return 1;
   }
-  auto runs = (*db)->LoadBisectRuns(b->id);
+  auto runs = db->LoadBisectRuns(b->id);
   if (!runs.ok()) return kExitUsage;
   if (log) {
     for (const auto& r : runs.value()) {
@@ -518,26 +519,18 @@ int RunStatus(const BisectFlags& f, bool log) {
 }
 
 int RunReset(const BisectFlags& f) {
-  auto top = Git(".", {"rev-parse", "--show-toplevel"});
-  if (!top.ok()) {
-    fmt::print(stderr, "vigil bisect: not in a git repository\n");
-    return kExitUsage;
-  }
-  std::string db_path = DbPath(f, top.value());
-  if (!std::filesystem::exists(db_path)) {
-    fmt::print("no bisection in progress\n");
-    return 0;
-  }
-  auto db = store::Store::Open(db_path);
-  if (!db.ok()) return kExitUsage;
-  auto b = (*db)->ActiveBisection(top.value());
+  std::string top;
+  int code = 0;
+  auto db = OpenBisectStore(f, &top, &code);
+  auto b = db ? db->ActiveBisection(top) : Result<store::BisectionRecord>(Status::NotFound(""));
   if (!b.ok()) {
+    if (code == kExitUsage) return code;
     fmt::print("no bisection in progress\n");
     return 0;
   }
-  std::string wt = std::filesystem::path(db_path).parent_path().string() + fmt::format("/vigil-bisect-wt-{}", b->id);
-  if (std::filesystem::exists(wt)) (void)Git(top.value(), {"worktree", "remove", "--force", wt});
-  (void)(*db)->FinishBisection(b->id, "reset", "", UtcNow());
+  std::string wt = std::filesystem::path(DbPath(f, top)).parent_path().string() + fmt::format("/vigil-bisect-wt-{}", b->id);
+  if (std::filesystem::exists(wt)) (void)Git(top, {"worktree", "remove", "--force", wt});
+  (void)db->FinishBisection(b->id, "reset", "", UtcNow());
   fmt::print("bisection {} ended; the worktree is removed, your checkout was never touched\n", b->id);
   return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "base/clock.h"
 #include "judge/outcome.h"
 
 namespace vigil::cli {
@@ -67,7 +68,7 @@ Result<judge::Verdict> ComputeVerdict(store::Store& db, const VerdictRequest& re
   }
   judge::VerdictInputs in;
   in.run = &run.value();
-  in.today = judge::TodayUtc();
+  in.today = TodayUtc();
   judge::QuarantinedAfter(before, run->env_class, &in.quarantined, &in.quarantine_reasons);
 
   std::optional<judge::RunView> baseline;

@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/clock.h"
 #include "cli/command.h"
 #include "cli/judge_common.h"
 #include "judge/outcome.h"
@@ -92,14 +93,7 @@ void Flatten(const ktap::TestNode& n, const std::string& prefix, std::vector<sto
   }
 }
 
-std::string UtcNow() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+using vigil::UtcNow;
 
 store::AttemptRecord ToRecord(const runner::TestOutcome& o, const std::string& started_at) {
   store::AttemptRecord a;

@@ -233,11 +233,5 @@ std::vector<const KnownIssue*> KnownIssueMatcher::Expired() const {
   return out;
 }
 
-std::string TodayUtc() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return fmt::format("{:04}-{:02}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-}
 
 }  // namespace vigil::judge

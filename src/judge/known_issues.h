@@ -80,7 +80,5 @@ class KnownIssueMatcher {
   std::string today_;
 };
 
-// Today in UTC, YYYY-MM-DD.
-std::string TodayUtc();
 
 }  // namespace vigil::judge

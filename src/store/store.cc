@@ -467,8 +467,13 @@ Result<int64_t> Store::CreateBisection(const BisectionRecord& b) {
   return db_->LastInsertId();
 }
 
-Result<BisectionRecord> Store::ActiveBisection(const std::string& repo) {
-  auto q = db_->Prepare(std::string(kBisectionColumns) + " WHERE repo = ? AND status = 'running' ORDER BY id DESC");
+Result<BisectionRecord> Store::ActiveBisection(const std::string& repo) { return FindBisection(repo, true); }
+
+Result<BisectionRecord> Store::LatestBisection(const std::string& repo) { return FindBisection(repo, false); }
+
+Result<BisectionRecord> Store::FindBisection(const std::string& repo, bool running_only) {
+  auto q = db_->Prepare(std::string(kBisectionColumns) + " WHERE repo = ?" +
+                        (running_only ? " AND status = 'running'" : "") + " ORDER BY id DESC");
   if (!q.ok()) return q.status();
   q->Bind(1, repo);
   Status st;

@@ -127,6 +127,8 @@ class Store {
   // The bisection of `repo` that is still running; NotFound when none.
   Result<BisectionRecord> ActiveBisection(const std::string& repo);
   Result<BisectionRecord> LoadBisection(int64_t id);
+  // The newest bisection of `repo`, whatever its status; NotFound when none.
+  Result<BisectionRecord> LatestBisection(const std::string& repo);
   Status RecordBisectRun(int64_t bisection_id, const BisectRunRecord& r);
   Result<std::vector<BisectRunRecord>> LoadBisectRuns(int64_t bisection_id);
   Status FinishBisection(int64_t id, const std::string& status, const std::string& result_json,
@@ -137,6 +139,7 @@ class Store {
  private:
   explicit Store(std::unique_ptr<Database> db) : db_(std::move(db)) {}
   Status Migrate();
+  Result<BisectionRecord> FindBisection(const std::string& repo, bool running_only);
   std::unique_ptr<Database> db_;
   int version_ = 0;
 };
