@@ -103,7 +103,48 @@ expect_eq "resume: exit 0" 0 "$rc"
 expect_eq "resume: 14 runs were kept" 1 "$(grep -c 'resuming bisection .* (14 run(s) recorded)' "$TMP/b5.json" "$TMP/b5.err" | awk -F: '{s+=$2} END {print s}')"
 expect_eq "resume: culprit = commit 137" "$X" "$(json_get "$TMP/b5.json" "d['culprit']['hash']")"
 
-# 5. Bad input; reset.
+# 5. --vigil-test: the repository holds a kselftest tree; only the named
+# subtest's failure counts (another subtest fails everywhere and must not
+# mislead the search).
+V2="$TMP/repo2"
+mkdir -p "$V2/tree/coll"
+git -C "$V2" init -q -b main
+git -C "$V2" config user.email ci@example.org
+git -C "$V2" config user.name ci
+echo "coll:t.sh" > "$V2/tree/kselftest-list.txt"
+for i in $(seq 1 40); do
+  cond=0
+  [ "$i" -ge 23 ] && cond=1
+  cat > "$V2/tree/coll/t.sh" <<SH
+#!/bin/sh
+echo "TAP version 13"
+echo "1..3"
+echo "ok 1 setup"
+echo "not ok 2 unrelated # always failing"
+if [ $cond = 1 ]; then echo "not ok 3 target"; exit 1; fi
+echo "ok 3 target"
+exit 1
+SH
+  chmod +x "$V2/tree/coll/t.sh"
+  echo "$i" > "$V2/step"
+  git -C "$V2" add -A
+  git -C "$V2" commit -q -m "step $i"
+done
+cd "$V2"
+G2=$(git log --format='%H %s' | awk '$0 ~ / step 1$/ {print $1}')
+B2=$(git rev-parse HEAD)
+X2=$(git log --format='%H %s' | awk '$0 ~ / step 23$/ {print $1}')
+set +e
+"$VIGIL" bisect run --good "$G2" --bad "$B2" --vigil-test coll:t.sh:target --tests tree --json > "$TMP/b6.json" 2> "$TMP/b6.err"
+rc=$?
+set -e
+cat "$TMP/b6.err" | tail -3
+expect_eq "vigil-test: exit 0" 0 "$rc"
+expect_eq "vigil-test: culprit = step 23" "$X2" "$(json_get "$TMP/b6.json" "d['culprit']['hash']")"
+expect_eq "vigil-test: checkout untouched" "" "$(git status --porcelain)"
+cd "$R"
+
+# 6. Bad input; reset.
 set +e
 "$VIGIL" bisect run --good "$BAD" --bad "$GOOD" -- "$TMP/t.sh" > /dev/null 2> "$TMP/e1"; rc=$?
 expect_eq "reversed ends: exit 2" 2 "$rc"
