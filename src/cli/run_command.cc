@@ -9,6 +9,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <cstdio>
@@ -94,6 +95,29 @@ void Flatten(const ktap::TestNode& n, const std::string& prefix, std::vector<sto
 }
 
 using vigil::UtcNow;
+
+// JUnit from the runner log: failures the verdict does not count keep their
+// status and say why ("KNOWN: reason", "QUARANTINED: ...") in their message.
+void MarkJudged(const judge::Verdict& v, ktap::TestNode* root) {
+  std::map<std::string, std::string> notes;
+  for (const auto& k : v.known) notes[k.path] = "KNOWN: " + k.detail;
+  for (const auto& q : v.quarantined) notes[q.path] = "QUARANTINED: " + q.detail;
+  for (const auto& p : v.preexisting) notes[p.path] = "PRE-EXISTING: " + p.detail;
+  if (notes.empty()) return;
+  std::function<void(ktap::TestNode*, const std::string&)> walk = [&](ktap::TestNode* n, const std::string& path) {
+    auto it = notes.find(path);
+    if (it != notes.end()) n->directive_text = it->second + (n->directive_text.empty() ? "" : "; " + n->directive_text);
+    for (auto& c : n->subtests) walk(&c, path + (path.find(':', path.find(':') + 1) == std::string::npos ? ":" : " > ") + c.name);
+  };
+  for (auto& top : root->subtests) {
+    // The runner names a test "selftests: COLLECTION: TEST".
+    std::string name = top.name;
+    if (name.rfind("selftests: ", 0) == 0) name = name.substr(11);
+    size_t sep = name.find(": ");
+    if (sep == std::string::npos) continue;
+    walk(&top, name.substr(0, sep) + ":" + name.substr(sep + 2));
+  }
+}
 
 store::AttemptRecord ToRecord(const runner::TestOutcome& o, const std::string& started_at) {
   store::AttemptRecord a;
@@ -761,7 +785,9 @@ int Run(const RunFlags& f) {
     if (!f.ktap_path.empty() || !f.junit_path.empty()) runner_log = RunnerLog(results, specs);
     if (!f.ktap_path.empty()) write_ok &= WriteFile(f.ktap_path, runner_log);
     if (!f.junit_path.empty()) {
-      write_ok &= WriteFile(f.junit_path, report::ToJunit(ktap::ParseText(runner_log)));
+      ktap::Document doc = ktap::ParseText(runner_log);
+      if (verdict) MarkJudged(*verdict, &doc.root);
+      write_ok &= WriteFile(f.junit_path, report::ToJunit(doc));
     }
     if (!f.markdown_path.empty()) write_ok &= WriteFile(f.markdown_path, GithubSummary(run_id, results, status, verdict ? &*verdict : nullptr));
     if (const char* gh = std::getenv("GITHUB_STEP_SUMMARY"); gh && *gh) {
