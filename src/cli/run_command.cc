@@ -341,7 +341,7 @@ bool WriteFile(const std::string& path, const std::string& text) {
   return static_cast<bool>(f);
 }
 
-int Run(const RunFlags& f) {
+int Run(RunFlags f) {
   auto opened = store::Store::Open(f.db_path);
   if (!opened.ok()) {
     fmt::print(stderr, "vigil run: {}\n", opened.status().message());
@@ -380,6 +380,28 @@ int Run(const RunFlags& f) {
     auto done = db.LoadAttempts(*id, true);
     if (!done.ok()) {
       fmt::print(stderr, "vigil run: {}\n", done.status().message());
+      return kExitUsage;
+    }
+    // A VM run resumes in a VM booting what it booted (unless --kernel says
+    // otherwise); a host run stays on the host.
+    nlohmann::json vmj = nlohmann::json::parse(run->vm_json, nullptr, false);
+    if (vmj.is_object() && f.kernel.empty()) {
+      f.kernel = vmj.value("kernel", "");
+      f.modules = vmj.value("modules", "");
+      f.accel = vmj.value("accel", f.accel);
+      f.rootfs = vmj.value("rootfs", f.rootfs);
+      f.cpus = vmj.value("cpus", f.cpus);
+      f.memory = vmj.value("memory", f.memory);
+      f.append = vmj.value("append", "");
+      f.panic_on = vmj.value("panic_on", "");
+      f.hang_timeout = vmj.value("hang_timeout", 0);
+      if (!f.slowdown_set && vmj.contains("slowdown")) {
+        f.slowdown = vmj.value("slowdown", f.slowdown);
+        f.slowdown_set = true;
+      }
+      fmt::print("run {} ran in a VM: resuming with --kernel {}\n", *id, f.kernel);
+    } else if (!vmj.is_object() && !f.kernel.empty()) {
+      fmt::print(stderr, "vigil run: run {} ran on the host; resuming it in a VM would mix environments\n", *id);
       return kExitUsage;
     }
     run_id = *id;
@@ -607,6 +629,14 @@ int Run(const RunFlags& f) {
       }
       run_id = *id;
       if (!console_log.empty()) (void)db.SetConsoleLog(run_id, console_log);
+      if (vm) {
+        nlohmann::json vmj = {{"kernel", std::filesystem::absolute(f.kernel).string()},
+                              {"modules", f.modules.empty() ? "" : std::filesystem::absolute(f.modules).string()},
+                              {"accel", f.accel}, {"rootfs", f.rootfs}, {"cpus", f.cpus}, {"memory", f.memory},
+                              {"append", f.append}, {"panic_on", f.panic_on}, {"hang_timeout", f.hang_timeout}};
+        if (f.slowdown_set) vmj["slowdown"] = f.slowdown;
+        (void)db.SetRunVm(run_id, vmj.dump());
+      }
     }
     if (f.repeat > 1) fmt::print("repetition {}/{}: ", repetition, f.repeat);
     fmt::print("run {}: {} tests from {} (db {})\n", run_id, tests.size(), tests_dir, f.db_path);
@@ -670,8 +700,8 @@ int Run(const RunFlags& f) {
     for (auto& t : threads) t.join();
     status_line.reset();  // the line is erased before the summary
     if (not_run > 0) {
-      fmt::print("vm: the kernel crashed and --on-crash is stop: {} test(s) not run (vigil run --resume {} with the "
-                 "same --kernel runs them)\n",
+      fmt::print("vm: the kernel crashed and --on-crash is stop: {} test(s) not run (vigil run --resume {} runs them "
+                 "in a VM booting the same kernel)\n",
                  not_run.load(), run_id);
       exit_code = 1;
     }

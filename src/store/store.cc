@@ -116,6 +116,10 @@ CREATE TABLE bisect_runs (
 );
 CREATE INDEX bisect_runs_by_bisection ON bisect_runs(bisection_id);
 )sql",
+    // 4 -> 5: what a VM run booted, for --resume.
+    R"sql(
+ALTER TABLE runs ADD COLUMN vm_json TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kNumMigrations == kSchemaVersion);
@@ -268,6 +272,13 @@ Status Store::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
   return tx.Commit();
 }
 
+Status Store::SetRunVm(int64_t run_id, const std::string& vm_json) {
+  auto q = db_->Prepare("UPDATE runs SET vm_json = ? WHERE id = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, vm_json).Bind(2, run_id);
+  return q->Run();
+}
+
 Status Store::SetConsoleLog(int64_t run_id, const std::string& path) {
   auto q = db_->Prepare("UPDATE runs SET console_log = ? WHERE id = ?");
   if (!q.ok()) return q.status();
@@ -285,7 +296,8 @@ Status Store::FinishRun(int64_t run_id, const std::string& status, const std::st
 namespace {
 
 constexpr const char* kRunColumns =
-    "SELECT id, started_at, finished_at, status, host, command, tests_dir, plan_json, environment_id FROM runs";
+    "SELECT id, started_at, finished_at, status, host, command, tests_dir, plan_json, environment_id, vm_json FROM "
+    "runs";
 
 RunRecord RunFromRow(const Statement& q) {
   RunRecord r;
@@ -303,6 +315,7 @@ RunRecord RunFromRow(const Statement& q) {
     }
   }
   r.environment_id = q.IsNull(8) ? 0 : q.Int(8);
+  r.vm_json = q.Text(9);
   return r;
 }
 

@@ -17,7 +17,7 @@
 
 namespace vigil::store {
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 struct Environment {
   std::string kernel_release;  // uname -r
@@ -46,6 +46,9 @@ struct RunRecord {
   std::string tests_dir;
   std::vector<std::string> plan;  // COLLECTION:TEST in order
   int64_t environment_id = 0;
+  // A VM run: what it booted (kernel, modules, accel, ...) as JSON, so that
+  // --resume boots the same; "" on the host.
+  std::string vm_json;
 };
 
 struct SubtestRecord {
@@ -114,6 +117,7 @@ class Store {
   Status RecordAttempt(int64_t run_id, const AttemptRecord& a);
   // Where the run's kernel console (VM runs) was written.
   Status SetConsoleLog(int64_t run_id, const std::string& path);
+  Status SetRunVm(int64_t run_id, const std::string& vm_json);
   Status FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at);
 
   Result<RunRecord> LoadRun(int64_t run_id);

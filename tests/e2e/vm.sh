@@ -99,6 +99,15 @@ set -e
 expect_eq "--on-crash stop: exit 1, only the crashed test" "1 coll:panic.sh CRASH" \
   "$rc $(json_get "$TMP/stop.json" '" ".join(t["path"] + " " + t["status"] for t in d["tests"])')"
 grep -q "1 test(s) not run" "$TMP/stop.out" && pass "--on-crash stop says what was not run" || fail "$(cat "$TMP/stop.out")"
+# --resume without --kernel boots what the run booted and runs the rest.
+set +e
+"$VIGIL" run --resume last --db "$TMP/stop.db" --json "$TMP/resume.json" --color never > "$TMP/resume.out" 2>&1
+rc=$?
+set -e
+grep -q "ran in a VM: resuming with --kernel $k61" "$TMP/resume.out" && pass "--resume boots the run's kernel" \
+  || fail "resume: $(head -n 3 "$TMP/resume.out")"
+expect_eq "--resume in the VM: the rest ran there" "coll:after.sh PASS vm" \
+  "$(json_get "$TMP/resume.json" '" ".join(t["path"] + " " + t["status"] for t in d["tests"] if t["path"] == "coll:after.sh")') $("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select e.where_run from runs r join environments e on e.id=r.environment_id').fetchone()[0])" "$TMP/stop.db")"
 
 # A kernel image QEMU cannot boot: the boot is retried, then QEMU's own words.
 echo "not a kernel" > "$TMP/bad.img"
