@@ -17,7 +17,6 @@ rel=$(basename "$(dirname "$root")")
 work=$(mktemp -d /tmp/vigil-vm-suite.XXXXXX)
 echo "kernel: $rel; guest: $CPUS vCPUs, -j $JOBS; work: $work"
 t0=$(date +%s.%N)
-grep -h '^vm: ' "$work/run.log" > /dev/null || true
 "$VIGIL" run --tests "$kst" -c net/mptcp -j "$JOBS" --cpus "$CPUS" --memory 4G \
   --kernel "$root/boot/vmlinuz-$rel" --modules "$root/lib/modules/$rel" \
   --db "$work/vigil.db" --color never --json "$work/run.json" > "$work/run.log" 2>&1 || true

@@ -21,8 +21,6 @@
 #include "runner/process.h"
 #include "store/store.h"
 
-extern char** environ;
-
 namespace vigil::cli {
 namespace {
 
@@ -46,28 +44,16 @@ struct BisectFlags {
 };
 
 
-std::vector<std::string> Environ() {
-  std::vector<std::string> env;
-  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
-  return env;
-}
 
 // Runs a git command in `repo`; its output, or an error with git's words.
 Result<std::string> Git(const std::string& repo, std::vector<std::string> args) {
-  runner::ProcessOptions o;
-  o.argv = {"git", "-C", repo};
-  o.argv.insert(o.argv.end(), args.begin(), args.end());
-  o.env = Environ();
-  auto r = runner::RunProcess(o);
-  if (!r.ok()) return r.status();
-  if (!r->status.exited() || r->status.exit_code() != 0) {
-    std::string out = r->output;
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return Status::InvalidArgument(fmt::format("git {}: {}", args.empty() ? "" : args[0], out));
-  }
-  std::string out = r->output;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
+  std::vector<std::string> argv = {"git", "-C", repo};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto out = runner::CommandOutput(argv);
+  if (!out.ok()) return Status::InvalidArgument(out.status().message());
+  std::string s = std::move(out.value());
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
 }
 
 struct Repo {
@@ -248,7 +234,7 @@ Probe RunTest(const BisectFlags& f, const std::string& wt, const std::string& ha
   Probe p;
   runner::ProcessOptions o;
   o.cwd = wt;
-  o.env = Environ();
+  o.env = runner::CurrentEnvironment();
   o.env.push_back("VIGIL_BISECT_COMMIT=" + hash);
   std::string json_path;
   if (!f.vigil_test.empty()) {
@@ -420,7 +406,7 @@ int RunBisect(BisectFlags f) {
         runner::ProcessOptions bo;
         bo.argv = {"/bin/sh", "-c", f.build};
         bo.cwd = wt;
-        bo.env = Environ();
+        bo.env = runner::CurrentEnvironment();
         auto br = runner::RunProcess(bo);
         if (!br.ok() || !br->status.exited() || br->status.exit_code() != 0) {
           fmt::print(f.json ? stderr : stdout, "  {} build failed: untestable (skipped)\n", hash.substr(0, 12));

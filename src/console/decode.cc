@@ -12,18 +12,13 @@
 
 #include <fmt/format.h>
 
+#include "base/kernel_modules.h"
 #include "runner/process.h"
 
 namespace vigil::console {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string NormaliseModuleName(std::string name) {
-  for (char& c : name)
-    if (c == '-') c = '_';
-  return name;
-}
 
 bool ReadFile(const std::string& path, std::string* out) {
   std::ifstream in(path, std::ios::binary);
@@ -32,16 +27,6 @@ bool ReadFile(const std::string& path, std::string* out) {
   ss << in.rdbuf();
   *out = std::move(ss).str();
   return true;
-}
-
-std::string Output(const std::vector<std::string>& argv, bool* ok) {
-  runner::ProcessOptions o;
-  o.argv = argv;
-  o.timeout = std::chrono::milliseconds(60000);
-  for (char** e = environ; *e; ++e) o.env.emplace_back(*e);
-  auto r = runner::RunProcess(o);
-  *ok = r.ok() && r->status.exited() && r->status.exit_code() == 0;
-  return r.ok() ? r->output : std::string();
 }
 
 }  // namespace
@@ -70,23 +55,9 @@ std::string Decoder::FindModule(const std::string& module) {
   if (modules_dir_.empty()) return "";
   if (!indexed_) {
     indexed_ = true;
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(modules_dir_, fs::directory_options::skip_permission_denied, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (!it->is_regular_file(ec)) continue;
-      std::string name = it->path().filename().string();
-      for (const char* ext : {".ko", ".ko.xz", ".ko.zst", ".ko.gz"}) {
-        size_t n = strlen(ext);
-        if (name.size() > n && name.compare(name.size() - n, n, ext) == 0) {
-          std::string key = NormaliseModuleName(name.substr(0, name.size() - n));
-          // An uncompressed .ko (with debug info, often) wins.
-          auto [pos, inserted] = module_paths_.emplace(key, it->path().string());
-          if (!inserted && std::string_view(ext) == ".ko") pos->second = it->path().string();
-        }
-      }
-    }
+    module_paths_ = IndexModules(modules_dir_);
   }
-  auto it = module_paths_.find(NormaliseModuleName(module));
+  auto it = module_paths_.find(KernelModuleName(module));
   return it == module_paths_.end() ? "" : it->second;
 }
 
@@ -102,8 +73,9 @@ Decoder::Object* Decoder::Load(const std::string& module) {
   }
   for (auto [ext, tool] : {std::pair{".xz", "xz"}, std::pair{".zst", "zstd"}, std::pair{".gz", "gzip"}}) {
     if (path.size() > strlen(ext) && path.compare(path.size() - strlen(ext), strlen(ext), ext) == 0) {
-      bool ok = false;
-      std::string data = Output({tool, "-dc", path}, &ok);
+      auto printed = runner::CommandOutput({tool, "-dc", path});
+      bool ok = printed.ok();
+      std::string data = ok ? std::move(printed.value()) : std::string();
       char tmpl[] = "/tmp/vigil-ko.XXXXXX";
       int fd = mkstemp(tmpl);
       if (!ok || fd < 0 || write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
@@ -189,8 +161,9 @@ std::vector<SourceLocation> Decoder::Resolve(const Frame& frame, bool return_add
         argv.push_back(sym->section);
       }
       argv.push_back(fmt::format("0x{:x}", addr));
-      bool ok = false;
-      std::string text = Output(argv, &ok);
+      auto printed = runner::CommandOutput(argv);
+      bool ok = printed.ok();
+      std::string text = ok ? std::move(printed.value()) : std::string();
       std::vector<std::string> lines;
       std::istringstream in(text);
       for (std::string l; std::getline(in, l);) lines.push_back(l);

@@ -1,5 +1,7 @@
 #include "console/detector.h"
 
+#include "base/hash.h"
+
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -364,13 +366,6 @@ std::string ReplaceAddresses(string_view s) {
   return out;
 }
 
-uint64_t Fnv1a(string_view s, uint64_t h = 14695981039346656037ull) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 // "... in f+0x12/0x40 ..." or "... at f+0x.." : the function before "+0x".
 std::string FunctionBefore(string_view s, string_view after) {

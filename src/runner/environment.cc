@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "base/hash.h"
 #include "runner/process.h"
 
 namespace vigil::runner {
@@ -48,13 +49,7 @@ std::string KernelConfigHash(const std::string& release, const std::string& boot
   } else {
     return "";
   }
-  // FNV-1a over the bytes: a configuration's identity, not a secret.
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : data) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return fmt::format("{}:{:016x}", source, h);
+  return fmt::format("{}:{:016x}", source, Fnv1a(data));
 }
 
 store::Environment DetectHostEnvironment(const std::string& path) {

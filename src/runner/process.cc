@@ -254,4 +254,28 @@ Result<ProcessResult> RunProcess(const ProcessOptions& o, OutputSink* sink) {
   return r;
 }
 
+std::vector<std::string> CurrentEnvironment() {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+  return env;
+}
+
+Result<std::string> CommandOutput(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                                  size_t max_output) {
+  ProcessOptions o;
+  o.argv = argv;
+  o.timeout = timeout;
+  o.max_output_bytes = max_output;
+  o.env = CurrentEnvironment();
+  auto r = RunProcess(o);
+  if (!r.ok()) return r.status();
+  if (!r->status.exited() || r->status.exit_code() != 0 || r->output_dropped) {
+    std::string out = r->output.substr(0, 300);
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return Status::IOError(fmt::format("{} failed ({}): {}", argv.empty() ? "" : argv[0],
+                                       r->output_dropped ? "too much output" : r->status.ToString(), out));
+  }
+  return std::move(r->output);
+}
+
 }  // namespace vigil::runner

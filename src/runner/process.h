@@ -58,6 +58,17 @@ struct ProcessResult {
 // cannot be executed exits 127 with the reason in its output.
 Result<ProcessResult> RunProcess(const ProcessOptions& options, OutputSink* sink = nullptr);
 
+// This process's environment, "NAME=value" each.
+std::vector<std::string> CurrentEnvironment();
+
+// Runs a helper program (git, modinfo, addr2line, xz, ...) with this
+// process's environment and returns what it printed when it exits 0; else
+// an IOError naming it with the start of its output. Output beyond
+// `max_output` is an error too, never silently cut.
+Result<std::string> CommandOutput(const std::vector<std::string>& argv,
+                                  std::chrono::milliseconds timeout = std::chrono::milliseconds(60000),
+                                  size_t max_output = 64 << 20);
+
 // Where programs run: this host (RunProcess) or elsewhere (a VM's guest).
 class ProcessRunner {
  public:

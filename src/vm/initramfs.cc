@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "base/hash.h"
+#include "base/kernel_modules.h"
 #include "runner/process.h"
 
 namespace vigil::vm {
@@ -89,40 +91,15 @@ sync
 poweroff -f
 )INIT";
 
-std::string Normalise(std::string name) {
-  for (char& c : name)
-    if (c == '-') c = '_';
-  return name;
-}
-
-// "fuse.ko.xz" -> "fuse"
-std::string ModuleName(const std::string& file) {
-  size_t ko = file.find(".ko");
-  return Normalise(ko == std::string::npos ? file : file.substr(0, ko));
-}
-
-Result<std::string> Command(const std::vector<std::string>& argv) {
-  runner::ProcessOptions o;
-  o.argv = argv;
-  o.timeout = std::chrono::milliseconds(60000);
-  o.max_output_bytes = 64 << 20;
-  for (char** e = environ; *e; ++e) o.env.emplace_back(*e);
-  auto r = runner::RunProcess(o);
-  if (!r.ok()) return r.status();
-  if (!r->status.exited() || r->status.exit_code() != 0 || r->output_dropped)
-    return Status::IOError(fmt::format("{} failed: {}", argv[0], r->output.substr(0, 300)));
-  return std::move(r->output);
-}
-
 Result<std::string> ReadModule(const std::string& path) {
   auto ends = [&](const char* ext) {
     size_t n = strlen(ext);
     return path.size() > n && path.compare(path.size() - n, n, ext) == 0;
   };
   // Decompressed here: busybox's insmod hands the bytes to the kernel as they are.
-  if (ends(".xz")) return Command({"xz", "-dc", path});
-  if (ends(".zst")) return Command({"zstd", "-dc", path});
-  if (ends(".gz")) return Command({"gzip", "-dc", path});
+  if (ends(".xz")) return runner::CommandOutput({"xz", "-dc", path});
+  if (ends(".zst")) return runner::CommandOutput({"zstd", "-dc", path});
+  if (ends(".gz")) return runner::CommandOutput({"gzip", "-dc", path});
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound(fmt::format("cannot read {}", path));
   std::ostringstream ss;
@@ -137,13 +114,6 @@ std::string ReadText(const std::string& path) {
   return std::move(ss).str();
 }
 
-uint64_t Fnv(std::string_view s, uint64_t h = 14695981039346656037ull) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 }  // namespace
 
@@ -193,20 +163,14 @@ Result<Initramfs> BuildInitramfs(const InitramfsSpec& spec) {
   std::map<std::string, std::string> files;
   std::set<std::string> builtin;
   if (!spec.modules_dir.empty()) {
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(spec.modules_dir, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      std::string f = it->path().filename().string();
-      if (f.find(".ko") != std::string::npos && it->is_regular_file(ec)) files.emplace(ModuleName(f), it->path());
-    }
-    std::istringstream b(ReadText(spec.modules_dir + "/modules.builtin"));
-    for (std::string l; std::getline(b, l);) builtin.insert(ModuleName(fs::path(l).filename().string()));
+    files = IndexModules(spec.modules_dir);
+    builtin = BuiltinModules(spec.modules_dir);
   }
   // Dependencies first (modinfo reads compressed modules too).
   std::vector<std::string> order;
   std::set<std::string> seen;
   std::function<Status(const std::string&)> add = [&](const std::string& name) -> Status {
-    std::string n = Normalise(name);
+    std::string n = KernelModuleName(name);
     if (n.empty() || seen.count(n)) return Status::OK();
     seen.insert(n);
     if (builtin.count(n)) return Status::OK();
@@ -215,7 +179,7 @@ Result<Initramfs> BuildInitramfs(const InitramfsSpec& spec) {
       out.notes.push_back(fmt::format("module {} is neither built in nor in {}", n, spec.modules_dir));
       return Status::OK();
     }
-    auto deps = Command({"modinfo", "-F", "depends", f->second});
+    auto deps = runner::CommandOutput({"modinfo", "-F", "depends", f->second});
     if (!deps.ok()) return deps.status();
     std::string d = *deps;
     for (char& c : d)
@@ -238,12 +202,12 @@ Result<Initramfs> BuildInitramfs(const InitramfsSpec& spec) {
   struct stat st {};
   if (stat(spec.busybox.c_str(), &st) != 0)
     return Status::NotFound(fmt::format("{} not found (install busybox-static)", spec.busybox));
-  uint64_t key = Fnv(kInit);
-  key = Fnv(fmt::format("{}|{}|{}", spec.busybox, st.st_size, st.st_mtime), key);
+  uint64_t key = Fnv1a(kInit);
+  key = Fnv1a(fmt::format("{}|{}|{}", spec.busybox, st.st_size, st.st_mtime), key);
   for (const auto& n : order) {
     struct stat ms {};
     stat(files[n].c_str(), &ms);
-    key = Fnv(fmt::format("{}|{}|{}", files[n], ms.st_size, ms.st_mtime), key);
+    key = Fnv1a(fmt::format("{}|{}|{}", files[n], ms.st_size, ms.st_mtime), key);
   }
   out.modules = order;
   std::error_code ec;

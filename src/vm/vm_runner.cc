@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include "base/kernel_modules.h"
 #include "runner/environment.h"
 #include "vm/channel.h"
 #include "vm/initramfs.h"
@@ -176,16 +177,7 @@ std::string ReadFileTail(const std::string& path, size_t max) {
 }
 
 bool KernelHasVirtiofs(const std::string& modules_dir) {
-  // Built in (modules.builtin) or a module of the tree.
-  std::ifstream b(modules_dir + "/modules.builtin");
-  for (std::string l; std::getline(b, l);)
-    if (l.find("/virtiofs.ko") != std::string::npos) return true;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(modules_dir, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    if (it->path().filename().string().rfind("virtiofs.ko", 0) == 0) return true;
-  }
-  return false;
+  return BuiltinModules(modules_dir).count("virtiofs") || IndexModules(modules_dir).count("virtiofs");
 }
 
 }  // namespace
