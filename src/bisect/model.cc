@@ -56,12 +56,24 @@ void Model::Update() {
     double fb = static_cast<double>(suf_f[k]), sb = static_cast<double>(suf_s[k]);
     double fg = static_cast<double>(tot_f - suf_f[k]), sg = static_cast<double>(tot_s - suf_s[k]);
     double ll = LogBeta(o_.prior_a + fb, o_.prior_b + sb) - lb0;
+    double w = o_.deterministic_prior;
+    if (w > 0) {
+      // Mixture: w * [no pass on the affected side] + (1 - w) * Beta marginal.
+      double beta_term = std::log1p(-w) + ll;
+      ll = sb > 0 ? beta_term : std::max(std::log(w), beta_term) + std::log1p(std::exp(-std::fabs(std::log(w) - beta_term)));
+    }
     if (fg > 0) ll += fg * log_eps;  // -inf when eps = 0
     ll += sg * log_1eps;
     double prior = (k == 0 || k == m - 1) ? o_.extra_prior : mid;
     logp[k] = ll + std::log(prior);
     best = std::max(best, logp[k]);
     phat_[k] = (o_.prior_a + fb) / (o_.prior_a + o_.prior_b + fb + sb);
+    if (w > 0 && sb == 0) {
+      // The posterior mean of p mixes in the atom at 1 by its posterior weight.
+      double atom = std::log(w), beta_term = std::log1p(-w) + LogBeta(o_.prior_a + fb, o_.prior_b) - lb0;
+      double pa = 1.0 / (1.0 + std::exp(beta_term - atom));
+      phat_[k] = pa + (1 - pa) * phat_[k];
+    }
   }
   double z = 0;
   for (int k = 0; k < m; ++k) {

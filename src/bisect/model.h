@@ -24,6 +24,10 @@ struct ModelOptions {
   double prior_a = 1.0;          // Beta(a, b) prior on p
   double prior_b = 3.0;          // mean 0.25: bisected failures are mostly intermittent
   double extra_prior = 0.01;     // prior mass of each extra hypothesis (k = 0, k = n + 1)
+  // Prior weight of p = 1 (a failure that always shows): the prior on p is
+  // this atom plus (1 - it) times Beta(a, b), so deterministic failures
+  // bisect at plain bisection's pace and intermittent ones are learned.
+  double deterministic_prior = 0.1;
 };
 
 struct Group {

@@ -37,8 +37,13 @@ TEST(BisectModel, PassesLowerEarlierCulpritsAndTeachP) {
   EXPECT_GT(m.Posterior()[8], m.Posterior()[3]);
   EXPECT_EQ(m.runs(5), 5);
   EXPECT_EQ(m.failures(10), 1);
-  // p-hat under k = 10: 1 failure in 1 run with a Beta(1, 3) prior.
-  EXPECT_NEAR(m.PHat(10), 2.0 / 5.0, 1e-9);
+  // p-hat under k = 10: 1 failure in 1 run. Beta(1, 3) alone says 2/5; the
+  // atom at p = 1 (prior 0.1) has posterior weight 0.1 / (0.1 + 0.9 * 1/4).
+  double atom = 0.1 / (0.1 + 0.9 * 0.25);
+  EXPECT_NEAR(m.PHat(10), atom + (1 - atom) * 2.0 / 5.0, 1e-9);
+  // A pass on the affected side rules p = 1 out: back to the Beta estimate.
+  m.Observe(10, false);
+  EXPECT_NEAR(m.PHat(10), 2.0 / 6.0, 1e-9);
 }
 
 TEST(BisectModel, ChoiceMaximisesInformationGain) {
@@ -90,6 +95,16 @@ TEST(BisectSearch, FindsADeterministicCulpritAndStopsForReasons) {
   for (int j = capped.Next(); j >= 0; j = capped.Next()) capped.Record(j, Outcome::kPass);
   EXPECT_EQ(capped.stop(), Stop::kMaxRuns);
   EXPECT_EQ(capped.runs(), 3);
+}
+
+TEST(BisectSimulate, DeterministicFailuresBisectAtPlainPace) {
+  SimOptions o;
+  o.commits = 1024;
+  o.p = 1.0;
+  o.trials = 50;
+  SimResult r = Simulate(o);
+  EXPECT_EQ(r.vigil.accuracy, 1.0);
+  EXPECT_LE(r.vigil.mean_runs, 25.0);  // log2(1024) = 10 and a few runs to believe p = 1
 }
 
 TEST(BisectSimulate, AccurateAtTheNamedConfidence) {

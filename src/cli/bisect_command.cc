@@ -36,7 +36,7 @@ struct BisectFlags {
   std::string vigil_test, tests_dir, kernel, crash_title;
   std::string db_path;
   bool json = false;
-  double prior_a = 1, prior_b = 3, epsilon = 0;
+  double prior_a = 1, prior_b = 3, epsilon = 0, deterministic = 0.1;
   // simulate
   int commits = 1024, trials = 200;
   double p = 0.25;
@@ -126,6 +126,7 @@ bisect::SearchOptions OptionsOf(const BisectFlags& f) {
   so.model.prior_a = f.prior_a;
   so.model.prior_b = f.prior_b;
   so.model.epsilon = f.epsilon;
+  so.model.deterministic_prior = f.deterministic;
   return so;
 }
 
@@ -332,7 +333,8 @@ int RunBisect(BisectFlags f) {
                          {"vigil_test", f.vigil_test}, {"tests", f.tests_dir}, {"kernel", f.kernel},
                          {"crash_title", f.crash_title}, {"confidence", f.confidence}, {"max_runs", f.max_runs},
                          {"runs_per_build", f.runs_per_build}, {"build_cost", f.build_cost},
-                         {"prior", {f.prior_a, f.prior_b}}, {"epsilon", f.epsilon}};
+                         {"prior", {f.prior_a, f.prior_b}}, {"epsilon", f.epsilon},
+                         {"deterministic_prior", f.deterministic}};
   const std::string good = repo->commits.front(), bad = repo->commits.back();
   int64_t id = 0;
   std::vector<store::BisectRunRecord> done;
@@ -574,6 +576,9 @@ void AddModelOptions(CLI::App* c, BisectFlags* f) {
       ->capture_default_str();
   c->add_option("--prior-a", f->prior_a, "Beta prior on the failure rate p of bad commits: a")->capture_default_str();
   c->add_option("--prior-b", f->prior_b, "... and b (mean a/(a+b))")->capture_default_str();
+  c->add_option("--deterministic-prior", f->deterministic, "Prior weight of p = 1 (a failure that always shows)")
+      ->check(CLI::Range(0.0, 0.99))
+      ->capture_default_str();
   c->add_flag("--json", f->json, "JSON (format_version 1)");
 }
 
