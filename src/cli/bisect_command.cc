@@ -238,12 +238,12 @@ Probe RunTest(const BisectFlags& f, const std::string& wt, const std::string& ha
   o.env = runner::CurrentEnvironment();
   o.env.push_back("VIGIL_BISECT_COMMIT=" + hash);
   std::string json_path;
+  auto [test, sub] = judge::SplitTestPath(f.vigil_test);
   if (!f.vigil_test.empty()) {
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     std::string vigil = n > 0 ? std::string(self, static_cast<size_t>(n)) : "vigil";
     json_path = wt + "/.vigil-bisect-run.json";
-    std::string test = f.vigil_test.substr(0, f.vigil_test.find(':', f.vigil_test.find(':') + 1));
     o.argv = {vigil, "run", "--tests", f.tests_dir.empty() ? wt : (f.tests_dir[0] == '/' ? f.tests_dir : wt + "/" + f.tests_dir),
               "-t", test, "--db", wt + "/.vigil-bisect-run.db", "--json", json_path, "--color", "never"};
     if (!f.kernel.empty()) {
@@ -285,10 +285,6 @@ Probe RunTest(const BisectFlags& f, const std::string& wt, const std::string& ha
     p.outcome = bisect::Outcome::kSkip;  // vigil could not run it here: untestable
     return p;
   }
-  size_t c1 = f.vigil_test.find(':');
-  size_t c2 = c1 == std::string::npos ? std::string::npos : f.vigil_test.find(':', c1 + 1);
-  std::string test = f.vigil_test.substr(0, c2);
-  std::string sub = c2 == std::string::npos ? "" : f.vigil_test.substr(c2 + 1);
   bool failed = false, found = false;
   for (const auto& t : j["tests"]) {
     if (t.value("path", "") != test) continue;

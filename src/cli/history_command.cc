@@ -7,7 +7,7 @@
 
 #include "cli/command.h"
 #include "cli/judge_common.h"
-#include "judge/flakes.h"
+#include "judge/outcome.h"
 #include "report/utf8.h"
 
 namespace vigil::cli {
@@ -28,9 +28,7 @@ int RunHistory(const HistoryFlags& f) {
     fmt::print(stderr, "vigil history: '{}' is not COLLECTION:TEST[:SUBTEST]\n", f.path);
     return kExitUsage;
   }
-  size_t c2 = f.path.find(':', c1 + 1);
-  std::string test = f.path.substr(0, c2);
-  std::string sub = c2 == std::string::npos ? "" : f.path.substr(c2 + 1);
+  auto [test, sub] = judge::SplitTestPath(f.path);
   auto db = OpenExistingStore(f.db_path);
   if (!db.ok()) {
     fmt::print(stderr, "vigil history: {}\n", db.status().message());
@@ -41,17 +39,25 @@ int RunHistory(const HistoryFlags& f) {
     fmt::print(stderr, "vigil history: {}\n", history.status().message());
     return kExitUsage;
   }
-  std::vector<std::pair<const judge::RunView*, judge::Point>> rows;
-  for (const judge::Series& s : judge::BuildSeries(history.value())) {
-    if (s.test != test || s.subtest != sub) continue;
-    if (!f.env.empty() && s.env.find(f.env) == std::string::npos) continue;
-    for (const auto& p : s.points) {
-      for (const auto& r : history.value()) {
-        if (r.run.id == p.run_id) rows.push_back({&r, p});
-      }
+  // The runs come oldest first; each that ran the test (and subtest) is a row.
+  struct Row {
+    int64_t run_id;
+    std::string status;
+    int64_t duration_ms;
+  };
+  std::vector<std::pair<const judge::RunView*, Row>> rows;
+  for (const auto& r : history.value()) {
+    if (!f.env.empty() && r.env_class.find(f.env) == std::string::npos) continue;
+    auto t = r.tests.find(test);
+    if (t == r.tests.end()) continue;
+    if (sub.empty()) {
+      rows.push_back({&r, {r.run.id, t->second.status, t->second.duration_ms}});
+      continue;
+    }
+    for (const auto& s : t->second.subtests) {
+      if (s.path == sub) rows.push_back({&r, {r.run.id, s.status, s.duration_ms.value_or(-1)}});
     }
   }
-  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.run_id < b.second.run_id; });
   if (rows.empty()) {
     fmt::print(stderr, "vigil history: {} has no results in {}\n", f.path, f.db_path);
     return 1;
@@ -76,7 +82,8 @@ int RunHistory(const HistoryFlags& f) {
   }
   std::string seq;
   for (const auto& [r, p] : rows) {
-    seq += p.kind == judge::Kind::kFail ? 'F' : p.status == "FLAKY" ? 'f' : p.kind == judge::Kind::kSkip ? 's' : '.';
+    judge::Kind kind = judge::KindOf(p.status);
+    seq += kind == judge::Kind::kFail ? 'F' : p.status == "FLAKY" ? 'f' : kind == judge::Kind::kSkip ? 's' : '.';
   }
   fmt::print("{}\n{}  (. pass  F fail  f failed then passed on a retry  s skip; oldest first)\n",
              report::SanitizeForTerminal(f.path), seq);

@@ -57,15 +57,20 @@ std::vector<const judge::KnownIssue*> StaleKnownIssues(const judge::KnownIssues&
 }
 
 Result<judge::Verdict> ComputeVerdict(store::Store& db, const VerdictRequest& req) {
-  auto run = judge::LoadRunView(db, req.run_id);
-  if (!run.ok()) return run.status();
-  // The history before this run: quarantine state, auto baseline, staleness.
+  // The run and the history before it (quarantine state, auto baseline,
+  // staleness), read once: the run is the newest of its class up to itself.
   auto history = judge::LoadHistory(db, req.run_id, 200);
   if (!history.ok()) return history.status();
+  std::optional<judge::RunView> run;
   std::vector<judge::RunView> before;
   for (auto& r : history.value()) {
-    if (r.run.id < req.run_id) before.push_back(std::move(r));
+    if (r.run.id < req.run_id) {
+      before.push_back(std::move(r));
+    } else if (r.run.id == req.run_id) {
+      run = std::move(r);
+    }
   }
+  if (!run) return Status::NotFound(fmt::format("no run {}", req.run_id));
   judge::VerdictInputs in;
   in.run = &run.value();
   in.today = TodayUtc();

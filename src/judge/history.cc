@@ -57,7 +57,6 @@ RunView BuildView(store::RunRecord run, store::Environment env, std::vector<stor
     t.duration_ms = as.back().duration_ms;
     for (const auto& a : as) t.crashes.insert(t.crashes.end(), a.crashes.begin(), a.crashes.end());
     t.subtests = SubtestVerdicts(as);
-    t.failing_leaves = FailingLeaves(t.status == "FLAKY" ? as.front() : as.back());
     t.environment_issues = as.back().environment_issues;
     v.tests.emplace(path, std::move(t));
   }

@@ -19,7 +19,6 @@ struct TestView {
   int64_t duration_ms = 0;  // of the last attempt
   std::vector<store::CrashRecord> crashes;          // of every attempt
   std::vector<store::SubtestRecord> subtests;       // final verdicts (FLAKY when a retry passed)
-  std::vector<std::string> failing_leaves;          // of the attempt that decided the status
   std::vector<std::string> environment_issues;      // of the last attempt
 };
 

@@ -53,18 +53,33 @@ std::vector<store::SubtestRecord> SubtestVerdicts(const std::vector<store::Attem
   return out;
 }
 
-std::vector<std::string> FailingLeaves(const store::AttemptRecord& a) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < a.subtests.size(); ++i) {
-    const auto& s = a.subtests[i];
-    if (!ktap::IsFailure(StatusOf(s.status))) continue;
+std::vector<size_t> FailingLeafIndexes(const std::vector<store::SubtestRecord>& subtests) {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < subtests.size(); ++i) {
+    const auto& s = subtests[i];
+    if (!IsFailureName(s.status)) continue;
     bool child_failed = false;
-    for (size_t k = i + 1; k < a.subtests.size() && a.subtests[k].path.rfind(s.path + " > ", 0) == 0; ++k) {
-      child_failed |= ktap::IsFailure(StatusOf(a.subtests[k].status));
+    for (size_t k = i + 1; k < subtests.size() && subtests[k].path.rfind(s.path + " > ", 0) == 0; ++k) {
+      child_failed |= IsFailureName(subtests[k].status);
     }
-    if (!child_failed) out.push_back(fmt::format("[{}] {}", s.status, s.path));
+    if (!child_failed) out.push_back(i);
   }
   return out;
+}
+
+std::vector<std::string> FailingLeaves(const store::AttemptRecord& a) {
+  std::vector<std::string> out;
+  for (size_t i : FailingLeafIndexes(a.subtests)) {
+    out.push_back(fmt::format("[{}] {}", a.subtests[i].status, a.subtests[i].path));
+  }
+  return out;
+}
+
+std::pair<std::string, std::string> SplitTestPath(const std::string& path) {
+  size_t c1 = path.find(':');
+  size_t c2 = c1 == std::string::npos ? std::string::npos : path.find(':', c1 + 1);
+  if (c2 == std::string::npos) return {path, ""};
+  return {path.substr(0, c2), path.substr(c2 + 1)};
 }
 
 Kind KindOf(const std::string& status) {

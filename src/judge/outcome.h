@@ -25,8 +25,15 @@ bool IsFailureName(const std::string& status);
 // Each subtest's verdict across the attempts, in order of first appearance.
 std::vector<store::SubtestRecord> SubtestVerdicts(const std::vector<store::AttemptRecord>& attempts);
 
-// Failing subtests that have no failing subtest below them, "[STATUS] path".
+// Indexes of the failing subtests that have no failing subtest below them
+// ("a > b" is below "a"; subtests are in document order).
+std::vector<size_t> FailingLeafIndexes(const std::vector<store::SubtestRecord>& subtests);
+// The same as "[STATUS] path" lines, for an attempt.
 std::vector<std::string> FailingLeaves(const store::AttemptRecord& a);
+
+// "COLLECTION:TEST:SUB > INNER" -> {"COLLECTION:TEST", "SUB > INNER"}; the
+// subtest starts after the second colon ("" when there is none).
+std::pair<std::string, std::string> SplitTestPath(const std::string& path);
 
 enum class Kind { kPass, kFail, kSkip };
 // PASS, XFAIL, FLAKY -> pass; failures -> fail; SKIP, MISSING, NO_TESTS -> skip.

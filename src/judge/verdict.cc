@@ -65,7 +65,7 @@ void Conclude(Verdict* v) {
     if (!v->failures.empty()) {
       std::vector<std::string> tests;  // failures grouped by test
       for (const auto& f : v->failures) {
-        std::string test = f.path.substr(0, f.path.find(':', f.path.find(':') + 1));
+        std::string test = SplitTestPath(f.path).first;
         if (std::find(tests.begin(), tests.end(), test) == tests.end()) tests.push_back(test);
       }
       parts.push_back(fmt::format("{} failed test(s): {}", tests.size(), ListSome(tests)));
@@ -132,20 +132,11 @@ Verdict Judge(const VerdictInputs& in) {
     if (!IsFailureName(t.status)) continue;
     bool crashed = t.status == "CRASH" || !t.crashes.empty();
     // A failure explained by its failing subtests is judged through them.
-    std::vector<const store::SubtestRecord*> leaves;
-    for (size_t i = 0; i < t.subtests.size(); ++i) {
-      const auto& s = t.subtests[i];
-      if (!IsFailureName(s.status)) continue;
-      bool child_failed = false;
-      for (size_t j = i + 1; j < t.subtests.size() && t.subtests[j].path.rfind(s.path + " > ", 0) == 0; ++j) {
-        child_failed |= IsFailureName(t.subtests[j].status);
-      }
-      if (!child_failed) leaves.push_back(&s);
-    }
+    std::vector<size_t> leaves = FailingLeafIndexes(t.subtests);
     if (leaves.empty() || t.status == "TIMEOUT" || t.status == "CRASH") {
       place(path, "", t.status, t.crashes, crashed);
     } else {
-      for (const auto* s : leaves) place(path, s->path, s->status, t.crashes, crashed);
+      for (size_t i : leaves) place(path, t.subtests[i].path, t.subtests[i].status, t.crashes, crashed);
     }
   }
 
