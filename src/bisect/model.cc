@@ -28,6 +28,13 @@ void Model::Observe(int pos, bool failed) {
   Update();
 }
 
+void Model::ObserveMany(int pos, int runs, int failures) {
+  if (pos < 0 || pos > n_ || runs <= 0) return;
+  runs_[pos] += runs;
+  fails_[pos] += std::clamp(failures, 0, runs);
+  Update();
+}
+
 void Model::Skip(int pos) {
   if (pos < 0 || pos > n_) return;
   skipped_[pos] = true;

@@ -42,6 +42,8 @@ class Model {
 
   int n() const { return n_; }
   void Observe(int pos, bool failed);
+  // `runs` runs at `pos` of which `failures` failed, in one update.
+  void ObserveMany(int pos, int runs, int failures);
   void Skip(int pos);
   bool skipped(int pos) const { return skipped_[pos]; }
   int runs(int pos) const { return runs_[pos]; }

@@ -118,5 +118,54 @@ TEST(BisectSimulate, AccurateAtTheNamedConfidence) {
   EXPECT_GT(r.naive_repeats, 1);
 }
 
+TEST(BisectModel, ObserveManyEqualsRunByRun) {
+  Model a(20, ModelOptions{}), b(20, ModelOptions{});
+  a.ObserveMany(20, 7, 2);
+  for (int i = 0; i < 7; ++i) b.Observe(20, i < 2);
+  for (int k = 0; k <= 21; ++k) EXPECT_NEAR(a.Posterior()[k], b.Posterior()[k], 1e-12) << k;
+  EXPECT_EQ(a.runs(20), 7);
+  EXPECT_EQ(a.failures(20), 2);
+}
+
+TEST(BisectSearch, KnownRunsAtTheBadEndAreEvidenceNotRuns) {
+  SearchOptions o;
+  o.known_runs = 40;
+  o.known_failures = 10;
+  Search s(100, o);
+  EXPECT_EQ(s.runs(), 0);
+  EXPECT_EQ(s.model().runs(100), 40);
+  EXPECT_EQ(s.model().Posterior()[101], 0.0);  // a failure at the bad end: reproducible
+  EXPECT_NEAR(s.model().PHat(100), (1.0 + 10) / (1.0 + 3 + 40), 1e-9);
+}
+
+TEST(BisectSimulate, HistoryAtTheBadEndSavesRuns) {
+  SimOptions o;
+  o.commits = 256;
+  o.p = 0.25;
+  o.trials = 60;
+  SimResult without = Simulate(o);
+  o.history = 100;
+  SimResult with = Simulate(o);
+  EXPECT_LT(with.vigil.mean_runs, without.vigil.mean_runs);
+  EXPECT_GE(with.vigil.accuracy, 0.9);
+}
+
+TEST(BisectSimulate, OracleKnowsTheCulprit) {
+  SimOptions o;
+  o.commits = 256;
+  o.p = 1.0;
+  o.trials = 30;
+  SimResult r = Simulate(o);
+  // One failure at the culprit, then passes at its parent until p = 1's
+  // atom and the parent's passes leave the culprit at 0.95.
+  EXPECT_EQ(r.oracle.accuracy, 1.0);
+  EXPECT_LT(r.oracle.mean_runs, r.vigil.mean_runs);
+  EXPECT_GT(r.oracle_ratio, 0.0);
+  o.p = 0.25;
+  r = Simulate(o);
+  EXPECT_GE(r.oracle.accuracy, 0.95);
+  EXPECT_LE(r.oracle.mean_runs, r.vigil.mean_runs);
+}
+
 }  // namespace
 }  // namespace vigil::bisect

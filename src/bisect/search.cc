@@ -14,7 +14,9 @@ const char* StopName(Stop s) {
   return "?";
 }
 
-Search::Search(int n, SearchOptions o) : model_(n, o.model), o_(o) {}
+Search::Search(int n, SearchOptions o) : model_(n, o.model), o_(o) {
+  model_.ObserveMany(model_.n(), o.known_runs, o.known_failures);
+}
 
 int Search::Next() {
   if (stop_ != Stop::kNone) return -1;
@@ -102,6 +104,45 @@ SimStats Naive(const SimOptions& o, int k) {
   return Stats(runs, builds, correct, o.trials);
 }
 
+// The earlier runs at the bad end a trial starts with: `history` draws at p.
+void DrawHistory(const SimOptions& o, std::mt19937_64& rng, SearchOptions* so) {
+  std::binomial_distribution<int> fails_of(o.history, o.p);
+  so->known_runs = o.history;
+  so->known_failures = o.history > 0 ? fails_of(rng) : 0;
+}
+
+// The oracle: knows the culprit c, runs c until it fails, then keeps
+// (runs at c - 1) near ratio x (runs at c), and stops by the search's rule.
+SimStats Oracle(const SimOptions& o, double ratio) {
+  std::mt19937_64 rng(o.seed ^ 0x6a09e667f3bcc909ull);
+  std::uniform_int_distribution<int> culprit_of(1, o.commits);
+  std::uniform_real_distribution<double> u(0, 1);
+  SearchOptions so = o.search;
+  so.model.epsilon = o.epsilon;
+  std::vector<int> runs, builds;
+  int correct = 0;
+  for (int t = 0; t < o.trials; ++t) {
+    int c = culprit_of(rng);
+    DrawHistory(o, rng, &so);
+    Model m(o.commits, so.model);
+    m.ObserveMany(o.commits, so.known_runs, so.known_failures);
+    int at_c = 0, at_parent = 0, b = 0, last = -1;
+    while (at_c + at_parent < so.max_runs && m.Best().mass < so.confidence) {
+      bool culprit = m.failures(c) == 0 || at_parent >= ratio * at_c;
+      int j = culprit ? c : c - 1;
+      (culprit ? at_c : at_parent)++;
+      b += j != last;
+      last = j;
+      m.Observe(j, u(rng) < (j >= c ? o.p : o.epsilon));
+    }
+    Group g = m.Best();
+    correct += g.mass >= so.confidence && g.first == c && g.last == c;
+    runs.push_back(at_c + at_parent);
+    builds.push_back(b);
+  }
+  return Stats(runs, builds, correct, o.trials);
+}
+
 }  // namespace
 
 SimResult Simulate(const SimOptions& o) {
@@ -115,6 +156,7 @@ SimResult Simulate(const SimOptions& o) {
   int correct = 0;
   for (int t = 0; t < o.trials; ++t) {
     int c = culprit_of(rng);
+    DrawHistory(o, rng, &so);
     Search s(o.commits, so);
     for (int j = s.Next(); j >= 0; j = s.Next()) {
       s.Record(j, u(rng) < (j >= c ? o.p : o.epsilon) ? Outcome::kFail : Outcome::kPass);
@@ -131,6 +173,13 @@ SimResult Simulate(const SimOptions& o) {
     res.naive = n;
     res.naive_repeats = k;
     if (n.accuracy >= res.vigil.accuracy) break;
+  }
+  for (double ratio : {0.5, 1.0, 1.5, 2.0, 3.0, 4.0}) {
+    SimStats s = Oracle(o, ratio);
+    if (res.oracle_ratio == 0 || s.mean_runs < res.oracle.mean_runs) {
+      res.oracle = s;
+      res.oracle_ratio = ratio;
+    }
   }
   return res;
 }

@@ -17,6 +17,10 @@ struct SearchOptions {
   int max_runs = 1000;
   int runs_per_build = 1;   // runs in a row at a commit once it is built
   double build_cost = 0.0;  // a build, in runs
+  // Earlier runs of the test at the bad end (CI history): evidence about p
+  // and the bad end from the start, not counted as runs of the search.
+  int known_runs = 0;
+  int known_failures = 0;
   ModelOptions model;
 };
 
@@ -53,6 +57,7 @@ struct SimOptions {
   double epsilon = 0.0;
   int trials = 200;
   uint64_t seed = 1;
+  int history = 0;  // earlier runs at the bad end known to each search (drawn at p)
   SearchOptions search;
 };
 
@@ -66,12 +71,20 @@ struct SimResult {
   SimStats vigil;
   SimStats naive;
   int naive_repeats = 0;  // k: runs per step of naive bisection
+  // A policy that knows the culprit and stops by the same rule: it runs the
+  // culprit until it fails, then the culprit and its parent, `oracle_ratio`
+  // parent runs per culprit run (the best of a grid). Passes at the parent
+  // count against every earlier culprit and a failure at the culprit against
+  // every later one, so no search can do much better than this yardstick:
+  // it is what the model's confidence costs once the culprit is found.
+  SimStats oracle;
+  double oracle_ratio = 0;
 };
 
 // Runs the search against simulated repositories (the culprit uniform in
 // 1..commits) and naive bisection that repeats each step up to k times
 // (a failure ends the step early), with the smallest k that reaches the
-// search's accuracy.
+// search's accuracy, and the oracle above.
 SimResult Simulate(const SimOptions& o);
 
 }  // namespace vigil::bisect

@@ -37,7 +37,10 @@ struct BisectFlags {
   std::string db_path;
   bool json = false;
   double prior_a = 1, prior_b = 3, epsilon = 0, deterministic = 0.1;
+  std::string bad_history;  // "F/N": F failures in N earlier runs at the bad end
+  int known_runs = 0, known_failures = 0;
   // simulate
+  int history = 0;
   int commits = 1024, trials = 200;
   double p = 0.25;
   uint64_t seed = 1;
@@ -127,6 +130,8 @@ bisect::SearchOptions OptionsOf(const BisectFlags& f) {
   so.model.prior_b = f.prior_b;
   so.model.epsilon = f.epsilon;
   so.model.deterministic_prior = f.deterministic;
+  so.known_runs = f.known_runs;
+  so.known_failures = f.known_failures;
   return so;
 }
 
@@ -305,6 +310,21 @@ Probe RunTest(const BisectFlags& f, const std::string& wt, const std::string& ha
   return p;
 }
 
+// "F/N" -> F failures in N runs.
+bool ParseHistory(const std::string& s, int* failures, int* runs) {
+  size_t slash = s.find('/');
+  if (slash == std::string::npos) return false;
+  try {
+    size_t a = 0, b = 0;
+    *failures = std::stoi(s.substr(0, slash), &a);
+    *runs = std::stoi(s.substr(slash + 1), &b);
+    if (a != slash || b != s.size() - slash - 1) return false;
+  } catch (const std::exception&) {
+    return false;
+  }
+  return *runs > 0 && *runs <= 100000 && *failures >= 0 && *failures <= *runs;
+}
+
 int RunBisect(BisectFlags f) {
   if (f.good.empty() || f.bad.empty()) {
     fmt::print(stderr, "vigil bisect run: --good and --bad are needed\n");
@@ -312,6 +332,11 @@ int RunBisect(BisectFlags f) {
   }
   if (f.command.empty() == f.vigil_test.empty()) {
     fmt::print(stderr, "vigil bisect run: give a test command after -- or --vigil-test PATH (one of them)\n");
+    return kExitUsage;
+  }
+  if (!f.bad_history.empty() && !ParseHistory(f.bad_history, &f.known_failures, &f.known_runs)) {
+    fmt::print(stderr, "vigil bisect run: --bad-history wants F/N (F failures in N runs, 0 <= F <= N, N >= 1), not '{}'\n",
+               f.bad_history);
     return kExitUsage;
   }
   auto repo = LoadRepo(f.good, f.bad, f.fix);
@@ -331,6 +356,7 @@ int RunBisect(BisectFlags f) {
                          {"runs_per_build", f.runs_per_build}, {"build_cost", f.build_cost},
                          {"prior", {f.prior_a, f.prior_b}}, {"epsilon", f.epsilon},
                          {"deterministic_prior", f.deterministic}};
+  if (!f.bad_history.empty()) opts["bad_history"] = f.bad_history;  // absent: bisections started before it resume
   const std::string good = repo->commits.front(), bad = repo->commits.back();
   int64_t id = 0;
   std::vector<store::BisectRunRecord> done;
@@ -526,6 +552,7 @@ int RunSimulate(const BisectFlags& f) {
   o.epsilon = f.epsilon;
   o.trials = f.trials;
   o.seed = f.seed;
+  o.history = f.history;
   o.search = OptionsOf(f);
   o.search.build_cost = f.build_cost >= 0 ? f.build_cost : 0;
   bisect::SimResult r = bisect::Simulate(o);
@@ -543,11 +570,14 @@ int RunSimulate(const BisectFlags& f) {
     j["confidence"] = f.confidence;
     j["naive"] = stats(r.naive);
     j["naive"]["repeats"] = r.naive_repeats;
+    j["history"] = f.history;
+    j["oracle"] = stats(r.oracle);
+    j["oracle"]["ratio"] = r.oracle_ratio;
     fmt::print("{}\n", j.dump());
     return 0;
   }
-  fmt::print("{} commits, p = {}, epsilon = {}, {} trials, confidence {}\n", f.commits, f.p, f.epsilon, f.trials,
-             f.confidence);
+  fmt::print("{} commits, p = {}, epsilon = {}, {} trials, confidence {}{}\n", f.commits, f.p, f.epsilon, f.trials,
+             f.confidence, f.history ? fmt::format(", {} earlier run(s) at the bad end", f.history) : "");
   fmt::print("{:<28} {:>9} {:>10} {:>9} {:>11} {:>10}\n", "", "accuracy", "mean runs", "p90 runs", "mean builds",
              "p90 builds");
   fmt::print("{:<28} {:>8.1f}% {:>10.1f} {:>9.0f} {:>11.1f} {:>10.0f}\n", "vigil bisect", 100 * r.vigil.accuracy,
@@ -555,6 +585,10 @@ int RunSimulate(const BisectFlags& f) {
   fmt::print("{:<28} {:>8.1f}% {:>10.1f} {:>9.0f} {:>11.1f} {:>10.0f}\n",
              fmt::format("naive, each step {}x", r.naive_repeats), 100 * r.naive.accuracy, r.naive.mean_runs,
              r.naive.p90_runs, r.naive.mean_builds, r.naive.p90_builds);
+  fmt::print("{:<28} {:>8.1f}% {:>10.1f} {:>9.0f} {:>11.1f} {:>10.0f}\n",
+             fmt::format("oracle, parent:culprit {}", r.oracle_ratio), 100 * r.oracle.accuracy, r.oracle.mean_runs,
+             r.oracle.p90_runs, r.oracle.mean_builds, r.oracle.p90_builds);
+  fmt::print("(oracle: knows the culprit, runs only it and its parent, stops by the same rule)\n");
   return 0;
 }
 
@@ -598,6 +632,9 @@ Runner SetupBisectCommand(CLI::App* app) {
   run->add_option("--kernel", f->kernel, "With --vigil-test: boot this kernel (relative to the worktree)");
   run->add_option("--crash-title", f->crash_title, "With --vigil-test: count only kernel reports with this title glob");
   run->add_option("--db", f->db_path, "Store (default: vigil-bisect.db in the repository's git directory)");
+  run->add_option("--bad-history", f->bad_history,
+                  "F/N: the test already failed F times in N runs at the bad end (e.g. vigil history); evidence from "
+                  "the start, not run again");
   AddModelOptions(run, f.get());
   run->add_option("command", f->command, "-- TEST_CMD ...: exit 0 good, 125 skip, 1-127 bad, >= 128 abort");
   CLI::App* status = app->add_subcommand("status", "The bisection in progress (or the last one) and its result");
@@ -611,6 +648,9 @@ Runner SetupBisectCommand(CLI::App* app) {
   sim->add_option("--p", f->p, "Failure probability at bad commits")->check(CLI::Range(0.001, 1.0))->capture_default_str();
   sim->add_option("--trials", f->trials, "Simulated bisections")->check(CLI::Range(1, 1000000))->capture_default_str();
   sim->add_option("--seed", f->seed, "Random seed")->capture_default_str();
+  sim->add_option("--history", f->history, "Earlier runs at the bad end each search knows (drawn at p), as --bad-history")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
   AddModelOptions(sim, f.get());
   return [f, run, status, log, reset, sim]() -> int {
     if (run->parsed()) return RunBisect(*f);

@@ -144,8 +144,24 @@ expect_eq "vigil-test: culprit = step 23" "$X2" "$(json_get "$TMP/b6.json" "d['c
 expect_eq "vigil-test: checkout untouched" "" "$(git status --porcelain)"
 cd "$R"
 
-# 6. Bad input; reset.
+# 6. What CI already knows: the test failed 9 times in 30 runs at the bad end
+# (--bad-history): evidence from the start, not counted as runs of the search.
+export SEED=6
 set +e
+"$VIGIL" bisect run --good "$GOOD" --bad "$BAD" --bad-history 9/30 --confidence 0.999 --json -- "$TMP/t.sh" > "$TMP/b7.json" 2> "$TMP/b7.err"
+rc=$?
+set -e
+tail -2 "$TMP/b7.err"
+expect_eq "bad-history: exit 0" 0 "$rc"
+expect_eq "bad-history: culprit = commit 137" "$X" "$(json_get "$TMP/b7.json" "d['culprit']['hash']")"
+expect_eq "bad-history: runs are the search's own" "$(json_get "$TMP/b7.json" "d['runs']")" "$("$VIGIL" bisect log | grep -c -E ' (pass|fail) ')"
+echo "with --bad-history 9/30: runs $(json_get "$TMP/b7.json" "d['runs']")"
+
+# 7. Bad input; reset.
+set +e
+"$VIGIL" bisect run --good "$GOOD" --bad "$BAD" --bad-history 5/3 -- "$TMP/t.sh" > /dev/null 2> "$TMP/e4"; rc=$?
+expect_eq "bad-history 5/3: exit 2" 2 "$rc"
+expect_eq "bad-history 5/3: says so" 1 "$(grep -c 'bad-history wants F/N' "$TMP/e4")"
 "$VIGIL" bisect run --good "$BAD" --bad "$GOOD" -- "$TMP/t.sh" > /dev/null 2> "$TMP/e1"; rc=$?
 expect_eq "reversed ends: exit 2" 2 "$rc"
 expect_eq "reversed ends: says so" 1 "$(grep -c 'must be an ancestor' "$TMP/e1")"
