@@ -77,33 +77,6 @@ SimStats Stats(std::vector<int> runs, std::vector<int> builds, int correct, int 
   return s;
 }
 
-// Naive bisection, each step repeated up to k times (a failure settles it).
-SimStats Naive(const SimOptions& o, int k) {
-  std::mt19937_64 rng(o.seed ^ 0x9e3779b97f4a7c15ull);
-  std::uniform_int_distribution<int> culprit_of(1, o.commits);
-  std::uniform_real_distribution<double> u(0, 1);
-  std::vector<int> runs, builds;
-  int correct = 0;
-  for (int t = 0; t < o.trials; ++t) {
-    int c = culprit_of(rng);
-    int lo = 0, hi = o.commits, r = 0, b = 0;
-    while (hi - lo > 1) {
-      int mid = lo + (hi - lo) / 2;
-      ++b;
-      bool bad = false;
-      for (int i = 0; i < k && !bad; ++i) {
-        ++r;
-        bad = u(rng) < (mid >= c ? o.p : o.epsilon);
-      }
-      (bad ? hi : lo) = mid;
-    }
-    correct += hi == c;
-    runs.push_back(r);
-    builds.push_back(b);
-  }
-  return Stats(runs, builds, correct, o.trials);
-}
-
 // The earlier runs at the bad end a trial starts with: `history` draws at p.
 void DrawHistory(const SimOptions& o, std::mt19937_64& rng, SearchOptions* so) {
   std::binomial_distribution<int> fails_of(o.history, o.p);
@@ -111,12 +84,17 @@ void DrawHistory(const SimOptions& o, std::mt19937_64& rng, SearchOptions* so) {
   so->known_failures = o.history > 0 ? fails_of(rng) : 0;
 }
 
-// The oracle: knows the culprit c, runs c until it fails, then keeps
-// (runs at c - 1) near ratio x (runs at c), and stops by the search's rule.
-SimStats Oracle(const SimOptions& o, double ratio) {
-  std::mt19937_64 rng(o.seed ^ 0x6a09e667f3bcc909ull);
+struct Trial {
+  int runs = 0, builds = 0;
+  bool correct = false;
+};
+
+// o.trials trials of `one(culprit, options, rng)`, each with a culprit drawn
+// uniformly and its history; `salt` gives each policy a stream of its own.
+template <typename F>
+SimStats Trials(const SimOptions& o, uint64_t salt, F one) {
+  std::mt19937_64 rng(o.seed ^ salt);
   std::uniform_int_distribution<int> culprit_of(1, o.commits);
-  std::uniform_real_distribution<double> u(0, 1);
   SearchOptions so = o.search;
   so.model.epsilon = o.epsilon;
   std::vector<int> runs, builds;
@@ -124,49 +102,72 @@ SimStats Oracle(const SimOptions& o, double ratio) {
   for (int t = 0; t < o.trials; ++t) {
     int c = culprit_of(rng);
     DrawHistory(o, rng, &so);
+    Trial r = one(c, so, rng);
+    runs.push_back(r.runs);
+    builds.push_back(r.builds);
+    correct += r.correct;
+  }
+  return Stats(runs, builds, correct, o.trials);
+}
+
+// A run at `pos` fails: at rate p where the culprit c is in, epsilon elsewhere.
+bool Fails(const SimOptions& o, int pos, int c, std::mt19937_64& rng) {
+  return std::uniform_real_distribution<double>(0, 1)(rng) < (pos >= c ? o.p : o.epsilon);
+}
+
+// Naive bisection, each step repeated up to k times (a failure settles it).
+SimStats Naive(const SimOptions& o, int k) {
+  return Trials(o, 0x9e3779b97f4a7c15ull, [&](int c, const SearchOptions&, std::mt19937_64& rng) {
+    Trial r;
+    int lo = 0, hi = o.commits;
+    while (hi - lo > 1) {
+      int mid = lo + (hi - lo) / 2;
+      ++r.builds;
+      bool bad = false;
+      for (int i = 0; i < k && !bad; ++i) {
+        ++r.runs;
+        bad = Fails(o, mid, c, rng);
+      }
+      (bad ? hi : lo) = mid;
+    }
+    r.correct = hi == c;
+    return r;
+  });
+}
+
+// The oracle: knows the culprit c, runs c until it fails, then keeps
+// (runs at c - 1) near `ratio` x (runs at c), and stops by the search's rule.
+SimStats Oracle(const SimOptions& o, double ratio) {
+  return Trials(o, 0x6a09e667f3bcc909ull, [&](int c, const SearchOptions& so, std::mt19937_64& rng) {
     Model m(o.commits, so.model);
     m.ObserveMany(o.commits, so.known_runs, so.known_failures);
-    int at_c = 0, at_parent = 0, b = 0, last = -1;
-    while (at_c + at_parent < so.max_runs && m.Best().mass < so.confidence) {
+    Trial r;
+    int at_c = 0, at_parent = 0, last = -1;
+    while (r.runs < so.max_runs && m.Best().mass < so.confidence) {
       bool culprit = m.failures(c) == 0 || at_parent >= ratio * at_c;
       int j = culprit ? c : c - 1;
       (culprit ? at_c : at_parent)++;
-      b += j != last;
+      ++r.runs;
+      r.builds += j != last;
       last = j;
-      m.Observe(j, u(rng) < (j >= c ? o.p : o.epsilon));
+      m.Observe(j, Fails(o, j, c, rng));
     }
     Group g = m.Best();
-    correct += g.mass >= so.confidence && g.first == c && g.last == c;
-    runs.push_back(at_c + at_parent);
-    builds.push_back(b);
-  }
-  return Stats(runs, builds, correct, o.trials);
+    r.correct = g.mass >= so.confidence && g.first == c && g.last == c;
+    return r;
+  });
 }
 
 }  // namespace
 
 SimResult Simulate(const SimOptions& o) {
   SimResult res;
-  std::mt19937_64 rng(o.seed);
-  std::uniform_int_distribution<int> culprit_of(1, o.commits);
-  std::uniform_real_distribution<double> u(0, 1);
-  SearchOptions so = o.search;
-  so.model.epsilon = o.epsilon;
-  std::vector<int> runs, builds;
-  int correct = 0;
-  for (int t = 0; t < o.trials; ++t) {
-    int c = culprit_of(rng);
-    DrawHistory(o, rng, &so);
+  res.vigil = Trials(o, 0, [&](int c, const SearchOptions& so, std::mt19937_64& rng) {
     Search s(o.commits, so);
-    for (int j = s.Next(); j >= 0; j = s.Next()) {
-      s.Record(j, u(rng) < (j >= c ? o.p : o.epsilon) ? Outcome::kFail : Outcome::kPass);
-    }
+    for (int j = s.Next(); j >= 0; j = s.Next()) s.Record(j, Fails(o, j, c, rng) ? Outcome::kFail : Outcome::kPass);
     Group g = s.model().Best();
-    correct += s.stop() == Stop::kConfident && g.first == c && g.last == c;
-    runs.push_back(s.runs());
-    builds.push_back(s.builds());
-  }
-  res.vigil = Stats(runs, builds, correct, o.trials);
+    return Trial{s.runs(), s.builds(), s.stop() == Stop::kConfident && g.first == c && g.last == c};
+  });
   // The smallest k whose accuracy reaches the search's.
   for (int k = 1; k <= 200; ++k) {
     SimStats n = Naive(o, k);
