@@ -37,6 +37,7 @@ struct BisectFlags {
   std::string db_path;
   bool json = false;
   double prior_a = 1, prior_b = 3, epsilon = 0, deterministic = 0.1;
+  bool first_parent = false;  // no descent into merges
   std::string bad_history;  // "F/N": F failures in N earlier runs at the bad end
   int known_runs = 0, known_failures = 0;
   // simulate
@@ -65,28 +66,20 @@ struct Repo {
   std::vector<std::string> subjects;
 };
 
-// The commits between the ends on the first-parent line, as model
-// positions: 0 the unaffected end, n the affected one.
-Result<Repo> LoadRepo(const std::string& good_spec, const std::string& bad_spec, bool fix) {
-  Repo r;
-  auto top = Git(".", {"rev-parse", "--show-toplevel"});
-  if (!top.ok()) return Status::InvalidArgument("not in a git repository: " + top.status().message());
-  r.top = top.value();
-  auto good = Git(r.top, {"rev-parse", "--verify", "--quiet", good_spec + "^{commit}"});
-  if (!good.ok()) return Status::InvalidArgument(fmt::format("--good {}: not a commit", good_spec));
-  auto bad = Git(r.top, {"rev-parse", "--verify", "--quiet", bad_spec + "^{commit}"});
-  if (!bad.ok()) return Status::InvalidArgument(fmt::format("--bad {}: not a commit", bad_spec));
-  // The older end must be an ancestor of the newer: good..bad, or with --fix bad..good.
-  std::string old_end = fix ? bad.value() : good.value();
-  std::string new_end = fix ? good.value() : bad.value();
-  if (!Git(r.top, {"merge-base", "--is-ancestor", old_end, new_end}).ok()) {
-    return Status::InvalidArgument(fix ? "--bad must be an ancestor of --good with --fix (older = bad)"
-                                       : "--good must be an ancestor of --bad");
-  }
-  auto list = Git(r.top, {"rev-list", "--first-parent", "--reverse", "--format=%H %s", "--no-commit-header",
-                          old_end + ".." + new_end});
+using Commits = std::vector<std::pair<std::string, std::string>>;  // hash, subject
+
+std::string Subject(const std::string& top, const std::string& hash) {
+  auto s = Git(top, {"log", "-1", "--format=%s", hash});
+  return s.ok() ? s.value() : std::string();
+}
+
+// The first-parent line from `new_end` back to (without) what `old_end`
+// reaches, oldest first.
+Result<Commits> FirstParentLine(const std::string& top, const std::string& old_end, const std::string& new_end) {
+  auto list = Git(top, {"rev-list", "--first-parent", "--reverse", "--format=%H %s", "--no-commit-header",
+                        old_end + ".." + new_end});
   if (!list.ok()) return list.status();
-  std::vector<std::pair<std::string, std::string>> line;  // oldest first, without old_end
+  Commits line;
   std::string text = list.value();
   size_t pos = 0;
   while (pos < text.size()) {
@@ -96,28 +89,68 @@ Result<Repo> LoadRepo(const std::string& good_spec, const std::string& bad_spec,
     if (l.size() < 40) continue;
     line.emplace_back(l.substr(0, 40), l.size() > 41 ? l.substr(41) : "");
   }
-  if (line.empty()) return Status::InvalidArgument("no commits between the ends");
-  auto subject = [&](const std::string& h) {
-    auto s = Git(r.top, {"log", "-1", "--format=%s", h});
-    return s.ok() ? s.value() : std::string();
-  };
-  if (!fix) {
-    r.commits.push_back(good.value());
-    r.subjects.push_back(subject(good.value()));
-    for (auto& [h, s] : line) {
-      r.commits.push_back(h);
-      r.subjects.push_back(s);
-    }
-  } else {
-    // Newest (fixed) first: position 0 is --good, the last is --bad.
-    for (auto it = line.rbegin(); it != line.rend(); ++it) {
-      r.commits.push_back(it->first);
-      r.subjects.push_back(it->second);
-    }
-    r.commits.push_back(bad.value());
-    r.subjects.push_back(subject(bad.value()));
+  return line;
+}
+
+// Commits oldest first as model positions: 0 the unaffected end, n the
+// affected one (with --fix the newest, fixed commit is position 0).
+Repo Positions(const std::string& top, Commits oldest_first, bool fix) {
+  Repo r;
+  r.top = top;
+  if (fix) std::reverse(oldest_first.begin(), oldest_first.end());
+  for (auto& [h, s] : oldest_first) {
+    r.commits.push_back(std::move(h));
+    r.subjects.push_back(std::move(s));
   }
   return r;
+}
+
+// The commits between the ends on the first-parent line, as model positions.
+Result<Repo> LoadRepo(const std::string& good_spec, const std::string& bad_spec, bool fix) {
+  auto top = Git(".", {"rev-parse", "--show-toplevel"});
+  if (!top.ok()) return Status::InvalidArgument("not in a git repository: " + top.status().message());
+  auto good = Git(top.value(), {"rev-parse", "--verify", "--quiet", good_spec + "^{commit}"});
+  if (!good.ok()) return Status::InvalidArgument(fmt::format("--good {}: not a commit", good_spec));
+  auto bad = Git(top.value(), {"rev-parse", "--verify", "--quiet", bad_spec + "^{commit}"});
+  if (!bad.ok()) return Status::InvalidArgument(fmt::format("--bad {}: not a commit", bad_spec));
+  // The older end must be an ancestor of the newer: good..bad, or with --fix bad..good.
+  std::string old_end = fix ? bad.value() : good.value();
+  std::string new_end = fix ? good.value() : bad.value();
+  if (!Git(top.value(), {"merge-base", "--is-ancestor", old_end, new_end}).ok()) {
+    return Status::InvalidArgument(fix ? "--bad must be an ancestor of --good with --fix (older = bad)"
+                                       : "--good must be an ancestor of --bad");
+  }
+  auto line = FirstParentLine(top.value(), old_end, new_end);
+  if (!line.ok()) return line.status();
+  if (line->empty()) return Status::InvalidArgument("no commits between the ends");
+  Commits all = {{old_end, Subject(top.value(), old_end)}};
+  all.insert(all.end(), line->begin(), line->end());
+  return Positions(top.value(), std::move(all), fix);
+}
+
+// When `merge` has exactly two parents: the commits it brought in (the
+// first-parent line of its second parent down to what its first parent
+// reaches), between that line's own parent (unaffected, as an ancestor of
+// the merge's first parent) and the merge itself (affected), as positions.
+// The merge stays a candidate: "none of them alone, the merge" is position n.
+std::optional<Repo> MergedLine(const std::string& top, const std::string& merge, bool fix) {
+  auto parents = Git(top, {"rev-list", "--parents", "-n", "1", merge});
+  if (!parents.ok()) return std::nullopt;
+  std::vector<std::string> p;
+  for (size_t pos = 0; pos < parents->size();) {
+    size_t sp = parents->find(' ', pos);
+    p.push_back(parents->substr(pos, sp == std::string::npos ? std::string::npos : sp - pos));
+    pos = sp == std::string::npos ? parents->size() : sp + 1;
+  }
+  if (p.size() != 3) return std::nullopt;  // not a merge, or an octopus
+  auto line = FirstParentLine(top, p[1], p[2]);
+  if (!line.ok() || line->empty()) return std::nullopt;
+  auto base = Git(top, {"rev-parse", "--verify", "--quiet", line->front().first + "^1"});
+  if (!base.ok()) return std::nullopt;  // the merged line starts at a root commit
+  Commits all = {{base.value(), Subject(top, base.value())}};
+  all.insert(all.end(), line->begin(), line->end());
+  all.emplace_back(merge, Subject(top, merge));
+  return Positions(top, std::move(all), fix);
 }
 
 bisect::SearchOptions OptionsOf(const BisectFlags& f) {
@@ -211,6 +244,16 @@ void PrintConclusion(const nlohmann::json& j) {
       fmt::print("the {} is one of {} commits (untestable neighbours cannot be told apart):\n",
                  j["fix"].get<bool>() ? "fix" : "culprit", range.size());
       for (const auto& c : range) fmt::print("  {} {}\n", c["hash"].get<std::string>(), c["subject"].get<std::string>());
+    }
+    if (j.contains("merges")) {
+      for (const auto& m : j["merges"]) {
+        std::string h = m["hash"];
+        fmt::print("{} merge {} {} (posterior {:.3f} on its line)\n",
+                   range.size() == 1 && range[0]["hash"] == h ? "  it is the merge's own change: none of the commits "
+                                                                "it merged fails alone;"
+                                                              : "  found inside",
+                   h.substr(0, 12), m["subject"].get<std::string>(), m["posterior"].get<double>());
+      }
     }
     fmt::print("posterior {:.3f}, failure rate where it fails ~{:.2f}\n", j["posterior"].get<double>(),
                j["p_estimate"].get<double>());
@@ -356,7 +399,9 @@ int RunBisect(BisectFlags f) {
                          {"runs_per_build", f.runs_per_build}, {"build_cost", f.build_cost},
                          {"prior", {f.prior_a, f.prior_b}}, {"epsilon", f.epsilon},
                          {"deterministic_prior", f.deterministic}};
-  if (!f.bad_history.empty()) opts["bad_history"] = f.bad_history;  // absent: bisections started before it resume
+  // Absent when not given: bisections started before these options resume.
+  if (!f.bad_history.empty()) opts["bad_history"] = f.bad_history;
+  if (f.first_parent) opts["first_parent"] = true;
   const std::string good = repo->commits.front(), bad = repo->commits.back();
   int64_t id = 0;
   std::vector<store::BisectRunRecord> done;
@@ -394,18 +439,6 @@ int RunBisect(BisectFlags f) {
     }
     id = created.value();
   }
-  int n = static_cast<int>(repo->commits.size()) - 1;
-  fmt::print(f.json ? stderr : stdout, "bisection {}: {} commit(s) on the first-parent line, {} end {}, {} end {}\n", id, n,
-             f.fix ? "failing (older)" : "good", (f.fix ? repo->commits.back() : repo->commits.front()).substr(0, 12),
-             f.fix ? "fixed (newer)" : "bad", (f.fix ? repo->commits.front() : repo->commits.back()).substr(0, 12));
-  bisect::Search search(n, OptionsOf(f));
-  // Replays what earlier invocations recorded.
-  for (const auto& r : done) {
-    if (r.position < 0 || r.position > n || repo->commits[r.position] != r.commit) continue;
-    search.Record(r.position, r.outcome == "fail" ? bisect::Outcome::kFail
-                              : r.outcome == "skip" ? bisect::Outcome::kSkip
-                                                    : bisect::Outcome::kPass);
-  }
   // The user's checkout is left alone: probes run in a worktree of their own.
   std::string wt = std::filesystem::path(db_path).parent_path().string() + fmt::format("/vigil-bisect-wt-{}", id);
   if (!std::filesystem::exists(wt)) {
@@ -415,64 +448,121 @@ int RunBisect(BisectFlags f) {
       return kExitUsage;
     }
   }
-  int checked_out = -1;
-  for (int j = search.Next(); j >= 0; j = search.Next()) {
-    const std::string& hash = repo->commits[j];
-    Probe probe;
-    if (j != checked_out) {
-      auto co = Git(wt, {"checkout", "--quiet", "--force", "--detach", hash});
-      if (!co.ok()) {
-        fmt::print(stderr, "vigil bisect run: {}\n", co.status().message());
-        return kExitUsage;
-      }
-      checked_out = j;
-      if (!f.build.empty()) {
-        runner::ProcessOptions bo;
-        bo.argv = {"/bin/sh", "-c", f.build};
-        bo.cwd = wt;
-        bo.env = runner::CurrentEnvironment();
-        auto br = runner::RunProcess(bo);
-        if (!br.ok() || !br->status.exited() || br->status.exit_code() != 0) {
-          fmt::print(f.json ? stderr : stdout, "  {} build failed: untestable (skipped)\n", hash.substr(0, 12));
-          search.Record(j, bisect::Outcome::kSkip);
-          (void)(*db)->RecordBisectRun(id, {j, hash, "skip", std::nullopt, 0, UtcNow()});
-          continue;
+  std::FILE* say = f.json ? stderr : stdout;
+  {
+    int n = static_cast<int>(repo->commits.size()) - 1;
+    fmt::print(say, "bisection {}: {} commit(s) on the first-parent line, {} end {}, {} end {}\n", id, n,
+               f.fix ? "failing (older)" : "good", (f.fix ? repo->commits.back() : repo->commits.front()).substr(0, 12),
+               f.fix ? "fixed (newer)" : "bad", (f.fix ? repo->commits.front() : repo->commits.back()).substr(0, 12));
+  }
+  // Stage after stage: the first-parent line, then, while the culprit is a
+  // merge (and not --first-parent), the commits that merge brought in.
+  // Records replay in order: a stage takes them until it is confident.
+  Repo line = std::move(repo.value());
+  bisect::SearchOptions so = OptionsOf(f);
+  size_t replayed = 0;
+  int total_runs = 0, total_builds = 0;
+  nlohmann::json merges = nlohmann::json::array();
+  nlohmann::json result;
+  bool confident = false;
+  for (int stage = 0;; ++stage) {
+    int n = static_cast<int>(line.commits.size()) - 1;
+    so.max_runs = std::max(0, f.max_runs - total_runs);
+    bisect::Search search(n, so);
+    for (; replayed < done.size() && search.model().Best().mass < so.confidence; ++replayed) {
+      const auto& r = done[replayed];
+      if (r.position < 0 || r.position > n || line.commits[r.position] != r.commit) continue;
+      search.Record(r.position, r.outcome == "fail"   ? bisect::Outcome::kFail
+                                : r.outcome == "skip" ? bisect::Outcome::kSkip
+                                                      : bisect::Outcome::kPass);
+    }
+    int checked_out = -1;
+    for (int j = search.Next(); j >= 0; j = search.Next()) {
+      const std::string& hash = line.commits[j];
+      if (j != checked_out) {
+        auto co = Git(wt, {"checkout", "--quiet", "--force", "--detach", hash});
+        if (!co.ok()) {
+          fmt::print(stderr, "vigil bisect run: {}\n", co.status().message());
+          return kExitUsage;
+        }
+        checked_out = j;
+        if (!f.build.empty()) {
+          runner::ProcessOptions bo;
+          bo.argv = {"/bin/sh", "-c", f.build};
+          bo.cwd = wt;
+          bo.env = runner::CurrentEnvironment();
+          auto br = runner::RunProcess(bo);
+          if (!br.ok() || !br->status.exited() || br->status.exit_code() != 0) {
+            fmt::print(say, "  {} build failed: untestable (skipped)\n", hash.substr(0, 12));
+            search.Record(j, bisect::Outcome::kSkip);
+            (void)(*db)->RecordBisectRun(id, {j, hash, "skip", std::nullopt, 0, UtcNow()});
+            continue;
+          }
         }
       }
+      Probe probe = RunTest(f, wt, hash);
+      if (probe.abort) {
+        fmt::print(stderr, "vigil bisect run: aborted at {}: {} (the runs so far are kept; run again to resume)\n",
+                   hash.substr(0, 12), probe.message);
+        return kExitUsage;
+      }
+      bisect::Outcome outcome = probe.outcome;
+      const char* name = outcome == bisect::Outcome::kFail ? "fail" : outcome == bisect::Outcome::kSkip ? "skip" : "pass";
+      Status st = (*db)->RecordBisectRun(id, {j, hash, name, probe.exit_code, probe.duration_ms, UtcNow()});
+      if (!st.ok()) {
+        fmt::print(stderr, "vigil bisect run: cannot record a run: {}\n", st.message());
+        return kExitUsage;
+      }
+      search.Record(j, outcome);
+      ++replayed;  // recorded: a later invocation replays it
+      bisect::Group g = search.model().Best();
+      if (!f.json) {
+        fmt::print("  run {:>3}: {} {:<4} (best: {} at {:.3f})\n", total_runs + search.runs(), hash.substr(0, 12), name,
+                   g.first >= 1 && g.first <= n ? line.commits[f.fix ? g.first - 1 : g.first].substr(0, 12)
+                                                : std::string(g.first == 0 ? "the good end" : "not reproducible"),
+                   g.mass);
+      }
     }
-    probe = RunTest(f, wt, hash);
-    if (probe.abort) {
-      fmt::print(stderr, "vigil bisect run: aborted at {}: {} (the runs so far are kept; run again to resume)\n",
-                 hash.substr(0, 12), probe.message);
-      return kExitUsage;
-    }
-    bisect::Outcome outcome = probe.outcome;
-    const char* name = outcome == bisect::Outcome::kFail ? "fail" : outcome == bisect::Outcome::kSkip ? "skip" : "pass";
-    Status st = (*db)->RecordBisectRun(id, {j, hash, name, probe.exit_code, probe.duration_ms, UtcNow()});
-    if (!st.ok()) {
-      fmt::print(stderr, "vigil bisect run: cannot record a run: {}\n", st.message());
-      return kExitUsage;
-    }
-    search.Record(j, outcome);
+    total_runs += search.runs();
+    total_builds += search.builds();
+    result = Conclude(search, line, f.fix, opts);
+    confident = search.stop() == bisect::Stop::kConfident;
+    if (!confident || f.first_parent || stage >= 16 || result["culprit"].is_null()) break;
+    // A merge named on this line: descend into what it merged, unless it is
+    // the merge this line came from (its own changes are the culprit then).
+    std::string merge = result["culprit"]["hash"];
+    bool again = false;
+    for (const auto& m : merges) again |= m["hash"] == merge;
+    if (again) break;
+    std::optional<Repo> merged = MergedLine(line.top, merge, f.fix);
+    if (!merged) break;
+    // What this stage saw on the failing side is evidence about p in the
+    // next: every such commit contains the merge's changes.
     bisect::Group g = search.model().Best();
-    if (!f.json) {
-      fmt::print("  run {:>3}: {} {:<4} (best: {} at {:.3f})\n", search.runs(), hash.substr(0, 12), name,
-                 g.first >= 1 && g.first <= n ? repo->commits[f.fix ? g.first - 1 : g.first].substr(0, 12)
-                                              : std::string(g.first == 0 ? "the good end" : "not reproducible"),
-                 g.mass);
+    so.known_runs = so.known_failures = 0;
+    for (int i = g.first; i <= n; ++i) {
+      so.known_runs += search.model().runs(i);
+      so.known_failures += search.model().failures(i);
     }
+    merges.push_back({{"hash", merge}, {"subject", result["culprit"]["subject"]}, {"posterior", result["posterior"]},
+                      {"commits", static_cast<int>(merged->commits.size()) - 2}});
+    fmt::print(say, "the {} on this line is merge {} {} ({:.3f}); bisecting the {} commit(s) it merged\n",
+               f.fix ? "fix" : "culprit", merge.substr(0, 12), result["culprit"]["subject"].get<std::string>(),
+               result["posterior"].get<double>(), merged->commits.size() - 2);
+    line = std::move(*merged);
   }
-  nlohmann::json result = Conclude(search, repo.value(), f.fix, opts);
+  result["runs"] = total_runs;
+  result["builds"] = total_builds;
+  result["merges"] = merges;
   result["bisection"] = id;
   (void)(*db)->FinishBisection(id, "done", result.dump(), UtcNow());
-  Git(repo->top, {"worktree", "remove", "--force", wt});
+  Git(line.top, {"worktree", "remove", "--force", wt});
   if (f.json) {
     fmt::print("{}\n", result.dump());
   } else {
     PrintConclusion(result);
   }
-  if (search.stop() != bisect::Stop::kConfident) return 1;
-  return 0;
+  return confident ? 0 : 1;
 }
 
 // The store of the repository here; null (with a message printed) when
@@ -624,6 +714,8 @@ Runner SetupBisectCommand(CLI::App* app) {
   CLI::App* run = app->add_subcommand("run", "Bisect in the git repository here (the checkout is left alone: a worktree is used)");
   run->add_option("--good", f->good, "A commit without the failure (with --fix: the newer, fixed end)");
   run->add_option("--bad", f->bad, "A commit with the failure (with --fix: the older end)");
+  run->add_flag("--first-parent", f->first_parent,
+                "Only the first-parent line: a merge found there is the answer (default: bisect what it merged)");
   run->add_flag("--fix", f->fix, "Find the first commit where the failure is gone (older = bad, newer = good)");
   run->add_option("--build", f->build, "Shell command run in the worktree after each checkout (failure = untestable)");
   run->add_option("--vigil-test", f->vigil_test,

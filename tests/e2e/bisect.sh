@@ -157,7 +157,75 @@ expect_eq "bad-history: culprit = commit 137" "$X" "$(json_get "$TMP/b7.json" "d
 expect_eq "bad-history: runs are the search's own" "$(json_get "$TMP/b7.json" "d['runs']")" "$("$VIGIL" bisect log | grep -c -E ' (pass|fail) ')"
 echo "with --bad-history 9/30: runs $(json_get "$TMP/b7.json" "d['runs']")"
 
-# 7. Bad input; reset.
+# 7. Merges: the side branch s1..s30 forks from main's m20 and is merged
+# after m30; the bug comes with s17. The first-parent line names the merge,
+# then vigil bisects what it merged and finds s17; --first-parent stops at
+# the merge. A failure that needs both sides (A from m25, B from s10) is the
+# merge's own.
+M="$TMP/merges"
+mkdir -p "$M"
+git -C "$M" init -q -b main
+git -C "$M" config user.email ci@example.org
+git -C "$M" config user.name ci
+mc() { echo "$1" > "$M/state.$2"; git -C "$M" add -A; git -C "$M" commit -q -m "$1"; }
+for i in $(seq 1 20); do mc "m$i" main; done
+git -C "$M" checkout -q -b side
+for i in $(seq 1 30); do
+  [ "$i" -eq 17 ] && echo bug > "$M/bug"
+  [ "$i" -eq 10 ] && echo B > "$M/B"
+  mc "s$i" side
+done
+git -C "$M" checkout -q main
+for i in $(seq 21 30); do
+  [ "$i" -eq 25 ] && echo A > "$M/A"
+  mc "m$i" main
+done
+git -C "$M" merge -q --no-ff -m "merge side" side
+for i in $(seq 31 40); do mc "m$i" main; done
+mhash() { git -C "$M" log --all --format='%H %s' | awk -v s="$1" '$2 == s {print $1}'; }
+MERGE=$(git -C "$M" log --format='%H %s' | awk '$2 == "merge" {print $1}')
+cat > "$TMP/tm.sh" <<'SH'
+#!/bin/sh
+n=$(cat "$SEQ_STATE" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "$SEQ_STATE"
+r=$(awk -v n="$n" -v seed="$SEED" 'BEGIN { srand(seed * 100003 + n); print rand() }')
+if { [ -n "$BOTH" ] && [ -e A ] && [ -e B ]; } || { [ -z "$BOTH" ] && [ -e bug ]; }; then
+  awk -v r="$r" 'BEGIN { exit !(r < 0.3) }' && { echo "flaky failure"; exit 1; }
+fi
+exit 0
+SH
+chmod +x "$TMP/tm.sh"
+cd "$M"
+export SEED=7
+set +e
+"$VIGIL" bisect run --good "$(mhash m1)" --bad "$(mhash m40)" --confidence 0.999 --json -- "$TMP/tm.sh" > "$TMP/m1.json" 2> "$TMP/m1.err"
+rc=$?
+set -e
+tail -2 "$TMP/m1.err"
+expect_eq "merges: exit 0" 0 "$rc"
+expect_eq "merges: the merge on the first-parent line" "$MERGE" "$(json_get "$TMP/m1.json" "d['merges'][0]['hash']")"
+expect_eq "merges: culprit = s17 on the merged branch" "$(mhash s17)" "$(json_get "$TMP/m1.json" "d['culprit']['hash']")"
+expect_eq "merges: says it descended" 1 "$(grep -c "is merge ${MERGE:0:12} merge side.*bisecting the 30 commit(s) it merged" "$TMP/m1.err")"
+expect_eq "merges: every run logged" "$(json_get "$TMP/m1.json" "d['runs']")" "$("$VIGIL" bisect log | grep -c -E ' (pass|fail) ')"
+export SEED=8
+set +e
+"$VIGIL" bisect run --first-parent --good "$(mhash m1)" --bad "$(mhash m40)" --confidence 0.999 --json -- "$TMP/tm.sh" > "$TMP/m2.json" 2> /dev/null
+rc=$?
+set -e
+expect_eq "first-parent: exit 0" 0 "$rc"
+expect_eq "first-parent: culprit = the merge" "$MERGE" "$(json_get "$TMP/m2.json" "d['culprit']['hash']")"
+expect_eq "first-parent: no descent" 0 "$(json_get "$TMP/m2.json" "len(d['merges'])")"
+export SEED=9 BOTH=1
+set +e
+"$VIGIL" bisect run --good "$(mhash m1)" --bad "$(mhash m40)" --confidence 0.999 --json -- "$TMP/tm.sh" > "$TMP/m3.json" 2> "$TMP/m3.err"
+rc=$?
+set -e
+unset BOTH
+expect_eq "both sides: exit 0" 0 "$rc"
+expect_eq "both sides: descended into the merge" "$MERGE" "$(json_get "$TMP/m3.json" "d['merges'][0]['hash']")"
+expect_eq "both sides: the culprit is the merge itself" "$MERGE" "$(json_get "$TMP/m3.json" "d['culprit']['hash']")"
+cd "$R"
+
+# 8. Bad input; reset.
 set +e
 "$VIGIL" bisect run --good "$GOOD" --bad "$BAD" --bad-history 5/3 -- "$TMP/t.sh" > /dev/null 2> "$TMP/e4"; rc=$?
 expect_eq "bad-history 5/3: exit 2" 2 "$rc"
