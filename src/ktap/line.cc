@@ -191,25 +191,11 @@ bool ParseVersion(std::string_view s, Line* out) {
 
 }  // namespace
 
-namespace {
-
-uint64_t LowBits64(uint32_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; }
-uint32_t LowBits32(uint32_t n) { return n >= 32 ? ~uint32_t{0} : (uint32_t{1} << n) - 1; }
-
-}  // namespace
-
 void NestKey::Truncate(uint32_t len) {
   if (len >= len_) return;
   len_ = len;
   marks_lo_ &= LowBits64(len);
   marks_hi_ &= len > 64 ? LowBits32(len - 64) : 0;
-}
-
-bool NestKey::IsPrefixOf(const NestKey& other) const {
-  if (len_ > other.len_) return false;
-  if ((other.marks_lo_ & LowBits64(len_)) != marks_lo_) return false;
-  uint32_t hi = len_ > 64 ? LowBits32(len_ - 64) : 0;
-  return (other.marks_hi_ & hi) == marks_hi_;
 }
 
 std::string NestKey::ToString() const {
