@@ -65,7 +65,11 @@ struct Parser::Level {
 };
 
 Parser::Parser(ParserOptions options, ParserListener* listener)
-    : options_(options), listener_(listener), reader_(options.max_line_bytes) {
+    : options_(options),
+      listener_(listener),
+      observed_(options.keep_tree || listener != nullptr),
+      keep_logs_(options.keep_logs && observed_),
+      reader_(options.max_line_bytes) {
   auto root = std::make_unique<Level>();
   root->node.is_parent = true;
   levels_.push_back(std::move(root));
@@ -112,13 +116,13 @@ void Parser::Consume(const LineBatch& batch) {
       case ReadLine::Kind::kNoise:
         // Without the console prefix this is someone else's output: keep it
         // as log of the test that is running.
-        AppendLog(levels_.back()->pending_log, r.line.body());
+        AppendLog(*levels_.back(), r.line.body());
         break;
       case ReadLine::Kind::kKtap: {
         const Line& line = r.line;
         if (line.kind == LineKind::kDiagnostic && line.key == levels_.back()->key) {
           // The most common line: a diagnostic of the innermost test.
-          AppendLog(levels_.back()->pending_log, line.body());
+          AppendLog(*levels_.back(), line.body());
           if (listener_) listener_->OnDiagnostic(static_cast<int>(levels_.size() - 1), line.body());
           break;
         }
@@ -142,8 +146,19 @@ size_t Parser::MatchLevel(const NestKey& key) const {
   return 0;
 }
 
-void Parser::AppendLog(TestLog& log, std::string_view text) {
-  log.Append(text, options_.max_log_lines, kMaxStoredLogLine, options_.max_log_bytes);
+void Parser::AppendLog(Level& level, std::string_view text) {
+  // The root's own lines are kept whatever the options: they are the root's
+  // log when no test takes them.
+  if (!keep_logs_ && &level != levels_[0].get()) return;
+  level.pending_log.Append(text, options_.max_log_lines, kMaxStoredLogLine, options_.max_log_bytes);
+}
+
+void Parser::TakeLog(TestNode& node, Level& level) {
+  if (keep_logs_) {
+    node.log.Splice(level.pending_log, options_.max_log_lines);
+  } else {
+    level.pending_log.Clear();
+  }
 }
 
 void Parser::Dispatch(const Line& line) {
@@ -152,13 +167,13 @@ void Parser::Dispatch(const Line& line) {
       return;
     case LineKind::kOther: {
       Level& top = *levels_.back();
-      AppendLog(top.pending_log, line.body());
+      AppendLog(top, line.body());
       return;
     }
     case LineKind::kDiagnostic: {
       size_t idx = MatchLevel(line.key);
       Level& level = *levels_[idx];
-      AppendLog(level.pending_log, line.body());
+      AppendLog(level, line.body());
       if (listener_) listener_->OnDiagnostic(static_cast<int>(idx), line.body());
       return;
     }
@@ -259,7 +274,7 @@ void Parser::Dispatch(const Line& line) {
     case LineKind::kBailOut: {
       Level& level = *levels_[idx];
       level.node.bail_out = true;
-      AppendLog(level.pending_log, line.body());
+      AppendLog(level, line.body());
       return;
     }
     default:
@@ -285,7 +300,7 @@ bool Parser::PushLevel(const NestKey& key, std::string_view name) {
   level->Reset(key);
   level->node.name.assign(CapName(name));
   // What the parent saw since its last result belongs to the test now starting.
-  level->node.log.Splice(levels_[parent]->pending_log, options_.max_log_lines);
+  TakeLog(level->node, *levels_[parent]);
   levels_.push_back(std::move(level));
   if (listener_) listener_->OnTestStarted(static_cast<int>(levels_.size() - 1), name);
   return true;
@@ -310,7 +325,7 @@ void Parser::CloseTop() {
   size_t parent = index - 1;
   if (levels_[parent]->pending) AddMissingChild(parent, "missing result line for subtest");
   level.node.is_parent = true;
-  level.node.log.Splice(level.pending_log, options_.max_log_lines);
+  TakeLog(level.node, level);
   if (level.skip_all) level.node.status = Status::kSkip;
   levels_[parent]->pending = std::move(levels_.back());
   levels_.pop_back();
@@ -336,6 +351,11 @@ void Parser::ApplyResult(size_t index, const Line& line) {
     TestNode node;
     FillFromResult(node, level, line);
     AddChild(index, node, nullptr);  // a leaf: its own status is all there is
+  } else if (!observed_) {
+    // Neither kept nor listened to: the test is its status in the counts.
+    TakeLog(scratch_, level);
+    ++level.results;
+    level.counts.Add(OwnStatus(line));
   } else {
     // Streaming mode reuses one node so its buffers are not reallocated.
     scratch_.Reset();
@@ -370,7 +390,7 @@ void Parser::FillFromResult(TestNode& node, Level& level, const Line& line) {
   node.exit_code = line.exit_code();
   node.duration_ms = line.duration_ms();
   node.line = line_no_;
-  node.log.Splice(level.pending_log, options_.max_log_lines);
+  TakeLog(node, level);
   node.status = OwnStatus(line);
 }
 
