@@ -66,6 +66,7 @@ int Run(const ParseFlags& f) {
   bool color = UseColor(f.color);
   ktap::ParserOptions options;
   options.keep_tree = !f.stream;
+  options.keep_logs = !f.stream;  // the stream prints names and statuses only
   std::unique_ptr<StreamPrinter> printer;
   if (f.stream && !f.quiet) printer = std::make_unique<StreamPrinter>(color);
   ktap::Parser parser(options, printer.get());

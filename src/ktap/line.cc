@@ -1,5 +1,6 @@
 #include "ktap/line.h"
 
+#include <bit>
 #include <cstring>
 
 namespace vigil::ktap {
@@ -32,13 +33,13 @@ bool IsAlnum(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-std::string_view TrimLeft(std::string_view s) {
+inline std::string_view TrimLeft(std::string_view s) {
   size_t i = 0;
   while (i < s.size() && IsSpace(s[i])) ++i;
   return s.substr(i);
 }
 
-std::string_view TrimRight(std::string_view s) {
+inline std::string_view TrimRight(std::string_view s) {
   size_t n = s.size();
   while (n > 0 && IsSpace(s[n - 1])) --n;
   return s.substr(0, n);
@@ -46,7 +47,7 @@ std::string_view TrimRight(std::string_view s) {
 
 // Parses a decimal number at the start of `*s`, advancing it. Values above
 // kMaxNumber are clamped so hostile input can't overflow.
-bool ParseNumber(std::string_view* s, int64_t* out) {
+inline bool ParseNumber(std::string_view* s, int64_t* out) {
   size_t i = 0;
   int64_t v = 0;
   while (i < s->size() && IsDigit((*s)[i])) {
@@ -190,25 +191,11 @@ bool ParseVersion(std::string_view s, Line* out) {
 
 }  // namespace
 
-namespace {
-
-uint64_t LowBits64(uint32_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; }
-uint32_t LowBits32(uint32_t n) { return n >= 32 ? ~uint32_t{0} : (uint32_t{1} << n) - 1; }
-
-}  // namespace
-
 void NestKey::Truncate(uint32_t len) {
   if (len >= len_) return;
   len_ = len;
   marks_lo_ &= LowBits64(len);
   marks_hi_ &= len > 64 ? LowBits32(len - 64) : 0;
-}
-
-bool NestKey::IsPrefixOf(const NestKey& other) const {
-  if (len_ > other.len_) return false;
-  if ((other.marks_lo_ & LowBits64(len_)) != marks_lo_) return false;
-  uint32_t hi = len_ > 64 ? LowBits32(len_ - 64) : 0;
-  return (other.marks_hi_ & hi) == marks_hi_;
 }
 
 std::string NestKey::ToString() const {
@@ -295,61 +282,89 @@ LineKind ClassifyBody(std::string_view s, Line* out) {
   return out->kind;
 }
 
+namespace {
+
+// Leading spaces of `p[0..n)`, eight at a time where the bytes allow.
+size_t CountSpaces(const char* p, size_t n) {
+  size_t i = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    for (; i + 8 <= n; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      uint64_t diff = w ^ 0x2020202020202020ULL;
+      if (diff != 0) return i + static_cast<size_t>(std::countr_zero(diff)) / 8;
+    }
+  }
+  while (i < n && p[i] == ' ') ++i;
+  return i;
+}
+
+// Whether ClassifyBody() can find a version, plan, result or Bail out! in a
+// body starting with `c`: only such lines make `# ` markers nesting.
+bool MayBeStructural(char c) {
+  return c == 'o' || c == 'n' || c == '1' || c == 'K' || c == 'T' || c == 'B';
+}
+
+}  // namespace
+
 void ClassifyLine(std::string_view text, Line* out) {
-  text = text.substr(0, Line::kMaxBytes);
-  out->key.Clear();
-  if (text.empty() || (text[0] != ' ' && text[0] != '\t' && text[0] != '#')) {
+  if (text.size() > Line::kMaxBytes) text = text.substr(0, Line::kMaxBytes);
+  const char* const begin = text.data();
+  const char* const end = begin + text.size();
+  if (begin == end || (*begin != ' ' && *begin != '\t' && *begin != '#')) {
+    out->key.Clear();
     ClassifyBody(text, out);  // the common case: no indentation, no marker
     return;
   }
-  size_t pos = 0;
-  while (pos < text.size() && text[pos] == ' ') ++pos;
-  out->key.AddSpaces(static_cast<uint32_t>(pos));
-  if (pos == text.size() || (text[pos] != '\t' && text[pos] != '#')) {
-    ClassifyBody(text.substr(pos), out);  // plain indentation
-    return;
-  }
+  // The key is built in a local: stores through `out` could alias `text`.
+  NestKey key;
+  const char* p = begin + CountSpaces(begin, text.size());
+  key.AddSpaces(static_cast<uint32_t>(p - begin));
   // Walk the leading whitespace and `# ` markers once. A marker is nesting
   // (kselftest runner prefix) only when what finally follows is structural;
   // otherwise the last '#' starts a diagnostic or a `# Subtest:` header.
-  size_t col = pos;
-  uint32_t key_before_last_marker = UINT32_MAX;
-  size_t pos_of_last_marker = 0;
-  while (pos < text.size()) {
-    char c = text[pos];
-    if (c == ' ') {
-      out->key.AddSpaces(1);
+  size_t col = static_cast<size_t>(p - begin);
+  const char* last_marker = nullptr;
+  NestKey key_before_last_marker;
+  for (; p != end; ++p) {
+    if (*p == ' ') {
+      key.AddSpaces(1);
       ++col;
-      ++pos;
-    } else if (c == '\t') {
+    } else if (*p == '\t') {
       size_t next = (col / 8 + 1) * 8;
-      out->key.AddSpaces(static_cast<uint32_t>(next - col));
+      key.AddSpaces(static_cast<uint32_t>(next - col));
       col = next;
-      ++pos;
-    } else if (c == '#' && pos + 1 < text.size() && text[pos + 1] == ' ') {
-      key_before_last_marker = out->key.size();
-      pos_of_last_marker = pos;
-      out->key.AddMarker();
+    } else if (*p == '#' && p + 1 != end && p[1] == ' ') {
+      key_before_last_marker = key;
+      last_marker = p;
+      key.AddMarker();
       col += 2;
-      pos += 2;
+      ++p;
     } else {
       break;
     }
   }
-  std::string_view rest = text.substr(pos);
-  ClassifyBody(rest, out);
-  if (key_before_last_marker == UINT32_MAX) return;
-  switch (out->kind) {
-    case LineKind::kVersion:
-    case LineKind::kPlan:
-    case LineKind::kResult:
-    case LineKind::kBailOut:
-      return;  // every marker was nesting
-    default:
-      // The last marker belongs to the line itself: "# diag", "# Subtest: x".
-      out->key.Truncate(key_before_last_marker);
-      ClassifyBody(text.substr(pos_of_last_marker), out);
+  std::string_view rest(p, static_cast<size_t>(end - p));
+  if (last_marker == nullptr) {
+    out->key = key;
+    ClassifyBody(rest, out);
+    return;
   }
+  if (p != end && MayBeStructural(*p)) {
+    out->key = key;
+    switch (ClassifyBody(rest, out)) {
+      case LineKind::kVersion:
+      case LineKind::kPlan:
+      case LineKind::kResult:
+      case LineKind::kBailOut:
+        return;  // every marker was nesting
+      default:
+        break;
+    }
+  }
+  // The last marker belongs to the line itself: "# diag", "# Subtest: x".
+  out->key = key_before_last_marker;
+  ClassifyBody(std::string_view(last_marker, static_cast<size_t>(end - last_marker)), out);
 }
 
 }  // namespace vigil::ktap

@@ -50,7 +50,11 @@ class NestKey {
   // Cuts the key back to its first `len` columns.
   void Truncate(uint32_t len);
   uint32_t size() const { return len_; }
-  bool IsPrefixOf(const NestKey& other) const;
+  bool IsPrefixOf(const NestKey& other) const {
+    if (len_ > other.len_) return false;
+    if ((other.marks_lo_ & LowBits64(len_)) != marks_lo_) return false;
+    return (other.marks_hi_ & (len_ > 64 ? LowBits32(len_ - 64) : 0)) == marks_hi_;
+  }
   bool operator==(const NestKey& o) const {
     return len_ == o.len_ && marks_lo_ == o.marks_lo_ && marks_hi_ == o.marks_hi_;
   }
@@ -58,6 +62,8 @@ class NestKey {
   std::string ToString() const;
 
  private:
+  static uint64_t LowBits64(uint32_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; }
+  static uint32_t LowBits32(uint32_t n) { return n >= 32 ? ~uint32_t{0} : (uint32_t{1} << n) - 1; }
   bool IsMarker(uint32_t col) const {
     return col < 64 ? (marks_lo_ >> col) & 1 : (marks_hi_ >> (col - 64)) & 1;
   }

@@ -5,9 +5,11 @@
 namespace vigil::ktap {
 namespace {
 
-std::string_view TrimTrailing(std::string_view s) {
+inline std::string_view TrimTrailing(std::string_view s) {
   size_t n = s.size();
-  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n')) {
+  // Every byte trimmed is <= ' ': most lines end in a byte above it.
+  while (n > 0 && static_cast<unsigned char>(s[n - 1]) <= ' ' &&
+         (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n')) {
     --n;
   }
   return s.substr(0, n);
@@ -23,7 +25,18 @@ size_t LineReader::Read(std::string_view bytes, LineBatch* batch, size_t max_lin
     size_t len = nl ? static_cast<size_t>(static_cast<const char*>(nl) - bytes.data()) : bytes.size();
     std::string_view piece = bytes.substr(0, len);
     if (partial_.empty() && nl && piece.size() <= max_line_bytes_) {
-      Emit(piece, 0, false, batch);
+      if (started_ && prefix_.empty()) {
+        // The common case, inline: a whole line of unprefixed KTAP.
+        ReadLine& out = batch->Next();
+        ++line_no_;
+        out.truncated_bytes = 0;
+        out.kind = ReadLine::Kind::kKtap;
+        out.starts_ktap = false;
+        out.start_without_version = false;
+        ClassifyLine(TrimTrailing(piece), &out.line);
+      } else {
+        Emit(piece, 0, false, batch);
+      }
     } else {
       size_t room = max_line_bytes_ > partial_.size() ? max_line_bytes_ - partial_.size() : 0;
       size_t take = piece.size() < room ? piece.size() : room;

@@ -20,14 +20,12 @@ struct Slot {
   LineBatch batch;
   std::unique_ptr<char[]> chunk;  // ReadFn mode only
   std::string_view range;         // the bytes the batch was read from
+  bool last = false;              // ReadFn mode: the input ends in `range`
 };
 
 // Slots travel reader -> parser through `full` and come back through `free`.
 class SlotQueue {
  public:
-  explicit SlotQueue(std::array<Slot, kSlots>& slots) {
-    for (auto& s : slots) free_.push_back(&s);
-  }
   Slot* TakeFree() { return Pop(&free_); }  // null once Close()d
   void GiveFree(Slot* s) { Push(&free_, s); }
   Slot* TakeFull() { return Pop(&full_); }  // null once Close() and drained
@@ -70,7 +68,8 @@ template <typename Produce>
 void Pipeline(Parser& parser, Produce produce,
               const std::function<void(std::string_view)>* release = nullptr) {
   std::array<Slot, kSlots> slots;
-  SlotQueue queue(slots);
+  SlotQueue queue;
+  for (auto& s : slots) queue.GiveFree(&s);
   std::thread producer([&] {
     produce(queue);
     queue.Close();
@@ -136,28 +135,55 @@ void FeedParallel(Parser& parser, std::string_view data,
 }
 
 bool FeedParallel(Parser& parser, const ReadFn& read) {
+  // This thread reads the chunks (system calls and copies, which would
+  // otherwise all fall on the second thread) and builds the tree; the second
+  // thread splits and classifies each chunk's lines.
   LineReader& reader = parser.reader();
+  std::array<Slot, kSlots> slots;
+  SlotQueue queue;
   bool ok = true;
-  Pipeline(parser, [&](SlotQueue& queue) {
-    while (true) {
-      Slot* s = queue.TakeFree();
-      if (!s) return;
-      if (!s->chunk) s->chunk = std::make_unique<char[]>(kChunkBytes);
-      size_t got = 0;
-      while (got < kChunkBytes) {
-        long n = read(s->chunk.get() + got, kChunkBytes - got);
-        if (n < 0) ok = false;
-        if (n <= 0) break;
-        got += static_cast<size_t>(n);
-      }
+  bool at_end = false;
+  // Reads the next chunk into `s` and hands it to the second thread.
+  auto fill = [&](Slot* s) {
+    if (at_end) return;
+    if (!s->chunk) s->chunk = std::make_unique<char[]>(kChunkBytes);
+    size_t got = 0;
+    while (got < kChunkBytes) {
+      long n = read(s->chunk.get() + got, kChunkBytes - got);
+      if (n < 0) ok = false;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    s->range = std::string_view(s->chunk.get(), got);
+    s->last = got < kChunkBytes;  // end of input or error
+    at_end = s->last;
+    queue.GiveFree(s);
+  };
+  std::thread producer([&] {
+    while (Slot* s = queue.TakeFree()) {
+      bool last = s->last;
       s->batch.Clear();
       // The whole chunk goes into this batch: its views must not outlive the
       // slot, and the chunk is refilled only after the batch was consumed.
-      reader.Read(std::string_view(s->chunk.get(), got), &s->batch);
+      reader.Read(s->range, &s->batch);
       queue.GiveFull(s);
-      if (got < kChunkBytes) break;  // end of input or error
+      if (last) break;
     }
+    queue.Close();
   });
+  try {
+    for (auto& s : slots) fill(&s);
+    while (Slot* s = queue.TakeFull()) {
+      parser.Consume(s->batch);
+      fill(s);
+    }
+  } catch (...) {
+    // Out of memory while building the tree: stop the reader, then rethrow.
+    queue.Close();
+    producer.join();
+    throw;
+  }
+  producer.join();
   return ok;
 }
 

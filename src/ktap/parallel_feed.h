@@ -24,10 +24,11 @@ inline constexpr size_t kChunkAlign = 1 << 20;
 void FeedParallel(Parser& parser, std::string_view data,
                   const std::function<void(std::string_view chunk)>& release);
 
-// Reads the input with `read` on the second thread. `read` fills up to `len`
-// bytes of `buf` and returns how many it wrote, 0 at the end of the input, or
-// a negative number on error (which stops the feeding). Memory stays bounded
-// whatever the input's size. Returns false when `read` failed.
+// Reads the input with `read`, on the calling thread, between the batches it
+// consumes (the second thread splits and classifies). `read` fills up to
+// `len` bytes of `buf` and returns how many it wrote, 0 at the end of the
+// input, or a negative number on error (which stops the feeding). Memory
+// stays bounded whatever the input's size. Returns false when `read` failed.
 using ReadFn = std::function<long(char* buf, size_t len)>;
 bool FeedParallel(Parser& parser, const ReadFn& read);
 

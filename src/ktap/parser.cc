@@ -46,10 +46,10 @@ struct Parser::Level {
   bool flat = false;      // `# Subtest:` at its parent's own indentation
   bool skip_all = false;  // `1..0 # SKIP`
   TestLog pending_log;    // lines not yet owned by a test
-  // A closed block awaiting its result line at this level, with its counts.
-  bool has_pending = false;
-  TestNode pending;
-  Counts pending_counts;
+  // A closed block awaiting its result line at this level: the level that
+  // read it, with its node and counts (its buffers are reused once the
+  // block is done with).
+  std::unique_ptr<Level> pending;
 
   void Reset(const NestKey& k) {
     key = k;
@@ -60,14 +60,16 @@ struct Parser::Level {
     results = 0;
     has_version = has_header = flat = skip_all = false;
     pending_log.Clear();
-    has_pending = false;
-    pending.Reset();
-    pending_counts = Counts();
+    pending.reset();
   }
 };
 
 Parser::Parser(ParserOptions options, ParserListener* listener)
-    : options_(options), listener_(listener), reader_(options.max_line_bytes) {
+    : options_(options),
+      listener_(listener),
+      observed_(options.keep_tree || listener != nullptr),
+      keep_logs_(options.keep_logs && observed_),
+      reader_(options.max_line_bytes) {
   auto root = std::make_unique<Level>();
   root->node.is_parent = true;
   levels_.push_back(std::move(root));
@@ -114,13 +116,13 @@ void Parser::Consume(const LineBatch& batch) {
       case ReadLine::Kind::kNoise:
         // Without the console prefix this is someone else's output: keep it
         // as log of the test that is running.
-        AppendLog(levels_.back()->pending_log, r.line.body());
+        AppendLog(*levels_.back(), r.line.body());
         break;
       case ReadLine::Kind::kKtap: {
         const Line& line = r.line;
         if (line.kind == LineKind::kDiagnostic && line.key == levels_.back()->key) {
           // The most common line: a diagnostic of the innermost test.
-          AppendLog(levels_.back()->pending_log, line.body());
+          AppendLog(*levels_.back(), line.body());
           if (listener_) listener_->OnDiagnostic(static_cast<int>(levels_.size() - 1), line.body());
           break;
         }
@@ -144,8 +146,19 @@ size_t Parser::MatchLevel(const NestKey& key) const {
   return 0;
 }
 
-void Parser::AppendLog(TestLog& log, std::string_view text) {
-  log.Append(text, options_.max_log_lines, kMaxStoredLogLine, options_.max_log_bytes);
+void Parser::AppendLog(Level& level, std::string_view text) {
+  // The root's own lines are kept whatever the options: they are the root's
+  // log when no test takes them.
+  if (!keep_logs_ && &level != levels_[0].get()) return;
+  level.pending_log.Append(text, options_.max_log_lines, kMaxStoredLogLine, options_.max_log_bytes);
+}
+
+void Parser::TakeLog(TestNode& node, Level& level) {
+  if (keep_logs_) {
+    node.log.Splice(level.pending_log, options_.max_log_lines);
+  } else {
+    level.pending_log.Clear();
+  }
 }
 
 void Parser::Dispatch(const Line& line) {
@@ -154,13 +167,13 @@ void Parser::Dispatch(const Line& line) {
       return;
     case LineKind::kOther: {
       Level& top = *levels_.back();
-      AppendLog(top.pending_log, line.body());
+      AppendLog(top, line.body());
       return;
     }
     case LineKind::kDiagnostic: {
       size_t idx = MatchLevel(line.key);
       Level& level = *levels_[idx];
-      AppendLog(level.pending_log, line.body());
+      AppendLog(level, line.body());
       if (listener_) listener_->OnDiagnostic(static_cast<int>(idx), line.body());
       return;
     }
@@ -201,7 +214,7 @@ void Parser::Dispatch(const Line& line) {
         return;
       }
       Level& level = *levels_[idx];
-      bool fresh = level.results == 0 && !level.has_pending && !level.node.plan;
+      bool fresh = level.results == 0 && !level.pending && !level.node.plan;
       if (fresh && !level.has_version) {
         level.has_version = true;
         return;
@@ -209,7 +222,7 @@ void Parser::Dispatch(const Line& line) {
       // A second document at the same level (two TAP programs in one
       // kselftest, concatenated logs): what the first one promised and never
       // reported is missing; numbering restarts.
-      if (level.has_pending) AddMissingChild(idx, "missing result line for test");
+      if (level.pending) AddMissingChild(idx, "missing result line for test");
       if (level.node.plan && level.results < *level.node.plan && !level.node.bail_out) {
         AddMissingChildren(idx, *level.node.plan - level.results);
       }
@@ -222,7 +235,7 @@ void Parser::Dispatch(const Line& line) {
     case LineKind::kSubtestHeader: {
       if (same) {
         Level& level = *levels_[idx];
-        if (!level.has_header && level.results == 0 && !level.has_pending && !level.node.plan) {
+        if (!level.has_header && level.results == 0 && !level.pending && !level.node.plan) {
           level.has_header = true;
           level.node.name.assign(CapName(line.name()));
           return;
@@ -261,7 +274,7 @@ void Parser::Dispatch(const Line& line) {
     case LineKind::kBailOut: {
       Level& level = *levels_[idx];
       level.node.bail_out = true;
-      AppendLog(level.pending_log, line.body());
+      AppendLog(level, line.body());
       return;
     }
     default:
@@ -276,7 +289,7 @@ bool Parser::PushLevel(const NestKey& key, std::string_view name) {
     return false;
   }
   size_t parent = levels_.size() - 1;
-  if (levels_[parent]->has_pending) AddMissingChild(parent, "missing result line for subtest");
+  if (levels_[parent]->pending) AddMissingChild(parent, "missing result line for subtest");
   std::unique_ptr<Level> level;
   if (!free_levels_.empty()) {
     level = std::move(free_levels_.back());
@@ -287,7 +300,7 @@ bool Parser::PushLevel(const NestKey& key, std::string_view name) {
   level->Reset(key);
   level->node.name.assign(CapName(name));
   // What the parent saw since its last result belongs to the test now starting.
-  level->node.log.Splice(levels_[parent]->pending_log, options_.max_log_lines);
+  TakeLog(level->node, *levels_[parent]);
   levels_.push_back(std::move(level));
   if (listener_) listener_->OnTestStarted(static_cast<int>(levels_.size() - 1), name);
   return true;
@@ -300,7 +313,7 @@ void Parser::CloseLevelsAbove(size_t index) {
 void Parser::CloseTop() {
   size_t index = levels_.size() - 1;
   Level& level = *levels_[index];
-  if (level.has_pending) AddMissingChild(index, "missing result line for subtest");
+  if (level.pending) AddMissingChild(index, "missing result line for subtest");
   if (level.node.plan) {
     int64_t plan = *level.node.plan;
     if (level.results < plan && !level.node.bail_out) {
@@ -310,15 +323,11 @@ void Parser::CloseTop() {
     }
   }
   size_t parent = index - 1;
-  if (levels_[parent]->has_pending) AddMissingChild(parent, "missing result line for subtest");
-  Level& p = *levels_[parent];
-  p.pending = std::move(level.node);
-  p.pending.is_parent = true;
-  p.pending.log.Splice(level.pending_log, options_.max_log_lines);
-  if (level.skip_all) p.pending.status = Status::kSkip;
-  p.pending_counts = level.counts;
-  p.has_pending = true;
-  free_levels_.push_back(std::move(levels_.back()));
+  if (levels_[parent]->pending) AddMissingChild(parent, "missing result line for subtest");
+  level.node.is_parent = true;
+  TakeLog(level.node, level);
+  if (level.skip_all) level.node.status = Status::kSkip;
+  levels_[parent]->pending = std::move(levels_.back());
   levels_.pop_back();
 }
 
@@ -328,20 +337,25 @@ void Parser::ApplyResult(size_t index, const Line& line) {
     Error(fmt::format("expected test number {} but found {}", level.expected, line.number));
   }
   level.expected = line.number + 1;
-  if (level.has_pending) {
+  if (level.pending) {
     // The block of subtests read before this line is this test.
-    TestNode node = std::move(level.pending);
-    Counts counts = level.pending_counts;
-    level.has_pending = false;
+    std::unique_ptr<Level> block = std::move(level.pending);
+    TestNode& node = block->node;
     bool skip_all = node.status == Status::kSkip && node.plan && *node.plan == 0;
     FillFromResult(node, level, line);
     if (skip_all && node.status == Status::kPass) node.status = Status::kSkip;
-    FinishNode(node, counts);
-    AddChild(index, node, &counts);
+    FinishNode(node, block->counts);
+    AddChild(index, node, &block->counts);
+    free_levels_.push_back(std::move(block));
   } else if (options_.keep_tree) {
     TestNode node;
     FillFromResult(node, level, line);
     AddChild(index, node, nullptr);  // a leaf: its own status is all there is
+  } else if (!observed_) {
+    // Neither kept nor listened to: the test is its status in the counts.
+    TakeLog(scratch_, level);
+    ++level.results;
+    level.counts.Add(OwnStatus(line));
   } else {
     // Streaming mode reuses one node so its buffers are not reallocated.
     scratch_.Reset();
@@ -353,7 +367,7 @@ void Parser::ApplyResult(size_t index, const Line& line) {
 void Parser::FillFromResult(TestNode& node, Level& level, const Line& line) {
   if (!line.name().empty() || node.name.empty()) {
     std::string_view name = CapName(line.name());
-    if (name.find("\\#") == std::string_view::npos) {
+    if (name.find('\\') == std::string_view::npos || name.find("\\#") == std::string_view::npos) {
       node.name.assign(name);
     } else {
       // "\#" is TAP's escaped hash: the name has a '#'.
@@ -376,7 +390,7 @@ void Parser::FillFromResult(TestNode& node, Level& level, const Line& line) {
   node.exit_code = line.exit_code();
   node.duration_ms = line.duration_ms();
   node.line = line_no_;
-  node.log.Splice(level.pending_log, options_.max_log_lines);
+  TakeLog(node, level);
   node.status = OwnStatus(line);
 }
 
@@ -384,10 +398,10 @@ void Parser::AddMissingChild(size_t index, std::string reason) {
   Level& level = *levels_[index];
   TestNode node;
   Counts counts;
-  if (level.has_pending) {
-    node = std::move(level.pending);
-    counts = level.pending_counts;
-    level.has_pending = false;
+  if (level.pending) {
+    node = std::move(level.pending->node);
+    counts = level.pending->counts;
+    free_levels_.push_back(std::move(level.pending));
   }
   node.number = level.expected++;
   node.has_result_line = false;
@@ -474,7 +488,7 @@ void Parser::Finish() {
   line_no_ = reader_line_count();
   CloseLevelsAbove(0);
   Level& root = *levels_[0];
-  if (root.has_pending) AddMissingChild(0, "missing result line for test");
+  if (root.pending) AddMissingChild(0, "missing result line for test");
   if (root.node.plan) {
     int64_t plan = *root.node.plan;
     if (root.results < plan && !root.node.bail_out) {

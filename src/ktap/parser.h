@@ -34,6 +34,9 @@ struct ParserOptions {
   size_t max_errors = 1000;               // errors kept; the rest are counted
   size_t max_missing_nodes = 1000;        // missing tests materialised per document
   bool keep_tree = true;  // false: streaming, only counts and events survive
+  // false: tests carry no log (listeners see them without); the root's log,
+  // the lines no test took, is kept.
+  bool keep_logs = true;
 };
 
 // Receives parse events as they happen. Every method has an empty default.
@@ -119,12 +122,18 @@ class Parser {
   void AddMissingChildren(size_t index, int64_t missing);
   void FinishNode(TestNode& node, Counts& counts);
   void AddChild(size_t index, TestNode& node, const Counts* counts);
-  void AppendLog(TestLog& log, std::string_view text);
+  void AppendLog(Level& level, std::string_view text);
+  // Hands the lines `level` holds to `node` (drops them without keep_logs).
+  void TakeLog(TestNode& node, Level& level);
   void Error(std::string message);
   void Error(uint64_t line, std::string message);
 
   ParserOptions options_;
   ParserListener* listener_;
+  // Whether finished tests are seen at all: kept in the tree or passed to a
+  // listener. When not, a test without subtests is just a count.
+  bool observed_;
+  bool keep_logs_;  // options_.keep_logs, and tests are observed
   LineReader reader_;
   LineBatch batch_;
   static constexpr size_t kBatchLines = 512;

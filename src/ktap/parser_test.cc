@@ -249,6 +249,57 @@ TEST(ParserTest, StreamingModeKeepsOnlyCountsAndEmitsEvents) {
   EXPECT_EQ(p.root().status, Status::kPass);
 }
 
+// Without a tree or a listener nobody sees a test, so leaves are only
+// counted: counts, errors and the root must be those of a full parse.
+TEST(ParserTest, StreamingWithoutListenerAgreesWithTheTree) {
+  const std::string text =
+      "noise before\n[ 1.0] TAP version 13\n[ 1.0] 1..4\n[ 1.0] # root diag\n"
+      "[ 1.1]   KTAP version 1\n[ 1.1]   # Subtest: s1\n[ 1.1]   1..3\nstray line\n"
+      "[ 1.1]   # case: detail\n[ 1.1]   ok 1 a # SKIP no hw\n[ 1.1]   not ok 2 b # TODO later\n"
+      "[ 1.2] ok 1 s1\n[ 1.2]     1..0 # SKIP nothing\n[ 1.2] ok 2 empty\n"
+      "[ 1.3] # Subtest: flat\n[ 1.3] ok 1 f1\n[ 1.3] ok 1 flat\n"
+      "[ 1.4] not ok 5 late # exit=3 time=12ms\n[ 1.4] Bail out! gone\n[ 1.5] # trailing\n";
+  Document tree = ParseText(text);
+  ParserOptions o;
+  o.keep_tree = false;
+  Parser p(o);
+  p.Feed(text);
+  p.Finish();
+  Document stream = p.TakeDocument();
+  EXPECT_EQ(stream.counts.by_status, tree.counts.by_status);
+  EXPECT_EQ(stream.counts.errors, tree.counts.errors);
+  EXPECT_GE(tree.errors.size(), 3u);  // numbering, missing tests, 0 tests run
+  ASSERT_EQ(stream.errors.size(), tree.errors.size());
+  for (size_t i = 0; i < tree.errors.size(); ++i) {
+    EXPECT_EQ(stream.errors[i].line, tree.errors[i].line);
+    EXPECT_EQ(stream.errors[i].message, tree.errors[i].message);
+  }
+  EXPECT_EQ(stream.root.status, tree.root.status);
+  EXPECT_EQ(stream.root.log.text(), tree.root.log.text());
+  EXPECT_EQ(stream.root.log.text(), "Bail out! gone\n# trailing\n");
+  EXPECT_TRUE(stream.root.subtests.empty());
+}
+
+TEST(ParserTest, WithoutKeepLogsTestsHaveNoLogButTheRootDoes) {
+  struct Logs : ParserListener {
+    size_t lines = 0;
+    int finished = 0;
+    void OnTestFinished(int, const TestNode& t) override {
+      lines += t.log.lines();
+      ++finished;
+    }
+  } listener;
+  ParserOptions o;
+  o.keep_tree = false;
+  o.keep_logs = false;
+  Parser p(o, &listener);
+  p.Feed("KTAP version 1\n1..1\n# top\n  KTAP version 1\n  1..1\n  # inner\n  ok 1 a\nok 1 s\n# end\n");
+  p.Finish();
+  EXPECT_EQ(listener.finished, 2);
+  EXPECT_EQ(listener.lines, 0u);
+  EXPECT_EQ(p.root().log.text(), "# end\n");
+}
+
 TEST(ParserTest, EventsInOrder) {
   struct Recorder : ParserListener {
     std::string log;

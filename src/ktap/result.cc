@@ -132,19 +132,6 @@ void TestNode::Reset() {
   line = 0;
 }
 
-void Counts::Merge(const Counts& other) {
-  for (int i = 0; i < kNumStatuses; ++i) by_status[i] += other.by_status[i];
-  errors += other.errors;
-}
-
-int64_t Counts::Total() const {
-  int64_t t = 0;
-  for (int i = 0; i < kNumStatuses; ++i) {
-    if (static_cast<Status>(i) != Status::kNoTests) t += by_status[i];
-  }
-  return t;
-}
-
 Status Counts::Aggregate() const {
   if (Total() == 0) return Status::kNoTests;
   if (Get(Status::kCrash) > 0) return Status::kCrash;

@@ -45,9 +45,16 @@ struct Counts {
 
   int64_t Get(Status s) const { return by_status[static_cast<int>(s)]; }
   void Add(Status s, int64_t n = 1) { by_status[static_cast<int>(s)] += n; }
-  void Merge(const Counts& other);
+  void Merge(const Counts& other) {
+    for (int i = 0; i < kNumStatuses; ++i) by_status[i] += other.by_status[i];
+    errors += other.errors;
+  }
   // Leaf tests counted (everything but NO_TESTS).
-  int64_t Total() const;
+  int64_t Total() const {
+    int64_t t = 0;
+    for (int i = 0; i < kNumStatuses; ++i) t += by_status[i];
+    return t - Get(Status::kNoTests);
+  }
   // Aggregate status of a set of leaves: crash > failure > pass > all-skip;
   // NO_TESTS when empty.
   Status Aggregate() const;
