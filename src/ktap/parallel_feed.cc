@@ -20,7 +20,6 @@ struct Slot {
   LineBatch batch;
   std::unique_ptr<char[]> chunk;  // ReadFn mode only
   std::string_view range;         // the bytes the batch was read from
-  bool last = false;              // ReadFn mode: the input ends in `range`
 };
 
 // Slots travel reader -> parser through `full` and come back through `free`.
@@ -134,57 +133,132 @@ void FeedParallel(Parser& parser, std::string_view data,
       &release);
 }
 
-bool FeedParallel(Parser& parser, const ReadFn& read) {
-  // This thread reads the chunks (system calls and copies, which would
-  // otherwise all fall on the second thread) and builds the tree; the second
-  // thread splits and classifies each chunk's lines.
-  LineReader& reader = parser.reader();
-  std::array<Slot, kSlots> slots;
-  SlotQueue queue;
-  bool ok = true;
-  bool at_end = false;
-  // Reads the next chunk into `s` and hands it to the second thread.
-  auto fill = [&](Slot* s) {
-    if (at_end) return;
-    if (!s->chunk) s->chunk = std::make_unique<char[]>(kChunkBytes);
+namespace {
+
+// The pipeline of FeedParallel(parser, read). Chunk i of the input goes
+// through slot i % kSlots: it is read (by whichever thread gets to it first),
+// split and classified (second thread), then consumed (calling thread).
+// Reading is the only stage either thread may do: the calling thread reads
+// ahead when it would otherwise wait for classified lines, and the second
+// thread reads a chunk itself when nobody read it yet, so the system calls and
+// copies fall on the less busy thread. One read at a time, in input order.
+class ReadPipeline {
+ public:
+  ReadPipeline(Parser& parser, const ReadFn& read) : parser_(parser), read_(read) {}
+
+  bool Run() {
+    std::thread classifier([this] { Classify(); });
+    try {
+      Consume();
+    } catch (...) {
+      // Out of memory while building the tree: stop the reader, then rethrow.
+      Stop();
+      classifier.join();
+      throw;
+    }
+    classifier.join();
+    return ok_;
+  }
+
+ private:
+  // Second thread: classifies chunk after chunk, reading those nobody read.
+  void Classify() {
+    LineReader& reader = parser_.reader();
+    for (uint64_t c = 0;; ++c) {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (c >= read_next_) {
+        if (stop_ || at_end_) return;
+        if (CanRead()) {
+          ReadNext(lock);
+        } else {
+          cv_.wait(lock);
+        }
+      }
+      if (stop_) return;
+      lock.unlock();
+      Slot& s = slots_[c % kSlots];
+      s.batch.Clear();
+      // The whole chunk goes into this batch: its views must not outlive the
+      // slot, and the chunk is refilled only after the batch was consumed.
+      reader.Read(s.range, &s.batch);
+      lock.lock();
+      classified_ = c + 1;
+      cv_.notify_all();
+    }
+  }
+
+  // Calling thread: consumes classified chunks in order, reading ahead while
+  // it waits for them.
+  void Consume() {
+    for (uint64_t c = 0;; ++c) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        while (c >= classified_) {
+          if (at_end_ && c >= read_next_) return;
+          if (CanRead()) {
+            ReadNext(lock);
+          } else {
+            cv_.wait(lock);
+          }
+        }
+      }
+      parser_.Consume(slots_[c % kSlots].batch);
+      std::lock_guard<std::mutex> lock(mu_);
+      consumed_ = c + 1;
+      cv_.notify_all();
+    }
+  }
+
+  // Whether the next chunk may be read now: nobody is reading, the input
+  // goes on, and its slot was consumed.
+  bool CanRead() const { return !reading_ && !at_end_ && !stop_ && read_next_ - consumed_ < kSlots; }
+
+  // Reads chunk read_next_ into its slot, with `lock` released meanwhile.
+  void ReadNext(std::unique_lock<std::mutex>& lock) {
+    reading_ = true;
+    Slot& s = slots_[read_next_ % kSlots];
+    lock.unlock();
+    if (!s.chunk) s.chunk = std::make_unique<char[]>(kChunkBytes);
     size_t got = 0;
+    bool failed = false;
     while (got < kChunkBytes) {
-      long n = read(s->chunk.get() + got, kChunkBytes - got);
-      if (n < 0) ok = false;
+      long n = read_(s.chunk.get() + got, kChunkBytes - got);
+      if (n < 0) failed = true;
       if (n <= 0) break;
       got += static_cast<size_t>(n);
     }
-    s->range = std::string_view(s->chunk.get(), got);
-    s->last = got < kChunkBytes;  // end of input or error
-    at_end = s->last;
-    queue.GiveFree(s);
-  };
-  std::thread producer([&] {
-    while (Slot* s = queue.TakeFree()) {
-      bool last = s->last;
-      s->batch.Clear();
-      // The whole chunk goes into this batch: its views must not outlive the
-      // slot, and the chunk is refilled only after the batch was consumed.
-      reader.Read(s->range, &s->batch);
-      queue.GiveFull(s);
-      if (last) break;
-    }
-    queue.Close();
-  });
-  try {
-    for (auto& s : slots) fill(&s);
-    while (Slot* s = queue.TakeFull()) {
-      parser.Consume(s->batch);
-      fill(s);
-    }
-  } catch (...) {
-    // Out of memory while building the tree: stop the reader, then rethrow.
-    queue.Close();
-    producer.join();
-    throw;
+    s.range = std::string_view(s.chunk.get(), got);
+    lock.lock();
+    reading_ = false;
+    if (failed) ok_ = false;
+    at_end_ = got < kChunkBytes;  // end of input or error
+    ++read_next_;
+    cv_.notify_all();
   }
-  producer.join();
-  return ok;
-}
+
+  void Stop() {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+
+  Parser& parser_;
+  const ReadFn& read_;
+  std::array<Slot, kSlots> slots_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  // Guarded by mu_: chunks read, classified and consumed so far.
+  uint64_t read_next_ = 0;
+  uint64_t classified_ = 0;
+  uint64_t consumed_ = 0;
+  bool reading_ = false;  // a thread is reading chunk read_next_
+  bool at_end_ = false;   // the chunk before read_next_ was the last
+  bool stop_ = false;
+  bool ok_ = true;
+};
+
+}  // namespace
+
+bool FeedParallel(Parser& parser, const ReadFn& read) { return ReadPipeline(parser, read).Run(); }
 
 }  // namespace vigil::ktap

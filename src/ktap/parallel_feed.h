@@ -24,11 +24,13 @@ inline constexpr size_t kChunkAlign = 1 << 20;
 void FeedParallel(Parser& parser, std::string_view data,
                   const std::function<void(std::string_view chunk)>& release);
 
-// Reads the input with `read`, on the calling thread, between the batches it
-// consumes (the second thread splits and classifies). `read` fills up to
-// `len` bytes of `buf` and returns how many it wrote, 0 at the end of the
-// input, or a negative number on error (which stops the feeding). Memory
-// stays bounded whatever the input's size. Returns false when `read` failed.
+// Reads the input with `read`, one call at a time, in order, on whichever
+// thread is less busy: the calling thread builds the tree and reads ahead
+// while it would wait; the second thread splits and classifies lines and
+// reads the chunks nobody read yet. `read` fills up to `len` bytes of `buf`
+// and returns how many it wrote, 0 at the end of the input, or a negative
+// number on error (which stops the feeding); it must not throw. Memory stays
+// bounded whatever the input's size. Returns false when `read` failed.
 using ReadFn = std::function<long(char* buf, size_t len)>;
 bool FeedParallel(Parser& parser, const ReadFn& read);
 
