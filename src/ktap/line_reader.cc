@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "ktap/find_byte.h"
+
 namespace vigil::ktap {
 namespace {
 
@@ -17,26 +19,45 @@ inline std::string_view TrimTrailing(std::string_view s) {
 
 }  // namespace
 
+size_t LineReader::ReadUnprefixed(std::string_view bytes, LineBatch* batch, size_t max_lines) {
+  const char* p = bytes.data();
+  const char* const end = p + bytes.size();
+  const size_t max_len = max_line_bytes_;
+  size_t lines = 0;
+  while (lines < max_lines) {
+    size_t len = FindByte(p, static_cast<size_t>(end - p), '\n');
+    if (p + len == end || len > max_len) break;  // for the general loop
+    ReadLine& out = batch->Next();
+    out.truncated_bytes = 0;
+    out.kind = ReadLine::Kind::kKtap;
+    out.starts_ktap = false;
+    out.start_without_version = false;
+    ClassifyLine(TrimTrailing(std::string_view(p, len)), &out.line);
+    p += len + 1;
+    ++lines;
+  }
+  line_no_ += lines;
+  return static_cast<size_t>(p - bytes.data());
+}
+
 size_t LineReader::Read(std::string_view bytes, LineBatch* batch, size_t max_lines) {
   size_t consumed = 0;
   size_t lines = 0;
   while (!bytes.empty() && lines < max_lines) {
+    if (started_ && prefix_.empty() && partial_.empty()) {
+      // The common case: whole lines of unprefixed KTAP, in a tight loop.
+      size_t before = batch->size;
+      size_t n = ReadUnprefixed(bytes, batch, max_lines - lines);
+      lines += batch->size - before;
+      consumed += n;
+      bytes.remove_prefix(n);
+      if (bytes.empty() || lines >= max_lines) break;
+    }
     const void* nl = std::memchr(bytes.data(), '\n', bytes.size());
     size_t len = nl ? static_cast<size_t>(static_cast<const char*>(nl) - bytes.data()) : bytes.size();
     std::string_view piece = bytes.substr(0, len);
     if (partial_.empty() && nl && piece.size() <= max_line_bytes_) {
-      if (started_ && prefix_.empty()) {
-        // The common case, inline: a whole line of unprefixed KTAP.
-        ReadLine& out = batch->Next();
-        ++line_no_;
-        out.truncated_bytes = 0;
-        out.kind = ReadLine::Kind::kKtap;
-        out.starts_ktap = false;
-        out.start_without_version = false;
-        ClassifyLine(TrimTrailing(piece), &out.line);
-      } else {
-        Emit(piece, 0, false, batch);
-      }
+      Emit(piece, 0, false, batch);
     } else {
       size_t room = max_line_bytes_ > partial_.size() ? max_line_bytes_ - partial_.size() : 0;
       size_t take = piece.size() < room ? piece.size() : room;

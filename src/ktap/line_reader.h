@@ -69,6 +69,10 @@ class LineReader {
   uint64_t line_count() const { return line_no_; }
 
  private:
+  // Read() once started without a console prefix and with no partial line:
+  // reads whole lines of at most max_line_bytes_ and stops before any other
+  // (the general loop takes it). Returns the bytes consumed.
+  size_t ReadUnprefixed(std::string_view bytes, LineBatch* batch, size_t max_lines);
   void Emit(std::string_view raw, size_t truncated, bool spill, LineBatch* batch);
   void TryStart(std::string_view text, ReadLine* out);
 
