@@ -3,6 +3,8 @@
 #include <bit>
 #include <cstring>
 
+#include "ktap/find_byte.h"
+
 namespace vigil::ktap {
 namespace {
 
@@ -138,9 +140,11 @@ bool ParseResult(std::string_view s, Line* out) {
   }
   // The description ends at the first '#' that starts a directive or comment
   // ("\#" is an escaped hash and stays in the description).
-  size_t hash = s.find('#');
-  while (hash != std::string_view::npos && hash > 0 && s[hash - 1] == '\\') hash = s.find('#', hash + 1);
-  if (hash == std::string_view::npos) {
+  size_t hash = FindByte(s.data(), s.size(), '#');
+  while (hash < s.size() && hash > 0 && s[hash - 1] == '\\') {
+    hash += 1 + FindByte(s.data() + hash + 1, s.size() - hash - 1, '#');
+  }
+  if (hash >= s.size()) {
     out->set_name(TrimRight(s));
   } else {
     out->set_name(TrimRight(s.substr(0, hash)));
@@ -240,7 +244,10 @@ std::optional<int64_t> FindDurationMs(std::string_view text) {
   return std::nullopt;
 }
 
-LineKind ClassifyBody(std::string_view s, Line* out) {
+namespace {
+
+// ClassifyBody(), inlined into ClassifyLine().
+[[gnu::always_inline]] inline LineKind ClassifyBodyInline(std::string_view s, Line* out) {
   out->kind = LineKind::kOther;
   out->set_body(s);
   out->directive = Directive::kNone;
@@ -282,6 +289,10 @@ LineKind ClassifyBody(std::string_view s, Line* out) {
   return out->kind;
 }
 
+}  // namespace
+
+LineKind ClassifyBody(std::string_view s, Line* out) { return ClassifyBodyInline(s, out); }
+
 namespace {
 
 // Leading spaces of `p[0..n)`, eight at a time where the bytes allow.
@@ -311,58 +322,59 @@ void ClassifyLine(std::string_view text, Line* out) {
   if (text.size() > Line::kMaxBytes) text = text.substr(0, Line::kMaxBytes);
   const char* const begin = text.data();
   const char* const end = begin + text.size();
-  if (begin == end || (*begin != ' ' && *begin != '\t' && *begin != '#')) {
-    out->key.Clear();
-    ClassifyBody(text, out);  // the common case: no indentation, no marker
-    return;
-  }
   // The key is built in a local: stores through `out` could alias `text`.
   NestKey key;
-  const char* p = begin + CountSpaces(begin, text.size());
-  key.AddSpaces(static_cast<uint32_t>(p - begin));
-  // Walk the leading whitespace and `# ` markers once. A marker is nesting
-  // (kselftest runner prefix) only when what finally follows is structural;
-  // otherwise the last '#' starts a diagnostic or a `# Subtest:` header.
-  size_t col = static_cast<size_t>(p - begin);
+  std::string_view body = text;  // the common case: no indentation, no marker
+  // Set while the last `# ` marker may still be nesting (what follows it
+  // might be structural).
   const char* last_marker = nullptr;
   NestKey key_before_last_marker;
-  for (; p != end; ++p) {
-    if (*p == ' ') {
-      key.AddSpaces(1);
-      ++col;
-    } else if (*p == '\t') {
-      size_t next = (col / 8 + 1) * 8;
-      key.AddSpaces(static_cast<uint32_t>(next - col));
-      col = next;
-    } else if (*p == '#' && p + 1 != end && p[1] == ' ') {
-      key_before_last_marker = key;
-      last_marker = p;
-      key.AddMarker();
-      col += 2;
-      ++p;
-    } else {
-      break;
-    }
-  }
-  std::string_view rest(p, static_cast<size_t>(end - p));
-  if (last_marker == nullptr) {
-    out->key = key;
-    ClassifyBody(rest, out);
-    return;
-  }
-  if (p != end && MayBeStructural(*p)) {
-    out->key = key;
-    switch (ClassifyBody(rest, out)) {
-      case LineKind::kVersion:
-      case LineKind::kPlan:
-      case LineKind::kResult:
-      case LineKind::kBailOut:
-        return;  // every marker was nesting
-      default:
+  if (begin != end && (*begin == ' ' || *begin == '\t' || *begin == '#')) {
+    const char* p = begin + CountSpaces(begin, text.size());
+    key.AddSpaces(static_cast<uint32_t>(p - begin));
+    // Walk the leading whitespace and `# ` markers once. A marker is nesting
+    // (kselftest runner prefix) only when what finally follows is structural;
+    // otherwise the last '#' starts a diagnostic or a `# Subtest:` header.
+    size_t col = static_cast<size_t>(p - begin);
+    for (; p != end; ++p) {
+      if (*p == ' ') {
+        key.AddSpaces(1);
+        ++col;
+      } else if (*p == '\t') {
+        size_t next = (col / 8 + 1) * 8;
+        key.AddSpaces(static_cast<uint32_t>(next - col));
+        col = next;
+      } else if (*p == '#' && p + 1 != end && p[1] == ' ') {
+        key_before_last_marker = key;
+        last_marker = p;
+        key.AddMarker();
+        col += 2;
+        ++p;
+      } else {
         break;
+      }
+    }
+    body = std::string_view(p, static_cast<size_t>(end - p));
+    if (last_marker != nullptr && (p == end || !MayBeStructural(*p))) {
+      // The last marker belongs to the line itself: "# diag", "# Subtest: x".
+      key = key_before_last_marker;
+      body = std::string_view(last_marker, static_cast<size_t>(end - last_marker));
+      last_marker = nullptr;
     }
   }
-  // The last marker belongs to the line itself: "# diag", "# Subtest: x".
+  out->key = key;
+  LineKind kind = ClassifyBodyInline(body, out);
+  if (last_marker == nullptr) return;
+  switch (kind) {
+    case LineKind::kVersion:
+    case LineKind::kPlan:
+    case LineKind::kResult:
+    case LineKind::kBailOut:
+      return;  // every marker was nesting
+    default:
+      break;
+  }
+  // Not structural after all: the last marker belongs to the line itself.
   out->key = key_before_last_marker;
   ClassifyBody(std::string_view(last_marker, static_cast<size_t>(end - last_marker)), out);
 }
