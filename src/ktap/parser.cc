@@ -120,10 +120,19 @@ void Parser::Consume(const LineBatch& batch) {
         break;
       case ReadLine::Kind::kKtap: {
         const Line& line = r.line;
-        if (line.kind == LineKind::kDiagnostic && line.key == levels_.back()->key) {
+        Level& top = *levels_.back();
+        if (line.kind == LineKind::kDiagnostic && line.key == top.key) {
           // The most common line: a diagnostic of the innermost test.
-          AppendLog(*levels_.back(), line.body());
+          AppendLog(top, line.body());
           if (listener_) listener_->OnDiagnostic(static_cast<int>(levels_.size() - 1), line.body());
+          break;
+        }
+        if (!observed_ && line.kind == LineKind::kResult && line.key == top.key && !top.flat &&
+            !top.pending && line.number == top.expected && !r.starts_ktap) {
+          // The next most common: the next leaf result of the innermost
+          // block, which Dispatch() would only count.
+          top.expected = line.number + 1;
+          CountLeaf(top, line);
           break;
         }
         if (r.starts_ktap) {
@@ -352,16 +361,19 @@ void Parser::ApplyResult(size_t index, const Line& line) {
     FillFromResult(node, level, line);
     AddChild(index, node, nullptr);  // a leaf: its own status is all there is
   } else if (!observed_) {
-    // Neither kept nor listened to: the test is its status in the counts.
-    TakeLog(scratch_, level);
-    ++level.results;
-    level.counts.Add(OwnStatus(line));
+    CountLeaf(level, line);
   } else {
     // Streaming mode reuses one node so its buffers are not reallocated.
     scratch_.Reset();
     FillFromResult(scratch_, level, line);
     AddChild(index, scratch_, nullptr);
   }
+}
+
+void Parser::CountLeaf(Level& level, const Line& line) {
+  TakeLog(scratch_, level);
+  ++level.results;
+  level.counts.Add(OwnStatus(line));
 }
 
 void Parser::FillFromResult(TestNode& node, Level& level, const Line& line) {

@@ -117,6 +117,9 @@ class Parser {
   void CloseLevelsAbove(size_t index);
   void CloseTop();
   void ApplyResult(size_t index, const Line& line);
+  // A result without subtests that is neither kept nor listened to: the
+  // test is its status in the counts (its log is dropped).
+  void CountLeaf(Level& level, const Line& line);
   void FillFromResult(TestNode& node, Level& level, const Line& line);
   void AddMissingChild(size_t index, std::string reason);
   void AddMissingChildren(size_t index, int64_t missing);

@@ -363,5 +363,34 @@ TEST(ParserTest, DeepNestingIsBounded) {
   EXPECT_GT(d.error_count, 0);
 }
 
+// Streaming without observers counts most results on a fast path; the counts,
+// errors and status must be those of the whole tree.
+TEST(ParserTest, StreamingCountsMatchTheTree) {
+  const char* inputs[] = {
+      "KTAP version 1\n1..3\nok 1 a\nnot ok 2 b # TIMEOUT\nok 3 c # SKIP\n",
+      "KTAP version 1\n1..2\nok 1 a\nok 3 c\nok 3 d\n",  // numbering errors
+      "KTAP version 1\n1..2\n    KTAP version 1\n    1..2\n    ok 1 x\n    ok 2 y\nok 1 s\n"
+      "    # Subtest: t\n    1..3\n    ok 1 x\n    not ok 2 y\nnot ok 2 t\n",  // one missing
+      "TAP version 13\n1..2\n# Subtest: flat\n1..2\nok 1 a\nok 2 b\nok 1 flat\nok 2 c\n",
+      "TAP version 13\n1..1\n# TAP version 13\n# 1..2\n# ok 1 a\n# not ok 2 b\nnot ok 1 sel\n",
+      "noise\nok 1 early\nok 2 more\n",  // no version line
+      "KTAP version 1\n1..2\nok 1 a\n    ok 1 nested leaf\nok 2 b\nlog\n",
+  };
+  for (const char* in : inputs) {
+    Document tree = ParseText(in);
+    Document stream = ParseText(in, ParserOptions{.keep_tree = false, .keep_logs = false});
+    EXPECT_EQ(StatusName(stream.root.status), StatusName(tree.root.status)) << in;
+    for (int i = 0; i < kNumStatuses; ++i) {
+      EXPECT_EQ(stream.counts.Get(static_cast<Status>(i)), tree.counts.Get(static_cast<Status>(i))) << in;
+    }
+    ASSERT_EQ(stream.errors.size(), tree.errors.size()) << in;
+    for (size_t i = 0; i < tree.errors.size(); ++i) {
+      EXPECT_EQ(stream.errors[i].line, tree.errors[i].line) << in;
+      EXPECT_EQ(stream.errors[i].message, tree.errors[i].message) << in;
+    }
+    EXPECT_EQ(stream.root.log.text(), tree.root.log.text()) << in;
+  }
+}
+
 }  // namespace
 }  // namespace vigil::ktap
