@@ -11,7 +11,10 @@ namespace vigil::ktap {
 namespace {
 
 constexpr size_t kLinesPerBatch = 4096;
-constexpr size_t kChunkBytes = 256 << 10;
+// ReadFn mode: bytes per read chunk. Small enough that a chunk and its
+// classified lines (64 bytes per line) stay in a core's L2 cache while they
+// are written and read back.
+constexpr size_t kChunkBytes = 128 << 10;
 constexpr size_t kSlots = 4;
 constexpr size_t kMinParallelBytes = 1 << 20;
 
@@ -218,7 +221,7 @@ class ReadPipeline {
     reading_ = true;
     Slot& s = slots_[read_next_ % kSlots];
     lock.unlock();
-    if (!s.chunk) s.chunk = std::make_unique<char[]>(kChunkBytes);
+    if (!s.chunk) s.chunk = std::make_unique_for_overwrite<char[]>(kChunkBytes);
     size_t got = 0;
     bool failed = false;
     while (got < kChunkBytes) {
