@@ -21,6 +21,13 @@ inline size_t FindByte(const char* p, size_t n, char c) {
     unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, needle)));
     if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(mask));
   }
+  if (i < n && n >= 16) {
+    // The last 16 bytes, overlapping those already searched.
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 16));
+    unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, needle)));
+    mask >>= i - (n - 16);
+    return mask != 0 ? i + static_cast<size_t>(__builtin_ctz(mask)) : n;
+  }
 #endif
   for (; i < n; ++i) {
     if (p[i] == c) return i;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "ktap/find_byte.h"
+
 namespace vigil::ktap {
 namespace {
 
@@ -167,6 +169,19 @@ TEST(LineTest, HugeNumbersAreClamped) {
   Line l = Classify("ok 99999999999999999999999999 x");
   EXPECT_EQ(l.kind, LineKind::kResult);
   EXPECT_LE(l.number, 1'000'000'000'000LL);
+}
+
+TEST(FindByteTest, EveryLengthAndPosition) {
+  for (size_t n = 0; n <= 70; ++n) {
+    std::string s(n, 'a');
+    EXPECT_EQ(FindByte(s.data(), n, '#'), n) << n;
+    for (size_t at = 0; at < n; ++at) {
+      std::string t = s;
+      t[at] = '#';
+      if (at + 3 < n) t[at + 3] = '#';  // only the first counts
+      EXPECT_EQ(FindByte(t.data(), n, '#'), at) << n << " " << at;
+    }
+  }
 }
 
 }  // namespace
