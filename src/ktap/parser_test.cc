@@ -369,8 +369,8 @@ TEST(ParserTest, StreamingCountsMatchTheTree) {
   const char* inputs[] = {
       "KTAP version 1\n1..3\nok 1 a\nnot ok 2 b # TIMEOUT\nok 3 c # SKIP\n",
       "KTAP version 1\n1..2\nok 1 a\nok 3 c\nok 3 d\n",  // numbering errors
-      "KTAP version 1\n1..2\n    KTAP version 1\n    1..2\n    ok 1 x\n    ok 2 y\nok 1 s\n"
-      "    # Subtest: t\n    1..3\n    ok 1 x\n    not ok 2 y\nnot ok 2 t\n",  // one missing
+      ("KTAP version 1\n1..2\n    KTAP version 1\n    1..2\n    ok 1 x\n    ok 2 y\nok 1 s\n"
+       "    # Subtest: t\n    1..3\n    ok 1 x\n    not ok 2 y\nnot ok 2 t\n"),  // one missing
       "TAP version 13\n1..2\n# Subtest: flat\n1..2\nok 1 a\nok 2 b\nok 1 flat\nok 2 c\n",
       "TAP version 13\n1..1\n# TAP version 13\n# 1..2\n# ok 1 a\n# not ok 2 b\nnot ok 1 sel\n",
       "noise\nok 1 early\nok 2 more\n",  // no version line
