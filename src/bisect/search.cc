@@ -20,7 +20,7 @@ Search::Search(int n, SearchOptions o) : model_(n, o.model), o_(o) {
 
 int Search::Next() {
   if (stop_ != Stop::kNone) return -1;
-  if (model_.Best().mass >= o_.confidence) {
+  if (Confident()) {
     stop_ = Stop::kConfident;
     return -1;
   }
@@ -139,21 +139,21 @@ SimStats Naive(const SimOptions& o, int k) {
 // (runs at c - 1) near `ratio` x (runs at c), and stops by the search's rule.
 SimStats Oracle(const SimOptions& o, double ratio) {
   return Trials(o, 0x6a09e667f3bcc909ull, [&](int c, const SearchOptions& so, std::mt19937_64& rng) {
-    Model m(o.commits, so.model);
-    m.ObserveMany(o.commits, so.known_runs, so.known_failures);
+    // The search's state and stop rule, with this policy instead of Next().
+    Search s(o.commits, so);
     Trial r;
     int at_c = 0, at_parent = 0, last = -1;
-    while (r.runs < so.max_runs && m.Best().mass < so.confidence) {
-      bool culprit = m.failures(c) == 0 || at_parent >= ratio * at_c;
+    while (s.runs() < so.max_runs && !s.Confident()) {
+      bool culprit = s.model().failures(c) == 0 || at_parent >= ratio * at_c;
       int j = culprit ? c : c - 1;
       (culprit ? at_c : at_parent)++;
-      ++r.runs;
       r.builds += j != last;
       last = j;
-      m.Observe(j, Fails(o, j, c, rng));
+      s.Record(j, Fails(o, j, c, rng) ? Outcome::kFail : Outcome::kPass);
     }
-    Group g = m.Best();
-    r.correct = g.mass >= so.confidence && g.first == c && g.last == c;
+    Group g = s.model().Best();
+    r.runs = s.runs();
+    r.correct = s.Confident() && g.first == c && g.last == c;
     return r;
   });
 }

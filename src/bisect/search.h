@@ -38,6 +38,9 @@ class Search {
   void Record(int pos, Outcome o);
   Stop stop() const { return stop_; }
   const Model& model() const { return model_; }
+  // Whether the most likely culprit has reached the confidence (Next()
+  // stops there); replaying recorded runs stops there too.
+  bool Confident() const { return model_.Best().mass >= o_.confidence; }
   int runs() const { return runs_; }
   int builds() const { return builds_; }
 

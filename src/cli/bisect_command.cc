@@ -469,7 +469,7 @@ int RunBisect(BisectFlags f) {
     int n = static_cast<int>(line.commits.size()) - 1;
     so.max_runs = std::max(0, f.max_runs - total_runs);
     bisect::Search search(n, so);
-    for (; replayed < done.size() && search.model().Best().mass < so.confidence; ++replayed) {
+    for (; replayed < done.size() && !search.Confident(); ++replayed) {
       const auto& r = done[replayed];
       if (r.position < 0 || r.position > n || line.commits[r.position] != r.commit) continue;
       search.Record(r.position, r.outcome == "fail"   ? bisect::Outcome::kFail
