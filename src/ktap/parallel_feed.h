@@ -1,37 +1,34 @@
-// Feeding a Parser on two threads: a second thread splits and classifies
-// lines (LineReader) while the caller's thread builds the tree
-// (Parser::Consume). The result is the same as feeding the bytes to
-// Parser::Feed() in order.
+// Feeding a Parser from a file or pipe on two threads: a second thread
+// reads the input ahead into a small ring of buffers while the caller's thread
+// splits, classifies and builds the tree (Parser::Feed) from the buffers
+// already read. The result is the same as feeding the bytes to Parser::Feed()
+// in order.
+//
+// Why this split: the system calls and the copy out of the page cache are a
+// third of the work on a big log and need no parser state, so they overlap
+// with parsing; the parse itself stays on one core, where the classified
+// lines are still in cache when the tree is built (handing classified lines
+// to another core measured slower than one thread doing both).
 #pragma once
 
 #include <cstddef>
 #include <functional>
-#include <string_view>
 
 #include "ktap/parser.h"
 
 namespace vigil::ktap {
 
-// `data` must stay valid until this returns; `parser` must not be fed by
-// anyone else meanwhile. Small inputs are fed on the calling thread.
-void FeedParallel(Parser& parser, std::string_view data);
-
-// Feeds `data` a chunk at a time and calls `release` (on the calling thread)
-// with each chunk once nothing refers to it any more, e.g. to drop the pages
-// of a memory-mapped file so that memory stays bounded. Chunks are
-// `kChunkAlign`-aligned relative to `data`.
-inline constexpr size_t kChunkAlign = 1 << 20;
-void FeedParallel(Parser& parser, std::string_view data,
-                  const std::function<void(std::string_view chunk)>& release);
-
-// Reads the input with `read`, one call at a time, in order, on whichever
-// thread is less busy: the calling thread builds the tree and reads ahead
-// while it would wait; the second thread splits and classifies lines and
-// reads the chunks nobody read yet. `read` fills up to `len` bytes of `buf`
-// and returns how many it wrote, 0 at the end of the input, or a negative
-// number on error (which stops the feeding); it must not throw. Memory stays
-// bounded whatever the input's size. Returns false when `read` failed.
+// `read` fills up to `len` bytes of `buf` and returns how many it wrote, 0 at
+// the end of the input, or a negative number on error (which stops the
+// feeding); it must not throw. It is called on the second thread, one call at
+// a time, in input order. Whatever one call returns is parsed as soon as the
+// parser is free, so a slow pipe (a VM still printing) is parsed as it comes.
+// Memory stays bounded whatever the input's size: at most kReadAheadChunks
+// buffers of kReadChunkBytes. Returns false when `read` failed; what was read
+// before the failure is parsed.
 using ReadFn = std::function<long(char* buf, size_t len)>;
+inline constexpr size_t kReadChunkBytes = 128 << 10;
+inline constexpr size_t kReadAheadChunks = 4;
 bool FeedParallel(Parser& parser, const ReadFn& read);
 
 }  // namespace vigil::ktap

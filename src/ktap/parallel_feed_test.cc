@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace vigil::ktap {
 namespace {
@@ -87,12 +91,45 @@ TEST(ParallelFeedTest, EmptyAndTinyInputs) {
   }
 }
 
-TEST(ParallelFeedTest, StringViewGivesTheSameResultAsFeed) {
-  std::string log = MakeLog(3000);
-  Parser p(ParserOptions{.keep_tree = false, .keep_logs = false});
-  FeedParallel(p, log);
+// Records which tests finished, for a reader that waits on the parser.
+class Finished : public ParserListener {
+ public:
+  void OnTestFinished(int, const TestNode& t) override {
+    std::lock_guard<std::mutex> lock(mu);
+    names.push_back(t.name);
+    cv.notify_all();
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> names;
+};
+
+// A pipe from a VM that is still printing: what one read returned is parsed
+// before the next read is asked for, so tests are reported as they finish.
+TEST(ParallelFeedTest, EachReadIsParsedWithoutWaitingForMore) {
+  Finished finished;
+  Parser p(ParserOptions{.keep_tree = false}, &finished);
+  const std::string pieces[] = {"KTAP version 1\n1..2\nok 1 first\n", "ok 2 second\n"};
+  size_t calls = 0;
+  bool saw_first_before_second = false;
+  bool ok = FeedParallel(p, [&](char* buf, size_t len) -> long {
+    if (calls == 1) {
+      // The second piece is written only once the first one was parsed.
+      std::unique_lock<std::mutex> lock(finished.mu);
+      saw_first_before_second = finished.cv.wait_for(lock, std::chrono::seconds(30),
+                                                      [&] { return !finished.names.empty(); });
+    }
+    if (calls >= 2) return 0;
+    const std::string& piece = pieces[calls++];
+    EXPECT_LE(piece.size(), len);
+    std::memcpy(buf, piece.data(), piece.size());
+    return static_cast<long>(piece.size());
+  });
   p.Finish();
-  EXPECT_EQ(Summary(p), FeedAll(log));
+  EXPECT_TRUE(ok);
+  EXPECT_TRUE(saw_first_before_second);
+  EXPECT_EQ(finished.names, (std::vector<std::string>{"first", "second"}));
+  EXPECT_EQ(p.root().status, Status::kPass);
 }
 
 }  // namespace

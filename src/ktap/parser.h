@@ -84,11 +84,6 @@ class Parser {
   void Feed(std::string_view bytes);
   // Pushes one complete line (without its '\n').
   void FeedLine(std::string_view line);
-  // The two stages of Feed(), for callers that read on another thread:
-  // reader().Read(bytes, &batch) then Consume(batch), in input order. The
-  // reader must not be used by Feed() at the same time.
-  LineReader& reader() { return reader_; }
-  void Consume(const LineBatch& batch);
   // Ends the input: flushes a partial line, closes open tests (missing
   // results become CRASH) and computes the root status. Idempotent.
   void Finish();
@@ -110,6 +105,8 @@ class Parser {
   struct Level;
 
   uint64_t reader_line_count() const { return reader_.line_count(); }
+  // Builds the tree from classified lines, in input order.
+  void Consume(const LineBatch& batch);
   void Dispatch(const Line& line);
   size_t MatchLevel(const NestKey& key) const;
   // False at the depth limit (reported), when nothing was pushed.
