@@ -219,10 +219,13 @@ void Line::set_duration_ms(std::optional<int64_t> ms) {
 }
 
 std::optional<int64_t> FindDurationMs(std::string_view text) {
-  size_t pos = 0;
-  while ((pos = text.find("time=", pos)) != std::string_view::npos) {
-    std::string_view t = text.substr(pos + 5);
-    pos += 5;
+  // Found by its '=', which is rare in directive text ('t' is not).
+  if (text.size() < 5) return std::nullopt;
+  for (size_t eq = 4;; ++eq) {
+    eq += FindByte(text.data() + eq, text.size() - eq, '=');
+    if (eq >= text.size()) break;
+    if (std::memcmp(text.data() + eq - 4, "time", 4) != 0) continue;
+    std::string_view t = text.substr(eq + 1);
     int64_t whole = 0;
     if (!ParseNumber(&t, &whole)) continue;
     int64_t frac_num = 0, frac_den = 1;

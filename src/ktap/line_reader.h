@@ -1,16 +1,13 @@
 // First stage of the KTAP engine: splits bytes into lines, bounds their
 // length, finds where KTAP starts, strips the console prefix learned there
-// and classifies every line. It holds no tree state, so a big input can be
-// read on one thread while the Parser builds the tree on another
-// (parallel_feed.h). No I/O.
+// and classifies every line, handing each to the Parser as it goes. No I/O.
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
-#include <vector>
 
+#include "ktap/find_byte.h"
 #include "ktap/line.h"
 #include "ktap/prefix.h"
 
@@ -31,24 +28,11 @@ struct ReadLine {
   bool start_without_version = false;  // ... and it was a result or plan
 };
 
-// Lines read by one call; views point into the bytes given to Read() or into
-// `spill` (lines that spanned calls), so a batch stays valid as long as those
-// bytes do, whatever the reader does next.
-struct LineBatch {
-  std::vector<ReadLine> lines;
-  std::deque<std::string> spill;
-  size_t size = 0;  // lines in use; `lines` keeps its capacity across Clear()
-
-  void Clear() {
-    size = 0;
-    spill.clear();
-  }
-  ReadLine& Next() {
-    if (size == lines.size()) lines.emplace_back();
-    return lines[size++];
-  }
-};
-
+// Calls `sink(const ReadLine&)` for every line, in input order. The
+// ReadLine and the views in it are valid only during the call: they point
+// into the bytes given to Read() or into the reader's own copy of a line that
+// spanned calls. Each line is classified and handed over at once, so the
+// record is still in the L1 cache when the sink uses it.
 class LineReader {
  public:
   // Lines longer than `max_line_bytes` (at most Line::kMaxBytes) are cut.
@@ -56,25 +40,40 @@ class LineReader {
       : max_line_bytes_(max_line_bytes < Line::kMaxBytes ? max_line_bytes : Line::kMaxBytes) {}
   size_t max_line_bytes() const { return max_line_bytes_; }
 
-  // Reads complete lines of `bytes` into `batch`, at most `max_lines`, and
-  // returns how many bytes it consumed; an incomplete last line is kept
-  // (and its bytes consumed) until more bytes come.
-  size_t Read(std::string_view bytes, LineBatch* batch, size_t max_lines = SIZE_MAX);
+  // Reads the complete lines of `bytes`; an incomplete last line is kept
+  // until more bytes come.
+  template <typename Sink>
+  void Read(std::string_view bytes, Sink&& sink);
   // Reads one whole line (no '\n').
-  void ReadOne(std::string_view line, LineBatch* batch);
+  template <typename Sink>
+  void ReadOne(std::string_view line, Sink&& sink) {
+    size_t dropped = 0;
+    if (line.size() > max_line_bytes_) {
+      dropped = line.size() - max_line_bytes_;
+      line = line.substr(0, max_line_bytes_);
+    }
+    sink(Emit(line, dropped));
+  }
   // Ends the input: reads a last line that had no '\n'.
-  void Flush(LineBatch* batch);
+  template <typename Sink>
+  void Flush(Sink&& sink) {
+    if (partial_.empty() && partial_dropped_ == 0) return;
+    sink(Emit(partial_, partial_dropped_));
+    partial_.clear();
+    partial_dropped_ = 0;
+  }
 
   bool started() const { return started_; }
   uint64_t line_count() const { return line_no_; }
 
  private:
-  // Read() once started without a console prefix and with no partial line:
-  // reads whole lines of at most max_line_bytes_ and stops before any other
-  // (the general loop takes it). Returns the bytes consumed.
-  size_t ReadUnprefixed(std::string_view bytes, LineBatch* batch, size_t max_lines);
-  void Emit(std::string_view raw, size_t truncated, bool spill, LineBatch* batch);
+  // One line of any kind (before KTAP, with a console prefix, cut) into
+  // scratch_.
+  const ReadLine& Emit(std::string_view raw, size_t truncated);
   void TryStart(std::string_view text, ReadLine* out);
+  // Keeps the start of a line that goes on in the next bytes; true when `nl`
+  // ended it, and then `*line` is the whole line (held by the reader).
+  bool Continue(std::string_view piece, bool nl, std::string_view* line);
 
   size_t max_line_bytes_;
   ConsolePrefix prefix_;
@@ -82,6 +81,62 @@ class LineReader {
   uint64_t line_no_ = 0;
   std::string partial_;
   size_t partial_dropped_ = 0;
+  ReadLine scratch_;
 };
+
+namespace line_reader_internal {
+
+inline std::string_view TrimTrailing(std::string_view s) {
+  size_t n = s.size();
+  // Every byte trimmed is <= ' ': most lines end in a byte above it.
+  while (n > 0 && static_cast<unsigned char>(s[n - 1]) <= ' ' &&
+         (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n')) {
+    --n;
+  }
+  return s.substr(0, n);
+}
+
+}  // namespace line_reader_internal
+
+template <typename Sink>
+void LineReader::Read(std::string_view bytes, Sink&& sink) {
+  while (!bytes.empty()) {
+    if (started_ && prefix_.empty() && partial_.empty()) {
+      // The common case: whole lines of unprefixed KTAP, in a tight loop.
+      const char* p = bytes.data();
+      const char* const end = p + bytes.size();
+      ReadLine& out = scratch_;
+      out.truncated_bytes = 0;
+      out.kind = ReadLine::Kind::kKtap;
+      out.starts_ktap = false;
+      out.start_without_version = false;
+      while (true) {
+        size_t len = FindByte(p, static_cast<size_t>(end - p), '\n');
+        if (p + len == end || len > max_line_bytes_) break;  // for the general path
+        ClassifyLine(line_reader_internal::TrimTrailing(std::string_view(p, len)), &out.line);
+        ++line_no_;
+        sink(static_cast<const ReadLine&>(out));
+        p += len + 1;
+      }
+      bytes.remove_prefix(static_cast<size_t>(p - bytes.data()));
+      if (bytes.empty()) break;
+    }
+    size_t len = FindByte(bytes.data(), bytes.size(), '\n');
+    bool nl = len < bytes.size();
+    std::string_view piece = bytes.substr(0, len);
+    if (partial_.empty() && nl && piece.size() <= max_line_bytes_) {
+      sink(Emit(piece, 0));
+    } else {
+      std::string_view line;
+      if (Continue(piece, nl, &line)) {
+        sink(Emit(line, partial_dropped_));
+        partial_.clear();
+        partial_dropped_ = 0;
+      }
+    }
+    if (!nl) break;
+    bytes.remove_prefix(len + 1);
+  }
+}
 
 }  // namespace vigil::ktap

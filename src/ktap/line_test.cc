@@ -90,6 +90,13 @@ TEST(LineTest, ExitCodeAndTime) {
   EXPECT_EQ(l.name(), "pm_netlink: id limit");
   EXPECT_EQ(FindDurationMs("x time=1.5s"), 1500);
   EXPECT_EQ(FindDurationMs("time=abc"), std::nullopt);
+  EXPECT_EQ(FindDurationMs("time=7ms"), 7);
+  EXPECT_EQ(FindDurationMs("a=b x= time=abc time=12ms"), 12);
+  EXPECT_EQ(FindDurationMs("time=5"), std::nullopt);
+  EXPECT_EQ(FindDurationMs("=time=3s"), 3000);
+  EXPECT_EQ(FindDurationMs("time="), std::nullopt);
+  EXPECT_EQ(FindDurationMs("ime=4ms"), std::nullopt);
+  EXPECT_EQ(FindDurationMs(""), std::nullopt);
 }
 
 TEST(LineTest, NotResults) {

@@ -87,61 +87,50 @@ void Parser::Error(uint64_t line, std::string message) {
 }
 
 void Parser::Feed(std::string_view bytes) {
-  // In batches, so the classified lines stay in cache until they are used.
-  while (!bytes.empty()) {
-    batch_.Clear();
-    size_t n = reader_.Read(bytes, &batch_, kBatchLines);
-    Consume(batch_);
-    bytes.remove_prefix(n);
-  }
+  reader_.Read(bytes, [this](const ReadLine& r) { Consume(r); });
 }
 
 void Parser::FeedLine(std::string_view line) {
-  batch_.Clear();
-  reader_.ReadOne(line, &batch_);
-  Consume(batch_);
+  reader_.ReadOne(line, [this](const ReadLine& r) { Consume(r); });
 }
 
-void Parser::Consume(const LineBatch& batch) {
-  for (size_t i = 0; i < batch.size; ++i) {
-    const ReadLine& r = batch.lines[i];
-    ++line_no_;
-    if (r.truncated_bytes > 0) {
-      Error(fmt::format("line truncated to {} bytes ({} bytes dropped)", reader_.max_line_bytes(),
-                        r.truncated_bytes));
-    }
-    switch (r.kind) {
-      case ReadLine::Kind::kBeforeKtap:
-        break;
-      case ReadLine::Kind::kNoise:
-        // Without the console prefix this is someone else's output: keep it
-        // as log of the test that is running.
-        AppendLog(*levels_.back(), r.line.body());
-        break;
-      case ReadLine::Kind::kKtap: {
-        const Line& line = r.line;
-        Level& top = *levels_.back();
-        if (line.kind == LineKind::kDiagnostic && line.key == top.key) {
-          // The most common line: a diagnostic of the innermost test.
-          AppendLog(top, line.body());
-          if (listener_) listener_->OnDiagnostic(static_cast<int>(levels_.size() - 1), line.body());
-          break;
-        }
-        if (!observed_ && line.kind == LineKind::kResult && line.key == top.key && !top.flat &&
-            !top.pending && line.number == top.expected && !r.starts_ktap) {
-          // The next most common: the next leaf result of the innermost
-          // block, which Dispatch() would only count.
-          top.expected = line.number + 1;
-          CountLeaf(top, line);
-          break;
-        }
-        if (r.starts_ktap) {
-          found_ktap_ = true;
-          if (r.start_without_version) Error("no KTAP version line before the first test line");
-        }
-        Dispatch(line);
+inline void Parser::Consume(const ReadLine& r) {
+  ++line_no_;
+  if (r.truncated_bytes > 0) {
+    Errorf(line_no_, "line truncated to {} bytes ({} bytes dropped)", reader_.max_line_bytes(),
+                      r.truncated_bytes);
+  }
+  switch (r.kind) {
+    case ReadLine::Kind::kBeforeKtap:
+      break;
+    case ReadLine::Kind::kNoise:
+      // Without the console prefix this is someone else's output: keep it
+      // as log of the test that is running.
+      AppendLog(*levels_.back(), r.line.body());
+      break;
+    case ReadLine::Kind::kKtap: {
+      const Line& line = r.line;
+      Level& top = *levels_.back();
+      if (line.kind == LineKind::kDiagnostic && line.key == top.key) {
+        // The most common line: a diagnostic of the innermost test.
+        AppendLog(top, line.body());
+        if (listener_) listener_->OnDiagnostic(static_cast<int>(levels_.size() - 1), line.body());
         break;
       }
+      if (!observed_ && line.kind == LineKind::kResult && line.key == top.key && !top.flat &&
+          !top.pending && line.number == top.expected && !r.starts_ktap) {
+        // The next most common: the next leaf result of the innermost
+        // block, which Dispatch() would only count.
+        top.expected = line.number + 1;
+        CountLeaf(top, line);
+        break;
+      }
+      if (r.starts_ktap) {
+        found_ktap_ = true;
+        if (r.start_without_version) Error("no KTAP version line before the first test line");
+      }
+      Dispatch(line);
+      break;
     }
   }
 }
@@ -216,7 +205,7 @@ void Parser::Dispatch(const Line& line) {
     case LineKind::kVersion: {
       bool known = line.ktap ? line.number == 1 : (line.number == 13 || line.number == 14);
       if (!known) {
-        Error(fmt::format("unsupported {} version {}", line.ktap ? "KTAP" : "TAP", line.number));
+        Errorf(line_no_, "unsupported {} version {}", line.ktap ? "KTAP" : "TAP", line.number);
       }
       if (!same) {
         if (PushLevel(line.key)) levels_.back()->has_version = true;
@@ -265,7 +254,7 @@ void Parser::Dispatch(const Line& line) {
       }
       Level& level = *levels_[at];
       if (level.node.plan) {
-        Error(fmt::format("duplicate plan 1..{} (already 1..{})", line.number, *level.node.plan));
+        Errorf(line_no_, "duplicate plan 1..{} (already 1..{})", line.number, *level.node.plan);
         return;
       }
       level.node.plan = line.number;
@@ -293,8 +282,8 @@ void Parser::Dispatch(const Line& line) {
 
 bool Parser::PushLevel(const NestKey& key, std::string_view name) {
   if (levels_.size() >= options_.max_depth) {
-    Error(fmt::format("nesting deeper than {} levels; folding into the deepest level",
-                      options_.max_depth));
+    Errorf(line_no_, "nesting deeper than {} levels; folding into the deepest level",
+                      options_.max_depth);
     return false;
   }
   size_t parent = levels_.size() - 1;
@@ -328,7 +317,7 @@ void Parser::CloseTop() {
     if (level.results < plan && !level.node.bail_out) {
       AddMissingChildren(index, plan - level.results);
     } else if (level.results > plan) {
-      Error(fmt::format("planned {} tests but found {}", plan, level.results));
+      Errorf(line_no_, "planned {} tests but found {}", plan, level.results);
     }
   }
   size_t parent = index - 1;
@@ -343,7 +332,7 @@ void Parser::CloseTop() {
 void Parser::ApplyResult(size_t index, const Line& line) {
   Level& level = *levels_[index];
   if (line.number != level.expected) {
-    Error(fmt::format("expected test number {} but found {}", level.expected, line.number));
+    Errorf(line_no_, "expected test number {} but found {}", level.expected, line.number);
   }
   level.expected = line.number + 1;
   if (level.pending) {
@@ -419,7 +408,7 @@ void Parser::AddMissingChild(size_t index, std::string reason) {
   node.has_result_line = false;
   node.line = line_no_;
   node.status = Status::kCrash;
-  Error(fmt::format("{} {}{}{}", reason, node.number, node.name.empty() ? "" : " ", node.name));
+  Errorf(line_no_, "{} {}{}{}", reason, node.number, node.name.empty() ? "" : " ", node.name);
   FinishNode(node, counts);
   AddChild(index, node, &counts);
 }
@@ -435,7 +424,7 @@ void Parser::AddMissingChildren(size_t index, int64_t missing) {
   if (rest <= 0) return;
   // Hostile plans (1..1000000000000) are counted, not materialised.
   Level& level = *levels_[index];
-  Error(fmt::format("{} more expected subtests missing", rest));
+  Errorf(line_no_, "{} more expected subtests missing", rest);
   error_count_ += rest - 1;
   level.results += rest;
   level.expected += rest;
@@ -465,7 +454,7 @@ void Parser::FinishNode(TestNode& node, Counts& c) {
       node.status = Status::kSkip;
     } else if (own == Status::kPass) {
       node.status = Status::kNoTests;
-      Error(node.line, fmt::format("0 tests run in {}", node.name.empty() ? "test" : node.name));
+      Errorf(node.line, "0 tests run in {}", node.name.empty() ? "test" : node.name);
     } else {
       node.status = own;
     }
@@ -494,9 +483,7 @@ void Parser::AddChild(size_t index, TestNode& node, const Counts* counts) {
 
 void Parser::Finish() {
   if (finished_) return;
-  batch_.Clear();
-  reader_.Flush(&batch_);
-  Consume(batch_);
+  reader_.Flush([this](const ReadLine& r) { Consume(r); });
   line_no_ = reader_line_count();
   CloseLevelsAbove(0);
   Level& root = *levels_[0];
@@ -506,7 +493,7 @@ void Parser::Finish() {
     if (root.results < plan && !root.node.bail_out) {
       AddMissingChildren(0, plan - root.results);
     } else if (root.results > plan) {
-      Error(fmt::format("planned {} tests but found {}", plan, root.results));
+      Errorf(line_no_, "planned {} tests but found {}", plan, root.results);
     }
   }
   root_ = std::move(root.node);

@@ -18,7 +18,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "ktap/line.h"
 #include "ktap/line_reader.h"
@@ -105,8 +108,8 @@ class Parser {
   struct Level;
 
   uint64_t reader_line_count() const { return reader_.line_count(); }
-  // Builds the tree from classified lines, in input order.
-  void Consume(const LineBatch& batch);
+  // Builds the tree from one classified line (lines come in input order).
+  void Consume(const ReadLine& r);
   void Dispatch(const Line& line);
   size_t MatchLevel(const NestKey& key) const;
   // False at the depth limit (reported), when nothing was pushed.
@@ -127,6 +130,17 @@ class Parser {
   void TakeLog(TestNode& node, Level& level);
   void Error(std::string message);
   void Error(uint64_t line, std::string message);
+  // Error() with the message formatted only when someone gets to see it: a
+  // hostile or broken log can carry millions of errors, and only the first
+  // max_errors are kept.
+  template <typename... Args>
+  void Errorf(uint64_t line, fmt::format_string<Args...> format, Args&&... args) {
+    if (listener_ == nullptr && errors_.size() >= options_.max_errors) {
+      ++error_count_;
+      return;
+    }
+    Error(line, fmt::format(format, std::forward<Args>(args)...));
+  }
 
   ParserOptions options_;
   ParserListener* listener_;
@@ -135,8 +149,6 @@ class Parser {
   bool observed_;
   bool keep_logs_;  // options_.keep_logs, and tests are observed
   LineReader reader_;
-  LineBatch batch_;
-  static constexpr size_t kBatchLines = 512;
   bool found_ktap_ = false;
   bool finished_ = false;
   uint64_t line_no_ = 0;
