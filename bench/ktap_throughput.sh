@@ -8,16 +8,19 @@
 #              counts, subtrees released as they finish: vigil's engine mode)
 #   tree       vigil parse --quiet FILE           (the whole result tree kept,
 #              like kunit_tool)
-# Each vigil and wc figure is the median of RUNS runs; kunit_tool runs once.
+# kunit_tool's figure is the median of KUNIT_RUNS runs (~20 s each; one run
+# alone moved by a quarter between runs on a shared machine); each vigil and
+# wc figure is the median of RUNS runs before and after each of them.
 # Then 1 GiB is streamed through a pipe into `vigil parse --quiet --stream`
 # and its peak RSS is reported.
 #
-#   bench/ktap_throughput.sh [BUILD_DIR] [SIZE_MB] [RUNS]
+#   bench/ktap_throughput.sh [BUILD_DIR] [SIZE_MB] [RUNS] [KUNIT_RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 SIZE_MB=${2:-100}
 RUNS=${3:-7}
+KUNIT_RUNS=${4:-3}
 VIGIL=$BUILD/vigil
 PY=/usr/bin/python3
 src=$(bash scripts/linux-source.sh "$BUILD/linux-src")
@@ -36,30 +39,46 @@ $PY bench/make_big_log.py "$big" "$SIZE_MB" "${inputs[@]}"
 bytes=$(stat -c %s "$big")
 lines=$(wc -l < "$big")
 echo "input: $((bytes / 1048576)) MiB, $lines lines, nested copies of ${#inputs[@]} real logs"
-echo "machine: $(nproc) cores; vigil and wc: median of $RUNS runs; kunit_tool: 1 run"
+echo "machine: $(nproc) cores; kunit_tool: median of $KUNIT_RUNS runs; vigil and wc: median of $((RUNS * (KUNIT_RUNS + 1))) runs, $RUNS before and after each kunit_tool run"
 
-# median_seconds CMD...: runs CMD RUNS times (output discarded), prints the median.
-median_seconds() {
-  local times=()
+# sample NAME CMD...: runs CMD RUNS times (output discarded) and appends each
+# time (ns) to the file of NAME.
+sample() {
+  local name=$1
+  shift
   for _ in $(seq "$RUNS"); do
     local t0 t1
     t0=$(date +%s%N)
     "$@" > /dev/null 2>&1 || true
     t1=$(date +%s%N)
-    times+=("$(( t1 - t0 ))")
+    echo "$(( t1 - t0 ))" >> "$work/$name"
   done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.4f\n", a[int((NR+1)/2)]/1e9}'
 }
+median() { sort -g "$1" | awk '{a[NR]=$1} END {printf "%.4f\n", a[int((NR+1)/2)]/'"${2:-1e9}"'}'; }
 
+# The machine's speed moves from minute to minute, so the fast tools are
+# sampled before and after every kunit_tool run: all medians cover the same
+# minutes.
 cat "$big" > /dev/null  # warm the page cache
-wc_s=$(median_seconds wc -l "$big")
-stream_s=$(median_seconds "$VIGIL" parse --quiet --stream "$big")
-tree_s=$(median_seconds "$VIGIL" parse --quiet "$big")
-kunit_s=$($PY tests/e2e/kunit_reference.py --time "$kunit" "$big" |
-  $PY -c 'import json,sys; print(json.load(sys.stdin)["seconds"])')
+sample_fast() {
+  sample wc wc -l "$big"
+  sample stream "$VIGIL" parse --quiet --stream "$big"
+  sample tree "$VIGIL" parse --quiet "$big"
+}
+sample_fast
+for _ in $(seq "$KUNIT_RUNS"); do
+  $PY tests/e2e/kunit_reference.py --time "$kunit" "$big" |
+    $PY -c 'import json,sys; print(json.load(sys.stdin)["seconds"])' >> "$work/kunit"
+  sample_fast
+done
+wc_s=$(median "$work/wc")
+stream_s=$(median "$work/stream")
+tree_s=$(median "$work/tree")
+kunit_s=$(median "$work/kunit" 1)
 
 mb=$(echo "$bytes / 1048576" | bc -l)
 row() { printf '%-42s %9.3f %10.1f\n' "$1" "$2" "$(echo "$mb / $2" | bc -l)"; }
+echo "kunit_tool runs: $(tr '\n' ' ' < "$work/kunit")s"
 printf '%-42s %9s %10s\n' "" "seconds" "MiB/s"
 row "wc -l" "$wc_s"
 row "vigil parse --quiet --stream (streaming)" "$stream_s"
