@@ -342,7 +342,7 @@ void Parser::ApplyResult(size_t index, const Line& line) {
     bool skip_all = node.status == Status::kSkip && node.plan && *node.plan == 0;
     FillFromResult(node, level, line);
     if (skip_all && node.status == Status::kPass) node.status = Status::kSkip;
-    FinishNode(node, block->counts);
+    FinishNode(node, block->counts, &line);
     AddChild(index, node, &block->counts);
     free_levels_.push_back(std::move(block));
   } else if (options_.keep_tree) {
@@ -365,24 +365,37 @@ void Parser::CountLeaf(Level& level, const Line& line) {
   level.counts.Add(OwnStatus(line));
 }
 
-void Parser::FillFromResult(TestNode& node, Level& level, const Line& line) {
-  if (!line.name().empty() || node.name.empty()) {
-    std::string_view name = CapName(line.name());
-    if (name.find('\\') == std::string_view::npos || name.find("\\#") == std::string_view::npos) {
-      node.name.assign(name);
-    } else {
-      // "\#" is TAP's escaped hash: the name has a '#'.
-      node.name.clear();
-      for (size_t i = 0; i < name.size(); ++i) {
-        if (name[i] == '\\' && i + 1 < name.size() && name[i + 1] == '#') continue;
-        node.name.push_back(name[i]);
-      }
-    }
+namespace {
+
+// A result line's description as a test name: capped, TAP's escaped hash
+// ("\\#") unescaped.
+void AssignName(std::string* out, std::string_view description) {
+  std::string_view name = CapName(description);
+  if (name.find('\\') == std::string_view::npos || name.find("\\#") == std::string_view::npos) {
+    out->assign(name);
+    return;
   }
+  out->clear();
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (name[i] == '\\' && i + 1 < name.size() && name[i + 1] == '#') continue;
+    out->push_back(name[i]);
+  }
+}
+
+}  // namespace
+
+void Parser::FillFromResult(TestNode& node, Level& level, const Line& line) {
   node.number = line.number;
   node.has_result_line = true;
   node.ok = line.ok;
   node.directive = line.directive;
+  node.line = line_no_;
+  TakeLog(node, level);
+  node.status = OwnStatus(line);
+  // What only reports and listeners read: nobody does when tests are not
+  // observed (FinishNode() names the test itself if it must report it).
+  if (!observed_) return;
+  if (!line.name().empty() || node.name.empty()) AssignName(&node.name, line.name());
   if (line.directive_text().empty()) {
     node.directive_text.clear();
   } else {
@@ -390,9 +403,6 @@ void Parser::FillFromResult(TestNode& node, Level& level, const Line& line) {
   }
   node.exit_code = line.exit_code();
   node.duration_ms = line.duration_ms();
-  node.line = line_no_;
-  TakeLog(node, level);
-  node.status = OwnStatus(line);
 }
 
 void Parser::AddMissingChild(size_t index, std::string reason) {
@@ -433,7 +443,7 @@ void Parser::AddMissingChildren(size_t index, int64_t missing) {
 
 // Derives a test's final status and counts from its own result (already in
 // node.status; CRASH when it never got one) and its subtests' counts.
-void Parser::FinishNode(TestNode& node, Counts& c) {
+void Parser::FinishNode(TestNode& node, Counts& c, const Line* result_line) {
   Status own = node.status;
   bool has_children = c.Total() + c.Get(Status::kNoTests) > 0;
   if (has_children) {
@@ -454,6 +464,10 @@ void Parser::FinishNode(TestNode& node, Counts& c) {
       node.status = Status::kSkip;
     } else if (own == Status::kPass) {
       node.status = Status::kNoTests;
+      if (!observed_ && result_line && !result_line->name().empty()) {
+        // FillFromResult() left the name alone: the message still names it.
+        AssignName(&node.name, result_line->name());
+      }
       Errorf(node.line, "0 tests run in {}", node.name.empty() ? "test" : node.name);
     } else {
       node.status = own;

@@ -123,7 +123,8 @@ class Parser {
   void FillFromResult(TestNode& node, Level& level, const Line& line);
   void AddMissingChild(size_t index, std::string reason);
   void AddMissingChildren(size_t index, int64_t missing);
-  void FinishNode(TestNode& node, Counts& counts);
+  // `result_line`: the test's own result line, if it had one.
+  void FinishNode(TestNode& node, Counts& counts, const Line* result_line = nullptr);
   void AddChild(size_t index, TestNode& node, const Counts* counts);
   void AppendLog(Level& level, std::string_view text);
   // Hands the lines `level` holds to `node` (drops them without keep_logs).

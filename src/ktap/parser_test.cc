@@ -280,6 +280,25 @@ TEST(ParserTest, StreamingWithoutListenerAgreesWithTheTree) {
   EXPECT_TRUE(stream.root.subtests.empty());
 }
 
+// Without observers, result lines fill no names; an empty parent is still
+// reported by the name a report would show (its result's, unescaped, else
+// its `# Subtest:` header's).
+TEST(ParserTest, EmptyParentsAreNamedAlikeWithAndWithoutObservers) {
+  const std::string text =
+      "KTAP version 1\n1..3\n  # Subtest: header1\n  1..0\nok 1 result\\#1\n"
+      "  # Subtest: header2\n  1..0\nok 2\n  1..0\nok 3 - third # SKIP\n";
+  Document tree = ParseText(text);
+  Document stream = ParseText(text, ParserOptions{.keep_tree = false, .keep_logs = false});
+  std::vector<std::string> want = {"0 tests run in result#1", "0 tests run in header2"};
+  for (const Document* d : {&tree, &stream}) {
+    ASSERT_GE(d->errors.size(), 2u);
+    EXPECT_EQ(d->errors[0].message, want[0]);
+    EXPECT_EQ(d->errors[1].message, want[1]);
+    EXPECT_EQ(d->errors.size(), tree.errors.size());
+  }
+  EXPECT_EQ(stream.counts.by_status, tree.counts.by_status);
+}
+
 TEST(ParserTest, WithoutKeepLogsTestsHaveNoLogButTheRootDoes) {
   struct Logs : ParserListener {
     size_t lines = 0;

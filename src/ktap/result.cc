@@ -17,26 +17,6 @@ std::string_view StatusName(Status s) {
   return "?";
 }
 
-bool IsFailure(Status s) {
-  return s == Status::kFail || s == Status::kXpass || s == Status::kTimeout ||
-         s == Status::kError || s == Status::kCrash;
-}
-
-int Severity(Status s) {
-  switch (s) {
-    case Status::kNoTests: return 0;
-    case Status::kSkip: return 1;
-    case Status::kXfail: return 2;
-    case Status::kPass: return 2;
-    case Status::kXpass: return 3;
-    case Status::kFail: return 4;
-    case Status::kError: return 5;
-    case Status::kTimeout: return 6;
-    case Status::kCrash: return 7;
-  }
-  return 0;
-}
-
 std::string_view DirectiveName(Directive d) {
   switch (d) {
     case Directive::kNone: return "";

@@ -28,9 +28,25 @@ inline constexpr int kNumStatuses = 9;
 // "PASS", "FAIL", ... as used in every output format.
 std::string_view StatusName(Status s);
 // Whether the status makes a run fail (FAIL, XPASS, TIMEOUT, ERROR, CRASH).
-bool IsFailure(Status s);
+inline bool IsFailure(Status s) {
+  return s == Status::kFail || s == Status::kXpass || s == Status::kTimeout || s == Status::kError ||
+         s == Status::kCrash;
+}
 // Ordering used to combine statuses: higher is worse.
-int Severity(Status s);
+inline int Severity(Status s) {
+  switch (s) {
+    case Status::kNoTests: return 0;
+    case Status::kSkip: return 1;
+    case Status::kXfail: return 2;
+    case Status::kPass: return 2;
+    case Status::kXpass: return 3;
+    case Status::kFail: return 4;
+    case Status::kError: return 5;
+    case Status::kTimeout: return 6;
+    case Status::kCrash: return 7;
+  }
+  return 0;
+}
 
 enum class Directive : uint8_t { kNone, kSkip, kTodo, kXfail, kXpass, kTimeout, kError };
 std::string_view DirectiveName(Directive d);
