@@ -20,17 +20,6 @@ inline bool StartsWith(std::string_view s, const char (&p)[N]) {
   return s.size() >= N - 1 && std::memcmp(s.data(), p, N - 1) == 0;
 }
 
-char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-// `p` must be lower case.
-bool StartsWithNoCase(std::string_view s, std::string_view p) {
-  if (s.size() < p.size()) return false;
-  for (size_t i = 0; i < p.size(); ++i) {
-    if (AsciiLower(s[i]) != p[i]) return false;
-  }
-  return true;
-}
-
 bool IsAlnum(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
@@ -66,44 +55,71 @@ bool IsWordEnd(std::string_view s, size_t at) {
   return at >= s.size() || !IsAlnum(s[at]);
 }
 
-// Parses the text after '#' on a result line.
-// The directive keywords, matched case-insensitively ("# skip" and "# SKIP").
-struct Keyword {
-  std::string_view word;
-  Directive directive;
-};
-constexpr Keyword kKeywords[] = {
-    {"skip", Directive::kSkip},       {"todo", Directive::kTodo},   {"xfail", Directive::kXfail},
-    {"xpass", Directive::kXpass},     {"timeout", Directive::kTimeout}, {"error", Directive::kError},
-};
+// Whether `t` starts with the lower-case `word` in any case, as a whole
+// word. OR-ing 0x20 lower-cases 'A'-'Z' and maps no other byte onto a
+// lower-case letter.
+template <size_t N>
+inline bool KeywordAt(std::string_view t, const char (&word)[N]) {
+  if (t.size() < N - 1) return false;
+  for (size_t i = 0; i < N - 1; ++i) {
+    if ((t[i] | 0x20) != word[i]) return false;
+  }
+  return IsWordEnd(t, N - 1);
+}
 
-// Parses the text after '#' on a result line.
+// Parses the text after '#' on a result line: a directive keyword, matched
+// case-insensitively ("# skip" and "# SKIP"), kselftest's `exit=N`, and a
+// `time=` annotation anywhere.
 void ParseDirective(std::string_view text, Line* out) {
   std::string_view t = TrimLeft(text);
   if (t.empty()) return;
-  char first = AsciiLower(t[0]);
-  for (const Keyword& k : kKeywords) {
-    if (k.word[0] != first) continue;
-    if (StartsWithNoCase(t, k.word) && IsWordEnd(t, k.word.size())) {
-      out->directive = k.directive;
-      std::string_view rest = t.substr(k.word.size());
-      if (!rest.empty() && rest[0] == ':') rest.remove_prefix(1);
-      out->set_directive_text(TrimRight(TrimLeft(rest)));
-      out->set_duration_ms(FindDurationMs(rest));
-      return;
-    }
+  Directive directive = Directive::kNone;
+  size_t len = 0;
+  switch (t[0] | 0x20) {
+    case 's':
+      if (KeywordAt(t, "skip")) directive = Directive::kSkip, len = 4;
+      break;
+    case 't':
+      if (KeywordAt(t, "todo")) {
+        directive = Directive::kTodo, len = 4;
+      } else if (KeywordAt(t, "timeout")) {
+        directive = Directive::kTimeout, len = 7;
+      }
+      break;
+    case 'x':
+      if (KeywordAt(t, "xfail")) {
+        directive = Directive::kXfail, len = 5;
+      } else if (KeywordAt(t, "xpass")) {
+        directive = Directive::kXpass, len = 5;
+      }
+      break;
+    case 'e':
+      if (KeywordAt(t, "error")) {
+        directive = Directive::kError, len = 5;
+      } else if (t.size() >= 5 && (t[0] | 0x20) == 'e' && (t[1] | 0x20) == 'x' && (t[2] | 0x20) == 'i' &&
+                 (t[3] | 0x20) == 't' && t[4] == '=') {
+        std::string_view rest = t.substr(5);
+        bool neg = !rest.empty() && rest[0] == '-';
+        if (neg) rest.remove_prefix(1);
+        int64_t code = 0;
+        if (ParseNumber(&rest, &code)) {
+          if (code > 1'000'000) code = 1'000'000;
+          out->set_exit_code(static_cast<int>(neg ? -code : code));
+        }
+      }
+      break;
+    default:
+      break;
   }
-  if (first == 'e' && StartsWithNoCase(t, "exit=")) {
-    std::string_view rest = t.substr(5);
-    bool neg = !rest.empty() && rest[0] == '-';
-    if (neg) rest.remove_prefix(1);
-    int64_t code = 0;
-    if (ParseNumber(&rest, &code)) {
-      if (code > 1'000'000) code = 1'000'000;
-      out->set_exit_code(static_cast<int>(neg ? -code : code));
-    }
+  if (directive == Directive::kNone) {
+    out->set_duration_ms(FindDurationMs(t));
+    return;
   }
-  out->set_duration_ms(FindDurationMs(t));
+  out->directive = directive;
+  std::string_view rest = t.substr(len);
+  if (!rest.empty() && rest[0] == ':') rest.remove_prefix(1);
+  out->set_directive_text(TrimRight(TrimLeft(rest)));
+  out->set_duration_ms(FindDurationMs(rest));
 }
 
 // ok|not ok N [N2 ]["- "]DESC[ # DIRECTIVE]
@@ -164,7 +180,7 @@ bool ParsePlan(std::string_view s, Line* out) {
   out->number = n;
   if (!s.empty()) {
     std::string_view t = TrimLeft(s.substr(1));
-    if (StartsWithNoCase(t, "skip") && IsWordEnd(t, 4)) {
+    if (KeywordAt(t, "skip")) {
       out->directive = Directive::kSkip;
       out->set_directive_text(TrimLeft(t.substr(4)));
     } else {

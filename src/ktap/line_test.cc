@@ -75,8 +75,31 @@ INSTANTIATE_TEST_SUITE_P(
                    Directive::kTimeout, "45 seconds"},
         ResultCase{"not ok 11 t # error", false, 11, "t", Directive::kError, ""},
         ResultCase{"ok 12 3 selftests: net: foo.sh", true, 12, "selftests: net: foo.sh", Directive::kNone, ""},
-        ResultCase{"ok 13 a \\# b", true, 13, "a \\# b", Directive::kNone, ""}),
+        ResultCase{"ok 13 a \\# b", true, 13, "a \\# b", Directive::kNone, ""},
+        ResultCase{"ok 14 t # Skip: reason", true, 14, "t", Directive::kSkip, "reason"},
+        ResultCase{"not ok 15 t # tImEoUt", false, 15, "t", Directive::kTimeout, ""},
+        ResultCase{"ok 16 t # Xfail", true, 16, "t", Directive::kXfail, ""},
+        ResultCase{"ok 17 t # skipped", true, 17, "t", Directive::kNone, ""},
+        ResultCase{"ok 18 t # TIME", true, 18, "t", Directive::kNone, ""},
+        ResultCase{"ok 19 t # xpas", true, 19, "t", Directive::kNone, ""},
+        ResultCase{"ok 20 t # s\xcbip", true, 20, "t", Directive::kNone, ""},
+        ResultCase{"ok 21 t # [kip", true, 21, "t", Directive::kNone, ""},
+        ResultCase{"ok 22 t # ERRORS", true, 22, "t", Directive::kNone, ""}),
     [](const ::testing::TestParamInfo<ResultCase>& info) { return "case" + std::to_string(info.index); });
+
+TEST(LineTest, ExitCodeCaseAndNearMisses) {
+  Line l = Classify("not ok 1 t # EXIT=-2 time=5ms");
+  ASSERT_TRUE(l.exit_code().has_value());
+  EXPECT_EQ(*l.exit_code(), -2);
+  EXPECT_EQ(l.duration_ms(), 5);
+  EXPECT_FALSE(Classify("not ok 1 t # exit 2").exit_code().has_value());
+  EXPECT_FALSE(Classify("not ok 1 t # exi=2").exit_code().has_value());
+  EXPECT_FALSE(Classify("not ok 1 t # exit=").exit_code().has_value());
+  l = Classify("1..0 # sKiP no hardware");
+  EXPECT_EQ(l.directive, Directive::kSkip);
+  EXPECT_EQ(l.directive_text(), "no hardware");
+  EXPECT_EQ(Classify("1..0 # skipped").directive, Directive::kNone);
+}
 
 TEST(LineTest, ExitCodeAndTime) {
   Line l = Classify("not ok 1 selftests: net/mptcp: mptcp_join.sh # exit=1");
@@ -187,6 +210,28 @@ TEST(FindByteTest, EveryLengthAndPosition) {
       t[at] = '#';
       if (at + 3 < n) t[at + 3] = '#';  // only the first counts
       EXPECT_EQ(FindByte(t.data(), n, '#'), at) << n << " " << at;
+    }
+  }
+}
+
+// Word-at-a-time search: bytes one bit away from the needle, its high-bit
+// twin, NUL and 0xff around it must never be taken for it.
+TEST(FindByteTest, NeighbourBytesAreNotMatches) {
+  const char needles[] = {'#', '\n', '=', '\x01', '\x7f', '\x80'};
+  const char fillers[] = {'\0', '\x01', '\x22', '\x24', '\x7e', '\x80', '\xa3', '\xff', '\x0b', '<'};
+  for (char needle : needles) {
+    for (char filler : fillers) {
+      if (filler == needle) continue;
+      for (size_t n = 0; n <= 40; ++n) {
+        std::string s(n, filler);
+        for (size_t i = 0; i < n; i += 2) s[i] = static_cast<char>(needle ^ 1);
+        EXPECT_EQ(FindByte(s.data(), n, needle), n) << n;
+        for (size_t at = 0; at < n; ++at) {
+          std::string t = s;
+          t[at] = needle;
+          EXPECT_EQ(FindByte(t.data(), n, needle), at) << n << " " << at;
+        }
+      }
     }
   }
 }
