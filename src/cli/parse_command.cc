@@ -78,8 +78,8 @@ int Run(const ParseFlags& f) {
   }
   // Bytes are read ahead on a second thread while this one parses what was
   // read; memory stays bounded whatever the input's size. read() rather than
-  // mmap: a log that is truncated or still growing while it is
-  // read (logrotate, a VM still writing) must not kill vigil with SIGBUS.
+  // mmap: a log that is truncated or still growing while it is read
+  // (logrotate, a VM still writing) must not kill vigil with SIGBUS.
   int read_errno = 0;
   bool read_ok = ktap::FeedParallel(parser, [&](char* buf, size_t len) -> long {
     while (true) {

@@ -55,16 +55,21 @@ bool IsWordEnd(std::string_view s, size_t at) {
   return at >= s.size() || !IsAlnum(s[at]);
 }
 
-// Whether `t` starts with the lower-case `word` in any case, as a whole
-// word. OR-ing 0x20 lower-cases 'A'-'Z' and maps no other byte onto a
-// lower-case letter.
+// Whether `t` starts with `word` (lower-case letters) in any case. OR-ing
+// 0x20 lower-cases 'A'-'Z' and maps no other byte onto a lower-case letter.
 template <size_t N>
-inline bool KeywordAt(std::string_view t, const char (&word)[N]) {
+inline bool StartsWithLetters(std::string_view t, const char (&word)[N]) {
   if (t.size() < N - 1) return false;
   for (size_t i = 0; i < N - 1; ++i) {
     if ((t[i] | 0x20) != word[i]) return false;
   }
-  return IsWordEnd(t, N - 1);
+  return true;
+}
+
+// ... as a whole word.
+template <size_t N>
+inline bool KeywordAt(std::string_view t, const char (&word)[N]) {
+  return StartsWithLetters(t, word) && IsWordEnd(t, N - 1);
 }
 
 // Parses the text after '#' on a result line: a directive keyword, matched
@@ -96,8 +101,7 @@ void ParseDirective(std::string_view text, Line* out) {
     case 'e':
       if (KeywordAt(t, "error")) {
         directive = Directive::kError, len = 5;
-      } else if (t.size() >= 5 && (t[0] | 0x20) == 'e' && (t[1] | 0x20) == 'x' && (t[2] | 0x20) == 'i' &&
-                 (t[3] | 0x20) == 't' && t[4] == '=') {
+      } else if (StartsWithLetters(t, "exit") && t.size() > 4 && t[4] == '=') {
         std::string_view rest = t.substr(5);
         bool neg = !rest.empty() && rest[0] == '-';
         if (neg) rest.remove_prefix(1);

@@ -1,17 +1,15 @@
 #include "ktap/line_reader.h"
 
-
 namespace vigil::ktap {
 
 using line_reader_internal::TrimTrailing;
 
-bool LineReader::Continue(std::string_view piece, bool nl, std::string_view* line) {
+std::string_view LineReader::Continue(std::string_view piece) {
   size_t room = max_line_bytes_ > partial_.size() ? max_line_bytes_ - partial_.size() : 0;
   size_t take = piece.size() < room ? piece.size() : room;
   partial_.append(piece.data(), take);
   partial_dropped_ += piece.size() - take;
-  *line = partial_;
-  return nl;
+  return partial_;
 }
 
 const ReadLine& LineReader::Emit(std::string_view raw, size_t truncated) {

@@ -71,9 +71,9 @@ class LineReader {
   // scratch_.
   const ReadLine& Emit(std::string_view raw, size_t truncated);
   void TryStart(std::string_view text, ReadLine* out);
-  // Keeps the start of a line that goes on in the next bytes; true when `nl`
-  // ended it, and then `*line` is the whole line (held by the reader).
-  bool Continue(std::string_view piece, bool nl, std::string_view* line);
+  // Appends `piece` (cut at max_line_bytes_, the rest counted as dropped) to
+  // the line that spans calls, and returns that line as held so far.
+  std::string_view Continue(std::string_view piece);
 
   size_t max_line_bytes_;
   ConsolePrefix prefix_;
@@ -127,8 +127,8 @@ void LineReader::Read(std::string_view bytes, Sink&& sink) {
     if (partial_.empty() && nl && piece.size() <= max_line_bytes_) {
       sink(Emit(piece, 0));
     } else {
-      std::string_view line;
-      if (Continue(piece, nl, &line)) {
+      std::string_view line = Continue(piece);
+      if (nl) {
         sink(Emit(line, partial_dropped_));
         partial_.clear();
         partial_dropped_ = 0;

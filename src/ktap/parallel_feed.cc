@@ -20,7 +20,8 @@ class Buffers {
  public:
   static constexpr size_t kBytes = kReadAheadChunks * kReadChunkBytes;
   Buffers() {
-    void* p = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    void* p =
+        mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (p != MAP_FAILED) {
       mapped_ = static_cast<char*>(p);
     } else {

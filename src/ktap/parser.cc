@@ -98,7 +98,7 @@ inline void Parser::Consume(const ReadLine& r) {
   ++line_no_;
   if (r.truncated_bytes > 0) {
     Errorf(line_no_, "line truncated to {} bytes ({} bytes dropped)", reader_.max_line_bytes(),
-                      r.truncated_bytes);
+           r.truncated_bytes);
   }
   switch (r.kind) {
     case ReadLine::Kind::kBeforeKtap:
@@ -282,8 +282,7 @@ void Parser::Dispatch(const Line& line) {
 
 bool Parser::PushLevel(const NestKey& key, std::string_view name) {
   if (levels_.size() >= options_.max_depth) {
-    Errorf(line_no_, "nesting deeper than {} levels; folding into the deepest level",
-                      options_.max_depth);
+    Errorf(line_no_, "nesting deeper than {} levels; folding into the deepest level", options_.max_depth);
     return false;
   }
   size_t parent = levels_.size() - 1;
