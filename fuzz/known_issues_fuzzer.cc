@@ -16,12 +16,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (k.status().message().empty()) abort();
     return 0;
   }
-  vigil::store::Environment env;
+  vigil::model::Environment env;
   env.kernel_release = text.substr(0, 40);
   env.where = "vm";
   env.accel = "tcg";
   vigil::judge::KnownIssueMatcher m(k.value(), env, "2026-11-25");
-  std::vector<vigil::store::CrashRecord> crashes = {
+  std::vector<vigil::model::CrashRecord> crashes = {
       {"WARNING", "WARNING in mptcp_subflow_create", false, "0123456789abcdef", "mptcp_subflow_create", ""}};
   (void)m.Match({"net/mptcp:mptcp_join.sh#2", "001 no JOIN", &crashes});
   (void)m.MatchCrash("net/mptcp:diag.sh", crashes[0]);

@@ -8,7 +8,7 @@
 
 namespace vigil {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code { kOk, kInvalidArgument, kNotFound, kIOError, kCorruption, kInternal };
 
@@ -34,7 +34,7 @@ class Status {
 
 // Holds either a T or a non-OK Status.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}            // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {}     // NOLINT(google-explicit-constructor)

@@ -18,7 +18,7 @@
 #include "bisect/search.h"
 #include "cli/command.h"
 #include "judge/outcome.h"
-#include "runner/process.h"
+#include "sys/process.h"
 #include "store/store.h"
 
 namespace vigil::cli {
@@ -53,7 +53,7 @@ struct BisectFlags {
 Result<std::string> Git(const std::string& repo, std::vector<std::string> args) {
   std::vector<std::string> argv = {"git", "-C", repo};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto out = runner::CommandOutput(argv);
+  auto out = sys::CommandOutput(argv);
   if (!out.ok()) return Status::InvalidArgument(out.status().message());
   std::string s = std::move(out.value());
   while (!s.empty() && s.back() == '\n') s.pop_back();
@@ -281,9 +281,9 @@ struct Probe {
 // One run of the test command (or the vigil test) in the worktree.
 Probe RunTest(const BisectFlags& f, const std::string& wt, const std::string& hash) {
   Probe p;
-  runner::ProcessOptions o;
+  sys::ProcessOptions o;
   o.cwd = wt;
-  o.env = runner::CurrentEnvironment();
+  o.env = sys::CurrentEnvironment();
   o.env.push_back("VIGIL_BISECT_COMMIT=" + hash);
   std::string json_path;
   auto [test, sub] = judge::SplitTestPath(f.vigil_test);
@@ -301,7 +301,7 @@ Probe RunTest(const BisectFlags& f, const std::string& wt, const std::string& ha
   } else {
     o.argv = f.command;
   }
-  auto r = runner::RunProcess(o);
+  auto r = sys::RunProcess(o);
   if (!r.ok()) {
     p.abort = true;
     p.message = r.status().message();
@@ -404,7 +404,7 @@ int RunBisect(BisectFlags f) {
   if (f.first_parent) opts["first_parent"] = true;
   const std::string good = repo->commits.front(), bad = repo->commits.back();
   int64_t id = 0;
-  std::vector<store::BisectRunRecord> done;
+  std::vector<model::BisectRunRecord> done;
   if (auto active = (*db)->ActiveBisection(repo->top); active.ok()) {
     nlohmann::json was = nlohmann::json::parse(active->options_json, nullptr, false);
     bool same = active->good == good && active->bad == bad && was == opts;
@@ -424,7 +424,7 @@ int RunBisect(BisectFlags f) {
     done = std::move(runs.value());
     fmt::print(f.json ? stderr : stdout, "resuming bisection {} ({} run(s) recorded)\n", id, done.size());
   } else {
-    store::BisectionRecord b;
+    model::BisectionRecord b;
     b.repo = repo->top;
     // The ends as the user named them: position 0 is always --good.
     b.good = good;
@@ -487,11 +487,11 @@ int RunBisect(BisectFlags f) {
         }
         checked_out = j;
         if (!f.build.empty()) {
-          runner::ProcessOptions bo;
+          sys::ProcessOptions bo;
           bo.argv = {"/bin/sh", "-c", f.build};
           bo.cwd = wt;
-          bo.env = runner::CurrentEnvironment();
-          auto br = runner::RunProcess(bo);
+          bo.env = sys::CurrentEnvironment();
+          auto br = sys::RunProcess(bo);
           if (!br.ok() || !br->status.exited() || br->status.exit_code() != 0) {
             fmt::print(say, "  {} build failed: untestable (skipped)\n", hash.substr(0, 12));
             search.Record(j, bisect::Outcome::kSkip);
@@ -556,7 +556,8 @@ int RunBisect(BisectFlags f) {
   result["merges"] = merges;
   result["bisection"] = id;
   (void)(*db)->FinishBisection(id, "done", result.dump(), UtcNow());
-  Git(line.top, {"worktree", "remove", "--force", wt});
+  if (auto removed = Git(line.top, {"worktree", "remove", "--force", wt}); !removed.ok())
+    fmt::print(stderr, "vigil bisect: the worktree {} stays: {}\n", wt, removed.status().message());
   if (f.json) {
     fmt::print("{}\n", result.dump());
   } else {
@@ -622,7 +623,7 @@ int RunReset(const BisectFlags& f) {
   std::string top;
   int code = 0;
   auto db = OpenBisectStore(f, &top, &code);
-  auto b = db ? db->ActiveBisection(top) : Result<store::BisectionRecord>(Status::NotFound(""));
+  auto b = db ? db->ActiveBisection(top) : Result<model::BisectionRecord>(Status::NotFound(""));
   if (!b.ok()) {
     if (code == kExitUsage) return code;
     fmt::print("no bisection in progress\n");

@@ -8,7 +8,7 @@
 #include "cli/command.h"
 #include "cli/judge_common.h"
 #include "judge/compare.h"
-#include "report/utf8.h"
+#include "base/text.h"
 
 namespace vigil::cli {
 namespace {
@@ -22,13 +22,13 @@ struct CompareFlags {
 
 nlohmann::json Paths(const std::vector<judge::Change>& changes) {
   nlohmann::json arr = nlohmann::json::array();
-  for (const auto& c : changes) arr.push_back(report::SanitizeUtf8(c.path));
+  for (const auto& c : changes) arr.push_back(vigil::SanitizeUtf8(c.path));
   return arr;
 }
 
 nlohmann::json Detailed(const std::vector<judge::Change>& changes) {
   nlohmann::json arr = nlohmann::json::array();
-  for (const auto& c : changes) arr.push_back({{"path", report::SanitizeUtf8(c.path)}, {"a", c.a}, {"b", c.b}});
+  for (const auto& c : changes) arr.push_back({{"path", vigil::SanitizeUtf8(c.path)}, {"a", c.a}, {"b", c.b}});
   return arr;
 }
 
@@ -37,7 +37,7 @@ void Section(const char* title, const std::vector<judge::Change>& changes) {
   fmt::print("{} ({}):\n", title, changes.size());
   for (size_t i = 0; i < changes.size() && i < 100; ++i) {
     const auto& c = changes[i];
-    fmt::print("  {}  {} -> {}\n", report::SanitizeForTerminal(c.path), c.a.empty() ? "-" : c.a,
+    fmt::print("  {}  {} -> {}\n", vigil::SanitizeForTerminal(c.path), c.a.empty() ? "-" : c.a,
                c.b.empty() ? "-" : c.b);
   }
   if (changes.size() > 100) fmt::print("  ... {} more\n", changes.size() - 100);
@@ -65,7 +65,7 @@ int RunCompare(const CompareFlags& f) {
   judge::Comparison c = judge::Compare(views[0], views[1], o);
   if (f.json) {
     nlohmann::json env = nlohmann::json::object();
-    for (const auto& [k, v] : c.environment) env[k] = {report::SanitizeUtf8(v.first), report::SanitizeUtf8(v.second)};
+    for (const auto& [k, v] : c.environment) env[k] = {vigil::SanitizeUtf8(v.first), vigil::SanitizeUtf8(v.second)};
     nlohmann::json out = {{"format_version", 1},
                           {"run_a", views[0].run.id},
                           {"run_b", views[1].run.id},
@@ -97,7 +97,7 @@ int RunCompare(const CompareFlags& f) {
   if (!c.environment.empty()) {
     fmt::print("environment ({}):\n", c.environment.size());
     for (const auto& [k, v] : c.environment) {
-      fmt::print("  {}: {} -> {}\n", k, report::SanitizeForTerminal(v.first), report::SanitizeForTerminal(v.second));
+      fmt::print("  {}: {} -> {}\n", k, vigil::SanitizeForTerminal(v.first), vigil::SanitizeForTerminal(v.second));
     }
   }
   if (c.new_failures.empty() && c.fixes.empty() && c.pass_to_skip.empty() && c.skip_to_pass.empty() &&

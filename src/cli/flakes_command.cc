@@ -11,7 +11,7 @@
 #include "cli/command.h"
 #include "cli/judge_common.h"
 #include "judge/flakes.h"
-#include "report/utf8.h"
+#include "base/text.h"
 
 namespace vigil::cli {
 namespace {
@@ -74,8 +74,8 @@ int RunFlakes(const FlakesFlags& f) {
   if (f.json) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& e : entries) {
-      nlohmann::json j = {{"test", report::SanitizeUtf8(e.test)},
-                          {"subtest", e.subtest.empty() ? nlohmann::json(nullptr) : nlohmann::json(report::SanitizeUtf8(e.subtest))},
+      nlohmann::json j = {{"test", vigil::SanitizeUtf8(e.test)},
+                          {"subtest", e.subtest.empty() ? nlohmann::json(nullptr) : nlohmann::json(vigil::SanitizeUtf8(e.subtest))},
                           {"env", e.env},
                           {"runs", e.runs},
                           {"failures", e.failures},
@@ -109,7 +109,7 @@ int RunFlakes(const FlakesFlags& f) {
     std::string cls = judge::FlakeClassName(e.cls);
     if (e.since_run) cls += fmt::format(" @{}", e.since_run);
     fmt::print("{:<13} {:>5} {:>5} {:>6} {:>5.2f} {:>4.0f}%  {:<14} {}{}\n", cls, e.runs, e.failures, e.retry_flakes,
-               e.flip_rate, 100 * e.fail_rate, e.env, report::SanitizeForTerminal(path),
+               e.flip_rate, 100 * e.fail_rate, e.env, vigil::SanitizeForTerminal(path),
                e.quarantined ? "  [QUARANTINED]" : "");
     ++shown;
   }
@@ -121,7 +121,7 @@ int RunFlakes(const FlakesFlags& f) {
     if (!header) fmt::print("\nquarantine (failures shown, not counted in verdicts):\n");
     header = true;
     std::string path = e.subtest.empty() ? e.test : e.test + ":" + e.subtest;
-    fmt::print("  {} [{}] since run {}: {}\n", report::SanitizeForTerminal(path), e.env, e.quarantined_since,
+    fmt::print("  {} [{}] since run {}: {}\n", vigil::SanitizeForTerminal(path), e.env, e.quarantined_since,
                e.quarantine_reason);
   }
   return 0;

@@ -8,7 +8,7 @@
 #include "cli/command.h"
 #include "cli/judge_common.h"
 #include "judge/outcome.h"
-#include "report/utf8.h"
+#include "base/text.h"
 
 namespace vigil::cli {
 namespace {
@@ -74,8 +74,8 @@ int RunHistory(const HistoryFlags& f) {
                      {"duration_ms", p.duration_ms >= 0 ? nlohmann::json(p.duration_ms) : nlohmann::json(nullptr)}});
     }
     nlohmann::json out = {{"format_version", 1},
-                          {"test", report::SanitizeUtf8(test)},
-                          {"subtest", sub.empty() ? nlohmann::json(nullptr) : nlohmann::json(report::SanitizeUtf8(sub))},
+                          {"test", vigil::SanitizeUtf8(test)},
+                          {"subtest", sub.empty() ? nlohmann::json(nullptr) : nlohmann::json(vigil::SanitizeUtf8(sub))},
                           {"results", arr}};
     fmt::print("{}\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return 0;
@@ -86,7 +86,7 @@ int RunHistory(const HistoryFlags& f) {
     seq += kind == judge::Kind::kFail ? 'F' : p.status == "FLAKY" ? 'f' : kind == judge::Kind::kSkip ? 's' : '.';
   }
   fmt::print("{}\n{}  (. pass  F fail  f failed then passed on a retry  s skip; oldest first)\n",
-             report::SanitizeForTerminal(f.path), seq);
+             vigil::SanitizeForTerminal(f.path), seq);
   fmt::print("{:>6}  {:<20}  {:<14}  {:<34}  {:<8}  {:>10}\n", "run", "started", "env", "kernel", "status", "duration");
   for (const auto& [r, p] : rows) {
     fmt::print("{:>6}  {:<20}  {:<14}  {:<34}  {:<8}  {:>10}\n", p.run_id, r->run.started_at, r->env_class,

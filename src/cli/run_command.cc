@@ -35,9 +35,9 @@
 #include "cli/terminal.h"
 #include "ktap/result.h"
 #include "report/reports.h"
-#include "report/utf8.h"
+#include "base/text.h"
 #include "runner/test_plan.h"
-#include "runner/cgroup.h"
+#include "sys/cgroup.h"
 #include "runner/config.h"
 #include "runner/scheduler.h"
 #include "runner/environment.h"
@@ -79,14 +79,14 @@ struct RunFlags {
 // One test of a run: its attempts in order (more than one with --retries).
 struct TestResult {
   std::string path;
-  std::vector<store::AttemptRecord> attempts;
+  std::vector<model::AttemptRecord> attempts;
 };
 
 
 std::string Tag(ktap::Status s, bool color) { return report::StatusTag(s, color); }
 
 // Subtests flattened to "parent > child" paths, as the store keeps them.
-void Flatten(const ktap::TestNode& n, const std::string& prefix, std::vector<store::SubtestRecord>* out) {
+void Flatten(const ktap::TestNode& n, const std::string& prefix, std::vector<model::SubtestRecord>* out) {
   for (const auto& c : n.subtests) {
     std::string path = prefix.empty() ? c.name : prefix + " > " + c.name;
     out->push_back({path, std::string(ktap::StatusName(c.status)), c.duration_ms});
@@ -119,8 +119,8 @@ void MarkJudged(const judge::Verdict& v, ktap::TestNode* root) {
   }
 }
 
-store::AttemptRecord ToRecord(const runner::TestOutcome& o, const std::string& started_at) {
-  store::AttemptRecord a;
+model::AttemptRecord ToRecord(const runner::TestOutcome& o, const std::string& started_at) {
+  model::AttemptRecord a;
   a.test_path = o.spec.path();
   a.status = std::string(ktap::StatusName(o.node.status));
   if (o.process.status.exited()) a.exit_code = o.process.status.exit_code();
@@ -143,17 +143,17 @@ using judge::IsFailureName;
 using judge::StatusOf;
 using judge::SubtestVerdicts;
 
-nlohmann::json AttemptJson(const store::AttemptRecord& a) {
+nlohmann::json AttemptJson(const model::AttemptRecord& a) {
   nlohmann::json subtests = nlohmann::json::array();
   for (const auto& s : a.subtests) {
-    nlohmann::json j = {{"name", report::SanitizeUtf8(s.path)}, {"status", s.status}};
+    nlohmann::json j = {{"name", vigil::SanitizeUtf8(s.path)}, {"status", s.status}};
     if (s.duration_ms) j["duration_ms"] = *s.duration_ms;
     subtests.push_back(std::move(j));
   }
   nlohmann::json crashes = nlohmann::json::array();
   for (const auto& c : a.crashes)
-    crashes.push_back({{"type", c.type}, {"title", report::SanitizeUtf8(c.title)}, {"fatal", c.fatal},
-                       {"fingerprint", c.fingerprint}, {"guilty", report::SanitizeUtf8(c.guilty)}});
+    crashes.push_back({{"type", c.type}, {"title", vigil::SanitizeUtf8(c.title)}, {"fatal", c.fatal},
+                       {"fingerprint", c.fingerprint}, {"guilty", vigil::SanitizeUtf8(c.guilty)}});
   return {{"attempt", a.attempt},
           {"status", a.status},
           {"crashes", crashes},
@@ -171,19 +171,19 @@ std::string RunJson(int64_t run_id, const std::vector<TestResult>& results, cons
   nlohmann::json tests = nlohmann::json::array();
   for (const auto& r : results) {
     if (r.attempts.empty()) continue;
-    const store::AttemptRecord& last = r.attempts.back();
+    const model::AttemptRecord& last = r.attempts.back();
     nlohmann::json attempts = nlohmann::json::array();
     for (const auto& a : r.attempts) attempts.push_back(AttemptJson(a));
     nlohmann::json subtests = nlohmann::json::array();
     for (const auto& s : SubtestVerdicts(r.attempts)) {
-      subtests.push_back({{"name", report::SanitizeUtf8(s.path)}, {"status", s.status}});
+      subtests.push_back({{"name", vigil::SanitizeUtf8(s.path)}, {"status", s.status}});
     }
     nlohmann::json env = nlohmann::json::array();
-    for (const auto& e : last.environment_issues) env.push_back(report::SanitizeUtf8(e));
+    for (const auto& e : last.environment_issues) env.push_back(vigil::SanitizeUtf8(e));
     nlohmann::json crashes = nlohmann::json::array();
     for (const auto& a : r.attempts)
       for (const auto& c : a.crashes)
-        crashes.push_back({{"type", c.type}, {"title", report::SanitizeUtf8(c.title)}, {"fatal", c.fatal},
+        crashes.push_back({{"type", c.type}, {"title", vigil::SanitizeUtf8(c.title)}, {"fatal", c.fatal},
                            {"fingerprint", c.fingerprint}, {"attempt", a.attempt}});
     tests.push_back({{"path", r.path},
                      {"status", FinalStatus(r.attempts)},
@@ -209,7 +209,7 @@ std::string RunnerLog(const std::vector<TestResult>& results,
   int index = 0;
   for (const auto& r : results) {
     if (r.attempts.empty()) continue;
-    const store::AttemptRecord& a = r.attempts.back();
+    const model::AttemptRecord& a = r.attempts.back();
     ++index;
     auto it = specs.find(a.test_path);
     size_t colon = a.test_path.find(':');
@@ -225,7 +225,7 @@ std::string RunnerLog(const std::vector<TestResult>& results,
       if (nl == std::string_view::npos) break;
       text.remove_prefix(nl + 1);
     }
-    runner::WaitStatus ws = a.exit_code ? runner::WaitStatus::Exited(*a.exit_code) : runner::WaitStatus::Signaled(a.signal);
+    sys::WaitStatus ws = a.exit_code ? sys::WaitStatus::Exited(*a.exit_code) : sys::WaitStatus::Signaled(a.signal);
     auto timeout = it != specs.end() ? it->second.timeout : runner::kDefaultKselftestTimeout;
     out += runner::RunnerLine(collection, name, index, ws, a.timed_out, timeout) + "\n";
   }
@@ -237,7 +237,7 @@ std::string RunnerLog(const std::vector<TestResult>& results,
 // summary, so both are bounded here.
 std::string EscapeMarkdown(std::string_view s) {
   std::string out;
-  for (char c : report::SanitizeForTerminal(s)) {
+  for (char c : vigil::SanitizeForTerminal(s)) {
     if (c == '|' || c == '`' || c == '*' || c == '_' || c == '<' || c == '>') out += '\\';
     out += c;
   }
@@ -246,7 +246,7 @@ std::string EscapeMarkdown(std::string_view s) {
 
 // Inside a code span nothing is escaped; a backquote would end it.
 std::string CodeSpan(std::string_view s) {
-  std::string out = report::SanitizeForTerminal(s.substr(0, 300));
+  std::string out = vigil::SanitizeForTerminal(s.substr(0, 300));
   for (char& c : out) {
     if (c == '`') c = '\'';
   }
@@ -291,7 +291,7 @@ std::string GithubSummary(int64_t run_id, const std::vector<TestResult>& results
       header = true;
     }
     md += fmt::format("- **{}** {}\n", st, CodeSpan(r.path));
-    const store::AttemptRecord& shown = st == "FLAKY" ? r.attempts.front() : r.attempts.back();
+    const model::AttemptRecord& shown = st == "FLAKY" ? r.attempts.front() : r.attempts.back();
     std::vector<std::string> leaves = FailingLeaves(shown);
     for (size_t i = 0; i < leaves.size() && i < 10; ++i) md += "  - " + EscapeMarkdown(leaves[i]) + "\n";
     if (md.size() > 60000) {
@@ -323,7 +323,7 @@ void GithubAnnotations(const std::vector<TestResult>& results, const judge::Verd
     // Annotation text is one line; %, CR and LF are escaped as GitHub asks.
     auto esc = [](std::string_view t) {
       std::string o;
-      for (char c : report::SanitizeForTerminal(t)) {
+      for (char c : vigil::SanitizeForTerminal(t)) {
         if (c == '%') o += "%25";
         else if (c == '\r') o += "%0D";
         else if (c == '\n') o += "%0A";
@@ -353,7 +353,7 @@ int Run(RunFlags f) {
   int64_t run_id = 0;
   std::string tests_dir = f.tests_dir;
   runner::PlanFilter filter = f.filter;
-  std::vector<store::AttemptRecord> recorded;
+  std::vector<model::AttemptRecord> recorded;
   if (!f.resume.empty() && f.repeat > 1) {
     fmt::print(stderr, "vigil run: --resume finishes one run; it does not combine with --repeat\n");
     return kExitUsage;
@@ -410,7 +410,7 @@ int Run(RunFlags f) {
     filter = runner::PlanFilter{};
     for (const auto& p : run->plan) {
       bool finished = std::any_of(recorded.begin(), recorded.end(),
-                                  [&](const store::AttemptRecord& a) { return a.test_path == p; });
+                                  [&](const model::AttemptRecord& a) { return a.test_path == p; });
       if (!finished) filter.tests.push_back(p);
     }
     fmt::print("resuming run {}: {} of {} tests done\n", run_id, run->plan.size() - filter.tests.size(),
@@ -587,7 +587,7 @@ int Run(RunFlags f) {
 
   bool color = UseColor(f.color);
   if (options.use_cgroups && !vm) {
-    int stale = runner::TestCgroup::CleanStale();
+    int stale = sys::TestCgroup::CleanStale();
     if (stale > 0) fmt::print("killed {} processes left by an interrupted vigil\n", stale);
   }
   std::string path_env = path_var;
@@ -612,7 +612,7 @@ int Run(RunFlags f) {
         auto id = db.EnsureEnvironment(vm ? vm->environment() : runner::DetectHostEnvironment(path_env));
         env_id = id.ok() ? *id : 0;
       }
-      store::RunRecord run;
+      model::RunRecord run;
       run.started_at = UtcNow();
       char host[256] = {0};
       gethostname(host, sizeof host - 1);
@@ -642,7 +642,7 @@ int Run(RunFlags f) {
     fmt::print("run {}: {} tests from {} (db {})\n", run_id, tests.size(), tests_dir, f.db_path);
     std::fflush(stdout);  // CI logs show it before the first test ends
 
-    std::vector<std::vector<store::AttemptRecord>> fresh(tests.size());
+    std::vector<std::vector<model::AttemptRecord>> fresh(tests.size());
     runner::Scheduler scheduler(tests, order, config);
     std::optional<StatusLine> status_line;
     status_line.emplace(isatty(STDOUT_FILENO) == 1, tests.size(), f.jobs);
@@ -665,7 +665,7 @@ int Run(RunFlags f) {
           if (attempt == 1) status_line->Started(tests[i].path());
           runner::TestOutcome o = runner::RunTest(tests[i], static_cast<int>(i + 1), options);
           if (o.process.vm_died && f.on_crash == "stop") stop_after_crash = true;
-          store::AttemptRecord a = ToRecord(o, started);
+          model::AttemptRecord a = ToRecord(o, started);
           a.attempt = attempt;
           bool failed = ktap::IsFailure(o.node.status);
           std::lock_guard<std::mutex> lock(mu);
@@ -749,17 +749,17 @@ int Run(RunFlags f) {
     for (const auto& r : results) {
       std::string st = FinalStatus(r.attempts);
       if (!IsFailureName(st) && st != "FLAKY") continue;
-      const store::AttemptRecord& a = r.attempts.back();
-      const store::AttemptRecord& shown = st == "FLAKY" ? r.attempts.front() : a;
+      const model::AttemptRecord& a = r.attempts.back();
+      const model::AttemptRecord& shown = st == "FLAKY" ? r.attempts.front() : a;
       std::string how = shown.timed_out ? "timeout"
                         : shown.exit_code ? fmt::format("exit {}", *shown.exit_code)
-                                          : runner::WaitStatus::Signaled(shown.signal).ToString();
+                                          : sys::WaitStatus::Signaled(shown.signal).ToString();
       std::string tag = st == "FLAKY" ? "[FLAKY]" : Tag(StatusOf(st), color);
       fmt::print("{} {} ({}{})\n", tag, r.path, how,
                  r.attempts.size() > 1 ? fmt::format(", {} attempts", r.attempts.size()) : "");
       std::vector<std::string> leaves = FailingLeaves(shown);
       for (size_t i = 0; i < leaves.size() && i < 20; ++i) {
-        fmt::print("    {}\n", report::SanitizeForTerminal(leaves[i]));
+        fmt::print("    {}\n", vigil::SanitizeForTerminal(leaves[i]));
       }
       if (leaves.size() > 20) fmt::print("    ... {} more failing subtests\n", leaves.size() - 20);
       std::string_view text = shown.output;
@@ -771,14 +771,14 @@ int Run(RunFlags f) {
         text.remove_prefix(nl + 1);
       }
       for (size_t i = lines.size() > 10 ? lines.size() - 10 : 0; i < lines.size(); ++i) {
-        fmt::print("      | {}\n", report::SanitizeForTerminal(lines[i]));
+        fmt::print("      | {}\n", vigil::SanitizeForTerminal(lines[i]));
       }
       fmt::print("    rerun: vigil run --tests {} -t {}\n", tests_dir, r.path);
     }
     for (const auto& r : results) {
       const auto& a = r.attempts.back();
       if (!a.environment_issues.empty()) {
-        fmt::print("environment: {}: {}\n", r.path, report::SanitizeForTerminal(a.environment_issues.front()));
+        fmt::print("environment: {}: {}\n", r.path, vigil::SanitizeForTerminal(a.environment_issues.front()));
       }
     }
     fmt::print("{} run {}: {} tests: {} passed, {} failed, {} timed out, {} skipped, {} flaky, {} xfail, {} xpass\n",

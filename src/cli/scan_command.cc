@@ -18,7 +18,7 @@
 #include "cli/terminal.h"
 #include "console/decode.h"
 #include "console/detector.h"
-#include "report/utf8.h"
+#include "base/text.h"
 
 namespace vigil::cli {
 namespace {
@@ -105,11 +105,11 @@ int RunScan(const ScanFlags& f) {
     for (const auto& r : reports) {
       nlohmann::ordered_json o;
       o["type"] = std::string(console::TypeName(r.type));
-      o["title"] = report::SanitizeUtf8(r.title);
+      o["title"] = vigil::SanitizeUtf8(r.title);
       o["fatal"] = r.fatal;
       o["start_line"] = r.start_line;
       o["end_line"] = r.end_line;
-      o["guilty"] = report::SanitizeUtf8(r.guilty);
+      o["guilty"] = vigil::SanitizeUtf8(r.guilty);
       o["fingerprint"] = r.fingerprint;
       // Frames: names are symbol characters only (ParseFrame), so they are
       // written as they are; decoded sources go through the JSON library.
@@ -121,19 +121,19 @@ int RunScan(const ScanFlags& f) {
         if (decoder) {
           auto locs = decoder->Resolve(fr, fr.reliable);
           if (!locs.empty()) {
-            nlohmann::ordered_json src = report::SanitizeUtf8(locs.back().file_line);
+            nlohmann::ordered_json src = vigil::SanitizeUtf8(locs.back().file_line);
             frames += ",\"source\":" + src.dump();
             auto inl = nlohmann::ordered_json::array();
             for (size_t i = 0; i + 1 < locs.size(); ++i)
-              inl.push_back({{"function", report::SanitizeUtf8(locs[i].function)},
-                             {"source", report::SanitizeUtf8(locs[i].file_line)}});
+              inl.push_back({{"function", vigil::SanitizeUtf8(locs[i].function)},
+                             {"source", vigil::SanitizeUtf8(locs[i].file_line)}});
             if (!inl.empty()) frames += ",\"inlined\":" + inl.dump();
           }
         }
         frames += '}';
       }
       frames += ']';
-      o["text"] = report::SanitizeUtf8(DecodedText(decoder.get(), r.text));
+      o["text"] = vigil::SanitizeUtf8(DecodedText(decoder.get(), r.text));
       if (!first) out += ',';
       first = false;
       std::string one = o.dump();  // {"type":..,"text":".."}: the frames go in before "text"
@@ -148,17 +148,17 @@ int RunScan(const ScanFlags& f) {
     int fatal = 0;
     for (const auto& r : reports) {
       fatal += r.fatal;
-      std::string head = fmt::format("{}{}", r.fatal ? "FATAL " : "", report::SanitizeForTerminal(r.title));
+      std::string head = fmt::format("{}{}", r.fatal ? "FATAL " : "", vigil::SanitizeForTerminal(r.title));
       if (color) head = (r.fatal ? "\033[1;31m" : "\033[1;33m") + head + "\033[0m";
       out += fmt::format("{}\n  type {}  lines {}-{}  guilty {}  fingerprint {}\n", head, console::TypeName(r.type),
-                         r.start_line, r.end_line, r.guilty.empty() ? "-" : report::SanitizeForTerminal(r.guilty),
+                         r.start_line, r.end_line, r.guilty.empty() ? "-" : vigil::SanitizeForTerminal(r.guilty),
                          r.fingerprint);
       std::string text = DecodedText(decoder.get(), r.text);
       size_t pos = 0;
       while (pos < text.size()) {
         size_t nl = text.find('\n', pos);
         if (nl == std::string::npos) nl = text.size();
-        out += "  | " + report::SanitizeForTerminal(std::string_view(text).substr(pos, nl - pos)) + "\n";
+        out += "  | " + vigil::SanitizeForTerminal(std::string_view(text).substr(pos, nl - pos)) + "\n";
         pos = nl + 1;
       }
       out += "\n";

@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 
 #include "base/kernel_modules.h"
-#include "runner/process.h"
+#include "sys/process.h"
 
 namespace vigil::console {
 namespace {
@@ -73,7 +73,7 @@ Decoder::Object* Decoder::Load(const std::string& module) {
   }
   for (auto [ext, tool] : {std::pair{".xz", "xz"}, std::pair{".zst", "zstd"}, std::pair{".gz", "gzip"}}) {
     if (path.size() > strlen(ext) && path.compare(path.size() - strlen(ext), strlen(ext), ext) == 0) {
-      auto printed = runner::CommandOutput({tool, "-dc", path});
+      auto printed = sys::CommandOutput({tool, "-dc", path});
       bool ok = printed.ok();
       std::string data = ok ? std::move(printed.value()) : std::string();
       char tmpl[] = "/tmp/vigil-ko.XXXXXX";
@@ -161,7 +161,7 @@ std::vector<SourceLocation> Decoder::Resolve(const Frame& frame, bool return_add
         argv.push_back(sym->section);
       }
       argv.push_back(fmt::format("0x{:x}", addr));
-      auto printed = runner::CommandOutput(argv);
+      auto printed = sys::CommandOutput(argv);
       bool ok = printed.ok();
       std::string text = ok ? std::move(printed.value()) : std::string();
       std::vector<std::string> lines;

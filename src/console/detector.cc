@@ -423,15 +423,8 @@ bool IsWaitFrame(string_view f) {
   return false;
 }
 
-constexpr std::array<string_view, 29> kTypeNames = {
-    "panic", "oops", "bug", "warning", "null_deref", "page_fault", "gpf", "soft_lockup", "hard_lockup",
-    "hung_task", "rcu_stall", "workqueue_lockup", "refcount", "list_corruption", "atomic_sleep", "kasan",
-    "kfence", "kcsan", "kmsan", "ubsan", "kmemleak", "lockdep", "slab_corruption", "stack_protector",
-    "divide_error", "invalid_opcode", "double_fault", "netdev_refcnt", "other"};
 
 }  // namespace
-
-std::string_view TypeName(ReportType type) { return kTypeNames[static_cast<size_t>(type)]; }
 
 std::string NormaliseFunction(std::string_view f) {
   // Compiler clones: "f.isra.0", "f.constprop.0", "f.part.0", "f.cold", "f.llvm.1234".

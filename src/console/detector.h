@@ -20,64 +20,16 @@
 #include <string_view>
 #include <vector>
 
+#include "model/kernel_report.h"
+
 namespace vigil::console {
 
-enum class ReportType : uint8_t {
-  kPanic,
-  kOops,
-  kBug,
-  kWarning,
-  kNullDeref,
-  kPageFault,
-  kGpf,
-  kSoftLockup,
-  kHardLockup,
-  kHungTask,
-  kRcuStall,
-  kWorkqueueLockup,
-  kRefcount,
-  kListCorruption,
-  kAtomicSleep,
-  kKasan,
-  kKfence,
-  kKcsan,
-  kKmsan,
-  kUbsan,
-  kKmemleak,
-  kLockdep,
-  kSlabCorruption,
-  kStackProtector,
-  kDivideError,
-  kInvalidOpcode,
-  kDoubleFault,
-  kNetdevRefcnt,
-  kOther,
-};
-
-// "panic", "null_deref", ...: the names used in JSON and the store.
-std::string_view TypeName(ReportType type);
-
-struct Frame {
-  std::string function;  // as printed, e.g. "tcp_sendmsg_locked.isra.0"
-  std::string module;    // "" for vmlinux
-  uint64_t offset = 0;
-  uint64_t size = 0;
-  bool reliable = true;  // false for "? func+0x.." frames
-  std::string raw;       // "func+0x12/0x40 [mod]" (ParseFrame with keep_raw)
-};
-
-struct Report {
-  ReportType type = ReportType::kOther;
-  std::string title;        // "WARNING in tcp_sendmsg", "kernel panic: ..."
-  std::string guilty;       // the first frame that is not generic; may be ""
-  bool fatal = false;       // the kernel died of it (panic)
-  uint64_t start_line = 0;  // 1-based input lines
-  uint64_t end_line = 0;
-  std::vector<Frame> frames;  // every frame of the report, in order (capped)
-  std::string text;           // the report's kernel lines, prefixes stripped (capped)
-  std::string fingerprint;    // 16 hex digits of title + normalised top frames
-  bool complete = false;
-};
+// The report's values (type, frames, title, ...) are model values: the
+// process runner and the store carry them without knowing the detector.
+using model::Frame;
+using model::ReportType;
+using model::TypeName;
+using Report = model::KernelReport;
 
 // Normalises a function name for titles and fingerprints: drops compiler
 // suffixes (".isra.0", ".constprop.0", ".part.0", ".cold", ".llvm.123").

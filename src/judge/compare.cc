@@ -27,8 +27,8 @@ std::vector<std::pair<std::string, Entry>> Flatten(const RunView& r) {
 
 }  // namespace
 
-std::map<std::string, std::pair<std::string, std::string>> EnvironmentDiff(const store::Environment& a,
-                                                                            const store::Environment& b) {
+std::map<std::string, std::pair<std::string, std::string>> EnvironmentDiff(const model::Environment& a,
+                                                                            const model::Environment& b) {
   std::map<std::string, std::pair<std::string, std::string>> d;
   auto add = [&](const std::string& key, const std::string& x, const std::string& y) {
     if (x != y) d[key] = {x, y};

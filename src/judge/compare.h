@@ -40,7 +40,7 @@ Comparison Compare(const RunView& a, const RunView& b, const CompareOptions& o =
 
 // The environments' differences: kernel release and uname, arch, cpus,
 // memory, host/VM, accelerator, each tool's version line.
-std::map<std::string, std::pair<std::string, std::string>> EnvironmentDiff(const store::Environment& a,
-                                                                            const store::Environment& b);
+std::map<std::string, std::pair<std::string, std::string>> EnvironmentDiff(const model::Environment& a,
+                                                                            const model::Environment& b);
 
 }  // namespace vigil::judge

@@ -28,7 +28,7 @@ std::string PackageVersion(const std::string& line, const std::string& package) 
   return v;
 }
 
-std::vector<std::string> EnvironmentWarnings(const store::Environment& env) {
+std::vector<std::string> EnvironmentWarnings(const model::Environment& env) {
   std::vector<std::string> out;
   for (const BadTool& b : KnownBadTools()) {
     auto it = env.tools.find(b.tool);

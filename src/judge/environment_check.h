@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "store/store.h"
+#include "model/records.h"
 
 namespace vigil::judge {
 
@@ -23,6 +23,6 @@ const std::vector<BadTool>& KnownBadTools();
 std::string PackageVersion(const std::string& version_line, const std::string& package);
 
 // One warning per known-bad tool version found in `env`.
-std::vector<std::string> EnvironmentWarnings(const store::Environment& env);
+std::vector<std::string> EnvironmentWarnings(const model::Environment& env);
 
 }  // namespace vigil::judge

@@ -30,7 +30,7 @@ std::string KernelLine(const std::string& release) {
   return line;
 }
 
-std::string EnvClass(const store::Environment& env) {
+std::string EnvClass(const model::Environment& env) {
   std::string c = env.where.empty() ? "host" : env.where;
   if (c == "vm" && !env.accel.empty()) c += " " + env.accel;
   std::string line = KernelLine(env.kernel_release);
@@ -40,12 +40,12 @@ std::string EnvClass(const store::Environment& env) {
 
 namespace {
 
-RunView BuildView(store::RunRecord run, store::Environment env, std::vector<store::AttemptRecord> attempts) {
+RunView BuildView(model::RunRecord run, model::Environment env, std::vector<model::AttemptRecord> attempts) {
   RunView v;
   v.run = std::move(run);
   v.env = std::move(env);
   v.env_class = EnvClass(v.env);
-  std::map<std::string, std::vector<store::AttemptRecord>> by_test;
+  std::map<std::string, std::vector<model::AttemptRecord>> by_test;
   for (auto& a : attempts) {
     if (!by_test.count(a.test_path)) v.order.push_back(a.test_path);
     by_test[a.test_path].push_back(std::move(a));
@@ -68,7 +68,7 @@ RunView BuildView(store::RunRecord run, store::Environment env, std::vector<stor
 Result<RunView> LoadRunView(store::Store& db, int64_t run_id) {
   auto run = db.LoadRun(run_id);
   if (!run.ok()) return run.status();
-  store::Environment env;
+  model::Environment env;
   if (run->environment_id > 0) {
     auto e = db.LoadEnvironment(run->environment_id);
     if (!e.ok()) return e.status();
@@ -82,8 +82,8 @@ Result<RunView> LoadRunView(store::Store& db, int64_t run_id) {
 Result<std::vector<RunView>> LoadHistory(store::Store& db, int64_t up_to, int window) {
   auto runs = db.ListRuns();
   if (!runs.ok()) return runs.status();
-  std::map<int64_t, store::Environment> envs;
-  std::vector<std::pair<store::RunRecord, std::string>> selected;
+  std::map<int64_t, model::Environment> envs;
+  std::vector<std::pair<model::RunRecord, std::string>> selected;
   for (auto& r : runs.value()) {
     if (up_to > 0 && r.id > up_to) break;
     if (r.environment_id > 0 && !envs.count(r.environment_id)) {
@@ -105,7 +105,7 @@ Result<std::vector<RunView>> LoadHistory(store::Store& db, int64_t up_to, int wi
     auto& r = selected[i].first;
     auto attempts = db.LoadAttempts(r.id, false);
     if (!attempts.ok()) return attempts.status();
-    store::Environment env = envs[r.environment_id];
+    model::Environment env = envs[r.environment_id];
     out.push_back(BuildView(std::move(r), std::move(env), std::move(attempts.value())));
   }
   return out;

@@ -17,14 +17,14 @@ struct TestView {
   std::string status;       // final: PASS, FAIL, FLAKY (failed, then passed on a retry), ...
   int attempts = 0;
   int64_t duration_ms = 0;  // of the last attempt
-  std::vector<store::CrashRecord> crashes;          // of every attempt
-  std::vector<store::SubtestRecord> subtests;       // final verdicts (FLAKY when a retry passed)
+  std::vector<model::CrashRecord> crashes;          // of every attempt
+  std::vector<model::SubtestRecord> subtests;       // final verdicts (FLAKY when a retry passed)
   std::vector<std::string> environment_issues;      // of the last attempt
 };
 
 struct RunView {
-  store::RunRecord run;
-  store::Environment env;
+  model::RunRecord run;
+  model::Environment env;
   std::string env_class;  // "host 6.12", "vm tcg 6.1": what results are compared within
   std::vector<std::string> order;          // test paths as recorded
   std::map<std::string, TestView> tests;   // by COLLECTION:TEST
@@ -33,7 +33,7 @@ struct RunView {
 };
 
 // host/vm, the accelerator of a VM and the kernel line (major.minor).
-std::string EnvClass(const store::Environment& env);
+std::string EnvClass(const model::Environment& env);
 // "6.12.57+deb13-amd64" -> "6.12"; "" when it doesn't start with a version.
 std::string KernelLine(const std::string& release);
 

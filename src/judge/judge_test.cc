@@ -304,7 +304,7 @@ TEST(Verdict, AutoBaselineNeedsSamePlanAndEnvironment) {
 TEST(Environment, KnownBadToolVersions) {
   EXPECT_EQ(PackageVersion("ss utility, iproute2-6.7.0", "iproute2"), "6.7.0");
   EXPECT_EQ(PackageVersion("ip utility, iproute2-6.1.0, libbpf 1.1.0", "iproute2"), "6.1.0");
-  store::Environment env;
+  model::Environment env;
   env.tools["ss"] = "ss utility, iproute2-6.1.0";
   EXPECT_TRUE(EnvironmentWarnings(env).empty());
   env.tools["ss"] = "ss utility, iproute2-6.7.0";
@@ -315,7 +315,7 @@ TEST(History, EnvClassAndKernelLine) {
   EXPECT_EQ(KernelLine("6.12.57+deb13-cloud-amd64"), "6.12");
   EXPECT_EQ(KernelLine("6.1.0-56-cloud-amd64"), "6.1");
   EXPECT_EQ(KernelLine("weird"), "");
-  store::Environment e;
+  model::Environment e;
   e.kernel_release = "6.1.0-56-cloud-amd64";
   e.where = "vm";
   e.accel = "tcg";

@@ -176,7 +176,7 @@ Result<KnownIssues> LoadKnownIssues(const std::string& path) {
   return ParseKnownIssues(ss.str(), path);
 }
 
-KnownIssueMatcher::KnownIssueMatcher(const KnownIssues& issues, const store::Environment& env, std::string today)
+KnownIssueMatcher::KnownIssueMatcher(const KnownIssues& issues, const model::Environment& env, std::string today)
     : issues_(issues), env_(env), today_(std::move(today)) {}
 
 bool KnownIssueMatcher::Applies(const KnownIssue& k) const {
@@ -195,7 +195,7 @@ bool KnownIssueMatcher::PathMatches(const KnownIssue& k, const std::string& test
   return h != std::string::npos && test.find(':') < h && try_path(test.substr(0, h));
 }
 
-bool KnownIssueMatcher::CrashMatches(const KnownIssue& k, const store::CrashRecord& c) const {
+bool KnownIssueMatcher::CrashMatches(const KnownIssue& k, const model::CrashRecord& c) const {
   if (!k.crash.empty() && !Glob(k.crash, c.title)) return false;
   if (!k.fingerprint.empty() && k.fingerprint != c.fingerprint) return false;
   return !k.crash.empty() || !k.fingerprint.empty();
@@ -216,7 +216,7 @@ const KnownIssue* KnownIssueMatcher::Match(const FailureKey& f) const {
   return nullptr;
 }
 
-const KnownIssue* KnownIssueMatcher::MatchCrash(const std::string& test, const store::CrashRecord& c) const {
+const KnownIssue* KnownIssueMatcher::MatchCrash(const std::string& test, const model::CrashRecord& c) const {
   for (const auto& k : issues_.entries) {
     if (!Applies(k) || !CrashMatches(k, c)) continue;
     // A crash entry's match names the tests it may come from; "*" for any.

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "store/store.h"
+#include "model/records.h"
 
 namespace vigil::judge {
 
@@ -56,27 +56,27 @@ bool InRange(const std::vector<VersionBound>& range, const std::string& release)
 struct FailureKey {
   std::string test;     // COLLECTION:TEST (a shard TEST#N also matches TEST's entries)
   std::string subtest;  // "" for the test itself
-  const std::vector<store::CrashRecord>* crashes = nullptr;  // the test's kernel reports
+  const std::vector<model::CrashRecord>* crashes = nullptr;  // the test's kernel reports
 };
 
 class KnownIssueMatcher {
  public:
   // `today` is YYYY-MM-DD: entries that expired before it do not match.
-  KnownIssueMatcher(const KnownIssues& issues, const store::Environment& env, std::string today);
+  KnownIssueMatcher(const KnownIssues& issues, const model::Environment& env, std::string today);
   // The entry that explains this failure, or null.
   const KnownIssue* Match(const FailureKey& f) const;
   // The entry that explains this kernel report (only entries with crash= or
   // fingerprint= do), or null.
-  const KnownIssue* MatchCrash(const std::string& test, const store::CrashRecord& c) const;
+  const KnownIssue* MatchCrash(const std::string& test, const model::CrashRecord& c) const;
   // Entries past their expiry date.
   std::vector<const KnownIssue*> Expired() const;
 
  private:
   bool Applies(const KnownIssue& k) const;
   bool PathMatches(const KnownIssue& k, const std::string& test, const std::string& subtest) const;
-  bool CrashMatches(const KnownIssue& k, const store::CrashRecord& c) const;
+  bool CrashMatches(const KnownIssue& k, const model::CrashRecord& c) const;
   const KnownIssues& issues_;
-  const store::Environment& env_;
+  const model::Environment& env_;
   std::string today_;
 };
 

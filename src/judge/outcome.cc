@@ -23,7 +23,7 @@ std::string FinalStatus(const std::vector<std::string>& statuses) {
   return last;
 }
 
-std::string FinalStatus(const std::vector<store::AttemptRecord>& attempts) {
+std::string FinalStatus(const std::vector<model::AttemptRecord>& attempts) {
   std::vector<std::string> statuses;
   statuses.reserve(attempts.size());
   for (const auto& a : attempts) statuses.push_back(a.status);
@@ -35,8 +35,8 @@ bool IsFailureName(const std::string& status) {
   return ktap::IsFailure(StatusOf(status));
 }
 
-std::vector<store::SubtestRecord> SubtestVerdicts(const std::vector<store::AttemptRecord>& attempts) {
-  std::vector<store::SubtestRecord> out;
+std::vector<model::SubtestRecord> SubtestVerdicts(const std::vector<model::AttemptRecord>& attempts) {
+  std::vector<model::SubtestRecord> out;
   std::map<std::string, size_t> index;
   std::vector<std::vector<std::string>> seen;
   for (const auto& a : attempts) {
@@ -53,7 +53,7 @@ std::vector<store::SubtestRecord> SubtestVerdicts(const std::vector<store::Attem
   return out;
 }
 
-std::vector<size_t> FailingLeafIndexes(const std::vector<store::SubtestRecord>& subtests) {
+std::vector<size_t> FailingLeafIndexes(const std::vector<model::SubtestRecord>& subtests) {
   std::vector<size_t> out;
   for (size_t i = 0; i < subtests.size(); ++i) {
     const auto& s = subtests[i];
@@ -67,7 +67,7 @@ std::vector<size_t> FailingLeafIndexes(const std::vector<store::SubtestRecord>& 
   return out;
 }
 
-std::vector<std::string> FailingLeaves(const store::AttemptRecord& a) {
+std::vector<std::string> FailingLeaves(const model::AttemptRecord& a) {
   std::vector<std::string> out;
   for (size_t i : FailingLeafIndexes(a.subtests)) {
     out.push_back(fmt::format("[{}] {}", a.subtests[i].status, a.subtests[i].path));

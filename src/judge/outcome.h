@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "ktap/result.h"
-#include "store/store.h"
+#include "model/records.h"
 
 namespace vigil::judge {
 
@@ -16,20 +16,20 @@ ktap::Status StatusOf(const std::string& name);
 
 // A test's verdict across its attempts: failed then passed is FLAKY; no
 // attempt is MISSING.
-std::string FinalStatus(const std::vector<store::AttemptRecord>& attempts);
+std::string FinalStatus(const std::vector<model::AttemptRecord>& attempts);
 std::string FinalStatus(const std::vector<std::string>& statuses);
 
 // FAIL, TIMEOUT, ERROR, CRASH, ... but not FLAKY (it passed in the end).
 bool IsFailureName(const std::string& status);
 
 // Each subtest's verdict across the attempts, in order of first appearance.
-std::vector<store::SubtestRecord> SubtestVerdicts(const std::vector<store::AttemptRecord>& attempts);
+std::vector<model::SubtestRecord> SubtestVerdicts(const std::vector<model::AttemptRecord>& attempts);
 
 // Indexes of the failing subtests that have no failing subtest below them
 // ("a > b" is below "a"; subtests are in document order).
-std::vector<size_t> FailingLeafIndexes(const std::vector<store::SubtestRecord>& subtests);
+std::vector<size_t> FailingLeafIndexes(const std::vector<model::SubtestRecord>& subtests);
 // The same as "[STATUS] path" lines, for an attempt.
-std::vector<std::string> FailingLeaves(const store::AttemptRecord& a);
+std::vector<std::string> FailingLeaves(const model::AttemptRecord& a);
 
 // "COLLECTION:TEST:SUB > INNER" -> {"COLLECTION:TEST", "SUB > INNER"}; the
 // subtest starts after the second colon ("" when there is none).

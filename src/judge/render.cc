@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "report/utf8.h"
+#include "base/text.h"
 
 namespace vigil::judge {
 namespace {
@@ -10,7 +10,7 @@ namespace {
 nlohmann::json Items(const std::vector<VerdictItem>& items) {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& i : items) {
-    a.push_back({{"path", report::SanitizeUtf8(i.path)}, {"status", i.status}, {"detail", report::SanitizeUtf8(i.detail)}});
+    a.push_back({{"path", vigil::SanitizeUtf8(i.path)}, {"status", i.status}, {"detail", vigil::SanitizeUtf8(i.detail)}});
   }
   return a;
 }
@@ -20,10 +20,10 @@ nlohmann::json Crashes(const std::vector<CrashItem>& items) {
   for (const auto& c : items) {
     a.push_back({{"test", c.test},
                  {"type", c.type},
-                 {"title", report::SanitizeUtf8(c.title)},
+                 {"title", vigil::SanitizeUtf8(c.title)},
                  {"fingerprint", c.fingerprint},
                  {"fatal", c.fatal},
-                 {"detail", report::SanitizeUtf8(c.detail)}});
+                 {"detail", vigil::SanitizeUtf8(c.detail)}});
   }
   return a;
 }
@@ -33,8 +33,8 @@ void Section(std::string* out, const char* title, const std::vector<VerdictItem>
   *out += fmt::format("{} ({}):\n", title, items.size());
   for (size_t i = 0; i < items.size() && i < max; ++i) {
     const auto& it = items[i];
-    *out += fmt::format("  [{}] {}{}\n", it.status, report::SanitizeForTerminal(it.path),
-                        it.detail.empty() ? "" : " - " + report::SanitizeForTerminal(it.detail));
+    *out += fmt::format("  [{}] {}{}\n", it.status, vigil::SanitizeForTerminal(it.path),
+                        it.detail.empty() ? "" : " - " + vigil::SanitizeForTerminal(it.detail));
   }
   if (items.size() > max) *out += fmt::format("  ... {} more\n", items.size() - max);
 }
@@ -43,8 +43,8 @@ void CrashSection(std::string* out, const char* title, const std::vector<CrashIt
   if (items.empty()) return;
   *out += fmt::format("{} ({}):\n", title, items.size());
   for (const auto& c : items) {
-    *out += fmt::format("  {}{} in {} [{}]{}\n", report::SanitizeForTerminal(c.title), c.fatal ? " (fatal)" : "",
-                        c.test, c.fingerprint, c.detail.empty() ? "" : " - " + report::SanitizeForTerminal(c.detail));
+    *out += fmt::format("  {}{} in {} [{}]{}\n", vigil::SanitizeForTerminal(c.title), c.fatal ? " (fatal)" : "",
+                        c.test, c.fingerprint, c.detail.empty() ? "" : " - " + vigil::SanitizeForTerminal(c.detail));
   }
 }
 
@@ -52,13 +52,13 @@ void CrashSection(std::string* out, const char* title, const std::vector<CrashIt
 
 nlohmann::json VerdictJson(const Verdict& v) {
   nlohmann::json warnings = nlohmann::json::array();
-  for (const auto& w : v.warnings) warnings.push_back(report::SanitizeUtf8(w));
+  for (const auto& w : v.warnings) warnings.push_back(vigil::SanitizeUtf8(w));
   return {{"format_version", 1},
           {"run_id", v.run_id},
           {"baseline", v.baseline_id ? nlohmann::json(v.baseline_id) : nlohmann::json(nullptr)},
           {"verdict", LevelName(v.level)},
           {"exit_code", ExitCode(v.level)},
-          {"conclusion", report::SanitizeUtf8(v.conclusion)},
+          {"conclusion", vigil::SanitizeUtf8(v.conclusion)},
           {"tests", v.tests},
           {"failures", Items(v.failures)},
           {"crashes", Crashes(v.crashes)},
@@ -83,8 +83,8 @@ std::string VerdictText(const Verdict& v) {
   Section(&out, "quarantined (not counted)", v.quarantined);
   if (v.baseline_id) Section(&out, fmt::format("failing in baseline run {} too (not counted)", v.baseline_id).c_str(), v.preexisting);
   Section(&out, "flaky (passed on a retry)", v.flaky);
-  for (const auto& w : v.warnings) out += "warning: " + report::SanitizeForTerminal(w) + "\n";
-  out += report::SanitizeForTerminal(v.conclusion) + "\n";
+  for (const auto& w : v.warnings) out += "warning: " + vigil::SanitizeForTerminal(w) + "\n";
+  out += vigil::SanitizeForTerminal(v.conclusion) + "\n";
   return out;
 }
 

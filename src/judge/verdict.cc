@@ -107,7 +107,7 @@ Verdict Judge(const VerdictInputs& in) {
 
   // Decides where one failure goes; returns true when it counts.
   auto place = [&](const std::string& test, const std::string& sub, const std::string& status,
-                   const std::vector<store::CrashRecord>& crashes, bool never_quarantine) -> bool {
+                   const std::vector<model::CrashRecord>& crashes, bool never_quarantine) -> bool {
     std::string k = key(test, sub);
     if (const KnownIssue* ki = matcher.Match({test, sub, &crashes})) {
       v.known.push_back({k, status, Describe(*ki)});

@@ -1,5 +1,5 @@
 #include "report/reports.h"
-#include "report/utf8.h"
+#include "base/text.h"
 
 namespace vigil::report {
 namespace {

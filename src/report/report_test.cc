@@ -2,7 +2,7 @@
 
 #include "ktap/parser.h"
 #include "report/reports.h"
-#include "report/utf8.h"
+#include "base/text.h"
 
 namespace vigil::report {
 namespace {

@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 
 #include "report/reports.h"
-#include "report/utf8.h"
+#include "base/text.h"
 
 namespace vigil::report {
 namespace {

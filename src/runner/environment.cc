@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 
 #include "base/hash.h"
-#include "runner/process.h"
+#include "sys/process.h"
 
 namespace vigil::runner {
 
@@ -52,8 +52,8 @@ std::string KernelConfigHash(const std::string& release, const std::string& boot
   return fmt::format("{}:{:016x}", source, Fnv1a(data));
 }
 
-store::Environment DetectHostEnvironment(const std::string& path) {
-  store::Environment env;
+model::Environment DetectHostEnvironment(const std::string& path) {
+  model::Environment env;
   utsname u{};
   if (uname(&u) == 0) {
     env.kernel_release = u.release;
@@ -69,13 +69,13 @@ store::Environment DetectHostEnvironment(const std::string& path) {
   std::vector<std::future<std::pair<std::string, std::string>>> probes;
   for (const auto& probe : DefaultToolProbes()) {
     probes.push_back(std::async(std::launch::async, [probe, path]() -> std::pair<std::string, std::string> {
-      ProcessOptions o;
+      sys::ProcessOptions o;
       o.argv = {probe.name, probe.flag};
       o.env = {"PATH=" + path, "LC_ALL=C"};
       o.timeout = std::chrono::milliseconds(3000);
       o.kill_grace = std::chrono::milliseconds(200);
       o.max_output_bytes = 4096;
-      auto r = RunProcess(o);
+      auto r = sys::RunProcess(o);
       if (!r.ok() || !r->status.exited() || r->status.exit_code() == 127) return {};
       std::string_view out = r->output;
       // The first line that mentions a version; else the first line.

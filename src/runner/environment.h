@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "store/store.h"
+#include "model/records.h"
 
 namespace vigil::runner {
 
@@ -18,7 +18,7 @@ struct ToolProbe {
 const std::vector<ToolProbe>& DefaultToolProbes();
 
 // Reads this host's environment; `path` is the PATH tools are looked up in.
-store::Environment DetectHostEnvironment(const std::string& path);
+model::Environment DetectHostEnvironment(const std::string& path);
 
 // A hash of a kernel's configuration: /proc/config.gz when `release` is the
 // running kernel's and it has one, else `boot_dir`/config-`release`; "" when

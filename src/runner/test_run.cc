@@ -13,7 +13,7 @@ namespace {
 
 // Feeds the test's output to a KTAP parser one level down, as the kselftest
 // runner prints it, and reports subtests as they finish.
-class LiveReader : public OutputSink, public ktap::ParserListener {
+class LiveReader : public sys::OutputSink, public ktap::ParserListener {
  public:
   LiveReader(const TestSpec& spec, TestProgress* progress)
       : spec_(spec), progress_(progress), parser_({}, this) {
@@ -76,7 +76,7 @@ class LiveReader : public OutputSink, public ktap::ParserListener {
 }  // namespace
 
 std::string RunnerLine(const std::string& collection, const std::string& name, int index,
-                       const WaitStatus& status, bool timed_out, std::chrono::seconds timeout) {
+                       const sys::WaitStatus& status, bool timed_out, std::chrono::seconds timeout) {
   std::string head = fmt::format("selftests: {}: {}", collection, name);
   if (timed_out) return fmt::format("not ok {} {} # TIMEOUT {} seconds", index, head, timeout.count());
   if (!status.exited()) return fmt::format("not ok {} {} # exit={}", index, head, 128 + status.signal());
@@ -136,7 +136,7 @@ std::vector<std::string> CommandFor(const TestSpec& spec, std::string* warning) 
 TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, TestProgress* progress) {
   TestOutcome out;
   out.spec = spec;
-  ProcessOptions po;
+  sys::ProcessOptions po;
   std::string warning;
   po.argv = CommandFor(spec, &warning);
   if (po.argv.empty()) {
@@ -173,9 +173,9 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
 
   LiveReader reader(spec, progress);
   if (!warning.empty()) reader.OnOutput(warning + "\n");
-  auto r = options.process_runner ? options.process_runner->Run(po, &reader) : RunProcess(po, &reader);
+  auto r = options.process_runner ? options.process_runner->Run(po, &reader) : sys::RunProcess(po, &reader);
   if (!r.ok()) {
-    out.process.status = WaitStatus::Exited(127);
+    out.process.status = sys::WaitStatus::Exited(127);
     out.process.output = r.status().ToString();
   } else {
     out.process = std::move(r.value());
@@ -196,7 +196,7 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
   for (const auto& k : out.process.kernel_reports) {
     out.process.output += fmt::format("\n---- kernel report (console lines {}-{}) ----\n{}---- {}{} ({}) ----\n",
                                       k.start_line, k.end_line, k.text, k.fatal ? "fatal: " : "", k.title,
-                                      console::TypeName(k.type));
+                                      model::TypeName(k.type));
   }
   out.node.duration_ms = out.process.duration_ms;
   out.environment_issues = FindEnvironmentIssues(out.process.output);

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "ktap/parser.h"
-#include "runner/process.h"
+#include "sys/process.h"
 #include "runner/test_plan.h"
 
 namespace vigil::runner {
@@ -23,13 +23,13 @@ struct RunOptions {
   std::vector<std::string> base_env;  // the environment tests start from
   bool use_cgroups = true;
   bool netns = false;  // each test in a fresh network namespace
-  ProcessRunner* process_runner = nullptr;  // null: on this host
+  sys::ProcessRunner* process_runner = nullptr;  // null: on this host
 };
 
 struct TestOutcome {
   TestSpec spec;
   ktap::TestNode node;  // status, subtests, log; named "selftests: COLL: TEST"
-  ProcessResult process;
+  sys::ProcessResult process;
   std::vector<std::string> environment_issues;  // e.g. `ping: command not found`
   std::string runner_line;  // the `ok N selftests: ...` line the kselftest runner prints
 };
@@ -49,7 +49,7 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options,
 // `ok N selftests: COLL: TEST [# SKIP|# XFAIL]`, `not ok N ... # TIMEOUT T seconds`,
 // `not ok N ... # exit=RC` (128 + signal when killed).
 std::string RunnerLine(const std::string& collection, const std::string& name, int index,
-                       const WaitStatus& status, bool timed_out, std::chrono::seconds timeout);
+                       const sys::WaitStatus& status, bool timed_out, std::chrono::seconds timeout);
 
 // Lines of `output` that say a tool or a kernel feature is missing ("command
 // not found", `exec of "ping" failed`, "sh: 1: tc: not found", "Specified

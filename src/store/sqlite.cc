@@ -44,26 +44,32 @@ Result<Statement> Database::Prepare(std::string_view sql) {
 }
 
 Statement& Statement::Bind(int i, int64_t v) {
-  sqlite3_bind_int64(stmt_, i, v);
+  Check(sqlite3_bind_int64(stmt_, i, v), i);
   return *this;
 }
 
 Statement& Statement::Bind(int i, std::string_view v) {
-  sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  Check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT), i);
   return *this;
 }
 
 Statement& Statement::Bind(int i, std::nullopt_t) {
-  sqlite3_bind_null(stmt_, i);
+  Check(sqlite3_bind_null(stmt_, i), i);
   return *this;
 }
 
 Statement& Statement::BindBlob(int i, std::string_view v) {
-  sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  Check(sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT), i);
   return *this;
 }
 
+void Statement::Check(int rc, int i) {
+  if (rc != SQLITE_OK && bind_status_.ok())
+    bind_status_ = Status::Internal(fmt::format("sqlite bind of parameter {}: {}", i, sqlite3_errmsg(db_)));
+}
+
 Status Statement::Run() {
+  if (!bind_status_.ok()) return bind_status_;
   int rc = sqlite3_step(stmt_);
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
     return Status::IOError(fmt::format("sqlite: {}", sqlite3_errmsg(db_)));
@@ -72,6 +78,10 @@ Status Statement::Run() {
 }
 
 bool Statement::Next(Status* status) {
+  if (!bind_status_.ok()) {
+    *status = bind_status_;
+    return false;
+  }
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc != SQLITE_DONE) *status = Status::IOError(fmt::format("sqlite: {}", sqlite3_errmsg(db_)));
@@ -84,10 +94,12 @@ std::string Statement::Text(int col) const {
   return t ? std::string(reinterpret_cast<const char*>(t), static_cast<size_t>(n)) : std::string();
 }
 
-Status Statement::Reset() {
-  sqlite3_reset(stmt_);
-  sqlite3_clear_bindings(stmt_);
-  return Status::OK();
+void Statement::Reset() {
+  // sqlite3_reset repeats the error of the last step, which Run or Next
+  // reported already.
+  (void)sqlite3_reset(stmt_);
+  (void)sqlite3_clear_bindings(stmt_);
+  bind_status_ = Status::OK();
 }
 
 Transaction::Transaction(Database* db) : db_(db), status_(db->Exec("BEGIN IMMEDIATE")) {}

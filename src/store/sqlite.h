@@ -38,11 +38,14 @@ class Database {
 
 class Statement {
  public:
-  Statement(Statement&& o) noexcept : stmt_(o.stmt_), db_(o.db_) { o.stmt_ = nullptr; }
+  Statement(Statement&& o) noexcept : stmt_(o.stmt_), db_(o.db_), bind_status_(std::move(o.bind_status_)) {
+    o.stmt_ = nullptr;
+  }
   Statement& operator=(Statement&&) = delete;
   ~Statement() { sqlite3_finalize(stmt_); }
 
-  // Parameters are 1-based, as in SQLite.
+  // Parameters are 1-based, as in SQLite. A failed bind (out of range, too
+  // big) is kept and returned by the next Run or Next.
   Statement& Bind(int i, int64_t v);
   Statement& Bind(int i, std::string_view v);
   Statement& Bind(int i, std::nullopt_t);
@@ -54,13 +57,16 @@ class Statement {
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::string Text(int col) const;
-  Status Reset();
+  // Ready to run again: bindings cleared, a kept bind error forgotten.
+  void Reset();
 
  private:
   friend class Database;
   Statement(sqlite3_stmt* s, sqlite3* db) : stmt_(s), db_(db) {}
+  void Check(int rc, int i);
   sqlite3_stmt* stmt_;
   sqlite3* db_;
+  Status bind_status_;
 };
 
 // BEGIN IMMEDIATE on construction; ROLLBACK unless Commit() succeeded.

@@ -6,6 +6,14 @@
 #include <nlohmann/json.hpp>
 
 namespace vigil::store {
+
+using model::AttemptRecord;
+using model::BisectionRecord;
+using model::BisectRunRecord;
+using model::CrashRecord;
+using model::Environment;
+using model::RunRecord;
+using model::SubtestRecord;
 namespace {
 
 // Forward-only migrations: kMigrations[i] takes the schema from version i to
@@ -125,14 +133,6 @@ constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kNumMigrations == kSchemaVersion);
 
 }  // namespace
-
-std::string Environment::Fingerprint() const {
-  nlohmann::json j = {{"kernel_release", kernel_release}, {"uname", uname}, {"arch", arch},
-                      {"cpus", cpus}, {"memory_kb", memory_kb / (64 * 1024)},  // tolerate small drifts
-                      {"where", where}, {"accel", accel}, {"tools", tools}};
-  if (!kernel_config.empty()) j["kernel_config"] = kernel_config;  // fingerprints of older runs stay
-  return fmt::format("{:016x}", std::hash<std::string>{}(j.dump()));
-}
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   auto db = Database::Open(path);

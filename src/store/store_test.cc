@@ -7,6 +7,13 @@
 #include <fstream>
 
 namespace vigil::store {
+using model::AttemptRecord;
+using model::BisectionRecord;
+using model::BisectRunRecord;
+using model::Environment;
+using model::RunRecord;
+using model::SubtestRecord;
+
 namespace {
 namespace fs = std::filesystem;
 

@@ -64,7 +64,7 @@ bool WriteAll(int fd, std::string_view data) {
   return true;
 }
 
-nlohmann::json OptionsToJson(const runner::ProcessOptions& o) {
+nlohmann::json OptionsToJson(const sys::ProcessOptions& o) {
   return {{"argv", o.argv},
           {"cwd", o.cwd},
           {"env", o.env},
@@ -75,8 +75,8 @@ nlohmann::json OptionsToJson(const runner::ProcessOptions& o) {
           {"new_netns", o.new_netns}};
 }
 
-runner::ProcessOptions OptionsFromJson(const nlohmann::json& j) {
-  runner::ProcessOptions o;
+sys::ProcessOptions OptionsFromJson(const nlohmann::json& j) {
+  sys::ProcessOptions o;
   o.argv = j.value("argv", std::vector<std::string>{});
   o.cwd = j.value("cwd", "");
   o.env = j.value("env", std::vector<std::string>{});
@@ -88,7 +88,7 @@ runner::ProcessOptions OptionsFromJson(const nlohmann::json& j) {
   return o;
 }
 
-nlohmann::json ResultToJson(const runner::ProcessResult& r) {
+nlohmann::json ResultToJson(const sys::ProcessResult& r) {
   return {{"exited", r.status.exited()},
           {"code", r.status.exit_code()},
           {"signal", r.status.signal()},
@@ -101,10 +101,10 @@ nlohmann::json ResultToJson(const runner::ProcessResult& r) {
           {"used_cgroup", r.used_cgroup}};
 }
 
-runner::ProcessResult ResultFromJson(const nlohmann::json& j) {
-  runner::ProcessResult r;
-  r.status = j.value("exited", true) ? runner::WaitStatus::Exited(j.value("code", 0))
-                                     : runner::WaitStatus::Signaled(j.value("signal", 9));
+sys::ProcessResult ResultFromJson(const nlohmann::json& j) {
+  sys::ProcessResult r;
+  r.status = j.value("exited", true) ? sys::WaitStatus::Exited(j.value("code", 0))
+                                     : sys::WaitStatus::Signaled(j.value("signal", 9));
   r.timed_out = j.value("timed_out", false);
   r.killed_after_grace = j.value("killed_after_grace", false);
   r.duration_ms = j.value("duration_ms", int64_t{0});
@@ -115,14 +115,14 @@ runner::ProcessResult ResultFromJson(const nlohmann::json& j) {
   return r;
 }
 
-nlohmann::json EnvironmentToJson(const store::Environment& e) {
+nlohmann::json EnvironmentToJson(const model::Environment& e) {
   return {{"kernel_release", e.kernel_release}, {"uname", e.uname},   {"arch", e.arch},
           {"cpus", e.cpus},                     {"memory_kb", e.memory_kb}, {"where", e.where},
           {"accel", e.accel},                   {"tools", e.tools}, {"kernel_config", e.kernel_config}};
 }
 
-store::Environment EnvironmentFromJson(const nlohmann::json& j) {
-  store::Environment e;
+model::Environment EnvironmentFromJson(const nlohmann::json& j) {
+  model::Environment e;
   e.kernel_release = j.value("kernel_release", "");
   e.uname = j.value("uname", "");
   e.arch = j.value("arch", "");

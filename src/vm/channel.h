@@ -17,8 +17,8 @@
 #include <nlohmann/json.hpp>
 
 #include "base/status.h"
-#include "runner/process.h"
-#include "store/store.h"
+#include "sys/process.h"
+#include "model/records.h"
 
 namespace vigil::vm {
 
@@ -55,11 +55,11 @@ class FrameReader {
 // Writes everything, retrying on EINTR and short writes.
 bool WriteAll(int fd, std::string_view data);
 
-nlohmann::json OptionsToJson(const runner::ProcessOptions& o);
-runner::ProcessOptions OptionsFromJson(const nlohmann::json& j);
-nlohmann::json ResultToJson(const runner::ProcessResult& r);  // without the output
-runner::ProcessResult ResultFromJson(const nlohmann::json& j);
-nlohmann::json EnvironmentToJson(const store::Environment& e);
-store::Environment EnvironmentFromJson(const nlohmann::json& j);
+nlohmann::json OptionsToJson(const sys::ProcessOptions& o);
+sys::ProcessOptions OptionsFromJson(const nlohmann::json& j);
+nlohmann::json ResultToJson(const sys::ProcessResult& r);  // without the output
+sys::ProcessResult ResultFromJson(const nlohmann::json& j);
+nlohmann::json EnvironmentToJson(const model::Environment& e);
+model::Environment EnvironmentFromJson(const nlohmann::json& j);
 
 }  // namespace vigil::vm

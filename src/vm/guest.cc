@@ -33,7 +33,7 @@ class Writer {
   std::mutex mu_;
 };
 
-class FrameSink : public runner::OutputSink {
+class FrameSink : public sys::OutputSink {
  public:
   FrameSink(Writer* w, uint32_t id) : w_(w), id_(id) {}
   void OnOutput(std::string_view bytes) override {
@@ -58,7 +58,7 @@ int RunGuest(const std::string& port, const std::string& tool_path) {
     return 2;
   }
   Writer writer(fd);
-  store::Environment env = runner::DetectHostEnvironment(tool_path);
+  model::Environment env = runner::DetectHostEnvironment(tool_path);
   env.where = "vm";
   if (!writer.Send(FrameType::kHello, 0, EnvironmentToJson(env).dump())) {
     fmt::print(stderr, "vigil guest: cannot write to {}\n", port);
@@ -94,12 +94,12 @@ int RunGuest(const std::string& port, const std::string& tool_path) {
         break;
       }
       if (f.type != FrameType::kRequest) continue;
-      runner::ProcessOptions options;
+      sys::ProcessOptions options;
       try {
         options = OptionsFromJson(nlohmann::json::parse(f.payload));
       } catch (const std::exception& e) {
-        runner::ProcessResult bad;
-        bad.status = runner::WaitStatus::Exited(127);
+        sys::ProcessResult bad;
+        bad.status = sys::WaitStatus::Exited(127);
         writer.Send(FrameType::kOutput, f.id, fmt::format("vigil guest: bad request: {}\n", e.what()));
         writer.Send(FrameType::kEnd, f.id, ResultToJson(bad).dump());
         continue;
@@ -111,12 +111,12 @@ int RunGuest(const std::string& port, const std::string& tool_path) {
       uint32_t id = f.id;
       std::thread([&, options = std::move(options), id] {
         FrameSink sink(&writer, id);
-        auto r = runner::RunProcess(options, &sink);
-        runner::ProcessResult result;
+        auto r = sys::RunProcess(options, &sink);
+        sys::ProcessResult result;
         if (r.ok()) {
           result = std::move(*r);
         } else {
-          result.status = runner::WaitStatus::Exited(127);
+          result.status = sys::WaitStatus::Exited(127);
           sink.OnOutput(r.status().ToString() + "\n");
         }
         writer.Send(FrameType::kEnd, id, ResultToJson(result).dump());

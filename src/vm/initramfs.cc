@@ -15,7 +15,7 @@
 
 #include "base/hash.h"
 #include "base/kernel_modules.h"
-#include "runner/process.h"
+#include "sys/process.h"
 
 namespace vigil::vm {
 namespace {
@@ -97,9 +97,9 @@ Result<std::string> ReadModule(const std::string& path) {
     return path.size() > n && path.compare(path.size() - n, n, ext) == 0;
   };
   // Decompressed here: busybox's insmod hands the bytes to the kernel as they are.
-  if (ends(".xz")) return runner::CommandOutput({"xz", "-dc", path});
-  if (ends(".zst")) return runner::CommandOutput({"zstd", "-dc", path});
-  if (ends(".gz")) return runner::CommandOutput({"gzip", "-dc", path});
+  if (ends(".xz")) return sys::CommandOutput({"xz", "-dc", path});
+  if (ends(".zst")) return sys::CommandOutput({"zstd", "-dc", path});
+  if (ends(".gz")) return sys::CommandOutput({"gzip", "-dc", path});
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound(fmt::format("cannot read {}", path));
   std::ostringstream ss;
@@ -179,7 +179,7 @@ Result<Initramfs> BuildInitramfs(const InitramfsSpec& spec) {
       out.notes.push_back(fmt::format("module {} is neither built in nor in {}", n, spec.modules_dir));
       return Status::OK();
     }
-    auto deps = runner::CommandOutput({"modinfo", "-F", "depends", f->second});
+    auto deps = sys::CommandOutput({"modinfo", "-F", "depends", f->second});
     if (!deps.ok()) return deps.status();
     std::string d = *deps;
     for (char& c : d)

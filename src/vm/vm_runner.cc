@@ -183,11 +183,11 @@ bool KernelHasVirtiofs(const std::string& modules_dir) {
 }  // namespace
 
 struct VmRunner::Pending {
-  runner::OutputSink* sink = nullptr;
+  sys::OutputSink* sink = nullptr;
   size_t max_output = 16 << 20;
   bool ended = false;  // its end came while a kernel report it may own was open
   bool done = false;
-  runner::ProcessResult result;
+  sys::ProcessResult result;
   std::vector<console::Report> reports;
 };
 
@@ -317,7 +317,7 @@ Status VmRunner::Start() {
         for (auto& [id, p] : pending_) {
           if (p->done) continue;
           p->result.timed_out = true;
-          p->result.status = runner::WaitStatus::Signaled(SIGKILL);
+          p->result.status = sys::WaitStatus::Signaled(SIGKILL);
           p->done = true;
           p->result.output += fmt::format(
               "\nvigil: no console or test output for {} s: the VM hangs; {}, then killed\n",
@@ -544,11 +544,11 @@ void VmRunner::ChannelLoop(int fd, int generation) {
       } else if (f.type == FrameType::kEnd) {
         try {
           // The guest's result, with the output kept here as it came.
-          runner::ProcessResult r = ResultFromJson(nlohmann::json::parse(f.payload));
+          sys::ProcessResult r = ResultFromJson(nlohmann::json::parse(f.payload));
           r.output = std::move(it->second->result.output);
           it->second->result = std::move(r);
         } catch (const std::exception&) {
-          it->second->result.status = runner::WaitStatus::Exited(127);
+          it->second->result.status = sys::WaitStatus::Exited(127);
         }
         bool owns_open_report = report_open_ && std::find(report_tests_.begin(), report_tests_.end(), f.id) !=
                                                      report_tests_.end();
@@ -630,14 +630,14 @@ void VmRunner::VmEnded(int generation, const std::string& why) {
   for (auto& [id, p] : pending_) {
     if (p->done) continue;
     p->result.vm_died = true;
-    p->result.status = runner::WaitStatus::Signaled(SIGKILL);
+    p->result.status = sys::WaitStatus::Signaled(SIGKILL);
     p->result.output += fmt::format("vigil: the VM ended while this ran ({})\n", why);
     p->done = true;
   }
   cv_.notify_all();
 }
 
-Result<runner::ProcessResult> VmRunner::Run(const runner::ProcessOptions& options, runner::OutputSink* sink) {
+Result<sys::ProcessResult> VmRunner::Run(const sys::ProcessOptions& options, sys::OutputSink* sink) {
   // Boots are one at a time; a crashed VM is replaced before the next test.
   static std::mutex boot_mu;
   {
@@ -660,7 +660,7 @@ Result<runner::ProcessResult> VmRunner::Run(const runner::ProcessOptions& option
   }
   cv_.wait(lock, [&] { return p.done; });
   pending_.erase(id);
-  runner::ProcessResult r = std::move(p.result);
+  sys::ProcessResult r = std::move(p.result);
   r.kernel_reports = std::move(p.reports);
   if (r.vm_died || r.timed_out) {
     r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();

@@ -20,8 +20,8 @@
 
 #include "base/status.h"
 #include "console/detector.h"
-#include "runner/process.h"
-#include "store/store.h"
+#include "sys/process.h"
+#include "model/records.h"
 
 namespace vigil::vm {
 
@@ -51,18 +51,18 @@ struct VmOptions {
 // Sets *why to what was seen.
 std::string ProbeAccel(const std::string& kernel, const std::string& initramfs, std::string* why);
 
-class VmRunner : public runner::ProcessRunner {
+class VmRunner : public sys::ProcessRunner {
  public:
   explicit VmRunner(VmOptions options);
   ~VmRunner() override;
 
   // Prepares the initramfs, picks the accelerator and boots the first VM.
   Status Start();
-  Result<runner::ProcessResult> Run(const runner::ProcessOptions& options, runner::OutputSink* sink) override;
+  Result<sys::ProcessResult> Run(const sys::ProcessOptions& options, sys::OutputSink* sink) override;
   // Asks the guest to finish and waits for QEMU to end.
   void Shutdown();
 
-  const store::Environment& environment() const { return environment_; }
+  const model::Environment& environment() const { return environment_; }
   const std::string& console_log() const { return console_log_; }
   const std::string& accel() const { return accel_; }
   const std::vector<std::string>& notes() const { return notes_; }
@@ -92,7 +92,7 @@ class VmRunner : public runner::ProcessRunner {
   std::string rootfs_;
   std::string console_log_;
   std::vector<std::string> notes_;
-  store::Environment environment_;
+  model::Environment environment_;
   int boots_ = 0;
   double first_boot_seconds_ = 0;
 

@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-namespace vigil::runner {
+namespace vigil::sys {
 
 class TestCgroup {
  public:
@@ -41,4 +41,4 @@ class TestCgroup {
   int procs_fd_ = -1;
 };
 
-}  // namespace vigil::runner
+}  // namespace vigil::sys

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace vigil::report {
+namespace vigil {
 
 // Returns `s` with every invalid UTF-8 sequence replaced by U+FFFD.
 std::string SanitizeUtf8(std::string_view s);
@@ -17,4 +17,4 @@ std::string SanitizeForTerminal(std::string_view s);
 // (most C0 controls, NUL) become U+FFFD; invalid UTF-8 is replaced too.
 std::string XmlEscape(std::string_view s);
 
-}  // namespace vigil::report
+}  // namespace vigil

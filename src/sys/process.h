@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "base/status.h"
-#include "console/detector.h"
-#include "runner/wait_status.h"
+#include "model/kernel_report.h"
+#include "sys/wait_status.h"
 
-namespace vigil::runner {
+namespace vigil::sys {
 
 struct ProcessOptions {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
@@ -49,7 +49,7 @@ struct ProcessResult {
   bool used_cgroup = false;
   // In a VM: kernel reports that appeared while it ran, and whether the
   // kernel died under it (the program's end was never seen).
-  std::vector<console::Report> kernel_reports;
+  std::vector<model::KernelReport> kernel_reports;
   bool vm_died = false;
 };
 
@@ -76,4 +76,4 @@ class ProcessRunner {
   virtual Result<ProcessResult> Run(const ProcessOptions& options, OutputSink* sink) = 0;
 };
 
-}  // namespace vigil::runner
+}  // namespace vigil::sys

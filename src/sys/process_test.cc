@@ -1,4 +1,4 @@
-#include "runner/process.h"
+#include "sys/process.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -10,9 +10,9 @@
 #include <sstream>
 #include <string>
 
-#include "runner/cgroup.h"
+#include "sys/cgroup.h"
 
-namespace vigil::runner {
+namespace vigil::sys {
 namespace {
 
 ProcessOptions Sh(const std::string& script) {
@@ -159,4 +159,4 @@ TEST(ProcessTest, NoProgram) {
 }
 
 }  // namespace
-}  // namespace vigil::runner
+}  // namespace vigil::sys

@@ -3,7 +3,7 @@
 
 #include <string>
 
-namespace vigil::runner {
+namespace vigil::sys {
 
 class WaitStatus {
  public:
@@ -25,4 +25,4 @@ class WaitStatus {
   int signal_ = 0;
 };
 
-}  // namespace vigil::runner
+}  // namespace vigil::sys

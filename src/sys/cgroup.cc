@@ -1,4 +1,4 @@
-#include "runner/cgroup.h"
+#include "sys/cgroup.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 
 #include <fmt/format.h>
 
-namespace vigil::runner {
+namespace vigil::sys {
 namespace {
 
 // Mount point of the cgroup v2 hierarchy, or "".
@@ -122,4 +122,4 @@ int TestCgroup::KillAll() {
   return found;
 }
 
-}  // namespace vigil::runner
+}  // namespace vigil::sys

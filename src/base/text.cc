@@ -1,6 +1,6 @@
-#include "report/utf8.h"
+#include "base/text.h"
 
-namespace vigil::report {
+namespace vigil {
 namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
@@ -120,4 +120,4 @@ std::string XmlEscape(std::string_view s) {
   return out;
 }
 
-}  // namespace vigil::report
+}  // namespace vigil

@@ -1,4 +1,4 @@
-#include "runner/process.h"
+#include "sys/process.h"
 
 #include <dirent.h>
 #include <net/if.h>
@@ -18,9 +18,9 @@
 
 #include <fmt/format.h>
 
-#include "runner/cgroup.h"
+#include "sys/cgroup.h"
 
-namespace vigil::runner {
+namespace vigil::sys {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -278,4 +278,4 @@ Result<std::string> CommandOutput(const std::vector<std::string>& argv, std::chr
   return std::move(r->output);
 }
 
-}  // namespace vigil::runner
+}  // namespace vigil::sys

@@ -1,4 +1,4 @@
-#include "runner/wait_status.h"
+#include "sys/wait_status.h"
 
 #include <signal.h>
 #include <string.h>
@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-namespace vigil::runner {
+namespace vigil::sys {
 
 WaitStatus WaitStatus::FromRaw(int raw) {
   if (WIFEXITED(raw)) return Exited(WEXITSTATUS(raw));
@@ -20,4 +20,4 @@ std::string WaitStatus::ToString() const {
   return abbrev ? fmt::format("killed by SIG{}", abbrev) : fmt::format("killed by signal {}", signal_);
 }
 
-}  // namespace vigil::runner
+}  // namespace vigil::sys

@@ -1,0 +1,99 @@
+// The records of the store: what ran where and what it did. Plain values,
+// shared by the runner (which makes them), the store (which keeps them), the
+// judgement layer and the reports (which read them).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vigil::model {
+
+struct Environment {
+  std::string kernel_release;  // uname -r
+  std::string uname;           // sysname release version machine
+  std::string arch;
+  int cpus = 0;
+  int64_t memory_kb = 0;
+  std::string where = "host";  // host | vm
+  std::string accel;           // kvm | tcg | "" on the host
+  std::map<std::string, std::string> tools;  // "ip" -> "ip utility, iproute2-6.1.0"
+  // Hash of the kernel's configuration (/proc/config.gz or the config file
+  // beside the image), "" when none was found.
+  std::string kernel_config;
+
+  // Stable across runs on the same machine and tool set.
+  std::string Fingerprint() const;
+};
+
+struct RunRecord {
+  int64_t id = 0;
+  std::string started_at;  // ISO 8601 UTC
+  std::string finished_at;
+  std::string status;      // "" while running
+  std::string host;
+  std::string command;     // the command line
+  std::string tests_dir;
+  std::vector<std::string> plan;  // COLLECTION:TEST in order
+  int64_t environment_id = 0;
+  // A VM run: what it booted (kernel, modules, accel, ...) as JSON, so that
+  // --resume boots the same; "" on the host.
+  std::string vm_json;
+};
+
+struct SubtestRecord {
+  std::string path;  // "sub > subsub"
+  std::string status;
+  std::optional<int64_t> duration_ms;
+};
+
+// A kernel report that appeared while an attempt ran (in a VM).
+struct CrashRecord {
+  std::string type;   // console::TypeName
+  std::string title;
+  bool fatal = false;
+  std::string fingerprint;
+  std::string guilty;
+  std::string text;
+};
+
+struct AttemptRecord {
+  std::string test_path;  // COLLECTION:TEST
+  int attempt = 1;
+  std::string status;     // PASS, FAIL, ...
+  std::optional<int> exit_code;
+  int signal = 0;
+  bool timed_out = false;
+  int64_t duration_ms = 0;
+  std::string started_at;
+  uint64_t output_bytes = 0;
+  std::string output;      // already capped
+  std::vector<std::string> environment_issues;
+  std::vector<SubtestRecord> subtests;
+  std::vector<CrashRecord> crashes;
+};
+
+// A bisection (vigil bisect): what it searches, and every run it made, so an
+// interrupted one resumes where it stopped.
+struct BisectionRecord {
+  int64_t id = 0;
+  std::string repo;         // the repository's top directory
+  std::string good, bad;    // full hashes
+  std::string options_json; // the command, build, model options
+  std::string status;       // running, done, aborted, reset
+  std::string result_json;
+  std::string started_at, finished_at;
+};
+
+struct BisectRunRecord {
+  int position = 0;
+  std::string commit;
+  std::string outcome;  // pass, fail, skip
+  std::optional<int> exit_code;
+  int64_t duration_ms = 0;
+  std::string at;
+};
+
+}  // namespace vigil::model
