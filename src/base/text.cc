@@ -120,4 +120,15 @@ std::string XmlEscape(std::string_view s) {
   return out;
 }
 
+std::string ShellQuote(std::string_view a) {
+  if (!a.empty() &&
+      a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%") ==
+          std::string_view::npos) {
+    return std::string(a);
+  }
+  std::string q = "'";
+  for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
 }  // namespace vigil

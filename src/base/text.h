@@ -17,4 +17,20 @@ std::string SanitizeForTerminal(std::string_view s);
 // (most C0 controls, NUL) become U+FFFD; invalid UTF-8 is replaced too.
 std::string XmlEscape(std::string_view s);
 
+// Quotes `arg` for a POSIX shell: plain words stay as they are, anything else
+// goes in single quotes ('\'' for a quote inside).
+std::string ShellQuote(std::string_view arg);
+
+// Calls `line` with each line of `text` (split on '\n', without it); a last
+// line without '\n' counts, an empty text has no lines.
+template <typename F>
+void ForEachLine(std::string_view text, F&& line) {
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    line(text.substr(0, nl));
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+}
+
 }  // namespace vigil

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/clock.h"
+#include "base/text.h"
 #include "bisect/search.h"
 #include "cli/command.h"
 #include "judge/outcome.h"
@@ -168,16 +169,6 @@ bisect::SearchOptions OptionsOf(const BisectFlags& f) {
   return so;
 }
 
-std::string ShellQuote(const std::string& a) {
-  if (!a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%") ==
-                        std::string::npos) {
-    return a;
-  }
-  std::string q = "'";
-  for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 std::string DbPath(const BisectFlags& f, const std::string& top) {
   if (!f.db_path.empty()) return f.db_path;
   auto common = Git(top, {"rev-parse", "--git-common-dir"});
@@ -288,9 +279,7 @@ Probe RunTest(const BisectFlags& f, const std::string& wt, const std::string& ha
   std::string json_path;
   auto [test, sub] = judge::SplitTestPath(f.vigil_test);
   if (!f.vigil_test.empty()) {
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    std::string vigil = n > 0 ? std::string(self, static_cast<size_t>(n)) : "vigil";
+    std::string vigil = sys::SelfExe();
     json_path = wt + "/.vigil-bisect-run.json";
     o.argv = {vigil, "run", "--tests", f.tests_dir.empty() ? wt : (f.tests_dir[0] == '/' ? f.tests_dir : wt + "/" + f.tests_dir),
               "-t", test, "--db", wt + "/.vigil-bisect-run.db", "--json", json_path, "--color", "never"};

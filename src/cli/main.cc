@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/text.h"
 #include "cli/command.h"
 
 namespace {
@@ -48,17 +49,8 @@ const std::string& CommandLine() { return g_command_line; }
 void SetCommandLine(int argc, char** argv) {
   g_command_line.clear();
   for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    bool plain = !a.empty() && a.find_first_not_of(
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%") == std::string::npos;
     if (i) g_command_line += ' ';
-    if (plain) {
-      g_command_line += a;
-    } else {
-      g_command_line += '\'';
-      for (char c : a) g_command_line += c == '\'' ? std::string("'\\''") : std::string(1, c);
-      g_command_line += '\'';
-    }
+    g_command_line += ShellQuote(argv[i]);
   }
 }
 

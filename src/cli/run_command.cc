@@ -45,8 +45,6 @@
 #include "store/store.h"
 #include "vm/vm_runner.h"
 
-extern char** environ;
-
 namespace vigil::cli {
 namespace {
 
@@ -535,9 +533,9 @@ int Run(RunFlags f) {
   options.use_cgroups = !f.no_cgroup;
   options.netns = f.netns;
   std::string path_var = "/usr/sbin:/usr/bin:/sbin:/bin";
-  for (char** e = environ; *e; ++e) {
-    options.base_env.emplace_back(*e);
-    if (std::strncmp(*e, "PATH=", 5) == 0) path_var = *e + 5;
+  options.base_env = sys::CurrentEnvironment();
+  for (const auto& e : options.base_env) {
+    if (e.rfind("PATH=", 0) == 0) path_var = e.substr(5);
   }
 
   // --kernel: every test runs inside a VM booting that kernel.
@@ -555,9 +553,7 @@ int Run(RunFlags f) {
     vo.append = f.append;
     vo.panic_on_warn = f.panic_on.find("warn") != std::string::npos;
     vo.panic_on_oops = f.panic_on.find("oops") != std::string::npos;
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    vo.vigil_binary = n > 0 ? std::string(exe, static_cast<size_t>(n)) : "vigil";
+    vo.vigil_binary = sys::SelfExe();
     vo.guest_path = path_var;
     vo.tests_dir = std::filesystem::absolute(tests_dir, ec).lexically_normal().string();
     while (vo.tests_dir.size() > 1 && vo.tests_dir.back() == '/') vo.tests_dir.pop_back();

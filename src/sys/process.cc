@@ -260,6 +260,12 @@ std::vector<std::string> CurrentEnvironment() {
   return env;
 }
 
+std::string SelfExe() {
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  return n > 0 ? std::string(exe, static_cast<size_t>(n)) : "vigil";
+}
+
 Result<std::string> CommandOutput(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                                   size_t max_output) {
   ProcessOptions o;

@@ -61,6 +61,9 @@ Result<ProcessResult> RunProcess(const ProcessOptions& options, OutputSink* sink
 // This process's environment, "NAME=value" each.
 std::vector<std::string> CurrentEnvironment();
 
+// The running executable's path (/proc/self/exe), "vigil" when unknown.
+std::string SelfExe();
+
 // Runs a helper program (git, modinfo, addr2line, xz, ...) with this
 // process's environment and returns what it printed when it exits 0; else
 // an IOError naming it with the start of its output. Output beyond
