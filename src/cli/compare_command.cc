@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "cli/judge_common.h"
+#include "engine/verdict.h"
 #include "judge/compare.h"
 #include "base/text.h"
 
@@ -44,7 +44,7 @@ void Section(const char* title, const std::vector<judge::Change>& changes) {
 }
 
 int RunCompare(const CompareFlags& f) {
-  auto db = OpenExistingStore(f.db_path);
+  auto db = engine::OpenExistingStore(f.db_path);
   if (!db.ok()) {
     fmt::print(stderr, "vigil compare: {}\n", db.status().message());
     return kExitUsage;

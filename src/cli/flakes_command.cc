@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "cli/judge_common.h"
+#include "engine/verdict.h"
 #include "judge/flakes.h"
 #include "base/text.h"
 
@@ -28,7 +28,7 @@ struct FlakesFlags {
 };
 
 int RunFlakes(const FlakesFlags& f) {
-  auto db = OpenExistingStore(f.db_path);
+  auto db = engine::OpenExistingStore(f.db_path);
   if (!db.ok()) {
     fmt::print(stderr, "vigil flakes: {}\n", db.status().message());
     return kExitUsage;

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "cli/judge_common.h"
+#include "engine/verdict.h"
 #include "judge/outcome.h"
 #include "base/text.h"
 
@@ -29,7 +29,7 @@ int RunHistory(const HistoryFlags& f) {
     return kExitUsage;
   }
   auto [test, sub] = judge::SplitTestPath(f.path);
-  auto db = OpenExistingStore(f.db_path);
+  auto db = engine::OpenExistingStore(f.db_path);
   if (!db.ok()) {
     fmt::print(stderr, "vigil history: {}\n", db.status().message());
     return kExitUsage;

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
-#include "cli/judge_common.h"
+#include "engine/verdict.h"
 #include "judge/render.h"
 
 namespace vigil::cli {
@@ -21,7 +21,7 @@ struct VerdictFlags {
 };
 
 int RunVerdict(const VerdictFlags& f) {
-  auto db = OpenExistingStore(f.db_path);
+  auto db = engine::OpenExistingStore(f.db_path);
   if (!db.ok()) {
     fmt::print(stderr, "vigil verdict: {}\n", db.status().message());
     return kExitUsage;
@@ -31,8 +31,8 @@ int RunVerdict(const VerdictFlags& f) {
     fmt::print(stderr, "vigil verdict: {}\n", id.status().message());
     return kExitUsage;
   }
-  VerdictRequest req{id.value(), f.baseline, f.known_issues, f.stale_after};
-  auto v = ComputeVerdict(**db, req);
+  engine::VerdictRequest req{id.value(), f.baseline, f.known_issues, f.stale_after, ""};
+  auto v = engine::ComputeVerdict(**db, req);
   if (!v.ok()) {
     fmt::print(stderr, "vigil verdict: {}\n", v.status().message());
     return kExitUsage;

@@ -260,6 +260,12 @@ std::vector<std::string> CurrentEnvironment() {
   return env;
 }
 
+std::string HostName() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0) return "";
+  return host;
+}
+
 std::string SelfExe() {
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);

@@ -61,6 +61,9 @@ Result<ProcessResult> RunProcess(const ProcessOptions& options, OutputSink* sink
 // This process's environment, "NAME=value" each.
 std::vector<std::string> CurrentEnvironment();
 
+// This machine's host name (gethostname), "" when unknown.
+std::string HostName();
+
 // The running executable's path (/proc/self/exe), "vigil" when unknown.
 std::string SelfExe();
 

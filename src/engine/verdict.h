@@ -13,7 +13,7 @@
 #include "judge/verdict.h"
 #include "store/store.h"
 
-namespace vigil::cli {
+namespace vigil::engine {
 
 // Opens a store that must exist already (read commands don't create one).
 Result<std::unique_ptr<store::Store>> OpenExistingStore(const std::string& path);
@@ -31,10 +31,11 @@ struct VerdictRequest {
   std::string baseline;      // "", "none", "auto" or a run
   std::string known_issues;  // --known-issues
   int stale_after = 10;      // runs without a match before an entry is stale
+  std::string today;         // YYYY-MM-DD for expiry; "" for today (UTC)
 };
 
 // The verdict of a run with its baseline, known issues (with expiry and
 // staleness warnings), quarantine and environment checks.
 Result<judge::Verdict> ComputeVerdict(store::Store& db, const VerdictRequest& req);
 
-}  // namespace vigil::cli
+}  // namespace vigil::engine

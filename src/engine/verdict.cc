@@ -1,13 +1,15 @@
-#include "cli/judge_common.h"
+#include "engine/verdict.h"
 
 #include <sys/stat.h>
+
+#include <set>
 
 #include <fmt/format.h>
 
 #include "base/clock.h"
 #include "judge/outcome.h"
 
-namespace vigil::cli {
+namespace vigil::engine {
 
 Result<std::unique_ptr<store::Store>> OpenExistingStore(const std::string& path) {
   struct stat st {};
@@ -73,7 +75,7 @@ Result<judge::Verdict> ComputeVerdict(store::Store& db, const VerdictRequest& re
   if (!run) return Status::NotFound(fmt::format("no run {}", req.run_id));
   judge::VerdictInputs in;
   in.run = &run.value();
-  in.today = TodayUtc();
+  in.today = req.today.empty() ? TodayUtc() : req.today;
   judge::QuarantinedAfter(before, run->env_class, &in.quarantined, &in.quarantine_reasons);
 
   std::optional<judge::RunView> baseline;
@@ -119,4 +121,4 @@ Result<judge::Verdict> ComputeVerdict(store::Store& db, const VerdictRequest& re
   return v;
 }
 
-}  // namespace vigil::cli
+}  // namespace vigil::engine

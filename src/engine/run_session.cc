@@ -1,0 +1,433 @@
+#include "engine/run_session.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "engine/verdict.h"
+#include "judge/outcome.h"
+#include "model/test_path.h"
+#include "runner/config.h"
+#include "runner/scheduler.h"
+#include "runner/test_run.h"
+
+namespace vigil::engine {
+namespace {
+
+using judge::FinalStatus;
+using judge::IsFailureName;
+
+// Subtests flattened to "parent > child" paths, as the store keeps them.
+void Flatten(const ktap::TestNode& n, const std::string& prefix, std::vector<model::SubtestRecord>* out) {
+  for (const auto& c : n.subtests) {
+    std::string path = prefix.empty() ? c.name : prefix + " > " + c.name;
+    out->push_back({path, std::string(ktap::StatusName(c.status)), c.duration_ms});
+    Flatten(c, path, out);
+  }
+}
+
+model::AttemptRecord ToRecord(const runner::TestOutcome& o, const std::string& started_at) {
+  model::AttemptRecord a;
+  a.test_path = o.spec.path();
+  a.status = std::string(ktap::StatusName(o.node.status));
+  if (o.process.status.exited()) a.exit_code = o.process.status.exit_code();
+  a.signal = o.process.status.signal();
+  a.timed_out = o.process.timed_out;
+  a.duration_ms = o.process.duration_ms;
+  a.started_at = started_at;
+  a.output_bytes = o.process.output_bytes;
+  a.output = o.process.output;
+  a.environment_issues = o.environment_issues;
+  Flatten(o.node, "", &a.subtests);
+  for (const auto& k : o.process.kernel_reports)
+    a.crashes.push_back({std::string(model::TypeName(k.type)), k.title, k.fatal, k.fingerprint, k.guilty, k.text});
+  return a;
+}
+
+std::string Absolute(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::absolute(path, ec);
+  return ec ? path : p.string();
+}
+
+// What an earlier invocation of an interrupted run left: its recorded
+// attempts, and the tests still to run.
+struct Resumed {
+  int64_t run_id = 0;
+  std::vector<model::AttemptRecord> recorded;
+};
+
+// -t TEST#N names one shard (vigil.toml): the plan has TEST, the shard is
+// picked after the expansion. Resuming a sharded run names shards too.
+struct ShardPick {
+  std::set<std::string> wanted_shards, whole_tests;
+};
+
+ShardPick SplitShardNames(runner::PlanFilter* filter) {
+  ShardPick pick;
+  std::vector<std::string> plain;
+  for (const auto& t : filter->tests) {
+    model::TestPath path = model::TestPath::Parse(t);
+    bool shard = path.shard().has_value();
+    std::string base = shard ? path.BaseTestId() : t;
+    if (shard) {
+      pick.wanted_shards.insert(t);
+    } else {
+      pick.whole_tests.insert(t);
+    }
+    if (std::find(plain.begin(), plain.end(), base) == plain.end()) plain.push_back(base);
+  }
+  filter->tests = plain;
+  return pick;
+}
+
+// A long test split into parts (vigil.toml shards) that run as tests of their own.
+std::vector<runner::TestSpec> ExpandShards(const std::vector<runner::TestSpec>& tests, const runner::RunConfig& config) {
+  std::vector<runner::TestSpec> expanded;
+  for (const auto& t : tests) {
+    const runner::TestRule* r = config.RuleFor(t.path());
+    if (!r || r->shards.empty()) {
+      expanded.push_back(t);
+      continue;
+    }
+    for (size_t k = 0; k < r->shards.size(); ++k) {
+      runner::TestSpec part = t;
+      part.name = fmt::format("{}#{}", t.name, k + 1);
+      std::istringstream words(r->shards[k]);
+      for (std::string w; words >> w;) part.extra_args.push_back(w);
+      expanded.push_back(std::move(part));
+    }
+  }
+  return expanded;
+}
+
+Result<std::vector<runner::TestSpec>> PickShards(std::vector<runner::TestSpec> tests, const ShardPick& pick) {
+  if (pick.wanted_shards.empty()) return tests;
+  // Shards of a test named only by some of its shards are left out.
+  std::set<std::string> shard_bases;
+  for (const auto& w : pick.wanted_shards) shard_bases.insert(model::TestPath::Parse(w).BaseTestId());
+  std::vector<runner::TestSpec> picked;
+  for (auto& t : tests) {
+    std::string path = t.path();
+    std::string base = model::TestPath::Parse(path).BaseTestId();
+    bool dropped = shard_bases.count(base) && !pick.wanted_shards.count(path) && !pick.whole_tests.count(base);
+    if (!dropped) picked.push_back(std::move(t));
+  }
+  // A test named with #N that has no such shard is an error, as any unknown test.
+  for (const auto& w : pick.wanted_shards) {
+    bool found = std::any_of(picked.begin(), picked.end(), [&](const runner::TestSpec& t) { return t.path() == w; });
+    if (!found) return Status::InvalidArgument(fmt::format("no such test '{}' (no such shard in vigil.toml)", w));
+  }
+  return picked;
+}
+
+}  // namespace
+
+RunSession::RunSession(store::Store& db, Clock& clock, RunObserver& observer, MachineLauncher launcher)
+    : db_(db), clock_(clock), observer_(observer), launcher_(std::move(launcher)) {}
+
+Result<SessionEnd> RunSession::Execute(RunRequest f) {
+  // A new run, or the rest of an interrupted one.
+  int64_t run_id = 0;
+  std::string tests_dir = f.tests_dir;
+  runner::PlanFilter filter = f.filter;
+  std::vector<model::AttemptRecord> recorded;
+  if (!f.resume.empty() && f.repeat > 1) {
+    return Status::InvalidArgument("--resume finishes one run; it does not combine with --repeat");
+  }
+  if (!f.resume.empty()) {
+    Result<int64_t> id = f.resume == "last" ? db_.LatestRun() : Result<int64_t>(Status::NotFound(""));
+    if (f.resume != "last") {
+      try {
+        id = std::stoll(f.resume);
+      } catch (...) {
+        return Status::InvalidArgument(fmt::format("--resume takes a run id or 'last', not '{}'", f.resume));
+      }
+    }
+    if (!id.ok()) return id.status();
+    auto run = db_.LoadRun(*id);
+    if (!run.ok()) return run.status();
+    auto done = db_.LoadAttempts(*id, true);
+    if (!done.ok()) return done.status();
+    // A VM run resumes in a VM booting what it booted (unless --kernel says
+    // otherwise); a host run stays on the host.
+    if (!run->vm_json.empty() && !f.vm) {
+      auto spec = model::VmSpec::FromJson(run->vm_json);
+      if (!spec.ok()) return spec.status();
+      f.vm = std::move(*spec);
+      if (!f.slowdown_set && f.vm->slowdown) {
+        f.slowdown = *f.vm->slowdown;
+        f.slowdown_set = true;
+      }
+      observer_.OnNote(fmt::format("run {} ran in a VM: resuming with --kernel {}", *id, f.vm->kernel));
+    } else if (run->vm_json.empty() && f.vm) {
+      return Status::InvalidArgument(
+          fmt::format("run {} ran on the host; resuming it in a VM would mix environments", *id));
+    }
+    run_id = *id;
+    tests_dir = run->tests_dir;
+    recorded = std::move(*done);
+    filter = runner::PlanFilter{};
+    for (const auto& p : run->plan) {
+      bool finished = std::any_of(recorded.begin(), recorded.end(),
+                                  [&](const model::AttemptRecord& a) { return a.test_path == p; });
+      if (!finished) filter.tests.push_back(p);
+    }
+    observer_.OnNote(fmt::format("resuming run {}: {} of {} tests done", run_id,
+                                 run->plan.size() - filter.tests.size(), run->plan.size()));
+  } else if (tests_dir.empty()) {
+    return Status::InvalidArgument("--tests DIR is required (or --resume RUN_ID)");
+  }
+
+  std::vector<runner::TestSpec> tests;
+  ShardPick shard_pick = SplitShardNames(&filter);
+  if (f.resume.empty() || !filter.tests.empty()) {
+    auto plan = runner::LoadPlan(tests_dir, filter);
+    if (!plan.ok()) return plan.status();
+    tests = std::move(*plan);
+  }
+  if (tests.empty() && f.resume.empty()) {
+    return Status::InvalidArgument(fmt::format("no tests selected in {}", tests_dir));
+  }
+  // vigil.toml: --config, else the one beside the tests.
+  runner::RunConfig config;
+  std::string config_path = f.config_path;
+  if (config_path.empty()) {
+    std::error_code ec;
+    std::string beside = (std::filesystem::path(tests_dir) / "vigil.toml").string();
+    if (std::filesystem::exists(beside, ec)) config_path = beside;
+  }
+  if (!config_path.empty()) {
+    auto loaded = runner::LoadConfig(config_path);
+    if (!loaded.ok()) return loaded.status();
+    config = std::move(*loaded);
+  }
+  // Known issues: --known-issues, else known-issues.toml beside the tests.
+  // With either (or --baseline) the run's verdict decides the exit status.
+  bool judged = !f.baseline.empty() || !f.known_issues.empty();
+  {
+    auto known = FindKnownIssues(f.known_issues, tests_dir);
+    if (!known.ok()) return known.status();
+    judged |= known.value().has_value();
+  }
+  tests = ExpandShards(tests, config);
+  auto picked = PickShards(std::move(tests), shard_pick);
+  if (!picked.ok()) return picked.status();
+  tests = std::move(*picked);
+  std::vector<int> retries(tests.size(), f.retries);
+  for (size_t i = 0; i < tests.size(); ++i) {
+    if (const runner::TestRule* r = config.RuleFor(tests[i].path())) {
+      if (r->timeout_s) tests[i].timeout = std::chrono::seconds(*r->timeout_s);
+      if (r->retries) retries[i] = *r->retries;
+    }
+  }
+  std::map<std::string, std::chrono::seconds> timeouts;
+  for (const auto& t : tests) timeouts[t.path()] = t.timeout;
+
+  runner::RunOptions options;
+  options.slowdown = f.slowdown;
+  options.use_cgroups = f.use_cgroups;
+  options.netns = f.netns;
+  options.base_env = f.base_env;
+  std::string path_var = "/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const auto& e : options.base_env) {
+    if (e.rfind("PATH=", 0) == 0) path_var = e.substr(5);
+  }
+
+  // The machine: this host, or (--kernel) a VM booting the kernel under test.
+  MachineRequest mreq;
+  if (f.vm) mreq.vm = &*f.vm;
+  mreq.tests_dir = std::filesystem::path(Absolute(tests_dir)).lexically_normal().string();
+  while (mreq.tests_dir.size() > 1 && mreq.tests_dir.back() == '/') mreq.tests_dir.pop_back();
+  if (f.vm) {
+    std::string db_dir = std::filesystem::path(Absolute(f.db_path)).parent_path().string();
+    mreq.work_dir = f.vm_work_dir.empty() ? fmt::format("{}/vigil-vm/{}-{}", db_dir, clock_.UtcNow(), getpid())
+                                          : f.vm_work_dir;
+  }
+  mreq.guest_path = path_var;
+  mreq.use_cgroups = options.use_cgroups;
+  auto launched = launcher_(mreq, [&](const std::string& line) { observer_.OnNote(line); });
+  if (!launched.ok()) return launched.status();
+  std::unique_ptr<Machine> machine = std::move(*launched);
+  std::string console_log = machine->console_log();
+  options.process_runner = machine->runner();
+  // Under TCG everything is slower: timeouts stretch unless --slowdown says otherwise.
+  if (machine->accel() == "tcg" && !f.slowdown_set) options.slowdown = 3.0;
+
+  std::optional<int64_t> env_id;
+  // Longest first (durations from earlier runs; unknown tests first): the
+  // run ends sooner with -j. Reports keep the plan's order.
+  std::vector<size_t> order(tests.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (auto durations = db_.LastDurations(); durations.ok() && f.jobs > 1) {
+    auto known = [&](size_t i) {
+      auto it = durations->find(tests[i].path());
+      return it == durations->end() ? INT64_MAX : it->second;
+    };
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return known(a) > known(b); });
+  }
+
+  SessionEnd end;
+  for (int repetition = 1; repetition <= f.repeat; ++repetition) {
+    if (run_id == 0) {
+      if (!env_id) {
+        auto id = db_.EnsureEnvironment(machine->DetectEnvironment());
+        if (!id.ok()) observer_.OnWarning(fmt::format("cannot record the environment: {}", id.status().message()));
+        env_id = id.ok() ? *id : 0;
+      }
+      model::RunRecord run;
+      run.started_at = clock_.UtcNow();
+      run.host = f.host;
+      run.command = f.command_line;
+      run.tests_dir = Absolute(tests_dir);
+      for (const auto& t : tests) run.plan.push_back(t.path());
+      run.environment_id = *env_id;
+      auto id = db_.CreateRun(run);
+      if (!id.ok()) return id.status();
+      run_id = *id;
+      if (!console_log.empty()) {
+        if (Status st = db_.SetConsoleLog(run_id, console_log); !st.ok())
+          observer_.OnWarning(fmt::format("cannot record the console log of run {}: {}", run_id, st.message()));
+      }
+      if (f.vm) {
+        model::VmSpec spec = *f.vm;
+        spec.slowdown = f.slowdown_set ? std::optional<double>(f.slowdown) : std::nullopt;
+        if (Status st = db_.SetRunVm(run_id, spec.ToJson()); !st.ok())
+          observer_.OnWarning(fmt::format("cannot record what run {} booted: {}", run_id, st.message()));
+      }
+    }
+    observer_.OnRunStarted({run_id, tests.size(), tests_dir, repetition, f.repeat});
+
+    std::vector<std::vector<model::AttemptRecord>> fresh(tests.size());
+    runner::Scheduler scheduler(tests, order, config);
+    std::mutex mu;  // the store and the observer
+    size_t done = 0;
+    std::atomic<bool> stop_after_crash{false};
+    std::atomic<size_t> not_run{0};
+    bool store_failed = false;
+    auto worker = [&] {
+      while (std::optional<size_t> next = scheduler.Next()) {
+        size_t i = *next;
+        if (stop_after_crash) {
+          // --on-crash stop: what is left is not run (--resume runs it later).
+          ++not_run;
+          scheduler.Done(i);
+          continue;
+        }
+        for (int attempt = 1; attempt <= 1 + retries[i]; ++attempt) {
+          std::string started = clock_.UtcNow();
+          if (attempt == 1) {
+            std::lock_guard<std::mutex> lock(mu);
+            observer_.OnTestStarted(tests[i].path());
+          }
+          runner::TestOutcome o = runner::RunTest(tests[i], static_cast<int>(i + 1), options);
+          if (o.process.vm_died && f.stop_on_crash) stop_after_crash = true;
+          model::AttemptRecord a = ToRecord(o, started);
+          a.attempt = attempt;
+          bool failed = ktap::IsFailure(o.node.status);
+          std::lock_guard<std::mutex> lock(mu);
+          // Committed as soon as it finished: a crash of vigil loses nothing.
+          Status st = db_.RecordAttempt(run_id, a);
+          if (!st.ok() && !store_failed) {
+            store_failed = true;
+            observer_.OnWarning(fmt::format("cannot record {}: {}", a.test_path, st.message()));
+          }
+          fresh[i].push_back(std::move(a));
+          if (!failed || attempt == 1 + retries[i]) {
+            ++done;
+            observer_.OnTestFinished({tests[i].path(), FinalStatus(fresh[i]), fresh[i].back().duration_ms, attempt,
+                                      done, tests.size()});
+            break;
+          }
+          observer_.OnRetry(tests[i].path(), o.node.status, attempt);
+        }
+        scheduler.Done(i);
+      }
+    };
+    int jobs = std::max(1, std::min<int>(f.jobs, static_cast<int>(std::max<size_t>(tests.size(), 1))));
+    std::vector<std::thread> threads;
+    for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
+    for (auto& t : threads) t.join();
+    observer_.OnTestsDone();
+    if (not_run > 0) {
+      observer_.OnNote(fmt::format(
+          "vm: the kernel crashed and --on-crash is stop: {} test(s) not run (vigil run --resume {} runs them "
+          "in a VM booting the same kernel)",
+          not_run.load(), run_id));
+      end.exit_code = 1;
+    }
+    for (const auto& note : machine->Notes()) observer_.OnNote(note);
+
+    // The whole run, in plan order: what an earlier invocation recorded
+    // (with --resume), then this one's.
+    report::FinishedRun finished;
+    finished.run_id = run_id;
+    finished.tests_dir = tests_dir;
+    finished.console_log = console_log;
+    finished.timeouts = timeouts;
+    std::vector<model::TestResult>& results = finished.results;
+    std::map<std::string, size_t> index;
+    for (auto& a : recorded) {
+      auto [it, inserted] = index.try_emplace(a.test_path, results.size());
+      if (inserted) results.push_back({a.test_path, {}});
+      results[it->second].attempts.push_back(std::move(a));
+    }
+    recorded.clear();
+    for (size_t i = 0; i < tests.size(); ++i) {
+      if (fresh[i].empty()) continue;
+      auto [it, inserted] = index.try_emplace(tests[i].path(), results.size());
+      if (inserted) results.push_back({tests[i].path(), {}});
+      for (auto& a : fresh[i]) results[it->second].attempts.push_back(std::move(a));
+    }
+    for (const auto& r : results) {
+      auto& tally = end.repeat_tally[r.path];
+      tally.second += 1;
+      tally.first += IsFailureName(FinalStatus(r.attempts)) ? 1 : 0;
+    }
+    ktap::Status agg = report::CountResults(results).aggregate;
+    finished.status = std::string(ktap::StatusName(agg));
+    Status fin = db_.FinishRun(run_id, finished.status, clock_.UtcNow());
+    if (!fin.ok()) observer_.OnWarning(fmt::format("cannot finish run {}: {}", run_id, fin.message()));
+
+    // The verdict (known issues, quarantine, baseline) when asked for.
+    if (judged) {
+      VerdictRequest req;
+      req.run_id = run_id;
+      req.baseline = f.baseline.empty() ? "none" : f.baseline;
+      req.known_issues = f.known_issues;
+      req.today = FormatUtc(clock_.Now()).substr(0, 10);
+      auto v = ComputeVerdict(db_, req);
+      if (v.ok()) {
+        finished.verdict = std::move(v.value());
+      } else {
+        observer_.OnWarning(fmt::format("no verdict: {}", v.status().message()));
+        store_failed = true;
+      }
+    }
+    if (Status st = observer_.OnRunFinished(finished); !st.ok()) return st;
+    if (store_failed) {
+      end.exit_code = 2;
+      return end;
+    }
+    int rep_code = finished.verdict ? judge::ExitCode(finished.verdict->level) : (ktap::IsFailure(agg) ? 1 : 0);
+    bool failed = rep_code != 0;
+    end.exit_code = std::max(end.exit_code, rep_code);
+    run_id = 0;
+    if (failed && f.until_fail) {
+      if (f.repeat > 1) observer_.OnNote(fmt::format("stopped at repetition {}: --until-fail", repetition));
+      break;
+    }
+  }
+  return end;
+}
+
+}  // namespace vigil::engine

@@ -1,0 +1,115 @@
+// `vigil run` as a use case: resume an interrupted run or start one, read
+// the plan (filters, vigil.toml shards, per-test timeouts and retries), get a
+// machine (this host or a VM), run the tests longest-first on workers under
+// the scheduling classes, retry failures (failed then passed is FLAKY),
+// commit every attempt to the store as it ends, finish the run, judge it when
+// asked, and decide the exit status. Front-ends (the CLI, a daemon) see it
+// through a RunObserver; the store, the machine and the clock are seams.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "engine/machine.h"
+#include "ktap/result.h"
+#include "model/vm_spec.h"
+#include "report/run_report.h"
+#include "runner/test_plan.h"
+#include "store/store.h"
+
+namespace vigil::engine {
+
+struct RunRequest {
+  std::string tests_dir;      // "" only with resume
+  runner::PlanFilter filter;  // -t may name shards: TEST#N
+  int jobs = 1;
+  double slowdown = 1.0;
+  bool slowdown_set = false;  // the user chose it (else 3 under TCG)
+  bool use_cgroups = true;
+  bool netns = false;
+  std::string resume;  // RUN_ID, "last" or "" for a new run
+  int retries = 0;
+  std::string config_path;   // vigil.toml; "" for the one beside the tests
+  std::string baseline;      // judge against RUN or auto
+  std::string known_issues;  // known-issues.toml; "" for the one beside the tests
+  int repeat = 1;
+  bool until_fail = false;
+  std::optional<model::VmSpec> vm;  // --kernel: paths absolute
+  bool stop_on_crash = false;       // --on-crash stop
+  std::string vm_work_dir;          // "" : vigil-vm/<time>-<pid> beside the db
+  std::string db_path;              // as given: shown, and where vigil-vm/ goes
+  std::string command_line;         // recorded with the run
+  std::string host;                 // recorded with the run
+  std::vector<std::string> base_env;  // the environment tests start from
+};
+
+struct RunStart {
+  int64_t run_id = 0;
+  size_t tests = 0;
+  std::string tests_dir;
+  int repetition = 1;  // of `repeat`
+  int repeat = 1;
+};
+
+struct TestEnd {
+  std::string path;
+  std::string final_status;  // PASS, FAIL, FLAKY, ...
+  int64_t last_duration_ms = 0;
+  int attempts = 1;
+  size_t done = 0;  // tests finished so far in this run, this one included
+  size_t total = 0;
+};
+
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  // A line about the run's course: "resuming run 3: ...", "booting ...", "vm: ...".
+  virtual void OnNote(const std::string& line) { (void)line; }
+  // A problem that does not stop the run ("cannot record X: ...").
+  virtual void OnWarning(const std::string& message) { (void)message; }
+  virtual void OnRunStarted(const RunStart& start) { (void)start; }
+  virtual void OnTestStarted(const std::string& path) { (void)path; }
+  // An attempt failed with `status` and the test runs again.
+  virtual void OnRetry(const std::string& path, ktap::Status status, int attempt) {
+    (void)path, (void)status, (void)attempt;
+  }
+  virtual void OnTestFinished(const TestEnd& end) { (void)end; }
+  // Every test of the run ended (live displays can go).
+  virtual void OnTestsDone() {}
+  // The run is finished in the store (and judged when asked); an error
+  // (reports that could not be written) ends the session with it.
+  virtual Status OnRunFinished(const report::FinishedRun& run) {
+    (void)run;
+    return Status::OK();
+  }
+};
+
+struct SessionEnd {
+  int exit_code = 0;  // 0 passed, 1 failed, 3 critical (judged), 2 store failures
+  // With repeat > 1: per test path, (runs it failed, runs).
+  std::map<std::string, std::pair<int, int>> repeat_tally;
+};
+
+class RunSession {
+ public:
+  // `db`, `clock` and `observer` must outlive the session.
+  RunSession(store::Store& db, Clock& clock, RunObserver& observer, MachineLauncher launcher = LaunchMachine);
+
+  // Runs the request; errors are usage errors (bad flags, unknown tests, a
+  // machine that would not boot, a run that could not be created).
+  Result<SessionEnd> Execute(RunRequest req);
+
+ private:
+  store::Store& db_;
+  Clock& clock_;
+  RunObserver& observer_;
+  MachineLauncher launcher_;
+};
+
+}  // namespace vigil::engine
