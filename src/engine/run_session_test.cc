@@ -1,0 +1,581 @@
+#include "engine/run_session.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "judge/outcome.h"
+#include "sys/fake_process_runner.h"
+
+namespace vigil::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A machine whose programs are played by a FakeProcessRunner.
+class FakeMachine final : public Machine {
+ public:
+  FakeMachine(sys::FakeProcessRunner* runner, bool vm, std::string accel)
+      : runner_(runner), vm_(vm), accel_(std::move(accel)) {}
+  sys::ProcessRunner* runner() override { return runner_; }
+  model::Environment DetectEnvironment() override {
+    model::Environment e;
+    e.kernel_release = "6.12.0-test";
+    e.uname = "Linux test";
+    e.arch = "x86_64";
+    e.cpus = 2;
+    e.where = vm_ ? "vm" : "host";
+    e.accel = accel_;
+    return e;
+  }
+  bool is_vm() const override { return vm_; }
+  std::string console_log() const override { return vm_ ? "/tmp/console.log" : ""; }
+  std::string accel() const override { return accel_; }
+
+ private:
+  sys::FakeProcessRunner* runner_;
+  bool vm_;
+  std::string accel_;
+};
+
+// Remembers what the session told its front-end.
+class Recorder final : public RunObserver {
+ public:
+  void OnNote(const std::string& line) override { notes.push_back(line); }
+  void OnWarning(const std::string& message) override { warnings.push_back(message); }
+  void OnRunStarted(const RunStart& s) override { starts.push_back(s); }
+  void OnRetry(const std::string& path, ktap::Status, int attempt) override {
+    retries.push_back(path + "@" + std::to_string(attempt));
+  }
+  void OnTestFinished(const TestEnd& e) override { finished.push_back(e); }
+  Status OnRunFinished(const report::FinishedRun& run) override {
+    runs.push_back(run);
+    return Status::OK();
+  }
+  std::vector<std::string> notes, warnings, retries;
+  std::vector<RunStart> starts;
+  std::vector<TestEnd> finished;
+  std::vector<report::FinishedRun> runs;
+};
+
+std::string StatusOf(const report::FinishedRun& run, const std::string& path) {
+  for (const auto& r : run.results) {
+    if (r.path == path) return judge::FinalStatus(r.attempts);
+  }
+  return "ABSENT";
+}
+
+class RunSessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("vigil-session-" + std::to_string(getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "tests" / "c");
+    auto db = store::Store::Open((dir_ / "vigil.db").string());
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+  }
+  void TearDown() override {
+    db_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  // A kselftest tree: collection c with these tests, in this order.
+  void Tests(std::initializer_list<const char*> names) {
+    std::ofstream list(dir_ / "tests" / "kselftest-list.txt");
+    for (const char* n : names) {
+      list << "c:" << n << "\n";
+      fs::path p = dir_ / "tests" / "c" / n;
+      std::ofstream(p) << "#!/bin/sh\nexit 0\n";
+      chmod(p.c_str(), 0755);
+    }
+  }
+  void WriteFile(const std::string& rel, const std::string& text) { std::ofstream(dir_ / rel) << text; }
+
+  RunRequest Request() {
+    RunRequest r;
+    r.tests_dir = (dir_ / "tests").string();
+    r.db_path = (dir_ / "vigil.db").string();
+    r.use_cgroups = false;
+    r.command_line = "vigil run";
+    r.host = "testhost";
+    r.base_env = {"PATH=/usr/bin:/bin"};
+    return r;
+  }
+
+  Result<SessionEnd> Execute(RunRequest r, bool vm = false, std::string accel = "") {
+    RunSession session(*db_, clock_, rec_, [&, vm, accel](const MachineRequest& req, const auto&) {
+      machine_requests_.push_back(req.vm ? req.vm->kernel : "host");
+      return Result<std::unique_ptr<Machine>>(std::make_unique<FakeMachine>(&runner_, vm, accel));
+    });
+    return session.Execute(std::move(r));
+  }
+
+  static sys::FakeProgram Exits(int code, std::string output = "", int64_t ms = 10) {
+    sys::FakeProgram p;
+    p.status = sys::WaitStatus::Exited(code);
+    p.output = std::move(output);
+    p.duration_ms = ms;
+    return p;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<store::Store> db_;
+  FakeClock clock_;
+  sys::FakeProcessRunner runner_;
+  Recorder rec_;
+  std::vector<std::string> machine_requests_;
+};
+
+TEST_F(RunSessionTest, StatusesAreRecordedAndTheExitStatusFollowsTheWorst) {
+  Tests({"pass.sh", "fail.sh", "skip.sh", "xfail.sh"});
+  runner_.Script("/fail.sh", {Exits(1, "boom\n")});
+  runner_.Script("/skip.sh", {Exits(4)});
+  runner_.Script("/xfail.sh", {Exits(2)});
+  auto end = Execute(Request());
+  ASSERT_TRUE(end.ok()) << end.status().ToString();
+  EXPECT_EQ(end->exit_code, 1);
+  ASSERT_EQ(rec_.runs.size(), 1u);
+  const auto& run = rec_.runs[0];
+  EXPECT_EQ(run.status, "FAIL");
+  EXPECT_EQ(StatusOf(run, "c:pass.sh"), "PASS");
+  EXPECT_EQ(StatusOf(run, "c:fail.sh"), "FAIL");
+  EXPECT_EQ(StatusOf(run, "c:skip.sh"), "SKIP");
+  EXPECT_EQ(StatusOf(run, "c:xfail.sh"), "XFAIL");
+  // The store has the same, and the run is finished with the clock's time.
+  auto stored = db_->LoadRun(run.run_id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->status, "FAIL");
+  EXPECT_EQ(stored->finished_at, "2026-01-01T00:00:00Z");
+  EXPECT_EQ(stored->host, "testhost");
+  EXPECT_EQ(stored->plan, (std::vector<std::string>{"c:pass.sh", "c:fail.sh", "c:skip.sh", "c:xfail.sh"}));
+  auto attempts = db_->LoadAttempts(run.run_id, true);
+  ASSERT_TRUE(attempts.ok());
+  ASSERT_EQ(attempts->size(), 4u);
+  EXPECT_EQ((*attempts)[1].output, "boom\n");
+  EXPECT_EQ((*attempts)[1].exit_code, 1);
+}
+
+TEST_F(RunSessionTest, AllPassingExitsZero) {
+  Tests({"a.sh", "b.sh"});
+  auto end = Execute(Request());
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(end->exit_code, 0);
+  EXPECT_EQ(rec_.runs.at(0).status, "PASS");
+}
+
+TEST_F(RunSessionTest, AFailureThatPassesOnRetryIsFlakyAndDoesNotFailTheRun) {
+  Tests({"flaky.sh", "broken.sh"});
+  runner_.Script("/flaky.sh", {Exits(1), Exits(0)});
+  runner_.Script("/broken.sh", {Exits(1)});
+  RunRequest r = Request();
+  r.retries = 2;
+  auto end = Execute(r);
+  ASSERT_TRUE(end.ok());
+  const auto& run = rec_.runs.at(0);
+  EXPECT_EQ(StatusOf(run, "c:flaky.sh"), "FLAKY");
+  EXPECT_EQ(StatusOf(run, "c:broken.sh"), "FAIL");
+  EXPECT_EQ(end->exit_code, 1);  // broken.sh
+  EXPECT_EQ(rec_.retries, (std::vector<std::string>{"c:flaky.sh@1", "c:broken.sh@1", "c:broken.sh@2"}));
+  auto attempts = db_->LoadAttempts(run.run_id);
+  ASSERT_TRUE(attempts.ok());
+  EXPECT_EQ(attempts->size(), 5u);  // 2 + 3
+  // Only the flaky one: the run passes.
+  Tests({"flaky.sh"});
+  runner_.Script("/flaky.sh", {Exits(1), Exits(0)});
+  auto again = Execute(r);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->exit_code, 0);
+  EXPECT_EQ(rec_.runs.at(1).status, "PASS");
+}
+
+TEST_F(RunSessionTest, PerTestRetriesFromVigilTomlOverrideTheFlag) {
+  Tests({"a.sh", "b.sh"});
+  WriteFile("tests/vigil.toml", "[[test]]\nmatch = \"c:b.sh\"\nretries = 1\ntimeout = 7\n");
+  runner_.Script("/a.sh", {Exits(1), Exits(0)});
+  runner_.Script("/b.sh", {Exits(1), Exits(0)});
+  auto end = Execute(Request());
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(StatusOf(rec_.runs.at(0), "c:a.sh"), "FAIL");   // no retries
+  EXPECT_EQ(StatusOf(rec_.runs.at(0), "c:b.sh"), "FLAKY");  // one retry
+  EXPECT_EQ(rec_.runs.at(0).timeouts.at("c:b.sh"), std::chrono::seconds(7));
+  bool b_timeout = false;
+  for (const auto& c : runner_.calls()) {
+    if (c.argv[0].ends_with("/b.sh")) b_timeout = c.timeout == std::chrono::milliseconds(7000);
+  }
+  EXPECT_TRUE(b_timeout);
+}
+
+TEST_F(RunSessionTest, SubtestVerdictsAcrossAttempts) {
+  Tests({"k.sh"});
+  std::string first = "TAP version 13\n1..2\nok 1 one\nnot ok 2 two\n";
+  std::string second = "TAP version 13\n1..2\nok 1 one\nok 2 two\n";
+  runner_.Script("/k.sh", {Exits(1, first), Exits(0, second)});
+  RunRequest r = Request();
+  r.retries = 1;
+  ASSERT_TRUE(Execute(r).ok());
+  const auto& result = rec_.runs.at(0).results.at(0);
+  ASSERT_EQ(result.attempts.size(), 2u);
+  EXPECT_EQ(result.attempts[0].subtests.at(1).status, "FAIL");
+  auto subs = judge::SubtestVerdicts(result.attempts);
+  ASSERT_EQ(subs.size(), 2u);
+  EXPECT_EQ(subs[0].path, "one");
+  EXPECT_EQ(subs[0].status, "PASS");
+  EXPECT_EQ(subs[1].path, "two");
+  EXPECT_EQ(subs[1].status, "FLAKY");
+  EXPECT_EQ(judge::FinalStatus(result.attempts), "FLAKY");
+}
+
+// A run killed after k of its tests were recorded (k = 0: right after the run
+// was created; k = all: before it was finished) is finished by --resume:
+// only what is missing runs, and the run reports all of it.
+TEST_F(RunSessionTest, ResumeAfterAKillAtEveryStep) {
+  Tests({"a.sh", "b.sh", "c.sh"});
+  runner_.Script("/b.sh", {Exits(1)});
+  const std::vector<std::string> plan = {"c:a.sh", "c:b.sh", "c:c.sh"};
+  for (size_t k = 0; k <= plan.size(); ++k) {
+    SCOPED_TRACE("killed after " + std::to_string(k) + " tests");
+    model::RunRecord run;
+    run.started_at = "2026-01-01T00:00:00Z";
+    run.tests_dir = (dir_ / "tests").string();
+    run.plan = plan;
+    auto id = db_->CreateRun(run);
+    ASSERT_TRUE(id.ok());
+    for (size_t i = 0; i < k; ++i) {
+      model::AttemptRecord a;
+      a.test_path = plan[i];
+      a.status = i == 1 ? "FAIL" : "PASS";
+      a.exit_code = i == 1 ? 1 : 0;
+      ASSERT_TRUE(db_->RecordAttempt(*id, a).ok());
+    }
+    size_t before = runner_.started().size();
+    RunRequest r = Request();
+    r.tests_dir = "";
+    r.resume = std::to_string(*id);
+    rec_ = Recorder();
+    auto end = Execute(r);
+    ASSERT_TRUE(end.ok()) << end.status().ToString();
+    // Only the tests without a result ran.
+    std::vector<std::string> all = runner_.started();
+    std::vector<std::string> ran(all.begin() + static_cast<long>(before), all.end());
+    ASSERT_EQ(ran.size(), plan.size() - k);
+    for (size_t i = 0; i < ran.size(); ++i) EXPECT_TRUE(ran[i].ends_with(plan[k + i].substr(2)));
+    // The run reports the whole plan, in plan order, and is finished.
+    ASSERT_EQ(rec_.runs.size(), 1u);
+    const auto& fin = rec_.runs[0];
+    EXPECT_EQ(fin.run_id, *id);
+    ASSERT_EQ(fin.results.size(), plan.size());
+    for (size_t i = 0; i < plan.size(); ++i) EXPECT_EQ(fin.results[i].path, plan[i]);
+    EXPECT_EQ(fin.status, "FAIL");
+    EXPECT_EQ(end->exit_code, 1);
+    auto stored = db_->LoadRun(*id);
+    ASSERT_TRUE(stored.ok());
+    EXPECT_EQ(stored->status, "FAIL");
+    EXPECT_EQ(rec_.notes.back(), fmt::format("resuming run {}: {} of 3 tests done", *id, k));
+  }
+}
+
+TEST_F(RunSessionTest, ResumeRefusesBadIdsAndMixedEnvironments) {
+  Tests({"a.sh"});
+  RunRequest r = Request();
+  r.resume = "yesterday";
+  auto bad = Execute(r);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "--resume takes a run id or 'last', not 'yesterday'");
+  r.resume = "last";
+  EXPECT_FALSE(Execute(r).ok());  // no run yet
+  ASSERT_TRUE(Execute(Request()).ok());
+  r.vm = model::VmSpec{};
+  r.vm->kernel = "/boot/vmlinuz";
+  auto mixed = Execute(r);
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_NE(mixed.status().message().find("ran on the host"), std::string::npos);
+  r.resume = "1";
+  r.repeat = 2;
+  EXPECT_FALSE(Execute(r).ok());
+}
+
+TEST_F(RunSessionTest, AVmRunResumesInAVmBootingWhatItBooted) {
+  Tests({"a.sh", "b.sh"});
+  RunRequest r = Request();
+  r.vm = model::VmSpec{};
+  r.vm->kernel = "/k/bzImage";
+  r.vm->cpus = 4;
+  r.filter.tests = {"c:a.sh"};
+  ASSERT_TRUE(Execute(r, true, "tcg").ok());
+  // Under TCG timeouts stretch by 3 unless --slowdown was given.
+  ASSERT_FALSE(runner_.calls().empty());
+  EXPECT_EQ(runner_.calls().back().timeout, std::chrono::milliseconds(45000 * 3));
+  auto stored = db_->LoadRun(rec_.runs.at(0).run_id);
+  ASSERT_TRUE(stored.ok());
+  auto spec = model::VmSpec::FromJson(stored->vm_json);
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ(spec->kernel, "/k/bzImage");
+  EXPECT_EQ(spec->cpus, 4);
+  EXPECT_FALSE(spec->slowdown.has_value());
+
+  // The stored spec of a schema-5 store has no version: read alike.
+  auto old = model::VmSpec::FromJson(R"({"kernel":"/k/old","cpus":1,"slowdown":2.5})");
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->kernel, "/k/old");
+  EXPECT_EQ(old->slowdown, 2.5);
+  EXPECT_FALSE(model::VmSpec::FromJson(R"({"version":99})").ok());
+  EXPECT_FALSE(model::VmSpec::FromJson("[]").ok());
+
+  // A run interrupted before b.sh: resumed without --kernel, it boots the same.
+  model::RunRecord run = *stored;
+  run.plan = {"c:a.sh", "c:b.sh"};
+  auto id = db_->CreateRun(run);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(db_->SetRunVm(*id, stored->vm_json).ok());
+  RunRequest resume = Request();
+  resume.tests_dir = "";
+  resume.resume = "last";
+  ASSERT_TRUE(Execute(resume, true, "tcg").ok());
+  EXPECT_EQ(machine_requests_.back(), "/k/bzImage");
+  EXPECT_EQ(rec_.notes.at(rec_.notes.size() - 2),
+            fmt::format("run {} ran in a VM: resuming with --kernel /k/bzImage", *id));
+}
+
+TEST_F(RunSessionTest, ClassesAndSerialTestsNeverOverlap) {
+  Tests({"net1.sh", "net2.sh", "net3.sh", "solo.sh", "x1.sh", "x2.sh", "x3.sh", "x4.sh"});
+  WriteFile("tests/vigil.toml",
+            "[[class]]\nmatch = \"c:net*\"\nmax_parallel = 1\n\n[[class]]\nmatch = \"c:solo.sh\"\nserial = true\n");
+  sys::FakeProgram slow = Exits(0);
+  slow.hold = std::chrono::milliseconds(15);
+  for (const char* n : {"/net1.sh", "/net2.sh", "/net3.sh", "/solo.sh", "/x1.sh", "/x2.sh", "/x3.sh", "/x4.sh"})
+    runner_.Script(n, {slow});
+  RunRequest r = Request();
+  r.jobs = 4;
+  auto end = Execute(r);
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(end->exit_code, 0);
+  EXPECT_GT(runner_.max_running(), 1);  // -j 4 did run tests side by side
+  auto base = [](const std::string& p) { return p.substr(p.rfind('/') + 1); };
+  for (const auto& [program, others] : runner_.overlaps()) {
+    std::string me = base(program);
+    for (const auto& o : others) {
+      std::string other = base(o);
+      EXPECT_NE(other, "solo.sh") << me << " started while the serial test ran";
+      EXPECT_NE(me, "solo.sh") << "the serial test started beside " << other;
+      EXPECT_FALSE(me.starts_with("net") && other.starts_with("net")) << me << " beside " << other;
+    }
+  }
+}
+
+TEST_F(RunSessionTest, ShardsRunAsTestsOfTheirOwnAndTestHashNPicksOne) {
+  Tests({"long.sh", "short.sh"});
+  WriteFile("tests/vigil.toml", "[[test]]\nmatch = \"c:long.sh\"\nshards = [\"-p 1\", \"-p 2\", \"-p 3\"]\n");
+  ASSERT_TRUE(Execute(Request()).ok());
+  std::vector<std::string> paths;
+  for (const auto& r : rec_.runs.at(0).results) paths.push_back(r.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"c:long.sh#1", "c:long.sh#2", "c:long.sh#3", "c:short.sh"}));
+  auto calls = runner_.calls();
+  ASSERT_EQ(calls.size(), 4u);
+  EXPECT_EQ(std::vector<std::string>(calls[1].argv.begin() + 1, calls[1].argv.end()),
+            (std::vector<std::string>{"-p", "2"}));
+
+  RunRequest one = Request();
+  one.filter.tests = {"c:long.sh#2"};
+  ASSERT_TRUE(Execute(one).ok());
+  ASSERT_EQ(rec_.runs.at(1).results.size(), 1u);
+  EXPECT_EQ(rec_.runs.at(1).results[0].path, "c:long.sh#2");
+
+  // The whole test named beside a shard keeps every shard.
+  RunRequest both = Request();
+  both.filter.tests = {"c:long.sh#2", "c:long.sh"};
+  ASSERT_TRUE(Execute(both).ok());
+  EXPECT_EQ(rec_.runs.at(2).results.size(), 3u);
+
+  RunRequest missing = Request();
+  missing.filter.tests = {"c:long.sh#9"};
+  auto bad = Execute(missing);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "no such test 'c:long.sh#9' (no such shard in vigil.toml)");
+}
+
+TEST_F(RunSessionTest, WithJobsTheLongestKnownTestsStartFirst) {
+  Tests({"short.sh", "long.sh", "mid.sh", "new.sh"});
+  runner_.Script("/short.sh", {Exits(0, "", 100)});
+  runner_.Script("/long.sh", {Exits(0, "", 9000)});
+  runner_.Script("/mid.sh", {Exits(0, "", 800)});
+  RunRequest r = Request();
+  r.filter.tests = {"c:short.sh", "c:long.sh", "c:mid.sh"};
+  ASSERT_TRUE(Execute(r).ok());  // serial: plan order, and durations recorded
+  auto base = [](const std::string& p) { return p.substr(p.rfind('/') + 1); };
+  std::vector<std::string> first;
+  for (const auto& s : runner_.started()) first.push_back(base(s));
+  EXPECT_EQ(first, (std::vector<std::string>{"short.sh", "long.sh", "mid.sh"}));
+
+  RunRequest j = Request();
+  j.jobs = 2;
+  size_t before = runner_.started().size();
+  ASSERT_TRUE(Execute(j).ok());
+  std::vector<std::string> order;
+  for (size_t i = before; i < runner_.started().size(); ++i) order.push_back(base(runner_.started()[i]));
+  ASSERT_EQ(order.size(), 4u);
+  // Unknown first (it may be long), then by the last recorded duration; the
+  // second worker takes the next at once, so only the first two may swap.
+  std::set<std::string> head(order.begin(), order.begin() + 2);
+  EXPECT_EQ(head, (std::set<std::string>{"new.sh", "long.sh"}));
+  EXPECT_EQ(order[2], "mid.sh");
+  EXPECT_EQ(order[3], "short.sh");
+  // Reports keep the plan's order.
+  std::vector<std::string> reported;
+  for (const auto& res : rec_.runs.back().results) reported.push_back(res.path);
+  EXPECT_EQ(reported, (std::vector<std::string>{"c:short.sh", "c:long.sh", "c:mid.sh", "c:new.sh"}));
+}
+
+model::KernelReport Warning() {
+  model::KernelReport k;
+  k.type = model::ReportType::kWarning;
+  k.title = "WARNING in tcp_sendmsg";
+  k.guilty = "tcp_sendmsg";
+  k.fingerprint = "0123456789abcdef";
+  k.text = "WARNING: CPU: 0 PID: 1 at net/ipv4/tcp.c:1 tcp_sendmsg+0x1/0x2\n";
+  k.start_line = 10;
+  k.end_line = 11;
+  return k;
+}
+
+TEST_F(RunSessionTest, KernelReportsFromTheVmAreAttributedToTheirTests) {
+  Tests({"warns.sh", "dies.sh", "after.sh"});
+  sys::FakeProgram warns = Exits(0);
+  warns.kernel_reports = {Warning()};
+  sys::FakeProgram dies = Exits(0);
+  model::KernelReport panic = Warning();
+  panic.type = model::ReportType::kPanic;
+  panic.title = "kernel panic: Fatal exception";
+  panic.fatal = true;
+  dies.kernel_reports = {panic};
+  dies.vm_died = true;
+  runner_.Script("/warns.sh", {warns});
+  runner_.Script("/dies.sh", {dies});
+  RunRequest r = Request();
+  r.vm = model::VmSpec{};
+  r.vm->kernel = "/k/bzImage";
+  auto end = Execute(r, true, "kvm");
+  ASSERT_TRUE(end.ok());
+  const auto& run = rec_.runs.at(0);
+  // A report while a test passed fails it; the kernel dying under it is a CRASH.
+  EXPECT_EQ(StatusOf(run, "c:warns.sh"), "FAIL");
+  EXPECT_EQ(StatusOf(run, "c:dies.sh"), "CRASH");
+  EXPECT_EQ(StatusOf(run, "c:after.sh"), "PASS");  // --on-crash continue
+  EXPECT_EQ(end->exit_code, 1);
+  auto attempts = db_->LoadAttempts(run.run_id, true);
+  ASSERT_TRUE(attempts.ok());
+  ASSERT_EQ((*attempts)[0].crashes.size(), 1u);
+  EXPECT_EQ((*attempts)[0].crashes[0].type, "warning");
+  EXPECT_EQ((*attempts)[0].crashes[0].title, "WARNING in tcp_sendmsg");
+  EXPECT_FALSE((*attempts)[0].crashes[0].fatal);
+  ASSERT_EQ((*attempts)[1].crashes.size(), 1u);
+  EXPECT_TRUE((*attempts)[1].crashes[0].fatal);
+  EXPECT_NE((*attempts)[1].output.find("---- fatal: kernel panic: Fatal exception (panic) ----"), std::string::npos);
+  EXPECT_TRUE((*attempts)[2].crashes.empty());
+  EXPECT_EQ(run.console_log, "/tmp/console.log");
+}
+
+TEST_F(RunSessionTest, OnCrashStopLeavesTheRestForResume) {
+  Tests({"dies.sh", "b.sh", "c.sh"});
+  sys::FakeProgram dies = Exits(0);
+  dies.vm_died = true;
+  runner_.Script("/dies.sh", {dies});
+  RunRequest r = Request();
+  r.vm = model::VmSpec{};
+  r.vm->kernel = "/k/bzImage";
+  r.stop_on_crash = true;
+  auto end = Execute(r, true, "kvm");
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(end->exit_code, 1);
+  EXPECT_EQ(runner_.started().size(), 1u);
+  ASSERT_EQ(rec_.runs.at(0).results.size(), 1u);
+  int64_t id = rec_.runs.at(0).run_id;
+  bool told = false;
+  for (const auto& n : rec_.notes) {
+    told |= n == fmt::format(
+                     "vm: the kernel crashed and --on-crash is stop: 2 test(s) not run (vigil run --resume {} runs "
+                     "them in a VM booting the same kernel)",
+                     id);
+  }
+  EXPECT_TRUE(told);
+  RunRequest resume = Request();
+  resume.tests_dir = "";
+  resume.resume = std::to_string(id);
+  ASSERT_TRUE(Execute(resume, true, "kvm").ok());
+  EXPECT_EQ(runner_.started().size(), 3u);
+  EXPECT_EQ(rec_.runs.back().results.size(), 3u);
+}
+
+TEST_F(RunSessionTest, AKnownIssueMakesTheVerdictDecideTheExitStatus) {
+  Tests({"a.sh", "b.sh"});
+  runner_.Script("/b.sh", {Exits(1, "TAP version 13\n1..1\nnot ok 1 link failure\n")});
+  WriteFile("tests/known-issues.toml",
+            "[[issue]]\nmatch = \"c:b.sh:link failure\"\nreason = \"netem missing on the CI hosts\"\n");
+  auto end = Execute(Request());
+  ASSERT_TRUE(end.ok()) << end.status().ToString();
+  const auto& run = rec_.runs.at(0);
+  ASSERT_TRUE(run.verdict.has_value());
+  EXPECT_EQ(run.verdict->level, judge::Level::kSuccess);
+  ASSERT_EQ(run.verdict->known.size(), 1u);
+  EXPECT_EQ(run.verdict->known[0].path, "c:b.sh:link failure");
+  EXPECT_EQ(end->exit_code, 0);
+  EXPECT_EQ(run.status, "FAIL");  // the run's own status stays what ran
+}
+
+TEST_F(RunSessionTest, RepeatUntilFailStopsAtTheFirstFailingRun) {
+  Tests({"sometimes.sh"});
+  runner_.Script("/sometimes.sh", {Exits(0), Exits(0), Exits(1), Exits(0)});
+  RunRequest r = Request();
+  r.repeat = 10;
+  r.until_fail = true;
+  auto end = Execute(r);
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(end->exit_code, 1);
+  EXPECT_EQ(rec_.runs.size(), 3u);
+  EXPECT_EQ(rec_.notes.back(), "stopped at repetition 3: --until-fail");
+  EXPECT_EQ(end->repeat_tally.at("c:sometimes.sh"), std::make_pair(1, 3));
+  EXPECT_EQ(rec_.starts.at(2).repetition, 3);
+  EXPECT_EQ(rec_.starts.at(2).repeat, 10);
+}
+
+TEST_F(RunSessionTest, UsageErrorsComeBackAsStatus) {
+  Tests({"a.sh"});
+  RunRequest none = Request();
+  none.tests_dir = "";
+  EXPECT_EQ(Execute(none).status().message(), "--tests DIR is required (or --resume RUN_ID)");
+  RunRequest unknown = Request();
+  unknown.filter.tests = {"c:nope.sh"};
+  EXPECT_FALSE(Execute(unknown).ok());
+  WriteFile("tests/vigil.toml", "[[class]]\nmax_parallel = 2\n");
+  EXPECT_FALSE(Execute(Request()).ok());
+  EXPECT_TRUE(runner_.started().empty());
+  EXPECT_TRUE(rec_.runs.empty());
+}
+
+TEST_F(RunSessionTest, AMachineThatDoesNotBootStartsNoRun) {
+  Tests({"a.sh"});
+  RunSession session(*db_, clock_, rec_, [](const MachineRequest&, const auto& note) {
+    note("booting /k/bzImage in QEMU");
+    return Result<std::unique_ptr<Machine>>(Status::InvalidArgument("the VM did not boot: no console"));
+  });
+  RunRequest r = Request();
+  r.vm = model::VmSpec{};
+  auto end = session.Execute(r);
+  ASSERT_FALSE(end.ok());
+  EXPECT_EQ(end.status().message(), "the VM did not boot: no console");
+  EXPECT_EQ(rec_.notes, (std::vector<std::string>{"booting /k/bzImage in QEMU"}));
+  EXPECT_TRUE(db_->LatestRun().status().code() == Status::Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace vigil::engine
