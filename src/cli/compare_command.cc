@@ -3,12 +3,11 @@
 #include <string>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "engine/judgement.h"
 #include "engine/verdict.h"
-#include "judge/compare.h"
-#include "base/text.h"
+#include "report/judgement_report.h"
 
 namespace vigil::cli {
 namespace {
@@ -20,91 +19,16 @@ struct CompareFlags {
   double slower_ratio = 1.5;
 };
 
-nlohmann::json Paths(const std::vector<judge::Change>& changes) {
-  nlohmann::json arr = nlohmann::json::array();
-  for (const auto& c : changes) arr.push_back(vigil::SanitizeUtf8(c.path));
-  return arr;
-}
-
-nlohmann::json Detailed(const std::vector<judge::Change>& changes) {
-  nlohmann::json arr = nlohmann::json::array();
-  for (const auto& c : changes) arr.push_back({{"path", vigil::SanitizeUtf8(c.path)}, {"a", c.a}, {"b", c.b}});
-  return arr;
-}
-
-void Section(const char* title, const std::vector<judge::Change>& changes) {
-  if (changes.empty()) return;
-  fmt::print("{} ({}):\n", title, changes.size());
-  for (size_t i = 0; i < changes.size() && i < 100; ++i) {
-    const auto& c = changes[i];
-    fmt::print("  {}  {} -> {}\n", vigil::SanitizeForTerminal(c.path), c.a.empty() ? "-" : c.a,
-               c.b.empty() ? "-" : c.b);
-  }
-  if (changes.size() > 100) fmt::print("  ... {} more\n", changes.size() - 100);
-}
-
 int RunCompare(const CompareFlags& f) {
   auto db = engine::OpenExistingStore(f.db_path);
-  if (!db.ok()) {
-    fmt::print(stderr, "vigil compare: {}\n", db.status().message());
-    return kExitUsage;
-  }
-  judge::RunView views[2];
-  const std::string* specs[2] = {&f.a, &f.b};
-  for (int i = 0; i < 2; ++i) {
-    auto id = judge::ResolveRun(**db, *specs[i]);
-    auto v = id.ok() ? judge::LoadRunView(**db, id.value()) : Result<judge::RunView>(id.status());
-    if (!v.ok()) {
-      fmt::print(stderr, "vigil compare: {}\n", v.status().message());
-      return kExitUsage;
-    }
-    views[i] = std::move(v.value());
-  }
   judge::CompareOptions o;
   o.slower_ratio = f.slower_ratio;
-  judge::Comparison c = judge::Compare(views[0], views[1], o);
-  if (f.json) {
-    nlohmann::json env = nlohmann::json::object();
-    for (const auto& [k, v] : c.environment) env[k] = {vigil::SanitizeUtf8(v.first), vigil::SanitizeUtf8(v.second)};
-    nlohmann::json out = {{"format_version", 1},
-                          {"run_a", views[0].run.id},
-                          {"run_b", views[1].run.id},
-                          {"new_failures", Paths(c.new_failures)},
-                          {"fixes", Paths(c.fixes)},
-                          {"pass_to_skip", Paths(c.pass_to_skip)},
-                          {"skip_to_pass", Paths(c.skip_to_pass)},
-                          {"appeared", Paths(c.appeared)},
-                          {"disappeared", Paths(c.disappeared)},
-                          {"slower", Paths(c.slower)},
-                          {"subtest_count_changed", Detailed(c.subtest_count)},
-                          {"details", {{"new_failures", Detailed(c.new_failures)},
-                                       {"fixes", Detailed(c.fixes)},
-                                       {"slower", Detailed(c.slower)}}},
-                          {"environment", env}};
-    fmt::print("{}\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    return 0;
+  auto c = db.ok() ? engine::CompareRuns(**db, f.a, f.b, o) : Result<judge::RunComparison>(db.status());
+  if (!c.ok()) {
+    fmt::print(stderr, "vigil compare: {}\n", c.status().message());
+    return kExitUsage;
   }
-  fmt::print("run {} ({}, {}) -> run {} ({}, {})\n", views[0].run.id, views[0].env_class, views[0].run.started_at,
-             views[1].run.id, views[1].env_class, views[1].run.started_at);
-  Section("new failures", c.new_failures);
-  Section("fixes", c.fixes);
-  Section("passed, now skipped (skipped by accident?)", c.pass_to_skip);
-  Section("skipped, now passing", c.skip_to_pass);
-  Section("appeared", c.appeared);
-  Section("disappeared", c.disappeared);
-  Section("subtest count changed", c.subtest_count);
-  Section("slower", c.slower);
-  if (!c.environment.empty()) {
-    fmt::print("environment ({}):\n", c.environment.size());
-    for (const auto& [k, v] : c.environment) {
-      fmt::print("  {}: {} -> {}\n", k, vigil::SanitizeForTerminal(v.first), vigil::SanitizeForTerminal(v.second));
-    }
-  }
-  if (c.new_failures.empty() && c.fixes.empty() && c.pass_to_skip.empty() && c.skip_to_pass.empty() &&
-      c.appeared.empty() && c.disappeared.empty() && c.subtest_count.empty() && c.slower.empty() &&
-      c.environment.empty()) {
-    fmt::print("no differences\n");
-  }
+  fmt::print("{}", f.json ? report::CompareJson(*c) : report::CompareText(*c));
   return 0;
 }
 

@@ -3,12 +3,12 @@
 #include <string>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "engine/judgement.h"
 #include "engine/verdict.h"
-#include "judge/outcome.h"
-#include "base/text.h"
+#include "model/test_path.h"
+#include "report/judgement_report.h"
 
 namespace vigil::cli {
 namespace {
@@ -22,76 +22,21 @@ struct HistoryFlags {
 };
 
 int RunHistory(const HistoryFlags& f) {
-  // COLLECTION:TEST[:SUBTEST]: the subtest starts after the second colon.
-  size_t c1 = f.path.find(':');
-  if (c1 == std::string::npos || c1 == 0) {
+  if (model::TestPath path = model::TestPath::Parse(f.path); !path.has_collection() || path.collection().empty()) {
     fmt::print(stderr, "vigil history: '{}' is not COLLECTION:TEST[:SUBTEST]\n", f.path);
     return kExitUsage;
   }
-  auto [test, sub] = judge::SplitTestPath(f.path);
   auto db = engine::OpenExistingStore(f.db_path);
-  if (!db.ok()) {
-    fmt::print(stderr, "vigil history: {}\n", db.status().message());
+  auto h = db.ok() ? engine::History(**db, {f.path, f.env, f.limit}) : Result<judge::TestHistory>(db.status());
+  if (!h.ok()) {
+    fmt::print(stderr, "vigil history: {}\n", h.status().message());
     return kExitUsage;
   }
-  auto history = judge::LoadHistory(**db);
-  if (!history.ok()) {
-    fmt::print(stderr, "vigil history: {}\n", history.status().message());
-    return kExitUsage;
-  }
-  // The runs come oldest first; each that ran the test (and subtest) is a row.
-  struct Row {
-    int64_t run_id;
-    std::string status;
-    int64_t duration_ms;
-  };
-  std::vector<std::pair<const judge::RunView*, Row>> rows;
-  for (const auto& r : history.value()) {
-    if (!f.env.empty() && r.env_class.find(f.env) == std::string::npos) continue;
-    auto t = r.tests.find(test);
-    if (t == r.tests.end()) continue;
-    if (sub.empty()) {
-      rows.push_back({&r, {r.run.id, t->second.status, t->second.duration_ms}});
-      continue;
-    }
-    for (const auto& s : t->second.subtests) {
-      if (s.path == sub) rows.push_back({&r, {r.run.id, s.status, s.duration_ms.value_or(-1)}});
-    }
-  }
-  if (rows.empty()) {
+  if (h->rows.empty()) {
     fmt::print(stderr, "vigil history: {} has no results in {}\n", f.path, f.db_path);
     return 1;
   }
-  if (static_cast<int>(rows.size()) > f.limit) rows.erase(rows.begin(), rows.end() - f.limit);
-  if (f.json) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& [r, p] : rows) {
-      arr.push_back({{"run_id", p.run_id},
-                     {"started_at", r->run.started_at},
-                     {"env", r->env_class},
-                     {"kernel", r->env.kernel_release},
-                     {"status", p.status},
-                     {"duration_ms", p.duration_ms >= 0 ? nlohmann::json(p.duration_ms) : nlohmann::json(nullptr)}});
-    }
-    nlohmann::json out = {{"format_version", 1},
-                          {"test", vigil::SanitizeUtf8(test)},
-                          {"subtest", sub.empty() ? nlohmann::json(nullptr) : nlohmann::json(vigil::SanitizeUtf8(sub))},
-                          {"results", arr}};
-    fmt::print("{}\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    return 0;
-  }
-  std::string seq;
-  for (const auto& [r, p] : rows) {
-    judge::Kind kind = judge::KindOf(p.status);
-    seq += kind == judge::Kind::kFail ? 'F' : p.status == "FLAKY" ? 'f' : kind == judge::Kind::kSkip ? 's' : '.';
-  }
-  fmt::print("{}\n{}  (. pass  F fail  f failed then passed on a retry  s skip; oldest first)\n",
-             vigil::SanitizeForTerminal(f.path), seq);
-  fmt::print("{:>6}  {:<20}  {:<14}  {:<34}  {:<8}  {:>10}\n", "run", "started", "env", "kernel", "status", "duration");
-  for (const auto& [r, p] : rows) {
-    fmt::print("{:>6}  {:<20}  {:<14}  {:<34}  {:<8}  {:>10}\n", p.run_id, r->run.started_at, r->env_class,
-               r->env.kernel_release, p.status, p.duration_ms >= 0 ? fmt::format("{:.1f} s", p.duration_ms / 1000.0) : "-");
-  }
+  fmt::print("{}", f.json ? report::HistoryJson(*h) : report::HistoryText(*h, f.path));
   return 0;
 }
 

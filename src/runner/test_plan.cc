@@ -97,8 +97,9 @@ Result<std::vector<TestSpec>> LoadPlan(const std::string& dir_arg, const PlanFil
     // A plain directory of executables: one collection named after it.
     std::string collection = root.filename().string();
     std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(root, ec)) {
-      if (IsExecutableFile(e.path())) names.push_back(e.path().filename().string());
+    // increment(ec), not ++: an entry vanishing while it is read is no exception.
+    for (fs::directory_iterator it(root, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      if (IsExecutableFile(it->path())) names.push_back(it->path().filename().string());
     }
     std::sort(names.begin(), names.end());
     for (const auto& n : names) {

@@ -1,0 +1,99 @@
+#include "engine/judgement.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "model/test_path.h"
+
+namespace vigil::engine {
+namespace {
+
+int Rank(judge::FlakeClass c) {
+  switch (c) {
+    case judge::FlakeClass::kRegressed: return 0;
+    case judge::FlakeClass::kFlaky: return 1;
+    case judge::FlakeClass::kBroken: return 2;
+    case judge::FlakeClass::kNew: return 3;
+    case judge::FlakeClass::kFixed: return 4;
+    case judge::FlakeClass::kSkipped: return 5;
+    case judge::FlakeClass::kStable: return 6;
+  }
+  return 7;
+}
+
+}  // namespace
+
+Result<judge::FlakesTable> Flakes(store::Store& db, const FlakesQuery& q) {
+  auto history = judge::LoadHistory(db, 0, q.window);
+  if (!history.ok()) return history.status();
+  judge::FlakesTable t;
+  t.window = q.window;
+  t.runs = history->size();
+  for (const judge::Series& s : judge::BuildSeries(history.value())) {
+    if (!q.env.empty() && s.env.find(q.env) == std::string::npos && fnmatch(q.env.c_str(), s.env.c_str(), 0) != 0) {
+      continue;
+    }
+    std::string path = s.subtest.empty() ? s.test : s.test + ":" + s.subtest;
+    if (!q.test.empty() && fnmatch(q.test.c_str(), path.c_str(), 0) != 0 &&
+        fnmatch(q.test.c_str(), s.test.c_str(), 0) != 0) {
+      continue;
+    }
+    t.entries.push_back(judge::Classify(s, q.options));
+  }
+  std::stable_sort(t.entries.begin(), t.entries.end(), [](const auto& a, const auto& b) {
+    if (Rank(a.cls) != Rank(b.cls)) return Rank(a.cls) < Rank(b.cls);
+    return a.fail_rate > b.fail_rate;
+  });
+  return t;
+}
+
+Result<judge::TestHistory> History(store::Store& db, const HistoryQuery& q) {
+  model::TestPath path = model::TestPath::Parse(q.path);
+  if (!path.has_collection() || path.collection().empty()) {
+    return Status::InvalidArgument(fmt::format("'{}' is not COLLECTION:TEST[:SUBTEST]", q.path));
+  }
+  judge::TestHistory h;
+  h.test = path.TestId();
+  h.subtest = path.subtest();
+  auto history = judge::LoadHistory(db);
+  if (!history.ok()) return history.status();
+  // The runs come oldest first; each that ran the test (and subtest) is a row.
+  for (const auto& r : history.value()) {
+    if (!q.env.empty() && r.env_class.find(q.env) == std::string::npos) continue;
+    auto t = r.tests.find(h.test);
+    if (t == r.tests.end()) continue;
+    auto row = [&](const std::string& status, int64_t ms) {
+      h.rows.push_back({r.run.id, r.run.started_at, r.env_class, r.env.kernel_release, status, ms});
+    };
+    if (h.subtest.empty()) {
+      row(t->second.status, t->second.duration_ms);
+      continue;
+    }
+    for (const auto& s : t->second.subtests) {
+      if (s.path == h.subtest) row(s.status, s.duration_ms.value_or(-1));
+    }
+  }
+  if (static_cast<int>(h.rows.size()) > q.limit) h.rows.erase(h.rows.begin(), h.rows.end() - q.limit);
+  return h;
+}
+
+Result<judge::RunComparison> CompareRuns(store::Store& db, const std::string& a, const std::string& b,
+                                  const judge::CompareOptions& o) {
+  judge::RunComparison c;
+  judge::RunView* views[2] = {&c.a, &c.b};
+  const std::string* specs[2] = {&a, &b};
+  for (int i = 0; i < 2; ++i) {
+    auto id = judge::ResolveRun(db, *specs[i]);
+    if (!id.ok()) return id.status();
+    auto v = judge::LoadRunView(db, id.value());
+    if (!v.ok()) return v.status();
+    *views[i] = std::move(v.value());
+  }
+  c.changes = judge::Compare(c.a, c.b, o);
+  return c;
+}
+
+}  // namespace vigil::engine

@@ -1,0 +1,176 @@
+#include "report/judgement_report.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/text.h"
+
+namespace vigil::report {
+namespace {
+
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+nlohmann::json NameOrNull(const std::string& s) {
+  return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(SanitizeUtf8(s));
+}
+
+nlohmann::json Paths(const std::vector<judge::Change>& changes) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& c : changes) arr.push_back(SanitizeUtf8(c.path));
+  return arr;
+}
+
+nlohmann::json Detailed(const std::vector<judge::Change>& changes) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& c : changes) arr.push_back({{"path", SanitizeUtf8(c.path)}, {"a", c.a}, {"b", c.b}});
+  return arr;
+}
+
+void Section(std::string* out, const char* title, const std::vector<judge::Change>& changes) {
+  if (changes.empty()) return;
+  *out += fmt::format("{} ({}):\n", title, changes.size());
+  for (size_t i = 0; i < changes.size() && i < 100; ++i) {
+    const auto& c = changes[i];
+    *out += fmt::format("  {}  {} -> {}\n", SanitizeForTerminal(c.path), c.a.empty() ? "-" : c.a,
+                        c.b.empty() ? "-" : c.b);
+  }
+  if (changes.size() > 100) *out += fmt::format("  ... {} more\n", changes.size() - 100);
+}
+
+std::string EntryPath(const judge::FlakeEntry& e) { return e.subtest.empty() ? e.test : e.test + ":" + e.subtest; }
+
+}  // namespace
+
+std::string FlakesJson(const judge::FlakesTable& t) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& e : t.entries) {
+    nlohmann::json j = {{"test", SanitizeUtf8(e.test)},
+                        {"subtest", NameOrNull(e.subtest)},
+                        {"env", e.env},
+                        {"runs", e.runs},
+                        {"failures", e.failures},
+                        {"retry_flakes", e.retry_flakes},
+                        {"flip_rate", e.flip_rate},
+                        {"fail_rate", e.fail_rate},
+                        {"class", judge::FlakeClassName(e.cls)},
+                        {"quarantined", e.quarantined},
+                        {"last_status", e.last_status}};
+    if (e.since_run) j["since_run"] = e.since_run;
+    if (e.quarantined) {
+      j["quarantined_since"] = e.quarantined_since;
+      j["quarantine_reason"] = e.quarantine_reason;
+    }
+    arr.push_back(std::move(j));
+  }
+  return Dump({{"format_version", 1}, {"window", t.window}, {"runs", t.runs}, {"entries", arr}});
+}
+
+std::string FlakesText(const judge::FlakesTable& t, bool all) {
+  std::string out = fmt::format("{} run(s), the last {} of each environment class\n", t.runs, t.window);
+  out += fmt::format("{:<13} {:>5} {:>5} {:>6} {:>5} {:>5}  {:<14} {}\n", "class", "runs", "fails", "retry", "flip",
+                     "f", "env", "test[:subtest]");
+  size_t shown = 0, hidden = 0;
+  for (const auto& e : t.entries) {
+    if (!all && (e.cls == judge::FlakeClass::kStable || e.cls == judge::FlakeClass::kSkipped)) {
+      ++hidden;
+      continue;
+    }
+    std::string cls = judge::FlakeClassName(e.cls);
+    if (e.since_run) cls += fmt::format(" @{}", e.since_run);
+    out += fmt::format("{:<13} {:>5} {:>5} {:>6} {:>5.2f} {:>4.0f}%  {:<14} {}{}\n", cls, e.runs, e.failures,
+                       e.retry_flakes, e.flip_rate, 100 * e.fail_rate, e.env, SanitizeForTerminal(EntryPath(e)),
+                       e.quarantined ? "  [QUARANTINED]" : "");
+    ++shown;
+  }
+  if (shown == 0) out += "(nothing flaky, broken, regressed or new)\n";
+  if (hidden) out += fmt::format("{} stable or skipped entries not shown (--all shows them)\n", hidden);
+  bool header = false;
+  for (const auto& e : t.entries) {
+    if (!e.quarantined) continue;
+    if (!header) out += "\nquarantine (failures shown, not counted in verdicts):\n";
+    header = true;
+    out += fmt::format("  {} [{}] since run {}: {}\n", SanitizeForTerminal(EntryPath(e)), e.env, e.quarantined_since,
+                       e.quarantine_reason);
+  }
+  return out;
+}
+
+std::string HistoryJson(const judge::TestHistory& h) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& r : h.rows) {
+    arr.push_back({{"run_id", r.run_id},
+                   {"started_at", r.started_at},
+                   {"env", r.env_class},
+                   {"kernel", r.kernel},
+                   {"status", r.status},
+                   {"duration_ms", r.duration_ms >= 0 ? nlohmann::json(r.duration_ms) : nlohmann::json(nullptr)}});
+  }
+  return Dump({{"format_version", 1}, {"test", SanitizeUtf8(h.test)}, {"subtest", NameOrNull(h.subtest)}, {"results", arr}});
+}
+
+std::string HistoryText(const judge::TestHistory& h, const std::string& path) {
+  std::string seq;
+  for (const auto& r : h.rows) {
+    judge::Kind kind = judge::KindOf(r.status);
+    seq += kind == judge::Kind::kFail ? 'F' : r.status == "FLAKY" ? 'f' : kind == judge::Kind::kSkip ? 's' : '.';
+  }
+  std::string out = fmt::format("{}\n{}  (. pass  F fail  f failed then passed on a retry  s skip; oldest first)\n",
+                                SanitizeForTerminal(path), seq);
+  out += fmt::format("{:>6}  {:<20}  {:<14}  {:<34}  {:<8}  {:>10}\n", "run", "started", "env", "kernel", "status",
+                     "duration");
+  for (const auto& r : h.rows) {
+    out += fmt::format("{:>6}  {:<20}  {:<14}  {:<34}  {:<8}  {:>10}\n", r.run_id, r.started_at, r.env_class, r.kernel,
+                       r.status, r.duration_ms >= 0 ? fmt::format("{:.1f} s", r.duration_ms / 1000.0) : "-");
+  }
+  return out;
+}
+
+std::string CompareJson(const judge::RunComparison& cmp) {
+  const judge::Comparison& c = cmp.changes;
+  nlohmann::json env = nlohmann::json::object();
+  for (const auto& [k, v] : c.environment) env[k] = {SanitizeUtf8(v.first), SanitizeUtf8(v.second)};
+  return Dump({{"format_version", 1},
+               {"run_a", cmp.a.run.id},
+               {"run_b", cmp.b.run.id},
+               {"new_failures", Paths(c.new_failures)},
+               {"fixes", Paths(c.fixes)},
+               {"pass_to_skip", Paths(c.pass_to_skip)},
+               {"skip_to_pass", Paths(c.skip_to_pass)},
+               {"appeared", Paths(c.appeared)},
+               {"disappeared", Paths(c.disappeared)},
+               {"slower", Paths(c.slower)},
+               {"subtest_count_changed", Detailed(c.subtest_count)},
+               {"details",
+                {{"new_failures", Detailed(c.new_failures)}, {"fixes", Detailed(c.fixes)}, {"slower", Detailed(c.slower)}}},
+               {"environment", env}});
+}
+
+std::string CompareText(const judge::RunComparison& cmp) {
+  const judge::Comparison& c = cmp.changes;
+  std::string out = fmt::format("run {} ({}, {}) -> run {} ({}, {})\n", cmp.a.run.id, cmp.a.env_class,
+                                cmp.a.run.started_at, cmp.b.run.id, cmp.b.env_class, cmp.b.run.started_at);
+  Section(&out, "new failures", c.new_failures);
+  Section(&out, "fixes", c.fixes);
+  Section(&out, "passed, now skipped (skipped by accident?)", c.pass_to_skip);
+  Section(&out, "skipped, now passing", c.skip_to_pass);
+  Section(&out, "appeared", c.appeared);
+  Section(&out, "disappeared", c.disappeared);
+  Section(&out, "subtest count changed", c.subtest_count);
+  Section(&out, "slower", c.slower);
+  if (!c.environment.empty()) {
+    out += fmt::format("environment ({}):\n", c.environment.size());
+    for (const auto& [k, v] : c.environment) {
+      out += fmt::format("  {}: {} -> {}\n", k, SanitizeForTerminal(v.first), SanitizeForTerminal(v.second));
+    }
+  }
+  if (c.new_failures.empty() && c.fixes.empty() && c.pass_to_skip.empty() && c.skip_to_pass.empty() &&
+      c.appeared.empty() && c.disappeared.empty() && c.subtest_count.empty() && c.slower.empty() &&
+      c.environment.empty()) {
+    out += "no differences\n";
+  }
+  return out;
+}
+
+}  // namespace vigil::report

@@ -1,0 +1,22 @@
+// The judgement commands' outputs: `vigil flakes`, `vigil history` and
+// `vigil compare` as JSON (format_version 1, one line) and as text for people.
+#pragma once
+
+#include <string>
+
+#include "judge/tables.h"
+
+namespace vigil::report {
+
+std::string FlakesJson(const judge::FlakesTable& t);
+// `all`: also stable and skipped entries.
+std::string FlakesText(const judge::FlakesTable& t, bool all);
+
+std::string HistoryJson(const judge::TestHistory& h);
+// `path` as the user wrote it, for the heading.
+std::string HistoryText(const judge::TestHistory& h, const std::string& path);
+
+std::string CompareJson(const judge::RunComparison& c);
+std::string CompareText(const judge::RunComparison& c);
+
+}  // namespace vigil::report
