@@ -12,13 +12,12 @@
 #include <string>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "cli/command.h"
 #include "cli/terminal.h"
 #include "console/decode.h"
 #include "console/detector.h"
-#include "base/text.h"
+#include "report/console_report.h"
 
 namespace vigil::cli {
 namespace {
@@ -75,20 +74,6 @@ struct ScanFlags {
   std::string color = "auto";
 };
 
-std::string DecodedText(console::Decoder* decoder, const std::string& text) {
-  if (!decoder) return text;
-  std::string out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    out += decoder->DecodeLine(std::string_view(text).substr(pos, nl - pos));
-    out += '\n';
-    pos = nl + 1;
-  }
-  return out;
-}
-
 int RunScan(const ScanFlags& f) {
   console::Detector detector;
   if (!ReadInput("scan", f.input, [&](std::string_view b) { detector.Feed(b); })) return kExitUsage;
@@ -96,81 +81,12 @@ int RunScan(const ScanFlags& f) {
   std::unique_ptr<console::Decoder> decoder;
   if (!f.vmlinux.empty() || !f.modules.empty())
     decoder = std::make_unique<console::Decoder>(f.vmlinux, f.modules, f.base_path);
-  const auto& reports = detector.reports();
-  std::string out;
-  if (f.json) {
-    // Streamed report by report: the document for one report at a time.
-    out = "{\"format_version\":1,\"reports\":[";
-    bool first = true;
-    for (const auto& r : reports) {
-      nlohmann::ordered_json o;
-      o["type"] = std::string(console::TypeName(r.type));
-      o["title"] = vigil::SanitizeUtf8(r.title);
-      o["fatal"] = r.fatal;
-      o["start_line"] = r.start_line;
-      o["end_line"] = r.end_line;
-      o["guilty"] = vigil::SanitizeUtf8(r.guilty);
-      o["fingerprint"] = r.fingerprint;
-      // Frames: names are symbol characters only (ParseFrame), so they are
-      // written as they are; decoded sources go through the JSON library.
-      std::string frames = "[";
-      for (size_t k = 0; k < r.frames.size(); ++k) {
-        const auto& fr = r.frames[k];
-        fmt::format_to(std::back_inserter(frames), "{}{{\"function\":\"{}\",\"module\":\"{}\",\"offset\":{},\"size\":{},\"reliable\":{}",
-                       k ? "," : "", fr.function, fr.module, fr.offset, fr.size, fr.reliable);
-        if (decoder) {
-          auto locs = decoder->Resolve(fr, fr.reliable);
-          if (!locs.empty()) {
-            nlohmann::ordered_json src = vigil::SanitizeUtf8(locs.back().file_line);
-            frames += ",\"source\":" + src.dump();
-            auto inl = nlohmann::ordered_json::array();
-            for (size_t i = 0; i + 1 < locs.size(); ++i)
-              inl.push_back({{"function", vigil::SanitizeUtf8(locs[i].function)},
-                             {"source", vigil::SanitizeUtf8(locs[i].file_line)}});
-            if (!inl.empty()) frames += ",\"inlined\":" + inl.dump();
-          }
-        }
-        frames += '}';
-      }
-      frames += ']';
-      o["text"] = vigil::SanitizeUtf8(DecodedText(decoder.get(), r.text));
-      if (!first) out += ',';
-      first = false;
-      std::string one = o.dump();  // {"type":..,"text":".."}: the frames go in before "text"
-      size_t text_at = one.rfind(",\"text\":");
-      out.append(one, 0, text_at);
-      out += ",\"frames\":" + frames;
-      out.append(one, text_at, std::string::npos);
-    }
-    out += fmt::format("],\"dropped_reports\":{}}}\n", detector.dropped_reports());
-  } else {
-    bool color = UseColor(f.color);
-    int fatal = 0;
-    for (const auto& r : reports) {
-      fatal += r.fatal;
-      std::string head = fmt::format("{}{}", r.fatal ? "FATAL " : "", vigil::SanitizeForTerminal(r.title));
-      if (color) head = (r.fatal ? "\033[1;31m" : "\033[1;33m") + head + "\033[0m";
-      out += fmt::format("{}\n  type {}  lines {}-{}  guilty {}  fingerprint {}\n", head, console::TypeName(r.type),
-                         r.start_line, r.end_line, r.guilty.empty() ? "-" : vigil::SanitizeForTerminal(r.guilty),
-                         r.fingerprint);
-      std::string text = DecodedText(decoder.get(), r.text);
-      size_t pos = 0;
-      while (pos < text.size()) {
-        size_t nl = text.find('\n', pos);
-        if (nl == std::string::npos) nl = text.size();
-        out += "  | " + vigil::SanitizeForTerminal(std::string_view(text).substr(pos, nl - pos)) + "\n";
-        pos = nl + 1;
-      }
-      out += "\n";
-    }
-    out += fmt::format("{} kernel report(s), {} fatal, in {} lines", reports.size(), fatal, detector.line_count());
-    if (detector.dropped_reports()) out += fmt::format(" ({} more not kept)", detector.dropped_reports());
-    out += "\n";
-  }
+  std::string out = f.json ? report::ScanJson(detector, decoder.get())
+                           : report::ScanText(detector, decoder.get(), UseColor(f.color));
   if (decoder)
     for (const auto& w : decoder->warnings()) fmt::print(stderr, "vigil scan: {}\n", w);
   if (!WriteOut("scan", out)) return kExitUsage;
-  return reports.empty() && detector.dropped_reports() == 0 ? 0 : 1;
+  return detector.reports().empty() && detector.dropped_reports() == 0 ? 0 : 1;
 }
 
 struct DecodeFlags {
