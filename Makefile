@@ -3,6 +3,10 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
+# ccache (installed by scripts/install-deps.sh) keeps one cache per machine;
+# paths below the checkout are hashed relative to it, so every clone shares it.
+LAUNCHER   := $(if $(shell command -v ccache 2>/dev/null),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: all deps build demo check test asan bench clean
 
@@ -12,7 +16,7 @@ deps:
 	@bash scripts/install-deps.sh
 
 $(BUILD)/build.ninja: CMakeLists.txt | deps
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(LAUNCHER)
 
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD) -j $(JOBS)
@@ -27,7 +31,7 @@ check: build asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure
 
 $(ASAN_BUILD)/build.ninja: CMakeLists.txt | deps
-	CC=clang CXX=clang++ cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	CC=clang CXX=clang++ cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug $(LAUNCHER) \
 	  -DVIGIL_SANITIZE=ON -DVIGIL_FUZZ=ON -DVIGIL_BENCH=OFF -DVIGIL_E2E=OFF \
 	  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link"
 
