@@ -91,9 +91,10 @@ class Printer final : public engine::RunObserver {
         fmt::format("{} {}: attempt {} failed, retrying", report::StatusTag(status, color_), path, attempt));
   }
   void OnTestFinished(const engine::TestEnd& t) override {
-    std::string tag = t.final_status == "FLAKY" ? (color_ ? "\033[35m[FLAKY]\033[0m" : "[FLAKY]")
-                                                : report::StatusTag(judge::StatusOf(t.final_status), color_);
-    status_line_->Finished(t.path, judge::IsFailureName(t.final_status));
+    std::string tag = t.final_status == model::TestStatus::kFlaky
+                          ? (color_ ? "\033[35m[FLAKY]\033[0m" : "[FLAKY]")
+                          : report::StatusTag(judge::StatusOf(std::string(model::StatusName(t.final_status))), color_);
+    status_line_->Finished(t.path, model::IsFailure(t.final_status));
     status_line_->Print(fmt::format("{} {} ({:.1f}s{}) [{}/{}]", tag, t.path,
                                     static_cast<double>(t.last_duration_ms) / 1000.0,
                                     t.attempts > 1 ? fmt::format(", {} attempts", t.attempts) : "", t.done, t.total));

@@ -23,8 +23,6 @@
 namespace vigil::engine {
 namespace {
 
-using judge::FinalStatus;
-using judge::IsFailureName;
 
 // Subtests flattened to "parent > child" paths, as the store keeps them.
 void Flatten(const ktap::TestNode& n, const std::string& prefix, std::vector<model::SubtestRecord>* out) {
@@ -344,7 +342,7 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
           fresh[i].push_back(std::move(a));
           if (!failed || attempt == 1 + retries[i]) {
             ++done;
-            observer_.OnTestFinished({tests[i].path(), FinalStatus(fresh[i]), fresh[i].back().duration_ms, attempt,
+            observer_.OnTestFinished({tests[i].path(), judge::FinalStatusOf(fresh[i]), fresh[i].back().duration_ms, attempt,
                                       done, tests.size()});
             break;
           }
@@ -391,7 +389,7 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
     for (const auto& r : results) {
       auto& tally = end.repeat_tally[r.path];
       tally.second += 1;
-      tally.first += IsFailureName(FinalStatus(r.attempts)) ? 1 : 0;
+      tally.first += model::IsFailure(judge::FinalStatusOf(r.attempts)) ? 1 : 0;
     }
     ktap::Status agg = report::CountResults(results).aggregate;
     finished.status = std::string(ktap::StatusName(agg));

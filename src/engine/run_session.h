@@ -18,6 +18,7 @@
 #include "base/status.h"
 #include "engine/machine.h"
 #include "ktap/result.h"
+#include "model/status.h"
 #include "model/vm_spec.h"
 #include "report/run_report.h"
 #include "runner/test_plan.h"
@@ -59,7 +60,7 @@ struct RunStart {
 
 struct TestEnd {
   std::string path;
-  std::string final_status;  // PASS, FAIL, FLAKY, ...
+  model::TestStatus final_status = model::TestStatus::kPass;  // PASS, FAIL, FLAKY, ...
   int64_t last_duration_ms = 0;
   int attempts = 1;
   size_t done = 0;  // tests finished so far in this run, this one included

@@ -30,6 +30,10 @@ std::string FinalStatus(const std::vector<model::AttemptRecord>& attempts) {
   return FinalStatus(statuses);
 }
 
+model::TestStatus FinalStatusOf(const std::vector<model::AttemptRecord>& attempts) {
+  return model::ParseStatus(FinalStatus(attempts));
+}
+
 bool IsFailureName(const std::string& status) {
   if (status.empty() || status == "FLAKY" || status == "MISSING" || status == "KNOWN") return false;
   return ktap::IsFailure(StatusOf(status));

@@ -8,6 +8,7 @@
 
 #include "ktap/result.h"
 #include "model/records.h"
+#include "model/status.h"
 
 namespace vigil::judge {
 
@@ -18,6 +19,8 @@ ktap::Status StatusOf(const std::string& name);
 // attempt is MISSING.
 std::string FinalStatus(const std::vector<model::AttemptRecord>& attempts);
 std::string FinalStatus(const std::vector<std::string>& statuses);
+// FinalStatus as a status value.
+model::TestStatus FinalStatusOf(const std::vector<model::AttemptRecord>& attempts);
 
 // FAIL, TIMEOUT, ERROR, CRASH, ... but not FLAKY (it passed in the end).
 bool IsFailureName(const std::string& status);

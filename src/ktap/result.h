@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "model/status.h"
+
 namespace vigil::ktap {
 
 enum class Status : uint8_t {
@@ -24,6 +26,11 @@ enum class Status : uint8_t {
   kNoTests,  // a parent that ran no subtests
 };
 inline constexpr int kNumStatuses = 9;
+static_assert(static_cast<int>(model::TestStatus::kNoTests) == static_cast<int>(Status::kNoTests) &&
+                  static_cast<int>(model::TestStatus::kPass) == static_cast<int>(Status::kPass),
+              "ktap::Status is the first part of model::TestStatus");
+// The same status in the whole model's terms.
+inline model::TestStatus ToTestStatus(Status s) { return static_cast<model::TestStatus>(s); }
 
 // "PASS", "FAIL", ... as used in every output format.
 std::string_view StatusName(Status s);

@@ -7,6 +7,7 @@
 #include "base/text.h"
 #include "judge/outcome.h"
 #include "judge/render.h"
+#include "model/status.h"
 #include "model/test_path.h"
 #include "report/reports.h"
 #include "runner/test_plan.h"
@@ -18,7 +19,6 @@ namespace {
 
 using judge::FailingLeaves;
 using judge::FinalStatus;
-using judge::IsFailureName;
 using judge::StatusOf;
 
 // Failures the verdict does not count say why in their directive text.
@@ -88,7 +88,7 @@ RunCounts CountResults(const std::vector<model::TestResult>& results) {
   RunCounts c;
   for (const auto& r : results) {
     std::string st = FinalStatus(r.attempts);
-    if (st == "FLAKY") {
+    if (model::ParseStatus(st) == model::TestStatus::kFlaky) {
       ++c.flaky;
     } else {
       c.counts.Add(StatusOf(st));
@@ -225,13 +225,15 @@ std::string GithubSummary(const FinishedRun& run) {
   bool header = false;
   for (const auto& r : run.results) {
     std::string st = FinalStatus(r.attempts);
-    if (!IsFailureName(st) && st != "FLAKY") continue;
+    model::TestStatus status = model::ParseStatus(st);
+    bool flaky = status == model::TestStatus::kFlaky;
+    if (!model::IsFailure(status) && !flaky) continue;
     if (!header) {
       md += "\n#### Failures and flaky tests\n\n";
       header = true;
     }
     md += fmt::format("- **{}** {}\n", st, CodeSpan(r.path));
-    const model::AttemptRecord& shown = st == "FLAKY" ? r.attempts.front() : r.attempts.back();
+    const model::AttemptRecord& shown = flaky ? r.attempts.front() : r.attempts.back();
     std::vector<std::string> leaves = FailingLeaves(shown);
     for (size_t i = 0; i < leaves.size() && i < 10; ++i) md += "  - " + EscapeMarkdown(leaves[i]) + "\n";
     if (md.size() > 60000) {
@@ -248,7 +250,7 @@ std::string GithubAnnotations(const FinishedRun& run) {
   int shown = 0;
   for (const auto& r : run.results) {
     std::string st = FinalStatus(r.attempts);
-    if (!IsFailureName(st)) continue;
+    if (!model::IsFailure(model::ParseStatus(st))) continue;
     if (verdict) {
       // Only what the verdict counts: known and quarantined failures are no errors.
       bool counted = false;
@@ -271,12 +273,14 @@ std::string SummaryText(const FinishedRun& run, bool color) {
   std::string out = "\n";
   for (const auto& r : run.results) {
     std::string st = FinalStatus(r.attempts);
-    if (!IsFailureName(st) && st != "FLAKY") continue;
-    const model::AttemptRecord& shown = st == "FLAKY" ? r.attempts.front() : r.attempts.back();
+    model::TestStatus status = model::ParseStatus(st);
+    bool flaky = status == model::TestStatus::kFlaky;
+    if (!model::IsFailure(status) && !flaky) continue;
+    const model::AttemptRecord& shown = flaky ? r.attempts.front() : r.attempts.back();
     std::string how = shown.timed_out   ? "timeout"
                       : shown.exit_code ? fmt::format("exit {}", *shown.exit_code)
                                         : sys::WaitStatus::Signaled(shown.signal).ToString();
-    std::string tag = st == "FLAKY" ? "[FLAKY]" : StatusTag(StatusOf(st), color);
+    std::string tag = flaky ? "[FLAKY]" : StatusTag(StatusOf(st), color);
     out += fmt::format("{} {} ({}{})\n", tag, r.path, how,
                        r.attempts.size() > 1 ? fmt::format(", {} attempts", r.attempts.size()) : "");
     std::vector<std::string> leaves = FailingLeaves(shown);
