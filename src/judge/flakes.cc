@@ -149,7 +149,7 @@ std::vector<Series> BuildSeries(const std::vector<RunView>& runs) {
     p.run_id = r.run.id;
     p.status = status;
     p.kind = KindOf(status);
-    p.retry_flake = status == "FLAKY";
+    p.retry_flake = model::ParseStatus(status) == model::TestStatus::kFlaky;
     p.crash = crash;
     p.duration_ms = duration;
     p.kernel = r.env.kernel_release;

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "model/test_path.h"
+
 namespace vigil::judge {
 
 ktap::Status StatusOf(const std::string& name) {
@@ -35,8 +37,8 @@ model::TestStatus FinalStatusOf(const std::vector<model::AttemptRecord>& attempt
 }
 
 bool IsFailureName(const std::string& status) {
-  if (status.empty() || status == "FLAKY" || status == "MISSING" || status == "KNOWN") return false;
-  return ktap::IsFailure(StatusOf(status));
+  // An empty status (nothing recorded) is no failure; an unknown name is ERROR.
+  return !status.empty() && model::IsFailure(model::ParseStatus(status));
 }
 
 std::vector<model::SubtestRecord> SubtestVerdicts(const std::vector<model::AttemptRecord>& attempts) {
@@ -80,15 +82,18 @@ std::vector<std::string> FailingLeaves(const model::AttemptRecord& a) {
 }
 
 std::pair<std::string, std::string> SplitTestPath(const std::string& path) {
-  size_t c1 = path.find(':');
-  size_t c2 = c1 == std::string::npos ? std::string::npos : path.find(':', c1 + 1);
-  if (c2 == std::string::npos) return {path, ""};
-  return {path.substr(0, c2), path.substr(c2 + 1)};
+  model::TestPath p = model::TestPath::Parse(path);
+  return {p.TestId(), p.subtest()};
 }
 
 Kind KindOf(const std::string& status) {
-  if (status == "FLAKY") return Kind::kPass;
-  if (status == "SKIP" || status == "MISSING" || status == "NO_TESTS") return Kind::kSkip;
+  switch (model::ParseStatus(status)) {
+    case model::TestStatus::kFlaky: return Kind::kPass;
+    case model::TestStatus::kSkip:
+    case model::TestStatus::kMissing:
+    case model::TestStatus::kNoTests: return Kind::kSkip;
+    default: break;
+  }
   return ktap::IsFailure(StatusOf(status)) ? Kind::kFail : Kind::kPass;
 }
 

@@ -128,7 +128,7 @@ Verdict Judge(const VerdictInputs& in) {
 
   for (const auto& path : run.order) {
     const TestView& t = run.tests.at(path);
-    if (t.status == "FLAKY") v.flaky.push_back({path, t.status, fmt::format("{} attempts", t.attempts)});
+    if (model::ParseStatus(t.status) == model::TestStatus::kFlaky) v.flaky.push_back({path, t.status, fmt::format("{} attempts", t.attempts)});
     if (!IsFailureName(t.status)) continue;
     bool crashed = t.status == "CRASH" || !t.crashes.empty();
     // A failure explained by its failing subtests is judged through them.
