@@ -1,6 +1,9 @@
 #include "store/sqlite_store.h"
 
 #include <algorithm>
+#include <map>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -48,9 +51,62 @@ struct MigrationStep {
   Status (*code)(Database& db);
 };
 
-constexpr const char* kStepSql[] = {
+// 5 -> 6: environment fingerprints from FNV-1a instead of std::hash, whose
+// values differ between standard libraries; recomputed from each row's
+// columns (with today's Environment::Fingerprint). Rows that now share a
+// fingerprint (the same environment recorded by builds that hashed
+// differently) become one: the oldest keeps its id and takes the runs of
+// the others.
+Status RecomputeFingerprints(Database& db) {
+  std::vector<std::pair<int64_t, std::string>> keep;  // id, new fingerprint
+  std::vector<std::pair<int64_t, int64_t>> merge;     // duplicate id, kept id
+  {
+    auto q = db.Prepare(std::string(kEnvironmentColumns) + " ORDER BY id");
+    if (!q.ok()) return q.status();
+    std::map<std::string, int64_t> first;
+    Status st;
+    while (q->Next(&st)) {
+      int64_t id = q->Int(9);
+      std::string fp;
+      try {
+        fp = EnvironmentFromRow(*q).Fingerprint();
+      } catch (const nlohmann::json::exception&) {
+        // Text that isn't UTF-8 has no JSON: a key no environment computes,
+        // so the row stays readable and a new run makes a new one.
+        fp = fmt::format("unhashable-{}", id);
+      }
+      auto [it, fresh] = first.emplace(fp, id);
+      if (fresh) {
+        keep.emplace_back(id, std::move(fp));
+      } else {
+        merge.emplace_back(id, it->second);
+      }
+    }
+    if (!st.ok()) return st;
+  }
+  for (const auto& [dup, kept] : merge) {
+    Status s = db.Exec(fmt::format("UPDATE runs SET environment_id = {} WHERE environment_id = {}; "
+                                   "DELETE FROM environments WHERE id = {}",
+                                   kept, dup, dup));
+    if (!s.ok()) return s;
+  }
+  // Two passes, so that no new fingerprint meets another row's old one.
+  Status s = db.Exec("UPDATE environments SET fingerprint = 'migrating-' || id");
+  if (!s.ok()) return s;
+  auto upd = db.Prepare("UPDATE environments SET fingerprint = ? WHERE id = ?");
+  if (!upd.ok()) return upd.status();
+  for (const auto& [id, fp] : keep) {
+    upd->Reset();
+    upd->Bind(1, fp).Bind(2, id);
+    s = upd->Run();
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+constexpr MigrationStep kSteps[] = {
     // 0 -> 1
-    R"sql(
+    {R"sql(
 CREATE TABLE environments (
   id INTEGER PRIMARY KEY,
   fingerprint TEXT NOT NULL UNIQUE,
@@ -108,9 +164,9 @@ CREATE TABLE logs (
 CREATE INDEX attempts_by_test ON attempts(test_id);
 CREATE INDEX subtests_by_attempt ON subtests(attempt_id);
 CREATE INDEX tests_by_path ON tests(path);
-)sql",
+)sql", nullptr},
     // 1 -> 2: kernel reports seen while an attempt ran; the run's console log.
-    R"sql(
+    {R"sql(
 CREATE TABLE crashes (
   id INTEGER PRIMARY KEY,
   attempt_id INTEGER NOT NULL REFERENCES attempts(id),
@@ -124,13 +180,13 @@ CREATE TABLE crashes (
 CREATE INDEX crashes_by_attempt ON crashes(attempt_id);
 CREATE INDEX crashes_by_fingerprint ON crashes(fingerprint);
 ALTER TABLE runs ADD COLUMN console_log TEXT;
-)sql",
+)sql", nullptr},
     // 2 -> 3: the kernel configuration's hash.
-    R"sql(
+    {R"sql(
 ALTER TABLE environments ADD COLUMN kernel_config TEXT NOT NULL DEFAULT '';
-)sql",
+)sql", nullptr},
     // 3 -> 4: bisections and their runs.
-    R"sql(
+    {R"sql(
 CREATE TABLE bisections (
   id INTEGER PRIMARY KEY,
   repo TEXT NOT NULL,
@@ -153,16 +209,17 @@ CREATE TABLE bisect_runs (
   at TEXT NOT NULL
 );
 CREATE INDEX bisect_runs_by_bisection ON bisect_runs(bisection_id);
-)sql",
+)sql", nullptr},
     // 4 -> 5: what a VM run booted, for --resume.
-    R"sql(
+    {R"sql(
 ALTER TABLE runs ADD COLUMN vm_json TEXT NOT NULL DEFAULT '';
-)sql",
+)sql", nullptr},
+    // 5 -> 6: environment fingerprints that every build computes alike.
+    {nullptr, RecomputeFingerprints},
 };
-constexpr int kNumSteps = sizeof(kStepSql) / sizeof(kStepSql[0]);
+constexpr int kNumSteps = sizeof(kSteps) / sizeof(kSteps[0]);
 static_assert(kNumSteps == kSchemaVersion);
 
-MigrationStep Step(int to) { return {kStepSql[to - 1], nullptr}; }
 
 }  // namespace
 
@@ -190,7 +247,7 @@ Status MigrateTo(Database& db, int target) {
   while (version < target) {
     Transaction tx(&db);
     if (!tx.status().ok()) return tx.status();
-    MigrationStep step = Step(version + 1);
+    const MigrationStep& step = kSteps[version];
     Status s = step.sql ? db.Exec(step.sql) : Status::OK();
     if (!s.ok()) return s;
     if (step.code) {

@@ -483,5 +483,178 @@ TEST(StoreSqlite, NotADatabaseIsRefused) {
   EXPECT_FALSE(Store::Open(path.path()).ok());
 }
 
+
+// Migrations: a database made at each earlier schema version, with rows in
+// that version's columns, opens with today's code and reads back right.
+
+Environment OldEnv(int version) {
+  Environment e = Env("6.1.0");
+  if (version < 3) e.kernel_config = "";  // no such column yet
+  else e.kernel_config = "cfg99";
+  return e;
+}
+
+// Rows as vigil at `version` wrote them: an environment (with a fingerprint
+// from another hash), a finished run, a test with two attempts, subtests,
+// outputs and, from the versions that have them, crashes, the console log,
+// bisections and the VM description.
+std::string OldRows(int version) {
+  Environment e = OldEnv(version);
+  std::string sql = fmt::format(
+      "INSERT INTO environments (id, fingerprint, kernel_release, uname, arch, cpus, memory_kb, where_run, accel, "
+      "tools_json{}) VALUES (1, 'a1b2c3d4e5f60718', '{}', '{}', '{}', {}, {}, '{}', '{}', '{{\"ip\":\"{}\"}}'{});",
+      version >= 3 ? ", kernel_config" : "", e.kernel_release, e.uname, e.arch, e.cpus, e.memory_kb, e.where, e.accel,
+      e.tools.at("ip"), version >= 3 ? ", '" + e.kernel_config + "'" : "");
+  sql += fmt::format(
+      "INSERT INTO runs (id, started_at, finished_at, status, host, command, tests_dir, plan_json, environment_id{}{}) "
+      "VALUES (1, 's1', 'f1', 'FAIL', 'h', 'vigil run', '/x', '[\"a:one\",\"a:two\"]', 1{}{});",
+      version >= 2 ? ", console_log" : "", version >= 5 ? ", vm_json" : "", version >= 2 ? ", '/tmp/c.log'" : "",
+      version >= 5 ? ", '{\"kernel\":\"bz\"}'" : "");
+  sql += "INSERT INTO runs (id, started_at, host, command, tests_dir, plan_json) VALUES (2, 's2', 'h', 'c', '/x', '[]');";
+  sql +=
+      "INSERT INTO tests (id, run_id, path) VALUES (1, 1, 'a:one');"
+      "INSERT INTO attempts (id, test_id, attempt, status, exit_code, signal, timed_out, duration_ms, started_at, "
+      "output_bytes, environment_issues_json) VALUES (1, 1, 1, 'FAIL', 1, 0, 0, 300, 'a1', 3, '[\"no ping\"]'),"
+      " (2, 1, 2, 'PASS', NULL, 0, 1, 200, 'a2', 2, '[]');"
+      "INSERT INTO subtests (attempt_id, path, status, duration_ms) VALUES (1, 'x', 'FAIL', 5), (1, 'y > z', 'PASS', NULL);"
+      "INSERT INTO logs (attempt_id, output) VALUES (1, 'out'), (2, 'ok');";
+  if (version >= 2) {
+    sql += "INSERT INTO crashes (attempt_id, type, title, fatal, fingerprint, guilty, text) "
+           "VALUES (1, 'BUG', 'BUG: x', 1, 'cf', 'g', 'trace');";
+  }
+  if (version >= 4) {
+    sql += "INSERT INTO bisections (id, repo, good, bad, options_json, status, started_at) "
+           "VALUES (1, '/r', 'g', 'b', '{}', 'running', 't');"
+           "INSERT INTO bisect_runs (bisection_id, position, commit_hash, outcome, exit_code, duration_ms, at) "
+           "VALUES (1, 2, 'c', 'fail', 1, 9, 't2');";
+  }
+  return sql;
+}
+
+// A database at schema `version` holding `rows`.
+void MakeOldDatabase(const std::string& path, int version, const std::string& rows) {
+  auto db = Database::Open(path);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE(MigrateTo(**db, version).ok());
+  ASSERT_EQ(SchemaVersion(**db).value(), version);
+  Status s = (*db)->Exec(rows);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+}
+
+class StoreMigration : public ::testing::TestWithParam<int> {};
+
+TEST_P(StoreMigration, OldDatabaseReadsBackAfterOpening) {
+  const int version = GetParam();
+  TempDb path(fmt::format("v{}", version));
+  MakeOldDatabase(path.path(), version, OldRows(version));
+  auto store = Store::Open(path.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Store& s = **store;
+  EXPECT_EQ(s.schema_version(), kSchemaVersion);
+
+  auto run = s.LoadRun(1);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->started_at, "s1");
+  EXPECT_EQ(run->finished_at, "f1");
+  EXPECT_EQ(run->status, "FAIL");
+  EXPECT_EQ(run->plan, (std::vector<std::string>{"a:one", "a:two"}));
+  EXPECT_EQ(run->environment_id, 1);
+  EXPECT_EQ(run->vm_json, version >= 5 ? R"({"kernel":"bz"})" : "");
+  EXPECT_EQ(s.LoadConsoleLog(1).value(), version >= 2 ? "/tmp/c.log" : "");
+  EXPECT_EQ(s.LoadRun(2).value().environment_id, 0);
+  EXPECT_EQ(s.LatestRun().value(), 2);
+
+  auto attempts = s.LoadAttempts(1, true);
+  ASSERT_TRUE(attempts.ok());
+  ASSERT_EQ(attempts->size(), 2u);
+  const AttemptRecord& a = (*attempts)[0];
+  EXPECT_EQ(a.test_path, "a:one");
+  EXPECT_EQ(a.status, "FAIL");
+  EXPECT_EQ(a.exit_code, 1);
+  EXPECT_EQ(a.duration_ms, 300);
+  EXPECT_EQ(a.output, "out");
+  EXPECT_EQ(a.environment_issues, std::vector<std::string>{"no ping"});
+  ASSERT_EQ(a.subtests.size(), 2u);
+  EXPECT_EQ(a.subtests[1].path, "y > z");
+  EXPECT_FALSE(a.subtests[1].duration_ms.has_value());
+  ASSERT_EQ(a.crashes.size(), version >= 2 ? 1u : 0u);
+  if (version >= 2) {
+    EXPECT_EQ(a.crashes[0].text, "trace");
+  }
+  EXPECT_FALSE((*attempts)[1].exit_code.has_value());
+  EXPECT_TRUE((*attempts)[1].timed_out);
+  EXPECT_EQ(s.LastDurations().value().at("a:one"), 200);
+
+  // The environment reads back and a run in it later finds its row.
+  Environment e = OldEnv(version);
+  auto env = s.LoadEnvironment(1);
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(env->kernel_release, e.kernel_release);
+  EXPECT_EQ(env->uname, e.uname);
+  EXPECT_EQ(env->memory_kb, e.memory_kb);
+  EXPECT_EQ(env->tools, e.tools);
+  EXPECT_EQ(env->kernel_config, e.kernel_config);
+  EXPECT_EQ(s.EnsureEnvironment(e).value(), 1);
+  EXPECT_EQ(s.ListEnvironments().value().size(), 1u);
+
+  if (version >= 4) {
+    EXPECT_EQ(s.ActiveBisection("/r").value().id, 1);
+    ASSERT_EQ(s.LoadBisectRuns(1).value().size(), 1u);
+    EXPECT_EQ(s.LoadBisectRuns(1).value()[0].commit, "c");
+  }
+  // And it takes new runs as usual.
+  int64_t next = s.CreateRun(ARun(1)).value();
+  EXPECT_EQ(next, 3);
+  EXPECT_TRUE(s.RecordAttempt(next, Attempt("a:one", "PASS")).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(FromEveryEarlierVersion, StoreMigration, ::testing::Range(1, kSchemaVersion),
+                         [](const ::testing::TestParamInfo<int>& p) { return fmt::format("v{}", p.param); });
+
+TEST(StoreMigration, FingerprintsAreRecomputedFromTheColumns) {
+  TempDb path("fp");
+  MakeOldDatabase(path.path(), 5, OldRows(5));
+  ASSERT_TRUE(Store::Open(path.path()).ok());
+  auto db = Database::Open(path.path());
+  ASSERT_TRUE(db.ok());
+  auto q = (*db)->Prepare("SELECT fingerprint FROM environments WHERE id = 1");
+  ASSERT_TRUE(q.ok());
+  Status st;
+  ASSERT_TRUE(q->Next(&st));
+  EXPECT_EQ(q->Text(0), OldEnv(5).Fingerprint());
+}
+
+TEST(StoreMigration, RowsOfOneEnvironmentUnderOldFingerprintsBecomeOne) {
+  // The same environment twice, written by builds whose std::hash differed,
+  // and a third that differs; runs in each.
+  TempDb path("dup");
+  Environment e = OldEnv(5);
+  std::string rows;
+  for (int id : {1, 2, 3}) {
+    rows += fmt::format(
+        "INSERT INTO environments (id, fingerprint, kernel_release, uname, arch, cpus, memory_kb, where_run, accel, "
+        "tools_json, kernel_config) VALUES ({}, 'old{}', '{}', '{}', '{}', {}, {}, '{}', '', '{{\"ip\":\"{}\"}}', '{}');",
+        id, id, id == 3 ? "6.2.0" : e.kernel_release, e.uname, e.arch, e.cpus, e.memory_kb + id, e.where,
+        e.tools.at("ip"), e.kernel_config);
+  }
+  rows += "INSERT INTO runs (id, started_at, host, command, tests_dir, plan_json, environment_id) VALUES "
+          "(1, 's', 'h', 'c', '/x', '[]', 2), (2, 's', 'h', 'c', '/x', '[]', 1), (3, 's', 'h', 'c', '/x', '[]', 3),"
+          "(4, 's', 'h', 'c', '/x', '[]', 2);";
+  MakeOldDatabase(path.path(), 5, rows);
+  auto store = Store::Open(path.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto envs = (*store)->ListEnvironments();
+  ASSERT_TRUE(envs.ok());
+  ASSERT_EQ(envs->size(), 2u);
+  EXPECT_EQ(envs->count(1), 1u);
+  EXPECT_EQ(envs->count(3), 1u);
+  for (int64_t run : {1, 2, 4}) EXPECT_EQ((*store)->LoadRun(run).value().environment_id, 1) << run;
+  EXPECT_EQ((*store)->LoadRun(3).value().environment_id, 3);
+  EXPECT_EQ((*store)->EnsureEnvironment(e).value(), 1);
+  Environment other = e;
+  other.kernel_release = "6.2.0";
+  EXPECT_EQ((*store)->EnsureEnvironment(other).value(), 3);
+}
+
 }  // namespace
 }  // namespace vigil::store
