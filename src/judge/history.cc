@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <set>
 
 #include <fmt/format.h>
 
@@ -80,29 +79,44 @@ Result<RunView> LoadRunView(store::Store& db, int64_t run_id) {
 }
 
 Result<std::vector<RunView>> LoadHistory(store::Store& db, int64_t up_to, int window) {
-  auto runs = db.ListRuns();
-  if (!runs.ok()) return runs.status();
-  std::map<int64_t, model::Environment> envs;
-  std::vector<std::pair<model::RunRecord, std::string>> selected;
-  for (auto& r : runs.value()) {
-    if (up_to > 0 && r.id > up_to) break;
-    if (r.environment_id > 0 && !envs.count(r.environment_id)) {
-      auto e = db.LoadEnvironment(r.environment_id);
-      if (!e.ok()) return e.status();
-      envs[r.environment_id] = std::move(e.value());
+  std::vector<model::RunRecord> runs;
+  std::map<int64_t, model::Environment> envs;  // 0: recorded without one
+  if (window <= 0) {
+    store::RunQuery q;
+    q.up_to = up_to;
+    auto all = db.ListRuns(q);
+    if (!all.ok()) return all.status();
+    runs = std::move(all.value());
+    for (const auto& r : runs) {
+      if (r.environment_id > 0 && !envs.count(r.environment_id)) {
+        auto e = db.LoadEnvironment(r.environment_id);
+        if (!e.ok()) return e.status();
+        envs[r.environment_id] = std::move(e.value());
+      }
     }
-    selected.emplace_back(std::move(r), "");
-  }
-  for (auto& [r, cls] : selected) cls = EnvClass(envs[r.environment_id]);
-  std::set<size_t> keep;
-  std::map<std::string, int> per_class;
-  for (size_t i = selected.size(); i-- > 0;) {
-    if (window > 0 && per_class[selected[i].second]++ >= window) continue;
-    keep.insert(i);
+  } else {
+    // The last `window` runs of each class: one query per class, over the
+    // environments of that class.
+    auto all = db.ListEnvironments();
+    if (!all.ok()) return all.status();
+    envs = std::move(all.value());
+    std::map<std::string, std::vector<int64_t>> by_class;
+    by_class[EnvClass(model::Environment())].push_back(0);
+    for (const auto& [id, e] : envs) by_class[EnvClass(e)].push_back(id);
+    for (auto& [cls, ids] : by_class) {
+      store::RunQuery q;
+      q.up_to = up_to;
+      q.newest = window;
+      q.environment_ids = std::move(ids);
+      auto some = db.ListRuns(q);
+      if (!some.ok()) return some.status();
+      for (auto& r : some.value()) runs.push_back(std::move(r));
+    }
+    std::sort(runs.begin(), runs.end(),
+              [](const model::RunRecord& a, const model::RunRecord& b) { return a.id < b.id; });
   }
   std::vector<RunView> out;
-  for (size_t i : keep) {
-    auto& r = selected[i].first;
+  for (auto& r : runs) {
     auto attempts = db.LoadAttempts(r.id, false);
     if (!attempts.ok()) return attempts.status();
     model::Environment env = envs[r.environment_id];
@@ -133,14 +147,14 @@ Result<int64_t> ResolveRun(store::Store& db, const std::string& spec) {
     return Status::InvalidArgument(fmt::format("bad run '{}': RUN, last or last~N", spec));
   }
   if (back > 0) {
-    auto runs = db.ListRuns();
+    if (id <= 0) return Status::NotFound(fmt::format("no run {}", spec));
+    store::RunQuery q;
+    q.up_to = id;
+    q.newest = back + 1;
+    auto runs = db.ListRuns(q);
     if (!runs.ok()) return runs.status();
-    std::vector<int64_t> ids;
-    for (const auto& r : runs.value()) {
-      if (r.id <= id) ids.push_back(r.id);
-    }
-    if (static_cast<int>(ids.size()) <= back) return Status::NotFound(fmt::format("no run {}", spec));
-    id = ids[ids.size() - 1 - back];
+    if (static_cast<int>(runs->size()) <= back) return Status::NotFound(fmt::format("no run {}", spec));
+    id = runs->front().id;
   }
   auto r = db.LoadRun(id);
   if (!r.ok()) return r.status();

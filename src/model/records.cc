@@ -1,9 +1,9 @@
 #include "model/records.h"
 
-#include <functional>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "base/hash.h"
 
 namespace vigil::model {
 
@@ -12,7 +12,7 @@ std::string Environment::Fingerprint() const {
                       {"cpus", cpus}, {"memory_kb", memory_kb / (64 * 1024)},  // tolerate small drifts
                       {"where", where}, {"accel", accel}, {"tools", tools}};
   if (!kernel_config.empty()) j["kernel_config"] = kernel_config;  // fingerprints of older runs stay
-  return fmt::format("{:016x}", std::hash<std::string>{}(j.dump()));
+  return fmt::format("{:016x}", Fnv1a(j.dump()));
 }
 
 }  // namespace vigil::model

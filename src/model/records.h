@@ -24,7 +24,8 @@ struct Environment {
   // beside the image), "" when none was found.
   std::string kernel_config;
 
-  // Stable across runs on the same machine and tool set.
+  // Stable across runs on the same machine and tool set, and across builds
+  // (FNV-1a of the fields as JSON): the store's key for the environment.
   std::string Fingerprint() const;
 };
 

@@ -105,13 +105,17 @@ void Statement::Reset() {
 Transaction::Transaction(Database* db) : db_(db), status_(db->Exec("BEGIN IMMEDIATE")) {}
 
 Transaction::~Transaction() {
+  // A failed ROLLBACK has no one to tell: SQLite rolls the transaction back
+  // itself when the connection closes, and the caller already has the error
+  // that made it give up.
   if (!done_ && status_.ok()) (void)db_->Exec("ROLLBACK");
 }
 
 Status Transaction::Commit() {
   if (!status_.ok()) return status_;
-  done_ = true;
-  return db_->Exec("COMMIT");
+  Status s = db_->Exec("COMMIT");
+  done_ = s.ok();  // a COMMIT that failed (busy) leaves the transaction open: roll it back
+  return s;
 }
 
 }  // namespace vigil::store

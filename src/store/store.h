@@ -1,8 +1,10 @@
 // The results store: runs, the environments they ran in, every test and
-// every attempt with its subtests and (capped) output. SQLite, WAL, a
-// versioned schema with forward-only migrations; every attempt is committed
-// in its own transaction when it finishes, so a crash or kill -9 loses
-// nothing that finished and `vigil run --resume` knows what is missing.
+// every attempt with its subtests and (capped) output, and bisections. An
+// interface with two backends: SQLite (sqlite_store.h; WAL, a versioned
+// schema with forward-only migrations, every attempt committed in its own
+// transaction so a crash or kill -9 loses nothing that finished and
+// `vigil run --resume` knows what is missing) and memory (memory_store.h;
+// for tests). Both give the same reads for the same writes.
 #pragma once
 
 #include <cstdint>
@@ -14,54 +16,78 @@
 
 #include "base/status.h"
 #include "model/records.h"
-#include "store/sqlite.h"
 
 namespace vigil::store {
 
-inline constexpr int kSchemaVersion = 5;
+// The schema the SQLite backend writes; the memory backend reports it too.
+inline constexpr int kSchemaVersion = 6;
 
+// Which runs ListRuns returns; they always come oldest first.
+struct RunQuery {
+  int64_t up_to = 0;  // only runs with an id <= up_to; 0 = no bound
+  int newest = 0;     // only the newest N that pass the other filters; 0 = all
+  // Only runs recorded in one of these environments (0 = recorded without
+  // one); unset = any environment.
+  std::optional<std::vector<int64_t>> environment_ids;
+};
+
+// Every method may be called from several threads at once; each is atomic.
+// Ids (environments, runs, bisections) start at 1 and grow in creation order.
 class Store {
  public:
-  // Opens or creates the database and brings its schema to kSchemaVersion.
-  // A database from a newer vigil is refused.
+  virtual ~Store() = default;
+
+  // Opens or creates the SQLite database at `path` and brings its schema to
+  // kSchemaVersion. A database from a newer vigil is refused.
   static Result<std::unique_ptr<Store>> Open(const std::string& path);
 
-  int schema_version() const { return version_; }
-  Result<int64_t> EnsureEnvironment(const model::Environment& env);
-  Result<int64_t> CreateRun(const model::RunRecord& run);
-  // Records one finished attempt (test, attempt, subtests, output) atomically.
-  Status RecordAttempt(int64_t run_id, const model::AttemptRecord& a);
+  virtual int schema_version() const = 0;
+  // The id of the environment with env's fingerprint, created if new.
+  virtual Result<int64_t> EnsureEnvironment(const model::Environment& env) = 0;
+  // Keeps started_at, host, command, tests_dir, plan and environment_id
+  // (<= 0: none); status, finished_at and vm_json start empty.
+  virtual Result<int64_t> CreateRun(const model::RunRecord& run) = 0;
+  // Records one finished attempt (test, attempt, subtests, crashes, output)
+  // atomically; the same (test, attempt) twice in a run is refused.
+  virtual Status RecordAttempt(int64_t run_id, const model::AttemptRecord& a) = 0;
   // Where the run's kernel console (VM runs) was written.
-  Status SetConsoleLog(int64_t run_id, const std::string& path);
-  Status SetRunVm(int64_t run_id, const std::string& vm_json);
-  Status FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at);
+  virtual Status SetConsoleLog(int64_t run_id, const std::string& path) = 0;
+  virtual Status SetRunVm(int64_t run_id, const std::string& vm_json) = 0;
+  virtual Status FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at) = 0;
 
-  Result<model::RunRecord> LoadRun(int64_t run_id);
+  // NotFound "no run N".
+  virtual Result<model::RunRecord> LoadRun(int64_t run_id) = 0;
+  // The runs that `query` selects, oldest first.
+  virtual Result<std::vector<model::RunRecord>> ListRuns(const RunQuery& query) = 0;
   // Every run, oldest first (plans included).
-  Result<std::vector<model::RunRecord>> ListRuns();
-  Result<model::Environment> LoadEnvironment(int64_t environment_id);
-  Result<int64_t> LatestRun();  // NotFound when there is none
-  // Every attempt of a run, in the order they were recorded.
-  Result<std::vector<model::AttemptRecord>> LoadAttempts(int64_t run_id, bool with_output = false);
-  Result<int64_t> CreateBisection(const model::BisectionRecord& b);
-  // The bisection of `repo` that is still running; NotFound when none.
-  Result<model::BisectionRecord> ActiveBisection(const std::string& repo);
-  Result<model::BisectionRecord> LoadBisection(int64_t id);
-  // The newest bisection of `repo`, whatever its status; NotFound when none.
-  Result<model::BisectionRecord> LatestBisection(const std::string& repo);
-  Status RecordBisectRun(int64_t bisection_id, const model::BisectRunRecord& r);
-  Result<std::vector<model::BisectRunRecord>> LoadBisectRuns(int64_t bisection_id);
-  Status FinishBisection(int64_t id, const std::string& status, const std::string& result_json,
-                         const std::string& finished_at);
+  Result<std::vector<model::RunRecord>> ListRuns() { return ListRuns(RunQuery{}); }
+  // NotFound "no environment N".
+  virtual Result<model::Environment> LoadEnvironment(int64_t environment_id) = 0;
+  // Every environment by id.
+  virtual Result<std::map<int64_t, model::Environment>> ListEnvironments() = 0;
+  // The console log path set by SetConsoleLog, "" when none; NotFound "no run N".
+  virtual Result<std::string> LoadConsoleLog(int64_t run_id) = 0;
+  virtual Result<int64_t> LatestRun() = 0;  // NotFound "no runs in the database" when there is none
+  // Every attempt of a run, in the order they were recorded; output and
+  // crash texts only `with_output`.
+  virtual Result<std::vector<model::AttemptRecord>> LoadAttempts(int64_t run_id, bool with_output = false) = 0;
+  // Keeps repo, good, bad, options_json, status and started_at; result_json
+  // and finished_at start empty.
+  virtual Result<int64_t> CreateBisection(const model::BisectionRecord& b) = 0;
+  // The newest bisection of `repo` that is still running; NotFound "no bisection in progress".
+  virtual Result<model::BisectionRecord> ActiveBisection(const std::string& repo) = 0;
+  // NotFound "no bisection N".
+  virtual Result<model::BisectionRecord> LoadBisection(int64_t id) = 0;
+  // The newest bisection of `repo`, whatever its status; NotFound "no bisection in progress".
+  virtual Result<model::BisectionRecord> LatestBisection(const std::string& repo) = 0;
+  // Refused when the bisection doesn't exist.
+  virtual Status RecordBisectRun(int64_t bisection_id, const model::BisectRunRecord& r) = 0;
+  // In the order they were recorded.
+  virtual Result<std::vector<model::BisectRunRecord>> LoadBisectRuns(int64_t bisection_id) = 0;
+  virtual Status FinishBisection(int64_t id, const std::string& status, const std::string& result_json,
+                                 const std::string& finished_at) = 0;
   // Latest duration of each test path, for longest-first ordering.
-  Result<std::map<std::string, int64_t>> LastDurations();
-
- private:
-  explicit Store(std::unique_ptr<Database> db) : db_(std::move(db)) {}
-  Status Migrate();
-  Result<model::BisectionRecord> FindBisection(const std::string& repo, bool running_only);
-  std::unique_ptr<Database> db_;
-  int version_ = 0;
+  virtual Result<std::map<std::string, int64_t>> LastDurations() = 0;
 };
 
 }  // namespace vigil::store

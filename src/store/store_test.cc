@@ -3,13 +3,22 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "store/memory_store.h"
+#include "store/sqlite_store.h"
 
 namespace vigil::store {
 using model::AttemptRecord;
 using model::BisectionRecord;
 using model::BisectRunRecord;
+using model::CrashRecord;
 using model::Environment;
 using model::RunRecord;
 using model::SubtestRecord;
@@ -17,113 +26,634 @@ using model::SubtestRecord;
 namespace {
 namespace fs = std::filesystem;
 
-class StoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    path_ = (fs::temp_directory_path() / ("vigil-store-" + std::to_string(getpid()) + ".db")).string();
+// A database path in the temporary directory, removed before and after.
+class TempDb {
+ public:
+  explicit TempDb(const std::string& tag) {
+    std::error_code ec;
+    path_ = (fs::temp_directory_path(ec) / fmt::format("vigil-store-{}-{}.db", tag, getpid())).string();
     Remove();
   }
-  void TearDown() override { Remove(); }
+  ~TempDb() { Remove(); }
+  const std::string& path() const { return path_; }
+
+ private:
   void Remove() {
-    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path_ + suffix);
+    std::error_code ec;  // absent is fine
+    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path_ + suffix, ec);
   }
   std::string path_;
 };
 
-AttemptRecord Attempt(const std::string& path, const std::string& status) {
+AttemptRecord Attempt(const std::string& path, const std::string& status, int attempt = 1) {
   AttemptRecord a;
   a.test_path = path;
+  a.attempt = attempt;
   a.status = status;
   a.exit_code = status == "PASS" ? 0 : 1;
   a.duration_ms = 1234;
   a.started_at = "2026-11-25T10:00:00Z";
-  a.output_bytes = 5;
+  a.output_bytes = 7;
   a.output = std::string("out\0put", 7);
   a.environment_issues = {"ping: command not found"};
   a.subtests = {{"first", "PASS", 4}, {"group > inner", "FAIL", std::nullopt}};
   return a;
 }
 
-TEST_F(StoreTest, CreatesSchemaAndRoundTripsARun) {
-  auto store = Store::Open(path_);
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  EXPECT_EQ((*store)->schema_version(), kSchemaVersion);
-  Environment env;
-  env.kernel_release = "6.1.0-test";
-  env.tools = {{"ip", "iproute2-6.1.0"}};
-  auto env_id = (*store)->EnsureEnvironment(env);
-  ASSERT_TRUE(env_id.ok());
-  auto again = (*store)->EnsureEnvironment(env);
-  ASSERT_TRUE(again.ok());
-  EXPECT_EQ(*env_id, *again);  // deduplicated by fingerprint
+Environment Env(const std::string& release, const std::string& where = "host") {
+  Environment e;
+  e.kernel_release = release;
+  e.uname = "Linux " + release + " #1 x86_64";
+  e.arch = "x86_64";
+  e.cpus = 4;
+  e.memory_kb = 8 * 1024 * 1024;
+  e.where = where;
+  e.accel = where == "vm" ? "tcg" : "";
+  e.tools = {{"ip", "iproute2-6.1.0"}};
+  e.kernel_config = release == "6.12.1" ? "cfg1234" : "";
+  return e;
+}
 
-  RunRecord run;
-  run.started_at = "2026-11-25T10:00:00Z";
-  run.host = "h";
-  run.command = "vigil run --tests x";
-  run.tests_dir = "/x";
-  run.plan = {"a:one", "a:two"};
-  run.environment_id = *env_id;
-  auto run_id = (*store)->CreateRun(run);
-  ASSERT_TRUE(run_id.ok());
-  ASSERT_TRUE((*store)->RecordAttempt(*run_id, Attempt("a:one", "PASS")).ok());
-  AttemptRecord second = Attempt("a:one", "FAIL");
-  second.attempt = 2;
-  ASSERT_TRUE((*store)->RecordAttempt(*run_id, second).ok());
-  // The same attempt twice is refused (no duplicates after a resume).
-  EXPECT_FALSE((*store)->RecordAttempt(*run_id, second).ok());
-  ASSERT_TRUE((*store)->FinishRun(*run_id, "FAIL", "2026-11-25T10:01:00Z").ok());
-  store->reset();
+RunRecord ARun(int64_t env_id, const std::string& started = "2026-11-25T10:00:00Z") {
+  RunRecord r;
+  r.started_at = started;
+  r.host = "h";
+  r.command = "vigil run --tests x";
+  r.tests_dir = "/x";
+  r.plan = {"a:one", "a:two"};
+  r.environment_id = env_id;
+  return r;
+}
 
-  auto reopened = Store::Open(path_);
-  ASSERT_TRUE(reopened.ok());
-  auto loaded = (*reopened)->LoadRun(*run_id);
+RunQuery Query(int64_t up_to, int newest, std::optional<std::vector<int64_t>> environment_ids = std::nullopt) {
+  RunQuery q;
+  q.up_to = up_to;
+  q.newest = newest;
+  q.environment_ids = std::move(environment_ids);
+  return q;
+}
+
+std::vector<int64_t> Ids(const Result<std::vector<RunRecord>>& runs) {
+  std::vector<int64_t> out;
+  if (!runs.ok()) return out;
+  for (const auto& r : runs.value()) out.push_back(r.id);
+  return out;
+}
+
+// Every conformance test runs against both backends.
+class StoreConformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "memory") {
+      store_ = NewMemoryStore();
+      return;
+    }
+    db_ = std::make_unique<TempDb>("conformance");
+    auto s = Store::Open(db_->path());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s.value());
+  }
+  void TearDown() override {
+    store_.reset();
+    db_.reset();
+  }
+  Store& store() { return *store_; }
+
+ private:
+  std::unique_ptr<TempDb> db_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreConformance, ReportsTheCurrentSchemaVersion) { EXPECT_EQ(store().schema_version(), kSchemaVersion); }
+
+TEST_P(StoreConformance, IdsStartAtOneInCreationOrder) {
+  EXPECT_EQ(store().EnsureEnvironment(Env("6.1.0")).value(), 1);
+  EXPECT_EQ(store().EnsureEnvironment(Env("6.12.1")).value(), 2);
+  EXPECT_EQ(store().CreateRun(ARun(1)).value(), 1);
+  EXPECT_EQ(store().CreateRun(ARun(0)).value(), 2);
+  EXPECT_EQ(store().CreateRun(ARun(2)).value(), 3);
+  BisectionRecord b;
+  b.repo = "/r";
+  b.status = "running";
+  EXPECT_EQ(store().CreateBisection(b).value(), 1);
+  EXPECT_EQ(store().CreateBisection(b).value(), 2);
+}
+
+TEST_P(StoreConformance, EnvironmentsAreDeduplicatedByFingerprint) {
+  Environment e = Env("6.12.1");
+  int64_t id = store().EnsureEnvironment(e).value();
+  Environment drifted = e;
+  drifted.memory_kb += 1000;  // within the fingerprint's tolerance
+  EXPECT_EQ(store().EnsureEnvironment(drifted).value(), id);
+  Environment other = e;
+  other.tools["ss"] = "ss utility";
+  EXPECT_NE(store().EnsureEnvironment(other).value(), id);
+
+  auto loaded = store().LoadEnvironment(id);
   ASSERT_TRUE(loaded.ok());
-  EXPECT_EQ(loaded->plan, run.plan);
+  EXPECT_EQ(loaded->kernel_release, "6.12.1");
+  EXPECT_EQ(loaded->uname, e.uname);
+  EXPECT_EQ(loaded->arch, "x86_64");
+  EXPECT_EQ(loaded->cpus, 4);
+  EXPECT_EQ(loaded->memory_kb, e.memory_kb);  // the first one's
+  EXPECT_EQ(loaded->where, "host");
+  EXPECT_EQ(loaded->accel, "");
+  EXPECT_EQ(loaded->tools, e.tools);
+  EXPECT_EQ(loaded->kernel_config, "cfg1234");
+  EXPECT_EQ(loaded->Fingerprint(), e.Fingerprint());
+
+  auto all = store().ListEnvironments();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ(all->at(2).tools.at("ss"), "ss utility");
+}
+
+TEST_P(StoreConformance, RoundTripsARunWithItsAttempts) {
+  int64_t env = store().EnsureEnvironment(Env("6.1.0", "vm")).value();
+  RunRecord run = ARun(env);
+  run.status = "ignored";  // set by FinishRun only
+  run.finished_at = "ignored";
+  run.vm_json = "ignored";
+  int64_t id = store().CreateRun(run).value();
+  auto fresh = store().LoadRun(id);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->status, "");
+  EXPECT_EQ(fresh->finished_at, "");
+  EXPECT_EQ(fresh->vm_json, "");
+  EXPECT_EQ(store().LoadConsoleLog(id).value(), "");
+
+  AttemptRecord first = Attempt("a:one", "FAIL");
+  first.signal = 9;
+  first.timed_out = true;
+  first.crashes = {CrashRecord{"BUG", "BUG: oops", true, "fp1", "f+0x1", "the text"},
+                   CrashRecord{"WARNING", "WARNING: w", false, "fp2", "g", "more"}};
+  ASSERT_TRUE(store().RecordAttempt(id, first).ok());
+  AttemptRecord second = Attempt("a:one", "PASS", 2);
+  second.exit_code.reset();
+  second.duration_ms = 77;
+  ASSERT_TRUE(store().RecordAttempt(id, second).ok());
+  ASSERT_TRUE(store().RecordAttempt(id, Attempt("a:two", "SKIP")).ok());
+  ASSERT_TRUE(store().SetConsoleLog(id, "/tmp/console.log").ok());
+  ASSERT_TRUE(store().SetRunVm(id, R"({"kernel":"bzImage"})").ok());
+  ASSERT_TRUE(store().FinishRun(id, "FAIL", "2026-11-25T10:01:00Z").ok());
+
+  auto loaded = store().LoadRun(id);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded->id, id);
+  EXPECT_EQ(loaded->started_at, run.started_at);
+  EXPECT_EQ(loaded->finished_at, "2026-11-25T10:01:00Z");
   EXPECT_EQ(loaded->status, "FAIL");
-  EXPECT_EQ(loaded->environment_id, *env_id);
-  auto latest = (*reopened)->LatestRun();
-  ASSERT_TRUE(latest.ok());
-  EXPECT_EQ(*latest, *run_id);
-  auto attempts = (*reopened)->LoadAttempts(*run_id, true);
-  ASSERT_TRUE(attempts.ok());
-  ASSERT_EQ(attempts->size(), 2u);
-  EXPECT_EQ((*attempts)[1].attempt, 2);
-  EXPECT_EQ((*attempts)[0].output, std::string("out\0put", 7));
-  ASSERT_EQ((*attempts)[0].subtests.size(), 2u);
-  EXPECT_EQ((*attempts)[0].subtests[1].path, "group > inner");
-  EXPECT_FALSE((*attempts)[0].subtests[1].duration_ms.has_value());
-  EXPECT_EQ((*attempts)[0].environment_issues.front(), "ping: command not found");
-  auto durations = (*reopened)->LastDurations();
-  ASSERT_TRUE(durations.ok());
-  EXPECT_EQ(durations->at("a:one"), 1234);
+  EXPECT_EQ(loaded->host, "h");
+  EXPECT_EQ(loaded->command, run.command);
+  EXPECT_EQ(loaded->tests_dir, "/x");
+  EXPECT_EQ(loaded->plan, run.plan);
+  EXPECT_EQ(loaded->environment_id, env);
+  EXPECT_EQ(loaded->vm_json, R"({"kernel":"bzImage"})");
+  EXPECT_EQ(store().LoadConsoleLog(id).value(), "/tmp/console.log");
+
+  auto with = store().LoadAttempts(id, true);
+  ASSERT_TRUE(with.ok());
+  ASSERT_EQ(with->size(), 3u);
+  const AttemptRecord& a = (*with)[0];
+  EXPECT_EQ(a.test_path, "a:one");
+  EXPECT_EQ(a.attempt, 1);
+  EXPECT_EQ(a.status, "FAIL");
+  EXPECT_EQ(a.exit_code, 1);
+  EXPECT_EQ(a.signal, 9);
+  EXPECT_TRUE(a.timed_out);
+  EXPECT_EQ(a.duration_ms, 1234);
+  EXPECT_EQ(a.started_at, "2026-11-25T10:00:00Z");
+  EXPECT_EQ(a.output_bytes, 7u);
+  EXPECT_EQ(a.output, std::string("out\0put", 7));
+  EXPECT_EQ(a.environment_issues, std::vector<std::string>{"ping: command not found"});
+  ASSERT_EQ(a.subtests.size(), 2u);
+  EXPECT_EQ(a.subtests[0].path, "first");
+  EXPECT_EQ(a.subtests[0].duration_ms, 4);
+  EXPECT_EQ(a.subtests[1].path, "group > inner");
+  EXPECT_EQ(a.subtests[1].status, "FAIL");
+  EXPECT_FALSE(a.subtests[1].duration_ms.has_value());
+  ASSERT_EQ(a.crashes.size(), 2u);
+  EXPECT_EQ(a.crashes[0].type, "BUG");
+  EXPECT_EQ(a.crashes[0].title, "BUG: oops");
+  EXPECT_TRUE(a.crashes[0].fatal);
+  EXPECT_EQ(a.crashes[0].fingerprint, "fp1");
+  EXPECT_EQ(a.crashes[0].guilty, "f+0x1");
+  EXPECT_EQ(a.crashes[0].text, "the text");
+  EXPECT_FALSE(a.crashes[1].fatal);
+  EXPECT_EQ((*with)[1].attempt, 2);
+  EXPECT_FALSE((*with)[1].exit_code.has_value());
+  EXPECT_EQ((*with)[2].test_path, "a:two");
+
+  auto without = store().LoadAttempts(id, false);
+  ASSERT_TRUE(without.ok());
+  ASSERT_EQ(without->size(), 3u);
+  EXPECT_EQ((*without)[0].output, "");
+  EXPECT_EQ((*without)[0].output_bytes, 7u);
+  EXPECT_EQ((*without)[0].crashes[0].text, "");
+  EXPECT_EQ((*without)[0].crashes[0].title, "BUG: oops");
 }
 
-TEST_F(StoreTest, NoRunsIsNotFound) {
-  auto store = Store::Open(path_);
-  ASSERT_TRUE(store.ok());
-  auto latest = (*store)->LatestRun();
-  EXPECT_FALSE(latest.ok());
+TEST_P(StoreConformance, ResumeReadsTheLatestRunAndWhatItRecorded) {
+  int64_t env = store().EnsureEnvironment(Env("6.1.0")).value();
+  int64_t old_run = store().CreateRun(ARun(env)).value();
+  ASSERT_TRUE(store().RecordAttempt(old_run, Attempt("a:one", "PASS")).ok());
+  int64_t run = store().CreateRun(ARun(env)).value();
+  ASSERT_TRUE(store().RecordAttempt(run, Attempt("a:two", "PASS")).ok());
+  // Interrupted: not finished. --resume reads the latest run and what it did.
+  EXPECT_EQ(store().LatestRun().value(), run);
+  auto r = store().LoadRun(run);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, "");
+  auto done = store().LoadAttempts(run, true);
+  ASSERT_TRUE(done.ok());
+  ASSERT_EQ(done->size(), 1u);
+  EXPECT_EQ((*done)[0].test_path, "a:two");
+  // The resumed run records the rest in the same run.
+  ASSERT_TRUE(store().RecordAttempt(run, Attempt("a:one", "FAIL")).ok());
+  EXPECT_EQ(store().LoadAttempts(run).value().size(), 2u);
+  EXPECT_EQ(store().LoadAttempts(old_run).value().size(), 1u);
+  EXPECT_TRUE(store().LoadAttempts(99).value().empty());
+}
+
+TEST_P(StoreConformance, TheSameAttemptTwiceIsRefusedAndLeavesNothing) {
+  int64_t run = store().CreateRun(ARun(0)).value();
+  ASSERT_TRUE(store().RecordAttempt(run, Attempt("a:one", "PASS")).ok());
+  AttemptRecord again = Attempt("a:one", "FAIL");
+  again.duration_ms = 5;
+  EXPECT_FALSE(store().RecordAttempt(run, again).ok());
+  auto attempts = store().LoadAttempts(run);
+  ASSERT_EQ(attempts.value().size(), 1u);
+  EXPECT_EQ(attempts.value()[0].status, "PASS");
+  EXPECT_EQ(store().LastDurations().value().at("a:one"), 1234);
+  // The same test and attempt in another run is a different attempt.
+  int64_t other = store().CreateRun(ARun(0)).value();
+  EXPECT_TRUE(store().RecordAttempt(other, again).ok());
+}
+
+TEST_P(StoreConformance, WritesToWhatDoesNotExistAreRefused) {
+  EXPECT_FALSE(store().CreateRun(ARun(5)).ok());
+  EXPECT_FALSE(store().RecordAttempt(3, Attempt("a:one", "PASS")).ok());
+  EXPECT_FALSE(store().RecordBisectRun(4, BisectRunRecord{}).ok());
+  // Updates of nothing change nothing.
+  EXPECT_TRUE(store().FinishRun(3, "PASS", "x").ok());
+  EXPECT_TRUE(store().SetConsoleLog(3, "x").ok());
+  EXPECT_TRUE(store().SetRunVm(3, "x").ok());
+  EXPECT_TRUE(store().FinishBisection(4, "done", "{}", "x").ok());
+  EXPECT_EQ(store().LatestRun().status().code(), Status::Code::kNotFound);
+}
+
+TEST_P(StoreConformance, NotFoundSaysWhat) {
+  auto latest = store().LatestRun();
+  ASSERT_FALSE(latest.ok());
   EXPECT_EQ(latest.status().code(), Status::Code::kNotFound);
-  EXPECT_FALSE((*store)->LoadRun(42).ok());
+  EXPECT_EQ(latest.status().message(), "no runs in the database");
+  EXPECT_EQ(store().LoadRun(42).status().message(), "no run 42");
+  EXPECT_EQ(store().LoadRun(42).status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(store().LoadConsoleLog(42).status().message(), "no run 42");
+  EXPECT_EQ(store().LoadEnvironment(7).status().message(), "no environment 7");
+  EXPECT_EQ(store().LoadBisection(3).status().message(), "no bisection 3");
+  EXPECT_EQ(store().ActiveBisection("/r").status().message(), "no bisection in progress");
+  EXPECT_EQ(store().LatestBisection("/r").status().code(), Status::Code::kNotFound);
+  EXPECT_TRUE(store().ListRuns().value().empty());
+  EXPECT_TRUE(store().ListEnvironments().value().empty());
+  EXPECT_TRUE(store().LastDurations().value().empty());
+  EXPECT_TRUE(store().LoadBisectRuns(1).value().empty());
 }
 
-TEST_F(StoreTest, NewerSchemaIsRefused) {
+TEST_P(StoreConformance, LastDurationsTakesTheLatestAttemptOfEachTest) {
+  int64_t r1 = store().CreateRun(ARun(0)).value();
+  AttemptRecord a = Attempt("a:one", "FAIL");
+  a.duration_ms = 10;
+  ASSERT_TRUE(store().RecordAttempt(r1, a).ok());
+  a.attempt = 2;
+  a.duration_ms = 20;
+  ASSERT_TRUE(store().RecordAttempt(r1, a).ok());
+  AttemptRecord b = Attempt("a:two", "PASS");
+  b.duration_ms = 5;
+  ASSERT_TRUE(store().RecordAttempt(r1, b).ok());
+  int64_t r2 = store().CreateRun(ARun(0)).value();
+  a.attempt = 1;
+  a.duration_ms = 30;
+  ASSERT_TRUE(store().RecordAttempt(r2, a).ok());
+  auto d = store().LastDurations();
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(*d, (std::map<std::string, int64_t>{{"a:one", 30}, {"a:two", 5}}));
+}
+
+TEST_P(StoreConformance, ListRunsWindows) {
+  int64_t host = store().EnsureEnvironment(Env("6.1.0")).value();
+  int64_t vm = store().EnsureEnvironment(Env("6.12.1", "vm")).value();
+  // Runs 1..7 in environments: host, vm, none, host, vm, host, none.
+  for (int64_t e : {host, vm, int64_t{0}, host, vm, host, int64_t{0}}) ASSERT_TRUE(store().CreateRun(ARun(e)).ok());
+  EXPECT_EQ(Ids(store().ListRuns()), (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(Ids(store().ListRuns(Query(4, 0))), (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(Ids(store().ListRuns(Query(0, 3))), (std::vector<int64_t>{5, 6, 7}));
+  EXPECT_EQ(Ids(store().ListRuns(Query(5, 2))), (std::vector<int64_t>{4, 5}));
+  EXPECT_EQ(Ids(store().ListRuns(Query(0, 100))), (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(Ids(store().ListRuns(Query(0, 0, std::vector<int64_t>{host}))),
+            (std::vector<int64_t>{1, 4, 6}));
+  EXPECT_EQ(Ids(store().ListRuns(Query(0, 0, std::vector<int64_t>{0}))), (std::vector<int64_t>{3, 7}));
+  EXPECT_EQ(Ids(store().ListRuns(Query(6, 2, std::vector<int64_t>{0, vm}))),
+            (std::vector<int64_t>{3, 5}));
+  EXPECT_EQ(Ids(store().ListRuns(Query(0, 0, std::vector<int64_t>{}))), std::vector<int64_t>{});
+  EXPECT_EQ(Ids(store().ListRuns(Query(0, 0, std::vector<int64_t>{99}))), std::vector<int64_t>{});
+  auto runs = store().ListRuns(Query(0, 1));
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ(runs->front().plan, ARun(0).plan);
+  EXPECT_EQ(runs->front().environment_id, 0);
+}
+
+TEST_P(StoreConformance, BisectionsAndTheirRuns) {
+  BisectionRecord b;
+  b.repo = "/r";
+  b.good = "aaaa";
+  b.bad = "bbbb";
+  b.options_json = R"({"cmd":"make"})";
+  b.status = "running";
+  b.result_json = "ignored";  // set by FinishBisection only
+  b.finished_at = "ignored";
+  b.started_at = "2026-11-25T10:00:00Z";
+  int64_t first = store().CreateBisection(b).value();
+  auto loaded = store().LoadBisection(first);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded->id, first);
+  EXPECT_EQ(loaded->repo, "/r");
+  EXPECT_EQ(loaded->good, "aaaa");
+  EXPECT_EQ(loaded->bad, "bbbb");
+  EXPECT_EQ(loaded->options_json, b.options_json);
+  EXPECT_EQ(loaded->status, "running");
+  EXPECT_EQ(loaded->result_json, "");
+  EXPECT_EQ(loaded->finished_at, "");
+  EXPECT_EQ(loaded->started_at, b.started_at);
+  EXPECT_EQ(store().ActiveBisection("/r").value().id, first);
+  EXPECT_EQ(store().ActiveBisection("/other").status().code(), Status::Code::kNotFound);
+
+  ASSERT_TRUE(store().RecordBisectRun(first, {3, "cccc", "fail", 1, 500, "t1"}).ok());
+  ASSERT_TRUE(store().RecordBisectRun(first, {1, "dddd", "pass", std::nullopt, 400, "t2"}).ok());
+  auto runs = store().LoadBisectRuns(first);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[0].position, 3);
+  EXPECT_EQ((*runs)[0].commit, "cccc");
+  EXPECT_EQ((*runs)[0].outcome, "fail");
+  EXPECT_EQ((*runs)[0].exit_code, 1);
+  EXPECT_EQ((*runs)[0].duration_ms, 500);
+  EXPECT_EQ((*runs)[0].at, "t1");
+  EXPECT_FALSE((*runs)[1].exit_code.has_value());
+
+  ASSERT_TRUE(store().FinishBisection(first, "done", R"({"first_bad":"cccc"})", "t3").ok());
+  EXPECT_EQ(store().ActiveBisection("/r").status().message(), "no bisection in progress");
+  auto latest = store().LatestBisection("/r");
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(latest->status, "done");
+  EXPECT_EQ(latest->result_json, R"({"first_bad":"cccc"})");
+  EXPECT_EQ(latest->finished_at, "t3");
+
+  // The newest of several: an older one still running is the active one.
+  int64_t second = store().CreateBisection(b).value();
+  int64_t third = store().CreateBisection(b).value();
+  ASSERT_TRUE(store().FinishBisection(third, "aborted", "", "t4").ok());
+  EXPECT_EQ(store().ActiveBisection("/r").value().id, second);
+  EXPECT_EQ(store().LatestBisection("/r").value().id, third);
+  EXPECT_TRUE(store().LoadBisectRuns(second).value().empty());
+}
+
+TEST_P(StoreConformance, AttemptsFromSeveralThreadsAreAllKept) {
+  int64_t run = store().CreateRun(ARun(0)).value();
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        if (!store().RecordAttempt(run, Attempt(fmt::format("c:t{}-{}", t, i), "PASS")).ok()) ++failures;
+        if (!store().LoadRun(run).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(store().LoadAttempts(run).value().size(), 100u);
+  EXPECT_EQ(store().LastDurations().value().size(), 100u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::Values("sqlite", "memory"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+// SQLite only: what persists across opens and what the file may hold.
+
+TEST(StoreSqlite, KeepsWhatWasWrittenAcrossOpens) {
+  TempDb db("reopen");
+  int64_t run_id = 0;
   {
-    auto db = Database::Open(path_);
+    auto store = Store::Open(db.path());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    int64_t env = (*store)->EnsureEnvironment(Env("6.1.0")).value();
+    run_id = (*store)->CreateRun(ARun(env)).value();
+    ASSERT_TRUE((*store)->RecordAttempt(run_id, Attempt("a:one", "PASS")).ok());
+    ASSERT_TRUE((*store)->FinishRun(run_id, "PASS", "2026-11-25T10:01:00Z").ok());
+  }
+  auto reopened = Store::Open(db.path());
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->schema_version(), kSchemaVersion);
+  EXPECT_EQ((*reopened)->LatestRun().value(), run_id);
+  EXPECT_EQ((*reopened)->LoadRun(run_id).value().status, "PASS");
+  EXPECT_EQ((*reopened)->LoadAttempts(run_id, true).value().at(0).output, std::string("out\0put", 7));
+  // The same environment later finds its row.
+  EXPECT_EQ((*reopened)->EnsureEnvironment(Env("6.1.0")).value(), 1);
+}
+
+TEST(StoreSqlite, NewerSchemaIsRefused) {
+  TempDb path("newer");
+  {
+    auto db = Database::Open(path.path());
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("CREATE TABLE schema_version (version INTEGER NOT NULL);"
                             "INSERT INTO schema_version VALUES (999);")
                     .ok());
   }
-  auto store = Store::Open(path_);
+  auto store = Store::Open(path.path());
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("newer"), std::string::npos);
 }
 
-TEST_F(StoreTest, NotADatabase) {
-  { std::ofstream(path_) << "this is not sqlite, just text that is long enough to be a header......"; }
-  EXPECT_FALSE(Store::Open(path_).ok());
+TEST(StoreSqlite, NotADatabaseIsRefused) {
+  TempDb path("text");
+  { std::ofstream(path.path()) << "this is not sqlite, just text that is long enough to be a header......"; }
+  EXPECT_FALSE(Store::Open(path.path()).ok());
+}
+
+
+// Migrations: a database made at each earlier schema version, with rows in
+// that version's columns, opens with today's code and reads back right.
+
+Environment OldEnv(int version) {
+  Environment e = Env("6.1.0");
+  if (version < 3) e.kernel_config = "";  // no such column yet
+  else e.kernel_config = "cfg99";
+  return e;
+}
+
+// Rows as vigil at `version` wrote them: an environment (with a fingerprint
+// from another hash), a finished run, a test with two attempts, subtests,
+// outputs and, from the versions that have them, crashes, the console log,
+// bisections and the VM description.
+std::string OldRows(int version) {
+  Environment e = OldEnv(version);
+  std::string sql = fmt::format(
+      "INSERT INTO environments (id, fingerprint, kernel_release, uname, arch, cpus, memory_kb, where_run, accel, "
+      "tools_json{}) VALUES (1, 'a1b2c3d4e5f60718', '{}', '{}', '{}', {}, {}, '{}', '{}', '{{\"ip\":\"{}\"}}'{});",
+      version >= 3 ? ", kernel_config" : "", e.kernel_release, e.uname, e.arch, e.cpus, e.memory_kb, e.where, e.accel,
+      e.tools.at("ip"), version >= 3 ? ", '" + e.kernel_config + "'" : "");
+  sql += fmt::format(
+      "INSERT INTO runs (id, started_at, finished_at, status, host, command, tests_dir, plan_json, environment_id{}{}) "
+      "VALUES (1, 's1', 'f1', 'FAIL', 'h', 'vigil run', '/x', '[\"a:one\",\"a:two\"]', 1{}{});",
+      version >= 2 ? ", console_log" : "", version >= 5 ? ", vm_json" : "", version >= 2 ? ", '/tmp/c.log'" : "",
+      version >= 5 ? ", '{\"kernel\":\"bz\"}'" : "");
+  sql += "INSERT INTO runs (id, started_at, host, command, tests_dir, plan_json) VALUES (2, 's2', 'h', 'c', '/x', '[]');";
+  sql +=
+      "INSERT INTO tests (id, run_id, path) VALUES (1, 1, 'a:one');"
+      "INSERT INTO attempts (id, test_id, attempt, status, exit_code, signal, timed_out, duration_ms, started_at, "
+      "output_bytes, environment_issues_json) VALUES (1, 1, 1, 'FAIL', 1, 0, 0, 300, 'a1', 3, '[\"no ping\"]'),"
+      " (2, 1, 2, 'PASS', NULL, 0, 1, 200, 'a2', 2, '[]');"
+      "INSERT INTO subtests (attempt_id, path, status, duration_ms) VALUES (1, 'x', 'FAIL', 5), (1, 'y > z', 'PASS', NULL);"
+      "INSERT INTO logs (attempt_id, output) VALUES (1, 'out'), (2, 'ok');";
+  if (version >= 2) {
+    sql += "INSERT INTO crashes (attempt_id, type, title, fatal, fingerprint, guilty, text) "
+           "VALUES (1, 'BUG', 'BUG: x', 1, 'cf', 'g', 'trace');";
+  }
+  if (version >= 4) {
+    sql += "INSERT INTO bisections (id, repo, good, bad, options_json, status, started_at) "
+           "VALUES (1, '/r', 'g', 'b', '{}', 'running', 't');"
+           "INSERT INTO bisect_runs (bisection_id, position, commit_hash, outcome, exit_code, duration_ms, at) "
+           "VALUES (1, 2, 'c', 'fail', 1, 9, 't2');";
+  }
+  return sql;
+}
+
+// A database at schema `version` holding `rows`.
+void MakeOldDatabase(const std::string& path, int version, const std::string& rows) {
+  auto db = Database::Open(path);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE(MigrateTo(**db, version).ok());
+  ASSERT_EQ(SchemaVersion(**db).value(), version);
+  Status s = (*db)->Exec(rows);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+}
+
+class StoreMigration : public ::testing::TestWithParam<int> {};
+
+TEST_P(StoreMigration, OldDatabaseReadsBackAfterOpening) {
+  const int version = GetParam();
+  TempDb path(fmt::format("v{}", version));
+  MakeOldDatabase(path.path(), version, OldRows(version));
+  auto store = Store::Open(path.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Store& s = **store;
+  EXPECT_EQ(s.schema_version(), kSchemaVersion);
+
+  auto run = s.LoadRun(1);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->started_at, "s1");
+  EXPECT_EQ(run->finished_at, "f1");
+  EXPECT_EQ(run->status, "FAIL");
+  EXPECT_EQ(run->plan, (std::vector<std::string>{"a:one", "a:two"}));
+  EXPECT_EQ(run->environment_id, 1);
+  EXPECT_EQ(run->vm_json, version >= 5 ? R"({"kernel":"bz"})" : "");
+  EXPECT_EQ(s.LoadConsoleLog(1).value(), version >= 2 ? "/tmp/c.log" : "");
+  EXPECT_EQ(s.LoadRun(2).value().environment_id, 0);
+  EXPECT_EQ(s.LatestRun().value(), 2);
+
+  auto attempts = s.LoadAttempts(1, true);
+  ASSERT_TRUE(attempts.ok());
+  ASSERT_EQ(attempts->size(), 2u);
+  const AttemptRecord& a = (*attempts)[0];
+  EXPECT_EQ(a.test_path, "a:one");
+  EXPECT_EQ(a.status, "FAIL");
+  EXPECT_EQ(a.exit_code, 1);
+  EXPECT_EQ(a.duration_ms, 300);
+  EXPECT_EQ(a.output, "out");
+  EXPECT_EQ(a.environment_issues, std::vector<std::string>{"no ping"});
+  ASSERT_EQ(a.subtests.size(), 2u);
+  EXPECT_EQ(a.subtests[1].path, "y > z");
+  EXPECT_FALSE(a.subtests[1].duration_ms.has_value());
+  ASSERT_EQ(a.crashes.size(), version >= 2 ? 1u : 0u);
+  if (version >= 2) {
+    EXPECT_EQ(a.crashes[0].text, "trace");
+  }
+  EXPECT_FALSE((*attempts)[1].exit_code.has_value());
+  EXPECT_TRUE((*attempts)[1].timed_out);
+  EXPECT_EQ(s.LastDurations().value().at("a:one"), 200);
+
+  // The environment reads back and a run in it later finds its row.
+  Environment e = OldEnv(version);
+  auto env = s.LoadEnvironment(1);
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(env->kernel_release, e.kernel_release);
+  EXPECT_EQ(env->uname, e.uname);
+  EXPECT_EQ(env->memory_kb, e.memory_kb);
+  EXPECT_EQ(env->tools, e.tools);
+  EXPECT_EQ(env->kernel_config, e.kernel_config);
+  EXPECT_EQ(s.EnsureEnvironment(e).value(), 1);
+  EXPECT_EQ(s.ListEnvironments().value().size(), 1u);
+
+  if (version >= 4) {
+    EXPECT_EQ(s.ActiveBisection("/r").value().id, 1);
+    ASSERT_EQ(s.LoadBisectRuns(1).value().size(), 1u);
+    EXPECT_EQ(s.LoadBisectRuns(1).value()[0].commit, "c");
+  }
+  // And it takes new runs as usual.
+  int64_t next = s.CreateRun(ARun(1)).value();
+  EXPECT_EQ(next, 3);
+  EXPECT_TRUE(s.RecordAttempt(next, Attempt("a:one", "PASS")).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(FromEveryEarlierVersion, StoreMigration, ::testing::Range(1, kSchemaVersion),
+                         [](const ::testing::TestParamInfo<int>& p) { return fmt::format("v{}", p.param); });
+
+TEST(StoreMigration, FingerprintsAreRecomputedFromTheColumns) {
+  TempDb path("fp");
+  MakeOldDatabase(path.path(), 5, OldRows(5));
+  ASSERT_TRUE(Store::Open(path.path()).ok());
+  auto db = Database::Open(path.path());
+  ASSERT_TRUE(db.ok());
+  auto q = (*db)->Prepare("SELECT fingerprint FROM environments WHERE id = 1");
+  ASSERT_TRUE(q.ok());
+  Status st;
+  ASSERT_TRUE(q->Next(&st));
+  EXPECT_EQ(q->Text(0), OldEnv(5).Fingerprint());
+}
+
+TEST(StoreMigration, RowsOfOneEnvironmentUnderOldFingerprintsBecomeOne) {
+  // The same environment twice, written by builds whose std::hash differed,
+  // and a third that differs; runs in each.
+  TempDb path("dup");
+  Environment e = OldEnv(5);
+  std::string rows;
+  for (int id : {1, 2, 3}) {
+    rows += fmt::format(
+        "INSERT INTO environments (id, fingerprint, kernel_release, uname, arch, cpus, memory_kb, where_run, accel, "
+        "tools_json, kernel_config) VALUES ({}, 'old{}', '{}', '{}', '{}', {}, {}, '{}', '', '{{\"ip\":\"{}\"}}', '{}');",
+        id, id, id == 3 ? "6.2.0" : e.kernel_release, e.uname, e.arch, e.cpus, e.memory_kb + id, e.where,
+        e.tools.at("ip"), e.kernel_config);
+  }
+  rows += "INSERT INTO runs (id, started_at, host, command, tests_dir, plan_json, environment_id) VALUES "
+          "(1, 's', 'h', 'c', '/x', '[]', 2), (2, 's', 'h', 'c', '/x', '[]', 1), (3, 's', 'h', 'c', '/x', '[]', 3),"
+          "(4, 's', 'h', 'c', '/x', '[]', 2);";
+  MakeOldDatabase(path.path(), 5, rows);
+  auto store = Store::Open(path.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto envs = (*store)->ListEnvironments();
+  ASSERT_TRUE(envs.ok());
+  ASSERT_EQ(envs->size(), 2u);
+  EXPECT_EQ(envs->count(1), 1u);
+  EXPECT_EQ(envs->count(3), 1u);
+  for (int64_t run : {1, 2, 4}) EXPECT_EQ((*store)->LoadRun(run).value().environment_id, 1) << run;
+  EXPECT_EQ((*store)->LoadRun(3).value().environment_id, 3);
+  EXPECT_EQ((*store)->EnsureEnvironment(e).value(), 1);
+  Environment other = e;
+  other.kernel_release = "6.2.0";
+  EXPECT_EQ((*store)->EnsureEnvironment(other).value(), 3);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
-#include "store/store.h"
+#include "store/sqlite_store.h"
 
-#include <functional>
+#include <algorithm>
+#include <map>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -16,11 +19,94 @@ using model::RunRecord;
 using model::SubtestRecord;
 namespace {
 
-// Forward-only migrations: kMigrations[i] takes the schema from version i to
-// i + 1. Never edit a shipped entry; append a new one.
-constexpr const char* kMigrations[] = {
+// The environment columns, in the order EnvironmentFromRow reads them.
+constexpr const char* kEnvironmentColumns =
+    "SELECT kernel_release, uname, arch, cpus, memory_kb, where_run, accel, tools_json, kernel_config, id FROM "
+    "environments";
+
+Environment EnvironmentFromRow(const Statement& q) {
+  Environment e;
+  e.kernel_release = q.Text(0);
+  e.uname = q.Text(1);
+  e.arch = q.Text(2);
+  e.cpus = static_cast<int>(q.Int(3));
+  e.memory_kb = q.Int(4);
+  e.where = q.Text(5);
+  e.accel = q.Text(6);
+  e.kernel_config = q.Text(8);
+  nlohmann::json tools = nlohmann::json::parse(q.Text(7), nullptr, false);
+  if (tools.is_object()) {
+    for (const auto& [k, v] : tools.items()) {
+      if (v.is_string()) e.tools[k] = v.get<std::string>();
+    }
+  }
+  return e;
+}
+
+// The schema, one step per version: kSteps[k - 1] takes it from version k - 1
+// to k, its SQL first and then its code. Never edit a shipped step; append
+// a new one.
+struct MigrationStep {
+  const char* sql;
+  Status (*code)(Database& db);
+};
+
+// 5 -> 6: environment fingerprints from FNV-1a instead of std::hash, whose
+// values differ between standard libraries; recomputed from each row's
+// columns (with today's Environment::Fingerprint). Rows that now share a
+// fingerprint (the same environment recorded by builds that hashed
+// differently) become one: the oldest keeps its id and takes the runs of
+// the others.
+Status RecomputeFingerprints(Database& db) {
+  std::vector<std::pair<int64_t, std::string>> keep;  // id, new fingerprint
+  std::vector<std::pair<int64_t, int64_t>> merge;     // duplicate id, kept id
+  {
+    auto q = db.Prepare(std::string(kEnvironmentColumns) + " ORDER BY id");
+    if (!q.ok()) return q.status();
+    std::map<std::string, int64_t> first;
+    Status st;
+    while (q->Next(&st)) {
+      int64_t id = q->Int(9);
+      std::string fp;
+      try {
+        fp = EnvironmentFromRow(*q).Fingerprint();
+      } catch (const nlohmann::json::exception&) {
+        // Text that isn't UTF-8 has no JSON: a key no environment computes,
+        // so the row stays readable and a new run makes a new one.
+        fp = fmt::format("unhashable-{}", id);
+      }
+      auto [it, fresh] = first.emplace(fp, id);
+      if (fresh) {
+        keep.emplace_back(id, std::move(fp));
+      } else {
+        merge.emplace_back(id, it->second);
+      }
+    }
+    if (!st.ok()) return st;
+  }
+  for (const auto& [dup, kept] : merge) {
+    Status s = db.Exec(fmt::format("UPDATE runs SET environment_id = {} WHERE environment_id = {}; "
+                                   "DELETE FROM environments WHERE id = {}",
+                                   kept, dup, dup));
+    if (!s.ok()) return s;
+  }
+  // Two passes, so that no new fingerprint meets another row's old one.
+  Status s = db.Exec("UPDATE environments SET fingerprint = 'migrating-' || id");
+  if (!s.ok()) return s;
+  auto upd = db.Prepare("UPDATE environments SET fingerprint = ? WHERE id = ?");
+  if (!upd.ok()) return upd.status();
+  for (const auto& [id, fp] : keep) {
+    upd->Reset();
+    upd->Bind(1, fp).Bind(2, id);
+    s = upd->Run();
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+constexpr MigrationStep kSteps[] = {
     // 0 -> 1
-    R"sql(
+    {R"sql(
 CREATE TABLE environments (
   id INTEGER PRIMARY KEY,
   fingerprint TEXT NOT NULL UNIQUE,
@@ -78,9 +164,9 @@ CREATE TABLE logs (
 CREATE INDEX attempts_by_test ON attempts(test_id);
 CREATE INDEX subtests_by_attempt ON subtests(attempt_id);
 CREATE INDEX tests_by_path ON tests(path);
-)sql",
+)sql", nullptr},
     // 1 -> 2: kernel reports seen while an attempt ran; the run's console log.
-    R"sql(
+    {R"sql(
 CREATE TABLE crashes (
   id INTEGER PRIMARY KEY,
   attempt_id INTEGER NOT NULL REFERENCES attempts(id),
@@ -94,13 +180,13 @@ CREATE TABLE crashes (
 CREATE INDEX crashes_by_attempt ON crashes(attempt_id);
 CREATE INDEX crashes_by_fingerprint ON crashes(fingerprint);
 ALTER TABLE runs ADD COLUMN console_log TEXT;
-)sql",
+)sql", nullptr},
     // 2 -> 3: the kernel configuration's hash.
-    R"sql(
+    {R"sql(
 ALTER TABLE environments ADD COLUMN kernel_config TEXT NOT NULL DEFAULT '';
-)sql",
+)sql", nullptr},
     // 3 -> 4: bisections and their runs.
-    R"sql(
+    {R"sql(
 CREATE TABLE bisections (
   id INTEGER PRIMARY KEY,
   repo TEXT NOT NULL,
@@ -123,59 +209,76 @@ CREATE TABLE bisect_runs (
   at TEXT NOT NULL
 );
 CREATE INDEX bisect_runs_by_bisection ON bisect_runs(bisection_id);
-)sql",
+)sql", nullptr},
     // 4 -> 5: what a VM run booted, for --resume.
-    R"sql(
+    {R"sql(
 ALTER TABLE runs ADD COLUMN vm_json TEXT NOT NULL DEFAULT '';
-)sql",
+)sql", nullptr},
+    // 5 -> 6: environment fingerprints that every build computes alike.
+    {nullptr, RecomputeFingerprints},
 };
-constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
-static_assert(kNumMigrations == kSchemaVersion);
+constexpr int kNumSteps = sizeof(kSteps) / sizeof(kSteps[0]);
+static_assert(kNumSteps == kSchemaVersion);
+
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
-  auto db = Database::Open(path);
-  if (!db.ok()) return db.status();
-  std::unique_ptr<Store> s(new Store(std::move(db.value())));
-  Status m = s->Migrate();
-  if (!m.ok()) return m;
-  return s;
-}
-
-Status Store::Migrate() {
-  Status s = db_->Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+Result<int> SchemaVersion(Database& db) {
+  Status s = db.Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
   if (!s.ok()) return s;
-  auto q = db_->Prepare("SELECT version FROM schema_version");
+  auto q = db.Prepare("SELECT version FROM schema_version");
   if (!q.ok()) return q.status();
   Status st;
   int version = 0;
-  bool have_row = q->Next(&st);
+  if (q->Next(&st)) version = static_cast<int>(q->Int(0));
   if (!st.ok()) return st;
-  if (have_row) version = static_cast<int>(q->Int(0));
-  if (version > kSchemaVersion) {
+  return version;
+}
+
+Status MigrateTo(Database& db, int target) {
+  auto v = SchemaVersion(db);
+  if (!v.ok()) return v.status();
+  int version = v.value();
+  if (version > target) {
     return Status::InvalidArgument(fmt::format(
-        "the database has schema version {}, newer than this vigil's {}: use a newer vigil", version,
-        kSchemaVersion));
+        "the database has schema version {}, newer than this vigil's {}: use a newer vigil", version, target));
   }
-  while (version < kSchemaVersion) {
-    Transaction tx(db_.get());
+  if (target > kSchemaVersion) return Status::InvalidArgument(fmt::format("no schema version {}", target));
+  while (version < target) {
+    Transaction tx(&db);
     if (!tx.status().ok()) return tx.status();
-    s = db_->Exec(kMigrations[version]);
+    const MigrationStep& step = kSteps[version];
+    Status s = step.sql ? db.Exec(step.sql) : Status::OK();
     if (!s.ok()) return s;
-    ++version;
-    s = db_->Exec(have_row ? fmt::format("UPDATE schema_version SET version = {}", version)
-                           : fmt::format("INSERT INTO schema_version (version) VALUES ({})", version));
+    if (step.code) {
+      s = step.code(db);
+      if (!s.ok()) return s;
+    }
+    s = db.Exec(fmt::format("DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES ({})", version + 1));
     if (!s.ok()) return s;
-    have_row = true;
     s = tx.Commit();
     if (!s.ok()) return s;
+    ++version;
   }
-  version_ = version;
   return Status::OK();
 }
 
-Result<int64_t> Store::EnsureEnvironment(const Environment& env) {
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  auto s = SqliteStore::Open(path);
+  if (!s.ok()) return s.status();
+  return std::unique_ptr<Store>(std::move(s.value()));
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+  auto db = Database::Open(path);
+  if (!db.ok()) return db.status();
+  Status m = MigrateTo(**db, kSchemaVersion);
+  if (!m.ok()) return m;
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db.value()), kSchemaVersion));
+}
+
+Result<int64_t> SqliteStore::EnsureEnvironment(const Environment& env) {
+  std::lock_guard<std::mutex> lock(mu_);
   std::string fp = env.Fingerprint();
   auto q = db_->Prepare("SELECT id FROM environments WHERE fingerprint = ?");
   if (!q.ok()) return q.status();
@@ -195,7 +298,8 @@ Result<int64_t> Store::EnsureEnvironment(const Environment& env) {
   return db_->LastInsertId();
 }
 
-Result<int64_t> Store::CreateRun(const RunRecord& run) {
+Result<int64_t> SqliteStore::CreateRun(const RunRecord& run) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto ins = db_->Prepare(
       "INSERT INTO runs (started_at, host, command, tests_dir, plan_json, environment_id) VALUES (?, ?, ?, ?, ?, ?)");
   if (!ins.ok()) return ins.status();
@@ -211,7 +315,8 @@ Result<int64_t> Store::CreateRun(const RunRecord& run) {
   return db_->LastInsertId();
 }
 
-Status Store::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
+Status SqliteStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
+  std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_.get());
   if (!tx.status().ok()) return tx.status();
   auto test = db_->Prepare("INSERT INTO tests (run_id, path) VALUES (?, ?) ON CONFLICT (run_id, path) DO NOTHING");
@@ -272,21 +377,24 @@ Status Store::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
   return tx.Commit();
 }
 
-Status Store::SetRunVm(int64_t run_id, const std::string& vm_json) {
+Status SqliteStore::SetRunVm(int64_t run_id, const std::string& vm_json) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare("UPDATE runs SET vm_json = ? WHERE id = ?");
   if (!q.ok()) return q.status();
   q->Bind(1, vm_json).Bind(2, run_id);
   return q->Run();
 }
 
-Status Store::SetConsoleLog(int64_t run_id, const std::string& path) {
+Status SqliteStore::SetConsoleLog(int64_t run_id, const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare("UPDATE runs SET console_log = ? WHERE id = ?");
   if (!q.ok()) return q.status();
   q->Bind(1, path).Bind(2, run_id);
   return q->Run();
 }
 
-Status Store::FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at) {
+Status SqliteStore::FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?");
   if (!q.ok()) return q.status();
   q->Bind(1, status).Bind(2, finished_at).Bind(3, run_id);
@@ -321,7 +429,8 @@ RunRecord RunFromRow(const Statement& q) {
 
 }  // namespace
 
-Result<RunRecord> Store::LoadRun(int64_t run_id) {
+Result<RunRecord> SqliteStore::LoadRun(int64_t run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(std::string(kRunColumns) + " WHERE id = ?");
   if (!q.ok()) return q.status();
   q->Bind(1, run_id);
@@ -330,44 +439,70 @@ Result<RunRecord> Store::LoadRun(int64_t run_id) {
   return RunFromRow(*q);
 }
 
-Result<std::vector<RunRecord>> Store::ListRuns() {
-  auto q = db_->Prepare(std::string(kRunColumns) + " ORDER BY id");
+Result<std::vector<RunRecord>> SqliteStore::ListRuns(const RunQuery& query) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string sql = std::string(kRunColumns) + " WHERE (?1 = 0 OR id <= ?1)";
+  if (query.environment_ids) {
+    // Runs recorded without an environment keep a NULL, asked for as 0.
+    std::string in;
+    bool none = false;
+    for (int64_t id : *query.environment_ids) {
+      if (id <= 0) {
+        none = true;
+      } else {
+        in += fmt::format("{}{}", in.empty() ? "" : ", ", id);
+      }
+    }
+    std::string any = in.empty() ? "" : "environment_id IN (" + in + ")";
+    if (none) any += std::string(any.empty() ? "" : " OR ") + "environment_id IS NULL";
+    sql += " AND (" + (any.empty() ? std::string("0") : any) + ")";
+  }
+  sql += query.newest > 0 ? " ORDER BY id DESC LIMIT ?2" : " ORDER BY id";
+  auto q = db_->Prepare(sql);
   if (!q.ok()) return q.status();
+  q->Bind(1, query.up_to > 0 ? query.up_to : int64_t{0});
+  if (query.newest > 0) q->Bind(2, static_cast<int64_t>(query.newest));
   std::vector<RunRecord> out;
   Status st;
   while (q->Next(&st)) out.push_back(RunFromRow(*q));
   if (!st.ok()) return st;
+  if (query.newest > 0) std::reverse(out.begin(), out.end());
   return out;
 }
 
-Result<Environment> Store::LoadEnvironment(int64_t environment_id) {
-  auto q = db_->Prepare(
-      "SELECT kernel_release, uname, arch, cpus, memory_kb, where_run, accel, tools_json, kernel_config FROM "
-      "environments "
-      "WHERE id = ?");
+Result<Environment> SqliteStore::LoadEnvironment(int64_t environment_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(std::string(kEnvironmentColumns) + " WHERE id = ?");
   if (!q.ok()) return q.status();
   q->Bind(1, environment_id);
   Status st;
   if (!q->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no environment {}", environment_id)) : st;
-  Environment e;
-  e.kernel_release = q->Text(0);
-  e.uname = q->Text(1);
-  e.arch = q->Text(2);
-  e.cpus = static_cast<int>(q->Int(3));
-  e.memory_kb = q->Int(4);
-  e.where = q->Text(5);
-  e.accel = q->Text(6);
-  e.kernel_config = q->Text(8);
-  nlohmann::json tools = nlohmann::json::parse(q->Text(7), nullptr, false);
-  if (tools.is_object()) {
-    for (const auto& [k, v] : tools.items()) {
-      if (v.is_string()) e.tools[k] = v.get<std::string>();
-    }
-  }
-  return e;
+  return EnvironmentFromRow(*q);
 }
 
-Result<int64_t> Store::LatestRun() {
+Result<std::map<int64_t, Environment>> SqliteStore::ListEnvironments() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(std::string(kEnvironmentColumns) + " ORDER BY id");
+  if (!q.ok()) return q.status();
+  std::map<int64_t, Environment> out;
+  Status st;
+  while (q->Next(&st)) out[q->Int(9)] = EnvironmentFromRow(*q);
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::string> SqliteStore::LoadConsoleLog(int64_t run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare("SELECT console_log FROM runs WHERE id = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, run_id);
+  Status st;
+  if (!q->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no run {}", run_id)) : st;
+  return q->Text(0);
+}
+
+Result<int64_t> SqliteStore::LatestRun() {
+  std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare("SELECT MAX(id) FROM runs");
   if (!q.ok()) return q.status();
   Status st;
@@ -375,7 +510,8 @@ Result<int64_t> Store::LatestRun() {
   return q->Int(0);
 }
 
-Result<std::vector<AttemptRecord>> Store::LoadAttempts(int64_t run_id, bool with_output) {
+Result<std::vector<AttemptRecord>> SqliteStore::LoadAttempts(int64_t run_id, bool with_output) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
       "SELECT a.id, t.path, a.attempt, a.status, a.exit_code, a.signal, a.timed_out, a.duration_ms, a.started_at, "
       "a.output_bytes, a.environment_issues_json FROM attempts a JOIN tests t ON a.test_id = t.id "
@@ -438,7 +574,8 @@ Result<std::vector<AttemptRecord>> Store::LoadAttempts(int64_t run_id, bool with
   return out;
 }
 
-Result<std::map<std::string, int64_t>> Store::LastDurations() {
+Result<std::map<std::string, int64_t>> SqliteStore::LastDurations() {
+  std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
       "SELECT t.path, a.duration_ms FROM attempts a JOIN tests t ON a.test_id = t.id ORDER BY a.id");
   if (!q.ok()) return q.status();
@@ -470,7 +607,8 @@ constexpr const char* kBisectionColumns =
 
 }  // namespace
 
-Result<int64_t> Store::CreateBisection(const BisectionRecord& b) {
+Result<int64_t> SqliteStore::CreateBisection(const BisectionRecord& b) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
       "INSERT INTO bisections (repo, good, bad, options_json, status, started_at) VALUES (?, ?, ?, ?, ?, ?)");
   if (!q.ok()) return q.status();
@@ -480,11 +618,17 @@ Result<int64_t> Store::CreateBisection(const BisectionRecord& b) {
   return db_->LastInsertId();
 }
 
-Result<BisectionRecord> Store::ActiveBisection(const std::string& repo) { return FindBisection(repo, true); }
+Result<BisectionRecord> SqliteStore::ActiveBisection(const std::string& repo) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return FindBisection(repo, true);
+}
 
-Result<BisectionRecord> Store::LatestBisection(const std::string& repo) { return FindBisection(repo, false); }
+Result<BisectionRecord> SqliteStore::LatestBisection(const std::string& repo) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return FindBisection(repo, false);
+}
 
-Result<BisectionRecord> Store::FindBisection(const std::string& repo, bool running_only) {
+Result<BisectionRecord> SqliteStore::FindBisection(const std::string& repo, bool running_only) {
   auto q = db_->Prepare(std::string(kBisectionColumns) + " WHERE repo = ?" +
                         (running_only ? " AND status = 'running'" : "") + " ORDER BY id DESC");
   if (!q.ok()) return q.status();
@@ -494,7 +638,8 @@ Result<BisectionRecord> Store::FindBisection(const std::string& repo, bool runni
   return BisectionFromRow(*q);
 }
 
-Result<BisectionRecord> Store::LoadBisection(int64_t id) {
+Result<BisectionRecord> SqliteStore::LoadBisection(int64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(std::string(kBisectionColumns) + " WHERE id = ?");
   if (!q.ok()) return q.status();
   q->Bind(1, id);
@@ -503,7 +648,8 @@ Result<BisectionRecord> Store::LoadBisection(int64_t id) {
   return BisectionFromRow(*q);
 }
 
-Status Store::RecordBisectRun(int64_t bisection_id, const BisectRunRecord& r) {
+Status SqliteStore::RecordBisectRun(int64_t bisection_id, const BisectRunRecord& r) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
       "INSERT INTO bisect_runs (bisection_id, position, commit_hash, outcome, exit_code, duration_ms, at) "
       "VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -518,7 +664,8 @@ Status Store::RecordBisectRun(int64_t bisection_id, const BisectRunRecord& r) {
   return q->Run();
 }
 
-Result<std::vector<BisectRunRecord>> Store::LoadBisectRuns(int64_t bisection_id) {
+Result<std::vector<BisectRunRecord>> SqliteStore::LoadBisectRuns(int64_t bisection_id) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
       "SELECT position, commit_hash, outcome, exit_code, duration_ms, at FROM bisect_runs WHERE bisection_id = ? "
       "ORDER BY id");
@@ -540,8 +687,9 @@ Result<std::vector<BisectRunRecord>> Store::LoadBisectRuns(int64_t bisection_id)
   return out;
 }
 
-Status Store::FinishBisection(int64_t id, const std::string& status, const std::string& result_json,
+Status SqliteStore::FinishBisection(int64_t id, const std::string& status, const std::string& result_json,
                               const std::string& finished_at) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare("UPDATE bisections SET status = ?, result_json = ?, finished_at = ? WHERE id = ?");
   if (!q.ok()) return q.status();
   q->Bind(1, status).Bind(2, result_json).Bind(3, finished_at).Bind(4, id);

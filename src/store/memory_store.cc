@@ -1,0 +1,260 @@
+#include "store/memory_store.h"
+
+#include <algorithm>
+#include <mutex>
+#include <set>
+#include <utility>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace vigil::store {
+namespace {
+
+using model::AttemptRecord;
+using model::BisectionRecord;
+using model::BisectRunRecord;
+using model::Environment;
+using model::RunRecord;
+
+struct StoredRun {
+  RunRecord run;
+  std::string console_log;
+  std::vector<AttemptRecord> attempts;             // in the order recorded
+  std::set<std::pair<std::string, int>> recorded;  // (test path, attempt)
+};
+
+struct StoredBisection {
+  BisectionRecord bisection;
+  std::vector<BisectRunRecord> runs;
+};
+
+class MemoryStore final : public Store {
+ public:
+  int schema_version() const override { return kSchemaVersion; }
+
+  Result<int64_t> EnsureEnvironment(const Environment& env) override {
+    std::string fp = env.Fingerprint();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = by_fingerprint_.find(fp); it != by_fingerprint_.end()) return it->second;
+    int64_t id = static_cast<int64_t>(environments_.size()) + 1;
+    environments_.emplace(id, env);
+    by_fingerprint_.emplace(fp, id);
+    return id;
+  }
+
+  Result<int64_t> CreateRun(const RunRecord& run) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (run.environment_id > 0 && !environments_.count(run.environment_id)) {
+      return Status::InvalidArgument(fmt::format("no environment {}", run.environment_id));
+    }
+    StoredRun s;
+    s.run.id = static_cast<int64_t>(runs_.size()) + 1;
+    s.run.started_at = run.started_at;
+    s.run.host = run.host;
+    s.run.command = run.command;
+    s.run.tests_dir = run.tests_dir;
+    s.run.plan = run.plan;
+    s.run.environment_id = run.environment_id > 0 ? run.environment_id : 0;
+    runs_.push_back(std::move(s));
+    return runs_.back().run.id;
+  }
+
+  Status RecordAttempt(int64_t run_id, const AttemptRecord& a) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    StoredRun* r = Find(run_id);
+    if (!r) return Status::InvalidArgument(fmt::format("no run {}", run_id));
+    if (!r->recorded.insert({a.test_path, a.attempt}).second) {
+      return Status::InvalidArgument(fmt::format("attempt {} of {} is recorded already", a.attempt, a.test_path));
+    }
+    AttemptRecord kept = a;
+    // The issues as the SQLite backend keeps them: through JSON, invalid
+    // UTF-8 replaced.
+    nlohmann::json issues = nlohmann::json::parse(
+        nlohmann::json(a.environment_issues).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    kept.environment_issues = issues.get<std::vector<std::string>>();
+    last_durations_[a.test_path] = a.duration_ms;
+    r->attempts.push_back(std::move(kept));
+    return Status::OK();
+  }
+
+  Status SetConsoleLog(int64_t run_id, const std::string& path) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (StoredRun* r = Find(run_id)) r->console_log = path;
+    return Status::OK();  // like an UPDATE of no row
+  }
+
+  Status SetRunVm(int64_t run_id, const std::string& vm_json) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (StoredRun* r = Find(run_id)) r->run.vm_json = vm_json;
+    return Status::OK();
+  }
+
+  Status FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (StoredRun* r = Find(run_id)) {
+      r->run.status = status;
+      r->run.finished_at = finished_at;
+    }
+    return Status::OK();
+  }
+
+  Result<RunRecord> LoadRun(int64_t run_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    StoredRun* r = Find(run_id);
+    if (!r) return Status::NotFound(fmt::format("no run {}", run_id));
+    return r->run;
+  }
+
+  using Store::ListRuns;
+  Result<std::vector<RunRecord>> ListRuns(const RunQuery& query) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<RunRecord> out;
+    for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) {
+      const RunRecord& r = it->run;
+      if (query.newest > 0 && static_cast<int>(out.size()) >= query.newest) break;
+      if (query.up_to > 0 && r.id > query.up_to) continue;
+      if (query.environment_ids) {
+        const auto& ids = *query.environment_ids;
+        bool match = std::any_of(ids.begin(), ids.end(), [&](int64_t id) {
+          return id <= 0 ? r.environment_id == 0 : r.environment_id == id;
+        });
+        if (!match) continue;
+      }
+      out.push_back(r);
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+
+  Result<Environment> LoadEnvironment(int64_t environment_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = environments_.find(environment_id);
+    if (it == environments_.end()) return Status::NotFound(fmt::format("no environment {}", environment_id));
+    return it->second;
+  }
+
+  Result<std::map<int64_t, Environment>> ListEnvironments() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return environments_;
+  }
+
+  Result<std::string> LoadConsoleLog(int64_t run_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    StoredRun* r = Find(run_id);
+    if (!r) return Status::NotFound(fmt::format("no run {}", run_id));
+    return r->console_log;
+  }
+
+  Result<int64_t> LatestRun() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (runs_.empty()) return Status::NotFound("no runs in the database");
+    return runs_.back().run.id;
+  }
+
+  Result<std::vector<AttemptRecord>> LoadAttempts(int64_t run_id, bool with_output) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    StoredRun* r = Find(run_id);
+    if (!r) return std::vector<AttemptRecord>();
+    std::vector<AttemptRecord> out = r->attempts;
+    if (!with_output) {
+      for (auto& a : out) {
+        a.output.clear();
+        for (auto& c : a.crashes) c.text.clear();
+      }
+    }
+    return out;
+  }
+
+  Result<int64_t> CreateBisection(const BisectionRecord& b) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    StoredBisection s;
+    s.bisection.id = static_cast<int64_t>(bisections_.size()) + 1;
+    s.bisection.repo = b.repo;
+    s.bisection.good = b.good;
+    s.bisection.bad = b.bad;
+    s.bisection.options_json = b.options_json;
+    s.bisection.status = b.status;
+    s.bisection.started_at = b.started_at;
+    bisections_.push_back(std::move(s));
+    return bisections_.back().bisection.id;
+  }
+
+  Result<BisectionRecord> ActiveBisection(const std::string& repo) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return FindBisection(repo, true);
+  }
+
+  Result<BisectionRecord> LoadBisection(int64_t id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    StoredBisection* b = FindBisection(id);
+    if (!b) return Status::NotFound(fmt::format("no bisection {}", id));
+    return b->bisection;
+  }
+
+  Result<BisectionRecord> LatestBisection(const std::string& repo) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return FindBisection(repo, false);
+  }
+
+  Status RecordBisectRun(int64_t bisection_id, const BisectRunRecord& r) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    StoredBisection* b = FindBisection(bisection_id);
+    if (!b) return Status::InvalidArgument(fmt::format("no bisection {}", bisection_id));
+    b->runs.push_back(r);
+    return Status::OK();
+  }
+
+  Result<std::vector<BisectRunRecord>> LoadBisectRuns(int64_t bisection_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    StoredBisection* b = FindBisection(bisection_id);
+    if (!b) return std::vector<BisectRunRecord>();
+    return b->runs;
+  }
+
+  Status FinishBisection(int64_t id, const std::string& status, const std::string& result_json,
+                         const std::string& finished_at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (StoredBisection* b = FindBisection(id)) {
+      b->bisection.status = status;
+      b->bisection.result_json = result_json;
+      b->bisection.finished_at = finished_at;
+    }
+    return Status::OK();  // like an UPDATE of no row
+  }
+
+  Result<std::map<std::string, int64_t>> LastDurations() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_durations_;
+  }
+
+ private:
+  StoredRun* Find(int64_t run_id) {
+    if (run_id < 1 || run_id > static_cast<int64_t>(runs_.size())) return nullptr;
+    return &runs_[static_cast<size_t>(run_id - 1)];
+  }
+  StoredBisection* FindBisection(int64_t id) {
+    if (id < 1 || id > static_cast<int64_t>(bisections_.size())) return nullptr;
+    return &bisections_[static_cast<size_t>(id - 1)];
+  }
+  Result<BisectionRecord> FindBisection(const std::string& repo, bool running_only) {
+    for (auto it = bisections_.rbegin(); it != bisections_.rend(); ++it) {
+      const BisectionRecord& b = it->bisection;
+      if (b.repo == repo && (!running_only || b.status == "running")) return b;
+    }
+    return Status::NotFound("no bisection in progress");
+  }
+
+  std::mutex mu_;
+  std::map<int64_t, Environment> environments_;
+  std::map<std::string, int64_t> by_fingerprint_;
+  std::vector<StoredRun> runs_;  // runs_[i] has id i + 1
+  std::vector<StoredBisection> bisections_;
+  std::map<std::string, int64_t> last_durations_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> NewMemoryStore() { return std::make_unique<MemoryStore>(); }
+
+}  // namespace vigil::store

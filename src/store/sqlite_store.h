@@ -1,0 +1,61 @@
+// The SQLite backend of the store: all of vigil's SQL. WAL, a versioned
+// schema brought forward one step at a time; every attempt is committed in
+// its own transaction when it finishes.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "store/sqlite.h"
+#include "store/store.h"
+
+namespace vigil::store {
+
+// The schema version recorded in `db`; 0 for a new database.
+Result<int> SchemaVersion(Database& db);
+// Applies the migration steps (step k takes the schema from version k-1 to
+// k) from the database's version up to `target`, each in its own
+// transaction. InvalidArgument when the database is newer than `target`.
+Status MigrateTo(Database& db, int target);
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates the database and brings its schema to kSchemaVersion.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+
+  int schema_version() const override { return version_; }
+  Result<int64_t> EnsureEnvironment(const model::Environment& env) override;
+  Result<int64_t> CreateRun(const model::RunRecord& run) override;
+  Status RecordAttempt(int64_t run_id, const model::AttemptRecord& a) override;
+  Status SetConsoleLog(int64_t run_id, const std::string& path) override;
+  Status SetRunVm(int64_t run_id, const std::string& vm_json) override;
+  Status FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at) override;
+  Result<model::RunRecord> LoadRun(int64_t run_id) override;
+  using Store::ListRuns;
+  Result<std::vector<model::RunRecord>> ListRuns(const RunQuery& query) override;
+  Result<model::Environment> LoadEnvironment(int64_t environment_id) override;
+  Result<std::map<int64_t, model::Environment>> ListEnvironments() override;
+  Result<std::string> LoadConsoleLog(int64_t run_id) override;
+  Result<int64_t> LatestRun() override;
+  Result<std::vector<model::AttemptRecord>> LoadAttempts(int64_t run_id, bool with_output = false) override;
+  Result<int64_t> CreateBisection(const model::BisectionRecord& b) override;
+  Result<model::BisectionRecord> ActiveBisection(const std::string& repo) override;
+  Result<model::BisectionRecord> LoadBisection(int64_t id) override;
+  Result<model::BisectionRecord> LatestBisection(const std::string& repo) override;
+  Status RecordBisectRun(int64_t bisection_id, const model::BisectRunRecord& r) override;
+  Result<std::vector<model::BisectRunRecord>> LoadBisectRuns(int64_t bisection_id) override;
+  Status FinishBisection(int64_t id, const std::string& status, const std::string& result_json,
+                         const std::string& finished_at) override;
+  Result<std::map<std::string, int64_t>> LastDurations() override;
+
+ private:
+  SqliteStore(std::unique_ptr<Database> db, int version) : db_(std::move(db)), version_(version) {}
+  Result<model::BisectionRecord> FindBisection(const std::string& repo, bool running_only);
+
+  std::mutex mu_;  // one connection, used by one thread at a time
+  std::unique_ptr<Database> db_;
+  int version_ = 0;
+};
+
+}  // namespace vigil::store
