@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "judge/outcome.h"
+#include "store/memory_store.h"
 #include "sys/fake_process_runner.h"
 
 namespace vigil::engine {
@@ -80,9 +81,7 @@ class RunSessionTest : public ::testing::Test {
                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "tests" / "c");
-    auto db = store::Store::Open((dir_ / "vigil.db").string());
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(*db);
+    db_ = store::NewMemoryStore();
   }
   void TearDown() override {
     db_.reset();
