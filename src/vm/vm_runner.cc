@@ -23,6 +23,7 @@
 #include "runner/environment.h"
 #include "vm/channel.h"
 #include "vm/initramfs.h"
+#include "vm/qemu_command.h"
 
 namespace vigil::vm {
 namespace {
@@ -198,10 +199,7 @@ std::string ProbeAccel(const std::string& kernel, const std::string& initramfs, 
   }
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return "tcg";
-  pid_t pid = Spawn({"qemu-system-x86_64", "-accel", "kvm", "-m", "256", "-smp", "1", "-display", "none",
-                     "-no-reboot", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-kernel", kernel,
-                     "-initrd", initramfs, "-append", "console=ttyS0 panic=-1 vigil.probe=1"},
-                    fds[1], fds[1]);
+  pid_t pid = Spawn(ProbeQemuArgv(kernel, initramfs), fds[1], fds[1]);
   close(fds[1]);
   if (pid < 0) {
     close(fds[0]);
@@ -368,17 +366,10 @@ Status VmRunner::BootOnce() {
   unlink(vfs_sock.c_str());
   unlink(ch_sock.c_str());
   auto start = Clock::now();
-  std::string mem = options_.memory;
-  std::vector<std::string> args = {"qemu-system-x86_64", "-accel", accel_, "-m", mem, "-smp",
-                                   std::to_string(options_.cpus), "-display", "none", "-no-reboot",
-                                   "-serial", "stdio", "-monitor", "none", "-nic", "none"};
-  if (accel_ == "kvm") args.insert(args.end(), {"-cpu", "host"});
   pid_t vfsd = -1;
   if (rootfs_ == "virtiofs") {
     int log = open((dir + "/virtiofsd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    vfsd = Spawn({"/usr/lib/qemu/virtiofsd", "--socket-path=" + vfs_sock, "-o", "source=/", "-o", "cache=always",
-                  "-o", "sandbox=chroot"},
-                 log, log);
+    vfsd = Spawn(VirtiofsdArgv(vfs_sock), log, log);
     if (log >= 0) close(log);
     if (vfsd < 0) return Status::IOError("cannot start /usr/lib/qemu/virtiofsd (install qemu-system-common)");
     for (int i = 0; i < 500 && access(vfs_sock.c_str(), F_OK) != 0; ++i) {
@@ -389,32 +380,9 @@ Status VmRunner::BootOnce() {
       KillAndReap(vfsd);
       return Status::IOError("virtiofsd did not start: " + ReadFileTail(dir + "/virtiofsd.log", 2000));
     }
-    args.insert(args.end(), {"-object", fmt::format("memory-backend-memfd,id=mem,size={},share=on", mem), "-numa",
-                             "node,memdev=mem", "-chardev", fmt::format("socket,id=vfs,path={}", vfs_sock),
-                             "-device", "vhost-user-fs-pci,chardev=vfs,tag=vigilroot"});
-  } else {
-    args.insert(args.end(), {"-fsdev", "local,id=fs0,path=/,security_model=none,readonly=on", "-device",
-                             "virtio-9p-pci,fsdev=fs0,mount_tag=vigilroot"});
   }
-  args.insert(args.end(), {"-qmp", fmt::format("unix:{},server=on,wait=off", qmp_sock)});
-  args.insert(args.end(), {"-device", "virtio-serial-pci", "-chardev",
-                           fmt::format("socket,id=ch,path={},server=on,wait=off", ch_sock), "-device",
-                           "virtserialport,chardev=ch,name=vigil"});
-  std::string cmdline = "console=ttyS0 panic=-1 sysrq_always_enabled";
-  if (options_.panic_on_warn) cmdline += " panic_on_warn=1";
-  if (options_.panic_on_oops) cmdline += " oops=panic";
-  cmdline += fmt::format(" vigil.bin={} vigil.rootfs={} vigil.path={}", options_.vigil_binary, rootfs_,
-                         options_.guest_path);
-  if (!options_.modules_dir.empty()) cmdline += " vigil.modules=" + options_.modules_dir;
-  // Kept visible in the guest even when they live under /tmp, /root, ...
-  std::vector<std::string> keep = {fs::path(options_.vigil_binary).parent_path().string()};
-  if (!options_.tests_dir.empty()) keep.push_back(options_.tests_dir);
-  if (!options_.modules_dir.empty()) keep.push_back(options_.modules_dir);
-  std::string keep_arg;
-  for (const auto& k : keep) keep_arg += (keep_arg.empty() ? "" : ",") + k;
-  cmdline += " vigil.keep=" + keep_arg;
-  if (!options_.append.empty()) cmdline += " " + options_.append;
-  args.insert(args.end(), {"-kernel", options_.kernel, "-initrd", initramfs_, "-append", cmdline});
+  QemuBoot boot{accel_, rootfs_, initramfs_, vfs_sock, ch_sock, qmp_sock};
+  std::vector<std::string> args = QemuArgv(options_, boot);
 
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {

@@ -22,30 +22,9 @@
 #include "console/detector.h"
 #include "sys/process.h"
 #include "model/records.h"
+#include "vm/vm_options.h"
 
 namespace vigil::vm {
-
-struct VmOptions {
-  std::string kernel;       // bzImage / vmlinuz
-  std::string modules_dir;  // lib/modules/<release>; "" for none
-  std::string accel = "auto";  // auto | kvm | tcg
-  int cpus = 2;
-  std::string memory = "2G";
-  std::string append;       // more kernel command line
-  bool panic_on_warn = false;
-  bool panic_on_oops = false;
-  std::string rootfs = "auto";  // auto | virtiofs | 9p
-  std::string vigil_binary;     // the guest side (this binary, seen through the share)
-  std::string guest_path;       // PATH in the guest
-  std::string tests_dir;        // visible in the guest at the same path
-  std::string work_dir;         // sockets, console log
-  std::string cache_dir;        // initramfs images
-  std::chrono::seconds boot_timeout{180};
-  int boot_retries = 2;
-  std::chrono::milliseconds fatal_grace{100};
-  std::chrono::seconds hang_timeout{0};  // no console or result output for this long: hang
-  std::chrono::milliseconds report_quiet{300};  // console silence that completes a report
-};
 
 // "auto": starts a tiny VM with KVM and a short deadline; TCG when it fails.
 // Sets *why to what was seen.
