@@ -31,19 +31,20 @@ std::vector<std::string> QemuArgv(const VmOptions& options, const QemuBoot& boot
                                    "-serial", "stdio", "-monitor", "none", "-nic", "none"};
   if (boot.accel == "kvm") args.insert(args.end(), {"-cpu", "host"});
   if (boot.rootfs == "virtiofs") {
-    args.insert(args.end(), {"-object", fmt::format("memory-backend-memfd,id=mem,size={},share=on", mem), "-numa",
-                             "node,memdev=mem", "-chardev", fmt::format("socket,id=vfs,path={}", boot.virtiofs_socket),
-                             "-device", "vhost-user-fs-pci,chardev=vfs,tag=vigilroot"});
+    args.insert(args.end(), {"-object", fmt::format("memory-backend-memfd,id=mem,size={},share=on", mem),
+                             "-numa", "node,memdev=mem", "-chardev",
+                             fmt::format("socket,id=vfs,path={}", boot.virtiofs_socket), "-device",
+                             "vhost-user-fs-pci,chardev=vfs,tag=vigilroot"});
   } else {
     args.insert(args.end(), {"-fsdev", "local,id=fs0,path=/,security_model=none,readonly=on", "-device",
                              "virtio-9p-pci,fsdev=fs0,mount_tag=vigilroot"});
   }
   args.insert(args.end(), {"-qmp", fmt::format("unix:{},server=on,wait=off", boot.qmp_socket)});
   args.insert(args.end(), {"-device", "virtio-serial-pci", "-chardev",
-                           fmt::format("socket,id=ch,path={},server=on,wait=off", boot.channel_socket), "-device",
-                           "virtserialport,chardev=ch,name=vigil"});
-  args.insert(args.end(),
-              {"-kernel", options.kernel, "-initrd", boot.initramfs, "-append", KernelCommandLine(options, boot.rootfs)});
+                           fmt::format("socket,id=ch,path={},server=on,wait=off", boot.channel_socket),
+                           "-device", "virtserialport,chardev=ch,name=vigil"});
+  args.insert(args.end(), {"-kernel", options.kernel, "-initrd", boot.initramfs, "-append",
+                           KernelCommandLine(options, boot.rootfs)});
   return args;
 }
 

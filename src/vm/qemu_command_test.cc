@@ -21,7 +21,8 @@ VmOptions Options() {
 }
 
 QemuBoot Boot(const std::string& accel, const std::string& rootfs) {
-  return {accel, rootfs, "/cache/initramfs.img", "/tmp/w/vfs-1.sock", "/tmp/w/ch-1.sock", "/tmp/w/qmp-1.sock"};
+  return {accel, rootfs, "/cache/initramfs.img", "/tmp/w/vfs-1.sock", "/tmp/w/ch-1.sock",
+          "/tmp/w/qmp-1.sock"};
 }
 
 // The argument after `flag`'s n-th occurrence; "" when absent.
@@ -34,12 +35,14 @@ std::string After(const Argv& a, const std::string& flag, int n = 0) {
 bool Has(const Argv& a, const std::string& s) { return std::find(a.begin(), a.end(), s) != a.end(); }
 
 TEST(QemuCommandTest, TcgWithVirtiofsIsTheWholeArgv) {
-  Argv want = {"qemu-system-x86_64", "-accel", "tcg", "-m", "2G", "-smp", "2", "-display", "none", "-no-reboot",
-               "-serial", "stdio", "-monitor", "none", "-nic", "none",
+  Argv want = {"qemu-system-x86_64", "-accel", "tcg", "-m", "2G", "-smp", "2", "-display", "none",
+               "-no-reboot", "-serial", "stdio", "-monitor", "none", "-nic", "none",
                "-object", "memory-backend-memfd,id=mem,size=2G,share=on", "-numa", "node,memdev=mem",
-               "-chardev", "socket,id=vfs,path=/tmp/w/vfs-1.sock", "-device", "vhost-user-fs-pci,chardev=vfs,tag=vigilroot",
+               "-chardev", "socket,id=vfs,path=/tmp/w/vfs-1.sock",
+               "-device", "vhost-user-fs-pci,chardev=vfs,tag=vigilroot",
                "-qmp", "unix:/tmp/w/qmp-1.sock,server=on,wait=off",
-               "-device", "virtio-serial-pci", "-chardev", "socket,id=ch,path=/tmp/w/ch-1.sock,server=on,wait=off",
+               "-device", "virtio-serial-pci",
+               "-chardev", "socket,id=ch,path=/tmp/w/ch-1.sock,server=on,wait=off",
                "-device", "virtserialport,chardev=ch,name=vigil",
                "-kernel", "/k/vmlinuz-6.12", "-initrd", "/cache/initramfs.img", "-append",
                "console=ttyS0 panic=-1 sysrq_always_enabled vigil.bin=/build/vigil vigil.rootfs=virtiofs "
@@ -122,9 +125,9 @@ TEST(QemuCommandTest, VirtiofsdSharesTheRootAtTheSocket) {
 
 TEST(QemuCommandTest, ProbeIsATinyKvmGuestOnTheSerialConsole) {
   EXPECT_EQ(ProbeQemuArgv("/k/bz", "/c/i.img"),
-            (Argv{"qemu-system-x86_64", "-accel", "kvm", "-m", "256", "-smp", "1", "-display", "none", "-no-reboot",
-                  "-serial", "stdio", "-monitor", "none", "-nic", "none", "-kernel", "/k/bz", "-initrd", "/c/i.img",
-                  "-append", "console=ttyS0 panic=-1 vigil.probe=1"}));
+            (Argv{"qemu-system-x86_64", "-accel", "kvm", "-m", "256", "-smp", "1", "-display", "none",
+                  "-no-reboot", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-kernel", "/k/bz",
+                  "-initrd", "/c/i.img", "-append", "console=ttyS0 panic=-1 vigil.probe=1"}));
 }
 
 }  // namespace
