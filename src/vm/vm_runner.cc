@@ -19,16 +19,18 @@
 
 #include <fmt/format.h>
 
+#include "base/clock.h"
 #include "base/kernel_modules.h"
 #include "runner/environment.h"
 #include "vm/channel.h"
 #include "vm/initramfs.h"
+#include "vm/qemu_command.h"
 
 namespace vigil::vm {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 // Starts a helper (QEMU, virtiofsd) in a process group of its own that dies
 // with vigil: PR_SET_PDEATHSIG fires when the thread that forked it ends, so
@@ -111,8 +113,8 @@ int ConnectUnix(const std::string& path) {
 
 // Reads from fd until `want` appears or `ms` pass.
 bool ReadUntil(int fd, const std::string& want, int ms, std::string* got) {
-  auto deadline = Clock::now() + std::chrono::milliseconds(ms);
-  while (Clock::now() < deadline) {
+  auto deadline = SteadyClock::now() + std::chrono::milliseconds(ms);
+  while (SteadyClock::now() < deadline) {
     pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, 50) <= 0) continue;
     char buf[4096];
@@ -182,15 +184,6 @@ bool KernelHasVirtiofs(const std::string& modules_dir) {
 
 }  // namespace
 
-struct VmRunner::Pending {
-  sys::OutputSink* sink = nullptr;
-  size_t max_output = 16 << 20;
-  bool ended = false;  // its end came while a kernel report it may own was open
-  bool done = false;
-  sys::ProcessResult result;
-  std::vector<console::Report> reports;
-};
-
 std::string ProbeAccel(const std::string& kernel, const std::string& initramfs, std::string* why) {
   if (access("/dev/kvm", R_OK | W_OK) != 0) {
     *why = "no usable /dev/kvm";
@@ -198,10 +191,7 @@ std::string ProbeAccel(const std::string& kernel, const std::string& initramfs, 
   }
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return "tcg";
-  pid_t pid = Spawn({"qemu-system-x86_64", "-accel", "kvm", "-m", "256", "-smp", "1", "-display", "none",
-                     "-no-reboot", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-kernel", kernel,
-                     "-initrd", initramfs, "-append", "console=ttyS0 panic=-1 vigil.probe=1"},
-                    fds[1], fds[1]);
+  pid_t pid = Spawn(ProbeQemuArgv(kernel, initramfs), fds[1], fds[1]);
   close(fds[1]);
   if (pid < 0) {
     close(fds[0]);
@@ -209,11 +199,12 @@ std::string ProbeAccel(const std::string& kernel, const std::string& initramfs, 
     return "tcg";
   }
   std::string seen;
-  auto deadline = Clock::now() + std::chrono::seconds(10);
+  auto deadline = SteadyClock::now() + std::chrono::seconds(10);
   bool ok = false;
-  while (Clock::now() < deadline) {
+  while (SteadyClock::now() < deadline) {
     pollfd p{fds[0], POLLIN, 0};
-    int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+    int ms = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()).count());
     if (poll(&p, 1, std::max(ms, 1)) <= 0) continue;
     char buf[4096];
     ssize_t n = read(fds[0], buf, sizeof buf);
@@ -235,12 +226,26 @@ std::string ProbeAccel(const std::string& kernel, const std::string& initramfs, 
   return "tcg";
 }
 
-VmRunner::VmRunner(VmOptions options) : options_(std::move(options)) {}
+namespace {
+
+SupervisorOptions SupervisorOptionsOf(const VmOptions& o) {
+  SupervisorOptions s;
+  s.fatal_grace = o.fatal_grace;
+  s.hang_timeout = o.hang_timeout;
+  s.report_quiet = o.report_quiet;
+  return s;
+}
+
+}  // namespace
+
+VmRunner::VmRunner(VmOptions options)
+    : options_(std::move(options)), supervisor_(SupervisorOptionsOf(options_), SystemClock::Get(), *this) {}
 
 VmRunner::~VmRunner() { Shutdown(); }
 
 Status VmRunner::Start() {
   std::error_code ec;
+  // A failure shows below: the console log cannot be opened.
   fs::create_directories(options_.work_dir, ec);
   if (access(options_.kernel.c_str(), R_OK) != 0)
     return Status::NotFound(fmt::format("cannot read the kernel {}: {}", options_.kernel, std::strerror(errno)));
@@ -271,63 +276,23 @@ Status VmRunner::Start() {
   }
   console_log_ = options_.work_dir + "/console.log";
   console_file_ = open(console_log_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-  if (console_file_ < 0) return Status::IOError(fmt::format("cannot write {}: {}", console_log_, std::strerror(errno)));
-  detector_ = std::make_unique<console::Detector>();
-  detector_->set_listener([this](console::Detector::Event e, const console::Report& r) { OnReport(e, r); });
+  if (console_file_ < 0)
+    return Status::IOError(fmt::format("cannot write {}: {}", console_log_, std::strerror(errno)));
   watchdog_ = std::thread([this] {
     while (!stopping_) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      std::unique_lock<std::mutex> lock(mu_);
-      auto now = Clock::now();
-      if (report_open_ && now - last_console_ > options_.report_quiet) {
-        // The console went quiet: the open report is complete.
-        lock.unlock();
-        {
-          std::lock_guard<std::mutex> d(detector_mu_);
-          detector_->Quiet();
-        }
-        lock.lock();
+      std::optional<Supervisor::SysrqAsk> ask;
+      std::string qmp;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ask = supervisor_.Tick();
+        qmp = qmp_path_;
       }
-      if (kill_deadline_ != Clock::time_point{} && now >= kill_deadline_) {
-        kill_deadline_ = {};
-        KillQemu();
-      }
-      bool any_running = false;
-      for (auto& [id, p] : pending_) any_running |= !p->done;
-      if (options_.hang_timeout.count() > 0 && up_ && any_running && now - last_activity_ > options_.hang_timeout) {
-        // No console and no result output: the kernel hangs. Ask it for the
-        // blocked tasks and all tasks (sysrq w, t), keep what it prints, then
-        // kill it; the tests that were running time out with the dump.
-        int gen = generation_;
-        std::string qmp = qmp_path_;
-        off_t from = lseek(console_file_, 0, SEEK_CUR);
-        lock.unlock();
-        bool sent = QmpSysrq(qmp, {"w", "t"}, 1500);
-        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-        lock.lock();
-        if (gen != generation_) continue;
-        off_t to = lseek(console_file_, 0, SEEK_CUR);
-        std::string dump;
-        if (to > from) {
-          size_t len = std::min<size_t>(static_cast<size_t>(to - from), 512 << 10);
-          dump.resize(len);
-          ssize_t n = pread(console_file_, dump.data(), len, from);
-          dump.resize(n > 0 ? static_cast<size_t>(n) : 0);
-        }
-        for (auto& [id, p] : pending_) {
-          if (p->done) continue;
-          p->result.timed_out = true;
-          p->result.status = sys::WaitStatus::Signaled(SIGKILL);
-          p->done = true;
-          p->result.output += fmt::format(
-              "\nvigil: no console or test output for {} s: the VM hangs; {}, then killed\n",
-              options_.hang_timeout.count(), sent ? "sysrq w and t asked for its tasks" : "sysrq could not be sent");
-          if (!dump.empty()) p->result.output += "---- console after sysrq w, t ----\n" + dump;
-        }
-        up_ = false;  // the next test boots a fresh VM
-        cv_.notify_all();
-        KillQemu();
-      }
+      if (!ask) continue;
+      // The VM hangs: sysrq through QMP takes seconds, the console keeps flowing.
+      bool sent = QmpSysrq(qmp, ask->keys, 1500);
+      std::lock_guard<std::mutex> lock(mu_);
+      supervisor_.SysrqSent(*ask, sent);
     }
   });
   return EnsureUp();
@@ -357,7 +322,6 @@ Status VmRunner::BootOnce() {
     std::lock_guard<std::mutex> lock(mu_);
     gen = ++generation_;
     hello_ = false;
-    report_open_ = false;
   }
   std::string dir = options_.work_dir;
   std::string vfs_sock = fmt::format("{}/vfs-{}.sock", dir, gen);
@@ -367,18 +331,11 @@ Status VmRunner::BootOnce() {
   unlink(qmp_sock.c_str());
   unlink(vfs_sock.c_str());
   unlink(ch_sock.c_str());
-  auto start = Clock::now();
-  std::string mem = options_.memory;
-  std::vector<std::string> args = {"qemu-system-x86_64", "-accel", accel_, "-m", mem, "-smp",
-                                   std::to_string(options_.cpus), "-display", "none", "-no-reboot",
-                                   "-serial", "stdio", "-monitor", "none", "-nic", "none"};
-  if (accel_ == "kvm") args.insert(args.end(), {"-cpu", "host"});
+  auto start = SteadyClock::now();
   pid_t vfsd = -1;
   if (rootfs_ == "virtiofs") {
     int log = open((dir + "/virtiofsd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    vfsd = Spawn({"/usr/lib/qemu/virtiofsd", "--socket-path=" + vfs_sock, "-o", "source=/", "-o", "cache=always",
-                  "-o", "sandbox=chroot"},
-                 log, log);
+    vfsd = Spawn(VirtiofsdArgv(vfs_sock), log, log);
     if (log >= 0) close(log);
     if (vfsd < 0) return Status::IOError("cannot start /usr/lib/qemu/virtiofsd (install qemu-system-common)");
     for (int i = 0; i < 500 && access(vfs_sock.c_str(), F_OK) != 0; ++i) {
@@ -389,32 +346,9 @@ Status VmRunner::BootOnce() {
       KillAndReap(vfsd);
       return Status::IOError("virtiofsd did not start: " + ReadFileTail(dir + "/virtiofsd.log", 2000));
     }
-    args.insert(args.end(), {"-object", fmt::format("memory-backend-memfd,id=mem,size={},share=on", mem), "-numa",
-                             "node,memdev=mem", "-chardev", fmt::format("socket,id=vfs,path={}", vfs_sock),
-                             "-device", "vhost-user-fs-pci,chardev=vfs,tag=vigilroot"});
-  } else {
-    args.insert(args.end(), {"-fsdev", "local,id=fs0,path=/,security_model=none,readonly=on", "-device",
-                             "virtio-9p-pci,fsdev=fs0,mount_tag=vigilroot"});
   }
-  args.insert(args.end(), {"-qmp", fmt::format("unix:{},server=on,wait=off", qmp_sock)});
-  args.insert(args.end(), {"-device", "virtio-serial-pci", "-chardev",
-                           fmt::format("socket,id=ch,path={},server=on,wait=off", ch_sock), "-device",
-                           "virtserialport,chardev=ch,name=vigil"});
-  std::string cmdline = "console=ttyS0 panic=-1 sysrq_always_enabled";
-  if (options_.panic_on_warn) cmdline += " panic_on_warn=1";
-  if (options_.panic_on_oops) cmdline += " oops=panic";
-  cmdline += fmt::format(" vigil.bin={} vigil.rootfs={} vigil.path={}", options_.vigil_binary, rootfs_,
-                         options_.guest_path);
-  if (!options_.modules_dir.empty()) cmdline += " vigil.modules=" + options_.modules_dir;
-  // Kept visible in the guest even when they live under /tmp, /root, ...
-  std::vector<std::string> keep = {fs::path(options_.vigil_binary).parent_path().string()};
-  if (!options_.tests_dir.empty()) keep.push_back(options_.tests_dir);
-  if (!options_.modules_dir.empty()) keep.push_back(options_.modules_dir);
-  std::string keep_arg;
-  for (const auto& k : keep) keep_arg += (keep_arg.empty() ? "" : ",") + k;
-  cmdline += " vigil.keep=" + keep_arg;
-  if (!options_.append.empty()) cmdline += " " + options_.append;
-  args.insert(args.end(), {"-kernel", options_.kernel, "-initrd", initramfs_, "-append", cmdline});
+  QemuBoot boot{accel_, rootfs_, initramfs_, vfs_sock, ch_sock, qmp_sock};
+  std::vector<std::string> args = QemuArgv(options_, boot);
 
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -439,7 +373,7 @@ Status VmRunner::BootOnce() {
     qmp_path_ = qmp_sock;
     up_ = true;
     booting_ = true;
-    last_activity_ = Clock::now();
+    supervisor_.VmStarted();
     ++boots_;
   }
   threads_.emplace_back([this, fd = fds[0], gen] { ConsoleLoop(fd, gen); });
@@ -462,7 +396,7 @@ Status VmRunner::BootOnce() {
   bool ok = cv_.wait_for(lock, options_.boot_timeout, [&] { return hello_ || !up_ || generation_ != gen; });
   booting_ = false;
   if (ok && hello_ && up_) {
-    double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    double secs = std::chrono::duration<double>(SteadyClock::now() - start).count();
     if (boots_ == 1) first_boot_seconds_ = secs;
     return Status::OK();
   }
@@ -487,19 +421,15 @@ void VmRunner::ConsoleLoop(int fd, int generation) {
     if (n <= 0) break;
     std::string_view chunk(buf, static_cast<size_t>(n));
     (void)!write(console_file_, chunk.data(), chunk.size());
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      last_activity_ = last_console_ = Clock::now();
-      console_tail_.append(chunk);
-      if (console_tail_.size() > 8192) console_tail_.erase(0, console_tail_.size() - 4096);
-    }
-    std::lock_guard<std::mutex> d(detector_mu_);
-    detector_->Feed(chunk);
+    std::lock_guard<std::mutex> lock(mu_);
+    console_tail_.append(chunk);
+    if (console_tail_.size() > 8192) console_tail_.erase(0, console_tail_.size() - 4096);
+    supervisor_.OnConsole(chunk);
   }
   close(fd);
   {
-    std::lock_guard<std::mutex> d(detector_mu_);
-    detector_->Quiet();  // the VM is gone: an open report is complete
+    std::lock_guard<std::mutex> lock(mu_);
+    supervisor_.ConsoleClosed();
   }
   VmEnded(generation, "console closed");
 }
@@ -515,83 +445,25 @@ void VmRunner::ChannelLoop(int fd, int generation) {
     if (!reader.Feed(std::string_view(buf, static_cast<size_t>(n)), &frames).ok()) break;
     std::lock_guard<std::mutex> lock(mu_);
     if (generation != generation_) break;
-    last_activity_ = Clock::now();
     for (Frame& f : frames) {
-      if (f.type == FrameType::kHello) {
-        try {
-          environment_ = EnvironmentFromJson(nlohmann::json::parse(f.payload));
-        } catch (const std::exception&) {
-        }
-        environment_.where = "vm";
-        environment_.accel = accel_;
-        if (environment_.kernel_config.empty()) {
-          // The guest has no /proc/config.gz: the config file beside the image
-          // (an unpacked Debian package has boot/config-RELEASE).
-          std::string dir = std::filesystem::path(options_.kernel).parent_path().string();
-          environment_.kernel_config = runner::KernelConfigHash(environment_.kernel_release, dir.empty() ? "." : dir);
-        }
-        hello_ = true;
-        cv_.notify_all();
-        continue;
+      if (f.type != FrameType::kHello) continue;
+      try {
+        environment_ = EnvironmentFromJson(nlohmann::json::parse(f.payload));
+      } catch (const std::exception&) {
       }
-      auto it = pending_.find(f.id);
-      if (it == pending_.end() || it->second->done) continue;
-      if (f.type == FrameType::kOutput) {
-        if (it->second->sink) it->second->sink->OnOutput(f.payload);
-        // Kept (capped) for the summary and the environment checks, as on the host.
-        std::string& out = it->second->result.output;
-        if (out.size() < it->second->max_output) out.append(f.payload, 0, it->second->max_output - out.size());
-      } else if (f.type == FrameType::kEnd) {
-        try {
-          // The guest's result, with the output kept here as it came.
-          sys::ProcessResult r = ResultFromJson(nlohmann::json::parse(f.payload));
-          r.output = std::move(it->second->result.output);
-          it->second->result = std::move(r);
-        } catch (const std::exception&) {
-          it->second->result.status = sys::WaitStatus::Exited(127);
-        }
-        bool owns_open_report = report_open_ && std::find(report_tests_.begin(), report_tests_.end(), f.id) !=
-                                                     report_tests_.end();
-        if (owns_open_report) {
-          it->second->ended = true;  // done when the report completes
-        } else {
-          it->second->done = true;
-          cv_.notify_all();
-        }
+      environment_.where = "vm";
+      environment_.accel = accel_;
+      if (environment_.kernel_config.empty()) {
+        // The guest has no /proc/config.gz: the config file beside the image
+        // (an unpacked Debian package has boot/config-RELEASE).
+        std::string dir = std::filesystem::path(options_.kernel).parent_path().string();
+        environment_.kernel_config =
+            runner::KernelConfigHash(environment_.kernel_release, dir.empty() ? "." : dir);
       }
-    }
-  }
-}
-
-void VmRunner::OnReport(console::Detector::Event e, const console::Report& r) {
-  std::lock_guard<std::mutex> lock(mu_);
-  switch (e) {
-    case console::Detector::Event::kStarted:
-      report_open_ = true;
-      report_tests_.clear();
-      for (auto& [id, p] : pending_)
-        if (!p->done) report_tests_.push_back(id);
-      break;
-    case console::Detector::Event::kFatal:
-      // The kernel is dying: give the rest of the report a moment, then kill.
-      kill_deadline_ = Clock::now() + options_.fatal_grace;
-      if (fatal_seen_ == Clock::time_point{}) fatal_seen_ = Clock::now();
-      break;
-    case console::Detector::Event::kCompleted:
-      report_open_ = false;
-      all_reports_.push_back(r);
-      for (uint32_t id : report_tests_) {
-        auto it = pending_.find(id);
-        if (it == pending_.end()) continue;
-        it->second->reports.push_back(r);
-        if (it->second->ended) it->second->done = true;
-      }
+      hello_ = true;
       cv_.notify_all();
-      if (r.fatal) {
-        kill_deadline_ = {};
-        KillQemu();
-      }
-      break;
+    }
+    supervisor_.OnChannel(frames);
   }
 }
 
@@ -615,26 +487,13 @@ void VmRunner::VmEnded(int generation, const std::string& why) {
   }
   // The console closed: QEMU is gone or going. Reap it before anyone hears.
   KillAndReap(qemu);
-  auto gone = Clock::now();
+  auto gone = SystemClock::Get().Monotonic();
   if (ch >= 0) shutdown(ch, SHUT_RDWR);
   KillAndReap(vfsd);
   if (ch >= 0) close(ch);
   std::lock_guard<std::mutex> lock(mu_);
   up_ = false;
-  kill_deadline_ = {};
-  if (fatal_seen_ != Clock::time_point{}) {
-    // From the panic's first line read off the console to QEMU reaped.
-    fatal_to_gone_ms_.push_back(std::chrono::duration<double, std::milli>(gone - fatal_seen_).count());
-    fatal_seen_ = {};
-  }
-  for (auto& [id, p] : pending_) {
-    if (p->done) continue;
-    p->result.vm_died = true;
-    p->result.status = sys::WaitStatus::Signaled(SIGKILL);
-    p->result.output += fmt::format("vigil: the VM ended while this ran ({})\n", why);
-    p->done = true;
-  }
-  cv_.notify_all();
+  supervisor_.VmGone(why, gone);
 }
 
 Result<sys::ProcessResult> VmRunner::Run(const sys::ProcessOptions& options, sys::OutputSink* sink) {
@@ -645,25 +504,18 @@ Result<sys::ProcessResult> VmRunner::Run(const sys::ProcessOptions& options, sys
     Status st = EnsureUp();
     if (!st.ok()) return st;
   }
-  Pending p;
-  p.sink = sink;
-  p.max_output = options.max_output_bytes;
-  auto start = Clock::now();
+  auto start = SteadyClock::now();
   std::unique_lock<std::mutex> lock(mu_);
   if (!up_ || channel_fd_ < 0) return Status::IOError("the VM is not running");
-  uint32_t id = next_id_++;
-  pending_[id] = &p;
-  last_activity_ = Clock::now();
+  uint32_t id = supervisor_.Begin(sink, options.max_output_bytes);
   if (!WriteAll(channel_fd_, EncodeFrame(FrameType::kRequest, id, OptionsToJson(options).dump()))) {
-    pending_.erase(id);
+    supervisor_.Abandon(id);
     return Status::IOError("cannot write to the VM's results channel");
   }
-  cv_.wait(lock, [&] { return p.done; });
-  pending_.erase(id);
-  sys::ProcessResult r = std::move(p.result);
-  r.kernel_reports = std::move(p.reports);
+  cv_.wait(lock, [&] { return supervisor_.Done(id); });
+  sys::ProcessResult r = supervisor_.Take(id);
   if (r.vm_died || r.timed_out) {
-    r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+    r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
   }
   // The output went to the sink as it came; keep its tail for the summary.
   return r;
@@ -671,7 +523,7 @@ Result<sys::ProcessResult> VmRunner::Run(const sys::ProcessOptions& options, sys
 
 std::vector<console::Report> VmRunner::reports() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return all_reports_;
+  return supervisor_.reports();
 }
 
 void VmRunner::Shutdown() {
@@ -679,6 +531,7 @@ void VmRunner::Shutdown() {
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (up_ && channel_fd_ >= 0) {
+      // Unheard, it changes nothing: QEMU is killed below after the wait.
       WriteAll(channel_fd_, EncodeFrame(FrameType::kQuit, 0, ""));
       // The guest syncs and powers off; QEMU ends.
       cv_.wait_for(lock, std::chrono::seconds(20), [&] { return !up_; });

@@ -11,7 +11,6 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,38 +19,21 @@
 
 #include "base/status.h"
 #include "console/detector.h"
-#include "sys/process.h"
 #include "model/records.h"
+#include "sys/process.h"
+#include "vm/supervisor.h"
+#include "vm/vm_options.h"
 
 namespace vigil::vm {
-
-struct VmOptions {
-  std::string kernel;       // bzImage / vmlinuz
-  std::string modules_dir;  // lib/modules/<release>; "" for none
-  std::string accel = "auto";  // auto | kvm | tcg
-  int cpus = 2;
-  std::string memory = "2G";
-  std::string append;       // more kernel command line
-  bool panic_on_warn = false;
-  bool panic_on_oops = false;
-  std::string rootfs = "auto";  // auto | virtiofs | 9p
-  std::string vigil_binary;     // the guest side (this binary, seen through the share)
-  std::string guest_path;       // PATH in the guest
-  std::string tests_dir;        // visible in the guest at the same path
-  std::string work_dir;         // sockets, console log
-  std::string cache_dir;        // initramfs images
-  std::chrono::seconds boot_timeout{180};
-  int boot_retries = 2;
-  std::chrono::milliseconds fatal_grace{100};
-  std::chrono::seconds hang_timeout{0};  // no console or result output for this long: hang
-  std::chrono::milliseconds report_quiet{300};  // console silence that completes a report
-};
 
 // "auto": starts a tiny VM with KVM and a short deadline; TCG when it fails.
 // Sets *why to what was seen.
 std::string ProbeAccel(const std::string& kernel, const std::string& initramfs, std::string* why);
 
-class VmRunner : public sys::ProcessRunner {
+// The threads and the I/O of a VM run: QEMU and virtiofsd, the console, the
+// results channel and a watchdog; what they see goes to a Supervisor
+// (vm/supervisor.h), which decides.
+class VmRunner : public sys::ProcessRunner, private SupervisorActions {
  public:
   explicit VmRunner(VmOptions options);
   ~VmRunner() override;
@@ -71,20 +53,22 @@ class VmRunner : public sys::ProcessRunner {
   // For each fatal report: ms from its first line on the console to QEMU gone.
   std::vector<double> fatal_to_gone_ms() const {
     std::lock_guard<std::mutex> lock(mu_);
-    return fatal_to_gone_ms_;
+    return supervisor_.fatal_to_gone_ms();
   }
   // Every kernel report seen, in order (for the run's summary).
   std::vector<console::Report> reports() const;
 
  private:
-  struct Pending;
   Status BootOnce();
   Status EnsureUp();
   void ConsoleLoop(int fd, int generation);
   void ChannelLoop(int fd, int generation);
-  void OnReport(console::Detector::Event e, const console::Report& r);
   void VmEnded(int generation, const std::string& why);
   void KillQemu();
+  // SupervisorActions, called with mu_ held.
+  void KillVm() override { KillQemu(); }
+  void VmHung() override { up_ = false; }
+  void Wake() override { cv_.notify_all(); }
 
   VmOptions options_;
   std::string initramfs_;
@@ -109,18 +93,7 @@ class VmRunner : public sys::ProcessRunner {
   int console_file_ = -1;
   std::string qemu_stderr_;
   std::string console_tail_;
-  uint32_t next_id_ = 1;
-  std::map<uint32_t, Pending*> pending_;
-  std::vector<uint32_t> report_tests_;  // running when the open report started
-  std::vector<console::Report> all_reports_;
-  std::unique_ptr<console::Detector> detector_;
-  std::mutex detector_mu_;  // Feed (console thread) vs Quiet (watchdog)
-  bool report_open_ = false;
-  std::chrono::steady_clock::time_point last_console_;
-  std::chrono::steady_clock::time_point last_activity_;
-  std::chrono::steady_clock::time_point kill_deadline_{};
-  std::chrono::steady_clock::time_point fatal_seen_{};
-  std::vector<double> fatal_to_gone_ms_;
+  Supervisor supervisor_;  // guarded by mu_
   std::vector<std::thread> threads_;
   std::thread watchdog_;
   std::atomic<bool> stopping_{false};

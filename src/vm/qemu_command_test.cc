@@ -1,0 +1,134 @@
+#include "vm/qemu_command.h"
+
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+namespace vigil::vm {
+namespace {
+
+using Argv = std::vector<std::string>;
+
+VmOptions Options() {
+  VmOptions o;
+  o.kernel = "/k/vmlinuz-6.12";
+  o.modules_dir = "/k/lib/modules/6.12";
+  o.vigil_binary = "/build/vigil";
+  o.guest_path = "/usr/sbin:/usr/bin";
+  o.tests_dir = "/tmp/kst";
+  o.work_dir = "/tmp/w";
+  return o;
+}
+
+QemuBoot Boot(const std::string& accel, const std::string& rootfs) {
+  return {accel, rootfs, "/cache/initramfs.img", "/tmp/w/vfs-1.sock", "/tmp/w/ch-1.sock",
+          "/tmp/w/qmp-1.sock"};
+}
+
+// The argument after `flag`'s n-th occurrence; "" when absent.
+std::string After(const Argv& a, const std::string& flag, int n = 0) {
+  for (size_t i = 0; i + 1 < a.size(); ++i)
+    if (a[i] == flag && n-- == 0) return a[i + 1];
+  return "";
+}
+
+bool Has(const Argv& a, const std::string& s) { return std::find(a.begin(), a.end(), s) != a.end(); }
+
+TEST(QemuCommandTest, TcgWithVirtiofsIsTheWholeArgv) {
+  Argv want = {"qemu-system-x86_64", "-accel", "tcg", "-m", "2G", "-smp", "2", "-display", "none",
+               "-no-reboot", "-serial", "stdio", "-monitor", "none", "-nic", "none",
+               "-object", "memory-backend-memfd,id=mem,size=2G,share=on", "-numa", "node,memdev=mem",
+               "-chardev", "socket,id=vfs,path=/tmp/w/vfs-1.sock",
+               "-device", "vhost-user-fs-pci,chardev=vfs,tag=vigilroot",
+               "-qmp", "unix:/tmp/w/qmp-1.sock,server=on,wait=off",
+               "-device", "virtio-serial-pci",
+               "-chardev", "socket,id=ch,path=/tmp/w/ch-1.sock,server=on,wait=off",
+               "-device", "virtserialport,chardev=ch,name=vigil",
+               "-kernel", "/k/vmlinuz-6.12", "-initrd", "/cache/initramfs.img", "-append",
+               "console=ttyS0 panic=-1 sysrq_always_enabled vigil.bin=/build/vigil vigil.rootfs=virtiofs "
+               "vigil.path=/usr/sbin:/usr/bin vigil.modules=/k/lib/modules/6.12 "
+               "vigil.keep=/build,/tmp/kst,/k/lib/modules/6.12"};
+  EXPECT_EQ(QemuArgv(Options(), Boot("tcg", "virtiofs")), want);
+}
+
+TEST(QemuCommandTest, KvmAddsTheHostCpu) {
+  Argv a = QemuArgv(Options(), Boot("kvm", "virtiofs"));
+  EXPECT_EQ(After(a, "-accel"), "kvm");
+  EXPECT_EQ(After(a, "-cpu"), "host");
+  EXPECT_FALSE(Has(QemuArgv(Options(), Boot("tcg", "virtiofs")), "-cpu"));
+}
+
+TEST(QemuCommandTest, NinePSharesTheRootReadOnlyWithoutVirtiofsd) {
+  Argv a = QemuArgv(Options(), Boot("tcg", "9p"));
+  EXPECT_EQ(After(a, "-fsdev"), "local,id=fs0,path=/,security_model=none,readonly=on");
+  EXPECT_EQ(After(a, "-device"), "virtio-9p-pci,fsdev=fs0,mount_tag=vigilroot");
+  EXPECT_FALSE(Has(a, "-object"));
+  EXPECT_FALSE(Has(a, "-numa"));
+  EXPECT_EQ(After(a, "-chardev"), "socket,id=ch,path=/tmp/w/ch-1.sock,server=on,wait=off");
+  EXPECT_NE(After(a, "-append").find(" vigil.rootfs=9p "), std::string::npos);
+}
+
+TEST(QemuCommandTest, CpusAndMemoryReachQemuAndTheSharedMemoryBackend) {
+  VmOptions o = Options();
+  o.cpus = 4;
+  o.memory = "3584M";
+  Argv a = QemuArgv(o, Boot("tcg", "virtiofs"));
+  EXPECT_EQ(After(a, "-smp"), "4");
+  EXPECT_EQ(After(a, "-m"), "3584M");
+  EXPECT_EQ(After(a, "-object"), "memory-backend-memfd,id=mem,size=3584M,share=on");
+}
+
+TEST(QemuCommandTest, ResultsChannelAndQmpSocketsAreThisBootsOwn) {
+  QemuBoot b = Boot("tcg", "virtiofs");
+  b.channel_socket = "/w/ch-7.sock";
+  b.qmp_socket = "/w/qmp-7.sock";
+  Argv a = QemuArgv(Options(), b);
+  EXPECT_EQ(After(a, "-qmp"), "unix:/w/qmp-7.sock,server=on,wait=off");
+  EXPECT_EQ(After(a, "-chardev", 1), "socket,id=ch,path=/w/ch-7.sock,server=on,wait=off");
+  EXPECT_EQ(After(a, "-device", 1), "virtio-serial-pci");
+  EXPECT_EQ(After(a, "-device", 2), "virtserialport,chardev=ch,name=vigil");
+}
+
+TEST(QemuCommandTest, KernelInitramfsAndCommandLineComeLast) {
+  Argv a = QemuArgv(Options(), Boot("tcg", "9p"));
+  ASSERT_GE(a.size(), 6u);
+  Argv tail(a.end() - 6, a.end());
+  EXPECT_EQ(tail, (Argv{"-kernel", "/k/vmlinuz-6.12", "-initrd", "/cache/initramfs.img", "-append",
+                        KernelCommandLine(Options(), "9p")}));
+}
+
+TEST(QemuCommandTest, CommandLinePanicOptionsComeBeforeVigilsAndAppendLast) {
+  VmOptions o = Options();
+  o.panic_on_warn = true;
+  o.panic_on_oops = true;
+  o.append = "loglevel=7 kasan.fault=panic";
+  EXPECT_EQ(KernelCommandLine(o, "virtiofs"),
+            "console=ttyS0 panic=-1 sysrq_always_enabled panic_on_warn=1 oops=panic vigil.bin=/build/vigil "
+            "vigil.rootfs=virtiofs vigil.path=/usr/sbin:/usr/bin vigil.modules=/k/lib/modules/6.12 "
+            "vigil.keep=/build,/tmp/kst,/k/lib/modules/6.12 loglevel=7 kasan.fault=panic");
+}
+
+TEST(QemuCommandTest, CommandLineWithoutModulesOrTestsKeepsOnlyTheBinarysFolder) {
+  VmOptions o = Options();
+  o.modules_dir.clear();
+  o.tests_dir.clear();
+  EXPECT_EQ(KernelCommandLine(o, "9p"),
+            "console=ttyS0 panic=-1 sysrq_always_enabled vigil.bin=/build/vigil vigil.rootfs=9p "
+            "vigil.path=/usr/sbin:/usr/bin vigil.keep=/build");
+}
+
+TEST(QemuCommandTest, VirtiofsdSharesTheRootAtTheSocket) {
+  EXPECT_EQ(VirtiofsdArgv("/tmp/w/vfs-3.sock"),
+            (Argv{"/usr/lib/qemu/virtiofsd", "--socket-path=/tmp/w/vfs-3.sock", "-o", "source=/", "-o",
+                  "cache=always", "-o", "sandbox=chroot"}));
+}
+
+TEST(QemuCommandTest, ProbeIsATinyKvmGuestOnTheSerialConsole) {
+  EXPECT_EQ(ProbeQemuArgv("/k/bz", "/c/i.img"),
+            (Argv{"qemu-system-x86_64", "-accel", "kvm", "-m", "256", "-smp", "1", "-display", "none",
+                  "-no-reboot", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-kernel", "/k/bz",
+                  "-initrd", "/c/i.img", "-append", "console=ttyS0 panic=-1 vigil.probe=1"}));
+}
+
+}  // namespace
+}  // namespace vigil::vm

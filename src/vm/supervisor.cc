@@ -1,0 +1,207 @@
+#include "vm/supervisor.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <exception>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace vigil::vm {
+
+Supervisor::Supervisor(SupervisorOptions options, Clock& clock, SupervisorActions& actions)
+    : options_(options), clock_(clock), actions_(actions), detector_(std::make_unique<console::Detector>()) {
+  detector_->set_listener([this](console::Detector::Event e, const console::Report& r) { OnReport(e, r); });
+}
+
+void Supervisor::VmStarted() {
+  up_ = true;
+  ++boot_;
+  report_open_ = false;
+  hang_ = Hang::kNone;
+  last_activity_ = clock_.Monotonic();
+}
+
+void Supervisor::VmGone(const std::string& why, std::chrono::steady_clock::time_point gone) {
+  up_ = false;
+  hang_ = Hang::kNone;
+  kill_deadline_.reset();
+  if (fatal_seen_) {
+    // From the panic's first line read off the console to QEMU reaped.
+    fatal_to_gone_ms_.push_back(std::chrono::duration<double, std::milli>(gone - *fatal_seen_).count());
+    fatal_seen_.reset();
+  }
+  for (auto& [id, r] : requests_) {
+    if (r.done) continue;
+    r.result.vm_died = true;
+    r.result.status = sys::WaitStatus::Signaled(SIGKILL);
+    r.result.output += fmt::format("vigil: the VM ended while this ran ({})\n", why);
+    r.done = true;
+  }
+  actions_.Wake();
+}
+
+uint32_t Supervisor::Begin(sys::OutputSink* sink, size_t max_output) {
+  uint32_t id = next_id_++;
+  Request& r = requests_[id];
+  r.sink = sink;
+  r.max_output = max_output;
+  last_activity_ = clock_.Monotonic();
+  return id;
+}
+
+void Supervisor::Abandon(uint32_t id) { requests_.erase(id); }
+
+bool Supervisor::Done(uint32_t id) const {
+  auto it = requests_.find(id);
+  return it == requests_.end() || it->second.done;
+}
+
+sys::ProcessResult Supervisor::Take(uint32_t id) {
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return {};
+  sys::ProcessResult result = std::move(it->second.result);
+  result.kernel_reports = std::move(it->second.reports);
+  requests_.erase(it);
+  return result;
+}
+
+void Supervisor::OnConsole(std::string_view bytes) {
+  last_activity_ = last_console_ = clock_.Monotonic();
+  if (hang_ != Hang::kNone && sysrq_dump_.size() < options_.max_sysrq_dump)
+    sysrq_dump_.append(bytes.substr(0, options_.max_sysrq_dump - sysrq_dump_.size()));
+  detector_->Feed(bytes);
+}
+
+void Supervisor::ConsoleClosed() {
+  detector_->Quiet();  // the VM is gone: an open report is complete
+}
+
+void Supervisor::OnChannel(const std::vector<Frame>& frames) {
+  last_activity_ = clock_.Monotonic();
+  for (const Frame& f : frames) {
+    if (f.type == FrameType::kHello) continue;
+    auto it = requests_.find(f.id);
+    if (it == requests_.end() || it->second.done) continue;
+    Request& r = it->second;
+    if (f.type == FrameType::kOutput) {
+      if (r.sink) r.sink->OnOutput(f.payload);
+      // Kept (capped) for the summary and the environment checks, as on the host.
+      std::string& out = r.result.output;
+      if (out.size() < r.max_output) out.append(f.payload, 0, r.max_output - out.size());
+    } else if (f.type == FrameType::kEnd) {
+      OnEnd(r, f.id, f.payload);
+    }
+  }
+}
+
+void Supervisor::OnEnd(Request& r, uint32_t id, const std::string& payload) {
+  try {
+    // The guest's result, with the output kept here as it came.
+    sys::ProcessResult result = ResultFromJson(nlohmann::json::parse(payload));
+    result.output = std::move(r.result.output);
+    r.result = std::move(result);
+  } catch (const std::exception&) {
+    r.result.status = sys::WaitStatus::Exited(127);
+  }
+  bool owns_open_report = report_open_ && std::find(report_requests_.begin(), report_requests_.end(), id) !=
+                                              report_requests_.end();
+  if (owns_open_report) {
+    r.ended = true;  // done when the report completes
+  } else {
+    r.done = true;
+    actions_.Wake();
+  }
+}
+
+void Supervisor::OnReport(console::Detector::Event e, const console::Report& report) {
+  switch (e) {
+    case console::Detector::Event::kStarted:
+      report_open_ = true;
+      report_requests_.clear();
+      for (auto& [id, r] : requests_)
+        if (!r.done) report_requests_.push_back(id);
+      break;
+    case console::Detector::Event::kFatal: {
+      // The kernel is dying: give the rest of the report a moment, then kill.
+      auto now = clock_.Monotonic();
+      kill_deadline_ = now + options_.fatal_grace;
+      if (!fatal_seen_) fatal_seen_ = now;
+      break;
+    }
+    case console::Detector::Event::kCompleted:
+      report_open_ = false;
+      all_reports_.push_back(report);
+      for (uint32_t id : report_requests_) {
+        auto it = requests_.find(id);
+        if (it == requests_.end()) continue;
+        it->second.reports.push_back(report);
+        if (it->second.ended) it->second.done = true;
+      }
+      actions_.Wake();
+      if (report.fatal) {
+        kill_deadline_.reset();
+        actions_.KillVm();
+      }
+      break;
+  }
+}
+
+bool Supervisor::AnyRunning() const {
+  for (const auto& [id, r] : requests_)
+    if (!r.done) return true;
+  return false;
+}
+
+std::optional<Supervisor::SysrqAsk> Supervisor::Tick() {
+  auto now = clock_.Monotonic();
+  if (report_open_ && now - last_console_ > options_.report_quiet) {
+    // The console went quiet: the open report is complete.
+    detector_->Quiet();
+  }
+  if (kill_deadline_ && now >= *kill_deadline_) {
+    kill_deadline_.reset();
+    actions_.KillVm();
+  }
+  if (hang_ == Hang::kCollecting && now >= collect_until_) FinishHang();
+  if (hang_ == Hang::kNone && options_.hang_timeout.count() > 0 && up_ && AnyRunning() &&
+      now - last_activity_ > options_.hang_timeout) {
+    // No console and no result output: the kernel hangs. Ask it for the
+    // blocked tasks and all tasks (sysrq w, t), keep what it prints, then
+    // kill it; the requests running time out with the dump.
+    hang_ = Hang::kAsked;
+    sysrq_dump_.clear();
+    return SysrqAsk{boot_, {"w", "t"}};
+  }
+  return std::nullopt;
+}
+
+void Supervisor::SysrqSent(const SysrqAsk& ask, bool sent) {
+  if (ask.boot != boot_ || hang_ != Hang::kAsked) return;  // that VM is gone
+  sysrq_sent_ = sent;
+  hang_ = Hang::kCollecting;
+  collect_until_ = clock_.Monotonic() + options_.sysrq_collect;
+}
+
+void Supervisor::FinishHang() {
+  hang_ = Hang::kNone;
+  for (auto& [id, r] : requests_) {
+    if (r.done) continue;
+    r.result.timed_out = true;
+    r.result.status = sys::WaitStatus::Signaled(SIGKILL);
+    r.done = true;
+    r.result.output +=
+        fmt::format("\nvigil: no console or test output for {} s: the VM hangs; {}, then killed\n",
+                    options_.hang_timeout.count(),
+                    sysrq_sent_ ? "sysrq w and t asked for its tasks" : "sysrq could not be sent");
+    if (!sysrq_dump_.empty()) r.result.output += "---- console after sysrq w, t ----\n" + sysrq_dump_;
+  }
+  sysrq_dump_.clear();
+  up_ = false;  // the next request boots a fresh VM
+  actions_.VmHung();
+  actions_.Wake();
+  actions_.KillVm();
+}
+
+}  // namespace vigil::vm

@@ -1,0 +1,31 @@
+// What a VM for the tests is made of and how it is watched (vm/vm_runner.h).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace vigil::vm {
+
+struct VmOptions {
+  std::string kernel;       // bzImage / vmlinuz
+  std::string modules_dir;  // lib/modules/<release>; "" for none
+  std::string accel = "auto";  // auto | kvm | tcg
+  int cpus = 2;
+  std::string memory = "2G";
+  std::string append;       // more kernel command line
+  bool panic_on_warn = false;
+  bool panic_on_oops = false;
+  std::string rootfs = "auto";  // auto | virtiofs | 9p
+  std::string vigil_binary;     // the guest side (this binary, seen through the share)
+  std::string guest_path;       // PATH in the guest
+  std::string tests_dir;        // visible in the guest at the same path
+  std::string work_dir;         // sockets, console log
+  std::string cache_dir;        // initramfs images
+  std::chrono::seconds boot_timeout{180};
+  int boot_retries = 2;
+  std::chrono::milliseconds fatal_grace{100};
+  std::chrono::seconds hang_timeout{0};  // no console or result output for this long: hang
+  std::chrono::milliseconds report_quiet{300};  // console silence that completes a report
+};
+
+}  // namespace vigil::vm
