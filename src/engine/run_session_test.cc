@@ -67,6 +67,64 @@ class Recorder final : public RunObserver {
   std::vector<report::FinishedRun> runs;
 };
 
+// A store that dies after `writes` writes: later writes fail and change
+// nothing, as after a kill -9 of vigil at that point. Reads go through.
+class DyingStore final : public store::Store {
+ public:
+  DyingStore(store::Store* inner, int writes) : inner_(inner), left_(writes) {}
+  int schema_version() const override { return inner_->schema_version(); }
+  Result<int64_t> EnsureEnvironment(const model::Environment& env) override {
+    if (!Write()) return Dead();
+    return inner_->EnsureEnvironment(env);
+  }
+  Result<int64_t> CreateRun(const model::RunRecord& run) override {
+    if (!Write()) return Dead();
+    return inner_->CreateRun(run);
+  }
+  Status RecordAttempt(int64_t run_id, const model::AttemptRecord& a) override {
+    return Write() ? inner_->RecordAttempt(run_id, a) : Dead();
+  }
+  Status SetConsoleLog(int64_t run_id, const std::string& path) override {
+    return Write() ? inner_->SetConsoleLog(run_id, path) : Dead();
+  }
+  Status SetRunVm(int64_t run_id, const std::string& vm_json) override {
+    return Write() ? inner_->SetRunVm(run_id, vm_json) : Dead();
+  }
+  Status FinishRun(int64_t run_id, const std::string& status, const std::string& at) override {
+    return Write() ? inner_->FinishRun(run_id, status, at) : Dead();
+  }
+  Result<model::RunRecord> LoadRun(int64_t id) override { return inner_->LoadRun(id); }
+  Result<std::vector<model::RunRecord>> ListRuns(const store::RunQuery& q) override { return inner_->ListRuns(q); }
+  Result<model::Environment> LoadEnvironment(int64_t id) override { return inner_->LoadEnvironment(id); }
+  Result<std::map<int64_t, model::Environment>> ListEnvironments() override { return inner_->ListEnvironments(); }
+  Result<std::string> LoadConsoleLog(int64_t id) override { return inner_->LoadConsoleLog(id); }
+  Result<int64_t> LatestRun() override { return inner_->LatestRun(); }
+  Result<std::vector<model::AttemptRecord>> LoadAttempts(int64_t id, bool with_output) override {
+    return inner_->LoadAttempts(id, with_output);
+  }
+  Result<int64_t> CreateBisection(const model::BisectionRecord& b) override { return inner_->CreateBisection(b); }
+  Result<model::BisectionRecord> ActiveBisection(const std::string& repo) override {
+    return inner_->ActiveBisection(repo);
+  }
+  Result<model::BisectionRecord> LoadBisection(int64_t id) override { return inner_->LoadBisection(id); }
+  Result<model::BisectionRecord> LatestBisection(const std::string& repo) override {
+    return inner_->LatestBisection(repo);
+  }
+  Status RecordBisectRun(int64_t id, const model::BisectRunRecord& r) override { return inner_->RecordBisectRun(id, r); }
+  Result<std::vector<model::BisectRunRecord>> LoadBisectRuns(int64_t id) override { return inner_->LoadBisectRuns(id); }
+  Status FinishBisection(int64_t id, const std::string& status, const std::string& result,
+                         const std::string& at) override {
+    return inner_->FinishBisection(id, status, result, at);
+  }
+  Result<std::map<std::string, int64_t>> LastDurations() override { return inner_->LastDurations(); }
+
+ private:
+  bool Write() { return left_-- > 0; }
+  static Status Dead() { return Status::IOError("killed"); }
+  store::Store* inner_;
+  int left_;
+};
+
 std::string StatusOf(const report::FinishedRun& run, const std::string& path) {
   for (const auto& r : run.results) {
     if (r.path == path) return judge::FinalStatus(r.attempts);
@@ -281,6 +339,74 @@ TEST_F(RunSessionTest, ResumeAfterAKillAtEveryStep) {
     ASSERT_TRUE(stored.ok());
     EXPECT_EQ(stored->status, "FAIL");
     EXPECT_EQ(rec_.notes.back(), fmt::format("resuming run {}: {} of 3 tests done", *id, k));
+  }
+}
+
+// The same, with the session's own writes: a store that dies after its k-th
+// write (environment, run, each attempt, the finish) leaves what a kill -9
+// at that point leaves; --resume then runs only what has no result, keeps
+// what was recorded and finishes the run.
+TEST_F(RunSessionTest, ResumeFinishesARunKilledAfterAnyWrite) {
+  Tests({"a.sh", "b.sh", "c.sh"});
+  const std::vector<std::string> plan = {"c:a.sh", "c:b.sh", "c:c.sh"};
+  for (int k = 1; k <= 6; ++k) {  // 7 writes in all: env, run, 4 attempts, finish
+    SCOPED_TRACE("killed after write " + std::to_string(k));
+    db_ = store::NewMemoryStore();
+    runner_.Script("/b.sh", {Exits(1), Exits(0)});
+    runner_.Script("/c.sh", {Exits(1)});
+    RunRequest r = Request();
+    r.retries = 1;
+    {
+      DyingStore dying(db_.get(), k);
+      RunSession session(dying, clock_, rec_, [&](const MachineRequest&, const auto&) {
+        return Result<std::unique_ptr<Machine>>(std::make_unique<FakeMachine>(&runner_, false, ""));
+      });
+      auto end = session.Execute(r);
+      if (k == 1) {
+        EXPECT_FALSE(end.ok());  // the run itself was never created: nothing to resume
+        EXPECT_FALSE(db_->LatestRun().ok());
+        continue;
+      }
+      ASSERT_TRUE(end.ok());
+      EXPECT_EQ(end->exit_code, 2);  // lost writes are a failure of the run
+    }
+    auto id = db_->LatestRun();
+    ASSERT_TRUE(id.ok());
+    auto before = db_->LoadAttempts(*id);
+    ASSERT_TRUE(before.ok());
+    std::set<std::string> recorded;
+    for (const auto& a : before.value()) recorded.insert(a.test_path);
+    EXPECT_EQ(before->size(), static_cast<size_t>(std::max(0, k - 2)));
+    auto unfinished = db_->LoadRun(*id);
+    ASSERT_TRUE(unfinished.ok());
+    EXPECT_EQ(unfinished->status, "");  // still running, as after a kill
+
+    size_t calls = runner_.started().size();
+    runner_.Script("/b.sh", {Exits(1), Exits(0)});
+    RunRequest resume = Request();
+    resume.tests_dir = "";
+    resume.resume = "last";
+    resume.retries = 1;
+    rec_ = Recorder();
+    auto end = Execute(resume);
+    ASSERT_TRUE(end.ok()) << end.status().ToString();
+    std::vector<std::string> all = runner_.started();
+    for (size_t i = calls; i < all.size(); ++i) {
+      for (const auto& p : recorded) EXPECT_FALSE(all[i].ends_with(p.substr(2))) << p << " ran again";
+    }
+    const auto& fin = rec_.runs.at(0);
+    std::vector<std::string> paths;
+    for (const auto& res : fin.results) paths.push_back(res.path);
+    EXPECT_EQ(std::set<std::string>(paths.begin(), paths.end()), std::set<std::string>(plan.begin(), plan.end()));
+    EXPECT_EQ(StatusOf(fin, "c:a.sh"), "PASS");
+    EXPECT_EQ(StatusOf(fin, "c:c.sh"), "FAIL");
+    // b.sh: FLAKY when both attempts were recorded or it ran again, FAIL when
+    // the kill came between its attempts (a test with a result is not rerun).
+    EXPECT_EQ(StatusOf(fin, "c:b.sh"), k == 4 ? "FAIL" : "FLAKY");
+    EXPECT_EQ(end->exit_code, 1);
+    auto finished = db_->LoadRun(*id);
+    ASSERT_TRUE(finished.ok());
+    EXPECT_EQ(finished->status, "FAIL");
   }
 }
 
