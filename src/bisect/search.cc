@@ -4,6 +4,15 @@
 
 namespace vigil::bisect {
 
+const char* OutcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kPass: return "pass";
+    case Outcome::kFail: return "fail";
+    case Outcome::kSkip: return "skip";
+  }
+  return "?";
+}
+
 const char* StopName(Stop s) {
   switch (s) {
     case Stop::kNone: return "running";

@@ -25,6 +25,8 @@ struct SearchOptions {
 };
 
 enum class Outcome { kPass, kFail, kSkip };
+// "pass", "fail", "skip" (as bisection runs are recorded).
+const char* OutcomeName(Outcome o);
 
 enum class Stop { kNone, kConfident, kMaxRuns, kUntestable };
 const char* StopName(Stop s);

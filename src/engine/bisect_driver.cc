@@ -1,0 +1,380 @@
+#include "engine/bisect_driver.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "base/text.h"
+
+namespace vigil::engine {
+namespace {
+
+bisect::Outcome OutcomeOf(const std::string& name) {
+  return name == "fail"   ? bisect::Outcome::kFail
+         : name == "skip" ? bisect::Outcome::kSkip
+                          : bisect::Outcome::kPass;
+}
+
+bool Exists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(path, ec);
+}
+
+}  // namespace
+
+bool ParseBadHistory(const std::string& s, int* failures, int* runs) {
+  size_t slash = s.find('/');
+  if (slash == std::string::npos) return false;
+  try {  // std::stoi reports bad numbers by throwing
+    size_t a = 0, b = 0;
+    *failures = std::stoi(s.substr(0, slash), &a);
+    *runs = std::stoi(s.substr(slash + 1), &b);
+    if (a != slash || b != s.size() - slash - 1) return false;
+  } catch (const std::exception&) {
+    return false;
+  }
+  return *runs > 0 && *runs <= 100000 && *failures >= 0 && *failures <= *runs;
+}
+
+bisect::SearchOptions SearchOptionsOf(const BisectRequest& r) {
+  bisect::SearchOptions so;
+  so.confidence = r.confidence;
+  so.max_runs = r.max_runs;
+  so.runs_per_build = r.runs_per_build;
+  so.build_cost = r.build_cost >= 0 ? r.build_cost : (r.probe.build.empty() ? 0.0 : 4.0);
+  so.model.prior_a = r.prior_a;
+  so.model.prior_b = r.prior_b;
+  so.model.epsilon = r.epsilon;
+  so.model.deterministic_prior = r.deterministic;
+  so.known_runs = r.known_runs;
+  so.known_failures = r.known_failures;
+  return so;
+}
+
+nlohmann::json BisectOptionsJson(const BisectRequest& r) {
+  const ProbeOptions& p = r.probe;
+  nlohmann::json opts = {{"command", p.command},
+                         {"build", p.build},
+                         {"fix", r.fix},
+                         {"vigil_test", p.vigil_test},
+                         {"tests", p.tests_dir},
+                         {"kernel", p.kernel},
+                         {"crash_title", p.crash_title},
+                         {"confidence", r.confidence},
+                         {"max_runs", r.max_runs},
+                         {"runs_per_build", r.runs_per_build},
+                         {"build_cost", r.build_cost},
+                         {"prior", {r.prior_a, r.prior_b}},
+                         {"epsilon", r.epsilon},
+                         {"deterministic_prior", r.deterministic}};
+  // Absent when not given: bisections started before these options resume.
+  if (!r.bad_history.empty()) opts["bad_history"] = r.bad_history;
+  if (r.first_parent) opts["first_parent"] = true;
+  return opts;
+}
+
+std::string BisectDbPath(Vcs& vcs, const std::string& db_flag) {
+  if (!db_flag.empty()) return db_flag;
+  auto common = vcs.CommonDir();
+  std::string dir = common.ok() ? common.value() : vcs.Top() + "/.git";
+  return dir + "/vigil-bisect.db";
+}
+
+std::string BisectWorktreePath(const std::string& db_path, int64_t id) {
+  return std::filesystem::path(db_path).parent_path().string() + fmt::format("/vigil-bisect-wt-{}", id);
+}
+
+namespace {
+
+// The result of a finished (or stopped) search, for people and as JSON.
+template <typename Line>
+nlohmann::json Conclude(const bisect::Search& s, const Line& line, const BisectRequest& r) {
+  const bool fix = r.fix;
+  const bisect::Model& m = s.model();
+  bisect::Group g = m.Best();
+  int n = m.n();
+  nlohmann::json j = {{"format_version", 1},  {"stop", bisect::StopName(s.stop())},
+                      {"posterior", g.mass},  {"runs", s.runs()},
+                      {"builds", s.builds()}, {"fix", fix}};
+  std::string hypothesis = "culprit";
+  if (g.first == 0 && g.last == 0) hypothesis = fix ? "good_end_still_fails" : "good_end_is_bad";
+  if (g.first == n + 1) hypothesis = "not_reproducible";
+  j["hypothesis"] = hypothesis;
+  if (hypothesis == "culprit") {
+    // Normal: the first affected commit. --fix: the first commit without the
+    // failure, one position before the first affected (newest failing) one.
+    int first = std::max(1, g.first), last = std::min(n, g.last);
+    int named_first = fix ? first - 1 : first, named_last = fix ? last - 1 : last;
+    nlohmann::json range = nlohmann::json::array();
+    for (int i = std::min(named_first, named_last); i <= std::max(named_first, named_last); ++i) {
+      range.push_back({{"hash", line.commits[i]}, {"subject", line.subjects[i]}});
+    }
+    j["culprit"] = named_first == named_last ? range[0] : nlohmann::json(nullptr);
+    j["range"] = range;
+    // Evidence: the commit and the one on the other side of the change.
+    int at = named_first, other = fix ? named_first + 1 : named_first - 1;
+    auto ev = [&](int i) {
+      return nlohmann::json{{"hash", line.commits[i]},
+                            {"runs", m.runs(i)},
+                            {"failures", m.failures(i)},
+                            {"skipped", m.skipped(i)}};
+    };
+    j["evidence"] = {{"culprit", ev(at)}, {fix ? "child" : "parent", ev(other)}};
+    std::string cmd = "git checkout " + line.commits[at].substr(0, 12);
+    if (!r.probe.build.empty()) cmd += " && " + r.probe.build;
+    std::string test;
+    for (const auto& a : r.probe.command) test += (test.empty() ? "" : " ") + ShellQuote(a);
+    j["reproduce"] = cmd + " && " + test;
+  } else {
+    j["culprit"] = nullptr;
+  }
+  j["p_estimate"] = m.PHat(std::clamp(g.first, 0, n + 1));
+  return j;
+}
+
+}  // namespace
+
+BisectDriver::BisectDriver(Vcs& vcs, Probe& probe, BisectObserver& observer, Clock& clock)
+    : vcs_(vcs), probe_(probe), observer_(observer), clock_(clock) {}
+
+BisectDriver::Line BisectDriver::Positions(std::vector<Commit> oldest_first, bool fix) const {
+  Line l;
+  if (fix) std::reverse(oldest_first.begin(), oldest_first.end());
+  for (auto& c : oldest_first) {
+    l.commits.push_back(std::move(c.hash));
+    l.subjects.push_back(std::move(c.subject));
+  }
+  return l;
+}
+
+Status BisectDriver::Resolve(const BisectRequest& r) {
+  auto good = vcs_.ResolveCommit(r.good);
+  if (!good.ok()) return Status::InvalidArgument(fmt::format("--good {}: not a commit", r.good));
+  auto bad = vcs_.ResolveCommit(r.bad);
+  if (!bad.ok()) return Status::InvalidArgument(fmt::format("--bad {}: not a commit", r.bad));
+  // The older end must be an ancestor of the newer: good..bad, or with --fix bad..good.
+  std::string old_end = r.fix ? bad.value() : good.value();
+  std::string new_end = r.fix ? good.value() : bad.value();
+  if (!vcs_.IsAncestor(old_end, new_end)) {
+    return Status::InvalidArgument(r.fix ? "--bad must be an ancestor of --good with --fix (older = bad)"
+                                         : "--good must be an ancestor of --bad");
+  }
+  auto line = vcs_.FirstParentLine(old_end, new_end);
+  if (!line.ok()) return line.status();
+  if (line->empty()) return Status::InvalidArgument("no commits between the ends");
+  std::vector<Commit> all = {{old_end, vcs_.Subject(old_end)}};
+  all.insert(all.end(), line->begin(), line->end());
+  first_line_ = Positions(std::move(all), r.fix);
+  return Status::OK();
+}
+
+// When `merge` has exactly two parents: the commits it brought in (the
+// first-parent line of its second parent down to what its first parent
+// reaches), between that line's own parent (unaffected, as an ancestor of
+// the merge's first parent) and the merge itself (affected), as positions.
+// The merge stays a candidate: "none of them alone, the merge" is position n.
+std::optional<BisectDriver::Line> BisectDriver::MergedLine(const std::string& merge, bool fix) {
+  auto parents = vcs_.Parents(merge);
+  if (!parents.ok() || parents->size() != 2) return std::nullopt;  // not a merge, or an octopus
+  auto line = vcs_.FirstParentLine((*parents)[0], (*parents)[1]);
+  if (!line.ok() || line->empty()) return std::nullopt;
+  auto base = vcs_.Parents(line->front().hash);
+  if (!base.ok() || base->empty()) return std::nullopt;  // the merged line starts at a root commit
+  std::vector<Commit> all = {{base->front(), vcs_.Subject(base->front())}};
+  all.insert(all.end(), line->begin(), line->end());
+  all.push_back({merge, vcs_.Subject(merge)});
+  return Positions(std::move(all), fix);
+}
+
+Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db,
+                                        const std::string& db_path) {
+  if (first_line_.commits.empty()) return Status::Internal("nothing resolved to bisect");
+  nlohmann::json opts = BisectOptionsJson(r);
+  const std::string good = first_line_.commits.front(), bad = first_line_.commits.back();
+  int64_t id = 0;
+  std::vector<model::BisectRunRecord> done;
+  if (auto active = db.ActiveBisection(vcs_.Top()); active.ok()) {
+    nlohmann::json was = nlohmann::json::parse(active->options_json, nullptr, false);
+    bool same = active->good == good && active->bad == bad && was == opts;
+    if (!same) {
+      return Status::InvalidArgument(
+          fmt::format("bisection {} of this repository is in progress with other ends or options "
+                      "(vigil bisect status; vigil bisect reset ends it)",
+                      active->id));
+    }
+    id = active->id;
+    auto runs = db.LoadBisectRuns(id);
+    if (!runs.ok()) return runs.status();
+    done = std::move(runs.value());
+    observer_.Resuming(id, done.size());
+  } else {
+    model::BisectionRecord b;
+    b.repo = vcs_.Top();
+    // The ends as the user named them: position 0 is always --good.
+    b.good = good;
+    b.bad = bad;
+    b.options_json = opts.dump();
+    b.status = "running";
+    b.started_at = clock_.UtcNow();
+    auto created = db.CreateBisection(b);
+    if (!created.ok()) return created.status();
+    id = created.value();
+  }
+  // The user's checkout is left alone: probes run in a worktree of their own.
+  std::string wt = BisectWorktreePath(db_path, id);
+  if (!Exists(wt)) {
+    if (Status added = vcs_.AddWorktree(wt, bad); !added.ok()) {
+      return Status::IOError("cannot make a worktree: " + added.message());
+    }
+  }
+  observer_.Started({id, static_cast<int>(first_line_.commits.size()) - 1, good, bad});
+  // Stage after stage: the first-parent line, then, while the culprit is a
+  // merge (and not first_parent), the commits that merge brought in.
+  // Records replay in order: a stage takes them until it is confident (and
+  // runs anew only once they are all taken).
+  Line line = first_line_;
+  bisect::SearchOptions so = SearchOptionsOf(r);
+  size_t replayed = 0;
+  int total_runs = 0, total_builds = 0;
+  nlohmann::json merges = nlohmann::json::array();
+  nlohmann::json result;
+  bool confident = false;
+  for (int stage = 0;; ++stage) {
+    int n = static_cast<int>(line.commits.size()) - 1;
+    so.max_runs = std::max(0, r.max_runs - total_runs);
+    bisect::Search search(n, so);
+    for (; replayed < done.size() && !search.Confident(); ++replayed) {
+      const auto& rec = done[replayed];
+      if (rec.position < 0 || rec.position > n || line.commits[rec.position] != rec.commit) continue;
+      search.Record(rec.position, OutcomeOf(rec.outcome));
+    }
+    int checked_out = -1;
+    for (int j = search.Next(); j >= 0; j = search.Next()) {
+      const std::string& hash = line.commits[j];
+      if (j != checked_out) {
+        if (Status co = vcs_.Checkout(wt, hash); !co.ok()) return co;
+        checked_out = j;
+        if (!probe_.Build(wt, hash)) {
+          observer_.BuildFailed(hash);
+          search.Record(j, bisect::Outcome::kSkip);
+          if (Status st = db.RecordBisectRun(id, {j, hash, "skip", std::nullopt, 0, clock_.UtcNow()});
+              !st.ok()) {
+            // Not fatal: a resumed bisection builds it again.
+            observer_.Warning(fmt::format("cannot record a skipped commit: {}", st.message()));
+          }
+          continue;
+        }
+      }
+      auto probe = probe_.Run(wt, hash);
+      if (!probe.ok()) {
+        return Status::Internal(
+            fmt::format("aborted at {}: {} (the runs so far are kept; run again to resume)",
+                        hash.substr(0, 12), probe.status().message()));
+      }
+      const char* name = bisect::OutcomeName(probe->outcome);
+      Status st =
+          db.RecordBisectRun(id, {j, hash, name, probe->exit_code, probe->duration_ms, clock_.UtcNow()});
+      if (!st.ok()) return Status::IOError("cannot record a run: " + st.message());
+      search.Record(j, probe->outcome);
+      bisect::Group g = search.model().Best();
+      BisectRunEvent e;
+      e.run = total_runs + search.runs();
+      e.commit = hash;
+      e.outcome = probe->outcome;
+      e.posterior = g.mass;
+      if (g.first >= 1 && g.first <= n) {
+        e.best_commit = line.commits[r.fix ? g.first - 1 : g.first];
+      } else {
+        e.best = g.first == 0 ? BisectRunEvent::Best::kGoodEnd : BisectRunEvent::Best::kNotReproducible;
+      }
+      observer_.Ran(e);
+    }
+    total_runs += search.runs();
+    total_builds += search.builds();
+    result = Conclude(search, line, r);
+    confident = search.stop() == bisect::Stop::kConfident;
+    if (!confident || r.first_parent || stage >= 16 || result["culprit"].is_null()) break;
+    // A merge named on this line: descend into what it merged, unless it is
+    // the merge this line came from (its own changes are the culprit then).
+    std::string merge = result["culprit"]["hash"];
+    bool again = false;
+    for (const auto& m : merges) again |= m["hash"] == merge;
+    if (again) break;
+    std::optional<Line> merged = MergedLine(merge, r.fix);
+    if (!merged) break;
+    // What this stage saw on the failing side is evidence about p in the
+    // next: every such commit contains the merge's changes.
+    bisect::Group g = search.model().Best();
+    so.known_runs = so.known_failures = 0;
+    for (int i = g.first; i <= n; ++i) {
+      so.known_runs += search.model().runs(i);
+      so.known_failures += search.model().failures(i);
+    }
+    int commits = static_cast<int>(merged->commits.size()) - 2;
+    merges.push_back({{"hash", merge},
+                      {"subject", result["culprit"]["subject"]},
+                      {"posterior", result["posterior"]},
+                      {"commits", commits}});
+    observer_.Descending(
+        {merge, result["culprit"]["subject"].get<std::string>(), result["posterior"].get<double>(), commits});
+    line = std::move(*merged);
+  }
+  result["runs"] = total_runs;
+  result["builds"] = total_builds;
+  result["merges"] = merges;
+  result["bisection"] = id;
+  if (Status fin = db.FinishBisection(id, "done", result.dump(), clock_.UtcNow()); !fin.ok()) {
+    observer_.Warning(fmt::format("cannot record the end of bisection {}: {}", id, fin.message()));
+  }
+  if (Status removed = vcs_.RemoveWorktree(wt); !removed.ok()) {
+    observer_.Warning(fmt::format("the worktree {} stays: {}", wt, removed.message()));
+  }
+  return BisectOutcome{id, confident, std::move(result)};
+}
+
+Result<BisectOutcome> RunBisection(Vcs& vcs, Probe& probe, BisectObserver& observer, const BisectRequest& r) {
+  BisectDriver driver(vcs, probe, observer);
+  if (Status st = driver.Resolve(r); !st.ok()) return st;
+  std::string db_path = BisectDbPath(vcs, r.db_path);
+  auto db = store::Store::Open(db_path);
+  if (!db.ok()) return Status::IOError(fmt::format("{}: {}", db_path, db.status().message()));
+  return driver.Run(r, **db, db_path);
+}
+
+Result<BisectionStatus> LatestBisection(store::Store& db, const std::string& repo) {
+  BisectionStatus s;
+  auto b = db.LatestBisection(repo);
+  if (!b.ok()) return s;
+  s.found = true;
+  s.bisection = std::move(b.value());
+  auto runs = db.LoadBisectRuns(s.bisection.id);
+  if (!runs.ok()) return runs.status();
+  s.runs = std::move(runs.value());
+  return s;
+}
+
+Result<std::unique_ptr<store::Store>> OpenBisectStore(const std::string& db_path) {
+  if (!Exists(db_path)) return Status::NotFound("no bisection in this repository");
+  return store::Store::Open(db_path);
+}
+
+Result<int64_t> ResetBisection(Vcs& vcs, store::Store& db, const std::string& db_path,
+                               BisectObserver& observer, Clock& clock) {
+  auto b = db.ActiveBisection(vcs.Top());
+  if (!b.ok()) return b.status();
+  std::string wt = BisectWorktreePath(db_path, b->id);
+  if (Exists(wt)) {
+    if (Status removed = vcs.RemoveWorktree(wt); !removed.ok()) {
+      observer.Warning(fmt::format("the worktree {} stays: {}", wt, removed.message()));
+    }
+  }
+  if (Status fin = db.FinishBisection(b->id, "reset", "", clock.UtcNow()); !fin.ok()) {
+    observer.Warning(fmt::format("cannot record the end of bisection {}: {}", b->id, fin.message()));
+  }
+  return b->id;
+}
+
+}  // namespace vigil::engine

@@ -1,0 +1,317 @@
+#include "engine/bisect_driver.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <random>
+#include <set>
+
+#include "engine/fake_vcs.h"
+
+namespace vigil::engine {
+namespace {
+namespace fs = std::filesystem;
+using bisect::Outcome;
+
+// Runs at a commit: what `outcome` says, an error once `abort_after` runs
+// were made (-1: never); records which commits ran.
+class FakeProbe final : public Probe {
+ public:
+  explicit FakeProbe(std::function<Outcome(const std::string&)> outcome) : outcome_(std::move(outcome)) {}
+  bool Build(const std::string&, const std::string& commit) override { return !unbuildable.count(commit); }
+  Result<ProbeRun> Run(const std::string&, const std::string& commit) override {
+    if (abort_after >= 0 && static_cast<int>(runs.size()) >= abort_after)
+      return Status::Internal("machine gone");
+    runs.push_back(commit);
+    ProbeRun p;
+    p.outcome = outcome_(commit);
+    p.exit_code = p.outcome == Outcome::kFail ? 1 : p.outcome == Outcome::kSkip ? 125 : 0;
+    return p;
+  }
+  std::set<std::string> unbuildable;
+  int abort_after = -1;
+  std::vector<std::string> runs;
+
+ private:
+  std::function<Outcome(const std::string&)> outcome_;
+};
+
+class RecordingObserver final : public BisectObserver {
+ public:
+  void Resuming(int64_t, size_t recorded) override { resumed_with = static_cast<int>(recorded); }
+  void BuildFailed(const std::string& commit) override { build_failures.push_back(commit); }
+  void Ran(const BisectRunEvent&) override { ++ran; }
+  void Descending(const MergeDescent& m) override { descents.push_back(m); }
+  void Warning(const std::string& message) override { warnings.push_back(message); }
+  int resumed_with = -1;
+  int ran = 0;
+  std::vector<std::string> build_failures, warnings;
+  std::vector<MergeDescent> descents;
+};
+
+class BisectDriverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::error_code ec;
+    dir_ = fs::temp_directory_path(ec) / ("vigil-bisect-" + std::to_string(getpid()) + "-" +
+                                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_, ec);
+    fs::create_directories(dir_, ec);
+    ASSERT_FALSE(ec) << ec.message();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  // c0 .. c`n`, each on the one before.
+  void Linear(int n) {
+    vcs_.Add("c0", {});
+    for (int i = 1; i <= n; ++i) vcs_.Add("c" + std::to_string(i), {"c" + std::to_string(i - 1)});
+  }
+  // m1..m10, then a side branch s1..s10 from m10 and m11..m15 on main, "merge"
+  // of s10 into m15, m16..m20 on top of it.
+  void WithMerge() {
+    vcs_.Add("m1", {});
+    for (int i = 2; i <= 15; ++i) vcs_.Add("m" + std::to_string(i), {"m" + std::to_string(i - 1)});
+    vcs_.Add("s1", {"m10"});
+    for (int i = 2; i <= 10; ++i) vcs_.Add("s" + std::to_string(i), {"s" + std::to_string(i - 1)});
+    vcs_.Add("merge", {"m15", "s10"});
+    vcs_.Add("m16", {"merge"});
+    for (int i = 17; i <= 20; ++i) vcs_.Add("m" + std::to_string(i), {"m" + std::to_string(i - 1)});
+  }
+  // Fails at every commit that holds `bug`.
+  std::function<Outcome(const std::string&)> FailsFrom(const std::string& bug) {
+    return
+        [this, bug](const std::string& c) { return vcs_.Reaches(c, bug) ? Outcome::kFail : Outcome::kPass; };
+  }
+  BisectRequest Request(const std::string& good, const std::string& bad) {
+    BisectRequest r;
+    r.good = good;
+    r.bad = bad;
+    r.probe.command = {"test.sh"};
+    r.confidence = 0.99;
+    return r;
+  }
+  std::string DbPath() const { return (dir_ / "bisect.db").string(); }
+  Result<BisectOutcome> Bisect(Probe& probe, const BisectRequest& r) {
+    BisectDriver driver(vcs_, probe, observer_, clock_);
+    if (Status st = driver.Resolve(r); !st.ok()) return st;
+    auto db = store::Store::Open(DbPath());
+    if (!db.ok()) return db.status();
+    return driver.Run(r, **db, DbPath());
+  }
+  std::vector<model::BisectRunRecord> RecordedRuns(int64_t id) {
+    auto db = store::Store::Open(DbPath());
+    EXPECT_TRUE(db.ok());
+    auto runs = (*db)->LoadBisectRuns(id);
+    EXPECT_TRUE(runs.ok());
+    return runs.ok() ? runs.value() : std::vector<model::BisectRunRecord>{};
+  }
+
+  fs::path dir_;
+  FakeVcs vcs_;
+  FakeClock clock_;
+  RecordingObserver observer_;
+};
+
+TEST_F(BisectDriverTest, FindsTheFirstFailingCommitOnALinearHistory) {
+  Linear(30);
+  FakeProbe probe(FailsFrom("c17"));
+  auto out = Bisect(probe, Request("c0", "c30"));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_TRUE(out->confident);
+  EXPECT_EQ(out->result["culprit"]["hash"], "c17");
+  EXPECT_EQ(out->result["evidence"]["parent"]["hash"], "c16");
+  EXPECT_EQ(out->result["runs"], static_cast<int>(probe.runs.size()));
+  EXPECT_EQ(observer_.ran, static_cast<int>(probe.runs.size()));
+  EXPECT_EQ(RecordedRuns(out->id).size(), probe.runs.size());
+  EXPECT_TRUE(vcs_.worktrees().empty()) << "the worktree is removed at the end";
+  auto db = store::Store::Open(DbPath());
+  ASSERT_TRUE(db.ok());
+  auto b = (*db)->LoadBisection(out->id);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->status, "done");
+  EXPECT_EQ(b->good, "c0");
+  EXPECT_EQ(b->bad, "c30");
+}
+
+TEST_F(BisectDriverTest, DescendsIntoAMergeToFindTheCulpritOnTheMergedBranch) {
+  WithMerge();
+  FakeProbe probe(FailsFrom("s6"));
+  auto out = Bisect(probe, Request("m1", "m20"));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->result["culprit"]["hash"], "s6");
+  ASSERT_EQ(out->result["merges"].size(), 1u);
+  EXPECT_EQ(out->result["merges"][0]["hash"], "merge");
+  EXPECT_EQ(out->result["merges"][0]["commits"], 10);
+  ASSERT_EQ(observer_.descents.size(), 1u);
+  EXPECT_EQ(observer_.descents[0].merge, "merge");
+  EXPECT_EQ(observer_.descents[0].commits, 10);
+}
+
+TEST_F(BisectDriverTest, FirstParentStopsAtTheMerge) {
+  WithMerge();
+  FakeProbe probe(FailsFrom("s6"));
+  BisectRequest r = Request("m1", "m20");
+  r.first_parent = true;
+  auto out = Bisect(probe, r);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->result["culprit"]["hash"], "merge");
+  EXPECT_TRUE(out->result["merges"].empty());
+  EXPECT_TRUE(observer_.descents.empty());
+  for (const auto& c : probe.runs) EXPECT_NE(c[0], 's') << "ran a merged commit: " << c;
+}
+
+TEST_F(BisectDriverTest, TheMergeItselfIsTheCulpritWhenNoMergedCommitFailsAlone) {
+  WithMerge();
+  // Needs m12 (main) and s4 (side) together.
+  FakeProbe probe([this](const std::string& c) {
+    return vcs_.Reaches(c, "m12") && vcs_.Reaches(c, "s4") ? Outcome::kFail : Outcome::kPass;
+  });
+  auto out = Bisect(probe, Request("m1", "m20"));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->result["culprit"]["hash"], "merge");
+  ASSERT_EQ(out->result["merges"].size(), 1u);
+  EXPECT_EQ(out->result["merges"][0]["hash"], "merge");
+}
+
+TEST_F(BisectDriverTest, UntestableCommitsAroundTheCulpritLeaveARange) {
+  Linear(30);
+  auto fails = FailsFrom("c17");
+  FakeProbe probe([&](const std::string& c) { return c == "c16" || c == "c17" ? Outcome::kSkip : fails(c); });
+  auto out = Bisect(probe, Request("c0", "c30"));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_TRUE(out->result["culprit"].is_null());
+  ASSERT_EQ(out->result["range"].size(), 3u);
+  EXPECT_EQ(out->result["range"][0]["hash"], "c16");
+  EXPECT_EQ(out->result["range"][2]["hash"], "c18");
+}
+
+TEST_F(BisectDriverTest, CommitsThatDoNotBuildAreSkippedAndRecorded) {
+  Linear(30);
+  FakeProbe probe(FailsFrom("c17"));
+  probe.unbuildable = {"c16", "c17"};
+  auto out = Bisect(probe, Request("c0", "c30"));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_TRUE(out->result["culprit"].is_null());
+  EXPECT_EQ(out->result["range"].size(), 3u);
+  ASSERT_FALSE(observer_.build_failures.empty());
+  for (const auto& c : probe.runs) EXPECT_TRUE(c != "c16" && c != "c17") << "ran an unbuilt commit";
+  int skips = 0;
+  for (const auto& r : RecordedRuns(out->id)) skips += r.outcome == "skip";
+  EXPECT_EQ(skips, static_cast<int>(observer_.build_failures.size()));
+}
+
+TEST_F(BisectDriverTest, FixFindsTheFirstCommitWithoutTheFailure) {
+  Linear(30);
+  FakeProbe probe([this](const std::string& c) {
+    return vcs_.Reaches(c, "c5") && !vcs_.Reaches(c, "c21") ? Outcome::kFail : Outcome::kPass;
+  });
+  BisectRequest r = Request("c30", "c10");  // good: the newer, fixed end
+  r.fix = true;
+  auto out = Bisect(probe, r);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->result["culprit"]["hash"], "c21");
+  EXPECT_EQ(out->result["evidence"]["child"]["hash"], "c20");
+  EXPECT_TRUE(out->result["fix"].get<bool>());
+}
+
+TEST_F(BisectDriverTest, FixWantsTheBadEndOlder) {
+  Linear(30);
+  FakeProbe probe(FailsFrom("c5"));
+  BisectRequest r = Request("c10", "c30");
+  r.fix = true;
+  auto out = Bisect(probe, r);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().message(), "--bad must be an ancestor of --good with --fix (older = bad)");
+}
+
+// A flaky failure: where the bug is, run k of the whole bisection fails when
+// the k-th draw of a seeded sequence says so, whichever invocation makes it.
+struct FlakySequence {
+  std::mt19937 rng{7};
+  Outcome Next(bool has_bug) { return has_bug && rng() % 3 == 0 ? Outcome::kFail : Outcome::kPass; }
+};
+
+TEST_F(BisectDriverTest, ResumeReplaysTheRecordedRunsInsteadOfRunningThemAgain) {
+  Linear(40);
+  BisectRequest r = Request("c0", "c40");
+  // Uninterrupted, in a store of its own.
+  FlakySequence whole;
+  FakeProbe once([&](const std::string& c) { return whole.Next(vcs_.Reaches(c, "c23")); });
+  auto reference = Bisect(once, r);
+  ASSERT_TRUE(reference.ok()) << reference.status().message();
+  ASSERT_GT(once.runs.size(), 12u);
+  std::error_code ec;
+  fs::rename(DbPath(), dir_ / "reference.db", ec);
+  ASSERT_FALSE(ec);
+
+  FlakySequence seq;
+  FakeProbe first([&](const std::string& c) { return seq.Next(vcs_.Reaches(c, "c23")); });
+  first.abort_after = 12;
+  auto aborted = Bisect(first, r);
+  ASSERT_FALSE(aborted.ok());
+  EXPECT_NE(aborted.status().message().find("aborted at"), std::string::npos) << aborted.status().message();
+  EXPECT_NE(aborted.status().message().find("machine gone"), std::string::npos);
+
+  FakeProbe second([&](const std::string& c) { return seq.Next(vcs_.Reaches(c, "c23")); });
+  auto resumed = Bisect(second, r);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().message();
+  EXPECT_EQ(observer_.resumed_with, 12);
+  EXPECT_EQ(resumed->result["runs"], static_cast<int>(12 + second.runs.size()));
+  EXPECT_EQ(std::vector<std::string>(once.runs.begin() + 12, once.runs.end()), second.runs)
+      << "the resumed bisection goes on where the first stopped";
+  EXPECT_EQ(resumed->result["culprit"], reference->result["culprit"]);
+  EXPECT_EQ(resumed->result["runs"], reference->result["runs"]);
+  EXPECT_EQ(RecordedRuns(resumed->id).size(), once.runs.size());
+}
+
+TEST_F(BisectDriverTest, ABisectionInProgressWithOtherOptionsIsNotResumed) {
+  Linear(30);
+  FakeProbe first(FailsFrom("c17"));
+  first.abort_after = 2;
+  ASSERT_FALSE(Bisect(first, Request("c0", "c30")).ok());
+  FakeProbe second(FailsFrom("c17"));
+  BisectRequest other = Request("c0", "c30");
+  other.confidence = 0.9;
+  auto out = Bisect(second, other);
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("is in progress with other ends or options"), std::string::npos);
+  EXPECT_TRUE(second.runs.empty());
+}
+
+TEST_F(BisectDriverTest, ResetEndsTheBisectionInProgressAndRemovesItsWorktree) {
+  Linear(30);
+  FakeProbe first(FailsFrom("c17"));
+  first.abort_after = 2;
+  ASSERT_FALSE(Bisect(first, Request("c0", "c30")).ok());
+  auto db = store::Store::Open(DbPath());
+  ASSERT_TRUE(db.ok());
+  std::string wt = BisectWorktreePath(DbPath(), 1);
+  std::error_code ec;
+  fs::create_directories(wt, ec);  // as git made it
+  ASSERT_FALSE(ec);
+  EXPECT_EQ(vcs_.worktrees().count(wt), 1u);
+  auto id = ResetBisection(vcs_, **db, DbPath(), observer_, clock_);
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  EXPECT_EQ(id.value(), 1);
+  EXPECT_TRUE(vcs_.worktrees().empty());
+  EXPECT_FALSE((*db)->ActiveBisection(vcs_.Top()).ok());
+  EXPECT_EQ(ResetBisection(vcs_, **db, DbPath(), observer_, clock_).status().code(), Status::Code::kNotFound);
+}
+
+TEST(ParseBadHistoryTest, TakesFailuresOverRuns) {
+  int f = 0, n = 0;
+  EXPECT_TRUE(ParseBadHistory("9/30", &f, &n));
+  EXPECT_EQ(f, 9);
+  EXPECT_EQ(n, 30);
+  EXPECT_FALSE(ParseBadHistory("5/3", &f, &n));
+  EXPECT_FALSE(ParseBadHistory("x/3", &f, &n));
+  EXPECT_FALSE(ParseBadHistory("3", &f, &n));
+}
+
+}  // namespace
+}  // namespace vigil::engine

@@ -1,0 +1,92 @@
+#include "engine/git_vcs.h"
+
+#include "base/text.h"
+#include "sys/process.h"
+
+namespace vigil::engine {
+namespace {
+
+// Runs git in `dir`; what it printed without the trailing newlines, or an
+// error with git's words.
+Result<std::string> Git(const std::string& dir, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"git", "-C", dir};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto out = sys::CommandOutput(argv);
+  if (!out.ok()) return Status::InvalidArgument(out.status().message());
+  std::string s = std::move(out.value());
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+Status Done(const Result<std::string>& r) { return r.ok() ? Status::OK() : r.status(); }
+
+}  // namespace
+
+Result<std::unique_ptr<GitVcs>> GitVcs::Open(const std::string& dir) {
+  auto top = Git(dir, {"rev-parse", "--show-toplevel"});
+  if (!top.ok()) return top.status();
+  return std::unique_ptr<GitVcs>(new GitVcs(std::move(top.value())));
+}
+
+Result<std::string> GitVcs::CommonDir() {
+  auto dir = Git(top_, {"rev-parse", "--git-common-dir"});
+  if (!dir.ok()) return dir.status();
+  if (!dir->empty() && (*dir)[0] != '/') return top_ + "/" + dir.value();
+  return dir;
+}
+
+Result<std::string> GitVcs::ResolveCommit(const std::string& rev) {
+  return Git(top_, {"rev-parse", "--verify", "--quiet", rev + "^{commit}"});
+}
+
+bool GitVcs::IsAncestor(const std::string& older, const std::string& newer) {
+  return Git(top_, {"merge-base", "--is-ancestor", older, newer}).ok();
+}
+
+Result<std::vector<Commit>> GitVcs::FirstParentLine(const std::string& old_end, const std::string& new_end) {
+  auto list = Git(top_, {"rev-list", "--first-parent", "--reverse", "--format=%H %s", "--no-commit-header",
+                         old_end + ".." + new_end});
+  if (!list.ok()) return list.status();
+  std::vector<Commit> line;
+  ForEachLine(list.value(), [&](std::string_view l) {
+    if (l.size() < 40) return;
+    line.push_back({std::string(l.substr(0, 40)), std::string(l.size() > 41 ? l.substr(41) : "")});
+  });
+  return line;
+}
+
+Result<std::vector<std::string>> GitVcs::Parents(const std::string& commit) {
+  auto out = Git(top_, {"rev-list", "--parents", "-n", "1", commit});
+  if (!out.ok()) return out.status();
+  // "COMMIT PARENT1 PARENT2 ..."
+  std::vector<std::string> parents;
+  std::string_view rest = out.value();
+  bool first = true;
+  while (true) {
+    size_t sp = rest.find(' ');
+    if (!first) parents.emplace_back(rest.substr(0, sp));
+    first = false;
+    if (sp == std::string_view::npos) break;
+    rest.remove_prefix(sp + 1);
+  }
+  return parents;
+}
+
+std::string GitVcs::Subject(const std::string& commit) {
+  auto s = Git(top_, {"log", "-1", "--format=%s", commit});
+  return s.ok() ? s.value() : std::string();
+}
+
+Status GitVcs::AddWorktree(const std::string& path, const std::string& commit) {
+  return Done(Git(top_, {"worktree", "add", "--detach", "--quiet", path, commit}));
+}
+
+Status GitVcs::Checkout(const std::string& worktree, const std::string& commit) {
+  return Done(Git(worktree, {"checkout", "--quiet", "--force", "--detach", commit}));
+}
+
+Status GitVcs::RemoveWorktree(const std::string& path) {
+  return Done(Git(top_, {"worktree", "remove", "--force", path}));
+}
+
+}  // namespace vigil::engine
