@@ -10,7 +10,7 @@
 #include "bisect/search.h"
 #include "cli/command.h"
 #include "engine/bisect_driver.h"
-#include "engine/bisect_report.h"
+#include "report/bisect_report.h"
 #include "engine/git_vcs.h"
 
 namespace vigil::cli {
@@ -94,7 +94,7 @@ int RunBisect(BisectFlags f) {
   if (f.json) {
     fmt::print("{}\n", out->result.dump());
   } else {
-    fmt::print("{}", engine::ConclusionText(out->result));
+    fmt::print("{}", report::ConclusionText(out->result));
   }
   return out->confident ? 0 : 1;
 }
@@ -147,7 +147,7 @@ int RunStatus(const BisectFlags& f, bool log) {
              b.started_at, b.good.substr(0, 12), b.bad.substr(0, 12), s->runs.size());
   if (!b.result_json.empty()) {
     nlohmann::json j = nlohmann::json::parse(b.result_json, nullptr, false);
-    if (j.is_object()) fmt::print("{}", engine::ConclusionText(j));
+    if (j.is_object()) fmt::print("{}", report::ConclusionText(j));
   }
   return 0;
 }
@@ -179,9 +179,9 @@ int RunSimulate(const BisectFlags& f) {
   o.search.build_cost = f.req.build_cost >= 0 ? f.req.build_cost : 0;
   bisect::SimResult r = bisect::Simulate(o);
   if (f.json) {
-    fmt::print("{}\n", engine::SimulationJson(o, r, f.req.confidence).dump());
+    fmt::print("{}\n", report::SimulationJson(o, r, f.req.confidence).dump());
   } else {
-    fmt::print("{}", engine::SimulationText(o, r, f.req.confidence));
+    fmt::print("{}", report::SimulationText(o, r, f.req.confidence));
   }
   return 0;
 }

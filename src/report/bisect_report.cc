@@ -1,8 +1,8 @@
-#include "engine/bisect_report.h"
+#include "report/bisect_report.h"
 
 #include <fmt/format.h>
 
-namespace vigil::engine {
+namespace vigil::report {
 
 std::string ConclusionText(const nlohmann::json& j) {
   std::string out;
@@ -97,4 +97,4 @@ std::string SimulationText(const bisect::SimOptions& o, const bisect::SimResult&
   return out;
 }
 
-}  // namespace vigil::engine
+}  // namespace vigil::report

@@ -8,7 +8,7 @@
 
 #include "bisect/search.h"
 
-namespace vigil::engine {
+namespace vigil::report {
 
 // The result a bisection recorded (BisectOutcome::result), for people.
 std::string ConclusionText(const nlohmann::json& result);
@@ -17,4 +17,4 @@ std::string ConclusionText(const nlohmann::json& result);
 nlohmann::json SimulationJson(const bisect::SimOptions& o, const bisect::SimResult& r, double confidence);
 std::string SimulationText(const bisect::SimOptions& o, const bisect::SimResult& r, double confidence);
 
-}  // namespace vigil::engine
+}  // namespace vigil::report
