@@ -30,30 +30,16 @@
 namespace vigil::cli {
 namespace {
 
+// The flags: most go straight into the engine's request, the VM's into a
+// spec used when --kernel is given.
 struct RunFlags {
-  std::string tests_dir;
-  runner::PlanFilter filter;
-  int jobs = 1;
-  double slowdown = 1.0;
+  engine::RunRequest req;
+  model::VmSpec vm;  // --kernel and the options after it
   std::string json_path, junit_path, ktap_path, markdown_path;
   std::string color = "auto";
   bool no_cgroup = false;
-  bool netns = false;
   std::string db_path = "vigil.db";
-  std::string resume;  // RUN_ID or "last"
-  int retries = 0;
-  std::string config_path;
-  std::string baseline;      // --baseline RUN|auto
-  std::string known_issues;  // --known-issues FILE
-  int repeat = 1;
-  bool until_fail = false;
-  // The VM runner (--kernel).
-  std::string kernel, modules, accel = "auto", memory = "2G", append, panic_on, on_crash = "continue";
-  std::string vm_dir;
-  std::string rootfs = "auto";
-  int cpus = 2;
-  int hang_timeout = 0;
-  bool slowdown_set = false;
+  std::string on_crash = "continue";
 };
 
 bool WriteFile(const std::string& path, const std::string& text) {
@@ -83,7 +69,7 @@ class Printer final : public engine::RunObserver {
     if (s.repeat > 1) fmt::print("repetition {}/{}: ", s.repetition, s.repeat);
     fmt::print("run {}: {} tests from {} (db {})\n", s.run_id, s.tests, s.tests_dir, f_.db_path);
     std::fflush(stdout);  // CI logs show it before the first test ends
-    status_line_.emplace(isatty(STDOUT_FILENO) == 1, s.tests, f_.jobs);
+    status_line_.emplace(isatty(STDOUT_FILENO) == 1, s.tests, f_.req.jobs);
   }
   void OnTestStarted(const std::string& path) override { status_line_->Started(path); }
   void OnRetry(const std::string& path, ktap::Status status, int attempt) override {
@@ -133,36 +119,14 @@ int Run(const RunFlags& f) {
     fmt::print(stderr, "vigil run: {}\n", opened.status().message());
     return kExitUsage;
   }
-  engine::RunRequest req;
-  req.tests_dir = f.tests_dir;
-  req.filter = f.filter;
-  req.jobs = f.jobs;
-  req.slowdown = f.slowdown;
-  req.slowdown_set = f.slowdown_set;
+  engine::RunRequest req = f.req;
   req.use_cgroups = !f.no_cgroup;
-  req.netns = f.netns;
-  req.resume = f.resume;
-  req.retries = f.retries;
-  req.config_path = f.config_path;
-  req.baseline = f.baseline;
-  req.known_issues = f.known_issues;
-  req.repeat = f.repeat;
-  req.until_fail = f.until_fail;
-  if (!f.kernel.empty()) {
-    model::VmSpec vm;
-    vm.kernel = Absolute(f.kernel);
-    vm.modules = f.modules.empty() ? "" : Absolute(f.modules);
-    vm.accel = f.accel;
-    vm.rootfs = f.rootfs;
-    vm.cpus = f.cpus;
-    vm.memory = f.memory;
-    vm.append = f.append;
-    vm.panic_on = f.panic_on;
-    vm.hang_timeout = f.hang_timeout;
-    req.vm = std::move(vm);
+  if (!f.vm.kernel.empty()) {
+    req.vm = f.vm;
+    req.vm->kernel = Absolute(f.vm.kernel);
+    if (!f.vm.modules.empty()) req.vm->modules = Absolute(f.vm.modules);
   }
   req.stop_on_crash = f.on_crash == "stop";
-  req.vm_work_dir = f.vm_dir;
   req.db_path = f.db_path;
   req.command_line = CommandLine();
   req.host = sys::HostName();
@@ -175,7 +139,7 @@ int Run(const RunFlags& f) {
     fmt::print(stderr, "vigil run: {}\n", end.status().message());
     return kExitUsage;
   }
-  if (f.repeat > 1 && end->exit_code != kExitUsage) {
+  if (f.req.repeat > 1 && end->exit_code != kExitUsage) {
     fmt::print("\nacross repetitions:\n");
     for (const auto& [path, tally] : end->repeat_tally) {
       if (tally.first > 0) fmt::print("  {} failed {}/{}\n", path, tally.first, tally.second);
@@ -202,20 +166,20 @@ Runner SetupRunCommand(CLI::App* app) {
       "Exit status: 0 all passed or skipped, 1 a failure or timeout, 2 usage or internal error; with\n"
       "--known-issues, a known-issues.toml beside the tests or --baseline: the verdict's (0 Success,\n"
       "1 Unstable, 3 Critical; see vigil verdict --help).");
-  app->add_option("--tests", f->tests_dir, "Installed kselftest tree or directory of executables")
+  app->add_option("--tests", f->req.tests_dir, "Installed kselftest tree or directory of executables")
       ->check(CLI::ExistingDirectory);
   app->add_option("--db", f->db_path, "SQLite results store (created if missing)")->capture_default_str();
-  app->add_option("--resume", f->resume,
+  app->add_option("--resume", f->req.resume,
                   "Finish run RUN_ID (or 'last') after vigil was interrupted: only tests without a "
                   "recorded result run; the reports cover the whole run");
-  app->add_option("-t,--test", f->filter.tests, "Run COLLECTION:TEST (repeatable)");
-  app->add_option("-c,--collection", f->filter.collections, "Run every test of COLLECTION (repeatable)");
-  app->add_option("--skip", f->filter.skip, "Skip tests whose COLLECTION:TEST matches this glob (repeatable)");
-  app->add_option("-j,--jobs", f->jobs, "Tests run at the same time")->check(CLI::Range(1, 256))->capture_default_str();
-  app->add_option("--slowdown", f->slowdown, "Multiply every timeout (slow or emulated machines; 3 in a TCG VM)")
+  app->add_option("-t,--test", f->req.filter.tests, "Run COLLECTION:TEST (repeatable)");
+  app->add_option("-c,--collection", f->req.filter.collections, "Run every test of COLLECTION (repeatable)");
+  app->add_option("--skip", f->req.filter.skip, "Skip tests whose COLLECTION:TEST matches this glob (repeatable)");
+  app->add_option("-j,--jobs", f->req.jobs, "Tests run at the same time")->check(CLI::Range(1, 256))->capture_default_str();
+  app->add_option("--slowdown", f->req.slowdown, "Multiply every timeout (slow or emulated machines; 3 in a TCG VM)")
       ->check(CLI::Range(0.01, 1000.0))
       ->capture_default_str()
-      ->each([f](const std::string&) { f->slowdown_set = true; });
+      ->each([f](const std::string&) { f->req.slowdown_set = true; });
   app->add_option("--json", f->json_path, "Write the results as JSON (format_version 1) to FILE");
   app->add_option("--junit", f->junit_path, "Write JUnit XML to FILE");
   app->add_option("--ktap", f->ktap_path, "Write the log run_kselftest.sh would print to FILE");
@@ -224,57 +188,57 @@ Runner SetupRunCommand(CLI::App* app) {
   app->add_option("--color", f->color, "auto, always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
-  app->add_option("--baseline", f->baseline,
+  app->add_option("--baseline", f->req.baseline,
                   "Judge the run as `vigil verdict --baseline` does (RUN or auto): only regressions against it count; "
                   "the exit status becomes the verdict's (0 Success, 1 Unstable, 3 Critical)");
-  app->add_option("--known-issues", f->known_issues,
+  app->add_option("--known-issues", f->req.known_issues,
                   "known-issues.toml (default: the one beside the tests): matching failures are KNOWN, not counted; "
                   "the exit status becomes the verdict's");
-  app->add_option("--config", f->config_path,
+  app->add_option("--config", f->req.config_path,
                   "vigil.toml with scheduling classes ([[class]] match, max_parallel, serial) and per-test "
                   "timeout/retries ([[test]]); default: vigil.toml beside the tests");
-  app->add_option("--retries", f->retries, "Run a failed test again up to N times; failed then passed is FLAKY")
+  app->add_option("--retries", f->req.retries, "Run a failed test again up to N times; failed then passed is FLAKY")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
-  app->add_option("--repeat", f->repeat, "Run the selection N times (a run each): how flaky tests are reproduced")
+  app->add_option("--repeat", f->req.repeat, "Run the selection N times (a run each): how flaky tests are reproduced")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  app->add_flag("--until-fail", f->until_fail, "With --repeat: stop after the first run with a failure");
-  app->add_flag("--netns", f->netns, "Run each test in a fresh network namespace (loopback up), as run_kselftest.sh -n");
+  app->add_flag("--until-fail", f->req.until_fail, "With --repeat: stop after the first run with a failure");
+  app->add_flag("--netns", f->req.netns, "Run each test in a fresh network namespace (loopback up), as run_kselftest.sh -n");
   app->add_flag("--no-cgroup", f->no_cgroup, "Do not put tests in cgroups (process groups only)");
   auto* vmg = "VM (the kernel under test)";
-  app->add_option("--kernel", f->kernel,
+  app->add_option("--kernel", f->vm.kernel,
                   "Boot this kernel (bzImage/vmlinuz) in QEMU and run the tests inside it; the host's root is "
                   "shared read-only (virtiofs, or 9p), the console goes to the crash detector")
       ->group(vmg);
-  app->add_option("--modules", f->modules,
+  app->add_option("--modules", f->vm.modules,
                   "The kernel's lib/modules/<release> (e.g. of an unpacked Debian linux-image package): boot "
                   "modules go into the initramfs, the rest is loadable in the guest")
       ->group(vmg);
-  app->add_option("--accel", f->accel, "auto (probe KVM with a tiny VM, else TCG), kvm or tcg")
+  app->add_option("--accel", f->vm.accel, "auto (probe KVM with a tiny VM, else TCG), kvm or tcg")
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}))
       ->capture_default_str()
       ->group(vmg);
-  app->add_option("--rootfs", f->rootfs,
+  app->add_option("--rootfs", f->vm.rootfs,
                   "How the guest sees the host's root: auto (virtiofs when the kernel has it, else 9p), virtiofs "
                   "or 9p")
       ->check(CLI::IsMember({"auto", "virtiofs", "9p"}))
       ->capture_default_str()
       ->group(vmg);
-  app->add_option("--cpus", f->cpus, "Guest CPUs")->check(CLI::Range(1, 64))->capture_default_str()->group(vmg);
-  app->add_option("--memory", f->memory, "Guest memory (QEMU size: 2G, 1536M)")->capture_default_str()->group(vmg);
-  app->add_option("--append", f->append, "More kernel command line")->group(vmg);
-  app->add_option("--panic-on", f->panic_on, "warn, oops or warn,oops: panic_on_warn=1 / oops=panic")->group(vmg);
+  app->add_option("--cpus", f->vm.cpus, "Guest CPUs")->check(CLI::Range(1, 64))->capture_default_str()->group(vmg);
+  app->add_option("--memory", f->vm.memory, "Guest memory (QEMU size: 2G, 1536M)")->capture_default_str()->group(vmg);
+  app->add_option("--append", f->vm.append, "More kernel command line")->group(vmg);
+  app->add_option("--panic-on", f->vm.panic_on, "warn, oops or warn,oops: panic_on_warn=1 / oops=panic")->group(vmg);
   app->add_option("--on-crash", f->on_crash,
                   "After a kernel crash: continue (boot a fresh VM for the remaining tests) or stop")
       ->check(CLI::IsMember({"continue", "stop"}))
       ->capture_default_str()
       ->group(vmg);
-  app->add_option("--hang-timeout", f->hang_timeout,
+  app->add_option("--hang-timeout", f->vm.hang_timeout,
                   "Seconds without console or test output before the VM counts as hung (0: off)")
       ->check(CLI::Range(0, 86400))
       ->group(vmg);
-  app->add_option("--vm-dir", f->vm_dir, "Where the console log and sockets go (default: vigil-vm/ beside the db)")
+  app->add_option("--vm-dir", f->req.vm_work_dir, "Where the console log and sockets go (default: vigil-vm/ beside the db)")
       ->group(vmg);
   return [f] { return Run(*f); };
 }
