@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "model/test_path.h"
+
 #include "base/toml_check.h"
 
 namespace vigil::judge {
@@ -191,8 +193,8 @@ bool KnownIssueMatcher::PathMatches(const KnownIssue& k, const std::string& test
   auto try_path = [&](const std::string& t) { return Glob(k.match, subtest.empty() ? t : t + ":" + subtest); };
   if (try_path(test)) return true;
   // A shard (TEST#2) is matched by its test's entries too.
-  size_t h = test.rfind('#');
-  return h != std::string::npos && test.find(':') < h && try_path(test.substr(0, h));
+  model::TestPath p = model::TestPath::Parse(test);
+  return p.shard().has_value() && try_path(p.BaseTestId());
 }
 
 bool KnownIssueMatcher::CrashMatches(const KnownIssue& k, const model::CrashRecord& c) const {

@@ -13,14 +13,10 @@ namespace {
 std::string DecodedText(console::Decoder* decoder, const std::string& text) {
   if (!decoder) return text;
   std::string out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    out += decoder->DecodeLine(std::string_view(text).substr(pos, nl - pos));
+  ForEachLine(text, [&](std::string_view line) {
+    out += decoder->DecodeLine(line);
     out += '\n';
-    pos = nl + 1;
-  }
+  });
   return out;
 }
 
@@ -87,14 +83,8 @@ std::string ScanText(const console::Detector& detector, console::Decoder* decode
     out += fmt::format("{}\n  type {}  lines {}-{}  guilty {}  fingerprint {}\n", head, console::TypeName(r.type),
                        r.start_line, r.end_line, r.guilty.empty() ? "-" : vigil::SanitizeForTerminal(r.guilty),
                        r.fingerprint);
-    std::string text = DecodedText(decoder, r.text);
-    size_t pos = 0;
-    while (pos < text.size()) {
-      size_t nl = text.find('\n', pos);
-      if (nl == std::string::npos) nl = text.size();
-      out += "  | " + vigil::SanitizeForTerminal(std::string_view(text).substr(pos, nl - pos)) + "\n";
-      pos = nl + 1;
-    }
+    ForEachLine(DecodedText(decoder, r.text),
+                [&](std::string_view line) { out += "  | " + vigil::SanitizeForTerminal(line) + "\n"; });
     out += "\n";
   }
   out += fmt::format("{} kernel report(s), {} fatal, in {} lines", reports.size(), fatal, detector.line_count());

@@ -10,16 +10,16 @@
 #include <toml++/toml.h>
 
 #include "base/toml_check.h"
+#include "model/test_path.h"
 
 namespace vigil::runner {
 
 bool GlobMatch(const std::string& pattern, const std::string& path) {
   if (fnmatch(pattern.c_str(), path.c_str(), 0) == 0) return true;
   // A shard ("TEST#2") is matched by the rules of its test too.
-  size_t hash = path.rfind('#');
-  if (hash == std::string::npos || pattern.find('#') != std::string::npos) return false;
-  std::string base = path.substr(0, hash);
-  return fnmatch(pattern.c_str(), base.c_str(), 0) == 0;
+  model::TestPath p = model::TestPath::Parse(path);
+  if (!p.shard() || pattern.find('#') != std::string::npos) return false;
+  return fnmatch(pattern.c_str(), p.BaseTestId().c_str(), 0) == 0;
 }
 
 const TestRule* RunConfig::RuleFor(const std::string& path) const {
