@@ -7,6 +7,9 @@ JOBS       ?= $(shell nproc)
 # paths below the checkout are hashed relative to it, so every clone shares it.
 LAUNCHER   := $(if $(shell command -v ccache 2>/dev/null),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 export CCACHE_BASEDIR := $(CURDIR)
+# Debug info names the build directory; without hashing it a new clone reuses
+# what an earlier one compiled (gdb then finds sources through the old path).
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: all deps build demo check test asan bench clean
 
@@ -35,8 +38,9 @@ $(ASAN_BUILD)/build.ninja: CMakeLists.txt | deps
 	  -DVIGIL_SANITIZE=ON -DVIGIL_FUZZ=ON -DVIGIL_BENCH=OFF -DVIGIL_E2E=OFF \
 	  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link"
 
+# The sanitized unit tests and the fuzzers: what `make check` runs there.
 asan: deps $(ASAN_BUILD)/build.ninja
-	ninja -C $(ASAN_BUILD) -j $(JOBS)
+	ninja -C $(ASAN_BUILD) -j $(JOBS) vigil_tests ktap_fuzzer console_fuzzer channel_fuzzer known_issues_fuzzer
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
