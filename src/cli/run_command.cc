@@ -6,7 +6,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -46,12 +45,6 @@ bool WriteFile(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f << text;
   return static_cast<bool>(f);
-}
-
-std::string Absolute(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::path p = std::filesystem::absolute(path, ec);
-  return ec ? path : p.string();
 }
 
 // Prints the session as it goes: finished tests above the live status line,
@@ -121,11 +114,7 @@ int Run(const RunFlags& f) {
   }
   engine::RunRequest req = f.req;
   req.use_cgroups = !f.no_cgroup;
-  if (!f.vm.kernel.empty()) {
-    req.vm = f.vm;
-    req.vm->kernel = Absolute(f.vm.kernel);
-    if (!f.vm.modules.empty()) req.vm->modules = Absolute(f.vm.modules);
-  }
+  if (!f.vm.kernel.empty()) req.vm = f.vm;
   req.stop_on_crash = f.on_crash == "stop";
   req.db_path = f.db_path;
   req.command_line = CommandLine();

@@ -185,6 +185,11 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
   } else if (tests_dir.empty()) {
     return Status::InvalidArgument("--tests DIR is required (or --resume RUN_ID)");
   }
+  // What the run boots is recorded with absolute paths (a resumed spec has them already).
+  if (f.vm) {
+    f.vm->kernel = Absolute(f.vm->kernel);
+    if (!f.vm->modules.empty()) f.vm->modules = Absolute(f.vm->modules);
+  }
 
   std::vector<runner::TestSpec> tests;
   ShardPick shard_pick = SplitShardNames(&filter);

@@ -41,7 +41,7 @@ struct RunRequest {
   std::string known_issues;  // known-issues.toml; "" for the one beside the tests
   int repeat = 1;
   bool until_fail = false;
-  std::optional<model::VmSpec> vm;  // --kernel: paths absolute
+  std::optional<model::VmSpec> vm;  // --kernel (relative paths are made absolute)
   bool stop_on_crash = false;       // --on-crash stop
   std::string vm_work_dir;          // "" : vigil-vm/<time>-<pid> beside the db
   std::string db_path;              // as given: shown, and where vigil-vm/ goes
