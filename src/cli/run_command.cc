@@ -1,15 +1,18 @@
 // vigil run --tests DIR [-t COLL:TEST]... [-c COLL]... [--skip PATTERN]... [-j N]
-//           [--slowdown X] [--json FILE] [--junit FILE] [--ktap FILE]
+//           [--slowdown X] [--json FILE] [--junit FILE] [--ktap FILE] [-v]
 // Flags in, engine::RunSession, what it reports printed (the live status
-// line on a terminal, the summary, the reports written).
+// line on a terminal, start and still-running lines off one, the tests'
+// output with -v, the summary, the reports written).
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -39,6 +42,8 @@ struct RunFlags {
   bool no_cgroup = false;
   std::string db_path = "vigil.db";
   std::string on_crash = "continue";
+  bool verbose = false;
+  int progress_interval = 60;  // seconds; 0: no still-running lines
 };
 
 bool WriteFile(const std::string& path, const std::string& text) {
@@ -62,21 +67,25 @@ class Printer final : public engine::RunObserver {
     if (s.repeat > 1) fmt::print("repetition {}/{}: ", s.repetition, s.repeat);
     fmt::print("run {}: {} tests from {} (db {})\n", s.run_id, s.tests, s.tests_dir, f_.db_path);
     std::fflush(stdout);  // CI logs show it before the first test ends
-    status_line_.emplace(isatty(STDOUT_FILENO) == 1, s.tests, f_.req.jobs);
+    status_line_.emplace(s, isatty(STDOUT_FILENO) == 1, std::chrono::seconds(f_.progress_interval),
+                         SystemClock::Get());
   }
   void OnTestStarted(const std::string& path) override { status_line_->Started(path); }
+  void OnTestOutput(const std::string& path, std::string_view line) override {
+    if (f_.verbose) status_line_->Output(path, line);
+  }
   void OnRetry(const std::string& path, ktap::Status status, int attempt) override {
-    status_line_->Print(
-        fmt::format("{} {}: attempt {} failed, retrying", report::StatusTag(status, color_), path, attempt));
+    status_line_->Retrying(
+        path, fmt::format("{} {}: attempt {} failed, retrying", report::StatusTag(status, color_), path, attempt));
   }
   void OnTestFinished(const engine::TestEnd& t) override {
     std::string tag = t.final_status == model::TestStatus::kFlaky
                           ? (color_ ? "\033[35m[FLAKY]\033[0m" : "[FLAKY]")
                           : report::StatusTag(judge::StatusOf(std::string(model::StatusName(t.final_status))), color_);
-    status_line_->Finished(t.path, model::IsFailure(t.final_status));
-    status_line_->Print(fmt::format("{} {} ({:.1f}s{}) [{}/{}]", tag, t.path,
-                                    static_cast<double>(t.last_duration_ms) / 1000.0,
-                                    t.attempts > 1 ? fmt::format(", {} attempts", t.attempts) : "", t.done, t.total));
+    status_line_->Finished(t, fmt::format("{} {} ({:.1f}s{}) [{}/{}]", tag, t.path,
+                                          static_cast<double>(t.last_duration_ms) / 1000.0,
+                                          t.attempts > 1 ? fmt::format(", {} attempts", t.attempts) : "", t.done,
+                                          t.total));
   }
   void OnTestsDone() override { status_line_.reset(); }  // the line is erased before the summary
 
@@ -191,6 +200,14 @@ Runner SetupRunCommand(CLI::App* app) {
       ->capture_default_str();
   app->add_option("--repeat", f->req.repeat, "Run the selection N times (a run each): how flaky tests are reproduced")
       ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app->add_flag("-v,--verbose", f->verbose,
+                "Print each test's output as it runs, every line prefixed with the test's name "
+                "(NAME: LINE; control characters replaced)");
+  app->add_option("--progress-interval", f->progress_interval,
+                  "Off a terminal (CI logs): print a line when a test starts and one each SECONDS it keeps "
+                  "running (0: no still-running lines); on a terminal the live status line shows it")
+      ->check(CLI::Range(0, 86400))
       ->capture_default_str();
   app->add_flag("--until-fail", f->req.until_fail, "With --repeat: stop after the first run with a failure");
   app->add_flag("--netns", f->req.netns, "Run each test in a fresh network namespace (loopback up), as run_kselftest.sh -n");

@@ -5,84 +5,98 @@
 
 #include <cstdio>
 
-#include <fmt/format.h>
-
 namespace vigil::cli {
 
-StatusLine::StatusLine(bool enabled, size_t total, int jobs) : enabled_(enabled), total_(total), jobs_(jobs) {
-  if (!enabled_) return;
+StatusLine::StatusLine(const engine::RunStart& start, bool live, std::chrono::seconds report_every, Clock& clock)
+    : live_(live), progress_(start.plan, start.jobs, report_every, clock) {
   ticker_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stop_) {
-      Draw();
-      cv_.wait_for(lock, std::chrono::milliseconds(500));
+      if (live_) {
+        Draw();
+      } else {
+        for (const auto& t : progress_.DueReports()) WriteLine(engine::StillRunningLine(t));
+        if (dirty_) {
+          std::fflush(stdout);
+          dirty_ = false;
+        }
+      }
+      cv_.wait_for(lock, std::chrono::milliseconds(live_ ? 500 : 1000));
     }
   });
 }
 
 StatusLine::~StatusLine() {
-  if (!enabled_) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
   ticker_.join();
-  std::fputs("\r\033[K", stdout);
+  if (drawn_) std::fputs("\r\033[K", stdout);
   std::fflush(stdout);
+}
+
+void StatusLine::WriteLine(const std::string& line) {
+  if (drawn_) {
+    std::fputs("\r\033[K", stdout);
+    drawn_ = false;
+  }
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fputc('\n', stdout);
+  dirty_ = true;
 }
 
 void StatusLine::Started(const std::string& test) {
   std::lock_guard<std::mutex> lock(mu_);
-  running_.insert(test);
-  if (enabled_) Draw();
+  progress_.Started(test);
+  if (live_) {
+    Draw();
+  } else {
+    WriteLine(engine::StartLine(test, progress_.TimeoutOf(test)));
+    std::fflush(stdout);  // a CI log shows what is running before it ends
+    dirty_ = false;
+  }
 }
 
-void StatusLine::Finished(const std::string& test, bool failed) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = running_.find(test);
-  if (it != running_.end()) running_.erase(it);
-  ++done_;
-  if (failed) ++failures_;
+void StatusLine::Retrying(const std::string& test, const std::string& line) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    progress_.Retrying(test);
+  }
+  Print(line);
+}
+
+void StatusLine::Finished(const engine::TestEnd& end, const std::string& line) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    progress_.Finished(end.path, end.last_duration_ms, model::IsFailure(end.final_status));
+  }
+  Print(line);
 }
 
 void StatusLine::Print(const std::string& line) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (enabled_) std::fputs("\r\033[K", stdout);
-  std::fputs(line.c_str(), stdout);
-  std::fputc('\n', stdout);
-  if (enabled_) Draw();
+  WriteLine(line);
+  if (live_) Draw();
   std::fflush(stdout);
+  dirty_ = false;
 }
 
-std::string StatusLine::Render() const {
-  auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  std::string eta = "--:--";
-  if (done_ > 0 && done_ < total_) {
-    double left = elapsed / static_cast<double>(done_) * static_cast<double>(total_ - done_);
-    int s = static_cast<int>(left);
-    eta = fmt::format("{}:{:02}", s / 60, s % 60);
-  }
-  std::string running;
-  for (const auto& t : running_) {
-    if (!running.empty()) running += ", ";
-    running += t;
-  }
-  std::string line = fmt::format("[{}/{}] {} failed · ETA {} · running: {}", done_, total_, failures_, eta,
-                                 running.empty() ? "-" : running);
-  winsize ws{};
-  size_t width = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 10 ? ws.ws_col - 1 : 119;
-  // Keep it on one line (the separators are 2 bytes of UTF-8 but 1 column).
-  if (line.size() > width + 2) line = line.substr(0, width - 1) + "…";
-  (void)jobs_;
-  return line;
+void StatusLine::Output(const std::string& test, std::string_view line) {
+  std::string text = engine::OutputLine(test, line);  // outside the lock: tests print at once
+  std::lock_guard<std::mutex> lock(mu_);
+  WriteLine(text);  // the ticker redraws the live line and flushes
 }
 
 void StatusLine::Draw() {
-  std::string line = Render();
-  std::fputs("\r\033[K", stdout);
-  std::fputs(line.c_str(), stdout);
+  winsize ws{};
+  size_t width = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 10 ? ws.ws_col - 1 : 119;
+  std::string line = "\r\033[K" + engine::StatusText(progress_, width);
+  std::fwrite(line.data(), 1, line.size(), stdout);
   std::fflush(stdout);
+  drawn_ = true;
+  dirty_ = false;
 }
 
 }  // namespace vigil::cli

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <cmath>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -23,6 +24,17 @@
 namespace vigil::engine {
 namespace {
 
+// Hands each line a test prints to the observer.
+class OutputToObserver final : public runner::TestProgress {
+ public:
+  OutputToObserver(RunObserver& observer, std::string path) : observer_(observer), path_(std::move(path)) {}
+  void OnSubtest(const runner::TestSpec&, int, const ktap::TestNode&) override {}
+  void OnOutputLine(const runner::TestSpec&, std::string_view line) override { observer_.OnTestOutput(path_, line); }
+
+ private:
+  RunObserver& observer_;
+  std::string path_;
+};
 
 // Subtests flattened to "parent > child" paths, as the store keeps them.
 void Flatten(const ktap::TestNode& n, const std::string& prefix, std::vector<model::SubtestRecord>* out) {
@@ -308,7 +320,21 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
           observer_.OnWarning(fmt::format("cannot record what run {} booted: {}", run_id, st.message()));
       }
     }
-    observer_.OnRunStarted({run_id, tests.size(), tests_dir, repetition, f.repeat});
+    int jobs = std::max(1, std::min<int>(f.jobs, static_cast<int>(std::max<size_t>(tests.size(), 1))));
+    RunStart start{run_id, tests.size(), tests_dir, repetition, f.repeat, {}, jobs};
+    // What a front-end needs for its ETA: the latest durations (earlier
+    // repetitions included) and each test's timeout as RunTest applies it.
+    auto last = db_.LastDurations();
+    for (size_t i : order) {
+      PlannedTest p{tests[i].path(),
+                    static_cast<int64_t>(std::ceil(static_cast<double>(tests[i].timeout.count()) * options.slowdown)),
+                    std::nullopt};
+      if (last.ok()) {
+        if (auto it = last->find(p.path); it != last->end()) p.last_duration_ms = it->second;
+      }
+      start.plan.push_back(std::move(p));
+    }
+    observer_.OnRunStarted(start);
 
     std::vector<std::vector<model::AttemptRecord>> fresh(tests.size());
     runner::Scheduler scheduler(tests, order, config);
@@ -332,7 +358,8 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
             std::lock_guard<std::mutex> lock(mu);
             observer_.OnTestStarted(tests[i].path());
           }
-          runner::TestOutcome o = runner::RunTest(tests[i], static_cast<int>(i + 1), options);
+          OutputToObserver output(observer_, tests[i].path());
+          runner::TestOutcome o = runner::RunTest(tests[i], static_cast<int>(i + 1), options, &output);
           if (o.process.vm_died && f.stop_on_crash) stop_after_crash = true;
           model::AttemptRecord a = ToRecord(o, started);
           a.attempt = attempt;
@@ -356,7 +383,6 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
         scheduler.Done(i);
       }
     };
-    int jobs = std::max(1, std::min<int>(f.jobs, static_cast<int>(std::max<size_t>(tests.size(), 1))));
     std::vector<std::thread> threads;
     for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
     for (auto& t : threads) t.join();

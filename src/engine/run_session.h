@@ -11,12 +11,14 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
 #include "engine/machine.h"
+#include "engine/run_progress.h"
 #include "ktap/result.h"
 #include "model/status.h"
 #include "model/vm_spec.h"
@@ -56,6 +58,8 @@ struct RunStart {
   std::string tests_dir;
   int repetition = 1;  // of `repeat`
   int repeat = 1;
+  std::vector<PlannedTest> plan;  // in the order they start
+  int jobs = 1;                   // workers
 };
 
 struct TestEnd {
@@ -76,6 +80,11 @@ class RunObserver {
   virtual void OnWarning(const std::string& message) { (void)message; }
   virtual void OnRunStarted(const RunStart& start) { (void)start; }
   virtual void OnTestStarted(const std::string& path) { (void)path; }
+  // A line a running test printed (without its '\n', at most 64 KiB, raw
+  // bytes). Called on the thread that reads that test's output, at the same
+  // time as for other tests and outside the session's other calls: an
+  // observer that uses it must be thread-safe.
+  virtual void OnTestOutput(const std::string& path, std::string_view line) { (void)path, (void)line; }
   // An attempt failed with `status` and the test runs again.
   virtual void OnRetry(const std::string& path, ktap::Status status, int attempt) {
     (void)path, (void)status, (void)attempt;

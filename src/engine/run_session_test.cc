@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 
 #include <fmt/format.h>
@@ -57,6 +59,10 @@ class Recorder final : public RunObserver {
     retries.push_back(path + "@" + std::to_string(attempt));
   }
   void OnTestFinished(const TestEnd& e) override { finished.push_back(e); }
+  void OnTestOutput(const std::string& path, std::string_view line) override {
+    std::lock_guard<std::mutex> lock(*output_mu);
+    output.push_back(path + ": " + std::string(line));
+  }
   Status OnRunFinished(const report::FinishedRun& run) override {
     runs.push_back(run);
     return Status::OK();
@@ -65,6 +71,8 @@ class Recorder final : public RunObserver {
   std::vector<RunStart> starts;
   std::vector<TestEnd> finished;
   std::vector<report::FinishedRun> runs;
+  std::shared_ptr<std::mutex> output_mu = std::make_shared<std::mutex>();  // output comes from the workers
+  std::vector<std::string> output;
 };
 
 // A store that dies after `writes` writes: later writes fail and change
@@ -221,6 +229,40 @@ TEST_F(RunSessionTest, StatusesAreRecordedAndTheExitStatusFollowsTheWorst) {
   ASSERT_EQ(attempts->size(), 4u);
   EXPECT_EQ((*attempts)[1].output, "boom\n");
   EXPECT_EQ((*attempts)[1].exit_code, 1);
+}
+
+TEST_F(RunSessionTest, TheObserverGetsEachOutputLineWithItsTestsPath) {
+  Tests({"a.sh", "b.sh"});
+  runner_.Script("/a.sh", {Exits(0, "one\ntwo\n")});
+  runner_.Script("/b.sh", {Exits(1, "last line without newline")});
+  ASSERT_TRUE(Execute(Request()).ok());
+  EXPECT_EQ(rec_.output, (std::vector<std::string>{"c:a.sh: one", "c:a.sh: two", "c:b.sh: last line without newline"}));
+}
+
+TEST_F(RunSessionTest, TheRunStartCarriesTimeoutsAndStoredDurationsInStartOrder) {
+  Tests({"short.sh", "long.sh", "new.sh"});
+  WriteFile("tests/c/settings", "timeout=100\n");
+  runner_.Script("/short.sh", {Exits(0, "", 1000)});
+  runner_.Script("/long.sh", {Exits(0, "", 9000)});
+  RunRequest first = Request();
+  first.filter.tests = {"c:short.sh", "c:long.sh"};
+  ASSERT_TRUE(Execute(first).ok());
+  RunRequest r = Request();
+  r.jobs = 2;
+  r.slowdown = 1.5;
+  r.slowdown_set = true;
+  ASSERT_TRUE(Execute(r).ok());
+  const RunStart& s = rec_.starts.at(1);
+  EXPECT_EQ(s.jobs, 2);
+  ASSERT_EQ(s.plan.size(), 3u);
+  // Longest first, unknown tests before known ones.
+  EXPECT_EQ(s.plan[0].path, "c:new.sh");
+  EXPECT_FALSE(s.plan[0].last_duration_ms.has_value());
+  EXPECT_EQ(s.plan[1].path, "c:long.sh");
+  EXPECT_EQ(s.plan[1].last_duration_ms, 9000);
+  EXPECT_EQ(s.plan[2].path, "c:short.sh");
+  EXPECT_EQ(s.plan[2].last_duration_ms, 1000);
+  EXPECT_EQ(s.plan[1].timeout_s, 150);  // settings' 100 s, --slowdown 1.5
 }
 
 TEST_F(RunSessionTest, AllPassingExitsZero) {

@@ -61,6 +61,7 @@ class LiveReader : public sys::OutputSink, public ktap::ParserListener {
   static constexpr size_t kMaxLine = 64 * 1024 - 3;
 
   void Line(std::string_view line) {
+    if (progress_) progress_->OnOutputLine(spec_, line);
     line_.assign("# ");
     line_.append(line);
     parser_.FeedLine(line_);

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ktap/parser.h"
@@ -39,6 +40,9 @@ class TestProgress {
  public:
   virtual ~TestProgress() = default;
   virtual void OnSubtest(const TestSpec& spec, int depth, const ktap::TestNode& subtest) = 0;
+  // Each line of the test's output as it comes (without its '\n', cut at
+  // 64 KiB), on the thread that reads the output.
+  virtual void OnOutputLine(const TestSpec& spec, std::string_view line) { (void)spec, (void)line; }
 };
 
 // Runs `spec` (number `index` in the run, 1-based) and waits for it.

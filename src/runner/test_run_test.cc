@@ -93,6 +93,21 @@ TEST_F(TestRunTest, NestedKtapWithAFailingSubtestFailsTheTest) {
   EXPECT_EQ(progress.seen, (std::vector<std::string>{"1:first=PASS", "1:second=FAIL"}));
 }
 
+TEST_F(TestRunTest, OutputLinesReachTheProgressWholeAsTheyCome) {
+  struct Record : TestProgress {
+    std::vector<std::string> lines;
+    void OnSubtest(const TestSpec&, int, const ktap::TestNode&) override {}
+    void OnOutputLine(const TestSpec& spec, std::string_view line) override {
+      lines.push_back(spec.name + "|" + std::string(line));
+    }
+  } progress;
+  // A line written in two pieces arrives whole; the last one without '\n' too.
+  TestOutcome o = RunTest(Script("lines.sh", "printf 'par'\nsleep 0.2\nprintf 'tial\\nsecond\\nno newline'\n"), 1,
+                          options_, &progress);
+  EXPECT_EQ(o.node.status, ktap::Status::kPass);
+  EXPECT_EQ(progress.lines, (std::vector<std::string>{"lines.sh|partial", "lines.sh|second", "lines.sh|no newline"}));
+}
+
 TEST_F(TestRunTest, ArgsVariableAndEnvironmentIssues) {
   options_.base_env.push_back("KSELFTEST_ARGS_SH_ARGS=-a  two");
   TestOutcome o = RunTest(Script("args.sh", "echo \"$#:$1:$2\"\nnonexistent_tool_vigil\nexit 1\n"), 1, options_);
