@@ -7,7 +7,8 @@
 
 namespace vigil::cli {
 
-StatusLine::StatusLine(const engine::RunStart& start, bool live, std::chrono::seconds report_every, Clock& clock)
+StatusLine::StatusLine(const engine::RunStart& start, bool live, std::chrono::seconds report_every,
+                       Clock& clock)
     : live_(live), progress_(start.plan, start.jobs, report_every, clock) {
   ticker_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(mu_);

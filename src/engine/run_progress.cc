@@ -12,7 +12,8 @@ namespace vigil::engine {
 
 using std::chrono::milliseconds;
 
-RunProgress::RunProgress(std::vector<PlannedTest> plan, int jobs, std::chrono::seconds report_every, Clock& clock)
+RunProgress::RunProgress(std::vector<PlannedTest> plan, int jobs, std::chrono::seconds report_every,
+                         Clock& clock)
     : jobs_(static_cast<size_t>(std::max(1, jobs))), report_every_(report_every), clock_(clock) {
   tests_.reserve(plan.size());
   for (auto& p : plan) {
@@ -124,10 +125,12 @@ std::vector<RunningTest> RunProgress::Running() const {
   for (const auto& e : tests_) {
     if (e.state == State::kRunning) running.push_back(&e);
   }
-  std::stable_sort(running.begin(), running.end(), [](const Entry* a, const Entry* b) { return a->started < b->started; });
+  std::stable_sort(running.begin(), running.end(),
+                   [](const Entry* a, const Entry* b) { return a->started < b->started; });
   std::vector<RunningTest> out;
   for (const Entry* e : running) {
-    out.push_back({e->plan.path, std::chrono::duration_cast<std::chrono::seconds>(Elapsed(*e)), e->plan.timeout_s});
+    out.push_back(
+        {e->plan.path, std::chrono::duration_cast<std::chrono::seconds>(Elapsed(*e)), e->plan.timeout_s});
   }
   return out;
 }
@@ -204,8 +207,9 @@ std::string StatusText(RunProgress& progress, size_t width) {
     if (!running.empty()) running += ", ";
     running += fmt::format("{} ({}s)", SanitizeForTerminal(t.path), t.elapsed.count());
   }
-  std::string line = fmt::format("[{}/{}] {} failed · ETA {} · running: {}", progress.done(), progress.total(),
-                                 progress.failures(), FormatEta(progress.Eta()), running.empty() ? "-" : running);
+  std::string line =
+      fmt::format("[{}/{}] {} failed · ETA {} · running: {}", progress.done(), progress.total(),
+                  progress.failures(), FormatEta(progress.Eta()), running.empty() ? "-" : running);
   return CutToColumns(line, width);
 }
 

@@ -81,7 +81,7 @@ class RunProgress {
   Clock& clock_;
   size_t done_ = 0;
   size_t failures_ = 0;
-  std::optional<int64_t> median_ms_;  // of the known durations, at the last event
+  std::optional<int64_t> median_ms_;                   // of the known durations, at the last event
   std::optional<std::chrono::milliseconds> last_eta_;  // since the last event
 };
 

@@ -11,8 +11,12 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-PlannedTest Known(const std::string& path, int64_t ms, int64_t timeout_s = 45) { return {path, timeout_s, ms}; }
-PlannedTest Unknown(const std::string& path, int64_t timeout_s = 45) { return {path, timeout_s, std::nullopt}; }
+PlannedTest Known(const std::string& path, int64_t ms, int64_t timeout_s = 45) {
+  return {path, timeout_s, ms};
+}
+PlannedTest Unknown(const std::string& path, int64_t timeout_s = 45) {
+  return {path, timeout_s, std::nullopt};
+}
 
 int64_t EtaS(RunProgress& p) {
   auto eta = p.Eta();
@@ -98,8 +102,8 @@ TEST(RunProgressTest, UnknownDurationsTakeTheMedianOfTheKnownOnesElseNoEstimate)
   none.Finished("c:a", 4000, false);  // now one duration is known: 4 s each for the others
   EXPECT_EQ(EtaS(none), 8);
 
-  RunProgress some({Known("c:a", 10000), Known("c:b", 20000), Known("c:c", 60000), Unknown("c:d")}, 1, seconds(60),
-                   clock);
+  RunProgress some({Known("c:a", 10000), Known("c:b", 20000), Known("c:c", 60000), Unknown("c:d")}, 1,
+                   seconds(60), clock);
   EXPECT_EQ(EtaS(some), 10 + 20 + 60 + 20);
 }
 
@@ -165,7 +169,8 @@ TEST(RunProgressTest, NoStillRunningReportsWithIntervalZero) {
 }
 
 TEST(RunProgressTest, LinesForACiLog) {
-  EXPECT_EQ(StartLine("net/mptcp:mptcp_join.sh#3", 1800), "[start] net/mptcp:mptcp_join.sh#3 (timeout 1800s)");
+  EXPECT_EQ(StartLine("net/mptcp:mptcp_join.sh#3", 1800),
+            "[start] net/mptcp:mptcp_join.sh#3 (timeout 1800s)");
   EXPECT_EQ(StartLine("c:t", 0), "[start] c:t (no timeout)");
   EXPECT_EQ(StillRunningLine({"net/mptcp:mptcp_join.sh#3", seconds(120), 1800}),
             "[still running] net/mptcp:mptcp_join.sh#3 (120s, timeout 1800s)");
