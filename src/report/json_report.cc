@@ -21,6 +21,7 @@ nlohmann::json NodeToJson(const ktap::TestNode& node) {
   if (node.exit_code) j["exit_code"] = *node.exit_code;
   if (!node.has_result_line) j["missing_result"] = true;
   if (node.plan) j["plan"] = *node.plan;
+  if (node.dropped > 0) j["dropped"] = node.dropped;  // results below it counted, not kept
   nlohmann::json subtests = nlohmann::json::array();
   for (const auto& t : node.subtests) subtests.push_back(NodeToJson(t));
   j["subtests"] = std::move(subtests);
