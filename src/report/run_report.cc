@@ -82,6 +82,23 @@ std::string EscapeAnnotation(std::string_view t) {
   return o;
 }
 
+// The last `n` lines of `text`, found from its end: the output can be 16 MiB
+// of short lines.
+std::vector<std::string_view> LastLines(std::string_view text, size_t n) {
+  std::vector<std::string_view> out;
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  while (out.size() < n && !text.empty()) {
+    size_t nl = text.rfind('\n');
+    if (nl == std::string_view::npos) {
+      out.push_back(text);
+      break;
+    }
+    out.push_back(text.substr(nl + 1));
+    text = text.substr(0, nl);
+  }
+  return {out.rbegin(), out.rend()};
+}
+
 }  // namespace
 
 std::vector<std::string> CrashExcerpt(const model::CrashRecord& crash, size_t max_frames) {
@@ -317,10 +334,8 @@ std::string SummaryText(const FinishedRun& run, bool color) {
       }
       if (shown.crashes.size() > 1) out += fmt::format("      ({} more kernel reports)\n", shown.crashes.size() - 1);
     } else {
-      std::vector<std::string_view> lines;
-      ForEachLine(shown.output, [&](std::string_view line) { lines.push_back(line); });
-      for (size_t i = lines.size() > 10 ? lines.size() - 10 : 0; i < lines.size(); ++i) {
-        out += fmt::format("      | {}\n", SanitizeForTerminal(lines[i]));
+      for (std::string_view line : LastLines(shown.output, 10)) {
+        out += fmt::format("      | {}\n", SanitizeForTerminal(line));
       }
     }
     out += fmt::format("    rerun: vigil run --tests {} -t {}\n", run.tests_dir, r.path);
