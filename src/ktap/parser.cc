@@ -504,27 +504,23 @@ void Parser::AddChild(size_t index, TestNode& node, const Counts* counts) {
   }
   if (listener_) listener_->OnTestFinished(static_cast<int>(index) + 1, node);
   if (!options_.keep_tree) return;
-  if (index == 0) {
-    // A top-level test: the budget below the next one starts afresh.
-    kept_below_top_ = 0;
-    level.node.subtests.push_back(std::move(node));
-    return;
-  }
-  // A parent with kept subtests is kept whatever the count, or they would be
-  // lost with it; at most the open ancestors (max_depth) go over the cap.
-  if (kept_below_top_ < options_.max_subtests || !node.subtests.empty()) {
-    ++kept_below_top_;
+  if (index == 0) kept_below_top_ = 0;  // the budget below the next top-level test starts afresh
+  // A parent with kept subtests is kept whatever the counts, or they would be
+  // lost with it; at most the open ancestors (max_depth) go over a cap.
+  bool room = kept_ < options_.max_tests && (index == 0 || kept_below_top_ < options_.max_subtests);
+  if (room || !node.subtests.empty()) {
+    ++kept_;
+    if (index > 0) ++kept_below_top_;
     level.node.subtests.push_back(std::move(node));
     return;
   }
   // Counted in its ancestors' statuses already; only the node goes. Its own
   // dropped results were added to every ancestor when they went.
-  int64_t n = 1;
-  dropped_ += n;
-  for (size_t i = 1; i <= index; ++i) levels_[i]->node.dropped += n;
+  ++dropped_;
+  for (size_t i = 0; i <= index; ++i) ++levels_[i]->node.dropped;
   if (dropped_ == 1) {
-    Errorf(line_no_, "more than {} results below a top-level test; the rest are counted, not kept",
-           options_.max_subtests);
+    Errorf(line_no_, "more than {} tests, or {} results below a top-level test: the rest are counted, not kept",
+           options_.max_tests, options_.max_subtests);
   }
 }
 

@@ -43,6 +43,8 @@ struct ParserOptions {
   // counted (statuses, TestNode::dropped of every open ancestor) but not
   // kept. Parents whose subtests were kept are always kept.
   size_t max_subtests = kMaxSubtests;
+  // Tests kept in the whole tree (top-level ones included), the same way.
+  size_t max_tests = 1000000;
   size_t max_total_log_bytes = 64 << 20;  // log bytes kept in the whole document
   size_t max_errors = 1000;               // errors kept; the rest are counted
   size_t max_missing_nodes = 1000;        // missing tests materialised per document
@@ -172,6 +174,7 @@ class Parser {
   Counts counts_;     // of the whole document, after Finish()
   int64_t missing_materialised_ = 0;  // missing tests made into nodes so far
   size_t kept_below_top_ = 0;         // results kept below the current top-level test
+  size_t kept_ = 0;                   // tests kept in the tree
   size_t log_bytes_kept_ = 0;         // log bytes appended in the whole document
   std::vector<ParseError> errors_;
   int64_t error_count_ = 0;

@@ -498,6 +498,19 @@ TEST(ParserTest, ParentsOfKeptSubtestsAreKeptBeyondTheCap) {
   EXPECT_EQ(d.counts.Get(Status::kPass), 6);
 }
 
+TEST(ParserTest, TestsBeyondTheDocumentCapAreCountedNotKept) {
+  std::string text = "KTAP version 1\n1..500\n";
+  for (int i = 1; i <= 500; ++i) text += (i == 400 ? "not ok " : "ok ") + std::to_string(i) + " t\n";
+  ParserOptions options;
+  options.max_tests = 50;
+  Document d = ParseText(text, options);
+  EXPECT_EQ(d.root.subtests.size(), 50u);
+  EXPECT_EQ(d.dropped, 450);
+  EXPECT_EQ(d.root.dropped, 450);
+  EXPECT_EQ(StatusName(d.root.status), "FAIL");
+  EXPECT_EQ(d.counts.Get(Status::kPass), 499);
+}
+
 TEST(ParserTest, KeptLogsHaveABudgetPerDocument) {
   std::string text = "KTAP version 1\n1..50\n";
   for (int i = 1; i <= 50; ++i) {

@@ -72,6 +72,7 @@ nlohmann::json ToJson(const ktap::Document& doc) {
   if (doc.error_count > static_cast<int64_t>(doc.errors.size())) {
     j["errors_dropped"] = doc.error_count - static_cast<int64_t>(doc.errors.size());
   }
+  if (doc.dropped > 0) j["dropped"] = doc.dropped;  // tests counted, not kept
   j["lines"] = doc.lines;
   return j;
 }
@@ -91,6 +92,7 @@ std::string ToJsonText(const ktap::Document& doc) {
   if (doc.error_count > static_cast<int64_t>(doc.errors.size())) {
     out += ",\"errors_dropped\":" + std::to_string(doc.error_count - static_cast<int64_t>(doc.errors.size()));
   }
+  if (doc.dropped > 0) out += ",\"dropped\":" + std::to_string(doc.dropped);
   out += ",\"lines\":" + std::to_string(doc.lines) + "}\n";
   return out;
 }

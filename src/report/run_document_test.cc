@@ -213,5 +213,30 @@ TEST(RunDocumentTest, CrashExcerptIsTheTitleAndTheCallTrace) {
   EXPECT_NE(summary.find("0 failed, 1 crashed, 0 timed out"), std::string::npos) << summary;
 }
 
+// A parse past the caps: the reports say what was dropped, and the KTAP
+// report reads back without crashes for the results that were not kept.
+TEST(CappedDocumentTest, ReportsSayWhatWasNotKept) {
+  std::string text = "KTAP version 1\n1..3\n  KTAP version 1\n  1..300\n";
+  for (int i = 1; i <= 300; ++i) text += "  ok " + std::to_string(i) + " s\n";
+  text += "ok 1 big\nok 2 b\nnot ok 3 c\n";
+  ktap::ParserOptions options;
+  options.max_subtests = 100;
+  options.max_tests = 102;  // the top-level tests' subtests and 2 of them
+  ktap::Document d = ktap::ParseText(text, options);
+  ASSERT_EQ(d.root.subtests.size(), 2u);
+  EXPECT_EQ(d.dropped, 201);
+  nlohmann::json j = ToJson(d);
+  EXPECT_EQ(j["dropped"], 201);
+  EXPECT_EQ(j["tests"][0]["dropped"], 200);
+  EXPECT_EQ(nlohmann::json::parse(ToJsonText(d)), j);
+  std::string ktap = ToKtap(d);
+  EXPECT_NE(ktap.find("  # 200 more results not kept"), std::string::npos) << ktap;
+  EXPECT_NE(ktap.find("\n# 1 more results not kept"), std::string::npos) << ktap;
+  ktap::Document back = ktap::ParseText(ktap);
+  EXPECT_EQ(back.counts.Get(ktap::Status::kCrash), 0);
+  EXPECT_EQ(back.root.subtests.size(), 2u);
+  EXPECT_EQ(back.root.subtests[0].subtests.size(), 100u);
+}
+
 }  // namespace
 }  // namespace vigil::report
