@@ -65,7 +65,8 @@ void EmitResult(const TestNode& node, int64_t number, int depth, bool trailing, 
     }
     return;
   }
-  bool ok = node.has_result_line && node.ok;
+  // A failure among results not kept must still show: its parent says `not ok`.
+  bool ok = node.has_result_line && node.ok && !(DroppedHere(node) > 0 && ktap::IsFailure(node.status));
   *out += indent + (ok ? "ok " : "not ok ") + std::to_string(number);
   if (!node.name.empty()) *out += " " + Clean(node.name);
   std::string directive;

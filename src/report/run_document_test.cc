@@ -215,6 +215,19 @@ TEST(RunDocumentTest, CrashExcerptIsTheTitleAndTheCallTrace) {
 
 // A parse past the caps: the reports say what was dropped, and the KTAP
 // report reads back without crashes for the results that were not kept.
+TEST(CappedDocumentTest, AFailureNotKeptStillFailsItsParentInKtap) {
+  std::string text = "KTAP version 1\n1..1\n  KTAP version 1\n  1..5\n";
+  for (int i = 1; i <= 5; ++i) text += (i == 5 ? "  not ok " : "  ok ") + std::to_string(i) + " s\n";
+  text += "ok 1 parent\n";  // its own line says ok; a subtest failed
+  ktap::ParserOptions options;
+  options.max_subtests = 2;
+  ktap::Document d = ktap::ParseText(text, options);
+  ASSERT_EQ(ktap::StatusName(d.root.subtests[0].status), "FAIL");
+  ktap::Document back = ktap::ParseText(ToKtap(d));
+  EXPECT_EQ(ktap::StatusName(back.root.subtests[0].status), "FAIL") << ToKtap(d);
+  EXPECT_EQ(ktap::StatusName(back.root.status), "FAIL");
+}
+
 TEST(CappedDocumentTest, ReportsSayWhatWasNotKept) {
   std::string text = "KTAP version 1\n1..3\n  KTAP version 1\n  1..300\n";
   for (int i = 1; i <= 300; ++i) text += "  ok " + std::to_string(i) + " s\n";
@@ -234,6 +247,7 @@ TEST(CappedDocumentTest, ReportsSayWhatWasNotKept) {
   EXPECT_NE(ktap.find("\n# 1 more results not kept"), std::string::npos) << ktap;
   ktap::Document back = ktap::ParseText(ktap);
   EXPECT_EQ(back.counts.Get(ktap::Status::kCrash), 0);
+  EXPECT_EQ(ktap::StatusName(back.root.subtests[0].status), "PASS");
   EXPECT_EQ(back.root.subtests.size(), 2u);
   EXPECT_EQ(back.root.subtests[0].subtests.size(), 100u);
 }
