@@ -28,7 +28,10 @@ void SetResult(Status status, TestNode* node) {
     case Status::kXpass: node->directive = Directive::kXpass; break;
     case Status::kTimeout: node->directive = Directive::kTimeout; break;
     case Status::kError: node->directive = Directive::kError; break;
-    case Status::kNoTests: node->plan = 0; break;
+    case Status::kNoTests:  // a block that planned nothing
+      node->is_parent = true;
+      node->plan = 0;
+      break;
     default: break;
   }
 }
@@ -95,7 +98,6 @@ ktap::Document RunDocument(const FinishedRun& run) {
     } else if (!a.exit_code && a.signal != 0) {
       t.exit_code = 128 + a.signal;
     }
-    if (t.is_parent && t.subtests.empty() && t.dropped == 0 && status == Status::kNoTests) t.plan = 0;
     t.duration_ms = a.duration_ms;
     doc.counts.Add(status);
     doc.root.subtests.push_back(std::move(t));

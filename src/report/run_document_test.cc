@@ -175,6 +175,13 @@ TEST(RunDocumentTest, SubtestTreeFromFlattenedPaths) {
                   {"e", "NO_TESTS", {}}, {"ab", "PASS", {}}},
                  &t);
   EXPECT_EQ(Shape(t), "t=CRASH{a=PASS{b=FAIL{c=FAIL},d=SKIP},e=NO_TESTS,ab=PASS}");
+  // And the KTAP report of a run with them reads back the same.
+  model::AttemptRecord a = Attempt("c:t", "FAIL");
+  a.subtests = {{"a", "FAIL", {}}, {"a > b", "FAIL", {}}, {"a > b > c", "FAIL", {}}, {"a > d", "SKIP", {}},
+                {"e", "NO_TESTS", {}}, {"ab", "PASS", {}}};
+  ktap::Document doc = ktap::ParseText(RunnerLog(OneTest(a)));
+  ASSERT_EQ(doc.root.subtests.size(), 1u);
+  EXPECT_EQ(Shape(doc.root.subtests[0]), "selftests: c: t=FAIL{a=FAIL{b=FAIL{c=FAIL},d=SKIP},e=NO_TESTS,ab=PASS}");
 }
 
 // The summary shows what the kernel said, not the register dump its report ends with.
