@@ -36,10 +36,17 @@ class OutputToObserver final : public runner::TestProgress {
   std::string path_;
 };
 
+// Longest subtest path kept: names are capped by the parser, but 64 levels of
+// them would make every record of a deep tree large.
+constexpr size_t kMaxSubtestPath = 4096;
+
 // Subtests flattened to "parent > child" paths, as the store keeps them.
 void Flatten(const ktap::TestNode& n, const std::string& prefix, std::vector<model::SubtestRecord>* out) {
   for (const auto& c : n.subtests) {
     std::string path = prefix.empty() ? c.name : prefix + " > " + c.name;
+    if (path.size() > kMaxSubtestPath) {
+      path = path.substr(0, kMaxSubtestPath / 2) + " [...] " + path.substr(path.size() - kMaxSubtestPath / 2);
+    }
     out->push_back({path, std::string(ktap::StatusName(c.status)), c.duration_ms});
     Flatten(c, path, out);
   }
@@ -58,6 +65,7 @@ model::AttemptRecord ToRecord(const runner::TestOutcome& o, const std::string& s
   a.output = o.process.output;
   a.environment_issues = o.environment_issues;
   Flatten(o.node, "", &a.subtests);
+  a.subtests_dropped = o.node.dropped;
   for (const auto& k : o.process.kernel_reports)
     a.crashes.push_back({std::string(model::TypeName(k.type)), k.title, k.fatal, k.fingerprint, k.guilty, k.text});
   return a;

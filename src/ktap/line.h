@@ -23,14 +23,25 @@ enum class LineKind : uint8_t {
   kOther,          // not KTAP: kernel noise, program output
 };
 
+// Tests nest at most this deep (1 = a top-level test): deeper blocks are
+// folded into the deepest one and reported. Every reader and writer of KTAP
+// here (the parser, the stored subtests, the KTAP and JUnit reports) keeps
+// to it, so vigil's own output reads back the same.
+inline constexpr size_t kMaxNestingDepth = 64;
+
 // Nesting key of a line: its indentation in columns (tab = next multiple of
 // 8) with the positions of kselftest `# ` markers (one column each). A line
 // is nested under another when that one's key is a proper prefix of its key.
-// The first kMaxColumns columns are told apart; deeper indentation folds.
+// Keys are told apart by their width up to kMaxColumns columns (enough for
+// kMaxNestingDepth levels of tabs plus the runner's markers) and by the
+// positions of markers in their first kMarkerColumns columns; a marker
+// further right counts as a column. Deeper indentation folds.
 // 16 bytes: classified lines are handed between threads in bulk.
 class NestKey {
  public:
-  static constexpr uint32_t kMaxColumns = 96;
+  static constexpr uint32_t kMaxColumns = 1024;
+  static constexpr uint32_t kMarkerColumns = 96;
+  static_assert(kMaxColumns >= kMaxNestingDepth * 8 + kMarkerColumns, "tab-indented KTAP at the depth limit");
 
   void Clear() {
     len_ = 0;
@@ -40,7 +51,9 @@ class NestKey {
   void AddSpaces(uint32_t n) { len_ = len_ + n > kMaxColumns ? kMaxColumns : len_ + n; }
   void AddMarker() {
     if (len_ >= kMaxColumns) return;
-    if (len_ < 64) {
+    if (len_ >= kMarkerColumns) {
+      ++len_;
+    } else if (len_ < 64) {
       marks_lo_ |= uint64_t{1} << len_;
     } else {
       marks_hi_ |= uint32_t{1} << (len_ - 64);
@@ -65,6 +78,7 @@ class NestKey {
   static uint64_t LowBits64(uint32_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; }
   static uint32_t LowBits32(uint32_t n) { return n >= 32 ? ~uint32_t{0} : (uint32_t{1} << n) - 1; }
   bool IsMarker(uint32_t col) const {
+    if (col >= kMarkerColumns) return false;
     return col < 64 ? (marks_lo_ >> col) & 1 : (marks_hi_ >> (col - 64)) & 1;
   }
 

@@ -173,8 +173,8 @@ TEST(NestKeyTest, PrefixAndFolding) {
   b.Truncate(2);
   EXPECT_EQ(a, b);
   NestKey deep, deeper;
-  deep.AddSpaces(500);  // beyond kMaxColumns
-  deeper.AddSpaces(900);
+  deep.AddSpaces(1500);  // beyond kMaxColumns
+  deeper.AddSpaces(2900);
   EXPECT_EQ(deep.size(), NestKey::kMaxColumns);
   EXPECT_EQ(deep, deeper);  // folded
   NestKey m;

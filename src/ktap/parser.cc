@@ -148,7 +148,19 @@ void Parser::AppendLog(Level& level, std::string_view text) {
   // The root's own lines are kept whatever the options: they are the root's
   // log when no test takes them.
   if (!keep_logs_ && &level != levels_[0].get()) return;
+  if (!options_.keep_tree) {
+    // Streaming: a test's log goes with its event; only the per-test caps apply.
+    level.pending_log.Append(text, options_.max_log_lines, kMaxStoredLogLine, options_.max_log_bytes);
+    return;
+  }
+  // The tree keeps every test's log until the end: the document has a budget too.
+  if (log_bytes_kept_ >= options_.max_total_log_bytes) {
+    level.pending_log.AddDropped(1);
+    return;
+  }
+  size_t before = level.pending_log.text().size();
   level.pending_log.Append(text, options_.max_log_lines, kMaxStoredLogLine, options_.max_log_bytes);
+  log_bytes_kept_ += level.pending_log.text().size() - before;
 }
 
 void Parser::TakeLog(TestNode& node, Level& level) {
@@ -491,7 +503,25 @@ void Parser::AddChild(size_t index, TestNode& node, const Counts* counts) {
     level.counts.Add(node.status);
   }
   if (listener_) listener_->OnTestFinished(static_cast<int>(index) + 1, node);
-  if (options_.keep_tree) level.node.subtests.push_back(std::move(node));
+  if (!options_.keep_tree) return;
+  if (index == 0) kept_below_top_ = 0;  // the budget below the next top-level test starts afresh
+  // A parent with kept subtests is kept whatever the counts, or they would be
+  // lost with it; at most the open ancestors (max_depth) go over a cap.
+  bool room = kept_ < options_.max_tests && (index == 0 || kept_below_top_ < options_.max_subtests);
+  if (room || !node.subtests.empty()) {
+    ++kept_;
+    if (index > 0) ++kept_below_top_;
+    level.node.subtests.push_back(std::move(node));
+    return;
+  }
+  // Counted in its ancestors' statuses already; only the node goes. Its own
+  // dropped results were added to every ancestor when they went.
+  ++dropped_;
+  for (size_t i = 0; i <= index; ++i) ++levels_[i]->node.dropped;
+  if (dropped_ == 1) {
+    Errorf(line_no_, "more than {} tests, or {} results below a top-level test: the rest are counted, not kept",
+           options_.max_tests, options_.max_subtests);
+  }
 }
 
 void Parser::Finish() {
@@ -539,6 +569,7 @@ Document Parser::TakeDocument() {
   doc.errors = std::move(errors_);
   doc.error_count = error_count_;
   doc.lines = line_no_;
+  doc.dropped = dropped_;
   return doc;
 }
 

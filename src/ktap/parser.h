@@ -8,9 +8,11 @@
 // `# Subtest:` headers and by the kselftest runner's `# ` prefix, console
 // prefixes learned from the version line, kernel noise anywhere, Bail out!,
 // truncated input (missing results become CRASH) and wrong numbering (an
-// error, parsing goes on). Memory is bounded: long lines are cut, logs are
-// capped, and with keep_tree = false finished subtrees are released once
-// their events went out.
+// error, parsing goes on). Memory is bounded: long lines are cut, names and
+// logs are capped (per test and per document), each top-level test keeps at
+// most max_subtests results below it (the rest are counted: TestNode::dropped),
+// nesting is limited to kMaxNestingDepth, and with keep_tree = false finished
+// subtrees are released once their events went out.
 #pragma once
 
 #include <cstdint>
@@ -29,11 +31,21 @@
 
 namespace vigil::ktap {
 
+// Results kept below one top-level test (a selftest's subtests in a run).
+inline constexpr size_t kMaxSubtests = 10000;
+
 struct ParserOptions {
   size_t max_line_bytes = 64 * 1024 - 1;  // longer lines are truncated, reported (max 65535)
   size_t max_log_lines = 2000;            // per test; the rest are counted
   size_t max_log_bytes = 256 * 1024;      // per test (lines of up to 1 KiB are kept)
-  size_t max_depth = 64;                  // deeper nesting is folded, reported
+  size_t max_depth = kMaxNestingDepth;    // deeper nesting is folded, reported
+  // Results kept in the tree below each top-level test; later ones are
+  // counted (statuses, TestNode::dropped of every open ancestor) but not
+  // kept. Parents whose subtests were kept are always kept.
+  size_t max_subtests = kMaxSubtests;
+  // Tests kept in the whole tree (top-level ones included), the same way.
+  size_t max_tests = 1000000;
+  size_t max_total_log_bytes = 64 << 20;  // log bytes kept in the whole document
   size_t max_errors = 1000;               // errors kept; the rest are counted
   size_t max_missing_nodes = 1000;        // missing tests materialised per document
   bool keep_tree = true;  // false: streaming, only counts and events survive
@@ -70,6 +82,7 @@ struct Document {
   std::vector<ParseError> errors;  // the first ParserOptions::max_errors
   int64_t error_count = 0;
   uint64_t lines = 0;
+  int64_t dropped = 0;  // results read and counted but not kept (max_subtests)
 };
 
 // "NO_KTAP" when no KTAP was found, else the root status name.
@@ -102,6 +115,8 @@ class Parser {
   const Counts& counts() const { return counts_; }
   const std::vector<ParseError>& errors() const { return errors_; }
   int64_t error_count() const { return error_count_; }
+  // Results counted but not kept in the tree (ParserOptions::max_subtests).
+  int64_t dropped() const { return dropped_; }
   uint64_t line_count() const { return line_no_; }
 
  private:
@@ -158,8 +173,12 @@ class Parser {
   TestNode scratch_;  // reused per result in streaming mode
   Counts counts_;     // of the whole document, after Finish()
   int64_t missing_materialised_ = 0;  // missing tests made into nodes so far
+  size_t kept_below_top_ = 0;         // results kept below the current top-level test
+  size_t kept_ = 0;                   // tests kept in the tree
+  size_t log_bytes_kept_ = 0;         // log bytes appended in the whole document
   std::vector<ParseError> errors_;
   int64_t error_count_ = 0;
+  int64_t dropped_ = 0;
   TestNode root_;
 };
 

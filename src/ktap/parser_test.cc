@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace vigil::ktap {
 namespace {
@@ -409,6 +410,125 @@ TEST(ParserTest, StreamingCountsMatchTheTree) {
     }
     EXPECT_EQ(stream.root.log.text(), tree.root.log.text()) << in;
   }
+}
+
+// A chain of tests, each the only subtest of the one above, `depth` levels
+// deep, indented by `unit` per level.
+std::string NestedChain(size_t depth, const std::string& unit, bool headers) {
+  std::string out = "KTAP version 1\n1..1\n";
+  auto indent = [&](size_t n) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s += unit;
+    return s;
+  };
+  std::vector<std::string> tails;
+  for (size_t level = 1; level <= depth; ++level) {
+    if (level < depth) {
+      std::string in = indent(level);
+      out += in + "KTAP version 1\n";
+      if (headers) out += in + "# Subtest: t" + std::to_string(level) + "\n";
+      out += in + "1..1\n";
+    }
+    tails.push_back(indent(level - 1) + "ok 1 t" + std::to_string(level) + "\n");
+  }
+  for (size_t i = tails.size(); i-- > 0;) out += tails[i];
+  return out;
+}
+
+size_t ChainDepth(const TestNode& root) {
+  size_t depth = 0;
+  for (const TestNode* n = &root; !n->subtests.empty(); n = &n->subtests.front()) ++depth;
+  return depth;
+}
+
+// Regression: tabs are 8 columns, and keys told apart only 96 columns made
+// tab-indented KTAP deeper than 12 levels fold into CRASH.
+TEST(ParserTest, TabIndentedNestingReadsToTheDepthLimit) {
+  for (const char* unit : {"\t", "  ", "    "}) {
+    Document d = ParseText(NestedChain(kMaxNestingDepth, unit, true));
+    EXPECT_EQ(d.error_count, 0) << (d.errors.empty() ? "" : d.errors[0].message);
+    EXPECT_EQ(StatusName(d.root.status), "PASS");
+    EXPECT_EQ(ChainDepth(d.root), kMaxNestingDepth);
+    EXPECT_EQ(d.counts.Get(Status::kPass), 1);
+  }
+}
+
+TEST(ParserTest, NestingBeyondTheLimitIsReported) {
+  Document d = ParseText(NestedChain(kMaxNestingDepth + 3, "\t", false));
+  ASSERT_FALSE(d.errors.empty());
+  EXPECT_NE(d.errors[0].message.find("nesting deeper than 64"), std::string::npos) << d.errors[0].message;
+  EXPECT_LE(ChainDepth(d.root), kMaxNestingDepth);
+}
+
+// Regression: one test printing `ok 1 x` forever kept a node per line.
+TEST(ParserTest, ResultsBelowATopLevelTestBeyondTheCapAreCountedNotKept) {
+  std::string text = "TAP version 13\n1..2\n# selftests: c: t\n# 1..1000\n";
+  for (int i = 1; i <= 1000; ++i) text += (i == 900 ? "# not ok " : "# ok ") + std::to_string(i) + " x\n";
+  text += "ok 1 selftests: c: t\n# selftests: c: u\n# ok 1 y\nok 2 selftests: c: u\n";
+  ParserOptions options;
+  options.max_subtests = 100;
+  Document d = ParseText(text, options);
+  ASSERT_EQ(d.root.subtests.size(), 2u);
+  const TestNode& t = d.root.subtests[0];
+  EXPECT_EQ(t.subtests.size(), 100u);
+  EXPECT_EQ(t.dropped, 900);
+  EXPECT_EQ(d.dropped, 900);
+  EXPECT_EQ(StatusName(t.status), "FAIL");  // the failure beyond the cap still counts
+  EXPECT_EQ(d.counts.Get(Status::kPass), 999 + 1);
+  EXPECT_EQ(d.counts.Get(Status::kFail), 1);
+  // The next top-level test keeps its own.
+  EXPECT_EQ(d.root.subtests[1].subtests.size(), 1u);
+  EXPECT_EQ(d.root.subtests[1].dropped, 0);
+}
+
+TEST(ParserTest, ParentsOfKeptSubtestsAreKeptBeyondTheCap) {
+  std::string text = "KTAP version 1\n1..1\n  KTAP version 1\n  1..2\n    KTAP version 1\n    1..5\n";
+  for (int i = 1; i <= 5; ++i) text += "    ok " + std::to_string(i) + " leaf\n";
+  text += "  ok 1 inner\n  ok 2 after\nok 1 top\n";
+  ParserOptions options;
+  options.max_subtests = 3;
+  Document d = ParseText(text, options);
+  ASSERT_EQ(d.root.subtests.size(), 1u);
+  const TestNode& top = d.root.subtests[0];
+  ASSERT_EQ(top.subtests.size(), 1u);  // "after" went
+  EXPECT_EQ(top.subtests[0].name, "inner");
+  EXPECT_EQ(top.subtests[0].subtests.size(), 3u);
+  EXPECT_EQ(top.subtests[0].dropped, 2);
+  EXPECT_EQ(top.dropped, 3);
+  EXPECT_EQ(d.counts.Get(Status::kPass), 6);
+}
+
+TEST(ParserTest, TestsBeyondTheDocumentCapAreCountedNotKept) {
+  std::string text = "KTAP version 1\n1..500\n";
+  for (int i = 1; i <= 500; ++i) text += (i == 400 ? "not ok " : "ok ") + std::to_string(i) + " t\n";
+  ParserOptions options;
+  options.max_tests = 50;
+  Document d = ParseText(text, options);
+  EXPECT_EQ(d.root.subtests.size(), 50u);
+  EXPECT_EQ(d.dropped, 450);
+  EXPECT_EQ(d.root.dropped, 450);
+  EXPECT_EQ(StatusName(d.root.status), "FAIL");
+  EXPECT_EQ(d.counts.Get(Status::kPass), 499);
+}
+
+TEST(ParserTest, KeptLogsHaveABudgetPerDocument) {
+  std::string text = "KTAP version 1\n1..50\n";
+  for (int i = 1; i <= 50; ++i) {
+    for (int j = 0; j < 10; ++j) text += "# " + std::string(100, 'l') + "\n";
+    text += "ok " + std::to_string(i) + " t\n";
+  }
+  ParserOptions options;
+  options.max_total_log_bytes = 5000;
+  Document d = ParseText(text, options);
+  size_t kept = 0;
+  int64_t dropped = 0;
+  for (const auto& t : d.root.subtests) {
+    kept += t.log.text().size();
+    dropped += t.log.dropped();
+  }
+  EXPECT_LE(kept, 5000u + 200u);
+  EXPECT_GT(dropped, 400);
+  EXPECT_EQ(d.counts.Get(Status::kPass), 50);
 }
 
 }  // namespace

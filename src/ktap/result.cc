@@ -108,6 +108,7 @@ void TestNode::Reset() {
   bail_out = false;
   plan.reset();
   subtests.clear();
+  dropped = 0;
   log.Clear();
   line = 0;
 }

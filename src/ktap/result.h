@@ -128,6 +128,9 @@ struct TestNode {
   bool bail_out = false;               // its subtests printed `Bail out!`
   std::optional<int64_t> plan;         // `1..N` of its children, if seen
   std::vector<TestNode> subtests;
+  // Results below it that were read and counted (their statuses are in its
+  // status and in the counts) but not kept: ParserOptions::max_subtests.
+  int64_t dropped = 0;
   TestLog log;                   // diagnostics and other output, capped
   uint64_t line = 0;             // input line of its result (or where it was closed)
 

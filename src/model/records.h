@@ -72,7 +72,10 @@ struct AttemptRecord {
   uint64_t output_bytes = 0;
   std::string output;      // already capped
   std::vector<std::string> environment_issues;
-  std::vector<SubtestRecord> subtests;
+  std::vector<SubtestRecord> subtests;  // at most ktap::kMaxSubtests (and their parents)
+  // Subtests beyond the cap: counted in `status`, not kept (the test is
+  // reported as truncated).
+  int64_t subtests_dropped = 0;
   std::vector<CrashRecord> crashes;
 };
 

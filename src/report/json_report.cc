@@ -21,6 +21,7 @@ nlohmann::json NodeToJson(const ktap::TestNode& node) {
   if (node.exit_code) j["exit_code"] = *node.exit_code;
   if (!node.has_result_line) j["missing_result"] = true;
   if (node.plan) j["plan"] = *node.plan;
+  if (node.dropped > 0) j["dropped"] = node.dropped;  // results below it counted, not kept
   nlohmann::json subtests = nlohmann::json::array();
   for (const auto& t : node.subtests) subtests.push_back(NodeToJson(t));
   j["subtests"] = std::move(subtests);
@@ -71,6 +72,7 @@ nlohmann::json ToJson(const ktap::Document& doc) {
   if (doc.error_count > static_cast<int64_t>(doc.errors.size())) {
     j["errors_dropped"] = doc.error_count - static_cast<int64_t>(doc.errors.size());
   }
+  if (doc.dropped > 0) j["dropped"] = doc.dropped;  // tests counted, not kept
   j["lines"] = doc.lines;
   return j;
 }
@@ -90,6 +92,7 @@ std::string ToJsonText(const ktap::Document& doc) {
   if (doc.error_count > static_cast<int64_t>(doc.errors.size())) {
     out += ",\"errors_dropped\":" + std::to_string(doc.error_count - static_cast<int64_t>(doc.errors.size()));
   }
+  if (doc.dropped > 0) out += ",\"dropped\":" + std::to_string(doc.dropped);
   out += ",\"lines\":" + std::to_string(doc.lines) + "}\n";
   return out;
 }

@@ -92,9 +92,10 @@ void EmitLeaves(const TestNode& node, const std::string& classname, Tally* t, st
       EmitLeaves(child, Child(classname, child), t, out);
     }
   }
-  if (ktap::IsFailure(node.status) && !child_failed) {
-    // The parent failed on its own (`not ok`, its result never came): a case
-    // of its own, or the failure and its log would be lost.
+  if (ktap::IsFailure(node.status) && (!child_failed || node.status == Status::kTimeout)) {
+    // The parent failed on its own (`not ok`, its result never came, it was
+    // killed at its timeout): a case of its own, or the failure and its log
+    // would be lost.
     TestNode self;
     self.name = NodeName(node) + " (own result)";
     self.status = node.status;
@@ -118,7 +119,18 @@ std::string ToJunit(const ktap::Document& doc, const std::string& suite_name) {
     suites += fmt::format(
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">\n",
         XmlEscape(NodeName(top)), t.tests, t.failures, t.errors, t.skipped, Seconds(t.time_ms));
+    if (top.dropped > 0) {
+      // Counted in the test's status, not kept: said, not made into cases.
+      suites += fmt::format(
+          "    <properties>\n      <property name=\"subtests_dropped\" value=\"{}\"/>\n    </properties>\n",
+          top.dropped);
+    }
     suites += cases;
+    if (top.dropped > 0) {
+      suites += fmt::format(
+          "    <system-err>truncated: {} more subtests were counted, not kept (vigil keeps {} per test)</system-err>\n",
+          top.dropped, ktap::kMaxSubtests);
+    }
     suites += "  </testsuite>\n";
     total.tests += t.tests;
     total.failures += t.failures;

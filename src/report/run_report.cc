@@ -82,7 +82,64 @@ std::string EscapeAnnotation(std::string_view t) {
   return o;
 }
 
+// The last `n` lines of `text`, found from its end: the output can be 16 MiB
+// of short lines.
+std::vector<std::string_view> LastLines(std::string_view text, size_t n) {
+  std::vector<std::string_view> out;
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  while (out.size() < n && !text.empty()) {
+    size_t nl = text.rfind('\n');
+    if (nl == std::string_view::npos) {
+      out.push_back(text);
+      break;
+    }
+    out.push_back(text.substr(nl + 1));
+    text = text.substr(0, nl);
+  }
+  return {out.rbegin(), out.rend()};
+}
+
 }  // namespace
+
+std::vector<std::string> CrashExcerpt(const model::CrashRecord& crash, size_t max_frames) {
+  std::vector<std::string> out;
+  out.push_back(crash.title.empty() ? crash.type : crash.title);
+  bool in_trace = false;
+  size_t frames = 0;
+  ForEachLine(crash.text, [&](std::string_view line) {
+    if (frames >= max_frames) return;
+    // Console prefixes ("[   1.234] ", "<4>") come before the text.
+    size_t at = line.find("Call Trace:");
+    if (at == std::string_view::npos) at = line.find("Call trace:");
+    if (at != std::string_view::npos) {
+      in_trace = true;
+      out.emplace_back(line.substr(at));
+      return;
+    }
+    if (!in_trace) return;
+    std::string_view t = line;
+    size_t ts = t.find("] ");
+    if (!t.empty() && t.front() == '[' && ts != std::string_view::npos) t.remove_prefix(ts + 2);
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    // The trace ends where the registers or the end marker start.
+    if (t.empty() || t.rfind("RIP:", 0) == 0 || t.rfind("RSP:", 0) == 0 || t.rfind("Modules linked in", 0) == 0 ||
+        t.rfind("---[ end", 0) == 0 || t.rfind("</TASK>", 0) == 0) {
+      if (t.rfind("</TASK>", 0) == 0 || t.rfind("---[ end", 0) == 0 || t.rfind("Modules", 0) == 0) in_trace = false;
+      return;
+    }
+    if (t.rfind("<TASK>", 0) == 0 || t.rfind("<IRQ>", 0) == 0 || t.rfind("</IRQ>", 0) == 0) return;
+    out.emplace_back("  " + std::string(t));
+    ++frames;
+  });
+  if (frames == 0) {
+    // No call trace: the first lines of the report say what happened.
+    size_t n = 0;
+    ForEachLine(crash.text, [&](std::string_view line) {
+      if (n++ < 6) out.emplace_back(line);
+    });
+  }
+  return out;
+}
 
 RunCounts CountResults(const std::vector<model::TestResult>& results) {
   RunCounts c;
@@ -121,7 +178,8 @@ nlohmann::json AttemptJson(const model::AttemptRecord& a) {
           {"duration_ms", a.duration_ms},
           {"started_at", a.started_at},
           {"output_bytes", a.output_bytes},
-          {"subtests", subtests}};
+          {"subtests", subtests},
+          {"subtests_dropped", a.subtests_dropped}};
 }
 
 std::string RunJson(const FinishedRun& run) {
@@ -152,6 +210,9 @@ std::string RunJson(const FinishedRun& run) {
                      {"duration_ms", last.duration_ms},
                      {"attempts", attempts},
                      {"subtests", subtests},
+                     // Subtests beyond the cap, counted in the status, not kept.
+                     {"truncated", last.subtests_dropped > 0},
+                     {"subtests_dropped", last.subtests_dropped},
                      {"environment_issues", env}});
   }
   nlohmann::json j = {{"format_version", 1}, {"run_id", run.run_id}, {"status", run.status}, {"tests", tests}};
@@ -160,34 +221,10 @@ std::string RunJson(const FinishedRun& run) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-std::string RunnerLog(const FinishedRun& run) {
-  size_t n = 0;
-  for (const auto& r : run.results) n += r.attempts.empty() ? 0 : 1;
-  std::string out = fmt::format("TAP version 13\n1..{}\n", n);
-  int index = 0;
-  for (const auto& r : run.results) {
-    if (r.attempts.empty()) continue;
-    const model::AttemptRecord& a = r.attempts.back();
-    ++index;
-    model::TestPath path = model::TestPath::Parse(a.test_path);
-    const std::string& collection = path.collection();
-    const std::string& name = path.test();
-    out += fmt::format("# selftests: {}: {}\n", collection, name);
-    ForEachLine(a.output, [&](std::string_view line) {
-      out += "# ";
-      out += line;
-      out += '\n';
-    });
-    sys::WaitStatus ws = a.exit_code ? sys::WaitStatus::Exited(*a.exit_code) : sys::WaitStatus::Signaled(a.signal);
-    auto it = run.timeouts.find(a.test_path);
-    auto timeout = it != run.timeouts.end() ? it->second : runner::kDefaultKselftestTimeout;
-    out += runner::RunnerLine(collection, name, index, ws, a.timed_out, timeout) + "\n";
-  }
-  return out;
-}
+std::string RunnerLog(const FinishedRun& run) { return ToKtap(RunDocument(run)); }
 
 std::string RunJunit(const FinishedRun& run) {
-  ktap::Document doc = ktap::ParseText(RunnerLog(run));
+  ktap::Document doc = RunDocument(run);
   if (run.verdict) MarkJudged(*run.verdict, &doc.root);
   return ToJunit(doc);
 }
@@ -286,10 +323,20 @@ std::string SummaryText(const FinishedRun& run, bool color) {
     std::vector<std::string> leaves = FailingLeaves(shown);
     for (size_t i = 0; i < leaves.size() && i < 20; ++i) out += fmt::format("    {}\n", SanitizeForTerminal(leaves[i]));
     if (leaves.size() > 20) out += fmt::format("    ... {} more failing subtests\n", leaves.size() - 20);
-    std::vector<std::string_view> lines;
-    ForEachLine(shown.output, [&](std::string_view line) { lines.push_back(line); });
-    for (size_t i = lines.size() > 10 ? lines.size() - 10 : 0; i < lines.size(); ++i) {
-      out += fmt::format("      | {}\n", SanitizeForTerminal(lines[i]));
+    if (shown.subtests_dropped > 0) {
+      out += fmt::format("    truncated: {} more subtests counted, not kept (vigil keeps {} per test)\n",
+                         shown.subtests_dropped, ktap::kMaxSubtests);
+    }
+    if (!shown.crashes.empty()) {
+      // What the kernel said, not the register dump that ends its report.
+      for (const auto& line : CrashExcerpt(shown.crashes.front())) {
+        out += fmt::format("      | {}\n", SanitizeForTerminal(line));
+      }
+      if (shown.crashes.size() > 1) out += fmt::format("      ({} more kernel reports)\n", shown.crashes.size() - 1);
+    } else {
+      for (std::string_view line : LastLines(shown.output, 10)) {
+        out += fmt::format("      | {}\n", SanitizeForTerminal(line));
+      }
     }
     out += fmt::format("    rerun: vigil run --tests {} -t {}\n", run.tests_dir, r.path);
   }
@@ -302,9 +349,9 @@ std::string SummaryText(const FinishedRun& run, bool color) {
   RunCounts c = CountResults(run.results);
   const ktap::Counts& counts = c.counts;
   out += fmt::format(
-      "{} run {}: {} tests: {} passed, {} failed, {} timed out, {} skipped, {} flaky, {} xfail, {} xpass\n",
+      "{} run {}: {} tests: {} passed, {} failed, {} crashed, {} timed out, {} skipped, {} flaky, {} xfail, {} xpass\n",
       StatusTag(c.aggregate, color), run.run_id, counts.Total() + c.flaky, counts.Get(ktap::Status::kPass),
-      counts.Get(ktap::Status::kFail) + counts.Get(ktap::Status::kError) + counts.Get(ktap::Status::kCrash),
+      counts.Get(ktap::Status::kFail) + counts.Get(ktap::Status::kError), counts.Get(ktap::Status::kCrash),
       counts.Get(ktap::Status::kTimeout), counts.Get(ktap::Status::kSkip), c.flaky, counts.Get(ktap::Status::kXfail),
       counts.Get(ktap::Status::kXpass));
   return out;

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "judge/verdict.h"
+#include "ktap/parser.h"
 #include "ktap/result.h"
 #include "model/test_result.h"
 
@@ -42,15 +43,29 @@ RunCounts CountResults(const std::vector<model::TestResult>& results);
 nlohmann::json AttemptJson(const model::AttemptRecord& a);
 // {"format_version":1,"run_id":..,"status":..,"tests":[..], "verdict":..}, one line.
 std::string RunJson(const FinishedRun& run);
-// The log run_kselftest.sh would have printed for the run (last attempts).
+// The run as one KTAP document built from its records, never from the
+// tests' (capped) output: a top-level test per test (its last attempt),
+// named "selftests: COLL: TEST" as run_kselftest.sh names it, with the
+// kselftest runner's directive, the measured duration, its recorded
+// subtests below it and the number not kept (TestNode::dropped).
+ktap::Document RunDocument(const FinishedRun& run);
+// Rebuilds below `test` the tree that `subtests` (flattened "a > b" paths,
+// in preorder, as the store keeps them) came from.
+void AddSubtestTree(const std::vector<model::SubtestRecord>& subtests, ktap::TestNode* test);
+// The run as normalised KTAP (ToKtap of RunDocument): readable by `vigil
+// parse`, with the verdicts of the JSON report.
 std::string RunnerLog(const FinishedRun& run);
-// JUnit from the runner log; failures the verdict does not count keep their
+// JUnit of RunDocument; failures the verdict does not count keep their
 // status and say why ("KNOWN: reason", "QUARANTINED: ...") in their message.
 std::string RunJunit(const FinishedRun& run);
 // GitHub's job summary (Markdown, bounded to ~60 KB).
 std::string GithubSummary(const FinishedRun& run);
 // GitHub's ::error annotations for counted failures (at most 10, then a warning).
 std::string GithubAnnotations(const FinishedRun& run);
+// A kernel report as the summary shows it: its title, then the frames of
+// its call trace (at most `max_frames`; the first lines of its text when it
+// has no trace), not the register dump its text ends with.
+std::vector<std::string> CrashExcerpt(const model::CrashRecord& crash, size_t max_frames = 12);
 // What `vigil run` prints at the end: failures with their failing subtests,
 // the end of their output and how to rerun them; environment problems; the tally.
 std::string SummaryText(const FinishedRun& run, bool color);

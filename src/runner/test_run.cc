@@ -16,7 +16,7 @@ namespace {
 class LiveReader : public sys::OutputSink, public ktap::ParserListener {
  public:
   LiveReader(const TestSpec& spec, TestProgress* progress)
-      : spec_(spec), progress_(progress), parser_({}, this) {
+      : spec_(spec), progress_(progress), parser_(Options(), this) {
     parser_.FeedLine("TAP version 13");
     parser_.FeedLine("1..1");
     parser_.FeedLine("# selftests: " + spec.collection + ": " + spec.name);
@@ -59,6 +59,14 @@ class LiveReader : public sys::OutputSink, public ktap::ParserListener {
 
  private:
   static constexpr size_t kMaxLine = 64 * 1024 - 3;
+
+  // The tree keeps statuses only: the output itself is kept (capped) by the
+  // process runner, and a log per subtest would grow with every subtest.
+  static ktap::ParserOptions Options() {
+    ktap::ParserOptions o;
+    o.keep_logs = false;
+    return o;
+  }
 
   void Line(std::string_view line) {
     if (progress_) progress_->OnOutputLine(spec_, line);

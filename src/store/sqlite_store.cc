@@ -216,6 +216,10 @@ ALTER TABLE runs ADD COLUMN vm_json TEXT NOT NULL DEFAULT '';
 )sql", nullptr},
     // 5 -> 6: environment fingerprints that every build computes alike.
     {nullptr, RecomputeFingerprints},
+    // 6 -> 7: subtests beyond the cap per attempt, counted but not kept.
+    {R"sql(
+ALTER TABLE attempts ADD COLUMN subtests_dropped INTEGER NOT NULL DEFAULT 0;
+)sql", nullptr},
 };
 constexpr int kNumSteps = sizeof(kSteps) / sizeof(kSteps[0]);
 static_assert(kNumSteps == kSchemaVersion);
@@ -332,7 +336,7 @@ Status SqliteStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
 
   auto att = db_->Prepare(
       "INSERT INTO attempts (test_id, attempt, status, exit_code, signal, timed_out, duration_ms, started_at, "
-      "output_bytes, environment_issues_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "output_bytes, environment_issues_json, subtests_dropped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!att.ok()) return att.status();
   att->Bind(1, test_id).Bind(2, a.attempt).Bind(3, a.status);
   if (a.exit_code) {
@@ -342,6 +346,7 @@ Status SqliteStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
   }
   att->Bind(5, a.signal).Bind(6, a.timed_out ? 1 : 0).Bind(7, a.duration_ms).Bind(8, a.started_at);
   att->Bind(9, static_cast<int64_t>(a.output_bytes)).Bind(10, nlohmann::json(a.environment_issues).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  att->Bind(11, a.subtests_dropped);
   st = att->Run();
   if (!st.ok()) return st;
   int64_t attempt_id = db_->LastInsertId();
@@ -514,7 +519,7 @@ Result<std::vector<AttemptRecord>> SqliteStore::LoadAttempts(int64_t run_id, boo
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
       "SELECT a.id, t.path, a.attempt, a.status, a.exit_code, a.signal, a.timed_out, a.duration_ms, a.started_at, "
-      "a.output_bytes, a.environment_issues_json FROM attempts a JOIN tests t ON a.test_id = t.id "
+      "a.output_bytes, a.environment_issues_json, a.subtests_dropped FROM attempts a JOIN tests t ON a.test_id = t.id "
       "WHERE t.run_id = ? ORDER BY a.id");
   if (!q.ok()) return q.status();
   q->Bind(1, run_id);
@@ -539,6 +544,7 @@ Result<std::vector<AttemptRecord>> SqliteStore::LoadAttempts(int64_t run_id, boo
     a.duration_ms = q->Int(7);
     a.started_at = q->Text(8);
     a.output_bytes = static_cast<uint64_t>(q->Int(9));
+    a.subtests_dropped = q->Int(11);
     nlohmann::json env = nlohmann::json::parse(q->Text(10), nullptr, false);
     if (env.is_array()) {
       for (const auto& e : env) {

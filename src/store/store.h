@@ -20,7 +20,7 @@
 namespace vigil::store {
 
 // The schema the SQLite backend writes; the memory backend reports it too.
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 // Which runs ListRuns returns; they always come oldest first.
 struct RunQuery {

@@ -185,6 +185,7 @@ TEST_P(StoreConformance, RoundTripsARunWithItsAttempts) {
   AttemptRecord first = Attempt("a:one", "FAIL");
   first.signal = 9;
   first.timed_out = true;
+  first.subtests_dropped = 123456;
   first.crashes = {CrashRecord{"BUG", "BUG: oops", true, "fp1", "f+0x1", "the text"},
                    CrashRecord{"WARNING", "WARNING: w", false, "fp2", "g", "more"}};
   ASSERT_TRUE(store().RecordAttempt(id, first).ok());
@@ -232,6 +233,8 @@ TEST_P(StoreConformance, RoundTripsARunWithItsAttempts) {
   EXPECT_EQ(a.subtests[1].path, "group > inner");
   EXPECT_EQ(a.subtests[1].status, "FAIL");
   EXPECT_FALSE(a.subtests[1].duration_ms.has_value());
+  EXPECT_EQ(a.subtests_dropped, 123456);
+  EXPECT_EQ((*with)[2].subtests_dropped, 0);
   ASSERT_EQ(a.crashes.size(), 2u);
   EXPECT_EQ(a.crashes[0].type, "BUG");
   EXPECT_EQ(a.crashes[0].title, "BUG: oops");
@@ -502,8 +505,10 @@ std::string OldRows(int version) {
   Environment e = OldEnv(version);
   std::string sql = fmt::format(
       "INSERT INTO environments (id, fingerprint, kernel_release, uname, arch, cpus, memory_kb, where_run, accel, "
-      "tools_json{}) VALUES (1, 'a1b2c3d4e5f60718', '{}', '{}', '{}', {}, {}, '{}', '{}', '{{\"ip\":\"{}\"}}'{});",
-      version >= 3 ? ", kernel_config" : "", e.kernel_release, e.uname, e.arch, e.cpus, e.memory_kb, e.where, e.accel,
+      "tools_json{}) VALUES (1, '{}', '{}', '{}', '{}', {}, {}, '{}', '{}', '{{\"ip\":\"{}\"}}'{});",
+      version >= 3 ? ", kernel_config" : "",
+      // From version 6 on, fingerprints are those every build computes.
+      version >= 6 ? e.Fingerprint() : std::string("a1b2c3d4e5f60718"), e.kernel_release, e.uname, e.arch, e.cpus, e.memory_kb, e.where, e.accel,
       e.tools.at("ip"), version >= 3 ? ", '" + e.kernel_config + "'" : "");
   sql += fmt::format(
       "INSERT INTO runs (id, started_at, finished_at, status, host, command, tests_dir, plan_json, environment_id{}{}) "
@@ -581,6 +586,7 @@ TEST_P(StoreMigration, OldDatabaseReadsBackAfterOpening) {
   if (version >= 2) {
     EXPECT_EQ(a.crashes[0].text, "trace");
   }
+  EXPECT_EQ(a.subtests_dropped, 0);  // a column of version 7, 0 for what came before
   EXPECT_FALSE((*attempts)[1].exit_code.has_value());
   EXPECT_TRUE((*attempts)[1].timed_out);
   EXPECT_EQ(s.LastDurations().value().at("a:one"), 200);
