@@ -26,10 +26,13 @@ struct BisectFlags {
   uint64_t seed = 1;
 };
 
-// Progress for people: on stdout, or on stderr when stdout carries JSON.
+// Progress for people: on stdout, or on stderr when stdout carries JSON;
+// each line flushed as it is printed (a pipe to a CI log sees it at once).
 class PrintingObserver final : public engine::BisectObserver {
  public:
-  PrintingObserver(bool json, bool fix) : json_(json), fix_(fix), say_(json ? stderr : stdout) {}
+  PrintingObserver(bool json, bool fix) : json_(json), fix_(fix), say_(json ? stderr : stdout) {
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  }
   void Resuming(int64_t id, size_t runs) override {
     fmt::print(say_, "resuming bisection {} ({} run(s) recorded)\n", id, runs);
   }
@@ -37,6 +40,10 @@ class PrintingObserver final : public engine::BisectObserver {
     fmt::print(say_, "bisection {}: {} commit(s) on the first-parent line, {} end {}, {} end {}\n", s.id,
                s.commits, fix_ ? "failing (older)" : "good", (fix_ ? s.bad : s.good).substr(0, 12),
                fix_ ? "fixed (newer)" : "bad", (fix_ ? s.good : s.bad).substr(0, 12));
+  }
+  void EndChecked(bool good_end, const std::string& commit, bisect::Outcome o) override {
+    fmt::print(say_, "  {} end {}: the test runs there ({})\n", good_end ? "good" : "bad", commit.substr(0, 12),
+               bisect::OutcomeName(o));
   }
   void BuildFailed(const std::string& commit) override {
     fmt::print(say_, "  {} build failed: untestable (skipped)\n", commit.substr(0, 12));
@@ -96,7 +103,8 @@ int RunBisect(BisectFlags f) {
   } else {
     fmt::print("{}", report::ConclusionText(out->result));
   }
-  return out->confident ? 0 : 1;
+  // 0 only for an answer: a culprit (or range) at the confidence.
+  return out->confident && out->result.value("hypothesis", "") == "culprit" ? 0 : 1;
 }
 
 // The repository here and the store of its bisections.
