@@ -201,7 +201,8 @@ Status BisectDriver::CheckEnds(const BisectRequest& r, store::Store& db, int64_t
     if (Status co = vcs_.Checkout(wt, hash); !co.ok()) return co;
     ++*builds;
     if (!probe_.Build(wt, hash)) {
-      return Status::InvalidArgument(fmt::format("the {} does not build (--build {})", end, r.probe.build));
+      return Status::InvalidArgument(
+          fmt::format("the {} does not build (--build {})", end, SanitizeForTerminal(r.probe.build)));
     }
     auto run = probe_.Run(wt, hash);
     if (!run.ok()) {
@@ -271,7 +272,8 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
     if (checked.code() != Status::Code::kInvalidArgument) return checked;  // resumes
     // Nothing to resume: the bisection ends here, as an error.
     nlohmann::json error = {{"format_version", 1}, {"error", checked.message()}};
-    if (Status fin = db.FinishBisection(id, "error", error.dump(), clock_.UtcNow()); !fin.ok()) {
+    std::string text = error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (Status fin = db.FinishBisection(id, "error", text, clock_.UtcNow()); !fin.ok()) {
       observer_.Warning(fmt::format("cannot record the end of bisection {}: {}", id, fin.message()));
     }
     if (Status removed = vcs_.RemoveWorktree(wt); !removed.ok()) {
