@@ -240,7 +240,7 @@ Runner SetupBisectCommand(CLI::App* app) {
                   "F/N: the test already failed F times in N runs at the bad end (e.g. vigil history); evidence from "
                   "the start, not run again");
   AddModelOptions(run, f.get());
-  run->add_option("command", f->req.probe.command, "-- TEST_CMD ...: exit 0 good, 125 skip, 1-127 bad, >= 128 abort");
+  run->add_option("command", f->req.probe.command, "-- TEST_CMD ...: exit 0 good, 125 skip, 1-127 bad (126, 127: cannot start), >= 128 abort");
   CLI::App* status = app->add_subcommand("status", "The bisection in progress (or the last one) and its result");
   status->add_option("--db", f->req.db_path, "Store");
   CLI::App* log = app->add_subcommand("log", "Every run of the bisection");

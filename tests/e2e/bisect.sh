@@ -270,6 +270,15 @@ for cmd in "$TMP/no-such-test.sh" "sh -c no-such-command"; do
   expect_eq "cannot start ($cmd): no run recorded" 0 "$("$VIGIL" bisect log --db "$TMP/nocmd.db" | wc -l)"
 done
 
+# A test that fails at the good end too is an answer, not a culprit: exit 1.
+set +e
+"$VIGIL" bisect run --good "$GOOD" --bad "$BAD" --db "$TMP/always.db" -- sh -c 'exit 1' > "$TMP/a.out" 2> "$TMP/a.err"
+rc=$?
+set -e
+expect_eq "fails everywhere: exit 1" 1 "$rc"
+expect_eq "fails everywhere: the good end fails too" 1 "$(grep -c '^the good end shows the failure too' "$TMP/a.out")"
+expect_eq "fails everywhere: the good end ran first" 1 "$(grep -c "^  good end ${GOOD:0:12}: the test runs there (fail)" "$TMP/a.out")"
+
 # 9. Piped, the progress comes line by line as it happens: the first line is
 # read while the test at the good end still waits for the reader to open
 # its gate (with block buffering it would wait for the 300 s guard).
