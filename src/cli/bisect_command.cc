@@ -42,8 +42,8 @@ class PrintingObserver final : public engine::BisectObserver {
                fix_ ? "fixed (newer)" : "bad", (fix_ ? s.good : s.bad).substr(0, 12));
   }
   void EndChecked(bool good_end, const std::string& commit, bisect::Outcome o) override {
-    fmt::print(say_, "  {} end {}: the test runs there ({})\n", good_end ? "good" : "bad", commit.substr(0, 12),
-               bisect::OutcomeName(o));
+    fmt::print(say_, "  {} end {}: the test runs there ({})\n", good_end ? "good" : "bad",
+               commit.substr(0, 12), bisect::OutcomeName(o));
   }
   void BuildFailed(const std::string& commit) override {
     fmt::print(say_, "  {} build failed: untestable (skipped)\n", commit.substr(0, 12));
@@ -240,7 +240,8 @@ Runner SetupBisectCommand(CLI::App* app) {
                   "F/N: the test already failed F times in N runs at the bad end (e.g. vigil history); evidence from "
                   "the start, not run again");
   AddModelOptions(run, f.get());
-  run->add_option("command", f->req.probe.command, "-- TEST_CMD ...: exit 0 good, 125 skip, 1-127 bad (126, 127: cannot start), >= 128 abort");
+  run->add_option("command", f->req.probe.command,
+                  "-- TEST_CMD ...: exit 0 good, 125 skip, 1-127 bad (126, 127: cannot start), >= 128 abort");
   CLI::App* status = app->add_subcommand("status", "The bisection in progress (or the last one) and its result");
   status->add_option("--db", f->req.db_path, "Store");
   CLI::App* log = app->add_subcommand("log", "Every run of the bisection");

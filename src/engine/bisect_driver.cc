@@ -206,19 +206,21 @@ Status BisectDriver::CheckEnds(const BisectRequest& r, store::Store& db, int64_t
     }
     auto run = probe_.Run(wt, hash);
     if (!run.ok()) {
-      return Status::Internal(fmt::format("aborted at the {}: {} (run again to resume)", end,
-                                          run.status().message()));
+      return Status::Internal(
+          fmt::format("aborted at the {}: {} (run again to resume)", end, run.status().message()));
     }
     if (!run->cannot_start.empty()) {
       return Status::InvalidArgument(
           fmt::format("the test cannot start at the {}: {}; nothing was bisected", end, run->cannot_start));
     }
     if (!good_end && !run->target_absent.empty()) {
-      return Status::InvalidArgument(fmt::format("at the {}: {}; nothing was bisected", end, run->target_absent));
+      return Status::InvalidArgument(
+          fmt::format("at the {}: {}; nothing was bisected", end, run->target_absent));
     }
-    model::BisectRunRecord rec{pos, hash, bisect::OutcomeName(run->outcome), run->exit_code, run->duration_ms,
-                               clock_.UtcNow()};
-    if (Status st = db.RecordBisectRun(id, rec); !st.ok()) return Status::IOError("cannot record a run: " + st.message());
+    model::BisectRunRecord rec{
+        pos, hash, bisect::OutcomeName(run->outcome), run->exit_code, run->duration_ms, clock_.UtcNow()};
+    if (Status st = db.RecordBisectRun(id, rec); !st.ok())
+      return Status::IOError("cannot record a run: " + st.message());
     done->push_back(std::move(rec));
     observer_.EndChecked(good_end, hash, run->outcome);
   }

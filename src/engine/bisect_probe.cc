@@ -85,9 +85,9 @@ class CommandProbe final : public ProbeBase {
     if (code == 126 || code == 127) {
       // The shell's (and exec's) "found but not executable" and "not found".
       std::string said = OneLine(output, true);
-      p->cannot_start = fmt::format("'{}' exited {} ({}){}", SanitizeForTerminal(ProbeCommandLine(o_).substr(0, 200)), code,
-                                    code == 127 ? "command not found" : "not executable",
-                                    said.empty() ? "" : ": " + said);
+      p->cannot_start =
+          fmt::format("'{}' exited {} ({}){}", SanitizeForTerminal(ProbeCommandLine(o_).substr(0, 200)), code,
+                      code == 127 ? "command not found" : "not executable", said.empty() ? "" : ": " + said);
       p->outcome = bisect::Outcome::kSkip;
       return p;
     }
@@ -198,9 +198,9 @@ class VigilTestProbe final : public ProbeBase {
       // A test cut short (crashed, timed out) may not have got to it.
       std::string status = judge::FinalStatus(attempts);
       if (!seen && status != "CRASH" && status != "TIMEOUT") {
-        p->target_absent = fmt::format("{} ({}) has no subtest '{}'{}", test, status,
-                                       SanitizeForTerminal(sub),
-                                       names.empty() ? " (it has none)" : " (it has: " + names + ")");
+        p->target_absent =
+            fmt::format("{} ({}) has no subtest '{}'{}", test, status, SanitizeForTerminal(sub),
+                        names.empty() ? " (it has none)" : " (it has: " + names + ")");
         p->outcome = bisect::Outcome::kPass;
         return;
       }
@@ -214,8 +214,9 @@ class VigilTestProbe final : public ProbeBase {
 std::string ProbeCommandLine(const ProbeOptions& o) {
   std::vector<std::string> argv = o.command;
   if (!o.vigil_test.empty()) {
-    argv = {"vigil", "run", "--tests", o.tests_dir.empty() ? "." : o.tests_dir, "-t",
-            judge::SplitTestPath(o.vigil_test).first};
+    argv = {"vigil",   "run",
+            "--tests", o.tests_dir.empty() ? "." : o.tests_dir,
+            "-t",      judge::SplitTestPath(o.vigil_test).first};
     if (!o.kernel.empty()) {
       argv.push_back("--kernel");
       argv.push_back(o.kernel);

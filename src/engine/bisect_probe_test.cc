@@ -74,8 +74,9 @@ TEST(ProbeCommandLineTest, QuotesTheCommandOrNamesTheVigilRun) {
   EXPECT_EQ(ProbeCommandLine(v), "vigil run --tests . -t net/mptcp:mptcp_join.sh");
   v.tests_dir = "tools/testing/selftests";
   v.kernel = "arch/x86/boot/bzImage";
-  EXPECT_EQ(ProbeCommandLine(v),
-            "vigil run --tests tools/testing/selftests -t net/mptcp:mptcp_join.sh --kernel arch/x86/boot/bzImage");
+  EXPECT_EQ(
+      ProbeCommandLine(v),
+      "vigil run --tests tools/testing/selftests -t net/mptcp:mptcp_join.sh --kernel arch/x86/boot/bzImage");
 }
 
 }  // namespace

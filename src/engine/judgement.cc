@@ -32,8 +32,8 @@ Result<int64_t> AutoBaselineOf(store::Store& db, const judge::RunView& run) {
   int64_t id = judge::AutoBaseline(history.value(), run);
   if (id == 0) {
     return Status::NotFound(fmt::format(
-        "no baseline for run {}: no earlier complete run of its environment class ('{}') ran its tests", run.run.id,
-        run.env_class));
+        "no baseline for run {}: no earlier complete run of its environment class ('{}') ran its tests",
+        run.run.id, run.env_class));
   }
   return id;
 }

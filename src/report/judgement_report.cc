@@ -168,7 +168,9 @@ std::string CompareJson(const judge::RunComparison& cmp) {
                {"slower", Paths(c.slower)},
                {"subtest_count_changed", Detailed(c.subtest_count)},
                {"details",
-                {{"new_failures", Detailed(c.new_failures)}, {"fixes", Detailed(c.fixes)}, {"slower", Detailed(c.slower)}}},
+                {{"new_failures", Detailed(c.new_failures)},
+                 {"fixes", Detailed(c.fixes)},
+                 {"slower", Detailed(c.slower)}}},
                {"environment", env}});
 }
 
@@ -193,8 +195,9 @@ std::string CompareText(const judge::RunComparison& cmp) {
   if (c.new_failures.empty() && c.fixes.empty() && c.pass_to_skip.empty() && c.skip_to_pass.empty() &&
       c.appeared.empty() && c.disappeared.empty() && c.subtest_count.empty() && c.slower.empty() &&
       c.environment.empty()) {
-    out += c.include_missing || (c.only_in_a.empty() && c.only_in_b.empty()) ? "no differences\n"
-                                                                             : "no differences in the tests both ran\n";
+    out += c.include_missing || (c.only_in_a.empty() && c.only_in_b.empty())
+               ? "no differences\n"
+               : "no differences in the tests both ran\n";
   }
   if (!c.include_missing && (!c.only_in_a.empty() || !c.only_in_b.empty())) {
     size_t failing = 0;

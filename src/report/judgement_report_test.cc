@@ -28,7 +28,7 @@ TEST(FlakesText, ListsOnlyWhatNeedsAttentionAndCountsTheRestInOneLine) {
   judge::FlakesTable t;
   t.runs = 3;
   t.entries = {Entry("regressed", FlakeClass::kRegressed), Entry("flaky", FlakeClass::kFlaky),
-               Entry("broken", FlakeClass::kBroken),       Entry("fixed", FlakeClass::kFixed),
+               Entry("broken", FlakeClass::kBroken), Entry("fixed", FlakeClass::kFixed),
                Entry("watched", FlakeClass::kNew, true)};
   for (int i = 0; i < 457; ++i) t.entries.push_back(Entry("new" + std::to_string(i), FlakeClass::kNew));
   t.entries.push_back(Entry("skipped", FlakeClass::kSkipped));
@@ -84,8 +84,9 @@ TEST(CompareText, ASubsetRunIsComparedOnTheTestsBothRanWithTheRestCounted) {
   EXPECT_NE(out.find("new failures (1):\n  net:t0.sh  PASS -> FAIL\n"), std::string::npos) << out;
   EXPECT_EQ(out.find("disappeared"), std::string::npos) << out;
   EXPECT_EQ(out.find("net:extra.sh"), std::string::npos) << out;
-  EXPECT_NE(out.find("not compared: 458 test(s) only in run 1, 1 only in run 2 (1 failing): --all compares them\n"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find("not compared: 458 test(s) only in run 1, 1 only in run 2 (1 failing): --all compares them\n"),
+      std::string::npos)
       << out;
   EXPECT_LE(Lines(out), 5) << out;
   auto j = nlohmann::json::parse(CompareJson(c));
