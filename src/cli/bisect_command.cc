@@ -26,13 +26,10 @@ struct BisectFlags {
   uint64_t seed = 1;
 };
 
-// Progress for people: on stdout, or on stderr when stdout carries JSON;
-// each line flushed as it is printed (a pipe to a CI log sees it at once).
+// Progress for people: on stdout, or on stderr when stdout carries JSON.
 class PrintingObserver final : public engine::BisectObserver {
  public:
-  PrintingObserver(bool json, bool fix) : json_(json), fix_(fix), say_(json ? stderr : stdout) {
-    std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  }
+  PrintingObserver(bool json, bool fix) : json_(json), fix_(fix), say_(json ? stderr : stdout) {}
   void Resuming(int64_t id, size_t runs) override {
     fmt::print(say_, "resuming bisection {} ({} run(s) recorded)\n", id, runs);
   }
@@ -70,6 +67,9 @@ class PrintingObserver final : public engine::BisectObserver {
 };
 
 int RunBisect(BisectFlags f) {
+  // Each line as it is printed, also into a pipe (a CI log): a bisection
+  // runs for hours. Before anything is written to stdout.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   engine::BisectRequest& r = f.req;
   if (r.good.empty() || r.bad.empty()) {
     fmt::print(stderr, "vigil bisect run: --good and --bad are needed\n");
