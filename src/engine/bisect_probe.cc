@@ -149,7 +149,7 @@ class VigilTestProbe final : public ProbeBase {
   void Judge(const std::string& db_path, int64_t before, const std::string& test, const std::string& sub,
              ProbeRun* p) {
     p->outcome = bisect::Outcome::kSkip;
-    std::string not_run = fmt::format("vigil run did not run {} (exit {})", test,
+    std::string not_run = fmt::format("vigil run did not run {} (exit {})", SanitizeForTerminal(test),
                                       p->exit_code ? std::to_string(*p->exit_code) : "-");
     std::error_code ec;
     std::unique_ptr<store::Store> db;
@@ -172,7 +172,7 @@ class VigilTestProbe final : public ProbeBase {
       if (a.test_path == test) attempts.push_back(std::move(a));
     }
     if (attempts.empty()) {
-      p->cannot_start = fmt::format("no test {} in the tree", test);
+      p->cannot_start = fmt::format("no test {} in the tree", SanitizeForTerminal(test));
       return;
     }
     bool failed = false;
@@ -198,9 +198,9 @@ class VigilTestProbe final : public ProbeBase {
       // A test cut short (crashed, timed out) may not have got to it.
       std::string status = judge::FinalStatus(attempts);
       if (!seen && status != "CRASH" && status != "TIMEOUT") {
-        p->target_absent =
-            fmt::format("{} ({}) has no subtest '{}'{}", test, status, SanitizeForTerminal(sub),
-                        names.empty() ? " (it has none)" : " (it has: " + names + ")");
+        p->target_absent = fmt::format("{} ({}) has no subtest '{}'{}", SanitizeForTerminal(test), status,
+                                       SanitizeForTerminal(sub),
+                                       names.empty() ? " (it has none)" : " (it has: " + names + ")");
         p->outcome = bisect::Outcome::kPass;
         return;
       }
