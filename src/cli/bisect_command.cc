@@ -38,6 +38,10 @@ class PrintingObserver final : public engine::BisectObserver {
                s.commits, fix_ ? "failing (older)" : "good", (fix_ ? s.bad : s.good).substr(0, 12),
                fix_ ? "fixed (newer)" : "bad", (fix_ ? s.good : s.bad).substr(0, 12));
   }
+  void EndChecked(bool good_end, const std::string& commit, bisect::Outcome o) override {
+    fmt::print(say_, "  {} end {}: the test runs there ({})\n", good_end ? "good" : "bad",
+               commit.substr(0, 12), bisect::OutcomeName(o));
+  }
   void BuildFailed(const std::string& commit) override {
     fmt::print(say_, "  {} build failed: untestable (skipped)\n", commit.substr(0, 12));
   }
@@ -63,6 +67,9 @@ class PrintingObserver final : public engine::BisectObserver {
 };
 
 int RunBisect(BisectFlags f) {
+  // Each line as it is printed, also into a pipe (a CI log): a bisection
+  // runs for hours. Before anything is written to stdout.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   engine::BisectRequest& r = f.req;
   if (r.good.empty() || r.bad.empty()) {
     fmt::print(stderr, "vigil bisect run: --good and --bad are needed\n");
@@ -96,7 +103,8 @@ int RunBisect(BisectFlags f) {
   } else {
     fmt::print("{}", report::ConclusionText(out->result));
   }
-  return out->confident ? 0 : 1;
+  // 0 only for an answer: a culprit (or range) at the confidence.
+  return out->confident && out->result.value("hypothesis", "") == "culprit" ? 0 : 1;
 }
 
 // The repository here and the store of its bisections.
@@ -232,7 +240,8 @@ Runner SetupBisectCommand(CLI::App* app) {
                   "F/N: the test already failed F times in N runs at the bad end (e.g. vigil history); evidence from "
                   "the start, not run again");
   AddModelOptions(run, f.get());
-  run->add_option("command", f->req.probe.command, "-- TEST_CMD ...: exit 0 good, 125 skip, 1-127 bad, >= 128 abort");
+  run->add_option("command", f->req.probe.command,
+                  "-- TEST_CMD ...: exit 0 good, 125 skip, 1-127 bad (126, 127: cannot start), >= 128 abort");
   CLI::App* status = app->add_subcommand("status", "The bisection in progress (or the last one) and its result");
   status->add_option("--db", f->req.db_path, "Store");
   CLI::App* log = app->add_subcommand("log", "Every run of the bisection");

@@ -61,7 +61,9 @@ Runner SetupFlakesCommand(CLI::App* app) {
       ->capture_default_str();
   app->add_option("--env", f->env, "Only environment classes containing (or matching the glob) FILTER: 'vm', 'host 6.12'");
   app->add_option("--test", f->test, "Only tests or subtests matching this glob (COLLECTION:TEST[:SUBTEST])");
-  app->add_flag("--all", f->all, "Also list stable and skipped entries (text output; JSON has every entry)");
+  app->add_flag("--all", f->all,
+                "Also list new, stable and skipped entries (by default only flaky, broken, regressed, fixed and "
+                "quarantined ones, the rest counted in one line; JSON has every entry)");
   app->add_flag("--json", f->json, "JSON: {format_version, entries: [{test, subtest, env, runs, failures, ...}]}");
   app->add_option("--quarantine-rate", f->quarantine_rate, "Failure rate above which a flaky entry is quarantined")
       ->check(CLI::Range(0.0, 1.0))

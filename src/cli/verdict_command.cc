@@ -62,8 +62,8 @@ Runner SetupVerdictCommand(CLI::App* app) {
       "Exit status: 0 Success, 1 Unstable, 3 Critical, 2 usage error or unreadable store.");
   app->add_option("run", f->run, "RUN id, last, or last~N")->capture_default_str();
   app->add_option("--baseline", f->baseline,
-                  "Count only regressions against this run; auto: the latest complete run with the same tests and "
-                  "environment class; none")
+                  "Count only regressions against this run; auto: the latest complete earlier run of the same "
+                  "environment class that ran this run's tests (the same or more); none")
       ->capture_default_str();
   app->add_option("--known-issues", f->known_issues, "known-issues.toml ([[issue]] match, reason, link, kernel, ...)");
   app->add_option("--db", f->db_path, "SQLite results store")->capture_default_str();

@@ -125,9 +125,7 @@ nlohmann::json Conclude(const bisect::Search& s, const Line& line, const BisectR
     j["evidence"] = {{"culprit", ev(at)}, {fix ? "child" : "parent", ev(other)}};
     std::string cmd = "git checkout " + line.commits[at].substr(0, 12);
     if (!r.probe.build.empty()) cmd += " && " + r.probe.build;
-    std::string test;
-    for (const auto& a : r.probe.command) test += (test.empty() ? "" : " ") + ShellQuote(a);
-    j["reproduce"] = cmd + " && " + test;
+    j["reproduce"] = cmd + " && " + ProbeCommandLine(r.probe);
   } else {
     j["culprit"] = nullptr;
   }
@@ -189,6 +187,46 @@ std::optional<BisectDriver::Line> BisectDriver::MergedLine(const std::string& me
   return Positions(std::move(all), fix);
 }
 
+Status BisectDriver::CheckEnds(const BisectRequest& r, store::Store& db, int64_t id, const std::string& wt,
+                               std::vector<model::BisectRunRecord>* done, int* builds) {
+  const int n = static_cast<int>(first_line_.commits.size()) - 1;
+  for (int pos : {0, n}) {
+    const std::string& hash = first_line_.commits[pos];
+    bool recorded = std::any_of(done->begin(), done->end(), [&](const model::BisectRunRecord& rec) {
+      return rec.position == pos && rec.commit == hash;
+    });
+    if (recorded) continue;
+    const bool good_end = pos == 0;
+    const std::string end = fmt::format("{} end {}", good_end ? "good" : "bad", hash.substr(0, 12));
+    if (Status co = vcs_.Checkout(wt, hash); !co.ok()) return co;
+    ++*builds;
+    if (!probe_.Build(wt, hash)) {
+      return Status::InvalidArgument(
+          fmt::format("the {} does not build (--build {})", end, SanitizeForTerminal(r.probe.build)));
+    }
+    auto run = probe_.Run(wt, hash);
+    if (!run.ok()) {
+      return Status::Internal(
+          fmt::format("aborted at the {}: {} (run again to resume)", end, run.status().message()));
+    }
+    if (!run->cannot_start.empty()) {
+      return Status::InvalidArgument(
+          fmt::format("the test cannot start at the {}: {}; nothing was bisected", end, run->cannot_start));
+    }
+    if (!good_end && !run->target_absent.empty()) {
+      return Status::InvalidArgument(
+          fmt::format("at the {}: {}; nothing was bisected", end, run->target_absent));
+    }
+    model::BisectRunRecord rec{
+        pos, hash, bisect::OutcomeName(run->outcome), run->exit_code, run->duration_ms, clock_.UtcNow()};
+    if (Status st = db.RecordBisectRun(id, rec); !st.ok())
+      return Status::IOError("cannot record a run: " + st.message());
+    done->push_back(std::move(rec));
+    observer_.EndChecked(good_end, hash, run->outcome);
+  }
+  return Status::OK();
+}
+
 Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db,
                                         const std::string& db_path) {
   if (first_line_.commits.empty()) return Status::Internal("nothing resolved to bisect");
@@ -231,6 +269,20 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
     }
   }
   observer_.Started({id, static_cast<int>(first_line_.commits.size()) - 1, good, bad});
+  int end_builds = 0;
+  if (Status checked = CheckEnds(r, db, id, wt, &done, &end_builds); !checked.ok()) {
+    if (checked.code() != Status::Code::kInvalidArgument) return checked;  // resumes
+    // Nothing to resume: the bisection ends here, as an error.
+    nlohmann::json error = {{"format_version", 1}, {"error", checked.message()}};
+    std::string text = error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (Status fin = db.FinishBisection(id, "error", text, clock_.UtcNow()); !fin.ok()) {
+      observer_.Warning(fmt::format("cannot record the end of bisection {}: {}", id, fin.message()));
+    }
+    if (Status removed = vcs_.RemoveWorktree(wt); !removed.ok()) {
+      observer_.Warning(fmt::format("the worktree {} stays: {}", wt, removed.message()));
+    }
+    return checked;
+  }
   // Stage after stage: the first-parent line, then, while the culprit is a
   // merge (and not first_parent), the commits that merge brought in.
   // Records replay in order: a stage takes them until it is confident (and
@@ -238,7 +290,7 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
   Line line = first_line_;
   bisect::SearchOptions so = SearchOptionsOf(r);
   size_t replayed = 0;
-  int total_runs = 0, total_builds = 0;
+  int total_runs = 0, total_builds = end_builds;
   nlohmann::json merges = nlohmann::json::array();
   nlohmann::json result;
   bool confident = false;
@@ -246,6 +298,13 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
     int n = static_cast<int>(line.commits.size()) - 1;
     so.max_runs = std::max(0, r.max_runs - total_runs);
     bisect::Search search(n, so);
+    // The runs at the ends come first and always count (a search can be
+    // confident before any run: one commit between the ends).
+    for (; stage == 0 && replayed < done.size() && replayed < 2; ++replayed) {
+      const auto& rec = done[replayed];
+      if ((rec.position != 0 && rec.position != n) || line.commits[rec.position] != rec.commit) break;
+      search.Record(rec.position, OutcomeOf(rec.outcome));
+    }
     for (; replayed < done.size() && !search.Confident(); ++replayed) {
       const auto& rec = done[replayed];
       if (rec.position < 0 || rec.position > n || line.commits[rec.position] != rec.commit) continue;
@@ -273,6 +332,10 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
         return Status::Internal(
             fmt::format("aborted at {}: {} (the runs so far are kept; run again to resume)",
                         hash.substr(0, 12), probe.status().message()));
+      }
+      if (!probe->cannot_start.empty()) {
+        observer_.Warning(fmt::format("{}: the test cannot start here: {} (untestable)", hash.substr(0, 12),
+                                      probe->cannot_start));
       }
       const char* name = bisect::OutcomeName(probe->outcome);
       Status st =

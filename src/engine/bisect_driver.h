@@ -78,6 +78,8 @@ class BisectObserver {
   virtual ~BisectObserver() = default;
   virtual void Resuming(int64_t /*id*/, size_t /*recorded_runs*/) {}
   virtual void Started(const BisectStart&) {}
+  // The run at an end before the search (the test starts there).
+  virtual void EndChecked(bool /*good_end*/, const std::string& /*commit*/, bisect::Outcome) {}
   virtual void BuildFailed(const std::string& /*commit*/) {}
   virtual void Ran(const BisectRunEvent&) {}
   virtual void Descending(const MergeDescent&) {}
@@ -105,8 +107,13 @@ class BisectDriver {
   Status Resolve(const BisectRequest& r);
   // Bisects what Resolve found with the records in `db`, whose path is
   // `db_path` (the worktree goes beside it); resumes the bisection of the
-  // repository in progress when it has the same ends and options. An error
-  // ends it early; the runs so far stay recorded.
+  // repository in progress when it has the same ends and options. First the
+  // test runs once at each end (unless a run there is recorded): an end that
+  // does not build, a test that cannot start there (ProbeRun::cannot_start)
+  // or, at the bad end, a subtest that is not there ends the bisection with
+  // an InvalidArgument error (recorded as status "error"); those runs are
+  // evidence for the search. Another error (the probe's) ends it early; the
+  // runs so far stay recorded and it resumes.
   Result<BisectOutcome> Run(const BisectRequest& r, store::Store& db, const std::string& db_path);
 
  private:
@@ -115,6 +122,9 @@ class BisectDriver {
   };
   Line Positions(std::vector<Commit> oldest_first, bool fix) const;
   std::optional<Line> MergedLine(const std::string& merge, bool fix);
+  // The runs at the ends that `done` lacks, recorded and appended to it.
+  Status CheckEnds(const BisectRequest& r, store::Store& db, int64_t id, const std::string& wt,
+                   std::vector<model::BisectRunRecord>* done, int* builds);
   Vcs& vcs_;
   Probe& probe_;
   BisectObserver& observer_;

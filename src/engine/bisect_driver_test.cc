@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <random>
@@ -26,11 +27,21 @@ class FakeProbe final : public Probe {
       return Status::Internal("machine gone");
     runs.push_back(commit);
     ProbeRun p;
+    if (cannot_start.count(commit)) {
+      p.outcome = Outcome::kSkip;
+      p.exit_code = 127;
+      p.cannot_start = "'test.sh' exited 127 (command not found)";
+      return p;
+    }
     p.outcome = outcome_(commit);
     p.exit_code = p.outcome == Outcome::kFail ? 1 : p.outcome == Outcome::kSkip ? 125 : 0;
+    if (target_absent.count(commit)) {
+      p.outcome = Outcome::kPass;
+      p.target_absent = "coll:t.sh (PASS) has no subtest 'nope'";
+    }
     return p;
   }
-  std::set<std::string> unbuildable;
+  std::set<std::string> unbuildable, cannot_start, target_absent;
   int abort_after = -1;
   std::vector<std::string> runs;
 
@@ -42,11 +53,12 @@ class RecordingObserver final : public BisectObserver {
  public:
   void Resuming(int64_t, size_t recorded) override { resumed_with = static_cast<int>(recorded); }
   void BuildFailed(const std::string& commit) override { build_failures.push_back(commit); }
+  void EndChecked(bool, const std::string&, Outcome) override { ++ends; }
   void Ran(const BisectRunEvent&) override { ++ran; }
   void Descending(const MergeDescent& m) override { descents.push_back(m); }
   void Warning(const std::string& message) override { warnings.push_back(message); }
   int resumed_with = -1;
-  int ran = 0;
+  int ran = 0, ends = 0;
   std::vector<std::string> build_failures, warnings;
   std::vector<MergeDescent> descents;
 };
@@ -126,7 +138,8 @@ TEST_F(BisectDriverTest, FindsTheFirstFailingCommitOnALinearHistory) {
   EXPECT_EQ(out->result["culprit"]["hash"], "c17");
   EXPECT_EQ(out->result["evidence"]["parent"]["hash"], "c16");
   EXPECT_EQ(out->result["runs"], static_cast<int>(probe.runs.size()));
-  EXPECT_EQ(observer_.ran, static_cast<int>(probe.runs.size()));
+  EXPECT_EQ(observer_.ends, 2) << "the ends ran first";
+  EXPECT_EQ(observer_.ran + observer_.ends, static_cast<int>(probe.runs.size()));
   EXPECT_EQ(RecordedRuns(out->id).size(), probe.runs.size());
   EXPECT_TRUE(vcs_.worktrees().empty()) << "the worktree is removed at the end";
   auto db = store::Store::Open(DbPath());
@@ -301,6 +314,125 @@ TEST_F(BisectDriverTest, ResetEndsTheBisectionInProgressAndRemovesItsWorktree) {
   EXPECT_TRUE(vcs_.worktrees().empty());
   EXPECT_FALSE((*db)->ActiveBisection(vcs_.Top()).ok());
   EXPECT_EQ(ResetBisection(vcs_, **db, DbPath(), observer_, clock_).status().code(), Status::Code::kNotFound);
+}
+
+TEST_F(BisectDriverTest, ACommandThatCannotStartIsAnErrorAtTheGoodEndNotAVerdict) {
+  Linear(30);
+  FakeProbe probe(FailsFrom("c17"));
+  for (int i = 0; i <= 30; ++i) probe.cannot_start.insert("c" + std::to_string(i));
+  auto out = Bisect(probe, Request("c0", "c30"));
+  ASSERT_FALSE(out.ok()) << "a test that never started gave a verdict: " << out->result.dump();
+  EXPECT_EQ(out.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(out.status().message().find("the test cannot start at the good end c0"), std::string::npos)
+      << out.status().message();
+  EXPECT_NE(out.status().message().find("command not found"), std::string::npos);
+  EXPECT_EQ(probe.runs, std::vector<std::string>{"c0"}) << "stops at the first end";
+  EXPECT_TRUE(vcs_.worktrees().empty()) << "the worktree is removed";
+  auto db = store::Store::Open(DbPath());
+  ASSERT_TRUE(db.ok());
+  EXPECT_FALSE((*db)->ActiveBisection(vcs_.Top()).ok()) << "nothing to resume";
+  auto b = (*db)->LoadBisection(1);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->status, "error");
+  EXPECT_NE(b->result_json.find("cannot start at the good end"), std::string::npos);
+  // A corrected command starts a bisection of its own.
+  FakeProbe fixed(FailsFrom("c17"));
+  auto again = Bisect(fixed, Request("c0", "c30"));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->result["culprit"]["hash"], "c17");
+}
+
+TEST_F(BisectDriverTest, ATestThatCannotStartAtTheBadEndIsAnError) {
+  Linear(30);
+  FakeProbe probe(FailsFrom("c17"));
+  probe.cannot_start = {"c30"};
+  auto out = Bisect(probe, Request("c0", "c30"));
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("cannot start at the bad end c30"), std::string::npos)
+      << out.status().message();
+  EXPECT_EQ(probe.runs, (std::vector<std::string>{"c0", "c30"}));
+}
+
+TEST_F(BisectDriverTest, ASubtestAbsentAtTheBadEndIsAnErrorNotAPassEverywhere) {
+  Linear(30);
+  FakeProbe probe(FailsFrom("c17"));
+  for (int i = 0; i <= 30; ++i) probe.target_absent.insert("c" + std::to_string(i));
+  auto out = Bisect(probe, Request("c0", "c30"));
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("at the bad end c30: coll:t.sh (PASS) has no subtest 'nope'"),
+            std::string::npos)
+      << out.status().message();
+}
+
+TEST_F(BisectDriverTest, AnEndThatDoesNotBuildIsAnError) {
+  Linear(30);
+  FakeProbe probe(FailsFrom("c17"));
+  probe.unbuildable = {"c0"};
+  auto out = Bisect(probe, Request("c0", "c30"));
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("the good end c0 does not build"), std::string::npos)
+      << out.status().message();
+  EXPECT_TRUE(probe.runs.empty());
+}
+
+TEST_F(BisectDriverTest, TheEndsRunFirstAndAreEvidence) {
+  Linear(1);  // one commit between the ends: confident before any run
+  FakeProbe probe(FailsFrom("c1"));
+  auto out = Bisect(probe, Request("c0", "c1"));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(probe.runs, (std::vector<std::string>{"c0", "c1"}));
+  EXPECT_EQ(out->result["runs"], 2);
+  EXPECT_EQ(out->result["evidence"]["culprit"]["runs"], 1);
+  EXPECT_EQ(out->result["evidence"]["parent"]["runs"], 1);
+  auto runs = RecordedRuns(out->id);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].position, 0);
+  EXPECT_EQ(runs[1].position, 1);
+}
+
+TEST_F(BisectDriverTest, AnAbortAtAnEndResumesWithoutRunningTheCheckedEndAgain) {
+  Linear(30);
+  FakeProbe first(FailsFrom("c17"));
+  first.abort_after = 1;
+  auto aborted = Bisect(first, Request("c0", "c30"));
+  ASSERT_FALSE(aborted.ok());
+  EXPECT_NE(aborted.status().message().find("aborted at the bad end c30"), std::string::npos)
+      << aborted.status().message();
+  FakeProbe second(FailsFrom("c17"));
+  auto resumed = Bisect(second, Request("c0", "c30"));
+  ASSERT_TRUE(resumed.ok()) << resumed.status().message();
+  EXPECT_EQ(observer_.resumed_with, 1);
+  ASSERT_FALSE(second.runs.empty());
+  EXPECT_EQ(second.runs[0], "c30");
+  EXPECT_EQ(std::count(second.runs.begin(), second.runs.end(), "c0"), 0);
+  EXPECT_EQ(resumed->result["culprit"]["hash"], "c17");
+}
+
+TEST_F(BisectDriverTest, ACommitWhereTheTestCannotStartInsideTheLineIsUntestable) {
+  Linear(30);
+  FakeProbe probe(FailsFrom("c17"));
+  probe.cannot_start = {"c16", "c17"};
+  auto out = Bisect(probe, Request("c0", "c30"));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_TRUE(out->result["culprit"].is_null());
+  ASSERT_EQ(out->result["range"].size(), 3u);
+  EXPECT_EQ(out->result["range"][0]["hash"], "c16");
+  ASSERT_FALSE(observer_.warnings.empty());
+  EXPECT_NE(observer_.warnings[0].find("cannot start here"), std::string::npos) << observer_.warnings[0];
+}
+
+TEST_F(BisectDriverTest, TheReproduceLineOfAVigilTestRunsThatTestQuoted) {
+  Linear(30);
+  FakeProbe probe(FailsFrom("c17"));
+  BisectRequest r = Request("c0", "c30");
+  r.probe.command.clear();
+  r.probe.vigil_test = "net/mptcp:mptcp_join.sh:add addr > signal";
+  r.probe.tests_dir = "my tree";
+  r.probe.build = "make -j2";
+  auto out = Bisect(probe, r);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->result["reproduce"],
+            "git checkout c17 && make -j2 && vigil run --tests 'my tree' -t net/mptcp:mptcp_join.sh");
 }
 
 TEST(ParseBadHistoryTest, TakesFailuresOverRuns) {

@@ -20,6 +20,18 @@ std::string InWorktree(const std::string& wt, const std::string& path) {
   return path[0] == '/' ? path : wt + "/" + path;
 }
 
+// The last (or first) line of `output` that is not blank, cut at 200 bytes
+// and safe for a terminal: what a program said about why it stopped.
+std::string OneLine(const std::string& output, bool last) {
+  std::vector<std::string_view> lines;
+  ForEachLine(output, [&](std::string_view l) {
+    if (l.find_first_not_of(" \t\r") != std::string_view::npos) lines.push_back(l);
+  });
+  if (lines.empty()) return "";
+  std::string_view l = last ? lines.back() : lines.front();
+  return SanitizeForTerminal(l.substr(0, 200));
+}
+
 class ProbeBase : public Probe {
  public:
   explicit ProbeBase(ProbeOptions o) : o_(std::move(o)) {}
@@ -37,8 +49,9 @@ class ProbeBase : public Probe {
  protected:
   // Runs `argv` in the worktree: how it ended, or an error when it could not
   // start or did not exit (killed by a signal).
+  // `output` gets what it printed.
   Result<ProbeRun> Start(std::vector<std::string> argv, const std::string& worktree,
-                         const std::string& commit) {
+                         const std::string& commit, std::string* output) {
     sys::ProcessOptions o;
     o.argv = std::move(argv);
     o.cwd = worktree;
@@ -51,6 +64,7 @@ class ProbeBase : public Probe {
     ProbeRun p;
     p.duration_ms = r->duration_ms;
     p.exit_code = r->status.exit_code();
+    *output = std::move(r->output);
     return p;
   }
 
@@ -63,10 +77,20 @@ class CommandProbe final : public ProbeBase {
   using ProbeBase::ProbeBase;
 
   Result<ProbeRun> Run(const std::string& worktree, const std::string& commit) override {
-    auto p = Start(o_.command, worktree, commit);
+    std::string output;
+    auto p = Start(o_.command, worktree, commit, &output);
     if (!p.ok()) return p;
     int code = *p->exit_code;
     if (code >= 128) return Status::Internal(fmt::format("the test exited {} (>= 128: abort)", code));
+    if (code == 126 || code == 127) {
+      // The shell's (and exec's) "found but not executable" and "not found".
+      std::string said = OneLine(output, true);
+      p->cannot_start =
+          fmt::format("'{}' exited {} ({}){}", SanitizeForTerminal(ProbeCommandLine(o_).substr(0, 200)), code,
+                      code == 127 ? "command not found" : "not executable", said.empty() ? "" : ": " + said);
+      p->outcome = bisect::Outcome::kSkip;
+      return p;
+    }
     p->outcome = code == 0     ? bisect::Outcome::kPass
                  : code == 125 ? bisect::Outcome::kSkip
                                : bisect::Outcome::kFail;
@@ -98,9 +122,14 @@ class VigilTestProbe final : public ProbeBase {
       argv.push_back("--kernel");
       argv.push_back(InWorktree(worktree, o_.kernel));
     }
-    auto p = Start(std::move(argv), worktree, commit);
+    std::string output;
+    auto p = Start(std::move(argv), worktree, commit, &output);
     if (!p.ok()) return p;
-    p->outcome = Judge(db_path, before, test, sub);
+    Judge(db_path, before, test, sub, &*p);
+    if (!p->cannot_start.empty()) {
+      std::string said = OneLine(output, false);
+      if (!said.empty()) p->cannot_start += ": " + said;
+    }
     return p;
   }
 
@@ -115,23 +144,37 @@ class VigilTestProbe final : public ProbeBase {
     return latest.ok() ? latest.value() : 0;
   }
 
-  // What the run newer than `before` says about the test; skip (untestable
-  // here) when vigil could not run it.
-  bisect::Outcome Judge(const std::string& db_path, int64_t before, const std::string& test,
-                        const std::string& sub) {
+  // What the run newer than `before` says about the test, into `p`:
+  // cannot_start (skip) when vigil did not run it.
+  void Judge(const std::string& db_path, int64_t before, const std::string& test, const std::string& sub,
+             ProbeRun* p) {
+    p->outcome = bisect::Outcome::kSkip;
+    std::string not_run = fmt::format("vigil run did not run {} (exit {})", SanitizeForTerminal(test),
+                                      p->exit_code ? std::to_string(*p->exit_code) : "-");
     std::error_code ec;
-    if (!std::filesystem::exists(db_path, ec)) return bisect::Outcome::kSkip;
-    auto db = store::Store::Open(db_path);
-    if (!db.ok()) return bisect::Outcome::kSkip;
-    auto run = (*db)->LatestRun();
-    if (!run.ok() || run.value() <= before) return bisect::Outcome::kSkip;
-    auto all = (*db)->LoadAttempts(run.value());
-    if (!all.ok()) return bisect::Outcome::kSkip;
+    std::unique_ptr<store::Store> db;
+    if (std::filesystem::exists(db_path, ec)) {
+      auto opened = store::Store::Open(db_path);
+      if (opened.ok()) db = std::move(opened.value());
+    }
+    auto run = db ? db->LatestRun() : Result<int64_t>(Status::NotFound(""));
+    if (!run.ok() || run.value() <= before) {
+      p->cannot_start = not_run;
+      return;
+    }
+    auto all = db->LoadAttempts(run.value());
+    if (!all.ok()) {
+      p->cannot_start = not_run;
+      return;
+    }
     std::vector<model::AttemptRecord> attempts;
     for (auto& a : all.value()) {
       if (a.test_path == test) attempts.push_back(std::move(a));
     }
-    if (attempts.empty()) return bisect::Outcome::kSkip;
+    if (attempts.empty()) {
+      p->cannot_start = fmt::format("no test {} in the tree", SanitizeForTerminal(test));
+      return;
+    }
     bool failed = false;
     if (!o_.crash_title.empty()) {
       for (const auto& a : attempts) {
@@ -141,15 +184,48 @@ class VigilTestProbe final : public ProbeBase {
     } else if (sub.empty()) {
       failed = judge::IsFailureName(judge::FinalStatus(attempts));
     } else {
+      bool seen = false;
+      std::string names;
       for (const auto& s : judge::SubtestVerdicts(attempts)) {
-        if (SanitizeUtf8(s.path) == sub) failed |= judge::IsFailureName(s.status);
+        std::string path = SanitizeUtf8(s.path);
+        if (path == sub) {
+          seen = true;
+          failed |= judge::IsFailureName(s.status);
+        } else if (names.size() < 200) {
+          names += (names.empty() ? "" : ", ") + SanitizeForTerminal(path);
+        }
+      }
+      // A test cut short (crashed, timed out) may not have got to it.
+      std::string status = judge::FinalStatus(attempts);
+      if (!seen && status != "CRASH" && status != "TIMEOUT") {
+        p->target_absent = fmt::format("{} ({}) has no subtest '{}'{}", SanitizeForTerminal(test), status,
+                                       SanitizeForTerminal(sub),
+                                       names.empty() ? " (it has none)" : " (it has: " + names + ")");
+        p->outcome = bisect::Outcome::kPass;
+        return;
       }
     }
-    return failed ? bisect::Outcome::kFail : bisect::Outcome::kPass;
+    p->outcome = failed ? bisect::Outcome::kFail : bisect::Outcome::kPass;
   }
 };
 
 }  // namespace
+
+std::string ProbeCommandLine(const ProbeOptions& o) {
+  std::vector<std::string> argv = o.command;
+  if (!o.vigil_test.empty()) {
+    argv = {"vigil",   "run",
+            "--tests", o.tests_dir.empty() ? "." : o.tests_dir,
+            "-t",      judge::SplitTestPath(o.vigil_test).first};
+    if (!o.kernel.empty()) {
+      argv.push_back("--kernel");
+      argv.push_back(o.kernel);
+    }
+  }
+  std::string line;
+  for (const auto& a : argv) line += (line.empty() ? "" : " ") + ShellQuote(a);
+  return line;
+}
 
 std::unique_ptr<Probe> MakeProbe(ProbeOptions options) {
   if (options.vigil_test.empty()) return std::make_unique<CommandProbe>(std::move(options));

@@ -18,6 +18,15 @@ struct ProbeRun {
   bisect::Outcome outcome = bisect::Outcome::kPass;
   std::optional<int> exit_code;
   int64_t duration_ms = 0;
+  // Not empty: the test could not be started at this commit (why: command
+  // not found or not executable, no such vigil test in the tree); the
+  // outcome is skip. At an end of the bisection it is an error.
+  std::string cannot_start;
+  // Not empty: the test ran but the subtest the probe judges did not appear
+  // in the results of a test that was not cut short (crash, timeout): what
+  // did instead; the outcome is pass. At the bad end of a bisection it is an
+  // error (a name that matches nothing would make every commit pass).
+  std::string target_absent;
 };
 
 class Probe {
@@ -41,9 +50,14 @@ struct ProbeOptions {
   std::string vigil_exe;             // the vigil that runs it; "" this one
 };
 
+// The shell command (each argument quoted) that runs what the probe runs, at
+// the top of a checkout: the test command, or `vigil run --tests DIR -t TEST`.
+std::string ProbeCommandLine(const ProbeOptions& options);
+
 // The command probe (exit 0 pass, 125 skip, 1-127 fail, >= 128 or a signal:
-// abort) or, with a vigil test, the vigil run probe (only the named test or
-// subtest, or the crash title, counts; no result for it: skip).
+// abort; 126 and 127, the shell's "not executable" and "not found", fill
+// cannot_start) or, with a vigil test, the vigil run probe (only the named test or
+// subtest, or the crash title, counts; no result for it: cannot_start).
 std::unique_ptr<Probe> MakeProbe(ProbeOptions options);
 
 }  // namespace vigil::engine

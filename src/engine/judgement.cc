@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "judge/verdict.h"
 #include "model/test_path.h"
 
 namespace vigil::engine {
@@ -22,6 +23,19 @@ int Rank(judge::FlakeClass c) {
     case judge::FlakeClass::kStable: return 6;
   }
   return 7;
+}
+
+// judge::AutoBaseline among the runs before `run`.
+Result<int64_t> AutoBaselineOf(store::Store& db, const judge::RunView& run) {
+  auto history = judge::LoadHistory(db, run.run.id, 200);
+  if (!history.ok()) return history.status();
+  int64_t id = judge::AutoBaseline(history.value(), run);
+  if (id == 0) {
+    return Status::NotFound(fmt::format(
+        "no baseline for run {}: no earlier complete run of its environment class ('{}') ran its tests",
+        run.run.id, run.env_class));
+  }
+  return id;
 }
 
 }  // namespace
@@ -83,10 +97,15 @@ Result<judge::TestHistory> History(store::Store& db, const HistoryQuery& q) {
 Result<judge::RunComparison> CompareRuns(store::Store& db, const std::string& a, const std::string& b,
                                   const judge::CompareOptions& o) {
   judge::RunComparison c;
-  judge::RunView* views[2] = {&c.a, &c.b};
-  const std::string* specs[2] = {&a, &b};
+  judge::RunView* views[2] = {&c.b, &c.a};
+  const std::string* specs[2] = {&b, &a};
   for (int i = 0; i < 2; ++i) {
-    auto id = judge::ResolveRun(db, *specs[i]);
+    Result<int64_t> id = Status::NotFound("");
+    if (i == 1 && *specs[i] == "auto") {
+      id = AutoBaselineOf(db, c.b);
+    } else {
+      id = judge::ResolveRun(db, *specs[i]);
+    }
     if (!id.ok()) return id.status();
     auto v = judge::LoadRunView(db, id.value());
     if (!v.ok()) return v.status();

@@ -30,7 +30,9 @@ struct HistoryQuery {
 // InvalidArgument for a path without COLLECTION:; no rows when nothing ran it.
 Result<judge::TestHistory> History(store::Store& db, const HistoryQuery& q);
 
-// Runs are ids, "last" or "last~N".
+// Runs are ids, "last" or "last~N"; `a` may be "auto": the baseline
+// `vigil verdict --baseline auto` takes for `b` (judge::AutoBaseline).
+// o.include_missing also compares the tests only one of them ran.
 Result<judge::RunComparison> CompareRuns(store::Store& db, const std::string& a, const std::string& b,
                                   const judge::CompareOptions& o);
 

@@ -100,8 +100,8 @@ Result<judge::Verdict> ComputeVerdict(store::Store& db, const VerdictRequest& re
   if (known.value()) in.known = &*known.value();
   judge::Verdict v = judge::Judge(in);
   if (req.baseline == "auto" && !baseline) {
-    v.warnings.push_back("no baseline: no earlier complete run with the same tests and environment class ('" +
-                         run->env_class + "')");
+    v.warnings.push_back("no baseline: no earlier complete run of the environment class ('" + run->env_class +
+                         "') that ran this run's tests");
   }
   if (known.value() && req.stale_after > 0) {
     // Staleness over this run and the ones before it.

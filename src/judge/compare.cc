@@ -12,15 +12,19 @@ namespace {
 struct Entry {
   std::string status;
   int64_t duration_ms = -1;
+  bool in_both = true;  // its test ran in both runs
 };
 
-// Every test and subtest of a run by path, in the run's order.
-std::vector<std::pair<std::string, Entry>> Flatten(const RunView& r) {
+// Every test and subtest of a run by path, in the run's order; `other` is
+// the run it is compared with.
+std::vector<std::pair<std::string, Entry>> Flatten(const RunView& r, const RunView& other) {
   std::vector<std::pair<std::string, Entry>> out;
   for (const auto& path : r.order) {
     const TestView& t = r.tests.at(path);
-    out.push_back({path, {t.status, t.duration_ms}});
-    for (const auto& s : t.subtests) out.push_back({path + ":" + s.path, {s.status, s.duration_ms.value_or(-1)}});
+    bool both = other.tests.count(path) > 0;
+    out.push_back({path, {t.status, t.duration_ms, both}});
+    for (const auto& s : t.subtests)
+      out.push_back({path + ":" + s.path, {s.status, s.duration_ms.value_or(-1), both}});
   }
   return out;
 }
@@ -55,11 +59,19 @@ std::map<std::string, std::pair<std::string, std::string>> EnvironmentDiff(const
 
 Comparison Compare(const RunView& a, const RunView& b, const CompareOptions& o) {
   Comparison c;
-  auto fa = Flatten(a);
-  auto fb = Flatten(b);
+  c.include_missing = o.include_missing;
+  for (const auto& path : a.order) {
+    if (!b.tests.count(path)) c.only_in_a.push_back({path, a.tests.at(path).status, ""});
+  }
+  for (const auto& path : b.order) {
+    if (!a.tests.count(path)) c.only_in_b.push_back({path, "", b.tests.at(path).status});
+  }
+  auto fa = Flatten(a, b);
+  auto fb = Flatten(b, a);
   std::map<std::string, Entry> in_a(fa.begin(), fa.end());
   std::map<std::string, Entry> in_b(fb.begin(), fb.end());
   for (const auto& [path, eb] : fb) {
+    if (!eb.in_both && !o.include_missing) continue;
     auto it = in_a.find(path);
     bool fail_b = IsFailureName(eb.status);
     if (it == in_a.end()) {
@@ -80,6 +92,7 @@ Comparison Compare(const RunView& a, const RunView& b, const CompareOptions& o) 
     }
   }
   for (const auto& [path, ea] : fa) {
+    if (!ea.in_both && !o.include_missing) continue;
     if (!in_b.count(path)) c.disappeared.push_back({path, ea.status, ""});
   }
   for (const auto& path : b.order) {

@@ -1,5 +1,6 @@
 // Two runs side by side: what failed anew, what got fixed, what stopped or
-// started running, what got slower, and how their environments differ.
+// started running, what got slower, and how their environments differ; by
+// default over the tests both ran.
 // Paths are COLLECTION:TEST for tests and COLLECTION:TEST:SUBTEST for
 // subtests.
 #pragma once
@@ -26,6 +27,12 @@ struct Comparison {
   std::vector<Change> skip_to_pass;
   std::vector<Change> appeared;       // in B only
   std::vector<Change> disappeared;    // in A only
+  // Tests only one of the runs ran (a run of a subset against a full one),
+  // with their status. Unless CompareOptions::include_missing they and their
+  // subtests are not compared (not in the lists above, a failure only in B
+  // not a new failure): only counted.
+  std::vector<Change> only_in_a, only_in_b;
+  bool include_missing = false;
   std::vector<Change> subtest_count;  // tests whose number of subtests changed
   std::vector<Change> slower;         // duration regressions
   std::map<std::string, std::pair<std::string, std::string>> environment;  // key -> [A, B]
@@ -34,6 +41,7 @@ struct Comparison {
 struct CompareOptions {
   double slower_ratio = 1.5;    // B > ratio * A ...
   int64_t slower_min_ms = 1000;  // ... and by at least this much
+  bool include_missing = false;  // also compare the tests only one run ran
 };
 
 Comparison Compare(const RunView& a, const RunView& b, const CompareOptions& o = {});

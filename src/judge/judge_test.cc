@@ -171,8 +171,18 @@ TEST(Compare, FindsEveryKindOfChange) {
   EXPECT_EQ(paths(c.fixes), std::vector<std::string>{"c:b.sh"});
   EXPECT_EQ(paths(c.pass_to_skip), std::vector<std::string>{"c:c.sh"});
   EXPECT_EQ(paths(c.skip_to_pass), std::vector<std::string>{"c:d.sh"});
-  EXPECT_EQ(paths(c.appeared), std::vector<std::string>{"c:new.sh"});
-  EXPECT_EQ(paths(c.disappeared), (std::vector<std::string>{"c:gone.sh", "c:s.sh:two"}));
+  // Tests only one run ran are counted, not compared ...
+  EXPECT_TRUE(paths(c.appeared).empty());
+  EXPECT_EQ(paths(c.disappeared), std::vector<std::string>{"c:s.sh:two"}) << "a subtest of a test both ran";
+  EXPECT_EQ(paths(c.only_in_a), std::vector<std::string>{"c:gone.sh"});
+  EXPECT_EQ(paths(c.only_in_b), std::vector<std::string>{"c:new.sh"});
+  // ... unless asked.
+  CompareOptions all;
+  all.include_missing = true;
+  Comparison d = Compare(a, b, all);
+  EXPECT_EQ(paths(d.appeared), std::vector<std::string>{"c:new.sh"});
+  EXPECT_EQ(paths(d.disappeared), (std::vector<std::string>{"c:gone.sh", "c:s.sh:two"}));
+  EXPECT_EQ(paths(d.only_in_a), std::vector<std::string>{"c:gone.sh"});
   EXPECT_EQ(paths(c.subtest_count), std::vector<std::string>{"c:s.sh"});
   EXPECT_EQ(paths(c.slower), std::vector<std::string>{"c:b.sh"});
   ASSERT_TRUE(c.environment.count("accel"));
@@ -288,7 +298,7 @@ reason = "tracked"
   EXPECT_TRUE(q_counted);
 }
 
-TEST(Verdict, AutoBaselineNeedsSamePlanAndEnvironment) {
+TEST(Verdict, AutoBaselineNeedsAPlanThatCoversTheRunAndTheSameEnvironment) {
   RunView r1 = View(1, {{"c:a.sh", "PASS"}});
   RunView r2 = View(2, {{"c:a.sh", "PASS"}, {"c:b.sh", "PASS"}});
   RunView r3 = View(3, {{"c:a.sh", "PASS"}});
@@ -297,8 +307,12 @@ TEST(Verdict, AutoBaselineNeedsSamePlanAndEnvironment) {
   RunView r4 = View(4, {{"c:a.sh", "FAIL"}});
   RunView r5 = View(5, {{"c:a.sh", "PASS"}});
   r5.run.finished_at.clear();  // interrupted
-  std::vector<RunView> h = {r1, r2, r3, r5};
-  EXPECT_EQ(AutoBaseline(h, r4), 1);
+  RunView r6 = View(6, {{"c:b.sh", "PASS"}});  // another subset
+  std::vector<RunView> h = {r1, r2, r3, r5, r6};
+  EXPECT_EQ(AutoBaseline(h, r4), 2) << "the newest earlier complete run that ran c:a.sh, here a full run";
+  RunView r7 = View(7, {{"c:a.sh", "PASS"}, {"c:b.sh", "FAIL"}});
+  EXPECT_EQ(AutoBaseline(h, r7), 2) << "a run of the same tests";
+  EXPECT_EQ(AutoBaseline({r1, r3, r5, r6}, r7), 0) << "no earlier run covers both tests";
 }
 
 TEST(Environment, KnownBadToolVersions) {

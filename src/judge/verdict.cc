@@ -203,13 +203,18 @@ Verdict Judge(const VerdictInputs& in) {
 }
 
 int64_t AutoBaseline(const std::vector<RunView>& history, const RunView& run) {
-  std::vector<std::string> plan = run.run.plan;
-  std::sort(plan.begin(), plan.end());
+  // The tests a run planned (its results when no plan was recorded).
+  auto tests = [](const RunView& r) {
+    std::vector<std::string> t = r.run.plan.empty() ? r.order : r.run.plan;
+    std::sort(t.begin(), t.end());
+    t.erase(std::unique(t.begin(), t.end()), t.end());
+    return t;
+  };
+  std::vector<std::string> plan = tests(run);
   for (auto it = history.rbegin(); it != history.rend(); ++it) {
     if (it->run.id >= run.run.id || !it->complete() || it->env_class != run.env_class) continue;
-    std::vector<std::string> p = it->run.plan;
-    std::sort(p.begin(), p.end());
-    if (p == plan) return it->run.id;
+    std::vector<std::string> p = tests(*it);
+    if (std::includes(p.begin(), p.end(), plan.begin(), plan.end())) return it->run.id;
   }
   return 0;
 }

@@ -71,8 +71,9 @@ Verdict Judge(const VerdictInputs& in);
 // added warnings).
 void Conclude(Verdict* v);
 
-// The latest complete run before `run` with the same planned tests and the
-// same environment class; 0 when there is none.
+// The latest complete run before `run` of the same environment class whose
+// plan covers `run`'s planned tests (the same tests or more: a full run is
+// the baseline of a run of a subset); 0 when there is none.
 int64_t AutoBaseline(const std::vector<RunView>& history, const RunView& run);
 
 // Keys quarantined after the last of `history`'s runs of `env_class`.

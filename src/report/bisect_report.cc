@@ -6,6 +6,7 @@ namespace vigil::report {
 
 std::string ConclusionText(const nlohmann::json& j) {
   std::string out;
+  if (j.contains("error")) return fmt::format("error: {}\n", j["error"].get<std::string>());
   std::string h = j["hypothesis"];
   out += fmt::format("stopped: {} after {} run(s), {} build(s)\n", j["stop"].get<std::string>(),
                      j["runs"].get<int>(), j["builds"].get<int>());

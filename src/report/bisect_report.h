@@ -10,7 +10,8 @@
 
 namespace vigil::report {
 
-// The result a bisection recorded (BisectOutcome::result), for people.
+// The result a bisection recorded (BisectOutcome::result, or {"error": why}
+// for one that ended in an error), for people.
 std::string ConclusionText(const nlohmann::json& result);
 
 // A simulation of `o` that gave `r`, stopping at `confidence`.

@@ -1,9 +1,14 @@
 #include "report/judgement_report.h"
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "base/text.h"
+#include "judge/outcome.h"
 
 namespace vigil::report {
 namespace {
@@ -41,6 +46,13 @@ void Section(std::string* out, const char* title, const std::vector<judge::Chang
 
 std::string EntryPath(const judge::FlakeEntry& e) { return e.subtest.empty() ? e.test : e.test + ":" + e.subtest; }
 
+// Flaky, broken, regressed, fixed or quarantined: what vigil flakes lists
+// without --all.
+bool NeedsAttention(const judge::FlakeEntry& e) {
+  return e.quarantined || e.cls == judge::FlakeClass::kFlaky || e.cls == judge::FlakeClass::kBroken ||
+         e.cls == judge::FlakeClass::kRegressed || e.cls == judge::FlakeClass::kFixed;
+}
+
 }  // namespace
 
 std::string FlakesJson(const judge::FlakesTable& t) {
@@ -71,10 +83,14 @@ std::string FlakesText(const judge::FlakesTable& t, bool all) {
   std::string out = fmt::format("{} run(s), the last {} of each environment class\n", t.runs, t.window);
   out += fmt::format("{:<13} {:>5} {:>5} {:>6} {:>5} {:>5}  {:<14} {}\n", "class", "runs", "fails", "retry", "flip",
                      "f", "env", "test[:subtest]");
-  size_t shown = 0, hidden = 0;
+  size_t shown = 0;
+  // What needs no attention, counted by class in the table's order.
+  std::vector<std::pair<judge::FlakeClass, size_t>> hidden;
   for (const auto& e : t.entries) {
-    if (!all && (e.cls == judge::FlakeClass::kStable || e.cls == judge::FlakeClass::kSkipped)) {
-      ++hidden;
+    if (!all && !NeedsAttention(e)) {
+      auto it = std::find_if(hidden.begin(), hidden.end(), [&](const auto& h) { return h.first == e.cls; });
+      if (it == hidden.end()) it = hidden.insert(hidden.end(), {e.cls, 0});
+      ++it->second;
       continue;
     }
     std::string cls = judge::FlakeClassName(e.cls);
@@ -84,8 +100,14 @@ std::string FlakesText(const judge::FlakesTable& t, bool all) {
                        e.quarantined ? "  [QUARANTINED]" : "");
     ++shown;
   }
-  if (shown == 0) out += "(nothing flaky, broken, regressed or new)\n";
-  if (hidden) out += fmt::format("{} stable or skipped entries not shown (--all shows them)\n", hidden);
+  if (shown == 0) out += "(nothing flaky, broken, regressed, fixed or quarantined)\n";
+  if (!hidden.empty()) {
+    std::string counts;
+    for (const auto& [cls, n] : hidden) {
+      counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", n, judge::FlakeClassName(cls));
+    }
+    out += fmt::format("{}: --all lists them\n", counts);
+  }
   bool header = false;
   for (const auto& e : t.entries) {
     if (!e.quarantined) continue;
@@ -140,10 +162,15 @@ std::string CompareJson(const judge::RunComparison& cmp) {
                {"skip_to_pass", Paths(c.skip_to_pass)},
                {"appeared", Paths(c.appeared)},
                {"disappeared", Paths(c.disappeared)},
+               {"only_in_a", Paths(c.only_in_a)},
+               {"only_in_b", Paths(c.only_in_b)},
+               {"include_missing", c.include_missing},
                {"slower", Paths(c.slower)},
                {"subtest_count_changed", Detailed(c.subtest_count)},
                {"details",
-                {{"new_failures", Detailed(c.new_failures)}, {"fixes", Detailed(c.fixes)}, {"slower", Detailed(c.slower)}}},
+                {{"new_failures", Detailed(c.new_failures)},
+                 {"fixes", Detailed(c.fixes)},
+                 {"slower", Detailed(c.slower)}}},
                {"environment", env}});
 }
 
@@ -168,7 +195,16 @@ std::string CompareText(const judge::RunComparison& cmp) {
   if (c.new_failures.empty() && c.fixes.empty() && c.pass_to_skip.empty() && c.skip_to_pass.empty() &&
       c.appeared.empty() && c.disappeared.empty() && c.subtest_count.empty() && c.slower.empty() &&
       c.environment.empty()) {
-    out += "no differences\n";
+    out += c.include_missing || (c.only_in_a.empty() && c.only_in_b.empty())
+               ? "no differences\n"
+               : "no differences in the tests both ran\n";
+  }
+  if (!c.include_missing && (!c.only_in_a.empty() || !c.only_in_b.empty())) {
+    size_t failing = 0;
+    for (const auto& t : c.only_in_b) failing += judge::IsFailureName(t.b);
+    out += fmt::format("not compared: {} test(s) only in run {}, {} only in run {}{}: --all compares them\n",
+                       c.only_in_a.size(), cmp.a.run.id, c.only_in_b.size(), cmp.b.run.id,
+                       failing ? fmt::format(" ({} failing)", failing) : "");
   }
   return out;
 }

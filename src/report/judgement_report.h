@@ -9,7 +9,9 @@
 namespace vigil::report {
 
 std::string FlakesJson(const judge::FlakesTable& t);
-// `all`: also stable and skipped entries.
+// Without `all` only what needs attention (flaky, broken, regressed, fixed,
+// quarantined) is listed, the rest counted in one line ("457 new, 1203
+// stable: --all lists them"); the JSON has every entry.
 std::string FlakesText(const judge::FlakesTable& t, bool all);
 
 std::string HistoryJson(const judge::TestHistory& h);

@@ -2,7 +2,9 @@
 # vigil bisect run on a generated git repository of 220 commits where a test
 # fails with probability 0.3 from commit 137 on (a seeded random sequence, so
 # the run is reproducible); --fix; untestable commits (exit 125) around the
-# culprit; abort on exit >= 128 and resume; the user's checkout untouched.
+# culprit; abort on exit >= 128 and resume; the user's checkout untouched; a
+# command or vigil test that cannot start is an error; piped output is not
+# held back.
 source "$(dirname "$0")/lib.sh"
 R="$TMP/repo"
 mkdir -p "$R"
@@ -142,6 +144,34 @@ cat "$TMP/b6.err" | tail -3
 expect_eq "vigil-test: exit 0" 0 "$rc"
 expect_eq "vigil-test: culprit = step 23" "$X2" "$(json_get "$TMP/b6.json" "d['culprit']['hash']")"
 expect_eq "vigil-test: checkout untouched" "" "$(git status --porcelain)"
+# The reproduce line runs that vigil test at the culprit, as printed (in a
+# clone: it checks out).
+expect_eq "vigil-test: reproduce line" "git checkout ${X2:0:12} && vigil run --tests tree -t coll:t.sh" \
+  "$(json_get "$TMP/b6.json" "d['reproduce']")"
+git clone -q "$V2" "$TMP/repro"
+set +e
+(cd "$TMP/repro" && vigil() { "$VIGIL" "$@" --db "$TMP/repro.db" --color never; } &&
+  eval "$(json_get "$TMP/b6.json" "d['reproduce']")") > "$TMP/repro.out" 2>&1
+rc=$?
+set -e
+expect_eq "vigil-test: the reproduce line runs the test (it fails: exit 1)" 1 "$rc"
+expect_eq "vigil-test: ... where it failed" 1 "$(grep -c '^\[FAIL\] coll:t.sh (exit 1)' "$TMP/repro.out")"
+# A test or subtest that is not in the tree is an error before any search
+# (it used to skip every commit and stop "confident after 0 runs").
+set +e
+"$VIGIL" bisect run --good "$G2" --bad "$B2" --vigil-test coll:nope.sh --tests tree > "$TMP/v1.out" 2> "$TMP/v1.err"
+rc=$?
+set -e
+expect_eq "vigil-test missing: exit 2" 2 "$rc"
+expect_eq "vigil-test missing: says the test is not there" 1 "$(grep -c "cannot start at the good end ${G2:0:12}: vigil run did not run coll:nope.sh .*no such test" "$TMP/v1.err")"
+expect_eq "vigil-test missing: no verdict printed" 0 "$(grep -c 'stopped:\|first bad commit' "$TMP/v1.out")"
+expect_eq "vigil-test missing: recorded as an error" 1 "$("$VIGIL" bisect status | grep -c ': error ')"
+set +e
+"$VIGIL" bisect run --good "$G2" --bad "$B2" --vigil-test coll:t.sh:targte --tests tree > "$TMP/v2.out" 2> "$TMP/v2.err"
+rc=$?
+set -e
+expect_eq "subtest missing: exit 2" 2 "$rc"
+expect_eq "subtest missing: names what the test has" 1 "$(grep -c "at the bad end ${B2:0:12}: coll:t.sh (FAIL) has no subtest 'targte' (it has: setup, unrelated, target)" "$TMP/v2.err")"
 cd "$R"
 
 # 6. What CI already knows: the test failed 9 times in 30 runs at the bad end
@@ -225,7 +255,53 @@ expect_eq "both sides: descended into the merge" "$MERGE" "$(json_get "$TMP/m3.j
 expect_eq "both sides: the culprit is the merge itself" "$MERGE" "$(json_get "$TMP/m3.json" "d['culprit']['hash']")"
 cd "$R"
 
-# 8. Bad input; reset.
+# 8. A test command that cannot start is an error, not a verdict (exit 127
+# everywhere used to conclude "the good end shows the failure too" with
+# posterior 1.000 and exit 0).
+for cmd in "$TMP/no-such-test.sh" "sh -c no-such-command"; do
+  set +e
+  # shellcheck disable=SC2086
+  "$VIGIL" bisect run --good "$GOOD" --bad "$BAD" --db "$TMP/nocmd.db" -- $cmd > "$TMP/n.out" 2> "$TMP/n.err"
+  rc=$?
+  set -e
+  expect_eq "cannot start ($cmd): exit 2" 2 "$rc"
+  expect_eq "cannot start ($cmd): says why" 1 "$(grep -c "cannot start at the good end ${GOOD:0:12}: .* exited 127 (command not found): .*no-such-" "$TMP/n.err")"
+  expect_eq "cannot start ($cmd): no verdict" 0 "$(grep -c 'stopped:\|good end shows' "$TMP/n.out")"
+  expect_eq "cannot start ($cmd): no run recorded" 0 "$("$VIGIL" bisect log --db "$TMP/nocmd.db" | wc -l)"
+done
+
+# A test that fails at the good end too is an answer, not a culprit: exit 1.
+set +e
+"$VIGIL" bisect run --good "$GOOD" --bad "$BAD" --db "$TMP/always.db" -- sh -c 'exit 1' > "$TMP/a.out" 2> "$TMP/a.err"
+rc=$?
+set -e
+expect_eq "fails everywhere: exit 1" 1 "$rc"
+expect_eq "fails everywhere: the good end fails too" 1 "$(grep -c '^the good end shows the failure too' "$TMP/a.out")"
+expect_eq "fails everywhere: the good end ran first" 1 "$(grep -c "^  good end ${GOOD:0:12}: the test runs there (fail)" "$TMP/a.out")"
+
+# 9. Piped, the progress comes line by line as it happens: the first line is
+# read while the test at the good end still waits for the reader to open
+# its gate (with block buffering it would wait for the 300 s guard).
+cat > "$TMP/gated.sh" <<'SH'
+#!/bin/sh
+i=0
+while [ ! -e "$GATE" ]; do
+  i=$((i + 1))
+  [ "$i" -ge 3000 ] && { touch "$GATE.timed-out" "$GATE"; }
+  sleep 0.1
+done
+exit 0
+SH
+chmod +x "$TMP/gated.sh"
+export GATE="$TMP/gate"
+"$VIGIL" bisect run --good "$GOOD" --bad "$(hash_of 3)" --db "$TMP/gate.db" -- "$TMP/gated.sh" 2>&1 |
+  { IFS= read -r first; echo "$first" > "$TMP/first"; touch "$GATE"; cat > "$TMP/rest"; } || true
+expect_eq "piped: the first line came while the test ran" "no" "$([ -e "$GATE.timed-out" ] && echo yes || echo no)"
+expect_eq "piped: it is the bisection's first line" 1 "$(grep -c '^bisection [0-9]*: 2 commit(s)' "$TMP/first")"
+expect_eq "piped: the rest followed" 1 "$(grep -c '^stopped:' "$TMP/rest")"
+unset GATE
+
+# 10. Bad input; reset.
 set +e
 "$VIGIL" bisect run --good "$GOOD" --bad "$BAD" --bad-history 5/3 -- "$TMP/t.sh" > /dev/null 2> "$TMP/e4"; rc=$?
 expect_eq "bad-history 5/3: exit 2" 2 "$rc"

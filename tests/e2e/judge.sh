@@ -3,7 +3,8 @@
 # test (a fixed random sequence, so the truth is known), a test that
 # regresses at run 13, a broken test covered by a known issue, and a test
 # that loses a tool (passed -> skipped), run 20 times through `vigil run`
-# into one store; then vigil flakes, history, compare and verdict.
+# into one store; then vigil flakes, history, compare and verdict, and a run
+# of a subset compared with (and judged against) the full run before it.
 source "$(dirname "$0")/lib.sh"
 T="$TMP/tree"
 mkdir -p "$T/coll"
@@ -103,6 +104,11 @@ expect_eq "pass.sh is stable" stable "$(cls coll:pass.sh None)"
 expect_eq "rand.sh:transfer quarantined" True "$(field coll:rand.sh "'transfer'" quarantined)"
 expect_eq "later.sh never quarantined" False "$(field coll:later.sh None quarantined)"
 expect_eq "text lists the quarantine" 1 "$(grep -c '^  coll:rand.sh:transfer .*failure rate' "$TMP/flakes.txt" || true)"
+# By default the text lists what needs attention; the rest is one line.
+expect_eq "flakes text: the stable ones counted in one line" 1 "$(grep -c '^6 stable: --all lists them$' "$TMP/flakes.txt" || true)"
+expect_eq "flakes text: pass.sh not listed" 0 "$(grep -c 'coll:pass.sh' "$TMP/flakes.txt" || true)"
+expect_eq "flakes text: 6 entries and the quarantine" 13 "$(wc -l < "$TMP/flakes.txt")"
+expect_eq "flakes --all: pass.sh listed" 1 "$(V flakes --db "$DB" --all | grep -c '^stable .* coll:pass.sh$' || true)"
 expect_eq "--env filter: nothing in a VM" 0 "$(V flakes --db "$DB" --env vm --json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["entries"]))')"
 
 # history
@@ -184,6 +190,32 @@ expect_eq "JUnit: the known failure says KNOWN" 1 "$(grep -c 'message="FAIL: KNO
 expect_eq "Markdown: KNOWN lists broken.sh with its link" 1 "$(grep -c 'coll:broken.sh:link failure.*example.org/issues/1' "$TMP/r21.md" || true)"
 expect_eq "run summary prints the conclusion" 1 "$(grep -c '^Success: 5 test(s), no new failure (2 known' "$TMP/r21.out" || true)"
 
+# A run of a subset (run 22: two of the five tests) against the full run
+# before it: compared on the tests both ran, the others counted in one line;
+# --baseline auto (verdict and compare) finds the full run for it.
+echo 22 > "$JUDGE_STATE/run"
+set +e
+V run --tests "$T" --db "$DB" -t coll:later.sh -t coll:pass.sh --color never > "$TMP/r22.out" 2>&1
+V compare 21 22 --db "$DB" > "$TMP/cmp3.txt"; rc=$?
+set -e
+cat "$TMP/cmp3.txt"
+expect_eq "compare subset: exit 0" 0 "$rc"
+expect_eq "compare subset: nothing disappeared" 0 "$(grep -c 'disappeared' "$TMP/cmp3.txt" || true)"
+expect_eq "compare subset: one line for the rest" 1 "$(grep -c '^not compared: 3 test(s) only in run 21, 0 only in run 22: --all compares them$' "$TMP/cmp3.txt" || true)"
+expect_eq "compare subset: no differences in the tests both ran" 1 "$(grep -c '^no differences in the tests both ran$' "$TMP/cmp3.txt" || true)"
+expect_eq "compare --all: the others disappeared" 1 "$(V compare 21 22 --all --db "$DB" | grep -c '^disappeared (8):' || true)"
+expect_eq "compare --json: only_in_a" "['coll:rand.sh', 'coll:broken.sh', 'coll:tool.sh']" "$(V compare 21 22 --db "$DB" --json > "$TMP/cmp3.json"; json_get "$TMP/cmp3.json" "d['only_in_a']")"
+expect_eq "compare auto 22: the full run 21" 21 "$(V compare auto 22 --db "$DB" --json > "$TMP/cmp4.json"; json_get "$TMP/cmp4.json" "d['run_a']")"
+set +e
+V verdict 22 --baseline auto --db "$DB" --json > "$TMP/v5.json"
+set -e
+expect_eq "verdict of the subset: baseline auto = run 21" 21 "$(json_get "$TMP/v5.json" "d['baseline']")"
+set +e
+V compare auto 1 --db "$DB" > /dev/null 2> "$TMP/err"; rc=$?
+set -e
+expect_eq "compare auto without an earlier run: exit 2" 2 "$rc"
+expect_eq "compare auto without an earlier run: says so" 1 "$(grep -c 'no baseline for run 1' "$TMP/err")"
+
 # Bad input.
 set +e
 V verdict --db "$TMP/none.db" > /dev/null 2>"$TMP/err"; rc=$?
@@ -199,5 +231,5 @@ V run --tests "$T" --db "$DB" --known-issues "$TMP/bad.toml" > /dev/null 2>"$TMP
 expect_eq "bad known-issues file: exit 2" 2 "$rc"
 expect_eq "bad known-issues file: file:line" 1 "$(grep -c 'bad.toml:1: \[\[issue\]\] needs a reason' "$TMP/err")"
 set -e
-expect_eq "the bad file started no run" 21 "$("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from runs').fetchone()[0])" "$DB")"
+expect_eq "the bad file started no run" 22 "$("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from runs').fetchone()[0])" "$DB")"
 finish
