@@ -29,6 +29,7 @@
 #include "report/reports.h"
 #include "report/run_report.h"
 #include "runner/test_plan.h"
+#include "runner/timeout.h"
 #include "store/store.h"
 #include "sys/process.h"
 
@@ -212,6 +213,16 @@ int Run(const RunFlags& f) {
   return end->exit_code;
 }
 
+// A flag's timeout, in the range settings files and vigil.toml accept.
+CLI::Validator TimeoutValidator() {
+  return CLI::Validator(
+      [](std::string& value) {
+        auto t = runner::ParseTimeout(value, "the timeout");
+        return t.ok() ? std::string() : std::string(t.status().message());
+      },
+      "SECONDS");
+}
+
 }  // namespace
 
 Runner SetupRunCommand(CLI::App* app) {
@@ -309,7 +320,7 @@ Runner SetupRunCommand(CLI::App* app) {
       ->group(vmg);
   app->add_option("--hang-timeout", f->vm.hang_timeout,
                   "Seconds without console or test output before the VM counts as hung (0: off)")
-      ->check(CLI::Range(0, 86400))
+      ->check(TimeoutValidator())
       ->group(vmg);
   app->add_option("--vm-dir", f->req.vm_work_dir, "Where the console log and sockets go (default: vigil-vm/ beside the db)")
       ->group(vmg);

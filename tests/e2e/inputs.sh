@@ -131,6 +131,9 @@ code "the longest timeout, stretched, runs an instant test" 0 -- "$VIGIL" run --
   --slowdown 1000 --json "$TMP/t.json"
 expect_eq "instant test under the longest timeout" PASS "$(json_get "$TMP/t.json" "d['tests'][0]['status']")"
 
+code "--hang-timeout out of range" 2 -- "$VIGIL" run --tests "$T" --list --hang-timeout 9999999999
+has "--hang-timeout says the same range" "$TMP/o" "--hang-timeout: the timeout must be whole seconds from 0 (none) to 604800 (7 days)"
+
 # --db on a path that cannot be a store names the path and the reason.
 code "--db in a missing directory" 2 -- "$VIGIL" run --tests "$T" --db "$TMP/no/such/dir/v.db"
 has "--db names path and reason" "$TMP/o" "cannot open the store $TMP/no/such/dir/v.db: No such file or directory"
