@@ -16,15 +16,18 @@ namespace {
 // a directory named as one, else SQLite's words.
 std::string WhyNot(sqlite3* db, int rc, const std::string& path) {
   struct stat st {};
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return std::strerror(EISDIR);
-  int sys = db ? sqlite3_system_errno(db) : 0;
+  bool exists = stat(path.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode)) return std::strerror(EISDIR);
   std::string words = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  if (sys != 0) return fmt::format("{} ({})", std::strerror(sys), words);
-  // A missing or unwritable directory gives no errno on some paths: look.
+  // A new file in a directory this process cannot write to: SQLite's last
+  // errno is from its read-only retry, so look at the directory itself.
   std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
-  if (stat(path.c_str(), &st) != 0 && access(dir.c_str(), W_OK) != 0) {
-    return fmt::format("{}: {} ({})", dir, std::strerror(errno), words);
+  if (!exists && access(dir.c_str(), W_OK) != 0) return fmt::format("{}: {} ({})", dir, std::strerror(errno), words);
+  if (exists && (access(path.c_str(), W_OK) != 0 || access(dir.c_str(), W_OK) != 0)) {
+    return fmt::format("{} or its directory is not writable: {} ({})", path, std::strerror(errno), words);
   }
+  int sys = db ? sqlite3_system_errno(db) : 0;
+  if (sys != 0) return fmt::format("{} ({})", std::strerror(sys), words);
   return words;
 }
 

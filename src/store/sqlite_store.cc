@@ -284,7 +284,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
   if (!db.ok()) return db.status();
   Status m = MigrateTo(**db, kSchemaVersion);
   if (!m.ok()) return m;
-  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db.value()), kSchemaVersion));
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db.value()), kSchemaVersion, path));
 }
 
 Result<int64_t> SqliteStore::EnsureEnvironment(const Environment& env) {
@@ -313,6 +313,10 @@ Result<int64_t> SqliteStore::CreateRun(const RunRecord& run) {
     return Status::InvalidArgument(fmt::format("the plan names {} twice", *dup));
   }
   std::lock_guard<std::mutex> lock(mu_);
+  if (db_->read_only()) {
+    return Status::IOError(fmt::format("cannot record a run: the store {} is read-only (the file or its directory "
+                                       "is not writable)", path_));
+  }
   auto ins = db_->Prepare(
       "INSERT INTO runs (started_at, host, command, tests_dir, plan_json, environment_id) VALUES (?, ?, ?, ?, ?, ?)");
   if (!ins.ok()) return ins.status();

@@ -136,11 +136,30 @@ has "--hang-timeout says the same range" "$TMP/o" "--hang-timeout: the timeout m
 
 # --db on a path that cannot be a store names the path and the reason.
 code "--db in a missing directory" 2 -- "$VIGIL" run --tests "$T" --db "$TMP/no/such/dir/v.db"
-has "--db names path and reason" "$TMP/o" "cannot open the store $TMP/no/such/dir/v.db: No such file or directory"
+has "--db names path and reason" "$TMP/o" "cannot open the store $TMP/no/such/dir/v.db: $TMP/no/such/dir/: No such file or directory"
 code "--db on a directory" 2 -- "$VIGIL" run --tests "$T" --db "$TMP"
 has "--db on a directory says so" "$TMP/o" "cannot open the store $TMP: Is a directory"
 code "--db under a file" 2 -- "$VIGIL" run --tests "$T" --db "$T/kselftest-list.txt/v.db"
 has "--db under a file says so" "$TMP/o" "Not a directory"
+
+# As a user who may not write there: a new store in a read-only directory,
+# an existing read-only store (root writes everywhere, so only as root).
+if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
+  chmod 711 "$TMP"
+  mkdir -p "$TMP/ro"
+  "$VIGIL" run --tests "$T" --db "$TMP/ro/v.db" > /dev/null 2>&1 || true
+  chmod -R a+rX "$TMP/ro" "$T"
+  chmod 444 "$TMP/ro/v.db"
+  as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+  code "new store in a read-only directory" 2 -- as_nobody "$VIGIL" run --tests "$T" --db "$TMP/ro/new.db"
+  has "read-only directory named with the reason" "$TMP/o" "cannot open the store $TMP/ro/new.db: $TMP/ro/: Permission denied"
+  code "read-only store" 2 -- as_nobody "$VIGIL" run --tests "$T" --db "$TMP/ro/v.db"
+  has "read-only store named with the reason" "$TMP/o" "$TMP/ro/v.db or its directory is not writable: Permission denied"
+  chmod 777 "$TMP/ro"
+  code "read-only store in a writable directory" 2 -- as_nobody "$VIGIL" run --tests "$T" --db "$TMP/ro/v.db"
+  has "read-only store file named" "$TMP/o" "the store $TMP/ro/v.db is read-only"
+  chmod 700 "$TMP"
+fi
 
 # --modules that is not there: said once, nothing booted.
 printf 'not a kernel\n' > "$TMP/vmlinuz"
