@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -139,14 +140,26 @@ int Run(const ParseFlags& f) {
   // mmap: a log that is truncated or still growing while it is read
   // (logrotate, a VM still writing) must not kill vigil with SIGBUS.
   int read_errno = 0;
+  bool first = true;
+  std::string compressed;  // a compressed log read as text would be "no KTAP"
   bool read_ok = ktap::FeedParallel(parser, [&](char* buf, size_t len) -> long {
     while (true) {
       ssize_t n = read(fd, buf, len);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) read_errno = errno;
+      if (n > 0 && first) {
+        first = false;
+        compressed = CompressedInput("parse", std::string_view(buf, static_cast<size_t>(n)), f.input);
+        if (!compressed.empty()) return 0;  // nothing of it is parsed
+      }
       return static_cast<long>(n);
     }
   });
+  if (!compressed.empty()) {
+    fmt::print(stderr, "{}\n", compressed);
+    if (fd != STDIN_FILENO) close(fd);
+    return kExitUsage;
+  }
   if (!read_ok) {
     fmt::print(stderr, "vigil parse: cannot read {}: {}\n", label, std::strerror(read_errno));
     if (fd != STDIN_FILENO) close(fd);

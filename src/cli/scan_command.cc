@@ -22,27 +22,29 @@
 #include "report/console_report.h"
 
 namespace vigil::cli {
-namespace {
 
-// The compression whose magic number `head` starts with, or nullptr; and
-// the command that decompresses it.
-struct Compression {
-  const char* name;
-  std::string_view magic;
-  const char* cat;
-};
-constexpr Compression kCompressions[] = {
-    {"gzip", std::string_view("\x1f\x8b", 2), "zcat"},
-    {"xz", std::string_view("\xfd" "7zXZ\0", 6), "xzcat"},
-    {"zstd", std::string_view("\x28\xb5\x2f\xfd", 4), "zstdcat"},
-};
-
-const Compression* CompressedBy(std::string_view head) {
+std::string CompressedInput(const char* command, std::string_view head, const std::string& input) {
+  struct Compression {
+    const char* name;
+    std::string_view magic;
+    const char* cat;
+  };
+  static constexpr Compression kCompressions[] = {
+      {"gzip", std::string_view("\x1f\x8b", 2), "zcat"},
+      {"xz", std::string_view("\xfd" "7zXZ\0", 6), "xzcat"},
+      {"zstd", std::string_view("\x28\xb5\x2f\xfd", 4), "zstdcat"},
+  };
   for (const auto& c : kCompressions) {
-    if (head.substr(0, c.magic.size()) == c.magic) return &c;
+    if (head.substr(0, c.magic.size()) != c.magic) continue;
+    bool stdin_input = input == "-";
+    return fmt::format("vigil {}: {} is {}-compressed; decompress it first: {} {} | vigil {} -", command,
+                       stdin_input ? "standard input" : vigil::SanitizeForTerminal(input), c.name, c.cat,
+                       stdin_input ? "FILE" : vigil::SanitizeForTerminal(vigil::ShellQuote(input)), command);
   }
-  return nullptr;
+  return "";
 }
+
+namespace {
 
 // Reads FILE (or standard input for "-") in chunks. Returns false with a
 // message on stderr when it cannot be read, or is compressed (a console
@@ -77,10 +79,9 @@ bool ReadInput(const char* command, const std::string& input, const std::functio
     if (n == 0) break;
     if (first) {
       first = false;
-      if (const Compression* c = CompressedBy(std::string_view(buf.get(), static_cast<size_t>(n)))) {
-        fmt::print(stderr, "vigil {}: {} is {}-compressed; decompress it first: {} {} | vigil {} -\n", command,
-                   vigil::SanitizeForTerminal(label), c->name, c->cat,
-                   input == "-" ? "FILE" : vigil::ShellQuote(input), command);
+      std::string compressed = CompressedInput(command, std::string_view(buf.get(), static_cast<size_t>(n)), input);
+      if (!compressed.empty()) {
+        fmt::print(stderr, "{}\n", compressed);
         if (fd != STDIN_FILENO) close(fd);
         return false;
       }

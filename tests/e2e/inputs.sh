@@ -196,6 +196,8 @@ if command -v zstd > /dev/null; then
   code "scan of a .zst console" 2 -- "$VIGIL" scan "$TMP/console.log.zst"
   has "scan says the .zst file is compressed" "$TMP/o" "is zstd-compressed"
 fi
+code "parse of a .gz log" 2 -- "$VIGIL" parse "$TMP/console.log.gz"
+has "parse says the log is compressed" "$TMP/o" "vigil parse: $TMP/console.log.gz is gzip-compressed; decompress it first: zcat"
 code "scan of a compressed pipe" 2 -- sh -c "'$VIGIL' scan - < '$TMP/console.log.gz'"
 has "scan of a compressed pipe says so" "$TMP/o" "standard input is gzip-compressed"
 
