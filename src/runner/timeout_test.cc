@@ -25,7 +25,8 @@ TEST(TimeoutTest, RefusesWhatOverflowedBefore) {
   for (const char* text : {"9999999999", "4294967297", "2147483648", "604801", "99999999999999999999999"}) {
     auto t = ParseTimeout(text);
     ASSERT_FALSE(t.ok()) << text;
-    EXPECT_NE(t.status().message().find("0 (none) to 604800 (7 days)"), std::string::npos) << t.status().message();
+    EXPECT_NE(t.status().message().find("0 (none) to 604800 (7 days)"), std::string::npos)
+        << t.status().message();
   }
   EXPECT_FALSE(CheckTimeout(4294967297).ok());
   EXPECT_FALSE(CheckTimeout(-1).ok());
