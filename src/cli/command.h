@@ -4,6 +4,8 @@
 #pragma once
 
 #include <functional>
+#include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -25,6 +27,11 @@ Runner SetupBisectCommand(CLI::App* app);
 // The command line vigil was started with, shell-quoted (set by main).
 const std::string& CommandLine();
 void SetCommandLine(int argc, char** argv);
+
+// When `head` (the first bytes read of `input`, a file or "-") starts with a
+// gzip, xz or zstd magic number: the error to print, saying how to
+// decompress it; else "".
+std::string CompressedInput(const char* command, std::string_view head, const std::string& input);
 
 // Exit code for usage errors and unreadable input, shared by all commands.
 inline constexpr int kExitUsage = 2;

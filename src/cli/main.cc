@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "base/text.h"
 #include "cli/command.h"
 
@@ -72,6 +74,13 @@ int main(int argc, char** argv) {
       named = argv[i];
       break;
     }
+  }
+  bool known = named.empty();
+  for (const auto& c : kCommands) known |= named == c.name;
+  if (!known) {
+    fmt::print(stderr, "vigil: unknown command '{}' (vigil --help lists the commands)\n",
+               vigil::SanitizeForTerminal(named));
+    return vigil::cli::kExitUsage;
   }
   std::vector<std::pair<CLI::App*, vigil::cli::Runner>> runners;
   for (const auto& c : kCommands) {

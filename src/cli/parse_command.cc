@@ -10,6 +10,8 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -30,26 +32,83 @@ struct ParseFlags {
   bool stream = false;
   bool no_logs = false;
   bool quiet = false;
+  bool json = false;
 };
 
+std::string NameOf(const ktap::TestNode& t) {
+  if (!t.name.empty()) return vigil::SanitizeForTerminal(t.name);
+  return t.has_result_line ? fmt::format("test {}", t.number) : fmt::format("test {} (no result)", t.number);
+}
 
-// Prints tests as they finish (children before their parent).
+// --stream: prints tests as they finish (children before their parent)
+// unless quiet, and keeps the failing leaves (`parent > child`) for the
+// summary, as the text report lists them from a tree; at most kMaxKept.
 class StreamPrinter : public ktap::ParserListener {
  public:
-  explicit StreamPrinter(bool color) : color_(color) {}
+  StreamPrinter(bool color, bool print) : color_(color), print_(print) {}
   void OnTestFinished(int depth, const ktap::TestNode& t) override {
-    std::string name = t.name.empty() ? fmt::format("test {}", t.number) : vigil::SanitizeForTerminal(t.name);
-    std::string tag = report::StatusTag(t.status, color_);
-    fmt::print("{}{} {}\n", std::string(static_cast<size_t>(depth - 1) * 2, ' '), tag, name);
-    std::fflush(stdout);
+    std::string name = NameOf(t);
+    if (print_) {
+      std::string tag = report::StatusTag(t.status, color_);
+      fmt::print("{}{} {}\n", std::string(static_cast<size_t>(depth - 1) * 2, ' '), tag, name);
+      std::fflush(stdout);
+    }
+    // The failures under this test were kept one level deeper as they finished.
+    size_t d = static_cast<size_t>(std::max(depth, 1));
+    if (pending_.size() < d + 2) pending_.resize(d + 2);
+    std::vector<Failure> children = std::move(pending_[d + 1]);
+    pending_[d + 1].clear();
+    if (!ktap::IsFailure(t.status)) {
+      kept_ -= children.size();
+      return;
+    }
+    if (children.empty()) {
+      if (kept_ >= kMaxKept) {
+        ++dropped_;
+        return;
+      }
+      ++kept_;
+      pending_[d].push_back({t.status, name});
+      return;
+    }
+    for (auto& c : children) {
+      if (c.path.size() < 2048) c.path = name + " > " + c.path;
+      pending_[d].push_back(std::move(c));
+    }
+  }
+
+  // The summary's failures section, as the text report writes it.
+  std::string FailuresText() const {
+    if (pending_.size() < 2 || (pending_[1].empty() && dropped_ == 0)) return "";
+    std::string out = fmt::format("Failures ({}):\n", pending_[1].size() + dropped_);
+    for (const auto& f : pending_[1]) out += fmt::format("  {} {}\n", report::StatusTag(f.status, color_), f.path);
+    if (dropped_ > 0) out += fmt::format("  ... {} more\n", dropped_);
+    return out;
   }
 
  private:
+  struct Failure {
+    ktap::Status status;
+    std::string path;
+  };
+  static constexpr size_t kMaxKept = 1000;
   bool color_;
+  bool print_;
+  std::vector<std::vector<Failure>> pending_;  // by depth
+  size_t kept_ = 0;
+  size_t dropped_ = 0;
 };
 
 int Run(const ParseFlags& f) {
-  if (f.stream && f.format != "text") {
+  std::string format = f.format;
+  if (f.json) {
+    if (format != "text" && format != "json") {
+      fmt::print(stderr, "vigil parse: --json is --format json; it does not combine with --format {}\n", format);
+      return kExitUsage;
+    }
+    format = "json";
+  }
+  if (f.stream && format != "text") {
     fmt::print(stderr, "vigil parse: --stream works with --format text only\n");
     return kExitUsage;
   }
@@ -68,7 +127,7 @@ int Run(const ParseFlags& f) {
   options.keep_tree = !f.stream;
   options.keep_logs = !f.stream;  // the stream prints names and statuses only
   std::unique_ptr<StreamPrinter> printer;
-  if (f.stream && !f.quiet) printer = std::make_unique<StreamPrinter>(color);
+  if (f.stream) printer = std::make_unique<StreamPrinter>(color, !f.quiet);
   ktap::Parser parser(options, printer.get());
   struct stat st {};
   if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -81,14 +140,26 @@ int Run(const ParseFlags& f) {
   // mmap: a log that is truncated or still growing while it is read
   // (logrotate, a VM still writing) must not kill vigil with SIGBUS.
   int read_errno = 0;
+  bool first = true;
+  std::string compressed;  // a compressed log read as text would be "no KTAP"
   bool read_ok = ktap::FeedParallel(parser, [&](char* buf, size_t len) -> long {
     while (true) {
       ssize_t n = read(fd, buf, len);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) read_errno = errno;
+      if (n > 0 && first) {
+        first = false;
+        compressed = CompressedInput("parse", std::string_view(buf, static_cast<size_t>(n)), f.input);
+        if (!compressed.empty()) return 0;  // nothing of it is parsed
+      }
       return static_cast<long>(n);
     }
   });
+  if (!compressed.empty()) {
+    fmt::print(stderr, "{}\n", compressed);
+    if (fd != STDIN_FILENO) close(fd);
+    return kExitUsage;
+  }
   if (!read_ok) {
     fmt::print(stderr, "vigil parse: cannot read {}: {}\n", label, std::strerror(read_errno));
     if (fd != STDIN_FILENO) close(fd);
@@ -99,24 +170,28 @@ int Run(const ParseFlags& f) {
   ktap::Document doc = parser.TakeDocument();
 
   std::string out;
-  if (f.format == "json") {
+  if (format == "json") {
     out = report::ToJsonText(doc);
-  } else if (f.format == "junit") {
+  } else if (format == "junit") {
     out = report::ToJunit(doc);
-  } else if (f.format == "ktap") {
+  } else if (format == "ktap") {
     out = report::ToKtap(doc);
   } else {
     report::TextOptions to;
     to.color = color;
-    to.show_logs = !f.no_logs;
-    if (f.stream && !f.quiet) {
-      doc.root.subtests.clear();  // already printed as they finished
-      out = "\n";
-    } else if (f.quiet) {
+    to.show_logs = !f.no_logs && !f.quiet;
+    to.show_tree = !f.quiet;
+    if (f.stream) {
+      // The tree was printed as it finished (unless quiet) and not kept: the
+      // failures come from the printer, the rest of the summary from the report.
       doc.root.subtests.clear();
-      to.show_logs = false;
+      to.show_tree = false;
+      out = f.quiet ? "" : "\n";
+      if (doc.found_ktap) out += printer->FailuresText();
+      out += report::ToText(doc, to);
+    } else {
+      out = report::ToText(doc, to);
     }
-    out += report::ToText(doc, to);
   }
   int rc = !doc.found_ktap || ktap::IsFailure(doc.root.status) ? 1 : 0;
   if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
@@ -152,6 +227,7 @@ Runner SetupParseCommand(CLI::App* app) {
                 "(with --quiet: print only the summary)");
   app->add_flag("--no-logs", flags->no_logs, "Do not show the output of failed tests in text output");
   app->add_flag("-q,--quiet", flags->quiet, "Text output: only the summary (failures, errors, counts)");
+  app->add_flag("--json", flags->json, "The same as --format json");
   return [flags] { return Run(*flags); };
 }
 

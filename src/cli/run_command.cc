@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -15,6 +18,9 @@
 #include <string_view>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/text.h"
 
 #include "base/clock.h"
 #include "cli/command.h"
@@ -26,6 +32,7 @@
 #include "report/reports.h"
 #include "report/run_report.h"
 #include "runner/test_plan.h"
+#include "runner/timeout.h"
 #include "store/store.h"
 #include "sys/process.h"
 
@@ -44,6 +51,7 @@ struct RunFlags {
   std::string on_crash = "continue";
   bool verbose = false;
   int progress_interval = 60;  // seconds; 0: no still-running lines
+  bool list = false;
 };
 
 bool WriteFile(const std::string& path, const std::string& text) {
@@ -115,7 +123,75 @@ class Printer final : public engine::RunObserver {
   std::optional<StatusLine> status_line_;
 };
 
+// --list: what would run, in plan order, as `run_kselftest.sh -l` lists it
+// with what vigil adds (timeouts, retries, classes, shards). --json FILE
+// writes the same as JSON ("-": standard output, instead of the text).
+int List(const RunFlags& f) {
+  engine::RunRequest req = f.req;
+  auto listing = engine::ListPlan(req);
+  if (!listing.ok()) {
+    fmt::print(stderr, "vigil run: {}\n", listing.status().message());
+    return kExitUsage;
+  }
+  for (const auto& w : listing->warnings) fmt::print(stderr, "vigil run: {}\n", w);
+  bool vm = !f.vm.kernel.empty();
+  if (!f.json_path.empty()) {
+    nlohmann::json tests = nlohmann::json::array();
+    for (const auto& t : listing->tests) {
+      nlohmann::json classes = nlohmann::json::array();
+      for (const auto& c : t.classes) {
+        classes.push_back({{"match", c.match}, {"max_parallel", c.max_parallel}, {"serial", c.serial}});
+      }
+      tests.push_back({{"path", t.path},
+                       {"timeout_s", t.timeout.count()},
+                       {"stretched_timeout_s", t.stretched.count()},
+                       {"retries", t.retries},
+                       {"serial", t.serial},
+                       {"classes", classes},
+                       {"shard_args", t.shard_args},
+                       {"missing", t.missing}});
+    }
+    nlohmann::json j = {{"format_version", 1},       {"tests_dir", listing->tests_dir},
+                        {"config", listing->config}, {"slowdown", f.req.slowdown},
+                        {"tests", tests},            {"warnings", listing->warnings}};
+    std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    if (f.json_path == "-") {
+      fmt::print("{}", text);
+      return 0;
+    }
+    if (!WriteFile(f.json_path, text)) {
+      fmt::print(stderr, "vigil run: cannot write {}: {}\n", f.json_path, std::strerror(errno));
+      return kExitUsage;
+    }
+  }
+  size_t width = 0;
+  for (const auto& t : listing->tests) width = std::max(width, SanitizeForTerminal(t.path).size());
+  for (const auto& t : listing->tests) {
+    std::string line = fmt::format("{:<{}}  timeout ", SanitizeForTerminal(t.path), width);
+    line += t.timeout.count() == 0 ? "none" : fmt::format("{}s", t.timeout.count());
+    if (t.timeout.count() > 0 && t.stretched != t.timeout) line += fmt::format(" (x{} = {}s)", f.req.slowdown, t.stretched.count());
+    if (t.retries > 0) line += fmt::format("  retries {}", t.retries);
+    if (t.serial) line += "  serial";
+    for (const auto& c : t.classes) {
+      if (c.max_parallel > 0) line += fmt::format("  class {} (max {})", SanitizeForTerminal(c.match), c.max_parallel);
+    }
+    if (!t.shard_args.empty()) {
+      std::string args;
+      for (const auto& a : t.shard_args) args += (args.empty() ? "" : " ") + ShellQuote(a);
+      line += "  args " + SanitizeForTerminal(args);
+    }
+    if (t.missing) line += "  NOT FOUND";
+    fmt::print("{}\n", line);
+  }
+  fmt::print("{} test{} from {}{}{}; nothing was run\n", listing->tests.size(), listing->tests.size() == 1 ? "" : "s",
+             SanitizeForTerminal(listing->tests_dir),
+             listing->config.empty() ? "" : fmt::format(" (config {})", SanitizeForTerminal(listing->config)),
+             vm && !f.req.slowdown_set ? " (in a TCG VM, timeouts x3 unless --slowdown is given)" : "");
+  return 0;
+}
+
 int Run(const RunFlags& f) {
+  if (f.list) return List(f);
   auto opened = store::Store::Open(f.db_path);
   if (!opened.ok()) {
     fmt::print(stderr, "vigil run: {}\n", opened.status().message());
@@ -128,7 +204,7 @@ int Run(const RunFlags& f) {
   req.db_path = f.db_path;
   req.command_line = CommandLine();
   req.host = sys::HostName();
-  req.base_env = sys::CurrentEnvironment();
+  req.base_env = sys::CurrentEnvironment();  // --env-clear/--env-keep are in f.req
 
   Printer printer(f, UseColor(f.color));
   engine::RunSession session(**opened, SystemClock::Get(), printer);
@@ -144,6 +220,16 @@ int Run(const RunFlags& f) {
     }
   }
   return end->exit_code;
+}
+
+// A flag's timeout, in the range settings files and vigil.toml accept.
+CLI::Validator TimeoutValidator() {
+  return CLI::Validator(
+      [](std::string& value) {
+        auto t = runner::ParseTimeout(value, "the timeout");
+        return t.ok() ? std::string() : std::string(t.status().message());
+      },
+      "SECONDS");
 }
 
 }  // namespace
@@ -178,7 +264,7 @@ Runner SetupRunCommand(CLI::App* app) {
       ->check(CLI::Range(0.01, 1000.0))
       ->capture_default_str()
       ->each([f](const std::string&) { f->req.slowdown_set = true; });
-  app->add_option("--json", f->json_path, "Write the results as JSON (format_version 1) to FILE");
+  app->add_option("--json", f->json_path, "Write the results as JSON (format_version 1) to FILE (with --list: the plan)");
   app->add_option("--junit", f->junit_path, "Write JUnit XML to FILE");
   app->add_option("--ktap", f->ktap_path, "Write the log run_kselftest.sh would print to FILE");
   app->add_option("--markdown", f->markdown_path,
@@ -210,6 +296,15 @@ Runner SetupRunCommand(CLI::App* app) {
       ->check(CLI::Range(0, 86400))
       ->capture_default_str();
   app->add_flag("--until-fail", f->req.until_fail, "With --repeat: stop after the first run with a failure");
+  app->add_flag("--list", f->list,
+                "Print what would run, in plan order, with timeouts, retries, classes and shards (as "
+                "run_kselftest.sh -l); with --json FILE (- for standard output) as JSON. Nothing is run or recorded");
+  app->add_flag("--env-clear", f->req.env_clear,
+                "Tests get only PATH, HOME, USER, LOGNAME, SHELL, TERM, LANG, LANGUAGE, LC_*, TZ, TMPDIR and KSELFTEST_* "
+                "of vigil's environment (default: all of it), here and in a VM");
+  app->add_option("--env-keep", f->req.env_keep,
+                  "With --env-clear (implied), keep these variables too: names or globs, comma-separated (CI_*,MY_VAR)")
+      ->delimiter(',');
   app->add_flag("--netns", f->req.netns, "Run each test in a fresh network namespace (loopback up), as run_kselftest.sh -n");
   app->add_flag("--no-cgroup", f->no_cgroup, "Do not put tests in cgroups (process groups only)");
   auto* vmg = "VM (the kernel under test)";
@@ -242,7 +337,7 @@ Runner SetupRunCommand(CLI::App* app) {
       ->group(vmg);
   app->add_option("--hang-timeout", f->vm.hang_timeout,
                   "Seconds without console or test output before the VM counts as hung (0: off)")
-      ->check(CLI::Range(0, 86400))
+      ->check(TimeoutValidator())
       ->group(vmg);
   app->add_option("--vm-dir", f->req.vm_work_dir, "Where the console log and sockets go (default: vigil-vm/ beside the db)")
       ->group(vmg);

@@ -10,9 +10,11 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
+#include "base/text.h"
 #include "cli/command.h"
 #include "cli/terminal.h"
 #include "console/decode.h"
@@ -20,10 +22,33 @@
 #include "report/console_report.h"
 
 namespace vigil::cli {
+
+std::string CompressedInput(const char* command, std::string_view head, const std::string& input) {
+  struct Compression {
+    const char* name;
+    std::string_view magic;
+    const char* cat;
+  };
+  static constexpr Compression kCompressions[] = {
+      {"gzip", std::string_view("\x1f\x8b", 2), "zcat"},
+      {"xz", std::string_view("\xfd" "7zXZ\0", 6), "xzcat"},
+      {"zstd", std::string_view("\x28\xb5\x2f\xfd", 4), "zstdcat"},
+  };
+  for (const auto& c : kCompressions) {
+    if (head.substr(0, c.magic.size()) != c.magic) continue;
+    bool stdin_input = input == "-";
+    return fmt::format("vigil {}: {} is {}-compressed; decompress it first: {} {} | vigil {} -", command,
+                       stdin_input ? "standard input" : vigil::SanitizeForTerminal(input), c.name, c.cat,
+                       stdin_input ? "FILE" : vigil::SanitizeForTerminal(vigil::ShellQuote(input)), command);
+  }
+  return "";
+}
+
 namespace {
 
 // Reads FILE (or standard input for "-") in chunks. Returns false with a
-// message on stderr when it cannot be read.
+// message on stderr when it cannot be read, or is compressed (a console
+// read as it is would look clean).
 bool ReadInput(const char* command, const std::string& input, const std::function<void(std::string_view)>& feed) {
   int fd = STDIN_FILENO;
   std::string label = "standard input";
@@ -42,6 +67,7 @@ bool ReadInput(const char* command, const std::string& input, const std::functio
     return false;
   }
   std::unique_ptr<char[]> buf(new char[1 << 20]);
+  bool first = true;
   while (true) {
     ssize_t n = read(fd, buf.get(), 1 << 20);
     if (n < 0 && errno == EINTR) continue;
@@ -51,6 +77,15 @@ bool ReadInput(const char* command, const std::string& input, const std::functio
       return false;
     }
     if (n == 0) break;
+    if (first) {
+      first = false;
+      std::string compressed = CompressedInput(command, std::string_view(buf.get(), static_cast<size_t>(n)), input);
+      if (!compressed.empty()) {
+        fmt::print(stderr, "{}\n", compressed);
+        if (fd != STDIN_FILENO) close(fd);
+        return false;
+      }
+    }
     feed(std::string_view(buf.get(), static_cast<size_t>(n)));
   }
   if (fd != STDIN_FILENO) close(fd);

@@ -73,6 +73,8 @@ Result<std::unique_ptr<Machine>> LaunchMachine(const MachineRequest& req,
   vo.work_dir = req.work_dir;
   vo.cache_dir = CacheDir();
   if (spec.hang_timeout > 0) vo.hang_timeout = std::chrono::seconds(spec.hang_timeout);
+  // What is known wrong before a boot is said once, without booting.
+  if (Status st = vm::CheckVmOptions(vo); !st.ok()) return Status(Status::InvalidArgument(st.message()));
   auto vm = std::make_unique<vm::VmRunner>(vo);
   note(fmt::format("booting {} in QEMU{}", vo.kernel, vo.modules_dir.empty() ? "" : " with modules from " + vo.modules_dir));
   Status st = vm->Start();

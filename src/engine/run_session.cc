@@ -20,6 +20,7 @@
 #include "runner/config.h"
 #include "runner/scheduler.h"
 #include "runner/test_run.h"
+#include "runner/timeout.h"
 
 namespace vigil::engine {
 namespace {
@@ -148,7 +149,83 @@ Result<std::vector<runner::TestSpec>> PickShards(std::vector<runner::TestSpec> t
   return picked;
 }
 
+// The tests a run runs, in plan order: the list filtered, vigil.toml read
+// (--config, else the one beside the tests), shards expanded and picked, the
+// per-test timeout and retries applied. Resuming, `filter` names what is left.
+struct Planned {
+  std::vector<runner::TestSpec> tests;
+  std::vector<int> retries;
+  runner::RunConfig config;
+  std::vector<std::string> warnings;
+};
+
+Result<Planned> PlanTests(const std::string& tests_dir, runner::PlanFilter filter, bool resuming, const RunRequest& f) {
+  Planned p;
+  ShardPick shard_pick = SplitShardNames(&filter);
+  if (!resuming || !filter.tests.empty()) {
+    auto plan = runner::LoadPlan(tests_dir, filter, &p.warnings);
+    if (!plan.ok()) return plan.status();
+    p.tests = std::move(*plan);
+  }
+  if (p.tests.empty() && !resuming) {
+    return Status::InvalidArgument(fmt::format("no tests selected in {}", tests_dir));
+  }
+  std::string config_path = f.config_path;
+  if (config_path.empty()) {
+    std::error_code ec;
+    std::string beside = (std::filesystem::path(tests_dir) / "vigil.toml").string();
+    if (std::filesystem::exists(beside, ec)) config_path = beside;
+  }
+  if (!config_path.empty()) {
+    auto loaded = runner::LoadConfig(config_path);
+    if (!loaded.ok()) return loaded.status();
+    p.config = std::move(*loaded);
+  }
+  p.tests = ExpandShards(p.tests, p.config);
+  auto picked = PickShards(std::move(p.tests), shard_pick);
+  if (!picked.ok()) return picked.status();
+  p.tests = std::move(*picked);
+  p.retries.assign(p.tests.size(), f.retries);
+  for (size_t i = 0; i < p.tests.size(); ++i) {
+    if (const runner::TestRule* r = p.config.RuleFor(p.tests[i].path())) {
+      if (r->timeout_s) p.tests[i].timeout = std::chrono::seconds(*r->timeout_s);
+      if (r->retries) p.retries[i] = *r->retries;
+    }
+  }
+  return p;
+}
+
 }  // namespace
+
+Result<PlanListing> ListPlan(const RunRequest& req) {
+  if (!req.resume.empty()) {
+    return Status::InvalidArgument("--list shows what a new run would run; it does not combine with --resume");
+  }
+  if (req.tests_dir.empty()) return Status::InvalidArgument("--tests DIR is required");
+  auto planned = PlanTests(req.tests_dir, req.filter, false, req);
+  if (!planned.ok()) return planned.status();
+  PlanListing out;
+  out.tests_dir = Absolute(req.tests_dir);
+  out.config = planned->config.source;
+  out.warnings = std::move(planned->warnings);
+  for (size_t i = 0; i < planned->tests.size(); ++i) {
+    const runner::TestSpec& t = planned->tests[i];
+    PlannedTest p;
+    p.path = t.path();
+    p.timeout = t.timeout;
+    p.stretched = runner::StretchTimeoutSeconds(t.timeout, req.slowdown);
+    p.retries = planned->retries[i];
+    for (const auto& c : planned->config.classes) {
+      if (!runner::GlobMatch(c.match, p.path)) continue;
+      p.classes.push_back(c);
+      p.serial |= c.serial;
+    }
+    p.shard_args = t.extra_args;
+    p.missing = runner::IsMissing(t);
+    out.tests.push_back(std::move(p));
+  }
+  return out;
+}
 
 RunSession::RunSession(store::Store& db, Clock& clock, RunObserver& observer, MachineLauncher launcher)
     : db_(db), clock_(clock), observer_(observer), launcher_(std::move(launcher)) {}
@@ -192,6 +269,18 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
           fmt::format("run {} ran on the host; resuming it in a VM would mix environments", *id));
     }
     run_id = *id;
+    // The run's own tree and plan decide what runs: say which options lose.
+    std::vector<std::string> ignored;
+    if (!f.tests_dir.empty()) ignored.push_back("--tests");
+    if (!f.filter.tests.empty()) ignored.push_back("-t/--test");
+    if (!f.filter.collections.empty()) ignored.push_back("-c/--collection");
+    if (!f.filter.skip.empty()) ignored.push_back("--skip");
+    if (!ignored.empty()) {
+      std::string names;
+      for (size_t k = 0; k < ignored.size(); ++k) names += (k ? ", " : "") + ignored[k];
+      observer_.OnWarning(fmt::format("--resume {}: ignoring {}: a resumed run runs the rest of its own plan from {}",
+                                      f.resume, names, run->tests_dir));
+    }
     tests_dir = run->tests_dir;
     recorded = std::move(*done);
     filter = runner::PlanFilter{};
@@ -211,29 +300,12 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
     if (!f.vm->modules.empty()) f.vm->modules = Absolute(f.vm->modules);
   }
 
-  std::vector<runner::TestSpec> tests;
-  ShardPick shard_pick = SplitShardNames(&filter);
-  if (f.resume.empty() || !filter.tests.empty()) {
-    auto plan = runner::LoadPlan(tests_dir, filter);
-    if (!plan.ok()) return plan.status();
-    tests = std::move(*plan);
-  }
-  if (tests.empty() && f.resume.empty()) {
-    return Status::InvalidArgument(fmt::format("no tests selected in {}", tests_dir));
-  }
-  // vigil.toml: --config, else the one beside the tests.
-  runner::RunConfig config;
-  std::string config_path = f.config_path;
-  if (config_path.empty()) {
-    std::error_code ec;
-    std::string beside = (std::filesystem::path(tests_dir) / "vigil.toml").string();
-    if (std::filesystem::exists(beside, ec)) config_path = beside;
-  }
-  if (!config_path.empty()) {
-    auto loaded = runner::LoadConfig(config_path);
-    if (!loaded.ok()) return loaded.status();
-    config = std::move(*loaded);
-  }
+  auto planned = PlanTests(tests_dir, filter, !f.resume.empty(), f);
+  if (!planned.ok()) return planned.status();
+  for (const auto& w : planned->warnings) observer_.OnWarning(w);
+  std::vector<runner::TestSpec>& tests = planned->tests;
+  std::vector<int>& retries = planned->retries;
+  const runner::RunConfig& config = planned->config;
   // Known issues: --known-issues, else known-issues.toml beside the tests.
   // With either (or --baseline) the run's verdict decides the exit status.
   bool judged = !f.baseline.empty() || !f.known_issues.empty();
@@ -242,17 +314,6 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
     if (!known.ok()) return known.status();
     judged |= known.value().has_value();
   }
-  tests = ExpandShards(tests, config);
-  auto picked = PickShards(std::move(tests), shard_pick);
-  if (!picked.ok()) return picked.status();
-  tests = std::move(*picked);
-  std::vector<int> retries(tests.size(), f.retries);
-  for (size_t i = 0; i < tests.size(); ++i) {
-    if (const runner::TestRule* r = config.RuleFor(tests[i].path())) {
-      if (r->timeout_s) tests[i].timeout = std::chrono::seconds(*r->timeout_s);
-      if (r->retries) retries[i] = *r->retries;
-    }
-  }
   std::map<std::string, std::chrono::seconds> timeouts;
   for (const auto& t : tests) timeouts[t.path()] = t.timeout;
 
@@ -260,7 +321,7 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
   options.slowdown = f.slowdown;
   options.use_cgroups = f.use_cgroups;
   options.netns = f.netns;
-  options.base_env = f.base_env;
+  options.base_env = f.env_clear || !f.env_keep.empty() ? runner::ClearEnvironment(f.base_env, f.env_keep) : f.base_env;
   std::string path_var = "/usr/sbin:/usr/bin:/sbin:/bin";
   for (const auto& e : options.base_env) {
     if (e.rfind("PATH=", 0) == 0) path_var = e.substr(5);

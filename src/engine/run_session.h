@@ -7,6 +7,7 @@
 // through a RunObserver; the store, the machine and the clock are seams.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -23,6 +24,7 @@
 #include "model/status.h"
 #include "model/vm_spec.h"
 #include "report/run_report.h"
+#include "runner/config.h"
 #include "runner/test_plan.h"
 #include "store/store.h"
 
@@ -50,6 +52,8 @@ struct RunRequest {
   std::string command_line;         // recorded with the run
   std::string host;                 // recorded with the run
   std::vector<std::string> base_env;  // the environment tests start from
+  bool env_clear = false;             // tests get only the basics of base_env...
+  std::vector<std::string> env_keep;  // ...and these (globs on names); implies env_clear
 };
 
 struct RunStart {
@@ -105,6 +109,30 @@ struct SessionEnd {
   // With repeat > 1: per test path, (runs it failed, runs).
   std::map<std::string, std::pair<int, int>> repeat_tally;
 };
+
+// One test as `vigil run --list` shows it.
+struct PlannedTest {
+  std::string path;                    // COLLECTION:TEST, a shard TEST#N
+  std::chrono::seconds timeout{0};     // settings or vigil.toml; 0: none
+  std::chrono::seconds stretched{0};   // times --slowdown (a TCG VM without --slowdown: x3 at boot)
+  int retries = 0;
+  std::vector<runner::ClassRule> classes;  // the vigil.toml classes it is in
+  bool serial = false;                 // one of them is serial: it runs alone
+  std::vector<std::string> shard_args; // a shard's arguments
+  bool missing = false;                // listed, not in the tree
+};
+
+struct PlanListing {
+  std::string tests_dir;
+  std::string config;  // the vigil.toml read, "" for none
+  std::vector<PlannedTest> tests;  // in plan order
+  std::vector<std::string> warnings;  // duplicate list lines, unknown settings keys
+};
+
+// What Execute would run for a new run of `req`, in plan order, with the
+// same filters, vigil.toml, shards, timeouts and retries; nothing is run,
+// booted or recorded (`vigil run --list`). A resume is refused.
+Result<PlanListing> ListPlan(const RunRequest& req);
 
 class RunSession {
  public:

@@ -742,5 +742,113 @@ TEST_F(RunSessionTest, AMachineThatDoesNotBootStartsNoRun) {
   EXPECT_TRUE(db_->LatestRun().status().code() == Status::Code::kNotFound);
 }
 
+// A test listed twice once ran twice, and the second record ended the run
+// in a UNIQUE constraint error under a PASS summary.
+TEST_F(RunSessionTest, ATestListedTwiceRunsOnceWithAWarning) {
+  Tests({"a.sh", "b.sh"});
+  WriteFile("tests/kselftest-list.txt", "c:a.sh\n   \nc:b.sh\nc:a.sh\n");
+  auto end = Execute(Request());
+  ASSERT_TRUE(end.ok()) << end.status().ToString();
+  EXPECT_EQ(end->exit_code, 0);
+  EXPECT_EQ(runner_.started().size(), 2u);
+  ASSERT_EQ(rec_.warnings.size(), 1u);
+  EXPECT_NE(rec_.warnings[0].find("c:a.sh is listed again on line 4; it runs once"), std::string::npos);
+  auto run = db_->LoadRun(rec_.runs.at(0).run_id);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->plan, (std::vector<std::string>{"c:a.sh", "c:b.sh"}));
+  EXPECT_EQ(db_->LoadAttempts(run->id).value().size(), 2u);
+}
+
+// A listed test missing from disk is recorded as not found, not as a
+// confusing exec error, and nothing is started for it.
+TEST_F(RunSessionTest, AListedTestMissingFromDiskIsRecordedAsNotFound) {
+  Tests({"a.sh", "gone.sh"});
+  fs::remove(dir_ / "tests" / "c" / "gone.sh");
+  auto end = Execute(Request());
+  ASSERT_TRUE(end.ok()) << end.status().ToString();
+  EXPECT_EQ(end->exit_code, 1);
+  EXPECT_EQ(runner_.started().size(), 1u);
+  EXPECT_EQ(StatusOf(rec_.runs.at(0), "c:gone.sh"), "ERROR");
+  auto attempts = db_->LoadAttempts(rec_.runs.at(0).run_id, true).value();
+  ASSERT_EQ(attempts.size(), 2u);
+  const auto& gone = attempts[0].test_path == "c:gone.sh" ? attempts[0] : attempts[1];
+  EXPECT_NE(gone.output.find("gone.sh: not found"), std::string::npos) << gone.output;
+}
+
+TEST_F(RunSessionTest, EnvClearKeepsTheBasicsAndWhatIsKept) {
+  Tests({"a.sh"});
+  RunRequest r = Request();
+  r.base_env = {"PATH=/usr/bin:/bin", "HOME=/root", "LC_ALL=C", "CI_TOKEN=secret", "KEEP_ME=1", "KEEPER=2",
+                "KSELFTEST_A_SH_ARGS=-v", "OTHER=x"};
+  ASSERT_TRUE(Execute(r).ok());
+  EXPECT_EQ(runner_.calls().at(0).env, r.base_env);  // by default: everything
+  r.env_clear = true;
+  ASSERT_TRUE(Execute(r).ok());
+  EXPECT_EQ(runner_.calls().at(1).env,
+            (std::vector<std::string>{"PATH=/usr/bin:/bin", "HOME=/root", "LC_ALL=C", "KSELFTEST_A_SH_ARGS=-v"}));
+  EXPECT_EQ(runner_.calls().at(1).argv.back(), "-v");  // the args variable still works
+  r.env_clear = false;
+  r.env_keep = {"KEEP_*", "OTHER"};  // implies clearing
+  ASSERT_TRUE(Execute(r).ok());
+  EXPECT_EQ(runner_.calls().at(2).env, (std::vector<std::string>{"PATH=/usr/bin:/bin", "HOME=/root", "LC_ALL=C",
+                                                                  "KEEP_ME=1", "KSELFTEST_A_SH_ARGS=-v", "OTHER=x"}));
+}
+
+TEST_F(RunSessionTest, ListPlanShowsWhatWouldRunAndRunsNothing) {
+  Tests({"a.sh", "long.sh", "gone.sh"});
+  fs::remove(dir_ / "tests" / "c" / "gone.sh");
+  WriteFile("tests/c/settings", "timeout=60\n");
+  WriteFile("tests/vigil.toml",
+            "[[class]]\nmatch = \"c:long*\"\nserial = true\n"
+            "[[class]]\nmatch = \"c:*\"\nmax_parallel = 2\n"
+            "[[test]]\nmatch = \"c:long.sh\"\ntimeout = 600\nretries = 2\nshards = [\"-p 1\", \"-p 2\"]\n");
+  RunRequest r = Request();
+  r.filter.tests = {"c:a.sh", "c:long.sh#2", "c:gone.sh"};
+  r.slowdown = 3;
+  auto l = ListPlan(r);
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  ASSERT_EQ(l->tests.size(), 3u);
+  EXPECT_EQ(l->tests[0].path, "c:a.sh");
+  EXPECT_EQ(l->tests[0].timeout, std::chrono::seconds(60));
+  EXPECT_EQ(l->tests[0].stretched, std::chrono::seconds(180));
+  EXPECT_FALSE(l->tests[0].serial);
+  ASSERT_EQ(l->tests[0].classes.size(), 1u);
+  EXPECT_EQ(l->tests[0].classes[0].max_parallel, 2);
+  EXPECT_EQ(l->tests[1].path, "c:long.sh#2");  // one shard, as -t picks it for a run
+  EXPECT_EQ(l->tests[1].timeout, std::chrono::seconds(600));
+  EXPECT_EQ(l->tests[1].retries, 2);
+  EXPECT_TRUE(l->tests[1].serial);
+  EXPECT_EQ(l->tests[1].shard_args, (std::vector<std::string>{"-p", "2"}));
+  EXPECT_EQ(l->tests[2].path, "c:gone.sh");
+  EXPECT_TRUE(l->tests[2].missing);
+  EXPECT_EQ(l->config, (dir_ / "tests" / "vigil.toml").string());
+  EXPECT_TRUE(runner_.started().empty());
+  EXPECT_EQ(db_->LatestRun().status().code(), Status::Code::kNotFound);
+  r.resume = "last";
+  EXPECT_FALSE(ListPlan(r).ok());
+}
+
+TEST_F(RunSessionTest, ResumeSaysWhichOptionsItIgnores) {
+  Tests({"a.sh", "b.sh"});
+  {
+    DyingStore dying(db_.get(), 3);  // environment, run, one attempt
+    RunSession session(dying, clock_, rec_, [&](const MachineRequest&, const auto&) {
+      return Result<std::unique_ptr<Machine>>(std::make_unique<FakeMachine>(&runner_, false, ""));
+    });
+    (void)session.Execute(Request());
+  }
+  rec_.warnings.clear();
+  RunRequest r = Request();
+  r.resume = "last";
+  r.filter.tests = {"c:a.sh"};
+  r.filter.skip = {"x"};
+  auto end = Execute(r);
+  ASSERT_TRUE(end.ok()) << end.status().ToString();
+  ASSERT_EQ(rec_.warnings.size(), 1u);
+  EXPECT_EQ(rec_.warnings[0], "--resume last: ignoring --tests, -t/--test, --skip: a resumed run runs the rest of "
+                              "its own plan from " + (dir_ / "tests").string());
+  EXPECT_EQ(rec_.runs.back().results.size(), 2u);
+}
+
 }  // namespace
 }  // namespace vigil::engine

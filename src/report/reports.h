@@ -34,6 +34,7 @@ std::string StatusTag(ktap::Status s, bool color);
 struct TextOptions {
   bool color = false;
   bool show_logs = true;  // logs of failed tests
+  bool show_tree = true;  // false: only the summary (failures, errors, counts)
 };
 // A tree for people, then a summary with failures first.
 std::string ToText(const ktap::Document& doc, const TextOptions& options);

@@ -66,13 +66,15 @@ std::string ToText(const ktap::Document& doc, const TextOptions& o) {
     out += fmt::format("No KTAP output found in {} lines.\n", doc.lines);
     return out;
   }
-  for (const auto& t : doc.root.subtests) Tree(t, 0, o, &out);
+  if (o.show_tree) {
+    for (const auto& t : doc.root.subtests) Tree(t, 0, o, &out);
+  }
 
   std::vector<std::pair<std::string, const TestNode*>> failures;
   for (const auto& t : doc.root.subtests) {
     if (ktap::IsFailure(t.status)) CollectFailures(t, "", &failures);
   }
-  out += "\n";
+  if (o.show_tree) out += "\n";
   if (!failures.empty()) {
     out += fmt::format("Failures ({}):\n", failures.size());
     for (const auto& [path, node] : failures) {

@@ -11,6 +11,7 @@
 
 #include "base/toml_check.h"
 #include "model/test_path.h"
+#include "runner/timeout.h"
 
 namespace vigil::runner {
 
@@ -73,9 +74,14 @@ Result<RunConfig> ParseConfig(const std::string& text, const std::string& source
         TestRule r;
         r.match = *match;
         if (auto n = (*t)["timeout"]; n) {
-          auto v2 = n.value<int64_t>();
-          if (!v2 || *v2 < 0) return Status::InvalidArgument(fmt::format("{}: timeout must be seconds (0 = none)", TomlWhere(source, *n.node())));
-          r.timeout_s = static_cast<int>(*v2);
+          auto v2 = n.value_exact<int64_t>();
+          if (!v2) {
+            return Status::InvalidArgument(fmt::format("{}: timeout must be an integer number of seconds",
+                                                       TomlWhere(source, *n.node())));
+          }
+          auto t = CheckTimeout(*v2);
+          if (!t.ok()) return Status::InvalidArgument(fmt::format("{}: {}", TomlWhere(source, *n.node()), t.status().message()));
+          r.timeout_s = static_cast<int>(t->count());
         }
         if (auto n = (*t)["retries"]; n) {
           auto v2 = n.value<int64_t>();

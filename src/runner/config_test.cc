@@ -46,6 +46,7 @@ TEST(ConfigTest, ErrorsSayWhere) {
   EXPECT_FALSE(ParseConfig("[[class]]\nmax_parallel = 2\n", "f").ok());          // no match
   EXPECT_FALSE(ParseConfig("[[class]]\nmatch = \"x\"\nmax_parallel = 0\n", "f").ok());
   EXPECT_FALSE(ParseConfig("[[test]]\nmatch = \"x\"\ntimeout = \"long\"\n", "f").ok());
+  EXPECT_FALSE(ParseConfig("[[test]]\nmatch = \"x\"\ntimeout = 1.5\n", "f").ok());
   EXPECT_FALSE(ParseConfig("[weird]\n", "f").ok());
   EXPECT_FALSE(ParseConfig("not toml at all = = =", "f").ok());
   EXPECT_TRUE(ParseConfig("", "f").ok());
@@ -132,6 +133,25 @@ TEST(ConfigTest, ShardsAreListsOfArgumentsAndShardsMatchTheirTest) {
   auto bad = ParseConfig("[[test]]\nmatch = \"a:b\"\nshards = [1, 2]\n", "vigil.toml");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("vigil.toml:3"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vigil::runner
+
+namespace vigil::runner {
+namespace {
+
+// 4294967297 once became 1 s and 2147483648 no timeout at all.
+TEST(ConfigTest, TimeoutOutOfRangeIsRefusedWithFileAndLine) {
+  for (const char* v : {"4294967297", "2147483648", "604801", "-1"}) {
+    auto c = ParseConfig(std::string("[[test]]\nmatch = \"x\"\ntimeout = ") + v + "\n", "vigil.toml");
+    ASSERT_FALSE(c.ok()) << v;
+    EXPECT_NE(c.status().message().find("vigil.toml:3"), std::string::npos) << c.status().message();
+    EXPECT_NE(c.status().message().find("0 (none) to 604800 (7 days)"), std::string::npos) << c.status().message();
+  }
+  auto ok = ParseConfig("[[test]]\nmatch = \"x\"\ntimeout = 604800\n", "vigil.toml");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->tests[0].timeout_s, 604800);
 }
 
 }  // namespace

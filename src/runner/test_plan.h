@@ -33,14 +33,29 @@ struct PlanFilter {
 };
 
 // Reads the tests under `dir`, in list order, filtered. An unknown -t or -c
-// is an error, as with run_kselftest.sh.
-Result<std::vector<TestSpec>> LoadPlan(const std::string& dir, const PlanFilter& filter);
+// is an error, as with run_kselftest.sh; so is a `settings` timeout out of
+// range or not a number (file:line). Blank lines of kselftest-list.txt are
+// skipped; a test listed twice is kept once; these and unknown `settings`
+// keys may fill in |warnings| (file:line each).
+Result<std::vector<TestSpec>> LoadPlan(const std::string& dir, const PlanFilter& filter,
+                                       std::vector<std::string>* warnings = nullptr);
 
 // The variable the kselftest runner reads extra arguments from:
 // "cpu-on-off-test.sh" -> "KSELFTEST_CPU_ON_OFF_TEST_SH_ARGS".
 std::string ArgsVariable(std::string_view basename);
 
-// Reads `timeout=N` from a kselftest `settings` file; the default when absent.
-std::chrono::seconds ReadSettingsTimeout(const std::string& settings_path);
+// A kselftest `settings` file (KEY=VALUE lines; `#` comments): `timeout=N`
+// (runner/timeout.h's range), the default when absent.
+struct Settings {
+  std::chrono::seconds timeout{kDefaultKselftestTimeout};
+  std::vector<std::string> warnings;  // "FILE:LINE: unknown setting 'x'", lines without '='
+};
+// A missing file gives the defaults; a bad timeout is an error naming FILE:LINE.
+Result<Settings> ParseSettings(std::string_view text, const std::string& source);
+Result<Settings> ReadSettings(const std::string& settings_path);
+
+// The test's file is not there (listed in kselftest-list.txt, missing from
+// the tree).
+bool IsMissing(const TestSpec& spec);
 
 }  // namespace vigil::runner

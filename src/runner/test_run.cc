@@ -1,12 +1,18 @@
 #include "runner/test_run.h"
 
+#include <fnmatch.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <iterator>
 
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
+
+#include "runner/timeout.h"
 
 namespace vigil::runner {
 namespace {
@@ -122,6 +128,18 @@ std::vector<std::string> FindEnvironmentIssues(std::string_view output, size_t m
   return found;
 }
 
+std::vector<std::string> ClearEnvironment(const std::vector<std::string>& env, const std::vector<std::string>& keep) {
+  std::vector<std::string> out;
+  for (const auto& e : env) {
+    std::string name = e.substr(0, e.find('='));
+    auto matches = [&](const char* glob) { return fnmatch(glob, name.c_str(), 0) == 0; };
+    bool kept = std::any_of(std::begin(kBasicEnvironment), std::end(kBasicEnvironment), matches) ||
+                std::any_of(keep.begin(), keep.end(), [&](const std::string& g) { return matches(g.c_str()); });
+    if (kept) out.push_back(e);
+  }
+  return out;
+}
+
 std::vector<std::string> CommandFor(const TestSpec& spec, std::string* warning) {
   if (access(spec.program.c_str(), X_OK) == 0) return {spec.program};
   // As run_kselftest.sh: a collection's ksft_runner.sh runs its tests...
@@ -145,6 +163,20 @@ std::vector<std::string> CommandFor(const TestSpec& spec, std::string* warning) 
 TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, TestProgress* progress) {
   TestOutcome out;
   out.spec = spec;
+  if (IsMissing(spec)) {
+    // Listed but not in the tree (the kselftest runner: "file ... is missing!"):
+    // nothing runs, and the result says so.
+    LiveReader reader(spec, progress);
+    std::string why = fmt::format("vigil: {}: not found (listed, but missing from the test tree)", spec.program);
+    reader.OnOutput(why + "\n");
+    out.process.status = sys::WaitStatus::Exited(127);
+    out.process.output = why + "\n";
+    out.process.output_bytes = out.process.output.size();
+    out.runner_line = fmt::format("not ok {} selftests: {}: {} # ERROR not found", index, spec.collection, spec.name);
+    out.node = reader.Finish(out.runner_line);
+    out.node.duration_ms = 0;
+    return out;
+  }
   sys::ProcessOptions po;
   std::string warning;
   po.argv = CommandFor(spec, &warning);
@@ -170,11 +202,7 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
   }
   po.cwd = spec.dir;
   po.env = options.base_env;
-  auto timeout = spec.timeout;
-  if (timeout.count() > 0) {
-    po.timeout = std::chrono::milliseconds(
-        static_cast<int64_t>(std::ceil(static_cast<double>(timeout.count()) * 1000.0 * options.slowdown)));
-  }
+  po.timeout = StretchTimeout(spec.timeout, options.slowdown);
   po.kill_grace = options.kill_grace;
   po.max_output_bytes = options.max_output_bytes;
   po.new_netns = options.netns;
@@ -190,8 +218,8 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
     out.process = std::move(r.value());
     if (!warning.empty()) out.process.output = warning + "\n" + out.process.output;
   }
-  auto effective = std::chrono::seconds(static_cast<int64_t>(std::ceil(static_cast<double>(timeout.count()) * options.slowdown)));
-  out.runner_line = RunnerLine(spec.collection, spec.name, index, out.process.status, out.process.timed_out, effective);
+  out.runner_line = RunnerLine(spec.collection, spec.name, index, out.process.status, out.process.timed_out,
+                               StretchTimeoutSeconds(spec.timeout, options.slowdown));
   if (out.process.vm_died) {
     // The kernel died under the test: its end was never seen.
     out.runner_line = fmt::format("not ok {} selftests: {}: {} # CRASH kernel died", index, spec.collection, spec.name);

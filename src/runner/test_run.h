@@ -27,6 +27,16 @@ struct RunOptions {
   sys::ProcessRunner* process_runner = nullptr;  // null: on this host
 };
 
+// What --env-clear keeps of vigil's environment for the tests: PATH, HOME,
+// USER, LOGNAME, SHELL, TERM, LANG, LANGUAGE, LC_*, TZ, TMPDIR and the
+// kselftest runner's KSELFTEST_* variables.
+inline constexpr const char* kBasicEnvironment[] = {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG",
+                                                    "LANGUAGE", "LC_*", "TZ", "TMPDIR", "KSELFTEST_*"};
+
+// `env` ("NAME=value" each) with only the basics above and the variables
+// whose names match a glob of `keep` ("CI_*", "MY_VAR"), in their order.
+std::vector<std::string> ClearEnvironment(const std::vector<std::string>& env, const std::vector<std::string>& keep);
+
 struct TestOutcome {
   TestSpec spec;
   ktap::TestNode node;  // status, subtests, log; named "selftests: COLL: TEST"

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include "runner/environment.h"
+#include "runner/timeout.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,6 +157,57 @@ TEST(KernelConfigHashTest, ConfigBesideTheImage) {
   EXPECT_EQ(a, KernelConfigHash("9.9.9-b", dir));
   EXPECT_NE(a, KernelConfigHash("9.9.9-c", dir));
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace vigil::runner
+
+namespace vigil::runner {
+namespace {
+
+// The longest timeout stretched by the largest slowdown once overflowed the
+// supervisor's clock arithmetic and made an instant test TIMEOUT.
+TEST(TestRunTimeoutTest, TheLongestTimeoutStretchedFarIsNoInstantTimeout) {
+  fs::path dir = fs::temp_directory_path() / ("vigil-run-long-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  fs::path p = dir / "quick.sh";
+  std::ofstream(p) << "#!/bin/sh\necho ok\n";
+  chmod(p.c_str(), 0755);
+  TestSpec t;
+  t.collection = "fixture";
+  t.name = "quick.sh";
+  t.dir = dir.string();
+  t.program = p.string();
+  t.timeout = kMaxTimeout;
+  t.args_variable = ArgsVariable(t.name);
+  RunOptions o;
+  o.base_env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  o.use_cgroups = false;
+  for (double slowdown : {1.0, 3.0, 1000.0}) {
+    o.slowdown = slowdown;
+    TestOutcome out = RunTest(t, 1, o);
+    EXPECT_FALSE(out.process.timed_out) << slowdown;
+    EXPECT_EQ(out.node.status, ktap::Status::kPass) << slowdown << ": " << out.runner_line;
+  }
+  // Even a timeout that no parser lets through (settings' 9999999999 s) is clamped, not wrapped.
+  t.timeout = std::chrono::seconds(9999999999);
+  o.slowdown = 3.0;
+  TestOutcome out = RunTest(t, 1, o);
+  EXPECT_FALSE(out.process.timed_out);
+  EXPECT_EQ(out.node.status, ktap::Status::kPass) << out.runner_line;
+  fs::remove_all(dir);
+}
+
+TEST(TestRunMissingTest, AListedTestMissingFromTheTreeIsNotFound) {
+  TestSpec t;
+  t.collection = "fixture";
+  t.name = "gone.sh";
+  t.dir = "/nonexistent-vigil-dir";
+  t.program = "/nonexistent-vigil-dir/gone.sh";
+  TestOutcome out = RunTest(t, 3, RunOptions{});
+  EXPECT_EQ(out.node.status, ktap::Status::kError);
+  EXPECT_EQ(out.runner_line, "not ok 3 selftests: fixture: gone.sh # ERROR not found");
+  EXPECT_NE(out.process.output.find("/nonexistent-vigil-dir/gone.sh: not found"), std::string::npos);
 }
 
 }  // namespace

@@ -44,6 +44,9 @@ class MemoryStore final : public Store {
   }
 
   Result<int64_t> CreateRun(const RunRecord& run) override {
+    if (auto dup = DuplicateInPlan(run.plan)) {
+      return Status::InvalidArgument(fmt::format("the plan names {} twice", *dup));
+    }
     std::lock_guard<std::mutex> lock(mu_);
     if (run.environment_id > 0 && !environments_.count(run.environment_id)) {
       return Status::InvalidArgument(fmt::format("no environment {}", run.environment_id));

@@ -1,24 +1,60 @@
 #include "store/sqlite.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <fmt/format.h>
 
 namespace vigil::store {
+
+namespace {
+
+// Why `path` could not be opened: the system's reason when SQLite had one,
+// a directory named as one, else SQLite's words.
+std::string WhyNot(sqlite3* db, int rc, const std::string& path) {
+  struct stat st {};
+  bool exists = stat(path.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode)) return std::strerror(EISDIR);
+  std::string words = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  // A new file in a directory this process cannot write to: SQLite's last
+  // errno is from its read-only retry, so look at the directory itself.
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
+  if (!exists && access(dir.c_str(), W_OK) != 0) return fmt::format("{}: {} ({})", dir, std::strerror(errno), words);
+  if (exists && (access(path.c_str(), W_OK) != 0 || access(dir.c_str(), W_OK) != 0)) {
+    return fmt::format("{} or its directory is not writable: {} ({})", path, std::strerror(errno), words);
+  }
+  int sys = db ? sqlite3_system_errno(db) : 0;
+  if (sys != 0) return fmt::format("{} ({})", std::strerror(sys), words);
+  return words;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Database>> Database::Open(const std::string& path) {
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            nullptr);
   if (rc != SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    std::string msg = WhyNot(db, rc, path);
     sqlite3_close(db);
-    return Status::IOError(fmt::format("cannot open {}: {}", path, msg));
+    return Status::IOError(fmt::format("cannot open the store {}: {}", path, msg));
   }
   sqlite3_busy_timeout(db, 10000);
   std::unique_ptr<Database> d(new Database(db));
   // WAL: a crash or kill -9 loses nothing that was committed; readers don't
   // block the runner. synchronous=NORMAL is durable across process crashes.
-  Status s = d->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
-  if (!s.ok()) return s;
+  // (The first statement is where a file that cannot be created or read fails.)
+  char* err = nullptr;
+  rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", nullptr,
+                    nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = WhyNot(db, rc, path);
+    sqlite3_free(err);
+    return Status::IOError(fmt::format("cannot open the store {}: {}", path, msg));
+  }
   return d;
 }
 

@@ -30,6 +30,9 @@ class Database {
   int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
   std::string Error() const { return sqlite3_errmsg(db_); }
   sqlite3* raw() { return db_; }
+  // The file opened read-only (it, or its directory, is not writable): every
+  // write fails.
+  bool read_only() { return sqlite3_db_readonly(db_, "main") == 1; }
 
  private:
   explicit Database(sqlite3* db) : db_(db) {}

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -273,12 +275,20 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   return std::unique_ptr<Store>(std::move(s.value()));
 }
 
+std::optional<std::string> Store::DuplicateInPlan(const std::vector<std::string>& plan) {
+  std::set<std::string_view> seen;
+  for (const auto& p : plan) {
+    if (!seen.insert(p).second) return p;
+  }
+  return std::nullopt;
+}
+
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
   auto db = Database::Open(path);
   if (!db.ok()) return db.status();
   Status m = MigrateTo(**db, kSchemaVersion);
   if (!m.ok()) return m;
-  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db.value()), kSchemaVersion));
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db.value()), kSchemaVersion, path));
 }
 
 Result<int64_t> SqliteStore::EnsureEnvironment(const Environment& env) {
@@ -303,7 +313,14 @@ Result<int64_t> SqliteStore::EnsureEnvironment(const Environment& env) {
 }
 
 Result<int64_t> SqliteStore::CreateRun(const RunRecord& run) {
+  if (auto dup = DuplicateInPlan(run.plan)) {
+    return Status::InvalidArgument(fmt::format("the plan names {} twice", *dup));
+  }
   std::lock_guard<std::mutex> lock(mu_);
+  if (db_->read_only()) {
+    return Status::IOError(fmt::format("cannot record a run: the store {} is read-only (the file or its directory "
+                                       "is not writable)", path_));
+  }
   auto ins = db_->Prepare(
       "INSERT INTO runs (started_at, host, command, tests_dir, plan_json, environment_id) VALUES (?, ?, ?, ?, ?, ?)");
   if (!ins.ok()) return ins.status();
@@ -333,6 +350,13 @@ Status SqliteStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
   id->Bind(1, run_id).Bind(2, a.test_path);
   if (!id->Next(&st)) return st.ok() ? Status::Internal("test row vanished") : st;
   int64_t test_id = id->Int(0);
+  auto had = db_->Prepare("SELECT 1 FROM attempts WHERE test_id = ? AND attempt = ?");
+  if (!had.ok()) return had.status();
+  had->Bind(1, test_id).Bind(2, a.attempt);
+  if (had->Next(&st)) {
+    return Status::InvalidArgument(fmt::format("attempt {} of {} is recorded already", a.attempt, a.test_path));
+  }
+  if (!st.ok()) return st;
 
   auto att = db_->Prepare(
       "INSERT INTO attempts (test_id, attempt, status, exit_code, signal, timed_out, duration_ms, started_at, "

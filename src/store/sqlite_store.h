@@ -50,12 +50,14 @@ class SqliteStore final : public Store {
   Result<std::map<std::string, int64_t>> LastDurations() override;
 
  private:
-  SqliteStore(std::unique_ptr<Database> db, int version) : db_(std::move(db)), version_(version) {}
+  SqliteStore(std::unique_ptr<Database> db, int version, std::string path)
+      : db_(std::move(db)), version_(version), path_(std::move(path)) {}
   Result<model::BisectionRecord> FindBisection(const std::string& repo, bool running_only);
 
   std::mutex mu_;  // one connection, used by one thread at a time
   std::unique_ptr<Database> db_;
   int version_ = 0;
+  std::string path_;  // as opened, for messages
 };
 
 }  // namespace vigil::store

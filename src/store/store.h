@@ -45,10 +45,14 @@ class Store {
   // The id of the environment with env's fingerprint, created if new.
   virtual Result<int64_t> EnsureEnvironment(const model::Environment& env) = 0;
   // Keeps started_at, host, command, tests_dir, plan and environment_id
-  // (<= 0: none); status, finished_at and vm_json start empty.
+  // (<= 0: none); status, finished_at and vm_json start empty. A plan that
+  // names a test twice is refused (InvalidArgument, naming it).
   virtual Result<int64_t> CreateRun(const model::RunRecord& run) = 0;
+  // The first test `plan` names twice, if any (what CreateRun refuses).
+  static std::optional<std::string> DuplicateInPlan(const std::vector<std::string>& plan);
   // Records one finished attempt (test, attempt, subtests, crashes, output)
-  // atomically; the same (test, attempt) twice in a run is refused.
+  // atomically; the same (test, attempt) twice in a run is refused
+  // (InvalidArgument "attempt N of TEST is recorded already").
   virtual Status RecordAttempt(int64_t run_id, const model::AttemptRecord& a) = 0;
   // Where the run's kernel console (VM runs) was written.
   virtual Status SetConsoleLog(int64_t run_id, const std::string& path) = 0;

@@ -293,6 +293,26 @@ TEST_P(StoreConformance, TheSameAttemptTwiceIsRefusedAndLeavesNothing) {
   EXPECT_TRUE(store().RecordAttempt(other, again).ok());
 }
 
+// A test listed twice once reached the store and ended the run in a UNIQUE
+// constraint error: both backends refuse it up front, saying what.
+TEST_P(StoreConformance, APlanNamingATestTwiceIsRefused) {
+  RunRecord r = ARun(0);
+  r.plan = {"a:one", "a:two", "a:one"};
+  auto id = store().CreateRun(r);
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(id.status().message().find("the plan names a:one twice"), std::string::npos) << id.status().message();
+  EXPECT_EQ(store().LatestRun().status().code(), Status::Code::kNotFound);  // nothing was created
+}
+
+TEST_P(StoreConformance, TheSameAttemptTwiceSaysSoInEitherBackend) {
+  int64_t run = store().CreateRun(ARun(0)).value();
+  ASSERT_TRUE(store().RecordAttempt(run, Attempt("a:one", "PASS")).ok());
+  Status again = store().RecordAttempt(run, Attempt("a:one", "PASS"));
+  EXPECT_EQ(again.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(again.message(), "attempt 1 of a:one is recorded already");
+}
+
 TEST_P(StoreConformance, WritesToWhatDoesNotExistAreRefused) {
   EXPECT_FALSE(store().CreateRun(ARun(5)).ok());
   EXPECT_FALSE(store().RecordAttempt(3, Attempt("a:one", "PASS")).ok());

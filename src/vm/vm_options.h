@@ -10,6 +10,7 @@ struct VmOptions {
   std::string kernel;       // bzImage / vmlinuz
   std::string modules_dir;  // lib/modules/<release>; "" for none
   std::string accel = "auto";  // auto | kvm | tcg
+  std::string kvm_device = "/dev/kvm";
   int cpus = 2;
   std::string memory = "2G";
   std::string append;       // more kernel command line

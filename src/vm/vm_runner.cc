@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -184,9 +186,46 @@ bool KernelHasVirtiofs(const std::string& modules_dir) {
 
 }  // namespace
 
+Status CheckKvm(const std::string& device) {
+  int fd = open(device.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Status::IOError(fmt::format("cannot use KVM: {}: {}", device, std::strerror(errno)));
+  int version = ioctl(fd, KVM_GET_API_VERSION, 0);
+  if (version != KVM_API_VERSION) {
+    int e = errno;
+    close(fd);
+    return Status::IOError(version < 0 ? fmt::format("cannot use KVM: {} is not a KVM device ({})", device,
+                                                         std::strerror(e))
+                                           : fmt::format("cannot use KVM: {} speaks KVM API {}, not {}", device,
+                                                         version, KVM_API_VERSION));
+  }
+  int vm = ioctl(fd, KVM_CREATE_VM, 0);
+  int e = errno;
+  close(fd);
+  if (vm < 0) return Status::IOError(fmt::format("cannot use KVM: {}: cannot create a VM: {}", device, std::strerror(e)));
+  close(vm);
+  return Status::OK();
+}
+
+Status CheckVmOptions(const VmOptions& o) {
+  if (access(o.kernel.c_str(), R_OK) != 0)
+    return Status::NotFound(fmt::format("cannot read the kernel {}: {}", o.kernel, std::strerror(errno)));
+  if (!o.modules_dir.empty()) {
+    struct stat st {};
+    if (stat(o.modules_dir.c_str(), &st) != 0)
+      return Status::NotFound(fmt::format("--modules {}: {}", o.modules_dir, std::strerror(errno)));
+    if (!S_ISDIR(st.st_mode))
+      return Status::NotFound(fmt::format("--modules {}: {}", o.modules_dir, std::strerror(ENOTDIR)));
+  }
+  if (o.accel == "kvm") {
+    Status kvm = CheckKvm(o.kvm_device);
+    if (!kvm.ok()) return Status::IOError(fmt::format("--accel kvm: {} (--accel tcg or auto runs without it)", kvm.message()));
+  }
+  return Status::OK();
+}
+
 std::string ProbeAccel(const std::string& kernel, const std::string& initramfs, std::string* why) {
-  if (access("/dev/kvm", R_OK | W_OK) != 0) {
-    *why = "no usable /dev/kvm";
+  if (Status kvm = CheckKvm(); !kvm.ok()) {
+    *why = std::string(kvm.message());
     return "tcg";
   }
   int fds[2];
@@ -247,8 +286,7 @@ Status VmRunner::Start() {
   std::error_code ec;
   // A failure shows below: the console log cannot be opened.
   fs::create_directories(options_.work_dir, ec);
-  if (access(options_.kernel.c_str(), R_OK) != 0)
-    return Status::NotFound(fmt::format("cannot read the kernel {}: {}", options_.kernel, std::strerror(errno)));
+  if (Status ok = CheckVmOptions(options_); !ok.ok()) return ok;
   rootfs_ = options_.rootfs;
   if (rootfs_ == "auto") {
     // Debian's cloud kernels have virtiofs and no 9p.

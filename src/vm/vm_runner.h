@@ -26,6 +26,15 @@
 
 namespace vigil::vm {
 
+// Whether `device` is a KVM this process can use: it opens read-write, it
+// answers KVM_GET_API_VERSION with KVM_API_VERSION, and it creates a VM.
+// The error names the device and what failed.
+Status CheckKvm(const std::string& device = "/dev/kvm");
+
+// What can be known wrong before a boot: the kernel unreadable, --modules
+// not a directory, --accel kvm without a usable KVM (options.kvm_device).
+Status CheckVmOptions(const VmOptions& options);
+
 // "auto": starts a tiny VM with KVM and a short deadline; TCG when it fails.
 // Sets *why to what was seen.
 std::string ProbeAccel(const std::string& kernel, const std::string& initramfs, std::string* why);
