@@ -210,7 +210,7 @@ Result<PlanListing> ListPlan(const RunRequest& req) {
   out.warnings = std::move(planned->warnings);
   for (size_t i = 0; i < planned->tests.size(); ++i) {
     const runner::TestSpec& t = planned->tests[i];
-    PlannedTest p;
+    ListedTest p;
     p.path = t.path();
     p.timeout = t.timeout;
     p.stretched = runner::StretchTimeoutSeconds(t.timeout, req.slowdown);

@@ -111,7 +111,7 @@ struct SessionEnd {
 };
 
 // One test as `vigil run --list` shows it.
-struct PlannedTest {
+struct ListedTest {
   std::string path;                    // COLLECTION:TEST, a shard TEST#N
   std::chrono::seconds timeout{0};     // settings or vigil.toml; 0: none
   std::chrono::seconds stretched{0};   // times --slowdown (a TCG VM without --slowdown: x3 at boot)
@@ -125,7 +125,7 @@ struct PlannedTest {
 struct PlanListing {
   std::string tests_dir;
   std::string config;  // the vigil.toml read, "" for none
-  std::vector<PlannedTest> tests;  // in plan order
+  std::vector<ListedTest> tests;  // in plan order
   std::vector<std::string> warnings;  // duplicate list lines, unknown settings keys
 };
 
