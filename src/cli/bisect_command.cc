@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "bisect/search.h"
 #include "cli/command.h"
 #include "engine/bisect_driver.h"
@@ -92,7 +93,7 @@ int RunBisect(BisectFlags f) {
     return kExitUsage;
   }
   if (f.json) {
-    fmt::print("{}\n", out->result.dump());
+    fmt::print("{}\n", DumpJson(out->result));
   } else {
     fmt::print("{}", report::ConclusionText(out->result));
   }
@@ -179,7 +180,7 @@ int RunSimulate(const BisectFlags& f) {
   o.search.build_cost = f.req.build_cost >= 0 ? f.req.build_cost : 0;
   bisect::SimResult r = bisect::Simulate(o);
   if (f.json) {
-    fmt::print("{}\n", report::SimulationJson(o, r, f.req.confidence).dump());
+    fmt::print("{}\n", DumpJson(report::SimulationJson(o, r, f.req.confidence)));
   } else {
     fmt::print("{}", report::SimulationText(o, r, f.req.confidence));
   }

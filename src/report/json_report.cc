@@ -1,4 +1,5 @@
 #include "report/reports.h"
+#include "base/json.h"
 #include "base/text.h"
 
 namespace vigil::report {
@@ -54,7 +55,7 @@ nlohmann::json ErrorsToJson(const ktap::Document& doc) {
 }
 
 std::string Dump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return DumpJson(j);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "base/json.h"
 #include "base/text.h"
 #include "judge/outcome.h"
 #include "judge/render.h"
@@ -157,7 +158,7 @@ std::string RunJson(const FinishedRun& run) {
   nlohmann::json j = {{"format_version", 1}, {"run_id", run.run_id}, {"status", run.status}, {"tests", tests}};
   if (!run.console_log.empty()) j["console_log"] = run.console_log;
   if (run.verdict) j["verdict"] = judge::VerdictJson(*run.verdict);
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return DumpJson(j) + "\n";
 }
 
 std::string RunnerLog(const FinishedRun& run) {
