@@ -153,8 +153,9 @@ std::string XmlEscape(std::string_view s) {
 }
 
 std::string ShellQuote(std::string_view a) {
-  if (!a.empty() &&
-      a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%") ==
+  // '#' starts a comment only at the start of a word.
+  if (!a.empty() && a.front() != '#' &&
+      a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%#") ==
           std::string_view::npos) {
     return std::string(a);
   }

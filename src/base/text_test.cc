@@ -45,7 +45,7 @@ TEST(TextTest, ShellQuoteRoundTripsThroughBashAndRunsNothing) {
   std::string dir = tmpl;
   for (std::string arg : {std::string("x$(touch PWNED);.sh"), std::string("it's `touch PWNED`"),
                           std::string("nl\ntouch PWNED"), std::string("bad\xff\x1b[31m.sh"), std::string("a\\b\"c'd"),
-                          std::string(""), std::string("csi\xc2\x9b;")}) {
+                          std::string(""), std::string("csi\xc2\x9b;"), std::string("#comment"), std::string("a#b")}) {
     std::string q = ShellQuote(arg);
     EXPECT_EQ(BashEcho(q, dir), arg) << q;
     // The quoted form is one printable line: nothing a terminal acts on.
@@ -55,6 +55,8 @@ TEST(TextTest, ShellQuoteRoundTripsThroughBashAndRunsNothing) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/PWNED"));
   EXPECT_EQ(ShellQuote("net/mptcp:mptcp_join.sh"), "net/mptcp:mptcp_join.sh");
   EXPECT_EQ(ShellQuote("a b"), "'a b'");
+  EXPECT_EQ(ShellQuote("c:long.sh#3"), "c:long.sh#3");
+  EXPECT_EQ(ShellQuote("#x"), "'#x'");
   EXPECT_EQ(ShellQuote("a\xff"), "'a'$'\\xff'");
   std::system(("rm -rf " + ShellQuote(dir)).c_str());
 }

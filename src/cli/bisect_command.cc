@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json.h"
+#include "base/text.h"
 #include "bisect/search.h"
 #include "cli/command.h"
 #include "engine/bisect_driver.h"
@@ -54,9 +55,11 @@ class PrintingObserver final : public engine::BisectObserver {
   }
   void Descending(const engine::MergeDescent& m) override {
     fmt::print(say_, "the {} on this line is merge {} {} ({:.3f}); bisecting the {} commit(s) it merged\n",
-               fix_ ? "fix" : "culprit", m.merge.substr(0, 12), m.subject, m.posterior, m.commits);
+               fix_ ? "fix" : "culprit", m.merge.substr(0, 12), SanitizeForTerminal(m.subject), m.posterior, m.commits);
   }
-  void Warning(const std::string& message) override { fmt::print(stderr, "vigil bisect: {}\n", message); }
+  void Warning(const std::string& message) override {
+    fmt::print(stderr, "vigil bisect: {}\n", SanitizeForTerminal(message));
+  }
 
  private:
   bool json_, fix_;

@@ -38,7 +38,7 @@ class StreamPrinter : public ktap::ParserListener {
  public:
   explicit StreamPrinter(bool color) : color_(color) {}
   void OnTestFinished(int depth, const ktap::TestNode& t) override {
-    std::string name = t.name.empty() ? fmt::format("test {}", t.number) : vigil::SanitizeForTerminal(t.name);
+    std::string name = vigil::SanitizeForTerminal(ktap::DisplayName(t));
     std::string tag = report::StatusTag(t.status, color_);
     fmt::print("{}{} {}\n", std::string(static_cast<size_t>(depth - 1) * 2, ' '), tag, name);
     std::fflush(stdout);

@@ -24,10 +24,12 @@ namespace vigil::engine {
 namespace {
 
 
-// Subtests flattened to "parent > child" paths, as the store keeps them.
+// Subtests flattened to "parent > child" paths, as the store keeps them
+// (results that never came named as every report names them).
 void Flatten(const ktap::TestNode& n, const std::string& prefix, std::vector<model::SubtestRecord>* out) {
   for (const auto& c : n.subtests) {
-    std::string path = prefix.empty() ? c.name : prefix + " > " + c.name;
+    std::string name = ktap::DisplayName(c);
+    std::string path = prefix.empty() ? name : prefix + " > " + name;
     out->push_back({path, std::string(ktap::StatusName(c.status)), c.duration_ms});
     Flatten(c, path, out);
   }
@@ -129,6 +131,32 @@ Result<std::vector<runner::TestSpec>> PickShards(std::vector<runner::TestSpec> t
 }
 
 }  // namespace
+
+std::vector<std::string> RerunArgv(const RunRequest& req) {
+  std::vector<std::string> argv = {"vigil", "run", "--tests", Absolute(req.tests_dir)};
+  if (!req.db_path.empty()) argv.insert(argv.end(), {"--db", Absolute(req.db_path)});
+  if (!req.config_path.empty()) argv.insert(argv.end(), {"--config", Absolute(req.config_path)});
+  if (!req.known_issues.empty()) argv.insert(argv.end(), {"--known-issues", Absolute(req.known_issues)});
+  if (req.netns) argv.push_back("--netns");
+  if (!req.use_cgroups) argv.push_back("--no-cgroup");
+  if (req.slowdown_set) argv.insert(argv.end(), {"--slowdown", fmt::format("{}", req.slowdown)});
+  if (req.vm) {
+    const model::VmSpec& vm = *req.vm;
+    const model::VmSpec defaults;
+    argv.insert(argv.end(), {"--kernel", Absolute(vm.kernel)});
+    if (!vm.modules.empty()) argv.insert(argv.end(), {"--modules", Absolute(vm.modules)});
+    if (vm.accel != defaults.accel) argv.insert(argv.end(), {"--accel", vm.accel});
+    if (vm.rootfs != defaults.rootfs) argv.insert(argv.end(), {"--rootfs", vm.rootfs});
+    if (vm.cpus != defaults.cpus) argv.insert(argv.end(), {"--cpus", std::to_string(vm.cpus)});
+    if (vm.memory != defaults.memory) argv.insert(argv.end(), {"--memory", vm.memory});
+    if (!vm.append.empty()) argv.insert(argv.end(), {"--append", vm.append});
+    if (!vm.panic_on.empty()) argv.insert(argv.end(), {"--panic-on", vm.panic_on});
+    if (vm.hang_timeout != defaults.hang_timeout) {
+      argv.insert(argv.end(), {"--hang-timeout", std::to_string(vm.hang_timeout)});
+    }
+  }
+  return argv;
+}
 
 RunSession::RunSession(store::Store& db, Clock& clock, RunObserver& observer, MachineLauncher launcher)
     : db_(db), clock_(clock), observer_(observer), launcher_(std::move(launcher)) {}
@@ -375,6 +403,11 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
     report::FinishedRun finished;
     finished.run_id = run_id;
     finished.tests_dir = tests_dir;
+    {
+      RunRequest resolved = f;
+      resolved.tests_dir = tests_dir;
+      finished.rerun = RerunArgv(resolved);
+    }
     finished.console_log = console_log;
     finished.timeouts = timeouts;
     std::vector<model::TestResult>& results = finished.results;

@@ -97,6 +97,13 @@ struct SessionEnd {
   std::map<std::string, std::pair<int, int>> repeat_tally;
 };
 
+// `vigil run` with what decides where and how `req` ran its tests (the tests,
+// the store, the VM and its options, --netns, --no-cgroup, --slowdown,
+// --config, --known-issues), paths made absolute: a test's rerun hint is this
+// and `-t TEST`. `req` as the session resolved it (a resumed run's tests
+// directory and VM filled in).
+std::vector<std::string> RerunArgv(const RunRequest& req);
+
 class RunSession {
  public:
   // `db`, `clock` and `observer` must outlive the session.

@@ -9,7 +9,7 @@ using ktap::Status;
 
 nlohmann::json NodeToJson(const ktap::TestNode& node) {
   nlohmann::json j;
-  j["name"] = SanitizeUtf8(node.name);
+  j["name"] = SanitizeUtf8(ktap::DisplayName(node));
   j["number"] = node.number;
   j["status"] = ktap::StatusName(node.status);
   if (node.directive == ktap::Directive::kNone) {
