@@ -108,6 +108,8 @@ std::string SanitizeUtf8(std::string_view s) { return Sanitize(s, false); }
 
 std::string SanitizeForTerminal(std::string_view s) { return Sanitize(s, true); }
 
+std::string SanitizeLine(std::string_view s) { return Sanitize(s, true); }
+
 std::string XmlEscape(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 16);

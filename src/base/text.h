@@ -17,6 +17,11 @@ std::string SanitizeUtf8(std::string_view s);
 // output cannot move the cursor, recolor or rewrite a terminal line.
 std::string SanitizeForTerminal(std::string_view s);
 
+// One line of valid UTF-8 without control characters (as SanitizeForTerminal:
+// a newline, CR, ESC become U+FFFD), for line-based formats such as KTAP
+// result lines and the kselftest runner's `selftests: COLL: TEST` lines.
+std::string SanitizeLine(std::string_view s);
+
 // Escapes `s` for XML 1.0 text and attributes; characters XML can't carry
 // (most C0 controls, NUL) become U+FFFD; invalid UTF-8 is replaced too.
 std::string XmlEscape(std::string_view s);

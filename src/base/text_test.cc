@@ -20,6 +20,10 @@ TEST(TextTest, IsValidUtf8) {
   EXPECT_FALSE(IsValidUtf8("\xe2\x82"));          // cut short
 }
 
+TEST(TextTest, SanitizeLineMakesOneLine) {
+  EXPECT_EQ(SanitizeLine("nl\nok 9 forged\r\x1b"), "nl" + kFffd + "ok 9 forged" + kFffd + kFffd);
+}
+
 TEST(TextTest, TerminalReplacesEscapesNewlinesAndC1Controls) {
   EXPECT_EQ(SanitizeForTerminal("esc\x1b[31mred\nok 9 forged"), "esc" + kFffd + "[31mred" + kFffd + "ok 9 forged");
   EXPECT_EQ(SanitizeForTerminal("csi\xc2\x9b" "2J"), "csi" + kFffd + "2J");  // U+009B

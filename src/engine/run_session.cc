@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "base/text.h"
 #include "engine/verdict.h"
 #include "judge/outcome.h"
 #include "model/test_path.h"
@@ -391,9 +392,9 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
     observer_.OnTestsDone();
     if (not_run > 0) {
       observer_.OnNote(fmt::format(
-          "vm: the kernel crashed and --on-crash is stop: {} test(s) not run (vigil run --resume {} runs them "
-          "in a VM booting the same kernel)",
-          not_run.load(), run_id));
+          "vm: the kernel crashed and --on-crash is stop: {} test(s) not run (vigil run --db {} --resume {} runs "
+          "them in a VM booting the same kernel)",
+          not_run.load(), ShellQuote(Absolute(f.db_path)), run_id));
       end.exit_code = 1;
     }
     for (const auto& note : machine->Notes()) observer_.OnNote(note);

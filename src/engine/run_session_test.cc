@@ -696,9 +696,9 @@ TEST_F(RunSessionTest, OnCrashStopLeavesTheRestForResume) {
   bool told = false;
   for (const auto& n : rec_.notes) {
     told |= n == fmt::format(
-                     "vm: the kernel crashed and --on-crash is stop: 2 test(s) not run (vigil run --resume {} runs "
-                     "them in a VM booting the same kernel)",
-                     id);
+                     "vm: the kernel crashed and --on-crash is stop: 2 test(s) not run (vigil run --db {} --resume {} "
+                     "runs them in a VM booting the same kernel)",
+                     ShellQuote((dir_ / "vigil.db").string()), id);
   }
   EXPECT_TRUE(told);
   RunRequest resume = Request();
