@@ -4,7 +4,8 @@
 # through the rerun hints: invalid UTF-8, terminal escapes, a newline, `$(...)`,
 # Markdown/HTML payloads. The Markdown is rendered by a real CommonMark
 # renderer (cmark) and checked for raw tags, links and images; the rerun hints
-# are run through bash. A tool whose version line is not UTF-8 is recorded.
+# are run through bash. A tool whose version line is not UTF-8 is recorded; a
+# run with a name that is not UTF-8 resumes; vigil bisect takes such bytes.
 source "$(dirname "$0")/lib.sh"
 
 command -v cmark >/dev/null || { echo "cmark missing (scripts/install-deps.sh installs it)"; exit 1; }
@@ -122,6 +123,28 @@ rc=$?
 set -e
 expect_eq "a tool version with invalid UTF-8: run exits 0" 0 "$rc"
 expect_eq "and the run is recorded" PASS "$(json_get "$TMP/tool.json" 'd["status"]')"
+
+# A run whose plan has a name that is not UTF-8, killed half-way, resumes:
+# the stored plan keeps the name byte for byte.
+mkdir -p "$TMP/res"
+printf '#!/bin/sh\nexit 0\n' >"$TMP/res/$(printf 'a\377.sh')"
+printf '#!/bin/sh\ntouch "$RES_STARTED"\nwhile [ ! -e "$RES_GO" ]; do sleep 0.1; done\n' >"$TMP/res/b.sh"
+chmod +x "$TMP/res/"*
+export RES_STARTED="$TMP/res-started" RES_GO="$TMP/res-go"
+"$VIGIL" run --tests "$TMP/res" --db "$TMP/res.db" >"$TMP/res1.txt" 2>&1 &
+vpid=$!
+for _ in $(seq 1 600); do [ -e "$RES_STARTED" ] && break; sleep 0.1; done
+kill -9 "$vpid"
+wait "$vpid" 2>/dev/null || true
+touch "$RES_GO"
+set +e
+"$VIGIL" run --resume last --db "$TMP/res.db" --json "$TMP/res.json" >"$TMP/res2.txt" 2>&1
+rc=$?
+set -e
+expect_eq "resume of a plan with a non-UTF-8 name: exit 0" 0 "$rc"
+grep -q '^resuming run 1: 1 of 2 tests done' "$TMP/res2.txt" && pass "only the test without a result runs again" \
+  || fail "resume: $(cat -v "$TMP/res2.txt")"
+expect_eq "both tests reported" "PASS PASS" "$(json_get "$TMP/res.json" "' '.join(t['status'] for t in d['tests'])")"
 
 # vigil bisect with a command and commit subjects that are not UTF-8: the
 # bisection is recorded and concludes (no abort).
