@@ -12,6 +12,8 @@ PACKAGES=(
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   python3 xz-utils git bc time bsdutils
+  # a CommonMark renderer: the Markdown summary is checked for raw HTML
+  cmark
   # the MPTCP selftests and the kselftest installer (golden files, demo)
   rsync iproute2 iputils-ping iptables nftables ethtool socat tcpdump
   # real reference material: kselftests, kunit_tool and its corpus, ktap.rst

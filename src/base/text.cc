@@ -1,5 +1,10 @@
 #include "base/text.h"
 
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
 namespace vigil {
 namespace {
 
@@ -59,9 +64,14 @@ std::string Sanitize(std::string_view s, bool controls) {
     }
     size_t n = ValidSequence(s, i);
     unsigned char c = static_cast<unsigned char>(s[i]);
+    // C1 controls (U+0080..U+009F, e.g. CSI) act on terminals as ESC does.
+    bool c1 = n == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0;
     if (n == 0 || (controls && n == 1 && ((c < 0x20 && c != '\t') || c == 0x7F))) {
       out += kReplacement;
       ++i;
+    } else if (controls && c1) {
+      out += kReplacement;
+      i += n;
     } else {
       out.append(s.data() + i, n);
       i += n;
@@ -70,11 +80,35 @@ std::string Sanitize(std::string_view s, bool controls) {
   return out;
 }
 
+// `s` cut to at most `max` bytes at a character boundary, "..." added when cut.
+std::string_view CutAt(std::string_view s, size_t max, bool* cut) {
+  *cut = s.size() > max;
+  if (!*cut) return s;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
 }  // namespace
+
+bool IsValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n = ValidSequence(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
 
 std::string SanitizeUtf8(std::string_view s) { return Sanitize(s, false); }
 
 std::string SanitizeForTerminal(std::string_view s) { return Sanitize(s, true); }
+
+std::string SanitizeLine(std::string_view s) { return Sanitize(s, true); }
 
 std::string XmlEscape(std::string_view s) {
   std::string out;
@@ -121,14 +155,110 @@ std::string XmlEscape(std::string_view s) {
 }
 
 std::string ShellQuote(std::string_view a) {
-  if (!a.empty() &&
-      a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%") ==
+  // '#' starts a comment only at the start of a word.
+  if (!a.empty() && a.front() != '#' &&
+      a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%#") ==
           std::string_view::npos) {
     return std::string(a);
   }
-  std::string q = "'";
-  for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
+  // Printable stretches go in '...'; controls, DEL and bytes outside valid
+  // UTF-8 in $'\xHH' pieces; adjacent pieces make one word.
+  std::string out;
+  std::string plain;
+  auto flush = [&] {
+    if (plain.empty()) return;
+    out += '\'';
+    for (char c : plain) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += '\'';
+    plain.clear();
+  };
+  for (size_t i = 0; i < a.size();) {
+    auto c = static_cast<unsigned char>(a[i]);
+    size_t n = c < 0x80 ? 1 : ValidSequence(a, i);
+    bool control = c < 0x20 || c == 0x7F;
+    // C1 controls (U+0080..U+009F) act on terminals too.
+    bool c1 = n == 2 && c == 0xC2 && static_cast<unsigned char>(a[i + 1]) < 0xA0;
+    if (n == 0 || control || c1) {
+      flush();
+      out += "$'";
+      for (size_t k = 0; k < std::max<size_t>(n, 1); ++k) {
+        out += fmt::format("\\x{:02x}", static_cast<unsigned char>(a[i + k]));
+      }
+      out += "'";
+      i += std::max<size_t>(n, 1);
+    } else {
+      plain.append(a.substr(i, n));
+      i += n;
+    }
+  }
+  flush();
+  return out;
 }
+
+std::string EscapeMarkdown(std::string_view s, size_t max_bytes) {
+  bool cut = false;
+  std::string clean = SanitizeForTerminal(CutAt(s, max_bytes, &cut));
+  std::string out;
+  out.reserve(clean.size() + 16);
+  for (char c : clean) {
+    // CommonMark: any ASCII punctuation character may be backslash-escaped.
+    if (c >= '!' && c <= '~' && !std::isalnum(static_cast<unsigned char>(c))) out += '\\';
+    out += c;
+  }
+  if (cut) out += "\\.\\.\\.";
+  return out;
+}
+
+std::string MarkdownCode(std::string_view s, size_t max_bytes) {
+  bool cut = false;
+  std::string clean = SanitizeForTerminal(CutAt(s, max_bytes, &cut));
+  if (cut) clean += "...";
+  size_t longest = 0, run = 0;
+  for (char c : clean) {
+    run = c == '`' ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  std::string fence(longest + 1, '`');
+  // One space inside each end is stripped by the reader: needed when the
+  // text starts or ends with a backquote or a space.
+  bool pad = !clean.empty() && clean.find_first_not_of(' ') != std::string::npos &&
+             (clean.front() == '`' || clean.back() == '`' || clean.front() == ' ' || clean.back() == ' ');
+  std::string out = fence;
+  if (pad) out += ' ';
+  out.append(clean.empty() ? std::string_view(" ") : std::string_view(clean));
+  if (pad) out += ' ';
+  out.append(fence);
+  return out;
+}
+
+namespace {
+
+std::string EscapeWorkflow(std::string_view s, bool property) {
+  std::string out;
+  // CR and LF are escaped; other controls and invalid UTF-8 go as on a terminal.
+  auto piece = [&](std::string_view p) {
+    for (char c : SanitizeForTerminal(p)) {
+      if (c == '%') out += "%25";
+      else if (property && c == ':') out += "%3A";
+      else if (property && c == ',') out += "%2C";
+      else out += c;
+    }
+  };
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\r' && s[i] != '\n') continue;
+    piece(s.substr(start, i - start));
+    out += s[i] == '\r' ? "%0D" : "%0A";
+    start = i + 1;
+  }
+  piece(s.substr(start));
+  return out;
+}
+
+}  // namespace
+
+std::string EscapeWorkflowMessage(std::string_view s) { return EscapeWorkflow(s, false); }
+
+std::string EscapeWorkflowProperty(std::string_view s) { return EscapeWorkflow(s, true); }
 
 }  // namespace vigil

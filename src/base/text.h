@@ -6,6 +6,10 @@
 
 namespace vigil {
 
+// True when `s` is valid UTF-8 (no overlongs, surrogates or code points
+// beyond U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
 // Returns `s` with every invalid UTF-8 sequence replaced by U+FFFD.
 std::string SanitizeUtf8(std::string_view s);
 
@@ -13,13 +17,39 @@ std::string SanitizeUtf8(std::string_view s);
 // output cannot move the cursor, recolor or rewrite a terminal line.
 std::string SanitizeForTerminal(std::string_view s);
 
+// One line of valid UTF-8 without control characters (as SanitizeForTerminal:
+// a newline, CR, ESC become U+FFFD), for line-based formats such as KTAP
+// result lines and the kselftest runner's `selftests: COLL: TEST` lines.
+std::string SanitizeLine(std::string_view s);
+
 // Escapes `s` for XML 1.0 text and attributes; characters XML can't carry
 // (most C0 controls, NUL) become U+FFFD; invalid UTF-8 is replaced too.
 std::string XmlEscape(std::string_view s);
 
-// Quotes `arg` for a POSIX shell: plain words stay as they are, anything else
-// goes in single quotes ('\'' for a quote inside).
+// Quotes `arg` for a shell, so that pasting it passes exactly these bytes as
+// one word and runs nothing: plain words stay as they are, anything else goes
+// in single quotes ('\'' for a quote inside). Control characters and bytes
+// that are not valid UTF-8 (which a terminal would act on or a paste would
+// mangle) are written as $'\xHH' pieces (bash, zsh, ksh, POSIX.1-2024 sh), so
+// the quoted text is one printable line.
 std::string ShellQuote(std::string_view arg);
+
+// CommonMark/GitHub Markdown text: every ASCII punctuation character is
+// backslash-escaped (no emphasis, links, images, HTML, entities, tables or
+// headings can start in it), controls and invalid UTF-8 become U+FFFD (one
+// line), and it is cut at `max_bytes` (at a character boundary, "..." added).
+std::string EscapeMarkdown(std::string_view s, size_t max_bytes = 300);
+
+// `s` as a Markdown code span, shown literally: the fence is one backquote
+// longer than any run of them in `s`, controls and invalid UTF-8 become
+// U+FFFD, cut at `max_bytes` like EscapeMarkdown.
+std::string MarkdownCode(std::string_view s, size_t max_bytes = 300);
+
+// GitHub workflow commands (::error file=F,title=T::MESSAGE): the message
+// escapes % CR LF (%25 %0D %0A), a property value also : and , (%3A %2C);
+// other controls and invalid UTF-8 become U+FFFD.
+std::string EscapeWorkflowMessage(std::string_view s);
+std::string EscapeWorkflowProperty(std::string_view s);
 
 // Calls `line` with each line of `text` (split on '\n', without it); a last
 // line without '\n' counts, an empty text has no lines.

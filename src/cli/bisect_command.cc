@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
+#include "base/text.h"
 #include "bisect/search.h"
 #include "cli/command.h"
 #include "engine/bisect_driver.h"
@@ -57,9 +59,11 @@ class PrintingObserver final : public engine::BisectObserver {
   }
   void Descending(const engine::MergeDescent& m) override {
     fmt::print(say_, "the {} on this line is merge {} {} ({:.3f}); bisecting the {} commit(s) it merged\n",
-               fix_ ? "fix" : "culprit", m.merge.substr(0, 12), m.subject, m.posterior, m.commits);
+               fix_ ? "fix" : "culprit", m.merge.substr(0, 12), SanitizeForTerminal(m.subject), m.posterior, m.commits);
   }
-  void Warning(const std::string& message) override { fmt::print(stderr, "vigil bisect: {}\n", message); }
+  void Warning(const std::string& message) override {
+    fmt::print(stderr, "vigil bisect: {}\n", SanitizeForTerminal(message));
+  }
 
  private:
   bool json_, fix_;
@@ -99,7 +103,7 @@ int RunBisect(BisectFlags f) {
     return kExitUsage;
   }
   if (f.json) {
-    fmt::print("{}\n", out->result.dump());
+    fmt::print("{}\n", DumpJson(out->result));
   } else {
     fmt::print("{}", report::ConclusionText(out->result));
   }
@@ -187,7 +191,7 @@ int RunSimulate(const BisectFlags& f) {
   o.search.build_cost = f.req.build_cost >= 0 ? f.req.build_cost : 0;
   bisect::SimResult r = bisect::Simulate(o);
   if (f.json) {
-    fmt::print("{}\n", report::SimulationJson(o, r, f.req.confidence).dump());
+    fmt::print("{}\n", DumpJson(report::SimulationJson(o, r, f.req.confidence)));
   } else {
     fmt::print("{}", report::SimulationText(o, r, f.req.confidence));
   }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "base/text.h"
 #include "cli/command.h"
 #include "engine/judgement.h"
 #include "engine/verdict.h"
@@ -23,7 +24,7 @@ struct HistoryFlags {
 
 int RunHistory(const HistoryFlags& f) {
   if (model::TestPath path = model::TestPath::Parse(f.path); !path.has_collection() || path.collection().empty()) {
-    fmt::print(stderr, "vigil history: '{}' is not COLLECTION:TEST[:SUBTEST]\n", f.path);
+    fmt::print(stderr, "vigil history: '{}' is not COLLECTION:TEST[:SUBTEST]\n", SanitizeForTerminal(f.path));
     return kExitUsage;
   }
   auto db = engine::OpenExistingStore(f.db_path);
@@ -33,7 +34,8 @@ int RunHistory(const HistoryFlags& f) {
     return kExitUsage;
   }
   if (h->rows.empty()) {
-    fmt::print(stderr, "vigil history: {} has no results in {}\n", f.path, f.db_path);
+    fmt::print(stderr, "vigil history: {} has no results in {}\n", SanitizeForTerminal(f.path),
+               SanitizeForTerminal(f.db_path));
     return 1;
   }
   fmt::print("{}", f.json ? report::HistoryJson(*h) : report::HistoryText(*h, f.path));

@@ -35,10 +35,7 @@ struct ParseFlags {
   bool json = false;
 };
 
-std::string NameOf(const ktap::TestNode& t) {
-  if (!t.name.empty()) return vigil::SanitizeForTerminal(t.name);
-  return t.has_result_line ? fmt::format("test {}", t.number) : fmt::format("test {} (no result)", t.number);
-}
+std::string NameOf(const ktap::TestNode& t) { return vigil::SanitizeForTerminal(ktap::DisplayName(t)); }
 
 // --stream: prints tests as they finish (children before their parent)
 // unless quiet, and keeps the failing leaves (`parent > child`) for the

@@ -20,9 +20,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "base/text.h"
-
 #include "base/clock.h"
+#include "base/json.h"
+#include "base/text.h"
 #include "cli/command.h"
 #include "cli/status_line.h"
 #include "cli/terminal.h"
@@ -61,36 +61,42 @@ bool WriteFile(const std::string& path, const std::string& text) {
 }
 
 // Prints the session as it goes: finished tests above the live status line,
-// then the summary, the verdict and the reports.
+// then the summary, the verdict and the reports. Test names (file names: any
+// bytes) and the notes that carry them are printed terminal-safe.
 class Printer final : public engine::RunObserver {
  public:
   Printer(const RunFlags& f, bool color) : f_(f), color_(color) {}
 
   void OnNote(const std::string& line) override {
-    fmt::print("{}\n", line);
+    fmt::print("{}\n", SanitizeForTerminal(line));
     std::fflush(stdout);
   }
-  void OnWarning(const std::string& message) override { fmt::print(stderr, "vigil run: {}\n", message); }
+  void OnWarning(const std::string& message) override {
+    fmt::print(stderr, "vigil run: {}\n", SanitizeForTerminal(message));
+  }
   void OnRunStarted(const engine::RunStart& s) override {
     if (s.repeat > 1) fmt::print("repetition {}/{}: ", s.repetition, s.repeat);
-    fmt::print("run {}: {} tests from {} (db {})\n", s.run_id, s.tests, s.tests_dir, f_.db_path);
+    fmt::print("run {}: {} tests from {} (db {})\n", s.run_id, s.tests, SanitizeForTerminal(s.tests_dir),
+               SanitizeForTerminal(f_.db_path));
     std::fflush(stdout);  // CI logs show it before the first test ends
     status_line_.emplace(s, isatty(STDOUT_FILENO) == 1, std::chrono::seconds(f_.progress_interval),
                          SystemClock::Get());
   }
-  void OnTestStarted(const std::string& path) override { status_line_->Started(path); }
+  void OnTestStarted(const std::string& path) override { status_line_->Started(SanitizeForTerminal(path)); }
   void OnTestOutput(const std::string& path, std::string_view line) override {
-    if (f_.verbose) status_line_->Output(path, line);
+    if (f_.verbose) status_line_->Output(SanitizeForTerminal(path), line);
   }
   void OnRetry(const std::string& path, ktap::Status status, int attempt) override {
+    std::string shown = SanitizeForTerminal(path);
     status_line_->Retrying(
-        path, fmt::format("{} {}: attempt {} failed, retrying", report::StatusTag(status, color_), path, attempt));
+        shown, fmt::format("{} {}: attempt {} failed, retrying", report::StatusTag(status, color_), shown, attempt));
   }
   void OnTestFinished(const engine::TestEnd& t) override {
     std::string tag = t.final_status == model::TestStatus::kFlaky
                           ? (color_ ? "\033[35m[FLAKY]\033[0m" : "[FLAKY]")
                           : report::StatusTag(judge::StatusOf(std::string(model::StatusName(t.final_status))), color_);
-    status_line_->Finished(t, fmt::format("{} {} ({:.1f}s{}) [{}/{}]", tag, t.path,
+    std::string shown = SanitizeForTerminal(t.path);
+    status_line_->Finished(t, fmt::format("{} {} ({:.1f}s{}) [{}/{}]", tag, shown,
                                           static_cast<double>(t.last_duration_ms) / 1000.0,
                                           t.attempts > 1 ? fmt::format(", {} attempts", t.attempts) : "", t.done,
                                           t.total));
@@ -154,7 +160,7 @@ int List(const RunFlags& f) {
     nlohmann::json j = {{"format_version", 1},       {"tests_dir", listing->tests_dir},
                         {"config", listing->config}, {"slowdown", f.req.slowdown},
                         {"tests", tests},            {"warnings", listing->warnings}};
-    std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    std::string text = DumpJson(j) + "\n";
     if (f.json_path == "-") {
       fmt::print("{}", text);
       return 0;
@@ -210,13 +216,13 @@ int Run(const RunFlags& f) {
   engine::RunSession session(**opened, SystemClock::Get(), printer);
   auto end = session.Execute(std::move(req));
   if (!end.ok()) {
-    fmt::print(stderr, "vigil run: {}\n", end.status().message());
+    fmt::print(stderr, "vigil run: {}\n", SanitizeForTerminal(end.status().message()));
     return kExitUsage;
   }
   if (f.req.repeat > 1 && end->exit_code != kExitUsage) {
     fmt::print("\nacross repetitions:\n");
     for (const auto& [path, tally] : end->repeat_tally) {
-      if (tally.first > 0) fmt::print("  {} failed {}/{}\n", path, tally.first, tally.second);
+      if (tally.first > 0) fmt::print("  {} failed {}/{}\n", SanitizeForTerminal(path), tally.first, tally.second);
     }
   }
   return end->exit_code;

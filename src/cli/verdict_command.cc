@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "base/json.h"
 #include "cli/command.h"
 #include "engine/verdict.h"
 #include "judge/render.h"
@@ -38,7 +39,7 @@ int RunVerdict(const VerdictFlags& f) {
     return kExitUsage;
   }
   if (f.json) {
-    fmt::print("{}\n", judge::VerdictJson(v.value()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    fmt::print("{}\n", DumpJson(judge::VerdictJson(v.value())));
   } else {
     fmt::print("{}", judge::VerdictText(v.value()));
   }

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "base/json.h"
 #include "base/text.h"
 
 namespace vigil::engine {
@@ -235,8 +236,9 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
   int64_t id = 0;
   std::vector<model::BisectRunRecord> done;
   if (auto active = db.ActiveBisection(vcs_.Top()); active.ok()) {
+    // Compared as stored: bytes that are not UTF-8 (in the command) were replaced.
     nlohmann::json was = nlohmann::json::parse(active->options_json, nullptr, false);
-    bool same = active->good == good && active->bad == bad && was == opts;
+    bool same = active->good == good && active->bad == bad && was == nlohmann::json::parse(DumpJson(opts));
     if (!same) {
       return Status::InvalidArgument(
           fmt::format("bisection {} of this repository is in progress with other ends or options "
@@ -254,7 +256,7 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
     // The ends as the user named them: position 0 is always --good.
     b.good = good;
     b.bad = bad;
-    b.options_json = opts.dump();
+    b.options_json = DumpJson(opts);
     b.status = "running";
     b.started_at = clock_.UtcNow();
     auto created = db.CreateBisection(b);
@@ -274,7 +276,7 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
     if (checked.code() != Status::Code::kInvalidArgument) return checked;  // resumes
     // Nothing to resume: the bisection ends here, as an error.
     nlohmann::json error = {{"format_version", 1}, {"error", checked.message()}};
-    std::string text = error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string text = DumpJson(error);
     if (Status fin = db.FinishBisection(id, "error", text, clock_.UtcNow()); !fin.ok()) {
       observer_.Warning(fmt::format("cannot record the end of bisection {}: {}", id, fin.message()));
     }
@@ -389,7 +391,7 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
   result["builds"] = total_builds;
   result["merges"] = merges;
   result["bisection"] = id;
-  if (Status fin = db.FinishBisection(id, "done", result.dump(), clock_.UtcNow()); !fin.ok()) {
+  if (Status fin = db.FinishBisection(id, "done", DumpJson(result), clock_.UtcNow()); !fin.ok()) {
     observer_.Warning(fmt::format("cannot record the end of bisection {}: {}", id, fin.message()));
   }
   if (Status removed = vcs_.RemoveWorktree(wt); !removed.ok()) {

@@ -282,6 +282,24 @@ TEST_F(BisectDriverTest, ResumeReplaysTheRecordedRunsInsteadOfRunningThemAgain) 
   EXPECT_EQ(RecordedRuns(resumed->id).size(), once.runs.size());
 }
 
+// A command with bytes that are not UTF-8 is recorded (not an abort) and the
+// bisection resumes with the same command.
+TEST_F(BisectDriverTest, ACommandWithInvalidUtf8IsRecordedAndResumes) {
+  Linear(30);
+  BisectRequest r = Request("c0", "c30");
+  r.probe.command = {"./t\xff.sh", "--name=\xfe"};
+  FakeProbe first(FailsFrom("c17"));
+  first.abort_after = 2;
+  auto aborted = Bisect(first, r);
+  ASSERT_FALSE(aborted.ok());
+  EXPECT_NE(aborted.status().message().find("aborted at"), std::string::npos) << aborted.status().message();
+  FakeProbe second(FailsFrom("c17"));
+  auto resumed = Bisect(second, r);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().message();
+  EXPECT_EQ(observer_.resumed_with, 2);
+  EXPECT_EQ(resumed->result["culprit"]["hash"], "c17");
+}
+
 TEST_F(BisectDriverTest, ABisectionInProgressWithOtherOptionsIsNotResumed) {
   Linear(30);
   FakeProbe first(FailsFrom("c17"));

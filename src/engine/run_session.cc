@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "base/text.h"
 #include "engine/verdict.h"
 #include "judge/outcome.h"
 #include "model/test_path.h"
@@ -41,10 +42,12 @@ class OutputToObserver final : public runner::TestProgress {
 // them would make every record of a deep tree large.
 constexpr size_t kMaxSubtestPath = 4096;
 
-// Subtests flattened to "parent > child" paths, as the store keeps them.
+// Subtests flattened to "parent > child" paths, as the store keeps them
+// (results that never came named as every report names them).
 void Flatten(const ktap::TestNode& n, const std::string& prefix, std::vector<model::SubtestRecord>* out) {
   for (const auto& c : n.subtests) {
-    std::string path = prefix.empty() ? c.name : prefix + " > " + c.name;
+    std::string name = ktap::DisplayName(c);
+    std::string path = prefix.empty() ? name : prefix + " > " + name;
     if (path.size() > kMaxSubtestPath) {
       path = path.substr(0, kMaxSubtestPath / 2) + " [...] " + path.substr(path.size() - kMaxSubtestPath / 2);
     }
@@ -225,6 +228,39 @@ Result<PlanListing> ListPlan(const RunRequest& req) {
     out.tests.push_back(std::move(p));
   }
   return out;
+}
+
+std::vector<std::string> RerunArgv(const RunRequest& req) {
+  std::vector<std::string> argv = {"vigil", "run", "--tests", Absolute(req.tests_dir)};
+  if (!req.db_path.empty()) argv.insert(argv.end(), {"--db", Absolute(req.db_path)});
+  if (!req.config_path.empty()) argv.insert(argv.end(), {"--config", Absolute(req.config_path)});
+  if (!req.known_issues.empty()) argv.insert(argv.end(), {"--known-issues", Absolute(req.known_issues)});
+  if (req.netns) argv.push_back("--netns");
+  if (!req.use_cgroups) argv.push_back("--no-cgroup");
+  if (req.slowdown_set) argv.insert(argv.end(), {"--slowdown", fmt::format("{}", req.slowdown)});
+  if (!req.env_keep.empty()) {
+    std::string keep;
+    for (const auto& k : req.env_keep) keep += (keep.empty() ? "" : ",") + k;
+    argv.insert(argv.end(), {"--env-keep", keep});
+  } else if (req.env_clear) {
+    argv.push_back("--env-clear");
+  }
+  if (req.vm) {
+    const model::VmSpec& vm = *req.vm;
+    const model::VmSpec defaults;
+    argv.insert(argv.end(), {"--kernel", Absolute(vm.kernel)});
+    if (!vm.modules.empty()) argv.insert(argv.end(), {"--modules", Absolute(vm.modules)});
+    if (vm.accel != defaults.accel) argv.insert(argv.end(), {"--accel", vm.accel});
+    if (vm.rootfs != defaults.rootfs) argv.insert(argv.end(), {"--rootfs", vm.rootfs});
+    if (vm.cpus != defaults.cpus) argv.insert(argv.end(), {"--cpus", std::to_string(vm.cpus)});
+    if (vm.memory != defaults.memory) argv.insert(argv.end(), {"--memory", vm.memory});
+    if (!vm.append.empty()) argv.insert(argv.end(), {"--append", vm.append});
+    if (!vm.panic_on.empty()) argv.insert(argv.end(), {"--panic-on", vm.panic_on});
+    if (vm.hang_timeout != defaults.hang_timeout) {
+      argv.insert(argv.end(), {"--hang-timeout", std::to_string(vm.hang_timeout)});
+    }
+  }
+  return argv;
 }
 
 RunSession::RunSession(store::Store& db, Clock& clock, RunObserver& observer, MachineLauncher launcher)
@@ -458,9 +494,9 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
     observer_.OnTestsDone();
     if (not_run > 0) {
       observer_.OnNote(fmt::format(
-          "vm: the kernel crashed and --on-crash is stop: {} test(s) not run (vigil run --resume {} runs them "
-          "in a VM booting the same kernel)",
-          not_run.load(), run_id));
+          "vm: the kernel crashed and --on-crash is stop: {} test(s) not run (vigil run --db {} --resume {} runs "
+          "them in a VM booting the same kernel)",
+          not_run.load(), ShellQuote(Absolute(f.db_path)), run_id));
       end.exit_code = 1;
     }
     for (const auto& note : machine->Notes()) observer_.OnNote(note);
@@ -470,6 +506,11 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
     report::FinishedRun finished;
     finished.run_id = run_id;
     finished.tests_dir = tests_dir;
+    {
+      RunRequest resolved = f;
+      resolved.tests_dir = tests_dir;
+      finished.rerun = RerunArgv(resolved);
+    }
     finished.console_log = console_log;
     finished.timeouts = timeouts;
     std::vector<model::TestResult>& results = finished.results;

@@ -134,6 +134,13 @@ struct PlanListing {
 // booted or recorded (`vigil run --list`). A resume is refused.
 Result<PlanListing> ListPlan(const RunRequest& req);
 
+// `vigil run` with what decides where and how `req` ran its tests (the tests,
+// the store, the VM and its options, --netns, --no-cgroup, --slowdown,
+// --config, --known-issues), paths made absolute: a test's rerun hint is this
+// and `-t TEST`. `req` as the session resolved it (a resumed run's tests
+// directory and VM filled in).
+std::vector<std::string> RerunArgv(const RunRequest& req);
+
 class RunSession {
  public:
   // `db`, `clock` and `observer` must outlive the session.

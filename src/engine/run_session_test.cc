@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "base/text.h"
 #include "judge/outcome.h"
 #include "store/memory_store.h"
 #include "sys/fake_process_runner.h"
@@ -650,6 +651,75 @@ TEST_F(RunSessionTest, KernelReportsFromTheVmAreAttributedToTheirTests) {
   EXPECT_EQ(run.console_log, "/tmp/console.log");
 }
 
+// Following the rerun hint after a VM panic reruns the test in the same VM
+// (not on the host), with the same store and options.
+TEST_F(RunSessionTest, TheRerunHintCarriesTheVmAndEveryOptionThatDecidesTheRun) {
+  Tests({"dies.sh"});
+  sys::FakeProgram dies = Exits(0);
+  dies.vm_died = true;
+  runner_.Script("/dies.sh", {dies});
+  WriteFile("vigil.toml", "");
+  RunRequest r = Request();
+  r.vm = model::VmSpec{};
+  r.vm->kernel = "/k/bzImage";
+  r.vm->modules = "/k/modules";
+  r.vm->accel = "tcg";
+  r.vm->cpus = 4;
+  r.vm->append = "panic_on_warn=1";
+  r.netns = true;
+  r.slowdown = 2.5;
+  r.slowdown_set = true;
+  r.config_path = (dir_ / "vigil.toml").string();
+  ASSERT_TRUE(Execute(r, true, "tcg").ok());
+  std::vector<std::string> want = {"vigil", "run", "--tests", (dir_ / "tests").string(),
+                                   "--db", (dir_ / "vigil.db").string(),
+                                   "--config", (dir_ / "vigil.toml").string(),
+                                   "--netns", "--no-cgroup", "--slowdown", "2.5",
+                                   "--kernel", "/k/bzImage", "--modules", "/k/modules", "--accel", "tcg",
+                                   "--cpus", "4", "--append", "panic_on_warn=1"};
+  EXPECT_EQ(rec_.runs.at(0).rerun, want);
+  std::string summary = report::SummaryText(rec_.runs.at(0), false);
+  EXPECT_NE(summary.find("rerun: vigil run --tests " + ShellQuote((dir_ / "tests").string())), std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("--kernel /k/bzImage --modules /k/modules --accel tcg --cpus 4 --append "
+                         "panic_on_warn=1 -t c:dies.sh\n"),
+            std::string::npos)
+      << summary;
+
+  // A resumed VM run's hint boots what the run booted.
+  model::RunRecord run = db_->LoadRun(rec_.runs.at(0).run_id).value();
+  run.plan = {"c:dies.sh"};
+  ASSERT_TRUE(db_->SetRunVm(db_->CreateRun(run).value(), run.vm_json).ok());
+  RunRequest resume = Request();
+  resume.tests_dir = "";
+  resume.resume = "last";
+  ASSERT_TRUE(Execute(resume, true, "tcg").ok());
+  const auto& again = rec_.runs.back().rerun;
+  ASSERT_GE(again.size(), 4u);
+  EXPECT_EQ(again[3], (dir_ / "tests").string());
+  EXPECT_NE(std::find(again.begin(), again.end(), "--kernel"), again.end());
+}
+
+// Results that never came are named as every report names them, and two of
+// them stay two (not one collapsed entry with an empty name).
+TEST_F(RunSessionTest, ResultsThatNeverCameAreNamedAndKeptApart) {
+  Tests({"cut.sh"});
+  runner_.Script("/cut.sh", {Exits(1, "TAP version 13\n1..3\nok 1 first\n")});
+  ASSERT_TRUE(Execute(Request()).ok());
+  auto attempts = db_->LoadAttempts(rec_.runs.at(0).run_id, true).value();
+  ASSERT_EQ(attempts.size(), 1u);
+  std::vector<std::string> paths;
+  for (const auto& s : attempts[0].subtests) paths.push_back(s.path + "=" + s.status);
+  EXPECT_EQ(paths, (std::vector<std::string>{"first=PASS", "test 2 (no result)=CRASH", "test 3 (no result)=CRASH"}));
+  std::string json = report::RunJson(rec_.runs.at(0));
+  EXPECT_NE(json.find(R"j({"name":"test 2 (no result)","status":"CRASH"})j"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"j({"name":"test 3 (no result)","status":"CRASH"})j"), std::string::npos) << json;
+  std::string md = report::GithubSummary(rec_.runs.at(0));
+  EXPECT_NE(md.find("  - `[CRASH] test 2 (no result)`\n"), std::string::npos) << md;
+  std::string text = report::SummaryText(rec_.runs.at(0), false);
+  EXPECT_NE(text.find("    [CRASH] test 3 (no result)\n"), std::string::npos) << text;
+}
+
 TEST_F(RunSessionTest, OnCrashStopLeavesTheRestForResume) {
   Tests({"dies.sh", "b.sh", "c.sh"});
   sys::FakeProgram dies = Exits(0);
@@ -668,9 +738,9 @@ TEST_F(RunSessionTest, OnCrashStopLeavesTheRestForResume) {
   bool told = false;
   for (const auto& n : rec_.notes) {
     told |= n == fmt::format(
-                     "vm: the kernel crashed and --on-crash is stop: 2 test(s) not run (vigil run --resume {} runs "
-                     "them in a VM booting the same kernel)",
-                     id);
+                     "vm: the kernel crashed and --on-crash is stop: 2 test(s) not run (vigil run --db {} --resume {} "
+                     "runs them in a VM booting the same kernel)",
+                     ShellQuote((dir_ / "vigil.db").string()), id);
   }
   EXPECT_TRUE(told);
   RunRequest resume = Request();

@@ -44,7 +44,7 @@ void CrashSection(std::string* out, const char* title, const std::vector<CrashIt
   *out += fmt::format("{} ({}):\n", title, items.size());
   for (const auto& c : items) {
     *out += fmt::format("  {}{} in {} [{}]{}\n", vigil::SanitizeForTerminal(c.title), c.fatal ? " (fatal)" : "",
-                        c.test, c.fingerprint, c.detail.empty() ? "" : " - " + vigil::SanitizeForTerminal(c.detail));
+                        vigil::SanitizeForTerminal(c.test), c.fingerprint, c.detail.empty() ? "" : " - " + vigil::SanitizeForTerminal(c.detail));
   }
 }
 

@@ -123,4 +123,10 @@ Status Counts::Aggregate() const {
   return Status::kSkip;
 }
 
+std::string DisplayName(const TestNode& n) {
+  if (!n.name.empty()) return n.name;
+  std::string name = "test " + std::to_string(n.number);
+  return n.has_result_line ? name : name + " (no result)";
+}
+
 }  // namespace vigil::ktap

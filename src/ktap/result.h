@@ -138,6 +138,12 @@ struct TestNode {
   void Reset();
 };
 
+// How every report names a test: its description; a result line without one
+// is "test N"; a result that never came (a synthesised CRASH node) is
+// "test N (no result)" unless a `# Subtest:` header named it. Raw bytes:
+// each output context escapes them.
+std::string DisplayName(const TestNode& n);
+
 // Parse error or warning; the parser reports and keeps going.
 struct ParseError {
   uint64_t line = 0;

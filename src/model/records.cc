@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/hash.h"
+#include "base/json.h"
 
 namespace vigil::model {
 
@@ -12,7 +13,7 @@ std::string Environment::Fingerprint() const {
                       {"cpus", cpus}, {"memory_kb", memory_kb / (64 * 1024)},  // tolerate small drifts
                       {"where", where}, {"accel", accel}, {"tools", tools}};
   if (!kernel_config.empty()) j["kernel_config"] = kernel_config;  // fingerprints of older runs stay
-  return fmt::format("{:016x}", Fnv1a(j.dump()));
+  return fmt::format("{:016x}", Fnv1a(DumpJson(j)));
 }
 
 }  // namespace vigil::model

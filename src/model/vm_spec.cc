@@ -3,15 +3,19 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
+
 namespace vigil::model {
 
 std::string VmSpec::ToJson() const {
-  nlohmann::json j = {{"version", kVersion}, {"kernel", kernel},     {"modules", modules},
-                      {"accel", accel},      {"rootfs", rootfs},     {"cpus", cpus},
-                      {"memory", memory},    {"append", append},     {"panic_on", panic_on},
-                      {"hang_timeout", hang_timeout}};
+  // Paths and the command line come back byte for byte.
+  nlohmann::json j = {{"version", kVersion},        {"kernel", BytesToJson(kernel)},
+                      {"modules", BytesToJson(modules)}, {"accel", accel},
+                      {"rootfs", rootfs},           {"cpus", cpus},
+                      {"memory", memory},           {"append", BytesToJson(append)},
+                      {"panic_on", panic_on},       {"hang_timeout", hang_timeout}};
   if (slowdown) j["slowdown"] = *slowdown;
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return DumpJson(j);
 }
 
 Result<VmSpec> VmSpec::FromJson(const std::string& json) {
@@ -24,13 +28,14 @@ Result<VmSpec> VmSpec::FromJson(const std::string& json) {
       return Status::InvalidArgument(
           fmt::format("the run's VM record has version {} (this vigil reads up to {})", version, kVersion));
     }
-    s.kernel = j.value("kernel", "");
-    s.modules = j.value("modules", "");
+    auto bytes = [&](const char* key) { return j.contains(key) ? BytesFromJson(j[key]).value_or("") : ""; };
+    s.kernel = bytes("kernel");
+    s.modules = bytes("modules");
     s.accel = j.value("accel", s.accel);
     s.rootfs = j.value("rootfs", s.rootfs);
     s.cpus = j.value("cpus", s.cpus);
     s.memory = j.value("memory", s.memory);
-    s.append = j.value("append", "");
+    s.append = bytes("append");
     s.panic_on = j.value("panic_on", "");
     s.hang_timeout = j.value("hang_timeout", 0);
     if (j.contains("slowdown")) s.slowdown = j.value("slowdown", 1.0);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "base/text.h"
+
 namespace vigil::report {
 
 std::string ConclusionText(const nlohmann::json& j) {
@@ -14,12 +16,12 @@ std::string ConclusionText(const nlohmann::json& j) {
     const auto& range = j["range"];
     if (range.size() == 1) {
       out += fmt::format("{} commit: {} {}\n", j["fix"].get<bool>() ? "first fixed" : "first bad",
-                         range[0]["hash"].get<std::string>(), range[0]["subject"].get<std::string>());
+                         range[0]["hash"].get<std::string>(), SanitizeForTerminal(range[0]["subject"].get<std::string>()));
     } else {
       out += fmt::format("the {} is one of {} commits (untestable neighbours cannot be told apart):\n",
                          j["fix"].get<bool>() ? "fix" : "culprit", range.size());
       for (const auto& c : range)
-        out += fmt::format("  {} {}\n", c["hash"].get<std::string>(), c["subject"].get<std::string>());
+        out += fmt::format("  {} {}\n", c["hash"].get<std::string>(), SanitizeForTerminal(c["subject"].get<std::string>()));
     }
     if (j.contains("merges")) {
       for (const auto& m : j["merges"]) {
@@ -29,7 +31,7 @@ std::string ConclusionText(const nlohmann::json& j) {
                                ? "  it is the merge's own change: none of the commits "
                                  "it merged fails alone;"
                                : "  found inside",
-                           h.substr(0, 12), m["subject"].get<std::string>(), m["posterior"].get<double>());
+                           h.substr(0, 12), SanitizeForTerminal(m["subject"].get<std::string>()), m["posterior"].get<double>());
       }
     }
     out += fmt::format("posterior {:.3f}, failure rate where it fails ~{:.2f}\n",
@@ -39,7 +41,7 @@ std::string ConclusionText(const nlohmann::json& j) {
                          e["hash"].get<std::string>().substr(0, 12), e["runs"].get<int>(),
                          e["failures"].get<int>(), e["skipped"].get<bool>() ? " (skipped)" : "");
     }
-    out += fmt::format("reproduce: {}\n", j["reproduce"].get<std::string>());
+    out += fmt::format("reproduce: {}\n", SanitizeForTerminal(j["reproduce"].get<std::string>()));
   } else if (h == "not_reproducible") {
     out += fmt::format("not reproducible at the bad end: the failure did not show there (posterior {:.3f})\n",
                        j["posterior"].get<double>());

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "base/text.h"
 
 namespace vigil::report {
@@ -48,12 +49,12 @@ std::string ScanJson(const console::Detector& detector, console::Decoder* decode
         auto locs = decoder->Resolve(fr, fr.reliable);
         if (!locs.empty()) {
           nlohmann::ordered_json src = vigil::SanitizeUtf8(locs.back().file_line);
-          frames += ",\"source\":" + src.dump();
+          frames += ",\"source\":" + DumpJson(src);
           auto inl = nlohmann::ordered_json::array();
           for (size_t i = 0; i + 1 < locs.size(); ++i)
             inl.push_back({{"function", vigil::SanitizeUtf8(locs[i].function)},
                            {"source", vigil::SanitizeUtf8(locs[i].file_line)}});
-          if (!inl.empty()) frames += ",\"inlined\":" + inl.dump();
+          if (!inl.empty()) frames += ",\"inlined\":" + DumpJson(inl);
         }
       }
       frames += '}';
@@ -62,7 +63,7 @@ std::string ScanJson(const console::Detector& detector, console::Decoder* decode
     o["text"] = vigil::SanitizeUtf8(DecodedText(decoder, r.text));
     if (!first) out += ',';
     first = false;
-    std::string one = o.dump();  // {"type":..,"text":".."}: the frames go in before "text"
+    std::string one = DumpJson(o);  // {"type":..,"text":".."}: the frames go in before "text"
     size_t text_at = one.rfind(",\"text\":");
     out.append(one, 0, text_at);
     out += ",\"frames\":" + frames;

@@ -1,4 +1,5 @@
 #include "report/reports.h"
+#include "base/json.h"
 #include "base/text.h"
 
 namespace vigil::report {
@@ -8,7 +9,7 @@ using ktap::Status;
 
 nlohmann::json NodeToJson(const ktap::TestNode& node) {
   nlohmann::json j;
-  j["name"] = SanitizeUtf8(node.name);
+  j["name"] = SanitizeUtf8(ktap::DisplayName(node));
   j["number"] = node.number;
   j["status"] = ktap::StatusName(node.status);
   if (node.directive == ktap::Directive::kNone) {
@@ -55,7 +56,7 @@ nlohmann::json ErrorsToJson(const ktap::Document& doc) {
 }
 
 std::string Dump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return DumpJson(j);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "base/text.h"
 #include "judge/outcome.h"
 
@@ -14,7 +15,7 @@ namespace vigil::report {
 namespace {
 
 std::string Dump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return DumpJson(j) + "\n";
 }
 
 nlohmann::json NameOrNull(const std::string& s) {

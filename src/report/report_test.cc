@@ -2,6 +2,7 @@
 
 #include "ktap/parser.h"
 #include "report/reports.h"
+#include "report/run_report.h"
 #include "base/text.h"
 
 namespace vigil::report {
@@ -118,6 +119,42 @@ TEST(TextReportTest, FailuresFirstInSummary) {
   TextOptions color;
   color.color = true;
   EXPECT_NE(ToText(ktap::ParseText(kLog), color).find("\033[31m"), std::string::npos);
+}
+
+// A finished run whose failing test has a hostile name.
+FinishedRun HostileRun(const std::string& path, const std::string& subtest) {
+  FinishedRun run;
+  run.run_id = 7;
+  run.status = "FAIL";
+  run.tests_dir = "/t";
+  run.rerun = {"vigil", "run", "--tests", "/t", "--db", "/d/vigil.db"};
+  model::AttemptRecord a;
+  a.test_path = path;
+  a.status = "FAIL";
+  a.exit_code = 1;
+  a.subtests = {{subtest, "FAIL", std::nullopt}};
+  run.results.push_back({path, {a}});
+  return run;
+}
+
+TEST(RunReportTest, HostileNamesAreEscapedForEveryOutput) {
+  FinishedRun run = HostileRun("t:\\<img src=x onerror=alert(1)>\x1b[2J\nok 9 forged", "[x](javascript:alert(1))");
+  std::string md = GithubSummary(run);
+  EXPECT_NE(md.find("`t:\\<img src=x onerror=alert(1)>\xEF\xBF\xBD[2J\xEF\xBF\xBDok 9 forged`"), std::string::npos) << md;
+  EXPECT_NE(md.find("  - `[FAIL] [x](javascript:alert(1))`\n"), std::string::npos) << md;
+  std::string text = SummaryText(run, false);
+  EXPECT_EQ(text.find('\x1b'), std::string::npos);
+  EXPECT_EQ(text.find("\nok 9 forged"), std::string::npos) << text;  // no line of its own
+  EXPECT_NE(text.find("rerun: vigil run --tests /t --db /d/vigil.db -t 't:\\<img src=x onerror=alert(1)>'$'\\x1b''[2J'$'\\x0a''ok 9 forged'\n"),
+            std::string::npos)
+      << text;
+  std::string gh = GithubAnnotations(run);
+  EXPECT_EQ(gh, "::error title=t%3A\\<img src=x onerror=alert(1)>\xEF\xBF\xBD[2J%0Aok 9 forged::FAIL: [FAIL] "
+                "[x](javascript:alert(1))\n");
+  // A name that is not UTF-8 is replaced (U+FFFD) in the JSON, never an abort.
+  std::string json = RunJson(HostileRun("t:bad\xff.sh", "sub\xfe"));
+  EXPECT_NE(json.find("\"path\":\"t:bad\xEF\xBF\xBD.sh\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"name\":\"sub\xEF\xBF\xBD\""), std::string::npos) << json;
 }
 
 TEST(Utf8Test, Sanitize) {

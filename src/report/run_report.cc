@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "base/json.h"
 #include "base/text.h"
 #include "judge/outcome.h"
 #include "judge/render.h"
@@ -51,35 +52,15 @@ nlohmann::json CrashJson(const model::CrashRecord& c) {
           {"fingerprint", c.fingerprint}};
 }
 
-// GitHub Markdown: table and emphasis characters escaped, at most 300 bytes.
-std::string EscapeMarkdown(std::string_view s) {
+// The hint under a failure: the run's own command and `-t TEST`, each word
+// shell-quoted (a name like `x$(touch PWNED).sh` is a word, not a command).
+std::string RerunHint(const FinishedRun& run, const std::string& path) {
+  std::vector<std::string> argv = run.rerun;
+  if (argv.empty()) argv = {"vigil", "run", "--tests", run.tests_dir};
+  argv.insert(argv.end(), {"-t", path});
   std::string out;
-  for (char c : SanitizeForTerminal(s)) {
-    if (c == '|' || c == '`' || c == '*' || c == '_' || c == '<' || c == '>') out += '\\';
-    out += c;
-  }
-  return out.size() > 300 ? out.substr(0, 300) + "..." : out;
-}
-
-// Inside a code span nothing is escaped; a backquote would end it.
-std::string CodeSpan(std::string_view s) {
-  std::string out = SanitizeForTerminal(s.substr(0, 300));
-  for (char& c : out) {
-    if (c == '`') c = '\'';
-  }
-  return "`" + out + "`";
-}
-
-// Annotation text is one line; %, CR and LF are escaped as GitHub asks.
-std::string EscapeAnnotation(std::string_view t) {
-  std::string o;
-  for (char c : SanitizeForTerminal(t)) {
-    if (c == '%') o += "%25";
-    else if (c == '\r') o += "%0D";
-    else if (c == '\n') o += "%0A";
-    else o += c;
-  }
-  return o;
+  for (const auto& a : argv) out += (out.empty() ? "" : " ") + ShellQuote(a);
+  return out;
 }
 
 // The last `n` lines of `text`, found from its end: the output can be 16 MiB
@@ -218,7 +199,7 @@ std::string RunJson(const FinishedRun& run) {
   nlohmann::json j = {{"format_version", 1}, {"run_id", run.run_id}, {"status", run.status}, {"tests", tests}};
   if (!run.console_log.empty()) j["console_log"] = run.console_log;
   if (run.verdict) j["verdict"] = judge::VerdictJson(*run.verdict);
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return DumpJson(j) + "\n";
 }
 
 std::string RunnerLog(const FinishedRun& run) { return ToKtap(RunDocument(run)); }
@@ -239,17 +220,17 @@ std::string GithubSummary(const FinishedRun& run) {
     if (!verdict->known.empty() || !verdict->known_crashes.empty()) {
       md += "#### KNOWN (matched a known issue, not counted)\n\n";
       for (size_t i = 0; i < verdict->known.size() && i < 50; ++i) {
-        md += fmt::format("- {} {}\n", CodeSpan(verdict->known[i].path), EscapeMarkdown(verdict->known[i].detail));
+        md += fmt::format("- {} {}\n", MarkdownCode(verdict->known[i].path), EscapeMarkdown(verdict->known[i].detail));
       }
       for (const auto& c : verdict->known_crashes) {
-        md += fmt::format("- {} in {} {}\n", CodeSpan(c.title), CodeSpan(c.test), EscapeMarkdown(c.detail));
+        md += fmt::format("- {} in {} {}\n", MarkdownCode(c.title), MarkdownCode(c.test), EscapeMarkdown(c.detail));
       }
       md += "\n";
     }
     if (!verdict->quarantined.empty()) {
       md += "#### Quarantined (flaky, not counted)\n\n";
       for (size_t i = 0; i < verdict->quarantined.size() && i < 50; ++i) {
-        md += fmt::format("- {} {}\n", CodeSpan(verdict->quarantined[i].path),
+        md += fmt::format("- {} {}\n", MarkdownCode(verdict->quarantined[i].path),
                           EscapeMarkdown(verdict->quarantined[i].detail));
       }
       md += "\n";
@@ -269,10 +250,10 @@ std::string GithubSummary(const FinishedRun& run) {
       md += "\n#### Failures and flaky tests\n\n";
       header = true;
     }
-    md += fmt::format("- **{}** {}\n", st, CodeSpan(r.path));
+    md += fmt::format("- **{}** {}\n", st, MarkdownCode(r.path));
     const model::AttemptRecord& shown = flaky ? r.attempts.front() : r.attempts.back();
     std::vector<std::string> leaves = FailingLeaves(shown);
-    for (size_t i = 0; i < leaves.size() && i < 10; ++i) md += "  - " + EscapeMarkdown(leaves[i]) + "\n";
+    for (size_t i = 0; i < leaves.size() && i < 10; ++i) md += "  - " + MarkdownCode(leaves[i]) + "\n";
     if (md.size() > 60000) {
       md += "\n(truncated)\n";
       break;
@@ -301,7 +282,7 @@ std::string GithubAnnotations(const FinishedRun& run) {
     }
     std::vector<std::string> leaves = FailingLeaves(r.attempts.back());
     std::string msg = leaves.empty() ? st : fmt::format("{}: {}", st, leaves.front());
-    out += fmt::format("::error title={}::{}\n", EscapeAnnotation(r.path), EscapeAnnotation(msg));
+    out += fmt::format("::error title={}::{}\n", EscapeWorkflowProperty(r.path), EscapeWorkflowMessage(msg));
   }
   return out;
 }
@@ -318,7 +299,7 @@ std::string SummaryText(const FinishedRun& run, bool color) {
                       : shown.exit_code ? fmt::format("exit {}", *shown.exit_code)
                                         : sys::WaitStatus::Signaled(shown.signal).ToString();
     std::string tag = flaky ? "[FLAKY]" : StatusTag(StatusOf(st), color);
-    out += fmt::format("{} {} ({}{})\n", tag, r.path, how,
+    out += fmt::format("{} {} ({}{})\n", tag, SanitizeForTerminal(r.path), how,
                        r.attempts.size() > 1 ? fmt::format(", {} attempts", r.attempts.size()) : "");
     std::vector<std::string> leaves = FailingLeaves(shown);
     for (size_t i = 0; i < leaves.size() && i < 20; ++i) out += fmt::format("    {}\n", SanitizeForTerminal(leaves[i]));
@@ -338,12 +319,13 @@ std::string SummaryText(const FinishedRun& run, bool color) {
         out += fmt::format("      | {}\n", SanitizeForTerminal(line));
       }
     }
-    out += fmt::format("    rerun: vigil run --tests {} -t {}\n", run.tests_dir, r.path);
+    out += fmt::format("    rerun: {}\n", RerunHint(run, r.path));
   }
   for (const auto& r : run.results) {
     const auto& a = r.attempts.back();
     if (!a.environment_issues.empty()) {
-      out += fmt::format("environment: {}: {}\n", r.path, SanitizeForTerminal(a.environment_issues.front()));
+      out += fmt::format("environment: {}: {}\n", SanitizeForTerminal(r.path),
+                         SanitizeForTerminal(a.environment_issues.front()));
     }
   }
   RunCounts c = CountResults(run.results);

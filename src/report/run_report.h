@@ -29,6 +29,10 @@ struct FinishedRun {
   std::string console_log;                                  // a VM run's kernel console
   std::map<std::string, std::chrono::seconds> timeouts;     // per test path, for the runner log
   std::optional<judge::Verdict> verdict;                    // when the run was judged
+  // The command that runs a test again as this run ran it (vigil run and
+  // every option that decides where and how: tests, store, VM, namespaces,
+  // timeouts), without the `-t TEST` the rerun hints add.
+  std::vector<std::string> rerun;
 };
 
 // The tally the run's status comes from: FLAKY tests counted apart.

@@ -21,10 +21,7 @@ const char* Color(Status s) {
 
 std::string Tag(Status s, bool color) { return StatusTag(s, color); }
 
-std::string Name(const TestNode& n) {
-  if (!n.name.empty()) return SanitizeForTerminal(n.name);
-  return n.has_result_line ? fmt::format("test {}", n.number) : fmt::format("test {} (no result)", n.number);
-}
+std::string Name(const TestNode& n) { return SanitizeForTerminal(ktap::DisplayName(n)); }
 
 void Tree(const TestNode& node, int depth, const TextOptions& o, std::string* out) {
   std::string indent(static_cast<size_t>(depth) * 2, ' ');
@@ -34,7 +31,7 @@ void Tree(const TestNode& node, int depth, const TextOptions& o, std::string* ou
   }
   if (node.exit_code) extra += fmt::format(" (exit {})", *node.exit_code);
   if (node.duration_ms) extra += fmt::format(" ({} ms)", *node.duration_ms);
-  if (!node.has_result_line) extra += " (result missing)";
+  if (!node.has_result_line && !node.name.empty()) extra += " (no result)";
   *out += fmt::format("{}{} {}{}\n", indent, Tag(node.status, o.color), Name(node), extra);
   for (const auto& c : node.subtests) Tree(c, depth + 1, o, out);
 }

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
+
 namespace vigil::store {
 namespace {
 
@@ -74,7 +76,7 @@ class MemoryStore final : public Store {
     // The issues as the SQLite backend keeps them: through JSON, invalid
     // UTF-8 replaced.
     nlohmann::json issues = nlohmann::json::parse(
-        nlohmann::json(a.environment_issues).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        DumpJson(nlohmann::json(a.environment_issues)));
     kept.environment_issues = issues.get<std::vector<std::string>>();
     last_durations_[a.test_path] = a.duration_ms;
     r->attempts.push_back(std::move(kept));

@@ -10,6 +10,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
+#include "base/text.h"
+
 namespace vigil::store {
 
 using model::AttemptRecord;
@@ -20,6 +23,20 @@ using model::Environment;
 using model::RunRecord;
 using model::SubtestRecord;
 namespace {
+
+// Tool versions and the plan's test paths are any bytes and come back as
+// they went in (BytesToJson); the other JSON columns are for display.
+std::string ToolsJson(const std::map<std::string, std::string>& tools) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : tools) j[SanitizeUtf8(k)] = BytesToJson(v);
+  return DumpJson(j);
+}
+
+std::string PlanJson(const std::vector<std::string>& plan) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& p : plan) j.push_back(BytesToJson(p));
+  return DumpJson(j);
+}
 
 // The environment columns, in the order EnvironmentFromRow reads them.
 constexpr const char* kEnvironmentColumns =
@@ -39,7 +56,7 @@ Environment EnvironmentFromRow(const Statement& q) {
   nlohmann::json tools = nlohmann::json::parse(q.Text(7), nullptr, false);
   if (tools.is_object()) {
     for (const auto& [k, v] : tools.items()) {
-      if (v.is_string()) e.tools[k] = v.get<std::string>();
+      if (auto version = BytesFromJson(v)) e.tools[k] = std::move(*version);
     }
   }
   return e;
@@ -305,7 +322,7 @@ Result<int64_t> SqliteStore::EnsureEnvironment(const Environment& env) {
       "tools_json, kernel_config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!ins.ok()) return ins.status();
   ins->Bind(1, fp).Bind(2, env.kernel_release).Bind(3, env.uname).Bind(4, env.arch).Bind(5, env.cpus);
-  ins->Bind(6, env.memory_kb).Bind(7, env.where).Bind(8, env.accel).Bind(9, nlohmann::json(env.tools).dump());
+  ins->Bind(6, env.memory_kb).Bind(7, env.where).Bind(8, env.accel).Bind(9, ToolsJson(env.tools));
   ins->Bind(10, env.kernel_config);
   st = ins->Run();
   if (!st.ok()) return st;
@@ -325,7 +342,7 @@ Result<int64_t> SqliteStore::CreateRun(const RunRecord& run) {
       "INSERT INTO runs (started_at, host, command, tests_dir, plan_json, environment_id) VALUES (?, ?, ?, ?, ?, ?)");
   if (!ins.ok()) return ins.status();
   ins->Bind(1, run.started_at).Bind(2, run.host).Bind(3, run.command).Bind(4, run.tests_dir);
-  ins->Bind(5, nlohmann::json(run.plan).dump());
+  ins->Bind(5, PlanJson(run.plan));
   if (run.environment_id > 0) {
     ins->Bind(6, run.environment_id);
   } else {
@@ -369,7 +386,7 @@ Status SqliteStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
     att->Bind(4, std::nullopt);
   }
   att->Bind(5, a.signal).Bind(6, a.timed_out ? 1 : 0).Bind(7, a.duration_ms).Bind(8, a.started_at);
-  att->Bind(9, static_cast<int64_t>(a.output_bytes)).Bind(10, nlohmann::json(a.environment_issues).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  att->Bind(9, static_cast<int64_t>(a.output_bytes)).Bind(10, DumpJson(nlohmann::json(a.environment_issues)));
   att->Bind(11, a.subtests_dropped);
   st = att->Run();
   if (!st.ok()) return st;
@@ -448,7 +465,7 @@ RunRecord RunFromRow(const Statement& q) {
   nlohmann::json plan = nlohmann::json::parse(q.Text(7), nullptr, false);
   if (plan.is_array()) {
     for (const auto& p : plan) {
-      if (p.is_string()) r.plan.push_back(p.get<std::string>());
+      if (auto path = BytesFromJson(p)) r.plan.push_back(std::move(*path));
     }
   }
   r.environment_id = q.IsNull(8) ? 0 : q.Int(8);

@@ -168,6 +168,28 @@ TEST_P(StoreConformance, EnvironmentsAreDeduplicatedByFingerprint) {
   EXPECT_EQ(all->at(2).tools.at("ss"), "ss utility");
 }
 
+// Test file names and tool versions are bytes: a name with 0xff is kept
+// exactly (a resumed run finds its tests), and nothing throws.
+TEST_P(StoreConformance, KeepsInvalidUtf8InPlansToolsAndAttemptsExactly) {
+  Environment e = Env("6.1.0");
+  e.tools["ip"] = "ip utility, iproute2-\xff\xfe";
+  int64_t env = store().EnsureEnvironment(e).value();
+  EXPECT_EQ(store().LoadEnvironment(env).value().tools.at("ip"), "ip utility, iproute2-\xff\xfe");
+  RunRecord run = ARun(env);
+  run.plan = {"t:bad\xff.sh", "t:esc\x1b[31m.sh", "t:nl\nok 2 forged"};
+  run.command = "vigil run -t 't:bad\xff.sh'";
+  int64_t id = store().CreateRun(run).value();
+  EXPECT_EQ(store().LoadRun(id).value().plan, run.plan);
+  AttemptRecord a = Attempt("t:bad\xff.sh", "FAIL");
+  a.environment_issues = {"\xffip: command not found"};
+  ASSERT_TRUE(store().RecordAttempt(id, a).ok());
+  auto attempts = store().LoadAttempts(id, true).value();
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].test_path, "t:bad\xff.sh");
+  // Issues are display text: invalid bytes replaced, in both backends.
+  EXPECT_EQ(attempts[0].environment_issues, std::vector<std::string>{"\xEF\xBF\xBDip: command not found"});
+}
+
 TEST_P(StoreConformance, RoundTripsARunWithItsAttempts) {
   int64_t env = store().EnsureEnvironment(Env("6.1.0", "vm")).value();
   RunRecord run = ARun(env);

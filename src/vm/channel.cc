@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/json.h"
+
 namespace vigil::vm {
 namespace {
 
@@ -64,26 +66,50 @@ bool WriteAll(int fd, std::string_view data) {
   return true;
 }
 
+namespace {
+
+// argv, the environment and paths are any bytes: BytesToJson keeps them exact.
+nlohmann::json BytesList(const std::vector<std::string>& v) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& s : v) a.push_back(BytesToJson(s));
+  return a;
+}
+
+std::vector<std::string> BytesListFrom(const nlohmann::json& j, const char* key) {
+  std::vector<std::string> out;
+  if (!j.contains(key) || !j[key].is_array()) return out;
+  for (const auto& e : j[key]) {
+    if (auto s = BytesFromJson(e)) out.push_back(std::move(*s));
+  }
+  return out;
+}
+
+std::string BytesFrom(const nlohmann::json& j, const char* key) {
+  return j.contains(key) ? BytesFromJson(j[key]).value_or("") : "";
+}
+
+}  // namespace
+
 nlohmann::json OptionsToJson(const sys::ProcessOptions& o) {
-  return {{"argv", o.argv},
-          {"cwd", o.cwd},
-          {"env", o.env},
+  return {{"argv", BytesList(o.argv)},
+          {"cwd", BytesToJson(o.cwd)},
+          {"env", BytesList(o.env)},
           {"timeout_ms", o.timeout.count()},
           {"kill_grace_ms", o.kill_grace.count()},
           {"max_output_bytes", o.max_output_bytes},
-          {"cgroup_name", o.cgroup_name},
+          {"cgroup_name", BytesToJson(o.cgroup_name)},
           {"new_netns", o.new_netns}};
 }
 
 sys::ProcessOptions OptionsFromJson(const nlohmann::json& j) {
   sys::ProcessOptions o;
-  o.argv = j.value("argv", std::vector<std::string>{});
-  o.cwd = j.value("cwd", "");
-  o.env = j.value("env", std::vector<std::string>{});
+  o.argv = BytesListFrom(j, "argv");
+  o.cwd = BytesFrom(j, "cwd");
+  o.env = BytesListFrom(j, "env");
   o.timeout = std::chrono::milliseconds(j.value("timeout_ms", int64_t{0}));
   o.kill_grace = std::chrono::milliseconds(j.value("kill_grace_ms", int64_t{3000}));
   o.max_output_bytes = j.value("max_output_bytes", size_t{16 << 20});
-  o.cgroup_name = j.value("cgroup_name", "");
+  o.cgroup_name = BytesFrom(j, "cgroup_name");
   o.new_netns = j.value("new_netns", false);
   return o;
 }

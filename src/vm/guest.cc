@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "base/json.h"
 #include "runner/environment.h"
 #include "vm/channel.h"
 
@@ -60,7 +61,7 @@ int RunGuest(const std::string& port, const std::string& tool_path) {
   Writer writer(fd);
   model::Environment env = runner::DetectHostEnvironment(tool_path);
   env.where = "vm";
-  if (!writer.Send(FrameType::kHello, 0, EnvironmentToJson(env).dump())) {
+  if (!writer.Send(FrameType::kHello, 0, DumpJson(EnvironmentToJson(env)))) {
     fmt::print(stderr, "vigil guest: cannot write to {}\n", port);
     return 2;
   }
@@ -101,7 +102,7 @@ int RunGuest(const std::string& port, const std::string& tool_path) {
         sys::ProcessResult bad;
         bad.status = sys::WaitStatus::Exited(127);
         writer.Send(FrameType::kOutput, f.id, fmt::format("vigil guest: bad request: {}\n", e.what()));
-        writer.Send(FrameType::kEnd, f.id, ResultToJson(bad).dump());
+        writer.Send(FrameType::kEnd, f.id, DumpJson(ResultToJson(bad)));
         continue;
       }
       {
@@ -119,7 +120,7 @@ int RunGuest(const std::string& port, const std::string& tool_path) {
           result.status = sys::WaitStatus::Exited(127);
           sink.OnOutput(r.status().ToString() + "\n");
         }
-        writer.Send(FrameType::kEnd, id, ResultToJson(result).dump());
+        writer.Send(FrameType::kEnd, id, DumpJson(ResultToJson(result)));
         std::lock_guard<std::mutex> lock(mu);
         --running;
         cv.notify_all();

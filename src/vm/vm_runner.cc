@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include "base/json.h"
 #include "base/clock.h"
 #include "base/kernel_modules.h"
 #include "runner/environment.h"
@@ -546,7 +547,7 @@ Result<sys::ProcessResult> VmRunner::Run(const sys::ProcessOptions& options, sys
   std::unique_lock<std::mutex> lock(mu_);
   if (!up_ || channel_fd_ < 0) return Status::IOError("the VM is not running");
   uint32_t id = supervisor_.Begin(sink, options.max_output_bytes);
-  if (!WriteAll(channel_fd_, EncodeFrame(FrameType::kRequest, id, OptionsToJson(options).dump()))) {
+  if (!WriteAll(channel_fd_, EncodeFrame(FrameType::kRequest, id, DumpJson(OptionsToJson(options))))) {
     supervisor_.Abandon(id);
     return Status::IOError("cannot write to the VM's results channel");
   }

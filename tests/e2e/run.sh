@@ -34,7 +34,7 @@ expect_eq "big output counted" $((256 * 1048576 + 9)) \
 expect_eq "missing tool reported" True \
   "$(json_get "$TMP/run.json" "any('vigil_no_such_tool' in e for t in d['tests'] for e in t['environment_issues'])")"
 grep -q "^environment: basic:missing_tool.sh" "$TMP/out" && pass "environment line in summary" || fail "no environment line"
-grep -q "rerun: vigil run --tests $FX -t basic:fail.sh" "$TMP/out" && pass "rerun command" || fail "no rerun command"
+grep -q "rerun: vigil run --tests $FX --db $TMP/run.db -t basic:fail.sh$" "$TMP/out" && pass "rerun command" || fail "no rerun command"
 
 rss_kb=$(tail -1 "$TMP/rss")
 [ "$rss_kb" -lt $((96 * 1024)) ] && pass "RSS ${rss_kb} KiB with 256 MiB of test output" || fail "RSS ${rss_kb} KiB"
@@ -43,7 +43,7 @@ rss_kb=$(tail -1 "$TMP/rss")
 grep -q '^### vigil run 1: FAIL' "$TMP/summary.md" && pass "job summary written" || fail "no job summary"
 grep -q -- '- \*\*TIMEOUT\*\* `hang:timeout.sh`' "$TMP/summary.md" && pass "summary lists the timeout" || fail "summary lacks the timeout"
 expect_eq "annotations" 4 "$(grep -c '^::error title=' "$TMP/out")"
-grep -q '^::error title=basic:ktap_fail.sh::FAIL: \[FAIL\] second' "$TMP/out" && pass "annotation names the failing subtest" || fail "annotation lacks the subtest"
+grep -q '^::error title=basic%3Aktap_fail.sh::FAIL: \[FAIL\] second' "$TMP/out" && pass "annotation names the failing subtest" || fail "annotation lacks the subtest"
 
 # Nothing the tests started is alive.
 sleep 0.2
