@@ -11,6 +11,7 @@
 
 #include "base/status.h"
 #include "bisect/search.h"
+#include "sys/cancel.h"
 
 namespace vigil::engine {
 
@@ -39,6 +40,9 @@ struct ProbeOptions {
   std::string kernel;                // boot this kernel (relative to the worktree)
   std::string crash_title;           // count only kernel reports with this title glob
   std::string vigil_exe;             // the vigil that runs it; "" this one
+  // Raised: the build or test running is terminated as on a timeout (not
+  // recorded with the bisection).
+  const sys::Cancellation* cancel = nullptr;
 };
 
 // The command probe (exit 0 pass, 125 skip, 1-127 fail, >= 128 or a signal:

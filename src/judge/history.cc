@@ -10,7 +10,8 @@
 namespace vigil::judge {
 
 bool RunView::complete() const {
-  if (run.finished_at.empty() || run.status.empty()) return false;
+  // Unfinished, or stopped by a signal (until --resume completes it).
+  if (run.finished_at.empty() || run.status.empty() || run.status == "INTERRUPTED") return false;
   for (const auto& p : run.plan) {
     if (!tests.count(p)) return false;
   }

@@ -20,6 +20,9 @@
 
 namespace vigil::report {
 
+// The status of a run stopped by a signal before it finished (store, JSON).
+inline constexpr const char* kInterruptedRunStatus = "INTERRUPTED";
+
 struct FinishedRun {
   int64_t run_id = 0;
   std::vector<model::TestResult> results;  // plan order; tests never started are absent
@@ -28,6 +31,10 @@ struct FinishedRun {
   std::string console_log;                                  // a VM run's kernel console
   std::map<std::string, std::chrono::seconds> timeouts;     // per test path, for the runner log
   std::optional<judge::Verdict> verdict;                    // when the run was judged
+  // Stopped by a signal (status kInterruptedRunStatus): tests cut short
+  // (their last attempt is `interrupted`) and tests never started.
+  size_t interrupted_tests = 0;
+  size_t not_started = 0;
 };
 
 // The tally the run's status comes from: FLAKY tests counted apart.
