@@ -47,6 +47,7 @@ RunView BuildView(model::RunRecord run, model::Environment env, std::vector<mode
   v.env_class = EnvClass(v.env);
   std::map<std::string, std::vector<model::AttemptRecord>> by_test;
   for (auto& a : attempts) {
+    if (a.interrupted) continue;  // cut short by a cancelled run: no result
     if (!by_test.count(a.test_path)) v.order.push_back(a.test_path);
     by_test[a.test_path].push_back(std::move(a));
   }
