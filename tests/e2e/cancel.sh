@@ -112,6 +112,29 @@ expect_eq "SIGINT: no process of the tests is left" "" "$(leftovers)"
 expect_eq "SIGINT: the test is recorded interrupted" "1" "$(sql "$db" "select interrupted from attempts")"
 rm -f "$CANCEL_STATE"/*
 
+# --- SIGHUP -> 129; under nohup (SIGHUP ignored) it stays ignored ------------
+db="$TMP/hup.db"
+"$VIGIL" run --tests "$T" -t cancel:long.sh --db "$db" --color never > "$TMP/hup.out" 2>&1 &
+pid=$!
+wait_for "$CANCEL_STATE/long.started"
+kill -HUP "$pid"
+set +e; wait "$pid"; rc=$?; set -e
+expect_eq "SIGHUP: vigil exits 129" 129 "$rc"
+rm -f "$CANCEL_STATE"/*
+db="$TMP/nohup.db"
+(trap '' HUP; exec "$VIGIL" run --tests "$T" -t cancel:long.sh --db "$db" --color never) > "$TMP/nohup.out" 2>&1 &
+pid=$!
+wait_for "$CANCEL_STATE/long.started"
+kill -HUP "$pid"
+# The run goes on: a resume is still refused as live.
+set +e; "$VIGIL" run --resume last --db "$db" --color never > "$TMP/nohup-refused.out" 2>&1; rc=$?; set -e
+expect_eq "nohup: SIGHUP ignored, the run goes on" "2 yes" \
+  "$rc $(kill -0 "$pid" 2> /dev/null && echo yes || echo no)"
+kill -TERM "$pid"
+set +e; wait "$pid"; rc=$?; set -e
+expect_eq "nohup: SIGTERM still stops it (143)" 143 "$rc"
+rm -f "$CANCEL_STATE"/*
+
 # --- a second signal kills at once -------------------------------------------
 # daemon.sh ignores SIGTERM: after the first signal vigil would wait out the
 # grace; the second one kills it, and vigil exits without reports.
