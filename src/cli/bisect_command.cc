@@ -1,6 +1,7 @@
 // vigil bisect run|status|log|reset|simulate: flake-aware bisection. The
 // flags and the printing; the bisection itself is engine/bisect_driver.h.
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -95,9 +96,25 @@ int RunBisect(BisectFlags f) {
     fmt::print(stderr, "vigil bisect run: not in a git repository: {}\n", vcs.status().message());
     return kExitUsage;
   }
+  // SIGINT, SIGTERM, SIGHUP: the probe is stopped, the bisection stays
+  // resumable (first); the probe is killed at once (second).
+  sys::Cancellation cancel;
+  sys::SignalCanceller signals(cancel, [](int signo, sys::Cancellation::Level level) {
+    const char* name = sigabbrev_np(signo);
+    fmt::print(stderr, "\nvigil bisect: SIG{}: {}\n", name ? name : "?",
+               level == sys::Cancellation::Level::kStop
+                   ? "stopping the running test (a second signal kills it at once)"
+                   : "killing the running test");
+  });
+  r.cancel = &cancel;
+  r.probe.cancel = &cancel;
   std::unique_ptr<engine::Probe> probe = engine::MakeProbe(r.probe);
   PrintingObserver observer(f.json, r.fix);
   auto out = engine::RunBisection(**vcs, *probe, observer, r);
+  if (!out.ok() && cancel.stopping()) {
+    fmt::print(stderr, "vigil bisect run: {}\n", out.status().message());
+    return cancel.ExitCode();
+  }
   if (!out.ok()) {
     fmt::print(stderr, "vigil bisect run: {}\n", out.status().message());
     return kExitUsage;

@@ -34,6 +34,7 @@
 #include "runner/test_plan.h"
 #include "runner/timeout.h"
 #include "store/store.h"
+#include "sys/cancel.h"
 #include "sys/process.h"
 
 namespace vigil::cli {
@@ -198,6 +199,19 @@ int List(const RunFlags& f) {
 
 int Run(const RunFlags& f) {
   if (f.list) return List(f);
+  // SIGINT, SIGTERM, SIGHUP: the session stops (first) or kills (second).
+  sys::Cancellation cancel;
+  sys::SignalCanceller signals(cancel, [](int signo, sys::Cancellation::Level level) {
+    const char* name = sigabbrev_np(signo);
+    if (level == sys::Cancellation::Level::kStop) {
+      fmt::print(stderr,
+                 "\nvigil run: SIG{}: stopping: no new test starts, running tests are terminated and recorded as "
+                 "interrupted (a second signal kills them at once)\n",
+                 name ? name : "?");
+    } else {
+      fmt::print(stderr, "\nvigil run: SIG{}: killing the running tests and exiting\n", name ? name : "?");
+    }
+  });
   auto opened = store::Store::Open(f.db_path);
   if (!opened.ok()) {
     fmt::print(stderr, "vigil run: {}\n", opened.status().message());
@@ -211,6 +225,8 @@ int Run(const RunFlags& f) {
   req.command_line = CommandLine();
   req.host = sys::HostName();
   req.base_env = sys::CurrentEnvironment();  // --env-clear/--env-keep are in f.req
+  req.owner = sys::SelfOwner();
+  req.cancel = &cancel;
 
   Printer printer(f, UseColor(f.color));
   engine::RunSession session(**opened, SystemClock::Get(), printer);
@@ -255,13 +271,18 @@ Runner SetupRunCommand(CLI::App* app) {
       "report fails them.\n\n"
       "Exit status: 0 all passed or skipped, 1 a failure or timeout, 2 usage or internal error; with\n"
       "--known-issues, a known-issues.toml beside the tests or --baseline: the verdict's (0 Success,\n"
-      "1 Unstable, 3 Critical; see vigil verdict --help).");
+      "1 Unstable, 3 Critical; see vigil verdict --help).\n\n"
+      "SIGINT, SIGTERM or SIGHUP stop the run: no test starts any more, the running ones are terminated\n"
+      "as on a timeout and recorded as interrupted, the run is finished (INTERRUPTED) and its reports\n"
+      "written, and vigil exits 130, 143 or 129; `vigil run --resume RUN_ID` runs what is left. A\n"
+      "second signal kills the running tests at once and exits without reports.");
   app->add_option("--tests", f->req.tests_dir, "Installed kselftest tree or directory of executables")
       ->check(CLI::ExistingDirectory);
   app->add_option("--db", f->db_path, "SQLite results store (created if missing)")->capture_default_str();
   app->add_option("--resume", f->req.resume,
                   "Finish run RUN_ID (or 'last') after vigil was interrupted: only tests without a "
-                  "recorded result run; the reports cover the whole run");
+                  "recorded result (or interrupted) run; the reports cover the whole run. Refused while the "
+                  "run's own vigil is still running");
   app->add_option("-t,--test", f->req.filter.tests, "Run COLLECTION:TEST (repeatable)");
   app->add_option("-c,--collection", f->req.filter.collections, "Run every test of COLLECTION (repeatable)");
   app->add_option("--skip", f->req.filter.skip, "Skip tests whose COLLECTION:TEST matches this glob (repeatable)");

@@ -313,12 +313,20 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
       search.Record(rec.position, OutcomeOf(rec.outcome));
     }
     int checked_out = -1;
+    auto stopped = [&](const std::string& hash) {
+      return Status::Internal(
+          fmt::format("stopped at {} by a signal (the runs so far are kept; run the same command again to resume)",
+                      hash.substr(0, 12)));
+    };
     for (int j = search.Next(); j >= 0; j = search.Next()) {
       const std::string& hash = line.commits[j];
+      if (r.cancel && r.cancel->stopping()) return stopped(hash);
       if (j != checked_out) {
         if (Status co = vcs_.Checkout(wt, hash); !co.ok()) return co;
         checked_out = j;
-        if (!probe_.Build(wt, hash)) {
+        bool built = probe_.Build(wt, hash);
+        if (r.cancel && r.cancel->stopping()) return stopped(hash);  // a stopped build says nothing
+        if (!built) {
           observer_.BuildFailed(hash);
           search.Record(j, bisect::Outcome::kSkip);
           if (Status st = db.RecordBisectRun(id, {j, hash, "skip", std::nullopt, 0, clock_.UtcNow()});
@@ -330,6 +338,7 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
         }
       }
       auto probe = probe_.Run(wt, hash);
+      if (r.cancel && r.cancel->stopping()) return stopped(hash);  // nor does a stopped run
       if (!probe.ok()) {
         return Status::Internal(
             fmt::format("aborted at {}: {} (the runs so far are kept; run again to resume)",

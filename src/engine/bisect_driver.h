@@ -37,6 +37,10 @@ struct BisectRequest {
   double prior_a = 1, prior_b = 3, epsilon = 0, deterministic = 0.1;
   std::string bad_history;  // "F/N" as given (recorded), parsed into:
   int known_runs = 0, known_failures = 0;
+  // Raised (a signal): the probe running is stopped and not recorded, the
+  // bisection stays in progress (the same command resumes it), and Run
+  // returns an error saying so.
+  const sys::Cancellation* cancel = nullptr;
 };
 
 // "F/N" -> F failures in N runs; false unless 0 <= F <= N and 1 <= N <= 100000.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -27,6 +28,11 @@ class FakeProbe final : public Probe {
       return Status::Internal("machine gone");
     runs.push_back(commit);
     ProbeRun p;
+    if (cancel && static_cast<int>(runs.size()) == cancel_at) {
+      cancel->Request(SIGTERM);
+      p.outcome = Outcome::kFail;
+      return p;
+    }
     if (cannot_start.count(commit)) {
       p.outcome = Outcome::kSkip;
       p.exit_code = 127;
@@ -43,6 +49,11 @@ class FakeProbe final : public Probe {
   }
   std::set<std::string> unbuildable, cannot_start, target_absent;
   int abort_after = -1;
+  // A cancellation point: the run number `cancel_at` (1-based) is stopped
+  // by a signal (`cancel` requested while it runs; it then fails, as a
+  // terminated test does).
+  sys::Cancellation* cancel = nullptr;
+  int cancel_at = 0;
   std::vector<std::string> runs;
 
  private:
@@ -461,6 +472,34 @@ TEST(ParseBadHistoryTest, TakesFailuresOverRuns) {
   EXPECT_FALSE(ParseBadHistory("5/3", &f, &n));
   EXPECT_FALSE(ParseBadHistory("x/3", &f, &n));
   EXPECT_FALSE(ParseBadHistory("3", &f, &n));
+}
+
+TEST_F(BisectDriverTest, ACancelledProbeIsNotRecordedAndTheBisectionResumes) {
+  Linear(30);
+  sys::Cancellation cancel;
+  FakeProbe probe(FailsFrom("c17"));
+  probe.cancel = &cancel;
+  probe.cancel_at = 3;
+  BisectRequest r = Request("c0", "c30");
+  r.cancel = &cancel;
+  auto out = Bisect(probe, r);
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("stopped at"), std::string::npos) << out.status().message();
+  EXPECT_EQ(probe.runs.size(), 3u);  // nothing after the signal
+  auto db = store::Store::Open(DbPath());
+  ASSERT_TRUE(db.ok());
+  auto b = (*db)->ActiveBisection(vcs_.Top());
+  ASSERT_TRUE(b.ok()) << "still in progress";
+  EXPECT_EQ(RecordedRuns(b->id).size(), 2u);  // the stopped run's outcome is not evidence
+
+  // Run again without a signal: it resumes and finds the culprit.
+  FakeProbe again(FailsFrom("c17"));
+  BisectRequest r2 = Request("c0", "c30");
+  auto done = Bisect(again, r2);
+  ASSERT_TRUE(done.ok()) << done.status().message();
+  EXPECT_EQ(done->id, b->id);
+  EXPECT_EQ(done->result["culprit"]["hash"], "c17");
+  EXPECT_EQ(observer_.resumed_with, 2);
 }
 
 }  // namespace

@@ -42,6 +42,7 @@ class ProbeBase : public Probe {
     bo.argv = {"/bin/sh", "-c", o_.build};
     bo.cwd = worktree;
     bo.env = sys::CurrentEnvironment();
+    bo.cancel = o_.cancel;
     auto br = sys::RunProcess(bo);
     return br.ok() && br->status.exited() && br->status.exit_code() == 0;
   }
@@ -57,8 +58,10 @@ class ProbeBase : public Probe {
     o.cwd = worktree;
     o.env = sys::CurrentEnvironment();
     o.env.push_back("VIGIL_BISECT_COMMIT=" + commit);
+    o.cancel = o_.cancel;
     auto r = sys::RunProcess(o);
     if (!r.ok()) return r.status();
+    if (r->cancelled) return Status::Internal("the test was stopped (vigil was cancelled)");
     if (!r->status.exited())
       return Status::Internal(fmt::format("the test was killed by {}", r->status.ToString()));
     ProbeRun p;

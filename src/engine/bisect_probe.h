@@ -11,6 +11,7 @@
 
 #include "base/status.h"
 #include "bisect/search.h"
+#include "sys/cancel.h"
 
 namespace vigil::engine {
 
@@ -48,6 +49,9 @@ struct ProbeOptions {
   std::string kernel;                // boot this kernel (relative to the worktree)
   std::string crash_title;           // count only kernel reports with this title glob
   std::string vigil_exe;             // the vigil that runs it; "" this one
+  // Raised: the build or test running is terminated as on a timeout (not
+  // recorded with the bisection).
+  const sys::Cancellation* cancel = nullptr;
 };
 
 // The shell command (each argument quoted) that runs what the probe runs, at

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstring>
+
 #include <algorithm>
 #include <atomic>
 #include <climits>
@@ -22,6 +24,7 @@
 #include "runner/scheduler.h"
 #include "runner/test_run.h"
 #include "runner/timeout.h"
+#include "sys/process.h"
 
 namespace vigil::engine {
 namespace {
@@ -72,6 +75,7 @@ model::AttemptRecord ToRecord(const runner::TestOutcome& o, const std::string& s
   a.subtests_dropped = o.node.dropped;
   for (const auto& k : o.process.kernel_reports)
     a.crashes.push_back({std::string(model::TypeName(k.type)), k.title, k.fatal, k.fingerprint, k.guilty, k.text});
+  a.interrupted = o.process.cancelled;
   return a;
 }
 
@@ -287,8 +291,6 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
     if (!id.ok()) return id.status();
     auto run = db_.LoadRun(*id);
     if (!run.ok()) return run.status();
-    auto done = db_.LoadAttempts(*id, true);
-    if (!done.ok()) return done.status();
     // A VM run resumes in a VM booting what it booted (unless --kernel says
     // otherwise); a host run stays on the host.
     if (!run->vm_json.empty() && !f.vm) {
@@ -304,6 +306,29 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
       return Status::InvalidArgument(
           fmt::format("run {} ran on the host; resuming it in a VM would mix environments", *id));
     }
+    // One vigil per run: a run whose vigil still runs is not resumed beside it.
+    if (!run->owner.empty()) {
+      switch (sys::CheckOwner(run->owner)) {
+        case sys::OwnerState::kAlive:
+          return Status::InvalidArgument(fmt::format(
+              "run {} is still running (vigil pid {}): wait for it to end, or stop it (kill -TERM {}) and then "
+              "resume it",
+              *id, sys::OwnerPid(run->owner), sys::OwnerPid(run->owner)));
+        case sys::OwnerState::kElsewhere:
+          return Status::InvalidArgument(fmt::format(
+              "run {} belongs to vigil pid {} on host {}, whose state cannot be seen from here: resume it there",
+              *id, sys::OwnerPid(run->owner), SanitizeForTerminal(sys::OwnerHost(run->owner))));
+        case sys::OwnerState::kGone:
+          break;  // its vigil died without finishing it: taken over
+      }
+    }
+    auto claimed = db_.ClaimRun(*id, run->owner, f.owner);
+    if (!claimed.ok()) return claimed.status();
+    if (!*claimed) return Status::InvalidArgument(fmt::format("run {} was just taken over by another vigil", *id));
+    // Tests a cancelled invocation interrupted run again, as if never started.
+    if (Status st = db_.DiscardInterrupted(*id); !st.ok()) return st;
+    auto done = db_.LoadAttempts(*id, true);
+    if (!done.ok()) return done.status();
     run_id = *id;
     // The run's own tree and plan decide what runs: say which options lose.
     std::vector<std::string> ignored;
@@ -358,6 +383,9 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
   options.use_cgroups = f.use_cgroups;
   options.netns = f.netns;
   options.base_env = f.env_clear || !f.env_keep.empty() ? runner::ClearEnvironment(f.base_env, f.env_keep) : f.base_env;
+  options.cancel = f.cancel;
+  const sys::Cancellation* cancel = f.cancel;
+  auto cancelled = [cancel] { return cancel && cancel->stopping(); };
   std::string path_var = "/usr/sbin:/usr/bin:/sbin:/bin";
   for (const auto& e : options.base_env) {
     if (e.rfind("PATH=", 0) == 0) path_var = e.substr(5);
@@ -411,6 +439,7 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
       run.tests_dir = Absolute(tests_dir);
       for (const auto& t : tests) run.plan.push_back(t.path());
       run.environment_id = *env_id;
+      run.owner = f.owner;
       auto id = db_.CreateRun(run);
       if (!id.ok()) return id.status();
       run_id = *id;
@@ -447,10 +476,20 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
     size_t done = 0;
     std::atomic<bool> stop_after_crash{false};
     std::atomic<size_t> not_run{0};
+    size_t not_started = 0, interrupted = 0;  // by a cancellation (under mu)
     bool store_failed = false;
     auto worker = [&] {
       while (std::optional<size_t> next = scheduler.Next()) {
         size_t i = *next;
+        if (cancelled()) {
+          // Cancelled: nothing starts any more (--resume runs it later).
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            ++not_started;
+          }
+          scheduler.Done(i);
+          continue;
+        }
         if (stop_after_crash) {
           // --on-crash stop: what is left is not run (--resume runs it later).
           ++not_run;
@@ -470,6 +509,7 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
           a.attempt = attempt;
           bool failed = ktap::IsFailure(o.node.status);
           std::lock_guard<std::mutex> lock(mu);
+          if (a.interrupted) ++interrupted;
           // Committed as soon as it finished: a crash of vigil loses nothing.
           Status st = db_.RecordAttempt(run_id, a);
           if (!st.ok() && !store_failed) {
@@ -477,7 +517,9 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
             observer_.OnWarning(fmt::format("cannot record {}: {}", a.test_path, st.message()));
           }
           fresh[i].push_back(std::move(a));
-          if (!failed || attempt == 1 + retries[i]) {
+          // A cancelled run retries nothing: an interrupted attempt is no
+          // verdict, and a failure that ended as the signal came stays one.
+          if (!failed || attempt == 1 + retries[i] || cancelled()) {
             ++done;
             observer_.OnTestFinished({tests[i].path(), judge::FinalStatusOf(fresh[i]), fresh[i].back().duration_ms, attempt,
                                       done, tests.size()});
@@ -492,6 +534,14 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
     for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
     for (auto& t : threads) t.join();
     observer_.OnTestsDone();
+    end.run_id = run_id;
+    if (cancel && cancel->killing()) {
+      // Killed at once: what ended is recorded, the run stays unfinished
+      // (resumable); no report.
+      end.cancelled = true;
+      end.exit_code = cancel->ExitCode();
+      return end;
+    }
     if (not_run > 0) {
       observer_.OnNote(fmt::format(
           "vm: the kernel crashed and --on-crash is stop: {} test(s) not run (vigil run --db {} --resume {} runs "
@@ -534,11 +584,19 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
     }
     ktap::Status agg = report::CountResults(results).aggregate;
     finished.status = std::string(ktap::StatusName(agg));
+    bool was_cancelled = cancelled();
+    if (was_cancelled) {
+      // Finished as far as it went; `--resume` completes it (judged runs
+      // and history leave an INTERRUPTED run out).
+      finished.status = report::kInterruptedRunStatus;
+      finished.interrupted_tests = interrupted;
+      finished.not_started = not_started;
+    }
     Status fin = db_.FinishRun(run_id, finished.status, clock_.UtcNow());
     if (!fin.ok()) observer_.OnWarning(fmt::format("cannot finish run {}: {}", run_id, fin.message()));
 
     // The verdict (known issues, quarantine, baseline) when asked for.
-    if (judged) {
+    if (judged && !was_cancelled) {
       VerdictRequest req;
       req.run_id = run_id;
       req.baseline = f.baseline.empty() ? "none" : f.baseline;
@@ -553,6 +611,15 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
       }
     }
     if (Status st = observer_.OnRunFinished(finished); !st.ok()) return st;
+    if (was_cancelled) {
+      observer_.OnNote(fmt::format(
+          "run {} was stopped (SIG{}): {} test(s) interrupted, {} not started; to finish it: vigil run --resume "
+          "{} --db {}",
+          run_id, sigabbrev_np(cancel->signal()) ? sigabbrev_np(cancel->signal()) : "?", interrupted, not_started, run_id, ShellQuote(f.db_path.empty() ? "vigil.db" : f.db_path)));
+      end.cancelled = true;
+      end.exit_code = cancel->ExitCode();
+      return end;
+    }
     if (store_failed) {
       end.exit_code = 2;
       return end;

@@ -27,6 +27,7 @@
 #include "runner/config.h"
 #include "runner/test_plan.h"
 #include "store/store.h"
+#include "sys/cancel.h"
 
 namespace vigil::engine {
 
@@ -54,6 +55,14 @@ struct RunRequest {
   std::vector<std::string> base_env;  // the environment tests start from
   bool env_clear = false;             // tests get only the basics of base_env...
   std::vector<std::string> env_keep;  // ...and these (globs on names); implies env_clear
+  // This vigil as the run's owner (sys::SelfOwner()), recorded with the run;
+  // a run whose owner is alive is not resumed. "" records none.
+  std::string owner;
+  // Raised (a signal): no test starts any more, the running ones are
+  // terminated and recorded interrupted, the run is finished and reported,
+  // and the session ends with cancel->ExitCode(). At its kill level the
+  // session returns as soon as the tests are killed, reporting nothing.
+  const sys::Cancellation* cancel = nullptr;
 };
 
 struct RunStart {
@@ -105,7 +114,11 @@ class RunObserver {
 };
 
 struct SessionEnd {
-  int exit_code = 0;  // 0 passed, 1 failed, 3 critical (judged), 2 store failures
+  // 0 passed, 1 failed, 3 critical (judged), 2 store failures, 128 + signal
+  // when cancelled.
+  int exit_code = 0;
+  bool cancelled = false;
+  int64_t run_id = 0;  // the (last) run, e.g. to resume a cancelled one
   // With repeat > 1: per test path, (runs it failed, runs).
   std::map<std::string, std::pair<int, int>> repeat_tally;
 };

@@ -17,7 +17,9 @@
 #include "base/text.h"
 #include "judge/outcome.h"
 #include "store/memory_store.h"
+#include "sys/cancel.h"
 #include "sys/fake_process_runner.h"
+#include "sys/process.h"
 
 namespace vigil::engine {
 namespace {
@@ -101,6 +103,13 @@ class DyingStore final : public store::Store {
   }
   Status FinishRun(int64_t run_id, const std::string& status, const std::string& at) override {
     return Write() ? inner_->FinishRun(run_id, status, at) : Dead();
+  }
+  Result<bool> ClaimRun(int64_t run_id, const std::string& expected, const std::string& owner) override {
+    if (!Write()) return Dead();
+    return inner_->ClaimRun(run_id, expected, owner);
+  }
+  Status DiscardInterrupted(int64_t run_id) override {
+    return Write() ? inner_->DiscardInterrupted(run_id) : Dead();
   }
   Result<model::RunRecord> LoadRun(int64_t id) override { return inner_->LoadRun(id); }
   Result<std::vector<model::RunRecord>> ListRuns(const store::RunQuery& q) override { return inner_->ListRuns(q); }
@@ -918,6 +927,145 @@ TEST_F(RunSessionTest, ResumeSaysWhichOptionsItIgnores) {
   EXPECT_EQ(rec_.warnings[0], "--resume last: ignoring --tests, -t/--test, --skip: a resumed run runs the rest of "
                               "its own plan from " + (dir_ / "tests").string());
   EXPECT_EQ(rec_.runs.back().results.size(), 2u);
+}
+
+// Cancellation (SIGINT/SIGTERM/SIGHUP to vigil run): the FakeProcessRunner's
+// cancellation point requests it while a test runs.
+
+std::vector<std::string> Started(const sys::FakeProcessRunner& runner) {
+  std::vector<std::string> names;
+  for (const auto& s : runner.started()) names.push_back(fs::path(s).filename().string());
+  return names;
+}
+
+TEST_F(RunSessionTest, ACancelledRunStartsNothingMoreRecordsTheRunningTestInterruptedAndResumes) {
+  Tests({"a.sh", "b.sh", "c.sh", "d.sh"});
+  sys::Cancellation cancel;
+  sys::FakeProgram cut = Exits(0, "half of b\n");
+  cut.cancels = &cancel;
+  runner_.Script("/b.sh", {cut, Exits(0, "all of b\n")});
+  RunRequest r = Request();
+  r.cancel = &cancel;
+  r.retries = 2;  // an interrupted attempt is not retried
+  r.owner = sys::SelfOwner();
+  auto end = Execute(r);
+  ASSERT_TRUE(end.ok()) << end.status().ToString();
+  EXPECT_TRUE(end->cancelled);
+  EXPECT_EQ(end->exit_code, 143);  // 128 + SIGTERM
+  EXPECT_EQ(Started(runner_), (std::vector<std::string>{"a.sh", "b.sh"}));
+  EXPECT_TRUE(rec_.retries.empty());
+
+  // The run is finished as far as it went, reported, and resumable.
+  auto run = db_->LoadRun(1).value();
+  EXPECT_EQ(run.status, "INTERRUPTED");
+  EXPECT_FALSE(run.finished_at.empty());
+  EXPECT_EQ(run.owner, "");
+  auto attempts = db_->LoadAttempts(1, true).value();
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_FALSE(attempts[0].interrupted);
+  EXPECT_EQ(attempts[1].test_path, "c:b.sh");
+  EXPECT_TRUE(attempts[1].interrupted);
+  EXPECT_EQ(attempts[1].status, "ERROR");
+  EXPECT_NE(attempts[1].output.find("half of b"), std::string::npos);
+  ASSERT_EQ(rec_.runs.size(), 1u);
+  EXPECT_EQ(rec_.runs[0].status, "INTERRUPTED");
+  EXPECT_EQ(rec_.runs[0].interrupted_tests, 1u);
+  EXPECT_EQ(rec_.runs[0].not_started, 2u);
+  EXPECT_NE(report::RunJson(rec_.runs[0]).find(R"("interrupted":{"not_started":2,"tests":1})"), std::string::npos);
+  EXPECT_NE(report::RunnerLog(rec_.runs[0]).find("not ok 2 selftests: c: b.sh # ERROR interrupted"),
+            std::string::npos);
+  bool hint = std::any_of(rec_.notes.begin(), rec_.notes.end(), [&](const std::string& n) {
+    return n.find("vigil run --resume 1 --db " + r.db_path) != std::string::npos;
+  });
+  EXPECT_TRUE(hint);
+
+  // --resume runs the interrupted test and those never started, and the run
+  // reads as if it had never been interrupted.
+  RunRequest again = Request();
+  again.tests_dir.clear();
+  again.resume = "last";
+  auto resumed = Execute(again);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  EXPECT_EQ(resumed->exit_code, 0);
+  EXPECT_EQ(Started(runner_), (std::vector<std::string>{"a.sh", "b.sh", "b.sh", "c.sh", "d.sh"}));
+  attempts = db_->LoadAttempts(1, true).value();
+  ASSERT_EQ(attempts.size(), 4u);
+  for (const auto& a : attempts) {
+    EXPECT_FALSE(a.interrupted) << a.test_path;
+    EXPECT_EQ(a.attempt, 1) << a.test_path;
+    EXPECT_EQ(a.status, "PASS") << a.test_path;
+  }
+  EXPECT_EQ(db_->LoadRun(1).value().status, "PASS");
+  ASSERT_EQ(rec_.runs.size(), 2u);
+  EXPECT_EQ(StatusOf(rec_.runs[1], "c:b.sh"), "PASS");
+  EXPECT_EQ(rec_.runs[1].results.size(), 4u);
+}
+
+TEST_F(RunSessionTest, ASecondSignalReturnsAtOnceLeavingTheRunUnfinishedAndResumable) {
+  Tests({"a.sh", "b.sh", "c.sh"});
+  sys::Cancellation cancel;
+  sys::FakeProgram cut = Exits(0);
+  cut.cancels = &cancel;
+  cut.requests = 2;
+  runner_.Script("/a.sh", {cut, Exits(0)});
+  RunRequest r = Request();
+  r.cancel = &cancel;
+  auto end = Execute(r);
+  ASSERT_TRUE(end.ok());
+  EXPECT_TRUE(end->cancelled);
+  EXPECT_EQ(end->exit_code, 143);
+  EXPECT_TRUE(rec_.runs.empty());  // no report
+  EXPECT_EQ(db_->LoadRun(1).value().status, "");
+  auto attempts = db_->LoadAttempts(1).value();
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_TRUE(attempts[0].interrupted);
+
+  RunRequest again = Request();
+  again.resume = "1";
+  auto resumed = Execute(again);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  EXPECT_EQ(resumed->exit_code, 0);
+  EXPECT_EQ(db_->LoadAttempts(1).value().size(), 3u);
+}
+
+TEST_F(RunSessionTest, ResumingARunWhoseVigilIsAliveIsRefusedAndADeadOnesIsTakenOver) {
+  Tests({"a.sh", "b.sh"});
+  // A run left unfinished, owned by a live process (this one).
+  sys::Cancellation cancel;
+  sys::FakeProgram cut = Exits(0);
+  cut.cancels = &cancel;
+  cut.requests = 2;
+  runner_.Script("/a.sh", {cut, Exits(0)});
+  RunRequest r = Request();
+  r.cancel = &cancel;
+  r.owner = sys::SelfOwner();
+  ASSERT_TRUE(Execute(r).ok());
+  ASSERT_EQ(db_->LoadRun(1).value().owner, r.owner);
+
+  RunRequest again = Request();
+  again.resume = "last";
+  again.owner = "someone-else 1 1";
+  auto refused = Execute(again);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("run 1 is still running (vigil pid " + std::to_string(getpid())),
+            std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(db_->LoadAttempts(1).value().size(), 1u);  // nothing ran, nothing was discarded
+
+  // Another host's vigil: cannot be told from here.
+  ASSERT_TRUE(db_->ClaimRun(1, r.owner, "elsewhere.invalid 4242 7").value());
+  auto elsewhere = Execute(again);
+  ASSERT_FALSE(elsewhere.ok());
+  EXPECT_NE(elsewhere.status().message().find("on host elsewhere.invalid"), std::string::npos);
+
+  // This host, this pid, another start time: a pid used again, the owner is gone.
+  std::string dead = fmt::format("{} {} 1", sys::HostName(), getpid());
+  ASSERT_TRUE(db_->ClaimRun(1, "elsewhere.invalid 4242 7", dead).value());
+  auto taken = Execute(again);
+  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+  EXPECT_EQ(taken->exit_code, 0);
+  EXPECT_EQ(db_->LoadRun(1).value().status, "PASS");
+  EXPECT_EQ(db_->LoadRun(1).value().owner, "");
 }
 
 }  // namespace

@@ -10,7 +10,8 @@
 namespace vigil::judge {
 
 bool RunView::complete() const {
-  if (run.finished_at.empty() || run.status.empty()) return false;
+  // Unfinished, or stopped by a signal (until --resume completes it).
+  if (run.finished_at.empty() || run.status.empty() || run.status == "INTERRUPTED") return false;
   for (const auto& p : run.plan) {
     if (!tests.count(p)) return false;
   }
@@ -46,6 +47,7 @@ RunView BuildView(model::RunRecord run, model::Environment env, std::vector<mode
   v.env_class = EnvClass(v.env);
   std::map<std::string, std::vector<model::AttemptRecord>> by_test;
   for (auto& a : attempts) {
+    if (a.interrupted) continue;  // cut short by a cancelled run: no result
     if (!by_test.count(a.test_path)) v.order.push_back(a.test_path);
     by_test[a.test_path].push_back(std::move(a));
   }

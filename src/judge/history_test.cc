@@ -74,6 +74,35 @@ TEST(LoadHistory, WindowsPerClassAsWhenEveryRunWasRead) {
   }
 }
 
+TEST(LoadRunView, InterruptedAttemptsAreNoResultAndAnInterruptedRunIsIncomplete) {
+  auto db = store::NewMemoryStore();
+  model::RunRecord r;
+  r.started_at = "t";
+  r.plan = {"c:a", "c:b"};
+  int64_t id = db->CreateRun(r).value();
+  model::AttemptRecord a;
+  a.test_path = "c:a";
+  a.status = "PASS";
+  ASSERT_TRUE(db->RecordAttempt(id, a).ok());
+  model::AttemptRecord cut;
+  cut.test_path = "c:b";
+  cut.status = "ERROR";
+  cut.interrupted = true;
+  ASSERT_TRUE(db->RecordAttempt(id, cut).ok());
+  ASSERT_TRUE(db->FinishRun(id, "INTERRUPTED", "t2").ok());
+  RunView v = LoadRunView(*db, id).value();
+  EXPECT_EQ(v.tests.size(), 1u);
+  EXPECT_EQ(v.tests.count("c:b"), 0u);
+  EXPECT_FALSE(v.complete());
+  // Finished by --resume: complete.
+  ASSERT_TRUE(db->DiscardInterrupted(id).ok());
+  cut.status = "PASS";
+  cut.interrupted = false;
+  ASSERT_TRUE(db->RecordAttempt(id, cut).ok());
+  ASSERT_TRUE(db->FinishRun(id, "PASS", "t3").ok());
+  EXPECT_TRUE(LoadRunView(*db, id).value().complete());
+}
+
 TEST(ResolveRun, StepsBackOverTheRunsBeforeIt) {
   auto db = store::NewMemoryStore();
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(db->CreateRun(model::RunRecord{}).ok());

@@ -42,6 +42,9 @@ struct RunRecord {
   // A VM run: what it booted (kernel, modules, accel, ...) as JSON, so that
   // --resume boots the same; "" on the host.
   std::string vm_json;
+  // The vigil process running it ("host pid start-time", sys::ProcessOwner),
+  // "" once finished: `--resume` of a run whose owner is alive is refused.
+  std::string owner;
 };
 
 struct SubtestRecord {
@@ -77,6 +80,9 @@ struct AttemptRecord {
   // reported as truncated).
   int64_t subtests_dropped = 0;
   std::vector<CrashRecord> crashes;
+  // Cut short by a cancelled run (SIGINT/SIGTERM/SIGHUP to vigil): not a
+  // result; `vigil run --resume` runs the test again and drops this attempt.
+  bool interrupted = false;
 };
 
 // A bisection (vigil bisect): what it searches, and every run it made, so an

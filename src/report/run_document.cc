@@ -88,7 +88,10 @@ ktap::Document RunDocument(const FinishedRun& run) {
     // The kselftest runner's result line: its directive, then vigil's status.
     Status status = judge::StatusOf(a.status);
     SetResult(status, &t);
-    if (a.timed_out) {
+    if (a.interrupted) {
+      t.directive = Directive::kError;
+      t.directive_text = "interrupted (vigil was stopped)";
+    } else if (a.timed_out) {
       auto it = run.timeouts.find(a.test_path);
       auto timeout = it != run.timeouts.end() ? it->second : runner::kDefaultKselftestTimeout;
       t.directive = Directive::kTimeout;

@@ -160,7 +160,8 @@ nlohmann::json AttemptJson(const model::AttemptRecord& a) {
           {"started_at", a.started_at},
           {"output_bytes", a.output_bytes},
           {"subtests", subtests},
-          {"subtests_dropped", a.subtests_dropped}};
+          {"subtests_dropped", a.subtests_dropped},
+          {"interrupted", a.interrupted}};
 }
 
 std::string RunJson(const FinishedRun& run) {
@@ -198,6 +199,9 @@ std::string RunJson(const FinishedRun& run) {
   }
   nlohmann::json j = {{"format_version", 1}, {"run_id", run.run_id}, {"status", run.status}, {"tests", tests}};
   if (!run.console_log.empty()) j["console_log"] = run.console_log;
+  if (run.status == kInterruptedRunStatus) {
+    j["interrupted"] = {{"tests", run.interrupted_tests}, {"not_started", run.not_started}};
+  }
   if (run.verdict) j["verdict"] = judge::VerdictJson(*run.verdict);
   return DumpJson(j) + "\n";
 }
@@ -295,7 +299,8 @@ std::string SummaryText(const FinishedRun& run, bool color) {
     bool flaky = status == model::TestStatus::kFlaky;
     if (!model::IsFailure(status) && !flaky) continue;
     const model::AttemptRecord& shown = flaky ? r.attempts.front() : r.attempts.back();
-    std::string how = shown.timed_out   ? "timeout"
+    std::string how = shown.interrupted ? "interrupted"
+                      : shown.timed_out ? "timeout"
                       : shown.exit_code ? fmt::format("exit {}", *shown.exit_code)
                                         : sys::WaitStatus::Signaled(shown.signal).ToString();
     std::string tag = flaky ? "[FLAKY]" : StatusTag(StatusOf(st), color);
@@ -336,6 +341,10 @@ std::string SummaryText(const FinishedRun& run, bool color) {
       counts.Get(ktap::Status::kFail) + counts.Get(ktap::Status::kError), counts.Get(ktap::Status::kCrash),
       counts.Get(ktap::Status::kTimeout), counts.Get(ktap::Status::kSkip), c.flaky, counts.Get(ktap::Status::kXfail),
       counts.Get(ktap::Status::kXpass));
+  if (run.status == kInterruptedRunStatus) {
+    out += fmt::format("run {} INTERRUPTED: {} test(s) cut short, {} not started\n", run.run_id,
+                       run.interrupted_tests, run.not_started);
+  }
   return out;
 }
 

@@ -21,6 +21,9 @@
 
 namespace vigil::report {
 
+// The status of a run stopped by a signal before it finished (store, JSON).
+inline constexpr const char* kInterruptedRunStatus = "INTERRUPTED";
+
 struct FinishedRun {
   int64_t run_id = 0;
   std::vector<model::TestResult> results;  // plan order; tests never started are absent
@@ -33,6 +36,10 @@ struct FinishedRun {
   // every option that decides where and how: tests, store, VM, namespaces,
   // timeouts), without the `-t TEST` the rerun hints add.
   std::vector<std::string> rerun;
+  // Stopped by a signal (status kInterruptedRunStatus): tests cut short
+  // (their last attempt is `interrupted`) and tests never started.
+  size_t interrupted_tests = 0;
+  size_t not_started = 0;
 };
 
 // The tally the run's status comes from: FLAKY tests counted apart.

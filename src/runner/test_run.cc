@@ -104,6 +104,10 @@ std::string RunnerLine(const std::string& collection, const std::string& name, i
   }
 }
 
+std::string InterruptedLine(const std::string& collection, const std::string& name, int index) {
+  return fmt::format("not ok {} selftests: {}: {} # ERROR interrupted (vigil was stopped)", index, collection, name);
+}
+
 std::vector<std::string> FindEnvironmentIssues(std::string_view output, size_t max) {
   std::vector<std::string> found;
   size_t pos = 0;
@@ -206,6 +210,7 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
   po.kill_grace = options.kill_grace;
   po.max_output_bytes = options.max_output_bytes;
   po.new_netns = options.netns;
+  po.cancel = options.cancel;
   if (options.use_cgroups) po.cgroup_name = fmt::format("vigil-{}-{}", getpid(), index);
 
   LiveReader reader(spec, progress);
@@ -224,8 +229,14 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
     // The kernel died under the test: its end was never seen.
     out.runner_line = fmt::format("not ok {} selftests: {}: {} # CRASH kernel died", index, spec.collection, spec.name);
   }
+  if (out.process.cancelled) {
+    // Stopped by vigil, not by itself: no verdict on the test.
+    out.runner_line = InterruptedLine(spec.collection, spec.name, index);
+  }
   out.node = reader.Finish(out.runner_line);
-  if (out.process.vm_died) {
+  if (out.process.cancelled) {
+    out.node.status = ktap::Status::kError;
+  } else if (out.process.vm_died) {
     out.node.status = ktap::Status::kCrash;
   } else if (!out.process.kernel_reports.empty() && !ktap::IsFailure(out.node.status)) {
     out.node.status = ktap::Status::kFail;  // the kernel reported a problem while it ran

@@ -25,6 +25,9 @@ struct RunOptions {
   bool use_cgroups = true;
   bool netns = false;  // each test in a fresh network namespace
   sys::ProcessRunner* process_runner = nullptr;  // null: on this host
+  // Raised: the running test is terminated as on a timeout and comes out
+  // ERROR, "interrupted" (process.cancelled).
+  const sys::Cancellation* cancel = nullptr;
 };
 
 // What --env-clear keeps of vigil's environment for the tests: PATH, HOME,
@@ -64,6 +67,10 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options,
 // `not ok N ... # exit=RC` (128 + signal when killed).
 std::string RunnerLine(const std::string& collection, const std::string& name, int index,
                        const sys::WaitStatus& status, bool timed_out, std::chrono::seconds timeout);
+
+// The line of a test that vigil stopped (a cancelled run):
+// `not ok N selftests: COLL: TEST # ERROR interrupted (vigil was stopped)`.
+std::string InterruptedLine(const std::string& collection, const std::string& name, int index);
 
 // Lines of `output` that say a tool or a kernel feature is missing ("command
 // not found", `exec of "ping" failed`, "sh: 1: tc: not found", "Specified

@@ -61,6 +61,7 @@ class MemoryStore final : public Store {
     s.run.tests_dir = run.tests_dir;
     s.run.plan = run.plan;
     s.run.environment_id = run.environment_id > 0 ? run.environment_id : 0;
+    s.run.owner = run.owner;
     runs_.push_back(std::move(s));
     return runs_.back().run.id;
   }
@@ -78,7 +79,7 @@ class MemoryStore final : public Store {
     nlohmann::json issues = nlohmann::json::parse(
         DumpJson(nlohmann::json(a.environment_issues)));
     kept.environment_issues = issues.get<std::vector<std::string>>();
-    last_durations_[a.test_path] = a.duration_ms;
+    if (!a.interrupted) last_durations_[a.test_path] = a.duration_ms;
     r->attempts.push_back(std::move(kept));
     return Status::OK();
   }
@@ -100,7 +101,29 @@ class MemoryStore final : public Store {
     if (StoredRun* r = Find(run_id)) {
       r->run.status = status;
       r->run.finished_at = finished_at;
+      r->run.owner.clear();
     }
+    return Status::OK();
+  }
+
+  Result<bool> ClaimRun(int64_t run_id, const std::string& expected, const std::string& owner) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    StoredRun* r = Find(run_id);
+    if (!r) return Status::NotFound(fmt::format("no run {}", run_id));
+    if (r->run.owner != expected) return false;
+    r->run.owner = owner;
+    return true;
+  }
+
+  Status DiscardInterrupted(int64_t run_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    StoredRun* r = Find(run_id);
+    if (!r) return Status::OK();  // like a DELETE of no row
+    auto& as = r->attempts;
+    for (const auto& a : as) {
+      if (a.interrupted) r->recorded.erase({a.test_path, a.attempt});
+    }
+    as.erase(std::remove_if(as.begin(), as.end(), [](const AttemptRecord& a) { return a.interrupted; }), as.end());
     return Status::OK();
   }
 

@@ -28,6 +28,8 @@ class Database {
   Status Exec(std::string_view sql);
   Result<Statement> Prepare(std::string_view sql);
   int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  int Changes() const { return sqlite3_changes(db_); }
   std::string Error() const { return sqlite3_errmsg(db_); }
   sqlite3* raw() { return db_; }
   // The file opened read-only (it, or its directory, is not writable): every

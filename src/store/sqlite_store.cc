@@ -235,9 +235,13 @@ ALTER TABLE runs ADD COLUMN vm_json TEXT NOT NULL DEFAULT '';
 )sql", nullptr},
     // 5 -> 6: environment fingerprints that every build computes alike.
     {nullptr, RecomputeFingerprints},
-    // 6 -> 7: subtests beyond the cap per attempt, counted but not kept.
+    // 6 -> 7: subtests beyond the cap per attempt, counted but not kept; who
+    // runs a run (resuming a live run is refused); attempts cut short by a
+    // cancelled run.
     {R"sql(
 ALTER TABLE attempts ADD COLUMN subtests_dropped INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE attempts ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;
 )sql", nullptr},
 };
 constexpr int kNumSteps = sizeof(kSteps) / sizeof(kSteps[0]);
@@ -339,7 +343,8 @@ Result<int64_t> SqliteStore::CreateRun(const RunRecord& run) {
                                        "is not writable)", path_));
   }
   auto ins = db_->Prepare(
-      "INSERT INTO runs (started_at, host, command, tests_dir, plan_json, environment_id) VALUES (?, ?, ?, ?, ?, ?)");
+      "INSERT INTO runs (started_at, host, command, tests_dir, plan_json, environment_id, owner) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?)");
   if (!ins.ok()) return ins.status();
   ins->Bind(1, run.started_at).Bind(2, run.host).Bind(3, run.command).Bind(4, run.tests_dir);
   ins->Bind(5, PlanJson(run.plan));
@@ -348,6 +353,7 @@ Result<int64_t> SqliteStore::CreateRun(const RunRecord& run) {
   } else {
     ins->Bind(6, std::nullopt);
   }
+  ins->Bind(7, run.owner);
   Status st = ins->Run();
   if (!st.ok()) return st;
   return db_->LastInsertId();
@@ -377,7 +383,7 @@ Status SqliteStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
 
   auto att = db_->Prepare(
       "INSERT INTO attempts (test_id, attempt, status, exit_code, signal, timed_out, duration_ms, started_at, "
-      "output_bytes, environment_issues_json, subtests_dropped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "output_bytes, environment_issues_json, subtests_dropped, interrupted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!att.ok()) return att.status();
   att->Bind(1, test_id).Bind(2, a.attempt).Bind(3, a.status);
   if (a.exit_code) {
@@ -388,6 +394,7 @@ Status SqliteStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
   att->Bind(5, a.signal).Bind(6, a.timed_out ? 1 : 0).Bind(7, a.duration_ms).Bind(8, a.started_at);
   att->Bind(9, static_cast<int64_t>(a.output_bytes)).Bind(10, DumpJson(nlohmann::json(a.environment_issues)));
   att->Bind(11, a.subtests_dropped);
+  att->Bind(12, a.interrupted ? 1 : 0);
   st = att->Run();
   if (!st.ok()) return st;
   int64_t attempt_id = db_->LastInsertId();
@@ -441,17 +448,48 @@ Status SqliteStore::SetConsoleLog(int64_t run_id, const std::string& path) {
 
 Status SqliteStore::FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto q = db_->Prepare("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?");
+  auto q = db_->Prepare("UPDATE runs SET status = ?, finished_at = ?, owner = '' WHERE id = ?");
   if (!q.ok()) return q.status();
   q->Bind(1, status).Bind(2, finished_at).Bind(3, run_id);
   return q->Run();
 }
 
+Result<bool> SqliteStore::ClaimRun(int64_t run_id, const std::string& expected, const std::string& owner) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare("UPDATE runs SET owner = ? WHERE id = ? AND owner = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, owner).Bind(2, run_id).Bind(3, expected);
+  Status st = q->Run();
+  if (!st.ok()) return st;
+  if (db_->Changes() == 1) return true;
+  auto exists = db_->Prepare("SELECT 1 FROM runs WHERE id = ?");
+  if (!exists.ok()) return exists.status();
+  exists->Bind(1, run_id);
+  if (!exists->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no run {}", run_id)) : st;
+  return false;
+}
+
+Status SqliteStore::DiscardInterrupted(int64_t run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_.get());
+  if (!tx.status().ok()) return tx.status();
+  auto ids = fmt::format(
+      "SELECT a.id FROM attempts a JOIN tests t ON a.test_id = t.id WHERE t.run_id = {} AND a.interrupted = 1",
+      run_id);
+  Status st = db_->Exec(fmt::format("DELETE FROM subtests WHERE attempt_id IN ({0}); "
+                                    "DELETE FROM crashes WHERE attempt_id IN ({0}); "
+                                    "DELETE FROM logs WHERE attempt_id IN ({0}); "
+                                    "DELETE FROM attempts WHERE id IN ({0})",
+                                    ids));
+  if (!st.ok()) return st;
+  return tx.Commit();
+}
+
 namespace {
 
 constexpr const char* kRunColumns =
-    "SELECT id, started_at, finished_at, status, host, command, tests_dir, plan_json, environment_id, vm_json FROM "
-    "runs";
+    "SELECT id, started_at, finished_at, status, host, command, tests_dir, plan_json, environment_id, vm_json, "
+    "owner FROM runs";
 
 RunRecord RunFromRow(const Statement& q) {
   RunRecord r;
@@ -470,6 +508,7 @@ RunRecord RunFromRow(const Statement& q) {
   }
   r.environment_id = q.IsNull(8) ? 0 : q.Int(8);
   r.vm_json = q.Text(9);
+  r.owner = q.Text(10);
   return r;
 }
 
@@ -560,7 +599,7 @@ Result<std::vector<AttemptRecord>> SqliteStore::LoadAttempts(int64_t run_id, boo
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
       "SELECT a.id, t.path, a.attempt, a.status, a.exit_code, a.signal, a.timed_out, a.duration_ms, a.started_at, "
-      "a.output_bytes, a.environment_issues_json, a.subtests_dropped FROM attempts a JOIN tests t ON a.test_id = t.id "
+      "a.output_bytes, a.environment_issues_json, a.subtests_dropped, a.interrupted FROM attempts a JOIN tests t ON a.test_id = t.id "
       "WHERE t.run_id = ? ORDER BY a.id");
   if (!q.ok()) return q.status();
   q->Bind(1, run_id);
@@ -586,6 +625,7 @@ Result<std::vector<AttemptRecord>> SqliteStore::LoadAttempts(int64_t run_id, boo
     a.started_at = q->Text(8);
     a.output_bytes = static_cast<uint64_t>(q->Int(9));
     a.subtests_dropped = q->Int(11);
+    a.interrupted = q->Int(12) != 0;
     nlohmann::json env = nlohmann::json::parse(q->Text(10), nullptr, false);
     if (env.is_array()) {
       for (const auto& e : env) {
@@ -624,7 +664,8 @@ Result<std::vector<AttemptRecord>> SqliteStore::LoadAttempts(int64_t run_id, boo
 Result<std::map<std::string, int64_t>> SqliteStore::LastDurations() {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
-      "SELECT t.path, a.duration_ms FROM attempts a JOIN tests t ON a.test_id = t.id ORDER BY a.id");
+      "SELECT t.path, a.duration_ms FROM attempts a JOIN tests t ON a.test_id = t.id WHERE a.interrupted = 0 "
+      "ORDER BY a.id");
   if (!q.ok()) return q.status();
   std::map<std::string, int64_t> out;
   Status st;

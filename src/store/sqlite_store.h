@@ -31,6 +31,8 @@ class SqliteStore final : public Store {
   Status SetConsoleLog(int64_t run_id, const std::string& path) override;
   Status SetRunVm(int64_t run_id, const std::string& vm_json) override;
   Status FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at) override;
+  Result<bool> ClaimRun(int64_t run_id, const std::string& expected, const std::string& owner) override;
+  Status DiscardInterrupted(int64_t run_id) override;
   Result<model::RunRecord> LoadRun(int64_t run_id) override;
   using Store::ListRuns;
   Result<std::vector<model::RunRecord>> ListRuns(const RunQuery& query) override;

@@ -44,9 +44,9 @@ class Store {
   virtual int schema_version() const = 0;
   // The id of the environment with env's fingerprint, created if new.
   virtual Result<int64_t> EnsureEnvironment(const model::Environment& env) = 0;
-  // Keeps started_at, host, command, tests_dir, plan and environment_id
-  // (<= 0: none); status, finished_at and vm_json start empty. A plan that
-  // names a test twice is refused (InvalidArgument, naming it).
+  // Keeps started_at, host, command, tests_dir, plan, environment_id
+  // (<= 0: none) and owner; status, finished_at and vm_json start empty. A
+  // plan that names a test twice is refused (InvalidArgument, naming it).
   virtual Result<int64_t> CreateRun(const model::RunRecord& run) = 0;
   // The first test `plan` names twice, if any (what CreateRun refuses).
   static std::optional<std::string> DuplicateInPlan(const std::vector<std::string>& plan);
@@ -57,7 +57,15 @@ class Store {
   // Where the run's kernel console (VM runs) was written.
   virtual Status SetConsoleLog(int64_t run_id, const std::string& path) = 0;
   virtual Status SetRunVm(int64_t run_id, const std::string& vm_json) = 0;
+  // Also clears the run's owner.
   virtual Status FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at) = 0;
+  // Makes `owner` the run's owner if its owner is still `expected` (compare
+  // and set: of two vigils resuming one run, one wins). False when the owner
+  // was another; NotFound "no run N".
+  virtual Result<bool> ClaimRun(int64_t run_id, const std::string& expected, const std::string& owner) = 0;
+  // Deletes the run's interrupted attempts (with their subtests, crashes and
+  // output), before `--resume` runs those tests again.
+  virtual Status DiscardInterrupted(int64_t run_id) = 0;
 
   // NotFound "no run N".
   virtual Result<model::RunRecord> LoadRun(int64_t run_id) = 0;
@@ -90,7 +98,8 @@ class Store {
   virtual Result<std::vector<model::BisectRunRecord>> LoadBisectRuns(int64_t bisection_id) = 0;
   virtual Status FinishBisection(int64_t id, const std::string& status, const std::string& result_json,
                                  const std::string& finished_at) = 0;
-  // Latest duration of each test path, for longest-first ordering.
+  // Latest duration of each test path (interrupted attempts left out), for
+  // longest-first ordering.
   virtual Result<std::map<std::string, int64_t>> LastDurations() = 0;
 };
 

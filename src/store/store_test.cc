@@ -126,6 +126,53 @@ class StoreConformance : public ::testing::TestWithParam<std::string> {
 
 TEST_P(StoreConformance, ReportsTheCurrentSchemaVersion) { EXPECT_EQ(store().schema_version(), kSchemaVersion); }
 
+TEST_P(StoreConformance, RunOwnerIsKeptClaimedOnlyFromTheExpectedOwnerAndClearedByFinishing) {
+  int64_t env = store().EnsureEnvironment(Env("6.1.0")).value();
+  RunRecord r = ARun(env);
+  r.owner = "h 100 5000";
+  int64_t id = store().CreateRun(r).value();
+  EXPECT_EQ(store().LoadRun(id).value().owner, "h 100 5000");
+  // Another vigil that saw an older owner loses; the one that saw this one wins.
+  EXPECT_FALSE(store().ClaimRun(id, "", "h 200 6000").value());
+  EXPECT_TRUE(store().ClaimRun(id, "h 100 5000", "h 200 6000").value());
+  EXPECT_EQ(store().LoadRun(id).value().owner, "h 200 6000");
+  EXPECT_FALSE(store().ClaimRun(id, "h 100 5000", "h 300 7000").value());
+  EXPECT_TRUE(store().FinishRun(id, "PASS", "2026-11-25T11:00:00Z").ok());
+  EXPECT_EQ(store().LoadRun(id).value().owner, "");
+  EXPECT_TRUE(store().ClaimRun(id, "", "h 300 7000").value());
+  EXPECT_EQ(store().ClaimRun(99, "", "x").status().code(), Status::Code::kNotFound);
+}
+
+TEST_P(StoreConformance, InterruptedAttemptsReadBackAndAreDiscardedWithTheirRows) {
+  int64_t env = store().EnsureEnvironment(Env("6.1.0")).value();
+  int64_t id = store().CreateRun(ARun(env)).value();
+  int64_t other = store().CreateRun(ARun(env)).value();
+  AttemptRecord done = Attempt("a:one", "PASS");
+  AttemptRecord cut = Attempt("a:two", "ERROR");
+  cut.interrupted = true;
+  cut.duration_ms = 5;
+  ASSERT_TRUE(store().RecordAttempt(id, done).ok());
+  ASSERT_TRUE(store().RecordAttempt(id, cut).ok());
+  ASSERT_TRUE(store().RecordAttempt(other, cut).ok());
+  auto attempts = store().LoadAttempts(id, true).value();
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_FALSE(attempts[0].interrupted);
+  EXPECT_TRUE(attempts[1].interrupted);
+  // An interrupted attempt's duration says nothing about the test's.
+  EXPECT_EQ(store().LastDurations().value().count("a:two"), 0u);
+
+  ASSERT_TRUE(store().DiscardInterrupted(id).ok());
+  attempts = store().LoadAttempts(id, true).value();
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].test_path, "a:one");
+  EXPECT_EQ(attempts[0].subtests.size(), 2u);
+  // The other run keeps its own; the discarded attempt can be recorded anew.
+  EXPECT_EQ(store().LoadAttempts(other).value().size(), 1u);
+  AttemptRecord rerun = Attempt("a:two", "PASS");
+  EXPECT_TRUE(store().RecordAttempt(id, rerun).ok());
+  EXPECT_EQ(store().LoadAttempts(id, true).value().size(), 2u);
+}
+
 TEST_P(StoreConformance, IdsStartAtOneInCreationOrder) {
   EXPECT_EQ(store().EnsureEnvironment(Env("6.1.0")).value(), 1);
   EXPECT_EQ(store().EnsureEnvironment(Env("6.12.1")).value(), 2);
@@ -539,8 +586,8 @@ Environment OldEnv(int version) {
   return e;
 }
 
-// Rows as vigil at `version` wrote them: an environment (with a fingerprint
-// from another hash), a finished run, a test with two attempts, subtests,
+// Rows as vigil at `version` wrote them: an environment (before 6, with a
+// fingerprint from another hash), a finished run, a test with two attempts, subtests,
 // outputs and, from the versions that have them, crashes, the console log,
 // bisections and the VM description.
 std::string OldRows(int version) {
@@ -607,6 +654,7 @@ TEST_P(StoreMigration, OldDatabaseReadsBackAfterOpening) {
   EXPECT_EQ(run->plan, (std::vector<std::string>{"a:one", "a:two"}));
   EXPECT_EQ(run->environment_id, 1);
   EXPECT_EQ(run->vm_json, version >= 5 ? R"({"kernel":"bz"})" : "");
+  EXPECT_EQ(run->owner, "");
   EXPECT_EQ(s.LoadConsoleLog(1).value(), version >= 2 ? "/tmp/c.log" : "");
   EXPECT_EQ(s.LoadRun(2).value().environment_id, 0);
   EXPECT_EQ(s.LatestRun().value(), 2);
@@ -631,6 +679,7 @@ TEST_P(StoreMigration, OldDatabaseReadsBackAfterOpening) {
   EXPECT_EQ(a.subtests_dropped, 0);  // a column of version 7, 0 for what came before
   EXPECT_FALSE((*attempts)[1].exit_code.has_value());
   EXPECT_TRUE((*attempts)[1].timed_out);
+  EXPECT_FALSE((*attempts)[0].interrupted);
   EXPECT_EQ(s.LastDurations().value().at("a:one"), 200);
 
   // The environment reads back and a run in it later finds its row.

@@ -1,5 +1,7 @@
 #include "sys/fake_process_runner.h"
 
+#include <signal.h>
+
 #include <thread>
 
 namespace vigil::sys {
@@ -36,9 +38,14 @@ Result<ProcessResult> FakeProcessRunner::Run(const ProcessOptions& options, Outp
     max_running_ = std::max(max_running_, static_cast<int>(running_.size()));
   }
   if (sink && !play.output.empty()) sink->OnOutput(play.output);
+  for (int i = 0; play.cancels && i < play.requests; ++i) play.cancels->Request(SIGTERM);
   std::this_thread::sleep_for(play.hold);
   ProcessResult r;
   r.status = play.status;
+  if (options.cancel && options.cancel->stopping()) {
+    r.cancelled = true;
+    r.status = WaitStatus::Signaled(options.cancel->killing() ? SIGKILL : SIGTERM);
+  }
   r.timed_out = play.timed_out;
   r.duration_ms = play.duration_ms;
   r.output_bytes = play.output.size();

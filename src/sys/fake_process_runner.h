@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "sys/cancel.h"
 #include "sys/process.h"
 
 namespace vigil::sys {
@@ -24,7 +25,15 @@ struct FakeProgram {
   bool vm_died = false;
   // Real time the call takes, so that concurrent calls overlap visibly.
   std::chrono::milliseconds hold{2};
+  // A cancellation point: while this program runs, `cancels` is requested
+  // (as a signal to vigil would), `requests` times (2: the kill level).
+  Cancellation* cancels = nullptr;
+  int requests = 1;
 };
+
+// As RunProcess, a program that is running when its options.cancel is
+// raised ends cancelled: terminated by SIGTERM (SIGKILL at the kill level)
+// after its output so far.
 
 class FakeProcessRunner final : public ProcessRunner {
  public:

@@ -4,7 +4,9 @@
 #include <net/if.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,11 +15,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
 #include <fmt/format.h>
 
+#include "sys/cancel.h"
 #include "sys/cgroup.h"
 
 namespace vigil::sys {
@@ -88,8 +94,10 @@ int CountGroup(pid_t pgid) {
 int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
 // Signals the process group, and every process of the cgroup for SIGKILL.
+// The child itself too: until its setsid() the group does not exist yet.
 void SignalAll(pid_t pgid, int sig, TestCgroup* cg) {
   kill(-pgid, sig);
+  kill(pgid, sig);
   if (cg && sig == SIGKILL) cg->KillAll();
 }
 
@@ -143,7 +151,15 @@ Result<ProcessResult> RunProcess(const ProcessOptions& o, OutputSink* sink) {
     sigprocmask(SIG_SETMASK, &none, nullptr);
     signal(SIGPIPE, SIG_DFL);
     if (o.new_netns) {
-      if (unshare(CLONE_NEWNET) != 0) ChildFail("unshare", "CLONE_NEWNET");
+      if (unshare(CLONE_NEWNET | CLONE_NEWNS) != 0) ChildFail("unshare", "CLONE_NEWNET|CLONE_NEWNS");
+      // Mounts made here stay here; /run/netns (where `ip netns add` pins
+      // the namespaces it names) is a tmpfs that goes with this namespace.
+      // Where that cannot be (no /run, e.g.), named namespaces are shared
+      // as without the option.
+      if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) == 0) {
+        mkdir("/run/netns", 0755);
+        (void)mount("vigil-netns", "/run/netns", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755");
+      }
       // Bring the loopback interface up, as `ip netns exec` users expect.
       int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
       ifreq ifr{};
@@ -193,8 +209,22 @@ Result<ProcessResult> RunProcess(const ProcessOptions& o, OutputSink* sink) {
     }
   };
 
+  const Cancellation* cancel = o.cancel;
+  bool kill_now_sent = false;
   while (!exited || pipe_open) {
     Clock::time_point now = Clock::now();
+    if (!exited && cancel && cancel->stopping() && !term_sent) {
+      // Cancelled: as a timeout, SIGTERM now and SIGKILL after the grace.
+      r.cancelled = true;
+      term_sent = true;
+      SignalAll(pid, SIGTERM, nullptr);
+      kill_at = now + o.kill_grace;
+    }
+    if (!exited && cancel && cancel->killing() && !kill_now_sent) {
+      r.cancelled = true;
+      kill_now_sent = true;
+      kill_at = now;  // below: SIGKILL to the group and the cgroup
+    }
     if (!exited && o.timeout.count() > 0 && !term_sent && now - start >= o.timeout) {
       r.timed_out = true;
       term_sent = true;
@@ -202,7 +232,7 @@ Result<ProcessResult> RunProcess(const ProcessOptions& o, OutputSink* sink) {
       kill_at = now + o.kill_grace;
     }
     if (!exited && term_sent && now >= kill_at) {
-      r.killed_after_grace = true;
+      r.killed_after_grace = !kill_now_sent;
       SignalAll(pid, SIGKILL, cg.get());
       kill_at = now + std::chrono::hours(24);
     }
@@ -216,7 +246,7 @@ Result<ProcessResult> RunProcess(const ProcessOptions& o, OutputSink* sink) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(kill_at - now).count();
       wait_ms = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(left, wait_ms)));
     }
-    pollfd pfds[2];
+    pollfd pfds[3];
     int n = 0;
     if (pipe_open) pfds[n++] = {out_fd, POLLIN, 0};
     int pidfd_index = -1;
@@ -224,10 +254,19 @@ Result<ProcessResult> RunProcess(const ProcessOptions& o, OutputSink* sink) {
       pidfd_index = n;
       pfds[n++] = {pidfd, POLLIN, 0};
     }
+    if (!exited && cancel && !kill_now_sent) {
+      // Wakes at the next level of the cancellation (readable from then on).
+      int fd = cancel->fd(term_sent ? Cancellation::Level::kKill : Cancellation::Level::kStop);
+      if (fd >= 0) {
+        pfds[n++] = {fd, POLLIN, 0};
+      } else {
+        wait_ms = std::min(wait_ms, 100);
+      }
+    }
     if (!exited && pidfd < 0) wait_ms = std::min(wait_ms, 20);  // no pidfd: poll waitpid
     int rc = poll(pfds, static_cast<nfds_t>(n), wait_ms);
     if (rc < 0 && errno != EINTR) break;
-    if (pipe_open && rc > 0 && (pfds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+    if (pipe_open && n > 0 && pfds[0].fd == out_fd && rc > 0 && (pfds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
       ssize_t got = read(out_fd, buf.data(), buf.size());
       if (got > 0) {
         std::string_view chunk(buf.data(), static_cast<size_t>(got));
@@ -264,6 +303,75 @@ std::string HostName() {
   char host[256] = {0};
   if (gethostname(host, sizeof host - 1) != 0) return "";
   return host;
+}
+
+namespace {
+
+// Field 22 of /proc/PID/stat (starttime), 0 when the process is not there.
+uint64_t ProcessStartTime(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char stat[1024];
+  ssize_t len = read(fd, stat, sizeof stat - 1);
+  close(fd);
+  if (len <= 0) return 0;
+  stat[len] = '\0';
+  const char* p = strrchr(stat, ')');  // comm may hold spaces and parentheses
+  if (!p) return 0;
+  // After the comm: field 3 (state) ... field 22 (starttime).
+  int field = 2;
+  for (const char* c = p + 1; *c; ++c) {
+    if (*c != ' ') continue;
+    if (++field == 22) return strtoull(c + 1, nullptr, 10);
+  }
+  return 0;
+}
+
+struct ParsedOwner {
+  std::string host;
+  long long pid = 0;
+  unsigned long long start = 0;
+};
+
+bool ParseOwner(const std::string& owner, ParsedOwner* out) {
+  size_t b = owner.rfind(' ');
+  if (b == std::string::npos || b == 0) return false;
+  size_t a = owner.rfind(' ', b - 1);
+  if (a == std::string::npos) return false;
+  char* end = nullptr;
+  out->pid = strtoll(owner.c_str() + a + 1, &end, 10);
+  if (end != owner.c_str() + b || out->pid <= 0) return false;
+  out->start = strtoull(owner.c_str() + b + 1, &end, 10);
+  if (*end != '\0') return false;
+  out->host = owner.substr(0, a);
+  return true;
+}
+
+}  // namespace
+
+std::string SelfOwner() {
+  return fmt::format("{} {} {}", HostName(), getpid(), ProcessStartTime(getpid()));
+}
+
+OwnerState CheckOwner(const std::string& owner) {
+  ParsedOwner o;
+  if (!ParseOwner(owner, &o)) return OwnerState::kGone;
+  if (o.host != HostName()) return OwnerState::kElsewhere;
+  if (o.pid > INT32_MAX) return OwnerState::kGone;
+  uint64_t start = ProcessStartTime(static_cast<pid_t>(o.pid));
+  return start != 0 && start == o.start ? OwnerState::kAlive : OwnerState::kGone;
+}
+
+int OwnerPid(const std::string& owner) {
+  ParsedOwner o;
+  return ParseOwner(owner, &o) && o.pid <= INT32_MAX ? static_cast<int>(o.pid) : 0;
+}
+
+std::string OwnerHost(const std::string& owner) {
+  ParsedOwner o;
+  return ParseOwner(owner, &o) ? o.host : "";
 }
 
 std::string SelfExe() {

@@ -19,6 +19,8 @@
 
 namespace vigil::sys {
 
+class Cancellation;
+
 struct ProcessOptions {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
   std::string cwd;                // empty: inherit
@@ -27,7 +29,14 @@ struct ProcessOptions {
   std::chrono::milliseconds kill_grace{3000};  // SIGTERM to SIGKILL
   size_t max_output_bytes = 16 << 20;  // kept: the first and last halves
   std::string cgroup_name;  // non-empty: run in a cgroup of that name if possible
-  bool new_netns = false;   // a fresh network namespace with lo up (needs CAP_SYS_ADMIN)
+  // A fresh network namespace with lo up (needs CAP_SYS_ADMIN), and a mount
+  // namespace of its own with an empty /run/netns: the namespaces the program
+  // names (`ip netns add`) live and die with it, whatever ends it.
+  bool new_netns = false;
+  // When raised: terminate the program as on a timeout (SIGTERM to its group,
+  // SIGKILL after the grace); at its kill level, SIGKILL at once. Not owned;
+  // stays on this side (never sent to a VM's guest).
+  const Cancellation* cancel = nullptr;
 };
 
 // Receives the output as it arrives (on the calling thread).
@@ -41,6 +50,7 @@ struct ProcessResult {
   WaitStatus status;
   bool timed_out = false;       // the timeout fired (SIGTERM, maybe SIGKILL)
   bool killed_after_grace = false;  // it ignored SIGTERM
+  bool cancelled = false;       // ended by options.cancel, not by itself
   int64_t duration_ms = 0;
   std::string output;           // capped; see output_dropped
   uint64_t output_bytes = 0;    // everything it printed
@@ -63,6 +73,21 @@ std::vector<std::string> CurrentEnvironment();
 
 // This machine's host name (gethostname), "" when unknown.
 std::string HostName();
+
+// This process as the owner of a run: "HOST PID START", START being its
+// start time (clock ticks after boot, /proc/PID/stat), so that a pid used
+// again by another program is not taken for it.
+std::string SelfOwner();
+
+enum class OwnerState {
+  kAlive,      // that process is running on this host
+  kGone,       // it is not (or the owner is empty or unreadable)
+  kElsewhere,  // another host's: whether it runs cannot be told from here
+};
+OwnerState CheckOwner(const std::string& owner);
+// The pid and host of an owner string (0 and "" when unreadable).
+int OwnerPid(const std::string& owner);
+std::string OwnerHost(const std::string& owner);
 
 // The running executable's path (/proc/self/exe), "vigil" when unknown.
 std::string SelfExe();

@@ -1,15 +1,20 @@
 #include "sys/process.h"
 
 #include <dirent.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <fstream>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sstream>
 #include <string>
+#include <thread>
 
+#include "sys/cancel.h"
 #include "sys/cgroup.h"
 
 namespace vigil::sys {
@@ -151,6 +156,113 @@ TEST(ProcessTest, NewNetworkNamespaceHasOnlyLoopbackUp) {
   EXPECT_EQ(r->status.exit_code(), 0) << r->output;
   EXPECT_EQ(r->output.substr(0, 3), "lo\n") << r->output;  // no other interface
   EXPECT_EQ(r->output.find("eth"), std::string::npos);
+}
+
+// A test's output to a sink that calls `on_line` when `text` appears.
+struct WhenSeen : OutputSink {
+  std::string text, seen;
+  std::function<void()> on_seen;
+  bool fired = false;
+  void OnOutput(std::string_view b) override {
+    seen.append(b);
+    if (!fired && seen.find(text) != std::string::npos) {
+      fired = true;
+      on_seen();
+    }
+  }
+};
+
+TEST(ProcessTest, CancellingTerminatesTheGroupAsATimeoutWould) {
+  std::string marker = "16.1803" + std::to_string(getpid());
+  Cancellation cancel;
+  // A test that cleans up on SIGTERM (as mptcp_join.sh's trap does) and has a
+  // background child in its group.
+  ProcessOptions o = Sh("trap 'echo cleaned up; exit 1' TERM; sleep " + marker + " & echo ready; wait");
+  o.cancel = &cancel;
+  WhenSeen sink;
+  sink.text = "ready";
+  sink.on_seen = [&] { cancel.Request(SIGTERM); };
+  auto r = RunProcess(o, &sink);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->cancelled);
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_FALSE(r->killed_after_grace);
+  EXPECT_NE(r->output.find("cleaned up"), std::string::npos) << r->output;
+  for (int i = 0; i < 100 && CountProcesses(marker) > 0; ++i) usleep(10000);
+  EXPECT_EQ(CountProcesses(marker), 0);
+}
+
+TEST(ProcessTest, ASecondCancelRequestKillsAtOnceWithoutTheGrace) {
+  std::string marker = "14.1421" + std::to_string(getpid());
+  Cancellation cancel;
+  ProcessOptions o = Sh("trap '' TERM; sleep " + marker + " & echo ready; while :; do wait; done");
+  o.kill_grace = std::chrono::hours(1);  // only the second request can end it
+  o.cancel = &cancel;
+  WhenSeen sink;
+  sink.text = "ready";
+  std::thread second;
+  sink.on_seen = [&] {
+    cancel.Request(SIGINT);
+    second = std::thread([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      cancel.Request(SIGINT);
+    });
+  };
+  auto r = RunProcess(o, &sink);
+  if (second.joinable()) second.join();
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->cancelled);
+  EXPECT_EQ(r->status.signal(), SIGKILL);
+  EXPECT_FALSE(r->killed_after_grace);
+  EXPECT_EQ(cancel.ExitCode(), 130);
+  for (int i = 0; i < 100 && CountProcesses(marker) > 0; ++i) usleep(10000);
+  EXPECT_EQ(CountProcesses(marker), 0);
+}
+
+TEST(ProcessTest, ACancellationRaisedBeforeTheStartEndsTheProgramAtOnce) {
+  Cancellation cancel;
+  cancel.Request();
+  ProcessOptions o = Sh("sleep 1000");
+  o.cancel = &cancel;
+  auto r = RunProcess(o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->cancelled);
+  EXPECT_EQ(r->status.signal(), SIGTERM);
+}
+
+TEST(ProcessTest, NamespacesATestNamesInItsNetnsDieWithIt) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (access("/usr/sbin/ip", X_OK) != 0 && access("/sbin/ip", X_OK) != 0) GTEST_SKIP() << "no ip";
+  std::string name = "vigil-ns-test-" + std::to_string(getpid());
+  // Killed before its own cleanup could run.
+  ProcessOptions o = Sh("ip netns add " + name + " && ip netns list && kill -KILL $$");
+  o.new_netns = true;
+  auto r = RunProcess(o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->output.find(name), std::string::npos) << r->output;
+  std::ifstream probe("/run/netns/" + name);
+  EXPECT_FALSE(probe.good()) << "/run/netns/" << name << " was left behind";
+  if (probe.good()) (void)!system(("ip netns del " + name).c_str());
+}
+
+TEST(ProcessTest, OwnersAreAliveOnlyAsThisVeryProcessOnThisHost) {
+  std::string self = SelfOwner();
+  EXPECT_EQ(CheckOwner(self), OwnerState::kAlive);
+  EXPECT_EQ(OwnerPid(self), getpid());
+  EXPECT_EQ(OwnerHost(self), HostName());
+  // The same pid with another start time: the pid was used again.
+  EXPECT_EQ(CheckOwner(fmt::format("{} {} 1", HostName(), getpid())), OwnerState::kGone);
+  EXPECT_EQ(CheckOwner("elsewhere.invalid 1 1"), OwnerState::kElsewhere);
+  for (const char* bad : {"", "x", "h 12", "h -1 5", "h 1 5x"}) EXPECT_EQ(CheckOwner(bad), OwnerState::kGone) << bad;
+  EXPECT_EQ(CheckOwner(HostName() + " 99999999999 1"), OwnerState::kGone);
+  // A process that ended.
+  auto r = RunProcess(Sh("exit 0"));
+  ASSERT_TRUE(r.ok());
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  std::string of_child = fmt::format("{} {} {}", HostName(), child, 1);
+  waitpid(child, nullptr, 0);
+  EXPECT_EQ(CheckOwner(of_child), OwnerState::kGone);
 }
 
 TEST(ProcessTest, NoProgram) {

@@ -25,6 +25,7 @@
 #include "base/clock.h"
 #include "base/kernel_modules.h"
 #include "runner/environment.h"
+#include "sys/cancel.h"
 #include "vm/channel.h"
 #include "vm/initramfs.h"
 #include "vm/qemu_command.h"
@@ -551,8 +552,17 @@ Result<sys::ProcessResult> VmRunner::Run(const sys::ProcessOptions& options, sys
     supervisor_.Abandon(id);
     return Status::IOError("cannot write to the VM's results channel");
   }
-  cv_.wait(lock, [&] { return supervisor_.Done(id); });
+  // A cancelled run (options.cancel) ends the VM: QEMU is killed, which
+  // ends every program in the guest; virtiofsd goes with it (VmEnded).
+  bool cancelled = false;
+  while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return supervisor_.Done(id); })) {
+    if (!cancelled && options.cancel && options.cancel->stopping()) {
+      cancelled = true;
+      KillQemu();
+    }
+  }
   sys::ProcessResult r = supervisor_.Take(id);
+  if (cancelled || (r.vm_died && options.cancel && options.cancel->stopping())) r.cancelled = true;
   if (r.vm_died || r.timed_out) {
     r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
   }
