@@ -199,13 +199,22 @@ Status BisectDriver::CheckEnds(const BisectRequest& r, store::Store& db, int64_t
     if (recorded) continue;
     const bool good_end = pos == 0;
     const std::string end = fmt::format("{} end {}", good_end ? "good" : "bad", hash.substr(0, 12));
+    // Stopped by a signal: a run or build cut short says nothing, and is not recorded.
+    auto stopped = [&] {
+      return Status::Internal(fmt::format(
+          "stopped at the {} by a signal (the runs so far are kept; run the same command again to resume)", end));
+    };
+    if (r.cancel && r.cancel->stopping()) return stopped();
     if (Status co = vcs_.Checkout(wt, hash); !co.ok()) return co;
     ++*builds;
-    if (!probe_.Build(wt, hash)) {
+    bool built = probe_.Build(wt, hash);
+    if (r.cancel && r.cancel->stopping()) return stopped();
+    if (!built) {
       return Status::InvalidArgument(
           fmt::format("the {} does not build (--build {})", end, SanitizeForTerminal(r.probe.build)));
     }
     auto run = probe_.Run(wt, hash);
+    if (r.cancel && r.cancel->stopping()) return stopped();
     if (!run.ok()) {
       return Status::Internal(
           fmt::format("aborted at the {}: {} (run again to resume)", end, run.status().message()));

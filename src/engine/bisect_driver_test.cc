@@ -502,5 +502,35 @@ TEST_F(BisectDriverTest, ACancelledProbeIsNotRecordedAndTheBisectionResumes) {
   EXPECT_EQ(observer_.resumed_with, 2);
 }
 
+// The ends are checked first: a signal while the good end's run is going
+// leaves nothing recorded (a killed test is no evidence), and nothing more runs.
+TEST_F(BisectDriverTest, ASignalWhileAnEndIsCheckedRecordsNothingAndResumes) {
+  Linear(30);
+  for (int at : {1, 2}) {
+    sys::Cancellation cancel;
+    FakeProbe probe(FailsFrom("c17"));
+    probe.cancel = &cancel;
+    probe.cancel_at = at;
+    BisectRequest r = Request("c0", "c30");
+    r.cancel = &cancel;
+    auto out = Bisect(probe, r);
+    ASSERT_FALSE(out.ok());
+    EXPECT_NE(out.status().message().find(at == 1 ? "stopped at the good end" : "stopped at the bad end"),
+              std::string::npos)
+        << out.status().message();
+    EXPECT_EQ(probe.runs.size(), static_cast<size_t>(at));
+    auto db = store::Store::Open(DbPath());
+    ASSERT_TRUE(db.ok());
+    auto b = (*db)->ActiveBisection(vcs_.Top());
+    ASSERT_TRUE(b.ok()) << "still in progress";
+    // First nothing; then the good end, run fully the second time.
+    EXPECT_EQ(RecordedRuns(b->id).size(), static_cast<size_t>(at - 1)) << at;
+  }
+  FakeProbe again(FailsFrom("c17"));
+  auto done = Bisect(again, Request("c0", "c30"));
+  ASSERT_TRUE(done.ok()) << done.status().message();
+  EXPECT_EQ(done->result["culprit"]["hash"], "c17");
+}
+
 }  // namespace
 }  // namespace vigil::engine
