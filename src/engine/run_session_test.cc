@@ -709,6 +709,30 @@ TEST_F(RunSessionTest, TheRerunHintCarriesTheVmAndEveryOptionThatDecidesTheRun) 
   EXPECT_NE(std::find(again.begin(), again.end(), "--kernel"), again.end());
 }
 
+// The environment the tests got decides what they do: a rerun clears it too.
+TEST_F(RunSessionTest, TheRerunHintKeepsTheEnvironmentRules) {
+  Tests({"fails.sh"});
+  runner_.Script("/fails.sh", {Exits(1)});
+  RunRequest r = Request();
+  r.env_keep = {"CI_*", "HOME"};
+  ASSERT_TRUE(Execute(r).ok());
+  const auto& keep = rec_.runs.back().rerun;
+  auto k = std::find(keep.begin(), keep.end(), "--env-keep");
+  ASSERT_NE(k, keep.end());
+  ASSERT_NE(k + 1, keep.end());
+  EXPECT_EQ(*(k + 1), "CI_*,HOME");
+  r.env_keep.clear();
+  r.env_clear = true;
+  ASSERT_TRUE(Execute(r).ok());
+  const auto& clear = rec_.runs.back().rerun;
+  EXPECT_NE(std::find(clear.begin(), clear.end(), "--env-clear"), clear.end());
+  EXPECT_EQ(std::find(clear.begin(), clear.end(), "--env-keep"), clear.end());
+  r.env_clear = false;
+  ASSERT_TRUE(Execute(r).ok());
+  const auto& plain = rec_.runs.back().rerun;
+  EXPECT_EQ(std::find(plain.begin(), plain.end(), "--env-clear"), plain.end());
+}
+
 // Results that never came are named as every report names them, and two of
 // them stay two (not one collapsed entry with an empty name).
 TEST_F(RunSessionTest, ResultsThatNeverCameAreNamedAndKeptApart) {
