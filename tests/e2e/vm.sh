@@ -109,6 +109,26 @@ grep -q "ran in a VM: resuming with --kernel $k61" "$TMP/resume.out" && pass "--
 expect_eq "--resume in the VM: the rest ran there" "coll:after.sh PASS vm" \
   "$(json_get "$TMP/resume.json" '" ".join(t["path"] + " " + t["status"] for t in d["tests"] if t["path"] == "coll:after.sh")') $("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select e.where_run from runs r join environments e on e.id=r.environment_id').fetchone()[0])" "$TMP/stop.db")"
 
+# An environment variable that is not UTF-8 reaches the test in the VM byte
+# for byte, and the run is recorded (it once aborted vigil before booting).
+mkdir -p "$TMP/envt/coll"
+cat > "$TMP/envt/coll/env.sh" <<'SH'
+#!/bin/sh
+printf '%s' "$VIGIL_E2E_BYTES" | od -An -tx1
+SH
+chmod +x "$TMP/envt/coll/env.sh"
+echo coll:env.sh > "$TMP/envt/kselftest-list.txt"
+set +e
+# shellcheck disable=SC2046
+VIGIL_E2E_BYTES=$'a\xff\xfeb' "$VIGIL" run --tests "$TMP/envt" $(vm_args "$k61") --db "$TMP/env.db" \
+  --json "$TMP/env.json" --color never > "$TMP/env.out" 2>&1
+rc=$?
+set -e
+expect_eq "a non-UTF-8 environment variable in a VM run: recorded PASS" "0 PASS" \
+  "$rc $(json_get "$TMP/env.json" 'd["tests"][0]["status"]')"
+out=$(sqlite3 "$TMP/env.db" "select l.output from logs l join attempts a on a.id = l.attempt_id")
+grep -q "61 ff fe 62" <<< "$out" && pass "the test saw the variable's bytes" || fail "env in the VM: $out"
+
 # A kernel image QEMU cannot boot: the boot is retried, then QEMU's own words.
 echo "not a kernel" > "$TMP/bad.img"
 set +e
