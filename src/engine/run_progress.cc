@@ -91,9 +91,10 @@ std::optional<milliseconds> RunProgress::Eta() {
     return last_eta_;
   }
   if (!median_ms_) return std::nullopt;  // nothing known yet
+  // A test ends by its timeout at the latest (its kill grace aside).
   auto expected = [&](const Entry& e) {
-    if (e.measured_ms) return *e.measured_ms;
-    return e.plan.last_duration_ms ? *e.plan.last_duration_ms : *median_ms_;
+    int64_t ms = e.measured_ms ? *e.measured_ms : e.plan.last_duration_ms ? *e.plan.last_duration_ms : *median_ms_;
+    return e.plan.timeout_s > 0 ? std::min(ms, e.plan.timeout_s * 1000) : ms;
   };
   // When each worker is free, from now; the tests not started go to the
   // first free one, in start order.

@@ -56,6 +56,17 @@ TEST(RunProgressTest, EtaFromStoredDurationsCountsDownWhileATestRuns) {
   EXPECT_EQ(EtaS(p), 45);
 }
 
+TEST(RunProgressTest, ATestIsExpectedToEndByItsTimeoutAtTheLatest) {
+  // Stored at 600 s (before its timeout was lowered), now limited to 100 s;
+  // the median of the stored durations stands in for the unknown one, capped at its 3 s.
+  FakeClock clock;
+  RunProgress p({Known("c:slow", 600000, 100), Known("c:a", 5000), Unknown("c:u", 3)}, 1, seconds(60), clock);
+  EXPECT_EQ(EtaS(p), 108);
+  p.Started("c:slow");
+  clock.Advance(seconds(40));
+  EXPECT_EQ(EtaS(p), 68);
+}
+
 TEST(RunProgressTest, EtaNeverRisesWithoutNewInformationAndEndsAtZero) {
   // Two workers, stored durations, one test with none (the median stands in
   // for it), one test that runs far past its estimate and one that ends
@@ -102,7 +113,7 @@ TEST(RunProgressTest, UnknownDurationsTakeTheMedianOfTheKnownOnesElseNoEstimate)
   none.Finished("c:a", 4000, false);  // now one duration is known: 4 s each for the others
   EXPECT_EQ(EtaS(none), 8);
 
-  RunProgress some({Known("c:a", 10000), Known("c:b", 20000), Known("c:c", 60000), Unknown("c:d")}, 1,
+  RunProgress some({Known("c:a", 10000), Known("c:b", 20000), Known("c:c", 60000, 0), Unknown("c:d")}, 1,
                    seconds(60), clock);
   EXPECT_EQ(EtaS(some), 10 + 20 + 60 + 20);
 }
@@ -195,7 +206,7 @@ TEST(RunProgressTest, EtaFormats) {
 
 TEST(RunProgressTest, StatusTextShowsCountsEtaAndRunningTestsWithinTheWidth) {
   FakeClock clock;
-  RunProgress p({Known("c:a", 90000), Known("c:b", 10000), Known("c:é", 10000)}, 2, seconds(60), clock);
+  RunProgress p({Known("c:a", 90000, 0), Known("c:b", 10000), Known("c:é", 10000)}, 2, seconds(60), clock);
   p.Started("c:a");
   p.Started("c:b");
   clock.Advance(seconds(10));
