@@ -192,6 +192,14 @@ Result<Planned> PlanTests(const std::string& tests_dir, runner::PlanFilter filte
   auto picked = PickShards(std::move(p.tests), shard_pick);
   if (!picked.ok()) return picked.status();
   p.tests = std::move(*picked);
+  // --skip also names shards (TEST#N): the list was filtered before they existed.
+  std::erase_if(p.tests, [&](const runner::TestSpec& t) {
+    return std::any_of(filter.skip.begin(), filter.skip.end(),
+                       [&](const std::string& pat) { return runner::GlobMatch(pat, t.path()); });
+  });
+  if (p.tests.empty() && !resuming) {
+    return Status::InvalidArgument(fmt::format("no tests selected in {}", tests_dir));
+  }
   p.retries.assign(p.tests.size(), f.retries);
   for (size_t i = 0; i < p.tests.size(); ++i) {
     if (const runner::TestRule* r = p.config.RuleFor(p.tests[i].path())) {

@@ -931,6 +931,20 @@ TEST_F(RunSessionTest, ListPlanShowsWhatWouldRunAndRunsNothing) {
   EXPECT_FALSE(ListPlan(r).ok());
 }
 
+TEST_F(RunSessionTest, SkipNamesOneShardOfAShardedTest) {
+  Tests({"a.sh", "long.sh"});
+  WriteFile("tests/vigil.toml", "[[test]]\nmatch = \"c:long.sh\"\nshards = [\"-p 1\", \"-p 2\", \"-p 3\"]\n");
+  RunRequest r = Request();
+  r.filter.skip = {"c:long.sh#2"};
+  auto l = ListPlan(r);
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  std::vector<std::string> paths;
+  for (const auto& t : l->tests) paths.push_back(t.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"c:a.sh", "c:long.sh#1", "c:long.sh#3"}));
+  r.filter.skip = {"c:a.sh", "c:long.sh#*"};
+  EXPECT_FALSE(ListPlan(r).ok());  // nothing left: said, not an empty run
+}
+
 TEST_F(RunSessionTest, ResumeSaysWhichOptionsItIgnores) {
   Tests({"a.sh", "b.sh"});
   {
