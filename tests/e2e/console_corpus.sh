@@ -29,11 +29,17 @@ for expect in "$corpus"/*/*.expect; do
   got_fatal=$(json_get "$TMP/scan.json" '"yes" if d["reports"][0]["fatal"] else "no"')
   expect_eq "$name: fatal" "$want_fatal" "$got_fatal"
   # The span is real lines of the log, and the report text holds its first line.
-  json_get "$TMP/scan.json" 'd["reports"][0]["start_line"], d["reports"][0]["end_line"], len(d["reports"][0]["frames"])' \
-    | { read -r s e frames; total=$(wc -l < "$log")
-        if [ "$s" -ge 1 ] && [ "$s" -le "$e" ] && [ "$e" -le "$total" ] && [ "$frames" -ge 1 ]; then
-          pass "$name: span $s-$e of $total lines, $frames frames"
-        else fail "$name: span $s-$e of $total lines, $frames frames"; fi; }
+  # (read in this shell: a pipe into a block would count its results in a subshell)
+  read -r s e frames < <(json_get "$TMP/scan.json" \
+    'd["reports"][0]["start_line"], d["reports"][0]["end_line"], len(d["reports"][0]["frames"])')
+  total=$(wc -l < "$log")
+  # A refcount wait ("unregister_netdevice: waiting for lo to become free") is
+  # one line without a call trace; every other report has frames.
+  min_frames=1
+  [ "$(sed -n 's/^type: *//p' "$expect")" = netdev_refcnt ] && min_frames=0
+  if [ "$s" -ge 1 ] && [ "$s" -le "$e" ] && [ "$e" -le "$total" ] && [ "$frames" -ge "$min_frames" ]; then
+    pass "$name: span $s-$e of $total lines, $frames frames"
+  else fail "$name: span $s-$e of $total lines, $frames frames"; fi
 done
 if [ "$n" -lt 15 ]; then fail "corpus: only $n logs with a sidecar"; else pass "corpus: $n logs"; fi
 
