@@ -9,9 +9,7 @@ namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
-bool IsIdent(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || IsDigit(c);
-}
+bool IsIdent(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || IsDigit(c); }
 bool IsHex(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
@@ -190,9 +188,12 @@ bool IsLinkerMessage(std::string_view message) {
 // "make", "make[3]", "gmake[1]" then ": "; returns what follows or false.
 bool ReadMakePrefix(std::string_view line, std::string_view* rest) {
   size_t i = 0;
-  if (StartsWith(line, "make")) i = 4;
-  else if (StartsWith(line, "gmake")) i = 5;
-  else return false;
+  if (StartsWith(line, "make"))
+    i = 4;
+  else if (StartsWith(line, "gmake"))
+    i = 5;
+  else
+    return false;
   if (i < line.size() && line[i] == '[') {
     size_t close = line.find(']', i);
     if (close == std::string_view::npos) return false;
@@ -239,21 +240,30 @@ bool IsSourceExcerpt(std::string_view line) {
 
 std::string_view SeverityName(Severity severity) {
   switch (severity) {
-    case Severity::kNote: return "note";
-    case Severity::kWarning: return "warning";
-    case Severity::kError: return "error";
-    case Severity::kFatalError: return "fatal error";
+    case Severity::kNote:
+      return "note";
+    case Severity::kWarning:
+      return "warning";
+    case Severity::kError:
+      return "error";
+    case Severity::kFatalError:
+      return "fatal error";
   }
   return "error";
 }
 
 std::string_view ToolName(Tool tool) {
   switch (tool) {
-    case Tool::kCompiler: return "compiler";
-    case Tool::kLinker: return "linker";
-    case Tool::kMake: return "make";
-    case Tool::kModpost: return "modpost";
-    case Tool::kKconfig: return "kconfig";
+    case Tool::kCompiler:
+      return "compiler";
+    case Tool::kLinker:
+      return "linker";
+    case Tool::kMake:
+      return "make";
+    case Tool::kModpost:
+      return "modpost";
+    case Tool::kKconfig:
+      return "kconfig";
   }
   return "compiler";
 }
@@ -519,7 +529,8 @@ void DiagnosticsParser::FeedLine(std::string_view raw) {
   // A program's own diagnostic, without a file: "cc1: error: ...",
   // "gcc: error: unrecognized command-line option", "collect2: error: ...".
   size_t colon = line.find(": ");
-  if (colon != std::string_view::npos && colon > 0 && line.substr(0, colon).find(' ') == std::string_view::npos) {
+  if (colon != std::string_view::npos && colon > 0 &&
+      line.substr(0, colon).find(' ') == std::string_view::npos) {
     rest = line.substr(colon + 2);
     Severity severity;
     if (ReadSeverity(&rest, &severity) && severity != Severity::kNote) {

@@ -36,14 +36,15 @@ struct Note {
 
 struct Diagnostic {
   Tool tool = Tool::kCompiler;
-  std::string file;       // as printed; "" when the tool gave none
-  uint32_t line = 0;      // 0: none (linker without debug info, modpost, ...)
-  uint32_t column = 0;    // 0: none
+  std::string file;     // as printed; the program ("cc1", "collect2") for its own
+                        // errors; "" when the tool gave none
+  uint32_t line = 0;    // 0: none (linker without debug info, modpost, ...)
+  uint32_t column = 0;  // 0: none
   Severity severity = Severity::kError;
-  std::string message;    // without the trailing [-Wflag]
-  std::string flag;       // "-Wunused-variable", "-Werror=format="; "" if none
-  std::string function;   // gcc's "In function 'f':" / the linker's `f'; "" if none
-  std::string target;     // make: the failing target ("fs/x.o"); else ""
+  std::string message;   // without the trailing [-Wflag]
+  std::string flag;      // "-Wunused-variable", "-Werror=format="; "" if none
+  std::string function;  // gcc's "In function 'f':" / the linker's `f'; "" if none
+  std::string target;    // make: the failing target ("fs/x.o"); else ""
   std::vector<Note> notes;
 };
 
@@ -81,17 +82,17 @@ class DiagnosticsParser {
 
   DiagnosticsOptions options_;
   std::vector<Diagnostic> diagnostics_;
-  std::string partial_;        // a line not yet ended, at most max_line_bytes
-  bool cutting_ = false;       // dropping the rest of an overlong line
+  std::string partial_;   // a line not yet ended, at most max_line_bytes
+  bool cutting_ = false;  // dropping the rest of an overlong line
   uint64_t dropped_ = 0;
   uint64_t counts_[4] = {};
   uint64_t lines_ = 0;
-  bool last_kept_ = false;     // the last diagnostic was kept (notes go to it)
-  std::string context_file_;   // gcc "FILE: In function 'f':"
+  bool last_kept_ = false;    // the last diagnostic was kept (notes go to it)
+  std::string context_file_;  // gcc "FILE: In function 'f':"
   std::string context_function_;
   std::string link_function_;  // ld "x.o: in function `f':", for the next line
   bool link_context_ = false;
-  bool lld_open_ = false;      // ">>> " lines continue an ld.lld error
+  bool lld_open_ = false;  // ">>> " lines continue an ld.lld error
 };
 
 // Whole text at once.
