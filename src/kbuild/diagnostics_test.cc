@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -22,6 +23,8 @@ class Sources {
     if (!dir_.empty()) (void)std::system(("rm -rf '" + dir_ + "'").c_str());
   }
   bool ok() const { return !dir_.empty(); }
+  void Write(const std::string& name, const std::string& text) { std::ofstream(dir_ + "/" + name) << text; }
+  bool Mkdir(const std::string& name) { return mkdir((dir_ + "/" + name).c_str(), 0755) == 0; }
 
   // Writes `name`, runs `command` (with the file's name appended) in the
   // directory under the given locale and returns its stderr and stdout.
@@ -241,6 +244,30 @@ TEST(Diagnostics, LinkerLinesOfAKernelLink) {
   ASSERT_EQ(all[3].notes.size(), 2u);
   EXPECT_EQ(all[3].notes[0].message, "referenced by core.c:12 (kernel/core.c:12)");
   EXPECT_EQ(all[4].tool, Tool::kMake);
+}
+
+// A recursive make whose compiler fails under -Werror: gcc's error, then
+// each make level's failing target, innermost first.
+TEST(Diagnostics, RealMakeFailureUnderWerror) {
+  if (!HaveProgram("make")) GTEST_SKIP() << "make is not installed";
+  Sources src;
+  ASSERT_TRUE(src.ok());
+  ASSERT_TRUE(src.Mkdir("sub"));
+  src.Write("sub/Makefile", "x.o: x.c\n\tgcc -Wall -Werror -c x.c -o x.o\n");
+  src.Write("sub/x.c", "int f(void)\n{\n\tint unused;\n\treturn 0;\n}\n");
+  std::string out = src.Run("Makefile", "all:\n\t$(MAKE) -C sub\n", "make -f", "C");
+  auto all = ParseDiagnostics(out);
+  // "cc1: all warnings being treated as errors" names no severity: not one.
+  ASSERT_EQ(all.size(), 3u) << out;
+  EXPECT_EQ(FormatDiagnostic(all[0]), "x.c:3:13: error: unused variable 'unused' [-Werror=unused-variable]");
+  EXPECT_EQ(all[0].function, "f");
+  EXPECT_EQ(all[1].tool, Tool::kMake);
+  EXPECT_EQ(all[1].file, "Makefile");
+  EXPECT_EQ(all[1].line, 2u);
+  EXPECT_EQ(all[1].target, "x.o");
+  EXPECT_EQ(all[1].message, "Error 1");
+  EXPECT_EQ(all[2].target, "all");
+  EXPECT_EQ(all[2].message, "Error 2");
 }
 
 TEST(Diagnostics, MakeErrorsNameTheFailingTarget) {
