@@ -216,13 +216,21 @@ bool ParseContext(std::string_view line, std::string_view* file, std::string* fu
     function->clear();
     return true;
   }
-  size_t in = line.find(": In ");
-  if (in == std::string_view::npos || in == 0) return false;
-  std::string_view tail = line.substr(in + 5);
+  std::string_view tail;
+  if (StartsWith(line, "In ") && !StartsWith(line, "In file included from")) {
+    // "In function 'f',\n    inlined from 'g' at x.c:5:9:": gcc names no
+    // file; the context is the next diagnostic's, whatever its file.
+    *file = {};
+    tail = line.substr(3);
+  } else {
+    size_t in = line.find(": In ");
+    if (in == std::string_view::npos || in == 0) return false;
+    *file = line.substr(0, in);
+    tail = line.substr(in + 5);
+  }
   if (tail.empty() || (tail.back() != ':' && tail.back() != ',')) return false;
   size_t word = tail.find("function ");
   if (word == std::string_view::npos) return false;
-  *file = line.substr(0, in);
   *function = Unquote(tail.substr(word + 9, tail.size() - word - 10));
   return true;
 }
@@ -489,7 +497,7 @@ void DiagnosticsParser::FeedLine(std::string_view raw) {
       d.column = at.column;
       d.severity = severity;
       SplitFlag(rest, &d.message, &d.flag);
-      if (at.file == context_file_) d.function = context_function_;
+      if (context_file_.empty() || at.file == context_file_) d.function = context_function_;
       Add(std::move(d));
       return;
     }

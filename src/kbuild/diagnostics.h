@@ -88,7 +88,7 @@ class DiagnosticsParser {
   uint64_t counts_[4] = {};
   uint64_t lines_ = 0;
   bool last_kept_ = false;    // the last diagnostic was kept (notes go to it)
-  std::string context_file_;  // gcc "FILE: In function 'f':"
+  std::string context_file_;  // gcc "FILE: In function 'f':" ("": any file)
   std::string context_function_;
   std::string link_function_;  // ld "x.o: in function `f':", for the next line
   bool link_context_ = false;

@@ -118,6 +118,30 @@ TEST(Diagnostics, GccWarningsCarryFileLineColumnSeverityFlagAndFunction) {
   for (const auto& d : all) EXPECT_NE(d.severity, Severity::kNote) << FormatDiagnostic(d);
 }
 
+// Warnings in a header: "In file included from", gcc's "h.h: In function"
+// context and its file-less "In function 'hf',\n    inlined from 'top'" one;
+// the note that follows in the including file stays with its warning.
+TEST(Diagnostics, GccHeaderAndInlinedContexts) {
+  Sources src;
+  ASSERT_TRUE(src.ok());
+  src.Write("h.h", "static inline int hf(int *p)\n{\n\tint unused;\n\treturn p[5];\n}\n");
+  std::string out = src.Run("i.c", "#include \"h.h\"\nint arr[4];\nint top(void)\n{\n\treturn hf(arr);\n}\n",
+                            "gcc -O2 -Wall -Wextra -c -o i.o", "C");
+  ASSERT_NE(out.find("inlined from"), std::string::npos) << out;
+  auto all = ParseDiagnostics(out);
+  ASSERT_EQ(all.size(), 2u) << out;
+  EXPECT_EQ(all[0].file, "h.h");
+  EXPECT_EQ(all[0].line, 3u);
+  EXPECT_EQ(all[0].function, "hf");
+  EXPECT_EQ(all[1].file, "h.h");
+  EXPECT_EQ(all[1].line, 4u);
+  EXPECT_EQ(all[1].flag, "-Warray-bounds");
+  EXPECT_EQ(all[1].function, "hf");
+  ASSERT_EQ(all[1].notes.size(), 1u);
+  EXPECT_EQ(all[1].notes[0].file, "i.c");
+  EXPECT_EQ(all[1].notes[0].line, 2u);
+}
+
 TEST(Diagnostics, GccColumnOfTheUnusedVariable) {
   // The column is gcc's (a tab counts to the next multiple of 8, plus one).
   Sources src;
