@@ -243,6 +243,24 @@ TEST(Diagnostics, LdUndefinedReferenceWithAndWithoutDebugInfo) {
   }
 }
 
+TEST(Diagnostics, LldUndefinedSymbolWithItsReferences) {
+  if (!HaveProgram("clang") || !HaveProgram("ld.lld")) GTEST_SKIP() << "clang or ld.lld is not installed";
+  Sources src;
+  ASSERT_TRUE(src.ok());
+  std::string out = src.Run("m.c", "int foo(void);\nint main(void)\n{\n\treturn foo();\n}\n",
+                            "clang -fuse-ld=lld -o m");
+  auto all = ParseDiagnostics(out);
+  ASSERT_EQ(all.size(), 2u) << out;
+  EXPECT_EQ(all[0].tool, Tool::kLinker);
+  EXPECT_EQ(all[0].severity, Severity::kError);
+  EXPECT_EQ(all[0].message, "undefined symbol: foo");
+  ASSERT_GE(all[0].notes.size(), 1u) << out;
+  EXPECT_EQ(all[0].notes[0].message, "referenced by m.c");
+  // The driver's own summary.
+  EXPECT_EQ(all[1].file, "clang");
+  EXPECT_NE(all[1].message.find("linker command failed"), std::string::npos);
+}
+
 TEST(Diagnostics, LinkerLinesOfAKernelLink) {
   auto all = ParseDiagnostics(
       "  LD      .tmp_vmlinux1\n"
