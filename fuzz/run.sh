@@ -3,7 +3,7 @@
 # KTAP (kunit_tool's test_data, vigil's golden kselftest logs) or, with KIND
 # "console", the recorded kernel consoles of tests/console/corpus. Exits
 # non-zero on any crash, leak, sanitizer report or timeout the fuzzer finds.
-#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel|known_issues]
+#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel|known_issues|diagnostics]
 set -euo pipefail
 fuzzer=$1
 seconds=${2:-60}
@@ -20,6 +20,14 @@ elif [ "$kind" = known_issues ]; then
   mkdir -p "$corpus"
   printf '[[issue]]\nmatch = "net/mptcp:mptcp_join.sh:*"\nreason = "r"\nlink = "l"\nkernel = ">=6.1, <6.7"\nwhere = "vm"\naccel = "tcg"\nexpires = 2027-01-31\n' > "$corpus/full"
   printf '[[issue]]\nmatch = "*"\nreason = "r"\ncrash = "WARNING in *"\nfingerprint = "0123456789abcdef"\n' > "$corpus/crash"
+elif [ "$kind" = diagnostics ]; then
+  corpus="$VIGIL_BUILD/fuzz-corpus-diagnostics"
+  mkdir -p "$corpus"
+  # What gcc, clang, ld, make, modpost and Kconfig print in a kernel build.
+  printf 'a.c: In function \xe2\x80\x98g\xe2\x80\x99:\na.c:6:16: warning: implicit declaration of function \xe2\x80\x98foo\xe2\x80\x99 [-Wimplicit-function-declaration]\n    6 |  return foo(x);\n      |         ^~~\na.c: At top level:\na.c:10:5: error: redefinition of \xe2\x80\x98v\xe2\x80\x99\na.c:9:5: note: previous definition of \xe2\x80\x98v\xe2\x80\x99\nf.c:1:10: fatal error: nope.h: No such file or directory\ncompilation terminated.\n' > "$corpus/gcc"
+  printf "b.c:5:6: warning: unused variable 'unused' [-Werror,-Wunused-variable]\n\x1b[1mb.c:15:1: \x1b[0;1;31merror: \x1b[0mexpected expression\x1b[0m\n1 warning and 1 error generated.\n" > "$corpus/clang"
+  printf "ld: vmlinux.o: in function \`f':\nnet/x.c:12: undefined reference to \`g'\nx.c:(.text+0x5): undefined reference to \`h'\nld.lld: error: undefined symbol: baz\n>>> referenced by core.c:12\ncollect2: error: ld returned 1 exit status\n" > "$corpus/ld"
+  printf 'make[4]: *** [scripts/Makefile.build:243: net/x.o] Error 1\nmake[3]: *** Waiting for unfinished jobs....\nERROR: modpost: "s" [net/x.ko] undefined!\nWARNING: modpost: vmlinux: section mismatch in reference: f+0x12\nnet/Kconfig:12: syntax error\n.config:3:warning: symbol value invalid\n' > "$corpus/make"
 elif [ "$kind" = channel ]; then
   corpus="$VIGIL_BUILD/fuzz-corpus-channel"
   mkdir -p "$corpus"

@@ -1,0 +1,113 @@
+// Diagnostics of a kernel build's output. Fed the merged output of make as it
+// arrives (any chunks, or line by line), it extracts every diagnostic of the
+// tools a kernel build runs: gcc and clang ("file:line:col: warning: msg
+// [-Wflag]", with gcc's "In function 'f':" context and the `note:` lines that
+// follow a diagnostic attached to it), the linker ("ld: x.o: in function
+// `f':" then "x.c:(.text+0x5): undefined reference to `g'", ld.lld's
+// "error: ..." with its ">>> referenced by" lines), make ("make[2]: ***
+// [scripts/Makefile.build:243: fs/x.o] Error 1": the failing target), modpost
+// ("ERROR: modpost: ...") and Kconfig ("Kconfig:12:warning: ..."). Everything
+// else (quiet command lines, source excerpts and carets) is skipped. No I/O,
+// never throws; memory is bounded by the options.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vigil::kbuild {
+
+enum class Severity : uint8_t { kNote, kWarning, kError, kFatalError };
+// "note", "warning", "error", "fatal error".
+std::string_view SeverityName(Severity severity);
+
+// Which tool said it.
+enum class Tool : uint8_t { kCompiler, kLinker, kMake, kModpost, kKconfig };
+std::string_view ToolName(Tool tool);  // "compiler", "linker", "make", ...
+
+// A `note:` attached to the diagnostic it followed.
+struct Note {
+  std::string file;
+  uint32_t line = 0;
+  uint32_t column = 0;
+  std::string message;
+};
+
+struct Diagnostic {
+  Tool tool = Tool::kCompiler;
+  std::string file;     // as printed; the program ("cc1", "collect2") for its own
+                        // errors; "" when the tool gave none
+  uint32_t line = 0;    // 0: none (linker without debug info, modpost, ...)
+  uint32_t column = 0;  // 0: none
+  Severity severity = Severity::kError;
+  std::string message;   // without the trailing [-Wflag]
+  std::string flag;      // "-Wunused-variable", "-Werror=format="; "" if none
+  std::string function;  // gcc's "In function 'f':" / the linker's `f'; "" if none
+  std::string target;    // make: the failing target ("fs/x.o"); else ""
+  std::vector<Note> notes;
+};
+
+// "file:line:col: severity: message [flag]", the parts that are known.
+std::string FormatDiagnostic(const Diagnostic& diagnostic);
+
+struct DiagnosticsOptions {
+  size_t max_diagnostics = 10000;  // kept; later ones are only counted
+  size_t max_line_bytes = 4096;    // longer lines are cut
+  size_t max_notes = 32;           // notes kept per diagnostic
+};
+
+class DiagnosticsParser {
+ public:
+  explicit DiagnosticsParser(DiagnosticsOptions options = {});
+
+  // Output bytes, in any chunks.
+  void Feed(std::string_view bytes);
+  // One whole line, without its '\n'.
+  void FeedLine(std::string_view line);
+  // End of input: reads a last line without '\n'.
+  void Finish();
+
+  const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
+  std::vector<Diagnostic> TakeDiagnostics() { return std::move(diagnostics_); }
+  // Diagnostics seen beyond max_diagnostics.
+  uint64_t dropped() const { return dropped_; }
+  // Diagnostics of this severity seen, kept or dropped (attached notes excluded).
+  uint64_t count(Severity severity) const { return counts_[static_cast<size_t>(severity)]; }
+  uint64_t line_count() const { return lines_; }
+
+ private:
+  void Add(Diagnostic diagnostic);
+  void AddNote(Note note);
+
+  DiagnosticsOptions options_;
+  std::vector<Diagnostic> diagnostics_;
+  std::string partial_;   // a line not yet ended, at most max_line_bytes
+  bool cutting_ = false;  // dropping the rest of an overlong line
+  uint64_t dropped_ = 0;
+  uint64_t counts_[4] = {};
+  uint64_t lines_ = 0;
+  bool last_kept_ = false;    // the last diagnostic was kept (notes go to it)
+  std::string context_file_;  // gcc "FILE: In function 'f':" ("": any file)
+  std::string context_function_;
+  std::string link_function_;  // ld "x.o: in function `f':", for the next line
+  bool link_context_ = false;
+  bool lld_open_ = false;  // ">>> " lines continue an ld.lld error
+};
+
+// Whole text at once.
+std::vector<Diagnostic> ParseDiagnostics(std::string_view text, DiagnosticsOptions options = {});
+
+// The key NewWarnings matches on: tool, file, severity, flag, function and the
+// message with quotes unified (‘x’, `x' and 'x' alike) and numbers replaced
+// by "N" (sizes, offsets, counts; digits inside identifiers stay). Lines and
+// columns are not part of it.
+std::string MatchKey(const Diagnostic& diagnostic);
+
+// The diagnostics of `current` that `base` does not have, in `current`'s
+// order: matched on MatchKey as multisets, so one more copy of a warning the
+// base already had is new, and a warning that only moved is not.
+std::vector<Diagnostic> NewWarnings(const std::vector<Diagnostic>& base,
+                                    const std::vector<Diagnostic>& current);
+
+}  // namespace vigil::kbuild
