@@ -12,7 +12,7 @@ LAYERS = [
     ["base"],
     ["model"],
     ["sys"],
-    ["ktap", "console"],
+    ["ktap", "console", "kbuild"],
     ["store"],
     ["runner", "judge", "bisect"],
     ["vm", "report"],
