@@ -270,7 +270,14 @@ std::vector<ConfigMismatch> CheckConfig(const ConfigRequest& requested, const Co
       value = IsTristate(want.value) ? "n" : "(absent)";
     if (it == got.end() && want.value == "n") continue;
     if (SameConfigValue(want.value, value)) continue;
-    out.push_back({want.name, want.value, std::move(value), want.source});
+    auto kind = ConfigMismatch::Kind::kValue;
+    if (want.value == "n")
+      kind = ConfigMismatch::Kind::kSet;
+    else if (IsTristate(want.value))
+      kind = value == "m"   ? ConfigMismatch::Kind::kModule
+             : value == "y" ? ConfigMismatch::Kind::kBuiltIn
+                            : ConfigMismatch::Kind::kMissing;
+    out.push_back({kind, want.name, want.value, std::move(value), want.source});
   }
   return out;
 }

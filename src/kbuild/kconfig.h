@@ -94,6 +94,14 @@ class ConfigRequest {
 
 // An option whose resulting value is not the one asked for.
 struct ConfigMismatch {
+  enum class Kind {
+    kMissing,  // y or m asked for, n or absent: the feature is not there
+    kModule,   // y asked for, m: there, but not built in
+    kBuiltIn,  // m asked for, y (another option selects it): there, built in
+    kSet,      // n asked for, y or m
+    kValue,    // a string or number that differs or is absent
+  };
+  Kind kind = Kind::kValue;
   std::string name;
   std::string wanted;
   std::string got;  // "n" for an absent tristate; "(absent)" for an absent string or number

@@ -239,7 +239,14 @@ TEST(KconfigCheck, ReportsEveryOptionThatDidNotEndUpAsAsked) {
       ".config");
   ASSERT_TRUE(result.ok());
   std::vector<std::string> got;
-  for (const auto& m : CheckConfig(r, result)) got.push_back(m.ToString());
+  std::vector<ConfigMismatch::Kind> kinds;
+  for (const auto& m : CheckConfig(r, result)) {
+    got.push_back(m.ToString());
+    kinds.push_back(m.kind);
+  }
+  using K = ConfigMismatch::Kind;
+  EXPECT_EQ(kinds, (std::vector<K>{K::kModule, K::kBuiltIn, K::kMissing, K::kMissing, K::kSet, K::kValue,
+                                   K::kValue, K::kValue}));
   EXPECT_EQ(got, (std::vector<std::string>{
                      "CONFIG_WANT_Y_GOT_M: wanted y, got m (vm.config:2)",
                      "CONFIG_WANT_M_GOT_Y: wanted m, got y (vm.config:3)",
