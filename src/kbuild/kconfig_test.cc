@@ -447,5 +447,104 @@ TEST_F(LinuxSourceTest, MptcpBuildRequestMergesInOrderWithSources) {
   EXPECT_EQ(m[1].ToString(), "CONFIG_MPTCP: wanted y, got n (" + mptcp + ":2)");
 }
 
+// What kconfig itself makes of the request: the Kconfig tree of
+// linux-source-6.12 (Kconfig files, Makefiles, scripts/), extracted once per
+// tarball, and a real `make tinyconfig`, fragment, `make olddefconfig`.
+class OlddefconfigTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    for (const char* tool : {"make", "gcc", "flex", "bison"})
+      if (!sys::CommandOutput({"sh", "-c", std::string("command -v ") + tool}).ok())
+        why_ += std::string(why_.empty() ? "" : ", ") + tool;
+    if (!why_.empty()) {
+      why_ = "no " + why_ + " (apt-get install make gcc flex bison)";
+      return;
+    }
+    const char* env = std::getenv("LINUX_SOURCE_TARBALL");
+    fs::path tarball = env ? env : "/usr/src/linux-source-6.12.tar.xz";
+    std::error_code ec;
+    if (!fs::is_regular_file(tarball, ec)) {
+      why_ = tarball.string() + " not found (apt-get install linux-source-6.12)";
+      return;
+    }
+    auto stamp = std::to_string(fs::file_size(tarball, ec)) + "-" +
+                 std::to_string(fs::last_write_time(tarball, ec).time_since_epoch().count());
+    fs::path dest = fs::temp_directory_path() / ("vigil-kconfig-tree-" + stamp);
+    if (!fs::exists(dest / ".extracted")) {
+      fs::path tmp = dest.string() + ".tmp-" + std::to_string(getpid());
+      fs::remove_all(tmp, ec);
+      fs::create_directories(tmp);
+      std::string top = tarball.stem().stem().string();
+      auto out = sys::CommandOutput(
+          {"tar", "-xJf", tarball.string(), "-C", tmp.string(), "--strip-components=1", "--wildcards", "*/Kconfig*",
+           "*/Makefile*", "*/Kbuild*", top + "/scripts/*", top + "/arch/x86/configs/*", top + "/kernel/configs/*",
+           top + "/tools/testing/selftests/net/mptcp/config", top + "/arch/x86/tools/*", top + "/include/*",
+           top + "/arch/x86/include/*"},
+          std::chrono::minutes(5));
+      if (!out.ok()) {
+        why_ = out.status().ToString();
+        fs::remove_all(tmp, ec);
+        return;
+      }
+      std::ofstream(tmp / ".extracted");
+      fs::rename(tmp, dest, ec);
+      if (ec) fs::remove_all(tmp, ec);
+    }
+    tree_ = dest;
+  }
+  void SetUp() override {
+    if (tree_.empty()) GTEST_SKIP() << "cannot run kconfig: " << why_;
+    // Kept beside the tree, so kconfig's own programs are built once.
+    out_ = tree_.string() + "-out";
+    fs::create_directories(out_);
+  }
+  // `make TARGET` in the output directory; the failure names make's output.
+  void Make(const std::string& target) {
+    auto r = sys::CommandOutput({"nice", "make", "-s", "-C", tree_.string(), "O=" + out_.string(), target},
+                                std::chrono::minutes(5));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  // tinyconfig, the request appended as vigil build appends it, olddefconfig.
+  ConfigFile Olddefconfig(const ConfigRequest& request) {
+    Make("tinyconfig");
+    std::ofstream(out_ / ".config", std::ios::app) << request.ToFragment();
+    Make("olddefconfig");
+    auto f = ReadConfigFile((out_ / ".config").string());
+    EXPECT_TRUE(f.ok() && f->ok());
+    return f.ok() ? *f : ConfigFile{};
+  }
+  static fs::path tree_;
+  static std::string why_;
+  fs::path out_;
+};
+fs::path OlddefconfigTest::tree_;
+std::string OlddefconfigTest::why_;
+
+TEST_F(OlddefconfigTest, VmFragmentSurvivesOnTinyconfigAndDroppedOptionsAreReported) {
+  auto vm = ReadConfigFile(std::string(VIGIL_SOURCE_DIR) + "/configs/vm.config");
+  std::string mptcp_path = (tree_ / "tools/testing/selftests/net/mptcp/config").string();
+  auto mptcp = ReadConfigFile(mptcp_path);
+  ASSERT_TRUE(vm.ok() && mptcp.ok());
+  ConfigRequest request;
+  request.Add(*vm);
+  request.Add(*mptcp);
+  ConfigFile result = Olddefconfig(request);
+  ASSERT_FALSE(result.settings.empty());
+  std::vector<std::string> from_vm;
+  const ConfigMismatch* cls_act = nullptr;
+  auto mismatches = CheckConfig(request, result);
+  for (const auto& m : mismatches) {
+    if (m.source.file != mptcp_path) from_vm.push_back(m.ToString());
+    if (m.name == "CONFIG_NET_CLS_ACT") cls_act = &m;
+  }
+  // Every option the VM runner needs is set on the smallest base.
+  EXPECT_EQ(from_vm, std::vector<std::string>{});
+  // tinyconfig has no NET_SCHED, so the MPTCP selftests' traffic control
+  // options cannot be set: kconfig drops them without an error.
+  ASSERT_NE(cls_act, nullptr);
+  EXPECT_EQ(cls_act->ToString(), "CONFIG_NET_CLS_ACT: wanted y, got n (" + mptcp_path + ":32)");
+  EXPECT_EQ(cls_act->kind, ConfigMismatch::Kind::kMissing);
+}
+
 }  // namespace
 }  // namespace vigil::kbuild
