@@ -88,7 +88,8 @@ std::string CheckValue(std::string_view value) {
   if (value.empty()) return "has no value";
   if (IsTristate(value)) return "";
   std::string unquoted;
-  if (value.front() == '"') return Unquote(value, &unquoted) ? "" : "has an unterminated or malformed string " + Quote(value);
+  if (value.front() == '"')
+    return Unquote(value, &unquoted) ? "" : "has an unterminated or malformed string " + Quote(value);
   if (ParseNumber(value).ok) return "";
   return "has value " + Quote(value) + ", neither y, m, n, a quoted string nor a number";
 }
@@ -148,9 +149,7 @@ bool InsideDir(const std::filesystem::path& dir, const std::filesystem::path& p)
 
 }  // namespace
 
-std::string ConfigSource::ToString() const {
-  return line > 0 ? fmt::format("{}:{}", file, line) : file;
-}
+std::string ConfigSource::ToString() const { return line > 0 ? fmt::format("{}:{}", file, line) : file; }
 
 std::string ConfigError::ToString() const { return where.ToString() + ": " + message; }
 
@@ -288,7 +287,8 @@ Result<std::string> CollectionConfigPath(const std::string& tree, std::string_vi
     return Status::InvalidArgument(fmt::format("collection {}: {}", Quote(collection), why));
   };
   if (collection.empty()) return refuse("empty name");
-  if (collection.front() == '/') return refuse("an absolute path, not a collection under tools/testing/selftests");
+  if (collection.front() == '/')
+    return refuse("an absolute path, not a collection under tools/testing/selftests");
   for (std::string_view rest = collection; !rest.empty();) {
     size_t slash = rest.find('/');
     std::string_view part = rest.substr(0, slash);
@@ -312,7 +312,8 @@ Result<std::string> CollectionConfigPath(const std::string& tree, std::string_vi
   fs::path config = dir / "config";
   if (!fs::exists(config, ec)) return std::string();
   fs::path real_config = fs::canonical(config, ec);
-  if (ec || !InsideDir(root, real_config)) return refuse("its config resolves outside tools/testing/selftests");
+  if (ec || !InsideDir(root, real_config))
+    return refuse("its config resolves outside tools/testing/selftests");
   if (!fs::is_regular_file(real_config, ec)) return refuse("its config is not a regular file");
   return config.string();
 }

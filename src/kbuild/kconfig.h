@@ -45,8 +45,8 @@ struct ConfigFile {
   bool ok() const { return errors.empty(); }
 };
 
-inline constexpr size_t kMaxConfigBytes = 16 << 20;   // larger input is refused
-inline constexpr size_t kMaxConfigLine = 64 << 10;    // longer lines are errors
+inline constexpr size_t kMaxConfigBytes = 16 << 20;  // larger input is refused
+inline constexpr size_t kMaxConfigLine = 64 << 10;   // longer lines are errors
 inline constexpr size_t kMaxConfigErrors = 1000;
 
 // Parses .config text. Blank lines and comments are skipped; a malformed line

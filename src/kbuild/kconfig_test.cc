@@ -76,16 +76,16 @@ TEST(KconfigParse, OtherCommentsAreNotSettings) {
 
 TEST(KconfigParse, MalformedLinesAreReportedWithFileLineAndSkipped) {
   ConfigFile f = ParseConfig(
-      "CONFIG_NOVALUE\n"        // 1
-      "FOO=y\n"                 // 2
-      "CONFIG_T=maybe\n"        // 3
+      "CONFIG_NOVALUE\n"           // 1
+      "FOO=y\n"                    // 2
+      "CONFIG_T=maybe\n"           // 3
       "CONFIG_S=\"unterminated\n"  // 4
-      "CONFIG_E=\n"             // 5
-      "CONFIG_A B=y\n"          // 6
-      "CONFIG_Q=\"a\"b\"\n"     // 7
-      "CONFIG_OK=y\n"           // 8
-      "CONFIG_=y\n"             // 9
-      "  CONFIG_IND=y\n",       // 10: kconfig would not read it
+      "CONFIG_E=\n"                // 5
+      "CONFIG_A B=y\n"             // 6
+      "CONFIG_Q=\"a\"b\"\n"        // 7
+      "CONFIG_OK=y\n"              // 8
+      "CONFIG_=y\n"                // 9
+      "  CONFIG_IND=y\n",          // 10: kconfig would not read it
       "user.config");
   ASSERT_EQ(f.errors.size(), 9u);
   EXPECT_EQ(f.errors[8].ToString(), "user.config:10: indented: kconfig ignores this line");
@@ -144,7 +144,8 @@ TEST(KconfigParse, SetArgumentsParseLikeFileLines) {
   auto str = ParseSetArgument("CONFIG_CMDLINE=\"quiet loglevel=3\"");
   ASSERT_TRUE(str.ok());
   EXPECT_EQ(str->value, "\"quiet loglevel=3\"");
-  for (const char* bad : {"", "CONFIG_X", "KASAN=y", "CONFIG_X=yes", "# CONFIG_X is not set", "CONFIG_X=y\nCONFIG_Y=y"})
+  for (const char* bad :
+       {"", "CONFIG_X", "KASAN=y", "CONFIG_X=yes", "# CONFIG_X is not set", "CONFIG_X=y\nCONFIG_Y=y"})
     EXPECT_EQ(ParseSetArgument(bad).status().code(), Status::Code::kInvalidArgument) << bad;
 }
 
@@ -199,7 +200,8 @@ TEST(KconfigMerge, LaterFragmentsWinAndSourcesAreKept) {
 }
 
 TEST(KconfigMerge, FragmentRoundTrips) {
-  ConfigRequest r = Request({{"f", "CONFIG_S=\"a \\\"b\\\"\"\nCONFIG_H=0x10\n# CONFIG_N is not set\nCONFIG_M=m\n"}});
+  ConfigRequest r =
+      Request({{"f", "CONFIG_S=\"a \\\"b\\\"\"\nCONFIG_H=0x10\n# CONFIG_N is not set\nCONFIG_M=m\n"}});
   ConfigFile back = ParseConfig(r.ToFragment(), "merged");
   ASSERT_TRUE(back.ok());
   ASSERT_EQ(back.settings.size(), r.entries().size());
@@ -260,7 +262,8 @@ TEST(KconfigCheck, ReportsEveryOptionThatDidNotEndUpAsAsked) {
 }
 
 TEST(KconfigCheck, TheWinningRequestIsTheOneChecked) {
-  ConfigRequest r = Request({{"debug.config", "CONFIG_KASAN=y\n"}, {"user.config", "# CONFIG_KASAN is not set\n"}});
+  ConfigRequest r =
+      Request({{"debug.config", "CONFIG_KASAN=y\n"}, {"user.config", "# CONFIG_KASAN is not set\n"}});
   EXPECT_TRUE(CheckConfig(r, ParseConfig("# CONFIG_KASAN is not set\n", ".config")).empty());
   auto m = CheckConfig(r, ParseConfig("CONFIG_KASAN=y\n", ".config"));
   ASSERT_EQ(m.size(), 1u);
@@ -299,8 +302,8 @@ TEST_F(CollectionTest, ResolvesACollectionToItsConfig) {
 }
 
 TEST_F(CollectionTest, RefusesNamesEscapingTheSelftestsDirectory) {
-  for (const char* bad : {"", "..", "../../..", "net/../../../outside", "/etc", "net//mptcp", "net/mptcp/", "./net",
-                          "net/.", "escape", "linked", "net\n/mptcp"}) {
+  for (const char* bad : {"", "..", "../../..", "net/../../../outside", "/etc", "net//mptcp", "net/mptcp/",
+                          "./net", "net/.", "escape", "linked", "net\n/mptcp"}) {
     auto p = CollectionConfigPath(tree_, bad);
     EXPECT_EQ(p.status().code(), Status::Code::kInvalidArgument) << bad << " -> " << (p.ok() ? *p : "");
   }
@@ -314,16 +317,46 @@ TEST(VmFragment, HoldsEveryOptionTheVmRunnerDependsOn) {
   // Each one is used by src/vm: the console, the channel, the shared root,
   // what /init mounts and runs, what the guest calls, how a crash ends the VM
   // and how its report is decoded.
-  for (const char* opt :
-       {"CONFIG_64BIT", "CONFIG_SMP", "CONFIG_ACPI", "CONFIG_TTY", "CONFIG_PRINTK", "CONFIG_SERIAL_8250",
-        "CONFIG_SERIAL_8250_CONSOLE", "CONFIG_PCI", "CONFIG_VIRTIO", "CONFIG_VIRTIO_PCI", "CONFIG_VIRTIO_CONSOLE",
-        "CONFIG_VIRTIO_BLK", "CONFIG_VIRTIO_NET", "CONFIG_FUSE_FS", "CONFIG_VIRTIO_FS", "CONFIG_NET_9P",
-        "CONFIG_NET_9P_VIRTIO", "CONFIG_9P_FS", "CONFIG_BLK_DEV_INITRD", "CONFIG_BINFMT_ELF",
-        "CONFIG_BINFMT_SCRIPT", "CONFIG_PROC_FS", "CONFIG_PROC_SYSCTL", "CONFIG_SYSFS", "CONFIG_DEVTMPFS",
-        "CONFIG_DEVTMPFS_MOUNT", "CONFIG_UNIX98_PTYS", "CONFIG_TMPFS", "CONFIG_CGROUPS", "CONFIG_OVERLAY_FS",
-        "CONFIG_MODULES", "CONFIG_FUTEX", "CONFIG_EVENTFD", "CONFIG_SIGNALFD", "CONFIG_NET_NS",
-        "CONFIG_PANIC_ON_OOPS", "CONFIG_MAGIC_SYSRQ", "CONFIG_KALLSYMS", "CONFIG_KALLSYMS_ALL",
-        "CONFIG_DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT"})
+  for (const char* opt : {"CONFIG_64BIT",
+                          "CONFIG_SMP",
+                          "CONFIG_ACPI",
+                          "CONFIG_TTY",
+                          "CONFIG_PRINTK",
+                          "CONFIG_SERIAL_8250",
+                          "CONFIG_SERIAL_8250_CONSOLE",
+                          "CONFIG_PCI",
+                          "CONFIG_VIRTIO",
+                          "CONFIG_VIRTIO_PCI",
+                          "CONFIG_VIRTIO_CONSOLE",
+                          "CONFIG_VIRTIO_BLK",
+                          "CONFIG_VIRTIO_NET",
+                          "CONFIG_FUSE_FS",
+                          "CONFIG_VIRTIO_FS",
+                          "CONFIG_NET_9P",
+                          "CONFIG_NET_9P_VIRTIO",
+                          "CONFIG_9P_FS",
+                          "CONFIG_BLK_DEV_INITRD",
+                          "CONFIG_BINFMT_ELF",
+                          "CONFIG_BINFMT_SCRIPT",
+                          "CONFIG_PROC_FS",
+                          "CONFIG_PROC_SYSCTL",
+                          "CONFIG_SYSFS",
+                          "CONFIG_DEVTMPFS",
+                          "CONFIG_DEVTMPFS_MOUNT",
+                          "CONFIG_UNIX98_PTYS",
+                          "CONFIG_TMPFS",
+                          "CONFIG_CGROUPS",
+                          "CONFIG_OVERLAY_FS",
+                          "CONFIG_MODULES",
+                          "CONFIG_FUTEX",
+                          "CONFIG_EVENTFD",
+                          "CONFIG_SIGNALFD",
+                          "CONFIG_NET_NS",
+                          "CONFIG_PANIC_ON_OOPS",
+                          "CONFIG_MAGIC_SYSRQ",
+                          "CONFIG_KALLSYMS",
+                          "CONFIG_KALLSYMS_ALL",
+                          "CONFIG_DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT"})
     EXPECT_EQ(v[opt], "y") << opt;
   EXPECT_EQ(v["CONFIG_DEBUG_INFO_REDUCED"], "n");  // vigil decode needs line tables for inlined frames
 }
@@ -365,7 +398,8 @@ size_t CountSettingLines(const std::string& text) {
   size_t n = 0;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);)
-    if (line.rfind("CONFIG_", 0) == 0 || (line.rfind("# CONFIG_", 0) == 0 && line.find(" is not set") != std::string::npos))
+    if (line.rfind("CONFIG_", 0) == 0 ||
+        (line.rfind("# CONFIG_", 0) == 0 && line.find(" is not set") != std::string::npos))
       ++n;
   return n;
 }
@@ -476,10 +510,10 @@ class OlddefconfigTest : public ::testing::Test {
       fs::create_directories(tmp);
       std::string top = tarball.stem().stem().string();
       auto out = sys::CommandOutput(
-          {"tar", "-xJf", tarball.string(), "-C", tmp.string(), "--strip-components=1", "--wildcards", "*/Kconfig*",
-           "*/Makefile*", "*/Kbuild*", top + "/scripts/*", top + "/arch/x86/configs/*", top + "/kernel/configs/*",
-           top + "/tools/testing/selftests/net/mptcp/config", top + "/arch/x86/tools/*", top + "/include/*",
-           top + "/arch/x86/include/*"},
+          {"tar", "-xJf", tarball.string(), "-C", tmp.string(), "--strip-components=1", "--wildcards",
+           "*/Kconfig*", "*/Makefile*", "*/Kbuild*", top + "/scripts/*", top + "/arch/x86/configs/*",
+           top + "/kernel/configs/*", top + "/tools/testing/selftests/net/mptcp/config",
+           top + "/arch/x86/tools/*", top + "/include/*", top + "/arch/x86/include/*"},
           std::chrono::minutes(5));
       if (!out.ok()) {
         why_ = out.status().ToString();
