@@ -63,6 +63,9 @@ class Model {
   int NextProbe(int current, double build_cost) const;
   // Expected information gain (bits) of one run at `pos`.
   double InformationGain(int pos) const;
+  // Expected information gain (bits) about the culprit of `runs` runs in a
+  // row at `pos`, told apart as "some failed" or "all passed".
+  double GainOfRuns(int pos, int runs) const;
 
  private:
   void Update();
