@@ -130,45 +130,88 @@ double Model::InformationGain(int j) const {
   return (h0 - h) / std::log(2.0);
 }
 
+namespace {
+
+// Runs in a row a build may be weighed by: a build is paid once for all of
+// them, so a commit elsewhere is scored by its best batch.
+constexpr int kBatches[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64};
+
+}  // namespace
+
+double Model::GainOfRuns(int j, int r) const {
+  // r runs at j, outcome "some failure" or "all passed": hypotheses k <= j
+  // predict all passes with (1 - p-hat(k))^r, k > j with (1 - eps)^r.
+  if (j < 0 || j > n_ || r < 1) return 0;
+  double pf = 0, sum_f = 0, ps = 0, sum_s = 0, h0 = 0;
+  double q_eps = 1 - std::pow(1 - o_.epsilon, r);
+  for (int k = 0; k < n_ + 2; ++k) {
+    double pk = post_[k];
+    if (pk <= 0) continue;
+    h0 -= XLogX(pk);
+    double q = k <= j ? 1 - std::pow(1 - phat_[k], r) : q_eps;
+    double wf = pk * q, ws = pk * (1 - q);
+    pf += wf;
+    ps += ws;
+    sum_f += XLogX(wf);
+    sum_s += XLogX(ws);
+  }
+  double h = 0;
+  if (pf > 1e-300) h += pf * std::log(pf) - sum_f;
+  if (ps > 1e-300) h += ps * std::log(ps) - sum_s;
+  return (h0 - h) / std::log(2.0);
+}
+
 int Model::NextProbe(int current, double build_cost) const {
-  // One pass for every position: prefix sums over k of the quantities the
-  // gain needs, so choosing is O(n).
+  // For each batch size r, one pass of prefix sums over k of the quantities
+  // the gain needs, so choosing is O(n) per batch size. A run at `current`
+  // costs 1 and is scored alone (one run, then choose again); a commit
+  // elsewhere costs build_cost + r for its best batch of r runs, so the
+  // search stays at a built commit while its runs tell more per cost than a
+  // build and a batch elsewhere would.
   int m = n_ + 2;
   double h0 = 0;
-  std::vector<double> a(m + 1, 0), b(m + 1, 0), c(m + 1, 0), d(m + 1, 0), mass(m + 1, 0);
-  for (int k = 0; k < m; ++k) {
-    double pk = post_[k], q = phat_[k];
-    h0 -= XLogX(pk);
-    a[k + 1] = a[k] + pk * q;
-    b[k + 1] = b[k] + XLogX(pk * q);
-    c[k + 1] = c[k] + pk * (1 - q);
-    d[k + 1] = d[k] + XLogX(pk * (1 - q));
-    mass[k + 1] = mass[k] + pk;
-  }
-  // Hypotheses k > j predict eps: sum over them of x log x with x = pk * eps
-  // = eps * (sum pk log pk) + eps log eps * (sum pk).
-  std::vector<double> plogp(m + 1, 0);
+  for (int k = 0; k < m; ++k) h0 -= XLogX(post_[k]);
+  std::vector<double> a(m + 1), b(m + 1), c(m + 1), d(m + 1), mass(m + 1, 0), plogp(m + 1, 0);
+  for (int k = 0; k < m; ++k) mass[k + 1] = mass[k] + post_[k];
   for (int k = m - 1; k >= 0; --k) plogp[k] = plogp[k + 1] + XLogX(post_[k]);
-  double eps = o_.epsilon;
-  double leps = eps > 0 ? std::log(eps) : 0, l1eps = std::log1p(-eps);
+  std::vector<double> score(n_ + 1, -1);
+  for (int r : kBatches) {
+    if (r > 1 && build_cost <= 0) break;  // free builds: one run at a time
+    a[0] = b[0] = c[0] = d[0] = 0;
+    for (int k = 0; k < m; ++k) {
+      double pk = post_[k], q = r == 1 ? phat_[k] : 1 - std::pow(1 - phat_[k], r);
+      a[k + 1] = a[k] + pk * q;
+      b[k + 1] = b[k] + XLogX(pk * q);
+      c[k + 1] = c[k] + pk * (1 - q);
+      d[k + 1] = d[k] + XLogX(pk * (1 - q));
+    }
+    // Hypotheses k > j predict eps_r: sum over them of x log x with
+    // x = pk * eps_r is eps_r * (sum pk log pk) + eps_r log eps_r * (sum pk).
+    double eps = r == 1 ? o_.epsilon : 1 - std::pow(1 - o_.epsilon, r);
+    double leps = eps > 0 ? std::log(eps) : 0, l1eps = std::log1p(-eps);
+    for (int j = 0; j <= n_; ++j) {
+      if (skipped_[j]) continue;
+      if (j == current && r > 1) continue;
+      double tail_mass = mass[m] - mass[j + 1];
+      double tail_plogp = plogp[j + 1];
+      double pf = a[j + 1] + eps * tail_mass;
+      double sf = b[j + 1] + (eps > 0 ? eps * tail_plogp + eps * leps * tail_mass : 0);
+      double ps = c[j + 1] + (1 - eps) * tail_mass;
+      double ss = d[j + 1] + (1 - eps) * tail_plogp + (1 - eps) * l1eps * tail_mass;
+      double h = 0;
+      if (pf > 1e-300) h += pf * std::log(pf) - sf;
+      if (ps > 1e-300) h += ps * std::log(ps) - ss;
+      double gain = h0 - h;
+      double cost = j == current ? 1.0 : r + build_cost;
+      score[j] = std::max(score[j], gain / cost);
+    }
+  }
   int best = -1;
   double best_score = -1;
   for (int j = 0; j <= n_; ++j) {
     if (skipped_[j]) continue;
-    double tail_mass = mass[m] - mass[j + 1];
-    double tail_plogp = plogp[j + 1];
-    double pf = a[j + 1] + eps * tail_mass;
-    double sf = b[j + 1] + (eps > 0 ? eps * tail_plogp + eps * leps * tail_mass : 0);
-    double ps = c[j + 1] + (1 - eps) * tail_mass;
-    double ss = d[j + 1] + (1 - eps) * tail_plogp + (1 - eps) * l1eps * tail_mass;
-    double h = 0;
-    if (pf > 1e-300) h += pf * std::log(pf) - sf;
-    if (ps > 1e-300) h += ps * std::log(ps) - ss;
-    double gain = h0 - h;
-    double cost = 1.0 + (j == current ? 0.0 : build_cost);
-    double score = gain / cost;
-    if (score > best_score + 1e-12) {
-      best_score = score;
+    if (score[j] > best_score + 1e-12) {
+      best_score = score[j];
       best = j;
     }
   }

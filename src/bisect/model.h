@@ -7,9 +7,10 @@
 // bad"; k = n + 1 is "not reproducible at the bad end".
 //
 // The next probe maximises the expected information gain about k per unit of
-// cost (a run at the commit already built costs 1, elsewhere 1 + the build
-// cost), which keeps probing next to a suspect instead of stalling there the
-// way "first commit past the posterior median" does under one-sided noise.
+// cost (another run at the commit already built costs 1; a commit elsewhere
+// costs the build plus its best batch of runs there), which keeps probing
+// next to a suspect instead of stalling there the way "first commit past the
+// posterior median" does under one-sided noise.
 // Skipped (untestable) commits get no observation, so a culprit next to them
 // can only be named as a range.
 #pragma once
@@ -63,6 +64,9 @@ class Model {
   int NextProbe(int current, double build_cost) const;
   // Expected information gain (bits) of one run at `pos`.
   double InformationGain(int pos) const;
+  // Expected information gain (bits) about the culprit of `runs` runs in a
+  // row at `pos`, told apart as "some failed" or "all passed".
+  double GainOfRuns(int pos, int runs) const;
 
  private:
   void Update();

@@ -167,5 +167,59 @@ TEST(BisectSimulate, OracleKnowsTheCulprit) {
   EXPECT_LE(r.oracle.mean_runs, r.vigil.mean_runs);
 }
 
+TEST(BisectModel, ABatchOfRunsTellsMoreThanOneRun) {
+  Model m(64, ModelOptions{});
+  m.Observe(64, true);
+  m.Observe(64, false);
+  // One run "fails or passes" is what InformationGain weighs.
+  EXPECT_NEAR(m.GainOfRuns(32, 1), m.InformationGain(32), 1e-9);
+  double one = m.GainOfRuns(32, 1), eight = m.GainOfRuns(32, 8);
+  EXPECT_GT(eight, one);
+  EXPECT_LE(eight, 1.0 + 1e-9);  // one binary outcome: at most a bit
+  EXPECT_LT(eight, 8 * one);     // diminishing returns
+  EXPECT_EQ(m.GainOfRuns(-1, 8), 0.0);
+  EXPECT_EQ(m.GainOfRuns(32, 0), 0.0);
+}
+
+TEST(BisectModel, ExpensiveBuildKeepsTheSearchAtTheBuiltCommit) {
+  // p near 0.25 and 3 passes at 32: another run there is still worth more
+  // than a build elsewhere when a build costs 20 runs, not when builds are free.
+  Model m(64, ModelOptions{});
+  m.ObserveMany(64, 8, 2);
+  m.ObserveMany(32, 3, 0);
+  EXPECT_NE(m.NextProbe(32, 0.0), 32);
+  EXPECT_EQ(m.NextProbe(32, 20.0), 32);
+}
+
+// Mean runs + build_cost x mean builds of a search run with `search_cost`
+// (what the search believes a build costs) on the repositories of `o`.
+double CostOf(SimOptions o, double search_cost, double build_cost, double* accuracy) {
+  o.search.build_cost = search_cost;
+  SimResult r = Simulate(o);
+  *accuracy = r.vigil.accuracy;
+  return r.vigil.mean_runs + build_cost * r.vigil.mean_builds;
+}
+
+TEST(BisectSimulate, BuildCostBuysFewerBuildsAtEqualAccuracy) {
+  SimOptions o;
+  o.commits = 256;
+  o.p = 0.5;
+  o.trials = 60;
+  o.seed = 7;
+  o.search.build_cost = 0;
+  SimResult free_builds = Simulate(o);
+  o.search.build_cost = 20;
+  SimResult costly = Simulate(o);
+  EXPECT_LT(costly.vigil.mean_builds, 0.5 * free_builds.vigil.mean_builds);
+  EXPECT_GE(costly.vigil.accuracy, 0.95);
+  EXPECT_GE(free_builds.vigil.accuracy, 0.95);
+  // The cost the search is told is the cost it saves on.
+  double acc_blind = 0, acc_aware = 0;
+  double blind = CostOf(o, 0, 20, &acc_blind), aware = CostOf(o, 20, 20, &acc_aware);
+  EXPECT_LT(aware, 0.6 * blind);
+  EXPECT_NEAR(costly.vigil.mean_cost, costly.vigil.mean_runs + 20 * costly.vigil.mean_builds, 1e-9);
+  EXPECT_NEAR(costly.cost_ratio, costly.vigil.mean_cost / costly.naive.mean_cost, 1e-9);
+}
+
 }  // namespace
 }  // namespace vigil::bisect

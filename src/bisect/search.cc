@@ -66,7 +66,7 @@ void Search::Record(int pos, Outcome o) {
 
 namespace {
 
-SimStats Stats(std::vector<int> runs, std::vector<int> builds, int correct, int trials) {
+SimStats Stats(std::vector<int> runs, std::vector<int> builds, int correct, int trials, double build_cost) {
   SimStats s;
   auto mean = [](const std::vector<int>& v) {
     double t = 0;
@@ -83,6 +83,7 @@ SimStats Stats(std::vector<int> runs, std::vector<int> builds, int correct, int 
   s.p90_runs = p90(runs);
   s.mean_builds = mean(builds);
   s.p90_builds = p90(builds);
+  s.mean_cost = s.mean_runs + build_cost * s.mean_builds;
   return s;
 }
 
@@ -116,7 +117,7 @@ SimStats Trials(const SimOptions& o, uint64_t salt, F one) {
     builds.push_back(r.builds);
     correct += r.correct;
   }
-  return Stats(runs, builds, correct, o.trials);
+  return Stats(runs, builds, correct, o.trials, o.search.build_cost);
 }
 
 // A run at `pos` fails: at rate p where the culprit c is in, epsilon elsewhere.
@@ -184,6 +185,7 @@ SimResult Simulate(const SimOptions& o) {
     res.naive_repeats = k;
     if (n.accuracy >= res.vigil.accuracy) break;
   }
+  res.cost_ratio = res.naive.mean_cost > 0 ? res.vigil.mean_cost / res.naive.mean_cost : 0;
   for (double ratio : {0.5, 1.0, 1.5, 2.0, 3.0, 4.0}) {
     SimStats s = Oracle(o, ratio);
     if (res.oracle_ratio == 0 || s.mean_runs < res.oracle.mean_runs) {

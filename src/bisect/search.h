@@ -70,12 +70,14 @@ struct SimStats {
   double accuracy = 0;
   double mean_runs = 0, p90_runs = 0;
   double mean_builds = 0, p90_builds = 0;
+  double mean_cost = 0;  // mean runs + build cost x mean builds, in runs
 };
 
 struct SimResult {
   SimStats vigil;
   SimStats naive;
   int naive_repeats = 0;  // k: runs per step of naive bisection
+  double cost_ratio = 0;  // vigil's mean cost / naive's (builds weighed by build_cost)
   // A policy that knows the culprit and stops by the same rule: it runs the
   // culprit until it fails, then the culprit and its parent, `oracle_ratio`
   // parent runs per culprit run (the best of a grid). Passes at the parent

@@ -59,7 +59,8 @@ nlohmann::json StatsJson(const bisect::SimStats& s) {
                         {"mean_runs", s.mean_runs},
                         {"p90_runs", s.p90_runs},
                         {"mean_builds", s.mean_builds},
-                        {"p90_builds", s.p90_builds}};
+                        {"p90_builds", s.p90_builds},
+                        {"mean_cost", s.mean_cost}};
 }
 
 }  // namespace
@@ -75,6 +76,8 @@ nlohmann::json SimulationJson(const bisect::SimOptions& o, const bisect::SimResu
   j["naive"] = StatsJson(r.naive);
   j["naive"]["repeats"] = r.naive_repeats;
   j["history"] = o.history;
+  j["build_cost"] = o.search.build_cost;
+  j["cost_ratio"] = r.cost_ratio;
   j["oracle"] = StatsJson(r.oracle);
   j["oracle"]["ratio"] = r.oracle_ratio;
   return j;
@@ -85,17 +88,18 @@ std::string SimulationText(const bisect::SimOptions& o, const bisect::SimResult&
   out += fmt::format("{} commits, p = {}, epsilon = {}, {} trials, confidence {}{}\n", o.commits, o.p,
                      o.epsilon, o.trials, confidence,
                      o.history ? fmt::format(", {} earlier run(s) at the bad end", o.history) : "");
-  out += fmt::format("{:<28} {:>9} {:>10} {:>9} {:>11} {:>10}\n", "", "accuracy", "mean runs", "p90 runs",
-                     "mean builds", "p90 builds");
-  out += fmt::format("{:<28} {:>8.1f}% {:>10.1f} {:>9.0f} {:>11.1f} {:>10.0f}\n", "vigil bisect",
+  out += fmt::format("{:<28} {:>9} {:>10} {:>9} {:>11} {:>10} {:>10}\n", "", "accuracy", "mean runs", "p90 runs",
+                     "mean builds", "p90 builds", "mean cost");
+  out += fmt::format("{:<28} {:>8.1f}% {:>10.1f} {:>9.0f} {:>11.1f} {:>10.0f} {:>10.1f}\n", "vigil bisect",
                      100 * r.vigil.accuracy, r.vigil.mean_runs, r.vigil.p90_runs, r.vigil.mean_builds,
-                     r.vigil.p90_builds);
-  out += fmt::format("{:<28} {:>8.1f}% {:>10.1f} {:>9.0f} {:>11.1f} {:>10.0f}\n",
+                     r.vigil.p90_builds, r.vigil.mean_cost);
+  out += fmt::format("{:<28} {:>8.1f}% {:>10.1f} {:>9.0f} {:>11.1f} {:>10.0f} {:>10.1f}\n",
                      fmt::format("naive, each step {}x", r.naive_repeats), 100 * r.naive.accuracy,
-                     r.naive.mean_runs, r.naive.p90_runs, r.naive.mean_builds, r.naive.p90_builds);
-  out += fmt::format("{:<28} {:>8.1f}% {:>10.1f} {:>9.0f} {:>11.1f} {:>10.0f}\n",
+                     r.naive.mean_runs, r.naive.p90_runs, r.naive.mean_builds, r.naive.p90_builds, r.naive.mean_cost);
+  out += fmt::format("{:<28} {:>8.1f}% {:>10.1f} {:>9.0f} {:>11.1f} {:>10.0f} {:>10.1f}\n",
                      fmt::format("oracle, parent:culprit {}", r.oracle_ratio), 100 * r.oracle.accuracy,
-                     r.oracle.mean_runs, r.oracle.p90_runs, r.oracle.mean_builds, r.oracle.p90_builds);
+                     r.oracle.mean_runs, r.oracle.p90_runs, r.oracle.mean_builds, r.oracle.p90_builds, r.oracle.mean_cost);
+  out += fmt::format("cost = runs + {} x builds; vigil / naive: {:.2f}\n", o.search.build_cost, r.cost_ratio);
   out += fmt::format("(oracle: knows the culprit, runs only it and its parent, stops by the same rule)\n");
   return out;
 }
