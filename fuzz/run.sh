@@ -3,7 +3,7 @@
 # KTAP (kunit_tool's test_data, vigil's golden kselftest logs) or, with KIND
 # "console", the recorded kernel consoles of tests/console/corpus. Exits
 # non-zero on any crash, leak, sanitizer report or timeout the fuzzer finds.
-#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel|known_issues|diagnostics]
+#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel|known_issues|diagnostics|kconfig]
 set -euo pipefail
 fuzzer=$1
 seconds=${2:-60}
@@ -28,6 +28,12 @@ elif [ "$kind" = diagnostics ]; then
   printf "b.c:5:6: warning: unused variable 'unused' [-Werror,-Wunused-variable]\n\x1b[1mb.c:15:1: \x1b[0;1;31merror: \x1b[0mexpected expression\x1b[0m\n1 warning and 1 error generated.\n" > "$corpus/clang"
   printf "ld: vmlinux.o: in function \`f':\nnet/x.c:12: undefined reference to \`g'\nx.c:(.text+0x5): undefined reference to \`h'\nld.lld: error: undefined symbol: baz\n>>> referenced by core.c:12\ncollect2: error: ld returned 1 exit status\n" > "$corpus/ld"
   printf 'make[4]: *** [scripts/Makefile.build:243: net/x.o] Error 1\nmake[3]: *** Waiting for unfinished jobs....\nERROR: modpost: "s" [net/x.ko] undefined!\nWARNING: modpost: vmlinux: section mismatch in reference: f+0x12\nnet/Kconfig:12: syntax error\n.config:3:warning: symbol value invalid\n' > "$corpus/make"
+elif [ "$kind" = kconfig ]; then
+  corpus="$VIGIL_BUILD/fuzz-corpus-kconfig"
+  mkdir -p "$corpus"
+  # vigil's own fragments, and the lines a .config has.
+  cp "$VIGIL_SRC"/configs/*.config "$corpus"/
+  printf '#\n# Automatically generated file; DO NOT EDIT.\nCONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_S="a \\"q\\" b"\nCONFIG_N=0x1F\nCONFIG_D=-12\n' > "$corpus/dotconfig"
 elif [ "$kind" = channel ]; then
   corpus="$VIGIL_BUILD/fuzz-corpus-channel"
   mkdir -p "$corpus"

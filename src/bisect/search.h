@@ -45,6 +45,10 @@ class Search {
   bool Confident() const { return model_.Best().mass >= o_.confidence; }
   int runs() const { return runs_; }
   int builds() const { return builds_; }
+  // What a build costs in runs, from the next choice on (a cost measured as
+  // the search goes).
+  void set_build_cost(double runs) { o_.build_cost = runs; }
+  double build_cost() const { return o_.build_cost; }
 
  private:
   Model model_;

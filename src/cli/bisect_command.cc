@@ -2,6 +2,7 @@
 // flags and the printing; the bisection itself is engine/bisect_driver.h.
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -11,10 +12,11 @@
 #include "base/json.h"
 #include "base/text.h"
 #include "bisect/search.h"
+#include "cli/build_command.h"
 #include "cli/command.h"
 #include "engine/bisect_driver.h"
-#include "report/bisect_report.h"
 #include "engine/git_vcs.h"
+#include "report/bisect_report.h"
 
 namespace vigil::cli {
 namespace {
@@ -22,6 +24,11 @@ namespace {
 struct BisectFlags {
   engine::BisectRequest req;
   bool json = false;
+  // --build-tree
+  bool build_tree = false;
+  BuildFlags build;
+  std::vector<std::string> collections;
+  bool build_options_given = false;  // an option of the build group
   // simulate
   int history = 0;
   int commits = 1024, trials = 200;
@@ -45,8 +52,9 @@ class PrintingObserver final : public engine::BisectObserver {
     fmt::print(say_, "  {} end {}: the test runs there ({})\n", good_end ? "good" : "bad",
                commit.substr(0, 12), bisect::OutcomeName(o));
   }
-  void BuildFailed(const std::string& commit) override {
-    fmt::print(say_, "  {} build failed: untestable (skipped)\n", commit.substr(0, 12));
+  void BuildFailed(const std::string& commit, const std::string& why) override {
+    fmt::print(say_, "  {} build failed: untestable (skipped){}\n", commit.substr(0, 12),
+               why.empty() ? "" : ": " + SanitizeForTerminal(why));
   }
   void Ran(const engine::BisectRunEvent& e) override {
     using Best = engine::BisectRunEvent::Best;
@@ -91,10 +99,69 @@ int RunBisect(BisectFlags f) {
         r.bad_history);
     return kExitUsage;
   }
+  if (f.build_tree) {
+    if (r.probe.vigil_test.empty()) {
+      fmt::print(stderr,
+                 "vigil bisect run: --build-tree boots each built kernel and runs a vigil test on it: give "
+                 "--vigil-test COLLECTION:TEST\n");
+      return kExitUsage;
+    }
+    if (!r.probe.build.empty() || !r.probe.kernel.empty() || !r.probe.tests_dir.empty()) {
+      fmt::print(
+          stderr,
+          "vigil bisect run: --build-tree builds the kernel and the kselftests at each commit: not with "
+          "--build, --kernel or --tests\n");
+      return kExitUsage;
+    }
+  } else if (f.build_options_given || !f.collections.empty()) {
+    fmt::print(
+        stderr,
+        "vigil bisect run: the build options (--variant, --config, --set, -c, ...) go with --build-tree\n");
+    return kExitUsage;
+  }
   auto vcs = engine::GitVcs::Open(".");
   if (!vcs.ok()) {
     fmt::print(stderr, "vigil bisect run: not in a git repository: {}\n", vcs.status().message());
     return kExitUsage;
+  }
+  std::unique_ptr<kbuild::BuildObserver> build_printer;
+  if (f.build_tree) {
+    // The kernel tree is the repository bisected; each probe builds its worktree.
+    std::string top = (*vcs)->Top();
+    std::error_code ec;
+    if (!std::filesystem::exists(top + "/Makefile", ec) || !std::filesystem::exists(top + "/Kconfig", ec)) {
+      fmt::print(stderr,
+                 "vigil bisect run: --build-tree: {} is not a kernel source tree (no Makefile and Kconfig)\n",
+                 SanitizeForTerminal(top));
+      return kExitUsage;
+    }
+    std::vector<std::string> collections = f.collections;
+    if (collections.empty()) {
+      // The --vigil-test's collection: its config merged, its kselftests built.
+      const std::string& t = r.probe.vigil_test;
+      size_t colon = t.find(':');
+      if (colon == std::string::npos || colon == 0) {
+        fmt::print(stderr, "vigil bisect run: --vigil-test wants COLLECTION:TEST[:SUBTEST], not '{}'\n",
+                   SanitizeForTerminal(t));
+        return kExitUsage;
+      }
+      collections.push_back(t.substr(0, colon));
+    }
+    auto options = BuildOptionsOf(f.build, collections, nullptr);
+    if (!options.ok()) {
+      fmt::print(stderr, "vigil bisect run: {}\n", SanitizeForTerminal(options.status().message()));
+      return kExitUsage;
+    }
+    if (Status env = kbuild::CheckBuildEnvironment(*options); !env.ok()) {
+      fmt::print(stderr, "vigil bisect run: {}\n", SanitizeForTerminal(env.message()));
+      return kExitUsage;
+    }
+    r.probe.build_tree = true;
+    r.probe.build_options = std::move(options.value());
+    if (!f.json) {
+      build_printer = MakeBuildPrinter(false);
+      r.probe.build_observer = build_printer.get();
+    }
   }
   // SIGINT, SIGTERM, SIGHUP: the probe is stopped, the bisection stays
   // resumable (first); the probe is killed at once (second).
@@ -223,7 +290,10 @@ void AddModelOptions(CLI::App* c, BisectFlags* f) {
   c->add_option("--runs-per-build", f->req.runs_per_build, "Runs in a row at a commit once it is built")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  c->add_option("--build-cost", f->req.build_cost, "What a checkout and build costs, in test runs (default 4 with --build, else 0)");
+  c->add_option(
+      "--build-cost", f->req.build_cost,
+      "What a checkout and build costs, in test runs (default with --build or --build-tree: measured, the "
+      "mean build over the mean run, 4 until both were measured; else 0)");
   c->add_option("--epsilon", f->req.epsilon, "Failure rate of good commits (unrelated failures)")
       ->check(CLI::Range(0.0, 0.5))
       ->capture_default_str();
@@ -256,6 +326,23 @@ Runner SetupBisectCommand(CLI::App* app) {
   run->add_option("--tests", f->req.probe.tests_dir, "With --vigil-test: the kselftest tree (relative to the worktree)");
   run->add_option("--kernel", f->req.probe.kernel, "With --vigil-test: boot this kernel (relative to the worktree)");
   run->add_option("--crash-title", f->req.probe.crash_title, "With --vigil-test: count only kernel reports with this title glob");
+  run->add_flag(
+      "--build-tree", f->build_tree,
+      "With --vigil-test: the repository is a kernel tree; at each commit build it (incrementally, in one "
+      "output directory for the bisection, in its worktree unless --build-output), boot the kernel built and "
+      "run the test from the kselftests built; a commit that does not build is untestable");
+  const std::string build_group = "Build (with --build-tree)";
+  run->add_option(
+         "-c,--collection", f->collections,
+         "With --build-tree: a kselftest collection whose config is merged and whose tests are built "
+         "(repeatable; default: the --vigil-test's)")
+      ->group(build_group);
+  AddBuildOptions(run, &f->build, build_group, true);
+  run->get_option("--build-output")
+      ->description(
+          "The build directory (O=) for the whole bisection; default: in the bisection's worktree, "
+          "removed with it");
+  run->remove_option(run->get_option("--compare-to"));
   run->add_option("--db", f->req.db_path, "Store (default: vigil-bisect.db in the repository's git directory)");
   run->add_option("--bad-history", f->req.bad_history,
                   "F/N: the test already failed F times in N runs at the bad end (e.g. vigil history); evidence from "
@@ -278,8 +365,12 @@ Runner SetupBisectCommand(CLI::App* app) {
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   AddModelOptions(sim, f.get());
-  return [f, run, status, log, reset, sim]() -> int {
-    if (run->parsed()) return RunBisect(*f);
+  return [f, run, status, log, reset, sim, build_group]() -> int {
+    if (run->parsed()) {
+      for (const CLI::Option* o : run->get_options())
+        if (o->get_group() == build_group && o->count() > 0) f->build_options_given = true;
+      return RunBisect(*f);
+    }
     if (status->parsed()) return RunStatus(*f, false);
     if (log->parsed()) return RunStatus(*f, true);
     if (reset->parsed()) return RunReset(*f);

@@ -23,6 +23,7 @@ Runner SetupHistoryCommand(CLI::App* app);
 Runner SetupCompareCommand(CLI::App* app);
 Runner SetupVerdictCommand(CLI::App* app);
 Runner SetupBisectCommand(CLI::App* app);
+Runner SetupBuildCommand(CLI::App* app);
 
 // The command line vigil was started with, shell-quoted (set by main).
 const std::string& CommandLine();

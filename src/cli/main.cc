@@ -36,6 +36,8 @@ constexpr CommandEntry kCommands[] = {
      vigil::cli::SetupVerdictCommand},
     {"bisect", "Find the commit that introduced (or fixed) an intermittent failure, each run as evidence",
      vigil::cli::SetupBisectCommand},
+    {"build", "Build a kernel tree with the selftests' config fragments and vigil's VM fragment, recorded with its warnings",
+     vigil::cli::SetupBuildCommand},
     {"guest", "", vigil::cli::SetupGuestCommand},  // inside vigil's VMs; hidden
 };
 

@@ -23,6 +23,7 @@
 #include "base/clock.h"
 #include "base/json.h"
 #include "base/text.h"
+#include "cli/build_command.h"
 #include "cli/command.h"
 #include "cli/status_line.h"
 #include "cli/terminal.h"
@@ -53,6 +54,7 @@ struct RunFlags {
   bool verbose = false;
   int progress_interval = 60;  // seconds; 0: no still-running lines
   bool list = false;
+  BuildFlags build;  // --build TREE and the build options
 };
 
 bool WriteFile(const std::string& path, const std::string& text) {
@@ -198,6 +200,23 @@ int List(const RunFlags& f) {
 }
 
 int Run(const RunFlags& f) {
+  if (!f.build.tree.empty()) {
+    const char* clash = !f.vm.kernel.empty()     ? "--kernel"
+                        : !f.vm.modules.empty()  ? "--modules"
+                        : !f.req.tests_dir.empty() ? "--tests"
+                        : !f.req.resume.empty()  ? "--resume (a resumed run boots the build it booted)"
+                        : f.list                 ? "--list"
+                                                 : nullptr;
+    if (clash) {
+      fmt::print(stderr, "vigil run: --build builds the kernel, modules and tests it runs: it does not go with {}\n",
+                 clash);
+      return kExitUsage;
+    }
+    if (f.req.filter.collections.empty() && f.req.filter.tests.empty()) {
+      fmt::print(stderr, "vigil run: --build needs the collections to build and run (-c net/mptcp, or -t COLL:TEST)\n");
+      return kExitUsage;
+    }
+  }
   if (f.list) return List(f);
   // SIGINT, SIGTERM, SIGHUP: the session stops (first) or kills (second).
   sys::Cancellation cancel;
@@ -218,8 +237,43 @@ int Run(const RunFlags& f) {
     return kExitUsage;
   }
   engine::RunRequest req = f.req;
+  model::VmSpec vm = f.vm;
+  if (!f.build.tree.empty()) {
+    // Build (or find nothing to rebuild), then boot what was built and run
+    // the collections' freshly installed kselftests.
+    std::vector<std::string> collections = f.req.filter.collections;
+    for (const auto& t : f.req.filter.tests) {
+      std::string coll = t.substr(0, t.find(':'));
+      if (std::find(collections.begin(), collections.end(), coll) == collections.end()) collections.push_back(coll);
+    }
+    auto options = BuildOptionsOf(f.build, collections, &cancel);
+    if (!options.ok()) {
+      fmt::print(stderr, "vigil run: {}\n", SanitizeForTerminal(options.status().message()));
+      return kExitUsage;
+    }
+    engine::BuildRequest breq;
+    breq.options = *options;
+    breq.compare_to = f.build.compare_to;
+    breq.command_line = CommandLine();
+    breq.host = sys::HostName();
+    auto built = RunBuild(**opened, breq, f.verbose, "run");
+    if (!built.ok()) {
+      fmt::print(stderr, "vigil run: {}\n", SanitizeForTerminal(built.status().message()));
+      return kExitUsage;
+    }
+    PrintBuild(*built, 20, false);
+    if (built->result.state == kbuild::BuildResult::State::kInterrupted) return cancel.ExitCode();
+    if (built->result.state != kbuild::BuildResult::State::kBuilt) {
+      fmt::print(stderr, "vigil run: the build failed; nothing was run\n");
+      return 1;
+    }
+    vm.kernel = built->result.kernel;
+    vm.modules = built->result.modules;
+    req.tests_dir = built->result.tests;
+    req.build_id = built->build_id;
+  }
   req.use_cgroups = !f.no_cgroup;
-  if (!f.vm.kernel.empty()) req.vm = f.vm;
+  if (!vm.kernel.empty()) req.vm = vm;
   req.stop_on_crash = f.on_crash == "stop";
   req.db_path = f.db_path;
   req.command_line = CommandLine();
@@ -366,6 +420,13 @@ Runner SetupRunCommand(CLI::App* app) {
                   "Seconds without console or test output before the VM counts as hung (0: off)")
       ->check(TimeoutValidator())
       ->group(vmg);
+  auto* bg = "Build (--build: the kernel under test from source)";
+  app->add_option("--build", f->build.tree,
+                  "Build this kernel tree as `vigil build` does, with the config fragments of the collections "
+                  "(-c, or those of -t), or find nothing to rebuild; then boot it and run those collections' freshly "
+                  "installed kselftests. The run records the build")
+      ->group(bg);
+  AddBuildOptions(app, &f->build, bg, true);
   app->add_option("--vm-dir", f->req.vm_work_dir, "Where the console log and sockets go (default: vigil-vm/ beside the db)")
       ->group(vmg);
   return [f] { return Run(*f); };

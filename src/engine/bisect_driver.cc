@@ -1,6 +1,7 @@
 #include "engine/bisect_driver.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <utility>
@@ -24,7 +25,52 @@ bool Exists(const std::string& path) {
   return std::filesystem::exists(path, ec);
 }
 
+// Whether the probe builds at each commit (a build command, or the tree).
+bool Builds(const BisectRequest& r) { return !r.probe.build.empty() || r.probe.build_tree; }
+
+// The build directories in worktree `wt` (the default of a bisection that
+// builds the tree) go with it, also when git left the worktree behind; a
+// failure reaches `observer`.
+void RemoveBuildDir(const std::string& wt, BisectObserver& observer) {
+  std::string prefix = std::filesystem::path(BisectBuildDir(wt, "")).filename().string();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(wt, ec)) return;
+  for (const auto& e : std::filesystem::directory_iterator(wt, ec)) {
+    if (e.path().filename().string().rfind(prefix, 0) != 0) continue;
+    std::error_code rm;
+    std::filesystem::remove_all(e.path(), rm);
+    if (rm) observer.Warning(fmt::format("the build directory {} stays: {}", e.path().string(), rm.message()));
+  }
+}
+
+int64_t MsSince(Clock& clock, std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Monotonic() - start).count();
+}
+
 }  // namespace
+
+void CostMeter::Built(int64_t ms) { build_ms_.push_back(std::max<int64_t>(0, ms)); }
+
+void CostMeter::Ran(int64_t ms) {
+  run_total_ms_ += std::max<int64_t>(0, ms);
+  ++runs_;
+}
+
+double CostMeter::mean_build_ms() const {
+  if (build_ms_.empty()) return 0;
+  // The first build is cold: left out once there are warm ones.
+  size_t from = build_ms_.size() > 1 ? 1 : 0;
+  double total = 0;
+  for (size_t i = from; i < build_ms_.size(); ++i) total += static_cast<double>(build_ms_[i]);
+  return total / static_cast<double>(build_ms_.size() - from);
+}
+
+double CostMeter::mean_run_ms() const { return runs_ ? static_cast<double>(run_total_ms_) / runs_ : 0.0; }
+
+std::optional<double> CostMeter::Cost() const {
+  if (build_ms_.empty() || runs_ == 0) return std::nullopt;
+  return std::min(10000.0, mean_build_ms() / std::max(1.0, mean_run_ms()));
+}
 
 bool ParseBadHistory(const std::string& s, int* failures, int* runs) {
   size_t slash = s.find('/');
@@ -45,7 +91,7 @@ bisect::SearchOptions SearchOptionsOf(const BisectRequest& r) {
   so.confidence = r.confidence;
   so.max_runs = r.max_runs;
   so.runs_per_build = r.runs_per_build;
-  so.build_cost = r.build_cost >= 0 ? r.build_cost : (r.probe.build.empty() ? 0.0 : 4.0);
+  so.build_cost = r.build_cost >= 0 ? r.build_cost : (Builds(r) ? 4.0 : 0.0);
   so.model.prior_a = r.prior_a;
   so.model.prior_b = r.prior_b;
   so.model.epsilon = r.epsilon;
@@ -74,6 +120,23 @@ nlohmann::json BisectOptionsJson(const BisectRequest& r) {
   // Absent when not given: bisections started before these options resume.
   if (!r.bad_history.empty()) opts["bad_history"] = r.bad_history;
   if (r.first_parent) opts["first_parent"] = true;
+  if (p.build_tree) {
+    // What makes the kernel a commit is built into (make -j and ccache do not).
+    const kbuild::BuildOptions& b = p.build_options;
+    opts["build_tree"] = {{"base_config", b.base_config},
+                          {"variant",
+                           {{"name", b.variant.name},
+                            {"debug_config", b.variant.tree_debug_config},
+                            {"builtin", b.variant.builtin},
+                            {"fragments", b.variant.fragments},
+                            {"set", b.variant.set}}},
+                          {"vm_fragment", b.vm_fragment},
+                          {"collections", b.collections},
+                          {"config_files", b.config_files},
+                          {"set", b.set},
+                          {"cc", b.cc},
+                          {"output_dir", b.output_dir}};
+  }
   return opts;
 }
 
@@ -207,13 +270,20 @@ Status BisectDriver::CheckEnds(const BisectRequest& r, store::Store& db, int64_t
     if (r.cancel && r.cancel->stopping()) return stopped();
     if (Status co = vcs_.Checkout(wt, hash); !co.ok()) return co;
     ++*builds;
-    bool built = probe_.Build(wt, hash);
+    auto built = TimedBuild(wt, hash);
     if (r.cancel && r.cancel->stopping()) return stopped();
-    if (!built) {
-      return Status::InvalidArgument(
-          fmt::format("the {} does not build (--build {})", end, SanitizeForTerminal(r.probe.build)));
+    if (!built.ok()) {
+      return Status::Internal(
+          fmt::format("cannot build at the {}: {} (run again to resume)", end, built.status().message()));
     }
-    auto run = probe_.Run(wt, hash);
+    if (!*built) {
+      std::string why = probe_.BuildFailure();
+      std::string how = r.probe.build_tree ? std::string("the kernel build of the tree")
+                                           : "--build " + SanitizeForTerminal(r.probe.build);
+      return Status::InvalidArgument(
+          fmt::format("the {} does not build ({}){}", end, how, why.empty() ? "" : ": " + why));
+    }
+    auto run = TimedRun(wt, hash);
     if (r.cancel && r.cancel->stopping()) return stopped();
     if (!run.ok()) {
       return Status::Internal(
@@ -235,6 +305,22 @@ Status BisectDriver::CheckEnds(const BisectRequest& r, store::Store& db, int64_t
     observer_.EndChecked(good_end, hash, run->outcome);
   }
   return Status::OK();
+}
+
+Result<bool> BisectDriver::TimedBuild(const std::string& wt, const std::string& hash) {
+  auto start = clock_.Monotonic();
+  auto built = probe_.Build(wt, hash);
+  // A build that fails may stop early: only builds that succeed are timed.
+  if (built.ok() && *built) meter_.Built(MsSince(clock_, start));
+  return built;
+}
+
+Result<ProbeRun> BisectDriver::TimedRun(const std::string& wt, const std::string& hash) {
+  auto start = clock_.Monotonic();
+  auto run = probe_.Run(wt, hash);
+  // A test that could not start says nothing about what a run costs.
+  if (run.ok() && run->cannot_start.empty()) meter_.Ran(MsSince(clock_, start));
+  return run;
 }
 
 Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db,
@@ -272,6 +358,7 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
     if (!created.ok()) return created.status();
     id = created.value();
   }
+  probe_.RecordBuildsIn(db);
   // The user's checkout is left alone: probes run in a worktree of their own.
   std::string wt = BisectWorktreePath(db_path, id);
   if (!Exists(wt)) {
@@ -292,6 +379,7 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
     if (Status removed = vcs_.RemoveWorktree(wt); !removed.ok()) {
       observer_.Warning(fmt::format("the worktree {} stays: {}", wt, removed.message()));
     }
+    RemoveBuildDir(wt, observer_);
     return checked;
   }
   // Stage after stage: the first-parent line, then, while the culprit is a
@@ -300,6 +388,16 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
   // runs anew only once they are all taken).
   Line line = first_line_;
   bisect::SearchOptions so = SearchOptionsOf(r);
+  // Without --build-cost, a probe that builds costs what was measured.
+  const bool measured_cost = r.build_cost < 0 && Builds(r);
+  auto cost_now = [&](bisect::Search* search) {
+    if (!measured_cost) return;
+    if (auto c = meter_.Cost()) {
+      so.build_cost = *c;
+      if (search) search->set_build_cost(*c);
+    }
+  };
+  cost_now(nullptr);
   size_t replayed = 0;
   int total_runs = 0, total_builds = end_builds;
   nlohmann::json merges = nlohmann::json::array();
@@ -333,10 +431,16 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
       if (j != checked_out) {
         if (Status co = vcs_.Checkout(wt, hash); !co.ok()) return co;
         checked_out = j;
-        bool built = probe_.Build(wt, hash);
+        auto built = TimedBuild(wt, hash);
         if (r.cancel && r.cancel->stopping()) return stopped(hash);  // a stopped build says nothing
-        if (!built) {
-          observer_.BuildFailed(hash);
+        if (!built.ok()) {
+          return Status::Internal(
+              fmt::format("cannot build at {}: {} (the runs so far are kept; run again to resume)",
+                          hash.substr(0, 12), built.status().message()));
+        }
+        cost_now(&search);
+        if (!*built) {
+          observer_.BuildFailed(hash, probe_.BuildFailure());
           search.Record(j, bisect::Outcome::kSkip);
           if (Status st = db.RecordBisectRun(id, {j, hash, "skip", std::nullopt, 0, clock_.UtcNow()});
               !st.ok()) {
@@ -346,7 +450,7 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
           continue;
         }
       }
-      auto probe = probe_.Run(wt, hash);
+      auto probe = TimedRun(wt, hash);
       if (r.cancel && r.cancel->stopping()) return stopped(hash);  // nor does a stopped run
       if (!probe.ok()) {
         return Status::Internal(
@@ -362,6 +466,7 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
           db.RecordBisectRun(id, {j, hash, name, probe->exit_code, probe->duration_ms, clock_.UtcNow()});
       if (!st.ok()) return Status::IOError("cannot record a run: " + st.message());
       search.Record(j, probe->outcome);
+      cost_now(&search);
       bisect::Group g = search.model().Best();
       BisectRunEvent e;
       e.run = total_runs + search.runs();
@@ -409,12 +514,21 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
   result["builds"] = total_builds;
   result["merges"] = merges;
   result["bisection"] = id;
+  result["build_cost"] = so.build_cost;
+  result["build_cost_measured"] = measured_cost && meter_.Cost().has_value();
+  if (meter_.builds() > 0 || meter_.runs() > 0) {
+    result["measured"] = {{"build_ms", static_cast<int64_t>(meter_.mean_build_ms() + 0.5)},
+                          {"builds", meter_.builds()},
+                          {"run_ms", static_cast<int64_t>(meter_.mean_run_ms() + 0.5)},
+                          {"runs", meter_.runs()}};
+  }
   if (Status fin = db.FinishBisection(id, "done", DumpJson(result), clock_.UtcNow()); !fin.ok()) {
     observer_.Warning(fmt::format("cannot record the end of bisection {}: {}", id, fin.message()));
   }
   if (Status removed = vcs_.RemoveWorktree(wt); !removed.ok()) {
     observer_.Warning(fmt::format("the worktree {} stays: {}", wt, removed.message()));
   }
+  RemoveBuildDir(wt, observer_);
   return BisectOutcome{id, confident, std::move(result)};
 }
 
@@ -454,6 +568,7 @@ Result<int64_t> ResetBisection(Vcs& vcs, store::Store& db, const std::string& db
       observer.Warning(fmt::format("the worktree {} stays: {}", wt, removed.message()));
     }
   }
+  RemoveBuildDir(wt, observer);
   if (Status fin = db.FinishBisection(b->id, "reset", "", clock.UtcNow()); !fin.ok()) {
     observer.Warning(fmt::format("cannot record the end of bisection {}: {}", b->id, fin.message()));
   }

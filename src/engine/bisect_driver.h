@@ -33,7 +33,9 @@ struct BisectRequest {
   double confidence = 0.95;
   int max_runs = 500;
   int runs_per_build = 1;
-  double build_cost = -1;  // -1: 4 with a build command, else 0
+  // -1: measured (the mean build over the mean run, CostMeter) when the
+  // probe builds, 4 until both were measured; 0 when it does not build.
+  double build_cost = -1;
   double prior_a = 1, prior_b = 3, epsilon = 0, deterministic = 0.1;
   std::string bad_history;  // "F/N" as given (recorded), parsed into:
   int known_runs = 0, known_failures = 0;
@@ -41,6 +43,27 @@ struct BisectRequest {
   // bisection stays in progress (the same command resumes it), and Run
   // returns an error saying so.
   const sys::Cancellation* cancel = nullptr;
+};
+
+// What a build costs in runs, measured: the wall time of each build that
+// succeeded and each run. The first build is cold (a fresh output
+// directory, a cold ccache): once there are others it is left out.
+class CostMeter {
+ public:
+  void Built(int64_t ms);
+  void Ran(int64_t ms);
+  int builds() const { return static_cast<int>(build_ms_.size()); }
+  int runs() const { return runs_; }
+  double mean_build_ms() const;  // 0 before any build
+  double mean_run_ms() const;    // 0 before any run
+  // mean_build_ms / mean_run_ms (a run of 0 ms counts as 1 ms), at most
+  // 10000; nullopt until a build and a run were measured.
+  std::optional<double> Cost() const;
+
+ private:
+  std::vector<int64_t> build_ms_;
+  int64_t run_total_ms_ = 0;
+  int runs_ = 0;
 };
 
 // "F/N" -> F failures in N runs; false unless 0 <= F <= N and 1 <= N <= 100000.
@@ -84,7 +107,8 @@ class BisectObserver {
   virtual void Started(const BisectStart&) {}
   // The run at an end before the search (the test starts there).
   virtual void EndChecked(bool /*good_end*/, const std::string& /*commit*/, bisect::Outcome) {}
-  virtual void BuildFailed(const std::string& /*commit*/) {}
+  // `why`: the probe's one line about it ("" when it has none).
+  virtual void BuildFailed(const std::string& /*commit*/, const std::string& /*why*/) {}
   virtual void Ran(const BisectRunEvent&) {}
   virtual void Descending(const MergeDescent&) {}
   // Something went wrong that does not change the result (a worktree that
@@ -96,7 +120,9 @@ struct BisectOutcome {
   int64_t id = 0;
   bool confident = false;  // stopped because the answer reached the confidence
   // The result as recorded (format_version 1): stop, hypothesis, culprit or
-  // range, evidence, merges descended into, runs, builds, ...
+  // range, evidence, merges descended into, runs, builds, the build cost
+  // used (build_cost, build_cost_measured) and the measured means
+  // (measured: build_ms, builds, run_ms, runs), ...
   nlohmann::json result;
 };
 
@@ -117,7 +143,10 @@ class BisectDriver {
   // or, at the bad end, a subtest that is not there ends the bisection with
   // an InvalidArgument error (recorded as status "error"); those runs are
   // evidence for the search. Another error (the probe's) ends it early; the
-  // runs so far stay recorded and it resumes.
+  // runs so far stay recorded and it resumes. Builds and runs are timed with
+  // the clock: without r.build_cost, the search's build cost is the measured
+  // one (CostMeter) from when it is known, updated after each build and run.
+  // The probe records its builds in `db` (Probe::RecordBuildsIn).
   Result<BisectOutcome> Run(const BisectRequest& r, store::Store& db, const std::string& db_path);
 
  private:
@@ -133,7 +162,11 @@ class BisectDriver {
   Probe& probe_;
   BisectObserver& observer_;
   Clock& clock_;
+  // Build() and Run() at `hash`, timed into meter_.
+  Result<bool> TimedBuild(const std::string& wt, const std::string& hash);
+  Result<ProbeRun> TimedRun(const std::string& wt, const std::string& hash);
   Line first_line_;
+  CostMeter meter_;
 };
 
 // Resolve, open the store, Run.
@@ -151,7 +184,8 @@ Result<BisectionStatus> LatestBisection(store::Store& db, const std::string& rep
 // The store of bisections at `db_path`; NotFound when it does not exist yet.
 Result<std::unique_ptr<store::Store>> OpenBisectStore(const std::string& db_path);
 
-// Ends the bisection of the repository in progress and removes its worktree;
+// Ends the bisection of the repository in progress and removes its worktree
+// (and the build directory in it, BisectBuildDir);
 // NotFound when none is in progress. Failures to clean up reach `observer`.
 Result<int64_t> ResetBisection(Vcs& vcs, store::Store& db, const std::string& db_path,
                                BisectObserver& observer, Clock& clock = SystemClock::Get());

@@ -5,8 +5,11 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <memory>
 #include <random>
 #include <set>
 
@@ -22,10 +25,22 @@ using bisect::Outcome;
 class FakeProbe final : public Probe {
  public:
   explicit FakeProbe(std::function<Outcome(const std::string&)> outcome) : outcome_(std::move(outcome)) {}
-  bool Build(const std::string&, const std::string& commit) override { return !unbuildable.count(commit); }
+  Result<bool> Build(const std::string& worktree, const std::string& commit) override {
+    if (!environment.empty()) return Status::NotFound(environment);
+    if (make_build_dir) {
+      // As a build of the tree leaves it: its output directory in the worktree.
+      std::filesystem::create_directories(BisectBuildDir(worktree, "normal"));
+      std::ofstream(BisectBuildDir(worktree, "normal") + "/vmlinux") << "x";
+    }
+    if (clock)
+      clock->Advance(builds.empty() && first_build_time.count() >= 0 ? first_build_time : build_time);
+    builds.push_back(commit);
+    return !unbuildable.count(commit);
+  }
   Result<ProbeRun> Run(const std::string&, const std::string& commit) override {
     if (abort_after >= 0 && static_cast<int>(runs.size()) >= abort_after)
       return Status::Internal("machine gone");
+    if (clock) clock->Advance(run_time);
     runs.push_back(commit);
     ProbeRun p;
     if (cancel && static_cast<int>(runs.size()) == cancel_at) {
@@ -48,13 +63,22 @@ class FakeProbe final : public Probe {
     return p;
   }
   std::set<std::string> unbuildable, cannot_start, target_absent;
+  bool make_build_dir = false;
   int abort_after = -1;
   // A cancellation point: the run number `cancel_at` (1-based) is stopped
   // by a signal (`cancel` requested while it runs; it then fails, as a
   // terminated test does).
   sys::Cancellation* cancel = nullptr;
   int cancel_at = 0;
-  std::vector<std::string> runs;
+  // Not empty: every build is refused with this (a missing tool).
+  std::string environment;
+  // Each build and run advances `clock` by these (the first build by
+  // first_build_time when it is not negative: a cold build).
+  FakeClock* clock = nullptr;
+  std::chrono::milliseconds build_time{0}, first_build_time{-1}, run_time{0};
+  std::vector<std::string> runs, builds;
+  store::Store* records_builds_in = nullptr;
+  void RecordBuildsIn(store::Store& db) override { records_builds_in = &db; }
 
  private:
   std::function<Outcome(const std::string&)> outcome_;
@@ -63,7 +87,9 @@ class FakeProbe final : public Probe {
 class RecordingObserver final : public BisectObserver {
  public:
   void Resuming(int64_t, size_t recorded) override { resumed_with = static_cast<int>(recorded); }
-  void BuildFailed(const std::string& commit) override { build_failures.push_back(commit); }
+  void BuildFailed(const std::string& commit, const std::string&) override {
+    build_failures.push_back(commit);
+  }
   void EndChecked(bool, const std::string&, Outcome) override { ++ends; }
   void Ran(const BisectRunEvent&) override { ++ran; }
   void Descending(const MergeDescent& m) override { descents.push_back(m); }
@@ -530,6 +556,197 @@ TEST_F(BisectDriverTest, ASignalWhileAnEndIsCheckedRecordsNothingAndResumes) {
   auto done = Bisect(again, Request("c0", "c30"));
   ASSERT_TRUE(done.ok()) << done.status().message();
   EXPECT_EQ(done->result["culprit"]["hash"], "c17");
+}
+
+}  // namespace
+}  // namespace vigil::engine
+
+namespace vigil::engine {
+namespace {
+
+TEST(CostMeterTest, TheMeanWarmBuildOverTheMeanRun) {
+  CostMeter m;
+  EXPECT_FALSE(m.Cost().has_value());
+  m.Built(600000);  // cold: alone, it is all there is
+  EXPECT_FALSE(m.Cost().has_value()) << "no run measured yet";
+  m.Ran(2000);
+  EXPECT_DOUBLE_EQ(*m.Cost(), 300.0);
+  m.Built(100000);  // once there are warm builds, the cold one is left out
+  m.Built(60000);
+  m.Ran(8000);
+  EXPECT_DOUBLE_EQ(m.mean_build_ms(), 80000.0);
+  EXPECT_DOUBLE_EQ(m.mean_run_ms(), 5000.0);
+  EXPECT_DOUBLE_EQ(*m.Cost(), 16.0);
+  EXPECT_EQ(m.builds(), 3);
+  EXPECT_EQ(m.runs(), 2);
+  CostMeter instant;
+  instant.Built(5000);
+  instant.Ran(0);  // a run of no measurable time counts as 1 ms
+  EXPECT_DOUBLE_EQ(*instant.Cost(), 5000.0);
+  instant.Built(1000000000);
+  EXPECT_DOUBLE_EQ(*instant.Cost(), 10000.0) << "bounded";
+}
+
+// Fails at commits from c37 on, every third run there (an intermittent
+// failure, the same sequence for every probe).
+std::function<Outcome(const std::string&)> EveryThirdFrom37() {
+  auto n = std::make_shared<int>(0);
+  return [n](const std::string& c) {
+    if (std::stoi(c.substr(1)) < 37) return Outcome::kPass;
+    return (*n)++ % 3 == 0 ? Outcome::kFail : Outcome::kPass;
+  };
+}
+
+// How many times the commit run changed: a checkout and build each.
+int CommitChanges(const std::vector<std::string>& runs) {
+  int changes = 0;
+  for (size_t i = 1; i < runs.size(); ++i) changes += runs[i] != runs[i - 1];
+  return changes;
+}
+
+TEST_F(BisectDriverTest, SlowBuildsMeasuredAgainstFastRunsKeepTheSearchAtTheBuiltCommit) {
+  Linear(60);
+  auto bisect = [&](std::chrono::milliseconds build, FakeProbe* probe) {
+    probe->clock = &clock_;
+    probe->build_time = build;
+    probe->run_time = std::chrono::seconds(1);
+    BisectRequest r = Request("c0", "c60");
+    r.probe.build = "make";  // builds happen; no --build-cost: measured
+    return Bisect(*probe, r);
+  };
+  FakeProbe slow(EveryThirdFrom37()), fast(EveryThirdFrom37());
+  auto s = bisect(std::chrono::seconds(100), &slow);
+  auto f = bisect(std::chrono::seconds(1), &fast);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  EXPECT_EQ(s->result["culprit"]["hash"], "c37");
+  EXPECT_EQ(f->result["culprit"]["hash"], "c37");
+  // The measured cost reached the search: it is recorded ...
+  EXPECT_TRUE(s->result["build_cost_measured"].get<bool>());
+  EXPECT_DOUBLE_EQ(s->result["build_cost"].get<double>(), 100.0);
+  EXPECT_DOUBLE_EQ(f->result["build_cost"].get<double>(), 1.0);
+  EXPECT_EQ(s->result["measured"]["build_ms"], 100000);
+  EXPECT_EQ(s->result["measured"]["run_ms"], 1000);
+  EXPECT_EQ(s->result["measured"]["builds"], static_cast<int>(slow.builds.size()));
+  EXPECT_EQ(s->result["measured"]["runs"], static_cast<int>(slow.runs.size()));
+  // ... and it chose differently: more runs at each built commit, fewer
+  // builds, where builds are slow.
+  int slow_changes = CommitChanges(slow.runs), fast_changes = CommitChanges(fast.runs);
+  EXPECT_LT(slow.builds.size(), fast.builds.size());
+  EXPECT_LT(slow_changes, fast_changes);
+  EXPECT_GT(static_cast<double>(slow.runs.size()) / (slow_changes + 1),
+            static_cast<double>(fast.runs.size()) / (fast_changes + 1));
+  EXPECT_EQ(s->result["builds"], static_cast<int>(slow.builds.size()));
+}
+
+TEST_F(BisectDriverTest, AGivenBuildCostIsKeptWhateverTheBuildsTake) {
+  Linear(60);
+  auto bisect = [&](std::chrono::milliseconds build, FakeProbe* probe) {
+    probe->clock = &clock_;
+    probe->build_time = build;
+    probe->run_time = std::chrono::seconds(1);
+    BisectRequest r = Request("c0", "c60");
+    r.probe.build = "make";
+    r.build_cost = 4;
+    return Bisect(*probe, r);
+  };
+  FakeProbe slow(EveryThirdFrom37()), fast(EveryThirdFrom37());
+  auto s = bisect(std::chrono::seconds(100), &slow);
+  auto f = bisect(std::chrono::seconds(1), &fast);
+  ASSERT_TRUE(s.ok() && f.ok());
+  EXPECT_EQ(slow.runs, fast.runs);
+  EXPECT_FALSE(s->result["build_cost_measured"].get<bool>());
+  EXPECT_DOUBLE_EQ(s->result["build_cost"].get<double>(), 4.0);
+  EXPECT_EQ(s->result["measured"]["build_ms"], 100000) << "measured all the same";
+}
+
+TEST_F(BisectDriverTest, TheColdFirstBuildIsLeftOutOfTheMeasuredCost) {
+  Linear(30);
+  FakeProbe probe(FailsFrom("c17"));
+  probe.clock = &clock_;
+  probe.first_build_time = std::chrono::seconds(1000);
+  probe.build_time = std::chrono::seconds(20);
+  probe.run_time = std::chrono::seconds(2);
+  BisectRequest r = Request("c0", "c30");
+  r.probe.build = "make";
+  auto out = Bisect(probe, r);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  ASSERT_GT(probe.builds.size(), 2u);
+  EXPECT_DOUBLE_EQ(out->result["build_cost"].get<double>(), 10.0);
+  EXPECT_EQ(out->result["measured"]["build_ms"], 20000);
+}
+
+TEST_F(BisectDriverTest, WithoutBuildsNothingIsMeasuredAndBuildsCostNothing) {
+  Linear(30);
+  FakeProbe probe(FailsFrom("c17"));
+  probe.clock = &clock_;
+  probe.build_time = std::chrono::seconds(100);
+  probe.run_time = std::chrono::seconds(1);
+  auto out = Bisect(probe, Request("c0", "c30"));  // no build command
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_FALSE(out->result["build_cost_measured"].get<bool>());
+  EXPECT_DOUBLE_EQ(out->result["build_cost"].get<double>(), 0.0);
+}
+
+TEST_F(BisectDriverTest, ABuildThatCannotBeAttemptedStopsTheBisectionWhichResumesOnceFixed) {
+  Linear(30);
+  FakeProbe probe(FailsFrom("c17"));
+  probe.environment = "a kernel build needs what is missing here: flex (apt-get install flex)";
+  BisectRequest r = Request("c0", "c30");
+  r.probe.build = "make";
+  auto out = Bisect(probe, r);
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("apt-get install flex"), std::string::npos) << out.status().message();
+  EXPECT_NE(out.status().message().find("resume"), std::string::npos) << out.status().message();
+  EXPECT_TRUE(probe.runs.empty());
+  EXPECT_TRUE(observer_.build_failures.empty()) << "not an untestable commit";
+  {
+    auto db = store::Store::Open(DbPath());
+    ASSERT_TRUE(db.ok());
+    auto active = (*db)->ActiveBisection(vcs_.Top());
+    ASSERT_TRUE(active.ok()) << "still in progress";
+  }
+  probe.environment.clear();
+  out = Bisect(probe, r);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->result["culprit"]["hash"], "c17");
+  EXPECT_EQ(observer_.resumed_with, 0);
+}
+
+TEST_F(BisectDriverTest, TheBuildDirectoryInTheWorktreeGoesWithIt) {
+  Linear(10);
+  FakeProbe probe(FailsFrom("c7"));
+  BisectRequest r = Request("c0", "c10");
+  r.probe.build = "make";
+  BisectDriver driver(vcs_, probe, observer_, clock_);
+  ASSERT_TRUE(driver.Resolve(r).ok());
+  auto db = store::Store::Open(DbPath());
+  ASSERT_TRUE(db.ok());
+  probe.make_build_dir = true;
+  fs::path build_dir = BisectBuildDir(BisectWorktreePath(DbPath(), 1), "normal");
+  auto out = driver.Run(r, **db, DbPath());
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  ASSERT_EQ(out->id, 1);
+  EXPECT_FALSE(fs::exists(build_dir));
+  EXPECT_EQ(probe.records_builds_in, db->get()) << "builds go to the bisection's store";
+}
+
+TEST_F(BisectDriverTest, BuildTreeOptionsAreRecordedSoOtherOnesDoNotResume) {
+  BisectRequest r = Request("c0", "c10");
+  nlohmann::json plain = BisectOptionsJson(r);
+  EXPECT_FALSE(plain.contains("build_tree")) << "bisections without it resume as before";
+  r.probe.build_tree = true;
+  r.probe.build_options.collections = {"net/mptcp"};
+  r.probe.build_options.variant.name = "debug";
+  r.probe.build_options.set = {"CONFIG_X=y"};
+  r.probe.build_options.jobs = 8;
+  nlohmann::json a = BisectOptionsJson(r);
+  EXPECT_EQ(a["build_tree"]["collections"], nlohmann::json::array({"net/mptcp"}));
+  EXPECT_EQ(a["build_tree"]["variant"]["name"], "debug");
+  r.probe.build_options.jobs = 2;  // how fast, not what is built
+  EXPECT_EQ(BisectOptionsJson(r), a);
+  r.probe.build_options.set = {"CONFIG_X=n"};
+  EXPECT_NE(BisectOptionsJson(r), a);
 }
 
 }  // namespace

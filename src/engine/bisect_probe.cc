@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "base/text.h"
+#include "engine/kernel_build.h"
 #include "judge/outcome.h"
 #include "store/store.h"
 #include "sys/process.h"
@@ -36,7 +37,7 @@ class ProbeBase : public Probe {
  public:
   explicit ProbeBase(ProbeOptions o) : o_(std::move(o)) {}
 
-  bool Build(const std::string& worktree, const std::string&) override {
+  Result<bool> Build(const std::string& worktree, const std::string&) override {
     if (o_.build.empty()) return true;
     sys::ProcessOptions bo;
     bo.argv = {"/bin/sh", "-c", o_.build};
@@ -101,27 +102,85 @@ class CommandProbe final : public ProbeBase {
   }
 };
 
+class SilentBuild final : public kbuild::BuildObserver {};
+
 // `vigil run` of one test into a store in the worktree; only the named test
-// or subtest (or the crash title) counts.
+// or subtest (or the crash title) counts. With build_tree, on what the last
+// Build made.
 class VigilTestProbe final : public ProbeBase {
  public:
   using ProbeBase::ProbeBase;
 
+  Result<bool> Build(const std::string& worktree, const std::string& commit) override {
+    if (!o_.build_tree) return ProbeBase::Build(worktree, commit);
+    built_ = {};
+    failure_.clear();
+    kbuild::BuildOptions bo = o_.build_options;
+    bo.tree = worktree;
+    if (bo.output_dir.empty()) bo.output_dir = BisectBuildDir(worktree, bo.variant.name);
+    bo.cancel = o_.cancel;
+    if (!environment_checked_) {
+      if (Status env = kbuild::CheckBuildEnvironment(bo); !env.ok()) return env;
+      environment_checked_ = true;
+    }
+    SilentBuild silent;
+    kbuild::BuildObserver& observer = o_.build_observer ? *o_.build_observer : silent;
+    Result<kbuild::BuildResult> r = Status::Internal("not built");
+    if (db_) {
+      BuildRequest req;
+      req.options = bo;
+      req.command_line = "vigil bisect run --build-tree (at " + commit + ")";
+      req.host = sys::HostName();
+      auto out = BuildAndRecord(*db_, req, observer);
+      r = out.ok() ? Result<kbuild::BuildResult>(std::move(out->result))
+                   : Result<kbuild::BuildResult>(out.status());
+    } else {
+      r = kbuild::Build(bo, observer);
+    }
+    if (!r.ok()) return r.status();
+    if (r->state != kbuild::BuildResult::State::kBuilt) {
+      failure_ = SanitizeForTerminal(r->failure.substr(0, 300));
+      if (!r->failed_target.empty())
+        failure_ += " (" + SanitizeForTerminal(r->failed_target.substr(0, 200)) + ")";
+      if (!r->log.empty()) failure_ += "; the whole output: " + SanitizeForTerminal(r->log);
+      return false;
+    }
+    if (r->kernel.empty() || r->tests.empty())
+      return Status::Internal(fmt::format("the build in {} made no {}", r->output_dir,
+                                          r->kernel.empty() ? "kernel image" : "kselftests"));
+    built_ = std::move(r.value());
+    return true;
+  }
+
+  std::string BuildFailure() const override { return failure_; }
+  void RecordBuildsIn(store::Store& db) override { db_ = &db; }
+
   Result<ProbeRun> Run(const std::string& worktree, const std::string& commit) override {
     auto [test, sub] = judge::SplitTestPath(o_.vigil_test);
+    if (o_.build_tree && built_.kernel.empty()) return Status::Internal("nothing built to boot");
     std::string db_path = worktree + "/.vigil-bisect-run.db";
     int64_t before = LatestRun(db_path);
+    std::string tests = o_.build_tree          ? built_.tests
+                        : o_.tests_dir.empty() ? worktree
+                                               : InWorktree(worktree, o_.tests_dir);
     std::vector<std::string> argv = {o_.vigil_exe.empty() ? sys::SelfExe() : o_.vigil_exe,
                                      "run",
                                      "--tests",
-                                     o_.tests_dir.empty() ? worktree : InWorktree(worktree, o_.tests_dir),
+                                     tests,
                                      "-t",
                                      test,
                                      "--db",
                                      db_path,
                                      "--color",
                                      "never"};
-    if (!o_.kernel.empty()) {
+    if (o_.build_tree) {
+      argv.push_back("--kernel");
+      argv.push_back(built_.kernel);
+      if (!built_.modules.empty()) {
+        argv.push_back("--modules");
+        argv.push_back(built_.modules);
+      }
+    } else if (!o_.kernel.empty()) {
       argv.push_back("--kernel");
       argv.push_back(InWorktree(worktree, o_.kernel));
     }
@@ -210,12 +269,35 @@ class VigilTestProbe final : public ProbeBase {
     }
     p->outcome = failed ? bisect::Outcome::kFail : bisect::Outcome::kPass;
   }
+
+  bool environment_checked_ = false;
+  std::string failure_;
+  store::Store* db_ = nullptr;
+  kbuild::BuildResult built_;  // what the last Build made (build_tree)
 };
 
 }  // namespace
 
+std::string BisectBuildDir(const std::string& worktree, const std::string& variant) {
+  return worktree + "/.vigil-build-" + variant;
+}
+
 std::string ProbeCommandLine(const ProbeOptions& o) {
   std::vector<std::string> argv = o.command;
+  if (!o.vigil_test.empty() && o.build_tree) {
+    // What the probe does, as the commands a person types: the build prints
+    // the paths of what it made (its "run it:" line).
+    std::string line = "vigil build --tree .";
+    const kbuild::BuildOptions& b = o.build_options;
+    for (const auto& c : b.collections) line += " -c " + ShellQuote(c);
+    if (b.base_config != "defconfig") line += " --base-config " + ShellQuote(b.base_config);
+    for (const auto& c : b.config_files) line += " --config " + ShellQuote(c);
+    for (const auto& x : b.set) line += " --set " + ShellQuote(x);
+    if (!b.vm_fragment) line += " --no-vm-fragment";
+    if (b.variant.name != "normal") line += " --variant " + ShellQuote(b.variant.name);
+    return line + " && vigil run -t " + ShellQuote(judge::SplitTestPath(o.vigil_test).first) +
+           " --kernel KERNEL --modules MODULES --tests TESTS (as vigil build prints them)";
+  }
   if (!o.vigil_test.empty()) {
     argv = {"vigil",   "run",
             "--tests", o.tests_dir.empty() ? "." : o.tests_dir,

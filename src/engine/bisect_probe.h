@@ -1,6 +1,7 @@
 // What runs the test at one commit of a bisection and says pass, fail or
 // skip: a shell command with git bisect run's exit codes, or one vigil test
-// (a `vigil run` whose records are read back from its store).
+// (a `vigil run` whose records are read back from its store), booted on the
+// kernel the probe built at that commit when it builds the tree.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,12 @@
 
 #include "base/status.h"
 #include "bisect/search.h"
+#include "kbuild/build.h"
 #include "sys/cancel.h"
+
+namespace vigil::store {
+class Store;
+}
 
 namespace vigil::engine {
 
@@ -34,11 +40,19 @@ class Probe {
  public:
   virtual ~Probe() = default;
   // Builds what `worktree` holds (checked out at `commit`); false when it
-  // cannot be built, which makes the commit untestable.
-  virtual bool Build(const std::string& worktree, const std::string& commit) = 0;
+  // does not build, which makes the commit untestable; an error when the
+  // build cannot be attempted (the environment lacks a tool), which ends
+  // the bisection (it resumes once that is fixed).
+  virtual Result<bool> Build(const std::string& worktree, const std::string& commit) = 0;
   // One run of the test at `commit` in `worktree`; an error ends the
   // bisection (the runs so far stay recorded: it resumes).
   virtual Result<ProbeRun> Run(const std::string& worktree, const std::string& commit) = 0;
+  // Why the last Build returned false, in one line (where its whole output
+  // is); "" when the probe cannot say.
+  virtual std::string BuildFailure() const { return ""; }
+  // Where the probe records the builds it makes (`db` outlives its use);
+  // by default it records none.
+  virtual void RecordBuildsIn(store::Store& /*db*/) {}
 };
 
 struct ProbeOptions {
@@ -49,10 +63,24 @@ struct ProbeOptions {
   std::string kernel;                // boot this kernel (relative to the worktree)
   std::string crash_title;           // count only kernel reports with this title glob
   std::string vigil_exe;             // the vigil that runs it; "" this one
+  // With a vigil test: build the worktree as a kernel tree at each commit
+  // (kbuild::Build, incrementally in one output directory) and boot what it
+  // built: its kernel, modules and installed kselftests (instead of
+  // kernel/tests_dir). build_options.tree is the worktree; an empty
+  // build_options.output_dir is BisectBuildDir(worktree, variant).
+  bool build_tree = false;
+  kbuild::BuildOptions build_options;
+  kbuild::BuildObserver* build_observer = nullptr;  // the builds' progress; null: none
   // Raised: the build or test running is terminated as on a timeout (not
   // recorded with the bisection).
   const sys::Cancellation* cancel = nullptr;
 };
+
+// Where a bisection that builds the tree builds by default: in its worktree,
+// `<worktree>/.vigil-build-<variant>` (untracked; checkouts keep it, and it
+// goes with the worktree). One level below the tree, kbuild's and ccache's
+// paths are relative, so ccache's hits survive any worktree location.
+std::string BisectBuildDir(const std::string& worktree, const std::string& variant);
 
 // The shell command (each argument quoted) that runs what the probe runs, at
 // the top of a checkout: the test command, or `vigil run --tests DIR -t TEST`.
@@ -61,7 +89,10 @@ std::string ProbeCommandLine(const ProbeOptions& options);
 // The command probe (exit 0 pass, 125 skip, 1-127 fail, >= 128 or a signal:
 // abort; 126 and 127, the shell's "not executable" and "not found", fill
 // cannot_start) or, with a vigil test, the vigil run probe (only the named test or
-// subtest, or the crash title, counts; no result for it: cannot_start).
+// subtest, or the crash title, counts; no result for it: cannot_start); with
+// build_tree, its Build is a kernel build (a build that fails: false; one
+// that cannot be attempted: the error), recorded with its diagnostics in the
+// store RecordBuildsIn gave (engine::BuildAndRecord).
 std::unique_ptr<Probe> MakeProbe(ProbeOptions options);
 
 }  // namespace vigil::engine

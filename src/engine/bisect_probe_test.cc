@@ -3,7 +3,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "store/store.h"
 
 namespace vigil::engine {
 namespace {
@@ -77,6 +82,163 @@ TEST(ProbeCommandLineTest, QuotesTheCommandOrNamesTheVigilRun) {
   EXPECT_EQ(
       ProbeCommandLine(v),
       "vigil run --tests tools/testing/selftests -t net/mptcp:mptcp_join.sh --kernel arch/x86/boot/bzImage");
+}
+
+// A stand-in for a kernel tree: a Makefile that answers what kbuild::Build
+// asks for, out of tree (O=), and fails to compile when broken.c is there.
+constexpr const char* kFakeKernelMakefile = R"MK(
+O ?= .
+.PHONY: tinyconfig olddefconfig all image_name kernelrelease modules_install headers kselftest-install
+tinyconfig:
+	@mkdir -p $(O)
+	@printf 'CONFIG_TINY=y\nCONFIG_MODULES=y\n' > $(O)/.config
+olddefconfig:
+	@true
+all:
+	@echo "  CC      kernel/a.o"
+	@if [ -f $(CURDIR)/broken.c ]; then \
+	  echo "kernel/broken.c:3:5: error: 'x' undeclared (first use in this function)"; \
+	  echo "make[2]: *** [scripts/Makefile.build:229: kernel/broken.o] Error 1"; exit 2; fi
+	@mkdir -p $(O)/arch/x86/boot && cp $(O)/.config $(O)/arch/x86/boot/bzImage && touch $(O)/vmlinux
+image_name:
+	@echo arch/x86/boot/bzImage
+kernelrelease:
+	@echo 1.0.0-fake
+modules_install:
+	@mkdir -p $(INSTALL_MOD_PATH)/lib/modules/1.0.0-fake && touch $(INSTALL_MOD_PATH)/lib/modules/1.0.0-fake/modules.dep
+headers:
+	@mkdir -p $(O)/usr/include
+kselftest-install:
+	@mkdir -p $(INSTALL_PATH) && for t in $(TARGETS); do echo "$$t:t" >> $(INSTALL_PATH)/kselftest-list.txt; done
+)MK";
+
+void WriteFile(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The vigil test probe that builds the tree: kbuild::Build into the
+// directory beside the worktree, then `vigil run` on what it made (the
+// vigil here is a script that writes down its arguments).
+class BuildTreeProbeTest : public CommandProbeTest {
+ protected:
+  void SetUp() override {
+    CommandProbeTest::SetUp();
+    wt_ = dir_ / "vigil-bisect-wt-1";
+    WriteFile(wt_ / "Makefile", kFakeKernelMakefile);
+    WriteFile(wt_ / "Kconfig", "");
+    fs::create_directories(wt_ / "tools/testing/selftests/demo");
+    WriteFile(dir_ / "fake-vigil", "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$ARGS_FILE\"\n");
+    fs::permissions(dir_ / "fake-vigil", fs::perms::owner_all);
+    setenv("ARGS_FILE", (dir_ / "args").c_str(), 1);
+    o_.vigil_test = "demo:t";
+    o_.vigil_exe = (dir_ / "fake-vigil").string();
+    o_.build_tree = true;
+    o_.build_options.base_config = "tinyconfig";
+    o_.build_options.vm_fragment = false;
+    o_.build_options.ccache = false;
+    o_.build_options.jobs = 1;
+    o_.build_options.collections = {"demo"};
+    if (!kbuild::CheckBuildEnvironment(o_.build_options).ok()) GTEST_SKIP() << "no kernel build environment";
+  }
+  fs::path wt_;
+  ProbeOptions o_;
+};
+
+TEST_F(BuildTreeProbeTest, BuildsBesideTheWorktreeAndBootsTheKernelModulesAndTestsItBuilt) {
+  auto probe = MakeProbe(o_);
+  auto built = probe->Build(wt_.string(), "c1");
+  ASSERT_TRUE(built.ok()) << built.status().message();
+  ASSERT_TRUE(*built) << probe->BuildFailure();
+  fs::path out = BisectBuildDir(wt_.string(), "normal");
+  EXPECT_EQ(out, dir_ / "vigil-bisect-wt-1/.vigil-build-normal");
+  EXPECT_TRUE(fs::exists(out / "kselftest_install/kselftest-list.txt"));
+  auto run = probe->Run(wt_.string(), "c1");
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  std::string args = ReadFile(dir_ / "args");
+  std::string real = fs::canonical(out).string();
+  EXPECT_NE(args.find("--tests\n" + real + "/kselftest_install\n"), std::string::npos) << args;
+  EXPECT_NE(args.find("-t\ndemo:t\n"), std::string::npos) << args;
+  EXPECT_NE(args.find("--kernel\n" + real + "/arch/x86/boot/bzImage\n"), std::string::npos) << args;
+  EXPECT_NE(args.find("--modules\n" + real + "/.vigil/staging/lib/modules/1.0.0-fake\n"), std::string::npos)
+      << args;
+  // The fake vigil recorded no run: the test did not run, untestable.
+  EXPECT_EQ(run->outcome, Outcome::kSkip);
+  EXPECT_FALSE(run->cannot_start.empty());
+}
+
+TEST_F(BuildTreeProbeTest, ACommitThatDoesNotCompileIsNotBuiltAndSaysWhy) {
+  WriteFile(wt_ / "broken.c", "");
+  auto probe = MakeProbe(o_);
+  auto built = probe->Build(wt_.string(), "c1");
+  ASSERT_TRUE(built.ok()) << built.status().message();
+  EXPECT_FALSE(*built);
+  EXPECT_NE(probe->BuildFailure().find("kernel/broken.o"), std::string::npos) << probe->BuildFailure();
+  EXPECT_NE(probe->BuildFailure().find("build.log"), std::string::npos) << probe->BuildFailure();
+  // Nothing to boot: the run is refused rather than booting an older build.
+  EXPECT_FALSE(probe->Run(wt_.string(), "c1").ok());
+}
+
+TEST_F(BuildTreeProbeTest, EachBuildIsRecordedInTheBisectionsStore) {
+  auto db = store::Store::Open((dir_ / "bisect.db").string());
+  ASSERT_TRUE(db.ok()) << db.status().message();
+  auto probe = MakeProbe(o_);
+  probe->RecordBuildsIn(**db);
+  auto built = probe->Build(wt_.string(), "c1");
+  ASSERT_TRUE(built.ok() && *built) << probe->BuildFailure();
+  WriteFile(wt_ / "broken.c", "");
+  built = probe->Build(wt_.string(), "c2");
+  ASSERT_TRUE(built.ok());
+  EXPECT_FALSE(*built);
+  auto builds = (*db)->ListBuilds({});
+  ASSERT_TRUE(builds.ok());
+  ASSERT_EQ(builds->size(), 2u);
+  EXPECT_EQ((*builds)[0].status, "failed");  // newest first
+  EXPECT_EQ((*builds)[1].status, "built");
+  EXPECT_NE((*builds)[0].command.find("at c2"), std::string::npos) << (*builds)[0].command;
+  EXPECT_EQ((*builds)[1].output_dir, fs::canonical(BisectBuildDir(wt_.string(), "normal")).string());
+  auto diagnostics = (*db)->LoadBuildDiagnostics((*builds)[0].id);
+  ASSERT_TRUE(diagnostics.ok());
+  bool compiler_error = false;
+  for (const auto& d : *diagnostics) compiler_error |= d.file == "kernel/broken.c" && d.severity == "error";
+  EXPECT_TRUE(compiler_error);
+}
+
+TEST_F(BuildTreeProbeTest, ATreeThatCannotBeBuiltAtAllIsAnErrorNotAnUntestableCommit) {
+  fs::remove(wt_ / "Kconfig");
+  auto built = MakeProbe(o_)->Build(wt_.string(), "c1");
+  ASSERT_FALSE(built.ok());
+  EXPECT_NE(built.status().message().find("not a kernel source tree"), std::string::npos)
+      << built.status().message();
+}
+
+TEST(ProbeCommandLineTest, ABuildTreeProbeSaysHowToBuildAndRunItByHand) {
+  ProbeOptions o;
+  o.vigil_test = "net/mptcp:mptcp_join.sh:add addr";
+  o.build_tree = true;
+  o.build_options.collections = {"net/mptcp"};
+  o.build_options.variant.name = "debug";
+  EXPECT_EQ(ProbeCommandLine(o),
+            "vigil build --tree . -c net/mptcp --variant debug && vigil run -t net/mptcp:mptcp_join.sh "
+            "--kernel KERNEL "
+            "--modules MODULES --tests TESTS (as vigil build prints them)");
+  // What changes the kernel built is in it.
+  o.build_options.base_config = "tinyconfig";
+  o.build_options.config_files = {"my frag.config"};
+  o.build_options.set = {"CONFIG_KASAN=y"};
+  o.build_options.jobs = 8;
+  std::string line = ProbeCommandLine(o);
+  EXPECT_EQ(line.substr(0, line.find(" && ")),
+            "vigil build --tree . -c net/mptcp --base-config tinyconfig --config 'my frag.config' --set "
+            "CONFIG_KASAN=y "
+            "--variant debug");
 }
 
 }  // namespace

@@ -448,6 +448,7 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
       for (const auto& t : tests) run.plan.push_back(t.path());
       run.environment_id = *env_id;
       run.owner = f.owner;
+      run.build_id = f.build_id;
       auto id = db_.CreateRun(run);
       if (!id.ok()) return id.status();
       run_id = *id;

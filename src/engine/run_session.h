@@ -58,6 +58,8 @@ struct RunRequest {
   // This vigil as the run's owner (sys::SelfOwner()), recorded with the run;
   // a run whose owner is alive is not resumed. "" records none.
   std::string owner;
+  // The build the run boots (vigil run --build), recorded with the run; 0 none.
+  int64_t build_id = 0;
   // Raised (a signal): no test starts any more, the running ones are
   // terminated and recorded interrupted, the run is finished and reported,
   // and the session ends with cancel->ExitCode(). At its kill level the

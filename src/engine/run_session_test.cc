@@ -134,6 +134,18 @@ class DyingStore final : public store::Store {
                          const std::string& at) override {
     return inner_->FinishBisection(id, status, result, at);
   }
+  Result<int64_t> RecordBuild(const model::BuildRecord& b,
+                              const std::vector<model::BuildDiagnosticRecord>& diagnostics) override {
+    if (!Write()) return Dead();
+    return inner_->RecordBuild(b, diagnostics);
+  }
+  Result<model::BuildRecord> LoadBuild(int64_t id) override { return inner_->LoadBuild(id); }
+  Result<std::vector<model::BuildRecord>> ListBuilds(const store::BuildQuery& q) override {
+    return inner_->ListBuilds(q);
+  }
+  Result<std::vector<model::BuildDiagnosticRecord>> LoadBuildDiagnostics(int64_t id) override {
+    return inner_->LoadBuildDiagnostics(id);
+  }
   Result<std::map<std::string, int64_t>> LastDurations() override { return inner_->LastDurations(); }
 
  private:

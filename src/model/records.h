@@ -45,6 +45,9 @@ struct RunRecord {
   // The vigil process running it ("host pid start-time", sys::ProcessOwner),
   // "" once finished: `--resume` of a run whose owner is alive is refused.
   std::string owner;
+  // The build it booted (vigil run --build), 0 when none: `--resume` boots
+  // that build's kernel again.
+  int64_t build_id = 0;
 };
 
 struct SubtestRecord {
@@ -83,6 +86,50 @@ struct AttemptRecord {
   // Cut short by a cancelled run (SIGINT/SIGTERM/SIGHUP to vigil): not a
   // result; `vigil run --resume` runs the test again and drops this attempt.
   bool interrupted = false;
+};
+
+// One diagnostic of a build's output (kbuild::Diagnostic as stored).
+struct BuildDiagnosticRecord {
+  std::string tool;      // compiler, linker, make, modpost, kconfig
+  std::string file;
+  int64_t line = 0;      // 0: none
+  int64_t column = 0;    // 0: none
+  std::string severity;  // note, warning, error, fatal error
+  std::string message;
+  std::string flag;      // -Wunused-variable; "" none
+  std::string function;  // "" none
+  std::string target;    // make's failing target; "" none
+  std::vector<std::string> notes;  // "file:line:col: message" of its notes
+};
+
+// A kernel build (vigil build, vigil run --build, a bisection probe): what
+// was built from what, with which configuration, and how it went.
+struct BuildRecord {
+  int64_t id = 0;
+  std::string started_at, finished_at;  // ISO 8601 UTC
+  // built, failed (compiler, linker or config error), interrupted, error
+  // (vigil could not run the build: a tool missing, a directory unwritable).
+  std::string status;
+  std::string host;
+  std::string command;      // the command line
+  std::string tree;         // the source tree's real path
+  std::string commit;       // HEAD's full hash, "" outside git
+  std::string describe;     // git describe --always --dirty, "" outside git
+  bool dirty = false;       // uncommitted changes in the tree
+  std::string variant;      // normal, debug, or a user-defined one
+  std::string output_dir;   // O=
+  std::string config_hash;  // FNV-1a of the resulting .config, "" before olddefconfig
+  std::string compiler;     // first line of `$CC --version`
+  std::vector<std::string> collections;  // selftest collections built
+  int64_t duration_ms = 0;
+  int64_t steps = 0;        // compile and link steps make ran (0: nothing was rebuilt)
+  // What it made, as JSON: {"kernel","vmlinux","modules","headers","tests","config","log","release",...}.
+  std::string artifacts_json;
+  // Each option asked for that .config did not get (kbuild::ConfigMismatch).
+  std::vector<std::string> config_mismatches;
+  int64_t warnings = 0, errors = 0;  // counted, also beyond the diagnostics kept
+  int64_t diagnostics_dropped = 0;   // diagnostics seen beyond those kept
+  std::string failure;               // why it failed, one line; "" when built
 };
 
 // A bisection (vigil bisect): what it searches, and every run it made, so an

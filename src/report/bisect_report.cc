@@ -12,6 +12,22 @@ std::string ConclusionText(const nlohmann::json& j) {
   std::string h = j["hypothesis"];
   out += fmt::format("stopped: {} after {} run(s), {} build(s)\n", j["stop"].get<std::string>(),
                      j["runs"].get<int>(), j["builds"].get<int>());
+  if (j.contains("build_cost") && j["build_cost"].is_number() && j.value("builds", 0) > 0) {
+    double cost = j["build_cost"].get<double>();
+    const nlohmann::json& m =
+        j.contains("measured") && j["measured"].is_object() ? j["measured"] : nlohmann::json::object();
+    auto num = [&](const char* key) {
+      return m.contains(key) && m[key].is_number() ? m[key].get<double>() : 0.0;
+    };
+    if (j.value("build_cost_measured", false)) {
+      out += fmt::format(
+          "build cost: {:.1f} runs, measured: a build {:.1f} s, a run {:.1f} s ({:.0f} builds, {:.0f} runs "
+          "timed)\n",
+          cost, num("build_ms") / 1000.0, num("run_ms") / 1000.0, num("builds"), num("runs"));
+    } else {
+      out += fmt::format("build cost: {:.1f} runs\n", cost);
+    }
+  }
   if (h == "culprit") {
     const auto& range = j["range"];
     if (range.size() == 1) {

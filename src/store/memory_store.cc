@@ -16,6 +16,8 @@ namespace {
 using model::AttemptRecord;
 using model::BisectionRecord;
 using model::BisectRunRecord;
+using model::BuildDiagnosticRecord;
+using model::BuildRecord;
 using model::Environment;
 using model::RunRecord;
 
@@ -24,6 +26,11 @@ struct StoredRun {
   std::string console_log;
   std::vector<AttemptRecord> attempts;             // in the order recorded
   std::set<std::pair<std::string, int>> recorded;  // (test path, attempt)
+};
+
+struct StoredBuild {
+  BuildRecord build;
+  std::vector<BuildDiagnosticRecord> diagnostics;
 };
 
 struct StoredBisection {
@@ -53,6 +60,9 @@ class MemoryStore final : public Store {
     if (run.environment_id > 0 && !environments_.count(run.environment_id)) {
       return Status::InvalidArgument(fmt::format("no environment {}", run.environment_id));
     }
+    if (run.build_id > 0 && !FindBuild(run.build_id)) {
+      return Status::InvalidArgument(fmt::format("no build {}", run.build_id));
+    }
     StoredRun s;
     s.run.id = static_cast<int64_t>(runs_.size()) + 1;
     s.run.started_at = run.started_at;
@@ -62,6 +72,7 @@ class MemoryStore final : public Store {
     s.run.plan = run.plan;
     s.run.environment_id = run.environment_id > 0 ? run.environment_id : 0;
     s.run.owner = run.owner;
+    s.run.build_id = run.build_id > 0 ? run.build_id : 0;
     runs_.push_back(std::move(s));
     return runs_.back().run.id;
   }
@@ -256,10 +267,52 @@ class MemoryStore final : public Store {
     return last_durations_;
   }
 
+  Result<int64_t> RecordBuild(const BuildRecord& b,
+                              const std::vector<BuildDiagnosticRecord>& diagnostics) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    StoredBuild s{b, diagnostics};
+    s.build.id = static_cast<int64_t>(builds_.size()) + 1;
+    builds_.push_back(std::move(s));
+    return builds_.back().build.id;
+  }
+
+  Result<BuildRecord> LoadBuild(int64_t build_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    StoredBuild* b = FindBuild(build_id);
+    if (!b) return Status::NotFound(fmt::format("no build {}", build_id));
+    return b->build;
+  }
+
+  Result<std::vector<BuildRecord>> ListBuilds(const BuildQuery& query) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<BuildRecord> out;
+    for (auto it = builds_.rbegin(); it != builds_.rend(); ++it) {
+      const BuildRecord& b = it->build;
+      if (query.newest > 0 && static_cast<int>(out.size()) >= query.newest) break;
+      if (query.before > 0 && b.id >= query.before) continue;
+      if (!query.tree.empty() && b.tree != query.tree) continue;
+      if (!query.variant.empty() && b.variant != query.variant) continue;
+      if (!query.status.empty() && b.status != query.status) continue;
+      out.push_back(b);
+    }
+    return out;
+  }
+
+  Result<std::vector<BuildDiagnosticRecord>> LoadBuildDiagnostics(int64_t build_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    StoredBuild* b = FindBuild(build_id);
+    if (!b) return Status::NotFound(fmt::format("no build {}", build_id));
+    return b->diagnostics;
+  }
+
  private:
   StoredRun* Find(int64_t run_id) {
     if (run_id < 1 || run_id > static_cast<int64_t>(runs_.size())) return nullptr;
     return &runs_[static_cast<size_t>(run_id - 1)];
+  }
+  StoredBuild* FindBuild(int64_t id) {
+    if (id < 1 || id > static_cast<int64_t>(builds_.size())) return nullptr;
+    return &builds_[static_cast<size_t>(id - 1)];
   }
   StoredBisection* FindBisection(int64_t id) {
     if (id < 1 || id > static_cast<int64_t>(bisections_.size())) return nullptr;
@@ -278,6 +331,7 @@ class MemoryStore final : public Store {
   std::map<std::string, int64_t> by_fingerprint_;
   std::vector<StoredRun> runs_;  // runs_[i] has id i + 1
   std::vector<StoredBisection> bisections_;
+  std::vector<StoredBuild> builds_;  // builds_[i] has id i + 1
   std::map<std::string, int64_t> last_durations_;
 };
 

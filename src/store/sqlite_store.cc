@@ -18,6 +18,8 @@ namespace vigil::store {
 using model::AttemptRecord;
 using model::BisectionRecord;
 using model::BisectRunRecord;
+using model::BuildDiagnosticRecord;
+using model::BuildRecord;
 using model::CrashRecord;
 using model::Environment;
 using model::RunRecord;
@@ -32,10 +34,25 @@ std::string ToolsJson(const std::map<std::string, std::string>& tools) {
   return DumpJson(j);
 }
 
-std::string PlanJson(const std::vector<std::string>& plan) {
+// A list of byte strings (a plan's test paths, a build's collections,
+// config mismatches and a diagnostic's notes) as a JSON array that gives them
+// back exactly.
+std::string StringsJson(const std::vector<std::string>& strings) {
   nlohmann::json j = nlohmann::json::array();
-  for (const auto& p : plan) j.push_back(BytesToJson(p));
+  for (const auto& p : strings) j.push_back(BytesToJson(p));
   return DumpJson(j);
+}
+
+// What StringsJson wrote; elements that are not its are left out, and text
+// that is not a JSON array is none.
+std::vector<std::string> StringsFromJson(const std::string& text) {
+  std::vector<std::string> out;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_array()) return out;
+  for (const auto& e : j) {
+    if (auto s = BytesFromJson(e)) out.push_back(std::move(*s));
+  }
+  return out;
 }
 
 // The environment columns, in the order EnvironmentFromRow reads them.
@@ -243,6 +260,51 @@ ALTER TABLE attempts ADD COLUMN subtests_dropped INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE attempts ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;
 )sql", nullptr},
+    // 7 -> 8: kernel builds and their diagnostics; the build a run booted.
+    {R"sql(
+CREATE TABLE builds (
+  id INTEGER PRIMARY KEY,
+  started_at TEXT NOT NULL,
+  finished_at TEXT NOT NULL,
+  status TEXT NOT NULL,
+  host TEXT NOT NULL,
+  command TEXT NOT NULL,
+  tree TEXT NOT NULL,
+  commit_hash TEXT NOT NULL,
+  describe TEXT NOT NULL,
+  dirty INTEGER NOT NULL,
+  variant TEXT NOT NULL,
+  output_dir TEXT NOT NULL,
+  config_hash TEXT NOT NULL,
+  compiler TEXT NOT NULL,
+  collections_json TEXT NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  steps INTEGER NOT NULL,
+  artifacts_json TEXT NOT NULL,
+  config_mismatches_json TEXT NOT NULL,
+  warnings INTEGER NOT NULL,
+  errors INTEGER NOT NULL,
+  diagnostics_dropped INTEGER NOT NULL,
+  failure TEXT NOT NULL
+);
+CREATE TABLE build_diagnostics (
+  build_id INTEGER NOT NULL REFERENCES builds(id),
+  seq INTEGER NOT NULL,
+  tool TEXT NOT NULL,
+  file TEXT NOT NULL,
+  line_no INTEGER NOT NULL,
+  column_no INTEGER NOT NULL,
+  severity TEXT NOT NULL,
+  message TEXT NOT NULL,
+  flag TEXT NOT NULL,
+  function_name TEXT NOT NULL,
+  target TEXT NOT NULL,
+  notes_json TEXT NOT NULL,
+  PRIMARY KEY (build_id, seq)
+);
+CREATE INDEX builds_by_tree_variant ON builds(tree, variant, id);
+ALTER TABLE runs ADD COLUMN build_id INTEGER REFERENCES builds(id);
+)sql", nullptr},
 };
 constexpr int kNumSteps = sizeof(kSteps) / sizeof(kSteps[0]);
 static_assert(kNumSteps == kSchemaVersion);
@@ -343,17 +405,22 @@ Result<int64_t> SqliteStore::CreateRun(const RunRecord& run) {
                                        "is not writable)", path_));
   }
   auto ins = db_->Prepare(
-      "INSERT INTO runs (started_at, host, command, tests_dir, plan_json, environment_id, owner) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO runs (started_at, host, command, tests_dir, plan_json, environment_id, owner, build_id) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   if (!ins.ok()) return ins.status();
   ins->Bind(1, run.started_at).Bind(2, run.host).Bind(3, run.command).Bind(4, run.tests_dir);
-  ins->Bind(5, PlanJson(run.plan));
+  ins->Bind(5, StringsJson(run.plan));
   if (run.environment_id > 0) {
     ins->Bind(6, run.environment_id);
   } else {
     ins->Bind(6, std::nullopt);
   }
   ins->Bind(7, run.owner);
+  if (run.build_id > 0) {
+    ins->Bind(8, run.build_id);
+  } else {
+    ins->Bind(8, std::nullopt);
+  }
   Status st = ins->Run();
   if (!st.ok()) return st;
   return db_->LastInsertId();
@@ -489,7 +556,7 @@ namespace {
 
 constexpr const char* kRunColumns =
     "SELECT id, started_at, finished_at, status, host, command, tests_dir, plan_json, environment_id, vm_json, "
-    "owner FROM runs";
+    "owner, build_id FROM runs";
 
 RunRecord RunFromRow(const Statement& q) {
   RunRecord r;
@@ -500,15 +567,11 @@ RunRecord RunFromRow(const Statement& q) {
   r.host = q.Text(4);
   r.command = q.Text(5);
   r.tests_dir = q.Text(6);
-  nlohmann::json plan = nlohmann::json::parse(q.Text(7), nullptr, false);
-  if (plan.is_array()) {
-    for (const auto& p : plan) {
-      if (auto path = BytesFromJson(p)) r.plan.push_back(std::move(*path));
-    }
-  }
+  r.plan = StringsFromJson(q.Text(7));
   r.environment_id = q.IsNull(8) ? 0 : q.Int(8);
   r.vm_json = q.Text(9);
   r.owner = q.Text(10);
+  r.build_id = q.IsNull(11) ? 0 : q.Int(11);
   return r;
 }
 
@@ -782,6 +845,150 @@ Status SqliteStore::FinishBisection(int64_t id, const std::string& status, const
   if (!q.ok()) return q.status();
   q->Bind(1, status).Bind(2, result_json).Bind(3, finished_at).Bind(4, id);
   return q->Run();
+}
+
+namespace {
+
+constexpr const char* kBuildColumns =
+    "SELECT id, started_at, finished_at, status, host, command, tree, commit_hash, describe, dirty, variant, "
+    "output_dir, config_hash, compiler, collections_json, duration_ms, steps, artifacts_json, "
+    "config_mismatches_json, warnings, errors, diagnostics_dropped, failure FROM builds";
+
+BuildRecord BuildFromRow(const Statement& q) {
+  BuildRecord b;
+  b.id = q.Int(0);
+  b.started_at = q.Text(1);
+  b.finished_at = q.Text(2);
+  b.status = q.Text(3);
+  b.host = q.Text(4);
+  b.command = q.Text(5);
+  b.tree = q.Text(6);
+  b.commit = q.Text(7);
+  b.describe = q.Text(8);
+  b.dirty = q.Int(9) != 0;
+  b.variant = q.Text(10);
+  b.output_dir = q.Text(11);
+  b.config_hash = q.Text(12);
+  b.compiler = q.Text(13);
+  b.collections = StringsFromJson(q.Text(14));
+  b.duration_ms = q.Int(15);
+  b.steps = q.Int(16);
+  b.artifacts_json = q.Text(17);
+  b.config_mismatches = StringsFromJson(q.Text(18));
+  b.warnings = q.Int(19);
+  b.errors = q.Int(20);
+  b.diagnostics_dropped = q.Int(21);
+  b.failure = q.Text(22);
+  return b;
+}
+
+}  // namespace
+
+Result<int64_t> SqliteStore::RecordBuild(const BuildRecord& b,
+                                         const std::vector<BuildDiagnosticRecord>& diagnostics) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (db_->read_only()) {
+    return Status::IOError(fmt::format(
+        "cannot record a build: the store {} is read-only (the file or its directory is not writable)", path_));
+  }
+  Transaction tx(db_.get());
+  if (!tx.status().ok()) return tx.status();
+  auto ins = db_->Prepare(
+      "INSERT INTO builds (started_at, finished_at, status, host, command, tree, commit_hash, describe, dirty, "
+      "variant, output_dir, config_hash, compiler, collections_json, duration_ms, steps, artifacts_json, "
+      "config_mismatches_json, warnings, errors, diagnostics_dropped, failure) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!ins.ok()) return ins.status();
+  ins->Bind(1, b.started_at).Bind(2, b.finished_at).Bind(3, b.status).Bind(4, b.host).Bind(5, b.command);
+  ins->Bind(6, b.tree).Bind(7, b.commit).Bind(8, b.describe).Bind(9, b.dirty ? 1 : 0).Bind(10, b.variant);
+  ins->Bind(11, b.output_dir).Bind(12, b.config_hash).Bind(13, b.compiler).Bind(14, StringsJson(b.collections));
+  ins->Bind(15, b.duration_ms).Bind(16, b.steps).Bind(17, b.artifacts_json);
+  ins->Bind(18, StringsJson(b.config_mismatches)).Bind(19, b.warnings).Bind(20, b.errors);
+  ins->Bind(21, b.diagnostics_dropped).Bind(22, b.failure);
+  Status st = ins->Run();
+  if (!st.ok()) return st;
+  int64_t id = db_->LastInsertId();
+  auto diag = db_->Prepare(
+      "INSERT INTO build_diagnostics (build_id, seq, tool, file, line_no, column_no, severity, message, flag, "
+      "function_name, target, notes_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!diag.ok()) return diag.status();
+  int64_t seq = 0;
+  for (const auto& d : diagnostics) {
+    diag->Reset();
+    diag->Bind(1, id).Bind(2, seq++).Bind(3, d.tool).Bind(4, d.file).Bind(5, d.line).Bind(6, d.column);
+    diag->Bind(7, d.severity).Bind(8, d.message).Bind(9, d.flag).Bind(10, d.function).Bind(11, d.target);
+    diag->Bind(12, StringsJson(d.notes));
+    st = diag->Run();
+    if (!st.ok()) return st;
+  }
+  st = tx.Commit();
+  if (!st.ok()) return st;
+  return id;
+}
+
+Result<BuildRecord> SqliteStore::LoadBuild(int64_t build_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(std::string(kBuildColumns) + " WHERE id = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, build_id);
+  Status st;
+  if (!q->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no build {}", build_id)) : st;
+  return BuildFromRow(*q);
+}
+
+Result<std::vector<BuildRecord>> SqliteStore::ListBuilds(const BuildQuery& query) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Only the conditions asked for, so that (tree, variant, id) serves them.
+  std::string sql = std::string(kBuildColumns) + " WHERE 1";
+  if (!query.tree.empty()) sql += " AND tree = ?1";
+  if (!query.variant.empty()) sql += " AND variant = ?2";
+  if (!query.status.empty()) sql += " AND status = ?3";
+  if (query.before > 0) sql += " AND id < ?4";
+  sql += " ORDER BY id DESC";
+  if (query.newest > 0) sql += " LIMIT ?5";
+  auto q = db_->Prepare(sql);
+  if (!q.ok()) return q.status();
+  if (!query.tree.empty()) q->Bind(1, query.tree);
+  if (!query.variant.empty()) q->Bind(2, query.variant);
+  if (!query.status.empty()) q->Bind(3, query.status);
+  if (query.before > 0) q->Bind(4, query.before);
+  if (query.newest > 0) q->Bind(5, static_cast<int64_t>(query.newest));
+  std::vector<BuildRecord> out;
+  Status st;
+  while (q->Next(&st)) out.push_back(BuildFromRow(*q));
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::vector<BuildDiagnosticRecord>> SqliteStore::LoadBuildDiagnostics(int64_t build_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto exists = db_->Prepare("SELECT 1 FROM builds WHERE id = ?");
+  if (!exists.ok()) return exists.status();
+  exists->Bind(1, build_id);
+  Status st;
+  if (!exists->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no build {}", build_id)) : st;
+  auto q = db_->Prepare(
+      "SELECT tool, file, line_no, column_no, severity, message, flag, function_name, target, notes_json "
+      "FROM build_diagnostics WHERE build_id = ? ORDER BY seq");
+  if (!q.ok()) return q.status();
+  q->Bind(1, build_id);
+  std::vector<BuildDiagnosticRecord> out;
+  while (q->Next(&st)) {
+    BuildDiagnosticRecord d;
+    d.tool = q->Text(0);
+    d.file = q->Text(1);
+    d.line = q->Int(2);
+    d.column = q->Int(3);
+    d.severity = q->Text(4);
+    d.message = q->Text(5);
+    d.flag = q->Text(6);
+    d.function = q->Text(7);
+    d.target = q->Text(8);
+    d.notes = StringsFromJson(q->Text(9));
+    out.push_back(std::move(d));
+  }
+  if (!st.ok()) return st;
+  return out;
 }
 
 }  // namespace vigil::store

@@ -1,6 +1,6 @@
 // The SQLite backend of the store: all of vigil's SQL. WAL, a versioned
-// schema brought forward one step at a time; every attempt is committed in
-// its own transaction when it finishes.
+// schema brought forward one step at a time; every attempt, and every build
+// with its diagnostics, is committed in its own transaction.
 #pragma once
 
 #include <memory>
@@ -49,6 +49,11 @@ class SqliteStore final : public Store {
   Result<std::vector<model::BisectRunRecord>> LoadBisectRuns(int64_t bisection_id) override;
   Status FinishBisection(int64_t id, const std::string& status, const std::string& result_json,
                          const std::string& finished_at) override;
+  Result<int64_t> RecordBuild(const model::BuildRecord& build,
+                              const std::vector<model::BuildDiagnosticRecord>& diagnostics) override;
+  Result<model::BuildRecord> LoadBuild(int64_t build_id) override;
+  Result<std::vector<model::BuildRecord>> ListBuilds(const BuildQuery& query) override;
+  Result<std::vector<model::BuildDiagnosticRecord>> LoadBuildDiagnostics(int64_t build_id) override;
   Result<std::map<std::string, int64_t>> LastDurations() override;
 
  private:

@@ -20,7 +20,7 @@
 namespace vigil::store {
 
 // The schema the SQLite backend writes; the memory backend reports it too.
-inline constexpr int kSchemaVersion = 7;
+inline constexpr int kSchemaVersion = 8;
 
 // Which runs ListRuns returns; they always come oldest first.
 struct RunQuery {
@@ -29,6 +29,15 @@ struct RunQuery {
   // Only runs recorded in one of these environments (0 = recorded without
   // one); unset = any environment.
   std::optional<std::vector<int64_t>> environment_ids;
+};
+
+// Which builds ListBuilds returns; they always come newest first.
+struct BuildQuery {
+  std::string tree;     // only builds of this tree ("" any)
+  std::string variant;  // only this variant ("" any)
+  std::string status;   // only builds with this status ("" any)
+  int64_t before = 0;   // only builds with an id < before; 0 = no bound
+  int newest = 0;       // at most N; 0 = all
 };
 
 // Every method may be called from several threads at once; each is atomic.
@@ -45,8 +54,8 @@ class Store {
   // The id of the environment with env's fingerprint, created if new.
   virtual Result<int64_t> EnsureEnvironment(const model::Environment& env) = 0;
   // Keeps started_at, host, command, tests_dir, plan, environment_id
-  // (<= 0: none) and owner; status, finished_at and vm_json start empty. A
-  // plan that names a test twice is refused (InvalidArgument, naming it).
+  // (<= 0: none), owner and build_id (<= 0: none); status, finished_at and vm_json start empty. A
+  // plan that names a test twice, or an environment or build not recorded, is refused.
   virtual Result<int64_t> CreateRun(const model::RunRecord& run) = 0;
   // The first test `plan` names twice, if any (what CreateRun refuses).
   static std::optional<std::string> DuplicateInPlan(const std::vector<std::string>& plan);
@@ -98,6 +107,17 @@ class Store {
   virtual Result<std::vector<model::BisectRunRecord>> LoadBisectRuns(int64_t bisection_id) = 0;
   virtual Status FinishBisection(int64_t id, const std::string& status, const std::string& result_json,
                                  const std::string& finished_at) = 0;
+  // Records a finished build and its diagnostics atomically; returns its id.
+  // The record's id is ignored.
+  virtual Result<int64_t> RecordBuild(const model::BuildRecord& build,
+                                      const std::vector<model::BuildDiagnosticRecord>& diagnostics) = 0;
+  // NotFound "no build N".
+  virtual Result<model::BuildRecord> LoadBuild(int64_t build_id) = 0;
+  // The builds `query` selects, newest first.
+  virtual Result<std::vector<model::BuildRecord>> ListBuilds(const BuildQuery& query) = 0;
+  // A build's diagnostics in the order they were recorded; NotFound "no build N".
+  virtual Result<std::vector<model::BuildDiagnosticRecord>> LoadBuildDiagnostics(int64_t build_id) = 0;
+
   // Latest duration of each test path (interrupted attempts left out), for
   // longest-first ordering.
   virtual Result<std::map<std::string, int64_t>> LastDurations() = 0;

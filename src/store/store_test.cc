@@ -7,7 +7,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <string>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -18,6 +21,8 @@ namespace vigil::store {
 using model::AttemptRecord;
 using model::BisectionRecord;
 using model::BisectRunRecord;
+using model::BuildDiagnosticRecord;
+using model::BuildRecord;
 using model::CrashRecord;
 using model::Environment;
 using model::RunRecord;
@@ -98,6 +103,106 @@ std::vector<int64_t> Ids(const Result<std::vector<RunRecord>>& runs) {
   if (!runs.ok()) return out;
   for (const auto& r : runs.value()) out.push_back(r.id);
   return out;
+}
+
+// A build with every field set, the text ones with bytes that are not UTF-8.
+BuildRecord ABuild(const std::string& tree = "/src/linux", const std::string& variant = "normal",
+                   const std::string& status = "built") {
+  BuildRecord b;
+  b.started_at = "2026-12-01T10:00:00Z";
+  b.finished_at = "2026-12-01T10:07:00Z";
+  b.status = status;
+  b.host = "builder\xff";
+  b.command = "vigil build --tree '" + tree + "'";
+  b.tree = tree;
+  b.commit = "0123456789abcdef0123456789abcdef01234567";
+  b.describe = "v6.12-rc1-5-g0123456789ab-dirty";
+  b.dirty = true;
+  b.variant = variant;
+  b.output_dir = tree + "/.vigil/out-\xfe";
+  b.config_hash = "cbf29ce484222325";
+  b.compiler = "gcc (Debian 12.2.0-14) 12.2.0";
+  b.collections = {"net", "bpf", "na\xefve\xff"};
+  b.duration_ms = 420000;
+  b.steps = 1234;
+  b.artifacts_json = R"({"kernel":"arch/x86/boot/bzImage","modules":"","tests":"kselftest","config":".config"})";
+  b.config_mismatches = {"CONFIG_KASAN=y wanted, not set", "CONFIG_\xff=m wanted, y"};
+  b.warnings = 17;
+  b.errors = 2;
+  b.diagnostics_dropped = 5;
+  b.failure = status == "built" ? "" : "net/core/dev.c:12: error \xff";
+  return b;
+}
+
+BuildDiagnosticRecord ADiagnostic(int i) {
+  BuildDiagnosticRecord d;
+  d.tool = i % 2 ? "compiler" : "linker";
+  d.file = fmt::format("drivers/x{}/f\xff\xfe.c", i);
+  d.line = i + 1;
+  d.column = i % 80;
+  d.severity = i % 3 ? "warning" : "error";
+  d.message = fmt::format("unused variable \xe2\x80\x98x{}\xe2\x80\x99 \xff", i);
+  d.flag = i % 2 ? "-Wunused-variable" : "";
+  d.function = i % 5 ? fmt::format("probe_{}", i) : "";
+  d.target = i % 7 ? "" : "drivers/x.o";
+  if (i % 4 == 0) d.notes = {fmt::format("include/y.h:{}:3: declared here \xff", i), "z.c:1:1: in expansion"};
+  return d;
+}
+
+void ExpectSameBuild(const BuildRecord& got, const BuildRecord& want) {
+  EXPECT_EQ(got.started_at, want.started_at);
+  EXPECT_EQ(got.finished_at, want.finished_at);
+  EXPECT_EQ(got.status, want.status);
+  EXPECT_EQ(got.host, want.host);
+  EXPECT_EQ(got.command, want.command);
+  EXPECT_EQ(got.tree, want.tree);
+  EXPECT_EQ(got.commit, want.commit);
+  EXPECT_EQ(got.describe, want.describe);
+  EXPECT_EQ(got.dirty, want.dirty);
+  EXPECT_EQ(got.variant, want.variant);
+  EXPECT_EQ(got.output_dir, want.output_dir);
+  EXPECT_EQ(got.config_hash, want.config_hash);
+  EXPECT_EQ(got.compiler, want.compiler);
+  EXPECT_EQ(got.collections, want.collections);
+  EXPECT_EQ(got.duration_ms, want.duration_ms);
+  EXPECT_EQ(got.steps, want.steps);
+  EXPECT_EQ(got.artifacts_json, want.artifacts_json);
+  EXPECT_EQ(got.config_mismatches, want.config_mismatches);
+  EXPECT_EQ(got.warnings, want.warnings);
+  EXPECT_EQ(got.errors, want.errors);
+  EXPECT_EQ(got.diagnostics_dropped, want.diagnostics_dropped);
+  EXPECT_EQ(got.failure, want.failure);
+}
+
+void ExpectSameDiagnostic(const BuildDiagnosticRecord& got, const BuildDiagnosticRecord& want) {
+  EXPECT_EQ(got.tool, want.tool);
+  EXPECT_EQ(got.file, want.file);
+  EXPECT_EQ(got.line, want.line);
+  EXPECT_EQ(got.column, want.column);
+  EXPECT_EQ(got.severity, want.severity);
+  EXPECT_EQ(got.message, want.message);
+  EXPECT_EQ(got.flag, want.flag);
+  EXPECT_EQ(got.function, want.function);
+  EXPECT_EQ(got.target, want.target);
+  EXPECT_EQ(got.notes, want.notes);
+}
+
+std::vector<int64_t> BuildIds(const Result<std::vector<BuildRecord>>& builds) {
+  std::vector<int64_t> out;
+  if (!builds.ok()) return out;
+  for (const auto& b : builds.value()) out.push_back(b.id);
+  return out;
+}
+
+BuildQuery Builds(const std::string& tree, const std::string& variant, const std::string& status, int64_t before,
+                  int newest) {
+  BuildQuery q;
+  q.tree = tree;
+  q.variant = variant;
+  q.status = status;
+  q.before = before;
+  q.newest = newest;
+  return q;
 }
 
 // Every conformance test runs against both backends.
@@ -529,6 +634,158 @@ TEST_P(StoreConformance, AttemptsFromSeveralThreadsAreAllKept) {
   EXPECT_EQ(store().LastDurations().value().size(), 100u);
 }
 
+TEST_P(StoreConformance, ABuildAndItsDiagnosticsReadBackExactlyNonUtf8BytesIncluded) {
+  BuildRecord b = ABuild("/src/li\xffnux", "debug", "failed");
+  b.id = 77;  // ignored
+  std::vector<BuildDiagnosticRecord> diags = {ADiagnostic(0), ADiagnostic(1), ADiagnostic(4)};
+  static const char kNul[] = "a NUL \0 inside, then \xc3\x28";
+  diags[1].message = std::string(kNul, sizeof kNul - 1);
+  diags[2].line = 0;  // none
+  diags[2].column = 0;
+  diags[2].notes = {"", "\xff"};
+  auto id = store().RecordBuild(b, diags);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(id.value(), 1);
+
+  auto loaded = store().LoadBuild(1);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->id, 1);
+  ExpectSameBuild(*loaded, b);
+  auto got = store().LoadBuildDiagnostics(1);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), diags.size());
+  for (size_t i = 0; i < diags.size(); ++i) {
+    SCOPED_TRACE(i);
+    ExpectSameDiagnostic((*got)[i], diags[i]);
+  }
+  EXPECT_EQ((*got)[1].message.size(), sizeof kNul - 1);
+  // ListBuilds gives the same record.
+  auto listed = store().ListBuilds(BuildQuery{});
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front().id, 1);
+  ExpectSameBuild(listed->front(), b);
+}
+
+TEST_P(StoreConformance, TenThousandDiagnosticsComeBackInTheOrderRecorded) {
+  std::vector<BuildDiagnosticRecord> diags;
+  for (int i = 0; i < 10000; ++i) diags.push_back(ADiagnostic(i));
+  // Not in file or line order: the order recorded is the order read.
+  std::swap(diags[0], diags[9999]);
+  int64_t id = store().RecordBuild(ABuild(), diags).value();
+  int64_t other = store().RecordBuild(ABuild(), {ADiagnostic(42)}).value();
+  auto got = store().LoadBuildDiagnostics(id);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 10000u);
+  for (size_t i = 0; i < diags.size(); ++i) {
+    const BuildDiagnosticRecord& d = (*got)[i];
+    if (d.line != diags[i].line || d.message != diags[i].message || d.file != diags[i].file ||
+        d.notes != diags[i].notes) {
+      ADD_FAILURE() << "diagnostic " << i << " differs";
+      break;
+    }
+  }
+  EXPECT_EQ(got->front().line, 10000);
+  EXPECT_EQ(got->back().line, 1);
+  ASSERT_EQ(store().LoadBuildDiagnostics(other).value().size(), 1u);
+  EXPECT_EQ(store().LoadBuildDiagnostics(other).value()[0].line, 43);
+}
+
+TEST_P(StoreConformance, ABuildWithoutDiagnosticsHasAnEmptyList) {
+  BuildRecord b = ABuild();
+  b.collections.clear();
+  b.config_mismatches.clear();
+  b.warnings = 0;
+  b.errors = 0;
+  b.diagnostics_dropped = 0;
+  b.dirty = false;
+  b.commit = "";  // outside git
+  b.describe = "";
+  int64_t id = store().RecordBuild(b, {}).value();
+  auto diags = store().LoadBuildDiagnostics(id);
+  ASSERT_TRUE(diags.ok()) << diags.status().ToString();
+  EXPECT_TRUE(diags->empty());
+  auto loaded = store().LoadBuild(id);
+  ASSERT_TRUE(loaded.ok());
+  ExpectSameBuild(*loaded, b);
+  EXPECT_FALSE(loaded->dirty);
+  EXPECT_TRUE(loaded->collections.empty());
+}
+
+TEST_P(StoreConformance, ListBuildsFiltersAndGivesTheNewestFirst) {
+  // Builds 1..8: tree, variant, status.
+  const std::vector<std::tuple<std::string, std::string, std::string>> made = {
+      {"/a", "normal", "built"}, {"/a", "debug", "failed"}, {"/b", "normal", "built"},
+      {"/a", "normal", "failed"}, {"/a", "debug", "built"}, {"/b", "debug", "interrupted"},
+      {"/a", "normal", "built"}, {"/a\xff", "normal", "built"}};
+  for (const auto& [tree, variant, status] : made) {
+    ASSERT_TRUE(store().RecordBuild(ABuild(tree, variant, status), {}).ok());
+  }
+  EXPECT_EQ(BuildIds(store().ListBuilds(BuildQuery{})), (std::vector<int64_t>{8, 7, 6, 5, 4, 3, 2, 1}));
+  EXPECT_EQ(BuildIds(store().ListBuilds(Builds("/a", "", "", 0, 0))), (std::vector<int64_t>{7, 5, 4, 2, 1}));
+  EXPECT_EQ(BuildIds(store().ListBuilds(Builds("", "debug", "", 0, 0))), (std::vector<int64_t>{6, 5, 2}));
+  EXPECT_EQ(BuildIds(store().ListBuilds(Builds("", "", "failed", 0, 0))), (std::vector<int64_t>{4, 2}));
+  EXPECT_EQ(BuildIds(store().ListBuilds(Builds("/a", "normal", "", 0, 0))), (std::vector<int64_t>{7, 4, 1}));
+  EXPECT_EQ(BuildIds(store().ListBuilds(Builds("/a", "normal", "built", 0, 0))), (std::vector<int64_t>{7, 1}));
+  EXPECT_EQ(BuildIds(store().ListBuilds(Builds("/a\xff", "", "", 0, 0))), (std::vector<int64_t>{8}));
+  // newest counts what the filters keep; before bounds the ids, exclusive.
+  EXPECT_EQ(BuildIds(store().ListBuilds(Builds("", "", "", 0, 3))), (std::vector<int64_t>{8, 7, 6}));
+  EXPECT_EQ(BuildIds(store().ListBuilds(Builds("/a", "", "", 0, 2))), (std::vector<int64_t>{7, 5}));
+  EXPECT_EQ(BuildIds(store().ListBuilds(Builds("", "", "", 5, 0))), (std::vector<int64_t>{4, 3, 2, 1}));
+  EXPECT_EQ(BuildIds(store().ListBuilds(Builds("/a", "", "", 5, 2))), (std::vector<int64_t>{4, 2}));
+  EXPECT_EQ(BuildIds(store().ListBuilds(Builds("/a", "normal", "failed", 4, 0))), std::vector<int64_t>{});
+  EXPECT_EQ(BuildIds(store().ListBuilds(Builds("", "", "", 1, 0))), std::vector<int64_t>{});
+  EXPECT_EQ(BuildIds(store().ListBuilds(Builds("", "", "", 100, 100))),
+            (std::vector<int64_t>{8, 7, 6, 5, 4, 3, 2, 1}));
+  EXPECT_EQ(BuildIds(store().ListBuilds(Builds("/c", "", "", 0, 0))), std::vector<int64_t>{});
+  // A filter is an exact match, not a prefix.
+  EXPECT_EQ(BuildIds(store().ListBuilds(Builds("/", "", "", 0, 0))), std::vector<int64_t>{});
+  EXPECT_EQ(BuildIds(store().ListBuilds(Builds("", "norm", "", 0, 0))), std::vector<int64_t>{});
+}
+
+TEST_P(StoreConformance, MissingBuildsAreNotFoundByNumber) {
+  EXPECT_TRUE(store().ListBuilds(BuildQuery{}).value().empty());
+  auto none = store().LoadBuild(3);
+  EXPECT_EQ(none.status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(none.status().message(), "no build 3");
+  auto diags = store().LoadBuildDiagnostics(3);
+  EXPECT_EQ(diags.status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(diags.status().message(), "no build 3");
+  ASSERT_EQ(store().RecordBuild(ABuild(), {}).value(), 1);
+  EXPECT_EQ(store().LoadBuild(2).status().message(), "no build 2");
+  EXPECT_EQ(store().LoadBuild(0).status().message(), "no build 0");
+  EXPECT_EQ(store().LoadBuildDiagnostics(-1).status().message(), "no build -1");
+  EXPECT_TRUE(store().LoadBuild(1).ok());
+}
+
+TEST_P(StoreConformance, RunsKeepTheBuildTheyBooted) {
+  int64_t build = store().RecordBuild(ABuild(), {ADiagnostic(1)}).value();
+  RunRecord booted = ARun(0);
+  booted.build_id = build;
+  int64_t with = store().CreateRun(booted).value();
+  int64_t without = store().CreateRun(ARun(0)).value();
+  RunRecord negative = ARun(0);
+  negative.build_id = -4;  // none
+  int64_t neg = store().CreateRun(negative).value();
+  EXPECT_EQ(store().LoadRun(with).value().build_id, build);
+  EXPECT_EQ(store().LoadRun(without).value().build_id, 0);
+  EXPECT_EQ(store().LoadRun(neg).value().build_id, 0);
+  auto runs = store().ListRuns();
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 3u);
+  EXPECT_EQ((*runs)[0].build_id, build);
+  EXPECT_EQ((*runs)[1].build_id, 0);
+  // Finishing and claiming keep it.
+  ASSERT_TRUE(store().FinishRun(with, "PASS", "t").ok());
+  ASSERT_TRUE(store().ClaimRun(with, "", "h 1 2").value());
+  EXPECT_EQ(store().LoadRun(with).value().build_id, build);
+  // A build never recorded is refused, as an unknown environment is.
+  RunRecord unknown = ARun(0);
+  unknown.build_id = 99;
+  EXPECT_FALSE(store().CreateRun(unknown).ok());
+  EXPECT_EQ(store().LatestRun().value(), neg);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::Values("sqlite", "memory"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
@@ -553,6 +810,68 @@ TEST(StoreSqlite, KeepsWhatWasWrittenAcrossOpens) {
   EXPECT_EQ((*reopened)->LoadAttempts(run_id, true).value().at(0).output, std::string("out\0put", 7));
   // The same environment later finds its row.
   EXPECT_EQ((*reopened)->EnsureEnvironment(Env("6.1.0")).value(), 1);
+}
+
+// The number of rows `sql` counts, -1 on error.
+int64_t Count(Database& db, const std::string& sql) {
+  auto q = db.Prepare(sql);
+  if (!q.ok()) return -1;
+  Status st;
+  if (!q->Next(&st)) return -1;
+  return q->Int(0);
+}
+
+TEST(StoreSqlite, ABuildWhoseDiagnosticsFailHalfwayLeavesNothing) {
+  TempDb path("build-rollback");
+  auto store = Store::Open(path.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto db = Database::Open(path.path());
+  ASSERT_TRUE(db.ok());
+  // The 5001st diagnostic's insert fails, as a full disk would.
+  ASSERT_TRUE((*db)->Exec("CREATE TRIGGER fail_late BEFORE INSERT ON build_diagnostics WHEN NEW.seq = 5000 "
+                          "BEGIN SELECT RAISE(ABORT, 'no room'); END")
+                  .ok());
+  std::vector<BuildDiagnosticRecord> diags;
+  for (int i = 0; i < 6000; ++i) diags.push_back(ADiagnostic(i));
+  auto failed = (*store)->RecordBuild(ABuild(), diags);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("no room"), std::string::npos) << failed.status().message();
+  EXPECT_EQ((*store)->LoadBuild(1).status().code(), Status::Code::kNotFound);
+  EXPECT_TRUE((*store)->ListBuilds(BuildQuery{}).value().empty());
+  EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM builds"), 0);
+  EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM build_diagnostics"), 0);
+
+  // The store goes on: the next build is whole.
+  ASSERT_TRUE((*db)->Exec("DROP TRIGGER fail_late").ok());
+  auto id = (*store)->RecordBuild(ABuild(), diags);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ((*store)->LoadBuildDiagnostics(*id).value().size(), 6000u);
+  EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM builds"), 1);
+}
+
+TEST(StoreSqlite, BuildsAndTheirRunsAreKeptAcrossOpens) {
+  TempDb path("build-reopen");
+  BuildRecord b = ABuild("/src/linux", "debug", "failed");
+  int64_t build = 0, run = 0;
+  {
+    auto store = Store::Open(path.path());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    build = (*store)->RecordBuild(b, {ADiagnostic(0), ADiagnostic(3)}).value();
+    RunRecord r = ARun(0);
+    r.build_id = build;
+    run = (*store)->CreateRun(r).value();
+  }
+  auto store = Store::Open(path.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto loaded = (*store)->LoadBuild(build);
+  ASSERT_TRUE(loaded.ok());
+  ExpectSameBuild(*loaded, b);
+  auto diags = (*store)->LoadBuildDiagnostics(build).value();
+  ASSERT_EQ(diags.size(), 2u);
+  ExpectSameDiagnostic(diags[1], ADiagnostic(3));
+  EXPECT_EQ((*store)->LoadRun(run).value().build_id, build);
+  EXPECT_EQ(BuildIds((*store)->ListBuilds(Builds("/src/linux", "debug", "failed", 0, 1))),
+            std::vector<int64_t>{build});
 }
 
 TEST(StoreSqlite, NewerSchemaIsRefused) {
@@ -655,6 +974,7 @@ TEST_P(StoreMigration, OldDatabaseReadsBackAfterOpening) {
   EXPECT_EQ(run->environment_id, 1);
   EXPECT_EQ(run->vm_json, version >= 5 ? R"({"kernel":"bz"})" : "");
   EXPECT_EQ(run->owner, "");
+  EXPECT_EQ(run->build_id, 0);  // a column of version 8: no build for what came before
   EXPECT_EQ(s.LoadConsoleLog(1).value(), version >= 2 ? "/tmp/c.log" : "");
   EXPECT_EQ(s.LoadRun(2).value().environment_id, 0);
   EXPECT_EQ(s.LatestRun().value(), 2);
@@ -703,6 +1023,55 @@ TEST_P(StoreMigration, OldDatabaseReadsBackAfterOpening) {
   int64_t next = s.CreateRun(ARun(1)).value();
   EXPECT_EQ(next, 3);
   EXPECT_TRUE(s.RecordAttempt(next, Attempt("a:one", "PASS")).ok());
+  // And builds, and runs that boot them.
+  EXPECT_TRUE(s.ListBuilds(BuildQuery{}).value().empty());
+  int64_t build = s.RecordBuild(ABuild(), {ADiagnostic(1)}).value();
+  EXPECT_EQ(build, 1);
+  RunRecord booted = ARun(1);
+  booted.build_id = build;
+  EXPECT_EQ(s.LoadRun(s.CreateRun(booted).value()).value().build_id, build);
+}
+
+TEST(StoreMigration, SchemaSevenGainsBuildsAndKeepsItsRuns) {
+  TempDb path("v7-builds");
+  // A version-7 run still owned by a live vigil, beside the usual rows.
+  MakeOldDatabase(path.path(), 7,
+                  OldRows(7) +
+                      "INSERT INTO runs (id, started_at, host, command, tests_dir, plan_json, environment_id, "
+                      "owner) VALUES (3, 's3', 'h', 'c', '/x', '[\"b:one\"]', 1, 'h 10 20');");
+  {
+    auto store = Store::Open(path.path());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    Store& s = **store;
+    EXPECT_EQ(s.schema_version(), 8);
+    auto runs = s.ListRuns();
+    ASSERT_TRUE(runs.ok());
+    ASSERT_EQ(runs->size(), 3u);
+    for (const auto& r : *runs) EXPECT_EQ(r.build_id, 0) << r.id;
+    EXPECT_EQ((*runs)[2].owner, "h 10 20");
+    EXPECT_EQ((*runs)[2].plan, std::vector<std::string>{"b:one"});
+    EXPECT_EQ(s.LoadAttempts(1, true).value().size(), 2u);
+
+    EXPECT_EQ(s.LoadBuild(1).status().message(), "no build 1");
+    BuildRecord b = ABuild();
+    int64_t build = s.RecordBuild(b, {ADiagnostic(0), ADiagnostic(1)}).value();
+    EXPECT_EQ(build, 1);
+    ExpectSameBuild(s.LoadBuild(build).value(), b);
+    EXPECT_EQ(s.LoadBuildDiagnostics(build).value().size(), 2u);
+    RunRecord booted = ARun(1);
+    booted.build_id = build;
+    EXPECT_EQ(s.CreateRun(booted).value(), 4);
+  }
+  auto db = Database::Open(path.path());
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(SchemaVersion(**db).value(), 8);
+  // The old runs have no build (NULL), the new one has its own.
+  EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM runs WHERE build_id IS NULL"), 3);
+  EXPECT_EQ(Count(**db, "SELECT build_id FROM runs WHERE id = 4"), 1);
+  // ListBuilds' filters have their index.
+  EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'builds' AND "
+                        "sql LIKE '%(tree, variant, id)%'"),
+            1);
 }
 
 INSTANTIATE_TEST_SUITE_P(FromEveryEarlierVersion, StoreMigration, ::testing::Range(1, kSchemaVersion),

@@ -301,7 +301,37 @@ expect_eq "piped: it is the bisection's first line" 1 "$(grep -c '^bisection [0-
 expect_eq "piped: the rest followed" 1 "$(grep -c '^stopped:' "$TMP/rest")"
 unset GATE
 
-# 10. Bad input; reset.
+# 10. A build command: its time against the test's is the build cost.
+set +e
+"$VIGIL" bisect run --good "$(hash_of 133)" --bad "$(hash_of 141)" --db "$TMP/built.db" --build "sleep 0.3" \
+  --json -- sh -c 'test ! -e bug' > "$TMP/built.json" 2> "$TMP/built.err"; rc=$?
+set -e
+expect_eq "build: exit 0" 0 "$rc"
+expect_eq "build: culprit = commit 137" "$X" "$(json_get "$TMP/built.json" "d['culprit']['hash']")"
+expect_eq "build: the cost was measured" True "$(json_get "$TMP/built.json" "d['build_cost_measured']")"
+expect_eq "build: builds of ~0.3 s measured" True "$(json_get "$TMP/built.json" "d['measured']['build_ms'] >= 250 and d['measured']['builds'] >= 2")"
+expect_eq "build: cost = build over run" True "$(json_get "$TMP/built.json" "abs(d['build_cost'] - d['measured']['build_ms'] / max(1, d['measured']['run_ms'])) <= 0.05 * d['build_cost'] + 1")"
+expect_eq "build: status shows the cost" 1 "$("$VIGIL" bisect status --db "$TMP/built.db" | grep -c '^build cost: .* runs, measured: a build')"
+
+# 11. --build-tree: a vigil test booted on the kernel built at each commit;
+# its options are checked before anything starts.
+set +e
+"$VIGIL" bisect run --good "$GOOD" --bad "$BAD" --build-tree -- "$TMP/t.sh" > /dev/null 2> "$TMP/bt1"; rc=$?
+expect_eq "build-tree without --vigil-test: exit 2" 2 "$rc"
+expect_eq "build-tree without --vigil-test: says so" 1 "$(grep -c 'build-tree boots each built kernel.*--vigil-test' "$TMP/bt1")"
+"$VIGIL" bisect run --good "$GOOD" --bad "$BAD" --build-tree --vigil-test demo:t.sh --kernel bzImage > /dev/null 2> "$TMP/bt2"; rc=$?
+expect_eq "build-tree with --kernel: exit 2" 2 "$rc"
+expect_eq "build-tree with --kernel: says so" 1 "$(grep -c 'not with --build, --kernel or --tests' "$TMP/bt2")"
+"$VIGIL" bisect run --good "$GOOD" --bad "$BAD" --variant debug -- "$TMP/t.sh" > /dev/null 2> "$TMP/bt3"; rc=$?
+expect_eq "build options without --build-tree: exit 2" 2 "$rc"
+expect_eq "build options without --build-tree: says so" 1 "$(grep -c 'go with --build-tree' "$TMP/bt3")"
+"$VIGIL" bisect run --good "$GOOD" --bad "$BAD" --db "$TMP/bt.db" --build-tree --vigil-test demo:t.sh > /dev/null 2> "$TMP/bt4"; rc=$?
+expect_eq "build-tree outside a kernel tree: exit 2" 2 "$rc"
+expect_eq "build-tree outside a kernel tree: says so" 1 "$(grep -c 'is not a kernel source tree' "$TMP/bt4")"
+expect_eq "build-tree outside a kernel tree: nothing started" no "$([ -e "$TMP/bt.db" ] && echo yes || echo no)"
+set -e
+
+# 12. Bad input; reset.
 set +e
 "$VIGIL" bisect run --good "$GOOD" --bad "$BAD" --bad-history 5/3 -- "$TMP/t.sh" > /dev/null 2> "$TMP/e4"; rc=$?
 expect_eq "bad-history 5/3: exit 2" 2 "$rc"

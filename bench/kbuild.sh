@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# vigil build against plain make, on Debian's linux-source-6.12
+# (scripts/kernel-tree.sh): the MPTCP-ready build (BASE, defconfig by
+# default, + vigil's VM fragment + net/mptcp's config) in the same
+# conditions (same tree, same ccache, same fixed build identity, same -j),
+# plain make doing what vigil build does (olddefconfig, all,
+# modules_install, headers, kselftest-install):
+#   (1) a cold build with an empty ccache, a no-change rebuild, and a
+#       one-line change in net/mptcp/protocol.c: vigil / make for each;
+#   (2) a cold build in a fresh output directory with a warm ccache against
+#       the cold one without (vigil's own: the same command);
+#   (3) with RUN_SUITE=1, the whole MPTCP suite in the VM on the kernel just
+#       built: wall time and results.
+#   bench/kbuild.sh [BUILD_DIR_OR_BINARY] [BASE] [COLLECTION]
+# With WARM=1, (1)'s cold builds and (2) are left out: the first builds fill
+# the (machine's) ccache and only the no-change and one-line ratios are
+# printed (minutes instead of hours).
+# Each kernel build takes the machine for minutes (a defconfig build about an
+# hour on 2 cores); nothing else should run meanwhile. Prints the ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VIGIL=${1:-build}
+[ -d "$VIGIL" ] && VIGIL=$(realpath "$VIGIL/vigil")
+BASE=${2:-defconfig}
+COLL=${3:-net/mptcp}
+TREE=$(bash scripts/kernel-tree.sh "${VIGIL_KERNEL_TREE:-/var/tmp/vigil-kernel/linux}")
+W=$(mktemp -d /var/tmp/vigil-kbuild-bench.XXXXXX)
+trap 'rm -rf "$W"; rm -rf "$TREE"/.vigil-bench-*' EXIT
+# A ccache of its own, emptied for the cold builds (WARM=1: the machine's).
+[ "${WARM:-0}" = 1 ] || export CCACHE_DIR=$W/ccache
+export KBUILD_BUILD_TIMESTAMP="1970-01-01 00:00:00 UTC" KBUILD_BUILD_USER=vigil KBUILD_BUILD_HOST=vigil
+export KBUILD_BUILD_VERSION=1 LC_ALL=C CCACHE_BASEDIR=/ CCACHE_NOHASHDIR=1
+J=$(nproc)
+
+now() { date +%s.%N; }
+secs() { python3 -c "print('%.1f' % ($2 - $1))"; }
+ratio() { python3 -c "print('%.3f' % ($1 / $2))"; }
+
+vigil_build() {  # OUT
+  "$VIGIL" build --tree "$TREE" --base-config "$BASE" -c "$COLL" --output "$1" -j "$J" --db "$W/vigil.db" \
+    > "$W/vigil.out" 2>&1 || { tail -n 30 "$W/vigil.out"; exit 1; }
+}
+# What vigil build runs, by hand: the config vigil settled (its .config) is
+# given to make, so both build the same kernel.
+make_build() {  # OUT CONFIG
+  local out=$1
+  mkdir -p "$out"
+  [ -n "${2:-}" ] && cp "$2" "$out/.config"
+  local m=(make -s -C "$TREE" "O=$out" "CC=ccache gcc" "HOSTCC=ccache gcc" -j "$J")
+  "${m[@]}" olddefconfig > /dev/null
+  "${m[@]}" all > /dev/null 2>&1
+  "${m[@]}" "INSTALL_MOD_PATH=$out/staging" modules_install > /dev/null
+  "${m[@]}" headers > /dev/null
+  "${m[@]}" TARGETS="$COLL" "INSTALL_PATH=$out/kselftest_install" kselftest-install > /dev/null 2>&1
+}
+timed() {  # NAME COMMAND...
+  local t0 t1
+  t0=$(now)
+  "${@:2}"
+  t1=$(now)
+  eval "$1=$(secs "$t0" "$t1")"
+}
+
+VO=$TREE/.vigil-bench-vigil
+MO=$TREE/.vigil-bench-make
+echo "tree $TREE, base $BASE + vm + $COLL, -j$J, $(gcc --version | head -n 1)"
+
+# (1) cold: each with an empty cache
+if [ "${WARM:-0}" = 1 ]; then
+  vigil_build "$VO"
+  make_build "$MO" "$VO/.config"
+else
+  ccache -C > /dev/null
+  timed v_cold vigil_build "$VO"
+  ccache -C > /dev/null
+  timed m_cold make_build "$MO" "$VO/.config"
+  echo "cold build:        vigil ${v_cold}s  make ${m_cold}s  ratio $(ratio "$v_cold" "$m_cold")"
+fi
+timed v_none vigil_build "$VO"
+timed m_none make_build "$MO"
+echo "no-change rebuild: vigil ${v_none}s  make ${m_none}s  ratio $(ratio "$v_none" "$m_none")"
+echo "/* bench: a one-line change */" >> "$TREE/net/mptcp/protocol.c"
+timed v_one vigil_build "$VO"
+timed m_one make_build "$MO"
+git -C "$TREE" checkout -q -- net/mptcp/protocol.c
+echo "one-line change:   vigil ${v_one}s  make ${m_one}s  ratio $(ratio "$v_one" "$m_one")"
+
+# (2) a fresh output directory, warm ccache, against (1)'s cold build
+if [ "${WARM:-0}" != 1 ]; then
+  rm -rf "$VO"
+  timed v_warm vigil_build "$VO"
+  echo "fresh directory, warm ccache: ${v_warm}s, cold ${v_cold}s: ratio $(ratio "$v_warm" "$v_cold")"
+  grep '^build' "$W/vigil.out"
+fi
+
+# (3) the MPTCP suite on that kernel
+if [ "${RUN_SUITE:-0}" = 1 ]; then
+  t0=$(now)
+  set +e
+  "$VIGIL" run --kernel "$VO/arch/x86/boot/bzImage" --modules "$(ls -d "$VO"/.vigil/staging/lib/modules/*)" \
+    --tests "$VO/kselftest_install" -c net/mptcp --db "$W/vigil.db" --color never > "$W/suite.out" 2>&1
+  set -e
+  t1=$(now)
+  echo "MPTCP suite in the VM: $(secs "$t0" "$t1")s"
+  tail -n 3 "$W/suite.out"
+fi

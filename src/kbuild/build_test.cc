@@ -1,0 +1,374 @@
+#include "kbuild/build.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace vigil::kbuild {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "vigil-build-test-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+void Write(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+std::string Read(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+TEST(StepLine, KbuildQuietLinesAreStepsOtherOutputIsNot) {
+  EXPECT_TRUE(IsStepLine("  CC      kernel/sys.o"));
+  EXPECT_TRUE(IsStepLine("  LD [M]  net/mptcp/mptcp_diag.ko"));
+  EXPECT_TRUE(IsStepLine("  HOSTCC  scripts/kconfig/conf.o"));
+  EXPECT_TRUE(IsStepLine("  INSTALL /tmp/x/lib/modules/6.12.0/kernel/fs/x.ko"));
+  EXPECT_FALSE(IsStepLine("kernel/sys.c:12:3: error: expected ';' before '}' token"));
+  EXPECT_FALSE(IsStepLine("make[2]: *** [scripts/Makefile.build:229: kernel/sys.o] Error 1"));
+  EXPECT_FALSE(IsStepLine("  12 |   return x"));
+  EXPECT_FALSE(IsStepLine("  CC"));
+  EXPECT_FALSE(IsStepLine("  ABCDEFGHIJKLMNOPQ x"));
+  EXPECT_FALSE(IsStepLine("CC      kernel/sys.o"));
+  EXPECT_TRUE(IsBuildStep("  CC      kernel/sys.o"));
+  EXPECT_TRUE(IsBuildStep("  LD [M]  net/mptcp/mptcp_diag.ko"));
+  EXPECT_TRUE(IsBuildStep("  BUILD   arch/x86/boot/bzImage"));
+  for (const char* housekeeping : {"  GEN     Makefile", "  DESCEND objtool", "  CALL    scripts/checksyscalls.sh",
+                                   "  INSTALL libsubcmd_headers", "  SYNC    include/config/auto.conf",
+                                   "  DEPMOD  /tmp/x/lib/modules/6.12.0"})
+    EXPECT_FALSE(IsBuildStep(housekeeping)) << housekeeping;
+}
+
+TEST(ConfigHash, CommentsDoNotCountNotSetLinesDo) {
+  std::string a = "#\n# Automatically generated file; DO NOT EDIT.\n# Linux/x86 6.12.0 Kernel Configuration\n"
+                  "CONFIG_A=y\n# CONFIG_B is not set\n";
+  std::string b = "#\n# Linux/x86 6.12.9 Kernel Configuration\n\nCONFIG_A=y\n# CONFIG_B is not set\n";
+  std::string c = "CONFIG_A=y\n";
+  std::string d = "CONFIG_A=m\n# CONFIG_B is not set\n";
+  EXPECT_EQ(ConfigHash(a), ConfigHash(b));
+  EXPECT_NE(ConfigHash(a), ConfigHash(c));
+  EXPECT_NE(ConfigHash(a), ConfigHash(d));
+  EXPECT_EQ(ConfigHash(a).size(), 16u);
+}
+
+TEST(BuiltinFragment, VmAndDebugParseCleanlyAndDebugAsksForKasanAndLockdep) {
+  for (const char* name : {"vm", "debug"}) {
+    ConfigFile f = ParseConfig(BuiltinFragment(name), name);
+    EXPECT_TRUE(f.ok()) << name << ": " << (f.errors.empty() ? "" : f.errors[0].ToString());
+    EXPECT_GT(f.settings.size(), 10u) << name;
+  }
+  ConfigRequest debug;
+  debug.Add(ParseConfig(BuiltinFragment("debug"), "debug"));
+  for (const char* option : {"CONFIG_KASAN", "CONFIG_PROVE_LOCKING", "CONFIG_DEBUG_KMEMLEAK", "CONFIG_DEBUG_ATOMIC_SLEEP"}) {
+    ASSERT_NE(debug.Find(option), nullptr) << option;
+    EXPECT_EQ(debug.Find(option)->setting.value, "y") << option;
+  }
+  EXPECT_TRUE(BuiltinFragment("nope").empty());
+}
+
+TEST(FindVariant, NormalAndDebugAreBuiltInUnknownNamesAreRefused) {
+  auto normal = FindVariant("normal");
+  ASSERT_TRUE(normal.ok());
+  EXPECT_FALSE(normal->tree_debug_config);
+  EXPECT_TRUE(normal->builtin.empty());
+  auto debug = FindVariant("debug");
+  ASSERT_TRUE(debug.ok());
+  EXPECT_TRUE(debug->tree_debug_config);
+  EXPECT_EQ(debug->builtin, std::vector<std::string>{"debug"});
+  auto bad = FindVariant("kasan");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("unknown variant kasan: normal, debug"), std::string::npos);
+}
+
+TEST(FindVariant, ReadsVariantsFromTomlWithPathsRelativeToTheFile) {
+  TempDir dir;
+  Write(dir.path() / "variants.toml",
+        "[variant.kasan]\nbase = \"debug\"\nfragments = [\"frag/kasan.config\", \"/abs/x.config\"]\n"
+        "set = [\"CONFIG_KASAN_INLINE=n\"]\n"
+        "[variant.lean]\nset = [\"CONFIG_DEBUG_INFO_NONE=y\"]\n");
+  std::string file = (dir.path() / "variants.toml").string();
+  auto kasan = FindVariant("kasan", file);
+  ASSERT_TRUE(kasan.ok()) << kasan.status().ToString();
+  EXPECT_TRUE(kasan->tree_debug_config);
+  EXPECT_EQ(kasan->builtin, std::vector<std::string>{"debug"});
+  EXPECT_EQ(kasan->fragments,
+            (std::vector<std::string>{(dir.path() / "frag/kasan.config").string(), "/abs/x.config"}));
+  EXPECT_EQ(kasan->set, std::vector<std::string>{"CONFIG_KASAN_INLINE=n"});
+  auto lean = FindVariant("lean", file);
+  ASSERT_TRUE(lean.ok());
+  EXPECT_FALSE(lean->tree_debug_config);
+  // The built-in names stay available beside the file's.
+  EXPECT_TRUE(FindVariant("debug", file).ok());
+
+  Write(dir.path() / "bad.toml", "[variant.x]\nfragmets = [\"a\"]\n");
+  auto typo = FindVariant("x", (dir.path() / "bad.toml").string());
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("fragmets"), std::string::npos) << typo.status().message();
+  Write(dir.path() / "badset.toml", "[variant.x]\nset = [\"KASAN=y\"]\n");
+  EXPECT_FALSE(FindVariant("x", (dir.path() / "badset.toml").string()).ok());
+  Write(dir.path() / "syntax.toml", "[variant.x\n");
+  EXPECT_FALSE(FindVariant("x", (dir.path() / "syntax.toml").string()).ok());
+}
+
+TEST(DefaultOutputDir, KeyedByTreeAndVariantUnderTheUserCache) {
+  TempDir dir;
+  fs::create_directories(dir.path() / "linux");
+  fs::create_directories(dir.path() / "other/linux");
+  setenv("XDG_CACHE_HOME", (dir.path() / "cache").c_str(), 1);
+  std::string a = DefaultOutputDir((dir.path() / "linux").string(), "normal");
+  std::string b = DefaultOutputDir((dir.path() / "linux").string(), "debug");
+  std::string c = DefaultOutputDir((dir.path() / "other/linux").string(), "normal");
+  std::string a2 = DefaultOutputDir((dir.path() / "other/../linux").string(), "normal");
+  unsetenv("XDG_CACHE_HOME");
+  EXPECT_EQ(a.rfind((dir.path() / "cache/vigil/build/linux-").string(), 0), 0u) << a;
+  EXPECT_EQ(fs::path(a).filename(), "normal");
+  EXPECT_EQ(fs::path(a).parent_path(), fs::path(b).parent_path());
+  EXPECT_NE(fs::path(a).parent_path(), fs::path(c).parent_path());
+  EXPECT_EQ(a, a2);
+}
+
+TEST(CheckBuildEnvironment, NamesEachMissingToolAndTheAptGetLine) {
+  TempDir dir;
+  // A PATH with make and gcc only.
+  for (const char* tool : {"make", "gcc", "sh", "printf"}) {
+    std::string real = std::string("/usr/bin/") + tool;
+    if (!fs::exists(real)) real = std::string("/bin/") + tool;
+    fs::create_symlink(real, dir.path() / tool);
+  }
+  std::string old = std::getenv("PATH");
+  setenv("PATH", dir.path().c_str(), 1);
+  Status s = CheckBuildEnvironment(BuildOptions{});
+  setenv("PATH", old.c_str(), 1);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("flex, bison, bc, perl"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("apt-get install flex bison bc perl"), std::string::npos) << s.message();
+}
+
+// A tree that is not a kernel tree, one configured in place, and an output
+// directory another build holds are refused before anything runs.
+TEST(Build, RefusesWhatCannotBeBuilt) {
+  TempDir dir;
+  BuildObserver quiet;
+  BuildOptions o;
+  o.tree = (dir.path() / "none").string();
+  auto r = Build(o, quiet);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("is not a kernel source tree"), std::string::npos);
+
+  fs::path tree = dir.path() / "linux";
+  Write(tree / "Makefile", "all:\n");
+  Write(tree / "Kconfig", "");
+  Write(tree / ".config", "CONFIG_X=y\n");
+  o.tree = tree.string();
+  o.output_dir = (dir.path() / "out").string();
+  r = Build(o, quiet);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("make mrproper"), std::string::npos) << r.status().message();
+}
+
+// A stand-in for kbuild: a Makefile that answers the targets vigil build
+// asks for, out of tree, the way the kernel's does (O=, a .config, a quiet
+// step line per object, an image, kselftest-install).
+constexpr const char* kFakeMakefile = R"MK(
+O ?= .
+.PHONY: tinyconfig olddefconfig all image_name kernelrelease modules_install headers kselftest-install
+tinyconfig:
+	@mkdir -p $(O)
+	@printf '#\n# fake 1.0 Kernel Configuration\nCONFIG_TINY=y\n' > $(O)/.config
+olddefconfig:
+	@sed -i -e 's/^CONFIG_CANNOT=y/# CONFIG_CANNOT is not set/' -e 's/^CONFIG_MODULES=y/CONFIG_MODULES=y/' $(O)/.config
+	@echo "  SYNC    $(O)/include/config/auto.conf"
+all:
+	@echo "  CC      kernel/a.o"
+	@if [ -f $(CURDIR)/broken.c ]; then \
+	  echo "kernel/broken.c:3:5: error: 'x' undeclared (first use in this function)"; \
+	  echo "make[2]: *** [scripts/Makefile.build:229: kernel/broken.o] Error 1"; exit 2; fi
+	@echo "kernel/a.c:7:9: warning: unused variable 'y' [-Wunused-variable]"
+	@echo "  CC      kernel/b.o"
+	@mkdir -p $(O)/arch/x86/boot && cp $(O)/.config $(O)/arch/x86/boot/bzImage && touch $(O)/vmlinux
+image_name:
+	@echo arch/x86/boot/bzImage
+kernelrelease:
+	@echo 1.0.0-fake
+modules_install:
+	@mkdir -p $(INSTALL_MOD_PATH)/lib/modules/1.0.0-fake && touch $(INSTALL_MOD_PATH)/lib/modules/1.0.0-fake/modules.dep
+headers:
+	@mkdir -p $(O)/usr/include
+kselftest-install:
+	@mkdir -p $(INSTALL_PATH) && for t in $(TARGETS); do echo "$$t:t" >> $(INSTALL_PATH)/kselftest-list.txt; done
+)MK";
+
+class FakeTreeBuild : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (system("command -v make >/dev/null") != 0) GTEST_SKIP() << "no make";
+    tree_ = dir_.path() / "linux";
+    Write(tree_ / "Makefile", kFakeMakefile);
+    Write(tree_ / "Kconfig", "");
+    Write(tree_ / "tools/testing/selftests/demo/config", "CONFIG_DEMO=y\nCONFIG_CANNOT=y\n");
+    fs::create_directories(tree_ / "tools/testing/selftests/noconfig");
+    o_.tree = tree_.string();
+    o_.output_dir = (dir_.path() / "out").string();
+    o_.base_config = "tinyconfig";
+    o_.vm_fragment = false;
+    o_.ccache = false;
+    o_.jobs = 1;
+  }
+  struct Recorder : BuildObserver {
+    void Phase(std::string_view name) override { phases.emplace_back(name); }
+    void Step(std::string_view line, int64_t n) override {
+      steps.emplace_back(line);
+      last = n;
+    }
+    std::vector<std::string> phases, steps;
+    int64_t last = 0;
+  };
+  TempDir dir_;
+  fs::path tree_;
+  BuildOptions o_;
+};
+
+TEST_F(FakeTreeBuild, AssemblesTheConfigBuildsAndReportsDroppedOptionsAndWarnings) {
+  o_.collections = {"demo", "noconfig"};
+  o_.set = {"CONFIG_EXTRA=m"};
+  Recorder rec;
+  auto r = Build(o_, rec);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->state, BuildResult::State::kBuilt) << r->failure;
+  EXPECT_EQ(rec.phases, (std::vector<std::string>{"config", "kernel", "headers", "kselftest"}));
+  EXPECT_EQ(r->headers, o_.output_dir + "/usr/include");
+  // The request reached .config in order (base, collection, --set).
+  std::string config = Read(fs::path(o_.output_dir) / ".config");
+  EXPECT_NE(config.find("CONFIG_TINY=y\n"), std::string::npos);
+  EXPECT_LT(config.find("CONFIG_DEMO=y"), config.find("CONFIG_EXTRA=m"));
+  // What olddefconfig dropped is reported with where it was asked for.
+  ASSERT_EQ(r->mismatches.size(), 1u);
+  EXPECT_EQ(r->mismatches[0].name, "CONFIG_CANNOT");
+  EXPECT_NE(r->mismatches[0].source.file.find("tools/testing/selftests/demo/config"), std::string::npos);
+  ASSERT_EQ(r->diagnostics.size(), 1u);
+  EXPECT_EQ(r->diagnostics[0].flag, "-Wunused-variable");
+  EXPECT_EQ(r->warnings, 1u);
+  EXPECT_EQ(r->errors, 0u);
+  EXPECT_EQ(r->steps, 2);  // the two CC lines; SYNC is housekeeping
+  EXPECT_EQ(rec.last, r->steps);
+  EXPECT_EQ(r->kernel, o_.output_dir + "/arch/x86/boot/bzImage");
+  EXPECT_EQ(r->release, "1.0.0-fake");
+  EXPECT_EQ(r->tests, o_.output_dir + "/kselftest_install");
+  EXPECT_EQ(Read(fs::path(r->tests) / "kselftest-list.txt"), "demo:t\nnoconfig:t\n");
+  EXPECT_EQ(r->config_hash, ConfigHash(config));
+  EXPECT_TRUE(r->modules.empty());  // CONFIG_MODULES is not set
+  EXPECT_NE(Read(r->log).find("CC      kernel/b.o"), std::string::npos);
+  EXPECT_TRUE(r->commit.empty());  // not a git tree
+}
+
+TEST_F(FakeTreeBuild, AnUnchangedConfigurationKeepsDotConfigUntouched) {
+  Recorder rec;
+  ASSERT_TRUE(Build(o_, rec).ok());
+  fs::path dot = fs::path(o_.output_dir) / ".config";
+  auto before = fs::last_write_time(dot);
+  fs::last_write_time(dot, before - std::chrono::hours(1));
+  auto aged = fs::last_write_time(dot);
+  auto again = Build(o_, rec);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->config_reused);  // kconfig did not even run
+  EXPECT_EQ(fs::last_write_time(dot), aged);  // kbuild sees no new configuration
+  // A Kconfig file that changes (a checkout) settles the configuration again.
+  Write(tree_ / "Kconfig", "# changed\n");
+  auto changed = Build(o_, rec);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_FALSE(changed->config_reused);
+  EXPECT_EQ(fs::last_write_time(dot), aged);  // same result: still untouched
+  o_.set = {"CONFIG_NEW=y"};
+  ASSERT_TRUE(Build(o_, rec).ok());
+  EXPECT_NE(fs::last_write_time(dot), aged);
+  EXPECT_NE(Read(dot).find("CONFIG_NEW=y"), std::string::npos);
+}
+
+TEST_F(FakeTreeBuild, ACompilerErrorFailsTheBuildWithTheDiagnosticAndTheTarget) {
+  Write(tree_ / "broken.c", "");
+  Recorder rec;
+  auto r = Build(o_, rec);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->state, BuildResult::State::kFailed);
+  EXPECT_EQ(r->failed_target, "kernel/broken.o");
+  EXPECT_NE(r->failure.find("kernel/broken.o"), std::string::npos) << r->failure;
+  EXPECT_EQ(r->errors, 1u);
+  bool found = false;
+  for (const auto& d : r->diagnostics)
+    if (d.file == "kernel/broken.c" && d.line == 3 && d.column == 5 && d.severity == Severity::kError) found = true;
+  EXPECT_TRUE(found);
+  EXPECT_FALSE(r->tail.empty());
+  EXPECT_TRUE(r->kernel.empty());
+}
+
+TEST_F(FakeTreeBuild, UnknownBaseTargetUnreadableFragmentAndEscapingCollectionAreReported) {
+  Recorder rec;
+  o_.base_config = "nosuchconfig";
+  auto r = Build(o_, rec);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->state, BuildResult::State::kFailed);
+  EXPECT_EQ(r->failure, "config: make nosuchconfig failed");
+
+  o_.base_config = "tinyconfig";
+  o_.config_files = {(dir_.path() / "missing.config").string()};
+  EXPECT_FALSE(Build(o_, rec).ok());
+  o_.config_files.clear();
+  o_.collections = {"../../../etc"};
+  EXPECT_FALSE(Build(o_, rec).ok());
+  o_.collections = {"nosuch"};
+  auto nosuch = Build(o_, rec);
+  ASSERT_FALSE(nosuch.ok());
+}
+
+TEST_F(FakeTreeBuild, TheDebugVariantMergesTheTreesDebugConfigThenVigilsAndBuildsApart) {
+  Write(tree_ / "kernel/configs/debug.config", "CONFIG_TREE_DEBUG=y\nCONFIG_KASAN=n\n");
+  auto debug = FindVariant("debug");
+  ASSERT_TRUE(debug.ok());
+  o_.variant = *debug;
+  o_.output_dir.clear();
+  setenv("XDG_CACHE_HOME", (dir_.path() / "cache").c_str(), 1);
+  Recorder rec;
+  auto r = Build(o_, rec);
+  unsetenv("XDG_CACHE_HOME");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(fs::path(r->output_dir).filename(), "debug");
+  std::string config = Read(fs::path(r->output_dir) / ".config");
+  EXPECT_NE(config.find("CONFIG_TREE_DEBUG=y"), std::string::npos);
+  // vigil's fragment comes after the tree's: its KASAN=y wins.
+  EXPECT_NE(config.find("CONFIG_KASAN=y"), std::string::npos);
+  EXPECT_NE(config.find("CONFIG_PROVE_LOCKING=y"), std::string::npos);
+}
+
+TEST_F(FakeTreeBuild, ABaseConfigFileIsUsedAsIs) {
+  Write(dir_.path() / "my.config", "CONFIG_MINE=y\n");
+  o_.base_config = (dir_.path() / "my.config").string();
+  Recorder rec;
+  auto r = Build(o_, rec);
+  ASSERT_TRUE(r.ok());
+  std::string config = Read(fs::path(o_.output_dir) / ".config");
+  EXPECT_NE(config.find("CONFIG_MINE=y"), std::string::npos);
+  EXPECT_EQ(config.find("CONFIG_TINY"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vigil::kbuild
