@@ -11,7 +11,7 @@
 #       the cold one without (vigil's own: the same command);
 #   (3) with RUN_SUITE=1, the whole MPTCP suite in the VM on the kernel just
 #       built: wall time and results.
-#   bench/kbuild.sh [BUILD_DIR_OR_BINARY] [BASE] [COLLECTION]
+#   [WARM=1] [CHANGE=FILE] bench/kbuild.sh [BUILD_DIR_OR_BINARY] [BASE] [COLLECTION]
 # With WARM=1, (1)'s cold builds and (2) are left out: the first builds fill
 # the (machine's) ccache and only the no-change and one-line ratios are
 # printed (minutes instead of hours).
@@ -23,6 +23,8 @@ VIGIL=${1:-build}
 [ -d "$VIGIL" ] && VIGIL=$(realpath "$VIGIL/vigil")
 BASE=${2:-defconfig}
 COLL=${3:-net/mptcp}
+# The file of the one-line change: one the configuration builds.
+CHANGE=${CHANGE:-net/mptcp/protocol.c}
 TREE=$(bash scripts/kernel-tree.sh "${VIGIL_KERNEL_TREE:-/var/tmp/vigil-kernel/linux}")
 W=$(mktemp -d /var/tmp/vigil-kbuild-bench.XXXXXX)
 trap 'rm -rf "$W"; rm -rf "$TREE"/.vigil-bench-*' EXIT
@@ -79,11 +81,11 @@ fi
 timed v_none vigil_build "$VO"
 timed m_none make_build "$MO"
 echo "no-change rebuild: vigil ${v_none}s  make ${m_none}s  ratio $(ratio "$v_none" "$m_none")"
-echo "/* bench: a one-line change */" >> "$TREE/net/mptcp/protocol.c"
+echo "/* bench: a one-line change */" >> "$TREE/$CHANGE"
 timed v_one vigil_build "$VO"
 timed m_one make_build "$MO"
-git -C "$TREE" checkout -q -- net/mptcp/protocol.c
-echo "one-line change:   vigil ${v_one}s  make ${m_one}s  ratio $(ratio "$v_one" "$m_one")"
+git -C "$TREE" checkout -q -- "$CHANGE"
+echo "one-line change in $CHANGE: vigil ${v_one}s  make ${m_one}s  ratio $(ratio "$v_one" "$m_one")"
 
 # (2) a fresh output directory, warm ccache, against (1)'s cold build
 if [ "${WARM:-0}" != 1 ]; then
