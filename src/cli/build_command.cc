@@ -56,7 +56,6 @@ class BuildPrinter final : public kbuild::BuildObserver {
     std::fflush(stdout);
   }
   void Step(std::string_view line, int64_t steps) override {
-    steps_ = steps;
     auto now = std::chrono::steady_clock::now();
     if (live_) {
       if (now - last_ < std::chrono::milliseconds(100)) return;
@@ -97,7 +96,6 @@ class BuildPrinter final : public kbuild::BuildObserver {
   int64_t expected_;
   std::chrono::steady_clock::time_point start_, last_;
   std::string phase_ = "build";
-  int64_t steps_ = 0;
   bool drawn_ = false;
 };
 
@@ -166,8 +164,7 @@ Result<kbuild::BuildOptions> BuildOptionsOf(const BuildFlags& f, const std::vect
   return o;
 }
 
-Result<engine::BuildOutcome> RunBuild(store::Store& db, const engine::BuildRequest& request, bool verbose,
-                                      const char* command) {
+Result<engine::BuildOutcome> RunBuild(store::Store& db, const engine::BuildRequest& request, bool verbose) {
   // The steps the last build of this tree and variant made: the progress
   // line's estimate.
   int64_t expected = 0;
@@ -181,7 +178,6 @@ Result<engine::BuildOutcome> RunBuild(store::Store& db, const engine::BuildReque
   BuildPrinter printer(isatty(STDOUT_FILENO) == 1, verbose, std::chrono::seconds(60), expected);
   auto out = engine::BuildAndRecord(db, request, printer);
   printer.Clear();
-  (void)command;
   return out;
 }
 
@@ -330,7 +326,7 @@ int Run(const Flags& f) {
   req.compare_to = f.build.compare_to;
   req.command_line = CommandLine();
   req.host = sys::HostName();
-  auto out = RunBuild(**db, req, f.verbose, "build");
+  auto out = RunBuild(**db, req, f.verbose);
   if (!out.ok()) {
     fmt::print(stderr, "vigil build: {}\n", SanitizeForTerminal(out.status().message()));
     return kExitUsage;

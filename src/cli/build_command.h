@@ -44,8 +44,7 @@ Result<kbuild::BuildOptions> BuildOptionsOf(const BuildFlags& f, const std::vect
 // phase off one; with `verbose` every output line.
 std::unique_ptr<kbuild::BuildObserver> MakeBuildPrinter(bool verbose);
 // Builds and records, with the progress shown.
-Result<engine::BuildOutcome> RunBuild(store::Store& db, const engine::BuildRequest& request, bool verbose,
-                                      const char* command);
+Result<engine::BuildOutcome> RunBuild(store::Store& db, const engine::BuildRequest& request, bool verbose);
 // The result: artifacts, or the failure with its diagnostics (at most
 // `max_diagnostics`), dropped options, new warnings; with `run_hint` the
 // vigil run command that boots it.

@@ -256,7 +256,7 @@ int Run(const RunFlags& f) {
     breq.compare_to = f.build.compare_to;
     breq.command_line = CommandLine();
     breq.host = sys::HostName();
-    auto built = RunBuild(**opened, breq, f.verbose, "run");
+    auto built = RunBuild(**opened, breq, f.verbose);
     if (!built.ok()) {
       fmt::print(stderr, "vigil run: {}\n", SanitizeForTerminal(built.status().message()));
       return kExitUsage;
