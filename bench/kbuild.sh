@@ -11,10 +11,17 @@
 #       the cold one without (vigil's own: the same command);
 #   (3) with RUN_SUITE=1, the whole MPTCP suite in the VM on the kernel just
 #       built: wall time and results.
-#   [WARM=1] [CHANGE=FILE] bench/kbuild.sh [BUILD_DIR_OR_BINARY] [BASE] [COLLECTION]
+#   [WARM=1] [CHANGE=FILE] [KEEP=DIR] [STEPS="cold incr fresh"] [RUN_SUITE=1]
+#     bench/kbuild.sh [BUILD_DIR_OR_BINARY] [BASE] [COLLECTION]
 # With WARM=1, (1)'s cold builds and (2) are left out: the first builds fill
 # the (machine's) ccache and only the no-change and one-line ratios are
 # printed (minutes instead of hours).
+# KEEP=DIR keeps the ccache, the store, the timings and both output
+# directories (in the tree) so the steps can run in separate invocations:
+# STEPS=cold first, then STEPS="incr fresh" with the same KEEP.
+# The one-line change is a real code change (a comment would be a ccache hit
+# through the preprocessed source), a different one for vigil and make so
+# neither finds the other's object in the cache.
 # Each kernel build takes the machine for minutes (a defconfig build about an
 # hour on 2 cores); nothing else should run meanwhile. Prints the ratios.
 set -euo pipefail
@@ -26,8 +33,18 @@ COLL=${3:-net/mptcp}
 # The file of the one-line change: one the configuration builds.
 CHANGE=${CHANGE:-net/mptcp/protocol.c}
 TREE=$(bash scripts/kernel-tree.sh "${VIGIL_KERNEL_TREE:-/var/tmp/vigil-kernel/linux}")
-W=$(mktemp -d /var/tmp/vigil-kbuild-bench.XXXXXX)
-trap 'rm -rf "$W"; rm -rf "$TREE"/.vigil-bench-*' EXIT
+if [ -n "${KEEP:-}" ]; then
+  W=$KEEP
+  mkdir -p "$W"
+else
+  W=$(mktemp -d /var/tmp/vigil-kbuild-bench.XXXXXX)
+  trap 'rm -rf "$W"; rm -rf "$TREE"/.vigil-bench-*' EXIT
+fi
+STEPS=${STEPS:-cold incr fresh}
+# The binary measured stays the same while the steps run
+cp "$VIGIL" "$W/vigil.bin.new" && mv "$W/vigil.bin.new" "$W/vigil.bin"
+VIGIL=$W/vigil.bin
+has() { [[ " $STEPS " == *" $1 "* ]]; }
 # A ccache of its own, emptied for the cold builds (WARM=1: the machine's).
 [ "${WARM:-0}" = 1 ] || export CCACHE_DIR=$W/ccache
 export KBUILD_BUILD_TIMESTAMP="1970-01-01 00:00:00 UTC" KBUILD_BUILD_USER=vigil KBUILD_BUILD_HOST=vigil
@@ -61,7 +78,10 @@ timed() {  # NAME COMMAND...
   "${@:2}"
   t1=$(now)
   eval "$1=$(secs "$t0" "$t1")"
+  echo "$1=${!1}" >> "$W/times"
 }
+# Timings of earlier invocations (KEEP)
+[ -f "$W/times" ] && . "$W/times"
 
 VO=$TREE/.vigil-bench-vigil
 MO=$TREE/.vigil-bench-make
@@ -71,27 +91,33 @@ echo "tree $TREE, base $BASE + vm + $COLL, -j$J, $(gcc --version | head -n 1)"
 if [ "${WARM:-0}" = 1 ]; then
   vigil_build "$VO"
   make_build "$MO" "$VO/.config"
-else
+elif has cold; then
   ccache -C > /dev/null
   timed v_cold vigil_build "$VO"
   ccache -C > /dev/null
   timed m_cold make_build "$MO" "$VO/.config"
   echo "cold build:        vigil ${v_cold}s  make ${m_cold}s  ratio $(ratio "$v_cold" "$m_cold")"
 fi
-timed v_none vigil_build "$VO"
-timed m_none make_build "$MO"
-echo "no-change rebuild: vigil ${v_none}s  make ${m_none}s  ratio $(ratio "$v_none" "$m_none")"
-echo "/* bench: a one-line change */" >> "$TREE/$CHANGE"
-timed v_one vigil_build "$VO"
-timed m_one make_build "$MO"
-git -C "$TREE" checkout -q -- "$CHANGE"
-echo "one-line change in $CHANGE: vigil ${v_one}s  make ${m_one}s  ratio $(ratio "$v_one" "$m_one")"
+if [ "${WARM:-0}" = 1 ] || has incr; then
+  timed v_none vigil_build "$VO"
+  timed m_none make_build "$MO"
+  echo "no-change rebuild: vigil ${v_none}s  make ${m_none}s  ratio $(ratio "$v_none" "$m_none")"
+  cp "$TREE/$CHANGE" "$W/change.orig"
+  echo "static int __maybe_unused vigil_bench_$$_v;" >> "$TREE/$CHANGE"
+  timed v_one vigil_build "$VO"
+  cp "$W/change.orig" "$TREE/$CHANGE"
+  echo "static int __maybe_unused vigil_bench_$$_m;" >> "$TREE/$CHANGE"
+  timed m_one make_build "$MO"
+  cp "$W/change.orig" "$TREE/$CHANGE"
+  echo "one-line change in $CHANGE: vigil ${v_one}s  make ${m_one}s  ratio $(ratio "$v_one" "$m_one")"
+fi
 
 # (2) a fresh output directory, warm ccache, against (1)'s cold build
-if [ "${WARM:-0}" != 1 ]; then
+if [ "${WARM:-0}" != 1 ] && has fresh; then
   rm -rf "$VO"
   timed v_warm vigil_build "$VO"
   echo "fresh directory, warm ccache: ${v_warm}s, cold ${v_cold}s: ratio $(ratio "$v_warm" "$v_cold")"
+  echo "cold build:        vigil ${v_cold}s  make ${m_cold}s  ratio $(ratio "$v_cold" "$m_cold")"
   grep '^build' "$W/vigil.out"
 fi
 
