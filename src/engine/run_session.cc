@@ -390,6 +390,7 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
   options.slowdown = f.slowdown;
   options.use_cgroups = f.use_cgroups;
   options.netns = f.netns;
+  options.wrapper = f.test_wrapper;
   options.base_env = f.env_clear || !f.env_keep.empty() ? runner::ClearEnvironment(f.base_env, f.env_keep) : f.base_env;
   options.cancel = f.cancel;
   const sys::Cancellation* cancel = f.cancel;

@@ -60,6 +60,10 @@ struct RunRequest {
   std::string owner;
   // The build the run boots (vigil run --build), recorded with the run; 0 none.
   int64_t build_id = 0;
+  // Every test of a run on this host runs under this argv prefix (a sandbox
+  // for tests from strangers: sys::SandboxPrefix); empty: as they are. Not
+  // recorded: a resumed run is given it again.
+  std::vector<std::string> test_wrapper;
   // Raised (a signal): no test starts any more, the running ones are
   // terminated and recorded interrupted, the run is finished and reported,
   // and the session ends with cancel->ExitCode(). At its kill level the

@@ -204,6 +204,7 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
       }
     }
   }
+  if (!options.wrapper.empty()) po.argv.insert(po.argv.begin(), options.wrapper.begin(), options.wrapper.end());
   po.cwd = spec.dir;
   po.env = options.base_env;
   po.timeout = StretchTimeout(spec.timeout, options.slowdown);

@@ -24,6 +24,9 @@ struct RunOptions {
   std::vector<std::string> base_env;  // the environment tests start from
   bool use_cgroups = true;
   bool netns = false;  // each test in a fresh network namespace
+  // Each test's argv is run under this prefix (a sandbox: sys::SandboxPrefix);
+  // empty: as it is.
+  std::vector<std::string> wrapper;
   sys::ProcessRunner* process_runner = nullptr;  // null: on this host
   // Raised: the running test is terminated as on a timeout and comes out
   // ERROR, "interrupted" (process.cancelled).

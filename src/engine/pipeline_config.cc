@@ -1,0 +1,180 @@
+#include "engine/pipeline_config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "base/hash.h"
+#include "base/toml_check.h"
+
+namespace vigil::engine {
+
+namespace {
+
+Status Bad(const std::string& source, const toml::node& n, const std::string& what) {
+  return Status::InvalidArgument(fmt::format("{}: {}", TomlWhere(source, n), what));
+}
+
+// A string value, or an error naming the key.
+Status GetString(const toml::table& t, const char* key, const std::string& source, std::string* out) {
+  const toml::node* n = t.get(key);
+  if (!n) return Status::OK();
+  auto v = n->value<std::string>();
+  if (!v) return Bad(source, *n, fmt::format("{} must be a string", key));
+  *out = *v;
+  return Status::OK();
+}
+
+Status GetStrings(const toml::table& t, const char* key, const std::string& source, std::vector<std::string>* out) {
+  const toml::node* n = t.get(key);
+  if (!n) return Status::OK();
+  const toml::array* arr = n->as_array();
+  if (!arr) return Bad(source, *n, fmt::format("{} must be a list of strings", key));
+  for (const auto& el : *arr) {
+    auto v = el.value<std::string>();
+    if (!v) return Bad(source, el, fmt::format("{} must be a list of strings", key));
+    out->push_back(*v);
+  }
+  return Status::OK();
+}
+
+Status GetBool(const toml::table& t, const char* key, const std::string& source, bool* out) {
+  const toml::node* n = t.get(key);
+  if (!n) return Status::OK();
+  auto v = n->value<bool>();
+  if (!v) return Bad(source, *n, fmt::format("{} must be true or false", key));
+  *out = *v;
+  return Status::OK();
+}
+
+Status GetInt(const toml::table& t, const char* key, int lo, int hi, const std::string& source, int* out) {
+  const toml::node* n = t.get(key);
+  if (!n) return Status::OK();
+  auto v = n->value_exact<int64_t>();
+  if (!v || *v < lo || *v > hi) return Bad(source, *n, fmt::format("{} must be an integer from {} to {}", key, lo, hi));
+  *out = static_cast<int>(*v);
+  return Status::OK();
+}
+
+// A path of the pipeline file, relative to the file's directory.
+std::string Beside(const std::string& source, const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  std::filesystem::path dir = std::filesystem::path(source).parent_path();
+  return std::filesystem::absolute(dir / path).lexically_normal().string();
+}
+
+bool SafeRelative(const std::string& p) {
+  if (p.empty() || p[0] == '/') return false;
+  for (const auto& part : std::filesystem::path(p)) {
+    if (part == "..") return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const PipelineTree* Pipeline::FindTree(const std::string& name) const {
+  for (const auto& t : trees) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+Result<Pipeline> ParsePipeline(const std::string& text, const std::string& source) {
+  auto parsed = TomlParse(text, source);
+  if (!parsed.ok()) return parsed.status();
+  const toml::table& root = parsed.value();
+  Status s = TomlCheckKeys(root, {"tree", "run", "checks", "email"}, source, "pipeline");
+  if (!s.ok()) return s;
+  Pipeline p;
+  p.source = source;
+  p.hash = fmt::format("{:016x}", Fnv1a(text));
+
+  const toml::node* trees = root.get("tree");
+  const toml::array* tarr = trees ? trees->as_array() : nullptr;
+  if (!tarr || tarr->empty()) {
+    return Status::InvalidArgument(fmt::format("{}: a pipeline needs at least one [[tree]] (name, branch)", source));
+  }
+  for (const auto& item : *tarr) {
+    const toml::table* t = item.as_table();
+    if (!t) return Bad(source, item, "[[tree]] must be a table");
+    if (s = TomlCheckKeys(*t, {"name", "branch", "remote"}, source, "tree"); !s.ok()) return s;
+    PipelineTree tree;
+    if (s = GetString(*t, "name", source, &tree.name); !s.ok()) return s;
+    if (s = GetString(*t, "branch", source, &tree.branch); !s.ok()) return s;
+    if (s = GetString(*t, "remote", source, &tree.remote); !s.ok()) return s;
+    if (tree.name.empty() || tree.branch.empty()) return Bad(source, item, "[[tree]] needs name and branch");
+    if (tree.name.find_first_of(" \t,[]") != std::string::npos) {
+      return Bad(source, item, fmt::format("tree name '{}' cannot hold blanks, commas or brackets", tree.name));
+    }
+    if (p.FindTree(tree.name)) return Bad(source, item, fmt::format("tree '{}' is named twice", tree.name));
+    p.trees.push_back(tree);
+  }
+
+  const toml::table* run = root.get("run") ? root.get("run")->as_table() : nullptr;
+  if (!run) return Status::InvalidArgument(fmt::format("{}: a pipeline needs a [run] table (tests = \"DIR\")", source));
+  if (s = TomlCheckKeys(*run, {"tests", "build", "collections", "tests_filter", "jobs", "retries", "known_issues", "context"},
+                        source, "run");
+      !s.ok()) {
+    return s;
+  }
+  PipelineRun& r = p.run;
+  if (s = GetString(*run, "tests", source, &r.tests); !s.ok()) return s;
+  if (!SafeRelative(r.tests)) {
+    return Status::InvalidArgument(
+        fmt::format("{}: [run] tests must be a path inside the checkout (relative, no '..')", source));
+  }
+  if (s = GetString(*run, "build", source, &r.build); !s.ok()) return s;
+  if (s = GetStrings(*run, "collections", source, &r.collections); !s.ok()) return s;
+  if (s = GetStrings(*run, "tests_filter", source, &r.tests_filter); !s.ok()) return s;
+  if (s = GetInt(*run, "jobs", 1, 256, source, &r.jobs); !s.ok()) return s;
+  if (s = GetInt(*run, "retries", 0, 100, source, &r.retries); !s.ok()) return s;
+  if (s = GetString(*run, "known_issues", source, &r.known_issues); !s.ok()) return s;
+  r.known_issues = Beside(source, r.known_issues);
+  if (s = GetString(*run, "context", source, &r.context); !s.ok()) return s;
+  if (r.context.empty()) return Status::InvalidArgument(fmt::format("{}: [run] context cannot be empty", source));
+
+  if (const toml::node* n = root.get("checks")) {
+    const toml::table* t = n->as_table();
+    if (!t) return Bad(source, *n, "[checks] must be a table");
+    if (s = TomlCheckKeys(*t, {"target_url"}, source, "checks"); !s.ok()) return s;
+    if (s = GetString(*t, "target_url", source, &p.target_url); !s.ok()) return s;
+  }
+
+  if (const toml::node* n = root.get("email")) {
+    const toml::table* t = n->as_table();
+    if (!t) return Bad(source, *n, "[email] must be a table");
+    if (s = TomlCheckKeys(*t, {"smtp", "starttls", "user", "password_file", "from", "cc", "to_submitter"}, source, "email");
+        !s.ok()) {
+      return s;
+    }
+    PipelineEmail& e = p.email;
+    e.enabled = true;
+    if (s = GetString(*t, "smtp", source, &e.smtp); !s.ok()) return s;
+    if (s = GetBool(*t, "starttls", source, &e.starttls); !s.ok()) return s;
+    if (s = GetString(*t, "user", source, &e.user); !s.ok()) return s;
+    if (s = GetString(*t, "password_file", source, &e.password_file); !s.ok()) return s;
+    e.password_file = Beside(source, e.password_file);
+    if (s = GetString(*t, "from", source, &e.from); !s.ok()) return s;
+    if (s = GetStrings(*t, "cc", source, &e.cc); !s.ok()) return s;
+    if (s = GetBool(*t, "to_submitter", source, &e.to_submitter); !s.ok()) return s;
+    if (e.smtp.rfind("smtp://", 0) != 0 && e.smtp.rfind("smtps://", 0) != 0) {
+      return Bad(source, *n, "[email] smtp must be smtp://HOST:PORT or smtps://HOST:PORT");
+    }
+    if (e.from.find('@') == std::string::npos) return Bad(source, *n, "[email] from must hold an address");
+  }
+  return p;
+}
+
+Result<Pipeline> LoadPipeline(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return Status::NotFound(fmt::format("cannot read pipeline {}", path));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string abs = std::filesystem::absolute(path).lexically_normal().string();
+  return ParsePipeline(ss.str(), abs);
+}
+
+}  // namespace vigil::engine

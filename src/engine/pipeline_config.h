@@ -1,0 +1,79 @@
+// The pipeline file of the patch loop (vigil watch, test-series,
+// test-branch): which trees a series may be applied to, what is run on an
+// applied tree, which Patchwork check contexts say how it went, and the
+// e-mail report. TOML:
+//
+//   [[tree]]                     # in the order they are tried
+//   name = "net-next"            # matched against the subject's tag: [PATCH net-next]
+//   branch = "main"              # the branch of --repo a series is applied on
+//   remote = "origin"            # optional: fetched before each series
+//
+//   [run]                        # on the host, each test sandboxed
+//   tests = "selftests"          # the test tree inside the checkout
+//   build = "make -C selftests"  # optional, run sandboxed in the checkout first
+//   collections = ["net"]        # optional: -c; tests = ["net:a.sh"]: -t
+//   jobs = 1, retries = 1
+//   known_issues = "known.toml"  # optional, relative to this file
+//   context = "vigil-test"       # the check context
+//
+//   [checks]
+//   target_url = "https://ci.example.org/runs/{run}"   # {run} {series} {patch}
+//
+//   [email]                      # optional: a reply in the series' thread
+//   smtp = "smtp://127.0.0.1:25" # or smtps://
+//   starttls = false
+//   user = "", password_file = ""
+//   from = "Vigil CI <ci@example.org>"
+//   cc = ["netdev@vger.kernel.org"]
+//   to_submitter = true
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace vigil::engine {
+
+struct PipelineTree {
+  std::string name;
+  std::string branch;
+  std::string remote;  // "" : not fetched
+};
+
+struct PipelineRun {
+  std::string tests;                     // relative to the checkout
+  std::string build;                     // shell command, sandboxed; "" none
+  std::vector<std::string> collections;  // -c
+  std::vector<std::string> tests_filter; // -t
+  int jobs = 1;
+  int retries = 0;
+  std::string known_issues;              // absolute; "" none
+  std::string context = "vigil-test";
+};
+
+struct PipelineEmail {
+  bool enabled = false;
+  std::string smtp;
+  bool starttls = false;
+  std::string user;
+  std::string password_file;  // absolute
+  std::string from;           // "Name <addr>"
+  std::vector<std::string> cc;
+  bool to_submitter = true;
+};
+
+struct Pipeline {
+  std::string source;  // the file
+  std::vector<PipelineTree> trees;
+  PipelineRun run;
+  std::string target_url;  // pattern; "" none
+  PipelineEmail email;
+  std::string hash;  // of the file's text: baselines are kept per pipeline
+  const PipelineTree* FindTree(const std::string& name) const;
+};
+
+Result<Pipeline> ParsePipeline(const std::string& text, const std::string& source);
+Result<Pipeline> LoadPipeline(const std::string& path);
+
+}  // namespace vigil::engine

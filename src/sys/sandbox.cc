@@ -1,0 +1,97 @@
+#include "sys/sandbox.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "sys/process.h"
+
+namespace vigil::sys {
+
+namespace {
+
+bool OnPath(const std::string& name) {
+  const char* path = getenv("PATH");
+  std::string p = path ? path : "/usr/sbin:/usr/bin:/sbin:/bin";
+  size_t i = 0;
+  while (i <= p.size()) {
+    size_t j = p.find(':', i);
+    if (j == std::string::npos) j = p.size();
+    std::string dir = p.substr(i, j - i);
+    if (!dir.empty() && access((dir + "/" + name).c_str(), X_OK) == 0) return true;
+    i = j + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> SandboxPrefix(const SandboxSpec& spec) {
+  std::vector<std::string> argv = {
+      "setpriv", fmt::format("--reuid={}", spec.uid), fmt::format("--regid={}", spec.gid), "--clear-groups",
+      "--inh-caps=-all", "--",
+      // A user namespace of the unprivileged user, where the program is root
+      // of its own namespaces; no network (a namespace with only lo), its own
+      // PIDs, IPC and UTS; it dies with vigil's side.
+      "bwrap", "--unshare-all", "--die-with-parent", "--uid", "0", "--gid", "0", "--cap-add", "ALL",
+      "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run",
+      "--tmpfs", "/dev/shm"};
+  for (const auto& w : spec.writable) {
+    argv.insert(argv.end(), {"--bind", w, w});
+  }
+  for (const auto& m : spec.masked) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(m, ec)) {
+      argv.insert(argv.end(), {"--tmpfs", m});
+    } else {
+      argv.insert(argv.end(), {"--ro-bind", "/dev/null", m});
+    }
+  }
+  argv.push_back("--");
+  return argv;
+}
+
+Status CheckSandbox(const SandboxSpec& spec) {
+  for (const char* tool : {"setpriv", "bwrap"}) {
+    if (!OnPath(tool)) {
+      return Status::InvalidArgument(fmt::format(
+          "sandbox: {} not found (apt-get install {})", tool, std::string(tool) == "bwrap" ? "bubblewrap" : "util-linux"));
+    }
+  }
+  std::vector<std::string> argv = SandboxPrefix(spec);
+  // No route out, and the file system read-only outside the writable paths.
+  argv.insert(argv.end(), {"/bin/sh", "-c",
+                           "if ip route get 192.0.2.1 >/dev/null 2>&1; then echo 'network reachable'; exit 3; fi; "
+                           "if touch /vigil-sandbox-probe 2>/dev/null; then echo 'root file system writable'; exit 4; fi; "
+                           "exit 0"});
+  auto out = CommandOutput(argv, std::chrono::milliseconds(30000), 1 << 16);
+  if (!out.ok()) {
+    return Status::InvalidArgument(
+        fmt::format("sandbox: cannot confine a program here (bubblewrap in a user namespace of uid {}): {}", spec.uid,
+                    out.status().message()));
+  }
+  return Status::OK();
+}
+
+Status GiveToSandbox(const std::string& path, const SandboxSpec& spec) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto own = [&](const fs::path& p) -> Status {
+    if (lchown(p.c_str(), spec.uid, spec.gid) != 0) {
+      return Status::IOError(fmt::format("cannot hand {} to the sandbox user: {}", p.string(), strerror(errno)));
+    }
+    return Status::OK();
+  };
+  if (Status s = own(path); !s.ok()) return s;
+  for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::none, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (Status s = own(it->path()); !s.ok()) return s;
+  }
+  if (ec) return Status::IOError(fmt::format("cannot hand {} to the sandbox user: {}", path, ec.message()));
+  return Status::OK();
+}
+
+}  // namespace vigil::sys

@@ -1,0 +1,41 @@
+// Running code from strangers (a patch series' build and the programs it
+// compiles) confined: as an unprivileged user, without network, with the
+// whole file system read-only but for the directories it must write, and
+// with the files it must not read (a token) masked. bubblewrap does the
+// confining, inside a user namespace owned by that user, where the program
+// is "root" of namespaces of its own (a selftest can still make network
+// namespaces) and nobody outside.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace vigil::sys {
+
+struct SandboxSpec {
+  std::vector<std::string> writable;  // bound read-write at the same path
+  std::vector<std::string> masked;    // files (or directories) that read as empty
+  uid_t uid = 65534;                  // nobody
+  gid_t gid = 65534;                  // nogroup
+};
+
+// The argv prefix that runs a program under `spec`: setpriv to the user,
+// then bwrap; the program's own argv follows. The working directory is kept
+// when it is visible inside.
+std::vector<std::string> SandboxPrefix(const SandboxSpec& spec);
+
+// Whether sandboxing works on this machine: setpriv and bwrap found, user
+// namespaces allowed, a program run under `spec` cannot reach the network
+// and can write its directories. An error says what is missing and how to
+// get it.
+Status CheckSandbox(const SandboxSpec& spec);
+
+// Hands `path` (recursively) to the sandbox user, so the confined program
+// can write it.
+Status GiveToSandbox(const std::string& path, const SandboxSpec& spec);
+
+}  // namespace vigil::sys

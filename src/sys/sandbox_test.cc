@@ -1,0 +1,85 @@
+#include "sys/sandbox.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "sys/process.h"
+
+namespace vigil::sys {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SandboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (it changes to the sandbox user)";
+    // Not under /tmp: the sandbox has a /tmp of its own.
+    dir_ = fs::path("/var/tmp") / fmt::format("vigil-sandbox-test-{}", getpid());
+    fs::create_directories(dir_ / "work");
+    std::ofstream(dir_ / "secret") << "token-1234\n";
+    fs::permissions(dir_ / "secret", fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
+    spec_.writable = {(dir_ / "work").string()};
+    spec_.masked = {(dir_ / "secret").string()};
+    Status s = CheckSandbox(spec_);
+    if (!s.ok()) GTEST_SKIP() << s.ToString();
+    ASSERT_TRUE(GiveToSandbox((dir_ / "work").string(), spec_).ok());
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  // Runs `script` under the sandbox; returns what it printed.
+  std::string Run(const std::string& script) {
+    std::vector<std::string> argv = SandboxPrefix(spec_);
+    argv.insert(argv.end(), {"/bin/sh", "-c", script + " 2>&1; exit 0"});
+    auto out = CommandOutput(argv);
+    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    return out.ok() ? *out : "";
+  }
+  fs::path dir_;
+  SandboxSpec spec_;
+};
+
+TEST_F(SandboxTest, WritesOnlyItsDirectories) {
+  std::string w = (dir_ / "work").string();
+  std::string out = Run("touch " + w + "/made && echo made; touch " + dir_.string() + "/outside && echo outside");
+  EXPECT_NE(out.find("made"), std::string::npos) << out;
+  EXPECT_EQ(out.find("outside\n"), std::string::npos) << out;
+  EXPECT_TRUE(fs::exists(dir_ / "work" / "made"));
+  EXPECT_FALSE(fs::exists(dir_ / "outside"));
+}
+
+TEST_F(SandboxTest, MaskedFileReadsEmptyAndNoNetwork) {
+  std::string out = Run("cat " + (dir_ / "secret").string() + "; echo end; ip route get 192.0.2.1 || echo unreachable");
+  EXPECT_EQ(out.find("token-1234"), std::string::npos) << out;
+  EXPECT_NE(out.find("unreachable"), std::string::npos) << out;
+}
+
+TEST_F(SandboxTest, RunsAsTheUnprivilegedUserOutside) {
+  // Inside it is root of its own user namespace, mapped to nobody outside:
+  // what it creates belongs to nobody, and it cannot read root's files.
+  std::string w = (dir_ / "work").string();
+  std::string out = Run("id -u; cat /etc/shadow >/dev/null && echo read-shadow; touch " + w + "/mine");
+  EXPECT_EQ(out.find("read-shadow"), std::string::npos) << out;
+  struct stat st {};
+  ASSERT_EQ(stat((dir_ / "work" / "mine").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, spec_.uid);
+}
+
+TEST_F(SandboxTest, CanMakeNetworkNamespacesOfItsOwn) {
+  // Selftests make namespaces: allowed inside, invisible outside.
+  std::string out = Run("ip netns add vigil-sbx-test && ip -n vigil-sbx-test link set lo up && echo netns-ok");
+  EXPECT_NE(out.find("netns-ok"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists("/run/netns/vigil-sbx-test"));
+}
+
+}  // namespace
+}  // namespace vigil::sys
