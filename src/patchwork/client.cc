@@ -454,6 +454,14 @@ Status Client::PostCheck(int64_t patch_id, const Check& check) {
         fmt::format("patchwork: {}: state \"{}\" is none of pending, success, warning, fail", what,
                     SanitizeLine(Cap(check.state, 40))));
   }
+  // Patchwork's Check.context is a SlugField of at most 255 characters.
+  if (check.context.empty() || check.context.size() > 255 ||
+      !std::all_of(check.context.begin(), check.context.end(),
+                   [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; })) {
+    return Status::InvalidArgument(fmt::format(
+        "patchwork: {}: context \"{}\" is not 1 to 255 letters, digits, '-' and '_'", what,
+        SanitizeLine(Cap(check.context, 80))));
+  }
   json body = {{"state", check.state},
                {"target_url", check.target_url},
                {"context", check.context},

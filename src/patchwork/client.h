@@ -49,7 +49,8 @@ struct Event {
 
 struct Check {
   std::string state;  // pending|success|warning|fail
-  std::string context, description, target_url;
+  std::string context;  // a slug: 1 to 255 of [A-Za-z0-9_-] (Patchwork refuses others)
+  std::string description, target_url;
 };
 
 class Client {
@@ -76,8 +77,9 @@ class Client {
   Result<std::string> GetMbox(const std::string& url);
   // GET /api/1.2/patches/ID/checks/, all pages.
   Result<std::vector<Check>> ListChecks(int64_t patch_id);
-  // POST /api/1.2/patches/ID/checks/ with the token (InvalidArgument when
-  // there is none). Only this request carries the token.
+  // POST /api/1.2/patches/ID/checks/ with the token. InvalidArgument without
+  // a request when there is no token, or the state or context would be
+  // refused. Only this request carries the token.
   Status PostCheck(int64_t patch_id, const Check& check);
 
   // Errors: connection failures and 5xx/429/408 are retried with backoff

@@ -341,7 +341,7 @@ TEST_F(ClientTest, HonoursRetryAfterOfA429UpToTheCap) {
 TEST_F(ClientTest, ForbiddenPostIsInvalidArgumentWithoutRetryOrToken) {
   http.script.push_back(Reply(403, R"({"detail":"Invalid token."})"));
   Client client = MakeClient(5);
-  Status s = client.PostCheck(7, Check{"success", "vigil/selftests", "12 passed", "https://ci.example.org/r/1"});
+  Status s = client.PostCheck(7, Check{"success", "vigil-selftests", "12 passed", "https://ci.example.org/r/1"});
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(s.message(), "patchwork: 403 Forbidden on POST /api/1.2/patches/7/checks/: Invalid token.");
@@ -378,7 +378,7 @@ TEST_F(ClientTest, TheTokenIsScrubbedFromWhatTheServerEchoes) {
 TEST_F(ClientTest, PostCheckSendsTheFieldsAsJsonWithTheToken) {
   http.script.push_back(Reply(201, R"({"id":1})"));
   Client client = MakeClient();
-  Status s = client.PostCheck(7, Check{"warning", "vigil/selftests", "1 flaky \"quoted\"", "https://ci.example.org/r/1"});
+  Status s = client.PostCheck(7, Check{"warning", "vigil-selftests", "1 flaky \"quoted\"", "https://ci.example.org/r/1"});
   ASSERT_TRUE(s.ok()) << s.ToString();
   ASSERT_EQ(http.requests.size(), 1u);
   const auto& r = http.requests[0];
@@ -389,7 +389,7 @@ TEST_F(ClientTest, PostCheckSendsTheFieldsAsJsonWithTheToken) {
   EXPECT_NE(std::find(r.headers.begin(), r.headers.end(), "Content-Type: application/json"), r.headers.end());
   auto body = nlohmann::json::parse(r.body);
   EXPECT_EQ(body, (nlohmann::json{{"state", "warning"},
-                                  {"context", "vigil/selftests"},
+                                  {"context", "vigil-selftests"},
                                   {"description", "1 flaky \"quoted\""},
                                   {"target_url", "https://ci.example.org/r/1"}}));
 }
@@ -401,6 +401,12 @@ TEST_F(ClientTest, PostCheckWithoutTokenOrWithABadStateAsksNothing) {
   EXPECT_NE(s.message().find("no API token"), std::string::npos);
   Client client = MakeClient();
   EXPECT_EQ(client.PostCheck(7, Check{"passed", "c", "d", ""}).code(), Status::Code::kInvalidArgument);
+  // Patchwork's context is a slug: what it would refuse is refused here.
+  for (const std::string& context : std::vector<std::string>{"", "vigil/selftests", "a b", std::string(256, 'a')}) {
+    Status refused = client.PostCheck(7, Check{"success", context, "d", ""});
+    EXPECT_EQ(refused.code(), Status::Code::kInvalidArgument) << context;
+    EXPECT_NE(refused.message().find("context"), std::string::npos) << refused.message();
+  }
   Client newline = MakeClient(3, "abc\r\nX-Evil: 1");
   Status injected = newline.PostCheck(7, Check{"success", "c", "d", ""});
   EXPECT_EQ(injected.code(), Status::Code::kInvalidArgument);
