@@ -435,6 +435,16 @@ TEST_F(ClientTest, GetMboxReturnsTheBytesAsServed) {
   EXPECT_FALSE(HasToken(http.requests[0]));
 }
 
+TEST_F(ClientTest, AUrlTheTransportRefusesIsInvalidArgumentWithoutRetry) {
+  http.script.push_back(Status::InvalidArgument("GET ftp://pw.test/series/1/mbox/: not an http or https URL"));
+  Client client = MakeClient(5);
+  auto got = client.GetMbox("ftp://pw.test/series/1/mbox/");
+  EXPECT_EQ(got.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(got.status().message(), "patchwork: GET ftp://pw.test/series/1/mbox/: not an http or https URL");
+  EXPECT_EQ(http.requests.size(), 1u);
+  EXPECT_TRUE(sleeps.empty());
+}
+
 TEST_F(ClientTest, NotFoundSeriesIsInvalidArgumentAndAMismatchedOneCorruption) {
   http.script.push_back(Reply(404, R"({"detail":"Not found."})"));
   http.script.push_back(Ok(kSeries1));

@@ -37,7 +37,8 @@ class HttpTransport {
   virtual ~HttpTransport() = default;
   // One request. A transport failure (refused, DNS, timeout, body over the
   // cap) is an IOError naming the URL (never a header: headers carry tokens);
-  // any HTTP status is a response.
+  // any HTTP status is a response. A URL the transport will not fetch (not
+  // http or https) is InvalidArgument.
   virtual Result<HttpResponse> Perform(const HttpRequest& request) = 0;
 };
 
