@@ -3,7 +3,7 @@
 # KTAP (kunit_tool's test_data, vigil's golden kselftest logs) or, with KIND
 # "console", the recorded kernel consoles of tests/console/corpus. Exits
 # non-zero on any crash, leak, sanitizer report or timeout the fuzzer finds.
-#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel|known_issues|diagnostics|kconfig]
+#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel|known_issues|diagnostics|kconfig|patchwork]
 set -euo pipefail
 fuzzer=$1
 seconds=${2:-60}
@@ -34,6 +34,16 @@ elif [ "$kind" = kconfig ]; then
   # vigil's own fragments, and the lines a .config has.
   cp "$VIGIL_SRC"/configs/*.config "$corpus"/
   printf '#\n# Automatically generated file; DO NOT EDIT.\nCONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_S="a \\"q\\" b"\nCONFIG_N=0x1F\nCONFIG_D=-12\n' > "$corpus/dotconfig"
+elif [ "$kind" = patchwork ]; then
+  corpus="$VIGIL_BUILD/fuzz-corpus-patchwork"
+  mkdir -p "$corpus"
+  # What Patchwork 3.1 serves: an events page, a series, checks, a Link
+  # header, error bodies.
+  printf '[{"id":9,"category":"series-completed","date":"2026-12-05T02:20:54.740782","actor":null,"payload":{"series":{"id":1,"url":"http://127.0.0.1:8650/api/1.2/series/1/","version":1,"mbox":"http://127.0.0.1:8650/series/1/mbox/"}}}]' > "$corpus/events"
+  printf '{"id":1,"name":"a: three changes","date":"2026-12-05T02:20:49","submitter":{"id":1,"name":"Ann Dev","email":"ann@example.org"},"version":1,"total":2,"received_total":2,"received_all":true,"mbox":"http://h/series/1/mbox/","cover_letter":{"id":1,"msgid":"<c@x>","name":"[0/2] a","mbox":"http://h/c/mbox/"},"patches":[{"id":1,"msgid":"<1@x>","name":"[1/2] a","mbox":"http://h/1/mbox/"},{"id":2,"msgid":"<2@x>","name":"[2/2] b","mbox":"http://h/2/mbox/"}]}' > "$corpus/series"
+  printf '[{"id":1,"date":"2026-12-05T02:21:09.444688","state":"success","target_url":"http://ci.example.org/y","context":"vigil","description":"ok"}]' > "$corpus/checks"
+  printf '<http://h/api/1.2/events/?page=3&per_page=2>; rel="next", <http://h/api/1.2/events/?per_page=2>; rel="prev", <http://h/api/1.2/events/?page=5>; rel="last"' > "$corpus/link"
+  printf '{"state":["\"bogus\" is not a valid choice."],"target_url":["Enter a valid URL."]}' > "$corpus/error"
 elif [ "$kind" = channel ]; then
   corpus="$VIGIL_BUILD/fuzz-corpus-channel"
   mkdir -p "$corpus"
