@@ -3,7 +3,7 @@
 # KTAP (kunit_tool's test_data, vigil's golden kselftest logs) or, with KIND
 # "console", the recorded kernel consoles of tests/console/corpus. Exits
 # non-zero on any crash, leak, sanitizer report or timeout the fuzzer finds.
-#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel|known_issues|diagnostics|kconfig]
+#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel|known_issues|diagnostics|kconfig|mail]
 set -euo pipefail
 fuzzer=$1
 seconds=${2:-60}
@@ -34,6 +34,12 @@ elif [ "$kind" = kconfig ]; then
   # vigil's own fragments, and the lines a .config has.
   cp "$VIGIL_SRC"/configs/*.config "$corpus"/
   printf '#\n# Automatically generated file; DO NOT EDIT.\nCONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_S="a \\"q\\" b"\nCONFIG_N=0x1F\nCONFIG_D=-12\n' > "$corpus/dotconfig"
+elif [ "$kind" = mail ]; then
+  corpus="$VIGIL_BUILD/fuzz-corpus-mail"
+  mkdir -p "$corpus"
+  # Subjects, names and bodies as Patchwork and test output bring them.
+  printf 'J\xc3\xb6rg M\xc3\xbcller\\ci@example.org\\[PATCH net-next v2 0/3] mptcp: r\xc3\xa9parer\\x\r\nBcc: evil\\20261205.cover@example.org\\X-Vigil-Series\\42\\# selftests: net/mptcp: mptcp_join.sh\nnot ok 1 test\n.\n' > "$corpus/reply"
+  printf '"Doe, Jane" =?UTF-8?B?ZXZpbA==?=\\\x00\x1b[31m\\%s\\\\\\%s\n' "$(head -c 1200 /dev/zero | tr '\0' x)" "$(head -c 1500 /dev/zero | tr '\0' y)" > "$corpus/long"
 elif [ "$kind" = channel ]; then
   corpus="$VIGIL_BUILD/fuzz-corpus-channel"
   mkdir -p "$corpus"

@@ -12,7 +12,7 @@ LAYERS = [
     ["base"],
     ["model"],
     ["sys"],
-    ["ktap", "console", "kbuild"],
+    ["ktap", "console", "kbuild", "mail"],
     ["store"],
     ["runner", "judge", "bisect"],
     ["vm", "report"],
