@@ -58,25 +58,13 @@ bool PlainAddress(std::string_view a) {
   return true;
 }
 
-struct Upload {
-  const std::string* data;
-  size_t offset = 0;
-};
-
-size_t ReadChunk(char* buffer, size_t size, size_t count, void* user) {
-  auto* up = static_cast<Upload*>(user);
-  size_t n = std::min(size * count, up->data->size() - up->offset);
-  std::memcpy(buffer, up->data->data() + up->offset, n);
-  up->offset += n;
-  return n;
-}
-
 // The server's replies (CURLINFO_HEADER_IN lines): the last refusal (4xx or
 // 5xx) is kept, whole, for the error message (the QUIT that follows it must
-// not replace it).
+// not replace it), and whether AUTH succeeded (235).
 struct Replies {
   std::string current;
   std::string refusal;
+  bool authenticated = false;
 };
 
 int Debug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
@@ -91,9 +79,32 @@ int Debug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
   bool continues = text.size() > 3 && text[3] == '-';  // "250-..." lines of a multi-line reply
   if (!continues) {
     if (text.starts_with('4') || text.starts_with('5')) r->refusal = r->current;
+    if (text.starts_with("235")) r->authenticated = true;
     r->current.clear();
   }
   return 0;
+}
+
+struct Upload {
+  const std::string* data = nullptr;
+  size_t offset = 0;
+  // With a user, the message is only given to a server that authenticated
+  // it: libcurl goes on without AUTH when the server offers none.
+  bool require_auth = false;
+  const Replies* replies = nullptr;
+  bool refused_unauthenticated = false;
+};
+
+size_t ReadChunk(char* buffer, size_t size, size_t count, void* user) {
+  auto* up = static_cast<Upload*>(user);
+  if (up->require_auth && !up->replies->authenticated) {
+    up->refused_unauthenticated = true;
+    return CURL_READFUNC_ABORT;
+  }
+  size_t n = std::min(size * count, up->data->size() - up->offset);
+  std::memcpy(buffer, up->data->data() + up->offset, n);
+  up->offset += n;
+  return n;
 }
 
 void GlobalInit() {
@@ -150,8 +161,11 @@ Status SendMail(const SmtpSettings& smtp, const std::string& from, const std::ve
     (void)rcpt.release();
     rcpt.reset(next);
   }
-  Upload upload{&message};
   Replies replies;
+  Upload upload;
+  upload.data = &message;
+  upload.require_auth = !smtp.user.empty();
+  upload.replies = &replies;
   char error[CURL_ERROR_SIZE] = {0};
   std::string mail_from = "<" + from + ">";
 
@@ -184,6 +198,11 @@ Status SendMail(const SmtpSettings& smtp, const std::string& from, const std::ve
   CURLcode code = curl_easy_perform(c);
   if (code == CURLE_OK) return Status::OK();
 
+  if (upload.refused_unauthenticated) {
+    return Status::IOError(fmt::format(
+        "cannot send mail through {}: the server did not authenticate user '{}' (it offers no AUTH?); nothing sent",
+        server, SanitizeLine(smtp.user)));
+  }
   std::string words = curl_easy_strerror(code);
   std::string detail = SanitizeLine(error);
   if (!detail.empty() && detail != words) words += ": " + detail;

@@ -23,7 +23,9 @@ struct SmtpSettings {
 // a URL that is not smtp:// or smtps://, no recipients, an address with
 // whitespace, controls or <>, or a user to authenticate over plain smtp://
 // without STARTTLS to another host than this one (the password would travel
-// in clear text); IOError naming the server (scheme://host:port,
+// in clear text); IOError when a user is set and the server did not
+// authenticate it (libcurl would send without AUTH to a server offering
+// none: the message is held back); naming the server (scheme://host:port,
 // credentials left out) with curl's words and the server's last reply, never
 // the password.
 Status SendMail(const SmtpSettings& smtp, const std::string& from, const std::vector<std::string>& recipients,

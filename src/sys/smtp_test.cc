@@ -79,6 +79,16 @@ TEST_F(SendMailTest, RequiredStarttlsThatTheServerLacksSendsNothing) {
   EXPECT_TRUE(Delivered().empty());
 }
 
+TEST_F(SendMailTest, UserThatTheServerDidNotAuthenticateSendsNothing) {
+  // aiosmtpd as started offers no AUTH: libcurl alone would send anyway.
+  SmtpSettings smtp = Settings(server_->url(), false, "ci", "hunter2-secret");
+  Status s = SendMail(smtp, "ci@example.org", {"dev@example.org"}, "Subject: x\r\n\r\nx\r\n");
+  ASSERT_EQ(s.code(), Status::Code::kIOError);
+  EXPECT_NE(s.message().find("did not authenticate user 'ci'"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find("hunter2"), std::string::npos) << s.message();
+  EXPECT_TRUE(Delivered().empty());
+}
+
 TEST(SendMail, UnreachableServerNamesItButNeverThePassword) {
   int port = TestSmtpServer::FreePort();
   ASSERT_NE(port, 0);
