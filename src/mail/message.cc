@@ -129,19 +129,27 @@ class Field {
   }
 
   // `utf8` (valid UTF-8) as RFC 2047 B-encoded words of whole characters:
-  // the first fills what is left of the line, the others up to 75.
+  // text that fits one word is kept whole (on the next line if need be:
+  // some readers, Python's email among them, put a space between adjacent
+  // encoded words of a display name); longer text fills what is left of the
+  // line, then words of up to 75 characters.
   void Encoded(std::string_view utf8) {
     constexpr size_t kOverhead = kEncodedPrefix.size() + kEncodedSuffix.size();
+    constexpr size_t kWordBytes = (kMaxEncodedWord - kOverhead) / 4 * 3;
     while (!utf8.empty()) {
       size_t room = column_ + 1 < kFoldAt ? kFoldAt - column_ - 1 : 0;
       room = std::min(room, kMaxEncodedWord);
       size_t max_bytes = room > kOverhead ? (room - kOverhead) / 4 * 3 : 0;
+      if (utf8.size() > max_bytes && utf8.size() <= kWordBytes && tokens_on_line_ > 0) {
+        Fold();
+        continue;
+      }
       if (max_bytes < 4) {
         if (tokens_on_line_ > 0) {
           Fold();
           continue;
         }
-        max_bytes = (kMaxEncodedWord - kOverhead) / 4 * 3;  // a long field name: its first line runs long
+        max_bytes = kWordBytes;  // a long field name: its first line runs long
       }
       size_t n = 0;
       while (n < utf8.size()) {

@@ -1,7 +1,11 @@
 #include "mail/message.h"
 
 #include <gtest/gtest.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -408,6 +412,65 @@ TEST(Send, RefusesAnInvalidSenderOrNoRecipients) {
   m.to = {{"", "not an address"}};
   m.cc.clear();
   EXPECT_EQ(Send(smtp, m).code(), Status::Code::kInvalidArgument);
+}
+
+// Python's email package (policy.default: RFC 2047, folding, address
+// parsing) as an independent reader (one that shows a space between two
+// encoded words of a display name, so a name that fits one word must be one): each header it sees, decoded, one line
+// "Name: value" (addresses as "display name|addr-spec"), then its defects.
+std::string ReadWithPython(const std::string& message) {
+  if (std::system("/usr/bin/python3 -c 'import email.policy' >/dev/null 2>&1") != 0) return "";
+  std::string tmpl = ::testing::TempDir() + "vigil-mail-XXXXXX";
+  int fd = mkstemp(tmpl.data());
+  if (fd < 0) return "";
+  close(fd);
+  std::ofstream(tmpl, std::ios::binary) << message;
+  std::string script =
+      "import sys, email, email.policy\n"
+      "m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=email.policy.default)\n"
+      "for k in m.keys():\n"
+      "    v = m[k]\n"
+      "    if hasattr(v, 'addresses'):\n"
+      "        v = ', '.join(a.display_name + '|' + a.addr_spec for a in v.addresses)\n"
+      "    print(k + ': ' + str(v))\n"
+      "    for d in getattr(m[k], 'defects', []): print('defect in ' + k + ': ' + type(d).__name__)\n"
+      "for d in m.defects: print('defect: ' + type(d).__name__)\n"
+      "print('body: ' + repr(m.get_content()))\n";
+  std::string command = "/usr/bin/python3 -c \"" + script + "\" '" + tmpl + "'";
+  std::string out;
+  if (FILE* p = popen(command.c_str(), "r")) {
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    pclose(p);
+  }
+  unlink(tmpl.c_str());
+  return out;
+}
+
+TEST(Render, PythonsEmailPackageReadsHostileFieldsBackAsMeant) {
+  Message m = Basic();
+  m.from = {"Vigil CI \"bot\"", "ci@example.org"};
+  m.to = {{"Doe, Jane\r\nBcc: evil@example.org", "jane@example.org"}, {"Jörg Müller-Lüdenscheidt von Überhausen", "j@example.org"}};
+  m.cc = {{"", "netdev@vger.kernel.org"}};
+  m.subject = "Re: [PATCH net-next v3 07/12] mptcp: pm: évite\r\nBcc: evil@example.org un sujet très long qui doit être plié";
+  m.body = "ok\n.\nnot ok 2 \xff\n";
+  std::string read = ReadWithPython(Render(m));
+  if (read.empty()) GTEST_SKIP() << "/usr/bin/python3 is missing";
+  EXPECT_EQ(read,
+            "From: Vigil CI \"bot\"|ci@example.org\n"
+            "To: Doe, Jane Bcc: evil@example.org|jane@example.org, Jörg Müller-Lüdenscheidt von Überhausen|j@example.org\n"
+            "Cc: |netdev@vger.kernel.org\n"
+            "Subject: Re: [PATCH net-next v3 07/12] mptcp: pm: évite Bcc: evil@example.org un sujet très long qui doit "
+            "être plié\n"
+            "Date: Sat, 05 Dec 2026 02:20:56 +0000\n"
+            "Message-ID: <vigil.series-42@ci.example.org>\n"
+            "In-Reply-To: <20261205.cover@example.org>\n"
+            "References: <20261205.cover@example.org>\n"
+            "X-Vigil-Series: 42\n"
+            "MIME-Version: 1.0\n"
+            "Content-Type: text/plain; charset=\"utf-8\"\n"
+            "Content-Transfer-Encoding: 8bit\n"
+            "body: 'ok\\n.\\nnot ok 2 \xEF\xBF\xBD\\n'\n");
 }
 
 // A real SMTP server (aiosmtpd) receives exactly the rendered bytes: the
