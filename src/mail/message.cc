@@ -3,7 +3,8 @@
 #include <fmt/format.h>
 
 #include <array>
-#include <cctype>
+#include <algorithm>
+#include <cstdint>
 #include <set>
 
 #include "base/text.h"
