@@ -89,6 +89,24 @@ TEST_F(SendMailTest, UserThatTheServerDidNotAuthenticateSendsNothing) {
   EXPECT_TRUE(Delivered().empty());
 }
 
+TEST(SendMail, AuthenticatesWithUserAndPassword) {
+  std::string why_not;
+  auto server = TestSmtpServer::Start(&why_not, "ci", "right-secret");
+  if (!server) GTEST_SKIP() << why_not;
+  Status s = SendMail(Settings(server->url(), false, "ci", "right-secret"), "ci@example.org", {"dev@example.org"},
+                      "Subject: authenticated\r\n\r\nx\r\n");
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(server->Messages().size(), 1u);
+  EXPECT_EQ(server->Messages()[0].content, "Subject: authenticated\r\n\r\nx\r\n");
+
+  s = SendMail(Settings(server->url(), false, "ci", "wrong-secret"), "ci@example.org", {"dev@example.org"},
+               "Subject: refused\r\n\r\nx\r\n");
+  ASSERT_EQ(s.code(), Status::Code::kIOError);
+  EXPECT_NE(s.message().find("the server said: 535"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find("wrong-secret"), std::string::npos) << s.message();
+  EXPECT_EQ(server->Messages().size(), 1u);
+}
+
 TEST(SendMail, UnreachableServerNamesItButNeverThePassword) {
   int port = TestSmtpServer::FreePort();
   ASSERT_NE(port, 0);

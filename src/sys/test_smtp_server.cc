@@ -53,6 +53,22 @@ class Raw:
             f.write(envelope.original_content)
         os.rename(base + ".tmp", base + ".eml")
         return "250 OK"
+
+
+def serve_with_auth(port, directory, user, password):
+    """The same handler behind a server offering AUTH for one user."""
+    import threading
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticate(server, session, envelope, mechanism, data):
+        ok = isinstance(data, LoginPassword) and data.login == user.encode() and data.password == password.encode()
+        return AuthResult(success=ok, handled=False)
+
+    controller = Controller(Raw(directory), hostname="127.0.0.1", port=port, authenticator=authenticate,
+                            auth_require_tls=False)
+    controller.start()
+    threading.Event().wait()
 )PY";
 
 std::string ReadFile(const fs::path& p) {
@@ -92,7 +108,8 @@ int TestSmtpServer::FreePort() {
   return port;
 }
 
-std::unique_ptr<TestSmtpServer> TestSmtpServer::Start(std::string* why_not) {
+std::unique_ptr<TestSmtpServer> TestSmtpServer::Start(std::string* why_not, const std::string& auth_user,
+                                                      const std::string& auth_password) {
   std::string python;
   for (const char* candidate : {"/usr/bin/python3", "python3"}) {
     std::string probe = std::string(candidate) + " -c 'import aiosmtpd' >/dev/null 2>&1";
@@ -127,6 +144,11 @@ std::unique_ptr<TestSmtpServer> TestSmtpServer::Start(std::string* why_not) {
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
   std::vector<std::string> args = {python, "-m", "aiosmtpd", "-n", "-l", listen, "-c", "vigil_test_smtp.Raw", box};
+  if (!auth_user.empty()) {
+    args = {python, "-c",
+            "import sys, vigil_test_smtp as t; t.serve_with_auth(int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4])",
+            std::to_string(s->port_), box, auth_user, auth_password};
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

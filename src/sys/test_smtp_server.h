@@ -1,7 +1,9 @@
 // A real SMTP server for tests: Debian's aiosmtpd (python3 -m aiosmtpd) on
 // a free port of 127.0.0.1, with a handler that keeps every message's bytes
 // exactly as they arrived (after the server's dot-unstuffing) and refuses
-// recipients whose address starts with "refuse".
+// recipients whose address starts with "refuse". With a user, the server
+// offers AUTH (PLAIN, LOGIN; without TLS) and accepts only that user and
+// password.
 #pragma once
 
 #include <sys/types.h>
@@ -22,7 +24,8 @@ class TestSmtpServer {
 
   // Starts the server and waits until it accepts connections; nullptr with
   // `why_not` set when python3 with aiosmtpd is missing or it did not start.
-  static std::unique_ptr<TestSmtpServer> Start(std::string* why_not);
+  static std::unique_ptr<TestSmtpServer> Start(std::string* why_not, const std::string& auth_user = "",
+                                               const std::string& auth_password = "");
   ~TestSmtpServer();
   TestSmtpServer(const TestSmtpServer&) = delete;
   TestSmtpServer& operator=(const TestSmtpServer&) = delete;
