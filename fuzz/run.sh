@@ -3,7 +3,7 @@
 # KTAP (kunit_tool's test_data, vigil's golden kselftest logs) or, with KIND
 # "console", the recorded kernel consoles of tests/console/corpus. Exits
 # non-zero on any crash, leak, sanitizer report or timeout the fuzzer finds.
-#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel|known_issues|diagnostics|kconfig|patchwork]
+#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel|known_issues|diagnostics|kconfig|patchwork|mail]
 set -euo pipefail
 fuzzer=$1
 seconds=${2:-60}
@@ -44,6 +44,11 @@ elif [ "$kind" = patchwork ]; then
   printf '[{"id":1,"date":"2026-12-05T02:21:09.444688","state":"success","target_url":"http://ci.example.org/y","context":"vigil","description":"ok"}]' > "$corpus/checks"
   printf '<http://h/api/1.2/events/?page=3&per_page=2>; rel="next", <http://h/api/1.2/events/?per_page=2>; rel="prev", <http://h/api/1.2/events/?page=5>; rel="last"' > "$corpus/link"
   printf '{"state":["\"bogus\" is not a valid choice."],"target_url":["Enter a valid URL."]}' > "$corpus/error"
+elif [ "$kind" = mail ]; then
+  corpus="$VIGIL_BUILD/fuzz-corpus-mail"
+  # Subjects, names and bodies as Patchwork and test output bring them.
+  printf 'J\xc3\xb6rg M\xc3\xbcller\\ci@example.org\\[PATCH net-next v2 0/3] mptcp: r\xc3\xa9parer\\x\r\nBcc: evil\\20261205.cover@example.org\\X-Vigil-Series\\42\\# selftests: net/mptcp: mptcp_join.sh\nnot ok 1 test\n.\n' > "$corpus/reply"
+  printf '"Doe, Jane" =?UTF-8?B?ZXZpbA==?=\\\x00\x1b[31m\\%s\\\\\\%s\n' "$(head -c 1200 /dev/zero | tr '\0' x)" "$(head -c 1500 /dev/zero | tr '\0' y)" > "$corpus/long"
 elif [ "$kind" = channel ]; then
   corpus="$VIGIL_BUILD/fuzz-corpus-channel"
   mkdir -p "$corpus"

@@ -12,7 +12,7 @@ LAYERS = [
     ["base"],
     ["model"],
     ["sys"],
-    ["ktap", "console", "kbuild", "patchwork"],
+    ["ktap", "console", "kbuild", "patchwork", "mail"],
     ["store"],
     ["runner", "judge", "bisect"],
     ["vm", "report"],

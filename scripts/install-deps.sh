@@ -9,10 +9,13 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   # libraries
   libcli11-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev libtomlplusplus-dev libre2-dev
+  # Patchwork over HTTP, e-mail reports over SMTP (libcurl)
   libcurl4-openssl-dev
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   python3 xz-utils git bc time bsdutils sqlite3
+  # a real SMTP server for the e-mail tests
+  python3-aiosmtpd
   # a CommonMark renderer: the Markdown summary is checked for raw HTML
   cmark
   # the MPTCP selftests and the kselftest installer (golden files, demo)

@@ -1,0 +1,34 @@
+// Sending e-mail over SMTP (libcurl): one message, its envelope, a server.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace vigil::sys {
+
+struct SmtpSettings {
+  std::string url;          // smtp://host:port or smtps://host:port (implicit TLS)
+  bool starttls = false;    // require STARTTLS on smtp:// (the transfer fails without it)
+  std::string user;         // AUTH when non-empty
+  std::string password;
+  int timeout_seconds = 60; // the whole exchange; 0: no limit
+};
+
+// Sends `message` (a whole RFC 5322 message, CRLF line ends) from `from`
+// (an addr-spec, without <>) to every recipient (addr-specs). The message
+// goes as it is: libcurl dot-stuffs lines starting with '.' itself, so the
+// caller must not. TLS certificates are verified. Errors: InvalidArgument for
+// a URL that is not smtp:// or smtps://, no recipients, an address with
+// whitespace, controls or <>, or a user to authenticate over plain smtp://
+// without STARTTLS to another host than this one (the password would travel
+// in clear text); IOError when a user is set and the server did not
+// authenticate it (libcurl would send without AUTH to a server offering
+// none: the message is held back); naming the server (scheme://host:port,
+// credentials left out) with curl's words and the server's last reply, never
+// the password.
+Status SendMail(const SmtpSettings& smtp, const std::string& from, const std::vector<std::string>& recipients,
+                const std::string& message);
+
+}  // namespace vigil::sys
