@@ -160,7 +160,9 @@ class DyingStore final : public store::Store {
     if (!Write()) return Dead();
     return inner_->QueueSeries(s);
   }
-  Status UpdateSeries(const model::SeriesRecord& s) override { return Write() ? inner_->UpdateSeries(s) : Dead(); }
+  Status UpdateSeries(const model::SeriesRecord& s) override {
+    return Write() ? inner_->UpdateSeries(s) : Dead();
+  }
   Result<model::SeriesRecord> LoadSeries(int64_t id) override { return inner_->LoadSeries(id); }
   Result<model::SeriesRecord> FindSeries(const std::string& source, int64_t series_id) override {
     return inner_->FindSeries(source, series_id);
@@ -174,8 +176,12 @@ class DyingStore final : public store::Store {
   Result<std::vector<model::SeriesCheckRecord>> LoadSeriesChecks(int64_t series) override {
     return inner_->LoadSeriesChecks(series);
   }
-  Status SetSeriesMail(const model::SeriesMailRecord& m) override { return Write() ? inner_->SetSeriesMail(m) : Dead(); }
-  Result<model::SeriesMailRecord> LoadSeriesMail(int64_t series) override { return inner_->LoadSeriesMail(series); }
+  Status SetSeriesMail(const model::SeriesMailRecord& m) override {
+    return Write() ? inner_->SetSeriesMail(m) : Dead();
+  }
+  Result<model::SeriesMailRecord> LoadSeriesMail(int64_t series) override {
+    return inner_->LoadSeriesMail(series);
+  }
   Status SetBaseline(const std::string& key, const std::string& commit, int64_t run_id) override {
     return Write() ? inner_->SetBaseline(key, commit, run_id) : Dead();
   }

@@ -1,8 +1,8 @@
 #include "store/memory_store.h"
 
 #include <algorithm>
-#include <mutex>
 #include <climits>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <tuple>
@@ -442,7 +442,8 @@ class MemoryStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = baselines_.find({key, commit});
     if (it == baselines_.end()) {
-      return Status::NotFound(fmt::format("no baseline of {} at {}", SanitizeUtf8(key), SanitizeUtf8(commit)));
+      return Status::NotFound(
+          fmt::format("no baseline of {} at {}", SanitizeUtf8(key), SanitizeUtf8(commit)));
     }
     return it->second;
   }
@@ -490,13 +491,13 @@ class MemoryStore final : public Store {
   std::vector<StoredBisection> bisections_;
   std::vector<StoredBuild> builds_;  // builds_[i] has id i + 1
   std::map<std::string, int64_t> last_durations_;
-  std::map<std::string, std::string> cursors_;                // source -> newest event date
-  std::set<std::pair<std::string, int64_t>> events_;          // (source, event id) accepted
-  std::vector<SeriesRecord> series_;                          // series_[i] has id i + 1
-  std::map<std::pair<std::string, int64_t>, int> rounds_;     // (source, series id) -> highest round
+  std::map<std::string, std::string> cursors_;             // source -> newest event date
+  std::set<std::pair<std::string, int64_t>> events_;       // (source, event id) accepted
+  std::vector<SeriesRecord> series_;                       // series_[i] has id i + 1
+  std::map<std::pair<std::string, int64_t>, int> rounds_;  // (source, series id) -> highest round
   // (series, patch id, phase is not pending, phase, context) -> check
   std::map<std::tuple<int64_t, int64_t, bool, std::string, std::string>, SeriesCheckRecord> checks_;
-  std::map<int64_t, SeriesMailRecord> mails_;                 // series -> its e-mail
+  std::map<int64_t, SeriesMailRecord> mails_;                         // series -> its e-mail
   std::map<std::pair<std::string, std::string>, int64_t> baselines_;  // (key, commit) -> run
 };
 

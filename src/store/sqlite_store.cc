@@ -1147,8 +1147,8 @@ Result<int64_t> SqliteStore::InsertSeries(const model::SeriesRecord& s) {
   auto ins = db_->Prepare(
       "INSERT INTO series (source, series_id, round, name, version, submitter, series_json, state, tree, "
       "base_commit, head_commit, conclusion, result_json, queued_at, updated_at) "
-      "VALUES (?1, ?2, 1 + (SELECT COALESCE(MAX(round), 0) FROM series WHERE source = ?1 AND series_id = ?2), "
-      "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+      "VALUES (?1, ?2, 1 + (SELECT COALESCE(MAX(round), 0) FROM series WHERE source = ?1 "
+      "AND series_id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
   if (!ins.ok()) return ins.status();
   ins->Bind(1, s.source).Bind(2, s.series_id).Bind(3, s.name).Bind(4, s.version).Bind(5, s.submitter);
   ins->Bind(6, s.series_json).Bind(7, s.state).Bind(8, s.tree).Bind(9, s.base_commit).Bind(10, s.head_commit);
@@ -1158,7 +1158,8 @@ Result<int64_t> SqliteStore::InsertSeries(const model::SeriesRecord& s) {
   return db_->LastInsertId();
 }
 
-Result<int64_t> SqliteStore::AcceptEvent(const std::string& source, int64_t event_id, const std::string& event_date,
+Result<int64_t> SqliteStore::AcceptEvent(const std::string& source, int64_t event_id,
+                                         const std::string& event_date,
                                          const std::optional<model::SeriesRecord>& queue) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_.get());
@@ -1178,7 +1179,8 @@ Result<int64_t> SqliteStore::AcceptEvent(const std::string& source, int64_t even
     if (!id.ok()) return id.status();
     series = *id;
   }
-  auto ev = db_->Prepare("INSERT INTO watch_events (source, event_id, event_date, series) VALUES (?, ?, ?, ?)");
+  auto ev =
+      db_->Prepare("INSERT INTO watch_events (source, event_id, event_date, series) VALUES (?, ?, ?, ?)");
   if (!ev.ok()) return ev.status();
   ev->Bind(1, source).Bind(2, event_id).Bind(3, event_date);
   if (series > 0) {
@@ -1217,8 +1219,8 @@ Status SqliteStore::UpdateSeries(const model::SeriesRecord& s) {
   if (!valid.ok()) return valid;
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
-      "UPDATE series SET state = ?, tree = ?, base_commit = ?, head_commit = ?, conclusion = ?, result_json = ?, "
-      "series_json = ?, updated_at = ? WHERE id = ?");
+      "UPDATE series SET state = ?, tree = ?, base_commit = ?, head_commit = ?, conclusion = ?, "
+      "result_json = ?, series_json = ?, updated_at = ? WHERE id = ?");
   if (!q.ok()) return q.status();
   q->Bind(1, s.state).Bind(2, s.tree).Bind(3, s.base_commit).Bind(4, s.head_commit).Bind(5, s.conclusion);
   q->Bind(6, s.result_json).Bind(7, s.series_json).Bind(8, s.updated_at).Bind(9, s.id);
@@ -1240,12 +1242,14 @@ Result<model::SeriesRecord> SqliteStore::LoadSeries(int64_t id) {
 
 Result<model::SeriesRecord> SqliteStore::FindSeries(const std::string& source, int64_t series_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto q = db_->Prepare(std::string(kSeriesColumns) + " WHERE source = ? AND series_id = ? ORDER BY round DESC LIMIT 1");
+  auto q = db_->Prepare(std::string(kSeriesColumns) +
+                        " WHERE source = ? AND series_id = ? ORDER BY round DESC LIMIT 1");
   if (!q.ok()) return q.status();
   q->Bind(1, source).Bind(2, series_id);
   Status st;
   if (!q->Next(&st)) {
-    return st.ok() ? Status::NotFound(fmt::format("no series {} of {}", series_id, SanitizeUtf8(source))) : st;
+    return st.ok() ? Status::NotFound(fmt::format("no series {} of {}", series_id, SanitizeUtf8(source)))
+                   : st;
   }
   return SeriesFromRow(*q);
 }
@@ -1290,8 +1294,9 @@ Status SqliteStore::SetSeriesCheck(const model::SeriesCheckRecord& c) {
   if (!st.ok()) return st;
   auto q = db_->Prepare(
       "INSERT INTO series_checks (series, patch_id, phase, context, state, description, target_url, status, "
-      "posted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series, patch_id, phase, context) DO UPDATE SET "
-      "state = excluded.state, description = excluded.description, target_url = excluded.target_url, "
+      "posted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series, patch_id, phase, context) "
+      "DO UPDATE SET state = excluded.state, description = excluded.description, target_url = "
+      "excluded.target_url, "
       "status = excluded.status, posted_at = excluded.posted_at");
   if (!q.ok()) return q.status();
   q->Bind(1, c.series).Bind(2, c.patch_id).Bind(3, c.phase).Bind(4, c.context).Bind(5, c.state);
@@ -1342,7 +1347,8 @@ Status SqliteStore::SetSeriesMail(const model::SeriesMailRecord& m) {
 
 Result<model::SeriesMailRecord> SqliteStore::LoadSeriesMail(int64_t series) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto q = db_->Prepare("SELECT series, message_id, status, path, updated_at FROM series_mails WHERE series = ?");
+  auto q =
+      db_->Prepare("SELECT series, message_id, status, path, updated_at FROM series_mails WHERE series = ?");
   if (!q.ok()) return q.status();
   q->Bind(1, series);
   Status st;
@@ -1378,7 +1384,8 @@ Result<int64_t> SqliteStore::FindBaseline(const std::string& key, const std::str
   q->Bind(1, key).Bind(2, commit);
   Status st;
   if (!q->Next(&st)) {
-    return st.ok() ? Status::NotFound(fmt::format("no baseline of {} at {}", SanitizeUtf8(key), SanitizeUtf8(commit)))
+    return st.ok() ? Status::NotFound(
+                         fmt::format("no baseline of {} at {}", SanitizeUtf8(key), SanitizeUtf8(commit)))
                    : st;
   }
   return q->Int(0);

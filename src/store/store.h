@@ -141,7 +141,8 @@ class Store {
   // nothing changes), the cursor moved to max(cursor, event_date) (ISO 8601
   // compared as text), and when `queue` is given the series queued as
   // QueueSeries does. Returns the new series' id, 0 when none was queued.
-  virtual Result<int64_t> AcceptEvent(const std::string& source, int64_t event_id, const std::string& event_date,
+  virtual Result<int64_t> AcceptEvent(const std::string& source, int64_t event_id,
+                                      const std::string& event_date,
                                       const std::optional<model::SeriesRecord>& queue) = 0;
   // Queues a series without an event (test-series, test-branch). The
   // record's id and round are ignored: round = 1 + the highest round of

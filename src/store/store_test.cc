@@ -212,7 +212,8 @@ BuildQuery Builds(const std::string& tree, const std::string& variant, const std
 constexpr const char* kPw = "https://patchwork.kernel.org/api/1.3#netdevbpf";
 
 // A series as the patch loop queues it.
-SeriesRecord ASeries(int64_t series_id, const std::string& source = kPw, const std::string& state = "queued") {
+SeriesRecord ASeries(int64_t series_id, const std::string& source = kPw,
+                     const std::string& state = "queued") {
   SeriesRecord s;
   s.source = source;
   s.series_id = series_id;
@@ -947,9 +948,12 @@ TEST_P(StoreConformance, EachQueueingOfASeriesIsItsNextRound) {
   EXPECT_EQ(found->round, 3);
   ExpectSameSeries(*found, ASeries(500));
   // Branches (series id 0) count rounds per repository.
-  EXPECT_EQ(store().LoadSeries(store().QueueSeries(ASeries(0, "branch:/src/linux")).value()).value().round, 1);
-  EXPECT_EQ(store().LoadSeries(store().QueueSeries(ASeries(0, "branch:/src/linux")).value()).value().round, 2);
-  EXPECT_EQ(store().LoadSeries(store().QueueSeries(ASeries(0, "branch:/src/other")).value()).value().round, 1);
+  EXPECT_EQ(store().LoadSeries(store().QueueSeries(ASeries(0, "branch:/src/linux")).value()).value().round,
+            1);
+  EXPECT_EQ(store().LoadSeries(store().QueueSeries(ASeries(0, "branch:/src/linux")).value()).value().round,
+            2);
+  EXPECT_EQ(store().LoadSeries(store().QueueSeries(ASeries(0, "branch:/src/other")).value()).value().round,
+            1);
 
   auto none = store().FindSeries(kPw, 502);
   EXPECT_EQ(none.status().code(), Status::Code::kNotFound);
@@ -970,7 +974,7 @@ TEST_P(StoreConformance, UpdateSeriesSetsWhatTheLoopLearnsAndNothingElse) {
   u.series_json = R"({"id":600,"patches":[{"id":11}],"refetched":true})";
   u.updated_at = "2026-12-05T03:00:00Z";
   SeriesRecord kept = u;
-  u.name = "renamed";      // not the loop's to change
+  u.name = "renamed";  // not the loop's to change
   u.source = "elsewhere";
   u.series_id = 1;
   u.round = 7;
@@ -994,18 +998,21 @@ TEST_P(StoreConformance, UpdateSeriesSetsWhatTheLoopLearnsAndNothingElse) {
 
 TEST_P(StoreConformance, ListSeriesFiltersBySourceAndStatesNewestFirst) {
   const std::string other = "branch:/src/linux";
-  store().QueueSeries(ASeries(1, kPw, "done")).value();       // 1
-  store().QueueSeries(ASeries(2, kPw, "queued")).value();     // 2
-  store().QueueSeries(ASeries(0, other, "queued")).value();   // 3
-  store().QueueSeries(ASeries(3, kPw, "testing")).value();    // 4
-  store().QueueSeries(ASeries(4, kPw, "error")).value();      // 5
-  store().QueueSeries(ASeries(0, other, "failed")).value();   // 6
+  store().QueueSeries(ASeries(1, kPw, "done")).value();      // 1
+  store().QueueSeries(ASeries(2, kPw, "queued")).value();    // 2
+  store().QueueSeries(ASeries(0, other, "queued")).value();  // 3
+  store().QueueSeries(ASeries(3, kPw, "testing")).value();   // 4
+  store().QueueSeries(ASeries(4, kPw, "error")).value();     // 5
+  store().QueueSeries(ASeries(0, other, "failed")).value();  // 6
   EXPECT_EQ(SeriesIds(store().ListSeries(SeriesQuery{})), (std::vector<int64_t>{6, 5, 4, 3, 2, 1}));
   EXPECT_EQ(SeriesIds(store().ListSeries(Series(kPw, {}, 0))), (std::vector<int64_t>{5, 4, 2, 1}));
-  EXPECT_EQ(SeriesIds(store().ListSeries(Series("", {"queued", "testing"}, 0))), (std::vector<int64_t>{4, 3, 2}));
-  EXPECT_EQ(SeriesIds(store().ListSeries(Series(kPw, {"queued", "testing"}, 0))), (std::vector<int64_t>{4, 2}));
+  EXPECT_EQ(SeriesIds(store().ListSeries(Series("", {"queued", "testing"}, 0))),
+            (std::vector<int64_t>{4, 3, 2}));
+  EXPECT_EQ(SeriesIds(store().ListSeries(Series(kPw, {"queued", "testing"}, 0))),
+            (std::vector<int64_t>{4, 2}));
   EXPECT_EQ(SeriesIds(store().ListSeries(Series("", {}, 2))), (std::vector<int64_t>{6, 5}));
-  EXPECT_EQ(SeriesIds(store().ListSeries(Series(kPw, {"done", "queued", "failed"}, 1))), std::vector<int64_t>{2});
+  EXPECT_EQ(SeriesIds(store().ListSeries(Series(kPw, {"done", "queued", "failed"}, 1))),
+            std::vector<int64_t>{2});
   EXPECT_TRUE(store().ListSeries(Series("nowhere", {}, 0)).value().empty());
   EXPECT_TRUE(store().ListSeries(Series("", {"unknown"}, 0)).value().empty());
 }
@@ -1041,7 +1048,8 @@ TEST_P(StoreConformance, ChecksAreUpsertedAndComeBackByPatchPhaseAndContext) {
   EXPECT_EQ(unknown.code(), Status::Code::kNotFound);
   EXPECT_EQ(unknown.message(), "no series 999");
   EXPECT_EQ(store().SetSeriesCheck(ACheck(s, 1, "early", "x")).message(), "unknown check phase 'early'");
-  EXPECT_EQ(store().SetSeriesCheck(ACheck(s, 1, "final", "x", "sent")).message(), "unknown check status 'sent'");
+  EXPECT_EQ(store().SetSeriesCheck(ACheck(s, 1, "final", "x", "sent")).message(),
+            "unknown check status 'sent'");
   EXPECT_EQ(store().LoadSeriesChecks(s).value().size(), 5u);
 }
 
@@ -1102,8 +1110,8 @@ TEST_P(StoreConformance, BaselinesAreFoundByKeyAndCommitAndReplaced) {
 TEST_P(StoreConformance, HostileStringsInThePatchLoopComeBackExactly) {
   // Whatever a stranger's Patchwork sends: invalid UTF-8, quotes, SQL, RTL
   // marks, long text; never NUL.
-  const std::string hostile = "x\xff\xfe'\"; DROP TABLE series; --\xe2\x80\xae\xc3\x28 \xf0\x9f\x90\xa7" +
-                              std::string(5000, '\x80');
+  const std::string hostile =
+      "x\xff\xfe'\"; DROP TABLE series; --\xe2\x80\xae\xc3\x28 \xf0\x9f\x90\xa7" + std::string(5000, '\x80');
   SeriesRecord s = ASeries(900, "https://pw.example.org/\xff#proj'\"");
   s.name = "[PATCH] " + hostile;
   s.version = hostile.substr(0, 3);
@@ -1331,15 +1339,19 @@ TEST(StoreSqlite, TheSchemaItselfRefusesDuplicatesOfThePatchLoop) {
   ASSERT_TRUE(db.ok());
   // What a writer that skipped the store's checks would try.
   for (const char* sql : {
-           "INSERT INTO watch_events (source, event_id, event_date) SELECT source, event_id, 'x' FROM watch_events",
-           "INSERT INTO series (source, series_id, round, name, version, submitter, series_json, state, tree, "
-           "base_commit, head_commit, conclusion, result_json, queued_at, updated_at) SELECT source, series_id, "
+           "INSERT INTO watch_events (source, event_id, event_date) SELECT source, event_id, 'x' FROM "
+           "watch_events",
+           "INSERT INTO series (source, series_id, round, name, version, submitter, series_json, state, "
+           "tree, "
+           "base_commit, head_commit, conclusion, result_json, queued_at, updated_at) SELECT source, "
+           "series_id, "
            "round, '', '', '', '', 'queued', '', '', '', '', '', '', '' FROM series",
            "INSERT INTO series_checks SELECT * FROM series_checks",
            "INSERT INTO series_mails SELECT * FROM series_mails",
            "INSERT INTO baselines SELECT * FROM baselines",
            "INSERT INTO watch_cursors SELECT * FROM watch_cursors",
-           "INSERT INTO series_checks (series, patch_id, phase, context, state, description, target_url, status, "
+           "INSERT INTO series_checks (series, patch_id, phase, context, state, description, target_url, "
+           "status, "
            "posted_at) VALUES (99, 1, 'final', 'c', '', '', '', 'planned', '')",
            "INSERT INTO baselines (key, commit_hash, run_id) VALUES ('k2', 'c', 99)",
        }) {
@@ -1349,8 +1361,9 @@ TEST(StoreSqlite, TheSchemaItselfRefusesDuplicatesOfThePatchLoop) {
   EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM series"), 1);
   EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM watch_events"), 1);
   // The queries have their indexes.
-  EXPECT_EQ(Count(**db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'series' AND "
-                        "(sql LIKE '%(source, id)%' OR sql LIKE '%(state, id)%')"),
+  EXPECT_EQ(Count(**db,
+                  "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'series' AND "
+                  "(sql LIKE '%(source, id)%' OR sql LIKE '%(state, id)%')"),
             2);
 }
 
@@ -1361,8 +1374,9 @@ TEST(StoreSqlite, AnEventWhoseCursorCannotBeWrittenLeavesNothing) {
   auto db = Database::Open(path.path());
   ASSERT_TRUE(db.ok());
   // The last write of the transaction fails, as a full disk would.
-  ASSERT_TRUE((*db)->Exec("CREATE TRIGGER no_room BEFORE INSERT ON watch_cursors "
-                          "BEGIN SELECT RAISE(ABORT, 'no room'); END")
+  ASSERT_TRUE((*db)
+                  ->Exec("CREATE TRIGGER no_room BEFORE INSERT ON watch_cursors "
+                         "BEGIN SELECT RAISE(ABORT, 'no room'); END")
                   .ok());
   auto failed = (*store)->AcceptEvent(kPw, 1, "2026-12-05T01:00:00", ASeries(5));
   ASSERT_FALSE(failed.ok());
@@ -1584,18 +1598,19 @@ TEST(StoreMigration, SchemaSevenGainsBuildsAndKeepsItsRuns) {
 TEST(StoreMigration, SchemaEightGainsThePatchLoopAndKeepsItsBuilds) {
   TempDb path("v8-series");
   // A version-8 build with a diagnostic and a run that booted it, beside the usual rows.
-  MakeOldDatabase(path.path(), 8,
-                  OldRows(8) +
-                      "INSERT INTO builds (id, started_at, finished_at, status, host, command, tree, commit_hash, "
-                      "describe, dirty, variant, output_dir, config_hash, compiler, collections_json, duration_ms, "
-                      "steps, artifacts_json, config_mismatches_json, warnings, errors, diagnostics_dropped, "
-                      "failure) VALUES (1, 'b1', 'b2', 'failed', 'h', 'vigil build', '/src/linux', 'abc', 'v6.12', "
-                      "0, 'debug', '/o', 'cfg', 'gcc 12', '[\"net\"]', 10, 3, '{}', '[]', 1, 1, 0, 'error');"
-                      "INSERT INTO build_diagnostics (build_id, seq, tool, file, line_no, column_no, severity, "
-                      "message, flag, function_name, target, notes_json) VALUES (1, 0, 'compiler', 'a.c', 1, 2, "
-                      "'error', 'boom', '', '', '', '[]');"
-                      "INSERT INTO runs (id, started_at, host, command, tests_dir, plan_json, build_id) "
-                      "VALUES (3, 's3', 'h', 'c', '/x', '[]', 1);");
+  MakeOldDatabase(
+      path.path(), 8,
+      OldRows(8) +
+          "INSERT INTO builds (id, started_at, finished_at, status, host, command, tree, commit_hash, "
+          "describe, dirty, variant, output_dir, config_hash, compiler, collections_json, duration_ms, "
+          "steps, artifacts_json, config_mismatches_json, warnings, errors, diagnostics_dropped, "
+          "failure) VALUES (1, 'b1', 'b2', 'failed', 'h', 'vigil build', '/src/linux', 'abc', 'v6.12', "
+          "0, 'debug', '/o', 'cfg', 'gcc 12', '[\"net\"]', 10, 3, '{}', '[]', 1, 1, 0, 'error');"
+          "INSERT INTO build_diagnostics (build_id, seq, tool, file, line_no, column_no, severity, "
+          "message, flag, function_name, target, notes_json) VALUES (1, 0, 'compiler', 'a.c', 1, 2, "
+          "'error', 'boom', '', '', '', '[]');"
+          "INSERT INTO runs (id, started_at, host, command, tests_dir, plan_json, build_id) "
+          "VALUES (3, 's3', 'h', 'c', '/x', '[]', 1);");
   {
     auto store = Store::Open(path.path());
     ASSERT_TRUE(store.ok()) << store.status().ToString();
