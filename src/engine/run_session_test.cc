@@ -147,6 +147,47 @@ class DyingStore final : public store::Store {
     return inner_->LoadBuildDiagnostics(id);
   }
   Result<std::map<std::string, int64_t>> LastDurations() override { return inner_->LastDurations(); }
+  Result<std::string> WatchCursor(const std::string& source) override { return inner_->WatchCursor(source); }
+  Result<bool> EventAccepted(const std::string& source, int64_t event_id) override {
+    return inner_->EventAccepted(source, event_id);
+  }
+  Result<int64_t> AcceptEvent(const std::string& source, int64_t event_id, const std::string& event_date,
+                              const std::optional<model::SeriesRecord>& queue) override {
+    if (!Write()) return Dead();
+    return inner_->AcceptEvent(source, event_id, event_date, queue);
+  }
+  Result<int64_t> QueueSeries(const model::SeriesRecord& s) override {
+    if (!Write()) return Dead();
+    return inner_->QueueSeries(s);
+  }
+  Status UpdateSeries(const model::SeriesRecord& s) override {
+    return Write() ? inner_->UpdateSeries(s) : Dead();
+  }
+  Result<model::SeriesRecord> LoadSeries(int64_t id) override { return inner_->LoadSeries(id); }
+  Result<model::SeriesRecord> FindSeries(const std::string& source, int64_t series_id) override {
+    return inner_->FindSeries(source, series_id);
+  }
+  Result<std::vector<model::SeriesRecord>> ListSeries(const store::SeriesQuery& q) override {
+    return inner_->ListSeries(q);
+  }
+  Status SetSeriesCheck(const model::SeriesCheckRecord& c) override {
+    return Write() ? inner_->SetSeriesCheck(c) : Dead();
+  }
+  Result<std::vector<model::SeriesCheckRecord>> LoadSeriesChecks(int64_t series) override {
+    return inner_->LoadSeriesChecks(series);
+  }
+  Status SetSeriesMail(const model::SeriesMailRecord& m) override {
+    return Write() ? inner_->SetSeriesMail(m) : Dead();
+  }
+  Result<model::SeriesMailRecord> LoadSeriesMail(int64_t series) override {
+    return inner_->LoadSeriesMail(series);
+  }
+  Status SetBaseline(const std::string& key, const std::string& commit, int64_t run_id) override {
+    return Write() ? inner_->SetBaseline(key, commit, run_id) : Dead();
+  }
+  Result<int64_t> FindBaseline(const std::string& key, const std::string& commit) override {
+    return inner_->FindBaseline(key, commit);
+  }
 
  private:
   bool Write() { return left_-- > 0; }

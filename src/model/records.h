@@ -153,4 +153,40 @@ struct BisectRunRecord {
   std::string at;
 };
 
+// A patch series (or a branch) queued for testing by the patch loop: where it
+// came from, which round of it this is, and how far its test got.
+struct SeriesRecord {
+  int64_t id = 0;  // the store's id
+  // Where it came from: "<patchwork base url>#<project>" or "branch:<repo path>".
+  std::string source;
+  int64_t series_id = 0;                 // Patchwork's series id (0 for a branch)
+  int round = 1;                         // 1, then +1 each time the same series is queued again
+  std::string name, version, submitter;  // submitter "Name <email>"
+  std::string series_json;               // the series as fetched (patches, cover letter message-id, ...)
+  std::string state;                     // queued, testing, done, failed, error
+  std::string tree, base_commit, head_commit;
+  std::string conclusion;             // one line, e.g. "fail: 1 subtest newly failing"
+  std::string result_json;            // per-context conclusions, run and build ids
+  std::string queued_at, updated_at;  // ISO 8601 UTC
+};
+
+// A check of one patch of a series, as planned, being posted or posted: what
+// makes a restart post it once.
+struct SeriesCheckRecord {
+  int64_t series = 0;  // SeriesRecord::id
+  int64_t patch_id = 0;
+  std::string phase;  // pending (work started) or final
+  std::string context, state, description, target_url;
+  std::string status;  // planned, posting, posted
+  std::string posted_at;
+};
+
+// The report e-mail of a series: what makes a restart send it once.
+struct SeriesMailRecord {
+  int64_t series = 0;  // SeriesRecord::id
+  std::string message_id;
+  std::string status;  // sending, sent, written (a dry run: path holds the .eml)
+  std::string path, updated_at;
+};
+
 }  // namespace vigil::model

@@ -1,14 +1,18 @@
 #include "store/memory_store.h"
 
 #include <algorithm>
+#include <climits>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "base/json.h"
+#include "base/text.h"
 
 namespace vigil::store {
 namespace {
@@ -20,6 +24,9 @@ using model::BuildDiagnosticRecord;
 using model::BuildRecord;
 using model::Environment;
 using model::RunRecord;
+using model::SeriesCheckRecord;
+using model::SeriesMailRecord;
+using model::SeriesRecord;
 
 struct StoredRun {
   RunRecord run;
@@ -305,7 +312,158 @@ class MemoryStore final : public Store {
     return b->diagnostics;
   }
 
+  Result<std::string> WatchCursor(const std::string& source) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cursors_.find(source);
+    return it == cursors_.end() ? std::string() : it->second;
+  }
+
+  Result<bool> EventAccepted(const std::string& source, int64_t event_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_.count({source, event_id}) > 0;
+  }
+
+  Result<int64_t> AcceptEvent(const std::string& source, int64_t event_id, const std::string& event_date,
+                              const std::optional<SeriesRecord>& queue) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (events_.count({source, event_id})) {
+      return Status::InvalidArgument(
+          fmt::format("event {} of {} was accepted already", event_id, SanitizeUtf8(source)));
+    }
+    int64_t id = 0;
+    if (queue) {
+      auto queued = InsertSeries(*queue);  // the only step that can fail: before any change
+      if (!queued.ok()) return queued.status();
+      id = *queued;
+    }
+    events_.insert({source, event_id});
+    auto [it, fresh] = cursors_.emplace(source, event_date);
+    if (!fresh) it->second = std::max(it->second, event_date);
+    return id;
+  }
+
+  Result<int64_t> QueueSeries(const SeriesRecord& s) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return InsertSeries(s);
+  }
+
+  Status UpdateSeries(const SeriesRecord& s) override {
+    Status valid = ValidSeries(s);
+    if (!valid.ok()) return valid;
+    std::lock_guard<std::mutex> lock(mu_);
+    SeriesRecord* r = FindSeriesById(s.id);
+    if (!r) return Status::NotFound(fmt::format("no series {}", s.id));
+    r->state = s.state;
+    r->tree = s.tree;
+    r->base_commit = s.base_commit;
+    r->head_commit = s.head_commit;
+    r->conclusion = s.conclusion;
+    r->result_json = s.result_json;
+    r->series_json = s.series_json;
+    r->updated_at = s.updated_at;
+    return Status::OK();
+  }
+
+  Result<SeriesRecord> LoadSeries(int64_t id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    SeriesRecord* r = FindSeriesById(id);
+    if (!r) return Status::NotFound(fmt::format("no series {}", id));
+    return *r;
+  }
+
+  Result<SeriesRecord> FindSeries(const std::string& source, int64_t series_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Rounds grow with ids: the newest of the pair is its highest round.
+    for (auto it = series_.rbegin(); it != series_.rend(); ++it) {
+      if (it->source == source && it->series_id == series_id) return *it;
+    }
+    return Status::NotFound(fmt::format("no series {} of {}", series_id, SanitizeUtf8(source)));
+  }
+
+  Result<std::vector<SeriesRecord>> ListSeries(const SeriesQuery& query) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<SeriesRecord> out;
+    for (auto it = series_.rbegin(); it != series_.rend(); ++it) {
+      if (query.limit > 0 && static_cast<int>(out.size()) >= query.limit) break;
+      if (!query.source.empty() && it->source != query.source) continue;
+      if (!query.states.empty() &&
+          std::find(query.states.begin(), query.states.end(), it->state) == query.states.end()) {
+        continue;
+      }
+      out.push_back(*it);
+    }
+    return out;
+  }
+
+  Status SetSeriesCheck(const SeriesCheckRecord& c) override {
+    Status valid = ValidSeriesCheck(c);
+    if (!valid.ok()) return valid;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!FindSeriesById(c.series)) return Status::NotFound(fmt::format("no series {}", c.series));
+    // Keyed in the order LoadSeriesChecks gives: pending before final.
+    checks_[{c.series, c.patch_id, c.phase != "pending", c.phase, c.context}] = c;
+    return Status::OK();
+  }
+
+  Result<std::vector<SeriesCheckRecord>> LoadSeriesChecks(int64_t series) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<SeriesCheckRecord> out;
+    for (auto it = checks_.lower_bound({series, INT64_MIN, false, "", ""});
+         it != checks_.end() && std::get<0>(it->first) == series; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
+  Status SetSeriesMail(const SeriesMailRecord& m) override {
+    Status valid = ValidSeriesMail(m);
+    if (!valid.ok()) return valid;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!FindSeriesById(m.series)) return Status::NotFound(fmt::format("no series {}", m.series));
+    mails_[m.series] = m;
+    return Status::OK();
+  }
+
+  Result<SeriesMailRecord> LoadSeriesMail(int64_t series) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = mails_.find(series);
+    if (it == mails_.end()) return Status::NotFound(fmt::format("no e-mail of series {}", series));
+    return it->second;
+  }
+
+  Status SetBaseline(const std::string& key, const std::string& commit, int64_t run_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!Find(run_id)) return Status::InvalidArgument(fmt::format("no run {}", run_id));
+    baselines_[{key, commit}] = run_id;
+    return Status::OK();
+  }
+
+  Result<int64_t> FindBaseline(const std::string& key, const std::string& commit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = baselines_.find({key, commit});
+    if (it == baselines_.end()) {
+      return Status::NotFound(
+          fmt::format("no baseline of {} at {}", SanitizeUtf8(key), SanitizeUtf8(commit)));
+    }
+    return it->second;
+  }
+
  private:
+  // Queues `s` as the next round of its (source, series_id); under the lock.
+  Result<int64_t> InsertSeries(const SeriesRecord& s) {
+    Status valid = ValidSeries(s);
+    if (!valid.ok()) return valid;
+    SeriesRecord kept = s;
+    kept.id = static_cast<int64_t>(series_.size()) + 1;
+    int& round = rounds_[{s.source, s.series_id}];
+    kept.round = ++round;
+    series_.push_back(std::move(kept));
+    return series_.back().id;
+  }
+  SeriesRecord* FindSeriesById(int64_t id) {
+    if (id < 1 || id > static_cast<int64_t>(series_.size())) return nullptr;
+    return &series_[static_cast<size_t>(id - 1)];
+  }
   StoredRun* Find(int64_t run_id) {
     if (run_id < 1 || run_id > static_cast<int64_t>(runs_.size())) return nullptr;
     return &runs_[static_cast<size_t>(run_id - 1)];
@@ -333,6 +491,14 @@ class MemoryStore final : public Store {
   std::vector<StoredBisection> bisections_;
   std::vector<StoredBuild> builds_;  // builds_[i] has id i + 1
   std::map<std::string, int64_t> last_durations_;
+  std::map<std::string, std::string> cursors_;             // source -> newest event date
+  std::set<std::pair<std::string, int64_t>> events_;       // (source, event id) accepted
+  std::vector<SeriesRecord> series_;                       // series_[i] has id i + 1
+  std::map<std::pair<std::string, int64_t>, int> rounds_;  // (source, series id) -> highest round
+  // (series, patch id, phase is not pending, phase, context) -> check
+  std::map<std::tuple<int64_t, int64_t, bool, std::string, std::string>, SeriesCheckRecord> checks_;
+  std::map<int64_t, SeriesMailRecord> mails_;                         // series -> its e-mail
+  std::map<std::pair<std::string, std::string>, int64_t> baselines_;  // (key, commit) -> run
 };
 
 }  // namespace

@@ -305,6 +305,67 @@ CREATE TABLE build_diagnostics (
 CREATE INDEX builds_by_tree_variant ON builds(tree, variant, id);
 ALTER TABLE runs ADD COLUMN build_id INTEGER REFERENCES builds(id);
 )sql", nullptr},
+    // 8 -> 9: the patch loop: poll cursors, accepted events, queued series
+    // (one row per round), their checks and e-mail, and baselines.
+    {R"sql(
+CREATE TABLE series (
+  id INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  series_id INTEGER NOT NULL,
+  round INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  submitter TEXT NOT NULL,
+  series_json TEXT NOT NULL,
+  state TEXT NOT NULL,
+  tree TEXT NOT NULL,
+  base_commit TEXT NOT NULL,
+  head_commit TEXT NOT NULL,
+  conclusion TEXT NOT NULL,
+  result_json TEXT NOT NULL,
+  queued_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  UNIQUE (source, series_id, round)
+);
+CREATE INDEX series_by_source ON series(source, id);
+CREATE INDEX series_by_state ON series(state, id);
+CREATE TABLE watch_cursors (
+  source TEXT PRIMARY KEY,
+  cursor TEXT NOT NULL
+);
+CREATE TABLE watch_events (
+  source TEXT NOT NULL,
+  event_id INTEGER NOT NULL,
+  event_date TEXT NOT NULL,
+  series INTEGER REFERENCES series(id),
+  PRIMARY KEY (source, event_id)
+);
+CREATE TABLE series_checks (
+  series INTEGER NOT NULL REFERENCES series(id),
+  patch_id INTEGER NOT NULL,
+  phase TEXT NOT NULL,
+  context TEXT NOT NULL,
+  state TEXT NOT NULL,
+  description TEXT NOT NULL,
+  target_url TEXT NOT NULL,
+  status TEXT NOT NULL,
+  posted_at TEXT NOT NULL,
+  PRIMARY KEY (series, patch_id, phase, context)
+);
+CREATE TABLE series_mails (
+  series INTEGER PRIMARY KEY REFERENCES series(id),
+  message_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  path TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE baselines (
+  key TEXT NOT NULL,
+  commit_hash TEXT NOT NULL,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  PRIMARY KEY (key, commit_hash)
+);
+)sql", nullptr},
 };
 constexpr int kNumSteps = sizeof(kSteps) / sizeof(kSteps[0]);
 static_assert(kNumSteps == kSchemaVersion);
@@ -989,6 +1050,345 @@ Result<std::vector<BuildDiagnosticRecord>> SqliteStore::LoadBuildDiagnostics(int
   }
   if (!st.ok()) return st;
   return out;
+}
+
+}  // namespace vigil::store
+
+namespace vigil::store {
+namespace {
+
+bool OneOf(const std::string& v, std::initializer_list<const char*> allowed) {
+  for (const char* a : allowed) {
+    if (v == a) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Status Store::ValidSeries(const model::SeriesRecord& s) {
+  if (!OneOf(s.state, {"queued", "testing", "done", "failed", "error"})) {
+    return Status::InvalidArgument(fmt::format("unknown series state '{}'", SanitizeUtf8(s.state)));
+  }
+  return Status::OK();
+}
+
+Status Store::ValidSeriesCheck(const model::SeriesCheckRecord& c) {
+  if (!OneOf(c.phase, {"pending", "final"})) {
+    return Status::InvalidArgument(fmt::format("unknown check phase '{}'", SanitizeUtf8(c.phase)));
+  }
+  if (!OneOf(c.status, {"planned", "posting", "posted"})) {
+    return Status::InvalidArgument(fmt::format("unknown check status '{}'", SanitizeUtf8(c.status)));
+  }
+  return Status::OK();
+}
+
+Status Store::ValidSeriesMail(const model::SeriesMailRecord& m) {
+  if (!OneOf(m.status, {"sending", "sent", "written"})) {
+    return Status::InvalidArgument(fmt::format("unknown e-mail status '{}'", SanitizeUtf8(m.status)));
+  }
+  return Status::OK();
+}
+
+namespace {
+
+constexpr const char* kSeriesColumns =
+    "SELECT id, source, series_id, round, name, version, submitter, series_json, state, tree, base_commit, "
+    "head_commit, conclusion, result_json, queued_at, updated_at FROM series";
+
+model::SeriesRecord SeriesFromRow(const Statement& q) {
+  model::SeriesRecord s;
+  s.id = q.Int(0);
+  s.source = q.Text(1);
+  s.series_id = q.Int(2);
+  s.round = static_cast<int>(q.Int(3));
+  s.name = q.Text(4);
+  s.version = q.Text(5);
+  s.submitter = q.Text(6);
+  s.series_json = q.Text(7);
+  s.state = q.Text(8);
+  s.tree = q.Text(9);
+  s.base_commit = q.Text(10);
+  s.head_commit = q.Text(11);
+  s.conclusion = q.Text(12);
+  s.result_json = q.Text(13);
+  s.queued_at = q.Text(14);
+  s.updated_at = q.Text(15);
+  return s;
+}
+
+}  // namespace
+
+Result<std::string> SqliteStore::WatchCursor(const std::string& source) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare("SELECT cursor FROM watch_cursors WHERE source = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, source);
+  Status st;
+  if (q->Next(&st)) return q->Text(0);
+  if (!st.ok()) return st;
+  return std::string();
+}
+
+Result<bool> SqliteStore::EventAccepted(const std::string& source, int64_t event_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare("SELECT 1 FROM watch_events WHERE source = ? AND event_id = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, source).Bind(2, event_id);
+  Status st;
+  if (q->Next(&st)) return true;
+  if (!st.ok()) return st;
+  return false;
+}
+
+Result<int64_t> SqliteStore::InsertSeries(const model::SeriesRecord& s) {
+  Status valid = ValidSeries(s);
+  if (!valid.ok()) return valid;
+  auto ins = db_->Prepare(
+      "INSERT INTO series (source, series_id, round, name, version, submitter, series_json, state, tree, "
+      "base_commit, head_commit, conclusion, result_json, queued_at, updated_at) "
+      "VALUES (?1, ?2, 1 + (SELECT COALESCE(MAX(round), 0) FROM series WHERE source = ?1 "
+      "AND series_id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+  if (!ins.ok()) return ins.status();
+  ins->Bind(1, s.source).Bind(2, s.series_id).Bind(3, s.name).Bind(4, s.version).Bind(5, s.submitter);
+  ins->Bind(6, s.series_json).Bind(7, s.state).Bind(8, s.tree).Bind(9, s.base_commit).Bind(10, s.head_commit);
+  ins->Bind(11, s.conclusion).Bind(12, s.result_json).Bind(13, s.queued_at).Bind(14, s.updated_at);
+  Status st = ins->Run();
+  if (!st.ok()) return st;
+  return db_->LastInsertId();
+}
+
+Result<int64_t> SqliteStore::AcceptEvent(const std::string& source, int64_t event_id,
+                                         const std::string& event_date,
+                                         const std::optional<model::SeriesRecord>& queue) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_.get());
+  if (!tx.status().ok()) return tx.status();
+  auto had = db_->Prepare("SELECT 1 FROM watch_events WHERE source = ? AND event_id = ?");
+  if (!had.ok()) return had.status();
+  had->Bind(1, source).Bind(2, event_id);
+  Status st;
+  if (had->Next(&st)) {
+    return Status::InvalidArgument(
+        fmt::format("event {} of {} was accepted already", event_id, SanitizeUtf8(source)));
+  }
+  if (!st.ok()) return st;
+  int64_t series = 0;
+  if (queue) {
+    auto id = InsertSeries(*queue);
+    if (!id.ok()) return id.status();
+    series = *id;
+  }
+  auto ev =
+      db_->Prepare("INSERT INTO watch_events (source, event_id, event_date, series) VALUES (?, ?, ?, ?)");
+  if (!ev.ok()) return ev.status();
+  ev->Bind(1, source).Bind(2, event_id).Bind(3, event_date);
+  if (series > 0) {
+    ev->Bind(4, series);
+  } else {
+    ev->Bind(4, std::nullopt);
+  }
+  st = ev->Run();
+  if (!st.ok()) return st;
+  auto cur = db_->Prepare(
+      "INSERT INTO watch_cursors (source, cursor) VALUES (?, ?) "
+      "ON CONFLICT (source) DO UPDATE SET cursor = MAX(cursor, excluded.cursor)");
+  if (!cur.ok()) return cur.status();
+  cur->Bind(1, source).Bind(2, event_date);
+  st = cur->Run();
+  if (!st.ok()) return st;
+  st = tx.Commit();
+  if (!st.ok()) return st;
+  return series;
+}
+
+Result<int64_t> SqliteStore::QueueSeries(const model::SeriesRecord& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // One transaction, so that the round read is the round written.
+  Transaction tx(db_.get());
+  if (!tx.status().ok()) return tx.status();
+  auto id = InsertSeries(s);
+  if (!id.ok()) return id.status();
+  Status st = tx.Commit();
+  if (!st.ok()) return st;
+  return *id;
+}
+
+Status SqliteStore::UpdateSeries(const model::SeriesRecord& s) {
+  Status valid = ValidSeries(s);
+  if (!valid.ok()) return valid;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(
+      "UPDATE series SET state = ?, tree = ?, base_commit = ?, head_commit = ?, conclusion = ?, "
+      "result_json = ?, series_json = ?, updated_at = ? WHERE id = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, s.state).Bind(2, s.tree).Bind(3, s.base_commit).Bind(4, s.head_commit).Bind(5, s.conclusion);
+  q->Bind(6, s.result_json).Bind(7, s.series_json).Bind(8, s.updated_at).Bind(9, s.id);
+  Status st = q->Run();
+  if (!st.ok()) return st;
+  if (db_->Changes() == 0) return Status::NotFound(fmt::format("no series {}", s.id));
+  return Status::OK();
+}
+
+Result<model::SeriesRecord> SqliteStore::LoadSeries(int64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(std::string(kSeriesColumns) + " WHERE id = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, id);
+  Status st;
+  if (!q->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no series {}", id)) : st;
+  return SeriesFromRow(*q);
+}
+
+Result<model::SeriesRecord> SqliteStore::FindSeries(const std::string& source, int64_t series_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(std::string(kSeriesColumns) +
+                        " WHERE source = ? AND series_id = ? ORDER BY round DESC LIMIT 1");
+  if (!q.ok()) return q.status();
+  q->Bind(1, source).Bind(2, series_id);
+  Status st;
+  if (!q->Next(&st)) {
+    return st.ok() ? Status::NotFound(fmt::format("no series {} of {}", series_id, SanitizeUtf8(source)))
+                   : st;
+  }
+  return SeriesFromRow(*q);
+}
+
+Result<std::vector<model::SeriesRecord>> SqliteStore::ListSeries(const SeriesQuery& query) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string sql = std::string(kSeriesColumns) + " WHERE 1";
+  if (!query.source.empty()) sql += " AND source = ?1";
+  if (!query.states.empty()) {
+    sql += " AND state IN (";
+    for (size_t i = 0; i < query.states.size(); ++i) sql += fmt::format("{}?{}", i ? ", " : "", i + 3);
+    sql += ")";
+  }
+  sql += " ORDER BY id DESC";
+  if (query.limit > 0) sql += " LIMIT ?2";
+  auto q = db_->Prepare(sql);
+  if (!q.ok()) return q.status();
+  if (!query.source.empty()) q->Bind(1, query.source);
+  if (query.limit > 0) q->Bind(2, static_cast<int64_t>(query.limit));
+  for (size_t i = 0; i < query.states.size(); ++i) q->Bind(static_cast<int>(i) + 3, query.states[i]);
+  std::vector<model::SeriesRecord> out;
+  Status st;
+  while (q->Next(&st)) out.push_back(SeriesFromRow(*q));
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status SqliteStore::SeriesExists(int64_t id) {
+  auto q = db_->Prepare("SELECT 1 FROM series WHERE id = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, id);
+  Status st;
+  if (q->Next(&st)) return Status::OK();
+  return st.ok() ? Status::NotFound(fmt::format("no series {}", id)) : st;
+}
+
+Status SqliteStore::SetSeriesCheck(const model::SeriesCheckRecord& c) {
+  Status valid = ValidSeriesCheck(c);
+  if (!valid.ok()) return valid;
+  std::lock_guard<std::mutex> lock(mu_);
+  Status st = SeriesExists(c.series);
+  if (!st.ok()) return st;
+  auto q = db_->Prepare(
+      "INSERT INTO series_checks (series, patch_id, phase, context, state, description, target_url, status, "
+      "posted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series, patch_id, phase, context) "
+      "DO UPDATE SET state = excluded.state, description = excluded.description, target_url = "
+      "excluded.target_url, "
+      "status = excluded.status, posted_at = excluded.posted_at");
+  if (!q.ok()) return q.status();
+  q->Bind(1, c.series).Bind(2, c.patch_id).Bind(3, c.phase).Bind(4, c.context).Bind(5, c.state);
+  q->Bind(6, c.description).Bind(7, c.target_url).Bind(8, c.status).Bind(9, c.posted_at);
+  return q->Run();
+}
+
+Result<std::vector<model::SeriesCheckRecord>> SqliteStore::LoadSeriesChecks(int64_t series) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(
+      "SELECT series, patch_id, phase, context, state, description, target_url, status, posted_at "
+      "FROM series_checks WHERE series = ? ORDER BY patch_id, phase <> 'pending', phase, context");
+  if (!q.ok()) return q.status();
+  q->Bind(1, series);
+  std::vector<model::SeriesCheckRecord> out;
+  Status st;
+  while (q->Next(&st)) {
+    model::SeriesCheckRecord c;
+    c.series = q->Int(0);
+    c.patch_id = q->Int(1);
+    c.phase = q->Text(2);
+    c.context = q->Text(3);
+    c.state = q->Text(4);
+    c.description = q->Text(5);
+    c.target_url = q->Text(6);
+    c.status = q->Text(7);
+    c.posted_at = q->Text(8);
+    out.push_back(std::move(c));
+  }
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status SqliteStore::SetSeriesMail(const model::SeriesMailRecord& m) {
+  Status valid = ValidSeriesMail(m);
+  if (!valid.ok()) return valid;
+  std::lock_guard<std::mutex> lock(mu_);
+  Status st = SeriesExists(m.series);
+  if (!st.ok()) return st;
+  auto q = db_->Prepare(
+      "INSERT INTO series_mails (series, message_id, status, path, updated_at) VALUES (?, ?, ?, ?, ?) "
+      "ON CONFLICT (series) DO UPDATE SET message_id = excluded.message_id, status = excluded.status, "
+      "path = excluded.path, updated_at = excluded.updated_at");
+  if (!q.ok()) return q.status();
+  q->Bind(1, m.series).Bind(2, m.message_id).Bind(3, m.status).Bind(4, m.path).Bind(5, m.updated_at);
+  return q->Run();
+}
+
+Result<model::SeriesMailRecord> SqliteStore::LoadSeriesMail(int64_t series) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q =
+      db_->Prepare("SELECT series, message_id, status, path, updated_at FROM series_mails WHERE series = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, series);
+  Status st;
+  if (!q->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no e-mail of series {}", series)) : st;
+  model::SeriesMailRecord m;
+  m.series = q->Int(0);
+  m.message_id = q->Text(1);
+  m.status = q->Text(2);
+  m.path = q->Text(3);
+  m.updated_at = q->Text(4);
+  return m;
+}
+
+Status SqliteStore::SetBaseline(const std::string& key, const std::string& commit, int64_t run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto run = db_->Prepare("SELECT 1 FROM runs WHERE id = ?");
+  if (!run.ok()) return run.status();
+  run->Bind(1, run_id);
+  Status st;
+  if (!run->Next(&st)) return st.ok() ? Status::InvalidArgument(fmt::format("no run {}", run_id)) : st;
+  auto q = db_->Prepare(
+      "INSERT INTO baselines (key, commit_hash, run_id) VALUES (?, ?, ?) "
+      "ON CONFLICT (key, commit_hash) DO UPDATE SET run_id = excluded.run_id");
+  if (!q.ok()) return q.status();
+  q->Bind(1, key).Bind(2, commit).Bind(3, run_id);
+  return q->Run();
+}
+
+Result<int64_t> SqliteStore::FindBaseline(const std::string& key, const std::string& commit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare("SELECT run_id FROM baselines WHERE key = ? AND commit_hash = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, key).Bind(2, commit);
+  Status st;
+  if (!q->Next(&st)) {
+    return st.ok() ? Status::NotFound(
+                         fmt::format("no baseline of {} at {}", SanitizeUtf8(key), SanitizeUtf8(commit)))
+                   : st;
+  }
+  return q->Int(0);
 }
 
 }  // namespace vigil::store

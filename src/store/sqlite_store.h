@@ -1,6 +1,7 @@
 // The SQLite backend of the store: all of vigil's SQL. WAL, a versioned
-// schema brought forward one step at a time; every attempt, and every build
-// with its diagnostics, is committed in its own transaction.
+// schema brought forward one step at a time; every attempt, every build
+// with its diagnostics, and every accepted event with the series it queues
+// is committed in its own transaction.
 #pragma once
 
 #include <memory>
@@ -55,11 +56,30 @@ class SqliteStore final : public Store {
   Result<std::vector<model::BuildRecord>> ListBuilds(const BuildQuery& query) override;
   Result<std::vector<model::BuildDiagnosticRecord>> LoadBuildDiagnostics(int64_t build_id) override;
   Result<std::map<std::string, int64_t>> LastDurations() override;
+  Result<std::string> WatchCursor(const std::string& source) override;
+  Result<bool> EventAccepted(const std::string& source, int64_t event_id) override;
+  Result<int64_t> AcceptEvent(const std::string& source, int64_t event_id, const std::string& event_date,
+                              const std::optional<model::SeriesRecord>& queue) override;
+  Result<int64_t> QueueSeries(const model::SeriesRecord& s) override;
+  Status UpdateSeries(const model::SeriesRecord& s) override;
+  Result<model::SeriesRecord> LoadSeries(int64_t id) override;
+  Result<model::SeriesRecord> FindSeries(const std::string& source, int64_t series_id) override;
+  Result<std::vector<model::SeriesRecord>> ListSeries(const SeriesQuery& query) override;
+  Status SetSeriesCheck(const model::SeriesCheckRecord& c) override;
+  Result<std::vector<model::SeriesCheckRecord>> LoadSeriesChecks(int64_t series) override;
+  Status SetSeriesMail(const model::SeriesMailRecord& m) override;
+  Result<model::SeriesMailRecord> LoadSeriesMail(int64_t series) override;
+  Status SetBaseline(const std::string& key, const std::string& commit, int64_t run_id) override;
+  Result<int64_t> FindBaseline(const std::string& key, const std::string& commit) override;
 
  private:
   SqliteStore(std::unique_ptr<Database> db, int version, std::string path)
       : db_(std::move(db)), version_(version), path_(std::move(path)) {}
   Result<model::BisectionRecord> FindBisection(const std::string& repo, bool running_only);
+  // QueueSeries' insert, inside the caller's transaction and lock.
+  Result<int64_t> InsertSeries(const model::SeriesRecord& s);
+  // NotFound "no series N" unless the series is recorded; under the lock.
+  Status SeriesExists(int64_t id);
 
   std::mutex mu_;  // one connection, used by one thread at a time
   std::unique_ptr<Database> db_;

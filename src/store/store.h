@@ -1,5 +1,7 @@
 // The results store: runs, the environments they ran in, every test and
-// every attempt with its subtests and (capped) output, and bisections. An
+// every attempt with its subtests and (capped) output, bisections, kernel
+// builds, and the patch loop's memory (poll cursors, accepted events, queued
+// series with their checks and e-mail, baselines). An
 // interface with two backends: SQLite (sqlite_store.h; WAL, a versioned
 // schema with forward-only migrations, every attempt committed in its own
 // transaction so a crash or kill -9 loses nothing that finished and
@@ -20,7 +22,7 @@
 namespace vigil::store {
 
 // The schema the SQLite backend writes; the memory backend reports it too.
-inline constexpr int kSchemaVersion = 8;
+inline constexpr int kSchemaVersion = 9;
 
 // Which runs ListRuns returns; they always come oldest first.
 struct RunQuery {
@@ -38,6 +40,13 @@ struct BuildQuery {
   std::string status;   // only builds with this status ("" any)
   int64_t before = 0;   // only builds with an id < before; 0 = no bound
   int newest = 0;       // at most N; 0 = all
+};
+
+// Which series ListSeries returns; they always come newest first (id desc).
+struct SeriesQuery {
+  std::string source;               // only series of this source ("" any)
+  std::vector<std::string> states;  // only series in one of these states (empty: any)
+  int limit = 0;                    // at most N; 0 = all
 };
 
 // Every method may be called from several threads at once; each is atomic.
@@ -117,6 +126,60 @@ class Store {
   virtual Result<std::vector<model::BuildRecord>> ListBuilds(const BuildQuery& query) = 0;
   // A build's diagnostics in the order they were recorded; NotFound "no build N".
   virtual Result<std::vector<model::BuildDiagnosticRecord>> LoadBuildDiagnostics(int64_t build_id) = 0;
+
+  // The patch loop. What it must remember so that a restart at any point
+  // (kill -9 included) loses no series and posts no check and sends no
+  // e-mail twice: each event is accepted once, together with the series it
+  // queues and the cursor it moves, and each check and e-mail is marked
+  // before it goes out and after.
+
+  // The poll cursor of a source: the newest event date accepted ("" when none).
+  virtual Result<std::string> WatchCursor(const std::string& source) = 0;
+  virtual Result<bool> EventAccepted(const std::string& source, int64_t event_id) = 0;
+  // In one transaction: the event marked accepted (one accepted before is
+  // refused: InvalidArgument "event N of SOURCE was accepted already", and
+  // nothing changes), the cursor moved to max(cursor, event_date) (ISO 8601
+  // compared as text), and when `queue` is given the series queued as
+  // QueueSeries does. Returns the new series' id, 0 when none was queued.
+  virtual Result<int64_t> AcceptEvent(const std::string& source, int64_t event_id,
+                                      const std::string& event_date,
+                                      const std::optional<model::SeriesRecord>& queue) = 0;
+  // Queues a series without an event (test-series, test-branch). The
+  // record's id and round are ignored: round = 1 + the highest round of
+  // (source, series_id) so far. A state that is not queued, testing, done,
+  // failed or error is refused.
+  virtual Result<int64_t> QueueSeries(const model::SeriesRecord& s) = 0;
+  // Sets state, tree, base and head commits, conclusion, result_json,
+  // series_json and updated_at of the series s.id; NotFound "no series N".
+  virtual Status UpdateSeries(const model::SeriesRecord& s) = 0;
+  // NotFound "no series N".
+  virtual Result<model::SeriesRecord> LoadSeries(int64_t id) = 0;
+  // The newest round of (source, series_id); NotFound "no series N of SOURCE".
+  virtual Result<model::SeriesRecord> FindSeries(const std::string& source, int64_t series_id) = 0;
+  // The series `query` selects, newest first.
+  virtual Result<std::vector<model::SeriesRecord>> ListSeries(const SeriesQuery& query) = 0;
+  // Inserts or replaces the check (series, patch_id, phase, context). An
+  // unknown series, phase (pending, final) or status (planned, posting,
+  // posted) is refused.
+  virtual Status SetSeriesCheck(const model::SeriesCheckRecord& c) = 0;
+  // A series' checks by patch_id, phase (pending first) and context.
+  virtual Result<std::vector<model::SeriesCheckRecord>> LoadSeriesChecks(int64_t series) = 0;
+  // Inserts or replaces the e-mail of m.series. An unknown series or status
+  // (sending, sent, written) is refused.
+  virtual Status SetSeriesMail(const model::SeriesMailRecord& m) = 0;
+  // NotFound "no e-mail of series N".
+  virtual Result<model::SeriesMailRecord> LoadSeriesMail(int64_t series) = 0;
+  // Baselines: the run that tested a tree's base commit under a pipeline
+  // (key: tree name + pipeline hash). SetBaseline replaces; a run that is
+  // not recorded is refused.
+  virtual Status SetBaseline(const std::string& key, const std::string& commit, int64_t run_id) = 0;
+  // NotFound "no baseline of KEY at COMMIT".
+  virtual Result<int64_t> FindBaseline(const std::string& key, const std::string& commit) = 0;
+  // What both backends refuse in a series, a check or an e-mail (an
+  // unknown state, phase or status), OK when nothing.
+  static Status ValidSeries(const model::SeriesRecord& s);
+  static Status ValidSeriesCheck(const model::SeriesCheckRecord& c);
+  static Status ValidSeriesMail(const model::SeriesMailRecord& m);
 
   // Latest duration of each test path (interrupted attempts left out), for
   // longest-first ordering.
