@@ -14,8 +14,11 @@ PACKAGES=(
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   python3 xz-utils git bc time bsdutils sqlite3
-  # a real SMTP server for the e-mail tests
-  python3-aiosmtpd
+  # a real SMTP server for the e-mail tests; the Django stack the real
+  # Patchwork of ../shared/patchwork runs on (the patch loop's tests)
+  python3-aiosmtpd python3-django python3-djangorestframework python3-django-filters
+  # the sandbox of the patch loop: series are code from strangers
+  bubblewrap util-linux
   # a CommonMark renderer: the Markdown summary is checked for raw HTML
   cmark
   # the MPTCP selftests and the kselftest installer (golden files, demo)

@@ -24,6 +24,10 @@ Runner SetupCompareCommand(CLI::App* app);
 Runner SetupVerdictCommand(CLI::App* app);
 Runner SetupBisectCommand(CLI::App* app);
 Runner SetupBuildCommand(CLI::App* app);
+Runner SetupWatchCommand(CLI::App* app);
+Runner SetupTestSeriesCommand(CLI::App* app);
+Runner SetupTestBranchCommand(CLI::App* app);
+Runner SetupSeriesCommand(CLI::App* app);
 
 // The command line vigil was started with, shell-quoted (set by main).
 const std::string& CommandLine();

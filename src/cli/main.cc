@@ -38,6 +38,11 @@ constexpr CommandEntry kCommands[] = {
      vigil::cli::SetupBisectCommand},
     {"build", "Build a kernel tree with the selftests' config fragments and vigil's VM fragment, recorded with its warnings",
      vigil::cli::SetupBuildCommand},
+    {"watch", "Patchwork -> apply -> test (sandboxed) -> a check on every patch and a reply in the thread",
+     vigil::cli::SetupWatchCommand},
+    {"test-series", "Test one Patchwork series by hand with a watch pipeline", vigil::cli::SetupTestSeriesCommand},
+    {"test-branch", "Test a git range with a watch pipeline, judged against its base", vigil::cli::SetupTestBranchCommand},
+    {"series", "The series vigil watched or tested: state, conclusion, checks, e-mail", vigil::cli::SetupSeriesCommand},
     {"guest", "", vigil::cli::SetupGuestCommand},  // inside vigil's VMs; hidden
 };
 

@@ -163,7 +163,7 @@ struct SeriesRecord {
   int round = 1;                         // 1, then +1 each time the same series is queued again
   std::string name, version, submitter;  // submitter "Name <email>"
   std::string series_json;               // the series as fetched (patches, cover letter message-id, ...)
-  std::string state;                     // queued, testing, done, failed, error
+  std::string state;                     // queued, testing, reporting (tested; checks and e-mail being delivered), done, failed, error
   std::string tree, base_commit, head_commit;
   std::string conclusion;             // one line, e.g. "fail: 1 subtest newly failing"
   std::string result_json;            // per-context conclusions, run and build ids
@@ -185,7 +185,7 @@ struct SeriesCheckRecord {
 struct SeriesMailRecord {
   int64_t series = 0;  // SeriesRecord::id
   std::string message_id;
-  std::string status;  // sending, sent, written (a dry run: path holds the .eml)
+  std::string status;  // sending, sent, failed (not sent: tried again), written (a dry run: path holds the .eml)
   std::string path, updated_at;
 };
 

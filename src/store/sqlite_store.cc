@@ -1067,7 +1067,7 @@ bool OneOf(const std::string& v, std::initializer_list<const char*> allowed) {
 }  // namespace
 
 Status Store::ValidSeries(const model::SeriesRecord& s) {
-  if (!OneOf(s.state, {"queued", "testing", "done", "failed", "error"})) {
+  if (!OneOf(s.state, {"queued", "testing", "reporting", "done", "failed", "error"})) {
     return Status::InvalidArgument(fmt::format("unknown series state '{}'", SanitizeUtf8(s.state)));
   }
   return Status::OK();
@@ -1084,7 +1084,7 @@ Status Store::ValidSeriesCheck(const model::SeriesCheckRecord& c) {
 }
 
 Status Store::ValidSeriesMail(const model::SeriesMailRecord& m) {
-  if (!OneOf(m.status, {"sending", "sent", "written"})) {
+  if (!OneOf(m.status, {"sending", "sent", "written", "failed"})) {
     return Status::InvalidArgument(fmt::format("unknown e-mail status '{}'", SanitizeUtf8(m.status)));
   }
   return Status::OK();

@@ -1,0 +1,849 @@
+#include "engine/patch_loop.h"
+
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/json.h"
+#include "base/text.h"
+#include "engine/run_session.h"
+#include "runner/test_run.h"
+#include "engine/verdict.h"
+#include "mail/message.h"
+#include "sys/cancel.h"
+#include "sys/process.h"
+#include "sys/sandbox.h"
+#include "sys/smtp.h"
+
+namespace vigil::engine {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kDescriptionMax = 200;
+
+struct GitResult {
+  int exit_code = 0;
+  std::string output;
+};
+
+// git, its words kept whatever its exit status; hooks and the user's
+// ownership checks off (worktrees are handed to the sandbox user).
+GitResult Git(const std::string& dir, std::vector<std::string> args, std::chrono::seconds timeout = std::chrono::seconds(600)) {
+  sys::ProcessOptions po;
+  po.argv = {"git", "-C", dir, "-c", "core.hooksPath=/dev/null", "-c", "safe.directory=*"};
+  po.argv.insert(po.argv.end(), args.begin(), args.end());
+  po.env = sys::CurrentEnvironment();
+  po.env.push_back("GIT_TERMINAL_PROMPT=0");
+  po.timeout = timeout;
+  po.max_output_bytes = 1 << 20;
+  GitResult g;
+  auto r = sys::RunProcess(po);
+  if (!r.ok()) {
+    g.exit_code = 127;
+    g.output = r.status().ToString();
+    return g;
+  }
+  g.exit_code = r->status.exited() ? r->status.exit_code() : 128;
+  g.output = r->output;
+  return g;
+}
+
+std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+// The first lines of a program's words, one line, capped: a check's
+// description.
+std::string Words(const std::string& output, size_t max = 160) {
+  std::string out;
+  std::istringstream in(output);
+  std::string line;
+  while (std::getline(in, line)) {
+    line = SanitizeLine(line);
+    if (line.empty() || line.rfind("hint:", 0) == 0) continue;
+    if (!out.empty()) out += " / ";
+    out += line;
+    if (out.size() >= max) break;
+  }
+  if (out.size() > max) out = out.substr(0, max - 3) + "...";
+  return SanitizeUtf8(out);
+}
+
+std::string Cap(std::string s, size_t max = kDescriptionMax) {
+  s = SanitizeLine(s);
+  if (s.size() > max) {
+    s.resize(max - 3);
+    s = SanitizeUtf8(s) + "...";
+  }
+  return s;
+}
+
+json SeriesToJson(const patchwork::Series& s) {
+  json j;
+  j["id"] = s.id;
+  j["name"] = SanitizeUtf8(s.name);
+  j["version"] = s.version;
+  j["web_url"] = SanitizeUtf8(s.web_url);
+  j["mbox_url"] = SanitizeUtf8(s.mbox_url);
+  j["submitter"] = {{"name", SanitizeUtf8(s.submitter.name)}, {"email", SanitizeUtf8(s.submitter.email)}};
+  auto ref = [](const patchwork::PatchRef& p) {
+    return json{{"id", p.id}, {"msgid", SanitizeUtf8(p.msgid)}, {"name", SanitizeUtf8(p.name)},
+                {"mbox_url", SanitizeUtf8(p.mbox_url)}};
+  };
+  if (s.cover) j["cover"] = ref(*s.cover);
+  j["patches"] = json::array();
+  for (const auto& p : s.patches) j["patches"].push_back(ref(p));
+  return j;
+}
+
+std::string Str(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+int64_t Int(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+json ParseJson(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  return j.is_object() ? j : json::object();
+}
+
+std::string StripAngles(std::string id) {
+  if (!id.empty() && id.front() == '<') id.erase(0, 1);
+  if (!id.empty() && id.back() == '>') id.pop_back();
+  return id;
+}
+
+// "Name <addr>" or "addr".
+mail::Address ParseAddress(const std::string& s) {
+  mail::Address a;
+  size_t lt = s.rfind('<');
+  size_t gt = s.rfind('>');
+  if (lt != std::string::npos && gt != std::string::npos && gt > lt) {
+    a.email = s.substr(lt + 1, gt - lt - 1);
+    a.name = Trimmed(s.substr(0, lt));
+    if (a.name.size() >= 2 && a.name.front() == '"' && a.name.back() == '"') a.name = a.name.substr(1, a.name.size() - 2);
+  } else {
+    a.email = Trimmed(s);
+  }
+  return a;
+}
+
+// The Subject: header of the first message of an mbox, unfolded.
+std::string FirstSubject(const std::string& mbox) {
+  std::istringstream in(mbox);
+  std::string line, subject;
+  bool in_subject = false;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) break;  // the end of the first message's header
+    if (in_subject && (line[0] == ' ' || line[0] == '\t')) {
+      subject += " " + Trimmed(line.substr(1));
+      continue;
+    }
+    in_subject = false;
+    if (line.size() > 8 && strncasecmp(line.c_str(), "Subject:", 8) == 0) {
+      subject = Trimmed(line.substr(8));
+      while (!subject.empty() && subject[0] == ' ') subject.erase(0, 1);
+      in_subject = true;
+    }
+  }
+  return subject;
+}
+
+std::string Fill(std::string pattern, int64_t run, int64_t series, int64_t patch) {
+  auto rep = [&](const std::string& key, int64_t v) {
+    for (size_t i = pattern.find(key); i != std::string::npos; i = pattern.find(key, i)) {
+      pattern.replace(i, key.size(), std::to_string(v));
+    }
+  };
+  rep("{run}", run);
+  rep("{series}", series);
+  rep("{patch}", patch);
+  return pattern;
+}
+
+class QuietRun final : public RunObserver {
+ public:
+  explicit QuietRun(PatchLoopObserver& o) : o_(o) {}
+  void OnWarning(const std::string& m) override { o_.OnWarning(m); }
+
+ private:
+  PatchLoopObserver& o_;
+};
+
+}  // namespace
+
+std::string TaggedTree(const Pipeline& pipeline, const std::string& subject) {
+  // Every leading [...] group: "[PATCH net-next v2 1/2]", "[net-next,1/2]", "[RFC][PATCH net]".
+  size_t i = 0;
+  while (i < subject.size() && subject[i] == ' ') ++i;
+  while (i < subject.size() && subject[i] == '[') {
+    size_t end = subject.find(']', i);
+    if (end == std::string::npos) break;
+    std::string inside = subject.substr(i + 1, end - i - 1);
+    std::string word;
+    for (size_t k = 0; k <= inside.size(); ++k) {
+      char c = k < inside.size() ? inside[k] : ' ';
+      if (c == ' ' || c == ',' || c == '\t') {
+        if (!word.empty() && pipeline.FindTree(word)) return word;
+        word.clear();
+      } else {
+        word += c;
+      }
+    }
+    i = end + 1;
+    while (i < subject.size() && subject[i] == ' ') ++i;
+  }
+  return "";
+}
+
+PatchLoop::PatchLoop(store::Store& db, Clock& clock, const Pipeline& pipeline, patchwork::Client* pw,
+                     PatchLoopOptions options, PatchLoopObserver& observer)
+    : db_(db), clock_(clock), pipeline_(pipeline), pw_(pw), o_(std::move(options)), observer_(observer) {}
+
+namespace {
+
+model::SeriesRecord RecordOf(const patchwork::Series& s, const std::string& source, const std::string& now) {
+  model::SeriesRecord r;
+  r.source = source;
+  r.series_id = s.id;
+  r.name = SanitizeUtf8(s.name);
+  r.version = std::to_string(s.version);
+  r.submitter = SanitizeUtf8(s.submitter.name.empty() ? s.submitter.email
+                                                      : fmt::format("{} <{}>", s.submitter.name, s.submitter.email));
+  r.series_json = DumpJson(SeriesToJson(s));
+  r.state = "queued";
+  r.queued_at = now;
+  r.updated_at = now;
+  return r;
+}
+
+}  // namespace
+
+Result<int> PatchLoop::Poll() {
+  if (!pw_) return Status::InvalidArgument("no Patchwork to poll");
+  auto cursor = db_.WatchCursor(o_.source);
+  if (!cursor.ok()) return cursor.status();
+  std::string since = cursor->empty() ? o_.since : *cursor;
+  auto events = pw_->SeriesCompleted(o_.project, since);
+  if (!events.ok()) return events.status();
+  int queued = 0;
+  for (const auto& e : *events) {
+    auto seen = db_.EventAccepted(o_.source, e.id);
+    if (!seen.ok()) return seen.status();
+    if (*seen) continue;  // `since` is inclusive: the cursor's own events come again
+    auto series = pw_->GetSeries(e.series_id);
+    if (!series.ok()) return series.status();
+    if (!series->received_all) {
+      observer_.OnWarning(fmt::format("series {} completed but not all its patches arrived: not queued", e.series_id));
+      continue;  // not accepted: a later poll sees the event again
+    }
+    std::optional<model::SeriesRecord> queue;
+    auto earlier = db_.FindSeries(o_.source, e.series_id);
+    if (earlier.ok() && !o_.retest) {
+      observer_.OnNote(fmt::format("series {} was tested already ({}); --retest tests it again", e.series_id,
+                                   earlier->state));
+    } else {
+      queue = RecordOf(*series, o_.source, clock_.UtcNow());
+    }
+    auto id = db_.AcceptEvent(o_.source, e.id, e.date, queue);
+    if (!id.ok()) return id.status();
+    if (*id) {
+      ++queued;
+      observer_.OnNote(fmt::format("queued series {} \"{}\" ({} patches)", e.series_id, SanitizeLine(series->name),
+                                   series->patches.size()));
+    }
+  }
+  return queued;
+}
+
+Result<int64_t> PatchLoop::QueueSeries(int64_t patchwork_series_id) {
+  if (!pw_) return Status::InvalidArgument("no Patchwork");
+  auto series = pw_->GetSeries(patchwork_series_id);
+  if (!series.ok()) return series.status();
+  if (!series->received_all) {
+    return Status::InvalidArgument(fmt::format("series {} has {} of its {} patches: not complete yet", series->id,
+                                               series->patches.size(), series->total));
+  }
+  return db_.QueueSeries(RecordOf(*series, o_.source, clock_.UtcNow()));
+}
+
+Result<int64_t> PatchLoop::QueueBranch(const std::string& base, const std::string& head) {
+  GitResult b = Git(o_.repo, {"rev-parse", "--verify", "--quiet", base + "^{commit}"});
+  if (b.exit_code != 0) return Status::InvalidArgument(fmt::format("--base {}: not a commit of {}", base, o_.repo));
+  GitResult h = Git(o_.repo, {"rev-parse", "--verify", "--quiet", head + "^{commit}"});
+  if (h.exit_code != 0) return Status::InvalidArgument(fmt::format("--head {}: not a commit of {}", head, o_.repo));
+  model::SeriesRecord r;
+  r.source = "branch:" + fs::absolute(o_.repo).lexically_normal().string();
+  r.name = fmt::format("{}..{}", base, head);
+  r.version = "1";
+  r.state = "queued";
+  r.base_commit = Trimmed(b.output);
+  r.head_commit = Trimmed(h.output);
+  r.series_json = DumpJson(json{{"base", base}, {"head", head}});
+  r.queued_at = r.updated_at = clock_.UtcNow();
+  return db_.QueueSeries(r);
+}
+
+Result<std::vector<SeriesOutcome>> PatchLoop::Work() {
+  store::SeriesQuery q;
+  q.source = o_.source;
+  q.states = {"queued", "testing", "reporting"};
+  auto pending = db_.ListSeries(q);
+  if (!pending.ok()) return pending.status();
+  std::vector<model::SeriesRecord> todo = std::move(*pending);
+  std::reverse(todo.begin(), todo.end());  // oldest first
+  std::vector<SeriesOutcome> out;
+  for (auto& s : todo) {
+    if (o_.cancel && o_.cancel->stopping()) break;
+    if (s.state != "reporting") {
+      if (s.state == "testing") observer_.OnNote(fmt::format("series {}: tested again (it was cut short)", s.id));
+      Status t = Test(&s);
+      if (!t.ok()) {
+        if (t.code() == Status::Code::kInvalidArgument) return t;  // permanent: the series waits
+        observer_.OnWarning(fmt::format("series {}: {} (it stays queued)", s.id, t.message()));
+        continue;
+      }
+    }
+    Status r = Report(&s);
+    if (!r.ok()) {
+      if (r.code() == Status::Code::kInvalidArgument) return r;
+      observer_.OnWarning(fmt::format("series {}: {} (its report is sent on the next round)", s.id, r.message()));
+      continue;
+    }
+    out.push_back({s.id, s.state, s.conclusion});
+  }
+  return out;
+}
+
+namespace {
+
+// A check as the loop posts it.
+model::SeriesCheckRecord CheckRecord(int64_t series, int64_t patch, const std::string& phase, const std::string& context,
+                                     const std::string& state, const std::string& description,
+                                     const std::string& target_url) {
+  model::SeriesCheckRecord c;
+  c.series = series;
+  c.patch_id = patch;
+  c.phase = phase;
+  c.context = context;
+  c.state = state;
+  c.description = description;
+  c.target_url = target_url;
+  c.status = "planned";
+  return c;
+}
+
+// Posts `c` unless it was posted: one found "posting" (vigil stopped between
+// the request and its record) is looked for on Patchwork first.
+Status PostOnce(store::Store& db, patchwork::Client& pw, Clock& clock, model::SeriesCheckRecord c) {
+  if (c.status == "posted") return Status::OK();
+  if (c.status == "posting") {
+    auto existing = pw.ListChecks(c.patch_id);
+    if (!existing.ok()) return existing.status();
+    for (const auto& e : *existing) {
+      if (e.context == c.context && e.state == c.state && e.description == c.description) {
+        c.status = "posted";
+        c.posted_at = clock.UtcNow();
+        return db.SetSeriesCheck(c);
+      }
+    }
+  }
+  c.status = "posting";
+  if (Status s = db.SetSeriesCheck(c); !s.ok()) return s;
+  patchwork::Check check;
+  check.state = c.state;
+  check.context = c.context;
+  check.description = c.description;
+  check.target_url = c.target_url;
+  if (Status s = pw.PostCheck(c.patch_id, check); !s.ok()) return s;
+  c.status = "posted";
+  c.posted_at = clock.UtcNow();
+  return db.SetSeriesCheck(c);
+}
+
+void RemoveCheckout(const std::string& repo, const std::string& checkout) {
+  std::error_code ec;
+  if (fs::exists(checkout, ec)) {
+    (void)Git(repo, {"worktree", "remove", "--force", checkout});
+    fs::remove_all(checkout, ec);
+  }
+  (void)Git(repo, {"worktree", "prune"});
+}
+
+std::vector<int64_t> PatchIds(const json& sj) {
+  std::vector<int64_t> ids;
+  auto it = sj.find("patches");
+  if (it == sj.end() || !it->is_array()) return ids;
+  for (const auto& p : *it) {
+    if (int64_t id = Int(p, "id")) ids.push_back(id);
+  }
+  return ids;
+}
+
+}  // namespace
+
+Result<int64_t> PatchLoop::RunTests(const std::string& checkout, const std::string& label, int64_t baseline,
+                                    std::string* failure) {
+  (void)baseline;
+  sys::SandboxSpec spec;
+  spec.writable = {checkout};
+  for (const std::string& f : {o_.token_file, o_.db_path, o_.db_path + "-wal", o_.db_path + "-shm", o_.db_path + "-journal",
+                               pipeline_.email.password_file}) {
+    std::error_code ec;
+    if (!f.empty() && fs::exists(f, ec)) spec.masked.push_back(fs::absolute(f).string());
+  }
+  if (Status s = sys::GiveToSandbox(checkout, spec); !s.ok()) return s;
+  std::vector<std::string> prefix = sys::SandboxPrefix(spec);
+  std::vector<std::string> env = runner::ClearEnvironment(o_.base_env, {});
+
+  if (!pipeline_.run.build.empty()) {
+    observer_.OnNote(fmt::format("{}: building: {}", label, SanitizeLine(pipeline_.run.build)));
+    sys::ProcessOptions po;
+    po.argv = prefix;
+    po.argv.insert(po.argv.end(), {"/bin/sh", "-c", pipeline_.run.build});
+    po.cwd = checkout;
+    po.env = env;
+    po.timeout = std::chrono::hours(2);
+    po.max_output_bytes = 4 << 20;
+    po.cancel = o_.cancel;
+    auto r = sys::RunProcess(po);
+    if (!r.ok()) return r.status();
+    if (r->cancelled) return Status::IOError("stopped while building");
+    if (!(r->status.exited() && r->status.exit_code() == 0)) {
+      // The last lines say why.
+      std::string out = Trimmed(r->output);
+      size_t from = out.size();
+      for (int lines = 0; lines < 3 && from != std::string::npos && from > 0; ++lines) from = out.rfind('\n', from - 1);
+      std::string tail = from == std::string::npos ? out : out.substr(from + 1);
+      *failure = fmt::format("Build failed ({}): {}", r->timed_out ? "timed out" : r->status.ToString(), Words(tail));
+      return int64_t{0};
+    }
+  }
+
+  RunRequest req;
+  req.tests_dir = (fs::path(checkout) / pipeline_.run.tests).string();
+  req.filter.collections = pipeline_.run.collections;
+  req.filter.tests = pipeline_.run.tests_filter;
+  req.jobs = pipeline_.run.jobs;
+  req.retries = pipeline_.run.retries;
+  req.known_issues = pipeline_.run.known_issues;
+  req.baseline = "none";  // judged below, against the base commit's run
+  req.db_path = o_.db_path;
+  req.command_line = label;
+  req.host = sys::HostName();
+  req.base_env = o_.base_env;
+  req.env_clear = true;
+  req.owner = sys::SelfOwner();
+  req.test_wrapper = prefix;
+  req.cancel = o_.cancel;
+  QuietRun quiet(observer_);
+  RunSession session(db_, clock_, quiet);
+  auto end = session.Execute(req);
+  if (!end.ok()) {
+    *failure = Cap(fmt::format("Tests did not run: {}", end.status().message()));
+    return int64_t{0};
+  }
+  if (end->cancelled) return Status::IOError("stopped while testing");
+  return end->run_id;
+}
+
+Result<int64_t> PatchLoop::BaselineRun(const PipelineTree& tree, const std::string& base_commit) {
+  std::string key = tree.name + "@" + pipeline_.hash;
+  auto known = db_.FindBaseline(key, base_commit);
+  if (known.ok()) return known;
+  std::string checkout = (fs::path(o_.work_dir) / fmt::format("base-{}-{}", tree.name, base_commit.substr(0, 12))).string();
+  RemoveCheckout(o_.repo, checkout);
+  GitResult add = Git(o_.repo, {"worktree", "add", "--detach", checkout, base_commit});
+  if (add.exit_code != 0) return Status::IOError(fmt::format("git worktree add: {}", Words(add.output)));
+  observer_.OnNote(fmt::format("testing the base of {}: {}", tree.name, base_commit.substr(0, 12)));
+  std::string failure;
+  auto run = RunTests(checkout, fmt::format("baseline {} {}", tree.name, base_commit.substr(0, 12)), 0, &failure);
+  RemoveCheckout(o_.repo, checkout);
+  if (!run.ok()) return run.status();
+  if (*run == 0) {
+    observer_.OnWarning(fmt::format("the base of {} ({}) does not test: {}; failures are not compared", tree.name,
+                                    base_commit.substr(0, 12), failure));
+    return int64_t{0};
+  }
+  if (Status s = db_.SetBaseline(key, base_commit, *run); !s.ok()) return s;
+  return run;
+}
+
+namespace {
+
+struct Conclusion {
+  std::string state;        // success, warning, fail
+  std::string description;  // one line
+};
+
+Conclusion FromVerdict(const judge::Verdict& v, int passed_tests, int passed_subtests) {
+  auto paths = [](const std::vector<judge::VerdictItem>& items) {
+    std::string s;
+    for (size_t i = 0; i < items.size() && i < 3; ++i) s += (i ? ", " : "") + items[i].path;
+    if (items.size() > 3) s += fmt::format(" and {} more", items.size() - 3);
+    return s;
+  };
+  if (v.level == judge::Level::kCritical && !v.crashes.empty()) {
+    return {"fail", Cap("Critical: " + v.crashes.front().title)};
+  }
+  if (v.level != judge::Level::kSuccess) {
+    if (!v.failures.empty()) {
+      return {"fail", Cap(fmt::format("Failed: {} new failure{}: {}", v.failures.size(), v.failures.size() == 1 ? "" : "s",
+                                      paths(v.failures)))};
+    }
+    if (!v.missing.empty()) return {"fail", Cap(fmt::format("Failed: {} planned tests did not run", v.missing.size()))};
+    return {"fail", Cap("Failed: " + v.conclusion)};
+  }
+  if (!v.flaky.empty()) {
+    return {"warning", Cap(fmt::format("Unstable: {} flaky: {}", v.flaky.size(), paths(v.flaky)))};
+  }
+  std::string extra;
+  if (!v.preexisting.empty()) extra += fmt::format(", {} failing on the base as well", v.preexisting.size());
+  if (!v.known.empty()) extra += fmt::format(", {} known", v.known.size());
+  if (!v.quarantined.empty()) extra += fmt::format(", {} quarantined", v.quarantined.size());
+  if (passed_subtests > 0) {
+    return {"success", Cap(fmt::format("Success: {} subtests passed{}", passed_subtests, extra))};
+  }
+  return {"success", Cap(fmt::format("Success: {} tests passed{}", passed_tests, extra))};
+}
+
+}  // namespace
+
+Status PatchLoop::Test(model::SeriesRecord* s) {
+  const std::string now = clock_.UtcNow();
+  s->state = "testing";
+  s->updated_at = now;
+  if (Status st = db_.UpdateSeries(*s); !st.ok()) return st;
+  json sj = ParseJson(s->series_json);
+  const bool branch = s->series_id == 0;
+  const std::vector<int64_t> patches = PatchIds(sj);
+  const std::string& context = pipeline_.run.context;
+
+  // Work has started: pending on every patch (once).
+  if (!o_.dry_run && pw_ && !branch) {
+    auto checks = db_.LoadSeriesChecks(s->id);
+    if (!checks.ok()) return checks.status();
+    for (int64_t patch : patches) {
+      model::SeriesCheckRecord c =
+          CheckRecord(s->id, patch, "pending", context, "pending", "Testing started", Fill(pipeline_.target_url, 0, s->series_id, patch));
+      c.target_url = "";
+      for (const auto& e : *checks) {
+        if (e.patch_id == patch && e.phase == "pending" && e.context == context) c = e;
+      }
+      Status p = PostOnce(db_, *pw_, clock_, c);
+      if (p.code() == Status::Code::kInvalidArgument) return p;
+      if (!p.ok()) observer_.OnWarning(fmt::format("series {}: pending check on patch {}: {}", s->id, patch, p.message()));
+    }
+  }
+
+  std::error_code ec;
+  fs::create_directories(o_.work_dir, ec);
+  const std::string checkout = (fs::path(o_.work_dir) / fmt::format("series-{}", s->id)).string();
+  RemoveCheckout(o_.repo, checkout);
+  json result;
+  std::string mbox_path;
+  std::string subject = Str(sj, "name");
+  const PipelineTree* tree = nullptr;
+  std::string apply_error;
+
+  if (branch) {
+    GitResult add = Git(o_.repo, {"worktree", "add", "--detach", checkout, s->head_commit});
+    if (add.exit_code != 0) return Status::IOError(fmt::format("git worktree add: {}", Words(add.output)));
+  } else {
+    auto mbox = pw_->GetMbox(Str(sj, "mbox_url"));
+    if (!mbox.ok()) return mbox.status();
+    mbox_path = (fs::path(o_.work_dir) / fmt::format("series-{}.mbox", s->id)).string();
+    {
+      std::ofstream f(mbox_path, std::ios::binary | std::ios::trunc);
+      f << *mbox;
+      if (!f) return Status::IOError(fmt::format("cannot write {}", mbox_path));
+    }
+    // The thread's subject: the cover letter's (else the first patch's), as mailed.
+    const json* first = nullptr;
+    if (sj.contains("cover") && sj["cover"].is_object()) first = &sj["cover"];
+    else if (sj.contains("patches") && sj["patches"].is_array() && !sj["patches"].empty()) first = &sj["patches"][0];
+    if (first) {
+      subject = Str(*first, "name");
+      if (!Str(*first, "mbox_url").empty()) {
+        auto one = pw_->GetMbox(Str(*first, "mbox_url"));
+        if (one.ok() && !FirstSubject(*one).empty()) subject = FirstSubject(*one);
+      }
+    }
+    std::string tagged = TaggedTree(pipeline_, first ? Str(*first, "name") : subject);
+    if (tagged.empty()) tagged = TaggedTree(pipeline_, subject);
+    std::vector<const PipelineTree*> candidates;
+    if (!tagged.empty()) {
+      candidates.push_back(pipeline_.FindTree(tagged));
+    } else {
+      for (const auto& t : pipeline_.trees) candidates.push_back(&t);
+    }
+    for (const PipelineTree* t : candidates) {
+      std::string ref = t->branch;
+      if (!t->remote.empty()) {
+        GitResult f = Git(o_.repo, {"fetch", "--quiet", t->remote, t->branch});
+        if (f.exit_code != 0) return Status::IOError(fmt::format("git fetch {} {}: {}", t->remote, t->branch, Words(f.output)));
+        ref = "FETCH_HEAD";
+      }
+      GitResult base = Git(o_.repo, {"rev-parse", "--verify", "--quiet", ref + "^{commit}"});
+      if (base.exit_code != 0) {
+        observer_.OnWarning(fmt::format("tree {}: branch {} not found in {}", t->name, t->branch, o_.repo));
+        continue;
+      }
+      s->base_commit = Trimmed(base.output);
+      GitResult add = Git(o_.repo, {"worktree", "add", "--detach", checkout, s->base_commit});
+      if (add.exit_code != 0) return Status::IOError(fmt::format("git worktree add: {}", Words(add.output)));
+      GitResult am = Git(checkout, {"-c", "user.name=vigil", "-c", "user.email=vigil@localhost", "am", "--quiet",
+                                    "--no-3way", mbox_path});
+      if (am.exit_code == 0) {
+        tree = t;
+        break;
+      }
+      apply_error = fmt::format("Does not apply to {}: {}", t->name, Words(am.output));
+      (void)Git(checkout, {"am", "--abort"});
+      RemoveCheckout(o_.repo, checkout);
+    }
+    if (!tree && apply_error.empty()) apply_error = "Does not apply: no tree of the pipeline could be checked out";
+  }
+
+  Conclusion conclusion;
+  int64_t run_id = 0, base_run = 0;
+  std::vector<std::string> failing_lines;
+  std::string failing_test;
+  if (!branch && !tree) {
+    conclusion = {"fail", Cap(apply_error)};
+  } else {
+    if (tree) {
+      s->tree = tree->name;
+      GitResult head = Git(checkout, {"rev-parse", "HEAD"});
+      s->head_commit = Trimmed(head.output);
+    } else {
+      s->tree = "";
+    }
+    PipelineTree branch_tree{"branch", "", ""};
+    auto b = BaselineRun(tree ? *tree : branch_tree, s->base_commit);
+    if (!b.ok()) {
+      RemoveCheckout(o_.repo, checkout);
+      return b.status();
+    }
+    base_run = *b;
+    std::string failure;
+    observer_.OnNote(fmt::format("series {}: testing {} on {}", s->id, s->head_commit.substr(0, 12),
+                                 tree ? tree->name : s->base_commit.substr(0, 12)));
+    auto run = RunTests(checkout, fmt::format("series {} ({})", s->id, s->name), base_run, &failure);
+    RemoveCheckout(o_.repo, checkout);
+    if (!run.ok()) return run.status();
+    run_id = *run;
+    if (run_id == 0) {
+      conclusion = {"fail", Cap(failure)};
+    } else {
+      VerdictRequest vr;
+      vr.run_id = run_id;
+      vr.baseline = base_run ? std::to_string(base_run) : "none";
+      vr.known_issues = pipeline_.run.known_issues;
+      auto v = ComputeVerdict(db_, vr);
+      if (!v.ok()) return v.status();
+      int passed_tests = 0, passed_subtests = 0;
+      if (auto attempts = db_.LoadAttempts(run_id); attempts.ok()) {
+        std::map<std::string, const model::AttemptRecord*> last;
+        for (const auto& a : *attempts) last[a.test_path] = &a;
+        for (const auto& [path, a] : last) {
+          if (a->status == "PASS") ++passed_tests;
+          for (const auto& sub : a->subtests) passed_subtests += sub.status == "PASS";
+        }
+      }
+      conclusion = FromVerdict(*v, passed_tests, passed_subtests);
+      for (const auto& f : v->failures) failing_lines.push_back(fmt::format("  {} {}", f.status, f.path));
+      for (const auto& c : v->crashes) failing_lines.push_back(fmt::format("  kernel: {} ({})", c.title, c.test));
+      if (!v->failures.empty()) {
+        std::string p = v->failures.front().path;
+        size_t c1 = p.find(':');
+        size_t c2 = c1 == std::string::npos ? std::string::npos : p.find(':', c1 + 1);
+        failing_test = c2 == std::string::npos ? p : p.substr(0, c2);
+      }
+      for (const auto& f : v->preexisting) failing_lines.push_back(fmt::format("  {} {} (failing on the base as well)", f.status, f.path));
+      for (const auto& f : v->flaky) failing_lines.push_back(fmt::format("  FLAKY {}", f.path));
+    }
+  }
+
+  // What is reported, composed now so that reporting only delivers it.
+  result["tree"] = s->tree;
+  result["base"] = s->base_commit;
+  result["head"] = s->head_commit;
+  result["run"] = run_id;
+  result["base_run"] = base_run;
+  result["checks"] = json::array();
+  const std::string target = Fill(pipeline_.target_url, run_id, s->series_id, 0);
+  for (int64_t patch : patches) {
+    result["checks"].push_back({{"patch", patch},
+                                {"context", context},
+                                {"state", conclusion.state},
+                                {"description", conclusion.description},
+                                {"target_url", run_id ? Fill(pipeline_.target_url, run_id, s->series_id, patch) : ""}});
+  }
+  s->conclusion = fmt::format("{}: {}", conclusion.state, conclusion.description);
+
+  if (pipeline_.email.enabled && !branch) {
+    const PipelineEmail& e = pipeline_.email;
+    mail::Address from = ParseAddress(e.from);
+    json m;
+    m["from"] = {{"name", from.name}, {"email", from.email}};
+    m["to"] = json::array();
+    json sub = sj.value("submitter", json::object());
+    if (e.to_submitter && !Str(sub, "email").empty()) m["to"].push_back({{"name", Str(sub, "name")}, {"email", Str(sub, "email")}});
+    m["cc"] = json::array();
+    for (const auto& c : e.cc) {
+      mail::Address a = ParseAddress(c);
+      m["cc"].push_back({{"name", a.name}, {"email", a.email}});
+    }
+    std::string thread;
+    if (sj.contains("cover") && sj["cover"].is_object()) thread = Str(sj["cover"], "msgid");
+    if (thread.empty() && sj.contains("patches") && sj["patches"].is_array() && !sj["patches"].empty())
+      thread = Str(sj["patches"][0], "msgid");
+    m["in_reply_to"] = StripAngles(thread);
+    m["subject"] = mail::ReplySubject(subject);
+    std::string domain = from.email.substr(from.email.find('@') + 1);
+    m["message_id"] = mail::NewMessageId(fmt::format("{}.{}.{}", s->series_id, s->round, pipeline_.hash.substr(0, 8)), domain);
+    std::string body;
+    std::string who = Str(sub, "name").empty() ? "" : " " + SanitizeLine(Str(sub, "name"));
+    body += fmt::format("Hi{},\n\n", who);
+    body += fmt::format("Thank you for your series \"{}\" (v{}, {} patch{}).\n", SanitizeLine(s->name), s->version,
+                        patches.size(), patches.size() == 1 ? "" : "es");
+    if (tree) {
+      body += fmt::format("It was applied on {} ({} at {}) and tested by vigil.\n\n", tree->name, tree->branch,
+                          s->base_commit.substr(0, 12));
+    } else {
+      body += "\n";
+    }
+    body += fmt::format("{}: {}: {}\n", context, conclusion.state, conclusion.description);
+    if (!failing_lines.empty()) {
+      body += "\nTests and kernel reports:\n";
+      for (size_t i = 0; i < failing_lines.size() && i < 50; ++i) body += SanitizeLine(failing_lines[i]) + "\n";
+      if (failing_lines.size() > 50) body += fmt::format("  ... and {} more\n", failing_lines.size() - 50);
+    }
+    if (tree && !failing_test.empty()) {
+      body += "\nTo reproduce:\n";
+      body += fmt::format("  git checkout {}\n", s->base_commit.substr(0, 12));
+      body += fmt::format("  curl -s {} | git am\n", ShellQuote(SanitizeLine(Str(sj, "mbox_url"))));
+      body += fmt::format("  vigil run --tests {} -t {}\n", ShellQuote(pipeline_.run.tests), ShellQuote(SanitizeLine(failing_test)));
+    }
+    body += "\nLinks:\n";
+    if (!Str(sj, "web_url").empty()) body += fmt::format("  series: {}\n", SanitizeLine(Str(sj, "web_url")));
+    if (!target.empty() && run_id) body += fmt::format("  results: {}\n", SanitizeLine(target));
+    body += "\n-- \nvigil\n";
+    m["body"] = body;
+    result["email"] = m;
+  }
+  s->result_json = DumpJson(result);
+  s->state = "reporting";
+  s->updated_at = clock_.UtcNow();
+  if (!mbox_path.empty()) fs::remove(mbox_path, ec);
+  observer_.OnNote(fmt::format("series {}: {}", s->id, SanitizeLine(s->conclusion)));
+  return db_.UpdateSeries(*s);
+}
+
+Status PatchLoop::Report(model::SeriesRecord* s) {
+  json rj = ParseJson(s->result_json);
+  if (!o_.dry_run && pw_ && s->series_id != 0) {
+    auto stored = db_.LoadSeriesChecks(s->id);
+    if (!stored.ok()) return stored.status();
+    for (const auto& c : rj.value("checks", json::array())) {
+      model::SeriesCheckRecord rec = CheckRecord(s->id, Int(c, "patch"), "final", Str(c, "context"), Str(c, "state"),
+                                                 Str(c, "description"), Str(c, "target_url"));
+      for (const auto& e : *stored) {
+        if (e.patch_id == rec.patch_id && e.phase == "final" && e.context == rec.context) rec.status = e.status;
+      }
+      if (Status p = PostOnce(db_, *pw_, clock_, rec); !p.ok()) return p;
+    }
+  } else if (o_.dry_run) {
+    for (const auto& c : rj.value("checks", json::array())) {
+      observer_.OnNote(fmt::format("series {}: would post on patch {}: {} {}: {}", s->id, Int(c, "patch"),
+                                   Str(c, "context"), Str(c, "state"), SanitizeLine(Str(c, "description"))));
+    }
+  }
+
+  if (rj.contains("email") && rj["email"].is_object()) {
+    const json& m = rj["email"];
+    auto sent = db_.LoadSeriesMail(s->id);
+    bool done = false;
+    if (sent.ok()) {
+      if (sent->status == "sending") {
+        observer_.OnWarning(fmt::format(
+            "series {}: its e-mail was being sent when vigil stopped; it is not sent again (at most once)", s->id));
+        done = true;
+      } else if (sent->status == "sent" || sent->status == "written") {
+        done = true;
+      }
+    }
+    if (!done) {
+      mail::Message msg;
+      auto addr = [](const json& a) { return mail::Address{Str(a, "name"), Str(a, "email")}; };
+      msg.from = addr(m.value("from", json::object()));
+      for (const auto& a : m.value("to", json::array())) msg.to.push_back(addr(a));
+      for (const auto& a : m.value("cc", json::array())) msg.cc.push_back(addr(a));
+      msg.subject = Str(m, "subject");
+      msg.message_id = Str(m, "message_id");
+      msg.in_reply_to = Str(m, "in_reply_to");
+      if (!msg.in_reply_to.empty()) msg.references = {msg.in_reply_to};
+      msg.date = std::chrono::system_clock::to_time_t(clock_.Now());
+      msg.body = Str(m, "body");
+      msg.extra_headers = {{"X-Vigil-Series", std::to_string(s->series_id)}};
+      model::SeriesMailRecord rec;
+      rec.series = s->id;
+      rec.message_id = msg.message_id;
+      rec.updated_at = clock_.UtcNow();
+      if (o_.dry_run) {
+        std::error_code ec;
+        fs::create_directories(fs::path(o_.work_dir) / "mail", ec);
+        rec.path = (fs::path(o_.work_dir) / "mail" / fmt::format("series-{}-{}.eml", s->series_id, s->round)).string();
+        std::ofstream f(rec.path, std::ios::binary | std::ios::trunc);
+        f << mail::Render(msg);
+        if (!f) return Status::IOError(fmt::format("cannot write {}", rec.path));
+        rec.status = "written";
+        if (Status st = db_.SetSeriesMail(rec); !st.ok()) return st;
+        observer_.OnNote(fmt::format("series {}: e-mail written to {}", s->id, rec.path));
+      } else if (msg.to.empty() && msg.cc.empty()) {
+        observer_.OnWarning(fmt::format("series {}: no recipient for its e-mail", s->id));
+      } else {
+        sys::SmtpSettings smtp;
+        smtp.url = pipeline_.email.smtp;
+        smtp.starttls = pipeline_.email.starttls;
+        smtp.user = pipeline_.email.user;
+        if (!pipeline_.email.password_file.empty()) {
+          std::ifstream pf(pipeline_.email.password_file);
+          if (!pf) return Status::InvalidArgument(fmt::format("cannot read {}", pipeline_.email.password_file));
+          std::getline(pf, smtp.password);
+        }
+        rec.status = "sending";
+        if (Status st = db_.SetSeriesMail(rec); !st.ok()) return st;
+        Status sent_status = mail::Send(smtp, msg);
+        rec.status = sent_status.ok() ? "sent" : "failed";
+        rec.updated_at = clock_.UtcNow();
+        if (Status st = db_.SetSeriesMail(rec); !st.ok()) return st;
+        if (!sent_status.ok()) return Status::IOError(sent_status.message());
+        observer_.OnNote(fmt::format("series {}: e-mail sent ({} recipients)", s->id, mail::Recipients(msg).size()));
+      }
+    }
+  }
+  s->state = "done";
+  s->updated_at = clock_.UtcNow();
+  return db_.UpdateSeries(*s);
+}
+
+}  // namespace vigil::engine

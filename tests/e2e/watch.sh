@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# The patch loop against a real Patchwork (../shared/patchwork, v3.1.3 on
+# Debian's Django) and a real SMTP server (Debian's aiosmtpd, Maildir):
+# series made with git format-patch --thread --cover-letter are delivered
+# to Patchwork as the mailing list would, and `vigil watch --once` applies
+# them to a small repository holding a kselftest tree, tests them sandboxed
+# on the host against their tree's base, posts checks and replies by mail.
+# Needs ../shared/patchwork from the project's root: skipped without it.
+source "$(dirname "$0")/lib.sh"
+
+PW_SERVER=${VIGIL_PATCHWORK:-$VIGIL_SRC/../shared/patchwork/pw-server}
+if [ ! -x "$PW_SERVER" ] && [ ! -f "$PW_SERVER" ]; then
+  echo "SKIP: no Patchwork server at $PW_SERVER (../shared/patchwork from the project's root)"
+  exit 77
+fi
+"$PY" -c 'import django, rest_framework, django_filters, aiosmtpd' 2>/dev/null || {
+  echo "FAIL: python3-django, python3-djangorestframework, python3-django-filters and python3-aiosmtpd are needed"
+  exit 1
+}
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PW_PORT=$(free_port)
+SMTP_PORT=$(free_port)
+PW_DIR=$TMP/pw
+MAILDIR=$TMP/mail
+ESCAPE=/var/tmp/vigil-e2e-watch-escape-$$
+# Checkouts where the sandbox user can reach them ($TMP is private).
+WORK=/var/tmp/vigil-e2e-watch-$$
+cleanup() {
+  bash "$PW_SERVER" stop "$PW_DIR" >/dev/null 2>&1 || true
+  [ -n "${SMTP_PID:-}" ] && kill "$SMTP_PID" 2>/dev/null || true
+  rm -f "$ESCAPE"
+  rm -rf "$WORK" "$WORK-dry"
+  [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+bash "$PW_SERVER" start "$PW_DIR" "$PW_PORT" > "$TMP/pw.env"
+PW_URL=$(sed -n 's/^url=//p' "$TMP/pw.env")
+echo "$(sed -n 's/^token=//p' "$TMP/pw.env")" > "$TMP/token"
+chmod 600 "$TMP/token"
+mkdir -p "$MAILDIR"/{cur,new,tmp}
+"$PY" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR" > "$TMP/smtp.log" 2>&1 &
+SMTP_PID=$!
+
+# --- The repository: a kselftest tree whose check.sh reads lib/*.
+REPO=$TMP/repo
+mkdir -p "$REPO/selftests/c" "$REPO/lib"
+git -C "$REPO" init -q -b main
+git -C "$REPO" config user.email dev@example.org
+git -C "$REPO" config user.name "Dev Eloper"
+echo "c:check.sh" > "$REPO/selftests/kselftest-list.txt"
+cat > "$REPO/selftests/c/check.sh" <<EOT
+#!/bin/sh
+lib=\$(dirname "\$0")/../../lib
+echo "TAP version 13"
+echo "1..3"
+rc=0
+n=0
+for t in first second third; do
+  n=\$((n + 1))
+  if [ "\$(cat "\$lib/\$t")" = ok ]; then echo "ok \$n \$t"; else echo "not ok \$n \$t"; rc=1; fi
+done
+[ -e "\$lib/slow" ] && sleep 20
+# What a test from a stranger must not be able to do:
+touch $ESCAPE 2>/dev/null && echo "# wrote outside its checkout"
+cat $TMP/token 2>/dev/null | sed 's/^/# token: /'
+exit \$rc
+EOT
+chmod +x "$REPO/selftests/c/check.sh"
+for t in first second third; do echo ok > "$REPO/lib/$t"; done
+echo "notes" > "$REPO/lib/notes"
+git -C "$REPO" add -A && git -C "$REPO" commit -qm "base"
+git -C "$REPO" checkout -q -b net
+echo bad > "$REPO/lib/third"          # net already fails third
+echo "only on net" > "$REPO/lib/netonly"
+git -C "$REPO" add -A && git -C "$REPO" commit -qm "net: third fails, netonly"
+git -C "$REPO" checkout -q main
+
+cat > "$TMP/pipeline.toml" <<EOT
+[[tree]]
+name = "net-next"
+branch = "main"
+
+[[tree]]
+name = "net"
+branch = "net"
+
+[run]
+tests = "selftests"
+context = "vigil-test"
+
+[checks]
+target_url = "http://ci.example.org/runs/{run}"
+
+[email]
+smtp = "smtp://127.0.0.1:$SMTP_PORT"
+from = "Vigil CI <ci@example.org>"
+cc = ["test@example.org"]
+EOT
+
+# series NAME BASE PREFIX COMMANDS...: commits on a branch off BASE (one per
+# command, run in the scratch clone), mailed to Patchwork as a thread.
+SCRATCH=$TMP/scratch
+git clone -q "$REPO" "$SCRATCH"
+git -C "$SCRATCH" config user.email "sub@example.org"
+git -C "$SCRATCH" config user.name "Sub Mitter"
+series() {
+  local name=$1 base=$2 prefix=$3 from i=0
+  shift 3
+  git -C "$SCRATCH" checkout -q -B "s-$name" "origin/$base"
+  from=$(git -C "$SCRATCH" rev-parse HEAD)
+  for cmd in "$@"; do
+    if [[ $cmd == UNSENT:* ]]; then  # a commit the series builds on but does not carry
+      (cd "$SCRATCH" && eval "${cmd#UNSENT:}") && git -C "$SCRATCH" add -A && git -C "$SCRATCH" commit -qm unsent
+      from=$(git -C "$SCRATCH" rev-parse HEAD)
+      continue
+    fi
+    i=$((i + 1))
+    (cd "$SCRATCH" && eval "$cmd") && git -C "$SCRATCH" add -A && git -C "$SCRATCH" commit -qm "$name: change $i"
+  done
+  git -C "$SCRATCH" format-patch -q --thread --cover-letter --stdout --subject-prefix="$prefix" "$from" |
+    sed "s/\*\*\* SUBJECT HERE \*\*\*/series $name/" | bash "$PW_SERVER" inject-mbox "$PW_DIR"
+}
+pw_get() { curl -sf "$PW_URL$1"; }
+
+series pass main "PATCH net-next" "echo one >> lib/notes" "echo two >> lib/notes"
+series breaks main "PATCH net-next" "echo three >> lib/notes" "echo bad > lib/second"
+series noapply main "PATCH" "UNSENT:echo x > lib/ghost" "echo y >> lib/ghost"
+series tagged net "PATCH net" "echo more >> lib/netonly"
+series firstfit net "PATCH" "echo again >> lib/netonly"
+
+DB=$TMP/vigil.db
+watch() { "$VIGIL" watch --patchwork "$PW_URL" --project test --token-file "$TMP/token" --repo "$REPO" \
+  --pipeline "$TMP/pipeline.toml" --db "$DB" --work-dir "$WORK" --once "$@"; }
+
+set +e
+watch > "$TMP/w1.out" 2>&1
+rc=$?
+set -e
+cat "$TMP/w1.out"
+expect_eq "watch --once: exit 0" 0 "$rc"
+
+# Every series' checks, as Patchwork has them: "name: state/description ..." per patch.
+checks_of() {  # SERIES_NAME -> one line per patch: pending-count final-state description
+  "$PY" - "$PW_URL" "$1" <<'EOT'
+import json, sys, urllib.request
+url, name = sys.argv[1], sys.argv[2]
+def get(u):
+    with urllib.request.urlopen(u) as r:
+        return json.load(r)
+for s in get(url + "/api/1.2/series/?per_page=100"):
+    if s["name"] != "series " + name:
+        continue
+    for p in s["patches"]:
+        cs = get(url + "/api/1.2/patches/%d/checks/" % p["id"])
+        pend = sum(1 for c in cs if c["state"] == "pending")
+        final = [c for c in cs if c["state"] != "pending"]
+        print(pend, len(final), " | ".join("%s %s: %s" % (c["context"], c["state"], c["description"]) for c in final))
+EOT
+}
+checks_of pass > "$TMP/c.pass"; checks_of breaks > "$TMP/c.breaks"; checks_of noapply > "$TMP/c.noapply"
+checks_of tagged > "$TMP/c.tagged"; checks_of firstfit > "$TMP/c.firstfit"
+cat "$TMP"/c.*
+expect_eq "passing series: success on both patches, one pending and one final each" \
+  "2" "$(grep -c '^1 1 vigil-test success: Success: 3 subtests passed$' "$TMP/c.pass")"
+expect_eq "broken second patch: fail on both patches, naming the subtest" \
+  "2" "$(grep -c '^1 1 vigil-test fail: Failed: 1 new failure: c:check.sh:second$' "$TMP/c.breaks")"
+if grep -q '^1 1 vigil-test fail: Does not apply to net: .*ghost' "$TMP/c.noapply"; then
+  pass "series that applies nowhere: fail with git's words"
+else
+  fail "series that applies nowhere: $(cat "$TMP/c.noapply")"
+fi
+expect_eq "tagged [PATCH net] on net, whose base fails third already: not blamed" \
+  "1" "$(grep -c '^1 1 vigil-test success: Success: 2 subtests passed, 1 failing on the base as well$' "$TMP/c.tagged")"
+expect_eq "untagged, applies only to net: tested there" \
+  "1" "$(grep -c '^1 1 vigil-test success: Success: 2 subtests passed, 1 failing on the base as well$' "$TMP/c.firstfit")"
+"$VIGIL" series --db "$DB" --json > "$TMP/series.json"
+expect_eq "trees chosen: tag, first fit, default" "net net net-next net-next" \
+  "$(json_get "$TMP/series.json" "' '.join(sorted(s['tree'] for s in d['series'] if s['tree']))")"
+expect_eq "baselines: one run per base commit (2 trees) + 4 series runs" 6 \
+  "$(sqlite3 "$DB" 'SELECT COUNT(*) FROM runs')"
+
+# The sandbox: nothing written outside the checkout, the token unreadable.
+if [ -e "$ESCAPE" ]; then fail "a test wrote $ESCAPE outside its checkout"; else pass "sandbox: no write outside the checkout"; fi
+if sqlite3 "$DB" .dump | grep -qF "$(cat "$TMP/token")"; then fail "the token is in the store"; else pass "the token is not in the store (nor readable by tests)"; fi
+if grep -qF "$(cat "$TMP/token")" "$TMP/w1.out"; then fail "the token was printed"; else pass "the token is never printed"; fi
+
+# The e-mails: one per series, threaded under the cover letter.
+mails() { ls "$MAILDIR"/new 2>/dev/null | wc -l; }
+expect_eq "one e-mail per series" 5 "$(mails)"
+"$PY" - "$MAILDIR" "$PW_URL" > "$TMP/mails.txt" <<'EOT'
+import email, json, mailbox, sys, urllib.request
+box = mailbox.Maildir(sys.argv[1], factory=None)
+covers = {}
+with urllib.request.urlopen(sys.argv[2] + "/api/1.2/series/?per_page=100") as r:
+    for s in json.load(r):
+        covers[s["cover_letter"]["msgid"]] = s["name"]
+for key in sorted(box.keys()):
+    m = box[key]
+    irt = m["In-Reply-To"]
+    print("%s|%s|%s|%s|%s" % (covers.get(irt, "?"), m["Subject"], m["References"] == irt, m["To"], m["Cc"]))
+    body = m.get_payload(decode=True).decode()
+    if "second" in covers.get(irt, ""):
+        pass
+    if covers.get(irt) == "series breaks":
+        print("BODY " + body.replace("\n", "\\n"))
+EOT
+cat "$TMP/mails.txt"
+expect_eq "reply to the cover letter, Re: its subject, to the submitter, Cc the list" "series pass|Re: [PATCH net-next 0/2] series pass|True|Sub Mitter <sub@example.org>|test@example.org" \
+  "$(grep '^series pass|' "$TMP/mails.txt")"
+if grep '^BODY' "$TMP/mails.txt" | grep -q 'FAIL c:check.sh:second' && grep '^BODY' "$TMP/mails.txt" | grep -q 'vigil run --tests selftests -t c:check.sh'; then
+  pass "the failing series' e-mail names the subtest and how to reproduce it"
+else
+  fail "the failing series' e-mail: $(grep '^BODY' "$TMP/mails.txt")"
+fi
+
+# Nothing new: a second --once posts and sends nothing.
+watch > "$TMP/w2.out" 2>&1 || true
+checks_of pass > "$TMP/c.pass2"
+expect_eq "a second --once: no new check" "$(cat "$TMP/c.pass")" "$(cat "$TMP/c.pass2")"
+expect_eq "a second --once: no new e-mail" 5 "$(mails)"
+
+# kill -9 in the middle of a series' test; the restart finishes it with one
+# pending and one final check per patch and one e-mail.
+series slow main "PATCH net-next" "touch lib/slow"
+watch > "$TMP/w3.out" 2>&1 &
+WPID=$!
+for _ in $(seq 1 300); do
+  grep -q "series .*: testing" "$TMP/w3.out" 2>/dev/null && [ "$(checks_of slow | cut -d' ' -f1)" = 1 ] && break
+  sleep 0.2
+done
+sleep 2
+kill -9 "$WPID"
+wait "$WPID" 2>/dev/null || true
+expect_eq "killed while testing: series left testing" "testing" \
+  "$(sqlite3 "$DB" "SELECT state FROM series WHERE name = 'series slow'")"
+watch > "$TMP/w4.out" 2>&1 || true
+cat "$TMP/w4.out"
+expect_eq "after the restart: one pending, one final check" "1 1 vigil-test success: Success: 3 subtests passed" \
+  "$(checks_of slow)"
+expect_eq "after the restart: one e-mail more" 6 "$(mails)"
+
+# A bad token: a clear error, exit 2, nothing handled.
+echo "0000000000000000000000000000000000000000" > "$TMP/bad-token"
+series later main "PATCH net-next" "echo four >> lib/notes"
+set +e
+"$VIGIL" watch --patchwork "$PW_URL" --project test --token-file "$TMP/bad-token" --repo "$REPO" \
+  --pipeline "$TMP/pipeline.toml" --db "$DB" --work-dir "$WORK" --once > "$TMP/w5.out" 2>&1
+rc=$?
+set -e
+cat "$TMP/w5.out"
+expect_eq "bad token: exit 2" 2 "$rc"
+if grep -q "401\|403" "$TMP/w5.out" && ! grep -q 0000000000000000 "$TMP/w5.out"; then
+  pass "bad token: the HTTP status said, the token not"
+else
+  fail "bad token message: $(cat "$TMP/w5.out")"
+fi
+
+# Patchwork down: retried, exit 1, nothing lost; once it is back the series is handled.
+bash "$PW_SERVER" stop "$PW_DIR"
+set +e
+watch > "$TMP/w6.out" 2>&1
+rc=$?
+set -e
+expect_eq "Patchwork down: exit 1" 1 "$rc"
+grep -q "after [0-9]* attempts" "$TMP/w6.out" && pass "Patchwork down: retried" || fail "Patchwork down: $(cat "$TMP/w6.out")"
+bash "$PW_SERVER" start "$PW_DIR" "$PW_PORT" > /dev/null
+watch > "$TMP/w7.out" 2>&1 || true
+expect_eq "Patchwork back: the queued series is handled" "1 1 vigil-test success: Success: 3 subtests passed" \
+  "$(checks_of later)"
+expect_eq "Patchwork back: its e-mail" 7 "$(mails)"
+
+# --dry-run on a store of its own: every series tested, .eml files written,
+# no check posted, nothing sent.
+before=$(checks_of pass; checks_of later)
+"$VIGIL" watch --patchwork "$PW_URL" --project test --repo "$REPO" --pipeline "$TMP/pipeline.toml" \
+  --db "$TMP/dry.db" --work-dir "$WORK-dry" --once --dry-run > "$TMP/w8.out" 2>&1 || true
+expect_eq "dry run: no check posted" "$before" "$(checks_of pass; checks_of later)"
+expect_eq "dry run: nothing sent" 7 "$(mails)"
+expect_eq "dry run: one .eml per series" 7 "$(ls "$WORK-dry"/mail/*.eml 2>/dev/null | wc -l)"
+
+finish
