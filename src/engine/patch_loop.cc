@@ -72,7 +72,12 @@ std::string Words(const std::string& output, size_t max = 160) {
   std::string line;
   while (std::getline(in, line)) {
     line = SanitizeLine(line);
-    if (line.empty() || line.rfind("hint:", 0) == 0) continue;
+    // git am's advice on how to go on is not what went wrong.
+    if (line.empty() || line.rfind("hint:", 0) == 0 || line.rfind("When you have resolved", 0) == 0 ||
+        line.rfind("If you prefer to skip", 0) == 0 || line.rfind("To restore the original", 0) == 0 ||
+        line.rfind("Use 'git am --show-current-patch", 0) == 0) {
+      continue;
+    }
     if (!out.empty()) out += " / ";
     out += line;
     if (out.size() >= max) break;
@@ -266,8 +271,9 @@ Result<int> PatchLoop::Poll() {
     if (!id.ok()) return id.status();
     if (*id) {
       ++queued;
-      observer_.OnNote(fmt::format("queued series {} \"{}\" ({} patches)", e.series_id, SanitizeLine(series->name),
-                                   series->patches.size()));
+      observer_.OnNote(fmt::format("queued series {} (Patchwork's {}): \"{}\", {} patch{}", *id, e.series_id,
+                                   SanitizeLine(series->name), series->patches.size(),
+                                   series->patches.size() == 1 ? "" : "es"));
     }
   }
   return queued;

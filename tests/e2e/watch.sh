@@ -280,4 +280,36 @@ expect_eq "dry run: no check posted" "$before" "$(checks_of pass; checks_of late
 expect_eq "dry run: nothing sent" 7 "$(mails)"
 expect_eq "dry run: one .eml per series" 7 "$(ls "$WORK-dry"/mail/*.eml 2>/dev/null | wc -l)"
 
+# vigil series: what the store knows.
+"$VIGIL" series --db "$DB" > "$TMP/series.txt"
+cat "$TMP/series.txt"
+grep -q "done .*pw .*series breaks" "$TMP/series.txt" && grep -q "on net-next: fail: Failed: 1 new failure: c:check.sh:second" "$TMP/series.txt" &&
+  grep -q "checks: 4/4 posted, e-mail sent" "$TMP/series.txt" && pass "vigil series lists states, conclusions, checks, e-mail" ||
+  fail "vigil series: $(cat "$TMP/series.txt")"
+
+# vigil test-series: one series by hand (dry run: nothing posted or sent).
+set +e
+"$VIGIL" test-series --patchwork "$PW_URL" --project test --series 2 --repo "$REPO" --pipeline "$TMP/pipeline.toml" \
+  --db "$TMP/by-hand.db" --work-dir "$WORK-dry" --dry-run > "$TMP/ts.out" 2>&1
+rc=$?
+set -e
+cat "$TMP/ts.out"
+expect_eq "test-series of the breaking series: exit 1" 1 "$rc"
+grep -q "fail: Failed: 1 new failure: c:check.sh:second" "$TMP/ts.out" && pass "test-series: the conclusion" || fail "test-series: $(cat "$TMP/ts.out")"
+
+# vigil test-branch: the same pipeline on a git range.
+git -C "$REPO" checkout -q -b topic main
+echo bad > "$REPO/lib/first"
+git -C "$REPO" commit -qam "topic: break first"
+git -C "$REPO" checkout -q main
+set +e
+"$VIGIL" test-branch --repo "$REPO" --base main --head topic --pipeline "$TMP/pipeline.toml" --db "$DB" \
+  --work-dir "$WORK" > "$TMP/tb.out" 2>&1
+rc=$?
+set -e
+cat "$TMP/tb.out"
+expect_eq "test-branch main..topic: exit 1" 1 "$rc"
+grep -q "fail: Failed: 1 new failure: c:check.sh:first" "$TMP/tb.out" && pass "test-branch: the new failure" || fail "test-branch: $(cat "$TMP/tb.out")"
+expect_eq "test-branch: no e-mail for a branch" 7 "$(mails)"
+
 finish
