@@ -18,7 +18,8 @@
 # printed (minutes instead of hours).
 # KEEP=DIR keeps the ccache, the store, the timings and both output
 # directories (in the tree) so the steps can run in separate invocations:
-# STEPS=cold first, then STEPS="incr fresh" with the same KEEP.
+# STEPS=cold first, then STEPS="incr fresh" with the same KEEP; a cold build
+# already timed there is not built again (an interrupted one is).
 # The one-line change is a real code change (a comment would be a ccache hit
 # through the preprocessed source), a different one for vigil and make so
 # neither finds the other's object in the cache.
@@ -92,10 +93,17 @@ if [ "${WARM:-0}" = 1 ]; then
   vigil_build "$VO"
   make_build "$MO" "$VO/.config"
 elif has cold; then
-  ccache -C > /dev/null
-  timed v_cold vigil_build "$VO"
-  ccache -C > /dev/null
-  timed m_cold make_build "$MO" "$VO/.config"
+  # With KEEP, a cold build measured by an earlier invocation is not redone.
+  if [ -z "${v_cold:-}" ]; then
+    rm -rf "$VO"
+    ccache -C > /dev/null
+    timed v_cold vigil_build "$VO"
+  fi
+  if [ -z "${m_cold:-}" ]; then
+    rm -rf "$MO"
+    ccache -C > /dev/null
+    timed m_cold make_build "$MO" "$VO/.config"
+  fi
   echo "cold build:        vigil ${v_cold}s  make ${m_cold}s  ratio $(ratio "$v_cold" "$m_cold")"
 fi
 if [ "${WARM:-0}" = 1 ] || has incr; then

@@ -36,7 +36,7 @@ git -C "$R" config user.name Bench
 echo "c:ok.sh" > "$R/selftests/kselftest-list.txt"
 printf '#!/bin/sh\necho "TAP version 13"\necho "1..1"\necho "ok 1 trivial"\n' > "$R/selftests/c/ok.sh"
 chmod +x "$R/selftests/c/ok.sh"
-echo 0 > "$R/counter"
+echo start > "$R/counter"
 git -C "$R" add -A && git -C "$R" commit -qm base
 cat > "$W/pipeline.toml" <<EOT
 [[tree]]
