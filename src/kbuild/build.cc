@@ -97,6 +97,17 @@ class Make {
     cc_ = ccache ? "ccache " + cc : cc;
     hostcc_ = ccache ? "ccache gcc" : "gcc";
     env_ = sys::CurrentEnvironment();
+    if (o.clean_env) {
+      std::vector<std::string> basics;
+      for (auto& e : env_) {
+        std::string name = e.substr(0, e.find('='));
+        if (name == "PATH" || name == "HOME" || name == "LANG" || name.rfind("LC_", 0) == 0 || name == "TERM" ||
+            name == "TMPDIR") {
+          basics.push_back(std::move(e));
+        }
+      }
+      env_ = std::move(basics);
+    }
     std::map<std::string, std::string> set = {
         // The same bytes for the same sources: ccache hits, and a no-change
         // rebuild that links nothing.
@@ -125,7 +136,8 @@ class Make {
     env_ = std::move(kept);
   }
   std::vector<std::string> Argv(const std::string& out, const std::vector<std::string>& args, int jobs) const {
-    std::vector<std::string> argv = {"make", "-C", o_.tree, "O=" + out, "CC=" + cc_, "HOSTCC=" + hostcc_};
+    std::vector<std::string> argv = o_.wrapper;
+    argv.insert(argv.end(), {"make", "-C", o_.tree, "O=" + out, "CC=" + cc_, "HOSTCC=" + hostcc_});
     if (jobs > 0) argv.push_back("-j" + std::to_string(jobs));
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
@@ -530,10 +542,21 @@ Result<BuildResult> Builder::Run() {
       if (r_.state == BuildResult::State::kFailed) FindFailedCommand();
       return finish();
     }
-    auto image = sys::CommandOutput(make_->Argv({"-s", "image_name"}, 0));
-    auto release = sys::CommandOutput(make_->Argv({"-s", "kernelrelease"}, 0));
-    if (image.ok()) r_.kernel = r_.output_dir + "/" + FirstLine(*image);
-    if (release.ok()) r_.release = FirstLine(*release);
+    // Asked of make with the build's own environment (and wrapper), as every make.
+    auto ask = [&](const char* target) -> std::string {
+      sys::ProcessOptions p;
+      p.argv = make_->Argv({"-s", target}, 0);
+      p.env = make_->env();
+      p.timeout = std::chrono::minutes(5);
+      p.max_output_bytes = 1 << 16;
+      auto r = sys::RunProcess(p);
+      if (!r.ok() || !r->status.exited() || r->status.exit_code() != 0) return "";
+      return FirstLine(r->output);
+    };
+    std::string image = ask("image_name");
+    std::string release = ask("kernelrelease");
+    if (!image.empty()) r_.kernel = r_.output_dir + "/" + image;
+    if (!release.empty()) r_.release = release;
     r_.vmlinux = r_.output_dir + "/vmlinux";
     if (config_modules_) {
       observer_.Phase("modules");

@@ -66,6 +66,11 @@ struct BuildOptions {
   bool ccache = true;                     // when installed
   std::map<std::string, std::string> env; // extra environment (tests: CCACHE_DIR)
   bool kernel = true;                     // build the kernel (false: tests only)
+  // Code from strangers (a patch series): every make runs under this argv
+  // prefix (sys::SandboxPrefix), and with only the basics of vigil's
+  // environment (PATH, HOME, LANG, LC_*, TERM, TMPDIR) plus `env`.
+  std::vector<std::string> wrapper;
+  bool clean_env = false;
   const sys::Cancellation* cancel = nullptr;
 };
 

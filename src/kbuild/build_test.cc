@@ -372,3 +372,33 @@ TEST_F(FakeTreeBuild, ABaseConfigFileIsUsedAsIs) {
 
 }  // namespace
 }  // namespace vigil::kbuild
+
+namespace vigil::kbuild {
+namespace {
+
+TEST_F(FakeTreeBuild, EveryMakeRunsUnderTheWrapperWithACleanEnvironment) {
+  // The wrapper records each make it starts, and what of vigil's
+  // environment the make would see.
+  fs::path calls = dir_.path() / "calls";
+  Write(dir_.path() / "wrap.sh",
+        "#!/bin/sh\nprintf '%s secret=%s home=%s\\n' \"$*\" \"${VIGIL_TEST_SECRET:-}\" \"${HOME:+set}\" >> " +
+            calls.string() + "\nexec \"$@\"\n");
+  fs::permissions(dir_.path() / "wrap.sh", fs::perms::owner_all);
+  setenv("VIGIL_TEST_SECRET", "s3cr3t", 1);
+  o_.wrapper = {(dir_.path() / "wrap.sh").string()};
+  o_.clean_env = true;
+  Recorder rec;
+  auto r = Build(o_, rec);
+  unsetenv("VIGIL_TEST_SECRET");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->state, BuildResult::State::kBuilt) << r->failure;
+  std::string seen = Read(calls);
+  for (const char* target : {"tinyconfig", "olddefconfig", " all", "image_name", "kernelrelease", "headers"}) {
+    EXPECT_NE(seen.find(target), std::string::npos) << target << " not run under the wrapper:\n" << seen;
+  }
+  EXPECT_EQ(seen.find("s3cr3t"), std::string::npos) << seen;  // the environment was cleaned
+  EXPECT_NE(seen.find("home=set"), std::string::npos) << seen;  // but for the basics
+}
+
+}  // namespace
+}  // namespace vigil::kbuild
