@@ -20,12 +20,12 @@ W=$(mktemp -d /var/tmp/vigil-watch-bench.XXXXXX)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PW_PORT=$(port)
 SMTP_PORT=$(port)
-trap 'bash "$PW_SERVER" stop "$W/pw" >/dev/null 2>&1 || true; kill $SMTP_PID 2>/dev/null || true; rm -rf "$W"' EXIT
+trap 'bash "$PW_SERVER" stop "$W/pw" >/dev/null 2>&1 || true; kill $SMTP_PID 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
 bash "$PW_SERVER" start "$W/pw" "$PW_PORT" > "$W/pw.env"
 PW_URL=$(sed -n 's/^url=//p' "$W/pw.env")
 sed -n 's/^token=//p' "$W/pw.env" > "$W/token"
-mkdir -p "$W/mail"
-python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$W/mail" > /dev/null 2>&1 &
+mkdir -p "$W"/mail/{cur,new,tmp}
+/usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$W/mail" > /dev/null 2>&1 &
 SMTP_PID=$!
 
 R=$W/repo

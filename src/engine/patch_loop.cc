@@ -525,9 +525,10 @@ Conclusion FromVerdict(const judge::Verdict& v, int passed_tests, int passed_sub
   if (!v.known.empty()) extra += fmt::format(", {} known", v.known.size());
   if (!v.quarantined.empty()) extra += fmt::format(", {} quarantined", v.quarantined.size());
   if (passed_subtests > 0) {
-    return {"success", Cap(fmt::format("Success: {} subtests passed{}", passed_subtests, extra))};
+    return {"success", Cap(fmt::format("Success: {} subtest{} passed{}", passed_subtests, passed_subtests == 1 ? "" : "s",
+                                       extra))};
   }
-  return {"success", Cap(fmt::format("Success: {} tests passed{}", passed_tests, extra))};
+  return {"success", Cap(fmt::format("Success: {} test{} passed{}", passed_tests, passed_tests == 1 ? "" : "s", extra))};
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "sys/sandbox.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -27,6 +28,20 @@ bool OnPath(const std::string& name) {
   return false;
 }
 
+// Whether the sandbox user can get to `path` at all: every directory above
+// it searchable by others (or owned by that user).
+bool Reachable(const std::string& path, const SandboxSpec& spec) {
+  std::filesystem::path p = std::filesystem::absolute(path).lexically_normal().parent_path();
+  for (;; p = p.parent_path()) {
+    struct stat st {};
+    if (stat(p.c_str(), &st) != 0) return false;
+    bool searchable = (st.st_mode & S_IXOTH) || (st.st_uid == spec.uid && (st.st_mode & S_IXUSR)) ||
+                      (st.st_gid == spec.gid && (st.st_mode & S_IXGRP));
+    if (!searchable) return false;
+    if (p == p.root_path()) return true;
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> SandboxPrefix(const SandboxSpec& spec) {
@@ -43,6 +58,9 @@ std::vector<std::string> SandboxPrefix(const SandboxSpec& spec) {
     argv.insert(argv.end(), {"--bind", w, w});
   }
   for (const auto& m : spec.masked) {
+    // What it cannot get to needs no mask (and bwrap, as that user, could
+    // not put one there); under /tmp it sees its own empty /tmp anyway.
+    if (!Reachable(m, spec) || m.rfind("/tmp/", 0) == 0) continue;
     std::error_code ec;
     if (std::filesystem::is_directory(m, ec)) {
       argv.insert(argv.end(), {"--tmpfs", m});

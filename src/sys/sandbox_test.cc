@@ -83,3 +83,35 @@ TEST_F(SandboxTest, CanMakeNetworkNamespacesOfItsOwn) {
 
 }  // namespace
 }  // namespace vigil::sys
+
+namespace vigil::sys {
+namespace {
+
+TEST(SandboxPrefix, MasksOnlyWhatTheSandboxUserCouldReach) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  fs::path base = fs::path("/var/tmp") / fmt::format("vigil-sandbox-mask-{}", getpid());
+  fs::create_directories(base / "private");
+  fs::create_directories(base / "open");
+  fs::permissions(base, fs::perms::owner_all | fs::perms::others_exec | fs::perms::group_exec);
+  fs::permissions(base / "private", fs::perms::owner_all);
+  std::ofstream(base / "private" / "token") << "t\n";
+  std::ofstream(base / "open" / "token") << "t\n";
+  SandboxSpec spec;
+  spec.masked = {(base / "private" / "token").string(), (base / "open" / "token").string(), "/tmp/x/token"};
+  std::vector<std::string> argv = SandboxPrefix(spec);
+  std::string joined;
+  for (const auto& a : argv) joined += a + " ";
+  EXPECT_EQ(joined.find((base / "private" / "token").string()), std::string::npos) << joined;
+  EXPECT_NE(joined.find("/dev/null " + (base / "open" / "token").string()), std::string::npos) << joined;
+  EXPECT_EQ(joined.find("/tmp/x/token"), std::string::npos) << joined;
+  // And the sandbox starts: bwrap need not get to the private one.
+  if (CheckSandbox(spec).ok()) {
+    argv.insert(argv.end(), {"/bin/true"});
+    EXPECT_TRUE(CommandOutput(argv).ok());
+  }
+  std::error_code ec;
+  fs::remove_all(base, ec);
+}
+
+}  // namespace
+}  // namespace vigil::sys
