@@ -244,6 +244,9 @@ Result<int> PatchLoop::Poll() {
   auto events = pw_->SeriesCompleted(o_.project, since);
   if (!events.ok()) return events.status();
   int queued = 0;
+  // The date of the first event left for a later poll: the cursor stays
+  // there (since is inclusive), or Patchwork would never serve it again.
+  std::string held;
   for (const auto& e : *events) {
     auto seen = db_.EventAccepted(o_.source, e.id);
     if (!seen.ok()) return seen.status();
@@ -252,6 +255,7 @@ Result<int> PatchLoop::Poll() {
     if (!series.ok()) return series.status();
     if (!series->received_all) {
       observer_.OnWarning(fmt::format("series {} completed but not all its patches arrived: not queued", e.series_id));
+      if (held.empty() || e.date < held) held = e.date;
       continue;  // not accepted: a later poll sees the event again
     }
     std::optional<model::SeriesRecord> queue;
@@ -262,7 +266,7 @@ Result<int> PatchLoop::Poll() {
     } else {
       queue = RecordOf(*series, o_.source, clock_.UtcNow());
     }
-    auto id = db_.AcceptEvent(o_.source, e.id, e.date, queue);
+    auto id = db_.AcceptEvent(o_.source, e.id, !held.empty() && held < e.date ? held : e.date, queue);
     if (!id.ok()) return id.status();
     if (*id) {
       ++queued;

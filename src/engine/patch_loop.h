@@ -72,7 +72,9 @@ class PatchLoop {
 
   // New series-completed events since the cursor: each series queued once
   // (again only with retest). Returns how many were queued. A Patchwork
-  // error leaves the cursor where it was.
+  // error leaves the cursor where it was; an event whose series has not all
+  // its patches is not accepted and holds the cursor at its date (a later
+  // poll sees it again).
   Result<int> Poll();
   // One series by hand (test-series): queued whatever the cursor says.
   Result<int64_t> QueueSeries(int64_t patchwork_series_id);
