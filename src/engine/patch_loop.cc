@@ -316,6 +316,7 @@ Result<std::vector<SeriesOutcome>> PatchLoop::Work() {
   std::vector<SeriesOutcome> out;
   for (auto& s : todo) {
     if (o_.cancel && o_.cancel->stopping()) break;
+    if (!pw_ && s.series_id != 0) continue;  // Patchwork's series wait for a loop that has it
     if (s.state != "reporting") {
       if (s.state == "testing") observer_.OnNote(fmt::format("series {}: tested again (it was cut short)", s.id));
       Status t = Test(&s);

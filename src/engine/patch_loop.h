@@ -80,7 +80,8 @@ class PatchLoop {
   Result<int64_t> QueueSeries(int64_t patchwork_series_id);
   // A git range (test-branch): queued as a series of its own.
   Result<int64_t> QueueBranch(const std::string& base, const std::string& head);
-  // Every queued, testing or reporting series taken to done. A permanent
+  // Every queued, testing or reporting series of the source taken to done
+  // (without Patchwork, only branches: Patchwork's series wait). A permanent
   // Patchwork error (a bad token, no permission: InvalidArgument) stops it,
   // the series staying where it was; a transient one (IOError) leaves that
   // series for the next round and goes on.
