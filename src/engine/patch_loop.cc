@@ -322,7 +322,11 @@ Result<std::vector<SeriesOutcome>> PatchLoop::Work() {
       Status t = Test(&s);
       if (!t.ok()) {
         if (t.code() == Status::Code::kInvalidArgument) return t;  // permanent: the series waits
-        observer_.OnWarning(fmt::format("series {}: {} (it stays queued)", s.id, t.message()));
+        observer_.OnWarning(fmt::format("series {}: {} (tested on the next round)", s.id, t.message()));
+        continue;
+      }
+      if (s.state == "error") {
+        out.push_back({s.id, s.state, s.conclusion});
         continue;
       }
     }
@@ -573,6 +577,15 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
     if (add.exit_code != 0) return Status::IOError(fmt::format("git worktree add: {}", Words(add.output)));
   } else {
     auto mbox = pw_->GetMbox(Str(sj, "mbox_url"));
+    if (!mbox.ok() && mbox.status().code() == Status::Code::kInvalidArgument) {
+      // Refused (a GET carries no token: the series is gone): this series'
+      // trouble, not a reason to stop every series behind it for good.
+      s->state = "error";
+      s->conclusion = Cap("error: " + mbox.status().message());
+      s->updated_at = clock_.UtcNow();
+      observer_.OnWarning(fmt::format("series {}: {}", s->id, SanitizeLine(mbox.status().message())));
+      return db_.UpdateSeries(*s);
+    }
     if (!mbox.ok()) return mbox.status();
     mbox_path = (fs::path(o_.work_dir) / fmt::format("series-{}.mbox", s->id)).string();
     {

@@ -84,7 +84,8 @@ class PatchLoop {
   // (without Patchwork, only branches: Patchwork's series wait). A permanent
   // Patchwork error (a bad token, no permission: InvalidArgument) stops it,
   // the series staying where it was; a transient one (IOError) leaves that
-  // series for the next round and goes on.
+  // series for the next round and goes on. A series whose mbox Patchwork
+  // refuses (404: deleted) ends in state "error" and the loop goes on.
   Result<std::vector<SeriesOutcome>> Work();
 
  private:
