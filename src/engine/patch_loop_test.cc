@@ -99,6 +99,7 @@ class FakePatchwork : public sys::HttpTransport {
       for (const auto& c : checks[id]) page.push_back(c);
       return Reply(200, DumpJson(page));
     }
+    if (failing_urls.contains(r.url)) return Reply(502, "<h1>Bad Gateway</h1>");
     if (auto it = mboxes.find(r.url); it != mboxes.end()) return Reply(200, it->second);
     return Reply(404, R"({"detail":"Not found."})");
   }
@@ -170,7 +171,8 @@ class FakePatchwork : public sys::HttpTransport {
   std::vector<sys::HttpRequest> requests;
   std::vector<std::string> sinces;  // of each events request
   int events_status = 200;
-  std::set<int64_t> failing_series;  // GET series/N/ answers 500
+  std::set<int64_t> failing_series;    // GET series/N/ answers 500
+  std::set<std::string> failing_urls;  // mboxes answering 502
   int pending_post_status = 201;
   int final_post_status = 201;
   int64_t last_check_id = 0;
@@ -447,6 +449,23 @@ TEST_F(PatchLoopPollTest, AServerErrorOnASeriesLeavesItsEventForTheNextPoll) {
   EXPECT_EQ(SeriesCount(), 2);
 }
 
+TEST_F(PatchLoopPollTest, WithoutPatchworkAPatchworkSeriesIsLeftAlone) {
+  // test-branch has no Patchwork; a store shared with vigil watch holds its
+  // series, which wait for it.
+  pw_.AddSeries(1, "[1/1] a", 1);
+  pw_.AddEvent(1, 1);
+  ASSERT_EQ(Polled(*Loop(Options())), 1);
+  PatchLoopOptions o = Options();
+  o.source = "";  // every source's series
+  PatchLoop loop(*db_, clock_, pipeline_, nullptr, o, notes_);
+  auto w = loop.Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_TRUE(w->empty());
+  auto s = db_->FindSeries(kSource, 1);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->state, "queued");
+}
+
 // --- Series tested for real: a small git repository holding a kselftest
 // tree, series made by git format-patch, tests run in the sandbox.
 
@@ -543,6 +562,16 @@ class PatchLoopTest : public PatchLoopPollTest {
               fmt::format("git format-patch -q --stdout --subject-prefix='{}' origin/{}", prefix, base));
     return mbox;
   }
+  // A series that applies to no tree: its patch changes lib/ghost, which it
+  // does not carry (made by a commit before it).
+  static std::string GhostMbox() {
+    std::string mbox =
+        Mbox("main", "PATCH",
+             {"echo x > lib/ghost && git add -A && git commit -qm unsent && echo y >> lib/ghost"});
+    size_t second = mbox.find("\nFrom ", 1);
+    EXPECT_NE(second, std::string::npos);
+    return second == std::string::npos ? mbox : mbox.substr(second + 1);
+  }
   std::string Head(const std::string& branch) {
     std::string h = Sh(repo_, "git rev-parse " + branch);
     if (!h.empty()) h.pop_back();
@@ -600,11 +629,88 @@ TEST_F(PatchLoopTest, APassingSeriesEndsDoneWithOneFinalCheckPerPatch) {
   EXPECT_EQ(Runs(), 2);  // the base and the series
 }
 
-TEST_F(PatchLoopTest, AFinalCheckFoundPostingIsNotPostedAgainWhenPatchworkHasIt) {
-  pw_.AddSeries(1, "[1/2] notes", 2,
-                Mbox("main", "PATCH", {"echo one >> lib/notes", "echo two >> lib/notes"}));
+// Where what is checked does not depend on a test run, the series are ones
+// that apply to no tree: reported without running anything (fast).
+
+TEST_F(PatchLoopTest, ASeriesFoundTestingIsTestedAgainAndNoCheckIsPostedTwice) {
+  pw_.AddSeries(1, "[1/2] ghost", 2, GhostMbox());
+  QueueAndWork(*Loop(Options()), 1);
+  ASSERT_EQ(pw_.checks[11].size(), 2u);
+  // As if vigil was killed while testing it: the pending checks had been
+  // posted, the final ones were not planned yet.
+  model::SeriesRecord s = Series(1);
+  s.state = "testing";
+  ASSERT_TRUE(db_->UpdateSeries(s).ok());
+  auto checks = db_->LoadSeriesChecks(s.id);
+  ASSERT_TRUE(checks.ok());
+  for (auto c : *checks) {
+    if (c.phase == "final") c.status = "planned";
+    ASSERT_TRUE(db_->SetSeriesCheck(c).ok());
+  }
+  for (int64_t patch : {11, 12}) pw_.checks[patch].pop_back();  // the final ones never reached Patchwork
+  notes_.notes.clear();
+
+  auto w = Loop(Options())->Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(Series(1).state, "done");
+  ASSERT_FALSE(notes_.notes.empty());
+  EXPECT_NE(notes_.notes[0].find("tested again"), std::string::npos) << notes_.notes[0];
+  for (int64_t patch : {11, 12}) {
+    ASSERT_EQ(pw_.checks[patch].size(), 2u) << patch;  // pending once, final once
+    EXPECT_EQ(pw_.checks[patch][0]["state"], "pending");
+    EXPECT_EQ(pw_.checks[patch][1]["state"], "fail");
+  }
+}
+
+TEST_F(PatchLoopTest, ATransientErrorLeavesTheSeriesForTheNextRoundAndGoesOn) {
+  pw_.AddSeries(1, "[1/1] ghost", 1, GhostMbox());
+  pw_.AddSeries(2, "[1/1] ghost too", 1, GhostMbox());
+  pw_.failing_urls = {fmt::format("{}/series/1/mbox/", kBase)};
   auto loop = Loop(Options());
-  QueueAndWork(*loop, 1);
+  ASSERT_TRUE(loop->QueueSeries(1).ok());
+  ASSERT_TRUE(loop->QueueSeries(2).ok());
+  auto w = loop->Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_NE(Series(1).state, "done");
+  EXPECT_EQ(Series(2).state, "done");  // the loop went on
+  ASSERT_EQ(w->size(), 1u);
+  ASSERT_FALSE(notes_.warnings.empty());
+  EXPECT_NE(notes_.warnings[0].find("series 1"), std::string::npos) << notes_.warnings[0];
+  EXPECT_TRUE(pw_.Finals(11).empty());
+
+  pw_.failing_urls.clear();
+  w = loop->Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(Series(1).state, "done");
+  EXPECT_EQ(pw_.Finals(11).size(), 1u);
+  EXPECT_EQ(pw_.Finals(21).size(), 1u);
+}
+
+TEST_F(PatchLoopTest, ASeriesWhoseMboxIsGoneEndsInErrorAndTheLoopGoesOn) {
+  // Patchwork refuses the mbox (404: the series was deleted): that series'
+  // own trouble, not a reason to stop every series behind it for good.
+  pw_.AddSeries(1, "[1/1] ghost", 1, GhostMbox());
+  pw_.AddSeries(2, "[1/1] ghost too", 1, GhostMbox());
+  pw_.mboxes.erase(fmt::format("{}/series/1/mbox/", kBase));
+  auto loop = Loop(Options());
+  ASSERT_TRUE(loop->QueueSeries(1).ok());
+  ASSERT_TRUE(loop->QueueSeries(2).ok());
+  auto w = loop->Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  model::SeriesRecord one = Series(1);
+  EXPECT_EQ(one.state, "error");
+  EXPECT_NE(one.conclusion.find("404"), std::string::npos) << one.conclusion;
+  EXPECT_EQ(Series(2).state, "done");
+  // Not taken up again.
+  w = loop->Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_TRUE(w->empty());
+  EXPECT_EQ(Series(1).state, "error");
+}
+
+TEST_F(PatchLoopTest, AFinalCheckFoundPostingIsNotPostedAgainWhenPatchworkHasIt) {
+  pw_.AddSeries(1, "[1/2] ghost", 2, GhostMbox());
+  QueueAndWork(*Loop(Options()), 1);
   ASSERT_EQ(pw_.Finals(11).size(), 1u);
   // As if vigil died after Patchwork took the first patch's check and
   // before it was recorded posted.
@@ -623,43 +729,43 @@ TEST_F(PatchLoopTest, AFinalCheckFoundPostingIsNotPostedAgainWhenPatchworkHasIt)
   }
   ASSERT_TRUE(rewound);
   int posts = pw_.Posts();
-  int runs = Runs();
+  int lookups = pw_.Gets("/api/1.2/patches/11/checks/");
 
   auto w = Loop(Options())->Work();
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   EXPECT_EQ(pw_.Posts(), posts);  // looked up, not posted
-  EXPECT_GE(pw_.Gets("/api/1.2/patches/11/checks/"), 1);
+  EXPECT_EQ(pw_.Gets("/api/1.2/patches/11/checks/"), lookups + 1);
+  EXPECT_EQ(pw_.Gets("/api/1.2/patches/12/checks/"), 0);  // posted: not even looked up
   EXPECT_EQ(pw_.Finals(11).size(), 1u);
   EXPECT_EQ(pw_.Finals(12).size(), 1u);
   EXPECT_EQ(Series(1).state, "done");
-  EXPECT_EQ(Runs(), runs);  // not tested again
   checks = db_->LoadSeriesChecks(s.id);
   ASSERT_TRUE(checks.ok());
   for (const auto& c : *checks) EXPECT_EQ(c.status, "posted") << c.patch_id << " " << c.phase;
 }
 
 TEST_F(PatchLoopTest, AFinalCheckFoundPostingIsPostedOnceWhenPatchworkHasNot) {
-  pw_.AddSeries(1, "[1/2] notes", 2,
-                Mbox("main", "PATCH", {"echo one >> lib/notes", "echo two >> lib/notes"}));
-  // The first patch's final check never reaches Patchwork (vigil died
-  // after recording "posting", before the request).
+  pw_.AddSeries(1, "[1/2] ghost", 2, GhostMbox());
+  // The first patch's final check does not reach Patchwork: it is left
+  // "posting", as when vigil dies between the record and the request.
   pw_.final_post_status = 403;
   auto loop = Loop(Options());
   ASSERT_TRUE(loop->QueueSeries(1).ok());
-  auto w = loop->Work();
-  ASSERT_FALSE(w.ok());
+  ASSERT_FALSE(loop->Work().ok());
   pw_.final_post_status = 201;
   model::SeriesRecord s = Series(1);
   ASSERT_EQ(s.state, "reporting");
   auto checks = db_->LoadSeriesChecks(s.id);
   ASSERT_TRUE(checks.ok());
   int posting = 0;
-  for (const auto& c : *checks) posting += c.phase == "final" && c.status == "posting";
+  for (const auto& c : *checks) posting += c.patch_id == 11 && c.phase == "final" && c.status == "posting";
   ASSERT_EQ(posting, 1);
   ASSERT_TRUE(pw_.Finals(11).empty());
+  int posts = pw_.Posts();
 
-  w = Loop(Options())->Work();
+  auto w = Loop(Options())->Work();
   ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(pw_.Posts(), posts + 2);  // the looked-up one once, the second patch's once
   EXPECT_EQ(pw_.Finals(11).size(), 1u);
   EXPECT_EQ(pw_.Finals(12).size(), 1u);
   EXPECT_EQ(Series(1).state, "done");
@@ -667,7 +773,7 @@ TEST_F(PatchLoopTest, AFinalCheckFoundPostingIsPostedOnceWhenPatchworkHasNot) {
 
 TEST_F(PatchLoopTest, AnEmailFoundSendingIsNeverSentAgain) {
   EnableEmail();
-  pw_.AddSeries(1, "[1/1] notes", 1, Mbox("main", "PATCH", {"echo one >> lib/notes"}));
+  pw_.AddSeries(1, "[1/1] ghost", 1, GhostMbox());
   auto loop = Loop(Options());
   ASSERT_TRUE(loop->QueueSeries(1).ok());
   // Nothing listens on the SMTP port: a send fails and the series waits.
@@ -695,8 +801,8 @@ TEST_F(PatchLoopTest, AnEmailFoundSendingIsNeverSentAgain) {
 }
 
 TEST_F(PatchLoopTest, APermanentErrorOnTheFinalCheckStopsWorkAndKeepsTheSeriesReporting) {
-  pw_.AddSeries(1, "[1/1] notes", 1, Mbox("main", "PATCH", {"echo one >> lib/notes"}));
-  pw_.AddSeries(2, "[1/1] more notes", 1, Mbox("main", "PATCH", {"echo two >> lib/notes"}));
+  pw_.AddSeries(1, "[1/1] ghost", 1, GhostMbox());
+  pw_.AddSeries(2, "[1/1] ghost too", 1, GhostMbox());
   pw_.final_post_status = 403;
   auto loop = Loop(Options());
   ASSERT_TRUE(loop->QueueSeries(1).ok());
@@ -707,17 +813,18 @@ TEST_F(PatchLoopTest, APermanentErrorOnTheFinalCheckStopsWorkAndKeepsTheSeriesRe
   EXPECT_NE(w.status().message().find("403"), std::string::npos) << w.status().ToString();
   EXPECT_EQ(Series(1).state, "reporting");
   EXPECT_EQ(Series(2).state, "queued");  // stopped: the next series was not started
-  EXPECT_EQ(Runs(), 2);
+  EXPECT_EQ(pw_.Gets("/series/2/mbox/"), 0);
   EXPECT_TRUE(pw_.Finals(11).empty());
 
-  // Permission granted: delivered without testing the first again.
+  // Permission granted: delivered without testing it again.
   pw_.final_post_status = 201;
   w = Loop(Options())->Work();
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   EXPECT_EQ(Series(1).state, "done");
   EXPECT_EQ(Series(2).state, "done");
-  EXPECT_EQ(Runs(), 3);  // the second series' only: the base's run is shared
-  EXPECT_EQ(pw_.Finals(11).size(), 1u);
+  EXPECT_EQ(pw_.Gets("/series/1/mbox/"), 1);
+  ASSERT_EQ(pw_.Finals(11).size(), 1u);
+  EXPECT_EQ(pw_.Finals(11)[0]["state"], "fail");
 }
 
 TEST_F(PatchLoopTest, APermanentErrorOnThePendingCheckStopsBeforeTesting) {
@@ -730,17 +837,11 @@ TEST_F(PatchLoopTest, APermanentErrorOnThePendingCheckStopsBeforeTesting) {
   EXPECT_EQ(w.status().code(), Status::Code::kInvalidArgument) << w.status().ToString();
   EXPECT_NE(Series(1).state, "done");
   EXPECT_EQ(Runs(), 0);
-  EXPECT_TRUE(pw_.checks[11].empty());
+  EXPECT_EQ(pw_.Gets("/series/1/mbox/"), 0);  // not even fetched
 }
 
 TEST_F(PatchLoopTest, ASeriesThatAppliesNowhereFailsWithGitsWords) {
-  // Built on a commit the series does not carry (lib/ghost made beforehand).
-  std::string mbox = Mbox(
-      "main", "PATCH", {"echo x > lib/ghost && git add -A && git commit -qm unsent && echo y >> lib/ghost"});
-  // Keep only the second patch: the first one made lib/ghost.
-  size_t second = mbox.find("\nFrom ", 1);
-  ASSERT_NE(second, std::string::npos);
-  pw_.AddSeries(1, "[1/1] ghost", 1, mbox.substr(second + 1));
+  pw_.AddSeries(1, "[1/1] ghost", 1, GhostMbox());
   auto loop = Loop(Options());
   QueueAndWork(*loop, 1);
   model::SeriesRecord s = Series(1);
@@ -761,9 +862,10 @@ TEST_F(PatchLoopTest, ATaggedSeriesIsAppliedOnItsTreeOnly) {
   pw_.AddSeries(1, "[net,1/1] notes", 1, Mbox("main", "PATCH net", {"echo one >> lib/notes"}));
   // Applies only to net, tagged net-next: not tried on net.
   pw_.AddSeries(2, "[net-next,1/1] netonly", 1, Mbox("net", "PATCH net-next", {"echo more >> lib/netonly"}));
+  // Patchwork's name lost the tag; the first patch's mail has it.
+  pw_.AddSeries(3, "[1/1] notes", 1, Mbox("main", "PATCH net", {"echo three >> lib/notes"}));
   auto loop = Loop(Options());
-  ASSERT_TRUE(loop->QueueSeries(1).ok());
-  ASSERT_TRUE(loop->QueueSeries(2).ok());
+  for (int64_t id : {1, 2, 3}) ASSERT_TRUE(loop->QueueSeries(id).ok());
   auto w = loop->Work();
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   model::SeriesRecord one = Series(1);
@@ -776,14 +878,7 @@ TEST_F(PatchLoopTest, ATaggedSeriesIsAppliedOnItsTreeOnly) {
   EXPECT_EQ(finals[0]["state"], "fail");
   EXPECT_TRUE(finals[0]["description"].get<std::string>().starts_with("Does not apply to net-next:"))
       << finals[0]["description"];
-}
-
-TEST_F(PatchLoopTest, TheTagOfTheMailSubjectCountsWhenPatchworkNamesNoTree) {
-  // Patchwork's name lost the tag; the first patch's mbox has it.
-  pw_.AddSeries(1, "[1/1] notes", 1, Mbox("main", "PATCH net", {"echo one >> lib/notes"}));
-  auto loop = Loop(Options());
-  QueueAndWork(*loop, 1);
-  EXPECT_EQ(Series(1).tree, "net");
+  EXPECT_EQ(Series(3).tree, "net");
 }
 
 TEST_F(PatchLoopTest, TheBaseIsTestedOncePerTreePipelineAndCommit) {
@@ -801,7 +896,6 @@ TEST_F(PatchLoopTest, TheBaseIsTestedOncePerTreePipelineAndCommit) {
 
   // A new commit on the tree: its base is tested again.
   Sh(repo_, "echo more > lib/extra && git add -A && git commit -qm more");
-  Sh((dir_ / "scratch").string(), "git fetch -q origin");
   pw_.AddSeries(3, "[1/1] three", 1, Mbox("main", "PATCH", {"echo three >> lib/notes"}));
   QueueAndWork(*loop, 3);
   EXPECT_EQ(Series(3).base_commit, Head("main"));
@@ -816,7 +910,7 @@ TEST_F(PatchLoopTest, TheBaseIsTestedOncePerTreePipelineAndCommit) {
 
 TEST_F(PatchLoopTest, ADryRunPostsNothingAndWritesTheEmail) {
   EnableEmail();
-  pw_.AddSeries(1, "[1/1] notes", 1, Mbox("main", "PATCH", {"echo one >> lib/notes"}));
+  pw_.AddSeries(1, "[1/1] ghost", 1, GhostMbox());
   PatchLoopOptions o = Options();
   o.dry_run = true;
   auto loop = Loop(o);
@@ -832,8 +926,15 @@ TEST_F(PatchLoopTest, ADryRunPostsNothingAndWritesTheEmail) {
   std::stringstream text;
   text << f.rdbuf();
   EXPECT_NE(text.str().find("In-Reply-To: <1.1@example.org>"), std::string::npos) << text.str();
-  EXPECT_NE(text.str().find("Subject: Re: [PATCH] change 1"), std::string::npos) << text.str();
-  EXPECT_NE(text.str().find("vigil-test: success"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("Subject: Re: [PATCH 2/2] change 1"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("vigil-test: fail: Does not apply to net"), std::string::npos) << text.str();
+  // Run again: written once, not again.
+  s.state = "reporting";
+  ASSERT_TRUE(db_->UpdateSeries(s).ok());
+  fs::remove(mail->path);
+  auto w = Loop(o)->Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_FALSE(fs::exists(mail->path));
 }
 
 }  // namespace
