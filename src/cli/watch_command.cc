@@ -187,7 +187,7 @@ int Loop(const LoopFlags& f) {
     report(*done);
     if (cancel.stopping()) return cancel.ExitCode();
     for (const auto& s : *done) {
-      if (s.id == *id) return s.conclusion.rfind("fail", 0) == 0 ? 1 : 0;
+      if (s.id == *id) return s.state == "error" || s.conclusion.rfind("fail", 0) == 0 ? 1 : 0;
     }
     fmt::print(stderr, "vigil {}: series {} was not finished; `vigil watch` (or this command again) goes on\n", cmd, *id);
     return 1;
@@ -357,7 +357,7 @@ Runner SetupSeriesCommand(CLI::App* app) {
   app->description("The series the store knows (vigil watch, test-series, test-branch), newest first, with their "
                    "state, conclusion, checks and e-mail.");
   app->add_option("--db", f->db_path, "SQLite results store")->capture_default_str();
-  app->add_option("--state", f->states, "Only these states (queued, testing, reporting, done)");
+  app->add_option("--state", f->states, "Only these states (queued, testing, reporting, done, error)");
   app->add_option("--limit", f->limit, "At most N series")->check(CLI::Range(1, 1000000))->capture_default_str();
   app->add_flag("--json", f->json, "JSON: {format_version, series: [{id, state, conclusion, checks, email, ...}]}");
   return [f] { return ListSeries(*f); };

@@ -249,6 +249,9 @@ Result<int> PatchLoop::Poll() {
   auto events = pw_->SeriesCompleted(o_.project, since);
   if (!events.ok()) return events.status();
   int queued = 0;
+  // The date of the first event left for a later poll: the cursor stays
+  // there (since is inclusive), or Patchwork would never serve it again.
+  std::string held;
   for (const auto& e : *events) {
     auto seen = db_.EventAccepted(o_.source, e.id);
     if (!seen.ok()) return seen.status();
@@ -257,6 +260,7 @@ Result<int> PatchLoop::Poll() {
     if (!series.ok()) return series.status();
     if (!series->received_all) {
       observer_.OnWarning(fmt::format("series {} completed but not all its patches arrived: not queued", e.series_id));
+      if (held.empty() || e.date < held) held = e.date;
       continue;  // not accepted: a later poll sees the event again
     }
     std::optional<model::SeriesRecord> queue;
@@ -267,7 +271,7 @@ Result<int> PatchLoop::Poll() {
     } else {
       queue = RecordOf(*series, o_.source, clock_.UtcNow());
     }
-    auto id = db_.AcceptEvent(o_.source, e.id, e.date, queue);
+    auto id = db_.AcceptEvent(o_.source, e.id, !held.empty() && held < e.date ? held : e.date, queue);
     if (!id.ok()) return id.status();
     if (*id) {
       ++queued;
@@ -318,12 +322,17 @@ Result<std::vector<SeriesOutcome>> PatchLoop::Work() {
   std::vector<SeriesOutcome> out;
   for (auto& s : todo) {
     if (o_.cancel && o_.cancel->stopping()) break;
+    if (!pw_ && s.series_id != 0) continue;  // Patchwork's series wait for a loop that has it
     if (s.state != "reporting") {
       if (s.state == "testing") observer_.OnNote(fmt::format("series {}: tested again (it was cut short)", s.id));
       Status t = Test(&s);
       if (!t.ok()) {
         if (t.code() == Status::Code::kInvalidArgument) return t;  // permanent: the series waits
-        observer_.OnWarning(fmt::format("series {}: {} (it stays queued)", s.id, t.message()));
+        observer_.OnWarning(fmt::format("series {}: {} (tested on the next round)", s.id, t.message()));
+        continue;
+      }
+      if (s.state == "error") {
+        out.push_back({s.id, s.state, s.conclusion});
         continue;
       }
     }
@@ -575,6 +584,15 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
     if (add.exit_code != 0) return Status::IOError(fmt::format("git worktree add: {}", Words(add.output)));
   } else {
     auto mbox = pw_->GetMbox(Str(sj, "mbox_url"));
+    if (!mbox.ok() && mbox.status().code() == Status::Code::kInvalidArgument) {
+      // Refused (a GET carries no token: the series is gone): this series'
+      // trouble, not a reason to stop every series behind it for good.
+      s->state = "error";
+      s->conclusion = Cap("error: " + mbox.status().message());
+      s->updated_at = clock_.UtcNow();
+      observer_.OnWarning(fmt::format("series {}: {}", s->id, SanitizeLine(mbox.status().message())));
+      return db_.UpdateSeries(*s);
+    }
     if (!mbox.ok()) return mbox.status();
     mbox_path = (fs::path(o_.work_dir) / fmt::format("series-{}.mbox", s->id)).string();
     {

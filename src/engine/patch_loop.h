@@ -72,16 +72,20 @@ class PatchLoop {
 
   // New series-completed events since the cursor: each series queued once
   // (again only with retest). Returns how many were queued. A Patchwork
-  // error leaves the cursor where it was.
+  // error leaves the cursor where it was; an event whose series has not all
+  // its patches is not accepted and holds the cursor at its date (a later
+  // poll sees it again).
   Result<int> Poll();
   // One series by hand (test-series): queued whatever the cursor says.
   Result<int64_t> QueueSeries(int64_t patchwork_series_id);
   // A git range (test-branch): queued as a series of its own.
   Result<int64_t> QueueBranch(const std::string& base, const std::string& head);
-  // Every queued, testing or reporting series taken to done. A permanent
+  // Every queued, testing or reporting series of the source taken to done
+  // (without Patchwork, only branches: Patchwork's series wait). A permanent
   // Patchwork error (a bad token, no permission: InvalidArgument) stops it,
   // the series staying where it was; a transient one (IOError) leaves that
-  // series for the next round and goes on.
+  // series for the next round and goes on. A series whose mbox Patchwork
+  // refuses (404: deleted) ends in state "error" and the loop goes on.
   Result<std::vector<SeriesOutcome>> Work();
 
  private:
