@@ -18,6 +18,7 @@
 #include "store/memory_store.h"
 #include "sys/process.h"
 #include "sys/sandbox.h"
+#include "sys/test_smtp_server.h"
 
 namespace vigil::engine {
 namespace {
@@ -475,21 +476,8 @@ std::string Sh(const std::string& dir, const std::string& script) {
   return out.ok() ? *out : "";
 }
 
-// A port nothing listens on.
-int ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  close(fd);
-  return port;
-}
+// A port nothing listens on (one was free a moment ago).
+int ClosedPort() { return sys::TestSmtpServer::FreePort(); }
 
 // The repository and the series' mboxes are made once for every test
 // (git is slow to start); each test has a store and a work directory of its own.
