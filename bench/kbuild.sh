@@ -19,7 +19,8 @@
 # KEEP=DIR keeps the ccache, the store, the timings and both output
 # directories (in the tree) so the steps can run in separate invocations:
 # STEPS=cold first, then STEPS="incr fresh" with the same KEEP; a cold build
-# already timed there is not built again (an interrupted one is).
+# already timed there is not built again (an interrupted one is). SAME_DIR=1
+# times make's incremental builds in vigil's output directory.
 # The one-line change is a real code change (a comment would be a ccache hit
 # through the preprocessed source), a different one for vigil and make so
 # neither finds the other's object in the cache.
@@ -107,6 +108,10 @@ elif has cold; then
   echo "cold build:        vigil ${v_cold}s  make ${m_cold}s  ratio $(ratio "$v_cold" "$m_cold")"
 fi
 if [ "${WARM:-0}" = 1 ] || has incr; then
+  # SAME_DIR=1: make rebuilds vigil's output directory, taking turns with
+  # vigil (each from the state the other left, the same for both), for when
+  # make's own cold build is not there.
+  [ "${SAME_DIR:-0}" = 1 ] && MO=$VO
   timed v_none vigil_build "$VO"
   timed m_none make_build "$MO"
   echo "no-change rebuild: vigil ${v_none}s  make ${m_none}s  ratio $(ratio "$v_none" "$m_none")"
