@@ -46,6 +46,7 @@ elif [ "$kind" = patchwork ]; then
   printf '{"state":["\"bogus\" is not a valid choice."],"target_url":["Enter a valid URL."]}' > "$corpus/error"
 elif [ "$kind" = mail ]; then
   corpus="$VIGIL_BUILD/fuzz-corpus-mail"
+  mkdir -p "$corpus"
   # Subjects, names and bodies as Patchwork and test output bring them.
   printf 'J\xc3\xb6rg M\xc3\xbcller\\ci@example.org\\[PATCH net-next v2 0/3] mptcp: r\xc3\xa9parer\\x\r\nBcc: evil\\20261205.cover@example.org\\X-Vigil-Series\\42\\# selftests: net/mptcp: mptcp_join.sh\nnot ok 1 test\n.\n' > "$corpus/reply"
   printf '"Doe, Jane" =?UTF-8?B?ZXZpbA==?=\\\x00\x1b[31m\\%s\\\\\\%s\n' "$(head -c 1200 /dev/zero | tr '\0' x)" "$(head -c 1500 /dev/zero | tr '\0' y)" > "$corpus/long"

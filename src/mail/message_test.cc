@@ -247,7 +247,7 @@ TEST(Render, ControlCharactersAndLiteralEncodedWordsAreEncoded) {
 
 TEST(Render, InvalidUtf8AndNulInHeadersAreReplacedOrDropped) {
   Message m = Basic();
-  m.subject = std::string("bad \xff\xfe byte\0s", 15);
+  m.subject = std::string("bad \xff\xfe byte\0s", 13);
   std::string out = Render(m);
   ExpectWellFormed(out);
   EXPECT_EQ(Decode(Parse(out).Value("Subject")), "bad \xEF\xBF\xBD\xEF\xBF\xBD bytes");

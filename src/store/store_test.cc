@@ -1169,7 +1169,8 @@ TEST_P(StoreConformance, OneEventAcceptedByManyThreadsQueuesOneSeries) {
   EXPECT_EQ(refused.load(), kThreads - 1);
   EXPECT_EQ(store().ListSeries(Series("", {}, 0)).value().size(), static_cast<size_t>(kThreads + 1));
   std::set<int> rounds;
-  for (const auto& s : store().ListSeries(SeriesQuery{}).value()) {
+  std::vector<model::SeriesRecord> all = store().ListSeries(SeriesQuery{}).value();
+  for (const auto& s : all) {
     if (s.series_id == 4243) rounds.insert(s.round);
     if (s.series_id == 4242) {
       EXPECT_EQ(s.round, 1);
