@@ -561,9 +561,16 @@ Result<BuildResult> Builder::Run() {
     if (config_modules_) {
       observer_.Phase("modules");
       fs::path staging = fs::path(r_.output_dir) / ".vigil" / "staging";
-      fs::remove_all(staging, ec);
+      // Kept between builds: modules_install copies only the modules that
+      // changed. What other releases left there goes.
       if (!RunMake({"INSTALL_MOD_PATH=" + staging.string(), "modules_install"}, jobs)) return finish();
       r_.modules = (staging / "lib/modules" / r_.release).string();
+      std::vector<fs::path> stale;
+      for (auto it = fs::directory_iterator(staging / "lib/modules", ec); !ec && it != fs::directory_iterator();
+           it.increment(ec)) {
+        if (it->path().filename() != r_.release) stale.push_back(it->path());
+      }
+      for (const auto& p : stale) fs::remove_all(p, ec);
     }
   }
   // The UAPI headers (usr/include), which the kselftests build against.

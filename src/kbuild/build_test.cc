@@ -402,3 +402,26 @@ TEST_F(FakeTreeBuild, EveryMakeRunsUnderTheWrapperWithACleanEnvironment) {
 
 }  // namespace
 }  // namespace vigil::kbuild
+
+namespace vigil::kbuild {
+namespace {
+
+TEST_F(FakeTreeBuild, ModulesStagingIsKeptForItsReleaseAndClearedOfOthers) {
+  o_.set = {"CONFIG_MODULES=y"};
+  fs::path modules = fs::path(o_.output_dir) / ".vigil/staging/lib/modules";
+  fs::create_directories(modules / "0.9.0-old");
+  fs::create_directories(modules / "1.0.0-fake");
+  Write(modules / "1.0.0-fake" / "installed-before.ko", "");
+  Recorder rec;
+  auto r = Build(o_, rec);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->state, BuildResult::State::kBuilt) << r->failure;
+  EXPECT_EQ(r->modules, (modules / "1.0.0-fake").string());
+  EXPECT_TRUE(fs::exists(modules / "1.0.0-fake" / "modules.dep"));
+  // modules_install updates what changed; the staging is not wiped first.
+  EXPECT_TRUE(fs::exists(modules / "1.0.0-fake" / "installed-before.ko"));
+  EXPECT_FALSE(fs::exists(modules / "0.9.0-old"));
+}
+
+}  // namespace
+}  // namespace vigil::kbuild
