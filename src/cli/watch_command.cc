@@ -3,7 +3,6 @@
 //   vigil test-series --patchwork URL --project NAME --series ID --token-file F --repo DIR --pipeline F
 //   vigil test-branch --repo DIR --base REV --head REV --pipeline F
 //   vigil series [--db PATH] [--state S] [--json]
-#include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
@@ -75,21 +74,6 @@ Result<std::string> ReadToken(const std::string& path) {
   return token;
 }
 
-// Whether the sandbox user can reach `dir` (every existing ancestor
-// searchable by others): the checkouts are bound into the sandbox by path.
-bool ReachableByOthers(const fs::path& dir, std::string* blocker) {
-  fs::path p = fs::absolute(dir).lexically_normal();
-  for (fs::path q = p; !q.empty(); q = q.parent_path()) {
-    struct stat st {};
-    if (stat(q.c_str(), &st) == 0 && !(st.st_mode & S_IXOTH)) {
-      *blocker = q.string();
-      return false;
-    }
-    if (q == q.root_path()) break;
-  }
-  return true;
-}
-
 std::string Source(const LoopFlags& f) {
   std::string url = f.patchwork;
   while (!url.empty() && url.back() == '/') url.pop_back();
@@ -144,12 +128,12 @@ int Loop(const LoopFlags& f) {
   std::string blocker;
   if (!f.work_dir.empty()) {
     o.work_dir = fs::absolute(f.work_dir).lexically_normal().string();
-    if (!ReachableByOthers(o.work_dir, &blocker)) {
-      return fail(fmt::format("--work-dir {}: the sandbox user cannot reach it ({} is not searchable by others); "
+    if (!sys::ReachableBySandbox(o.work_dir, probe, &blocker)) {
+      return fail(fmt::format("--work-dir {}: the sandbox user cannot reach it ({} is not searchable by it); "
                               "choose a directory it can reach",
                               o.work_dir, blocker));
     }
-  } else if (ReachableByOthers(db_dir, &blocker)) {
+  } else if (sys::ReachableBySandbox(db_dir, probe, &blocker)) {
     o.work_dir = db_dir + "/vigil-series";
   } else {
     o.work_dir = fmt::format("/var/tmp/vigil-series-{:016x}", Fnv1a(fs::absolute(f.db_path).string()));

@@ -28,21 +28,23 @@ bool OnPath(const std::string& name) {
   return false;
 }
 
-// Whether the sandbox user can get to `path` at all: every directory above
-// it searchable by others (or owned by that user).
-bool Reachable(const std::string& path, const SandboxSpec& spec) {
-  std::filesystem::path p = std::filesystem::absolute(path).lexically_normal().parent_path();
+}  // namespace
+
+bool ReachableBySandbox(const std::string& dir, const SandboxSpec& spec, std::string* blocker) {
+  std::filesystem::path p = std::filesystem::absolute(dir).lexically_normal();
   for (;; p = p.parent_path()) {
     struct stat st {};
-    if (stat(p.c_str(), &st) != 0) return false;
-    bool searchable = (st.st_mode & S_IXOTH) || (st.st_uid == spec.uid && (st.st_mode & S_IXUSR)) ||
-                      (st.st_gid == spec.gid && (st.st_mode & S_IXGRP));
-    if (!searchable) return false;
-    if (p == p.root_path()) return true;
+    if (stat(p.c_str(), &st) == 0) {
+      bool searchable = (st.st_mode & S_IXOTH) || (st.st_uid == spec.uid && (st.st_mode & S_IXUSR)) ||
+                        (st.st_gid == spec.gid && (st.st_mode & S_IXGRP));
+      if (!searchable) {
+        if (blocker) *blocker = p.string();
+        return false;
+      }
+    }
+    if (p == p.root_path() || p.empty()) return true;
   }
 }
-
-}  // namespace
 
 std::vector<std::string> SandboxPrefix(const SandboxSpec& spec) {
   std::vector<std::string> argv = {
@@ -60,7 +62,8 @@ std::vector<std::string> SandboxPrefix(const SandboxSpec& spec) {
   for (const auto& m : spec.masked) {
     // What it cannot get to needs no mask (and bwrap, as that user, could
     // not put one there); under /tmp it sees its own empty /tmp anyway.
-    if (!Reachable(m, spec) || m.rfind("/tmp/", 0) == 0) continue;
+    std::string dir = std::filesystem::absolute(m).lexically_normal().parent_path().string();
+    if (!std::filesystem::exists(dir) || !ReachableBySandbox(dir, spec) || m.rfind("/tmp/", 0) == 0) continue;
     std::error_code ec;
     if (std::filesystem::is_directory(m, ec)) {
       argv.insert(argv.end(), {"--tmpfs", m});

@@ -28,6 +28,11 @@ struct SandboxSpec {
 // when it is visible inside.
 std::vector<std::string> SandboxPrefix(const SandboxSpec& spec);
 
+// Whether the sandbox user can get to `dir`: it and every directory above
+// it that exists searchable by that user. When not, `blocker` names the
+// first directory in the way.
+bool ReachableBySandbox(const std::string& dir, const SandboxSpec& spec, std::string* blocker = nullptr);
+
 // Whether sandboxing works on this machine: setpriv and bwrap found, user
 // namespaces allowed, a program run under `spec` cannot reach the network
 // and can write its directories. An error says what is missing and how to
