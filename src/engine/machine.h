@@ -37,6 +37,7 @@ struct MachineRequest {
   std::string work_dir;               // console log and sockets of a VM
   std::string guest_path;             // PATH in a VM's guest
   bool use_cgroups = true;
+  std::vector<std::string> hidden;    // files a VM's guest must not read (vm::VmOptions)
 };
 
 // Boots or prepares a machine; progress lines go to `note` as they happen.

@@ -14,7 +14,11 @@
 
 #include "base/json.h"
 #include "base/text.h"
+#include "engine/kernel_build.h"
 #include "engine/run_session.h"
+#include "kbuild/build.h"
+#include "kbuild/diagnostics.h"
+#include "model/vm_spec.h"
 #include "runner/test_run.h"
 #include "engine/verdict.h"
 #include "mail/message.h"
@@ -38,10 +42,14 @@ struct GitResult {
 };
 
 // git, its words kept whatever its exit status; hooks and the user's
-// ownership checks off (worktrees are handed to the sandbox user).
+// ownership checks off (worktrees are handed to the sandbox user). Only a
+// file's size and mtime say whether it changed: handing a checkout to the
+// sandbox user changes every file's owner and ctime, and git would
+// otherwise rewrite them all on the next checkout, rebuilding everything.
 GitResult Git(const std::string& dir, std::vector<std::string> args, std::chrono::seconds timeout = std::chrono::seconds(600)) {
   sys::ProcessOptions po;
-  po.argv = {"git", "-C", dir, "-c", "core.hooksPath=/dev/null", "-c", "safe.directory=*"};
+  po.argv = {"git", "-C", dir, "-c", "core.hooksPath=/dev/null", "-c", "safe.directory=*",
+             "-c", "core.checkStat=minimal", "-c", "core.trustCtime=false"};
   po.argv.insert(po.argv.end(), args.begin(), args.end());
   po.env = sys::CurrentEnvironment();
   po.env.push_back("GIT_TERMINAL_PROMPT=0");
@@ -414,46 +422,185 @@ std::vector<int64_t> PatchIds(const json& sj) {
 
 }  // namespace
 
-Result<int64_t> PatchLoop::RunTests(const std::string& checkout, const std::string& label, int64_t baseline,
-                                    std::string* failure) {
-  (void)baseline;
+std::string PatchLoop::TreeCheckout(const std::string& tree) const {
+  return (fs::path(o_.work_dir) / fmt::format("tree-{}", tree)).string();
+}
+
+Status PatchLoop::CheckoutAt(const std::string& checkout, const std::string& commit, bool reuse) {
+  if (reuse) {
+    // One of this repository's worktrees: taken back to `commit`, what a
+    // series left behind removed, the build directories kept.
+    GitResult top = Git(checkout, {"rev-parse", "--path-format=absolute", "--git-common-dir"});
+    GitResult mine = Git(o_.repo, {"rev-parse", "--path-format=absolute", "--git-common-dir"});
+    if (top.exit_code == 0 && mine.exit_code == 0 && Trimmed(top.output) == Trimmed(mine.output) &&
+        Trimmed(top.output) != "" && fs::exists(fs::path(checkout) / ".git")) {
+      (void)Git(checkout, {"am", "--abort"});
+      GitResult co = Git(checkout, {"checkout", "--quiet", "--force", "--detach", commit});
+      GitResult clean = Git(checkout, {"clean", "--quiet", "--force", "-d", "-e", "/.vigil-build-*"});
+      if (co.exit_code == 0 && clean.exit_code == 0) return Status::OK();
+      observer_.OnWarning(fmt::format("{}: {}: made again", checkout, Words(co.output + clean.output)));
+    }
+  }
+  RemoveCheckout(o_.repo, checkout);
+  GitResult add = Git(o_.repo, {"worktree", "add", "--detach", checkout, commit});
+  if (add.exit_code != 0) return Status::IOError(fmt::format("git worktree add: {}", Words(add.output)));
+  return Status::OK();
+}
+
+namespace {
+
+class QuietBuild final : public kbuild::BuildObserver {};
+
+// The collections a build makes: those run, and those of the tests named.
+std::vector<std::string> BuildCollections(const PipelineRun& run) {
+  std::vector<std::string> out = run.collections;
+  for (const auto& t : run.tests_filter) {
+    std::string coll = t.substr(0, t.find(':'));
+    if (std::find(out.begin(), out.end(), coll) == out.end()) out.push_back(coll);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<PatchLoop::Tested> PatchLoop::RunTests(const std::string& checkout, const std::string& label, int64_t base_build) {
+  Tested t;
+  const PipelineBuild& pb = pipeline_.build;
   sys::SandboxSpec spec;
   spec.writable = {checkout};
+  std::string ccache = pb.ccache_dir.empty() ? (fs::path(o_.work_dir) / "ccache").string() : pb.ccache_dir;
+  if (pb.enabled) {
+    std::error_code ec;
+    fs::create_directories(ccache, ec);
+    if (ec) return Status::IOError(fmt::format("cannot create the build's ccache directory {}: {}", ccache, ec.message()));
+    std::string blocker;
+    if (!sys::ReachableBySandbox(ccache, spec, &blocker)) {
+      return Status::InvalidArgument(fmt::format(
+          "the build's ccache directory {} is out of the sandbox user's reach ({} is not searchable by it): set [build] "
+          "ccache_dir elsewhere",
+          ccache, blocker));
+    }
+    spec.writable.push_back(ccache);
+  }
   for (const std::string& f : {o_.token_file, o_.db_path, o_.db_path + "-wal", o_.db_path + "-shm", o_.db_path + "-journal",
                                pipeline_.email.password_file}) {
     std::error_code ec;
     if (!f.empty() && fs::exists(f, ec)) spec.masked.push_back(fs::absolute(f).string());
   }
   if (Status s = sys::GiveToSandbox(checkout, spec); !s.ok()) return s;
+  if (pb.enabled) {
+    if (Status s = sys::GiveToSandbox(ccache, spec); !s.ok()) return s;
+  }
   std::vector<std::string> prefix = sys::SandboxPrefix(spec);
   std::vector<std::string> env = runner::ClearEnvironment(o_.base_env, {});
 
-  if (!pipeline_.run.build.empty()) {
-    observer_.OnNote(fmt::format("{}: building: {}", label, SanitizeLine(pipeline_.run.build)));
-    sys::ProcessOptions po;
-    po.argv = prefix;
-    po.argv.insert(po.argv.end(), {"/bin/sh", "-c", pipeline_.run.build});
-    po.cwd = checkout;
-    po.env = env;
-    po.timeout = std::chrono::hours(2);
-    po.max_output_bytes = 4 << 20;
-    po.cancel = o_.cancel;
-    auto r = sys::RunProcess(po);
-    if (!r.ok()) return r.status();
-    if (r->cancelled) return Status::IOError("stopped while building");
-    if (!(r->status.exited() && r->status.exit_code() == 0)) {
-      // The last lines say why.
-      std::string out = Trimmed(r->output);
-      size_t from = out.size();
-      for (int lines = 0; lines < 3 && from != std::string::npos && from > 0; ++lines) from = out.rfind('\n', from - 1);
-      std::string tail = from == std::string::npos ? out : out.substr(from + 1);
-      *failure = fmt::format("Build failed ({}): {}", r->timed_out ? "timed out" : r->status.ToString(), Words(tail));
-      return int64_t{0};
+  RunRequest req;
+  if (pb.enabled) {
+    // The kernel, its modules and the collections' kselftests, built by
+    // make as the sandbox user, incrementally in the checkout's own
+    // build directory.
+    observer_.OnNote(fmt::format("{}: building the kernel ({}, {})", label, pb.base_config, pb.variant));
+    BuildRequest br;
+    kbuild::BuildOptions& bo = br.options;
+    bo.tree = checkout;
+    auto variant = kbuild::FindVariant(pb.variant, "");
+    if (!variant.ok()) return variant.status();
+    bo.variant = *variant;
+    bo.output_dir = (fs::path(checkout) / (".vigil-build-" + pb.variant)).string();
+    bo.base_config = pb.base_config;
+    bo.collections = BuildCollections(pipeline_.run);
+    bo.config_files = pb.fragments;
+    bo.set = pb.set;
+    bo.jobs = pb.jobs;
+    bo.env = {{"CCACHE_DIR", ccache}, {"HOME", "/tmp"}};
+    bo.wrapper = prefix;
+    bo.clean_env = true;
+    bo.owner_uid = static_cast<int>(spec.uid);
+    bo.owner_gid = static_cast<int>(spec.gid);
+    bo.cancel = o_.cancel;
+    br.compare_to = base_build ? std::to_string(base_build) : "";
+    br.command_line = label;
+    br.host = sys::HostName();
+    QuietBuild quiet_build;
+    auto built = BuildAndRecord(db_, br, quiet_build);
+    if (!built.ok()) {
+      if (built.status().code() == Status::Code::kInvalidArgument) return built.status();  // the machine's, not the series'
+      return built.status();
     }
+    const kbuild::BuildResult& r = built->result;
+    t.build_id = built->build_id;
+    for (const auto& m : r.mismatches) t.build_lines.push_back("  config: " + m.ToString());
+    if (r.state == kbuild::BuildResult::State::kInterrupted) return Status::IOError("stopped while building");
+    if (r.state != kbuild::BuildResult::State::kBuilt) {
+      std::vector<const kbuild::Diagnostic*> errors;
+      for (const auto& d : r.diagnostics) {
+        if (d.severity >= kbuild::Severity::kError && d.tool != kbuild::Tool::kMake) errors.push_back(&d);
+      }
+      t.build_state = "fail";
+      t.build_description =
+          errors.empty() ? Cap("Build failed: " + r.failure)
+                         : Cap(fmt::format("Build failed: {} error{}: {}", errors.size(), errors.size() == 1 ? "" : "s",
+                                           kbuild::FormatDiagnostic(*errors.front())));
+      for (size_t i = 0; i < errors.size() && i < 20; ++i) t.build_lines.push_back("  " + kbuild::FormatDiagnostic(*errors[i]));
+      if (errors.empty()) {
+        for (const auto& line : r.tail) t.build_lines.push_back("  " + line);
+      }
+      t.failure = "Not tested: the build failed";
+      return t;
+    }
+    size_t new_warnings = built->new_diagnostics.size();
+    for (size_t i = 0; i < new_warnings && i < 20; ++i) {
+      t.build_lines.push_back("  new: " + kbuild::FormatDiagnostic(built->new_diagnostics[i]));
+    }
+    if (new_warnings > 0) {
+      t.build_state = "warning";
+      t.build_description = Cap(fmt::format("Built: {} new warning{}: {}", new_warnings, new_warnings == 1 ? "" : "s",
+                                            kbuild::FormatDiagnostic(built->new_diagnostics.front())));
+    } else {
+      t.build_state = "success";
+      t.build_description =
+          base_build ? fmt::format("Built: {} warning{}, none new", r.warnings, r.warnings == 1 ? "" : "s")
+                     : fmt::format("Built: {} warning{}", r.warnings, r.warnings == 1 ? "" : "s");
+    }
+    // The built kernel booted in a VM: the VM is the test run's sandbox;
+    // the host's root file system is shared with it read-only (9p), the
+    // secrets hidden.
+    model::VmSpec vm;
+    vm.kernel = r.kernel;
+    vm.modules = r.modules;
+    vm.rootfs = "9p";
+    req.vm = vm;
+    req.vm_hidden = spec.masked;  // the token and the store read as empty there too
+    req.tests_dir = r.tests;
+    req.build_id = t.build_id;
+  } else {
+    if (!pipeline_.run.build.empty()) {
+      observer_.OnNote(fmt::format("{}: building: {}", label, SanitizeLine(pipeline_.run.build)));
+      sys::ProcessOptions po;
+      po.argv = prefix;
+      po.argv.insert(po.argv.end(), {"/bin/sh", "-c", pipeline_.run.build});
+      po.cwd = checkout;
+      po.env = env;
+      po.timeout = std::chrono::hours(2);
+      po.max_output_bytes = 4 << 20;
+      po.cancel = o_.cancel;
+      auto r = sys::RunProcess(po);
+      if (!r.ok()) return r.status();
+      if (r->cancelled) return Status::IOError("stopped while building");
+      if (!(r->status.exited() && r->status.exit_code() == 0)) {
+        // The last lines say why.
+        std::string out = Trimmed(r->output);
+        size_t from = out.size();
+        for (int lines = 0; lines < 3 && from != std::string::npos && from > 0; ++lines) from = out.rfind('\n', from - 1);
+        std::string tail = from == std::string::npos ? out : out.substr(from + 1);
+        t.failure = fmt::format("Build failed ({}): {}", r->timed_out ? "timed out" : r->status.ToString(), Words(tail));
+        return t;
+      }
+    }
+    req.tests_dir = (fs::path(checkout) / pipeline_.run.tests).string();
+    req.test_wrapper = prefix;
   }
 
-  RunRequest req;
-  req.tests_dir = (fs::path(checkout) / pipeline_.run.tests).string();
   req.filter.collections = pipeline_.run.collections;
   req.filter.tests = pipeline_.run.tests_filter;
   req.jobs = pipeline_.run.jobs;
@@ -466,39 +613,39 @@ Result<int64_t> PatchLoop::RunTests(const std::string& checkout, const std::stri
   req.base_env = o_.base_env;
   req.env_clear = true;
   req.owner = sys::SelfOwner();
-  req.test_wrapper = prefix;
   req.cancel = o_.cancel;
   QuietRun quiet(observer_);
   RunSession session(db_, clock_, quiet);
   auto end = session.Execute(req);
   if (!end.ok()) {
-    *failure = Cap(fmt::format("Tests did not run: {}", end.status().message()));
-    return int64_t{0};
+    t.failure = Cap(fmt::format("Tests did not run: {}", end.status().message()));
+    return t;
   }
   if (end->cancelled) return Status::IOError("stopped while testing");
-  return end->run_id;
+  t.run_id = end->run_id;
+  return t;
 }
 
 Result<int64_t> PatchLoop::BaselineRun(const PipelineTree& tree, const std::string& base_commit) {
   std::string key = tree.name + "@" + pipeline_.hash;
   auto known = db_.FindBaseline(key, base_commit);
   if (known.ok()) return known;
-  std::string checkout = (fs::path(o_.work_dir) / fmt::format("base-{}-{}", tree.name, base_commit.substr(0, 12))).string();
-  RemoveCheckout(o_.repo, checkout);
-  GitResult add = Git(o_.repo, {"worktree", "add", "--detach", checkout, base_commit});
-  if (add.exit_code != 0) return Status::IOError(fmt::format("git worktree add: {}", Words(add.output)));
+  const bool build = pipeline_.build.enabled;
+  std::string checkout = build ? TreeCheckout(tree.name)
+                               : (fs::path(o_.work_dir) / fmt::format("base-{}-{}", tree.name, base_commit.substr(0, 12))).string();
+  if (Status c = CheckoutAt(checkout, base_commit, build); !c.ok()) return c;
   observer_.OnNote(fmt::format("testing the base of {}: {}", tree.name, base_commit.substr(0, 12)));
-  std::string failure;
-  auto run = RunTests(checkout, fmt::format("baseline {} {}", tree.name, base_commit.substr(0, 12)), 0, &failure);
-  RemoveCheckout(o_.repo, checkout);
-  if (!run.ok()) return run.status();
-  if (*run == 0) {
+  auto tested = RunTests(checkout, fmt::format("baseline {} {}", tree.name, base_commit.substr(0, 12)), 0);
+  if (!build) RemoveCheckout(o_.repo, checkout);
+  if (!tested.ok()) return tested.status();
+  if (tested->run_id == 0) {
+    std::string why = tested->build_description.empty() ? tested->failure : tested->build_description;
     observer_.OnWarning(fmt::format("the base of {} ({}) does not test: {}; failures are not compared", tree.name,
-                                    base_commit.substr(0, 12), failure));
+                                    base_commit.substr(0, 12), why));
     return int64_t{0};
   }
-  if (Status s = db_.SetBaseline(key, base_commit, *run); !s.ok()) return s;
-  return run;
+  if (Status s = db_.SetBaseline(key, base_commit, tested->run_id); !s.ok()) return s;
+  return tested->run_id;
 }
 
 namespace {
@@ -550,18 +697,22 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
   json sj = ParseJson(s->series_json);
   const bool branch = s->series_id == 0;
   const std::vector<int64_t> patches = PatchIds(sj);
+  const bool build = pipeline_.build.enabled;
   const std::string& context = pipeline_.run.context;
+  std::vector<std::string> contexts;
+  if (build) contexts.push_back(pipeline_.build.context);
+  contexts.push_back(context);
 
   // Work has started: pending on every patch (once).
   if (!o_.dry_run && pw_ && !branch) {
     auto checks = db_.LoadSeriesChecks(s->id);
     if (!checks.ok()) return checks.status();
+    for (const std::string& ctx : contexts)
     for (int64_t patch : patches) {
-      model::SeriesCheckRecord c =
-          CheckRecord(s->id, patch, "pending", context, "pending", "Testing started", Fill(pipeline_.target_url, 0, s->series_id, patch));
-      c.target_url = "";
+      model::SeriesCheckRecord c = CheckRecord(s->id, patch, "pending", ctx, "pending",
+                                               ctx == context ? "Testing started" : "Building started", "");
       for (const auto& e : *checks) {
-        if (e.patch_id == patch && e.phase == "pending" && e.context == context) c = e;
+        if (e.patch_id == patch && e.phase == "pending" && e.context == ctx) c = e;
       }
       Status p = PostOnce(db_, *pw_, clock_, c);
       if (p.code() == Status::Code::kInvalidArgument) return p;
@@ -571,8 +722,12 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
 
   std::error_code ec;
   fs::create_directories(o_.work_dir, ec);
-  const std::string checkout = (fs::path(o_.work_dir) / fmt::format("series-{}", s->id)).string();
-  RemoveCheckout(o_.repo, checkout);
+  // [build]: each tree's own checkout, reused (incremental builds);
+  // otherwise one per series, removed after.
+  std::string checkout = (fs::path(o_.work_dir) / fmt::format("series-{}", s->id)).string();
+  if (!build) RemoveCheckout(o_.repo, checkout);
+  int64_t base_run = 0;
+  bool base_done = false;
   json result;
   std::string mbox_path;
   std::string subject = Str(sj, "name");
@@ -580,8 +735,15 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
   std::string apply_error;
 
   if (branch) {
-    GitResult add = Git(o_.repo, {"worktree", "add", "--detach", checkout, s->head_commit});
-    if (add.exit_code != 0) return Status::IOError(fmt::format("git worktree add: {}", Words(add.output)));
+    if (build) {
+      // The base first: the checkout is shared.
+      checkout = TreeCheckout("branch");
+      auto b = BaselineRun(PipelineTree{"branch", "", ""}, s->base_commit);
+      if (!b.ok()) return b.status();
+      base_run = *b;
+      base_done = true;
+    }
+    if (Status c = CheckoutAt(checkout, s->head_commit, build); !c.ok()) return c;
   } else {
     auto mbox = pw_->GetMbox(Str(sj, "mbox_url"));
     if (!mbox.ok() && mbox.status().code() == Status::Code::kInvalidArgument) {
@@ -632,8 +794,8 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
         continue;
       }
       s->base_commit = Trimmed(base.output);
-      GitResult add = Git(o_.repo, {"worktree", "add", "--detach", checkout, s->base_commit});
-      if (add.exit_code != 0) return Status::IOError(fmt::format("git worktree add: {}", Words(add.output)));
+      if (build) checkout = TreeCheckout(t->name);
+      if (Status c = CheckoutAt(checkout, s->base_commit, build); !c.ok()) return c;
       GitResult am = Git(checkout, {"-c", "user.name=vigil", "-c", "user.email=vigil@localhost", "am", "--quiet",
                                     "--no-3way", mbox_path});
       if (am.exit_code == 0) {
@@ -642,13 +804,13 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
       }
       apply_error = fmt::format("Does not apply to {}: {}", t->name, Words(am.output));
       (void)Git(checkout, {"am", "--abort"});
-      RemoveCheckout(o_.repo, checkout);
+      if (!build) RemoveCheckout(o_.repo, checkout);
     }
     if (!tree && apply_error.empty()) apply_error = "Does not apply: no tree of the pipeline could be checked out";
   }
 
-  Conclusion conclusion;
-  int64_t run_id = 0, base_run = 0;
+  Conclusion conclusion, build_conclusion;
+  int64_t run_id = 0, build_id = 0;
   std::vector<std::string> failing_lines;
   std::string failing_test;
   if (!branch && !tree) {
@@ -661,22 +823,49 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
     } else {
       s->tree = "";
     }
-    PipelineTree branch_tree{"branch", "", ""};
-    auto b = BaselineRun(tree ? *tree : branch_tree, s->base_commit);
-    if (!b.ok()) {
-      RemoveCheckout(o_.repo, checkout);
-      return b.status();
+    if (!base_done) {
+      if (build) {
+        // The base is built and tested in the tree's checkout first (once
+        // per base commit), then the series is applied there again.
+        auto b = BaselineRun(*tree, s->base_commit);
+        if (!b.ok()) return b.status();
+        base_run = *b;
+        if (Status c = CheckoutAt(checkout, s->base_commit, true); !c.ok()) return c;
+        GitResult am = Git(checkout, {"-c", "user.name=vigil", "-c", "user.email=vigil@localhost", "am", "--quiet",
+                                      "--no-3way", mbox_path});
+        if (am.exit_code != 0) return Status::IOError(fmt::format("git am after the base's build: {}", Words(am.output)));
+        GitResult head = Git(checkout, {"rev-parse", "HEAD"});
+        s->head_commit = Trimmed(head.output);
+      } else {
+        PipelineTree branch_tree{"branch", "", ""};
+        auto b = BaselineRun(tree ? *tree : branch_tree, s->base_commit);
+        if (!b.ok()) {
+          RemoveCheckout(o_.repo, checkout);
+          return b.status();
+        }
+        base_run = *b;
+      }
     }
-    base_run = *b;
-    std::string failure;
+    // The base's build: new warnings are the series' own.
+    int64_t base_build = 0;
+    if (build && base_run) {
+      if (auto br = db_.LoadRun(base_run); br.ok()) base_build = br->build_id;
+    }
     observer_.OnNote(fmt::format("series {}: testing {} on {}", s->id, s->head_commit.substr(0, 12),
                                  tree ? tree->name : s->base_commit.substr(0, 12)));
-    auto run = RunTests(checkout, fmt::format("series {} ({})", s->id, s->name), base_run, &failure);
-    RemoveCheckout(o_.repo, checkout);
-    if (!run.ok()) return run.status();
-    run_id = *run;
+    auto tested = RunTests(checkout, fmt::format("series {} ({})", s->id, s->name), base_build);
+    if (!build) RemoveCheckout(o_.repo, checkout);
+    if (!tested.ok()) return tested.status();
+    run_id = tested->run_id;
+    build_id = tested->build_id;
+    if (build) {
+      build_conclusion = {tested->build_state, tested->build_description};
+      for (const auto& l : tested->build_lines) failing_lines.push_back(l);
+    }
     if (run_id == 0) {
-      conclusion = {"fail", Cap(failure)};
+      // A failed build is the build check's failure; the tests did not run.
+      conclusion = build && build_conclusion.state == "fail" ? Conclusion{"warning", Cap(tested->failure)}
+                                                              : Conclusion{"fail", Cap(tested->failure)};
     } else {
       VerdictRequest vr;
       vr.run_id = run_id;
@@ -713,16 +902,33 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
   result["head"] = s->head_commit;
   result["run"] = run_id;
   result["base_run"] = base_run;
+  if (build) result["build"] = build_id;
   result["checks"] = json::array();
   const std::string target = Fill(pipeline_.target_url, run_id, s->series_id, 0);
-  for (int64_t patch : patches) {
-    result["checks"].push_back({{"patch", patch},
-                                {"context", context},
-                                {"state", conclusion.state},
-                                {"description", conclusion.description},
-                                {"target_url", run_id ? Fill(pipeline_.target_url, run_id, s->series_id, patch) : ""}});
+  // One check per context on every patch; the series' conclusion is the
+  // worst of them.
+  std::vector<std::pair<std::string, Conclusion>> concluded;
+  if (build && !build_conclusion.state.empty()) concluded.push_back({pipeline_.build.context, build_conclusion});
+  concluded.push_back({context, conclusion});
+  for (const auto& [ctx, c] : concluded) {
+    for (int64_t patch : patches) {
+      result["checks"].push_back({{"patch", patch},
+                                  {"context", ctx},
+                                  {"state", c.state},
+                                  {"description", c.description},
+                                  {"target_url", run_id ? Fill(pipeline_.target_url, run_id, s->series_id, patch) : ""}});
+    }
   }
-  s->conclusion = fmt::format("{}: {}", conclusion.state, conclusion.description);
+  auto rank = [](const std::string& state) { return state == "fail" ? 2 : state == "warning" ? 1 : 0; };
+  std::string worst = "success";
+  for (const auto& [ctx, c] : concluded) {
+    if (rank(c.state) > rank(worst)) worst = c.state;
+  }
+  if (concluded.size() == 1) {
+    s->conclusion = fmt::format("{}: {}", conclusion.state, conclusion.description);
+  } else {
+    s->conclusion = fmt::format("{}: {}; {}", worst, build_conclusion.description, conclusion.description);
+  }
 
   if (pipeline_.email.enabled && !branch) {
     const PipelineEmail& e = pipeline_.email;
@@ -756,7 +962,7 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
     } else {
       body += "\n";
     }
-    body += fmt::format("{}: {}: {}\n", context, conclusion.state, conclusion.description);
+    for (const auto& [ctx, c] : concluded) body += fmt::format("{}: {}: {}\n", ctx, c.state, c.description);
     if (!failing_lines.empty()) {
       body += "\nTests and kernel reports:\n";
       for (size_t i = 0; i < failing_lines.size() && i < 50; ++i) body += SanitizeLine(failing_lines[i]) + "\n";
@@ -766,7 +972,15 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
       body += "\nTo reproduce:\n";
       body += fmt::format("  git checkout {}\n", s->base_commit.substr(0, 12));
       body += fmt::format("  curl -s {} | git am\n", ShellQuote(SanitizeLine(Str(sj, "mbox_url"))));
-      body += fmt::format("  vigil run --tests {} -t {}\n", ShellQuote(pipeline_.run.tests), ShellQuote(SanitizeLine(failing_test)));
+      if (build) {
+        std::string opts = "--base-config " + ShellQuote(pipeline_.build.base_config);
+        for (const auto& f : pipeline_.build.fragments) opts += " --fragment " + ShellQuote(f);
+        for (const auto& v : pipeline_.build.set) opts += " --set " + ShellQuote(v);
+        if (pipeline_.build.variant != "normal") opts += " --variant " + ShellQuote(pipeline_.build.variant);
+        body += fmt::format("  vigil run --build . {} -t {}\n", opts, ShellQuote(SanitizeLine(failing_test)));
+      } else {
+        body += fmt::format("  vigil run --tests {} -t {}\n", ShellQuote(pipeline_.run.tests), ShellQuote(SanitizeLine(failing_test)));
+      }
     }
     body += "\nLinks:\n";
     if (!Str(sj, "web_url").empty()) body += fmt::format("  series: {}\n", SanitizeLine(Str(sj, "web_url")));

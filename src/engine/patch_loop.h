@@ -91,8 +91,22 @@ class PatchLoop {
  private:
   Status Test(model::SeriesRecord* s);
   Status Report(model::SeriesRecord* s);
+  // What building and testing one checkout came to.
+  struct Tested {
+    int64_t run_id = 0;       // 0: no test ran (failure says why)
+    std::string failure;
+    int64_t build_id = 0;     // [build]: the build's record (0: none)
+    std::string build_state;  // [build]: success, warning, fail
+    std::string build_description;
+    std::vector<std::string> build_lines;  // new warnings, errors, dropped options
+  };
   Result<int64_t> BaselineRun(const PipelineTree& tree, const std::string& base_commit);
-  Result<int64_t> RunTests(const std::string& checkout, const std::string& label, int64_t baseline, std::string* failure);
+  // [build]: the tree's own checkout, reused from series to series so its
+  // build directory (<checkout>/.vigil-build-<variant>) stays incremental.
+  std::string TreeCheckout(const std::string& tree) const;
+  // The checkout at `commit`: reused when `reuse` and it is one, else made.
+  Status CheckoutAt(const std::string& checkout, const std::string& commit, bool reuse);
+  Result<Tested> RunTests(const std::string& checkout, const std::string& label, int64_t base_build);
 
   store::Store& db_;
   Clock& clock_;

@@ -8,6 +8,8 @@
 
 #include "base/hash.h"
 #include "base/toml_check.h"
+#include "kbuild/build.h"
+#include "kbuild/kconfig.h"
 
 namespace vigil::engine {
 
@@ -86,7 +88,7 @@ Result<Pipeline> ParsePipeline(const std::string& text, const std::string& sourc
   auto parsed = TomlParse(text, source);
   if (!parsed.ok()) return parsed.status();
   const toml::table& root = parsed.value();
-  Status s = TomlCheckKeys(root, {"tree", "run", "checks", "email"}, source, "pipeline");
+  Status s = TomlCheckKeys(root, {"tree", "build", "run", "checks", "email"}, source, "pipeline");
   if (!s.ok()) return s;
   Pipeline p;
   p.source = source;
@@ -113,6 +115,42 @@ Result<Pipeline> ParsePipeline(const std::string& text, const std::string& sourc
     p.trees.push_back(tree);
   }
 
+  if (const toml::node* n = root.get("build")) {
+    const toml::table* t = n->as_table();
+    if (!t) return Bad(source, *n, "[build] must be a table");
+    if (s = TomlCheckKeys(*t, {"base_config", "fragments", "set", "variant", "jobs", "ccache_dir", "context"}, source,
+                          "build");
+        !s.ok()) {
+      return s;
+    }
+    PipelineBuild& b = p.build;
+    b.enabled = true;
+    if (s = GetString(*t, "base_config", source, &b.base_config); !s.ok()) return s;
+    if (b.base_config.empty()) return Bad(source, *n, "[build] base_config cannot be empty");
+    // A make target (defconfig, tinyconfig, x86_64_defconfig) or a file.
+    if (b.base_config.find('/') != std::string::npos || b.base_config.size() < 6 ||
+        b.base_config.compare(b.base_config.size() - 6, 6, "config") != 0) {
+      b.base_config = Beside(source, b.base_config);
+    }
+    if (s = GetStrings(*t, "fragments", source, &b.fragments); !s.ok()) return s;
+    for (auto& f : b.fragments) f = Beside(source, f);
+    if (s = GetStrings(*t, "set", source, &b.set); !s.ok()) return s;
+    for (const auto& v : b.set) {
+      if (auto parsed = kbuild::ParseSetArgument(v); !parsed.ok()) {
+        return Bad(source, *n, fmt::format("[build] set: {}: {}", v, parsed.status().message()));
+      }
+    }
+    if (s = GetString(*t, "variant", source, &b.variant); !s.ok()) return s;
+    if (auto v = kbuild::FindVariant(b.variant, ""); !v.ok()) {
+      return Bad(source, *n, fmt::format("[build] variant: {}", v.status().message()));
+    }
+    if (s = GetInt(*t, "jobs", 0, 1024, source, &b.jobs); !s.ok()) return s;
+    if (s = GetString(*t, "ccache_dir", source, &b.ccache_dir); !s.ok()) return s;
+    b.ccache_dir = Beside(source, b.ccache_dir);
+    if (s = GetString(*t, "context", source, &b.context); !s.ok()) return s;
+    if (b.context.empty()) return Status::InvalidArgument(fmt::format("{}: [build] context cannot be empty", source));
+  }
+
   const toml::table* run = root.get("run") ? root.get("run")->as_table() : nullptr;
   if (!run) return Status::InvalidArgument(fmt::format("{}: a pipeline needs a [run] table (tests = \"DIR\")", source));
   if (s = TomlCheckKeys(*run, {"tests", "build", "collections", "tests_filter", "jobs", "retries", "known_issues", "context"},
@@ -122,19 +160,40 @@ Result<Pipeline> ParsePipeline(const std::string& text, const std::string& sourc
   }
   PipelineRun& r = p.run;
   if (s = GetString(*run, "tests", source, &r.tests); !s.ok()) return s;
-  if (!SafeRelative(r.tests)) {
-    return Status::InvalidArgument(
-        fmt::format("{}: [run] tests must be a path inside the checkout (relative, no '..')", source));
-  }
   if (s = GetString(*run, "build", source, &r.build); !s.ok()) return s;
   if (s = GetStrings(*run, "collections", source, &r.collections); !s.ok()) return s;
   if (s = GetStrings(*run, "tests_filter", source, &r.tests_filter); !s.ok()) return s;
+  if (p.build.enabled) {
+    // The tests are the collections' kselftests, built with the kernel.
+    if (!r.tests.empty() || !r.build.empty()) {
+      return Status::InvalidArgument(fmt::format(
+          "{}: with [build], [run] runs the kselftests built with the kernel: no tests or build there", source));
+    }
+    if (r.collections.empty() && r.tests_filter.empty()) {
+      return Status::InvalidArgument(fmt::format(
+          "{}: with [build], [run] needs the collections to build and run (collections = [\"net/mptcp\"], or "
+          "tests_filter = [\"COLL:TEST\"])",
+          source));
+    }
+    for (const auto& t : r.tests_filter) {
+      if (t.find(':') == std::string::npos || t[0] == ':') {
+        return Status::InvalidArgument(
+            fmt::format("{}: with [build], [run] tests_filter entries are COLL:TEST ('{}')", source, t));
+      }
+    }
+  } else if (!SafeRelative(r.tests)) {
+    return Status::InvalidArgument(
+        fmt::format("{}: [run] tests must be a path inside the checkout (relative, no '..')", source));
+  }
   if (s = GetInt(*run, "jobs", 1, 256, source, &r.jobs); !s.ok()) return s;
   if (s = GetInt(*run, "retries", 0, 100, source, &r.retries); !s.ok()) return s;
   if (s = GetString(*run, "known_issues", source, &r.known_issues); !s.ok()) return s;
   r.known_issues = Beside(source, r.known_issues);
   if (s = GetString(*run, "context", source, &r.context); !s.ok()) return s;
   if (r.context.empty()) return Status::InvalidArgument(fmt::format("{}: [run] context cannot be empty", source));
+  if (p.build.enabled && r.context == p.build.context) {
+    return Status::InvalidArgument(fmt::format("{}: [build] and [run] need different check contexts", source));
+  }
 
   if (const toml::node* n = root.get("checks")) {
     const toml::table* t = n->as_table();

@@ -8,8 +8,19 @@
 //   branch = "main"              # the branch of --repo a series is applied on
 //   remote = "origin"            # optional: fetched before each series
 //
-//   [run]                        # on the host, each test sandboxed
-//   tests = "selftests"          # the test tree inside the checkout
+//   [build]                      # optional: a kernel built from the checkout
+//   base_config = "defconfig"    # a make *config target, or a file (relative to this file)
+//   fragments = ["mptcp.config"] # config fragments (relative to this file)
+//   set = ["CONFIG_MPTCP=y"]
+//   variant = "normal"           # or "debug"
+//   jobs = 0                     # 0: every CPU
+//   ccache_dir = ""              # the sandbox's own ccache; "" <work dir>/ccache
+//   context = "vigil-build"      # the check context
+//
+//   [run]                        # on the host, each test sandboxed; with
+//                                # [build]: the collections' kselftests, in a
+//                                # VM booting the built kernel
+//   tests = "selftests"          # the test tree inside the checkout (no [build])
 //   build = "make -C selftests"  # optional, run sandboxed in the checkout first
 //   collections = ["net"]        # optional: -c; tests = ["net:a.sh"]: -t
 //   jobs = 1, retries = 1
@@ -52,6 +63,18 @@ struct PipelineRun {
   std::string context = "vigil-test";
 };
 
+// A kernel built from the checkout (vigil build's options), sandboxed.
+struct PipelineBuild {
+  bool enabled = false;
+  std::string base_config = "defconfig";  // a *config target, or an absolute file
+  std::vector<std::string> fragments;     // absolute
+  std::vector<std::string> set;           // CONFIG_X=VALUE
+  std::string variant = "normal";
+  int jobs = 0;
+  std::string ccache_dir;                 // absolute; "" <work dir>/ccache
+  std::string context = "vigil-build";
+};
+
 struct PipelineEmail {
   bool enabled = false;
   std::string smtp;
@@ -66,6 +89,7 @@ struct PipelineEmail {
 struct Pipeline {
   std::string source;  // the file
   std::vector<PipelineTree> trees;
+  PipelineBuild build;
   PipelineRun run;
   std::string target_url;  // pattern; "" none
   PipelineEmail email;

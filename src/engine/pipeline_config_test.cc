@@ -93,5 +93,60 @@ TEST(PipelineConfig, RefusesWhatCannotWork) {
   ExpectError("[[tree]]\nname='t'\nbranch='b'\n[run\n", "p.toml:");
 }
 
+TEST(PipelineConfig, BuildsAKernel) {
+  auto p = ParsePipeline(R"(
+[[tree]]
+name = "net"
+branch = "main"
+[build]
+base_config = "tinyconfig"
+fragments = ["frag/mptcp.config"]
+set = ["CONFIG_MPTCP=y"]
+variant = "debug"
+jobs = 4
+ccache_dir = "cache"
+[run]
+collections = ["net/mptcp"]
+)",
+                         "/etc/vigil/pipeline.toml");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_TRUE(p->build.enabled);
+  EXPECT_EQ(p->build.base_config, "tinyconfig");  // a make target stays one
+  EXPECT_EQ(p->build.fragments, std::vector<std::string>{"/etc/vigil/frag/mptcp.config"});
+  EXPECT_EQ(p->build.set, std::vector<std::string>{"CONFIG_MPTCP=y"});
+  EXPECT_EQ(p->build.variant, "debug");
+  EXPECT_EQ(p->build.jobs, 4);
+  EXPECT_EQ(p->build.ccache_dir, "/etc/vigil/cache");
+  EXPECT_EQ(p->build.context, "vigil-build");
+  EXPECT_EQ(p->run.context, "vigil-test");
+
+  auto file = ParsePipeline("[[tree]]\nname='t'\nbranch='m'\n[build]\nbase_config='configs/base'\n[run]\ncollections=['c']\n",
+                            "/p/x.toml");
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  EXPECT_EQ(file->build.base_config, "/p/configs/base");  // a file, beside the pipeline
+  EXPECT_FALSE(ParsePipeline("[[tree]]\nname='t'\nbranch='m'\n[run]\ntests='s'\n", "p.toml")->build.enabled);
+}
+
+TEST(PipelineConfig, RejectsABuildThatCannotWork) {
+  const std::string head = "[[tree]]\nname='t'\nbranch='m'\n";
+  struct Case {
+    std::string text, says;
+  } cases[] = {
+      {head + "[build]\n[run]\ntests='s'\ncollections=['c']\n", "no tests or build there"},
+      {head + "[build]\n[run]\n", "needs the collections"},
+      {head + "[build]\n[run]\ntests_filter=['justatest']\n", "COLL:TEST"},
+      {head + "[build]\nset=['MPTCP']\n[run]\ncollections=['c']\n", "set: MPTCP"},
+      {head + "[build]\nvariant='fast'\n[run]\ncollections=['c']\n", "variant"},
+      {head + "[build]\ncontext='x'\n[run]\ncollections=['c']\ncontext='x'\n", "different check contexts"},
+      {head + "[build]\njobs=-1\n[run]\ncollections=['c']\n", "jobs"},
+      {head + "[build]\nbogus=1\n[run]\ncollections=['c']\n", "bogus"},
+  };
+  for (const auto& c : cases) {
+    auto p = ParsePipeline(c.text, "p.toml");
+    ASSERT_FALSE(p.ok()) << c.text;
+    EXPECT_NE(p.status().message().find(c.says), std::string::npos) << p.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace vigil::engine

@@ -412,6 +412,7 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
   }
   mreq.guest_path = path_var;
   mreq.use_cgroups = options.use_cgroups;
+  mreq.hidden = f.vm_hidden;
   auto launched = launcher_(mreq, [&](const std::string& line) { observer_.OnNote(line); });
   if (!launched.ok()) return launched.status();
   std::unique_ptr<Machine> machine = std::move(*launched);

@@ -64,6 +64,9 @@ struct RunRequest {
   // for tests from strangers: sys::SandboxPrefix); empty: as they are. Not
   // recorded: a resumed run is given it again.
   std::vector<std::string> test_wrapper;
+  // In a VM: files its guest must not read through the shared root file
+  // system (vm::VmOptions::hidden; rootfs 9p). Not recorded either.
+  std::vector<std::string> vm_hidden;
   // Raised (a signal): no test starts any more, the running ones are
   // terminated and recorded interrupted, the run is finished and reported,
   // and the session ends with cancel->ExitCode(). At its kill level the

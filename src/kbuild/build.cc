@@ -1,6 +1,8 @@
 #include "kbuild/build.h"
 
 #include <fcntl.h>
+#include <cerrno>
+#include <cstring>
 #include <sched.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -272,6 +274,23 @@ class Builder {
 };
 
 bool Builder::RunMake(const std::vector<std::string>& args, int jobs, const std::string& out) {
+  if (o_.owner_uid >= 0) {
+    // What vigil wrote since the last make, handed to make's user.
+    auto give = [&](const fs::path& path) {
+      if (::lchown(path.c_str(), o_.owner_uid, o_.owner_gid) != 0 && errno != ENOENT) {
+        log_ << "vigil: cannot hand " << path.string() << " to uid " << o_.owner_uid << ": " << std::strerror(errno) << "\n";
+      }
+    };
+    std::error_code ec;
+    give(r_.output_dir);
+    give(fs::path(r_.output_dir) / ".config");
+    fs::path mine = fs::path(r_.output_dir) / ".vigil";
+    give(mine);
+    for (auto it = fs::recursive_directory_iterator(mine, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      give(it->path());
+    }
+  }
   sys::ProcessOptions p;
   p.argv = make_->Argv(out.empty() ? r_.output_dir : out, args, jobs);
   p.env = make_->env();

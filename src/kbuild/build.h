@@ -71,6 +71,10 @@ struct BuildOptions {
   // environment (PATH, HOME, LANG, LC_*, TERM, TMPDIR) plus `env`.
   std::vector<std::string> wrapper;
   bool clean_env = false;
+  // The user the wrapper runs make as (-1: make runs as vigil): what vigil
+  // itself writes in the output directory (.config, .vigil/) is handed to
+  // it before each make, so make can write beside it.
+  int owner_uid = -1, owner_gid = -1;
   const sys::Cancellation* cancel = nullptr;
 };
 

@@ -53,6 +53,16 @@ std::vector<std::string> VirtiofsdArgv(const std::string& socket) {
           "-o", "sandbox=chroot"};
 }
 
+std::vector<std::string> HidingArgv(const std::vector<std::string>& hidden) {
+  std::vector<std::string> argv = {
+      "unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+      "while [ \"$1\" != -- ]; do mount --bind -o ro /dev/null \"$1\" || exit 125; shift; done; shift; exec \"$@\"",
+      "vigil-hide"};
+  argv.insert(argv.end(), hidden.begin(), hidden.end());
+  argv.push_back("--");
+  return argv;
+}
+
 std::vector<std::string> ProbeQemuArgv(const std::string& kernel, const std::string& initramfs) {
   return {"qemu-system-x86_64", "-accel", "kvm", "-m", "256", "-smp", "1", "-display", "none",
           "-no-reboot", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-kernel", kernel,

@@ -31,6 +31,11 @@ std::vector<std::string> QemuArgv(const VmOptions& options, const QemuBoot& boot
 std::vector<std::string> VirtiofsdArgv(const std::string& socket);
 
 // The accelerator probe's QEMU argv: a tiny KVM guest on the serial console.
+// The argv prefix that runs QEMU with `hidden` (absolute paths) bound over
+// by /dev/null in a mount namespace of its own: unshare(1) and sh exec into
+// QEMU, so its pid stays the one vigil started.
+std::vector<std::string> HidingArgv(const std::vector<std::string>& hidden);
+
 std::vector<std::string> ProbeQemuArgv(const std::string& kernel, const std::string& initramfs);
 
 }  // namespace vigil::vm

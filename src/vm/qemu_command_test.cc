@@ -1,8 +1,15 @@
 #include "vm/qemu_command.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
+
+#include "sys/process.h"
 
 namespace vigil::vm {
 namespace {
@@ -128,6 +135,32 @@ TEST(QemuCommandTest, ProbeIsATinyKvmGuestOnTheSerialConsole) {
             (Argv{"qemu-system-x86_64", "-accel", "kvm", "-m", "256", "-smp", "1", "-display", "none",
                   "-no-reboot", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-kernel", "/k/bz",
                   "-initrd", "/c/i.img", "-append", "console=ttyS0 panic=-1 vigil.probe=1"}));
+}
+
+TEST(HidingArgv, TheProgramReadsHiddenFilesAsEmpty) {
+  if (geteuid() != 0) GTEST_SKIP() << "unshare --mount needs root";
+  char dir[] = "/var/tmp/vigil-hide-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string secret = std::string(dir) + "/token";
+  std::string other = std::string(dir) + "/other";
+  std::ofstream(secret) << "s3cret\n";
+  std::ofstream(other) << "visible\n";
+  sys::ProcessOptions po;
+  po.argv = HidingArgv({secret});
+  po.argv.insert(po.argv.end(), {"/bin/sh", "-c", "cat \"$0\" \"$1\"", secret, other});
+  po.env = sys::CurrentEnvironment();
+  auto r = sys::RunProcess(po);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->status.exited() && r->status.exit_code() == 0) << r->output;
+  EXPECT_EQ(r->output.find("s3cret"), std::string::npos) << r->output;
+  EXPECT_NE(r->output.find("visible"), std::string::npos) << r->output;
+  // Outside, the file is untouched.
+  std::ifstream in(secret);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_EQ(ss.str(), "s3cret\n");
+  std::string cmd = std::string("rm -rf ") + dir;
+  (void)std::system(cmd.c_str());
 }
 
 }  // namespace

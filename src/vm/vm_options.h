@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace vigil::vm {
 
@@ -22,6 +23,11 @@ struct VmOptions {
   std::string tests_dir;        // visible in the guest at the same path
   std::string work_dir;         // sockets, console log
   std::string cache_dir;        // initramfs images
+  // Files the guest must not read through the root file system it shares
+  // (a Patchwork token, the store): QEMU runs in a mount namespace of its
+  // own where each reads as empty (needs root: unshare --mount). 9p only:
+  // virtiofsd would serve the host's own view.
+  std::vector<std::string> hidden;
   std::chrono::seconds boot_timeout{180};
   int boot_retries = 2;
   std::chrono::milliseconds fatal_grace{100};

@@ -209,6 +209,10 @@ Status CheckKvm(const std::string& device) {
 }
 
 Status CheckVmOptions(const VmOptions& o) {
+  if (!o.hidden.empty()) {
+    if (o.rootfs != "9p") return Status::InvalidArgument("files are hidden from the guest only with --rootfs 9p");
+    if (geteuid() != 0) return Status::InvalidArgument("hiding files from the guest needs root (unshare --mount)");
+  }
   if (access(o.kernel.c_str(), R_OK) != 0)
     return Status::NotFound(fmt::format("cannot read the kernel {}: {}", o.kernel, std::strerror(errno)));
   if (!o.modules_dir.empty()) {
@@ -389,6 +393,10 @@ Status VmRunner::BootOnce() {
   }
   QemuBoot boot{accel_, rootfs_, initramfs_, vfs_sock, ch_sock, qmp_sock};
   std::vector<std::string> args = QemuArgv(options_, boot);
+  if (!options_.hidden.empty()) {
+    std::vector<std::string> hide = HidingArgv(options_.hidden);
+    args.insert(args.begin(), hide.begin(), hide.end());
+  }
 
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# The patch loop with a pipeline that builds a kernel: series delivered to a
+# real Patchwork (../shared/patchwork) against Debian's linux-source-6.12
+# (scripts/kernel-tree.sh), built by `vigil watch --once` as the sandbox
+# user (tinyconfig, vigil's VM fragment, the `size` collection), booted
+# under TCG and tested, checked against the base commit's own build and run:
+#  (a) a harmless change: vigil-build success, vigil-test success;
+#  (b) a new warning: vigil-build warning naming it (the base has none);
+#  (c) a syntax error: vigil-build fail with the compiler's words,
+#      vigil-test "Not tested", the error in the e-mail;
+#  and the build ran as the sandbox user, incrementally, in the tree's own
+#  checkout, and the runs booted what was built.
+# The work directory (the tree's checkout, its build directory, the
+# sandbox's ccache) persists under /var/tmp/vigil-kernel, so only the first
+# run on a machine compiles a whole kernel.
+source "$(dirname "$0")/lib.sh"
+
+PW_SERVER=${VIGIL_PATCHWORK:-$VIGIL_SRC/../shared/patchwork/pw-server}
+if [ ! -f "$PW_SERVER" ]; then
+  echo "SKIP: no Patchwork server at $PW_SERVER (../shared/patchwork from the project's root)"
+  exit 77
+fi
+if [ ! -f "${LINUX_SOURCE_TARBALL:-/usr/src/linux-source-6.12.tar.xz}" ] || ! command -v qemu-system-x86_64 > /dev/null; then
+  echo "SKIP: needs linux-source-6.12 and qemu-system-x86 (scripts/install-deps.sh)"
+  exit 77
+fi
+"$PY" -c 'import django, rest_framework, django_filters, aiosmtpd' 2>/dev/null || {
+  echo "FAIL: python3-django, python3-djangorestframework, python3-django-filters and python3-aiosmtpd are needed"
+  exit 1
+}
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PW_PORT=$(free_port)
+SMTP_PORT=$(free_port)
+PW_DIR=$TMP/pw
+MAILDIR=$TMP/mail
+cleanup() {
+  bash "$PW_SERVER" stop "$PW_DIR" >/dev/null 2>&1 || true
+  [ -n "${SMTP_PID:-}" ] && kill "$SMTP_PID" 2>/dev/null || true
+  [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+TREE=$(bash "$VIGIL_SRC/scripts/kernel-tree.sh" "${VIGIL_KERNEL_TREE:-/var/tmp/vigil-kernel/linux}")
+WORK=${VIGIL_WATCH_WORK:-$(dirname "$TREE")/watch}
+mkdir -p "$WORK"
+
+bash "$PW_SERVER" start "$PW_DIR" "$PW_PORT" > "$TMP/pw.env"
+PW_URL=$(sed -n 's/^url=//p' "$TMP/pw.env")
+sed -n 's/^token=//p' "$TMP/pw.env" > "$TMP/token"
+chmod 600 "$TMP/token"
+mkdir -p "$MAILDIR"/{cur,new,tmp}
+"$PY" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR" > "$TMP/smtp.log" 2>&1 &
+SMTP_PID=$!
+
+cat > "$TMP/pipeline.toml" <<EOT
+[[tree]]
+name = "linux"
+branch = "vigil"
+
+[build]
+base_config = "tinyconfig"
+
+[run]
+collections = ["size"]
+
+[checks]
+target_url = "http://ci.example.org/runs/{run}"
+
+[email]
+smtp = "smtp://127.0.0.1:$SMTP_PORT"
+from = "Vigil CI <ci@example.org>"
+cc = ["test@example.org"]
+EOT
+
+# series NAME TEXT: one commit on vigil-base appending TEXT to kernel/sys.c
+# (made with git's plumbing: no second checkout of the tree), mailed to
+# Patchwork as a thread with its cover letter.
+export GIT_AUTHOR_NAME="Sub Mitter" GIT_AUTHOR_EMAIL=sub@example.org GIT_COMMITTER_NAME="Sub Mitter" \
+  GIT_COMMITTER_EMAIL=sub@example.org
+series() {
+  local name=$1 text=$2 blob tree commit
+  git -C "$TREE" show vigil-base:kernel/sys.c > "$TMP/sys.c"
+  printf '%s\n' "$text" >> "$TMP/sys.c"
+  blob=$(git -C "$TREE" hash-object -w "$TMP/sys.c")
+  GIT_INDEX_FILE=$TMP/index git -C "$TREE" read-tree vigil-base
+  GIT_INDEX_FILE=$TMP/index git -C "$TREE" update-index --cacheinfo "100644,$blob,kernel/sys.c"
+  tree=$(GIT_INDEX_FILE=$TMP/index git -C "$TREE" write-tree)
+  commit=$(git -C "$TREE" commit-tree "$tree" -p vigil-base -m "sys: $name")
+  git -C "$TREE" format-patch -q --thread --cover-letter --stdout --subject-prefix="PATCH linux" \
+    "vigil-base..$commit" | sed "s/\*\*\* SUBJECT HERE \*\*\*/series $name/" | bash "$PW_SERVER" inject-mbox "$PW_DIR"
+}
+series good '/* vigil e2e: a harmless change */'
+series warns 'static int vigil_watch_unused(void) { return 0; }'
+series broken 'int vigil_watch_broken = ;'
+
+DB=$TMP/vigil.db
+set +e
+"$VIGIL" watch --patchwork "$PW_URL" --project test --token-file "$TMP/token" --repo "$TREE" \
+  --pipeline "$TMP/pipeline.toml" --db "$DB" --work-dir "$WORK" --once > "$TMP/w.out" 2>&1
+rc=$?
+set -e
+cat "$TMP/w.out"
+expect_eq "watch --once: exit 0" 0 "$rc"
+
+checks_of() {  # SERIES_NAME -> per patch: pending-count final-count "context state: description" ...
+  "$PY" - "$PW_URL" "$1" <<'EOT'
+import json, sys, urllib.request
+url, name = sys.argv[1], sys.argv[2]
+def get(u):
+    with urllib.request.urlopen(u) as r:
+        return json.load(r)
+for s in get(url + "/api/1.2/series/?per_page=100"):
+    if s["name"] != "series " + name:
+        continue
+    for p in s["patches"]:
+        cs = get(url + "/api/1.2/patches/%d/checks/" % p["id"])
+        pend = sum(1 for c in cs if c["state"] == "pending")
+        final = sorted([c for c in cs if c["state"] != "pending"], key=lambda c: c["context"])
+        print(pend, len(final), " | ".join("%s %s: %s" % (c["context"], c["state"], c["description"]) for c in final))
+EOT
+}
+for s in good warns broken; do checks_of "$s" > "$TMP/c.$s"; echo "$s: $(cat "$TMP/c.$s")"; done
+if grep -Eq '^2 2 vigil-build success: Built: [0-9]+ warnings?, none new \| vigil-test success: Success: [0-9]+ (sub)?tests? passed$' "$TMP/c.good"; then
+  pass "(a) harmless change: built, tested, success in both contexts (a pending check each first)"
+else
+  fail "(a) $(cat "$TMP/c.good")"
+fi
+if grep -Eq "^2 2 vigil-build warning: Built: 1 new warning: kernel/sys.c:[0-9]+:[0-9]+: warning: .vigil_watch_unused. defined but not used \[-Wunused-function\] \| vigil-test success: " "$TMP/c.warns"; then
+  pass "(b) a new warning: vigil-build warning naming it, the tests still pass"
+else
+  fail "(b) $(cat "$TMP/c.warns")"
+fi
+if grep -Eq "^2 2 vigil-build fail: Build failed: 1 error: kernel/sys.c:[0-9]+:[0-9]+: error: .* \| vigil-test warning: Not tested: the build failed$" "$TMP/c.broken"; then
+  pass "(c) a syntax error: vigil-build fail with the compiler's words, not tested"
+else
+  fail "(c) $(cat "$TMP/c.broken")"
+fi
+
+q() { sqlite3 "$DB" "$1"; }
+expect_eq "builds: the base and the three series" 4 "$(q 'select count(*) from builds')"
+expect_eq "runs: the base and the two series that built, each booting its build" "3|3" \
+  "$(q 'select count(*), count(distinct build_id) from runs where build_id is not null')"
+expect_eq "every build in the tree's own checkout" "$WORK/tree-linux" "$(q 'select distinct tree from builds')"
+steps=$(q 'select steps from builds where id = 2')
+if [ "$steps" -gt 0 ] && [ "$steps" -lt 100 ]; then pass "a series' build is incremental ($steps steps after the base's)"; else fail "series build steps: $steps"; fi
+expect_eq "the build ran as the sandbox user" nobody "$(stat -c %U "$WORK/tree-linux/.vigil-build-normal/vmlinux")"
+expect_eq "the base was built and tested first, once" "testing the base of linux" \
+  "$(grep -m1 -o -e 'testing the base of linux' -e 'series [0-9]*: testing' "$TMP/w.out")"
+expect_eq "the runs booted the kernel built in the checkout, on a 9p root" \
+  "3 $WORK/tree-linux/.vigil-build-normal/arch/x86/boot/bzImage 9p" \
+  "$(q 'select vm_json from runs' | "$PY" -c 'import json,sys
+v=[json.loads(l) for l in sys.stdin]
+print(len(v), " ".join(sorted(set(x["kernel"] for x in v))), " ".join(sorted(set(x["rootfs"] for x in v))))')"
+
+mails() { ls "$MAILDIR"/new 2>/dev/null | wc -l; }
+expect_eq "one e-mail per series" 3 "$(mails)"
+if grep -l 'series broken' "$MAILDIR"/new/* | xargs grep -q 'kernel/sys.c:[0-9]*:[0-9]*: error:' &&
+   grep -l 'series broken' "$MAILDIR"/new/* | xargs grep -q '^vigil-build: fail: Build failed'; then
+  pass "(c) the e-mail has the build's conclusion and the compiler's error"
+else
+  fail "(c) the e-mail: $(grep -l 'series broken' "$MAILDIR"/new/* | xargs cat)"
+fi
+"$VIGIL" series --db "$DB" > "$TMP/series.out"
+grep -q 'fail: Build failed' "$TMP/series.out" && pass "vigil series shows the build failure" || fail "$(cat "$TMP/series.out")"
+
+finish
