@@ -337,12 +337,13 @@ std::string Client::Show(const std::string& url) const {
   return SanitizeLine(Cap(std::string(u), 500));
 }
 
-Result<sys::HttpResponse> Client::Call(sys::HttpRequest request) {
+Result<sys::HttpResponse> Client::Call(sys::HttpRequest request, int attempts) {
+  if (attempts <= 0) attempts = options_.attempts;
   request.headers.push_back("Accept: application/json");
   std::string what = fmt::format("{} {}", request.method, Show(request.url));
   std::chrono::milliseconds backoff = std::min(options_.first_backoff, kMaxBackoff);
   std::string last_error;
-  for (int attempt = 1; attempt <= options_.attempts; ++attempt) {
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
     std::chrono::milliseconds delay = backoff;
     auto r = http_.Perform(request);
     if (!r.ok()) {
@@ -360,16 +361,16 @@ Result<sys::HttpResponse> Client::Call(sys::HttpRequest request) {
       return Status::InvalidArgument(Scrub(fmt::format("patchwork: {} on {}{}{}", StatusLine(r->status), what,
                                                        detail.empty() ? "" : ": ", detail)));
     }
-    if (attempt == options_.attempts) break;
+    if (attempt == attempts) break;
     if (options_.log) {
       options_.log(Scrub(fmt::format("patchwork: {}: {} (attempt {} of {}); retrying in {} ms", what, last_error,
-                                     attempt, options_.attempts, delay.count())));
+                                     attempt, attempts, delay.count())));
     }
     options_.sleep(delay);
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
   return Status::IOError(
-      Scrub(fmt::format("patchwork: {} failed after {} attempts: {}", what, options_.attempts, last_error)));
+      Scrub(fmt::format("patchwork: {} failed after {} attempts: {}", what, attempts, last_error)));
 }
 
 Status Client::GetPages(std::string url, const std::function<Status(std::string_view)>& page) {
@@ -471,8 +472,35 @@ Status Client::PostCheck(int64_t patch_id, const Check& check) {
   request.url = fmt::format("{}/api/1.2/patches/{}/checks/", options_.base_url, patch_id);
   request.headers = {"Content-Type: application/json", "Authorization: Token " + options_.token};
   request.body = DumpJson(body);
-  auto r = Call(std::move(request));
-  return r.ok() ? Status::OK() : r.status();
+  // A POST that failed on the way (a 5xx, a timeout, a reset connection)
+  // may still have been recorded: before it is sent again, Patchwork is
+  // asked whether the check is there, so it is never posted twice.
+  std::chrono::milliseconds backoff = std::min(options_.first_backoff, kMaxBackoff);
+  Status last;
+  for (int attempt = 1; attempt <= options_.attempts; ++attempt) {
+    if (attempt > 1) {
+      options_.sleep(backoff);
+      backoff = std::min(backoff * 2, kMaxBackoff);
+      auto existing = ListChecks(patch_id);
+      if (existing.ok()) {
+        for (const auto& e : *existing) {
+          if (e.context == check.context && e.state == check.state && e.description == check.description) {
+            return Status::OK();
+          }
+        }
+      }
+    }
+    auto r = Call(request, 1);
+    if (r.ok()) return Status::OK();
+    if (r.status().code() != Status::Code::kIOError) return r.status();  // permanent
+    last = r.status();
+    if (options_.log && attempt < options_.attempts) {
+      options_.log(Scrub(fmt::format("patchwork: {}: {} (attempt {} of {}); looked up before it is sent again", what,
+                                     last.message(), attempt, options_.attempts)));
+    }
+  }
+  return Status::IOError(Scrub(fmt::format("patchwork: {} failed after {} attempts: {}", what, options_.attempts,
+                                           last.message())));
 }
 
 }  // namespace vigil::patchwork

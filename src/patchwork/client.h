@@ -91,7 +91,9 @@ class Client {
   // Corruption. The token never appears in a message or a log line.
 
  private:
-  Result<sys::HttpResponse> Call(sys::HttpRequest request);
+  // Retried with backoff on transient errors; at most `attempts` tries (0:
+  // the client's own).
+  Result<sys::HttpResponse> Call(sys::HttpRequest request, int attempts = 0);
   // GETs `url` and every page its Link headers name after it, each body to `page`.
   Status GetPages(std::string url, const std::function<Status(std::string_view)>& page);
   std::string Show(const std::string& url) const;

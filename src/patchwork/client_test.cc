@@ -394,6 +394,36 @@ TEST_F(ClientTest, PostCheckSendsTheFieldsAsJsonWithTheToken) {
                                   {"target_url", "https://ci.example.org/r/1"}}));
 }
 
+TEST_F(ClientTest, APostThatFailedOnTheWayIsLookedUpBeforeItIsSentAgain) {
+  // The first POST is recorded but its answer lost (a 502 from a proxy):
+  // the check found on the patch is not posted a second time.
+  http.script.push_back(Reply(502, "bad gateway"));
+  http.script.push_back(Ok(kChecks));  // holds context vigil, success, "ok"
+  Client client = MakeClient(5);
+  Status s = client.PostCheck(1, Check{"success", "vigil", "ok", "http://ci.example.org/y"});
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(http.requests.size(), 2u);
+  EXPECT_EQ(http.requests[0].method, "POST");
+  EXPECT_EQ(http.requests[1].method, "GET");
+  EXPECT_EQ(http.requests[1].url, "http://pw.test:8000/api/1.2/patches/1/checks/?per_page=250");
+
+  // Not there: sent again, once.
+  http.requests.clear();
+  http.script.push_back(Status::IOError("POST: Connection reset by peer"));
+  http.script.push_back(Ok("[]"));
+  http.script.push_back(Reply(201, R"({"id":3})"));
+  s = client.PostCheck(1, Check{"fail", "vigil", "new", ""});
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(http.requests.size(), 3u);
+  EXPECT_EQ(http.requests[2].method, "POST");
+  // A refusal is not retried.
+  http.requests.clear();
+  http.script.push_back(Reply(403, R"({"detail":"Invalid token."})"));
+  s = client.PostCheck(1, Check{"fail", "vigil", "x", ""});
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(http.requests.size(), 1u);
+}
+
 TEST_F(ClientTest, PostCheckWithoutTokenOrWithABadStateAsksNothing) {
   Client readonly = MakeClient(3, "");
   Status s = readonly.PostCheck(7, Check{"success", "c", "d", ""});
