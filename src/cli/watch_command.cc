@@ -25,6 +25,7 @@
 #include "patchwork/client.h"
 #include "store/store.h"
 #include "sys/cancel.h"
+#include "sys/file_lock.h"
 #include "sys/http.h"
 #include "sys/process.h"
 #include "sys/sandbox.h"
@@ -157,6 +158,24 @@ int Loop(const LoopFlags& f) {
   Printer printer(cmd);
   engine::PatchLoop loop(**opened, SystemClock::Get(), *pipeline, branch ? nullptr : &pw, o, printer);
 
+  // One loop at a time on a store and on a work directory: two would test
+  // the same series and post its checks twice, or share a checkout.
+  std::vector<std::unique_ptr<sys::FileLock>> locks;
+  auto lock = [&]() -> Status {
+    std::error_code ec;
+    fs::create_directories(o.work_dir, ec);
+    for (const std::string& path : {o.db_path + ".loop-lock", o.work_dir + "/.vigil-loop.lock"}) {
+      auto l = sys::FileLock::TryAcquire(path);
+      if (!l.ok()) {
+        return Status::InvalidArgument(fmt::format(
+            "{}: another vigil watch, test-series or test-branch works with this store or work directory; one at a "
+            "time",
+            l.status().message()));
+      }
+      locks.push_back(std::move(*l));
+    }
+    return Status::OK();
+  };
   auto report = [&](const std::vector<engine::SeriesOutcome>& done) {
     for (const auto& s : done) {
       fmt::print("series {}: {}: {}\n", s.id, s.state, SanitizeForTerminal(s.conclusion));
@@ -166,6 +185,10 @@ int Loop(const LoopFlags& f) {
     auto id = branch ? loop.QueueBranch(f.base, f.head) : loop.QueueSeries(f.series);
     if (!id.ok()) return fail(id.status().message());
     fmt::print("queued as series {}\n", *id);
+    if (Status l = lock(); !l.ok()) {
+      return fail(l.message() + (branch ? "" : " (the series stays queued: the running vigil watch of this project "
+                                               "tests it on its next round)"));
+    }
     auto done = loop.Work();
     if (!done.ok()) return fail(done.status().message());
     report(*done);
@@ -178,6 +201,7 @@ int Loop(const LoopFlags& f) {
   }
 
   // vigil watch
+  if (Status l = lock(); !l.ok()) return fail(l.message());
   int exit_code = 0;
   while (!cancel.stopping()) {
     auto queued = loop.Poll();

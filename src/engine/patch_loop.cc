@@ -463,7 +463,8 @@ std::vector<std::string> BuildCollections(const PipelineRun& run) {
 
 }  // namespace
 
-Result<PatchLoop::Tested> PatchLoop::RunTests(const std::string& checkout, const std::string& label, int64_t base_build) {
+Result<PatchLoop::Tested> PatchLoop::RunTests(const std::string& checkout, const std::string& label, int64_t base_build,
+                                              const std::string& variant_name) {
   Tested t;
   const PipelineBuild& pb = pipeline_.build;
   sys::SandboxSpec spec;
@@ -499,14 +500,14 @@ Result<PatchLoop::Tested> PatchLoop::RunTests(const std::string& checkout, const
     // The kernel, its modules and the collections' kselftests, built by
     // make as the sandbox user, incrementally in the checkout's own
     // build directory.
-    observer_.OnNote(fmt::format("{}: building the kernel ({}, {})", label, pb.base_config, pb.variant));
+    observer_.OnNote(fmt::format("{}: building the kernel ({}, {})", label, pb.base_config, variant_name));
     BuildRequest br;
     kbuild::BuildOptions& bo = br.options;
     bo.tree = checkout;
-    auto variant = kbuild::FindVariant(pb.variant, "");
+    auto variant = kbuild::FindVariant(variant_name, pb.variants_file);
     if (!variant.ok()) return variant.status();
     bo.variant = *variant;
-    bo.output_dir = (fs::path(checkout) / (".vigil-build-" + pb.variant)).string();
+    bo.output_dir = (fs::path(checkout) / (".vigil-build-" + variant_name)).string();
     bo.base_config = pb.base_config;
     bo.collections = BuildCollections(pipeline_.run);
     bo.config_files = pb.fragments;
@@ -626,8 +627,9 @@ Result<PatchLoop::Tested> PatchLoop::RunTests(const std::string& checkout, const
   return t;
 }
 
-Result<int64_t> PatchLoop::BaselineRun(const PipelineTree& tree, const std::string& base_commit) {
-  std::string key = tree.name + "@" + pipeline_.hash;
+Result<int64_t> PatchLoop::BaselineRun(const PipelineTree& tree, const std::string& base_commit,
+                                       const std::string& variant) {
+  std::string key = tree.name + "@" + pipeline_.hash + (variant.empty() ? "" : "#" + variant);
   auto known = db_.FindBaseline(key, base_commit);
   if (known.ok()) return known;
   const bool build = pipeline_.build.enabled;
@@ -635,7 +637,10 @@ Result<int64_t> PatchLoop::BaselineRun(const PipelineTree& tree, const std::stri
                                : (fs::path(o_.work_dir) / fmt::format("base-{}-{}", tree.name, base_commit.substr(0, 12))).string();
   if (Status c = CheckoutAt(checkout, base_commit, build); !c.ok()) return c;
   observer_.OnNote(fmt::format("testing the base of {}: {}", tree.name, base_commit.substr(0, 12)));
-  auto tested = RunTests(checkout, fmt::format("baseline {} {}", tree.name, base_commit.substr(0, 12)), 0);
+  auto tested = RunTests(checkout,
+                         fmt::format("baseline {} {}{}", tree.name, base_commit.substr(0, 12),
+                                     pipeline_.build.variants.size() > 1 ? " (" + variant + ")" : ""),
+                         0, variant);
   if (!build) RemoveCheckout(o_.repo, checkout);
   if (!tested.ok()) return tested.status();
   if (tested->run_id == 0) {
@@ -699,18 +704,27 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
   const std::vector<int64_t> patches = PatchIds(sj);
   const bool build = pipeline_.build.enabled;
   const std::string& context = pipeline_.run.context;
-  std::vector<std::string> contexts;
-  if (build) contexts.push_back(pipeline_.build.context);
-  contexts.push_back(context);
+  // The contexts this pipeline posts (with several variants, one pair per
+  // variant: vigil-build-debug, vigil-test-debug).
+  std::vector<std::pair<std::string, const char*>> contexts;  // context, pending description
+  if (build) {
+    const auto& vs = pipeline_.build.variants;
+    for (const auto& v : vs) {
+      const std::string suffix = vs.size() > 1 ? "-" + v : "";
+      contexts.push_back({pipeline_.build.context + suffix, "Building started"});
+      contexts.push_back({context + suffix, "Testing started"});
+    }
+  } else {
+    contexts.push_back({context, "Testing started"});
+  }
 
   // Work has started: pending on every patch (once).
   if (!o_.dry_run && pw_ && !branch) {
     auto checks = db_.LoadSeriesChecks(s->id);
     if (!checks.ok()) return checks.status();
-    for (const std::string& ctx : contexts)
+    for (const auto& [ctx, started] : contexts)
     for (int64_t patch : patches) {
-      model::SeriesCheckRecord c = CheckRecord(s->id, patch, "pending", ctx, "pending",
-                                               ctx == context ? "Testing started" : "Building started", "");
+      model::SeriesCheckRecord c = CheckRecord(s->id, patch, "pending", ctx, "pending", started, "");
       for (const auto& e : *checks) {
         if (e.patch_id == patch && e.phase == "pending" && e.context == ctx) c = e;
       }
@@ -726,7 +740,11 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
   // otherwise one per series, removed after.
   std::string checkout = (fs::path(o_.work_dir) / fmt::format("series-{}", s->id)).string();
   if (!build) RemoveCheckout(o_.repo, checkout);
-  int64_t base_run = 0;
+  // Each variant is built, tested and judged against the base's own build
+  // and run of that variant; a host pipeline is one pass without a build.
+  const std::vector<std::string> variants = build ? pipeline_.build.variants : std::vector<std::string>{""};
+  const bool several = variants.size() > 1;
+  std::vector<int64_t> base_runs(variants.size(), 0);
   bool base_done = false;
   json result;
   std::string mbox_path;
@@ -738,9 +756,11 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
     if (build) {
       // The base first: the checkout is shared.
       checkout = TreeCheckout("branch");
-      auto b = BaselineRun(PipelineTree{"branch", "", ""}, s->base_commit);
-      if (!b.ok()) return b.status();
-      base_run = *b;
+      for (size_t i = 0; i < variants.size(); ++i) {
+        auto b = BaselineRun(PipelineTree{"branch", "", ""}, s->base_commit, variants[i]);
+        if (!b.ok()) return b.status();
+        base_runs[i] = *b;
+      }
       base_done = true;
     }
     if (Status c = CheckoutAt(checkout, s->head_commit, build); !c.ok()) return c;
@@ -809,12 +829,17 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
     if (!tree && apply_error.empty()) apply_error = "Does not apply: no tree of the pipeline could be checked out";
   }
 
-  Conclusion conclusion, build_conclusion;
-  int64_t run_id = 0, build_id = 0;
+  // One pass per variant: its contexts, conclusions and runs.
+  struct Pass {
+    std::string variant;
+    Conclusion build, test;  // build.state "": no build check
+    int64_t run_id = 0, build_id = 0, base_run = 0;
+  };
+  std::vector<Pass> passes;
   std::vector<std::string> failing_lines;
-  std::string failing_test;
+  std::string failing_test, failing_variant;
   if (!branch && !tree) {
-    conclusion = {"fail", Cap(apply_error)};
+    passes.push_back(Pass{variants.front(), {}, {"fail", Cap(apply_error)}});
   } else {
     if (tree) {
       s->tree = tree->name;
@@ -826,10 +851,13 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
     if (!base_done) {
       if (build) {
         // The base is built and tested in the tree's checkout first (once
-        // per base commit), then the series is applied there again.
-        auto b = BaselineRun(*tree, s->base_commit);
-        if (!b.ok()) return b.status();
-        base_run = *b;
+        // per base commit and variant), then the series is applied there
+        // again.
+        for (size_t i = 0; i < variants.size(); ++i) {
+          auto b = BaselineRun(*tree, s->base_commit, variants[i]);
+          if (!b.ok()) return b.status();
+          base_runs[i] = *b;
+        }
         if (Status c = CheckoutAt(checkout, s->base_commit, true); !c.ok()) return c;
         GitResult am = Git(checkout, {"-c", "user.name=vigil", "-c", "user.email=vigil@localhost", "am", "--quiet",
                                       "--no-3way", mbox_path});
@@ -838,96 +866,134 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
         s->head_commit = Trimmed(head.output);
       } else {
         PipelineTree branch_tree{"branch", "", ""};
-        auto b = BaselineRun(tree ? *tree : branch_tree, s->base_commit);
+        auto b = BaselineRun(tree ? *tree : branch_tree, s->base_commit, "");
         if (!b.ok()) {
           RemoveCheckout(o_.repo, checkout);
           return b.status();
         }
-        base_run = *b;
+        base_runs[0] = *b;
       }
     }
-    // The base's build: new warnings are the series' own.
-    int64_t base_build = 0;
-    if (build && base_run) {
-      if (auto br = db_.LoadRun(base_run); br.ok()) base_build = br->build_id;
-    }
-    observer_.OnNote(fmt::format("series {}: testing {} on {}", s->id, s->head_commit.substr(0, 12),
-                                 tree ? tree->name : s->base_commit.substr(0, 12)));
-    auto tested = RunTests(checkout, fmt::format("series {} ({})", s->id, s->name), base_build);
-    if (!build) RemoveCheckout(o_.repo, checkout);
-    if (!tested.ok()) return tested.status();
-    run_id = tested->run_id;
-    build_id = tested->build_id;
-    if (build) {
-      build_conclusion = {tested->build_state, tested->build_description};
-      for (const auto& l : tested->build_lines) failing_lines.push_back(l);
-    }
-    if (run_id == 0) {
-      // A failed build is the build check's failure; the tests did not run.
-      conclusion = build && build_conclusion.state == "fail" ? Conclusion{"warning", Cap(tested->failure)}
-                                                              : Conclusion{"fail", Cap(tested->failure)};
-    } else {
-      VerdictRequest vr;
-      vr.run_id = run_id;
-      vr.baseline = base_run ? std::to_string(base_run) : "none";
-      vr.known_issues = pipeline_.run.known_issues;
-      auto v = ComputeVerdict(db_, vr);
-      if (!v.ok()) return v.status();
-      int passed_tests = 0, passed_subtests = 0;
-      if (auto attempts = db_.LoadAttempts(run_id); attempts.ok()) {
-        std::map<std::string, const model::AttemptRecord*> last;
-        for (const auto& a : *attempts) last[a.test_path] = &a;
-        for (const auto& [path, a] : last) {
-          if (a->status == "PASS") ++passed_tests;
-          for (const auto& sub : a->subtests) passed_subtests += sub.status == "PASS";
+    for (size_t i = 0; i < variants.size(); ++i) {
+      Pass pass;
+      pass.variant = variants[i];
+      pass.base_run = base_runs[i];
+      const std::string tag = several ? fmt::format("[{}] ", pass.variant) : "";
+      // The base's build: new warnings are the series' own.
+      int64_t base_build = 0;
+      if (build && pass.base_run) {
+        if (auto br = db_.LoadRun(pass.base_run); br.ok()) base_build = br->build_id;
+      }
+      observer_.OnNote(fmt::format("series {}: testing {} on {}{}", s->id, s->head_commit.substr(0, 12),
+                                   tree ? tree->name : s->base_commit.substr(0, 12),
+                                   several ? " (" + pass.variant + ")" : ""));
+      auto tested = RunTests(checkout, fmt::format("series {} ({})", s->id, s->name), base_build, pass.variant);
+      if (!tested.ok()) {
+        if (!build) RemoveCheckout(o_.repo, checkout);
+        return tested.status();
+      }
+      pass.run_id = tested->run_id;
+      pass.build_id = tested->build_id;
+      if (build) {
+        pass.build = {tested->build_state, tested->build_description};
+        for (const auto& l : tested->build_lines) failing_lines.push_back(tag + l);
+      }
+      if (pass.run_id == 0) {
+        // A failed build is the build check's failure; the tests did not run.
+        pass.test = build && pass.build.state == "fail" ? Conclusion{"warning", Cap(tested->failure)}
+                                                         : Conclusion{"fail", Cap(tested->failure)};
+      } else {
+        VerdictRequest vr;
+        vr.run_id = pass.run_id;
+        vr.baseline = pass.base_run ? std::to_string(pass.base_run) : "none";
+        vr.known_issues = pipeline_.run.known_issues;
+        auto v = ComputeVerdict(db_, vr);
+        if (!v.ok()) {
+          if (!build) RemoveCheckout(o_.repo, checkout);
+          return v.status();
         }
+        int passed_tests = 0, passed_subtests = 0;
+        if (auto attempts = db_.LoadAttempts(pass.run_id); attempts.ok()) {
+          std::map<std::string, const model::AttemptRecord*> last;
+          for (const auto& a : *attempts) last[a.test_path] = &a;
+          for (const auto& [path, a] : last) {
+            if (a->status == "PASS") ++passed_tests;
+            for (const auto& sub : a->subtests) passed_subtests += sub.status == "PASS";
+          }
+        }
+        pass.test = FromVerdict(*v, passed_tests, passed_subtests);
+        for (const auto& f : v->failures) failing_lines.push_back(fmt::format("  {}{} {}", tag, f.status, f.path));
+        for (const auto& c : v->crashes) failing_lines.push_back(fmt::format("  {}kernel: {} ({})", tag, c.title, c.test));
+        if (!v->failures.empty() && failing_test.empty()) {
+          std::string p = v->failures.front().path;
+          size_t c1 = p.find(':');
+          size_t c2 = c1 == std::string::npos ? std::string::npos : p.find(':', c1 + 1);
+          failing_test = c2 == std::string::npos ? p : p.substr(0, c2);
+          failing_variant = pass.variant;
+        }
+        for (const auto& f : v->preexisting) {
+          failing_lines.push_back(fmt::format("  {}{} {} (failing on the base as well)", tag, f.status, f.path));
+        }
+        for (const auto& f : v->flaky) failing_lines.push_back(fmt::format("  {}FLAKY {}", tag, f.path));
       }
-      conclusion = FromVerdict(*v, passed_tests, passed_subtests);
-      for (const auto& f : v->failures) failing_lines.push_back(fmt::format("  {} {}", f.status, f.path));
-      for (const auto& c : v->crashes) failing_lines.push_back(fmt::format("  kernel: {} ({})", c.title, c.test));
-      if (!v->failures.empty()) {
-        std::string p = v->failures.front().path;
-        size_t c1 = p.find(':');
-        size_t c2 = c1 == std::string::npos ? std::string::npos : p.find(':', c1 + 1);
-        failing_test = c2 == std::string::npos ? p : p.substr(0, c2);
-      }
-      for (const auto& f : v->preexisting) failing_lines.push_back(fmt::format("  {} {} (failing on the base as well)", f.status, f.path));
-      for (const auto& f : v->flaky) failing_lines.push_back(fmt::format("  FLAKY {}", f.path));
+      passes.push_back(pass);
     }
+    if (!build) RemoveCheckout(o_.repo, checkout);
   }
 
   // What is reported, composed now so that reporting only delivers it.
   result["tree"] = s->tree;
   result["base"] = s->base_commit;
   result["head"] = s->head_commit;
-  result["run"] = run_id;
-  result["base_run"] = base_run;
-  if (build) result["build"] = build_id;
+  result["run"] = passes.front().run_id;
+  result["base_run"] = passes.front().base_run;
+  if (build) {
+    result["variants"] = json::array();
+    for (const auto& p : passes) {
+      result["variants"].push_back(
+          {{"variant", p.variant}, {"build", p.build_id}, {"run", p.run_id}, {"base_run", p.base_run}});
+    }
+  }
   result["checks"] = json::array();
-  const std::string target = Fill(pipeline_.target_url, run_id, s->series_id, 0);
-  // One check per context on every patch; the series' conclusion is the
-  // worst of them.
-  std::vector<std::pair<std::string, Conclusion>> concluded;
-  if (build && !build_conclusion.state.empty()) concluded.push_back({pipeline_.build.context, build_conclusion});
-  concluded.push_back({context, conclusion});
-  for (const auto& [ctx, c] : concluded) {
+  const std::string target = Fill(pipeline_.target_url, passes.front().run_id, s->series_id, 0);
+  // One check per context on every patch (with several variants, each has
+  // its own: vigil-build-debug, vigil-test-debug); the series' conclusion
+  // is the worst of them.
+  struct Concluded {
+    std::string context;
+    Conclusion c;
+    int64_t run_id;
+  };
+  std::vector<Concluded> concluded;
+  for (const auto& p : passes) {
+    const std::string suffix = several ? "-" + p.variant : "";
+    if (build && !p.build.state.empty()) concluded.push_back({pipeline_.build.context + suffix, p.build, p.run_id});
+    concluded.push_back({context + suffix, p.test, p.run_id});
+  }
+  for (const auto& k : concluded) {
     for (int64_t patch : patches) {
       result["checks"].push_back({{"patch", patch},
-                                  {"context", ctx},
-                                  {"state", c.state},
-                                  {"description", c.description},
-                                  {"target_url", run_id ? Fill(pipeline_.target_url, run_id, s->series_id, patch) : ""}});
+                                  {"context", k.context},
+                                  {"state", k.c.state},
+                                  {"description", k.c.description},
+                                  {"target_url", k.run_id ? Fill(pipeline_.target_url, k.run_id, s->series_id, patch) : ""}});
     }
   }
   auto rank = [](const std::string& state) { return state == "fail" ? 2 : state == "warning" ? 1 : 0; };
   std::string worst = "success";
-  for (const auto& [ctx, c] : concluded) {
-    if (rank(c.state) > rank(worst)) worst = c.state;
+  std::string summary;
+  for (const auto& p : passes) {
+    for (const Conclusion* c : {&p.build, &p.test}) {
+      if (c->state.empty()) continue;
+      if (rank(c->state) > rank(worst)) worst = c->state;
+    }
+    std::string line = p.build.state.empty() ? p.test.description : p.build.description + "; " + p.test.description;
+    summary += (summary.empty() ? "" : "; ") + (several ? p.variant + ": " : "") + line;
   }
   if (concluded.size() == 1) {
-    s->conclusion = fmt::format("{}: {}", conclusion.state, conclusion.description);
+    s->conclusion = fmt::format("{}: {}", concluded.front().c.state, concluded.front().c.description);
   } else {
-    s->conclusion = fmt::format("{}: {}; {}", worst, build_conclusion.description, conclusion.description);
+    s->conclusion = fmt::format("{}: {}", worst, summary);
   }
 
   if (pipeline_.email.enabled && !branch) {
@@ -962,7 +1028,7 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
     } else {
       body += "\n";
     }
-    for (const auto& [ctx, c] : concluded) body += fmt::format("{}: {}: {}\n", ctx, c.state, c.description);
+    for (const auto& k : concluded) body += fmt::format("{}: {}: {}\n", k.context, k.c.state, k.c.description);
     if (!failing_lines.empty()) {
       body += "\nTests and kernel reports:\n";
       for (size_t i = 0; i < failing_lines.size() && i < 50; ++i) body += SanitizeLine(failing_lines[i]) + "\n";
@@ -976,7 +1042,8 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
         std::string opts = "--base-config " + ShellQuote(pipeline_.build.base_config);
         for (const auto& f : pipeline_.build.fragments) opts += " --fragment " + ShellQuote(f);
         for (const auto& v : pipeline_.build.set) opts += " --set " + ShellQuote(v);
-        if (pipeline_.build.variant != "normal") opts += " --variant " + ShellQuote(pipeline_.build.variant);
+        if (failing_variant != "normal") opts += " --variant " + ShellQuote(failing_variant);
+        if (!pipeline_.build.variants_file.empty()) opts += " --variants " + ShellQuote(pipeline_.build.variants_file);
         body += fmt::format("  vigil run --build . {} -t {}\n", opts, ShellQuote(SanitizeLine(failing_test)));
       } else {
         body += fmt::format("  vigil run --tests {} -t {}\n", ShellQuote(pipeline_.run.tests), ShellQuote(SanitizeLine(failing_test)));
@@ -984,7 +1051,7 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
     }
     body += "\nLinks:\n";
     if (!Str(sj, "web_url").empty()) body += fmt::format("  series: {}\n", SanitizeLine(Str(sj, "web_url")));
-    if (!target.empty() && run_id) body += fmt::format("  results: {}\n", SanitizeLine(target));
+    if (!target.empty() && passes.front().run_id) body += fmt::format("  results: {}\n", SanitizeLine(target));
     body += "\n-- \nvigil\n";
     m["body"] = body;
     result["email"] = m;

@@ -100,13 +100,16 @@ class PatchLoop {
     std::string build_description;
     std::vector<std::string> build_lines;  // new warnings, errors, dropped options
   };
-  Result<int64_t> BaselineRun(const PipelineTree& tree, const std::string& base_commit);
+  // The base commit's run (of `variant` with [build]; "" without), found
+  // in the store or made once.
+  Result<int64_t> BaselineRun(const PipelineTree& tree, const std::string& base_commit, const std::string& variant);
   // [build]: the tree's own checkout, reused from series to series so its
   // build directory (<checkout>/.vigil-build-<variant>) stays incremental.
   std::string TreeCheckout(const std::string& tree) const;
   // The checkout at `commit`: reused when `reuse` and it is one, else made.
   Status CheckoutAt(const std::string& checkout, const std::string& commit, bool reuse);
-  Result<Tested> RunTests(const std::string& checkout, const std::string& label, int64_t base_build);
+  Result<Tested> RunTests(const std::string& checkout, const std::string& label, int64_t base_build,
+                          const std::string& variant);
 
   store::Store& db_;
   Clock& clock_;

@@ -118,7 +118,7 @@ Result<Pipeline> ParsePipeline(const std::string& text, const std::string& sourc
   if (const toml::node* n = root.get("build")) {
     const toml::table* t = n->as_table();
     if (!t) return Bad(source, *n, "[build] must be a table");
-    if (s = TomlCheckKeys(*t, {"base_config", "fragments", "set", "variant", "jobs", "ccache_dir", "context"}, source,
+    if (s = TomlCheckKeys(*t, {"base_config", "fragments", "set", "variant", "variants", "variants_file", "jobs", "ccache_dir", "context"}, source,
                           "build");
         !s.ok()) {
       return s;
@@ -140,9 +140,29 @@ Result<Pipeline> ParsePipeline(const std::string& text, const std::string& sourc
         return Bad(source, *n, fmt::format("[build] set: {}: {}", v, parsed.status().message()));
       }
     }
-    if (s = GetString(*t, "variant", source, &b.variant); !s.ok()) return s;
-    if (auto v = kbuild::FindVariant(b.variant, ""); !v.ok()) {
-      return Bad(source, *n, fmt::format("[build] variant: {}", v.status().message()));
+    if (s = GetString(*t, "variants_file", source, &b.variants_file); !s.ok()) return s;
+    b.variants_file = Beside(source, b.variants_file);
+    if (t->get("variant") && t->get("variants")) return Bad(source, *n, "[build] has variant or variants, not both");
+    if (t->get("variant")) {
+      std::string one;
+      if (s = GetString(*t, "variant", source, &one); !s.ok()) return s;
+      b.variants = {one};
+    } else if (t->get("variants")) {
+      b.variants.clear();
+      if (s = GetStrings(*t, "variants", source, &b.variants); !s.ok()) return s;
+      if (b.variants.empty()) return Bad(source, *n, "[build] variants cannot be empty");
+    }
+    for (size_t i = 0; i < b.variants.size(); ++i) {
+      const std::string& name = b.variants[i];
+      if (name.empty() || name.find_first_of("/ \t") != std::string::npos || name[0] == '.') {
+        return Bad(source, *n, fmt::format("[build] variant '{}' is not a name", name));
+      }
+      for (size_t k = 0; k < i; ++k) {
+        if (b.variants[k] == name) return Bad(source, *n, fmt::format("[build] variant '{}' is named twice", name));
+      }
+      if (auto v = kbuild::FindVariant(name, b.variants_file); !v.ok()) {
+        return Bad(source, *n, fmt::format("[build] variant {}: {}", name, v.status().message()));
+      }
     }
     if (s = GetInt(*t, "jobs", 0, 1024, source, &b.jobs); !s.ok()) return s;
     if (s = GetString(*t, "ccache_dir", source, &b.ccache_dir); !s.ok()) return s;

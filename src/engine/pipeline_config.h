@@ -12,7 +12,8 @@
 //   base_config = "defconfig"    # a make *config target, or a file (relative to this file)
 //   fragments = ["mptcp.config"] # config fragments (relative to this file)
 //   set = ["CONFIG_MPTCP=y"]
-//   variant = "normal"           # or "debug"
+//   variants = ["normal"]        # each built and tested: "normal", "debug" or
+//                                # one of variants_file (vigil build --variants)
 //   jobs = 0                     # 0: every CPU
 //   ccache_dir = ""              # the sandbox's own ccache; "" <work dir>/ccache
 //   context = "vigil-build"      # the check context
@@ -69,7 +70,8 @@ struct PipelineBuild {
   std::string base_config = "defconfig";  // a *config target, or an absolute file
   std::vector<std::string> fragments;     // absolute
   std::vector<std::string> set;           // CONFIG_X=VALUE
-  std::string variant = "normal";
+  std::vector<std::string> variants = {"normal"};  // with several, contexts get "-<variant>"
+  std::string variants_file;              // absolute; "" none
   int jobs = 0;
   std::string ccache_dir;                 // absolute; "" <work dir>/ccache
   std::string context = "vigil-build";

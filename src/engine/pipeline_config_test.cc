@@ -1,5 +1,10 @@
 #include "engine/pipeline_config.h"
 
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 namespace vigil::engine {
@@ -114,7 +119,7 @@ collections = ["net/mptcp"]
   EXPECT_EQ(p->build.base_config, "tinyconfig");  // a make target stays one
   EXPECT_EQ(p->build.fragments, std::vector<std::string>{"/etc/vigil/frag/mptcp.config"});
   EXPECT_EQ(p->build.set, std::vector<std::string>{"CONFIG_MPTCP=y"});
-  EXPECT_EQ(p->build.variant, "debug");
+  EXPECT_EQ(p->build.variants, std::vector<std::string>{"debug"});
   EXPECT_EQ(p->build.jobs, 4);
   EXPECT_EQ(p->build.ccache_dir, "/etc/vigil/cache");
   EXPECT_EQ(p->build.context, "vigil-build");
@@ -127,6 +132,26 @@ collections = ["net/mptcp"]
   EXPECT_FALSE(ParsePipeline("[[tree]]\nname='t'\nbranch='m'\n[run]\ntests='s'\n", "p.toml")->build.enabled);
 }
 
+TEST(PipelineConfig, SeveralVariantsFromAVariantsFile) {
+  char dir[] = "/tmp/vigil-pipeline-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::ofstream(std::string(dir) + "/variants.toml") << "[variant.timed]\nset = [\"CONFIG_PRINTK_TIME=y\"]\n";
+  auto p = ParsePipeline(
+      "[[tree]]\nname='t'\nbranch='m'\n[build]\nvariants=['normal','timed']\nvariants_file='variants.toml'\n"
+      "[run]\ncollections=['c']\n",
+      std::string(dir) + "/pipeline.toml");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->build.variants, (std::vector<std::string>{"normal", "timed"}));
+  EXPECT_EQ(p->build.variants_file, std::string(dir) + "/variants.toml");
+  auto missing = ParsePipeline(
+      "[[tree]]\nname='t'\nbranch='m'\n[build]\nvariants=['normal','fast']\nvariants_file='variants.toml'\n"
+      "[run]\ncollections=['c']\n",
+      std::string(dir) + "/pipeline.toml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("variant fast"), std::string::npos) << missing.status().message();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(PipelineConfig, RejectsABuildThatCannotWork) {
   const std::string head = "[[tree]]\nname='t'\nbranch='m'\n";
   struct Case {
@@ -136,7 +161,11 @@ TEST(PipelineConfig, RejectsABuildThatCannotWork) {
       {head + "[build]\n[run]\n", "needs the collections"},
       {head + "[build]\n[run]\ntests_filter=['justatest']\n", "COLL:TEST"},
       {head + "[build]\nset=['MPTCP']\n[run]\ncollections=['c']\n", "set: MPTCP"},
-      {head + "[build]\nvariant='fast'\n[run]\ncollections=['c']\n", "variant"},
+      {head + "[build]\nvariant='fast'\n[run]\ncollections=['c']\n", "variant fast"},
+      {head + "[build]\nvariants=['normal','normal']\n[run]\ncollections=['c']\n", "named twice"},
+      {head + "[build]\nvariants=[]\n[run]\ncollections=['c']\n", "cannot be empty"},
+      {head + "[build]\nvariant='debug'\nvariants=['normal']\n[run]\ncollections=['c']\n", "not both"},
+      {head + "[build]\nvariants=['../x']\n[run]\ncollections=['c']\n", "not a name"},
       {head + "[build]\ncontext='x'\n[run]\ncollections=['c']\ncontext='x'\n", "different check contexts"},
       {head + "[build]\njobs=-1\n[run]\ncollections=['c']\n", "jobs"},
       {head + "[build]\nbogus=1\n[run]\ncollections=['c']\n", "bogus"},

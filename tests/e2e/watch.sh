@@ -224,7 +224,9 @@ expect_eq "a second --once: no new e-mail" 5 "$(mails)"
 # kill -9 in the middle of a series' test; the restart finishes it with one
 # pending and one final check per patch and one e-mail.
 series slow main "PATCH net-next" "touch lib/slow"
-watch > "$TMP/w3.out" 2>&1 &
+# (vigil itself in the background, not a subshell: kill -9 must hit it)
+"$VIGIL" watch --patchwork "$PW_URL" --project test --token-file "$TMP/token" --repo "$REPO" \
+  --pipeline "$TMP/pipeline.toml" --db "$DB" --work-dir "$WORK" --once > "$TMP/w3.out" 2>&1 &
 WPID=$!
 for _ in $(seq 1 300); do
   grep -q "series .*: testing" "$TMP/w3.out" 2>/dev/null && [ "$(checks_of slow | cut -d' ' -f1)" = 1 ] && break
@@ -311,5 +313,19 @@ cat "$TMP/tb.out"
 expect_eq "test-branch main..topic: exit 1" 1 "$rc"
 grep -q "fail: Failed: 1 new failure: c:check.sh:first" "$TMP/tb.out" && pass "test-branch: the new failure" || fail "test-branch: $(cat "$TMP/tb.out")"
 expect_eq "test-branch: no e-mail for a branch" 7 "$(mails)"
+
+# Two loops on one store: the second is turned away, naming the first.
+flock -o "$DB.loop-lock" sleep 30 &
+holder=$!
+sleep 0.5
+set +e
+"$VIGIL" watch --patchwork "$PW_URL" --project test --token-file "$TMP/token" --repo "$REPO" \
+  --pipeline "$TMP/pipeline.toml" --db "$DB" --work-dir "$WORK" --once > "$TMP/two.out" 2>&1
+rc=$?
+set -e
+pkill -P "$holder" sleep 2>/dev/null || true
+expect_eq "a second loop on the same store: exit 2" 2 "$rc"
+grep -q "another vigil watch, test-series or test-branch works with this store" "$TMP/two.out" &&
+  pass "and says why" || fail "second loop: $(cat "$TMP/two.out")"
 
 finish

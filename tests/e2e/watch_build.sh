@@ -2,12 +2,14 @@
 # The patch loop with a pipeline that builds a kernel: series delivered to a
 # real Patchwork (../shared/patchwork) against Debian's linux-source-6.12
 # (scripts/kernel-tree.sh), built by `vigil watch --once` as the sandbox
-# user (tinyconfig, vigil's VM fragment, the `size` collection), booted
-# under TCG and tested, checked against the base commit's own build and run:
-#  (a) a harmless change: vigil-build success, vigil-test success;
-#  (b) a new warning: vigil-build warning naming it (the base has none);
-#  (c) a syntax error: vigil-build fail with the compiler's words,
-#      vigil-test "Not tested", the error in the e-mail;
+# user (tinyconfig, vigil's VM fragment, the `size` collection) in two
+# variants (normal, and "timed" from a variants file: CONFIG_PRINTK_TIME=y),
+# booted under TCG and tested, each checked against the base commit's own
+# build and run of that variant:
+#  (a) a harmless change: vigil-build-* success, vigil-test-* success;
+#  (b) a new warning: vigil-build-* warning naming it (the base has none);
+#  (c) a syntax error: vigil-build-* fail with the compiler's words,
+#      vigil-test-* "Not tested", the error in the e-mail;
 #  and the build ran as the sandbox user, incrementally, in the tree's own
 #  checkout, and the runs booted what was built.
 # The work directory (the tree's checkout, its build directory, the
@@ -60,6 +62,8 @@ branch = "vigil"
 
 [build]
 base_config = "tinyconfig"
+variants = ["normal", "timed"]
+variants_file = "variants.toml"
 
 [run]
 collections = ["size"]
@@ -71,6 +75,11 @@ target_url = "http://ci.example.org/runs/{run}"
 smtp = "smtp://127.0.0.1:$SMTP_PORT"
 from = "Vigil CI <ci@example.org>"
 cc = ["test@example.org"]
+EOT
+
+cat > "$TMP/variants.toml" <<EOT
+[variant.timed]
+set = ["CONFIG_PRINTK_TIME=y"]
 EOT
 
 # series NAME TEXT: one commit on vigil-base appending TEXT to kernel/sys.c
@@ -121,34 +130,41 @@ for s in get(url + "/api/1.2/series/?per_page=100"):
 EOT
 }
 for s in good warns broken; do checks_of "$s" > "$TMP/c.$s"; echo "$s: $(cat "$TMP/c.$s")"; done
-if grep -Eq '^2 2 vigil-build success: Built: [0-9]+ warnings?, none new \| vigil-test success: Success: [0-9]+ (sub)?tests? passed$' "$TMP/c.good"; then
-  pass "(a) harmless change: built, tested, success in both contexts (a pending check each first)"
+# Each line: pending-count final-count, then the final checks by context.
+B='Built: [0-9]+ warnings?'
+W="Built: 1 new warning: kernel/sys.c:[0-9]+:[0-9]+: warning: .vigil_watch_unused. defined but not used \\[-Wunused-function\\]"
+E="Build failed: 1 error: kernel/sys.c:[0-9]+:[0-9]+: error: [^|]*"
+if grep -Eq "^4 4 vigil-build-normal success: $B, none new \| vigil-build-timed success: $B, none new \| vigil-test-normal success: Success: [0-9]+ (sub)?tests? passed \| vigil-test-timed success: Success: [0-9]+ (sub)?tests? passed$" "$TMP/c.good"; then
+  pass "(a) harmless change: built and tested in both variants, success in every context (a pending check each first)"
 else
   fail "(a) $(cat "$TMP/c.good")"
 fi
-if grep -Eq "^2 2 vigil-build warning: Built: 1 new warning: kernel/sys.c:[0-9]+:[0-9]+: warning: .vigil_watch_unused. defined but not used \[-Wunused-function\] \| vigil-test success: " "$TMP/c.warns"; then
-  pass "(b) a new warning: vigil-build warning naming it, the tests still pass"
+if grep -Eq "^4 4 vigil-build-normal warning: $W \| vigil-build-timed warning: $W \| vigil-test-normal success: .* \| vigil-test-timed success: " "$TMP/c.warns"; then
+  pass "(b) a new warning: vigil-build-* warning naming it, the tests still pass"
 else
   fail "(b) $(cat "$TMP/c.warns")"
 fi
-if grep -Eq "^2 2 vigil-build fail: Build failed: 1 error: kernel/sys.c:[0-9]+:[0-9]+: error: .* \| vigil-test warning: Not tested: the build failed$" "$TMP/c.broken"; then
-  pass "(c) a syntax error: vigil-build fail with the compiler's words, not tested"
+if grep -Eq "^4 4 vigil-build-normal fail: $E \| vigil-build-timed fail: $E \| vigil-test-normal warning: Not tested: the build failed \| vigil-test-timed warning: Not tested: the build failed$" "$TMP/c.broken"; then
+  pass "(c) a syntax error: vigil-build-* fail with the compiler's words, not tested"
 else
   fail "(c) $(cat "$TMP/c.broken")"
 fi
 
 q() { sqlite3 "$DB" "$1"; }
-expect_eq "builds: the base and the three series" 4 "$(q 'select count(*) from builds')"
-expect_eq "runs: the base and the two series that built, each booting its build" "3|3" \
+expect_eq "builds: the base and the three series, in both variants" "normal 4|timed 4" \
+  "$(q "select variant || ' ' || count(*) from builds group by variant order by variant" | paste -sd'|')"
+expect_eq "runs: the base and the two series that built, each booting its own build" "6|6" \
   "$(q 'select count(*), count(distinct build_id) from runs where build_id is not null')"
+expect_eq "the timed variant's kernel has CONFIG_PRINTK_TIME, the normal one not" "y|" \
+  "$(grep -h '^CONFIG_PRINTK_TIME=' "$WORK/tree-linux/.vigil-build-timed/.config" | cut -d= -f2)|$(grep -h '^CONFIG_PRINTK_TIME=' "$WORK/tree-linux/.vigil-build-normal/.config" | cut -d= -f2)"
 expect_eq "every build in the tree's own checkout" "$WORK/tree-linux" "$(q 'select distinct tree from builds')"
-steps=$(q 'select steps from builds where id = 2')
+steps=$(q "select steps from builds where id = 3 and variant = 'normal'")
 if [ "$steps" -gt 0 ] && [ "$steps" -lt 100 ]; then pass "a series' build is incremental ($steps steps after the base's)"; else fail "series build steps: $steps"; fi
 expect_eq "the build ran as the sandbox user" nobody "$(stat -c %U "$WORK/tree-linux/.vigil-build-normal/vmlinux")"
-expect_eq "the base was built and tested first, once" "testing the base of linux" \
+expect_eq "the bases were built and tested first, once" "testing the base of linux" \
   "$(grep -m1 -o -e 'testing the base of linux' -e 'series [0-9]*: testing' "$TMP/w.out")"
 expect_eq "the runs booted the kernel built in the checkout, on a 9p root" \
-  "3 $WORK/tree-linux/.vigil-build-normal/arch/x86/boot/bzImage 9p" \
+  "6 $WORK/tree-linux/.vigil-build-normal/arch/x86/boot/bzImage $WORK/tree-linux/.vigil-build-timed/arch/x86/boot/bzImage 9p" \
   "$(q 'select vm_json from runs' | "$PY" -c 'import json,sys
 v=[json.loads(l) for l in sys.stdin]
 print(len(v), " ".join(sorted(set(x["kernel"] for x in v))), " ".join(sorted(set(x["rootfs"] for x in v))))')"
@@ -156,12 +172,12 @@ print(len(v), " ".join(sorted(set(x["kernel"] for x in v))), " ".join(sorted(set
 mails() { ls "$MAILDIR"/new 2>/dev/null | wc -l; }
 expect_eq "one e-mail per series" 3 "$(mails)"
 if grep -l 'series broken' "$MAILDIR"/new/* | xargs grep -q 'kernel/sys.c:[0-9]*:[0-9]*: error:' &&
-   grep -l 'series broken' "$MAILDIR"/new/* | xargs grep -q '^vigil-build: fail: Build failed'; then
+   grep -l 'series broken' "$MAILDIR"/new/* | xargs grep -q '^vigil-build-timed: fail: Build failed'; then
   pass "(c) the e-mail has the build's conclusion and the compiler's error"
 else
   fail "(c) the e-mail: $(grep -l 'series broken' "$MAILDIR"/new/* | xargs cat)"
 fi
 "$VIGIL" series --db "$DB" > "$TMP/series.out"
-grep -q 'fail: Build failed' "$TMP/series.out" && pass "vigil series shows the build failure" || fail "$(cat "$TMP/series.out")"
+grep -q 'fail: normal: Build failed' "$TMP/series.out" && pass "vigil series shows the build failure" || fail "$(cat "$TMP/series.out")"
 
 finish
