@@ -426,14 +426,34 @@ std::string PatchLoop::TreeCheckout(const std::string& tree) const {
   return (fs::path(o_.work_dir) / fmt::format("tree-{}", tree)).string();
 }
 
+Status PatchLoop::RestoreGitLink(const std::string& checkout) {
+  // Sandboxed code could write the checkout's .git (a file naming the
+  // worktree's directory in the repository): a .git of its making would
+  // have git, run here as root, read a config of its making. So the link
+  // is written again from the repository's own record of its worktrees.
+  GitResult common = Git(o_.repo, {"rev-parse", "--path-format=absolute", "--git-common-dir"});
+  if (common.exit_code != 0) return Status::IOError(fmt::format("{}: {}", o_.repo, Words(common.output)));
+  const std::string want = (fs::path(checkout) / ".git").string();
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(fs::path(Trimmed(common.output)) / "worktrees", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::ifstream f(it->path() / "gitdir");
+    std::string line;
+    if (!std::getline(f, line) || Trimmed(line) != want) continue;
+    fs::remove_all(want, ec);
+    std::ofstream link(want, std::ios::trunc);
+    link << "gitdir: " << it->path().string() << "\n";
+    if (!link) return Status::IOError(fmt::format("cannot write {}", want));
+    return Status::OK();
+  }
+  return Status::NotFound(fmt::format("{} is not a worktree of {}", checkout, o_.repo));
+}
+
 Status PatchLoop::CheckoutAt(const std::string& checkout, const std::string& commit, bool reuse) {
   if (reuse) {
     // One of this repository's worktrees: taken back to `commit`, what a
     // series left behind removed, the build directories kept.
-    GitResult top = Git(checkout, {"rev-parse", "--path-format=absolute", "--git-common-dir"});
-    GitResult mine = Git(o_.repo, {"rev-parse", "--path-format=absolute", "--git-common-dir"});
-    if (top.exit_code == 0 && mine.exit_code == 0 && Trimmed(top.output) == Trimmed(mine.output) &&
-        Trimmed(top.output) != "" && fs::exists(fs::path(checkout) / ".git")) {
+    if (RestoreGitLink(checkout).ok()) {
       (void)Git(checkout, {"am", "--abort"});
       GitResult co = Git(checkout, {"checkout", "--quiet", "--force", "--detach", commit});
       GitResult clean = Git(checkout, {"clean", "--quiet", "--force", "-d", "-e", "/.vigil-build-*"});
@@ -487,6 +507,11 @@ Result<PatchLoop::Tested> PatchLoop::RunTests(const std::string& checkout, const
                                pipeline_.email.password_file}) {
     std::error_code ec;
     if (!f.empty() && fs::exists(f, ec)) spec.masked.push_back(fs::absolute(f).string());
+  }
+  if (pb.enabled) {
+    // The build asks git about the checkout as root: after a variant
+    // built before it ran sandboxed code there, the link is vouched for again.
+    if (Status s = RestoreGitLink(checkout); !s.ok()) return s;
   }
   if (Status s = sys::GiveToSandbox(checkout, spec); !s.ok()) return s;
   if (pb.enabled) {
@@ -570,6 +595,11 @@ Result<PatchLoop::Tested> PatchLoop::RunTests(const std::string& checkout, const
     vm.kernel = r.kernel;
     vm.modules = r.modules;
     vm.rootfs = "9p";
+    vm.cpus = pipeline_.run.cpus;
+    vm.memory = pipeline_.run.memory;
+    vm.append = pipeline_.run.append;
+    vm.panic_on = pipeline_.run.panic_on;
+    vm.hang_timeout = pipeline_.run.hang_timeout;
     req.vm = vm;
     req.vm_hidden = spec.masked;  // the token and the store read as empty there too
     req.tests_dir = r.tests;

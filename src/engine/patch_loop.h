@@ -106,6 +106,10 @@ class PatchLoop {
   // [build]: the tree's own checkout, reused from series to series so its
   // build directory (<checkout>/.vigil-build-<variant>) stays incremental.
   std::string TreeCheckout(const std::string& tree) const;
+  // Writes the checkout's .git link again from the repository's record of
+  // its worktrees (sandboxed code may have replaced it). NotFound when the
+  // checkout is not one of the repository's worktrees.
+  Status RestoreGitLink(const std::string& checkout);
   // The checkout at `commit`: reused when `reuse` and it is one, else made.
   Status CheckoutAt(const std::string& checkout, const std::string& commit, bool reuse);
   Result<Tested> RunTests(const std::string& checkout, const std::string& label, int64_t base_build,

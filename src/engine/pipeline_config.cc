@@ -173,7 +173,9 @@ Result<Pipeline> ParsePipeline(const std::string& text, const std::string& sourc
 
   const toml::table* run = root.get("run") ? root.get("run")->as_table() : nullptr;
   if (!run) return Status::InvalidArgument(fmt::format("{}: a pipeline needs a [run] table (tests = \"DIR\")", source));
-  if (s = TomlCheckKeys(*run, {"tests", "build", "collections", "tests_filter", "jobs", "retries", "known_issues", "context"},
+  if (s = TomlCheckKeys(*run,
+                        {"tests", "build", "collections", "tests_filter", "jobs", "retries", "known_issues", "context",
+                         "cpus", "memory", "append", "panic_on", "hang_timeout"},
                         source, "run");
       !s.ok()) {
     return s;
@@ -183,6 +185,28 @@ Result<Pipeline> ParsePipeline(const std::string& text, const std::string& sourc
   if (s = GetString(*run, "build", source, &r.build); !s.ok()) return s;
   if (s = GetStrings(*run, "collections", source, &r.collections); !s.ok()) return s;
   if (s = GetStrings(*run, "tests_filter", source, &r.tests_filter); !s.ok()) return s;
+  for (const char* vm_key : {"cpus", "memory", "append", "panic_on", "hang_timeout"}) {
+    if (run->get(vm_key) && !p.build.enabled) {
+      return Bad(source, *run->get(vm_key),
+                 fmt::format("[run] {} is an option of the VM that boots the built kernel: only with [build]", vm_key));
+    }
+  }
+  if (s = GetInt(*run, "cpus", 1, 64, source, &r.cpus); !s.ok()) return s;
+  if (s = GetString(*run, "memory", source, &r.memory); !s.ok()) return s;
+  if (r.memory.empty() || r.memory.find_first_not_of("0123456789") == 0 ||
+      r.memory.find_first_not_of("0123456789KMGTkmgt") != std::string::npos) {
+    return Status::InvalidArgument(fmt::format("{}: [run] memory must be a QEMU size (2G, 1536M), not '{}'", source, r.memory));
+  }
+  if (s = GetString(*run, "append", source, &r.append); !s.ok()) return s;
+  if (r.append.find_first_of("\n\r") != std::string::npos) {
+    return Status::InvalidArgument(fmt::format("{}: [run] append must be one line", source));
+  }
+  if (s = GetString(*run, "panic_on", source, &r.panic_on); !s.ok()) return s;
+  if (r.panic_on != "" && r.panic_on != "warn" && r.panic_on != "oops" && r.panic_on != "warn,oops" &&
+      r.panic_on != "oops,warn") {
+    return Status::InvalidArgument(fmt::format("{}: [run] panic_on must be warn, oops or warn,oops", source));
+  }
+  if (s = GetInt(*run, "hang_timeout", 0, 86400, source, &r.hang_timeout); !s.ok()) return s;
   if (p.build.enabled) {
     // The tests are the collections' kselftests, built with the kernel.
     if (!r.tests.empty() || !r.build.empty()) {

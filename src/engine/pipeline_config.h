@@ -27,6 +27,8 @@
 //   jobs = 1, retries = 1
 //   known_issues = "known.toml"  # optional, relative to this file
 //   context = "vigil-test"       # the check context
+//   cpus = 2, memory = "2G", append = "", panic_on = "", hang_timeout = 0
+//                                # with [build]: the VM (vigil run's options)
 //
 //   [checks]
 //   target_url = "https://ci.example.org/runs/{run}"   # {run} {series} {patch}
@@ -62,6 +64,12 @@ struct PipelineRun {
   int retries = 0;
   std::string known_issues;              // absolute; "" none
   std::string context = "vigil-test";
+  // With [build]: the VM that boots the built kernel (vigil run's options).
+  int cpus = 2;
+  std::string memory = "2G";
+  std::string append;        // more kernel command line
+  std::string panic_on;      // "", "warn", "oops", "warn,oops"
+  int hang_timeout = 0;      // seconds without output: a hang; 0 off
 };
 
 // A kernel built from the checkout (vigil build's options), sandboxed.

@@ -112,6 +112,11 @@ jobs = 4
 ccache_dir = "cache"
 [run]
 collections = ["net/mptcp"]
+memory = "1536M"
+cpus = 1
+panic_on = "warn"
+append = "mptcp.enabled=1"
+hang_timeout = 300
 )",
                          "/etc/vigil/pipeline.toml");
   ASSERT_TRUE(p.ok()) << p.status().ToString();
@@ -124,6 +129,11 @@ collections = ["net/mptcp"]
   EXPECT_EQ(p->build.ccache_dir, "/etc/vigil/cache");
   EXPECT_EQ(p->build.context, "vigil-build");
   EXPECT_EQ(p->run.context, "vigil-test");
+  EXPECT_EQ(p->run.memory, "1536M");
+  EXPECT_EQ(p->run.cpus, 1);
+  EXPECT_EQ(p->run.panic_on, "warn");
+  EXPECT_EQ(p->run.append, "mptcp.enabled=1");
+  EXPECT_EQ(p->run.hang_timeout, 300);
 
   auto file = ParsePipeline("[[tree]]\nname='t'\nbranch='m'\n[build]\nbase_config='configs/base'\n[run]\ncollections=['c']\n",
                             "/p/x.toml");
@@ -169,6 +179,10 @@ TEST(PipelineConfig, RejectsABuildThatCannotWork) {
       {head + "[build]\ncontext='x'\n[run]\ncollections=['c']\ncontext='x'\n", "different check contexts"},
       {head + "[build]\njobs=-1\n[run]\ncollections=['c']\n", "jobs"},
       {head + "[build]\nbogus=1\n[run]\ncollections=['c']\n", "bogus"},
+      {head + "[run]\ntests='s'\nmemory='1G'\n", "only with [build]"},
+      {head + "[build]\n[run]\ncollections=['c']\nmemory='lots'\n", "QEMU size"},
+      {head + "[build]\n[run]\ncollections=['c']\npanic_on='always'\n", "panic_on"},
+      {head + "[build]\n[run]\ncollections=['c']\ncpus=0\n", "cpus"},
   };
   for (const auto& c : cases) {
     auto p = ParsePipeline(c.text, "p.toml");

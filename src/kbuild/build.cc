@@ -497,14 +497,25 @@ Result<BuildResult> Builder::Run() {
   log_.open(r_.log, std::ios::binary | std::ios::trunc);
   if (!log_) return Status::IOError("cannot write " + r_.log);
 
-  if (auto head = sys::CommandOutput({"git", "-C", o.tree, "rev-parse", "--verify", "-q", "HEAD"}); head.ok()) {
+  // A tree handed to the sandbox user (owner_uid) belongs to it: git asked
+  // about it anyway (the caller vouches for its .git link), by size and
+  // mtime only (the handing over changed every file's owner and ctime), and
+  // without running anything the tree's config could name.
+  auto git = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"git", "-C", o.tree};
+    if (o.owner_uid >= 0) {
+      argv.insert(argv.end(), {"-c", "safe.directory=" + o.tree, "-c", "core.checkStat=minimal", "-c",
+                               "core.trustCtime=false", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null"});
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  };
+  if (auto head = sys::CommandOutput(git({"rev-parse", "--verify", "-q", "HEAD"})); head.ok()) {
     r_.commit = FirstLine(*head);
-    if (auto d = sys::CommandOutput({"git", "-C", o.tree, "describe", "--always", "--dirty", "--abbrev=12"},
-                                    std::chrono::minutes(5));
+    if (auto d = sys::CommandOutput(git({"describe", "--always", "--dirty", "--abbrev=12"}), std::chrono::minutes(5));
         d.ok())
       r_.describe = FirstLine(*d);
-    if (auto st = sys::CommandOutput({"git", "-C", o.tree, "status", "--porcelain", "--untracked-files=no"},
-                                     std::chrono::minutes(5));
+    if (auto st = sys::CommandOutput(git({"status", "--porcelain", "--untracked-files=no"}), std::chrono::minutes(5));
         st.ok())
       r_.dirty = !TrimRight(*st).empty();
   }

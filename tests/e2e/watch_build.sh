@@ -67,6 +67,7 @@ variants_file = "variants.toml"
 
 [run]
 collections = ["size"]
+memory = "1536M"
 
 [checks]
 target_url = "http://ci.example.org/runs/{run}"
@@ -96,11 +97,13 @@ series() {
   GIT_INDEX_FILE=$TMP/index git -C "$TREE" update-index --cacheinfo "100644,$blob,kernel/sys.c"
   tree=$(GIT_INDEX_FILE=$TMP/index git -C "$TREE" write-tree)
   commit=$(git -C "$TREE" commit-tree "$tree" -p vigil-base -m "sys: $name")
+  LAST_COMMIT=$commit
   git -C "$TREE" format-patch -q --thread --cover-letter --stdout --subject-prefix="PATCH linux" \
     "vigil-base..$commit" | sed "s/\*\*\* SUBJECT HERE \*\*\*/series $name/" | bash "$PW_SERVER" inject-mbox "$PW_DIR"
 }
 series good '/* vigil e2e: a harmless change */'
 series warns 'static int vigil_watch_unused(void) { return 0; }'
+WARNS_COMMIT=$LAST_COMMIT
 series broken 'int vigil_watch_broken = ;'
 
 DB=$TMP/vigil.db
@@ -163,11 +166,12 @@ if [ "$steps" -gt 0 ] && [ "$steps" -lt 100 ]; then pass "a series' build is inc
 expect_eq "the build ran as the sandbox user" nobody "$(stat -c %U "$WORK/tree-linux/.vigil-build-normal/vmlinux")"
 expect_eq "the bases were built and tested first, once" "testing the base of linux" \
   "$(grep -m1 -o -e 'testing the base of linux' -e 'series [0-9]*: testing' "$TMP/w.out")"
-expect_eq "the runs booted the kernel built in the checkout, on a 9p root" \
-  "6 $WORK/tree-linux/.vigil-build-normal/arch/x86/boot/bzImage $WORK/tree-linux/.vigil-build-timed/arch/x86/boot/bzImage 9p" \
+expect_eq "the runs booted the kernel built in the checkout, on a 9p root, with the pipeline's memory" \
+  "6 $WORK/tree-linux/.vigil-build-normal/arch/x86/boot/bzImage $WORK/tree-linux/.vigil-build-timed/arch/x86/boot/bzImage 9p 1536M" \
   "$(q 'select vm_json from runs' | "$PY" -c 'import json,sys
 v=[json.loads(l) for l in sys.stdin]
-print(len(v), " ".join(sorted(set(x["kernel"] for x in v))), " ".join(sorted(set(x["rootfs"] for x in v))))')"
+print(len(v), " ".join(sorted(set(x["kernel"] for x in v))), " ".join(sorted(set(x["rootfs"] for x in v))),
+      " ".join(sorted(set(x["memory"] for x in v))))')"
 
 mails() { ls "$MAILDIR"/new 2>/dev/null | wc -l; }
 expect_eq "one e-mail per series" 3 "$(mails)"
@@ -179,5 +183,36 @@ else
 fi
 "$VIGIL" series --db "$DB" > "$TMP/series.out"
 grep -q 'fail: normal: Build failed' "$TMP/series.out" && pass "vigil series shows the build failure" || fail "$(cat "$TMP/series.out")"
+
+# vigil test-branch: the same pipeline on a git range (its own checkout,
+# tree-branch, built from the sandbox's warm ccache): a warning, exit 0.
+# The reused checkout's .git is first replaced by one of a stranger's making
+# (as a series' sandboxed build could write it), naming a git directory
+# whose config runs a command: vigil writes the link again before it runs
+# git there, so the command never runs.
+if [ -e "$WORK/tree-branch/.git" ]; then
+  git init -q --bare "$TMP/evil"
+  git -C "$TMP/evil" config core.bare false
+  git -C "$TMP/evil" config core.fsmonitor "touch $TMP/pwned; false"
+  printf 'gitdir: %s\n' "$TMP/evil" > "$WORK/tree-branch/.git"
+  tampered=1
+fi
+set +e
+"$VIGIL" test-branch --repo "$TREE" --base vigil-base --head "$WARNS_COMMIT" --pipeline "$TMP/pipeline.toml" \
+  --db "$DB" --work-dir "$WORK" > "$TMP/tb.out" 2>&1
+rc=$?
+set -e
+cat "$TMP/tb.out"
+expect_eq "test-branch vigil-base..warns: exit 0 (a warning)" 0 "$rc"
+grep -Eq "^series [0-9]+: done: warning: normal: Built: 1 new warning: kernel/sys.c:[0-9]+:[0-9]+: warning: .vigil_watch_unused" "$TMP/tb.out" &&
+  pass "test-branch: the new warning, against the base's build" || fail "test-branch: $(tail -3 "$TMP/tb.out")"
+expect_eq "test-branch: built in its own checkout, in both variants" 2 \
+  "$(q "select count(*) from builds where tree = '$WORK/tree-branch' and status = 'built' and commit_hash = '$WARNS_COMMIT'")"
+if [ -n "${tampered:-}" ]; then
+  [ ! -e "$TMP/pwned" ] && pass "a .git of a stranger's making in the checkout: nothing of its config ran as root" ||
+    fail "the stranger's git config ran"
+else
+  echo "note: tree-branch was made by this run; the .git tampering is checked on the next run"
+fi
 
 finish
