@@ -241,11 +241,7 @@ int Run(const RunFlags& f) {
   if (!f.build.tree.empty()) {
     // Build (or find nothing to rebuild), then boot what was built and run
     // the collections' freshly installed kselftests.
-    std::vector<std::string> collections = f.req.filter.collections;
-    for (const auto& t : f.req.filter.tests) {
-      std::string coll = t.substr(0, t.find(':'));
-      if (std::find(collections.begin(), collections.end(), coll) == collections.end()) collections.push_back(coll);
-    }
+    std::vector<std::string> collections = engine::BuildCollections(f.req.filter.collections, f.req.filter.tests);
     auto options = BuildOptionsOf(f.build, collections, &cancel);
     if (!options.ok()) {
       fmt::print(stderr, "vigil run: {}\n", SanitizeForTerminal(options.status().message()));

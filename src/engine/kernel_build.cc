@@ -1,5 +1,7 @@
 #include "engine/kernel_build.h"
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <filesystem>
 #include <string_view>
@@ -38,6 +40,16 @@ kbuild::Tool ToolOf(std::string_view name) {
 }
 
 }  // namespace
+
+std::vector<std::string> BuildCollections(const std::vector<std::string>& collections,
+                                          const std::vector<std::string>& tests) {
+  std::vector<std::string> out = collections;
+  for (const auto& t : tests) {
+    std::string coll = t.substr(0, t.find(':'));
+    if (std::find(out.begin(), out.end(), coll) == out.end()) out.push_back(coll);
+  }
+  return out;
+}
 
 model::BuildRecord BuildRecordOf(const BuildRequest& request, const kbuild::BuildResult& r,
                                  const std::string& started_at, const std::string& finished_at) {

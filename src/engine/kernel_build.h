@@ -32,6 +32,11 @@ struct BuildOutcome {
   std::string compare_note;  // why there was nothing to compare with
 };
 
+// The selftest collections a build makes for a run of `collections` and of
+// `tests` (COLL:TEST): those, then each test's collection, once each.
+std::vector<std::string> BuildCollections(const std::vector<std::string>& collections,
+                                          const std::vector<std::string>& tests);
+
 // The build's record and diagnostics as the store keeps them.
 model::BuildRecord BuildRecordOf(const BuildRequest& request, const kbuild::BuildResult& result,
                                  const std::string& started_at, const std::string& finished_at);

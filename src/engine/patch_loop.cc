@@ -471,14 +471,10 @@ namespace {
 
 class QuietBuild final : public kbuild::BuildObserver {};
 
-// The collections a build makes: those run, and those of the tests named.
-std::vector<std::string> BuildCollections(const PipelineRun& run) {
-  std::vector<std::string> out = run.collections;
-  for (const auto& t : run.tests_filter) {
-    std::string coll = t.substr(0, t.find(':'));
-    if (std::find(out.begin(), out.end(), coll) == out.end()) out.push_back(coll);
-  }
-  return out;
+// A check context of `variant`: the pipeline's own with one variant, with
+// "-<variant>" appended with several (vigil-build-debug).
+std::string VariantContext(const Pipeline& pipeline, const std::string& context, const std::string& variant) {
+  return pipeline.build.enabled && pipeline.build.variants.size() > 1 ? context + "-" + variant : context;
 }
 
 }  // namespace
@@ -534,7 +530,7 @@ Result<PatchLoop::Tested> PatchLoop::RunTests(const std::string& checkout, const
     bo.variant = *variant;
     bo.output_dir = (fs::path(checkout) / (".vigil-build-" + variant_name)).string();
     bo.base_config = pb.base_config;
-    bo.collections = BuildCollections(pipeline_.run);
+    bo.collections = BuildCollections(pipeline_.run.collections, pipeline_.run.tests_filter);
     bo.config_files = pb.fragments;
     bo.set = pb.set;
     bo.jobs = pb.jobs;
@@ -549,10 +545,8 @@ Result<PatchLoop::Tested> PatchLoop::RunTests(const std::string& checkout, const
     br.host = sys::HostName();
     QuietBuild quiet_build;
     auto built = BuildAndRecord(db_, br, quiet_build);
-    if (!built.ok()) {
-      if (built.status().code() == Status::Code::kInvalidArgument) return built.status();  // the machine's, not the series'
-      return built.status();
-    }
+    if (!built.ok()) return built.status();  // not attempted: the machine's trouble, not the series'
+
     const kbuild::BuildResult& r = built->result;
     t.build_id = built->build_id;
     for (const auto& m : r.mismatches) t.build_lines.push_back("  config: " + m.ToString());
@@ -738,11 +732,9 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
   // variant: vigil-build-debug, vigil-test-debug).
   std::vector<std::pair<std::string, const char*>> contexts;  // context, pending description
   if (build) {
-    const auto& vs = pipeline_.build.variants;
-    for (const auto& v : vs) {
-      const std::string suffix = vs.size() > 1 ? "-" + v : "";
-      contexts.push_back({pipeline_.build.context + suffix, "Building started"});
-      contexts.push_back({context + suffix, "Testing started"});
+    for (const auto& v : pipeline_.build.variants) {
+      contexts.push_back({VariantContext(pipeline_, pipeline_.build.context, v), "Building started"});
+      contexts.push_back({VariantContext(pipeline_, context, v), "Testing started"});
     }
   } else {
     contexts.push_back({context, "Testing started"});
@@ -996,9 +988,10 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
   };
   std::vector<Concluded> concluded;
   for (const auto& p : passes) {
-    const std::string suffix = several ? "-" + p.variant : "";
-    if (build && !p.build.state.empty()) concluded.push_back({pipeline_.build.context + suffix, p.build, p.run_id});
-    concluded.push_back({context + suffix, p.test, p.run_id});
+    if (build && !p.build.state.empty()) {
+      concluded.push_back({VariantContext(pipeline_, pipeline_.build.context, p.variant), p.build, p.run_id});
+    }
+    concluded.push_back({VariantContext(pipeline_, context, p.variant), p.test, p.run_id});
   }
   for (const auto& k : concluded) {
     for (int64_t patch : patches) {
