@@ -8,40 +8,17 @@
 # Needs ../shared/patchwork from the project's root: skipped without it.
 source "$(dirname "$0")/lib.sh"
 
-PW_SERVER=${VIGIL_PATCHWORK:-$VIGIL_SRC/../shared/patchwork/pw-server}
-if [ ! -x "$PW_SERVER" ] && [ ! -f "$PW_SERVER" ]; then
-  echo "SKIP: no Patchwork server at $PW_SERVER (../shared/patchwork from the project's root)"
-  exit 77
-fi
-"$PY" -c 'import django, rest_framework, django_filters, aiosmtpd' 2>/dev/null || {
-  echo "FAIL: python3-django, python3-djangorestframework, python3-django-filters and python3-aiosmtpd are needed"
-  exit 1
-}
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PW_PORT=$(free_port)
-SMTP_PORT=$(free_port)
-PW_DIR=$TMP/pw
-MAILDIR=$TMP/mail
 ESCAPE=/var/tmp/vigil-e2e-watch-escape-$$
 # Checkouts where the sandbox user can reach them ($TMP is private).
 WORK=/var/tmp/vigil-e2e-watch-$$
 cleanup() {
-  bash "$PW_SERVER" stop "$PW_DIR" >/dev/null 2>&1 || true
-  [ -n "${SMTP_PID:-}" ] && kill "$SMTP_PID" 2>/dev/null || true
+  stop_servers
   rm -f "$ESCAPE"
   rm -rf "$WORK" "$WORK-dry"
   [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
-
-bash "$PW_SERVER" start "$PW_DIR" "$PW_PORT" > "$TMP/pw.env"
-PW_URL=$(sed -n 's/^url=//p' "$TMP/pw.env")
-echo "$(sed -n 's/^token=//p' "$TMP/pw.env")" > "$TMP/token"
-chmod 600 "$TMP/token"
-mkdir -p "$MAILDIR"/{cur,new,tmp}
-"$PY" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR" > "$TMP/smtp.log" 2>&1 &
-SMTP_PID=$!
+source "$(dirname "$0")/patchwork.sh"
 
 # --- The repository: a kselftest tree whose check.sh reads lib/*.
 REPO=$TMP/repo
@@ -141,24 +118,6 @@ set -e
 cat "$TMP/w1.out"
 expect_eq "watch --once: exit 0" 0 "$rc"
 
-# Every series' checks, as Patchwork has them: "name: state/description ..." per patch.
-checks_of() {  # SERIES_NAME -> one line per patch: pending-count final-state description
-  "$PY" - "$PW_URL" "$1" <<'EOT'
-import json, sys, urllib.request
-url, name = sys.argv[1], sys.argv[2]
-def get(u):
-    with urllib.request.urlopen(u) as r:
-        return json.load(r)
-for s in get(url + "/api/1.2/series/?per_page=100"):
-    if s["name"] != "series " + name:
-        continue
-    for p in s["patches"]:
-        cs = get(url + "/api/1.2/patches/%d/checks/" % p["id"])
-        pend = sum(1 for c in cs if c["state"] == "pending")
-        final = [c for c in cs if c["state"] != "pending"]
-        print(pend, len(final), " | ".join("%s %s: %s" % (c["context"], c["state"], c["description"]) for c in final))
-EOT
-}
 checks_of pass > "$TMP/c.pass"; checks_of breaks > "$TMP/c.breaks"; checks_of noapply > "$TMP/c.noapply"
 checks_of tagged > "$TMP/c.tagged"; checks_of firstfit > "$TMP/c.firstfit"
 cat "$TMP"/c.*
@@ -187,7 +146,6 @@ if sqlite3 "$DB" .dump | grep -qF "$(cat "$TMP/token")"; then fail "the token is
 if grep -qF "$(cat "$TMP/token")" "$TMP/w1.out"; then fail "the token was printed"; else pass "the token is never printed"; fi
 
 # The e-mails: one per series, threaded under the cover letter.
-mails() { ls "$MAILDIR"/new 2>/dev/null | wc -l; }
 expect_eq "one e-mail per series" 5 "$(mails)"
 "$PY" - "$MAILDIR" "$PW_URL" > "$TMP/mails.txt" <<'EOT'
 import email, json, mailbox, sys, urllib.request

@@ -17,43 +17,20 @@
 # run on a machine compiles a whole kernel.
 source "$(dirname "$0")/lib.sh"
 
-PW_SERVER=${VIGIL_PATCHWORK:-$VIGIL_SRC/../shared/patchwork/pw-server}
-if [ ! -f "$PW_SERVER" ]; then
-  echo "SKIP: no Patchwork server at $PW_SERVER (../shared/patchwork from the project's root)"
-  exit 77
-fi
 if [ ! -f "${LINUX_SOURCE_TARBALL:-/usr/src/linux-source-6.12.tar.xz}" ] || ! command -v qemu-system-x86_64 > /dev/null; then
   echo "SKIP: needs linux-source-6.12 and qemu-system-x86 (scripts/install-deps.sh)"
   exit 77
 fi
-"$PY" -c 'import django, rest_framework, django_filters, aiosmtpd' 2>/dev/null || {
-  echo "FAIL: python3-django, python3-djangorestframework, python3-django-filters and python3-aiosmtpd are needed"
-  exit 1
-}
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PW_PORT=$(free_port)
-SMTP_PORT=$(free_port)
-PW_DIR=$TMP/pw
-MAILDIR=$TMP/mail
 cleanup() {
-  bash "$PW_SERVER" stop "$PW_DIR" >/dev/null 2>&1 || true
-  [ -n "${SMTP_PID:-}" ] && kill "$SMTP_PID" 2>/dev/null || true
+  stop_servers
   [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
+source "$(dirname "$0")/patchwork.sh"
 
 TREE=$(bash "$VIGIL_SRC/scripts/kernel-tree.sh" "${VIGIL_KERNEL_TREE:-/var/tmp/vigil-kernel/linux}")
 WORK=${VIGIL_WATCH_WORK:-$(dirname "$TREE")/watch}
 mkdir -p "$WORK"
-
-bash "$PW_SERVER" start "$PW_DIR" "$PW_PORT" > "$TMP/pw.env"
-PW_URL=$(sed -n 's/^url=//p' "$TMP/pw.env")
-sed -n 's/^token=//p' "$TMP/pw.env" > "$TMP/token"
-chmod 600 "$TMP/token"
-mkdir -p "$MAILDIR"/{cur,new,tmp}
-"$PY" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR" > "$TMP/smtp.log" 2>&1 &
-SMTP_PID=$!
 
 cat > "$TMP/pipeline.toml" <<EOT
 [[tree]]
@@ -115,23 +92,6 @@ set -e
 cat "$TMP/w.out"
 expect_eq "watch --once: exit 0" 0 "$rc"
 
-checks_of() {  # SERIES_NAME -> per patch: pending-count final-count "context state: description" ...
-  "$PY" - "$PW_URL" "$1" <<'EOT'
-import json, sys, urllib.request
-url, name = sys.argv[1], sys.argv[2]
-def get(u):
-    with urllib.request.urlopen(u) as r:
-        return json.load(r)
-for s in get(url + "/api/1.2/series/?per_page=100"):
-    if s["name"] != "series " + name:
-        continue
-    for p in s["patches"]:
-        cs = get(url + "/api/1.2/patches/%d/checks/" % p["id"])
-        pend = sum(1 for c in cs if c["state"] == "pending")
-        final = sorted([c for c in cs if c["state"] != "pending"], key=lambda c: c["context"])
-        print(pend, len(final), " | ".join("%s %s: %s" % (c["context"], c["state"], c["description"]) for c in final))
-EOT
-}
 for s in good warns broken; do checks_of "$s" > "$TMP/c.$s"; echo "$s: $(cat "$TMP/c.$s")"; done
 # Each line: pending-count final-count, then the final checks by context.
 B='Built: [0-9]+ warnings?'
@@ -173,7 +133,6 @@ v=[json.loads(l) for l in sys.stdin]
 print(len(v), " ".join(sorted(set(x["kernel"] for x in v))), " ".join(sorted(set(x["rootfs"] for x in v))),
       " ".join(sorted(set(x["memory"] for x in v))))')"
 
-mails() { ls "$MAILDIR"/new 2>/dev/null | wc -l; }
 expect_eq "one e-mail per series" 3 "$(mails)"
 if grep -l 'series broken' "$MAILDIR"/new/* | xargs grep -q 'kernel/sys.c:[0-9]*:[0-9]*: error:' &&
    grep -l 'series broken' "$MAILDIR"/new/* | xargs grep -q '^vigil-build-timed: fail: Build failed'; then
