@@ -38,10 +38,12 @@ TREE=$(bash scripts/kernel-tree.sh "${VIGIL_KERNEL_TREE:-/var/tmp/vigil-kernel/l
 if [ -n "${KEEP:-}" ]; then
   W=$KEEP
   mkdir -p "$W"
+  CLEANUP=:
 else
   W=$(mktemp -d /var/tmp/vigil-kbuild-bench.XXXXXX)
-  trap 'rm -rf "$W"; rm -rf "$TREE"/.vigil-bench-*' EXIT
+  CLEANUP='rm -rf "$W"; rm -rf "$TREE"/.vigil-bench-*'
 fi
+trap 'eval "$CLEANUP"' EXIT
 STEPS=${STEPS:-cold incr fresh}
 # The binary measured stays the same while the steps run
 cp "$VIGIL" "$W/vigil.bin.new" && mv "$W/vigil.bin.new" "$W/vigil.bin"
@@ -112,17 +114,38 @@ if [ "${WARM:-0}" = 1 ] || has incr; then
   # vigil (each from the state the other left, the same for both), for when
   # make's own cold build is not there.
   [ "${SAME_DIR:-0}" = 1 ] && MO=$VO
-  timed v_none vigil_build "$VO"
-  timed m_none make_build "$MO"
-  echo "no-change rebuild: vigil ${v_none}s  make ${m_none}s  ratio $(ratio "$v_none" "$m_none")"
+  # Both directories are first brought up to date with the tree as it is
+  # (an earlier invocation may have left them built with a changed line),
+  # untimed; then REPS rounds, vigil and make taking turns, of a no-change
+  # rebuild and of a one-line change (a different line each round and each
+  # side, so every one recompiles the file); the median of each is compared.
   cp "$TREE/$CHANGE" "$W/change.orig"
-  echo "static int __maybe_unused vigil_bench_$$_v;" >> "$TREE/$CHANGE"
-  timed v_one vigil_build "$VO"
-  cp "$W/change.orig" "$TREE/$CHANGE"
-  echo "static int __maybe_unused vigil_bench_$$_m;" >> "$TREE/$CHANGE"
-  timed m_one make_build "$MO"
-  cp "$W/change.orig" "$TREE/$CHANGE"
-  echo "one-line change in $CHANGE: vigil ${v_one}s  make ${m_one}s  ratio $(ratio "$v_one" "$m_one")"
+  CLEANUP="cp '$W/change.orig' '$TREE/$CHANGE'; $CLEANUP"
+  vigil_build "$VO"
+  make_build "$MO"
+  REPS=${REPS:-3}
+  for r in $(seq "$REPS"); do
+    timed "v_none_$r" vigil_build "$VO"
+    timed "m_none_$r" make_build "$MO"
+    echo "static int __maybe_unused vigil_bench_$$_${r}_v;" >> "$TREE/$CHANGE"
+    timed "v_one_$r" vigil_build "$VO"
+    cp "$W/change.orig" "$TREE/$CHANGE"
+    echo "static int __maybe_unused vigil_bench_$$_${r}_m;" >> "$TREE/$CHANGE"
+    timed "m_one_$r" make_build "$MO"
+    cp "$W/change.orig" "$TREE/$CHANGE"
+    # Back to the tree as it is, untimed, for the next round's no-change
+    vigil_build "$VO"
+    make_build "$MO"
+  done
+  median() {  # PREFIX: the median of PREFIX_1..PREFIX_REPS
+    local v=() r
+    for r in $(seq "$REPS"); do v+=("$(eval echo "\${${1}_$r}")"); done
+    python3 -c "import statistics,sys; print('%.1f' % statistics.median(map(float, sys.argv[1:])))" "${v[@]}"
+  }
+  all() { local r o=""; for r in $(seq "$REPS"); do o+=" $(eval echo "\${${1}_$r}")"; done; echo "${o# }"; }
+  v_none=$(median v_none) m_none=$(median m_none) v_one=$(median v_one) m_one=$(median m_one)
+  echo "no-change rebuild ($REPS rounds, median): vigil ${v_none}s [$(all v_none)]  make ${m_none}s [$(all m_none)]  ratio $(ratio "$v_none" "$m_none")"
+  echo "one-line change in $CHANGE ($REPS rounds, median): vigil ${v_one}s [$(all v_one)]  make ${m_one}s [$(all m_one)]  ratio $(ratio "$v_one" "$m_one")"
 fi
 
 # (2) a fresh output directory, warm ccache, against (1)'s cold build
