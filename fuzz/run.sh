@@ -3,7 +3,7 @@
 # KTAP (kunit_tool's test_data, vigil's golden kselftest logs) or, with KIND
 # "console", the recorded kernel consoles of tests/console/corpus. Exits
 # non-zero on any crash, leak, sanitizer report or timeout the fuzzer finds.
-#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel|known_issues|diagnostics|kconfig|patchwork|mail]
+#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel|known_issues|diagnostics|kconfig|patchwork|mail|web]
 set -euo pipefail
 fuzzer=$1
 seconds=${2:-60}
@@ -50,6 +50,13 @@ elif [ "$kind" = mail ]; then
   # Subjects, names and bodies as Patchwork and test output bring them.
   printf 'J\xc3\xb6rg M\xc3\xbcller\\ci@example.org\\[PATCH net-next v2 0/3] mptcp: r\xc3\xa9parer\\x\r\nBcc: evil\\20261205.cover@example.org\\X-Vigil-Series\\42\\# selftests: net/mptcp: mptcp_join.sh\nnot ok 1 test\n.\n' > "$corpus/reply"
   printf '"Doe, Jane" =?UTF-8?B?ZXZpbA==?=\\\x00\x1b[31m\\%s\\\\\\%s\n' "$(head -c 1200 /dev/zero | tr '\0' x)" "$(head -c 1500 /dev/zero | tr '\0' y)" > "$corpus/long"
+elif [ "$kind" = web ]; then
+  corpus="$VIGIL_BUILD/fuzz-corpus-web"
+  mkdir -p "$corpus"
+  # FuzzedDataProvider's strings end at a backslash not followed by one:
+  # test, subtest, output, crash title, path, query key, value.
+  printf '<img src=x onerror=alert(1)>.sh\\x </script><script>\\\033[31mred\\WARNING in f\\/tests\\path\\c:<b>\\\x01' > "$corpus/xss"
+  printf 'a.sh\\sub\\ok\\BUG: x\\/runs\\page\\99999999999\\\x00' > "$corpus/page"
 elif [ "$kind" = channel ]; then
   corpus="$VIGIL_BUILD/fuzz-corpus-channel"
   mkdir -p "$corpus"

@@ -17,6 +17,7 @@ LAYERS = [
     ["runner", "judge", "bisect"],
     ["vm", "report"],
     ["engine"],
+    ["web"],
     ["cli"],
 ]
 RANK = {m: i for i, layer in enumerate(LAYERS) for m in layer}

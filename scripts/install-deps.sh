@@ -9,8 +9,9 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   # libraries
   libcli11-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev libtomlplusplus-dev libre2-dev
-  # Patchwork over HTTP, e-mail reports over SMTP (libcurl)
-  libcurl4-openssl-dev
+  # Patchwork over HTTP, e-mail reports over SMTP (libcurl); vigil serve's
+  # HTTP server (cpp-httplib)
+  libcurl4-openssl-dev libcpp-httplib-dev
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   python3 xz-utils git bc time bsdutils sqlite3
@@ -21,6 +22,9 @@ PACKAGES=(
   bubblewrap util-linux
   # a CommonMark renderer: the Markdown summary is checked for raw HTML
   cmark
+  # a real browser for the dashboard's test (headless Chromium driven by
+  # Selenium), and an HTTP load generator for its benchmark
+  chromium chromium-driver python3-selenium wrk curl
   # the MPTCP selftests and the kselftest installer (golden files, demo)
   rsync iproute2 iputils-ping iptables nftables ethtool socat tcpdump
   # real reference material: kselftests, kunit_tool and its corpus, ktap.rst

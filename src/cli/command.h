@@ -28,6 +28,8 @@ Runner SetupWatchCommand(CLI::App* app);
 Runner SetupTestSeriesCommand(CLI::App* app);
 Runner SetupTestBranchCommand(CLI::App* app);
 Runner SetupSeriesCommand(CLI::App* app);
+Runner SetupServeCommand(CLI::App* app);
+Runner SetupExportCommand(CLI::App* app);
 
 // The command line vigil was started with, shell-quoted (set by main).
 const std::string& CommandLine();

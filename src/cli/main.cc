@@ -43,6 +43,9 @@ constexpr CommandEntry kCommands[] = {
     {"test-series", "Test one Patchwork series by hand with a watch pipeline", vigil::cli::SetupTestSeriesCommand},
     {"test-branch", "Test a git range with a watch pipeline, judged against its base", vigil::cli::SetupTestBranchCommand},
     {"series", "The series vigil watched or tested: state, conclusion, checks, e-mail", vigil::cli::SetupSeriesCommand},
+    {"serve", "The dashboard: runs, tests' histories, flakes, crashes, builds and series as web pages and JSON",
+     vigil::cli::SetupServeCommand},
+    {"export", "The dashboard's pages as static files (export html DIR)", vigil::cli::SetupExportCommand},
     {"guest", "", vigil::cli::SetupGuestCommand},  // inside vigil's VMs; hidden
 };
 

@@ -113,6 +113,15 @@ class DyingStore final : public store::Store {
   }
   Result<model::RunRecord> LoadRun(int64_t id) override { return inner_->LoadRun(id); }
   Result<std::vector<model::RunRecord>> ListRuns(const store::RunQuery& q) override { return inner_->ListRuns(q); }
+  Result<int64_t> CountRuns(const store::RunQuery& q) override { return inner_->CountRuns(q); }
+  Result<std::vector<model::AttemptBrief>> LoadAttemptBriefs(const std::vector<int64_t>& ids) override {
+    return inner_->LoadAttemptBriefs(ids);
+  }
+  Result<std::vector<model::RunAttempt>> LoadTestAttempts(const std::string& path, int runs, int64_t up_to) override {
+    return inner_->LoadTestAttempts(path, runs, up_to);
+  }
+  Result<std::vector<model::CrashSighting>> ListCrashSightings() override { return inner_->ListCrashSightings(); }
+  Result<std::string> LoadCrashText(int64_t id) override { return inner_->LoadCrashText(id); }
   Result<model::Environment> LoadEnvironment(int64_t id) override { return inner_->LoadEnvironment(id); }
   Result<std::map<int64_t, model::Environment>> ListEnvironments() override { return inner_->ListEnvironments(); }
   Result<std::string> LoadConsoleLog(int64_t id) override { return inner_->LoadConsoleLog(id); }

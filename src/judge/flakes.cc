@@ -1,5 +1,6 @@
 #include "judge/flakes.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <tuple>
@@ -27,7 +28,8 @@ double Rate(int fails, int runs) { return (fails + 1.0) / (runs + 2.0); }
 
 }  // namespace
 
-std::vector<bool> QuarantineStates(const Series& s, const FlakeOptions& o, std::string* reason, int64_t* since) {
+std::vector<bool> QuarantineStates(const Series& s, const FlakeOptions& o, std::string* reason, int64_t* since,
+                                   int* passes) {
   std::vector<bool> out;
   bool q = false;
   int runs = 0, fails = 0, flakes = 0, passes_in_row = 0;
@@ -57,6 +59,7 @@ std::vector<bool> QuarantineStates(const Series& s, const FlakeOptions& o, std::
     }
     out.push_back(q);
   }
+  if (passes) *passes = passes_in_row;
   return out;
 }
 
@@ -78,8 +81,10 @@ FlakeEntry Classify(const Series& s, const FlakeOptions& o) {
   int flips = 0;
   for (size_t i = 1; i < seen.size(); ++i) flips += seen[i]->kind != seen[i - 1]->kind;
   e.flip_rate = seen.size() > 1 ? static_cast<double>(flips) / (seen.size() - 1) : 0.0;
-  std::vector<bool> q = QuarantineStates(s, o, &e.quarantine_reason, &e.quarantined_since);
+  int passes = 0;
+  std::vector<bool> q = QuarantineStates(s, o, &e.quarantine_reason, &e.quarantined_since, &passes);
   e.quarantined = !q.empty() && q.back();
+  if (e.quarantined) e.release_in = std::max(o.release_after - passes, 1);
 
   if (e.runs == 0) {
     e.cls = s.points.empty() ? FlakeClass::kNew : FlakeClass::kSkipped;

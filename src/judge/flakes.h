@@ -66,6 +66,7 @@ struct FlakeEntry {
   bool quarantined = false;  // after the last point
   int64_t quarantined_since = 0;
   std::string quarantine_reason;
+  int release_in = 0;  // quarantined: passes in a row still needed to release it
   std::string last_status;
 };
 
@@ -73,8 +74,9 @@ FlakeEntry Classify(const Series& s, const FlakeOptions& o);
 
 // Whether the series is quarantined after each of its points (the state a
 // following run starts with is the last element).
+// `passes_in_row`: the passes in a row at the end that count towards a release.
 std::vector<bool> QuarantineStates(const Series& s, const FlakeOptions& o, std::string* reason = nullptr,
-                                   int64_t* since = nullptr);
+                                   int64_t* since = nullptr, int* passes_in_row = nullptr);
 
 // One series per (test, subtest, environment class) over the runs, oldest
 // run first. Tests and subtests that never ran in a class have no series.

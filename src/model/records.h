@@ -88,6 +88,34 @@ struct AttemptRecord {
   bool interrupted = false;
 };
 
+// One attempt in brief (no subtests, output or crash texts): what a list of
+// runs counts.
+struct AttemptBrief {
+  int64_t run_id = 0;
+  std::string test_path;
+  int attempt = 1;
+  std::string status;
+  int64_t duration_ms = 0;
+  int crashes = 0;  // kernel reports seen while it ran
+  bool interrupted = false;
+};
+
+// One attempt of a test with the run it belongs to (a test's history).
+struct RunAttempt {
+  int64_t run_id = 0;
+  AttemptRecord attempt;  // subtests and crash titles, no output or crash text
+};
+
+// A kernel report and where it was seen, without its text.
+struct CrashSighting {
+  int64_t id = 0;  // the report's own id (Store::LoadCrashText)
+  int64_t run_id = 0;
+  std::string test_path;
+  int attempt = 1;
+  std::string started_at;  // the attempt's
+  CrashRecord crash;       // text empty
+};
+
 // One diagnostic of a build's output (kbuild::Diagnostic as stored).
 struct BuildDiagnosticRecord {
   std::string tool;      // compiler, linker, make, modpost, kconfig

@@ -74,6 +74,7 @@ std::string FlakesJson(const judge::FlakesTable& t) {
     if (e.quarantined) {
       j["quarantined_since"] = e.quarantined_since;
       j["quarantine_reason"] = e.quarantine_reason;
+      j["release_in"] = e.release_in;
     }
     arr.push_back(std::move(j));
   }

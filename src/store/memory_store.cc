@@ -98,6 +98,11 @@ class MemoryStore final : public Store {
         DumpJson(nlohmann::json(a.environment_issues)));
     kept.environment_issues = issues.get<std::vector<std::string>>();
     if (!a.interrupted) last_durations_[a.test_path] = a.duration_ms;
+    for (const auto& c : a.crashes) {
+      model::CrashSighting cs{static_cast<int64_t>(sightings_.size()) + 1, run_id, a.test_path, a.attempt,
+                              a.started_at, c};
+      sightings_.push_back({std::move(cs), a.interrupted});
+    }
     r->attempts.push_back(std::move(kept));
     return Status::OK();
   }
@@ -142,6 +147,9 @@ class MemoryStore final : public Store {
       if (a.interrupted) r->recorded.erase({a.test_path, a.attempt});
     }
     as.erase(std::remove_if(as.begin(), as.end(), [](const AttemptRecord& a) { return a.interrupted; }), as.end());
+    for (auto& s : sightings_) {
+      if (s.sighting.run_id == run_id && s.interrupted) s.discarded = true;
+    }
     return Status::OK();
   }
 
@@ -156,21 +164,81 @@ class MemoryStore final : public Store {
   Result<std::vector<RunRecord>> ListRuns(const RunQuery& query) override {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<RunRecord> out;
+    int skip = query.newest > 0 ? std::max(query.skip, 0) : 0;
     for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) {
-      const RunRecord& r = it->run;
       if (query.newest > 0 && static_cast<int>(out.size()) >= query.newest) break;
-      if (query.up_to > 0 && r.id > query.up_to) continue;
-      if (query.environment_ids) {
-        const auto& ids = *query.environment_ids;
-        bool match = std::any_of(ids.begin(), ids.end(), [&](int64_t id) {
-          return id <= 0 ? r.environment_id == 0 : r.environment_id == id;
-        });
-        if (!match) continue;
+      if (!Matches(query, it->run)) continue;
+      if (skip > 0) {
+        --skip;
+        continue;
       }
-      out.push_back(r);
+      out.push_back(it->run);
     }
     std::reverse(out.begin(), out.end());
     return out;
+  }
+
+  Result<int64_t> CountRuns(const RunQuery& query) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return static_cast<int64_t>(
+        std::count_if(runs_.begin(), runs_.end(), [&](const StoredRun& r) { return Matches(query, r.run); }));
+  }
+
+  Result<std::vector<model::AttemptBrief>> LoadAttemptBriefs(const std::vector<int64_t>& run_ids) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<model::AttemptBrief> out;
+    for (int64_t id : run_ids) {
+      const StoredRun* r = Find(id);
+      if (!r) continue;
+      for (const auto& a : r->attempts) {
+        out.push_back({id, a.test_path, a.attempt, a.status, a.duration_ms, static_cast<int>(a.crashes.size()),
+                       a.interrupted});
+      }
+    }
+    return out;
+  }
+
+  Result<std::vector<model::RunAttempt>> LoadTestAttempts(const std::string& test_path, int runs,
+                                                          int64_t up_to) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<model::RunAttempt> out;
+    int taken = 0;
+    for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) {
+      if (runs > 0 && taken >= runs) break;
+      if (up_to > 0 && it->run.id > up_to) continue;
+      std::vector<model::RunAttempt> mine;
+      for (const auto& a : it->attempts) {
+        if (a.test_path != test_path) continue;
+        model::RunAttempt ra{it->run.id, a};
+        ra.attempt.output.clear();
+        for (auto& c : ra.attempt.crashes) c.text.clear();
+        mine.push_back(std::move(ra));
+      }
+      if (mine.empty()) continue;
+      ++taken;
+      out.insert(out.begin(), std::make_move_iterator(mine.begin()), std::make_move_iterator(mine.end()));
+    }
+    return out;
+  }
+
+  Result<std::vector<model::CrashSighting>> ListCrashSightings() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<model::CrashSighting> out;
+    for (const auto& s : sightings_) {
+      if (s.discarded) continue;
+      out.push_back(s.sighting);
+      out.back().crash.text.clear();
+    }
+    return out;
+  }
+
+  Result<std::string> LoadCrashText(int64_t crash_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (crash_id < 1 || crash_id > static_cast<int64_t>(sightings_.size()) ||
+        sightings_[static_cast<size_t>(crash_id - 1)].discarded) {
+      return Status::NotFound(fmt::format("no kernel report {}", crash_id));
+    }
+    return sightings_[static_cast<size_t>(crash_id - 1)].sighting.crash.text;
   }
 
   Result<Environment> LoadEnvironment(int64_t environment_id) override {
@@ -464,6 +532,24 @@ class MemoryStore final : public Store {
     if (id < 1 || id > static_cast<int64_t>(series_.size())) return nullptr;
     return &series_[static_cast<size_t>(id - 1)];
   }
+  static bool Matches(const RunQuery& query, const RunRecord& r) {
+    if (query.up_to > 0 && r.id > query.up_to) return false;
+    if (query.environment_ids) {
+      const auto& ids = *query.environment_ids;
+      bool match = std::any_of(ids.begin(), ids.end(), [&](int64_t id) {
+        return id <= 0 ? r.environment_id == 0 : r.environment_id == id;
+      });
+      if (!match) return false;
+    }
+    if (query.ids && std::find(query.ids->begin(), query.ids->end(), r.id) == query.ids->end()) return false;
+    if (std::find(query.exclude.begin(), query.exclude.end(), r.id) != query.exclude.end()) return false;
+    if (query.statuses &&
+        std::find(query.statuses->begin(), query.statuses->end(), r.status) == query.statuses->end()) {
+      return false;
+    }
+    return true;
+  }
+
   StoredRun* Find(int64_t run_id) {
     if (run_id < 1 || run_id > static_cast<int64_t>(runs_.size())) return nullptr;
     return &runs_[static_cast<size_t>(run_id - 1)];
@@ -488,6 +574,12 @@ class MemoryStore final : public Store {
   std::map<int64_t, Environment> environments_;
   std::map<std::string, int64_t> by_fingerprint_;
   std::vector<StoredRun> runs_;  // runs_[i] has id i + 1
+  struct StoredSighting {
+    model::CrashSighting sighting;  // with its text
+    bool interrupted = false;       // of an interrupted attempt
+    bool discarded = false;         // by DiscardInterrupted (ids stay)
+  };
+  std::vector<StoredSighting> sightings_;  // sightings_[i] has id i + 1
   std::vector<StoredBisection> bisections_;
   std::vector<StoredBuild> builds_;  // builds_[i] has id i + 1
   std::map<std::string, int64_t> last_durations_;

@@ -58,6 +58,28 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path) {
   return d;
 }
 
+Result<std::unique_ptr<Database>> Database::OpenReadOnly(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    int sys = db ? sqlite3_system_errno(db) : 0;
+    std::string msg = sys != 0 ? std::strerror(sys) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Status::IOError(fmt::format("cannot open the store {}: {}", path, msg));
+  }
+  sqlite3_busy_timeout(db, 10000);
+  std::unique_ptr<Database> d(new Database(db));
+  // The first read is where a file that is not a database fails.
+  char* err = nullptr;
+  rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    return Status::IOError(fmt::format("cannot read the store {}: {}", path, msg));
+  }
+  return d;
+}
+
 Database::~Database() { sqlite3_close(db_); }
 
 Status Database::Exec(std::string_view sql) {

@@ -20,6 +20,9 @@ class Database {
  public:
   // Opens (creating) the database at `path`, in WAL mode with a busy timeout.
   static Result<std::unique_ptr<Database>> Open(const std::string& path);
+  // Opens an existing database for reading only (SQLITE_OPEN_READONLY): it
+  // is never created, written or migrated; readers see what writers commit.
+  static Result<std::unique_ptr<Database>> OpenReadOnly(const std::string& path);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;

@@ -435,6 +435,30 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db.value()), kSchemaVersion, path));
 }
 
+Result<std::unique_ptr<Store>> Store::OpenReadOnly(const std::string& path) {
+  auto s = SqliteStore::OpenReadOnly(path);
+  if (!s.ok()) return s.status();
+  return std::unique_ptr<Store>(std::move(s.value()));
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::OpenReadOnly(const std::string& path) {
+  auto db = Database::OpenReadOnly(path);
+  if (!db.ok()) return db.status();
+  auto q = (*db)->Prepare("SELECT version FROM schema_version");
+  if (!q.ok()) return Status::InvalidArgument(fmt::format("{} is not a vigil store (no schema version)", path));
+  Status st;
+  int version = 0;
+  if (q->Next(&st)) version = static_cast<int>(q->Int(0));
+  if (!st.ok()) return st;
+  if (version != kSchemaVersion) {
+    return Status::InvalidArgument(fmt::format(
+        "the store {} has schema version {}, this vigil reads version {} only{}", path, version, kSchemaVersion,
+        version < kSchemaVersion ? ": any other vigil command on it (vigil flakes, vigil run) migrates it first"
+                                 : ": use a newer vigil"));
+  }
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db.value()), kSchemaVersion, path));
+}
+
 Result<int64_t> SqliteStore::EnsureEnvironment(const Environment& env) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string fp = env.Fingerprint();
@@ -648,28 +672,62 @@ Result<RunRecord> SqliteStore::LoadRun(int64_t run_id) {
   return RunFromRow(*q);
 }
 
-Result<std::vector<RunRecord>> SqliteStore::ListRuns(const RunQuery& query) {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::string sql = std::string(kRunColumns) + " WHERE (?1 = 0 OR id <= ?1)";
+namespace {
+
+std::string IdList(const std::vector<int64_t>& ids) {
+  std::string in;
+  for (int64_t id : ids) in += fmt::format("{}{}", in.empty() ? "" : ", ", id);
+  return in;
+}
+
+// The WHERE clause of a RunQuery's filters (ids are numbers, written in; the
+// statuses are bound from ?3 on).
+std::string RunWhere(const RunQuery& query) {
+  std::string sql = " WHERE (?1 = 0 OR id <= ?1)";
   if (query.environment_ids) {
     // Runs recorded without an environment keep a NULL, asked for as 0.
-    std::string in;
+    std::vector<int64_t> ids;
     bool none = false;
     for (int64_t id : *query.environment_ids) {
       if (id <= 0) {
         none = true;
       } else {
-        in += fmt::format("{}{}", in.empty() ? "" : ", ", id);
+        ids.push_back(id);
       }
     }
-    std::string any = in.empty() ? "" : "environment_id IN (" + in + ")";
+    std::string any = ids.empty() ? "" : "environment_id IN (" + IdList(ids) + ")";
     if (none) any += std::string(any.empty() ? "" : " OR ") + "environment_id IS NULL";
     sql += " AND (" + (any.empty() ? std::string("0") : any) + ")";
   }
-  sql += query.newest > 0 ? " ORDER BY id DESC LIMIT ?2" : " ORDER BY id";
+  if (query.ids) sql += " AND id IN (" + IdList(*query.ids) + ")";
+  if (!query.exclude.empty()) sql += " AND id NOT IN (" + IdList(query.exclude) + ")";
+  if (query.statuses) {
+    std::string any;
+    for (size_t i = 0; i < query.statuses->size(); ++i) {
+      any += fmt::format("{}coalesce(status, '') = ?{}", any.empty() ? "" : " OR ", i + 3);
+    }
+    sql += " AND (" + (any.empty() ? std::string("0") : any) + ")";
+  }
+  return sql;
+}
+
+void BindRunQuery(Statement& q, const RunQuery& query) {
+  q.Bind(1, query.up_to > 0 ? query.up_to : int64_t{0});
+  if (query.statuses) {
+    for (size_t i = 0; i < query.statuses->size(); ++i) q.Bind(static_cast<int>(i) + 3, (*query.statuses)[i]);
+  }
+}
+
+}  // namespace
+
+Result<std::vector<RunRecord>> SqliteStore::ListRuns(const RunQuery& query) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string sql = std::string(kRunColumns) + RunWhere(query);
+  sql += query.newest > 0 ? " ORDER BY id DESC LIMIT ?2 OFFSET " + std::to_string(std::max(query.skip, 0))
+                          : " ORDER BY id";
   auto q = db_->Prepare(sql);
   if (!q.ok()) return q.status();
-  q->Bind(1, query.up_to > 0 ? query.up_to : int64_t{0});
+  BindRunQuery(*q, query);
   if (query.newest > 0) q->Bind(2, static_cast<int64_t>(query.newest));
   std::vector<RunRecord> out;
   Status st;
@@ -677,6 +735,148 @@ Result<std::vector<RunRecord>> SqliteStore::ListRuns(const RunQuery& query) {
   if (!st.ok()) return st;
   if (query.newest > 0) std::reverse(out.begin(), out.end());
   return out;
+}
+
+Result<int64_t> SqliteStore::CountRuns(const RunQuery& query) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // (?2, ListRuns' limit, is left out: numbered parameters may have gaps.)
+  auto q = db_->Prepare("SELECT count(*) FROM runs" + RunWhere(query));
+  if (!q.ok()) return q.status();
+  BindRunQuery(*q, query);
+  Status st;
+  if (!q->Next(&st)) return st.ok() ? Status::Internal("count(*) returned no row") : st;
+  return q->Int(0);
+}
+
+Result<std::vector<model::AttemptBrief>> SqliteStore::LoadAttemptBriefs(const std::vector<int64_t>& run_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(
+      "SELECT t.run_id, t.path, a.attempt, a.status, a.duration_ms, a.interrupted, "
+      "(SELECT count(*) FROM crashes c WHERE c.attempt_id = a.id) FROM tests t JOIN attempts a ON a.test_id = t.id "
+      "WHERE t.run_id = ? ORDER BY a.id");
+  if (!q.ok()) return q.status();
+  std::vector<model::AttemptBrief> out;
+  for (int64_t run : run_ids) {
+    q->Reset();
+    q->Bind(1, run);
+    Status st;
+    while (q->Next(&st)) {
+      model::AttemptBrief b;
+      b.run_id = q->Int(0);
+      b.test_path = q->Text(1);
+      b.attempt = static_cast<int>(q->Int(2));
+      b.status = q->Text(3);
+      b.duration_ms = q->Int(4);
+      b.interrupted = q->Int(5) != 0;
+      b.crashes = static_cast<int>(q->Int(6));
+      out.push_back(std::move(b));
+    }
+    if (!st.ok()) return st;
+  }
+  return out;
+}
+
+Result<std::vector<model::RunAttempt>> SqliteStore::LoadTestAttempts(const std::string& test_path, int runs,
+                                                                     int64_t up_to) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // The newest runs that recorded the test (tests_by_path), then their attempts.
+  auto t = db_->Prepare(
+      "SELECT id, run_id FROM tests WHERE path = ?1 AND (?2 = 0 OR run_id <= ?2) ORDER BY run_id DESC LIMIT ?3");
+  if (!t.ok()) return t.status();
+  t->Bind(1, test_path).Bind(2, up_to > 0 ? up_to : int64_t{0}).Bind(3, runs > 0 ? int64_t{runs} : int64_t{-1});
+  std::vector<std::pair<int64_t, int64_t>> tests;  // (test id, run id)
+  Status st;
+  while (t->Next(&st)) tests.emplace_back(t->Int(0), t->Int(1));
+  if (!st.ok()) return st;
+  std::reverse(tests.begin(), tests.end());
+  auto q = db_->Prepare(
+      "SELECT a.id, a.attempt, a.status, a.exit_code, a.signal, a.timed_out, a.duration_ms, a.started_at, "
+      "a.output_bytes, a.environment_issues_json, a.subtests_dropped, a.interrupted FROM attempts a "
+      "WHERE a.test_id = ? ORDER BY a.id");
+  if (!q.ok()) return q.status();
+  auto subs = db_->Prepare("SELECT path, status, duration_ms FROM subtests WHERE attempt_id = ? ORDER BY id");
+  if (!subs.ok()) return subs.status();
+  auto crashes = db_->Prepare("SELECT type, title, fatal, fingerprint, guilty FROM crashes WHERE attempt_id = ? ORDER BY id");
+  if (!crashes.ok()) return crashes.status();
+  std::vector<model::RunAttempt> out;
+  for (const auto& [test_id, run_id] : tests) {
+    q->Reset();
+    q->Bind(1, test_id);
+    while (q->Next(&st)) {
+      model::RunAttempt ra;
+      ra.run_id = run_id;
+      AttemptRecord& a = ra.attempt;
+      int64_t attempt_id = q->Int(0);
+      a.test_path = test_path;
+      a.attempt = static_cast<int>(q->Int(1));
+      a.status = q->Text(2);
+      if (!q->IsNull(3)) a.exit_code = static_cast<int>(q->Int(3));
+      a.signal = static_cast<int>(q->Int(4));
+      a.timed_out = q->Int(5) != 0;
+      a.duration_ms = q->Int(6);
+      a.started_at = q->Text(7);
+      a.output_bytes = static_cast<uint64_t>(q->Int(8));
+      nlohmann::json env = nlohmann::json::parse(q->Text(9), nullptr, false);
+      if (env.is_array()) {
+        for (const auto& e : env) {
+          if (e.is_string()) a.environment_issues.push_back(e.get<std::string>());
+        }
+      }
+      a.subtests_dropped = q->Int(10);
+      a.interrupted = q->Int(11) != 0;
+      subs->Reset();
+      subs->Bind(1, attempt_id);
+      Status sst;
+      while (subs->Next(&sst)) {
+        SubtestRecord sub{subs->Text(0), subs->Text(1), std::nullopt};
+        if (!subs->IsNull(2)) sub.duration_ms = subs->Int(2);
+        a.subtests.push_back(std::move(sub));
+      }
+      if (!sst.ok()) return sst;
+      crashes->Reset();
+      crashes->Bind(1, attempt_id);
+      while (crashes->Next(&sst)) {
+        a.crashes.push_back({crashes->Text(0), crashes->Text(1), crashes->Int(2) != 0, crashes->Text(3),
+                             crashes->Text(4), std::string()});
+      }
+      if (!sst.ok()) return sst;
+      out.push_back(std::move(ra));
+    }
+    if (!st.ok()) return st;
+  }
+  return out;
+}
+
+Result<std::vector<model::CrashSighting>> SqliteStore::ListCrashSightings() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(
+      "SELECT c.id, t.run_id, t.path, a.attempt, a.started_at, c.type, c.title, c.fatal, c.fingerprint, c.guilty "
+      "FROM crashes c JOIN attempts a ON c.attempt_id = a.id JOIN tests t ON a.test_id = t.id ORDER BY c.id");
+  if (!q.ok()) return q.status();
+  std::vector<model::CrashSighting> out;
+  Status st;
+  while (q->Next(&st)) {
+    model::CrashSighting c;
+    c.id = q->Int(0);
+    c.run_id = q->Int(1);
+    c.test_path = q->Text(2);
+    c.attempt = static_cast<int>(q->Int(3));
+    c.started_at = q->Text(4);
+    c.crash = {q->Text(5), q->Text(6), q->Int(7) != 0, q->Text(8), q->Text(9), std::string()};
+    out.push_back(std::move(c));
+  }
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::string> SqliteStore::LoadCrashText(int64_t crash_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare("SELECT text FROM crashes WHERE id = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, crash_id);
+  Status st;
+  if (!q->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no kernel report {}", crash_id)) : st;
+  return q->Text(0);
 }
 
 Result<Environment> SqliteStore::LoadEnvironment(int64_t environment_id) {

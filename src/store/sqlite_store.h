@@ -24,6 +24,8 @@ class SqliteStore final : public Store {
  public:
   // Opens or creates the database and brings its schema to kSchemaVersion.
   static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  // Opens an existing database read-only; its schema must be kSchemaVersion.
+  static Result<std::unique_ptr<SqliteStore>> OpenReadOnly(const std::string& path);
 
   int schema_version() const override { return version_; }
   Result<int64_t> EnsureEnvironment(const model::Environment& env) override;
@@ -37,6 +39,12 @@ class SqliteStore final : public Store {
   Result<model::RunRecord> LoadRun(int64_t run_id) override;
   using Store::ListRuns;
   Result<std::vector<model::RunRecord>> ListRuns(const RunQuery& query) override;
+  Result<int64_t> CountRuns(const RunQuery& query) override;
+  Result<std::vector<model::AttemptBrief>> LoadAttemptBriefs(const std::vector<int64_t>& run_ids) override;
+  Result<std::vector<model::RunAttempt>> LoadTestAttempts(const std::string& test_path, int runs,
+                                                          int64_t up_to = 0) override;
+  Result<std::vector<model::CrashSighting>> ListCrashSightings() override;
+  Result<std::string> LoadCrashText(int64_t crash_id) override;
   Result<model::Environment> LoadEnvironment(int64_t environment_id) override;
   Result<std::map<int64_t, model::Environment>> ListEnvironments() override;
   Result<std::string> LoadConsoleLog(int64_t run_id) override;

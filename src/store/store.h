@@ -31,6 +31,13 @@ struct RunQuery {
   // Only runs recorded in one of these environments (0 = recorded without
   // one); unset = any environment.
   std::optional<std::vector<int64_t>> environment_ids;
+  // Paging, with `newest`: the newest `skip` runs that pass the filters are
+  // left out first.
+  int skip = 0;
+  // Only runs with one of these statuses ("" while running); unset = any.
+  std::optional<std::vector<std::string>> statuses;
+  std::optional<std::vector<int64_t>> ids;  // only these runs; unset = any
+  std::vector<int64_t> exclude;             // never these runs
 };
 
 // Which builds ListBuilds returns; they always come newest first.
@@ -58,6 +65,10 @@ class Store {
   // Opens or creates the SQLite database at `path` and brings its schema to
   // kSchemaVersion. A database from a newer vigil is refused.
   static Result<std::unique_ptr<Store>> Open(const std::string& path);
+  // Opens an existing SQLite store for reading only (vigil serve): nothing
+  // is created, migrated or written, and every write is refused. A store of
+  // another schema version is refused, saying which.
+  static Result<std::unique_ptr<Store>> OpenReadOnly(const std::string& path);
 
   virtual int schema_version() const = 0;
   // The id of the environment with env's fingerprint, created if new.
@@ -89,6 +100,8 @@ class Store {
   virtual Result<model::RunRecord> LoadRun(int64_t run_id) = 0;
   // The runs that `query` selects, oldest first.
   virtual Result<std::vector<model::RunRecord>> ListRuns(const RunQuery& query) = 0;
+  // How many runs `query` selects, newest and skip aside.
+  virtual Result<int64_t> CountRuns(const RunQuery& query) = 0;
   // Every run, oldest first (plans included).
   Result<std::vector<model::RunRecord>> ListRuns() { return ListRuns(RunQuery{}); }
   // NotFound "no environment N".
@@ -101,6 +114,19 @@ class Store {
   // Every attempt of a run, in the order they were recorded; output and
   // crash texts only `with_output`.
   virtual Result<std::vector<model::AttemptRecord>> LoadAttempts(int64_t run_id, bool with_output = false) = 0;
+  // The attempts of these runs in brief, by run (in the order given), then
+  // as recorded. Unknown runs have none.
+  virtual Result<std::vector<model::AttemptBrief>> LoadAttemptBriefs(const std::vector<int64_t>& run_ids) = 0;
+  // The attempts of the test `test_path` (COLLECTION:TEST), with subtests
+  // and crash titles but no output, in the newest `runs` runs that recorded
+  // it (<= 0: all) and whose id is <= up_to (0: any), oldest run first.
+  virtual Result<std::vector<model::RunAttempt>> LoadTestAttempts(const std::string& test_path, int runs,
+                                                                  int64_t up_to = 0) = 0;
+  // Every kernel report recorded, oldest first, without its text.
+  virtual Result<std::vector<model::CrashSighting>> ListCrashSightings() = 0;
+  // A report's text; NotFound "no kernel report N".
+  virtual Result<std::string> LoadCrashText(int64_t crash_id) = 0;
+
   // Keeps repo, good, bad, options_json, status and started_at; result_json
   // and finished_at start empty.
   virtual Result<int64_t> CreateBisection(const model::BisectionRecord& b) = 0;

@@ -650,6 +650,124 @@ TEST_P(StoreConformance, ListRunsWindows) {
   EXPECT_EQ(runs->front().environment_id, 0);
 }
 
+TEST_P(StoreConformance, ListRunsPagesFiltersByStatusAndIdsAndCounts) {
+  int64_t env = store().EnsureEnvironment(Env("6.1.0")).value();
+  // Runs 1..6: PASS, FAIL, running, PASS, interrupted, FAIL.
+  const char* statuses[] = {"PASS", "FAIL", "", "PASS", "interrupted", "FAIL"};
+  for (const char* st : statuses) {
+    int64_t id = store().CreateRun(ARun(env)).value();
+    if (*st) {
+      ASSERT_TRUE(store().FinishRun(id, st, "2026-11-25T11:00:00Z").ok());
+    }
+  }
+  RunQuery q;
+  q.newest = 2;
+  EXPECT_EQ(Ids(store().ListRuns(q)), (std::vector<int64_t>{5, 6}));
+  q.skip = 2;
+  EXPECT_EQ(Ids(store().ListRuns(q)), (std::vector<int64_t>{3, 4}));
+  q.skip = 5;
+  EXPECT_EQ(Ids(store().ListRuns(q)), (std::vector<int64_t>{1}));
+  q.skip = 6;
+  EXPECT_EQ(Ids(store().ListRuns(q)), std::vector<int64_t>{});
+  EXPECT_EQ(store().CountRuns(q).value(), 6);
+  RunQuery f;
+  f.statuses = std::vector<std::string>{"FAIL", ""};
+  EXPECT_EQ(Ids(store().ListRuns(f)), (std::vector<int64_t>{2, 3, 6}));
+  EXPECT_EQ(store().CountRuns(f).value(), 3);
+  f.exclude = {2};
+  EXPECT_EQ(Ids(store().ListRuns(f)), (std::vector<int64_t>{3, 6}));
+  f.ids = std::vector<int64_t>{1, 6};
+  EXPECT_EQ(Ids(store().ListRuns(f)), (std::vector<int64_t>{6}));
+  EXPECT_EQ(store().CountRuns(f).value(), 1);
+  f.newest = 1;
+  f.skip = 1;
+  EXPECT_EQ(Ids(store().ListRuns(f)), std::vector<int64_t>{});
+  RunQuery none;
+  none.ids = std::vector<int64_t>{};
+  EXPECT_EQ(store().CountRuns(none).value(), 0);
+  none.ids.reset();
+  none.statuses = std::vector<std::string>{};
+  EXPECT_EQ(store().CountRuns(none).value(), 0);
+}
+
+TEST_P(StoreConformance, AttemptBriefsCountWithoutLoadingOutput) {
+  int64_t env = store().EnsureEnvironment(Env("6.1.0")).value();
+  int64_t r1 = store().CreateRun(ARun(env)).value();
+  int64_t r2 = store().CreateRun(ARun(env)).value();
+  AttemptRecord crashed = Attempt("a:two", "FAIL");
+  crashed.crashes = {{"WARNING", "WARNING in foo", false, "fp1", "foo", "text"},
+                     {"BUG", "BUG: x", true, "fp2", "x", "text2"}};
+  ASSERT_TRUE(store().RecordAttempt(r1, Attempt("a:one", "PASS")).ok());
+  ASSERT_TRUE(store().RecordAttempt(r1, crashed).ok());
+  ASSERT_TRUE(store().RecordAttempt(r2, Attempt("a:two", "FAIL")).ok());
+  ASSERT_TRUE(store().RecordAttempt(r2, Attempt("a:two", "PASS", 2)).ok());
+  auto b = store().LoadAttemptBriefs({r2, r1, 99});
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_EQ(b->size(), 4u);
+  EXPECT_EQ((*b)[0].run_id, r2);
+  EXPECT_EQ((*b)[0].status, "FAIL");
+  EXPECT_EQ((*b)[1].attempt, 2);
+  EXPECT_EQ((*b)[2].test_path, "a:one");
+  EXPECT_EQ((*b)[2].crashes, 0);
+  EXPECT_EQ((*b)[3].crashes, 2);
+  EXPECT_EQ((*b)[3].duration_ms, 1234);
+  EXPECT_TRUE(store().LoadAttemptBriefs({}).value().empty());
+}
+
+TEST_P(StoreConformance, ATestsAttemptsComeFromItsNewestRunsOldestFirst) {
+  int64_t env = store().EnsureEnvironment(Env("6.1.0")).value();
+  for (int i = 0; i < 4; ++i) {
+    int64_t id = store().CreateRun(ARun(env)).value();
+    ASSERT_TRUE(store().RecordAttempt(id, Attempt("a:one", "PASS")).ok());
+    if (i != 2) {
+      ASSERT_TRUE(store().RecordAttempt(id, Attempt("a:two", i == 3 ? "FAIL" : "PASS")).ok());
+    }
+    if (i == 3) {
+      ASSERT_TRUE(store().RecordAttempt(id, Attempt("a:two", "PASS", 2)).ok());
+    }
+  }
+  auto h = store().LoadTestAttempts("a:two", 2);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ASSERT_EQ(h->size(), 3u);  // runs 2 and 4 (run 3 did not run it), two attempts in run 4
+  EXPECT_EQ((*h)[0].run_id, 2);
+  EXPECT_EQ((*h)[1].run_id, 4);
+  EXPECT_EQ((*h)[1].attempt.status, "FAIL");
+  EXPECT_EQ((*h)[2].attempt.attempt, 2);
+  EXPECT_EQ((*h)[1].attempt.subtests.size(), 2u);
+  EXPECT_EQ((*h)[1].attempt.subtests[1].path, "group > inner");
+  EXPECT_TRUE((*h)[1].attempt.output.empty());
+  EXPECT_EQ(store().LoadTestAttempts("a:two", 0).value().size(), 4u);
+  auto upto = store().LoadTestAttempts("a:two", 1, 3);
+  ASSERT_EQ(upto->size(), 1u);
+  EXPECT_EQ(upto->front().run_id, 2);
+  EXPECT_TRUE(store().LoadTestAttempts("a:nothing", 5).value().empty());
+}
+
+TEST_P(StoreConformance, CrashSightingsListEveryReportAndTextsLoadOneByOne) {
+  int64_t env = store().EnsureEnvironment(Env("6.1.0")).value();
+  int64_t r1 = store().CreateRun(ARun(env)).value();
+  int64_t r2 = store().CreateRun(ARun(env)).value();
+  AttemptRecord a = Attempt("a:one", "FAIL");
+  a.crashes = {{"WARNING", "WARNING in foo", false, "fp1", "foo", "first text"}};
+  AttemptRecord b = Attempt("a:two", "CRASH");
+  b.crashes = {{"WARNING", "WARNING in foo", false, "fp1", "foo", "second text"},
+               {"BUG", "BUG: x", true, "fp2", "x", std::string("bytes\0\xff", 7)}};
+  ASSERT_TRUE(store().RecordAttempt(r1, a).ok());
+  ASSERT_TRUE(store().RecordAttempt(r2, b).ok());
+  auto s = store().ListCrashSightings();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->size(), 3u);
+  EXPECT_EQ((*s)[0].run_id, r1);
+  EXPECT_EQ((*s)[0].test_path, "a:one");
+  EXPECT_EQ((*s)[1].crash.fingerprint, "fp1");
+  EXPECT_EQ((*s)[2].crash.title, "BUG: x");
+  EXPECT_TRUE((*s)[2].crash.fatal);
+  EXPECT_TRUE((*s)[2].crash.text.empty());
+  EXPECT_EQ(store().LoadCrashText((*s)[1].id).value(), "second text");
+  EXPECT_EQ(store().LoadCrashText((*s)[2].id).value(), std::string("bytes\0\xff", 7));
+  EXPECT_EQ(store().LoadCrashText(999).status().code(), Status::Code::kNotFound);
+}
+
 TEST_P(StoreConformance, BisectionsAndTheirRuns) {
   BisectionRecord b;
   b.repo = "/r";
@@ -1411,6 +1529,57 @@ TEST(StoreSqlite, NotADatabaseIsRefused) {
   EXPECT_FALSE(Store::Open(path.path()).ok());
 }
 
+
+TEST(StoreSqlite, ReadOnlySeesWhatAWriterCommitsAndWritesNothing) {
+  TempDb db("readonly");
+  EXPECT_EQ(Store::OpenReadOnly(db.path()).status().code(), Status::Code::kIOError);  // not created
+  EXPECT_FALSE(std::filesystem::exists(db.path()));
+  auto writer = Store::Open(db.path());
+  ASSERT_TRUE(writer.ok());
+  int64_t env = (*writer)->EnsureEnvironment(Env("6.1.0")).value();
+  int64_t first = (*writer)->CreateRun(ARun(env)).value();
+  auto reader = Store::OpenReadOnly(db.path());
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->LatestRun().value(), first);
+  // A run the writer records afterwards is seen, attempt by attempt.
+  int64_t second = (*writer)->CreateRun(ARun(env)).value();
+  ASSERT_TRUE((*writer)->RecordAttempt(second, Attempt("a:one", "PASS")).ok());
+  EXPECT_EQ((*reader)->LatestRun().value(), second);
+  EXPECT_EQ((*reader)->LoadAttemptBriefs({second}).value().size(), 1u);
+  // Every write is refused and changes nothing.
+  EXPECT_FALSE((*reader)->CreateRun(ARun(env)).ok());
+  EXPECT_FALSE((*reader)->RecordAttempt(first, Attempt("a:two", "PASS")).ok());
+  EXPECT_FALSE((*reader)->FinishRun(first, "PASS", "2026-11-25T11:00:00Z").ok());
+  EXPECT_EQ((*writer)->CountRuns(RunQuery{}).value(), 2);
+  EXPECT_EQ((*writer)->LoadRun(first).value().status, "");
+}
+
+TEST(StoreSqlite, ReadOnlyRefusesAnotherSchemaAndWhatIsNotAStore) {
+  TempDb old("readonly-old");
+  {
+    auto db = Database::Open(old.path());
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                            "INSERT INTO schema_version VALUES (3);")
+                    .ok());
+  }
+  auto s = Store::OpenReadOnly(old.path());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("schema version 3"), std::string::npos) << s.status().message();
+  EXPECT_NE(s.status().message().find("migrates it"), std::string::npos);
+  TempDb other("readonly-other");
+  {
+    auto db = Database::Open(other.path());
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("CREATE TABLE t (x INTEGER)").ok());
+  }
+  auto o = Store::OpenReadOnly(other.path());
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.status().message().find("not a vigil store"), std::string::npos) << o.status().message();
+  TempDb text("readonly-text");
+  { std::ofstream(text.path()) << "this is not sqlite, just text that is long enough to be a header......"; }
+  EXPECT_FALSE(Store::OpenReadOnly(text.path()).ok());
+}
 
 // Migrations: a database made at each earlier schema version, with rows in
 // that version's columns, opens with today's code and reads back right.

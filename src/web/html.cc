@@ -1,0 +1,185 @@
+#include "web/html.h"
+
+#include <fmt/format.h>
+
+#include "base/text.h"
+
+namespace vigil::web {
+
+std::string Escape(std::string_view raw) {
+  std::string s = SanitizeUtf8(raw);
+  std::string out;
+  out.reserve(s.size() + s.size() / 8);
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    switch (c) {
+      case '&': out += "&amp;"; continue;
+      case '<': out += "&lt;"; continue;
+      case '>': out += "&gt;"; continue;
+      case '"': out += "&quot;"; continue;
+      case '\'': out += "&#39;"; continue;
+      case '\t':
+      case '\n': out += static_cast<char>(c); continue;
+      default: break;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      out += kReplacement;
+      continue;
+    }
+    // C1 controls: U+0080..U+009F, encoded C2 80..C2 9F.
+    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
+      out += kReplacement;
+      ++i;
+      continue;
+    }
+    out += static_cast<char>(c);
+  }
+  return out;
+}
+
+std::string UrlEncode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                 c == '.' || c == '_' || c == '~';
+    if (plain) {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+bool UrlDecode(std::string_view s, std::string* out) {
+  std::string r;
+  r.reserve(s.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size()) return false;
+      int h = hex(s[i + 1]);
+      int l = hex(s[i + 2]);
+      if (h < 0 || l < 0) return false;
+      r += static_cast<char>(h * 16 + l);
+      i += 2;
+    } else if (s[i] == '+') {
+      r += ' ';
+    } else {
+      r += s[i];
+    }
+  }
+  *out = std::move(r);
+  return true;
+}
+
+std::string StripAnsi(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\x1b') {
+      out += s[i];
+      continue;
+    }
+    if (i + 1 >= s.size()) break;
+    char k = s[i + 1];
+    if (k == '[') {  // CSI: parameters and intermediates, then a final byte 0x40..0x7e
+      size_t j = i + 2;
+      while (j < s.size() && !(s[j] >= 0x40 && s[j] <= 0x7e)) ++j;
+      i = j;
+    } else if (k == ']') {  // OSC: up to BEL or ESC backslash
+      size_t j = i + 2;
+      while (j < s.size() && s[j] != '\a' && !(s[j] == '\x1b' && j + 1 < s.size() && s[j + 1] == '\\')) ++j;
+      i = j < s.size() && s[j] == '\x1b' ? j + 1 : j;
+    } else {
+      i += 1;  // ESC and one more byte
+    }
+  }
+  return out;
+}
+
+std::string CapText(std::string_view s, size_t max_bytes, bool* cut) {
+  if (cut) *cut = s.size() > max_bytes;
+  if (s.size() <= max_bytes) return std::string(s);
+  size_t n = max_bytes;
+  // Back to the start of a UTF-8 character.
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return std::string(s.substr(0, n));
+}
+
+std::string Duration(int64_t ms) {
+  if (ms < 0) return "?";
+  if (ms < 60'000) return fmt::format("{:.1f}s", static_cast<double>(ms) / 1000.0);
+  int64_t s = ms / 1000;
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
+}
+
+namespace {
+
+void Attrs(std::string& out, std::initializer_list<std::string_view> attrs) {
+  bool name = true;
+  for (std::string_view a : attrs) {
+    if (name) {
+      out += ' ';
+      out += a;
+    } else {
+      out += "=\"";
+      out += Escape(a);
+      out += '"';
+    }
+    name = !name;
+  }
+}
+
+}  // namespace
+
+Html& Html::Open(std::string_view tag, std::initializer_list<std::string_view> attrs) {
+  out_ += '<';
+  out_ += tag;
+  Attrs(out_, attrs);
+  out_ += '>';
+  return *this;
+}
+
+Html& Html::Close(std::string_view tag) {
+  out_ += "</";
+  out_ += tag;
+  out_ += '>';
+  return *this;
+}
+
+Html& Html::Element(std::string_view tag, std::string_view text, std::initializer_list<std::string_view> attrs) {
+  Open(tag, attrs);
+  out_ += Escape(text);
+  return Close(tag);
+}
+
+Html& Html::Link(std::string_view href, std::string_view text, std::initializer_list<std::string_view> attrs) {
+  out_ += "<a href=\"";
+  out_ += Escape(href);
+  out_ += '"';
+  Attrs(out_, attrs);
+  out_ += '>';
+  out_ += Escape(text);
+  return Close("a");
+}
+
+Html& Html::Text(std::string_view text) {
+  out_ += Escape(text);
+  return *this;
+}
+
+Html& Html::Raw(std::string_view markup) {
+  out_ += markup;
+  return *this;
+}
+
+}  // namespace vigil::web

@@ -1,0 +1,132 @@
+#include "web/server.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include "base/json.h"
+#include "store/store.h"
+
+namespace vigil::web {
+
+Status ParseListen(const std::string& listen, std::string* host, int* port) {
+  std::string h, p;
+  if (!listen.empty() && listen.front() == '[') {
+    size_t close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
+      return Status::InvalidArgument(fmt::format("'{}' is not [ADDRESS]:PORT", listen));
+    }
+    h = listen.substr(1, close - 1);
+    p = listen.substr(close + 2);
+  } else if (size_t colon = listen.rfind(':'); colon != std::string::npos) {
+    h = listen.substr(0, colon);
+    p = listen.substr(colon + 1);
+    if (h.find(':') != std::string::npos) {
+      return Status::InvalidArgument(fmt::format("'{}': write an IPv6 address as [ADDRESS]:PORT", listen));
+    }
+  } else {
+    p = listen;
+  }
+  if (h.empty()) h = "127.0.0.1";
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos || std::stoi(p) > 65535) {
+    return Status::InvalidArgument(fmt::format("'{}' has no port from 0 to 65535", listen));
+  }
+  *host = h;
+  *port = std::stoi(p);
+  return Status::OK();
+}
+
+struct Server::Impl {
+  ServeOptions o;
+  httplib::Server http;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::unique_ptr<store::Store>> stores;
+  std::vector<std::unique_ptr<Site>> sites;
+  std::vector<Site*> idle;
+
+  Site* Borrow() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return !idle.empty(); });
+    Site* s = idle.back();
+    idle.pop_back();
+    return s;
+  }
+  void Return(Site* s) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      idle.push_back(s);
+    }
+    cv.notify_one();
+  }
+};
+
+Server::Server(ServeOptions o) : impl_(std::make_unique<Impl>()) { impl_->o = std::move(o); }
+
+Server::~Server() = default;
+
+void Server::Stop() { impl_->http.stop(); }
+
+Status Server::Run() {
+  Impl& im = *impl_;
+  int n = std::max(im.o.threads, 1);
+  for (int i = 0; i < n; ++i) {
+    auto s = store::Store::OpenReadOnly(im.o.db_path);
+    if (!s.ok()) return s.status();
+    im.stores.push_back(std::move(s.value()));
+    im.sites.push_back(std::make_unique<Site>(*im.stores.back(), im.o.site));
+    im.idle.push_back(im.sites.back().get());
+  }
+  im.http.new_task_queue = [n] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+  im.http.set_payload_max_length(4096);
+  im.http.set_read_timeout(10, 0);
+  im.http.set_write_timeout(30, 0);
+  im.http.set_keep_alive_max_count(1000);
+  auto headers = [](httplib::Response& res) {
+    for (const auto& [k, v] : SecurityHeaders()) res.set_header(k, v);
+  };
+  im.http.Get(".*", [&im, headers](const httplib::Request& req, httplib::Response& res) {
+    std::map<std::string, std::string> query;
+    for (const auto& [k, v] : req.params) query.emplace(k, v);  // the first of a repeated key
+    Site* site = im.Borrow();
+    Response r = site->Get(req.path, query);
+    im.Return(site);
+    res.status = r.status;
+    headers(res);
+    res.set_content(std::move(r.body), r.content_type.c_str());
+  });
+  auto refuse = [headers](const httplib::Request&, httplib::Response& res) {
+    res.status = 405;
+    headers(res);
+    res.set_header("Allow", "GET, HEAD");
+    res.set_content("vigil serve is read-only: GET and HEAD only\n", "text/plain; charset=utf-8");
+  };
+  im.http.Post(".*", refuse);
+  im.http.Put(".*", refuse);
+  im.http.Delete(".*", refuse);
+  im.http.Patch(".*", refuse);
+  im.http.Options(".*", refuse);
+  im.http.set_error_handler([headers](const httplib::Request&, httplib::Response& res) {
+    // Errors httplib finds itself (a request it cannot parse, a URI too long).
+    if (!res.body.empty()) return;
+    headers(res);
+    res.set_content(fmt::format("the request was refused (HTTP {})\n", res.status),
+                    "text/plain; charset=utf-8");
+  });
+  int port = im.o.port;
+  if (port == 0) {
+    port = im.http.bind_to_any_port(im.o.host);
+    if (port < 0) return Status::IOError(fmt::format("cannot listen on {}: no free port", im.o.host));
+  } else if (!im.http.bind_to_port(im.o.host, port)) {
+    return Status::IOError(fmt::format("cannot listen on {}:{} (in use, or not an address of this machine)",
+                                       im.o.host, port));
+  }
+  if (im.o.on_listening) im.o.on_listening(port);
+  if (!im.http.listen_after_bind()) return Status::IOError("the server stopped with an error");
+  return Status::OK();
+}
+
+}  // namespace vigil::web

@@ -1,0 +1,292 @@
+#include "web/site.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "store/memory_store.h"
+#include "web/export.h"
+
+namespace vigil::web {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const char* const kXssName = "<img src=x onerror=\"document.title='pwned'\">";
+const char* const kXssLog = "</script><script>document.title='pwned'</script>";
+
+model::AttemptRecord Attempt(const std::string& path, const std::string& status, int attempt = 1) {
+  model::AttemptRecord a;
+  a.test_path = path;
+  a.attempt = attempt;
+  a.status = status;
+  a.exit_code = status == "PASS" ? 0 : 1;
+  a.duration_ms = 1500;
+  a.started_at = "2026-12-01T10:00:00Z";
+  a.output = "ok\n";
+  a.output_bytes = a.output.size();
+  return a;
+}
+
+model::Environment Env(const std::string& where) {
+  model::Environment e;
+  e.kernel_release = "6.12.1";
+  e.uname = "Linux 6.12.1 x86_64";
+  e.arch = "x86_64";
+  e.cpus = 2;
+  e.memory_kb = 1 << 20;
+  e.where = where;
+  e.accel = where == "vm" ? "tcg" : "";
+  return e;
+}
+
+class SiteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = store::NewMemoryStore();
+    int64_t host = db_->EnsureEnvironment(Env("host")).value();
+    int64_t vm = db_->EnsureEnvironment(Env("vm")).value();
+    // Run 1 (host): all pass. Run 2 (host): a subtest fails, one test is
+    // flaky, a hostile test name and log. Run 3 (vm): a kernel report twice.
+    Record(host, {{"net:a.sh", "PASS", {{"one", "PASS"}, {"two", "PASS"}}, 1}, {"net:b.sh", "PASS", {}, 1},
+                  {std::string("net:") + kXssName, "PASS", {}, 1}});
+    Record(host, {{"net:a.sh", "FAIL", {{"one", "PASS"}, {"two", "FAIL"}}, 1}, {"net:b.sh", "PASS", {}, 2},
+                  {std::string("net:") + kXssName, "FAIL", {{kXssLog, "FAIL"}}, 1}});
+    int64_t r3 = db_->CreateRun(Run(vm)).value();
+    model::AttemptRecord c = Attempt("net:a.sh", "FAIL");
+    c.crashes = {{"WARNING", "WARNING in tcp_sendmsg", false, "fp-tcp", "tcp_sendmsg",
+                  std::string("WARNING: CPU: 0 PID: 1 at net/ipv4/tcp.c:1 tcp_sendmsg\n") + kXssLog},
+                 {"WARNING", "WARNING in tcp_sendmsg", false, "fp-tcp", "tcp_sendmsg", "again"}};
+    c.output = std::string("\x1b[31mred\x1b[0m ") + kXssLog + "\n";
+    ASSERT_TRUE(db_->RecordAttempt(r3, c).ok());
+    ASSERT_TRUE(db_->FinishRun(r3, "FAIL", "2026-12-01T10:05:00Z").ok());
+    site_ = std::make_unique<Site>(*db_, SiteOptions{});
+  }
+
+  struct T {
+    std::string path, status;
+    std::vector<std::pair<std::string, std::string>> subtests;
+    int attempts;
+  };
+  model::RunRecord Run(int64_t env) {
+    model::RunRecord r;
+    r.started_at = "2026-12-01T10:00:00Z";
+    r.host = "h";
+    r.command = "vigil run";
+    r.tests_dir = "/nonexistent-tests";
+    r.plan = {"net:a.sh", "net:b.sh", std::string("net:") + kXssName};
+    r.environment_id = env;
+    return r;
+  }
+  void Record(int64_t env, const std::vector<T>& tests) {
+    int64_t id = db_->CreateRun(Run(env)).value();
+    for (const auto& t : tests) {
+      for (int i = 1; i <= t.attempts; ++i) {
+        bool last = i == t.attempts;
+        model::AttemptRecord a = Attempt(t.path, last ? t.status : "FAIL", i);
+        for (const auto& [p, s] : t.subtests) a.subtests.push_back({p, s, 10});
+        if (t.path.find("img") != std::string::npos) a.output = std::string(kXssLog) + "\n";
+        ASSERT_TRUE(db_->RecordAttempt(id, a).ok());
+      }
+    }
+    ASSERT_TRUE(db_->FinishRun(id, "PASS", "2026-12-01T10:01:00Z").ok());
+  }
+  Response Get(const std::string& path, std::map<std::string, std::string> q = {}) { return site_->Get(path, q); }
+
+  std::unique_ptr<store::Store> db_;
+  std::unique_ptr<Site> site_;
+};
+
+// No payload reaches a page as markup.
+void ExpectNoPayload(const std::string& body, const std::string& where) {
+  EXPECT_EQ(body.find("<img"), std::string::npos) << where;
+  EXPECT_EQ(body.find("<script>"), std::string::npos) << where;
+  EXPECT_EQ(body.find("onerror=\""), std::string::npos) << where;
+  EXPECT_EQ(body.find("\x1b"), std::string::npos) << where;
+}
+
+TEST_F(SiteTest, EveryPageIsServedAndCarriesNoPayload) {
+  for (const char* p : {"/", "/runs/1", "/runs/2", "/runs/3", "/flakes", "/crashes", "/builds", "/series"}) {
+    Response r = Get(p);
+    EXPECT_EQ(r.status, 200) << p << ": " << r.body.substr(0, 500);
+    EXPECT_NE(r.body.find("<!DOCTYPE html>"), std::string::npos) << p;
+    ExpectNoPayload(r.body, p);
+  }
+  for (const std::string& t : std::vector<std::string>{"net:a.sh", "net:a.sh:two", std::string("net:") + kXssName}) {
+    Response r = Get("/tests", {{"path", t}});
+    EXPECT_EQ(r.status, 200) << t << ": " << r.body.substr(0, 500);
+    ExpectNoPayload(r.body, t);
+  }
+  Response c = Get("/compare", {{"a", "1"}, {"b", "2"}});
+  EXPECT_EQ(c.status, 200) << c.body.substr(0, 300);
+  ExpectNoPayload(c.body, "compare");
+  // The escaped name is there, as text.
+  EXPECT_NE(Get("/runs/2").body.find("&lt;img src=x onerror=&quot;document.title=&#39;pwned&#39;&quot;&gt;"),
+            std::string::npos);
+}
+
+TEST_F(SiteTest, TheRunPageShowsTheFailingSubtestFirstAndTheVerdict) {
+  std::string b = Get("/runs/2").body;
+  EXPECT_NE(b.find("class=\"verdict"), std::string::npos);
+  size_t fail = b.find("net:a.sh");
+  size_t pass = b.find("net:b.sh");
+  ASSERT_NE(fail, std::string::npos);
+  ASSERT_NE(pass, std::string::npos);
+  EXPECT_LT(fail, pass);  // failures first
+  EXPECT_NE(b.find(">two</a>"), std::string::npos);
+  EXPECT_NE(b.find("st st-FLAKY"), std::string::npos);  // b.sh: failed, then passed
+  std::string r3 = Get("/runs/3").body;
+  EXPECT_NE(r3.find("WARNING in tcp_sendmsg"), std::string::npos);
+  EXPECT_NE(r3.find("red "), std::string::npos);  // the output, its colors stripped
+}
+
+TEST_F(SiteTest, TheMatrixHasALetteredCellPerRunAndSubtest) {
+  Response r = Get("/tests", {{"path", "net:b.sh"}});
+  EXPECT_NE(r.body.find("title=\"run 2: FLAKY\""), std::string::npos) << r.body;
+  auto j = json::parse(Get("/api/v1/tests", {{"path", "net:a.sh"}}).body);
+  ASSERT_EQ(j["runs"].size(), 3u);
+  ASSERT_EQ(j["rows"].size(), 3u);  // the test, one, two
+  EXPECT_EQ(j["rows"][2]["subtest"], "two");
+  EXPECT_EQ(j["rows"][2]["cells"], (json{"PASS", "FAIL", nullptr}));
+  EXPECT_EQ(j["runs"][2]["crashes"], 2);
+}
+
+TEST_F(SiteTest, CrashesAreGroupedByFingerprint) {
+  auto j = json::parse(Get("/api/v1/crashes").body);
+  ASSERT_EQ(j["crashes"].size(), 1u);
+  EXPECT_EQ(j["crashes"][0]["count"], 2);
+  EXPECT_EQ(j["crashes"][0]["title"], "WARNING in tcp_sendmsg");
+  EXPECT_EQ(j["crashes"][0]["kernels"], json{"6.12.1"});
+  std::string page = Get("/crashes").body;
+  EXPECT_NE(page.find("×2 in 1 runs"), std::string::npos);
+}
+
+TEST_F(SiteTest, TheRunsListCountsAndFilters) {
+  auto j = json::parse(Get("/api/v1/runs").body);
+  ASSERT_EQ(j["runs"].size(), 3u);
+  EXPECT_EQ(j["runs"][0]["id"], 3);  // newest first
+  EXPECT_EQ(j["runs"][1]["failed"], 2);
+  EXPECT_EQ(j["runs"][1]["flaky"], 1);
+  EXPECT_EQ(j["runs"][0]["crashes"], 2);
+  auto vm = json::parse(Get("/api/v1/runs", {{"env", "vm"}}).body);
+  ASSERT_EQ(vm["runs"].size(), 1u);
+  EXPECT_EQ(vm["runs"][0]["id"], 3);
+  auto failed = json::parse(Get("/api/v1/runs", {{"status", "FAIL"}}).body);
+  EXPECT_EQ(failed["total"], 1);
+  auto manual = json::parse(Get("/api/v1/runs", {{"origin", "manual"}}).body);
+  EXPECT_EQ(manual["total"], 3);
+}
+
+TEST_F(SiteTest, BadRequestsAreErrorPagesNotCrashes) {
+  EXPECT_EQ(Get("/runs/999").status, 404);
+  EXPECT_EQ(Get("/runs/abc").status, 404);
+  EXPECT_EQ(Get("/runs/-1").status, 404);
+  EXPECT_EQ(Get("/runs/99999999999999999999999").status, 404);
+  EXPECT_EQ(Get("/nope").status, 404);
+  EXPECT_EQ(Get("/runs/1/nope").status, 404);
+  EXPECT_EQ(Get("/static/../../etc/passwd").status, 404);
+  EXPECT_EQ(Get("/runs", {{"page", "99999999999"}}).status, 404);
+  EXPECT_EQ(Get("/runs", {{"page", "2"}}).status, 404);
+  EXPECT_EQ(Get("/runs", {{"page", "0"}}).status, 400);
+  EXPECT_EQ(Get("/runs", {{"page", "x"}}).status, 400);
+  EXPECT_EQ(Get("/runs", {{"env", "<b>"}}).status, 400);
+  EXPECT_EQ(Get("/tests").status, 400);
+  EXPECT_EQ(Get("/tests", {{"path", "nocolon"}}).status, 400);
+  EXPECT_EQ(Get("/tests", {{"path", "net:never.sh"}}).status, 404);
+  EXPECT_EQ(Get("/compare", {{"a", "1"}}).status, 400);
+  EXPECT_EQ(Get("/compare", {{"a", "1"}, {"b", "77"}}).status, 404);
+  EXPECT_EQ(Get("/builds/5").status, 404);
+  EXPECT_EQ(Get("/series/5").status, 404);
+  EXPECT_EQ(Get("/runs/1/console.txt").status, 404);  // no console log
+  Response bad = Get("/runs", {{"env", "<script>x</script>"}});
+  ExpectNoPayload(bad.body, "400 page");
+  Response api = Get("/api/v1/runs/999");
+  EXPECT_EQ(api.status, 404);
+  EXPECT_EQ(api.content_type, "application/json");
+  EXPECT_EQ(json::parse(api.body)["error"], "no run 999");
+}
+
+TEST_F(SiteTest, TheApiIsJsonWhateverTheBytes) {
+  model::RunRecord r = Run(1);
+  r.plan = {std::string("net:bad\xff\xfe")};
+  int64_t id = db_->CreateRun(r).value();
+  ASSERT_TRUE(db_->RecordAttempt(id, Attempt(std::string("net:bad\xff\xfe"), "FAIL")).ok());
+  for (const std::string& p : std::vector<std::string>{fmt::format("/api/v1/runs/{}", id), "/api/v1/runs"}) {
+    Response res = Get(p);
+    EXPECT_EQ(res.status, 200) << p;
+    EXPECT_FALSE(json::parse(res.body, nullptr, false).is_discarded()) << p;
+  }
+  EXPECT_EQ(Get(fmt::format("/runs/{}", id)).status, 200);
+}
+
+TEST_F(SiteTest, StaticFilesAndTheJunitAreServed) {
+  Response css = Get("/static/vigil.css");
+  EXPECT_EQ(css.status, 200);
+  EXPECT_EQ(css.content_type, "text/css; charset=utf-8");
+  EXPECT_EQ(Get("/static/vigil.js").content_type, "text/javascript; charset=utf-8");
+  Response x = Get("/runs/2/junit.xml");
+  EXPECT_EQ(x.status, 200);
+  EXPECT_NE(x.body.find("failures=\"2\""), std::string::npos) << x.body;
+  EXPECT_EQ(x.body.find("<img"), std::string::npos);
+}
+
+TEST_F(SiteTest, ServerLinksHonourTheBaseUrl) {
+  Links l = Links::Server("/vigil/");
+  EXPECT_EQ(l.Run(3), "/vigil/runs/3");
+  EXPECT_EQ(l.Test("net/mptcp:x.sh:sub 1"), "/vigil/tests?path=net%2Fmptcp%3Ax.sh%3Asub%201");
+  EXPECT_EQ(l.Runs(1), "/vigil/");
+  EXPECT_EQ(l.Runs(2, {{"env", "vm"}}), "/vigil/runs?env=vm&page=2");
+  SiteOptions o;
+  o.base_url = "https://ci.example.org/vigil/";
+  Site s(*db_, o);
+  EXPECT_NE(s.Get("/runs/1", {}).body.find("href=\"/vigil/static/vigil.css\""), std::string::npos);
+}
+
+// Every relative link of every exported page leads to a file of the export.
+TEST_F(SiteTest, TheExportIsSelfContained) {
+  fs::path dir = fs::temp_directory_path() / fmt::format("vigil-export-test-{}", getpid());
+  fs::remove_all(dir);
+  ExportOptions o;
+  o.dir = dir.string();
+  o.runs = 2;  // runs 2 and 3; run 1 is linked nowhere
+  auto r = ExportHtml(*db_, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->runs, 2);
+  EXPECT_TRUE(fs::exists(dir / "index.html"));
+  EXPECT_TRUE(fs::exists(dir / "runs/3.html"));
+  EXPECT_TRUE(fs::exists(dir / "runs/3.json"));
+  EXPECT_FALSE(fs::exists(dir / "runs/1.html"));
+  std::regex href("(?:href|src)=\"([^\"]*)\"");
+  int pages = 0, checked = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.path().extension() != ".html") continue;
+    ++pages;
+    std::ifstream in(e.path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string body = ss.str();
+    ExpectNoPayload(body, e.path().string());
+    for (auto it = std::sregex_iterator(body.begin(), body.end(), href); it != std::sregex_iterator(); ++it) {
+      std::string target = (*it)[1];
+      EXPECT_NE(target.rfind("/", 0), 0u) << e.path() << " links " << target << " absolutely";
+      if (target.rfind("http", 0) == 0 || target.rfind("#", 0) == 0 || target.rfind("data:", 0) == 0) continue;
+      target = target.substr(0, target.find('#'));
+      EXPECT_TRUE(fs::exists(e.path().parent_path() / target)) << e.path() << " links " << target;
+      ++checked;
+    }
+  }
+  EXPECT_GT(pages, 8);
+  EXPECT_GT(checked, 50);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace vigil::web
