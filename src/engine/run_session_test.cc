@@ -117,8 +117,9 @@ class DyingStore final : public store::Store {
   Result<std::vector<model::AttemptBrief>> LoadAttemptBriefs(const std::vector<int64_t>& ids) override {
     return inner_->LoadAttemptBriefs(ids);
   }
-  Result<std::vector<model::RunAttempt>> LoadTestAttempts(const std::string& path, int runs, int64_t up_to) override {
-    return inner_->LoadTestAttempts(path, runs, up_to);
+  Result<std::vector<model::RunAttempt>> LoadTestAttempts(const std::string& path, int runs, int64_t up_to,
+                                                          const std::optional<std::vector<int64_t>>& only) override {
+    return inner_->LoadTestAttempts(path, runs, up_to, only);
   }
   Result<std::vector<model::CrashSighting>> ListCrashSightings() override { return inner_->ListCrashSightings(); }
   Result<std::string> LoadCrashText(int64_t id) override { return inner_->LoadCrashText(id); }

@@ -59,37 +59,39 @@ std::vector<const judge::KnownIssue*> StaleKnownIssues(const judge::KnownIssues&
 }
 
 Result<judge::Verdict> ComputeVerdict(store::Store& db, const VerdictRequest& req) {
-  // The run and the history before it (quarantine state, auto baseline,
-  // staleness), read once: the run is the newest of its class up to itself.
-  auto history = judge::LoadHistory(db, req.run_id, 200);
+  // The run whole; the history before it (the last 200 runs of its
+  // environment class: quarantine state, auto baseline) with only the
+  // subtests of the tests this run failed, which are all the quarantine is
+  // asked about.
+  auto loaded = judge::LoadRunView(db, req.run_id);
+  if (!loaded.ok()) return loaded.status();
+  std::optional<judge::RunView> run = std::move(loaded.value());
+  std::set<std::string> failing;
+  for (const auto& [path, t] : run->tests) {
+    if (judge::IsFailureName(t.status)) failing.insert(path);
+  }
+  auto history = judge::LoadClassHistory(db, req.run_id, 200, run->env_class, failing);
   if (!history.ok()) return history.status();
-  std::optional<judge::RunView> run;
   std::vector<judge::RunView> before;
   for (auto& r : history.value()) {
-    if (r.run.id < req.run_id) {
-      before.push_back(std::move(r));
-    } else if (r.run.id == req.run_id) {
-      run = std::move(r);
-    }
+    if (r.run.id < req.run_id) before.push_back(std::move(r));
   }
-  if (!run) return Status::NotFound(fmt::format("no run {}", req.run_id));
   judge::VerdictInputs in;
   in.run = &run.value();
   in.today = req.today.empty() ? TodayUtc() : req.today;
   judge::QuarantinedAfter(before, run->env_class, &in.quarantined, &in.quarantine_reasons);
 
   std::optional<judge::RunView> baseline;
+  int64_t baseline_id = 0;
   if (req.baseline == "auto") {
-    int64_t id = judge::AutoBaseline(before, run.value());
-    if (id > 0) {
-      for (auto& r : before) {
-        if (r.run.id == id) baseline = r;
-      }
-    }
+    baseline_id = judge::AutoBaseline(before, run.value());
   } else if (!req.baseline.empty() && req.baseline != "none") {
     auto id = judge::ResolveRun(db, req.baseline);
     if (!id.ok()) return id.status();
-    auto b = judge::LoadRunView(db, id.value());
+    baseline_id = id.value();
+  }
+  if (baseline_id > 0) {
+    auto b = judge::LoadRunView(db, baseline_id);
     if (!b.ok()) return b.status();
     baseline = std::move(b.value());
   }
@@ -104,11 +106,19 @@ Result<judge::Verdict> ComputeVerdict(store::Store& db, const VerdictRequest& re
                          "') that ran this run's tests");
   }
   if (known.value() && req.stale_after > 0) {
-    // Staleness over this run and the ones before it.
+    // Staleness over this run and the ones before it (of any class, whole).
     std::vector<judge::RunView> recent;
-    size_t n = before.size();
-    size_t from = n + 1 > static_cast<size_t>(req.stale_after) ? n + 1 - req.stale_after : 0;
-    for (size_t i = from; i < n; ++i) recent.push_back(before[i]);
+    store::RunQuery q;
+    q.up_to = req.run_id - 1;
+    q.newest = req.stale_after - 1;
+    auto earlier = req.stale_after > 1 && req.run_id > 1 ? db.ListRuns(q) : Result<std::vector<model::RunRecord>>(
+                                                               std::vector<model::RunRecord>{});
+    if (!earlier.ok()) return earlier.status();
+    for (const auto& e : *earlier) {
+      auto r = judge::LoadRunView(db, e.id);
+      if (!r.ok()) return r.status();
+      recent.push_back(std::move(r.value()));
+    }
     recent.push_back(run.value());
     if (recent.size() >= static_cast<size_t>(req.stale_after)) {
       for (const auto* k : StaleKnownIssues(*known.value(), recent, in.today)) {

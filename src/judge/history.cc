@@ -38,6 +38,17 @@ std::string EnvClass(const model::Environment& env) {
   return c;
 }
 
+TestView MakeTestView(const std::vector<model::AttemptRecord>& as) {
+  TestView t;
+  t.status = FinalStatus(as);
+  t.attempts = static_cast<int>(as.size());
+  t.duration_ms = as.empty() ? 0 : as.back().duration_ms;
+  for (const auto& a : as) t.crashes.insert(t.crashes.end(), a.crashes.begin(), a.crashes.end());
+  t.subtests = SubtestVerdicts(as);
+  if (!as.empty()) t.environment_issues = as.back().environment_issues;
+  return t;
+}
+
 namespace {
 
 RunView BuildView(model::RunRecord run, model::Environment env, std::vector<model::AttemptRecord> attempts) {
@@ -52,13 +63,7 @@ RunView BuildView(model::RunRecord run, model::Environment env, std::vector<mode
     by_test[a.test_path].push_back(std::move(a));
   }
   for (auto& [path, as] : by_test) {
-    TestView t;
-    t.status = FinalStatus(as);
-    t.attempts = static_cast<int>(as.size());
-    t.duration_ms = as.back().duration_ms;
-    for (const auto& a : as) t.crashes.insert(t.crashes.end(), a.crashes.begin(), a.crashes.end());
-    t.subtests = SubtestVerdicts(as);
-    t.environment_issues = as.back().environment_issues;
+    TestView t = MakeTestView(as);
     v.tests.emplace(path, std::move(t));
   }
   return v;
@@ -123,6 +128,66 @@ Result<std::vector<RunView>> LoadHistory(store::Store& db, int64_t up_to, int wi
     if (!attempts.ok()) return attempts.status();
     model::Environment env = envs[r.environment_id];
     out.push_back(BuildView(std::move(r), std::move(env), std::move(attempts.value())));
+  }
+  return out;
+}
+
+Result<std::vector<RunView>> LoadClassHistory(store::Store& db, int64_t up_to, int window,
+                                              const std::string& env_class, const std::set<std::string>& detail) {
+  auto envs = db.ListEnvironments();
+  if (!envs.ok()) return envs.status();
+  std::vector<int64_t> ids;
+  if (EnvClass(model::Environment()) == env_class) ids.push_back(0);
+  for (const auto& [id, e] : *envs) {
+    if (EnvClass(e) == env_class) ids.push_back(id);
+  }
+  store::RunQuery q;
+  q.up_to = up_to;
+  q.newest = window;
+  q.environment_ids = ids;
+  auto runs = db.ListRuns(q);
+  if (!runs.ok()) return runs.status();
+  std::vector<int64_t> run_ids;
+  std::map<int64_t, size_t> index;
+  std::vector<RunView> out;
+  for (auto& r : *runs) {
+    RunView v;
+    v.env = r.environment_id > 0 && envs->count(r.environment_id) ? envs->at(r.environment_id) : model::Environment();
+    v.env_class = env_class;
+    run_ids.push_back(r.id);
+    index[r.id] = out.size();
+    v.run = std::move(r);
+    out.push_back(std::move(v));
+  }
+  // Every test's status from the attempts in brief.
+  auto briefs = db.LoadAttemptBriefs(run_ids);
+  if (!briefs.ok()) return briefs.status();
+  std::map<std::pair<int64_t, std::string>, std::vector<std::string>> statuses;
+  for (const auto& b : *briefs) {
+    if (b.interrupted) continue;
+    RunView& v = out[index[b.run_id]];
+    auto key = std::make_pair(b.run_id, b.test_path);
+    auto& st = statuses[key];
+    if (st.empty()) v.order.push_back(b.test_path);
+    st.push_back(b.status);
+    TestView& t = v.tests[b.test_path];
+    t.attempts = static_cast<int>(st.size());
+    t.duration_ms = b.duration_ms;
+  }
+  for (auto& [key, st] : statuses) out[index[key.first]].tests[key.second].status = FinalStatus(st);
+  // The tests in `detail` whole.
+  for (const auto& test : detail) {
+    auto attempts = db.LoadTestAttempts(test, 0, up_to, run_ids);
+    if (!attempts.ok()) return attempts.status();
+    std::map<int64_t, std::vector<model::AttemptRecord>> by_run;
+    for (auto& ra : *attempts) {
+      if (!ra.attempt.interrupted) by_run[ra.run_id].push_back(std::move(ra.attempt));
+    }
+    for (auto& [run_id, as] : by_run) {
+      RunView& v = out[index[run_id]];
+      TestView t = MakeTestView(as);
+      v.tests[test] = std::move(t);
+    }
   }
   return out;
 }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,18 @@ std::string EnvClass(const model::Environment& env);
 std::string KernelLine(const std::string& release);
 
 Result<RunView> LoadRunView(store::Store& db, int64_t run_id);
+
+// One test's view from its attempts in one run (interrupted ones left out
+// by the caller), as LoadRunView makes it.
+TestView MakeTestView(const std::vector<model::AttemptRecord>& attempts);
+
+// The last `window` runs of the environment class `env_class` up to `up_to`
+// (inclusive), oldest first: each with every test's final status, attempts
+// and duration, but the subtests and kernel reports of the tests in `detail`
+// only. What a verdict needs of the history (the quarantine of this run's
+// failures, the auto baseline) without reading every subtest of every run.
+Result<std::vector<RunView>> LoadClassHistory(store::Store& db, int64_t up_to, int window,
+                                              const std::string& env_class, const std::set<std::string>& detail);
 
 // Runs up to `up_to` (inclusive; 0 = all), oldest first; with `window` > 0
 // only the last `window` runs of each environment class are loaded.

@@ -198,14 +198,16 @@ class MemoryStore final : public Store {
     return out;
   }
 
-  Result<std::vector<model::RunAttempt>> LoadTestAttempts(const std::string& test_path, int runs,
-                                                          int64_t up_to) override {
+  Result<std::vector<model::RunAttempt>> LoadTestAttempts(
+      const std::string& test_path, int runs, int64_t up_to,
+      const std::optional<std::vector<int64_t>>& only_runs) override {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<model::RunAttempt> out;
     int taken = 0;
     for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) {
       if (runs > 0 && taken >= runs) break;
       if (up_to > 0 && it->run.id > up_to) continue;
+      if (only_runs && std::find(only_runs->begin(), only_runs->end(), it->run.id) == only_runs->end()) continue;
       std::vector<model::RunAttempt> mine;
       for (const auto& a : it->attempts) {
         if (a.test_path != test_path) continue;

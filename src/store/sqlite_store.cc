@@ -776,12 +776,14 @@ Result<std::vector<model::AttemptBrief>> SqliteStore::LoadAttemptBriefs(const st
   return out;
 }
 
-Result<std::vector<model::RunAttempt>> SqliteStore::LoadTestAttempts(const std::string& test_path, int runs,
-                                                                     int64_t up_to) {
+Result<std::vector<model::RunAttempt>> SqliteStore::LoadTestAttempts(
+    const std::string& test_path, int runs, int64_t up_to, const std::optional<std::vector<int64_t>>& only_runs) {
   std::lock_guard<std::mutex> lock(mu_);
-  // The newest runs that recorded the test (tests_by_path), then their attempts.
-  auto t = db_->Prepare(
-      "SELECT id, run_id FROM tests WHERE path = ?1 AND (?2 = 0 OR run_id <= ?2) ORDER BY run_id DESC LIMIT ?3");
+  // The newest runs that recorded the test (tests_by_path, or the (run, path)
+  // key for given runs), then their attempts.
+  auto t = db_->Prepare(std::string("SELECT id, run_id FROM tests WHERE path = ?1 AND (?2 = 0 OR run_id <= ?2)") +
+                        (only_runs ? " AND run_id IN (" + IdList(*only_runs) + ")" : std::string()) +
+                        " ORDER BY run_id DESC LIMIT ?3");
   if (!t.ok()) return t.status();
   t->Bind(1, test_path).Bind(2, up_to > 0 ? up_to : int64_t{0}).Bind(3, runs > 0 ? int64_t{runs} : int64_t{-1});
   std::vector<std::pair<int64_t, int64_t>> tests;  // (test id, run id)
@@ -921,20 +923,16 @@ Result<int64_t> SqliteStore::LatestRun() {
 
 Result<std::vector<AttemptRecord>> SqliteStore::LoadAttempts(int64_t run_id, bool with_output) {
   std::lock_guard<std::mutex> lock(mu_);
+  // Three queries for the whole run (attempts, then all their subtests, then
+  // all their kernel reports, each in attempt order), not three per attempt.
   auto q = db_->Prepare(
       "SELECT a.id, t.path, a.attempt, a.status, a.exit_code, a.signal, a.timed_out, a.duration_ms, a.started_at, "
       "a.output_bytes, a.environment_issues_json, a.subtests_dropped, a.interrupted FROM attempts a JOIN tests t ON a.test_id = t.id "
       "WHERE t.run_id = ? ORDER BY a.id");
   if (!q.ok()) return q.status();
   q->Bind(1, run_id);
-  auto subs = db_->Prepare("SELECT path, status, duration_ms FROM subtests WHERE attempt_id = ? ORDER BY id");
-  if (!subs.ok()) return subs.status();
-  auto log = db_->Prepare("SELECT output FROM logs WHERE attempt_id = ?");
-  if (!log.ok()) return log.status();
-  auto crashes = db_->Prepare(
-      "SELECT type, title, fatal, fingerprint, guilty, text FROM crashes WHERE attempt_id = ? ORDER BY id");
-  if (!crashes.ok()) return crashes.status();
   std::vector<AttemptRecord> out;
+  std::map<int64_t, size_t> index;  // attempt id -> out[i]
   Status st;
   while (q->Next(&st)) {
     AttemptRecord a;
@@ -956,32 +954,49 @@ Result<std::vector<AttemptRecord>> SqliteStore::LoadAttempts(int64_t run_id, boo
         if (e.is_string()) a.environment_issues.push_back(e.get<std::string>());
       }
     }
-    subs->Reset();
-    subs->Bind(1, attempt_id);
-    Status sst;
-    while (subs->Next(&sst)) {
-      SubtestRecord s{subs->Text(0), subs->Text(1), std::nullopt};
-      if (!subs->IsNull(2)) s.duration_ms = subs->Int(2);
-      a.subtests.push_back(std::move(s));
-    }
-    if (!sst.ok()) return sst;
-    crashes->Reset();
-    crashes->Bind(1, attempt_id);
-    while (crashes->Next(&sst)) {
-      a.crashes.push_back({crashes->Text(0), crashes->Text(1), crashes->Int(2) != 0, crashes->Text(3),
-                           crashes->Text(4), with_output ? crashes->Text(5) : std::string()});
-    }
-    if (!sst.ok()) return sst;
-    if (with_output) {
-      log->Reset();
-      log->Bind(1, attempt_id);
-      Status lst;
-      if (log->Next(&lst)) a.output = log->Text(0);
-      if (!lst.ok()) return lst;
-    }
+    index[attempt_id] = out.size();
     out.push_back(std::move(a));
   }
   if (!st.ok()) return st;
+  if (out.empty()) return out;
+  auto subs = db_->Prepare(
+      "SELECT s.attempt_id, s.path, s.status, s.duration_ms FROM subtests s JOIN attempts a ON s.attempt_id = a.id "
+      "JOIN tests t ON a.test_id = t.id WHERE t.run_id = ? ORDER BY s.attempt_id, s.id");
+  if (!subs.ok()) return subs.status();
+  subs->Bind(1, run_id);
+  while (subs->Next(&st)) {
+    auto it = index.find(subs->Int(0));
+    if (it == index.end()) continue;
+    SubtestRecord sub{subs->Text(1), subs->Text(2), std::nullopt};
+    if (!subs->IsNull(3)) sub.duration_ms = subs->Int(3);
+    out[it->second].subtests.push_back(std::move(sub));
+  }
+  if (!st.ok()) return st;
+  auto crashes = db_->Prepare(std::string("SELECT c.attempt_id, c.type, c.title, c.fatal, c.fingerprint, c.guilty, ") +
+                              (with_output ? "c.text" : "''") +
+                              " FROM crashes c JOIN attempts a ON c.attempt_id = a.id JOIN tests t ON a.test_id = t.id "
+                              "WHERE t.run_id = ? ORDER BY c.attempt_id, c.id");
+  if (!crashes.ok()) return crashes.status();
+  crashes->Bind(1, run_id);
+  while (crashes->Next(&st)) {
+    auto it = index.find(crashes->Int(0));
+    if (it == index.end()) continue;
+    out[it->second].crashes.push_back({crashes->Text(1), crashes->Text(2), crashes->Int(3) != 0, crashes->Text(4),
+                                       crashes->Text(5), crashes->Text(6)});
+  }
+  if (!st.ok()) return st;
+  if (with_output) {
+    auto log = db_->Prepare(
+        "SELECT l.attempt_id, l.output FROM logs l JOIN attempts a ON l.attempt_id = a.id JOIN tests t ON "
+        "a.test_id = t.id WHERE t.run_id = ?");
+    if (!log.ok()) return log.status();
+    log->Bind(1, run_id);
+    while (log->Next(&st)) {
+      auto it = index.find(log->Int(0));
+      if (it != index.end()) out[it->second].output = log->Text(1);
+    }
+    if (!st.ok()) return st;
+  }
   return out;
 }
 

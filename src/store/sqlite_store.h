@@ -41,8 +41,9 @@ class SqliteStore final : public Store {
   Result<std::vector<model::RunRecord>> ListRuns(const RunQuery& query) override;
   Result<int64_t> CountRuns(const RunQuery& query) override;
   Result<std::vector<model::AttemptBrief>> LoadAttemptBriefs(const std::vector<int64_t>& run_ids) override;
-  Result<std::vector<model::RunAttempt>> LoadTestAttempts(const std::string& test_path, int runs,
-                                                          int64_t up_to = 0) override;
+  Result<std::vector<model::RunAttempt>> LoadTestAttempts(
+      const std::string& test_path, int runs, int64_t up_to = 0,
+      const std::optional<std::vector<int64_t>>& only_runs = std::nullopt) override;
   Result<std::vector<model::CrashSighting>> ListCrashSightings() override;
   Result<std::string> LoadCrashText(int64_t crash_id) override;
   Result<model::Environment> LoadEnvironment(int64_t environment_id) override;

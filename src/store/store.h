@@ -120,8 +120,10 @@ class Store {
   // The attempts of the test `test_path` (COLLECTION:TEST), with subtests
   // and crash titles but no output, in the newest `runs` runs that recorded
   // it (<= 0: all) and whose id is <= up_to (0: any), oldest run first.
-  virtual Result<std::vector<model::RunAttempt>> LoadTestAttempts(const std::string& test_path, int runs,
-                                                                  int64_t up_to = 0) = 0;
+  // With `only_runs`, only those runs are looked at.
+  virtual Result<std::vector<model::RunAttempt>> LoadTestAttempts(
+      const std::string& test_path, int runs, int64_t up_to = 0,
+      const std::optional<std::vector<int64_t>>& only_runs = std::nullopt) = 0;
   // Every kernel report recorded, oldest first, without its text.
   virtual Result<std::vector<model::CrashSighting>> ListCrashSightings() = 0;
   // A report's text; NotFound "no kernel report N".

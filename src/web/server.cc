@@ -1,5 +1,6 @@
 #include "web/server.h"
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <vector>
@@ -91,11 +92,15 @@ Status Server::Run() {
   im.http.Get(".*", [&im, headers](const httplib::Request& req, httplib::Response& res) {
     std::map<std::string, std::string> query;
     for (const auto& [k, v] : req.params) query.emplace(k, v);  // the first of a repeated key
+    auto t0 = std::chrono::steady_clock::now();
     Site* site = im.Borrow();
     Response r = site->Get(req.path, query);
     im.Return(site);
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     res.status = r.status;
     headers(res);
+    // The page's own time (store reads and rendering), for benchmarks and browsers' tools.
+    res.set_header("Server-Timing", fmt::format("page;dur={:.2f}", ms));
     res.set_content(std::move(r.body), r.content_type.c_str());
   });
   auto refuse = [headers](const httplib::Request&, httplib::Response& res) {
