@@ -89,10 +89,12 @@ mid=$((RUNS / 2))
 floor "runs list (attempts of 50 runs)" \
   "SELECT count(*) FROM tests t JOIN attempts a ON a.test_id = t.id WHERE t.run_id > $((RUNS - 50));"
 floor "run (its attempts and subtests)" \
-  "SELECT count(*) FROM subtests s JOIN attempts a ON s.attempt_id = a.id JOIN tests t ON a.test_id = t.id WHERE t.run_id = $mid;"
+  "SELECT count(*), sum(length(s.path)) FROM subtests s JOIN attempts a ON s.attempt_id = a.id JOIN tests t ON a.test_id = t.id WHERE t.run_id = $mid;"
 floor "history matrix (a test's subtests, last 30 runs)" \
   "SELECT count(*) FROM subtests s JOIN attempts a ON s.attempt_id = a.id WHERE a.test_id IN (SELECT id FROM tests WHERE path = 'net/coll7:test_007.sh' ORDER BY run_id DESC LIMIT 30);"
+# (The join written plainly makes SQLite scan all subtests; the attempts of
+# the last runs have the highest ids, so their subtests are a range.)
 floor "flakes (every subtest of the last 30 runs of each class)" \
-  "SELECT count(*) FROM subtests s JOIN attempts a ON s.attempt_id = a.id JOIN tests t ON a.test_id = t.id WHERE t.run_id > $((RUNS - 60));"
+  "SELECT count(*), sum(length(path)), sum(length(status)) FROM subtests WHERE attempt_id >= (SELECT min(a.id) FROM attempts a JOIN tests t ON a.test_id = t.id WHERE t.run_id > $((RUNS - 60)));"
 floor "crashes (every report)" \
   "SELECT count(*) FROM crashes c JOIN attempts a ON c.attempt_id = a.id JOIN tests t ON a.test_id = t.id;"

@@ -84,7 +84,9 @@ Result<judge::Verdict> ComputeVerdict(store::Store& db, const VerdictRequest& re
   std::optional<judge::RunView> baseline;
   int64_t baseline_id = 0;
   if (req.baseline == "auto") {
-    baseline_id = judge::AutoBaseline(before, run.value());
+    auto id = judge::FindAutoBaseline(db, before, run.value());
+    if (!id.ok()) return id.status();
+    baseline_id = id.value();
   } else if (!req.baseline.empty() && req.baseline != "none") {
     auto id = judge::ResolveRun(db, req.baseline);
     if (!id.ok()) return id.status();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <string_view>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -141,24 +142,27 @@ FlakeEntry Classify(const Series& s, const FlakeOptions& o) {
 }
 
 std::vector<Series> BuildSeries(const std::vector<RunView>& runs) {
-  std::map<std::tuple<std::string, std::string, std::string>, Series> all;
+  // Looked up without building a key of strings for each point: a few
+  // hundred thousand points make a flakes page.
+  using Key = std::tuple<std::string, std::string, std::string>;
+  using View = std::tuple<std::string_view, std::string_view, std::string_view>;
+  std::map<Key, Series, std::less<>> all;
   auto add = [&](const std::string& test, const std::string& sub, const RunView& r, const std::string& status,
                  bool crash, int64_t duration) {
-    Series& s = all[{r.env_class, test, sub}];
-    if (s.points.empty()) {
-      s.test = test;
-      s.subtest = sub;
-      s.env = r.env_class;
+    auto it = all.find(View(r.env_class, test, sub));
+    if (it == all.end()) {
+      it = all.emplace(Key(r.env_class, test, sub), Series()).first;
+      it->second.test = test;
+      it->second.subtest = sub;
+      it->second.env = r.env_class;
     }
-    Point p;
+    Point& p = it->second.points.emplace_back();
     p.run_id = r.run.id;
     p.status = status;
     p.kind = KindOf(status);
     p.retry_flake = model::ParseStatus(status) == model::TestStatus::kFlaky;
     p.crash = crash;
     p.duration_ms = duration;
-    p.kernel = r.env.kernel_release;
-    s.points.push_back(std::move(p));
   };
   for (const RunView& r : runs) {
     for (const auto& [path, t] : r.tests) {

@@ -34,7 +34,6 @@ struct Point {
   bool crash = false;        // a kernel report came with it
   std::string status;
   int64_t duration_ms = -1;  // -1: unknown
-  std::string kernel;
 };
 
 struct Series {

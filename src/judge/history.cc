@@ -145,6 +145,7 @@ Result<std::vector<RunView>> LoadClassHistory(store::Store& db, int64_t up_to, i
   q.up_to = up_to;
   q.newest = window;
   q.environment_ids = ids;
+  q.plans = false;
   auto runs = db.ListRuns(q);
   if (!runs.ok()) return runs.status();
   std::vector<int64_t> run_ids;
@@ -159,23 +160,6 @@ Result<std::vector<RunView>> LoadClassHistory(store::Store& db, int64_t up_to, i
     v.run = std::move(r);
     out.push_back(std::move(v));
   }
-  // Every test's status from the attempts in brief.
-  auto briefs = db.LoadAttemptBriefs(run_ids);
-  if (!briefs.ok()) return briefs.status();
-  std::map<std::pair<int64_t, std::string>, std::vector<std::string>> statuses;
-  for (const auto& b : *briefs) {
-    if (b.interrupted) continue;
-    RunView& v = out[index[b.run_id]];
-    auto key = std::make_pair(b.run_id, b.test_path);
-    auto& st = statuses[key];
-    if (st.empty()) v.order.push_back(b.test_path);
-    st.push_back(b.status);
-    TestView& t = v.tests[b.test_path];
-    t.attempts = static_cast<int>(st.size());
-    t.duration_ms = b.duration_ms;
-  }
-  for (auto& [key, st] : statuses) out[index[key.first]].tests[key.second].status = FinalStatus(st);
-  // The tests in `detail` whole.
   for (const auto& test : detail) {
     auto attempts = db.LoadTestAttempts(test, 0, up_to, run_ids);
     if (!attempts.ok()) return attempts.status();
@@ -185,8 +169,8 @@ Result<std::vector<RunView>> LoadClassHistory(store::Store& db, int64_t up_to, i
     }
     for (auto& [run_id, as] : by_run) {
       RunView& v = out[index[run_id]];
-      TestView t = MakeTestView(as);
-      v.tests[test] = std::move(t);
+      v.order.push_back(test);
+      v.tests[test] = MakeTestView(as);
     }
   }
   return out;

@@ -45,12 +45,13 @@ Result<RunView> LoadRunView(store::Store& db, int64_t run_id);
 TestView MakeTestView(const std::vector<model::AttemptRecord>& attempts);
 
 // The last `window` runs of the environment class `env_class` up to `up_to`
-// (inclusive), oldest first: each with every test's final status, attempts
-// and duration, but the subtests and kernel reports of the tests in `detail`
-// only. What a verdict needs of the history (the quarantine of this run's
-// failures, the auto baseline) without reading every subtest of every run.
+// (inclusive), oldest first, with only the tests in `detail` (whole: status,
+// subtests, kernel reports) and without their plans: what the quarantine of
+// a run's failures needs of the history, read without every subtest of every
+// run. Not for AutoBaseline (complete() needs every test): FindAutoBaseline.
 Result<std::vector<RunView>> LoadClassHistory(store::Store& db, int64_t up_to, int window,
                                               const std::string& env_class, const std::set<std::string>& detail);
+
 
 // Runs up to `up_to` (inclusive; 0 = all), oldest first; with `window` > 0
 // only the last `window` runs of each environment class are loaded.

@@ -1,6 +1,8 @@
 #include "judge/outcome.h"
 
 #include <map>
+#include <string_view>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -42,20 +44,38 @@ bool IsFailureName(const std::string& status) {
 }
 
 std::vector<model::SubtestRecord> SubtestVerdicts(const std::vector<model::AttemptRecord>& attempts) {
+  // FinalStatus of each subtest's statuses, kept as it goes: the last one,
+  // and whether one before it failed. (A flakes page asks this of a few
+  // hundred thousand subtests: no copy of a name but the one returned.)
+  struct Seen {
+    std::string_view last;
+    bool failed_before = false;
+  };
   std::vector<model::SubtestRecord> out;
-  std::map<std::string, size_t> index;
-  std::vector<std::vector<std::string>> seen;
+  std::vector<Seen> seen;
+  std::unordered_map<std::string_view, size_t> index;
+  size_t n = 0;
+  for (const auto& a : attempts) n += a.subtests.size();
+  index.reserve(n);
+  out.reserve(attempts.empty() ? 0 : attempts.front().subtests.size());
   for (const auto& a : attempts) {
     for (const auto& s : a.subtests) {
       auto [it, inserted] = index.try_emplace(s.path, out.size());
       if (inserted) {
         out.push_back({s.path, "", s.duration_ms});
-        seen.emplace_back();
+        seen.push_back({s.status, false});
+        continue;
       }
-      seen[it->second].push_back(s.status);
+      Seen& v = seen[it->second];
+      v.failed_before |= ktap::IsFailure(StatusOf(std::string(v.last)));
+      v.last = s.status;
     }
   }
-  for (size_t i = 0; i < out.size(); ++i) out[i].status = FinalStatus(seen[i]);
+  for (size_t i = 0; i < out.size(); ++i) {
+    const Seen& v = seen[i];
+    bool last_failed = ktap::IsFailure(StatusOf(std::string(v.last)));
+    out[i].status = !last_failed && v.failed_before ? std::string("FLAKY") : std::string(v.last);
+  }
   return out;
 }
 

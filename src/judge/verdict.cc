@@ -219,6 +219,31 @@ int64_t AutoBaseline(const std::vector<RunView>& history, const RunView& run) {
   return 0;
 }
 
+Result<int64_t> FindAutoBaseline(store::Store& db, const std::vector<RunView>& history, const RunView& run) {
+  for (auto it = history.rbegin(); it != history.rend(); ++it) {
+    const model::RunRecord& r = it->run;
+    // What complete() refuses without reading a test.
+    if (r.id >= run.run.id || r.finished_at.empty() || r.status.empty() || r.status == "INTERRUPTED") continue;
+    // The candidate as AutoBaseline sees it: its plan and the tests it recorded.
+    auto whole = db.LoadRun(r.id);
+    if (!whole.ok()) return whole.status();
+    auto briefs = db.LoadAttemptBriefs({r.id});
+    if (!briefs.ok()) return briefs.status();
+    RunView v;
+    v.run = std::move(whole.value());
+    v.env = it->env;
+    v.env_class = it->env_class;
+    for (const auto& b : *briefs) {
+      if (b.interrupted) continue;
+      auto [t, fresh] = v.tests.try_emplace(b.test_path);
+      if (fresh) v.order.push_back(b.test_path);
+      t->second.status = b.status;
+    }
+    if (int64_t id = AutoBaseline({v}, run); id > 0) return id;
+  }
+  return int64_t{0};
+}
+
 void QuarantinedAfter(const std::vector<RunView>& history, const std::string& env_class, std::set<std::string>* keys,
                       std::map<std::string, std::string>* reasons) {
   FlakeOptions o;

@@ -76,6 +76,12 @@ void Conclude(Verdict* v);
 // the baseline of a run of a subset); 0 when there is none.
 int64_t AutoBaseline(const std::vector<RunView>& history, const RunView& run);
 
+// AutoBaseline's choice for `run` among `history` (runs of its class before
+// it, as LoadClassHistory gives them), reading each candidate's plan and
+// recorded tests from the store only as far back as the first that
+// qualifies; 0 when none does.
+Result<int64_t> FindAutoBaseline(store::Store& db, const std::vector<RunView>& history, const RunView& run);
+
 // Keys quarantined after the last of `history`'s runs of `env_class`.
 void QuarantinedAfter(const std::vector<RunView>& history, const std::string& env_class,
                       std::set<std::string>* keys, std::map<std::string, std::string>* reasons);

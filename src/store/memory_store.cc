@@ -173,6 +173,7 @@ class MemoryStore final : public Store {
         continue;
       }
       out.push_back(it->run);
+      if (!query.plans) out.back().plan.clear();
     }
     std::reverse(out.begin(), out.end());
     return out;

@@ -643,7 +643,7 @@ constexpr const char* kRunColumns =
     "SELECT id, started_at, finished_at, status, host, command, tests_dir, plan_json, environment_id, vm_json, "
     "owner, build_id FROM runs";
 
-RunRecord RunFromRow(const Statement& q) {
+RunRecord RunFromRow(const Statement& q, bool plan = true) {
   RunRecord r;
   r.id = q.Int(0);
   r.started_at = q.Text(1);
@@ -652,7 +652,7 @@ RunRecord RunFromRow(const Statement& q) {
   r.host = q.Text(4);
   r.command = q.Text(5);
   r.tests_dir = q.Text(6);
-  r.plan = StringsFromJson(q.Text(7));
+  if (plan) r.plan = StringsFromJson(q.Text(7));
   r.environment_id = q.IsNull(8) ? 0 : q.Int(8);
   r.vm_json = q.Text(9);
   r.owner = q.Text(10);
@@ -731,7 +731,7 @@ Result<std::vector<RunRecord>> SqliteStore::ListRuns(const RunQuery& query) {
   if (query.newest > 0) q->Bind(2, static_cast<int64_t>(query.newest));
   std::vector<RunRecord> out;
   Status st;
-  while (q->Next(&st)) out.push_back(RunFromRow(*q));
+  while (q->Next(&st)) out.push_back(RunFromRow(*q, query.plans));
   if (!st.ok()) return st;
   if (query.newest > 0) std::reverse(out.begin(), out.end());
   return out;
