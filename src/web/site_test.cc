@@ -290,3 +290,78 @@ TEST_F(SiteTest, TheExportIsSelfContained) {
 
 }  // namespace
 }  // namespace vigil::web
+
+namespace vigil::web {
+namespace {
+
+// The patch loop's and the builds' pages over what they record.
+TEST_F(SiteTest, SeriesAndBuildsShowWhatThePatchLoopRecorded) {
+  model::BuildRecord base;
+  base.started_at = "2026-12-01T09:00:00Z";
+  base.status = "built";
+  base.tree = "/src/linux";
+  base.variant = "normal";
+  base.describe = "v6.12";
+  model::BuildDiagnosticRecord old_warning{"compiler", "net/a.c", 10, 5, "warning", "unused variable 'x'",
+                                           "-Wunused-variable", "f", "", {}};
+  int64_t b1 = db_->RecordBuild(base, {old_warning}).value();
+  model::BuildRecord next = base;
+  next.started_at = "2026-12-01T09:30:00Z";
+  next.describe = "v6.12-1-g<b>";
+  next.warnings = 2;
+  model::BuildDiagnosticRecord fresh{"compiler", "net/<b>.c", 3, 1, "warning", "comparison <always> true",
+                                     "-Wtautological-compare", "g", "", {}};
+  old_warning.line = 12;  // moved, not new
+  int64_t b2 = db_->RecordBuild(next, {old_warning, fresh}).value();
+
+  model::SeriesRecord s;
+  s.source = "http://pw#netdev";
+  s.series_id = 7;
+  s.name = "[PATCH net-next 0/2] mptcp: <script>fix</script>";
+  s.submitter = "Ann <ann@example.org>";
+  s.state = "queued";
+  s.series_json = R"({"patches":[{"id":11,"name":"[1/2] mptcp: one"},{"id":12,"name":"[2/2] <img src=x>"}]})";
+  int64_t sid = db_->QueueSeries(s).value();
+  s.id = sid;
+  s.state = "done";
+  s.conclusion = "fail: 1 subtest newly failing";
+  s.result_json = fmt::format(R"({{"run":2,"base_run":1,"variants":[{{"variant":"normal","build":{},"run":2,"base_run":1}}]}})", b2);
+  ASSERT_TRUE(db_->UpdateSeries(s).ok());
+  ASSERT_TRUE(db_->SetSeriesCheck({sid, 11, "final", "vigil-test", "fail", "Failed: net:a.sh:two", "", "posted",
+                                   "2026-12-01T10:00:00Z"}).ok());
+  ASSERT_TRUE(db_->SetSeriesCheck({sid, 12, "final", "vigil-build", "success", "Built", "", "posted",
+                                   "2026-12-01T10:00:00Z"}).ok());
+
+  Response list = Get("/series");
+  EXPECT_EQ(list.status, 200);
+  ExpectNoPayload(list.body, "series list");
+  EXPECT_NE(list.body.find("&lt;script&gt;fix&lt;/script&gt;"), std::string::npos);
+  Response page = Get(fmt::format("/series/{}", sid));
+  EXPECT_EQ(page.status, 200) << page.body;
+  ExpectNoPayload(page.body, "series page");
+  EXPECT_NE(page.body.find("[1/2] mptcp: one"), std::string::npos);
+  EXPECT_NE(page.body.find("Failed: net:a.sh:two"), std::string::npos);
+  EXPECT_NE(page.body.find(fmt::format("href=\"/builds/{}\"", b2)), std::string::npos);
+  EXPECT_NE(page.body.find("href=\"/compare?a=1&amp;b=2\""), std::string::npos);
+  // The run a series tested says where it came from.
+  auto runs = json::parse(Get("/api/v1/runs").body);
+  EXPECT_EQ(runs["runs"][1]["origin"]["kind"], "series");
+  EXPECT_EQ(runs["runs"][1]["origin"]["role"], "tested");
+  EXPECT_EQ(runs["runs"][2]["origin"]["role"], "base");
+  EXPECT_EQ(json::parse(Get("/api/v1/runs", {{"origin", "series"}}).body)["total"], 2);
+  EXPECT_EQ(json::parse(Get("/api/v1/runs", {{"origin", "manual"}}).body)["total"], 1);
+
+  // The build: its new warning against the build before it, not the one that moved.
+  auto bj = json::parse(Get(fmt::format("/api/v1/builds/{}", b2)).body);
+  EXPECT_EQ(bj["compared_to"], b1);
+  ASSERT_EQ(bj["new_diagnostics"].size(), 1u);
+  EXPECT_EQ(bj["new_diagnostics"][0]["file"], "net/<b>.c");
+  Response build = Get(fmt::format("/builds/{}", b2));
+  EXPECT_EQ(build.status, 200);
+  ExpectNoPayload(build.body, "build page");
+  EXPECT_NE(build.body.find("net/&lt;b&gt;.c:3:1: warning: comparison &lt;always&gt; true"), std::string::npos);
+  EXPECT_EQ(Get("/builds").status, 200);
+}
+
+}  // namespace
+}  // namespace vigil::web

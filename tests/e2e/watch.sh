@@ -286,4 +286,19 @@ expect_eq "a second loop on the same store: exit 2" 2 "$rc"
 grep -q "another vigil watch, test-series or test-branch works with this store" "$TMP/two.out" &&
   pass "and says why" || fail "second loop: $(cat "$TMP/two.out")"
 
+# The dashboard shows what the loop recorded: the series, their checks, the
+# runs they made (read-only, beside the store the loop wrote).
+"$VIGIL" serve --db "$DB" --listen 127.0.0.1:0 2> "$TMP/serve.err" &
+serve=$!
+for _ in $(seq 100); do grep -q 'http://' "$TMP/serve.err" && break; sleep 0.1; done
+SURL=$(grep -o 'http://[0-9.:]*' "$TMP/serve.err" | head -n 1)
+breaks=$("$PY" -c 'import json,sys; print([s["id"] for s in json.load(open(sys.argv[1]))["series"] if s["name"] == "series breaks"][0])' "$TMP/series.json")
+page=$(curl -s "$SURL/series/$breaks")
+grep -q 'Failed: 1 new failure: c:check.sh:second' <<<"$page" && grep -q '<td>vigil-test</td>' <<<"$page" &&
+  pass "vigil serve: the series page has its checks" || fail "series page: $page"
+expect_eq "vigil serve: the series' runs are listed as theirs" True \
+  "$(curl -s "$SURL/api/v1/runs?origin=series" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["total"] >= 2)')"
+kill $serve
+wait $serve 2>/dev/null || true
+
 finish
