@@ -114,6 +114,7 @@ class DyingStore final : public store::Store {
   Result<model::RunRecord> LoadRun(int64_t id) override { return inner_->LoadRun(id); }
   Result<std::vector<model::RunRecord>> ListRuns(const store::RunQuery& q) override { return inner_->ListRuns(q); }
   Result<int64_t> CountRuns(const store::RunQuery& q) override { return inner_->CountRuns(q); }
+  Result<int64_t> DataVersion() override { return inner_->DataVersion(); }
   Result<std::vector<model::AttemptBrief>> LoadAttemptBriefs(const std::vector<int64_t>& ids) override {
     return inner_->LoadAttemptBriefs(ids);
   }

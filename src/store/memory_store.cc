@@ -52,6 +52,7 @@ class MemoryStore final : public Store {
   Result<int64_t> EnsureEnvironment(const Environment& env) override {
     std::string fp = env.Fingerprint();
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     if (auto it = by_fingerprint_.find(fp); it != by_fingerprint_.end()) return it->second;
     int64_t id = static_cast<int64_t>(environments_.size()) + 1;
     environments_.emplace(id, env);
@@ -64,6 +65,7 @@ class MemoryStore final : public Store {
       return Status::InvalidArgument(fmt::format("the plan names {} twice", *dup));
     }
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     if (run.environment_id > 0 && !environments_.count(run.environment_id)) {
       return Status::InvalidArgument(fmt::format("no environment {}", run.environment_id));
     }
@@ -86,6 +88,7 @@ class MemoryStore final : public Store {
 
   Status RecordAttempt(int64_t run_id, const AttemptRecord& a) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     StoredRun* r = Find(run_id);
     if (!r) return Status::InvalidArgument(fmt::format("no run {}", run_id));
     if (!r->recorded.insert({a.test_path, a.attempt}).second) {
@@ -109,18 +112,21 @@ class MemoryStore final : public Store {
 
   Status SetConsoleLog(int64_t run_id, const std::string& path) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     if (StoredRun* r = Find(run_id)) r->console_log = path;
     return Status::OK();  // like an UPDATE of no row
   }
 
   Status SetRunVm(int64_t run_id, const std::string& vm_json) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     if (StoredRun* r = Find(run_id)) r->run.vm_json = vm_json;
     return Status::OK();
   }
 
   Status FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     if (StoredRun* r = Find(run_id)) {
       r->run.status = status;
       r->run.finished_at = finished_at;
@@ -131,6 +137,7 @@ class MemoryStore final : public Store {
 
   Result<bool> ClaimRun(int64_t run_id, const std::string& expected, const std::string& owner) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     StoredRun* r = Find(run_id);
     if (!r) return Status::NotFound(fmt::format("no run {}", run_id));
     if (r->run.owner != expected) return false;
@@ -140,6 +147,7 @@ class MemoryStore final : public Store {
 
   Status DiscardInterrupted(int64_t run_id) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     StoredRun* r = Find(run_id);
     if (!r) return Status::OK();  // like a DELETE of no row
     auto& as = r->attempts;
@@ -177,6 +185,11 @@ class MemoryStore final : public Store {
     }
     std::reverse(out.begin(), out.end());
     return out;
+  }
+
+  Result<int64_t> DataVersion() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return version_;
   }
 
   Result<int64_t> CountRuns(const RunQuery& query) override {
@@ -285,6 +298,7 @@ class MemoryStore final : public Store {
 
   Result<int64_t> CreateBisection(const BisectionRecord& b) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     StoredBisection s;
     s.bisection.id = static_cast<int64_t>(bisections_.size()) + 1;
     s.bisection.repo = b.repo;
@@ -316,6 +330,7 @@ class MemoryStore final : public Store {
 
   Status RecordBisectRun(int64_t bisection_id, const BisectRunRecord& r) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     StoredBisection* b = FindBisection(bisection_id);
     if (!b) return Status::InvalidArgument(fmt::format("no bisection {}", bisection_id));
     b->runs.push_back(r);
@@ -332,6 +347,7 @@ class MemoryStore final : public Store {
   Status FinishBisection(int64_t id, const std::string& status, const std::string& result_json,
                          const std::string& finished_at) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     if (StoredBisection* b = FindBisection(id)) {
       b->bisection.status = status;
       b->bisection.result_json = result_json;
@@ -348,6 +364,7 @@ class MemoryStore final : public Store {
   Result<int64_t> RecordBuild(const BuildRecord& b,
                               const std::vector<BuildDiagnosticRecord>& diagnostics) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     StoredBuild s{b, diagnostics};
     s.build.id = static_cast<int64_t>(builds_.size()) + 1;
     builds_.push_back(std::move(s));
@@ -397,6 +414,7 @@ class MemoryStore final : public Store {
   Result<int64_t> AcceptEvent(const std::string& source, int64_t event_id, const std::string& event_date,
                               const std::optional<SeriesRecord>& queue) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     if (events_.count({source, event_id})) {
       return Status::InvalidArgument(
           fmt::format("event {} of {} was accepted already", event_id, SanitizeUtf8(source)));
@@ -415,6 +433,7 @@ class MemoryStore final : public Store {
 
   Result<int64_t> QueueSeries(const SeriesRecord& s) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     return InsertSeries(s);
   }
 
@@ -422,6 +441,7 @@ class MemoryStore final : public Store {
     Status valid = ValidSeries(s);
     if (!valid.ok()) return valid;
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     SeriesRecord* r = FindSeriesById(s.id);
     if (!r) return Status::NotFound(fmt::format("no series {}", s.id));
     r->state = s.state;
@@ -470,6 +490,7 @@ class MemoryStore final : public Store {
     Status valid = ValidSeriesCheck(c);
     if (!valid.ok()) return valid;
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     if (!FindSeriesById(c.series)) return Status::NotFound(fmt::format("no series {}", c.series));
     // Keyed in the order LoadSeriesChecks gives: pending before final.
     checks_[{c.series, c.patch_id, c.phase != "pending", c.phase, c.context}] = c;
@@ -490,6 +511,7 @@ class MemoryStore final : public Store {
     Status valid = ValidSeriesMail(m);
     if (!valid.ok()) return valid;
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     if (!FindSeriesById(m.series)) return Status::NotFound(fmt::format("no series {}", m.series));
     mails_[m.series] = m;
     return Status::OK();
@@ -504,6 +526,7 @@ class MemoryStore final : public Store {
 
   Status SetBaseline(const std::string& key, const std::string& commit, int64_t run_id) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
     if (!Find(run_id)) return Status::InvalidArgument(fmt::format("no run {}", run_id));
     baselines_[{key, commit}] = run_id;
     return Status::OK();
@@ -576,6 +599,7 @@ class MemoryStore final : public Store {
   std::mutex mu_;
   std::map<int64_t, Environment> environments_;
   std::map<std::string, int64_t> by_fingerprint_;
+  int64_t version_ = 0;  // DataVersion: one more with each write (a refused one too: harmless for a cache)
   std::vector<StoredRun> runs_;  // runs_[i] has id i + 1
   struct StoredSighting {
     model::CrashSighting sighting;  // with its text

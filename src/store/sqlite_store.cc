@@ -737,6 +737,17 @@ Result<std::vector<RunRecord>> SqliteStore::ListRuns(const RunQuery& query) {
   return out;
 }
 
+Result<int64_t> SqliteStore::DataVersion() {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Changes when another connection commits; with total_changes() this
+  // connection's own writes count too.
+  auto q = db_->Prepare("PRAGMA data_version");
+  if (!q.ok()) return q.status();
+  Status st;
+  if (!q->Next(&st)) return st.ok() ? Status::Internal("PRAGMA data_version returned no row") : st;
+  return q->Int(0) * 1'000'000'007LL + sqlite3_total_changes(db_->raw());
+}
+
 Result<int64_t> SqliteStore::CountRuns(const RunQuery& query) {
   std::lock_guard<std::mutex> lock(mu_);
   // (?2, ListRuns' limit, is left out: numbered parameters may have gaps.)

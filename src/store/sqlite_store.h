@@ -40,6 +40,7 @@ class SqliteStore final : public Store {
   using Store::ListRuns;
   Result<std::vector<model::RunRecord>> ListRuns(const RunQuery& query) override;
   Result<int64_t> CountRuns(const RunQuery& query) override;
+  Result<int64_t> DataVersion() override;
   Result<std::vector<model::AttemptBrief>> LoadAttemptBriefs(const std::vector<int64_t>& run_ids) override;
   Result<std::vector<model::RunAttempt>> LoadTestAttempts(
       const std::string& test_path, int runs, int64_t up_to = 0,

@@ -101,6 +101,9 @@ class Store {
   virtual Result<model::RunRecord> LoadRun(int64_t run_id) = 0;
   // The runs that `query` selects, oldest first.
   virtual Result<std::vector<model::RunRecord>> ListRuns(const RunQuery& query) = 0;
+  // A number that changes whenever something is written to the store
+  // (by this or another process), for a reader that caches what it read.
+  virtual Result<int64_t> DataVersion() = 0;
   // How many runs `query` selects, newest and skip aside.
   virtual Result<int64_t> CountRuns(const RunQuery& query) = 0;
   // Every run, oldest first (plans included).

@@ -1541,8 +1541,11 @@ TEST(StoreSqlite, ReadOnlySeesWhatAWriterCommitsAndWritesNothing) {
   auto reader = Store::OpenReadOnly(db.path());
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   EXPECT_EQ((*reader)->LatestRun().value(), first);
+  int64_t version = (*reader)->DataVersion().value();
+  EXPECT_EQ((*reader)->DataVersion().value(), version);  // reading changes nothing
   // A run the writer records afterwards is seen, attempt by attempt.
   int64_t second = (*writer)->CreateRun(ARun(env)).value();
+  EXPECT_NE((*reader)->DataVersion().value(), version);
   ASSERT_TRUE((*writer)->RecordAttempt(second, Attempt("a:one", "PASS")).ok());
   EXPECT_EQ((*reader)->LatestRun().value(), second);
   EXPECT_EQ((*reader)->LoadAttemptBriefs({second}).value().size(), 1u);

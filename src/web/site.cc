@@ -926,6 +926,23 @@ Result<std::string> Site::Junit(int64_t id) {
 
 // ---- Dispatch ------------------------------------------------------------------
 
+Result<json> Site::Cached(const std::string& key, const std::function<Result<json>()>& compute) {
+  auto version = db_.DataVersion();
+  if (!version.ok()) return version.status();
+  std::string today = Today(o_.today);
+  if (*version != cache_version_ || today != cache_day_) {
+    cache_.clear();
+    cache_version_ = *version;
+    cache_day_ = today;
+  }
+  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  Result<json> d = compute();
+  if (!d.ok()) return d;
+  if (cache_.size() >= 32) cache_.clear();  // a bound on what a worker keeps
+  cache_.emplace(key, *d);
+  return d;
+}
+
 Response Site::Get(const std::string& path, const std::map<std::string, std::string>& query) {
   bool api = path.rfind("/api/v1/", 0) == 0 || path == "/api/v1";
   try {
@@ -958,7 +975,12 @@ Response Site::Dispatch(const std::string& path, const std::map<std::string, std
     }
     return r;
   };
-  auto page = [&](Result<json> d, std::string (Site::*render)(const json&, const Links&)) {
+  // A page's data is kept until the store changes (any write, by any
+  // process): reloading a page, or many visitors on one, reads it once.
+  std::string key = path;
+  for (const auto& [k, v] : query) key += "\n" + k + "=" + v;
+  auto page = [&](auto compute, std::string (Site::*render)(const json&, const Links&)) {
+    Result<json> d = Cached(key, compute);
     if (!d.ok()) return fail(d.status());
     Response r;
     if (api) {
@@ -1007,12 +1029,12 @@ Response Site::Dispatch(const std::string& path, const std::map<std::string, std
     for (const char* k : {"env", "origin", "status"}) {
       if (!param(k).empty()) filters[k] = param(k);
     }
-    return page(RunsData(n, filters), &Site::RunsPage);
+    return page([&] { return RunsData(n, filters); }, &Site::RunsPage);
   }
   if (seg[0] == "runs" && seg.size() >= 2 && seg.size() <= 3) {
     auto id = PositiveId(seg[1], "a run");
     if (!id.ok()) return fail(Status::NotFound(fmt::format("no run {}", seg[1])));
-    if (seg.size() == 2) return page(RunData(*id), &Site::RunPage);
+    if (seg.size() == 2) return page([&] { return RunData(*id); }, &Site::RunPage);
     if (api) return fail(Status::NotFound("no such page"));
     if (seg[2] == "console.txt") {
       auto text = Console(*id);
@@ -1058,28 +1080,28 @@ Response Site::Dispatch(const std::string& path, const std::map<std::string, std
   if (seg.size() == 1 && seg[0] == "tests") {
     std::string p = param("path");
     if (p.empty()) return fail(Status::InvalidArgument("which test? /tests?path=COLLECTION:TEST"));
-    return page(TestData(p), &Site::TestPage);
+    return page([&] { return TestData(p); }, &Site::TestPage);
   }
-  if (seg.size() == 1 && seg[0] == "flakes") return page(FlakesData(), &Site::FlakesPage);
-  if (seg.size() == 1 && seg[0] == "crashes") return page(CrashesData(), &Site::CrashesPage);
+  if (seg.size() == 1 && seg[0] == "flakes") return page([&] { return FlakesData(); }, &Site::FlakesPage);
+  if (seg.size() == 1 && seg[0] == "crashes") return page([&] { return CrashesData(); }, &Site::CrashesPage);
   if (seg[0] == "builds" && seg.size() <= 2) {
-    if (seg.size() == 1) return page(BuildsData(), &Site::BuildsPage);
+    if (seg.size() == 1) return page([&] { return BuildsData(); }, &Site::BuildsPage);
     auto id = PositiveId(seg[1], "a build");
     if (!id.ok()) return fail(Status::NotFound(fmt::format("no build {}", seg[1])));
-    return page(BuildData(*id), &Site::BuildPage);
+    return page([&] { return BuildData(*id); }, &Site::BuildPage);
   }
   if (seg[0] == "series" && seg.size() <= 2) {
-    if (seg.size() == 1) return page(SeriesListData(), &Site::SeriesListPage);
+    if (seg.size() == 1) return page([&] { return SeriesListData(); }, &Site::SeriesListPage);
     auto id = PositiveId(seg[1], "a series");
     if (!id.ok()) return fail(Status::NotFound(fmt::format("no series {}", seg[1])));
-    return page(SeriesData(*id), &Site::SeriesPage);
+    return page([&] { return SeriesData(*id); }, &Site::SeriesPage);
   }
   if (seg.size() == 1 && seg[0] == "compare") {
     auto a = PositiveId(param("a"), "a");
     auto b = PositiveId(param("b"), "b");
     if (!a.ok()) return fail(Status::InvalidArgument("compare needs two runs: /compare?a=RUN&b=RUN"));
     if (!b.ok()) return fail(Status::InvalidArgument("compare needs two runs: /compare?a=RUN&b=RUN"));
-    return page(CompareData(*a, *b), &Site::ComparePage);
+    return page([&] { return CompareData(*a, *b); }, &Site::ComparePage);
   }
   return fail(Status::NotFound("no such page"));
 }

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -149,9 +150,16 @@ class Site {
   // Each run's origin: {kind: series|branch, series id, role: tested|base}.
   Result<std::map<int64_t, nlohmann::json>> Origins();
 
+  // The data of `key` (a path and its query) as computed while the store is
+  // at the same DataVersion (and the day the same); computed otherwise.
+  Result<nlohmann::json> Cached(const std::string& key, const std::function<Result<nlohmann::json>()>& compute);
+
   store::Store& db_;
   SiteOptions o_;
   Links server_links_;
+  int64_t cache_version_ = -1;
+  std::string cache_day_;
+  std::map<std::string, nlohmann::json> cache_;  // one Site serves one request at a time
 };
 
 // The stylesheet and the script the pages load (served by the binary).

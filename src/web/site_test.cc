@@ -185,6 +185,17 @@ TEST_F(SiteTest, TheRunsListCountsAndFilters) {
   EXPECT_EQ(manual["total"], 3);
 }
 
+TEST_F(SiteTest, WhatIsKeptIsReadAgainOnceTheStoreChanges) {
+  EXPECT_EQ(json::parse(Get("/api/v1/runs").body)["total"], 3);
+  EXPECT_EQ(json::parse(Get("/api/v1/runs").body)["total"], 3);
+  int64_t id = db_->CreateRun(Run(1)).value();
+  auto j = json::parse(Get("/api/v1/runs").body);
+  EXPECT_EQ(j["total"], 4);
+  EXPECT_EQ(j["runs"][0]["status"], "running");
+  ASSERT_TRUE(db_->FinishRun(id, "PASS", "2026-12-01T10:09:00Z").ok());
+  EXPECT_EQ(json::parse(Get("/api/v1/runs").body)["runs"][0]["status"], "PASS");
+}
+
 TEST_F(SiteTest, BadRequestsAreErrorPagesNotCrashes) {
   EXPECT_EQ(Get("/runs/999").status, 404);
   EXPECT_EQ(Get("/runs/abc").status, 404);
