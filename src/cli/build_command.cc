@@ -21,6 +21,7 @@
 #include "base/json.h"
 #include "base/text.h"
 #include "cli/command.h"
+#include "report/record_json.h"
 #include "sys/cancel.h"
 #include "sys/process.h"
 
@@ -261,28 +262,10 @@ std::string BuildJson(const engine::BuildOutcome& o) {
   nlohmann::json diagnostics = nlohmann::json::array(), fresh = nlohmann::json::array();
   for (const auto& d : o.result.diagnostics) diagnostics.push_back(diag(d));
   for (const auto& d : o.new_diagnostics) fresh.push_back(diag(d));
-  nlohmann::json artifacts = nlohmann::json::parse(b.artifacts_json, nullptr, false);
-  nlohmann::json j = {{"format_version", 1},
-                      {"build", o.build_id},
-                      {"status", b.status},
-                      {"tree", b.tree},
-                      {"commit", b.commit},
-                      {"describe", b.describe},
-                      {"dirty", b.dirty},
-                      {"variant", b.variant},
-                      {"output_dir", b.output_dir},
-                      {"config_hash", b.config_hash},
-                      {"compiler", b.compiler},
-                      {"collections", b.collections},
-                      {"duration_ms", b.duration_ms},
-                      {"steps", b.steps},
-                      {"artifacts", artifacts.is_discarded() ? nlohmann::json::object() : artifacts},
-                      {"config_mismatches", b.config_mismatches},
-                      {"warnings", b.warnings},
-                      {"errors", b.errors},
-                      {"diagnostics_dropped", b.diagnostics_dropped},
-                      {"failure", b.failure},
-                      {"diagnostics", diagnostics}};
+  nlohmann::json j = {{"format_version", 1}};
+  j.update(report::BuildRecordJson(b));
+  j["build"] = o.build_id;
+  j["diagnostics"] = diagnostics;
   if (o.base_build_id > 0) {
     j["compared_to"] = o.base_build_id;
     j["new_warnings"] = fresh;

@@ -23,6 +23,7 @@
 #include "engine/pipeline_config.h"
 #include "engine/verdict.h"
 #include "patchwork/client.h"
+#include "report/record_json.h"
 #include "store/store.h"
 #include "sys/cancel.h"
 #include "sys/file_lock.h"
@@ -314,35 +315,18 @@ int ListSeries(const SeriesFlags& f) {
   for (const auto& s : *list) {
     auto checks = (*db)->LoadSeriesChecks(s.id);
     int posted = 0, total = 0;
-    nlohmann::json cj = nlohmann::json::array();
+    std::vector<model::SeriesCheckRecord> none;
     if (checks.ok()) {
       for (const auto& c : *checks) {
         ++total;
         posted += c.status == "posted";
-        cj.push_back({{"patch", c.patch_id}, {"phase", c.phase}, {"context", c.context}, {"state", c.state},
-                      {"description", c.description}, {"status", c.status}});
       }
     }
     auto mail = (*db)->LoadSeriesMail(s.id);
     if (f.json) {
-      out.push_back({{"id", s.id},
-                     {"source", s.source},
-                     {"series_id", s.series_id},
-                     {"round", s.round},
-                     {"name", s.name},
-                     {"version", s.version},
-                     {"submitter", s.submitter},
-                     {"state", s.state},
-                     {"tree", s.tree},
-                     {"base", s.base_commit},
-                     {"head", s.head_commit},
-                     {"conclusion", s.conclusion},
-                     {"result", nlohmann::json::parse(s.result_json.empty() ? "{}" : s.result_json, nullptr, false)},
-                     {"checks", cj},
-                     {"email", mail.ok() ? nlohmann::json{{"message_id", mail->message_id}, {"status", mail->status}}
-                                         : nlohmann::json()},
-                     {"queued_at", s.queued_at},
-                     {"updated_at", s.updated_at}});
+      std::optional<model::SeriesMailRecord> m;
+      if (mail.ok()) m = *mail;
+      out.push_back(report::SeriesJson(s, checks.ok() ? &checks.value() : &none, &m));
       continue;
     }
     fmt::print("{:>5}  {:<9}  {}  {}{}\n", s.id, s.state,

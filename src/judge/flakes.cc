@@ -146,7 +146,15 @@ std::vector<Series> BuildSeries(const std::vector<RunView>& runs) {
   // hundred thousand points make a flakes page.
   using Key = std::tuple<std::string, std::string, std::string>;
   using View = std::tuple<std::string_view, std::string_view, std::string_view>;
-  std::map<Key, Series, std::less<>> all;
+  struct Less {
+    using is_transparent = void;
+    static View Of(const Key& k) { return View(std::get<0>(k), std::get<1>(k), std::get<2>(k)); }
+    static const View& Of(const View& v) { return v; }
+    bool operator()(const Key& a, const Key& b) const { return Of(a) < Of(b); }
+    bool operator()(const Key& a, const View& b) const { return Of(a) < b; }
+    bool operator()(const View& a, const Key& b) const { return a < Of(b); }
+  };
+  std::map<Key, Series, Less> all;
   auto add = [&](const std::string& test, const std::string& sub, const RunView& r, const std::string& status,
                  bool crash, int64_t duration) {
     auto it = all.find(View(r.env_class, test, sub));

@@ -127,7 +127,7 @@ Result<ExportSummary> ExportHtml(store::Store& db, const ExportOptions& o) {
   if (!builds.ok()) return Named(builds.status(), "the builds");
   VIGIL_WRITE("builds.html", site.BuildsPage(*builds, links(0)));
   for (const auto& b : (*builds)["builds"]) {
-    int64_t id = b["id"].get<int64_t>();
+    int64_t id = b["build"].get<int64_t>();
     auto d = site.BuildData(id);
     if (!d.ok()) return Named(d.status(), fmt::format("build {}", id));
     VIGIL_WRITE(fmt::format("builds/{}.html", id), site.BuildPage(*d, links(1)));

@@ -688,7 +688,7 @@ std::string Site::BuildsPage(const json& d, const Links& links) {
           "<th data-sort=\"num\">Warnings</th><th data-sort=\"num\">Errors</th><th data-sort=\"num\">Duration</th>"
           "<th>Started</th></tr></thead><tbody>");
     for (const json& b : builds) {
-      int64_t id = Int(b, "id");
+      int64_t id = Int(b, "build");
       h.Open("tr", {"class", "row-" + StatusClass(Str(b, "status") == "built" ? "PASS" : "FAIL")});
       h.Open("td", {"data-v", std::to_string(id)}).Link(links.Build(id), std::to_string(id)).Close("td");
       h.Element("td", Str(b, "status"), {"class", "bstatus " + StatusClass(Str(b, "status") == "built" ? "PASS" : "FAIL")});
@@ -709,7 +709,7 @@ std::string Site::BuildsPage(const json& d, const Links& links) {
 std::string Site::BuildPage(const json& d, const Links& links) {
   Html h;
   const json& b = d.contains("build") ? d["build"] : json();
-  int64_t id = Int(b, "id");
+  int64_t id = Int(b, "build");
   h.Element("h1", fmt::format("Build {}: {}", id, Str(b, "status")));
   if (!Str(b, "failure").empty()) h.Element("p", Str(b, "failure"), {"class", "error"});
   std::string mismatches;
@@ -809,8 +809,8 @@ std::string Site::SeriesPage(const json& d, const Links& links) {
                 {"version", Str(d, "version")},
                 {"submitter", Str(d, "submitter")},
                 {"tree", Str(d, "tree")},
-                {"base", Str(d, "base_commit")},
-                {"head", Str(d, "head_commit")},
+                {"base", Str(d, "base")},
+                {"head", Str(d, "head")},
                 {"queued", Str(d, "queued_at")},
                 {"updated", Str(d, "updated_at")}});
   if (!Arr(d, "passes").empty()) {
@@ -857,7 +857,7 @@ std::string Site::SeriesPage(const json& d, const Links& links) {
   for (const json& p : Arr(d, "patches")) patch_rows(Int(p, "id"), Str(p, "name"));
   while (!checks.empty()) patch_rows(checks.begin()->first, fmt::format("patch {}", checks.begin()->first));
   h.Close("table");
-  if (d.contains("email")) {
+  if (d.contains("email") && d["email"].is_object()) {
     const json& m = d["email"];
     h.Element("p", fmt::format("E-mail {}: {} ({})", Str(m, "message_id"), Str(m, "status"), Str(m, "updated_at")));
   }

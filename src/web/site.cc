@@ -19,6 +19,7 @@
 #include "judge/render.h"
 #include "kbuild/diagnostics.h"
 #include "report/judgement_report.h"
+#include "report/record_json.h"
 #include "web/html.h"
 
 namespace vigil::web {
@@ -697,29 +698,6 @@ Result<json> Site::CrashesData() {
 
 namespace {
 
-json BuildJson(const model::BuildRecord& b) {
-  return {{"id", b.id},
-          {"started_at", b.started_at},
-          {"finished_at", b.finished_at},
-          {"status", b.status},
-          {"tree", b.tree},
-          {"commit", b.commit},
-          {"describe", b.describe},
-          {"dirty", b.dirty},
-          {"variant", b.variant},
-          {"config_hash", b.config_hash},
-          {"compiler", b.compiler},
-          {"collections", b.collections},
-          {"duration_ms", b.duration_ms},
-          {"steps", b.steps},
-          {"warnings", b.warnings},
-          {"errors", b.errors},
-          {"config_mismatches", b.config_mismatches},
-          {"failure", b.failure},
-          {"host", b.host},
-          {"command", b.command}};
-}
-
 json DiagnosticJson(const model::BuildDiagnosticRecord& d) {
   return {{"tool", d.tool},         {"file", d.file},   {"line", d.line},         {"column", d.column},
           {"severity", d.severity}, {"message", d.message}, {"flag", d.flag}, {"function", d.function},
@@ -734,7 +712,7 @@ Result<json> Site::BuildsData() {
   auto builds = db_.ListBuilds(q);
   if (!builds.ok()) return builds.status();
   json list = json::array();
-  for (const auto& b : *builds) list.push_back(BuildJson(b));
+  for (const auto& b : *builds) list.push_back(report::BuildRecordJson(b));
   return json{{"format_version", 1}, {"builds", list}};
 }
 
@@ -743,7 +721,7 @@ Result<json> Site::BuildData(int64_t id) {
   if (!b.ok()) return b.status();
   auto diags = db_.LoadBuildDiagnostics(id);
   if (!diags.ok()) return diags.status();
-  json out = {{"format_version", 1}, {"build", BuildJson(*b)}, {"diagnostics", json::array()}};
+  json out = {{"format_version", 1}, {"build", report::BuildRecordJson(*b)}, {"diagnostics", json::array()}};
   const size_t kMax = 2000;
   for (size_t i = 0; i < diags->size() && i < kMax; ++i) out["diagnostics"].push_back(DiagnosticJson((*diags)[i]));
   out["diagnostics_cut"] = diags->size() > kMax;
@@ -785,20 +763,7 @@ Result<json> Site::SeriesListData() {
   auto list = db_.ListSeries(q);
   if (!list.ok()) return list.status();
   json out = json::array();
-  for (const auto& s : *list) {
-    out.push_back({{"id", s.id},
-                   {"source", s.source},
-                   {"series_id", s.series_id},
-                   {"round", s.round},
-                   {"name", s.name},
-                   {"version", s.version},
-                   {"submitter", s.submitter},
-                   {"state", s.state},
-                   {"tree", s.tree},
-                   {"conclusion", s.conclusion},
-                   {"queued_at", s.queued_at},
-                   {"updated_at", s.updated_at}});
-  }
+  for (const auto& s : *list) out.push_back(report::SeriesJson(s));
   return json{{"format_version", 1}, {"series", out}};
 }
 
@@ -807,21 +772,12 @@ Result<json> Site::SeriesData(int64_t id) {
   if (!s.ok()) return s.status();
   auto checks = db_.LoadSeriesChecks(id);
   if (!checks.ok()) return checks.status();
-  json out = {{"format_version", 1},
-              {"id", s->id},
-              {"source", s->source},
-              {"series_id", s->series_id},
-              {"round", s->round},
-              {"name", s->name},
-              {"version", s->version},
-              {"submitter", s->submitter},
-              {"state", s->state},
-              {"tree", s->tree},
-              {"base_commit", s->base_commit},
-              {"head_commit", s->head_commit},
-              {"conclusion", s->conclusion},
-              {"queued_at", s->queued_at},
-              {"updated_at", s->updated_at}};
+  auto mail = db_.LoadSeriesMail(id);
+  if (!mail.ok() && mail.status().code() != Status::Code::kNotFound) return mail.status();
+  std::optional<model::SeriesMailRecord> m;
+  if (mail.ok()) m = *mail;
+  json out = report::SeriesJson(*s, &checks.value(), &m);
+  out["format_version"] = 1;
   json patches = json::array();
   json sj = json::parse(s->series_json, nullptr, false);
   if (sj.is_object() && sj.contains("patches") && sj["patches"].is_array()) {
@@ -834,17 +790,6 @@ Result<json> Site::SeriesData(int64_t id) {
     }
   }
   out["patches"] = patches;
-  json cj = json::array();
-  for (const auto& c : *checks) {
-    cj.push_back({{"patch", c.patch_id},   {"phase", c.phase},       {"context", c.context},
-                  {"state", c.state},      {"description", c.description}, {"target_url", c.target_url},
-                  {"status", c.status},    {"posted_at", c.posted_at}});
-  }
-  out["checks"] = cj;
-  auto mail = db_.LoadSeriesMail(id);
-  if (mail.ok()) {
-    out["email"] = {{"message_id", mail->message_id}, {"status", mail->status}, {"updated_at", mail->updated_at}};
-  }
   json r = json::parse(s->result_json, nullptr, false);
   json passes = json::array();
   auto num = [](const json& o, const char* k) -> int64_t {

@@ -93,7 +93,7 @@ last=$(sqlite3 "$DB" 'select max(id) from runs')
 # Serve on a free loopback port.
 "$VIGIL" serve --db "$DB" --listen 127.0.0.1:0 > "$TMP/serve.out" 2> "$TMP/serve.err" &
 SERVE=$!
-trap 'kill $SERVE 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'kill $SERVE 2>/dev/null || true; rm -rf "$TMP"' EXIT
 for _ in $(seq 100); do grep -q 'http://' "$TMP/serve.err" && break; sleep 0.1; done
 URL=$(grep -o 'http://[0-9.:]*' "$TMP/serve.err" | head -n 1)
 [ -n "$URL" ] && pass "vigil serve listens on loopback: $URL" || { fail "vigil serve did not start: $(cat "$TMP/serve.err")"; finish; }
