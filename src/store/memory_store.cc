@@ -569,6 +569,7 @@ class MemoryStore final : public Store {
     }
     if (query.ids && std::find(query.ids->begin(), query.ids->end(), r.id) == query.ids->end()) return false;
     if (std::find(query.exclude.begin(), query.exclude.end(), r.id) != query.exclude.end()) return false;
+    if (query.build_id > 0 && r.build_id != query.build_id) return false;
     if (query.statuses &&
         std::find(query.statuses->begin(), query.statuses->end(), r.status) == query.statuses->end()) {
       return false;

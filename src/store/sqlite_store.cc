@@ -1,6 +1,7 @@
 #include "store/sqlite_store.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <string_view>
@@ -701,6 +702,7 @@ std::string RunWhere(const RunQuery& query) {
   }
   if (query.ids) sql += " AND id IN (" + IdList(*query.ids) + ")";
   if (!query.exclude.empty()) sql += " AND id NOT IN (" + IdList(query.exclude) + ")";
+  if (query.build_id > 0) sql += fmt::format(" AND build_id = {}", query.build_id);
   if (query.statuses) {
     std::string any;
     for (size_t i = 0; i < query.statuses->size(); ++i) {
@@ -716,6 +718,71 @@ void BindRunQuery(Statement& q, const RunQuery& query) {
   if (query.statuses) {
     for (size_t i = 0; i < query.statuses->size(); ++i) q.Bind(static_cast<int>(i) + 3, (*query.statuses)[i]);
   }
+}
+
+}  // namespace
+
+namespace {
+
+// The columns of an attempt both attempt reads select, in this order.
+constexpr const char* kAttemptColumns =
+    "a.attempt, a.status, a.exit_code, a.signal, a.timed_out, a.duration_ms, a.started_at, a.output_bytes, "
+    "a.environment_issues_json, a.subtests_dropped, a.interrupted";
+
+// kAttemptColumns from column `c` of `q` on.
+void AttemptFromRow(const Statement& q, int c, AttemptRecord* a) {
+  a->attempt = static_cast<int>(q.Int(c));
+  a->status = q.Text(c + 1);
+  if (!q.IsNull(c + 2)) a->exit_code = static_cast<int>(q.Int(c + 2));
+  a->signal = static_cast<int>(q.Int(c + 3));
+  a->timed_out = q.Int(c + 4) != 0;
+  a->duration_ms = q.Int(c + 5);
+  a->started_at = q.Text(c + 6);
+  a->output_bytes = static_cast<uint64_t>(q.Int(c + 7));
+  nlohmann::json env = nlohmann::json::parse(q.Text(c + 8), nullptr, false);
+  if (env.is_array()) {
+    for (const auto& e : env) {
+      if (e.is_string()) a->environment_issues.push_back(e.get<std::string>());
+    }
+  }
+  a->subtests_dropped = q.Int(c + 9);
+  a->interrupted = q.Int(c + 10) != 0;
+}
+
+// The subtests and kernel reports (with their texts and the outputs when
+// `with_output`) of the attempts in `index` (attempt id -> its record), one
+// query each over the attempts `a` that `where` selects (its ?1 bound to
+// `arg`, when given), not one per attempt.
+Status AttachDetails(Database& db, const std::string& where, std::optional<int64_t> arg,
+                     const std::map<int64_t, AttemptRecord*>& index, bool with_output) {
+  auto run = [&](const std::string& sql, const std::function<void(const Statement&, AttemptRecord*)>& take) {
+    auto q = db.Prepare(sql);
+    if (!q.ok()) return q.status();
+    if (arg) q->Bind(1, *arg);
+    Status st;
+    while (q->Next(&st)) {
+      auto it = index.find(q->Int(0));
+      if (it != index.end()) take(*q, it->second);
+    }
+    return st;
+  };
+  Status st = run("SELECT s.attempt_id, s.path, s.status, s.duration_ms FROM subtests s JOIN attempts a ON "
+                  "s.attempt_id = a.id " + where + " ORDER BY s.attempt_id, s.id",
+                  [](const Statement& q, AttemptRecord* a) {
+                    SubtestRecord sub{q.Text(1), q.Text(2), std::nullopt};
+                    if (!q.IsNull(3)) sub.duration_ms = q.Int(3);
+                    a->subtests.push_back(std::move(sub));
+                  });
+  if (!st.ok()) return st;
+  st = run(std::string("SELECT c.attempt_id, c.type, c.title, c.fatal, c.fingerprint, c.guilty, ") +
+               (with_output ? "c.text" : "''") + " FROM crashes c JOIN attempts a ON c.attempt_id = a.id " + where +
+               " ORDER BY c.attempt_id, c.id",
+           [](const Statement& q, AttemptRecord* a) {
+             a->crashes.push_back({q.Text(1), q.Text(2), q.Int(3) != 0, q.Text(4), q.Text(5), q.Text(6)});
+           });
+  if (!st.ok() || !with_output) return st;
+  return run("SELECT l.attempt_id, l.output FROM logs l JOIN attempts a ON l.attempt_id = a.id " + where,
+             [](const Statement& q, AttemptRecord* a) { a->output = q.Text(1); });
 }
 
 }  // namespace
@@ -801,62 +868,38 @@ Result<std::vector<model::RunAttempt>> SqliteStore::LoadTestAttempts(
   Status st;
   while (t->Next(&st)) tests.emplace_back(t->Int(0), t->Int(1));
   if (!st.ok()) return st;
-  std::reverse(tests.begin(), tests.end());
-  auto q = db_->Prepare(
-      "SELECT a.id, a.attempt, a.status, a.exit_code, a.signal, a.timed_out, a.duration_ms, a.started_at, "
-      "a.output_bytes, a.environment_issues_json, a.subtests_dropped, a.interrupted FROM attempts a "
-      "WHERE a.test_id = ? ORDER BY a.id");
-  if (!q.ok()) return q.status();
-  auto subs = db_->Prepare("SELECT path, status, duration_ms FROM subtests WHERE attempt_id = ? ORDER BY id");
-  if (!subs.ok()) return subs.status();
-  auto crashes = db_->Prepare("SELECT type, title, fatal, fingerprint, guilty FROM crashes WHERE attempt_id = ? ORDER BY id");
-  if (!crashes.ok()) return crashes.status();
-  std::vector<model::RunAttempt> out;
-  for (const auto& [test_id, run_id] : tests) {
-    q->Reset();
-    q->Bind(1, test_id);
-    while (q->Next(&st)) {
-      model::RunAttempt ra;
-      ra.run_id = run_id;
-      AttemptRecord& a = ra.attempt;
-      int64_t attempt_id = q->Int(0);
-      a.test_path = test_path;
-      a.attempt = static_cast<int>(q->Int(1));
-      a.status = q->Text(2);
-      if (!q->IsNull(3)) a.exit_code = static_cast<int>(q->Int(3));
-      a.signal = static_cast<int>(q->Int(4));
-      a.timed_out = q->Int(5) != 0;
-      a.duration_ms = q->Int(6);
-      a.started_at = q->Text(7);
-      a.output_bytes = static_cast<uint64_t>(q->Int(8));
-      nlohmann::json env = nlohmann::json::parse(q->Text(9), nullptr, false);
-      if (env.is_array()) {
-        for (const auto& e : env) {
-          if (e.is_string()) a.environment_issues.push_back(e.get<std::string>());
-        }
-      }
-      a.subtests_dropped = q->Int(10);
-      a.interrupted = q->Int(11) != 0;
-      subs->Reset();
-      subs->Bind(1, attempt_id);
-      Status sst;
-      while (subs->Next(&sst)) {
-        SubtestRecord sub{subs->Text(0), subs->Text(1), std::nullopt};
-        if (!subs->IsNull(2)) sub.duration_ms = subs->Int(2);
-        a.subtests.push_back(std::move(sub));
-      }
-      if (!sst.ok()) return sst;
-      crashes->Reset();
-      crashes->Bind(1, attempt_id);
-      while (crashes->Next(&sst)) {
-        a.crashes.push_back({crashes->Text(0), crashes->Text(1), crashes->Int(2) != 0, crashes->Text(3),
-                             crashes->Text(4), std::string()});
-      }
-      if (!sst.ok()) return sst;
-      out.push_back(std::move(ra));
-    }
-    if (!st.ok()) return st;
+  if (tests.empty()) return std::vector<model::RunAttempt>();
+  // The oldest run first; within a run, the attempts as recorded.
+  std::map<int64_t, std::pair<size_t, int64_t>> run_of;  // test id -> (position, run id)
+  std::vector<int64_t> test_ids;
+  for (size_t i = 0; i < tests.size(); ++i) {
+    run_of[tests[i].first] = {tests.size() - 1 - i, tests[i].second};
+    test_ids.push_back(tests[i].first);
   }
+  const std::string where = "WHERE a.test_id IN (" + IdList(test_ids) + ")";
+  auto q = db_->Prepare(std::string("SELECT a.id, a.test_id, ") + kAttemptColumns + " FROM attempts a " + where +
+                        " ORDER BY a.id");
+  if (!q.ok()) return q.status();
+  std::vector<std::pair<size_t, model::RunAttempt>> rows;
+  std::vector<int64_t> ids;
+  while (q->Next(&st)) {
+    auto [position, run_id] = run_of.at(q->Int(1));
+    model::RunAttempt ra;
+    ra.run_id = run_id;
+    ra.attempt.test_path = test_path;
+    AttemptFromRow(*q, 2, &ra.attempt);
+    ids.push_back(q->Int(0));
+    rows.emplace_back(position, std::move(ra));
+  }
+  if (!st.ok()) return st;
+  std::map<int64_t, AttemptRecord*> index;
+  for (size_t i = 0; i < rows.size(); ++i) index[ids[i]] = &rows[i].second.attempt;
+  st = AttachDetails(*db_, where, std::nullopt, index, false);
+  if (!st.ok()) return st;
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::vector<model::RunAttempt> out;
+  out.reserve(rows.size());
+  for (auto& [position, ra] : rows) out.push_back(std::move(ra));
   return out;
 }
 
@@ -934,80 +977,25 @@ Result<int64_t> SqliteStore::LatestRun() {
 
 Result<std::vector<AttemptRecord>> SqliteStore::LoadAttempts(int64_t run_id, bool with_output) {
   std::lock_guard<std::mutex> lock(mu_);
-  // Three queries for the whole run (attempts, then all their subtests, then
-  // all their kernel reports, each in attempt order), not three per attempt.
-  auto q = db_->Prepare(
-      "SELECT a.id, t.path, a.attempt, a.status, a.exit_code, a.signal, a.timed_out, a.duration_ms, a.started_at, "
-      "a.output_bytes, a.environment_issues_json, a.subtests_dropped, a.interrupted FROM attempts a JOIN tests t ON a.test_id = t.id "
-      "WHERE t.run_id = ? ORDER BY a.id");
+  auto q = db_->Prepare(std::string("SELECT a.id, t.path, ") + kAttemptColumns +
+                        " FROM attempts a JOIN tests t ON a.test_id = t.id WHERE t.run_id = ? ORDER BY a.id");
   if (!q.ok()) return q.status();
   q->Bind(1, run_id);
   std::vector<AttemptRecord> out;
-  std::map<int64_t, size_t> index;  // attempt id -> out[i]
+  std::vector<int64_t> ids;
   Status st;
   while (q->Next(&st)) {
-    AttemptRecord a;
-    int64_t attempt_id = q->Int(0);
+    AttemptRecord& a = out.emplace_back();
+    ids.push_back(q->Int(0));
     a.test_path = q->Text(1);
-    a.attempt = static_cast<int>(q->Int(2));
-    a.status = q->Text(3);
-    if (!q->IsNull(4)) a.exit_code = static_cast<int>(q->Int(4));
-    a.signal = static_cast<int>(q->Int(5));
-    a.timed_out = q->Int(6) != 0;
-    a.duration_ms = q->Int(7);
-    a.started_at = q->Text(8);
-    a.output_bytes = static_cast<uint64_t>(q->Int(9));
-    a.subtests_dropped = q->Int(11);
-    a.interrupted = q->Int(12) != 0;
-    nlohmann::json env = nlohmann::json::parse(q->Text(10), nullptr, false);
-    if (env.is_array()) {
-      for (const auto& e : env) {
-        if (e.is_string()) a.environment_issues.push_back(e.get<std::string>());
-      }
-    }
-    index[attempt_id] = out.size();
-    out.push_back(std::move(a));
+    AttemptFromRow(*q, 2, &a);
   }
   if (!st.ok()) return st;
   if (out.empty()) return out;
-  auto subs = db_->Prepare(
-      "SELECT s.attempt_id, s.path, s.status, s.duration_ms FROM subtests s JOIN attempts a ON s.attempt_id = a.id "
-      "JOIN tests t ON a.test_id = t.id WHERE t.run_id = ? ORDER BY s.attempt_id, s.id");
-  if (!subs.ok()) return subs.status();
-  subs->Bind(1, run_id);
-  while (subs->Next(&st)) {
-    auto it = index.find(subs->Int(0));
-    if (it == index.end()) continue;
-    SubtestRecord sub{subs->Text(1), subs->Text(2), std::nullopt};
-    if (!subs->IsNull(3)) sub.duration_ms = subs->Int(3);
-    out[it->second].subtests.push_back(std::move(sub));
-  }
+  std::map<int64_t, AttemptRecord*> index;
+  for (size_t i = 0; i < out.size(); ++i) index[ids[i]] = &out[i];
+  st = AttachDetails(*db_, "JOIN tests t ON a.test_id = t.id WHERE t.run_id = ?1", run_id, index, with_output);
   if (!st.ok()) return st;
-  auto crashes = db_->Prepare(std::string("SELECT c.attempt_id, c.type, c.title, c.fatal, c.fingerprint, c.guilty, ") +
-                              (with_output ? "c.text" : "''") +
-                              " FROM crashes c JOIN attempts a ON c.attempt_id = a.id JOIN tests t ON a.test_id = t.id "
-                              "WHERE t.run_id = ? ORDER BY c.attempt_id, c.id");
-  if (!crashes.ok()) return crashes.status();
-  crashes->Bind(1, run_id);
-  while (crashes->Next(&st)) {
-    auto it = index.find(crashes->Int(0));
-    if (it == index.end()) continue;
-    out[it->second].crashes.push_back({crashes->Text(1), crashes->Text(2), crashes->Int(3) != 0, crashes->Text(4),
-                                       crashes->Text(5), crashes->Text(6)});
-  }
-  if (!st.ok()) return st;
-  if (with_output) {
-    auto log = db_->Prepare(
-        "SELECT l.attempt_id, l.output FROM logs l JOIN attempts a ON l.attempt_id = a.id JOIN tests t ON "
-        "a.test_id = t.id WHERE t.run_id = ?");
-    if (!log.ok()) return log.status();
-    log->Bind(1, run_id);
-    while (log->Next(&st)) {
-      auto it = index.find(log->Int(0));
-      if (it != index.end()) out[it->second].output = log->Text(1);
-    }
-    if (!st.ok()) return st;
-  }
   return out;
 }
 

@@ -38,6 +38,7 @@ struct RunQuery {
   std::optional<std::vector<std::string>> statuses;
   std::optional<std::vector<int64_t>> ids;  // only these runs; unset = any
   std::vector<int64_t> exclude;             // never these runs
+  int64_t build_id = 0;                     // only the runs that booted this build; 0 = any
   bool plans = true;                        // false: the runs come without their plans (faster)
 };
 

@@ -982,6 +982,11 @@ TEST_P(StoreConformance, RunsKeepTheBuildTheyBooted) {
   ASSERT_EQ(runs->size(), 3u);
   EXPECT_EQ((*runs)[0].build_id, build);
   EXPECT_EQ((*runs)[1].build_id, 0);
+  RunQuery by_build;
+  by_build.build_id = build;
+  EXPECT_EQ(Ids(store().ListRuns(by_build)), std::vector<int64_t>{with});
+  by_build.build_id = 99;
+  EXPECT_EQ(Ids(store().ListRuns(by_build)), std::vector<int64_t>{});
   // Finishing and claiming keep it.
   ASSERT_TRUE(store().FinishRun(with, "PASS", "t").ok());
   ASSERT_TRUE(store().ClaimRun(with, "", "h 1 2").value());

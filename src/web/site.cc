@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "base/clock.h"
 #include "base/hash.h"
 #include "base/json.h"
 #include "base/text.h"
@@ -106,15 +107,8 @@ std::string OutputTail(const std::string& output, size_t cap, bool* cut) {
   return plain.substr(from);
 }
 
-std::string Today(const std::string& today) {
-  if (!today.empty()) return today;
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-  return buf;
-}
+// SiteOptions::today, else today (UTC).
+std::string Today(const std::string& today) { return today.empty() ? TodayUtc() : today; }
 
 Result<int64_t> PositiveId(const std::string& s, const char* what) {
   if (s.empty() || s.size() > 18 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
@@ -747,12 +741,12 @@ Result<json> Site::BuildData(int64_t id) {
   }
   // The runs that booted it.
   store::RunQuery rq;
+  rq.build_id = id;
+  rq.plans = false;
   auto runs = db_.ListRuns(rq);
   if (!runs.ok()) return runs.status();
   json booted = json::array();
-  for (const auto& r : *runs) {
-    if (r.build_id == id) booted.push_back(r.id);
-  }
+  for (const auto& r : *runs) booted.push_back(r.id);
   out["runs"] = booted;
   return out;
 }
