@@ -3,7 +3,7 @@
 # KTAP (kunit_tool's test_data, vigil's golden kselftest logs) or, with KIND
 # "console", the recorded kernel consoles of tests/console/corpus. Exits
 # non-zero on any crash, leak, sanitizer report or timeout the fuzzer finds.
-#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel|known_issues|diagnostics|kconfig|patchwork|mail|web]
+#   fuzz/run.sh FUZZER [SECONDS] [ktap|console|channel|known_issues|diagnostics|kconfig|patchwork|mail|web|summary]
 set -euo pipefail
 fuzzer=$1
 seconds=${2:-60}
@@ -50,6 +50,11 @@ elif [ "$kind" = mail ]; then
   # Subjects, names and bodies as Patchwork and test output bring them.
   printf 'J\xc3\xb6rg M\xc3\xbcller\\ci@example.org\\[PATCH net-next v2 0/3] mptcp: r\xc3\xa9parer\\x\r\nBcc: evil\\20261205.cover@example.org\\X-Vigil-Series\\42\\# selftests: net/mptcp: mptcp_join.sh\nnot ok 1 test\n.\n' > "$corpus/reply"
   printf '"Doe, Jane" =?UTF-8?B?ZXZpbA==?=\\\x00\x1b[31m\\%s\\\\\\%s\n' "$(head -c 1200 /dev/zero | tr '\0' x)" "$(head -c 1500 /dev/zero | tr '\0' y)" > "$corpus/long"
+elif [ "$kind" = summary ]; then
+  corpus="$VIGIL_BUILD/fuzz-corpus-summary"
+  mkdir -p "$corpus"
+  # Packed subtest verdicts as the store keeps them: path, status, duration.
+  printf '\x05first\x04PASS\x01\x0a\x0dgroup > inner\x05FLAKY\x00' > "$corpus/packed"
 elif [ "$kind" = web ]; then
   corpus="$VIGIL_BUILD/fuzz-corpus-web"
   mkdir -p "$corpus"

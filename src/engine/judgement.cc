@@ -41,12 +41,11 @@ Result<int64_t> AutoBaselineOf(store::Store& db, const judge::RunView& run) {
 }  // namespace
 
 Result<judge::FlakesTable> Flakes(store::Store& db, const FlakesQuery& q) {
-  auto history = judge::LoadHistory(db, 0, q.window);
-  if (!history.ok()) return history.status();
   judge::FlakesTable t;
   t.window = q.window;
-  t.runs = history->size();
-  for (const judge::Series& s : judge::BuildSeries(history.value())) {
+  auto series = judge::LoadSeries(db, 0, q.window, &t.runs);
+  if (!series.ok()) return series.status();
+  for (const judge::Series& s : series.value()) {
     if (!q.env.empty() && s.env.find(q.env) == std::string::npos && fnmatch(q.env.c_str(), s.env.c_str(), 0) != 0) {
       continue;
     }

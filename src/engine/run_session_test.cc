@@ -118,6 +118,9 @@ class DyingStore final : public store::Store {
   Result<std::vector<model::AttemptBrief>> LoadAttemptBriefs(const std::vector<int64_t>& ids) override {
     return inner_->LoadAttemptBriefs(ids);
   }
+  Result<std::vector<model::TestSummary>> LoadTestSummaries(const std::vector<int64_t>& ids) override {
+    return inner_->LoadTestSummaries(ids);
+  }
   Result<std::vector<model::RunAttempt>> LoadTestAttempts(const std::string& path, int runs, int64_t up_to,
                                                           const std::optional<std::vector<int64_t>>& only) override {
     return inner_->LoadTestAttempts(path, runs, up_to, only);

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "model/verdicts.h"
+
 namespace vigil::judge {
 
 const char* FlakeClassName(FlakeClass c) {
@@ -76,7 +78,7 @@ FlakeEntry Classify(const Series& s, const FlakeOptions& o) {
     e.failures += p.kind == Kind::kFail;
     e.retry_flakes += p.retry_flake;
   }
-  if (!s.points.empty()) e.last_status = s.points.back().status;
+  if (!s.points.empty()) e.last_status = std::string(model::StatusName(s.points.back().status));
   e.runs = static_cast<int>(seen.size());
   e.fail_rate = Rate(e.failures, e.runs);
   int flips = 0;
@@ -141,47 +143,104 @@ FlakeEntry Classify(const Series& s, const FlakeOptions& o) {
   return e;
 }
 
+size_t SeriesBuilder::Find(const std::string& env, std::string_view test, std::string_view subtest) {
+  if (last_ != kNone && next_[last_] != kNone) {
+    const Series& s = series_[next_[last_]];
+    if (s.subtest == subtest && s.test == test && s.env == env) return next_[last_];
+  }
+  // The key: each part after its length, so that no bytes in a name (a NUL
+  // included) make two series one. Its memory is reused: a flakes page adds
+  // a few hundred thousand points.
+  key_.clear();
+  for (std::string_view part : {std::string_view(env), test, subtest}) {
+    auto n = static_cast<uint32_t>(part.size());
+    key_.append(reinterpret_cast<const char*>(&n), sizeof n);
+    key_.append(part);
+  }
+  auto it = index_.find(std::string_view(key_));
+  if (it != index_.end()) return it->second;
+  size_t i = series_.size();
+  index_.emplace(key_, i);
+  Series& s = series_.emplace_back();
+  s.test = test;
+  s.subtest = subtest;
+  s.env = env;
+  s.points.reserve(expect_);
+  next_.push_back(kNone);
+  return i;
+}
+
+void SeriesBuilder::Add(const std::string& env, int64_t run_id, std::string_view test, std::string_view subtest,
+                        std::string_view status, bool crash, int64_t duration_ms) {
+  size_t i = Find(env, test, subtest);
+  if (last_ != kNone) next_[last_] = i;
+  last_ = i;
+  Point& p = series_[i].points.emplace_back();
+  p.run_id = run_id;
+  p.status = model::ParseStatus(status);
+  p.kind = KindOf(p.status);
+  p.retry_flake = p.status == model::TestStatus::kFlaky;
+  p.crash = crash;
+  p.duration_ms = duration_ms;
+}
+
+std::vector<Series> SeriesBuilder::Take() {
+  std::vector<size_t> order(series_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const Series& x = series_[a];
+    const Series& y = series_[b];
+    return std::tie(x.env, x.test, x.subtest) < std::tie(y.env, y.test, y.subtest);
+  });
+  std::vector<Series> out;
+  out.reserve(order.size());
+  for (size_t i : order) out.push_back(std::move(series_[i]));
+  series_.clear();
+  index_.clear();
+  next_.clear();
+  last_ = kNone;
+  return out;
+}
+
 std::vector<Series> BuildSeries(const std::vector<RunView>& runs) {
-  // Looked up without building a key of strings for each point: a few
-  // hundred thousand points make a flakes page.
-  using Key = std::tuple<std::string, std::string, std::string>;
-  using View = std::tuple<std::string_view, std::string_view, std::string_view>;
-  struct Less {
-    using is_transparent = void;
-    static View Of(const Key& k) { return View(std::get<0>(k), std::get<1>(k), std::get<2>(k)); }
-    static const View& Of(const View& v) { return v; }
-    bool operator()(const Key& a, const Key& b) const { return Of(a) < Of(b); }
-    bool operator()(const Key& a, const View& b) const { return Of(a) < b; }
-    bool operator()(const View& a, const Key& b) const { return a < Of(b); }
-  };
-  std::map<Key, Series, Less> all;
-  auto add = [&](const std::string& test, const std::string& sub, const RunView& r, const std::string& status,
-                 bool crash, int64_t duration) {
-    auto it = all.find(View(r.env_class, test, sub));
-    if (it == all.end()) {
-      it = all.emplace(Key(r.env_class, test, sub), Series()).first;
-      it->second.test = test;
-      it->second.subtest = sub;
-      it->second.env = r.env_class;
-    }
-    Point& p = it->second.points.emplace_back();
-    p.run_id = r.run.id;
-    p.status = status;
-    p.kind = KindOf(status);
-    p.retry_flake = model::ParseStatus(status) == model::TestStatus::kFlaky;
-    p.crash = crash;
-    p.duration_ms = duration;
-  };
+  SeriesBuilder b;
   for (const RunView& r : runs) {
     for (const auto& [path, t] : r.tests) {
-      add(path, "", r, t.status, !t.crashes.empty(), t.duration_ms);
-      for (const auto& st : t.subtests) add(path, st.path, r, st.status, false, st.duration_ms.value_or(-1));
+      b.Add(r.env_class, r.run.id, path, "", t.status, !t.crashes.empty(), t.duration_ms);
+      for (const auto& st : t.subtests) {
+        b.Add(r.env_class, r.run.id, path, st.path, st.status, false, st.duration_ms.value_or(-1));
+      }
     }
   }
-  std::vector<Series> out;
-  out.reserve(all.size());
-  for (auto& [k, s] : all) out.push_back(std::move(s));
-  return out;
+  return b.Take();
+}
+
+Result<std::vector<Series>> LoadSeries(store::Store& db, int64_t up_to, int window, size_t* runs) {
+  auto listed = HistoryRuns(db, up_to, window, false);
+  if (!listed.ok()) return listed.status();
+  if (runs) *runs = listed->size();
+  std::vector<int64_t> ids;
+  std::map<int64_t, const RunView*> by_id;
+  for (const RunView& r : *listed) {
+    ids.push_back(r.run.id);
+    by_id[r.run.id] = &r;
+  }
+  auto summaries = db.LoadTestSummaries(ids);  // by run, oldest first
+  if (!summaries.ok()) return summaries.status();
+  std::map<std::string, size_t> runs_of_class;
+  for (const RunView& r : *listed) ++runs_of_class[r.env_class];
+  SeriesBuilder b;
+  model::PackedSubtest sub;
+  for (const model::TestSummary& t : *summaries) {
+    const RunView& r = *by_id.at(t.run_id);
+    b.ExpectPoints(runs_of_class[r.env_class]);
+    b.Add(r.env_class, t.run_id, t.test_path, "", t.status, t.crashes > 0, t.duration_ms);
+    model::PackedSubtests subs(t.subtests);
+    while (subs.Next(&sub)) {
+      b.Add(r.env_class, t.run_id, t.test_path, sub.path, sub.status, false, sub.duration_ms.value_or(-1));
+    }
+  }
+  return b.Take();
 }
 
 }  // namespace vigil::judge

@@ -19,7 +19,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "judge/history.h"
@@ -32,7 +35,8 @@ struct Point {
   Kind kind = Kind::kSkip;
   bool retry_flake = false;  // failed, then passed on a retry of the same run
   bool crash = false;        // a kernel report came with it
-  std::string status;
+  // A name vigil never writes is ERROR, as everywhere.
+  model::TestStatus status = model::TestStatus::kSkip;
   int64_t duration_ms = -1;  // -1: unknown
 };
 
@@ -77,8 +81,41 @@ FlakeEntry Classify(const Series& s, const FlakeOptions& o);
 std::vector<bool> QuarantineStates(const Series& s, const FlakeOptions& o, std::string* reason = nullptr,
                                    int64_t* since = nullptr, int* passes_in_row = nullptr);
 
+// Series made point by point, one per (environment class, test, subtest);
+// each series' points are added oldest run first.
+class SeriesBuilder {
+ public:
+  void Add(const std::string& env, int64_t run_id, std::string_view test, std::string_view subtest,
+           std::string_view status, bool crash, int64_t duration_ms);
+  // Room for this many points in each series made from now on.
+  void ExpectPoints(size_t n) { expect_ = n; }
+  // Every series, by environment class, then test, then subtest.
+  std::vector<Series> Take();
+
+ private:
+  static constexpr size_t kNone = ~size_t{0};
+  size_t Find(const std::string& env, std::string_view test, std::string_view subtest);
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, size_t, Hash, std::equal_to<>> index_;
+  std::vector<Series> series_;
+  // The series added after each one the last time: runs record their tests
+  // and subtests in the same order, so the next Add is most often to it.
+  std::vector<size_t> next_;
+  size_t last_ = kNone;
+  size_t expect_ = 0;
+  std::string key_;  // the key of the last lookup, its memory kept
+};
+
 // One series per (test, subtest, environment class) over the runs, oldest
 // run first. Tests and subtests that never ran in a class have no series.
 std::vector<Series> BuildSeries(const std::vector<RunView>& runs);
+
+// BuildSeries of LoadHistory(db, up_to, window), from the tests' summaries
+// (Store::LoadTestSummaries): no subtest row of any attempt is read, and no
+// run is loaded whole. `runs`: how many runs they cover.
+Result<std::vector<Series>> LoadSeries(store::Store& db, int64_t up_to, int window, size_t* runs = nullptr);
 
 }  // namespace vigil::judge

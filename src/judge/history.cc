@@ -85,12 +85,13 @@ Result<RunView> LoadRunView(store::Store& db, int64_t run_id) {
   return BuildView(std::move(run.value()), std::move(env), std::move(attempts.value()));
 }
 
-Result<std::vector<RunView>> LoadHistory(store::Store& db, int64_t up_to, int window) {
+Result<std::vector<RunView>> HistoryRuns(store::Store& db, int64_t up_to, int window, bool plans) {
   std::vector<model::RunRecord> runs;
   std::map<int64_t, model::Environment> envs;  // 0: recorded without one
   if (window <= 0) {
     store::RunQuery q;
     q.up_to = up_to;
+    q.plans = plans;
     auto all = db.ListRuns(q);
     if (!all.ok()) return all.status();
     runs = std::move(all.value());
@@ -114,6 +115,7 @@ Result<std::vector<RunView>> LoadHistory(store::Store& db, int64_t up_to, int wi
       store::RunQuery q;
       q.up_to = up_to;
       q.newest = window;
+      q.plans = plans;
       q.environment_ids = std::move(ids);
       auto some = db.ListRuns(q);
       if (!some.ok()) return some.status();
@@ -123,11 +125,25 @@ Result<std::vector<RunView>> LoadHistory(store::Store& db, int64_t up_to, int wi
               [](const model::RunRecord& a, const model::RunRecord& b) { return a.id < b.id; });
   }
   std::vector<RunView> out;
+  out.reserve(runs.size());
   for (auto& r : runs) {
-    auto attempts = db.LoadAttempts(r.id, false);
+    RunView& v = out.emplace_back();
+    v.env = envs[r.environment_id];
+    v.env_class = EnvClass(v.env);
+    v.run = std::move(r);
+  }
+  return out;
+}
+
+Result<std::vector<RunView>> LoadHistory(store::Store& db, int64_t up_to, int window) {
+  auto runs = HistoryRuns(db, up_to, window);
+  if (!runs.ok()) return runs.status();
+  std::vector<RunView> out;
+  out.reserve(runs->size());
+  for (auto& r : *runs) {
+    auto attempts = db.LoadAttempts(r.run.id, false);
     if (!attempts.ok()) return attempts.status();
-    model::Environment env = envs[r.environment_id];
-    out.push_back(BuildView(std::move(r), std::move(env), std::move(attempts.value())));
+    out.push_back(BuildView(std::move(r.run), std::move(r.env), std::move(attempts.value())));
   }
   return out;
 }

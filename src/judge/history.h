@@ -56,6 +56,9 @@ Result<std::vector<RunView>> LoadClassHistory(store::Store& db, int64_t up_to, i
 // Runs up to `up_to` (inclusive; 0 = all), oldest first; with `window` > 0
 // only the last `window` runs of each environment class are loaded.
 Result<std::vector<RunView>> LoadHistory(store::Store& db, int64_t up_to = 0, int window = 0);
+// The runs LoadHistory loads, with their environments but no tests (and,
+// unless `plans`, no plans).
+Result<std::vector<RunView>> HistoryRuns(store::Store& db, int64_t up_to = 0, int window = 0, bool plans = true);
 
 // "RUN" (a number) or "last"/"latest"; "last~N" is the Nth run before it.
 Result<int64_t> ResolveRun(store::Store& db, const std::string& spec);

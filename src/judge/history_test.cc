@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <map>
+#include <memory>
 #include <set>
+#include <tuple>
 
+#include "judge/flakes.h"
 #include "store/memory_store.h"
 
 namespace vigil::judge {
@@ -101,6 +105,79 @@ TEST(LoadRunView, InterruptedAttemptsAreNoResultAndAnInterruptedRunIsIncomplete)
   ASSERT_TRUE(db->RecordAttempt(id, cut).ok());
   ASSERT_TRUE(db->FinishRun(id, "PASS", "t3").ok());
   EXPECT_TRUE(LoadRunView(*db, id).value().complete());
+}
+
+// The series of every test and subtest, read from the tests' summaries,
+// are those built from the runs loaded whole, in either store, for any
+// window: retries, interrupted attempts, kernel reports, names with any bytes.
+TEST(LoadSeries, TheSameAsBuildSeriesOverLoadHistory) {
+  std::string path = ::testing::TempDir() + "/load-series.db";
+  std::remove(path.c_str());
+  std::unique_ptr<store::Store> stores[2] = {store::NewMemoryStore(), store::Store::Open(path).value()};
+  for (auto& db : stores) {
+    std::vector<int64_t> envs;
+    for (const char* release : {"6.1.0", "6.12.3", ""}) {
+      model::Environment e;
+      e.kernel_release = release;
+      envs.push_back(db->EnsureEnvironment(e).value());
+    }
+    envs.push_back(0);
+    unsigned seed = 7;
+    auto next = [&](unsigned n) { return (seed = seed * 1103515245 + 12345) / 65536 % n; };
+    const char* statuses[] = {"PASS", "FAIL", "SKIP", "TIMEOUT", "XFAIL", "bogus"};
+    for (int i = 0; i < 30; ++i) {
+      model::RunRecord r;
+      r.started_at = "t";
+      r.environment_id = envs[next(envs.size())];
+      int64_t id = db->CreateRun(r).value();
+      for (std::string test : {std::string("c:a"), std::string("c:b\0", 5), std::string("d:<x>")}) {
+        if (next(5) == 0) continue;
+        int attempts = 1 + static_cast<int>(next(3));
+        for (int k = 1; k <= attempts; ++k) {
+          model::AttemptRecord a;
+          a.test_path = test;
+          a.attempt = k;
+          a.status = statuses[next(6)];
+          a.duration_ms = next(1000);
+          a.interrupted = next(7) == 0;
+          if (next(6) == 0) a.crashes.push_back({"BUG", "BUG: t", true, "fp", "g", "x"});
+          for (const char* sub : {"s1", "s2 > in", "s\n3"}) {
+            if (next(4) == 0) continue;
+            model::SubtestRecord st{sub, statuses[next(6)], std::nullopt};
+            if (next(2)) st.duration_ms = next(50);
+            a.subtests.push_back(st);
+          }
+          ASSERT_TRUE(db->RecordAttempt(id, a).ok());
+        }
+      }
+    }
+    for (int64_t up_to : {0, 12, 30}) {
+      for (int window : {0, 1, 5, 30}) {
+        size_t runs = 0;
+        auto fast = LoadSeries(*db, up_to, window, &runs);
+        ASSERT_TRUE(fast.ok()) << fast.status().ToString();
+        auto history = LoadHistory(*db, up_to, window);
+        ASSERT_TRUE(history.ok());
+        EXPECT_EQ(runs, history->size());
+        std::vector<Series> whole = BuildSeries(history.value());
+        ASSERT_EQ(fast->size(), whole.size()) << up_to << " " << window;
+        for (size_t i = 0; i < whole.size(); ++i) {
+          const Series& f = (*fast)[i];
+          const Series& w = whole[i];
+          EXPECT_EQ(std::tie(f.env, f.test, f.subtest), std::tie(w.env, w.test, w.subtest));
+          ASSERT_EQ(f.points.size(), w.points.size()) << w.test << ":" << w.subtest;
+          for (size_t k = 0; k < w.points.size(); ++k) {
+            const Point& p = f.points[k];
+            const Point& q = w.points[k];
+            EXPECT_EQ(std::tie(p.run_id, p.status, p.kind, p.retry_flake, p.crash, p.duration_ms),
+                      std::tie(q.run_id, q.status, q.kind, q.retry_flake, q.crash, q.duration_ms))
+                << w.test << ":" << w.subtest << " point " << k;
+          }
+        }
+      }
+    }
+  }
+  std::remove(path.c_str());
 }
 
 TEST(ResolveRun, StepsBackOverTheRunsBeforeIt) {

@@ -22,8 +22,8 @@ Series Make(const std::string& seq) {
   for (char c : seq) {
     Point p;
     p.run_id = id++;
-    p.status = c == '.' ? "PASS" : c == 'F' ? "FAIL" : c == 'f' ? "FLAKY" : "SKIP";
-    p.kind = KindOf(p.status);
+    p.status = model::ParseStatus(c == '.' ? "PASS" : c == 'F' ? "FAIL" : c == 'f' ? "FLAKY" : "SKIP");
+    p.kind = KindOf(model::StatusName(p.status));
     p.retry_flake = c == 'f';
     s.points.push_back(p);
   }
@@ -31,6 +31,26 @@ Series Make(const std::string& seq) {
 }
 
 FlakeClass ClassOf(const std::string& seq) { return Classify(Make(seq), FlakeOptions{}).cls; }
+
+TEST(KindOf, NamesAndStatusesAgree) {
+  EXPECT_EQ(KindOf("PASS"), Kind::kPass);
+  EXPECT_EQ(KindOf("XFAIL"), Kind::kPass);
+  EXPECT_EQ(KindOf("FLAKY"), Kind::kPass);
+  EXPECT_EQ(KindOf("SKIP"), Kind::kSkip);
+  EXPECT_EQ(KindOf("MISSING"), Kind::kSkip);
+  EXPECT_EQ(KindOf("NO_TESTS"), Kind::kSkip);
+  EXPECT_EQ(KindOf("XPASS"), Kind::kFail);
+  EXPECT_EQ(KindOf("KNOWN"), Kind::kFail);
+  EXPECT_EQ(KindOf("bogus"), Kind::kFail);
+  for (int i = 0; i <= static_cast<int>(model::TestStatus::kKnown); ++i) {
+    auto s = static_cast<model::TestStatus>(i);
+    EXPECT_EQ(KindOf(s), KindOf(model::StatusName(s))) << model::StatusName(s);
+    // A failure as KTAP counts it, unless the judgement turned it to a pass or a skip.
+    if (KindOf(s) != Kind::kSkip && s != model::TestStatus::kFlaky) {
+      EXPECT_EQ(KindOf(s) == Kind::kFail, model::AttemptFailed(model::StatusName(s))) << model::StatusName(s);
+    }
+  }
+}
 
 TEST(Flakes, Rules) {
   EXPECT_EQ(ClassOf(".........."), FlakeClass::kStable);

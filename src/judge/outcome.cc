@@ -1,8 +1,6 @@
 #include "judge/outcome.h"
 
 #include <map>
-#include <string_view>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -10,21 +8,11 @@
 
 namespace vigil::judge {
 
-ktap::Status StatusOf(const std::string& name) {
+ktap::Status StatusOf(std::string_view name) {
   for (int i = 0; i < ktap::kNumStatuses; ++i) {
     if (ktap::StatusName(static_cast<ktap::Status>(i)) == name) return static_cast<ktap::Status>(i);
   }
   return ktap::Status::kError;
-}
-
-std::string FinalStatus(const std::vector<std::string>& statuses) {
-  if (statuses.empty()) return "MISSING";
-  const std::string& last = statuses.back();
-  if (ktap::IsFailure(StatusOf(last))) return last;
-  for (size_t i = 0; i + 1 < statuses.size(); ++i) {
-    if (ktap::IsFailure(StatusOf(statuses[i]))) return "FLAKY";
-  }
-  return last;
 }
 
 std::string FinalStatus(const std::vector<model::AttemptRecord>& attempts) {
@@ -41,42 +29,6 @@ model::TestStatus FinalStatusOf(const std::vector<model::AttemptRecord>& attempt
 bool IsFailureName(const std::string& status) {
   // An empty status (nothing recorded) is no failure; an unknown name is ERROR.
   return !status.empty() && model::IsFailure(model::ParseStatus(status));
-}
-
-std::vector<model::SubtestRecord> SubtestVerdicts(const std::vector<model::AttemptRecord>& attempts) {
-  // FinalStatus of each subtest's statuses, kept as it goes: the last one,
-  // and whether one before it failed. (A flakes page asks this of a few
-  // hundred thousand subtests: no copy of a name but the one returned.)
-  struct Seen {
-    std::string_view last;
-    bool failed_before = false;
-  };
-  std::vector<model::SubtestRecord> out;
-  std::vector<Seen> seen;
-  std::unordered_map<std::string_view, size_t> index;
-  size_t n = 0;
-  for (const auto& a : attempts) n += a.subtests.size();
-  index.reserve(n);
-  out.reserve(attempts.empty() ? 0 : attempts.front().subtests.size());
-  for (const auto& a : attempts) {
-    for (const auto& s : a.subtests) {
-      auto [it, inserted] = index.try_emplace(s.path, out.size());
-      if (inserted) {
-        out.push_back({s.path, "", s.duration_ms});
-        seen.push_back({s.status, false});
-        continue;
-      }
-      Seen& v = seen[it->second];
-      v.failed_before |= ktap::IsFailure(StatusOf(std::string(v.last)));
-      v.last = s.status;
-    }
-  }
-  for (size_t i = 0; i < out.size(); ++i) {
-    const Seen& v = seen[i];
-    bool last_failed = ktap::IsFailure(StatusOf(std::string(v.last)));
-    out[i].status = !last_failed && v.failed_before ? std::string("FLAKY") : std::string(v.last);
-  }
-  return out;
 }
 
 std::vector<size_t> FailingLeafIndexes(const std::vector<model::SubtestRecord>& subtests) {
@@ -106,15 +58,25 @@ std::pair<std::string, std::string> SplitTestPath(const std::string& path) {
   return {p.TestId(), p.subtest()};
 }
 
-Kind KindOf(const std::string& status) {
-  switch (model::ParseStatus(status)) {
+Kind KindOf(model::TestStatus s) {
+  switch (s) {
+    case model::TestStatus::kPass:
+    case model::TestStatus::kXfail:
     case model::TestStatus::kFlaky: return Kind::kPass;
     case model::TestStatus::kSkip:
     case model::TestStatus::kMissing:
     case model::TestStatus::kNoTests: return Kind::kSkip;
-    default: break;
+    // What KTAP calls a failure, and KNOWN (a failure a known issue matched)
+    case model::TestStatus::kFail:
+    case model::TestStatus::kXpass:
+    case model::TestStatus::kTimeout:
+    case model::TestStatus::kError:
+    case model::TestStatus::kCrash:
+    case model::TestStatus::kKnown: return Kind::kFail;
   }
-  return ktap::IsFailure(StatusOf(status)) ? Kind::kFail : Kind::kPass;
+  return Kind::kFail;
 }
+
+Kind KindOf(std::string_view status) { return KindOf(model::ParseStatus(status)); }
 
 }  // namespace vigil::judge

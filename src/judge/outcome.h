@@ -4,21 +4,23 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ktap/result.h"
 #include "model/records.h"
 #include "model/status.h"
+#include "model/verdicts.h"
 
 namespace vigil::judge {
 
 // "PASS" -> kPass ...; an unknown name is kError.
-ktap::Status StatusOf(const std::string& name);
+ktap::Status StatusOf(std::string_view name);
 
 // A test's verdict across its attempts: failed then passed is FLAKY; no
-// attempt is MISSING.
+// attempt is MISSING (model::FinalStatus of their statuses).
+using model::FinalStatus;
 std::string FinalStatus(const std::vector<model::AttemptRecord>& attempts);
-std::string FinalStatus(const std::vector<std::string>& statuses);
 // FinalStatus as a status value.
 model::TestStatus FinalStatusOf(const std::vector<model::AttemptRecord>& attempts);
 
@@ -26,7 +28,7 @@ model::TestStatus FinalStatusOf(const std::vector<model::AttemptRecord>& attempt
 bool IsFailureName(const std::string& status);
 
 // Each subtest's verdict across the attempts, in order of first appearance.
-std::vector<model::SubtestRecord> SubtestVerdicts(const std::vector<model::AttemptRecord>& attempts);
+using model::SubtestVerdicts;
 
 // Indexes of the failing subtests that have no failing subtest below them
 // ("a > b" is below "a"; subtests are in document order).
@@ -40,6 +42,7 @@ std::pair<std::string, std::string> SplitTestPath(const std::string& path);
 
 enum class Kind { kPass, kFail, kSkip };
 // PASS, XFAIL, FLAKY -> pass; failures -> fail; SKIP, MISSING, NO_TESTS -> skip.
-Kind KindOf(const std::string& status);
+Kind KindOf(std::string_view status);
+Kind KindOf(model::TestStatus status);
 
 }  // namespace vigil::judge

@@ -100,6 +100,18 @@ struct AttemptBrief {
   bool interrupted = false;
 };
 
+// A test's result in one run across its attempts (model::SummarizeTest),
+// kept by the store beside them: what reading many runs at once needs.
+struct TestSummary {
+  int64_t run_id = 0;
+  std::string test_path;
+  std::string status;       // final: FLAKY when it failed, then passed on a retry
+  int attempts = 0;         // not interrupted
+  int64_t duration_ms = 0;  // of the last of them
+  int crashes = 0;          // kernel reports seen while they ran
+  std::string subtests;     // final subtest verdicts, packed (model::PackedSubtests)
+};
+
 // One attempt of a test with the run it belongs to (a test's history).
 struct RunAttempt {
   int64_t run_id = 0;

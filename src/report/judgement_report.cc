@@ -1,6 +1,7 @@
 #include "report/judgement_report.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -56,12 +57,19 @@ bool NeedsAttention(const judge::FlakeEntry& e) {
 
 }  // namespace
 
-std::string FlakesJson(const judge::FlakesTable& t) {
+std::string FlakesJson(const judge::FlakesTable& t) { return Dump(FlakesJsonValue(t)); }
+
+nlohmann::json FlakesJsonValue(const judge::FlakesTable& t, bool all) {
   nlohmann::json arr = nlohmann::json::array();
+  std::map<std::string, int> hidden;
   for (const auto& e : t.entries) {
+    if (!all && !NeedsAttention(e)) {
+      ++hidden[judge::FlakeClassName(e.cls)];
+      continue;
+    }
     nlohmann::json j = {{"test", SanitizeUtf8(e.test)},
                         {"subtest", NameOrNull(e.subtest)},
-                        {"env", e.env},
+                        {"env", SanitizeUtf8(e.env)},
                         {"runs", e.runs},
                         {"failures", e.failures},
                         {"retry_flakes", e.retry_flakes},
@@ -69,7 +77,7 @@ std::string FlakesJson(const judge::FlakesTable& t) {
                         {"fail_rate", e.fail_rate},
                         {"class", judge::FlakeClassName(e.cls)},
                         {"quarantined", e.quarantined},
-                        {"last_status", e.last_status}};
+                        {"last_status", SanitizeUtf8(e.last_status)}};
     if (e.since_run) j["since_run"] = e.since_run;
     if (e.quarantined) {
       j["quarantined_since"] = e.quarantined_since;
@@ -78,7 +86,9 @@ std::string FlakesJson(const judge::FlakesTable& t) {
     }
     arr.push_back(std::move(j));
   }
-  return Dump({{"format_version", 1}, {"window", t.window}, {"runs", t.runs}, {"entries", arr}});
+  nlohmann::json j = {{"format_version", 1}, {"window", t.window}, {"runs", t.runs}, {"entries", std::move(arr)}};
+  if (!all) j["hidden"] = hidden;
+  return j;
 }
 
 std::string FlakesText(const judge::FlakesTable& t, bool all) {

@@ -4,11 +4,16 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "judge/tables.h"
 
 namespace vigil::report {
 
 std::string FlakesJson(const judge::FlakesTable& t);
+// The same as a value (every string valid UTF-8); without `all`, only the
+// entries that need attention, and "hidden": {class: how many were left out}.
+nlohmann::json FlakesJsonValue(const judge::FlakesTable& t, bool all = true);
 // Without `all` only what needs attention (flaky, broken, regressed, fixed,
 // quarantined) is listed, the rest counted in one line ("457 new, 1203
 // stable: --all lists them"); the JSON has every entry.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -13,6 +14,7 @@
 
 #include "base/json.h"
 #include "base/text.h"
+#include "model/verdicts.h"
 
 namespace vigil::store {
 namespace {
@@ -207,6 +209,25 @@ class MemoryStore final : public Store {
       for (const auto& a : r->attempts) {
         out.push_back({id, a.test_path, a.attempt, a.status, a.duration_ms, static_cast<int>(a.crashes.size()),
                        a.interrupted});
+      }
+    }
+    return out;
+  }
+
+  Result<std::vector<model::TestSummary>> LoadTestSummaries(const std::vector<int64_t>& run_ids) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<model::TestSummary> out;
+    for (int64_t id : run_ids) {
+      const StoredRun* r = Find(id);
+      if (!r) continue;
+      // By test path, each with its attempts in attempt order.
+      std::map<std::string, std::vector<AttemptRecord>> by_test;
+      for (const auto& a : r->attempts) by_test[a.test_path].push_back(a);
+      for (auto& [path, as] : by_test) {
+        std::stable_sort(as.begin(), as.end(),
+                         [](const AttemptRecord& a, const AttemptRecord& b) { return a.attempt < b.attempt; });
+        model::TestSummary t = model::SummarizeTest(id, path, as);
+        if (t.attempts > 0) out.push_back(std::move(t));
       }
     }
     return out;

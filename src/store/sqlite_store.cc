@@ -13,6 +13,7 @@
 
 #include "base/json.h"
 #include "base/text.h"
+#include "model/verdicts.h"
 
 namespace vigil::store {
 
@@ -78,6 +79,111 @@ Environment EnvironmentFromRow(const Statement& q) {
     }
   }
   return e;
+}
+
+// The subtests and kernel reports (with their texts and the outputs when
+// `with_output`) of the attempts in `index` (attempt id -> its record), one
+// query each over the attempts `a` that `where` selects (its ?1 bound to
+// `arg`, when given), not one per attempt.
+Status AttachDetails(Database& db, const std::string& where, std::optional<int64_t> arg,
+                     const std::map<int64_t, AttemptRecord*>& index, bool with_output) {
+  auto run = [&](const std::string& sql, const std::function<void(const Statement&, AttemptRecord*)>& take) {
+    auto q = db.Prepare(sql);
+    if (!q.ok()) return q.status();
+    if (arg) q->Bind(1, *arg);
+    Status st;
+    while (q->Next(&st)) {
+      auto it = index.find(q->Int(0));
+      if (it != index.end()) take(*q, it->second);
+    }
+    return st;
+  };
+  Status st = run("SELECT s.attempt_id, s.path, s.status, s.duration_ms FROM subtests s JOIN attempts a ON "
+                  "s.attempt_id = a.id " + where + " ORDER BY s.attempt_id, s.id",
+                  [](const Statement& q, AttemptRecord* a) {
+                    SubtestRecord sub{q.Text(1), q.Text(2), std::nullopt};
+                    if (!q.IsNull(3)) sub.duration_ms = q.Int(3);
+                    a->subtests.push_back(std::move(sub));
+                  });
+  if (!st.ok()) return st;
+  st = run(std::string("SELECT c.attempt_id, c.type, c.title, c.fatal, c.fingerprint, c.guilty, ") +
+               (with_output ? "c.text" : "''") + " FROM crashes c JOIN attempts a ON c.attempt_id = a.id " + where +
+               " ORDER BY c.attempt_id, c.id",
+           [](const Statement& q, AttemptRecord* a) {
+             a->crashes.push_back({q.Text(1), q.Text(2), q.Int(3) != 0, q.Text(4), q.Text(5), q.Text(6)});
+           });
+  if (!st.ok() || !with_output) return st;
+  return run("SELECT l.attempt_id, l.output FROM logs l JOIN attempts a ON l.attempt_id = a.id " + where,
+             [](const Statement& q, AttemptRecord* a) { a->output = q.Text(1); });
+}
+
+
+// The summary of each test whose id is in [first, last] (model::SummarizeTest
+// of its attempts), written to its row: what LoadTestSummaries reads.
+Status SummarizeTests(Database& db, int64_t first, int64_t last) {
+  struct Test {
+    int64_t run_id = 0;
+    std::string path;
+    std::vector<AttemptRecord> attempts;
+  };
+  std::map<int64_t, Test> tests;
+  auto t = db.Prepare("SELECT id, run_id, path FROM tests WHERE id BETWEEN ?1 AND ?2");
+  if (!t.ok()) return t.status();
+  t->Bind(1, first).Bind(2, last);
+  Status st;
+  while (t->Next(&st)) tests[t->Int(0)] = {t->Int(1), t->Text(2), {}};
+  if (!st.ok()) return st;
+  auto a = db.Prepare(
+      "SELECT test_id, id, status, duration_ms FROM attempts WHERE test_id BETWEEN ?1 AND ?2 AND interrupted = 0 "
+      "ORDER BY test_id, attempt");
+  if (!a.ok()) return a.status();
+  a->Bind(1, first).Bind(2, last);
+  std::vector<std::pair<int64_t, int64_t>> ids;  // (test id, attempt id)
+  while (a->Next(&st)) {
+    auto it = tests.find(a->Int(0));
+    if (it == tests.end()) continue;
+    AttemptRecord& r = it->second.attempts.emplace_back();
+    r.test_path = it->second.path;
+    r.status = a->Text(2);
+    r.duration_ms = a->Int(3);
+    ids.emplace_back(a->Int(0), a->Int(1));
+  }
+  if (!st.ok()) return st;
+  // Every vector is whole: the records stay where they are.
+  std::map<int64_t, AttemptRecord*> index;
+  std::map<int64_t, size_t> next;
+  for (const auto& [test_id, attempt_id] : ids) index[attempt_id] = &tests[test_id].attempts[next[test_id]++];
+  st = AttachDetails(db, fmt::format("WHERE a.test_id BETWEEN {} AND {} AND a.interrupted = 0", first, last),
+                     std::nullopt, index, false);
+  if (!st.ok()) return st;
+  auto u = db.Prepare(
+      "UPDATE tests SET final_status = ?, final_attempts = ?, final_duration_ms = ?, final_crashes = ?, "
+      "final_subtests = ? WHERE id = ?");
+  if (!u.ok()) return u.status();
+  for (const auto& [id, test] : tests) {
+    model::TestSummary sum = model::SummarizeTest(test.run_id, test.path, test.attempts);
+    u->Reset();
+    u->Bind(1, sum.status).Bind(2, sum.attempts).Bind(3, sum.duration_ms).Bind(4, sum.crashes);
+    u->BindBlob(5, sum.subtests).Bind(6, id);
+    st = u->Run();
+    if (!st.ok()) return st;
+  }
+  return Status::OK();
+}
+
+// 9 -> 10: every test's summary, in batches of test ids.
+Status SummarizeAllTests(Database& db) {
+  auto q = db.Prepare("SELECT min(id), max(id) FROM tests");
+  if (!q.ok()) return q.status();
+  Status st;
+  if (!q->Next(&st) || q->IsNull(0)) return st;
+  int64_t lo = q->Int(0), hi = q->Int(1);
+  constexpr int64_t kBatch = 2000;
+  for (int64_t first = lo; first <= hi; first += kBatch) {
+    st = SummarizeTests(db, first, std::min(hi, first + kBatch - 1));
+    if (!st.ok()) return st;
+  }
+  return Status::OK();
 }
 
 // The schema, one step per version: kSteps[k - 1] takes it from version k - 1
@@ -367,6 +473,16 @@ CREATE TABLE baselines (
   PRIMARY KEY (key, commit_hash)
 );
 )sql", nullptr},
+    // 9 -> 10: each test's result in its run across its attempts, kept on
+    // its row (model::TestSummary), so reading many runs' verdicts reads one
+    // row per test instead of every subtest of every attempt.
+    {R"sql(
+ALTER TABLE tests ADD COLUMN final_status TEXT NOT NULL DEFAULT '';
+ALTER TABLE tests ADD COLUMN final_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tests ADD COLUMN final_duration_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tests ADD COLUMN final_crashes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tests ADD COLUMN final_subtests BLOB NOT NULL DEFAULT x'';
+)sql", &SummarizeAllTests},
 };
 constexpr int kNumSteps = sizeof(kSteps) / sizeof(kSteps[0]);
 static_assert(kNumSteps == kSchemaVersion);
@@ -580,6 +696,10 @@ Status SqliteStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
   log->Bind(1, attempt_id).BindBlob(2, a.output);
   st = log->Run();
   if (!st.ok()) return st;
+  if (!a.interrupted) {
+    st = SummarizeTests(*db_, test_id, test_id);
+    if (!st.ok()) return st;
+  }
   return tx.Commit();
 }
 
@@ -749,42 +869,6 @@ void AttemptFromRow(const Statement& q, int c, AttemptRecord* a) {
   a->interrupted = q.Int(c + 10) != 0;
 }
 
-// The subtests and kernel reports (with their texts and the outputs when
-// `with_output`) of the attempts in `index` (attempt id -> its record), one
-// query each over the attempts `a` that `where` selects (its ?1 bound to
-// `arg`, when given), not one per attempt.
-Status AttachDetails(Database& db, const std::string& where, std::optional<int64_t> arg,
-                     const std::map<int64_t, AttemptRecord*>& index, bool with_output) {
-  auto run = [&](const std::string& sql, const std::function<void(const Statement&, AttemptRecord*)>& take) {
-    auto q = db.Prepare(sql);
-    if (!q.ok()) return q.status();
-    if (arg) q->Bind(1, *arg);
-    Status st;
-    while (q->Next(&st)) {
-      auto it = index.find(q->Int(0));
-      if (it != index.end()) take(*q, it->second);
-    }
-    return st;
-  };
-  Status st = run("SELECT s.attempt_id, s.path, s.status, s.duration_ms FROM subtests s JOIN attempts a ON "
-                  "s.attempt_id = a.id " + where + " ORDER BY s.attempt_id, s.id",
-                  [](const Statement& q, AttemptRecord* a) {
-                    SubtestRecord sub{q.Text(1), q.Text(2), std::nullopt};
-                    if (!q.IsNull(3)) sub.duration_ms = q.Int(3);
-                    a->subtests.push_back(std::move(sub));
-                  });
-  if (!st.ok()) return st;
-  st = run(std::string("SELECT c.attempt_id, c.type, c.title, c.fatal, c.fingerprint, c.guilty, ") +
-               (with_output ? "c.text" : "''") + " FROM crashes c JOIN attempts a ON c.attempt_id = a.id " + where +
-               " ORDER BY c.attempt_id, c.id",
-           [](const Statement& q, AttemptRecord* a) {
-             a->crashes.push_back({q.Text(1), q.Text(2), q.Int(3) != 0, q.Text(4), q.Text(5), q.Text(6)});
-           });
-  if (!st.ok() || !with_output) return st;
-  return run("SELECT l.attempt_id, l.output FROM logs l JOIN attempts a ON l.attempt_id = a.id " + where,
-             [](const Statement& q, AttemptRecord* a) { a->output = q.Text(1); });
-}
-
 }  // namespace
 
 Result<std::vector<RunRecord>> SqliteStore::ListRuns(const RunQuery& query) {
@@ -848,6 +932,32 @@ Result<std::vector<model::AttemptBrief>> SqliteStore::LoadAttemptBriefs(const st
       b.interrupted = q->Int(5) != 0;
       b.crashes = static_cast<int>(q->Int(6));
       out.push_back(std::move(b));
+    }
+    if (!st.ok()) return st;
+  }
+  return out;
+}
+
+Result<std::vector<model::TestSummary>> SqliteStore::LoadTestSummaries(const std::vector<int64_t>& run_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(
+      "SELECT run_id, path, final_status, final_attempts, final_duration_ms, final_crashes, final_subtests "
+      "FROM tests WHERE run_id = ? AND final_attempts > 0 ORDER BY path");
+  if (!q.ok()) return q.status();
+  std::vector<model::TestSummary> out;
+  for (int64_t run : run_ids) {
+    q->Reset();
+    q->Bind(1, run);
+    Status st;
+    while (q->Next(&st)) {
+      model::TestSummary& t = out.emplace_back();
+      t.run_id = q->Int(0);
+      t.test_path = q->Text(1);
+      t.status = q->Text(2);
+      t.attempts = static_cast<int>(q->Int(3));
+      t.duration_ms = q->Int(4);
+      t.crashes = static_cast<int>(q->Int(5));
+      t.subtests = q->Text(6);
     }
     if (!st.ok()) return st;
   }

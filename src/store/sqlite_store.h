@@ -42,6 +42,7 @@ class SqliteStore final : public Store {
   Result<int64_t> CountRuns(const RunQuery& query) override;
   Result<int64_t> DataVersion() override;
   Result<std::vector<model::AttemptBrief>> LoadAttemptBriefs(const std::vector<int64_t>& run_ids) override;
+  Result<std::vector<model::TestSummary>> LoadTestSummaries(const std::vector<int64_t>& run_ids) override;
   Result<std::vector<model::RunAttempt>> LoadTestAttempts(
       const std::string& test_path, int runs, int64_t up_to = 0,
       const std::optional<std::vector<int64_t>>& only_runs = std::nullopt) override;

@@ -22,7 +22,7 @@
 namespace vigil::store {
 
 // The schema the SQLite backend writes; the memory backend reports it too.
-inline constexpr int kSchemaVersion = 9;
+inline constexpr int kSchemaVersion = 10;
 
 // Which runs ListRuns returns; they always come oldest first.
 struct RunQuery {
@@ -122,6 +122,11 @@ class Store {
   // The attempts of these runs in brief, by run (in the order given), then
   // as recorded. Unknown runs have none.
   virtual Result<std::vector<model::AttemptBrief>> LoadAttemptBriefs(const std::vector<int64_t>& run_ids) = 0;
+  // What each test of these runs did across its attempts (model::SummarizeTest;
+  // tests whose every attempt was interrupted left out), by run (in the
+  // order given), then by test path. Unknown runs have none. Reads one row
+  // per test: what a page of many runs' verdicts (flakes) reads.
+  virtual Result<std::vector<model::TestSummary>> LoadTestSummaries(const std::vector<int64_t>& run_ids) = 0;
   // The attempts of the test `test_path` (COLLECTION:TEST), with subtests
   // and crash titles but no output, in the newest `runs` runs that recorded
   // it (<= 0: all) and whose id is <= up_to (0: any), oldest run first.

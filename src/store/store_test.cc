@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "model/verdicts.h"
 #include "store/memory_store.h"
 #include "store/sqlite_store.h"
 
@@ -712,6 +713,83 @@ TEST_P(StoreConformance, AttemptBriefsCountWithoutLoadingOutput) {
   EXPECT_EQ((*b)[3].crashes, 2);
   EXPECT_EQ((*b)[3].duration_ms, 1234);
   EXPECT_TRUE(store().LoadAttemptBriefs({}).value().empty());
+}
+
+TEST_P(StoreConformance, TestSummariesFoldTheAttemptsOfEachTest) {
+  int64_t env = store().EnsureEnvironment(Env("6.1.0")).value();
+  int64_t r1 = store().CreateRun(ARun(env)).value();
+  int64_t r2 = store().CreateRun(ARun(env)).value();
+  // r1: b:two failed, then passed on a retry whose subtests pass (and a new
+  // one); a:one passed with a kernel report; c:cut was interrupted only.
+  AttemptRecord crashed = Attempt("a:one", "PASS");
+  crashed.crashes = {{"WARNING", "WARNING in foo", false, "fp1", "foo", "text"}};
+  crashed.duration_ms = 50;
+  ASSERT_TRUE(store().RecordAttempt(r1, Attempt("b:two", "FAIL")).ok());
+  ASSERT_TRUE(store().RecordAttempt(r1, crashed).ok());
+  AttemptRecord cut = Attempt("c:cut", "ERROR");
+  cut.interrupted = true;
+  ASSERT_TRUE(store().RecordAttempt(r1, cut).ok());
+  AttemptRecord retry = Attempt("b:two", "PASS", 2);
+  retry.subtests = {{"group > inner", "PASS", 7}, {"late", "SKIP", -3}};
+  retry.duration_ms = 99;
+  ASSERT_TRUE(store().RecordAttempt(r1, retry).ok());
+  // r2: b:two fails twice; an interrupted third attempt changes nothing.
+  ASSERT_TRUE(store().RecordAttempt(r2, Attempt("b:two", "FAIL")).ok());
+  ASSERT_TRUE(store().RecordAttempt(r2, Attempt("b:two", "TIMEOUT", 2)).ok());
+  AttemptRecord third = Attempt("b:two", "PASS", 3);
+  third.interrupted = true;
+  ASSERT_TRUE(store().RecordAttempt(r2, third).ok());
+
+  auto s = store().LoadTestSummaries({r2, 99, r1});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->size(), 3u);  // by run as asked, then by path; c:cut has no result
+  const model::TestSummary& later = (*s)[0];
+  EXPECT_EQ(later.run_id, r2);
+  EXPECT_EQ(later.status, "TIMEOUT");
+  EXPECT_EQ(later.attempts, 2);
+  auto later_subs = model::UnpackSubtests(later.subtests);
+  ASSERT_EQ(later_subs.size(), 2u);
+  EXPECT_EQ(later_subs[1].status, "FAIL");
+  const model::TestSummary& one = (*s)[1];
+  EXPECT_EQ(one.run_id, r1);
+  EXPECT_EQ(one.test_path, "a:one");
+  EXPECT_EQ(one.status, "PASS");
+  EXPECT_EQ(one.crashes, 1);
+  EXPECT_EQ(one.duration_ms, 50);
+  const model::TestSummary& two = (*s)[2];
+  EXPECT_EQ(two.test_path, "b:two");
+  EXPECT_EQ(two.status, "FLAKY");
+  EXPECT_EQ(two.attempts, 2);
+  EXPECT_EQ(two.duration_ms, 99);
+  EXPECT_EQ(two.crashes, 0);
+  auto subs = model::UnpackSubtests(two.subtests);
+  ASSERT_EQ(subs.size(), 3u);
+  EXPECT_EQ(subs[0].path, "first");
+  EXPECT_EQ(subs[0].status, "PASS");
+  EXPECT_EQ(subs[0].duration_ms, 4);
+  EXPECT_EQ(subs[1].path, "group > inner");
+  EXPECT_EQ(subs[1].status, "FLAKY");  // failed in the first attempt, passed in the retry
+  EXPECT_FALSE(subs[1].duration_ms.has_value());  // the first one's
+  EXPECT_EQ(subs[2].path, "late");
+  EXPECT_EQ(subs[2].status, "SKIP");
+  EXPECT_EQ(subs[2].duration_ms, -3);
+  // What LoadAttempts gives, folded, is the same.
+  auto attempts = store().LoadAttempts(r1);
+  std::vector<AttemptRecord> of_two;
+  for (const auto& a : attempts.value()) {
+    if (a.test_path == "b:two") of_two.push_back(a);
+  }
+  EXPECT_EQ(model::SummarizeTest(r1, "b:two", of_two).subtests, two.subtests);
+  // Resuming drops the interrupted attempts; the summaries stay.
+  ASSERT_TRUE(store().DiscardInterrupted(r2).ok());
+  ASSERT_TRUE(store().DiscardInterrupted(r1).ok());
+  EXPECT_EQ(store().LoadTestSummaries({r2}).value()[0].status, "TIMEOUT");
+  ASSERT_TRUE(store().RecordAttempt(r1, Attempt("c:cut", "PASS")).ok());
+  auto resumed = store().LoadTestSummaries({r1});
+  ASSERT_EQ(resumed->size(), 3u);
+  EXPECT_EQ((*resumed)[2].test_path, "c:cut");
+  EXPECT_EQ((*resumed)[2].status, "PASS");
+  EXPECT_TRUE(store().LoadTestSummaries({}).value().empty());
 }
 
 TEST_P(StoreConformance, ATestsAttemptsComeFromItsNewestRunsOldestFirst) {
@@ -1695,6 +1773,18 @@ TEST_P(StoreMigration, OldDatabaseReadsBackAfterOpening) {
   EXPECT_TRUE((*attempts)[1].timed_out);
   EXPECT_FALSE((*attempts)[0].interrupted);
   EXPECT_EQ(s.LastDurations().value().at("a:one"), 200);
+  // The migration to 10 summarized what was there: failed, then passed.
+  auto sum = s.LoadTestSummaries({1});
+  ASSERT_TRUE(sum.ok()) << sum.status().ToString();
+  ASSERT_EQ(sum->size(), 1u);
+  EXPECT_EQ((*sum)[0].status, "FLAKY");
+  EXPECT_EQ((*sum)[0].attempts, 2);
+  EXPECT_EQ((*sum)[0].duration_ms, 200);
+  EXPECT_EQ((*sum)[0].crashes, version >= 2 ? 1 : 0);
+  auto subs = model::UnpackSubtests((*sum)[0].subtests);
+  ASSERT_EQ(subs.size(), 2u);
+  EXPECT_EQ(subs[0].status, "FAIL");
+  EXPECT_EQ(subs[1].path, "y > z");
 
   // The environment reads back and a run in it later finds its row.
   Environment e = OldEnv(version);

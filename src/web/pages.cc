@@ -575,16 +575,15 @@ std::string Site::FlakesPage(const json& d, const Links& links) {
   h.Element("h1", "Flakes");
   h.Element("p", fmt::format("Over the last {} runs of each environment class ({} runs looked at). Unhealthy first.",
                              Int(d, "window"), Int(d, "runs")));
+  // The data has what needs attention and counts the rest ("hidden"), or,
+  // with ?all=1, has every entry.
   const json& entries = Arr(d, "entries");
   std::vector<const json*> shown;
-  size_t stable = 0;
-  for (const json& e : entries) {
-    std::string cls = Str(e, "class");
-    if (cls == "stable" || cls == "skipped" || cls == "new") {
-      ++stable;
-      if (!Bool(e, "quarantined")) continue;
-    }
-    shown.push_back(&e);
+  for (const json& e : entries) shown.push_back(&e);
+  bool all = !d.contains("hidden");
+  int64_t hidden = 0;
+  if (!all && d["hidden"].is_object()) {
+    for (const auto& [cls, n] : d["hidden"].items()) hidden += n.is_number_integer() ? n.get<int64_t>() : 0;
   }
   if (shown.empty()) {
     h.Element("p", "Nothing flaky, broken, regressed or fixed.", {"class", "empty"});
@@ -623,8 +622,14 @@ std::string Site::FlakesPage(const json& d, const Links& links) {
     }
     h.Raw("</tbody></table>");
   }
-  h.Element("p", fmt::format("{} more are stable, new or always skipped.", stable), {"class", "note"});
-  if (!links.files()) h.Open("p", {"class", "api"}).Link(links.Api("/flakes"), "JSON (every entry)").Close("p");
+  if (!all) {
+    h.Open("p", {"class", "note"}).Text(fmt::format("{} more are stable, new or always skipped", hidden));
+    if (!links.files()) h.Text(" (").Link(links.FlakesAll(), "list them").Text(")");
+    h.Text(".").Close("p");
+  }
+  if (!links.files()) {
+    h.Open("p", {"class", "api"}).Link(links.Api(all ? "/flakes?all=1" : "/flakes"), "JSON").Close("p");
+  }
   return Frame("Flakes", "flakes", h.str(), links);
 }
 

@@ -203,6 +203,7 @@ std::string Links::Test(const std::string& path) const {
 }
 
 std::string Links::Flakes() const { return Path("/flakes", "flakes.html"); }
+std::string Links::FlakesAll() const { return Path("/flakes?all=1", ""); }
 std::string Links::Crashes() const { return Path("/crashes", "crashes.html"); }
 std::string Links::Builds() const { return Path("/builds", "builds.html"); }
 std::string Links::Build(int64_t id) const { return Path(fmt::format("/builds/{}", id), fmt::format("builds/{}.html", id)); }
@@ -615,14 +616,12 @@ Result<json> Site::TestData(const std::string& path) {
   return out;
 }
 
-Result<json> Site::FlakesData() {
+Result<json> Site::FlakesData(bool all) {
   engine::FlakesQuery q;
   q.window = o_.flakes_window;
   auto t = engine::Flakes(db_, q);
   if (!t.ok()) return t.status();
-  json j = json::parse(report::FlakesJson(*t), nullptr, false);
-  if (j.is_discarded()) return Status::Internal("the flakes table is not JSON");
-  return j;
+  return report::FlakesJsonValue(*t, all);
 }
 
 Result<json> Site::CrashesData() {
@@ -865,7 +864,7 @@ Result<std::string> Site::Junit(int64_t id) {
 
 // ---- Dispatch ------------------------------------------------------------------
 
-Result<json> Site::Cached(const std::string& key, const std::function<Result<json>()>& compute) {
+Result<std::shared_ptr<const json>> Site::Cached(const std::string& key, const std::function<Result<json>()>& compute) {
   auto version = db_.DataVersion();
   if (!version.ok()) return version.status();
   std::string today = Today(o_.today);
@@ -876,10 +875,11 @@ Result<json> Site::Cached(const std::string& key, const std::function<Result<jso
   }
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
   Result<json> d = compute();
-  if (!d.ok()) return d;
+  if (!d.ok()) return d.status();
   if (cache_.size() >= 32) cache_.clear();  // a bound on what a worker keeps
-  cache_.emplace(key, *d);
-  return d;
+  auto kept = std::make_shared<const json>(std::move(d.value()));
+  cache_.emplace(key, kept);
+  return kept;
 }
 
 Response Site::Get(const std::string& path, const std::map<std::string, std::string>& query) {
@@ -919,14 +919,14 @@ Response Site::Dispatch(const std::string& path, const std::map<std::string, std
   std::string key = path;
   for (const auto& [k, v] : query) key += "\n" + k + "=" + v;
   auto page = [&](auto compute, std::string (Site::*render)(const json&, const Links&)) {
-    Result<json> d = Cached(key, compute);
+    auto d = Cached(key, compute);
     if (!d.ok()) return fail(d.status());
     Response r;
     if (api) {
       r.content_type = "application/json";
-      r.body = DumpJson(*d);
+      r.body = DumpJson(**d);
     } else {
-      r.body = (this->*render)(*d, links);
+      r.body = (this->*render)(**d, links);
     }
     return r;
   };
@@ -1021,7 +1021,11 @@ Response Site::Dispatch(const std::string& path, const std::map<std::string, std
     if (p.empty()) return fail(Status::InvalidArgument("which test? /tests?path=COLLECTION:TEST"));
     return page([&] { return TestData(p); }, &Site::TestPage);
   }
-  if (seg.size() == 1 && seg[0] == "flakes") return page([&] { return FlakesData(); }, &Site::FlakesPage);
+  if (seg.size() == 1 && seg[0] == "flakes") {
+    std::string all = param("all");
+    if (!all.empty() && all != "0" && all != "1") return fail(Status::InvalidArgument("all is 0 or 1"));
+    return page([&] { return FlakesData(all == "1"); }, &Site::FlakesPage);
+  }
   if (seg.size() == 1 && seg[0] == "crashes") return page([&] { return CrashesData(); }, &Site::CrashesPage);
   if (seg[0] == "builds" && seg.size() <= 2) {
     if (seg.size() == 1) return page([&] { return BuildsData(); }, &Site::BuildsPage);

@@ -78,6 +78,7 @@ class Links {
   std::string RunJson(int64_t run) const;
   std::string Test(const std::string& path) const;
   std::string Flakes() const;
+  std::string FlakesAll() const;  // every entry, stable ones too (server only)
   std::string Crashes() const;
   std::string Builds() const;
   std::string Build(int64_t id) const;
@@ -113,7 +114,9 @@ class Site {
   Result<nlohmann::json> RunsData(int page, const std::map<std::string, std::string>& filters);
   Result<nlohmann::json> RunData(int64_t id);
   Result<nlohmann::json> TestData(const std::string& path);
-  Result<nlohmann::json> FlakesData();
+  // Only what needs attention (flaky, broken, regressed, fixed, quarantined)
+  // and a count of the rest by class ("hidden"), unless `all`.
+  Result<nlohmann::json> FlakesData(bool all = false);
   Result<nlohmann::json> CrashesData();
   Result<nlohmann::json> BuildsData();
   Result<nlohmann::json> BuildData(int64_t id);
@@ -152,14 +155,16 @@ class Site {
 
   // The data of `key` (a path and its query) as computed while the store is
   // at the same DataVersion (and the day the same); computed otherwise.
-  Result<nlohmann::json> Cached(const std::string& key, const std::function<Result<nlohmann::json>()>& compute);
+  // Kept whole and shared, never copied: a page's JSON can be megabytes.
+  Result<std::shared_ptr<const nlohmann::json>> Cached(const std::string& key,
+                                                      const std::function<Result<nlohmann::json>()>& compute);
 
   store::Store& db_;
   SiteOptions o_;
   Links server_links_;
   int64_t cache_version_ = -1;
   std::string cache_day_;
-  std::map<std::string, nlohmann::json> cache_;  // one Site serves one request at a time
+  std::map<std::string, std::shared_ptr<const nlohmann::json>> cache_;  // one Site serves one request at a time
 };
 
 // The stylesheet and the script the pages load (served by the binary).

@@ -196,6 +196,35 @@ TEST_F(SiteTest, WhatIsKeptIsReadAgainOnceTheStoreChanges) {
   EXPECT_EQ(json::parse(Get("/api/v1/runs").body)["runs"][0]["status"], "PASS");
 }
 
+TEST_F(SiteTest, FlakesListWhatNeedsAttentionAndCountTheRest) {
+  // Two more host runs where b.sh fails, then passes on a retry: flaky.
+  Record(1, {{"net:a.sh", "PASS", {}, 1}, {"net:b.sh", "PASS", {}, 2}});
+  Record(1, {{"net:a.sh", "PASS", {}, 1}, {"net:b.sh", "PASS", {}, 2}});
+  json every = json::parse(Get("/api/v1/flakes", {{"all", "1"}}).body);
+  json some = json::parse(Get("/api/v1/flakes").body);
+  ASSERT_TRUE(some.contains("hidden"));
+  EXPECT_FALSE(every.contains("hidden"));
+  size_t hidden = 0;
+  for (const auto& [cls, n] : some["hidden"].items()) {
+    EXPECT_NE(cls, "flaky");
+    hidden += n.get<size_t>();
+  }
+  EXPECT_EQ(some["entries"].size() + hidden, every["entries"].size());
+  bool flaky_b = false;
+  for (const auto& e : some["entries"]) {
+    EXPECT_NE(e["class"], "stable");
+    flaky_b |= e["test"] == "net:b.sh" && e["subtest"].is_null() && e["class"] == "flaky";
+  }
+  EXPECT_TRUE(flaky_b) << some.dump();
+  std::string page = Get("/flakes").body;
+  EXPECT_NE(page.find(fmt::format("{} more are stable, new or always skipped", hidden)), std::string::npos);
+  EXPECT_NE(page.find("/flakes?all=1"), std::string::npos);
+  std::string all_page = Get("/flakes", {{"all", "1"}}).body;
+  EXPECT_EQ(all_page.find("more are stable"), std::string::npos);
+  EXPECT_NE(all_page.find("cls new"), std::string::npos);  // what the default leaves out
+  EXPECT_EQ(Get("/flakes", {{"all", "yes"}}).status, 400);
+}
+
 TEST_F(SiteTest, BadRequestsAreErrorPagesNotCrashes) {
   EXPECT_EQ(Get("/runs/999").status, 404);
   EXPECT_EQ(Get("/runs/abc").status, 404);
