@@ -12,6 +12,9 @@ PACKAGES=(
   # Patchwork over HTTP, e-mail reports over SMTP (libcurl); vigil serve's
   # HTTP server (cpp-httplib)
   libcurl4-openssl-dev libcpp-httplib-dev
+  # a store shared by many machines: PostgreSQL's client library, and the
+  # server the tests start (scripts/pg-test-server.sh)
+  libpq-dev postgresql
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   python3 xz-utils git bc time bsdutils sqlite3

@@ -352,7 +352,7 @@ Runner SetupBuildCommand(CLI::App* app) {
                   "A kselftest collection (net/mptcp): its config fragment is merged, its tests built and installed "
                   "(repeatable)");
   AddBuildOptions(app, &f->build, "Build", false);
-  app->add_option("--db", f->db_path, "SQLite results store (created if missing)")->capture_default_str();
+  app->add_option("--db", f->db_path, "Results store: a SQLite file or a postgresql:// URI (created if missing)")->capture_default_str();
   app->add_option("--json", f->json_path, "Write the build and its diagnostics as JSON (format_version 1) to FILE");
   app->add_flag("-v,--verbose", f->verbose, "Print make's output as it comes");
   app->add_flag("--no-kernel", f->no_kernel, "Only the headers and the collections' kselftests");

@@ -47,7 +47,7 @@ Runner SetupCompareCommand(CLI::App* app) {
       "the baseline verdict --baseline auto takes for the later one.");
   app->add_option("run_a", f->a, "The earlier run (RUN, last, last~N, auto)")->required();
   app->add_option("run_b", f->b, "The later run")->required();
-  app->add_option("--db", f->db_path, "SQLite results store")->capture_default_str();
+  app->add_option("--db", f->db_path, "Results store: a SQLite file or a postgresql:// URI")->capture_default_str();
   app->add_option("--slower-ratio", f->slower_ratio, "A test is slower when it takes this many times as long (and 1 s more)")
       ->check(CLI::Range(1.0, 1000.0))
       ->capture_default_str();

@@ -55,7 +55,7 @@ Runner SetupFlakesCommand(CLI::App* app) {
       "failures, same-run retry flakes (failed, then passed on --retries), flip rate and the estimated failure\n"
       "rate f = (failures+1)/(runs+2), and the quarantine: f above 5% with a retry flake quarantines a test or\n"
       "subtest (its failures stop counting in verdicts) until it passes 15 runs in a row; crashes never are.");
-  app->add_option("--db", f->db_path, "SQLite results store")->capture_default_str();
+  app->add_option("--db", f->db_path, "Results store: a SQLite file or a postgresql:// URI")->capture_default_str();
   app->add_option("--window", f->window, "Runs of each environment class to look at (the latest)")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();

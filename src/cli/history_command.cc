@@ -10,6 +10,7 @@
 #include "engine/verdict.h"
 #include "model/test_path.h"
 #include "report/judgement_report.h"
+#include "store/postgres.h"
 
 namespace vigil::cli {
 namespace {
@@ -35,7 +36,7 @@ int RunHistory(const HistoryFlags& f) {
   }
   if (h->rows.empty()) {
     fmt::print(stderr, "vigil history: {} has no results in {}\n", SanitizeForTerminal(f.path),
-               SanitizeForTerminal(f.db_path));
+               SanitizeForTerminal(store::ShownPath(f.db_path)));
     return 1;
   }
   fmt::print("{}", f.json ? report::HistoryJson(*h) : report::HistoryText(*h, f.path));
@@ -50,7 +51,7 @@ Runner SetupHistoryCommand(CLI::App* app) {
                    "durations, oldest first.");
   app->add_option("path", f->path, "COLLECTION:TEST or COLLECTION:TEST:SUBTEST (net/mptcp:mptcp_join.sh:001 ...)")
       ->required();
-  app->add_option("--db", f->db_path, "SQLite results store")->capture_default_str();
+  app->add_option("--db", f->db_path, "Results store: a SQLite file or a postgresql:// URI")->capture_default_str();
   app->add_option("--env", f->env, "Only runs whose environment class contains FILTER ('vm tcg', 'host 6.1')");
   app->add_option("--limit", f->limit, "Show the last N results")->check(CLI::Range(1, 1000000))->capture_default_str();
   app->add_flag("--json", f->json, "JSON: {format_version, test, subtest, results: [{run_id, env, kernel, status, ...}]}");

@@ -37,6 +37,7 @@
 #include "store/store.h"
 #include "sys/cancel.h"
 #include "sys/process.h"
+#include "store/postgres.h"
 
 namespace vigil::cli {
 namespace {
@@ -80,7 +81,7 @@ class Printer final : public engine::RunObserver {
   void OnRunStarted(const engine::RunStart& s) override {
     if (s.repeat > 1) fmt::print("repetition {}/{}: ", s.repetition, s.repeat);
     fmt::print("run {}: {} tests from {} (db {})\n", s.run_id, s.tests, SanitizeForTerminal(s.tests_dir),
-               SanitizeForTerminal(f_.db_path));
+               SanitizeForTerminal(store::ShownPath(f_.db_path)));
     std::fflush(stdout);  // CI logs show it before the first test ends
     status_line_.emplace(s, isatty(STDOUT_FILENO) == 1, std::chrono::seconds(f_.progress_interval),
                          SystemClock::Get());
@@ -328,7 +329,7 @@ Runner SetupRunCommand(CLI::App* app) {
       "second signal kills the running tests at once and exits without reports.");
   app->add_option("--tests", f->req.tests_dir, "Installed kselftest tree or directory of executables")
       ->check(CLI::ExistingDirectory);
-  app->add_option("--db", f->db_path, "SQLite results store (created if missing)")->capture_default_str();
+  app->add_option("--db", f->db_path, "Results store: a SQLite file or a postgresql:// URI (created if missing)")->capture_default_str();
   app->add_option("--resume", f->req.resume,
                   "Finish run RUN_ID (or 'last') after vigil was interrupted: only tests without a "
                   "recorded result (or interrupted) run; the reports cover the whole run. Refused while the "

@@ -13,6 +13,7 @@
 #include "sys/cancel.h"
 #include "web/export.h"
 #include "web/server.h"
+#include "store/postgres.h"
 
 namespace vigil::cli {
 namespace {
@@ -42,7 +43,7 @@ int RunServe(const ServeFlags& f) {
   std::string shown_host = o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host;
   o.on_listening = [&](int port) {
     fmt::print(stderr, "vigil serve: {} (read-only) on http://{}:{}/  (Ctrl-C stops)\n",
-               SanitizeForTerminal(f.db_path), shown_host, port);
+               SanitizeForTerminal(store::ShownPath(f.db_path)), shown_host, port);
   };
   web::Server server(o);
   sys::Cancellation cancel;
@@ -95,7 +96,7 @@ Runner SetupServeCommand(CLI::App* app) {
       "series and comparisons as web pages (each also as JSON under /api/v1/). Read-only: it opens the store "
       "read-only and never writes, so it runs beside vigil run and vigil watch; pages of running runs refresh. "
       "Listens on loopback unless told otherwise.");
-  app->add_option("--db", f->db_path, "SQLite results store (must exist)")->capture_default_str();
+  app->add_option("--db", f->db_path, "Results store: a SQLite file or a postgresql:// URI (must exist)")->capture_default_str();
   app->add_option("--listen", f->listen, "ADDRESS:PORT to listen on ([::1]:8080 for IPv6; port 0 picks a free one)")
       ->capture_default_str();
   app->add_option("--base-url", f->base_url,
@@ -123,7 +124,7 @@ Runner SetupExportCommand(CLI::App* app) {
       "html", "Write the pages vigil serve serves (relative links) into DIR: index.html, runs/, tests/, flakes.html, "
               "crashes.html, builds, series");
   html->add_option("dir", f->dir, "Directory to write (created)")->required();
-  html->add_option("--db", f->db_path, "SQLite results store (must exist)")->capture_default_str();
+  html->add_option("--db", f->db_path, "Results store: a SQLite file or a postgresql:// URI (must exist)")->capture_default_str();
   html->add_option("--runs", f->runs, "The newest N runs get pages, with the histories of their tests")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();

@@ -67,7 +67,7 @@ Runner SetupVerdictCommand(CLI::App* app) {
                   "environment class that ran this run's tests (the same or more); none")
       ->capture_default_str();
   app->add_option("--known-issues", f->known_issues, "known-issues.toml ([[issue]] match, reason, link, kernel, ...)");
-  app->add_option("--db", f->db_path, "SQLite results store")->capture_default_str();
+  app->add_option("--db", f->db_path, "Results store: a SQLite file or a postgresql:// URI")->capture_default_str();
   app->add_option("--stale-after", f->stale_after, "Warn about known issues that matched nothing in this many runs (0: never)")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();

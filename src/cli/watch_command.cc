@@ -30,6 +30,7 @@
 #include "sys/http.h"
 #include "sys/process.h"
 #include "sys/sandbox.h"
+#include "store/postgres.h"
 
 namespace vigil::cli {
 namespace {
@@ -242,7 +243,7 @@ void AddCommon(CLI::App* app, LoopFlags* f, bool patchwork) {
   app->add_option("--repo", f->repo, "The git repository series are applied in (each in a worktree of its own)")
       ->required();
   app->add_option("--pipeline", f->pipeline, "The pipeline file (TOML): trees, what is run, checks, e-mail")->required();
-  app->add_option("--db", f->db_path, "SQLite results store (series, checks and runs)")->capture_default_str();
+  app->add_option("--db", f->db_path, "Results store: a SQLite file or a postgresql:// URI (series, checks and runs)")->capture_default_str();
   app->add_option("--work-dir", f->work_dir, "Where checkouts, mboxes and .eml files go; the sandbox user must be able to reach it (default: vigil-series/ beside the db, or /var/tmp/vigil-series-HASH when the db's directory is private)");
 }
 
@@ -338,7 +339,7 @@ int ListSeries(const SeriesFlags& f) {
     if (total) fmt::print("       checks: {}/{} posted{}\n", posted, total, mail.ok() ? ", e-mail " + mail->status : "");
   }
   if (f.json) fmt::print("{}\n", DumpJson(nlohmann::json{{"format_version", 1}, {"series", out}}, 2));
-  else if (list->empty()) fmt::print("no series in {}\n", SanitizeForTerminal(f.db_path));
+  else if (list->empty()) fmt::print("no series in {}\n", SanitizeForTerminal(store::ShownPath(f.db_path)));
   return 0;
 }
 
@@ -348,7 +349,7 @@ Runner SetupSeriesCommand(CLI::App* app) {
   auto f = std::make_shared<SeriesFlags>();
   app->description("The series the store knows (vigil watch, test-series, test-branch), newest first, with their "
                    "state, conclusion, checks and e-mail.");
-  app->add_option("--db", f->db_path, "SQLite results store")->capture_default_str();
+  app->add_option("--db", f->db_path, "Results store: a SQLite file or a postgresql:// URI")->capture_default_str();
   app->add_option("--state", f->states, "Only these states (queued, testing, reporting, done, error)");
   app->add_option("--limit", f->limit, "At most N series")->check(CLI::Range(1, 1000000))->capture_default_str();
   app->add_flag("--json", f->json, "JSON: {format_version, series: [{id, state, conclusion, checks, email, ...}]}");

@@ -10,6 +10,7 @@
 
 #include "base/json.h"
 #include "base/text.h"
+#include "store/postgres.h"
 
 namespace vigil::engine {
 namespace {
@@ -537,7 +538,7 @@ Result<BisectOutcome> RunBisection(Vcs& vcs, Probe& probe, BisectObserver& obser
   if (Status st = driver.Resolve(r); !st.ok()) return st;
   std::string db_path = BisectDbPath(vcs, r.db_path);
   auto db = store::Store::Open(db_path);
-  if (!db.ok()) return Status::IOError(fmt::format("{}: {}", db_path, db.status().message()));
+  if (!db.ok()) return Status::IOError(fmt::format("{}: {}", store::ShownPath(db_path), db.status().message()));
   return driver.Run(r, **db, db_path);
 }
 

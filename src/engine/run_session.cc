@@ -25,6 +25,7 @@
 #include "runner/test_run.h"
 #include "runner/timeout.h"
 #include "sys/process.h"
+#include "store/postgres.h"
 
 namespace vigil::engine {
 namespace {
@@ -83,6 +84,12 @@ std::string Absolute(const std::string& path) {
   std::error_code ec;
   std::filesystem::path p = std::filesystem::absolute(path, ec);
   return ec ? path : p.string();
+}
+
+// --db as a command that vigil prints gives it: a file made absolute, a
+// PostgreSQL URI as it is but without its password.
+std::string ShownDb(const std::string& db_path) {
+  return store::IsPostgresUri(db_path) ? store::ShownPath(db_path) : Absolute(db_path);
 }
 
 // What an earlier invocation of an interrupted run left: its recorded
@@ -244,7 +251,7 @@ Result<PlanListing> ListPlan(const RunRequest& req) {
 
 std::vector<std::string> RerunArgv(const RunRequest& req) {
   std::vector<std::string> argv = {"vigil", "run", "--tests", Absolute(req.tests_dir)};
-  if (!req.db_path.empty()) argv.insert(argv.end(), {"--db", Absolute(req.db_path)});
+  if (!req.db_path.empty()) argv.insert(argv.end(), {"--db", ShownDb(req.db_path)});
   if (!req.config_path.empty()) argv.insert(argv.end(), {"--config", Absolute(req.config_path)});
   if (!req.known_issues.empty()) argv.insert(argv.end(), {"--known-issues", Absolute(req.known_issues)});
   if (req.netns) argv.push_back("--netns");
@@ -406,7 +413,9 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
   mreq.tests_dir = std::filesystem::path(Absolute(tests_dir)).lexically_normal().string();
   while (mreq.tests_dir.size() > 1 && mreq.tests_dir.back() == '/') mreq.tests_dir.pop_back();
   if (f.vm) {
-    std::string db_dir = std::filesystem::path(Absolute(f.db_path)).parent_path().string();
+    // Beside a store file; in the working directory for a store on a server.
+    std::string db_dir = store::IsPostgresUri(f.db_path) ? Absolute(".")
+                                                          : std::filesystem::path(Absolute(f.db_path)).parent_path().string();
     mreq.work_dir = f.vm_work_dir.empty() ? fmt::format("{}/vigil-vm/{}-{}", db_dir, clock_.UtcNow(), getpid())
                                           : f.vm_work_dir;
   }
@@ -557,7 +566,7 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
       observer_.OnNote(fmt::format(
           "vm: the kernel crashed and --on-crash is stop: {} test(s) not run (vigil run --db {} --resume {} runs "
           "them in a VM booting the same kernel)",
-          not_run.load(), ShellQuote(Absolute(f.db_path)), run_id));
+          not_run.load(), ShellQuote(ShownDb(f.db_path)), run_id));
       end.exit_code = 1;
     }
     for (const auto& note : machine->Notes()) observer_.OnNote(note);
@@ -626,7 +635,7 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
       observer_.OnNote(fmt::format(
           "run {} was stopped (SIG{}): {} test(s) interrupted, {} not started; to finish it: vigil run --resume "
           "{} --db {}",
-          run_id, sigabbrev_np(cancel->signal()) ? sigabbrev_np(cancel->signal()) : "?", interrupted, not_started, run_id, ShellQuote(f.db_path.empty() ? "vigil.db" : f.db_path)));
+          run_id, sigabbrev_np(cancel->signal()) ? sigabbrev_np(cancel->signal()) : "?", interrupted, not_started, run_id, ShellQuote(f.db_path.empty() ? "vigil.db" : store::ShownPath(f.db_path))));
       end.cancelled = true;
       end.exit_code = cancel->ExitCode();
       return end;

@@ -8,12 +8,13 @@
 
 #include "base/clock.h"
 #include "judge/outcome.h"
+#include "store/postgres.h"
 
 namespace vigil::engine {
 
 Result<std::unique_ptr<store::Store>> OpenExistingStore(const std::string& path) {
   struct stat st {};
-  if (stat(path.c_str(), &st) != 0) {
+  if (!store::IsPostgresUri(path) && stat(path.c_str(), &st) != 0) {
     return Status::NotFound(fmt::format("no results store at {} (vigil run --db {} creates one)", path, path));
   }
   return store::Store::Open(path);

@@ -2,11 +2,12 @@
 // every attempt with its subtests and (capped) output, bisections, kernel
 // builds, and the patch loop's memory (poll cursors, accepted events, queued
 // series with their checks and e-mail, baselines). An
-// interface with two backends: SQLite (sqlite_store.h; WAL, a versioned
-// schema with forward-only migrations, every attempt committed in its own
-// transaction so a crash or kill -9 loses nothing that finished and
-// `vigil run --resume` knows what is missing) and memory (memory_store.h;
-// for tests). Both give the same reads for the same writes.
+// interface with two backends: SQL (sql_store.h, on a SQLite file or a
+// PostgreSQL server; a versioned schema with forward-only migrations, every
+// attempt committed in its own transaction so a crash or kill -9 loses
+// nothing that finished and `vigil run --resume` knows what is missing) and
+// memory (memory_store.h; for tests). Both give the same reads for the same
+// writes.
 #pragma once
 
 #include <cstdint>
@@ -64,10 +65,11 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Opens or creates the SQLite database at `path` and brings its schema to
+  // Opens or creates the store at `path` -- a SQLite file, or a PostgreSQL
+  // database when it is a postgresql:// URI -- and brings its schema to
   // kSchemaVersion. A database from a newer vigil is refused.
   static Result<std::unique_ptr<Store>> Open(const std::string& path);
-  // Opens an existing SQLite store for reading only (vigil serve): nothing
+  // Opens an existing store for reading only (vigil serve): nothing
   // is created, migrated or written, and every write is refused. A store of
   // another schema version is refused, saying which.
   static Result<std::unique_ptr<Store>> OpenReadOnly(const std::string& path);

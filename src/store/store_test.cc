@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -17,7 +18,8 @@
 
 #include "model/verdicts.h"
 #include "store/memory_store.h"
-#include "store/sqlite_store.h"
+#include "store/sql.h"
+#include "store/sql_store.h"
 
 namespace vigil::store {
 using model::AttemptRecord;
@@ -296,6 +298,37 @@ SeriesQuery Series(const std::string& source, std::vector<std::string> states, i
 }
 
 // Every conformance test runs against both backends.
+// A schema of its own on the tests' PostgreSQL server (VIGIL_TEST_POSTGRES,
+// set by CTest, which starts the server): a store as new as a new file.
+class TempSchema {
+ public:
+  TempSchema() {
+    static int n = 0;
+    const char* base = std::getenv("VIGIL_TEST_POSTGRES");
+    if (!base || !*base) return;
+    name_ = fmt::format("t_{}_{}", getpid(), ++n);
+    auto db = Database::Open(base);
+    if (!db.ok()) {
+      error_ = db.status().ToString();
+      return;
+    }
+    Status s = (*db)->Exec(fmt::format("DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}", name_));
+    if (!s.ok()) error_ = s.ToString();
+    base_ = base;
+    uri_ = fmt::format("{}&options=-csearch_path%3D{}", base, name_);
+  }
+  ~TempSchema() {
+    if (base_.empty()) return;
+    if (auto db = Database::Open(base_); db.ok()) (void)(*db)->Exec(fmt::format("DROP SCHEMA {} CASCADE", name_));
+  }
+  bool available() const { return !base_.empty() || !error_.empty(); }
+  const std::string& error() const { return error_; }
+  const std::string& uri() const { return uri_; }
+
+ private:
+  std::string name_, base_, uri_, error_;
+};
+
 class StoreConformance : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -303,19 +336,30 @@ class StoreConformance : public ::testing::TestWithParam<std::string> {
       store_ = NewMemoryStore();
       return;
     }
-    db_ = std::make_unique<TempDb>("conformance");
-    auto s = Store::Open(db_->path());
+    std::string path;
+    if (GetParam() == "postgresql") {
+      schema_ = std::make_unique<TempSchema>();
+      if (!schema_->available()) GTEST_SKIP() << "no PostgreSQL server: VIGIL_TEST_POSTGRES is unset (ctest sets it)";
+      ASSERT_TRUE(schema_->error().empty()) << schema_->error();
+      path = schema_->uri();
+    } else {
+      db_ = std::make_unique<TempDb>("conformance");
+      path = db_->path();
+    }
+    auto s = Store::Open(path);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s.value());
   }
   void TearDown() override {
     store_.reset();
     db_.reset();
+    schema_.reset();
   }
   Store& store() { return *store_; }
 
  private:
   std::unique_ptr<TempDb> db_;
+  std::unique_ptr<TempSchema> schema_;
   std::unique_ptr<Store> store_;
 };
 
@@ -1381,7 +1425,7 @@ TEST_P(StoreConformance, OneEventAcceptedByManyThreadsQueuesOneSeries) {
   EXPECT_EQ(*rounds.rbegin(), kThreads);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::Values("sqlite", "memory"),
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::Values("sqlite", "memory", "postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 // SQLite only: what persists across opens and what the file may hold.

@@ -1,4 +1,4 @@
-#include "store/sqlite_store.h"
+#include "store/sql_store.h"
 
 #include <algorithm>
 #include <functional>
@@ -14,6 +14,7 @@
 #include "base/json.h"
 #include "base/text.h"
 #include "model/verdicts.h"
+#include "store/postgres.h"
 
 namespace vigil::store {
 
@@ -117,6 +118,25 @@ Status AttachDetails(Database& db, const std::string& where, std::optional<int64
              [](const Statement& q, AttemptRecord* a) { a->output = q.Text(1); });
 }
 
+
+// The id of the row `q` stands on (... RETURNING id), the statement then
+// run to its end.
+Result<int64_t> IdOfRow(Statement& q) {
+  int64_t id = q.Int(0);
+  Status st;
+  while (q.Next(&st)) {
+  }
+  if (!st.ok()) return st;
+  return id;
+}
+
+// Runs an INSERT ... RETURNING id (SQLite and PostgreSQL both have it) and
+// gives the new row's id.
+Result<int64_t> InsertedId(Statement& q) {
+  Status st;
+  if (!q.Next(&st)) return st.ok() ? Status::Internal("an INSERT gave no id") : st;
+  return IdOfRow(q);
+}
 
 // The summary of each test whose id is in [first, last] (model::SummarizeTest
 // of its attempts), written to its row: what LoadTestSummaries reads.
@@ -234,10 +254,15 @@ Status RecomputeFingerprints(Database& db) {
     if (!s.ok()) return s;
   }
   // Two passes, so that no new fingerprint meets another row's old one.
-  Status s = db.Exec("UPDATE environments SET fingerprint = 'migrating-' || id");
-  if (!s.ok()) return s;
   auto upd = db.Prepare("UPDATE environments SET fingerprint = ? WHERE id = ?");
   if (!upd.ok()) return upd.status();
+  Status s;
+  for (const auto& [id, fp] : keep) {
+    upd->Reset();
+    upd->Bind(1, fmt::format("migrating-{}", id)).Bind(2, id);
+    s = upd->Run();
+    if (!s.ok()) return s;
+  }
   for (const auto& [id, fp] : keep) {
     upd->Reset();
     upd->Bind(1, fp).Bind(2, id);
@@ -502,7 +527,9 @@ Result<int> SchemaVersion(Database& db) {
   return version;
 }
 
-Status MigrateTo(Database& db, int target) {
+namespace {
+
+Status MigrateLocked(Database& db, int target) {
   auto v = SchemaVersion(db);
   if (!v.ok()) return v.status();
   int version = v.value();
@@ -514,6 +541,15 @@ Status MigrateTo(Database& db, int target) {
   while (version < target) {
     Transaction tx(&db);
     if (!tx.status().ok()) return tx.status();
+    // Read again inside the transaction: another process may have taken
+    // the step while this one waited for it (SQLite's write lock).
+    auto now = SchemaVersion(db);
+    if (!now.ok()) return now.status();
+    if (*now != version) {
+      version = *now;
+      if (version > target) return Status::OK();
+      continue;
+    }
     const MigrationStep& step = kSteps[version];
     Status s = step.sql ? db.Exec(step.sql) : Status::OK();
     if (!s.ok()) return s;
@@ -530,8 +566,21 @@ Status MigrateTo(Database& db, int target) {
   return Status::OK();
 }
 
+}  // namespace
+
+Status MigrateTo(Database& db, int target) {
+  // Two processes opening one store at once migrate it once: the other
+  // waits (PostgreSQL: an advisory lock; SQLite: each step's write lock),
+  // then finds it done.
+  Status locked = db.LockSchema();
+  if (!locked.ok()) return locked;
+  Status s = MigrateLocked(db, target);
+  Status unlocked = db.UnlockSchema();
+  return s.ok() ? unlocked : s;
+}
+
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
-  auto s = SqliteStore::Open(path);
+  auto s = SqlStore::Open(path);
   if (!s.ok()) return s.status();
   return std::unique_ptr<Store>(std::move(s.value()));
 }
@@ -544,39 +593,48 @@ std::optional<std::string> Store::DuplicateInPlan(const std::vector<std::string>
   return std::nullopt;
 }
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+std::string SqlStore::DisplayName(const std::string& path) { return ShownPath(path); }
+
+std::string SqlStore::ReadOnlyWhy() {
+  return db_->engine() == std::string_view("sqlite") ? "the file or its directory is not writable"
+                                                      : "the connection is for reading only";
+}
+
+Result<std::unique_ptr<SqlStore>> SqlStore::Open(const std::string& path) {
   auto db = Database::Open(path);
   if (!db.ok()) return db.status();
   Status m = MigrateTo(**db, kSchemaVersion);
   if (!m.ok()) return m;
-  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db.value()), kSchemaVersion, path));
+  return std::unique_ptr<SqlStore>(new SqlStore(std::move(db.value()), kSchemaVersion, path));
 }
 
 Result<std::unique_ptr<Store>> Store::OpenReadOnly(const std::string& path) {
-  auto s = SqliteStore::OpenReadOnly(path);
+  auto s = SqlStore::OpenReadOnly(path);
   if (!s.ok()) return s.status();
   return std::unique_ptr<Store>(std::move(s.value()));
 }
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::OpenReadOnly(const std::string& path) {
+Result<std::unique_ptr<SqlStore>> SqlStore::OpenReadOnly(const std::string& path) {
   auto db = Database::OpenReadOnly(path);
   if (!db.ok()) return db.status();
+  std::string name = DisplayName(path);
   auto q = (*db)->Prepare("SELECT version FROM schema_version");
-  if (!q.ok()) return Status::InvalidArgument(fmt::format("{} is not a vigil store (no schema version)", path));
+  if (!q.ok()) return Status::InvalidArgument(fmt::format("{} is not a vigil store (no schema version)", name));
   Status st;
   int version = 0;
   if (q->Next(&st)) version = static_cast<int>(q->Int(0));
-  if (!st.ok()) return st;
+  // (PostgreSQL says only now that there is no such table.)
+  if (!st.ok()) return Status::InvalidArgument(fmt::format("{} is not a vigil store: {}", name, st.message()));
   if (version != kSchemaVersion) {
     return Status::InvalidArgument(fmt::format(
-        "the store {} has schema version {}, this vigil reads version {} only{}", path, version, kSchemaVersion,
+        "the store {} has schema version {}, this vigil reads version {} only{}", name, version, kSchemaVersion,
         version < kSchemaVersion ? ": any other vigil command on it (vigil flakes, vigil run) migrates it first"
                                  : ": use a newer vigil"));
   }
-  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db.value()), kSchemaVersion, path));
+  return std::unique_ptr<SqlStore>(new SqlStore(std::move(db.value()), kSchemaVersion, path));
 }
 
-Result<int64_t> SqliteStore::EnsureEnvironment(const Environment& env) {
+Result<int64_t> SqlStore::EnsureEnvironment(const Environment& env) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string fp = env.Fingerprint();
   auto q = db_->Prepare("SELECT id FROM environments WHERE fingerprint = ?");
@@ -585,30 +643,35 @@ Result<int64_t> SqliteStore::EnsureEnvironment(const Environment& env) {
   Status st;
   if (q->Next(&st)) return q->Int(0);
   if (!st.ok()) return st;
+  // Another writer (another machine, on a shared server) may insert it
+  // first: then its row is the one.
   auto ins = db_->Prepare(
       "INSERT INTO environments (fingerprint, kernel_release, uname, arch, cpus, memory_kb, where_run, accel, "
-      "tools_json, kernel_config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "tools_json, kernel_config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING "
+      "RETURNING id");
   if (!ins.ok()) return ins.status();
   ins->Bind(1, fp).Bind(2, env.kernel_release).Bind(3, env.uname).Bind(4, env.arch).Bind(5, env.cpus);
   ins->Bind(6, env.memory_kb).Bind(7, env.where).Bind(8, env.accel).Bind(9, ToolsJson(env.tools));
   ins->Bind(10, env.kernel_config);
-  st = ins->Run();
+  if (ins->Next(&st)) return IdOfRow(*ins);
   if (!st.ok()) return st;
-  return db_->LastInsertId();
+  q->Reset();
+  q->Bind(1, fp);
+  if (q->Next(&st)) return q->Int(0);
+  return st.ok() ? Status::Internal("environment row vanished") : st;
 }
 
-Result<int64_t> SqliteStore::CreateRun(const RunRecord& run) {
+Result<int64_t> SqlStore::CreateRun(const RunRecord& run) {
   if (auto dup = DuplicateInPlan(run.plan)) {
     return Status::InvalidArgument(fmt::format("the plan names {} twice", *dup));
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (db_->read_only()) {
-    return Status::IOError(fmt::format("cannot record a run: the store {} is read-only (the file or its directory "
-                                       "is not writable)", path_));
+    return Status::IOError(fmt::format("cannot record a run: the store {} is read-only ({})", path_, ReadOnlyWhy()));
   }
   auto ins = db_->Prepare(
       "INSERT INTO runs (started_at, host, command, tests_dir, plan_json, environment_id, owner, build_id) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
   if (!ins.ok()) return ins.status();
   ins->Bind(1, run.started_at).Bind(2, run.host).Bind(3, run.command).Bind(4, run.tests_dir);
   ins->Bind(5, StringsJson(run.plan));
@@ -623,12 +686,10 @@ Result<int64_t> SqliteStore::CreateRun(const RunRecord& run) {
   } else {
     ins->Bind(8, std::nullopt);
   }
-  Status st = ins->Run();
-  if (!st.ok()) return st;
-  return db_->LastInsertId();
+  return InsertedId(*ins);
 }
 
-Status SqliteStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
+Status SqlStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_.get());
   if (!tx.status().ok()) return tx.status();
@@ -637,22 +698,20 @@ Status SqliteStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
   test->Bind(1, run_id).Bind(2, a.test_path);
   Status st = test->Run();
   if (!st.ok()) return st;
-  auto id = db_->Prepare("SELECT id FROM tests WHERE run_id = ? AND path = ?");
+  // The test's row, locked until the commit (a no-op UPDATE: PostgreSQL
+  // locks the row, SQLite holds the whole database already), so that two
+  // writers of one test's attempts summarize it one after the other.
+  auto id = db_->Prepare("UPDATE tests SET final_attempts = final_attempts WHERE run_id = ? AND path = ? RETURNING id");
   if (!id.ok()) return id.status();
   id->Bind(1, run_id).Bind(2, a.test_path);
-  if (!id->Next(&st)) return st.ok() ? Status::Internal("test row vanished") : st;
-  int64_t test_id = id->Int(0);
-  auto had = db_->Prepare("SELECT 1 FROM attempts WHERE test_id = ? AND attempt = ?");
-  if (!had.ok()) return had.status();
-  had->Bind(1, test_id).Bind(2, a.attempt);
-  if (had->Next(&st)) {
-    return Status::InvalidArgument(fmt::format("attempt {} of {} is recorded already", a.attempt, a.test_path));
-  }
-  if (!st.ok()) return st;
+  auto test_id_r = InsertedId(*id);
+  if (!test_id_r.ok()) return test_id_r.status();
+  int64_t test_id = test_id_r.value();
 
   auto att = db_->Prepare(
       "INSERT INTO attempts (test_id, attempt, status, exit_code, signal, timed_out, duration_ms, started_at, "
-      "output_bytes, environment_issues_json, subtests_dropped, interrupted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "output_bytes, environment_issues_json, subtests_dropped, interrupted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (test_id, attempt) DO NOTHING RETURNING id");
   if (!att.ok()) return att.status();
   att->Bind(1, test_id).Bind(2, a.attempt).Bind(3, a.status);
   if (a.exit_code) {
@@ -664,9 +723,13 @@ Status SqliteStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
   att->Bind(9, static_cast<int64_t>(a.output_bytes)).Bind(10, DumpJson(nlohmann::json(a.environment_issues)));
   att->Bind(11, a.subtests_dropped);
   att->Bind(12, a.interrupted ? 1 : 0);
-  st = att->Run();
-  if (!st.ok()) return st;
-  int64_t attempt_id = db_->LastInsertId();
+  if (!att->Next(&st)) {
+    if (!st.ok()) return st;
+    return Status::InvalidArgument(fmt::format("attempt {} of {} is recorded already", a.attempt, a.test_path));
+  }
+  auto attempt_id_r = IdOfRow(*att);
+  if (!attempt_id_r.ok()) return attempt_id_r.status();
+  int64_t attempt_id = attempt_id_r.value();
 
   auto sub = db_->Prepare("INSERT INTO subtests (attempt_id, path, status, duration_ms) VALUES (?, ?, ?, ?)");
   if (!sub.ok()) return sub.status();
@@ -703,7 +766,7 @@ Status SqliteStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
   return tx.Commit();
 }
 
-Status SqliteStore::SetRunVm(int64_t run_id, const std::string& vm_json) {
+Status SqlStore::SetRunVm(int64_t run_id, const std::string& vm_json) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare("UPDATE runs SET vm_json = ? WHERE id = ?");
   if (!q.ok()) return q.status();
@@ -711,7 +774,7 @@ Status SqliteStore::SetRunVm(int64_t run_id, const std::string& vm_json) {
   return q->Run();
 }
 
-Status SqliteStore::SetConsoleLog(int64_t run_id, const std::string& path) {
+Status SqlStore::SetConsoleLog(int64_t run_id, const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare("UPDATE runs SET console_log = ? WHERE id = ?");
   if (!q.ok()) return q.status();
@@ -719,7 +782,7 @@ Status SqliteStore::SetConsoleLog(int64_t run_id, const std::string& path) {
   return q->Run();
 }
 
-Status SqliteStore::FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at) {
+Status SqlStore::FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare("UPDATE runs SET status = ?, finished_at = ?, owner = '' WHERE id = ?");
   if (!q.ok()) return q.status();
@@ -727,7 +790,7 @@ Status SqliteStore::FinishRun(int64_t run_id, const std::string& status, const s
   return q->Run();
 }
 
-Result<bool> SqliteStore::ClaimRun(int64_t run_id, const std::string& expected, const std::string& owner) {
+Result<bool> SqlStore::ClaimRun(int64_t run_id, const std::string& expected, const std::string& owner) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare("UPDATE runs SET owner = ? WHERE id = ? AND owner = ?");
   if (!q.ok()) return q.status();
@@ -742,7 +805,7 @@ Result<bool> SqliteStore::ClaimRun(int64_t run_id, const std::string& expected, 
   return false;
 }
 
-Status SqliteStore::DiscardInterrupted(int64_t run_id) {
+Status SqlStore::DiscardInterrupted(int64_t run_id) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_.get());
   if (!tx.status().ok()) return tx.status();
@@ -783,7 +846,7 @@ RunRecord RunFromRow(const Statement& q, bool plan = true) {
 
 }  // namespace
 
-Result<RunRecord> SqliteStore::LoadRun(int64_t run_id) {
+Result<RunRecord> SqlStore::LoadRun(int64_t run_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(std::string(kRunColumns) + " WHERE id = ?");
   if (!q.ok()) return q.status();
@@ -795,10 +858,14 @@ Result<RunRecord> SqliteStore::LoadRun(int64_t run_id) {
 
 namespace {
 
-std::string IdList(const std::vector<int64_t>& ids) {
+// "COLUMN IN (1, 2)", or what no row matches when there are no ids (an
+// empty IN list is SQLite's alone); with `negate`, NOT IN, or what every
+// row matches.
+std::string InIds(const std::string& column, const std::vector<int64_t>& ids, bool negate = false) {
+  if (ids.empty()) return negate ? "1 = 1" : "1 = 0";
   std::string in;
   for (int64_t id : ids) in += fmt::format("{}{}", in.empty() ? "" : ", ", id);
-  return in;
+  return fmt::format("{} {}IN ({})", column, negate ? "NOT " : "", in);
 }
 
 // The WHERE clause of a RunQuery's filters (ids are numbers, written in; the
@@ -816,19 +883,19 @@ std::string RunWhere(const RunQuery& query) {
         ids.push_back(id);
       }
     }
-    std::string any = ids.empty() ? "" : "environment_id IN (" + IdList(ids) + ")";
+    std::string any = ids.empty() ? "" : InIds("environment_id", ids);
     if (none) any += std::string(any.empty() ? "" : " OR ") + "environment_id IS NULL";
-    sql += " AND (" + (any.empty() ? std::string("0") : any) + ")";
+    sql += " AND (" + (any.empty() ? std::string("1 = 0") : any) + ")";
   }
-  if (query.ids) sql += " AND id IN (" + IdList(*query.ids) + ")";
-  if (!query.exclude.empty()) sql += " AND id NOT IN (" + IdList(query.exclude) + ")";
+  if (query.ids) sql += " AND " + InIds("id", *query.ids);
+  if (!query.exclude.empty()) sql += " AND " + InIds("id", query.exclude, true);
   if (query.build_id > 0) sql += fmt::format(" AND build_id = {}", query.build_id);
   if (query.statuses) {
     std::string any;
     for (size_t i = 0; i < query.statuses->size(); ++i) {
       any += fmt::format("{}coalesce(status, '') = ?{}", any.empty() ? "" : " OR ", i + 3);
     }
-    sql += " AND (" + (any.empty() ? std::string("0") : any) + ")";
+    sql += " AND (" + (any.empty() ? std::string("1 = 0") : any) + ")";
   }
   return sql;
 }
@@ -871,7 +938,7 @@ void AttemptFromRow(const Statement& q, int c, AttemptRecord* a) {
 
 }  // namespace
 
-Result<std::vector<RunRecord>> SqliteStore::ListRuns(const RunQuery& query) {
+Result<std::vector<RunRecord>> SqlStore::ListRuns(const RunQuery& query) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string sql = std::string(kRunColumns) + RunWhere(query);
   sql += query.newest > 0 ? " ORDER BY id DESC LIMIT ?2 OFFSET " + std::to_string(std::max(query.skip, 0))
@@ -888,18 +955,12 @@ Result<std::vector<RunRecord>> SqliteStore::ListRuns(const RunQuery& query) {
   return out;
 }
 
-Result<int64_t> SqliteStore::DataVersion() {
+Result<int64_t> SqlStore::DataVersion() {
   std::lock_guard<std::mutex> lock(mu_);
-  // Changes when another connection commits; with total_changes() this
-  // connection's own writes count too.
-  auto q = db_->Prepare("PRAGMA data_version");
-  if (!q.ok()) return q.status();
-  Status st;
-  if (!q->Next(&st)) return st.ok() ? Status::Internal("PRAGMA data_version returned no row") : st;
-  return q->Int(0) * 1'000'000'007LL + sqlite3_total_changes(db_->raw());
+  return db_->DataVersion();
 }
 
-Result<int64_t> SqliteStore::CountRuns(const RunQuery& query) {
+Result<int64_t> SqlStore::CountRuns(const RunQuery& query) {
   std::lock_guard<std::mutex> lock(mu_);
   // (?2, ListRuns' limit, is left out: numbered parameters may have gaps.)
   auto q = db_->Prepare("SELECT count(*) FROM runs" + RunWhere(query));
@@ -910,7 +971,7 @@ Result<int64_t> SqliteStore::CountRuns(const RunQuery& query) {
   return q->Int(0);
 }
 
-Result<std::vector<model::AttemptBrief>> SqliteStore::LoadAttemptBriefs(const std::vector<int64_t>& run_ids) {
+Result<std::vector<model::AttemptBrief>> SqlStore::LoadAttemptBriefs(const std::vector<int64_t>& run_ids) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
       "SELECT t.run_id, t.path, a.attempt, a.status, a.duration_ms, a.interrupted, "
@@ -938,7 +999,7 @@ Result<std::vector<model::AttemptBrief>> SqliteStore::LoadAttemptBriefs(const st
   return out;
 }
 
-Result<std::vector<model::TestSummary>> SqliteStore::LoadTestSummaries(const std::vector<int64_t>& run_ids) {
+Result<std::vector<model::TestSummary>> SqlStore::LoadTestSummaries(const std::vector<int64_t>& run_ids) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
       "SELECT run_id, path, final_status, final_attempts, final_duration_ms, final_crashes, final_subtests "
@@ -964,16 +1025,17 @@ Result<std::vector<model::TestSummary>> SqliteStore::LoadTestSummaries(const std
   return out;
 }
 
-Result<std::vector<model::RunAttempt>> SqliteStore::LoadTestAttempts(
+Result<std::vector<model::RunAttempt>> SqlStore::LoadTestAttempts(
     const std::string& test_path, int runs, int64_t up_to, const std::optional<std::vector<int64_t>>& only_runs) {
   std::lock_guard<std::mutex> lock(mu_);
   // The newest runs that recorded the test (tests_by_path, or the (run, path)
   // key for given runs), then their attempts.
   auto t = db_->Prepare(std::string("SELECT id, run_id FROM tests WHERE path = ?1 AND (?2 = 0 OR run_id <= ?2)") +
-                        (only_runs ? " AND run_id IN (" + IdList(*only_runs) + ")" : std::string()) +
-                        " ORDER BY run_id DESC LIMIT ?3");
+                        (only_runs ? " AND " + InIds("run_id", *only_runs) : std::string()) + " ORDER BY run_id DESC" +
+                        (runs > 0 ? " LIMIT ?3" : ""));
   if (!t.ok()) return t.status();
-  t->Bind(1, test_path).Bind(2, up_to > 0 ? up_to : int64_t{0}).Bind(3, runs > 0 ? int64_t{runs} : int64_t{-1});
+  t->Bind(1, test_path).Bind(2, up_to > 0 ? up_to : int64_t{0});
+  if (runs > 0) t->Bind(3, int64_t{runs});
   std::vector<std::pair<int64_t, int64_t>> tests;  // (test id, run id)
   Status st;
   while (t->Next(&st)) tests.emplace_back(t->Int(0), t->Int(1));
@@ -986,7 +1048,7 @@ Result<std::vector<model::RunAttempt>> SqliteStore::LoadTestAttempts(
     run_of[tests[i].first] = {tests.size() - 1 - i, tests[i].second};
     test_ids.push_back(tests[i].first);
   }
-  const std::string where = "WHERE a.test_id IN (" + IdList(test_ids) + ")";
+  const std::string where = "WHERE " + InIds("a.test_id", test_ids);
   auto q = db_->Prepare(std::string("SELECT a.id, a.test_id, ") + kAttemptColumns + " FROM attempts a " + where +
                         " ORDER BY a.id");
   if (!q.ok()) return q.status();
@@ -1013,7 +1075,7 @@ Result<std::vector<model::RunAttempt>> SqliteStore::LoadTestAttempts(
   return out;
 }
 
-Result<std::vector<model::CrashSighting>> SqliteStore::ListCrashSightings() {
+Result<std::vector<model::CrashSighting>> SqlStore::ListCrashSightings() {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
       "SELECT c.id, t.run_id, t.path, a.attempt, a.started_at, c.type, c.title, c.fatal, c.fingerprint, c.guilty "
@@ -1035,7 +1097,7 @@ Result<std::vector<model::CrashSighting>> SqliteStore::ListCrashSightings() {
   return out;
 }
 
-Result<std::string> SqliteStore::LoadCrashText(int64_t crash_id) {
+Result<std::string> SqlStore::LoadCrashText(int64_t crash_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare("SELECT text FROM crashes WHERE id = ?");
   if (!q.ok()) return q.status();
@@ -1045,7 +1107,7 @@ Result<std::string> SqliteStore::LoadCrashText(int64_t crash_id) {
   return q->Text(0);
 }
 
-Result<Environment> SqliteStore::LoadEnvironment(int64_t environment_id) {
+Result<Environment> SqlStore::LoadEnvironment(int64_t environment_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(std::string(kEnvironmentColumns) + " WHERE id = ?");
   if (!q.ok()) return q.status();
@@ -1055,7 +1117,7 @@ Result<Environment> SqliteStore::LoadEnvironment(int64_t environment_id) {
   return EnvironmentFromRow(*q);
 }
 
-Result<std::map<int64_t, Environment>> SqliteStore::ListEnvironments() {
+Result<std::map<int64_t, Environment>> SqlStore::ListEnvironments() {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(std::string(kEnvironmentColumns) + " ORDER BY id");
   if (!q.ok()) return q.status();
@@ -1066,7 +1128,7 @@ Result<std::map<int64_t, Environment>> SqliteStore::ListEnvironments() {
   return out;
 }
 
-Result<std::string> SqliteStore::LoadConsoleLog(int64_t run_id) {
+Result<std::string> SqlStore::LoadConsoleLog(int64_t run_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare("SELECT console_log FROM runs WHERE id = ?");
   if (!q.ok()) return q.status();
@@ -1076,7 +1138,7 @@ Result<std::string> SqliteStore::LoadConsoleLog(int64_t run_id) {
   return q->Text(0);
 }
 
-Result<int64_t> SqliteStore::LatestRun() {
+Result<int64_t> SqlStore::LatestRun() {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare("SELECT MAX(id) FROM runs");
   if (!q.ok()) return q.status();
@@ -1085,7 +1147,7 @@ Result<int64_t> SqliteStore::LatestRun() {
   return q->Int(0);
 }
 
-Result<std::vector<AttemptRecord>> SqliteStore::LoadAttempts(int64_t run_id, bool with_output) {
+Result<std::vector<AttemptRecord>> SqlStore::LoadAttempts(int64_t run_id, bool with_output) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(std::string("SELECT a.id, t.path, ") + kAttemptColumns +
                         " FROM attempts a JOIN tests t ON a.test_id = t.id WHERE t.run_id = ? ORDER BY a.id");
@@ -1109,7 +1171,7 @@ Result<std::vector<AttemptRecord>> SqliteStore::LoadAttempts(int64_t run_id, boo
   return out;
 }
 
-Result<std::map<std::string, int64_t>> SqliteStore::LastDurations() {
+Result<std::map<std::string, int64_t>> SqlStore::LastDurations() {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
       "SELECT t.path, a.duration_ms FROM attempts a JOIN tests t ON a.test_id = t.id WHERE a.interrupted = 0 "
@@ -1143,28 +1205,27 @@ constexpr const char* kBisectionColumns =
 
 }  // namespace
 
-Result<int64_t> SqliteStore::CreateBisection(const BisectionRecord& b) {
+Result<int64_t> SqlStore::CreateBisection(const BisectionRecord& b) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
-      "INSERT INTO bisections (repo, good, bad, options_json, status, started_at) VALUES (?, ?, ?, ?, ?, ?)");
+      "INSERT INTO bisections (repo, good, bad, options_json, status, started_at) VALUES (?, ?, ?, ?, ?, ?) "
+      "RETURNING id");
   if (!q.ok()) return q.status();
   q->Bind(1, b.repo).Bind(2, b.good).Bind(3, b.bad).Bind(4, b.options_json).Bind(5, b.status).Bind(6, b.started_at);
-  Status st = q->Run();
-  if (!st.ok()) return st;
-  return db_->LastInsertId();
+  return InsertedId(*q);
 }
 
-Result<BisectionRecord> SqliteStore::ActiveBisection(const std::string& repo) {
+Result<BisectionRecord> SqlStore::ActiveBisection(const std::string& repo) {
   std::lock_guard<std::mutex> lock(mu_);
   return FindBisection(repo, true);
 }
 
-Result<BisectionRecord> SqliteStore::LatestBisection(const std::string& repo) {
+Result<BisectionRecord> SqlStore::LatestBisection(const std::string& repo) {
   std::lock_guard<std::mutex> lock(mu_);
   return FindBisection(repo, false);
 }
 
-Result<BisectionRecord> SqliteStore::FindBisection(const std::string& repo, bool running_only) {
+Result<BisectionRecord> SqlStore::FindBisection(const std::string& repo, bool running_only) {
   auto q = db_->Prepare(std::string(kBisectionColumns) + " WHERE repo = ?" +
                         (running_only ? " AND status = 'running'" : "") + " ORDER BY id DESC");
   if (!q.ok()) return q.status();
@@ -1174,7 +1235,7 @@ Result<BisectionRecord> SqliteStore::FindBisection(const std::string& repo, bool
   return BisectionFromRow(*q);
 }
 
-Result<BisectionRecord> SqliteStore::LoadBisection(int64_t id) {
+Result<BisectionRecord> SqlStore::LoadBisection(int64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(std::string(kBisectionColumns) + " WHERE id = ?");
   if (!q.ok()) return q.status();
@@ -1184,7 +1245,7 @@ Result<BisectionRecord> SqliteStore::LoadBisection(int64_t id) {
   return BisectionFromRow(*q);
 }
 
-Status SqliteStore::RecordBisectRun(int64_t bisection_id, const BisectRunRecord& r) {
+Status SqlStore::RecordBisectRun(int64_t bisection_id, const BisectRunRecord& r) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
       "INSERT INTO bisect_runs (bisection_id, position, commit_hash, outcome, exit_code, duration_ms, at) "
@@ -1200,7 +1261,7 @@ Status SqliteStore::RecordBisectRun(int64_t bisection_id, const BisectRunRecord&
   return q->Run();
 }
 
-Result<std::vector<BisectRunRecord>> SqliteStore::LoadBisectRuns(int64_t bisection_id) {
+Result<std::vector<BisectRunRecord>> SqlStore::LoadBisectRuns(int64_t bisection_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
       "SELECT position, commit_hash, outcome, exit_code, duration_ms, at FROM bisect_runs WHERE bisection_id = ? "
@@ -1223,7 +1284,7 @@ Result<std::vector<BisectRunRecord>> SqliteStore::LoadBisectRuns(int64_t bisecti
   return out;
 }
 
-Status SqliteStore::FinishBisection(int64_t id, const std::string& status, const std::string& result_json,
+Status SqlStore::FinishBisection(int64_t id, const std::string& status, const std::string& result_json,
                               const std::string& finished_at) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare("UPDATE bisections SET status = ?, result_json = ?, finished_at = ? WHERE id = ?");
@@ -1269,12 +1330,12 @@ BuildRecord BuildFromRow(const Statement& q) {
 
 }  // namespace
 
-Result<int64_t> SqliteStore::RecordBuild(const BuildRecord& b,
+Result<int64_t> SqlStore::RecordBuild(const BuildRecord& b,
                                          const std::vector<BuildDiagnosticRecord>& diagnostics) {
   std::lock_guard<std::mutex> lock(mu_);
   if (db_->read_only()) {
-    return Status::IOError(fmt::format(
-        "cannot record a build: the store {} is read-only (the file or its directory is not writable)", path_));
+    return Status::IOError(
+        fmt::format("cannot record a build: the store {} is read-only ({})", path_, ReadOnlyWhy()));
   }
   Transaction tx(db_.get());
   if (!tx.status().ok()) return tx.status();
@@ -1282,7 +1343,7 @@ Result<int64_t> SqliteStore::RecordBuild(const BuildRecord& b,
       "INSERT INTO builds (started_at, finished_at, status, host, command, tree, commit_hash, describe, dirty, "
       "variant, output_dir, config_hash, compiler, collections_json, duration_ms, steps, artifacts_json, "
       "config_mismatches_json, warnings, errors, diagnostics_dropped, failure) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
   if (!ins.ok()) return ins.status();
   ins->Bind(1, b.started_at).Bind(2, b.finished_at).Bind(3, b.status).Bind(4, b.host).Bind(5, b.command);
   ins->Bind(6, b.tree).Bind(7, b.commit).Bind(8, b.describe).Bind(9, b.dirty ? 1 : 0).Bind(10, b.variant);
@@ -1290,9 +1351,10 @@ Result<int64_t> SqliteStore::RecordBuild(const BuildRecord& b,
   ins->Bind(15, b.duration_ms).Bind(16, b.steps).Bind(17, b.artifacts_json);
   ins->Bind(18, StringsJson(b.config_mismatches)).Bind(19, b.warnings).Bind(20, b.errors);
   ins->Bind(21, b.diagnostics_dropped).Bind(22, b.failure);
-  Status st = ins->Run();
-  if (!st.ok()) return st;
-  int64_t id = db_->LastInsertId();
+  auto id_r = InsertedId(*ins);
+  if (!id_r.ok()) return id_r.status();
+  int64_t id = id_r.value();
+  Status st;
   auto diag = db_->Prepare(
       "INSERT INTO build_diagnostics (build_id, seq, tool, file, line_no, column_no, severity, message, flag, "
       "function_name, target, notes_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -1311,7 +1373,7 @@ Result<int64_t> SqliteStore::RecordBuild(const BuildRecord& b,
   return id;
 }
 
-Result<BuildRecord> SqliteStore::LoadBuild(int64_t build_id) {
+Result<BuildRecord> SqlStore::LoadBuild(int64_t build_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(std::string(kBuildColumns) + " WHERE id = ?");
   if (!q.ok()) return q.status();
@@ -1321,10 +1383,10 @@ Result<BuildRecord> SqliteStore::LoadBuild(int64_t build_id) {
   return BuildFromRow(*q);
 }
 
-Result<std::vector<BuildRecord>> SqliteStore::ListBuilds(const BuildQuery& query) {
+Result<std::vector<BuildRecord>> SqlStore::ListBuilds(const BuildQuery& query) {
   std::lock_guard<std::mutex> lock(mu_);
   // Only the conditions asked for, so that (tree, variant, id) serves them.
-  std::string sql = std::string(kBuildColumns) + " WHERE 1";
+  std::string sql = std::string(kBuildColumns) + " WHERE 1 = 1";
   if (!query.tree.empty()) sql += " AND tree = ?1";
   if (!query.variant.empty()) sql += " AND variant = ?2";
   if (!query.status.empty()) sql += " AND status = ?3";
@@ -1345,7 +1407,7 @@ Result<std::vector<BuildRecord>> SqliteStore::ListBuilds(const BuildQuery& query
   return out;
 }
 
-Result<std::vector<BuildDiagnosticRecord>> SqliteStore::LoadBuildDiagnostics(int64_t build_id) {
+Result<std::vector<BuildDiagnosticRecord>> SqlStore::LoadBuildDiagnostics(int64_t build_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto exists = db_->Prepare("SELECT 1 FROM builds WHERE id = ?");
   if (!exists.ok()) return exists.status();
@@ -1443,7 +1505,7 @@ model::SeriesRecord SeriesFromRow(const Statement& q) {
 
 }  // namespace
 
-Result<std::string> SqliteStore::WatchCursor(const std::string& source) {
+Result<std::string> SqlStore::WatchCursor(const std::string& source) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare("SELECT cursor FROM watch_cursors WHERE source = ?");
   if (!q.ok()) return q.status();
@@ -1454,7 +1516,7 @@ Result<std::string> SqliteStore::WatchCursor(const std::string& source) {
   return std::string();
 }
 
-Result<bool> SqliteStore::EventAccepted(const std::string& source, int64_t event_id) {
+Result<bool> SqlStore::EventAccepted(const std::string& source, int64_t event_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare("SELECT 1 FROM watch_events WHERE source = ? AND event_id = ?");
   if (!q.ok()) return q.status();
@@ -1465,24 +1527,22 @@ Result<bool> SqliteStore::EventAccepted(const std::string& source, int64_t event
   return false;
 }
 
-Result<int64_t> SqliteStore::InsertSeries(const model::SeriesRecord& s) {
+Result<int64_t> SqlStore::InsertSeries(const model::SeriesRecord& s) {
   Status valid = ValidSeries(s);
   if (!valid.ok()) return valid;
   auto ins = db_->Prepare(
       "INSERT INTO series (source, series_id, round, name, version, submitter, series_json, state, tree, "
       "base_commit, head_commit, conclusion, result_json, queued_at, updated_at) "
       "VALUES (?1, ?2, 1 + (SELECT COALESCE(MAX(round), 0) FROM series WHERE source = ?1 "
-      "AND series_id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+      "AND series_id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id");
   if (!ins.ok()) return ins.status();
   ins->Bind(1, s.source).Bind(2, s.series_id).Bind(3, s.name).Bind(4, s.version).Bind(5, s.submitter);
   ins->Bind(6, s.series_json).Bind(7, s.state).Bind(8, s.tree).Bind(9, s.base_commit).Bind(10, s.head_commit);
   ins->Bind(11, s.conclusion).Bind(12, s.result_json).Bind(13, s.queued_at).Bind(14, s.updated_at);
-  Status st = ins->Run();
-  if (!st.ok()) return st;
-  return db_->LastInsertId();
+  return InsertedId(*ins);
 }
 
-Result<int64_t> SqliteStore::AcceptEvent(const std::string& source, int64_t event_id,
+Result<int64_t> SqlStore::AcceptEvent(const std::string& source, int64_t event_id,
                                          const std::string& event_date,
                                          const std::optional<model::SeriesRecord>& queue) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -1516,7 +1576,8 @@ Result<int64_t> SqliteStore::AcceptEvent(const std::string& source, int64_t even
   if (!st.ok()) return st;
   auto cur = db_->Prepare(
       "INSERT INTO watch_cursors (source, cursor) VALUES (?, ?) "
-      "ON CONFLICT (source) DO UPDATE SET cursor = MAX(cursor, excluded.cursor)");
+      "ON CONFLICT (source) DO UPDATE SET cursor = CASE WHEN excluded.cursor > watch_cursors.cursor "
+      "THEN excluded.cursor ELSE watch_cursors.cursor END");
   if (!cur.ok()) return cur.status();
   cur->Bind(1, source).Bind(2, event_date);
   st = cur->Run();
@@ -1526,7 +1587,7 @@ Result<int64_t> SqliteStore::AcceptEvent(const std::string& source, int64_t even
   return series;
 }
 
-Result<int64_t> SqliteStore::QueueSeries(const model::SeriesRecord& s) {
+Result<int64_t> SqlStore::QueueSeries(const model::SeriesRecord& s) {
   std::lock_guard<std::mutex> lock(mu_);
   // One transaction, so that the round read is the round written.
   Transaction tx(db_.get());
@@ -1538,7 +1599,7 @@ Result<int64_t> SqliteStore::QueueSeries(const model::SeriesRecord& s) {
   return *id;
 }
 
-Status SqliteStore::UpdateSeries(const model::SeriesRecord& s) {
+Status SqlStore::UpdateSeries(const model::SeriesRecord& s) {
   Status valid = ValidSeries(s);
   if (!valid.ok()) return valid;
   std::lock_guard<std::mutex> lock(mu_);
@@ -1554,7 +1615,7 @@ Status SqliteStore::UpdateSeries(const model::SeriesRecord& s) {
   return Status::OK();
 }
 
-Result<model::SeriesRecord> SqliteStore::LoadSeries(int64_t id) {
+Result<model::SeriesRecord> SqlStore::LoadSeries(int64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(std::string(kSeriesColumns) + " WHERE id = ?");
   if (!q.ok()) return q.status();
@@ -1564,7 +1625,7 @@ Result<model::SeriesRecord> SqliteStore::LoadSeries(int64_t id) {
   return SeriesFromRow(*q);
 }
 
-Result<model::SeriesRecord> SqliteStore::FindSeries(const std::string& source, int64_t series_id) {
+Result<model::SeriesRecord> SqlStore::FindSeries(const std::string& source, int64_t series_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(std::string(kSeriesColumns) +
                         " WHERE source = ? AND series_id = ? ORDER BY round DESC LIMIT 1");
@@ -1578,9 +1639,9 @@ Result<model::SeriesRecord> SqliteStore::FindSeries(const std::string& source, i
   return SeriesFromRow(*q);
 }
 
-Result<std::vector<model::SeriesRecord>> SqliteStore::ListSeries(const SeriesQuery& query) {
+Result<std::vector<model::SeriesRecord>> SqlStore::ListSeries(const SeriesQuery& query) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::string sql = std::string(kSeriesColumns) + " WHERE 1";
+  std::string sql = std::string(kSeriesColumns) + " WHERE 1 = 1";
   if (!query.source.empty()) sql += " AND source = ?1";
   if (!query.states.empty()) {
     sql += " AND state IN (";
@@ -1601,7 +1662,7 @@ Result<std::vector<model::SeriesRecord>> SqliteStore::ListSeries(const SeriesQue
   return out;
 }
 
-Status SqliteStore::SeriesExists(int64_t id) {
+Status SqlStore::SeriesExists(int64_t id) {
   auto q = db_->Prepare("SELECT 1 FROM series WHERE id = ?");
   if (!q.ok()) return q.status();
   q->Bind(1, id);
@@ -1610,7 +1671,7 @@ Status SqliteStore::SeriesExists(int64_t id) {
   return st.ok() ? Status::NotFound(fmt::format("no series {}", id)) : st;
 }
 
-Status SqliteStore::SetSeriesCheck(const model::SeriesCheckRecord& c) {
+Status SqlStore::SetSeriesCheck(const model::SeriesCheckRecord& c) {
   Status valid = ValidSeriesCheck(c);
   if (!valid.ok()) return valid;
   std::lock_guard<std::mutex> lock(mu_);
@@ -1628,7 +1689,7 @@ Status SqliteStore::SetSeriesCheck(const model::SeriesCheckRecord& c) {
   return q->Run();
 }
 
-Result<std::vector<model::SeriesCheckRecord>> SqliteStore::LoadSeriesChecks(int64_t series) {
+Result<std::vector<model::SeriesCheckRecord>> SqlStore::LoadSeriesChecks(int64_t series) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
       "SELECT series, patch_id, phase, context, state, description, target_url, status, posted_at "
@@ -1654,7 +1715,7 @@ Result<std::vector<model::SeriesCheckRecord>> SqliteStore::LoadSeriesChecks(int6
   return out;
 }
 
-Status SqliteStore::SetSeriesMail(const model::SeriesMailRecord& m) {
+Status SqlStore::SetSeriesMail(const model::SeriesMailRecord& m) {
   Status valid = ValidSeriesMail(m);
   if (!valid.ok()) return valid;
   std::lock_guard<std::mutex> lock(mu_);
@@ -1669,7 +1730,7 @@ Status SqliteStore::SetSeriesMail(const model::SeriesMailRecord& m) {
   return q->Run();
 }
 
-Result<model::SeriesMailRecord> SqliteStore::LoadSeriesMail(int64_t series) {
+Result<model::SeriesMailRecord> SqlStore::LoadSeriesMail(int64_t series) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q =
       db_->Prepare("SELECT series, message_id, status, path, updated_at FROM series_mails WHERE series = ?");
@@ -1686,7 +1747,7 @@ Result<model::SeriesMailRecord> SqliteStore::LoadSeriesMail(int64_t series) {
   return m;
 }
 
-Status SqliteStore::SetBaseline(const std::string& key, const std::string& commit, int64_t run_id) {
+Status SqlStore::SetBaseline(const std::string& key, const std::string& commit, int64_t run_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto run = db_->Prepare("SELECT 1 FROM runs WHERE id = ?");
   if (!run.ok()) return run.status();
@@ -1701,7 +1762,7 @@ Status SqliteStore::SetBaseline(const std::string& key, const std::string& commi
   return q->Run();
 }
 
-Result<int64_t> SqliteStore::FindBaseline(const std::string& key, const std::string& commit) {
+Result<int64_t> SqlStore::FindBaseline(const std::string& key, const std::string& commit) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare("SELECT run_id FROM baselines WHERE key = ? AND commit_hash = ?");
   if (!q.ok()) return q.status();

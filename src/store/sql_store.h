@@ -1,14 +1,15 @@
-// The SQLite backend of the store: all of vigil's SQL. WAL, a versioned
-// schema brought forward one step at a time; every attempt, every build
-// with its diagnostics, and every accepted event with the series it queues
-// is committed in its own transaction.
+// The SQL backend of the store: all of vigil's SQL, written once for the two
+// engines of sql.h (a SQLite file, or a PostgreSQL server shared by many
+// machines). A versioned schema brought forward one step at a time; every
+// attempt, every build with its diagnostics, and every accepted event with
+// the series it queues is committed in its own transaction.
 #pragma once
 
 #include <memory>
 #include <mutex>
 #include <string>
 
-#include "store/sqlite.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 namespace vigil::store {
@@ -20,12 +21,12 @@ Result<int> SchemaVersion(Database& db);
 // transaction. InvalidArgument when the database is newer than `target`.
 Status MigrateTo(Database& db, int target);
 
-class SqliteStore final : public Store {
+class SqlStore final : public Store {
  public:
   // Opens or creates the database and brings its schema to kSchemaVersion.
-  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  static Result<std::unique_ptr<SqlStore>> Open(const std::string& path);
   // Opens an existing database read-only; its schema must be kSchemaVersion.
-  static Result<std::unique_ptr<SqliteStore>> OpenReadOnly(const std::string& path);
+  static Result<std::unique_ptr<SqlStore>> OpenReadOnly(const std::string& path);
 
   int schema_version() const override { return version_; }
   Result<int64_t> EnsureEnvironment(const model::Environment& env) override;
@@ -84,8 +85,12 @@ class SqliteStore final : public Store {
   Result<int64_t> FindBaseline(const std::string& key, const std::string& commit) override;
 
  private:
-  SqliteStore(std::unique_ptr<Database> db, int version, std::string path)
-      : db_(std::move(db)), version_(version), path_(std::move(path)) {}
+  SqlStore(std::unique_ptr<Database> db, int version, const std::string& path)
+      : db_(std::move(db)), version_(version), path_(DisplayName(path)) {}
+  // The path, or a PostgreSQL URI without its password: for messages.
+  static std::string DisplayName(const std::string& path);
+  // Why a write is refused on a read-only store, in the engine's terms.
+  std::string ReadOnlyWhy();
   Result<model::BisectionRecord> FindBisection(const std::string& repo, bool running_only);
   // QueueSeries' insert, inside the caller's transaction and lock.
   Result<int64_t> InsertSeries(const model::SeriesRecord& s);
@@ -95,7 +100,7 @@ class SqliteStore final : public Store {
   std::mutex mu_;  // one connection, used by one thread at a time
   std::unique_ptr<Database> db_;
   int version_ = 0;
-  std::string path_;  // as opened, for messages
+  std::string path_;  // as opened (no password), for messages
 };
 
 }  // namespace vigil::store
