@@ -5,7 +5,7 @@
 # this machine can reach it. fsync is off (the tests' data need not survive
 # a power cut).
 #   scripts/pg-test-server.sh start DIR   prints the URI of its database "vigil"
-#   scripts/pg-test-server.sh stop DIR
+#   scripts/pg-test-server.sh stop DIR    stops it and removes DIR
 # Exit 77 (a skip to the tests) when PostgreSQL is not installed.
 set -euo pipefail
 cmd=${1:?start or stop}
@@ -35,6 +35,7 @@ case $cmd in
   stop)
     [ -d "$dir/data" ] || exit 0
     as_owner "$bin/pg_ctl" -D "$dir/data" -m fast stop > /dev/null
+    rm -rf "$dir"
     ;;
   *)
     echo "pg-test-server: start or stop, not $cmd" >&2
