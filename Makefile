@@ -40,7 +40,7 @@ $(ASAN_BUILD)/build.ninja: CMakeLists.txt | deps
 
 # The sanitized unit tests and the fuzzers: what `make check` runs there.
 asan: deps $(ASAN_BUILD)/build.ninja
-	ninja -C $(ASAN_BUILD) -j $(JOBS) vigil_tests ktap_fuzzer console_fuzzer channel_fuzzer known_issues_fuzzer diagnostics_fuzzer kconfig_fuzzer patchwork_fuzzer mail_fuzzer web_fuzzer
+	ninja -C $(ASAN_BUILD) -j $(JOBS) vigil_tests fuzzers
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
