@@ -221,14 +221,14 @@ Result<std::vector<Series>> LoadSeries(store::Store& db, int64_t up_to, int wind
   if (runs) *runs = listed->size();
   std::vector<int64_t> ids;
   std::map<int64_t, const RunView*> by_id;
+  std::map<std::string, size_t> runs_of_class;
   for (const RunView& r : *listed) {
     ids.push_back(r.run.id);
     by_id[r.run.id] = &r;
+    ++runs_of_class[r.env_class];
   }
   auto summaries = db.LoadTestSummaries(ids);  // by run, oldest first
   if (!summaries.ok()) return summaries.status();
-  std::map<std::string, size_t> runs_of_class;
-  for (const RunView& r : *listed) ++runs_of_class[r.env_class];
   SeriesBuilder b;
   model::PackedSubtest sub;
   for (const model::TestSummary& t : *summaries) {

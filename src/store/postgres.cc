@@ -140,15 +140,14 @@ std::string TranslateStatement(const std::string& stmt) {
 }
 
 // Rows of a finished command, or its error as a Status.
-Status Check(PGconn* conn, PGresult* r, const char* what) {
+Status Check(PGconn* conn, PGresult* r) {
   ExecStatusType st = PQresultStatus(r);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Status::OK();
   std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(conn);
   const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   if (msg.rfind("ERROR:  ", 0) == 0) msg = msg.substr(8);
-  return Status::IOError(fmt::format("postgresql{}: {}{}", *what ? std::string(" ") + what : std::string(), msg,
-                                     state ? fmt::format(" (SQLSTATE {})", state) : ""));
+  return Status::IOError(fmt::format("postgresql: {}{}", msg, state ? fmt::format(" (SQLSTATE {})", state) : ""));
 }
 
 struct ResultDeleter {
@@ -168,14 +167,8 @@ class PgStatement final : public StatementImpl {
   void Bind(int i, int64_t v) override { Set(i, std::to_string(v), kInt8); }
   void Bind(int i, std::string_view v) override { Set(i, std::string(v), kBytea); }
   void BindBlob(int i, std::string_view v) override { Set(i, std::string(v), kBytea); }
-  void BindNull(int i) override {
-    for (size_t k = 0; k < param_of_.size(); ++k) {
-      if (param_of_[k] == i) {
-        values_[k].reset();
-        types_[k] = 0;
-      }
-    }
-  }
+  // A NULL of no type: the server infers it from where it stands.
+  void BindNull(int i) override { Set(i, std::nullopt, 0); }
   Status Run() override {
     Status s = Execute();
     result_.reset();
@@ -212,7 +205,8 @@ class PgStatement final : public StatementImpl {
   }
 
  private:
-  void Set(int i, std::string v, Oid type) {
+  // Every $k that stands for ?i (a numbered parameter may appear twice).
+  void Set(int i, const std::optional<std::string>& v, Oid type) {
     for (size_t k = 0; k < param_of_.size(); ++k) {
       if (param_of_[k] == i) {
         values_[k] = v;
@@ -249,7 +243,7 @@ class PgDatabase final : public Database {
     for (const std::string& stmt : SplitStatements(sql)) {
       std::string text = TranslateStatement(stmt);
       ResultPtr r(PQexec(conn_, text.c_str()));
-      Status s = Check(conn_, r.get(), "");
+      Status s = Check(conn_, r.get());
       if (!s.ok()) return s;
       // A COMMIT of a transaction a statement failed in rolls it back, and
       // says so only here.
@@ -272,7 +266,7 @@ class PgDatabase final : public Database {
     // transaction that wrote (here or in another database of the server)
     // commits, and pure reads assign no transaction id.
     ResultPtr r(PQexec(conn_, "SELECT pg_current_snapshot()::text"));
-    Status s = Check(conn_, r.get(), "");
+    Status s = Check(conn_, r.get());
     if (!s.ok()) return s;
     if (PQntuples(r.get()) != 1) return Status::Internal("postgresql: no snapshot");
     return static_cast<int64_t>(Fnv1a(PQgetvalue(r.get(), 0, 0)) & 0x7fffffffffffffffULL);
@@ -305,7 +299,7 @@ Status PgStatement::Execute() {
   }
   result_.reset(PQexecParams(db_->conn(), sql_.c_str(), static_cast<int>(values.size()), types_.data(), values.data(),
                              lengths.data(), formats.data(), 0));
-  Status s = Check(db_->conn(), result_.get(), "");
+  Status s = Check(db_->conn(), result_.get());
   if (!s.ok()) {
     result_.reset();
     return s;

@@ -130,11 +130,11 @@ Result<int64_t> IdOfRow(Statement& q) {
   return id;
 }
 
-// Runs an INSERT ... RETURNING id (SQLite and PostgreSQL both have it) and
-// gives the new row's id.
-Result<int64_t> InsertedId(Statement& q) {
+// Runs a statement ending in RETURNING id (an INSERT, or the UPDATE that
+// locks a row; SQLite and PostgreSQL both have it) and gives the row's id.
+Result<int64_t> ReturnedId(Statement& q) {
   Status st;
-  if (!q.Next(&st)) return st.ok() ? Status::Internal("an INSERT gave no id") : st;
+  if (!q.Next(&st)) return st.ok() ? Status::Internal("a statement returning an id returned no row") : st;
   return IdOfRow(q);
 }
 
@@ -145,20 +145,20 @@ Status SummarizeTests(Database& db, int64_t first, int64_t last) {
     int64_t run_id = 0;
     std::string path;
     std::vector<AttemptRecord> attempts;
+    std::vector<int64_t> attempt_ids;  // of attempts[i]
   };
   std::map<int64_t, Test> tests;
   auto t = db.Prepare("SELECT id, run_id, path FROM tests WHERE id BETWEEN ?1 AND ?2");
   if (!t.ok()) return t.status();
   t->Bind(1, first).Bind(2, last);
   Status st;
-  while (t->Next(&st)) tests[t->Int(0)] = {t->Int(1), t->Text(2), {}};
+  while (t->Next(&st)) tests[t->Int(0)] = {t->Int(1), t->Text(2), {}, {}};
   if (!st.ok()) return st;
   auto a = db.Prepare(
       "SELECT test_id, id, status, duration_ms FROM attempts WHERE test_id BETWEEN ?1 AND ?2 AND interrupted = 0 "
       "ORDER BY test_id, attempt");
   if (!a.ok()) return a.status();
   a->Bind(1, first).Bind(2, last);
-  std::vector<std::pair<int64_t, int64_t>> ids;  // (test id, attempt id)
   while (a->Next(&st)) {
     auto it = tests.find(a->Int(0));
     if (it == tests.end()) continue;
@@ -166,13 +166,14 @@ Status SummarizeTests(Database& db, int64_t first, int64_t last) {
     r.test_path = it->second.path;
     r.status = a->Text(2);
     r.duration_ms = a->Int(3);
-    ids.emplace_back(a->Int(0), a->Int(1));
+    it->second.attempt_ids.push_back(a->Int(1));
   }
   if (!st.ok()) return st;
   // Every vector is whole: the records stay where they are.
   std::map<int64_t, AttemptRecord*> index;
-  std::map<int64_t, size_t> next;
-  for (const auto& [test_id, attempt_id] : ids) index[attempt_id] = &tests[test_id].attempts[next[test_id]++];
+  for (auto& [id, test] : tests) {
+    for (size_t i = 0; i < test.attempts.size(); ++i) index[test.attempt_ids[i]] = &test.attempts[i];
+  }
   st = AttachDetails(db, fmt::format("WHERE a.test_id BETWEEN {} AND {} AND a.interrupted = 0", first, last),
                      std::nullopt, index, false);
   if (!st.ok()) return st;
@@ -593,8 +594,6 @@ std::optional<std::string> Store::DuplicateInPlan(const std::vector<std::string>
   return std::nullopt;
 }
 
-std::string SqlStore::DisplayName(const std::string& path) { return ShownPath(path); }
-
 std::string SqlStore::ReadOnlyWhy() {
   return db_->engine() == std::string_view("sqlite") ? "the file or its directory is not writable"
                                                       : "the connection is for reading only";
@@ -617,7 +616,7 @@ Result<std::unique_ptr<Store>> Store::OpenReadOnly(const std::string& path) {
 Result<std::unique_ptr<SqlStore>> SqlStore::OpenReadOnly(const std::string& path) {
   auto db = Database::OpenReadOnly(path);
   if (!db.ok()) return db.status();
-  std::string name = DisplayName(path);
+  std::string name = ShownPath(path);
   auto q = (*db)->Prepare("SELECT version FROM schema_version");
   if (!q.ok()) return Status::InvalidArgument(fmt::format("{} is not a vigil store (no schema version)", name));
   Status st;
@@ -686,7 +685,7 @@ Result<int64_t> SqlStore::CreateRun(const RunRecord& run) {
   } else {
     ins->Bind(8, std::nullopt);
   }
-  return InsertedId(*ins);
+  return ReturnedId(*ins);
 }
 
 Status SqlStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
@@ -704,7 +703,7 @@ Status SqlStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
   auto id = db_->Prepare("UPDATE tests SET final_attempts = final_attempts WHERE run_id = ? AND path = ? RETURNING id");
   if (!id.ok()) return id.status();
   id->Bind(1, run_id).Bind(2, a.test_path);
-  auto test_id_r = InsertedId(*id);
+  auto test_id_r = ReturnedId(*id);
   if (!test_id_r.ok()) return test_id_r.status();
   int64_t test_id = test_id_r.value();
 
@@ -1212,7 +1211,7 @@ Result<int64_t> SqlStore::CreateBisection(const BisectionRecord& b) {
       "RETURNING id");
   if (!q.ok()) return q.status();
   q->Bind(1, b.repo).Bind(2, b.good).Bind(3, b.bad).Bind(4, b.options_json).Bind(5, b.status).Bind(6, b.started_at);
-  return InsertedId(*q);
+  return ReturnedId(*q);
 }
 
 Result<BisectionRecord> SqlStore::ActiveBisection(const std::string& repo) {
@@ -1351,7 +1350,7 @@ Result<int64_t> SqlStore::RecordBuild(const BuildRecord& b,
   ins->Bind(15, b.duration_ms).Bind(16, b.steps).Bind(17, b.artifacts_json);
   ins->Bind(18, StringsJson(b.config_mismatches)).Bind(19, b.warnings).Bind(20, b.errors);
   ins->Bind(21, b.diagnostics_dropped).Bind(22, b.failure);
-  auto id_r = InsertedId(*ins);
+  auto id_r = ReturnedId(*ins);
   if (!id_r.ok()) return id_r.status();
   int64_t id = id_r.value();
   Status st;
@@ -1539,7 +1538,7 @@ Result<int64_t> SqlStore::InsertSeries(const model::SeriesRecord& s) {
   ins->Bind(1, s.source).Bind(2, s.series_id).Bind(3, s.name).Bind(4, s.version).Bind(5, s.submitter);
   ins->Bind(6, s.series_json).Bind(7, s.state).Bind(8, s.tree).Bind(9, s.base_commit).Bind(10, s.head_commit);
   ins->Bind(11, s.conclusion).Bind(12, s.result_json).Bind(13, s.queued_at).Bind(14, s.updated_at);
-  return InsertedId(*ins);
+  return ReturnedId(*ins);
 }
 
 Result<int64_t> SqlStore::AcceptEvent(const std::string& source, int64_t event_id,

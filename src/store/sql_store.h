@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 
+#include "store/postgres.h"
 #include "store/sql.h"
 #include "store/store.h"
 
@@ -86,9 +87,7 @@ class SqlStore final : public Store {
 
  private:
   SqlStore(std::unique_ptr<Database> db, int version, const std::string& path)
-      : db_(std::move(db)), version_(version), path_(DisplayName(path)) {}
-  // The path, or a PostgreSQL URI without its password: for messages.
-  static std::string DisplayName(const std::string& path);
+      : db_(std::move(db)), version_(version), path_(ShownPath(path)) {}
   // Why a write is refused on a read-only store, in the engine's terms.
   std::string ReadOnlyWhy();
   Result<model::BisectionRecord> FindBisection(const std::string& repo, bool running_only);

@@ -578,22 +578,19 @@ std::string Site::FlakesPage(const json& d, const Links& links) {
   // The data has what needs attention and counts the rest ("hidden"), or,
   // with ?all=1, has every entry.
   const json& entries = Arr(d, "entries");
-  std::vector<const json*> shown;
-  for (const json& e : entries) shown.push_back(&e);
   bool all = !d.contains("hidden");
   int64_t hidden = 0;
   if (!all && d["hidden"].is_object()) {
     for (const auto& [cls, n] : d["hidden"].items()) hidden += n.is_number_integer() ? n.get<int64_t>() : 0;
   }
-  if (shown.empty()) {
+  if (entries.empty()) {
     h.Element("p", "Nothing flaky, broken, regressed or fixed.", {"class", "empty"});
   } else {
     h.Open("table", {"class", "flakes sortable"});
     h.Raw("<thead><tr><th>Class</th><th>Test</th><th>Subtest</th><th>Environment</th><th data-sort=\"num\">Runs</th>"
           "<th data-sort=\"num\">Failures</th><th data-sort=\"num\">Failure rate</th>"
           "<th data-sort=\"num\">Retry flakes</th><th>Last</th><th>Quarantine</th></tr></thead><tbody>");
-    for (const json* ep : shown) {
-      const json& e = *ep;
+    for (const json& e : entries) {
       std::string test = Str(e, "test"), sub = Str(e, "subtest");
       h.Open("tr", {"class", "cls-" + StatusClass(Str(e, "class") == "flaky" ? "FLAKY" : "OTHER")});
       h.Element("td", Str(e, "class"), {"class", "cls " + Str(e, "class")});
