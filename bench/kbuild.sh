@@ -20,7 +20,8 @@
 # directories (in the tree) so the steps can run in separate invocations:
 # STEPS=cold first, then STEPS="incr fresh" with the same KEEP; a cold build
 # already timed there is not built again (an interrupted one is). SAME_DIR=1
-# times make's incremental builds in vigil's output directory.
+# times make's incremental builds in vigil's output directory (and leaves
+# make's cold build out).
 # The one-line change is a real code change (a comment would be a ccache hit
 # through the preprocessed source), a different one for vigil and make so
 # neither finds the other's object in the cache.
@@ -102,12 +103,17 @@ elif has cold; then
     ccache -C > /dev/null
     timed v_cold vigil_build "$VO"
   fi
-  if [ -z "${m_cold:-}" ]; then
+  # SAME_DIR=1: make's own output directory is not used, nor built.
+  if [ -z "${m_cold:-}" ] && [ "${SAME_DIR:-0}" != 1 ]; then
     rm -rf "$MO"
     ccache -C > /dev/null
     timed m_cold make_build "$MO" "$VO/.config"
   fi
-  echo "cold build:        vigil ${v_cold}s  make ${m_cold}s  ratio $(ratio "$v_cold" "$m_cold")"
+  if [ -n "${m_cold:-}" ]; then
+    echo "cold build:        vigil ${v_cold}s  make ${m_cold}s  ratio $(ratio "$v_cold" "$m_cold")"
+  else
+    echo "cold build:        vigil ${v_cold}s"
+  fi
 fi
 if [ "${WARM:-0}" = 1 ] || has incr; then
   # SAME_DIR=1: make rebuilds vigil's output directory, taking turns with
@@ -153,7 +159,6 @@ if [ "${WARM:-0}" != 1 ] && has fresh; then
   rm -rf "$VO"
   timed v_warm vigil_build "$VO"
   echo "fresh directory, warm ccache: ${v_warm}s, cold ${v_cold}s: ratio $(ratio "$v_warm" "$v_cold")"
-  echo "cold build:        vigil ${v_cold}s  make ${m_cold}s  ratio $(ratio "$v_cold" "$m_cold")"
   grep '^build' "$W/vigil.out"
 fi
 
