@@ -28,6 +28,8 @@ PACKAGES=(
   # a real browser for the dashboard's test (headless Chromium driven by
   # Selenium), and an HTTP load generator for its benchmark
   chromium chromium-driver python3-selenium wrk curl
+  # the shipped CI examples (GitHub Actions, Kubernetes) are parsed as YAML by the shards' test
+  python3-yaml
   # the MPTCP selftests and the kselftest installer (golden files, demo)
   rsync iproute2 iputils-ping iptables nftables ethtool socat tcpdump
   # real reference material: kselftests, kunit_tool and its corpus, ktap.rst

@@ -30,6 +30,12 @@ Runner SetupTestBranchCommand(CLI::App* app);
 Runner SetupSeriesCommand(CLI::App* app);
 Runner SetupServeCommand(CLI::App* app);
 Runner SetupExportCommand(CLI::App* app);
+Runner SetupGroupCommand(CLI::App* app);
+Runner SetupMergeCommand(CLI::App* app);
+Runner SetupMigrateCommand(CLI::App* app);
+// vigil export kcidb, a subcommand of vigil export: its runner (-1 when
+// another subcommand was given).
+Runner AddKcidbExport(CLI::App* export_app);
 
 // The command line vigil was started with, shell-quoted (set by main).
 const std::string& CommandLine();

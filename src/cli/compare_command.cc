@@ -43,9 +43,9 @@ Runner SetupCompareCommand(CLI::App* app) {
       "skipped->passing, tests and subtests that appeared or disappeared, subtest counts that changed, duration\n"
       "regressions, and the environments' differences (kernel, host or VM, KVM or TCG, tool versions).\n"
       "Only the tests both runs ran are compared (a run of a subset against a full run); the others are counted\n"
-      "in one line (--all compares them too). Runs are ids, 'last', or 'last~N'; the earlier run may be 'auto':\n"
+      "in one line (--all compares them too). Runs are ids, 'last', 'last~N' or 'group:ID' (a run split across machines); the earlier run may be 'auto':\n"
       "the baseline verdict --baseline auto takes for the later one.");
-  app->add_option("run_a", f->a, "The earlier run (RUN, last, last~N, auto)")->required();
+  app->add_option("run_a", f->a, "The earlier run (RUN, last, last~N, group:ID, auto)")->required();
   app->add_option("run_b", f->b, "The later run")->required();
   app->add_option("--db", f->db_path, "Results store: a SQLite file or a postgresql:// URI")->capture_default_str();
   app->add_option("--slower-ratio", f->slower_ratio, "A test is slower when it takes this many times as long (and 1 s more)")

@@ -45,7 +45,14 @@ constexpr CommandEntry kCommands[] = {
     {"series", "The series vigil watched or tested: state, conclusion, checks, e-mail", vigil::cli::SetupSeriesCommand},
     {"serve", "The dashboard: runs, tests' histories, flakes, crashes, builds and series as web pages and JSON",
      vigil::cli::SetupServeCommand},
-    {"export", "The dashboard's pages as static files (export html DIR)", vigil::cli::SetupExportCommand},
+    {"export", "The dashboard's pages as static files (export html DIR); a run as KCIDB JSON (export kcidb RUN)",
+     vigil::cli::SetupExportCommand},
+    {"group", "A run split across machines (vigil run --shard): its shards, and waiting for its end",
+     vigil::cli::SetupGroupCommand},
+    {"merge", "Join stores of shards run apart (a SQLite file each) into one, each group one run",
+     vigil::cli::SetupMergeCommand},
+    {"migrate", "Copy a whole store to another (SQLite to PostgreSQL and back), checked table by table",
+     vigil::cli::SetupMigrateCommand},
     {"guest", "", vigil::cli::SetupGuestCommand},  // inside vigil's VMs; hidden
 };
 

@@ -25,8 +25,10 @@
 #include "base/text.h"
 #include "cli/build_command.h"
 #include "cli/command.h"
+#include "cli/run_reports.h"
 #include "cli/status_line.h"
 #include "cli/terminal.h"
+#include "engine/run_group.h"
 #include "engine/run_session.h"
 #include "judge/outcome.h"
 #include "judge/render.h"
@@ -56,6 +58,7 @@ struct RunFlags {
   int progress_interval = 60;  // seconds; 0: no still-running lines
   bool list = false;
   BuildFlags build;  // --build TREE and the build options
+  std::string shard;  // --shard I/N
 };
 
 bool WriteFile(const std::string& path, const std::string& text) {
@@ -108,23 +111,7 @@ class Printer final : public engine::RunObserver {
   void OnTestsDone() override { status_line_.reset(); }  // the line is erased before the summary
 
   Status OnRunFinished(const report::FinishedRun& run) override {
-    fmt::print("{}", report::SummaryText(run, color_));
-    if (run.verdict) fmt::print("\n{}", judge::VerdictText(*run.verdict));
-    bool ok = true;
-    if (!f_.json_path.empty()) ok &= WriteFile(f_.json_path, report::RunJson(run));
-    if (!f_.ktap_path.empty()) ok &= WriteFile(f_.ktap_path, report::RunnerLog(run));
-    if (!f_.junit_path.empty()) ok &= WriteFile(f_.junit_path, report::RunJunit(run));
-    if (!f_.markdown_path.empty()) ok &= WriteFile(f_.markdown_path, report::GithubSummary(run));
-    if (const char* gh = std::getenv("GITHUB_STEP_SUMMARY"); gh && *gh) {
-      std::ofstream md(gh, std::ios::app);
-      md << report::GithubSummary(run);
-      ok &= static_cast<bool>(md);
-    }
-    if (const char* gha = std::getenv("GITHUB_ACTIONS"); gha && std::string_view(gha) == "true") {
-      fmt::print("{}", report::GithubAnnotations(run));
-    }
-    if (!ok) return Status::IOError("cannot write a report file");
-    return Status::OK();
+    return PrintRunEnd(run, {f_.json_path, f_.junit_path, f_.ktap_path, f_.markdown_path}, color_);
   }
 
  private:
@@ -238,6 +225,12 @@ int Run(const RunFlags& f) {
     return kExitUsage;
   }
   engine::RunRequest req = f.req;
+  if (!f.shard.empty()) {
+    if (Status st = engine::ParseShard(f.shard, &req.shard, &req.shard_count); !st.ok()) {
+      fmt::print(stderr, "vigil run: {}\n", st.message());
+      return kExitUsage;
+    }
+  }
   model::VmSpec vm = f.vm;
   if (!f.build.tree.empty()) {
     // Build (or find nothing to rebuild), then boot what was built and run
@@ -326,7 +319,13 @@ Runner SetupRunCommand(CLI::App* app) {
       "SIGINT, SIGTERM or SIGHUP stop the run: no test starts any more, the running ones are terminated\n"
       "as on a timeout and recorded as interrupted, the run is finished (INTERRUPTED) and its reports\n"
       "written, and vigil exits 130, 143 or 129; `vigil run --resume RUN_ID` runs what is left. A\n"
-      "second signal kills the running tests at once and exits without reports.");
+      "second signal kills the running tests at once and exits without reports.\n\n"
+      "Across machines (--shard I/N --run-group ID, every machine the same command but its I): the\n"
+      "first shard to come splits the plan into N shards of about equal time (the tests' last\n"
+      "durations in the store, longest first; tests without history count the median) and records\n"
+      "the group's one run; each shard runs its part into that run (a shared PostgreSQL store, or a\n"
+      "SQLite file each joined by vigil merge). A shard's command run again resumes it; the last\n"
+      "shard to finish reports, judges and exits as the whole run (vigil group wait ID does too).");
   app->add_option("--tests", f->req.tests_dir, "Installed kselftest tree or directory of executables")
       ->check(CLI::ExistingDirectory);
   app->add_option("--db", f->db_path, "Results store: a SQLite file or a postgresql:// URI (created if missing)")->capture_default_str();
@@ -424,6 +423,13 @@ Runner SetupRunCommand(CLI::App* app) {
                   "installed kselftests. The run records the build")
       ->group(bg);
   AddBuildOptions(app, &f->build, bg, true);
+  app->add_option("--shard", f->shard,
+                  "Run shard I of N of a run split across machines (I/N, 1-based); needs --run-group")
+      ->group("Across machines");
+  app->add_option("--run-group", f->req.run_group,
+                  "The split run's name, the same on every shard (a CI pipeline's id: ${{ github.run_id }}, "
+                  "$CI_PIPELINE_ID, the Job's name)")
+      ->group("Across machines");
   app->add_option("--vm-dir", f->req.vm_work_dir, "Where the console log and sockets go (default: vigil-vm/ beside the db)")
       ->group(vmg);
   return [f] { return Run(*f); };

@@ -117,7 +117,9 @@ Runner SetupServeCommand(CLI::App* app) {
 }
 
 Runner SetupExportCommand(CLI::App* app) {
-  app->description("The dashboard's pages as static files, for GitHub Pages or a CI artifact.");
+  app->description(
+      "A store's contents for elsewhere: the dashboard's pages as static files (html, for GitHub Pages or a CI "
+      "artifact), or a run as KCIDB JSON (kcidb, for KernelCI's common database).");
   app->require_subcommand(1);
   auto f = std::make_shared<ExportFlags>();
   CLI::App* html = app->add_subcommand(
@@ -136,7 +138,8 @@ Runner SetupExportCommand(CLI::App* app) {
   html->add_option("--history", f->history, "Runs (columns) in a test's history matrix")
       ->check(CLI::Range(1, 500))
       ->capture_default_str();
-  return [f] { return RunExport(*f); };
+  auto kcidb = AddKcidbExport(app);
+  return [f, html, kcidb]() -> int { return html->parsed() ? RunExport(*f) : kcidb(); };
 }
 
 }  // namespace vigil::cli

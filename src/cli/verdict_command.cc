@@ -61,7 +61,7 @@ Runner SetupVerdictCommand(CLI::App* app) {
       "  Success:  anything else. Known-bad tool versions and expired or stale known issues are warned.\n"
       "Known issues: --known-issues FILE, else known-issues.toml in the run's test tree.\n"
       "Exit status: 0 Success, 1 Unstable, 3 Critical, 2 usage error or unreadable store.");
-  app->add_option("run", f->run, "RUN id, last, or last~N")->capture_default_str();
+  app->add_option("run", f->run, "RUN id, last, last~N, or group:ID (the run of a run group: vigil run --shard)")->capture_default_str();
   app->add_option("--baseline", f->baseline,
                   "Count only regressions against this run; auto: the latest complete earlier run of the same "
                   "environment class that ran this run's tests (the same or more); none")

@@ -17,11 +17,13 @@
 #include <fmt/format.h>
 
 #include "base/text.h"
+#include "engine/run_group.h"
 #include "engine/verdict.h"
 #include "judge/outcome.h"
 #include "model/test_path.h"
 #include "runner/config.h"
 #include "runner/scheduler.h"
+#include "runner/split.h"
 #include "runner/test_run.h"
 #include "runner/timeout.h"
 #include "sys/process.h"
@@ -217,6 +219,125 @@ Result<Planned> PlanTests(const std::string& tests_dir, runner::PlanFilter filte
   return p;
 }
 
+// A shard joining its run group: the group's run, created with the split
+// (runner::SplitPlan over the store's durations) when this shard is the
+// first to come, else the one there is, checked against this shard's plan;
+// the shard started unless another vigil runs it or it has finished; what
+// an earlier invocation of it recorded in *recorded (interrupted attempts
+// dropped). Returns the run's id.
+Result<int64_t> JoinGroup(store::Store& db, Clock& clock, RunObserver& observer,
+                          const std::vector<runner::TestSpec>& tests, int64_t env_id, const std::string& console_log,
+                          const RunRequest& f, const std::string& tests_dir,
+                          std::vector<model::AttemptRecord>* recorded) {
+  std::string group = SanitizeForTerminal(f.run_group);
+  std::vector<std::string> plan;
+  for (const auto& t : tests) plan.push_back(t.path());
+  auto found = db.FindGroupRun(f.run_group);
+  if (!found.ok() && found.status().code() != Status::Code::kNotFound) return found.status();
+  int64_t run_id = 0;
+  if (found.ok()) {
+    run_id = *found;
+  } else {
+    std::map<std::string, int64_t> durations;
+    if (auto d = db.LastDurations(); d.ok()) durations = std::move(*d);
+    runner::PlanSplit split = runner::SplitPlan(plan, durations, f.shard_count);
+    model::RunRecord run;
+    run.started_at = clock.UtcNow();
+    run.host = f.host;
+    run.command = f.command_line;
+    run.tests_dir = Absolute(tests_dir);
+    run.plan = plan;
+    run.environment_id = env_id;
+    run.build_id = f.build_id;
+    run.run_group = f.run_group;
+    run.shards = f.shard_count;
+    auto id = db.CreateGroupRun(run, split.Tests(plan));
+    if (!id.ok()) return id.status();
+    run_id = *id;
+    if (auto shards = db.LoadRunShards(run_id); shards.ok() && shards->size() == split.load_ms.size()) {
+      // Another shard may have come first: its split is the one.
+      bool mine = true;
+      auto parts = split.Tests(plan);
+      for (size_t k = 0; k < parts.size(); ++k) mine &= (*shards)[k].tests == parts[k];
+      if (mine) {
+        int64_t longest = 0;
+        for (int64_t l : split.load_ms) longest = std::max(longest, l);
+        observer.OnNote(fmt::format(
+            "run group {}: {} tests split into {} shards by their last durations (the longest shard {:.0f}s, "
+            "{:.2f}x the mean; {} tests without history counted {:.1f}s each)",
+            group, plan.size(), f.shard_count, static_cast<double>(longest) / 1000.0, split.Imbalance(),
+            split.unknown, static_cast<double>(split.unknown_ms) / 1000.0));
+      }
+    }
+  }
+  auto run = db.LoadRun(run_id);
+  if (!run.ok()) return run.status();
+  if (run->shards != f.shard_count) {
+    return Status::InvalidArgument(fmt::format("run group {} (run {}) has {} shards, not {}: --shard I/{} there",
+                                               group, run_id, run->shards, f.shard_count, run->shards));
+  }
+  {
+    std::vector<std::string> theirs = run->plan, ours = plan;
+    std::sort(theirs.begin(), theirs.end());
+    std::sort(ours.begin(), ours.end());
+    if (theirs != ours) {
+      return Status::InvalidArgument(fmt::format(
+          "shard {}/{} plans other tests than run group {} (run {}): {} here, {} there; every shard needs the same "
+          "tests, filters and vigil.toml",
+          f.shard, f.shard_count, group, run_id, ours.size(), theirs.size()));
+    }
+  }
+  auto shards = db.LoadRunShards(run_id);
+  if (!shards.ok()) return shards.status();
+  if (shards->size() != static_cast<size_t>(f.shard_count)) {
+    return Status::Internal(fmt::format("run {} has {} shard rows, not {}", run_id, shards->size(), f.shard_count));
+  }
+  const model::RunShardRecord& mine = (*shards)[static_cast<size_t>(f.shard - 1)];
+  if (!mine.finished_at.empty()) {
+    return Status::InvalidArgument(fmt::format("shard {}/{} of run group {} (run {}) has finished already ({})",
+                                               f.shard, f.shard_count, group, run_id, mine.status));
+  }
+  if (!mine.owner.empty()) {
+    switch (sys::CheckOwner(mine.owner)) {
+      case sys::OwnerState::kAlive:
+        return Status::InvalidArgument(fmt::format("shard {}/{} of run group {} is running (vigil pid {})", f.shard,
+                                                   f.shard_count, group, sys::OwnerPid(mine.owner)));
+      case sys::OwnerState::kElsewhere:
+        return Status::InvalidArgument(fmt::format(
+            "shard {}/{} of run group {} belongs to vigil pid {} on host {}, whose state cannot be seen from here",
+            f.shard, f.shard_count, group, sys::OwnerPid(mine.owner), SanitizeForTerminal(sys::OwnerHost(mine.owner))));
+      case sys::OwnerState::kGone:
+        break;  // its vigil died: taken over
+    }
+  }
+  model::RunShardRecord start = mine;
+  start.host = f.host;
+  start.command = f.command_line;
+  start.tests_dir = Absolute(tests_dir);
+  start.environment_id = env_id;
+  start.started_at = clock.UtcNow();
+  start.owner = f.owner;
+  start.console_log = console_log;
+  auto claimed = db.StartShard(start, mine.owner);
+  if (!claimed.ok()) return claimed.status();
+  if (!*claimed) {
+    return Status::InvalidArgument(
+        fmt::format("shard {}/{} of run group {} was just taken by another vigil", f.shard, f.shard_count, group));
+  }
+  if (!mine.started_at.empty()) {
+    // Run before by a vigil that died or was stopped: its interrupted
+    // attempts go (the tests run again), the rest stands.
+    if (Status st = db.DiscardInterrupted(run_id); !st.ok()) return st;
+  }
+  auto done = db.LoadAttempts(run_id, true);
+  if (!done.ok()) return done.status();
+  std::set<std::string> own(mine.tests.begin(), mine.tests.end());
+  for (auto& a : *done) {
+    if (own.count(a.test_path)) recorded->push_back(std::move(a));
+  }
+  return run_id;
+}
+
 }  // namespace
 
 Result<PlanListing> ListPlan(const RunRequest& req) {
@@ -294,6 +415,24 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
   if (!f.resume.empty() && f.repeat > 1) {
     return Status::InvalidArgument("--resume finishes one run; it does not combine with --repeat");
   }
+  if (f.shard_count > 0) {
+    if (!f.resume.empty()) {
+      return Status::InvalidArgument(
+          "--shard does not combine with --resume: the shard's own command, run again, resumes it");
+    }
+    if (f.repeat > 1 || f.until_fail) {
+      return Status::InvalidArgument("--shard runs a shard of one run; it does not combine with --repeat or --until-fail");
+    }
+    if (f.run_group.empty()) {
+      return Status::InvalidArgument(
+          "--shard needs --run-group ID: the one name every shard of the run is given (a CI pipeline's id)");
+    }
+    if (f.shard < 1 || f.shard > f.shard_count) {
+      return Status::InvalidArgument(fmt::format("--shard {}/{}: no such shard", f.shard, f.shard_count));
+    }
+  } else if (!f.run_group.empty()) {
+    return Status::InvalidArgument("--run-group names a run split across machines: it needs --shard I/N");
+  }
   if (!f.resume.empty()) {
     Result<int64_t> id = f.resume == "last" ? db_.LatestRun() : Result<int64_t>(Status::NotFound(""));
     if (f.resume != "last") {
@@ -306,6 +445,12 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
     if (!id.ok()) return id.status();
     auto run = db_.LoadRun(*id);
     if (!run.ok()) return run.status();
+    if (run->shards > 0) {
+      return Status::InvalidArgument(fmt::format(
+          "run {} is split into {} shards (run group {}): a shard resumes when its own command (vigil run ... "
+          "--shard I/{} --run-group {}) runs again",
+          *id, run->shards, SanitizeForTerminal(run->run_group), run->shards, SanitizeForTerminal(run->run_group)));
+    }
     // A VM run resumes in a VM booting what it booted (unless --kernel says
     // otherwise); a host run stays on the host.
     if (!run->vm_json.empty() && !f.vm) {
@@ -431,6 +576,38 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
   if (machine->accel() == "tcg" && !f.slowdown_set) options.slowdown = 3.0;
 
   std::optional<int64_t> env_id;
+  if (f.shard_count > 0) {
+    auto id = db_.EnsureEnvironment(machine->DetectEnvironment());
+    if (!id.ok()) observer_.OnWarning(fmt::format("cannot record the environment: {}", id.status().message()));
+    env_id = id.ok() ? *id : 0;
+    auto joined = JoinGroup(db_, clock_, observer_, tests, *env_id, console_log, f, tests_dir, &recorded);
+    if (!joined.ok()) return joined.status();
+    run_id = *joined;
+    // This shard's tests that are still to run.
+    std::set<std::string> mine, done;
+    auto shards = db_.LoadRunShards(run_id);
+    if (!shards.ok()) return shards.status();
+    for (const auto& t : (*shards)[static_cast<size_t>(f.shard - 1)].tests) mine.insert(t);
+    for (const auto& a : recorded) done.insert(a.test_path);
+    std::vector<runner::TestSpec> kept;
+    std::vector<int> kept_retries;
+    for (size_t i = 0; i < tests.size(); ++i) {
+      if (!mine.count(tests[i].path()) || done.count(tests[i].path())) continue;
+      kept.push_back(std::move(tests[i]));
+      kept_retries.push_back(retries[i]);
+    }
+    observer_.OnNote(fmt::format("run {} (run group {}): shard {}/{}: {} of the run's {} tests{}", run_id,
+                                 SanitizeForTerminal(f.run_group), f.shard, f.shard_count, mine.size(), tests.size(),
+                                 done.empty() ? "" : fmt::format(", {} done before", done.size())));
+    tests = std::move(kept);
+    retries = std::move(kept_retries);
+    if (f.vm) {
+      model::VmSpec spec = *f.vm;
+      spec.slowdown = f.slowdown_set ? std::optional<double>(f.slowdown) : std::nullopt;
+      if (Status st = db_.SetRunVm(run_id, spec.ToJson()); !st.ok())
+        observer_.OnWarning(fmt::format("cannot record what run {} booted: {}", run_id, st.message()));
+    }
+  }
   // Longest first (durations from earlier runs; unknown tests first): the
   // run ends sooner with -j. Reports keep the plan's order.
   std::vector<size_t> order(tests.size());
@@ -562,7 +739,13 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
       end.exit_code = cancel->ExitCode();
       return end;
     }
-    if (not_run > 0) {
+    if (not_run > 0 && f.shard_count > 0) {
+      observer_.OnNote(fmt::format(
+          "vm: the kernel crashed and --on-crash is stop: {} test(s) of shard {}/{} not run (the same command run "
+          "again runs them)",
+          not_run.load(), f.shard, f.shard_count));
+      end.exit_code = 1;
+    } else if (not_run > 0) {
       observer_.OnNote(fmt::format(
           "vm: the kernel crashed and --on-crash is stop: {} test(s) not run (vigil run --db {} --resume {} runs "
           "them in a VM booting the same kernel)",
@@ -612,11 +795,48 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
       finished.interrupted_tests = interrupted;
       finished.not_started = not_started;
     }
-    Status fin = db_.FinishRun(run_id, finished.status, clock_.UtcNow());
-    if (!fin.ok()) observer_.OnWarning(fmt::format("cannot finish run {}: {}", run_id, fin.message()));
+    bool whole_run = true;  // this is the run's end (a shard's: the last shard's)
+    if (f.shard_count > 0) {
+      // A shard ends; the last of them ends the run, and reports and judges
+      // it whole.
+      std::string now = clock_.UtcNow();
+      // Stopped (a signal, --on-crash stop): not finished; its command run
+      // again runs the rest.
+      bool stopped = was_cancelled || not_run > 0;
+      auto left = db_.EndShard(run_id, f.shard, finished.status, stopped ? "" : now);
+      whole_run = false;
+      if (!left.ok()) {
+        observer_.OnWarning(fmt::format("cannot end shard {} of run {}: {}", f.shard, run_id, left.status().message()));
+        store_failed = true;
+      } else if (*left == 0 && !stopped) {
+        auto group_end = FinishGroupRun(db_, run_id);
+        if (!group_end.ok()) {
+          observer_.OnWarning(fmt::format("cannot finish run {}: {}", run_id, group_end.status().message()));
+          store_failed = true;
+        } else if (group_end->finished) {
+          whole_run = true;
+          std::string shard_status = finished.status;
+          finished.results = std::move(group_end->run.results);
+          finished.status = group_end->run.status;
+          agg = report::CountResults(finished.results).aggregate;
+          observer_.OnNote(fmt::format(
+              "shard {}/{} ({}) was the last of run group {} to finish: the whole run follows", f.shard,
+              f.shard_count, shard_status, SanitizeForTerminal(f.run_group)));
+        }
+      } else if (!stopped) {
+        observer_.OnNote(fmt::format(
+            "shard {}/{} of run group {} (run {}) finished; {} shard(s) still to finish: the last reports the whole "
+            "run (vigil group wait {} --db {} waits for it)",
+            f.shard, f.shard_count, SanitizeForTerminal(f.run_group), run_id, *left,
+            ShellQuote(SanitizeForTerminal(f.run_group)), ShellQuote(ShownDb(f.db_path))));
+      }
+    } else {
+      Status fin = db_.FinishRun(run_id, finished.status, clock_.UtcNow());
+      if (!fin.ok()) observer_.OnWarning(fmt::format("cannot finish run {}: {}", run_id, fin.message()));
+    }
 
     // The verdict (known issues, quarantine, baseline) when asked for.
-    if (judged && !was_cancelled) {
+    if (judged && !was_cancelled && whole_run) {
       VerdictRequest req;
       req.run_id = run_id;
       req.baseline = f.baseline.empty() ? "none" : f.baseline;
@@ -631,6 +851,16 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
       }
     }
     if (Status st = observer_.OnRunFinished(finished); !st.ok()) return st;
+    if (was_cancelled && f.shard_count > 0) {
+      observer_.OnNote(fmt::format(
+          "shard {}/{} of run group {} was stopped (SIG{}): {} test(s) interrupted, {} not started; the same command "
+          "run again finishes it",
+          f.shard, f.shard_count, SanitizeForTerminal(f.run_group),
+          sigabbrev_np(cancel->signal()) ? sigabbrev_np(cancel->signal()) : "?", interrupted, not_started));
+      end.cancelled = true;
+      end.exit_code = cancel->ExitCode();
+      return end;
+    }
     if (was_cancelled) {
       observer_.OnNote(fmt::format(
           "run {} was stopped (SIG{}): {} test(s) interrupted, {} not started; to finish it: vigil run --resume "

@@ -60,6 +60,14 @@ struct RunRequest {
   std::string owner;
   // The build the run boots (vigil run --build), recorded with the run; 0 none.
   int64_t build_id = 0;
+  // One shard of a run split across machines (--shard I/N --run-group G):
+  // shard 1..shard_count of the group's one run, whose plan is split by
+  // historical durations (runner::SplitPlan) by the first shard to come;
+  // the shard's command again resumes it; the last shard to finish reports
+  // and judges the whole run. shard_count 0: a run of its own.
+  int shard = 0;
+  int shard_count = 0;
+  std::string run_group;
   // Every test of a run on this host runs under this argv prefix (a sandbox
   // for tests from strangers: sys::SandboxPrefix); empty: as they are. Not
   // recorded: a resumed run is given it again.

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "base/text.h"
+#include "engine/run_group.h"
 #include "judge/outcome.h"
 #include "store/memory_store.h"
 #include "sys/cancel.h"
@@ -110,6 +111,21 @@ class DyingStore final : public store::Store {
   }
   Status DiscardInterrupted(int64_t run_id) override {
     return Write() ? inner_->DiscardInterrupted(run_id) : Dead();
+  }
+  Result<int64_t> CreateGroupRun(const model::RunRecord& run,
+                                 const std::vector<std::vector<std::string>>& shard_tests) override {
+    if (!Write()) return Dead();
+    return inner_->CreateGroupRun(run, shard_tests);
+  }
+  Result<int64_t> FindGroupRun(const std::string& group) override { return inner_->FindGroupRun(group); }
+  Result<std::vector<model::RunShardRecord>> LoadRunShards(int64_t id) override { return inner_->LoadRunShards(id); }
+  Result<bool> StartShard(const model::RunShardRecord& s, const std::string& expected) override {
+    if (!Write()) return Dead();
+    return inner_->StartShard(s, expected);
+  }
+  Result<int> EndShard(int64_t id, int shard, const std::string& status, const std::string& at) override {
+    if (!Write()) return Dead();
+    return inner_->EndShard(id, shard, status, at);
   }
   Result<model::RunRecord> LoadRun(int64_t id) override { return inner_->LoadRun(id); }
   Result<std::vector<model::RunRecord>> ListRuns(const store::RunQuery& q) override { return inner_->ListRuns(q); }
@@ -1171,6 +1187,163 @@ TEST_F(RunSessionTest, ResumingARunWhoseVigilIsAliveIsRefusedAndADeadOnesIsTaken
   EXPECT_EQ(taken->exit_code, 0);
   EXPECT_EQ(db_->LoadRun(1).value().status, "PASS");
   EXPECT_EQ(db_->LoadRun(1).value().owner, "");
+}
+
+// Runs split across machines (--shard I/N --run-group G).
+
+RunRequest Shard(RunRequest r, int i, int n, const std::string& group = "ci-7") {
+  r.shard = i;
+  r.shard_count = n;
+  r.run_group = group;
+  return r;
+}
+
+TEST_F(RunSessionTest, ShardsRunThePlanOnceIntoOneRunThatTheLastReportsWhole) {
+  Tests({"a.sh", "b.sh", "c.sh", "d.sh", "e.sh"});
+  runner_.Script("/c.sh", {Exits(1, "boom\n")});
+  std::vector<int> codes;
+  for (int i = 1; i <= 3; ++i) {
+    auto end = Execute(Shard(Request(), i, 3));
+    ASSERT_TRUE(end.ok()) << end.status().ToString();
+    codes.push_back(end->exit_code);
+    EXPECT_EQ(end->run_id, 1);
+  }
+  // Every test ran once, each in one shard.
+  EXPECT_EQ(runner_.calls().size(), 5u);
+  ASSERT_EQ(db_->ListRuns().value().size(), 1u);
+  model::RunRecord run = db_->LoadRun(1).value();
+  EXPECT_EQ(run.run_group, "ci-7");
+  EXPECT_EQ(run.shards, 3);
+  EXPECT_EQ(run.status, "FAIL");
+  auto shards = db_->LoadRunShards(1).value();
+  size_t planned = 0;
+  for (const auto& s : shards) {
+    planned += s.tests.size();
+    EXPECT_EQ(s.host, "testhost");
+    EXPECT_FALSE(s.finished_at.empty());
+    EXPECT_EQ(s.owner, "");
+  }
+  EXPECT_EQ(planned, 5u);
+  // The first two reported their own tests; the last, the whole run.
+  ASSERT_EQ(rec_.runs.size(), 3u);
+  EXPECT_EQ(rec_.runs[0].results.size() + rec_.runs[1].results.size() + shards[2].tests.size(), 5u);
+  EXPECT_EQ(rec_.runs[2].results.size(), 5u);
+  EXPECT_EQ(rec_.runs[2].status, "FAIL");
+  EXPECT_EQ(StatusOf(rec_.runs[2], "c:c.sh"), "FAIL");
+  EXPECT_EQ(StatusOf(rec_.runs[2], "c:a.sh"), "PASS");
+  // The last exits as the whole run; a shard exits as its own tests.
+  EXPECT_EQ(codes[2], 1);
+  for (int i = 0; i < 2; ++i) {
+    bool has_c = std::count(shards[static_cast<size_t>(i)].tests.begin(), shards[static_cast<size_t>(i)].tests.end(), "c:c.sh");
+    EXPECT_EQ(codes[static_cast<size_t>(i)], has_c ? 1 : 0);
+  }
+  // A shard that has finished does not run again.
+  auto again = Execute(Shard(Request(), 2, 3));
+  EXPECT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("has finished already"), std::string::npos) << again.status().message();
+}
+
+TEST_F(RunSessionTest, TheSplitFollowsTheTestsHistoricalDurations) {
+  Tests({"long.sh", "s1.sh", "s2.sh", "s3.sh"});
+  runner_.Script("/long.sh", {Exits(0, "", 3000)});
+  ASSERT_TRUE(Execute(Request()).ok());  // the history: long.sh takes 3 s, the others 10 ms
+  for (int i = 1; i <= 2; ++i) ASSERT_TRUE(Execute(Shard(Request(), i, 2)).ok());
+  auto shards = db_->LoadRunShards(2).value();
+  ASSERT_EQ(shards.size(), 2u);
+  // The long test alone on one shard, the three short ones on the other.
+  EXPECT_EQ(shards[0].tests, std::vector<std::string>{"c:long.sh"});
+  EXPECT_EQ(shards[1].tests, (std::vector<std::string>{"c:s1.sh", "c:s2.sh", "c:s3.sh"}));
+}
+
+TEST_F(RunSessionTest, AShardWhoseVigilDiedIsResumedByItsCommandAndAnotherGroupIsAnotherRun) {
+  Tests({"a.sh", "b.sh", "c.sh", "d.sh"});
+  ASSERT_TRUE(Execute(Shard(Request(), 1, 2)).ok());
+  // Shard 2 started by a vigil that died (this host, a pid whose start
+  // time is another) after recording one of its tests.
+  auto shards = db_->LoadRunShards(1).value();
+  model::RunShardRecord dead = shards[1];
+  dead.owner = fmt::format("{} {} 1", sys::HostName(), getpid());
+  dead.started_at = "2026-01-01T00:00:00Z";
+  ASSERT_TRUE(db_->StartShard(dead, "").value());
+  std::string first = dead.tests[0];
+  model::AttemptRecord a;
+  a.test_path = first;
+  a.status = "PASS";
+  ASSERT_TRUE(db_->RecordAttempt(1, a).ok());
+  model::AttemptRecord cut;
+  cut.test_path = dead.tests[1];
+  cut.status = "FAIL";
+  cut.interrupted = true;
+  ASSERT_TRUE(db_->RecordAttempt(1, cut).ok());
+  size_t before = runner_.calls().size();
+  auto end = Execute(Shard(Request(), 2, 2));
+  ASSERT_TRUE(end.ok()) << end.status().ToString();
+  // What it recorded stands; the interrupted test ran again.
+  EXPECT_EQ(runner_.calls().size() - before, dead.tests.size() - 1);
+  model::RunRecord run = db_->LoadRun(1).value();
+  EXPECT_EQ(run.status, "PASS");
+  EXPECT_EQ(rec_.runs.back().results.size(), 4u);
+  // A live shard is not run twice.
+  auto shards2 = Execute(Shard(Request(), 1, 2, "ci-8"));
+  ASSERT_TRUE(shards2.ok());
+  model::RunShardRecord live = db_->LoadRunShards(2).value()[1];
+  live.owner = sys::SelfOwner();
+  live.started_at = "t";
+  ASSERT_TRUE(db_->StartShard(live, "").value());
+  auto twice = Execute(Shard(Request(), 2, 2, "ci-8"));
+  EXPECT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("is running"), std::string::npos) << twice.status().message();
+  // Group ci-8 is run 2, apart from ci-7's run 1.
+  EXPECT_EQ(db_->FindGroupRun("ci-8").value(), 2);
+  EXPECT_EQ(db_->LoadRun(1).value().status, "PASS");
+  EXPECT_EQ(db_->LoadRun(2).value().status, "");
+}
+
+TEST_F(RunSessionTest, ShardsRefuseWhatDoesNotFit) {
+  Tests({"a.sh", "b.sh"});
+  auto no_group = Shard(Request(), 1, 2, "");
+  EXPECT_NE(Execute(no_group).status().message().find("--run-group"), std::string::npos);
+  RunRequest group_only = Request();
+  group_only.run_group = "x";
+  EXPECT_NE(Execute(group_only).status().message().find("--shard"), std::string::npos);
+  RunRequest repeat = Shard(Request(), 1, 2);
+  repeat.repeat = 3;
+  EXPECT_FALSE(Execute(repeat).ok());
+  ASSERT_TRUE(Execute(Shard(Request(), 1, 2)).ok());
+  // Another number of shards, or another plan, than the group's.
+  EXPECT_NE(Execute(Shard(Request(), 2, 3)).status().message().find("has 2 shards, not 3"), std::string::npos);
+  RunRequest fewer = Shard(Request(), 2, 2);
+  fewer.filter.tests = {"c:a.sh"};
+  EXPECT_NE(Execute(fewer).status().message().find("plans other tests"), std::string::npos);
+  // --resume of a split run points at the shard's command.
+  RunRequest resume = Request();
+  resume.resume = "1";
+  EXPECT_NE(Execute(resume).status().message().find("--shard I/2"), std::string::npos);
+  int shard = 0, count = 0;
+  EXPECT_TRUE(ParseShard("3/4", &shard, &count).ok());
+  EXPECT_EQ(shard, 3);
+  EXPECT_EQ(count, 4);
+  for (const char* bad : {"0/4", "5/4", "4", "a/b", "1/0", "/", "1/1001", "-1/2", "1/2/3"}) {
+    EXPECT_FALSE(ParseShard(bad, &shard, &count).ok()) << bad;
+  }
+}
+
+TEST_F(RunSessionTest, AShardedRunJudgesLikeTheSameRunUnsplit) {
+  Tests({"a.sh", "b.sh", "c.sh", "d.sh", "e.sh", "f.sh"});
+  runner_.Script("/b.sh", {Exits(1)});
+  runner_.Script("/e.sh", {Exits(4)});
+  auto whole = Execute(Request());
+  ASSERT_TRUE(whole.ok());
+  for (int i = 1; i <= 4; ++i) ASSERT_TRUE(Execute(Shard(Request(), i, 4)).ok());
+  const report::FinishedRun& one = rec_.runs[0];
+  const report::FinishedRun& split = rec_.runs.back();
+  ASSERT_EQ(one.results.size(), split.results.size());
+  for (size_t i = 0; i < one.results.size(); ++i) {
+    EXPECT_EQ(one.results[i].path, split.results[i].path);  // plan order
+    EXPECT_EQ(StatusOf(one, one.results[i].path), StatusOf(split, one.results[i].path));
+  }
+  EXPECT_EQ(one.status, split.status);
+  EXPECT_EQ(db_->LoadRun(1).value().status, db_->LoadRun(2).value().status);
 }
 
 }  // namespace

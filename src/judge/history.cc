@@ -193,12 +193,14 @@ Result<std::vector<RunView>> LoadClassHistory(store::Store& db, int64_t up_to, i
 }
 
 Result<int64_t> ResolveRun(store::Store& db, const std::string& spec) {
+  // A run split across machines, by its group's name.
+  if (spec.rfind("group:", 0) == 0) return db.FindGroupRun(spec.substr(6));
   std::string s = spec;
   int back = 0;
   if (size_t t = s.find('~'); t != std::string::npos) {
     std::string n = s.substr(t + 1);
     if (n.empty() || n.size() > 6 || n.find_first_not_of("0123456789") != std::string::npos) {
-      return Status::InvalidArgument(fmt::format("bad run '{}': RUN, last or last~N", spec));
+      return Status::InvalidArgument(fmt::format("bad run '{}': RUN, last, last~N or group:ID", spec));
     }
     back = std::stoi(n);
     s = s.substr(0, t);
@@ -211,7 +213,7 @@ Result<int64_t> ResolveRun(store::Store& db, const std::string& spec) {
   } else if (!s.empty() && s.size() < 18 && s.find_first_not_of("0123456789") == std::string::npos) {
     id = std::stoll(s);
   } else {
-    return Status::InvalidArgument(fmt::format("bad run '{}': RUN, last or last~N", spec));
+    return Status::InvalidArgument(fmt::format("bad run '{}': RUN, last, last~N or group:ID", spec));
   }
   if (back > 0) {
     if (id <= 0) return Status::NotFound(fmt::format("no run {}", spec));

@@ -60,7 +60,8 @@ Result<std::vector<RunView>> LoadHistory(store::Store& db, int64_t up_to = 0, in
 // unless `plans`, no plans).
 Result<std::vector<RunView>> HistoryRuns(store::Store& db, int64_t up_to = 0, int window = 0, bool plans = true);
 
-// "RUN" (a number) or "last"/"latest"; "last~N" is the Nth run before it.
+// "RUN" (a number) or "last"/"latest"; "last~N" is the Nth run before it;
+// "group:ID" the run of a run group (vigil run --shard I/N --run-group ID).
 Result<int64_t> ResolveRun(store::Store& db, const std::string& spec);
 
 }  // namespace vigil::judge

@@ -48,6 +48,27 @@ struct RunRecord {
   // The build it booted (vigil run --build), 0 when none: `--resume` boots
   // that build's kernel again.
   int64_t build_id = 0;
+  // A run split across machines (vigil run --shard I/N --run-group ID): the
+  // group's name and its number of shards (RunShardRecord); "" and 0 for a
+  // run of one vigil.
+  std::string run_group;
+  int shards = 0;
+};
+
+// One shard of a run split across machines: its part of the plan, and
+// which vigil ran it where. A shard is finished when finished_at is set;
+// the run is finished (by the last of them) when all are.
+struct RunShardRecord {
+  int64_t run_id = 0;
+  int shard = 1;                   // 1..N
+  std::vector<std::string> tests;  // its part of the plan, in plan order
+  std::string host, command, tests_dir;
+  int64_t environment_id = 0;      // 0: none recorded
+  std::string started_at;          // "" not started yet
+  std::string finished_at;         // "" not finished
+  std::string status;              // its tests' aggregate; INTERRUPTED when stopped; "" running or not started
+  std::string owner;               // the vigil running it (sys::SelfOwner()), "" none
+  std::string console_log;         // its VM's kernel console, "" none
 };
 
 struct SubtestRecord {

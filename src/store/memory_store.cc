@@ -35,6 +35,7 @@ struct StoredRun {
   std::string console_log;
   std::vector<AttemptRecord> attempts;             // in the order recorded
   std::set<std::pair<std::string, int>> recorded;  // (test path, attempt)
+  std::vector<model::RunShardRecord> shards;       // a run split across machines
 };
 
 struct StoredBuild {
@@ -67,6 +68,10 @@ class MemoryStore final : public Store {
       return Status::InvalidArgument(fmt::format("the plan names {} twice", *dup));
     }
     std::lock_guard<std::mutex> lock(mu_);
+    return CreateRunLocked(run);
+  }
+
+  Result<int64_t> CreateRunLocked(const RunRecord& run) {
     ++version_;
     if (run.environment_id > 0 && !environments_.count(run.environment_id)) {
       return Status::InvalidArgument(fmt::format("no environment {}", run.environment_id));
@@ -145,6 +150,79 @@ class MemoryStore final : public Store {
     if (r->run.owner != expected) return false;
     r->run.owner = owner;
     return true;
+  }
+
+  Result<int64_t> CreateGroupRun(const RunRecord& run, const std::vector<std::vector<std::string>>& shard_tests) override {
+    if (run.run_group.empty()) return Status::InvalidArgument("a run group needs a name");
+    if (run.shards < 1 || shard_tests.size() != static_cast<size_t>(run.shards)) {
+      return Status::InvalidArgument(
+          fmt::format("a run of {} shards given the tests of {}", run.shards, shard_tests.size()));
+    }
+    if (auto dup = DuplicateInPlan(run.plan)) {
+      return Status::InvalidArgument(fmt::format("the plan names {} twice", *dup));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& r : runs_) {
+      if (r.run.run_group == run.run_group) return r.run.id;
+    }
+    auto id = CreateRunLocked(run);
+    if (!id.ok()) return id;
+    StoredRun* r = Find(*id);
+    r->run.owner.clear();
+    r->run.run_group = run.run_group;
+    r->run.shards = run.shards;
+    for (size_t k = 0; k < shard_tests.size(); ++k) {
+      model::RunShardRecord shard;
+      shard.run_id = *id;
+      shard.shard = static_cast<int>(k + 1);
+      shard.tests = shard_tests[k];
+      r->shards.push_back(std::move(shard));
+    }
+    return id;
+  }
+
+  Result<int64_t> FindGroupRun(const std::string& group) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& r : runs_) {
+      if (!group.empty() && r.run.run_group == group) return r.run.id;
+    }
+    return Status::NotFound(fmt::format("no run group {}", group));
+  }
+
+  Result<std::vector<model::RunShardRecord>> LoadRunShards(int64_t run_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    StoredRun* r = Find(run_id);
+    if (!r) return Status::NotFound(fmt::format("no run {}", run_id));
+    return r->shards;
+  }
+
+  Result<bool> StartShard(const model::RunShardRecord& s, const std::string& expected) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
+    model::RunShardRecord* shard = FindShard(s.run_id, s.shard);
+    if (!shard) return Status::NotFound(fmt::format("no shard {} of run {}", s.shard, s.run_id));
+    if (shard->owner != expected) return false;
+    std::vector<std::string> tests = std::move(shard->tests);
+    *shard = s;
+    shard->tests = std::move(tests);
+    shard->environment_id = std::max<int64_t>(s.environment_id, 0);
+    shard->finished_at.clear();
+    shard->status.clear();
+    return true;
+  }
+
+  Result<int> EndShard(int64_t run_id, int shard_no, const std::string& status, const std::string& finished_at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
+    if (!Find(run_id)) return Status::NotFound(fmt::format("no run {}", run_id));
+    model::RunShardRecord* shard = FindShard(run_id, shard_no);
+    if (!shard) return Status::NotFound(fmt::format("no shard {} of run {}", shard_no, run_id));
+    shard->status = status;
+    shard->finished_at = finished_at;
+    shard->owner.clear();
+    int left = 0;
+    for (const auto& s : Find(run_id)->shards) left += s.finished_at.empty() ? 1 : 0;
+    return left;
   }
 
   Status DiscardInterrupted(int64_t run_id) override {
@@ -601,6 +679,14 @@ class MemoryStore final : public Store {
   StoredRun* Find(int64_t run_id) {
     if (run_id < 1 || run_id > static_cast<int64_t>(runs_.size())) return nullptr;
     return &runs_[static_cast<size_t>(run_id - 1)];
+  }
+  model::RunShardRecord* FindShard(int64_t run_id, int shard) {
+    StoredRun* r = Find(run_id);
+    if (!r) return nullptr;
+    for (auto& s : r->shards) {
+      if (s.shard == shard) return &s;
+    }
+    return nullptr;
   }
   StoredBuild* FindBuild(int64_t id) {
     if (id < 1 || id > static_cast<int64_t>(builds_.size())) return nullptr;

@@ -509,6 +509,28 @@ ALTER TABLE tests ADD COLUMN final_duration_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tests ADD COLUMN final_crashes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tests ADD COLUMN final_subtests BLOB NOT NULL DEFAULT x'';
 )sql", &SummarizeAllTests},
+    // 10 -> 11: runs split across machines (vigil run --shard I/N
+    // --run-group G): the group's one run, and its shards.
+    {R"sql(
+ALTER TABLE runs ADD COLUMN run_group TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN shards INTEGER NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX runs_by_group ON runs(run_group) WHERE run_group <> '';
+CREATE TABLE run_shards (
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  shard INTEGER NOT NULL,
+  tests_json TEXT NOT NULL,
+  host TEXT NOT NULL DEFAULT '',
+  command TEXT NOT NULL DEFAULT '',
+  tests_dir TEXT NOT NULL DEFAULT '',
+  environment_id INTEGER REFERENCES environments(id),
+  started_at TEXT NOT NULL DEFAULT '',
+  finished_at TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL DEFAULT '',
+  owner TEXT NOT NULL DEFAULT '',
+  console_log TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (run_id, shard)
+);
+)sql", nullptr},
 };
 constexpr int kNumSteps = sizeof(kSteps) / sizeof(kSteps[0]);
 static_assert(kNumSteps == kSchemaVersion);
@@ -804,6 +826,171 @@ Result<bool> SqlStore::ClaimRun(int64_t run_id, const std::string& expected, con
   return false;
 }
 
+Result<int64_t> SqlStore::CreateGroupRun(const RunRecord& run, const std::vector<std::vector<std::string>>& shard_tests) {
+  if (run.run_group.empty()) return Status::InvalidArgument("a run group needs a name");
+  if (run.shards < 1 || shard_tests.size() != static_cast<size_t>(run.shards)) {
+    return Status::InvalidArgument(
+        fmt::format("a run of {} shards given the tests of {}", run.shards, shard_tests.size()));
+  }
+  if (auto dup = DuplicateInPlan(run.plan)) {
+    return Status::InvalidArgument(fmt::format("the plan names {} twice", *dup));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (db_->read_only()) {
+    return Status::IOError(fmt::format("cannot record a run: the store {} is read-only ({})", path_, ReadOnlyWhy()));
+  }
+  Transaction tx(db_.get());
+  if (!tx.status().ok()) return tx.status();
+  // Of shards creating the group at once, one inserts; the others (on a
+  // server: once its transaction commits) find its row.
+  auto ins = db_->Prepare(
+      "INSERT INTO runs (started_at, host, command, tests_dir, plan_json, environment_id, owner, build_id, "
+      "run_group, shards) VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, ?) ON CONFLICT (run_group) WHERE run_group <> '' "
+      "DO NOTHING RETURNING id");
+  if (!ins.ok()) return ins.status();
+  ins->Bind(1, run.started_at).Bind(2, run.host).Bind(3, run.command).Bind(4, run.tests_dir);
+  ins->Bind(5, StringsJson(run.plan));
+  if (run.environment_id > 0) {
+    ins->Bind(6, run.environment_id);
+  } else {
+    ins->Bind(6, std::nullopt);
+  }
+  if (run.build_id > 0) {
+    ins->Bind(7, run.build_id);
+  } else {
+    ins->Bind(7, std::nullopt);
+  }
+  ins->Bind(8, run.run_group).Bind(9, static_cast<int64_t>(run.shards));
+  Status st;
+  if (!ins->Next(&st)) {
+    if (!st.ok()) return st;
+    auto q = db_->Prepare("SELECT id FROM runs WHERE run_group = ?");
+    if (!q.ok()) return q.status();
+    q->Bind(1, run.run_group);
+    if (!q->Next(&st)) return st.ok() ? Status::Internal("the run group's row vanished") : st;
+    int64_t id = q->Int(0);
+    st = tx.Commit();
+    if (!st.ok()) return st;
+    return id;
+  }
+  auto id = IdOfRow(*ins);
+  if (!id.ok()) return id.status();
+  auto shard = db_->Prepare("INSERT INTO run_shards (run_id, shard, tests_json) VALUES (?, ?, ?)");
+  if (!shard.ok()) return shard.status();
+  for (size_t k = 0; k < shard_tests.size(); ++k) {
+    shard->Reset();
+    shard->Bind(1, *id).Bind(2, static_cast<int64_t>(k + 1)).Bind(3, StringsJson(shard_tests[k]));
+    st = shard->Run();
+    if (!st.ok()) return st;
+  }
+  st = tx.Commit();
+  if (!st.ok()) return st;
+  return id;
+}
+
+Result<int64_t> SqlStore::FindGroupRun(const std::string& group) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare("SELECT id FROM runs WHERE run_group = ? AND run_group <> ''");
+  if (!q.ok()) return q.status();
+  q->Bind(1, group);
+  Status st;
+  if (!q->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no run group {}", group)) : st;
+  return q->Int(0);
+}
+
+Result<std::vector<model::RunShardRecord>> SqlStore::LoadRunShards(int64_t run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(
+      "SELECT run_id, shard, tests_json, host, command, tests_dir, environment_id, started_at, finished_at, status, "
+      "owner, console_log FROM run_shards WHERE run_id = ? ORDER BY shard");
+  if (!q.ok()) return q.status();
+  q->Bind(1, run_id);
+  std::vector<model::RunShardRecord> out;
+  Status st;
+  while (q->Next(&st)) {
+    model::RunShardRecord r;
+    r.run_id = q->Int(0);
+    r.shard = static_cast<int>(q->Int(1));
+    r.tests = StringsFromJson(q->Text(2));
+    r.host = q->Text(3);
+    r.command = q->Text(4);
+    r.tests_dir = q->Text(5);
+    r.environment_id = q->IsNull(6) ? 0 : q->Int(6);
+    r.started_at = q->Text(7);
+    r.finished_at = q->Text(8);
+    r.status = q->Text(9);
+    r.owner = q->Text(10);
+    r.console_log = q->Text(11);
+    out.push_back(std::move(r));
+  }
+  if (!st.ok()) return st;
+  if (out.empty()) {
+    auto exists = db_->Prepare("SELECT 1 FROM runs WHERE id = ?");
+    if (!exists.ok()) return exists.status();
+    exists->Bind(1, run_id);
+    if (!exists->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no run {}", run_id)) : st;
+  }
+  return out;
+}
+
+Result<bool> SqlStore::StartShard(const model::RunShardRecord& s, const std::string& expected) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(
+      "UPDATE run_shards SET host = ?, command = ?, tests_dir = ?, environment_id = ?, started_at = ?, owner = ?, "
+      "console_log = ?, finished_at = '', status = '' WHERE run_id = ? AND shard = ? AND owner = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, s.host).Bind(2, s.command).Bind(3, s.tests_dir);
+  if (s.environment_id > 0) {
+    q->Bind(4, s.environment_id);
+  } else {
+    q->Bind(4, std::nullopt);
+  }
+  q->Bind(5, s.started_at).Bind(6, s.owner).Bind(7, s.console_log).Bind(8, s.run_id);
+  q->Bind(9, static_cast<int64_t>(s.shard)).Bind(10, expected);
+  Status st = q->Run();
+  if (!st.ok()) return st;
+  if (db_->Changes() == 1) return true;
+  auto exists = db_->Prepare("SELECT 1 FROM run_shards WHERE run_id = ? AND shard = ?");
+  if (!exists.ok()) return exists.status();
+  exists->Bind(1, s.run_id).Bind(2, static_cast<int64_t>(s.shard));
+  if (!exists->Next(&st)) {
+    return st.ok() ? Status::NotFound(fmt::format("no shard {} of run {}", s.shard, s.run_id)) : st;
+  }
+  return false;
+}
+
+Result<int> SqlStore::EndShard(int64_t run_id, int shard, const std::string& status, const std::string& finished_at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_.get());
+  if (!tx.status().ok()) return tx.status();
+  // The run's row first, locked until the commit: shards ending at once
+  // count one after the other, each seeing the others' ends (PostgreSQL;
+  // SQLite holds the whole database already).
+  auto lock_run = db_->Prepare("UPDATE runs SET shards = shards WHERE id = ? RETURNING id");
+  if (!lock_run.ok()) return lock_run.status();
+  lock_run->Bind(1, run_id);
+  Status st;
+  if (!lock_run->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no run {}", run_id)) : st;
+  if (auto id = IdOfRow(*lock_run); !id.ok()) return id.status();
+  auto u = db_->Prepare("UPDATE run_shards SET status = ?, finished_at = ?, owner = '' WHERE run_id = ? AND shard = ?");
+  if (!u.ok()) return u.status();
+  u->Bind(1, status).Bind(2, finished_at).Bind(3, run_id).Bind(4, static_cast<int64_t>(shard));
+  st = u->Run();
+  if (!st.ok()) return st;
+  if (db_->Changes() != 1) return Status::NotFound(fmt::format("no shard {} of run {}", shard, run_id));
+  auto left = db_->Prepare("SELECT count(*) FROM run_shards WHERE run_id = ? AND finished_at = ''");
+  if (!left.ok()) return left.status();
+  left->Bind(1, run_id);
+  if (!left->Next(&st)) return st.ok() ? Status::Internal("count(*) returned no row") : st;
+  int n = static_cast<int>(left->Int(0));
+  while (left->Next(&st)) {
+  }
+  if (!st.ok()) return st;
+  st = tx.Commit();
+  if (!st.ok()) return st;
+  return n;
+}
+
 Status SqlStore::DiscardInterrupted(int64_t run_id) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_.get());
@@ -824,7 +1011,7 @@ namespace {
 
 constexpr const char* kRunColumns =
     "SELECT id, started_at, finished_at, status, host, command, tests_dir, plan_json, environment_id, vm_json, "
-    "owner, build_id FROM runs";
+    "owner, build_id, run_group, shards FROM runs";
 
 RunRecord RunFromRow(const Statement& q, bool plan = true) {
   RunRecord r;
@@ -840,6 +1027,8 @@ RunRecord RunFromRow(const Statement& q, bool plan = true) {
   r.vm_json = q.Text(9);
   r.owner = q.Text(10);
   r.build_id = q.IsNull(11) ? 0 : q.Int(11);
+  r.run_group = q.Text(12);
+  r.shards = static_cast<int>(q.Int(13));
   return r;
 }
 

@@ -37,6 +37,12 @@ class SqlStore final : public Store {
   Status SetRunVm(int64_t run_id, const std::string& vm_json) override;
   Status FinishRun(int64_t run_id, const std::string& status, const std::string& finished_at) override;
   Result<bool> ClaimRun(int64_t run_id, const std::string& expected, const std::string& owner) override;
+  Result<int64_t> CreateGroupRun(const model::RunRecord& run,
+                                 const std::vector<std::vector<std::string>>& shard_tests) override;
+  Result<int64_t> FindGroupRun(const std::string& group) override;
+  Result<std::vector<model::RunShardRecord>> LoadRunShards(int64_t run_id) override;
+  Result<bool> StartShard(const model::RunShardRecord& s, const std::string& expected) override;
+  Result<int> EndShard(int64_t run_id, int shard, const std::string& status, const std::string& finished_at) override;
   Status DiscardInterrupted(int64_t run_id) override;
   Result<model::RunRecord> LoadRun(int64_t run_id) override;
   using Store::ListRuns;

@@ -23,7 +23,7 @@
 namespace vigil::store {
 
 // The schema the SQLite backend writes; the memory backend reports it too.
-inline constexpr int kSchemaVersion = 10;
+inline constexpr int kSchemaVersion = 11;
 
 // Which runs ListRuns returns; they always come oldest first.
 struct RunQuery {
@@ -96,6 +96,31 @@ class Store {
   // and set: of two vigils resuming one run, one wins). False when the owner
   // was another; NotFound "no run N".
   virtual Result<bool> ClaimRun(int64_t run_id, const std::string& expected, const std::string& owner) = 0;
+  // A run split across machines (vigil run --shard I/N --run-group G): the
+  // run of group run.run_group, created with run.shards shards
+  // (`shard_tests[k]`: the tests of shard k + 1, a partition of run.plan)
+  // when the group has no run yet; else the run it has, whose plan and split
+  // stand (of shards starting at once, the first one's). Returns the run's
+  // id. A group name that is empty, or shard_tests that are not
+  // run.shards lists, is refused.
+  virtual Result<int64_t> CreateGroupRun(const model::RunRecord& run,
+                                         const std::vector<std::vector<std::string>>& shard_tests) = 0;
+  // The run of a group; NotFound "no run group G".
+  virtual Result<int64_t> FindGroupRun(const std::string& group) = 0;
+  // A run's shards by number (none for a run not split); NotFound "no run N".
+  virtual Result<std::vector<model::RunShardRecord>> LoadRunShards(int64_t run_id) = 0;
+  // Starts shard s.shard of s.run_id: host, command, tests_dir,
+  // environment_id, started_at, owner and console_log as `s` has them,
+  // finished_at and status cleared (a shard started again runs the rest of
+  // its tests), if its owner is still `expected` (compare and set). False
+  // when it is another's; NotFound "no shard I of run N".
+  virtual Result<bool> StartShard(const model::RunShardRecord& s, const std::string& expected) = 0;
+  // Ends a shard: its status, finished_at ("" for a shard stopped before its
+  // end: not finished) and its owner cleared. Returns how many shards of the
+  // run are still not finished, counted in the same transaction: of shards
+  // ending at once, exactly one sees 0 (the last, which finishes the run).
+  virtual Result<int> EndShard(int64_t run_id, int shard, const std::string& status,
+                               const std::string& finished_at) = 0;
   // Deletes the run's interrupted attempts (with their subtests, crashes and
   // output), before `--resume` runs those tests again.
   virtual Status DiscardInterrupted(int64_t run_id) = 0;

@@ -378,8 +378,30 @@ std::string Site::RunPage(const json& d, const Links& links) {
                                            Int(env, "memory_kb") / 1024)});
   }
   if (Int(d, "build") > 0) rows.push_back({"build", fmt::format("build {}", Int(d, "build"))});
+  if (d.contains("run_group") && d["run_group"].is_object()) {
+    rows.push_back({"run group", fmt::format("{} · {} shards", Str(d["run_group"], "name"),
+                                             Arr(d["run_group"], "shards").size())});
+  }
   KeyValues(h, rows);
   if (Int(d, "build") > 0) h.Open("p").Link(links.Build(Int(d, "build")), "the build it booted").Close("p");
+  if (d.contains("run_group") && d["run_group"].is_object()) {
+    // Each shard: where it ran and how it ended.
+    h.Open("table", {"class", "shards"});
+    h.Raw("<tr><th>Shard</th><th>Tests</th><th>Host</th><th>Status</th><th>Started</th><th>Finished</th></tr>");
+    for (const json& sh : Arr(d["run_group"], "shards")) {
+      std::string status = Str(sh, "status");
+      if (status.empty()) status = Str(sh, "started_at").empty() ? "waiting" : "running";
+      h.Open("tr")
+          .Element("td", fmt::format("{}", Int(sh, "shard")))
+          .Element("td", fmt::format("{}", Int(sh, "tests")))
+          .Element("td", Str(sh, "host"))
+          .Element("td", status)
+          .Element("td", Str(sh, "started_at"))
+          .Element("td", Str(sh, "finished_at"))
+          .Close("tr");
+    }
+    h.Close("table");
+  }
   if (!Arr(d, "environment_changes").empty()) {
     h.Element("h3", "Changed since the baseline");
     h.Open("table", {"class", "diff"});

@@ -417,6 +417,21 @@ Result<json> Site::RunData(int64_t id) {
               {"environment", EnvJson(v.env, v.run.environment_id)}};
   auto o = origins->find(id);
   out["origin"] = o == origins->end() ? json{{"kind", "manual"}} : o->second;
+  // A run split across machines: its group and each shard's part.
+  if (!v.run.run_group.empty()) {
+    auto shards = db_.LoadRunShards(id);
+    if (!shards.ok()) return shards.status();
+    json list = json::array();
+    for (const auto& sh : *shards) {
+      list.push_back({{"shard", sh.shard},
+                      {"tests", sh.tests.size()},
+                      {"host", SanitizeUtf8(sh.host)},
+                      {"status", SanitizeUtf8(sh.status)},
+                      {"started_at", SanitizeUtf8(sh.started_at)},
+                      {"finished_at", SanitizeUtf8(sh.finished_at)}});
+    }
+    out["run_group"] = {{"name", SanitizeUtf8(v.run.run_group)}, {"shards", list}};
+  }
 
   // The verdict of a finished run, with its baseline's environment differences.
   std::set<std::string> counted;

@@ -1,0 +1,79 @@
+#include "engine/kcidb_export.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/text.h"
+#include "judge/history.h"
+
+namespace vigil::engine {
+namespace {
+
+// The run a series' test made (its result's "run"), 0 when none.
+int64_t RunOfSeries(const model::SeriesRecord& s) {
+  nlohmann::json r = nlohmann::json::parse(s.result_json, nullptr, false);
+  if (!r.is_object()) return 0;
+  auto it = r.find("run");
+  return it != r.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+}  // namespace
+
+Result<report::KcidbInput> GatherKcidb(store::Store& db, const std::string& spec, const std::string& origin) {
+  report::KcidbInput in;
+  in.origin = origin;
+  int64_t run_id = 0;
+  if (spec.rfind("series:", 0) == 0) {
+    std::string n = spec.substr(7);
+    if (n.empty() || n.size() > 18 || n.find_first_not_of("0123456789") != std::string::npos) {
+      return Status::InvalidArgument(fmt::format("bad series '{}': series:ID", SanitizeForTerminal(spec)));
+    }
+    auto s = db.LoadSeries(std::stoll(n));
+    if (!s.ok()) return s.status();
+    in.series = *s;
+    run_id = RunOfSeries(*s);
+    if (run_id == 0) {
+      // No run: its patches did not apply, or it is not tested yet.
+      if (s->conclusion.find("apply") == std::string::npos) {
+        return Status::InvalidArgument(fmt::format("series {} has no run yet (state {})", s->id,
+                                                   SanitizeForTerminal(s->state)));
+      }
+      in.applied = false;
+      return in;
+    }
+  } else {
+    auto id = judge::ResolveRun(db, spec);
+    if (!id.ok()) return id.status();
+    run_id = *id;
+  }
+  auto run = db.LoadRun(run_id);
+  if (!run.ok()) return run.status();
+  in.run = *run;
+  auto attempts = db.LoadAttempts(run_id, true);
+  if (!attempts.ok()) return attempts.status();
+  in.attempts = std::move(*attempts);
+  if (run->environment_id > 0) {
+    auto env = db.LoadEnvironment(run->environment_id);
+    if (!env.ok()) return env.status();
+    in.environment = *env;
+  }
+  if (run->build_id > 0) {
+    auto build = db.LoadBuild(run->build_id);
+    if (!build.ok()) return build.status();
+    in.build = *build;
+  }
+  if (!in.series) {
+    // A run the patch loop made belongs to the series whose result names it.
+    auto series = db.ListSeries(store::SeriesQuery{});
+    if (!series.ok()) return series.status();
+    for (const auto& s : *series) {
+      if (RunOfSeries(s) == run_id) {
+        in.series = s;
+        break;
+      }
+    }
+  }
+  return in;
+}
+
+}  // namespace vigil::engine

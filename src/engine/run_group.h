@@ -1,0 +1,51 @@
+// A run split across machines (vigil run --shard I/N --run-group G) seen as
+// the one run it is: the group's state, the whole run as reports show it,
+// and its end, which the last shard to finish records (or `vigil group
+// wait`, `vigil merge`, when that shard died in between).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "model/records.h"
+#include "report/run_report.h"
+#include "store/store.h"
+
+namespace vigil::engine {
+
+// The run as the reports show it, from the store: every test's attempts
+// (outputs included) in plan order, the status of them all.
+Result<report::FinishedRun> LoadFinishedRun(store::Store& db, int64_t run_id);
+
+struct GroupState {
+  model::RunRecord run;
+  std::vector<model::RunShardRecord> shards;
+  int finished = 0;  // shards with finished_at
+  int running = 0;   // started, not finished, with an owner
+  int stopped = 0;   // started, not finished, no owner (interrupted or killed)
+  int waiting = 0;   // not started
+};
+
+// The state of run group `group` (its run and shards); NotFound "no run
+// group G".
+Result<GroupState> LoadGroup(store::Store& db, const std::string& group);
+
+// What FinishGroupRun found.
+struct GroupEnd {
+  bool finished = false;  // every shard has finished (and so has the run now)
+  report::FinishedRun run;
+};
+
+// The end of a split run whose shards have all finished: the run finished
+// in the store with the status of all its results, when its last shard did
+// (left as it is when finished already). `finished` false when a shard has
+// not finished: the run is left alone.
+Result<GroupEnd> FinishGroupRun(store::Store& db, int64_t run_id);
+
+// "vigil run --shard I/N --run-group G": I and N from "I/N" (1 <= I <= N <=
+// 1000); InvalidArgument saying what is wrong.
+Status ParseShard(const std::string& text, int* shard, int* count);
+
+}  // namespace vigil::engine
