@@ -77,6 +77,7 @@ nlohmann::json GroupJson(const engine::GroupState& g) {
 std::string Counts(const engine::GroupState& g) {
   std::string out = fmt::format("{}/{} shards finished", g.finished, g.shards.size());
   if (g.running) out += fmt::format(", {} running", g.running);
+  if (g.died) out += fmt::format(", {} died (their command run again resumes them)", g.died);
   if (g.stopped) out += fmt::format(", {} stopped (their command run again finishes them)", g.stopped);
   if (g.waiting) out += fmt::format(", {} not started", g.waiting);
   return out;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "base/text.h"
+#include "sys/process.h"
 
 namespace vigil::engine {
 
@@ -50,7 +51,7 @@ Result<GroupState> LoadGroup(store::Store& db, const std::string& group) {
     } else if (s.started_at.empty()) {
       ++g.waiting;
     } else if (!s.owner.empty()) {
-      ++g.running;
+      ++(sys::CheckOwner(s.owner) == sys::OwnerState::kGone ? g.died : g.running);
     } else {
       ++g.stopped;
     }

@@ -23,8 +23,9 @@ struct GroupState {
   model::RunRecord run;
   std::vector<model::RunShardRecord> shards;
   int finished = 0;  // shards with finished_at
-  int running = 0;   // started, not finished, with an owner
-  int stopped = 0;   // started, not finished, no owner (interrupted or killed)
+  int running = 0;   // started, not finished, its vigil alive (or on another host)
+  int died = 0;      // started, not finished, its vigil gone (killed) on this host
+  int stopped = 0;   // started, not finished, no owner (a signal, --on-crash stop)
   int waiting = 0;   // not started
 };
 
