@@ -138,6 +138,17 @@ Result<int64_t> ReturnedId(Statement& q) {
   return IdOfRow(q);
 }
 
+// A test's summary, written to its row.
+Status WriteSummary(Database& db, int64_t test_id, const model::TestSummary& sum) {
+  auto u = db.Prepare(
+      "UPDATE tests SET final_status = ?, final_attempts = ?, final_duration_ms = ?, final_crashes = ?, "
+      "final_subtests = ? WHERE id = ?");
+  if (!u.ok()) return u.status();
+  u->Bind(1, sum.status).Bind(2, sum.attempts).Bind(3, sum.duration_ms).Bind(4, sum.crashes);
+  u->BindBlob(5, sum.subtests).Bind(6, test_id);
+  return u->Run();
+}
+
 // The summary of each test whose id is in [first, last] (model::SummarizeTest
 // of its attempts), written to its row: what LoadTestSummaries reads.
 Status SummarizeTests(Database& db, int64_t first, int64_t last) {
@@ -177,16 +188,8 @@ Status SummarizeTests(Database& db, int64_t first, int64_t last) {
   st = AttachDetails(db, fmt::format("WHERE a.test_id BETWEEN {} AND {} AND a.interrupted = 0", first, last),
                      std::nullopt, index, false);
   if (!st.ok()) return st;
-  auto u = db.Prepare(
-      "UPDATE tests SET final_status = ?, final_attempts = ?, final_duration_ms = ?, final_crashes = ?, "
-      "final_subtests = ? WHERE id = ?");
-  if (!u.ok()) return u.status();
   for (const auto& [id, test] : tests) {
-    model::TestSummary sum = model::SummarizeTest(test.run_id, test.path, test.attempts);
-    u->Reset();
-    u->Bind(1, sum.status).Bind(2, sum.attempts).Bind(3, sum.duration_ms).Bind(4, sum.crashes);
-    u->BindBlob(5, sum.subtests).Bind(6, id);
-    st = u->Run();
+    st = WriteSummary(db, id, model::SummarizeTest(test.run_id, test.path, test.attempts));
     if (!st.ok()) return st;
   }
   return Status::OK();
@@ -722,10 +725,15 @@ Status SqlStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
   // The test's row, locked until the commit (a no-op UPDATE: PostgreSQL
   // locks the row, SQLite holds the whole database already), so that two
   // writers of one test's attempts summarize it one after the other.
-  auto id = db_->Prepare("UPDATE tests SET final_attempts = final_attempts WHERE run_id = ? AND path = ? RETURNING id");
+  // It says too how many attempts its summary holds: none (the common
+  // case, a first attempt) and this one's summary is of this one alone.
+  auto id = db_->Prepare(
+      "UPDATE tests SET final_attempts = final_attempts WHERE run_id = ? AND path = ? RETURNING id, final_attempts");
   if (!id.ok()) return id.status();
   id->Bind(1, run_id).Bind(2, a.test_path);
-  auto test_id_r = ReturnedId(*id);
+  if (!id->Next(&st)) return st.ok() ? Status::Internal("the test's row vanished") : st;
+  int64_t summarized = id->Int(1);
+  auto test_id_r = IdOfRow(*id);
   if (!test_id_r.ok()) return test_id_r.status();
   int64_t test_id = test_id_r.value();
 
@@ -752,17 +760,33 @@ Status SqlStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
   if (!attempt_id_r.ok()) return attempt_id_r.status();
   int64_t attempt_id = attempt_id_r.value();
 
-  auto sub = db_->Prepare("INSERT INTO subtests (attempt_id, path, status, duration_ms) VALUES (?, ?, ?, ?)");
-  if (!sub.ok()) return sub.status();
-  for (const auto& s : a.subtests) {
-    sub->Reset();
-    sub->Bind(1, attempt_id).Bind(2, s.path).Bind(3, s.status);
-    if (s.duration_ms) {
-      sub->Bind(4, *s.duration_ms);
-    } else {
-      sub->Bind(4, std::nullopt);
+  // The subtests, up to kRows a statement (one round trip to a server
+  // instead of one each; rows keep their order, so do their ids).
+  constexpr size_t kRows = 100;
+  std::optional<Statement> insert;  // of kRows rows, prepared once (the last, shorter chunk gets its own)
+  for (size_t first = 0; first < a.subtests.size(); first += kRows) {
+    size_t n = std::min(kRows, a.subtests.size() - first);
+    if (n < kRows || !insert) {
+      std::string sql = "INSERT INTO subtests (attempt_id, path, status, duration_ms) VALUES ";
+      for (size_t j = 0; j < n; ++j) sql += fmt::format("{}(?1, ?{}, ?{}, ?{})", j ? ", " : "", 2 + 3 * j, 3 + 3 * j, 4 + 3 * j);
+      auto prepared = db_->Prepare(sql);
+      if (!prepared.ok()) return prepared.status();
+      insert.emplace(std::move(*prepared));
     }
-    st = sub->Run();
+    Statement& sub = *insert;
+    sub.Reset();
+    sub.Bind(1, attempt_id);
+    for (size_t j = 0; j < n; ++j) {
+      const SubtestRecord& s = a.subtests[first + j];
+      int k = static_cast<int>(2 + 3 * j);
+      sub.Bind(k, s.path).Bind(k + 1, s.status);
+      if (s.duration_ms) {
+        sub.Bind(k + 2, *s.duration_ms);
+      } else {
+        sub.Bind(k + 2, std::nullopt);
+      }
+    }
+    st = sub.Run();
     if (!st.ok()) return st;
   }
   auto crash = db_->Prepare(
@@ -781,7 +805,8 @@ Status SqlStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
   st = log->Run();
   if (!st.ok()) return st;
   if (!a.interrupted) {
-    st = SummarizeTests(*db_, test_id, test_id);
+    st = summarized == 0 ? WriteSummary(*db_, test_id, model::SummarizeTest(run_id, a.test_path, {a}))
+                         : SummarizeTests(*db_, test_id, test_id);
     if (!st.ok()) return st;
   }
   return tx.Commit();

@@ -1437,6 +1437,31 @@ TEST_P(StoreConformance, OneEventAcceptedByManyThreadsQueuesOneSeries) {
   EXPECT_EQ(*rounds.rbegin(), kThreads);
 }
 
+TEST_P(StoreConformance, ManySubtestsComeBackInTheirOrderWithOrWithoutDurations) {
+  int64_t run = store().CreateRun(ARun(0)).value();
+  // More than one statement's worth of rows, and a last, shorter chunk.
+  for (int n : {0, 1, 100, 250}) {
+    AttemptRecord a = Attempt(fmt::format("a:many{}", n), "PASS");
+    a.subtests.clear();
+    for (int i = 0; i < n; ++i) {
+      a.subtests.push_back({fmt::format("case {:03} \xff", i), i % 7 ? "PASS" : "FAIL",
+                            i % 3 ? std::optional<int64_t>(i) : std::nullopt});
+    }
+    ASSERT_TRUE(store().RecordAttempt(run, a).ok()) << n;
+  }
+  auto attempts = Get(store().LoadAttempts(run));
+  ASSERT_EQ(attempts.size(), 4u);
+  for (const auto& a : attempts) {
+    int n = std::stoi(a.test_path.substr(6));
+    ASSERT_EQ(a.subtests.size(), static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      EXPECT_EQ(a.subtests[static_cast<size_t>(i)].path, fmt::format("case {:03} \xff", i));
+      EXPECT_EQ(a.subtests[static_cast<size_t>(i)].status, i % 7 ? "PASS" : "FAIL");
+      EXPECT_EQ(a.subtests[static_cast<size_t>(i)].duration_ms, i % 3 ? std::optional<int64_t>(i) : std::nullopt);
+    }
+  }
+}
+
 RunRecord AGroup(int64_t env, const std::string& group, int shards, std::vector<std::string> plan) {
   RunRecord r = ARun(env);
   r.plan = std::move(plan);
