@@ -153,14 +153,7 @@ class MemoryStore final : public Store {
   }
 
   Result<int64_t> CreateGroupRun(const RunRecord& run, const std::vector<std::vector<std::string>>& shard_tests) override {
-    if (run.run_group.empty()) return Status::InvalidArgument("a run group needs a name");
-    if (run.shards < 1 || shard_tests.size() != static_cast<size_t>(run.shards)) {
-      return Status::InvalidArgument(
-          fmt::format("a run of {} shards given the tests of {}", run.shards, shard_tests.size()));
-    }
-    if (auto dup = DuplicateInPlan(run.plan)) {
-      return Status::InvalidArgument(fmt::format("the plan names {} twice", *dup));
-    }
+    if (Status valid = ValidGroupRun(run, shard_tests); !valid.ok()) return valid;
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& r : runs_) {
       if (r.run.run_group == run.run_group) return r.run.id;

@@ -619,6 +619,18 @@ std::optional<std::string> Store::DuplicateInPlan(const std::vector<std::string>
   return std::nullopt;
 }
 
+Status Store::ValidGroupRun(const model::RunRecord& run, const std::vector<std::vector<std::string>>& shard_tests) {
+  if (run.run_group.empty()) return Status::InvalidArgument("a run group needs a name");
+  if (run.shards < 1 || shard_tests.size() != static_cast<size_t>(run.shards)) {
+    return Status::InvalidArgument(
+        fmt::format("a run of {} shards given the tests of {}", run.shards, shard_tests.size()));
+  }
+  if (auto dup = DuplicateInPlan(run.plan)) {
+    return Status::InvalidArgument(fmt::format("the plan names {} twice", *dup));
+  }
+  return Status::OK();
+}
+
 std::string SqlStore::ReadOnlyWhy() {
   return db_->engine() == std::string_view("sqlite") ? "the file or its directory is not writable"
                                                       : "the connection is for reading only";
@@ -852,14 +864,7 @@ Result<bool> SqlStore::ClaimRun(int64_t run_id, const std::string& expected, con
 }
 
 Result<int64_t> SqlStore::CreateGroupRun(const RunRecord& run, const std::vector<std::vector<std::string>>& shard_tests) {
-  if (run.run_group.empty()) return Status::InvalidArgument("a run group needs a name");
-  if (run.shards < 1 || shard_tests.size() != static_cast<size_t>(run.shards)) {
-    return Status::InvalidArgument(
-        fmt::format("a run of {} shards given the tests of {}", run.shards, shard_tests.size()));
-  }
-  if (auto dup = DuplicateInPlan(run.plan)) {
-    return Status::InvalidArgument(fmt::format("the plan names {} twice", *dup));
-  }
+  if (Status valid = ValidGroupRun(run, shard_tests); !valid.ok()) return valid;
   std::lock_guard<std::mutex> lock(mu_);
   if (db_->read_only()) {
     return Status::IOError(fmt::format("cannot record a run: the store {} is read-only ({})", path_, ReadOnlyWhy()));

@@ -105,6 +105,9 @@ class Store {
   // run.shards lists, is refused.
   virtual Result<int64_t> CreateGroupRun(const model::RunRecord& run,
                                          const std::vector<std::vector<std::string>>& shard_tests) = 0;
+  // What both backends refuse in CreateGroupRun (no name, a split that is
+  // not one list per shard, a plan naming a test twice), OK when nothing.
+  static Status ValidGroupRun(const model::RunRecord& run, const std::vector<std::vector<std::string>>& shard_tests);
   // The run of a group; NotFound "no run group G".
   virtual Result<int64_t> FindGroupRun(const std::string& group) = 0;
   // A run's shards by number (none for a run not split); NotFound "no run N".
