@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -102,8 +104,10 @@ int Show(const GroupFlags& f) {
              Counts(*g), g->run.status.empty() ? "" : fmt::format(": {}", SanitizeForTerminal(g->run.status)));
   for (const auto& s : g->shards) {
     std::string state = ShardState(s);
-    std::string status = state == "finished" ? s.status : state == "stopped" && !s.status.empty() ? s.status : state;
-    fmt::print("  shard {}/{}  {:<11} {:>5} tests", s.shard, g->shards.size(), SanitizeForTerminal(status),
+    std::string status = state == "finished"                       ? s.status
+                         : state == "stopped" && !s.status.empty() ? "stopped (" + s.status + ")"
+                                                                   : state;
+    fmt::print("  shard {}/{}  {:<21} {:>5} tests", s.shard, g->shards.size(), SanitizeForTerminal(status),
                s.tests.size());
     if (!s.host.empty()) fmt::print("  on {}", SanitizeForTerminal(s.host));
     if (!s.started_at.empty()) fmt::print("  from {}", SanitizeForTerminal(s.started_at));
@@ -164,6 +168,13 @@ int Wait(const GroupFlags& f) {
   report::FinishedRun& run = end->run;
   // Judged as vigil run judges: asked for, or a known-issues.toml beside the tests.
   bool judged = !f.baseline.empty() || !f.known_issues.empty();
+  std::error_code ec;
+  if (f.known_issues.empty() && !std::filesystem::is_directory(tests_dir, ec)) {
+    fmt::print(stderr,
+               "vigil group: the run's test tree {} is not here: no known-issues.toml is looked for (--known-issues "
+               "FILE judges with one)\n",
+               SanitizeForTerminal(tests_dir));
+  }
   {
     auto known = engine::FindKnownIssues(f.known_issues, tests_dir);
     if (!known.ok()) {

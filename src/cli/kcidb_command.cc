@@ -26,6 +26,7 @@ struct KcidbFlags {
   std::string output = "-";
   std::string submit;
   std::string token_file;
+  bool partial = false;
 };
 
 int Fail(const std::string& message, int code) {
@@ -50,7 +51,7 @@ int RunKcidb(const KcidbFlags& f) {
   }
   auto db = engine::OpenExistingStore(f.db_path);
   if (!db.ok()) return Fail(db.status().message(), kExitUsage);
-  auto in = engine::GatherKcidb(**db, f.run, f.origin);
+  auto in = engine::GatherKcidb(**db, f.run, f.origin, f.partial);
   if (!in.ok()) return Fail(in.status().message(), kExitUsage);
   std::string text = DumpJson(report::KcidbReport(*in));
   if (f.output == "-") {
@@ -94,6 +95,7 @@ std::function<int()> AddKcidbExport(CLI::App* export_app) {
       ->capture_default_str();
   k->add_option("--submit", f->submit, "POST the report to this URL (KCIDB's REST submission endpoint)");
   k->add_option("--token-file", f->token_file, "File holding the submission's token, sent as Authorization: Bearer");
+  k->add_flag("--partial", f->partial, "Export a run that has not finished (a group with shards to come) as it is");
   return [f, k]() -> int { return k->parsed() ? RunKcidb(*f) : -1; };
 }
 

@@ -324,8 +324,9 @@ Runner SetupRunCommand(CLI::App* app) {
       "first shard to come splits the plan into N shards of about equal time (the tests' last\n"
       "durations in the store, longest first; tests without history count the median) and records\n"
       "the group's one run; each shard runs its part into that run (a shared PostgreSQL store, or a\n"
-      "SQLite file each joined by vigil merge). A shard's command run again resumes it; the last\n"
-      "shard to finish reports, judges and exits as the whole run (vigil group wait ID does too).");
+      "SQLite file each joined by vigil merge). A shard's command run again resumes it (or, finished,\n"
+      "exits 0); the last shard to finish reports, judges and exits as the whole run (vigil group wait\n"
+      "ID does too); the others exit 0.");
   app->add_option("--tests", f->req.tests_dir, "Installed kselftest tree or directory of executables")
       ->check(CLI::ExistingDirectory);
   app->add_option("--db", f->db_path, "Results store: a SQLite file or a postgresql:// URI (created if missing)")->capture_default_str();

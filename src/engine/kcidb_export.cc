@@ -19,7 +19,8 @@ int64_t RunOfSeries(const model::SeriesRecord& s) {
 
 }  // namespace
 
-Result<report::KcidbInput> GatherKcidb(store::Store& db, const std::string& spec, const std::string& origin) {
+Result<report::KcidbInput> GatherKcidb(store::Store& db, const std::string& spec, const std::string& origin,
+                                       bool partial) {
   report::KcidbInput in;
   in.origin = origin;
   int64_t run_id = 0;
@@ -48,6 +49,11 @@ Result<report::KcidbInput> GatherKcidb(store::Store& db, const std::string& spec
   }
   auto run = db.LoadRun(run_id);
   if (!run.ok()) return run.status();
+  if (run->status.empty() && !partial) {
+    return Status::InvalidArgument(fmt::format(
+        "run {} has not finished (its tests not run yet would be reported MISS): --partial exports what it has",
+        run_id));
+  }
   in.run = *run;
   auto attempts = db.LoadAttempts(run_id, true);
   if (!attempts.ok()) return attempts.status();

@@ -8,6 +8,7 @@
 
 #include "base/text.h"
 #include "engine/run_group.h"
+#include "sys/process.h"
 
 namespace vigil::engine {
 namespace {
@@ -135,57 +136,82 @@ Status MergeStore(store::Store& out, store::Store& in, const std::string& in_nam
       return Status::InvalidArgument(fmt::format("run group {} has {} shards in {} but {} in the output", group,
                                                  run.shards, name, out_run->shards));
     }
-    if (!run.vm_json.empty() && out_run->vm_json.empty()) {
-      if (Status st = out.SetRunVm(*out_id, run.vm_json); !st.ok()) return st;
+    // Its rows must be shards 1..N (the files come from machines that ran
+    // strangers' tests).
+    for (size_t k = 0; k < shards->size(); ++k) {
+      if ((*shards)[k].shard != static_cast<int>(k + 1)) {
+        return Status::InvalidArgument(fmt::format("run group {} in {}: shard rows are not 1..{}", group, name,
+                                                   shards->size()));
+      }
     }
-    auto attempts = in.LoadAttempts(run.id, true);
-    if (!attempts.ok()) return attempts.status();
-    // What the output's run has already, so that a test two shards ran is
-    // refused before anything of this input's shard goes in.
-    std::set<std::string> recorded;
-    {
-      auto there = out.LoadAttempts(*out_id, false);
-      if (!there.ok()) return there.status();
-      for (const auto& a : *there) recorded.insert(a.test_path);
-    }
+    // The input's finished shards that the output has not finished: the
+    // others are absent (not run there, or unfinished: a later file may
+    // bring them whole) or present already. A group merged before is
+    // skipped without reading its attempts.
+    std::vector<const model::RunShardRecord*> todo;
     for (const auto& s : *shards) {
       const model::RunShardRecord& o = (*out_shards)[static_cast<size_t>(s.shard - 1)];
-      if (s.started_at.empty()) {
+      if (s.finished_at.empty()) {
         ++summary->shards_absent;
-        continue;
-      }
-      if (o.tests != s.tests) {
+      } else if (!o.finished_at.empty()) {
+        ++summary->shards_present;
+      } else if (o.tests != s.tests) {
         return Status::InvalidArgument(fmt::format(
             "shard {}/{} of run group {} in {} has other tests than the group's (its split differs: were the "
             "shards run from different histories?)",
             s.shard, run.shards, group, name));
+      } else {
+        todo.push_back(&s);
       }
-      if (!o.started_at.empty()) {
-        ++summary->shards_present;
-        continue;
-      }
+    }
+    if (!run.vm_json.empty() && out_run->vm_json.empty()) {
+      if (Status st = out.SetRunVm(*out_id, run.vm_json); !st.ok()) return st;
+    }
+    if (todo.empty() && !out_run->status.empty()) continue;
+    auto attempts = todo.empty() ? Result<std::vector<model::AttemptRecord>>(std::vector<model::AttemptRecord>{})
+                                 : in.LoadAttempts(run.id, true);
+    if (!attempts.ok()) return attempts.status();
+    // What the output's run has already: a shard that never started there
+    // with results of its tests (another's) is refused before anything of
+    // it goes in; one a merge cut short (started, unfinished, its owner
+    // gone) is completed, attempt by attempt.
+    std::set<std::pair<std::string, int>> recorded;
+    {
+      auto there = out.LoadAttempts(*out_id, false);
+      if (!there.ok()) return there.status();
+      for (const auto& a : *there) recorded.insert({a.test_path, a.attempt});
+    }
+    for (const model::RunShardRecord* sp : todo) {
+      const model::RunShardRecord& s = *sp;
+      const model::RunShardRecord& o = (*out_shards)[static_cast<size_t>(s.shard - 1)];
+      std::string what = fmt::format("shard {}/{} of run group {} in {}", s.shard, run.shards, group, name);
       std::set<std::string> own(s.tests.begin(), s.tests.end());
-      for (const auto& a : *attempts) {
-        if (own.count(a.test_path) && recorded.count(a.test_path)) {
-          return Status::InvalidArgument(fmt::format(
-              "shard {}/{} of run group {} in {} ran {}, which the output's run has results of already", s.shard,
-              run.shards, group, name, SanitizeForTerminal(a.test_path)));
+      if (o.started_at.empty()) {
+        for (const auto& [path, n] : recorded) {
+          if (own.count(path)) {
+            return Status::InvalidArgument(fmt::format("{} ran {}, which the output's run has results of already",
+                                                       what, SanitizeForTerminal(path)));
+          }
         }
+      } else if (!o.owner.empty() && sys::CheckOwner(o.owner) != sys::OwnerState::kGone) {
+        return Status::InvalidArgument(fmt::format("{}: the output's shard is being run (vigil pid {} on {})", what,
+                                                   sys::OwnerPid(o.owner), SanitizeForTerminal(sys::OwnerHost(o.owner))));
       }
-      Status st = CopyAttempts(out, *out_id, *attempts, &own,
-                               fmt::format("shard {}/{} of run group {} in {}", s.shard, run.shards, group, name));
-      if (!st.ok()) return st;
+      // Claimed first (by this merge), then filled, then ended: a merge
+      // killed halfway leaves the shard started and resumable.
       model::RunShardRecord start = s;
       start.run_id = *out_id;
-      start.owner.clear();
+      start.owner = sys::SelfOwner();
       auto senv = ids.Environment(s.environment_id);
       if (!senv.ok()) return senv.status();
       start.environment_id = *senv;
       auto started = out.StartShard(start, o.owner);
       if (!started.ok()) return started.status();
-      if (!*started) {
-        return Status::InvalidArgument(
-            fmt::format("shard {}/{} of run group {} is being run into the output", s.shard, run.shards, group));
+      if (!*started) return Status::InvalidArgument(fmt::format("{}: the output's shard was just taken", what));
+      for (const auto& a : *attempts) {
+        if (!own.count(a.test_path) || recorded.count({a.test_path, a.attempt})) continue;
+        Status st = out.RecordAttempt(*out_id, a);
+        if (!st.ok()) return Status::InvalidArgument(fmt::format("{}: {}", what, st.message()));
       }
       auto left = out.EndShard(*out_id, s.shard, s.status, s.finished_at);
       if (!left.ok()) return left.status();

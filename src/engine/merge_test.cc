@@ -1,12 +1,16 @@
 #include "engine/merge.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
 
 #include <string>
 #include <vector>
 
 #include "engine/run_group.h"
 #include "store/memory_store.h"
+#include "sys/process.h"
 
 namespace vigil::engine {
 namespace {
@@ -135,6 +139,33 @@ TEST(MergeStore, AShardOfAnotherSplitOrThatRanAnotherShardsTestIsRefusedBeforeIt
       << st.message();
   EXPECT_EQ(out2->LoadAttempts(g, false).value().size(), 1u);
   EXPECT_EQ(out2->LoadRunShards(g).value()[1].started_at, "");
+}
+
+TEST(MergeStore, AnUnfinishedShardIsLeftForAWholeOneAndAMergeCutShortIsCompleted) {
+  auto out = store::NewMemoryStore();
+  MergeSummary sum;
+  // Shard 1's file from a job that was cancelled: started, not finished.
+  auto cut = ShardStore(1);
+  ASSERT_TRUE(cut->EndShard(2, 1, "INTERRUPTED", "").ok());
+  ASSERT_TRUE(MergeStore(*out, *cut, "cut.db", &sum).ok());
+  EXPECT_EQ(sum.shards_merged, 0);
+  EXPECT_EQ(sum.shards_absent, 2);
+  EXPECT_TRUE(out->LoadAttempts(2, false).value().empty());
+  // The job again, whole: merged.
+  ASSERT_TRUE(MergeStore(*out, *ShardStore(1), "one.db", &sum).ok());
+  EXPECT_EQ(sum.shards_merged, 1);
+  EXPECT_EQ(out->LoadAttempts(2, false).value().size(), 2u);
+  // A merge of shard 2 killed halfway: the output's shard started by a
+  // vigil that is gone, one attempt in. The next merge completes it.
+  model::RunShardRecord half = out->LoadRunShards(2).value()[1];
+  half.owner = fmt::format("{} {} 1", sys::HostName(), getpid());
+  half.started_at = "t";
+  ASSERT_TRUE(out->StartShard(half, "").value());
+  ASSERT_TRUE(out->RecordAttempt(2, Attempt("c:b", "PASS")).ok());
+  ASSERT_TRUE(MergeStore(*out, *ShardStore(2), "two.db", &sum).ok());
+  EXPECT_EQ(out->LoadAttempts(2, false).value().size(), 4u);
+  EXPECT_EQ(out->LoadRun(2).value().status, "FAIL");
+  EXPECT_EQ(sum.groups_complete, std::vector<std::string>{"ci-7 (run 2)"});
 }
 
 }  // namespace

@@ -194,7 +194,7 @@ class MemoryStore final : public Store {
     ++version_;
     model::RunShardRecord* shard = FindShard(s.run_id, s.shard);
     if (!shard) return Status::NotFound(fmt::format("no shard {} of run {}", s.shard, s.run_id));
-    if (shard->owner != expected) return false;
+    if (shard->owner != expected || !shard->finished_at.empty()) return false;
     std::vector<std::string> tests = std::move(shard->tests);
     *shard = s;
     shard->tests = std::move(tests);

@@ -967,7 +967,7 @@ Result<bool> SqlStore::StartShard(const model::RunShardRecord& s, const std::str
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
       "UPDATE run_shards SET host = ?, command = ?, tests_dir = ?, environment_id = ?, started_at = ?, owner = ?, "
-      "console_log = ?, finished_at = '', status = '' WHERE run_id = ? AND shard = ? AND owner = ?");
+      "console_log = ?, finished_at = '', status = '' WHERE run_id = ? AND shard = ? AND owner = ? AND finished_at = ''");
   if (!q.ok()) return q.status();
   q->Bind(1, s.host).Bind(2, s.command).Bind(3, s.tests_dir);
   if (s.environment_id > 0) {

@@ -115,8 +115,9 @@ class Store {
   // Starts shard s.shard of s.run_id: host, command, tests_dir,
   // environment_id, started_at, owner and console_log as `s` has them,
   // finished_at and status cleared (a shard started again runs the rest of
-  // its tests), if its owner is still `expected` (compare and set). False
-  // when it is another's; NotFound "no shard I of run N".
+  // its tests), if its owner is still `expected` and it has not finished
+  // (compare and set). False when it is another's or finished; NotFound
+  // "no shard I of run N".
   virtual Result<bool> StartShard(const model::RunShardRecord& s, const std::string& expected) = 0;
   // Ends a shard: its status, finished_at ("" for a shard stopped before its
   // end: not finished) and its owner cleared. Returns how many shards of the

@@ -1555,6 +1555,9 @@ TEST_P(StoreConformance, AShardStartsForOneOwnerAndTheLastToEndSeesNoneLeft) {
   EXPECT_TRUE(store().StartShard(s, "").value());
   EXPECT_EQ(store().LoadRunShards(id).value()[0].status, "");
   EXPECT_EQ(store().EndShard(id, 1, "PASS", "t1").value(), 2);
+  // Finished: not started again, whoever asks.
+  EXPECT_FALSE(store().StartShard(s, "").value());
+  EXPECT_EQ(store().LoadRunShards(id).value()[0].finished_at, "t1");
   EXPECT_EQ(store().EndShard(id, 3, "FAIL", "t3").value(), 1);
   EXPECT_EQ(store().EndShard(id, 2, "PASS", "t2").value(), 0);
   shards = store().LoadRunShards(id).value();

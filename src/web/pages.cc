@@ -390,7 +390,11 @@ std::string Site::RunPage(const json& d, const Links& links) {
     h.Raw("<tr><th>Shard</th><th>Tests</th><th>Host</th><th>Status</th><th>Started</th><th>Finished</th></tr>");
     for (const json& sh : Arr(d["run_group"], "shards")) {
       std::string status = Str(sh, "status");
-      if (status.empty()) status = Str(sh, "started_at").empty() ? "waiting" : "running";
+      if (status.empty()) {
+        status = Str(sh, "started_at").empty() ? "waiting" : "unfinished";
+      } else if (Str(sh, "finished_at").empty()) {
+        status = "stopped (" + status + ")";
+      }
       h.Open("tr")
           .Element("td", fmt::format("{}", Int(sh, "shard")))
           .Element("td", fmt::format("{}", Int(sh, "tests")))
