@@ -63,6 +63,17 @@ Result<report::KcidbInput> GatherKcidb(store::Store& db, const std::string& spec
     if (!env.ok()) return env.status();
     in.environment = *env;
   }
+  // A split run: each test in the environment of the shard that ran it.
+  if (run->shards > 0) {
+    auto shards = db.LoadRunShards(run_id);
+    if (!shards.ok()) return shards.status();
+    for (const auto& s : *shards) {
+      if (s.environment_id <= 0) continue;
+      auto env = db.LoadEnvironment(s.environment_id);
+      if (!env.ok()) return env.status();
+      for (const auto& t : s.tests) in.test_environments[t] = *env;
+    }
+  }
   if (run->build_id > 0) {
     auto build = db.LoadBuild(run->build_id);
     if (!build.ok()) return build.status();

@@ -240,15 +240,15 @@ json KcidbReport(const KcidbInput& in) {
   }
   report["builds"] = json::array({build});
 
-  // The tests and their subtests.
-  json env;
-  if (in.environment) {
-    const model::Environment& e = *in.environment;
+  // The tests and their subtests, each in the environment it ran in.
+  auto env_json = [](const model::Environment& e) {
     std::string where = e.where == "vm" ? "a VM" + (e.accel.empty() ? "" : " (" + e.accel + ")") : "the host";
-    env = {{"comment", Clean(fmt::format("{} in {}, {} CPUs", e.uname, where, e.cpus))},
-           {"misc", {{"kernel_release", Clean(e.kernel_release)}, {"memory_kb", e.memory_kb},
-                     {"kernel_config", Clean(e.kernel_config)}, {"tools", StringMap(e.tools)}}}};
-  }
+    return json{{"comment", Clean(fmt::format("{} in {}, {} CPUs", e.uname, where, e.cpus))},
+                {"misc", {{"kernel_release", Clean(e.kernel_release)}, {"memory_kb", e.memory_kb},
+                          {"kernel_config", Clean(e.kernel_config)}, {"tools", StringMap(e.tools)}}}};
+  };
+  json run_env;
+  if (in.environment) run_env = env_json(*in.environment);
   std::map<std::string, std::vector<const model::AttemptRecord*>> by_test;
   for (const auto& a : in.attempts) {
     if (!a.interrupted) by_test[a.test_path].push_back(&a);
@@ -267,6 +267,8 @@ json KcidbReport(const KcidbInput& in) {
   for (const std::string& path : order) {
     std::string test_id = fmt::format("{}:{}.t{}", o, key, Hex64(Fnv1a(path)));
     json t = {{"origin", o}, {"id", test_id}, {"build_id", build["id"]}, {"path", KcidbTestPath(path)}};
+    auto own = in.test_environments.find(path);
+    const json env = own != in.test_environments.end() ? env_json(own->second) : run_env;
     if (!env.is_null()) t["environment"] = env;
     auto it = by_test.find(path);
     if (it == by_test.end()) {

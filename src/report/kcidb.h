@@ -16,6 +16,7 @@
 // misc.vigil_status.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +38,9 @@ struct KcidbInput {
   std::optional<model::RunRecord> run;
   std::vector<model::AttemptRecord> attempts;
   std::optional<model::Environment> environment;
+  // A split run's tests ran on their shards' machines: each test's
+  // environment by path (the run's `environment` for the others).
+  std::map<std::string, model::Environment> test_environments;
   std::optional<model::BuildRecord> build;   // the build the run booted
   std::optional<model::SeriesRecord> series;  // the patch loop's series the run tested
   bool applied = true;                        // false: the series did not apply

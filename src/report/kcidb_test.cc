@@ -302,5 +302,20 @@ TEST(Kcidb, Origins) {
   EXPECT_FALSE(ValidKcidbOrigin("a:b"));
 }
 
+TEST(Kcidb, EachTestOfASplitRunCarriesItsShardsEnvironment) {
+  KcidbInput in = ARun();
+  model::Environment other = *in.environment;
+  other.uname = "Linux 6.12.0 runner-2";
+  other.cpus = 8;
+  in.test_environments["net/mptcp:diag.sh"] = other;
+  json r = KcidbReport(in);
+  ExpectValid(r);
+  EXPECT_NE(FindTest(r, "kselftest.net_mptcp.diag_sh")->at("environment")["comment"].get<std::string>().find("runner-2"),
+            std::string::npos);
+  EXPECT_EQ(FindTest(r, "kselftest.net_mptcp.mptcp_join_sh")->at("environment")["comment"].get<std::string>().find(
+                "runner-2"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace vigil::report
