@@ -88,11 +88,13 @@ Runner SetupMergeCommand(CLI::App* app) {
   auto f = std::make_shared<MergeFlags>();
   app->description(
       "Join stores into one: what a CI does whose shards (vigil run --shard I/N --run-group ID) each wrote a\n"
-      "SQLite file of their own (GitHub Actions artifacts). The shards of each run group become the group's\n"
-      "one run, finished once its last shard is in (then vigil group wait, verdict, flakes, compare and the\n"
-      "dashboard see it whole); runs not split are copied once (a run already in OUT, such as the history\n"
-      "every shard started from, is left); runs still running are left out. Merging an input again changes\n"
-      "nothing. A shard whose split differs from its group's (run from another history) is refused.\n"
+      "SQLite file of their own (GitHub Actions artifacts). The finished shards of each run group go into the\n"
+      "group's one run, finished once its last shard is in (then vigil group wait, verdict, flakes, compare\n"
+      "and the dashboard see it whole); a shard unfinished in its file is left for a file that has it whole;\n"
+      "runs not split are copied once (a run already in OUT, such as the history every shard started from,\n"
+      "is left); runs still running are left out. Merging an input again changes nothing; a merge killed\n"
+      "halfway is completed by the next. A shard whose split differs from its group's (run from another\n"
+      "history) is refused before anything of it goes in.\n"
       "Exit status: 0 merged, 2 usage error, unreadable store or a refused input.");
   app->add_option("out", f->out, "The store merged into (created if missing; a SQLite file or a postgresql:// URI)")
       ->required();
