@@ -817,8 +817,19 @@ Status SqlStore::RecordAttempt(int64_t run_id, const AttemptRecord& a) {
   st = log->Run();
   if (!st.ok()) return st;
   if (!a.interrupted) {
-    st = summarized == 0 ? WriteSummary(*db_, test_id, model::SummarizeTest(run_id, a.test_path, {a}))
-                         : SummarizeTests(*db_, test_id, test_id);
+    if (summarized == 0) {
+      // What the summary reads of the attempt: not its output or crash texts.
+      AttemptRecord brief;
+      brief.test_path = a.test_path;
+      brief.attempt = a.attempt;
+      brief.status = a.status;
+      brief.duration_ms = a.duration_ms;
+      brief.subtests = a.subtests;
+      for (const auto& c : a.crashes) brief.crashes.push_back({c.type, c.title, c.fatal, c.fingerprint, c.guilty, ""});
+      st = WriteSummary(*db_, test_id, model::SummarizeTest(run_id, a.test_path, {brief}));
+    } else {
+      st = SummarizeTests(*db_, test_id, test_id);
+    }
     if (!st.ok()) return st;
   }
   return tx.Commit();
