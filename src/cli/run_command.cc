@@ -61,12 +61,6 @@ struct RunFlags {
   std::string shard;  // --shard I/N
 };
 
-bool WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << text;
-  return static_cast<bool>(f);
-}
-
 // Prints the session as it goes: finished tests above the live status line,
 // then the summary, the verdict and the reports. Test names (file names: any
 // bytes) and the notes that carry them are printed terminal-safe.
@@ -156,7 +150,7 @@ int List(const RunFlags& f) {
       fmt::print("{}", text);
       return 0;
     }
-    if (!WriteFile(f.json_path, text)) {
+    if (!WriteReportFile(f.json_path, text)) {
       fmt::print(stderr, "vigil run: cannot write {}: {}\n", f.json_path, std::strerror(errno));
       return kExitUsage;
     }

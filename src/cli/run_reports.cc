@@ -9,24 +9,20 @@
 #include "judge/render.h"
 
 namespace vigil::cli {
-namespace {
-
-bool WriteFile(const std::string& path, const std::string& text) {
+bool WriteReportFile(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f << text;
   return static_cast<bool>(f);
 }
 
-}  // namespace
-
 Status PrintRunEnd(const report::FinishedRun& run, const ReportFiles& files, bool color) {
   fmt::print("{}", report::SummaryText(run, color));
   if (run.verdict) fmt::print("\n{}", judge::VerdictText(*run.verdict));
   bool ok = true;
-  if (!files.json.empty()) ok &= WriteFile(files.json, report::RunJson(run));
-  if (!files.ktap.empty()) ok &= WriteFile(files.ktap, report::RunnerLog(run));
-  if (!files.junit.empty()) ok &= WriteFile(files.junit, report::RunJunit(run));
-  if (!files.markdown.empty()) ok &= WriteFile(files.markdown, report::GithubSummary(run));
+  if (!files.json.empty()) ok &= WriteReportFile(files.json, report::RunJson(run));
+  if (!files.ktap.empty()) ok &= WriteReportFile(files.ktap, report::RunnerLog(run));
+  if (!files.junit.empty()) ok &= WriteReportFile(files.junit, report::RunJunit(run));
+  if (!files.markdown.empty()) ok &= WriteReportFile(files.markdown, report::GithubSummary(run));
   if (const char* gh = std::getenv("GITHUB_STEP_SUMMARY"); gh && *gh) {
     std::ofstream md(gh, std::ios::app);
     md << report::GithubSummary(run);

@@ -13,6 +13,9 @@ struct ReportFiles {
   std::string json, junit, ktap, markdown;  // "" none
 };
 
+// Writes `text` to `path` (replaced); false when it could not.
+bool WriteReportFile(const std::string& path, const std::string& text);
+
 // The summary and verdict on standard output, the report files, and inside
 // GitHub Actions the job summary ($GITHUB_STEP_SUMMARY) and ::error
 // annotations. IOError when a file could not be written.

@@ -62,9 +62,8 @@ class IdMap {
 };
 
 Status CopyAttempts(store::Store& out, int64_t out_run, const std::vector<model::AttemptRecord>& attempts,
-                    const std::set<std::string>* only, const std::string& what) {
+                    const std::string& what) {
   for (const auto& a : attempts) {
-    if (only && !only->count(a.test_path)) continue;
     Status st = out.RecordAttempt(out_run, a);
     if (!st.ok()) return Status::InvalidArgument(fmt::format("{}: {}", what, st.message()));
   }
@@ -108,7 +107,7 @@ Status MergeStore(store::Store& out, store::Store& in, const std::string& in_nam
       if (!id.ok()) return id.status();
       auto attempts = in.LoadAttempts(run.id, true);
       if (!attempts.ok()) return attempts.status();
-      if (Status st = CopyAttempts(out, *id, *attempts, nullptr, fmt::format("run {} of {}", run.id, name)); !st.ok())
+      if (Status st = CopyAttempts(out, *id, *attempts, fmt::format("run {} of {}", run.id, name)); !st.ok())
         return st;
       if (auto log = in.LoadConsoleLog(run.id); log.ok() && !log->empty()) {
         if (Status st = out.SetConsoleLog(*id, *log); !st.ok()) return st;
