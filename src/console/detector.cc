@@ -1,6 +1,7 @@
 #include "console/detector.h"
 
 #include "base/hash.h"
+#include "console/title.h"
 
 #include <re2/re2.h>
 
@@ -149,6 +150,12 @@ Marker MakeStart(ReportType t, bool single_line = false, bool only_continues = f
 // "WARNING: FILE:LINE at f+0x.., CPU#0: comm/1".
 bool IsWarnSite(string_view rest) {
   if (StartsWith(rest, "CPU: ") || StartsWith(rest, "at ")) return true;
+  // "WARNING: [cond] FILE:LINE at f+0x.., CPU#0: comm/1" (6.19).
+  if (StartsWith(rest, "[")) {
+    size_t close = rest.find("] ");
+    if (close == string_view::npos) return false;
+    rest = rest.substr(close + 2);
+  }
   size_t colon = rest.find(':');
   size_t at = rest.find(" at ");
   if (colon == string_view::npos || at == string_view::npos || colon > at) return false;
@@ -203,7 +210,8 @@ Marker Classify(string_view m) {
             StartsWith(r, "inconsistent lock state") || StartsWith(r, "suspicious RCU usage") ||
             StartsWith(r, "possible irq lock inversion") || StartsWith(r, "bad unlock balance") ||
             StartsWith(r, "held lock freed") || StartsWith(r, "lock held when returning") ||
-            StartsWith(r, "Nested lock was not taken") || Contains(r, "-unsafe lock order detected"))
+            StartsWith(r, "Nested lock was not taken") || Contains(r, "-unsafe lock order detected") ||
+            Contains(r, "still has locks held!"))
           return MakeStart(ReportType::kLockdep);
         if (IsWarnSite(r)) return MakeStart(ReportType::kWarning);
         if (StartsWith(r, "kernel stack ")) return MakeStart(ReportType::kOther);
@@ -214,12 +222,18 @@ Marker Classify(string_view m) {
     case 'B':
       if (StartsWith(m, "BUG: ")) return ClassifyBug(m);
       if (StartsWith(m, "BUG ") && IsSlabReport(m)) return MakeStart(ReportType::kSlabCorruption);
+      // Only reached after the kernel has run (Detector::Line): a reboot.
+      if (StartsWith(m, "Booting the kernel")) return MakeStart(ReportType::kOther, true);
       return {};
     case 'K':
       if (StartsWith(m, "Kernel panic - not syncing")) return Marker{MarkerKind::kPanic};
+      if (StartsWith(m, "Kernel BUG ")) return MakeStart(ReportType::kBug);
       return {};
     case 'k':
       if (StartsWith(m, "kernel BUG at ")) return MakeStart(ReportType::kBug);
+      // Old KASAN printed its hint without a newline before the fault.
+      if (StartsWith(m, "kasan: GPF could be caused") && Contains(m, "general protection fault"))
+        return MakeStart(ReportType::kGpf);
       if (StartsWith(m, "kmemleak: ") && Contains(m, "new suspected memory leak"))
         return MakeStart(ReportType::kKmemleak, true);
       return {};
@@ -240,9 +254,12 @@ Marker Classify(string_view m) {
       }
       return {};
     case 'I':
+      if (StartsWith(m, "Internal error: ")) return MakeStart(ReportType::kOops, false, true);
       if (StartsWith(m, "INFO: ")) {
         string_view r = m.substr(6);
-        if (StartsWith(r, "task ") && Contains(r, " blocked for more than ")) return MakeStart(ReportType::kHungTask);
+        if (StartsWith(r, "task ") && Contains(r, " blocked ") && Contains(r, " for more than "))
+          return MakeStart(ReportType::kHungTask);
+        if (StartsWith(r, "task ") && Contains(r, " can't die for more than ")) return MakeStart(ReportType::kHungTask);
         if (StartsWith(r, "rcu_") && Contains(r, "detected")) return MakeStart(ReportType::kRcuStall);
         if (StartsWith(r, "trying to register non-static key") || StartsWith(r, "possible circular locking") ||
             StartsWith(r, "possible recursive locking") || StartsWith(r, "inconsistent lock state") ||
@@ -253,6 +270,7 @@ Marker Classify(string_view m) {
     case 'r':
       if (StartsWith(m, "rcu: INFO: rcu_") && Contains(m, "detected")) return MakeStart(ReportType::kRcuStall);
       if (StartsWith(m, "refcount_t: ")) return MakeStart(ReportType::kRefcount);
+      if (StartsWith(m, "rust_kernel: panicked")) return MakeStart(ReportType::kBug);
       return {};
     case 'l':
       if (StartsWith(m, "list_add corruption") || StartsWith(m, "list_del corruption") ||
@@ -261,6 +279,28 @@ Marker Classify(string_view m) {
       return {};
     case 'U':
       if (StartsWith(m, "UBSAN: ")) return MakeStart(ReportType::kUbsan);
+      // arm and arm64 faults.
+      if (StartsWith(m, "Unable to handle kernel ")) {
+        return MakeStart(Contains(m, "NULL pointer") ? ReportType::kNullDeref : ReportType::kPageFault);
+      }
+      if (StartsWith(m, "Unhandled fault: ")) return MakeStart(ReportType::kPageFault);
+      return {};
+    case 'A':
+      if (StartsWith(m, "Alignment trap: ")) return MakeStart(ReportType::kOops, false, true);
+      return {};
+    case 'V':
+      if (StartsWith(m, "VFS: Close: file count is 0") || StartsWith(m, "VFS: Busy inodes after unmount"))
+        return MakeStart(ReportType::kOther, true);
+      return {};
+    case 't':
+      if (StartsWith(m, "trusty: panic")) return MakeStart(ReportType::kPanic);
+      return {};
+    case '[':
+      // Old lockdep banners: "[ BUG: bad unlock balance detected! ]".
+      if (StartsWith(m, "[ BUG: ") || StartsWith(m, "[ INFO: ")) {
+        Marker inner = Classify(m.substr(2));
+        if (inner.kind == MarkerKind::kStart) return inner;
+      }
       return {};
     case 'u':
       if (StartsWith(m, "unregister_netdevice: waiting for ")) return MakeStart(ReportType::kNetdevRefcnt, true, true);
@@ -282,9 +322,11 @@ Marker Classify(string_view m) {
       return {};
     case 'N':
       if (StartsWith(m, "NMI watchdog: ") && Contains(m, "hard LOCKUP")) return MakeStart(ReportType::kHardLockup);
+      if (StartsWith(m, "NMI watchdog: BUG: soft lockup")) return MakeStart(ReportType::kSoftLockup);
       return {};
     case 's':
       if (StartsWith(m, "stack segment: ")) return MakeStart(ReportType::kOops);
+      if (StartsWith(m, "segment-related general protection fault")) return MakeStart(ReportType::kGpf);
       return {};
     case '=':
       if (m.size() >= 20 && m.find_first_not_of('=') == string_view::npos) return Marker{MarkerKind::kSeparator};
@@ -303,12 +345,12 @@ Marker Classify(string_view m) {
 // line confirms it is the kernel's.
 bool IsStructureLine(string_view m) {
   m = TrimLeft(m);
-  static constexpr std::array<string_view, 30> kPrefixes = {
+  static constexpr std::array<string_view, 31> kPrefixes = {
       "CPU: ", "Hardware name:", "Call Trace:", "Call trace:", "RIP: ", "pc : ", "Modules linked in:",
       "<TASK>", "<IRQ>", "---[ end", "Kernel Offset:", "#PF: ", "Oops: ", "Read of size", "Write of size",
       "task:", "Tainted: ", "Not tainted", "Workqueue:", "Showing busy workqueues", "backtrace",
       "comm \"", "Sending NMI", "NMI backtrace", "\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\"",
-      "preempt_count:", "in_atomic(): ", "kernel BUG at ", "Kernel panic", "invalid opcode:"};
+      "preempt_count:", "in_atomic(): ", "kernel BUG at ", "Kernel panic", "invalid opcode:", "Backtrace:"};
   for (string_view p : kPrefixes)
     if (StartsWith(m, p)) return true;
   return StartsWith(m, "WARNING: CPU: ") || StartsWith(m, "rcu: ") || StartsWith(m, "Code: ") ||
@@ -536,17 +578,37 @@ void Detector::Line(std::string_view raw) {
   size_t p = TimestampPrefix(raw);
   if (p) {
     timestamps_ = true;
+    if (!caller_ids_ && raw.substr(0, p).find("][") != string_view::npos) caller_ids_ = true;
+    if (!caller_ids_ && raw.substr(0, p).find("] [") != string_view::npos) caller_ids_ = true;
     KernelLine(raw.substr(p));
     return;
   }
   if (timestamps_) {
     size_t mid = FindMidLineTimestamp(raw);
     if (mid == string_view::npos) {
+      // The decompressor's last words after the kernel ran: it rebooted.
+      if (StartsWith(raw, "Booting the kernel")) {
+        KernelLine(raw);
+        return;
+      }
       UserLine(raw);
       return;
     }
     UserLine(raw.substr(0, mid));
     KernelLine(raw.substr(mid + TimestampPrefix(raw.substr(mid))));
+    return;
+  }
+  // The first timestamped line may follow text without a newline
+  // ("syzkaller login: [   35.18] BUG: ...").
+  if (size_t mid = FindMidLineTimestamp(raw); mid != string_view::npos) {
+    timestamps_ = true;
+    UserLine(raw.substr(0, mid));
+    KernelLine(raw.substr(mid + TimestampPrefix(raw.substr(mid))));
+    return;
+  }
+  // A normal boot's decompressor: not a reboot.
+  if (StartsWith(raw, "Booting the kernel")) {
+    UserLine(raw);
     return;
   }
   // No timestamps on this console: a "<N>" level is the only prefix.
@@ -723,7 +785,10 @@ void Detector::Append(std::string_view msg) {
   if (r.text.size() + msg.size() + 1 <= options_.max_report_bytes) r.text.append(msg).push_back('\n');
   string_view t = TrimLeft(msg);
   if (!confirmed_) {
-    if (IsStructureLine(msg)) {
+    Frame frame;
+    // A stack frame with offset and size ("  f+0x12/0x40") is the kernel's too.
+    if (IsStructureLine(msg) || (t.find("+0x") != string_view::npos && t.find("/0x") != string_view::npos &&
+                                 ParseFrame(t, &frame, /*keep_raw=*/false))) {
       Confirm();
     } else if (++unconfirmed_lines_ > 12) {
       open_ = false;  // text that looked like a report, without the kernel's structure
@@ -1007,6 +1072,12 @@ void Detector::Finalise(Report* r) {
   title = ReplaceAddresses(title);
   if (title.size() > 120) title.resize(120);
   r->title = std::move(title);
+  // Reports of the kinds syzkaller knows are titled as syzbot titles them.
+  TitleResult syz = TitleReport({r->text, !caller_ids_});
+  if (syz.known) {
+    r->title = std::move(syz.title);
+    r->guilty = std::move(syz.guilty);
+  }
   // Fingerprint: title and the first non-generic frames, normalised.
   std::string key = std::string(TypeName(r->type)) + "\n" + r->title;
   int taken = 0;

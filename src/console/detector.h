@@ -100,6 +100,7 @@ class Detector {
   size_t partial_dropped_ = 0;
 
   bool timestamps_ = false;   // the console has shown printk timestamps
+  bool caller_ids_ = false;   // ... with caller ids ("[    T1]")
   // Open report state.
   bool open_ = false;
   bool confirmed_ = false;    // the report's structure has been seen
