@@ -1076,7 +1076,8 @@ void Detector::Finalise(Report* r) {
   TitleResult syz = TitleReport({r->text, !caller_ids_});
   if (syz.known) {
     r->title = std::move(syz.title);
-    r->guilty = std::move(syz.guilty);
+    // The title's function; when it names none, the detector's pick stays.
+    if (!syz.guilty.empty()) r->guilty = std::move(syz.guilty);
   }
   // Fingerprint: title and the first non-generic frames, normalised.
   std::string key = std::string(TypeName(r->type)) + "\n" + r->title;
