@@ -228,6 +228,20 @@ TEST(ParserTest, NulBytesAndInvalidUtf8DoNotBreakParsing) {
   EXPECT_EQ(d.root.status, Status::kPass);
 }
 
+TEST(ParserTest, AVersionLineAfterResetGarbageStartsKtap) {
+  // A serial console's reset bytes before the version line, on its line.
+  for (std::string garbage : {std::string("\0\0\xff\xff", 4), std::string("login: \xff\0", 9)}) {
+    Document d = ParseText(garbage + "KTAP version 1\n1..2\nok 1 a\nnot ok 2 b\n");
+    EXPECT_TRUE(d.found_ktap);
+    ASSERT_EQ(d.root.subtests.size(), 2u);
+    EXPECT_EQ(d.root.subtests[1].status, Status::kFail);
+    EXPECT_EQ(d.error_count, 0);
+  }
+  Document t = ParseText(std::string("\xff\0[    1.0] KTAP version 1\n[    1.1] 1..1\n[    1.2] ok 1 a\n", 59));
+  ASSERT_EQ(t.root.subtests.size(), 1u);
+  EXPECT_EQ(t.root.status, Status::kPass);
+}
+
 TEST(ParserTest, HostilePlanIsCountedNotMaterialised) {
   Document d = ParseText("KTAP version 1\n1..999999999999\nok 1 a\n");
   EXPECT_EQ(d.counts.Get(Status::kCrash), 999999999998);

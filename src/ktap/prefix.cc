@@ -45,11 +45,21 @@ size_t MatchLevel(std::string_view s) {
   return i + 1;
 }
 
+// Control bytes (but tab) and bytes outside ASCII.
+bool IsResetGarbage(char c) {
+  unsigned char u = static_cast<unsigned char>(c);
+  return (u < 0x20 && c != '\t') || u >= 0x7f;
+}
+
 }  // namespace
 
 void ConsolePrefix::Learn(std::string_view prefix) {
   tokens_.clear();
+  // What a serial console emits at reset (NUL, 0xff, other bytes that are
+  // not text), and anything before it, is not a prefix the lines carry.
   size_t i = 0;
+  for (size_t k = 0; k < prefix.size(); ++k)
+    if (IsResetGarbage(prefix[k])) i = k + 1;
   while (i < prefix.size()) {
     std::string_view rest = prefix.substr(i);
     size_t n;

@@ -13,7 +13,9 @@ namespace vigil::ktap {
 
 class ConsolePrefix {
  public:
-  // Learns the shape of `prefix`. An empty prefix strips nothing.
+  // Learns the shape of `prefix`. An empty prefix strips nothing. Bytes that
+  // are not text (NUL, 0xff: a serial console at reset) and what precedes
+  // them are not part of it.
   void Learn(std::string_view prefix);
   bool empty() const { return tokens_.empty(); }
 

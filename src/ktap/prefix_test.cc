@@ -43,5 +43,17 @@ TEST(ConsolePrefixTest, LevelAndLiteral) {
   EXPECT_EQ(rest, "abc");
 }
 
+TEST(ConsolePrefixTest, ResetGarbageIsNotAPrefix) {
+  std::string_view rest;
+  ConsolePrefix a;
+  a.Learn(std::string_view("\0\0\xff\xff", 4));
+  EXPECT_TRUE(a.empty());
+  ConsolePrefix b;
+  b.Learn(std::string_view("abc\0\xff[    1.234] ", 17));
+  ASSERT_TRUE(b.Strip("[    9.876] ok 1 a", &rest));
+  EXPECT_EQ(rest, "ok 1 a");
+  EXPECT_FALSE(b.Strip("abc[    9.876] ok 1 a", &rest));
+}
+
 }  // namespace
 }  // namespace vigil::ktap
