@@ -1,9 +1,14 @@
 #include "console/title.h"
 
 #include <re2/re2.h>
+#include <re2/set.h>
+
+#include <string.h>
 
 #include <algorithm>
 #include <array>
+#include <map>
+#include <unordered_map>
 #include <memory>
 #include <vector>
 
@@ -13,6 +18,16 @@ namespace {
 using std::string_view;
 
 bool Contains(string_view s, string_view p) { return s.find(p) != string_view::npos; }
+// " ? " by its rare middle byte (find would stop at every space).
+bool HasUnreliableMark(string_view s) {
+  for (size_t i = 1; i + 1 < s.size(); ++i) {
+    const void* q = memchr(s.data() + i, '?', s.size() - 1 - i);
+    if (!q) return false;
+    i = static_cast<size_t>(static_cast<const char*>(q) - s.data());
+    if (s[i - 1] == ' ' && s[i + 1] == ' ') return true;
+  }
+  return false;
+}
 bool StartsWith(string_view s, string_view p) { return s.substr(0, p.size()) == p; }
 
 // Patterns are written with four shorthands: an address, a printed program
@@ -479,8 +494,8 @@ std::vector<OopsDef> Definitions() {
 
 // Compiled tables.
 struct Stack {
-  std::vector<std::unique_ptr<RE2>> parts;  // nullptr: the stack trace here
-  std::vector<std::unique_ptr<RE2>> parts2;
+  std::vector<const RE2*> parts;  // nullptr: the stack trace here (Tables::parts owns them)
+  std::vector<const RE2*> parts2;
   std::unique_ptr<RE2> skip;  // this kind's frames to skip, besides the common ones
   Extractor extractor = Extractor::kFirst;
 };
@@ -495,22 +510,27 @@ struct Format {
 struct Oops {
   std::string header;
   std::vector<Format> formats;
-  std::vector<std::unique_ptr<RE2>> suppressions;
+  std::unique_ptr<RE2> suppression;  // all of them, one pattern; null when none
+  // Every format's title pattern, anchored: which formats may match where
+  // the header is, in one pass.
+  std::unique_ptr<RE2::Set> titles;
 };
 
 struct Tables {
   std::vector<Oops> oopses;
+  // Stack parts by pattern: the RIP and call trace parts serve most kinds.
+  std::map<std::string, std::unique_ptr<RE2>> parts;
   std::unique_ptr<RE2> skip;  // kSkipFrames
   std::vector<std::unique_ptr<RE2>> stack_starts;
   std::vector<std::unique_ptr<RE2>> frames;
   std::unique_ptr<RE2> corrupted_line;
-  std::unique_ptr<RE2> questionable;
   std::unique_ptr<RE2> stall_anchors;
   std::vector<std::unique_ptr<RE2>> report_start_ignores;
   std::unique_ptr<RE2> timestamp_in_title;
   std::vector<std::pair<std::unique_ptr<RE2>, std::string>> replacements;
   std::unique_ptr<RE2> title_frame;
   std::unique_ptr<RE2> stack_not_available;
+  std::unique_ptr<RE2> any_header;  // every header and info message, literally
 };
 
 std::string Join(const std::vector<string_view>& parts) {
@@ -523,9 +543,18 @@ std::string Join(const std::vector<string_view>& parts) {
   return out;
 }
 
-std::vector<std::unique_ptr<RE2>> CompileParts(const std::vector<std::string>& parts) {
-  std::vector<std::unique_ptr<RE2>> out;
-  for (const std::string& p : parts) out.push_back(p == kStackHere ? nullptr : Compile(p));
+std::vector<const RE2*> CompileParts(const std::vector<std::string>& parts,
+                                     std::map<std::string, std::unique_ptr<RE2>>* pool) {
+  std::vector<const RE2*> out;
+  for (const std::string& p : parts) {
+    if (p == kStackHere) {
+      out.push_back(nullptr);
+      continue;
+    }
+    auto& re = (*pool)[p];
+    if (!re) re = Compile(p);
+    out.push_back(re.get());
+  }
   return out;
 }
 
@@ -536,7 +565,18 @@ const Tables& T() {
     for (OopsDef& od : Definitions()) {
       Oops o;
       o.header = od.header;
-      for (const std::string& s : od.suppressions) o.suppressions.push_back(Compile(s));
+      if (!od.suppressions.empty()) {
+        std::string all;
+        for (const std::string& x : od.suppressions) all += (all.empty() ? "(?:" : "|(?:") + x + ")";
+        o.suppression = Compile(all);
+      }
+      RE2::Options so;
+      so.set_encoding(RE2::Options::EncodingLatin1);
+      so.set_log_errors(false);
+      o.titles = std::make_unique<RE2::Set>(so, RE2::ANCHOR_START);
+      bool set_ok = true;
+      for (FormatDef& fd : od.formats) set_ok = set_ok && o.titles->Add(Expand(fd.title), nullptr) >= 0;
+      if (!set_ok || !o.titles->Compile()) o.titles.reset();
       for (FormatDef& fd : od.formats) {
         Format f;
         f.title = Compile(fd.title);
@@ -546,8 +586,8 @@ const Tables& T() {
         f.corrupted = fd.corrupted;
         if (fd.has_stack) {
           auto s = std::make_unique<Stack>();
-          s->parts = CompileParts(fd.stack.parts);
-          s->parts2 = CompileParts(fd.stack.parts2);
+          s->parts = CompileParts(fd.stack.parts, &t->parts);
+          s->parts2 = CompileParts(fd.stack.parts2, &t->parts);
           if (!fd.stack.skip.empty())
             s->skip = Compile(Join(std::vector<string_view>(fd.stack.skip.begin(), fd.stack.skip.end())));
           s->extractor = fd.stack.extractor;
@@ -565,7 +605,6 @@ const Tables& T() {
     t->frames.push_back(Compile("^ *(?:{{PC}} ){0,2}{{FUNC}}"));
     t->frames.push_back(Compile("^ *{{PC}} \\(([a-zA-Z0-9_.]+)\\) from {{PC}} \\({{FUNC}}"));
     t->corrupted_line = Compile("^( \\[\\<?(?:0x)?[0-9a-f]+\\>?\\])? should_fail(slab)?(\\.[a-z0-9.]+)?\\+0x");
-    t->questionable = Compile("(\\[\\<[0-9a-f]+\\>\\])? \\? ");
     t->stall_anchors = Compile(Join(std::vector<string_view>(std::begin(kStallAnchors), std::end(kStallAnchors))));
     for (const char* p : {"invalid opcode: 0000", "Kernel panic - not syncing", "unregister_netdevice: waiting for",
                           "PANIC: double fault", "Internal error:"})
@@ -585,6 +624,12 @@ const Tables& T() {
       t->replacements.emplace_back(Compile(re), rewrite);
     t->title_frame = Compile(".* in ((?:<[a-zA-Z0-9_: ]+>)?[a-zA-Z0-9_:]+)");
     t->stack_not_available = Compile("\\(stack is not available\\)");
+    std::string headers;
+    for (const Oops& o : t->oopses) headers += (headers.empty() ? "" : "|") + RE2::QuoteMeta(o.header);
+    for (const char* info : {"vmalloc: allocation failure:", "FAULT_INJECTION: forcing a failure",
+                             "FAULT_FLAG_ALLOW_RETRY missing"})
+      headers += "|" + RE2::QuoteMeta(info);
+    t->any_header = Compile(headers);
     return t;
   }();
   return *tables;
@@ -689,13 +734,69 @@ std::string Extract(Extractor e, const std::vector<std::string>& raw) {
   return "";
 }
 
+// The per-line tests, each first screened by a literal it cannot match
+// without: a report's lines are checked many times over.
+bool IsCorruptedLine(string_view line) {
+  return Contains(line, "hould_fail") && Search(*T().corrupted_line, line);
+}
+
+bool IsStackStart(string_view line) {
+  if (!Contains(line, "Call ") && !Contains(line, "Allocated") && !Contains(line, "Freed") &&
+      !Contains(line, "ktrace") && !Contains(line, "Uninit was stored") && !Contains(line, "tatus: "))
+    return false;
+  for (const auto& s : T().stack_starts)
+    if (Search(*s, line)) return true;
+  return false;
+}
+
+bool IsHexDigit(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+bool IsWordChar(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+// A frame line: "^ *(?:{{PC}} ){0,2}{{FUNC}}" by hand, else arm's
+// "[<c0123>] (f) from [<c0456>] (g+0x..)" (both names) by its pattern.
+bool MatchFrame(string_view s, Match* m) {
+  size_t i = 0;
+  while (i < s.size() && s[i] == ' ') ++i;
+  for (int k = 0; k < 2 && i < s.size() && s[i] == '['; ++k) {
+    size_t j = i + 1;
+    if (j < s.size() && s[j] == '<') ++j;
+    if (j + 2 < s.size() && s[j] == '0' && s[j + 1] == 'x' && IsHexDigit(s[j + 2])) j += 2;
+    size_t digits = j;
+    while (j < s.size() && IsHexDigit(s[j])) ++j;
+    if (j == digits) break;
+    if (j < s.size() && s[j] == '>') ++j;
+    if (j + 1 >= s.size() || s[j] != ']' || s[j + 1] != ' ') break;
+    i = j + 2;
+  }
+  size_t e = i;
+  while (e < s.size() && IsWordChar(s[e])) ++e;
+  if (e > i && e < s.size() && (s[e] == '.' || s[e] == '+')) {
+    m->start = 0;
+    m->groups.assign(1, s.substr(i, e - i));
+    return true;
+  }
+  return Contains(s, ") from ") && Find(*T().frames[1], s, m);
+}
+
+// Whether a frame is never to blame (kSkipFrames), remembered per thread:
+// the same kernel functions come back report after report.
+bool IsSkipped(const std::string& name) {
+  thread_local std::unordered_map<std::string, bool> seen;
+  if (auto it = seen.find(name); it != seen.end()) return it->second;
+  bool skip = Search(*T().skip, name);
+  if (seen.size() >= 16384) seen.clear();  // bounded, whatever the input
+  seen.emplace(name, skip);
+  return skip;
+}
+
 // Walks `parts` over the lines: a regex part consumes lines up to the one it
 // matches (its captures are frames), a stack part takes the frames up to
 // the next stack start. Each stack part after the first, and the end, close
 // a group of frames, which gives one guilty frame ("corrupted" if none).
-bool ExtractFramesImpl(const Stack& st, const std::vector<std::unique_ptr<RE2>>& parts,
+bool ExtractFramesImpl(const Stack& st, const std::vector<const RE2*>& parts,
                        const std::vector<string_view>& lines, std::vector<std::string>* out) {
-  const Tables& t = T();
   std::vector<std::string> raw;
   bool ok = true;
   int stacks = 0;
@@ -704,7 +805,7 @@ bool ExtractFramesImpl(const Stack& st, const std::vector<std::unique_ptr<RE2>>&
     for (string_view g : m.groups) {
       if (g.data() == nullptr) continue;
       std::string name = Demangle(g);
-      if (!Search(*t.skip, name) && !(st.skip && Search(*st.skip, name))) raw.push_back(std::move(name));
+      if (!IsSkipped(name) && !(st.skip && Search(*st.skip, name))) raw.push_back(std::move(name));
     }
   };
   Match m;
@@ -719,38 +820,37 @@ bool ExtractFramesImpl(const Stack& st, const std::vector<std::unique_ptr<RE2>>&
       raw.clear();
     }
     if (pi == parts.size()) break;
-    const RE2* part = parts[pi].get();
+    const RE2* part = parts[pi];
     if (part == nullptr) {
       ++stacks;
       while (li < lines.size()) {
         string_view ln = lines[li++];
-        if (Search(*t.corrupted_line, ln)) {
+        if (IsCorruptedLine(ln)) {
           ok = false;
           break;
         }
-        bool start = false;
-        for (const auto& s : t.stack_starts) start = start || Search(*s, ln);
-        if (start) break;
+        if (IsStackStart(ln)) break;
         if (pi + 1 < parts.size() && parts[pi + 1] && Find(*parts[pi + 1], ln, &m)) {
           append(m);
           ++pi;
           break;
         }
-        for (const auto& fr : t.frames) {
-          if (Find(*fr, ln, &m)) {
-            append(m);
-            break;
-          }
-        }
+        if (MatchFrame(ln, &m)) append(m);
       }
-    } else {
+    } else if (li < lines.size()) {
+      // The first line the part matches, found by one search over the rest
+      // (no part matches across a newline); the lines up to it are passed.
+      const char* begin = lines[li].data();
+      string_view rest(begin, static_cast<size_t>(lines.back().data() + lines.back().size() - begin));
+      bool found = Find(*part, rest, &m);
       while (li < lines.size()) {
         string_view ln = lines[li++];
-        if (Search(*t.corrupted_line, ln)) {
+        if (IsCorruptedLine(ln)) {
           ok = false;
           break;
         }
-        if (Find(*part, ln, &m)) {
+        size_t off = static_cast<size_t>(ln.data() - begin);
+        if (found && m.start <= off + ln.size()) {
           append(m);
           break;
         }
@@ -796,14 +896,48 @@ struct Description {
 
 // The earliest match of any format's title pattern names the report; among
 // formats matching there, the first in the table that produces a title.
+// The leftmost match of `re`, whose every match starts with a literal
+// found at `starts` (ascending): anchored tries there, not a scan of the
+// whole text per pattern.
+bool FindFrom(const RE2& re, string_view text, const std::vector<size_t>& starts, Match* m) {
+  int n = re.NumberOfCapturingGroups();
+  std::vector<re2::StringPiece> g(static_cast<size_t>(n) + 1);
+  for (size_t pos : starts) {
+    if (!re.Match(re2::StringPiece(text.data(), text.size()), pos, text.size(), RE2::ANCHOR_START, g.data(), n + 1))
+      continue;
+    m->start = pos;
+    m->groups.clear();
+    for (int i = 1; i <= n; ++i) m->groups.emplace_back(g[i].data(), g[i].size());
+    return true;
+  }
+  return false;
+}
+
 Description Describe(string_view text, const Oops& oops) {
   Description d;
   size_t start = text.size();
   bool matched_title = false;
   Match m;
   std::vector<std::string> frames;
-  for (const Format& f : oops.formats) {
-    if (!Find(*f.title, text, &m) || m.start > start) continue;
+  // Every title and report pattern of a kind starts with its header.
+  std::vector<size_t> at;
+  for (size_t p = text.find(oops.header); p != string_view::npos; p = text.find(oops.header, p + 1)) at.push_back(p);
+  // The formats whose title may match at each of those (a superset: "^" of
+  // the text's start also matches there).
+  std::vector<std::vector<int>> may(at.size());
+  for (size_t k = 0; k < at.size(); ++k) {
+    if (!oops.titles) break;
+    string_view from = text.substr(at[k]);
+    oops.titles->Match(re2::StringPiece(from.data(), from.size()), &may[k]);
+    std::sort(may[k].begin(), may[k].end());
+  }
+  std::vector<size_t> starts;
+  for (size_t fi = 0; fi < oops.formats.size(); ++fi) {
+    const Format& f = oops.formats[fi];
+    starts.clear();
+    for (size_t k = 0; k < at.size(); ++k)
+      if (!oops.titles || std::binary_search(may[k].begin(), may[k].end(), static_cast<int>(fi))) starts.push_back(at[k]);
+    if (!FindFrom(*f.title, text, starts, &m) || m.start > start) continue;
     if (m.start == start && !d.title.empty()) continue;
     if (m.start < start) {
       d.title.clear();
@@ -811,7 +945,7 @@ Description Describe(string_view text, const Oops& oops) {
       start = m.start;
     }
     matched_title = true;
-    if (f.report && !Find(*f.report, text, &m)) continue;
+    if (f.report && !FindFrom(*f.report, text, at, &m)) continue;
     std::vector<std::string> args;
     for (string_view g : m.groups) args.emplace_back(g.data() ? g : string_view());
     d.corrupted = false;
@@ -833,16 +967,9 @@ Description Describe(string_view text, const Oops& oops) {
   return d;
 }
 
-bool IsStackStart(string_view line) {
-  for (const auto& s : T().stack_starts)
-    if (Search(*s, line)) return true;
-  return false;
-}
-
 bool IsFrameLine(string_view line) {
-  for (const auto& f : T().frames)
-    if (Search(*f, line)) return true;
-  return false;
+  Match m;
+  return MatchFrame(line, &m);
 }
 
 // A report whose stack trace is missing or empty is damaged.
@@ -851,15 +978,20 @@ bool IsCorrupted(string_view raw_title, string_view report, const Format* format
   if (Search(*t.timestamp_in_title, raw_title)) return true;
   if (format == nullptr || format->no_stack_trace) return false;
   bool has_stack = false;
+  // What each stack start's pattern cannot match without.
+  static constexpr string_view kLiterals[] = {"Call ", "Allocated:", "Allocated by task ", "Freed:", "Freed by task ",
+                                              "backtrace", "Backtrace:", "Uninit was stored to memory at",
+                                              "status: "};
+  static_assert(std::size(kLiterals) == 9);
   for (size_t k = 0; k < t.stack_starts.size(); ++k) {
     Match m;
-    if (!Find(*t.stack_starts[k], report, &m)) continue;
+    if (!Contains(report, kLiterals[k]) || !Find(*t.stack_starts[k], report, &m)) continue;
     std::vector<string_view> lines = SplitLines(report.substr(m.start));
     if (lines.size() < 4) return true;
     bool ok = false;
     for (size_t i = 1; i < lines.size() && i <= 15; ++i) {
       if (IsStackStart(lines[i])) break;
-      if (Search(*t.stack_not_available, lines[i]) || IsFrameLine(lines[i])) {
+      if (Contains(lines[i], "(stack is not available)") || IsFrameLine(lines[i])) {
         ok = true;
         has_stack = true;
         break;
@@ -906,7 +1038,7 @@ const Oops* MatchOops(string_view line) {
   for (const Oops& o : T().oopses) {
     if (!Contains(line, o.header)) continue;
     bool suppressed = false;
-    for (const auto& s : o.suppressions) suppressed = suppressed || Search(*s, line);
+    if (o.suppression) suppressed = Search(*o.suppression, line);
     if (!suppressed) return &o;
   }
   return nullptr;
@@ -935,21 +1067,21 @@ std::vector<std::string> TitlePatternErrors() {
     if (re && !re->ok()) errors.push_back(re->pattern() + ": " + re->error());
   };
   for (const Oops& o : t.oopses) {
-    for (const auto& s : o.suppressions) check(s);
+    check(o.suppression);
+    if (!o.titles) errors.push_back(o.header + ": the set of its title patterns does not compile");
     for (const Format& f : o.formats) {
       check(f.title);
       check(f.report);
       if (!f.stack) continue;
-      for (const auto& p : f.stack->parts) check(p);
-      for (const auto& p : f.stack->parts2) check(p);
       check(f.stack->skip);
     }
   }
   for (const auto* list : {&t.stack_starts, &t.frames, &t.report_start_ignores})
     for (const auto& re : *list) check(re);
   for (const auto& [re, rewrite] : t.replacements) check(re);
-  for (const auto* re : {&t.skip, &t.corrupted_line, &t.questionable, &t.stall_anchors, &t.timestamp_in_title,
-                         &t.title_frame, &t.stack_not_available})
+  for (const auto& [pattern, re] : t.parts) check(re);
+  for (const auto* re : {&t.skip, &t.corrupted_line, &t.stall_anchors, &t.timestamp_in_title, &t.title_frame,
+                         &t.stack_not_available, &t.any_header})
     check(*re);
   return errors;
 }
@@ -968,7 +1100,30 @@ TitleResult TitleReport(const TitleInput& input) {
   // The text titled: the oops line, then the lines that are not unreliable
   // ("? f+0x..") frames, up to the next report; after a panic or a lockdep
   // splat that follow a long report, nothing more.
-  std::string text, report;
+  // The title's text is the report's up to the next report (text_end).
+  std::string report;
+  report.reserve(input.text.size());
+  size_t text_end = string_view::npos;
+  // Where the next report starts: the first line after the oops line with a
+  // header of the table (or an info message) that starts a report; one scan.
+  size_t cut_at = lines.size();
+  if (input.cut_at_next_report && first + 1 < lines.size()) {
+    string_view all = input.text;
+    size_t from = static_cast<size_t>(lines[first + 1].data() - all.data());
+    re2::StringPiece hit;
+    size_t li = first + 1;
+    while (from < all.size() &&
+           T().any_header->Match(re2::StringPiece(all.data(), all.size()), from, all.size(), RE2::UNANCHORED, &hit, 1)) {
+      size_t off = static_cast<size_t>(hit.data() - all.data());
+      while (li + 1 < lines.size() && static_cast<size_t>(lines[li + 1].data() - all.data()) <= off) ++li;
+      if (StartsAnotherReport(lines[li])) {
+        cut_at = li;
+        break;
+      }
+      from = static_cast<size_t>(lines[li].data() - all.data()) + lines[li].size() + 1;
+      ++li;
+    }
+  }
   bool cut = false, skip_rest = false;
   size_t text_lines = 0;
   size_t min_lines = Contains(lines[first], "BUG: KMSAN:") ? 16 : 22;
@@ -976,9 +1131,13 @@ TitleResult TitleReport(const TitleInput& input) {
     string_view ln = lines[i];
     if (i + 1 == lines.size() && ln.empty()) break;
     bool oops_line = i == first;
-    if (!oops_line && !cut && input.cut_at_next_report && StartsAnotherReport(ln)) cut = true;
-    if (!oops_line && !Contains(ln, "<EOI>") && (Search(*T().questionable, ln) || ln.ends_with(" (unreliable)")))
-      continue;
+    if (i >= cut_at && !cut) {
+      cut = true;
+      text_end = report.size();
+    }
+    // "[<ffffffff8123>] ? f+0x..": an unreliable frame (what the pattern
+    // "(\[\<[0-9a-f]+\>\])? \? " finds, a " ? " anywhere).
+    if (!oops_line && !Contains(ln, "<EOI>") && (HasUnreliableMark(ln) || ln.ends_with(" (unreliable)"))) continue;
     ++text_lines;
     bool skip = skip_rest;
     if (Contains(ln, "Disabling lock debugging due to kernel taint")) {
@@ -990,9 +1149,8 @@ TitleResult TitleReport(const TitleInput& input) {
     }
     if (!oops_line && skip) continue;
     report.append(ln).push_back('\n');
-    if (!cut) text.append(ln).push_back('\n');
   }
-  Description d = Describe(text, *oops);
+  Description d = Describe(string_view(report).substr(0, text_end), *oops);
   if (d.title.empty()) return r;
   r.corrupted = d.corrupted || IsCorrupted(d.title, report, d.format);
   r.title = Normalise(d.title);
