@@ -740,10 +740,24 @@ bool IsCorruptedLine(string_view line) {
   return Contains(line, "hould_fail") && Search(*T().corrupted_line, line);
 }
 
+// One pass over the line for the literals the stack starts need.
+bool MayStartStack(string_view line) {
+  static constexpr string_view kNeeds[] = {"Call ", "Allocated", "Freed", "ktrace", "Uninit was stored", "tatus: "};
+  static const auto first = [] {
+    std::array<int8_t, 256> f{};
+    f.fill(-1);
+    for (size_t i = 0; i < std::size(kNeeds); ++i) f[static_cast<unsigned char>(kNeeds[i][0])] = static_cast<int8_t>(i);
+    return f;
+  }();
+  for (size_t i = 0; i < line.size(); ++i) {
+    int8_t k = first[static_cast<unsigned char>(line[i])];
+    if (k >= 0 && line.substr(i, kNeeds[k].size()) == kNeeds[k]) return true;
+  }
+  return false;
+}
+
 bool IsStackStart(string_view line) {
-  if (!Contains(line, "Call ") && !Contains(line, "Allocated") && !Contains(line, "Freed") &&
-      !Contains(line, "ktrace") && !Contains(line, "Uninit was stored") && !Contains(line, "tatus: "))
-    return false;
+  if (!MayStartStack(line)) return false;
   for (const auto& s : T().stack_starts)
     if (Search(*s, line)) return true;
   return false;
