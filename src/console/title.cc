@@ -47,11 +47,18 @@ std::string Expand(std::string p) {
   return p;
 }
 
-std::unique_ptr<RE2> Compile(const std::string& pattern) {
+RE2::Options PatternOptions() {
   RE2::Options o;
   o.set_encoding(RE2::Options::EncodingLatin1);  // bytes, whatever the console sent
   o.set_log_errors(false);
-  return std::make_unique<RE2>(Expand(pattern), o);
+  // Each pattern's program and lazily built DFA stay within 2 MiB whatever
+  // the text (RE2 falls back to its NFA, same results, when the DFA is full).
+  o.set_max_mem(2 << 20);
+  return o;
+}
+
+std::unique_ptr<RE2> Compile(const std::string& pattern) {
+  return std::make_unique<RE2>(Expand(pattern), PatternOptions());
 }
 
 // A stack trace's frames: "[<ffffffff8123>] f+0x1/0x2", "  f.isra.0+0x1/0x2",
@@ -570,10 +577,7 @@ const Tables& T() {
         for (const std::string& x : od.suppressions) all += (all.empty() ? "(?:" : "|(?:") + x + ")";
         o.suppression = Compile(all);
       }
-      RE2::Options so;
-      so.set_encoding(RE2::Options::EncodingLatin1);
-      so.set_log_errors(false);
-      o.titles = std::make_unique<RE2::Set>(so, RE2::ANCHOR_START);
+      o.titles = std::make_unique<RE2::Set>(PatternOptions(), RE2::ANCHOR_START);
       bool set_ok = true;
       for (FormatDef& fd : od.formats) set_ok = set_ok && o.titles->Add(Expand(fd.title), nullptr) >= 0;
       if (!set_ok || !o.titles->Compile()) o.titles.reset();
@@ -942,7 +946,13 @@ Description Describe(string_view text, const Oops& oops) {
   for (size_t k = 0; k < at.size(); ++k) {
     if (!oops.titles) break;
     string_view from = text.substr(at[k]);
-    oops.titles->Match(re2::StringPiece(from.data(), from.size()), &may[k]);
+    RE2::Set::ErrorInfo error{};
+    if (!oops.titles->Match(re2::StringPiece(from.data(), from.size()), &may[k], &error) &&
+        error.kind != RE2::Set::kNoError) {
+      // The set's DFA ran out of its memory: every format may match here.
+      may[k].resize(oops.formats.size());
+      for (size_t i = 0; i < may[k].size(); ++i) may[k][i] = static_cast<int>(i);
+    }
     std::sort(may[k].begin(), may[k].end());
   }
   std::vector<size_t> starts;
