@@ -188,6 +188,14 @@ StackDef TraceStack(std::vector<std::string> skip = {}, Extractor e = Extractor:
   return Parts({kCallTrace, kStackHere}, std::move(skip), e);
 }
 
+// A kmemleak report is named by its allocation's backtrace, past the
+// allocators.
+StackDef LeakStack() {
+  return Parts({"backtrace(?: \\(crc [[:xdigit:]]*\\))?:", kStackHere},
+               {"kmemleak", "mmap", "kmem", "slab", "alloc", "create_object", "idr_get", "list_lru_init", "kasprintf",
+                "kvasprintf", "pcpu_create", "strdup", "strndup", "memdup"});
+}
+
 struct OopsDef {
   std::string header;
   std::vector<FormatDef> formats;
@@ -281,10 +289,7 @@ std::vector<OopsDef> Definitions() {
           F("BUG: workqueue leaked lock or atomic", "BUG: workqueue leaked lock or atomic in %[1]v")
               .R("BUG: workqueue leaked lock or atomic(?:.*\\n)+?.*last function: ([a-zA-Z0-9_]+)\\n")
               .NoStack(),
-          F("BUG: memory leak", "memory leak in %[1]v")
-              .S(Parts({"backtrace(?: \\(crc [[:xdigit:]]*\\))?:", kStackHere},
-                       {"kmemleak", "mmap", "kmem", "slab", "alloc", "create_object", "idr_get", "list_lru_init",
-                        "kasprintf", "kvasprintf", "pcpu_create", "strdup", "strndup", "memdup"})),
+          F("BUG: memory leak", "memory leak in %[1]v").S(LeakStack()),
           F("BUG: .*stack guard page was hit at", "BUG: stack guard page was hit in %[1]v")
               .S(RipStack({}, Extractor::kStall)),
           F("BUG: Invalid wait context", "WARNING: locking bug in %[1]v")
@@ -490,11 +495,7 @@ std::vector<OopsDef> Definitions() {
   // The kernel's own kmemleak report (syzkaller's executor prints "BUG:
   // memory leak" before it): the same title.
   d.push_back(OopsDef{"unreferenced object 0x",
-                      {F("unreferenced object 0x", "memory leak in %[1]v")
-                           .S(Parts({"backtrace(?: \\(crc [[:xdigit:]]*\\))?:", kStackHere},
-                                    {"kmemleak", "mmap", "kmem", "slab", "alloc", "create_object", "idr_get",
-                                     "list_lru_init", "kasprintf", "kvasprintf", "pcpu_create", "strdup", "strndup",
-                                     "memdup"}))},
+                      {F("unreferenced object 0x", "memory leak in %[1]v").S(LeakStack())},
                       {}});
   return d;
 }
@@ -529,14 +530,14 @@ struct Tables {
   std::map<std::string, std::unique_ptr<RE2>> parts;
   std::unique_ptr<RE2> skip;  // kSkipFrames
   std::vector<std::unique_ptr<RE2>> stack_starts;
-  std::vector<std::unique_ptr<RE2>> frames;
+  // arm's "[<c0123>] (f) from [<c0456>] (g+0x..)" (MatchFrame does the common form by hand)
+  std::unique_ptr<RE2> arm_frame;
   std::unique_ptr<RE2> corrupted_line;
   std::unique_ptr<RE2> stall_anchors;
   std::vector<std::unique_ptr<RE2>> report_start_ignores;
   std::unique_ptr<RE2> timestamp_in_title;
   std::vector<std::pair<std::unique_ptr<RE2>, std::string>> replacements;
   std::unique_ptr<RE2> title_frame;
-  std::unique_ptr<RE2> stack_not_available;
   std::unique_ptr<RE2> any_header;  // every header and info message, literally
 };
 
@@ -606,8 +607,7 @@ const Tables& T() {
                           "Uninit was stored to memory at",
                           "status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}"})
       t->stack_starts.push_back(Compile(p));
-    t->frames.push_back(Compile("^ *(?:{{PC}} ){0,2}{{FUNC}}"));
-    t->frames.push_back(Compile("^ *{{PC}} \\(([a-zA-Z0-9_.]+)\\) from {{PC}} \\({{FUNC}}"));
+    t->arm_frame = Compile("^ *{{PC}} \\(([a-zA-Z0-9_.]+)\\) from {{PC}} \\({{FUNC}}");
     t->corrupted_line = Compile("^( \\[\\<?(?:0x)?[0-9a-f]+\\>?\\])? should_fail(slab)?(\\.[a-z0-9.]+)?\\+0x");
     t->stall_anchors = Compile(Join(std::vector<string_view>(std::begin(kStallAnchors), std::end(kStallAnchors))));
     for (const char* p : {"invalid opcode: 0000", "Kernel panic - not syncing", "unregister_netdevice: waiting for",
@@ -627,7 +627,6 @@ const Tables& T() {
          }})
       t->replacements.emplace_back(Compile(re), rewrite);
     t->title_frame = Compile(".* in ((?:<[a-zA-Z0-9_: ]+>)?[a-zA-Z0-9_:]+)");
-    t->stack_not_available = Compile("\\(stack is not available\\)");
     std::string headers;
     for (const Oops& o : t->oopses) headers += (headers.empty() ? "" : "|") + RE2::QuoteMeta(o.header);
     for (const char* info : {"vmalloc: allocation failure:", "FAULT_INJECTION: forcing a failure",
@@ -795,7 +794,7 @@ bool MatchFrame(string_view s, Match* m) {
     m->groups.assign(1, s.substr(i, e - i));
     return true;
   }
-  return Contains(s, ") from ") && Find(*T().frames[1], s, m);
+  return Contains(s, ") from ") && Find(*T().arm_frame, s, m);
 }
 
 // Whether a frame is never to blame (kSkipFrames), remembered per thread:
@@ -1100,12 +1099,12 @@ std::vector<std::string> TitlePatternErrors() {
       check(f.stack->skip);
     }
   }
-  for (const auto* list : {&t.stack_starts, &t.frames, &t.report_start_ignores})
+  for (const auto* list : {&t.stack_starts, &t.report_start_ignores})
     for (const auto& re : *list) check(re);
   for (const auto& [re, rewrite] : t.replacements) check(re);
   for (const auto& [pattern, re] : t.parts) check(re);
   for (const auto* re : {&t.skip, &t.corrupted_line, &t.stall_anchors, &t.timestamp_in_title, &t.title_frame,
-                         &t.stack_not_available, &t.any_header})
+                         &t.arm_frame, &t.any_header})
     check(*re);
   return errors;
 }
