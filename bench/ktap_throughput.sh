@@ -8,6 +8,8 @@
 #              counts, subtrees released as they finish: vigil's engine mode)
 #   tree       vigil parse --quiet FILE           (the whole result tree kept,
 #              like kunit_tool)
+#   json, junit, text  vigil parse --format F FILE  (the whole tree kept and
+#              written out, to /dev/null; the reports users run)
 # kunit_tool's figure is the median of KUNIT_RUNS runs (~20 s each; one run
 # alone moved by a quarter between runs on a shared machine); each vigil and
 # wc figure is the median of RUNS runs before and after each of them.
@@ -64,6 +66,9 @@ sample_fast() {
   sample wc wc -l "$big"
   sample stream "$VIGIL" parse --quiet --stream "$big"
   sample tree "$VIGIL" parse --quiet "$big"
+  sample json "$VIGIL" parse --format json "$big"
+  sample junit "$VIGIL" parse --format junit "$big"
+  sample text "$VIGIL" parse "$big"
 }
 sample_fast
 for _ in $(seq "$KUNIT_RUNS"); do
@@ -74,6 +79,9 @@ done
 wc_s=$(median "$work/wc")
 stream_s=$(median "$work/stream")
 tree_s=$(median "$work/tree")
+json_s=$(median "$work/json")
+junit_s=$(median "$work/junit")
+text_s=$(median "$work/text")
 kunit_s=$(median "$work/kunit" 1)
 
 mb=$(echo "$bytes / 1048576" | bc -l)
@@ -83,10 +91,26 @@ printf '%-42s %9s %10s\n' "" "seconds" "MiB/s"
 row "wc -l" "$wc_s"
 row "vigil parse --quiet --stream (streaming)" "$stream_s"
 row "vigil parse --quiet (whole tree)" "$tree_s"
+row "vigil parse --format json (whole tree)" "$json_s"
+row "vigil parse --format junit (whole tree)" "$junit_s"
+row "vigil parse (text: the whole tree printed)" "$text_s"
 row "kunit_tool parse_run_tests (whole tree)" "$kunit_s"
 printf 'ratio: vigil streaming is %.0fx faster than kunit_tool\n' "$(echo "$kunit_s / $stream_s" | bc -l)"
 printf 'ratio: vigil whole tree is %.0fx faster than kunit_tool\n' "$(echo "$kunit_s / $tree_s" | bc -l)"
+for f in json junit text; do
+  eval "t=\$${f}_s"
+  printf 'ratio: vigil --format %s is %.0fx faster than kunit_tool, %.2fx the streaming time\n' "$f" \
+    "$(echo "$kunit_s / $t" | bc -l)" "$(echo "$t / $stream_s" | bc -l)"
+done
 printf 'ratio: vigil streaming takes %.1fx the time of wc -l\n' "$(echo "$stream_s / $wc_s" | bc -l)"
+
+# Peak RSS of the whole-tree reports against the input's size.
+for f in json junit text; do
+  /usr/bin/time -f '%M' -o "$work/rss-$f" "$VIGIL" parse --format "$f" "$big" > /dev/null 2>&1 || true
+  rss_kb=$(tail -1 "$work/rss-$f")
+  printf 'peak RSS: vigil parse --format %s: %d MiB, %.2fx the input (target <= 2)\n' "$f" "$((rss_kb / 1024))" \
+    "$(echo "$rss_kb * 1024 / $bytes" | bc -l)"
+done
 
 # 1 GiB through a pipe: peak RSS must stay under 64 MiB.
 reps=$(( (1024 * 1048576 + bytes - 1) / bytes ))

@@ -1,7 +1,9 @@
 // libFuzzer target for the KTAP engine: arbitrary bytes, fed in pieces whose
-// sizes come from the input, in tree and streaming modes, then every report.
+// sizes come from the input, in tree and streaming modes, then every report;
+// the flat tree must write the same reports as the tree of TestNode objects.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "ktap/parser.h"
@@ -19,9 +21,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < input.size(); i += stride) parser.Feed(input.substr(i, stride));
   parser.Finish();
   vigil::ktap::Document doc = parser.TakeDocument();
-  (void)vigil::report::ToJsonText(doc);
-  (void)vigil::report::ToJunit(doc);
-  (void)vigil::report::ToText(doc, {});
+  std::string json = vigil::report::ToJsonText(doc);
+  std::string junit = vigil::report::ToJunit(doc);
+  std::string text = vigil::report::ToText(doc, {});
+  if (options.keep_tree) {
+    // The flat tree `vigil parse` keeps writes the same reports.
+    options.flat_tree = true;
+    vigil::ktap::Document flat = vigil::ktap::ParseText(input, options);
+    if (vigil::report::ToJsonText(flat) != json || vigil::report::ToJunit(flat) != junit ||
+        vigil::report::ToText(flat, {}) != text) {
+      __builtin_trap();
+    }
+    options.flat_tree = false;
+  }
   std::string ktap = vigil::report::ToKtap(doc);
   // The normalised form must parse again to the same overall verdict (failing
   // or not). For malformed input the tree may differ: a missing result before

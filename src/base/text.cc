@@ -1,5 +1,8 @@
 #include "base/text.h"
 
+#include <cstdint>
+#include <cstring>
+
 #include <algorithm>
 #include <cctype>
 
@@ -42,9 +45,7 @@ size_t ValidSequence(std::string_view s, size_t i) {
 
 // Copies `s`, replacing invalid UTF-8 and, with `controls`, C0 controls but
 // tab and DEL by U+FFFD.
-std::string Sanitize(std::string_view s, bool controls) {
-  std::string out;
-  out.reserve(s.size());
+void AppendSanitized(std::string& out, std::string_view s, bool controls) {
   for (size_t i = 0; i < s.size();) {
     // A run of plain ASCII is copied at once.
     size_t j = i;
@@ -77,6 +78,12 @@ std::string Sanitize(std::string_view s, bool controls) {
       i += n;
     }
   }
+}
+
+std::string Sanitize(std::string_view s, bool controls) {
+  std::string out;
+  out.reserve(s.size());
+  AppendSanitized(out, s, controls);
   return out;
 }
 
@@ -110,9 +117,7 @@ std::string SanitizeForTerminal(std::string_view s) { return Sanitize(s, true); 
 
 std::string SanitizeLine(std::string_view s) { return Sanitize(s, true); }
 
-std::string XmlEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 16);
+void AppendXmlEscaped(std::string& out, std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     size_t n = ValidSequence(s, i);
     if (n == 0) {
@@ -151,7 +156,73 @@ std::string XmlEscape(std::string_view s) {
         }
     }
   }
+}
+
+std::string XmlEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 16);
+  AppendXmlEscaped(out, s);
   return out;
+}
+
+void AppendSanitizedUtf8(std::string& out, std::string_view s) { AppendSanitized(out, s, false); }
+
+void AppendForTerminal(std::string& out, std::string_view s) { AppendSanitized(out, s, true); }
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  size_t i = 0;
+  while (i < s.size()) {
+    // A run of bytes that stand for themselves is copied at once; eight
+    // bytes are looked at a time while none of them needs care.
+    size_t j = i;
+    while (j + 8 <= s.size()) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + j, 8);
+      constexpr uint64_t kOnes = 0x0101010101010101, kHigh = 0x8080808080808080;
+      auto zero_byte = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+      uint64_t care = (w & kHigh) | ((w - 0x20 * kOnes) & ~w & kHigh) | zero_byte(w ^ ('"' * kOnes)) |
+                      zero_byte(w ^ ('\\' * kOnes));
+      if (care != 0) break;
+      j += 8;
+    }
+    while (j < s.size()) {
+      unsigned char c = static_cast<unsigned char>(s[j]);
+      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
+      ++j;
+    }
+    out.append(s.data() + i, j - i);
+    i = j;
+    if (i == s.size()) break;
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      size_t n = ValidSequence(s, i);
+      if (n == 0) {
+        out += kReplacement;
+        ++i;
+      } else {
+        out.append(s.data() + i, n);
+        i += n;
+      }
+      continue;
+    }
+    ++i;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xf];
+    }
+  }
+  out += '"';
 }
 
 std::string ShellQuote(std::string_view a) {

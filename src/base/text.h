@@ -25,6 +25,15 @@ std::string SanitizeLine(std::string_view s);
 // Escapes `s` for XML 1.0 text and attributes; characters XML can't carry
 // (most C0 controls, NUL) become U+FFFD; invalid UTF-8 is replaced too.
 std::string XmlEscape(std::string_view s);
+// The appending forms of XmlEscape, SanitizeUtf8 and SanitizeForTerminal,
+// for writers of big documents.
+void AppendXmlEscaped(std::string& out, std::string_view s);
+void AppendSanitizedUtf8(std::string& out, std::string_view s);
+void AppendForTerminal(std::string& out, std::string_view s);
+// `s` as a JSON string literal: each byte that is not part of valid UTF-8
+// becomes U+FFFD, as SanitizeUtf8 does; the same bytes as
+// DumpJson(SanitizeUtf8(s)) writes (a unit test holds it to that).
+void AppendJsonString(std::string& out, std::string_view s);
 
 // Quotes `arg` for a shell, so that pasting it passes exactly these bytes as
 // one word and runs nothing: plain words stay as they are, anything else goes

@@ -7,6 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "base/json.h"
+
 namespace vigil {
 namespace {
 
@@ -91,6 +95,31 @@ TEST(TextTest, WorkflowCommandEscapes) {
   EXPECT_EQ(EscapeWorkflowProperty("e\x1b[2J\xff"), "e" + kFffd + "[2J" + kFffd);
   // A title cannot end the properties and start a message of its own.
   EXPECT_EQ(EscapeWorkflowProperty("t::warning x"), "t%3A%3Awarning x");
+}
+
+TEST(TextTest, AppendJsonStringWritesWhatNlohmannWrites) {
+  // The writer of big JSON reports escapes strings itself; nlohmann's dump
+  // of the sanitized string is the reference, byte for byte.
+  auto reference = [](std::string_view s) { return DumpJson(nlohmann::json(SanitizeUtf8(s))); };
+  auto mine = [](std::string_view s) {
+    std::string out;
+    AppendJsonString(out, s);
+    return out;
+  };
+  for (std::string_view s : {std::string_view(""), std::string_view("plain ascii, longer than eight bytes"),
+                             std::string_view("q\"uo\\te\b\f\n\r\t\x01\x1f\x7f end"),
+                             std::string_view("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+                             std::string_view("bad \xff\xfe \xc3 \xe2\x82 \xed\xa0\x80 \xf4\x90\x80\x80"),
+                             std::string_view("\0nul\0", 6)}) {
+    EXPECT_EQ(mine(s), reference(s)) << s;
+  }
+  std::mt19937 rng(7);
+  const std::string alphabet = std::string("ab\"\\\n\t\x01\x7f\x80\xbf\xc3\xa9\xe2\xf0\xff", 15) + std::string(1, '\0');
+  for (int i = 0; i < 20000; ++i) {
+    std::string s(rng() % 40, ' ');
+    for (char& c : s) c = alphabet[rng() % alphabet.size()];
+    ASSERT_EQ(mine(s), reference(s)) << i;
+  }
 }
 
 }  // namespace

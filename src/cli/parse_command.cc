@@ -123,6 +123,8 @@ int Run(const ParseFlags& f) {
   ktap::ParserOptions options;
   options.keep_tree = !f.stream;
   options.keep_logs = !f.stream;  // the stream prints names and statuses only
+  // The reports read the flat tree; the normalised KTAP writer reads TestNode objects.
+  options.flat_tree = format != "ktap";
   std::unique_ptr<StreamPrinter> printer;
   if (f.stream) printer = std::make_unique<StreamPrinter>(color, !f.quiet);
   ktap::Parser parser(options, printer.get());
@@ -166,13 +168,19 @@ int Run(const ParseFlags& f) {
   parser.Finish();
   ktap::Document doc = parser.TakeDocument();
 
-  std::string out;
+  // Reports go out a piece at a time as they are written.
+  int write_errno = 0;
+  report::Out out([&write_errno](std::string_view piece) {
+    if (std::fwrite(piece.data(), 1, piece.size(), stdout) == piece.size()) return true;
+    write_errno = errno;
+    return false;
+  });
   if (format == "json") {
-    out = report::ToJsonText(doc);
+    report::WriteJson(doc, out);
   } else if (format == "junit") {
-    out = report::ToJunit(doc);
+    report::WriteJunit(doc, out);
   } else if (format == "ktap") {
-    out = report::ToKtap(doc);
+    out.buf() = report::ToKtap(doc);
   } else {
     report::TextOptions to;
     to.color = color;
@@ -183,16 +191,15 @@ int Run(const ParseFlags& f) {
       // failures come from the printer, the rest of the summary from the report.
       doc.root.subtests.clear();
       to.show_tree = false;
-      out = f.quiet ? "" : "\n";
-      if (doc.found_ktap) out += printer->FailuresText();
-      out += report::ToText(doc, to);
-    } else {
-      out = report::ToText(doc, to);
+      out.buf() = f.quiet ? "" : "\n";
+      if (doc.found_ktap) out.buf() += printer->FailuresText();
     }
+    report::WriteText(doc, to, out);
   }
   int rc = !doc.found_ktap || ktap::IsFailure(doc.root.status) ? 1 : 0;
-  if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
-    fmt::print(stderr, "vigil parse: cannot write the report: {}\n", std::strerror(errno));
+  if (!out.Flush() || std::fflush(stdout) != 0) {
+    if (write_errno == 0) write_errno = errno;
+    fmt::print(stderr, "vigil parse: cannot write the report: {}\n", std::strerror(write_errno));
     rc = kExitUsage;
   }
   // A big tree takes longer to free node by node than the whole process

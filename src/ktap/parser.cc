@@ -46,6 +46,7 @@ struct Parser::Level {
   bool flat = false;      // `# Subtest:` at its parent's own indentation
   bool skip_all = false;  // `1..0 # SKIP`
   TestLog pending_log;    // lines not yet owned by a test
+  std::vector<Tree::Id> kept;  // flat tree: the ids of node's kept subtests
   // A closed block awaiting its result line at this level: the level that
   // read it, with its node and counts (its buffers are reused once the
   // block is done with).
@@ -60,6 +61,7 @@ struct Parser::Level {
     results = 0;
     has_version = has_header = flat = skip_all = false;
     pending_log.Clear();
+    kept.clear();
     pending.reset();
   }
 };
@@ -69,7 +71,8 @@ Parser::Parser(ParserOptions options, ParserListener* listener)
       listener_(listener),
       observed_(options.keep_tree || listener != nullptr),
       keep_logs_(options.keep_logs && observed_),
-      reader_(options.max_line_bytes) {
+      reader_(options.max_line_bytes),
+      flat_(options.flat_tree && options.keep_tree) {
   auto root = std::make_unique<Level>();
   root->node.is_parent = true;
   levels_.push_back(std::move(root));
@@ -354,9 +357,9 @@ void Parser::ApplyResult(size_t index, const Line& line) {
     FillFromResult(node, level, line);
     if (skip_all && node.status == Status::kPass) node.status = Status::kSkip;
     FinishNode(node, block->counts, &line);
-    AddChild(index, node, &block->counts);
+    AddChild(index, node, &block->counts, &block->kept);
     free_levels_.push_back(std::move(block));
-  } else if (options_.keep_tree) {
+  } else if (options_.keep_tree && !flat_) {
     TestNode node;
     FillFromResult(node, level, line);
     AddChild(index, node, nullptr);  // a leaf: its own status is all there is
@@ -418,20 +421,19 @@ void Parser::FillFromResult(TestNode& node, Level& level, const Line& line) {
 
 void Parser::AddMissingChild(size_t index, std::string reason) {
   Level& level = *levels_[index];
-  TestNode node;
+  std::unique_ptr<Level> block = std::move(level.pending);
+  TestNode fresh;
+  TestNode& node = block ? block->node : fresh;
   Counts counts;
-  if (level.pending) {
-    node = std::move(level.pending->node);
-    counts = level.pending->counts;
-    free_levels_.push_back(std::move(level.pending));
-  }
+  if (block) counts = block->counts;
   node.number = level.expected++;
   node.has_result_line = false;
   node.line = line_no_;
   node.status = Status::kCrash;
   Errorf(line_no_, "{} {}{}{}", reason, node.number, node.name.empty() ? "" : " ", node.name);
   FinishNode(node, counts);
-  AddChild(index, node, &counts);
+  AddChild(index, node, &counts, block ? &block->kept : nullptr);
+  if (block) free_levels_.push_back(std::move(block));
 }
 
 void Parser::AddMissingChildren(size_t index, int64_t missing) {
@@ -494,7 +496,7 @@ void Parser::FinishNode(TestNode& node, Counts& c, const Line* result_line) {
   }
 }
 
-void Parser::AddChild(size_t index, TestNode& node, const Counts* counts) {
+void Parser::AddChild(size_t index, TestNode& node, const Counts* counts, const std::vector<Tree::Id>* kept) {
   Level& level = *levels_[index];
   ++level.results;
   if (counts) {
@@ -508,10 +510,15 @@ void Parser::AddChild(size_t index, TestNode& node, const Counts* counts) {
   // A parent with kept subtests is kept whatever the counts, or they would be
   // lost with it; at most the open ancestors (max_depth) go over a cap.
   bool room = kept_ < options_.max_tests && (index == 0 || kept_below_top_ < options_.max_subtests);
-  if (room || !node.subtests.empty()) {
+  bool has_kept = flat_ ? kept != nullptr && !kept->empty() : !node.subtests.empty();
+  if (room || has_kept) {
     ++kept_;
     if (index > 0) ++kept_below_top_;
-    level.node.subtests.push_back(std::move(node));
+    if (flat_) {
+      level.kept.push_back(kept ? tree_.Add(node, *kept) : tree_.Add(node, {}));
+    } else {
+      level.node.subtests.push_back(std::move(node));
+    }
     return;
   }
   // Counted in its ancestors' statuses already; only the node goes. Its own
@@ -554,6 +561,7 @@ void Parser::Finish() {
   if (agg == Status::kNoTests && root.skip_all) agg = Status::kSkip;
   if (root_.bail_out && !IsFailure(agg)) agg = Status::kFail;
   root_.status = agg;
+  if (flat_) tree_.SetRoot(tree_.Add(root_, root.kept));
   finished_ = true;
 }
 
@@ -570,6 +578,7 @@ Document Parser::TakeDocument() {
   doc.error_count = error_count_;
   doc.lines = line_no_;
   doc.dropped = dropped_;
+  doc.tree = std::move(tree_);
   return doc;
 }
 

@@ -28,6 +28,7 @@
 #include "ktap/line.h"
 #include "ktap/line_reader.h"
 #include "ktap/result.h"
+#include "ktap/tree.h"
 
 namespace vigil::ktap {
 
@@ -52,6 +53,11 @@ struct ParserOptions {
   // false: tests carry no log (listeners see them without); the root's log,
   // the lines no test took, is kept.
   bool keep_logs = true;
+  // With keep_tree: the tree is kept flat (Document::tree, Parser::TakeTree)
+  // and the root TestNode has no subtests. What `vigil parse` uses: a big
+  // log's tree costs a slot and arena bytes per test instead of several
+  // allocations.
+  bool flat_tree = false;
 };
 
 // Receives parse events as they happen. Every method has an empty default.
@@ -76,7 +82,10 @@ Document ParseText(std::string_view text, ParserOptions options = {});
 
 // Everything a parse produced, for reports.
 struct Document {
+  // The root test. With ParserOptions::flat_tree its subtests are in `tree`
+  // instead (tree.root() is the same node).
   TestNode root;
+  Tree tree;
   Counts counts;  // leaf counts of the whole document, errors = parse errors
   bool found_ktap = false;
   std::vector<ParseError> errors;  // the first ParserOptions::max_errors
@@ -140,7 +149,8 @@ class Parser {
   void AddMissingChildren(size_t index, int64_t missing);
   // `result_line`: the test's own result line, if it had one.
   void FinishNode(TestNode& node, Counts& counts, const Line* result_line = nullptr);
-  void AddChild(size_t index, TestNode& node, const Counts* counts);
+  // `kept`: the ids of `node`'s kept subtests in the flat tree.
+  void AddChild(size_t index, TestNode& node, const Counts* counts, const std::vector<Tree::Id>* kept = nullptr);
   void AppendLog(Level& level, std::string_view text);
   // Hands the lines `level` holds to `node` (drops them without keep_logs).
   void TakeLog(TestNode& node, Level& level);
@@ -180,6 +190,8 @@ class Parser {
   int64_t error_count_ = 0;
   int64_t dropped_ = 0;
   TestNode root_;
+  bool flat_;  // options_.flat_tree && options_.keep_tree
+  Tree tree_;
 };
 
 }  // namespace vigil::ktap

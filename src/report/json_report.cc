@@ -1,9 +1,15 @@
+#include <iterator>
+
+#include <fmt/format.h>
+
 #include "report/reports.h"
 #include "base/json.h"
 #include "base/text.h"
 
 namespace vigil::report {
 namespace {
+
+using namespace std::string_view_literals;
 
 using ktap::Status;
 
@@ -78,24 +84,112 @@ nlohmann::json ToJson(const ktap::Document& doc) {
   return j;
 }
 
-// The same document as ToJson(), written one top-level test at a time so a
-// huge result never exists twice in memory.
-std::string ToJsonText(const ktap::Document& doc) {
-  std::string out = "{\"format_version\":" + std::to_string(kJsonFormatVersion);
-  out += ",\"status\":" + Dump(std::string(ktap::DocumentStatusName(doc)));
-  out += ",\"counts\":" + Dump(CountsToJson(doc.counts, doc.error_count));
-  out += ",\"tests\":[";
-  for (size_t i = 0; i < doc.root.subtests.size(); ++i) {
-    if (i > 0) out += ',';
-    out += Dump(NodeToJson(doc.root.subtests[i]));
+namespace {
+
+void AppendInt(std::string& out, int64_t v) { fmt::format_to(std::back_inserter(out), "{}", v); }
+
+// One test as NodeToJson() makes it, written straight from the tree: the
+// same keys in the same (sorted) order, the same bytes.
+void WriteNode(const ktap::Tree& tree, const ktap::TreeNode& n, Out& o) {
+  std::string& b = o.buf();
+  if (n.directive == ktap::Directive::kNone) {
+    b += "{\"directive\":null"sv;
+  } else {
+    b += "{\"directive\":\""sv;
+    b += ktap::DirectiveName(n.directive);
+    b += "\",\"directive_text\":"sv;
+    AppendJsonString(b, n.directive_text);
   }
-  out += "],\"errors\":" + Dump(ErrorsToJson(doc));
+  if (n.dropped > 0) {
+    b += ",\"dropped\":"sv;
+    AppendInt(b, n.dropped);
+  }
+  b += ",\"duration_ms\":"sv;
+  if (n.has_duration) {
+    AppendInt(b, n.duration_ms);
+  } else {
+    b += "null"sv;
+  }
+  if (n.has_exit_code) {
+    b += ",\"exit_code\":"sv;
+    AppendInt(b, n.exit_code);
+  }
+  b += ",\"log\":["sv;
+  std::string_view log = n.log;
+  for (bool first = true; !log.empty(); first = false) {
+    size_t nl = log.find('\n');
+    if (!first) b += ',';
+    AppendJsonString(b, log.substr(0, nl));
+    log.remove_prefix(nl + 1);
+  }
+  b += ']';
+  if (n.log_dropped > 0) {
+    b += ",\"log_dropped\":"sv;
+    AppendInt(b, n.log_dropped);
+  }
+  if (!n.has_result_line) b += ",\"missing_result\":true"sv;
+  b += ",\"name\":"sv;
+  if (!n.name.empty()) {
+    AppendJsonString(b, n.name);
+  } else {
+    AppendJsonString(b, ktap::DisplayName(n));
+  }
+  b += ",\"number\":"sv;
+  AppendInt(b, n.number);
+  if (n.has_plan) {
+    b += ",\"plan\":"sv;
+    AppendInt(b, n.plan);
+  }
+  b += ",\"status\":\""sv;
+  b += ktap::StatusName(n.status);
+  b += "\",\"subtests\":["sv;
+  bool first = true;
+  for (ktap::Tree::Id c : tree.children(n)) {
+    if (!first) o.buf() += ',';
+    first = false;
+    WriteNode(tree, tree.node(c), o);
+  }
+  o.buf() += "]}"sv;
+}
+
+}  // namespace
+
+void WriteJson(const ktap::Document& doc, Out& o) {
+  ktap::Tree converted;
+  const ktap::Tree& tree = TreeOf(doc, &converted);
+  std::string& b = o.buf();
+  b += "{\"format_version\":"sv;
+  AppendInt(b, kJsonFormatVersion);
+  b += ",\"status\":"sv;
+  AppendJsonString(b, ktap::DocumentStatusName(doc));
+  b += ",\"counts\":" + Dump(CountsToJson(doc.counts, doc.error_count));
+  b += ",\"tests\":["sv;
+  bool first = true;
+  for (ktap::Tree::Id c : tree.children(tree.root())) {
+    if (!first) o.buf() += ',';
+    first = false;
+    WriteNode(tree, tree.node(c), o);
+    o.Step();
+  }
+  std::string& e = o.buf();
+  e += "],\"errors\":" + Dump(ErrorsToJson(doc));
   if (doc.error_count > static_cast<int64_t>(doc.errors.size())) {
-    out += ",\"errors_dropped\":" + std::to_string(doc.error_count - static_cast<int64_t>(doc.errors.size()));
+    e += ",\"errors_dropped\":" + std::to_string(doc.error_count - static_cast<int64_t>(doc.errors.size()));
   }
-  if (doc.dropped > 0) out += ",\"dropped\":" + std::to_string(doc.dropped);
-  out += ",\"lines\":" + std::to_string(doc.lines) + "}\n";
-  return out;
+  if (doc.dropped > 0) e += ",\"dropped\":" + std::to_string(doc.dropped);
+  e += ",\"lines\":" + std::to_string(doc.lines) + "}\n";
+}
+
+std::string ToJsonText(const ktap::Document& doc) {
+  Out o;
+  WriteJson(doc, o);
+  return o.Take();
+}
+
+const ktap::Tree& TreeOf(const ktap::Document& doc, ktap::Tree* storage) {
+  if (!doc.tree.empty()) return doc.tree;
+  *storage = ktap::Tree::FromNode(doc.root);
+  return *storage;
 }
 
 }  // namespace vigil::report

@@ -1,3 +1,5 @@
+#include <iterator>
+
 #include <fmt/format.h>
 
 #include "report/reports.h"
@@ -7,144 +9,194 @@ namespace vigil::report {
 namespace {
 
 using ktap::Status;
-using ktap::TestNode;
+using ktap::Tree;
+using ktap::TreeNode;
 
 struct Tally {
   int64_t tests = 0, failures = 0, errors = 0, skipped = 0, time_ms = 0;
 };
 
-std::string Seconds(int64_t ms) { return fmt::format("{:.3f}", static_cast<double>(ms) / 1000.0); }
-
-std::string NodeName(const TestNode& n) {
-  return n.name.empty() ? fmt::format("test {}", n.number) : n.name;
+void AppendSeconds(std::string& out, int64_t ms) {
+  fmt::format_to(std::back_inserter(out), "{:.3f}", static_cast<double>(ms) / 1000.0);
 }
 
-std::string JoinLog(const TestNode& n) {
-  std::string out = n.log.text();
-  if (n.log.dropped() > 0) out += fmt::format("[{} more lines not kept]\n", n.log.dropped());
-  return out;
+std::string Seconds(int64_t ms) {
+  std::string s;
+  AppendSeconds(s, ms);
+  return s;
 }
 
-void EmitCase(const TestNode& leaf, const std::string& classname, Tally* t, std::string* out) {
+std::string NodeName(const TreeNode& n) {
+  return n.name.empty() ? fmt::format("test {}", n.number) : std::string(n.name);
+}
+
+// One testcase. `own`: the case of a parent that failed on its own, named
+// "NAME (own result)" and without its duration. `out` null: only counted.
+void EmitCase(const TreeNode& leaf, bool own, std::string_view classname, Tally* t, std::string* out) {
   ++t->tests;
-  if (leaf.duration_ms) t->time_ms += *leaf.duration_ms;
-  *out += fmt::format("    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"", XmlEscape(NodeName(leaf)),
-                      XmlEscape(classname), Seconds(leaf.duration_ms.value_or(0)));
-  std::string body;
-  std::string detail = leaf.directive_text;
-  if (leaf.exit_code) detail = fmt::format("exit={}{}{}", *leaf.exit_code, detail.empty() ? "" : " ", detail);
-  switch (leaf.status) {
+  if (leaf.has_duration && !own) t->time_ms += leaf.duration_ms;
+  Status status = leaf.status;
+  switch (status) {
+    case Status::kFail:
+    case Status::kXpass:
+    case Status::kTimeout: ++t->failures; break;
+    case Status::kCrash:
+    case Status::kError: ++t->errors; break;
+    case Status::kSkip:
+    case Status::kNoTests: ++t->skipped; break;
+    case Status::kPass:
+    case Status::kXfail: break;
+  }
+  if (out == nullptr) return;
+  std::string& o = *out;
+  o += "    <testcase name=\"";
+  if (leaf.name.empty()) {
+    fmt::format_to(std::back_inserter(o), "test {}", leaf.number);
+  } else {
+    AppendXmlEscaped(o, leaf.name);
+  }
+  if (own) o += " (own result)";
+  o += "\" classname=\"";
+  AppendXmlEscaped(o, classname);
+  o += "\" time=\"";
+  AppendSeconds(o, own || !leaf.has_duration ? 0 : leaf.duration_ms);
+  o += '"';
+  std::string detail;
+  if (leaf.has_exit_code || !leaf.directive_text.empty()) {
+    detail = std::string(leaf.directive_text);
+    if (leaf.has_exit_code) detail = fmt::format("exit={}{}{}", leaf.exit_code, detail.empty() ? "" : " ", detail);
+  }
+  bool body = false;
+  auto open = [&] {
+    if (!body) o += ">\n";
+    body = true;
+  };
+  switch (status) {
     case Status::kFail:
     case Status::kXpass:
     case Status::kTimeout:
-      ++t->failures;
-      body += fmt::format("      <failure message=\"{}\" type=\"{}\"/>\n",
-                          XmlEscape(fmt::format("{}{}{}", ktap::StatusName(leaf.status),
-                                                detail.empty() ? "" : ": ", detail)),
-                          ktap::StatusName(leaf.status));
+      open();
+      o += "      <failure message=\"";
+      AppendXmlEscaped(o, fmt::format("{}{}{}", ktap::StatusName(status), detail.empty() ? "" : ": ", detail));
+      fmt::format_to(std::back_inserter(o), "\" type=\"{}\"/>\n", ktap::StatusName(status));
       break;
     case Status::kCrash:
     case Status::kError:
-      ++t->errors;
-      body += fmt::format(
-          "      <error message=\"{}\" type=\"{}\"/>\n",
-          XmlEscape(leaf.status == Status::kCrash ? std::string("CRASH: result missing (interrupted or crashed)")
-                                                  : fmt::format("ERROR{}{}", detail.empty() ? "" : ": ", detail)),
-          ktap::StatusName(leaf.status));
+      open();
+      o += "      <error message=\"";
+      AppendXmlEscaped(o, status == Status::kCrash ? std::string("CRASH: result missing (interrupted or crashed)")
+                                                   : fmt::format("ERROR{}{}", detail.empty() ? "" : ": ", detail));
+      fmt::format_to(std::back_inserter(o), "\" type=\"{}\"/>\n", ktap::StatusName(status));
       break;
     case Status::kSkip:
     case Status::kNoTests:
-      ++t->skipped;
-      body += fmt::format("      <skipped message=\"{}\"/>\n",
-                          XmlEscape(leaf.status == Status::kNoTests ? std::string("no tests run") : detail));
+      open();
+      o += "      <skipped message=\"";
+      AppendXmlEscaped(o, status == Status::kNoTests ? std::string_view("no tests run") : std::string_view(detail));
+      o += "\"/>\n";
       break;
     case Status::kPass:
-    case Status::kXfail:
-      break;
+    case Status::kXfail: break;
   }
-  std::string log = JoinLog(leaf);
-  if (!log.empty()) body += "      <system-out>" + XmlEscape(log) + "</system-out>\n";
-  if (body.empty()) {
-    *out += "/>\n";
-  } else {
-    *out += ">\n" + body + "    </testcase>\n";
+  if (!leaf.log.empty() || leaf.log_dropped > 0) {
+    open();
+    o += "      <system-out>";
+    AppendXmlEscaped(o, leaf.log);
+    if (leaf.log_dropped > 0) AppendXmlEscaped(o, fmt::format("[{} more lines not kept]\n", leaf.log_dropped));
+    o += "</system-out>\n";
   }
+  o += body ? "    </testcase>\n" : "/>\n";
 }
 
 // Classnames are capped: hostile input could nest long names deeply.
-std::string Child(const std::string& classname, const TestNode& child) {
+std::string Child(const std::string& classname, const TreeNode& child) {
   std::string c = classname + "." + NodeName(child);
   if (c.size() > 2048) c = "..." + c.substr(c.size() - 2045);
   return c;
 }
 
-void EmitLeaves(const TestNode& node, const std::string& classname, Tally* t, std::string* out) {
-  if (node.subtests.empty()) {
-    EmitCase(node, classname, t, out);
+void EmitLeaves(const Tree& tree, const TreeNode& node, const std::string& classname, Tally* t, std::string* out) {
+  if (node.num_children == 0) {
+    EmitCase(node, false, classname, t, out);
     return;
   }
   bool child_failed = false;
-  for (const auto& child : node.subtests) {
+  for (Tree::Id id : tree.children(node)) {
+    const TreeNode& child = tree.node(id);
     child_failed |= ktap::IsFailure(child.status);
-    if (child.subtests.empty()) {
-      EmitCase(child, classname, t, out);
+    if (child.num_children == 0) {
+      EmitCase(child, false, classname, t, out);
     } else {
-      EmitLeaves(child, Child(classname, child), t, out);
+      EmitLeaves(tree, child, Child(classname, child), t, out);
     }
   }
   if (ktap::IsFailure(node.status) && (!child_failed || node.status == Status::kTimeout)) {
     // The parent failed on its own (`not ok`, its result never came, it was
     // killed at its timeout): a case of its own, or the failure and its log
     // would be lost.
-    TestNode self;
-    self.name = NodeName(node) + " (own result)";
-    self.status = node.status;
-    self.directive_text = node.directive_text;
-    self.exit_code = node.exit_code;
-    self.log = node.log;
-    EmitCase(self, classname, t, out);
+    EmitCase(node, true, classname, t, out);
   }
+}
+
+// A top-level test's tally: its cases counted, its duration if longer.
+Tally SuiteTally(const Tree& tree, const TreeNode& top) {
+  Tally t;
+  EmitLeaves(tree, top, NodeName(top), &t, nullptr);
+  if (top.has_duration && top.duration_ms > t.time_ms) t.time_ms = top.duration_ms;
+  return t;
 }
 
 }  // namespace
 
-std::string ToJunit(const ktap::Document& doc, const std::string& suite_name) {
-  std::string suites;
+void WriteJunit(const ktap::Document& doc, Out& out, const std::string& suite_name) {
+  ktap::Tree converted;
+  const Tree& tree = TreeOf(doc, &converted);
+  // The totals head the document: counted first, then each suite written.
   Tally total;
-  for (const auto& top : doc.root.subtests) {
-    Tally t;
-    std::string cases;
-    EmitLeaves(top, NodeName(top), &t, &cases);
-    if (top.duration_ms && *top.duration_ms > t.time_ms) t.time_ms = *top.duration_ms;
-    suites += fmt::format(
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">\n",
-        XmlEscape(NodeName(top)), t.tests, t.failures, t.errors, t.skipped, Seconds(t.time_ms));
-    if (top.dropped > 0) {
-      // Counted in the test's status, not kept: said, not made into cases.
-      suites += fmt::format(
-          "    <properties>\n      <property name=\"subtests_dropped\" value=\"{}\"/>\n    </properties>\n",
-          top.dropped);
-    }
-    suites += cases;
-    if (top.dropped > 0) {
-      suites += fmt::format(
-          "    <system-err>truncated: {} more subtests were counted, not kept (vigil keeps {} per test)</system-err>\n",
-          top.dropped, ktap::kMaxSubtests);
-    }
-    suites += "  </testsuite>\n";
+  for (Tree::Id id : tree.children(tree.root())) {
+    Tally t = SuiteTally(tree, tree.node(id));
     total.tests += t.tests;
     total.failures += t.failures;
     total.errors += t.errors;
     total.skipped += t.skipped;
     total.time_ms += t.time_ms;
   }
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out += fmt::format(
+  out.buf() += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out.buf() += fmt::format(
       "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">\n",
       XmlEscape(suite_name), total.tests, total.failures, total.errors, total.skipped, Seconds(total.time_ms));
-  out += suites;
-  out += "</testsuites>\n";
-  return out;
+  for (Tree::Id id : tree.children(tree.root())) {
+    const TreeNode& top = tree.node(id);
+    Tally t = SuiteTally(tree, top);
+    std::string name = NodeName(top);
+    std::string& o = out.buf();
+    fmt::format_to(std::back_inserter(o),
+                   "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">\n",
+                   XmlEscape(name), t.tests, t.failures, t.errors, t.skipped, Seconds(t.time_ms));
+    if (top.dropped > 0) {
+      // Counted in the test's status, not kept: said, not made into cases.
+      fmt::format_to(std::back_inserter(o),
+                     "    <properties>\n      <property name=\"subtests_dropped\" value=\"{}\"/>\n    </properties>\n",
+                     top.dropped);
+    }
+    Tally again;
+    EmitLeaves(tree, top, name, &again, &o);
+    if (top.dropped > 0) {
+      fmt::format_to(
+          std::back_inserter(o),
+          "    <system-err>truncated: {} more subtests were counted, not kept (vigil keeps {} per test)</system-err>\n",
+          top.dropped, ktap::kMaxSubtests);
+    }
+    o += "  </testsuite>\n";
+    out.Step();
+  }
+  out.buf() += "</testsuites>\n";
+}
+
+std::string ToJunit(const ktap::Document& doc, const std::string& suite_name) {
+  Out o;
+  WriteJunit(doc, o, suite_name);
+  return o.Take();
 }
 
 }  // namespace vigil::report

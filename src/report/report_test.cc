@@ -3,7 +3,12 @@
 #include "ktap/parser.h"
 #include "report/reports.h"
 #include "report/run_report.h"
+#include "base/json.h"
 #include "base/text.h"
+
+#include <fstream>
+#include <iterator>
+#include <vector>
 
 namespace vigil::report {
 namespace {
@@ -34,6 +39,69 @@ TEST(JsonReportTest, TextEqualsDocument) {
   EXPECT_EQ(nlohmann::json::parse(ToJsonText(d)), ToJson(d));
   ktap::Document many = ktap::ParseText("KTAP version 1\n1..3\nok 1 a\nnot ok 2 b\n");
   EXPECT_EQ(nlohmann::json::parse(ToJsonText(many)), ToJson(many));
+}
+
+// The document as ToJson() makes it with nlohmann, in ToJsonText()'s order
+// of the top-level keys: the bytes ToJsonText() must write.
+std::string ReferenceJsonText(const ktap::Document& d) {
+  nlohmann::json j = ToJson(d);
+  std::string out = "{\"format_version\":" + DumpJson(j["format_version"]) + ",\"status\":" +
+                    DumpJson(j["status"]) + ",\"counts\":" + DumpJson(j["counts"]) + ",\"tests\":" +
+                    DumpJson(j["tests"]) + ",\"errors\":" + DumpJson(j["errors"]);
+  if (j.contains("errors_dropped")) out += ",\"errors_dropped\":" + DumpJson(j["errors_dropped"]);
+  if (j.contains("dropped")) out += ",\"dropped\":" + DumpJson(j["dropped"]);
+  return out + ",\"lines\":" + DumpJson(j["lines"]) + "}\n";
+}
+
+// Inputs that reach every field a report writes: directives with and
+// without text, exit codes, durations, missing results, plans, bail out,
+// dropped results and log lines, invalid UTF-8 and control bytes, names
+// that need escaping in JSON, XML and on a terminal.
+const char* kEdgeLogs[] = {
+    kLog,
+    "KTAP version 1\n1..4\n# Subtest: s\n    KTAP version 1\n    1..3\n    # log \"q\" \\ \x01\n"
+    "    ok 1 a # SKIP why\n    not ok 2 b # TODO later\n    ok 3 c # time=12ms\nnot ok 1 s\n"
+    "ok 2 # SKIP\nnot ok 3 t <&>\"' # exit=4 timeout\n",
+    "KTAP version 1\n1..3\n  KTAP version 1\n  1..5\n  ok 1 x\nok 1 p\n  KTAP version 1\n  1..2\n",
+    "TAP version 13\n1..2\n# TAP version 13\n# 1..2\n# ok 1 - a\nBail out! stop\nnot ok 1 - x # exit=1\n",
+    "KTAP version 1\n1..2\n    KTAP version 1\n    1..1\n    ok 1 deep\n  ok 1 mid\nok 2 b\n",
+    "KTAP version 1\n1..2\nok 1 \xff\xfe name\x1b[31m\n# \xc3\x28 log \r line\nnot ok 2 \\# hash # XFAIL x\n",
+    "KTAP version 1\n1..1\n  KTAP version 1\n  1..0 # SKIP nothing\nok 1 empty\n",
+    "KTAP version 1\n1..2\nok 1 passes\n",
+};
+
+TEST(JsonReportTest, WrittenBytesAreNlohmannsBytes) {
+  for (const char* log : kEdgeLogs) {
+    ktap::Document d = ktap::ParseText(log);
+    EXPECT_EQ(ToJsonText(d), ReferenceJsonText(d)) << log;
+  }
+}
+
+TEST(ReportTest, FlatTreeWritesTheSameReports) {
+  // `vigil parse` keeps the tree flat; reports of documents built as TestNode
+  // objects (runs, tests) are written from the same tree made from them.
+  std::vector<std::string> logs(std::begin(kEdgeLogs), std::end(kEdgeLogs));
+  for (const char* name : {"mptcp_join_timeout.log", "mptcp_pm_netlink.log"}) {
+    std::ifstream f(std::string(VIGIL_SOURCE_DIR) + "/tests/golden/" + name);
+    ASSERT_TRUE(f.good()) << name;
+    logs.emplace_back(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  for (const std::string& log : logs) {
+    for (size_t max_subtests : {size_t{2}, ktap::kMaxSubtests}) {
+      ktap::ParserOptions o;
+      o.max_subtests = max_subtests;
+      o.max_log_lines = 1;
+      ktap::Document nodes = ktap::ParseText(log, o);
+      o.flat_tree = true;
+      ktap::Document flat = ktap::ParseText(log, o);
+      ASSERT_FALSE(flat.tree.empty());
+      EXPECT_TRUE(flat.root.subtests.empty());
+      EXPECT_EQ(ToJsonText(flat), ToJsonText(nodes)) << log;
+      EXPECT_EQ(ToJunit(flat), ToJunit(nodes)) << log;
+      EXPECT_EQ(ToText(flat, {}), ToText(nodes, {})) << log;
+      EXPECT_EQ(ToJsonText(nodes), ReferenceJsonText(nodes)) << log;
+    }
+  }
 }
 
 TEST(JsonReportTest, NoKtapAndInvalidUtf8) {

@@ -1,3 +1,5 @@
+#include <iterator>
+
 #include <fmt/format.h>
 
 #include "report/reports.h"
@@ -7,7 +9,8 @@ namespace vigil::report {
 namespace {
 
 using ktap::Status;
-using ktap::TestNode;
+using ktap::Tree;
+using ktap::TreeNode;
 
 const char* Color(Status s) {
   switch (s) {
@@ -21,32 +24,45 @@ const char* Color(Status s) {
 
 std::string Tag(Status s, bool color) { return StatusTag(s, color); }
 
-std::string Name(const TestNode& n) { return SanitizeForTerminal(ktap::DisplayName(n)); }
-
-void Tree(const TestNode& node, int depth, const TextOptions& o, std::string* out) {
-  std::string indent(static_cast<size_t>(depth) * 2, ' ');
-  std::string extra;
-  if (node.directive != ktap::Directive::kNone && !node.directive_text.empty()) {
-    extra += " # " + SanitizeForTerminal(node.directive_text);
-  }
-  if (node.exit_code) extra += fmt::format(" (exit {})", *node.exit_code);
-  if (node.duration_ms) extra += fmt::format(" ({} ms)", *node.duration_ms);
-  if (!node.has_result_line && !node.name.empty()) extra += " (no result)";
-  *out += fmt::format("{}{} {}{}\n", indent, Tag(node.status, o.color), Name(node), extra);
-  for (const auto& c : node.subtests) Tree(c, depth + 1, o, out);
+std::string Name(const TreeNode& n) {
+  return n.name.empty() ? SanitizeForTerminal(ktap::DisplayName(n)) : SanitizeForTerminal(n.name);
 }
 
-void CollectFailures(const TestNode& node, const std::string& path, std::vector<std::pair<std::string, const TestNode*>>* out) {
+void WriteTree(const Tree& tree, const TreeNode& node, int depth, const TextOptions& o, Out& out) {
+  std::string& b = out.buf();
+  b.append(static_cast<size_t>(depth) * 2, ' ');
+  b += Tag(node.status, o.color);
+  b += ' ';
+  if (node.name.empty()) {
+    AppendForTerminal(b, ktap::DisplayName(node));
+  } else {
+    AppendForTerminal(b, node.name);
+  }
+  if (node.directive != ktap::Directive::kNone && !node.directive_text.empty()) {
+    b += " # ";
+    AppendForTerminal(b, node.directive_text);
+  }
+  if (node.has_exit_code) fmt::format_to(std::back_inserter(b), " (exit {})", node.exit_code);
+  if (node.has_duration) fmt::format_to(std::back_inserter(b), " ({} ms)", node.duration_ms);
+  if (!node.has_result_line && !node.name.empty()) b += " (no result)";
+  b += '\n';
+  for (Tree::Id c : tree.children(node)) WriteTree(tree, tree.node(c), depth + 1, o, out);
+  if (depth == 0) out.Step();
+}
+
+void CollectFailures(const Tree& tree, Tree::Id id, const std::string& path,
+                     std::vector<std::pair<std::string, Tree::Id>>* out) {
+  TreeNode node = tree.node(id);
   std::string here = path.empty() ? Name(node) : path + " > " + Name(node);
   if (here.size() > 2048) here = "..." + here.substr(here.size() - 2045);  // deep, long names
   bool child_failed = false;
-  for (const auto& c : node.subtests) {
-    if (ktap::IsFailure(c.status)) {
+  for (Tree::Id c : tree.children(node)) {
+    if (ktap::IsFailure(tree.node(c).status)) {
       child_failed = true;
-      CollectFailures(c, here, out);
+      CollectFailures(tree, c, here, out);
     }
   }
-  if (!child_failed && ktap::IsFailure(node.status)) out->push_back({here, &node});
+  if (!child_failed && ktap::IsFailure(node.status)) out->push_back({here, id});
 }
 
 }  // namespace
@@ -57,27 +73,35 @@ std::string StatusTag(Status s, bool color) {
   return std::string(Color(s)) + tag + "\033[0m";
 }
 
-std::string ToText(const ktap::Document& doc, const TextOptions& o) {
-  std::string out;
+void WriteText(const ktap::Document& doc, const TextOptions& o, Out& sink) {
   if (!doc.found_ktap) {
-    out += fmt::format("No KTAP output found in {} lines.\n", doc.lines);
-    return out;
+    sink.buf() += fmt::format("No KTAP output found in {} lines.\n", doc.lines);
+    return;
   }
+  ktap::Tree converted;
+  const Tree& tree = TreeOf(doc, &converted);
   if (o.show_tree) {
-    for (const auto& t : doc.root.subtests) Tree(t, 0, o, &out);
+    for (Tree::Id id : tree.children(tree.root())) WriteTree(tree, tree.node(id), 0, o, sink);
   }
 
-  std::vector<std::pair<std::string, const TestNode*>> failures;
-  for (const auto& t : doc.root.subtests) {
-    if (ktap::IsFailure(t.status)) CollectFailures(t, "", &failures);
+  std::string& out = sink.buf();
+  std::vector<std::pair<std::string, Tree::Id>> failures;
+  for (Tree::Id id : tree.children(tree.root())) {
+    if (ktap::IsFailure(tree.node(id).status)) CollectFailures(tree, id, "", &failures);
   }
   if (o.show_tree) out += "\n";
   if (!failures.empty()) {
     out += fmt::format("Failures ({}):\n", failures.size());
-    for (const auto& [path, node] : failures) {
-      out += fmt::format("  {} {}\n", Tag(node->status, o.color), path);
+    for (const auto& [path, id] : failures) {
+      TreeNode node = tree.node(id);
+      out += fmt::format("  {} {}\n", Tag(node.status, o.color), path);
       if (o.show_logs) {
-        std::vector<std::string_view> lines = node->log.Lines();
+        std::vector<std::string_view> lines;
+        for (std::string_view log = node.log; !log.empty();) {
+          size_t nl = log.find('\n');
+          lines.push_back(log.substr(0, nl));
+          log.remove_prefix(nl + 1);
+        }
         size_t start = lines.size() > 20 ? lines.size() - 20 : 0;
         for (size_t i = start; i < lines.size(); ++i) {
           out += "      | " + SanitizeForTerminal(lines[i]) + "\n";
@@ -103,7 +127,12 @@ std::string ToText(const ktap::Document& doc, const TextOptions& o) {
   }
   counts += fmt::format(", {} parse errors", doc.error_count);
   out += fmt::format("{} {}\n", Tag(doc.root.status, o.color), counts);
-  return out;
+}
+
+std::string ToText(const ktap::Document& doc, const TextOptions& o) {
+  Out out;
+  WriteText(doc, o, out);
+  return out.Take();
 }
 
 }  // namespace vigil::report

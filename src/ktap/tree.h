@@ -1,0 +1,131 @@
+// A kept result tree in flat arrays: what `vigil parse` and the reports
+// read. A parse of a big log keeps hundreds of thousands of tests; as
+// TestNode objects each is several allocations (its name, its log, its
+// subtests' vector) and ~200 bytes, as a TreeNode it is one slot in a chunk
+// of nodes, and its name, directive text and log are bytes appended to an
+// arena. Nodes are added children first (as a parser finishes them), so a
+// node's children are already in the tree when it comes; the root comes
+// last.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ktap/result.h"
+
+namespace vigil::ktap {
+
+// A block of memory from mmap, asked for in huge pages where the kernel
+// gives them: a big tree's memory is faulted in 2 MiB at a time, not 4 KiB.
+class Chunk {
+ public:
+  explicit Chunk(size_t bytes);
+  ~Chunk();
+  Chunk(const Chunk&) = delete;
+  Chunk& operator=(const Chunk&) = delete;
+  char* data() const { return data_; }
+
+ private:
+  char* data_;
+  size_t size_;
+};
+
+// Bytes that live as long as the tree: copied into big chunks, never moved,
+// freed together.
+class Arena {
+ public:
+  // Copies the pieces one after the other; returns where the first starts.
+  const char* Copy(std::initializer_list<std::string_view> pieces);
+  size_t bytes() const { return bytes_; }
+
+ private:
+  std::vector<std::unique_ptr<Chunk>> chunks_;
+  char* cur_ = nullptr;
+  size_t left_ = 0;
+  size_t bytes_ = 0;
+};
+
+// A kept test as the reports read it (a copy made from the tree's compact
+// storage; its strings point into the tree's arena).
+struct TreeNode {
+  std::string_view name;            // as on its result line or header; may be empty
+  std::string_view directive_text;  // text after the directive keyword
+  std::string_view log;             // '\n'-terminated lines, as TestLog::text()
+  int64_t number = 0;
+  int64_t plan = 0;         // valid when has_plan
+  int64_t duration_ms = 0;  // valid when has_duration
+  int64_t dropped = 0;      // results below it counted, not kept
+  int64_t log_dropped = 0;
+  uint32_t first_child = 0;  // into the tree's child list
+  uint32_t num_children = 0;
+  int32_t exit_code = 0;  // valid when has_exit_code
+  Status status = Status::kCrash;
+  Directive directive = Directive::kNone;
+  bool has_result_line = false;
+  bool has_plan = false;
+  bool has_duration = false;
+  bool has_exit_code = false;
+};
+
+class Tree {
+ public:
+  using Id = uint32_t;
+
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  TreeNode node(Id id) const;
+  TreeNode root() const { return node(root_); }
+  std::span<const Id> children(const TreeNode& n) const {
+    return {children_.data() + n.first_child, n.num_children};
+  }
+
+  // Copies `n` without its subtests; `children` (already added) are its
+  // subtests. Returns its id.
+  Id Add(const TestNode& n, std::span<const Id> children);
+  void SetRoot(Id id) { root_ = id; }
+  // The whole tree below `root` (reports of trees built as TestNode).
+  static Tree FromNode(const TestNode& root);
+
+ private:
+  // 48 bytes a test: its strings one after the other in the arena, what
+  // most tests lack (a plan, a duration, an exit code, dropped results or
+  // log lines) in `extras_`.
+  struct Packed {
+    const char* text = nullptr;  // name, directive text, log
+    int64_t number = 0;
+    uint32_t log_len = 0;
+    uint16_t name_len = 0;
+    uint16_t directive_len = 0;
+    uint32_t first_child = 0;
+    uint32_t num_children = 0;
+    uint32_t extra = 0;  // 1 + index into extras_, 0: none
+    Status status = Status::kCrash;
+    Directive directive = Directive::kNone;
+    uint8_t flags = 0;
+  };
+  struct Extra {
+    int64_t plan = 0, duration_ms = 0, dropped = 0, log_dropped = 0;
+    int32_t exit_code = 0;
+  };
+  enum : uint8_t { kResultLine = 1, kPlan = 2, kDuration = 4, kExitCode = 8 };
+  static constexpr size_t kChunkBytes = 2 << 20;
+  static constexpr size_t kChunk = kChunkBytes / sizeof(Packed);
+  Packed* Slots(size_t chunk) const { return reinterpret_cast<Packed*>(chunks_[chunk]->data()); }
+  Id AddTree(const TestNode& n);
+  std::vector<std::unique_ptr<Chunk>> chunks_;
+  size_t size_ = 0;
+  std::vector<Id> children_;
+  std::vector<Extra> extras_;
+  Id root_ = 0;
+  Arena arena_;
+};
+
+// DisplayName() of a kept node: its name, "test N" or "test N (no result)".
+std::string DisplayName(const TreeNode& n);
+
+}  // namespace vigil::ktap

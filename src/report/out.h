@@ -1,0 +1,43 @@
+// Where a report's text goes: a buffer that a big report hands on to a sink
+// (standard output) in pieces as it is written, or keeps whole (reports
+// returned as strings).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace vigil::report {
+
+class Out {
+ public:
+  // Keeps everything: Take() returns it.
+  Out() = default;
+  // Hands the text on to `sink` a piece at a time; a sink that returns false
+  // failed, and the rest of the text is discarded.
+  explicit Out(std::function<bool(std::string_view)> sink) : sink_(std::move(sink)) {}
+
+  std::string& buf() { return buf_; }
+  // Called between tests: hands the buffer on once it holds a piece.
+  void Step() {
+    if (sink_ && buf_.size() >= kPiece) Flush();
+  }
+  // Hands everything written on. False if the sink ever failed.
+  bool Flush() {
+    if (sink_ && !buf_.empty()) {
+      if (ok_) ok_ = sink_(buf_);
+      buf_.clear();
+    }
+    return ok_;
+  }
+  std::string Take() { return std::move(buf_); }
+
+ private:
+  static constexpr size_t kPiece = 1 << 20;
+  std::function<bool(std::string_view)> sink_;
+  std::string buf_;
+  bool ok_ = true;
+};
+
+}  // namespace vigil::report
