@@ -561,7 +561,10 @@ void Parser::Finish() {
   if (agg == Status::kNoTests && root.skip_all) agg = Status::kSkip;
   if (root_.bail_out && !IsFailure(agg)) agg = Status::kFail;
   root_.status = agg;
-  if (flat_) tree_.SetRoot(tree_.Add(root_, root.kept));
+  if (flat_) {
+    tree_.SetRoot(tree_.Add(root_, root.kept));
+    tree_.Seal();
+  }
   finished_ = true;
 }
 

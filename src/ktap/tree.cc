@@ -6,12 +6,6 @@
 #include <new>
 
 namespace vigil::ktap {
-namespace {
-
-constexpr size_t kArenaChunk = 4 << 20;
-
-}  // namespace
-
 Chunk::Chunk(size_t bytes) : size_(bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
@@ -22,16 +16,61 @@ Chunk::Chunk(size_t bytes) : size_(bytes) {
 
 Chunk::~Chunk() { munmap(data_, size_); }
 
+ChunkSource::~ChunkSource() { Stop(); }
+
+std::unique_ptr<Chunk> ChunkSource::Take() {
+  {
+    std::lock_guard lock(mu_);
+    // The first chunk of every tree is made here: most trees are small.
+    if (++taken_ == 2 && !stop_) thread_ = std::thread([this] { Run(); });
+    if (!ready_.empty()) {
+      std::unique_ptr<Chunk> c = std::move(ready_.front());
+      ready_.pop_front();
+      cv_.notify_all();
+      return c;
+    }
+  }
+  return std::make_unique<Chunk>(kBytes);
+}
+
+void ChunkSource::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+  ready_.clear();
+}
+
+void ChunkSource::Run() {
+  constexpr size_t kAhead = 2;
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [this] { return stop_ || ready_.size() < kAhead; });
+    if (stop_) return;
+    lock.unlock();
+    auto c = std::make_unique<Chunk>(kBytes);
+    // One write a page faults it in (a huge page takes one).
+    for (size_t off = 0; off < kBytes; off += 4096) c->data()[off] = 0;
+    lock.lock();
+    ready_.push_back(std::move(c));
+  }
+}
+
 const char* Arena::Copy(std::initializer_list<std::string_view> pieces) {
   size_t size = 0;
   for (std::string_view p : pieces) size += p.size();
   if (size == 0) return nullptr;
-  if (size > left_) {
-    size_t n = std::max(kArenaChunk, size);
-    chunks_.push_back(std::make_unique<Chunk>(n));
+  size_t pad = (8 - reinterpret_cast<uintptr_t>(cur_) % 8) % 8;
+  if (size + pad > left_) {
+    chunks_.push_back(size <= ChunkSource::kBytes ? source_->Take() : std::make_unique<Chunk>(size));
     cur_ = chunks_.back()->data();
-    left_ = n;
+    left_ = std::max(size, ChunkSource::kBytes);
+    pad = 0;
   }
+  cur_ += pad;
+  left_ -= pad;
   const char* start = cur_;
   for (std::string_view p : pieces) {
     if (p.empty()) continue;
@@ -44,7 +83,7 @@ const char* Arena::Copy(std::initializer_list<std::string_view> pieces) {
 }
 
 Tree::Id Tree::Add(const TestNode& n, std::span<const Id> children) {
-  if (size_ % kChunk == 0) chunks_.push_back(std::make_unique<Chunk>(kChunkBytes));
+  if (size_ % kChunk == 0) chunks_.push_back(source_->Take());
   Id id = static_cast<Id>(size_);
   Packed& t = *new (Slots(chunks_.size() - 1) + size_ % kChunk) Packed;
   ++size_;
@@ -53,49 +92,54 @@ Tree::Id Tree::Add(const TestNode& n, std::span<const Id> children) {
   std::string_view name = std::string_view(n.name).substr(0, UINT16_MAX);
   std::string_view directive = std::string_view(n.directive_text).substr(0, UINT16_MAX);
   std::string_view log = std::string_view(n.log.text()).substr(0, UINT32_MAX);
-  t.text = arena_.Copy({name, directive, log});
+  t.flags = (n.has_result_line ? kResultLine : 0) | (n.plan ? kPlan : 0) | (n.duration_ms ? kDuration : 0) |
+            (n.exit_code ? kExitCode : 0);
+  Extra extra;
+  std::string_view extra_bytes;
+  if (n.plan || n.duration_ms || n.exit_code || n.dropped != 0 || n.log.dropped() != 0) {
+    extra = {n.plan.value_or(0), n.duration_ms.value_or(0), n.dropped, n.log.dropped(), n.exit_code.value_or(0)};
+    extra_bytes = {reinterpret_cast<const char*>(&extra), sizeof extra};
+    t.flags |= kExtra;
+  }
+  t.data = arena_.Copy({extra_bytes, {reinterpret_cast<const char*>(children.data()), children.size_bytes()},
+                        name, directive, log});
+  t.num_children = static_cast<uint32_t>(children.size());
   t.name_len = static_cast<uint16_t>(name.size());
   t.directive_len = static_cast<uint16_t>(directive.size());
   t.log_len = static_cast<uint32_t>(log.size());
   t.number = n.number;
   t.status = n.status;
   t.directive = n.directive;
-  t.flags = (n.has_result_line ? kResultLine : 0) | (n.plan ? kPlan : 0) | (n.duration_ms ? kDuration : 0) |
-            (n.exit_code ? kExitCode : 0);
-  if (n.plan || n.duration_ms || n.exit_code || n.dropped != 0 || n.log.dropped() != 0) {
-    extras_.push_back({n.plan.value_or(0), n.duration_ms.value_or(0), n.dropped, n.log.dropped(),
-                       n.exit_code.value_or(0)});
-    t.extra = static_cast<uint32_t>(extras_.size());
-  }
-  t.first_child = static_cast<uint32_t>(children_.size());
-  t.num_children = static_cast<uint32_t>(children.size());
-  children_.insert(children_.end(), children.begin(), children.end());
   return id;
 }
 
 TreeNode Tree::node(Id id) const {
   const Packed& p = Slots(id / kChunk)[id % kChunk];
   TreeNode n;
-  n.name = std::string_view(p.text, p.name_len);
-  n.directive_text = std::string_view(p.text + p.name_len, p.directive_len);
-  n.log = std::string_view(p.text + p.name_len + p.directive_len, p.log_len);
-  n.number = p.number;
-  n.first_child = p.first_child;
+  const char* d = p.data;
+  if (p.flags & kExtra) {
+    Extra e;
+    std::memcpy(&e, d, sizeof e);
+    d += sizeof e;
+    n.plan = e.plan;
+    n.duration_ms = e.duration_ms;
+    n.dropped = e.dropped;
+    n.log_dropped = e.log_dropped;
+    n.exit_code = static_cast<int32_t>(e.exit_code);
+  }
+  n.children = reinterpret_cast<const Id*>(d);
   n.num_children = p.num_children;
+  d += p.num_children * sizeof(Id);
+  n.name = std::string_view(d, p.name_len);
+  n.directive_text = std::string_view(d + p.name_len, p.directive_len);
+  n.log = std::string_view(d + p.name_len + p.directive_len, p.log_len);
+  n.number = p.number;
   n.status = p.status;
   n.directive = p.directive;
   n.has_result_line = (p.flags & kResultLine) != 0;
   n.has_plan = (p.flags & kPlan) != 0;
   n.has_duration = (p.flags & kDuration) != 0;
   n.has_exit_code = (p.flags & kExitCode) != 0;
-  if (p.extra != 0) {
-    const Extra& e = extras_[p.extra - 1];
-    n.plan = e.plan;
-    n.duration_ms = e.duration_ms;
-    n.dropped = e.dropped;
-    n.log_dropped = e.log_dropped;
-    n.exit_code = e.exit_code;
-  }
   return n;
 }
 
@@ -109,6 +153,7 @@ Tree::Id Tree::AddTree(const TestNode& n) {
 Tree Tree::FromNode(const TestNode& root) {
   Tree t;
   t.SetRoot(t.AddTree(root));
+  t.Seal();
   return t;
 }
 

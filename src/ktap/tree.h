@@ -8,12 +8,16 @@
 // last.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "ktap/result.h"
@@ -35,15 +39,44 @@ class Chunk {
   size_t size_;
 };
 
+// Where a tree's chunks come from. A big tree's memory is most of its cost
+// on a VM (the kernel zeroes every fresh page): from the second chunk on, a
+// helper thread maps and faults in the next chunks while the tree fills the
+// current one, so that work runs beside the parse instead of inside it.
+// Small trees never start the thread; Stop() (or the destructor) ends it.
+class ChunkSource {
+ public:
+  static constexpr size_t kBytes = 2 << 20;
+  ChunkSource() = default;
+  ~ChunkSource();
+  ChunkSource(const ChunkSource&) = delete;
+  ChunkSource& operator=(const ChunkSource&) = delete;
+  // A chunk of kBytes (faulted in when the helper got to it first).
+  std::unique_ptr<Chunk> Take();
+  void Stop();
+
+ private:
+  void Run();
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Chunk>> ready_;
+  int taken_ = 0;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 // Bytes that live as long as the tree: copied into big chunks, never moved,
 // freed together.
 class Arena {
  public:
-  // Copies the pieces one after the other; returns where the first starts.
+  explicit Arena(ChunkSource* source) : source_(source) {}
+  // Copies the pieces one after the other, the first at an 8-byte boundary;
+  // returns where it starts.
   const char* Copy(std::initializer_list<std::string_view> pieces);
   size_t bytes() const { return bytes_; }
 
  private:
+  ChunkSource* source_;
   std::vector<std::unique_ptr<Chunk>> chunks_;
   char* cur_ = nullptr;
   size_t left_ = 0;
@@ -61,7 +94,7 @@ struct TreeNode {
   int64_t duration_ms = 0;  // valid when has_duration
   int64_t dropped = 0;      // results below it counted, not kept
   int64_t log_dropped = 0;
-  uint32_t first_child = 0;  // into the tree's child list
+  const uint32_t* children = nullptr;  // the ids of its subtests, in the tree's arena
   uint32_t num_children = 0;
   int32_t exit_code = 0;  // valid when has_exit_code
   Status status = Status::kCrash;
@@ -80,9 +113,7 @@ class Tree {
   size_t size() const { return size_; }
   TreeNode node(Id id) const;
   TreeNode root() const { return node(root_); }
-  std::span<const Id> children(const TreeNode& n) const {
-    return {children_.data() + n.first_child, n.num_children};
-  }
+  std::span<const Id> children(const TreeNode& n) const { return {n.children, n.num_children}; }
 
   // Copies `n` without its subtests; `children` (already added) are its
   // subtests. Returns its id.
@@ -90,39 +121,41 @@ class Tree {
   void SetRoot(Id id) { root_ = id; }
   // The whole tree below `root` (reports of trees built as TestNode).
   static Tree FromNode(const TestNode& root);
+  // No more nodes: the helper that prepares chunks stops.
+  void Seal() { source_->Stop(); }
 
  private:
-  // 48 bytes a test: its strings one after the other in the arena, what
-  // most tests lack (a plan, a duration, an exit code, dropped results or
-  // log lines) in `extras_`.
+  // 32 bytes a test. Everything else is one run of bytes in the arena:
+  // what most tests lack (a plan, a duration, an exit code, dropped results
+  // or log lines) when it has any, its children's ids, then its name,
+  // directive text and log.
   struct Packed {
-    const char* text = nullptr;  // name, directive text, log
+    const char* data = nullptr;
     int64_t number = 0;
     uint32_t log_len = 0;
     uint16_t name_len = 0;
     uint16_t directive_len = 0;
-    uint32_t first_child = 0;
     uint32_t num_children = 0;
-    uint32_t extra = 0;  // 1 + index into extras_, 0: none
     Status status = Status::kCrash;
     Directive directive = Directive::kNone;
     uint8_t flags = 0;
   };
   struct Extra {
     int64_t plan = 0, duration_ms = 0, dropped = 0, log_dropped = 0;
-    int32_t exit_code = 0;
+    int64_t exit_code = 0;
   };
-  enum : uint8_t { kResultLine = 1, kPlan = 2, kDuration = 4, kExitCode = 8 };
-  static constexpr size_t kChunkBytes = 2 << 20;
-  static constexpr size_t kChunk = kChunkBytes / sizeof(Packed);
+  enum : uint8_t { kResultLine = 1, kPlan = 2, kDuration = 4, kExitCode = 8, kExtra = 16 };
+  static_assert(sizeof(Packed) == 32 && sizeof(Extra) % 8 == 0);
+  static constexpr size_t kChunk = ChunkSource::kBytes / sizeof(Packed);
   Packed* Slots(size_t chunk) const { return reinterpret_cast<Packed*>(chunks_[chunk]->data()); }
   Id AddTree(const TestNode& n);
   std::vector<std::unique_ptr<Chunk>> chunks_;
   size_t size_ = 0;
-  std::vector<Id> children_;
-  std::vector<Extra> extras_;
   Id root_ = 0;
-  Arena arena_;
+  // Behind a pointer: a Tree moves (into a Document) while its arena keeps
+  // pointing at the source.
+  std::unique_ptr<ChunkSource> source_ = std::make_unique<ChunkSource>();
+  Arena arena_{source_.get()};
 };
 
 // DisplayName() of a kept node: its name, "test N" or "test N (no result)".

@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "ktap/parser.h"
@@ -102,6 +103,36 @@ TEST(ReportTest, FlatTreeWritesTheSameReports) {
       EXPECT_EQ(ToJsonText(nodes), ReferenceJsonText(nodes)) << log;
     }
   }
+}
+
+TEST(ReportTest, BigFlatTreeWritesTheSameReports) {
+  // Enough tests for several chunks of slots and of arena (and the helper
+  // that prepares them), and one log bigger than a chunk.
+  std::string log = "KTAP version 1\n1..4\n";
+  for (int top = 1; top <= 3; ++top) {
+    log += "  KTAP version 1\n  1..30000\n";
+    for (int i = 1; i <= 30000; ++i) {
+      log += fmt::format("  # output of {}.{}, long enough to fill the arena a little faster\n", top, i);
+      log += fmt::format("  {} {} case_{}_{}{}\n", i % 997 == 0 ? "not ok" : "ok", i, top, i,
+                         i % 10 == 0 ? " # SKIP some reason" : "");
+    }
+    log += fmt::format("ok {} suite_{}\n", top, top);
+  }
+  for (int i = 0; i < 70000; ++i) log += fmt::format("# line {} of a big log, {}\n", i, std::string(60, 'x'));
+  log += "not ok 4 big_log # exit=1\n";
+  ktap::ParserOptions o;
+  o.max_subtests = 100000;
+  o.max_log_lines = 100000;
+  o.max_log_bytes = 16 << 20;
+  o.max_total_log_bytes = 64 << 20;
+  ktap::Document nodes = ktap::ParseText(log, o);
+  o.flat_tree = true;
+  ktap::Document flat = ktap::ParseText(log, o);
+  ASSERT_EQ(flat.tree.size(), 90005u);
+  ASSERT_GT(flat.tree.node(90003).log.size(), size_t{4} << 20);
+  EXPECT_EQ(ToJsonText(flat), ToJsonText(nodes));
+  EXPECT_EQ(ToJunit(flat), ToJunit(nodes));
+  EXPECT_EQ(ToText(flat, {}), ToText(nodes, {}));
 }
 
 TEST(JsonReportTest, NoKtapAndInvalidUtf8) {
