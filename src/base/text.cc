@@ -1,5 +1,6 @@
 #include "base/text.h"
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 
@@ -118,7 +119,23 @@ std::string SanitizeForTerminal(std::string_view s) { return Sanitize(s, true); 
 std::string SanitizeLine(std::string_view s) { return Sanitize(s, true); }
 
 void AppendXmlEscaped(std::string& out, std::string_view s) {
+  // Bytes that stand for themselves in XML text and attributes: printable
+  // ASCII but the five markup characters, and line feed and tab.
+  static constexpr auto kPlain = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0x20; c < 0x7F; ++c) t[c] = c != '&' && c != '<' && c != '>' && c != '"' && c != '\'';
+    t['\n'] = t['\t'] = true;
+    return t;
+  }();
   for (size_t i = 0; i < s.size();) {
+    // A run of them is copied at once.
+    size_t j = i;
+    while (j < s.size() && kPlain[static_cast<unsigned char>(s[j])]) ++j;
+    if (j > i) {
+      out.append(s.data() + i, j - i);
+      i = j;
+      continue;
+    }
     size_t n = ValidSequence(s, i);
     if (n == 0) {
       out += kReplacement;
