@@ -6,11 +6,11 @@
 #include <new>
 
 namespace vigil::ktap {
-Chunk::Chunk(size_t bytes) : size_(bytes) {
+Chunk::Chunk(size_t bytes, bool huge) : size_(bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   // Advice only: without transparent huge pages it is ignored.
-  (void)madvise(p, bytes, MADV_HUGEPAGE);
+  if (huge) (void)madvise(p, bytes, MADV_HUGEPAGE);
   data_ = static_cast<char*>(p);
 }
 
@@ -21,8 +21,11 @@ ChunkSource::~ChunkSource() { Stop(); }
 std::unique_ptr<Chunk> ChunkSource::Take() {
   {
     std::lock_guard lock(mu_);
-    // The first chunk of every tree is made here: most trees are small.
-    if (++taken_ == 2 && !stop_) thread_ = std::thread([this] { Run(); });
+    // A tree's first two chunks (its first slots and bytes) are made here,
+    // in small pages touched as they are used: most trees are small.
+    ++taken_;
+    if (taken_ <= 2) return std::make_unique<Chunk>(kBytes, false);
+    if (taken_ == 3 && !stop_) thread_ = std::thread([this] { Run(); });
     if (!ready_.empty()) {
       std::unique_ptr<Chunk> c = std::move(ready_.front());
       ready_.pop_front();
@@ -30,7 +33,7 @@ std::unique_ptr<Chunk> ChunkSource::Take() {
       return c;
     }
   }
-  return std::make_unique<Chunk>(kBytes);
+  return std::make_unique<Chunk>(kBytes, true);
 }
 
 void ChunkSource::Stop() {
@@ -50,7 +53,7 @@ void ChunkSource::Run() {
     cv_.wait(lock, [this] { return stop_ || ready_.size() < kAhead; });
     if (stop_) return;
     lock.unlock();
-    auto c = std::make_unique<Chunk>(kBytes);
+    auto c = std::make_unique<Chunk>(kBytes, true);
     // One write a page faults it in (a huge page takes one).
     for (size_t off = 0; off < kBytes; off += 4096) c->data()[off] = 0;
     lock.lock();
@@ -64,7 +67,7 @@ const char* Arena::Copy(std::initializer_list<std::string_view> pieces) {
   if (size == 0) return nullptr;
   size_t pad = (8 - reinterpret_cast<uintptr_t>(cur_) % 8) % 8;
   if (size + pad > left_) {
-    chunks_.push_back(size <= ChunkSource::kBytes ? source_->Take() : std::make_unique<Chunk>(size));
+    chunks_.push_back(size <= ChunkSource::kBytes ? source_->Take() : std::make_unique<Chunk>(size, true));
     cur_ = chunks_.back()->data();
     left_ = std::max(size, ChunkSource::kBytes);
     pad = 0;

@@ -28,7 +28,8 @@ namespace vigil::ktap {
 // gives them: a big tree's memory is faulted in 2 MiB at a time, not 4 KiB.
 class Chunk {
  public:
-  explicit Chunk(size_t bytes);
+  // `huge`: huge pages advised (a big tree's chunk).
+  Chunk(size_t bytes, bool huge);
   ~Chunk();
   Chunk(const Chunk&) = delete;
   Chunk& operator=(const Chunk&) = delete;
@@ -43,7 +44,8 @@ class Chunk {
 // on a VM (the kernel zeroes every fresh page): from the second chunk on, a
 // helper thread maps and faults in the next chunks while the tree fills the
 // current one, so that work runs beside the parse instead of inside it.
-// Small trees never start the thread; Stop() (or the destructor) ends it.
+// Small trees (two chunks) never start the thread and are faulted in as
+// they are used; Stop() (or the destructor) ends it.
 class ChunkSource {
  public:
   static constexpr size_t kBytes = 2 << 20;
