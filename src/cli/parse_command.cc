@@ -44,7 +44,10 @@ class StreamPrinter : public ktap::ParserListener {
  public:
   StreamPrinter(bool color, bool print) : color_(color), print_(print) {}
   void OnTestFinished(int depth, const ktap::TestNode& t) override {
-    std::string name = NameOf(t);
+    // Named only when printed or failing: a quiet stream passes most tests
+    // by without making a string of them.
+    bool failed = ktap::IsFailure(t.status);
+    std::string name = print_ || failed ? NameOf(t) : std::string();
     if (print_) {
       std::string tag = report::StatusTag(t.status, color_);
       fmt::print("{}{} {}\n", std::string(static_cast<size_t>(depth - 1) * 2, ' '), tag, name);
@@ -55,7 +58,7 @@ class StreamPrinter : public ktap::ParserListener {
     if (pending_.size() < d + 2) pending_.resize(d + 2);
     std::vector<Failure> children = std::move(pending_[d + 1]);
     pending_[d + 1].clear();
-    if (!ktap::IsFailure(t.status)) {
+    if (!failed) {
       kept_ -= children.size();
       return;
     }
