@@ -1,4 +1,5 @@
 #include <iterator>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -90,8 +91,7 @@ void AppendInt(std::string& out, int64_t v) { fmt::format_to(std::back_inserter(
 
 // One test as NodeToJson() makes it, written straight from the tree: the
 // same keys in the same (sorted) order, the same bytes.
-void WriteNode(const ktap::Tree& tree, const ktap::TreeNode& n, Out& o) {
-  std::string& b = o.buf();
+void WriteNode(const ktap::Tree& tree, const ktap::TreeNode& n, std::string& b) {
   if (n.directive == ktap::Directive::kNone) {
     b += "{\"directive\":null"sv;
   } else {
@@ -145,11 +145,11 @@ void WriteNode(const ktap::Tree& tree, const ktap::TreeNode& n, Out& o) {
   b += "\",\"subtests\":["sv;
   bool first = true;
   for (ktap::Tree::Id c : tree.children(n)) {
-    if (!first) o.buf() += ',';
+    if (!first) b += ',';
     first = false;
-    WriteNode(tree, tree.node(c), o);
+    WriteNode(tree, tree.node(c), b);
   }
-  o.buf() += "]}"sv;
+  b += "]}"sv;
 }
 
 }  // namespace
@@ -164,13 +164,11 @@ void WriteJson(const ktap::Document& doc, Out& o) {
   AppendJsonString(b, ktap::DocumentStatusName(doc));
   b += ",\"counts\":" + Dump(CountsToJson(doc.counts, doc.error_count));
   b += ",\"tests\":["sv;
-  bool first = true;
-  for (ktap::Tree::Id c : tree.children(tree.root())) {
-    if (!first) o.buf() += ',';
-    first = false;
-    WriteNode(tree, tree.node(c), o);
-    o.Step();
-  }
+  std::span<const ktap::Tree::Id> tests = tree.children(tree.root());
+  o.WriteInOrder(tests.size(), [&](size_t i, std::string& into) {
+    if (i > 0) into += ',';
+    WriteNode(tree, tree.node(tests[i]), into);
+  });
   std::string& e = o.buf();
   e += "],\"errors\":" + Dump(ErrorsToJson(doc));
   if (doc.error_count > static_cast<int64_t>(doc.errors.size())) {

@@ -1,4 +1,6 @@
 #include <iterator>
+#include <span>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -151,25 +153,28 @@ Tally SuiteTally(const Tree& tree, const TreeNode& top) {
 void WriteJunit(const ktap::Document& doc, Out& out, const std::string& suite_name) {
   ktap::Tree converted;
   const Tree& tree = TreeOf(doc, &converted);
-  // The totals head the document: counted first, then each suite written.
+  // The totals head the document: each suite counted first, then written.
+  std::span<const Tree::Id> tops = tree.children(tree.root());
+  std::vector<Tally> tallies;
+  tallies.reserve(tops.size());
   Tally total;
-  for (Tree::Id id : tree.children(tree.root())) {
+  for (Tree::Id id : tops) {
     Tally t = SuiteTally(tree, tree.node(id));
     total.tests += t.tests;
     total.failures += t.failures;
     total.errors += t.errors;
     total.skipped += t.skipped;
     total.time_ms += t.time_ms;
+    tallies.push_back(t);
   }
   out.buf() += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out.buf() += fmt::format(
       "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">\n",
       XmlEscape(suite_name), total.tests, total.failures, total.errors, total.skipped, Seconds(total.time_ms));
-  for (Tree::Id id : tree.children(tree.root())) {
-    const TreeNode& top = tree.node(id);
-    Tally t = SuiteTally(tree, top);
+  out.WriteInOrder(tops.size(), [&](size_t i, std::string& o) {
+    TreeNode top = tree.node(tops[i]);
+    const Tally& t = tallies[i];
     std::string name = NodeName(top);
-    std::string& o = out.buf();
     fmt::format_to(std::back_inserter(o),
                    "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">\n",
                    XmlEscape(name), t.tests, t.failures, t.errors, t.skipped, Seconds(t.time_ms));
@@ -188,8 +193,7 @@ void WriteJunit(const ktap::Document& doc, Out& out, const std::string& suite_na
           top.dropped, ktap::kMaxSubtests);
     }
     o += "  </testsuite>\n";
-    out.Step();
-  }
+  });
   out.buf() += "</testsuites>\n";
 }
 

@@ -33,6 +33,13 @@ class Out {
   }
   std::string Take() { return std::move(buf_); }
 
+  // Writes items 0..n-1 in order with write(i, buffer). Many items (the
+  // top-level tests of a big document) are written in blocks, every other
+  // block by a second thread into a buffer of its own, so that formatting a
+  // big report uses both cores; `write` must only read what it shares.
+  void WriteInOrder(size_t n, const std::function<void(size_t, std::string&)>& write);
+
+
  private:
   static constexpr size_t kPiece = 1 << 20;
   std::function<bool(std::string_view)> sink_;

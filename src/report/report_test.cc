@@ -135,6 +135,42 @@ TEST(ReportTest, BigFlatTreeWritesTheSameReports) {
   EXPECT_EQ(ToText(flat, {}), ToText(nodes, {}));
 }
 
+TEST(ReportTest, ManyTopLevelTestsAreWrittenInOrder) {
+  // Enough top-level tests for blocks written on two threads: the order and
+  // the bytes are the same, kept whole or handed to a sink in pieces.
+  std::string log = "KTAP version 1\n1..9000\n";
+  for (int i = 1; i <= 9000; ++i) {
+    log += fmt::format("# log of {}: {}\n", i, std::string(static_cast<size_t>(i % 300), 'y'));
+    log += fmt::format("{} {} top_{}\n", i % 101 == 0 ? "not ok" : "ok", i, i);
+  }
+  ktap::ParserOptions o;
+  o.flat_tree = true;
+  ktap::Document d = ktap::ParseText(log, o);
+  std::string json = ToJsonText(d);
+  EXPECT_EQ(json, ReferenceJsonText(ktap::ParseText(log)));
+  std::string pieces;
+  int handed = 0;
+  Out sink([&](std::string_view piece) {
+    pieces += piece;
+    ++handed;
+    return true;
+  });
+  WriteJson(d, sink);
+  ASSERT_TRUE(sink.Flush());
+  EXPECT_EQ(pieces, json);
+  EXPECT_GT(handed, 1);
+  std::string junit;
+  Out junit_sink([&](std::string_view piece) {
+    junit += piece;
+    return true;
+  });
+  WriteJunit(d, junit_sink);
+  ASSERT_TRUE(junit_sink.Flush());
+  EXPECT_EQ(junit, ToJunit(d));
+  EXPECT_NE(junit.find("name=\"top_8999\""), std::string::npos);
+  EXPECT_LT(junit.find("name=\"top_100\""), junit.find("name=\"top_101\""));
+}
+
 TEST(JsonReportTest, NoKtapAndInvalidUtf8) {
   ktap::Document d = ktap::ParseText("nothing \xff here\n");
   EXPECT_EQ(ToJson(d)["status"], "NO_KTAP");

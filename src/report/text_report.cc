@@ -1,4 +1,5 @@
 #include <iterator>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -28,8 +29,7 @@ std::string Name(const TreeNode& n) {
   return n.name.empty() ? SanitizeForTerminal(ktap::DisplayName(n)) : SanitizeForTerminal(n.name);
 }
 
-void WriteTree(const Tree& tree, const TreeNode& node, int depth, const TextOptions& o, Out& out) {
-  std::string& b = out.buf();
+void WriteTree(const Tree& tree, const TreeNode& node, int depth, const TextOptions& o, std::string& b) {
   b.append(static_cast<size_t>(depth) * 2, ' ');
   b += Tag(node.status, o.color);
   b += ' ';
@@ -46,8 +46,7 @@ void WriteTree(const Tree& tree, const TreeNode& node, int depth, const TextOpti
   if (node.has_duration) fmt::format_to(std::back_inserter(b), " ({} ms)", node.duration_ms);
   if (!node.has_result_line && !node.name.empty()) b += " (no result)";
   b += '\n';
-  for (Tree::Id c : tree.children(node)) WriteTree(tree, tree.node(c), depth + 1, o, out);
-  if (depth == 0) out.Step();
+  for (Tree::Id c : tree.children(node)) WriteTree(tree, tree.node(c), depth + 1, o, b);
 }
 
 void CollectFailures(const Tree& tree, Tree::Id id, const std::string& path,
@@ -81,7 +80,8 @@ void WriteText(const ktap::Document& doc, const TextOptions& o, Out& sink) {
   ktap::Tree converted;
   const Tree& tree = TreeOf(doc, &converted);
   if (o.show_tree) {
-    for (Tree::Id id : tree.children(tree.root())) WriteTree(tree, tree.node(id), 0, o, sink);
+    std::span<const Tree::Id> tops = tree.children(tree.root());
+    sink.WriteInOrder(tops.size(), [&](size_t i, std::string& into) { WriteTree(tree, tree.node(tops[i]), 0, o, into); });
   }
 
   std::string& out = sink.buf();
