@@ -863,6 +863,12 @@ void Detector::Complete() {
     open_report_ = Report{};
     return;
   }
+  if (!listener_ && reports_.size() >= options_.max_reports) {
+    // Nobody will see it: counted, not finished (titling is most of that).
+    open_report_ = Report{};
+    ++dropped_reports_;
+    return;
+  }
   Report r = std::move(open_report_);
   open_report_ = Report{};
   Finalise(&r);
