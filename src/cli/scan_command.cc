@@ -110,7 +110,9 @@ struct ScanFlags {
 };
 
 int RunScan(const ScanFlags& f) {
-  console::Detector detector;
+  console::DetectorOptions options;
+  options.title_in_background = true;  // titles on the second core while the console is read
+  console::Detector detector(options);
   if (!ReadInput("scan", f.input, [&](std::string_view b) { detector.Feed(b); })) return kExitUsage;
   detector.Finish();
   std::unique_ptr<console::Decoder> decoder;

@@ -6,6 +6,10 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <thread>
+#include <mutex>
+#include <deque>
+#include <condition_variable>
 #include <array>
 #include <cstring>
 
@@ -549,7 +553,80 @@ bool ParseFrame(std::string_view line, Frame* frame, bool keep_raw) {
   return true;
 }
 
+// Titles reports on a thread of its own: the detector hands it each kept
+// report as it completes (the report stays where it is in reports_, which
+// does not grow while titles are pending) and collects the titles at Finish().
+class Detector::BackgroundTitler {
+ public:
+  BackgroundTitler() : thread_([this] { Run(); }) {}
+  ~BackgroundTitler() { Close(); }
+  void Add(size_t index, const std::string* text, bool cut) {
+    std::lock_guard lock(mu_);
+    jobs_.push_back({index, text, cut});
+    // Woken once a batch is waiting: a wake-up per report costs more than
+    // many titles.
+    if (jobs_.size() >= kBatch) cv_.notify_all();
+  }
+  // Returns once every title asked for is made (the texts may move after).
+  void Drain() {
+    std::unique_lock lock(mu_);
+    draining_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return jobs_.empty() && !busy_; });
+  }
+  // Waits for every title asked for; returns them by report index.
+  std::vector<std::pair<size_t, TitleResult>> Collect() {
+    Close();
+    return std::move(done_);
+  }
+
+ private:
+  static constexpr size_t kBatch = 16;
+  struct Job {
+    size_t index;
+    const std::string* text;
+    bool cut;
+  };
+  void Close() {
+    {
+      std::lock_guard lock(mu_);
+      closing_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return closing_ || draining_ || jobs_.size() >= kBatch; });
+      while (!jobs_.empty()) {
+        Job job = jobs_.front();
+        jobs_.pop_front();
+        busy_ = true;
+        lock.unlock();
+        TitleResult r = TitleReport({*job.text, job.cut});
+        lock.lock();
+        busy_ = false;
+        done_.emplace_back(job.index, std::move(r));
+      }
+      draining_ = false;
+      cv_.notify_all();  // a Drain() may be waiting
+      if (closing_) return;
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;
+  std::vector<std::pair<size_t, TitleResult>> done_;
+  bool closing_ = false;
+  bool draining_ = false;
+  bool busy_ = false;
+  std::thread thread_;  // last: started once the rest is built
+};
+
 Detector::Detector(DetectorOptions options) : options_(options) {}
+
+Detector::~Detector() = default;
 
 void Detector::Feed(std::string_view bytes) {
   while (!bytes.empty()) {
@@ -851,6 +928,10 @@ void Detector::Finish() {
     Line(last);
   }
   if (open_) Complete();
+  if (titler_) {
+    for (auto& [index, syz] : titler_->Collect()) ApplyTitle(&reports_[index], std::move(syz));
+    titler_.reset();
+  }
 }
 
 void Detector::Complete() {
@@ -872,19 +953,35 @@ void Detector::Complete() {
   Report r = std::move(open_report_);
   open_report_ = Report{};
   Finalise(&r);
+  // In the background the report is titled on the other thread (reports()
+  // has its title after Finish()); a listener sees each report titled.
+  bool background = options_.title_in_background && !listener_;
+  if (!background) ApplyTitle(&r, TitleReport({r.text, !caller_ids_}));
   r.complete = true;
   if (listener_) listener_(Event::kCompleted, r);
-  if (reports_.size() < options_.max_reports) {
-    reports_.push_back(std::move(r));
-  } else {
+  if (reports_.size() >= options_.max_reports) {
     ++dropped_reports_;
+    return;
+  }
+  if (background) {
+    if (!titler_) {
+      reports_.reserve(std::min<size_t>(options_.max_reports, 1024));
+      titler_ = std::make_unique<BackgroundTitler>();
+    }
+    // The titler reads the texts where they are: they may move only once
+    // it has read them.
+    if (reports_.size() == reports_.capacity()) titler_->Drain();
+    reports_.push_back(std::move(r));
+    titler_->Add(reports_.size() - 1, &reports_.back().text, !caller_ids_);
+  } else {
+    reports_.push_back(std::move(r));
   }
 }
 
 void Detector::Finalise(Report* r) {
   const std::string& first = first_message_;
   auto non_generic = [](const std::string& f) { return !f.empty() && !IsGenericFrame(f); };
-  // Each frame's verdict once: the guilty frame and the fingerprint both need it.
+  // Each frame's verdict once: the guilty frame may look at every frame twice.
   std::vector<bool> generic(r->frames.size());
   for (size_t i = 0; i < r->frames.size(); ++i) generic[i] = !non_generic(r->frames[i].function);
   auto first_frame = [&](bool (*extra_skip)(string_view)) -> std::string {
@@ -1078,8 +1175,10 @@ void Detector::Finalise(Report* r) {
   title = ReplaceAddresses(title);
   if (title.size() > 120) title.resize(120);
   r->title = std::move(title);
+}
+
+void Detector::ApplyTitle(Report* r, TitleResult syz) {
   // Reports of the kinds syzkaller knows are titled as syzbot titles them.
-  TitleResult syz = TitleReport({r->text, !caller_ids_});
   if (syz.known) {
     r->title = std::move(syz.title);
     // The title's function; when it names none, the detector's pick stays.
@@ -1090,7 +1189,7 @@ void Detector::Finalise(Report* r) {
   int taken = 0;
   for (size_t i = 0; i < r->frames.size(); ++i) {
     const Frame& fr = r->frames[i];
-    if (!fr.reliable || generic[i]) continue;
+    if (!fr.reliable || fr.function.empty() || IsGenericFrame(fr.function)) continue;
     key += "\n" + NormaliseFunction(fr.function);
     if (++taken == 3) break;
   }

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,12 +46,19 @@ bool IsGenericFrame(std::string_view function);
 // `keep_raw`: also fill frame->raw (the detector's frames leave it empty).
 bool ParseFrame(std::string_view line, Frame* frame, bool keep_raw = true);
 
+struct TitleResult;
+
 struct DetectorOptions {
   size_t max_line_bytes = 4096;        // longer lines are cut
   size_t max_report_lines = 1000;      // a report longer than this completes
   size_t max_report_bytes = 128 << 10; // text kept per report
   size_t max_frames = 128;             // frames kept per report
   size_t max_reports = 1000;           // reports kept; later ones are counted
+  // Reports are titled by syzkaller's rules (most of a report's cost) on a
+  // second thread while the console is read; reports() has them titled
+  // after Finish(). Ignored with a listener, which sees each report titled
+  // as it completes.
+  bool title_in_background = false;
 };
 
 class Detector {
@@ -63,6 +71,9 @@ class Detector {
   using Listener = std::function<void(Event, const Report&)>;
 
   explicit Detector(DetectorOptions options = {});
+  ~Detector();
+  Detector(const Detector&) = delete;
+  Detector& operator=(const Detector&) = delete;
   void set_listener(Listener listener) { listener_ = std::move(listener); }
 
   // Console bytes, in any chunks.
@@ -89,6 +100,8 @@ class Detector {
   void Confirm();
   void MarkFatal(std::string_view panic_message);
   void Finalise(Report* r);
+  // The syzkaller-style title (when its kind is known) and the fingerprint.
+  void ApplyTitle(Report* r, TitleResult syz);
   Report& current() { return open_report_; }
 
   DetectorOptions options_;
@@ -119,6 +132,9 @@ class Detector {
   // "------------[ cut here ]------------" waiting for its WARNING/BUG.
   uint64_t cut_line_ = 0;
   int cut_age_ = -1;
+  // Last, so that it stops (reading reports_' texts) before they go.
+  class BackgroundTitler;
+  std::unique_ptr<BackgroundTitler> titler_;  // title_in_background
 };
 
 }  // namespace vigil::console

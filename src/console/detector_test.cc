@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -590,6 +591,44 @@ TEST(DetectorTest, EveryKindHasItsTypeAndTitle) {
     EXPECT_EQ(reports[0].type, c.type);
     EXPECT_EQ(reports[0].title, c.title);
   }
+}
+
+TEST(DetectorTest, TitlesInTheBackgroundAreTheSame) {
+  // Every kind, many times over with renamed functions: more reports than
+  // the first reserve (1024), so the titler is drained before they move.
+  std::string log = std::string(kWarn);
+  for (int round = 0; round < 160; ++round) {
+    for (const KindCase& c : kKinds) {
+      std::string one = c.log;
+      for (size_t at = one.find("vigil_crash_"); at != std::string::npos; at = one.find("vigil_crash_", at + 1)) {
+        one.replace(at, 12, "vigil_r" + std::to_string(round % 7) + "_");
+      }
+      log += one;
+    }
+  }
+  DetectorOptions options;
+  options.max_reports = 5000;
+  auto run = [&](bool background, size_t chunk) {
+    options.title_in_background = background;
+    Detector d(options);
+    for (size_t i = 0; i < log.size(); i += chunk) d.Feed(std::string_view(log).substr(i, chunk));
+    d.Finish();
+    return d.reports();
+  };
+  std::vector<Report> inline_titles = run(false, 4096);
+  std::vector<Report> background = run(true, 777);
+  ASSERT_GT(inline_titles.size(), 1024u);
+  ASSERT_EQ(background.size(), inline_titles.size());
+  for (size_t i = 0; i < inline_titles.size(); ++i) {
+    EXPECT_EQ(background[i].title, inline_titles[i].title) << i;
+    EXPECT_EQ(background[i].guilty, inline_titles[i].guilty) << i;
+    EXPECT_EQ(background[i].fingerprint, inline_titles[i].fingerprint) << i;
+  }
+  // A detector dropped before Finish() stops its titler first.
+  options.title_in_background = true;
+  auto d = std::make_unique<Detector>(options);
+  d->Feed(log.substr(0, log.size() / 2));
+  d.reset();
 }
 
 TEST(FrameTest, ParsesTheFormatsKernelsPrint) {
