@@ -1,11 +1,10 @@
 #include "base/text.h"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdint>
 #include <cstring>
-
-#include <algorithm>
-#include <cctype>
 
 #include <fmt/format.h>
 
@@ -181,8 +180,6 @@ std::string XmlEscape(std::string_view s) {
   AppendXmlEscaped(out, s);
   return out;
 }
-
-void AppendSanitizedUtf8(std::string& out, std::string_view s) { AppendSanitized(out, s, false); }
 
 void AppendForTerminal(std::string& out, std::string_view s) { AppendSanitized(out, s, true); }
 

@@ -25,10 +25,9 @@ std::string SanitizeLine(std::string_view s);
 // Escapes `s` for XML 1.0 text and attributes; characters XML can't carry
 // (most C0 controls, NUL) become U+FFFD; invalid UTF-8 is replaced too.
 std::string XmlEscape(std::string_view s);
-// The appending forms of XmlEscape, SanitizeUtf8 and SanitizeForTerminal,
-// for writers of big documents.
+// The appending forms of XmlEscape and SanitizeForTerminal, for writers of
+// big documents.
 void AppendXmlEscaped(std::string& out, std::string_view s);
-void AppendSanitizedUtf8(std::string& out, std::string_view s);
 void AppendForTerminal(std::string& out, std::string_view s);
 // `s` as a JSON string literal: each byte that is not part of valid UTF-8
 // becomes U+FFFD, as SanitizeUtf8 does; the same bytes as

@@ -6,12 +6,12 @@
 #include <re2/re2.h>
 
 #include <algorithm>
-#include <thread>
-#include <mutex>
-#include <deque>
-#include <condition_variable>
 #include <array>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -944,7 +944,8 @@ void Detector::Complete() {
     open_report_ = Report{};
     return;
   }
-  if (!listener_ && reports_.size() >= options_.max_reports) {
+  bool kept = reports_.size() < options_.max_reports;
+  if (!kept && !listener_) {
     // Nobody will see it: counted, not finished (titling is most of that).
     open_report_ = Report{};
     ++dropped_reports_;
@@ -959,7 +960,7 @@ void Detector::Complete() {
   if (!background) ApplyTitle(&r, TitleReport({r.text, !caller_ids_}));
   r.complete = true;
   if (listener_) listener_(Event::kCompleted, r);
-  if (reports_.size() >= options_.max_reports) {
+  if (!kept) {
     ++dropped_reports_;
     return;
   }

@@ -53,8 +53,8 @@ struct ParserOptions {
   // false: tests carry no log (listeners see them without); the root's log,
   // the lines no test took, is kept.
   bool keep_logs = true;
-  // With keep_tree: the tree is kept flat (Document::tree, Parser::TakeTree)
-  // and the root TestNode has no subtests. What `vigil parse` uses: a big
+  // With keep_tree: the tree is kept flat (Document::tree) and the root
+  // TestNode has no subtests. What `vigil parse` uses: a big
   // log's tree costs a slot and arena bytes per test instead of several
   // allocations.
   bool flat_tree = false;

@@ -123,10 +123,12 @@ Status Counts::Aggregate() const {
   return Status::kSkip;
 }
 
-std::string DisplayName(const TestNode& n) {
-  if (!n.name.empty()) return n.name;
-  std::string name = "test " + std::to_string(n.number);
-  return n.has_result_line ? name : name + " (no result)";
+std::string DisplayName(std::string_view name, int64_t number, bool has_result_line) {
+  if (!name.empty()) return std::string(name);
+  std::string shown = "test " + std::to_string(number);
+  return has_result_line ? shown : shown + " (no result)";
 }
+
+std::string DisplayName(const TestNode& n) { return DisplayName(n.name, n.number, n.has_result_line); }
 
 }  // namespace vigil::ktap

@@ -143,6 +143,8 @@ struct TestNode {
 // "test N (no result)" unless a `# Subtest:` header named it. Raw bytes:
 // each output context escapes them.
 std::string DisplayName(const TestNode& n);
+// The same from a test's parts (a node of the flat tree).
+std::string DisplayName(std::string_view name, int64_t number, bool has_result_line);
 
 // Parse error or warning; the parser reports and keeps going.
 struct ParseError {

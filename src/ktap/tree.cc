@@ -81,7 +81,6 @@ const char* Arena::Copy(std::initializer_list<std::string_view> pieces) {
     cur_ += p.size();
   }
   left_ -= size;
-  bytes_ += size;
   return start;
 }
 
@@ -160,10 +159,6 @@ Tree Tree::FromNode(const TestNode& root) {
   return t;
 }
 
-std::string DisplayName(const TreeNode& n) {
-  if (!n.name.empty()) return std::string(n.name);
-  std::string name = "test " + std::to_string(n.number);
-  return n.has_result_line ? name : name + " (no result)";
-}
+std::string DisplayName(const TreeNode& n) { return DisplayName(n.name, n.number, n.has_result_line); }
 
 }  // namespace vigil::ktap

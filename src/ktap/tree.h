@@ -41,11 +41,12 @@ class Chunk {
 };
 
 // Where a tree's chunks come from. A big tree's memory is most of its cost
-// on a VM (the kernel zeroes every fresh page): from the second chunk on, a
+// on a VM (the kernel zeroes every fresh page): from the third chunk on, a
 // helper thread maps and faults in the next chunks while the tree fills the
 // current one, so that work runs beside the parse instead of inside it.
-// Small trees (two chunks) never start the thread and are faulted in as
-// they are used; Stop() (or the destructor) ends it.
+// Small trees (two chunks: their first slots and bytes) never start the
+// thread and are faulted in as they are used; Stop() (or the destructor)
+// ends it.
 class ChunkSource {
  public:
   static constexpr size_t kBytes = 2 << 20;
@@ -75,14 +76,12 @@ class Arena {
   // Copies the pieces one after the other, the first at an 8-byte boundary;
   // returns where it starts.
   const char* Copy(std::initializer_list<std::string_view> pieces);
-  size_t bytes() const { return bytes_; }
 
  private:
   ChunkSource* source_;
   std::vector<std::unique_ptr<Chunk>> chunks_;
   char* cur_ = nullptr;
   size_t left_ = 0;
-  size_t bytes_ = 0;
 };
 
 // A kept test as the reports read it (a copy made from the tree's compact

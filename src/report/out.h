@@ -39,7 +39,6 @@ class Out {
   // big report uses both cores; `write` must only read what it shares.
   void WriteInOrder(size_t n, const std::function<void(size_t, std::string&)>& write);
 
-
  private:
   static constexpr size_t kPiece = 1 << 20;
   std::function<bool(std::string_view)> sink_;

@@ -25,9 +25,7 @@ const char* Color(Status s) {
 
 std::string Tag(Status s, bool color) { return StatusTag(s, color); }
 
-std::string Name(const TreeNode& n) {
-  return n.name.empty() ? SanitizeForTerminal(ktap::DisplayName(n)) : SanitizeForTerminal(n.name);
-}
+std::string Name(const TreeNode& n) { return SanitizeForTerminal(ktap::DisplayName(n)); }
 
 void WriteTree(const Tree& tree, const TreeNode& node, int depth, const TextOptions& o, std::string& b) {
   b.append(static_cast<size_t>(depth) * 2, ' ');
