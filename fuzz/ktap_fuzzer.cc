@@ -1,13 +1,16 @@
 // libFuzzer target for the KTAP engine: arbitrary bytes, fed in pieces whose
 // sizes come from the input, in tree and streaming modes, then every report;
-// the flat tree must write the same reports as the tree of TestNode objects.
+// the flat tree must write the same reports as the tree of TestNode objects,
+// and so must its top-level tests handed out in batches as the parse goes.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ktap/parser.h"
 #include "report/reports.h"
+#include "report/tree_report.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
@@ -32,6 +35,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         vigil::report::ToText(flat, {}) != text) {
       __builtin_trap();
     }
+    // Batches of top-level tests, each given to the three reports (in
+    // order, on this thread), then the document: the same reports.
+    vigil::report::Out live;
+    auto json_report = vigil::report::NewJsonReport();
+    auto junit_report = vigil::report::NewJunitReport();
+    auto text_report = vigil::report::NewTextReport({}, &live);
+    vigil::ktap::Parser batched(options);
+    batched.HandTopsTo(
+        [&](vigil::ktap::Tree tree, std::vector<vigil::ktap::Tree::Id> tops) {
+          for (auto* r : {json_report.get(), junit_report.get(), text_report.get()}) r->Take(tree, tops);
+          if (!tree.Reset()) tree = vigil::ktap::Tree();
+          return tree;
+        },
+        size > 1 ? data[1] % 4 * 64 : 0);
+    batched.Feed(input);
+    batched.Finish();
+    vigil::ktap::Document rest = batched.TakeDocument();
+    vigil::report::Out json_out, junit_out;
+    json_report->Write(rest, json_out);
+    junit_report->Write(rest, junit_out);
+    text_report->Write(rest, live);
+    if (json_out.Take() != json || junit_out.Take() != junit || live.Take() != text) __builtin_trap();
     options.flat_tree = false;
   }
   std::string ktap = vigil::report::ToKtap(doc);

@@ -20,6 +20,7 @@
 #include "ktap/parallel_feed.h"
 #include "ktap/parser.h"
 #include "report/reports.h"
+#include "report/tree_report.h"
 #include "base/text.h"
 
 namespace vigil::cli {
@@ -131,6 +132,37 @@ int Run(const ParseFlags& f) {
   std::unique_ptr<StreamPrinter> printer;
   if (f.stream) printer = std::make_unique<StreamPrinter>(color, !f.quiet);
   ktap::Parser parser(options, printer.get());
+  report::TextOptions to;
+  to.color = color;
+  to.show_logs = !f.no_logs && !f.quiet;
+  to.show_tree = !f.quiet;
+  // Reports go out a piece at a time as they are written.
+  int write_errno = 0;
+  report::Out out([&write_errno](std::string_view piece) {
+    if (std::fwrite(piece.data(), 1, piece.size(), stdout) == piece.size()) return true;
+    write_errno = errno;
+    return false;
+  });
+  // JUnit and text are formatted on a second thread while the parse runs, a
+  // batch of top-level tests at a time, and each batch's memory is reused:
+  // the text tree goes out as it comes, the JUnit body (its totals come
+  // first) waits. JSON is written from the whole tree after the parse, on
+  // both cores: its body weighs more than the tree and formats quickly.
+  std::unique_ptr<report::TreeReport> tree_report;
+  bool batches = true;
+  if (format == "json") {
+    tree_report = report::NewJsonReport();
+    batches = false;
+  }
+  if (format == "junit") tree_report = report::NewJunitReport();
+  if (format == "text" && !f.stream) tree_report = report::NewTextReport(to, &out);
+  std::unique_ptr<report::ReportThread> report_thread;
+  if (tree_report && batches) {
+    report_thread = std::make_unique<report::ReportThread>(*tree_report);
+    parser.HandTopsTo([&report_thread](ktap::Tree tree, std::vector<ktap::Tree::Id> tops) {
+      return report_thread->Hand(std::move(tree), std::move(tops));
+    });
+  }
   struct stat st {};
   if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
     fmt::print(stderr, "vigil parse: cannot read {}: {}\n", label, std::strerror(EISDIR));
@@ -169,34 +201,21 @@ int Run(const ParseFlags& f) {
   }
   if (fd != STDIN_FILENO) close(fd);
   parser.Finish();
+  if (report_thread) report_thread->Join();
   ktap::Document doc = parser.TakeDocument();
 
-  // Reports go out a piece at a time as they are written.
-  int write_errno = 0;
-  report::Out out([&write_errno](std::string_view piece) {
-    if (std::fwrite(piece.data(), 1, piece.size(), stdout) == piece.size()) return true;
-    write_errno = errno;
-    return false;
-  });
-  if (format == "json") {
-    report::WriteJson(doc, out);
-  } else if (format == "junit") {
-    report::WriteJunit(doc, out);
+  if (tree_report) {
+    tree_report->Write(doc, out);
   } else if (format == "ktap") {
     out.buf() = report::ToKtap(doc);
   } else {
-    report::TextOptions to;
-    to.color = color;
-    to.show_logs = !f.no_logs && !f.quiet;
-    to.show_tree = !f.quiet;
-    if (f.stream) {
-      // The tree was printed as it finished (unless quiet) and not kept: the
-      // failures come from the printer, the rest of the summary from the report.
-      doc.root.subtests.clear();
-      to.show_tree = false;
-      out.buf() = f.quiet ? "" : "\n";
-      if (doc.found_ktap) out.buf() += printer->FailuresText();
-    }
+    // --stream: the tree was printed as it finished (unless quiet) and not
+    // kept: the failures come from the printer, the rest of the summary from
+    // the report.
+    doc.root.subtests.clear();
+    to.show_tree = false;
+    out.buf() = f.quiet ? "" : "\n";
+    if (doc.found_ktap) out.buf() += printer->FailuresText();
     report::WriteText(doc, to, out);
   }
   int rc = !doc.found_ktap || ktap::IsFailure(doc.root.status) ? 1 : 0;

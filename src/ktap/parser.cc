@@ -30,6 +30,10 @@ Status OwnStatus(const Line& line) {
 constexpr size_t kMaxName = 1024;
 std::string_view CapName(std::string_view name) { return name.substr(0, kMaxName); }
 
+// A batch of top-level tests is handed out at this many tests too: their
+// slots then still fit in the tree's first chunk.
+constexpr size_t kBatchTests = 16384;
+
 }  // namespace
 
 // One open nesting level: the container test whose subtests are being read.
@@ -516,6 +520,14 @@ void Parser::AddChild(size_t index, TestNode& node, const Counts* counts, const 
     if (index > 0) ++kept_below_top_;
     if (flat_) {
       level.kept.push_back(kept ? tree_.Add(node, *kept) : tree_.Add(node, {}));
+      // A batch of whole top-level tests: no open test holds ids in it (and
+      // the document is KTAP: reports of one that is not list no tests).
+      if (index == 0 && tops_handler_ && found_ktap_ && levels_.size() == 1 && !level.pending &&
+          (tree_.bytes() >= batch_bytes_ || tree_.size() >= kBatchTests)) {
+        std::vector<Tree::Id> tops;
+        tops.swap(level.kept);
+        tree_ = tops_handler_(std::move(tree_), std::move(tops));
+      }
     } else {
       level.node.subtests.push_back(std::move(node));
     }
@@ -529,6 +541,11 @@ void Parser::AddChild(size_t index, TestNode& node, const Counts* counts, const 
     Errorf(line_no_, "more than {} tests, or {} results below a top-level test: the rest are counted, not kept",
            options_.max_tests, options_.max_subtests);
   }
+}
+
+void Parser::HandTopsTo(TopsHandler handler, size_t batch_bytes) {
+  tops_handler_ = std::move(handler);
+  batch_bytes_ = batch_bytes;
 }
 
 void Parser::Finish() {

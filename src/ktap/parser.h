@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -128,6 +129,17 @@ class Parser {
   int64_t dropped() const { return dropped_; }
   uint64_t line_count() const { return line_no_; }
 
+  // With flat_tree: complete top-level tests are handed out while the parse
+  // goes on instead of all being kept. Whenever a top-level test completes,
+  // KTAP was found, no test below the root is open and the tree holds
+  // `batch_bytes` or more (or many tests), `handler` gets the tree and the ids of the top-level
+  // tests in it, in order, and returns an empty tree to go on with. Those
+  // still in the tree at Finish() stay in the Document's tree: a report of
+  // the batches and then of the document is the report of the whole tree
+  // (what `vigil parse` writes while it parses).
+  using TopsHandler = std::function<Tree(Tree, std::vector<Tree::Id>)>;
+  void HandTopsTo(TopsHandler handler, size_t batch_bytes = 1 << 20);
+
  private:
   struct Level;
 
@@ -192,6 +204,8 @@ class Parser {
   TestNode root_;
   bool flat_;  // options_.flat_tree && options_.keep_tree
   Tree tree_;
+  TopsHandler tops_handler_;
+  size_t batch_bytes_ = 0;
 };
 
 }  // namespace vigil::ktap

@@ -24,6 +24,80 @@ std::string Shape(const TestNode& n) {
 
 std::string Shape(const Document& d) { return Shape(d.root); }
 
+// name=STATUS{children} of a flat tree's node.
+std::string Shape(const Tree& t, Tree::Id id) {
+  TreeNode n = t.node(id);
+  std::string s = std::string(n.name) + "=" + std::string(StatusName(n.status));
+  if (n.num_children > 0) {
+    s += "{";
+    for (uint32_t i = 0; i < n.num_children; ++i) {
+      if (i) s += ",";
+      s += Shape(t, n.children[i]);
+    }
+    s += "}";
+  }
+  return s;
+}
+
+TEST(ParserTest, TopLevelTestsHandedOutInBatches) {
+  std::string log = "KTAP version 1\n1..5\n";
+  for (int i = 1; i <= 4; ++i) {
+    log += "  KTAP version 1\n  1..2\n  ok 1 x\n  # a line of output\n  not ok 2 y\n";
+    log += "not ok " + std::to_string(i) + " top" + std::to_string(i) + "\n";
+  }
+  log += "  KTAP version 1\n  1..1\n  ok 1 open\n";  // the fifth top-level test's result never comes
+  ParserOptions o;
+  o.flat_tree = true;
+  Document whole = ParseText(log, o);
+  std::vector<std::string> expected;
+  for (Tree::Id id : whole.tree.children(whole.tree.root())) expected.push_back(Shape(whole.tree, id));
+  ASSERT_EQ(expected.size(), 5u);
+
+  for (size_t batch_bytes : {size_t{0}, size_t{100}}) {
+    Parser p(o);
+    std::vector<std::string> handed;
+    int batches = 0;
+    p.HandTopsTo(
+        [&](Tree tree, std::vector<Tree::Id> tops) {
+          ++batches;
+          for (Tree::Id id : tops) handed.push_back(Shape(tree, id));
+          return Tree();
+        },
+        batch_bytes);
+    p.Feed(log);
+    p.Finish();
+    Document d = p.TakeDocument();
+    // Every top-level test once, in order: the handed ones, then the
+    // document's (the open one is only complete at Finish()).
+    for (Tree::Id id : d.tree.children(d.tree.root())) handed.push_back(Shape(d.tree, id));
+    EXPECT_EQ(handed, expected) << batch_bytes;
+    EXPECT_GE(batches, batch_bytes == 0 ? 4 : 1) << batch_bytes;
+    EXPECT_EQ(d.root.status, whole.root.status);
+    EXPECT_EQ(d.counts.Total(), whole.counts.Total());
+  }
+}
+
+TEST(ParserTest, NoBatchesOutOfADocumentThatIsNotKtap) {
+  // Read as tests but not found to be KTAP (the version line behind a bare
+  // '#'): its reports list no tests, so none may be handed out early.
+  ParserOptions o;
+  o.flat_tree = true;
+  Parser p(o);
+  int batches = 0;
+  p.HandTopsTo(
+      [&](Tree, std::vector<Tree::Id>) {
+        ++batches;
+        return Tree();
+      },
+      0);
+  p.Feed("#TAP version 14\n1..2\nok 1 a\nok 2 b\n");
+  p.Finish();
+  Document d = p.TakeDocument();
+  EXPECT_FALSE(d.found_ktap);
+  EXPECT_EQ(d.tree.children(d.tree.root()).size(), 2u);
+  EXPECT_EQ(batches, 0);
+}
+
 TEST(ParserTest, FlatKtap) {
   Document d = ParseText("KTAP version 1\n1..3\nok 1 a\nnot ok 2 b\nok 3 c # SKIP why\n");
   EXPECT_TRUE(d.found_ktap);

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -84,10 +85,24 @@ const char* Arena::Copy(std::initializer_list<std::string_view> pieces) {
   return start;
 }
 
+void Arena::Reset() {
+  chunks_.resize(std::min<size_t>(chunks_.size(), 1));
+  cur_ = chunks_.empty() ? nullptr : chunks_[0]->data();
+  left_ = chunks_.empty() ? 0 : ChunkSource::kBytes;
+}
+
+bool Tree::Reset() {
+  if (chunks_.size() > 1 || arena_.chunks() > 1) return false;
+  size_ = 0;
+  root_ = 0;
+  arena_.Reset();
+  return true;
+}
+
 Tree::Id Tree::Add(const TestNode& n, std::span<const Id> children) {
-  if (size_ % kChunk == 0) chunks_.push_back(source_->Take());
+  if (size_ == chunks_.size() * kChunk) chunks_.push_back(source_->Take());  // a reset tree has its first
   Id id = static_cast<Id>(size_);
-  Packed& t = *new (Slots(chunks_.size() - 1) + size_ % kChunk) Packed;
+  Packed& t = *new (Slots(size_ / kChunk) + size_ % kChunk) Packed;
   ++size_;
   // Names are capped at 1 KiB and lines at 64 KiB by the parser; the caps
   // here only keep the lengths in their fields.

@@ -76,6 +76,11 @@ class Arena {
   // Copies the pieces one after the other, the first at an 8-byte boundary;
   // returns where it starts.
   const char* Copy(std::initializer_list<std::string_view> pieces);
+  // Bytes handed out so far (to the end of the current chunk's use).
+  size_t used() const { return chunks_.empty() ? 0 : (chunks_.size() - 1) * ChunkSource::kBytes + (ChunkSource::kBytes - left_); }
+  size_t chunks() const { return chunks_.size(); }
+  // Forgets every copy; the first chunk is kept for the next ones.
+  void Reset();
 
  private:
   ChunkSource* source_;
@@ -124,6 +129,11 @@ class Tree {
   static Tree FromNode(const TestNode& root);
   // No more nodes: the helper that prepares chunks stops.
   void Seal() { source_->Stop(); }
+  // Bytes of names, logs and child lists held (what a batch of tests weighs).
+  size_t bytes() const { return arena_.used(); }
+  // Empties a tree that fits in its first chunks for reuse (the memory stays
+  // mapped and warm); false, and nothing done, for a bigger one.
+  bool Reset();
 
  private:
   // 32 bytes a test. Everything else is one run of bytes in the arena:

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "report/reports.h"
+#include "report/tree_report.h"
 #include "base/json.h"
 #include "base/text.h"
 
@@ -152,31 +153,53 @@ void WriteNode(const ktap::Tree& tree, const ktap::TreeNode& n, std::string& b) 
   b += "]}"sv;
 }
 
+class JsonReport : public TreeReport {
+ public:
+  void Take(const ktap::Tree& tree, std::span<const ktap::Tree::Id> tops) override {
+    for (ktap::Tree::Id id : tops) {
+      std::string& b = body_.buf();
+      if (any_) b += ',';
+      any_ = true;
+      WriteNode(tree, tree.node(id), b);
+      body_.Step();
+    }
+  }
+
+  void Write(const ktap::Document& doc, Out& o) override {
+    ktap::Tree converted;
+    const ktap::Tree& tree = TreeOf(doc, &converted);
+    std::string& b = o.buf();
+    b += "{\"format_version\":"sv;
+    AppendInt(b, kJsonFormatVersion);
+    b += ",\"status\":"sv;
+    AppendJsonString(b, ktap::DocumentStatusName(doc));
+    b += ",\"counts\":" + Dump(CountsToJson(doc.counts, doc.error_count));
+    b += ",\"tests\":["sv;
+    body_.WriteTo(o);
+    std::span<const ktap::Tree::Id> tests = tree.children(tree.root());
+    o.WriteInOrder(tests.size(), [&](size_t i, std::string& into) {
+      if (i > 0 || any_) into += ',';
+      WriteNode(tree, tree.node(tests[i]), into);
+    });
+    std::string& e = o.buf();
+    e += "],\"errors\":" + Dump(ErrorsToJson(doc));
+    if (doc.error_count > static_cast<int64_t>(doc.errors.size())) {
+      e += ",\"errors_dropped\":" + std::to_string(doc.error_count - static_cast<int64_t>(doc.errors.size()));
+    }
+    if (doc.dropped > 0) e += ",\"dropped\":" + std::to_string(doc.dropped);
+    e += ",\"lines\":" + std::to_string(doc.lines) + "}\n";
+  }
+
+ private:
+  Pieces body_;
+  bool any_ = false;  // a test was taken
+};
+
 }  // namespace
 
-void WriteJson(const ktap::Document& doc, Out& o) {
-  ktap::Tree converted;
-  const ktap::Tree& tree = TreeOf(doc, &converted);
-  std::string& b = o.buf();
-  b += "{\"format_version\":"sv;
-  AppendInt(b, kJsonFormatVersion);
-  b += ",\"status\":"sv;
-  AppendJsonString(b, ktap::DocumentStatusName(doc));
-  b += ",\"counts\":" + Dump(CountsToJson(doc.counts, doc.error_count));
-  b += ",\"tests\":["sv;
-  std::span<const ktap::Tree::Id> tests = tree.children(tree.root());
-  o.WriteInOrder(tests.size(), [&](size_t i, std::string& into) {
-    if (i > 0) into += ',';
-    WriteNode(tree, tree.node(tests[i]), into);
-  });
-  std::string& e = o.buf();
-  e += "],\"errors\":" + Dump(ErrorsToJson(doc));
-  if (doc.error_count > static_cast<int64_t>(doc.errors.size())) {
-    e += ",\"errors_dropped\":" + std::to_string(doc.error_count - static_cast<int64_t>(doc.errors.size()));
-  }
-  if (doc.dropped > 0) e += ",\"dropped\":" + std::to_string(doc.dropped);
-  e += ",\"lines\":" + std::to_string(doc.lines) + "}\n";
-}
+std::unique_ptr<TreeReport> NewJsonReport() { return std::make_unique<JsonReport>(); }
+
+void WriteJson(const ktap::Document& doc, Out& o) { JsonReport().Write(doc, o); }
 
 std::string ToJsonText(const ktap::Document& doc) {
   Out o;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "report/reports.h"
+#include "report/tree_report.h"
 #include "base/text.h"
 
 namespace vigil::report {
@@ -148,53 +149,103 @@ Tally SuiteTally(const Tree& tree, const TreeNode& top) {
   return t;
 }
 
+void AddTo(Tally& total, const Tally& t) {
+  total.tests += t.tests;
+  total.failures += t.failures;
+  total.errors += t.errors;
+  total.skipped += t.skipped;
+  total.time_ms += t.time_ms;
+}
+
+// A top-level test's testsuite up to its cases.
+void SuiteHead(const TreeNode& top, const std::string& name, const Tally& t, std::string& o) {
+  fmt::format_to(std::back_inserter(o),
+                 "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">\n",
+                 XmlEscape(name), t.tests, t.failures, t.errors, t.skipped, Seconds(t.time_ms));
+  if (top.dropped > 0) {
+    // Counted in the test's status, not kept: said, not made into cases.
+    fmt::format_to(std::back_inserter(o),
+                   "    <properties>\n      <property name=\"subtests_dropped\" value=\"{}\"/>\n    </properties>\n",
+                   top.dropped);
+  }
+}
+
+// Its end, after the cases.
+void SuiteTail(const TreeNode& top, std::string& o) {
+  if (top.dropped > 0) {
+    fmt::format_to(
+        std::back_inserter(o),
+        "    <system-err>truncated: {} more subtests were counted, not kept (vigil keeps {} per test)</system-err>\n",
+        top.dropped, ktap::kMaxSubtests);
+  }
+  o += "  </testsuite>\n";
+}
+
+class JunitReport : public TreeReport {
+ public:
+  explicit JunitReport(std::string suite_name) : suite_name_(std::move(suite_name)) {}
+
+  void Take(const Tree& tree, std::span<const Tree::Id> tops) override {
+    for (Tree::Id id : tops) {
+      TreeNode top = tree.node(id);
+      std::string name = NodeName(top);
+      // The totals head the suite: its cases are counted as they are written.
+      Tally t;
+      cases_.clear();
+      EmitLeaves(tree, top, name, &t, &cases_);
+      if (top.has_duration && top.duration_ms > t.time_ms) t.time_ms = top.duration_ms;
+      AddTo(total_, t);
+      std::string& b = body_.buf();
+      SuiteHead(top, name, t, b);
+      b += cases_;
+      SuiteTail(top, b);
+      body_.Step();
+    }
+  }
+
+  void Write(const ktap::Document& doc, Out& out) override {
+    ktap::Tree converted;
+    const Tree& tree = TreeOf(doc, &converted);
+    // The totals head the document: each suite counted first, then written.
+    std::span<const Tree::Id> tops = tree.children(tree.root());
+    std::vector<Tally> tallies;
+    tallies.reserve(tops.size());
+    Tally total = total_;
+    for (Tree::Id id : tops) {
+      tallies.push_back(SuiteTally(tree, tree.node(id)));
+      AddTo(total, tallies.back());
+    }
+    out.buf() += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    out.buf() += fmt::format(
+        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">\n",
+        XmlEscape(suite_name_), total.tests, total.failures, total.errors, total.skipped, Seconds(total.time_ms));
+    body_.WriteTo(out);
+    out.WriteInOrder(tops.size(), [&](size_t i, std::string& o) {
+      TreeNode top = tree.node(tops[i]);
+      std::string name = NodeName(top);
+      SuiteHead(top, name, tallies[i], o);
+      Tally again;
+      EmitLeaves(tree, top, name, &again, &o);
+      SuiteTail(top, o);
+    });
+    out.buf() += "</testsuites>\n";
+  }
+
+ private:
+  std::string suite_name_;
+  Pieces body_;
+  Tally total_;        // of the suites taken
+  std::string cases_;  // scratch
+};
+
 }  // namespace
 
+std::unique_ptr<TreeReport> NewJunitReport(const std::string& suite_name) {
+  return std::make_unique<JunitReport>(suite_name);
+}
+
 void WriteJunit(const ktap::Document& doc, Out& out, const std::string& suite_name) {
-  ktap::Tree converted;
-  const Tree& tree = TreeOf(doc, &converted);
-  // The totals head the document: each suite counted first, then written.
-  std::span<const Tree::Id> tops = tree.children(tree.root());
-  std::vector<Tally> tallies;
-  tallies.reserve(tops.size());
-  Tally total;
-  for (Tree::Id id : tops) {
-    Tally t = SuiteTally(tree, tree.node(id));
-    total.tests += t.tests;
-    total.failures += t.failures;
-    total.errors += t.errors;
-    total.skipped += t.skipped;
-    total.time_ms += t.time_ms;
-    tallies.push_back(t);
-  }
-  out.buf() += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out.buf() += fmt::format(
-      "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">\n",
-      XmlEscape(suite_name), total.tests, total.failures, total.errors, total.skipped, Seconds(total.time_ms));
-  out.WriteInOrder(tops.size(), [&](size_t i, std::string& o) {
-    TreeNode top = tree.node(tops[i]);
-    const Tally& t = tallies[i];
-    std::string name = NodeName(top);
-    fmt::format_to(std::back_inserter(o),
-                   "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">\n",
-                   XmlEscape(name), t.tests, t.failures, t.errors, t.skipped, Seconds(t.time_ms));
-    if (top.dropped > 0) {
-      // Counted in the test's status, not kept: said, not made into cases.
-      fmt::format_to(std::back_inserter(o),
-                     "    <properties>\n      <property name=\"subtests_dropped\" value=\"{}\"/>\n    </properties>\n",
-                     top.dropped);
-    }
-    Tally again;
-    EmitLeaves(tree, top, name, &again, &o);
-    if (top.dropped > 0) {
-      fmt::format_to(
-          std::back_inserter(o),
-          "    <system-err>truncated: {} more subtests were counted, not kept (vigil keeps {} per test)</system-err>\n",
-          top.dropped, ktap::kMaxSubtests);
-    }
-    o += "  </testsuite>\n";
-  });
-  out.buf() += "</testsuites>\n";
+  JunitReport(suite_name).Write(doc, out);
 }
 
 std::string ToJunit(const ktap::Document& doc, const std::string& suite_name) {

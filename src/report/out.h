@@ -32,6 +32,15 @@ class Out {
     return ok_;
   }
   std::string Take() { return std::move(buf_); }
+  // Text written elsewhere, after what is written here so far.
+  void Append(std::string_view text) {
+    if (!sink_) {
+      buf_ += text;
+      return;
+    }
+    Flush();
+    if (ok_ && !text.empty()) ok_ = sink_(text);
+  }
 
   // Writes items 0..n-1 in order with write(i, buffer). Many items (the
   // top-level tests of a big document) are written in blocks, every other

@@ -4,6 +4,7 @@
 #include "ktap/parser.h"
 #include "report/reports.h"
 #include "report/run_report.h"
+#include "report/tree_report.h"
 #include "base/json.h"
 #include "base/text.h"
 
@@ -78,6 +79,38 @@ TEST(JsonReportTest, WrittenBytesAreNlohmannsBytes) {
   }
 }
 
+// The report `vigil parse` writes: top-level tests handed over in batches
+// of `batch_bytes` (0: each one alone) and formatted on a ReportThread while
+// the parse runs, then the document. `sink`: the report goes through an Out
+// with a sink, a piece at a time, as `vigil parse` writes it.
+std::string Batched(const std::string& log, ktap::ParserOptions o, const std::string& format, size_t batch_bytes,
+                    const TextOptions& text = {}, bool sink = false) {
+  o.flat_tree = true;
+  std::string written;
+  Out out = sink ? Out([&written](std::string_view piece) {
+    written += piece;
+    return true;
+  })
+                 : Out();
+  std::unique_ptr<TreeReport> report = format == "json"    ? NewJsonReport()
+                                       : format == "junit" ? NewJunitReport()
+                                                           : NewTextReport(text, &out);
+  ktap::Parser parser(o);
+  ReportThread thread(*report);
+  parser.HandTopsTo(
+      [&thread](ktap::Tree tree, std::vector<ktap::Tree::Id> tops) {
+        return thread.Hand(std::move(tree), std::move(tops));
+      },
+      batch_bytes);
+  parser.Feed(log);
+  parser.Finish();
+  thread.Join();
+  ktap::Document d = parser.TakeDocument();
+  report->Write(d, out);
+  EXPECT_TRUE(out.Flush());
+  return sink ? written : out.Take();
+}
+
 TEST(ReportTest, FlatTreeWritesTheSameReports) {
   // `vigil parse` keeps the tree flat; reports of documents built as TestNode
   // objects (runs, tests) are written from the same tree made from them.
@@ -101,6 +134,16 @@ TEST(ReportTest, FlatTreeWritesTheSameReports) {
       EXPECT_EQ(ToJunit(flat), ToJunit(nodes)) << log;
       EXPECT_EQ(ToText(flat, {}), ToText(nodes, {})) << log;
       EXPECT_EQ(ToJsonText(nodes), ReferenceJsonText(nodes)) << log;
+      // Written from batches as the parse goes, the same bytes.
+      for (size_t batch : {size_t{0}, size_t{1} << 20}) {
+        EXPECT_EQ(Batched(log, o, "json", batch), ToJsonText(nodes)) << log;
+        EXPECT_EQ(Batched(log, o, "junit", batch), ToJunit(nodes)) << log;
+        EXPECT_EQ(Batched(log, o, "text", batch), ToText(nodes, {})) << log;
+        for (bool logs : {false, true}) {
+          TextOptions quiet{.color = true, .show_logs = logs, .show_tree = false};
+          EXPECT_EQ(Batched(log, o, "text", batch, quiet, true), ToText(nodes, quiet)) << log;
+        }
+      }
     }
   }
 }
@@ -133,6 +176,10 @@ TEST(ReportTest, BigFlatTreeWritesTheSameReports) {
   EXPECT_EQ(ToJsonText(flat), ToJsonText(nodes));
   EXPECT_EQ(ToJunit(flat), ToJunit(nodes));
   EXPECT_EQ(ToText(flat, {}), ToText(nodes, {}));
+  // Batches too big for a tree's first chunks are freed, not reused.
+  EXPECT_EQ(Batched(log, o, "json", 0, {}, true), ToJsonText(nodes));
+  EXPECT_EQ(Batched(log, o, "junit", 0, {}, true), ToJunit(nodes));
+  EXPECT_EQ(Batched(log, o, "text", 0, {}, true), ToText(nodes, {}));
 }
 
 TEST(ReportTest, ManyTopLevelTestsAreWrittenInOrder) {
@@ -169,6 +216,13 @@ TEST(ReportTest, ManyTopLevelTestsAreWrittenInOrder) {
   EXPECT_EQ(junit, ToJunit(d));
   EXPECT_NE(junit.find("name=\"top_8999\""), std::string::npos);
   EXPECT_LT(junit.find("name=\"top_100\""), junit.find("name=\"top_101\""));
+  // Many batches (and more than a tree's worth of tests queued), or a few
+  // then thousands left in the document for both cores: the same bytes.
+  for (size_t batch : {size_t{0}, size_t{4} << 10, size_t{1} << 20}) {
+    EXPECT_EQ(Batched(log, o, "json", batch, {}, true), json);
+    EXPECT_EQ(Batched(log, o, "junit", batch, {}, true), junit);
+    EXPECT_EQ(Batched(log, o, "text", batch, {}, true), ToText(d, {}));
+  }
 }
 
 TEST(JsonReportTest, NoKtapAndInvalidUtf8) {

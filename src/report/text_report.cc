@@ -1,9 +1,11 @@
 #include <iterator>
 #include <span>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "report/reports.h"
+#include "report/tree_report.h"
 #include "base/text.h"
 
 namespace vigil::report {
@@ -27,9 +29,18 @@ std::string Tag(Status s, bool color) { return StatusTag(s, color); }
 
 std::string Name(const TreeNode& n) { return SanitizeForTerminal(ktap::DisplayName(n)); }
 
+// Tag() without building a string: "[PASS]", colored or not.
+void AppendTag(std::string& b, Status s, bool color) {
+  if (color) b += Color(s);
+  b += '[';
+  b += ktap::StatusName(s);
+  b += ']';
+  if (color) b += "\033[0m";
+}
+
 void WriteTree(const Tree& tree, const TreeNode& node, int depth, const TextOptions& o, std::string& b) {
   b.append(static_cast<size_t>(depth) * 2, ' ');
-  b += Tag(node.status, o.color);
+  AppendTag(b, node.status, o.color);
   b += ' ';
   if (node.name.empty()) {
     AppendForTerminal(b, ktap::DisplayName(node));
@@ -70,62 +81,130 @@ std::string StatusTag(Status s, bool color) {
   return std::string(Color(s)) + tag + "\033[0m";
 }
 
-void WriteText(const ktap::Document& doc, const TextOptions& o, Out& sink) {
-  if (!doc.found_ktap) {
-    sink.buf() += fmt::format("No KTAP output found in {} lines.\n", doc.lines);
-    return;
-  }
-  ktap::Tree converted;
-  const Tree& tree = TreeOf(doc, &converted);
-  if (o.show_tree) {
-    std::span<const Tree::Id> tops = tree.children(tree.root());
-    sink.WriteInOrder(tops.size(), [&](size_t i, std::string& into) { WriteTree(tree, tree.node(tops[i]), 0, o, into); });
-  }
+namespace {
 
-  std::string& out = sink.buf();
-  std::vector<std::pair<std::string, Tree::Id>> failures;
-  for (Tree::Id id : tree.children(tree.root())) {
-    if (ktap::IsFailure(tree.node(id).status)) CollectFailures(tree, id, "", &failures);
+// A failure as the summary lists it: its path, its status and the last
+// lines of its log ('\n'-terminated, as in the tree).
+struct Failure {
+  std::string path;
+  Status status;
+  std::string tail;
+};
+
+constexpr size_t kTailLines = 20;
+
+// The last kTailLines lines of a '\n'-terminated log.
+std::string_view Tail(std::string_view log) {
+  size_t start = log.size(), lines = 0;
+  while (start > 0 && lines < kTailLines) {
+    size_t nl = start >= 2 ? log.rfind('\n', start - 2) : std::string_view::npos;
+    start = nl == std::string_view::npos ? 0 : nl + 1;
+    ++lines;
   }
-  if (o.show_tree) out += "\n";
-  if (!failures.empty()) {
-    out += fmt::format("Failures ({}):\n", failures.size());
-    for (const auto& [path, id] : failures) {
-      TreeNode node = tree.node(id);
-      out += fmt::format("  {} {}\n", Tag(node.status, o.color), path);
-      if (o.show_logs) {
-        std::vector<std::string_view> lines;
-        for (std::string_view log = node.log; !log.empty();) {
-          size_t nl = log.find('\n');
-          lines.push_back(log.substr(0, nl));
-          log.remove_prefix(nl + 1);
-        }
-        size_t start = lines.size() > 20 ? lines.size() - 20 : 0;
-        for (size_t i = start; i < lines.size(); ++i) {
-          out += "      | " + SanitizeForTerminal(lines[i]) + "\n";
+  return log.substr(start);
+}
+
+void AddFailures(const Tree& tree, Tree::Id top, bool with_logs, std::vector<Failure>* out) {
+  std::vector<std::pair<std::string, Tree::Id>> found;
+  CollectFailures(tree, top, "", &found);
+  for (auto& [path, id] : found) {
+    TreeNode node = tree.node(id);
+    out->push_back({std::move(path), node.status, with_logs ? std::string(Tail(node.log)) : std::string()});
+  }
+}
+
+class TextReport : public TreeReport {
+ public:
+  TextReport(const TextOptions& o, Out* live) : o_(o), live_(live) {}
+
+  void Take(const Tree& tree, std::span<const Tree::Id> tops) override {
+    for (Tree::Id id : tops) {
+      TreeNode top = tree.node(id);
+      if (o_.show_tree) {
+        // Nothing above the tree depends on the rest of the document: it
+        // goes out as it is formatted when it can.
+        WriteTree(tree, top, 0, o_, live_ ? live_->buf() : body_.buf());
+        if (live_) {
+          live_->Step();
+        } else {
+          body_.Step();
         }
       }
+      if (ktap::IsFailure(top.status)) AddFailures(tree, id, o_.show_logs, &failures_);
     }
   }
-  if (doc.error_count > 0) {
-    out += fmt::format("Parse errors ({}):\n", doc.error_count);
-    for (const auto& e : doc.errors) out += fmt::format("  line {}: {}\n", e.line, SanitizeForTerminal(e.message));
-    if (doc.error_count > static_cast<int64_t>(doc.errors.size())) {
-      out += fmt::format("  ... {} more\n", doc.error_count - static_cast<int64_t>(doc.errors.size()));
+
+  void Write(const ktap::Document& doc, Out& sink) override {
+    if (!doc.found_ktap) {
+      sink.buf() += fmt::format("No KTAP output found in {} lines.\n", doc.lines);
+      return;
     }
+    ktap::Tree converted;
+    const Tree& tree = TreeOf(doc, &converted);
+    std::span<const Tree::Id> tops = tree.children(tree.root());
+    body_.WriteTo(sink);
+    if (o_.show_tree) {
+      sink.WriteInOrder(tops.size(), [&](size_t i, std::string& into) { WriteTree(tree, tree.node(tops[i]), 0, o_, into); });
+    }
+    for (Tree::Id id : tops) {
+      if (ktap::IsFailure(tree.node(id).status)) AddFailures(tree, id, o_.show_logs, &failures_);
+    }
+
+    if (o_.show_tree) sink.buf() += "\n";
+    if (!failures_.empty()) {
+      sink.buf() += fmt::format("Failures ({}):\n", failures_.size());
+      for (const Failure& f : failures_) {
+        std::string& b = sink.buf();
+        b += "  ";
+        AppendTag(b, f.status, o_.color);
+        b += ' ';
+        b += f.path;
+        b += '\n';
+        for (std::string_view tail = f.tail; !tail.empty();) {
+          size_t nl = tail.find('\n');
+          b += "      | ";
+          AppendForTerminal(b, tail.substr(0, nl));
+          b += '\n';
+          tail.remove_prefix(nl + 1);
+        }
+        sink.Step();
+      }
+    }
+    std::string& out = sink.buf();
+    if (doc.error_count > 0) {
+      out += fmt::format("Parse errors ({}):\n", doc.error_count);
+      for (const auto& e : doc.errors) out += fmt::format("  line {}: {}\n", e.line, SanitizeForTerminal(e.message));
+      if (doc.error_count > static_cast<int64_t>(doc.errors.size())) {
+        out += fmt::format("  ... {} more\n", doc.error_count - static_cast<int64_t>(doc.errors.size()));
+      }
+    }
+    const ktap::Counts& c = doc.counts;
+    std::string counts = fmt::format("{} test{}: {} passed, {} failed, {} crashed, {} skipped", c.Total(),
+                                     c.Total() == 1 ? "" : "s",
+                                     c.Get(Status::kPass), c.Get(Status::kFail), c.Get(Status::kCrash),
+                                     c.Get(Status::kSkip));
+    for (auto [s, label] : {std::pair{Status::kTimeout, "timed out"}, std::pair{Status::kError, "test errors"},
+                            std::pair{Status::kXfail, "xfailed"}, std::pair{Status::kXpass, "xpassed"}}) {
+      if (c.Get(s) > 0) counts += fmt::format(", {} {}", c.Get(s), label);
+    }
+    counts += fmt::format(", {} parse errors", doc.error_count);
+    out += fmt::format("{} {}\n", Tag(doc.root.status, o_.color), counts);
   }
-  const ktap::Counts& c = doc.counts;
-  std::string counts = fmt::format("{} test{}: {} passed, {} failed, {} crashed, {} skipped", c.Total(),
-                                   c.Total() == 1 ? "" : "s",
-                                   c.Get(Status::kPass), c.Get(Status::kFail), c.Get(Status::kCrash),
-                                   c.Get(Status::kSkip));
-  for (auto [s, label] : {std::pair{Status::kTimeout, "timed out"}, std::pair{Status::kError, "test errors"},
-                          std::pair{Status::kXfail, "xfailed"}, std::pair{Status::kXpass, "xpassed"}}) {
-    if (c.Get(s) > 0) counts += fmt::format(", {} {}", c.Get(s), label);
-  }
-  counts += fmt::format(", {} parse errors", doc.error_count);
-  out += fmt::format("{} {}\n", Tag(doc.root.status, o.color), counts);
+
+ private:
+  TextOptions o_;
+  Out* live_;
+  Pieces body_;
+  std::vector<Failure> failures_;
+};
+
+}  // namespace
+
+std::unique_ptr<TreeReport> NewTextReport(const TextOptions& options, Out* live) {
+  return std::make_unique<TextReport>(options, live);
 }
+
+void WriteText(const ktap::Document& doc, const TextOptions& o, Out& sink) { TextReport(o, nullptr).Write(doc, sink); }
 
 std::string ToText(const ktap::Document& doc, const TextOptions& o) {
   Out out;
