@@ -118,6 +118,12 @@ inline void Parser::Consume(const ReadLine& r) {
     case ReadLine::Kind::kKtap: {
       const Line& line = r.line;
       Level& top = *levels_.back();
+      if (r.starts_ktap) {
+        // Whatever the first line is (a version line read as a diagnostic,
+        // "#TAP version 14", takes the fast path below), KTAP was found.
+        found_ktap_ = true;
+        if (r.start_without_version) Error("no KTAP version line before the first test line");
+      }
       if (line.kind == LineKind::kDiagnostic && line.key == top.key) {
         // The most common line: a diagnostic of the innermost test.
         AppendLog(top, line.body());
@@ -131,10 +137,6 @@ inline void Parser::Consume(const ReadLine& r) {
         top.expected = line.number + 1;
         CountLeaf(top, line);
         break;
-      }
-      if (r.starts_ktap) {
-        found_ktap_ = true;
-        if (r.start_without_version) Error("no KTAP version line before the first test line");
       }
       Dispatch(line);
       break;
