@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -159,9 +160,15 @@ int Run(const ParseFlags& f) {
   std::unique_ptr<report::ReportThread> report_thread;
   if (tree_report && batches) {
     report_thread = std::make_unique<report::ReportThread>(*tree_report);
-    parser.HandTopsTo([&report_thread](ktap::Tree tree, std::vector<ktap::Tree::Id> tops) {
-      return report_thread->Hand(std::move(tree), std::move(tops));
-    });
+    // A JUnit body waits in memory: a huge top-level test's batch would be
+    // held as a tree and as text at once, so such a test and the rest are
+    // kept and written at the end, the way JSON is.
+    size_t max_batch = format == "junit" ? size_t{16} << 20 : SIZE_MAX;
+    parser.HandTopsTo(
+        [&report_thread](ktap::Tree tree, std::vector<ktap::Tree::Id> tops) {
+          return report_thread->Hand(std::move(tree), std::move(tops));
+        },
+        size_t{1} << 20, max_batch);
   }
   struct stat st {};
   if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {

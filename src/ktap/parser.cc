@@ -526,9 +526,13 @@ void Parser::AddChild(size_t index, TestNode& node, const Counts* counts, const 
       // the document is KTAP: reports of one that is not list no tests).
       if (index == 0 && tops_handler_ && found_ktap_ && levels_.size() == 1 && !level.pending &&
           (tree_.bytes() >= batch_bytes_ || tree_.size() >= kBatchTests)) {
-        std::vector<Tree::Id> tops;
-        tops.swap(level.kept);
-        tree_ = tops_handler_(std::move(tree_), std::move(tops));
+        if (tree_.bytes() > max_batch_bytes_) {
+          tops_handler_ = nullptr;  // this batch and the rest stay
+        } else {
+          std::vector<Tree::Id> tops;
+          tops.swap(level.kept);
+          tree_ = tops_handler_(std::move(tree_), std::move(tops));
+        }
       }
     } else {
       level.node.subtests.push_back(std::move(node));
@@ -545,9 +549,10 @@ void Parser::AddChild(size_t index, TestNode& node, const Counts* counts, const 
   }
 }
 
-void Parser::HandTopsTo(TopsHandler handler, size_t batch_bytes) {
+void Parser::HandTopsTo(TopsHandler handler, size_t batch_bytes, size_t max_batch_bytes) {
   tops_handler_ = std::move(handler);
   batch_bytes_ = batch_bytes;
+  max_batch_bytes_ = max_batch_bytes;
 }
 
 void Parser::Finish() {

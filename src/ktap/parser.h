@@ -137,8 +137,12 @@ class Parser {
   // still in the tree at Finish() stay in the Document's tree: a report of
   // the batches and then of the document is the report of the whole tree
   // (what `vigil parse` writes while it parses).
+  // A batch that would weigh more than `max_batch_bytes` (one huge
+  // top-level test) is not handed out, nor is anything after it: the rest
+  // stays in the Document's tree (a report that keeps its batches' text
+  // would otherwise hold a huge test's tree and its text at once).
   using TopsHandler = std::function<Tree(Tree, std::vector<Tree::Id>)>;
-  void HandTopsTo(TopsHandler handler, size_t batch_bytes = 1 << 20);
+  void HandTopsTo(TopsHandler handler, size_t batch_bytes = 1 << 20, size_t max_batch_bytes = SIZE_MAX);
 
  private:
   struct Level;
@@ -206,6 +210,7 @@ class Parser {
   Tree tree_;
   TopsHandler tops_handler_;
   size_t batch_bytes_ = 0;
+  size_t max_batch_bytes_ = 0;
 };
 
 }  // namespace vigil::ktap

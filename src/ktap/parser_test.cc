@@ -77,6 +77,30 @@ TEST(ParserTest, TopLevelTestsHandedOutInBatches) {
   }
 }
 
+TEST(ParserTest, NoBatchPastTheBiggestOneAsked) {
+  std::string log = "KTAP version 1\n1..4\n# small\nok 1 a\n";
+  for (int i = 0; i < 100; ++i) log += "# a line of the big test's output, one of a hundred\n";
+  log += "ok 2 big\n# small\nok 3 c\n# small\nok 4 d\n";
+  ParserOptions o;
+  o.flat_tree = true;
+  Parser p(o);
+  std::vector<std::string> handed;
+  p.HandTopsTo(
+      [&](Tree tree, std::vector<Tree::Id> tops) {
+        for (Tree::Id id : tops) handed.push_back(std::string(tree.node(id).name));
+        return Tree();
+      },
+      0, 1000);
+  p.Feed(log);
+  p.Finish();
+  Document d = p.TakeDocument();
+  // "big" weighs more than 1000 bytes: it and what follows stay.
+  EXPECT_EQ(handed, std::vector<std::string>{"a"});
+  std::vector<std::string> kept;
+  for (Tree::Id id : d.tree.children(d.tree.root())) kept.push_back(std::string(d.tree.node(id).name));
+  EXPECT_EQ(kept, (std::vector<std::string>{"big", "c", "d"}));
+}
+
 TEST(ParserTest, VersionLineReadAsDiagnosticStillStartsKtap) {
   // "#TAP version 14" starts KTAP (the '#' is read as the kselftest runner's
   // nesting) and is itself a line of the root's log: the results after it
