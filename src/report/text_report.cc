@@ -165,7 +165,7 @@ class TextReport : public TreeReport {
           b += "      | ";
           AppendForTerminal(b, tail.substr(0, nl));
           b += '\n';
-          tail.remove_prefix(nl + 1);
+          tail.remove_prefix(nl == std::string_view::npos ? tail.size() : nl + 1);
         }
         sink.Step();
       }

@@ -1,10 +1,11 @@
 // Whole-tree reports (JSON, JUnit, text) written while the parse runs. The
 // parser hands complete top-level tests over in batches
 // (ktap::Parser::HandTopsTo); a ReportThread formats each batch on a second
-// core as it comes, and the batch's memory goes back to the parser. The head
-// of a JSON or JUnit report (the status, the totals) is only known at the
-// end, so the formatted body waits in Pieces until then; the tree never has
-// to be kept whole.
+// core as it comes, and the batch's memory goes back to the parser, so the
+// tree is never kept whole. The head of a JUnit report (its totals) is only
+// known at the end, so its formatted body waits in Pieces; the text tree
+// goes out as it is formatted. (`vigil parse` writes JSON from the whole
+// tree: its body weighs more than the tree and formats quickly.)
 #pragma once
 
 #include <condition_variable>
@@ -31,7 +32,6 @@ class Pieces {
   void Step() {
     if (scratch_.size() >= kScratch) Keep();
   }
-  bool empty() const { return scratch_.empty() && chunks_.empty(); }
   // Hands everything to `out`, in order, and forgets it.
   void WriteTo(Out& out);
 
