@@ -30,6 +30,7 @@
 #include "cli/terminal.h"
 #include "engine/run_group.h"
 #include "engine/run_session.h"
+#include "engine/verdict.h"
 #include "judge/outcome.h"
 #include "judge/render.h"
 #include "report/reports.h"
@@ -119,7 +120,26 @@ class Printer final : public engine::RunObserver {
 // writes the same as JSON ("-": standard output, instead of the text).
 int List(const RunFlags& f) {
   engine::RunRequest req = f.req;
-  auto listing = engine::ListPlan(req);
+  if (!f.shard.empty()) {
+    if (Status st = engine::ParseShard(f.shard, &req.shard, &req.shard_count); !st.ok()) {
+      fmt::print(stderr, "vigil run: {}\n", st.message());
+      return kExitUsage;
+    }
+  }
+  // A shard's tests come from its run group's split in the store (or the
+  // split the first shard would make from the store's durations): the store
+  // is read when there is one, never created.
+  std::unique_ptr<store::Store> db;
+  if (req.shard_count > 0) {
+    auto opened = engine::OpenExistingStore(f.db_path);
+    if (opened.ok()) {
+      db = std::move(*opened);
+    } else if (opened.status().code() != Status::Code::kNotFound) {
+      fmt::print(stderr, "vigil run: {}\n", opened.status().message());
+      return kExitUsage;
+    }
+  }
+  auto listing = engine::ListPlan(req, db.get());
   if (!listing.ok()) {
     fmt::print(stderr, "vigil run: {}\n", listing.status().message());
     return kExitUsage;
@@ -145,6 +165,12 @@ int List(const RunFlags& f) {
     nlohmann::json j = {{"format_version", 1},       {"tests_dir", listing->tests_dir},
                         {"config", listing->config}, {"slowdown", f.req.slowdown},
                         {"tests", tests},            {"warnings", listing->warnings}};
+    if (req.shard_count > 0) {
+      j["shard"] = {{"index", req.shard},
+                    {"count", req.shard_count},
+                    {"plan_tests", listing->plan_size},
+                    {"split", listing->split_stored ? "stored" : "new"}};
+    }
     std::string text = DumpJson(j) + "\n";
     if (f.json_path == "-") {
       fmt::print("{}", text);
@@ -173,6 +199,15 @@ int List(const RunFlags& f) {
     }
     if (t.missing) line += "  NOT FOUND";
     fmt::print("{}\n", line);
+  }
+  if (req.shard_count > 0) {
+    fmt::print("shard {}/{}: {} of the plan's {} tests, {}\n", req.shard, req.shard_count, listing->tests.size(),
+               listing->plan_size,
+               listing->split_stored
+                   ? fmt::format("as run group {} split them", SanitizeForTerminal(req.run_group))
+                   : std::string(db ? "split now by the store's last durations (the first shard to join a run group "
+                                      "makes its split)"
+                                    : "split now without durations (no store: every test counted alike)"));
   }
   fmt::print("{} test{} from {}{}{}; nothing was run\n", listing->tests.size(), listing->tests.size() == 1 ? "" : "s",
              SanitizeForTerminal(listing->tests_dir),
@@ -419,7 +454,8 @@ Runner SetupRunCommand(CLI::App* app) {
       ->group(bg);
   AddBuildOptions(app, &f->build, bg, true);
   app->add_option("--shard", f->shard,
-                  "Run shard I of N of a run split across machines (I/N, 1-based); needs --run-group")
+                  "Run shard I of N of a run split across machines (I/N, 1-based); needs --run-group\n"
+                  "(with --list: the tests shard I runs, from the group's split in --db)")
       ->group("Across machines");
   app->add_option("--run-group", f->req.run_group,
                   "The split run's name, the same on every shard (a CI pipeline's id: ${{ github.run_id }}, "

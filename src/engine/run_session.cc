@@ -343,7 +343,7 @@ Result<int64_t> JoinGroup(store::Store& db, Clock& clock, RunObserver& observer,
 
 }  // namespace
 
-Result<PlanListing> ListPlan(const RunRequest& req) {
+Result<PlanListing> ListPlan(const RunRequest& req, store::Store* db) {
   if (!req.resume.empty()) {
     return Status::InvalidArgument("--list shows what a new run would run; it does not combine with --resume");
   }
@@ -369,6 +369,39 @@ Result<PlanListing> ListPlan(const RunRequest& req) {
     p.shard_args = t.extra_args;
     p.missing = runner::IsMissing(t);
     out.tests.push_back(std::move(p));
+  }
+  out.plan_size = out.tests.size();
+  if (req.shard_count > 0) {
+    std::vector<std::string> plan;
+    for (const auto& t : out.tests) plan.push_back(t.path);
+    std::vector<std::string> mine;
+    auto found = db && !req.run_group.empty() ? db->FindGroupRun(req.run_group) : Result<int64_t>(Status::NotFound(""));
+    if (found.ok()) {
+      auto run = db->LoadRun(*found);
+      if (!run.ok()) return run.status();
+      auto shards = db->LoadRunShards(*found);
+      if (!shards.ok()) return shards.status();
+      std::vector<std::string> theirs = run->plan, ours = plan;
+      std::sort(theirs.begin(), theirs.end());
+      std::sort(ours.begin(), ours.end());
+      if (run->shards != req.shard_count || shards->size() != static_cast<size_t>(req.shard_count) || theirs != ours) {
+        return Status::InvalidArgument(fmt::format(
+            "run group {} (run {}) was split into {} shards of {} tests; this plan has {} tests in {} shards",
+            SanitizeForTerminal(req.run_group), *found, run->shards, run->plan.size(), plan.size(), req.shard_count));
+      }
+      mine = (*shards)[static_cast<size_t>(req.shard - 1)].tests;
+      out.split_stored = true;
+    } else if (found.status().code() != Status::Code::kNotFound) {
+      return found.status();
+    } else {
+      std::map<std::string, int64_t> durations;
+      if (db) {
+        if (auto d = db->LastDurations(); d.ok()) durations = std::move(*d);
+      }
+      mine = runner::SplitPlan(plan, durations, req.shard_count).Tests(plan)[static_cast<size_t>(req.shard - 1)];
+    }
+    std::set<std::string> keep(mine.begin(), mine.end());
+    std::erase_if(out.tests, [&](const ListedTest& t) { return !keep.count(t.path); });
   }
   return out;
 }

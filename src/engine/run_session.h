@@ -157,12 +157,19 @@ struct PlanListing {
   std::string config;  // the vigil.toml read, "" for none
   std::vector<ListedTest> tests;  // in plan order
   std::vector<std::string> warnings;  // duplicate list lines, unknown settings keys
+  // With req.shard_count: `tests` are shard req.shard's, of plan_size.
+  size_t plan_size = 0;
+  bool split_stored = false;  // the run group's split in the store, else one made now
 };
 
 // What Execute would run for a new run of `req`, in plan order, with the
 // same filters, vigil.toml, shards, timeouts and retries; nothing is run,
-// booted or recorded (`vigil run --list`). A resume is refused.
-Result<PlanListing> ListPlan(const RunRequest& req);
+// booted or recorded (`vigil run --list`). A resume is refused. With
+// --shard I/N, only shard I's tests: the split of the run group in `db` when
+// it has one (what the shard will run), else the one the first shard to
+// join would make now from the last durations in `db` (may be null: no
+// history, every test counted alike).
+Result<PlanListing> ListPlan(const RunRequest& req, store::Store* db = nullptr);
 
 // `vigil run` with what decides where and how `req` ran its tests (the tests,
 // the store, the VM and its options, --netns, --no-cgroup, --slowdown,

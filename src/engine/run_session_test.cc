@@ -1,4 +1,5 @@
 #include "engine/run_session.h"
+#include "runner/split.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -1012,6 +1013,60 @@ TEST_F(RunSessionTest, ListPlanShowsWhatWouldRunAndRunsNothing) {
   EXPECT_EQ(db_->LatestRun().status().code(), Status::Code::kNotFound);
   r.resume = "last";
   EXPECT_FALSE(ListPlan(r).ok());
+}
+
+TEST_F(RunSessionTest, ListPlanOfAShardShowsItsPartOfTheSplit) {
+  Tests({"a.sh", "b.sh", "c.sh", "d.sh", "e.sh"});
+  RunRequest r = Request();
+  r.run_group = "ci-9";
+  r.shard_count = 2;
+  auto paths = [](const PlanListing& l) {
+    std::vector<std::string> p;
+    for (const auto& t : l.tests) p.push_back(t.path);
+    return p;
+  };
+  const std::vector<std::string> plan = {"c:a.sh", "c:b.sh", "c:c.sh", "c:d.sh", "c:e.sh"};
+  // No run group yet: the split the first shard would make, from the
+  // store's durations (none here: every test alike), in plan order.
+  std::vector<std::vector<std::string>> expected = runner::SplitPlan(plan, {}, 2).Tests(plan);
+  std::vector<std::string> both;
+  for (int k = 1; k <= 2; ++k) {
+    r.shard = k;
+    auto l = ListPlan(r, db_.get());
+    ASSERT_TRUE(l.ok()) << l.status().ToString();
+    EXPECT_EQ(paths(*l), expected[static_cast<size_t>(k - 1)]);
+    EXPECT_EQ(l->plan_size, 5u);
+    EXPECT_FALSE(l->split_stored);
+    for (const auto& p : paths(*l)) both.push_back(p);
+  }
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(both, plan);
+  // The group's split in the store is what its shards run, whatever the
+  // durations would make now.
+  model::RunRecord run;
+  run.started_at = "2026-12-06T00:00:00Z";
+  run.host = "h";
+  run.command = "vigil run";
+  run.tests_dir = r.tests_dir;
+  run.plan = plan;
+  run.run_group = "ci-9";
+  run.shards = 2;
+  ASSERT_TRUE(db_->CreateGroupRun(run, {{"c:e.sh"}, {"c:a.sh", "c:b.sh", "c:c.sh", "c:d.sh"}}).ok());
+  r.shard = 1;
+  auto l = ListPlan(r, db_.get());
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  EXPECT_EQ(paths(*l), std::vector<std::string>{"c:e.sh"});
+  EXPECT_TRUE(l->split_stored);
+  r.shard = 2;
+  auto l2 = ListPlan(r, db_.get());
+  ASSERT_TRUE(l2.ok()) << l2.status().ToString();
+  EXPECT_EQ(paths(*l2), (std::vector<std::string>{"c:a.sh", "c:b.sh", "c:c.sh", "c:d.sh"}));
+  // Another shard count or another plan than the group's: said.
+  r.shard_count = 3;
+  EXPECT_FALSE(ListPlan(r, db_.get()).ok());
+  r.shard_count = 2;
+  r.filter.skip = {"c:a.sh"};
+  EXPECT_FALSE(ListPlan(r, db_.get()).ok());
 }
 
 TEST_F(RunSessionTest, SkipNamesOneShardOfAShardedTest) {

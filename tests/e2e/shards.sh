@@ -85,6 +85,14 @@ if [ "$pg_rc" = 0 ]; then
   "$VIGIL" group show pg-1 --db "$PG" --json > "$TMP/show.json"
   expect_eq "4 shards finished, every test in one" "finished finished finished finished 16" \
     "$(json_get "$TMP/show.json" "' '.join(s['state'] for s in d['shards']) + ' ' + str(sum(s['tests'] for s in d['shards']))")"
+  # --list --shard shows each shard's part of the group's split, as run.
+  listed=""
+  for i in 1 2 3 4; do
+    "$VIGIL" run --tests "$T" --db "$PG" --list --shard "$i/4" --run-group pg-1 --json "$TMP/list-$i.json" > /dev/null
+    listed="$listed $(json_get "$TMP/list-$i.json" "str(len(d['tests'])) + ':' + d['shard']['split']")"
+  done
+  expect_eq "vigil run --list --shard lists what each shard ran" \
+    "$(json_get "$TMP/show.json" "' '.join(str(s['tests']) + ':stored' for s in d['shards'])")" "${listed# }"
   # Two groups at once, 8 processes: neither sees the other's results.
   pids=()
   for g in pg-2 pg-3; do
