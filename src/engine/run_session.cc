@@ -219,6 +219,37 @@ Result<Planned> PlanTests(const std::string& tests_dir, runner::PlanFilter filte
   return p;
 }
 
+// The shards of run group `run_id` (their split and states), once its
+// shard count and its plan are this shard's: what a shard joins
+// (JoinGroup) and what `vigil run --list --shard` shows (ListPlan).
+Result<std::vector<model::RunShardRecord>> GroupShards(store::Store& db, int64_t run_id,
+                                                        const std::vector<std::string>& plan, const RunRequest& f) {
+  std::string group = SanitizeForTerminal(f.run_group);
+  auto run = db.LoadRun(run_id);
+  if (!run.ok()) return run.status();
+  if (run->shards != f.shard_count) {
+    return Status::InvalidArgument(fmt::format("run group {} (run {}) has {} shards, not {}: --shard I/{} there",
+                                               group, run_id, run->shards, f.shard_count, run->shards));
+  }
+  {
+    std::vector<std::string> theirs = run->plan, ours = plan;
+    std::sort(theirs.begin(), theirs.end());
+    std::sort(ours.begin(), ours.end());
+    if (theirs != ours) {
+      return Status::InvalidArgument(fmt::format(
+          "shard {}/{} plans other tests than run group {} (run {}): {} here, {} there; every shard needs the same "
+          "tests, filters and vigil.toml",
+          f.shard, f.shard_count, group, run_id, ours.size(), theirs.size()));
+    }
+  }
+  auto shards = db.LoadRunShards(run_id);
+  if (!shards.ok()) return shards.status();
+  if (shards->size() != static_cast<size_t>(f.shard_count)) {
+    return Status::Internal(fmt::format("run {} has {} shard rows, not {}", run_id, shards->size(), f.shard_count));
+  }
+  return shards;
+}
+
 // A shard joining its run group: the group's run, created with the split
 // (runner::SplitPlan over the store's durations) when this shard is the
 // first to come, else the one there is, checked against this shard's plan;
@@ -270,28 +301,8 @@ Result<int64_t> JoinGroup(store::Store& db, Clock& clock, RunObserver& observer,
       }
     }
   }
-  auto run = db.LoadRun(run_id);
-  if (!run.ok()) return run.status();
-  if (run->shards != f.shard_count) {
-    return Status::InvalidArgument(fmt::format("run group {} (run {}) has {} shards, not {}: --shard I/{} there",
-                                               group, run_id, run->shards, f.shard_count, run->shards));
-  }
-  {
-    std::vector<std::string> theirs = run->plan, ours = plan;
-    std::sort(theirs.begin(), theirs.end());
-    std::sort(ours.begin(), ours.end());
-    if (theirs != ours) {
-      return Status::InvalidArgument(fmt::format(
-          "shard {}/{} plans other tests than run group {} (run {}): {} here, {} there; every shard needs the same "
-          "tests, filters and vigil.toml",
-          f.shard, f.shard_count, group, run_id, ours.size(), theirs.size()));
-    }
-  }
-  auto shards = db.LoadRunShards(run_id);
+  auto shards = GroupShards(db, run_id, plan, f);
   if (!shards.ok()) return shards.status();
-  if (shards->size() != static_cast<size_t>(f.shard_count)) {
-    return Status::Internal(fmt::format("run {} has {} shard rows, not {}", run_id, shards->size(), f.shard_count));
-  }
   const model::RunShardRecord& mine = (*shards)[static_cast<size_t>(f.shard - 1)];
   if (!mine.finished_at.empty()) {
     // A CI that retries the job (a Kubernetes Job's index, a re-run): done.
@@ -375,20 +386,11 @@ Result<PlanListing> ListPlan(const RunRequest& req, store::Store* db) {
     std::vector<std::string> plan;
     for (const auto& t : out.tests) plan.push_back(t.path);
     std::vector<std::string> mine;
-    auto found = db && !req.run_group.empty() ? db->FindGroupRun(req.run_group) : Result<int64_t>(Status::NotFound(""));
+    Result<int64_t> found = Status::NotFound("no run group");
+    if (db && !req.run_group.empty()) found = db->FindGroupRun(req.run_group);
     if (found.ok()) {
-      auto run = db->LoadRun(*found);
-      if (!run.ok()) return run.status();
-      auto shards = db->LoadRunShards(*found);
+      auto shards = GroupShards(*db, *found, plan, req);
       if (!shards.ok()) return shards.status();
-      std::vector<std::string> theirs = run->plan, ours = plan;
-      std::sort(theirs.begin(), theirs.end());
-      std::sort(ours.begin(), ours.end());
-      if (run->shards != req.shard_count || shards->size() != static_cast<size_t>(req.shard_count) || theirs != ours) {
-        return Status::InvalidArgument(fmt::format(
-            "run group {} (run {}) was split into {} shards of {} tests; this plan has {} tests in {} shards",
-            SanitizeForTerminal(req.run_group), *found, run->shards, run->plan.size(), plan.size(), req.shard_count));
-      }
       mine = (*shards)[static_cast<size_t>(req.shard - 1)].tests;
       out.split_stored = true;
     } else if (found.status().code() != Status::Code::kNotFound) {
