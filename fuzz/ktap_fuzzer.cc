@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     vigil::report::Out live;
     auto json_report = vigil::report::NewJsonReport();
     auto junit_report = vigil::report::NewJunitReport();
-    auto text_report = vigil::report::NewTextReport({}, &live);
+    auto text_report = vigil::report::NewTextReport({}, live);
     vigil::ktap::Parser batched(options);
     batched.HandTopsTo(
         [&](vigil::ktap::Tree tree, std::vector<vigil::ktap::Tree::Id> tops) {

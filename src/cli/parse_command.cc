@@ -156,7 +156,7 @@ int Run(const ParseFlags& f) {
     batches = false;
   }
   if (format == "junit") tree_report = report::NewJunitReport();
-  if (format == "text" && !f.stream) tree_report = report::NewTextReport(to, &out);
+  if (format == "text" && !f.stream) tree_report = report::NewTextReport(to, out);
   std::unique_ptr<report::ReportThread> report_thread;
   if (tree_report && batches) {
     report_thread = std::make_unique<report::ReportThread>(*tree_report);

@@ -132,15 +132,15 @@ class Parser {
   // With flat_tree: complete top-level tests are handed out while the parse
   // goes on instead of all being kept. Whenever a top-level test completes,
   // KTAP was found, no test below the root is open and the tree holds
-  // `batch_bytes` or more (or many tests), `handler` gets the tree and the ids of the top-level
-  // tests in it, in order, and returns an empty tree to go on with. Those
-  // still in the tree at Finish() stay in the Document's tree: a report of
-  // the batches and then of the document is the report of the whole tree
-  // (what `vigil parse` writes while it parses).
-  // A batch that would weigh more than `max_batch_bytes` (one huge
-  // top-level test) is not handed out, nor is anything after it: the rest
-  // stays in the Document's tree (a report that keeps its batches' text
-  // would otherwise hold a huge test's tree and its text at once).
+  // `batch_bytes` or more (or many tests), `handler` gets the tree and the
+  // ids of the top-level tests in it, in order, and returns an empty tree to
+  // go on with. Those still in the tree at Finish() stay in the Document's
+  // tree: a report of the batches and then of the document is the report of
+  // the whole tree (what `vigil parse` writes while it parses). A batch that
+  // would weigh more than `max_batch_bytes` (one huge top-level test) is not
+  // handed out, nor is anything after it: the rest stays in the Document's
+  // tree (a report that keeps its batches' text would otherwise hold a huge
+  // test's tree and its text at once).
   using TopsHandler = std::function<Tree(Tree, std::vector<Tree::Id>)>;
   void HandTopsTo(TopsHandler handler, size_t batch_bytes = 1 << 20, size_t max_batch_bytes = SIZE_MAX);
 

@@ -100,7 +100,8 @@ bool Tree::Reset() {
 }
 
 Tree::Id Tree::Add(const TestNode& n, std::span<const Id> children) {
-  if (size_ == chunks_.size() * kChunk) chunks_.push_back(source_->Take());  // a reset tree has its first
+  // A reset tree still has its first chunk of slots.
+  if (size_ == chunks_.size() * kChunk) chunks_.push_back(source_->Take());
   Id id = static_cast<Id>(size_);
   Packed& t = *new (Slots(size_ / kChunk) + size_ % kChunk) Packed;
   ++size_;

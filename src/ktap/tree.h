@@ -77,7 +77,9 @@ class Arena {
   // returns where it starts.
   const char* Copy(std::initializer_list<std::string_view> pieces);
   // Bytes handed out so far (to the end of the current chunk's use).
-  size_t used() const { return chunks_.empty() ? 0 : (chunks_.size() - 1) * ChunkSource::kBytes + (ChunkSource::kBytes - left_); }
+  size_t used() const {
+    return chunks_.empty() ? 0 : (chunks_.size() - 1) * ChunkSource::kBytes + (ChunkSource::kBytes - left_);
+  }
   size_t chunks() const { return chunks_.size(); }
   // Forgets every copy; the first chunk is kept for the next ones.
   void Reset();

@@ -141,10 +141,11 @@ void EmitLeaves(const Tree& tree, const TreeNode& node, const std::string& class
   }
 }
 
-// A top-level test's tally: its cases counted, its duration if longer.
-Tally SuiteTally(const Tree& tree, const TreeNode& top) {
+// A top-level test's tally: its cases counted (and written to `cases`
+// unless null), its duration if longer.
+Tally SuiteTally(const Tree& tree, const TreeNode& top, const std::string& name, std::string* cases) {
   Tally t;
-  EmitLeaves(tree, top, NodeName(top), &t, nullptr);
+  EmitLeaves(tree, top, name, &t, cases);
   if (top.has_duration && top.duration_ms > t.time_ms) t.time_ms = top.duration_ms;
   return t;
 }
@@ -190,10 +191,8 @@ class JunitReport : public TreeReport {
       TreeNode top = tree.node(id);
       std::string name = NodeName(top);
       // The totals head the suite: its cases are counted as they are written.
-      Tally t;
       cases_.clear();
-      EmitLeaves(tree, top, name, &t, &cases_);
-      if (top.has_duration && top.duration_ms > t.time_ms) t.time_ms = top.duration_ms;
+      Tally t = SuiteTally(tree, top, name, &cases_);
       AddTo(total_, t);
       std::string& b = body_.buf();
       SuiteHead(top, name, t, b);
@@ -212,7 +211,8 @@ class JunitReport : public TreeReport {
     tallies.reserve(tops.size());
     Tally total = total_;
     for (Tree::Id id : tops) {
-      tallies.push_back(SuiteTally(tree, tree.node(id)));
+      TreeNode top = tree.node(id);
+      tallies.push_back(SuiteTally(tree, top, NodeName(top), nullptr));
       AddTo(total, tallies.back());
     }
     out.buf() += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";

@@ -94,7 +94,7 @@ std::string Batched(const std::string& log, ktap::ParserOptions o, const std::st
                  : Out();
   std::unique_ptr<TreeReport> report = format == "json"    ? NewJsonReport()
                                        : format == "junit" ? NewJunitReport()
-                                                           : NewTextReport(text, &out);
+                                                           : NewTextReport(text, out);
   ktap::Parser parser(o);
   ReportThread thread(*report);
   parser.HandTopsTo(

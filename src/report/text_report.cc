@@ -115,20 +115,16 @@ void AddFailures(const Tree& tree, Tree::Id top, bool with_logs, std::vector<Fai
 
 class TextReport : public TreeReport {
  public:
-  TextReport(const TextOptions& o, Out* live) : o_(o), live_(live) {}
+  TextReport(const TextOptions& o, Out& live) : o_(o), live_(live) {}
 
   void Take(const Tree& tree, std::span<const Tree::Id> tops) override {
     for (Tree::Id id : tops) {
       TreeNode top = tree.node(id);
       if (o_.show_tree) {
         // Nothing above the tree depends on the rest of the document: it
-        // goes out as it is formatted when it can.
-        WriteTree(tree, top, 0, o_, live_ ? live_->buf() : body_.buf());
-        if (live_) {
-          live_->Step();
-        } else {
-          body_.Step();
-        }
+        // goes out as it is formatted.
+        WriteTree(tree, top, 0, o_, live_.buf());
+        live_.Step();
       }
       if (ktap::IsFailure(top.status)) AddFailures(tree, id, o_.show_logs, &failures_);
     }
@@ -142,7 +138,6 @@ class TextReport : public TreeReport {
     ktap::Tree converted;
     const Tree& tree = TreeOf(doc, &converted);
     std::span<const Tree::Id> tops = tree.children(tree.root());
-    body_.WriteTo(sink);
     if (o_.show_tree) {
       sink.WriteInOrder(tops.size(), [&](size_t i, std::string& into) { WriteTree(tree, tree.node(tops[i]), 0, o_, into); });
     }
@@ -193,18 +188,17 @@ class TextReport : public TreeReport {
 
  private:
   TextOptions o_;
-  Out* live_;
-  Pieces body_;
+  Out& live_;  // where the taken tests' tree went
   std::vector<Failure> failures_;
 };
 
 }  // namespace
 
-std::unique_ptr<TreeReport> NewTextReport(const TextOptions& options, Out* live) {
+std::unique_ptr<TreeReport> NewTextReport(const TextOptions& options, Out& live) {
   return std::make_unique<TextReport>(options, live);
 }
 
-void WriteText(const ktap::Document& doc, const TextOptions& o, Out& sink) { TextReport(o, nullptr).Write(doc, sink); }
+void WriteText(const ktap::Document& doc, const TextOptions& o, Out& sink) { TextReport(o, sink).Write(doc, sink); }
 
 std::string ToText(const ktap::Document& doc, const TextOptions& o) {
   Out out;

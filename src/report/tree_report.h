@@ -59,10 +59,9 @@ class TreeReport {
 std::unique_ptr<TreeReport> NewJsonReport();
 std::unique_ptr<TreeReport> NewJunitReport(const std::string& suite_name = "vigil");
 struct TextOptions;
-// `live`: the tree of the tests taken is written there as it is formatted
-// (the report's Write() must then go to the same Out); null: kept until
-// Write().
-std::unique_ptr<TreeReport> NewTextReport(const TextOptions& options, Out* live = nullptr);
+// The tree of the tests taken is written to `live` as it is formatted: the
+// report's Write() must go to the same Out.
+std::unique_ptr<TreeReport> NewTextReport(const TextOptions& options, Out& live);
 
 // Formats the batches a parser hands over on a thread of its own. Hand() is
 // the parser's TopsHandler: it queues the batch and returns an emptied tree
