@@ -161,13 +161,13 @@ double Model::GainOfRuns(int j, int r) const {
   return (h0 - h) / std::log(2.0);
 }
 
-int Model::NextProbe(int current, double build_cost) const {
+int Model::NextProbe(int current, double build_cost, const std::vector<bool>* kept) const {
   // For each batch size r, one pass of prefix sums over k of the quantities
   // the gain needs, so choosing is O(n) per batch size. A run at `current`
   // costs 1 and is scored alone (one run, then choose again); a commit
   // elsewhere costs build_cost + r for its best batch of r runs, so the
   // search stays at a built commit while its runs tell more per cost than a
-  // build and a batch elsewhere would.
+  // build and a batch elsewhere would. A kept build costs what `current` does.
   int m = n_ + 2;
   double h0 = 0;
   for (int k = 0; k < m; ++k) h0 -= XLogX(post_[k]);
@@ -191,7 +191,8 @@ int Model::NextProbe(int current, double build_cost) const {
     double leps = eps > 0 ? std::log(eps) : 0, l1eps = std::log1p(-eps);
     for (int j = 0; j <= n_; ++j) {
       if (skipped_[j]) continue;
-      if (j == current && r > 1) continue;
+      const bool built = j == current || (kept && j < static_cast<int>(kept->size()) && (*kept)[j]);
+      if (built && r > 1) continue;
       double tail_mass = mass[m] - mass[j + 1];
       double tail_plogp = plogp[j + 1];
       double pf = a[j + 1] + eps * tail_mass;
@@ -202,7 +203,7 @@ int Model::NextProbe(int current, double build_cost) const {
       if (pf > 1e-300) h += pf * std::log(pf) - sf;
       if (ps > 1e-300) h += ps * std::log(ps) - ss;
       double gain = h0 - h;
-      double cost = j == current ? 1.0 : r + build_cost;
+      double cost = built ? 1.0 : r + build_cost;
       score[j] = std::max(score[j], gain / cost);
     }
   }

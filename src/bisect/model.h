@@ -7,8 +7,9 @@
 // bad"; k = n + 1 is "not reproducible at the bad end".
 //
 // The next probe maximises the expected information gain about k per unit of
-// cost (another run at the commit already built costs 1; a commit elsewhere
-// costs the build plus its best batch of runs there), which keeps probing
+// cost (another run at the commit already built, or at one whose build was
+// kept, costs 1; a commit elsewhere costs the build plus its best batch of
+// runs there), which keeps probing
 // next to a suspect instead of stalling there the way "first commit past the
 // posterior median" does under one-sided noise.
 // Skipped (untestable) commits get no observation, so a culprit next to them
@@ -60,8 +61,9 @@ class Model {
 
   // The position to run next: the highest expected information gain per
   // cost; `current` is the commit built now (-1: none), `build_cost` in runs.
-  // -1 when every position is skipped.
-  int NextProbe(int current, double build_cost) const;
+  // `kept` (null: none), indexed by position: the builds kept, which a run
+  // costs 1 at, as at `current`. -1 when every position is skipped.
+  int NextProbe(int current, double build_cost, const std::vector<bool>* kept = nullptr) const;
   // Expected information gain (bits) of one run at `pos`.
   double InformationGain(int pos) const;
   // Expected information gain (bits) about the culprit of `runs` runs in a

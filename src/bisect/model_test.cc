@@ -4,6 +4,8 @@
 
 #include <numeric>
 #include <random>
+#include <set>
+#include <vector>
 
 #include "bisect/search.h"
 
@@ -219,6 +221,57 @@ TEST(BisectSimulate, BuildCostBuysFewerBuildsAtEqualAccuracy) {
   EXPECT_LT(aware, 0.6 * blind);
   EXPECT_NEAR(costly.vigil.mean_cost, costly.vigil.mean_runs + 20 * costly.vigil.mean_builds, 1e-9);
   EXPECT_NEAR(costly.cost_ratio, costly.vigil.mean_cost / costly.naive.mean_cost, 1e-9);
+}
+
+TEST(BisectModel, AKeptBuildCostsWhatTheBuiltCommitDoes) {
+  // As above, but the search stands at 40 and 32's build was kept: going back
+  // to 32 costs a run, as staying there would have.
+  Model m(64, ModelOptions{});
+  m.ObserveMany(64, 8, 2);
+  m.ObserveMany(32, 3, 0);
+  m.ObserveMany(40, 4, 1);
+  std::vector<bool> kept(65, false);
+  EXPECT_NE(m.NextProbe(40, 20.0), 32);
+  kept[32] = true;
+  EXPECT_EQ(m.NextProbe(40, 20.0, &kept), 32);
+}
+
+TEST(BisectSearch, GoingBackToAKeptBuildIsNoBuild) {
+  SearchOptions so;
+  so.build_cost = 5;
+  so.keep_builds = true;
+  Search s(16, so);
+  // Fails from 9 on at p = 0.5, by a fixed sequence of coin flips.
+  std::mt19937_64 rng(3);
+  std::set<int> distinct;
+  int switches = 0, last = -1;
+  for (int j = s.Next(); j >= 0; j = s.Next()) {
+    switches += j != last;
+    last = j;
+    distinct.insert(j);
+    s.Record(j, j >= 9 && rng() % 2 ? Outcome::kFail : Outcome::kPass);
+  }
+  EXPECT_EQ(s.stop(), Stop::kConfident);
+  EXPECT_EQ(s.model().Best().first, 9);
+  EXPECT_EQ(s.builds(), static_cast<int>(distinct.size()));
+  EXPECT_GT(switches, s.builds());  // it went back to a commit it had built
+}
+
+TEST(BisectSimulate, KeptBuildsAreNotBuiltAgain) {
+  SimOptions o;
+  o.commits = 256;
+  o.p = 0.25;
+  o.trials = 100;
+  o.seed = 5;
+  o.search.build_cost = 5;
+  SimResult rebuilt = Simulate(o);
+  o.search.keep_builds = true;
+  SimResult kept = Simulate(o);
+  EXPECT_LT(kept.vigil.mean_builds, rebuilt.vigil.mean_builds - 1);
+  EXPECT_GE(kept.vigil.accuracy, 0.95);
+  // The oracle goes back and forth between two commits: two builds.
+  EXPECT_LE(kept.oracle.mean_builds, 2.0);
+  EXPECT_GT(rebuilt.oracle.mean_builds, 2.0);
 }
 
 }  // namespace

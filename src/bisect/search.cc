@@ -23,7 +23,7 @@ const char* StopName(Stop s) {
   return "?";
 }
 
-Search::Search(int n, SearchOptions o) : model_(n, o.model), o_(o) {
+Search::Search(int n, SearchOptions o) : model_(n, o.model), o_(o), kept_(model_.n() + 1, false) {
   model_.ObserveMany(model_.n(), o.known_runs, o.known_failures);
 }
 
@@ -41,13 +41,14 @@ int Search::Next() {
     --pending_;
     return current_;
   }
-  int j = model_.NextProbe(current_, o_.build_cost);
+  int j = model_.NextProbe(current_, o_.build_cost, o_.keep_builds ? &kept_ : nullptr);
   if (j < 0) {
     stop_ = Stop::kUntestable;
     return -1;
   }
   if (j != current_) {
-    ++builds_;
+    if (!o_.keep_builds || !kept_[j]) ++builds_;
+    if (o_.keep_builds) kept_[j] = true;
     current_ = j;
     pending_ = std::max(1, o_.runs_per_build) - 1;
   }
@@ -61,6 +62,9 @@ void Search::Record(int pos, Outcome o) {
     return;
   }
   ++runs_;
+  // A run there means a build there (the probe keeps it), also for the
+  // ends and for runs replayed from an earlier process.
+  if (o_.keep_builds && pos >= 0 && pos < static_cast<int>(kept_.size())) kept_[pos] = true;
   model_.Observe(pos, o == Outcome::kFail);
 }
 
@@ -153,11 +157,14 @@ SimStats Oracle(const SimOptions& o, double ratio) {
     Search s(o.commits, so);
     Trial r;
     int at_c = 0, at_parent = 0, last = -1;
+    bool built_c = false, built_parent = false;
     while (s.runs() < so.max_runs && !s.Confident()) {
       bool culprit = s.model().failures(c) == 0 || at_parent >= ratio * at_c;
       int j = culprit ? c : c - 1;
       (culprit ? at_c : at_parent)++;
-      r.builds += j != last;
+      bool& built = culprit ? built_c : built_parent;
+      r.builds += j != last && !(so.keep_builds && built);
+      built = true;
       last = j;
       s.Record(j, Fails(o, j, c, rng) ? Outcome::kFail : Outcome::kPass);
     }

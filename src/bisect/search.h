@@ -17,6 +17,9 @@ struct SearchOptions {
   int max_runs = 1000;
   int runs_per_build = 1;   // runs in a row at a commit once it is built
   double build_cost = 0.0;  // a build, in runs
+  // The probe keeps every build it makes: going back to a commit built
+  // before runs it again without a build (vigil bisect run --build-tree).
+  bool keep_builds = false;
   // Earlier runs of the test at the bad end (CI history): evidence about p
   // and the bad end from the start, not counted as runs of the search.
   int known_runs = 0;
@@ -44,6 +47,7 @@ class Search {
   // stops there); replaying recorded runs stops there too.
   bool Confident() const { return model_.Best().mass >= o_.confidence; }
   int runs() const { return runs_; }
+  // Builds made: a commit built before costs none with keep_builds.
   int builds() const { return builds_; }
   // What a build costs in runs, from the next choice on (a cost measured as
   // the search goes).
@@ -54,6 +58,7 @@ class Search {
   Model model_;
   SearchOptions o_;
   int current_ = -1;
+  std::vector<bool> kept_;  // with keep_builds: the positions built
   int pending_ = 0;
   int runs_ = 0;
   int builds_ = 0;

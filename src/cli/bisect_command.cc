@@ -31,6 +31,7 @@ struct BisectFlags {
   bool build_options_given = false;  // an option of the build group
   // simulate
   int history = 0;
+  bool keep_builds = false;
   int commits = 1024, trials = 200;
   double p = 0.25;
   uint64_t seed = 1;
@@ -273,6 +274,7 @@ int RunSimulate(const BisectFlags& f) {
   o.history = f.history;
   o.search = engine::SearchOptionsOf(f.req);
   o.search.build_cost = f.req.build_cost >= 0 ? f.req.build_cost : 0;
+  o.search.keep_builds = f.keep_builds;
   bisect::SimResult r = bisect::Simulate(o);
   if (f.json) {
     fmt::print("{}\n", DumpJson(report::SimulationJson(o, r, f.req.confidence)));
@@ -364,6 +366,9 @@ Runner SetupBisectCommand(CLI::App* app) {
   sim->add_option("--history", f->history, "Earlier runs at the bad end each search knows (drawn at p), as --bad-history")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
+  sim->add_flag("--keep-builds", f->keep_builds,
+                 "Going back to a commit built before costs no build, as in bisect run --build-tree, which keeps "
+                 "each build");
   AddModelOptions(sim, f.get());
   return [f, run, status, log, reset, sim, build_group]() -> int {
     if (run->parsed()) {

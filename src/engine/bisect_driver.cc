@@ -93,6 +93,7 @@ bisect::SearchOptions SearchOptionsOf(const BisectRequest& r) {
   so.max_runs = r.max_runs;
   so.runs_per_build = r.runs_per_build;
   so.build_cost = r.build_cost >= 0 ? r.build_cost : (Builds(r) ? 4.0 : 0.0);
+  so.keep_builds = r.probe.build_tree;  // the probe keeps each kernel and kselftests it built
   so.model.prior_a = r.prior_a;
   so.model.prior_b = r.prior_b;
   so.model.epsilon = r.epsilon;
@@ -400,7 +401,7 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
   };
   cost_now(nullptr);
   size_t replayed = 0;
-  int total_runs = 0, total_builds = end_builds;
+  int total_runs = 0, total_builds = end_builds, reused_builds = 0;
   nlohmann::json merges = nlohmann::json::array();
   nlohmann::json result;
   bool confident = false;
@@ -429,9 +430,14 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
     for (int j = search.Next(); j >= 0; j = search.Next()) {
       const std::string& hash = line.commits[j];
       if (r.cancel && r.cancel->stopping()) return stopped(hash);
-      if (j != checked_out) {
+      if (j != checked_out && probe_.Restore(wt, hash)) {
+        // Built before and kept: no checkout, no build.
+        checked_out = j;
+        ++reused_builds;
+      } else if (j != checked_out) {
         if (Status co = vcs_.Checkout(wt, hash); !co.ok()) return co;
         checked_out = j;
+        ++total_builds;
         auto built = TimedBuild(wt, hash);
         if (r.cancel && r.cancel->stopping()) return stopped(hash);  // a stopped build says nothing
         if (!built.ok()) {
@@ -482,7 +488,6 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
       observer_.Ran(e);
     }
     total_runs += search.runs();
-    total_builds += search.builds();
     result = Conclude(search, line, r);
     confident = search.stop() == bisect::Stop::kConfident;
     if (!confident || r.first_parent || stage >= 16 || result["culprit"].is_null()) break;
@@ -513,6 +518,7 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
   }
   result["runs"] = total_runs;
   result["builds"] = total_builds;
+  result["reused_builds"] = reused_builds;
   result["merges"] = merges;
   result["bisection"] = id;
   result["build_cost"] = so.build_cost;

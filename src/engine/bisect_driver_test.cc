@@ -35,7 +35,13 @@ class FakeProbe final : public Probe {
     if (clock)
       clock->Advance(builds.empty() && first_build_time.count() >= 0 ? first_build_time : build_time);
     builds.push_back(commit);
+    if (keeps && !unbuildable.count(commit)) kept.insert(commit);
     return !unbuildable.count(commit);
+  }
+  bool Restore(const std::string&, const std::string& commit) override {
+    if (!kept.count(commit)) return false;
+    restores.push_back(commit);
+    return true;
   }
   Result<ProbeRun> Run(const std::string&, const std::string& commit) override {
     if (abort_after >= 0 && static_cast<int>(runs.size()) >= abort_after)
@@ -63,6 +69,10 @@ class FakeProbe final : public Probe {
     return p;
   }
   std::set<std::string> unbuildable, cannot_start, target_absent;
+  // Keeps each build it makes, which Restore brings back.
+  bool keeps = false;
+  std::set<std::string> kept;
+  std::vector<std::string> restores;
   bool make_build_dir = false;
   int abort_after = -1;
   // A cancellation point: the run number `cancel_at` (1-based) is stopped
@@ -637,6 +647,37 @@ TEST_F(BisectDriverTest, SlowBuildsMeasuredAgainstFastRunsKeepTheSearchAtTheBuil
   EXPECT_GT(static_cast<double>(slow.runs.size()) / (slow_changes + 1),
             static_cast<double>(fast.runs.size()) / (fast_changes + 1));
   EXPECT_EQ(s->result["builds"], static_cast<int>(slow.builds.size()));
+}
+
+TEST_F(BisectDriverTest, AKeptBuildRunsAgainWithoutACheckoutOrABuild) {
+  Linear(60);
+  auto bisect = [&](bool keeps, FakeProbe* probe) {
+    probe->keeps = keeps;
+    BisectRequest r = Request("c0", "c60");
+    r.probe.build_tree = true;  // whose probe keeps its builds: the search counts on it
+    r.build_cost = 5;
+    return Bisect(*probe, r);
+  };
+  FakeProbe keeping(EveryThirdFrom37());
+  int checkouts = vcs_.checkouts();
+  auto k = bisect(true, &keeping);
+  ASSERT_TRUE(k.ok()) << k.status().message();
+  EXPECT_EQ(k->result["culprit"]["hash"], "c37");
+  // It went back to commits it had built, and built none twice.
+  EXPECT_FALSE(keeping.restores.empty());
+  EXPECT_EQ(std::set<std::string>(keeping.builds.begin(), keeping.builds.end()).size(), keeping.builds.size());
+  EXPECT_EQ(vcs_.checkouts() - checkouts, static_cast<int>(keeping.builds.size()));
+  EXPECT_EQ(k->result["builds"], static_cast<int>(keeping.builds.size()));
+  EXPECT_EQ(k->result["reused_builds"], static_cast<int>(keeping.restores.size()));
+  // A probe that kept nothing builds again where the search went back: the
+  // builds recorded are the builds made.
+  FakeProbe rebuilding(EveryThirdFrom37());
+  auto b = bisect(false, &rebuilding);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_EQ(b->result["culprit"]["hash"], "c37");
+  EXPECT_GT(rebuilding.builds.size(), std::set<std::string>(rebuilding.builds.begin(), rebuilding.builds.end()).size());
+  EXPECT_EQ(b->result["builds"], static_cast<int>(rebuilding.builds.size()));
+  EXPECT_EQ(b->result["reused_builds"], 0);
 }
 
 TEST_F(BisectDriverTest, AGivenBuildCostIsKeptWhateverTheBuildsTake) {

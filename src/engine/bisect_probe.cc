@@ -2,7 +2,10 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
+#include <map>
 #include <utility>
 
 #include <fmt/format.h>
@@ -15,6 +18,8 @@
 
 namespace vigil::engine {
 namespace {
+
+namespace fs = std::filesystem;
 
 // `path` as given when absolute, else inside the worktree.
 std::string InWorktree(const std::string& wt, const std::string& path) {
@@ -149,6 +154,22 @@ class VigilTestProbe final : public ProbeBase {
       return Status::Internal(fmt::format("the build in {} made no {}", r->output_dir,
                                           r->kernel.empty() ? "kernel image" : "kselftests"));
     built_ = std::move(r.value());
+    Keep(worktree, commit);
+    return true;
+  }
+
+  bool Restore(const std::string& /*worktree*/, const std::string& commit) override {
+    auto it = kept_.find(commit);
+    if (it == kept_.end()) return false;
+    std::error_code ec;
+    const kbuild::BuildResult& b = it->second.build;
+    if (!fs::exists(b.kernel, ec) || !fs::exists(b.tests, ec) || (!b.modules.empty() && !fs::exists(b.modules, ec))) {
+      kept_.erase(it);
+      return false;
+    }
+    it->second.used = ++uses_;
+    built_ = b;
+    failure_.clear();
     return true;
   }
 
@@ -270,6 +291,61 @@ class VigilTestProbe final : public ProbeBase {
     p->outcome = failed ? bisect::Outcome::kFail : bisect::Outcome::kPass;
   }
 
+  // A commit as git names it (hex): the only names a kept build is filed under.
+  static bool KeepableCommit(const std::string& commit) {
+    return !commit.empty() && commit.size() <= 64 && std::all_of(commit.begin(), commit.end(), [](char c) {
+             return std::isxdigit(static_cast<unsigned char>(c));
+           });
+  }
+
+  // Copies what the build at `commit` made (built_) out of the output
+  // directory, which the next build overwrites, and forgets the least
+  // recently used kept builds past kKeptBuilds. Only what this probe kept is
+  // restored (never what a checkout may have put in the worktree). A copy
+  // that fails (no space left) keeps nothing: going back there builds again.
+  void Keep(const std::string& worktree, const std::string& commit) {
+    if (!KeepableCommit(commit) || built_.kernel.empty() || built_.tests.empty()) return;
+    fs::path dir = KeptBuildDir(worktree, o_.build_options.variant.name, commit);
+    std::error_code ec;
+    kept_.erase(commit);
+    fs::remove_all(dir, ec);
+    kbuild::BuildResult b;
+    b.state = kbuild::BuildResult::State::kBuilt;
+    b.commit = commit;
+    b.kernel = (dir / "kernel" / fs::path(built_.kernel).filename()).string();
+    b.tests = (dir / "tests").string();
+    auto tree = fs::copy_options::recursive | fs::copy_options::copy_symlinks;
+    bool ok = fs::create_directories(dir / "kernel", ec) && !ec;
+    if (ok) ok = fs::copy_file(built_.kernel, b.kernel, ec) && !ec;
+    if (ok && !built_.modules.empty()) {
+      b.modules = (dir / "modules" / fs::path(built_.modules).filename()).string();
+      ok = fs::create_directories(b.modules, ec) && !ec;
+      if (ok) fs::copy(built_.modules, b.modules, tree, ec);
+      ok = ok && !ec;
+    }
+    if (ok) {
+      fs::copy(built_.tests, b.tests, tree, ec);
+      ok = !ec;
+    }
+    if (!ok) {
+      fs::remove_all(dir, ec);
+      return;
+    }
+    kept_[commit] = {std::move(b), ++uses_};
+    while (kept_.size() > static_cast<size_t>(kKeptBuilds)) {
+      auto oldest = std::min_element(kept_.begin(), kept_.end(),
+                                     [](const auto& x, const auto& y) { return x.second.used < y.second.used; });
+      fs::remove_all(KeptBuildDir(worktree, o_.build_options.variant.name, oldest->first), ec);
+      kept_.erase(oldest);
+    }
+  }
+
+  struct Kept {
+    kbuild::BuildResult build;  // paths in its KeptBuildDir
+    uint64_t used = 0;          // when last kept or restored (uses_)
+  };
+  std::map<std::string, Kept> kept_;
+  uint64_t uses_ = 0;
   bool environment_checked_ = false;
   std::string failure_;
   store::Store* db_ = nullptr;
@@ -280,6 +356,10 @@ class VigilTestProbe final : public ProbeBase {
 
 std::string BisectBuildDir(const std::string& worktree, const std::string& variant) {
   return worktree + "/.vigil-build-" + variant;
+}
+
+std::string KeptBuildDir(const std::string& worktree, const std::string& variant, const std::string& commit) {
+  return BisectBuildDir(worktree, variant) + "-kept/" + commit;
 }
 
 std::string ProbeCommandLine(const ProbeOptions& o) {

@@ -53,6 +53,10 @@ class Probe {
   // Where the probe records the builds it makes (`db` outlives its use);
   // by default it records none.
   virtual void RecordBuildsIn(store::Store& /*db*/) {}
+  // Makes what an earlier Build at `commit` made, kept since, what the next
+  // runs use, with no checkout and no build; false when nothing was kept
+  // (then the caller checks out and builds). By default nothing is kept.
+  virtual bool Restore(const std::string& /*worktree*/, const std::string& /*commit*/) { return false; }
 };
 
 struct ProbeOptions {
@@ -76,6 +80,15 @@ struct ProbeOptions {
   const sys::Cancellation* cancel = nullptr;
 };
 
+// How many builds a probe that builds the tree keeps (the oldest goes first):
+// a bisection builds about log2(commits) + 3 commits.
+inline constexpr int kKeptBuilds = 24;
+
+// Where such a probe keeps each build, `<worktree>/.vigil-build-<variant>-kept/
+// <commit>`: a copy of its kernel image, modules and installed kselftests,
+// so that going back to a commit boots them again without building it.
+std::string KeptBuildDir(const std::string& worktree, const std::string& variant, const std::string& commit);
+
 // Where a bisection that builds the tree builds by default: in its worktree,
 // `<worktree>/.vigil-build-<variant>` (untracked; checkouts keep it, and it
 // goes with the worktree). One level below the tree, kbuild's and ccache's
@@ -92,7 +105,7 @@ std::string ProbeCommandLine(const ProbeOptions& options);
 // subtest, or the crash title, counts; no result for it: cannot_start); with
 // build_tree, its Build is a kernel build (a build that fails: false; one
 // that cannot be attempted: the error), recorded with its diagnostics in the
-// store RecordBuildsIn gave (engine::BuildAndRecord).
+// store RecordBuildsIn gave (engine::BuildAndRecord), and kept (Restore).
 std::unique_ptr<Probe> MakeProbe(ProbeOptions options);
 
 }  // namespace vigil::engine

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "store/store.h"
 
 namespace vigil::engine {
@@ -209,6 +211,62 @@ TEST_F(BuildTreeProbeTest, EachBuildIsRecordedInTheBisectionsStore) {
   bool compiler_error = false;
   for (const auto& d : *diagnostics) compiler_error |= d.file == "kernel/broken.c" && d.severity == "error";
   EXPECT_TRUE(compiler_error);
+}
+
+TEST_F(BuildTreeProbeTest, EachBuildIsKeptAndRestoredWithoutBuildingAgain) {
+  auto probe = MakeProbe(o_);
+  auto built = probe->Build(wt_.string(), "aaaa");
+  ASSERT_TRUE(built.ok() && *built) << probe->BuildFailure();
+  // The next commit's build overwrites the output directory ...
+  WriteFile(wt_ / "Makefile", std::string(kFakeKernelMakefile) + "\n");
+  built = probe->Build(wt_.string(), "bbbb");
+  ASSERT_TRUE(built.ok() && *built) << probe->BuildFailure();
+  // ... but aaaa's kernel, modules and kselftests were kept.
+  fs::path kept = KeptBuildDir(wt_.string(), "normal", "aaaa");
+  EXPECT_EQ(kept, dir_ / "vigil-bisect-wt-1/.vigil-build-normal-kept/aaaa");
+  fs::remove(wt_ / "Makefile");  // a build now would fail
+  ASSERT_TRUE(probe->Restore(wt_.string(), "aaaa"));
+  auto run = probe->Run(wt_.string(), "aaaa");
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  std::string args = ReadFile(dir_ / "args");
+  std::string real = kept.string();
+  EXPECT_NE(args.find("--tests\n" + real + "/tests\n"), std::string::npos) << args;
+  EXPECT_NE(args.find("--kernel\n" + real + "/kernel/bzImage\n"), std::string::npos) << args;
+  EXPECT_NE(args.find("--modules\n" + real + "/modules/1.0.0-fake\n"), std::string::npos) << args;
+  EXPECT_TRUE(fs::exists(kept / "tests/kselftest-list.txt"));
+  EXPECT_TRUE(fs::exists(kept / "modules/1.0.0-fake/modules.dep"));
+  // Nothing kept for a commit never built, or one that is not a commit name.
+  EXPECT_FALSE(probe->Restore(wt_.string(), "cccc"));
+  EXPECT_FALSE(probe->Restore(wt_.string(), "../aaaa"));
+  // Nor what another probe (or a checkout) left in the directory.
+  fs::create_directories(KeptBuildDir(wt_.string(), "normal", "dddd"));
+  fs::copy(kept, KeptBuildDir(wt_.string(), "normal", "dddd"), fs::copy_options::recursive);
+  EXPECT_FALSE(MakeProbe(o_)->Restore(wt_.string(), "dddd"));
+  EXPECT_FALSE(probe->Restore(wt_.string(), "dddd"));
+  // A kept build that lost a part is not used.
+  fs::remove_all(kept / "tests");
+  EXPECT_FALSE(probe->Restore(wt_.string(), "aaaa"));
+}
+
+TEST_F(BuildTreeProbeTest, OnlyTheMostRecentlyUsedBuildsAreKept) {
+  auto probe = MakeProbe(o_);
+  auto name = [](int i) { return fmt::format("{:04x}", i); };
+  for (int i = 0; i <= kKeptBuilds; ++i) {
+    auto built = probe->Build(wt_.string(), name(i));
+    ASSERT_TRUE(built.ok() && *built) << probe->BuildFailure();
+    // The first, used again after the others were built, outlives the second.
+    if (i == kKeptBuilds - 1) {
+      ASSERT_TRUE(probe->Restore(wt_.string(), name(0)));
+    }
+  }
+  int kept = 0;
+  for (auto it = fs::directory_iterator(fs::path(KeptBuildDir(wt_.string(), "normal", "x")).parent_path());
+       it != fs::directory_iterator(); ++it)
+    ++kept;
+  EXPECT_EQ(kept, kKeptBuilds);
+  EXPECT_TRUE(probe->Restore(wt_.string(), name(0)));
+  EXPECT_FALSE(probe->Restore(wt_.string(), name(1)));
+  EXPECT_TRUE(probe->Restore(wt_.string(), name(kKeptBuilds)));
 }
 
 TEST_F(BuildTreeProbeTest, ATreeThatCannotBeBuiltAtAllIsAnErrorNotAnUntestableCommit) {

@@ -10,8 +10,10 @@ std::string ConclusionText(const nlohmann::json& j) {
   std::string out;
   if (j.contains("error")) return fmt::format("error: {}\n", j["error"].get<std::string>());
   std::string h = j["hypothesis"];
-  out += fmt::format("stopped: {} after {} run(s), {} build(s)\n", j["stop"].get<std::string>(),
-                     j["runs"].get<int>(), j["builds"].get<int>());
+  int reused = j.value("reused_builds", 0);
+  out += fmt::format("stopped: {} after {} run(s), {} build(s){}\n", j["stop"].get<std::string>(),
+                     j["runs"].get<int>(), j["builds"].get<int>(),
+                     reused > 0 ? fmt::format(" ({} time(s) back to a kept build)", reused) : "");
   if (j.contains("build_cost") && j["build_cost"].is_number() && j.value("builds", 0) > 0) {
     double cost = j["build_cost"].get<double>();
     const nlohmann::json& m =
@@ -93,6 +95,7 @@ nlohmann::json SimulationJson(const bisect::SimOptions& o, const bisect::SimResu
   j["naive"]["repeats"] = r.naive_repeats;
   j["history"] = o.history;
   j["build_cost"] = o.search.build_cost;
+  j["keep_builds"] = o.search.keep_builds;
   j["cost_ratio"] = r.cost_ratio;
   j["oracle"] = StatsJson(r.oracle);
   j["oracle"]["ratio"] = r.oracle_ratio;
@@ -115,7 +118,8 @@ std::string SimulationText(const bisect::SimOptions& o, const bisect::SimResult&
   out += fmt::format("{:<28} {:>8.1f}% {:>10.1f} {:>9.0f} {:>11.1f} {:>10.0f} {:>10.1f}\n",
                      fmt::format("oracle, parent:culprit {}", r.oracle_ratio), 100 * r.oracle.accuracy,
                      r.oracle.mean_runs, r.oracle.p90_runs, r.oracle.mean_builds, r.oracle.p90_builds, r.oracle.mean_cost);
-  out += fmt::format("cost = runs + {} x builds; vigil / naive: {:.2f}\n", o.search.build_cost, r.cost_ratio);
+  out += fmt::format("cost = runs + {} x builds{}; vigil / naive: {:.2f}\n", o.search.build_cost,
+                     o.search.keep_builds ? " (a commit built before is not built again)" : "", r.cost_ratio);
   out += fmt::format("(oracle: knows the culprit, runs only it and its parent, stops by the same rule)\n");
   return out;
 }

@@ -91,6 +91,12 @@ doc "five" > /dev/null
 BAD=$(doc "six")
 bisect b "$GOOD" "$BAD"
 expect_eq "(b) the culprit" "$Y" "$(json_get "$TMP/b.json" "(d.get('culprit') or {}).get('hash')")"
+# Each build is kept: a commit the search goes back to is booted again, not
+# built again.
+echo "(b) $(json_get "$TMP/b.json" "d['runs']") runs, $(json_get "$TMP/b.json" "d['builds']") builds, \
+$(json_get "$TMP/b.json" "d['reused_builds']") times back to a kept build"
+expect_eq "(b) no commit built twice" "$(sqlite3 "$TMP/b.db" "select count(distinct commit_hash) from bisect_runs")" \
+  "$(json_get "$TMP/b.json" "d['builds']")"
 
 git checkout -q -f vigil-base
 finish
