@@ -23,7 +23,7 @@
 namespace vigil::store {
 
 // The schema the SQLite backend writes; the memory backend reports it too.
-inline constexpr int kSchemaVersion = 11;
+inline constexpr int kSchemaVersion = 12;
 
 // Which runs ListRuns returns; they always come oldest first.
 struct RunQuery {

@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include "console/detector.h"
 #include "model/verdicts.h"
 #include "store/copy.h"
 #include "store/memory_store.h"
@@ -2142,6 +2143,52 @@ TEST(StoreMigration, SchemaEightGainsThePatchLoopAndKeepsItsBuilds) {
 
 INSTANTIATE_TEST_SUITE_P(FromEveryEarlierVersion, StoreMigration, ::testing::Range(1, kSchemaVersion),
                          [](const ::testing::TestParamInfo<int>& p) { return fmt::format("v{}", p.param); });
+
+TEST(StoreMigration, StoredCrashesAreTitledAgainAsTodaysDetectorTitlesThem) {
+  // A WARNING recorded by a vigil that titled it by its first line.
+  const std::string text =
+      "------------[ cut here ]------------\n"
+      "WARNING: CPU: 1 PID: 212 at net/mptcp/protocol.c:2105 mptcp_rcv_space_adjust+0x3c/0x300\n"
+      "Modules linked in:\n"
+      "CPU: 1 UID: 0 PID: 212 Comm: mptcp_connect Not tainted 6.12.0 #1\n"
+      "RIP: 0010:mptcp_rcv_space_adjust+0x3c/0x300\n"
+      "Call Trace:\n"
+      " <TASK>\n"
+      " mptcp_recvmsg+0x1a5/0x8c0\n"
+      " inet_recvmsg+0x4a/0x120\n"
+      " sock_recvmsg+0x90/0xa0\n"
+      " </TASK>\n"
+      "---[ end trace 0000000000000000 ]---\n";
+  console::Detector today;
+  today.Feed(text);
+  today.Finish();
+  ASSERT_EQ(today.reports().size(), 1u);
+  const model::KernelReport& r = today.reports()[0];
+  ASSERT_EQ(model::TypeName(r.type), "warning");
+  const std::string old_title = "WARNING: CPU: 1 PID: 212 at net/mptcp/protocol.c:2105 mptcp_rcv_space_adjust";
+  ASSERT_NE(r.title, old_title);
+
+  TempDb path("retitle");
+  std::string rows = OldRows(11);
+  rows += "INSERT INTO crashes (attempt_id, type, title, fatal, fingerprint, guilty, text) VALUES (1, 'warning', '" +
+          old_title + "', 0, 'old-fp', 'old_guilty', '" + text + "');";
+  MakeOldDatabase(path.path(), 11, rows);
+  auto store = Store::Open(path.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto attempts = (*store)->LoadAttempts(1, true);
+  ASSERT_TRUE(attempts.ok());
+  ASSERT_EQ((*attempts)[0].crashes.size(), 2u);
+  // What the detector does not read back as one report keeps its title.
+  const auto& kept = (*attempts)[0].crashes[0];
+  EXPECT_EQ(kept.title, "BUG: x");
+  EXPECT_EQ(kept.fingerprint, "cf");
+  const auto& again = (*attempts)[0].crashes[1];
+  EXPECT_EQ(again.title, r.title);
+  EXPECT_EQ(again.guilty, r.guilty);
+  EXPECT_EQ(again.fingerprint, r.fingerprint);
+  EXPECT_EQ(again.text, text);
+  EXPECT_EQ(again.type, "warning");
+}
 
 TEST(StoreMigration, FingerprintsAreRecomputedFromTheColumns) {
   TempDb path("fp");
