@@ -55,6 +55,10 @@ int Search::Next() {
   return j;
 }
 
+void Search::SetKept(int pos, bool kept) {
+  if (o_.keep_builds && pos >= 0 && pos < static_cast<int>(kept_.size())) kept_[pos] = kept;
+}
+
 void Search::Record(int pos, Outcome o) {
   if (o == Outcome::kSkip) {
     model_.Skip(pos);
@@ -62,9 +66,6 @@ void Search::Record(int pos, Outcome o) {
     return;
   }
   ++runs_;
-  // A run there means a build there (the probe keeps it), also for the
-  // ends and for runs replayed from an earlier process.
-  if (o_.keep_builds && pos >= 0 && pos < static_cast<int>(kept_.size())) kept_[pos] = true;
   model_.Observe(pos, o == Outcome::kFail);
 }
 

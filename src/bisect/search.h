@@ -17,8 +17,9 @@ struct SearchOptions {
   int max_runs = 1000;
   int runs_per_build = 1;   // runs in a row at a commit once it is built
   double build_cost = 0.0;  // a build, in runs
-  // The probe keeps every build it makes: going back to a commit built
-  // before runs it again without a build (vigil bisect run --build-tree).
+  // The probe keeps the builds it makes: going back to a commit whose build
+  // was kept runs it again without a build (vigil bisect run --build-tree).
+  // Next() takes each commit it moves to as kept; SetKept corrects that.
   bool keep_builds = false;
   // Earlier runs of the test at the bad end (CI history): evidence about p
   // and the bad end from the start, not counted as runs of the search.
@@ -46,6 +47,9 @@ class Search {
   // Whether the most likely culprit has reached the confidence (Next()
   // stops there); replaying recorded runs stops there too.
   bool Confident() const { return model_.Best().mass >= o_.confidence; }
+  // Whether the build at `pos` is kept (with keep_builds): what the probe
+  // says, for the commits it built before this search or could not keep.
+  void SetKept(int pos, bool kept);
   int runs() const { return runs_; }
   // Builds made: a commit built before costs none with keep_builds.
   int builds() const { return builds_; }

@@ -421,6 +421,11 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
       if (rec.position < 0 || rec.position > n || line.commits[rec.position] != rec.commit) continue;
       search.Record(rec.position, OutcomeOf(rec.outcome));
     }
+    // The builds the probe kept (the ends', an earlier stage's) cost the
+    // search a run, as the one checked out does.
+    if (so.keep_builds) {
+      for (int i = 0; i <= n; ++i) search.SetKept(i, probe_.HasKept(line.commits[i]));
+    }
     int checked_out = -1;
     auto stopped = [&](const std::string& hash) {
       return Status::Internal(
@@ -446,6 +451,7 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
                           hash.substr(0, 12), built.status().message()));
         }
         cost_now(&search);
+        search.SetKept(j, probe_.HasKept(hash));
         if (!*built) {
           observer_.BuildFailed(hash, probe_.BuildFailure());
           search.Record(j, bisect::Outcome::kSkip);

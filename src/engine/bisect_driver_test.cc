@@ -43,6 +43,7 @@ class FakeProbe final : public Probe {
     restores.push_back(commit);
     return true;
   }
+  bool HasKept(const std::string& commit) const override { return kept.count(commit) > 0; }
   Result<ProbeRun> Run(const std::string&, const std::string& commit) override {
     if (abort_after >= 0 && static_cast<int>(runs.size()) >= abort_after)
       return Status::Internal("machine gone");

@@ -158,12 +158,15 @@ class VigilTestProbe final : public ProbeBase {
     return true;
   }
 
-  bool Restore(const std::string& /*worktree*/, const std::string& commit) override {
+  bool HasKept(const std::string& commit) const override { return kept_.count(commit) > 0; }
+
+  bool Restore(const std::string& worktree, const std::string& commit) override {
     auto it = kept_.find(commit);
     if (it == kept_.end()) return false;
     std::error_code ec;
     const kbuild::BuildResult& b = it->second.build;
     if (!fs::exists(b.kernel, ec) || !fs::exists(b.tests, ec) || (!b.modules.empty() && !fs::exists(b.modules, ec))) {
+      fs::remove_all(KeptBuildDir(worktree, o_.build_options.variant.name, commit), ec);
       kept_.erase(it);
       return false;
     }
@@ -307,8 +310,18 @@ class VigilTestProbe final : public ProbeBase {
     if (!KeepableCommit(commit) || built_.kernel.empty() || built_.tests.empty()) return;
     fs::path dir = KeptBuildDir(worktree, o_.build_options.variant.name, commit);
     std::error_code ec;
+    // What an earlier process kept is not used: it goes with the first keep.
+    if (!swept_) fs::remove_all(dir.parent_path(), ec);
+    swept_ = true;
     kept_.erase(commit);
     fs::remove_all(dir, ec);
+    // Never at the cost of the next build's space: what is copied, and
+    // kKeepMargin more, must be free.
+    uintmax_t bytes = TreeBytes(built_.kernel) + TreeBytes(built_.tests) +
+                      (built_.modules.empty() ? 0 : TreeBytes(built_.modules));
+    fs::create_directories(dir.parent_path(), ec);
+    fs::space_info space = fs::space(dir.parent_path(), ec);
+    if (ec || space.available < bytes + kKeepMargin) return;
     kbuild::BuildResult b;
     b.state = kbuild::BuildResult::State::kBuilt;
     b.commit = commit;
@@ -340,12 +353,28 @@ class VigilTestProbe final : public ProbeBase {
     }
   }
 
+  // The bytes of the regular files at or under `path` (symlinks not followed).
+  static uintmax_t TreeBytes(const fs::path& path) {
+    std::error_code ec;
+    if (fs::is_regular_file(fs::symlink_status(path, ec))) return fs::file_size(path, ec);
+    uintmax_t total = 0;
+    for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      std::error_code fec;
+      if (it->is_regular_file(fec) && !it->is_symlink(fec)) total += it->file_size(fec);
+    }
+    return total;
+  }
+
+  static constexpr uintmax_t kKeepMargin = uintmax_t{2} << 30;  // 2 GiB
+
   struct Kept {
     kbuild::BuildResult build;  // paths in its KeptBuildDir
     uint64_t used = 0;          // when last kept or restored (uses_)
   };
   std::map<std::string, Kept> kept_;
   uint64_t uses_ = 0;
+  bool swept_ = false;  // the kept builds' directory was emptied
   bool environment_checked_ = false;
   std::string failure_;
   store::Store* db_ = nullptr;

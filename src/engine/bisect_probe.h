@@ -57,6 +57,8 @@ class Probe {
   // runs use, with no checkout and no build; false when nothing was kept
   // (then the caller checks out and builds). By default nothing is kept.
   virtual bool Restore(const std::string& /*worktree*/, const std::string& /*commit*/) { return false; }
+  // Whether Restore would bring back a build of `commit` now.
+  virtual bool HasKept(const std::string& /*commit*/) const { return false; }
 };
 
 struct ProbeOptions {

@@ -219,37 +219,44 @@ Status SummarizeAllTests(Database& db) {
 // against an older baseline, known issues). A text the detector does not
 // read back as one such report keeps what it had.
 Status RetitleCrashes(Database& db) {
-  std::vector<int64_t> ids;
-  {
-    auto q = db.Prepare("SELECT id FROM crashes ORDER BY id");
-    if (!q.ok()) return q.status();
-    Status st;
-    while (q->Next(&st)) ids.push_back(q->Int(0));
-    if (!st.ok()) return st;
-  }
-  auto read = db.Prepare("SELECT type, text FROM crashes WHERE id = ?");
+  auto q = db.Prepare("SELECT min(id), max(id) FROM crashes");
+  if (!q.ok()) return q.status();
+  Status st;
+  if (!q->Next(&st) || q->IsNull(0)) return st;
+  const int64_t lo = q->Int(0), hi = q->Int(1);
+  auto read = db.Prepare(
+      "SELECT id, type, title, guilty, fingerprint, text FROM crashes WHERE id BETWEEN ? AND ? ORDER BY id");
   if (!read.ok()) return read.status();
   auto upd = db.Prepare("UPDATE crashes SET title = ?, guilty = ?, fingerprint = ? WHERE id = ?");
   if (!upd.ok()) return upd.status();
-  for (int64_t id : ids) {
+  // In batches of ids (each report's text is up to 128 KiB), writing only
+  // the rows that change.
+  constexpr int64_t kBatch = 256;
+  struct Change {
+    int64_t id;
+    std::string title, guilty, fingerprint;
+  };
+  for (int64_t first = lo; first <= hi; first += kBatch) {
+    std::vector<Change> changes;
     read->Reset();
-    read->Bind(1, id);
-    Status st;
-    if (!read->Next(&st)) {
-      if (!st.ok()) return st;
-      continue;
+    read->Bind(1, first).Bind(2, std::min(hi, first + kBatch - 1));
+    while (read->Next(&st)) {
+      console::Detector detector;
+      detector.Feed(read->Text(5));
+      detector.Finish();
+      const auto& reports = detector.reports();
+      if (reports.size() != 1 || model::TypeName(reports[0].type) != read->Text(1)) continue;
+      const model::KernelReport& r = reports[0];
+      if (r.title == read->Text(2) && r.guilty == read->Text(3) && r.fingerprint == read->Text(4)) continue;
+      changes.push_back({read->Int(0), r.title, r.guilty, r.fingerprint});
     }
-    std::string type = read->Text(0), text = read->Text(1);
-    console::Detector detector;
-    detector.Feed(text);
-    detector.Finish();
-    const auto& reports = detector.reports();
-    if (reports.size() != 1 || model::TypeName(reports[0].type) != type) continue;
-    const model::KernelReport& r = reports[0];
-    upd->Reset();
-    upd->Bind(1, r.title).Bind(2, r.guilty).Bind(3, r.fingerprint).Bind(4, id);
-    st = upd->Run();
     if (!st.ok()) return st;
+    for (const Change& c : changes) {
+      upd->Reset();
+      upd->Bind(1, c.title).Bind(2, c.guilty).Bind(3, c.fingerprint).Bind(4, c.id);
+      st = upd->Run();
+      if (!st.ok()) return st;
+    }
   }
   return Status::OK();
 }
