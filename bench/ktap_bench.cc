@@ -12,6 +12,8 @@
 
 #include "ktap/parallel_feed.h"
 #include "ktap/parser.h"
+#include "report/out.h"
+#include "report/reports.h"
 
 namespace {
 
@@ -67,6 +69,55 @@ void BM_ParseStreaming(benchmark::State& state) { Run(state, false); }
 void BM_ParseTreeTwoThreads(benchmark::State& state) { Run(state, true, true); }
 void BM_ParseStreamingTwoThreads(benchmark::State& state) { Run(state, false, true); }
 
+// The whole-tree reports written from a parsed document (the flat tree
+// `vigil parse --format` keeps), to a sink that drops the text: what
+// formatting alone costs.
+const vigil::ktap::Document& Parsed() {
+  static const vigil::ktap::Document doc = [] {
+    vigil::ktap::ParserOptions o;
+    o.keep_tree = true;
+    o.flat_tree = true;
+    vigil::ktap::Parser p(o);
+    p.Feed(Input());
+    p.Finish();
+    return p.TakeDocument();
+  }();
+  return doc;
+}
+
+template <typename Write>
+void Report(benchmark::State& state, Write write) {
+  const vigil::ktap::Document& doc = Parsed();
+  size_t bytes = 0;
+  for (auto _ : state) {
+    vigil::report::Out out([&bytes](std::string_view piece) {
+      bytes += piece.size();
+      return true;
+    });
+    write(doc, out);
+    out.Flush();
+  }
+  state.counters["out_MiB"] = static_cast<double>(bytes) / static_cast<double>(state.iterations()) / 1048576.0;
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(Input().size()));
+}
+
+void BM_WriteJson(benchmark::State& state) {
+  Report(state, [](const vigil::ktap::Document& d, vigil::report::Out& o) { vigil::report::WriteJson(d, o); });
+}
+void BM_WriteJunit(benchmark::State& state) {
+  Report(state, [](const vigil::ktap::Document& d, vigil::report::Out& o) { vigil::report::WriteJunit(d, o); });
+}
+void BM_WriteText(benchmark::State& state) {
+  Report(state, [](const vigil::ktap::Document& d, vigil::report::Out& o) {
+    vigil::report::TextOptions to;
+    to.color = false;
+    vigil::report::WriteText(d, to, o);
+  });
+}
+
+BENCHMARK(BM_WriteJson)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_WriteJunit)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_WriteText)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ParseTree)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ParseTreeTwoThreads)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ParseStreamingTwoThreads)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -13,6 +13,34 @@ namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
 
+// Eight bytes at a time: which of them need care. Each test is exact for
+// the word as a whole (nonzero iff some byte matches), which is all the
+// callers ask.
+constexpr uint64_t kOnes = 0x0101010101010101, kHigh = 0x8080808080808080;
+uint64_t Word(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+constexpr uint64_t AnyZero(uint64_t w) { return (w - kOnes) & ~w & kHigh; }
+constexpr uint64_t AnyEqual(uint64_t w, unsigned char c) { return AnyZero(w ^ (c * kOnes)); }
+// Any byte below `n` (n <= 0x80).
+constexpr uint64_t AnyBelow(uint64_t w, unsigned char n) { return (w - n * kOnes) & ~w & kHigh; }
+
+// The end of the run of bytes from s[i] on that `care_word` passes whole
+// words of and `plain` passes byte by byte.
+template <typename CareWord, typename Plain>
+size_t PlainRun(std::string_view s, size_t i, CareWord care_word, Plain plain) {
+  while (true) {
+    while (i + 8 <= s.size() && care_word(Word(s.data() + i)) == 0) i += 8;
+    if (i < s.size() && plain(static_cast<unsigned char>(s[i]))) {
+      ++i;
+      continue;
+    }
+    return i;
+  }
+}
+
 // Length of the valid UTF-8 sequence at s[i], or 0 if invalid.
 size_t ValidSequence(std::string_view s, size_t i) {
   auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
@@ -44,22 +72,25 @@ size_t ValidSequence(std::string_view s, size_t i) {
 }
 
 // Copies `s`, replacing invalid UTF-8 and, with `controls`, C0 controls but
-// tab and DEL by U+FFFD.
-void AppendSanitized(std::string& out, std::string_view s, bool controls) {
+// tab and DEL by U+FFFD. Room for 3 bytes a byte is enough.
+char* PutSanitized(char* out, std::string_view s, bool controls) {
+  auto put = [&out](std::string_view text) {
+    std::memcpy(out, text.data(), text.size());
+    out += text.size();
+  };
   for (size_t i = 0; i < s.size();) {
     // A run of plain ASCII is copied at once.
-    size_t j = i;
+    size_t j;
     if (controls) {
-      while (j < s.size()) {
-        unsigned char c = static_cast<unsigned char>(s[j]);
-        if (c >= 0x7F || (c < 0x20 && c != '\t')) break;
-        ++j;
-      }
+      j = PlainRun(
+          s, i, [](uint64_t w) { return (w & kHigh) | AnyBelow(w, 0x20) | AnyEqual(w, 0x7F); },
+          [](unsigned char c) { return c < 0x7F && (c >= 0x20 || c == '\t'); });
     } else {
-      while (j < s.size() && static_cast<unsigned char>(s[j]) < 0x80) ++j;
+      j = PlainRun(
+          s, i, [](uint64_t w) { return w & kHigh; }, [](unsigned char c) { return c < 0x80; });
     }
     if (j > i) {
-      out.append(s.data() + i, j - i);
+      put(s.substr(i, j - i));
       i = j;
       continue;
     }
@@ -68,22 +99,31 @@ void AppendSanitized(std::string& out, std::string_view s, bool controls) {
     // C1 controls (U+0080..U+009F, e.g. CSI) act on terminals as ESC does.
     bool c1 = n == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0;
     if (n == 0 || (controls && n == 1 && ((c < 0x20 && c != '\t') || c == 0x7F))) {
-      out += kReplacement;
+      put(kReplacement);
       ++i;
     } else if (controls && c1) {
-      out += kReplacement;
+      put(kReplacement);
       i += n;
     } else {
-      out.append(s.data() + i, n);
+      put(s.substr(i, n));
       i += n;
     }
   }
+  return out;
+}
+
+void AppendSanitized(std::string& out, std::string_view s, bool controls) {
+  size_t old = out.size();
+  out.resize(old + 3 * s.size());
+  char* end = PutSanitized(out.data() + old, s, controls);
+  out.resize(static_cast<size_t>(end - out.data()));
 }
 
 std::string Sanitize(std::string_view s, bool controls) {
   std::string out;
-  out.reserve(s.size());
   AppendSanitized(out, s, controls);
+  // Room was made for the worst case.
+  if (out.capacity() > out.size() + out.size() / 2 + 64) out.shrink_to_fit();
   return out;
 }
 
@@ -117,7 +157,7 @@ std::string SanitizeForTerminal(std::string_view s) { return Sanitize(s, true); 
 
 std::string SanitizeLine(std::string_view s) { return Sanitize(s, true); }
 
-void AppendXmlEscaped(std::string& out, std::string_view s) {
+char* PutXmlEscaped(char* out, std::string_view s) {
   // Bytes that stand for themselves in XML text and attributes: printable
   // ASCII but the five markup characters, and line feed and tab.
   static constexpr auto kPlain = [] {
@@ -126,18 +166,27 @@ void AppendXmlEscaped(std::string& out, std::string_view s) {
     t['\n'] = t['\t'] = true;
     return t;
   }();
+  auto put = [&out](std::string_view text) {
+    std::memcpy(out, text.data(), text.size());
+    out += text.size();
+  };
   for (size_t i = 0; i < s.size();) {
     // A run of them is copied at once.
-    size_t j = i;
-    while (j < s.size() && kPlain[static_cast<unsigned char>(s[j])]) ++j;
+    size_t j = PlainRun(
+        s, i,
+        [](uint64_t w) {
+          return (w & kHigh) | AnyBelow(w, 0x20) | AnyEqual(w, 0x7F) | AnyEqual(w, '&') | AnyEqual(w, '<') |
+                 AnyEqual(w, '>') | AnyEqual(w, '"') | AnyEqual(w, '\'');
+        },
+        [](unsigned char c) { return kPlain[c]; });
     if (j > i) {
-      out.append(s.data() + i, j - i);
+      put(s.substr(i, j - i));
       i = j;
       continue;
     }
     size_t n = ValidSequence(s, i);
     if (n == 0) {
-      out += kReplacement;
+      put(kReplacement);
       ++i;
       continue;
     }
@@ -146,32 +195,31 @@ void AppendXmlEscaped(std::string& out, std::string_view s) {
       bool nonchar = n == 3 && static_cast<unsigned char>(s[i]) == 0xEF &&
                      static_cast<unsigned char>(s[i + 1]) == 0xBF &&
                      (static_cast<unsigned char>(s[i + 2]) & 0xFE) == 0xBE;
-      if (nonchar) {
-        out += kReplacement;
-      } else {
-        out.append(s.data() + i, n);
-      }
+      put(nonchar ? kReplacement : s.substr(i, n));
       i += n;
       continue;
     }
     char c = s[i++];
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\n': out += '\n'; break;
-      case '\t': out += '\t'; break;
-      case '\r': out += "&#13;"; break;
+      case '&': put("&amp;"); break;
+      case '<': put("&lt;"); break;
+      case '>': put("&gt;"); break;
+      case '"': put("&quot;"); break;
+      case '\'': put("&apos;"); break;
+      case '\r': put("&#13;"); break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
-          out += kReplacement;
-        } else {
-          out += c;
-        }
+        // The other controls and DEL; line feed and tab are plain.
+        put(kReplacement);
     }
   }
+  return out;
+}
+
+void AppendXmlEscaped(std::string& out, std::string_view s) {
+  size_t old = out.size();
+  out.resize(old + XmlEscapedBound(s.size()));
+  char* end = PutXmlEscaped(out.data() + old, s);
+  out.resize(static_cast<size_t>(end - out.data()));
 }
 
 std::string XmlEscape(std::string_view s) {
@@ -183,60 +231,62 @@ std::string XmlEscape(std::string_view s) {
 
 void AppendForTerminal(std::string& out, std::string_view s) { AppendSanitized(out, s, true); }
 
-void AppendJsonString(std::string& out, std::string_view s) {
+char* PutForTerminal(char* out, std::string_view s) { return PutSanitized(out, s, true); }
+
+char* PutJsonString(char* out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
+  *out++ = '"';
   size_t i = 0;
   while (i < s.size()) {
-    // A run of bytes that stand for themselves is copied at once; eight
-    // bytes are looked at a time while none of them needs care.
-    size_t j = i;
-    while (j + 8 <= s.size()) {
-      uint64_t w;
-      std::memcpy(&w, s.data() + j, 8);
-      constexpr uint64_t kOnes = 0x0101010101010101, kHigh = 0x8080808080808080;
-      auto zero_byte = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
-      uint64_t care = (w & kHigh) | ((w - 0x20 * kOnes) & ~w & kHigh) | zero_byte(w ^ ('"' * kOnes)) |
-                      zero_byte(w ^ ('\\' * kOnes));
-      if (care != 0) break;
-      j += 8;
-    }
-    while (j < s.size()) {
-      unsigned char c = static_cast<unsigned char>(s[j]);
-      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
-      ++j;
-    }
-    out.append(s.data() + i, j - i);
+    // A run of bytes that stand for themselves is copied at once.
+    size_t j = PlainRun(
+        s, i,
+        [](uint64_t w) { return (w & kHigh) | AnyBelow(w, 0x20) | AnyEqual(w, '"') | AnyEqual(w, '\\'); },
+        [](unsigned char c) { return c >= 0x20 && c != '"' && c != '\\' && c < 0x80; });
+    std::memcpy(out, s.data() + i, j - i);
+    out += j - i;
     i = j;
     if (i == s.size()) break;
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       size_t n = ValidSequence(s, i);
       if (n == 0) {
-        out += kReplacement;
+        std::memcpy(out, kReplacement.data(), kReplacement.size());
+        out += kReplacement.size();
         ++i;
       } else {
-        out.append(s.data() + i, n);
+        std::memcpy(out, s.data() + i, n);
+        out += n;
         i += n;
       }
       continue;
     }
     ++i;
+    *out++ = '\\';
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"': *out++ = '"'; break;
+      case '\\': *out++ = '\\'; break;
+      case '\b': *out++ = 'b'; break;
+      case '\f': *out++ = 'f'; break;
+      case '\n': *out++ = 'n'; break;
+      case '\r': *out++ = 'r'; break;
+      case '\t': *out++ = 't'; break;
       default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 0xf];
+        std::memcpy(out, "u00", 3);
+        out[3] = kHex[c >> 4];
+        out[4] = kHex[c & 0xf];
+        out += 5;
     }
   }
-  out += '"';
+  *out++ = '"';
+  return out;
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  size_t old = out.size();
+  out.resize(old + JsonStringBound(s.size()));
+  char* end = PutJsonString(out.data() + old, s);
+  out.resize(static_cast<size_t>(end - out.data()));
 }
 
 std::string ShellQuote(std::string_view a) {

@@ -29,10 +29,25 @@ std::string XmlEscape(std::string_view s);
 // big documents.
 void AppendXmlEscaped(std::string& out, std::string_view s);
 void AppendForTerminal(std::string& out, std::string_view s);
+// AppendForTerminal into memory with room for ForTerminalBound(s.size())
+// bytes (U+FFFD for each byte at most); returns the end of what it wrote.
+constexpr size_t ForTerminalBound(size_t n) { return 3 * n; }
+char* PutForTerminal(char* out, std::string_view s);
+// The most bytes AppendXmlEscaped writes for `n` bytes (&quot; for one).
+constexpr size_t XmlEscapedBound(size_t n) { return 6 * n; }
+// AppendXmlEscaped into memory with room for XmlEscapedBound(s.size())
+// bytes; returns the end of what it wrote.
+char* PutXmlEscaped(char* out, std::string_view s);
 // `s` as a JSON string literal: each byte that is not part of valid UTF-8
 // becomes U+FFFD, as SanitizeUtf8 does; the same bytes as
 // DumpJson(SanitizeUtf8(s)) writes (a unit test holds it to that).
 void AppendJsonString(std::string& out, std::string_view s);
+// The most bytes AppendJsonString writes for `n` bytes: a control byte is
+// six (\u00XX), an invalid one three (U+FFFD), and the quotes.
+constexpr size_t JsonStringBound(size_t n) { return 6 * n + 2; }
+// AppendJsonString into memory with room for JsonStringBound(s.size())
+// bytes; returns the end of what it wrote.
+char* PutJsonString(char* out, std::string_view s);
 
 // Quotes `arg` for a shell, so that pasting it passes exactly these bytes as
 // one word and runs nothing: plain words stay as they are, anything else goes

@@ -131,36 +131,6 @@ Tree::Id Tree::Add(const TestNode& n, std::span<const Id> children) {
   return id;
 }
 
-TreeNode Tree::node(Id id) const {
-  const Packed& p = Slots(id / kChunk)[id % kChunk];
-  TreeNode n;
-  const char* d = p.data;
-  if (p.flags & kExtra) {
-    Extra e;
-    std::memcpy(&e, d, sizeof e);
-    d += sizeof e;
-    n.plan = e.plan;
-    n.duration_ms = e.duration_ms;
-    n.dropped = e.dropped;
-    n.log_dropped = e.log_dropped;
-    n.exit_code = static_cast<int32_t>(e.exit_code);
-  }
-  n.children = reinterpret_cast<const Id*>(d);
-  n.num_children = p.num_children;
-  d += p.num_children * sizeof(Id);
-  n.name = std::string_view(d, p.name_len);
-  n.directive_text = std::string_view(d + p.name_len, p.directive_len);
-  n.log = std::string_view(d + p.name_len + p.directive_len, p.log_len);
-  n.number = p.number;
-  n.status = p.status;
-  n.directive = p.directive;
-  n.has_result_line = (p.flags & kResultLine) != 0;
-  n.has_plan = (p.flags & kPlan) != 0;
-  n.has_duration = (p.flags & kDuration) != 0;
-  n.has_exit_code = (p.flags & kExitCode) != 0;
-  return n;
-}
-
 Tree::Id Tree::AddTree(const TestNode& n) {
   std::vector<Id> ids;
   ids.reserve(n.subtests.size());

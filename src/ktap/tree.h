@@ -10,6 +10,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <initializer_list>
 #include <memory>
@@ -170,6 +171,37 @@ class Tree {
   std::unique_ptr<ChunkSource> source_ = std::make_unique<ChunkSource>();
   Arena arena_{source_.get()};
 };
+
+// Inline: reports call it once a test.
+inline TreeNode Tree::node(Id id) const {
+  const Packed& p = Slots(id / kChunk)[id % kChunk];
+  TreeNode n;
+  const char* d = p.data;
+  if (p.flags & kExtra) {
+    Extra e;
+    std::memcpy(&e, d, sizeof e);
+    d += sizeof e;
+    n.plan = e.plan;
+    n.duration_ms = e.duration_ms;
+    n.dropped = e.dropped;
+    n.log_dropped = e.log_dropped;
+    n.exit_code = static_cast<int32_t>(e.exit_code);
+  }
+  n.children = reinterpret_cast<const Id*>(d);
+  n.num_children = p.num_children;
+  d += p.num_children * sizeof(Id);
+  n.name = std::string_view(d, p.name_len);
+  n.directive_text = std::string_view(d + p.name_len, p.directive_len);
+  n.log = std::string_view(d + p.name_len + p.directive_len, p.log_len);
+  n.number = p.number;
+  n.status = p.status;
+  n.directive = p.directive;
+  n.has_result_line = (p.flags & kResultLine) != 0;
+  n.has_plan = (p.flags & kPlan) != 0;
+  n.has_duration = (p.flags & kDuration) != 0;
+  n.has_exit_code = (p.flags & kExitCode) != 0;
+  return n;
+}
 
 // DisplayName() of a kept node: its name, "test N" or "test N (no result)".
 std::string DisplayName(const TreeNode& n);

@@ -1,3 +1,5 @@
+#include <charconv>
+#include <cstring>
 #include <iterator>
 #include <span>
 
@@ -90,75 +92,91 @@ namespace {
 
 void AppendInt(std::string& out, int64_t v) { fmt::format_to(std::back_inserter(out), "{}", v); }
 
+// Where a key or literal goes: `p` must have room.
+template <size_t N>
+char* Put(char* p, const char (&text)[N]) {
+  std::memcpy(p, text, N - 1);
+  return p + N - 1;
+}
+char* Put(char* p, std::string_view text) {
+  std::memcpy(p, text.data(), text.size());
+  return p + text.size();
+}
+// At most 20 characters (INT64_MIN).
+char* PutInt(char* p, int64_t v) { return std::to_chars(p, p + 20, v).ptr; }
+
 // One test as NodeToJson() makes it, written straight from the tree: the
 // same keys in the same (sorted) order, the same bytes.
-void WriteNode(const ktap::Tree& tree, const ktap::TreeNode& n, std::string& b) {
+void WriteNode(const ktap::Tree& tree, const ktap::TreeNode& n, Buffer& b) {
+  std::string display;
+  std::string_view name = n.name;
+  if (name.empty()) {
+    display = ktap::DisplayName(n);
+    name = display;
+  }
+  // The keys, numbers and names of a directive and a status take less than
+  // 512 bytes; each log line at most six bytes a byte and its quotes and
+  // comma (which its newline's six cover).
+  char* p = b.Room(512 + JsonStringBound(n.directive_text.size()) + JsonStringBound(name.size()) + 6 * n.log.size());
   if (n.directive == ktap::Directive::kNone) {
-    b += "{\"directive\":null"sv;
+    p = Put(p, "{\"directive\":null");
   } else {
-    b += "{\"directive\":\""sv;
-    b += ktap::DirectiveName(n.directive);
-    b += "\",\"directive_text\":"sv;
-    AppendJsonString(b, n.directive_text);
+    p = Put(p, "{\"directive\":\"");
+    p = Put(p, ktap::DirectiveName(n.directive));
+    p = Put(p, "\",\"directive_text\":");
+    p = PutJsonString(p, n.directive_text);
   }
   if (n.dropped > 0) {
-    b += ",\"dropped\":"sv;
-    AppendInt(b, n.dropped);
+    p = Put(p, ",\"dropped\":");
+    p = PutInt(p, n.dropped);
   }
-  b += ",\"duration_ms\":"sv;
-  if (n.has_duration) {
-    AppendInt(b, n.duration_ms);
-  } else {
-    b += "null"sv;
-  }
+  p = Put(p, ",\"duration_ms\":");
+  p = n.has_duration ? PutInt(p, n.duration_ms) : Put(p, "null");
   if (n.has_exit_code) {
-    b += ",\"exit_code\":"sv;
-    AppendInt(b, n.exit_code);
+    p = Put(p, ",\"exit_code\":");
+    p = PutInt(p, n.exit_code);
   }
-  b += ",\"log\":["sv;
+  p = Put(p, ",\"log\":[");
   std::string_view log = n.log;
   for (bool first = true; !log.empty(); first = false) {
     size_t nl = log.find('\n');
-    if (!first) b += ',';
-    AppendJsonString(b, log.substr(0, nl));
+    if (!first) *p++ = ',';
+    p = PutJsonString(p, log.substr(0, nl));
     log.remove_prefix(nl + 1);
   }
-  b += ']';
+  *p++ = ']';
   if (n.log_dropped > 0) {
-    b += ",\"log_dropped\":"sv;
-    AppendInt(b, n.log_dropped);
+    p = Put(p, ",\"log_dropped\":");
+    p = PutInt(p, n.log_dropped);
   }
-  if (!n.has_result_line) b += ",\"missing_result\":true"sv;
-  b += ",\"name\":"sv;
-  if (!n.name.empty()) {
-    AppendJsonString(b, n.name);
-  } else {
-    AppendJsonString(b, ktap::DisplayName(n));
-  }
-  b += ",\"number\":"sv;
-  AppendInt(b, n.number);
+  if (!n.has_result_line) p = Put(p, ",\"missing_result\":true");
+  p = Put(p, ",\"name\":");
+  p = PutJsonString(p, name);
+  p = Put(p, ",\"number\":");
+  p = PutInt(p, n.number);
   if (n.has_plan) {
-    b += ",\"plan\":"sv;
-    AppendInt(b, n.plan);
+    p = Put(p, ",\"plan\":");
+    p = PutInt(p, n.plan);
   }
-  b += ",\"status\":\""sv;
-  b += ktap::StatusName(n.status);
-  b += "\",\"subtests\":["sv;
+  p = Put(p, ",\"status\":\"");
+  p = Put(p, ktap::StatusName(n.status));
+  p = Put(p, "\",\"subtests\":[");
+  b.Done(p);
   bool first = true;
   for (ktap::Tree::Id c : tree.children(n)) {
-    if (!first) b += ',';
+    if (!first) b.Put(",");
     first = false;
     WriteNode(tree, tree.node(c), b);
   }
-  b += "]}"sv;
+  b.Put("]}");
 }
 
 class JsonReport : public TreeReport {
  public:
   void Take(const ktap::Tree& tree, std::span<const ktap::Tree::Id> tops) override {
     for (ktap::Tree::Id id : tops) {
-      std::string& b = body_.buf();
-      if (any_) b += ',';
+      Buffer& b = body_.buf();
+      if (any_) b.Put(",");
       any_ = true;
       WriteNode(tree, tree.node(id), b);
       body_.Step();
@@ -177,8 +195,8 @@ class JsonReport : public TreeReport {
     b += ",\"tests\":["sv;
     body_.WriteTo(o);
     std::span<const ktap::Tree::Id> tests = tree.children(tree.root());
-    o.WriteInOrder(tests.size(), [&](size_t i, std::string& into) {
-      if (i > 0 || any_) into += ',';
+    o.WriteInOrder(tests.size(), [&](size_t i, Buffer& into) {
+      if (i > 0 || any_) into.Put(",");
       WriteNode(tree, tree.node(tests[i]), into);
     });
     std::string& e = o.buf();

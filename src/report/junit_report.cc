@@ -1,3 +1,5 @@
+#include <charconv>
+#include <cstring>
 #include <iterator>
 #include <span>
 #include <vector>
@@ -19,14 +21,37 @@ struct Tally {
   int64_t tests = 0, failures = 0, errors = 0, skipped = 0, time_ms = 0;
 };
 
-void AppendSeconds(std::string& out, int64_t ms) {
-  fmt::format_to(std::back_inserter(out), "{:.3f}", static_cast<double>(ms) / 1000.0);
+// Durations come from the log: a sum of hostile ones stops at the limit.
+void AddTime(int64_t& sum, int64_t ms) {
+  if (__builtin_add_overflow(sum, ms, &sum)) sum = ms < 0 ? INT64_MIN : INT64_MAX;
+}
+
+// Where text goes: `p` must have room.
+char* Put(char* p, std::string_view text) {
+  std::memcpy(p, text.data(), text.size());
+  return p + text.size();
+}
+// At most 20 characters (INT64_MIN).
+char* PutInt(char* p, int64_t v) { return std::to_chars(p, p + 20, v).ptr; }
+
+// Milliseconds as seconds with three decimals, "{:.3f}" of ms / 1000.0: the
+// digits of the integer where that is exact (below 2^40 ms the double is
+// within 2^-22 of ms / 1000, far from a rounding boundary), fmt beyond. At
+// most 32 characters.
+char* PutSeconds(char* p, int64_t ms) {
+  if (ms < 0 || ms >= (int64_t{1} << 40)) return fmt::format_to(p, "{:.3f}", static_cast<double>(ms) / 1000.0);
+  p = PutInt(p, ms / 1000);
+  int64_t frac = ms % 1000;
+  p[0] = '.';
+  p[1] = static_cast<char>('0' + frac / 100);
+  p[2] = static_cast<char>('0' + frac / 10 % 10);
+  p[3] = static_cast<char>('0' + frac % 10);
+  return p + 4;
 }
 
 std::string Seconds(int64_t ms) {
-  std::string s;
-  AppendSeconds(s, ms);
-  return s;
+  char buf[32];
+  return std::string(buf, PutSeconds(buf, ms));
 }
 
 std::string NodeName(const TreeNode& n) {
@@ -35,9 +60,9 @@ std::string NodeName(const TreeNode& n) {
 
 // One testcase. `own`: the case of a parent that failed on its own, named
 // "NAME (own result)" and without its duration. `out` null: only counted.
-void EmitCase(const TreeNode& leaf, bool own, std::string_view classname, Tally* t, std::string* out) {
+void EmitCase(const TreeNode& leaf, bool own, std::string_view classname, Tally* t, Buffer* out) {
   ++t->tests;
-  if (leaf.has_duration && !own) t->time_ms += leaf.duration_ms;
+  if (leaf.has_duration && !own) AddTime(t->time_ms, leaf.duration_ms);
   Status status = leaf.status;
   switch (status) {
     case Status::kFail:
@@ -51,27 +76,33 @@ void EmitCase(const TreeNode& leaf, bool own, std::string_view classname, Tally*
     case Status::kXfail: break;
   }
   if (out == nullptr) return;
-  std::string& o = *out;
-  o += "    <testcase name=\"";
+  // The fixed text, numbers and status names take less than 512 bytes.
+  char* p = out->Room(512 + XmlEscapedBound(leaf.name.size() + classname.size() + leaf.directive_text.size() +
+                                            leaf.log.size()));
+  p = Put(p, "    <testcase name=\"");
   if (leaf.name.empty()) {
-    fmt::format_to(std::back_inserter(o), "test {}", leaf.number);
+    p = PutInt(Put(p, "test "), leaf.number);
   } else {
-    AppendXmlEscaped(o, leaf.name);
+    p = PutXmlEscaped(p, leaf.name);
   }
-  if (own) o += " (own result)";
-  o += "\" classname=\"";
-  AppendXmlEscaped(o, classname);
-  o += "\" time=\"";
-  AppendSeconds(o, own || !leaf.has_duration ? 0 : leaf.duration_ms);
-  o += '"';
-  std::string detail;
-  if (leaf.has_exit_code || !leaf.directive_text.empty()) {
-    detail = std::string(leaf.directive_text);
-    if (leaf.has_exit_code) detail = fmt::format("exit={}{}{}", leaf.exit_code, detail.empty() ? "" : " ", detail);
-  }
+  if (own) p = Put(p, " (own result)");
+  p = Put(p, "\" classname=\"");
+  p = PutXmlEscaped(p, classname);
+  p = Put(p, "\" time=\"");
+  p = PutSeconds(p, own || !leaf.has_duration ? 0 : leaf.duration_ms);
+  *p++ = '"';
+  // The detail of a message: "exit=N", the directive's text, or both.
+  auto detail = [&](char* q) {
+    if (leaf.has_exit_code) {
+      q = PutInt(Put(q, "exit="), leaf.exit_code);
+      if (!leaf.directive_text.empty()) *q++ = ' ';
+    }
+    return PutXmlEscaped(q, leaf.directive_text);
+  };
+  bool has_detail = leaf.has_exit_code || !leaf.directive_text.empty();
   bool body = false;
   auto open = [&] {
-    if (!body) o += ">\n";
+    if (!body) p = Put(p, ">\n");
     body = true;
   };
   switch (status) {
@@ -79,36 +110,41 @@ void EmitCase(const TreeNode& leaf, bool own, std::string_view classname, Tally*
     case Status::kXpass:
     case Status::kTimeout:
       open();
-      o += "      <failure message=\"";
-      AppendXmlEscaped(o, fmt::format("{}{}{}", ktap::StatusName(status), detail.empty() ? "" : ": ", detail));
-      fmt::format_to(std::back_inserter(o), "\" type=\"{}\"/>\n", ktap::StatusName(status));
+      p = Put(Put(p, "      <failure message=\""), ktap::StatusName(status));
+      if (has_detail) p = detail(Put(p, ": "));
+      p = Put(Put(Put(p, "\" type=\""), ktap::StatusName(status)), "\"/>\n");
       break;
     case Status::kCrash:
     case Status::kError:
       open();
-      o += "      <error message=\"";
-      AppendXmlEscaped(o, status == Status::kCrash ? std::string("CRASH: result missing (interrupted or crashed)")
-                                                   : fmt::format("ERROR{}{}", detail.empty() ? "" : ": ", detail));
-      fmt::format_to(std::back_inserter(o), "\" type=\"{}\"/>\n", ktap::StatusName(status));
+      p = Put(p, "      <error message=\"");
+      if (status == Status::kCrash) {
+        p = Put(p, "CRASH: result missing (interrupted or crashed)");
+      } else {
+        p = Put(p, "ERROR");
+        if (has_detail) p = detail(Put(p, ": "));
+      }
+      p = Put(Put(Put(p, "\" type=\""), ktap::StatusName(status)), "\"/>\n");
       break;
     case Status::kSkip:
     case Status::kNoTests:
       open();
-      o += "      <skipped message=\"";
-      AppendXmlEscaped(o, status == Status::kNoTests ? std::string_view("no tests run") : std::string_view(detail));
-      o += "\"/>\n";
+      p = Put(p, "      <skipped message=\"");
+      p = status == Status::kNoTests ? Put(p, "no tests run") : detail(p);
+      p = Put(p, "\"/>\n");
       break;
     case Status::kPass:
     case Status::kXfail: break;
   }
   if (!leaf.log.empty() || leaf.log_dropped > 0) {
     open();
-    o += "      <system-out>";
-    AppendXmlEscaped(o, leaf.log);
-    if (leaf.log_dropped > 0) AppendXmlEscaped(o, fmt::format("[{} more lines not kept]\n", leaf.log_dropped));
-    o += "</system-out>\n";
+    p = Put(p, "      <system-out>");
+    p = PutXmlEscaped(p, leaf.log);
+    if (leaf.log_dropped > 0) p = Put(PutInt(Put(p, "["), leaf.log_dropped), " more lines not kept]\n");
+    p = Put(p, "</system-out>\n");
   }
-  o += body ? "    </testcase>\n" : "/>\n";
+  p = Put(p, body ? "    </testcase>\n" : "/>\n");
+  out->Done(p);
 }
 
 // Classnames are capped: hostile input could nest long names deeply.
@@ -118,7 +154,7 @@ std::string Child(const std::string& classname, const TreeNode& child) {
   return c;
 }
 
-void EmitLeaves(const Tree& tree, const TreeNode& node, const std::string& classname, Tally* t, std::string* out) {
+void EmitLeaves(const Tree& tree, const TreeNode& node, const std::string& classname, Tally* t, Buffer* out) {
   if (node.num_children == 0) {
     EmitCase(node, false, classname, t, out);
     return;
@@ -143,7 +179,7 @@ void EmitLeaves(const Tree& tree, const TreeNode& node, const std::string& class
 
 // A top-level test's tally: its cases counted (and written to `cases`
 // unless null), its duration if longer.
-Tally SuiteTally(const Tree& tree, const TreeNode& top, const std::string& name, std::string* cases) {
+Tally SuiteTally(const Tree& tree, const TreeNode& top, const std::string& name, Buffer* cases) {
   Tally t;
   EmitLeaves(tree, top, name, &t, cases);
   if (top.has_duration && top.duration_ms > t.time_ms) t.time_ms = top.duration_ms;
@@ -155,31 +191,35 @@ void AddTo(Tally& total, const Tally& t) {
   total.failures += t.failures;
   total.errors += t.errors;
   total.skipped += t.skipped;
-  total.time_ms += t.time_ms;
+  AddTime(total.time_ms, t.time_ms);
 }
 
 // A top-level test's testsuite up to its cases.
-void SuiteHead(const TreeNode& top, const std::string& name, const Tally& t, std::string& o) {
-  fmt::format_to(std::back_inserter(o),
-                 "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">\n",
-                 XmlEscape(name), t.tests, t.failures, t.errors, t.skipped, Seconds(t.time_ms));
+void SuiteHead(const TreeNode& top, const std::string& name, const Tally& t, Buffer& o) {
+  char* p = o.Room(512 + XmlEscapedBound(name.size()));
+  p = PutXmlEscaped(Put(p, "  <testsuite name=\""), name);
+  p = PutInt(Put(p, "\" tests=\""), t.tests);
+  p = PutInt(Put(p, "\" failures=\""), t.failures);
+  p = PutInt(Put(p, "\" errors=\""), t.errors);
+  p = PutInt(Put(p, "\" skipped=\""), t.skipped);
+  p = PutSeconds(Put(p, "\" time=\""), t.time_ms);
+  p = Put(p, "\">\n");
   if (top.dropped > 0) {
     // Counted in the test's status, not kept: said, not made into cases.
-    fmt::format_to(std::back_inserter(o),
-                   "    <properties>\n      <property name=\"subtests_dropped\" value=\"{}\"/>\n    </properties>\n",
-                   top.dropped);
+    p = PutInt(Put(p, "    <properties>\n      <property name=\"subtests_dropped\" value=\""), top.dropped);
+    p = Put(p, "\"/>\n    </properties>\n");
   }
+  o.Done(p);
 }
 
 // Its end, after the cases.
-void SuiteTail(const TreeNode& top, std::string& o) {
+void SuiteTail(const TreeNode& top, Buffer& o) {
   if (top.dropped > 0) {
-    fmt::format_to(
-        std::back_inserter(o),
+    o.Put(fmt::format(
         "    <system-err>truncated: {} more subtests were counted, not kept (vigil keeps {} per test)</system-err>\n",
-        top.dropped, ktap::kMaxSubtests);
+        top.dropped, ktap::kMaxSubtests));
   }
-  o += "  </testsuite>\n";
+  o.Put("  </testsuite>\n");
 }
 
 class JunitReport : public TreeReport {
@@ -194,9 +234,9 @@ class JunitReport : public TreeReport {
       cases_.clear();
       Tally t = SuiteTally(tree, top, name, &cases_);
       AddTo(total_, t);
-      std::string& b = body_.buf();
+      Buffer& b = body_.buf();
       SuiteHead(top, name, t, b);
-      b += cases_;
+      b.Put(cases_.view());
       SuiteTail(top, b);
       body_.Step();
     }
@@ -220,7 +260,7 @@ class JunitReport : public TreeReport {
         "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">\n",
         XmlEscape(suite_name_), total.tests, total.failures, total.errors, total.skipped, Seconds(total.time_ms));
     body_.WriteTo(out);
-    out.WriteInOrder(tops.size(), [&](size_t i, std::string& o) {
+    out.WriteInOrder(tops.size(), [&](size_t i, Buffer& o) {
       TreeNode top = tree.node(tops[i]);
       std::string name = NodeName(top);
       SuiteHead(top, name, tallies[i], o);
@@ -235,7 +275,7 @@ class JunitReport : public TreeReport {
   std::string suite_name_;
   Pieces body_;
   Tally total_;        // of the suites taken
-  std::string cases_;  // scratch
+  Buffer cases_;  // scratch
 };
 
 }  // namespace

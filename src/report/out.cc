@@ -5,23 +5,41 @@
 
 namespace vigil::report {
 
-void Out::WriteInOrder(size_t n, const std::function<void(size_t, std::string&)>& write) {
+void Buffer::Grow(size_t n) {
+  size_t cap = std::max({size_ + n, 2 * cap_, size_t{4096}});
+  // Not value-initialised: every byte read was written first.
+  auto data = std::make_unique_for_overwrite<char[]>(cap);
+  if (size_ > 0) std::memcpy(data.get(), data_.get(), size_);
+  data_ = std::move(data);
+  cap_ = cap;
+}
+
+namespace {
+
+// Items 0..n-1 written in order with write(i, buffer). Many items (the
+// top-level tests of a big document) are written in blocks, every other
+// block by a second thread into a buffer of its own, so that formatting a
+// big report uses both cores. hand(b, all) is called between items: it may
+// pass b's text on, and must when `all`.
+template <typename Buf, typename Hand>
+void InBlocks(size_t n, const std::function<void(size_t, Buf&)>& write, Buf& mine, Hand hand) {
   // Below this many items a second thread costs more than it saves.
   constexpr size_t kParallelFrom = 4096;
   constexpr size_t kBlocks = 128;
   if (n < kParallelFrom) {
     for (size_t i = 0; i < n; ++i) {
-      write(i, buf_);
-      Step();
+      write(i, mine);
+      hand(mine, false);
     }
+    hand(mine, true);
     return;
   }
   size_t per_block = (n + kBlocks - 1) / kBlocks;
-  auto range = [&](size_t block, std::string& into) {
+  auto range = [&](size_t block, Buf& into) {
     size_t end = std::min(n, (block + 1) * per_block);
     for (size_t i = block * per_block; i < end; ++i) write(i, into);
   };
-  std::string other;
+  Buf other;
   for (size_t block = 0; block * per_block < n; block += 2) {
     bool pair = (block + 1) * per_block < n;
     std::future<void> second;
@@ -29,20 +47,41 @@ void Out::WriteInOrder(size_t n, const std::function<void(size_t, std::string&)>
       other.clear();
       second = std::async(std::launch::async, [&, block] { range(block + 1, other); });
     }
-    range(block, buf_);
-    if (pair) {
-      second.get();
-      if (sink_) {
-        // Handed on as it is, right after the main buffer.
-        Flush();
-        if (ok_) ok_ = sink_(other);
-      } else {
-        buf_ += other;
-      }
-    } else {
-      Step();
-    }
+    range(block, mine);
+    if (pair) second.get();
+    hand(mine, pair);
+    if (pair) hand(other, true);
   }
+  hand(mine, true);
+}
+
+}  // namespace
+
+void Out::WriteInOrder(size_t n, const std::function<void(size_t, std::string&)>& write) {
+  InBlocks<std::string>(n, write, buf_, [this](std::string& b, bool all) {
+    if (&b == &buf_) {
+      // Kept here until it makes a piece, unless what follows is in the other buffer.
+      if (all) {
+        Flush();
+      } else {
+        Step();
+      }
+    } else if (sink_) {
+      if (ok_) ok_ = sink_(b);
+    } else {
+      buf_ += b;
+    }
+  });
+}
+
+void Out::WriteInOrder(size_t n, const std::function<void(size_t, Buffer&)>& write) {
+  Buffer mine;
+  InBlocks<Buffer>(n, write, mine, [this](Buffer& b, bool all) {
+    if (all || b.size() >= kPiece) {
+      Append(b.view());
+      b.clear();
+    }
+  });
 }
 
 }  // namespace vigil::report

@@ -3,12 +3,38 @@
 // returned as strings).
 #pragma once
 
+#include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 
 namespace vigil::report {
+
+// Bytes written through a pointer, for the busiest writers: Room(n) is where
+// the next n bytes may go, Done(end) keeps what was written up to `end`.
+class Buffer {
+ public:
+  char* Room(size_t n) {
+    if (cap_ - size_ < n) Grow(n);
+    return data_.get() + size_;
+  }
+  void Done(char* end) { size_ = static_cast<size_t>(end - data_.get()); }
+  void Put(std::string_view s) {
+    std::memcpy(Room(s.size()), s.data(), s.size());
+    size_ += s.size();
+  }
+  std::string_view view() const { return {data_.get(), size_}; }
+  size_t size() const { return size_; }
+  void clear() { size_ = 0; }
+
+ private:
+  void Grow(size_t n);
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t cap_ = 0;
+};
 
 class Out {
  public:
@@ -47,6 +73,7 @@ class Out {
   // block by a second thread into a buffer of its own, so that formatting a
   // big report uses both cores; `write` must only read what it shares.
   void WriteInOrder(size_t n, const std::function<void(size_t, std::string&)>& write);
+  void WriteInOrder(size_t n, const std::function<void(size_t, Buffer&)>& write);
 
  private:
   static constexpr size_t kPiece = 1 << 20;

@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "base/text.h"
 
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <vector>
@@ -241,6 +242,91 @@ TEST(JunitReportTest, SuitePerTopLevelCasePerLeaf) {
   EXPECT_NE(xml.find("name=\"b &lt;&amp;&gt;\""), std::string::npos);
   EXPECT_NE(xml.find("<skipped"), std::string::npos);
   EXPECT_NE(xml.find("time=\"0.004\""), std::string::npos);
+}
+
+TEST(JunitReportTest, SecondsAreWhatDoubleFormattingGives) {
+  // The case times are written from the integer where that is exact; they
+  // must read as fmt's "{:.3f}" of ms / 1000.0 reads, at any size.
+  std::vector<int64_t> ms = {0, 1, 9, 10, 99, 100, 999, 1000, 1001, 59999, 123456789, 4294967295, -1, -999, -1001, INT64_MIN};
+  for (int64_t edge : {int64_t{1} << 40, int64_t{1} << 53, INT64_MAX}) {
+    ms.insert(ms.end(), {edge - 1001, edge - 1, edge, edge + (edge < INT64_MAX ? 1 : 0)});
+  }
+  uint64_t x = 88172645463325252u;
+  for (int i = 0; i < 2000; ++i) {  // xorshift: spread over every magnitude
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    ms.push_back(static_cast<int64_t>(x >> (1 + x % 63)));
+  }
+  ktap::Document d;
+  d.found_ktap = true;
+  for (size_t i = 0; i < ms.size(); ++i) {
+    ktap::TestNode t;
+    t.name = fmt::format("t{}", i);
+    t.number = static_cast<int64_t>(i) + 1;
+    t.has_result_line = true;
+    t.status = ktap::Status::kPass;
+    t.duration_ms = ms[i];
+    d.root.subtests.push_back(std::move(t));
+  }
+  std::string xml = ToJunit(d);
+  for (size_t i = 0; i < ms.size(); ++i) {
+    std::string want = fmt::format("<testcase name=\"t{}\" classname=\"t{}\" time=\"{:.3f}\"", i, i,
+                                   static_cast<double>(ms[i]) / 1000.0);
+    EXPECT_NE(xml.find(want), std::string::npos) << ms[i];
+  }
+}
+
+TEST(OutTest, ManyItemsAreWrittenInOrderOnTwoThreads) {
+  // Enough items for the two-thread path, in both kinds of buffer, handed
+  // to a sink in pieces or kept.
+  constexpr size_t kItems = 100000;
+  std::string want;
+  for (size_t i = 0; i < kItems; ++i) want += fmt::format("{}:{}\n", i, std::string(i % 97, 'x'));
+  auto item = [](size_t i) { return fmt::format("{}:{}\n", i, std::string(i % 97, 'x')); };
+  for (bool with_sink : {false, true}) {
+    for (bool raw : {false, true}) {
+      std::string got;
+      size_t pieces = 0;
+      Out out = with_sink ? Out([&](std::string_view p) {
+        got += p;
+        ++pieces;
+        return true;
+      })
+                          : Out();
+      out.buf() += "head\n";
+      if (raw) {
+        out.WriteInOrder(kItems, [&](size_t i, Buffer& b) { b.Put(item(i)); });
+      } else {
+        out.WriteInOrder(kItems, [&](size_t i, std::string& b) { b += item(i); });
+      }
+      out.buf() += "tail\n";
+      out.Flush();
+      if (!with_sink) got = out.Take();
+      EXPECT_EQ(got, "head\n" + want + "tail\n") << with_sink << raw;
+      if (with_sink) {
+        EXPECT_GT(pieces, 2u);
+      }
+    }
+  }
+}
+
+TEST(OutTest, BufferGrowsAndKeepsItsBytes) {
+  Buffer b;
+  std::string want;
+  for (int i = 0; i < 5000; ++i) {
+    std::string piece(static_cast<size_t>(i % 300), static_cast<char>('a' + i % 26));
+    char* p = b.Room(piece.size() + 1);
+    std::memcpy(p, piece.data(), piece.size());
+    p[piece.size()] = '|';
+    b.Done(p + piece.size() + 1);
+    want += piece + "|";
+  }
+  EXPECT_EQ(b.view(), want);
+  b.clear();
+  EXPECT_EQ(b.size(), 0u);
+  b.Put("again");
+  EXPECT_EQ(b.view(), "again");
 }
 
 TEST(KtapReportTest, MissingResultBeforeASiblingIsWrittenAsError) {

@@ -1,3 +1,5 @@
+#include <charconv>
+#include <cstring>
 #include <iterator>
 #include <span>
 #include <vector>
@@ -38,23 +40,48 @@ void AppendTag(std::string& b, Status s, bool color) {
   if (color) b += "\033[0m";
 }
 
-void WriteTree(const Tree& tree, const TreeNode& node, int depth, const TextOptions& o, std::string& b) {
-  b.append(static_cast<size_t>(depth) * 2, ' ');
-  AppendTag(b, node.status, o.color);
-  b += ' ';
-  if (node.name.empty()) {
-    AppendForTerminal(b, ktap::DisplayName(node));
-  } else {
-    AppendForTerminal(b, node.name);
+// Where text goes: `p` must have room.
+char* Put(char* p, std::string_view text) {
+  std::memcpy(p, text.data(), text.size());
+  return p + text.size();
+}
+
+void WriteTree(const Tree& tree, const TreeNode& node, int depth, const TextOptions& o, Buffer& b) {
+  std::string display;
+  std::string_view name = node.name;
+  if (name.empty()) {
+    display = ktap::DisplayName(node);
+    name = display;
   }
-  if (node.directive != ktap::Directive::kNone && !node.directive_text.empty()) {
-    b += " # ";
-    AppendForTerminal(b, node.directive_text);
+  std::string_view directive;
+  if (node.directive != ktap::Directive::kNone) directive = node.directive_text;
+  // The tag, its colors, the numbers and the fixed words take less than 256
+  // bytes.
+  size_t indent = static_cast<size_t>(depth) * 2;
+  char* p = b.Room(256 + indent + ForTerminalBound(name.size() + directive.size()));
+  std::memset(p, ' ', indent);
+  p += indent;
+  if (o.color) p = Put(p, Color(node.status));
+  *p++ = '[';
+  p = Put(p, ktap::StatusName(node.status));
+  *p++ = ']';
+  if (o.color) p = Put(p, "\033[0m");
+  *p++ = ' ';
+  p = PutForTerminal(p, name);
+  if (!directive.empty()) p = PutForTerminal(Put(p, " # "), directive);
+  if (node.has_exit_code) {
+    p = Put(p, " (exit ");
+    p = std::to_chars(p, p + 20, node.exit_code).ptr;
+    *p++ = ')';
   }
-  if (node.has_exit_code) fmt::format_to(std::back_inserter(b), " (exit {})", node.exit_code);
-  if (node.has_duration) fmt::format_to(std::back_inserter(b), " ({} ms)", node.duration_ms);
-  if (!node.has_result_line && !node.name.empty()) b += " (no result)";
-  b += '\n';
+  if (node.has_duration) {
+    p = Put(p, " (");
+    p = std::to_chars(p, p + 20, node.duration_ms).ptr;
+    p = Put(p, " ms)");
+  }
+  if (!node.has_result_line && !node.name.empty()) p = Put(p, " (no result)");
+  *p++ = '\n';
+  b.Done(p);
   for (Tree::Id c : tree.children(node)) WriteTree(tree, tree.node(c), depth + 1, o, b);
 }
 
@@ -123,14 +150,15 @@ class TextReport : public TreeReport {
       if (o_.show_tree) {
         // Nothing above the tree depends on the rest of the document: it
         // goes out as it is formatted.
-        WriteTree(tree, top, 0, o_, live_.buf());
-        live_.Step();
+        WriteTree(tree, top, 0, o_, tree_);
+        if (tree_.size() >= kPiece) PassTree();
       }
       if (ktap::IsFailure(top.status)) AddFailures(tree, id, o_.show_logs, &failures_);
     }
   }
 
   void Write(const ktap::Document& doc, Out& sink) override {
+    PassTree();
     if (!doc.found_ktap) {
       sink.buf() += fmt::format("No KTAP output found in {} lines.\n", doc.lines);
       return;
@@ -139,7 +167,7 @@ class TextReport : public TreeReport {
     const Tree& tree = TreeOf(doc, &converted);
     std::span<const Tree::Id> tops = tree.children(tree.root());
     if (o_.show_tree) {
-      sink.WriteInOrder(tops.size(), [&](size_t i, std::string& into) { WriteTree(tree, tree.node(tops[i]), 0, o_, into); });
+      sink.WriteInOrder(tops.size(), [&](size_t i, Buffer& into) { WriteTree(tree, tree.node(tops[i]), 0, o_, into); });
     }
     for (Tree::Id id : tops) {
       if (ktap::IsFailure(tree.node(id).status)) AddFailures(tree, id, o_.show_logs, &failures_);
@@ -187,8 +215,15 @@ class TextReport : public TreeReport {
   }
 
  private:
+  static constexpr size_t kPiece = 1 << 20;
+  // Hands the taken tests' tree on.
+  void PassTree() {
+    if (tree_.size() > 0) live_.Append(tree_.view());
+    tree_.clear();
+  }
   TextOptions o_;
-  Out& live_;  // where the taken tests' tree went
+  Out& live_;    // where the taken tests' tree goes
+  Buffer tree_;  // the taken tests' tree not yet handed on
   std::vector<Failure> failures_;
 };
 

@@ -7,7 +7,7 @@
 namespace vigil::report {
 
 void Pieces::Keep() {
-  std::string_view text = scratch_;
+  std::string_view text = scratch_.view();
   while (!text.empty()) {
     if (chunks_.empty() || used_ == ktap::ChunkSource::kBytes) {
       chunks_.push_back(std::make_unique<ktap::Chunk>(ktap::ChunkSource::kBytes, true));

@@ -28,7 +28,7 @@ namespace vigil::report {
 class Pieces {
  public:
   // Where to write the next items: call Step() between them.
-  std::string& buf() { return scratch_; }
+  Buffer& buf() { return scratch_; }
   void Step() {
     if (scratch_.size() >= kScratch) Keep();
   }
@@ -39,7 +39,7 @@ class Pieces {
   static constexpr size_t kScratch = 64 << 10;
   // Moves the scratch text into the chunks.
   void Keep();
-  std::string scratch_;
+  Buffer scratch_;
   std::vector<std::unique_ptr<ktap::Chunk>> chunks_;
   size_t used_ = 0;  // bytes of the last chunk in use
 };
