@@ -39,11 +39,12 @@ const std::string& Input() {
   return text;
 }
 
-void Run(benchmark::State& state, bool keep_tree, bool parallel = false) {
+void Run(benchmark::State& state, bool keep_tree, bool parallel = false, bool flat = false) {
   const std::string& text = Input();
   for (auto _ : state) {
     vigil::ktap::ParserOptions o;
     o.keep_tree = keep_tree;
+    o.flat_tree = flat;
     vigil::ktap::Parser p(o);
     if (parallel) {
       // As `vigil parse` reads a file: 128 KiB reads on a second thread.
@@ -67,6 +68,8 @@ void BM_ParseTree(benchmark::State& state) { Run(state, true); }
 void BM_ParseStreaming(benchmark::State& state) { Run(state, false); }
 
 void BM_ParseTreeTwoThreads(benchmark::State& state) { Run(state, true, true); }
+// As `vigil parse --format json` keeps the tree: flat, read on a second thread.
+void BM_ParseFlatTreeTwoThreads(benchmark::State& state) { Run(state, true, true, true); }
 void BM_ParseStreamingTwoThreads(benchmark::State& state) { Run(state, false, true); }
 
 // The whole-tree reports written from a parsed document (the flat tree
@@ -120,6 +123,7 @@ BENCHMARK(BM_WriteJunit)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_WriteText)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ParseTree)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ParseTreeTwoThreads)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ParseFlatTreeTwoThreads)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ParseStreamingTwoThreads)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ParseStreaming)->Unit(benchmark::kMillisecond)->UseRealTime();
 

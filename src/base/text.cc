@@ -233,7 +233,12 @@ void AppendForTerminal(std::string& out, std::string_view s) { AppendSanitized(o
 
 char* PutForTerminal(char* out, std::string_view s) { return PutSanitized(out, s, true); }
 
-char* PutJsonString(char* out, std::string_view s) {
+namespace {
+
+// PutJsonString, or with `kLines` the '\n'-terminated lines of `s` as
+// string literals with commas between them.
+template <bool kLines>
+char* PutJson(char* out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   *out++ = '"';
   size_t i = 0;
@@ -262,6 +267,13 @@ char* PutJsonString(char* out, std::string_view s) {
       continue;
     }
     ++i;
+    if (kLines && c == '\n') {
+      // A line ends: the next one starts unless this was the last.
+      if (i == s.size()) break;
+      std::memcpy(out, "\",\"", 3);
+      out += 3;
+      continue;
+    }
     *out++ = '\\';
     switch (c) {
       case '"': *out++ = '"'; break;
@@ -281,6 +293,12 @@ char* PutJsonString(char* out, std::string_view s) {
   *out++ = '"';
   return out;
 }
+
+}  // namespace
+
+char* PutJsonString(char* out, std::string_view s) { return PutJson<false>(out, s); }
+
+char* PutJsonLines(char* out, std::string_view text) { return text.empty() ? out : PutJson<true>(out, text); }
 
 void AppendJsonString(std::string& out, std::string_view s) {
   size_t old = out.size();

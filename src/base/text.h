@@ -48,6 +48,10 @@ constexpr size_t JsonStringBound(size_t n) { return 6 * n + 2; }
 // AppendJsonString into memory with room for JsonStringBound(s.size())
 // bytes; returns the end of what it wrote.
 char* PutJsonString(char* out, std::string_view s);
+// The lines of `text` ('\n' ends each; the last may lack it) as JSON string
+// literals with a comma between them, as PutJsonString writes each: nothing
+// for an empty text. Room for JsonStringBound(text.size()) bytes is enough.
+char* PutJsonLines(char* out, std::string_view text);
 
 // Quotes `arg` for a shell, so that pasting it passes exactly these bytes as
 // one word and runs nothing: plain words stay as they are, anything else goes

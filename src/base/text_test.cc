@@ -123,4 +123,36 @@ TEST(TextTest, AppendJsonStringWritesWhatNlohmannWrites) {
 }
 
 }  // namespace
+TEST(TextTest, PutJsonLinesWritesEachLineAsPutJsonString) {
+  // A '\n'-terminated text, line by line with commas between, whatever the
+  // bytes: what the JSON report's "log" arrays are made of.
+  auto reference = [](std::string_view text) {
+    std::string out;
+    for (bool first = true; !text.empty(); first = false) {
+      size_t nl = text.find('\n');
+      if (!first) out += ',';
+      AppendJsonString(out, text.substr(0, nl));
+      text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    }
+    return out;
+  };
+  auto mine = [](std::string_view text) {
+    std::string out(JsonStringBound(text.size()), '\0');
+    out.resize(static_cast<size_t>(PutJsonLines(out.data(), text) - out.data()));
+    return out;
+  };
+  EXPECT_EQ(mine(""), "");
+  EXPECT_EQ(mine("\n"), "\"\"");
+  EXPECT_EQ(mine("a\n\nb\n"), "\"a\",\"\",\"b\"");
+  EXPECT_EQ(mine("no end"), "\"no end\"");
+  std::mt19937 rng(11);
+  const std::string alphabet = std::string("ab\"\\\n\n\n\t\x01\x7f\x80\xc3\xa9\xe2\xff", 15) + std::string(1, '\0');
+  for (int i = 0; i < 20000; ++i) {
+    std::string s(rng() % 60, ' ');
+    for (char& c : s) c = alphabet[rng() % alphabet.size()];
+    if (rng() % 2) s += '\n';
+    ASSERT_EQ(mine(s), reference(s)) << i;
+  }
+}
+
 }  // namespace vigil

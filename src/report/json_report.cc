@@ -117,7 +117,7 @@ void WriteNode(const ktap::Tree& tree, const ktap::TreeNode& n, Buffer& b) {
   // The keys, numbers and names of a directive and a status take less than
   // 512 bytes; each log line at most six bytes a byte and its quotes and
   // comma (which its newline's six cover).
-  char* p = b.Room(512 + JsonStringBound(n.directive_text.size()) + JsonStringBound(name.size()) + 6 * n.log.size());
+  char* p = b.Room(512 + JsonStringBound(n.directive_text.size()) + JsonStringBound(name.size()) + JsonStringBound(n.log.size()));
   if (n.directive == ktap::Directive::kNone) {
     p = Put(p, "{\"directive\":null");
   } else {
@@ -137,13 +137,7 @@ void WriteNode(const ktap::Tree& tree, const ktap::TreeNode& n, Buffer& b) {
     p = PutInt(p, n.exit_code);
   }
   p = Put(p, ",\"log\":[");
-  std::string_view log = n.log;
-  for (bool first = true; !log.empty(); first = false) {
-    size_t nl = log.find('\n');
-    if (!first) *p++ = ',';
-    p = PutJsonString(p, log.substr(0, nl));
-    log.remove_prefix(nl + 1);
-  }
+  p = PutJsonLines(p, n.log);
   *p++ = ']';
   if (n.log_dropped > 0) {
     p = Put(p, ",\"log_dropped\":");
