@@ -130,6 +130,10 @@ int Run(const ParseFlags& f) {
   options.keep_logs = !f.stream;  // the stream prints names and statuses only
   // The reports read the flat tree; the normalised KTAP writer reads TestNode objects.
   options.flat_tree = format != "ktap";
+  // A log file of a few MiB or more, or a pipe that may bring one: the tree
+  // is big.
+  struct stat input_stat {};
+  options.big_input = fstat(fd, &input_stat) != 0 || !S_ISREG(input_stat.st_mode) || input_stat.st_size >= (4 << 20);
   std::unique_ptr<StreamPrinter> printer;
   if (f.stream) printer = std::make_unique<StreamPrinter>(color, !f.quiet);
   ktap::Parser parser(options, printer.get());

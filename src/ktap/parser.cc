@@ -77,6 +77,7 @@ Parser::Parser(ParserOptions options, ParserListener* listener)
       keep_logs_(options.keep_logs && observed_),
       reader_(options.max_line_bytes),
       flat_(options.flat_tree && options.keep_tree) {
+  if (options.big_input) tree_.ExpectBig();
   auto root = std::make_unique<Level>();
   root->node.is_parent = true;
   levels_.push_back(std::move(root));
@@ -532,6 +533,7 @@ void Parser::AddChild(size_t index, TestNode& node, const Counts* counts, const 
           std::vector<Tree::Id> tops;
           tops.swap(level.kept);
           tree_ = tops_handler_(std::move(tree_), std::move(tops));
+          if (options_.big_input) tree_.ExpectBig();
         }
       }
     } else {

@@ -59,6 +59,11 @@ struct ParserOptions {
   // log's tree costs a slot and arena bytes per test instead of several
   // allocations.
   bool flat_tree = false;
+  // The input is big (a whole log file): the flat tree's memory comes in
+  // huge pages from its first chunk on. A small tree would pay a 2 MiB page
+  // for a few KiB; a big one pays a 4 KiB fault (a costly trap on a virtual
+  // machine) for every page of its first two chunks otherwise.
+  bool big_input = false;
 };
 
 // Receives parse events as they happen. Every method has an empty default.

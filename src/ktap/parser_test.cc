@@ -299,6 +299,33 @@ TEST(ParserTest, LongLinesAreTruncatedAndReported) {
   EXPECT_NE(d.errors[0].message.find("truncated"), std::string::npos);
 }
 
+TEST(ParserTest, ABigInputsTreeIsTheSameTree) {
+  // big_input only changes where the flat tree's memory comes from.
+  std::string log = "KTAP version 1\n1..300\n";
+  for (int i = 1; i <= 300; ++i) {
+    log += "    KTAP version 1\n    # Subtest: s" + std::to_string(i) + "\n    1..2\n    # a line\n";
+    log += "    ok 1 a\n    not ok 2 b # time=" + std::to_string(i) + "ms\n";
+    log += (i % 7 ? "ok " : "not ok ") + std::to_string(i) + " s" + std::to_string(i) + "\n";
+  }
+  ParserOptions small;
+  small.flat_tree = true;
+  ParserOptions big = small;
+  big.big_input = true;
+  Document a = ParseText(log, small);
+  Document b = ParseText(log, big);
+  ASSERT_EQ(a.tree.size(), b.tree.size());
+  ASSERT_GT(a.tree.size(), 900u);
+  for (Tree::Id id = 0; id < a.tree.size(); ++id) {
+    TreeNode x = a.tree.node(id), y = b.tree.node(id);
+    EXPECT_EQ(x.name, y.name);
+    EXPECT_EQ(x.log, y.log);
+    EXPECT_EQ(x.status, y.status);
+    EXPECT_EQ(x.duration_ms, y.duration_ms);
+    EXPECT_EQ(std::vector<Tree::Id>(x.children, x.children + x.num_children),
+              std::vector<Tree::Id>(y.children, y.children + y.num_children));
+  }
+}
+
 TEST(ParserTest, FeedInTinyPiecesEqualsWhole) {
   std::string text =
       "[    1.0] KTAP version 1\n[    1.0] 1..1\n[    1.0]   KTAP version 1\n[    1.0]   1..2\n"

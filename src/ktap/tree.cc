@@ -25,7 +25,7 @@ std::unique_ptr<Chunk> ChunkSource::Take() {
     // A tree's first two chunks (its first slots and bytes) are made here,
     // in small pages touched as they are used: most trees are small.
     ++taken_;
-    if (taken_ <= 2) return std::make_unique<Chunk>(kBytes, false);
+    if (taken_ <= 2 && !big_) return std::make_unique<Chunk>(kBytes, false);
     if (taken_ == 3 && !stop_) thread_ = std::thread([this] { Run(); });
     if (!ready_.empty()) {
       std::unique_ptr<Chunk> c = std::move(ready_.front());
@@ -35,6 +35,11 @@ std::unique_ptr<Chunk> ChunkSource::Take() {
     }
   }
   return std::make_unique<Chunk>(kBytes, true);
+}
+
+void ChunkSource::ExpectBig() {
+  std::lock_guard lock(mu_);
+  big_ = true;
 }
 
 void ChunkSource::Stop() {

@@ -57,6 +57,8 @@ class ChunkSource {
   ChunkSource& operator=(const ChunkSource&) = delete;
   // A chunk of kBytes (faulted in when the helper got to it first).
   std::unique_ptr<Chunk> Take();
+  // Every chunk in huge pages, the first two included.
+  void ExpectBig();
   void Stop();
 
  private:
@@ -65,6 +67,7 @@ class ChunkSource {
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Chunk>> ready_;
   int taken_ = 0;
+  bool big_ = false;
   bool stop_ = false;
   std::thread thread_;
 };
@@ -130,6 +133,8 @@ class Tree {
   void SetRoot(Id id) { root_ = id; }
   // The whole tree below `root` (reports of trees built as TestNode).
   static Tree FromNode(const TestNode& root);
+  // A big tree is coming (ChunkSource::ExpectBig).
+  void ExpectBig() { source_->ExpectBig(); }
   // No more nodes: the helper that prepares chunks stops.
   void Seal() { source_->Stop(); }
   // Bytes of names, logs and child lists held (what a batch of tests weighs).

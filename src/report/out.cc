@@ -2,16 +2,44 @@
 
 #include <algorithm>
 #include <future>
+#include <new>
+
+#include <sys/mman.h>
 
 namespace vigil::report {
 
+Buffer::~Buffer() { Free(); }
+
+void Buffer::Free() {
+  if (mapped_) {
+    munmap(data_, cap_);
+  } else {
+    delete[] data_;
+  }
+}
+
 void Buffer::Grow(size_t n) {
+  constexpr size_t kSmall = 64 << 10, kHuge = 2 << 20;
   size_t cap = std::max({size_ + n, 2 * cap_, size_t{4096}});
-  // Not value-initialised: every byte read was written first.
-  auto data = std::make_unique_for_overwrite<char[]>(cap);
-  if (size_ > 0) std::memcpy(data.get(), data_.get(), size_);
-  data_ = std::move(data);
+  char* data = nullptr;
+  bool mapped = false;
+  if (cap > kSmall) {
+    cap = (cap + kHuge - 1) / kHuge * kHuge;
+    void* p = mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    // Advice only: without transparent huge pages it is ignored.
+    (void)madvise(p, cap, MADV_HUGEPAGE);
+    data = static_cast<char*>(p);
+    mapped = true;
+  } else {
+    // Not value-initialised: every byte read was written first.
+    data = new char[cap];
+  }
+  if (size_ > 0) std::memcpy(data, data_, size_);
+  Free();
+  data_ = data;
   cap_ = cap;
+  mapped_ = mapped;
 }
 
 namespace {

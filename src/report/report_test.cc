@@ -312,9 +312,10 @@ TEST(OutTest, ManyItemsAreWrittenInOrderOnTwoThreads) {
 }
 
 TEST(OutTest, BufferGrowsAndKeepsItsBytes) {
+  // Small at first (the heap), then past 64 KiB and 2 MiB (mappings).
   Buffer b;
   std::string want;
-  for (int i = 0; i < 5000; ++i) {
+  for (int i = 0; i < 20000; ++i) {
     std::string piece(static_cast<size_t>(i % 300), static_cast<char>('a' + i % 26));
     char* p = b.Room(piece.size() + 1);
     std::memcpy(p, piece.data(), piece.size());

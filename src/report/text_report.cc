@@ -110,14 +110,6 @@ std::string StatusTag(Status s, bool color) {
 
 namespace {
 
-// A failure as the summary lists it: its path, its status and the last
-// lines of its log ('\n'-terminated, as in the tree).
-struct Failure {
-  std::string path;
-  Status status;
-  std::string tail;
-};
-
 constexpr size_t kTailLines = 20;
 
 // The last kTailLines lines of a '\n'-terminated log.
@@ -131,13 +123,33 @@ std::string_view Tail(std::string_view log) {
   return log.substr(start);
 }
 
-void AddFailures(const Tree& tree, Tree::Id top, bool with_logs, std::vector<Failure>* out) {
+// The failures below a top-level test as the summary lists them, each its
+// path, its status and (with logs) the last lines of its log, written to
+// `out` as they are found: the summary comes after the tree.
+size_t AddFailures(const Tree& tree, Tree::Id top, const TextOptions& o, Buffer& out) {
   std::vector<std::pair<std::string, Tree::Id>> found;
   CollectFailures(tree, top, "", &found);
   for (auto& [path, id] : found) {
     TreeNode node = tree.node(id);
-    out->push_back({std::move(path), node.status, with_logs ? std::string(Tail(node.log)) : std::string()});
+    std::string head = "  ";
+    AppendTag(head, node.status, o.color);
+    head += ' ';
+    head += path;
+    head += '\n';
+    out.Put(head);
+    if (!o.show_logs) continue;
+    for (std::string_view tail = Tail(node.log); !tail.empty();) {
+      size_t nl = tail.find('\n');
+      std::string_view line = tail.substr(0, nl);
+      char* p = out.Room(16 + ForTerminalBound(line.size()));
+      p = Put(p, "      | ");
+      p = PutForTerminal(p, line);
+      *p++ = '\n';
+      out.Done(p);
+      tail.remove_prefix(nl == std::string_view::npos ? tail.size() : nl + 1);
+    }
   }
+  return found.size();
 }
 
 class TextReport : public TreeReport {
@@ -153,7 +165,7 @@ class TextReport : public TreeReport {
         WriteTree(tree, top, 0, o_, tree_);
         if (tree_.size() >= kPiece) PassTree();
       }
-      if (ktap::IsFailure(top.status)) AddFailures(tree, id, o_.show_logs, &failures_);
+      if (ktap::IsFailure(top.status)) failures_ += AddFailures(tree, id, o_, failures_text_);
     }
   }
 
@@ -170,28 +182,13 @@ class TextReport : public TreeReport {
       sink.WriteInOrder(tops.size(), [&](size_t i, Buffer& into) { WriteTree(tree, tree.node(tops[i]), 0, o_, into); });
     }
     for (Tree::Id id : tops) {
-      if (ktap::IsFailure(tree.node(id).status)) AddFailures(tree, id, o_.show_logs, &failures_);
+      if (ktap::IsFailure(tree.node(id).status)) failures_ += AddFailures(tree, id, o_, failures_text_);
     }
 
     if (o_.show_tree) sink.buf() += "\n";
-    if (!failures_.empty()) {
-      sink.buf() += fmt::format("Failures ({}):\n", failures_.size());
-      for (const Failure& f : failures_) {
-        std::string& b = sink.buf();
-        b += "  ";
-        AppendTag(b, f.status, o_.color);
-        b += ' ';
-        b += f.path;
-        b += '\n';
-        for (std::string_view tail = f.tail; !tail.empty();) {
-          size_t nl = tail.find('\n');
-          b += "      | ";
-          AppendForTerminal(b, tail.substr(0, nl));
-          b += '\n';
-          tail.remove_prefix(nl == std::string_view::npos ? tail.size() : nl + 1);
-        }
-        sink.Step();
-      }
+    if (failures_ > 0) {
+      sink.buf() += fmt::format("Failures ({}):\n", failures_);
+      sink.Append(failures_text_.view());
     }
     std::string& out = sink.buf();
     if (doc.error_count > 0) {
@@ -224,7 +221,8 @@ class TextReport : public TreeReport {
   TextOptions o_;
   Out& live_;    // where the taken tests' tree goes
   Buffer tree_;  // the taken tests' tree not yet handed on
-  std::vector<Failure> failures_;
+  size_t failures_ = 0;    // found so far
+  Buffer failures_text_;  // their part of the summary
 };
 
 }  // namespace
