@@ -45,6 +45,7 @@ void Run(benchmark::State& state, bool keep_tree, bool parallel = false, bool fl
     vigil::ktap::ParserOptions o;
     o.keep_tree = keep_tree;
     o.flat_tree = flat;
+    o.big_input = flat;  // as vigil parse reads a log file
     vigil::ktap::Parser p(o);
     if (parallel) {
       // As `vigil parse` reads a file: 128 KiB reads on a second thread.
