@@ -41,6 +41,15 @@ size_t PlainRun(std::string_view s, size_t i, CareWord care_word, Plain plain) {
   }
 }
 
+// An Append form: room for `bound` more bytes, `put` writes into it, the
+// string is cut to what it wrote.
+template <typename PutFn>
+void AppendPut(std::string& out, size_t bound, PutFn put) {
+  size_t old = out.size();
+  out.resize(old + bound);
+  out.resize(static_cast<size_t>(put(out.data() + old) - out.data()));
+}
+
 // Length of the valid UTF-8 sequence at s[i], or 0 if invalid.
 size_t ValidSequence(std::string_view s, size_t i) {
   auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
@@ -74,10 +83,6 @@ size_t ValidSequence(std::string_view s, size_t i) {
 // Copies `s`, replacing invalid UTF-8 and, with `controls`, C0 controls but
 // tab and DEL by U+FFFD. Room for 3 bytes a byte is enough.
 char* PutSanitized(char* out, std::string_view s, bool controls) {
-  auto put = [&out](std::string_view text) {
-    std::memcpy(out, text.data(), text.size());
-    out += text.size();
-  };
   for (size_t i = 0; i < s.size();) {
     // A run of plain ASCII is copied at once.
     size_t j;
@@ -90,7 +95,7 @@ char* PutSanitized(char* out, std::string_view s, bool controls) {
           s, i, [](uint64_t w) { return w & kHigh; }, [](unsigned char c) { return c < 0x80; });
     }
     if (j > i) {
-      put(s.substr(i, j - i));
+      out = PutBytes(out, s.substr(i, j - i));
       i = j;
       continue;
     }
@@ -99,13 +104,13 @@ char* PutSanitized(char* out, std::string_view s, bool controls) {
     // C1 controls (U+0080..U+009F, e.g. CSI) act on terminals as ESC does.
     bool c1 = n == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0;
     if (n == 0 || (controls && n == 1 && ((c < 0x20 && c != '\t') || c == 0x7F))) {
-      put(kReplacement);
+      out = PutBytes(out, kReplacement);
       ++i;
     } else if (controls && c1) {
-      put(kReplacement);
+      out = PutBytes(out, kReplacement);
       i += n;
     } else {
-      put(s.substr(i, n));
+      out = PutBytes(out, s.substr(i, n));
       i += n;
     }
   }
@@ -113,10 +118,7 @@ char* PutSanitized(char* out, std::string_view s, bool controls) {
 }
 
 void AppendSanitized(std::string& out, std::string_view s, bool controls) {
-  size_t old = out.size();
-  out.resize(old + 3 * s.size());
-  char* end = PutSanitized(out.data() + old, s, controls);
-  out.resize(static_cast<size_t>(end - out.data()));
+  AppendPut(out, 3 * s.size(), [&](char* p) { return PutSanitized(p, s, controls); });
 }
 
 std::string Sanitize(std::string_view s, bool controls) {
@@ -166,10 +168,6 @@ char* PutXmlEscaped(char* out, std::string_view s) {
     t['\n'] = t['\t'] = true;
     return t;
   }();
-  auto put = [&out](std::string_view text) {
-    std::memcpy(out, text.data(), text.size());
-    out += text.size();
-  };
   for (size_t i = 0; i < s.size();) {
     // A run of them is copied at once.
     size_t j = PlainRun(
@@ -180,13 +178,13 @@ char* PutXmlEscaped(char* out, std::string_view s) {
         },
         [](unsigned char c) { return kPlain[c]; });
     if (j > i) {
-      put(s.substr(i, j - i));
+      out = PutBytes(out, s.substr(i, j - i));
       i = j;
       continue;
     }
     size_t n = ValidSequence(s, i);
     if (n == 0) {
-      put(kReplacement);
+      out = PutBytes(out, kReplacement);
       ++i;
       continue;
     }
@@ -195,31 +193,28 @@ char* PutXmlEscaped(char* out, std::string_view s) {
       bool nonchar = n == 3 && static_cast<unsigned char>(s[i]) == 0xEF &&
                      static_cast<unsigned char>(s[i + 1]) == 0xBF &&
                      (static_cast<unsigned char>(s[i + 2]) & 0xFE) == 0xBE;
-      put(nonchar ? kReplacement : s.substr(i, n));
+      out = PutBytes(out, nonchar ? kReplacement : s.substr(i, n));
       i += n;
       continue;
     }
     char c = s[i++];
     switch (c) {
-      case '&': put("&amp;"); break;
-      case '<': put("&lt;"); break;
-      case '>': put("&gt;"); break;
-      case '"': put("&quot;"); break;
-      case '\'': put("&apos;"); break;
-      case '\r': put("&#13;"); break;
+      case '&': out = PutBytes(out, "&amp;"); break;
+      case '<': out = PutBytes(out, "&lt;"); break;
+      case '>': out = PutBytes(out, "&gt;"); break;
+      case '"': out = PutBytes(out, "&quot;"); break;
+      case '\'': out = PutBytes(out, "&apos;"); break;
+      case '\r': out = PutBytes(out, "&#13;"); break;
       default:
         // The other controls and DEL; line feed and tab are plain.
-        put(kReplacement);
+        out = PutBytes(out, kReplacement);
     }
   }
   return out;
 }
 
 void AppendXmlEscaped(std::string& out, std::string_view s) {
-  size_t old = out.size();
-  out.resize(old + XmlEscapedBound(s.size()));
-  char* end = PutXmlEscaped(out.data() + old, s);
-  out.resize(static_cast<size_t>(end - out.data()));
+  AppendPut(out, XmlEscapedBound(s.size()), [&](char* p) { return PutXmlEscaped(p, s); });
 }
 
 std::string XmlEscape(std::string_view s) {
@@ -248,30 +243,21 @@ char* PutJson(char* out, std::string_view s) {
         s, i,
         [](uint64_t w) { return (w & kHigh) | AnyBelow(w, 0x20) | AnyEqual(w, '"') | AnyEqual(w, '\\'); },
         [](unsigned char c) { return c >= 0x20 && c != '"' && c != '\\' && c < 0x80; });
-    std::memcpy(out, s.data() + i, j - i);
-    out += j - i;
+    out = PutBytes(out, s.substr(i, j - i));
     i = j;
     if (i == s.size()) break;
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       size_t n = ValidSequence(s, i);
-      if (n == 0) {
-        std::memcpy(out, kReplacement.data(), kReplacement.size());
-        out += kReplacement.size();
-        ++i;
-      } else {
-        std::memcpy(out, s.data() + i, n);
-        out += n;
-        i += n;
-      }
+      out = PutBytes(out, n == 0 ? kReplacement : s.substr(i, n));
+      i += n == 0 ? 1 : n;
       continue;
     }
     ++i;
     if (kLines && c == '\n') {
       // A line ends: the next one starts unless this was the last.
       if (i == s.size()) break;
-      std::memcpy(out, "\",\"", 3);
-      out += 3;
+      out = PutBytes(out, "\",\"");
       continue;
     }
     *out++ = '\\';
@@ -284,10 +270,9 @@ char* PutJson(char* out, std::string_view s) {
       case '\r': *out++ = 'r'; break;
       case '\t': *out++ = 't'; break;
       default:
-        std::memcpy(out, "u00", 3);
-        out[3] = kHex[c >> 4];
-        out[4] = kHex[c & 0xf];
-        out += 5;
+        out = PutBytes(out, "u00");
+        *out++ = kHex[c >> 4];
+        *out++ = kHex[c & 0xf];
     }
   }
   *out++ = '"';
@@ -301,10 +286,7 @@ char* PutJsonString(char* out, std::string_view s) { return PutJson<false>(out, 
 char* PutJsonLines(char* out, std::string_view text) { return text.empty() ? out : PutJson<true>(out, text); }
 
 void AppendJsonString(std::string& out, std::string_view s) {
-  size_t old = out.size();
-  out.resize(old + JsonStringBound(s.size()));
-  char* end = PutJsonString(out.data() + old, s);
-  out.resize(static_cast<size_t>(end - out.data()));
+  AppendPut(out, JsonStringBound(s.size()), [&](char* p) { return PutJsonString(p, s); });
 }
 
 std::string ShellQuote(std::string_view a) {

@@ -1,6 +1,7 @@
 // Text hygiene for reports: test output is arbitrary bytes.
 #pragma once
 
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,13 @@ std::string XmlEscape(std::string_view s);
 // big documents.
 void AppendXmlEscaped(std::string& out, std::string_view s);
 void AppendForTerminal(std::string& out, std::string_view s);
+// The Put forms write into memory that has room for what they may write
+// (their Bound) and return the end of what they wrote. PutBytes copies `s`
+// as it is.
+inline char* PutBytes(char* out, std::string_view s) {
+  std::memcpy(out, s.data(), s.size());
+  return out + s.size();
+}
 // AppendForTerminal into memory with room for ForTerminalBound(s.size())
 // bytes (U+FFFD for each byte at most); returns the end of what it wrote.
 constexpr size_t ForTerminalBound(size_t n) { return 3 * n; }

@@ -1,4 +1,3 @@
-#include <charconv>
 #include <cstring>
 #include <iterator>
 #include <span>
@@ -92,19 +91,6 @@ namespace {
 
 void AppendInt(std::string& out, int64_t v) { fmt::format_to(std::back_inserter(out), "{}", v); }
 
-// Where a key or literal goes: `p` must have room.
-template <size_t N>
-char* Put(char* p, const char (&text)[N]) {
-  std::memcpy(p, text, N - 1);
-  return p + N - 1;
-}
-char* Put(char* p, std::string_view text) {
-  std::memcpy(p, text.data(), text.size());
-  return p + text.size();
-}
-// At most 20 characters (INT64_MIN).
-char* PutInt(char* p, int64_t v) { return std::to_chars(p, p + 20, v).ptr; }
-
 // One test as NodeToJson() makes it, written straight from the tree: the
 // same keys in the same (sorted) order, the same bytes.
 void WriteNode(const ktap::Tree& tree, const ktap::TreeNode& n, Buffer& b) {
@@ -119,42 +105,42 @@ void WriteNode(const ktap::Tree& tree, const ktap::TreeNode& n, Buffer& b) {
   // comma (which its newline's six cover).
   char* p = b.Room(512 + JsonStringBound(n.directive_text.size()) + JsonStringBound(name.size()) + JsonStringBound(n.log.size()));
   if (n.directive == ktap::Directive::kNone) {
-    p = Put(p, "{\"directive\":null");
+    p = PutBytes(p, "{\"directive\":null");
   } else {
-    p = Put(p, "{\"directive\":\"");
-    p = Put(p, ktap::DirectiveName(n.directive));
-    p = Put(p, "\",\"directive_text\":");
+    p = PutBytes(p, "{\"directive\":\"");
+    p = PutBytes(p, ktap::DirectiveName(n.directive));
+    p = PutBytes(p, "\",\"directive_text\":");
     p = PutJsonString(p, n.directive_text);
   }
   if (n.dropped > 0) {
-    p = Put(p, ",\"dropped\":");
+    p = PutBytes(p, ",\"dropped\":");
     p = PutInt(p, n.dropped);
   }
-  p = Put(p, ",\"duration_ms\":");
-  p = n.has_duration ? PutInt(p, n.duration_ms) : Put(p, "null");
+  p = PutBytes(p, ",\"duration_ms\":");
+  p = n.has_duration ? PutInt(p, n.duration_ms) : PutBytes(p, "null");
   if (n.has_exit_code) {
-    p = Put(p, ",\"exit_code\":");
+    p = PutBytes(p, ",\"exit_code\":");
     p = PutInt(p, n.exit_code);
   }
-  p = Put(p, ",\"log\":[");
+  p = PutBytes(p, ",\"log\":[");
   p = PutJsonLines(p, n.log);
   *p++ = ']';
   if (n.log_dropped > 0) {
-    p = Put(p, ",\"log_dropped\":");
+    p = PutBytes(p, ",\"log_dropped\":");
     p = PutInt(p, n.log_dropped);
   }
-  if (!n.has_result_line) p = Put(p, ",\"missing_result\":true");
-  p = Put(p, ",\"name\":");
+  if (!n.has_result_line) p = PutBytes(p, ",\"missing_result\":true");
+  p = PutBytes(p, ",\"name\":");
   p = PutJsonString(p, name);
-  p = Put(p, ",\"number\":");
+  p = PutBytes(p, ",\"number\":");
   p = PutInt(p, n.number);
   if (n.has_plan) {
-    p = Put(p, ",\"plan\":");
+    p = PutBytes(p, ",\"plan\":");
     p = PutInt(p, n.plan);
   }
-  p = Put(p, ",\"status\":\"");
-  p = Put(p, ktap::StatusName(n.status));
-  p = Put(p, "\",\"subtests\":[");
+  p = PutBytes(p, ",\"status\":\"");
+  p = PutBytes(p, ktap::StatusName(n.status));
+  p = PutBytes(p, "\",\"subtests\":[");
   b.Done(p);
   bool first = true;
   for (ktap::Tree::Id c : tree.children(n)) {

@@ -1,4 +1,3 @@
-#include <charconv>
 #include <cstring>
 #include <iterator>
 #include <span>
@@ -25,14 +24,6 @@ struct Tally {
 void AddTime(int64_t& sum, int64_t ms) {
   if (__builtin_add_overflow(sum, ms, &sum)) sum = ms < 0 ? INT64_MIN : INT64_MAX;
 }
-
-// Where text goes: `p` must have room.
-char* Put(char* p, std::string_view text) {
-  std::memcpy(p, text.data(), text.size());
-  return p + text.size();
-}
-// At most 20 characters (INT64_MIN).
-char* PutInt(char* p, int64_t v) { return std::to_chars(p, p + 20, v).ptr; }
 
 // Milliseconds as seconds with three decimals, "{:.3f}" of ms / 1000.0: the
 // digits of the integer where that is exact (below 2^40 ms the double is
@@ -79,22 +70,22 @@ void EmitCase(const TreeNode& leaf, bool own, std::string_view classname, Tally*
   // The fixed text, numbers and status names take less than 512 bytes.
   char* p = out->Room(512 + XmlEscapedBound(leaf.name.size() + classname.size() + leaf.directive_text.size() +
                                             leaf.log.size()));
-  p = Put(p, "    <testcase name=\"");
+  p = PutBytes(p, "    <testcase name=\"");
   if (leaf.name.empty()) {
-    p = PutInt(Put(p, "test "), leaf.number);
+    p = PutInt(PutBytes(p, "test "), leaf.number);
   } else {
     p = PutXmlEscaped(p, leaf.name);
   }
-  if (own) p = Put(p, " (own result)");
-  p = Put(p, "\" classname=\"");
+  if (own) p = PutBytes(p, " (own result)");
+  p = PutBytes(p, "\" classname=\"");
   p = PutXmlEscaped(p, classname);
-  p = Put(p, "\" time=\"");
+  p = PutBytes(p, "\" time=\"");
   p = PutSeconds(p, own || !leaf.has_duration ? 0 : leaf.duration_ms);
   *p++ = '"';
   // The detail of a message: "exit=N", the directive's text, or both.
   auto detail = [&](char* q) {
     if (leaf.has_exit_code) {
-      q = PutInt(Put(q, "exit="), leaf.exit_code);
+      q = PutInt(PutBytes(q, "exit="), leaf.exit_code);
       if (!leaf.directive_text.empty()) *q++ = ' ';
     }
     return PutXmlEscaped(q, leaf.directive_text);
@@ -102,7 +93,7 @@ void EmitCase(const TreeNode& leaf, bool own, std::string_view classname, Tally*
   bool has_detail = leaf.has_exit_code || !leaf.directive_text.empty();
   bool body = false;
   auto open = [&] {
-    if (!body) p = Put(p, ">\n");
+    if (!body) p = PutBytes(p, ">\n");
     body = true;
   };
   switch (status) {
@@ -110,40 +101,40 @@ void EmitCase(const TreeNode& leaf, bool own, std::string_view classname, Tally*
     case Status::kXpass:
     case Status::kTimeout:
       open();
-      p = Put(Put(p, "      <failure message=\""), ktap::StatusName(status));
-      if (has_detail) p = detail(Put(p, ": "));
-      p = Put(Put(Put(p, "\" type=\""), ktap::StatusName(status)), "\"/>\n");
+      p = PutBytes(PutBytes(p, "      <failure message=\""), ktap::StatusName(status));
+      if (has_detail) p = detail(PutBytes(p, ": "));
+      p = PutBytes(PutBytes(PutBytes(p, "\" type=\""), ktap::StatusName(status)), "\"/>\n");
       break;
     case Status::kCrash:
     case Status::kError:
       open();
-      p = Put(p, "      <error message=\"");
+      p = PutBytes(p, "      <error message=\"");
       if (status == Status::kCrash) {
-        p = Put(p, "CRASH: result missing (interrupted or crashed)");
+        p = PutBytes(p, "CRASH: result missing (interrupted or crashed)");
       } else {
-        p = Put(p, "ERROR");
-        if (has_detail) p = detail(Put(p, ": "));
+        p = PutBytes(p, "ERROR");
+        if (has_detail) p = detail(PutBytes(p, ": "));
       }
-      p = Put(Put(Put(p, "\" type=\""), ktap::StatusName(status)), "\"/>\n");
+      p = PutBytes(PutBytes(PutBytes(p, "\" type=\""), ktap::StatusName(status)), "\"/>\n");
       break;
     case Status::kSkip:
     case Status::kNoTests:
       open();
-      p = Put(p, "      <skipped message=\"");
-      p = status == Status::kNoTests ? Put(p, "no tests run") : detail(p);
-      p = Put(p, "\"/>\n");
+      p = PutBytes(p, "      <skipped message=\"");
+      p = status == Status::kNoTests ? PutBytes(p, "no tests run") : detail(p);
+      p = PutBytes(p, "\"/>\n");
       break;
     case Status::kPass:
     case Status::kXfail: break;
   }
   if (!leaf.log.empty() || leaf.log_dropped > 0) {
     open();
-    p = Put(p, "      <system-out>");
+    p = PutBytes(p, "      <system-out>");
     p = PutXmlEscaped(p, leaf.log);
-    if (leaf.log_dropped > 0) p = Put(PutInt(Put(p, "["), leaf.log_dropped), " more lines not kept]\n");
-    p = Put(p, "</system-out>\n");
+    if (leaf.log_dropped > 0) p = PutBytes(PutInt(PutBytes(p, "["), leaf.log_dropped), " more lines not kept]\n");
+    p = PutBytes(p, "</system-out>\n");
   }
-  p = Put(p, body ? "    </testcase>\n" : "/>\n");
+  p = PutBytes(p, body ? "    </testcase>\n" : "/>\n");
   out->Done(p);
 }
 
@@ -197,17 +188,17 @@ void AddTo(Tally& total, const Tally& t) {
 // A top-level test's testsuite up to its cases.
 void SuiteHead(const TreeNode& top, const std::string& name, const Tally& t, Buffer& o) {
   char* p = o.Room(512 + XmlEscapedBound(name.size()));
-  p = PutXmlEscaped(Put(p, "  <testsuite name=\""), name);
-  p = PutInt(Put(p, "\" tests=\""), t.tests);
-  p = PutInt(Put(p, "\" failures=\""), t.failures);
-  p = PutInt(Put(p, "\" errors=\""), t.errors);
-  p = PutInt(Put(p, "\" skipped=\""), t.skipped);
-  p = PutSeconds(Put(p, "\" time=\""), t.time_ms);
-  p = Put(p, "\">\n");
+  p = PutXmlEscaped(PutBytes(p, "  <testsuite name=\""), name);
+  p = PutInt(PutBytes(p, "\" tests=\""), t.tests);
+  p = PutInt(PutBytes(p, "\" failures=\""), t.failures);
+  p = PutInt(PutBytes(p, "\" errors=\""), t.errors);
+  p = PutInt(PutBytes(p, "\" skipped=\""), t.skipped);
+  p = PutSeconds(PutBytes(p, "\" time=\""), t.time_ms);
+  p = PutBytes(p, "\">\n");
   if (top.dropped > 0) {
     // Counted in the test's status, not kept: said, not made into cases.
-    p = PutInt(Put(p, "    <properties>\n      <property name=\"subtests_dropped\" value=\""), top.dropped);
-    p = Put(p, "\"/>\n    </properties>\n");
+    p = PutInt(PutBytes(p, "    <properties>\n      <property name=\"subtests_dropped\" value=\""), top.dropped);
+    p = PutBytes(p, "\"/>\n    </properties>\n");
   }
   o.Done(p);
 }

@@ -2,44 +2,34 @@
 
 #include <algorithm>
 #include <future>
-#include <new>
 
-#include <sys/mman.h>
+#include "ktap/tree.h"
 
 namespace vigil::report {
 
-Buffer::~Buffer() { Free(); }
-
-void Buffer::Free() {
-  if (mapped_) {
-    munmap(data_, cap_);
-  } else {
-    delete[] data_;
-  }
-}
+Buffer::Buffer() = default;
+Buffer::~Buffer() = default;
 
 void Buffer::Grow(size_t n) {
   constexpr size_t kSmall = 64 << 10, kHuge = 2 << 20;
   size_t cap = std::max({size_ + n, 2 * cap_, size_t{4096}});
-  char* data = nullptr;
-  bool mapped = false;
+  std::unique_ptr<char[]> heap;
+  std::unique_ptr<ktap::Chunk> mapped;
+  char* data;
   if (cap > kSmall) {
     cap = (cap + kHuge - 1) / kHuge * kHuge;
-    void* p = mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    // Advice only: without transparent huge pages it is ignored.
-    (void)madvise(p, cap, MADV_HUGEPAGE);
-    data = static_cast<char*>(p);
-    mapped = true;
+    mapped = std::make_unique<ktap::Chunk>(cap, true);
+    data = mapped->data();
   } else {
     // Not value-initialised: every byte read was written first.
-    data = new char[cap];
+    heap = std::make_unique_for_overwrite<char[]>(cap);
+    data = heap.get();
   }
   if (size_ > 0) std::memcpy(data, data_, size_);
-  Free();
+  heap_ = std::move(heap);
+  mapped_ = std::move(mapped);
   data_ = data;
   cap_ = cap;
-  mapped_ = mapped;
 }
 
 namespace {

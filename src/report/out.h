@@ -3,12 +3,18 @@
 // returned as strings).
 #pragma once
 
+#include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
+
+namespace vigil::ktap {
+class Chunk;
+}
 
 namespace vigil::report {
 
@@ -18,10 +24,8 @@ namespace vigil::report {
 // machine a fresh 4 KiB page costs a trap of ~10 us, a megabyte 2.5 ms.
 class Buffer {
  public:
-  Buffer() = default;
+  Buffer();
   ~Buffer();
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
   char* Room(size_t n) {
     if (cap_ - size_ < n) Grow(n);
     return data_ + size_;
@@ -37,12 +41,17 @@ class Buffer {
 
  private:
   void Grow(size_t n);
-  void Free();
+  // Where the bytes are: on the heap, or past 64 KiB in a chunk of huge pages.
+  std::unique_ptr<char[]> heap_;
+  std::unique_ptr<ktap::Chunk> mapped_;
   char* data_ = nullptr;
   size_t size_ = 0;
   size_t cap_ = 0;
-  bool mapped_ = false;  // data_ is a mapping of cap_ bytes, not new[]
 };
+
+// An integer's digits into Buffer::Room memory: at most 20 characters
+// (INT64_MIN); returns their end.
+inline char* PutInt(char* p, int64_t v) { return std::to_chars(p, p + 20, v).ptr; }
 
 class Out {
  public:

@@ -1,4 +1,3 @@
-#include <charconv>
 #include <cstring>
 #include <iterator>
 #include <span>
@@ -40,12 +39,6 @@ void AppendTag(std::string& b, Status s, bool color) {
   if (color) b += "\033[0m";
 }
 
-// Where text goes: `p` must have room.
-char* Put(char* p, std::string_view text) {
-  std::memcpy(p, text.data(), text.size());
-  return p + text.size();
-}
-
 void WriteTree(const Tree& tree, const TreeNode& node, int depth, const TextOptions& o, Buffer& b) {
   std::string display;
   std::string_view name = node.name;
@@ -61,25 +54,25 @@ void WriteTree(const Tree& tree, const TreeNode& node, int depth, const TextOpti
   char* p = b.Room(256 + indent + ForTerminalBound(name.size() + directive.size()));
   std::memset(p, ' ', indent);
   p += indent;
-  if (o.color) p = Put(p, Color(node.status));
+  if (o.color) p = PutBytes(p, Color(node.status));
   *p++ = '[';
-  p = Put(p, ktap::StatusName(node.status));
+  p = PutBytes(p, ktap::StatusName(node.status));
   *p++ = ']';
-  if (o.color) p = Put(p, "\033[0m");
+  if (o.color) p = PutBytes(p, "\033[0m");
   *p++ = ' ';
   p = PutForTerminal(p, name);
-  if (!directive.empty()) p = PutForTerminal(Put(p, " # "), directive);
+  if (!directive.empty()) p = PutForTerminal(PutBytes(p, " # "), directive);
   if (node.has_exit_code) {
-    p = Put(p, " (exit ");
-    p = std::to_chars(p, p + 20, node.exit_code).ptr;
+    p = PutBytes(p, " (exit ");
+    p = PutInt(p, node.exit_code);
     *p++ = ')';
   }
   if (node.has_duration) {
-    p = Put(p, " (");
-    p = std::to_chars(p, p + 20, node.duration_ms).ptr;
-    p = Put(p, " ms)");
+    p = PutBytes(p, " (");
+    p = PutInt(p, node.duration_ms);
+    p = PutBytes(p, " ms)");
   }
-  if (!node.has_result_line && !node.name.empty()) p = Put(p, " (no result)");
+  if (!node.has_result_line && !node.name.empty()) p = PutBytes(p, " (no result)");
   *p++ = '\n';
   b.Done(p);
   for (Tree::Id c : tree.children(node)) WriteTree(tree, tree.node(c), depth + 1, o, b);
@@ -142,7 +135,7 @@ size_t AddFailures(const Tree& tree, Tree::Id top, const TextOptions& o, Buffer&
       size_t nl = tail.find('\n');
       std::string_view line = tail.substr(0, nl);
       char* p = out.Room(16 + ForTerminalBound(line.size()));
-      p = Put(p, "      | ");
+      p = PutBytes(p, "      | ");
       p = PutForTerminal(p, line);
       *p++ = '\n';
       out.Done(p);
