@@ -1,7 +1,5 @@
 #include "store/postgres.h"
 
-#include <libpq-fe.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -11,13 +9,10 @@
 
 #include <fmt/format.h>
 
-#include "base/hash.h"
+#include "sys/net_module.h"
 
 namespace vigil::store {
 namespace {
-
-constexpr Oid kInt8 = 20;
-constexpr Oid kBytea = 17;
 
 // Where quoted text ('...' with '' inside, "...") ends, from its opening quote.
 size_t QuotedEnd(std::string_view s, size_t i) {
@@ -139,176 +134,6 @@ std::string TranslateStatement(const std::string& stmt) {
   return s;
 }
 
-// Rows of a finished command, or its error as a Status.
-Status Check(PGconn* conn, PGresult* r) {
-  ExecStatusType st = PQresultStatus(r);
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Status::OK();
-  std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(conn);
-  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  if (msg.rfind("ERROR:  ", 0) == 0) msg = msg.substr(8);
-  return Status::IOError(fmt::format("postgresql: {}{}", msg, state ? fmt::format(" (SQLSTATE {})", state) : ""));
-}
-
-struct ResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
-
-class PgDatabase;
-
-class PgStatement final : public StatementImpl {
- public:
-  PgStatement(PgDatabase* db, std::string sql, std::vector<int> param_of)
-      : db_(db), sql_(std::move(sql)), param_of_(std::move(param_of)) {
-    values_.resize(param_of_.size());
-    types_.assign(param_of_.size(), 0);
-  }
-  void Bind(int i, int64_t v) override { Set(i, std::to_string(v), kInt8); }
-  void Bind(int i, std::string_view v) override { Set(i, std::string(v), kBytea); }
-  void BindBlob(int i, std::string_view v) override { Set(i, std::string(v), kBytea); }
-  // A NULL of no type: the server infers it from where it stands.
-  void BindNull(int i) override { Set(i, std::nullopt, 0); }
-  Status Run() override {
-    Status s = Execute();
-    result_.reset();
-    return s;
-  }
-  bool Next(Status* status) override {
-    if (!result_) {
-      Status s = Execute();
-      if (!s.ok()) {
-        *status = s;
-        return false;
-      }
-      row_ = -1;
-    }
-    if (++row_ < PQntuples(result_.get())) return true;
-    return false;
-  }
-  int64_t Int(int col) const override {
-    if (PQgetisnull(result_.get(), row_, col)) return 0;
-    return std::strtoll(PQgetvalue(result_.get(), row_, col), nullptr, 10);
-  }
-  bool IsNull(int col) const override { return PQgetisnull(result_.get(), row_, col) != 0; }
-  std::string Text(int col) const override {
-    if (PQgetisnull(result_.get(), row_, col)) return "";
-    const char* v = PQgetvalue(result_.get(), row_, col);
-    int n = PQgetlength(result_.get(), row_, col);
-    if (PQftype(result_.get(), col) != kBytea) return std::string(v, static_cast<size_t>(n));
-    return Unhex(std::string_view(v, static_cast<size_t>(n)));
-  }
-  void Reset() override {
-    result_.reset();
-    for (auto& v : values_) v.reset();
-    std::fill(types_.begin(), types_.end(), 0);
-  }
-
- private:
-  // Every $k that stands for ?i (a numbered parameter may appear twice).
-  void Set(int i, const std::optional<std::string>& v, Oid type) {
-    for (size_t k = 0; k < param_of_.size(); ++k) {
-      if (param_of_[k] == i) {
-        values_[k] = v;
-        types_[k] = type;
-      }
-    }
-  }
-  static std::string Unhex(std::string_view v) {
-    // bytea_output = hex: \x then two digits a byte.
-    if (v.size() < 2 || v[0] != '\\' || v[1] != 'x') return std::string(v);
-    auto digit = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
-    std::string out;
-    out.reserve((v.size() - 2) / 2);
-    for (size_t i = 2; i + 1 < v.size(); i += 2) out.push_back(static_cast<char>(digit(v[i]) << 4 | digit(v[i + 1])));
-    return out;
-  }
-  Status Execute();
-
-  PgDatabase* db_;
-  std::string sql_;
-  std::vector<int> param_of_;
-  std::vector<std::optional<std::string>> values_;
-  std::vector<Oid> types_;
-  ResultPtr result_;
-  int row_ = -1;
-};
-
-class PgDatabase final : public Database {
- public:
-  PgDatabase(PGconn* conn, bool read_only) : conn_(conn), read_only_(read_only) {}
-  ~PgDatabase() override { PQfinish(conn_); }
-
-  Status Exec(std::string_view sql) override {
-    for (const std::string& stmt : SplitStatements(sql)) {
-      std::string text = TranslateStatement(stmt);
-      ResultPtr r(PQexec(conn_, text.c_str()));
-      Status s = Check(conn_, r.get());
-      if (!s.ok()) return s;
-      // A COMMIT of a transaction a statement failed in rolls it back, and
-      // says so only here.
-      if (text == "COMMIT" && std::string_view(PQcmdStatus(r.get())) == "ROLLBACK") {
-        return Status::IOError("postgresql: the transaction was rolled back");
-      }
-      Count(r.get());
-    }
-    return Status::OK();
-  }
-  Result<Statement> Prepare(std::string_view sql) override {
-    std::vector<int> param_of;
-    std::string text = TranslatePlaceholders(sql, &param_of);
-    return Statement(std::make_unique<PgStatement>(this, std::move(text), std::move(param_of)));
-  }
-  int Changes() override { return changes_; }
-  bool read_only() override { return read_only_; }
-  Result<int64_t> DataVersion() override {
-    // The snapshot a new statement would take: it moves whenever a
-    // transaction that wrote (here or in another database of the server)
-    // commits, and pure reads assign no transaction id.
-    ResultPtr r(PQexec(conn_, "SELECT pg_current_snapshot()::text"));
-    Status s = Check(conn_, r.get());
-    if (!s.ok()) return s;
-    if (PQntuples(r.get()) != 1) return Status::Internal("postgresql: no snapshot");
-    return static_cast<int64_t>(Fnv1a(PQgetvalue(r.get(), 0, 0)) & 0x7fffffffffffffffULL);
-  }
-  Status Begin() override { return Exec("BEGIN"); }
-  // Any number of this database's own: vigil's schema.
-  Status LockSchema() override { return Exec("SELECT pg_advisory_lock(1986618732)"); }
-  Status UnlockSchema() override { return Exec("SELECT pg_advisory_unlock(1986618732)"); }
-  const char* engine() const override { return "postgresql"; }
-
-  PGconn* conn() { return conn_; }
-  void Count(PGresult* r) {
-    const char* n = PQcmdTuples(r);
-    changes_ = n && *n ? std::atoi(n) : 0;
-  }
-
- private:
-  PGconn* conn_;
-  bool read_only_;
-  int changes_ = 0;
-};
-
-Status PgStatement::Execute() {
-  std::vector<const char*> values(values_.size());
-  std::vector<int> lengths(values_.size()), formats(values_.size());
-  for (size_t k = 0; k < values_.size(); ++k) {
-    values[k] = values_[k] ? values_[k]->data() : nullptr;
-    lengths[k] = values_[k] ? static_cast<int>(values_[k]->size()) : 0;
-    formats[k] = types_[k] == kBytea ? 1 : 0;  // bytes as they are; numbers as text
-  }
-  result_.reset(PQexecParams(db_->conn(), sql_.c_str(), static_cast<int>(values.size()), types_.data(), values.data(),
-                             lengths.data(), formats.data(), 0));
-  Status s = Check(db_->conn(), result_.get());
-  if (!s.ok()) {
-    result_.reset();
-    return s;
-  }
-  db_->Count(result_.get());
-  return Status::OK();
-}
-
-void IgnoreNotice(void*, const char*) {}
 
 }  // namespace
 
@@ -335,6 +160,12 @@ std::string RedactUri(std::string_view uri) {
 }
 
 std::string ShownPath(const std::string& path) { return IsPostgresUri(path) ? RedactUri(path) : path; }
+
+std::vector<std::string> TranslateStatements(std::string_view sql) {
+  std::vector<std::string> out;
+  for (const std::string& s : SplitStatements(sql)) out.push_back(TranslateStatement(s));
+  return out;
+}
 
 std::string TranslateSchema(std::string_view sql) {
   std::string out;
@@ -370,28 +201,14 @@ std::string TranslatePlaceholders(std::string_view sql, std::vector<int>* param_
 }
 
 Result<std::unique_ptr<Database>> OpenPostgres(const std::string& uri, bool read_only) {
-  PGconn* conn = PQconnectdb(uri.c_str());
-  if (!conn) return Status::IOError(fmt::format("cannot open the store {}: out of memory", RedactUri(uri)));
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string msg = PQerrorMessage(conn);
-    PQfinish(conn);
-    // One line: libpq's hints come on lines of their own.
-    for (char& c : msg) {
-      if (c == '\n' || c == '\t') c = ' ';
-    }
-    while (!msg.empty() && msg.back() == ' ') msg.pop_back();
-    for (size_t p; (p = msg.find("  ")) != std::string::npos;) msg.erase(p, 1);
-    return Status::IOError(fmt::format("cannot open the store {}: {}", RedactUri(uri), msg));
+  auto open =
+      sys::NetFunction<void(const std::string&, bool, Result<std::unique_ptr<Database>>*)>("vigil_net_open_postgres");
+  if (!open.ok()) {
+    return Status::IOError(fmt::format("cannot open the store {}: {}", RedactUri(uri), open.status().message()));
   }
-  PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
-  auto db = std::make_unique<PgDatabase>(conn, read_only);
-  // bytea comes back as hex; a lock held by another writer is waited for
-  // 10 s, as SQLite's busy timeout; a reader's every transaction is
-  // read-only.
-  Status s = db->Exec("SET bytea_output = 'hex'; SET lock_timeout = '10s'");
-  if (s.ok() && read_only) s = db->Exec("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY");
-  if (!s.ok()) return Status::IOError(fmt::format("cannot open the store {}: {}", RedactUri(uri), s.message()));
-  return std::unique_ptr<Database>(std::move(db));
+  Result<std::unique_ptr<Database>> db = Status::Internal("vigil_net_open_postgres gave nothing");
+  (*open)(uri, read_only, &db);
+  return db;
 }
 
 }  // namespace vigil::store

@@ -24,9 +24,12 @@ std::string RedactUri(std::string_view uri);
 // A store's --db as messages show it: a path as it is, a URI redacted.
 std::string ShownPath(const std::string& path);
 
+// Through vigil-net.so (sys/net_module.h), loaded on the first call.
 Result<std::unique_ptr<Database>> OpenPostgres(const std::string& uri, bool read_only);
 
-// SQLite's DDL as PostgreSQL takes it (exposed for tests).
+// SQLite's DDL as PostgreSQL takes it (exposed for tests): the statements
+// of `sql` one by one, and all of them joined with ";\n".
+std::vector<std::string> TranslateStatements(std::string_view sql);
 std::string TranslateSchema(std::string_view sql);
 // ?N and ? placeholders as $k, numbered by first use; `param_of[k-1]` is the
 // ?N that $k stands for. Quoted text is left alone.

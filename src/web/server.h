@@ -1,7 +1,8 @@
 // `vigil serve`: the dashboard (web/site.h) over HTTP with cpp-httplib. GET
 // and HEAD only; every response carries the security headers; a request is
 // answered from one of a few read-only connections to the store, so pages
-// are served while vigil run and vigil watch write.
+// are served while vigil run and vigil watch write. The HTTP side is in
+// vigil-net.so (sys/net_module.h, web/server_httplib.cc).
 #pragma once
 
 #include <functional>
@@ -36,9 +37,17 @@ class Server {
   Status Run();
   void Stop();
 
+  // What the module gives: Run and Stop as above.
+  class Backend {
+   public:
+    virtual ~Backend() = default;
+    virtual Status Run() = 0;
+    virtual void Stop() = 0;
+  };
+
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Backend> backend_;
+  Status unavailable_;  // why there is no backend
 };
 
 }  // namespace vigil::web

@@ -91,4 +91,22 @@ cp "$TMP/out" "$TMP/norm.ktap"
 run "$VIGIL" parse --format json "$TMP/norm.ktap"
 cp "$TMP/out" "$TMP/norm.json"
 expect_eq "ktap round trip status" CRASH "$(json_get "$TMP/norm.json" "d['status']")"
+
+# libcurl, libpq and cpp-httplib come with vigil-net.so, loaded on first use:
+# vigil itself does not load them, and without the module beside it, what
+# needs none of them works and what needs one says what is missing.
+libs=$(ldd "$VIGIL")
+if grep -Eq 'libcurl|libpq|httplib' <<< "$libs"; then fail "vigil links a network library: $libs"; else pass "vigil links no network library"; fi
+mkdir "$TMP/alone"
+cp "$VIGIL" "$TMP/alone/vigil"
+run "$TMP/alone/vigil" parse --format json "$TMP/fail.ktap"
+expect_eq "parse needs no module" 1 "$rc"
+expect_eq "parse without the module" FAIL "$(json_get "$TMP/out" "d['status']")"
+run "$TMP/alone/vigil" flakes --db 'postgresql:///vigil?host=/nonexistent'
+expect_eq "a PostgreSQL store without the module exits 2" 2 "$rc"
+grep -q "cannot load vigil's network module $TMP/alone/vigil-net.so" "$TMP/err" && pass "the missing module is named" ||
+  fail "no word of the module: $(cat "$TMP/err")"
+run "$TMP/alone/vigil" serve --db "$TMP/none.db" --listen 127.0.0.1:0
+expect_eq "serve without the module exits 2" 2 "$rc"
+grep -q "vigil-net.so" "$TMP/err" && pass "serve names the module" || fail "serve: $(cat "$TMP/err")"
 finish
