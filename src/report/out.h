@@ -86,9 +86,11 @@ class Out {
   }
 
   // Writes items 0..n-1 in order with write(i, buffer). Many items (the
-  // top-level tests of a big document) are written in blocks, every other
-  // block by a second thread into a buffer of its own, so that formatting a
-  // big report uses both cores; `write` must only read what it shares.
+  // top-level tests of a big document) are written in blocks that this
+  // thread and a helper take in turn, whichever is free first, so that
+  // formatting a big report keeps both cores busy; a block done ahead of its
+  // turn waits in a buffer of its own (a few blocks at most). `write` must
+  // only read what it shares.
   void WriteInOrder(size_t n, const std::function<void(size_t, std::string&)>& write);
   void WriteInOrder(size_t n, const std::function<void(size_t, Buffer&)>& write);
 

@@ -8,9 +8,12 @@
 #include "base/json.h"
 #include "base/text.h"
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <random>
+#include <thread>
 #include <vector>
 
 namespace vigil::report {
@@ -308,6 +311,35 @@ TEST(OutTest, ManyItemsAreWrittenInOrderOnTwoThreads) {
         EXPECT_GT(pieces, 2u);
       }
     }
+  }
+}
+
+TEST(OutTest, UnevenBlocksOnTwoThreadsStayInOrder) {
+  // Blocks of very different weights, some slowed down at random, so that
+  // the two threads take blocks in every order and some wait their turn.
+  constexpr size_t kItems = 6001;  // not a multiple of the block count
+  auto item = [](size_t i) {
+    size_t weight = (i / 23) % 5 == 0 ? 3000 : i % 13;
+    return fmt::format("<{}:{}>", i, std::string(weight, static_cast<char>('a' + i % 26)));
+  };
+  std::string want;
+  for (size_t i = 0; i < kItems; ++i) want += item(i);
+  std::mt19937 rng(7);
+  for (int round = 0; round < 10; ++round) {
+    std::vector<int> pause(kItems);
+    for (int& p : pause) p = rng() % 64 == 0 ? static_cast<int>(rng() % 300) : 0;
+    std::string got;
+    Out out([&](std::string_view p) {
+      got += p;
+      return true;
+    });
+    out.WriteInOrder(kItems, [&](size_t i, Buffer& b) {
+      if (pause[i]) std::this_thread::sleep_for(std::chrono::microseconds(pause[i]));
+      b.Put(item(i));
+    });
+    out.Flush();
+    ASSERT_EQ(got.size(), want.size()) << round;
+    EXPECT_TRUE(got == want) << round;
   }
 }
 
