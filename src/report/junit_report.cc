@@ -157,7 +157,8 @@ void EmitLeaves(const Tree& tree, const TreeNode& node, const std::string& class
     if (child.num_children == 0) {
       EmitCase(child, false, classname, t, out);
     } else {
-      EmitLeaves(tree, child, Child(classname, child), t, out);
+      // Only counted: no classname to build.
+      EmitLeaves(tree, child, out ? Child(classname, child) : std::string(), t, out);
     }
   }
   if (ktap::IsFailure(node.status) && (!child_failed || node.status == Status::kTimeout)) {
@@ -221,13 +222,14 @@ class JunitReport : public TreeReport {
     for (Tree::Id id : tops) {
       TreeNode top = tree.node(id);
       std::string name = NodeName(top);
-      // The totals head the suite: its cases are counted as they are written.
-      cases_.clear();
-      Tally t = SuiteTally(tree, top, name, &cases_);
+      // The totals head the suite: its cases are counted first, then written
+      // where they stay.
+      Tally t = SuiteTally(tree, top, name, nullptr);
       AddTo(total_, t);
       Buffer& b = body_.buf();
       SuiteHead(top, name, t, b);
-      b.Put(cases_.view());
+      Tally again;
+      EmitLeaves(tree, top, name, &again, &b);
       SuiteTail(top, b);
       body_.Step();
     }
@@ -265,8 +267,7 @@ class JunitReport : public TreeReport {
  private:
   std::string suite_name_;
   Pieces body_;
-  Tally total_;        // of the suites taken
-  Buffer cases_;  // scratch
+  Tally total_;  // of the suites taken
 };
 
 }  // namespace

@@ -343,6 +343,36 @@ TEST(OutTest, UnevenBlocksOnTwoThreadsStayInOrder) {
   }
 }
 
+TEST(PiecesTest, KeepsItemsOfAnySizeInOrder) {
+  // Small items filling buffer after buffer, and items longer than a whole
+  // buffer, some landing where a buffer is nearly full.
+  Pieces pieces;
+  std::string want;
+  std::mt19937 rng(11);
+  for (int i = 0; i < 3000; ++i) {
+    size_t len = rng() % 50 == 0 ? (size_t{1} << 20) + rng() % (size_t{3} << 20) : rng() % 4000;
+    std::string item = fmt::format("[{}]", i) + std::string(len, static_cast<char>('a' + i % 26));
+    pieces.buf().Put(item);
+    pieces.Step();
+    want += item;
+  }
+  std::string got;
+  Out out([&](std::string_view p) {
+    got += p;
+    return true;
+  });
+  pieces.WriteTo(out);
+  out.Flush();
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_TRUE(got == want);
+  // Emptied, and usable again.
+  pieces.buf().Put("again");
+  got.clear();
+  pieces.WriteTo(out);
+  out.Flush();
+  EXPECT_EQ(got, "again");
+}
+
 TEST(OutTest, BufferGrowsAndKeepsItsBytes) {
   // Small at first (the heap), then past 64 KiB and 2 MiB (mappings).
   Buffer b;
