@@ -50,8 +50,9 @@ std::string NodeName(const TreeNode& n) {
 }
 
 // One testcase. `own`: the case of a parent that failed on its own, named
-// "NAME (own result)" and without its duration. `out` null: only counted.
-void EmitCase(const TreeNode& leaf, bool own, std::string_view classname, Tally* t, Buffer* out) {
+// "NAME (own result)" and without its duration. `classname_xml`: escaped
+// already (once for all the cases of a parent). `out` null: only counted.
+void EmitCase(const TreeNode& leaf, bool own, std::string_view classname_xml, Tally* t, Buffer* out) {
   ++t->tests;
   if (leaf.has_duration && !own) AddTime(t->time_ms, leaf.duration_ms);
   Status status = leaf.status;
@@ -68,8 +69,8 @@ void EmitCase(const TreeNode& leaf, bool own, std::string_view classname, Tally*
   }
   if (out == nullptr) return;
   // The fixed text, numbers and status names take less than 512 bytes.
-  char* p = out->Room(512 + XmlEscapedBound(leaf.name.size() + classname.size() + leaf.directive_text.size() +
-                                            leaf.log.size()));
+  char* p = out->Room(512 + classname_xml.size() +
+                      XmlEscapedBound(leaf.name.size() + leaf.directive_text.size() + leaf.log.size()));
   p = PutBytes(p, "    <testcase name=\"");
   if (leaf.name.empty()) {
     p = PutInt(PutBytes(p, "test "), leaf.number);
@@ -78,7 +79,7 @@ void EmitCase(const TreeNode& leaf, bool own, std::string_view classname, Tally*
   }
   if (own) p = PutBytes(p, " (own result)");
   p = PutBytes(p, "\" classname=\"");
-  p = PutXmlEscaped(p, classname);
+  p = PutBytes(p, classname_xml);
   p = PutBytes(p, "\" time=\"");
   p = PutSeconds(p, own || !leaf.has_duration ? 0 : leaf.duration_ms);
   *p++ = '"';
@@ -146,8 +147,10 @@ std::string Child(const std::string& classname, const TreeNode& child) {
 }
 
 void EmitLeaves(const Tree& tree, const TreeNode& node, const std::string& classname, Tally* t, Buffer* out) {
+  // Only counted: no classname to escape or build.
+  std::string classname_xml = out ? XmlEscape(classname) : std::string();
   if (node.num_children == 0) {
-    EmitCase(node, false, classname, t, out);
+    EmitCase(node, false, classname_xml, t, out);
     return;
   }
   bool child_failed = false;
@@ -155,9 +158,8 @@ void EmitLeaves(const Tree& tree, const TreeNode& node, const std::string& class
     const TreeNode& child = tree.node(id);
     child_failed |= ktap::IsFailure(child.status);
     if (child.num_children == 0) {
-      EmitCase(child, false, classname, t, out);
+      EmitCase(child, false, classname_xml, t, out);
     } else {
-      // Only counted: no classname to build.
       EmitLeaves(tree, child, out ? Child(classname, child) : std::string(), t, out);
     }
   }
@@ -165,7 +167,7 @@ void EmitLeaves(const Tree& tree, const TreeNode& node, const std::string& class
     // The parent failed on its own (`not ok`, its result never came, it was
     // killed at its timeout): a case of its own, or the failure and its log
     // would be lost.
-    EmitCase(node, true, classname, t, out);
+    EmitCase(node, true, classname_xml, t, out);
   }
 }
 

@@ -247,6 +247,25 @@ TEST(JunitReportTest, SuitePerTopLevelCasePerLeaf) {
   EXPECT_NE(xml.find("time=\"0.004\""), std::string::npos);
 }
 
+TEST(JunitReportTest, NestedClassnamesAreEscapedForEachCase) {
+  std::string log =
+      "KTAP version 1\n1..1\n"
+      "  KTAP version 1\n  # Subtest: a<&\"b\n  1..2\n"
+      "    KTAP version 1\n    # Subtest: c'>d\n    1..2\n    ok 1 x\n    not ok 2 y\n  not ok 1 c'>d\n"
+      "  ok 2 z\n"
+      "not ok 1 a<&\"b\n";
+  std::string xml = ToJunit(ktap::ParseText(log));
+  EXPECT_NE(xml.find("<testcase name=\"x\" classname=\"a&lt;&amp;&quot;b.c&apos;&gt;d\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<testcase name=\"y\" classname=\"a&lt;&amp;&quot;b.c&apos;&gt;d\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<testcase name=\"z\" classname=\"a&lt;&amp;&quot;b\""), std::string::npos) << xml;
+  // Every batch size gives the same report as the whole document.
+  for (size_t batch : {size_t{1}, size_t{64}}) {
+    ktap::ParserOptions o;
+    o.flat_tree = true;
+    EXPECT_EQ(Batched(log, o, "junit", batch), xml) << batch;
+  }
+}
+
 TEST(JunitReportTest, SecondsAreWhatDoubleFormattingGives) {
   // The case times are written from the integer where that is exact; they
   // must read as fmt's "{:.3f}" of ms / 1000.0 reads, at any size.
