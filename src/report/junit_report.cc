@@ -216,6 +216,15 @@ void SuiteTail(const TreeNode& top, Buffer& o) {
   o.Put("  </testsuite>\n");
 }
 
+// A counted top-level test's testsuite: its head with the tally `t`, its
+// cases, its end.
+void WriteSuite(const Tree& tree, const TreeNode& top, const std::string& name, const Tally& t, Buffer& o) {
+  SuiteHead(top, name, t, o);
+  Tally again;  // t once more
+  EmitLeaves(tree, top, name, &again, &o);
+  SuiteTail(top, o);
+}
+
 class JunitReport : public TreeReport {
  public:
   explicit JunitReport(std::string suite_name) : suite_name_(std::move(suite_name)) {}
@@ -228,11 +237,7 @@ class JunitReport : public TreeReport {
       // where they stay.
       Tally t = SuiteTally(tree, top, name, nullptr);
       AddTo(total_, t);
-      Buffer& b = body_.buf();
-      SuiteHead(top, name, t, b);
-      Tally again;
-      EmitLeaves(tree, top, name, &again, &b);
-      SuiteTail(top, b);
+      WriteSuite(tree, top, name, t, body_.buf());
       body_.Step();
     }
   }
@@ -257,11 +262,7 @@ class JunitReport : public TreeReport {
     body_.WriteTo(out);
     out.WriteInOrder(tops.size(), [&](size_t i, Buffer& o) {
       TreeNode top = tree.node(tops[i]);
-      std::string name = NodeName(top);
-      SuiteHead(top, name, tallies[i], o);
-      Tally again;
-      EmitLeaves(tree, top, name, &again, &o);
-      SuiteTail(top, o);
+      WriteSuite(tree, top, NodeName(top), tallies[i], o);
     });
     out.buf() += "</testsuites>\n";
   }

@@ -77,7 +77,7 @@ void InBlocks(size_t n, const std::function<void(size_t, Buf&)>& write, Buf& min
   std::condition_variable cv;
   size_t next = 0;     // the next block to take
   size_t turn = 0;     // the block to pass on next
-  bool quit = false;   // this thread is leaving (an exception)
+  bool quit = false;   // this thread is leaving: the helper takes no more
   // The next block to take, under `lock`, once one may be taken; `blocks` when none is left.
   auto take = [&](std::unique_lock<std::mutex>& lock, bool helper) -> size_t {
     cv.wait(lock, [&] { return quit || next >= blocks || next < turn + kAhead || (!helper && ahead[turn % kAhead].done); });

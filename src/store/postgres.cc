@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
-#include <optional>
 #include <string_view>
 #include <vector>
 

@@ -2,9 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <mutex>
-
-#include <fmt/format.h>
 
 #include "sys/net_module.h"
 
