@@ -123,6 +123,29 @@ TEST(TextTest, AppendJsonStringWritesWhatNlohmannWrites) {
 }
 
 }  // namespace
+TEST(TextTest, EveryByteAtEveryOffsetOfALongRunIsEscapedAsAlone) {
+  // Long runs are scanned many bytes at a time: whichever byte comes at
+  // whichever offset of them, the escapers must treat it as they treat it
+  // alone (a short string goes byte by byte), and the JSON writer must write
+  // what nlohmann writes.
+  auto json = [](std::string_view s) {
+    std::string out;
+    AppendJsonString(out, s);
+    return out;
+  };
+  for (int b = 0; b < 256; ++b) {
+    const std::string byte(1, static_cast<char>(b));
+    for (size_t at = 0; at < 40; ++at) {
+      const std::string before(at, 'a'), after(47 - at, 'z');
+      const std::string s = before + byte + after;
+      ASSERT_EQ(XmlEscape(s), XmlEscape(before) + XmlEscape(byte) + XmlEscape(after)) << b << " at " << at;
+      ASSERT_EQ(SanitizeUtf8(s), before + SanitizeUtf8(byte) + after) << b << " at " << at;
+      ASSERT_EQ(SanitizeForTerminal(s), before + SanitizeForTerminal(byte) + after) << b << " at " << at;
+      ASSERT_EQ(json(s), DumpJson(nlohmann::json(SanitizeUtf8(s)))) << b << " at " << at;
+    }
+  }
+}
+
 TEST(TextTest, PutJsonLinesWritesEachLineAsPutJsonString) {
   // A '\n'-terminated text, line by line with commas between, whatever the
   // bytes: what the JSON report's "log" arrays are made of.
