@@ -159,7 +159,6 @@ class JsonReport : public TreeReport {
       if (any_) b.Put(",");
       any_ = true;
       WriteNode(tree, tree.node(id), b);
-      body_.Step();
     }
   }
 

@@ -238,7 +238,6 @@ class JunitReport : public TreeReport {
       Tally t = SuiteTally(tree, top, name, nullptr);
       AddTo(total_, t);
       WriteSuite(tree, top, name, t, body_.buf());
-      body_.Step();
     }
   }
 

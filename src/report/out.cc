@@ -13,8 +13,18 @@ namespace vigil::report {
 Buffer::Buffer() = default;
 Buffer::~Buffer() = default;
 
+std::string_view Buffer::Full::view() const { return {chunk->data(), size}; }
+
 void Buffer::Grow(size_t n) {
   constexpr size_t kSmall = 64 << 10, kHuge = 2 << 20;
+  if (full_ != nullptr) {
+    // Always in mappings here (at least kHuge), so what is handed over is one.
+    if (size_ > 0) full_->push_back({std::move(mapped_), size_});
+    size_ = 0;
+    cap_ = 0;
+    data_ = nullptr;
+    n = std::max(n, kHuge);
+  }
   size_t cap = std::max({size_ + n, 2 * cap_, size_t{4096}});
   std::unique_ptr<char[]> heap;
   std::unique_ptr<ktap::Chunk> mapped;

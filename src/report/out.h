@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace vigil::ktap {
 class Chunk;
@@ -39,6 +40,17 @@ class Buffer {
   size_t size() const { return size_; }
   void clear() { size_ = 0; }
 
+  // Bytes a full buffer handed over, and the memory that holds them.
+  struct Full {
+    std::unique_ptr<ktap::Chunk> chunk;
+    size_t size = 0;
+    std::string_view view() const;
+  };
+  // From now on, when Room(n) does not fit, the bytes written so far go to
+  // `full` as they are and writing goes on in fresh memory of at least
+  // 2 MiB: nothing is copied, and view() is only what came since.
+  void HandFullTo(std::vector<Full>* full) { full_ = full; }
+
  private:
   void Grow(size_t n);
   // Where the bytes are: on the heap, or past 64 KiB in a chunk of huge pages.
@@ -47,6 +59,7 @@ class Buffer {
   char* data_ = nullptr;
   size_t size_ = 0;
   size_t cap_ = 0;
+  std::vector<Full>* full_ = nullptr;
 };
 
 // An integer's digits into Buffer::Room memory: at most 20 characters

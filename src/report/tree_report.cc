@@ -6,30 +6,14 @@
 
 namespace vigil::report {
 
-void Pieces::Keep() {
-  std::string_view text = scratch_.view();
-  while (!text.empty()) {
-    if (chunks_.empty() || used_ == ktap::ChunkSource::kBytes) {
-      chunks_.push_back(std::make_unique<ktap::Chunk>(ktap::ChunkSource::kBytes, true));
-      used_ = 0;
-    }
-    size_t n = std::min(text.size(), ktap::ChunkSource::kBytes - used_);
-    std::memcpy(chunks_.back()->data() + used_, text.data(), n);
-    used_ += n;
-    text.remove_prefix(n);
-  }
-  scratch_.clear();
-}
-
 void Pieces::WriteTo(Out& out) {
-  Keep();
-  for (size_t i = 0; i < chunks_.size(); ++i) {
-    size_t n = i + 1 == chunks_.size() ? used_ : ktap::ChunkSource::kBytes;
-    out.Append(std::string_view(chunks_[i]->data(), n));
-    chunks_[i].reset();
+  for (Buffer::Full& f : full_) {
+    out.Append(f.view());
+    f.chunk.reset();
   }
-  chunks_.clear();
-  used_ = 0;
+  full_.clear();
+  out.Append(buf_.view());
+  buf_.clear();
 }
 
 ReportThread::ReportThread(TreeReport& report) : report_(report), thread_([this] { Run(); }) {}

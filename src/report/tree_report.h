@@ -24,24 +24,22 @@ namespace vigil::report {
 
 // Text formatted ahead of where it goes, kept in 2 MiB chunks of huge
 // pages: a report's body can be bigger than its input, and on a VM every
-// fresh small page costs a fault that takes microseconds.
+// fresh small page costs a fault that takes microseconds. Items are written
+// into the chunks in place; one that does not fit where a chunk ends starts
+// the next.
 class Pieces {
  public:
-  // Where to write the next items: call Step() between them.
-  Buffer& buf() { return scratch_; }
-  void Step() {
-    if (scratch_.size() >= kScratch) Keep();
-  }
+  Pieces() { buf_.HandFullTo(&full_); }
+  Pieces(const Pieces&) = delete;
+  Pieces& operator=(const Pieces&) = delete;
+  // Where to write.
+  Buffer& buf() { return buf_; }
   // Hands everything to `out`, in order, and forgets it.
   void WriteTo(Out& out);
 
  private:
-  static constexpr size_t kScratch = 64 << 10;
-  // Moves the scratch text into the chunks.
-  void Keep();
-  Buffer scratch_;
-  std::vector<std::unique_ptr<ktap::Chunk>> chunks_;
-  size_t used_ = 0;  // bytes of the last chunk in use
+  std::vector<Buffer::Full> full_;
+  Buffer buf_;
 };
 
 // A report of a whole tree, given in batches of top-level tests and then the
