@@ -1,4 +1,5 @@
 #include <cstring>
+#include <deque>
 #include <iterator>
 #include <span>
 #include <vector>
@@ -139,16 +140,40 @@ void EmitCase(const TreeNode& leaf, bool own, std::string_view classname_xml, Ta
   out->Done(p);
 }
 
-// Classnames are capped: hostile input could nest long names deeply.
-std::string Child(const std::string& classname, const TreeNode& child) {
-  std::string c = classname + "." + NodeName(child);
-  if (c.size() > 2048) c = "..." + c.substr(c.size() - 2045);
-  return c;
+// The classnames on the way down to a case, one per depth: each parent's as
+// written (the suite's name, then ".child" after ".child") and escaped.
+// The strings are reused from parent to parent and suite to suite: a
+// deque, so that growing it deeper moves none of them.
+struct ClassPath {
+  std::deque<std::string> raw, xml;
+};
+
+// raw[depth + 1] = raw[depth] + "." + the child's name. Classnames are
+// capped: hostile input could nest long names deeply.
+void SetChild(ClassPath& path, size_t depth, const TreeNode& child) {
+  if (path.raw.size() <= depth + 1) path.raw.resize(depth + 2);
+  std::string& c = path.raw[depth + 1];
+  c.assign(path.raw[depth]);
+  c += '.';
+  if (child.name.empty()) {
+    fmt::format_to(std::back_inserter(c), "test {}", child.number);
+  } else {
+    c += child.name;
+  }
+  if (c.size() > 2048) c.replace(0, c.size() - 2045, "...");
 }
 
-void EmitLeaves(const Tree& tree, const TreeNode& node, const std::string& classname, Tally* t, Buffer* out) {
-  // Only counted: no classname to escape or build.
-  std::string classname_xml = out ? XmlEscape(classname) : std::string();
+// The cases below `node`, whose classname is path->raw[depth], counted into
+// `t` and written to `out` (`path` and `out` both null: only counted).
+void EmitLeaves(const Tree& tree, const TreeNode& node, size_t depth, ClassPath* path, Tally* t, Buffer* out) {
+  std::string_view classname_xml;
+  if (out) {
+    if (path->xml.size() <= depth) path->xml.resize(depth + 1);
+    std::string& x = path->xml[depth];
+    x.clear();
+    AppendXmlEscaped(x, path->raw[depth]);
+    classname_xml = x;
+  }
   if (node.num_children == 0) {
     EmitCase(node, false, classname_xml, t, out);
     return;
@@ -160,7 +185,8 @@ void EmitLeaves(const Tree& tree, const TreeNode& node, const std::string& class
     if (child.num_children == 0) {
       EmitCase(child, false, classname_xml, t, out);
     } else {
-      EmitLeaves(tree, child, out ? Child(classname, child) : std::string(), t, out);
+      if (out) SetChild(*path, depth, child);
+      EmitLeaves(tree, child, depth + 1, path, t, out);
     }
   }
   if (ktap::IsFailure(node.status) && (!child_failed || node.status == Status::kTimeout)) {
@@ -171,11 +197,10 @@ void EmitLeaves(const Tree& tree, const TreeNode& node, const std::string& class
   }
 }
 
-// A top-level test's tally: its cases counted (and written to `cases`
-// unless null), its duration if longer.
-Tally SuiteTally(const Tree& tree, const TreeNode& top, const std::string& name, Buffer* cases) {
+// A top-level test's tally: its cases counted, its duration if longer.
+Tally SuiteTally(const Tree& tree, const TreeNode& top) {
   Tally t;
-  EmitLeaves(tree, top, name, &t, cases);
+  EmitLeaves(tree, top, 0, nullptr, &t, nullptr);
   if (top.has_duration && top.duration_ms > t.time_ms) t.time_ms = top.duration_ms;
   return t;
 }
@@ -220,8 +245,12 @@ void SuiteTail(const TreeNode& top, Buffer& o) {
 // cases, its end.
 void WriteSuite(const Tree& tree, const TreeNode& top, const std::string& name, const Tally& t, Buffer& o) {
   SuiteHead(top, name, t, o);
+  // Each thread that writes suites keeps its classnames' memory.
+  thread_local ClassPath path;
+  if (path.raw.empty()) path.raw.resize(1);
+  path.raw[0] = name;
   Tally again;  // t once more
-  EmitLeaves(tree, top, name, &again, &o);
+  EmitLeaves(tree, top, 0, &path, &again, &o);
   SuiteTail(top, o);
 }
 
@@ -235,7 +264,7 @@ class JunitReport : public TreeReport {
       std::string name = NodeName(top);
       // The totals head the suite: its cases are counted first, then written
       // where they stay.
-      Tally t = SuiteTally(tree, top, name, nullptr);
+      Tally t = SuiteTally(tree, top);
       AddTo(total_, t);
       WriteSuite(tree, top, name, t, body_.buf());
     }
@@ -251,7 +280,7 @@ class JunitReport : public TreeReport {
     Tally total = total_;
     for (Tree::Id id : tops) {
       TreeNode top = tree.node(id);
-      tallies.push_back(SuiteTally(tree, top, NodeName(top), nullptr));
+      tallies.push_back(SuiteTally(tree, top));
       AddTo(total, tallies.back());
     }
     out.buf() += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";

@@ -247,6 +247,33 @@ TEST(JunitReportTest, SuitePerTopLevelCasePerLeaf) {
   EXPECT_NE(xml.find("time=\"0.004\""), std::string::npos);
 }
 
+TEST(JunitReportTest, DeepClassnamesKeepTheirLast2045BytesAndNameUnnamedParents) {
+  // Six levels of 500-byte names (one unnamed: "test 1"), a leaf at each:
+  // each classname is its parent's, a dot and its name, cut to "..." and
+  // its last 2045 bytes once longer than 2048.
+  std::string log = "KTAP version 1\n1..1\n";
+  std::vector<std::string> names;
+  for (int d = 0; d < 6; ++d) {
+    std::string indent(2 * (d + 1), ' ');
+    names.push_back(d == 3 ? "" : std::string(500, static_cast<char>('a' + d)) + "&");
+    log += indent + "KTAP version 1\n" + indent + "1..2\n" + indent + "ok 1 leaf" + std::to_string(d) + "\n";
+  }
+  for (int d = 5; d >= 0; --d) {
+    std::string indent(2 * d, ' ');
+    log += indent + "ok " + (d == 0 ? "1" : "2") + (names[d].empty() ? "" : " " + names[d]) + "\n";
+  }
+  std::string xml = ToJunit(ktap::ParseText(log));
+  std::string classname = names[0];
+  for (int d = 0; d < 6; ++d) {
+    if (d > 0) {
+      classname += "." + (names[d].empty() ? std::string("test 2") : names[d]);
+      if (classname.size() > 2048) classname = "..." + classname.substr(classname.size() - 2045);
+    }
+    std::string want = "<testcase name=\"leaf" + std::to_string(d) + "\" classname=\"" + XmlEscape(classname) + "\"";
+    EXPECT_NE(xml.find(want), std::string::npos) << d << "\n" << xml.substr(0, 4000);
+  }
+}
+
 TEST(JunitReportTest, NestedClassnamesAreEscapedForEachCase) {
   std::string log =
       "KTAP version 1\n1..1\n"
