@@ -48,7 +48,8 @@ class Buffer {
   };
   // From now on, when Room(n) does not fit, the bytes written so far go to
   // `full` as they are and writing goes on in fresh memory of at least
-  // 2 MiB: nothing is copied, and view() is only what came since.
+  // 2 MiB: nothing is copied, and view() is only what came since. Called
+  // before anything is written.
   void HandFullTo(std::vector<Full>* full) { full_ = full; }
 
  private:

@@ -1,7 +1,5 @@
 #include "report/tree_report.h"
 
-#include <algorithm>
-#include <cstring>
 #include <utility>
 
 namespace vigil::report {
