@@ -39,6 +39,51 @@ std::string Shape(const Tree& t, Tree::Id id) {
   return s;
 }
 
+TEST(TreeTest, EachTestKeepsExactlyTheValuesItHas) {
+  // Every combination of the values most tests lack (plan, duration,
+  // dropped results, dropped log lines, exit code), each test with a name,
+  // a log and a child: a kept node reads back what was added, and a value
+  // that was not there reads as absent and zero.
+  TestNode root;
+  for (int mask = 0; mask < 32; ++mask) {
+    TestNode t;
+    t.name = "t" + std::to_string(mask);
+    t.number = mask + 1;
+    t.has_result_line = true;
+    if (mask & 1) t.plan = 1000 + mask;
+    if (mask & 2) t.duration_ms = -(int64_t{1} << 40) - mask;
+    if (mask & 4) t.dropped = 7 + mask;
+    if (mask & 8) t.log.AddDropped(9 + mask);
+    if (mask & 16) t.exit_code = -mask;
+    t.log.Append("line " + std::to_string(mask), 10, 100);
+    TestNode child;
+    child.name = "c";
+    child.number = 1;
+    t.subtests.push_back(child);
+    root.subtests.push_back(t);
+  }
+  Tree tree = Tree::FromNode(root);
+  std::span<const Tree::Id> tops = tree.children(tree.root());
+  ASSERT_EQ(tops.size(), 32u);
+  for (int mask = 0; mask < 32; ++mask) {
+    TreeNode n = tree.node(tops[mask]);
+    SCOPED_TRACE(mask);
+    EXPECT_EQ(n.name, "t" + std::to_string(mask));
+    EXPECT_EQ(n.number, mask + 1);
+    EXPECT_EQ(n.log, "line " + std::to_string(mask) + "\n");
+    ASSERT_EQ(n.num_children, 1u);
+    EXPECT_EQ(tree.node(n.children[0]).name, "c");
+    EXPECT_EQ(n.has_plan, (mask & 1) != 0);
+    EXPECT_EQ(n.plan, mask & 1 ? 1000 + mask : 0);
+    EXPECT_EQ(n.has_duration, (mask & 2) != 0);
+    EXPECT_EQ(n.duration_ms, mask & 2 ? -(int64_t{1} << 40) - mask : 0);
+    EXPECT_EQ(n.dropped, mask & 4 ? 7 + mask : 0);
+    EXPECT_EQ(n.log_dropped, mask & 8 ? 9 + mask : 0);
+    EXPECT_EQ(n.has_exit_code, (mask & 16) != 0);
+    EXPECT_EQ(n.exit_code, mask & 16 ? -mask : 0);
+  }
+}
+
 TEST(ParserTest, TopLevelTestsHandedOutInBatches) {
   std::string log = "KTAP version 1\n1..5\n";
   for (int i = 1; i <= 4; ++i) {

@@ -117,13 +117,21 @@ Tree::Id Tree::Add(const TestNode& n, std::span<const Id> children) {
   std::string_view log = std::string_view(n.log.text()).substr(0, UINT32_MAX);
   t.flags = (n.has_result_line ? kResultLine : 0) | (n.plan ? kPlan : 0) | (n.duration_ms ? kDuration : 0) |
             (n.exit_code ? kExitCode : 0);
-  Extra extra;
-  std::string_view extra_bytes;
-  if (n.plan || n.duration_ms || n.exit_code || n.dropped != 0 || n.log.dropped() != 0) {
-    extra = {n.plan.value_or(0), n.duration_ms.value_or(0), n.dropped, n.log.dropped(), n.exit_code.value_or(0)};
-    extra_bytes = {reinterpret_cast<const char*>(&extra), sizeof extra};
-    t.flags |= kExtra;
+  // Only the values it has, 8 bytes each, in the order of their flags.
+  int64_t values[5];
+  size_t count = 0;
+  if (n.plan) values[count++] = *n.plan;
+  if (n.duration_ms) values[count++] = *n.duration_ms;
+  if (n.exit_code) values[count++] = *n.exit_code;
+  if (n.dropped != 0) {
+    values[count++] = n.dropped;
+    t.flags |= kDropped;
   }
+  if (n.log.dropped() != 0) {
+    values[count++] = n.log.dropped();
+    t.flags |= kLogDropped;
+  }
+  std::string_view extra_bytes(reinterpret_cast<const char*>(values), count * sizeof values[0]);
   t.data = arena_.Copy({extra_bytes, {reinterpret_cast<const char*>(children.data()), children.size_bytes()},
                         name, directive, log});
   t.num_children = static_cast<uint32_t>(children.size());

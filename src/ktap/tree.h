@@ -145,9 +145,10 @@ class Tree {
 
  private:
   // 32 bytes a test. Everything else is one run of bytes in the arena:
-  // what most tests lack (a plan, a duration, an exit code, dropped results
-  // or log lines) when it has any, its children's ids, then its name,
-  // directive text and log.
+  // 8 bytes for each of the values most tests lack that it has (its plan,
+  // duration, exit code, dropped results and dropped log lines, in the
+  // order of their flags, each present when its flag is set), its
+  // children's ids, then its name, directive text and log.
   struct Packed {
     const char* data = nullptr;
     int64_t number = 0;
@@ -159,12 +160,16 @@ class Tree {
     Directive directive = Directive::kNone;
     uint8_t flags = 0;
   };
-  struct Extra {
-    int64_t plan = 0, duration_ms = 0, dropped = 0, log_dropped = 0;
-    int64_t exit_code = 0;
+  enum : uint8_t {
+    kResultLine = 1,
+    kPlan = 2,
+    kDuration = 4,
+    kExitCode = 8,
+    kDropped = 16,
+    kLogDropped = 32,
+    kValues = kPlan | kDuration | kExitCode | kDropped | kLogDropped,
   };
-  enum : uint8_t { kResultLine = 1, kPlan = 2, kDuration = 4, kExitCode = 8, kExtra = 16 };
-  static_assert(sizeof(Packed) == 32 && sizeof(Extra) % 8 == 0);
+  static_assert(sizeof(Packed) == 32);
   static constexpr size_t kChunk = ChunkSource::kBytes / sizeof(Packed);
   Packed* Slots(size_t chunk) const { return reinterpret_cast<Packed*>(chunks_[chunk]->data()); }
   Id AddTree(const TestNode& n);
@@ -182,16 +187,20 @@ inline TreeNode Tree::node(Id id) const {
   const Packed& p = Slots(id / kChunk)[id % kChunk];
   TreeNode n;
   const char* d = p.data;
-  if (p.flags & kExtra) {
-    Extra e;
-    std::memcpy(&e, d, sizeof e);
-    d += sizeof e;
-    n.plan = e.plan;
-    n.duration_ms = e.duration_ms;
-    n.dropped = e.dropped;
-    n.log_dropped = e.log_dropped;
-    n.exit_code = static_cast<int32_t>(e.exit_code);
-  }
+  // The values it has, in the order of their flags: each one's place is
+  // the number of flags below its own that are set.
+  auto value = [&](uint8_t flag) -> int64_t {
+    if (!(p.flags & flag)) return 0;
+    int64_t v;
+    std::memcpy(&v, d + sizeof v * static_cast<size_t>(__builtin_popcount(p.flags & kValues & (flag - 1))), sizeof v);
+    return v;
+  };
+  n.plan = value(kPlan);
+  n.duration_ms = value(kDuration);
+  n.exit_code = static_cast<int32_t>(value(kExitCode));
+  n.dropped = value(kDropped);
+  n.log_dropped = value(kLogDropped);
+  d += sizeof(int64_t) * static_cast<size_t>(__builtin_popcount(p.flags & kValues));
   n.children = reinterpret_cast<const Id*>(d);
   n.num_children = p.num_children;
   d += p.num_children * sizeof(Id);
