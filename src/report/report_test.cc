@@ -248,7 +248,8 @@ TEST(JunitReportTest, SuitePerTopLevelCasePerLeaf) {
 }
 
 TEST(JunitReportTest, DeepClassnamesKeepTheirLast2045BytesAndNameUnnamedParents) {
-  // Six levels of 500-byte names (one unnamed: "test 1"), a leaf at each:
+  // Six levels of names of 500 letters and an '&' (one unnamed: "test 2",
+  // from its number), a leaf at each:
   // each classname is its parent's, a dot and its name, cut to "..." and
   // its last 2045 bytes once longer than 2048.
   std::string log = "KTAP version 1\n1..1\n";
