@@ -1944,15 +1944,63 @@ void MakeOldDatabase(const std::string& path, int version, const std::string& ro
   ASSERT_EQ(SchemaVersion(**db).value(), version);
   Status s = (*db)->Exec(rows);
   ASSERT_TRUE(s.ok()) << s.ToString();
+  if (std::string_view((*db)->engine()) != "postgresql") return;
+  // The rows give their ids: the identity sequences continue after them,
+  // as they would after the old vigil's own inserts.
+  auto q = (*db)->Prepare(
+      "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() AND "
+      "column_name = 'id' AND (is_identity = 'YES' OR column_default LIKE 'nextval%')");
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  std::vector<std::string> tables;
+  while (q->Next(&s)) tables.push_back(q->Text(0));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_FALSE(tables.empty());
+  for (const std::string& t : tables) {
+    s = (*db)->Exec(fmt::format(
+        "SELECT setval(pg_get_serial_sequence('{0}', 'id'), coalesce(max(id), 0) + 1, false) FROM {0}", t));
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
 }
 
-class StoreMigration : public ::testing::TestWithParam<int> {};
+// Where a database at an old version is made, on either backend: a file,
+// or a schema of the tests' PostgreSQL server (none when it is not set up:
+// Place() returns "").
+class OldPlace {
+ public:
+  std::string Place(const std::string& backend, const std::string& name) {
+    if (backend == "postgresql") {
+      schema_ = std::make_unique<TempSchema>();
+      if (!schema_->available()) return "";
+      EXPECT_TRUE(schema_->error().empty()) << schema_->error();
+      return schema_->uri();
+    }
+    db_ = std::make_unique<TempDb>(name);
+    return db_->path();
+  }
+
+ private:
+  std::unique_ptr<TempDb> db_;
+  std::unique_ptr<TempSchema> schema_;
+};
+
+// The migrations that run code (not only SQL), on each backend.
+class StoreMigrationCode : public ::testing::TestWithParam<std::string>, public OldPlace {
+ protected:
+  std::string Place(const std::string& name) { return OldPlace::Place(GetParam(), name); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreMigrationCode, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+// A database of every earlier schema version, on each backend.
+class StoreMigration : public ::testing::TestWithParam<std::tuple<int, std::string>>, public OldPlace {};
 
 TEST_P(StoreMigration, OldDatabaseReadsBackAfterOpening) {
-  const int version = GetParam();
-  TempDb path(fmt::format("v{}", version));
-  MakeOldDatabase(path.path(), version, OldRows(version));
-  auto store = Store::Open(path.path());
+  const int version = std::get<0>(GetParam());
+  std::string path = Place(std::get<1>(GetParam()), fmt::format("v{}", version));
+  if (path.empty()) GTEST_SKIP() << "no PostgreSQL server: VIGIL_TEST_POSTGRES is unset (ctest sets it)";
+  MakeOldDatabase(path, version, OldRows(version));
+  auto store = Store::Open(path);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   Store& s = **store;
   EXPECT_EQ(s.schema_version(), kSchemaVersion);
@@ -2141,10 +2189,14 @@ TEST(StoreMigration, SchemaEightGainsThePatchLoopAndKeepsItsBuilds) {
   EXPECT_EQ(Count(**db, "SELECT series FROM watch_events WHERE event_id = 1"), 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(FromEveryEarlierVersion, StoreMigration, ::testing::Range(1, kSchemaVersion),
-                         [](const ::testing::TestParamInfo<int>& p) { return fmt::format("v{}", p.param); });
+INSTANTIATE_TEST_SUITE_P(FromEveryEarlierVersion, StoreMigration,
+                         ::testing::Combine(::testing::Range(1, kSchemaVersion),
+                                            ::testing::Values("sqlite", "postgresql")),
+                         [](const ::testing::TestParamInfo<std::tuple<int, std::string>>& p) {
+                           return fmt::format("v{}_{}", std::get<0>(p.param), std::get<1>(p.param));
+                         });
 
-TEST(StoreMigration, StoredCrashesAreTitledAgainAsTodaysDetectorTitlesThem) {
+TEST_P(StoreMigrationCode, StoredCrashesAreTitledAgainAsTodaysDetectorTitlesThem) {
   // A WARNING recorded by a vigil that titled it by its first line.
   const std::string text =
       "------------[ cut here ]------------\n"
@@ -2168,12 +2220,13 @@ TEST(StoreMigration, StoredCrashesAreTitledAgainAsTodaysDetectorTitlesThem) {
   const std::string old_title = "WARNING: CPU: 1 PID: 212 at net/mptcp/protocol.c:2105 mptcp_rcv_space_adjust";
   ASSERT_NE(r.title, old_title);
 
-  TempDb path("retitle");
+  std::string path = Place("retitle");
+  if (path.empty()) GTEST_SKIP() << "no PostgreSQL server: VIGIL_TEST_POSTGRES is unset (ctest sets it)";
   std::string rows = OldRows(11);
   rows += "INSERT INTO crashes (attempt_id, type, title, fatal, fingerprint, guilty, text) VALUES (1, 'warning', '" +
           old_title + "', 0, 'old-fp', 'old_guilty', '" + text + "');";
-  MakeOldDatabase(path.path(), 11, rows);
-  auto store = Store::Open(path.path());
+  MakeOldDatabase(path, 11, rows);
+  auto store = Store::Open(path);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   auto attempts = (*store)->LoadAttempts(1, true);
   ASSERT_TRUE(attempts.ok());
@@ -2190,11 +2243,12 @@ TEST(StoreMigration, StoredCrashesAreTitledAgainAsTodaysDetectorTitlesThem) {
   EXPECT_EQ(again.type, "warning");
 }
 
-TEST(StoreMigration, FingerprintsAreRecomputedFromTheColumns) {
-  TempDb path("fp");
-  MakeOldDatabase(path.path(), 5, OldRows(5));
-  ASSERT_TRUE(Store::Open(path.path()).ok());
-  auto db = Database::Open(path.path());
+TEST_P(StoreMigrationCode, FingerprintsAreRecomputedFromTheColumns) {
+  std::string path = Place("fp");
+  if (path.empty()) GTEST_SKIP() << "no PostgreSQL server: VIGIL_TEST_POSTGRES is unset (ctest sets it)";
+  MakeOldDatabase(path, 5, OldRows(5));
+  ASSERT_TRUE(Store::Open(path).ok());
+  auto db = Database::Open(path);
   ASSERT_TRUE(db.ok());
   auto q = (*db)->Prepare("SELECT fingerprint FROM environments WHERE id = 1");
   ASSERT_TRUE(q.ok());
@@ -2203,10 +2257,11 @@ TEST(StoreMigration, FingerprintsAreRecomputedFromTheColumns) {
   EXPECT_EQ(q->Text(0), OldEnv(5).Fingerprint());
 }
 
-TEST(StoreMigration, RowsOfOneEnvironmentUnderOldFingerprintsBecomeOne) {
+TEST_P(StoreMigrationCode, RowsOfOneEnvironmentUnderOldFingerprintsBecomeOne) {
   // The same environment twice, written by builds whose std::hash differed,
   // and a third that differs; runs in each.
-  TempDb path("dup");
+  std::string path = Place("dup");
+  if (path.empty()) GTEST_SKIP() << "no PostgreSQL server: VIGIL_TEST_POSTGRES is unset (ctest sets it)";
   Environment e = OldEnv(5);
   std::string rows;
   for (int id : {1, 2, 3}) {
@@ -2219,8 +2274,8 @@ TEST(StoreMigration, RowsOfOneEnvironmentUnderOldFingerprintsBecomeOne) {
   rows += "INSERT INTO runs (id, started_at, host, command, tests_dir, plan_json, environment_id) VALUES "
           "(1, 's', 'h', 'c', '/x', '[]', 2), (2, 's', 'h', 'c', '/x', '[]', 1), (3, 's', 'h', 'c', '/x', '[]', 3),"
           "(4, 's', 'h', 'c', '/x', '[]', 2);";
-  MakeOldDatabase(path.path(), 5, rows);
-  auto store = Store::Open(path.path());
+  MakeOldDatabase(path, 5, rows);
+  auto store = Store::Open(path);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   auto envs = (*store)->ListEnvironments();
   ASSERT_TRUE(envs.ok());
