@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -23,6 +24,7 @@
 #include "engine/verdict.h"
 #include "mail/message.h"
 #include "sys/cancel.h"
+#include "sys/digest.h"
 #include "sys/process.h"
 #include "sys/sandbox.h"
 #include "sys/smtp.h"
@@ -716,6 +718,29 @@ Conclusion FromVerdict(const judge::Verdict& v, int passed_tests, int passed_sub
   return {"success", Cap(fmt::format("Success: {} test{} passed{}", passed_tests, passed_tests == 1 ? "" : "s", extra))};
 }
 
+// KCIDB's patchset_hash of a series: SHA-256 over the newline-terminated
+// SHA-256 of each patch's mbox, in order, as Patchwork serves them at the
+// patches' mbox URLs (what the KCIDB checkout lists). `first`: the first
+// patch's mbox when it was fetched already. Fails when one of them cannot
+// be had: the hash is left out then, never made of what was at hand.
+Result<std::string> PatchsetHash(patchwork::Client& pw, const json& sj, const std::string* first) {
+  if (!sj.contains("patches") || !sj["patches"].is_array() || sj["patches"].empty()) {
+    return Status::NotFound("no patches");
+  }
+  std::string lines;
+  for (size_t i = 0; i < sj["patches"].size(); ++i) {
+    const json& p = sj["patches"][i];
+    std::string url = p.is_object() ? Str(p, "mbox_url") : "";
+    if (url.empty()) return Status::NotFound(fmt::format("patch {} has no mbox URL", i + 1));
+    Result<std::string> mbox = i == 0 && first ? Result<std::string>(*first) : pw.GetMbox(url);
+    if (!mbox.ok()) return mbox.status();
+    auto h = sys::Sha256Hex(*mbox);
+    if (!h.ok()) return h.status();
+    lines += *h + "\n";
+  }
+  return sys::Sha256Hex(lines);
+}
+
 }  // namespace
 
 Status PatchLoop::Test(model::SeriesRecord* s) {
@@ -806,14 +831,26 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
     }
     // The thread's subject: the cover letter's (else the first patch's), as mailed.
     const json* first = nullptr;
-    if (sj.contains("cover") && sj["cover"].is_object()) first = &sj["cover"];
+    const bool cover = sj.contains("cover") && sj["cover"].is_object();
+    if (cover) first = &sj["cover"];
     else if (sj.contains("patches") && sj["patches"].is_array() && !sj["patches"].empty()) first = &sj["patches"][0];
+    std::optional<std::string> first_patch;  // the first patch's mbox, once fetched
     if (first) {
       subject = Str(*first, "name");
       if (!Str(*first, "mbox_url").empty()) {
         auto one = pw_->GetMbox(Str(*first, "mbox_url"));
         if (one.ok() && !FirstSubject(*one).empty()) subject = FirstSubject(*one);
+        if (one.ok() && !cover) first_patch = std::move(*one);
       }
+    }
+    // The series' patchset hash, for KCIDB (vigil export kcidb), kept with
+    // the series as fetched.
+    auto hash = PatchsetHash(*pw_, sj, first_patch ? &*first_patch : nullptr);
+    if (hash.ok()) {
+      sj["patchset_hash"] = *hash;
+      s->series_json = DumpJson(sj);
+    } else {
+      observer_.OnWarning(fmt::format("series {}: no patchset hash: {}", s->id, SanitizeLine(hash.status().message())));
     }
     std::string tagged = TaggedTree(pipeline_, first ? Str(*first, "name") : subject);
     if (tagged.empty()) tagged = TaggedTree(pipeline_, subject);

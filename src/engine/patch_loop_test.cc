@@ -674,6 +674,35 @@ TEST_F(PatchLoopTest, ATransientErrorLeavesTheSeriesForTheNextRoundAndGoesOn) {
   EXPECT_EQ(pw_.Finals(21).size(), 1u);
 }
 
+TEST_F(PatchLoopTest, TheSeriesKeepsKcidbsPatchsetHashOfItsPatchesMboxes) {
+  pw_.AddSeries(1, "[1/2] ghost", 2, GhostMbox());
+  // The second patch's own mbox, as Patchwork serves it (the first's is
+  // the series' first message).
+  std::string second = "From 1 Mon Sep 17 00:00:00 2001\nSubject: [2/2] more\n\n\xff second\n";
+  pw_.mboxes[fmt::format("{}/patch/12/mbox/", kBase)] = second;
+  QueueAndWork(*Loop(Options()), 1);
+  // As KCIDB's schema says to make it: sha256sum *.patch | cut -c-64 | sha256sum | cut -c-64
+  for (auto [name, bytes] : {std::pair{"1.patch", pw_.mboxes[fmt::format("{}/patch/11/mbox/", kBase)]},
+                             std::pair{"2.patch", second}}) {
+    std::ofstream(fs::path(work_) / name, std::ios::binary) << bytes;
+  }
+  std::string expected = Sh(work_, "sha256sum 1.patch 2.patch | cut -c-64 | sha256sum | cut -c-64");
+  ASSERT_EQ(expected.size(), 65u) << expected;
+  expected.pop_back();
+  json sj = json::parse(Series(1).series_json);
+  EXPECT_EQ(sj.value("patchset_hash", ""), expected);
+
+  // A patch whose mbox cannot be had: no hash rather than one of the others.
+  pw_.AddSeries(2, "[1/2] ghost", 2, GhostMbox());
+  notes_.warnings.clear();
+  QueueAndWork(*Loop(Options()), 2);
+  EXPECT_EQ(Series(2).state, "done");
+  EXPECT_FALSE(json::parse(Series(2).series_json).contains("patchset_hash"));
+  ASSERT_EQ(notes_.warnings.size(), 1u);
+  EXPECT_NE(notes_.warnings[0].find("series 2: no patchset hash: patchwork: 404 Not Found on GET /patch/22/mbox/"), std::string::npos)
+      << notes_.warnings[0];
+}
+
 TEST_F(PatchLoopTest, ASeriesWhoseMboxIsGoneEndsInErrorAndTheLoopGoesOn) {
   // Patchwork refuses the mbox (404: the series was deleted): that series'
   // own trouble, not a reason to stop every series behind it for good.

@@ -162,8 +162,27 @@ json KcidbReport(const KcidbInput& in) {
                                 in.series->round);
   }
   checkout["id"] = o + ":" + checkout_key;
-  if (!commit.empty()) checkout["git_commit_hash"] = commit;
-  if (in.build && !in.build->describe.empty()) checkout["git_commit_name"] = Clean(in.build->describe);
+  // KCIDB's checkout is the base the patches go on: for a Patchwork series
+  // that is the series' base, not the commit `git am` made of it (which
+  // only the build's own checkout has).
+  const bool patches = in.series && in.series->series_id != 0;
+  std::string base = patches && IsSha1(in.series->base_commit) ? in.series->base_commit : commit;
+  if (!base.empty()) checkout["git_commit_hash"] = base;
+  if (in.build && !in.build->describe.empty() && (base == in.build->commit || base.empty())) {
+    checkout["git_commit_name"] = Clean(in.build->describe);
+  }
+  if (patches) {
+    // The hash of the patches' mboxes, kept when the series was tested.
+    json sj = json::parse(in.series->series_json, nullptr, false);
+    if (sj.is_object() && sj.value("patchset_hash", json()).is_string()) {
+      std::string h = sj["patchset_hash"].get<std::string>();
+      if (h.size() == 64 && h.find_first_not_of("0123456789abcdef") == std::string::npos) {
+        checkout["patchset_hash"] = h;
+      }
+    }
+  } else if (in.build && !in.build->dirty && IsSha1(in.build->commit) && base == in.build->commit) {
+    checkout["patchset_hash"] = "";  // the commit as it is: no patches on it
+  }
   if (in.series && !in.series->tree.empty()) {
     checkout["tree_name"] = Clean(in.series->tree);
   } else if (in.build && !in.build->tree.empty()) {

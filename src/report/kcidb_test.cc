@@ -259,9 +259,11 @@ TEST(Kcidb, ASeriesRunCarriesItsPatchesAndMessageIdAndOneThatDidNotApplyIsInvali
   s.name = "[PATCH net-next 0/2] mptcp: fixes";
   s.tree = "net-next";
   s.base_commit = "0123456789abcdef0123456789abcdef01234567";
+  const std::string hash = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
   s.series_json = R"({"cover":{"msgid":"<cover.1@example.org>"},"patches":[
       {"id":11,"msgid":"<p1@example.org>","mbox_url":"https://patchwork.example.org/patch/11/mbox/"},
-      {"id":12,"msgid":"<p2@example.org>","mbox_url":"file:///etc/passwd"}]})";
+      {"id":12,"msgid":"<p2@example.org>","mbox_url":"file:///etc/passwd"}],"patchset_hash":")" +
+                  hash + R"("})";
   in.series = s;
   model::BuildRecord b;
   b.started_at = "2026-12-05T09:00:00Z";
@@ -276,7 +278,11 @@ TEST(Kcidb, ASeriesRunCarriesItsPatchesAndMessageIdAndOneThatDidNotApplyIsInvali
   ExpectValid(r);
   const json& c = r["checkouts"][0];
   EXPECT_EQ(c["message_id"], "cover.1@example.org");
-  EXPECT_EQ(c["git_commit_hash"], b.commit);
+  // The base the patches go on, not the commit `git am` made of them (nor
+  // that commit's name).
+  EXPECT_EQ(c["git_commit_hash"], s.base_commit);
+  EXPECT_FALSE(c.contains("git_commit_name"));
+  EXPECT_EQ(c["patchset_hash"], hash);
   EXPECT_EQ(c["tree_name"], "net-next");
   EXPECT_EQ(c["valid"], true);
   ASSERT_EQ(c["patchset_files"].size(), 1u);  // only http(s) URLs
@@ -293,6 +299,24 @@ TEST(Kcidb, ASeriesRunCarriesItsPatchesAndMessageIdAndOneThatDidNotApplyIsInvali
   EXPECT_EQ(n["checkouts"][0]["valid"], false);
   EXPECT_FALSE(n.contains("builds"));
   EXPECT_FALSE(n.contains("tests"));
+  // A hash that is not one is left out.
+  only.series->series_json = R"({"patches":[],"patchset_hash":"../x"})";
+  EXPECT_FALSE(KcidbReport(only)["checkouts"][0].contains("patchset_hash"));
+  only.series->series_json = "not json";
+  EXPECT_FALSE(KcidbReport(only)["checkouts"][0].contains("patchset_hash"));
+
+  // A run of a clean build, no series: its commit with no patches on it.
+  KcidbInput plain;
+  plain.origin = "vigil_ci";
+  plain.build = b;
+  json p = KcidbReport(plain);
+  ExpectValid(p);
+  EXPECT_EQ(p["checkouts"][0]["git_commit_hash"], b.commit);
+  EXPECT_EQ(p["checkouts"][0]["git_commit_name"], b.describe);
+  EXPECT_EQ(p["checkouts"][0]["patchset_hash"], "");
+  // Uncommitted changes in the tree: patches no one can name.
+  plain.build->dirty = true;
+  EXPECT_FALSE(KcidbReport(plain)["checkouts"][0].contains("patchset_hash"));
 }
 
 TEST(Kcidb, Origins) {

@@ -247,6 +247,27 @@ grep -q "done .*pw .*series breaks" "$TMP/series.txt" && grep -q "on net-next: f
   grep -q "checks: 4/4 posted, e-mail sent" "$TMP/series.txt" && pass "vigil series lists states, conclusions, checks, e-mail" ||
   fail "vigil series: $(cat "$TMP/series.txt")"
 
+# vigil export kcidb series:ID: the checkout of the passing series is its
+# base, with KCIDB's patchset hash of the patches Patchwork serves, as the
+# schema says to make it (sha256sum *.patch | cut -c-64 | sha256sum).
+pass_id=$(sqlite3 "$DB" "SELECT id FROM series WHERE name = 'series pass'")
+"$VIGIL" export kcidb "series:$pass_id" --origin vigil_e2e --db "$DB" -o "$TMP/kcidb.json"
+mkdir -p "$TMP/patches"
+"$PY" - "$PW_URL" "$TMP/patches" <<'EOT'
+import json, sys, urllib.request
+with urllib.request.urlopen(sys.argv[1] + "/api/1.2/series/?per_page=100") as r:
+    for s in json.load(r):
+        if s["name"] == "series pass":
+            for i, p in enumerate(s["patches"]):
+                with urllib.request.urlopen(p["mbox"]) as m, open("%s/%02d.patch" % (sys.argv[2], i), "wb") as f:
+                    f.write(m.read())
+EOT
+expected=$(cd "$TMP/patches" && sha256sum ./*.patch | cut -c-64 | sha256sum | cut -c-64)
+expect_eq "kcidb: the series' patchset hash, over its $(ls "$TMP/patches" | wc -l) patches" "$expected" \
+  "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["checkouts"][0].get("patchset_hash"))' "$TMP/kcidb.json")"
+expect_eq "kcidb: the checkout is the series' base commit" "$(git -C "$REPO" rev-parse main)" \
+  "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["checkouts"][0].get("git_commit_hash"))' "$TMP/kcidb.json")"
+
 # vigil test-series: one series by hand (dry run: nothing posted or sent).
 set +e
 "$VIGIL" test-series --patchwork "$PW_URL" --project test --series 2 --repo "$REPO" --pipeline "$TMP/pipeline.toml" \
