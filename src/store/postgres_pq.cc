@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -157,15 +158,46 @@ class PgDatabase final : public Database {
   const char* engine() const override { return "postgresql"; }
 
   PGconn* conn() { return conn_; }
+
+  // The name of `sql` prepared on this connection for parameters of
+  // `types` (prepared on its first use); "" once kMaxPrepared are, when the
+  // statement is run unprepared. A statement that cannot be prepared gives
+  // the server's error, as running it would.
+  Result<std::string> Prepared(const std::string& sql, const std::vector<Oid>& types) {
+    if (!prepare_) return std::string();
+    std::string key(reinterpret_cast<const char*>(types.data()), types.size() * sizeof(Oid));
+    key += '\0';
+    key += sql;
+    if (auto it = prepared_.find(key); it != prepared_.end()) return it->second;
+    if (prepared_.size() >= kMaxPrepared) return std::string();
+    std::string name = fmt::format("vigil_{}", prepared_.size() + 1);
+    ResultPtr r(PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(types.size()), types.data()));
+    Status s = Check(conn_, r.get());
+    if (!s.ok()) return s;
+    prepared_.emplace(std::move(key), name);
+    return name;
+  }
+  // The connection lost its prepared statements (a pooler that hands each
+  // transaction another server connection, or DISCARD ALL): statements
+  // are run unprepared from now on.
+  void LostPrepared() {
+    prepared_.clear();
+    prepare_ = false;
+  }
   void Count(PGresult* r) {
     const char* n = PQcmdTuples(r);
     changes_ = n && *n ? std::atoi(n) : 0;
   }
 
  private:
+  // vigil's statements are a few hundred texts; those built with a varying
+  // number of parameters could make more.
+  static constexpr size_t kMaxPrepared = 1000;
   PGconn* conn_;
   bool read_only_;
   int changes_ = 0;
+  std::unordered_map<std::string, std::string> prepared_;  // types and text -> name
+  bool prepare_ = true;
 };
 
 Status PgStatement::Execute() {
@@ -176,8 +208,34 @@ Status PgStatement::Execute() {
     lengths[k] = values_[k] ? static_cast<int>(values_[k]->size()) : 0;
     formats[k] = types_[k] == kBytea ? 1 : 0;  // bytes as they are; numbers as text
   }
-  result_.reset(PQexecParams(db_->conn(), sql_.c_str(), static_cast<int>(values.size()), types_.data(), values.data(),
-                             lengths.data(), formats.data(), 0));
+  // Prepared once per connection and parameter types: the server parses
+  // and plans each statement once, not at every run.
+  auto name = db_->Prepared(sql_, types_);
+  if (!name.ok()) return name.status();
+  if (name->empty()) {
+    result_.reset(PQexecParams(db_->conn(), sql_.c_str(), static_cast<int>(values.size()), types_.data(),
+                               values.data(), lengths.data(), formats.data(), 0));
+  } else {
+    result_.reset(PQexecPrepared(db_->conn(), name->c_str(), static_cast<int>(values.size()), values.data(),
+                                 lengths.data(), formats.data(), 0));
+    const char* state = result_ ? PQresultErrorField(result_.get(), PG_DIAG_SQLSTATE) : nullptr;
+    if (state && std::string_view(state) == "26000") {
+      // The statement is gone from the connection. Outside a transaction
+      // it runs again unprepared; inside one the failure aborted it, and
+      // the error says why.
+      db_->LostPrepared();
+      if (PQtransactionStatus(db_->conn()) == PQTRANS_IDLE) {
+        result_.reset(PQexecParams(db_->conn(), sql_.c_str(), static_cast<int>(values.size()), types_.data(),
+                                   values.data(), lengths.data(), formats.data(), 0));
+      } else {
+        Status lost = Check(db_->conn(), result_.get());
+        result_.reset();
+        return Status::IOError(lost.message() +
+                               ": the connection lost vigil's prepared statements (a pooler in transaction mode that "
+                               "does not keep them?); they are no longer used on it");
+      }
+    }
+  }
   Status s = Check(db_->conn(), result_.get());
   if (!s.ok()) {
     result_.reset();

@@ -2426,6 +2426,77 @@ TEST(StoreCopy, ACopyReadsBackAsTheOriginalAndNewIdsFollowTheCopiedOnes) {
   EXPECT_EQ((*b)->ListRuns().value().size(), 3u);
 }
 
+TEST(StorePostgres, StatementsArePreparedOnceAndSurviveRollbacksOtherTypesAndLosingThem) {
+  TempSchema schema;
+  if (!schema.available()) GTEST_SKIP() << "no PostgreSQL server: VIGIL_TEST_POSTGRES is unset (ctest sets it)";
+  ASSERT_TRUE(schema.error().empty()) << schema.error();
+  auto opened = Database::Open(schema.uri());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Database& db = **opened;
+  ASSERT_TRUE(db.Exec("CREATE TABLE t (id INTEGER NOT NULL, v TEXT)").ok());
+  auto ins = db.Prepare("INSERT INTO t (id, v) VALUES (?, ?)");
+  ASSERT_TRUE(ins.ok());
+  auto insert = [&](int64_t id, const char* v) {
+    ins->Reset();
+    ins->Bind(1, id);
+    if (v) {
+      ins->Bind(2, std::string_view(v));
+    } else {
+      ins->Bind(2, std::nullopt);
+    }
+    return ins->Run();
+  };
+  const std::string prepared = "SELECT COUNT(*) FROM pg_prepared_statements";
+  ASSERT_TRUE(insert(1, "a").ok());
+  // Prepared on the server, once for its text and parameter types: the
+  // insert and the count itself.
+  EXPECT_EQ(Count(db, prepared), 2);
+  ASSERT_TRUE(insert(2, "b").ok());
+  EXPECT_EQ(Count(db, prepared), 2);
+  // A NULL is another type: prepared again, and both work.
+  ASSERT_TRUE(insert(3, nullptr).ok());
+  ASSERT_TRUE(insert(4, "d").ok());
+  EXPECT_EQ(Count(db, prepared), 3);
+  // A transaction rolled back after a failure does not take them with it.
+  ASSERT_TRUE(db.Begin().ok());
+  ASSERT_TRUE(insert(5, "e").ok());
+  EXPECT_FALSE(db.Exec("SELECT 1 / 0").ok());
+  EXPECT_FALSE(insert(6, "f").ok());  // the transaction is aborted
+  ASSERT_TRUE(db.Exec("ROLLBACK").ok());
+  ASSERT_TRUE(insert(7, "g").ok());
+  EXPECT_EQ(Count(db, prepared), 3);  // still prepared
+  // Lost (DISCARD ALL, or a pooler's other server connection): outside a
+  // transaction the statement runs unprepared; from then on nothing is
+  // prepared on this connection.
+  ASSERT_TRUE(db.Exec("DEALLOCATE ALL").ok());
+  ASSERT_TRUE(insert(8, "h").ok());
+  EXPECT_EQ(Count(db, prepared), 0);
+  ASSERT_TRUE(insert(9, "i").ok());
+  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM t"), 7);
+  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM t WHERE id IN (5, 6)"), 0);
+  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM t WHERE v IS NULL"), 1);
+
+  // Lost inside a transaction: that statement fails, saying why, and the
+  // next transaction runs unprepared.
+  auto other = Database::Open(schema.uri());
+  ASSERT_TRUE(other.ok());
+  auto q = (*other)->Prepare("INSERT INTO t (id, v) VALUES (?, 'x')");
+  ASSERT_TRUE(q.ok());
+  ASSERT_TRUE(q->Bind(1, 10).Run().ok());
+  ASSERT_TRUE((*other)->Exec("DEALLOCATE ALL").ok());
+  ASSERT_TRUE((*other)->Begin().ok());
+  q->Reset();
+  Status lost = q->Bind(1, 11).Run();
+  EXPECT_FALSE(lost.ok());
+  EXPECT_NE(lost.message().find("lost vigil's prepared statements"), std::string::npos) << lost.ToString();
+  ASSERT_TRUE((*other)->Exec("ROLLBACK").ok());
+  ASSERT_TRUE((*other)->Begin().ok());
+  q->Reset();
+  ASSERT_TRUE(q->Bind(1, 12).Run().ok());
+  ASSERT_TRUE((*other)->Exec("COMMIT").ok());
+  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM t WHERE id >= 10"), 2);
+}
+
 TEST(StoreCopy, SqliteToPostgresqlAndBackGivesTheSameTablesAndReads) {
   TempSchema schema;
   if (!schema.available()) GTEST_SKIP() << "no PostgreSQL server: VIGIL_TEST_POSTGRES is unset (ctest sets it)";
