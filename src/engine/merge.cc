@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -91,22 +92,39 @@ Status MergeStore(store::Store& out, store::Store& in, const std::string& in_nam
         ++summary->runs_unfinished;
         continue;
       }
+      // The same run: started at the same time on the same host by the
+      // same command. Finished there: present. Unfinished and run by no
+      // one: a copy an earlier merge was cut short in, completed now.
       store::RunQuery q;
       q.plans = false;
-      q.statuses = std::vector<std::string>{run.status};
+      q.statuses = std::vector<std::string>{run.status, ""};
       auto there = out.ListRuns(q);
       if (!there.ok()) return there.status();
-      bool present = std::any_of(there->begin(), there->end(), [&](const model::RunRecord& o) {
-        return o.shards == 0 && o.started_at == run.started_at && o.host == run.host && o.command == run.command;
-      });
+      bool present = false;
+      std::optional<int64_t> cut_short;
+      for (const model::RunRecord& o : *there) {
+        if (o.shards != 0 || o.started_at != run.started_at || o.host != run.host || o.command != run.command) continue;
+        if (o.status == run.status) present = true;
+        if (o.status.empty() && o.owner.empty()) cut_short = o.id;
+      }
       if (present) {
         ++summary->runs_present;
         continue;
       }
-      auto id = out.CreateRun(copy);
-      if (!id.ok()) return id.status();
       auto attempts = in.LoadAttempts(run.id, true);
       if (!attempts.ok()) return attempts.status();
+      Result<int64_t> id = cut_short ? Result<int64_t>(*cut_short) : out.CreateRun(copy);
+      if (!id.ok()) return id.status();
+      if (cut_short) {
+        // Only the attempts it does not have yet.
+        auto had = out.LoadAttempts(*id, false);
+        if (!had.ok()) return had.status();
+        std::set<std::pair<std::string, int>> in_there;
+        for (const auto& a : *had) in_there.insert({a.test_path, a.attempt});
+        std::erase_if(*attempts, [&](const model::AttemptRecord& a) {
+          return in_there.count({a.test_path, a.attempt}) > 0;
+        });
+      }
       if (Status st = CopyAttempts(out, *id, *attempts, fmt::format("run {} of {}", run.id, name)); !st.ok())
         return st;
       if (auto log = in.LoadConsoleLog(run.id); log.ok() && !log->empty()) {

@@ -168,5 +168,41 @@ TEST(MergeStore, AnUnfinishedShardIsLeftForAWholeOneAndAMergeCutShortIsCompleted
   EXPECT_EQ(sum.groups_complete, std::vector<std::string>{"ci-7 (run 2)"});
 }
 
+TEST(MergeStore, ARunWhoseCopyWasCutShortIsCompletedNotCopiedAgain) {
+  // A merge killed while it copied the history run: the run is in the
+  // output, unfinished and run by no one, one of its attempts in.
+  auto out = store::NewMemoryStore();
+  model::RunRecord partial;
+  partial.started_at = "2026-12-01T00:00:00Z";
+  partial.host = "old";
+  partial.command = "vigil run";
+  partial.plan = kPlan;
+  partial.environment_id = out->EnsureEnvironment(Env("runner-1")).value();
+  int64_t id = out->CreateRun(partial).value();
+  ASSERT_TRUE(out->RecordAttempt(id, Attempt("c:b", "PASS")).ok());
+  // Someone else's run that is still going, with the same start: not taken over.
+  model::RunRecord live = partial;
+  live.owner = "elsewhere 1 1";
+  int64_t live_id = out->CreateRun(live).value();
+
+  MergeSummary sum;
+  ASSERT_TRUE(MergeStore(*out, *ShardStore(1), "one.db", &sum).ok());
+  EXPECT_EQ(sum.runs_copied, 1);
+  model::RunRecord done = out->LoadRun(id).value();
+  EXPECT_EQ(done.status, "PASS");
+  EXPECT_EQ(done.finished_at, "2026-12-01T01:00:00Z");
+  auto attempts = out->LoadAttempts(id, false).value();
+  ASSERT_EQ(attempts.size(), 4u);  // the one it had and the three it lacked, once each
+  EXPECT_EQ(out->LoadRun(live_id).value().status, "");
+  // The history is one run in the output besides the live one and the
+  // group's run: merging again copies nothing.
+  store::RunQuery q;
+  q.plans = false;
+  size_t runs = out->ListRuns(q).value().size();
+  ASSERT_TRUE(MergeStore(*out, *ShardStore(1), "one.db", &sum).ok());
+  EXPECT_EQ(out->ListRuns(q).value().size(), runs);
+  EXPECT_EQ(sum.runs_present, 1);
+}
+
 }  // namespace
 }  // namespace vigil::engine
