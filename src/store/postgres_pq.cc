@@ -7,6 +7,7 @@
 #include <optional>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <fmt/format.h>
@@ -160,8 +161,10 @@ class PgDatabase final : public Database {
   PGconn* conn() { return conn_; }
 
   // The name of `sql` prepared on this connection for parameters of
-  // `types` (prepared on its first use); "" once kMaxPrepared are, when the
-  // statement is run unprepared. A statement that cannot be prepared gives
+  // `types`, prepared at its second run: a text run once (one whose ids are
+  // written into it) is not worth a statement kept on the server and a
+  // second round trip. "" when the statement runs unprepared (its first
+  // run, or kMaxPrepared are). A statement that cannot be prepared gives
   // the server's error, as running it would.
   Result<std::string> Prepared(const std::string& sql, const std::vector<Oid>& types) {
     if (!prepare_) return std::string();
@@ -170,6 +173,8 @@ class PgDatabase final : public Database {
     key += sql;
     if (auto it = prepared_.find(key); it != prepared_.end()) return it->second;
     if (prepared_.size() >= kMaxPrepared) return std::string();
+    if (seen_once_.size() >= kMaxSeen) seen_once_.clear();
+    if (seen_once_.insert(Fnv1a(key)).second) return std::string();
     std::string name = fmt::format("vigil_{}", prepared_.size() + 1);
     ResultPtr r(PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(types.size()), types.data()));
     Status s = Check(conn_, r.get());
@@ -182,6 +187,7 @@ class PgDatabase final : public Database {
   // are run unprepared from now on.
   void LostPrepared() {
     prepared_.clear();
+    seen_once_.clear();
     prepare_ = false;
   }
   void Count(PGresult* r) {
@@ -193,10 +199,12 @@ class PgDatabase final : public Database {
   // vigil's statements are a few hundred texts; those built with a varying
   // number of parameters could make more.
   static constexpr size_t kMaxPrepared = 1000;
+  static constexpr size_t kMaxSeen = 100000;
   PGconn* conn_;
   bool read_only_;
   int changes_ = 0;
   std::unordered_map<std::string, std::string> prepared_;  // types and text -> name
+  std::unordered_set<uint64_t> seen_once_;                 // hashes of those run once, unprepared
   bool prepare_ = true;
 };
 

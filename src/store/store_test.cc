@@ -2447,34 +2447,41 @@ TEST(StorePostgres, StatementsArePreparedOnceAndSurviveRollbacksOtherTypesAndLos
     return ins->Run();
   };
   const std::string prepared = "SELECT COUNT(*) FROM pg_prepared_statements";
+  // A text is prepared at its second run, once for its parameter types.
   ASSERT_TRUE(insert(1, "a").ok());
-  // Prepared on the server, once for its text and parameter types: the
-  // insert and the count itself.
-  EXPECT_EQ(Count(db, prepared), 2);
+  EXPECT_EQ(Count(db, prepared), 0);
   ASSERT_TRUE(insert(2, "b").ok());
+  // The insert, and the count itself: this is its second run.
   EXPECT_EQ(Count(db, prepared), 2);
-  // A NULL is another type: prepared again, and both work.
-  ASSERT_TRUE(insert(3, nullptr).ok());
-  ASSERT_TRUE(insert(4, "d").ok());
+  ASSERT_TRUE(insert(3, "c").ok());
+  EXPECT_EQ(Count(db, prepared), 2);
+  // A NULL is another type: prepared apart, and both work.
+  ASSERT_TRUE(insert(4, nullptr).ok());
+  ASSERT_TRUE(insert(5, nullptr).ok());
+  ASSERT_TRUE(insert(6, "f").ok());
+  EXPECT_EQ(Count(db, prepared), 3);
+  // A text run once (its ids written into it) is not prepared.
+  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM t WHERE id IN (1, 2)"), 2);
   EXPECT_EQ(Count(db, prepared), 3);
   // A transaction rolled back after a failure does not take them with it.
   ASSERT_TRUE(db.Begin().ok());
-  ASSERT_TRUE(insert(5, "e").ok());
-  EXPECT_FALSE(db.Exec("SELECT 1 / 0").ok());
-  EXPECT_FALSE(insert(6, "f").ok());  // the transaction is aborted
-  ASSERT_TRUE(db.Exec("ROLLBACK").ok());
   ASSERT_TRUE(insert(7, "g").ok());
+  EXPECT_FALSE(db.Exec("SELECT 1 / 0").ok());
+  EXPECT_FALSE(insert(8, "h").ok());  // the transaction is aborted
+  ASSERT_TRUE(db.Exec("ROLLBACK").ok());
+  ASSERT_TRUE(insert(9, "i").ok());
   EXPECT_EQ(Count(db, prepared), 3);  // still prepared
   // Lost (DISCARD ALL, or a pooler's other server connection): outside a
   // transaction the statement runs unprepared; from then on nothing is
   // prepared on this connection.
   ASSERT_TRUE(db.Exec("DEALLOCATE ALL").ok());
-  ASSERT_TRUE(insert(8, "h").ok());
+  ASSERT_TRUE(insert(10, "j").ok());
   EXPECT_EQ(Count(db, prepared), 0);
-  ASSERT_TRUE(insert(9, "i").ok());
-  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM t"), 7);
-  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM t WHERE id IN (5, 6)"), 0);
-  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM t WHERE v IS NULL"), 1);
+  ASSERT_TRUE(insert(11, "k").ok());
+  EXPECT_EQ(Count(db, prepared), 0);
+  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM t"), 9);
+  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM t WHERE id IN (7, 8)"), 0);
+  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM t WHERE v IS NULL"), 2);
 
   // Lost inside a transaction: that statement fails, saying why, and the
   // next transaction runs unprepared.
@@ -2482,19 +2489,21 @@ TEST(StorePostgres, StatementsArePreparedOnceAndSurviveRollbacksOtherTypesAndLos
   ASSERT_TRUE(other.ok());
   auto q = (*other)->Prepare("INSERT INTO t (id, v) VALUES (?, 'x')");
   ASSERT_TRUE(q.ok());
-  ASSERT_TRUE(q->Bind(1, 10).Run().ok());
+  ASSERT_TRUE(q->Bind(1, 20).Run().ok());
+  q->Reset();
+  ASSERT_TRUE(q->Bind(1, 21).Run().ok());  // prepared now
   ASSERT_TRUE((*other)->Exec("DEALLOCATE ALL").ok());
   ASSERT_TRUE((*other)->Begin().ok());
   q->Reset();
-  Status lost = q->Bind(1, 11).Run();
+  Status lost = q->Bind(1, 22).Run();
   EXPECT_FALSE(lost.ok());
   EXPECT_NE(lost.message().find("lost vigil's prepared statements"), std::string::npos) << lost.ToString();
   ASSERT_TRUE((*other)->Exec("ROLLBACK").ok());
   ASSERT_TRUE((*other)->Begin().ok());
   q->Reset();
-  ASSERT_TRUE(q->Bind(1, 12).Run().ok());
+  ASSERT_TRUE(q->Bind(1, 23).Run().ok());
   ASSERT_TRUE((*other)->Exec("COMMIT").ok());
-  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM t WHERE id >= 10"), 2);
+  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM t WHERE id >= 20"), 3);
 }
 
 TEST(StoreCopy, SqliteToPostgresqlAndBackGivesTheSameTablesAndReads) {
