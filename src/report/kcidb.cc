@@ -44,9 +44,12 @@ std::string PathPart(std::string_view s) {
 
 std::string Hex64(uint64_t v) { return fmt::format("{:016x}", v); }
 
-bool IsSha1(const std::string& s) {
-  return s.size() == 40 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+// `digits` lower-case hex digits: a SHA-1 (40) or SHA-256 (64) as git and
+// sha256sum print them.
+bool IsLowerHex(const std::string& s, size_t digits) {
+  return s.size() == digits && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
+bool IsSha1(const std::string& s) { return IsLowerHex(s, 40); }
 
 bool IsHttpUrl(const std::string& s) { return s.rfind("https://", 0) == 0 || s.rfind("http://", 0) == 0; }
 
@@ -171,16 +174,8 @@ json KcidbReport(const KcidbInput& in) {
   if (in.build && !in.build->describe.empty() && (base == in.build->commit || base.empty())) {
     checkout["git_commit_name"] = Clean(in.build->describe);
   }
-  if (patches) {
-    // The hash of the patches' mboxes, kept when the series was tested.
-    json sj = json::parse(in.series->series_json, nullptr, false);
-    if (sj.is_object() && sj.value("patchset_hash", json()).is_string()) {
-      std::string h = sj["patchset_hash"].get<std::string>();
-      if (h.size() == 64 && h.find_first_not_of("0123456789abcdef") == std::string::npos) {
-        checkout["patchset_hash"] = h;
-      }
-    }
-  } else if (in.build && !in.build->dirty && IsSha1(in.build->commit) && base == in.build->commit) {
+  // A series' patchset hash comes with its patches, below.
+  if (!patches && in.build && !in.build->dirty && IsSha1(in.build->commit) && base == in.build->commit) {
     checkout["patchset_hash"] = "";  // the commit as it is: no patches on it
   }
   if (in.series && !in.series->tree.empty()) {
@@ -198,6 +193,11 @@ json KcidbReport(const KcidbInput& in) {
   checkout["valid"] = in.applied;
   if (in.series) {
     json sj = json::parse(in.series->series_json, nullptr, false);
+    // The hash of the patches' mboxes, kept when the series was tested.
+    if (patches && sj.is_object() && sj.value("patchset_hash", json()).is_string() &&
+        IsLowerHex(sj["patchset_hash"].get<std::string>(), 64)) {
+      checkout["patchset_hash"] = sj["patchset_hash"];
+    }
     json files = json::array();
     std::string message_id;
     if (sj.is_object()) {
