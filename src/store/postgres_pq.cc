@@ -216,13 +216,16 @@ Status PgStatement::Execute() {
     lengths[k] = values_[k] ? static_cast<int>(values_[k]->size()) : 0;
     formats[k] = types_[k] == kBytea ? 1 : 0;  // bytes as they are; numbers as text
   }
-  // Prepared once per connection and parameter types: the server parses
-  // and plans each statement once, not at every run.
+  auto unprepared = [&] {
+    result_.reset(PQexecParams(db_->conn(), sql_.c_str(), static_cast<int>(values.size()), types_.data(),
+                               values.data(), lengths.data(), formats.data(), 0));
+  };
+  // A text run again is prepared on its connection (PgDatabase::Prepared):
+  // the server parses and plans it once, not at every run.
   auto name = db_->Prepared(sql_, types_);
   if (!name.ok()) return name.status();
   if (name->empty()) {
-    result_.reset(PQexecParams(db_->conn(), sql_.c_str(), static_cast<int>(values.size()), types_.data(),
-                               values.data(), lengths.data(), formats.data(), 0));
+    unprepared();
   } else {
     result_.reset(PQexecPrepared(db_->conn(), name->c_str(), static_cast<int>(values.size()), values.data(),
                                  lengths.data(), formats.data(), 0));
@@ -233,8 +236,7 @@ Status PgStatement::Execute() {
       // the error says why.
       db_->LostPrepared();
       if (PQtransactionStatus(db_->conn()) == PQTRANS_IDLE) {
-        result_.reset(PQexecParams(db_->conn(), sql_.c_str(), static_cast<int>(values.size()), types_.data(),
-                                   values.data(), lengths.data(), formats.data(), 0));
+        unprepared();
       } else {
         Status lost = Check(db_->conn(), result_.get());
         result_.reset();
