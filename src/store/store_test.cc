@@ -342,6 +342,26 @@ class TempSchema {
   std::string name_, base_, uri_, error_;
 };
 
+// Where a store is made on either backend: a file, or a schema of the
+// tests' PostgreSQL server (none when it is not set up: Place() returns "").
+class BackendPlace {
+ public:
+  std::string Place(const std::string& backend, const std::string& name) {
+    if (backend == "postgresql") {
+      schema_ = std::make_unique<TempSchema>();
+      if (!schema_->available()) return "";
+      EXPECT_TRUE(schema_->error().empty()) << schema_->error();
+      return schema_->uri();
+    }
+    db_ = std::make_unique<TempDb>(name);
+    return db_->path();
+  }
+
+ private:
+  std::unique_ptr<TempDb> db_;
+  std::unique_ptr<TempSchema> schema_;
+};
+
 class StoreConformance : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -349,30 +369,22 @@ class StoreConformance : public ::testing::TestWithParam<std::string> {
       store_ = NewMemoryStore();
       return;
     }
-    std::string path;
-    if (GetParam() == "postgresql") {
-      schema_ = std::make_unique<TempSchema>();
-      if (!schema_->available()) GTEST_SKIP() << "no PostgreSQL server: VIGIL_TEST_POSTGRES is unset (ctest sets it)";
-      ASSERT_TRUE(schema_->error().empty()) << schema_->error();
-      path = schema_->uri();
-    } else {
-      db_ = std::make_unique<TempDb>("conformance");
-      path = db_->path();
-    }
+    place_ = std::make_unique<BackendPlace>();
+    std::string path = place_->Place(GetParam(), "conformance");
+    if (path.empty()) GTEST_SKIP() << "no PostgreSQL server: VIGIL_TEST_POSTGRES is unset (ctest sets it)";
+    ASSERT_FALSE(HasFailure());  // the server's schema could not be made
     auto s = Store::Open(path);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s.value());
   }
   void TearDown() override {
     store_.reset();
-    db_.reset();
-    schema_.reset();
+    place_.reset();
   }
   Store& store() { return *store_; }
 
  private:
-  std::unique_ptr<TempDb> db_;
-  std::unique_ptr<TempSchema> schema_;
+  std::unique_ptr<BackendPlace> place_;
   std::unique_ptr<Store> store_;
 };
 
@@ -1962,38 +1974,17 @@ void MakeOldDatabase(const std::string& path, int version, const std::string& ro
   }
 }
 
-// Where a database at an old version is made, on either backend: a file,
-// or a schema of the tests' PostgreSQL server (none when it is not set up:
-// Place() returns "").
-class OldPlace {
- public:
-  std::string Place(const std::string& backend, const std::string& name) {
-    if (backend == "postgresql") {
-      schema_ = std::make_unique<TempSchema>();
-      if (!schema_->available()) return "";
-      EXPECT_TRUE(schema_->error().empty()) << schema_->error();
-      return schema_->uri();
-    }
-    db_ = std::make_unique<TempDb>(name);
-    return db_->path();
-  }
-
- private:
-  std::unique_ptr<TempDb> db_;
-  std::unique_ptr<TempSchema> schema_;
-};
-
 // The migrations that run code (not only SQL), on each backend.
-class StoreMigrationCode : public ::testing::TestWithParam<std::string>, public OldPlace {
+class StoreMigrationCode : public ::testing::TestWithParam<std::string>, public BackendPlace {
  protected:
-  std::string Place(const std::string& name) { return OldPlace::Place(GetParam(), name); }
+  std::string Place(const std::string& name) { return BackendPlace::Place(GetParam(), name); }
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreMigrationCode, ::testing::Values("sqlite", "postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 // A database of every earlier schema version, on each backend.
-class StoreMigration : public ::testing::TestWithParam<std::tuple<int, std::string>>, public OldPlace {};
+class StoreMigration : public ::testing::TestWithParam<std::tuple<int, std::string>>, public BackendPlace {};
 
 TEST_P(StoreMigration, OldDatabaseReadsBackAfterOpening) {
   const int version = std::get<0>(GetParam());
