@@ -24,7 +24,6 @@
 #include "engine/verdict.h"
 #include "judge/outcome.h"
 #include "judge/verdict.h"
-#include "sys/process.h"
 
 namespace vigil::cli {
 namespace {
@@ -41,27 +40,13 @@ struct GroupFlags {
   std::string color = "auto";
 };
 
-// What a shard is doing, as `show` says it.
-std::string ShardState(const model::RunShardRecord& s) {
-  if (!s.finished_at.empty()) return "finished";
-  if (s.started_at.empty()) return "waiting";
-  if (s.owner.empty()) return "stopped";
-  switch (sys::CheckOwner(s.owner)) {
-    case sys::OwnerState::kGone:
-      return "died";
-    case sys::OwnerState::kAlive:
-    case sys::OwnerState::kElsewhere:
-      break;
-  }
-  return "running";
-}
-
 nlohmann::json GroupJson(const engine::GroupState& g) {
   nlohmann::json shards = nlohmann::json::array();
-  for (const auto& s : g.shards) {
+  for (size_t i = 0; i < g.shards.size(); ++i) {
+    const model::RunShardRecord& s = g.shards[i];
     shards.push_back({{"shard", s.shard},
                       {"tests", s.tests.size()},
-                      {"state", ShardState(s)},
+                      {"state", engine::ShardStateName(g.states[i])},
                       {"status", SanitizeUtf8(s.status)},
                       {"host", SanitizeUtf8(s.host)},
                       {"started_at", SanitizeUtf8(s.started_at)},
@@ -102,11 +87,9 @@ int Show(const GroupFlags& f) {
   }
   fmt::print("run group {}: run {}, {} tests, {}{}\n", SanitizeForTerminal(f.group), g->run.id, g->run.plan.size(),
              Counts(*g), g->run.status.empty() ? "" : fmt::format(": {}", SanitizeForTerminal(g->run.status)));
-  for (const auto& s : g->shards) {
-    std::string state = ShardState(s);
-    std::string status = state == "finished"                       ? s.status
-                         : state == "stopped" && !s.status.empty() ? "stopped (" + s.status + ")"
-                                                                   : state;
+  for (size_t i = 0; i < g->shards.size(); ++i) {
+    const model::RunShardRecord& s = g->shards[i];
+    std::string status = engine::ShardShown(engine::ShardStateName(g->states[i]), s.status);
     fmt::print("  shard {}/{}  {:<21} {:>5} tests", s.shard, g->shards.size(), SanitizeForTerminal(status),
                s.tests.size());
     if (!s.host.empty()) fmt::print("  on {}", SanitizeForTerminal(s.host));

@@ -46,17 +46,56 @@ Result<GroupState> LoadGroup(store::Store& db, const std::string& group) {
   if (!shards.ok()) return shards.status();
   g.shards = std::move(*shards);
   for (const auto& s : g.shards) {
-    if (!s.finished_at.empty()) {
-      ++g.finished;
-    } else if (s.started_at.empty()) {
-      ++g.waiting;
-    } else if (!s.owner.empty()) {
-      ++(sys::CheckOwner(s.owner) == sys::OwnerState::kGone ? g.died : g.running);
-    } else {
-      ++g.stopped;
+    ShardState state = StateOf(s);
+    g.states.push_back(state);
+    switch (state) {
+      case ShardState::kFinished:
+        ++g.finished;
+        break;
+      case ShardState::kWaiting:
+        ++g.waiting;
+        break;
+      case ShardState::kRunning:
+        ++g.running;
+        break;
+      case ShardState::kDied:
+        ++g.died;
+        break;
+      case ShardState::kStopped:
+        ++g.stopped;
+        break;
     }
   }
   return g;
+}
+
+ShardState StateOf(const model::RunShardRecord& s) {
+  if (!s.finished_at.empty()) return ShardState::kFinished;
+  if (s.started_at.empty()) return ShardState::kWaiting;
+  if (s.owner.empty()) return ShardState::kStopped;
+  return sys::CheckOwner(s.owner) == sys::OwnerState::kGone ? ShardState::kDied : ShardState::kRunning;
+}
+
+std::string_view ShardStateName(ShardState state) {
+  switch (state) {
+    case ShardState::kFinished:
+      return "finished";
+    case ShardState::kWaiting:
+      return "waiting";
+    case ShardState::kRunning:
+      return "running";
+    case ShardState::kDied:
+      return "died";
+    case ShardState::kStopped:
+      return "stopped";
+  }
+  return "running";
+}
+
+std::string ShardShown(std::string_view state, std::string_view status) {
+  if (state == "finished") return std::string(status);
+  if (state == "stopped" && !status.empty()) return fmt::format("stopped ({})", status);
+  return std::string(state);
 }
 
 Result<GroupEnd> FinishGroupRun(store::Store& db, int64_t run_id) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -19,9 +20,23 @@ namespace vigil::engine {
 // (outputs included) in plan order, the status of them all.
 Result<report::FinishedRun> LoadFinishedRun(store::Store& db, int64_t run_id);
 
+// What a shard is doing, from its record: finished, not started, or started
+// and not finished, with its vigil alive (or on another host: whose state
+// cannot be seen from here), gone (killed), or no owner (a signal, --on-crash
+// stop).
+enum class ShardState { kFinished, kWaiting, kRunning, kDied, kStopped };
+ShardState StateOf(const model::RunShardRecord& s);
+// "finished", "waiting", "running", "died", "stopped".
+std::string_view ShardStateName(ShardState state);
+// A shard's state as `vigil group show` and the dashboard show it (the
+// names above): a finished shard's status; "stopped (STATUS)" for one that
+// was stopped with a status.
+std::string ShardShown(std::string_view state, std::string_view status);
+
 struct GroupState {
   model::RunRecord run;
   std::vector<model::RunShardRecord> shards;
+  std::vector<ShardState> states;  // one a shard
   int finished = 0;  // shards with finished_at
   int running = 0;   // started, not finished, its vigil alive (or on another host)
   int died = 0;      // started, not finished, its vigil gone (killed) on this host

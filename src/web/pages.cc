@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "base/json.h"
+#include "engine/run_group.h"
 #include "web/html.h"
 #include "web/site.h"
 
@@ -389,12 +390,7 @@ std::string Site::RunPage(const json& d, const Links& links) {
     h.Open("table", {"class", "shards"});
     h.Raw("<tr><th>Shard</th><th>Tests</th><th>Host</th><th>Status</th><th>Started</th><th>Finished</th></tr>");
     for (const json& sh : Arr(d["run_group"], "shards")) {
-      std::string status = Str(sh, "status");
-      if (status.empty()) {
-        status = Str(sh, "started_at").empty() ? "waiting" : "unfinished";
-      } else if (Str(sh, "finished_at").empty()) {
-        status = "stopped (" + status + ")";
-      }
+      std::string status = engine::ShardShown(Str(sh, "state"), Str(sh, "status"));
       h.Open("tr")
           .Element("td", fmt::format("{}", Int(sh, "shard")))
           .Element("td", fmt::format("{}", Int(sh, "tests")))

@@ -13,6 +13,7 @@
 #include "base/text.h"
 #include "engine/judgement.h"
 #include "engine/kernel_build.h"
+#include "engine/run_group.h"
 #include "engine/verdict.h"
 #include "judge/compare.h"
 #include "judge/history.h"
@@ -425,6 +426,7 @@ Result<json> Site::RunData(int64_t id) {
     for (const auto& sh : *shards) {
       list.push_back({{"shard", sh.shard},
                       {"tests", sh.tests.size()},
+                      {"state", engine::ShardStateName(engine::StateOf(sh))},
                       {"host", SanitizeUtf8(sh.host)},
                       {"status", SanitizeUtf8(sh.status)},
                       {"started_at", SanitizeUtf8(sh.started_at)},

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "store/memory_store.h"
+#include "sys/process.h"
 #include "web/export.h"
 
 namespace vigil::web {
@@ -401,6 +402,43 @@ TEST_F(SiteTest, SeriesAndBuildsShowWhatThePatchLoopRecorded) {
   ExpectNoPayload(build.body, "build page");
   EXPECT_NE(build.body.find("net/&lt;b&gt;.c:3:1: warning: comparison &lt;always&gt; true"), std::string::npos);
   EXPECT_EQ(Get("/builds").status, 200);
+}
+
+TEST_F(SiteTest, EachShardOfASplitRunShowsItsState) {
+  model::RunRecord run = Run(db_->EnsureEnvironment(Env("host")).value());
+  run.run_group = "g<1>";
+  run.shards = 5;
+  int64_t id = db_->CreateGroupRun(run, {{"net:a.sh"}, {"net:b.sh"}, {std::string("net:") + kXssName}, {}, {}}).value();
+  auto start = [&](int shard, const std::string& owner) {
+    model::RunShardRecord s;
+    s.run_id = id;
+    s.shard = shard;
+    s.host = "h";
+    s.started_at = "2026-12-01T10:00:00Z";
+    s.owner = owner;
+    ASSERT_TRUE(db_->StartShard(s, "").value());
+  };
+  start(1, sys::SelfOwner());
+  ASSERT_TRUE(db_->EndShard(id, 1, "PASS", "2026-12-01T10:01:00Z").ok());
+  start(2, sys::SelfOwner());
+  ASSERT_TRUE(db_->EndShard(id, 2, "FAIL", "").ok());  // stopped (--on-crash stop)
+  // Shard 3 not started; 4 run by this process; 5 by a process that is gone
+  // (this host, a pid whose start time is not the one recorded).
+  start(4, sys::SelfOwner());
+  start(5, fmt::format("{} 1 99999999999", sys::HostName()));
+
+  auto shards = json::parse(Get(fmt::format("/api/v1/runs/{}", id)).body)["run_group"]["shards"];
+  ASSERT_EQ(shards.size(), 5u);
+  std::vector<std::string> states;
+  for (const auto& s : shards) states.push_back(s["state"]);
+  EXPECT_EQ(states, (std::vector<std::string>{"finished", "stopped", "waiting", "running", "died"}));
+  Response page = Get(fmt::format("/runs/{}", id));
+  EXPECT_EQ(page.status, 200);
+  ExpectNoPayload(page.body, "split run");
+  for (const char* shown : {"<td>PASS</td>", "<td>stopped (FAIL)</td>", "<td>waiting</td>", "<td>running</td>",
+                            "<td>died</td>"}) {
+    EXPECT_NE(page.body.find(shown), std::string::npos) << shown;
+  }
 }
 
 }  // namespace
