@@ -267,6 +267,15 @@ Result<int> PatchLoop::Poll() {
     if (!seen.ok()) return seen.status();
     if (*seen) continue;  // `since` is inclusive: the cursor's own events come again
     auto series = pw_->GetSeries(e.series_id);
+    if (!series.ok() && series.status().code() == Status::Code::kNotFound) {
+      // Deleted since its event: nothing to test, and the event is done
+      // with (left unaccepted, it would stop the cursor there for good).
+      observer_.OnWarning(fmt::format("series {} is gone from Patchwork: not queued ({})", e.series_id,
+                                      SanitizeLine(series.status().message())));
+      auto id = db_.AcceptEvent(o_.source, e.id, !held.empty() && held < e.date ? held : e.date, std::nullopt);
+      if (!id.ok()) return id.status();
+      continue;
+    }
     if (!series.ok()) return series.status();
     if (!series->received_all) {
       observer_.OnWarning(fmt::format("series {} completed but not all its patches arrived: not queued", e.series_id));
@@ -296,6 +305,9 @@ Result<int> PatchLoop::Poll() {
 Result<int64_t> PatchLoop::QueueSeries(int64_t patchwork_series_id) {
   if (!pw_) return Status::InvalidArgument("no Patchwork");
   auto series = pw_->GetSeries(patchwork_series_id);
+  if (!series.ok() && series.status().code() == Status::Code::kNotFound) {
+    return Status::InvalidArgument(series.status().message());  // nothing to test: asked for what is not there
+  }
   if (!series.ok()) return series.status();
   if (!series->received_all) {
     return Status::InvalidArgument(fmt::format("series {} has {} of its {} patches: not complete yet", series->id,
@@ -777,6 +789,7 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
       }
       Status p = PostOnce(db_, *pw_, clock_, c);
       if (p.code() == Status::Code::kInvalidArgument) return p;
+      if (p.code() == Status::Code::kNotFound) return Gone(s, p);
       if (!p.ok()) observer_.OnWarning(fmt::format("series {}: pending check on patch {}: {}", s->id, patch, p.message()));
     }
   }
@@ -813,14 +826,10 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
     if (Status c = CheckoutAt(checkout, s->head_commit, build); !c.ok()) return c;
   } else {
     auto mbox = pw_->GetMbox(Str(sj, "mbox_url"));
-    if (!mbox.ok() && mbox.status().code() == Status::Code::kInvalidArgument) {
-      // Refused (a GET carries no token: the series is gone): this series'
-      // trouble, not a reason to stop every series behind it for good.
-      s->state = "error";
-      s->conclusion = Cap("error: " + mbox.status().message());
-      s->updated_at = clock_.UtcNow();
-      observer_.OnWarning(fmt::format("series {}: {}", s->id, SanitizeLine(mbox.status().message())));
-      return db_.UpdateSeries(*s);
+    if (!mbox.ok() && (mbox.status().code() == Status::Code::kInvalidArgument ||
+                       mbox.status().code() == Status::Code::kNotFound)) {
+      // Refused (a GET carries no token: the series is gone).
+      return Gone(s, mbox.status());
     }
     if (!mbox.ok()) return mbox.status();
     mbox_path = (fs::path(o_.work_dir) / fmt::format("series-{}.mbox", s->id)).string();
@@ -1124,6 +1133,14 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
   return db_.UpdateSeries(*s);
 }
 
+Status PatchLoop::Gone(model::SeriesRecord* s, const Status& why) {
+  s->state = "error";
+  s->conclusion = Cap("error: " + std::string(why.message()));
+  s->updated_at = clock_.UtcNow();
+  observer_.OnWarning(fmt::format("series {}: {}", s->id, SanitizeLine(why.message())));
+  return db_.UpdateSeries(*s);
+}
+
 Status PatchLoop::Report(model::SeriesRecord* s) {
   json rj = ParseJson(s->result_json);
   if (!o_.dry_run && pw_ && s->series_id != 0) {
@@ -1135,7 +1152,18 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
       for (const auto& e : *stored) {
         if (e.patch_id == rec.patch_id && e.phase == "final" && e.context == rec.context) rec.status = e.status;
       }
-      if (Status p = PostOnce(db_, *pw_, clock_, rec); !p.ok()) return p;
+      if (rec.status == "gone") continue;
+      Status p = PostOnce(db_, *pw_, clock_, rec);
+      if (p.code() == Status::Code::kNotFound) {
+        // The patch was deleted since it was tested: nowhere to post its
+        // check; the rest of the report (the e-mail) still goes.
+        observer_.OnWarning(fmt::format("series {}: patch {} is gone from Patchwork: its check is not posted ({})",
+                                        s->id, rec.patch_id, SanitizeLine(p.message())));
+        rec.status = "gone";
+        if (Status st = db_.SetSeriesCheck(rec); !st.ok()) return st;
+        continue;
+      }
+      if (!p.ok()) return p;
     }
   } else if (o_.dry_run) {
     for (const auto& c : rj.value("checks", json::array())) {

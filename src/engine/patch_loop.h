@@ -90,6 +90,9 @@ class PatchLoop {
 
  private:
   Status Test(model::SeriesRecord* s);
+  // The series or a patch of it is gone from Patchwork (`why`): it ends in
+  // error, its own trouble, not a reason to stop every series behind it.
+  Status Gone(model::SeriesRecord* s, const Status& why);
   Status Report(model::SeriesRecord* s);
   // What building and testing one checkout came to.
   struct Tested {

@@ -63,6 +63,9 @@ class FakePatchwork : public sys::HttpTransport {
       if (sscanf(path.c_str(), "/api/1.2/patches/%ld/checks/", &patch) != 1)
         return Reply(404, R"({"detail":"Not found."})");
       json body = json::parse(r.body, nullptr, false);
+      if (gone_patches.contains(patch) || (body.value("state", "") != "pending" && finals_gone.contains(patch))) {
+        return Reply(404, R"({"detail":"No Patch matches the given query."})");
+      }
       if (body.value("state", "") != "pending" && final_post_status != 201) {
         return Reply(final_post_status, R"({"detail":"You do not have permission to perform this action."})");
       }
@@ -96,6 +99,7 @@ class FakePatchwork : public sys::HttpTransport {
       return Reply(200, DumpJson(it->second));
     }
     if (sscanf(path.c_str(), "/api/1.2/patches/%ld/checks/", &id) == 1) {
+      if (gone_patches.contains(id)) return Reply(404, R"({"detail":"Not found."})");
       json page = json::array();
       for (const auto& c : checks[id]) page.push_back(c);
       return Reply(200, DumpJson(page));
@@ -174,6 +178,8 @@ class FakePatchwork : public sys::HttpTransport {
   int events_status = 200;
   std::set<int64_t> failing_series;    // GET series/N/ answers 500
   std::set<std::string> failing_urls;  // mboxes answering 502
+  std::set<int64_t> gone_patches;  // deleted: their checks answer 404
+  std::set<int64_t> finals_gone;   // deleted after their pending check
   int pending_post_status = 201;
   int final_post_status = 201;
   int64_t last_check_id = 0;
@@ -448,6 +454,32 @@ TEST_F(PatchLoopPollTest, AServerErrorOnASeriesLeavesItsEventForTheNextPoll) {
   ASSERT_TRUE(n.ok()) << n.status().ToString();
   EXPECT_EQ(*n, 1);
   EXPECT_EQ(SeriesCount(), 2);
+}
+
+TEST_F(PatchLoopPollTest, ASeriesDeletedSinceItsEventIsSkippedAndThePollGoesOn) {
+  pw_.AddSeries(2, "[1/1] b", 1);
+  pw_.AddEvent(1, 1);  // series 1 was deleted: 404
+  pw_.AddEvent(2, 2);
+  auto loop = Loop(Options());
+  ASSERT_EQ(Polled(*loop), 1);
+  EXPECT_TRUE(Accepted(1));
+  EXPECT_TRUE(Accepted(2));
+  EXPECT_EQ(SeriesCount(), 1);
+  EXPECT_EQ(Cursor(), EventDate(2));
+  ASSERT_EQ(notes_.warnings.size(), 1u);
+  EXPECT_NE(notes_.warnings[0].find("series 1 is gone from Patchwork"), std::string::npos) << notes_.warnings[0];
+  // Asked for by name, it is an error that says so.
+  auto q = loop->QueueSeries(1);
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(q.status().message().find("404"), std::string::npos) << q.status().ToString();
+}
+
+TEST_F(PatchLoopPollTest, NoEventsPageIsAnErrorThatStopsTheLoop) {
+  pw_.events_status = 404;
+  auto n = Loop(Options())->Poll();
+  ASSERT_FALSE(n.ok());
+  EXPECT_EQ(n.status().code(), Status::Code::kInvalidArgument) << n.status().ToString();
 }
 
 TEST_F(PatchLoopPollTest, WithoutPatchworkAPatchworkSeriesIsLeftAlone) {
@@ -855,6 +887,48 @@ TEST_F(PatchLoopTest, APermanentErrorOnThePendingCheckStopsBeforeTesting) {
   EXPECT_NE(Series(1).state, "done");
   EXPECT_EQ(Runs(), 0);
   EXPECT_EQ(pw_.Gets("/series/1/mbox/"), 0);  // not even fetched
+}
+
+TEST_F(PatchLoopTest, APatchDeletedBeforeTestingEndsItsSeriesInErrorAndTheLoopGoesOn) {
+  pw_.AddSeries(1, "[1/2] ghost", 2, GhostMbox());
+  pw_.AddSeries(2, "[1/1] ghost too", 1, GhostMbox());
+  pw_.gone_patches = {12};
+  auto loop = Loop(Options());
+  ASSERT_TRUE(loop->QueueSeries(1).ok());
+  ASSERT_TRUE(loop->QueueSeries(2).ok());
+  auto w = loop->Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  model::SeriesRecord one = Series(1);
+  EXPECT_EQ(one.state, "error");
+  EXPECT_NE(one.conclusion.find("404 Not Found on POST /api/1.2/patches/12/checks/"), std::string::npos)
+      << one.conclusion;
+  EXPECT_EQ(Series(2).state, "done");
+  // Not taken up again.
+  w = loop->Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_TRUE(w->empty());
+}
+
+TEST_F(PatchLoopTest, APatchDeletedAfterTestingGetsNoCheckAndTheSeriesIsReported) {
+  pw_.AddSeries(1, "[1/2] ghost", 2, GhostMbox());
+  pw_.finals_gone = {11};
+  QueueAndWork(*Loop(Options()), 1);
+  model::SeriesRecord s = Series(1);
+  EXPECT_EQ(s.state, "done");
+  EXPECT_TRUE(pw_.Finals(11).empty());
+  EXPECT_EQ(pw_.Finals(12).size(), 1u);
+  auto checks = db_->LoadSeriesChecks(s.id);
+  ASSERT_TRUE(checks.ok());
+  std::map<int64_t, std::string> final_status;
+  for (const auto& c : *checks) {
+    if (c.phase == "final") final_status[c.patch_id] = c.status;
+  }
+  EXPECT_EQ(final_status[11], "gone");
+  EXPECT_EQ(final_status[12], "posted");
+  int posts = pw_.Posts();
+  auto w = Loop(Options())->Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(pw_.Posts(), posts);  // not tried again
 }
 
 TEST_F(PatchLoopTest, ASeriesThatAppliesNowhereFailsWithGitsWords) {

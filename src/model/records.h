@@ -238,7 +238,7 @@ struct SeriesCheckRecord {
   int64_t patch_id = 0;
   std::string phase;  // pending (work started) or final
   std::string context, state, description, target_url;
-  std::string status;  // planned, posting, posted
+  std::string status;  // planned, posting, posted, gone (the patch was deleted)
   std::string posted_at;
 };
 

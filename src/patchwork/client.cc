@@ -358,8 +358,12 @@ Result<sys::HttpResponse> Client::Call(sys::HttpRequest request, int attempts) {
       if (r->status == 429) delay = std::max(delay, RetryAfter(r->Header("retry-after")));
     } else {
       std::string detail = ErrorDetail(r->body);
-      return Status::InvalidArgument(Scrub(fmt::format("patchwork: {} on {}{}{}", StatusLine(r->status), what,
-                                                       detail.empty() ? "" : ": ", detail)));
+      std::string message = Scrub(fmt::format("patchwork: {} on {}{}{}", StatusLine(r->status), what,
+                                              detail.empty() ? "" : ": ", detail));
+      // Not there (deleted, or never was): the caller knows whether that is
+      // one object's trouble or a wrong URL.
+      if (r->status == 404 || r->status == 410) return Status::NotFound(message);
+      return Status::InvalidArgument(message);
     }
     if (attempt == attempts) break;
     if (options_.log) {
@@ -400,6 +404,8 @@ Result<std::vector<Event>> Client::SeriesCompleted(const std::string& project, c
     events.insert(events.end(), page->begin(), page->end());
     return Status::OK();
   });
+  // No events page: the URL or the project is wrong, which waiting does not mend.
+  if (s.code() == Status::Code::kNotFound) return Status::InvalidArgument(s.message());
   if (!s.ok()) return s;
   // Served newest first; an event arriving between two pages shifts older
   // ones onto the next page, where they come again.

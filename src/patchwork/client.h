@@ -87,8 +87,10 @@ class Client {
   // IOError "patchwork: <what> failed after N attempts: <last error>". Any
   // other status but 2xx is not retried: InvalidArgument "patchwork: 403
   // Forbidden on POST /api/1.2/patches/7/checks/: <detail>" (permanent: bad
-  // token, no permission, not found). A reply that does not parse is
-  // Corruption. The token never appears in a message or a log line.
+  // token, no permission), except 404 and 410: NotFound, the same words (a
+  // series or patch deleted: that one's trouble), and InvalidArgument from
+  // SeriesCompleted (no events page: a wrong URL or project). A reply that
+  // does not parse is Corruption. The token never appears in a message or a log line.
 
  private:
   // Retried with backoff on transient errors; at most `attempts` tries (0:

@@ -475,15 +475,25 @@ TEST_F(ClientTest, AUrlTheTransportRefusesIsInvalidArgumentWithoutRetry) {
   EXPECT_TRUE(sleeps.empty());
 }
 
-TEST_F(ClientTest, NotFoundSeriesIsInvalidArgumentAndAMismatchedOneCorruption) {
+TEST_F(ClientTest, NotFoundSeriesIsNotFoundAndAMismatchedOneCorruption) {
   http.script.push_back(Reply(404, R"({"detail":"Not found."})"));
+  http.script.push_back(Reply(410, R"({"detail":"Gone."})"));
   http.script.push_back(Ok(kSeries1));
   Client client = MakeClient();
   auto missing = client.GetSeries(99);
-  EXPECT_EQ(missing.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(missing.status().code(), Status::Code::kNotFound);
   EXPECT_EQ(missing.status().message(), "patchwork: 404 Not Found on GET /api/1.2/series/99/: Not found.");
+  EXPECT_EQ(client.GetSeries(98).status().code(), Status::Code::kNotFound);
   auto other = client.GetSeries(2);
   EXPECT_EQ(other.status().code(), Status::Code::kCorruption);
+  EXPECT_EQ(http.requests.size(), 3u);  // none retried
+}
+
+TEST_F(ClientTest, NoEventsPageIsInvalidArgument) {
+  http.script.push_back(Reply(404, R"({"detail":"Not found."})"));
+  Client client = MakeClient();
+  auto events = client.SeriesCompleted("nope", "");
+  EXPECT_EQ(events.status().code(), Status::Code::kInvalidArgument) << events.status().ToString();
 }
 
 }  // namespace

@@ -1745,7 +1745,7 @@ Status Store::ValidSeriesCheck(const model::SeriesCheckRecord& c) {
   if (!OneOf(c.phase, {"pending", "final"})) {
     return Status::InvalidArgument(fmt::format("unknown check phase '{}'", SanitizeUtf8(c.phase)));
   }
-  if (!OneOf(c.status, {"planned", "posting", "posted"})) {
+  if (!OneOf(c.status, {"planned", "posting", "posted", "gone"})) {
     return Status::InvalidArgument(fmt::format("unknown check status '{}'", SanitizeUtf8(c.status)));
   }
   return Status::OK();

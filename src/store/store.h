@@ -229,7 +229,7 @@ class Store {
   virtual Result<std::vector<model::SeriesRecord>> ListSeries(const SeriesQuery& query) = 0;
   // Inserts or replaces the check (series, patch_id, phase, context). An
   // unknown series, phase (pending, final) or status (planned, posting,
-  // posted) is refused.
+  // posted, gone: the patch was deleted from Patchwork) is refused.
   virtual Status SetSeriesCheck(const model::SeriesCheckRecord& c) = 0;
   // A series' checks by patch_id, phase (pending first) and context.
   virtual Result<std::vector<model::SeriesCheckRecord>> LoadSeriesChecks(int64_t series) = 0;
