@@ -121,6 +121,11 @@ expect_eq "a test without a collection: 400" 400 "$(code "$URL/tests?path=x")"
 expect_eq "no way out of /static: 404" 404 "$(code --path-as-is "$URL/static/../../etc/passwd")"
 expect_eq "a URL of 20 KB is refused" 414 "$(code "$URL/runs?x=$(head -c 20000 /dev/zero | tr '\0' a)")"
 expect_eq "POST is refused: 405" 405 "$(code -X POST -d x=1 "$URL/runs/1")"
+expect_eq "one byte range is served" "206 100" \
+  "$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -r 0-99 "$URL/static/vigil.js")"
+ranges=$(printf '0-,%.0s' $(seq 500))
+expect_eq "several byte ranges are refused: 416, not a copy of the page each" "416" \
+  "$(code -r "${ranges%,}" "$URL/static/vigil.js")"
 expect_eq "an unknown API page: a JSON error" "no run 999999" \
   "$(curl -s "$URL/api/v1/runs/999999" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["error"])')"
 headers=$(curl -s -D - -o /dev/null "$URL/runs/2")
