@@ -36,15 +36,15 @@ table.kv th { font-weight: 600; color: var(--muted); width: 12em; }
 td, .path, .title, pre { overflow-wrap: anywhere; }
 .st { display: inline-block; padding: 0 .45em; border-radius: 3px; font-size: .85em; font-weight: 600; background: var(--skip-bg); color: var(--skip); }
 .st-PASS, .st-XFAIL { background: var(--pass-bg); color: var(--pass); }
-.st-FAIL, .st-ERROR, .st-TIMEOUT, .st-CRASH, .st-INTERRUPTED { background: var(--fail-bg); color: var(--fail); }
-.st-FLAKY { background: var(--warn-bg); color: var(--warn); }
+.st-FAIL, .st-XPASS, .st-ERROR, .st-TIMEOUT, .st-CRASH, .st-INTERRUPTED { background: var(--fail-bg); color: var(--fail); }
+.st-FLAKY, .st-KNOWN { background: var(--warn-bg); color: var(--warn); }
 .st-running, .st-RUNNING { background: var(--run-bg); color: var(--run); }
 table.matrix td.c { text-align: center; width: 1.8em; padding: .15em; font-weight: 700; font-family: ui-monospace, monospace; }
 table.matrix td.c a { color: inherit; text-decoration: none; display: block; }
 table.matrix td.st-PASS, table.matrix td.st-XFAIL { background: var(--pass-bg); color: var(--pass); }
-table.matrix td.st-FAIL, table.matrix td.st-ERROR, table.matrix td.st-TIMEOUT, table.matrix td.st-CRASH { background: var(--fail-bg); color: var(--fail); }
-table.matrix td.st-FLAKY { background: var(--warn-bg); color: var(--warn); }
-table.matrix td.st-SKIP, table.matrix td.st-MISSING { background: var(--skip-bg); color: var(--skip); }
+table.matrix td.st-FAIL, table.matrix td.st-XPASS, table.matrix td.st-ERROR, table.matrix td.st-TIMEOUT, table.matrix td.st-CRASH { background: var(--fail-bg); color: var(--fail); }
+table.matrix td.st-FLAKY, table.matrix td.st-KNOWN { background: var(--warn-bg); color: var(--warn); }
+table.matrix td.st-SKIP, table.matrix td.st-MISSING, table.matrix td.st-NO_TESTS { background: var(--skip-bg); color: var(--skip); }
 table.matrix td.st-NONE { color: #b8c0c8; }
 table.matrix th.name { font-weight: 400; white-space: nowrap; max-width: 28em; overflow: hidden; text-overflow: ellipsis; }
 .scroll { overflow-x: auto; }

@@ -53,6 +53,9 @@ std::string Letter(const std::string& s) {
   if (s == "FAIL") return "F";
   if (s == "SKIP") return "S";
   if (s == "XFAIL") return "X";
+  if (s == "XPASS") return "U";
+  if (s == "KNOWN") return "N";
+  if (s == "NO_TESTS") return "0";
   if (s == "ERROR") return "E";
   if (s == "TIMEOUT") return "T";
   if (s == "CRASH") return "C";
@@ -517,7 +520,8 @@ std::string Site::TestPage(const json& d, const Links& links) {
   if (!sub.empty()) h.Open("p").Text("A subtest of ").Link(links.Test(test), test).Close("p");
   const json& runs = Arr(d, "runs");
   h.Element("p", fmt::format("The last {} runs that ran it, oldest on the left. Letters: P pass, F fail, S skip, "
-                             "X expected failure, E error, T timeout, C crash, K flaky (failed, then passed), "
+                             "X expected failure, U unexpected pass (a failure), E error, T timeout, C crash, "
+                             "K flaky (failed, then passed), N a known issue's failure, M missing, 0 no tests, "
                              "· not in that run.",
                              runs.size()),
             {"class", "legend"});

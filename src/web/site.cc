@@ -358,7 +358,10 @@ Result<json> Site::RunsData(int page, const std::map<std::string, std::string>& 
     for (const auto& [test, st] : statuses[r.id]) {
       std::string f = judge::FinalStatus(st);
       counts[f] = counts.value(f, 0) + 1;
-      if (f == "FLAKY") ++flaky;
+      if (f == "FLAKY") {  // passed on a retry: counted as flaky, not also as passed (as vigil run says it)
+        ++flaky;
+        continue;
+      }
       switch (judge::KindOf(f)) {
         case judge::Kind::kPass: ++pass; break;
         case judge::Kind::kFail: ++fail; break;
@@ -381,7 +384,9 @@ Result<json> Site::RunsData(int page, const std::map<std::string, std::string>& 
                 {"flaky", flaky},
                 {"crashes", crashes[r.id]},
                 {"build", r.build_id}};
-    run["pass_rate"] = pass + fail > 0 ? json(static_cast<double>(pass) / (pass + fail)) : json(nullptr);
+    // Of the tests that passed or failed, those that passed in the end.
+    run["pass_rate"] =
+        pass + flaky + fail > 0 ? json(static_cast<double>(pass + flaky) / (pass + flaky + fail)) : json(nullptr);
     auto e = envs->find(r.environment_id);
     run["environment"] = e == envs->end() ? json(nullptr) : EnvJson(e->second, r.environment_id);
     auto o = origins->find(r.id);
@@ -852,29 +857,33 @@ Result<std::string> Site::Console(int64_t id) {
 Result<std::string> Site::Junit(int64_t id) {
   auto view = judge::LoadRunView(db_, id);
   if (!view.ok()) return view.status();
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  int failures = 0, skipped = 0;
-  for (const auto& [path, t] : view->tests) {
-    if (judge::IsFailureName(t.status)) ++failures;
-    if (judge::KindOf(t.status) == judge::Kind::kSkip) ++skipped;
-  }
-  out += fmt::format("<testsuites><testsuite name=\"vigil run {}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">\n", id,
-                     view->tests.size(), failures, skipped);
+  // The testcases first (a test, then each of its subtests), then the
+  // totals over all of them: tests, failures and skipped count what is
+  // written, as report/junit_report.cc does.
+  std::string cases;
+  int tests = 0, failures = 0, skipped = 0;
   for (const auto& path : view->order) {
     const judge::TestView& t = view->tests.at(path);
     auto write = [&](const std::string& name, const std::string& status, int64_t ms) {
-      out += fmt::format("<testcase classname=\"{}\" name=\"{}\" time=\"{:.3f}\">", XmlEscape(path),
-                         XmlEscape(name), static_cast<double>(std::max<int64_t>(ms, 0)) / 1000.0);
+      ++tests;
+      cases += fmt::format("<testcase classname=\"{}\" name=\"{}\" time=\"{:.3f}\">", XmlEscape(path),
+                           XmlEscape(name), static_cast<double>(std::max<int64_t>(ms, 0)) / 1000.0);
       if (judge::IsFailureName(status)) {
-        out += fmt::format("<failure message=\"{}\"/>", XmlEscape(status));
+        ++failures;
+        cases += fmt::format("<failure message=\"{}\"/>", XmlEscape(status));
       } else if (judge::KindOf(status) == judge::Kind::kSkip) {
-        out += "<skipped/>";
+        ++skipped;
+        cases += "<skipped/>";
       }
-      out += "</testcase>\n";
+      cases += "</testcase>\n";
     };
     write(path, t.status, t.duration_ms);
     for (const auto& s : t.subtests) write(path + ":" + s.path, s.status, s.duration_ms.value_or(0));
   }
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out += fmt::format("<testsuites><testsuite name=\"vigil run {}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">\n",
+                     id, tests, failures, skipped);
+  out += cases;
   out += "</testsuite></testsuites>\n";
   return out;
 }

@@ -160,6 +160,16 @@ TEST_F(SiteTest, TheMatrixHasALetteredCellPerRunAndSubtest) {
   EXPECT_EQ(j["runs"][2]["crashes"], 2);
 }
 
+TEST_F(SiteTest, AnUnexpectedPassIsShownAsTheFailureItIs) {
+  Record(db_->EnsureEnvironment(Env("host")).value(), {{"net:a.sh", "XPASS", {}, 1}});
+  Response r = Get("/tests", {{"path", "net:a.sh"}});
+  EXPECT_NE(r.body.find("class=\"c st-XPASS\" title=\"run 4: XPASS\"><a href=\"/runs/4\">U</a>"), std::string::npos)
+      << r.body;
+  // Its style is a failure's.
+  std::string css = Get("/static/vigil.css").body;
+  EXPECT_NE(css.find("table.matrix td.st-FAIL, table.matrix td.st-XPASS,"), std::string::npos);
+}
+
 TEST_F(SiteTest, CrashesAreGroupedByFingerprint) {
   auto j = json::parse(Get("/api/v1/crashes").body);
   ASSERT_EQ(j["crashes"].size(), 1u);
@@ -176,6 +186,9 @@ TEST_F(SiteTest, TheRunsListCountsAndFilters) {
   EXPECT_EQ(j["runs"][0]["id"], 3);  // newest first
   EXPECT_EQ(j["runs"][1]["failed"], 2);
   EXPECT_EQ(j["runs"][1]["flaky"], 1);
+  EXPECT_EQ(j["runs"][1]["passed"], 0);  // the flaky one is not counted twice
+  EXPECT_DOUBLE_EQ(j["runs"][1]["pass_rate"].get<double>(), 1.0 / 3.0);
+  EXPECT_EQ(j["runs"][2]["passed"], 3);
   EXPECT_EQ(j["runs"][0]["crashes"], 2);
   auto vm = json::parse(Get("/api/v1/runs", {{"env", "vm"}}).body);
   ASSERT_EQ(vm["runs"].size(), 1u);
@@ -275,7 +288,15 @@ TEST_F(SiteTest, StaticFilesAndTheJunitAreServed) {
   EXPECT_EQ(Get("/static/vigil.js").content_type, "text/javascript; charset=utf-8");
   Response x = Get("/runs/2/junit.xml");
   EXPECT_EQ(x.status, 200);
-  EXPECT_NE(x.body.find("failures=\"2\""), std::string::npos) << x.body;
+  // The totals count every testcase written, subtests included.
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = x.body.find(what); at != std::string::npos; at = x.body.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("<testcase "), 6u) << x.body;
+  EXPECT_EQ(count("<failure "), 4u) << x.body;
+  EXPECT_NE(x.body.find("tests=\"6\" failures=\"4\" skipped=\"0\""), std::string::npos) << x.body;
   EXPECT_EQ(x.body.find("<img"), std::string::npos);
 }
 
