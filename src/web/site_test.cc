@@ -170,6 +170,23 @@ TEST_F(SiteTest, AnUnexpectedPassIsShownAsTheFailureItIs) {
   EXPECT_NE(css.find("table.matrix td.st-FAIL, table.matrix td.st-XPASS,"), std::string::npos);
 }
 
+TEST_F(SiteTest, ATestWhoseNameHasAColonHasItsHistoryAndIsExported) {
+  Record(db_->EnsureEnvironment(Env("host")).value(), {{"net:we:ird.sh", "FAIL", {{"s:1", "FAIL"}}, 1}});
+  Response whole = Get("/tests", {{"path", "net:we:ird.sh"}});
+  EXPECT_EQ(whole.status, 200) << whole.body.substr(0, 300);
+  auto j = json::parse(Get("/api/v1/tests", {{"path", "net:we:ird.sh:s:1"}}).body);
+  EXPECT_EQ(j["test"], "net:we:ird.sh") << j.dump();
+  ASSERT_EQ(j["rows"].size(), 1u) << j.dump();  // only the subtest asked for
+  EXPECT_EQ(j["rows"][0]["subtest"], "s:1");
+  // A name no run has is still not found, not taken for another test.
+  EXPECT_EQ(Get("/tests", {{"path", "net:we:nothing"}}).status, 404);
+  ExportOptions eo;
+  eo.dir = fs::temp_directory_path() / fmt::format("vigil-export-colon-{}", getpid());
+  auto st = ExportHtml(*db_, eo);
+  EXPECT_TRUE(st.ok()) << st.status().ToString();
+  fs::remove_all(eo.dir);
+}
+
 TEST_F(SiteTest, CrashesAreGroupedByFingerprint) {
   auto j = json::parse(Get("/api/v1/crashes").body);
   ASSERT_EQ(j["crashes"].size(), 1u);
