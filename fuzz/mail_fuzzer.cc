@@ -4,7 +4,8 @@
 // (no bare LF or CR), no NUL, no line over 998 octets, valid UTF-8, every
 // header line a field or its continuation, each of the headers Render owns
 // present at most once (the mandatory ones exactly once), no Bcc; the
-// recipients valid addr-specs; a new message id dot-atom text around one @.
+// recipients valid addr-specs; a new message id dot-atom text around one @;
+// the subject decoded (RFC 2047) as a mail's is, and replied to, the same.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
@@ -95,5 +96,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(id.find('@') != std::string::npos && id.find('@') == id.rfind('@'));
   Check(id.find("..") == std::string::npos && id.back() != '.' && id.find(".@") == std::string::npos);
   for (char c : id) Check(c > 0x20 && c < 0x7F && std::string_view("()<>[]:;\\,\" ").find(c) == std::string_view::npos);
+
+  // A subject read from a stranger's mail, decoded, then replied to: never
+  // longer than what it decoded (encoded words only shrink, Latin-1 at most
+  // doubles a byte of text that took three), and its reply well-formed.
+  std::string decoded = DecodeHeader(m.subject);
+  Check(decoded.size() <= 2 * m.subject.size());
+  m.subject = ReplySubject(vigil::SanitizeUtf8(decoded));
+  CheckMessage(Render(m));
   return 0;
 }

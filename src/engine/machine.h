@@ -38,6 +38,8 @@ struct MachineRequest {
   std::string guest_path;             // PATH in a VM's guest
   bool use_cgroups = true;
   std::vector<std::string> hidden;    // files a VM's guest must not read (vm::VmOptions)
+  int run_uid = -1;                   // QEMU's user and group (vm::VmOptions); -1: vigil's
+  int run_gid = -1;
 };
 
 // Boots or prepares a machine; progress lines go to `note` as they happen.

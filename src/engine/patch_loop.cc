@@ -26,6 +26,7 @@
 #include "sys/cancel.h"
 #include "sys/digest.h"
 #include "sys/process.h"
+#include "sys/process.h"
 #include "sys/sandbox.h"
 #include "sys/smtp.h"
 
@@ -178,7 +179,9 @@ std::string FirstSubject(const std::string& mbox) {
       in_subject = true;
     }
   }
-  return subject;
+  // Patchwork's mbox keeps a subject with non-ASCII characters as RFC 2047
+  // encoded words; the reply's is made from the text.
+  return SanitizeUtf8(mail::DecodeHeader(subject));
 }
 
 std::string Fill(std::string pattern, int64_t run, int64_t series, int64_t patch) {
@@ -391,24 +394,24 @@ model::SeriesCheckRecord CheckRecord(int64_t series, int64_t patch, const std::s
 // the request and its record) is looked for on Patchwork first.
 Status PostOnce(store::Store& db, patchwork::Client& pw, Clock& clock, model::SeriesCheckRecord c) {
   if (c.status == "posted") return Status::OK();
-  if (c.status == "posting") {
-    auto existing = pw.ListChecks(c.patch_id);
-    if (!existing.ok()) return existing.status();
-    for (const auto& e : *existing) {
-      if (e.context == c.context && e.state == c.state && e.description == c.description) {
-        c.status = "posted";
-        c.posted_at = clock.UtcNow();
-        return db.SetSeriesCheck(c);
-      }
-    }
-  }
-  c.status = "posting";
-  if (Status s = db.SetSeriesCheck(c); !s.ok()) return s;
   patchwork::Check check;
   check.state = c.state;
   check.context = c.context;
   check.description = c.description;
   check.target_url = c.target_url;
+  if (c.status == "posting") {
+    // Posted if it is what Patchwork shows for its context now, not if an
+    // older check (a retest's earlier round) says the same.
+    auto existing = pw.ListChecks(c.patch_id);
+    if (!existing.ok()) return existing.status();
+    if (patchwork::NewestIs(*existing, check)) {
+      c.status = "posted";
+      c.posted_at = clock.UtcNow();
+      return db.SetSeriesCheck(c);
+    }
+  }
+  c.status = "posting";
+  if (Status s = db.SetSeriesCheck(c); !s.ok()) return s;
   if (Status s = pw.PostCheck(c.patch_id, check); !s.ok()) return s;
   c.status = "posted";
   c.posted_at = clock.UtcNow();
@@ -466,11 +469,13 @@ Status PatchLoop::RestoreGitLink(const std::string& checkout) {
 Status PatchLoop::CheckoutAt(const std::string& checkout, const std::string& commit, bool reuse) {
   if (reuse) {
     // One of this repository's worktrees: taken back to `commit`, what a
-    // series left behind removed, the build directories kept.
+    // series left behind removed (ignored files too: a .config a series'
+    // build wrote into the source tree would fail every build after it,
+    // "source tree is not clean"), the build directories kept.
     if (RestoreGitLink(checkout).ok()) {
       (void)Git(checkout, {"am", "--abort"});
       GitResult co = Git(checkout, {"checkout", "--quiet", "--force", "--detach", commit});
-      GitResult clean = Git(checkout, {"clean", "--quiet", "--force", "-d", "-e", "/.vigil-build-*"});
+      GitResult clean = Git(checkout, {"clean", "--quiet", "--force", "-d", "-x", "-e", "/.vigil-build-*"});
       if (co.exit_code == 0 && clean.exit_code == 0) return Status::OK();
       observer_.OnWarning(fmt::format("{}: {}: made again", checkout, Words(co.output + clean.output)));
     }
@@ -610,6 +615,20 @@ Result<PatchLoop::Tested> PatchLoop::RunTests(const std::string& checkout, const
     vm.hang_timeout = pipeline_.run.hang_timeout;
     req.vm = vm;
     req.vm_hidden = spec.masked;  // the token and the store read as empty there too
+    // QEMU as the sandbox user: the guest's root reads the host's files
+    // with that user's rights, no more (not /etc/shadow, not root's keys).
+    req.vm_run_uid = static_cast<int>(spec.uid);
+    req.vm_run_gid = static_cast<int>(spec.gid);
+    {
+      std::string blocker;
+      std::string bin = fs::path(sys::SelfExe()).parent_path().string();
+      if (!sys::ReachableBySandbox(bin, spec, &blocker)) {
+        return Status::InvalidArgument(fmt::format(
+            "vigil ({}) is out of the sandbox user's reach ({} is not searchable by it), and the VM runs it as "
+            "that user: install vigil where every user can read it",
+            sys::SelfExe(), blocker));
+      }
+    }
     req.tests_dir = r.tests;
     req.build_id = t.build_id;
   } else {
@@ -1212,8 +1231,10 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
         rec.status = "written";
         if (Status st = db_.SetSeriesMail(rec); !st.ok()) return st;
         observer_.OnNote(fmt::format("series {}: e-mail written to {}", s->id, rec.path));
-      } else if (msg.to.empty() && msg.cc.empty()) {
-        observer_.OnWarning(fmt::format("series {}: no recipient for its e-mail", s->id));
+      } else if (mail::Recipients(msg).empty()) {
+        // (The submitter's address is a stranger's: one that is no address
+        // would otherwise fail the send on every round.)
+        observer_.OnWarning(fmt::format("series {}: no valid recipient for its e-mail: not sent", s->id));
       } else {
         sys::SmtpSettings smtp;
         smtp.url = pipeline_.email.smtp;
@@ -1224,9 +1245,16 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
           if (!pf) return Status::InvalidArgument(fmt::format("cannot read {}", pipeline_.email.password_file));
           std::getline(pf, smtp.password);
         }
+        // A recipient the server refuses (a submitter's address of a
+        // stranger's choosing) is passed over; the others get it.
+        smtp.deliver_to_accepted = true;
         rec.status = "sending";
         if (Status st = db_.SetSeriesMail(rec); !st.ok()) return st;
-        Status sent_status = mail::Send(smtp, msg);
+        std::vector<std::string> refusals;
+        Status sent_status = mail::Send(smtp, msg, &refusals);
+        for (const auto& r : refusals) {
+          observer_.OnWarning(fmt::format("series {}: a recipient of its e-mail was refused: {}", s->id, r));
+        }
         rec.status = sent_status.ok() ? "sent" : "failed";
         rec.updated_at = clock_.UtcNow();
         if (Status st = db_.SetSeriesMail(rec); !st.ok()) return st;

@@ -793,6 +793,33 @@ TEST_F(PatchLoopTest, AFinalCheckFoundPostingIsNotPostedAgainWhenPatchworkHasIt)
   for (const auto& c : *checks) EXPECT_EQ(c.status, "posted") << c.patch_id << " " << c.phase;
 }
 
+TEST_F(PatchLoopTest, AnEarlierRoundsSameCheckDoesNotCountAsThisRoundsPosted) {
+  pw_.AddSeries(1, "[1/1] ghost", 1, GhostMbox());
+  QueueAndWork(*Loop(Options()), 1);
+  ASSERT_EQ(pw_.Finals(11).size(), 1u);
+  // A retest: its pending check went up after the first round's final, and
+  // vigil died while posting a final that says what the first one said.
+  json pending = pw_.checks[11].front();
+  pending["id"] = ++pw_.last_check_id;
+  pw_.checks[11].push_back(pending);
+  model::SeriesRecord s = Series(1);
+  s.state = "reporting";
+  ASSERT_TRUE(db_->UpdateSeries(s).ok());
+  auto checks = db_->LoadSeriesChecks(s.id);
+  ASSERT_TRUE(checks.ok());
+  for (auto c : *checks) {
+    if (c.phase == "final") {
+      c.status = "posting";
+      ASSERT_TRUE(db_->SetSeriesCheck(c).ok());
+    }
+  }
+  auto w = Loop(Options())->Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  // Posted again: otherwise "pending" would stay what Patchwork shows.
+  ASSERT_EQ(pw_.Finals(11).size(), 2u);
+  EXPECT_EQ(pw_.checks[11].back()["state"], pw_.Finals(11).front()["state"]);
+}
+
 TEST_F(PatchLoopTest, AFinalCheckFoundPostingIsPostedOnceWhenPatchworkHasNot) {
   pw_.AddSeries(1, "[1/2] ghost", 2, GhostMbox());
   // The first patch's final check does not reach Patchwork: it is left
@@ -847,6 +874,24 @@ TEST_F(PatchLoopTest, AnEmailFoundSendingIsNeverSentAgain) {
   ASSERT_EQ(notes_.warnings.size(), 1u);
   EXPECT_NE(notes_.warnings[0].find("not sent again"), std::string::npos) << notes_.warnings[0];
   EXPECT_EQ(pw_.Finals(11).size(), 1u);
+}
+
+TEST_F(PatchLoopTest, AnEmailWithNoValidRecipientIsNotTriedOnEveryRound) {
+  // The submitter's address is a stranger's; with no list to Cc, nobody is left.
+  pipeline_ = MustParse(std::string(kPipeline) + fmt::format(R"(
+[email]
+smtp = "smtp://127.0.0.1:{}"
+from = "Vigil CI <ci@example.org>"
+)",
+                                                             ClosedPort()));
+  pw_.AddSeries(1, "[1/1] ghost", 1, GhostMbox());
+  pw_.series[1]["submitter"]["email"] = "not an address";
+  auto loop = Loop(Options());
+  QueueAndWork(*loop, 1);
+  EXPECT_EQ(Series(1).state, "done");
+  bool warned = false;
+  for (const auto& w : notes_.warnings) warned |= w.find("no valid recipient for its e-mail") != std::string::npos;
+  EXPECT_TRUE(warned);
 }
 
 TEST_F(PatchLoopTest, APermanentErrorOnTheFinalCheckStopsWorkAndKeepsTheSeriesReporting) {

@@ -605,6 +605,8 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
   mreq.guest_path = path_var;
   mreq.use_cgroups = options.use_cgroups;
   mreq.hidden = f.vm_hidden;
+  mreq.run_uid = f.vm_run_uid;
+  mreq.run_gid = f.vm_run_gid;
   auto launched = launcher_(mreq, [&](const std::string& line) { observer_.OnNote(line); });
   if (!launched.ok()) return launched.status();
   std::unique_ptr<Machine> machine = std::move(*launched);

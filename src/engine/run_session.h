@@ -75,6 +75,10 @@ struct RunRequest {
   // In a VM: files its guest must not read through the shared root file
   // system (vm::VmOptions::hidden; rootfs 9p). Not recorded either.
   std::vector<std::string> vm_hidden;
+  // In a VM: QEMU runs as this user and group (vm::VmOptions::run_uid), so
+  // the guest reads the host's files with that user's rights; -1: as vigil.
+  int vm_run_uid = -1;
+  int vm_run_gid = -1;
   // Raised (a signal): no test starts any more, the running ones are
   // terminated and recorded interrupted, the run is finished and reported,
   // and the session ends with cancel->ExitCode(). At its kill level the

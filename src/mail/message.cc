@@ -441,6 +441,102 @@ bool IsValidAddrSpec(std::string_view email) {
   return local.size() <= 64 && dot_atom(local) && dot_atom(domain);
 }
 
+namespace {
+
+// One encoded word's text decoded, as `charset` says; false when it cannot be.
+bool DecodeWord(std::string_view charset, char encoding, std::string_view text, std::string* out) {
+  std::string cs = LowerAscii(charset.substr(0, charset.find('*')));  // RFC 2231 language dropped
+  bool latin1 = cs == "iso-8859-1" || cs == "latin1";
+  if (cs != "utf-8" && cs != "us-ascii" && !latin1) return false;
+  std::string bytes;
+  if (encoding == 'b' || encoding == 'B') {
+    uint32_t acc = 0;
+    int bits = 0;
+    for (char c : text) {
+      int v;
+      if (c >= 'A' && c <= 'Z') v = c - 'A';
+      else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+      else if (c >= '0' && c <= '9') v = c - '0' + 52;
+      else if (c == '+') v = 62;
+      else if (c == '/') v = 63;
+      else if (c == '=') break;
+      else return false;
+      acc = (acc << 6) | static_cast<uint32_t>(v);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        bytes += static_cast<char>((acc >> bits) & 0xFF);
+      }
+    }
+  } else if (encoding == 'q' || encoding == 'Q') {
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      return -1;
+    };
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '_') {
+        bytes += ' ';
+      } else if (text[i] == '=') {
+        if (i + 2 >= text.size()) return false;
+        int hi = hex(text[i + 1]), lo = hex(text[i + 2]);
+        if (hi < 0 || lo < 0) return false;
+        bytes += static_cast<char>(hi * 16 + lo);
+        i += 2;
+      } else {
+        bytes += text[i];
+      }
+    }
+  } else {
+    return false;
+  }
+  if (latin1) {
+    for (unsigned char c : bytes) {
+      if (c < 0x80) {
+        *out += static_cast<char>(c);
+      } else {
+        *out += static_cast<char>(0xC0 | (c >> 6));
+        *out += static_cast<char>(0x80 | (c & 0x3F));
+      }
+    }
+  } else {
+    *out += bytes;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string DecodeHeader(std::string_view value) {
+  std::string out;
+  size_t pending_space = std::string_view::npos;  // where the whitespace after a decoded word starts in `out`
+  size_t i = 0;
+  while (i < value.size()) {
+    if (value.compare(i, 2, "=?") == 0) {
+      // =?charset?e?text?=
+      size_t q1 = value.find('?', i + 2);
+      size_t q2 = q1 == std::string_view::npos ? q1 : value.find('?', q1 + 1);
+      size_t end = q2 == std::string_view::npos ? q2 : value.find("?=", q2 + 1);
+      if (end != std::string_view::npos && q2 == q1 + 2) {
+        std::string decoded;
+        if (DecodeWord(value.substr(i + 2, q1 - i - 2), value[q1 + 1], value.substr(q2 + 1, end - q2 - 1),
+                       &decoded)) {
+          if (pending_space != std::string_view::npos) out.resize(pending_space);  // between two encoded words
+          out += decoded;
+          i = end + 2;
+          pending_space = out.size();
+          continue;
+        }
+      }
+    }
+    char c = value[i++];
+    out += c;
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') pending_space = std::string_view::npos;
+  }
+  return out;
+}
+
 std::vector<std::string> Recipients(const Message& m) {
   std::vector<std::string> out;
   std::set<std::string> seen;
@@ -452,13 +548,13 @@ std::vector<std::string> Recipients(const Message& m) {
   return out;
 }
 
-Status Send(const sys::SmtpSettings& smtp, const Message& m) {
+Status Send(const sys::SmtpSettings& smtp, const Message& m, std::vector<std::string>* refusals) {
   if (!IsValidAddrSpec(m.from.email)) {
     return Status::InvalidArgument(fmt::format("mail sender '{}': not an address", SanitizeLine(m.from.email)));
   }
   std::vector<std::string> recipients = Recipients(m);
   if (recipients.empty()) return Status::InvalidArgument("mail without a valid recipient");
-  return sys::SendMail(smtp, m.from.email, recipients, Render(m));
+  return sys::SendMail(smtp, m.from.email, recipients, Render(m), refusals);
 }
 
 }  // namespace vigil::mail

@@ -55,6 +55,14 @@ std::string Render(const Message& m);
 // whitespace (CR and LF included) folded into one space, trimmed.
 std::string ReplySubject(std::string_view subject);
 
+// A header value as read from a mail (a Patchwork mbox's Subject), its RFC
+// 2047 encoded words ("=?UTF-8?B?...?=", "=?iso-8859-1?Q?...?=") decoded:
+// UTF-8 and US-ASCII as they are, ISO-8859-1 made UTF-8; a word in another
+// charset, or one that does not decode, is left as it was. The whitespace
+// between two encoded words goes (RFC 2047 6.2). The result is not checked
+// for valid UTF-8.
+std::string DecodeHeader(std::string_view value);
+
 // "vigil.<unique>@<domain>": `unique` with every character that is not atext
 // made '-' (dots kept, never two in a row), `domain` reduced to letters,
 // digits, '-' and '.' ("localhost.invalid" when nothing is left).
@@ -71,7 +79,7 @@ std::vector<std::string> Recipients(const Message& m);
 
 // Renders `m` and sends it with sys::SendMail from m.from.email to
 // Recipients(m). InvalidArgument when From is not a valid addr-spec or no
-// recipient is left.
-Status Send(const sys::SmtpSettings& smtp, const Message& m);
+// recipient is left. `refusals`: as sys::SendMail gives them.
+Status Send(const sys::SmtpSettings& smtp, const Message& m, std::vector<std::string>* refusals = nullptr);
 
 }  // namespace vigil::mail

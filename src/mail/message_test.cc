@@ -498,5 +498,24 @@ TEST(Send, RoundTripThroughARealServer) {
   EXPECT_EQ(p.body, "Results:\r\n.\r\n..\r\n.hidden\r\nend\r\n");
 }
 
+TEST(DecodeHeader, DecodesEncodedWordsAsPatchworksMboxHasThem) {
+  // git send-email and Patchwork write a non-ASCII subject this way.
+  EXPECT_EQ(DecodeHeader("=?UTF-8?q?=5BPATCH=5D=20fix=20f=C3=BCr=20x?="), "[PATCH] fix f\u00fcr x");
+  EXPECT_EQ(DecodeHeader("[PATCH] =?utf-8?B?ZsO8cg==?= x"), "[PATCH] f\u00fcr x");
+  EXPECT_EQ(DecodeHeader("=?iso-8859-1?Q?J=F6rg_S?="), "J\u00f6rg S");
+  // The whitespace between two encoded words goes; around plain text it stays.
+  EXPECT_EQ(DecodeHeader("=?UTF-8?Q?a?= =?UTF-8?Q?b?= c =?UTF-8?Q?d?="), "ab c d");
+  EXPECT_EQ(DecodeHeader("=?UTF-8*en?Q?x?="), "x");  // RFC 2231 language
+}
+
+TEST(DecodeHeader, LeavesWhatDoesNotDecodeAsItWas) {
+  for (const char* s : {"plain [PATCH] x", "=?", "=?UTF-8?Q?", "=?UTF-8?X?abc?=", "=?koi8-r?B?2sQ=?=",
+                        "=?UTF-8?B?*bad*?=", "=?UTF-8?Q?=4?=", "=?UTF-8?Q?=ZZ?=", "a = ?b?= c", ""}) {
+    EXPECT_EQ(DecodeHeader(s), s) << s;
+  }
+  // A reply to a decoded subject is the text, not the encoded words.
+  EXPECT_EQ(ReplySubject(DecodeHeader("=?UTF-8?Q?f=C3=BCr?=")), "Re: f\u00fcr");
+}
+
 }  // namespace
 }  // namespace vigil::mail

@@ -218,8 +218,10 @@ Result<std::vector<Check>> ParseChecks(std::string_view text) {
   std::vector<Check> checks;
   for (const json& c : *j) {
     if (!c.is_object()) return Corrupt("checks: a check is not an object");
-    checks.push_back(Check{OptString(c, "state"), OptString(c, "context"), OptString(c, "description"),
-                           OptString(c, "target_url")});
+    Check check{OptString(c, "state"), OptString(c, "context"), OptString(c, "description"),
+                OptString(c, "target_url")};
+    if (auto id = RequiredId(c, "id", "check"); id.ok()) check.id = *id;
+    checks.push_back(std::move(check));
   }
   return checks;
 }
@@ -335,6 +337,16 @@ std::string Client::Show(const std::string& url) const {
     u.remove_prefix(options_.base_url.size());
   }
   return SanitizeLine(Cap(std::string(u), 500));
+}
+
+bool NewestIs(const std::vector<Check>& checks, const Check& c) {
+  // The newest: the highest id; without ids, the last listed.
+  const Check* newest = nullptr;
+  for (const auto& e : checks) {
+    if (e.context == c.context && (newest == nullptr || e.id >= newest->id)) newest = &e;
+  }
+  return newest != nullptr && newest->state == c.state && newest->description == c.description &&
+         newest->target_url == c.target_url;
 }
 
 Result<sys::HttpResponse> Client::Call(sys::HttpRequest request, int attempts) {
@@ -488,13 +500,7 @@ Status Client::PostCheck(int64_t patch_id, const Check& check) {
       options_.sleep(backoff);
       backoff = std::min(backoff * 2, kMaxBackoff);
       auto existing = ListChecks(patch_id);
-      if (existing.ok()) {
-        for (const auto& e : *existing) {
-          if (e.context == check.context && e.state == check.state && e.description == check.description) {
-            return Status::OK();
-          }
-        }
-      }
+      if (existing.ok() && NewestIs(*existing, check)) return Status::OK();
     }
     auto r = Call(request, 1);
     if (r.ok()) return Status::OK();

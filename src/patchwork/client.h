@@ -51,7 +51,14 @@ struct Check {
   std::string state;  // pending|success|warning|fail
   std::string context;  // a slug: 1 to 255 of [A-Za-z0-9_-] (Patchwork refuses others)
   std::string description, target_url;
+  int64_t id = 0;  // Patchwork's, when read from it (0: none given)
 };
+
+// Whether the newest of `checks` (a patch's, as ListChecks gives them) in
+// `c`'s context is `c` (the same state, description and target URL): what
+// Patchwork shows for that context. An older check that happens to say the
+// same (a retest's earlier round) does not count.
+bool NewestIs(const std::vector<Check>& checks, const Check& c);
 
 class Client {
  public:

@@ -398,7 +398,9 @@ TEST_F(ClientTest, APostThatFailedOnTheWayIsLookedUpBeforeItIsSentAgain) {
   // The first POST is recorded but its answer lost (a 502 from a proxy):
   // the check found on the patch is not posted a second time.
   http.script.push_back(Reply(502, "bad gateway"));
-  http.script.push_back(Ok(kChecks));  // holds context vigil, success, "ok"
+  // Context vigil: fail "" (id 1), then the one just posted, success "ok" (id 2).
+  http.script.push_back(Ok(R"([{"id":2,"state":"success","target_url":"http://ci.example.org/y","context":"vigil",)"
+                           R"("description":"ok"},{"id":1,"state":"fail","target_url":"","context":"vigil","description":""}])"));
   Client client = MakeClient(5);
   Status s = client.PostCheck(1, Check{"success", "vigil", "ok", "http://ci.example.org/y"});
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -406,6 +408,18 @@ TEST_F(ClientTest, APostThatFailedOnTheWayIsLookedUpBeforeItIsSentAgain) {
   EXPECT_EQ(http.requests[0].method, "POST");
   EXPECT_EQ(http.requests[1].method, "GET");
   EXPECT_EQ(http.requests[1].url, "http://pw.test:8000/api/1.2/patches/1/checks/?per_page=250");
+
+  // Said once before, by an older check (Patchwork's capture: success "ok"
+  // is id 1, fail "" the newest): what Patchwork shows is not it, so it is
+  // sent again.
+  http.requests.clear();
+  http.script.push_back(Reply(502, "bad gateway"));
+  http.script.push_back(Ok(kChecks));
+  http.script.push_back(Reply(201, R"({"id":3})"));
+  s = client.PostCheck(1, Check{"success", "vigil", "ok", "http://ci.example.org/y"});
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(http.requests.size(), 3u);
+  EXPECT_EQ(http.requests[2].method, "POST");
 
   // Not there: sent again, once.
   http.requests.clear();

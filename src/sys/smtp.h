@@ -14,6 +14,10 @@ struct SmtpSettings {
   std::string user;         // AUTH when non-empty
   std::string password;
   int timeout_seconds = 60; // the whole exchange; 0: no limit
+  // Recipients the server refuses are passed over and the message goes to
+  // the others (at least one must be accepted); false: one refusal and
+  // nothing is sent.
+  bool deliver_to_accepted = false;
 };
 
 // Sends `message` (a whole RFC 5322 message, CRLF line ends) from `from`
@@ -27,8 +31,10 @@ struct SmtpSettings {
 // authenticate it (libcurl would send without AUTH to a server offering
 // none: the message is held back); naming the server (scheme://host:port,
 // credentials left out) with curl's words and the server's last reply, never
-// the password.
+// the password. With deliver_to_accepted, `refusals` (when given) gets the
+// server's reply to each recipient it refused (at most 50) of a message it
+// took.
 Status SendMail(const SmtpSettings& smtp, const std::string& from, const std::vector<std::string>& recipients,
-                const std::string& message);
+                const std::string& message, std::vector<std::string>* refusals = nullptr);
 
 }  // namespace vigil::sys

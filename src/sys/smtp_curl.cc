@@ -64,8 +64,11 @@ bool PlainAddress(std::string_view a) {
 struct Replies {
   std::string current;
   std::string refusal;
+  std::vector<std::string> refusals;  // every one, up to kMaxRefusals
   bool authenticated = false;
 };
+
+constexpr size_t kMaxRefusals = 50;
 
 int Debug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
   if (type != CURLINFO_HEADER_IN) return 0;
@@ -78,7 +81,10 @@ int Debug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
   }
   bool continues = text.size() > 3 && text[3] == '-';  // "250-..." lines of a multi-line reply
   if (!continues) {
-    if (text.starts_with('4') || text.starts_with('5')) r->refusal = r->current;
+    if (text.starts_with('4') || text.starts_with('5')) {
+      r->refusal = r->current;
+      if (r->refusals.size() < kMaxRefusals) r->refusals.push_back(r->current);
+    }
     if (text.starts_with("235")) r->authenticated = true;
     r->current.clear();
   }
@@ -130,7 +136,7 @@ struct SlistFree {
 };
 
 Status SendMailWithCurl(const SmtpSettings& smtp, const std::string& from, const std::vector<std::string>& recipients,
-                const std::string& message) {
+                        const std::string& message, std::vector<std::string>* refusals) {
   std::string server = ServerName(smtp.url);
   if (!HasPrefixNoCase(smtp.url, "smtp://") && !HasPrefixNoCase(smtp.url, "smtps://")) {
     return Status::InvalidArgument(fmt::format("mail server {}: not an smtp:// or smtps:// URL", server));
@@ -174,6 +180,8 @@ Status SendMailWithCurl(const SmtpSettings& smtp, const std::string& from, const
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
   curl_easy_setopt(c, CURLOPT_MAIL_FROM, mail_from.c_str());
   curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt.get());
+  // (Spelt with three L's before libcurl 8.2, which keeps that name.)
+  if (smtp.deliver_to_accepted) curl_easy_setopt(c, CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1L);
   curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
   curl_easy_setopt(c, CURLOPT_READFUNCTION, ReadChunk);
   curl_easy_setopt(c, CURLOPT_READDATA, &upload);
@@ -194,7 +202,12 @@ Status SendMailWithCurl(const SmtpSettings& smtp, const std::string& from, const
   curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
 
   CURLcode code = curl_easy_perform(c);
-  if (code == CURLE_OK) return Status::OK();
+  if (code == CURLE_OK) {
+    // Taken: what was refused on the way was recipients passed over.
+    *refusals = std::move(replies.refusals);
+    for (auto& r : *refusals) r = Scrub(std::move(r), smtp.password);
+    return Status::OK();
+  }
 
   if (upload.refused_unauthenticated) {
     return Status::IOError(fmt::format(
@@ -215,6 +228,6 @@ Status SendMailWithCurl(const SmtpSettings& smtp, const std::string& from, const
 // The module's entry point behind sys::SendMail.
 extern "C" void vigil_net_send_mail(const vigil::sys::SmtpSettings& smtp, const std::string& from,
                                     const std::vector<std::string>& recipients, const std::string& message,
-                                    vigil::Status* out) {
-  *out = vigil::sys::SendMailWithCurl(smtp, from, recipients, message);
+                                    std::vector<std::string>* refusals, vigil::Status* out) {
+  *out = vigil::sys::SendMailWithCurl(smtp, from, recipients, message, refusals);
 }

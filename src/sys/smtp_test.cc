@@ -70,6 +70,25 @@ TEST_F(SendMailTest, RefusedRecipientIsAnIOErrorWithTheServersWords) {
   EXPECT_TRUE(Delivered().empty());
 }
 
+TEST_F(SendMailTest, ARefusedRecipientIsPassedOverWhenAskedAndTheOthersGetIt) {
+  auto* server = server_;
+  SmtpSettings smtp = Settings(server->url());
+  smtp.deliver_to_accepted = true;
+  std::vector<std::string> refusals;
+  Status s = SendMail(smtp, "ci@example.org", {"refuse@example.org", "dev@example.org"}, "Subject: x\r\n\r\nx\r\n",
+                      &refusals);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_NE(refusals[0].find("550 5.1.1 <refuse@example.org>: no such mailbox here"), std::string::npos) << refusals[0];
+  auto got = Delivered();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].rcpt_to, (std::vector<std::string>{"dev@example.org"}));
+  // Every recipient refused: nothing sent, an error.
+  s = SendMail(smtp, "ci@example.org", {"refuse@example.org"}, "Subject: x\r\n\r\nx\r\n", &refusals);
+  EXPECT_EQ(s.code(), Status::Code::kIOError) << s.ToString();
+  EXPECT_EQ(Delivered().size(), 1u);
+}
+
 TEST_F(SendMailTest, RequiredStarttlsThatTheServerLacksSendsNothing) {
   auto* server = server_;
   SmtpSettings smtp = Settings(server->url(), true);

@@ -53,13 +53,18 @@ std::vector<std::string> VirtiofsdArgv(const std::string& socket) {
           "-o", "sandbox=chroot"};
 }
 
-std::vector<std::string> HidingArgv(const std::vector<std::string>& hidden) {
+std::vector<std::string> HidingArgv(const std::vector<std::string>& hidden, int run_uid, int run_gid, int kvm_gid) {
   std::vector<std::string> argv = {
       "unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
       "while [ \"$1\" != -- ]; do mount --bind -o ro /dev/null \"$1\" || exit 125; shift; done; shift; exec \"$@\"",
       "vigil-hide"};
   argv.insert(argv.end(), hidden.begin(), hidden.end());
   argv.push_back("--");
+  if (run_uid >= 0) {
+    argv.insert(argv.end(), {"setpriv", fmt::format("--reuid={}", run_uid), fmt::format("--regid={}", run_gid),
+                             kvm_gid >= 0 ? fmt::format("--groups={}", kvm_gid) : std::string("--clear-groups"),
+                             "--"});
+  }
   return argv;
 }
 

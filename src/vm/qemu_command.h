@@ -33,8 +33,11 @@ std::vector<std::string> VirtiofsdArgv(const std::string& socket);
 // The accelerator probe's QEMU argv: a tiny KVM guest on the serial console.
 // The argv prefix that runs QEMU with `hidden` (absolute paths) bound over
 // by /dev/null in a mount namespace of its own: unshare(1) and sh exec into
-// QEMU, so its pid stays the one vigil started.
-std::vector<std::string> HidingArgv(const std::vector<std::string>& hidden);
+// QEMU, so its pid stays the one vigil started. With run_uid >= 0, setpriv
+// then makes QEMU that user and group (supplementary groups: only
+// `kvm_gid`, when >= 0, for /dev/kvm).
+std::vector<std::string> HidingArgv(const std::vector<std::string>& hidden, int run_uid = -1, int run_gid = -1,
+                                    int kvm_gid = -1);
 
 std::vector<std::string> ProbeQemuArgv(const std::string& kernel, const std::string& initramfs);
 

@@ -1,5 +1,6 @@
 #include "vm/qemu_command.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -159,6 +160,35 @@ TEST(HidingArgv, TheProgramReadsHiddenFilesAsEmpty) {
   std::stringstream ss;
   ss << in.rdbuf();
   EXPECT_EQ(ss.str(), "s3cret\n");
+  std::string cmd = std::string("rm -rf ") + dir;
+  (void)std::system(cmd.c_str());
+}
+
+TEST(HidingArgv, AsAnotherUserTheProgramReadsWhatThatUserCanOnly) {
+  if (geteuid() != 0) GTEST_SKIP() << "unshare --mount and setpriv to another user need root";
+  char dir[] = "/var/tmp/vigil-hide-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  ASSERT_EQ(chmod(dir, 0755), 0);
+  std::string root_only = std::string(dir) + "/root-only";
+  std::string world = std::string(dir) + "/world";
+  std::ofstream(root_only) << "s3cret\n";
+  std::ofstream(world) << "visible\n";
+  ASSERT_EQ(chmod(root_only.c_str(), 0600), 0);
+  ASSERT_EQ(chmod(world.c_str(), 0644), 0);
+  EXPECT_EQ(HidingArgv({}, 65534, 65534, 993),
+            (Argv{"unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+                  HidingArgv({})[7], "vigil-hide", "--", "setpriv", "--reuid=65534", "--regid=65534",
+                  "--groups=993", "--"}));
+  sys::ProcessOptions po;
+  po.argv = HidingArgv({}, 65534, 65534);
+  po.argv.insert(po.argv.end(), {"/bin/sh", "-c", "id -u; cat \"$0\"; cat \"$1\"", root_only, world});
+  po.env = sys::CurrentEnvironment();
+  auto r = sys::RunProcess(po);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->output.find("s3cret"), std::string::npos) << r->output;
+  EXPECT_NE(r->output.find("65534\n"), std::string::npos) << r->output;
+  EXPECT_NE(r->output.find("Permission denied"), std::string::npos) << r->output;
+  EXPECT_NE(r->output.find("visible"), std::string::npos) << r->output;
   std::string cmd = std::string("rm -rf ") + dir;
   (void)std::system(cmd.c_str());
 }

@@ -28,6 +28,13 @@ struct VmOptions {
   // own where each reads as empty (needs root: unshare --mount). 9p only:
   // virtiofsd would serve the host's own view.
   std::vector<std::string> hidden;
+  // QEMU runs as this user (-1: as vigil): the guest, whose root is mapped
+  // to QEMU's own rights on the 9p share, reads only what that user can
+  // (not /etc/shadow, not root's keys), as a sandboxed host test would.
+  // Needs root and 9p, as `hidden` does; the sockets and the initramfs then
+  // live in a directory of that user's.
+  int run_uid = -1;
+  int run_gid = -1;
   std::chrono::seconds boot_timeout{180};
   int boot_retries = 2;
   std::chrono::milliseconds fatal_grace{100};

@@ -213,6 +213,11 @@ Status CheckVmOptions(const VmOptions& o) {
     if (o.rootfs != "9p") return Status::InvalidArgument("files are hidden from the guest only with --rootfs 9p");
     if (geteuid() != 0) return Status::InvalidArgument("hiding files from the guest needs root (unshare --mount)");
   }
+  if (o.run_uid >= 0) {
+    if (o.rootfs != "9p") return Status::InvalidArgument("QEMU runs as another user only with --rootfs 9p");
+    if (geteuid() != 0) return Status::InvalidArgument("running QEMU as another user needs root");
+    if (o.run_gid < 0) return Status::InvalidArgument("running QEMU as another user needs its group too");
+  }
   if (access(o.kernel.c_str(), R_OK) != 0)
     return Status::NotFound(fmt::format("cannot read the kernel {}: {}", o.kernel, std::strerror(errno)));
   if (!o.modules_dir.empty()) {
@@ -311,6 +316,24 @@ Status VmRunner::Start() {
   if (!ir.ok()) return ir.status();
   initramfs_ = ir->path;
   for (const auto& n : ir->notes) notes_.push_back(n);
+  if (options_.run_uid >= 0) {
+    // QEMU as another user: its sockets, and the initramfs it reads, in a
+    // directory of that user's (vigil's own may be out of its reach).
+    std::string tmpl = "/tmp/vigil-qemu-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) return Status::IOError(fmt::format("mkdtemp: {}", std::strerror(errno)));
+    qemu_dir_ = tmpl;
+    std::string img = qemu_dir_ + "/initramfs.img";
+    fs::copy_file(initramfs_, img, fs::copy_options::overwrite_existing, ec);
+    if (ec) return Status::IOError(fmt::format("cannot copy the initramfs to {}: {}", img, ec.message()));
+    auto uid = static_cast<uid_t>(options_.run_uid);
+    auto gid = static_cast<gid_t>(options_.run_gid);
+    if (chown(qemu_dir_.c_str(), uid, gid) != 0 || chown(img.c_str(), uid, gid) != 0) {
+      return Status::IOError(fmt::format("cannot give {} to uid {}: {}", qemu_dir_, uid, std::strerror(errno)));
+    }
+    qemu_initramfs_ = img;
+  } else {
+    qemu_initramfs_ = initramfs_;
+  }
   if (options_.accel == "auto") {
     std::string why;
     accel_ = ProbeAccel(options_.kernel, initramfs_, &why);
@@ -368,10 +391,11 @@ Status VmRunner::BootOnce() {
     hello_ = false;
   }
   std::string dir = options_.work_dir;
+  std::string sockets = qemu_dir_.empty() ? dir : qemu_dir_;  // where QEMU can make them
   std::string vfs_sock = fmt::format("{}/vfs-{}.sock", dir, gen);
-  std::string ch_sock = fmt::format("{}/ch-{}.sock", dir, gen);
+  std::string ch_sock = fmt::format("{}/ch-{}.sock", sockets, gen);
   std::string err_path = fmt::format("{}/qemu-{}.err", dir, gen);
-  std::string qmp_sock = fmt::format("{}/qmp-{}.sock", dir, gen);
+  std::string qmp_sock = fmt::format("{}/qmp-{}.sock", sockets, gen);
   unlink(qmp_sock.c_str());
   unlink(vfs_sock.c_str());
   unlink(ch_sock.c_str());
@@ -391,10 +415,15 @@ Status VmRunner::BootOnce() {
       return Status::IOError("virtiofsd did not start: " + ReadFileTail(dir + "/virtiofsd.log", 2000));
     }
   }
-  QemuBoot boot{accel_, rootfs_, initramfs_, vfs_sock, ch_sock, qmp_sock};
+  QemuBoot boot{accel_, rootfs_, qemu_initramfs_, vfs_sock, ch_sock, qmp_sock};
   std::vector<std::string> args = QemuArgv(options_, boot);
-  if (!options_.hidden.empty()) {
-    std::vector<std::string> hide = HidingArgv(options_.hidden);
+  if (!options_.hidden.empty() || options_.run_uid >= 0) {
+    int kvm_gid = -1;
+    struct stat kvm {};
+    if (options_.run_uid >= 0 && accel_ == "kvm" && stat(options_.kvm_device.c_str(), &kvm) == 0) {
+      kvm_gid = static_cast<int>(kvm.st_gid);
+    }
+    std::vector<std::string> hide = HidingArgv(options_.hidden, options_.run_uid, options_.run_gid, kvm_gid);
     args.insert(args.begin(), hide.begin(), hide.end());
   }
 
@@ -602,6 +631,11 @@ void VmRunner::Shutdown() {
   if (console_file_ >= 0) {
     close(console_file_);
     console_file_ = -1;
+  }
+  if (!qemu_dir_.empty()) {
+    std::error_code ec;
+    fs::remove_all(qemu_dir_, ec);
+    qemu_dir_.clear();
   }
 }
 

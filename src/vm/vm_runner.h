@@ -81,6 +81,8 @@ class VmRunner : public sys::ProcessRunner, private SupervisorActions {
 
   VmOptions options_;
   std::string initramfs_;
+  std::string qemu_initramfs_;  // the one QEMU reads: a copy in qemu_dir_ when it runs as another user
+  std::string qemu_dir_;        // QEMU's sockets when it runs as another user; removed at the end
   std::string accel_;
   std::string rootfs_;
   std::string console_log_;

@@ -60,9 +60,12 @@ cat > "$TMP/variants.toml" <<EOT
 set = ["CONFIG_PRINTK_TIME=y"]
 EOT
 
-# series NAME TEXT: one commit on vigil-base appending TEXT to kernel/sys.c
-# (made with git's plumbing: no second checkout of the tree), mailed to
-# Patchwork as a thread with its cover letter.
+# series NAME TEXT [probe]: one commit on vigil-base appending TEXT to
+# kernel/sys.c (made with git's plumbing: no second checkout of the tree),
+# mailed to Patchwork as a thread with its cover letter. With "probe", the
+# commit also adds a selftest to the size collection that fails if it can
+# read the host's /etc/shadow from inside the VM: what a stranger's test
+# would try.
 export GIT_AUTHOR_NAME="Sub Mitter" GIT_AUTHOR_EMAIL=sub@example.org GIT_COMMITTER_NAME="Sub Mitter" \
   GIT_COMMITTER_EMAIL=sub@example.org
 series() {
@@ -72,13 +75,22 @@ series() {
   blob=$(git -C "$TREE" hash-object -w "$TMP/sys.c")
   GIT_INDEX_FILE=$TMP/index git -C "$TREE" read-tree vigil-base
   GIT_INDEX_FILE=$TMP/index git -C "$TREE" update-index --cacheinfo "100644,$blob,kernel/sys.c"
+  if [ "${3:-}" = probe ]; then
+    printf '#!/bin/sh\n# Reads a file only root can read on the host, through the VM'"'"'s share.\nif head -c 1 /etc/shadow > /dev/null 2>&1; then echo "read the host'"'"'s /etc/shadow"; exit 1; fi\necho "the host'"'"'s /etc/shadow cannot be read"\n' > "$TMP/probe.sh"
+    git -C "$TREE" show vigil-base:tools/testing/selftests/size/Makefile |
+      sed 's|^include ../lib.mk|TEST_PROGS := read_shadow.sh\n&|' > "$TMP/size.mk"
+    GIT_INDEX_FILE=$TMP/index git -C "$TREE" update-index --add --cacheinfo \
+      "100755,$(git -C "$TREE" hash-object -w "$TMP/probe.sh"),tools/testing/selftests/size/read_shadow.sh"
+    GIT_INDEX_FILE=$TMP/index git -C "$TREE" update-index --cacheinfo \
+      "100644,$(git -C "$TREE" hash-object -w "$TMP/size.mk"),tools/testing/selftests/size/Makefile"
+  fi
   tree=$(GIT_INDEX_FILE=$TMP/index git -C "$TREE" write-tree)
   commit=$(git -C "$TREE" commit-tree "$tree" -p vigil-base -m "sys: $name")
   LAST_COMMIT=$commit
   git -C "$TREE" format-patch -q --thread --cover-letter --stdout --subject-prefix="PATCH linux" \
     "vigil-base..$commit" | sed "s/\*\*\* SUBJECT HERE \*\*\*/series $name/" | bash "$PW_SERVER" inject-mbox "$PW_DIR"
 }
-series good '/* vigil e2e: a harmless change */'
+series good '/* vigil e2e: a harmless change */' probe
 series warns 'static int vigil_watch_unused(void) { return 0; }'
 WARNS_COMMIT=$LAST_COMMIT
 series broken 'int vigil_watch_broken = ;'
@@ -123,6 +135,8 @@ expect_eq "the timed variant's kernel has CONFIG_PRINTK_TIME, the normal one not
 expect_eq "every build in the tree's own checkout" "$WORK/tree-linux" "$(q 'select distinct tree from builds')"
 steps=$(q "select steps from builds where id = 3 and variant = 'normal'")
 if [ "$steps" -gt 0 ] && [ "$steps" -lt 100 ]; then pass "a series' build is incremental ($steps steps after the base's)"; else fail "series build steps: $steps"; fi
+expect_eq "(a) the series' own test ran in both variants' VMs, and could not read the host's /etc/shadow" "PASS|PASS" \
+  "$(q "select a.status from attempts a join tests t on t.id = a.test_id where t.path = 'size:read_shadow.sh'" | paste -sd'|')"
 expect_eq "the build ran as the sandbox user" nobody "$(stat -c %U "$WORK/tree-linux/.vigil-build-normal/vmlinux")"
 expect_eq "the bases were built and tested first, once" "testing the base of linux" \
   "$(grep -m1 -o -e 'testing the base of linux' -e 'series [0-9]*: testing' "$TMP/w.out")"
@@ -154,6 +168,9 @@ if [ -e "$WORK/tree-branch/.git" ]; then
   git -C "$TMP/evil" config core.bare false
   git -C "$TMP/evil" config core.fsmonitor "touch $TMP/pwned; false"
   printf 'gitdir: %s\n' "$TMP/evil" > "$WORK/tree-branch/.git"
+  # And a .config in the source tree, ignored by git, as a series' build
+  # could leave it: a kernel build with O= refuses such a tree.
+  echo "CONFIG_VIGIL_LEFT_BEHIND=y" > "$WORK/tree-branch/.config"
   tampered=1
 fi
 set +e
@@ -170,6 +187,8 @@ expect_eq "test-branch: built in its own checkout, in both variants" 2 \
 if [ -n "${tampered:-}" ]; then
   [ ! -e "$TMP/pwned" ] && pass "a .git of a stranger's making in the checkout: nothing of its config ran as root" ||
     fail "the stranger's git config ran"
+  [ ! -e "$WORK/tree-branch/.config" ] && pass "a file git ignores, left in the checkout, was cleaned away" ||
+    fail "the .config left in the checkout is still there"
 else
   echo "note: tree-branch was made by this run; the .git tampering is checked on the next run"
 fi
