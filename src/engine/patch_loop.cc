@@ -281,6 +281,17 @@ Result<int> PatchLoop::Poll() {
     }
     if (!series.ok()) return series.status();
     if (!series->received_all) {
+      // Held no longer than a week: a patch deleted for good would keep the
+      // cursor there, and every poll would fetch every event since.
+      std::string cutoff = FormatUtc(clock_.Now() - std::chrono::hours(24 * 7));
+      if (e.date.substr(0, 19) < cutoff.substr(0, 19)) {
+        observer_.OnWarning(fmt::format(
+            "series {} completed on {} but not all its patches arrived within a week: given up, not queued",
+            e.series_id, SanitizeLine(e.date)));
+        auto id = db_.AcceptEvent(o_.source, e.id, !held.empty() && held < e.date ? held : e.date, std::nullopt);
+        if (!id.ok()) return id.status();
+        continue;
+      }
       observer_.OnWarning(fmt::format("series {} completed but not all its patches arrived: not queued", e.series_id));
       if (held.empty() || e.date < held) held = e.date;
       continue;  // not accepted: a later poll sees the event again

@@ -384,6 +384,31 @@ TEST_F(PatchLoopPollTest, AnIncompleteSeriesIsNotAcceptedAndALaterPollSeesItAgai
   EXPECT_TRUE(Accepted(1));
 }
 
+TEST_F(PatchLoopPollTest, AnIncompleteSeriesIsGivenUpAfterAWeekAndTheCursorMovesOn) {
+  pw_.AddSeries(1, "[1/2] a", 2, "", /*received_all=*/false);
+  pw_.AddSeries(2, "[1/1] b", 1);
+  pw_.AddEvent(1, 1);
+  pw_.AddEvent(2, 2);
+  auto loop = Loop(Options());
+  // The fake clock starts on 2026-01-01; the events are of 2026-12-05.
+  clock_.Advance(std::chrono::hours(24 * (338 + 6)));  // 2026-12-11: six days after
+  ASSERT_EQ(Polled(*loop), 1);
+  EXPECT_FALSE(Accepted(1));
+  EXPECT_EQ(Cursor(), EventDate(1));
+  clock_.Advance(std::chrono::hours(24 * 2));  // eight days after
+  ASSERT_EQ(Polled(*loop), 0);
+  EXPECT_TRUE(Accepted(1));
+  EXPECT_EQ(SeriesCount(), 1);
+  // Nothing holds the cursor any more: the next event takes it on.
+  pw_.AddSeries(3, "[1/1] c", 1);
+  pw_.AddEvent(3, 3);
+  ASSERT_EQ(Polled(*loop), 1);
+  EXPECT_EQ(Cursor(), EventDate(3));
+  bool gave_up = false;
+  for (const auto& w : notes_.warnings) gave_up |= w.find("not all its patches arrived within a week: given up") != std::string::npos;
+  EXPECT_TRUE(gave_up);
+}
+
 TEST_F(PatchLoopPollTest, AnIncompleteSeriesIsSeenAgainWhenALaterEventWasAccepted) {
   // A later event accepted in the same poll must not move the cursor past
   // the incomplete one: Patchwork would never serve it again.
