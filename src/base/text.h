@@ -98,4 +98,12 @@ void ForEachLine(std::string_view text, F&& line) {
   }
 }
 
+// The value of a hexadecimal digit (either case); -1 for any other byte.
+inline int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 }  // namespace vigil

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -528,6 +529,15 @@ Result<PatchLoop::Tested> PatchLoop::RunTests(const std::string& checkout, const
           ccache, blocker));
     }
     spec.writable.push_back(ccache);
+    // The VM runs vigil itself as the sandbox user (below): said before a
+    // kernel is built for nothing.
+    std::string bin = fs::path(sys::SelfExe()).parent_path().string();
+    if (!sys::ReachableBySandbox(bin, spec, &blocker)) {
+      return Status::InvalidArgument(fmt::format(
+          "vigil ({}) is out of the sandbox user's reach ({} is not searchable by it), and the VM runs it as "
+          "that user: install vigil where every user can read it",
+          sys::SelfExe(), blocker));
+    }
   }
   for (const std::string& f : {o_.token_file, o_.db_path, o_.db_path + "-wal", o_.db_path + "-shm", o_.db_path + "-journal",
                                pipeline_.email.password_file}) {
@@ -630,16 +640,6 @@ Result<PatchLoop::Tested> PatchLoop::RunTests(const std::string& checkout, const
     // with that user's rights, no more (not /etc/shadow, not root's keys).
     req.vm_run_uid = static_cast<int>(spec.uid);
     req.vm_run_gid = static_cast<int>(spec.gid);
-    {
-      std::string blocker;
-      std::string bin = fs::path(sys::SelfExe()).parent_path().string();
-      if (!sys::ReachableBySandbox(bin, spec, &blocker)) {
-        return Status::InvalidArgument(fmt::format(
-            "vigil ({}) is out of the sandbox user's reach ({} is not searchable by it), and the VM runs it as "
-            "that user: install vigil where every user can read it",
-            sys::SelfExe(), blocker));
-      }
-    }
     req.tests_dir = r.tests;
     req.build_id = t.build_id;
   } else {
@@ -878,7 +878,10 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
       subject = Str(*first, "name");
       if (!Str(*first, "mbox_url").empty()) {
         auto one = pw_->GetMbox(Str(*first, "mbox_url"));
-        if (one.ok() && !FirstSubject(*one).empty()) subject = FirstSubject(*one);
+        if (one.ok()) {
+          std::string first = FirstSubject(*one);
+          if (!first.empty()) subject = std::move(first);
+        }
         if (one.ok() && !cover) first_patch = std::move(*one);
       }
     }
@@ -1164,6 +1167,26 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
 }
 
 Status PatchLoop::Gone(model::SeriesRecord* s, const Status& why) {
+  // What was said "pending" on the patches that are still there is taken
+  // back: Patchwork would show it for good.
+  if (!o_.dry_run && pw_) {
+    auto checks = db_.LoadSeriesChecks(s->id);
+    if (!checks.ok()) return checks.status();
+    std::set<std::pair<int64_t, std::string>> finals;
+    for (const auto& c : *checks) {
+      if (c.phase == "final") finals.insert({c.patch_id, c.context});
+    }
+    for (const auto& c : *checks) {
+      if (c.phase != "pending" || c.status != "posted" || finals.contains({c.patch_id, c.context})) continue;
+      model::SeriesCheckRecord back = CheckRecord(s->id, c.patch_id, "final", c.context, "warning",
+                                                  "Not tested: the series changed on Patchwork (a patch is gone)", "");
+      Status p = PostOnce(db_, *pw_, clock_, back);
+      if (!p.ok()) {
+        observer_.OnWarning(fmt::format("series {}: patch {}: its pending check stays: {}", s->id, c.patch_id,
+                                        SanitizeLine(p.message())));
+      }
+    }
+  }
   s->state = "error";
   s->conclusion = Cap("error: " + std::string(why.message()));
   s->updated_at = clock_.UtcNow();
@@ -1269,8 +1292,15 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
         rec.status = sent_status.ok() ? "sent" : "failed";
         rec.updated_at = clock_.UtcNow();
         if (Status st = db_.SetSeriesMail(rec); !st.ok()) return st;
-        if (!sent_status.ok()) return Status::IOError(sent_status.message());
-        observer_.OnNote(fmt::format("series {}: e-mail sent ({} recipients)", s->id, mail::Recipients(msg).size()));
+        if (sent_status.code() == Status::Code::kInvalidArgument) {
+          // Refused for good (every recipient): not tried again on every round.
+          observer_.OnWarning(fmt::format("series {}: its e-mail was not sent: {}", s->id, sent_status.message()));
+        } else if (!sent_status.ok()) {
+          return Status::IOError(sent_status.message());
+        } else {
+          observer_.OnNote(fmt::format("series {}: e-mail sent ({} recipients)", s->id,
+                                       mail::Recipients(msg).size() - std::min(refusals.size(), mail::Recipients(msg).size())));
+        }
       }
     }
   }

@@ -919,6 +919,26 @@ from = "Vigil CI <ci@example.org>"
   EXPECT_TRUE(warned);
 }
 
+TEST_F(PatchLoopTest, AnEmailEveryRecipientOfWhichIsRefusedIsNotTriedOnEveryRound) {
+  std::string why_not;
+  auto server = sys::TestSmtpServer::Start(&why_not);
+  if (!server) GTEST_SKIP() << why_not;
+  pipeline_ = MustParse(std::string(kPipeline) + fmt::format(R"(
+[email]
+smtp = "{}"
+from = "Vigil CI <ci@example.org>"
+)",
+                                                             server->url()));
+  pw_.AddSeries(1, "[1/1] ghost", 1, GhostMbox());
+  pw_.series[1]["submitter"]["email"] = "refuse@example.org";  // the test server refuses it (550)
+  QueueAndWork(*Loop(Options()), 1);
+  EXPECT_EQ(Series(1).state, "done");
+  EXPECT_TRUE(server->Messages().empty());
+  bool warned = false;
+  for (const auto& w : notes_.warnings) warned |= w.find("its e-mail was not sent: ") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
 TEST_F(PatchLoopTest, APermanentErrorOnTheFinalCheckStopsWorkAndKeepsTheSeriesReporting) {
   pw_.AddSeries(1, "[1/1] ghost", 1, GhostMbox());
   pw_.AddSeries(2, "[1/1] ghost too", 1, GhostMbox());
@@ -972,6 +992,10 @@ TEST_F(PatchLoopTest, APatchDeletedBeforeTestingEndsItsSeriesInErrorAndTheLoopGo
   EXPECT_EQ(one.state, "error");
   EXPECT_NE(one.conclusion.find("404 Not Found on POST /api/1.2/patches/12/checks/"), std::string::npos)
       << one.conclusion;
+  // Patch 11's pending check is taken back, not left up for good.
+  ASSERT_EQ(pw_.Finals(11).size(), 1u);
+  EXPECT_EQ(pw_.Finals(11)[0]["state"], "warning");
+  EXPECT_EQ(pw_.Finals(11)[0]["description"], "Not tested: the series changed on Patchwork (a patch is gone)");
   EXPECT_EQ(Series(2).state, "done");
   // Not taken up again.
   w = loop->Work();

@@ -469,18 +469,12 @@ bool DecodeWord(std::string_view charset, char encoding, std::string_view text, 
       }
     }
   } else if (encoding == 'q' || encoding == 'Q') {
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      return -1;
-    };
     for (size_t i = 0; i < text.size(); ++i) {
       if (text[i] == '_') {
         bytes += ' ';
       } else if (text[i] == '=') {
         if (i + 2 >= text.size()) return false;
-        int hi = hex(text[i + 1]), lo = hex(text[i + 2]);
+        int hi = HexDigit(text[i + 1]), lo = HexDigit(text[i + 2]);
         if (hi < 0 || lo < 0) return false;
         bytes += static_cast<char>(hi * 16 + lo);
         i += 2;
@@ -515,10 +509,14 @@ std::string DecodeHeader(std::string_view value) {
   while (i < value.size()) {
     if (value.compare(i, 2, "=?") == 0) {
       // =?charset?e?text?=
-      size_t q1 = value.find('?', i + 2);
-      size_t q2 = q1 == std::string_view::npos ? q1 : value.find('?', q1 + 1);
-      size_t end = q2 == std::string_view::npos ? q2 : value.find("?=", q2 + 1);
+      // Looked for within a bound (RFC 2047 allows 75 bytes a word), so a
+      // header of unfinished words costs linear time, not quadratic.
+      std::string_view word = value.substr(i, 512);
+      size_t q1 = word.find('?', 2);
+      size_t q2 = q1 == std::string_view::npos ? q1 : word.find('?', q1 + 1);
+      size_t end = q2 == std::string_view::npos ? q2 : word.find("?=", q2 + 1);
       if (end != std::string_view::npos && q2 == q1 + 2) {
+        q1 += i, q2 += i, end += i;
         std::string decoded;
         if (DecodeWord(value.substr(i + 2, q1 - i - 2), value[q1 + 1], value.substr(q2 + 1, end - q2 - 1),
                        &decoded)) {

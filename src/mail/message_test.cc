@@ -513,6 +513,10 @@ TEST(DecodeHeader, LeavesWhatDoesNotDecodeAsItWas) {
                         "=?UTF-8?B?*bad*?=", "=?UTF-8?Q?=4?=", "=?UTF-8?Q?=ZZ?=", "a = ?b?= c", ""}) {
     EXPECT_EQ(DecodeHeader(s), s) << s;
   }
+  // Many unfinished words: each looked for within a bound, left as they were.
+  std::string unfinished;
+  for (int i = 0; i < 20000; ++i) unfinished += "=?a?b";
+  EXPECT_EQ(DecodeHeader(unfinished), unfinished);
   // A reply to a decoded subject is the text, not the encoded words.
   EXPECT_EQ(ReplySubject(DecodeHeader("=?UTF-8?Q?f=C3=BCr?=")), "Re: f\u00fcr");
 }

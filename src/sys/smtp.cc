@@ -7,7 +7,7 @@ namespace vigil::sys {
 Status SendMail(const SmtpSettings& smtp, const std::string& from, const std::vector<std::string>& recipients,
                 const std::string& message, std::vector<std::string>* refusals) {
   auto send = NetFunction<void(const SmtpSettings&, const std::string&, const std::vector<std::string>&,
-                               const std::string&, std::vector<std::string>*, Status*)>("vigil_net_send_mail");
+                               const std::string&, std::vector<std::string>*, Status*)>("vigil_net_send_mail_v2");
   if (!send.ok()) return send.status();
   Status s;
   std::vector<std::string> refused;

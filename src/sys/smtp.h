@@ -33,7 +33,8 @@ struct SmtpSettings {
 // credentials left out) with curl's words and the server's last reply, never
 // the password. With deliver_to_accepted, `refusals` (when given) gets the
 // server's reply to each recipient it refused (at most 50) of a message it
-// took.
+// took, and a message whose every recipient was refused for good (5xx) is
+// InvalidArgument with those replies.
 Status SendMail(const SmtpSettings& smtp, const std::string& from, const std::vector<std::string>& recipients,
                 const std::string& message, std::vector<std::string>* refusals = nullptr);
 

@@ -214,6 +214,14 @@ Status SendMailWithCurl(const SmtpSettings& smtp, const std::string& from, const
         "cannot send mail through {}: the server did not authenticate user '{}' (it offers no AUTH?); nothing sent",
         server, SanitizeLine(smtp.user)));
   }
+  // Every recipient refused for good (5xx): sending again changes nothing.
+  if (smtp.deliver_to_accepted && replies.refusals.size() >= recipients.size() &&
+      std::all_of(replies.refusals.begin(), replies.refusals.end(), [](const std::string& r) { return r.starts_with('5'); })) {
+    std::string said;
+    for (const auto& r : replies.refusals) said += (said.empty() ? "" : "; ") + r;
+    return Status::InvalidArgument(
+        fmt::format("mail through {}: every recipient was refused: {}", server, Scrub(said, smtp.password)));
+  }
   std::string words = curl_easy_strerror(code);
   std::string detail = SanitizeLine(error);
   if (!detail.empty() && detail != words) words += ": " + detail;
@@ -226,7 +234,9 @@ Status SendMailWithCurl(const SmtpSettings& smtp, const std::string& from, const
 }  // namespace vigil::sys
 
 // The module's entry point behind sys::SendMail.
-extern "C" void vigil_net_send_mail(const vigil::sys::SmtpSettings& smtp, const std::string& from,
+// (v2: with the refusals; an older module, which lacks it, is refused at
+// lookup instead of being called with other arguments.)
+extern "C" void vigil_net_send_mail_v2(const vigil::sys::SmtpSettings& smtp, const std::string& from,
                                     const std::vector<std::string>& recipients, const std::string& message,
                                     std::vector<std::string>* refusals, vigil::Status* out) {
   *out = vigil::sys::SendMailWithCurl(smtp, from, recipients, message, refusals);

@@ -83,9 +83,12 @@ TEST_F(SendMailTest, ARefusedRecipientIsPassedOverWhenAskedAndTheOthersGetIt) {
   auto got = Delivered();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].rcpt_to, (std::vector<std::string>{"dev@example.org"}));
-  // Every recipient refused: nothing sent, an error.
-  s = SendMail(smtp, "ci@example.org", {"refuse@example.org"}, "Subject: x\r\n\r\nx\r\n", &refusals);
-  EXPECT_EQ(s.code(), Status::Code::kIOError) << s.ToString();
+  // Every recipient refused for good (550): nothing sent, and sending
+  // again would change nothing.
+  s = SendMail(smtp, "ci@example.org", {"refuse@example.org", "refuse2@example.org"}, "Subject: x\r\n\r\nx\r\n",
+               &refusals);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("every recipient was refused"), std::string::npos) << s.message();
   EXPECT_EQ(Delivered().size(), 1u);
 }
 

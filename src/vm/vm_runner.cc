@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -319,7 +320,18 @@ Status VmRunner::Start() {
   if (options_.run_uid >= 0) {
     // QEMU as another user: its sockets, and the initramfs it reads, in a
     // directory of that user's (vigil's own may be out of its reach).
-    std::string tmpl = "/tmp/vigil-qemu-XXXXXX";
+    // Named with this vigil's pid: those of a vigil that is gone (killed
+    // before its VM ended) are removed first.
+    for (const auto& e : fs::directory_iterator("/tmp", ec)) {
+      int pid = 0;
+      std::string name = e.path().filename().string();
+      if (sscanf(name.c_str(), "vigil-qemu-%d-", &pid) == 1 && pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {
+        std::error_code rm;
+        fs::remove_all(e.path(), rm);
+      }
+    }
+    ec.clear();
+    std::string tmpl = fmt::format("/tmp/vigil-qemu-{}-XXXXXX", getpid());
     if (mkdtemp(tmpl.data()) == nullptr) return Status::IOError(fmt::format("mkdtemp: {}", std::strerror(errno)));
     qemu_dir_ = tmpl;
     std::string img = qemu_dir_ + "/initramfs.img";
@@ -420,7 +432,10 @@ Status VmRunner::BootOnce() {
   if (!options_.hidden.empty() || options_.run_uid >= 0) {
     int kvm_gid = -1;
     struct stat kvm {};
-    if (options_.run_uid >= 0 && accel_ == "kvm" && stat(options_.kvm_device.c_str(), &kvm) == 0) {
+    // The device's group, when that group may use it and is not root's
+    // (which would open every file root's group can read to the guest).
+    if (options_.run_uid >= 0 && accel_ == "kvm" && stat(options_.kvm_device.c_str(), &kvm) == 0 &&
+        kvm.st_gid != 0 && (kvm.st_mode & S_IRGRP) && (kvm.st_mode & S_IWGRP)) {
       kvm_gid = static_cast<int>(kvm.st_gid);
     }
     std::vector<std::string> hide = HidingArgv(options_.hidden, options_.run_uid, options_.run_gid, kvm_gid);

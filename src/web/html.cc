@@ -56,17 +56,11 @@ std::string UrlEncode(std::string_view s) {
 bool UrlDecode(std::string_view s, std::string* out) {
   std::string r;
   r.reserve(s.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%') {
       if (i + 2 >= s.size()) return false;
-      int h = hex(s[i + 1]);
-      int l = hex(s[i + 2]);
+      int h = HexDigit(s[i + 1]);
+      int l = HexDigit(s[i + 2]);
       if (h < 0 || l < 0) return false;
       r += static_cast<char>(h * 16 + l);
       i += 2;
