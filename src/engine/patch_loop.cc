@@ -266,6 +266,11 @@ Result<int> PatchLoop::Poll() {
   // The date of the first event left for a later poll: the cursor stays
   // there (since is inclusive), or Patchwork would never serve it again.
   std::string held;
+  // Accepts event `e`, queueing `queue` if any; the cursor moves to its
+  // date, or stays at the held one before it.
+  auto accept = [&](const patchwork::Event& e, const std::optional<model::SeriesRecord>& queue) {
+    return db_.AcceptEvent(o_.source, e.id, !held.empty() && held < e.date ? held : e.date, queue);
+  };
   for (const auto& e : *events) {
     auto seen = db_.EventAccepted(o_.source, e.id);
     if (!seen.ok()) return seen.status();
@@ -276,7 +281,7 @@ Result<int> PatchLoop::Poll() {
       // with (left unaccepted, it would stop the cursor there for good).
       observer_.OnWarning(fmt::format("series {} is gone from Patchwork: not queued ({})", e.series_id,
                                       SanitizeLine(series.status().message())));
-      auto id = db_.AcceptEvent(o_.source, e.id, !held.empty() && held < e.date ? held : e.date, std::nullopt);
+      auto id = accept(e, std::nullopt);
       if (!id.ok()) return id.status();
       continue;
     }
@@ -289,7 +294,7 @@ Result<int> PatchLoop::Poll() {
         observer_.OnWarning(fmt::format(
             "series {} completed on {} but not all its patches arrived within a week: given up, not queued",
             e.series_id, SanitizeLine(e.date)));
-        auto id = db_.AcceptEvent(o_.source, e.id, !held.empty() && held < e.date ? held : e.date, std::nullopt);
+        auto id = accept(e, std::nullopt);
         if (!id.ok()) return id.status();
         continue;
       }
@@ -305,7 +310,7 @@ Result<int> PatchLoop::Poll() {
     } else {
       queue = RecordOf(*series, o_.source, clock_.UtcNow());
     }
-    auto id = db_.AcceptEvent(o_.source, e.id, !held.empty() && held < e.date ? held : e.date, queue);
+    auto id = accept(e, queue);
     if (!id.ok()) return id.status();
     if (*id) {
       ++queued;
@@ -1255,6 +1260,7 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
       rec.series = s->id;
       rec.message_id = msg.message_id;
       rec.updated_at = clock_.UtcNow();
+      const size_t recipients = mail::Recipients(msg).size();  // the valid ones
       if (o_.dry_run) {
         std::error_code ec;
         fs::create_directories(fs::path(o_.work_dir) / "mail", ec);
@@ -1265,7 +1271,7 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
         rec.status = "written";
         if (Status st = db_.SetSeriesMail(rec); !st.ok()) return st;
         observer_.OnNote(fmt::format("series {}: e-mail written to {}", s->id, rec.path));
-      } else if (mail::Recipients(msg).empty()) {
+      } else if (recipients == 0) {
         // (The submitter's address is a stranger's: one that is no address
         // would otherwise fail the send on every round.)
         observer_.OnWarning(fmt::format("series {}: no valid recipient for its e-mail: not sent", s->id));
@@ -1299,7 +1305,7 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
           return Status::IOError(sent_status.message());
         } else {
           observer_.OnNote(fmt::format("series {}: e-mail sent ({} recipients)", s->id,
-                                       mail::Recipients(msg).size() - std::min(refusals.size(), mail::Recipients(msg).size())));
+                                       recipients - std::min(refusals.size(), recipients)));
         }
       }
     }
