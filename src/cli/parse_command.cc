@@ -55,36 +55,41 @@ class StreamPrinter : public ktap::ParserListener {
       fmt::print("{}{} {}\n", std::string(static_cast<size_t>(depth - 1) * 2, ' '), tag, name);
       std::fflush(stdout);
     }
-    // The failures under this test were kept one level deeper as they finished.
+    // The failures under this test were kept (or counted, past kMaxKept)
+    // one level deeper as they finished.
     size_t d = static_cast<size_t>(std::max(depth, 1));
     if (pending_.size() < d + 2) pending_.resize(d + 2);
-    std::vector<Failure> children = std::move(pending_[d + 1]);
-    pending_[d + 1].clear();
+    Level children = std::move(pending_[d + 1]);
+    pending_[d + 1] = Level();
     if (!failed) {
-      kept_ -= children.size();
+      // A passing test's failing subtests are not listed (as in the tree).
+      kept_ -= children.kept.size();
       return;
     }
-    if (children.empty()) {
+    Level& here = pending_[d];
+    if (children.kept.empty() && children.dropped == 0) {
       if (kept_ >= kMaxKept) {
-        ++dropped_;
+        ++here.dropped;
         return;
       }
       ++kept_;
-      pending_[d].push_back({t.status, name});
+      here.kept.push_back({t.status, name});
       return;
     }
-    for (auto& c : children) {
+    for (auto& c : children.kept) {
       if (c.path.size() < 2048) c.path = name + " > " + c.path;
-      pending_[d].push_back(std::move(c));
+      here.kept.push_back(std::move(c));
     }
+    here.dropped += children.dropped;
   }
 
   // The summary's failures section, as the text report writes it.
   std::string FailuresText() const {
-    if (pending_.size() < 2 || (pending_[1].empty() && dropped_ == 0)) return "";
-    std::string out = fmt::format("Failures ({}):\n", pending_[1].size() + dropped_);
-    for (const auto& f : pending_[1]) out += fmt::format("  {} {}\n", report::StatusTag(f.status, color_), f.path);
-    if (dropped_ > 0) out += fmt::format("  ... {} more\n", dropped_);
+    if (pending_.size() < 2 || (pending_[1].kept.empty() && pending_[1].dropped == 0)) return "";
+    const Level& top = pending_[1];
+    std::string out = fmt::format("Failures ({}):\n", top.kept.size() + top.dropped);
+    for (const auto& f : top.kept) out += fmt::format("  {} {}\n", report::StatusTag(f.status, color_), f.path);
+    if (top.dropped > 0) out += fmt::format("  ... {} more\n", top.dropped);
     return out;
   }
 
@@ -93,12 +98,16 @@ class StreamPrinter : public ktap::ParserListener {
     ktap::Status status;
     std::string path;
   };
+  // A depth's finished failing leaves: those kept and how many were not.
+  struct Level {
+    std::vector<Failure> kept;
+    size_t dropped = 0;
+  };
   static constexpr size_t kMaxKept = 1000;
   bool color_;
   bool print_;
-  std::vector<std::vector<Failure>> pending_;  // by depth
-  size_t kept_ = 0;
-  size_t dropped_ = 0;
+  std::vector<Level> pending_;  // by depth
+  size_t kept_ = 0;             // in pending_, at every depth
 };
 
 int Run(const ParseFlags& f) {

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstring>
 #include <iterator>
 #include <span>
@@ -78,19 +79,32 @@ void WriteTree(const Tree& tree, const TreeNode& node, int depth, const TextOpti
   for (Tree::Id c : tree.children(node)) WriteTree(tree, tree.node(c), depth + 1, o, b);
 }
 
-void CollectFailures(const Tree& tree, Tree::Id id, const std::string& path,
-                     std::vector<std::pair<std::string, Tree::Id>>* out) {
+// The failing leaves below the failing test `id`: a failing test whose
+// children all pass (or that has none) is one, named by its path.
+size_t CountFailures(const Tree& tree, Tree::Id id) {
+  size_t n = 0;
+  for (Tree::Id c : tree.children(tree.node(id))) {
+    if (ktap::IsFailure(tree.node(c).status)) n += CountFailures(tree, c);
+  }
+  return n > 0 ? n : 1;
+}
+
+// Lists the failing leaves below `id` with their paths until `out` holds
+// `limit`, and counts them all. Paths are built only for those listed: a
+// long name above many failing leaves would otherwise be copied into each.
+size_t CollectFailures(const Tree& tree, Tree::Id id, const std::string& path, size_t limit,
+                       std::vector<std::pair<std::string, Tree::Id>>* out) {
+  if (out->size() >= limit) return CountFailures(tree, id);
   TreeNode node = tree.node(id);
   std::string here = path.empty() ? Name(node) : path + " > " + Name(node);
   if (here.size() > 2048) here = "..." + here.substr(here.size() - 2045);  // deep, long names
-  bool child_failed = false;
+  size_t n = 0;
   for (Tree::Id c : tree.children(node)) {
-    if (ktap::IsFailure(tree.node(c).status)) {
-      child_failed = true;
-      CollectFailures(tree, c, here, out);
-    }
+    if (ktap::IsFailure(tree.node(c).status)) n += CollectFailures(tree, c, here, limit, out);
   }
-  if (!child_failed && ktap::IsFailure(node.status)) out->push_back({here, id});
+  if (n > 0) return n;
+  out->push_back({here, id});
+  return 1;
 }
 
 }  // namespace
@@ -116,12 +130,13 @@ std::string_view Tail(std::string_view log) {
   return log.substr(start);
 }
 
-// The failures below a top-level test as the summary lists them, each its
-// path, its status and (with logs) the last lines of its log, written to
-// `out` as they are found: the summary comes after the tree.
-size_t AddFailures(const Tree& tree, Tree::Id top, const TextOptions& o, Buffer& out) {
+// The failures below a failing top-level test as the summary lists them,
+// each its path, its status and (with logs) the last lines of its log,
+// written to `out` as they are found: the summary comes after the tree. At
+// most `room` are listed; returns how many there are.
+size_t AddFailures(const Tree& tree, Tree::Id top, const TextOptions& o, size_t room, Buffer& out) {
   std::vector<std::pair<std::string, Tree::Id>> found;
-  CollectFailures(tree, top, "", &found);
+  size_t total = CollectFailures(tree, top, "", room, &found);
   for (auto& [path, id] : found) {
     TreeNode node = tree.node(id);
     std::string head = "  ";
@@ -142,7 +157,7 @@ size_t AddFailures(const Tree& tree, Tree::Id top, const TextOptions& o, Buffer&
       tail.remove_prefix(nl == std::string_view::npos ? tail.size() : nl + 1);
     }
   }
-  return found.size();
+  return total;
 }
 
 class TextReport : public TreeReport {
@@ -158,7 +173,7 @@ class TextReport : public TreeReport {
         WriteTree(tree, top, 0, o_, tree_);
         if (tree_.size() >= kPiece) PassTree();
       }
-      if (ktap::IsFailure(top.status)) failures_ += AddFailures(tree, id, o_, failures_text_);
+      if (ktap::IsFailure(top.status)) AddTop(tree, id);
     }
   }
 
@@ -175,13 +190,14 @@ class TextReport : public TreeReport {
       sink.WriteInOrder(tops.size(), [&](size_t i, Buffer& into) { WriteTree(tree, tree.node(tops[i]), 0, o_, into); });
     }
     for (Tree::Id id : tops) {
-      if (ktap::IsFailure(tree.node(id).status)) failures_ += AddFailures(tree, id, o_, failures_text_);
+      if (ktap::IsFailure(tree.node(id).status)) AddTop(tree, id);
     }
 
     if (o_.show_tree) sink.buf() += "\n";
     if (failures_ > 0) {
       sink.buf() += fmt::format("Failures ({}):\n", failures_);
       sink.Append(failures_text_.view());
+      if (failures_ > listed_) sink.buf() += fmt::format("  ... {} more\n", failures_ - listed_);
     }
     std::string& out = sink.buf();
     if (doc.error_count > 0) {
@@ -206,6 +222,15 @@ class TextReport : public TreeReport {
 
  private:
   static constexpr size_t kPiece = 1 << 20;
+  // Failures listed in the summary, as `vigil parse --stream` lists them:
+  // the tree above shows every one, and the list's memory stays bounded
+  // whatever the log holds.
+  static constexpr size_t kMaxListed = 1000;
+  void AddTop(const Tree& tree, Tree::Id id) {
+    size_t n = AddFailures(tree, id, o_, kMaxListed - listed_, failures_text_);
+    listed_ += std::min(n, kMaxListed - listed_);
+    failures_ += n;
+  }
   // Hands the taken tests' tree on.
   void PassTree() {
     if (tree_.size() > 0) live_.Append(tree_.view());
@@ -215,6 +240,7 @@ class TextReport : public TreeReport {
   Out& live_;    // where the taken tests' tree goes
   Buffer tree_;  // the taken tests' tree not yet handed on
   size_t failures_ = 0;    // found so far
+  size_t listed_ = 0;      // ... and listed
   Buffer failures_text_;  // their part of the summary
 };
 

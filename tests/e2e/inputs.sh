@@ -220,6 +220,31 @@ for mode in "" "--stream"; do
   has "parse --quiet $mode counts" "$TMP/o" "Failures (2):"
   if grep -q '\[PASS\] fine' "$TMP/o"; then fail "parse --quiet $mode printed the tree"; else pass "parse --quiet $mode: no tree"; fi
 done
+# Many failures: the summary lists the first 1000 and counts the rest, the
+# same in both modes; a long name above them is not copied into memory for
+# each.
+python3 - "$TMP/many.log" <<'PY'
+import sys
+name = "P" * 2000
+with open(sys.argv[1], "w") as f:
+    f.write("KTAP version 1\n1..20\n")
+    for t in range(1, 21):
+        f.write("    KTAP version 1\n    1..3000\n")
+        for i in range(1, 3001):
+            f.write(f"    not ok {i} sub{i}\n")
+        f.write(f"not ok {t} {name}{t}\n")
+PY
+for mode in "" "--stream"; do
+  code "parse --quiet $mode, 60000 failures" 1 -- "$VIGIL" parse --quiet $mode "$TMP/many.log"
+  cp "$TMP/o" "$TMP/many$mode.out"
+  has "parse --quiet $mode counts them all" "$TMP/o" "Failures (60000):"
+  has "parse --quiet $mode says how many are not listed" "$TMP/o" "  ... 59000 more"
+  expect_eq "parse --quiet $mode lists 1000" 1000 "$(grep -c '^  \[FAIL\] P' "$TMP/o")"
+done
+if cmp -s "$TMP/many.out" "$TMP/many--stream.out"; then pass "parse --quiet: the same summary with and without --stream"; else fail "parse --quiet: the summaries differ with --stream"; fi
+/usr/bin/time -f '%M' -o "$TMP/many.rss" "$VIGIL" parse --quiet "$TMP/many.log" > /dev/null || true
+peak=$(tail -1 "$TMP/many.rss")
+if [ "$peak" -lt 65536 ]; then pass "parse --quiet of 60000 failures under long names: $peak KiB"; else fail "parse --quiet of 60000 failures took $peak KiB"; fi
 code "parse --json" 1 -- "$VIGIL" parse --json "$TMP/k.log"
 expect_eq "parse --json is the JSON report" "FAIL 3" "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["status"], len(d["tests"]))' "$TMP/o")"
 code "parse --json with another format" 2 -- "$VIGIL" parse --json --format junit "$TMP/k.log"
