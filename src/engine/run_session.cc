@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -49,18 +51,52 @@ class OutputToObserver final : public runner::TestProgress {
 constexpr size_t kMaxSubtestPath = 4096;
 
 // Subtests flattened to "parent > child" paths, as the store keeps them
-// (results that never came named as every report names them).
-void Flatten(const ktap::TestNode& n, const std::string& prefix, std::vector<model::SubtestRecord>* out) {
-  for (const auto& c : n.subtests) {
-    std::string name = ktap::DisplayName(c);
-    std::string path = prefix.empty() ? name : prefix + " > " + name;
-    if (path.size() > kMaxSubtestPath) {
-      path = path.substr(0, kMaxSubtestPath / 2) + " [...] " + path.substr(path.size() - kMaxSubtestPath / 2);
+// (results that never came named as every report names them). A path is
+// one subtest's within an attempt: a name a parent gives two of its
+// subtests (or a name holding " > " that matches a nested path) gets " (2)",
+// " (3)"... from its second time on, so that two results are never folded
+// into one as if one were a retry of the other.
+class Flattener {
+ public:
+  explicit Flattener(std::vector<model::SubtestRecord>* out) : out_(out) {}
+  void Add(const ktap::TestNode& n, const std::string& prefix) {
+    for (const auto& c : n.subtests) {
+      std::string name = ktap::DisplayName(c);
+      std::string path = prefix.empty() ? name : prefix + " > " + name;
+      if (path.size() > kMaxSubtestPath) {
+        path = path.substr(0, kMaxSubtestPath / 2) + " [...] " + path.substr(path.size() - kMaxSubtestPath / 2);
+      }
+      if (!seen_.insert(path).second) {
+        // The next free number: counted per path, so a thousand subtests of
+        // one name cost a thousand lookups, not a million.
+        int& next = next_[path];
+        if (next < 2) next = 2;
+        std::string again;
+        do {
+          again = fmt::format("{} ({})", path, next++);
+        } while (!seen_.insert(again).second);
+        path = std::move(again);
+      }
+      out_->push_back({path, std::string(ktap::StatusName(c.status)), c.duration_ms});
+      Add(c, path);
     }
-    out->push_back({path, std::string(ktap::StatusName(c.status)), c.duration_ms});
-    Flatten(c, path, out);
   }
+
+ private:
+  std::vector<model::SubtestRecord>* out_;
+  std::unordered_set<std::string> seen_;
+  std::unordered_map<std::string, int> next_;
+};
+
+}  // namespace
+
+std::vector<model::SubtestRecord> SubtestRecords(const ktap::TestNode& root) {
+  std::vector<model::SubtestRecord> out;
+  Flattener(&out).Add(root, "");
+  return out;
 }
+
+namespace {
 
 model::AttemptRecord ToRecord(const runner::TestOutcome& o, const std::string& started_at) {
   model::AttemptRecord a;
@@ -74,7 +110,7 @@ model::AttemptRecord ToRecord(const runner::TestOutcome& o, const std::string& s
   a.output_bytes = o.process.output_bytes;
   a.output = o.process.output;
   a.environment_issues = o.environment_issues;
-  Flatten(o.node, "", &a.subtests);
+  a.subtests = SubtestRecords(o.node);
   a.subtests_dropped = o.node.dropped;
   for (const auto& k : o.process.kernel_reports)
     a.crashes.push_back({std::string(model::TypeName(k.type)), k.title, k.fatal, k.fingerprint, k.guilty, k.text});

@@ -144,6 +144,10 @@ struct SessionEnd {
   std::map<std::string, std::pair<int, int>> repeat_tally;
 };
 
+// A test's subtests as the store keeps them: "parent > child" paths in tree
+// order, each unique within the attempt (a repeated one gets " (2)", " (3)"...).
+std::vector<model::SubtestRecord> SubtestRecords(const ktap::TestNode& root);
+
 // One test as `vigil run --list` shows it.
 struct ListedTest {
   std::string path;                    // COLLECTION:TEST, a shard TEST#N

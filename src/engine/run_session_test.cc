@@ -18,6 +18,7 @@
 #include "base/text.h"
 #include "engine/run_group.h"
 #include "judge/outcome.h"
+#include "model/verdicts.h"
 #include "store/memory_store.h"
 #include "sys/cancel.h"
 #include "sys/fake_process_runner.h"
@@ -1400,6 +1401,50 @@ TEST_F(RunSessionTest, AShardedRunJudgesLikeTheSameRunUnsplit) {
   }
   EXPECT_EQ(one.status, split.status);
   EXPECT_EQ(db_->LoadRun(1).value().status, db_->LoadRun(2).value().status);
+}
+
+TEST(SubtestRecordsTest, ARepeatedPathIsNumberedFromItsSecondTime) {
+  ktap::TestNode root;
+  auto leaf = [](std::string name, ktap::Status s) {
+    ktap::TestNode n;
+    n.name = std::move(name);
+    n.status = s;
+    n.has_result_line = true;
+    return n;
+  };
+  ktap::TestNode a = leaf("a", ktap::Status::kFail);
+  a.subtests.push_back(leaf("b", ktap::Status::kFail));
+  root.subtests.push_back(leaf("check", ktap::Status::kFail));
+  root.subtests.push_back(leaf("check", ktap::Status::kPass));
+  root.subtests.push_back(leaf("check (2)", ktap::Status::kPass));  // taken already: the next number
+  root.subtests.push_back(leaf("check", ktap::Status::kPass));
+  root.subtests.push_back(a);
+  root.subtests.push_back(leaf("a > b", ktap::Status::kPass));  // reads as a's b
+  ktap::TestNode again = a;                                      // a parent of the same name
+  again.subtests[0].status = ktap::Status::kPass;
+  root.subtests.push_back(again);
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const auto& s : SubtestRecords(root)) got.push_back({s.path, s.status});
+  std::vector<std::pair<std::string, std::string>> want = {
+      {"check", "FAIL"},      {"check (2)", "PASS"}, {"check (2) (2)", "PASS"}, {"check (3)", "PASS"},
+      {"a", "FAIL"},          {"a > b", "FAIL"},     {"a > b (2)", "PASS"},     {"a (2)", "FAIL"},
+      {"a (2) > b", "PASS"},
+  };
+  EXPECT_EQ(got, want);
+}
+
+TEST_F(RunSessionTest, TwoSubtestsOfOneNameAreTwoResultsNotARetry) {
+  Tests({"dup.sh"});
+  runner_.Script("/dup.sh", {Exits(1, "TAP version 13\n1..2\nnot ok 1 check\nok 2 check\n")});
+  auto end = Execute(Request());
+  ASSERT_TRUE(end.ok()) << end.status().ToString();
+  EXPECT_EQ(end->exit_code, 1);
+  auto attempts = db_->LoadAttempts(rec_.runs.at(0).run_id, true);
+  ASSERT_TRUE(attempts.ok());
+  ASSERT_EQ(attempts->size(), 1u);
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const auto& s : model::SubtestVerdicts(*attempts)) got.push_back({s.path, s.status});
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, std::string>>{{"check", "FAIL"}, {"check (2)", "PASS"}}));
 }
 
 }  // namespace
