@@ -21,9 +21,18 @@ std::map<std::string, std::string> IndexModules(const std::string& modules_dir) 
   std::map<std::string, std::string> out;
   if (modules_dir.empty()) return out;
   std::error_code ec;
+  // A module that is a link out of the tree is not taken: the tree may have
+  // been written by a stranger's build, and what it names is copied into the
+  // VM's initramfs by vigil, which may read more than that build could.
+  std::string root = fs::weakly_canonical(modules_dir, ec).string() + "/";
   for (auto it = fs::recursive_directory_iterator(modules_dir, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (!it->is_regular_file(ec)) continue;
+    if (it->is_symlink(ec)) {
+      std::error_code ec2;
+      std::string target = fs::canonical(it->path(), ec2).string();
+      if (ec2 || target.rfind(root, 0) != 0) continue;
+    }
     std::string name = it->path().filename().string();
     for (const char* ext : {".ko", ".ko.xz", ".ko.zst", ".ko.gz"}) {
       size_t n = std::strlen(ext);

@@ -675,6 +675,13 @@ Result<PatchLoop::Tested> PatchLoop::RunTests(const std::string& checkout, const
     req.test_wrapper = prefix;
   }
 
+  // The tests directory is the series' (its checkout, or its build's
+  // output): read as the sandbox user, and its own vigil.toml and
+  // known-issues.toml are not taken (the series would choose its retries
+  // and which of its failures are known).
+  req.tests_read_uid = static_cast<int>(spec.uid);
+  req.tests_read_gid = static_cast<int>(spec.gid);
+  req.files_beside_tests = false;
   req.filter.collections = pipeline_.run.collections;
   req.filter.tests = pipeline_.run.tests_filter;
   req.jobs = pipeline_.run.jobs;
@@ -1013,6 +1020,7 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
         vr.run_id = pass.run_id;
         vr.baseline = pass.base_run ? std::to_string(pass.base_run) : "none";
         vr.known_issues = pipeline_.run.known_issues;
+        vr.known_issues_beside_tests = false;  // the series' own
         auto v = ComputeVerdict(db_, vr);
         if (!v.ok()) {
           if (!build) RemoveCheckout(o_.repo, checkout);

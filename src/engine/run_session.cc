@@ -29,6 +29,7 @@
 #include "runner/test_run.h"
 #include "runner/timeout.h"
 #include "sys/process.h"
+#include "sys/sandbox.h"
 #include "store/postgres.h"
 
 namespace vigil::engine {
@@ -223,7 +224,7 @@ Result<Planned> PlanTests(const std::string& tests_dir, runner::PlanFilter filte
     return Status::InvalidArgument(fmt::format("no tests selected in {}", tests_dir));
   }
   std::string config_path = f.config_path;
-  if (config_path.empty()) {
+  if (config_path.empty() && f.files_beside_tests) {
     std::error_code ec;
     std::string beside = (std::filesystem::path(tests_dir) / "vigil.toml").string();
     if (std::filesystem::exists(beside, ec)) config_path = beside;
@@ -595,20 +596,34 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
     if (!f.vm->modules.empty()) f.vm->modules = Absolute(f.vm->modules);
   }
 
-  auto planned = PlanTests(tests_dir, filter, !f.resume.empty(), f);
-  if (!planned.ok()) return planned.status();
+  // Known issues: --known-issues, else known-issues.toml beside the tests.
+  // With either (or --baseline) the run's verdict decides the exit status.
+  bool judged = !f.baseline.empty() || !f.known_issues.empty();
+  if (!f.known_issues.empty()) {
+    auto known = FindKnownIssues(f.known_issues, tests_dir);
+    if (!known.ok()) return known.status();
+  }
+  Result<Planned> planned = Status::Internal("not planned");
+  {
+    sys::FsIdentity as_reader;
+    if (f.tests_read_uid >= 0) {
+      if (Status s = as_reader.Enter(static_cast<uid_t>(f.tests_read_uid), static_cast<gid_t>(f.tests_read_gid));
+          !s.ok()) {
+        return Status::InvalidArgument(fmt::format("reading the tests as uid {}: {}", f.tests_read_uid, s.message()));
+      }
+    }
+    planned = PlanTests(tests_dir, filter, !f.resume.empty(), f);
+    if (!planned.ok()) return planned.status();
+    if (f.known_issues.empty() && f.files_beside_tests) {
+      auto known = FindKnownIssues(f.known_issues, tests_dir);
+      if (!known.ok()) return known.status();
+      judged |= known.value().has_value();
+    }
+  }
   for (const auto& w : planned->warnings) observer_.OnWarning(w);
   std::vector<runner::TestSpec>& tests = planned->tests;
   std::vector<int>& retries = planned->retries;
   const runner::RunConfig& config = planned->config;
-  // Known issues: --known-issues, else known-issues.toml beside the tests.
-  // With either (or --baseline) the run's verdict decides the exit status.
-  bool judged = !f.baseline.empty() || !f.known_issues.empty();
-  {
-    auto known = FindKnownIssues(f.known_issues, tests_dir);
-    if (!known.ok()) return known.status();
-    judged |= known.value().has_value();
-  }
   std::map<std::string, std::chrono::seconds> timeouts;
   for (const auto& t : tests) timeouts[t.path()] = t.timeout;
 

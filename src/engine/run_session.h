@@ -79,6 +79,17 @@ struct RunRequest {
   // the guest reads the host's files with that user's rights; -1: as vigil.
   int vm_run_uid = -1;
   int vm_run_gid = -1;
+  // The tests directory is written by strangers' code (a sandboxed build):
+  // vigil reads it (the list, vigil.toml and known-issues.toml beside the
+  // tests) as this user and group (sys::FsIdentity), so a link planted there
+  // cannot make it read a host file into test names; -1: as vigil. Needs
+  // root.
+  int tests_read_uid = -1;
+  int tests_read_gid = -1;
+  // vigil.toml and known-issues.toml beside the tests are read when no
+  // other is named. false: the tests come from strangers (a patch series),
+  // who would choose their own retries, timeouts and known issues.
+  bool files_beside_tests = true;
   // Raised (a signal): no test starts any more, the running ones are
   // terminated and recorded interrupted, the run is finished and reported,
   // and the session ends with cancel->ExitCode(). At its kill level the

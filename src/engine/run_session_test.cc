@@ -1447,5 +1447,36 @@ TEST_F(RunSessionTest, TwoSubtestsOfOneNameAreTwoResultsNotARetry) {
   EXPECT_EQ(got, (std::vector<std::pair<std::string, std::string>>{{"check", "FAIL"}, {"check (2)", "PASS"}}));
 }
 
+TEST_F(RunSessionTest, TestsFromStrangersAreReadAsTheSandboxUserAndTheirOwnSettingsAreNotTaken) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  Tests({"a.sh"});
+  runner_.Script("/a.sh", {Exits(1), Exits(1), Exits(1), Exits(0)});
+  WriteFile("tests/vigil.toml", "[[test]]\nmatch = \"c:a.sh\"\nretries = 3\n");
+  RunRequest r = Request();
+  r.tests_read_uid = r.tests_read_gid = 65534;
+  r.files_beside_tests = false;
+  auto end = Execute(r);
+  ASSERT_TRUE(end.ok()) << end.status().ToString();
+  EXPECT_EQ(StatusOf(rec_.runs.at(0), "c:a.sh"), "FAIL");  // not retried into FLAKY by its own vigil.toml
+  // A list that is a link to a file only root may read is not read.
+  std::ofstream(dir_ / "secret") << "c:root-password-hash\n";
+  chmod((dir_ / "secret").c_str(), 0600);
+  fs::remove(dir_ / "tests" / "kselftest-list.txt");
+  fs::create_symlink(dir_ / "secret", dir_ / "tests" / "kselftest-list.txt");
+  auto leaked = Execute(r);
+  EXPECT_FALSE(leaked.ok());
+  if (leaked.ok()) {
+    for (const auto& run : rec_.runs) {
+      for (const auto& t : run.results) EXPECT_EQ(t.path.find("root-password-hash"), std::string::npos) << t.path;
+    }
+  }
+  // As vigil (root), the same list would have been read.
+  RunRequest as_root = Request();
+  auto listed = ListPlan(as_root);
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->tests.size(), 1u);
+  EXPECT_EQ(listed->tests[0].path, "c:root-password-hash");
+}
+
 }  // namespace
 }  // namespace vigil::engine

@@ -100,7 +100,7 @@ Result<judge::Verdict> ComputeVerdict(store::Store& db, const VerdictRequest& re
   }
   if (baseline) in.baseline = &*baseline;
 
-  auto known = FindKnownIssues(req.known_issues, run->run.tests_dir);
+  auto known = FindKnownIssues(req.known_issues, req.known_issues_beside_tests ? run->run.tests_dir : "");
   if (!known.ok()) return known.status();
   if (known.value()) in.known = &*known.value();
   judge::Verdict v = judge::Judge(in);

@@ -32,6 +32,9 @@ struct VerdictRequest {
   std::string known_issues;  // --known-issues
   int stale_after = 10;      // runs without a match before an entry is stale
   std::string today;         // YYYY-MM-DD for expiry; "" for today (UTC)
+  // Without --known-issues, known-issues.toml beside the run's tests is
+  // read; false: not (tests from strangers would name their own).
+  bool known_issues_beside_tests = true;
 };
 
 // The verdict of a run with its baseline, known issues (with expiry and

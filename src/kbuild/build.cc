@@ -13,6 +13,8 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -21,6 +23,7 @@
 #include "base/toml_check.h"
 #include "sys/cancel.h"
 #include "sys/process.h"
+#include "sys/sandbox.h"
 
 namespace vigil::kbuild {
 
@@ -247,6 +250,7 @@ class Builder {
   Result<BuildResult> Run();
 
  private:
+  Result<BuildResult> RunAsOwner();
   // Runs make with `args` (in the output directory `out`, or the build's);
   // false when it failed or was cancelled (r_ says which).
   bool RunMake(const std::vector<std::string>& args, int jobs, const std::string& out = "");
@@ -254,6 +258,14 @@ class Builder {
   // The request met by `config`: what it did not get, its hash.
   void Settle(const ConfigRequest& request, const std::string& config);
   void FindFailedCommand();
+  // Whether `path`, its links followed, is in the output directory: what
+  // make (code from strangers) named or left there must not lead vigil,
+  // and the VM it boots, to a file of the host.
+  bool Inside(const std::string& path) const {
+    std::error_code ec;
+    std::string real = fs::weakly_canonical(path, ec).string();
+    return !ec && real.rfind(r_.output_dir + "/", 0) == 0;
+  }
   bool Failed(std::string failure) {
     r_.state = BuildResult::State::kFailed;
     r_.failure = std::move(failure);
@@ -271,26 +283,14 @@ class Builder {
   std::vector<std::string> last_tail_;
   std::vector<Diagnostic> config_diagnostics_;
   bool config_modules_ = false;
+  // With owner_uid: the user's own files (--config, the variant's
+  // fragments, a base config file), read as vigil before it takes on the
+  // owner's identity, which may not read them.
+  std::map<std::string, Result<ConfigFile>> user_files_;
+  std::optional<std::string> base_text_;
 };
 
 bool Builder::RunMake(const std::vector<std::string>& args, int jobs, const std::string& out) {
-  if (o_.owner_uid >= 0) {
-    // What vigil wrote since the last make, handed to make's user.
-    auto give = [&](const fs::path& path) {
-      if (::lchown(path.c_str(), o_.owner_uid, o_.owner_gid) != 0 && errno != ENOENT) {
-        log_ << "vigil: cannot hand " << path.string() << " to uid " << o_.owner_uid << ": " << std::strerror(errno) << "\n";
-      }
-    };
-    std::error_code ec;
-    give(r_.output_dir);
-    give(fs::path(r_.output_dir) / ".config");
-    fs::path mine = fs::path(r_.output_dir) / ".vigil";
-    give(mine);
-    for (auto it = fs::recursive_directory_iterator(mine, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-      give(it->path());
-    }
-  }
   sys::ProcessOptions p;
   p.argv = make_->Argv(out.empty() ? r_.output_dir : out, args, jobs);
   p.env = make_->env();
@@ -367,7 +367,8 @@ Status Builder::Configure() {
   ConfigRequest request;
   auto add_text = [&](std::string_view text, const std::string& name) { request.Add(ParseConfig(text, name)); };
   auto add_file = [&](const std::string& path) -> Status {
-    auto f = ReadConfigFile(path);
+    auto known = user_files_.find(path);
+    auto f = known != user_files_.end() ? known->second : ReadConfigFile(path);
     if (!f.ok()) return f.status();
     if (!f->ok()) return Status::InvalidArgument(f->errors.front().ToString());
     request.Add(*f);
@@ -405,7 +406,11 @@ Status Builder::Configure() {
   // one the last build settled is used again without running kconfig.
   const std::string& base = o_.base_config;
   std::string base_text;
-  if (IsBaseFile(base) && !ReadFile(base, &base_text)) return Status::IOError("cannot read the base config " + base);
+  if (base_text_) {
+    base_text = *base_text_;
+  } else if (IsBaseFile(base) && !ReadFile(base, &base_text)) {
+    return Status::IOError("cannot read the base config " + base);
+  }
   std::string fragment = request.ToFragment();
   std::string key = fmt::format(
       "{:016x}", Fnv1a(fmt::format("{}\n{}\n{}\n{}\n{:016x}", base, base_text, fragment, make_->cc(),
@@ -460,6 +465,28 @@ void Builder::Settle(const ConfigRequest& request, const std::string& config) {
 }
 
 Result<BuildResult> Builder::Run() {
+  if (o_.owner_uid < 0) return RunAsOwner();
+  // make runs as the owner, in an output directory it writes: what vigil
+  // does there itself (the log, the scratch config, reading results,
+  // removing stale modules) it does as that user too, so that a symlink
+  // make left there cannot lead vigil, as root, to write, read or delete a
+  // file of the host. What it creates is then the owner's already.
+  for (const auto* list : {&o_.config_files, &o_.variant.fragments}) {
+    for (const auto& f : *list) user_files_.emplace(f, ReadConfigFile(f));
+  }
+  if (IsBaseFile(o_.base_config)) {
+    std::string text;
+    if (!ReadFile(o_.base_config, &text)) return Status::IOError("cannot read the base config " + o_.base_config);
+    base_text_ = std::move(text);
+  }
+  sys::FsIdentity as_owner;
+  if (Status s = as_owner.Enter(static_cast<uid_t>(o_.owner_uid), static_cast<gid_t>(o_.owner_gid)); !s.ok()) {
+    return Status::InvalidArgument(fmt::format("building as uid {}: {}", o_.owner_uid, s.message()));
+  }
+  return RunAsOwner();
+}
+
+Result<BuildResult> Builder::RunAsOwner() {
   auto start = std::chrono::steady_clock::now();
   std::error_code ec;
   if (o_.tree.empty()) return Status::InvalidArgument("no kernel tree (--tree DIR)");
@@ -494,6 +521,7 @@ Result<BuildResult> Builder::Run() {
   int jobs = o.jobs > 0 ? o.jobs : CpuCount();
 
   r_.log = r_.output_dir + "/.vigil/build.log";
+  fs::remove(r_.log, ec);  // a link left there is replaced, not followed
   log_.open(r_.log, std::ios::binary | std::ios::trunc);
   if (!log_) return Status::IOError("cannot write " + r_.log);
 
@@ -586,6 +614,10 @@ Result<BuildResult> Builder::Run() {
     std::string image = ask("image_name");
     std::string release = ask("kernelrelease");
     if (!image.empty()) r_.kernel = r_.output_dir + "/" + image;
+    if (!r_.kernel.empty() && !Inside(r_.kernel)) {
+      Failed("the kernel image " + r_.kernel + " leads out of the output directory");
+      return finish();
+    }
     if (!release.empty()) r_.release = release;
     r_.vmlinux = r_.output_dir + "/vmlinux";
     if (config_modules_) {
@@ -595,6 +627,10 @@ Result<BuildResult> Builder::Run() {
       // changed. What other releases left there goes.
       if (!RunMake({"INSTALL_MOD_PATH=" + staging.string(), "modules_install"}, jobs)) return finish();
       r_.modules = (staging / "lib/modules" / r_.release).string();
+      if (!Inside(r_.modules)) {
+        Failed("modules_install left " + r_.modules + " leading out of the output directory");
+        return finish();
+      }
       std::vector<fs::path> stale;
       for (auto it = fs::directory_iterator(staging / "lib/modules", ec); !ec && it != fs::directory_iterator();
            it.increment(ec)) {
@@ -617,6 +653,10 @@ Result<BuildResult> Builder::Run() {
       return finish();
     if (!fs::exists(install / "kselftest-list.txt", ec)) {
       Failed("kselftest-install made no kselftest-list.txt in " + install.string());
+      return finish();
+    }
+    if (!Inside(install.string()) || !Inside((install / "kselftest-list.txt").string())) {
+      Failed("kselftest-install left " + install.string() + " leading out of the output directory");
       return finish();
     }
     r_.tests = install.string();

@@ -71,9 +71,12 @@ struct BuildOptions {
   // environment (PATH, HOME, LANG, LC_*, TERM, TMPDIR) plus `env`.
   std::vector<std::string> wrapper;
   bool clean_env = false;
-  // The user the wrapper runs make as (-1: make runs as vigil): what vigil
-  // itself writes in the output directory (.config, .vigil/) is handed to
-  // it before each make, so make can write beside it.
+  // The user the wrapper runs make as (-1: make runs as vigil). vigil then
+  // does its own file work in the tree and the output directory as that
+  // user (sys::FsIdentity), having read the user's own files (--config,
+  // fragments, a base config file) first: what it writes there is that
+  // user's, and a symlink make left there leads nowhere that user could not
+  // go. Needs root.
   int owner_uid = -1, owner_gid = -1;
   const sys::Cancellation* cancel = nullptr;
 };

@@ -1,5 +1,6 @@
 #include "kbuild/build.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -421,6 +422,56 @@ TEST_F(FakeTreeBuild, ModulesStagingIsKeptForItsReleaseAndClearedOfOthers) {
   // modules_install updates what changed; the staging is not wiped first.
   EXPECT_TRUE(fs::exists(modules / "1.0.0-fake" / "installed-before.ko"));
   EXPECT_FALSE(fs::exists(modules / "0.9.0-old"));
+}
+
+}  // namespace
+}  // namespace vigil::kbuild
+
+namespace vigil::kbuild {
+namespace {
+
+// make runs as the sandbox user in an output directory it can write: a
+// link it leaves there must not lead vigil, as root, to a file of the host.
+TEST_F(FakeTreeBuild, AsItsOwnerLinksLeftInTheOutputDirectoryLeadNowhere) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (system("command -v setpriv >/dev/null") != 0) GTEST_SKIP() << "no setpriv";
+  // What only root may touch: a file and a modules tree of the "host".
+  fs::path host = dir_.path() / "host";
+  Write(host / "precious", "precious\n");
+  fs::permissions(host / "precious", fs::perms::owner_read | fs::perms::owner_write);
+  fs::create_directories(host / "lib/modules/9.9.9-host");
+  // One the sandbox user may write in (so modules_install gets through).
+  fs::permissions(host / "lib/modules", fs::perms::all);
+  // The output directory as an earlier make left it.
+  fs::path vigil_dir = fs::path(o_.output_dir) / ".vigil";
+  fs::create_directories(vigil_dir / "staging");
+  fs::create_symlink(host / "precious", vigil_dir / "build.log");
+  fs::create_symlink(host / "lib", vigil_dir / "staging/lib");
+  // Everything but the host's files is the sandbox user's, as the patch
+  // loop hands a checkout over; make runs as that user.
+  for (auto it = fs::recursive_directory_iterator(dir_.path()); it != fs::recursive_directory_iterator(); ++it) {
+    if (it->path().string().rfind(host.string(), 0) != 0) {
+      ASSERT_EQ(lchown(it->path().c_str(), 65534, 65534), 0);
+    }
+  }
+  ASSERT_EQ(chown(dir_.path().c_str(), 65534, 65534), 0);
+  o_.wrapper = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"};
+  o_.owner_uid = o_.owner_gid = 65534;
+  o_.set = {"CONFIG_MODULES=y"};
+  Recorder rec;
+  auto r = Build(o_, rec);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->state, BuildResult::State::kFailed);
+  EXPECT_NE(r->failure.find("out of the output directory"), std::string::npos) << r->failure << "\n" << Read(r->log);
+  EXPECT_EQ(Read(host / "precious"), "precious\n");
+  EXPECT_TRUE(fs::exists(host / "lib/modules/9.9.9-host"));
+  // The log is a file of the build's own now, and what vigil wrote is the user's.
+  EXPECT_FALSE(fs::is_symlink(vigil_dir / "build.log"));
+  struct stat st {};
+  ASSERT_EQ(stat((fs::path(o_.output_dir) / ".config").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  ASSERT_EQ(stat((vigil_dir / "config.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
 }
 
 }  // namespace

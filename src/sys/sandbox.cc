@@ -1,7 +1,12 @@
 #include "sys/sandbox.h"
 
+#include <sys/fsuid.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <system_error>
@@ -113,6 +118,43 @@ Status GiveToSandbox(const std::string& path, const SandboxSpec& spec) {
   }
   if (ec) return Status::IOError(fmt::format("cannot hand {} to the sandbox user: {}", path, ec.message()));
   return Status::OK();
+}
+
+namespace {
+
+// The raw system calls: glibc's setgroups() changes every thread's groups.
+long ThreadSetGroups(const std::vector<gid_t>& groups) {
+  return syscall(SYS_setgroups, groups.size(), groups.empty() ? nullptr : groups.data());
+}
+
+}  // namespace
+
+Status FsIdentity::Enter(uid_t uid, gid_t gid) {
+  if (active_) return Status::InvalidArgument("file-system identity taken on twice");
+  int n = getgroups(0, nullptr);
+  if (n < 0) return Status::IOError(fmt::format("getgroups: {}", strerror(errno)));
+  old_groups_.resize(static_cast<size_t>(n));
+  if (n > 0 && getgroups(n, old_groups_.data()) < 0) return Status::IOError(fmt::format("getgroups: {}", strerror(errno)));
+  // Groups first: dropping them needs CAP_SETGID, which the change of fsuid
+  // does not take away, but keep the order that works in any case.
+  if (ThreadSetGroups({}) != 0) {
+    return Status::InvalidArgument(fmt::format("cannot drop the supplementary groups: {}", strerror(errno)));
+  }
+  old_gid_ = static_cast<gid_t>(setfsgid(gid));
+  old_uid_ = static_cast<uid_t>(setfsuid(uid));
+  active_ = true;
+  // setfsuid() says only what it was before: asking again says what it is.
+  if (static_cast<uid_t>(setfsuid(uid)) != uid || static_cast<gid_t>(setfsgid(gid)) != gid) {
+    return Status::InvalidArgument(fmt::format("cannot take on uid {} gid {} for file access (not root?)", uid, gid));
+  }
+  return Status::OK();
+}
+
+FsIdentity::~FsIdentity() {
+  if (!active_) return;
+  setfsuid(old_uid_);
+  setfsgid(old_gid_);
+  ThreadSetGroups(old_groups_);
 }
 
 }  // namespace vigil::sys

@@ -43,4 +43,29 @@ Status CheckSandbox(const SandboxSpec& spec);
 // can write it.
 Status GiveToSandbox(const std::string& path, const SandboxSpec& spec);
 
+// While one is alive, the calling thread's own file accesses are checked as
+// the user uid:gid with no supplementary groups (setfsuid, setfsgid and a
+// per-thread setgroups), and what it creates belongs to that user. For
+// what vigil, as root, does in a directory the sandbox writes (a build's
+// output): a symlink planted there leads only where that user could go
+// anyway. Programs it starts run with their own credentials again
+// (execve resets the file-system ids). Threads that were there are not
+// affected; threads it starts meanwhile inherit the identity, for good.
+class FsIdentity {
+ public:
+  FsIdentity() = default;
+  ~FsIdentity();
+  FsIdentity(const FsIdentity&) = delete;
+  FsIdentity& operator=(const FsIdentity&) = delete;
+  // Takes on uid:gid; an error when the kernel did not (not root).
+  Status Enter(uid_t uid, gid_t gid);
+  bool active() const { return active_; }
+
+ private:
+  bool active_ = false;
+  uid_t old_uid_ = 0;
+  gid_t old_gid_ = 0;
+  std::vector<gid_t> old_groups_;
+};
+
 }  // namespace vigil::sys

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include <sys/stat.h>
 
@@ -86,6 +87,45 @@ TEST_F(SandboxTest, CanMakeNetworkNamespacesOfItsOwn) {
 
 namespace vigil::sys {
 namespace {
+
+TEST(FsIdentity, ASymlinkPlantedByTheSandboxUserLeadsNowhereItCouldNotGo) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  fs::path dir = fs::path("/var/tmp") / fmt::format("vigil-fsid-test-{}", getpid());
+  fs::create_directories(dir / "out");
+  ASSERT_EQ(chown((dir / "out").c_str(), 65534, 65534), 0);
+  std::ofstream(dir / "root-only") << "secret\n";
+  fs::permissions(dir / "root-only", fs::perms::owner_read | fs::perms::owner_write);
+  fs::create_symlink(dir / "root-only", dir / "out" / "build.log");  // what the sandbox could plant
+  // A thread that was there before keeps vigil's identity.
+  std::promise<void> go;
+  std::future<bool> other_reads = std::async(std::launch::async, [&, ready = go.get_future()] {
+    ready.wait();
+    return std::ifstream(dir / "root-only").is_open();
+  });
+  {
+    FsIdentity as;
+    ASSERT_TRUE(as.Enter(65534, 65534).ok());
+    EXPECT_TRUE(as.active());
+    // Neither written nor read through the link; a file of its own is the user's.
+    std::ofstream w(dir / "out" / "build.log", std::ios::trunc);
+    EXPECT_FALSE(w.is_open());
+    std::ifstream r(dir / "out" / "build.log");
+    EXPECT_FALSE(r.is_open());
+    std::ofstream(dir / "out" / "mine") << "x";
+    struct stat st {};
+    ASSERT_EQ(stat((dir / "out" / "mine").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 65534u);
+    EXPECT_EQ(st.st_gid, 65534u);
+    go.set_value();
+    EXPECT_TRUE(other_reads.get());
+  }
+  // Back to root: the file is intact and readable again.
+  std::string text;
+  std::getline(std::ifstream(dir / "root-only"), text);
+  EXPECT_EQ(text, "secret");
+  EXPECT_EQ(getgroups(0, nullptr) >= 0, true);
+  fs::remove_all(dir);
+}
 
 TEST(SandboxPrefix, MasksOnlyWhatTheSandboxUserCouldReach) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root";
