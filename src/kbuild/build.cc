@@ -375,11 +375,23 @@ Status Builder::Configure() {
     return Status::OK();
   };
   if (o_.vm_fragment) add_text(kVmFragment, "vigil:vm.config");
+  // The tree's own files: what is wrong with them is the tree's, and fails
+  // its build (exit 1, recorded) like a compiler error would. A tree of
+  // strangers' (owner_uid) that lacks a collection fails its build too.
+  auto tree_file = [&](const std::string& path) -> bool {
+    Status s = add_file(path);
+    if (s.ok()) return true;
+    Failed("config: " + s.message());
+    return false;
+  };
   for (const auto& c : o_.collections) {
     auto path = CollectionConfigPath(o_.tree, c);
-    if (!path.ok()) return path.status();
-    if (!path->empty())
-      if (Status s = add_file(*path); !s.ok()) return s;
+    if (!path.ok()) {
+      if (o_.owner_uid < 0) return path.status();
+      Failed("config: " + path.status().message());
+      return Status::OK();
+    }
+    if (!path->empty() && !tree_file(*path)) return Status::OK();
   }
   for (const auto& f : o_.config_files)
     if (Status s = add_file(f); !s.ok()) return s;
@@ -390,8 +402,7 @@ Status Builder::Configure() {
   }
   if (o_.variant.tree_debug_config) {
     fs::path tree_debug = fs::path(o_.tree) / "kernel/configs/debug.config";
-    if (fs::exists(tree_debug, ec))
-      if (Status s = add_file(tree_debug.string()); !s.ok()) return s;
+    if (fs::exists(tree_debug, ec) && !tree_file(tree_debug.string())) return Status::OK();
   }
   for (const auto& name : o_.variant.builtin) add_text(BuiltinFragment(name), "vigil:" + name + ".config");
   for (const auto& f : o_.variant.fragments)
@@ -491,10 +502,18 @@ Result<BuildResult> Builder::RunAsOwner() {
   std::error_code ec;
   if (o_.tree.empty()) return Status::InvalidArgument("no kernel tree (--tree DIR)");
   fs::path tree = fs::weakly_canonical(o_.tree, ec);
+  // A tree of strangers' (a patch series) that is not fit to build fails
+  // its build; the user's own is a usage error.
+  auto unfit = [&](std::string why) -> Result<BuildResult> {
+    if (o_.owner_uid < 0) return Status::InvalidArgument(std::move(why));
+    r_.output_dir = o_.output_dir;
+    Failed(std::move(why));
+    return std::move(r_);
+  };
   if (ec || !fs::is_directory(tree) || !fs::exists(tree / "Makefile") || !fs::exists(tree / "Kconfig"))
-    return Status::InvalidArgument(o_.tree + " is not a kernel source tree (no Makefile and Kconfig)");
+    return unfit(o_.tree + " is not a kernel source tree (no Makefile and Kconfig)");
   if (fs::exists(tree / ".config") || fs::exists(tree / "include/config"))
-    return Status::InvalidArgument(fmt::format(
+    return unfit(fmt::format(
         "{} is configured in place (it has .config or include/config): kbuild refuses out-of-tree builds from it; "
         "run `make mrproper` in it",
         tree.string()));

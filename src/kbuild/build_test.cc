@@ -339,6 +339,39 @@ TEST_F(FakeTreeBuild, UnknownBaseTargetUnreadableFragmentAndEscapingCollectionAr
   o_.collections = {"nosuch"};
   auto nosuch = Build(o_, rec);
   ASSERT_FALSE(nosuch.ok());
+  // A collection's config the tree got wrong fails the build (exit 1), recorded.
+  Write(tree_ / "tools/testing/selftests/demo/config", "CONFIG_DEMO=y\nthis is not kconfig\n");
+  o_.collections = {"demo"};
+  auto bad = Build(o_, rec);
+  ASSERT_TRUE(bad.ok()) << bad.status().ToString();
+  EXPECT_EQ(bad->state, BuildResult::State::kFailed);
+  EXPECT_EQ(bad->failure.rfind("config: ", 0), 0u) << bad->failure;
+  EXPECT_NE(bad->failure.find("demo/config"), std::string::npos) << bad->failure;
+}
+
+// A tree of strangers' (owner_uid) that is not fit to build fails its
+// build: the patch loop reports it as the series' and goes on.
+TEST_F(FakeTreeBuild, AStrangersTreeUnfitToBuildFailsItsBuild) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  for (auto it = fs::recursive_directory_iterator(dir_.path()); it != fs::recursive_directory_iterator(); ++it) {
+    ASSERT_EQ(lchown(it->path().c_str(), 65534, 65534), 0);
+  }
+  ASSERT_EQ(chown(dir_.path().c_str(), 65534, 65534), 0);
+  o_.owner_uid = o_.owner_gid = 65534;
+  Recorder rec;
+  o_.collections = {"nosuch"};
+  auto missing = Build(o_, rec);
+  ASSERT_TRUE(missing.ok()) << missing.status().ToString();
+  EXPECT_EQ(missing->state, BuildResult::State::kFailed);
+  o_.collections.clear();
+  Write(tree_ / ".config", "CONFIG_X=y\n");
+  auto in_place = Build(o_, rec);
+  ASSERT_TRUE(in_place.ok()) << in_place.status().ToString();
+  EXPECT_EQ(in_place->state, BuildResult::State::kFailed);
+  EXPECT_NE(in_place->failure.find("configured in place"), std::string::npos) << in_place->failure;
+  // The same tree of the user's own is a usage error.
+  o_.owner_uid = o_.owner_gid = -1;
+  EXPECT_FALSE(Build(o_, rec).ok());
 }
 
 TEST_F(FakeTreeBuild, TheDebugVariantMergesTheTreesDebugConfigThenVigilsAndBuildsApart) {
