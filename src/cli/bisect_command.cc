@@ -1,5 +1,6 @@
 // vigil bisect run|status|log|reset|simulate: flake-aware bisection. The
 // flags and the printing; the bisection itself is engine/bisect_driver.h.
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -284,9 +285,24 @@ int RunSimulate(const BisectFlags& f) {
   return 0;
 }
 
+// A number in [lo, hi]: CLI::Range lets NaN through (no comparison fails),
+// and a NaN prior or confidence makes every posterior NaN.
+CLI::Validator FiniteIn(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& s) -> std::string {
+        char* end = nullptr;
+        double v = std::strtod(s.c_str(), &end);
+        if (end == s.c_str() || *end != '\0' || !std::isfinite(v) || v < lo || v > hi) {
+          return fmt::format("{} is not a number in [{}, {}]", s, lo, hi);
+        }
+        return "";
+      },
+      fmt::format("NUMBER in [{} - {}]", lo, hi));
+}
+
 void AddModelOptions(CLI::App* c, BisectFlags* f) {
   c->add_option("--confidence", f->req.confidence, "Stop when the most likely culprit has this posterior")
-      ->check(CLI::Range(0.5, 0.9999))
+      ->check(FiniteIn(0.5, 0.9999))
       ->capture_default_str();
   c->add_option("--max-runs", f->req.max_runs, "Stop after this many test runs")->check(CLI::Range(1, 1000000))->capture_default_str();
   c->add_option("--runs-per-build", f->req.runs_per_build, "Runs in a row at a commit once it is built")
@@ -295,14 +311,19 @@ void AddModelOptions(CLI::App* c, BisectFlags* f) {
   c->add_option(
       "--build-cost", f->req.build_cost,
       "What a checkout and build costs, in test runs (default with --build or --build-tree: measured, the "
-      "mean build over the mean run, 4 until both were measured; else 0)");
+      "mean build over the mean run, 4 until both were measured; else 0)")
+      ->check(FiniteIn(0, 1e6));
   c->add_option("--epsilon", f->req.epsilon, "Failure rate of good commits (unrelated failures)")
-      ->check(CLI::Range(0.0, 0.5))
+      ->check(FiniteIn(0.0, 0.5))
       ->capture_default_str();
-  c->add_option("--prior-a", f->req.prior_a, "Beta prior on the failure rate p of bad commits: a")->capture_default_str();
-  c->add_option("--prior-b", f->req.prior_b, "... and b (mean a/(a+b))")->capture_default_str();
+  c->add_option("--prior-a", f->req.prior_a, "Beta prior on the failure rate p of bad commits: a")
+      ->check(FiniteIn(0.001, 1e6))
+      ->capture_default_str();
+  c->add_option("--prior-b", f->req.prior_b, "... and b (mean a/(a+b))")
+      ->check(FiniteIn(0.001, 1e6))
+      ->capture_default_str();
   c->add_option("--deterministic-prior", f->req.deterministic, "Prior weight of p = 1 (a failure that always shows)")
-      ->check(CLI::Range(0.0, 0.99))
+      ->check(FiniteIn(0.0, 0.99))
       ->capture_default_str();
   c->add_flag("--json", f->json, "JSON (format_version 1)");
 }

@@ -3,14 +3,17 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "base/hash.h"
 #include "base/json.h"
 #include "base/text.h"
 #include "store/postgres.h"
+#include "sys/file_lock.h"
 
 namespace vigil::engine {
 namespace {
@@ -143,7 +146,9 @@ nlohmann::json BisectOptionsJson(const BisectRequest& r) {
 }
 
 std::string BisectDbPath(Vcs& vcs, const std::string& db_flag) {
-  if (!db_flag.empty()) return db_flag;
+  // Absolute: the worktrees are made beside it (`--db x.db` would put them
+  // at the root of the file system).
+  if (!db_flag.empty()) return store::IsPostgresUri(db_flag) ? db_flag : std::filesystem::absolute(db_flag).string();
   auto common = vcs.CommonDir();
   std::string dir = common.ok() ? common.value() : vcs.Top() + "/.git";
   return dir + "/vigil-bisect.db";
@@ -299,6 +304,14 @@ Status BisectDriver::CheckEnds(const BisectRequest& r, store::Store& db, int64_t
       return Status::InvalidArgument(
           fmt::format("at the {}: {}; nothing was bisected", end, run->target_absent));
     }
+    if (run->outcome == bisect::Outcome::kSkip) {
+      // An end that cannot be tested leaves the search nothing to stand on:
+      // its culprit would be a guess next to the untested end.
+      return Status::InvalidArgument(fmt::format(
+          "the test is untestable at the {} (it said skip: exit 125, or cut short before its subtest); nothing "
+          "was bisected",
+          end));
+    }
     model::BisectRunRecord rec{
         pos, hash, bisect::OutcomeName(run->outcome), run->exit_code, run->duration_ms, clock_.UtcNow()};
     if (Status st = db.RecordBisectRun(id, rec); !st.ok())
@@ -328,6 +341,17 @@ Result<ProbeRun> BisectDriver::TimedRun(const std::string& wt, const std::string
 Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db,
                                         const std::string& db_path) {
   if (first_line_.commits.empty()) return Status::Internal("nothing resolved to bisect");
+  // One vigil at a time on a repository's bisection: a second one resuming
+  // it would check other commits out in the same worktree under the first.
+  std::unique_ptr<sys::FileLock> lock;
+  if (!db_path.empty() && db_path != ":memory:" && !store::IsPostgresUri(db_path)) {
+    auto held = sys::FileLock::TryAcquire(fmt::format("{}.bisect-{:016x}.lock", db_path, Fnv1a(vcs_.Top())));
+    if (!held.ok()) {
+      return Status::InvalidArgument(fmt::format("the bisection of {} is being run by another vigil ({})",
+                                                 SanitizeForTerminal(vcs_.Top()), held.status().message()));
+    }
+    lock = std::move(held.value());
+  }
   nlohmann::json opts = BisectOptionsJson(r);
   const std::string good = first_line_.commits.front(), bad = first_line_.commits.back();
   int64_t id = 0;
@@ -363,6 +387,14 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
   probe_.RecordBuildsIn(db);
   // The user's checkout is left alone: probes run in a worktree of their own.
   std::string wt = BisectWorktreePath(db_path, id);
+  if (Exists(wt) && !Exists(wt + "/.git")) {
+    // Not a worktree (left from elsewhere): git would take the repository
+    // above it, the user's own checkout, for it.
+    return Status::InvalidArgument(fmt::format(
+        "{} is in the way of bisection {}'s worktree and is not one (no .git in it): remove it, or give "
+        "another --db",
+        SanitizeForTerminal(wt), id));
+  }
   if (!Exists(wt)) {
     if (Status added = vcs_.AddWorktree(wt, bad); !added.ok()) {
       return Status::IOError("cannot make a worktree: " + added.message());

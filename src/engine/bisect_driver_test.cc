@@ -1,5 +1,8 @@
 #include "engine/bisect_driver.h"
+#include "sys/file_lock.h"
+#include "base/hash.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <signal.h>
@@ -428,6 +431,54 @@ TEST_F(BisectDriverTest, ASubtestAbsentAtTheBadEndIsAnErrorNotAPassEverywhere) {
   EXPECT_NE(out.status().message().find("at the bad end c30: coll:t.sh (PASS) has no subtest 'nope'"),
             std::string::npos)
       << out.status().message();
+}
+
+TEST_F(BisectDriverTest, AnUntestableEndIsAnErrorNotACulprit) {
+  for (const char* end : {"c30", "c0"}) {
+    vcs_ = FakeVcs();
+    Linear(30);
+    std::string skipped = end;
+    FakeProbe probe([&](const std::string& c) {
+      return c == skipped ? Outcome::kSkip : vcs_.Reaches(c, "c17") ? Outcome::kFail : Outcome::kPass;
+    });
+    auto out = Bisect(probe, Request("c0", "c30"));
+    ASSERT_FALSE(out.ok()) << end;
+    EXPECT_NE(out.status().message().find(fmt::format("untestable at the {} end {}", skipped == "c0" ? "good" : "bad",
+                                                      skipped)),
+              std::string::npos)
+        << out.status().message();
+  }
+}
+
+TEST_F(BisectDriverTest, ASecondVigilOnTheSameBisectionIsTurnedAway) {
+  Linear(30);
+  FakeProbe probe(FailsFrom("c17"));
+  auto held = sys::FileLock::TryAcquire(fmt::format("{}.bisect-{:016x}.lock", DbPath(), Fnv1a(vcs_.Top())));
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  auto out = Bisect(probe, Request("c0", "c30"));
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("is being run by another vigil"), std::string::npos) << out.status().message();
+  EXPECT_TRUE(probe.runs.empty());
+  held.value().reset();
+  auto again = Bisect(probe, Request("c0", "c30"));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+}
+
+TEST_F(BisectDriverTest, ADirectoryInTheWorktreesPlaceThatIsNoWorktreeIsRefused) {
+  Linear(30);
+  FakeProbe probe(FailsFrom("c17"));
+  fs::create_directories(BisectWorktreePath(DbPath(), 1));
+  auto out = Bisect(probe, Request("c0", "c30"));
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("is not one (no .git in it)"), std::string::npos) << out.status().message();
+  EXPECT_TRUE(probe.runs.empty());
+}
+
+TEST(BisectDbPathTest, ARelativeStoreIsMadeAbsoluteSoItsWorktreesAreBesideIt) {
+  FakeVcs vcs;
+  std::string db = BisectDbPath(vcs, "x.db");
+  EXPECT_EQ(db, (fs::current_path() / "x.db").string());
+  EXPECT_EQ(BisectWorktreePath(db, 3), (fs::current_path() / "vigil-bisect-wt-3").string());
 }
 
 TEST_F(BisectDriverTest, AnEndThatDoesNotBuildIsAnError) {

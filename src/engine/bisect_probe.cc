@@ -281,9 +281,14 @@ class VigilTestProbe final : public ProbeBase {
           names += (names.empty() ? "" : ", ") + SanitizeForTerminal(path);
         }
       }
-      // A test cut short (crashed, timed out) may not have got to it.
+      // A test cut short (crashed, timed out) may not have got to it: that
+      // says nothing of the subtest, and the commit is untestable.
       std::string status = judge::FinalStatus(attempts);
-      if (!seen && status != "CRASH" && status != "TIMEOUT") {
+      if (!seen && (status == "CRASH" || status == "TIMEOUT")) {
+        p->outcome = bisect::Outcome::kSkip;
+        return;
+      }
+      if (!seen) {
         p->target_absent = fmt::format("{} ({}) has no subtest '{}'{}", SanitizeForTerminal(test), status,
                                        SanitizeForTerminal(sub),
                                        names.empty() ? " (it has none)" : " (it has: " + names + ")");

@@ -30,9 +30,10 @@ struct ProbeRun {
   // outcome is skip. At an end of the bisection it is an error.
   std::string cannot_start;
   // Not empty: the test ran but the subtest the probe judges did not appear
-  // in the results of a test that was not cut short (crash, timeout): what
-  // did instead; the outcome is pass. At the bad end of a bisection it is an
-  // error (a name that matches nothing would make every commit pass).
+  // in the results of a test that was not cut short: what did instead; the
+  // outcome is pass. At the bad end of a bisection it is an error (a name
+  // that matches nothing would make every commit pass). A test cut short
+  // (crash, timeout) before the subtest is a skip.
   std::string target_absent;
 };
 

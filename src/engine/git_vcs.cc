@@ -1,5 +1,7 @@
 #include "engine/git_vcs.h"
 
+#include <sys/stat.h>
+
 #include "base/text.h"
 #include "sys/process.h"
 
@@ -82,6 +84,9 @@ Status GitVcs::AddWorktree(const std::string& path, const std::string& commit) {
 }
 
 Status GitVcs::Checkout(const std::string& worktree, const std::string& commit) {
+  // Without .git of its own, git would work on the repository above it.
+  struct stat st {};
+  if (stat((worktree + "/.git").c_str(), &st) != 0) return Status::NotFound(worktree + " is not a git worktree");
   return Done(Git(worktree, {"checkout", "--quiet", "--force", "--detach", commit}));
 }
 
