@@ -35,16 +35,27 @@ std::vector<bool> QuarantineStates(const Series& s, const FlakeOptions& o, std::
                                    int* passes) {
   std::vector<bool> out;
   bool q = false;
-  int runs = 0, fails = 0, flakes = 0, passes_in_row = 0;
+  int runs = 0, fails = 0, flakes = 0, passes_in_row = 0, fails_in_row = 0;
+  double rate_at_q = 0;
   for (const Point& p : s.points) {
     if (p.kind != Kind::kSkip) {
       ++runs;
       if (p.kind == Kind::kFail) ++fails;
       if (p.retry_flake) ++flakes;
       passes_in_row = p.kind == Kind::kPass ? passes_in_row + 1 : 0;
+      fails_in_row = p.kind == Kind::kFail ? fails_in_row + 1 : 0;
       double f = Rate(fails, runs);
-      if (!q && flakes > 0 && f > o.quarantine_rate) {
+      if (q && fails_in_row > 0 && std::pow(rate_at_q, fails_in_row) < o.alpha) {
+        // Failing in a row beyond what its flakiness explains: it fails now,
+        // and the failures count again (a regression is not hidden for good).
+        q = false;
+        runs = fails = flakes = 0;
+        if (reason) reason->clear();
+        if (since) *since = 0;
+      } else if (!q && flakes > 0 && f > o.quarantine_rate) {
         q = true;
+        rate_at_q = std::min(f, 0.99);
+        fails_in_row = 0;   // the streak counts from the quarantine on
         passes_in_row = 0;  // passes count from the quarantine on
         if (since) *since = p.run_id;
         if (reason) {
@@ -165,7 +176,8 @@ size_t SeriesBuilder::Find(const std::string& env, std::string_view test, std::s
   s.test = test;
   s.subtest = subtest;
   s.env = env;
-  s.points.reserve(expect_);
+  // No room reserved for every run of the window: names that change from
+  // run to run (a PID, a port in a subtest's name) make a series per run.
   next_.push_back(kNone);
   return i;
 }
@@ -221,11 +233,9 @@ Result<std::vector<Series>> LoadSeries(store::Store& db, int64_t up_to, int wind
   if (runs) *runs = listed->size();
   std::vector<int64_t> ids;
   std::map<int64_t, const RunView*> by_id;
-  std::map<std::string, size_t> runs_of_class;
   for (const RunView& r : *listed) {
     ids.push_back(r.run.id);
     by_id[r.run.id] = &r;
-    ++runs_of_class[r.env_class];
   }
   auto summaries = db.LoadTestSummaries(ids);  // by run, oldest first
   if (!summaries.ok()) return summaries.status();
@@ -233,7 +243,6 @@ Result<std::vector<Series>> LoadSeries(store::Store& db, int64_t up_to, int wind
   model::PackedSubtest sub;
   for (const model::TestSummary& t : *summaries) {
     const RunView& r = *by_id.at(t.run_id);
-    b.ExpectPoints(runs_of_class[r.env_class]);
     b.Add(r.env_class, t.run_id, t.test_path, "", t.status, t.crashes > 0, t.duration_ms);
     model::PackedSubtests subs(t.subtests);
     while (subs.Next(&sub)) {

@@ -15,7 +15,10 @@
 // share of consecutive results that differ. Quarantine: a test or subtest
 // with f above the threshold and at least one same-run retry flake is
 // quarantined (its failures are shown, not counted) until it passes
-// release_after consecutive runs. A crash is never quarantined.
+// release_after consecutive runs, or until it fails in a row more often than
+// its failure rate when quarantined explains (f^streak < alpha, as for
+// regressed): then it is failing, not flaky, and its failures count again.
+// A crash is never quarantined.
 #pragma once
 
 #include <cstdint>
@@ -87,8 +90,6 @@ class SeriesBuilder {
  public:
   void Add(const std::string& env, int64_t run_id, std::string_view test, std::string_view subtest,
            std::string_view status, bool crash, int64_t duration_ms);
-  // Room for this many points in each series made from now on.
-  void ExpectPoints(size_t n) { expect_ = n; }
   // Every series, by environment class, then test, then subtest.
   std::vector<Series> Take();
 
@@ -105,7 +106,6 @@ class SeriesBuilder {
   // and subtests in the same order, so the next Add is most often to it.
   std::vector<size_t> next_;
   size_t last_ = kNone;
-  size_t expect_ = 0;
   std::string key_;  // the key of the last lookup, its memory kept
 };
 

@@ -94,6 +94,22 @@ TEST(Flakes, QuarantineNeedsARetryFlakeAndIsLiftedByPasses) {
   EXPECT_FALSE(Classify(Make(std::string(59, '.') + "f"), o).quarantined);
 }
 
+TEST(Flakes, AQuarantinedTestThatFailsInARowBeyondItsRateIsReleased) {
+  // Quarantined at f = 1/3, then failing every run: the fifth failure in a
+  // row is (1/3)^5 < 1% likely for a test that flaky; it fails now.
+  std::vector<bool> q = QuarantineStates(Make("f..FFFFFFF"), FlakeOptions{});
+  ASSERT_EQ(q.size(), 10u);
+  EXPECT_TRUE(q[0]);
+  EXPECT_TRUE(q[6]);   // four failures in a row: still within its rate
+  EXPECT_FALSE(q[7]);  // the fifth: released
+  EXPECT_FALSE(q[9]);  // and not quarantined again without a new retry flake
+  FlakeEntry e = Classify(Make("f..FFFFFFF"), FlakeOptions{});
+  EXPECT_FALSE(e.quarantined);
+  EXPECT_EQ(e.cls, FlakeClass::kRegressed);
+  // Failures interleaved with passes stay within a flaky test's rate.
+  EXPECT_TRUE(Classify(Make("f.F.FF.F.FF.F"), FlakeOptions{}).quarantined);
+}
+
 // Simulated histories of 30 runs with known truth.
 TEST(Flakes, SimulatedHistoriesAreClassifiedRight) {
   std::mt19937 rng(20261125);
@@ -249,6 +265,20 @@ TEST(KnownIssues, VersionRanges) {
   EXPECT_TRUE(InRange(range("6.12"), "6.12.57+deb13-amd64"));
   EXPECT_FALSE(InRange(range("6.1"), "6.12.1"));
   EXPECT_TRUE(InRange(range("<=6.1"), "6.1.158"));
+}
+
+TEST(Verdict, ATestThatRanNothingWhereItPassedIsSkippedByAccident) {
+  RunView base = View(1, {{"c:nt.sh", "PASS"}, {"c:nt.sh:a", "PASS"}});
+  RunView run = View(2, {{"c:nt.sh", "NO_TESTS"}});
+  VerdictInputs in;
+  in.run = &run;
+  in.baseline = &base;
+  in.today = "2026-11-25";
+  Verdict v = Judge(in);
+  ASSERT_EQ(v.skipped_by_accident.size(), 1u);
+  EXPECT_EQ(v.skipped_by_accident[0].path, "c:nt.sh");
+  EXPECT_EQ(v.skipped_by_accident[0].status, "NO_TESTS");
+  EXPECT_NE(v.level, Level::kSuccess);
 }
 
 TEST(Verdict, KnownQuarantinedBaselineAndCrashes) {

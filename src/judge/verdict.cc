@@ -170,14 +170,17 @@ Verdict Judge(const VerdictInputs& in) {
   if (in.baseline) {
     for (const auto& path : run.order) {
       const TestView& t = run.tests.at(path);
-      if (t.status == "SKIP" && KindOf(base_status(path, "")) == Kind::kPass && !base_status(path, "").empty()) {
-        v.skipped_by_accident.push_back({path, "SKIP", fmt::format("{} in run {}", base_status(path, ""),
-                                                                   in.baseline->run.id)});
+      // SKIP, and NO_TESTS (a test that ran nothing: an early exit, a
+      // broken harness) alike.
+      if (KindOf(t.status) == Kind::kSkip && KindOf(base_status(path, "")) == Kind::kPass &&
+          !base_status(path, "").empty()) {
+        v.skipped_by_accident.push_back({path, t.status, fmt::format("{} in run {}", base_status(path, ""),
+                                                                     in.baseline->run.id)});
       }
       for (const auto& s : t.subtests) {
         std::string b = base_status(path, s.path);
-        if (s.status == "SKIP" && !b.empty() && KindOf(b) == Kind::kPass) {
-          v.skipped_by_accident.push_back({key(path, s.path), "SKIP", fmt::format("{} in run {}", b, in.baseline->run.id)});
+        if (KindOf(s.status) == Kind::kSkip && !b.empty() && KindOf(b) == Kind::kPass) {
+          v.skipped_by_accident.push_back({key(path, s.path), s.status, fmt::format("{} in run {}", b, in.baseline->run.id)});
         }
       }
     }
