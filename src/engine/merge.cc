@@ -92,9 +92,11 @@ Status MergeStore(store::Store& out, store::Store& in, const std::string& in_nam
         ++summary->runs_unfinished;
         continue;
       }
-      // The same run: started at the same time on the same host by the
-      // same command. Finished there: present. Unfinished and run by no
-      // one: a copy an earlier merge was cut short in, completed now.
+      // The same run: the same uid (a store from before uids: started at
+      // the same time on the same host by the same command, which two runs
+      // started in one second share). Finished there: present. Unfinished
+      // and run by no one: a copy an earlier merge was cut short in,
+      // completed now.
       store::RunQuery q;
       q.plans = false;
       q.statuses = std::vector<std::string>{run.status, ""};
@@ -103,7 +105,11 @@ Status MergeStore(store::Store& out, store::Store& in, const std::string& in_nam
       bool present = false;
       std::optional<int64_t> cut_short;
       for (const model::RunRecord& o : *there) {
-        if (o.shards != 0 || o.started_at != run.started_at || o.host != run.host || o.command != run.command) continue;
+        if (o.shards != 0) continue;
+        if (!run.uid.empty() && !o.uid.empty() ? o.uid != run.uid
+                                               : o.started_at != run.started_at || o.host != run.host ||
+                                                     o.command != run.command)
+          continue;
         if (o.status == run.status) present = true;
         if (o.status.empty() && o.owner.empty()) cut_short = o.id;
       }

@@ -48,10 +48,12 @@ std::unique_ptr<store::Store> ShardStore(int shard, std::vector<std::vector<std:
   history.command = "vigil run";
   history.plan = kPlan;
   history.environment_id = env;
+  history.uid = "00000000000000000000000000000001";  // the same run in every shard's store
   int64_t h = s->CreateRun(history).value();
   for (const auto& p : kPlan) EXPECT_TRUE(s->RecordAttempt(h, Attempt(p, "PASS")).ok());
   EXPECT_TRUE(s->FinishRun(h, "PASS", "2026-12-01T01:00:00Z").ok());
   model::RunRecord run = history;
+  run.uid.clear();
   run.started_at = "2026-12-05T00:00:00Z";
   run.run_group = "ci-7";
   run.shards = 2;
@@ -178,10 +180,12 @@ TEST(MergeStore, ARunWhoseCopyWasCutShortIsCompletedNotCopiedAgain) {
   partial.command = "vigil run";
   partial.plan = kPlan;
   partial.environment_id = out->EnsureEnvironment(Env("runner-1")).value();
+  partial.uid = "00000000000000000000000000000001";
   int64_t id = out->CreateRun(partial).value();
   ASSERT_TRUE(out->RecordAttempt(id, Attempt("c:b", "PASS")).ok());
   // Someone else's run that is still going, with the same start: not taken over.
   model::RunRecord live = partial;
+  live.uid.clear();
   live.owner = "elsewhere 1 1";
   int64_t live_id = out->CreateRun(live).value();
 
@@ -202,6 +206,38 @@ TEST(MergeStore, ARunWhoseCopyWasCutShortIsCompletedNotCopiedAgain) {
   ASSERT_TRUE(MergeStore(*out, *ShardStore(1), "one.db", &sum).ok());
   EXPECT_EQ(out->ListRuns(q).value().size(), runs);
   EXPECT_EQ(sum.runs_present, 1);
+}
+
+TEST(MergeStore, TwoRunsStartedInOneSecondByOneCommandAreTwoRuns) {
+  // vigil run --repeat, or two quick runs: the same start, host and command.
+  auto in = store::NewMemoryStore();
+  int64_t env = in->EnsureEnvironment(Env("runner-1")).value();
+  for (const char* status : {"PASS", "FAIL"}) {
+    model::RunRecord r;
+    r.started_at = "2026-12-01T00:00:00Z";
+    r.host = "h";
+    r.command = "vigil run";
+    r.plan = {"c:a"};
+    r.environment_id = env;
+    int64_t id = in->CreateRun(r).value();
+    ASSERT_TRUE(in->RecordAttempt(id, Attempt("c:a", status)).ok());
+    ASSERT_TRUE(in->FinishRun(id, status, "2026-12-01T00:00:01Z").ok());
+  }
+  auto out = store::NewMemoryStore();
+  MergeSummary sum;
+  ASSERT_TRUE(MergeStore(*out, *in, "in.db", &sum).ok());
+  EXPECT_EQ(sum.runs_copied, 2);
+  EXPECT_EQ(sum.runs_present, 0);
+  // Merged again: both there.
+  MergeSummary again;
+  ASSERT_TRUE(MergeStore(*out, *in, "in.db", &again).ok());
+  EXPECT_EQ(again.runs_copied, 0);
+  EXPECT_EQ(again.runs_present, 2);
+  store::RunQuery q;
+  auto runs = out->ListRuns(q).value();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].uid, in->LoadRun(1).value().uid);
+  EXPECT_EQ(runs[1].uid, in->LoadRun(2).value().uid);
 }
 
 }  // namespace

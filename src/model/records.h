@@ -53,6 +53,10 @@ struct RunRecord {
   // run of one vigil.
   std::string run_group;
   int shards = 0;
+  // The run's name across stores: 32 random hex digits given when it is
+  // created (kept by vigil merge and vigil migrate). What KCIDB ids and
+  // merge know a run by; an id is only its number in one store.
+  std::string uid;
 };
 
 // One shard of a run split across machines: its part of the plan, and

@@ -146,12 +146,16 @@ json KcidbReport(const KcidbInput& in) {
   json report = {{"version", {{"major", kKcidbMajor}, {"minor", kKcidbMinor}}}};
 
   // What the run is called in ids: its group (the same in every store it
-  // is merged into), else its id in this store.
+  // is merged into), else its uid (the same in every store it is copied
+  // to, and no other run's: a store's own numbers start at 1 in every CI
+  // job). A series: its Patchwork, number and round.
   std::string key;
   if (in.run) {
-    key = in.run->run_group.empty() ? fmt::format("run{}", in.run->id) : "group." + KcidbIdPart(in.run->run_group);
+    key = !in.run->run_group.empty() ? "group." + KcidbIdPart(in.run->run_group)
+          : !in.run->uid.empty()     ? "run." + KcidbIdPart(in.run->uid)
+                                     : fmt::format("run{}", in.run->id);
   } else if (in.series) {
-    key = fmt::format("series{}", in.series->id);
+    key = fmt::format("series.{}.{}.{}", Hex64(Fnv1a(in.series->source)), in.series->series_id, in.series->round);
   }
 
   // The checkout: the commit (and the series' patches) under test.

@@ -215,6 +215,24 @@ TEST(Kcidb, IdsAreTheSameEachExportAndAGroupIsNamedByItsGroup) {
   for (const auto& t : a["tests"]) EXPECT_TRUE(ids.insert(t["id"].get<std::string>()).second) << t["id"];
 }
 
+TEST(Kcidb, ARunIsNamedByItsUidNotItsNumberInOneStore) {
+  KcidbInput in = ARun();
+  in.run->uid = "0123456789abcdef0123456789abcdef";
+  json a = KcidbReport(in);
+  EXPECT_EQ(a["builds"][0]["id"], "vigil_ci:run.0123456789abcdef0123456789abcdef.kernel");
+  // Run 1 of another CI job's fresh store: another run, other ids.
+  in.run->uid = "fedcba9876543210fedcba9876543210";
+  json b = KcidbReport(in);
+  EXPECT_NE(a["builds"][0]["id"], b["builds"][0]["id"]);
+  EXPECT_NE(a["tests"][0]["id"], b["tests"][0]["id"]);
+  // The same run as numbered in a store it was merged into: the same ids.
+  in.run->id = 7;
+  json c = KcidbReport(in);
+  EXPECT_EQ(c["builds"][0]["id"], b["builds"][0]["id"]);
+  ASSERT_EQ(c["tests"].size(), b["tests"].size());
+  for (size_t i = 0; i < c["tests"].size(); ++i) EXPECT_EQ(c["tests"][i]["id"], b["tests"][i]["id"]);
+}
+
 TEST(Kcidb, StatusesMapAsDocumented) {
   EXPECT_EQ(KcidbStatus("PASS"), "PASS");
   EXPECT_EQ(KcidbStatus("XFAIL"), "PASS");

@@ -38,7 +38,7 @@ const std::vector<Table>& Tables() {
       {"runs", "id", true,
        {{"id", 'I'}, {"started_at", 'T'}, {"finished_at", 'T'}, {"status", 'T'}, {"host", 'T'}, {"command", 'T'},
         {"tests_dir", 'T'}, {"plan_json", 'T'}, {"environment_id", 'I'}, {"console_log", 'T'}, {"vm_json", 'T'},
-        {"owner", 'T'}, {"build_id", 'I'}, {"run_group", 'T'}, {"shards", 'I'}}},
+        {"owner", 'T'}, {"build_id", 'I'}, {"run_group", 'T'}, {"shards", 'I'}, {"uid", 'T'}}},
       {"run_shards", "run_id, shard", false,
        {{"run_id", 'I'}, {"shard", 'I'}, {"tests_json", 'T'}, {"host", 'T'}, {"command", 'T'}, {"tests_dir", 'T'},
         {"environment_id", 'I'}, {"started_at", 'T'}, {"finished_at", 'T'}, {"status", 'T'}, {"owner", 'T'},

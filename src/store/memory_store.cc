@@ -89,6 +89,7 @@ class MemoryStore final : public Store {
     s.run.environment_id = run.environment_id > 0 ? run.environment_id : 0;
     s.run.owner = run.owner;
     s.run.build_id = run.build_id > 0 ? run.build_id : 0;
+    s.run.uid = run.uid.empty() ? NewRunUid() : run.uid;
     runs_.push_back(std::move(s));
     return runs_.back().run.id;
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <random>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -11,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/hash.h"
 #include "base/json.h"
 #include "base/text.h"
 #include "console/detector.h"
@@ -18,6 +20,13 @@
 #include "store/postgres.h"
 
 namespace vigil::store {
+
+std::string NewRunUid() {
+  // getrandom() under std::random_device, 32 bits a call.
+  std::random_device rd;
+  return fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
+}
+
 
 using model::AttemptRecord;
 using model::BisectionRecord;
@@ -218,6 +227,32 @@ Status SummarizeAllTests(Database& db) {
 // before the upgrade is the same crash as one recorded after it (verdicts
 // against an older baseline, known issues). A text the detector does not
 // read back as one such report keeps what it had.
+// 12 -> 13: a uid for every run recorded before runs had one, made from
+// what named a run across stores until then (its start, host and command):
+// copies of one store migrated apart (shards that started from the same
+// history) give the same run the same uid, and vigil merge still finds it.
+Status GiveRunsUids(Database& db) {
+  std::vector<std::pair<int64_t, std::string>> uids;
+  {
+    auto q = db.Prepare("SELECT id, started_at, host, command FROM runs WHERE uid = '' ORDER BY id");
+    if (!q.ok()) return q.status();
+    Status st;
+    while (q->Next(&st)) {
+      std::string key = fmt::format("{}\n{}\n{}", q->Text(1), q->Text(2), q->Text(3));
+      uids.push_back({q->Int(0), fmt::format("{:016x}{:016x}", Fnv1a(key), Fnv1a(key, Fnv1a("vigil run uid")))});
+    }
+    if (!st.ok()) return st;
+  }
+  auto upd = db.Prepare("UPDATE runs SET uid = ? WHERE id = ?");
+  if (!upd.ok()) return upd.status();
+  for (const auto& [id, uid] : uids) {
+    upd->Reset();
+    upd->Bind(1, uid).Bind(2, id);
+    if (Status s = upd->Run(); !s.ok()) return s;
+  }
+  return Status::OK();
+}
+
 Status RetitleCrashes(Database& db) {
   auto q = db.Prepare("SELECT min(id), max(id) FROM crashes");
   if (!q.ok()) return q.status();
@@ -587,6 +622,8 @@ CREATE TABLE run_shards (
 )sql", nullptr},
     // 11 -> 12: stored crashes titled as today's detector titles them.
     {nullptr, &RetitleCrashes},
+    // 12 -> 13: each run's uid, its name across stores (merge, KCIDB ids).
+    {"ALTER TABLE runs ADD COLUMN uid TEXT NOT NULL DEFAULT '';", &GiveRunsUids},
 };
 constexpr int kNumSteps = sizeof(kSteps) / sizeof(kSteps[0]);
 static_assert(kNumSteps == kSchemaVersion);
@@ -759,8 +796,8 @@ Result<int64_t> SqlStore::CreateRun(const RunRecord& run) {
     return Status::IOError(fmt::format("cannot record a run: the store {} is read-only ({})", path_, ReadOnlyWhy()));
   }
   auto ins = db_->Prepare(
-      "INSERT INTO runs (started_at, host, command, tests_dir, plan_json, environment_id, owner, build_id) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
+      "INSERT INTO runs (started_at, host, command, tests_dir, plan_json, environment_id, owner, build_id, uid) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
   if (!ins.ok()) return ins.status();
   ins->Bind(1, run.started_at).Bind(2, run.host).Bind(3, run.command).Bind(4, run.tests_dir);
   ins->Bind(5, StringsJson(run.plan));
@@ -775,6 +812,7 @@ Result<int64_t> SqlStore::CreateRun(const RunRecord& run) {
   } else {
     ins->Bind(8, std::nullopt);
   }
+  ins->Bind(9, run.uid.empty() ? NewRunUid() : run.uid);
   return ReturnedId(*ins);
 }
 
@@ -939,7 +977,7 @@ Result<int64_t> SqlStore::CreateGroupRun(const RunRecord& run, const std::vector
   // server: once its transaction commits) find its row.
   auto ins = db_->Prepare(
       "INSERT INTO runs (started_at, host, command, tests_dir, plan_json, environment_id, owner, build_id, "
-      "run_group, shards) VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, ?) ON CONFLICT (run_group) WHERE run_group <> '' "
+      "run_group, shards, uid) VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?) ON CONFLICT (run_group) WHERE run_group <> '' "
       "DO NOTHING RETURNING id");
   if (!ins.ok()) return ins.status();
   ins->Bind(1, run.started_at).Bind(2, run.host).Bind(3, run.command).Bind(4, run.tests_dir);
@@ -955,6 +993,7 @@ Result<int64_t> SqlStore::CreateGroupRun(const RunRecord& run, const std::vector
     ins->Bind(7, std::nullopt);
   }
   ins->Bind(8, run.run_group).Bind(9, static_cast<int64_t>(run.shards));
+  ins->Bind(10, run.uid.empty() ? NewRunUid() : run.uid);
   Status st;
   if (!ins->Next(&st)) {
     if (!st.ok()) return st;
@@ -1105,7 +1144,7 @@ namespace {
 
 constexpr const char* kRunColumns =
     "SELECT id, started_at, finished_at, status, host, command, tests_dir, plan_json, environment_id, vm_json, "
-    "owner, build_id, run_group, shards FROM runs";
+    "owner, build_id, run_group, shards, uid FROM runs";
 
 RunRecord RunFromRow(const Statement& q, bool plan = true) {
   RunRecord r;
@@ -1123,6 +1162,7 @@ RunRecord RunFromRow(const Statement& q, bool plan = true) {
   r.build_id = q.IsNull(11) ? 0 : q.Int(11);
   r.run_group = q.Text(12);
   r.shards = static_cast<int>(q.Int(13));
+  r.uid = q.Text(14);
   return r;
 }
 

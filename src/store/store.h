@@ -23,7 +23,10 @@
 namespace vigil::store {
 
 // The schema the SQLite backend writes; the memory backend reports it too.
-inline constexpr int kSchemaVersion = 12;
+inline constexpr int kSchemaVersion = 13;
+
+// A new run's uid (RunRecord::uid): 128 random bits in hex.
+std::string NewRunUid();
 
 // Which runs ListRuns returns; they always come oldest first.
 struct RunQuery {

@@ -450,6 +450,25 @@ TEST_P(StoreConformance, IdsStartAtOneInCreationOrder) {
   EXPECT_EQ(store().CreateBisection(b).value(), 2);
 }
 
+TEST_P(StoreConformance, EachRunGetsAUidOfItsOwnOrKeepsTheOneItCameWith) {
+  int64_t env = store().EnsureEnvironment(Env("6.1.0")).value();
+  RunRecord r = ARun(env);
+  int64_t a = store().CreateRun(r).value();
+  int64_t b = store().CreateRun(r).value();  // the same second, host and command
+  std::string ua = store().LoadRun(a).value().uid, ub = store().LoadRun(b).value().uid;
+  EXPECT_EQ(ua.size(), 32u);
+  EXPECT_EQ(ua.find_first_not_of("0123456789abcdef"), std::string::npos) << ua;
+  EXPECT_NE(ua, ub);
+  r.uid = "0123456789abcdef0123456789abcdef";  // a copy of a run of another store
+  int64_t c = store().CreateRun(r).value();
+  EXPECT_EQ(store().LoadRun(c).value().uid, r.uid);
+  RunQuery q;
+  q.plans = false;
+  auto listed = store().ListRuns(q).value();
+  ASSERT_EQ(listed.size(), 3u);
+  EXPECT_EQ(listed[2].uid, r.uid);
+}
+
 TEST_P(StoreConformance, EnvironmentsAreDeduplicatedByFingerprint) {
   Environment e = Env("6.12.1");
   int64_t id = store().EnsureEnvironment(e).value();
@@ -2232,6 +2251,26 @@ TEST_P(StoreMigrationCode, StoredCrashesAreTitledAgainAsTodaysDetectorTitlesThem
   EXPECT_EQ(again.fingerprint, r.fingerprint);
   EXPECT_EQ(again.text, text);
   EXPECT_EQ(again.type, "warning");
+}
+
+TEST_P(StoreMigrationCode, OldRunsGetUidsFromTheirStartHostAndCommandAlikeInEveryCopy) {
+  BackendPlace other;  // a place of its own: one schema each on PostgreSQL
+  std::string a = Place("uid-a"), b = other.Place(GetParam(), "uid-b");
+  if (a.empty()) GTEST_SKIP() << "no PostgreSQL server: VIGIL_TEST_POSTGRES is unset (ctest sets it)";
+  // Two copies of one store, migrated apart (two shards' machines).
+  MakeOldDatabase(a, 12, OldRows(12));
+  MakeOldDatabase(b, 12, OldRows(12));
+  auto sa = Store::Open(a), sb = Store::Open(b);
+  ASSERT_TRUE(sa.ok() && sb.ok());
+  std::string ua = (*sa)->LoadRun(1).value().uid;
+  EXPECT_EQ(ua.size(), 32u);
+  EXPECT_EQ(ua, (*sb)->LoadRun(1).value().uid);
+  // A run made now gets a uid of its own.
+  int64_t id = (*sa)->CreateRun((*sa)->LoadRun(1).value()).value();
+  EXPECT_EQ((*sa)->LoadRun(id).value().uid, ua);  // given: kept
+  RunRecord fresh = (*sa)->LoadRun(1).value();
+  fresh.uid.clear();
+  EXPECT_NE((*sa)->LoadRun((*sa)->CreateRun(fresh).value()).value().uid, ua);
 }
 
 TEST_P(StoreMigrationCode, FingerprintsAreRecomputedFromTheColumns) {
