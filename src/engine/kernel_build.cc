@@ -1,9 +1,9 @@
 #include "engine/kernel_build.h"
 
 #include <algorithm>
-
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -154,6 +154,14 @@ Result<int64_t> ResolveCompareTo(store::Store& db, const std::string& spec, cons
   return static_cast<int64_t>(id);
 }
 
+namespace {
+
+// Earlier builds into one output directory whose warnings a comparison
+// takes with the compared build's.
+constexpr int kIncrementalChain = 50;
+
+}  // namespace
+
 Result<BuildOutcome> BuildAndRecord(store::Store& db, const BuildRequest& request, kbuild::BuildObserver& observer) {
   if (Status s = kbuild::CheckBuildEnvironment(request.options); !s.ok()) return s;
   BuildRequest req = request;
@@ -186,11 +194,43 @@ Result<BuildOutcome> BuildAndRecord(store::Store& db, const BuildRequest& reques
     if (compare_id == 0) out.compare_note = "no earlier successful build of this tree and variant to compare with";
   }
   if (compare_id > 0) {
-    auto base = db.LoadBuildDiagnostics(compare_id);
-    if (!base.ok()) return base.status();
+    // An incremental build reports only what it compiled: what the earlier
+    // builds into the same output directory reported of the files it did
+    // not compile again still stands. The base is the compared build and
+    // those before it there (built, at most kIncrementalChain).
+    auto compared = db.LoadBuild(compare_id);
+    if (!compared.ok()) return compared.status();
+    std::vector<int64_t> chain = {compare_id};
+    store::BuildQuery q;
+    q.tree = compared->tree;
+    q.variant = compared->variant;
+    q.status = "built";
+    q.before = compare_id;
+    q.newest = kIncrementalChain;
+    auto earlier = db.ListBuilds(q);
+    if (!earlier.ok()) return earlier.status();
+    for (const auto& b : *earlier)
+      if (b.output_dir == compared->output_dir) chain.push_back(b.id);
+    // Each warning as many times as the build of the chain that had it
+    // most often (a copy more than that is new).
+    std::map<std::string, std::pair<size_t, kbuild::Diagnostic>> most;
+    for (int64_t id : chain) {
+      auto base = db.LoadBuildDiagnostics(id);
+      if (!base.ok()) return base.status();
+      std::map<std::string, std::pair<size_t, kbuild::Diagnostic>> here;
+      for (const auto& r : *base) {
+        if (r.severity == "note") continue;
+        kbuild::Diagnostic d = DiagnosticOf(r);
+        auto& [n, first] = here[kbuild::MatchKey(d)];
+        if (n++ == 0) first = std::move(d);
+      }
+      for (auto& [key, counted] : here) {
+        auto& m = most[key];
+        if (counted.first > m.first) m = std::move(counted);
+      }
+    }
     std::vector<kbuild::Diagnostic> before, now;
-    for (const auto& r : *base)
-      if (r.severity != "note") before.push_back(DiagnosticOf(r));
+    for (const auto& [key, counted] : most) before.insert(before.end(), counted.first, counted.second);
     for (const auto& d : out.result.diagnostics)
       if (d.severity != kbuild::Severity::kNote && d.tool != kbuild::Tool::kMake) now.push_back(d);
     out.base_build_id = compare_id;

@@ -233,14 +233,16 @@ uint64_t KconfigInputs(const fs::path& tree) {
   return h;
 }
 
-// A --base-config that names a file, not a make target: one with a '/', or
-// an existing file whose name is not that of a *config target.
+// A --base-config that names a file, not a make target: one with a '/', an
+// existing file (base.config here is that file, though kbuild has targets
+// named *.config too), or a name that is not that of a *config target.
 bool IsBaseFile(const std::string& base) {
   if (base.find('/') != std::string::npos) return true;
+  std::error_code ec;
+  if (fs::is_regular_file(base, ec)) return true;
   bool target = base.size() > 6 && base.compare(base.size() - 6, 6, "config") == 0 &&
                 base.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_.") == std::string::npos;
-  std::error_code ec;
-  return !target && fs::is_regular_file(base, ec);
+  return !target;
 }
 
 class Builder {
@@ -331,11 +333,19 @@ bool Builder::RunMake(const std::vector<std::string>& args, int jobs, const std:
 // With the failing target known, make it alone again with V=1: the command
 // that failed is the line that names the target (kbuild hides commands).
 void Builder::FindFailedCommand() {
-  if (r_.failed_target.empty() || r_.failed_target.find_first_of(" \t") != std::string::npos) return;
+  const std::string& t = r_.failed_target;
+  if (t.empty() || t.find_first_of(" \t") != std::string::npos) return;
+  // Only a file one command makes: a directory target would rebuild all
+  // that is left in it, one job at a time.
+  auto ends = [&](std::string_view suffix) {
+    return t.size() > suffix.size() && t.compare(t.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  std::string base = fs::path(t).filename().string();
+  if (!ends(".o") && !ends(".ko") && !ends(".a") && base.rfind("vmlinux", 0) != 0) return;
   sys::ProcessOptions p;
   p.argv = make_->Argv({"V=1", r_.failed_target}, 1);
   p.env = make_->env();
-  p.timeout = std::chrono::minutes(10);
+  p.timeout = std::chrono::minutes(2);
   p.max_output_bytes = 4 << 20;
   p.cancel = o_.cancel;
   auto ran = sys::RunProcess(p);
@@ -413,8 +423,9 @@ Status Builder::Configure() {
     request.Add(*setting);
   }
 
-  // The same request on the same Kconfig files gives the same .config: the
-  // one the last build settled is used again without running kconfig.
+  // The same request on the same Kconfig files with the same compiler
+  // (kconfig asks it what it supports) gives the same .config: the one the
+  // last build settled is used again without running kconfig.
   const std::string& base = o_.base_config;
   std::string base_text;
   if (base_text_) {
@@ -424,8 +435,8 @@ Status Builder::Configure() {
   }
   std::string fragment = request.ToFragment();
   std::string key = fmt::format(
-      "{:016x}", Fnv1a(fmt::format("{}\n{}\n{}\n{}\n{:016x}", base, base_text, fragment, make_->cc(),
-                                   KconfigInputs(o_.tree))));
+      "{:016x}", Fnv1a(fmt::format("{}\n{}\n{}\n{}\n{}\n{:016x}", base, base_text, fragment, make_->cc(),
+                                   r_.compiler, KconfigInputs(o_.tree))));
   fs::path key_file = fs::path(r_.output_dir) / ".vigil" / "config.key";
   fs::path dot_config = fs::path(r_.output_dir) / ".config";
   std::string old_key, old_config;
@@ -575,6 +586,15 @@ Result<BuildResult> Builder::RunAsOwner() {
       if (d.tool == Tool::kKconfig && d.message.rfind("override: reassigning to symbol", 0) == 0) continue;
       config_diagnostics_.push_back(std::move(d));
     }
+    // Errors of the tools; make's "*** [target] Error N" only repeat them.
+    // kconfig's from what was kept; the build's from every one its parser
+    // saw, kept or not.
+    r_.warnings = parser_.count(Severity::kWarning);
+    r_.errors = parser_.tool_errors();
+    for (const auto& d : config_diagnostics_) {
+      if (d.severity == Severity::kWarning) ++r_.warnings;
+      if (d.severity >= Severity::kError && d.tool != Tool::kMake) ++r_.errors;
+    }
     r_.diagnostics = std::move(config_diagnostics_);
     for (auto& d : parser_.TakeDiagnostics()) r_.diagnostics.push_back(std::move(d));
     // Files as the tree names them: kbuild says ../kernel/sys.c from an
@@ -592,13 +612,6 @@ Result<BuildResult> Builder::RunAsOwner() {
     for (auto& d : r_.diagnostics) {
       tree_relative(&d.file);
       for (auto& n : d.notes) tree_relative(&n.file);
-    }
-    // Errors of the tools; make's "*** [target] Error N" only repeat them.
-    // Counted from what was kept, plus what the build's parser dropped.
-    r_.warnings = r_.errors = 0;
-    for (const auto& d : r_.diagnostics) {
-      if (d.severity == Severity::kWarning) ++r_.warnings;
-      if (d.severity >= Severity::kError && d.tool != Tool::kMake) ++r_.errors;
     }
     r_.dropped = parser_.dropped();
     r_.duration_ms =
@@ -668,8 +681,16 @@ Result<BuildResult> Builder::RunAsOwner() {
     fs::remove_all(install, ec);
     std::string targets;
     for (const auto& c : o.collections) targets += (targets.empty() ? "" : " ") + c;
+    uint64_t errors_before = parser_.tool_errors();
     if (!RunMake({"TARGETS=" + targets, "INSTALL_PATH=" + install.string(), "kselftest-install"}, jobs))
       return finish();
+    // The selftests' Makefile can end well when one collection of several
+    // failed to build (its exit statuses multiplied): a compiler or linker
+    // error in this phase fails it all the same.
+    if (uint64_t errors = parser_.tool_errors() - errors_before; errors > 0) {
+      Failed(fmt::format("kselftest-install: {} error{} building the selftests", errors, errors == 1 ? "" : "s"));
+      return finish();
+    }
     if (!fs::exists(install / "kselftest-list.txt", ec)) {
       Failed("kselftest-install made no kselftest-list.txt in " + install.string());
       return finish();

@@ -216,6 +216,7 @@ modules_install:
 headers:
 	@mkdir -p $(O)/usr/include
 kselftest-install:
+	@if [ -f $(CURDIR)/selftest-broken.c ]; then echo "tools/testing/selftests/demo/t.c:1:1: error: expected ';' before '}' token"; fi
 	@mkdir -p $(INSTALL_PATH) && for t in $(TARGETS); do echo "$$t:t" >> $(INSTALL_PATH)/kselftest-list.txt; done
 )MK";
 
@@ -280,6 +281,19 @@ TEST_F(FakeTreeBuild, AssemblesTheConfigBuildsAndReportsDroppedOptionsAndWarning
   EXPECT_TRUE(r->modules.empty());  // CONFIG_MODULES is not set
   EXPECT_NE(Read(r->log).find("CC      kernel/b.o"), std::string::npos);
   EXPECT_TRUE(r->commit.empty());  // not a git tree
+}
+
+TEST_F(FakeTreeBuild, ASelftestThatDoesNotCompileFailsTheBuildWhateverMakeSays) {
+  // The selftests' Makefile multiplies its collections' exit statuses: one
+  // that built makes make end well.
+  Write(tree_ / "selftest-broken.c", "");
+  o_.collections = {"demo", "noconfig"};
+  Recorder rec;
+  auto r = Build(o_, rec);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->state, BuildResult::State::kFailed);
+  EXPECT_EQ(r->failure, "kselftest-install: 1 error building the selftests");
+  EXPECT_EQ(r->errors, 1u);
 }
 
 TEST_F(FakeTreeBuild, AnUnchangedConfigurationKeepsDotConfigUntouched) {
@@ -402,6 +416,15 @@ TEST_F(FakeTreeBuild, ABaseConfigFileIsUsedAsIs) {
   std::string config = Read(fs::path(o_.output_dir) / ".config");
   EXPECT_NE(config.find("CONFIG_MINE=y"), std::string::npos);
   EXPECT_EQ(config.find("CONFIG_TINY"), std::string::npos);
+  // A file of this directory named as a target could be: the file.
+  fs::path was = fs::current_path();
+  fs::current_path(dir_.path());
+  o_.base_config = "my.config";
+  auto here = Build(o_, rec);
+  fs::current_path(was);
+  ASSERT_TRUE(here.ok()) << here.status().ToString();
+  EXPECT_EQ(here->state, BuildResult::State::kBuilt) << here->failure;
+  EXPECT_NE(Read(fs::path(o_.output_dir) / ".config").find("CONFIG_MINE=y"), std::string::npos);
 }
 
 }  // namespace

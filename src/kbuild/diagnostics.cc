@@ -323,11 +323,21 @@ void DiagnosticsParser::Finish() {
 
 void DiagnosticsParser::Add(Diagnostic diagnostic) {
   ++counts_[static_cast<size_t>(diagnostic.severity)];
-  if (diagnostics_.size() >= options_.max_diagnostics) {
+  const bool error = diagnostic.severity >= Severity::kError;
+  if (error && diagnostic.tool != Tool::kMake) ++tool_errors_;
+  size_t bytes = diagnostic.file.size() + diagnostic.message.size() + diagnostic.flag.size() +
+                 diagnostic.function.size() + diagnostic.target.size();
+  size_t& kept = error ? errors_kept_ : others_kept_;
+  size_t& kept_bytes = error ? error_bytes_ : other_bytes_;
+  if (kept >= (error ? options_.max_errors : options_.max_diagnostics) ||
+      kept_bytes + bytes > (error ? options_.max_error_bytes : options_.max_bytes)) {
     ++dropped_;
     last_kept_ = false;
     return;
   }
+  ++kept;
+  kept_bytes += bytes;
+  last_error_ = error;
   diagnostics_.push_back(std::move(diagnostic));
   last_kept_ = true;
 }
@@ -335,7 +345,13 @@ void DiagnosticsParser::Add(Diagnostic diagnostic) {
 void DiagnosticsParser::AddNote(Note note) {
   if (last_kept_ && !diagnostics_.empty()) {
     auto& notes = diagnostics_.back().notes;
-    if (notes.size() < options_.max_notes) notes.push_back(std::move(note));
+    size_t bytes = note.file.size() + note.message.size();
+    size_t& kept_bytes = last_error_ ? error_bytes_ : other_bytes_;
+    if (notes.size() < options_.max_notes &&
+        kept_bytes + bytes <= (last_error_ ? options_.max_error_bytes : options_.max_bytes)) {
+      kept_bytes += bytes;
+      notes.push_back(std::move(note));
+    }
     return;
   }
   if (!diagnostics_.empty() || dropped_ > 0) return;  // its diagnostic was dropped
@@ -449,21 +465,28 @@ void DiagnosticsParser::FeedLine(std::string_view raw) {
       link_function_ = Unquote(rest.substr(in + 14, rest.size() - in - 15));
       return;
     }
-    link_context_ = false;  // its lines come without the prefix
     d.severity = Severity::kError;
     std::string_view file, message;
     Located at;
     if (ParseSectionLocated(rest, &file, &message)) {
+      // "ld: x.c:(.text+0x9): undefined reference to `h'": GNU ld's second
+      // and later references in the function named above, prefixed again.
+      // One from a data section is in no function, and ends it.
       d.file = std::string(file);
       d.message = std::string(Trim(message));
-    } else if (ParseLocated(rest, &at)) {
-      d.file = std::string(at.file);
-      d.line = at.line;
-      d.message = std::string(Trim(at.rest));
+      bool code = rest.substr(file.size()).rfind(":(.text", 0) == 0;
+      if (!code) link_context_ = false;
+      if (link_context_) d.function = link_function_;
     } else {
-      d.message = std::string(Trim(rest));
+      link_context_ = false;  // another message of the linker's ends it
+      if (ParseLocated(rest, &at)) {
+        d.file = std::string(at.file);
+        d.line = at.line;
+        d.message = std::string(Trim(at.rest));
+      } else {
+        d.message = std::string(Trim(rest));
+      }
     }
-    if (link_context_) d.function = link_function_;
     Add(std::move(d));
     return;
   }

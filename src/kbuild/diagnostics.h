@@ -51,10 +51,17 @@ struct Diagnostic {
 // "file:line:col: severity: message [flag]", the parts that are known.
 std::string FormatDiagnostic(const Diagnostic& diagnostic);
 
+// What is kept. Errors have a budget of their own, so the error that
+// failed a build is kept after any number of warnings; past a budget
+// diagnostics are only counted. The byte budget counts the text kept
+// (files, messages, notes): the output comes from strangers' code.
 struct DiagnosticsOptions {
-  size_t max_diagnostics = 10000;  // kept; later ones are only counted
+  size_t max_diagnostics = 10000;  // warnings and notes standing alone
+  size_t max_errors = 1000;        // errors (and make's failing lines)
+  size_t max_bytes = 8 << 20;      // the text of the kept warnings
+  size_t max_error_bytes = 2 << 20;  // ... and errors
   size_t max_line_bytes = 4096;    // longer lines are cut
-  size_t max_notes = 32;           // notes kept per diagnostic
+  size_t max_notes = 8;            // notes kept per diagnostic
 };
 
 class DiagnosticsParser {
@@ -74,6 +81,8 @@ class DiagnosticsParser {
   uint64_t dropped() const { return dropped_; }
   // Diagnostics of this severity seen, kept or dropped (attached notes excluded).
   uint64_t count(Severity severity) const { return counts_[static_cast<size_t>(severity)]; }
+  // Errors (and fatal errors) seen of the tools, make's own lines excluded.
+  uint64_t tool_errors() const { return tool_errors_; }
   uint64_t line_count() const { return lines_; }
 
  private:
@@ -86,8 +95,12 @@ class DiagnosticsParser {
   bool cutting_ = false;  // dropping the rest of an overlong line
   uint64_t dropped_ = 0;
   uint64_t counts_[4] = {};
+  uint64_t tool_errors_ = 0;
+  size_t errors_kept_ = 0, others_kept_ = 0;
+  size_t error_bytes_ = 0, other_bytes_ = 0;  // text kept of each kind
   uint64_t lines_ = 0;
   bool last_kept_ = false;    // the last diagnostic was kept (notes go to it)
+  bool last_error_ = false;   // ... and was an error
   std::string context_file_;  // gcc "FILE: In function 'f':" ("": any file)
   std::string context_function_;
   std::string link_function_;  // ld "x.o: in function `f':", for the next line

@@ -243,6 +243,23 @@ TEST(Diagnostics, LdUndefinedReferenceWithAndWithoutDebugInfo) {
   }
 }
 
+TEST(Diagnostics, LdSecondUndefinedReferenceInAFunctionKeepsTheFunction) {
+  Sources src;
+  ASSERT_TRUE(src.ok());
+  // GNU ld names the function once; its second reference comes prefixed
+  // with "ld: " again.
+  const char* program = "int foo(void);\nint bar(void);\nint main(void)\n{\n\treturn foo() + bar();\n}\n";
+  std::string out = src.Run("m2.c", program, "gcc -o m2");
+  auto all = ParseDiagnostics(out);
+  const Diagnostic* foo = Find(all, "undefined reference to `foo'");
+  const Diagnostic* bar = Find(all, "undefined reference to `bar'");
+  ASSERT_NE(foo, nullptr) << out;
+  ASSERT_NE(bar, nullptr) << out;
+  EXPECT_EQ(foo->function, "main") << out;
+  EXPECT_EQ(bar->function, "main") << out;
+  EXPECT_NE(bar->file.find("m2.c"), std::string::npos) << bar->file;
+}
+
 TEST(Diagnostics, LldUndefinedSymbolWithItsReferences) {
   if (!HaveProgram("clang") || !HaveProgram("ld.lld")) GTEST_SKIP() << "clang or ld.lld is not installed";
   Sources src;
@@ -280,7 +297,7 @@ TEST(Diagnostics, LinkerLinesOfAKernelLink) {
   EXPECT_EQ(all[0].message, "undefined reference to `mptcp_foo'");
   EXPECT_EQ(all[1].file, "vmlinux.o");
   EXPECT_EQ(all[1].message, "undefined reference to `bar_ops'");
-  EXPECT_EQ(all[1].function, "");  // a new ld line ends the function's context
+  EXPECT_EQ(all[1].function, "");  // a data section's reference ends the function's context
   EXPECT_EQ(all[2].severity, Severity::kWarning);
   EXPECT_EQ(all[3].message, "undefined symbol: baz");
   ASSERT_EQ(all[3].notes.size(), 2u);
@@ -398,13 +415,48 @@ TEST(Diagnostics, BoundedDiagnosticsAreCountedAndTheirNotesDropped) {
       "a.c:3:1: note: of three\n"
       "a.c:4:1: warning: four");
   parser.Finish();
-  ASSERT_EQ(parser.diagnostics().size(), 2u);
+  // The error has a budget of its own: kept after the warnings filled theirs.
+  ASSERT_EQ(parser.diagnostics().size(), 3u);
   EXPECT_EQ(parser.diagnostics()[0].notes.size(), 1u);
   EXPECT_EQ(parser.diagnostics()[1].notes.size(), 0u);
-  EXPECT_EQ(parser.dropped(), 2u);
+  EXPECT_EQ(parser.diagnostics()[2].message, "three");
+  EXPECT_EQ(parser.diagnostics()[2].notes.size(), 1u);
+  EXPECT_EQ(parser.dropped(), 1u);
   EXPECT_EQ(parser.count(Severity::kWarning), 3u);
   EXPECT_EQ(parser.count(Severity::kError), 1u);
+  EXPECT_EQ(parser.tool_errors(), 1u);
   EXPECT_EQ(parser.line_count(), 7u);
+}
+
+TEST(Diagnostics, TheErrorAfterManyWarningsIsKeptAndTheTextKeptIsBounded) {
+  // What a hostile build prints: long warnings, each with many long notes,
+  // then the error that failed it and make's line.
+  DiagnosticsParser parser;
+  std::string note = "a.c:1:1: note: " + std::string(4000, 'n') + "\n";
+  std::string out;
+  for (int i = 0; i < 500; ++i) {
+    out = "a.c:" + std::to_string(i + 1) + ":1: warning: " + std::string(4000, 'w') + " [-Wx]\n";
+    for (int k = 0; k < 32; ++k) out += note;
+    parser.Feed(out);
+  }
+  parser.Feed("kernel/broken.c:3:5: error: 'x' undeclared\n"
+              "make[2]: *** [scripts/Makefile.build:229: kernel/broken.o] Error 1\n");
+  parser.Finish();
+  size_t bytes = 0;
+  for (const auto& d : parser.diagnostics()) {
+    bytes += d.message.size() + d.file.size();
+    for (const auto& n : d.notes) bytes += n.message.size() + n.file.size();
+  }
+  EXPECT_LE(bytes, size_t{10} << 20);
+  EXPECT_EQ(parser.count(Severity::kWarning), 500u);
+  EXPECT_GT(parser.dropped(), 0u);  // past the byte budget
+  EXPECT_EQ(parser.tool_errors(), 1u);  // make's line is not the tool's error
+  ASSERT_GE(parser.diagnostics().size(), 2u);
+  const auto& make = parser.diagnostics().back();
+  EXPECT_EQ(make.target, "kernel/broken.o");
+  const auto& error = parser.diagnostics()[parser.diagnostics().size() - 2];
+  EXPECT_EQ(error.file, "kernel/broken.c");
+  EXPECT_EQ(error.severity, Severity::kError);
 }
 
 TEST(Diagnostics, OverlongLinesAreCut) {

@@ -1,0 +1,86 @@
+#include "engine/kernel_build.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "store/memory_store.h"
+
+namespace vigil::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+void Write(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
+}
+
+// A stand-in for kbuild whose `all` prints what diag.txt holds, as an
+// incremental build prints the warnings of only what it compiled again.
+constexpr const char* kMakefile = R"MK(
+O ?= .
+.PHONY: tinyconfig olddefconfig all image_name kernelrelease headers
+tinyconfig:
+	@mkdir -p $(O)
+	@printf 'CONFIG_TINY=y\n' > $(O)/.config
+olddefconfig:
+	@true
+all:
+	@cat $(CURDIR)/diag.txt
+	@mkdir -p $(O)/arch/x86/boot && touch $(O)/arch/x86/boot/bzImage $(O)/vmlinux
+image_name:
+	@echo arch/x86/boot/bzImage
+kernelrelease:
+	@echo 1.0.0-fake
+headers:
+	@mkdir -p $(O)/usr/include
+)MK";
+
+struct Quiet : kbuild::BuildObserver {
+  void Phase(std::string_view) override {}
+  void Step(std::string_view, int64_t) override {}
+};
+
+TEST(BuildAndRecord, NewWarningsAreAgainstWhatTheOutputDirectorysEarlierBuildsReported) {
+  if (system("command -v make >/dev/null && command -v gcc >/dev/null") != 0) GTEST_SKIP() << "no make or gcc";
+  fs::path dir = fs::temp_directory_path() / fmt::format("vigil-kernel-build-test-{}", getpid());
+  fs::remove_all(dir);
+  Write(dir / "linux/Makefile", kMakefile);
+  Write(dir / "linux/Kconfig", "");
+  auto db = store::NewMemoryStore();
+  BuildRequest req;
+  req.options.tree = (dir / "linux").string();
+  req.options.output_dir = (dir / "out").string();
+  req.options.base_config = "tinyconfig";
+  req.options.vm_fragment = false;
+  req.options.ccache = false;
+  req.options.jobs = 1;
+  req.compare_to = "auto";
+  Quiet quiet;
+  auto build = [&](const std::string& diagnostics) {
+    Write(dir / "linux/diag.txt", diagnostics);
+    auto out = BuildAndRecord(*db, req, quiet);
+    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    return out.ok() ? *out : BuildOutcome{};
+  };
+  const std::string a = "kernel/a.c:7:9: warning: unused variable 'y' [-Wunused-variable]\n";
+  const std::string b = "kernel/b.c:3:5: warning: unused variable 'z' [-Wunused-variable]\n";
+  build(a);                        // cold: a.c warns
+  build("");                       // nothing compiled again
+  BuildOutcome third = build(a + b);  // a.c and b.c compiled: only b.c's is new
+  ASSERT_EQ(third.new_diagnostics.size(), 1u);
+  EXPECT_EQ(third.new_diagnostics[0].file, "kernel/b.c");
+  // One more copy of a warning than any earlier build had is new.
+  BuildOutcome fourth = build(a + a + b);
+  ASSERT_EQ(fourth.new_diagnostics.size(), 1u);
+  EXPECT_EQ(fourth.new_diagnostics[0].file, "kernel/a.c");
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace vigil::engine
