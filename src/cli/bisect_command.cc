@@ -123,7 +123,7 @@ int RunBisect(BisectFlags f) {
   }
   auto vcs = engine::GitVcs::Open(".");
   if (!vcs.ok()) {
-    fmt::print(stderr, "vigil bisect run: not in a git repository: {}\n", vcs.status().message());
+    fmt::print(stderr, "vigil bisect run: not in a git repository: {}\n", SanitizeForTerminal(vcs.status().message()));
     return kExitUsage;
   }
   std::unique_ptr<kbuild::BuildObserver> build_printer;
@@ -181,11 +181,11 @@ int RunBisect(BisectFlags f) {
   PrintingObserver observer(f.json, r.fix);
   auto out = engine::RunBisection(**vcs, *probe, observer, r);
   if (!out.ok() && cancel.stopping()) {
-    fmt::print(stderr, "vigil bisect run: {}\n", out.status().message());
+    fmt::print(stderr, "vigil bisect run: {}\n", SanitizeForTerminal(out.status().message()));
     return cancel.ExitCode();
   }
   if (!out.ok()) {
-    fmt::print(stderr, "vigil bisect run: {}\n", out.status().message());
+    fmt::print(stderr, "vigil bisect run: {}\n", SanitizeForTerminal(out.status().message()));
     return kExitUsage;
   }
   if (f.json) {
@@ -217,7 +217,7 @@ int OpenBisection(const BisectFlags& f, Opened* o) {
   auto db = engine::OpenBisectStore(o->db_path);
   if (!db.ok()) {
     bool none = db.status().code() == Status::Code::kNotFound;
-    fmt::print(none ? stdout : stderr, "{}{}\n", none ? "" : "vigil bisect: ", db.status().message());
+    fmt::print(none ? stdout : stderr, "{}{}\n", none ? "" : "vigil bisect: ", SanitizeForTerminal(db.status().message()));
     return none ? 1 : kExitUsage;
   }
   o->db = std::move(db.value());

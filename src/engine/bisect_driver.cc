@@ -483,7 +483,13 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
                           hash.substr(0, 12), built.status().message()));
         }
         cost_now(&search);
-        search.SetKept(j, probe_.HasKept(hash));
+        // What the probe keeps now: this build, and no more the ones it let
+        // go to make room (a rebuild there costs a build again).
+        if (so.keep_builds) {
+          for (int i = 0; i <= n; ++i) search.SetKept(i, probe_.HasKept(line.commits[i]));
+        } else {
+          search.SetKept(j, probe_.HasKept(hash));
+        }
         if (!*built) {
           observer_.BuildFailed(hash, probe_.BuildFailure());
           search.Record(j, bisect::Outcome::kSkip);
@@ -526,9 +532,18 @@ Result<BisectOutcome> BisectDriver::Run(const BisectRequest& r, store::Store& db
       observer_.Ran(e);
     }
     total_runs += search.runs();
-    result = Conclude(search, line, r);
-    confident = search.stop() == bisect::Stop::kConfident;
+    nlohmann::json concluded = Conclude(search, line, r);
+    bool stage_confident = search.stop() == bisect::Stop::kConfident;
+    if (stage > 0 && !stage_confident && confident) {
+      // The runs ran out inside a merge: the merge, found with confidence on
+      // the line above, stays the answer; this stage's guess has no weight.
+      merges.erase(merges.end() - 1);
+      break;
+    }
+    result = std::move(concluded);
+    confident = stage_confident;
     if (!confident || r.first_parent || stage >= 16 || result["culprit"].is_null()) break;
+    if (total_runs >= r.max_runs) break;  // nothing left to look into the merge with
     // A merge named on this line: descend into what it merged, unless it is
     // the merge this line came from (its own changes are the culprit then).
     std::string merge = result["culprit"]["hash"];

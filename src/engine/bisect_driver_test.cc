@@ -216,6 +216,25 @@ TEST_F(BisectDriverTest, DescendsIntoAMergeToFindTheCulpritOnTheMergedBranch) {
   EXPECT_EQ(observer_.descents[0].commits, 10);
 }
 
+TEST_F(BisectDriverTest, RunsRunningOutInsideAMergeLeaveTheMergeAsTheAnswer) {
+  WithMerge();
+  FakeProbe probe(FailsFrom("s6"));
+  BisectRequest r = Request("m1", "m20");
+  // Enough runs for the first-parent line, not for the merged branch.
+  auto full = Bisect(probe, r);
+  ASSERT_TRUE(full.ok());
+  int first_stage_runs = 0;
+  for (const auto& rec : RecordedRuns(1)) first_stage_runs += rec.commit[0] == 'm' ? 1 : 0;
+  fs::remove_all(dir_);
+  fs::create_directories(dir_);
+  FakeProbe again(FailsFrom("s6"));
+  r.max_runs = first_stage_runs + 1;
+  auto out = Bisect(again, r);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->result["culprit"]["hash"], "merge") << out->result.dump();
+  EXPECT_TRUE(out->result["merges"].empty()) << out->result.dump();
+}
+
 TEST_F(BisectDriverTest, FirstParentStopsAtTheMerge) {
   WithMerge();
   FakeProbe probe(FailsFrom("s6"));

@@ -1,6 +1,15 @@
 #include "engine/git_vcs.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
 
 #include "base/text.h"
 #include "sys/process.h"
@@ -8,13 +17,32 @@
 namespace vigil::engine {
 namespace {
 
-// Runs git in `dir`; what it printed without the trailing newlines, or an
-// error with git's words.
+// Runs git in `dir`; what it printed on its standard output without the
+// trailing newlines, or an error with git's words. Its standard error
+// (hints, warnings: "hint: ..." about grafts, an unreadable config) goes
+// to a file of its own, read only for the error: it is never taken for a
+// hash or a subject. A checkout of a kernel tree may take minutes.
 Result<std::string> Git(const std::string& dir, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"git", "-C", dir};
+  char err_path[] = "/tmp/vigil-git-XXXXXX";
+  int fd = mkstemp(err_path);
+  if (fd < 0) return Status::IOError(fmt::format("cannot make a file for git's errors: {}", strerror(errno)));
+  close(fd);
+  std::vector<std::string> argv = {"sh", "-c", "err=$0; dir=$1; shift; exec git -C \"$dir\" \"$@\" 2>\"$err\"",
+                                   err_path, dir};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto out = sys::CommandOutput(argv);
-  if (!out.ok()) return Status::InvalidArgument(out.status().message());
+  auto out = sys::CommandOutput(argv, std::chrono::minutes(15));
+  std::string err;
+  {
+    std::ifstream f(err_path, std::ios::binary);
+    char buf[512];
+    f.read(buf, sizeof buf);
+    err.assign(buf, static_cast<size_t>(f.gcount()));
+  }
+  unlink(err_path);
+  if (!out.ok()) {
+    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+    return Status::InvalidArgument(err.empty() ? out.status().message() : "git: " + err);
+  }
   std::string s = std::move(out.value());
   while (!s.empty() && s.back() == '\n') s.pop_back();
   return s;

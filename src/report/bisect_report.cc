@@ -8,7 +8,8 @@ namespace vigil::report {
 
 std::string ConclusionText(const nlohmann::json& j) {
   std::string out;
-  if (j.contains("error")) return fmt::format("error: {}\n", j["error"].get<std::string>());
+  // An error may quote git or the test (strangers' bytes).
+  if (j.contains("error")) return fmt::format("error: {}\n", SanitizeForTerminal(j["error"].get<std::string>()));
   std::string h = j["hypothesis"];
   int reused = j.value("reused_builds", 0);
   out += fmt::format("stopped: {} after {} run(s), {} build(s){}\n", j["stop"].get<std::string>(),

@@ -107,8 +107,12 @@ std::string KcidbStatus(const std::string& vigil_status) {
 }
 
 std::string KcidbTestPath(const std::string& test_path, const std::string& subtest) {
-  model::TestPath p = model::TestPath::Parse(test_path);
-  std::string out = "kselftest." + PathPart(p.collection()) + "." + PathPart(p.test());
+  // COLLECTION:TEST, split at the first colon only: a test whose name has a
+  // colon is one test (`a:b.sh` -> a_b_sh), not a test and a subtest.
+  size_t colon = test_path.find(':');
+  std::string collection = colon == std::string::npos ? "" : test_path.substr(0, colon);
+  std::string test = colon == std::string::npos ? test_path : test_path.substr(colon + 1);
+  std::string out = "kselftest." + PathPart(collection) + "." + PathPart(test);
   if (!subtest.empty()) {
     size_t from = 0;
     while (true) {
@@ -163,7 +167,11 @@ json KcidbReport(const KcidbInput& in) {
   std::string commit = in.build && IsSha1(in.build->commit) ? in.build->commit
                        : in.series && IsSha1(in.series->base_commit) ? in.series->base_commit
                                                                      : "";
-  std::string checkout_key = commit.empty() ? key + ".checkout" : "checkout." + commit;
+  // A tree with changes of its own (dirty) is not the commit: its checkout
+  // is the run's, not the one every clean build of the commit shares.
+  std::string checkout_key = commit.empty() ? key + ".checkout"
+                             : in.build && in.build->dirty ? "checkout." + commit + ".dirty." + key
+                                                           : "checkout." + commit;
   if (in.series) {
     checkout_key += fmt::format(".series.{}.{}.{}", Hex64(Fnv1a(in.series->source)), in.series->series_id,
                                 in.series->round);

@@ -255,6 +255,9 @@ TEST(Kcidb, PathsAndIdsOfHostileNamesStayInTheirPatterns) {
   EXPECT_EQ(KcidbTestPath("net/mptcp:mptcp_join.sh"), "kselftest.net_mptcp.mptcp_join_sh");
   EXPECT_EQ(KcidbTestPath("c:t#2", "a > b.c > "), "kselftest.c.t_2.a.b_c._");
   EXPECT_EQ(KcidbTestPath("", ""), "kselftest._._");
+  // A colon in a test's name: one test, not a test and a subtest.
+  EXPECT_EQ(KcidbTestPath("t4:a:b.sh"), "kselftest.t4.a_b_sh");
+  EXPECT_NE(KcidbTestPath("t4:a:b.sh"), KcidbTestPath("t4:a:c.sh"));
   KcidbInput in = ARun();
   std::string evil = std::string("c:\0\xff<script>.. > \n", 17);
   in.run->plan.push_back(evil);
@@ -334,7 +337,10 @@ TEST(Kcidb, ASeriesRunCarriesItsPatchesAndMessageIdAndOneThatDidNotApplyIsInvali
   EXPECT_EQ(p["checkouts"][0]["patchset_hash"], "");
   // Uncommitted changes in the tree: patches no one can name.
   plain.build->dirty = true;
-  EXPECT_FALSE(KcidbReport(plain)["checkouts"][0].contains("patchset_hash"));
+  json dirty = KcidbReport(plain);
+  EXPECT_FALSE(dirty["checkouts"][0].contains("patchset_hash"));
+  // ... and a checkout of its own, not the one a clean build of the commit shares.
+  EXPECT_NE(dirty["checkouts"][0]["id"], p["checkouts"][0]["id"]);
 }
 
 TEST(Kcidb, Origins) {
