@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -71,22 +72,40 @@ Result<judge::TestHistory> History(store::Store& db, const HistoryQuery& q) {
   judge::TestHistory h;
   h.test = path.TestId();
   h.subtest = path.subtest();
-  auto history = judge::LoadHistory(db);
-  if (!history.ok()) return history.status();
-  // The runs come oldest first; each that ran the test (and subtest) is a row.
-  for (const auto& r : history.value()) {
-    if (!q.env.empty() && r.env_class.find(q.env) == std::string::npos) continue;
-    auto t = r.tests.find(h.test);
-    if (t == r.tests.end()) continue;
+  // Only this test's attempts, not every test of every run: the newest
+  // `limit` runs of it, or all of them when a filter may pass over some.
+  auto attempts = db.LoadTestAttempts(h.test, q.env.empty() && h.subtest.empty() ? q.limit : 0);
+  if (!attempts.ok()) return attempts.status();
+  std::vector<int64_t> order;  // oldest run first
+  std::map<int64_t, std::vector<model::AttemptRecord>> by_run;
+  for (auto& ra : *attempts) {
+    if (ra.attempt.interrupted) continue;  // cut short by a cancelled run: no result
+    auto [it, fresh] = by_run.try_emplace(ra.run_id);
+    if (fresh) order.push_back(ra.run_id);
+    it->second.push_back(std::move(ra.attempt));
+  }
+  std::map<int64_t, model::Environment> envs;
+  for (int64_t id : order) {
+    auto run = db.LoadRun(id);
+    if (!run.ok()) return run.status();
+    auto [e, fresh] = envs.try_emplace(run->environment_id);
+    if (fresh && run->environment_id > 0) {
+      auto loaded = db.LoadEnvironment(run->environment_id);
+      if (!loaded.ok()) return loaded.status();
+      e->second = std::move(loaded.value());
+    }
+    std::string env_class = judge::EnvClass(e->second);
+    if (!q.env.empty() && env_class.find(q.env) == std::string::npos) continue;
+    judge::TestView t = judge::MakeTestView(by_run[id]);
     auto row = [&](const std::string& status, int64_t ms) {
-      h.rows.push_back({r.run.id, r.run.started_at, r.env_class, r.env.kernel_release, status, ms});
+      h.rows.push_back({id, run->started_at, env_class, e->second.kernel_release, status, ms});
     };
     if (h.subtest.empty()) {
-      row(t->second.status, t->second.duration_ms);
+      row(t.status, t.duration_ms);
       continue;
     }
-    for (const auto& s : t->second.subtests) {
-      if (s.path == h.subtest) row(s.status, s.duration_ms.value_or(-1));
+    for (const auto& sub : t.subtests) {
+      if (sub.path == h.subtest) row(sub.status, sub.duration_ms.value_or(-1));
     }
   }
   if (static_cast<int>(h.rows.size()) > q.limit) h.rows.erase(h.rows.begin(), h.rows.end() - q.limit);
