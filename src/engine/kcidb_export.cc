@@ -1,5 +1,7 @@
 #include "engine/kcidb_export.h"
 
+#include <map>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -55,9 +57,21 @@ Result<report::KcidbInput> GatherKcidb(store::Store& db, const std::string& spec
         run_id));
   }
   in.run = *run;
-  auto attempts = db.LoadAttempts(run_id, true);
+  // Without their outputs (up to 16 MiB each): the report takes the end of
+  // each test's last attempt only, read one at a time.
+  auto attempts = db.LoadAttempts(run_id, false);
   if (!attempts.ok()) return attempts.status();
   in.attempts = std::move(*attempts);
+  std::map<std::string, size_t> last;
+  for (size_t i = 0; i < in.attempts.size(); ++i) last[in.attempts[i].test_path] = i;
+  for (const auto& [path, i] : last) {
+    model::AttemptRecord& a = in.attempts[i];
+    auto output = db.LoadAttemptOutput(run_id, path, a.attempt);
+    if (!output.ok()) return output.status();
+    // Room enough for the excerpt's 16 KiB once invalid bytes are replaced.
+    constexpr size_t kKept = 64 << 10;
+    a.output = output->size() > kKept ? output->substr(output->size() - kKept) : std::move(output.value());
+  }
   if (run->environment_id > 0) {
     auto env = db.LoadEnvironment(run->environment_id);
     if (!env.ok()) return env.status();

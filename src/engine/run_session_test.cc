@@ -149,6 +149,9 @@ class DyingStore final : public store::Store {
   Result<std::map<int64_t, model::Environment>> ListEnvironments() override { return inner_->ListEnvironments(); }
   Result<std::string> LoadConsoleLog(int64_t id) override { return inner_->LoadConsoleLog(id); }
   Result<int64_t> LatestRun() override { return inner_->LatestRun(); }
+  Result<std::string> LoadAttemptOutput(int64_t id, const std::string& test, int attempt) override {
+    return inner_->LoadAttemptOutput(id, test, attempt);
+  }
   Result<std::vector<model::AttemptRecord>> LoadAttempts(int64_t id, bool with_output) override {
     return inner_->LoadAttempts(id, with_output);
   }

@@ -389,6 +389,15 @@ class MemoryStore final : public Store {
     return out;
   }
 
+  Result<std::string> LoadAttemptOutput(int64_t run_id, const std::string& test_path, int attempt) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (StoredRun* r = Find(run_id)) {
+      for (const auto& a : r->attempts)
+        if (a.test_path == test_path && a.attempt == attempt) return a.output;
+    }
+    return Status::NotFound(fmt::format("run {} has no attempt {} of {}", run_id, attempt, test_path));
+  }
+
   Result<int64_t> CreateBisection(const BisectionRecord& b) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++version_;

@@ -1493,6 +1493,21 @@ Result<std::vector<AttemptRecord>> SqlStore::LoadAttempts(int64_t run_id, bool w
   return out;
 }
 
+Result<std::string> SqlStore::LoadAttemptOutput(int64_t run_id, const std::string& test_path, int attempt) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(
+      "SELECT a.id, l.output FROM attempts a JOIN tests t ON a.test_id = t.id LEFT JOIN logs l ON l.attempt_id = a.id "
+      "WHERE t.run_id = ? AND t.path = ? AND a.attempt = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, run_id).Bind(2, test_path).Bind(3, static_cast<int64_t>(attempt));
+  Status st;
+  if (!q->Next(&st)) {
+    if (!st.ok()) return st;
+    return Status::NotFound(fmt::format("run {} has no attempt {} of {}", run_id, attempt, test_path));
+  }
+  return q->IsNull(1) ? std::string() : q->Text(1);
+}
+
 Result<std::map<std::string, int64_t>> SqlStore::LastDurations() {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(

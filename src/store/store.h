@@ -153,6 +153,10 @@ class Store {
   // Every attempt of a run, in the order they were recorded; output and
   // crash texts only `with_output`.
   virtual Result<std::vector<model::AttemptRecord>> LoadAttempts(int64_t run_id, bool with_output = false) = 0;
+  // The output of one attempt (test_path, attempt number) of a run: one at a
+  // time, where a run's every output at once would not fit. NotFound when
+  // the run has no such attempt.
+  virtual Result<std::string> LoadAttemptOutput(int64_t run_id, const std::string& test_path, int attempt) = 0;
   // The attempts of these runs in brief, by run (in the order given), then
   // as recorded. Unknown runs have none.
   virtual Result<std::vector<model::AttemptBrief>> LoadAttemptBriefs(const std::vector<int64_t>& run_ids) = 0;

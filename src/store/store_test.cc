@@ -469,6 +469,31 @@ TEST_P(StoreConformance, EachRunGetsAUidOfItsOwnOrKeepsTheOneItCameWith) {
   EXPECT_EQ(listed[2].uid, r.uid);
 }
 
+TEST_P(StoreConformance, OneAttemptsOutputIsReadAlone) {
+  int64_t env = store().EnsureEnvironment(Env("6.1.0")).value();
+  RunRecord r = ARun(env);
+  r.plan = {"c:a", "c:b"};
+  int64_t run = store().CreateRun(r).value();
+  AttemptRecord a;
+  a.test_path = "c:a";
+  a.status = "FAIL";
+  a.output = std::string("first\0bytes\xff", 12);
+  ASSERT_TRUE(store().RecordAttempt(run, a).ok());
+  a.attempt = 2;
+  a.status = "PASS";
+  a.output = "second";
+  ASSERT_TRUE(store().RecordAttempt(run, a).ok());
+  a.test_path = "c:b";
+  a.attempt = 1;
+  a.output = "";
+  ASSERT_TRUE(store().RecordAttempt(run, a).ok());
+  EXPECT_EQ(store().LoadAttemptOutput(run, "c:a", 1).value(), std::string("first\0bytes\xff", 12));
+  EXPECT_EQ(store().LoadAttemptOutput(run, "c:a", 2).value(), "second");
+  EXPECT_EQ(store().LoadAttemptOutput(run, "c:b", 1).value(), "");
+  EXPECT_EQ(store().LoadAttemptOutput(run, "c:a", 3).status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(store().LoadAttemptOutput(run + 1, "c:a", 1).status().code(), Status::Code::kNotFound);
+}
+
 TEST_P(StoreConformance, EnvironmentsAreDeduplicatedByFingerprint) {
   Environment e = Env("6.12.1");
   int64_t id = store().EnsureEnvironment(e).value();
