@@ -88,17 +88,18 @@ Result<judge::TestHistory> History(store::Store& db, const HistoryQuery& q) {
   for (int64_t id : order) {
     auto run = db.LoadRun(id);
     if (!run.ok()) return run.status();
-    auto [e, fresh] = envs.try_emplace(run->environment_id);
-    if (fresh && run->environment_id > 0) {
+    auto emplaced = envs.try_emplace(run->environment_id);
+    model::Environment& env = emplaced.first->second;
+    if (emplaced.second && run->environment_id > 0) {
       auto loaded = db.LoadEnvironment(run->environment_id);
       if (!loaded.ok()) return loaded.status();
-      e->second = std::move(loaded.value());
+      env = std::move(loaded.value());
     }
-    std::string env_class = judge::EnvClass(e->second);
+    std::string env_class = judge::EnvClass(env);
     if (!q.env.empty() && env_class.find(q.env) == std::string::npos) continue;
     judge::TestView t = judge::MakeTestView(by_run[id]);
     auto row = [&](const std::string& status, int64_t ms) {
-      h.rows.push_back({id, run->started_at, env_class, e->second.kernel_release, status, ms});
+      h.rows.push_back({id, run->started_at, env_class, env.kernel_release, status, ms});
     };
     if (h.subtest.empty()) {
       row(t.status, t.duration_ms);
