@@ -37,6 +37,13 @@ std::vector<bool> QuarantineStates(const Series& s, const FlakeOptions& o, std::
   bool q = false;
   int runs = 0, fails = 0, flakes = 0, passes_in_row = 0, fails_in_row = 0;
   double rate_at_q = 0;
+  // Released: the counts start again, so an old flake doesn't re-quarantine at once.
+  auto release = [&] {
+    q = false;
+    runs = fails = flakes = 0;
+    if (reason) reason->clear();
+    if (since) *since = 0;
+  };
   for (const Point& p : s.points) {
     if (p.kind != Kind::kSkip) {
       ++runs;
@@ -48,10 +55,7 @@ std::vector<bool> QuarantineStates(const Series& s, const FlakeOptions& o, std::
       if (q && fails_in_row > 0 && std::pow(rate_at_q, fails_in_row) < o.alpha) {
         // Failing in a row beyond what its flakiness explains: it fails now,
         // and the failures count again (a regression is not hidden for good).
-        q = false;
-        runs = fails = flakes = 0;
-        if (reason) reason->clear();
-        if (since) *since = 0;
+        release();
       } else if (!q && flakes > 0 && f > o.quarantine_rate) {
         q = true;
         rate_at_q = std::min(f, 0.99);
@@ -64,11 +68,7 @@ std::vector<bool> QuarantineStates(const Series& s, const FlakeOptions& o, std::
                                 100 * f, 100 * o.quarantine_rate, flakes, o.release_after);
         }
       } else if (q && passes_in_row >= o.release_after) {
-        q = false;
-        // Released: the counts start again, so an old flake doesn't re-quarantine at once.
-        runs = fails = flakes = 0;
-        if (reason) reason->clear();
-        if (since) *since = 0;
+        release();
       }
     }
     out.push_back(q);
