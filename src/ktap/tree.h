@@ -187,12 +187,12 @@ inline TreeNode Tree::node(Id id) const {
   const Packed& p = Slots(id / kChunk)[id % kChunk];
   TreeNode n;
   const char* d = p.data;
-  // The values it has, in the order of their flags: each one's place is
-  // the number of flags below its own that are set.
+  // The values it has, one after the other in the order of their flags.
   auto value = [&](uint8_t flag) -> int64_t {
     if (!(p.flags & flag)) return 0;
     int64_t v;
-    std::memcpy(&v, d + sizeof v * static_cast<size_t>(__builtin_popcount(p.flags & kValues & (flag - 1))), sizeof v);
+    std::memcpy(&v, d, sizeof v);
+    d += sizeof v;
     return v;
   };
   n.plan = value(kPlan);
@@ -200,7 +200,6 @@ inline TreeNode Tree::node(Id id) const {
   n.exit_code = static_cast<int32_t>(value(kExitCode));
   n.dropped = value(kDropped);
   n.log_dropped = value(kLogDropped);
-  d += sizeof(int64_t) * static_cast<size_t>(__builtin_popcount(p.flags & kValues));
   n.children = reinterpret_cast<const Id*>(d);
   n.num_children = p.num_children;
   d += p.num_children * sizeof(Id);
