@@ -152,8 +152,8 @@ class DyingStore final : public store::Store {
   Result<std::string> LoadAttemptOutput(int64_t id, const std::string& test, int attempt) override {
     return inner_->LoadAttemptOutput(id, test, attempt);
   }
-  Result<std::vector<model::AttemptRecord>> LoadAttempts(int64_t id, bool with_output) override {
-    return inner_->LoadAttempts(id, with_output);
+  Result<std::vector<model::AttemptRecord>> LoadAttempts(int64_t id, bool with_output, bool crash_texts) override {
+    return inner_->LoadAttempts(id, with_output, crash_texts);
   }
   Result<int64_t> CreateBisection(const model::BisectionRecord& b) override { return inner_->CreateBisection(b); }
   Result<model::BisectionRecord> ActiveBisection(const std::string& repo) override {

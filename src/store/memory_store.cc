@@ -375,7 +375,7 @@ class MemoryStore final : public Store {
     return runs_.back().run.id;
   }
 
-  Result<std::vector<AttemptRecord>> LoadAttempts(int64_t run_id, bool with_output) override {
+  Result<std::vector<AttemptRecord>> LoadAttempts(int64_t run_id, bool with_output, bool with_crash_texts) override {
     std::lock_guard<std::mutex> lock(mu_);
     StoredRun* r = Find(run_id);
     if (!r) return std::vector<AttemptRecord>();
@@ -383,7 +383,9 @@ class MemoryStore final : public Store {
     if (!with_output) {
       for (auto& a : out) {
         a.output.clear();
-        for (auto& c : a.crashes) c.text.clear();
+        if (!with_crash_texts) {
+          for (auto& c : a.crashes) c.text.clear();
+        }
       }
     }
     return out;

@@ -93,11 +93,12 @@ Environment EnvironmentFromRow(const Statement& q) {
 }
 
 // The subtests and kernel reports (with their texts and the outputs when
-// `with_output`) of the attempts in `index` (attempt id -> its record), one
+// `with_output`, with their texts alone when `with_crash_texts`) of the attempts in `index` (attempt id -> its record), one
 // query each over the attempts `a` that `where` selects (its ?1 bound to
 // `arg`, when given), not one per attempt.
 Status AttachDetails(Database& db, const std::string& where, std::optional<int64_t> arg,
-                     const std::map<int64_t, AttemptRecord*>& index, bool with_output) {
+                     const std::map<int64_t, AttemptRecord*>& index, bool with_output,
+                     bool with_crash_texts = false) {
   auto run = [&](const std::string& sql, const std::function<void(const Statement&, AttemptRecord*)>& take) {
     auto q = db.Prepare(sql);
     if (!q.ok()) return q.status();
@@ -118,7 +119,7 @@ Status AttachDetails(Database& db, const std::string& where, std::optional<int64
                   });
   if (!st.ok()) return st;
   st = run(std::string("SELECT c.attempt_id, c.type, c.title, c.fatal, c.fingerprint, c.guilty, ") +
-               (with_output ? "c.text" : "''") + " FROM crashes c JOIN attempts a ON c.attempt_id = a.id " + where +
+               (with_output || with_crash_texts ? "c.text" : "''") + " FROM crashes c JOIN attempts a ON c.attempt_id = a.id " + where +
                " ORDER BY c.attempt_id, c.id",
            [](const Statement& q, AttemptRecord* a) {
              a->crashes.push_back({q.Text(1), q.Text(2), q.Int(3) != 0, q.Text(4), q.Text(5), q.Text(6)});
@@ -1469,7 +1470,7 @@ Result<int64_t> SqlStore::LatestRun() {
   return q->Int(0);
 }
 
-Result<std::vector<AttemptRecord>> SqlStore::LoadAttempts(int64_t run_id, bool with_output) {
+Result<std::vector<AttemptRecord>> SqlStore::LoadAttempts(int64_t run_id, bool with_output, bool with_crash_texts) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(std::string("SELECT a.id, t.path, ") + kAttemptColumns +
                         " FROM attempts a JOIN tests t ON a.test_id = t.id WHERE t.run_id = ? ORDER BY a.id");
@@ -1488,7 +1489,8 @@ Result<std::vector<AttemptRecord>> SqlStore::LoadAttempts(int64_t run_id, bool w
   if (out.empty()) return out;
   std::map<int64_t, AttemptRecord*> index;
   for (size_t i = 0; i < out.size(); ++i) index[ids[i]] = &out[i];
-  st = AttachDetails(*db_, "JOIN tests t ON a.test_id = t.id WHERE t.run_id = ?1", run_id, index, with_output);
+  st = AttachDetails(*db_, "JOIN tests t ON a.test_id = t.id WHERE t.run_id = ?1", run_id, index, with_output,
+                     with_crash_texts);
   if (!st.ok()) return st;
   return out;
 }

@@ -60,7 +60,8 @@ class SqlStore final : public Store {
   Result<std::map<int64_t, model::Environment>> ListEnvironments() override;
   Result<std::string> LoadConsoleLog(int64_t run_id) override;
   Result<int64_t> LatestRun() override;
-  Result<std::vector<model::AttemptRecord>> LoadAttempts(int64_t run_id, bool with_output = false) override;
+  Result<std::vector<model::AttemptRecord>> LoadAttempts(int64_t run_id, bool with_output = false,
+                                                         bool with_crash_texts = false) override;
   Result<std::string> LoadAttemptOutput(int64_t run_id, const std::string& test_path, int attempt) override;
   Result<int64_t> CreateBisection(const model::BisectionRecord& b) override;
   Result<model::BisectionRecord> ActiveBisection(const std::string& repo) override;

@@ -151,8 +151,11 @@ class Store {
   virtual Result<std::string> LoadConsoleLog(int64_t run_id) = 0;
   virtual Result<int64_t> LatestRun() = 0;  // NotFound "no runs in the database" when there is none
   // Every attempt of a run, in the order they were recorded; output and
-  // crash texts only `with_output`.
-  virtual Result<std::vector<model::AttemptRecord>> LoadAttempts(int64_t run_id, bool with_output = false) = 0;
+  // crash texts only `with_output`, crash texts also `with_crash_texts` (a
+  // page that shows every crash and reads outputs one at a time with
+  // LoadAttemptOutput).
+  virtual Result<std::vector<model::AttemptRecord>> LoadAttempts(int64_t run_id, bool with_output = false,
+                                                                 bool with_crash_texts = false) = 0;
   // The output of one attempt (test_path, attempt number) of a run: one at a
   // time, where a run's every output at once would not fit. NotFound when
   // the run has no such attempt.

@@ -631,6 +631,15 @@ TEST_P(StoreConformance, RoundTripsARunWithItsAttempts) {
   EXPECT_EQ((*without)[0].output_bytes, 7u);
   EXPECT_EQ((*without)[0].crashes[0].text, "");
   EXPECT_EQ((*without)[0].crashes[0].title, "BUG: oops");
+
+  // What a page that shows every crash and reads outputs one at a time asks.
+  auto crash_texts = store().LoadAttempts(id, false, true);
+  ASSERT_TRUE(crash_texts.ok());
+  ASSERT_EQ(crash_texts->size(), 3u);
+  EXPECT_EQ((*crash_texts)[0].output, "");
+  EXPECT_EQ((*crash_texts)[0].output_bytes, 7u);
+  EXPECT_EQ((*crash_texts)[0].crashes[0].text, "the text");
+  EXPECT_EQ((*crash_texts)[0].subtests.size(), 2u);
 }
 
 TEST_P(StoreConformance, ResumeReadsTheLatestRunAndWhatItRecorded) {

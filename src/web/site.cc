@@ -400,8 +400,10 @@ Result<json> Site::RunData(int64_t id) {
   auto view = judge::LoadRunView(db_, id);
   if (!view.ok()) return view.status();
   const judge::RunView& v = *view;
-  auto with_output = db_.LoadAttempts(id, true);
-  if (!with_output.ok()) return with_output.status();
+  // Outputs are read one at a time below, for the attempts that show theirs:
+  // a run's outputs together can weigh gigabytes.
+  auto records = db_.LoadAttempts(id, false, true);
+  if (!records.ok()) return records.status();
   auto console = db_.LoadConsoleLog(id);
   if (!console.ok()) return console.status();
   auto origins = Origins();
@@ -472,7 +474,7 @@ Result<json> Site::RunData(int64_t id) {
 
   // The tests: failures first, then flaky, crashed, then the rest as run.
   std::map<std::string, std::vector<const model::AttemptRecord*>> attempts;
-  for (const auto& a : *with_output) attempts[a.test_path].push_back(&a);
+  for (const auto& a : *records) attempts[a.test_path].push_back(&a);
   auto rank = [&](const std::string& path) {
     const judge::TestView& t = v.tests.at(path);
     if (judge::IsFailureName(t.status)) return 0;
@@ -507,10 +509,14 @@ Result<json> Site::RunData(int64_t id) {
                  {"output_bytes", a->output_bytes}, {"interrupted", a->interrupted}};
       aj["exit_code"] = a->exit_code ? json(*a->exit_code) : json(nullptr);
       // The output of what needs looking at is on the page; the rest a click away.
-      if (interesting && !a->output.empty()) {
-        bool cut = false;
-        aj["output_tail"] = OutputTail(a->output, 16 * 1024, &cut);
-        aj["output_cut"] = cut;
+      if (interesting) {
+        auto output = db_.LoadAttemptOutput(id, a->test_path, a->attempt);
+        if (!output.ok()) return output.status();
+        if (!output->empty()) {
+          bool cut = false;
+          aj["output_tail"] = OutputTail(*output, 16 * 1024, &cut);
+          aj["output_cut"] = cut;
+        }
       }
       for (const auto& c : a->crashes) tj["crashes"].push_back(CrashJson(c, 64 * 1024));
       tj["attempts"].push_back(std::move(aj));
@@ -1040,13 +1046,15 @@ Response Site::Dispatch(const std::string& path, const std::map<std::string, std
       std::string test = param("test");
       auto attempt = PositiveId(param("attempt").empty() ? "1" : param("attempt"), "attempt");
       if (!attempt.ok()) return fail(attempt.status());
-      auto all = db_.LoadAttempts(*id, true);
+      auto all = db_.LoadAttempts(*id, false);
       if (!all.ok()) return fail(all.status());
       for (const auto& a : *all) {
         if (a.test_path != test || a.attempt != *attempt) continue;
+        auto output = db_.LoadAttemptOutput(*id, test, *attempt);
+        if (!output.ok()) return fail(output.status());
         Html h;
         bool cut = false;
-        std::string text = OutputTail(a.output, o_.output_cap, &cut);
+        std::string text = OutputTail(*output, o_.output_cap, &cut);
         h.Open("h1").Text(fmt::format("{} attempt {} of run {}", test, a.attempt, *id)).Close("h1");
         h.Open("p").Link(links.Run(*id), fmt::format("run {}", *id)).Text(" · ").Link(links.Test(test), "history");
         h.Text(fmt::format(" · {} bytes of output{}", a.output_bytes,

@@ -147,6 +147,17 @@ TEST_F(SiteTest, TheRunPageShowsTheFailingSubtestFirstAndTheVerdict) {
   std::string r3 = Get("/runs/3").body;
   EXPECT_NE(r3.find("WARNING in tcp_sendmsg"), std::string::npos);
   EXPECT_NE(r3.find("red "), std::string::npos);  // the output, its colors stripped
+  EXPECT_NE(r3.find("net/ipv4/tcp.c:1 tcp_sendmsg"), std::string::npos);  // the report's text
+}
+
+TEST_F(SiteTest, AnAttemptsOutputHasAPageOfItsOwn) {
+  Response r = Get("/runs/3/output", {{"test", "net:a.sh"}, {"attempt", "1"}});
+  ASSERT_EQ(r.status, 200) << r.body.substr(0, 300);
+  EXPECT_NE(r.body.find("net:a.sh attempt 1 of run 3"), std::string::npos);
+  EXPECT_NE(r.body.find("red "), std::string::npos);
+  ExpectNoPayload(r.body, "output");
+  EXPECT_EQ(Get("/runs/3/output", {{"test", "net:a.sh"}, {"attempt", "2"}}).status, 404);
+  EXPECT_EQ(Get("/runs/3/output", {{"test", "net:nope.sh"}}).status, 404);
 }
 
 TEST_F(SiteTest, TheMatrixHasALetteredCellPerRunAndSubtest) {
