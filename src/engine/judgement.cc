@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -70,8 +71,9 @@ Result<judge::TestHistory> History(store::Store& db, const HistoryQuery& q) {
     return Status::InvalidArgument(fmt::format("'{}' is not COLLECTION:TEST[:SUBTEST]", q.path));
   }
   judge::TestHistory h;
-  h.test = path.TestId();
-  h.subtest = path.subtest();
+  auto resolved = judge::ResolveTestPath(db, q.path);
+  if (!resolved.ok()) return resolved.status();
+  std::tie(h.test, h.subtest) = *resolved;
   // Only this test's attempts, not every test of every run: the newest
   // `limit` runs of it, or all of them when a filter may pass over some.
   auto attempts = db.LoadTestAttempts(h.test, q.env.empty() && h.subtest.empty() ? q.limit : 0);

@@ -192,6 +192,24 @@ Result<std::vector<RunView>> LoadClassHistory(store::Store& db, int64_t up_to, i
   return out;
 }
 
+Result<std::pair<std::string, std::string>> ResolveTestPath(store::Store& db, const std::string& path) {
+  auto [test, subtest] = SplitTestPath(path);
+  if (subtest.empty()) return std::pair{test, subtest};
+  std::vector<size_t> colons;
+  for (size_t at = path.find(':', test.size() + 1); at != std::string::npos && colons.size() < 8;
+       at = path.find(':', at + 1)) {
+    colons.push_back(at);
+  }
+  colons.push_back(path.size());
+  for (auto it = colons.rbegin(); it != colons.rend(); ++it) {
+    auto known = db.LoadTestAttempts(path.substr(0, *it), 1);
+    if (!known.ok()) return known.status();
+    if (known->empty()) continue;
+    return std::pair{path.substr(0, *it), *it < path.size() ? path.substr(*it + 1) : std::string()};
+  }
+  return std::pair{test, subtest};
+}
+
 Result<int64_t> ResolveRun(store::Store& db, const std::string& spec) {
   // A run split across machines, by its group's name.
   if (spec.rfind("group:", 0) == 0) return db.FindGroupRun(spec.substr(6));

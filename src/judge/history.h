@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <utility>
 #include <set>
 #include <string>
 #include <vector>
@@ -63,5 +64,12 @@ Result<std::vector<RunView>> HistoryRuns(store::Store& db, int64_t up_to = 0, in
 // "RUN" (a number) or "last"/"latest"; "last~N" is the Nth run before it;
 // "group:ID" the run of a run group (vigil run --shard I/N --run-group ID).
 Result<int64_t> ResolveRun(store::Store& db, const std::string& spec);
+
+// "COLLECTION:TEST[:SUBTEST]" -> {test, subtest}, for a test whose own name
+// may have a colon ("net:a:b.sh", a file a series may add): the longest
+// test before a later colon (or the whole path) that the store has attempts
+// of is the test, the rest its subtest (a few tries at most). When the
+// store knows none of them, the test ends at the second colon.
+Result<std::pair<std::string, std::string>> ResolveTestPath(store::Store& db, const std::string& path);
 
 }  // namespace vigil::judge

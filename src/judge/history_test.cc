@@ -78,6 +78,28 @@ TEST(LoadHistory, WindowsPerClassAsWhenEveryRunWasRead) {
   }
 }
 
+TEST(ResolveTestPath, ATestWhoseNameHasAColonIsTheLongestTheStoreKnows) {
+  auto db = store::NewMemoryStore();
+  model::RunRecord r;
+  r.started_at = "t";
+  r.plan = {"net:we:ird.sh", "net:a.sh"};
+  int64_t id = db->CreateRun(r).value();
+  for (const char* path : {"net:we:ird.sh", "net:a.sh"}) {
+    model::AttemptRecord a;
+    a.test_path = path;
+    a.status = "PASS";
+    a.subtests = {{"s:1", "PASS", std::nullopt}};
+    ASSERT_TRUE(db->RecordAttempt(id, a).ok());
+  }
+  using P = std::pair<std::string, std::string>;
+  EXPECT_EQ(ResolveTestPath(*db, "net:we:ird.sh").value(), (P{"net:we:ird.sh", ""}));
+  EXPECT_EQ(ResolveTestPath(*db, "net:we:ird.sh:s:1").value(), (P{"net:we:ird.sh", "s:1"}));
+  EXPECT_EQ(ResolveTestPath(*db, "net:a.sh:s:1").value(), (P{"net:a.sh", "s:1"}));
+  EXPECT_EQ(ResolveTestPath(*db, "net:a.sh").value(), (P{"net:a.sh", ""}));
+  // Unknown: the test ends at the second colon.
+  EXPECT_EQ(ResolveTestPath(*db, "net:new:x").value(), (P{"net:new", "x"}));
+}
+
 TEST(LoadRunView, InterruptedAttemptsAreNoResultAndAnInterruptedRunIsIncomplete) {
   auto db = store::NewMemoryStore();
   model::RunRecord r;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <ctime>
 #include <exception>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -538,25 +539,10 @@ Result<json> Site::TestData(const std::string& path) {
   if (test.find(':') == std::string::npos || test.front() == ':' || test.back() == ':') {
     return Status::InvalidArgument("path must be COLLECTION:TEST or COLLECTION:TEST:SUBTEST");
   }
-  // A test whose own name has a colon ("net:a:b.sh", a file a series may
-  // add): the longest test before a later colon (or the whole path) that
-  // the store knows is the test, the rest its subtest. A few tries at most.
-  if (!subtest.empty()) {
-    std::vector<size_t> colons;
-    for (size_t at = path.find(':', test.size() + 1); at != std::string::npos && colons.size() < 8;
-         at = path.find(':', at + 1)) {
-      colons.push_back(at);
-    }
-    colons.push_back(path.size());
-    for (auto it = colons.rbegin(); it != colons.rend(); ++it) {
-      auto known = db_.LoadTestAttempts(path.substr(0, *it), 1);
-      if (!known.ok()) return known.status();
-      if (known->empty()) continue;
-      test = path.substr(0, *it);
-      subtest = *it < path.size() ? path.substr(*it + 1) : "";
-      break;
-    }
-  }
+  // A test whose own name has a colon: the longest test the store knows.
+  auto resolved = judge::ResolveTestPath(db_, path);
+  if (!resolved.ok()) return resolved.status();
+  std::tie(test, subtest) = *resolved;
   auto attempts = db_.LoadTestAttempts(test, std::max(o_.history_runs, 1));
   if (!attempts.ok()) return attempts.status();
   if (attempts->empty()) return Status::NotFound(fmt::format("no run recorded {}", test));
