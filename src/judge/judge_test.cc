@@ -281,6 +281,21 @@ TEST(Verdict, ATestThatRanNothingWhereItPassedIsSkippedByAccident) {
   EXPECT_NE(v.level, Level::kSuccess);
 }
 
+TEST(Verdict, AFailingTestWhoseNameHasAColonIsNamedWhole) {
+  RunView run = View(2, {{"c:a.sh", "PASS"}});
+  run.order.push_back("c:we:ird.sh");
+  run.run.plan.push_back("c:we:ird.sh");
+  run.tests["c:we:ird.sh"].status = "FAIL";
+  run.tests["c:we:ird.sh"].subtests = {{"s:1", "FAIL", std::nullopt}, {"s:2", "FAIL", std::nullopt}};
+  VerdictInputs in;
+  in.run = &run;
+  in.today = "2026-11-25";
+  Verdict v = Judge(in);
+  ASSERT_EQ(v.failures.size(), 2u);
+  EXPECT_EQ(v.failures[0].path, "c:we:ird.sh:s:1");
+  EXPECT_EQ(v.conclusion.rfind("Unstable: 1 failed test(s): c:we:ird.sh", 0), 0u) << v.conclusion;
+}
+
 TEST(Verdict, KnownQuarantinedBaselineAndCrashes) {
   KnownIssues known = ParseKnownIssues(R"(
 [[issue]]

@@ -65,7 +65,7 @@ void Conclude(Verdict* v) {
     if (!v->failures.empty()) {
       std::vector<std::string> tests;  // failures grouped by test
       for (const auto& f : v->failures) {
-        std::string test = SplitTestPath(f.path).first;
+        const std::string& test = f.test;
         if (std::find(tests.begin(), tests.end(), test) == tests.end()) tests.push_back(test);
       }
       parts.push_back(fmt::format("{} failed test(s): {}", tests.size(), ListSome(tests)));
@@ -110,25 +110,26 @@ Verdict Judge(const VerdictInputs& in) {
                    const std::vector<model::CrashRecord>& crashes, bool never_quarantine) -> bool {
     std::string k = key(test, sub);
     if (const KnownIssue* ki = matcher.Match({test, sub, &crashes})) {
-      v.known.push_back({k, status, Describe(*ki)});
+      v.known.push_back({k, status, Describe(*ki), test});
       return false;
     }
     if (!never_quarantine && in.quarantined.count(k)) {
       auto r = in.quarantine_reasons.find(k);
-      v.quarantined.push_back({k, status, r == in.quarantine_reasons.end() ? "" : r->second});
+      v.quarantined.push_back({k, status, r == in.quarantine_reasons.end() ? "" : r->second, test});
       return false;
     }
     if (in.baseline && IsFailureName(base_status(test, sub))) {
-      v.preexisting.push_back({k, status, fmt::format("{} in run {}", base_status(test, sub), in.baseline->run.id)});
+      v.preexisting.push_back({k, status, fmt::format("{} in run {}", base_status(test, sub), in.baseline->run.id),
+                               test});
       return false;
     }
-    v.failures.push_back({k, status, ""});
+    v.failures.push_back({k, status, "", test});
     return true;
   };
 
   for (const auto& path : run.order) {
     const TestView& t = run.tests.at(path);
-    if (model::ParseStatus(t.status) == model::TestStatus::kFlaky) v.flaky.push_back({path, t.status, fmt::format("{} attempts", t.attempts)});
+    if (model::ParseStatus(t.status) == model::TestStatus::kFlaky) v.flaky.push_back({path, t.status, fmt::format("{} attempts", t.attempts), path});
     if (!IsFailureName(t.status)) continue;
     bool crashed = t.status == "CRASH" || !t.crashes.empty();
     // A failure explained by its failing subtests is judged through them.
@@ -175,12 +176,13 @@ Verdict Judge(const VerdictInputs& in) {
       if (KindOf(t.status) == Kind::kSkip && KindOf(base_status(path, "")) == Kind::kPass &&
           !base_status(path, "").empty()) {
         v.skipped_by_accident.push_back({path, t.status, fmt::format("{} in run {}", base_status(path, ""),
-                                                                     in.baseline->run.id)});
+                                                                     in.baseline->run.id),
+                                         path});
       }
       for (const auto& s : t.subtests) {
         std::string b = base_status(path, s.path);
         if (KindOf(s.status) == Kind::kSkip && !b.empty() && KindOf(b) == Kind::kPass) {
-          v.skipped_by_accident.push_back({key(path, s.path), s.status, fmt::format("{} in run {}", b, in.baseline->run.id)});
+          v.skipped_by_accident.push_back({key(path, s.path), s.status, fmt::format("{} in run {}", b, in.baseline->run.id), path});
         }
       }
     }
@@ -193,7 +195,7 @@ Verdict Judge(const VerdictInputs& in) {
     if (!listed) v.warnings.push_back(fmt::format("{} {}: {}", path, t.status, t.environment_issues.front()));
   }
   for (const auto& p : run.run.plan) {
-    if (!run.tests.count(p)) v.missing.push_back({p, "MISSING", "planned, never ran"});
+    if (!run.tests.count(p)) v.missing.push_back({p, "MISSING", "planned, never ran", p});
   }
   for (auto& w : EnvironmentWarnings(run.env)) v.warnings.push_back("environment: " + w);
   for (const KnownIssue* k : matcher.Expired()) {

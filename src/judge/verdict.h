@@ -29,6 +29,9 @@ struct VerdictItem {
   std::string path;    // COLLECTION:TEST or COLLECTION:TEST:SUBTEST
   std::string status;  // this run's
   std::string detail;  // known issue reason and link, quarantine reason, ...
+  // The COLLECTION:TEST it is of (a test's own name may have a colon, so
+  // `path` does not tell). Not in the reports: the conclusion groups by it.
+  std::string test;
 };
 
 struct CrashItem {
