@@ -73,6 +73,19 @@ TEST(RunDocumentTest, KtapAndJunitComeFromTheRecordsNotTheOutput) {
       << junit;
 }
 
+// Regression: a test whose name has a colon lost the part after it, and a
+// shard ("long.sh#2") that skipped read back as a pass.
+TEST(RunDocumentTest, NamesWithAColonOrAHashComeBackWhole) {
+  FinishedRun run = OneTest(Attempt("c:we:ird.sh", "FAIL"));
+  model::AttemptRecord skip = Attempt("c:long.sh#2", "SKIP");
+  skip.exit_code = 4;
+  run.results.push_back({skip.test_path, {skip}});
+  ktap::Document doc = ktap::ParseText(RunnerLog(run));
+  ASSERT_EQ(doc.root.subtests.size(), 2u);
+  EXPECT_EQ(Shape(doc.root.subtests[0]), "selftests: c: we:ird.sh=FAIL");
+  EXPECT_EQ(Shape(doc.root.subtests[1]), "selftests: c: long.sh#2=SKIP");
+}
+
 // Regression: JUnit time was 0.000 for every test without `# time=`, and a
 // timed-out test did not say TIMEOUT.
 TEST(RunDocumentTest, JunitTimeIsTheMeasuredDurationAndTimeoutsSayTimeout) {

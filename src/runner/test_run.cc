@@ -90,9 +90,23 @@ class LiveReader : public sys::OutputSink, public ktap::ParserListener {
 
 }  // namespace
 
+std::string RunnerHead(const std::string& collection, const std::string& name) {
+  // A '#' would end the description there: a shard "long.sh#2" that
+  // skipped would read as "long.sh" with the directive "2 # SKIP" (a pass).
+  auto escaped = [](const std::string& s) {
+    std::string out;
+    for (char c : s) {
+      if (c == '#') out += '\\';
+      out += c;
+    }
+    return out;
+  };
+  return fmt::format("selftests: {}: {}", escaped(collection), escaped(name));
+}
+
 std::string RunnerLine(const std::string& collection, const std::string& name, int index,
                        const sys::WaitStatus& status, bool timed_out, std::chrono::seconds timeout) {
-  std::string head = fmt::format("selftests: {}: {}", collection, name);
+  std::string head = RunnerHead(collection, name);
   if (timed_out) return fmt::format("not ok {} {} # TIMEOUT {} seconds", index, head, timeout.count());
   if (!status.exited()) return fmt::format("not ok {} {} # exit={}", index, head, 128 + status.signal());
   switch (status.exit_code()) {
@@ -105,7 +119,7 @@ std::string RunnerLine(const std::string& collection, const std::string& name, i
 }
 
 std::string InterruptedLine(const std::string& collection, const std::string& name, int index) {
-  return fmt::format("not ok {} selftests: {}: {} # ERROR interrupted (vigil was stopped)", index, collection, name);
+  return fmt::format("not ok {} {} # ERROR interrupted (vigil was stopped)", index, RunnerHead(collection, name));
 }
 
 std::vector<std::string> FindEnvironmentIssues(std::string_view output, size_t max) {
@@ -176,7 +190,7 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
     out.process.status = sys::WaitStatus::Exited(127);
     out.process.output = why + "\n";
     out.process.output_bytes = out.process.output.size();
-    out.runner_line = fmt::format("not ok {} selftests: {}: {} # ERROR not found", index, spec.collection, spec.name);
+    out.runner_line = fmt::format("not ok {} {} # ERROR not found", index, RunnerHead(spec.collection, spec.name));
     out.node = reader.Finish(out.runner_line);
     out.node.duration_ms = 0;
     return out;
@@ -228,7 +242,7 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
                                StretchTimeoutSeconds(spec.timeout, options.slowdown));
   if (out.process.vm_died) {
     // The kernel died under the test: its end was never seen.
-    out.runner_line = fmt::format("not ok {} selftests: {}: {} # CRASH kernel died", index, spec.collection, spec.name);
+    out.runner_line = fmt::format("not ok {} {} # CRASH kernel died", index, RunnerHead(spec.collection, spec.name));
   }
   if (out.process.cancelled) {
     // Stopped by vigil, not by itself: no verdict on the test.

@@ -65,6 +65,10 @@ class TestProgress {
 TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options,
                     TestProgress* progress = nullptr);
 
+// "selftests: COLL: TEST" of the runner's lines, a '#' in either escaped
+// ("\\#"): it would start a directive.
+std::string RunnerHead(const std::string& collection, const std::string& name);
+
 // The line run_kselftest.sh prints for a finished test:
 // `ok N selftests: COLL: TEST [# SKIP|# XFAIL]`, `not ok N ... # TIMEOUT T seconds`,
 // `not ok N ... # exit=RC` (128 + signal when killed).

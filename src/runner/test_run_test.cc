@@ -67,6 +67,24 @@ TEST_F(TestRunTest, RunnerLineAndCwd) {
   EXPECT_EQ(o.process.output, dir_.string() + "\n");
 }
 
+TEST_F(TestRunTest, AShardsNameKeepsItsHashAndItsStatus) {
+  // A part of a long test (vigil.toml shards) is named "TEST#N".
+  TestSpec skip = Script("long.sh", "exit 4\n");
+  skip.name = "long.sh#2";
+  TestOutcome o = RunTest(skip, 3, options_);
+  EXPECT_EQ(o.runner_line, "ok 3 selftests: fixture: long.sh\\#2 # SKIP");
+  EXPECT_EQ(o.node.status, ktap::Status::kSkip);
+  EXPECT_EQ(o.node.name, "selftests: fixture: long.sh#2");
+  TestSpec slow = Script("slow.sh", "sleep 30\n");
+  slow.name = "slow.sh#1";
+  slow.timeout = std::chrono::seconds(1);
+  EXPECT_EQ(RunTest(slow, 1, options_).node.status, ktap::Status::kTimeout);
+  TestSpec gone = Script("gone.sh", "exit 0\n");
+  gone.name = "gone.sh#3";
+  gone.program = (dir_ / "not-there.sh").string();
+  EXPECT_EQ(RunTest(gone, 1, options_).node.status, ktap::Status::kError);
+}
+
 TEST_F(TestRunTest, TimeoutFromSettingsTimesSlowdown) {
   TestSpec t = Script("slow.sh", "echo started\nsleep 30\n");
   t.timeout = std::chrono::seconds(1);
