@@ -42,12 +42,13 @@ void Supervisor::VmGone(const std::string& why, std::chrono::steady_clock::time_
   actions_.Wake();
 }
 
-uint32_t Supervisor::Begin(sys::OutputSink* sink, size_t max_output) {
+uint32_t Supervisor::Begin(sys::OutputSink* sink, size_t max_output, std::chrono::milliseconds deadline) {
   uint32_t id = next_id_++;
   Request& r = requests_[id];
   r.sink = sink;
   r.max_output = max_output;
   last_activity_ = clock_.Monotonic();
+  if (deadline.count() > 0) r.deadline = last_activity_ + deadline;
   return id;
 }
 
@@ -167,14 +168,28 @@ std::optional<Supervisor::SysrqAsk> Supervisor::Tick() {
   if (hang_ == Hang::kCollecting && now >= collect_until_) FinishHang();
   if (hang_ == Hang::kNone && options_.hang_timeout.count() > 0 && up_ && AnyRunning() &&
       now - last_activity_ > options_.hang_timeout) {
-    // No console and no result output: the kernel hangs. Ask it for the
-    // blocked tasks and all tasks (sysrq w, t), keep what it prints, then
-    // kill it; the requests running time out with the dump.
-    hang_ = Hang::kAsked;
-    sysrq_dump_.clear();
-    return SysrqAsk{boot_, {"w", "t"}};
+    // No console and no result output: the kernel hangs.
+    return AskForTasks(fmt::format("no console or test output for {} s: the VM hangs", options_.hang_timeout.count()));
+  }
+  if (hang_ == Hang::kNone && up_) {
+    for (const auto& [id, r] : requests_) {
+      if (r.done || !r.deadline || now < *r.deadline) continue;
+      // The guest ends a test at its timeout: past it (and a margin), the
+      // VM does not run its own side any more.
+      return AskForTasks("no end of the test well past its timeout: the VM does not respond");
+    }
   }
   return std::nullopt;
+}
+
+Supervisor::SysrqAsk Supervisor::AskForTasks(std::string why) {
+  // Ask the kernel for the blocked tasks and all tasks (sysrq w, t), keep
+  // what it prints, then kill it; the requests running time out with the
+  // dump.
+  hang_ = Hang::kAsked;
+  hang_why_ = std::move(why);
+  sysrq_dump_.clear();
+  return SysrqAsk{boot_, {"w", "t"}};
 }
 
 void Supervisor::SysrqSent(const SysrqAsk& ask, bool sent) {
@@ -191,10 +206,8 @@ void Supervisor::FinishHang() {
     r.result.timed_out = true;
     r.result.status = sys::WaitStatus::Signaled(SIGKILL);
     r.done = true;
-    r.result.output +=
-        fmt::format("\nvigil: no console or test output for {} s: the VM hangs; {}, then killed\n",
-                    options_.hang_timeout.count(),
-                    sysrq_sent_ ? "sysrq w and t asked for its tasks" : "sysrq could not be sent");
+    r.result.output += fmt::format("\nvigil: {}; {}, then killed\n", hang_why_,
+                                   sysrq_sent_ ? "sysrq w and t asked for its tasks" : "sysrq could not be sent");
     if (!sysrq_dump_.empty()) r.result.output += "---- console after sysrq w, t ----\n" + sysrq_dump_;
   }
   sysrq_dump_.clear();

@@ -12,9 +12,12 @@
 //    a console quiet for report_quiet completes the report.
 //  - A fatal report (kFatal) arms a kill fatal_grace later, for the rest of
 //    the report to arrive; its completion kills at once.
-//  - No console and no channel traffic for hang_timeout while requests run:
-//    Tick asks for sysrq w and t, the console is kept for 1.5 s after they
-//    were sent, the running requests time out with it and QEMU is killed.
+//  - No console and no channel traffic for hang_timeout while requests run,
+//    or a request without its end past its deadline (its test's timeout, the
+//    guest's kill grace and a margin: the guest ends a test at its timeout,
+//    so a VM that does not is wedged, however much it prints): Tick asks
+//    for sysrq w and t, the console is kept for 1.5 s after they were sent,
+//    the running requests time out with it and QEMU is killed.
 //  - QEMU gone: the requests still running end with vm_died.
 #pragma once
 
@@ -75,7 +78,10 @@ class Supervisor {
   void VmGone(const std::string& why, std::chrono::steady_clock::time_point gone);
 
   // A request sent to the guest; returns its id. `sink` gets its output.
-  uint32_t Begin(sys::OutputSink* sink, size_t max_output);
+  // `deadline` (from now; zero: none): when it has no end by then, the VM
+  // is handled as hung.
+  uint32_t Begin(sys::OutputSink* sink, size_t max_output,
+                 std::chrono::milliseconds deadline = std::chrono::milliseconds(0));
   // The request could not be sent: forgets it.
   void Abandon(uint32_t id);
   bool Done(uint32_t id) const;
@@ -109,6 +115,7 @@ class Supervisor {
     size_t max_output = 16 << 20;
     bool ended = false;  // its end came while a kernel report it may own was open
     bool done = false;
+    std::optional<TimePoint> deadline;
     sys::ProcessResult result;
     std::vector<console::Report> reports;
   };
@@ -117,6 +124,8 @@ class Supervisor {
   void OnReport(console::Detector::Event e, const console::Report& r);
   void OnEnd(Request& request, uint32_t id, const std::string& payload);
   void FinishHang();
+  // Asks for the hung VM's tasks (sysrq w, t); `why` goes in the results.
+  SysrqAsk AskForTasks(std::string why);
   bool AnyRunning() const;
 
   SupervisorOptions options_;
@@ -136,6 +145,7 @@ class Supervisor {
   std::optional<TimePoint> fatal_seen_;  // first line of the fatal report
   std::vector<double> fatal_to_gone_ms_;
   Hang hang_ = Hang::kNone;
+  std::string hang_why_;  // what the hung requests' output says
   bool sysrq_sent_ = false;
   TimePoint collect_until_{};  // kCollecting: the dump ends here
   std::string sysrq_dump_;

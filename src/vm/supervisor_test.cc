@@ -275,6 +275,51 @@ TEST_F(SupervisorTest, NoHangWithoutRunningRequestsOrWithoutATimeout) {
   EXPECT_FALSE(untimed.Tick());
 }
 
+TEST_F(SupervisorTest, ARequestWithoutItsEndWellPastItsDeadlineIsAHangEvenWithoutHangDetection) {
+  FakeClock clock;
+  FakeActions actions;
+  Supervisor sup(SupervisorOptions{}, clock, actions);  // no hang_timeout
+  sup.VmStarted();
+  uint32_t id = sup.Begin(nullptr, 1 << 20, seconds(100));
+  uint32_t other = sup.Begin(nullptr, 1 << 20);  // no deadline of its own
+  for (int i = 0; i < 99; ++i) {
+    clock.Advance(seconds(1));
+    sup.OnConsole("[   1.0] still printing\n");  // traffic does not postpone it
+    EXPECT_FALSE(sup.Tick());
+  }
+  clock.Advance(seconds(1));
+  auto ask = sup.Tick();
+  ASSERT_TRUE(ask);
+  EXPECT_EQ(ask->keys, (std::vector<std::string>{"w", "t"}));
+  sup.SysrqSent(*ask, true);
+  clock.Advance(milliseconds(1500));
+  EXPECT_FALSE(sup.Tick());
+  EXPECT_EQ(actions.kills, 1);
+  ASSERT_TRUE(sup.Done(id));
+  sys::ProcessResult r = sup.Take(id);
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_NE(r.output.find("vigil: no end of the test well past its timeout: the VM does not respond; sysrq w and t "
+                          "asked for its tasks, then killed"),
+            std::string::npos)
+      << r.output;
+  EXPECT_TRUE(sup.Take(other).timed_out);  // the VM it ran in is gone too
+}
+
+TEST_F(SupervisorTest, ARequestThatEndsBeforeItsDeadlineIsNoHang) {
+  FakeClock clock;
+  FakeActions actions;
+  Supervisor sup(SupervisorOptions{}, clock, actions);
+  sup.VmStarted();
+  uint32_t id = sup.Begin(nullptr, 1 << 20, seconds(10));
+  clock.Advance(seconds(5));
+  sup.OnChannel({End(id, 0)});
+  ASSERT_TRUE(sup.Done(id));
+  sup.Take(id);
+  clock.Advance(seconds(60));
+  EXPECT_FALSE(sup.Tick());
+  EXPECT_EQ(actions.kills, 0);
+}
+
 TEST_F(SupervisorTest, SysrqSentForAVmNowGoneIsIgnored) {
   uint32_t id = sup_.Begin(nullptr, 1 << 20);
   clock_.Advance(seconds(11));

@@ -599,7 +599,16 @@ Result<sys::ProcessResult> VmRunner::Run(const sys::ProcessOptions& options, sys
   auto start = SteadyClock::now();
   std::unique_lock<std::mutex> lock(mu_);
   if (!up_ || channel_fd_ < 0) return Status::IOError("the VM is not running");
-  uint32_t id = supervisor_.Begin(sink, options.max_output_bytes);
+  // The guest ends the test at its timeout; a VM that has not sent its end
+  // well after that is wedged (hard lockup, a task stuck in D state), even
+  // when nothing asked for hang detection.
+  std::chrono::milliseconds deadline(0);
+  if (options.timeout.count() > 0) {
+    deadline = std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout + options.kill_grace) +
+               std::chrono::milliseconds(60000) +
+               std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout) / 4;
+  }
+  uint32_t id = supervisor_.Begin(sink, options.max_output_bytes, deadline);
   if (!WriteAll(channel_fd_, EncodeFrame(FrameType::kRequest, id, DumpJson(OptionsToJson(options))))) {
     supervisor_.Abandon(id);
     return Status::IOError("cannot write to the VM's results channel");
