@@ -84,16 +84,33 @@ std::string StripAnsi(std::string_view s) {
     }
     if (i + 1 >= s.size()) break;
     char k = s[i + 1];
-    if (k == '[') {  // CSI: parameters and intermediates, then a final byte 0x40..0x7e
+    if (k == '[') {
+      // CSI: parameter and intermediate bytes (0x20..0x3f), then a final
+      // byte (0x40..0x7e). Any other byte ends a broken sequence and stays:
+      // a lone "ESC [" must not eat the text after it.
       size_t j = i + 2;
-      while (j < s.size() && !(s[j] >= 0x40 && s[j] <= 0x7e)) ++j;
-      i = j;
-    } else if (k == ']') {  // OSC: up to BEL or ESC backslash
+      while (j < s.size() && static_cast<unsigned char>(s[j]) >= 0x20 && static_cast<unsigned char>(s[j]) <= 0x3f) ++j;
+      if (j < s.size() && static_cast<unsigned char>(s[j]) >= 0x40 && static_cast<unsigned char>(s[j]) <= 0x7e) {
+        i = j;  // the whole sequence
+      } else {
+        i = j - 1;  // ESC [ and its parameters go; the byte that broke it stays
+      }
+    } else if (k == ']') {
+      // OSC (a window title): up to BEL or ESC backslash, within 256 bytes;
+      // one that does not end there is not one, and only its ESC goes.
       size_t j = i + 2;
-      while (j < s.size() && s[j] != '\a' && !(s[j] == '\x1b' && j + 1 < s.size() && s[j + 1] == '\\')) ++j;
-      i = j < s.size() && s[j] == '\x1b' ? j + 1 : j;
+      size_t limit = std::min(s.size(), i + 2 + 256);
+      while (j < limit && s[j] != '\a' && s[j] != '\n' && !(s[j] == '\x1b' && j + 1 < s.size() && s[j + 1] == '\\')) ++j;
+      if (j < limit && s[j] == '\a') {
+        i = j;
+      } else if (j < limit && s[j] == '\x1b') {
+        i = j + 1;
+      }
+      // else: i stays at the ESC, which is dropped
     } else {
-      i += 1;  // ESC and one more byte
+      // ESC and one more printable byte (ESC 7, ESC M, ...); a line break
+      // or any other byte after a lone ESC stays.
+      if (static_cast<unsigned char>(k) >= 0x20 && static_cast<unsigned char>(k) <= 0x7e) i += 1;
     }
   }
   return out;

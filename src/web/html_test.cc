@@ -45,6 +45,12 @@ TEST(StripAnsi, RemovesColorsCursorMovesAndTitles) {
   EXPECT_EQ(StripAnsi("\x1b[1;31mFAIL\x1b[0m done"), "FAIL done");
   EXPECT_EQ(StripAnsi("a\x1b[2Kb\x1b[10;20Hc"), "abc");
   EXPECT_EQ(StripAnsi("\x1b]0;title\x07text"), "text");
+  EXPECT_EQ(StripAnsi("\x1b]0;title\x1b\\text"), "text");
+  // Broken sequences lose their escape, never the text after them.
+  EXPECT_EQ(StripAnsi("a\x1b[\nFAIL: it broke\n"), "a\nFAIL: it broke\n");
+  EXPECT_EQ(StripAnsi("\x1b[12\xc3\xa9t\xc3\xa9 lost?"), "\xc3\xa9t\xc3\xa9 lost?");
+  EXPECT_EQ(StripAnsi("x\x1b]no end\nFAIL\n"), "x]no end\nFAIL\n");
+  EXPECT_EQ(StripAnsi("a\x1b" "7b\x1b\nc"), "ab\nc");
   EXPECT_EQ(StripAnsi("\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\"), "link");
   EXPECT_EQ(StripAnsi("end\x1b"), "end");
   EXPECT_EQ(StripAnsi("\x1b[12;"), "");  // cut short
