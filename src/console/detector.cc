@@ -501,10 +501,12 @@ bool ParseFrame(std::string_view line, Frame* frame, bool keep_raw) {
     s.remove_prefix(5);
   }
   bool reliable = true;
-  // "[<ffffffff81234567>] " address prefixes (old kernels, kmemleak).
-  while (StartsWith(s, "[<")) {
+  // "[<ffffffff81234567>] " address prefixes (old kernels, kmemleak): a
+  // few at most, or a line of them would cost its length squared in
+  // vigil decode, which tries every position of a line.
+  for (int prefixes = 0; StartsWith(s, "[<"); ++prefixes) {
     size_t close = s.find(">]");
-    if (close == string_view::npos) return false;
+    if (close == string_view::npos || prefixes == 4) return false;
     s = TrimLeft(s.substr(close + 2));
   }
   if (StartsWith(s, "? ")) {

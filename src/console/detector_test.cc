@@ -648,6 +648,13 @@ TEST(FrameTest, ParsesTheFormatsKernelsPrint) {
   EXPECT_EQ(f.raw, "vigil_crash_warn+0x9/0x10 [vigil_crash 1234abcd]");
   EXPECT_FALSE(ParseFrame("Modules linked in: x", &f));
   EXPECT_FALSE(ParseFrame("+0x12/0x40", &f));
+  // A few address prefixes, not a line of them (vigil decode tries a frame
+  // at every position of a line: each try must stay short).
+  ASSERT_TRUE(ParseFrame("[<ffffffff81234567>] [<ffffffff81234567>] f+0x1/0x2", &f));
+  EXPECT_EQ(f.function, "f");
+  std::string many;
+  for (int i = 0; i < 5; ++i) many += "[<ffffffff81234567>] ";
+  EXPECT_FALSE(ParseFrame(many + "f+0x1/0x2", &f));
   EXPECT_EQ(NormaliseFunction("foo.constprop.0"), "foo");
   EXPECT_EQ(NormaliseFunction("__x64_sys_finit_module"), "finit_module");
   EXPECT_EQ(NormaliseFunction("__do_sys_sendmsg.cold"), "sendmsg");
