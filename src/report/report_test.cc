@@ -541,6 +541,28 @@ TEST(RunReportTest, HostileNamesAreEscapedForEveryOutput) {
   EXPECT_NE(json.find("\"name\":\"sub\xEF\xBF\xBD\""), std::string::npos) << json;
 }
 
+TEST(RunReportTest, TheGithubSummaryStaysSmallUnderAStormOfKnownReports) {
+  FinishedRun run = HostileRun("t:a.sh", "x");
+  judge::Verdict v;
+  v.conclusion = "Success";
+  for (int i = 0; i < 20000; ++i) {
+    judge::CrashItem c;
+    c.test = "t:a.sh";
+    c.title = "WARNING in storm_" + std::to_string(i);
+    c.detail = "tracked upstream";
+    v.known_crashes.push_back(c);
+    v.known.push_back({"t:k" + std::to_string(i) + ".sh", "FAIL", "known", "t:k.sh"});
+    v.warnings.push_back("warning " + std::to_string(i));
+  }
+  run.verdict = v;
+  std::string md = GithubSummary(run);
+  EXPECT_LT(md.size(), 100000u);
+  EXPECT_NE(md.find("- ... 19950 more kernel reports\n"), std::string::npos);
+  EXPECT_NE(md.find("- ... 19950 more\n"), std::string::npos);
+  EXPECT_NE(md.find("> ... 19980 more warnings\n"), std::string::npos);
+  EXPECT_NE(md.find("`t:a.sh`"), std::string::npos);  // the failures are still there
+}
+
 TEST(Utf8Test, Sanitize) {
   EXPECT_EQ(SanitizeUtf8("abc"), "abc");
   EXPECT_EQ(SanitizeUtf8("a\xff"), "a\xEF\xBF\xBD");

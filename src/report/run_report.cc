@@ -226,8 +226,15 @@ std::string GithubSummary(const FinishedRun& run) {
       for (size_t i = 0; i < verdict->known.size() && i < 50; ++i) {
         md += fmt::format("- {} {}\n", MarkdownCode(verdict->known[i].path), EscapeMarkdown(verdict->known[i].detail));
       }
-      for (const auto& c : verdict->known_crashes) {
+      if (verdict->known.size() > 50) md += fmt::format("- ... {} more\n", verdict->known.size() - 50);
+      // A storm of one known warning can bring thousands: GitHub drops a
+      // summary over 1 MiB whole.
+      for (size_t i = 0; i < verdict->known_crashes.size() && i < 50; ++i) {
+        const auto& c = verdict->known_crashes[i];
         md += fmt::format("- {} in {} {}\n", MarkdownCode(c.title), MarkdownCode(c.test), EscapeMarkdown(c.detail));
+      }
+      if (verdict->known_crashes.size() > 50) {
+        md += fmt::format("- ... {} more kernel reports\n", verdict->known_crashes.size() - 50);
       }
       md += "\n";
     }
@@ -237,9 +244,13 @@ std::string GithubSummary(const FinishedRun& run) {
         md += fmt::format("- {} {}\n", MarkdownCode(verdict->quarantined[i].path),
                           EscapeMarkdown(verdict->quarantined[i].detail));
       }
+      if (verdict->quarantined.size() > 50) md += fmt::format("- ... {} more\n", verdict->quarantined.size() - 50);
       md += "\n";
     }
-    for (const auto& w : verdict->warnings) md += "> warning: " + EscapeMarkdown(w) + "\n";
+    for (size_t i = 0; i < verdict->warnings.size() && i < 20; ++i) {
+      md += "> warning: " + EscapeMarkdown(verdict->warnings[i]) + "\n";
+    }
+    if (verdict->warnings.size() > 20) md += fmt::format("> ... {} more warnings\n", verdict->warnings.size() - 20);
     if (!verdict->warnings.empty()) md += "\n";
   }
   md += "| status | tests |\n|---|---|\n";
