@@ -64,6 +64,10 @@ sys::ProcessResult Supervisor::Take(uint32_t id) {
   if (it == requests_.end()) return {};
   sys::ProcessResult result = std::move(it->second.result);
   result.kernel_reports = std::move(it->second.reports);
+  if (it->second.reports_dropped > 0) {
+    result.output += fmt::format("\nvigil: {} more kernel reports came while it ran, counted but not kept\n",
+                                 it->second.reports_dropped);
+  }
   requests_.erase(it);
   return result;
 }
@@ -133,11 +137,21 @@ void Supervisor::OnReport(console::Detector::Event e, const console::Report& rep
     }
     case console::Detector::Event::kCompleted:
       report_open_ = false;
-      all_reports_.push_back(report);
+      // A storm of warnings (a WARN_ON in a loop) is counted past the caps:
+      // each report is up to 128 KiB of text.
+      if (all_reports_.size() < kMaxReportsKept) {
+        all_reports_.push_back(report);
+      } else {
+        ++dropped_reports_;
+      }
       for (uint32_t id : report_requests_) {
         auto it = requests_.find(id);
         if (it == requests_.end()) continue;
-        it->second.reports.push_back(report);
+        if (it->second.reports.size() < kMaxReportsPerRequest) {
+          it->second.reports.push_back(report);
+        } else {
+          ++it->second.reports_dropped;
+        }
         if (it->second.ended) it->second.done = true;
       }
       actions_.Wake();

@@ -101,8 +101,12 @@ class Supervisor {
   // The keys of `ask` were sent (or not).
   void SysrqSent(const SysrqAsk& ask, bool sent);
 
-  // Every kernel report seen, in order.
+  // The kernel reports seen, in order: the first kMaxReportsKept (each
+  // request keeps its first kMaxReportsPerRequest; the rest are counted).
+  static constexpr size_t kMaxReportsKept = 1000;
+  static constexpr size_t kMaxReportsPerRequest = 100;
   const std::vector<console::Report>& reports() const { return all_reports_; }
+  uint64_t dropped_reports() const { return dropped_reports_; }
   // For each fatal report: ms from its first line on the console to QEMU gone.
   const std::vector<double>& fatal_to_gone_ms() const { return fatal_to_gone_ms_; }
   bool up() const { return up_; }
@@ -116,6 +120,7 @@ class Supervisor {
     bool ended = false;  // its end came while a kernel report it may own was open
     bool done = false;
     std::optional<TimePoint> deadline;
+    uint64_t reports_dropped = 0;
     sys::ProcessResult result;
     std::vector<console::Report> reports;
   };
@@ -146,6 +151,7 @@ class Supervisor {
   std::vector<double> fatal_to_gone_ms_;
   Hang hang_ = Hang::kNone;
   std::string hang_why_;  // what the hung requests' output says
+  uint64_t dropped_reports_ = 0;  // past kMaxReportsKept
   bool sysrq_sent_ = false;
   TimePoint collect_until_{};  // kCollecting: the dump ends here
   std::string sysrq_dump_;

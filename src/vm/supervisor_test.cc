@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 namespace vigil::vm {
 namespace {
 
@@ -110,6 +112,28 @@ TEST_F(SupervisorTest, ReportDuringARequestIsAttachedToIt) {
   EXPECT_FALSE(r.vm_died);
   EXPECT_EQ(actions_.kills, 0);
   ASSERT_EQ(sup_.reports().size(), 1u);
+}
+
+TEST_F(SupervisorTest, AStormOfWarningsIsCountedPastTheCaps) {
+  uint32_t id = sup_.Begin(nullptr, 1 << 20);
+  const size_t n = Supervisor::kMaxReportsKept + 200;
+  for (size_t i = 0; i < n; ++i) {
+    std::string t = fmt::format("[{:5}.{:06}] ", 10 + i / 1000, i % 1000);
+    sup_.OnConsole(t + "------------[ cut here ]------------\n" + t +
+                   "WARNING: CPU: 0 PID: 1 at net/core/dev.c:1 storm+0x1/0x2\n" + t + "Call Trace:\n" + t +
+                   " storm+0x1/0x2\n" + t + "---[ end trace 0000000000000000 ]---\n");
+  }
+  sup_.OnConsole("[   99.000000] random: crng init done\n");
+  sup_.OnChannel({End(id)});
+  ASSERT_TRUE(sup_.Done(id));
+  sys::ProcessResult r = sup_.Take(id);
+  EXPECT_EQ(r.kernel_reports.size(), Supervisor::kMaxReportsPerRequest);
+  EXPECT_NE(r.output.find(fmt::format("vigil: {} more kernel reports came while it ran, counted but not kept",
+                                      n - Supervisor::kMaxReportsPerRequest)),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(sup_.reports().size(), Supervisor::kMaxReportsKept);
+  EXPECT_EQ(sup_.dropped_reports(), 200u);
 }
 
 TEST_F(SupervisorTest, ReportStartedBeforeARequestIsNotItsOwn) {
