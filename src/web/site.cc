@@ -88,16 +88,21 @@ json SubtestJson(const model::SubtestRecord& s) {
   return j;
 }
 
+// A report without its text when `cap` is 0.
 json CrashJson(const model::CrashRecord& c, size_t cap) {
   json j = {{"type", c.type}, {"title", c.title}, {"fatal", c.fatal}, {"fingerprint", c.fingerprint},
             {"guilty", c.guilty}};
-  if (!c.text.empty()) {
+  if (!c.text.empty() && cap > 0) {
     bool cut = false;
     j["text"] = CapText(c.text, cap, &cut);
     if (cut) j["text_cut"] = true;
   }
   return j;
 }
+
+// A run's page: the output tails and report texts it shows at most.
+constexpr size_t kPageOutputTails = 50;
+constexpr size_t kPageCrashTexts = 50;
 
 // The tail of an output, capped, without terminal escapes.
 std::string OutputTail(const std::string& output, size_t cap, bool* cut) {
@@ -491,6 +496,7 @@ Result<json> Site::RunData(int64_t id) {
     return rank(a) < rank(b);
   });
   json tests = json::array();
+  size_t tails_left = kPageOutputTails, texts_left = kPageCrashTexts;
   for (const auto& path : order) {
     const judge::TestView& t = v.tests.at(path);
     bool interesting = rank(path) < 3;
@@ -510,7 +516,11 @@ Result<json> Site::RunData(int64_t id) {
                  {"output_bytes", a->output_bytes}, {"interrupted", a->interrupted}};
       aj["exit_code"] = a->exit_code ? json(*a->exit_code) : json(nullptr);
       // The output of what needs looking at is on the page; the rest a click away.
-      if (interesting) {
+      // A page shows so many outputs' tails and reports' texts (failures
+      // first): a run where thousands of tests failed would otherwise be a
+      // page of hundreds of megabytes. The rest are a click away.
+      if (interesting && tails_left > 0) {
+        --tails_left;
         auto output = db_.LoadAttemptOutput(id, a->test_path, a->attempt);
         if (!output.ok()) return output.status();
         if (!output->empty()) {
@@ -519,7 +529,10 @@ Result<json> Site::RunData(int64_t id) {
           aj["output_cut"] = cut;
         }
       }
-      for (const auto& c : a->crashes) tj["crashes"].push_back(CrashJson(c, 64 * 1024));
+      for (const auto& c : a->crashes) {
+        tj["crashes"].push_back(CrashJson(c, texts_left > 0 ? 64 * 1024 : 0));
+        if (texts_left > 0) --texts_left;
+      }
       tj["attempts"].push_back(std::move(aj));
     }
     tests.push_back(std::move(tj));

@@ -150,6 +150,35 @@ TEST_F(SiteTest, TheRunPageShowsTheFailingSubtestFirstAndTheVerdict) {
   EXPECT_NE(r3.find("net/ipv4/tcp.c:1 tcp_sendmsg"), std::string::npos);  // the report's text
 }
 
+TEST_F(SiteTest, ARunWhereEverythingFailedShowsSoManyOutputsAndReportTexts) {
+  model::RunRecord r = Run(db_->EnsureEnvironment(Env("vm")).value());
+  r.plan.clear();
+  for (int i = 0; i < 80; ++i) r.plan.push_back(fmt::format("net:t{}.sh", i));
+  int64_t id = db_->CreateRun(r).value();
+  for (int i = 0; i < 80; ++i) {
+    model::AttemptRecord a = Attempt(fmt::format("net:t{}.sh", i), "FAIL", 1);
+    a.output = fmt::format("output of t{}\n", i);
+    a.crashes = {{"WARNING", "WARNING in f", false, "fp", "f", fmt::format("report text {}", i)}};
+    ASSERT_TRUE(db_->RecordAttempt(id, a).ok());
+  }
+  ASSERT_TRUE(db_->FinishRun(id, "FAIL", "2026-12-01T10:05:00Z").ok());
+  auto j = json::parse(Get(fmt::format("/api/v1/runs/{}", id)).body);
+  size_t tails = 0, texts = 0, reports = 0;
+  for (const auto& t : j["tests"]) {
+    for (const auto& a : t["attempts"]) tails += a.contains("output_tail");
+    for (const auto& c : t["crashes"]) {
+      ++reports;
+      texts += c.contains("text");
+    }
+  }
+  EXPECT_EQ(tails, 50u);
+  EXPECT_EQ(texts, 50u);
+  EXPECT_EQ(reports, 80u);  // every report is listed, by title
+  // Each output is still a click away.
+  EXPECT_NE(Get(fmt::format("/runs/{}/output", id), {{"test", "net:t79.sh"}, {"attempt", "1"}}).body.find("output of t79"),
+            std::string::npos);
+}
+
 TEST_F(SiteTest, AnAttemptsOutputHasAPageOfItsOwn) {
   Response r = Get("/runs/3/output", {{"test", "net:a.sh"}, {"attempt", "1"}});
   ASSERT_EQ(r.status, 200) << r.body.substr(0, 300);
