@@ -271,7 +271,7 @@ std::string Site::RunsPage(const json& d, const Links& links) {
   }
   h.Close("nav");
   if (!links.files()) {
-    h.Open("p", {"class", "api"}).Link(links.Api("/runs" + std::string(page > 1 ? "?page=" + std::to_string(page) : "")), "JSON").Close("p");
+    h.Open("p", {"class", "api"}).Link(links.RunsApi(static_cast<int>(page), applied), "JSON").Close("p");
   }
   bool running = std::any_of(runs.begin(), runs.end(), [](const json& r) { return Str(r, "status") == "running"; });
   return Frame("Runs", "runs", h.str(), links, running && !links.files());

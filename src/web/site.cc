@@ -223,6 +223,12 @@ std::string Links::Compare(int64_t a, int64_t b) const {
   return Path(fmt::format("/compare?a={}&b={}", a, b), fmt::format("compare/{}-{}.html", a, b));
 }
 std::string Links::Static(const std::string& name) const { return Path("/static/" + name, "static/" + name); }
+std::string Links::RunsApi(int page, const std::map<std::string, std::string>& filters) const {
+  auto q = filters;
+  if (page > 1) q["page"] = std::to_string(page);
+  return Api("/runs" + Query(q));
+}
+
 std::string Links::Api(const std::string& page_path) const {
   if (files_) return "";
   return prefix_ + "/api/v1" + page_path;

@@ -87,6 +87,8 @@ class Links {
   std::string Compare(int64_t a, int64_t b) const;
   std::string Static(const std::string& name) const;
   std::string Api(const std::string& page_path) const;  // "" in an export
+  // The JSON of a page of runs with these filters ("" in an export).
+  std::string RunsApi(int page, const std::map<std::string, std::string>& filters) const;
 
   // A test's page file name in an export: tests/<FNV-1a of the path>.html
   // (a subtest's is its test's: the matrix there has its row).

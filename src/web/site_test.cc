@@ -254,6 +254,8 @@ TEST_F(SiteTest, TheRunsListCountsAndFilters) {
   EXPECT_EQ(failed["total"], 1);
   auto manual = json::parse(Get("/api/v1/runs", {{"origin", "manual"}}).body);
   EXPECT_EQ(manual["total"], 3);
+  // The page's JSON link has its filters.
+  EXPECT_NE(Get("/runs", {{"env", "vm"}}).body.find("href=\"/api/v1/runs?env=vm\""), std::string::npos);
 }
 
 TEST_F(SiteTest, WhatIsKeptIsReadAgainOnceTheStoreChanges) {
