@@ -231,15 +231,21 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
   LiveReader reader(spec, progress);
   if (!warning.empty()) reader.OnOutput(warning + "\n");
   auto r = options.process_runner ? options.process_runner->Run(po, &reader) : sys::RunProcess(po, &reader);
+  bool could_not_run = !r.ok();
   if (!r.ok()) {
+    // Not the test's doing (no process, a VM that does not boot): an error,
+    // not a failure of the test's own.
     out.process.status = sys::WaitStatus::Exited(127);
-    out.process.output = r.status().ToString();
+    out.process.output = "vigil: could not run the test: " + r.status().ToString() + "\n";
   } else {
     out.process = std::move(r.value());
     if (!warning.empty()) out.process.output = warning + "\n" + out.process.output;
   }
   out.runner_line = RunnerLine(spec.collection, spec.name, index, out.process.status, out.process.timed_out,
                                StretchTimeoutSeconds(spec.timeout, options.slowdown));
+  if (could_not_run) {
+    out.runner_line = fmt::format("not ok {} {} # ERROR could not run", index, RunnerHead(spec.collection, spec.name));
+  }
   if (out.process.vm_died) {
     // The kernel died under the test: its end was never seen.
     out.runner_line = fmt::format("not ok {} {} # CRASH kernel died", index, RunnerHead(spec.collection, spec.name));

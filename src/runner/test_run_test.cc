@@ -85,6 +85,20 @@ TEST_F(TestRunTest, AShardsNameKeepsItsHashAndItsStatus) {
   EXPECT_EQ(RunTest(gone, 1, options_).node.status, ktap::Status::kError);
 }
 
+TEST_F(TestRunTest, ATestThatCouldNotBeRunIsAnErrorNotAFailure) {
+  struct Refusing : sys::ProcessRunner {
+    Result<sys::ProcessResult> Run(const sys::ProcessOptions&, sys::OutputSink*) override {
+      return Status::IOError("the VM could not be booted (3 tries): no kernel");
+    }
+  } refusing;
+  options_.process_runner = &refusing;
+  TestOutcome o = RunTest(Script("t.sh", "exit 0\n"), 2, options_);
+  EXPECT_EQ(o.node.status, ktap::Status::kError);
+  EXPECT_EQ(o.runner_line, "not ok 2 selftests: fixture: t.sh # ERROR could not run");
+  EXPECT_NE(o.process.output.find("vigil: could not run the test: IO error: the VM could not be booted"), std::string::npos)
+      << o.process.output;
+}
+
 TEST_F(TestRunTest, TimeoutFromSettingsTimesSlowdown) {
   TestSpec t = Script("slow.sh", "echo started\nsleep 30\n");
   t.timeout = std::chrono::seconds(1);

@@ -382,13 +382,16 @@ Status VmRunner::EnsureUp() {
     std::unique_lock<std::mutex> lock(mu_);
     if (up_) return Status::OK();
   }
+  if (boot_failed_) return *boot_failed_;
   Status last;
   for (int attempt = 0; attempt <= options_.boot_retries; ++attempt) {
     last = BootOnce();
     if (last.ok()) return last;
     notes_.push_back(last.message());
   }
-  return last;
+  boot_failed_ = Status::IOError(
+      fmt::format("the VM could not be booted ({} tries): {}", options_.boot_retries + 1, last.message()));
+  return *boot_failed_;
 }
 
 Status VmRunner::BootOnce() {

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -87,6 +88,10 @@ class VmRunner : public sys::ProcessRunner, private SupervisorActions {
   std::string rootfs_;
   std::string console_log_;
   std::vector<std::string> notes_;
+  // Set when a VM could not be booted again after its retries: every later
+  // test fails at once with it instead of trying again (3 boots of up to
+  // minutes each, for every test left).
+  std::optional<Status> boot_failed_;
   model::Environment environment_;
   int boots_ = 0;
   double first_boot_seconds_ = 0;
