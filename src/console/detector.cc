@@ -120,6 +120,16 @@ size_t FindMidLineTimestamp(string_view s) {
   return string_view::npos;
 }
 
+// Where a kernel line (its timestamp) starts in `s` at or after `from`;
+// npos if none does.
+size_t KernelLineFrom(string_view s, size_t from) {
+  if (from == 0 && TimestampPrefix(s)) return 0;
+  size_t base = from == 0 ? 0 : from - 1;
+  size_t k = FindMidLineTimestamp(s.substr(base));
+  if (k == string_view::npos || base + k < from) return string_view::npos;
+  return base + k;
+}
+
 // kSeparator: a line of '=' that opens and closes sanitizer reports.
 enum class MarkerKind : uint8_t { kNone, kStart, kPanic, kCut, kEndTrace, kEndPanic, kSeparator };
 
@@ -635,16 +645,44 @@ void Detector::Feed(std::string_view bytes) {
     const char* nl = static_cast<const char*>(memchr(bytes.data(), '\n', bytes.size()));
     size_t len = nl ? static_cast<size_t>(nl - bytes.data()) : bytes.size();
     string_view piece = bytes.substr(0, len);
+    size_t room = options_.max_line_bytes > partial_.size() ? options_.max_line_bytes - partial_.size() : 0;
+    if (piece.size() > room) {
+      // The line goes past the cap here. User space may have written more
+      // than that without a newline before the kernel printed: a kernel
+      // line that starts in what is cut starts a line of its own (its
+      // report, a panic's first line, would be lost with the rest). The
+      // last bytes cut are kept (cut_tail_), for a timestamp that comes in
+      // two pieces.
+      std::string seen = cut_tail_;
+      seen.append(piece.substr(room));
+      size_t at = KernelLineFrom(seen, 0);
+      if (at != string_view::npos) {
+        partial_.append(piece.substr(0, room));
+        Line(partial_);
+        partial_.clear();
+        size_t carried = cut_tail_.size();
+        cut_tail_.clear();
+        if (at < carried) {
+          // It started in the bytes kept from before: they begin the line.
+          partial_.assign(seen, at, carried - at);
+          bytes.remove_prefix(room);
+        } else {
+          bytes.remove_prefix(room + (at - carried));
+        }
+        continue;
+      }
+      cut_tail_ = seen.substr(seen.size() > kCutTail ? seen.size() - kCutTail : 0);
+    }
     if (partial_.empty() && nl) {
       Line(piece.substr(0, std::min(piece.size(), options_.max_line_bytes)));
     } else {
-      size_t room = options_.max_line_bytes > partial_.size() ? options_.max_line_bytes - partial_.size() : 0;
       partial_.append(piece.substr(0, std::min(room, piece.size())));
       if (nl) {
         Line(partial_);
         partial_.clear();
       }
     }
+    if (nl) cut_tail_.clear();
     if (!nl) break;
     bytes.remove_prefix(len + 1);
   }

@@ -111,6 +111,10 @@ class Detector {
   uint64_t line_no_ = 0;
   std::string partial_;
   size_t partial_dropped_ = 0;
+  // The last bytes cut from the line being read (past max_line_bytes): a
+  // kernel timestamp may begin there and end in the next bytes fed.
+  static constexpr size_t kCutTail = 64;
+  std::string cut_tail_;
 
   bool timestamps_ = false;   // the console has shown printk timestamps
   bool caller_ids_ = false;   // ... with caller ids ("[    T1]")

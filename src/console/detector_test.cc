@@ -96,6 +96,23 @@ TEST(DetectorTest, ByteByByteFeedingFindsTheSameReport) {
   EXPECT_EQ(odd[0].end_line, whole[0].end_line);
 }
 
+TEST(DetectorTest, APanicAfterALongUnfinishedUserLineIsFound) {
+  // User space wrote 5000 bytes without a newline, then the kernel panicked:
+  // the panic's first line starts past the line cap.
+  std::string log = "[    1.000000] booted\n" + std::string(5000, 'A') +
+                    "[   12.345678] Kernel panic - not syncing: Fatal exception\n"
+                    "[   12.350000] CPU: 0 PID: 1 Comm: init Not tainted 6.12.57 #1\n"
+                    "[   12.360000] ---[ end Kernel panic - not syncing: Fatal exception ]---\n";
+  for (size_t chunk : {size_t{0}, size_t{1}, size_t{7}, size_t{4096}}) {
+    auto reports = Scan(log, nullptr, chunk);
+    ASSERT_EQ(reports.size(), 1u) << "chunk " << chunk;
+    EXPECT_TRUE(reports[0].fatal);
+    EXPECT_NE(reports[0].title.find("Fatal exception"), std::string::npos) << reports[0].title;
+  }
+  // A long line with no kernel line in it is only cut.
+  EXPECT_TRUE(Scan("[    1.0] x\n" + std::string(100000, 'B') + "\n").empty());
+}
+
 TEST(DetectorTest, FingerprintIgnoresAddressesOffsetsAndTimestamps) {
   std::string other = kWarn;
   for (auto [from, to] : std::vector<std::pair<std::string, std::string>>{

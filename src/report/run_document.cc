@@ -100,7 +100,7 @@ ktap::Document RunDocument(const FinishedRun& run) {
       auto timeout = it != run.timeouts.end() ? it->second : runner::kDefaultKselftestTimeout;
       t.directive = Directive::kTimeout;
       t.directive_text = fmt::format("{} seconds", timeout.count());
-    } else if (a.exit_code && *a.exit_code != 0 && *a.exit_code != 2 && *a.exit_code != 3 && *a.exit_code != 4) {
+    } else if (a.exit_code && *a.exit_code != 0 && *a.exit_code != 4) {
       t.exit_code = *a.exit_code;
     } else if (!a.exit_code && a.signal != 0) {
       t.exit_code = 128 + a.signal;
