@@ -1,5 +1,7 @@
 #include "sys/process.h"
 
+#include "sys/capped_output.h"
+
 #include <dirent.h>
 #include <net/if.h>
 #include <sched.h>
@@ -30,41 +32,6 @@ namespace vigil::sys {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Keeps the first and the last halves of a capped output.
-class CappedOutput {
- public:
-  explicit CappedOutput(size_t cap) : head_cap_(cap / 2), tail_cap_(cap - cap / 2) {}
-
-  void Add(std::string_view bytes) {
-    total_ += bytes.size();
-    if (head_.size() < head_cap_) {
-      size_t take = std::min(bytes.size(), head_cap_ - head_.size());
-      head_.append(bytes.data(), take);
-      bytes.remove_prefix(take);
-    }
-    if (bytes.empty() || tail_cap_ == 0) return;
-    tail_.append(bytes.data(), bytes.size());
-    if (tail_.size() > 2 * tail_cap_) tail_.erase(0, tail_.size() - tail_cap_);
-  }
-
-  uint64_t total() const { return total_; }
-
-  // The kept output, with a marker where bytes were dropped.
-  std::string Take(uint64_t* dropped) {
-    if (tail_.size() > tail_cap_) tail_.erase(0, tail_.size() - tail_cap_);
-    *dropped = total_ - head_.size() - tail_.size();
-    std::string out = std::move(head_);
-    if (*dropped > 0) out += fmt::format("\n[vigil: {} bytes of output not kept]\n", *dropped);
-    out += tail_;
-    return out;
-  }
-
- private:
-  size_t head_cap_, tail_cap_;
-  std::string head_, tail_;
-  uint64_t total_ = 0;
-};
 
 // Processes whose process group is `pgid` (from /proc).
 int CountGroup(pid_t pgid) {

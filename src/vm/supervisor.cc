@@ -47,6 +47,7 @@ uint32_t Supervisor::Begin(sys::OutputSink* sink, size_t max_output, std::chrono
   Request& r = requests_[id];
   r.sink = sink;
   r.max_output = max_output;
+  r.output = sys::CappedOutput(max_output);
   last_activity_ = clock_.Monotonic();
   if (deadline.count() > 0) r.deadline = last_activity_ + deadline;
   return id;
@@ -63,6 +64,9 @@ sys::ProcessResult Supervisor::Take(uint32_t id) {
   auto it = requests_.find(id);
   if (it == requests_.end()) return {};
   sys::ProcessResult result = std::move(it->second.result);
+  // The output, then what vigil said of the request (the VM ended, hung).
+  result.output = it->second.output.Take(&result.output_dropped) + result.output;
+  result.output_bytes = it->second.output.total();
   result.kernel_reports = std::move(it->second.reports);
   if (it->second.reports_dropped > 0) {
     result.output += fmt::format("\nvigil: {} more kernel reports came while it ran, counted but not kept\n",
@@ -92,9 +96,9 @@ void Supervisor::OnChannel(const std::vector<Frame>& frames) {
     Request& r = it->second;
     if (f.type == FrameType::kOutput) {
       if (r.sink) r.sink->OnOutput(f.payload);
-      // Kept (capped) for the summary and the environment checks, as on the host.
-      std::string& out = r.result.output;
-      if (out.size() < r.max_output) out.append(f.payload, 0, r.max_output - out.size());
+      // Kept (its first and last halves) for the summary and the
+      // environment checks, as on the host.
+      r.output.Add(f.payload);
     } else if (f.type == FrameType::kEnd) {
       OnEnd(r, f.id, f.payload);
     }

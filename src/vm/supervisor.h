@@ -32,6 +32,7 @@
 
 #include "base/clock.h"
 #include "console/detector.h"
+#include "sys/capped_output.h"
 #include "sys/process.h"
 #include "vm/channel.h"
 
@@ -117,6 +118,7 @@ class Supervisor {
   struct Request {
     sys::OutputSink* sink = nullptr;
     size_t max_output = 16 << 20;
+    sys::CappedOutput output;  // its first and last halves, as on the host
     bool ended = false;  // its end came while a kernel report it may own was open
     bool done = false;
     std::optional<TimePoint> deadline;

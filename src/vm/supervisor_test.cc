@@ -136,6 +136,20 @@ TEST_F(SupervisorTest, AStormOfWarningsIsCountedPastTheCaps) {
   EXPECT_EQ(sup_.dropped_reports(), 200u);
 }
 
+TEST_F(SupervisorTest, OutputPastTheCapKeepsItsHeadAndItsTailAsOnTheHost) {
+  uint32_t id = sup_.Begin(nullptr, 100);
+  sup_.OnChannel({Output(id, std::string(50, 'h'))});
+  for (int i = 0; i < 20; ++i) sup_.OnChannel({Output(id, std::string(10, 'm'))});
+  sup_.OnChannel({Output(id, "FAIL: the reason is at the end\n")});
+  sup_.OnChannel({End(id, 1)});
+  sys::ProcessResult r = sup_.Take(id);
+  EXPECT_EQ(r.output_bytes, 50u + 200u + 31u);
+  EXPECT_EQ(r.output_dropped, 50u + 200u + 31u - 100u);
+  EXPECT_EQ(r.output.substr(0, 50), std::string(50, 'h'));
+  EXPECT_NE(r.output.find("[vigil: 181 bytes of output not kept]"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.substr(r.output.size() - 31), "FAIL: the reason is at the end\n");
+}
+
 TEST_F(SupervisorTest, ReportStartedBeforeARequestIsNotItsOwn) {
   sup_.OnConsole(kWarnHead);
   uint32_t id = sup_.Begin(nullptr, 1 << 20);
@@ -179,7 +193,8 @@ TEST_F(SupervisorTest, OutputIsCappedButTheSinkSeesAll) {
   uint32_t id = sup_.Begin(&sink, 4);
   sup_.OnChannel({Output(id, "abc"), Output(id, "defg"), End(id)});
   EXPECT_EQ(sink.seen, "abcdefg");
-  EXPECT_EQ(sup_.Take(id).output, "abcd");
+  // Its first and last halves, as the host keeps them.
+  EXPECT_EQ(sup_.Take(id).output, "ab\n[vigil: 3 bytes of output not kept]\nfg");
 }
 
 TEST_F(SupervisorTest, FatalArmsTheKillAfterTheGrace) {
