@@ -683,6 +683,7 @@ Result<json> Site::CrashesData() {
   for (const auto& s : *sightings) run_ids.insert(s.run_id);
   store::RunQuery rq;
   rq.ids = std::vector<int64_t>(run_ids.begin(), run_ids.end());
+  rq.plans = false;  // only each run's environment is read: a plan is thousands of tests
   auto runs = db_.ListRuns(rq);
   if (!runs.ok()) return runs.status();
   auto envs = db_.ListEnvironments();
