@@ -191,9 +191,9 @@ std::vector<SourceLocation> Decoder::Resolve(const Frame& frame, bool return_add
 
 std::string Decoder::DecodeLine(std::string_view line) {
   if (line.find("+0x") == std::string_view::npos) return std::string(line);
-  // The frame sits after the console prefix and indentation.
-  // It sits near the start: a frame further in than kMaxFrameStart bytes is
-  // not looked for (a megabyte line would cost a parse at every position).
+  // The frame sits after the console prefix and indentation, near the
+  // start: one further in than kMaxFrameStart bytes is not looked for (a
+  // megabyte line would cost a parse at every position).
   constexpr size_t kMaxFrameStart = 4096;
   size_t start = 0;
   for (size_t pos = 0; pos < line.size() && pos < kMaxFrameStart; ++pos) {

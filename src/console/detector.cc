@@ -120,15 +120,9 @@ size_t FindMidLineTimestamp(string_view s) {
   return string_view::npos;
 }
 
-// Where a kernel line (its timestamp) starts in `s` at or after `from`;
-// npos if none does.
-size_t KernelLineFrom(string_view s, size_t from) {
-  if (from == 0 && TimestampPrefix(s)) return 0;
-  size_t base = from == 0 ? 0 : from - 1;
-  size_t k = FindMidLineTimestamp(s.substr(base));
-  if (k == string_view::npos || base + k < from) return string_view::npos;
-  return base + k;
-}
+// Where the first kernel line (its timestamp) starts in `s`, at its start
+// or within it; npos if none does.
+size_t KernelLineStart(string_view s) { return TimestampPrefix(s) ? 0 : FindMidLineTimestamp(s); }
 
 // kSeparator: a line of '=' that opens and closes sanitizer reports.
 enum class MarkerKind : uint8_t { kNone, kStart, kPanic, kCut, kEndTrace, kEndPanic, kSeparator };
@@ -655,7 +649,7 @@ void Detector::Feed(std::string_view bytes) {
       // two pieces.
       std::string seen = cut_tail_;
       seen.append(piece.substr(room));
-      size_t at = KernelLineFrom(seen, 0);
+      size_t at = KernelLineStart(seen);
       if (at != string_view::npos) {
         partial_.append(piece.substr(0, room));
         Line(partial_);

@@ -14,6 +14,15 @@
 namespace vigil::judge {
 namespace {
 
+// A run started at "t" with this plan, in environment `env` (0: none).
+int64_t NewRun(store::Store& db, std::vector<std::string> plan, int64_t env = 0) {
+  model::RunRecord r;
+  r.started_at = "t";
+  r.plan = std::move(plan);
+  r.environment_id = env;
+  return db.CreateRun(r).value();
+}
+
 // The windows as LoadHistory chose them when it read every run: runs up to
 // `up_to`, the last `window` of each environment class.
 std::vector<int64_t> WindowOverEveryRun(store::Store& db, int64_t up_to, int window) {
@@ -51,11 +60,7 @@ TEST(LoadHistory, WindowsPerClassAsWhenEveryRunWasRead) {
   std::vector<int64_t> envs = {env("6.1.0", "host", "a"), env("6.1.5", "host", "b"), env("weird", "host", "c"),
                                env("6.12.1", "vm", "d"), 0};
   for (int i = 0; i < 40; ++i) {
-    model::RunRecord r;
-    r.started_at = "t";
-    r.plan = {"c:t"};
-    r.environment_id = envs[(i * 7 + i / 3) % envs.size()];
-    int64_t id = db->CreateRun(r).value();
+    int64_t id = NewRun(*db, {"c:t"}, envs[(i * 7 + i / 3) % envs.size()]);
     model::AttemptRecord a;
     a.test_path = "c:t";
     a.status = i % 4 ? "PASS" : "FAIL";
@@ -80,10 +85,7 @@ TEST(LoadHistory, WindowsPerClassAsWhenEveryRunWasRead) {
 
 TEST(ResolveTestPath, ATestWhoseNameHasAColonIsTheLongestTheStoreKnows) {
   auto db = store::NewMemoryStore();
-  model::RunRecord r;
-  r.started_at = "t";
-  r.plan = {"net:we:ird.sh", "net:a.sh"};
-  int64_t id = db->CreateRun(r).value();
+  int64_t id = NewRun(*db, {"net:we:ird.sh", "net:a.sh"});
   for (const char* path : {"net:we:ird.sh", "net:a.sh"}) {
     model::AttemptRecord a;
     a.test_path = path;
@@ -102,10 +104,7 @@ TEST(ResolveTestPath, ATestWhoseNameHasAColonIsTheLongestTheStoreKnows) {
 
 TEST(LoadRunView, InterruptedAttemptsAreNoResultAndAnInterruptedRunIsIncomplete) {
   auto db = store::NewMemoryStore();
-  model::RunRecord r;
-  r.started_at = "t";
-  r.plan = {"c:a", "c:b"};
-  int64_t id = db->CreateRun(r).value();
+  int64_t id = NewRun(*db, {"c:a", "c:b"});
   model::AttemptRecord a;
   a.test_path = "c:a";
   a.status = "PASS";
@@ -148,10 +147,7 @@ TEST(LoadSeries, TheSameAsBuildSeriesOverLoadHistory) {
     auto next = [&](unsigned n) { return (seed = seed * 1103515245 + 12345) / 65536 % n; };
     const char* statuses[] = {"PASS", "FAIL", "SKIP", "TIMEOUT", "XFAIL", "bogus"};
     for (int i = 0; i < 30; ++i) {
-      model::RunRecord r;
-      r.started_at = "t";
-      r.environment_id = envs[next(envs.size())];
-      int64_t id = db->CreateRun(r).value();
+      int64_t id = NewRun(*db, {}, envs[next(envs.size())]);
       for (std::string test : {std::string("c:a"), std::string("c:b\0", 5), std::string("d:<x>")}) {
         if (next(5) == 0) continue;
         int attempts = 1 + static_cast<int>(next(3));

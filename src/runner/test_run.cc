@@ -242,10 +242,11 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
     out.process = std::move(r.value());
     if (!warning.empty()) out.process.output = warning + "\n" + out.process.output;
   }
-  out.runner_line = RunnerLine(spec.collection, spec.name, index, out.process.status, out.process.timed_out,
-                               StretchTimeoutSeconds(spec.timeout, options.slowdown));
   if (could_not_run) {
     out.runner_line = fmt::format("not ok {} {} # ERROR could not run", index, RunnerHead(spec.collection, spec.name));
+  } else {
+    out.runner_line = RunnerLine(spec.collection, spec.name, index, out.process.status, out.process.timed_out,
+                                 StretchTimeoutSeconds(spec.timeout, options.slowdown));
   }
   if (out.process.vm_died) {
     // The kernel died under the test: its end was never seen.

@@ -70,8 +70,8 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options,
 std::string RunnerHead(const std::string& collection, const std::string& name);
 
 // The line run_kselftest.sh prints for a finished test:
-// `ok N selftests: COLL: TEST [# SKIP|# XFAIL]`, `not ok N ... # TIMEOUT T seconds`,
-// `not ok N ... # exit=RC` (128 + signal when killed).
+// `ok N selftests: COLL: TEST [# SKIP]`, `not ok N ... # TIMEOUT T seconds`,
+// `not ok N ... # exit=RC` (128 + signal when killed; 2 and 3 included).
 std::string RunnerLine(const std::string& collection, const std::string& name, int index,
                        const sys::WaitStatus& status, bool timed_out, std::chrono::seconds timeout);
 

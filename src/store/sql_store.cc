@@ -93,9 +93,10 @@ Environment EnvironmentFromRow(const Statement& q) {
 }
 
 // The subtests and kernel reports (with their texts and the outputs when
-// `with_output`, with their texts alone when `with_crash_texts`) of the attempts in `index` (attempt id -> its record), one
-// query each over the attempts `a` that `where` selects (its ?1 bound to
-// `arg`, when given), not one per attempt.
+// `with_output`, with their texts alone when `with_crash_texts`) of the
+// attempts in `index` (attempt id -> its record), one query each over the
+// attempts `a` that `where` selects (its ?1 bound to `arg`, when given), not
+// one per attempt.
 Status AttachDetails(Database& db, const std::string& where, std::optional<int64_t> arg,
                      const std::map<int64_t, AttemptRecord*>& index, bool with_output,
                      bool with_crash_texts = false) {

@@ -46,7 +46,6 @@ uint32_t Supervisor::Begin(sys::OutputSink* sink, size_t max_output, std::chrono
   uint32_t id = next_id_++;
   Request& r = requests_[id];
   r.sink = sink;
-  r.max_output = max_output;
   r.output = sys::CappedOutput(max_output);
   last_activity_ = clock_.Monotonic();
   if (deadline.count() > 0) r.deadline = last_activity_ + deadline;

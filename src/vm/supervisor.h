@@ -117,7 +117,6 @@ class Supervisor {
   using TimePoint = std::chrono::steady_clock::time_point;
   struct Request {
     sys::OutputSink* sink = nullptr;
-    size_t max_output = 16 << 20;
     sys::CappedOutput output;  // its first and last halves, as on the host
     bool ended = false;  // its end came while a kernel report it may own was open
     bool done = false;
