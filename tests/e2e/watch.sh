@@ -82,6 +82,9 @@ SCRATCH=$TMP/scratch
 git clone -q "$REPO" "$SCRATCH"
 git -C "$SCRATCH" config user.email "sub@example.org"
 git -C "$SCRATCH" config user.name "Sub Mitter"
+# git names a cover letter <cover.SECONDS.git.EMAIL>: two series made in the
+# same second would share it, and Patchwork drops the second as a duplicate.
+# Each series' cover letter gets its own.
 series() {
   local name=$1 base=$2 prefix=$3 from i=0
   shift 3
@@ -97,7 +100,7 @@ series() {
     (cd "$SCRATCH" && eval "$cmd") && git -C "$SCRATCH" add -A && git -C "$SCRATCH" commit -qm "$name: change $i"
   done
   git -C "$SCRATCH" format-patch -q --thread --cover-letter --stdout --subject-prefix="$prefix" "$from" |
-    sed "s/\*\*\* SUBJECT HERE \*\*\*/series $name/" | bash "$PW_SERVER" inject-mbox "$PW_DIR"
+    sed -e "s/<cover\./<cover.$name./" -e "s/\*\*\* SUBJECT HERE \*\*\*/series $name/" | bash "$PW_SERVER" inject-mbox "$PW_DIR"
 }
 pw_get() { curl -sf "$PW_URL$1"; }
 

@@ -68,6 +68,9 @@ EOT
 # would try.
 export GIT_AUTHOR_NAME="Sub Mitter" GIT_AUTHOR_EMAIL=sub@example.org GIT_COMMITTER_NAME="Sub Mitter" \
   GIT_COMMITTER_EMAIL=sub@example.org
+# git names a cover letter <cover.SECONDS.git.EMAIL>: two series made in the
+# same second would share it, and Patchwork drops the second as a duplicate.
+# Each series' cover letter gets its own.
 series() {
   local name=$1 text=$2 blob tree commit
   git -C "$TREE" show vigil-base:kernel/sys.c > "$TMP/sys.c"
@@ -88,7 +91,7 @@ series() {
   commit=$(git -C "$TREE" commit-tree "$tree" -p vigil-base -m "sys: $name")
   LAST_COMMIT=$commit
   git -C "$TREE" format-patch -q --thread --cover-letter --stdout --subject-prefix="PATCH linux" \
-    "vigil-base..$commit" | sed "s/\*\*\* SUBJECT HERE \*\*\*/series $name/" | bash "$PW_SERVER" inject-mbox "$PW_DIR"
+    "vigil-base..$commit" | sed -e "s/<cover\./<cover.$name./" -e "s/\*\*\* SUBJECT HERE \*\*\*/series $name/" | bash "$PW_SERVER" inject-mbox "$PW_DIR"
 }
 series good '/* vigil e2e: a harmless change */' probe
 series warns 'static int vigil_watch_unused(void) { return 0; }'
