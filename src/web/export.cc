@@ -74,7 +74,14 @@ Result<ExportSummary> ExportHtml(store::Store& db, const ExportOptions& o) {
   for (const auto& r : *runs) exported->insert(r.id);
   const int per = std::max(o.site.runs_per_page, 1);
   int pages = std::max(1, (static_cast<int>(runs->size()) + per - 1) / per);
-  auto links = [&](int depth) { return Links::Files(depth, exported, pages); };
+  // The tests of those runs: each gets a page, and links to others are none.
+  auto exported_tests = std::make_shared<std::set<std::string>>();
+  if (!exported->empty()) {
+    auto summaries = db.LoadTestSummaries(std::vector<int64_t>(exported->begin(), exported->end()));
+    if (!summaries.ok()) return Named(summaries.status(), "the tests");
+    for (const auto& t : *summaries) exported_tests->insert(t.test_path);
+  }
+  auto links = [&](int depth) { return Links::Files(depth, exported, pages, exported_tests); };
 
   VIGIL_WRITE("static/vigil.css", kStylesheet);
   VIGIL_WRITE("static/vigil.js", kScript);
@@ -86,7 +93,6 @@ Result<ExportSummary> ExportHtml(store::Store& db, const ExportOptions& o) {
     }
     VIGIL_WRITE(p == 1 ? std::string("index.html") : fmt::format("runs-{}.html", p), site.RunsPage(*d, links(0)));
   }
-  std::set<std::string> tests;
   for (const auto& r : *runs) {
     auto d = site.RunData(r.id);
     if (!d.ok()) return Named(d.status(), fmt::format("run {}", r.id));
@@ -108,14 +114,11 @@ Result<ExportSummary> ExportHtml(store::Store& db, const ExportOptions& o) {
         VIGIL_WRITE(fmt::format("compare/{}-{}.html", base, r.id), site.ComparePage(*c, links(1)));
       }
     }
-    for (const auto& t : (*d)["tests"]) {
-      if (t.contains("path") && t["path"].is_string()) tests.insert(t["path"].get<std::string>());
-    }
   }
-  for (const auto& t : tests) {
+  for (const auto& t : *exported_tests) {
     auto d = site.TestData(t);
     if (!d.ok()) return Named(d.status(), t);
-    VIGIL_WRITE(Links::TestFile(t), site.TestPage(*d, links(1)));
+    VIGIL_WRITE(links(1).TestFile(t), site.TestPage(*d, links(1)));
   }
   auto flakes = site.FlakesData();
   if (!flakes.ok()) return Named(flakes.status(), "the flakes");

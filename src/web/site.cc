@@ -150,8 +150,10 @@ Links Links::Server(std::string prefix) {
   return l;
 }
 
-Links Links::Files(int depth, std::shared_ptr<const std::set<int64_t>> exported_runs, int pages) {
+Links Links::Files(int depth, std::shared_ptr<const std::set<int64_t>> exported_runs, int pages,
+                   std::shared_ptr<const std::set<std::string>> exported_tests) {
   Links l;
+  l.tests_ = std::move(exported_tests);
   l.files_ = true;
   l.pages_ = pages;
   for (int i = 0; i < depth; ++i) l.up_ += "../";
@@ -196,8 +198,16 @@ std::string Links::Junit(int64_t run) const {
   return Path(fmt::format("/runs/{}/junit.xml", run), fmt::format("runs/{}-junit.xml", run));
 }
 
-std::string Links::TestFile(const std::string& path) {
-  return fmt::format("tests/{:016x}.html", Fnv1a(judge::SplitTestPath(path).first));
+std::string Links::TestFile(const std::string& path) const {
+  auto file = [](std::string_view test) { return fmt::format("tests/{:016x}.html", Fnv1a(test)); };
+  if (!tests_) return file(judge::SplitTestPath(path).first);
+  // The path itself, then each prefix that ends before a ':'.
+  for (std::string_view p = path;;) {
+    if (tests_->count(std::string(p))) return file(p);
+    size_t colon = p.rfind(':');
+    if (colon == std::string_view::npos) return "";
+    p = p.substr(0, colon);
+  }
 }
 
 std::string Links::RunJson(int64_t run) const {

@@ -64,7 +64,10 @@ class Links {
   // Server paths under `prefix` ("" or "/vigil").
   static Links Server(std::string prefix);
   // Files, from a page `depth` directories below the export's top.
-  static Links Files(int depth, std::shared_ptr<const std::set<int64_t>> exported_runs, int pages = 1);
+  // `exported_tests`: the tests whose pages the export writes (null: every
+  // test is linked).
+  static Links Files(int depth, std::shared_ptr<const std::set<int64_t>> exported_runs, int pages = 1,
+                     std::shared_ptr<const std::set<std::string>> exported_tests = nullptr);
 
   bool files() const { return files_; }
   std::string Runs(int page) const;  // page 1 = the index
@@ -90,9 +93,11 @@ class Links {
   // The JSON of a page of runs with these filters ("" in an export).
   std::string RunsApi(int page, const std::map<std::string, std::string>& filters) const;
 
-  // A test's page file name in an export: tests/<FNV-1a of the path>.html
-  // (a subtest's is its test's: the matrix there has its row).
-  static std::string TestFile(const std::string& path);
+  // A test's page file name in an export: tests/<FNV-1a of the path>.html.
+  // A subtest's is its test's (the matrix there has its row): the longest
+  // exported test that the path is or starts with, followed by ':' (a
+  // test's own name may hold colons). "" when no exported test is.
+  std::string TestFile(const std::string& path) const;
 
  private:
   std::string Path(const std::string& server, const std::string& file) const;
@@ -100,6 +105,7 @@ class Links {
   std::string prefix_;  // server
   std::string up_;      // files: "../" x depth
   std::shared_ptr<const std::set<int64_t>> runs_;
+  std::shared_ptr<const std::set<std::string>> tests_;
   int pages_ = 1;  // files: the list pages written
 };
 

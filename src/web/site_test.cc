@@ -220,10 +220,30 @@ TEST_F(SiteTest, ATestWhoseNameHasAColonHasItsHistoryAndIsExported) {
   EXPECT_EQ(j["rows"][0]["subtest"], "s:1");
   // A name no run has is still not found, not taken for another test.
   EXPECT_EQ(Get("/tests", {{"path", "net:we:nothing"}}).status, 404);
+  // Two tests that differ after their second colon have a page each.
+  Record(db_->EnsureEnvironment(Env("host")).value(), {{"net:we:other.sh", "PASS", {}, 1}});
+  auto tests = std::make_shared<std::set<std::string>>(
+      std::set<std::string>{"net:a.sh", "net:we:ird.sh", "net:we:other.sh"});
+  Links links = Links::Files(1, std::make_shared<std::set<int64_t>>(), 1, tests);
+  EXPECT_NE(links.TestFile("net:we:ird.sh"), links.TestFile("net:we:other.sh"));
+  EXPECT_EQ(links.TestFile("net:we:ird.sh:s:1"), links.TestFile("net:we:ird.sh"));
+  EXPECT_EQ(links.TestFile("net:a.sh:one"), links.TestFile("net:a.sh"));
+  EXPECT_EQ(links.TestFile("net:gone.sh"), "");  // not exported: no link
+  EXPECT_EQ(links.Test("net:gone.sh:one"), "");
+  EXPECT_EQ(links.Test("net:we:other.sh"), "../" + links.TestFile("net:we:other.sh"));
   ExportOptions eo;
   eo.dir = fs::temp_directory_path() / fmt::format("vigil-export-colon-{}", getpid());
   auto st = ExportHtml(*db_, eo);
   EXPECT_TRUE(st.ok()) << st.status().ToString();
+  auto page = [&](const std::string& test) {
+    std::ifstream in(fs::path(eo.dir) / links.TestFile(test));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  EXPECT_NE(page("net:we:ird.sh").find("s:1"), std::string::npos);
+  EXPECT_NE(page("net:we:other.sh").find("net:we:other.sh"), std::string::npos);
+  EXPECT_EQ(page("net:we:other.sh").find("s:1"), std::string::npos);
   fs::remove_all(eo.dir);
 }
 
