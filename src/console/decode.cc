@@ -45,7 +45,27 @@ struct Decoder::Object {
 };
 
 Decoder::Decoder(std::string vmlinux, std::string modules_dir, std::string base_path)
-    : vmlinux_(std::move(vmlinux)), modules_dir_(std::move(modules_dir)), base_path_(std::move(base_path)) {}
+    : Decoder(std::move(vmlinux), std::move(modules_dir), std::move(base_path), Limits{}) {}
+
+Decoder::Decoder(std::string vmlinux, std::string modules_dir, std::string base_path, Limits limits)
+    : vmlinux_(std::move(vmlinux)),
+      modules_dir_(std::move(modules_dir)),
+      base_path_(std::move(base_path)),
+      limits_(limits) {}
+
+void Decoder::Warn(std::string warning) {
+  if (warnings_.size() < limits_.max_warnings) {
+    warnings_.push_back(std::move(warning));
+  } else {
+    ++more_warnings_;
+  }
+}
+
+std::vector<std::string> Decoder::warnings() const {
+  std::vector<std::string> all = warnings_;
+  if (more_warnings_ > 0) all.push_back(fmt::format("{} more warnings not shown", more_warnings_));
+  return all;
+}
 
 Decoder::~Decoder() {
   for (const auto& t : temp_files_) unlink(t.c_str());
@@ -64,13 +84,17 @@ std::string Decoder::FindModule(const std::string& module) {
 Decoder::Object* Decoder::Load(const std::string& module) {
   auto found = objects_.find(module);
   if (found != objects_.end()) return found->second.get();
-  auto& slot = objects_[module];
   std::string path = module.empty() ? vmlinux_ : FindModule(module);
   std::string found_at = path;
   if (path.empty()) {
-    if (!module.empty()) warnings_.push_back(fmt::format("cannot find the .ko of module {}", module));
+    // Looked up again each time once too many names were missing.
+    if (missing_ >= limits_.max_missing) return nullptr;
+    ++missing_;
+    objects_[module] = nullptr;
+    if (!module.empty()) Warn(fmt::format("cannot find the .ko of module {}", module));
     return nullptr;
   }
+  auto& slot = objects_[module];
   for (auto [ext, tool] : {std::pair{".xz", "xz"}, std::pair{".zst", "zstd"}, std::pair{".gz", "gzip"}}) {
     if (path.size() > strlen(ext) && path.compare(path.size() - strlen(ext), strlen(ext), ext) == 0) {
       auto printed = sys::CommandOutput({tool, "-dc", path});
@@ -80,7 +104,7 @@ Decoder::Object* Decoder::Load(const std::string& module) {
       int fd = mkstemp(tmpl);
       if (!ok || fd < 0 || write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
         if (fd >= 0) close(fd);
-        warnings_.push_back(fmt::format("cannot decompress {}", path));
+        Warn(fmt::format("cannot decompress {}", path));
         return nullptr;
       }
       close(fd);
@@ -91,7 +115,7 @@ Decoder::Object* Decoder::Load(const std::string& module) {
   std::string elf;
   if (!ReadFile(path, &elf) || elf.size() < sizeof(Elf64_Ehdr) || memcmp(elf.data(), ELFMAG, SELFMAG) != 0 ||
       elf[EI_CLASS] != ELFCLASS64) {
-    warnings_.push_back(fmt::format("{} is not a 64-bit ELF object", path));
+    Warn(fmt::format("{} is not a 64-bit ELF object", path));
     return nullptr;
   }
   auto obj = std::make_unique<Object>();
@@ -134,7 +158,7 @@ Decoder::Object* Decoder::Load(const std::string& module) {
       obj->symbols.emplace(cstr(strtab, s.st_name), sym);
     }
   }
-  if (!obj->has_debug_line) warnings_.push_back(fmt::format("no debug info in {}", path));
+  if (!obj->has_debug_line) Warn(fmt::format("no debug info in {}", path));
   slot = std::move(obj);
   return slot.get();
 }
@@ -145,6 +169,13 @@ std::vector<SourceLocation> Decoder::Resolve(const Frame& frame, bool return_add
   auto cached = cache_.find(key);
   if (cached != cache_.end()) return cached->second;
   std::vector<SourceLocation> out;
+  if (cache_.size() >= limits_.max_frames) {
+    if (!frames_capped_) {
+      frames_capped_ = true;
+      Warn(fmt::format("more than {} distinct frames: the others are left as they are", limits_.max_frames));
+    }
+    return out;
+  }
   Object* obj = Load(frame.module);
   if (obj && obj->has_debug_line) {
     auto range = obj->symbols.equal_range(frame.function);
