@@ -474,7 +474,10 @@ void Parser::FinishNode(TestNode& node, Counts& c, const Line* result_line) {
       c.Add(own);
     } else if (IsFailure(own)) {
       node.status = (own == Status::kTimeout || Severity(own) > Severity(agg)) ? own : agg;
-      if (!IsFailure(agg)) c.Add(own);  // `not ok` that its children don't explain
+      // A `not ok` its children don't explain, or a timeout (the test was
+      // killed, whatever its children said): a result of its own, as the
+      // JUnit report's "(own result)" case.
+      if (!IsFailure(agg) || own == Status::kTimeout) c.Add(own);
     } else {
       node.status = agg;
     }

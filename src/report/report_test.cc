@@ -472,6 +472,34 @@ TEST(KtapReportTest, RoundTripKeepsStatuses) {
   }
 }
 
+// JSON's counts and JUnit's totals count the same results: a parent killed
+// at its timeout is a result of its own even when a subtest failed too (the
+// timeout is what JUnit's "(own result)" case says); a plain `not ok` that a
+// failing subtest explains is not.
+TEST(KtapReportTest, JsonAndJunitCountATimedOutParentAlike) {
+  struct Case {
+    const char* log;
+    int total, failures;
+  };
+  const Case cases[] = {
+      {"KTAP version 1\n1..1\n    KTAP version 1\n    1..2\n    ok 1 a\n    not ok 2 b\nnot ok 1 p # TIMEOUT\n", 3, 2},
+      {"KTAP version 1\n1..1\n    KTAP version 1\n    1..2\n    ok 1 a\n    ok 2 b\nnot ok 1 p # TIMEOUT\n", 3, 1},
+      {"KTAP version 1\n1..1\n    KTAP version 1\n    1..2\n    ok 1 a\n    not ok 2 b\nnot ok 1 p\n", 2, 1},
+      {"KTAP version 1\n1..1\n    KTAP version 1\n    1..2\n    ok 1 a\n    ok 2 b\nnot ok 1 p\n", 3, 1},
+  };
+  for (const Case& c : cases) {
+    ktap::Document d = ktap::ParseText(c.log);
+    auto j = ToJson(d);
+    const auto& n = j["counts"];
+    EXPECT_EQ(n["total"], c.total) << c.log;
+    EXPECT_EQ(n["failed"].get<int>() + n["timed_out"].get<int>(), c.failures) << c.log;
+    std::string junit = ToJunit(d);
+    EXPECT_NE(junit.find(fmt::format("<testsuites name=\"vigil\" tests=\"{}\" failures=\"{}\"", c.total, c.failures)),
+              std::string::npos)
+        << c.log << junit;
+  }
+}
+
 TEST(KtapReportTest, EscapedHashRoundTrips) {
   ktap::Document a = ktap::ParseText("KTAP version 1\n1..1\nok 1 a \\# b # SKIP why\n");
   ASSERT_EQ(a.root.subtests.size(), 1u);
