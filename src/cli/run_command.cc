@@ -389,6 +389,7 @@ Runner SetupRunCommand(CLI::App* app) {
                   "vigil.toml with scheduling classes ([[class]] match, max_parallel, serial) and per-test "
                   "timeout/retries ([[test]]); default: vigil.toml beside the tests");
   app->add_option("--retries", f->req.retries, "Run a failed test again up to N times; failed then passed is FLAKY")
+      ->each([f](const std::string&) { f->req.retries_set = true; })
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
   app->add_option("--repeat", f->req.repeat, "Run the selection N times (a run each): how flaky tests are reproduced")

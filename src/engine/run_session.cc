@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "base/json.h"
 #include "base/text.h"
 #include "engine/run_group.h"
 #include "engine/verdict.h"
@@ -131,12 +132,27 @@ std::string ShownDb(const std::string& db_path) {
   return store::IsPostgresUri(db_path) ? store::ShownPath(db_path) : Absolute(db_path);
 }
 
-// What an earlier invocation of an interrupted run left: its recorded
-// attempts, and the tests still to run.
-struct Resumed {
-  int64_t run_id = 0;
-  std::vector<model::AttemptRecord> recorded;
+// What an earlier invocation of a run left of a test: its attempts
+// (interrupted ones discarded), by number.
+struct Prior {
+  std::map<int, std::string> statuses;
+  int last() const { return statuses.empty() ? 0 : statuses.rbegin()->first; }
+  bool failed() const { return !statuses.empty() && judge::IsFailureName(statuses.rbegin()->second); }
 };
+
+std::map<std::string, Prior> PriorAttempts(const std::vector<model::AttemptRecord>& recorded) {
+  std::map<std::string, Prior> prior;
+  for (const auto& a : recorded) prior[a.test_path].statuses[a.attempt] = a.status;
+  return prior;
+}
+
+// Whether a test needs nothing more: it passed (or skipped), or failed on
+// every attempt its retries allow. A failure whose retry was interrupted
+// still has a retry to run.
+bool Finished(const std::map<std::string, Prior>& prior, const std::string& path, int retries) {
+  auto it = prior.find(path);
+  return it != prior.end() && (!it->second.failed() || it->second.last() >= 1 + retries);
+}
 
 // -t TEST#N names one shard (vigil.toml): the plan has TEST, the shard is
 // picked after the expansion. Resuming a sharded run names shards too.
@@ -487,6 +503,7 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
   std::string tests_dir = f.tests_dir;
   runner::PlanFilter filter = f.filter;
   std::vector<model::AttemptRecord> recorded;
+  size_t resumed_plan = 0;  // resuming: the size of the run's plan
   if (!f.resume.empty() && f.repeat > 1) {
     return Status::InvalidArgument("--resume finishes one run; it does not combine with --repeat");
   }
@@ -557,6 +574,20 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
           break;  // its vigil died without finishing it: taken over
       }
     }
+    // The options it was started with, unless given again.
+    if (!run->options_json.empty()) {
+      auto opts = nlohmann::json::parse(run->options_json, nullptr, false);
+      std::string carried;
+      if (opts.is_object() && !f.retries_set && opts.contains("retries") && opts["retries"].is_number_integer()) {
+        f.retries = std::clamp(opts["retries"].get<int>(), 0, 100);
+        if (f.retries > 0) carried += fmt::format(" --retries {}", f.retries);
+      }
+      if (opts.is_object() && f.config_path.empty() && opts.contains("config") && opts["config"].is_string()) {
+        f.config_path = opts["config"].get<std::string>();
+        carried += " --config " + ShellQuote(f.config_path);
+      }
+      if (!carried.empty()) observer_.OnNote(fmt::format("run {} was started with{}: resuming with them", *id, carried));
+    }
     auto claimed = db_.ClaimRun(*id, run->owner, f.owner);
     if (!claimed.ok()) return claimed.status();
     if (!*claimed) return Status::InvalidArgument(fmt::format("run {} was just taken over by another vigil", *id));
@@ -579,14 +610,14 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
     }
     tests_dir = run->tests_dir;
     recorded = std::move(*done);
+    resumed_plan = run->plan.size();
+    // What may be left: tests never run, and failures whose retries may not
+    // all have run (their retries are known once the plan is).
+    std::map<std::string, Prior> prior = PriorAttempts(recorded);
     filter = runner::PlanFilter{};
     for (const auto& p : run->plan) {
-      bool finished = std::any_of(recorded.begin(), recorded.end(),
-                                  [&](const model::AttemptRecord& a) { return a.test_path == p; });
-      if (!finished) filter.tests.push_back(p);
+      if (!Finished(prior, p, INT_MAX - 1)) filter.tests.push_back(p);
     }
-    observer_.OnNote(fmt::format("resuming run {}: {} of {} tests done", run_id,
-                                 run->plan.size() - filter.tests.size(), run->plan.size()));
   } else if (tests_dir.empty()) {
     return Status::InvalidArgument("--tests DIR is required (or --resume RUN_ID)");
   }
@@ -623,6 +654,28 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
   for (const auto& w : planned->warnings) observer_.OnWarning(w);
   std::vector<runner::TestSpec>& tests = planned->tests;
   std::vector<int>& retries = planned->retries;
+  std::map<std::string, Prior> prior = PriorAttempts(recorded);
+  // Drops the tests an earlier invocation finished (with the retries each
+  // has now).
+  auto keep_unfinished = [&](const std::set<std::string>* only) {
+    std::vector<runner::TestSpec> kept;
+    std::vector<int> kept_retries;
+    for (size_t i = 0; i < tests.size(); ++i) {
+      if ((only && !only->count(tests[i].path())) || Finished(prior, tests[i].path(), retries[i])) continue;
+      kept.push_back(std::move(tests[i]));
+      kept_retries.push_back(retries[i]);
+    }
+    tests = std::move(kept);
+    retries = std::move(kept_retries);
+  };
+  if (!f.resume.empty()) {
+    keep_unfinished(nullptr);
+    size_t retrying = 0;
+    for (const auto& t : tests) retrying += prior.count(t.path());
+    observer_.OnNote(fmt::format("resuming run {}: {} of {} tests done{}", run_id, resumed_plan - tests.size(),
+                                 resumed_plan,
+                                 retrying ? fmt::format(", {} failed with a retry still to run", retrying) : ""));
+  }
   const runner::RunConfig& config = planned->config;
   std::map<std::string, std::chrono::seconds> timeouts;
   for (const auto& t : tests) timeouts[t.path()] = t.timeout;
@@ -682,23 +735,17 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
       return done;
     }
     // This shard's tests that are still to run.
-    std::set<std::string> mine, done;
+    std::set<std::string> mine;
     auto shards = db_.LoadRunShards(run_id);
     if (!shards.ok()) return shards.status();
     for (const auto& t : (*shards)[static_cast<size_t>(f.shard - 1)].tests) mine.insert(t);
-    for (const auto& a : recorded) done.insert(a.test_path);
-    std::vector<runner::TestSpec> kept;
-    std::vector<int> kept_retries;
-    for (size_t i = 0; i < tests.size(); ++i) {
-      if (!mine.count(tests[i].path()) || done.count(tests[i].path())) continue;
-      kept.push_back(std::move(tests[i]));
-      kept_retries.push_back(retries[i]);
-    }
+    size_t planned_tests = tests.size();
+    prior = PriorAttempts(recorded);
+    keep_unfinished(&mine);
+    size_t done = mine.size() - std::min(mine.size(), tests.size());
     observer_.OnNote(fmt::format("run {} (run group {}): shard {}/{}: {} of the run's {} tests{}", run_id,
-                                 SanitizeForTerminal(f.run_group), f.shard, f.shard_count, mine.size(), tests.size(),
-                                 done.empty() ? "" : fmt::format(", {} done before", done.size())));
-    tests = std::move(kept);
-    retries = std::move(kept_retries);
+                                 SanitizeForTerminal(f.run_group), f.shard, f.shard_count, mine.size(), planned_tests,
+                                 done == 0 ? "" : fmt::format(", {} done before", done)));
     if (f.vm) {
       model::VmSpec spec = *f.vm;
       spec.slowdown = f.slowdown_set ? std::optional<double>(f.slowdown) : std::nullopt;
@@ -735,6 +782,10 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
       run.environment_id = *env_id;
       run.owner = f.owner;
       run.build_id = f.build_id;
+      // What --resume carries over.
+      nlohmann::json options = {{"retries", f.retries}};
+      if (!f.config_path.empty()) options["config"] = Absolute(f.config_path);
+      run.options_json = DumpJson(options);
       auto id = db_.CreateRun(run);
       if (!id.ok()) return id.status();
       run_id = *id;
@@ -791,9 +842,13 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
           scheduler.Done(i);
           continue;
         }
-        for (int attempt = 1; attempt <= 1 + retries[i]; ++attempt) {
+        // A failure whose retry an earlier invocation did not finish goes on
+        // from its next attempt.
+        auto before = prior.find(tests[i].path());
+        const int first = before == prior.end() ? 1 : before->second.last() + 1;
+        for (int attempt = first; attempt <= 1 + retries[i]; ++attempt) {
           std::string started = clock_.UtcNow();
-          if (attempt == 1) {
+          if (attempt == first) {
             std::lock_guard<std::mutex> lock(mu);
             observer_.OnTestStarted(tests[i].path());
           }
@@ -816,8 +871,13 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
           // verdict, and a failure that ended as the signal came stays one.
           if (!failed || attempt == 1 + retries[i] || cancelled()) {
             ++done;
-            observer_.OnTestFinished({tests[i].path(), judge::FinalStatusOf(fresh[i]), fresh[i].back().duration_ms, attempt,
-                                      done, tests.size()});
+            std::vector<std::string> statuses;
+            if (before != prior.end()) {
+              for (const auto& [n, s] : before->second.statuses) statuses.push_back(s);
+            }
+            for (const auto& r : fresh[i]) statuses.push_back(r.status);
+            observer_.OnTestFinished({tests[i].path(), model::ParseStatus(judge::FinalStatus(statuses)),
+                                      fresh[i].back().duration_ms, attempt, done, tests.size()});
             break;
           }
           observer_.OnRetry(tests[i].path(), o.node.status, attempt);

@@ -41,6 +41,7 @@ struct RunRequest {
   bool netns = false;
   std::string resume;  // RUN_ID, "last" or "" for a new run
   int retries = 0;
+  bool retries_set = false;  // --retries given (else a resumed run keeps the one it was started with)
   std::string config_path;   // vigil.toml; "" for the one beside the tests
   std::string baseline;      // judge against RUN or auto
   std::string known_issues;  // known-issues.toml; "" for the one beside the tests

@@ -53,6 +53,9 @@ struct RunRecord {
   // run of one vigil.
   std::string run_group;
   int shards = 0;
+  // The options `--resume` carries over, as JSON ({"retries": N, "config":
+  // "/abs/vigil.toml"}); "" for a run recorded before they were kept.
+  std::string options_json;
   // The run's name across stores: 32 random hex digits given when it is
   // created (kept by vigil merge and vigil migrate). What KCIDB ids and
   // merge know a run by; an id is only its number in one store.

@@ -90,6 +90,7 @@ class MemoryStore final : public Store {
     s.run.owner = run.owner;
     s.run.build_id = run.build_id > 0 ? run.build_id : 0;
     s.run.uid = run.uid.empty() ? NewRunUid() : run.uid;
+    s.run.options_json = run.options_json;
     runs_.push_back(std::move(s));
     return runs_.back().run.id;
   }

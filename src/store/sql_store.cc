@@ -626,6 +626,8 @@ CREATE TABLE run_shards (
     {nullptr, &RetitleCrashes},
     // 12 -> 13: each run's uid, its name across stores (merge, KCIDB ids).
     {"ALTER TABLE runs ADD COLUMN uid TEXT NOT NULL DEFAULT '';", &GiveRunsUids},
+    // 13 -> 14: the options --resume carries over (--retries, --config).
+    {"ALTER TABLE runs ADD COLUMN options_json TEXT NOT NULL DEFAULT '';", nullptr},
 };
 constexpr int kNumSteps = sizeof(kSteps) / sizeof(kSteps[0]);
 static_assert(kNumSteps == kSchemaVersion);
@@ -798,8 +800,8 @@ Result<int64_t> SqlStore::CreateRun(const RunRecord& run) {
     return Status::IOError(fmt::format("cannot record a run: the store {} is read-only ({})", path_, ReadOnlyWhy()));
   }
   auto ins = db_->Prepare(
-      "INSERT INTO runs (started_at, host, command, tests_dir, plan_json, environment_id, owner, build_id, uid) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
+      "INSERT INTO runs (started_at, host, command, tests_dir, plan_json, environment_id, owner, build_id, uid, "
+      "options_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
   if (!ins.ok()) return ins.status();
   ins->Bind(1, run.started_at).Bind(2, run.host).Bind(3, run.command).Bind(4, run.tests_dir);
   ins->Bind(5, StringsJson(run.plan));
@@ -815,6 +817,7 @@ Result<int64_t> SqlStore::CreateRun(const RunRecord& run) {
     ins->Bind(8, std::nullopt);
   }
   ins->Bind(9, run.uid.empty() ? NewRunUid() : run.uid);
+  ins->Bind(10, run.options_json);
   return ReturnedId(*ins);
 }
 
@@ -1146,7 +1149,7 @@ namespace {
 
 constexpr const char* kRunColumns =
     "SELECT id, started_at, finished_at, status, host, command, tests_dir, plan_json, environment_id, vm_json, "
-    "owner, build_id, run_group, shards, uid FROM runs";
+    "owner, build_id, run_group, shards, uid, options_json FROM runs";
 
 RunRecord RunFromRow(const Statement& q, bool plan = true) {
   RunRecord r;
@@ -1165,6 +1168,7 @@ RunRecord RunFromRow(const Statement& q, bool plan = true) {
   r.run_group = q.Text(12);
   r.shards = static_cast<int>(q.Int(13));
   r.uid = q.Text(14);
+  r.options_json = q.Text(15);
   return r;
 }
 

@@ -460,8 +460,11 @@ TEST_P(StoreConformance, EachRunGetsAUidOfItsOwnOrKeepsTheOneItCameWith) {
   EXPECT_EQ(ua.find_first_not_of("0123456789abcdef"), std::string::npos) << ua;
   EXPECT_NE(ua, ub);
   r.uid = "0123456789abcdef0123456789abcdef";  // a copy of a run of another store
+  r.options_json = R"({"config":"/t/vigil.toml","retries":2})";  // what --resume carries over
   int64_t c = store().CreateRun(r).value();
   EXPECT_EQ(store().LoadRun(c).value().uid, r.uid);
+  EXPECT_EQ(store().LoadRun(c).value().options_json, r.options_json);
+  EXPECT_EQ(store().LoadRun(a).value().options_json, "");
   RunQuery q;
   q.plans = false;
   auto listed = store().ListRuns(q).value();
