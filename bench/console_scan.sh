@@ -21,7 +21,14 @@ trap 'rm -rf "$work"' EXIT
 logs=(tests/console/corpus/*/*.log)
 log="$work/console.log"
 : > "$log"
-while [ "$(stat -c %s "$log")" -lt $((SIZE_MB << 20)) ]; do cat "${logs[@]}" >> "$log"; done
+# Each copy at its own time (its printk seconds moved on by 100000 a copy):
+# the same lines at the same time would be one report shown again (a replay
+# of the kernel's log), which vigil reads once.
+copy=0
+while [ "$(stat -c %s "$log")" -lt $((SIZE_MB << 20)) ]; do
+  cat "${logs[@]}" | perl -pe 's/\[( *)(\d+)\.(\d+)\]/"[$1".($2 + '"$copy"' * 100000).".$3]"/ge' >> "$log"
+  copy=$((copy + 1))
+done
 bytes=$(stat -c %s "$log")
 lines=$(wc -l < "$log")
 

@@ -691,7 +691,7 @@ void Detector::Line(std::string_view raw) {
     timestamps_ = true;
     if (!caller_ids_ && raw.substr(0, p).find("][") != string_view::npos) caller_ids_ = true;
     if (!caller_ids_ && raw.substr(0, p).find("] [") != string_view::npos) caller_ids_ = true;
-    KernelLine(raw.substr(p));
+    KernelLine(raw.substr(p), raw.substr(0, p));
     return;
   }
   if (timestamps_) {
@@ -706,7 +706,8 @@ void Detector::Line(std::string_view raw) {
       return;
     }
     UserLine(raw.substr(0, mid));
-    KernelLine(raw.substr(mid + TimestampPrefix(raw.substr(mid))));
+    size_t stamp = TimestampPrefix(raw.substr(mid));
+    KernelLine(raw.substr(mid + stamp), raw.substr(mid, stamp));
     return;
   }
   // The first timestamped line may follow text without a newline
@@ -714,7 +715,8 @@ void Detector::Line(std::string_view raw) {
   if (size_t mid = FindMidLineTimestamp(raw); mid != string_view::npos) {
     timestamps_ = true;
     UserLine(raw.substr(0, mid));
-    KernelLine(raw.substr(mid + TimestampPrefix(raw.substr(mid))));
+    size_t stamp = TimestampPrefix(raw.substr(mid));
+    KernelLine(raw.substr(mid + stamp), raw.substr(mid, stamp));
     return;
   }
   // A normal boot's decompressor: not a reboot.
@@ -733,9 +735,18 @@ void Detector::UserLine(std::string_view) {
   if (cut_age_ >= 0 && ++cut_age_ > 8) cut_age_ = -1;
 }
 
-void Detector::KernelLine(std::string_view msg) {
+void Detector::KernelLine(std::string_view msg, std::string_view stamp) {
   msg = TrimRight(msg);
   Marker m = Classify(msg);
+  if (!stamp.empty() && m.kind != MarkerKind::kNone && m.kind != MarkerKind::kSeparator &&
+      m.kind != MarkerKind::kEndTrace) {
+    // The same line with the same timestamp again: printed once by the
+    // kernel, then shown again from its log buffer. Not read twice.
+    uint64_t key = Fnv1a(msg, Fnv1a(TrimRight(stamp)));
+    if (marks_.count(key)) return;
+    if (marks_.size() >= kMaxMarks) marks_.clear();
+    marks_.insert(key);
+  }
   if (open_) {
     bool header = !seen_trace_ && report_lines_ < 16;
     if (in_tail_ || after_task_end_) {

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "model/kernel_report.h"
@@ -92,7 +93,8 @@ class Detector {
 
  private:
   void Line(std::string_view line);
-  void KernelLine(std::string_view msg);
+  // `stamp`: its printk timestamp ("[   12.345678]"), "" when it has none.
+  void KernelLine(std::string_view msg, std::string_view stamp = {});
   void UserLine(std::string_view text);
   void Start(const Marker& m, std::string_view msg, uint64_t start_line, bool from_cut);
   void Append(std::string_view msg);
@@ -117,6 +119,12 @@ class Detector {
   std::string cut_tail_;
 
   bool timestamps_ = false;   // the console has shown printk timestamps
+  // The lines that open or mark a report (a WARNING, a panic, "cut here"),
+  // each with its timestamp: one read again (a test printing `dmesg`, the
+  // kernel's own lines with their old timestamps) is a replay, not a new
+  // report. At most kMaxMarks are kept (then forgotten and begun afresh).
+  static constexpr size_t kMaxMarks = 4096;
+  std::unordered_set<uint64_t> marks_;
   bool caller_ids_ = false;   // ... with caller ids ("[    T1]")
   // Open report state.
   bool open_ = false;

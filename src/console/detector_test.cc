@@ -1,5 +1,6 @@
 #include "console/detector.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -359,6 +360,32 @@ TEST(DetectorTest, ReportStartingMidLineAndKtapInterleaved) {
   EXPECT_EQ(reports[0].text.find("first"), std::string::npos);
 }
 
+// A test that prints the kernel's log (`dmesg`, kselftest's "# " before
+// each line) shows a report the console already showed: the same lines with
+// the same timestamps are one report, not two. A report only the replay
+// shows (the console's loglevel hid it) is still found, and a second
+// WARNING with its own timestamps is a report of its own.
+TEST(DetectorTest, AReplayedReportIsNotReadTwice) {
+  std::string replay_ktap, replay_raw;
+  std::string lines = kWarn;
+  for (size_t at = 0, nl; (nl = lines.find('\n', at)) != std::string::npos; at = nl + 1) {
+    replay_ktap += "# " + lines.substr(at, nl - at + 1);
+    replay_raw += lines.substr(at, nl - at + 1);
+  }
+  std::string log = std::string(kWarn) + "TAP version 13\n1..1\n" + replay_ktap + replay_raw + "ok 1 dmesg.sh\n";
+  EXPECT_EQ(Scan(log).size(), 1u);
+  EXPECT_EQ(Scan(log, nullptr, 7).size(), 1u);
+  // Only the replay: found.
+  std::string only = "[    1.0] Linux version 6.12.57\nTAP version 13\n1..1\n" + replay_ktap;
+  auto found = Scan(only);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].title, "WARNING in vigil_crash_warn");
+  // The same WARNING again later, with new timestamps: a second report.
+  std::string again = kWarn;
+  for (size_t at = 0; (at = again.find("[    5.", at)) != std::string::npos; at += 7) again.replace(at, 7, "[    7.");
+  EXPECT_EQ(Scan(std::string(kWarn) + again).size(), 2u);
+}
+
 TEST(DetectorTest, PrintkCallerAndLevelPrefixes) {
   const char log[] =
       "<4>[    7.000000][  T101] BUG: scheduling while atomic: insmod/101/0x00000002\n"
@@ -413,10 +440,13 @@ TEST(DetectorTest, BoundedOnHostileInput) {
   o.max_reports = 5;
   o.max_report_bytes = 1024;
   Detector d(o);
-  std::string one =
-      "[ 1.0] BUG: unable to handle page fault for address: ffffffffc0000000\n"
-      "[ 1.1] CPU: 0 PID: 1 Comm: x\n" + std::string(100000, 'A') + "\n[ 1.2] " + std::string(5000, '\0') + "\n";
-  for (int i = 0; i < 50; ++i) d.Feed(one);
+  for (int i = 0; i < 50; ++i) {
+    // (Each at its own time: the same lines at the same time are a replay.)
+    std::string t = std::to_string(i + 1);
+    d.Feed("[ " + t + ".0] BUG: unable to handle page fault for address: ffffffffc0000000\n[ " + t +
+           ".1] CPU: 0 PID: 1 Comm: x\n" + std::string(100000, 'A') + "\n[ " + t + ".2] " + std::string(5000, '\0') +
+           "\n");
+  }
   d.Feed(std::string(1 << 20, '\xff'));  // one long line without '\n'
   d.Finish();
   EXPECT_EQ(d.reports().size(), 5u);
@@ -620,6 +650,18 @@ TEST(DetectorTest, TitlesInTheBackgroundAreTheSame) {
       for (size_t at = one.find("vigil_crash_"); at != std::string::npos; at = one.find("vigil_crash_", at + 1)) {
         one.replace(at, 12, "vigil_r" + std::to_string(round % 7) + "_");
       }
+      // Each round at its own time ("[    5.1]" -> "[    0125.1]"): the same
+      // lines at the same time would be a replay of the first round.
+      std::string timed;
+      for (size_t at = 0; at < one.size();) {
+        size_t end = std::min(one.find('\n', at), one.size() - 1) + 1;
+        std::string line = one.substr(at, end - at);
+        size_t digit = line.find_first_not_of(' ', 1);
+        if (line[0] == '[' && digit != std::string::npos) line.insert(digit, fmt::format("{:03d}", round + 1));
+        timed += line;
+        at = end;
+      }
+      one = timed;
       log += one;
     }
   }
