@@ -53,6 +53,13 @@ Result<std::unique_ptr<Machine>> LaunchMachine(const MachineRequest& req,
     if (req.use_cgroups) {
       int stale = sys::TestCgroup::CleanStale();
       if (stale > 0) note(fmt::format("killed {} processes left by an interrupted vigil", stale));
+      // Said once, not found out test by test: without cgroups a daemon a
+      // test started outlives it.
+      if (std::string why = sys::TestCgroup::Unusable(); !why.empty()) {
+        note(fmt::format("tests are not put in cgroups ({}): a process a test leaves running outside its process "
+                         "group is not killed at its end (--no-cgroup: process groups only, without this note)",
+                         why));
+      }
     }
     return std::unique_ptr<Machine>(new HostMachine(req.guest_path));
   }

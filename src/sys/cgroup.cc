@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -68,6 +69,23 @@ int TestCgroup::CleanStale() {
   }
   closedir(dir);
   return killed;
+}
+
+std::string TestCgroup::Unusable() {
+  std::string why;
+  std::unique_ptr<TestCgroup> cg = Create(fmt::format("vigil-{}-probe", getpid()), &why);
+  if (!cg) return why;
+  pid_t pid = fork();
+  if (pid < 0) return fmt::format("fork: {}", std::strerror(errno));
+  if (pid == 0) _exit(write(cg->procs_fd(), "0", 1) == 1 ? 0 : (errno & 0x7f));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return fmt::format("cannot move a process into {}: {}", cg->path(),
+                       WIFEXITED(status) ? std::strerror(WEXITSTATUS(status)) : "the probe died");
+  }
+  return "";
 }
 
 std::unique_ptr<TestCgroup> TestCgroup::Create(const std::string& name, std::string* why) {

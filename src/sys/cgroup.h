@@ -25,6 +25,10 @@ class TestCgroup {
   // how many processes were killed.
   static int CleanStale();
 
+  // Why tests cannot be put in cgroups here ("" when they can): a cgroup is
+  // created, a child process moved into it, and both removed.
+  static std::string Unusable();
+
   const std::string& path() const { return path_; }
   // An O_WRONLY descriptor of cgroup.procs: a forked child writes "0" to it to
   // join before it execs. Owned by this object.

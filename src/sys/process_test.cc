@@ -113,6 +113,22 @@ TEST(ProcessTest, BackgroundChildrenDoNotSurvive) {
   EXPECT_EQ(CountProcesses(marker), 0);
 }
 
+TEST(ProcessTest, CgroupsAreUsableOrSayWhyNot) {
+  std::string why;
+  auto probe = TestCgroup::Create("vigil-probe-" + std::to_string(getpid()), &why);
+  if (!probe) {
+    // The probe a run makes at its start says why too.
+    EXPECT_NE(TestCgroup::Unusable(), "");
+    return;
+  }
+  probe.reset();
+  EXPECT_EQ(TestCgroup::Unusable(), "");
+  // A cgroup that cannot be made is named with the reason.
+  EXPECT_EQ(TestCgroup::Create("no/such/parent", &why), nullptr);
+  EXPECT_NE(why.find("cannot create "), std::string::npos) << why;
+  EXPECT_NE(why.find("no/such/parent: No such file or directory"), std::string::npos) << why;
+}
+
 TEST(ProcessTest, DaemonThatLeftItsSessionIsKilledThroughTheCgroup) {
   std::string why;
   auto probe = TestCgroup::Create("vigil-probe-" + std::to_string(getpid()), &why);
