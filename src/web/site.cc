@@ -982,9 +982,13 @@ Response Site::Dispatch(const std::string& path, const std::map<std::string, std
     return r;
   };
   // A page's data is kept until the store changes (any write, by any
-  // process): reloading a page, or many visitors on one, reads it once.
+  // process): reloading a page, or many visitors on one, reads it once. It
+  // is kept under the parameters pages read, so that others (a tracker's
+  // `utm_source`, a cache-buster) neither make copies nor push pages out.
   std::string key = path;
-  for (const auto& [k, v] : query) key += "\n" + k + "=" + v;
+  for (const char* k : {"a", "all", "attempt", "b", "env", "origin", "page", "path", "status", "test"}) {
+    if (auto it = query.find(k); it != query.end()) key += fmt::format("\n{}={}", k, it->second);
+  }
   auto page = [&](auto compute, std::string (Site::*render)(const json&, const Links&)) {
     auto d = Cached(key, compute);
     if (!d.ok()) return fail(d.status());

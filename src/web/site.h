@@ -117,6 +117,8 @@ class Site {
   // throws; unknown paths and ids are 404 pages, bad parameters 400, store
   // errors 500, each a page (or JSON under /api/).
   Response Get(const std::string& path, const std::map<std::string, std::string>& query);
+  // The pages whose data this Site keeps now.
+  size_t cached_pages() const { return cache_.size(); }
 
   // The JSON of each page (what /api/v1/... serves).
   Result<nlohmann::json> RunsData(int page, const std::map<std::string, std::string>& filters);

@@ -289,6 +289,18 @@ TEST_F(SiteTest, WhatIsKeptIsReadAgainOnceTheStoreChanges) {
   EXPECT_EQ(json::parse(Get("/api/v1/runs").body)["runs"][0]["status"], "PASS");
 }
 
+// Parameters no page reads are not part of what is kept: a visitor adding
+// junk to every request neither fills the cache nor pushes pages out.
+TEST_F(SiteTest, ParametersNoPageReadsAreNotKeptApart) {
+  EXPECT_EQ(Get("/flakes").status, 200);
+  EXPECT_EQ(Get("/runs", {{"status", "FAIL"}}).status, 200);
+  EXPECT_EQ(site_->cached_pages(), 2u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(Get("/flakes", {{"utm_source", std::to_string(i)}}).status, 200);
+  EXPECT_EQ(site_->cached_pages(), 2u);
+  EXPECT_EQ(Get("/runs", {{"status", "PASS"}}).status, 200);  // a parameter the page reads
+  EXPECT_EQ(site_->cached_pages(), 3u);
+}
+
 TEST_F(SiteTest, FlakesListWhatNeedsAttentionAndCountTheRest) {
   // Two more host runs where b.sh fails, then passes on a retry: flaky.
   Record(1, {{"net:a.sh", "PASS", {}, 1}, {"net:b.sh", "PASS", {}, 2}});
