@@ -253,15 +253,10 @@ void PrintBuild(const engine::BuildOutcome& o, size_t max_diagnostics, bool run_
 
 std::string BuildJson(const engine::BuildOutcome& o) {
   const auto& b = o.record;
-  auto diag = [](const kbuild::Diagnostic& d) {
-    return nlohmann::json{{"tool", kbuild::ToolName(d.tool)}, {"file", d.file},         {"line", d.line},
-                          {"column", d.column},              {"severity", kbuild::SeverityName(d.severity)},
-                          {"message", d.message},            {"flag", d.flag},          {"function", d.function},
-                          {"target", d.target}};
-  };
+  // As the store keeps them and the dashboard shows them, notes included.
   nlohmann::json diagnostics = nlohmann::json::array(), fresh = nlohmann::json::array();
-  for (const auto& d : o.result.diagnostics) diagnostics.push_back(diag(d));
-  for (const auto& d : o.new_diagnostics) fresh.push_back(diag(d));
+  for (const auto& d : engine::DiagnosticRecordsOf(o.result.diagnostics)) diagnostics.push_back(report::DiagnosticJson(d));
+  for (const auto& d : engine::DiagnosticRecordsOf(o.new_diagnostics)) fresh.push_back(report::DiagnosticJson(d));
   nlohmann::json j = {{"format_version", 1}};
   j.update(report::BuildRecordJson(b));
   j["build"] = o.build_id;

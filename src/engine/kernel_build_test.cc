@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "report/record_json.h"
 #include "store/memory_store.h"
 
 namespace vigil::engine {
@@ -80,6 +81,35 @@ TEST(BuildAndRecord, NewWarningsAreAgainstWhatTheOutputDirectorysEarlierBuildsRe
   ASSERT_EQ(fourth.new_diagnostics.size(), 1u);
   EXPECT_EQ(fourth.new_diagnostics[0].file, "kernel/a.c");
   fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace vigil::engine
+
+namespace vigil::engine {
+namespace {
+
+// A diagnostic's notes ("declared here", "in expansion of macro") reach the
+// JSON that `vigil build --json` and the dashboard write, in one shape.
+TEST(BuildDiagnostics, NotesAreKeptInTheJson) {
+  kbuild::Diagnostic d;
+  d.file = "net/x.c";
+  d.line = 12;
+  d.column = 7;
+  d.severity = kbuild::Severity::kWarning;
+  d.message = "unused variable 'y'";
+  d.flag = "-Wunused-variable";
+  d.notes.push_back({"include/x.h", 3, 5, "in expansion of macro 'X'"});
+  d.notes.push_back({"", 0, 0, "each undeclared identifier is reported only once"});
+  auto records = DiagnosticRecordsOf({d});
+  ASSERT_EQ(records.size(), 1u);
+  nlohmann::json j = report::DiagnosticJson(records[0]);
+  EXPECT_EQ(j["file"], "net/x.c");
+  EXPECT_EQ(j["line"], 12);
+  EXPECT_EQ(j["severity"], "warning");
+  EXPECT_EQ(j["flag"], "-Wunused-variable");
+  EXPECT_EQ(j["notes"], nlohmann::json::array({"include/x.h:3:5: in expansion of macro 'X'",
+                                               "each undeclared identifier is reported only once"}));
 }
 
 }  // namespace

@@ -70,4 +70,10 @@ nlohmann::json BuildRecordJson(const model::BuildRecord& b) {
           {"command", b.command}};
 }
 
+nlohmann::json DiagnosticJson(const model::BuildDiagnosticRecord& d) {
+  return {{"tool", d.tool},         {"file", d.file},       {"line", d.line},   {"column", d.column},
+          {"severity", d.severity}, {"message", d.message}, {"flag", d.flag},   {"function", d.function},
+          {"target", d.target},     {"notes", d.notes}};
+}
+
 }  // namespace vigil::report

@@ -1,6 +1,7 @@
 // Records of the store as JSON, one shape wherever they are shown: a series
 // of the patch loop (`vigil series --json`, the dashboard's /api/v1/series)
-// and a kernel build (`vigil build --json`, /api/v1/builds).
+// and a kernel build and its diagnostics (`vigil build --json`,
+// /api/v1/builds).
 #pragma once
 
 #include <optional>
@@ -23,5 +24,9 @@ nlohmann::json SeriesJson(const model::SeriesRecord& s, const std::vector<model:
 // steps, artifacts, config_mismatches, warnings, errors, diagnostics_dropped,
 // failure, host, command}.
 nlohmann::json BuildRecordJson(const model::BuildRecord& b);
+
+// {tool, file, line, column, severity, message, flag, function, target,
+// notes: ["file:line:col: message", ...]}: one diagnostic of a build.
+nlohmann::json DiagnosticJson(const model::BuildDiagnosticRecord& d);
 
 }  // namespace vigil::report

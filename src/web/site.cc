@@ -752,16 +752,6 @@ Result<json> Site::CrashesData() {
   return json{{"format_version", 1}, {"crashes", list}, {"reports", sightings->size()}};
 }
 
-namespace {
-
-json DiagnosticJson(const model::BuildDiagnosticRecord& d) {
-  return {{"tool", d.tool},         {"file", d.file},   {"line", d.line},         {"column", d.column},
-          {"severity", d.severity}, {"message", d.message}, {"flag", d.flag}, {"function", d.function},
-          {"target", d.target},     {"notes", d.notes}};
-}
-
-}  // namespace
-
 Result<json> Site::BuildsData() {
   store::BuildQuery q;
   q.newest = 200;
@@ -779,7 +769,7 @@ Result<json> Site::BuildData(int64_t id) {
   if (!diags.ok()) return diags.status();
   json out = {{"format_version", 1}, {"build", report::BuildRecordJson(*b)}, {"diagnostics", json::array()}};
   const size_t kMax = 2000;
-  for (size_t i = 0; i < diags->size() && i < kMax; ++i) out["diagnostics"].push_back(DiagnosticJson((*diags)[i]));
+  for (size_t i = 0; i < diags->size() && i < kMax; ++i) out["diagnostics"].push_back(report::DiagnosticJson((*diags)[i]));
   out["diagnostics_cut"] = diags->size() > kMax;
   // New against the newest earlier successful build of the tree and variant.
   auto base = engine::ResolveCompareTo(db_, "auto", b->tree, b->variant, id);
