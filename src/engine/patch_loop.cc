@@ -39,6 +39,26 @@ using nlohmann::json;
 namespace {
 
 constexpr size_t kDescriptionMax = 200;
+// How long recipients that refused a series' e-mail for now are tried again.
+constexpr int64_t kPendingMailSeconds = 24 * 3600;
+
+// Seconds from `iso` (as FormatUtc writes it) to `now`; -1 when unreadable.
+int64_t SecondsSince(const std::string& iso, std::chrono::system_clock::time_point now) {
+  std::tm tm{};
+  if (sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+             &tm.tm_sec) != 6) {
+    return -1;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<int64_t>(std::chrono::system_clock::to_time_t(now)) - static_cast<int64_t>(timegm(&tm));
+}
+
+std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : std::string(sep)) + p;
+  return out;
+}
 
 struct GitResult {
   int exit_code = 0;
@@ -1242,6 +1262,10 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
     const json& m = rj["email"];
     auto sent = db_.LoadSeriesMail(s->id);
     bool done = false;
+    // Sent, but some recipients refused it for now (greylisting, a quota):
+    // those get it on a later round, for a day.
+    std::vector<std::string> only;
+    std::string pending_since;
     if (sent.ok()) {
       if (sent->status == "sending") {
         observer_.OnWarning(fmt::format(
@@ -1249,6 +1273,21 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
         done = true;
       } else if (sent->status == "sent" || sent->status == "written") {
         done = true;
+      } else if (sent->status == "partial") {
+        only = sent->pending;
+        pending_since = sent->pending_since;
+        int64_t waited = SecondsSince(pending_since, clock_.Now());
+        if (only.empty() || waited < 0 || waited > kPendingMailSeconds) {
+          if (!only.empty()) {
+            observer_.OnWarning(fmt::format("series {}: its e-mail never reached {} (refused for now since {}): given up",
+                                            s->id, SanitizeLine(Join(only, ", ")), SanitizeLine(pending_since)));
+          }
+          model::SeriesMailRecord rec = *sent;
+          rec.status = "sent";
+          rec.updated_at = clock_.UtcNow();
+          if (Status st = db_.SetSeriesMail(rec); !st.ok()) return st;
+          done = true;
+        }
       }
     }
     if (!done) {
@@ -1298,13 +1337,29 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
         smtp.deliver_to_accepted = true;
         rec.status = "sending";
         if (Status st = db_.SetSeriesMail(rec); !st.ok()) return st;
-        std::vector<std::string> refusals;
-        Status sent_status = mail::Send(smtp, msg, &refusals);
+        std::vector<sys::SmtpRefusal> refusals;
+        Status sent_status = mail::Send(smtp, msg, &refusals, only.empty() ? nullptr : &only);
+        std::vector<std::string> later;  // refused for now: sent again on a later round
         for (const auto& r : refusals) {
-          observer_.OnWarning(fmt::format("series {}: a recipient of its e-mail was refused: {}", s->id, r));
+          bool again = r.temporary() && !r.recipient.empty();
+          if (again) later.push_back(r.recipient);
+          observer_.OnWarning(fmt::format("series {}: a recipient of its e-mail was refused{}: {}", s->id,
+                                          again ? " for now" : "", r.reply));
         }
-        rec.status = sent_status.ok() ? "sent" : "failed";
         rec.updated_at = clock_.UtcNow();
+        const size_t tried = only.empty() ? recipients : only.size();
+        if (!only.empty() && !sent_status.ok() && sent_status.code() != Status::Code::kInvalidArgument) {
+          // The others have it: only these are tried again, never all.
+          rec.status = "partial";
+          rec.pending = only;
+          rec.pending_since = pending_since;
+        } else if (sent_status.ok() && !later.empty()) {
+          rec.status = "partial";
+          rec.pending = later;
+          rec.pending_since = pending_since.empty() ? rec.updated_at : pending_since;
+        } else {
+          rec.status = sent_status.ok() || !only.empty() ? "sent" : "failed";
+        }
         if (Status st = db_.SetSeriesMail(rec); !st.ok()) return st;
         if (sent_status.code() == Status::Code::kInvalidArgument) {
           // Refused for good (every recipient): not tried again on every round.
@@ -1312,8 +1367,13 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
         } else if (!sent_status.ok()) {
           return Status::IOError(sent_status.message());
         } else {
-          observer_.OnNote(fmt::format("series {}: e-mail sent ({} recipients)", s->id,
-                                       recipients - std::min(refusals.size(), recipients)));
+          observer_.OnNote(fmt::format("series {}: e-mail sent ({} recipients{})", s->id,
+                                       tried - std::min(refusals.size(), tried),
+                                       only.empty() ? "" : " refused for now before"));
+          if (!later.empty()) {
+            return Status::IOError(fmt::format("its e-mail was refused for now by {}: they get it on a later round",
+                                               SanitizeLine(Join(later, ", "))));
+          }
         }
       }
     }

@@ -939,6 +939,69 @@ from = "Vigil CI <ci@example.org>"
   EXPECT_TRUE(warned);
 }
 
+// Greylisting: the list takes the e-mail, the submitter's server refuses it
+// for now (450). The series stays reporting and the next round sends it to
+// the submitter alone; a recipient still refusing a day later is given up.
+TEST_F(PatchLoopTest, AnEmailRefusedForNowBySomeRecipientsReachesThemOnALaterRound) {
+  std::string why_not;
+  auto server = sys::TestSmtpServer::Start(&why_not);
+  if (!server) GTEST_SKIP() << why_not;
+  pipeline_ = MustParse(std::string(kPipeline) + fmt::format(R"(
+[email]
+smtp = "{}"
+from = "Vigil CI <ci@example.org>"
+cc = ["list@example.org"]
+)",
+                                                             server->url()));
+  pw_.AddSeries(1, "[1/1] ghost", 1, GhostMbox());
+  pw_.series[1]["submitter"]["email"] = "grey@example.org";  // the test server greylists it once
+  auto loop = Loop(Options());
+  QueueAndWork(*loop, 1);
+  EXPECT_EQ(Series(1).state, "reporting");
+  auto mail = db_->LoadSeriesMail(Series(1).id);
+  ASSERT_TRUE(mail.ok());
+  EXPECT_EQ(mail->status, "partial");
+  EXPECT_EQ(mail->pending, (std::vector<std::string>{"grey@example.org"}));
+  auto got = server->Messages();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].rcpt_to, (std::vector<std::string>{"list@example.org"}));
+  bool warned = false;
+  for (const auto& w : notes_.warnings) warned |= w.find("refused for now: 450 4.2.0") != std::string::npos;
+  EXPECT_TRUE(warned);
+
+  clock_.Advance(std::chrono::minutes(2));
+  auto w = loop->Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(Series(1).state, "done");
+  EXPECT_EQ(db_->LoadSeriesMail(Series(1).id).value().status, "sent");
+  got = server->Messages();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].rcpt_to, (std::vector<std::string>{"grey@example.org"}));  // the list once, not twice
+  // The same message (its Message-ID too), dated when it is sent.
+  auto undated = [](std::string m) {
+    size_t at = m.find("\r\nDate: ");
+    return at == std::string::npos ? m : m.erase(at, m.find("\r\n", at + 2) - at);
+  };
+  EXPECT_EQ(undated(got[1].content), undated(got[0].content));
+
+  // A recipient refused for now a day long is given up, the series done.
+  pw_.AddSeries(2, "[1/1] ghost", 1, GhostMbox());
+  pw_.series[2]["submitter"]["email"] = "grey-forever@example.org";
+  QueueAndWork(*loop, 2);
+  EXPECT_EQ(Series(2).state, "reporting");
+  model::SeriesMailRecord stuck = db_->LoadSeriesMail(Series(2).id).value();
+  stuck.pending = {"nobody-ever@example.org"};  // refused on every round since
+  ASSERT_TRUE(db_->SetSeriesMail(stuck).ok());
+  clock_.Advance(std::chrono::hours(25));
+  w = loop->Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(Series(2).state, "done");
+  bool gave_up = false;
+  for (const auto& x : notes_.warnings) gave_up |= x.find("never reached nobody-ever@example.org") != std::string::npos;
+  EXPECT_TRUE(gave_up);
+  EXPECT_EQ(server->Messages().size(), 3u);  // series 2's first e-mail, to the list
+}
+
 TEST_F(PatchLoopTest, APermanentErrorOnTheFinalCheckStopsWorkAndKeepsTheSeriesReporting) {
   pw_.AddSeries(1, "[1/1] ghost", 1, GhostMbox());
   pw_.AddSeries(2, "[1/1] ghost too", 1, GhostMbox());

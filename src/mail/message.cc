@@ -546,11 +546,17 @@ std::vector<std::string> Recipients(const Message& m) {
   return out;
 }
 
-Status Send(const sys::SmtpSettings& smtp, const Message& m, std::vector<std::string>* refusals) {
+Status Send(const sys::SmtpSettings& smtp, const Message& m, std::vector<sys::SmtpRefusal>* refusals,
+            const std::vector<std::string>* only) {
   if (!IsValidAddrSpec(m.from.email)) {
     return Status::InvalidArgument(fmt::format("mail sender '{}': not an address", SanitizeLine(m.from.email)));
   }
   std::vector<std::string> recipients = Recipients(m);
+  if (only) {
+    std::erase_if(recipients, [&](const std::string& r) {
+      return std::none_of(only->begin(), only->end(), [&](const std::string& o) { return LowerAscii(o) == LowerAscii(r); });
+    });
+  }
   if (recipients.empty()) return Status::InvalidArgument("mail without a valid recipient");
   return sys::SendMail(smtp, m.from.email, recipients, Render(m), refusals);
 }

@@ -78,8 +78,11 @@ bool IsValidAddrSpec(std::string_view email);
 std::vector<std::string> Recipients(const Message& m);
 
 // Renders `m` and sends it with sys::SendMail from m.from.email to
-// Recipients(m). InvalidArgument when From is not a valid addr-spec or no
-// recipient is left. `refusals`: as sys::SendMail gives them.
-Status Send(const sys::SmtpSettings& smtp, const Message& m, std::vector<std::string>* refusals = nullptr);
+// Recipients(m), or only to those of them in `only` when given (the ones a
+// server refused for now the first time; the headers stay the message's).
+// InvalidArgument when From is not a valid addr-spec or no recipient is
+// left. `refusals`: as sys::SendMail gives them.
+Status Send(const sys::SmtpSettings& smtp, const Message& m, std::vector<sys::SmtpRefusal>* refusals = nullptr,
+            const std::vector<std::string>* only = nullptr);
 
 }  // namespace vigil::mail

@@ -253,8 +253,13 @@ struct SeriesCheckRecord {
 struct SeriesMailRecord {
   int64_t series = 0;  // SeriesRecord::id
   std::string message_id;
-  std::string status;  // sending, sent, failed (not sent: tried again), written (a dry run: path holds the .eml)
+  // sending, sent, failed (not sent: tried again), written (a dry run: path
+  // holds the .eml), partial (sent, but some recipients refused it for now:
+  // `pending` get it on a later round)
+  std::string status;
   std::string path, updated_at;
+  std::vector<std::string> pending;  // partial: the recipients still to send it to
+  std::string pending_since;         // partial: when they first refused it (ISO 8601 UTC)
 };
 
 }  // namespace vigil::model

@@ -74,7 +74,8 @@ const std::vector<Table>& Tables() {
        {{"series", 'I'}, {"patch_id", 'I'}, {"phase", 'T'}, {"context", 'T'}, {"state", 'T'}, {"description", 'T'},
         {"target_url", 'T'}, {"status", 'T'}, {"posted_at", 'T'}}},
       {"series_mails", "series", false,
-       {{"series", 'I'}, {"message_id", 'T'}, {"status", 'T'}, {"path", 'T'}, {"updated_at", 'T'}}},
+       {{"series", 'I'}, {"message_id", 'T'}, {"status", 'T'}, {"path", 'T'}, {"updated_at", 'T'},
+        {"pending_json", 'T'}}},
       {"baselines", "key, commit_hash", false, {{"key", 'T'}, {"commit_hash", 'T'}, {"run_id", 'I'}}},
   };
   return tables;

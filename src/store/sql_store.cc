@@ -628,6 +628,8 @@ CREATE TABLE run_shards (
     {"ALTER TABLE runs ADD COLUMN uid TEXT NOT NULL DEFAULT '';", &GiveRunsUids},
     // 13 -> 14: the options --resume carries over (--retries, --config).
     {"ALTER TABLE runs ADD COLUMN options_json TEXT NOT NULL DEFAULT '';", nullptr},
+    // 14 -> 15: a series' e-mail that some recipients refused for now.
+    {"ALTER TABLE series_mails ADD COLUMN pending_json TEXT NOT NULL DEFAULT '';", nullptr},
 };
 constexpr int kNumSteps = sizeof(kSteps) / sizeof(kSteps[0]);
 static_assert(kNumSteps == kSchemaVersion);
@@ -1814,7 +1816,7 @@ Status Store::ValidSeriesCheck(const model::SeriesCheckRecord& c) {
 }
 
 Status Store::ValidSeriesMail(const model::SeriesMailRecord& m) {
-  if (!OneOf(m.status, {"sending", "sent", "written", "failed"})) {
+  if (!OneOf(m.status, {"sending", "sent", "written", "failed", "partial"})) {
     return Status::InvalidArgument(fmt::format("unknown e-mail status '{}'", SanitizeUtf8(m.status)));
   }
   return Status::OK();
@@ -2066,18 +2068,23 @@ Status SqlStore::SetSeriesMail(const model::SeriesMailRecord& m) {
   Status st = SeriesExists(m.series);
   if (!st.ok()) return st;
   auto q = db_->Prepare(
-      "INSERT INTO series_mails (series, message_id, status, path, updated_at) VALUES (?, ?, ?, ?, ?) "
+      "INSERT INTO series_mails (series, message_id, status, path, updated_at, pending_json) VALUES (?, ?, ?, ?, ?, ?) "
       "ON CONFLICT (series) DO UPDATE SET message_id = excluded.message_id, status = excluded.status, "
-      "path = excluded.path, updated_at = excluded.updated_at");
+      "path = excluded.path, updated_at = excluded.updated_at, pending_json = excluded.pending_json");
   if (!q.ok()) return q.status();
   q->Bind(1, m.series).Bind(2, m.message_id).Bind(3, m.status).Bind(4, m.path).Bind(5, m.updated_at);
+  std::string pending;
+  if (!m.pending.empty() || !m.pending_since.empty()) {
+    pending = DumpJson(nlohmann::json{{"recipients", m.pending}, {"since", m.pending_since}});
+  }
+  q->Bind(6, pending);
   return q->Run();
 }
 
 Result<model::SeriesMailRecord> SqlStore::LoadSeriesMail(int64_t series) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q =
-      db_->Prepare("SELECT series, message_id, status, path, updated_at FROM series_mails WHERE series = ?");
+      db_->Prepare("SELECT series, message_id, status, path, updated_at, pending_json FROM series_mails WHERE series = ?");
   if (!q.ok()) return q.status();
   q->Bind(1, series);
   Status st;
@@ -2088,6 +2095,15 @@ Result<model::SeriesMailRecord> SqlStore::LoadSeriesMail(int64_t series) {
   m.status = q->Text(2);
   m.path = q->Text(3);
   m.updated_at = q->Text(4);
+  if (std::string pending = q->Text(5); !pending.empty()) {
+    auto j = nlohmann::json::parse(pending, nullptr, false);
+    if (j.is_object() && j.contains("recipients") && j["recipients"].is_array()) {
+      for (const auto& r : j["recipients"]) {
+        if (r.is_string()) m.pending.push_back(r.get<std::string>());
+      }
+    }
+    if (j.is_object() && j.contains("since") && j["since"].is_string()) m.pending_since = j["since"].get<std::string>();
+  }
   return m;
 }
 

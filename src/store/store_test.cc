@@ -1384,7 +1384,7 @@ TEST_P(StoreConformance, TheMailOfASeriesIsUpsertedAndNotFoundBeforeIt) {
   auto none = store().LoadSeriesMail(s);
   EXPECT_EQ(none.status().code(), Status::Code::kNotFound);
   EXPECT_EQ(none.status().message(), fmt::format("no e-mail of series {}", s));
-  SeriesMailRecord m{s, "<vigil.800.1@ci.example.org>", "sending", "", "2026-12-05T02:00:00Z"};
+  SeriesMailRecord m{s, "<vigil.800.1@ci.example.org>", "sending", "", "2026-12-05T02:00:00Z", {}, ""};
   ASSERT_TRUE(store().SetSeriesMail(m).ok());
   EXPECT_EQ(store().LoadSeriesMail(s).value().status, "sending");
   m.status = "sent";
@@ -1397,14 +1397,30 @@ TEST_P(StoreConformance, TheMailOfASeriesIsUpsertedAndNotFoundBeforeIt) {
   EXPECT_EQ(got->status, "sent");
   EXPECT_EQ(got->path, "");
   EXPECT_EQ(got->updated_at, "2026-12-05T02:00:05Z");
+  EXPECT_TRUE(got->pending.empty());
+  // Sent, but refused for now by two recipients: they are kept, and when.
+  m.status = "partial";
+  m.pending = {"grey@example.org", "quota@example.org"};
+  m.pending_since = "2026-12-05T02:00:05Z";
+  ASSERT_TRUE(store().SetSeriesMail(m).ok());
+  got = store().LoadSeriesMail(s);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->status, "partial");
+  EXPECT_EQ(got->pending, m.pending);
+  EXPECT_EQ(got->pending_since, m.pending_since);
+  m.status = "sent";
+  m.pending.clear();
+  m.pending_since.clear();
+  ASSERT_TRUE(store().SetSeriesMail(m).ok());
+  EXPECT_TRUE(store().LoadSeriesMail(s).value().pending.empty());
   // A dry run writes the message instead.
   int64_t dry = store().QueueSeries(ASeries(801)).value();
-  ASSERT_TRUE(store().SetSeriesMail({dry, "<d@x>", "written", "/var/vigil/mail/801.eml", "t"}).ok());
+  ASSERT_TRUE(store().SetSeriesMail({dry, "<d@x>", "written", "/var/vigil/mail/801.eml", "t", {}, ""}).ok());
   EXPECT_EQ(store().LoadSeriesMail(dry).value().path, "/var/vigil/mail/801.eml");
   EXPECT_EQ(store().LoadSeriesMail(s).value().status, "sent");
 
-  EXPECT_EQ(store().SetSeriesMail({999, "<m>", "sent", "", "t"}).code(), Status::Code::kNotFound);
-  EXPECT_EQ(store().SetSeriesMail({s, "<m>", "queued", "", "t"}).message(), "unknown e-mail status 'queued'");
+  EXPECT_EQ(store().SetSeriesMail({999, "<m>", "sent", "", "t", {}, ""}).code(), Status::Code::kNotFound);
+  EXPECT_EQ(store().SetSeriesMail({s, "<m>", "queued", "", "t", {}, ""}).message(), "unknown e-mail status 'queued'");
   EXPECT_EQ(store().LoadSeriesMail(s).value().message_id, m.message_id);
 }
 
@@ -1468,7 +1484,7 @@ TEST_P(StoreConformance, HostileStringsInThePatchLoopComeBackExactly) {
   ASSERT_EQ(store().LoadSeriesChecks(id).value().size(), 1u);
   ExpectSameCheck(store().LoadSeriesChecks(id).value()[0], c);
 
-  ASSERT_TRUE(store().SetSeriesMail({id, hostile, "sent", hostile, hostile}).ok());
+  ASSERT_TRUE(store().SetSeriesMail({id, hostile, "sent", hostile, hostile, {}, ""}).ok());
   EXPECT_EQ(store().LoadSeriesMail(id).value().message_id, hostile);
   EXPECT_EQ(store().LoadSeriesMail(id).value().path, hostile);
 
@@ -1774,7 +1790,7 @@ TEST(StoreSqlite, ThePatchLoopsMemoryIsKeptAcrossOpens) {
     ASSERT_TRUE(s.UpdateSeries(u).ok());
     ASSERT_TRUE(s.SetSeriesCheck(ACheck(id, 11, "pending", "vigil-net", "posted")).ok());
     ASSERT_TRUE(s.SetSeriesCheck(ACheck(id, 11, "final", "vigil-net", "posting")).ok());
-    ASSERT_TRUE(s.SetSeriesMail({id, "<m@x>", "sending", "", "t"}).ok());
+    ASSERT_TRUE(s.SetSeriesMail({id, "<m@x>", "sending", "", "t", {}, ""}).ok());
     run = s.CreateRun(ARun(0)).value();
     ASSERT_TRUE(s.SetBaseline("net-next abc", std::string(40, 'b'), run).ok());
   }  // as after a kill -9: every call above was committed when it returned
@@ -1822,7 +1838,7 @@ TEST(StoreSqlite, TheSchemaItselfRefusesDuplicatesOfThePatchLoop) {
     ASSERT_TRUE(store.ok());
     id = (*store)->AcceptEvent(kPw, 1, "d", ASeries(5)).value();
     ASSERT_TRUE((*store)->SetSeriesCheck(ACheck(id, 1, "final", "c")).ok());
-    ASSERT_TRUE((*store)->SetSeriesMail({id, "<m>", "sent", "", "t"}).ok());
+    ASSERT_TRUE((*store)->SetSeriesMail({id, "<m>", "sent", "", "t", {}, ""}).ok());
     ASSERT_TRUE((*store)->SetBaseline("k", "c", (*store)->CreateRun(ARun(0)).value()).ok());
   }
   auto db = Database::Open(path.path());
@@ -2222,7 +2238,7 @@ TEST(StoreMigration, SchemaEightGainsThePatchLoopAndKeepsItsBuilds) {
     int64_t id = s.AcceptEvent(kPw, 1, "2026-12-05T01:00:00", ASeries(5)).value();
     EXPECT_EQ(id, 1);
     ASSERT_TRUE(s.SetSeriesCheck(ACheck(id, 11, "pending", "vigil")).ok());
-    ASSERT_TRUE(s.SetSeriesMail({id, "<m>", "sent", "", "t"}).ok());
+    ASSERT_TRUE(s.SetSeriesMail({id, "<m>", "sent", "", "t", {}, ""}).ok());
     ASSERT_TRUE(s.SetBaseline("k", "abc", 3).ok());
   }
   auto db = Database::Open(path.path());
@@ -2397,7 +2413,7 @@ void FillStore(Store& s) {
   ASSERT_TRUE(s.RecordBisectRun(bid, {3, "c0ffee", "fail", 1, 900, "t1"}).ok());
   int64_t series = s.AcceptEvent(kPw, 77, "2026-12-05T01:00:00", ASeries(77)).value();
   ASSERT_TRUE(s.SetSeriesCheck(ACheck(series, 11, "final", "vigil-\xffnet", "posted")).ok());
-  ASSERT_TRUE(s.SetSeriesMail({series, "<m@x>", "sent", "/m.eml", "t"}).ok());
+  ASSERT_TRUE(s.SetSeriesMail({series, "<m@x>", "sent", "/m.eml", "t", {}, ""}).ok());
 }
 
 // What a store's reads give, as one string: two stores that give the same

@@ -17,7 +17,7 @@ TEST(NetModuleTest, IsFoundBesideTheExecutable) {
 
 TEST(NetModuleTest, GivesEachEntryPointOnce) {
   for (const char* name :
-       {"vigil_net_new_curl_transport", "vigil_net_send_mail_v2", "vigil_net_open_postgres", "vigil_net_new_server"}) {
+       {"vigil_net_new_curl_transport", "vigil_net_send_mail_v3", "vigil_net_open_postgres", "vigil_net_new_server"}) {
     auto a = NetSymbol(name);
     ASSERT_TRUE(a.ok()) << name << ": " << a.status().ToString();
     auto b = NetSymbol(name);

@@ -20,6 +20,14 @@ struct SmtpSettings {
   bool deliver_to_accepted = false;
 };
 
+// A recipient the server refused, with its reply ("450 4.2.0 <a@b>:
+// greylisted"): 4xx for now (greylisting, a quota), 5xx for good.
+struct SmtpRefusal {
+  std::string recipient;  // as sent in RCPT TO; "" for a refusal of another command
+  std::string reply;
+  bool temporary() const { return !reply.empty() && reply[0] == '4'; }
+};
+
 // Sends `message` (a whole RFC 5322 message, CRLF line ends) from `from`
 // (an addr-spec, without <>) to every recipient (addr-specs). The message
 // goes as it is: libcurl dot-stuffs lines starting with '.' itself, so the
@@ -31,11 +39,11 @@ struct SmtpSettings {
 // authenticate it (libcurl would send without AUTH to a server offering
 // none: the message is held back); naming the server (scheme://host:port,
 // credentials left out) with curl's words and the server's last reply, never
-// the password. With deliver_to_accepted, `refusals` (when given) gets the
-// server's reply to each recipient it refused (at most 50) of a message it
-// took, and a message whose every recipient was refused for good (5xx) is
+// the password. With deliver_to_accepted, `refusals` (when given) gets each
+// recipient the server refused (at most 50) of a message it took, and a
+// message whose every recipient was refused for good (5xx) is
 // InvalidArgument with those replies.
 Status SendMail(const SmtpSettings& smtp, const std::string& from, const std::vector<std::string>& recipients,
-                const std::string& message, std::vector<std::string>* refusals = nullptr);
+                const std::string& message, std::vector<SmtpRefusal>* refusals = nullptr);
 
 }  // namespace vigil::sys

@@ -64,15 +64,27 @@ bool PlainAddress(std::string_view a) {
 struct Replies {
   std::string current;
   std::string refusal;
-  std::vector<std::string> refusals;  // every one, up to kMaxRefusals
+  std::string rcpt;  // the address of the RCPT TO the next reply answers
+  std::vector<SmtpRefusal> refusals;  // every one, up to kMaxRefusals
   bool authenticated = false;
 };
 
 constexpr size_t kMaxRefusals = 50;
 
 int Debug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
-  if (type != CURLINFO_HEADER_IN) return 0;
   auto* r = static_cast<Replies*>(user);
+  if (type == CURLINFO_HEADER_OUT) {
+    // A command: the replies that follow answer it (libcurl sends one at a
+    // time). RCPT TO names the recipient a refusal is about.
+    std::string_view command(data, size);
+    r->rcpt.clear();
+    if (HasPrefixNoCase(command, "rcpt to:<")) {
+      command.remove_prefix(9);
+      r->rcpt = std::string(command.substr(0, command.find('>')));
+    }
+    return 0;
+  }
+  if (type != CURLINFO_HEADER_IN) return 0;
   std::string_view text(data, size);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
   if (!r->current.empty()) r->current += " / ";
@@ -83,7 +95,7 @@ int Debug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
   if (!continues) {
     if (text.starts_with('4') || text.starts_with('5')) {
       r->refusal = r->current;
-      if (r->refusals.size() < kMaxRefusals) r->refusals.push_back(r->current);
+      if (r->refusals.size() < kMaxRefusals) r->refusals.push_back({r->rcpt, r->current});
     }
     if (text.starts_with("235")) r->authenticated = true;
     r->current.clear();
@@ -136,7 +148,7 @@ struct SlistFree {
 };
 
 Status SendMailWithCurl(const SmtpSettings& smtp, const std::string& from, const std::vector<std::string>& recipients,
-                        const std::string& message, std::vector<std::string>* refusals) {
+                        const std::string& message, std::vector<SmtpRefusal>* refusals) {
   std::string server = ServerName(smtp.url);
   if (!HasPrefixNoCase(smtp.url, "smtp://") && !HasPrefixNoCase(smtp.url, "smtps://")) {
     return Status::InvalidArgument(fmt::format("mail server {}: not an smtp:// or smtps:// URL", server));
@@ -205,7 +217,7 @@ Status SendMailWithCurl(const SmtpSettings& smtp, const std::string& from, const
   if (code == CURLE_OK) {
     // Taken: what was refused on the way was recipients passed over.
     *refusals = std::move(replies.refusals);
-    for (auto& r : *refusals) r = Scrub(std::move(r), smtp.password);
+    for (auto& r : *refusals) r.reply = Scrub(std::move(r.reply), smtp.password);
     return Status::OK();
   }
 
@@ -216,9 +228,9 @@ Status SendMailWithCurl(const SmtpSettings& smtp, const std::string& from, const
   }
   // Every recipient refused for good (5xx): sending again changes nothing.
   if (smtp.deliver_to_accepted && replies.refusals.size() >= recipients.size() &&
-      std::all_of(replies.refusals.begin(), replies.refusals.end(), [](const std::string& r) { return r.starts_with('5'); })) {
+      std::all_of(replies.refusals.begin(), replies.refusals.end(), [](const SmtpRefusal& r) { return !r.temporary(); })) {
     std::string said;
-    for (const auto& r : replies.refusals) said += (said.empty() ? "" : "; ") + r;
+    for (const auto& r : replies.refusals) said += (said.empty() ? "" : "; ") + r.reply;
     return Status::InvalidArgument(
         fmt::format("mail through {}: every recipient was refused: {}", server, Scrub(said, smtp.password)));
   }
@@ -234,10 +246,10 @@ Status SendMailWithCurl(const SmtpSettings& smtp, const std::string& from, const
 }  // namespace vigil::sys
 
 // The module's entry point behind sys::SendMail.
-// (v2: with the refusals; an older module, which lacks it, is refused at
-// lookup instead of being called with other arguments.)
-extern "C" void vigil_net_send_mail_v2(const vigil::sys::SmtpSettings& smtp, const std::string& from,
+// (v3: with the refusals by recipient; an older module, which lacks it, is
+// refused at lookup instead of being called with other arguments.)
+extern "C" void vigil_net_send_mail_v3(const vigil::sys::SmtpSettings& smtp, const std::string& from,
                                     const std::vector<std::string>& recipients, const std::string& message,
-                                    std::vector<std::string>* refusals, vigil::Status* out) {
+                                    std::vector<vigil::sys::SmtpRefusal>* refusals, vigil::Status* out) {
   *out = vigil::sys::SendMailWithCurl(smtp, from, recipients, message, refusals);
 }

@@ -74,12 +74,15 @@ TEST_F(SendMailTest, ARefusedRecipientIsPassedOverWhenAskedAndTheOthersGetIt) {
   auto* server = server_;
   SmtpSettings smtp = Settings(server->url());
   smtp.deliver_to_accepted = true;
-  std::vector<std::string> refusals;
+  std::vector<SmtpRefusal> refusals;
   Status s = SendMail(smtp, "ci@example.org", {"refuse@example.org", "dev@example.org"}, "Subject: x\r\n\r\nx\r\n",
                       &refusals);
   ASSERT_TRUE(s.ok()) << s.ToString();
   ASSERT_EQ(refusals.size(), 1u);
-  EXPECT_NE(refusals[0].find("550 5.1.1 <refuse@example.org>: no such mailbox here"), std::string::npos) << refusals[0];
+  EXPECT_EQ(refusals[0].recipient, "refuse@example.org");
+  EXPECT_FALSE(refusals[0].temporary());
+  EXPECT_NE(refusals[0].reply.find("550 5.1.1 <refuse@example.org>: no such mailbox here"), std::string::npos)
+      << refusals[0].reply;
   auto got = Delivered();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].rcpt_to, (std::vector<std::string>{"dev@example.org"}));
@@ -90,6 +93,33 @@ TEST_F(SendMailTest, ARefusedRecipientIsPassedOverWhenAskedAndTheOthersGetIt) {
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
   EXPECT_NE(s.message().find("every recipient was refused"), std::string::npos) << s.message();
   EXPECT_EQ(Delivered().size(), 1u);
+}
+
+// Greylisting: a recipient refused for now (4xx) is named as such, the
+// others get the message; sent again, it is taken. Every recipient refused
+// for now is no permanent refusal: the send fails, to be tried again.
+TEST_F(SendMailTest, ARecipientRefusedForNowIsNamedAndTakesItLater) {
+  SmtpSettings smtp = Settings(server_->url());
+  smtp.deliver_to_accepted = true;
+  std::vector<SmtpRefusal> refusals;
+  Status s = SendMail(smtp, "ci@example.org", {"dev@example.org", "grey@example.org", "refuse@example.org"},
+                      "Subject: x\r\n\r\nx\r\n", &refusals);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(refusals.size(), 2u);
+  EXPECT_EQ(refusals[0].recipient, "grey@example.org");
+  EXPECT_TRUE(refusals[0].temporary());
+  EXPECT_NE(refusals[0].reply.find("450 4.2.0"), std::string::npos) << refusals[0].reply;
+  EXPECT_EQ(refusals[1].recipient, "refuse@example.org");
+  EXPECT_FALSE(refusals[1].temporary());
+  s = SendMail(smtp, "ci@example.org", {"grey@example.org"}, "Subject: x\r\n\r\nx\r\n", &refusals);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(refusals.empty());
+  auto got = Delivered();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].rcpt_to, (std::vector<std::string>{"dev@example.org"}));
+  EXPECT_EQ(got[1].rcpt_to, (std::vector<std::string>{"grey@example.org"}));
+  s = SendMail(smtp, "ci@example.org", {"grey2@example.org"}, "Subject: x\r\n\r\nx\r\n", &refusals);
+  EXPECT_EQ(s.code(), Status::Code::kIOError) << s.ToString();
 }
 
 TEST_F(SendMailTest, RequiredStarttlsThatTheServerLacksSendsNothing) {

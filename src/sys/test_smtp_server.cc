@@ -26,11 +26,13 @@ constexpr const char* kHandler = R"PY(import os
 
 
 class Raw:
-    """Keeps each message's bytes and envelope; refuses "refuse*" recipients."""
+    """Keeps each message's bytes and envelope; refuses "refuse*" recipients
+    for good and greylists "grey*" ones (450 the first time, then taken)."""
 
     def __init__(self, directory):
         self.directory = directory
         self.count = 0
+        self.greylisted = set()
 
     @classmethod
     def from_cli(cls, parser, *args):
@@ -39,6 +41,9 @@ class Raw:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.startswith("refuse"):
             return "550 5.1.1 <%s>: no such mailbox here" % address
+        if address.startswith("grey") and address not in self.greylisted:
+            self.greylisted.add(address)
+            return "450 4.2.0 <%s>: greylisted, try again later" % address
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
