@@ -688,6 +688,9 @@ void Detector::Line(std::string_view raw) {
   while (!raw.empty() && raw.front() == '\r') raw.remove_prefix(1);
   size_t p = TimestampPrefix(raw);
   if (p) {
+    // (Not in the middle of a line: a test printing the kernel's log after
+    // "# " replays it, the kernel does not start again.)
+    if (StartsWith(raw.substr(p), "Linux version ")) NewBoot();
     timestamps_ = true;
     if (!caller_ids_ && raw.substr(0, p).find("][") != string_view::npos) caller_ids_ = true;
     if (!caller_ids_ && raw.substr(0, p).find("] [") != string_view::npos) caller_ids_ = true;
@@ -699,6 +702,7 @@ void Detector::Line(std::string_view raw) {
     if (mid == string_view::npos) {
       // The decompressor's last words after the kernel ran: it rebooted.
       if (StartsWith(raw, "Booting the kernel")) {
+        NewBoot();
         KernelLine(raw);
         return;
       }

@@ -83,6 +83,11 @@ class Detector {
   void Quiet();
   // End of input: reads a last line without '\n', completes an open report.
   void Finish();
+  // The machine booted again (a new VM on the same console): the lines
+  // remembered against replays are forgotten, as timestamps start over.
+  // A console read whole says it itself: "Booting the kernel" after the
+  // kernel ran, or "Linux version" at the start of a timestamped line.
+  void NewBoot() { marks_.clear(); }
 
   const std::vector<Report>& reports() const { return reports_; }
   uint64_t dropped_reports() const { return dropped_reports_; }

@@ -384,6 +384,19 @@ TEST(DetectorTest, AReplayedReportIsNotReadTwice) {
   std::string again = kWarn;
   for (size_t at = 0; (at = again.find("[    5.", at)) != std::string::npos; at += 7) again.replace(at, 7, "[    7.");
   EXPECT_EQ(Scan(std::string(kWarn) + again).size(), 2u);
+  // A machine that boots again prints its lines at the same times again:
+  // "Linux version" at the start of a line, "Booting the kernel", or the VM
+  // supervisor's NewBoot() begin afresh.
+  std::string boot = "[    0.000000] Linux version 6.12.57 (gcc 12.2.0) #1 SMP\n";
+  EXPECT_EQ(Scan(boot + kWarn + boot + kWarn).size(), 2u);
+  EXPECT_EQ(Scan(boot + kWarn + "Booting the kernel.\n" + kWarn).size(), 3u);  // and the reboot
+  EXPECT_EQ(Scan(boot + kWarn + "# " + boot + replay_ktap).size(), 1u);  // a replay of the whole log
+  Detector d;
+  d.Feed(kWarn);
+  d.NewBoot();
+  d.Feed(kWarn);
+  d.Finish();
+  EXPECT_EQ(d.reports().size(), 2u);
 }
 
 TEST(DetectorTest, PrintkCallerAndLevelPrefixes) {

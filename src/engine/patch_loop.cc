@@ -42,16 +42,23 @@ constexpr size_t kDescriptionMax = 200;
 // How long recipients that refused a series' e-mail for now are tried again.
 constexpr int64_t kPendingMailSeconds = 24 * 3600;
 
-// Seconds from `iso` (as FormatUtc writes it) to `now`; -1 when unreadable.
-int64_t SecondsSince(const std::string& iso, std::chrono::system_clock::time_point now) {
+// Seconds from `iso` (as FormatUtc writes it) to `now`, 0 when it is ahead
+// (the clock was set back); nullopt when unreadable.
+std::optional<int64_t> SecondsSince(const std::string& iso, std::chrono::system_clock::time_point now) {
   std::tm tm{};
   if (sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
              &tm.tm_sec) != 6) {
-    return -1;
+    return std::nullopt;
   }
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
-  return static_cast<int64_t>(std::chrono::system_clock::to_time_t(now)) - static_cast<int64_t>(timegm(&tm));
+  return std::max<int64_t>(
+      0, static_cast<int64_t>(std::chrono::system_clock::to_time_t(now)) - static_cast<int64_t>(timegm(&tm)));
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return s;
 }
 
 std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
@@ -1276,14 +1283,16 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
       } else if (sent->status == "partial") {
         only = sent->pending;
         pending_since = sent->pending_since;
-        int64_t waited = SecondsSince(pending_since, clock_.Now());
-        if (only.empty() || waited < 0 || waited > kPendingMailSeconds) {
+        std::optional<int64_t> waited = SecondsSince(pending_since, clock_.Now());
+        if (only.empty() || !waited || *waited > kPendingMailSeconds) {
           if (!only.empty()) {
             observer_.OnWarning(fmt::format("series {}: its e-mail never reached {} (refused for now since {}): given up",
                                             s->id, SanitizeLine(Join(only, ", ")), SanitizeLine(pending_since)));
           }
           model::SeriesMailRecord rec = *sent;
           rec.status = "sent";
+          rec.pending.clear();
+          rec.pending_since.clear();
           rec.updated_at = clock_.UtcNow();
           if (Status st = db_.SetSeriesMail(rec); !st.ok()) return st;
           done = true;
@@ -1340,19 +1349,27 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
         std::vector<sys::SmtpRefusal> refusals;
         Status sent_status = mail::Send(smtp, msg, &refusals, only.empty() ? nullptr : &only);
         std::vector<std::string> later;  // refused for now: sent again on a later round
+        std::set<std::string> for_good;  // refused for good: never again
+        size_t refused = 0;
         for (const auto& r : refusals) {
           bool again = r.temporary() && !r.recipient.empty();
           if (again) later.push_back(r.recipient);
+          if (!r.temporary() && !r.recipient.empty()) for_good.insert(Lower(r.recipient));
+          refused += r.recipient.empty() ? 0 : 1;
           observer_.OnWarning(fmt::format("series {}: a recipient of its e-mail was refused{}: {}", s->id,
                                           again ? " for now" : "", r.reply));
         }
         rec.updated_at = clock_.UtcNow();
         const size_t tried = only.empty() ? recipients : only.size();
         if (!only.empty() && !sent_status.ok() && sent_status.code() != Status::Code::kInvalidArgument) {
-          // The others have it: only these are tried again, never all.
+          // The others have it: only these are tried again (never all), but
+          // not those refused for good.
           rec.status = "partial";
-          rec.pending = only;
+          for (const auto& o : only) {
+            if (!for_good.count(Lower(o))) rec.pending.push_back(o);
+          }
           rec.pending_since = pending_since;
+          if (rec.pending.empty()) rec.status = "sent";
         } else if (sent_status.ok() && !later.empty()) {
           rec.status = "partial";
           rec.pending = later;
@@ -1363,12 +1380,15 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
         if (Status st = db_.SetSeriesMail(rec); !st.ok()) return st;
         if (sent_status.code() == Status::Code::kInvalidArgument) {
           // Refused for good (every recipient): not tried again on every round.
-          observer_.OnWarning(fmt::format("series {}: its e-mail was not sent: {}", s->id, sent_status.message()));
+          observer_.OnWarning(fmt::format("series {}: its e-mail was not sent{}: {}", s->id,
+                                          only.empty() ? "" : " to the recipients that had refused it for now",
+                                          sent_status.message()));
         } else if (!sent_status.ok()) {
-          return Status::IOError(sent_status.message());
+          // (Unless what was pending was refused for good: then it is done.)
+          if (rec.status != "sent") return Status::IOError(sent_status.message());
         } else {
           observer_.OnNote(fmt::format("series {}: e-mail sent ({} recipients{})", s->id,
-                                       tried - std::min(refusals.size(), tried),
+                                       tried - std::min(refused, tried),
                                        only.empty() ? "" : " refused for now before"));
           if (!later.empty()) {
             return Status::IOError(fmt::format("its e-mail was refused for now by {}: they get it on a later round",

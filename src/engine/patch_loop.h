@@ -15,7 +15,10 @@
 //                       found "posting" after a restart is looked up on
 //                       Patchwork before it is posted again; the e-mail:
 //                       sending -> sent, and one found "sending" is not
-//                       sent again: at most once)
+//                       sent again: at most once; sending -> partial when
+//                       some recipients refused it for now: the series
+//                       stays reporting and each later round sends it to
+//                       them alone, for a day)
 #pragma once
 
 #include <cstdint>

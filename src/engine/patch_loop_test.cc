@@ -18,6 +18,7 @@
 #include "store/memory_store.h"
 #include "sys/process.h"
 #include "sys/sandbox.h"
+#include "report/record_json.h"
 #include "sys/test_smtp_server.h"
 
 namespace vigil::engine {
@@ -962,6 +963,8 @@ cc = ["list@example.org"]
   ASSERT_TRUE(mail.ok());
   EXPECT_EQ(mail->status, "partial");
   EXPECT_EQ(mail->pending, (std::vector<std::string>{"grey@example.org"}));
+  std::optional<model::SeriesMailRecord> shown = *mail;  // as vigil series --json shows it
+  EXPECT_EQ(report::SeriesJson(Series(1), nullptr, &shown)["email"]["pending"], nlohmann::json::array({"grey@example.org"}));
   auto got = server->Messages();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].rcpt_to, (std::vector<std::string>{"list@example.org"}));

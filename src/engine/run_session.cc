@@ -672,8 +672,8 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
     keep_unfinished(nullptr);
     size_t retrying = 0;
     for (const auto& t : tests) retrying += prior.count(t.path());
-    observer_.OnNote(fmt::format("resuming run {}: {} of {} tests done{}", run_id, resumed_plan - tests.size(),
-                                 resumed_plan,
+    observer_.OnNote(fmt::format("resuming run {}: {} of {} tests done{}", run_id,
+                                 resumed_plan - std::min(resumed_plan, tests.size()), resumed_plan,
                                  retrying ? fmt::format(", {} failed with a retry still to run", retrying) : ""));
   }
   const runner::RunConfig& config = planned->config;

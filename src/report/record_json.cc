@@ -39,6 +39,11 @@ nlohmann::json SeriesJson(const model::SeriesRecord& s, const std::vector<model:
                                                     {"status", (*mail)->status},
                                                     {"updated_at", (*mail)->updated_at}}
                                    : nlohmann::json();
+    // Partial: who has still to get it, since when.
+    if (mail->has_value() && (*mail)->status == "partial") {
+      j["email"]["pending"] = (*mail)->pending;
+      j["email"]["pending_since"] = (*mail)->pending_since;
+    }
   }
   return j;
 }

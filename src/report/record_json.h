@@ -15,7 +15,9 @@ namespace vigil::report {
 
 // {id, source, series_id, round, name, version, submitter, state, tree, base,
 // head, conclusion, result, queued_at, updated_at}, with "checks" when
-// `checks` is given and "email" (null when none) when `mail` is.
+// `checks` is given and "email" (null when none; with "pending" and
+// "pending_since" while some recipients have still to get it) when `mail`
+// is.
 nlohmann::json SeriesJson(const model::SeriesRecord& s, const std::vector<model::SeriesCheckRecord>* checks = nullptr,
                           const std::optional<model::SeriesMailRecord>* mail = nullptr);
 

@@ -69,7 +69,7 @@ struct Replies {
   bool authenticated = false;
 };
 
-constexpr size_t kMaxRefusals = 50;
+constexpr size_t kMaxRefusals = 1000;
 
 int Debug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
   auto* r = static_cast<Replies*>(user);

@@ -18,6 +18,7 @@ Supervisor::Supervisor(SupervisorOptions options, Clock& clock, SupervisorAction
 void Supervisor::VmStarted() {
   up_ = true;
   ++boot_;
+  detector_->NewBoot();
   report_open_ = false;
   hang_ = Hang::kNone;
   last_activity_ = clock_.Monotonic();

@@ -977,7 +977,8 @@ Response Site::Dispatch(const std::string& path, const std::map<std::string, std
   // `utm_source`, a cache-buster) neither make copies nor push pages out.
   std::string key = path;
   for (const char* k : {"a", "all", "attempt", "b", "env", "origin", "page", "path", "status", "test"}) {
-    if (auto it = query.find(k); it != query.end()) key += fmt::format("\n{}={}", k, it->second);
+    // (Each value after its length: no value can pose as another parameter.)
+    if (auto it = query.find(k); it != query.end()) key += fmt::format("\n{}={}:{}", k, it->second.size(), it->second);
   }
   auto page = [&](auto compute, std::string (Site::*render)(const json&, const Links&)) {
     auto d = Cached(key, compute);

@@ -299,6 +299,7 @@ TEST_F(SiteTest, ParametersNoPageReadsAreNotKeptApart) {
   EXPECT_EQ(site_->cached_pages(), 2u);
   EXPECT_EQ(Get("/runs", {{"status", "PASS"}}).status, 200);  // a parameter the page reads
   EXPECT_EQ(site_->cached_pages(), 3u);
+
 }
 
 TEST_F(SiteTest, FlakesListWhatNeedsAttentionAndCountTheRest) {
