@@ -360,9 +360,10 @@ Runner SetupRunCommand(CLI::App* app) {
       ->check(CLI::ExistingDirectory);
   app->add_option("--db", f->db_path, "Results store: a SQLite file or a postgresql:// URI (created if missing)")->capture_default_str();
   app->add_option("--resume", f->req.resume,
-                  "Finish run RUN_ID (or 'last') after vigil was interrupted: only tests without a "
-                  "recorded result (or interrupted) run; the reports cover the whole run. Refused while the "
-                  "run's own vigil is still running");
+                  "Finish run RUN_ID (or 'last') after vigil was interrupted: only tests without a final "
+                  "result run (never run, interrupted, or failed with a retry still to run); the run's "
+                  "--retries and --config carry over unless given; the reports cover the whole run. Refused "
+                  "while the run's own vigil is still running");
   app->add_option("-t,--test", f->req.filter.tests, "Run COLLECTION:TEST (repeatable)");
   app->add_option("-c,--collection", f->req.filter.collections, "Run every test of COLLECTION (repeatable)");
   app->add_option("--skip", f->req.filter.skip, "Skip tests whose COLLECTION:TEST matches this glob (repeatable)");
