@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <string>
 
@@ -15,6 +16,9 @@ std::string UtcNow();
 std::string TodayUtc();
 // A wall-clock time as UtcNow() writes it.
 std::string FormatUtc(std::chrono::system_clock::time_point t);
+// "2026-11-25T10:00:00Z" (fractions allowed) -> ms since the epoch; -1 when
+// it is not such a time.
+int64_t ParseUtc(const std::string& s);
 
 class Clock {
  public:

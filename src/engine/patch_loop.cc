@@ -45,20 +45,10 @@ constexpr int64_t kPendingMailSeconds = 24 * 3600;
 // Seconds from `iso` (as FormatUtc writes it) to `now`, 0 when it is ahead
 // (the clock was set back); nullopt when unreadable.
 std::optional<int64_t> SecondsSince(const std::string& iso, std::chrono::system_clock::time_point now) {
-  std::tm tm{};
-  if (sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-             &tm.tm_sec) != 6) {
-    return std::nullopt;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return std::max<int64_t>(
-      0, static_cast<int64_t>(std::chrono::system_clock::to_time_t(now)) - static_cast<int64_t>(timegm(&tm)));
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return s;
+  int64_t then_ms = ParseUtc(iso);
+  if (then_ms < 0) return std::nullopt;
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  return std::max<int64_t>(0, (now_ms - then_ms) / 1000);
 }
 
 std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
@@ -1354,7 +1344,7 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
         for (const auto& r : refusals) {
           bool again = r.temporary() && !r.recipient.empty();
           if (again) later.push_back(r.recipient);
-          if (!r.temporary() && !r.recipient.empty()) for_good.insert(Lower(r.recipient));
+          if (!r.temporary() && !r.recipient.empty()) for_good.insert(mail::LowerAscii(r.recipient));
           refused += r.recipient.empty() ? 0 : 1;
           observer_.OnWarning(fmt::format("series {}: a recipient of its e-mail was refused{}: {}", s->id,
                                           again ? " for now" : "", r.reply));
@@ -1366,7 +1356,7 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
           // not those refused for good.
           rec.status = "partial";
           for (const auto& o : only) {
-            if (!for_good.count(Lower(o))) rec.pending.push_back(o);
+            if (!for_good.count(mail::LowerAscii(o))) rec.pending.push_back(o);
           }
           rec.pending_since = pending_since;
           if (rec.pending.empty()) rec.status = "sent";

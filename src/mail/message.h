@@ -73,6 +73,9 @@ std::string NewMessageId(std::string_view unique, std::string_view domain);
 // at most 254 octets. Quoted local parts and address literals are refused.
 bool IsValidAddrSpec(std::string_view email);
 
+// `s` with ASCII letters in lower case: how addresses are compared here.
+std::string LowerAscii(std::string_view s);
+
 // The addr-specs of To and Cc that are valid, each once (compared without
 // regard to case), in order.
 std::vector<std::string> Recipients(const Message& m);

@@ -45,29 +45,6 @@ std::string Query(const std::map<std::string, std::string>& q) {
 
 // ---- Time -----------------------------------------------------------------
 
-// "2026-11-25T10:00:00Z" (fractions allowed) -> ms since the epoch; -1 when
-// it is not such a time.
-int64_t ParseUtc(const std::string& s) {
-  std::tm tm{};
-  int ms = 0;
-  if (s.size() < 20) return -1;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                  &tm.tm_min, &tm.tm_sec) != 6) {
-    return -1;
-  }
-  if (s.size() > 20 && s[19] == '.') {
-    int digits = 0;
-    for (size_t i = 20; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && digits < 3; ++i, ++digits) {
-      ms = ms * 10 + (s[i] - '0');
-    }
-    while (digits++ < 3) ms *= 10;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  time_t t = timegm(&tm);
-  if (t == static_cast<time_t>(-1)) return -1;
-  return static_cast<int64_t>(t) * 1000 + ms;
-}
 
 int64_t DurationMs(const std::string& started, const std::string& finished) {
   int64_t a = ParseUtc(started), b = ParseUtc(finished);
