@@ -695,7 +695,13 @@ std::string Site::CrashesPage(const json& d, const Links& links) {
     h.Close("table");
     const json& ex = c.contains("example") ? c["example"] : json();
     h.Element("h4", fmt::format("The latest, in {} (run {})", Str(ex, "test"), Int(ex, "run")));
-    h.Element("pre", Str(ex, "text"), {"class", "log"});
+    if (Bool(ex, "text_not_shown")) {
+      h.Open("p", {"class", "empty"}).Text("Its text is on ");
+      Maybe(h, links.Run(Int(ex, "run")), fmt::format("run {}", Int(ex, "run")));
+      h.Text("'s page.").Close("p");
+    } else {
+      h.Element("pre", Str(ex, "text"), {"class", "log"});
+    }
     h.Close("details");
   }
   if (!links.files()) h.Open("p", {"class", "api"}).Link(links.Api("/crashes"), "JSON").Close("p");

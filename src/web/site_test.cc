@@ -257,6 +257,34 @@ TEST_F(SiteTest, CrashesAreGroupedByFingerprint) {
   EXPECT_NE(page.find("×2 in 1 runs"), std::string::npos);
 }
 
+TEST_F(SiteTest, CrashesShowTheTextsOfTheMostRecentKindsOnly) {
+  // 60 more kinds, one run each, the newest last: the page reads the text of
+  // the 50 most recent kinds and points to the run of the others.
+  for (int i = 0; i < 60; ++i) {
+    int64_t r = db_->CreateRun(Run(2)).value();
+    model::AttemptRecord a = Attempt("net:a.sh", "FAIL");
+    a.crashes = {{"BUG", fmt::format("BUG in f{}", i), true, fmt::format("fp-{}", i), fmt::format("f{}", i),
+                  fmt::format("BUG: text of kind {}\n", i)}};
+    ASSERT_TRUE(db_->RecordAttempt(r, a).ok());
+    ASSERT_TRUE(db_->FinishRun(r, "FAIL", "2026-12-01T11:00:00Z").ok());
+  }
+  auto j = json::parse(Get("/api/v1/crashes").body);
+  ASSERT_EQ(j["crashes"].size(), 61u);
+  EXPECT_EQ(j["crashes"][0]["title"], "BUG in f59");
+  EXPECT_EQ(j["crashes"][0]["example"]["text"], "BUG: text of kind 59\n");
+  EXPECT_FALSE(j["crashes"][0]["example"].contains("text_not_shown"));
+  EXPECT_EQ(j["crashes"][49]["example"]["text"], "BUG: text of kind 10\n");
+  for (size_t i = 50; i < 61; ++i) {
+    EXPECT_FALSE(j["crashes"][i]["example"].contains("text")) << i;
+    EXPECT_EQ(j["crashes"][i]["example"]["text_not_shown"], true) << i;
+  }
+  std::string page = Get("/crashes").body;
+  EXPECT_NE(page.find("BUG: text of kind 10"), std::string::npos);
+  EXPECT_EQ(page.find("BUG: text of kind 9\n"), std::string::npos);
+  int64_t oldest = j["crashes"][60]["example"]["run"];
+  EXPECT_NE(page.find(fmt::format("Its text is on <a href=\"/runs/{}\">run {}</a>", oldest, oldest)), std::string::npos);
+}
+
 TEST_F(SiteTest, TheRunsListCountsAndFilters) {
   auto j = json::parse(Get("/api/v1/runs").body);
   ASSERT_EQ(j["runs"].size(), 3u);
