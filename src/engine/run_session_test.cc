@@ -205,6 +205,12 @@ class DyingStore final : public store::Store {
   Result<std::vector<model::SeriesRecord>> ListSeries(const store::SeriesQuery& q) override {
     return inner_->ListSeries(q);
   }
+  Result<std::map<int64_t, store::RunOrigin>> LoadRunOrigins(const std::vector<int64_t>& ids) override {
+    return inner_->LoadRunOrigins(ids);
+  }
+  Result<std::vector<int64_t>> ListRunsWithOrigin(const std::string& kind) override {
+    return inner_->ListRunsWithOrigin(kind);
+  }
   Status SetSeriesCheck(const model::SeriesCheckRecord& c) override {
     return Write() ? inner_->SetSeriesCheck(c) : Dead();
   }

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vigil::model {
@@ -237,6 +238,17 @@ struct SeriesRecord {
   std::string result_json;            // per-context conclusions, run and build ids
   std::string queued_at, updated_at;  // ISO 8601 UTC
 };
+
+// A run a series' result names: the run that tested it ("tested") or the
+// run of its tree it was compared with ("base"), for the series itself
+// (result_json's "run" and "base_run") and for each build variant
+// ("variants": [{"run", "base_run"}, ...]). Ids are positive; each (run,
+// role) once, in that order. Text that is not such JSON names none.
+struct SeriesRun {
+  int64_t run = 0;
+  std::string role;  // tested, base
+};
+std::vector<SeriesRun> SeriesRuns(std::string_view result_json);
 
 // A check of one patch of a series, as planned, being posted or posted: what
 // makes a restart post it once.

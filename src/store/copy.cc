@@ -67,6 +67,8 @@ const std::vector<Table>& Tables() {
        {{"id", 'I'}, {"source", 'T'}, {"series_id", 'I'}, {"round", 'I'}, {"name", 'T'}, {"version", 'T'},
         {"submitter", 'T'}, {"series_json", 'T'}, {"state", 'T'}, {"tree", 'T'}, {"base_commit", 'T'},
         {"head_commit", 'T'}, {"conclusion", 'T'}, {"result_json", 'T'}, {"queued_at", 'T'}, {"updated_at", 'T'}}},
+      {"series_runs", "run_id, role, series", false,
+       {{"run_id", 'I'}, {"role", 'T'}, {"series", 'I'}, {"kind", 'T'}}},
       {"watch_cursors", "source", false, {{"source", 'T'}, {"cursor", 'T'}}},
       {"watch_events", "source, event_id", false,
        {{"source", 'T'}, {"event_id", 'I'}, {"event_date", 'T'}, {"series", 'I'}}},

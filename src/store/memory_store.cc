@@ -591,6 +591,33 @@ class MemoryStore final : public Store {
     return out;
   }
 
+  Result<std::map<int64_t, RunOrigin>> LoadRunOrigins(const std::vector<int64_t>& run_ids) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::set<int64_t> wanted(run_ids.begin(), run_ids.end());
+    std::map<int64_t, RunOrigin> out;
+    // Oldest first: a later series of the same role does not replace it.
+    for (const auto& s : series_) {
+      for (const auto& r : model::SeriesRuns(s.result_json)) {
+        if (!wanted.count(r.run)) continue;
+        RunOrigin o{s.source.rfind("branch:", 0) == 0 ? "branch" : "series", s.id, s.name, r.role};
+        auto [it, fresh] = out.emplace(r.run, o);
+        if (!fresh && it->second.role != "tested" && o.role == "tested") it->second = o;
+      }
+    }
+    return out;
+  }
+
+  Result<std::vector<int64_t>> ListRunsWithOrigin(const std::string& kind) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::set<int64_t> ids;
+    for (const auto& s : series_) {
+      bool branch = s.source.rfind("branch:", 0) == 0;
+      if ((kind == "branch" && !branch) || (kind == "series" && branch)) continue;
+      for (const auto& r : model::SeriesRuns(s.result_json)) ids.insert(r.run);
+    }
+    return std::vector<int64_t>(ids.begin(), ids.end());
+  }
+
   Status SetSeriesCheck(const SeriesCheckRecord& c) override {
     Status valid = ValidSeriesCheck(c);
     if (!valid.ok()) return valid;

@@ -364,6 +364,58 @@ Status RecomputeFingerprints(Database& db) {
   return Status::OK();
 }
 
+// What a run named by a series of `source` came from: a branch or a series.
+const char* OriginKind(std::string_view source) { return source.rfind("branch:", 0) == 0 ? "branch" : "series"; }
+
+// The runs series `id` (of `source`)'s result names, written again (inside
+// the caller's transaction): what InsertSeries, UpdateSeries and the 15 -> 16
+// step keep.
+Status WriteSeriesRuns(Database& db, int64_t id, std::string_view source, const std::string& result_json) {
+  auto del = db.Prepare("DELETE FROM series_runs WHERE series = ?");
+  if (!del.ok()) return del.status();
+  del->Bind(1, id);
+  Status st = del->Run();
+  if (!st.ok()) return st;
+  std::vector<model::SeriesRun> runs = model::SeriesRuns(result_json);
+  if (runs.empty()) return Status::OK();
+  auto ins = db.Prepare("INSERT INTO series_runs (run_id, role, series, kind) VALUES (?, ?, ?, ?)");
+  if (!ins.ok()) return ins.status();
+  for (const auto& r : runs) {
+    ins->Reset();
+    ins->Bind(1, r.run).Bind(2, r.role).Bind(3, id).Bind(4, OriginKind(source));
+    st = ins->Run();
+    if (!st.ok()) return st;
+  }
+  return Status::OK();
+}
+
+// 15 -> 16: series_runs from every series' result, a thousand series at a
+// time (results hold whole e-mails).
+Status IndexSeriesRuns(Database& db) {
+  int64_t after = 0;
+  while (true) {
+    struct Row {
+      int64_t id;
+      std::string source, result;
+    };
+    std::vector<Row> rows;
+    {
+      auto q = db.Prepare("SELECT id, source, result_json FROM series WHERE id > ? ORDER BY id LIMIT 1000");
+      if (!q.ok()) return q.status();
+      q->Bind(1, after);
+      Status st;
+      while (q->Next(&st)) rows.push_back({q->Int(0), q->Text(1), q->Text(2)});
+      if (!st.ok()) return st;
+    }
+    if (rows.empty()) return Status::OK();
+    for (const auto& r : rows) {
+      Status st = WriteSeriesRuns(db, r.id, r.source, r.result);
+      if (!st.ok()) return st;
+    }
+    after = rows.back().id;
+  }
+}
+
 constexpr MigrationStep kSteps[] = {
     // 0 -> 1
     {R"sql(
@@ -630,6 +682,19 @@ CREATE TABLE run_shards (
     {"ALTER TABLE runs ADD COLUMN options_json TEXT NOT NULL DEFAULT '';", nullptr},
     // 14 -> 15: a series' e-mail that some recipients refused for now.
     {"ALTER TABLE series_mails ADD COLUMN pending_json TEXT NOT NULL DEFAULT '';", nullptr},
+    // 15 -> 16: the runs each series' result names (model::SeriesRuns), so
+    // that a run's origin is one indexed read, not a parse of every series.
+    {R"sql(
+CREATE TABLE series_runs (
+  run_id INTEGER NOT NULL,
+  role TEXT NOT NULL,
+  series INTEGER NOT NULL REFERENCES series(id),
+  kind TEXT NOT NULL,
+  PRIMARY KEY (run_id, role, series)
+);
+CREATE INDEX series_runs_by_series ON series_runs(series);
+CREATE INDEX series_runs_by_kind ON series_runs(kind, run_id);
+)sql", &IndexSeriesRuns},
 };
 constexpr int kNumSteps = sizeof(kSteps) / sizeof(kSteps[0]);
 static_assert(kNumSteps == kSchemaVersion);
@@ -1885,7 +1950,11 @@ Result<int64_t> SqlStore::InsertSeries(const model::SeriesRecord& s) {
   ins->Bind(1, s.source).Bind(2, s.series_id).Bind(3, s.name).Bind(4, s.version).Bind(5, s.submitter);
   ins->Bind(6, s.series_json).Bind(7, s.state).Bind(8, s.tree).Bind(9, s.base_commit).Bind(10, s.head_commit);
   ins->Bind(11, s.conclusion).Bind(12, s.result_json).Bind(13, s.queued_at).Bind(14, s.updated_at);
-  return ReturnedId(*ins);
+  auto id = ReturnedId(*ins);
+  if (!id.ok()) return id.status();
+  Status st = WriteSeriesRuns(*db_, *id, s.source, s.result_json);
+  if (!st.ok()) return st;
+  return *id;
 }
 
 Result<int64_t> SqlStore::AcceptEvent(const std::string& source, int64_t event_id,
@@ -1949,6 +2018,9 @@ Status SqlStore::UpdateSeries(const model::SeriesRecord& s) {
   Status valid = ValidSeries(s);
   if (!valid.ok()) return valid;
   std::lock_guard<std::mutex> lock(mu_);
+  // One transaction: the runs it names change with its result.
+  Transaction tx(db_.get());
+  if (!tx.status().ok()) return tx.status();
   auto q = db_->Prepare(
       "UPDATE series SET state = ?, tree = ?, base_commit = ?, head_commit = ?, conclusion = ?, "
       "result_json = ?, series_json = ?, updated_at = ? WHERE id = ?");
@@ -1958,7 +2030,15 @@ Status SqlStore::UpdateSeries(const model::SeriesRecord& s) {
   Status st = q->Run();
   if (!st.ok()) return st;
   if (db_->Changes() == 0) return Status::NotFound(fmt::format("no series {}", s.id));
-  return Status::OK();
+  // The source is the stored one (UpdateSeries does not change it).
+  auto source = db_->Prepare("SELECT source FROM series WHERE id = ?");
+  if (!source.ok()) return source.status();
+  source->Bind(1, s.id);
+  if (!source->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no series {}", s.id)) : st;
+  std::string stored_source = source->Text(0);
+  st = WriteSeriesRuns(*db_, s.id, stored_source, s.result_json);
+  if (!st.ok()) return st;
+  return tx.Commit();
 }
 
 Result<model::SeriesRecord> SqlStore::LoadSeries(int64_t id) {
@@ -2004,6 +2084,43 @@ Result<std::vector<model::SeriesRecord>> SqlStore::ListSeries(const SeriesQuery&
   std::vector<model::SeriesRecord> out;
   Status st;
   while (q->Next(&st)) out.push_back(SeriesFromRow(*q));
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::map<int64_t, RunOrigin>> SqlStore::LoadRunOrigins(const std::vector<int64_t>& run_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // The oldest series of the role, on the primary key: a base run can be
+  // the base of thousands of series.
+  auto q = db_->Prepare(
+      "SELECT r.series, r.kind, s.name FROM series_runs r JOIN series s ON s.id = r.series "
+      "WHERE r.run_id = ? AND r.role = ? ORDER BY r.series LIMIT 1");
+  if (!q.ok()) return q.status();
+  std::map<int64_t, RunOrigin> out;
+  for (int64_t run : run_ids) {
+    for (const char* role : {"tested", "base"}) {
+      q->Reset();
+      q->Bind(1, run).Bind(2, std::string(role));
+      Status st;
+      if (q->Next(&st)) {
+        out[run] = {q->Text(1), q->Int(0), q->Text(2), role};
+        break;
+      }
+      if (!st.ok()) return st;
+    }
+  }
+  return out;
+}
+
+Result<std::vector<int64_t>> SqlStore::ListRunsWithOrigin(const std::string& kind) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(kind.empty() ? "SELECT DISTINCT run_id FROM series_runs ORDER BY run_id"
+                                     : "SELECT DISTINCT run_id FROM series_runs WHERE kind = ? ORDER BY run_id");
+  if (!q.ok()) return q.status();
+  if (!kind.empty()) q->Bind(1, kind);
+  std::vector<int64_t> out;
+  Status st;
+  while (q->Next(&st)) out.push_back(q->Int(0));
   if (!st.ok()) return st;
   return out;
 }

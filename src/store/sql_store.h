@@ -86,6 +86,8 @@ class SqlStore final : public Store {
   Result<model::SeriesRecord> LoadSeries(int64_t id) override;
   Result<model::SeriesRecord> FindSeries(const std::string& source, int64_t series_id) override;
   Result<std::vector<model::SeriesRecord>> ListSeries(const SeriesQuery& query) override;
+  Result<std::map<int64_t, RunOrigin>> LoadRunOrigins(const std::vector<int64_t>& run_ids) override;
+  Result<std::vector<int64_t>> ListRunsWithOrigin(const std::string& kind) override;
   Status SetSeriesCheck(const model::SeriesCheckRecord& c) override;
   Result<std::vector<model::SeriesCheckRecord>> LoadSeriesChecks(int64_t series) override;
   Status SetSeriesMail(const model::SeriesMailRecord& m) override;

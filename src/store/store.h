@@ -23,7 +23,7 @@
 namespace vigil::store {
 
 // The schema the SQLite backend writes; the memory backend reports it too.
-inline constexpr int kSchemaVersion = 15;
+inline constexpr int kSchemaVersion = 16;
 
 // A new run's uid (RunRecord::uid): 128 random bits in hex.
 std::string NewRunUid();
@@ -60,6 +60,15 @@ struct SeriesQuery {
   std::string source;               // only series of this source ("" any)
   std::vector<std::string> states;  // only series in one of these states (empty: any)
   int limit = 0;                    // at most N; 0 = all
+};
+
+// Where a run came from, when a series of the patch loop (or a branch it
+// tests) names it in its result (model::SeriesRuns).
+struct RunOrigin {
+  std::string kind;  // series, branch (a source "branch:...")
+  int64_t series = 0;
+  std::string name;  // the series'
+  std::string role;  // tested, base
 };
 
 // Every method may be called from several threads at once; each is atomic.
@@ -237,6 +246,15 @@ class Store {
   virtual Result<model::SeriesRecord> FindSeries(const std::string& source, int64_t series_id) = 0;
   // The series `query` selects, newest first.
   virtual Result<std::vector<model::SeriesRecord>> ListSeries(const SeriesQuery& query) = 0;
+  // The origins of those of `run_ids` that a series' result names
+  // (model::SeriesRuns, kept as each series is written): a run tested for a
+  // series wins over the same run as a base, and among equals the oldest
+  // series (the one that made the run) wins. Reads only the rows of those
+  // runs, however many series the store holds.
+  virtual Result<std::map<int64_t, RunOrigin>> LoadRunOrigins(const std::vector<int64_t>& run_ids) = 0;
+  // Every run that some series (kind "series") or branch ("branch") names,
+  // or either (""), in id order.
+  virtual Result<std::vector<int64_t>> ListRunsWithOrigin(const std::string& kind) = 0;
   // Inserts or replaces the check (series, patch_id, phase, context). An
   // unknown series, phase (pending, final) or status (planned, posting,
   // posted, gone: the patch was deleted from Patchwork) is refused.

@@ -1241,6 +1241,55 @@ TEST_P(StoreConformance, AnEventAcceptedTwiceIsRefusedAndQueuesNothing) {
   EXPECT_EQ(store().WatchCursor(kPw).value(), "2026-12-05T01:00:00");
 }
 
+TEST_P(StoreConformance, RunOriginsComeFromWhatEachSeriesResultNames) {
+  // Series 1 tested run 3 against base run 1 (and, as a variant, run 4
+  // against 1); series 2 used run 1 as its base too and tested run 5; a
+  // branch tested run 6; series 4 names nothing yet.
+  SeriesRecord a = ASeries(101);
+  a.result_json = R"({"run":3,"base_run":1,"variants":[{"name":"debug","run":4,"base_run":1}]})";
+  int64_t ia = store().QueueSeries(a).value();
+  SeriesRecord b = ASeries(102);
+  int64_t ib = store().QueueSeries(b).value();
+  b.id = ib;
+  b.state = "done";
+  b.result_json = R"({"run":5,"base_run":1})";
+  ASSERT_TRUE(store().UpdateSeries(b).ok());
+  SeriesRecord c = ASeries(0, "branch:/srv/linux");
+  c.result_json = R"({"run":6})";
+  int64_t ic = store().QueueSeries(c).value();
+  ASSERT_TRUE(store().QueueSeries(ASeries(104)).ok());
+
+  auto o = store().LoadRunOrigins({1, 2, 3, 4, 5, 6});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  ASSERT_EQ(o->size(), 5u);
+  EXPECT_FALSE(o->count(2));
+  // A base of two series: the one that made it (the oldest).
+  EXPECT_EQ(o->at(1).series, ia);
+  EXPECT_EQ(o->at(1).role, "base");
+  EXPECT_EQ(o->at(1).kind, "series");
+  EXPECT_EQ(o->at(1).name, a.name);
+  EXPECT_EQ(o->at(3).role, "tested");
+  EXPECT_EQ(o->at(4).series, ia);
+  EXPECT_EQ(o->at(4).role, "tested");
+  EXPECT_EQ(o->at(5).series, ib);
+  EXPECT_EQ(o->at(6).kind, "branch");
+  EXPECT_EQ(o->at(6).series, ic);
+  EXPECT_EQ(store().ListRunsWithOrigin("").value(), (std::vector<int64_t>{1, 3, 4, 5, 6}));
+  EXPECT_EQ(store().ListRunsWithOrigin("series").value(), (std::vector<int64_t>{1, 3, 4, 5}));
+  EXPECT_EQ(store().ListRunsWithOrigin("branch").value(), std::vector<int64_t>{6});
+
+  // A later result replaces what the series named; a run it tested wins
+  // over the same run as another series' base.
+  b.result_json = R"({"run":1})";
+  ASSERT_TRUE(store().UpdateSeries(b).ok());
+  o = store().LoadRunOrigins({1, 5});
+  ASSERT_TRUE(o.ok());
+  ASSERT_EQ(o->size(), 1u);
+  EXPECT_EQ(o->at(1).series, ib);
+  EXPECT_EQ(o->at(1).role, "tested");
+  EXPECT_EQ(store().ListRunsWithOrigin("series").value(), (std::vector<int64_t>{1, 3, 4}));
+}
+
 TEST_P(StoreConformance, AnEventWhoseSeriesIsRefusedStaysUnaccepted) {
   auto bad = store().AcceptEvent(kPw, 3, "2026-12-05T01:00:00", ASeries(77, kPw, "running"));
   ASSERT_FALSE(bad.ok());
@@ -2304,6 +2353,35 @@ TEST_P(StoreMigrationCode, StoredCrashesAreTitledAgainAsTodaysDetectorTitlesThem
   EXPECT_EQ(again.fingerprint, r.fingerprint);
   EXPECT_EQ(again.text, text);
   EXPECT_EQ(again.type, "warning");
+}
+
+TEST_P(StoreMigrationCode, TheRunsOfSeriesWrittenBeforeAreIndexed) {
+  std::string path = Place("series-runs");
+  if (path.empty()) GTEST_SKIP() << "no PostgreSQL server: VIGIL_TEST_POSTGRES is unset (ctest sets it)";
+  std::string rows;
+  auto series = [&rows](int id, const std::string& source, const std::string& result) {
+    rows += fmt::format(
+        "INSERT INTO series (id, source, series_id, round, name, version, submitter, series_json, state, tree, "
+        "base_commit, head_commit, conclusion, result_json, queued_at, updated_at) VALUES ({0}, '{1}', {0}, 1, "
+        "'s{0}', '1', '', '{{}}', 'done', '', '', '', '', '{2}', 't', 't');",
+        id, source, result);
+  };
+  series(1, kPw, R"({"run":7,"base_run":2,"variants":[{"run":8,"base_run":2}]})");
+  series(2, "branch:/srv/linux", R"({"run":9})");
+  series(3, kPw, "");
+  series(4, kPw, "not json");
+  MakeOldDatabase(path, 15, rows);
+  auto store = Store::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto o = (*store)->LoadRunOrigins({2, 7, 8, 9});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  ASSERT_EQ(o->size(), 4u);
+  EXPECT_EQ(o->at(2).role, "base");
+  EXPECT_EQ(o->at(7).series, 1);
+  EXPECT_EQ(o->at(8).role, "tested");
+  EXPECT_EQ(o->at(9).kind, "branch");
+  EXPECT_EQ(o->at(9).name, "s2");
+  EXPECT_EQ((*store)->ListRunsWithOrigin("").value(), (std::vector<int64_t>{2, 7, 8, 9}));
 }
 
 TEST_P(StoreMigrationCode, OldRunsGetUidsFromTheirStartHostAndCommandAlikeInEveryCopy) {

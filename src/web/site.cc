@@ -247,31 +247,12 @@ Result<std::optional<judge::KnownIssues>> Site::KnownIssuesFor(const std::string
   return engine::FindKnownIssues(o_.known_issues, tests_dir);
 }
 
-Result<std::map<int64_t, json>> Site::Origins() {
-  store::SeriesQuery q;
-  auto series = db_.ListSeries(q);
-  if (!series.ok()) return series.status();
+Result<std::map<int64_t, json>> Site::Origins(const std::vector<int64_t>& run_ids) {
+  auto origins = db_.LoadRunOrigins(run_ids);
+  if (!origins.ok()) return origins.status();
   std::map<int64_t, json> out;
-  for (const auto& s : *series) {
-    json r = json::parse(s.result_json, nullptr, false);
-    if (!r.is_object()) continue;
-    std::string kind = s.source.rfind("branch:", 0) == 0 ? "branch" : "series";
-    auto mark = [&](const json& v, const char* role) {
-      if (!v.is_number_integer() || v.get<int64_t>() <= 0) return;
-      int64_t id = v.get<int64_t>();
-      // A run tested for a series wins over the same run as a base.
-      if (out.count(id) && out[id]["role"] == "tested") return;
-      out[id] = {{"kind", kind}, {"series", s.id}, {"name", s.name}, {"role", role}};
-    };
-    if (r.contains("run")) mark(r["run"], "tested");
-    if (r.contains("base_run")) mark(r["base_run"], "base");
-    if (r.contains("variants") && r["variants"].is_array()) {
-      for (const auto& v : r["variants"]) {
-        if (!v.is_object()) continue;
-        if (v.contains("run")) mark(v["run"], "tested");
-        if (v.contains("base_run")) mark(v["base_run"], "base");
-      }
-    }
+  for (const auto& [id, o] : *origins) {
+    out[id] = {{"kind", o.kind}, {"series", o.series}, {"name", o.name}, {"role", o.role}};
   }
   return out;
 }
@@ -299,20 +280,16 @@ Result<json> Site::RunsData(int page, const std::map<std::string, std::string>& 
     q.environment_ids = ids;
     applied["env"] = env;
   }
-  auto origins = Origins();
-  if (!origins.ok()) return origins.status();
   if (!origin.empty()) {
     if (!OneOf(origin, {"series", "branch", "manual"})) {
       return Status::InvalidArgument("origin must be series, branch or manual");
     }
-    std::vector<int64_t> ids;
-    for (const auto& [id, o] : *origins) {
-      if (origin == "manual" || o["kind"] == origin) ids.push_back(id);
-    }
+    auto ids = db_.ListRunsWithOrigin(origin == "manual" ? "" : origin);
+    if (!ids.ok()) return ids.status();
     if (origin == "manual") {
-      q.exclude = ids;
+      q.exclude = std::move(*ids);
     } else {
-      q.ids = ids;
+      q.ids = std::move(*ids);
     }
     applied["origin"] = origin;
   }
@@ -338,6 +315,8 @@ Result<json> Site::RunsData(int page, const std::map<std::string, std::string>& 
   for (const auto& r : *runs) ids.push_back(r.id);
   auto briefs = db_.LoadAttemptBriefs(ids);
   if (!briefs.ok()) return briefs.status();
+  auto origins = Origins(ids);
+  if (!origins.ok()) return origins.status();
   auto envs = db_.ListEnvironments();
   if (!envs.ok()) return envs.status();
 
@@ -405,7 +384,7 @@ Result<json> Site::RunData(int64_t id) {
   if (!records.ok()) return records.status();
   auto console = db_.LoadConsoleLog(id);
   if (!console.ok()) return console.status();
-  auto origins = Origins();
+  auto origins = Origins({id});
   if (!origins.ok()) return origins.status();
 
   json out = {{"format_version", 1},

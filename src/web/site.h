@@ -160,8 +160,9 @@ class Site {
  private:
   Response Dispatch(const std::string& path, const std::map<std::string, std::string>& query, bool api);
   Result<std::optional<judge::KnownIssues>> KnownIssuesFor(const std::string& tests_dir);
-  // Each run's origin: {kind: series|branch, series id, role: tested|base}.
-  Result<std::map<int64_t, nlohmann::json>> Origins();
+  // The origin of each of `run_ids` a series names (Store::LoadRunOrigins):
+  // {kind: series|branch, series id, name, role: tested|base}.
+  Result<std::map<int64_t, nlohmann::json>> Origins(const std::vector<int64_t>& run_ids);
 
   // The data of `key` (a path and its query) as computed while the store is
   // at the same DataVersion (and the day the same); computed otherwise.
