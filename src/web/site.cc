@@ -642,7 +642,7 @@ Result<json> Site::FlakesData(bool all) {
   return report::FlakesJsonValue(*t, all);
 }
 
-Result<json> Site::CrashesData() {
+Result<json> Site::CrashesData(bool all_texts) {
   auto sightings = db_.ListCrashSightings();
   if (!sightings.ok()) return sightings.status();
   std::set<int64_t> run_ids;
@@ -687,7 +687,7 @@ Result<json> Site::CrashesData() {
   // The latest report's text of the most recent kPageCrashTexts kinds: a
   // store that has seen thousands of kinds would otherwise make this page a
   // read and up to 64 KiB each. The others' texts are on their runs' pages.
-  size_t texts_left = kPageCrashTexts;
+  size_t texts_left = all_texts ? SIZE_MAX : kPageCrashTexts;
   for (const auto& key : order) {
     const Group& g = groups[key];
     model::CrashRecord example = g.last->crash;

@@ -127,7 +127,9 @@ class Site {
   // Only what needs attention (flaky, broken, regressed, fixed, quarantined)
   // and a count of the rest by class ("hidden"), unless `all`.
   Result<nlohmann::json> FlakesData(bool all = false);
-  Result<nlohmann::json> CrashesData();
+  // The latest report's text of the 50 most recent kinds (every kind's with
+  // `all_texts`: an export, which has no run page for most of them).
+  Result<nlohmann::json> CrashesData(bool all_texts = false);
   Result<nlohmann::json> BuildsData();
   Result<nlohmann::json> BuildData(int64_t id);
   Result<nlohmann::json> SeriesListData();

@@ -281,6 +281,10 @@ TEST_F(SiteTest, CrashesShowTheTextsOfTheMostRecentKindsOnly) {
   std::string page = Get("/crashes").body;
   EXPECT_NE(page.find("BUG: text of kind 10"), std::string::npos);
   EXPECT_EQ(page.find("BUG: text of kind 9\n"), std::string::npos);
+  // An export has no page of most runs: it keeps every text.
+  json all = site_->CrashesData(true).value();
+  EXPECT_EQ(all["crashes"][59]["example"]["text"], "BUG: text of kind 0\n");
+  EXPECT_FALSE(all["crashes"][60]["example"].contains("text_not_shown"));  // the oldest kind
   int64_t oldest = j["crashes"][60]["example"]["run"];
   EXPECT_NE(page.find(fmt::format("Its text is on <a href=\"/runs/{}\">run {}</a>", oldest, oldest)), std::string::npos);
 }
