@@ -1002,6 +1002,53 @@ TEST_F(PatchLoopTest, AnEmailRefusedForNowBySomeRecipientsReachesThemOnALaterRou
   EXPECT_EQ(server->Messages().size(), 3u);  // series 2's first e-mail, to the list
 }
 
+// A later round whose pending recipients are refused apart: the one refused
+// for good is dropped at once, the one refused for now stays pending, and
+// the round after that reaches it alone.
+TEST_F(PatchLoopTest, ALaterRoundDropsWhomItIsRefusedForGoodAndKeepsWhomForNow) {
+  std::string why_not;
+  auto server = sys::TestSmtpServer::Start(&why_not);
+  if (!server) GTEST_SKIP() << why_not;
+  EmailThrough(server->url(), R"(["list@example.org"])");
+  pw_.AddSeries(1, "[1/1] ghost", 1, GhostMbox());
+  pw_.series[1]["submitter"]["email"] = "grey@example.org";
+  auto loop = Loop(Options());
+  QueueAndWork(*loop, 1);
+  ASSERT_EQ(db_->LoadSeriesMail(Series(1).id).value().status, "partial");
+  // As if the e-mail had two more recipients, which the first round's server
+  // refused for now and which are pending with the submitter: this time one
+  // is refused for now again, the other for good.
+  model::SeriesRecord series = Series(1);
+  nlohmann::json result = nlohmann::json::parse(series.result_json);
+  result["email"]["cc"] = {{{"name", ""}, {"email", "grey-late@example.org"}},
+                           {{"name", ""}, {"email", "refuse-late@example.org"}}};
+  series.result_json = DumpJson(result);
+  ASSERT_TRUE(db_->UpdateSeries(series).ok());
+  model::SeriesMailRecord m = db_->LoadSeriesMail(Series(1).id).value();
+  m.pending = {"grey-late@example.org", "refuse-late@example.org"};
+  ASSERT_TRUE(db_->SetSeriesMail(m).ok());
+
+  clock_.Advance(std::chrono::minutes(2));
+  auto w = loop->Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(Series(1).state, "reporting");
+  m = db_->LoadSeriesMail(Series(1).id).value();
+  EXPECT_EQ(m.status, "partial");
+  EXPECT_EQ(m.pending, std::vector<std::string>{"grey-late@example.org"});
+  EXPECT_TRUE(Warned("refuse-late@example.org"));
+  auto got = server->Messages();
+  EXPECT_EQ(got.size(), 1u);  // nobody took the second round's
+
+  clock_.Advance(std::chrono::minutes(2));
+  w = loop->Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(Series(1).state, "done");
+  EXPECT_EQ(db_->LoadSeriesMail(Series(1).id).value().status, "sent");
+  got = server->Messages();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].rcpt_to, std::vector<std::string>{"grey-late@example.org"});
+}
+
 TEST_F(PatchLoopTest, APermanentErrorOnTheFinalCheckStopsWorkAndKeepsTheSeriesReporting) {
   pw_.AddSeries(1, "[1/1] ghost", 1, GhostMbox());
   pw_.AddSeries(2, "[1/1] ghost too", 1, GhostMbox());

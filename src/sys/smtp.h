@@ -40,7 +40,8 @@ struct SmtpRefusal {
 // none: the message is held back); naming the server (scheme://host:port,
 // credentials left out) with curl's words and the server's last reply, never
 // the password. With deliver_to_accepted, `refusals` (when given) gets each
-// recipient the server refused (at most 1000) of a message it took, and a
+// recipient the server refused (at most 1000), whether it took the message
+// (those recipients were passed over) or not (no recipient was left), and a
 // message whose every recipient was refused for good (5xx) is
 // InvalidArgument with those replies.
 Status SendMail(const SmtpSettings& smtp, const std::string& from, const std::vector<std::string>& recipients,

@@ -214,12 +214,12 @@ Status SendMailWithCurl(const SmtpSettings& smtp, const std::string& from, const
   curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
 
   CURLcode code = curl_easy_perform(c);
-  if (code == CURLE_OK) {
-    // Taken: what was refused on the way was recipients passed over.
-    *refusals = std::move(replies.refusals);
-    for (auto& r : *refusals) r.reply = Scrub(std::move(r.reply), smtp.password);
-    return Status::OK();
-  }
+  // Each recipient refused, whether the message was taken (they were passed
+  // over) or not (a caller tells those refused for good from those refused
+  // for now either way).
+  *refusals = replies.refusals;
+  for (auto& r : *refusals) r.reply = Scrub(std::move(r.reply), smtp.password);
+  if (code == CURLE_OK) return Status::OK();
 
   if (upload.refused_unauthenticated) {
     return Status::IOError(fmt::format(

@@ -120,6 +120,16 @@ TEST_F(SendMailTest, ARecipientRefusedForNowIsNamedAndTakesItLater) {
   EXPECT_EQ(got[1].rcpt_to, (std::vector<std::string>{"grey@example.org"}));
   s = SendMail(smtp, "ci@example.org", {"grey2@example.org"}, "Subject: x\r\n\r\nx\r\n", &refusals);
   EXPECT_EQ(s.code(), Status::Code::kIOError) << s.ToString();
+  // Nobody took it: each refusal is still named, for now or for good.
+  s = SendMail(smtp, "ci@example.org", {"grey3@example.org", "refuse2@example.org"}, "Subject: x\r\n\r\nx\r\n",
+               &refusals);
+  EXPECT_EQ(s.code(), Status::Code::kIOError) << s.ToString();
+  ASSERT_EQ(refusals.size(), 2u);
+  EXPECT_EQ(refusals[0].recipient, "grey3@example.org");
+  EXPECT_TRUE(refusals[0].temporary());
+  EXPECT_EQ(refusals[1].recipient, "refuse2@example.org");
+  EXPECT_FALSE(refusals[1].temporary());
+  EXPECT_EQ(Delivered().size(), 2u);
 }
 
 TEST_F(SendMailTest, RequiredStarttlsThatTheServerLacksSendsNothing) {
