@@ -45,6 +45,17 @@ string_view TrimRight(string_view s) {
 // a "[  123.456789]" timestamp, an optional "[  T123]"/"[ C1]" caller id
 // (CONFIG_PRINTK_CALLER, with or without a space before it) and one space.
 // 0 when `s` does not start with a timestamp.
+// The seconds of a timestamp prefix ("<4>[    5.123456][  T97] " ->
+// "5.123456"); what TimestampPrefix matched, so the brackets are there.
+string_view StampSeconds(string_view stamp) {
+  size_t open = stamp.find('[');
+  if (open == string_view::npos) return stamp;
+  size_t close = stamp.find(']', open);
+  string_view secs = stamp.substr(open + 1, close == string_view::npos ? string_view::npos : close - open - 1);
+  while (!secs.empty() && secs.front() == ' ') secs.remove_prefix(1);
+  return secs;
+}
+
 size_t TimestampPrefix(string_view s) {
   if (s.size() < 4 || (s[0] != '[' && s[0] != '<')) return 0;
   // Fast path, the usual shape: "[" spaces digits "." 6 digits "] ".
@@ -745,8 +756,10 @@ void Detector::KernelLine(std::string_view msg, std::string_view stamp) {
   if (!stamp.empty() && m.kind != MarkerKind::kNone && m.kind != MarkerKind::kSeparator &&
       m.kind != MarkerKind::kEndTrace) {
     // The same line with the same timestamp again: printed once by the
-    // kernel, then shown again from its log buffer. Not read twice.
-    uint64_t key = Fnv1a(msg, Fnv1a(TrimRight(stamp)));
+    // kernel, then shown again from its log buffer. Not read twice. The
+    // time alone is compared: `dmesg` shows it without the console's caller
+    // id or level, padded its own way.
+    uint64_t key = Fnv1a(msg, Fnv1a(StampSeconds(stamp)));
     if (marks_.count(key)) return;
     if (marks_.size() >= kMaxMarks) marks_.clear();
     marks_.insert(key);

@@ -399,6 +399,25 @@ TEST(DetectorTest, AReplayedReportIsNotReadTwice) {
   EXPECT_EQ(d.reports().size(), 2u);
 }
 
+// A console with caller ids (CONFIG_PRINTK_CALLER) or levels shows the
+// time with more around it than `dmesg` prints: the time is what tells a
+// replay, so it is still one report.
+TEST(DetectorTest, AReplayWithoutTheConsolesCallerIdIsNotReadTwice) {
+  std::string with_ids, with_levels;
+  std::string lines = kWarn;
+  for (size_t at = 0, nl; (nl = lines.find('\n', at)) != std::string::npos; at = nl + 1) {
+    std::string line = lines.substr(at, nl - at + 1);
+    with_ids += line.substr(0, 14) + "[    T97]" + line.substr(14);
+    with_levels += "<4>" + line;
+  }
+  std::string raw_replay = "TAP version 13\n1..1\n" + std::string(kWarn) + "ok 1 dmesg.sh\n";
+  EXPECT_EQ(Scan(with_ids + raw_replay).size(), 1u);
+  EXPECT_EQ(Scan(with_levels + raw_replay).size(), 1u);
+  auto reports = Scan(with_ids);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].title, "WARNING in vigil_crash_warn");
+}
+
 TEST(DetectorTest, PrintkCallerAndLevelPrefixes) {
   const char log[] =
       "<4>[    7.000000][  T101] BUG: scheduling while atomic: insmod/101/0x00000002\n"

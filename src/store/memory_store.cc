@@ -608,14 +608,20 @@ class MemoryStore final : public Store {
   }
 
   Result<std::vector<int64_t>> ListRunsWithOrigin(const std::string& kind) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::set<int64_t> ids;
-    for (const auto& s : series_) {
-      bool branch = s.source.rfind("branch:", 0) == 0;
-      if ((kind == "branch" && !branch) || (kind == "series" && branch)) continue;
-      for (const auto& r : model::SeriesRuns(s.result_json)) ids.insert(r.run);
+    std::vector<int64_t> all;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& s : series_) {
+        for (const auto& r : model::SeriesRuns(s.result_json)) all.push_back(r.run);
+      }
     }
-    return std::vector<int64_t>(ids.begin(), ids.end());
+    auto origins = LoadRunOrigins(all);
+    if (!origins.ok()) return origins.status();
+    std::vector<int64_t> out;
+    for (const auto& [run, o] : *origins) {
+      if (kind.empty() || o.kind == kind) out.push_back(run);
+    }
+    return out;
   }
 
   Status SetSeriesCheck(const SeriesCheckRecord& c) override {

@@ -2114,13 +2114,20 @@ Result<std::map<int64_t, RunOrigin>> SqlStore::LoadRunOrigins(const std::vector<
 
 Result<std::vector<int64_t>> SqlStore::ListRunsWithOrigin(const std::string& kind) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto q = db_->Prepare(kind.empty() ? "SELECT DISTINCT run_id FROM series_runs ORDER BY run_id"
-                                     : "SELECT DISTINCT run_id FROM series_runs WHERE kind = ? ORDER BY run_id");
+  // Each run's origin by LoadRunOrigins' rule (a run a branch tested and a
+  // series used as its base is the branch's): the rows of each run in the
+  // order that puts its origin first ("tested" sorts after "base").
+  auto q = db_->Prepare("SELECT run_id, role, kind FROM series_runs ORDER BY run_id, role DESC, series");
   if (!q.ok()) return q.status();
-  if (!kind.empty()) q->Bind(1, kind);
   std::vector<int64_t> out;
   Status st;
-  while (q->Next(&st)) out.push_back(q->Int(0));
+  int64_t last = 0;
+  while (q->Next(&st)) {
+    int64_t run = q->Int(0);
+    if (run == last) continue;  // not its first row: not its origin
+    last = run;
+    if (kind.empty() || q->Text(2) == kind) out.push_back(run);
+  }
   if (!st.ok()) return st;
   return out;
 }

@@ -252,8 +252,8 @@ class Store {
   // series (the one that made the run) wins. Reads only the rows of those
   // runs, however many series the store holds.
   virtual Result<std::map<int64_t, RunOrigin>> LoadRunOrigins(const std::vector<int64_t>& run_ids) = 0;
-  // Every run that some series (kind "series") or branch ("branch") names,
-  // or either (""), in id order.
+  // Every run whose origin (as LoadRunOrigins gives it) is a series (kind
+  // "series") or a branch ("branch"), or either (""), in id order.
   virtual Result<std::vector<int64_t>> ListRunsWithOrigin(const std::string& kind) = 0;
   // Inserts or replaces the check (series, patch_id, phase, context). An
   // unknown series, phase (pending, final) or status (planned, posting,

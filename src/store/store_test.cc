@@ -1288,6 +1288,18 @@ TEST_P(StoreConformance, RunOriginsComeFromWhatEachSeriesResultNames) {
   EXPECT_EQ(o->at(1).series, ib);
   EXPECT_EQ(o->at(1).role, "tested");
   EXPECT_EQ(store().ListRunsWithOrigin("series").value(), (std::vector<int64_t>{1, 3, 4}));
+  // A run a branch tested and a series used as its base is the branch's,
+  // in the list as on its page.
+  c.id = ic;
+  c.result_json = R"({"run":6,"base_run":3})";
+  ASSERT_TRUE(store().UpdateSeries(c).ok());
+  EXPECT_EQ(store().LoadRunOrigins({3}).value().at(3).kind, "series");
+  EXPECT_EQ(store().ListRunsWithOrigin("branch").value(), std::vector<int64_t>{6});
+  b.result_json = R"({"run":7,"base_run":6})";
+  ASSERT_TRUE(store().UpdateSeries(b).ok());
+  EXPECT_EQ(store().LoadRunOrigins({6}).value().at(6).kind, "branch");
+  EXPECT_EQ(store().ListRunsWithOrigin("series").value(), (std::vector<int64_t>{1, 3, 4, 7}));
+  EXPECT_EQ(store().ListRunsWithOrigin("branch").value(), std::vector<int64_t>{6});
 }
 
 TEST_P(StoreConformance, AnEventWhoseSeriesIsRefusedStaysUnaccepted) {
