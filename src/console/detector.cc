@@ -41,10 +41,6 @@ string_view TrimRight(string_view s) {
   return s;
 }
 
-// Length of a printk prefix at the start of `s`: an optional "<N>" level,
-// a "[  123.456789]" timestamp, an optional "[  T123]"/"[ C1]" caller id
-// (CONFIG_PRINTK_CALLER, with or without a space before it) and one space.
-// 0 when `s` does not start with a timestamp.
 // The seconds of a timestamp prefix ("<4>[    5.123456][  T97] " ->
 // "5.123456"); what TimestampPrefix matched, so the brackets are there.
 string_view StampSeconds(string_view stamp) {
@@ -56,6 +52,10 @@ string_view StampSeconds(string_view stamp) {
   return secs;
 }
 
+// Length of a printk prefix at the start of `s`: an optional "<N>" level,
+// a "[  123.456789]" timestamp, an optional "[  T123]"/"[ C1]" caller id
+// (CONFIG_PRINTK_CALLER, with or without a space before it) and one space.
+// 0 when `s` does not start with a timestamp.
 size_t TimestampPrefix(string_view s) {
   if (s.size() < 4 || (s[0] != '[' && s[0] != '<')) return 0;
   // Fast path, the usual shape: "[" spaces digits "." 6 digits "] ".

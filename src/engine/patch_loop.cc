@@ -1342,10 +1342,16 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
         std::set<std::string> for_good;  // refused for good: never again
         size_t refused = 0;
         for (const auto& r : refusals) {
-          bool again = r.temporary() && !r.recipient.empty();
+          if (r.recipient.empty()) {
+            // Another command refused (AUTH, MAIL FROM, DATA): the send's
+            // own error says what that means.
+            observer_.OnWarning(fmt::format("series {}: the mail server refused: {}", s->id, r.reply));
+            continue;
+          }
+          bool again = r.temporary();
           if (again) later.push_back(r.recipient);
-          if (!r.temporary() && !r.recipient.empty()) for_good.insert(mail::LowerAscii(r.recipient));
-          refused += r.recipient.empty() ? 0 : 1;
+          if (!again) for_good.insert(mail::LowerAscii(r.recipient));
+          ++refused;
           observer_.OnWarning(fmt::format("series {}: a recipient of its e-mail was refused{}: {}", s->id,
                                           again ? " for now" : "", r.reply));
         }
@@ -1360,7 +1366,10 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
           }
           rec.pending_since = pending_since;
           if (rec.pending.empty()) rec.status = "sent";
-        } else if (sent_status.ok() && !later.empty()) {
+        } else if (!later.empty() && (sent_status.ok() || (only.empty() && refused >= recipients))) {
+          // Taken by some, refused for now by these; or refused by every
+          // recipient, some of them for now: those get it on a later round,
+          // for a day (those refused for good never again).
           rec.status = "partial";
           rec.pending = later;
           rec.pending_since = pending_since.empty() ? rec.updated_at : pending_since;

@@ -1049,6 +1049,35 @@ TEST_F(PatchLoopTest, ALaterRoundDropsWhomItIsRefusedForGoodAndKeepsWhomForNow) 
   EXPECT_EQ(got[1].rcpt_to, std::vector<std::string>{"grey-late@example.org"});
 }
 
+// Every recipient refused, the list for good and the submitter for now:
+// nobody has it, and only the submitter gets it on a later round (before,
+// the send "failed" and every round tried everyone again, for ever).
+TEST_F(PatchLoopTest, AnEmailNobodyTookIsSentLaterOnlyToThoseWhoRefusedItForNow) {
+  std::string why_not;
+  auto server = sys::TestSmtpServer::Start(&why_not);
+  if (!server) GTEST_SKIP() << why_not;
+  EmailThrough(server->url(), R"(["refuse-list@example.org"])");
+  pw_.AddSeries(1, "[1/1] ghost", 1, GhostMbox());
+  pw_.series[1]["submitter"]["email"] = "grey-first@example.org";
+  auto loop = Loop(Options());
+  QueueAndWork(*loop, 1);
+  EXPECT_EQ(Series(1).state, "reporting");
+  auto m = db_->LoadSeriesMail(Series(1).id).value();
+  EXPECT_EQ(m.status, "partial");
+  EXPECT_EQ(m.pending, std::vector<std::string>{"grey-first@example.org"});
+  EXPECT_FALSE(m.pending_since.empty());
+  EXPECT_TRUE(server->Messages().empty());
+
+  clock_.Advance(std::chrono::minutes(2));
+  auto w = loop->Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(Series(1).state, "done");
+  EXPECT_EQ(db_->LoadSeriesMail(Series(1).id).value().status, "sent");
+  auto got = server->Messages();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].rcpt_to, std::vector<std::string>{"grey-first@example.org"});
+}
+
 TEST_F(PatchLoopTest, APermanentErrorOnTheFinalCheckStopsWorkAndKeepsTheSeriesReporting) {
   pw_.AddSeries(1, "[1/1] ghost", 1, GhostMbox());
   pw_.AddSeries(2, "[1/1] ghost too", 1, GhostMbox());

@@ -39,11 +39,12 @@ struct SmtpRefusal {
 // authenticate it (libcurl would send without AUTH to a server offering
 // none: the message is held back); naming the server (scheme://host:port,
 // credentials left out) with curl's words and the server's last reply, never
-// the password. With deliver_to_accepted, `refusals` (when given) gets each
-// recipient the server refused (at most 1000), whether it took the message
-// (those recipients were passed over) or not (no recipient was left), and a
-// message whose every recipient was refused for good (5xx) is
-// InvalidArgument with those replies.
+// the password. `refusals` (when given) gets each refusal of the server (at
+// most 1000), whether it took the message or not: a RCPT TO's names its
+// recipient (with deliver_to_accepted, those were passed over when the
+// message was taken); another command's (AUTH, MAIL FROM, DATA) has none.
+// With deliver_to_accepted, a message whose every recipient was refused for
+// good (5xx), and nothing else refused, is InvalidArgument with those replies.
 Status SendMail(const SmtpSettings& smtp, const std::string& from, const std::vector<std::string>& recipients,
                 const std::string& message, std::vector<SmtpRefusal>* refusals = nullptr);
 

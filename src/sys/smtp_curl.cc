@@ -227,8 +227,15 @@ Status SendMailWithCurl(const SmtpSettings& smtp, const std::string& from, const
         server, SanitizeLine(smtp.user)));
   }
   // Every recipient refused for good (5xx): sending again changes nothing.
-  if (smtp.deliver_to_accepted && replies.refusals.size() >= recipients.size() &&
-      std::all_of(replies.refusals.begin(), replies.refusals.end(), [](const SmtpRefusal& r) { return !r.temporary(); })) {
+  // (Refusals of other commands -- AUTH, DATA -- are no recipient's.)
+  size_t refused = 0, for_now = 0;
+  for (const auto& r : replies.refusals) {
+    if (r.recipient.empty()) continue;
+    ++refused;
+    for_now += r.temporary() ? 1 : 0;
+  }
+  if (smtp.deliver_to_accepted && refused >= recipients.size() && for_now == 0 &&
+      refused == replies.refusals.size()) {
     std::string said;
     for (const auto& r : replies.refusals) said += (said.empty() ? "" : "; ") + r.reply;
     return Status::InvalidArgument(
