@@ -1343,9 +1343,12 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
         size_t refused = 0;
         for (const auto& r : refusals) {
           if (r.recipient.empty()) {
-            // Another command refused (AUTH, MAIL FROM, DATA): the send's
-            // own error says what that means.
-            observer_.OnWarning(fmt::format("series {}: the mail server refused: {}", s->id, r.reply));
+            // Another command refused: AUTH, MAIL FROM or DATA, said when
+            // the send failed (an EHLO that a server without it refused
+            // before the HELO that worked is no news).
+            if (!sent_status.ok()) {
+              observer_.OnWarning(fmt::format("series {}: the mail server refused: {}", s->id, r.reply));
+            }
             continue;
           }
           bool again = r.temporary();

@@ -44,7 +44,7 @@ struct SmtpRefusal {
 // recipient (with deliver_to_accepted, those were passed over when the
 // message was taken); another command's (AUTH, MAIL FROM, DATA) has none.
 // With deliver_to_accepted, a message whose every recipient was refused for
-// good (5xx), and nothing else refused, is InvalidArgument with those replies.
+// good (5xx) is InvalidArgument with those replies.
 Status SendMail(const SmtpSettings& smtp, const std::string& from, const std::vector<std::string>& recipients,
                 const std::string& message, std::vector<SmtpRefusal>* refusals = nullptr);
 

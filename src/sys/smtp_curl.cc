@@ -234,10 +234,11 @@ Status SendMailWithCurl(const SmtpSettings& smtp, const std::string& from, const
     ++refused;
     for_now += r.temporary() ? 1 : 0;
   }
-  if (smtp.deliver_to_accepted && refused >= recipients.size() && for_now == 0 &&
-      refused == replies.refusals.size()) {
+  if (smtp.deliver_to_accepted && refused >= recipients.size() && for_now == 0) {
     std::string said;
-    for (const auto& r : replies.refusals) said += (said.empty() ? "" : "; ") + r.reply;
+    for (const auto& r : replies.refusals) {
+      if (!r.recipient.empty()) said += (said.empty() ? "" : "; ") + r.reply;
+    }
     return Status::InvalidArgument(
         fmt::format("mail through {}: every recipient was refused: {}", server, Scrub(said, smtp.password)));
   }
