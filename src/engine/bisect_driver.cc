@@ -327,6 +327,7 @@ Result<bool> BisectDriver::TimedBuild(const std::string& wt, const std::string& 
   auto built = probe_.Build(wt, hash);
   // A build that fails may stop early: only builds that succeed are timed.
   if (built.ok() && *built) meter_.Built(MsSince(clock_, start));
+  for (const auto& w : probe_.TakeWarnings()) observer_.Warning(w);
   return built;
 }
 

@@ -47,6 +47,7 @@ class FakeProbe final : public Probe {
     return true;
   }
   bool HasKept(const std::string& commit) const override { return kept.count(commit) > 0; }
+  std::vector<std::string> TakeWarnings() override { return std::exchange(warnings, {}); }
   Result<ProbeRun> Run(const std::string&, const std::string& commit) override {
     if (abort_after >= 0 && static_cast<int>(runs.size()) >= abort_after)
       return Status::Internal("machine gone");
@@ -91,6 +92,7 @@ class FakeProbe final : public Probe {
   FakeClock* clock = nullptr;
   std::chrono::milliseconds build_time{0}, first_build_time{-1}, run_time{0};
   std::vector<std::string> runs, builds;
+  std::vector<std::string> warnings;  // what TakeWarnings() gives next
   store::Store* records_builds_in = nullptr;
   void RecordBuildsIn(store::Store& db) override { records_builds_in = &db; }
 
@@ -200,6 +202,16 @@ TEST_F(BisectDriverTest, FindsTheFirstFailingCommitOnALinearHistory) {
   EXPECT_EQ(b->status, "done");
   EXPECT_EQ(b->good, "c0");
   EXPECT_EQ(b->bad, "c30");
+}
+
+TEST_F(BisectDriverTest, WhatTheProbeSaysOfItsBuildsIsWarned) {
+  Linear(8);
+  FakeProbe probe(FailsFrom("c5"));
+  probe.warnings = {"the build of c0 is not kept"};
+  auto out = Bisect(probe, Request("c0", "c8"));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  ASSERT_EQ(observer_.warnings.size(), 1u);
+  EXPECT_EQ(observer_.warnings[0], "the build of c0 is not kept");
 }
 
 TEST_F(BisectDriverTest, DescendsIntoAMergeToFindTheCulpritOnTheMergedBranch) {

@@ -160,6 +160,8 @@ class VigilTestProbe final : public ProbeBase {
 
   bool HasKept(const std::string& commit) const override { return kept_.count(commit) > 0; }
 
+  std::vector<std::string> TakeWarnings() override { return std::exchange(warnings_, {}); }
+
   bool Restore(const std::string& worktree, const std::string& commit) override {
     auto it = kept_.find(commit);
     if (it == kept_.end()) return false;
@@ -321,12 +323,28 @@ class VigilTestProbe final : public ProbeBase {
     kept_.erase(commit);
     fs::remove_all(dir, ec);
     // Never at the cost of the next build's space: what is copied, and
-    // kKeepMargin more, must be free.
+    // keep_free_bytes more, must be free.
     uintmax_t bytes = TreeBytes(built_.kernel) + TreeBytes(built_.tests) +
                       (built_.modules.empty() ? 0 : TreeBytes(built_.modules));
     fs::create_directories(dir.parent_path(), ec);
     fs::space_info space = fs::space(dir.parent_path(), ec);
-    if (ec || space.available < bytes + kKeepMargin) return;
+    if (ec || space.available < bytes + o_.keep_free_bytes) {
+      // Said once: going back to such a commit builds it again, which the
+      // user sees as builds of one commit twice.
+      if (!told_no_room_) {
+        told_no_room_ = true;
+        warnings_.push_back(fmt::format(
+            "the build of {} is not kept, nor the next ones while space is short: {} (a kept build takes "
+            "{:.1f} GiB and {:.1f} GiB must stay free for the next build); going back to such a commit builds it "
+            "again",
+            commit.substr(0, 12),
+            ec ? "cannot tell the free space in " + SanitizeForTerminal(dir.parent_path().string()) + ": " + ec.message()
+               : fmt::format("{:.1f} GiB free in {}", static_cast<double>(space.available) / (1 << 30),
+                             SanitizeForTerminal(dir.parent_path().string())),
+            static_cast<double>(bytes) / (1 << 30), static_cast<double>(o_.keep_free_bytes) / (1 << 30)));
+      }
+      return;
+    }
     kbuild::BuildResult b;
     b.state = kbuild::BuildResult::State::kBuilt;
     b.commit = commit;
@@ -346,6 +364,11 @@ class VigilTestProbe final : public ProbeBase {
       ok = !ec;
     }
     if (!ok) {
+      if (!told_no_room_) {
+        told_no_room_ = true;
+        warnings_.push_back(fmt::format("the build of {} is not kept: {}; going back there builds it again",
+                                        commit.substr(0, 12), ec.message()));
+      }
       fs::remove_all(dir, ec);
       return;
     }
@@ -371,7 +394,6 @@ class VigilTestProbe final : public ProbeBase {
     return total;
   }
 
-  static constexpr uintmax_t kKeepMargin = uintmax_t{2} << 30;  // 2 GiB
 
   struct Kept {
     kbuild::BuildResult build;  // paths in its KeptBuildDir
@@ -380,6 +402,8 @@ class VigilTestProbe final : public ProbeBase {
   std::map<std::string, Kept> kept_;
   uint64_t uses_ = 0;
   bool swept_ = false;  // the kept builds' directory was emptied
+  bool told_no_room_ = false;         // a build that could not be kept was said
+  std::vector<std::string> warnings_;  // for TakeWarnings()
   bool environment_checked_ = false;
   std::string failure_;
   store::Store* db_ = nullptr;

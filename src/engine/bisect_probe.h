@@ -60,6 +60,9 @@ class Probe {
   virtual bool Restore(const std::string& /*worktree*/, const std::string& /*commit*/) { return false; }
   // Whether Restore would bring back a build of `commit` now.
   virtual bool HasKept(const std::string& /*commit*/) const { return false; }
+  // What the probe has to say since the last call (a build it could not
+  // keep), each a line for the user; none by default.
+  virtual std::vector<std::string> TakeWarnings() { return {}; }
 };
 
 struct ProbeOptions {
@@ -78,6 +81,9 @@ struct ProbeOptions {
   bool build_tree = false;
   kbuild::BuildOptions build_options;
   kbuild::BuildObserver* build_observer = nullptr;  // the builds' progress; null: none
+  // A build is kept only where this much stays free after the copy (the
+  // next build needs room more than an old one needs keeping).
+  uintmax_t keep_free_bytes = uintmax_t{2} << 30;
   // Raised: the build or test running is terminated as on a timeout (not
   // recorded with the bisection).
   const sys::Cancellation* cancel = nullptr;

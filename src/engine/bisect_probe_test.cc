@@ -248,6 +248,23 @@ TEST_F(BuildTreeProbeTest, EachBuildIsKeptAndRestoredWithoutBuildingAgain) {
   EXPECT_FALSE(probe->Restore(wt_.string(), "aaaa"));
 }
 
+TEST_F(BuildTreeProbeTest, ABuildThereIsNoRoomToKeepIsSaidOnce) {
+  o_.keep_free_bytes = UINTMAX_MAX / 4;  // more than any disk has free
+  auto probe = MakeProbe(o_);
+  for (const char* commit : {"aaaa", "bbbb"}) {
+    auto built = probe->Build(wt_.string(), commit);
+    ASSERT_TRUE(built.ok() && *built) << probe->BuildFailure();
+    EXPECT_FALSE(probe->HasKept(commit));
+  }
+  EXPECT_FALSE(fs::exists(KeptBuildDir(wt_.string(), "normal", "aaaa")));
+  // Both built and neither kept; one warning says so (and is taken once).
+  std::vector<std::string> said = probe->TakeWarnings();
+  ASSERT_EQ(said.size(), 1u);
+  EXPECT_NE(said[0].find("the build of aaaa is not kept, nor the next ones"), std::string::npos) << said[0];
+  EXPECT_NE(said[0].find("GiB free in"), std::string::npos) << said[0];
+  EXPECT_TRUE(probe->TakeWarnings().empty());
+}
+
 TEST_F(BuildTreeProbeTest, OnlyTheMostRecentlyUsedBuildsAreKept) {
   auto probe = MakeProbe(o_);
   auto name = [](int i) { return fmt::format("{:04x}", i); };
