@@ -328,21 +328,22 @@ class VigilTestProbe final : public ProbeBase {
                       (built_.modules.empty() ? 0 : TreeBytes(built_.modules));
     fs::create_directories(dir.parent_path(), ec);
     fs::space_info space = fs::space(dir.parent_path(), ec);
+    // Said once: going back to a commit whose build was not kept builds it
+    // again, which the user would see as one commit built twice.
+    auto not_kept = [&](const std::string& why) {
+      if (told_not_kept_) return;
+      told_not_kept_ = true;
+      warnings_.push_back(fmt::format("the build of {} is not kept{}; going back to such a commit builds it again",
+                                      commit.substr(0, 12), why));
+    };
     if (ec || space.available < bytes + o_.keep_free_bytes) {
-      // Said once: going back to such a commit builds it again, which the
-      // user sees as builds of one commit twice.
-      if (!told_no_room_) {
-        told_no_room_ = true;
-        warnings_.push_back(fmt::format(
-            "the build of {} is not kept, nor the next ones while space is short: {} (a kept build takes "
-            "{:.1f} GiB and {:.1f} GiB must stay free for the next build); going back to such a commit builds it "
-            "again",
-            commit.substr(0, 12),
-            ec ? "cannot tell the free space in " + SanitizeForTerminal(dir.parent_path().string()) + ": " + ec.message()
-               : fmt::format("{:.1f} GiB free in {}", static_cast<double>(space.available) / (1 << 30),
-                             SanitizeForTerminal(dir.parent_path().string())),
-            static_cast<double>(bytes) / (1 << 30), static_cast<double>(o_.keep_free_bytes) / (1 << 30)));
-      }
+      std::string where = SanitizeForTerminal(dir.parent_path().string());
+      not_kept(fmt::format(
+          ", nor the next ones while space is short: {} (a kept build takes {:.1f} GiB and {:.1f} GiB must stay "
+          "free for the next build)",
+          ec ? "cannot tell the free space in " + where + ": " + ec.message()
+             : fmt::format("{:.1f} GiB free in {}", static_cast<double>(space.available) / (1 << 30), where),
+          static_cast<double>(bytes) / (1 << 30), static_cast<double>(o_.keep_free_bytes) / (1 << 30)));
       return;
     }
     kbuild::BuildResult b;
@@ -364,11 +365,7 @@ class VigilTestProbe final : public ProbeBase {
       ok = !ec;
     }
     if (!ok) {
-      if (!told_no_room_) {
-        told_no_room_ = true;
-        warnings_.push_back(fmt::format("the build of {} is not kept: {}; going back there builds it again",
-                                        commit.substr(0, 12), ec.message()));
-      }
+      not_kept(": " + ec.message());
       fs::remove_all(dir, ec);
       return;
     }
@@ -394,7 +391,6 @@ class VigilTestProbe final : public ProbeBase {
     return total;
   }
 
-
   struct Kept {
     kbuild::BuildResult build;  // paths in its KeptBuildDir
     uint64_t used = 0;          // when last kept or restored (uses_)
@@ -402,7 +398,7 @@ class VigilTestProbe final : public ProbeBase {
   std::map<std::string, Kept> kept_;
   uint64_t uses_ = 0;
   bool swept_ = false;  // the kept builds' directory was emptied
-  bool told_no_room_ = false;         // a build that could not be kept was said
+  bool told_not_kept_ = false;         // a build that could not be kept was said
   std::vector<std::string> warnings_;  // for TakeWarnings()
   bool environment_checked_ = false;
   std::string failure_;

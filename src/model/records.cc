@@ -16,6 +16,10 @@ std::string Environment::Fingerprint() const {
   return fmt::format("{:016x}", Fnv1a(DumpJson(j)));
 }
 
+std::string_view OriginKind(std::string_view source) {
+  return source.rfind("branch:", 0) == 0 ? "branch" : "series";
+}
+
 std::vector<SeriesRun> SeriesRuns(std::string_view result_json) {
   std::vector<SeriesRun> out;
   nlohmann::json r = nlohmann::json::parse(result_json, nullptr, false);

@@ -249,6 +249,9 @@ struct SeriesRun {
   std::string role;  // tested, base
 };
 std::vector<SeriesRun> SeriesRuns(std::string_view result_json);
+// What a run a series of `source` names came from: "branch" (a source
+// "branch:<repo>", vigil watch --branch) or "series" (a Patchwork series).
+std::string_view OriginKind(std::string_view source);
 
 // A check of one patch of a series, as planned, being posted or posted: what
 // makes a restart post it once.

@@ -599,7 +599,7 @@ class MemoryStore final : public Store {
     for (const auto& s : series_) {
       for (const auto& r : model::SeriesRuns(s.result_json)) {
         if (!wanted.count(r.run)) continue;
-        RunOrigin o{s.source.rfind("branch:", 0) == 0 ? "branch" : "series", s.id, s.name, r.role};
+        RunOrigin o{std::string(model::OriginKind(s.source)), s.id, s.name, r.role};
         auto [it, fresh] = out.emplace(r.run, o);
         if (!fresh && it->second.role != "tested" && o.role == "tested") it->second = o;
       }

@@ -364,9 +364,6 @@ Status RecomputeFingerprints(Database& db) {
   return Status::OK();
 }
 
-// What a run named by a series of `source` came from: a branch or a series.
-const char* OriginKind(std::string_view source) { return source.rfind("branch:", 0) == 0 ? "branch" : "series"; }
-
 // The runs series `id` (of `source`)'s result names, written again (inside
 // the caller's transaction): what InsertSeries, UpdateSeries and the 15 -> 16
 // step keep.
@@ -382,7 +379,7 @@ Status WriteSeriesRuns(Database& db, int64_t id, std::string_view source, const 
   if (!ins.ok()) return ins.status();
   for (const auto& r : runs) {
     ins->Reset();
-    ins->Bind(1, r.run).Bind(2, r.role).Bind(3, id).Bind(4, OriginKind(source));
+    ins->Bind(1, r.run).Bind(2, r.role).Bind(3, id).Bind(4, model::OriginKind(source));
     st = ins->Run();
     if (!st.ok()) return st;
   }
@@ -2021,22 +2018,20 @@ Status SqlStore::UpdateSeries(const model::SeriesRecord& s) {
   // One transaction: the runs it names change with its result.
   Transaction tx(db_.get());
   if (!tx.status().ok()) return tx.status();
+  // The source is the stored one (UpdateSeries does not change it).
   auto q = db_->Prepare(
       "UPDATE series SET state = ?, tree = ?, base_commit = ?, head_commit = ?, conclusion = ?, "
-      "result_json = ?, series_json = ?, updated_at = ? WHERE id = ?");
+      "result_json = ?, series_json = ?, updated_at = ? WHERE id = ? RETURNING source");
   if (!q.ok()) return q.status();
   q->Bind(1, s.state).Bind(2, s.tree).Bind(3, s.base_commit).Bind(4, s.head_commit).Bind(5, s.conclusion);
   q->Bind(6, s.result_json).Bind(7, s.series_json).Bind(8, s.updated_at).Bind(9, s.id);
-  Status st = q->Run();
+  Status st;
+  if (!q->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no series {}", s.id)) : st;
+  std::string source = q->Text(0);
+  while (q->Next(&st)) {
+  }
   if (!st.ok()) return st;
-  if (db_->Changes() == 0) return Status::NotFound(fmt::format("no series {}", s.id));
-  // The source is the stored one (UpdateSeries does not change it).
-  auto source = db_->Prepare("SELECT source FROM series WHERE id = ?");
-  if (!source.ok()) return source.status();
-  source->Bind(1, s.id);
-  if (!source->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no series {}", s.id)) : st;
-  std::string stored_source = source->Text(0);
-  st = WriteSeriesRuns(*db_, s.id, stored_source, s.result_json);
+  st = WriteSeriesRuns(*db_, s.id, source, s.result_json);
   if (!st.ok()) return st;
   return tx.Commit();
 }
