@@ -4,6 +4,7 @@
 //   vigil test-branch --repo DIR --base REV --head REV --pipeline F
 //   vigil series [--db PATH] [--state S] [--json]
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -261,7 +262,14 @@ Runner SetupWatchCommand(CLI::App* app) {
   AddCommon(app, f.get(), true);
   app->add_option("--interval", f->interval, "Seconds between polls")->check(CLI::Range(1, 86400))->capture_default_str();
   app->add_flag("--once", f->once, "Handle what is new, then exit (cron, tests)");
-  app->add_option("--since", f->since, "ISO 8601: where the first poll starts (later polls: the stored cursor)");
+  app->add_option("--since", f->since,
+                  "Where the first poll on this store starts: an ISO 8601 date (UTC), `all` (every series "
+                  "completed on Patchwork: each is tested and its submitter e-mailed) or `now` (the default). "
+                  "Later polls start at the stored cursor")
+      ->check([](const std::string& s) -> std::string {
+        bool date = s.size() >= 10 && std::isdigit(static_cast<unsigned char>(s[0])) && s[4] == '-' && s[7] == '-';
+        return s == "all" || s == "now" || date ? "" : "expected an ISO 8601 date (2026-12-01T00:00:00), all or now";
+      });
   app->add_flag("--dry-run", f->dry_run, "Write the e-mails as .eml files under --work-dir/mail; post no checks");
   app->add_flag("--retest", f->retest, "Test a series completed again (by default a series is tested once)");
   return [f] { return Loop(*f); };

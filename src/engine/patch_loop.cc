@@ -276,7 +276,27 @@ Result<int> PatchLoop::Poll() {
   if (!pw_) return Status::InvalidArgument("no Patchwork to poll");
   auto cursor = db_.WatchCursor(o_.source);
   if (!cursor.ok()) return cursor.status();
-  std::string since = cursor->empty() ? o_.since : *cursor;
+  std::string since = *cursor;
+  if (since.empty()) {
+    // The first poll of this source on this store. Without --since it
+    // starts now: a new CI must not test (and e-mail the submitters of)
+    // every series the project ever had. The start is kept, so a restart
+    // before the first event does not move it on.
+    if (o_.since == "all") {
+      since.clear();
+    } else if (o_.since.empty() || o_.since == "now") {
+      since = FormatUtc(clock_.Now());
+      if (!since.empty() && since.back() == 'Z') since.pop_back();  // as Patchwork writes dates
+      observer_.OnNote(fmt::format("the first poll of {} on this store: series completed from now on ({} UTC); "
+                                   "--since DATE or --since all for older ones",
+                                   SanitizeLine(o_.project), since));
+    } else {
+      since = o_.since;
+    }
+    if (!since.empty()) {
+      if (Status st = db_.StartWatchCursor(o_.source, since); !st.ok()) return st;
+    }
+  }
   auto events = pw_->SeriesCompleted(o_.project, since);
   if (!events.ok()) return events.status();
   int queued = 0;
@@ -969,7 +989,15 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
   std::vector<std::string> failing_lines;
   std::string failing_test, failing_variant;
   if (!branch && !tree) {
-    passes.push_back(Pass{variants.front(), {}, {"fail", Cap(apply_error)}});
+    // Every context said pending gets its final check: with [build], each
+    // variant's build fails (nothing to build), its tests were not run.
+    if (build) {
+      for (const auto& v : variants) {
+        passes.push_back(Pass{v, {"fail", Cap(apply_error)}, {"fail", "Not tested: the series does not apply"}});
+      }
+    } else {
+      passes.push_back(Pass{variants.front(), {}, {"fail", Cap(apply_error)}});
+    }
   } else {
     if (tree) {
       s->tree = tree->name;
@@ -1124,6 +1152,8 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
   }
   if (concluded.size() == 1) {
     s->conclusion = fmt::format("{}: {}", concluded.front().c.state, concluded.front().c.description);
+  } else if (!branch && !tree) {
+    s->conclusion = "fail: " + Cap(apply_error);
   } else {
     s->conclusion = fmt::format("{}: {}", worst, summary);
   }
@@ -1268,7 +1298,7 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
         observer_.OnWarning(fmt::format(
             "series {}: its e-mail was being sent when vigil stopped; it is not sent again (at most once)", s->id));
         done = true;
-      } else if (sent->status == "sent" || sent->status == "written") {
+      } else if (sent->status == "sent" || sent->status == "written" || sent->status == "given-up") {
         done = true;
       } else if (sent->status == "partial") {
         only = sent->pending;
@@ -1279,10 +1309,10 @@ Status PatchLoop::Report(model::SeriesRecord* s) {
             observer_.OnWarning(fmt::format("series {}: its e-mail never reached {} (refused for now since {}): given up",
                                             s->id, SanitizeLine(Join(only, ", ")), SanitizeLine(pending_since)));
           }
+          // Done either way; those it never reached are kept, to be shown.
           model::SeriesMailRecord rec = *sent;
-          rec.status = "sent";
-          rec.pending.clear();
-          rec.pending_since.clear();
+          rec.status = only.empty() ? "sent" : "given-up";
+          if (only.empty()) rec.pending_since.clear();
           rec.updated_at = clock_.UtcNow();
           if (Status st = db_.SetSeriesMail(rec); !st.ok()) return st;
           done = true;

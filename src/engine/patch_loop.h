@@ -46,7 +46,9 @@ struct PatchLoopOptions {
   std::string work_dir;    // worktrees, mboxes, .eml files
   std::string db_path;     // the store's file: hidden from the sandbox
   std::string token_file;  // hidden from the sandbox
-  std::string since;       // the first poll's since when the store has no cursor
+  // The first poll's since when the store has no cursor: a date, "all"
+  // (every event Patchwork has) or "" / "now" (the time of that poll).
+  std::string since;
   bool dry_run = false;    // .eml files, no checks posted, nothing sent
   bool retest = false;     // a series completed again is tested again
   std::vector<std::string> base_env;  // vigil's environment (the tests get only its basics)

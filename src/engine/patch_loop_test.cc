@@ -334,6 +334,37 @@ TEST_F(PatchLoopPollTest, TheFirstPollStartsAtTheGivenSince) {
   EXPECT_EQ(pw_.sinces[0], "2026-12-05T01:00:00");
 }
 
+// Without --since, a store's first poll starts at its own time: the series
+// completed before it are not tested (nor their submitters e-mailed). The
+// start is kept, so a restart before any event starts there too; `all`
+// takes every event there is.
+TEST_F(PatchLoopPollTest, TheFirstPollWithoutSinceStartsNow) {
+  pw_.AddSeries(1, "[1/1] old", 1);
+  pw_.AddSeries(3, "[1/1] new", 1);
+  pw_.AddEvent(1, 1);  // 2026-12-05T02:00:01
+  clock_.Advance(std::chrono::hours(24 * 338) + std::chrono::hours(2) + std::chrono::seconds(2));
+  EXPECT_EQ(Polled(*Loop(Options())), 0);
+  ASSERT_EQ(pw_.sinces.size(), 1u);
+  EXPECT_EQ(pw_.sinces[0], "2026-12-05T02:00:02");
+  EXPECT_EQ(Cursor(), "2026-12-05T02:00:02");
+  ASSERT_FALSE(notes_.notes.empty());
+  EXPECT_NE(notes_.notes.back().find("first poll of test on this store: series completed from now on"),
+            std::string::npos);
+  pw_.AddEvent(3, 3);  // 2026-12-05T02:00:03
+  clock_.Advance(std::chrono::hours(1));
+  EXPECT_EQ(Polled(*Loop(Options())), 1);  // a restart: from the kept start, not its own time
+  EXPECT_EQ(pw_.sinces.back(), "2026-12-05T02:00:02");
+  EXPECT_EQ(SeriesCount(), 1);
+  EXPECT_EQ(db_->FindSeries(kSource, 1).status().code(), Status::Code::kNotFound);
+
+  // Another store, told to take everything.
+  db_ = store::NewMemoryStore();
+  PatchLoopOptions o = Options();
+  o.since = "all";
+  EXPECT_EQ(Polled(*Loop(o)), 2);
+  EXPECT_EQ(pw_.sinces.back(), "");
+}
+
 TEST_F(PatchLoopPollTest, ASeriesTestedAlreadyIsQueuedAgainOnlyWithRetest) {
   pw_.AddSeries(1, "[1/1] a", 1);
   pw_.AddEvent(1, 1);
@@ -390,7 +421,9 @@ TEST_F(PatchLoopPollTest, AnIncompleteSeriesIsGivenUpAfterAWeekAndTheCursorMoves
   pw_.AddSeries(2, "[1/1] b", 1);
   pw_.AddEvent(1, 1);
   pw_.AddEvent(2, 2);
-  auto loop = Loop(Options());
+  PatchLoopOptions o = Options();
+  o.since = "all";  // polled after the events
+  auto loop = Loop(o);
   // The fake clock starts on 2026-01-01; the events are of 2026-12-05.
   clock_.Advance(std::chrono::hours(24 * (338 + 6)));  // 2026-12-11: six days after
   ASSERT_EQ(Polled(*loop), 1);
@@ -1000,6 +1033,22 @@ TEST_F(PatchLoopTest, AnEmailRefusedForNowBySomeRecipientsReachesThemOnALaterRou
   EXPECT_EQ(Series(2).state, "done");
   EXPECT_TRUE(Warned("never reached nobody-ever@example.org"));
   EXPECT_EQ(server->Messages().size(), 3u);  // series 2's first e-mail, to the list
+  // Given up, not "sent": whom it never reached stays on record.
+  model::SeriesMailRecord given_up = db_->LoadSeriesMail(Series(2).id).value();
+  EXPECT_EQ(given_up.status, "given-up");
+  EXPECT_EQ(given_up.pending, std::vector<std::string>{"nobody-ever@example.org"});
+  EXPECT_EQ(given_up.pending_since, stuck.pending_since);
+  shown = given_up;
+  nlohmann::json shown_json = report::SeriesJson(Series(2), nullptr, &shown)["email"];
+  EXPECT_EQ(shown_json["status"], "given-up");
+  EXPECT_EQ(shown_json["never_reached"], nlohmann::json::array({"nobody-ever@example.org"}));
+  EXPECT_FALSE(shown_json.contains("pending"));
+  // And it is done: a later round sends nothing.
+  clock_.Advance(std::chrono::minutes(2));
+  w = loop->Work();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(server->Messages().size(), 3u);
+  EXPECT_EQ(db_->LoadSeriesMail(Series(2).id).value().status, "given-up");
 }
 
 // A later round whose pending recipients are refused apart: the one refused
@@ -1203,6 +1252,31 @@ TEST_F(PatchLoopTest, ATaggedSeriesIsAppliedOnItsTreeOnly) {
   EXPECT_TRUE(finals[0]["description"].get<std::string>().starts_with("Does not apply to net-next:"))
       << finals[0]["description"];
   EXPECT_EQ(Series(3).tree, "net");
+}
+
+// With [build] in two variants a series posts four pending checks; one that
+// applies nowhere gets a final on each (before, only the first variant's
+// test check: the others stayed pending on Patchwork for good).
+TEST_F(PatchLoopTest, ASeriesThatDoesNotApplyEndsEveryPendingCheckOfABuildPipeline) {
+  pipeline_.build.enabled = true;
+  pipeline_.build.variants = {"normal", "debug"};
+  pw_.AddSeries(2, "[net-next,1/1] netonly", 1, Mbox("net", "PATCH net-next", {"echo more >> lib/netonly"}));
+  QueueAndWork(*Loop(Options()), 2);
+  EXPECT_EQ(Series(2).state, "done");
+  std::set<std::string> pending, final;
+  for (const auto& c : pw_.checks[21]) {
+    (c.value("state", "") == "pending" ? pending : final).insert(c.value("context", ""));
+  }
+  EXPECT_EQ(pending, (std::set<std::string>{"vigil-build-normal", "vigil-test-normal", "vigil-build-debug",
+                                            "vigil-test-debug"}));
+  EXPECT_EQ(final, pending);
+  for (const auto& c : pw_.Finals(21)) {
+    EXPECT_EQ(c["state"], "fail") << c;
+    if (c["context"].get<std::string>().starts_with("vigil-build")) {
+      EXPECT_TRUE(c["description"].get<std::string>().starts_with("Does not apply to net-next:")) << c;
+    }
+  }
+  EXPECT_TRUE(Series(2).conclusion.starts_with("fail: Does not apply to net-next:")) << Series(2).conclusion;
 }
 
 TEST_F(PatchLoopTest, TheBaseIsTestedOncePerTreePipelineAndCommit) {

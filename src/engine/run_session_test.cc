@@ -183,6 +183,10 @@ class DyingStore final : public store::Store {
   }
   Result<std::map<std::string, int64_t>> LastDurations() override { return inner_->LastDurations(); }
   Result<std::string> WatchCursor(const std::string& source) override { return inner_->WatchCursor(source); }
+  Status StartWatchCursor(const std::string& source, const std::string& date) override {
+    if (!Write()) return Dead();
+    return inner_->StartWatchCursor(source, date);
+  }
   Result<bool> EventAccepted(const std::string& source, int64_t event_id) override {
     return inner_->EventAccepted(source, event_id);
   }

@@ -296,6 +296,25 @@ TEST(Verdict, AFailingTestWhoseNameHasAColonIsNamedWhole) {
   EXPECT_EQ(v.conclusion.rfind("Unstable: 1 failed test(s): c:we:ird.sh", 0), 0u) << v.conclusion;
 }
 
+// A test that failed a subtest in the baseline and hangs now has a new
+// failure (before, it was "failing in the baseline as well"); one that hung
+// there too has not.
+TEST(Verdict, AHangWhereTheBaselineOnlyFailedASubtestIsNew) {
+  RunView base = View(1, {{"c:join.sh", "FAIL"}, {"c:join.sh:023 old", "FAIL"}, {"c:hang.sh", "TIMEOUT"}});
+  RunView run = View(2, {{"c:join.sh", "TIMEOUT"}, {"c:hang.sh", "TIMEOUT"}});
+  VerdictInputs in;
+  in.run = &run;
+  in.baseline = &base;
+  in.today = "2026-11-25";
+  Verdict v = Judge(in);
+  ASSERT_EQ(v.failures.size(), 1u);
+  EXPECT_EQ(v.failures[0].path, "c:join.sh");
+  EXPECT_EQ(v.failures[0].status, "TIMEOUT");
+  ASSERT_EQ(v.preexisting.size(), 1u);
+  EXPECT_EQ(v.preexisting[0].path, "c:hang.sh");
+  EXPECT_EQ(v.level, Level::kUnstable);
+}
+
 TEST(Verdict, KnownQuarantinedBaselineAndCrashes) {
   KnownIssues known = ParseKnownIssues(R"(
 [[issue]]

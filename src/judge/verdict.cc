@@ -118,7 +118,12 @@ Verdict Judge(const VerdictInputs& in) {
       v.quarantined.push_back({k, status, r == in.quarantine_reasons.end() ? "" : r->second, test});
       return false;
     }
-    if (in.baseline && IsFailureName(base_status(test, sub))) {
+    // A hang or a crash of the whole test is failing there already only if
+    // it hung or crashed there too: a test that failed a subtest in the
+    // baseline and hangs now has a new failure.
+    const std::string base = base_status(test, sub);
+    const bool whole = sub.empty() && (status == "TIMEOUT" || status == "CRASH");
+    if (in.baseline && IsFailureName(base) && (!whole || base == status)) {
       v.preexisting.push_back({k, status, fmt::format("{} in run {}", base_status(test, sub), in.baseline->run.id),
                                test});
       return false;

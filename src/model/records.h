@@ -270,11 +270,12 @@ struct SeriesMailRecord {
   std::string message_id;
   // sending, sent, failed (not sent: tried again), written (a dry run: path
   // holds the .eml), partial (sent, but some recipients refused it for now:
-  // `pending` get it on a later round)
+  // `pending` get it on a later round), given-up (done: `pending` refused it
+  // for now for a day and never got it)
   std::string status;
   std::string path, updated_at;
-  std::vector<std::string> pending;  // partial: the recipients still to send it to
-  std::string pending_since;         // partial: when they first refused it (ISO 8601 UTC)
+  std::vector<std::string> pending;  // partial: the recipients still to send it to; given-up: never reached
+  std::string pending_since;         // partial, given-up: when they first refused it (ISO 8601 UTC)
 };
 
 }  // namespace vigil::model

@@ -44,6 +44,11 @@ nlohmann::json SeriesJson(const model::SeriesRecord& s, const std::vector<model:
       j["email"]["pending"] = (*mail)->pending;
       j["email"]["pending_since"] = (*mail)->pending_since;
     }
+    // Given up: whom it never reached, refused for now since when.
+    if (mail->has_value() && (*mail)->status == "given-up") {
+      j["email"]["never_reached"] = (*mail)->pending;
+      j["email"]["refused_since"] = (*mail)->pending_since;
+    }
   }
   return j;
 }

@@ -511,6 +511,13 @@ class MemoryStore final : public Store {
     return it == cursors_.end() ? std::string() : it->second;
   }
 
+  Status StartWatchCursor(const std::string& source, const std::string& date) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++version_;
+    cursors_.emplace(source, date);
+    return Status::OK();
+  }
+
   Result<bool> EventAccepted(const std::string& source, int64_t event_id) override {
     std::lock_guard<std::mutex> lock(mu_);
     return events_.count({source, event_id}) > 0;

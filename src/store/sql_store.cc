@@ -1878,7 +1878,7 @@ Status Store::ValidSeriesCheck(const model::SeriesCheckRecord& c) {
 }
 
 Status Store::ValidSeriesMail(const model::SeriesMailRecord& m) {
-  if (!OneOf(m.status, {"sending", "sent", "written", "failed", "partial"})) {
+  if (!OneOf(m.status, {"sending", "sent", "written", "failed", "partial", "given-up"})) {
     return Status::InvalidArgument(fmt::format("unknown e-mail status '{}'", SanitizeUtf8(m.status)));
   }
   return Status::OK();
@@ -1922,6 +1922,14 @@ Result<std::string> SqlStore::WatchCursor(const std::string& source) {
   if (q->Next(&st)) return q->Text(0);
   if (!st.ok()) return st;
   return std::string();
+}
+
+Status SqlStore::StartWatchCursor(const std::string& source, const std::string& date) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare("INSERT INTO watch_cursors (source, cursor) VALUES (?, ?) ON CONFLICT (source) DO NOTHING");
+  if (!q.ok()) return q.status();
+  q->Bind(1, source).Bind(2, date);
+  return q->Run();
 }
 
 Result<bool> SqlStore::EventAccepted(const std::string& source, int64_t event_id) {

@@ -78,6 +78,7 @@ class SqlStore final : public Store {
   Result<std::vector<model::BuildDiagnosticRecord>> LoadBuildDiagnostics(int64_t build_id) override;
   Result<std::map<std::string, int64_t>> LastDurations() override;
   Result<std::string> WatchCursor(const std::string& source) override;
+  Status StartWatchCursor(const std::string& source, const std::string& date) override;
   Result<bool> EventAccepted(const std::string& source, int64_t event_id) override;
   Result<int64_t> AcceptEvent(const std::string& source, int64_t event_id, const std::string& event_date,
                               const std::optional<model::SeriesRecord>& queue) override;

@@ -223,6 +223,10 @@ class Store {
 
   // The poll cursor of a source: the newest event date accepted ("" when none).
   virtual Result<std::string> WatchCursor(const std::string& source) = 0;
+  // A first poll's start, kept so that a restart before any event starts
+  // there too: the cursor of a source that has none is set to `date`; one
+  // it has stays.
+  virtual Status StartWatchCursor(const std::string& source, const std::string& date) = 0;
   virtual Result<bool> EventAccepted(const std::string& source, int64_t event_id) = 0;
   // In one transaction: the event marked accepted (one accepted before is
   // refused: InvalidArgument "event N of SOURCE was accepted already", and

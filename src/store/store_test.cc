@@ -1219,6 +1219,14 @@ TEST_P(StoreConformance, AcceptedEventsMoveTheCursorOnlyForward) {
   const std::string other = "https://patchwork.example.org/api#linux-kselftest";
   EXPECT_FALSE(store().EventAccepted(other, 7).value());
   EXPECT_EQ(store().WatchCursor(other).value(), "");
+  // A first poll's start is kept where there is no cursor, and only there.
+  const std::string third = "http://pw3#net";
+  ASSERT_TRUE(store().StartWatchCursor(third, "2019-06-01T00:00:00").ok());
+  EXPECT_EQ(store().WatchCursor(third).value(), "2019-06-01T00:00:00");
+  ASSERT_TRUE(store().StartWatchCursor(third, "2030-01-01T00:00:00").ok());
+  EXPECT_EQ(store().WatchCursor(third).value(), "2019-06-01T00:00:00");
+  ASSERT_TRUE(store().StartWatchCursor(kPw, "2030-01-01T00:00:00").ok());
+  EXPECT_EQ(store().WatchCursor(kPw).value(), "2026-12-05T01:00:01");
   EXPECT_EQ(store().AcceptEvent(other, 7, "2020-01-01T00:00:00", std::nullopt).value(), 0);
   EXPECT_EQ(store().WatchCursor(other).value(), "2020-01-01T00:00:00");
   EXPECT_EQ(store().WatchCursor(kPw).value(), "2026-12-05T01:00:01");

@@ -1,5 +1,6 @@
 #include "vm/channel.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -53,8 +54,15 @@ Status FrameReader::Feed(std::string_view bytes, std::vector<Frame>* out) {
 }
 
 bool WriteAll(int fd, std::string_view data) {
+  // A socket whose other end is gone (QEMU exited: a panic, a poweroff)
+  // fails the write; it must not raise SIGPIPE, which ends vigil.
+  bool socket = true;
   while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
+    ssize_t n = socket ? send(fd, data.data(), data.size(), MSG_NOSIGNAL) : write(fd, data.data(), data.size());
+    if (n < 0 && socket && errno == ENOTSOCK) {
+      socket = false;  // the guest's virtio port
+      continue;
+    }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) {
       usleep(1000);

@@ -1,6 +1,10 @@
 #include "vm/channel.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include "base/json.h"
 
@@ -33,6 +37,26 @@ TEST(ChannelTest, HelloWithInvalidToolVersionsIsReplacedNotThrown) {
   std::string payload;
   ASSERT_NO_THROW(payload = DumpJson(EnvironmentToJson(e)));
   EXPECT_EQ(EnvironmentFromJson(nlohmann::json::parse(payload)).tools.at("ip"), "ip utility, iproute2-\xEF\xBF\xBD");
+}
+
+
+// A socket whose other end closed (QEMU gone) fails the write; before,
+// SIGPIPE ended vigil there. A descriptor that is no socket (the guest's
+// port) is written as before.
+TEST(ChannelTest, WritingToAPeerThatIsGoneFailsWithoutASignal) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  close(sv[1]);
+  EXPECT_FALSE(WriteAll(sv[0], EncodeFrame(FrameType::kQuit, 0, "")));
+  close(sv[0]);
+
+  char path[] = "/tmp/vigil-channel-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  unlink(path);
+  EXPECT_TRUE(WriteAll(fd, "frame"));
+  EXPECT_EQ(lseek(fd, 0, SEEK_END), 5);
+  close(fd);
 }
 
 }  // namespace

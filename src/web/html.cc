@@ -174,6 +174,14 @@ Html& Html::Element(std::string_view tag, std::string_view text, std::initialize
 }
 
 Html& Html::Link(std::string_view href, std::string_view text, std::initializer_list<std::string_view> attrs) {
+  // No page to go to (a test an export did not write): the text alone, not
+  // a link back to this page.
+  if (href.empty()) {
+    if (attrs.size() == 0) return Text(text);
+    Open("span", attrs);
+    out_ += Escape(text);
+    return Close("span");
+  }
   out_ += "<a href=\"";
   out_ += Escape(href);
   out_ += '"';

@@ -894,6 +894,14 @@ std::string Site::SeriesPage(const json& d, const Links& links) {
   if (d.contains("email") && d["email"].is_object()) {
     const json& m = d["email"];
     h.Element("p", fmt::format("E-mail {}: {} ({})", Str(m, "message_id"), Str(m, "status"), Str(m, "updated_at")));
+    // Recipients refused it for now: still to reach, or given up.
+    for (const auto& [key, what] : {std::pair{"pending", "Refused for now by"}, {"never_reached", "Never reached"}}) {
+      if (Arr(m, key).empty()) continue;
+      std::string who;
+      for (const json& a : Arr(m, key)) who += (who.empty() ? "" : ", ") + (a.is_string() ? a.get<std::string>() : "");
+      h.Element("p", fmt::format("{} {} (since {})", what, who,
+                                 Str(m, std::string_view(key) == "pending" ? "pending_since" : "refused_since")));
+    }
   }
   return Frame(Str(d, "name").empty() ? fmt::format("Series {}", id) : Str(d, "name"), "series", h.str(), links);
 }

@@ -83,9 +83,21 @@ constexpr size_t kPageCrashTexts = 50;
 
 // The tail of an output, capped, without terminal escapes.
 std::string OutputTail(const std::string& output, size_t cap, bool* cut) {
-  std::string plain = StripAnsi(output);
-  *cut = plain.size() > cap;
-  if (!*cut) return plain;
+  // Only the end is stripped (an output is up to 16 MiB, the tail 16 KiB):
+  // four times the cap and a line more, from a line's start so that no
+  // escape sequence is cut in two.
+  std::string_view raw = output;
+  const size_t window = 4 * cap + 4096;
+  bool cut_raw = false;
+  if (raw.size() > window) {
+    raw.remove_prefix(raw.size() - window);
+    size_t nl = raw.find('\n');
+    if (nl != std::string_view::npos && nl < 4096) raw.remove_prefix(nl + 1);
+    cut_raw = true;
+  }
+  std::string plain = StripAnsi(raw);
+  *cut = cut_raw || plain.size() > cap;
+  if (plain.size() <= cap) return plain;
   size_t from = plain.size() - cap;
   while (from < plain.size() && (static_cast<unsigned char>(plain[from]) & 0xC0) == 0x80) ++from;
   return plain.substr(from);
@@ -431,7 +443,7 @@ Result<json> Site::RunData(int64_t id) {
     auto verdict = engine::ComputeVerdict(db_, req);
     if (verdict.ok()) {
       out["verdict"] = judge::VerdictJson(*verdict);
-      for (const auto& f : verdict->failures) counted.insert(f.path);
+      for (const auto& f : verdict->failures) counted.insert(f.test);  // (f.path: the failing subtest's)
       if (verdict->baseline_id > 0) {
         auto base = db_.LoadRun(verdict->baseline_id);
         if (base.ok() && base->environment_id > 0) {

@@ -179,6 +179,31 @@ TEST_F(SiteTest, ARunWhereEverythingFailedShowsSoManyOutputsAndReportTexts) {
             std::string::npos);
 }
 
+// A long coloured output: the page shows its end without escapes, cut, and
+// the failing test is marked as what counts in the verdict (its failing
+// subtest is what the verdict names).
+TEST_F(SiteTest, ALongColouredOutputShowsItsEndAndTheCountedTestIsMarked) {
+  model::RunRecord r = Run(db_->EnsureEnvironment(Env("vm")).value());
+  r.plan = {"net:long.sh"};
+  int64_t id = db_->CreateRun(r).value();
+  model::AttemptRecord a = Attempt("net:long.sh", "FAIL", 1);
+  for (int i = 0; i < 20000; ++i) a.output += fmt::format("\x1b[31mline {}\x1b[0m\n", i);
+  a.output += "the end\n";
+  a.output_bytes = a.output.size();
+  a.subtests = {{"one", "FAIL", std::nullopt}};
+  ASSERT_TRUE(db_->RecordAttempt(id, a).ok());
+  ASSERT_TRUE(db_->FinishRun(id, "FAIL", "2026-12-01T10:05:00Z").ok());
+  auto j = json::parse(Get(fmt::format("/api/v1/runs/{}", id)).body);
+  ASSERT_EQ(j["tests"].size(), 1u);
+  const json& t = j["tests"][0];
+  EXPECT_TRUE(t["counted"].get<bool>()) << t;
+  const std::string tail = t["attempts"][0]["output_tail"];
+  EXPECT_TRUE(t["attempts"][0]["output_cut"].get<bool>());
+  EXPECT_EQ(tail.size(), 16u * 1024u);
+  EXPECT_TRUE(tail.ends_with("line 19999\nthe end\n")) << tail.substr(tail.size() - 40);
+  EXPECT_EQ(tail.find('\x1b'), std::string::npos);
+}
+
 TEST_F(SiteTest, AnAttemptsOutputHasAPageOfItsOwn) {
   Response r = Get("/runs/3/output", {{"test", "net:a.sh"}, {"attempt", "1"}});
   ASSERT_EQ(r.status, 200) << r.body.substr(0, 300);
@@ -517,6 +542,16 @@ TEST_F(SiteTest, SeriesAndBuildsShowWhatThePatchLoopRecorded) {
                                    "2026-12-01T10:00:00Z"}).ok());
   ASSERT_TRUE(db_->SetSeriesCheck({sid, 12, "final", "vigil-build", "success", "Built", "", "posted",
                                    "2026-12-01T10:00:00Z"}).ok());
+  // Its e-mail, given up for a recipient (of a stranger's choosing) that
+  // refused it for now for a day.
+  model::SeriesMailRecord mail;
+  mail.series = sid;
+  mail.message_id = "<vigil-7@example.org>";
+  mail.status = "given-up";
+  mail.updated_at = "2026-12-02T10:00:00Z";
+  mail.pending = {"<b>grey</b>@example.org"};
+  mail.pending_since = "2026-12-01T10:00:00Z";
+  ASSERT_TRUE(db_->SetSeriesMail(mail).ok());
 
   Response list = Get("/series");
   EXPECT_EQ(list.status, 200);
@@ -527,6 +562,9 @@ TEST_F(SiteTest, SeriesAndBuildsShowWhatThePatchLoopRecorded) {
   ExpectNoPayload(page.body, "series page");
   EXPECT_NE(page.body.find("[1/2] mptcp: one"), std::string::npos);
   EXPECT_NE(page.body.find("Failed: net:a.sh:two"), std::string::npos);
+  EXPECT_NE(page.body.find("given-up"), std::string::npos);
+  EXPECT_NE(page.body.find("Never reached &lt;b&gt;grey&lt;/b&gt;@example.org (since 2026-12-01T10:00:00Z)"),
+            std::string::npos);
   EXPECT_NE(page.body.find(fmt::format("href=\"/builds/{}\"", b2)), std::string::npos);
   EXPECT_NE(page.body.find("href=\"/compare?a=1&amp;b=2\""), std::string::npos);
   // The run a series tested says where it came from.

@@ -112,7 +112,7 @@ series firstfit net "PATCH" "echo again >> lib/netonly"
 
 DB=$TMP/vigil.db
 watch() { "$VIGIL" watch --patchwork "$PW_URL" --project test --token-file "$TMP/token" --repo "$REPO" \
-  --pipeline "$TMP/pipeline.toml" --db "$DB" --work-dir "$WORK" --once "$@"; }
+  --pipeline "$TMP/pipeline.toml" --db "$DB" --work-dir "$WORK" --once --since all "$@"; }
 
 set +e
 watch > "$TMP/w1.out" 2>&1
@@ -238,7 +238,7 @@ expect_eq "Patchwork back: its e-mail" 7 "$(mails)"
 # no check posted, nothing sent.
 before=$(checks_of pass; checks_of later)
 "$VIGIL" watch --patchwork "$PW_URL" --project test --repo "$REPO" --pipeline "$TMP/pipeline.toml" \
-  --db "$TMP/dry.db" --work-dir "$WORK-dry" --once --dry-run > "$TMP/w8.out" 2>&1 || true
+  --db "$TMP/dry.db" --work-dir "$WORK-dry" --once --since all --dry-run > "$TMP/w8.out" 2>&1 || true
 expect_eq "dry run: no check posted" "$before" "$(checks_of pass; checks_of later)"
 expect_eq "dry run: nothing sent" 7 "$(mails)"
 expect_eq "dry run: one .eml per series" 7 "$(ls "$WORK-dry"/mail/*.eml 2>/dev/null | wc -l)"

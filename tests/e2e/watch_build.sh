@@ -101,7 +101,7 @@ series broken 'int vigil_watch_broken = ;'
 DB=$TMP/vigil.db
 set +e
 "$VIGIL" watch --patchwork "$PW_URL" --project test --token-file "$TMP/token" --repo "$TREE" \
-  --pipeline "$TMP/pipeline.toml" --db "$DB" --work-dir "$WORK" --once > "$TMP/w.out" 2>&1
+  --pipeline "$TMP/pipeline.toml" --db "$DB" --work-dir "$WORK" --once --since all > "$TMP/w.out" 2>&1
 rc=$?
 set -e
 cat "$TMP/w.out"
