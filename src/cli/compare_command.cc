@@ -55,7 +55,7 @@ Runner SetupCompareCommand(CLI::App* app) {
                 "Also compare the tests only one run ran (as appeared/disappeared; a failure only in the later run "
                 "is a new failure)");
   app->add_flag("--json", f->json,
-                "JSON: new_failures, fixes, pass_to_skip, skip_to_pass, appeared, disappeared, only_in_a, only_in_b, "
+                "JSON: new_failures, fixes, pass_to_skip, skip_to_pass, fail_to_skip, appeared, disappeared, only_in_a, only_in_b, "
                 "slower (paths), "
                 "environment (key -> [a, b])");
   return [f] { return RunCompare(*f); };

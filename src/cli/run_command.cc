@@ -306,7 +306,8 @@ int Run(const RunFlags& f) {
   auto end = session.Execute(std::move(req));
   if (!end.ok()) {
     fmt::print(stderr, "vigil run: {}\n", SanitizeForTerminal(end.status().message()));
-    return kExitUsage;
+    // Stopped before anything ran (a VM that was booting): 130, 143, 129.
+    return cancel.stopping() ? cancel.ExitCode() : kExitUsage;
   }
   if (f.req.repeat > 1 && end->exit_code != kExitUsage) {
     fmt::print("\nacross repetitions:\n");

@@ -125,13 +125,21 @@ int Loop(const LoopFlags& f) {
   engine::PatchLoopOptions o;
   o.source = branch ? "branch:" + fs::absolute(f.repo).lexically_normal().string() : Source(f);
   o.project = f.project;
-  o.repo = fs::absolute(f.repo).lexically_normal().string();
-  std::string db_dir = fs::absolute(f.db_path).parent_path().string();
+  // Real paths (no symlink on the way): git writes a worktree's real path
+  // in its gitdir file, and a checkout reused from series to series is
+  // recognised by it.
+  auto real = [](const std::string& p) {
+    std::error_code ec;
+    fs::path r = fs::weakly_canonical(fs::absolute(p), ec);
+    return ec ? fs::absolute(p).lexically_normal().string() : r.string();
+  };
+  o.repo = real(f.repo);
+  std::string db_dir = fs::path(real(f.db_path)).parent_path().string();
   // Checkouts go beside the store unless the sandbox user cannot reach
   // them there (a private temporary directory): then under /var/tmp.
   std::string blocker;
   if (!f.work_dir.empty()) {
-    o.work_dir = fs::absolute(f.work_dir).lexically_normal().string();
+    o.work_dir = real(f.work_dir);
     if (!sys::ReachableBySandbox(o.work_dir, probe, &blocker)) {
       return fail(fmt::format("--work-dir {}: the sandbox user cannot reach it ({} is not searchable by it); "
                               "choose a directory it can reach",

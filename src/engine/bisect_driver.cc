@@ -193,7 +193,9 @@ nlohmann::json Conclude(const bisect::Search& s, const Line& line, const BisectR
                             {"failures", m.failures(i)},
                             {"skipped", m.skipped(i)}};
     };
-    j["evidence"] = {{"culprit", ev(at)}, {fix ? "child" : "parent", ev(other)}};
+    // (With --fix the line runs the other way, and the other commit is the
+    // fix's parent too.)
+    j["evidence"] = {{"culprit", ev(at)}, {"parent", ev(other)}};
     std::string cmd = "git checkout " + line.commits[at].substr(0, 12);
     if (!r.probe.build.empty()) cmd += " && " + r.probe.build;
     j["reproduce"] = cmd + " && " + ProbeCommandLine(r.probe);

@@ -310,7 +310,7 @@ TEST_F(BisectDriverTest, FixFindsTheFirstCommitWithoutTheFailure) {
   auto out = Bisect(probe, r);
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(out->result["culprit"]["hash"], "c21");
-  EXPECT_EQ(out->result["evidence"]["child"]["hash"], "c20");
+  EXPECT_EQ(out->result["evidence"]["parent"]["hash"], "c20");  // the fix's parent, which still fails
   EXPECT_TRUE(out->result["fix"].get<bool>());
 }
 

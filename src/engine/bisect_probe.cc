@@ -270,7 +270,11 @@ class VigilTestProbe final : public ProbeBase {
           failed |= fnmatch(o_.crash_title.c_str(), SanitizeUtf8(c.title).c_str(), 0) == 0;
       }
     } else if (sub.empty()) {
-      failed = judge::IsFailureName(judge::FinalStatus(attempts));
+      // A failure in any attempt is one (retries from a vigil.toml beside
+      // the tests would make a flaky failure FLAKY, a pass); a test that
+      // skipped (exit 4: a missing option, a tool) said nothing of it.
+      for (const auto& a : attempts) failed |= judge::IsFailureName(a.status);
+      if (!failed && judge::KindOf(judge::FinalStatus(attempts)) == judge::Kind::kSkip) return;
     } else {
       bool seen = false;
       std::string names;
@@ -278,7 +282,9 @@ class VigilTestProbe final : public ProbeBase {
         std::string path = SanitizeUtf8(s.path);
         if (path == sub) {
           seen = true;
-          failed |= judge::IsFailureName(s.status);
+          // FLAKY: it failed in an attempt (see above).
+          failed |= judge::IsFailureName(s.status) || s.status == "FLAKY";
+          if (!failed && judge::KindOf(s.status) == judge::Kind::kSkip) return;  // skipped: untestable
         } else if (names.size() < 200) {
           names += (names.empty() ? "" : ", ") + SanitizeForTerminal(path);
         }

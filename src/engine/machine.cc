@@ -82,6 +82,7 @@ Result<std::unique_ptr<Machine>> LaunchMachine(const MachineRequest& req,
   vo.hidden = req.hidden;
   vo.run_uid = req.run_uid;
   vo.run_gid = req.run_gid;
+  vo.cancel = req.cancel;
   if (spec.hang_timeout > 0) vo.hang_timeout = std::chrono::seconds(spec.hang_timeout);
   // What is known wrong before a boot is said once, without booting.
   if (Status st = vm::CheckVmOptions(vo); !st.ok()) return Status(Status::InvalidArgument(st.message()));

@@ -36,6 +36,7 @@ struct MachineRequest {
   std::string tests_dir;              // absolute; seen at the same path in a VM
   std::string work_dir;               // console log and sockets of a VM
   std::string guest_path;             // PATH in a VM's guest
+  const sys::Cancellation* cancel = nullptr;  // stops a VM's boot; not owned
   bool use_cgroups = true;
   std::vector<std::string> hidden;    // files a VM's guest must not read (vm::VmOptions)
   int run_uid = -1;                   // QEMU's user and group (vm::VmOptions); -1: vigil's

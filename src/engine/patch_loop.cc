@@ -504,8 +504,12 @@ Status PatchLoop::RestoreGitLink(const std::string& checkout) {
   // is written again from the repository's own record of its worktrees.
   GitResult common = Git(o_.repo, {"rev-parse", "--path-format=absolute", "--git-common-dir"});
   if (common.exit_code != 0) return Status::IOError(fmt::format("{}: {}", o_.repo, Words(common.output)));
-  const std::string want = (fs::path(checkout) / ".git").string();
+  // As git writes it: the real path (of the checkout's directory, which
+  // sandboxed code cannot replace; not of the checkout, which it can).
   std::error_code ec;
+  fs::path parent = fs::weakly_canonical(fs::path(checkout).parent_path(), ec);
+  if (ec) parent = fs::path(checkout).parent_path();
+  const std::string want = (parent / fs::path(checkout).filename() / ".git").string();
   for (auto it = fs::directory_iterator(fs::path(Trimmed(common.output)) / "worktrees", ec);
        !ec && it != fs::directory_iterator(); it.increment(ec)) {
     std::ifstream f(it->path() / "gitdir");
@@ -746,7 +750,9 @@ Result<PatchLoop::Tested> PatchLoop::RunTests(const std::string& checkout, const
 
 Result<int64_t> PatchLoop::BaselineRun(const PipelineTree& tree, const std::string& base_commit,
                                        const std::string& variant) {
-  std::string key = tree.name + "@" + pipeline_.hash + (variant.empty() ? "" : "#" + variant);
+  // (The build's config files as they are now: edited, the base is built
+  // and tested again.)
+  std::string key = tree.name + "@" + BuildInputsHash(pipeline_) + (variant.empty() ? "" : "#" + variant);
   auto known = db_.FindBaseline(key, base_commit);
   if (known.ok()) return known;
   const bool build = pipeline_.build.enabled;

@@ -1261,7 +1261,16 @@ TEST_F(PatchLoopTest, ASeriesThatDoesNotApplyEndsEveryPendingCheckOfABuildPipeli
   pipeline_.build.enabled = true;
   pipeline_.build.variants = {"normal", "debug"};
   pw_.AddSeries(2, "[net-next,1/1] netonly", 1, Mbox("net", "PATCH net-next", {"echo more >> lib/netonly"}));
-  QueueAndWork(*Loop(Options()), 2);
+  // The work directory named through a symlink (a /home that leads to
+  // /var/home): the tree's checkout is still reused from series to series,
+  // its build directories with it.
+  std::filesystem::create_directories(work_);
+  const std::string link = work_ + "-link";
+  std::filesystem::create_directory_symlink(work_, link);
+  PatchLoopOptions o = Options();
+  o.work_dir = link;
+  auto loop = Loop(o);
+  QueueAndWork(*loop, 2);
   EXPECT_EQ(Series(2).state, "done");
   std::set<std::string> pending, final;
   for (const auto& c : pw_.checks[21]) {
@@ -1277,6 +1286,15 @@ TEST_F(PatchLoopTest, ASeriesThatDoesNotApplyEndsEveryPendingCheckOfABuildPipeli
     }
   }
   EXPECT_TRUE(Series(2).conclusion.starts_with("fail: Does not apply to net-next:")) << Series(2).conclusion;
+
+  const auto kept = std::filesystem::path(work_) / "tree-net-next" / ".vigil-build-normal" / "kept";
+  std::filesystem::create_directories(kept.parent_path());
+  std::ofstream(kept) << "an object file\n";
+  pw_.AddSeries(3, "[net-next,1/1] netonly again", 1, Mbox("net", "PATCH net-next", {"echo again >> lib/netonly"}));
+  QueueAndWork(*loop, 3);
+  EXPECT_EQ(Series(3).state, "done");
+  EXPECT_TRUE(std::filesystem::exists(kept)) << "the checkout was made again";
+  EXPECT_FALSE(Warned("made again"));
 }
 
 TEST_F(PatchLoopTest, TheBaseIsTestedOncePerTreePipelineAndCommit) {

@@ -271,6 +271,21 @@ Result<Pipeline> ParsePipeline(const std::string& text, const std::string& sourc
   return p;
 }
 
+std::string BuildInputsHash(const Pipeline& p) {
+  if (!p.build.enabled) return p.hash;
+  std::vector<std::string> files = p.build.fragments;
+  if (std::filesystem::path(p.build.base_config).is_absolute()) files.push_back(p.build.base_config);
+  if (!p.build.variants_file.empty()) files.push_back(p.build.variants_file);
+  uint64_t h = Fnv1a(p.hash);
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::stringstream ss;
+    if (in) ss << in.rdbuf();
+    h = Fnv1a(in ? ss.str() : std::string("(unreadable)"), Fnv1a(f, h));
+  }
+  return fmt::format("{:016x}", h);
+}
+
 Result<Pipeline> LoadPipeline(const std::string& path) {
   std::ifstream f(path);
   if (!f) return Status::NotFound(fmt::format("cannot read pipeline {}", path));

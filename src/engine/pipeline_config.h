@@ -109,5 +109,9 @@ struct Pipeline {
 
 Result<Pipeline> ParsePipeline(const std::string& text, const std::string& source);
 Result<Pipeline> LoadPipeline(const std::string& path);
+// The pipeline's hash with the contents, as they are now, of the files its
+// build reads (a base config file, the fragments, the variants file): a
+// base commit's run is reused only while they are what they were.
+std::string BuildInputsHash(const Pipeline& p);
 
 }  // namespace vigil::engine

@@ -142,6 +142,28 @@ hang_timeout = 300
   EXPECT_FALSE(ParsePipeline("[[tree]]\nname='t'\nbranch='m'\n[run]\ntests='s'\n", "p.toml")->build.enabled);
 }
 
+// A fragment edited without the pipeline's text changing: the base's run
+// is not reused (its key changes); the same contents give the same key.
+TEST(PipelineConfig, TheBuildInputsHashFollowsTheFragmentsContents) {
+  char tmpl[] = "/tmp/vigil-pipeline-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  std::ofstream(dir + "/mptcp.config") << "CONFIG_MPTCP=y\n";
+  auto p = ParsePipeline("[[tree]]\nname='t'\nbranch='m'\n[build]\nfragments=['mptcp.config']\n[run]\ncollections=['c']\n",
+                         dir + "/pipeline.toml");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  const std::string before = BuildInputsHash(*p);
+  EXPECT_EQ(BuildInputsHash(*p), before);
+  std::ofstream(dir + "/mptcp.config") << "CONFIG_MPTCP=y\nCONFIG_NET_SCH_NETEM=y\n";
+  EXPECT_NE(BuildInputsHash(*p), before);
+  std::ofstream(dir + "/mptcp.config") << "CONFIG_MPTCP=y\n";
+  EXPECT_EQ(BuildInputsHash(*p), before);
+  std::filesystem::remove_all(dir);
+  // Without [build], the pipeline's own hash.
+  auto plain = ParsePipeline("[[tree]]\nname='t'\nbranch='m'\n[run]\ntests='s'\n", "p.toml");
+  EXPECT_EQ(BuildInputsHash(*plain), plain->hash);
+}
+
 TEST(PipelineConfig, SeveralVariantsFromAVariantsFile) {
   char dir[] = "/tmp/vigil-pipeline-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);

@@ -705,12 +705,18 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
                                                           : std::filesystem::path(Absolute(f.db_path)).parent_path().string();
     mreq.work_dir = f.vm_work_dir.empty() ? fmt::format("{}/vigil-vm/{}-{}", db_dir, clock_.UtcNow(), getpid())
                                           : f.vm_work_dir;
+    // Its sockets' paths must fit a Unix socket's (107 bytes): beside a
+    // store deep in a CI workspace they do not; /tmp then.
+    if (f.vm_work_dir.empty() && mreq.work_dir.size() > 80) {
+      mreq.work_dir = fmt::format("/tmp/vigil-vm/{}-{}", clock_.UtcNow(), getpid());
+    }
   }
   mreq.guest_path = path_var;
   mreq.use_cgroups = options.use_cgroups;
   mreq.hidden = f.vm_hidden;
   mreq.run_uid = f.vm_run_uid;
   mreq.run_gid = f.vm_run_gid;
+  mreq.cancel = cancel;
   auto launched = launcher_(mreq, [&](const std::string& line) { observer_.OnNote(line); });
   if (!launched.ok()) return launched.status();
   std::unique_ptr<Machine> machine = std::move(*launched);

@@ -84,8 +84,10 @@ Comparison Compare(const RunView& a, const RunView& b, const CompareOptions& o) 
     Kind ka = KindOf(ea.status), kb = KindOf(eb.status);
     if (fail_b && !fail_a) c.new_failures.push_back({path, ea.status, eb.status});
     if (fail_a && kb == Kind::kPass) c.fixes.push_back({path, ea.status, eb.status});
-    if (ka == Kind::kPass && eb.status == "SKIP") c.pass_to_skip.push_back({path, ea.status, eb.status});
-    if (ea.status == "SKIP" && kb == Kind::kPass) c.skip_to_pass.push_back({path, ea.status, eb.status});
+    // Skipped: SKIP, and NO_TESTS (ran nothing) alike, as the verdict takes them.
+    if (ka == Kind::kPass && kb == Kind::kSkip) c.pass_to_skip.push_back({path, ea.status, eb.status});
+    if (ka == Kind::kSkip && kb == Kind::kPass) c.skip_to_pass.push_back({path, ea.status, eb.status});
+    if (fail_a && kb == Kind::kSkip) c.fail_to_skip.push_back({path, ea.status, eb.status});
     if (ea.duration_ms >= 0 && eb.duration_ms >= 0 && eb.duration_ms - ea.duration_ms >= o.slower_min_ms &&
         static_cast<double>(eb.duration_ms) > o.slower_ratio * static_cast<double>(ea.duration_ms)) {
       c.slower.push_back({path, fmt::format("{} ms", ea.duration_ms), fmt::format("{} ms", eb.duration_ms)});

@@ -25,6 +25,7 @@ struct Comparison {
   std::vector<Change> fixes;          // failing in A, passing in B
   std::vector<Change> pass_to_skip;   // "skipped by accident"
   std::vector<Change> skip_to_pass;
+  std::vector<Change> fail_to_skip;   // failing in A, skipped (or ran nothing) in B: not a fix
   std::vector<Change> appeared;       // in B only
   std::vector<Change> disappeared;    // in A only
   // Tests only one of the runs ran (a run of a subset against a full one),

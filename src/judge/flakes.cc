@@ -125,8 +125,11 @@ FlakeEntry Classify(const Series& s, const FlakeOptions& o) {
     }
     double p = Rate(fails_before, static_cast<int>(before));
     bool clean_before = fails_before == 0 && e.retry_flakes == 0;
-    if (static_cast<int>(before) >= o.min_runs &&
-        (clean_before || std::pow(p, static_cast<double>(streak)) < o.alpha)) {
+    // Nothing failed before: a regression however few runs came before
+    // (pass, pass, fail was "flaky"); otherwise the streak must be longer
+    // than the earlier rate explains, on enough runs.
+    if ((clean_before && e.runs >= o.min_runs) ||
+        (static_cast<int>(before) >= o.min_runs && std::pow(p, static_cast<double>(streak)) < o.alpha)) {
       e.cls = FlakeClass::kRegressed;
       e.since_run = seen[before]->run_id;
       return e;

@@ -61,6 +61,8 @@ TEST(Flakes, Rules) {
   EXPECT_EQ(ClassOf("..f......."), FlakeClass::kFlaky);  // a retry flake alone makes it flaky
   EXPECT_EQ(ClassOf("FFFFF......."), FlakeClass::kFixed);
   EXPECT_EQ(ClassOf(".F"), FlakeClass::kNew);
+  EXPECT_EQ(ClassOf("..F"), FlakeClass::kRegressed);  // was "flaky": too few runs before it
+  EXPECT_EQ(ClassOf(".FF"), FlakeClass::kRegressed);
   EXPECT_EQ(ClassOf("sssss"), FlakeClass::kSkipped);
   // Skips are not results: a regression seen through skips.
   EXPECT_EQ(ClassOf("..s...s..ssFFsF"), FlakeClass::kRegressed);
@@ -191,9 +193,10 @@ RunView View(int64_t id, std::map<std::string, std::string> statuses) {
 
 TEST(Compare, FindsEveryKindOfChange) {
   RunView a = View(1, {{"c:a.sh", "PASS"}, {"c:b.sh", "FAIL"}, {"c:c.sh", "PASS"}, {"c:d.sh", "SKIP"},
-                       {"c:gone.sh", "PASS"}, {"c:s.sh:one", "PASS"}, {"c:s.sh:two", "PASS"}});
+                       {"c:gone.sh", "PASS"}, {"c:s.sh:one", "PASS"}, {"c:s.sh:two", "PASS"},
+                       {"c:f.sh", "FAIL"}, {"c:n.sh", "PASS"}});
   RunView b = View(2, {{"c:a.sh", "FAIL"}, {"c:b.sh", "PASS"}, {"c:c.sh", "SKIP"}, {"c:d.sh", "PASS"},
-                       {"c:new.sh", "PASS"}, {"c:s.sh:one", "PASS"}});
+                       {"c:new.sh", "PASS"}, {"c:s.sh:one", "PASS"}, {"c:f.sh", "SKIP"}, {"c:n.sh", "NO_TESTS"}});
   b.tests["c:b.sh"].duration_ms = 5000;
   b.env.tools["ss"] = "ss utility, iproute2-6.7.0";
   b.env.accel = "kvm";
@@ -205,8 +208,9 @@ TEST(Compare, FindsEveryKindOfChange) {
   };
   EXPECT_EQ(paths(c.new_failures), std::vector<std::string>{"c:a.sh"});
   EXPECT_EQ(paths(c.fixes), std::vector<std::string>{"c:b.sh"});
-  EXPECT_EQ(paths(c.pass_to_skip), std::vector<std::string>{"c:c.sh"});
+  EXPECT_EQ(paths(c.pass_to_skip), (std::vector<std::string>{"c:c.sh", "c:n.sh"}));  // ran nothing: skipped too
   EXPECT_EQ(paths(c.skip_to_pass), std::vector<std::string>{"c:d.sh"});
+  EXPECT_EQ(paths(c.fail_to_skip), std::vector<std::string>{"c:f.sh"});
   // Tests only one run ran are counted, not compared ...
   EXPECT_TRUE(paths(c.appeared).empty());
   EXPECT_EQ(paths(c.disappeared), std::vector<std::string>{"c:s.sh:two"}) << "a subtest of a test both ran";

@@ -172,6 +172,7 @@ std::string CompareJson(const judge::RunComparison& cmp) {
                {"fixes", Paths(c.fixes)},
                {"pass_to_skip", Paths(c.pass_to_skip)},
                {"skip_to_pass", Paths(c.skip_to_pass)},
+               {"fail_to_skip", Paths(c.fail_to_skip)},
                {"appeared", Paths(c.appeared)},
                {"disappeared", Paths(c.disappeared)},
                {"only_in_a", Paths(c.only_in_a)},
@@ -194,6 +195,7 @@ std::string CompareText(const judge::RunComparison& cmp) {
   Section(&out, "fixes", c.fixes);
   Section(&out, "passed, now skipped (skipped by accident?)", c.pass_to_skip);
   Section(&out, "skipped, now passing", c.skip_to_pass);
+  Section(&out, "failed, now skipped (not a fix)", c.fail_to_skip);
   Section(&out, "appeared", c.appeared);
   Section(&out, "disappeared", c.disappeared);
   Section(&out, "subtest count changed", c.subtest_count);
@@ -205,6 +207,7 @@ std::string CompareText(const judge::RunComparison& cmp) {
     }
   }
   if (c.new_failures.empty() && c.fixes.empty() && c.pass_to_skip.empty() && c.skip_to_pass.empty() &&
+      c.fail_to_skip.empty() &&
       c.appeared.empty() && c.disappeared.empty() && c.subtest_count.empty() && c.slower.empty() &&
       c.environment.empty()) {
     out += c.include_missing || (c.only_in_a.empty() && c.only_in_b.empty())

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,9 @@ struct ProcessOptions {
   // namespace of its own with an empty /run/netns: the namespaces the program
   // names (`ip netns add`) live and die with it, whatever ends it.
   bool new_netns = false;
+  // Set in the program before it starts (/proc/self/oom_score_adj): the
+  // VM's guest, which the OOM killer must spare, gives its tests 0 back.
+  std::optional<int> oom_score_adj;
   // When raised: terminate the program as on a timeout (SIGTERM to its group,
   // SIGKILL after the grace); at its kill level, SIGKILL at once. Not owned;
   // stays on this side (never sent to a VM's guest).

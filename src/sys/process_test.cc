@@ -57,6 +57,19 @@ TEST(ProcessTest, ExitCodesAndMergedOutput) {
   EXPECT_EQ(r->status.ToString(), "exit 4");
 }
 
+// The program's OOM score adjustment is set before it starts (the VM's
+// guest spares itself and gives its tests 0); raising one needs no
+// privilege, so any user can run this.
+TEST(ProcessTest, TheProgramsOomScoreAdjustmentIsSet) {
+  ProcessOptions o = Sh("cat /proc/self/oom_score_adj");
+  o.oom_score_adj = 500;
+  auto r = RunProcess(o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->output, "500\n");
+  o.oom_score_adj = 7;
+  EXPECT_EQ(RunProcess(o)->output, "7\n");
+}
+
 TEST(ProcessTest, CwdAndEnvironment) {
   ProcessOptions o = Sh("pwd; echo \"$FOO\"");
   o.cwd = "/tmp";

@@ -59,6 +59,13 @@ int RunGuest(const std::string& port, const std::string& tool_path) {
     return 2;
   }
   Writer writer(fd);
+  // A test that eats the guest's memory must not have the OOM killer end
+  // the guest (every running test would be "the kernel died"): the guest
+  // is spared, its tests are not (OptionsFromJson: 0 again).
+  if (int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC); adj >= 0) {
+    (void)!write(adj, "-1000", 5);
+    close(adj);
+  }
   model::Environment env = runner::DetectHostEnvironment(tool_path);
   env.where = "vm";
   if (!writer.Send(FrameType::kHello, 0, DumpJson(EnvironmentToJson(env)))) {
@@ -98,6 +105,7 @@ int RunGuest(const std::string& port, const std::string& tool_path) {
       sys::ProcessOptions options;
       try {
         options = OptionsFromJson(nlohmann::json::parse(f.payload));
+        options.oom_score_adj = 0;
       } catch (const std::exception& e) {
         sys::ProcessResult bad;
         bad.status = sys::WaitStatus::Exited(127);

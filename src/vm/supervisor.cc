@@ -21,6 +21,7 @@ void Supervisor::VmStarted() {
   detector_->NewBoot();
   report_open_ = false;
   hang_ = Hang::kNone;
+  killed_ = false;
   last_activity_ = clock_.Monotonic();
 }
 
@@ -28,6 +29,7 @@ void Supervisor::VmGone(const std::string& why, std::chrono::steady_clock::time_
   up_ = false;
   hang_ = Hang::kNone;
   kill_deadline_.reset();
+  killed_ = false;
   if (fatal_seen_) {
     // From the panic's first line read off the console to QEMU reaped.
     fatal_to_gone_ms_.push_back(std::chrono::duration<double, std::milli>(gone - *fatal_seen_).count());
@@ -161,6 +163,7 @@ void Supervisor::OnReport(console::Detector::Event e, const console::Report& rep
       actions_.Wake();
       if (report.fatal) {
         kill_deadline_.reset();
+        killed_ = true;
         actions_.KillVm();
       }
       break;
@@ -181,6 +184,7 @@ std::optional<Supervisor::SysrqAsk> Supervisor::Tick() {
   }
   if (kill_deadline_ && now >= *kill_deadline_) {
     kill_deadline_.reset();
+    killed_ = true;
     actions_.KillVm();
   }
   if (hang_ == Hang::kCollecting && now >= collect_until_) FinishHang();
@@ -230,6 +234,7 @@ void Supervisor::FinishHang() {
   }
   sysrq_dump_.clear();
   up_ = false;  // the next request boots a fresh VM
+  killed_ = true;
   actions_.VmHung();
   actions_.Wake();
   actions_.KillVm();

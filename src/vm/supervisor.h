@@ -111,6 +111,9 @@ class Supervisor {
   // For each fatal report: ms from its first line on the console to QEMU gone.
   const std::vector<double>& fatal_to_gone_ms() const { return fatal_to_gone_ms_; }
   bool up() const { return up_; }
+  // The VM is on its way out (a fatal report read, a hang being dumped, a
+  // kill asked for): a request begun now would be cut short with it.
+  bool dying() const { return hang_ != Hang::kNone || kill_deadline_.has_value() || killed_; }
   bool report_open() const { return report_open_; }
 
  private:
@@ -151,6 +154,7 @@ class Supervisor {
   std::optional<TimePoint> fatal_seen_;  // first line of the fatal report
   std::vector<double> fatal_to_gone_ms_;
   Hang hang_ = Hang::kNone;
+  bool killed_ = false;  // KillVm asked for; VmGone or VmStarted clears it
   std::string hang_why_;  // what the hung requests' output says
   uint64_t dropped_reports_ = 0;  // past kMaxReportsKept
   bool sysrq_sent_ = false;

@@ -199,8 +199,11 @@ TEST_F(SupervisorTest, OutputIsCappedButTheSinkSeesAll) {
 
 TEST_F(SupervisorTest, FatalArmsTheKillAfterTheGrace) {
   uint32_t id = sup_.Begin(nullptr, 1 << 20);
+  EXPECT_FALSE(sup_.dying());
   sup_.OnConsole(kPanicHead);
   EXPECT_EQ(actions_.kills, 0);
+  // From the panic on, a test begun would die with the VM: the runner waits.
+  EXPECT_TRUE(sup_.dying());
   clock_.Advance(milliseconds(99));
   EXPECT_FALSE(sup_.Tick());
   EXPECT_EQ(actions_.kills, 0);
@@ -210,10 +213,14 @@ TEST_F(SupervisorTest, FatalArmsTheKillAfterTheGrace) {
   clock_.Advance(milliseconds(100));
   EXPECT_FALSE(sup_.Tick());
   EXPECT_EQ(actions_.kills, 1);  // armed once
+  EXPECT_TRUE(sup_.dying());     // killed, not gone yet
   // QEMU reaped 20 ms after the kill: the request dies with the panic.
   clock_.Advance(milliseconds(20));
   sup_.ConsoleClosed();
   sup_.VmGone("console closed", clock_.Monotonic());
+  EXPECT_FALSE(sup_.dying());
+  sup_.VmStarted();
+  EXPECT_FALSE(sup_.dying());
   ASSERT_TRUE(sup_.Done(id));
   sys::ProcessResult r = sup_.Take(id);
   EXPECT_TRUE(r.vm_died);
@@ -235,6 +242,7 @@ TEST_F(SupervisorTest, FatalReportCompletedKillsAtOnce) {
   EXPECT_FALSE(sup_.Tick());
   EXPECT_EQ(actions_.kills, 1);  // the grace's kill was disarmed
   EXPECT_FALSE(sup_.Done(id));   // its end never came: QEMU gone decides
+  EXPECT_TRUE(sup_.dying());
   sup_.VmGone("console closed", clock_.Monotonic());
   sys::ProcessResult r = sup_.Take(id);
   EXPECT_TRUE(r.vm_died);
@@ -247,10 +255,12 @@ TEST_F(SupervisorTest, HangTimeoutSendsSysrqThenKills) {
   clock_.Advance(seconds(10));
   EXPECT_FALSE(sup_.Tick());
   clock_.Advance(milliseconds(1));
+  EXPECT_FALSE(sup_.dying());
   auto ask = sup_.Tick();
   ASSERT_TRUE(ask);
   EXPECT_EQ(ask->keys, (std::vector<std::string>{"w", "t"}));
   EXPECT_FALSE(sup_.Tick());  // asked once
+  EXPECT_TRUE(sup_.dying());  // the dump and the kill to come
   sup_.OnConsole("[  100.000001] sysrq: Show Blocked State\n[  100.000002] task:sleep state:S\n");
   sup_.SysrqSent(*ask, true);
   clock_.Advance(milliseconds(1499));
@@ -263,6 +273,7 @@ TEST_F(SupervisorTest, HangTimeoutSendsSysrqThenKills) {
   EXPECT_EQ(actions_.kills, 1);
   EXPECT_EQ(actions_.hung, 1);
   EXPECT_FALSE(sup_.up());
+  EXPECT_TRUE(sup_.dying());  // until QEMU is gone
   ASSERT_TRUE(sup_.Done(id));
   sys::ProcessResult r = sup_.Take(id);
   EXPECT_TRUE(r.timed_out);

@@ -5,6 +5,10 @@
 #include <string>
 #include <vector>
 
+namespace vigil::sys {
+class Cancellation;
+}
+
 namespace vigil::vm {
 
 struct VmOptions {
@@ -37,6 +41,9 @@ struct VmOptions {
   int run_gid = -1;
   std::chrono::seconds boot_timeout{180};
   int boot_retries = 2;
+  // When raised, a boot (the first, or after a crash) is given up at once
+  // and not tried again. Not owned.
+  const sys::Cancellation* cancel = nullptr;
   std::chrono::milliseconds fatal_grace{100};
   std::chrono::seconds hang_timeout{0};  // no console or result output for this long: hang
   std::chrono::milliseconds report_quiet{300};  // console silence that completes a report

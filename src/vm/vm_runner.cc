@@ -25,6 +25,7 @@
 #include "base/json.h"
 #include "base/clock.h"
 #include "base/kernel_modules.h"
+#include "base/text.h"
 #include "runner/environment.h"
 #include "sys/cancel.h"
 #include "vm/channel.h"
@@ -295,6 +296,13 @@ VmRunner::VmRunner(VmOptions options)
 VmRunner::~VmRunner() { Shutdown(); }
 
 Status VmRunner::Start() {
+  // QEMU's and virtiofsd's sockets are made there: a Unix socket's path
+  // holds 107 bytes ("vfs-9999.sock" and the slash: 14 of them).
+  if (constexpr size_t kRoom = sizeof(sockaddr_un{}.sun_path) - 1 - 14; options_.work_dir.size() > kRoom) {
+    return Status::InvalidArgument(fmt::format(
+        "the VM's directory {} is too long for its sockets ({} bytes, at most {}): give a shorter --vm-dir",
+        SanitizeForTerminal(options_.work_dir), options_.work_dir.size(), kRoom));
+  }
   std::error_code ec;
   // A failure shows below: the console log cannot be opened.
   fs::create_directories(options_.work_dir, ec);
@@ -377,6 +385,8 @@ Status VmRunner::Start() {
   return EnsureUp();
 }
 
+bool VmRunner::Stopping() const { return options_.cancel && options_.cancel->stopping(); }
+
 Status VmRunner::EnsureUp() {
   {
     std::unique_lock<std::mutex> lock(mu_);
@@ -388,6 +398,7 @@ Status VmRunner::EnsureUp() {
     last = BootOnce();
     if (last.ok()) return last;
     notes_.push_back(last.message());
+    if (Stopping()) return last;  // not tried again, nor remembered as failed
   }
   boot_failed_ = Status::IOError(
       fmt::format("the VM could not be booted ({} tries): {}", options_.boot_retries + 1, last.message()));
@@ -488,15 +499,23 @@ Status VmRunner::BootOnce() {
     threads_.emplace_back([this, ch, gen] { ChannelLoop(ch, gen); });
   }
   std::unique_lock<std::mutex> lock(mu_);
-  bool ok = cv_.wait_for(lock, options_.boot_timeout, [&] { return hello_ || !up_ || generation_ != gen; });
+  // In slices: a run being stopped (SIGTERM) gives the boot up at once.
+  bool ok = false;
+  bool stopped = false;
+  const auto boot_deadline = SteadyClock::now() + options_.boot_timeout;
+  while (!(ok = hello_ || !up_ || generation_ != gen) && SteadyClock::now() < boot_deadline) {
+    if ((stopped = Stopping())) break;
+    cv_.wait_for(lock, std::chrono::milliseconds(100));
+  }
   booting_ = false;
   if (ok && hello_ && up_) {
     double secs = std::chrono::duration<double>(SteadyClock::now() - start).count();
     if (boots_ == 1) first_boot_seconds_ = secs;
     return Status::OK();
   }
-  std::string why = !ok ? fmt::format("no answer from the guest in {} s", options_.boot_timeout.count())
-                        : "the VM ended before the guest started";
+  std::string why = stopped ? std::string("stopped while the VM booted")
+                   : !ok  ? fmt::format("no answer from the guest in {} s", options_.boot_timeout.count())
+                          : "the VM ended before the guest started";
   KillQemu();
   lock.unlock();
   for (auto& t : threads_)
@@ -594,13 +613,27 @@ void VmRunner::VmEnded(int generation, const std::string& why) {
 Result<sys::ProcessResult> VmRunner::Run(const sys::ProcessOptions& options, sys::OutputSink* sink) {
   // Boots are one at a time; a crashed VM is replaced before the next test.
   static std::mutex boot_mu;
-  {
-    std::lock_guard<std::mutex> boot(boot_mu);
-    Status st = EnsureUp();
-    if (!st.ok()) return st;
+  std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+  for (int waits = 0;; ++waits) {
+    {
+      std::lock_guard<std::mutex> boot(boot_mu);
+      Status st = EnsureUp();
+      if (!st.ok()) return st;
+    }
+    lock.lock();
+    // A VM on its way out (a panic read, a hang being dumped) would end a
+    // test begun now with it, as if that test had crashed or hung: wait
+    // for it to go, then boot the next.
+    const bool stopping = options.cancel && options.cancel->stopping();
+    if (!up_ || !supervisor_.dying() || waits >= 3 || stopping) break;
+    const int gen = generation_;
+    const auto until = SteadyClock::now() + std::chrono::seconds(60);
+    while (up_ && generation_ == gen && SteadyClock::now() < until && !(options.cancel && options.cancel->stopping())) {
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    lock.unlock();
   }
   auto start = SteadyClock::now();
-  std::unique_lock<std::mutex> lock(mu_);
   if (!up_ || channel_fd_ < 0) return Status::IOError("the VM is not running");
   // The guest ends the test at its timeout; a VM that has not sent its end
   // well after that is wedged (hard lockup, a task stuck in D state), even

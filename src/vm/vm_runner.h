@@ -75,6 +75,7 @@ class VmRunner : public sys::ProcessRunner, private SupervisorActions {
   void ChannelLoop(int fd, int generation);
   void VmEnded(int generation, const std::string& why);
   void KillQemu();
+  bool Stopping() const;  // options_.cancel raised
   // SupervisorActions, called with mu_ held.
   void KillVm() override { KillQemu(); }
   void VmHung() override { up_ = false; }

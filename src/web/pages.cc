@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "base/hash.h"
 #include "base/json.h"
 #include "engine/run_group.h"
 #include "web/html.h"
@@ -185,6 +186,9 @@ std::string Site::RunsPage(const json& d, const Links& links) {
   for (const char* k : {"env", "origin", "status"}) {
     if (!Str(filters, k).empty()) applied[k] = Str(filters, k);
   }
+  // The pager's links keep the list where it was (see RunsData).
+  std::map<std::string, std::string> pinned = applied;
+  if (Int(d, "up_to") > 0) pinned["up_to"] = std::to_string(Int(d, "up_to"));
   if (!links.files()) {
     h.Open("form", {"class", "filters", "method", "get", "action", links.RunsPath()});
     auto select = [&](const char* name, const char* label, std::initializer_list<const char*> values) {
@@ -264,10 +268,10 @@ std::string Site::RunsPage(const json& d, const Links& links) {
   }
   int64_t page = Int(d, "page", 1), pages = Int(d, "pages", 1);
   h.Open("nav", {"class", "pager"});
-  if (page > 1) h.Link(links.Runs(static_cast<int>(page - 1), applied), "← newer");
+  if (page > 1) h.Link(links.Runs(static_cast<int>(page - 1), page == 2 ? applied : pinned), "← newer");
   h.Text(fmt::format(" page {} of {} ({} runs) ", page, pages, Int(d, "total")));
-  if (page < pages && !links.Runs(static_cast<int>(page + 1), applied).empty()) {
-    h.Link(links.Runs(static_cast<int>(page + 1), applied), "older →");
+  if (page < pages && !links.Runs(static_cast<int>(page + 1), pinned).empty()) {
+    h.Link(links.Runs(static_cast<int>(page + 1), pinned), "older →");
   }
   h.Close("nav");
   if (!links.files()) {
@@ -419,9 +423,7 @@ std::string Site::RunPage(const json& d, const Links& links) {
   const json& tests = Arr(d, "tests");
   h.Element("h2", fmt::format("Tests ({})", tests.size()));
   h.Open("div", {"class", "tests"});
-  int n = 0;
   for (const json& t : tests) {
-    ++n;
     std::string path = Str(t, "path");
     std::string st = Str(t, "status");
     int failing_subs = 0;
@@ -430,7 +432,9 @@ std::string Site::RunPage(const json& d, const Links& links) {
       if (ss != "PASS" && ss != "SKIP" && ss != "XFAIL" && ss != "FLAKY") ++failing_subs;
     }
     bool bad = st != "PASS" && st != "SKIP" && st != "XFAIL";
-    h.Open("details", {"class", "test row-" + StatusClass(st), "id", fmt::format("t{}", n)});
+    // Named by its path, not its place: a running run's page refreshes with
+    // the tests in another order and opens again what was open.
+    h.Open("details", {"class", "test row-" + StatusClass(st), "id", fmt::format("t{:016x}", Fnv1a(path))});
     h.Open("summary");
     Badge(h, st);
     h.Text(" ").Element("span", path, {"class", "path"});
@@ -938,6 +942,7 @@ std::string Site::ComparePage(const json& d, const Links& links) {
   list("fixes", "Fixed", true);
   list("pass_to_skip", "Passed, now skipped", false);
   list("skip_to_pass", "Skipped, now passing", false);
+  list("fail_to_skip", "Failed, now skipped", false);
   list("appeared", "Appeared", false);
   list("disappeared", "Disappeared", false);
   list("slower", "Slower", true);

@@ -103,6 +103,27 @@ std::string OutputTail(const std::string& output, size_t cap, bool* cut) {
   return plain.substr(from);
 }
 
+// The base commit's run a series' result gives run `run` (its own, or its
+// variant's); 0 when none.
+int64_t SeriesBaseRun(const std::string& result_json, int64_t run) {
+  json r = json::parse(result_json, nullptr, false);
+  if (!r.is_object()) return 0;
+  auto base_of = [&](const json& o) -> int64_t {
+    if (!o.is_object()) return 0;
+    auto id = o.find("run"), base = o.find("base_run");
+    if (id == o.end() || base == o.end() || !id->is_number_integer() || !base->is_number_integer()) return 0;
+    return id->get<int64_t>() == run ? base->get<int64_t>() : 0;
+  };
+  if (int64_t b = base_of(r)) return b;
+  auto variants = r.find("variants");
+  if (variants != r.end() && variants->is_array()) {
+    for (const auto& v : *variants) {
+      if (int64_t b = base_of(v)) return b;
+    }
+  }
+  return 0;
+}
+
 // SiteOptions::today, else today (UTC).
 std::string Today(const std::string& today) { return today.empty() ? TodayUtc() : today; }
 
@@ -314,6 +335,15 @@ Result<json> Site::RunsData(int page, const std::map<std::string, std::string>& 
     q.statuses = std::vector<std::string>{status == "running" ? std::string() : status};
     applied["status"] = status;
   }
+  // The pages after the first list the runs up to the newest the first
+  // showed: a run recorded meanwhile does not push one from a page onto
+  // the next, to be seen twice (or one the other way, never).
+  if (std::string up_to = get("up_to"); !up_to.empty()) {
+    auto v = PositiveId(up_to, "up_to");
+    if (!v.ok()) return v.status();
+    q.up_to = *v;
+    applied["up_to"] = up_to;
+  }
   auto total = db_.CountRuns(q);
   if (!total.ok()) return total.status();
   const int per = std::max(o_.runs_per_page, 1);
@@ -336,11 +366,18 @@ Result<json> Site::RunsData(int page, const std::map<std::string, std::string>& 
   std::map<int64_t, std::map<std::string, std::vector<std::string>>> statuses;
   std::map<int64_t, int64_t> crashes;
   for (const auto& b : *briefs) {
+    if (b.interrupted) continue;  // (as the run's verdict and page count them)
     crashes[b.run_id] += b.crashes;
-    if (!b.interrupted) statuses[b.run_id][b.test_path].push_back(b.status);
+    statuses[b.run_id][b.test_path].push_back(b.status);
   }
   json out = {{"format_version", 1}, {"page", page}, {"pages", pages}, {"total", *total},
               {"per_page", per},     {"filters", applied}, {"runs", json::array()}};
+  // What the next pages' links pin (the newest run listed first).
+  if (q.up_to > 0) {
+    out["up_to"] = q.up_to;
+  } else if (page == 1 && !runs->empty()) {
+    out["up_to"] = std::max(runs->front().id, runs->back().id);
+  }
   for (auto it = runs->rbegin(); it != runs->rend(); ++it) {
     const auto& r = *it;
     json counts = json::object();
@@ -438,6 +475,15 @@ Result<json> Site::RunData(int64_t id) {
     engine::VerdictRequest req;
     req.run_id = id;
     req.baseline = "auto";
+    // A run a series tested is judged against the base commit's run, as
+    // its checks and e-mail were (the newest earlier run may be another
+    // series' run, with its patches).
+    if (auto o = origins->find(id); o != origins->end() && o->second.value("role", "") == "tested" &&
+                                    o->second.value("kind", "") == "series") {
+      if (auto s = db_.LoadSeries(o->second.value("series", int64_t{0})); s.ok()) {
+        if (int64_t base = SeriesBaseRun(s->result_json, id); base > 0) req.baseline = std::to_string(base);
+      }
+    }
     req.known_issues = o_.known_issues;
     req.today = Today(o_.today);
     auto verdict = engine::ComputeVerdict(db_, req);
@@ -953,7 +999,7 @@ Response Site::Dispatch(const std::string& path, const std::map<std::string, std
   // is kept under the parameters pages read, so that others (a tracker's
   // `utm_source`, a cache-buster) neither make copies nor push pages out.
   std::string key = path;
-  for (const char* k : {"a", "all", "attempt", "b", "env", "origin", "page", "path", "status", "test"}) {
+  for (const char* k : {"a", "all", "attempt", "b", "env", "origin", "page", "path", "status", "test", "up_to"}) {
     // (Each value after its length: no value can pose as another parameter.)
     if (auto it = query.find(k); it != query.end()) key += fmt::format("\n{}={}:{}", k, it->second.size(), it->second);
   }
@@ -1004,7 +1050,7 @@ Response Site::Dispatch(const std::string& path, const std::map<std::string, std
       n = static_cast<int>(*v);
     }
     std::map<std::string, std::string> filters;
-    for (const char* k : {"env", "origin", "status"}) {
+    for (const char* k : {"env", "origin", "status", "up_to"}) {
       if (!param(k).empty()) filters[k] = param(k);
     }
     return page([&] { return RunsData(n, filters); }, &Site::RunsPage);

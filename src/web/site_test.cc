@@ -587,6 +587,53 @@ TEST_F(SiteTest, SeriesAndBuildsShowWhatThePatchLoopRecorded) {
   EXPECT_EQ(Get("/builds").status, 200);
 }
 
+// A run a series tested is judged against the base commit's run its result
+// names, as its checks were: the newest earlier run (run 2, another
+// series' run that broke the same subtest) would call the failure old.
+TEST_F(SiteTest, ASeriesRunIsJudgedAgainstItsBaseRun) {
+  int64_t host = db_->EnsureEnvironment(Env("host")).value();
+  Record(host, {{"net:a.sh", "FAIL", {{"one", "PASS"}, {"two", "FAIL"}}, 1}, {"net:b.sh", "PASS", {}, 1},
+                {std::string("net:") + kXssName, "PASS", {}, 1}});  // run 4
+  model::SeriesRecord s;
+  s.source = "http://pw#netdev";
+  s.series_id = 8;
+  s.name = "[PATCH 0/1] breaks two again";
+  s.state = "queued";
+  s.series_json = "{}";
+  s.id = db_->QueueSeries(s).value();
+  s.state = "done";
+  s.result_json = R"({"run":4,"base_run":1})";
+  ASSERT_TRUE(db_->UpdateSeries(s).ok());
+  auto j = json::parse(Get("/api/v1/runs/4").body);
+  EXPECT_EQ(j["verdict"]["baseline"], 1) << j["verdict"];
+  ASSERT_EQ(j["verdict"]["failures"].size(), 1u) << j["verdict"];
+  EXPECT_EQ(j["verdict"]["failures"][0]["path"], "net:a.sh:two");
+  // A run no series tested: the newest earlier run, as before.
+  EXPECT_EQ(json::parse(Get("/api/v1/runs/2").body)["verdict"]["baseline"], 1);
+}
+
+// The runs list's next pages are pinned to the runs the first page saw: a
+// run recorded meanwhile does not show a run of page 1 again on page 2.
+TEST_F(SiteTest, TheRunsPagesAfterTheFirstStayWhereTheFirstWas) {
+  SiteOptions o;
+  o.runs_per_page = 2;
+  site_ = std::make_unique<Site>(*db_, o);
+  auto first = json::parse(Get("/api/v1/runs").body);
+  ASSERT_EQ(first["runs"].size(), 2u);
+  EXPECT_EQ(first["runs"][0]["id"], 3);
+  EXPECT_EQ(first["up_to"], 3);
+  std::string html = Get("/").body;
+  EXPECT_NE(html.find("href=\"/runs?page=2&amp;up_to=3\""), std::string::npos) << html.substr(html.find("pager"), 300);
+  Record(db_->EnsureEnvironment(Env("host")).value(), {{"net:a.sh", "PASS", {}, 1}});  // run 4
+  auto second = json::parse(Get("/api/v1/runs", {{"page", "2"}, {"up_to", "3"}}).body);
+  ASSERT_EQ(second["runs"].size(), 1u) << second;
+  EXPECT_EQ(second["runs"][0]["id"], 1);
+  EXPECT_EQ(second["total"], 3);
+  // Unpinned, run 2 would be there again.
+  EXPECT_EQ(json::parse(Get("/api/v1/runs", {{"page", "2"}}).body)["runs"][0]["id"], 2);
+  EXPECT_EQ(Get("/api/v1/runs", {{"up_to", "x"}}).status, 400);
+}
+
 TEST_F(SiteTest, EachShardOfASplitRunShowsItsState) {
   model::RunRecord run = Run(db_->EnsureEnvironment(Env("host")).value());
   run.run_group = "g<1>";

@@ -172,6 +172,41 @@ rc=$?
 set -e
 expect_eq "subtest missing: exit 2" 2 "$rc"
 expect_eq "subtest missing: names what the test has" 1 "$(grep -c "at the bad end ${B2:0:12}: coll:t.sh (FAIL) has no subtest 'targte' (it has: setup, unrelated, target)" "$TMP/v2.err")"
+# A vigil.toml beside the tests gives the test a retry, and from step 7 on
+# it fails every first attempt and passes its retry (FLAKY). Each probe's
+# failure counts: before, FLAKY was a pass and the bad end "passed".
+V3="$TMP/repo3"
+mkdir -p "$V3/tree/coll"
+git -C "$V3" init -q -b main
+git -C "$V3" config user.email ci@example.org
+git -C "$V3" config user.name ci
+echo "coll:f.sh" > "$V3/tree/kselftest-list.txt"
+printf '[[test]]\nmatch = "coll:f.sh"\nretries = 1\n' > "$V3/tree/vigil.toml"
+for i in $(seq 1 12); do
+  cond=0
+  [ "$i" -ge 7 ] && cond=1
+  cat > "$V3/tree/coll/f.sh" <<SH
+#!/bin/sh
+flip="$TMP/flip"
+if [ $cond = 1 ] && [ ! -e "\$flip" ]; then touch "\$flip"; exit 1; fi
+rm -f "\$flip"
+exit 0
+SH
+  chmod +x "$V3/tree/coll/f.sh"
+  echo "$i" > "$V3/step"
+  git -C "$V3" add -A
+  git -C "$V3" commit -q -m "flip $i"
+done
+cd "$V3"
+G3=$(git log --format='%H %s' | awk '$0 ~ / flip 1$/ {print $1}')
+X3=$(git log --format='%H %s' | awk '$0 ~ / flip 7$/ {print $1}')
+set +e
+"$VIGIL" bisect run --good "$G3" --bad HEAD --vigil-test coll:f.sh --tests tree --json > "$TMP/b8.json" 2> "$TMP/b8.err"
+rc=$?
+set -e
+tail -3 "$TMP/b8.err"
+expect_eq "retried failure: exit 0" 0 "$rc"
+expect_eq "retried failure: culprit = flip 7" "$X3" "$(json_get "$TMP/b8.json" "d['culprit']['hash']")"
 cd "$R"
 
 # 6. What CI already knows: the test failed 9 times in 30 runs at the bad end
