@@ -197,7 +197,8 @@ Result<BuildOutcome> BuildAndRecord(store::Store& db, const BuildRequest& reques
     // An incremental build reports only what it compiled: what the earlier
     // builds into the same output directory reported of the files it did
     // not compile again still stands. The base is the compared build and
-    // those before it there (built, at most kIncrementalChain).
+    // those before it there (built, at most kIncrementalChain) of its
+    // history.
     auto compared = db.LoadBuild(compare_id);
     if (!compared.ok()) return compared.status();
     std::vector<int64_t> chain = {compare_id};
@@ -209,8 +210,15 @@ Result<BuildOutcome> BuildAndRecord(store::Store& db, const BuildRequest& reques
     q.newest = kIncrementalChain;
     auto earlier = db.ListBuilds(q);
     if (!earlier.ok()) return earlier.status();
-    for (const auto& b : *earlier)
-      if (b.output_dir == compared->output_dir) chain.push_back(b.id);
+    // Only builds of the compared build's history: a build of another
+    // line (an earlier series, or its earlier version, in vigil watch's
+    // shared build directory) would pass its own warnings off as the
+    // base's, and a series that brings them again would have none new.
+    for (const auto& b : *earlier) {
+      if (b.output_dir != compared->output_dir) continue;
+      if (b.commit.empty() || compared->commit.empty() || kbuild::IsAncestor(req.options, b.commit, compared->commit))
+        chain.push_back(b.id);
+    }
     // Each warning as many times as the build of the chain that had it
     // most often (a copy more than that is new).
     std::map<std::string, std::pair<size_t, kbuild::Diagnostic>> most;

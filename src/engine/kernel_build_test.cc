@@ -83,6 +83,69 @@ TEST(BuildAndRecord, NewWarningsAreAgainstWhatTheOutputDirectorysEarlierBuildsRe
   fs::remove_all(dir);
 }
 
+// vigil watch builds every series and base in one directory. A series' v1
+// brought a warning; the base moved on; v2 brings the same warning: it is
+// new against the base (before, v1's build counted as the base's).
+TEST(BuildAndRecord, AnEarlierSeriesBuildIsNotTheBases) {
+  if (system("command -v make >/dev/null && command -v gcc >/dev/null && command -v git >/dev/null") != 0)
+    GTEST_SKIP() << "no make, gcc or git";
+  fs::path dir = fs::temp_directory_path() / fmt::format("vigil-kernel-build-series-{}", getpid());
+  fs::remove_all(dir);
+  const fs::path tree = dir / "linux";
+  Write(tree / "Makefile", kMakefile);
+  Write(tree / "Kconfig", "");
+  auto git = [&](const std::string& args) {
+    std::string cmd = fmt::format("git -C {} -c user.name=t -c user.email=t@e {} >/dev/null 2>&1", tree.string(), args);
+    EXPECT_EQ(system(cmd.c_str()), 0) << cmd;
+  };
+  git("init -q -b main");
+  Write(tree / ".gitignore", "diag.txt\n");
+  git("add -A");
+  git("commit -q -m base");
+  auto db = store::NewMemoryStore();
+  BuildRequest req;
+  req.options.tree = tree.string();
+  req.options.output_dir = (dir / "out").string();
+  req.options.base_config = "tinyconfig";
+  req.options.vm_fragment = false;
+  req.options.ccache = false;
+  req.options.jobs = 1;
+  Quiet quiet;
+  auto build = [&](const std::string& diagnostics, int64_t compare_to) {
+    Write(tree / "diag.txt", diagnostics);
+    req.compare_to = compare_to ? std::to_string(compare_to) : "";
+    auto out = BuildAndRecord(*db, req, quiet);
+    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    return out.ok() ? *out : BuildOutcome{};
+  };
+  const std::string a = "kernel/a.c:7:9: warning: unused variable 'y' [-Wunused-variable]\n";
+  const std::string b = "kernel/b.c:3:5: warning: unused variable 'z' [-Wunused-variable]\n";
+  int64_t base = build(a, 0).build_id;  // the base, cold: a.c warns
+  git("checkout -q -b series1");
+  Write(tree / "kernel/b.c", "v1\n");
+  git("add -A");
+  git("commit -q -m series-v1");
+  EXPECT_EQ(build(b, base).new_diagnostics.size(), 1u);  // v1: b.c's warning is new
+  git("checkout -q main");
+  Write(tree / "kernel/c.c", "moved on\n");
+  git("add -A");
+  git("commit -q -m base2");
+  int64_t base2 = build("", base).build_id;  // the base moved on: b.c compiled again, clean
+  git("checkout -q -b series2");
+  Write(tree / "kernel/b.c", "v2\n");
+  git("add -A");
+  git("commit -q -m series-v2");
+  BuildOutcome v2 = build(b, base2);
+  ASSERT_EQ(v2.new_diagnostics.size(), 1u) << "v1's build taken for the base's";
+  EXPECT_EQ(v2.new_diagnostics[0].file, "kernel/b.c");
+  // The base's own history still counts: a.c's warning (the first base
+  // build's, not compiled again since) is not new.
+  BuildOutcome again = build(a + b, base2);
+  ASSERT_EQ(again.new_diagnostics.size(), 1u);
+  EXPECT_EQ(again.new_diagnostics[0].file, "kernel/b.c");
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace vigil::engine
 

@@ -559,15 +559,7 @@ Result<BuildResult> Builder::RunAsOwner() {
   // about it anyway (the caller vouches for its .git link), by size and
   // mtime only (the handing over changed every file's owner and ctime), and
   // without running anything the tree's config could name.
-  auto git = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {"git", "-C", o.tree};
-    if (o.owner_uid >= 0) {
-      argv.insert(argv.end(), {"-c", "safe.directory=" + o.tree, "-c", "core.checkStat=minimal", "-c",
-                               "core.trustCtime=false", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null"});
-    }
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  };
+  auto git = [&](std::vector<std::string> args) { return GitArgv(o, std::move(args)); };
   if (auto head = sys::CommandOutput(git({"rev-parse", "--verify", "-q", "HEAD"})); head.ok()) {
     r_.commit = FirstLine(*head);
     if (auto d = sys::CommandOutput(git({"describe", "--always", "--dirty", "--abbrev=12"}), std::chrono::minutes(5));
@@ -832,6 +824,22 @@ Status CheckBuildEnvironment(const BuildOptions& options) {
     apt += " " + packages[i];
   }
   return Status::NotFound(fmt::format("a kernel build needs what is missing here: {} (apt-get install{})", names, apt));
+}
+
+std::vector<std::string> GitArgv(const BuildOptions& o, std::vector<std::string> args) {
+  std::vector<std::string> argv = {"git", "-C", o.tree};
+  if (o.owner_uid >= 0) {
+    argv.insert(argv.end(), {"-c", "safe.directory=" + o.tree, "-c", "core.checkStat=minimal", "-c",
+                             "core.trustCtime=false", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null"});
+  }
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+bool IsAncestor(const BuildOptions& o, const std::string& ancestor, const std::string& commit) {
+  if (ancestor.empty() || commit.empty()) return false;
+  if (ancestor == commit) return true;
+  return sys::CommandOutput(GitArgv(o, {"merge-base", "--is-ancestor", ancestor, commit})).ok();
 }
 
 Result<BuildResult> Build(const BuildOptions& options, BuildObserver& observer) {

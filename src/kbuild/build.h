@@ -133,6 +133,13 @@ Status CheckBuildEnvironment(const BuildOptions& options);
 // fragment that cannot be read); a build that fails is a result (kFailed).
 Result<BuildResult> Build(const BuildOptions& options, BuildObserver& observer);
 
+// git's argv for `args` in the tree (one the sandbox user owns is asked
+// about without running anything its config names).
+std::vector<std::string> GitArgv(const BuildOptions& o, std::vector<std::string> args);
+// `ancestor` is `commit` or one of its ancestors in the tree's history;
+// false when either is unknown (empty, not there).
+bool IsAncestor(const BuildOptions& o, const std::string& ancestor, const std::string& commit);
+
 // FNV-1a of the .config text without its comment lines (the header that
 // names the kernel version and date).
 std::string ConfigHash(std::string_view config_text);

@@ -193,6 +193,15 @@ std::optional<Supervisor::SysrqAsk> Supervisor::Tick() {
     // No console and no result output: the kernel hangs.
     return AskForTasks(fmt::format("no console or test output for {} s: the VM hangs", options_.hang_timeout.count()));
   }
+  if (hang_ == Hang::kNone && options_.hang_timeout.count() == 0 && up_ &&
+      now - last_activity_ > options_.untimed_silence) {
+    for (const auto& [id, r] : requests_) {
+      if (r.done || r.deadline) continue;
+      return AskForTasks(fmt::format("no console or test output for {} s while a test without a timeout ran: the VM "
+                                     "hangs",
+                                     options_.untimed_silence.count()));
+    }
+  }
   if (hang_ == Hang::kNone && up_) {
     for (const auto& [id, r] : requests_) {
       if (r.done || !r.deadline || now < *r.deadline) continue;

@@ -41,6 +41,11 @@ namespace vigil::vm {
 struct SupervisorOptions {
   std::chrono::milliseconds fatal_grace{100};
   std::chrono::seconds hang_timeout{0};  // 0: no hang detection
+  // Without hang detection, a test without a timeout (timeout=0: bpf,
+  // ftrace, livepatch, ...) has no deadline of its own: no console and no
+  // test output this long while one runs is a hang all the same, or a
+  // wedged VM would hold the run for ever.
+  std::chrono::seconds untimed_silence{3600};
   std::chrono::milliseconds report_quiet{300};
   std::chrono::milliseconds sysrq_collect{1500};  // console kept after sysrq
   size_t max_sysrq_dump = 512 << 10;

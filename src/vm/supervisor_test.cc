@@ -323,6 +323,20 @@ TEST_F(SupervisorTest, NoHangWithoutRunningRequestsOrWithoutATimeout) {
   untimed.Begin(nullptr, 1 << 20);
   clock.Advance(seconds(3600));
   EXPECT_FALSE(untimed.Tick());
+  // ... for an hour of silence: then the VM is wedged (a test without a
+  // timeout has no deadline to be past).
+  clock.Advance(seconds(1));
+  auto ask = untimed.Tick();
+  ASSERT_TRUE(ask);
+  EXPECT_TRUE(untimed.dying());
+  // A request with a deadline is judged by its deadline only.
+  FakeClock clock2;
+  FakeActions actions2;
+  Supervisor timed(SupervisorOptions{}, clock2, actions2);
+  timed.VmStarted();
+  timed.Begin(nullptr, 1 << 20, std::chrono::hours(3));
+  clock2.Advance(seconds(7200));
+  EXPECT_FALSE(timed.Tick());
 }
 
 TEST_F(SupervisorTest, ARequestWithoutItsEndWellPastItsDeadlineIsAHangEvenWithoutHangDetection) {
