@@ -5,7 +5,9 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 # ccache (installed by scripts/install-deps.sh) keeps one cache per machine;
 # paths below the checkout are hashed relative to it, so every clone shares it.
-LAUNCHER   := $(if $(shell command -v ccache 2>/dev/null),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# (Looked for when cmake runs, after `deps`: on a fresh machine ccache is
+# installed by then, not yet when make reads this file.)
+LAUNCHER    = $(if $(shell command -v ccache 2>/dev/null),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 export CCACHE_BASEDIR := $(CURDIR)
 # Debug info names the build directory; without hashing it a new clone reuses
 # what an earlier one compiled (gdb then finds sources through the old path).
