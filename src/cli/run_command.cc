@@ -464,7 +464,7 @@ Runner SetupRunCommand(CLI::App* app) {
                   "The split run's name, the same on every shard (a CI pipeline's id: ${{ github.run_id }}, "
                   "$CI_PIPELINE_ID, the Job's name)")
       ->group("Across machines");
-  app->add_option("--vm-dir", f->req.vm_work_dir, "Where the console log and sockets go (default: vigil-vm/ beside the db)")
+  app->add_option("--vm-dir", f->req.vm_work_dir, "Where the console log and sockets go (default: vigil-vm/ beside the db; a new /tmp/vigil-vm-XXXXXX when that path is too long for a socket's)")
       ->group(vmg);
   return [f] { return Run(*f); };
 }

@@ -310,8 +310,8 @@ Status BisectDriver::CheckEnds(const BisectRequest& r, store::Store& db, int64_t
       // An end that cannot be tested leaves the search nothing to stand on:
       // its culprit would be a guess next to the untested end.
       return Status::InvalidArgument(fmt::format(
-          "the test is untestable at the {} (it said skip: exit 125, or cut short before its subtest); nothing "
-          "was bisected",
+          "the test is untestable at the {} (it said skip: exit 125; or a --vigil-test skipped there, or was cut "
+          "short before its subtest); nothing was bisected",
           end));
     }
     model::BisectRunRecord rec{

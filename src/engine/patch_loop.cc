@@ -739,6 +739,9 @@ Result<PatchLoop::Tested> PatchLoop::RunTests(const std::string& checkout, const
   QuietRun quiet(observer_);
   RunSession session(db_, clock_, quiet);
   auto end = session.Execute(req);
+  // Stopped (a VM given up while it booted): tested again next time, not
+  // reported as the series' failure.
+  if (!end.ok() && o_.cancel && o_.cancel->stopping()) return Status::IOError("stopped while testing");
   if (!end.ok()) {
     t.failure = Cap(fmt::format("Tests did not run: {}", end.status().message()));
     return t;

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <algorithm>
@@ -708,7 +710,13 @@ Result<SessionEnd> RunSession::Execute(RunRequest f) {
     // Its sockets' paths must fit a Unix socket's (107 bytes): beside a
     // store deep in a CI workspace they do not; /tmp then.
     if (f.vm_work_dir.empty() && mreq.work_dir.size() > 80) {
-      mreq.work_dir = fmt::format("/tmp/vigil-vm/{}-{}", clock_.UtcNow(), getpid());
+      // A directory of its own (mkdtemp: nobody else's, made now), not a
+      // name another user could have taken first.
+      std::string tmpl = "/tmp/vigil-vm-XXXXXX";
+      if (mkdtemp(tmpl.data()) == nullptr) {
+        return Status::IOError(fmt::format("mkdtemp {}: {}", tmpl, std::strerror(errno)));
+      }
+      mreq.work_dir = tmpl;
     }
   }
   mreq.guest_path = path_var;

@@ -1,6 +1,7 @@
 #include "runner/test_run.h"
 
 #include <fnmatch.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "runner/timeout.h"
+#include "sys/cancel.h"
 
 namespace vigil::runner {
 namespace {
@@ -232,6 +234,15 @@ TestOutcome RunTest(const TestSpec& spec, int index, const RunOptions& options, 
   LiveReader reader(spec, progress);
   if (!warning.empty()) reader.OnOutput(warning + "\n");
   auto r = options.process_runner ? options.process_runner->Run(po, &reader) : sys::RunProcess(po, &reader);
+  if (!r.ok() && options.cancel && options.cancel->stopping()) {
+    // Not run because vigil is stopping (a VM given up while it booted
+    // again): interrupted, run again by --resume, not an ERROR of its own.
+    sys::ProcessResult stopped;
+    stopped.status = sys::WaitStatus::Signaled(SIGKILL);
+    stopped.cancelled = true;
+    stopped.output = "vigil: not run: " + r.status().ToString() + "\n";
+    r = std::move(stopped);
+  }
   bool could_not_run = !r.ok();
   if (!r.ok()) {
     // Not the test's doing (no process, a VM that does not boot): an error,

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include "runner/environment.h"
 #include "runner/timeout.h"
+#include "sys/cancel.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,6 +101,14 @@ TEST_F(TestRunTest, ATestThatCouldNotBeRunIsAnErrorNotAFailure) {
   EXPECT_EQ(o.runner_line, "not ok 2 selftests: fixture: t.sh # ERROR could not run");
   EXPECT_NE(o.process.output.find("vigil: could not run the test: IO error: the VM could not be booted"), std::string::npos)
       << o.process.output;
+  // The same while vigil is stopping (a boot given up at the signal): the
+  // test is interrupted, for --resume, not an ERROR of its own.
+  sys::Cancellation cancel;
+  cancel.Request(15);
+  options_.cancel = &cancel;
+  TestOutcome stopped = RunTest(Script("t.sh", "exit 0\n"), 3, options_);
+  EXPECT_TRUE(stopped.process.cancelled);
+  EXPECT_EQ(stopped.runner_line, "not ok 3 selftests: fixture: t.sh # ERROR interrupted (vigil was stopped)");
 }
 
 TEST_F(TestRunTest, TimeoutFromSettingsTimesSlowdown) {

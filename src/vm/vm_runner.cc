@@ -393,6 +393,7 @@ Status VmRunner::EnsureUp() {
     if (up_) return Status::OK();
   }
   if (boot_failed_) return *boot_failed_;
+  if (Stopping()) return Status::IOError("stopping: no VM booted");
   Status last;
   for (int attempt = 0; attempt <= options_.boot_retries; ++attempt) {
     last = BootOnce();

@@ -6,11 +6,15 @@
 # command or vigil test that cannot start is an error; piped output is not
 # held back.
 source "$(dirname "$0")/lib.sh"
+# new_repo DIR: an empty repository (branch main) that can commit.
+new_repo() {
+  mkdir -p "$1"
+  git -C "$1" init -q -b main
+  git -C "$1" config user.email ci@example.org
+  git -C "$1" config user.name ci
+}
 R="$TMP/repo"
-mkdir -p "$R"
-git -C "$R" init -q -b main
-git -C "$R" config user.email ci@example.org
-git -C "$R" config user.name ci
+new_repo "$R"
 # Commit i writes state = i; the bug is there from 137 on (and, for --fix,
 # gone again from 190 on: the 'fixed' file).
 for i in $(seq 1 220); do
@@ -109,10 +113,8 @@ expect_eq "resume: culprit = commit 137" "$X" "$(json_get "$TMP/b5.json" "d['cul
 # subtest's failure counts (another subtest fails everywhere and must not
 # mislead the search).
 V2="$TMP/repo2"
+new_repo "$V2"
 mkdir -p "$V2/tree/coll"
-git -C "$V2" init -q -b main
-git -C "$V2" config user.email ci@example.org
-git -C "$V2" config user.name ci
 echo "coll:t.sh" > "$V2/tree/kselftest-list.txt"
 for i in $(seq 1 40); do
   cond=0
@@ -176,10 +178,8 @@ expect_eq "subtest missing: names what the test has" 1 "$(grep -c "at the bad en
 # it fails every first attempt and passes its retry (FLAKY). Each probe's
 # failure counts: before, FLAKY was a pass and the bad end "passed".
 V3="$TMP/repo3"
+new_repo "$V3"
 mkdir -p "$V3/tree/coll"
-git -C "$V3" init -q -b main
-git -C "$V3" config user.email ci@example.org
-git -C "$V3" config user.name ci
 echo "coll:f.sh" > "$V3/tree/kselftest-list.txt"
 printf '[[test]]\nmatch = "coll:f.sh"\nretries = 1\n' > "$V3/tree/vigil.toml"
 for i in $(seq 1 12); do
@@ -228,10 +228,7 @@ echo "with --bad-history 9/30: runs $(json_get "$TMP/b7.json" "d['runs']")"
 # the merge. A failure that needs both sides (A from m25, B from s10) is the
 # merge's own.
 M="$TMP/merges"
-mkdir -p "$M"
-git -C "$M" init -q -b main
-git -C "$M" config user.email ci@example.org
-git -C "$M" config user.name ci
+new_repo "$M"
 mc() { echo "$1" > "$M/state.$2"; git -C "$M" add -A; git -C "$M" commit -q -m "$1"; }
 for i in $(seq 1 20); do mc "m$i" main; done
 git -C "$M" checkout -q -b side
