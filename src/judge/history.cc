@@ -71,6 +71,42 @@ RunView BuildView(model::RunRecord run, model::Environment env, std::vector<mode
 
 }  // namespace
 
+// The runs of `q` a history is made of: without the runs a series tested
+// (`vigil watch`: a patch from a list, applied to the tree). A patch that
+// breaks a test is the patch's failure, not the test's flakiness, and a
+// patched run is no baseline for the next; such runs are judged against the
+// history but never part of it. With q.newest, pages back until that many
+// runs remain (a busy patch loop's window holds mostly series' runs).
+Result<std::vector<model::RunRecord>> ListHistoryRuns(store::Store& db, store::RunQuery q) {
+  const size_t want = q.newest > 0 ? static_cast<size_t>(q.newest) : 0;
+  std::vector<model::RunRecord> out;
+  while (true) {
+    auto runs = db.ListRuns(q);
+    if (!runs.ok()) return runs.status();
+    std::vector<int64_t> ids;
+    ids.reserve(runs->size());
+    int64_t oldest = 0;
+    for (const auto& r : *runs) {
+      ids.push_back(r.id);
+      if (oldest == 0 || r.id < oldest) oldest = r.id;
+    }
+    auto origins = db.LoadRunOrigins(ids);
+    if (!origins.ok()) return origins.status();
+    size_t page = runs->size();
+    for (auto& r : *runs) {
+      auto o = origins->find(r.id);
+      if (o != origins->end() && o->second.kind == "series" && o->second.role == "tested") continue;
+      out.push_back(std::move(r));
+    }
+    if (want == 0 || page < static_cast<size_t>(q.newest) || out.size() >= want || oldest <= 1) break;
+    q.up_to = oldest - 1;
+    q.newest = static_cast<int>(std::max<size_t>(want - out.size(), 32));
+  }
+  std::sort(out.begin(), out.end(), [](const model::RunRecord& a, const model::RunRecord& b) { return a.id < b.id; });
+  if (want > 0 && out.size() > want) out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(want));
+  return out;
+}
+
 Result<RunView> LoadRunView(store::Store& db, int64_t run_id) {
   auto run = db.LoadRun(run_id);
   if (!run.ok()) return run.status();
@@ -92,7 +128,7 @@ Result<std::vector<RunView>> HistoryRuns(store::Store& db, int64_t up_to, int wi
     store::RunQuery q;
     q.up_to = up_to;
     q.plans = plans;
-    auto all = db.ListRuns(q);
+    auto all = ListHistoryRuns(db, q);
     if (!all.ok()) return all.status();
     runs = std::move(all.value());
     for (const auto& r : runs) {
@@ -117,7 +153,7 @@ Result<std::vector<RunView>> HistoryRuns(store::Store& db, int64_t up_to, int wi
       q.newest = window;
       q.plans = plans;
       q.environment_ids = std::move(ids);
-      auto some = db.ListRuns(q);
+      auto some = ListHistoryRuns(db, q);
       if (!some.ok()) return some.status();
       for (auto& r : some.value()) runs.push_back(std::move(r));
     }
@@ -162,7 +198,7 @@ Result<std::vector<RunView>> LoadClassHistory(store::Store& db, int64_t up_to, i
   q.newest = window;
   q.environment_ids = ids;
   q.plans = false;
-  auto runs = db.ListRuns(q);
+  auto runs = ListHistoryRuns(db, q);
   if (!runs.ok()) return runs.status();
   std::vector<int64_t> run_ids;
   std::map<int64_t, size_t> index;

@@ -45,6 +45,12 @@ Result<RunView> LoadRunView(store::Store& db, int64_t run_id);
 // by the caller), as LoadRunView makes it.
 TestView MakeTestView(const std::vector<model::AttemptRecord>& attempts);
 
+// The runs `q` selects that a history is made of: every one but those a
+// series tested (`vigil watch`: a patch applied to the tree), which are
+// judged against the history and never part of it. With q.newest, the newest
+// that many such runs. Oldest first. Every history below is made of these.
+Result<std::vector<model::RunRecord>> ListHistoryRuns(store::Store& db, store::RunQuery q);
+
 // The last `window` runs of the environment class `env_class` up to `up_to`
 // (inclusive), oldest first, with only the tests in `detail` (whole: status,
 // subtests, kernel reports) and without their plans: what the quarantine of

@@ -8,7 +8,10 @@
 #include <set>
 #include <tuple>
 
+#include <fmt/format.h>
+
 #include "judge/flakes.h"
+#include "judge/verdict.h"
 #include "store/memory_store.h"
 
 namespace vigil::judge {
@@ -81,6 +84,65 @@ TEST(LoadHistory, WindowsPerClassAsWhenEveryRunWasRead) {
     EXPECT_EQ(v.tests.at("c:t").attempts, 1);
     EXPECT_EQ(v.env_class, v.run.environment_id ? EnvClass(db->LoadEnvironment(v.run.environment_id).value()) : "host");
   }
+}
+
+// A series' patched runs (vigil watch) are judged against the history, never
+// part of it: not in any window, not a baseline, not what quarantine learns.
+TEST(LoadHistory, RunsASeriesTestedAreNotHistory) {
+  auto db = store::NewMemoryStore();
+  // Runs 1..12: every third one tested for a series, whose subtest failed
+  // then passed on a retry (what would quarantine it); the rest pass.
+  std::vector<int64_t> tested;
+  for (int i = 1; i <= 12; ++i) {
+    int64_t id = NewRun(*db, {"c:t"});
+    bool patched = i % 3 == 0;
+    for (int attempt = 1; attempt <= (patched ? 2 : 1); ++attempt) {
+      model::AttemptRecord a;
+      a.test_path = "c:t";
+      a.attempt = attempt;
+      a.status = patched && attempt == 1 ? "FAIL" : "PASS";
+      a.subtests = {{"s", a.status, std::nullopt}};
+      ASSERT_TRUE(db->RecordAttempt(id, a).ok());
+    }
+    ASSERT_TRUE(db->FinishRun(id, patched ? "FLAKY" : "PASS", "t2").ok());
+    if (!patched) continue;
+    tested.push_back(id);
+    model::SeriesRecord s;
+    s.source = "https://patchwork.example.org/api";
+    s.series_id = id;
+    s.name = "[PATCH] c: change t";
+    s.state = "done";
+    s.queued_at = s.updated_at = "2026-12-07T00:00:00Z";
+    s.result_json = fmt::format(R"({{"run":{},"base_run":1}})", id);
+    ASSERT_TRUE(db->QueueSeries(s).ok());
+  }
+  auto ids = [](const std::vector<RunView>& h) {
+    std::vector<int64_t> out;
+    for (const auto& v : h) out.push_back(v.run.id);
+    return out;
+  };
+  EXPECT_EQ(ids(LoadHistory(*db).value()), (std::vector<int64_t>{1, 2, 4, 5, 7, 8, 10, 11}));
+  // A window of 4 reaches back past the series' runs to four of the others.
+  EXPECT_EQ(ids(LoadHistory(*db, 0, 4).value()), (std::vector<int64_t>{7, 8, 10, 11}));
+  EXPECT_EQ(ids(LoadClassHistory(*db, 12, 4, "host", {"c:t"}).value()), (std::vector<int64_t>{7, 8, 10, 11}));
+  EXPECT_EQ(ids(LoadClassHistory(*db, 5, 3, "host", {"c:t"}).value()), (std::vector<int64_t>{2, 4, 5}));
+  // Nothing the flakes table sees failed; counted without the series' runs.
+  size_t runs = 0;
+  auto series = LoadSeries(*db, 0, 0, &runs);
+  ASSERT_TRUE(series.ok());
+  EXPECT_EQ(runs, 8u);
+  for (const Series& s : *series) {
+    for (const Point& p : s.points) EXPECT_FALSE(p.retry_flake) << s.test << ":" << s.subtest;
+  }
+  // Were they history, the retry flakes would quarantine the subtest.
+  std::set<std::string> quarantined;
+  std::map<std::string, std::string> reasons;
+  QuarantinedAfter(LoadClassHistory(*db, 12, 200, "host", {"c:t"}).value(), "host", &quarantined, &reasons);
+  EXPECT_TRUE(quarantined.empty());
+  std::vector<RunView> all;
+  for (int64_t id = 1; id <= 12; ++id) all.push_back(LoadRunView(*db, id).value());
+  QuarantinedAfter(all, "host", &quarantined, &reasons);
+  EXPECT_EQ(quarantined.count("c:t:s"), 1u);
 }
 
 TEST(ResolveTestPath, ATestWhoseNameHasAColonIsTheLongestTheStoreKnows) {
