@@ -309,9 +309,14 @@ Status BisectDriver::CheckEnds(const BisectRequest& r, store::Store& db, int64_t
     if (run->outcome == bisect::Outcome::kSkip) {
       // An end that cannot be tested leaves the search nothing to stand on:
       // its culprit would be a guess next to the untested end.
+      if (!run->target_absent.empty()) {
+        return Status::InvalidArgument(fmt::format(
+            "the test is untestable at the {}: {}, and it failed without it; nothing was bisected", end,
+            run->target_absent));
+      }
       return Status::InvalidArgument(fmt::format(
-          "the test is untestable at the {} (it said skip: exit 125; or a --vigil-test skipped there, or was cut "
-          "short before its subtest); nothing was bisected",
+          "the test is untestable at the {} (it said skip: exit 125; or a --vigil-test skipped there, or failed "
+          "before its subtest); nothing was bisected",
           end));
     }
     model::BisectRunRecord rec{

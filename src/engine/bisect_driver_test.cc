@@ -71,9 +71,15 @@ class FakeProbe final : public Probe {
       p.outcome = Outcome::kPass;
       p.target_absent = "coll:t.sh (PASS) has no subtest 'nope'";
     }
+    if (failed_without_target.count(commit)) {
+      p.outcome = Outcome::kSkip;
+      p.target_absent = "coll:t.sh (FAIL) has no subtest 'nope' (it has: setup)";
+    }
     return p;
   }
-  std::set<std::string> unbuildable, cannot_start, target_absent;
+  // target_absent: the test passed without its subtest (the probe's pass);
+  // failed_without_target: it failed without it (untestable).
+  std::set<std::string> unbuildable, cannot_start, target_absent, failed_without_target;
   // Keeps each build it makes, which Restore brings back.
   bool keeps = false;
   std::set<std::string> kept;
@@ -460,6 +466,18 @@ TEST_F(BisectDriverTest, ASubtestAbsentAtTheBadEndIsAnErrorNotAPassEverywhere) {
   auto out = Bisect(probe, Request("c0", "c30"));
   ASSERT_FALSE(out.ok());
   EXPECT_NE(out.status().message().find("at the bad end c30: coll:t.sh (PASS) has no subtest 'nope'"),
+            std::string::npos)
+      << out.status().message();
+}
+
+TEST_F(BisectDriverTest, ATestThatFailedWithoutItsSubtestAtTheGoodEndIsUntestableThere) {
+  Linear(30);
+  FakeProbe probe(FailsFrom("c17"));
+  probe.failed_without_target = {"c0"};
+  auto out = Bisect(probe, Request("c0", "c30"));
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("untestable at the good end c0: coll:t.sh (FAIL) has no subtest 'nope' "
+                                        "(it has: setup), and it failed without it; nothing was bisected"),
             std::string::npos)
       << out.status().message();
 }

@@ -289,18 +289,16 @@ class VigilTestProbe final : public ProbeBase {
           names += (names.empty() ? "" : ", ") + SanitizeForTerminal(path);
         }
       }
-      // A test cut short (crashed, timed out) may not have got to it: that
-      // says nothing of the subtest, and the commit is untestable.
-      std::string status = judge::FinalStatus(attempts);
-      if (!seen && (status == "CRASH" || status == "TIMEOUT")) {
-        p->outcome = bisect::Outcome::kSkip;
-        return;
-      }
       if (!seen) {
+        std::string status = judge::FinalStatus(attempts);
         p->target_absent = fmt::format("{} ({}) has no subtest '{}'{}", SanitizeForTerminal(test), status,
                                        SanitizeForTerminal(sub),
                                        names.empty() ? " (it has none)" : " (it has: " + names + ")");
-        p->outcome = bisect::Outcome::kPass;
+        // A test that failed without it (crashed, timed out, gave up
+        // early) may not have got to it: that says nothing of the subtest,
+        // and the commit is untestable. One that passed or skipped without
+        // it does not have it (yet): it cannot fail there.
+        p->outcome = judge::IsFailureName(status) ? bisect::Outcome::kSkip : bisect::Outcome::kPass;
         return;
       }
     }
