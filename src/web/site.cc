@@ -1,5 +1,7 @@
 #include "web/site.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cmath>
 #include <ctime>
@@ -276,7 +278,29 @@ std::string UrlPathOf(const std::string& base_url) {
 Site::Site(store::Store& db, SiteOptions o)
     : db_(db), o_(std::move(o)), server_links_(Links::Server(UrlPathOf(o_.base_url))) {}
 
+namespace {
+
+// How a file looks: changed by any edit that a reader would see ("-": none).
+std::string FileStamp(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return "-";
+  return fmt::format("{}:{}:{}:{}.{}", st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+}  // namespace
+
+void Site::WatchKnownIssues(const std::string& tests_dir) {
+  std::string path = !o_.known_issues.empty() ? o_.known_issues
+                     : tests_dir.empty()      ? std::string()
+                                              : tests_dir + "/known-issues.toml";
+  // Bounded: a store of runs from a thousand test directories is watched
+  // for the first thousand (the flag's file is always the first).
+  if (path.empty() || known_files_.count(path) || known_files_.size() >= 1000) return;
+  known_files_.emplace(path, FileStamp(path));
+}
+
 Result<std::optional<judge::KnownIssues>> Site::KnownIssuesFor(const std::string& tests_dir) {
+  WatchKnownIssues(tests_dir);
   return engine::FindKnownIssues(o_.known_issues, tests_dir);
 }
 
@@ -486,6 +510,7 @@ Result<json> Site::RunData(int64_t id) {
     }
     req.known_issues = o_.known_issues;
     req.today = Today(o_.today);
+    WatchKnownIssues(v.run.tests_dir);
     auto verdict = engine::ComputeVerdict(db_, req);
     if (verdict.ok()) {
       out["verdict"] = judge::VerdictJson(*verdict);
@@ -948,7 +973,15 @@ Result<std::shared_ptr<const json>> Site::Cached(const std::string& key, const s
   auto version = db_.DataVersion();
   if (!version.ok()) return version.status();
   std::string today = Today(o_.today);
-  if (*version != cache_version_ || today != cache_day_) {
+  bool edited = false;
+  for (auto& [path, stamp] : known_files_) {
+    std::string now = FileStamp(path);
+    if (now != stamp) {
+      stamp = std::move(now);
+      edited = true;
+    }
+  }
+  if (*version != cache_version_ || today != cache_day_ || edited) {
     cache_.clear();
     cache_version_ = *version;
     cache_day_ = today;

@@ -161,13 +161,20 @@ class Site {
 
  private:
   Response Dispatch(const std::string& path, const std::map<std::string, std::string>& query, bool api);
+  // Watches the file first (WatchKnownIssues).
   Result<std::optional<judge::KnownIssues>> KnownIssuesFor(const std::string& tests_dir);
+  // The known-issues file a page of a run of `tests_dir` is judged with
+  // (--known-issues, else known-issues.toml beside the tests), kept with how
+  // it looks now: an edit, or the file appearing or going, makes every kept
+  // page stale (Cached). Called before the file is read.
+  void WatchKnownIssues(const std::string& tests_dir);
   // The origin of each of `run_ids` a series names (Store::LoadRunOrigins):
   // {kind: series|branch, series id, name, role: tested|base}.
   Result<std::map<int64_t, nlohmann::json>> Origins(const std::vector<int64_t>& run_ids);
 
   // The data of `key` (a path and its query) as computed while the store is
-  // at the same DataVersion (and the day the same); computed otherwise.
+  // at the same DataVersion (the day and the watched known-issues files the
+  // same); computed otherwise.
   // Kept whole and shared, never copied: a page's JSON can be megabytes.
   Result<std::shared_ptr<const nlohmann::json>> Cached(const std::string& key,
                                                       const std::function<Result<nlohmann::json>()>& compute);
@@ -178,6 +185,7 @@ class Site {
   int64_t cache_version_ = -1;
   std::string cache_day_;
   std::map<std::string, std::shared_ptr<const nlohmann::json>> cache_;  // one Site serves one request at a time
+  std::map<std::string, std::string> known_files_;  // path -> FileStamp when a page was judged with it
 };
 
 // The stylesheet and the script the pages load (served by the binary).

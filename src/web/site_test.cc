@@ -346,6 +346,30 @@ TEST_F(SiteTest, WhatIsKeptIsReadAgainOnceTheStoreChanges) {
   EXPECT_EQ(json::parse(Get("/api/v1/runs").body)["runs"][0]["status"], "PASS");
 }
 
+// An edit of the known-issues file judges the kept pages again: what is
+// known changed, though the store did not.
+TEST_F(SiteTest, AnEditOfTheKnownIssuesIsSeenAtOnce) {
+  std::string path = ::testing::TempDir() + "/site-known-" + std::to_string(getpid()) + ".toml";
+  auto write = [&](const std::string& match) {
+    std::ofstream(path, std::ios::trunc) << "[[issue]]\nmatch = \"" << match << "\"\nreason = \"r\"\n";
+  };
+  write("net:c.sh");
+  SiteOptions o;
+  o.known_issues = path;
+  site_ = std::make_unique<Site>(*db_, o);
+  auto verdict = [&] { return json::parse(Get("/api/v1/runs/2").body)["verdict"]; };
+  json before = verdict();
+  ASSERT_TRUE(before.is_object()) << before.dump();
+  EXPECT_EQ(before.dump().find("KNOWN"), std::string::npos) << before.dump();
+  EXPECT_EQ(verdict(), before);  // kept
+  write("net:a.sh:two");
+  json after = verdict();
+  EXPECT_NE(after, before);
+  EXPECT_NE(after.dump().find("net:a.sh"), std::string::npos) << after.dump();
+  EXPECT_NE(after["known"].dump().find("two"), std::string::npos) << after.dump();
+  std::remove(path.c_str());
+}
+
 // Parameters no page reads are not part of what is kept: a visitor adding
 // junk to every request neither fills the cache nor pushes pages out.
 TEST_F(SiteTest, ParametersNoPageReadsAreNotKeptApart) {
