@@ -311,11 +311,11 @@ Status BisectDriver::CheckEnds(const BisectRequest& r, store::Store& db, int64_t
       // its culprit would be a guess next to the untested end.
       if (!run->target_absent.empty()) {
         return Status::InvalidArgument(fmt::format(
-            "the test is untestable at the {}: {}, and it failed without it; nothing was bisected", end,
+            "the test is untestable at the {}: {}, and it did not get that far; nothing was bisected", end,
             run->target_absent));
       }
       return Status::InvalidArgument(fmt::format(
-          "the test is untestable at the {} (it said skip: exit 125; or a --vigil-test skipped there, or failed "
+          "the test is untestable at the {} (it said skip: exit 125; or a --vigil-test skipped there, or stopped "
           "before its subtest); nothing was bisected",
           end));
     }

@@ -77,8 +77,8 @@ class FakeProbe final : public Probe {
     }
     return p;
   }
-  // target_absent: the test passed without its subtest (the probe's pass);
-  // failed_without_target: it failed without it (untestable).
+  // target_absent: the test ran to its end without its subtest (the
+  // probe's pass); failed_without_target: it stopped before it (untestable).
   std::set<std::string> unbuildable, cannot_start, target_absent, failed_without_target;
   // Keeps each build it makes, which Restore brings back.
   bool keeps = false;
@@ -477,7 +477,7 @@ TEST_F(BisectDriverTest, ATestThatFailedWithoutItsSubtestAtTheGoodEndIsUntestabl
   auto out = Bisect(probe, Request("c0", "c30"));
   ASSERT_FALSE(out.ok());
   EXPECT_NE(out.status().message().find("untestable at the good end c0: coll:t.sh (FAIL) has no subtest 'nope' "
-                                        "(it has: setup), and it failed without it; nothing was bisected"),
+                                        "(it has: setup), and it did not get that far; nothing was bisected"),
             std::string::npos)
       << out.status().message();
 }

@@ -277,8 +277,10 @@ class VigilTestProbe final : public ProbeBase {
       if (!failed && judge::KindOf(judge::FinalStatus(attempts)) == judge::Kind::kSkip) return;
     } else {
       bool seen = false;
+      bool cut = false;  // a result the test planned never came (the parser's CRASH)
+      std::vector<model::SubtestRecord> verdicts = judge::SubtestVerdicts(attempts);
       std::string names;
-      for (const auto& s : judge::SubtestVerdicts(attempts)) {
+      for (const auto& s : verdicts) {
         std::string path = SanitizeUtf8(s.path);
         if (path == sub) {
           seen = true;
@@ -288,17 +290,23 @@ class VigilTestProbe final : public ProbeBase {
         } else if (names.size() < 200) {
           names += (names.empty() ? "" : ", ") + SanitizeForTerminal(path);
         }
+        cut |= s.status == "CRASH";
       }
       if (!seen) {
         std::string status = judge::FinalStatus(attempts);
         p->target_absent = fmt::format("{} ({}) has no subtest '{}'{}", SanitizeForTerminal(test), status,
                                        SanitizeForTerminal(sub),
                                        names.empty() ? " (it has none)" : " (it has: " + names + ")");
-        // A test that failed without it (crashed, timed out, gave up
-        // early) may not have got to it: that says nothing of the subtest,
-        // and the commit is untestable. One that passed or skipped without
-        // it does not have it (yet): it cannot fail there.
-        p->outcome = judge::IsFailureName(status) ? bisect::Outcome::kSkip : bisect::Outcome::kPass;
+        // The test may not have got to it: it crashed or timed out, a
+        // result it planned never came, it failed before any result, or it
+        // skipped as a whole (a missing option, a tool). That says nothing
+        // of the subtest: untestable. One that ran to its end without it
+        // (passed, or failed on others) does not have it (yet): it cannot
+        // fail there.
+        bool said_nothing = status == "CRASH" || status == "TIMEOUT" || cut ||
+                            (judge::IsFailureName(status) && verdicts.empty()) ||
+                            judge::KindOf(status) == judge::Kind::kSkip;
+        p->outcome = said_nothing ? bisect::Outcome::kSkip : bisect::Outcome::kPass;
         return;
       }
     }

@@ -20,6 +20,7 @@
 #include "engine/run_session.h"
 #include "kbuild/build.h"
 #include "kbuild/diagnostics.h"
+#include "model/series_run.h"
 #include "model/vm_spec.h"
 #include "runner/test_run.h"
 #include "engine/verdict.h"
@@ -1054,7 +1055,7 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
       observer_.OnNote(fmt::format("series {}: testing {} on {}{}", s->id, s->head_commit.substr(0, 12),
                                    tree ? tree->name : s->base_commit.substr(0, 12),
                                    several ? " (" + pass.variant + ")" : ""));
-      auto tested = RunTests(checkout, fmt::format("series {} ({})", s->id, s->name), base_build, pass.variant);
+      auto tested = RunTests(checkout, model::SeriesRunCommand(s->id, s->name), base_build, pass.variant);
       if (!tested.ok()) {
         if (!build) RemoveCheckout(o_.repo, checkout);
         return tested.status();

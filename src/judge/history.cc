@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "judge/outcome.h"
+#include "model/series_run.h"
 
 namespace vigil::judge {
 
@@ -75,8 +76,10 @@ RunView BuildView(model::RunRecord run, model::Environment env, std::vector<mode
 // (`vigil watch`: a patch from a list, applied to the tree). A patch that
 // breaks a test is the patch's failure, not the test's flakiness, and a
 // patched run is no baseline for the next; such runs are judged against the
-// history but never part of it. With q.newest, pages back until that many
-// runs remain (a busy patch loop's window holds mostly series' runs).
+// history but never part of it. A run the patch loop made that no series
+// names yet (its testing goes on, or was cut short) is known by its name.
+// With q.newest, pages back until that many runs remain (a busy patch loop's
+// window holds mostly series' runs).
 Result<std::vector<model::RunRecord>> ListHistoryRuns(store::Store& db, store::RunQuery q) {
   const size_t want = q.newest > 0 ? static_cast<size_t>(q.newest) : 0;
   std::vector<model::RunRecord> out;
@@ -95,11 +98,15 @@ Result<std::vector<model::RunRecord>> ListHistoryRuns(store::Store& db, store::R
     size_t page = runs->size();
     for (auto& r : *runs) {
       auto o = origins->find(r.id);
-      if (o != origins->end() && o->second.kind == "series" && o->second.role == "tested") continue;
+      if (o == origins->end() ? model::IsSeriesRunCommand(r.command)
+                              : o->second.kind == "series" && o->second.role == "tested") {
+        continue;
+      }
       out.push_back(std::move(r));
     }
     if (want == 0 || page < static_cast<size_t>(q.newest) || out.size() >= want || oldest <= 1) break;
     q.up_to = oldest - 1;
+    q.skip = 0;  // left out of the first page only
     q.newest = static_cast<int>(std::max<size_t>(want - out.size(), 32));
   }
   std::sort(out.begin(), out.end(), [](const model::RunRecord& a, const model::RunRecord& b) { return a.id < b.id; });

@@ -1,6 +1,7 @@
 #include "judge/history.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <map>
@@ -12,6 +13,7 @@
 
 #include "judge/flakes.h"
 #include "judge/verdict.h"
+#include "model/series_run.h"
 #include "store/memory_store.h"
 
 namespace vigil::judge {
@@ -88,61 +90,95 @@ TEST(LoadHistory, WindowsPerClassAsWhenEveryRunWasRead) {
 
 // A series' patched runs (vigil watch) are judged against the history, never
 // part of it: not in any window, not a baseline, not what quarantine learns.
+// In either store, through windows of several pages.
 TEST(LoadHistory, RunsASeriesTestedAreNotHistory) {
-  auto db = store::NewMemoryStore();
-  // Runs 1..12: every third one tested for a series, whose subtest failed
-  // then passed on a retry (what would quarantine it); the rest pass.
-  std::vector<int64_t> tested;
-  for (int i = 1; i <= 12; ++i) {
-    int64_t id = NewRun(*db, {"c:t"});
-    bool patched = i % 3 == 0;
-    for (int attempt = 1; attempt <= (patched ? 2 : 1); ++attempt) {
-      model::AttemptRecord a;
-      a.test_path = "c:t";
-      a.attempt = attempt;
-      a.status = patched && attempt == 1 ? "FAIL" : "PASS";
-      a.subtests = {{"s", a.status, std::nullopt}};
-      ASSERT_TRUE(db->RecordAttempt(id, a).ok());
+  std::string file = ::testing::TempDir() + "/history-series-" + std::to_string(getpid()) + ".db";
+  std::remove(file.c_str());
+  std::unique_ptr<store::Store> stores[2] = {store::NewMemoryStore(), store::Store::Open(file).value()};
+  for (auto& owned : stores) {
+    store::Store& db = *owned;
+    // Runs 1..80: every third of 1..12 and all of 13..79 tested for a series
+    // (their subtest failed, then passed on a retry: what would quarantine
+    // it); 80 is a series' run its series does not name yet (its testing
+    // was cut short), known by its name; the rest pass.
+    std::vector<int64_t> plain;
+    for (int i = 1; i <= 80; ++i) {
+      bool patched = i % 3 == 0 || i > 12;
+      model::RunRecord r;
+      r.started_at = "t";
+      r.plan = {"c:t"};
+      r.command = patched ? model::SeriesRunCommand(i, "[PATCH] c: change t") : "vigil run -t c:t";
+      int64_t id = db.CreateRun(r).value();
+      ASSERT_EQ(id, i);
+      for (int attempt = 1; attempt <= (patched ? 2 : 1); ++attempt) {
+        model::AttemptRecord a;
+        a.test_path = "c:t";
+        a.attempt = attempt;
+        a.status = patched && attempt == 1 ? "FAIL" : "PASS";
+        a.subtests = {{"s", a.status, std::nullopt}};
+        ASSERT_TRUE(db.RecordAttempt(id, a).ok());
+      }
+      ASSERT_TRUE(db.FinishRun(id, patched ? "FLAKY" : "PASS", "t2").ok());
+      if (!patched) plain.push_back(id);
+      if (!patched || i == 80) continue;
+      model::SeriesRecord s;
+      s.source = "https://patchwork.example.org/api";
+      s.series_id = id;
+      s.name = "[PATCH] c: change t";
+      s.state = "queued";
+      s.queued_at = s.updated_at = "2026-12-07T00:00:00Z";
+      s.result_json = fmt::format(R"({{"run":{},"base_run":1}})", id);
+      ASSERT_TRUE(db.QueueSeries(s).ok());
     }
-    ASSERT_TRUE(db->FinishRun(id, patched ? "FLAKY" : "PASS", "t2").ok());
-    if (!patched) continue;
-    tested.push_back(id);
-    model::SeriesRecord s;
-    s.source = "https://patchwork.example.org/api";
-    s.series_id = id;
-    s.name = "[PATCH] c: change t";
-    s.state = "done";
-    s.queued_at = s.updated_at = "2026-12-07T00:00:00Z";
-    s.result_json = fmt::format(R"({{"run":{},"base_run":1}})", id);
-    ASSERT_TRUE(db->QueueSeries(s).ok());
+    auto ids = [](Result<std::vector<RunView>> h) {
+      std::vector<int64_t> out;
+      EXPECT_TRUE(h.ok());
+      if (h.ok()) {
+        for (const auto& v : *h) out.push_back(v.run.id);
+      }
+      return out;
+    };
+    EXPECT_EQ(ids(LoadHistory(db)), plain);
+    // A window of 4 reaches back past 68 series' runs, over several pages.
+    EXPECT_EQ(ids(LoadHistory(db, 0, 4)), (std::vector<int64_t>{7, 8, 10, 11}));
+    EXPECT_EQ(ids(LoadClassHistory(db, 80, 4, "host", {"c:t"})), (std::vector<int64_t>{7, 8, 10, 11}));
+    EXPECT_EQ(ids(LoadClassHistory(db, 5, 3, "host", {"c:t"})), (std::vector<int64_t>{2, 4, 5}));
+    store::RunQuery skipped;
+    skipped.newest = 3;
+    skipped.skip = 1;  // the newest run left out (80), once
+    std::vector<int64_t> listed;
+    auto skipped_runs = ListHistoryRuns(db, skipped);
+    ASSERT_TRUE(skipped_runs.ok());
+    for (const auto& r : *skipped_runs) listed.push_back(r.id);
+    EXPECT_EQ(listed, (std::vector<int64_t>{8, 10, 11}));
+    // Nothing the flakes table sees failed; counted without the series' runs.
+    size_t runs = 0;
+    auto series = LoadSeries(db, 0, 0, &runs);
+    ASSERT_TRUE(series.ok());
+    EXPECT_EQ(runs, plain.size());
+    for (const Series& s : *series) {
+      for (const Point& p : s.points) EXPECT_FALSE(p.retry_flake) << s.test << ":" << s.subtest;
+    }
+    // Were they history, the retry flakes would quarantine the subtest.
+    std::set<std::string> quarantined;
+    std::map<std::string, std::string> reasons;
+    QuarantinedAfter(LoadClassHistory(db, 80, 200, "host", {"c:t"}).value(), "host", &quarantined, &reasons);
+    EXPECT_TRUE(quarantined.empty());
+    std::vector<RunView> all;
+    for (int64_t id = 1; id <= 80; ++id) all.push_back(LoadRunView(db, id).value());
+    QuarantinedAfter(all, "host", &quarantined, &reasons);
+    EXPECT_EQ(quarantined.count("c:t:s"), 1u);
+    // The auto baseline of a new run is the newest plain one, not run 80.
+    model::RunRecord next;
+    next.started_at = "t";
+    next.plan = {"c:t"};
+    int64_t id = db.CreateRun(next).value();
+    auto base = FindAutoBaseline(db, LoadClassHistory(db, id - 1, 200, "host", {"c:t"}).value(),
+                                 LoadRunView(db, id).value());
+    ASSERT_TRUE(base.ok()) << base.status().ToString();
+    EXPECT_EQ(*base, 11);
   }
-  auto ids = [](const std::vector<RunView>& h) {
-    std::vector<int64_t> out;
-    for (const auto& v : h) out.push_back(v.run.id);
-    return out;
-  };
-  EXPECT_EQ(ids(LoadHistory(*db).value()), (std::vector<int64_t>{1, 2, 4, 5, 7, 8, 10, 11}));
-  // A window of 4 reaches back past the series' runs to four of the others.
-  EXPECT_EQ(ids(LoadHistory(*db, 0, 4).value()), (std::vector<int64_t>{7, 8, 10, 11}));
-  EXPECT_EQ(ids(LoadClassHistory(*db, 12, 4, "host", {"c:t"}).value()), (std::vector<int64_t>{7, 8, 10, 11}));
-  EXPECT_EQ(ids(LoadClassHistory(*db, 5, 3, "host", {"c:t"}).value()), (std::vector<int64_t>{2, 4, 5}));
-  // Nothing the flakes table sees failed; counted without the series' runs.
-  size_t runs = 0;
-  auto series = LoadSeries(*db, 0, 0, &runs);
-  ASSERT_TRUE(series.ok());
-  EXPECT_EQ(runs, 8u);
-  for (const Series& s : *series) {
-    for (const Point& p : s.points) EXPECT_FALSE(p.retry_flake) << s.test << ":" << s.subtest;
-  }
-  // Were they history, the retry flakes would quarantine the subtest.
-  std::set<std::string> quarantined;
-  std::map<std::string, std::string> reasons;
-  QuarantinedAfter(LoadClassHistory(*db, 12, 200, "host", {"c:t"}).value(), "host", &quarantined, &reasons);
-  EXPECT_TRUE(quarantined.empty());
-  std::vector<RunView> all;
-  for (int64_t id = 1; id <= 12; ++id) all.push_back(LoadRunView(*db, id).value());
-  QuarantinedAfter(all, "host", &quarantined, &reasons);
-  EXPECT_EQ(quarantined.count("c:t:s"), 1u);
+  std::remove(file.c_str());
 }
 
 TEST(ResolveTestPath, ATestWhoseNameHasAColonIsTheLongestTheStoreKnows) {

@@ -2093,24 +2093,26 @@ Result<std::vector<model::SeriesRecord>> SqlStore::ListSeries(const SeriesQuery&
 
 Result<std::map<int64_t, RunOrigin>> SqlStore::LoadRunOrigins(const std::vector<int64_t>& run_ids) {
   std::lock_guard<std::mutex> lock(mu_);
-  // The oldest series of the role, on the primary key: a base run can be
-  // the base of thousands of series.
-  auto q = db_->Prepare(
-      "SELECT r.series, r.kind, s.name FROM series_runs r JOIN series s ON s.id = r.series "
-      "WHERE r.run_id = ? AND r.role = ? ORDER BY r.series LIMIT 1");
-  if (!q.ok()) return q.status();
+  // One query for a few hundred runs (a history's window asks for 200; on
+  // PostgreSQL each query is a round trip): each run's rows in the order
+  // that puts its origin first ("tested" sorts after "base"; the oldest
+  // series of the role: a base run can be the base of thousands of series).
   std::map<int64_t, RunOrigin> out;
-  for (int64_t run : run_ids) {
-    for (const char* role : {"tested", "base"}) {
-      q->Reset();
-      q->Bind(1, run).Bind(2, std::string(role));
-      Status st;
-      if (q->Next(&st)) {
-        out[run] = {q->Text(1), q->Int(0), q->Text(2), role};
-        break;
-      }
-      if (!st.ok()) return st;
+  constexpr size_t kChunk = 500;
+  for (size_t from = 0; from < run_ids.size(); from += kChunk) {
+    std::vector<int64_t> ids(run_ids.begin() + static_cast<std::ptrdiff_t>(from),
+                             run_ids.begin() + static_cast<std::ptrdiff_t>(std::min(run_ids.size(), from + kChunk)));
+    auto q = db_->Prepare("SELECT r.run_id, r.series, r.kind, s.name, r.role FROM series_runs r JOIN series s ON "
+                          "s.id = r.series WHERE " +
+                          InIds("r.run_id", ids) + " ORDER BY r.run_id, r.role DESC, r.series");
+    if (!q.ok()) return q.status();
+    Status st;
+    while (q->Next(&st)) {
+      int64_t run = q->Int(0);
+      if (out.count(run)) continue;  // not its first row: not its origin
+      out[run] = {q->Text(2), q->Int(1), q->Text(3), q->Text(4)};
     }
+    if (!st.ok()) return st;
   }
   return out;
 }

@@ -1,0 +1,32 @@
+// How the patch loop (vigil watch) names the runs it makes for a series or a
+// branch head: RunRecord::command "series ID (NAME)". A run is tied to its
+// series by the series' result (model::SeriesRuns), which is written when
+// its testing ends; until then -- or for good, when vigil watch stopped
+// before -- the name is all that says the run tested a patch.
+#pragma once
+
+#include <cctype>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+namespace vigil::model {
+
+inline std::string SeriesRunCommand(int64_t series, std::string_view name) {
+  return fmt::format("series {} ({})", series, name);
+}
+
+// Whether `command` is such a name ("series ", digits, " ("): a command a
+// user ran starts with the program.
+inline bool IsSeriesRunCommand(std::string_view command) {
+  constexpr std::string_view kPrefix = "series ";
+  if (command.substr(0, kPrefix.size()) != kPrefix) return false;
+  size_t i = kPrefix.size();
+  size_t digits = 0;
+  while (i < command.size() && std::isdigit(static_cast<unsigned char>(command[i]))) ++i, ++digits;
+  return digits > 0 && command.substr(i, 2) == " (";
+}
+
+}  // namespace vigil::model
