@@ -263,54 +263,7 @@ class VigilTestProbe final : public ProbeBase {
       p->cannot_start = fmt::format("no test {} in the tree", SanitizeForTerminal(test));
       return;
     }
-    bool failed = false;
-    if (!o_.crash_title.empty()) {
-      for (const auto& a : attempts) {
-        for (const auto& c : a.crashes)
-          failed |= fnmatch(o_.crash_title.c_str(), SanitizeUtf8(c.title).c_str(), 0) == 0;
-      }
-    } else if (sub.empty()) {
-      // A failure in any attempt is one (retries from a vigil.toml beside
-      // the tests would make a flaky failure FLAKY, a pass); a test that
-      // skipped (exit 4: a missing option, a tool) said nothing of it.
-      for (const auto& a : attempts) failed |= judge::IsFailureName(a.status);
-      if (!failed && judge::KindOf(judge::FinalStatus(attempts)) == judge::Kind::kSkip) return;
-    } else {
-      bool seen = false;
-      bool cut = false;  // a result the test planned never came (the parser's CRASH)
-      std::vector<model::SubtestRecord> verdicts = judge::SubtestVerdicts(attempts);
-      std::string names;
-      for (const auto& s : verdicts) {
-        std::string path = SanitizeUtf8(s.path);
-        if (path == sub) {
-          seen = true;
-          // FLAKY: it failed in an attempt (see above).
-          failed |= judge::IsFailureName(s.status) || s.status == "FLAKY";
-          if (!failed && judge::KindOf(s.status) == judge::Kind::kSkip) return;  // skipped: untestable
-        } else if (names.size() < 200) {
-          names += (names.empty() ? "" : ", ") + SanitizeForTerminal(path);
-        }
-        cut |= s.status == "CRASH";
-      }
-      if (!seen) {
-        std::string status = judge::FinalStatus(attempts);
-        p->target_absent = fmt::format("{} ({}) has no subtest '{}'{}", SanitizeForTerminal(test), status,
-                                       SanitizeForTerminal(sub),
-                                       names.empty() ? " (it has none)" : " (it has: " + names + ")");
-        // The test may not have got to it: it crashed or timed out, a
-        // result it planned never came, it failed before any result, or it
-        // skipped as a whole (a missing option, a tool). That says nothing
-        // of the subtest: untestable. One that ran to its end without it
-        // (passed, or failed on others) does not have it (yet): it cannot
-        // fail there.
-        bool said_nothing = status == "CRASH" || status == "TIMEOUT" || cut ||
-                            (judge::IsFailureName(status) && verdicts.empty()) ||
-                            judge::KindOf(status) == judge::Kind::kSkip;
-        p->outcome = said_nothing ? bisect::Outcome::kSkip : bisect::Outcome::kPass;
-        return;
-      }
-    }
-    p->outcome = failed ? bisect::Outcome::kFail : bisect::Outcome::kPass;
+    JudgeAttempts(test, sub, o_.crash_title, attempts, p);
   }
 
   // A commit as git names it (hex): the only names a kept build is filed under.
@@ -426,6 +379,60 @@ std::string BisectBuildDir(const std::string& worktree, const std::string& varia
 
 std::string KeptBuildDir(const std::string& worktree, const std::string& variant, const std::string& commit) {
   return BisectBuildDir(worktree, variant) + "-kept/" + commit;
+}
+
+void JudgeAttempts(const std::string& test, const std::string& sub, const std::string& crash_title,
+                   const std::vector<model::AttemptRecord>& attempts, ProbeRun* p) {
+  p->outcome = bisect::Outcome::kSkip;
+  p->target_absent.clear();
+  bool failed = false;
+  if (!crash_title.empty()) {
+    for (const auto& a : attempts) {
+      for (const auto& c : a.crashes)
+        failed |= fnmatch(crash_title.c_str(), SanitizeUtf8(c.title).c_str(), 0) == 0;
+    }
+  } else if (sub.empty()) {
+    // A failure in any attempt is one (retries from a vigil.toml beside
+    // the tests would make a flaky failure FLAKY, a pass); a test that
+    // skipped (exit 4: a missing option, a tool) said nothing of it.
+    for (const auto& a : attempts) failed |= judge::IsFailureName(a.status);
+    if (!failed && judge::KindOf(judge::FinalStatus(attempts)) == judge::Kind::kSkip) return;
+  } else {
+    bool seen = false;
+    bool cut = false;  // a result the test planned never came (the parser's CRASH)
+    std::vector<model::SubtestRecord> verdicts = judge::SubtestVerdicts(attempts);
+    std::string names;
+    for (const auto& s : verdicts) {
+      std::string path = SanitizeUtf8(s.path);
+      if (path == sub) {
+        seen = true;
+        // FLAKY: it failed in an attempt (see above).
+        failed |= judge::IsFailureName(s.status) || s.status == "FLAKY";
+        if (!failed && judge::KindOf(s.status) == judge::Kind::kSkip) return;  // skipped: untestable
+      } else if (names.size() < 200) {
+        names += (names.empty() ? "" : ", ") + SanitizeForTerminal(path);
+      }
+      cut |= s.status == "CRASH";
+    }
+    if (!seen) {
+      std::string status = judge::FinalStatus(attempts);
+      p->target_absent = fmt::format("{} ({}) has no subtest '{}'{}", SanitizeForTerminal(test), status,
+                                     SanitizeForTerminal(sub),
+                                     names.empty() ? " (it has none)" : " (it has: " + names + ")");
+      // The test may not have got to it: it crashed or timed out, a
+      // result it planned never came, it failed before any result, or it
+      // skipped as a whole (a missing option, a tool). That says nothing
+      // of the subtest: untestable. One that ran to its end without it
+      // (passed, or failed on others) does not have it (yet): it cannot
+      // fail there.
+      bool said_nothing = status == "CRASH" || status == "TIMEOUT" || cut ||
+                          (judge::IsFailureName(status) && verdicts.empty()) ||
+                          judge::KindOf(status) == judge::Kind::kSkip;
+      p->outcome = said_nothing ? bisect::Outcome::kSkip : bisect::Outcome::kPass;
+      return;
+    }
+  }
+  p->outcome = failed ? bisect::Outcome::kFail : bisect::Outcome::kPass;
 }
 
 std::string ProbeCommandLine(const ProbeOptions& o) {

@@ -13,6 +13,7 @@
 #include "base/status.h"
 #include "bisect/search.h"
 #include "kbuild/build.h"
+#include "model/records.h"
 #include "sys/cancel.h"
 
 namespace vigil::store {
@@ -30,12 +31,21 @@ struct ProbeRun {
   // outcome is skip. At an end of the bisection it is an error.
   std::string cannot_start;
   // Not empty: the test ran but the subtest the probe judges did not appear
-  // in the results of a test that was not cut short: what did instead; the
-  // outcome is pass. At the bad end of a bisection it is an error (a name
-  // that matches nothing would make every commit pass). A test cut short
-  // (crash, timeout) before the subtest is a skip.
+  // in its results: what did instead. The outcome is pass when the test ran
+  // to its end (the subtest is not there yet), skip when it stopped before
+  // (JudgeAttempts). At the bad end of a bisection it is an error (a name
+  // that matches nothing would make every commit pass).
   std::string target_absent;
 };
+
+// What a --vigil-test probe's attempts of `test` (one run's) say, into
+// p->outcome and p->target_absent: with `crash_title`, whether a kernel report
+// of that title came; else whether `sub` (a subtest path; "" for the test
+// itself) failed in any attempt. Skip when they say nothing of it: the test
+// or the subtest skipped, or the test stopped before the subtest (crash,
+// timeout, a planned result missing, no result at all).
+void JudgeAttempts(const std::string& test, const std::string& sub, const std::string& crash_title,
+                   const std::vector<model::AttemptRecord>& attempts, ProbeRun* p);
 
 class Probe {
  public:

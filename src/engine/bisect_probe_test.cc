@@ -86,6 +86,53 @@ TEST(ProbeCommandLineTest, QuotesTheCommandOrNamesTheVigilRun) {
       "vigil run --tests tools/testing/selftests -t net/mptcp:mptcp_join.sh --kernel arch/x86/boot/bzImage");
 }
 
+// One attempt of coll:t.sh with this status and these subtests (path, status).
+model::AttemptRecord Attempt(const std::string& status, std::vector<std::pair<std::string, std::string>> subtests,
+                             int attempt = 1) {
+  model::AttemptRecord a;
+  a.test_path = "coll:t.sh";
+  a.attempt = attempt;
+  a.status = status;
+  for (const auto& [path, st] : subtests) a.subtests.push_back({path, st, std::nullopt});
+  return a;
+}
+
+Outcome OutcomeOf(const std::string& sub, const std::vector<model::AttemptRecord>& attempts,
+                  std::string* absent = nullptr) {
+  ProbeRun p;
+  JudgeAttempts("coll:t.sh", sub, "", attempts, &p);
+  if (absent) *absent = p.target_absent;
+  return p.outcome;
+}
+
+TEST(JudgeAttemptsTest, TheSubtestsOwnResultCountsInAnyAttempt) {
+  EXPECT_EQ(OutcomeOf("b", {Attempt("FAIL", {{"a", "FAIL"}, {"b", "PASS"}})}), Outcome::kPass);
+  EXPECT_EQ(OutcomeOf("b", {Attempt("FAIL", {{"a", "PASS"}, {"b", "FAIL"}})}), Outcome::kFail);
+  // Failed, then passed on a retry: a failure.
+  EXPECT_EQ(OutcomeOf("b", {Attempt("FAIL", {{"b", "FAIL"}}), Attempt("PASS", {{"b", "PASS"}}, 2)}), Outcome::kFail);
+  EXPECT_EQ(OutcomeOf("b", {Attempt("PASS", {{"b", "SKIP"}})}), Outcome::kSkip);
+}
+
+TEST(JudgeAttemptsTest, ASubtestNotThereYetIsGoodButOneTheTestNeverGotToSaysNothing) {
+  std::string absent;
+  // Ran to its end without it (passed, or failed on another): not there yet.
+  EXPECT_EQ(OutcomeOf("b", {Attempt("PASS", {{"a", "PASS"}})}, &absent), Outcome::kPass);
+  EXPECT_EQ(absent, "coll:t.sh (PASS) has no subtest 'b' (it has: a)");
+  EXPECT_EQ(OutcomeOf("b", {Attempt("FAIL", {{"a", "FAIL"}})}), Outcome::kPass);
+  // Stopped before it: a planned result never came, a crash, a timeout, a
+  // failure before any result; or skipped as a whole.
+  EXPECT_EQ(OutcomeOf("b", {Attempt("FAIL", {{"a", "PASS"}, {"test 2 (no result)", "CRASH"}})}), Outcome::kSkip);
+  EXPECT_EQ(OutcomeOf("b", {Attempt("CRASH", {{"a", "PASS"}})}), Outcome::kSkip);
+  EXPECT_EQ(OutcomeOf("b", {Attempt("TIMEOUT", {{"a", "PASS"}})}), Outcome::kSkip);
+  EXPECT_EQ(OutcomeOf("b", {Attempt("FAIL", {})}, &absent), Outcome::kSkip);
+  EXPECT_EQ(absent, "coll:t.sh (FAIL) has no subtest 'b' (it has none)");
+  EXPECT_EQ(OutcomeOf("b", {Attempt("SKIP", {})}), Outcome::kSkip);
+  // The test itself: a failure in any attempt; a skip says nothing.
+  EXPECT_EQ(OutcomeOf("", {Attempt("FAIL", {}), Attempt("PASS", {}, 2)}), Outcome::kFail);
+  EXPECT_EQ(OutcomeOf("", {Attempt("SKIP", {})}), Outcome::kSkip);
+  EXPECT_EQ(OutcomeOf("", {Attempt("PASS", {{"a", "PASS"}})}), Outcome::kPass);
+}
+
 // A stand-in for a kernel tree: a Makefile that answers what kbuild::Build
 // asks for, out of tree (O=), and fails to compile when broken.c is there.
 constexpr const char* kFakeKernelMakefile = R"MK(
