@@ -20,14 +20,16 @@ Result<std::unique_ptr<store::Store>> OpenExistingStore(const std::string& path)
   return store::Store::Open(path);
 }
 
+std::string KnownIssuesPath(const std::string& flag, const std::string& tests_dir) {
+  if (!flag.empty()) return flag;
+  return tests_dir.empty() ? "" : tests_dir + "/known-issues.toml";
+}
+
 Result<std::optional<judge::KnownIssues>> FindKnownIssues(const std::string& flag, const std::string& tests_dir) {
-  std::string path = flag;
-  if (path.empty() && !tests_dir.empty()) {
-    std::string beside = tests_dir + "/known-issues.toml";
-    struct stat st {};
-    if (stat(beside.c_str(), &st) == 0) path = beside;
-  }
-  if (path.empty()) return std::optional<judge::KnownIssues>();
+  std::string path = KnownIssuesPath(flag, tests_dir);
+  struct stat st {};
+  // The flag's file must be there (LoadKnownIssues says so); one beside the tests may not.
+  if (path.empty() || (flag.empty() && stat(path.c_str(), &st) != 0)) return std::optional<judge::KnownIssues>();
   auto k = judge::LoadKnownIssues(path);
   if (!k.ok()) return k.status();
   return std::optional<judge::KnownIssues>(std::move(k.value()));

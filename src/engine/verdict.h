@@ -18,7 +18,11 @@ namespace vigil::engine {
 // Opens a store that must exist already (read commands don't create one).
 Result<std::unique_ptr<store::Store>> OpenExistingStore(const std::string& path);
 
-// --known-issues FILE, else known-issues.toml in `tests_dir`, else none.
+// The file a run of `tests_dir` is judged with: --known-issues FILE, else
+// known-issues.toml in `tests_dir` (which may not exist); "" for neither.
+std::string KnownIssuesPath(const std::string& flag, const std::string& tests_dir);
+// The issues of KnownIssuesPath, or none when it names no file or a
+// known-issues.toml that does not exist.
 Result<std::optional<judge::KnownIssues>> FindKnownIssues(const std::string& flag, const std::string& tests_dir);
 
 // Entries that explained no failure and no crash in any of `runs`.

@@ -290,9 +290,7 @@ std::string FileStamp(const std::string& path) {
 }  // namespace
 
 void Site::WatchKnownIssues(const std::string& tests_dir) {
-  std::string path = !o_.known_issues.empty() ? o_.known_issues
-                     : tests_dir.empty()      ? std::string()
-                                              : tests_dir + "/known-issues.toml";
+  std::string path = engine::KnownIssuesPath(o_.known_issues, tests_dir);
   // Bounded: a store of runs from a thousand test directories is watched
   // for the first thousand (the flag's file is always the first).
   if (path.empty() || known_files_.count(path) || known_files_.size() >= 1000) return;
