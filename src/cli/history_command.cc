@@ -1,4 +1,4 @@
-// vigil history COLLECTION:TEST[:SUBTEST] [--db PATH] [--env FILTER] [--limit N] [--json]
+// vigil history COLLECTION:TEST[:SUBTEST] [--db PATH] [--env FILTER] [--limit N] [--series] [--json]
 #include <memory>
 #include <string>
 
@@ -21,6 +21,7 @@ struct HistoryFlags {
   std::string env;
   int limit = 50;
   bool json = false;
+  bool series = false;
 };
 
 int RunHistory(const HistoryFlags& f) {
@@ -29,14 +30,17 @@ int RunHistory(const HistoryFlags& f) {
     return kExitUsage;
   }
   auto db = engine::OpenExistingStore(f.db_path);
-  auto h = db.ok() ? engine::History(**db, {f.path, f.env, f.limit}) : Result<judge::TestHistory>(db.status());
+  auto h = db.ok() ? engine::History(**db, {f.path, f.env, f.limit, f.series}) : Result<judge::TestHistory>(db.status());
   if (!h.ok()) {
     fmt::print(stderr, "vigil history: {}\n", h.status().message());
     return kExitUsage;
   }
   if (h->rows.empty()) {
-    fmt::print(stderr, "vigil history: {} has no results in {}\n", SanitizeForTerminal(f.path),
-               SanitizeForTerminal(store::ShownPath(f.db_path)));
+    fmt::print(stderr, "vigil history: {} has no results in {}{}\n", SanitizeForTerminal(f.path),
+               SanitizeForTerminal(store::ShownPath(f.db_path)),
+               h->series_left_out > 0 ? fmt::format(" outside the {} run(s) that tested a patch series: --series lists them",
+                                                    h->series_left_out)
+                                      : "");
     return 1;
   }
   fmt::print("{}", f.json ? report::HistoryJson(*h) : report::HistoryText(*h, f.path));
@@ -54,7 +58,12 @@ Runner SetupHistoryCommand(CLI::App* app) {
   app->add_option("--db", f->db_path, "Results store: a SQLite file or a postgresql:// URI")->capture_default_str();
   app->add_option("--env", f->env, "Only runs whose environment class contains FILTER ('vm tcg', 'host 6.1')");
   app->add_option("--limit", f->limit, "Show the last N results")->check(CLI::Range(1, 1000000))->capture_default_str();
-  app->add_flag("--json", f->json, "JSON: {format_version, test, subtest, results: [{run_id, env, kernel, status, ...}]}");
+  app->add_flag("--series", f->series,
+                "Also the runs that tested a patch series (vigil watch: a patch applied to the tree), each marked with "
+                "its series; by default they are counted, not listed, as flakes and verdicts leave them out");
+  app->add_flag("--json", f->json,
+                "JSON: {format_version, test, subtest, results: [{run_id, env, kernel, status, duration_ms, series}], "
+                "series_runs_left_out}");
   return [f] { return RunHistory(*f); };
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -74,44 +75,67 @@ Result<judge::TestHistory> History(store::Store& db, const HistoryQuery& q) {
   auto resolved = judge::ResolveTestPath(db, q.path);
   if (!resolved.ok()) return resolved.status();
   std::tie(h.test, h.subtest) = *resolved;
+  h.with_series = q.series;
   // Only this test's attempts, not every test of every run: the newest
-  // `limit` runs of it, or all of them when a filter may pass over some.
-  auto attempts = db.LoadTestAttempts(h.test, q.env.empty() && h.subtest.empty() ? q.limit : 0);
-  if (!attempts.ok()) return attempts.status();
-  std::vector<int64_t> order;  // oldest run first
-  std::map<int64_t, std::vector<model::AttemptRecord>> by_run;
-  for (auto& ra : *attempts) {
-    if (ra.attempt.interrupted) continue;  // cut short by a cancelled run: no result
-    auto [it, fresh] = by_run.try_emplace(ra.run_id);
-    if (fresh) order.push_back(ra.run_id);
-    it->second.push_back(std::move(ra.attempt));
-  }
+  // `fetch` runs of it, or all of them when a filter may pass over some.
+  // Runs left out (series' runs) may leave fewer than `limit` rows: then
+  // four times as many runs are asked for, until there are no more.
+  int fetch = q.env.empty() && h.subtest.empty() ? q.limit : 0;
   std::map<int64_t, model::Environment> envs;
-  for (int64_t id : order) {
-    auto run = db.LoadRun(id);
-    if (!run.ok()) return run.status();
-    auto emplaced = envs.try_emplace(run->environment_id);
-    model::Environment& env = emplaced.first->second;
-    if (emplaced.second && run->environment_id > 0) {
-      auto loaded = db.LoadEnvironment(run->environment_id);
-      if (!loaded.ok()) return loaded.status();
-      env = std::move(loaded.value());
+  std::vector<int64_t> left_out;  // runs of series with a result of it
+  while (true) {
+    h.rows.clear();
+    left_out.clear();
+    auto attempts = db.LoadTestAttempts(h.test, fetch);
+    if (!attempts.ok()) return attempts.status();
+    std::vector<int64_t> order;  // oldest run first
+    std::map<int64_t, std::vector<model::AttemptRecord>> by_run;
+    std::set<int64_t> fetched;  // interrupted or not
+    for (auto& ra : *attempts) {
+      fetched.insert(ra.run_id);
+      if (ra.attempt.interrupted) continue;  // cut short by a cancelled run: no result
+      auto [it, fresh] = by_run.try_emplace(ra.run_id);
+      if (fresh) order.push_back(ra.run_id);
+      it->second.push_back(std::move(ra.attempt));
     }
-    std::string env_class = judge::EnvClass(env);
-    if (!q.env.empty() && env_class.find(q.env) == std::string::npos) continue;
-    judge::TestView t = judge::MakeTestView(by_run[id]);
-    auto row = [&](const std::string& status, int64_t ms) {
-      h.rows.push_back({id, run->started_at, env_class, env.kernel_release, status, ms});
-    };
-    if (h.subtest.empty()) {
-      row(t.status, t.duration_ms);
-      continue;
+    auto origins = db.LoadRunOrigins(order);
+    if (!origins.ok()) return origins.status();
+    for (int64_t id : order) {
+      auto run = db.LoadRun(id);
+      if (!run.ok()) return run.status();
+      int64_t series = judge::SeriesTested(*run, *origins);
+      auto emplaced = envs.try_emplace(run->environment_id);
+      model::Environment& env = emplaced.first->second;
+      if (emplaced.second && run->environment_id > 0) {
+        auto loaded = db.LoadEnvironment(run->environment_id);
+        if (!loaded.ok()) return loaded.status();
+        env = std::move(loaded.value());
+      }
+      std::string env_class = judge::EnvClass(env);
+      if (!q.env.empty() && env_class.find(q.env) == std::string::npos) continue;
+      judge::TestView t = judge::MakeTestView(by_run[id]);
+      auto row = [&](const std::string& status, int64_t ms) {
+        if (series > 0 && !q.series) {
+          left_out.push_back(id);
+          return;
+        }
+        h.rows.push_back({id, run->started_at, env_class, env.kernel_release, status, ms, series});
+      };
+      if (h.subtest.empty()) {
+        row(t.status, t.duration_ms);
+        continue;
+      }
+      for (const auto& sub : t.subtests) {
+        if (sub.path == h.subtest) row(sub.status, sub.duration_ms.value_or(-1));
+      }
     }
-    for (const auto& sub : t.subtests) {
-      if (sub.path == h.subtest) row(sub.status, sub.duration_ms.value_or(-1));
-    }
+    bool more = fetch > 0 && fetched.size() >= static_cast<size_t>(fetch);
+    if (!more || static_cast<int>(h.rows.size()) >= q.limit) break;
+    fetch = fetch > INT32_MAX / 4 ? 0 : fetch * 4;
   }
   if (static_cast<int>(h.rows.size()) > q.limit) h.rows.erase(h.rows.begin(), h.rows.end() - q.limit);
+  // Those within the rows' span (all, when no row is left).
+  for (int64_t id : left_out) h.series_left_out += h.rows.empty() || id > h.rows.front().run_id;
   return h;
 }
 

@@ -25,6 +25,10 @@ struct HistoryQuery {
   std::string path;  // COLLECTION:TEST[:SUBTEST]
   std::string env;   // only environment classes containing this
   int limit = 50;    // the last N results
+  // The runs that tested a series (a patch applied to the tree) too, each
+  // marked with its series; by default they are counted, not listed: the
+  // tree's history is its own runs, as for flakes and verdicts.
+  bool series = false;
 };
 
 // InvalidArgument for a path without COLLECTION:; no rows when nothing ran it.

@@ -72,6 +72,12 @@ RunView BuildView(model::RunRecord run, model::Environment env, std::vector<mode
 
 }  // namespace
 
+int64_t SeriesTested(const model::RunRecord& run, const std::map<int64_t, store::RunOrigin>& origins) {
+  auto o = origins.find(run.id);
+  if (o == origins.end()) return model::SeriesOfRunCommand(run.command);
+  return o->second.kind == "series" && o->second.role == "tested" ? std::max<int64_t>(o->second.series, 1) : 0;
+}
+
 // The runs of `q` a history is made of: without the runs a series tested
 // (`vigil watch`: a patch from a list, applied to the tree). A patch that
 // breaks a test is the patch's failure, not the test's flakiness, and a
@@ -97,12 +103,7 @@ Result<std::vector<model::RunRecord>> ListHistoryRuns(store::Store& db, store::R
     if (!origins.ok()) return origins.status();
     size_t page = runs->size();
     for (auto& r : *runs) {
-      auto o = origins->find(r.id);
-      if (o == origins->end() ? model::IsSeriesRunCommand(r.command)
-                              : o->second.kind == "series" && o->second.role == "tested") {
-        continue;
-      }
-      out.push_back(std::move(r));
+      if (SeriesTested(r, *origins) == 0) out.push_back(std::move(r));
     }
     if (want == 0 || page < static_cast<size_t>(q.newest) || out.size() >= want || oldest <= 1) break;
     q.up_to = oldest - 1;

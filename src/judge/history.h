@@ -45,6 +45,12 @@ Result<RunView> LoadRunView(store::Store& db, int64_t run_id);
 // by the caller), as LoadRunView makes it.
 TestView MakeTestView(const std::vector<model::AttemptRecord>& attempts);
 
+// The series a run tested (`vigil watch`: a patch applied to the tree), or 0
+// for a run of the tree itself: as its origin says (`origins`, from
+// Store::LoadRunOrigins), else, before its series names it (its testing goes
+// on, or was cut short), as the patch loop named it (model/series_run.h).
+int64_t SeriesTested(const model::RunRecord& run, const std::map<int64_t, store::RunOrigin>& origins);
+
 // The runs `q` selects that a history is made of: every one but those a
 // series tested (`vigil watch`: a patch applied to the tree), which are
 // judged against the history and never part of it. With q.newest, the newest

@@ -25,11 +25,14 @@ struct HistoryRow {
   int64_t run_id = 0;
   std::string started_at, env_class, kernel, status;
   int64_t duration_ms = -1;  // -1: unknown
+  int64_t series = 0;         // the series the run tested (a patch applied); 0: the tree's own run
 };
 
 struct TestHistory {
   std::string test, subtest;
   std::vector<HistoryRow> rows;  // oldest first
+  bool with_series = false;      // the runs series tested are rows too
+  int64_t series_left_out = 0;   // else: how many of them had a result of it
 };
 
 struct RunComparison {

@@ -18,15 +18,22 @@ inline std::string SeriesRunCommand(int64_t series, std::string_view name) {
   return fmt::format("series {} ({})", series, name);
 }
 
-// Whether `command` is such a name ("series ", digits, " ("): a command a
-// user ran starts with the program.
-inline bool IsSeriesRunCommand(std::string_view command) {
+// The series ID of such a name ("series ", digits, " ("), or 0 when
+// `command` is none: a command a user ran starts with the program.
+inline int64_t SeriesOfRunCommand(std::string_view command) {
   constexpr std::string_view kPrefix = "series ";
-  if (command.substr(0, kPrefix.size()) != kPrefix) return false;
+  if (command.substr(0, kPrefix.size()) != kPrefix) return 0;
   size_t i = kPrefix.size();
+  int64_t id = 0;
   size_t digits = 0;
-  while (i < command.size() && std::isdigit(static_cast<unsigned char>(command[i]))) ++i, ++digits;
-  return digits > 0 && command.substr(i, 2) == " (";
+  while (i < command.size() && std::isdigit(static_cast<unsigned char>(command[i]))) {
+    if (id > (INT64_MAX - 9) / 10) return 0;  // not an id vigil wrote
+    id = id * 10 + (command[i] - '0');
+    ++i, ++digits;
+  }
+  return digits > 0 && id > 0 && command.substr(i, 2) == " (" ? id : 0;
 }
+
+inline bool IsSeriesRunCommand(std::string_view command) { return SeriesOfRunCommand(command) > 0; }
 
 }  // namespace vigil::model

@@ -139,9 +139,14 @@ std::string HistoryJson(const judge::TestHistory& h) {
                    {"env", r.env_class},
                    {"kernel", r.kernel},
                    {"status", r.status},
-                   {"duration_ms", r.duration_ms >= 0 ? nlohmann::json(r.duration_ms) : nlohmann::json(nullptr)}});
+                   {"duration_ms", r.duration_ms >= 0 ? nlohmann::json(r.duration_ms) : nlohmann::json(nullptr)},
+                   {"series", r.series > 0 ? nlohmann::json(r.series) : nlohmann::json(nullptr)}});
   }
-  return Dump({{"format_version", 1}, {"test", SanitizeUtf8(h.test)}, {"subtest", NameOrNull(h.subtest)}, {"results", arr}});
+  return Dump({{"format_version", 1},
+               {"test", SanitizeUtf8(h.test)},
+               {"subtest", NameOrNull(h.subtest)},
+               {"results", arr},
+               {"series_runs_left_out", h.series_left_out}});
 }
 
 std::string HistoryText(const judge::TestHistory& h, const std::string& path) {
@@ -152,11 +157,20 @@ std::string HistoryText(const judge::TestHistory& h, const std::string& path) {
   }
   std::string out = fmt::format("{}\n{}  (. pass  F fail  f failed then passed on a retry  s skip; oldest first)\n",
                                 SanitizeForTerminal(path), seq);
-  out += fmt::format("{:>6}  {:<20}  {:<14}  {:<34}  {:<8}  {:>10}\n", "run", "started", "env", "kernel", "status",
-                     "duration");
+  // The column of the series a run tested, when a row has one.
+  bool series = std::any_of(h.rows.begin(), h.rows.end(), [](const judge::HistoryRow& r) { return r.series > 0; });
+  out += fmt::format("{:>6}  {:<20}  {:<14}  {:<34}  {:<8}  {:>10}{}\n", "run", "started", "env", "kernel", "status",
+                     "duration", series ? "  tested" : "");
   for (const auto& r : h.rows) {
-    out += fmt::format("{:>6}  {:<20}  {:<14}  {:<34}  {:<8}  {:>10}\n", r.run_id, r.started_at, r.env_class, r.kernel,
-                       r.status, r.duration_ms >= 0 ? fmt::format("{:.1f} s", r.duration_ms / 1000.0) : "-");
+    out += fmt::format("{:>6}  {:<20}  {:<14}  {:<34}  {:<8}  {:>10}{}\n", r.run_id, SanitizeForTerminal(r.started_at),
+                       SanitizeForTerminal(r.env_class), SanitizeForTerminal(r.kernel), SanitizeForTerminal(r.status),
+                       r.duration_ms >= 0 ? fmt::format("{:.1f} s", r.duration_ms / 1000.0) : "-",
+                       r.series > 0 ? fmt::format("  series {}", r.series) : "");
+  }
+  if (h.series_left_out > 0) {
+    out += fmt::format("{} run(s) that tested a patch series (vigil watch: a patch applied to the tree) are not "
+                       "shown: --series lists them\n",
+                       h.series_left_out);
   }
   return out;
 }

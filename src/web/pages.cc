@@ -529,6 +529,13 @@ std::string Site::TestPage(const json& d, const Links& links) {
                              "· not in that run.",
                              runs.size()),
             {"class", "legend"});
+  bool any_series = std::any_of(runs.begin(), runs.end(), [](const json& r) { return Int(r, "series") > 0; });
+  if (any_series) {
+    h.Element("p",
+              "S: the run tested a patch series (a patch applied to the tree), not the tree itself; flakes, quarantine "
+              "and verdicts leave such runs out of the tree's history.",
+              {"class", "note"});
+  }
   h.Open("div", {"class", "scroll"});
   h.Open("table", {"class", "matrix"});
   h.Raw("<thead><tr><th>Subtest</th>");
@@ -538,7 +545,23 @@ std::string Site::TestPage(const json& d, const Links& links) {
     Maybe(h, links.Run(id), std::to_string(id));
     h.Close("th");
   }
-  h.Raw("</tr></thead><tbody>");
+  h.Raw("</tr>");
+  // Which runs tested a patch series: a row of links to their series.
+  if (any_series) {
+    h.Raw("<tr class=\"origin\"><th>Tested a series</th>");
+    for (const json& r : runs) {
+      int64_t series = Int(r, "series");
+      if (series <= 0) {
+        h.Element("th", "");
+        continue;
+      }
+      h.Open("th", {"title", fmt::format("run {} tested series {} (a patch applied to the tree)", Int(r, "run"), series)});
+      Maybe(h, links.Series(series), "S");
+      h.Close("th");
+    }
+    h.Raw("</tr>");
+  }
+  h.Raw("</thead><tbody>");
   for (const json& row : Arr(d, "rows")) {
     std::string name = Str(row, "subtest");
     h.Open("tr");

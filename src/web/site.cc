@@ -628,6 +628,10 @@ Result<json> Site::TestData(const std::string& path) {
   if (!envs.ok()) return envs.status();
   std::map<int64_t, const model::RunRecord*> run_of;
   for (const auto& r : *runs) run_of[r.id] = &r;
+  // The runs that tested a patch series are columns too, marked: the
+  // judgement (flakes, verdicts) leaves them out of the tree's history.
+  auto origins = db_.LoadRunOrigins(run_ids);
+  if (!origins.ok()) return origins.status();
 
   // Rows: the test (unless a subtest was asked for), then each subtest in
   // the order first seen; a subtest page keeps it and what is below it.
@@ -663,6 +667,7 @@ Result<json> Site::TestData(const std::string& path) {
     for (const auto& a : as) crashes += a.crashes.size();
     col["crashes"] = crashes;
     if (r) {
+      if (int64_t series = judge::SeriesTested(*r, *origins); series > 0) col["series"] = series;
       col["started_at"] = r->started_at;
       auto e = envs->find(r->environment_id);
       if (e != envs->end()) {

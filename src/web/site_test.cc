@@ -598,6 +598,18 @@ TEST_F(SiteTest, SeriesAndBuildsShowWhatThePatchLoopRecorded) {
   EXPECT_EQ(runs["runs"][2]["origin"]["role"], "base");
   EXPECT_EQ(json::parse(Get("/api/v1/runs", {{"origin", "series"}}).body)["total"], 2);
   EXPECT_EQ(json::parse(Get("/api/v1/runs", {{"origin", "manual"}}).body)["total"], 1);
+  // So does its column on a test's page, with a link to its series.
+  auto tj = json::parse(Get("/api/v1/tests", {{"path", "net:a.sh"}}).body);
+  ASSERT_EQ(tj["runs"].size(), 3u);
+  EXPECT_FALSE(tj["runs"][0].contains("series"));
+  EXPECT_EQ(tj["runs"][1]["series"], sid);
+  EXPECT_FALSE(tj["runs"][2].contains("series"));
+  Response test_page = Get("/tests", {{"path", "net:a.sh"}});
+  EXPECT_NE(test_page.body.find(fmt::format("<th title=\"run 2 tested series {} (a patch applied to the tree)\"><a "
+                                            "href=\"/series/{}\">S</a></th>",
+                                            sid, sid)),
+            std::string::npos)
+      << test_page.body;
 
   // The build: its new warning against the build before it, not the one that moved.
   auto bj = json::parse(Get(fmt::format("/api/v1/builds/{}", b2)).body);

@@ -250,6 +250,17 @@ grep -q "done .*pw .*series breaks" "$TMP/series.txt" && grep -q "on net-next: f
   grep -q "checks: 4/4 posted, e-mail sent" "$TMP/series.txt" && pass "vigil series lists states, conclusions, checks, e-mail" ||
   fail "vigil series: $(cat "$TMP/series.txt")"
 
+# vigil history: the tree's own runs; the series that broke c:check.sh:second
+# is counted apart, and shown, marked, with --series.
+"$VIGIL" history c:check.sh:second --db "$DB" > "$TMP/hist.txt"
+"$VIGIL" history c:check.sh:second --db "$DB" --series > "$TMP/hist-series.txt"
+cat "$TMP/hist.txt" "$TMP/hist-series.txt"
+expect_eq "history: the tree's runs never failed second" "" "$(sed -n 2p "$TMP/hist.txt" | cut -d' ' -f1 | tr -d .)"
+grep -q "^[0-9]* run(s) that tested a patch series .*--series lists them" "$TMP/hist.txt" &&
+  pass "history counts the series' runs apart" || fail "history: no line for the series' runs"
+sed -n 2p "$TMP/hist-series.txt" | cut -d' ' -f1 | grep -q F && grep -q "FAIL .* series [0-9]*$" "$TMP/hist-series.txt" &&
+  pass "history --series: the breaking series' run, marked" || fail "history --series"
+
 # vigil export kcidb series:ID: the checkout of the passing series is its
 # base, with KCIDB's patchset hash of the patches Patchwork serves, as the
 # schema says to make it (sha256sum *.patch | cut -c-64 | sha256sum).
