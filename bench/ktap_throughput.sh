@@ -121,3 +121,7 @@ reps=$(( (1024 * 1048576 + bytes - 1) / bytes ))
   "for i in \$(seq $reps); do cat '$big'; done | '$VIGIL' parse --quiet --stream > /dev/null" || true
 read -r rss_kb secs < <(tail -1 "$work/rss")
 echo "stream: $((reps * bytes / 1048576)) MiB piped through vigil parse --quiet --stream in ${secs}s, peak RSS $((rss_kb / 1024)) MiB (limit 64 MiB)"
+
+# What the memory a whole tree holds costs here, first touched: a floor
+# under json and junit that moves with the machine, not with vigil.
+$PY bench/fresh_memory.py "$((bytes / 1048576))" 5
