@@ -2,17 +2,49 @@
 
 #include <sys/mman.h>
 
+#include <time.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <new>
 
 namespace vigil::ktap {
+namespace {
+
+std::atomic<bool> huge_pages_pay{true};
+
+double ThreadCpuMs() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
+
+}  // namespace
+
+bool HugePagesPay() { return huge_pages_pay.load(std::memory_order_relaxed); }
+
+void NoteHugeFault(size_t bytes, double cpu_ms) {
+  constexpr double kMaxMsPer2MiB = 3.0;
+  if (cpu_ms > kMaxMsPer2MiB * static_cast<double>(bytes) / static_cast<double>(2 << 20)) {
+    huge_pages_pay.store(false, std::memory_order_relaxed);
+  }
+}
+
+void ResetHugePagesForTest() { huge_pages_pay.store(true, std::memory_order_relaxed); }
+
 Chunk::Chunk(size_t bytes, bool huge) : size_(bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
-  // Advice only: without transparent huge pages it is ignored.
-  if (huge) (void)madvise(p, bytes, MADV_HUGEPAGE);
   data_ = static_cast<char*>(p);
+  if (!huge || !HugePagesPay()) return;
+  // Advice only: without transparent huge pages it is ignored.
+  if (madvise(p, bytes, MADV_HUGEPAGE) != 0) return;
+  // Its first huge page faulted in now, and timed: what the rest will cost.
+  // (A chunk is made to be written to; the rest is faulted in as it is.)
+  double start = ThreadCpuMs();
+  *static_cast<volatile char*>(data_) = 0;
+  NoteHugeFault(std::min<size_t>(bytes, 2 << 20), ThreadCpuMs() - start);
 }
 
 Chunk::~Chunk() { munmap(data_, size_); }

@@ -27,9 +27,17 @@ namespace vigil::ktap {
 
 // A block of memory from mmap, asked for in huge pages where the kernel
 // gives them: a big tree's memory is faulted in 2 MiB at a time, not 4 KiB.
+//
+// On a virtual machine a fresh huge page is cheap (~0.2 ms) while the
+// guest still has huge blocks the host backs, and 6-40 ms once it has to
+// take ones it gave back to the host; small pages then cost ~1 ms per 2 MiB.
+// So the first huge page of a huge chunk is faulted in at once and the
+// thread's CPU time for it measured (the host's work stalls the thread and
+// counts, being scheduled out does not); once one took longer than small
+// pages would (HugePagesPay), the process asks for small pages from then on.
 class Chunk {
  public:
-  // `huge`: huge pages advised (a big tree's chunk).
+  // `huge`: huge pages advised (a big tree's chunk) while they pay.
   Chunk(size_t bytes, bool huge);
   ~Chunk();
   Chunk(const Chunk&) = delete;
@@ -40,6 +48,15 @@ class Chunk {
   char* data_;
   size_t size_;
 };
+
+// Whether huge pages are still asked for in this process.
+bool HugePagesPay();
+// Records that faulting in `bytes` of huge pages took `cpu_ms` of the
+// thread's CPU time: over 3 ms per 2 MiB (small pages take about 1), huge
+// pages stop paying for the rest of the process.
+void NoteHugeFault(size_t bytes, double cpu_ms);
+// For tests: huge pages pay again.
+void ResetHugePagesForTest();
 
 // Where a tree's chunks come from. A big tree's memory is most of its cost
 // on a VM (the kernel zeroes every fresh page): from the third chunk on, a
