@@ -21,8 +21,9 @@ namespace vigil::report {
 
 // Bytes written through a pointer, for the busiest writers: Room(n) is where
 // the next n bytes may go, Done(end) keeps what was written up to `end`.
-// Past 64 KiB the bytes live in huge pages (2 MiB at a time): on a virtual
-// machine a fresh 4 KiB page costs a trap of ~10 us, a megabyte 2.5 ms.
+// Past 64 KiB the bytes live in huge pages (2 MiB at a time) while they pay
+// (ktap::HugePagesPay): on a virtual machine a fresh 4 KiB page costs a trap
+// of ~10 us, a megabyte 2.5 ms.
 class Buffer {
  public:
   Buffer();
