@@ -223,9 +223,9 @@ Supervisor::SysrqAsk Supervisor::AskForTasks(std::string why) {
   return SysrqAsk{boot_, {"w", "t"}};
 }
 
-void Supervisor::SysrqSent(const SysrqAsk& ask, bool sent) {
+void Supervisor::SysrqSent(const SysrqAsk& ask, const std::string& how) {
   if (ask.boot != boot_ || hang_ != Hang::kAsked) return;  // that VM is gone
-  sysrq_sent_ = sent;
+  sysrq_how_ = how;
   hang_ = Hang::kCollecting;
   collect_until_ = clock_.Monotonic() + options_.sysrq_collect;
 }
@@ -238,7 +238,8 @@ void Supervisor::FinishHang() {
     r.result.status = sys::WaitStatus::Signaled(SIGKILL);
     r.done = true;
     r.result.output += fmt::format("\nvigil: {}; {}, then killed\n", hang_why_,
-                                   sysrq_sent_ ? "sysrq w and t asked for its tasks" : "sysrq could not be sent");
+                                   sysrq_how_.empty() ? "sysrq could not be sent"
+                                                      : "sysrq w and t asked for its tasks " + sysrq_how_);
     if (!sysrq_dump_.empty()) r.result.output += "---- console after sysrq w, t ----\n" + sysrq_dump_;
   }
   sysrq_dump_.clear();

@@ -104,8 +104,9 @@ class Supervisor {
   // Called often (every 20 ms): completes a report on a quiet console,
   // kills after a fatal report's grace, detects and finishes hangs.
   std::optional<SysrqAsk> Tick();
-  // The keys of `ask` were sent (or not).
-  void SysrqSent(const SysrqAsk& ask, bool sent);
+  // The keys of `ask` were sent `how` ("on the serial line", "from the
+  // keyboard"), or could not be (empty).
+  void SysrqSent(const SysrqAsk& ask, const std::string& how);
 
   // The kernel reports seen, in order: the first kMaxReportsKept (each
   // request keeps its first kMaxReportsPerRequest; the rest are counted).
@@ -162,7 +163,7 @@ class Supervisor {
   bool killed_ = false;  // KillVm asked for; VmGone or VmStarted clears it
   std::string hang_why_;  // what the hung requests' output says
   uint64_t dropped_reports_ = 0;  // past kMaxReportsKept
-  bool sysrq_sent_ = false;
+  std::string sysrq_how_;  // empty: not sent
   TimePoint collect_until_{};  // kCollecting: the dump ends here
   std::string sysrq_dump_;
 };

@@ -262,7 +262,7 @@ TEST_F(SupervisorTest, HangTimeoutSendsSysrqThenKills) {
   EXPECT_FALSE(sup_.Tick());  // asked once
   EXPECT_TRUE(sup_.dying());  // the dump and the kill to come
   sup_.OnConsole("[  100.000001] sysrq: Show Blocked State\n[  100.000002] task:sleep state:S\n");
-  sup_.SysrqSent(*ask, true);
+  sup_.SysrqSent(*ask, "on the serial line");
   clock_.Advance(milliseconds(1499));
   EXPECT_FALSE(sup_.Tick());
   EXPECT_FALSE(sup_.Done(id));
@@ -281,7 +281,7 @@ TEST_F(SupervisorTest, HangTimeoutSendsSysrqThenKills) {
   EXPECT_EQ(r.status.signal(), SIGKILL);
   EXPECT_EQ(r.output,
             "going silent\n"
-            "\nvigil: no console or test output for 10 s: the VM hangs; sysrq w and t asked for its tasks, "
+            "\nvigil: no console or test output for 10 s: the VM hangs; sysrq w and t asked for its tasks on the serial line, "
             "then killed\n"
             "---- console after sysrq w, t ----\n"
             "[  100.000001] sysrq: Show Blocked State\n[  100.000002] task:sleep state:S\n"
@@ -293,7 +293,7 @@ TEST_F(SupervisorTest, HangWhenSysrqCouldNotBeSentSaysSo) {
   clock_.Advance(seconds(11));
   auto ask = sup_.Tick();
   ASSERT_TRUE(ask);
-  sup_.SysrqSent(*ask, false);
+  sup_.SysrqSent(*ask, "");
   clock_.Advance(milliseconds(1500));
   EXPECT_FALSE(sup_.Tick());
   EXPECT_EQ(
@@ -355,7 +355,7 @@ TEST_F(SupervisorTest, ARequestWithoutItsEndWellPastItsDeadlineIsAHangEvenWithou
   auto ask = sup.Tick();
   ASSERT_TRUE(ask);
   EXPECT_EQ(ask->keys, (std::vector<std::string>{"w", "t"}));
-  sup.SysrqSent(*ask, true);
+  sup.SysrqSent(*ask, "from the keyboard");
   clock.Advance(milliseconds(1500));
   EXPECT_FALSE(sup.Tick());
   EXPECT_EQ(actions.kills, 1);
@@ -363,7 +363,7 @@ TEST_F(SupervisorTest, ARequestWithoutItsEndWellPastItsDeadlineIsAHangEvenWithou
   sys::ProcessResult r = sup.Take(id);
   EXPECT_TRUE(r.timed_out);
   EXPECT_NE(r.output.find("vigil: no end of the test well past its timeout: the VM does not respond; sysrq w and t "
-                          "asked for its tasks, then killed"),
+                          "asked for its tasks from the keyboard, then killed"),
             std::string::npos)
       << r.output;
   EXPECT_TRUE(sup.Take(other).timed_out);  // the VM it ran in is gone too
@@ -393,7 +393,7 @@ TEST_F(SupervisorTest, SysrqSentForAVmNowGoneIsIgnored) {
   EXPECT_TRUE(sup_.Take(id).vm_died);
   sup_.VmStarted();
   uint32_t next = sup_.Begin(nullptr, 1 << 20);
-  sup_.SysrqSent(*ask, true);
+  sup_.SysrqSent(*ask, "on the serial line");
   clock_.Advance(milliseconds(1500));
   EXPECT_FALSE(sup_.Tick());
   EXPECT_FALSE(sup_.Done(next));

@@ -41,7 +41,8 @@ using SteadyClock = std::chrono::steady_clock;
 // Starts a helper (QEMU, virtiofsd) in a process group of its own that dies
 // with vigil: PR_SET_PDEATHSIG fires when the thread that forked it ends, so
 // every helper is forked by one thread that lives as long as the process.
-pid_t ForkExec(const std::vector<std::string>& args, int out_fd, int err_fd) {
+// Its standard input is `in_fd`, or /dev/null when that is -1.
+pid_t ForkExec(const std::vector<std::string>& args, int in_fd, int out_fd, int err_fd) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -55,7 +56,11 @@ pid_t ForkExec(const std::vector<std::string>& args, int out_fd, int err_fd) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (devnull >= 0) dup2(devnull, 0);
+    if (in_fd >= 0) {
+      dup2(in_fd, 0);
+    } else if (devnull >= 0) {
+      dup2(devnull, 0);
+    }
     if (out_fd >= 0) dup2(out_fd, 1);
     if (err_fd >= 0) dup2(err_fd, 2);
     execvp(argv[0], argv.data());
@@ -65,10 +70,10 @@ pid_t ForkExec(const std::vector<std::string>& args, int out_fd, int err_fd) {
   return pid;
 }
 
-pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd) {
+pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd, int in_fd = -1) {
   struct Job {
     const std::vector<std::string>* args;
-    int out_fd, err_fd;
+    int out_fd, err_fd, in_fd;
     pid_t pid = -1;
     bool done = false;
   };
@@ -84,7 +89,7 @@ pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd) {
       while (true) {
         cv->wait(lock, [] { return !jobs->empty(); });
         for (Job* j : *jobs) {
-          j->pid = ForkExec(*j->args, j->out_fd, j->err_fd);
+          j->pid = ForkExec(*j->args, j->in_fd, j->out_fd, j->err_fd);
           j->done = true;
         }
         jobs->clear();
@@ -92,7 +97,7 @@ pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd) {
       }
     }).detach();
   });
-  Job job{&args, out_fd, err_fd};
+  Job job{&args, out_fd, err_fd, in_fd};
   std::unique_lock<std::mutex> lock(*mu);
   jobs->push_back(&job);
   cv->notify_all();
@@ -132,34 +137,43 @@ bool ReadUntil(int fd, const std::string& want, int ms, std::string* got) {
   return false;
 }
 
-// Sends magic sysrq keys to the guest through QEMU's QMP socket (PS/2
-// keyboard), e.g. "w" (blocked tasks) and "t" (all tasks).
-bool QmpSysrq(const std::string& qmp_path, const std::vector<std::string>& keys, int pause_ms) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (qmp_path.size() >= sizeof addr.sun_path) {
-    close(fd);
-    return false;
-  }
-  memcpy(addr.sun_path, qmp_path.c_str(), qmp_path.size() + 1);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return false;
-  }
+// Sends magic sysrq keys to the guest, e.g. "w" (blocked tasks) and "t" (all
+// tasks), the way every kernel with a serial console takes them
+// (MAGIC_SYSRQ_SERIAL, on by default): a break on the serial line (QMP
+// chardev-send-break on QEMU's serial0), then the key on the serial input
+// (`serial_in`, QEMU's standard input). When the break cannot be sent, the
+// key comes from the PS/2 keyboard (QMP sendkey), which only a kernel with
+// its driver (i8042, atkbd) built in hears. Returns how the keys went ("on
+// the serial line", "from the keyboard"), or "" when they could not be sent.
+std::string QmpSysrq(const std::string& qmp_path, int serial_in, const std::vector<std::string>& keys, int pause_ms) {
+  int fd = ConnectUnix(qmp_path);
+  if (fd < 0) return "";
   std::string got;
   bool ok = ReadUntil(fd, "\"QMP\"", 2000, &got);
   ok = ok && vm::WriteAll(fd, "{\"execute\":\"qmp_capabilities\"}\n") && ReadUntil(fd, "\"return\"", 2000, &got);
+  bool serial_used = false, keyboard_used = false;
   for (const auto& k : keys) {
+    if (!ok) break;
     got.clear();
-    std::string cmd = fmt::format(
-        "{{\"execute\":\"human-monitor-command\",\"arguments\":{{\"command-line\":\"sendkey alt-sysrq-{}\"}}}}\n", k);
-    ok = ok && vm::WriteAll(fd, cmd) && ReadUntil(fd, "\"return\"", 2000, &got);
+    bool serial = serial_in >= 0 && k.size() == 1 &&
+                  vm::WriteAll(fd, "{\"execute\":\"chardev-send-break\",\"arguments\":{\"id\":\"serial0\"}}\n") &&
+                  ReadUntil(fd, "\"return\"", 2000, &got) && vm::WriteAll(serial_in, k);
+    if (serial) {
+      serial_used = true;
+    } else {
+      got.clear();
+      std::string cmd = fmt::format(
+          "{{\"execute\":\"human-monitor-command\",\"arguments\":{{\"command-line\":\"sendkey alt-sysrq-{}\"}}}}\n",
+          k);
+      ok = vm::WriteAll(fd, cmd) && ReadUntil(fd, "\"return\"", 2000, &got);
+      keyboard_used = keyboard_used || ok;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
   }
   close(fd);
-  return ok;
+  if (!ok) return "";
+  if (serial_used && keyboard_used) return "on the serial line and from the keyboard";
+  return serial_used ? "on the serial line" : "from the keyboard";
 }
 
 bool Alive(pid_t pid) {
@@ -370,16 +384,19 @@ Status VmRunner::Start() {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       std::optional<Supervisor::SysrqAsk> ask;
       std::string qmp;
+      int serial = -1;  // a copy: the VM may end meanwhile
       {
         std::lock_guard<std::mutex> lock(mu_);
         ask = supervisor_.Tick();
         qmp = qmp_path_;
+        if (ask && serial_in_ >= 0) serial = fcntl(serial_in_, F_DUPFD_CLOEXEC, 0);
       }
       if (!ask) continue;
       // The VM hangs: sysrq through QMP takes seconds, the console keeps flowing.
-      bool sent = QmpSysrq(qmp, ask->keys, 1500);
+      std::string how = QmpSysrq(qmp, serial, ask->keys, 1500);
+      if (serial >= 0) close(serial);
       std::lock_guard<std::mutex> lock(mu_);
-      supervisor_.SysrqSent(*ask, sent);
+      supervisor_.SysrqSent(*ask, how);
     }
   });
   return EnsureUp();
@@ -462,11 +479,17 @@ Status VmRunner::BootOnce() {
     KillAndReap(vfsd);
     return Status::IOError("pipe failed");
   }
+  // The serial line's input: QEMU's standard input (-serial stdio), kept
+  // open for sysrq keys; without it the VM still runs, with /dev/null.
+  int serial_in[2] = {-1, -1};
+  if (pipe2(serial_in, O_CLOEXEC) != 0) serial_in[0] = serial_in[1] = -1;
   int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  pid_t qemu = Spawn(args, fds[1], err);
+  pid_t qemu = Spawn(args, fds[1], err, serial_in[0]);
   close(fds[1]);
+  if (serial_in[0] >= 0) close(serial_in[0]);
   if (err >= 0) close(err);
   if (qemu < 0) {
+    if (serial_in[1] >= 0) close(serial_in[1]);
     close(fds[0]);
     KillAndReap(vfsd);
     return Status::IOError("cannot start qemu-system-x86_64 (install qemu-system-x86)");
@@ -477,6 +500,8 @@ Status VmRunner::BootOnce() {
     std::lock_guard<std::mutex> lock(mu_);
     qemu_pid_ = qemu;
     virtiofsd_pid_ = vfsd;
+    if (serial_in_ >= 0) close(serial_in_);
+    serial_in_ = serial_in[1];
     qmp_path_ = qmp_sock;
     up_ = true;
     booting_ = true;
@@ -599,6 +624,8 @@ void VmRunner::VmEnded(int generation, const std::string& why) {
     ch = channel_fd_;
     qemu_pid_ = virtiofsd_pid_ = -1;
     channel_fd_ = -1;
+    if (serial_in_ >= 0) close(serial_in_);
+    serial_in_ = -1;
   }
   // The console closed: QEMU is gone or going. Reap it before anyone hears.
   KillAndReap(qemu);
@@ -692,6 +719,10 @@ void VmRunner::Shutdown() {
   if (console_file_ >= 0) {
     close(console_file_);
     console_file_ = -1;
+  }
+  if (serial_in_ >= 0) {
+    close(serial_in_);
+    serial_in_ = -1;
   }
   if (!qemu_dir_.empty()) {
     std::error_code ec;

@@ -106,6 +106,7 @@ class VmRunner : public sys::ProcessRunner, private SupervisorActions {
   pid_t qemu_pid_ = -1;
   pid_t virtiofsd_pid_ = -1;
   int channel_fd_ = -1;
+  int serial_in_ = -1;  // QEMU's standard input: the serial line's input (sysrq keys)
   std::string qmp_path_;
   int console_file_ = -1;
   std::string qemu_stderr_;

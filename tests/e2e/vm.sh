@@ -8,7 +8,8 @@
 #      boots again and the next test passes;
 #  (d) a test that makes the kernel WARN (the crash module of tests/console)
 #      fails with the report attached;
-#  (e) a test that goes silent is a hang: TIMEOUT with the sysrq w/t dump.
+#  (e) a test that goes silent is a hang: TIMEOUT with the sysrq w/t dump,
+#      the keys sent on the serial line.
 source "$(dirname "$0")/lib.sh"
 k612=$(bash "$VIGIL_SRC/scripts/console-corpus.sh" --fetch-kernel --line 6.12 | tail -n 1)
 k61=$(bash "$VIGIL_SRC/scripts/console-corpus.sh" --fetch-kernel --line 6.1 | tail -n 1)
@@ -84,6 +85,8 @@ expect_eq "(d) WARNING: the test fails with the report" "FAIL WARNING in vigil_c
 expect_eq "(e) silence: TIMEOUT" TIMEOUT "$(json_get "$TMP/t.json" '[t["status"] for t in d["tests"] if t["path"]=="coll:silent.sh"][0]')"
 out=$(sqlite3 "$TMP/t.db" "select l.output from logs l join attempts a on a.id = l.attempt_id join tests t on t.id = a.test_id where t.path = 'coll:silent.sh'")
 grep -q "sysrq: Show Blocked State" <<< "$out" && pass "(e) the sysrq w dump is kept" || fail "(e) no sysrq w dump"
+grep -q "sysrq w and t asked for its tasks on the serial line" <<< "$out" && pass "(e) the keys went on the serial line" ||
+  fail "(e) sysrq: $(grep 'sysrq w and t' <<< "$out")"
 grep -q "task:.*state:" <<< "$out" && pass "(e) the task dump is kept" || fail "(e) no task dump"
 log=$(json_get "$TMP/t.json" 'd["console_log"]')
 [ -s "$log" ] && grep -q "sysrq triggered crash" "$log" && pass "console log kept whole: $log" || fail "console log $log"
