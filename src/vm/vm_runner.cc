@@ -141,7 +141,7 @@ bool ReadUntil(int fd, const std::string& want, int ms, std::string* got) {
 // tasks), the way every kernel with a serial console takes them
 // (MAGIC_SYSRQ_SERIAL, on by default): a break on the serial line (QMP
 // chardev-send-break on QEMU's serial0), then the key on the serial input
-// (`serial_in`, QEMU's standard input). When the break cannot be sent, the
+// (`serial_in`, a socket that is QEMU's standard input). When the break cannot be sent, the
 // key comes from the PS/2 keyboard (QMP sendkey), which only a kernel with
 // its driver (i8042, atkbd) built in hears. Returns how the keys went ("on
 // the serial line", "from the keyboard"), or "" when they could not be sent.
@@ -480,9 +480,11 @@ Status VmRunner::BootOnce() {
     return Status::IOError("pipe failed");
   }
   // The serial line's input: QEMU's standard input (-serial stdio), kept
-  // open for sysrq keys; without it the VM still runs, with /dev/null.
+  // open for sysrq keys; without it the VM still runs, with /dev/null. A
+  // socket, not a pipe: a key written after QEMU died fails the write
+  // (WriteAll's MSG_NOSIGNAL) instead of raising SIGPIPE, which ends vigil.
   int serial_in[2] = {-1, -1};
-  if (pipe2(serial_in, O_CLOEXEC) != 0) serial_in[0] = serial_in[1] = -1;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, serial_in) != 0) serial_in[0] = serial_in[1] = -1;
   int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   pid_t qemu = Spawn(args, fds[1], err, serial_in[0]);
   close(fds[1]);
