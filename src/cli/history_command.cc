@@ -60,7 +60,8 @@ Runner SetupHistoryCommand(CLI::App* app) {
   app->add_option("--limit", f->limit, "Show the last N results")->check(CLI::Range(1, 1000000))->capture_default_str();
   app->add_flag("--series", f->series,
                 "Also the runs that tested a patch series (vigil watch: a patch applied to the tree), each marked with "
-                "its series; by default they are counted, not listed, as flakes and verdicts leave them out");
+                "its series; by default they are left out, as flakes and verdicts leave them out, and those newer than "
+                "the oldest row are counted");
   app->add_flag("--json", f->json,
                 "JSON: {format_version, test, subtest, results: [{run_id, env, kernel, status, duration_ms, series}], "
                 "series_runs_left_out}");

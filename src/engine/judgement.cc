@@ -79,10 +79,11 @@ Result<judge::TestHistory> History(store::Store& db, const HistoryQuery& q) {
   // Only this test's attempts, not every test of every run: the newest
   // `fetch` runs of it, or all of them when a filter may pass over some.
   // Runs left out (series' runs) may leave fewer than `limit` rows: then
-  // four times as many runs are asked for, until there are no more.
+  // four times as many runs are asked for, until that finds no more.
   int fetch = q.env.empty() && h.subtest.empty() ? q.limit : 0;
   std::map<int64_t, model::Environment> envs;
   std::vector<int64_t> left_out;  // runs of series with a result of it
+  int64_t fetched_before = -1;    // runs the previous pass fetched
   while (true) {
     h.rows.clear();
     left_out.clear();
@@ -129,7 +130,10 @@ Result<judge::TestHistory> History(store::Store& db, const HistoryQuery& q) {
         if (sub.path == h.subtest) row(sub.status, sub.duration_ms.value_or(-1));
       }
     }
-    bool more = fetch > 0 && fetched.size() >= static_cast<size_t>(fetch);
+    // Older runs may remain while a bigger fetch finds more (a run whose
+    // attempts were all cut short takes a place in a fetch and gives none).
+    bool more = fetch > 0 && static_cast<int64_t>(fetched.size()) > fetched_before;
+    fetched_before = static_cast<int64_t>(fetched.size());
     if (!more || static_cast<int>(h.rows.size()) >= q.limit) break;
     fetch = fetch > INT32_MAX / 4 ? 0 : fetch * 4;
   }

@@ -109,3 +109,58 @@ TEST(History, TheTreesOwnRunsAndTheSeriesRunsCountedApart) {
 
 }  // namespace
 }  // namespace vigil::engine
+
+namespace vigil::engine {
+namespace {
+
+TEST(SeriesRunCommand, NamesASeriesRunAndNothingElse) {
+  EXPECT_EQ(model::SeriesOfRunCommand(model::SeriesRunCommand(12, "[PATCH] x")), 12);
+  EXPECT_EQ(model::SeriesOfRunCommand(model::BranchRunCommand(12, "topic")), 0);  // a branch is the tree
+  EXPECT_EQ(model::SeriesOfRunCommand("series 12"), 0);
+  EXPECT_EQ(model::SeriesOfRunCommand("series (x)"), 0);
+  EXPECT_EQ(model::SeriesOfRunCommand("series 0 (x)"), 0);
+  EXPECT_EQ(model::SeriesOfRunCommand("series 99999999999999999999 (x)"), 0);  // no id vigil wrote
+  EXPECT_EQ(model::SeriesOfRunCommand("vigil run --tests series 3 (x)"), 0);
+}
+
+}  // namespace
+}  // namespace vigil::engine
+
+namespace vigil::engine {
+namespace {
+
+// Runs whose attempts of the test were all cut short (and discarded on
+// resume) take places in the store's newest-runs query and give no result:
+// the history looks past them for its rows.
+TEST(History, RunsWithoutAResultOfTheTestDoNotHideOlderOnes) {
+  std::string file = ::testing::TempDir() + "/judgement-interrupted-" + std::to_string(getpid()) + ".db";
+  std::remove(file.c_str());
+  std::unique_ptr<store::Store> stores[2] = {store::NewMemoryStore(), store::Store::Open(file).value()};
+  for (auto& owned : stores) {
+    store::Store& db = *owned;
+    for (int i = 1; i <= 10; ++i) {
+      model::RunRecord r;
+      r.started_at = "t";
+      r.plan = {"c:t"};
+      r.command = "vigil run -t c:t";
+      int64_t id = db.CreateRun(r).value();
+      model::AttemptRecord a;
+      a.test_path = "c:t";
+      a.attempt = 1;
+      a.status = "PASS";
+      a.interrupted = i > 6;
+      ASSERT_TRUE(db.RecordAttempt(id, a).ok());
+      if (i > 6) {
+        ASSERT_TRUE(db.DiscardInterrupted(id).ok());
+      }
+      ASSERT_TRUE(db.FinishRun(id, "PASS", "t2").ok());
+    }
+    auto h = History(db, {"c:t", "", 3});
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    EXPECT_EQ(RunIds(*h), (std::vector<int64_t>{4, 5, 6}));
+  }
+  std::remove(file.c_str());
+}
+
+}  // namespace
+}  // namespace vigil::engine

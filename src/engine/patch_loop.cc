@@ -1055,7 +1055,10 @@ Status PatchLoop::Test(model::SeriesRecord* s) {
       observer_.OnNote(fmt::format("series {}: testing {} on {}{}", s->id, s->head_commit.substr(0, 12),
                                    tree ? tree->name : s->base_commit.substr(0, 12),
                                    several ? " (" + pass.variant + ")" : ""));
-      auto tested = RunTests(checkout, model::SeriesRunCommand(s->id, s->name), base_build, pass.variant);
+      bool branch = s->source.rfind("branch:", 0) == 0;
+      auto tested = RunTests(checkout,
+                             branch ? model::BranchRunCommand(s->id, s->name) : model::SeriesRunCommand(s->id, s->name),
+                             base_build, pass.variant);
       if (!tested.ok()) {
         if (!build) RemoveCheckout(o_.repo, checkout);
         return tested.status();

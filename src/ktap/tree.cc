@@ -41,10 +41,15 @@ Chunk::Chunk(size_t bytes, bool huge) : size_(bytes) {
   // Advice only: without transparent huge pages it is ignored.
   if (madvise(p, bytes, MADV_HUGEPAGE) != 0) return;
   // Its first huge page faulted in now, and timed: what the rest will cost.
-  // (A chunk is made to be written to; the rest is faulted in as it is.)
+  // (A chunk is made to be written to; the rest is faulted in as it is.) A
+  // huge page starts at a 2 MiB boundary, which a kernel that does not align
+  // big mappings to one may have put past the chunk's start.
+  constexpr uintptr_t kHuge = 2 << 20;
+  uintptr_t first = (reinterpret_cast<uintptr_t>(data_) + kHuge - 1) & ~(kHuge - 1);
+  char* touch = first < reinterpret_cast<uintptr_t>(data_) + bytes ? data_ + (first - reinterpret_cast<uintptr_t>(data_)) : data_;
   double start = ThreadCpuMs();
-  *static_cast<volatile char*>(data_) = 0;
-  NoteHugeFault(std::min<size_t>(bytes, 2 << 20), ThreadCpuMs() - start);
+  *static_cast<volatile char*>(touch) = 0;
+  NoteHugeFault(std::min<size_t>(bytes, kHuge), ThreadCpuMs() - start);
 }
 
 Chunk::~Chunk() { munmap(data_, size_); }

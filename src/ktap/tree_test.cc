@@ -1,6 +1,7 @@
 #include "ktap/tree.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <cstdint>
 #include <fstream>
@@ -31,6 +32,12 @@ std::string VmFlagsOf(const void* p) {
 }
 
 TEST(Chunk, HugePagesStopOnceOneCostMoreThanSmallPagesWould) {
+  {
+    Chunk probe(ChunkSource::kBytes, false);
+    if (madvise(probe.data(), ChunkSource::kBytes, MADV_HUGEPAGE) != 0) {
+      GTEST_SKIP() << "no transparent huge pages in this kernel";
+    }
+  }
   ResetHugePagesForTest();
   NoteHugeFault(2 << 20, 0.2);  // what a huge page costs while the guest has them backed
   EXPECT_TRUE(HugePagesPay());

@@ -1,5 +1,5 @@
-// How the patch loop (vigil watch) names the runs it makes for a series or a
-// branch head: RunRecord::command "series ID (NAME)". A run is tied to its
+// How the patch loop (vigil watch) names the runs it makes for a series:
+// RunRecord::command "series ID (NAME)". A run is tied to its
 // series by the series' result (model::SeriesRuns), which is written when
 // its testing ends; until then -- or for good, when vigil watch stopped
 // before -- the name is all that says the run tested a patch.
@@ -16,6 +16,13 @@ namespace vigil::model {
 
 inline std::string SeriesRunCommand(int64_t series, std::string_view name) {
   return fmt::format("series {} ({})", series, name);
+}
+
+// A branch head's run (its series' source is "branch:..."): "branch ID
+// (NAME)". The branch is the tree under test, not a patch applied to it, so
+// its runs are never taken for a series' ones.
+inline std::string BranchRunCommand(int64_t series, std::string_view name) {
+  return fmt::format("branch {} ({})", series, name);
 }
 
 // The series ID of such a name ("series ", digits, " ("), or 0 when

@@ -171,7 +171,7 @@ std::string QmpSysrq(const std::string& qmp_path, int serial_in, const std::vect
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
   }
   close(fd);
-  if (!ok) return "";
+  if (!serial_used && !keyboard_used) return "";
   if (serial_used && keyboard_used) return "on the serial line and from the keyboard";
   return serial_used ? "on the serial line" : "from the keyboard";
 }
