@@ -75,13 +75,14 @@ Result<judge::TestHistory> History(store::Store& db, const HistoryQuery& q) {
   auto resolved = judge::ResolveTestPath(db, q.path);
   if (!resolved.ok()) return resolved.status();
   std::tie(h.test, h.subtest) = *resolved;
-  h.with_series = q.series;
   // Only this test's attempts, not every test of every run: the newest
   // `fetch` runs of it, or all of them when a filter may pass over some.
   // Runs left out (series' runs) may leave fewer than `limit` rows: then
   // four times as many runs are asked for, until that finds no more.
   int fetch = q.env.empty() && h.subtest.empty() ? q.limit : 0;
   std::map<int64_t, model::Environment> envs;
+  // Each run and the series it tested, loaded once whatever the passes.
+  std::map<int64_t, std::pair<model::RunRecord, int64_t>> runs;
   std::vector<int64_t> left_out;  // runs of series with a result of it
   int64_t fetched_before = -1;    // runs the previous pass fetched
   while (true) {
@@ -99,16 +100,24 @@ Result<judge::TestHistory> History(store::Store& db, const HistoryQuery& q) {
       if (fresh) order.push_back(ra.run_id);
       it->second.push_back(std::move(ra.attempt));
     }
-    auto origins = db.LoadRunOrigins(order);
-    if (!origins.ok()) return origins.status();
+    std::vector<int64_t> unloaded;  // runs no pass loaded yet
     for (int64_t id : order) {
+      if (!runs.count(id)) unloaded.push_back(id);
+    }
+    auto origins = db.LoadRunOrigins(unloaded);
+    if (!origins.ok()) return origins.status();
+    for (int64_t id : unloaded) {
       auto run = db.LoadRun(id);
       if (!run.ok()) return run.status();
       int64_t series = judge::SeriesTested(*run, *origins);
-      auto emplaced = envs.try_emplace(run->environment_id);
+      runs.emplace(id, std::pair{std::move(run.value()), series});
+    }
+    for (int64_t id : order) {
+      const auto& [run, series] = runs.at(id);
+      auto emplaced = envs.try_emplace(run.environment_id);
       model::Environment& env = emplaced.first->second;
-      if (emplaced.second && run->environment_id > 0) {
-        auto loaded = db.LoadEnvironment(run->environment_id);
+      if (emplaced.second && run.environment_id > 0) {
+        auto loaded = db.LoadEnvironment(run.environment_id);
         if (!loaded.ok()) return loaded.status();
         env = std::move(loaded.value());
       }
@@ -120,7 +129,7 @@ Result<judge::TestHistory> History(store::Store& db, const HistoryQuery& q) {
           left_out.push_back(id);
           return;
         }
-        h.rows.push_back({id, run->started_at, env_class, env.kernel_release, status, ms, series});
+        h.rows.push_back({id, run.started_at, env_class, env.kernel_release, status, ms, series});
       };
       if (h.subtest.empty()) {
         row(t.status, t.duration_ms);

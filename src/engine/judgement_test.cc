@@ -1,10 +1,7 @@
 #include "engine/judgement.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdio>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,8 +9,8 @@
 
 #include "model/series_run.h"
 #include "report/judgement_report.h"
-#include "store/memory_store.h"
 #include "store/store.h"
+#include "store/test_stores.h"
 
 namespace vigil::engine {
 namespace {
@@ -62,11 +59,7 @@ std::vector<int64_t> Record(store::Store& db) {
 }
 
 TEST(History, TheTreesOwnRunsAndTheSeriesRunsCountedApart) {
-  std::string file = ::testing::TempDir() + "/judgement-history-" + std::to_string(getpid()) + ".db";
-  std::remove(file.c_str());
-  std::unique_ptr<store::Store> stores[2] = {store::NewMemoryStore(), store::Store::Open(file).value()};
-  for (auto& owned : stores) {
-    store::Store& db = *owned;
+  store::ForEachStore("judgement-history", [](store::Store& db) {
     std::vector<int64_t> series_of = Record(db);
     // The tree's history: no failure in it; the five series' runs counted.
     auto h = History(db, {"c:t:s", "", 50});
@@ -103,15 +96,8 @@ TEST(History, TheTreesOwnRunsAndTheSeriesRunsCountedApart) {
     std::string json = report::HistoryJson(*h);
     EXPECT_NE(json.find("\"series\":1,"), std::string::npos) << json;
     EXPECT_NE(json.find("\"series\":null"), std::string::npos) << json;
-  }
-  std::remove(file.c_str());
+  });
 }
-
-}  // namespace
-}  // namespace vigil::engine
-
-namespace vigil::engine {
-namespace {
 
 TEST(SeriesRunCommand, NamesASeriesRunAndNothingElse) {
   EXPECT_EQ(model::SeriesOfRunCommand(model::SeriesRunCommand(12, "[PATCH] x")), 12);
@@ -123,21 +109,11 @@ TEST(SeriesRunCommand, NamesASeriesRunAndNothingElse) {
   EXPECT_EQ(model::SeriesOfRunCommand("vigil run --tests series 3 (x)"), 0);
 }
 
-}  // namespace
-}  // namespace vigil::engine
-
-namespace vigil::engine {
-namespace {
-
 // Runs whose attempts of the test were all cut short (and discarded on
 // resume) take places in the store's newest-runs query and give no result:
 // the history looks past them for its rows.
 TEST(History, RunsWithoutAResultOfTheTestDoNotHideOlderOnes) {
-  std::string file = ::testing::TempDir() + "/judgement-interrupted-" + std::to_string(getpid()) + ".db";
-  std::remove(file.c_str());
-  std::unique_ptr<store::Store> stores[2] = {store::NewMemoryStore(), store::Store::Open(file).value()};
-  for (auto& owned : stores) {
-    store::Store& db = *owned;
+  store::ForEachStore("judgement-interrupted", [](store::Store& db) {
     for (int i = 1; i <= 10; ++i) {
       model::RunRecord r;
       r.started_at = "t";
@@ -158,8 +134,7 @@ TEST(History, RunsWithoutAResultOfTheTestDoNotHideOlderOnes) {
     auto h = History(db, {"c:t", "", 3});
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     EXPECT_EQ(RunIds(*h), (std::vector<int64_t>{4, 5, 6}));
-  }
-  std::remove(file.c_str());
+  });
 }
 
 }  // namespace

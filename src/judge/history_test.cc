@@ -1,9 +1,7 @@
 #include "judge/history.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <map>
 #include <memory>
 #include <set>
@@ -15,6 +13,7 @@
 #include "judge/verdict.h"
 #include "model/series_run.h"
 #include "store/memory_store.h"
+#include "store/test_stores.h"
 
 namespace vigil::judge {
 namespace {
@@ -92,11 +91,7 @@ TEST(LoadHistory, WindowsPerClassAsWhenEveryRunWasRead) {
 // part of it: not in any window, not a baseline, not what quarantine learns.
 // In either store, through windows of several pages.
 TEST(LoadHistory, RunsASeriesTestedAreNotHistory) {
-  std::string file = ::testing::TempDir() + "/history-series-" + std::to_string(getpid()) + ".db";
-  std::remove(file.c_str());
-  std::unique_ptr<store::Store> stores[2] = {store::NewMemoryStore(), store::Store::Open(file).value()};
-  for (auto& owned : stores) {
-    store::Store& db = *owned;
+  store::ForEachStore("history-series", [](store::Store& db) {
     // Runs 1..80: every third of 1..12 and all of 13..79 tested for a series
     // (their subtest failed, then passed on a retry: what would quarantine
     // it); 80 is a series' run its series does not name yet (its testing
@@ -177,8 +172,7 @@ TEST(LoadHistory, RunsASeriesTestedAreNotHistory) {
                                  LoadRunView(db, id).value());
     ASSERT_TRUE(base.ok()) << base.status().ToString();
     EXPECT_EQ(*base, 11);
-  }
-  std::remove(file.c_str());
+  });
 }
 
 TEST(ResolveTestPath, ATestWhoseNameHasAColonIsTheLongestTheStoreKnows) {
@@ -230,22 +224,19 @@ TEST(LoadRunView, InterruptedAttemptsAreNoResultAndAnInterruptedRunIsIncomplete)
 // are those built from the runs loaded whole, in either store, for any
 // window: retries, interrupted attempts, kernel reports, names with any bytes.
 TEST(LoadSeries, TheSameAsBuildSeriesOverLoadHistory) {
-  std::string path = ::testing::TempDir() + "/load-series.db";
-  std::remove(path.c_str());
-  std::unique_ptr<store::Store> stores[2] = {store::NewMemoryStore(), store::Store::Open(path).value()};
-  for (auto& db : stores) {
+  store::ForEachStore("load-series", [](store::Store& db) {
     std::vector<int64_t> envs;
     for (const char* release : {"6.1.0", "6.12.3", ""}) {
       model::Environment e;
       e.kernel_release = release;
-      envs.push_back(db->EnsureEnvironment(e).value());
+      envs.push_back(db.EnsureEnvironment(e).value());
     }
     envs.push_back(0);
     unsigned seed = 7;
     auto next = [&](unsigned n) { return (seed = seed * 1103515245 + 12345) / 65536 % n; };
     const char* statuses[] = {"PASS", "FAIL", "SKIP", "TIMEOUT", "XFAIL", "bogus"};
     for (int i = 0; i < 30; ++i) {
-      int64_t id = NewRun(*db, {}, envs[next(envs.size())]);
+      int64_t id = NewRun(db, {}, envs[next(envs.size())]);
       for (std::string test : {std::string("c:a"), std::string("c:b\0", 5), std::string("d:<x>")}) {
         if (next(5) == 0) continue;
         int attempts = 1 + static_cast<int>(next(3));
@@ -263,16 +254,16 @@ TEST(LoadSeries, TheSameAsBuildSeriesOverLoadHistory) {
             if (next(2)) st.duration_ms = next(50);
             a.subtests.push_back(st);
           }
-          ASSERT_TRUE(db->RecordAttempt(id, a).ok());
+          ASSERT_TRUE(db.RecordAttempt(id, a).ok());
         }
       }
     }
     for (int64_t up_to : {0, 12, 30}) {
       for (int window : {0, 1, 5, 30}) {
         size_t runs = 0;
-        auto fast = LoadSeries(*db, up_to, window, &runs);
+        auto fast = LoadSeries(db, up_to, window, &runs);
         ASSERT_TRUE(fast.ok()) << fast.status().ToString();
-        auto history = LoadHistory(*db, up_to, window);
+        auto history = LoadHistory(db, up_to, window);
         ASSERT_TRUE(history.ok());
         EXPECT_EQ(runs, history->size());
         std::vector<Series> whole = BuildSeries(history.value());
@@ -292,8 +283,7 @@ TEST(LoadSeries, TheSameAsBuildSeriesOverLoadHistory) {
         }
       }
     }
-  }
-  std::remove(path.c_str());
+  });
 }
 
 TEST(ResolveRun, StepsBackOverTheRunsBeforeIt) {

@@ -31,8 +31,9 @@ struct HistoryRow {
 struct TestHistory {
   std::string test, subtest;
   std::vector<HistoryRow> rows;  // oldest first
-  bool with_series = false;      // the runs series tested are rows too
-  int64_t series_left_out = 0;   // else: how many of them had a result of it
+  // Runs series tested that had a result of it, left out (HistoryQuery::series
+  // false) and newer than the first row.
+  int64_t series_left_out = 0;
 };
 
 struct RunComparison {

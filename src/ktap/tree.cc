@@ -45,8 +45,9 @@ Chunk::Chunk(size_t bytes, bool huge) : size_(bytes) {
   // huge page starts at a 2 MiB boundary, which a kernel that does not align
   // big mappings to one may have put past the chunk's start.
   constexpr uintptr_t kHuge = 2 << 20;
-  uintptr_t first = (reinterpret_cast<uintptr_t>(data_) + kHuge - 1) & ~(kHuge - 1);
-  char* touch = first < reinterpret_cast<uintptr_t>(data_) + bytes ? data_ + (first - reinterpret_cast<uintptr_t>(data_)) : data_;
+  uintptr_t base = reinterpret_cast<uintptr_t>(data_);
+  uintptr_t into = ((base + kHuge - 1) & ~(kHuge - 1)) - base;  // to the first boundary
+  char* touch = data_ + (into < bytes ? into : 0);
   double start = ThreadCpuMs();
   *static_cast<volatile char*>(touch) = 0;
   NoteHugeFault(std::min<size_t>(bytes, kHuge), ThreadCpuMs() - start);

@@ -41,6 +41,4 @@ inline int64_t SeriesOfRunCommand(std::string_view command) {
   return digits > 0 && id > 0 && command.substr(i, 2) == " (" ? id : 0;
 }
 
-inline bool IsSeriesRunCommand(std::string_view command) { return SeriesOfRunCommand(command) > 0; }
-
 }  // namespace vigil::model
