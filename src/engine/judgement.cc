@@ -113,7 +113,8 @@ Result<judge::TestHistory> History(store::Store& db, const HistoryQuery& q) {
       runs.emplace(id, std::pair{std::move(run.value()), series});
     }
     for (int64_t id : order) {
-      const auto& [run, series] = runs.at(id);
+      const model::RunRecord& run = runs.at(id).first;
+      const int64_t series = runs.at(id).second;
       auto emplaced = envs.try_emplace(run.environment_id);
       model::Environment& env = emplaced.first->second;
       if (emplaced.second && run.environment_id > 0) {
