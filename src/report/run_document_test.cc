@@ -233,6 +233,16 @@ TEST(RunDocumentTest, CrashExcerptIsTheTitleAndTheCallTrace) {
   EXPECT_NE(summary.find("0 failed, 1 crashed, 0 timed out"), std::string::npos) << summary;
 }
 
+// A hung VM's output ends with its console's sysrq dump, whose lines end
+// in CR LF: the CR is no character of the line to show as U+FFFD.
+TEST(RunDocumentTest, SummaryShowsConsoleLinesWithoutTheirCarriageReturns) {
+  model::AttemptRecord a = Attempt("c:silent.sh", "TIMEOUT");
+  a.output = "going silent\n[  100.000001] sysrq: Show Blocked State\r\n[  100.000002] task:sleep state:S\r\n";
+  std::string summary = SummaryText(OneTest(a), false);
+  EXPECT_NE(summary.find("      | [  100.000002] task:sleep state:S\n"), std::string::npos) << summary;
+  EXPECT_EQ(summary.find("\xef\xbf\xbd"), std::string::npos) << summary;
+}
+
 // A parse past the caps: the reports say what was dropped, and the KTAP
 // report reads back without crashes for the results that were not kept.
 TEST(CappedDocumentTest, AFailureNotKeptStillFailsItsParentInKtap) {

@@ -65,16 +65,22 @@ std::string RerunHint(const FinishedRun& run, const std::string& path) {
 
 // The last `n` lines of `text`, found from its end: the output can be 16 MiB
 // of short lines.
+// The last `n` lines of `text`; a serial console's CR before each newline
+// is part of the line end, not of the line.
 std::vector<std::string_view> LastLines(std::string_view text, size_t n) {
   std::vector<std::string_view> out;
   if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  auto keep = [&out](std::string_view line) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    out.push_back(line);
+  };
   while (out.size() < n && !text.empty()) {
     size_t nl = text.rfind('\n');
     if (nl == std::string_view::npos) {
-      out.push_back(text);
+      keep(text);
       break;
     }
-    out.push_back(text.substr(nl + 1));
+    keep(text.substr(nl + 1));
     text = text.substr(0, nl);
   }
   return {out.rbegin(), out.rend()};

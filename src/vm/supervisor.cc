@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "vm/sysrq.h"
+
 namespace vigil::vm {
 
 Supervisor::Supervisor(SupervisorOptions options, Clock& clock, SupervisorActions& actions)
@@ -229,6 +231,8 @@ void Supervisor::SysrqSent(const SysrqAsk& ask, const std::string& how) {
   hang_ = Hang::kCollecting;
   collect_until_ = clock_.Monotonic() + options_.sysrq_collect;
 }
+
+bool Supervisor::SysrqHeard() const { return hang_ != Hang::kNone && HasSysrqLine(sysrq_dump_); }
 
 void Supervisor::FinishHang() {
   hang_ = Hang::kNone;

@@ -107,6 +107,8 @@ class Supervisor {
   // The keys of `ask` were sent `how` ("on the serial line", "from the
   // keyboard"), or could not be (empty).
   void SysrqSent(const SysrqAsk& ask, const std::string& how);
+  // The kernel answered a sysrq key since the last hang's were asked for.
+  bool SysrqHeard() const;
 
   // The kernel reports seen, in order: the first kMaxReportsKept (each
   // request keeps its first kMaxReportsPerRequest; the rest are counted).

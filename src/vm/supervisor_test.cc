@@ -261,7 +261,10 @@ TEST_F(SupervisorTest, HangTimeoutSendsSysrqThenKills) {
   EXPECT_EQ(ask->keys, (std::vector<std::string>{"w", "t"}));
   EXPECT_FALSE(sup_.Tick());  // asked once
   EXPECT_TRUE(sup_.dying());  // the dump and the kill to come
+  sup_.OnConsole("[  100.000000] still hung\n");
+  EXPECT_FALSE(sup_.SysrqHeard());  // the keys' sender waits for this before it tries the keyboard
   sup_.OnConsole("[  100.000001] sysrq: Show Blocked State\n[  100.000002] task:sleep state:S\n");
+  EXPECT_TRUE(sup_.SysrqHeard());
   sup_.SysrqSent(*ask, "on the serial line");
   clock_.Advance(milliseconds(1499));
   EXPECT_FALSE(sup_.Tick());
@@ -284,6 +287,7 @@ TEST_F(SupervisorTest, HangTimeoutSendsSysrqThenKills) {
             "\nvigil: no console or test output for 10 s: the VM hangs; sysrq w and t asked for its tasks on the serial line, "
             "then killed\n"
             "---- console after sysrq w, t ----\n"
+            "[  100.000000] still hung\n"
             "[  100.000001] sysrq: Show Blocked State\n[  100.000002] task:sleep state:S\n"
             "[  101.000001] sysrq: Show State\n");
 }

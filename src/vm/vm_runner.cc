@@ -31,6 +31,7 @@
 #include "vm/channel.h"
 #include "vm/initramfs.h"
 #include "vm/qemu_command.h"
+#include "vm/sysrq.h"
 
 namespace vigil::vm {
 namespace {
@@ -103,77 +104,6 @@ pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd, int in
   cv->notify_all();
   cv->wait(lock, [&] { return job.done; });
   return job.pid;
-}
-
-int ConnectUnix(const std::string& path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) {
-    close(fd);
-    return -1;
-  }
-  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// Reads from fd until `want` appears or `ms` pass.
-bool ReadUntil(int fd, const std::string& want, int ms, std::string* got) {
-  auto deadline = SteadyClock::now() + std::chrono::milliseconds(ms);
-  while (SteadyClock::now() < deadline) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 50) <= 0) continue;
-    char buf[4096];
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n <= 0) return false;
-    got->append(buf, static_cast<size_t>(n));
-    if (got->find(want) != std::string::npos) return true;
-  }
-  return false;
-}
-
-// Sends magic sysrq keys to the guest, e.g. "w" (blocked tasks) and "t" (all
-// tasks), the way every kernel with a serial console takes them
-// (MAGIC_SYSRQ_SERIAL, on by default): a break on the serial line (QMP
-// chardev-send-break on QEMU's serial0), then the key on the serial input
-// (`serial_in`, a socket that is QEMU's standard input). When the break cannot be sent, the
-// key comes from the PS/2 keyboard (QMP sendkey), which only a kernel with
-// its driver (i8042, atkbd) built in hears. Returns how the keys went ("on
-// the serial line", "from the keyboard"), or "" when they could not be sent.
-std::string QmpSysrq(const std::string& qmp_path, int serial_in, const std::vector<std::string>& keys, int pause_ms) {
-  int fd = ConnectUnix(qmp_path);
-  if (fd < 0) return "";
-  std::string got;
-  bool ok = ReadUntil(fd, "\"QMP\"", 2000, &got);
-  ok = ok && vm::WriteAll(fd, "{\"execute\":\"qmp_capabilities\"}\n") && ReadUntil(fd, "\"return\"", 2000, &got);
-  bool serial_used = false, keyboard_used = false;
-  for (const auto& k : keys) {
-    if (!ok) break;
-    got.clear();
-    bool serial = serial_in >= 0 && k.size() == 1 &&
-                  vm::WriteAll(fd, "{\"execute\":\"chardev-send-break\",\"arguments\":{\"id\":\"serial0\"}}\n") &&
-                  ReadUntil(fd, "\"return\"", 2000, &got) && vm::WriteAll(serial_in, k);
-    if (serial) {
-      serial_used = true;
-    } else {
-      got.clear();
-      std::string cmd = fmt::format(
-          "{{\"execute\":\"human-monitor-command\",\"arguments\":{{\"command-line\":\"sendkey alt-sysrq-{}\"}}}}\n",
-          k);
-      ok = vm::WriteAll(fd, cmd) && ReadUntil(fd, "\"return\"", 2000, &got);
-      keyboard_used = keyboard_used || ok;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
-  }
-  close(fd);
-  if (!serial_used && !keyboard_used) return "";
-  if (serial_used && keyboard_used) return "on the serial line and from the keyboard";
-  return serial_used ? "on the serial line" : "from the keyboard";
 }
 
 bool Alive(pid_t pid) {
@@ -393,7 +323,10 @@ Status VmRunner::Start() {
       }
       if (!ask) continue;
       // The VM hangs: sysrq through QMP takes seconds, the console keeps flowing.
-      std::string how = QmpSysrq(qmp, serial, ask->keys, 1500);
+      std::string how = SendSysrq(qmp, serial, ask->keys, [this] {
+        std::lock_guard<std::mutex> lock(mu_);
+        return supervisor_.SysrqHeard();
+      });
       if (serial >= 0) close(serial);
       std::lock_guard<std::mutex> lock(mu_);
       supervisor_.SysrqSent(*ask, how);
