@@ -1,4 +1,5 @@
 #include "web/site.h"
+#include "web/html.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -452,6 +453,43 @@ TEST_F(SiteTest, TheApiIsJsonWhateverTheBytes) {
     EXPECT_FALSE(json::parse(res.body, nullptr, false).is_discarded()) << p;
   }
   EXPECT_EQ(Get(fmt::format("/runs/{}", id)).status, 200);
+}
+
+// A test's name is bytes: every page's link to it (the verdict's failures
+// among them) carries those bytes, not the U+FFFD its text shows.
+TEST_F(SiteTest, LinksToATestWhoseNameIsNotUtf8LeadToIt) {
+  const std::string bad = "net:bad\xff.sh";
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 2; ++i) {
+    model::RunRecord r = Run(1);
+    r.plan = {bad};
+    int64_t id = db_->CreateRun(r).value();
+    model::AttemptRecord a = Attempt(bad, "FAIL");
+    a.subtests.push_back({"x\xfe", "FAIL", 10});
+    ASSERT_TRUE(db_->RecordAttempt(id, a).ok());
+    ASSERT_TRUE(db_->FinishRun(id, "FAIL", "2026-12-01T11:00:00Z").ok());
+    ids.push_back(id);
+  }
+  size_t links = 0;
+  for (const std::string& page : {fmt::format("/runs/{}", ids[1]), std::string("/flakes"),
+                                  fmt::format("/compare?a={}&b={}", ids[0], ids[1])}) {
+    size_t q = page.find('?');
+    std::map<std::string, std::string> query;
+    if (q != std::string::npos) query = {{"a", std::to_string(ids[0])}, {"b", std::to_string(ids[1])}};
+    Response r = Get(page.substr(0, q), query);
+    ASSERT_EQ(r.status, 200) << page;
+    const std::string prefix = "href=\"/tests?path=net%3Abad";
+    for (size_t at = r.body.find(prefix); at != std::string::npos; at = r.body.find(prefix, at + 1)) {
+      size_t start = at + std::string("href=\"/tests?path=").size();
+      std::string encoded = r.body.substr(start, r.body.find('"', start) - start);
+      std::string path;
+      ASSERT_TRUE(UrlDecode(encoded, &path)) << encoded;
+      EXPECT_EQ(path.substr(0, bad.size()), bad) << page << ": " << encoded;
+      EXPECT_EQ(Get("/tests", {{"path", path}}).status, 200) << page << ": " << encoded;
+      ++links;
+    }
+  }
+  EXPECT_GE(links, 3u);
 }
 
 TEST_F(SiteTest, StaticFilesAndTheJunitAreServed) {
