@@ -106,6 +106,7 @@ std::vector<model::BuildDiagnosticRecord> DiagnosticRecordsOf(const std::vector<
     r.message = d.message;
     r.flag = d.flag;
     r.function = d.function;
+    r.inlined_from = d.inlined_from;
     r.target = d.target;
     for (const auto& n : d.notes) {
       std::string where = n.file;
@@ -128,6 +129,7 @@ kbuild::Diagnostic DiagnosticOf(const model::BuildDiagnosticRecord& r) {
   d.message = r.message;
   d.flag = r.flag;
   d.function = r.function;
+  d.inlined_from = r.inlined_from;
   d.target = r.target;
   return d;
 }

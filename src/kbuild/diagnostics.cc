@@ -291,6 +291,7 @@ std::string FormatDiagnostic(const Diagnostic& d) {
   out += d.message;
   if (!d.flag.empty()) out += " [" + d.flag + "]";
   if (!d.target.empty()) out += " (target " + d.target + ")";
+  if (!d.inlined_from.empty()) out += " (inlined from " + d.inlined_from + ")";
   return out;
 }
 
@@ -326,7 +327,7 @@ void DiagnosticsParser::Add(Diagnostic diagnostic) {
   const bool error = diagnostic.severity >= Severity::kError;
   if (error && diagnostic.tool != Tool::kMake) ++tool_errors_;
   size_t bytes = diagnostic.file.size() + diagnostic.message.size() + diagnostic.flag.size() +
-                 diagnostic.function.size() + diagnostic.target.size();
+                 diagnostic.function.size() + diagnostic.target.size() + diagnostic.inlined_from.size();
   size_t& kept = error ? errors_kept_ : others_kept_;
   size_t& kept_bytes = error ? error_bytes_ : other_bytes_;
   if (kept >= (error ? options_.max_errors : options_.max_diagnostics) ||
@@ -390,6 +391,7 @@ void DiagnosticsParser::FeedLine(std::string_view raw) {
     link_context_ = false;
     context_file_.clear();
     context_function_.clear();
+    context_inlined_.clear();
     if (StartsWith(rest, "*** ")) {
       rest.remove_prefix(4);
       if (StartsWith(rest, "Waiting for unfinished jobs")) return;
@@ -496,7 +498,19 @@ void DiagnosticsParser::FeedLine(std::string_view raw) {
   if (ParseContext(line, &file, &function)) {
     context_file_ = std::string(file);
     context_function_ = std::move(function);
+    context_inlined_.clear();
     link_context_ = false;
+    return;
+  }
+  // "    inlined from 'g' at x.c:9:3:" (or ',' when more follow) under a
+  // file-less "In function 'f',": the first names the caller.
+  if (std::string_view t = Trim(line); StartsWith(t, "inlined from ") && context_file_.empty() &&
+                                         !context_function_.empty()) {
+    if (context_inlined_.empty() && (t.back() == ':' || t.back() == ',')) {
+      t = t.substr(13, t.size() - 14);
+      size_t at = t.rfind(" at ");
+      if (at != std::string_view::npos) context_inlined_ = Unquote(t.substr(0, at)) + std::string(t.substr(at));
+    }
     return;
   }
 
@@ -520,7 +534,10 @@ void DiagnosticsParser::FeedLine(std::string_view raw) {
       d.column = at.column;
       d.severity = severity;
       SplitFlag(rest, &d.message, &d.flag);
-      if (context_file_.empty() || at.file == context_file_) d.function = context_function_;
+      if (context_file_.empty() || at.file == context_file_) {
+        d.function = context_function_;
+        d.inlined_from = context_inlined_;
+      }
       Add(std::move(d));
       return;
     }
@@ -582,6 +599,7 @@ void DiagnosticsParser::FeedLine(std::string_view raw) {
   if (quiet_command || (!IsSpace(line.front()) && !StartsWith(line, "In file included from"))) {
     context_file_.clear();
     context_function_.clear();
+    context_inlined_.clear();
     link_context_ = false;
   }
 }
@@ -606,28 +624,30 @@ std::string MatchKey(const Diagnostic& d) {
   key += d.flag;
   key += '\x1f';
   key += d.function;
-  key += '\x1f';
-  std::string_view m = d.message;
-  for (size_t i = 0; i < m.size();) {
-    char c = m[i];
-    bool after_ident = !key.empty() && IsIdent(key.back()) && key.back() != '\x1f';
-    if (StartsWith(m.substr(i), "\xe2\x80\x98") || StartsWith(m.substr(i), "\xe2\x80\x99")) {
-      key += '\'';
-      i += 3;
-    } else if (c == '`') {
-      key += '\'';
-      ++i;
-    } else if (c == '0' && i + 2 < m.size() && (m[i + 1] == 'x' || m[i + 1] == 'X') && IsHex(m[i + 2]) &&
-               !after_ident) {
-      key += 'N';
-      i += 2;
-      while (i < m.size() && IsHex(m[i])) ++i;
-    } else if (IsDigit(c) && !after_ident) {
-      key += 'N';
-      while (i < m.size() && IsDigit(m[i])) ++i;
-    } else {
-      key += c;
-      ++i;
+  // The message, then the caller, each with quotes unified and numbers as N.
+  for (std::string_view m : {std::string_view(d.message), std::string_view(d.inlined_from)}) {
+    key += '\x1f';
+    for (size_t i = 0; i < m.size();) {
+      char c = m[i];
+      bool after_ident = !key.empty() && IsIdent(key.back()) && key.back() != '\x1f';
+      if (StartsWith(m.substr(i), "\xe2\x80\x98") || StartsWith(m.substr(i), "\xe2\x80\x99")) {
+        key += '\'';
+        i += 3;
+      } else if (c == '`') {
+        key += '\'';
+        ++i;
+      } else if (c == '0' && i + 2 < m.size() && (m[i + 1] == 'x' || m[i + 1] == 'X') && IsHex(m[i + 2]) &&
+                 !after_ident) {
+        key += 'N';
+        i += 2;
+        while (i < m.size() && IsHex(m[i])) ++i;
+      } else if (IsDigit(c) && !after_ident) {
+        key += 'N';
+        while (i < m.size() && IsDigit(m[i])) ++i;
+      } else {
+        key += c;
+        ++i;
+      }
     }
   }
   return key;

@@ -137,9 +137,36 @@ TEST(Diagnostics, GccHeaderAndInlinedContexts) {
   EXPECT_EQ(all[1].line, 4u);
   EXPECT_EQ(all[1].flag, "-Warray-bounds");
   EXPECT_EQ(all[1].function, "hf");
+  EXPECT_EQ(all[0].inlined_from, "");
+  EXPECT_EQ(all[1].inlined_from, "top at i.c:5:9");
+  EXPECT_NE(FormatDiagnostic(all[1]).find(" (inlined from top at i.c:5:9)"), std::string::npos);
   ASSERT_EQ(all[1].notes.size(), 1u);
   EXPECT_EQ(all[1].notes[0].file, "i.c");
   EXPECT_EQ(all[1].notes[0].line, 2u);
+}
+
+// A warning in a header's inline function (the kernel's fortify checks, in
+// every driver's memcpy) is told apart by the caller it was inlined from: a
+// new driver's is new against a base build that compiled only an old
+// driver's; the old driver's, moved down by two lines, is not.
+TEST(Diagnostics, NewWarningsTellInlinedCallersApart) {
+  Sources src;
+  ASSERT_TRUE(src.ok());
+  src.Write("h.h", "static inline int hf(int *p)\n{\n\treturn p[5];\n}\n");
+  const std::string old_driver = "#include \"h.h\"\nint arr[4];\nint old_probe(void)\n{\n\treturn hf(arr);\n}\n";
+  const std::string cmd = "gcc -O2 -Wall -Wextra -c -o x.o";
+  auto base = ParseDiagnostics(src.Run("old.c", old_driver, cmd, "C"));
+  ASSERT_EQ(base.size(), 1u);
+  EXPECT_EQ(base[0].inlined_from, "old_probe at old.c:5:9");
+  auto fresh = ParseDiagnostics(src.Run("new.c", "#include \"h.h\"\nint buf[2];\nint new_probe(void)\n{\n\treturn hf(buf);\n}\n", cmd, "C"));
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_EQ(fresh[0].file, base[0].file);
+  EXPECT_EQ(fresh[0].function, base[0].function);
+  EXPECT_EQ(NewWarnings(base, fresh).size(), 1u);
+  auto moved = ParseDiagnostics(src.Run("old.c", "/* one */\n/* two */\n" + old_driver, cmd, "C"));
+  ASSERT_EQ(moved.size(), 1u);
+  EXPECT_EQ(moved[0].inlined_from, "old_probe at old.c:7:9");
+  EXPECT_TRUE(NewWarnings(base, moved).empty());
 }
 
 TEST(Diagnostics, GccColumnOfTheUnusedVariable) {

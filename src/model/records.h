@@ -169,6 +169,7 @@ struct BuildDiagnosticRecord {
   std::string function;  // "" none
   std::string target;    // make's failing target; "" none
   std::vector<std::string> notes;  // "file:line:col: message" of its notes
+  std::string inlined_from;  // "g at x.c:9:3": the caller gcc inlined `function` into; "" none
 };
 
 // A kernel build (vigil build, vigil run --build, a bisection probe): what

@@ -83,7 +83,7 @@ nlohmann::json BuildRecordJson(const model::BuildRecord& b) {
 nlohmann::json DiagnosticJson(const model::BuildDiagnosticRecord& d) {
   return {{"tool", d.tool},         {"file", d.file},       {"line", d.line},   {"column", d.column},
           {"severity", d.severity}, {"message", d.message}, {"flag", d.flag},   {"function", d.function},
-          {"target", d.target},     {"notes", d.notes}};
+          {"inlined_from", d.inlined_from}, {"target", d.target}, {"notes", d.notes}};
 }
 
 }  // namespace vigil::report

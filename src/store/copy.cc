@@ -34,7 +34,7 @@ const std::vector<Table>& Tables() {
       {"build_diagnostics", "build_id, seq", false,
        {{"build_id", 'I'}, {"seq", 'I'}, {"tool", 'T'}, {"file", 'T'}, {"line_no", 'I'}, {"column_no", 'I'},
         {"severity", 'T'}, {"message", 'T'}, {"flag", 'T'}, {"function_name", 'T'}, {"target", 'T'},
-        {"notes_json", 'T'}}},
+        {"notes_json", 'T'}, {"inlined_from", 'T'}}},
       {"runs", "id", true,
        {{"id", 'I'}, {"started_at", 'T'}, {"finished_at", 'T'}, {"status", 'T'}, {"host", 'T'}, {"command", 'T'},
         {"tests_dir", 'T'}, {"plan_json", 'T'}, {"environment_id", 'I'}, {"console_log", 'T'}, {"vm_json", 'T'},

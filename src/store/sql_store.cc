@@ -692,6 +692,9 @@ CREATE TABLE series_runs (
 CREATE INDEX series_runs_by_series ON series_runs(series);
 CREATE INDEX series_runs_by_kind ON series_runs(kind, run_id);
 )sql", &IndexSeriesRuns},
+    // 16 -> 17: the caller a diagnostic's inline function was inlined from
+    // (gcc's "inlined from 'g' at x.c:9:3"), part of what makes a warning new.
+    {"ALTER TABLE build_diagnostics ADD COLUMN inlined_from TEXT NOT NULL DEFAULT '';", nullptr},
 };
 constexpr int kNumSteps = sizeof(kSteps) / sizeof(kSteps[0]);
 static_assert(kNumSteps == kSchemaVersion);
@@ -1765,14 +1768,14 @@ Result<int64_t> SqlStore::RecordBuild(const BuildRecord& b,
   Status st;
   auto diag = db_->Prepare(
       "INSERT INTO build_diagnostics (build_id, seq, tool, file, line_no, column_no, severity, message, flag, "
-      "function_name, target, notes_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "function_name, target, notes_json, inlined_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!diag.ok()) return diag.status();
   int64_t seq = 0;
   for (const auto& d : diagnostics) {
     diag->Reset();
     diag->Bind(1, id).Bind(2, seq++).Bind(3, d.tool).Bind(4, d.file).Bind(5, d.line).Bind(6, d.column);
     diag->Bind(7, d.severity).Bind(8, d.message).Bind(9, d.flag).Bind(10, d.function).Bind(11, d.target);
-    diag->Bind(12, StringsJson(d.notes));
+    diag->Bind(12, StringsJson(d.notes)).Bind(13, d.inlined_from);
     st = diag->Run();
     if (!st.ok()) return st;
   }
@@ -1823,8 +1826,8 @@ Result<std::vector<BuildDiagnosticRecord>> SqlStore::LoadBuildDiagnostics(int64_
   Status st;
   if (!exists->Next(&st)) return st.ok() ? Status::NotFound(fmt::format("no build {}", build_id)) : st;
   auto q = db_->Prepare(
-      "SELECT tool, file, line_no, column_no, severity, message, flag, function_name, target, notes_json "
-      "FROM build_diagnostics WHERE build_id = ? ORDER BY seq");
+      "SELECT tool, file, line_no, column_no, severity, message, flag, function_name, target, notes_json, "
+      "inlined_from FROM build_diagnostics WHERE build_id = ? ORDER BY seq");
   if (!q.ok()) return q.status();
   q->Bind(1, build_id);
   std::vector<BuildDiagnosticRecord> out;
@@ -1840,6 +1843,7 @@ Result<std::vector<BuildDiagnosticRecord>> SqlStore::LoadBuildDiagnostics(int64_
     d.function = q->Text(7);
     d.target = q->Text(8);
     d.notes = StringsFromJson(q->Text(9));
+    d.inlined_from = q->Text(10);
     out.push_back(std::move(d));
   }
   if (!st.ok()) return st;

@@ -23,7 +23,7 @@
 namespace vigil::store {
 
 // The schema the SQLite backend writes; the memory backend reports it too.
-inline constexpr int kSchemaVersion = 16;
+inline constexpr int kSchemaVersion = 17;
 
 // A new run's uid (RunRecord::uid): 128 random bits in hex.
 std::string NewRunUid();

@@ -164,6 +164,7 @@ BuildDiagnosticRecord ADiagnostic(int i) {
   d.message = fmt::format("unused variable \xe2\x80\x98x{}\xe2\x80\x99 \xff", i);
   d.flag = i % 2 ? "-Wunused-variable" : "";
   d.function = i % 5 ? fmt::format("probe_{}", i) : "";
+  d.inlined_from = i % 6 ? "" : fmt::format("caller_{} at drivers/x{}.c:{}:2", i, i, i + 3);
   d.target = i % 7 ? "" : "drivers/x.o";
   if (i % 4 == 0) d.notes = {fmt::format("include/y.h:{}:3: declared here \xff", i), "z.c:1:1: in expansion"};
   return d;
@@ -203,6 +204,7 @@ void ExpectSameDiagnostic(const BuildDiagnosticRecord& got, const BuildDiagnosti
   EXPECT_EQ(got.message, want.message);
   EXPECT_EQ(got.flag, want.flag);
   EXPECT_EQ(got.function, want.function);
+  EXPECT_EQ(got.inlined_from, want.inlined_from);
   EXPECT_EQ(got.target, want.target);
   EXPECT_EQ(got.notes, want.notes);
 }
@@ -2478,7 +2480,7 @@ TEST_P(StoreMigrationCode, RowsOfOneEnvironmentUnderOldFingerprintsBecomeOne) {
 void FillStore(Store& s) {
   int64_t env = s.EnsureEnvironment(Env("6.12.1", "vm")).value();
   int64_t build = s.RecordBuild(ABuild(), {{"compiler", "net/x.c", 3, 7, "warning", "unused \xff", "-Wunused", "f",
-                                             "net/x.o", {"net/x.c:1:1: note: here"}}})
+                                             "net/x.o", {"net/x.c:1:1: note: here"}, "g at net/y.c:2:3"}})
                       .value();
   RunRecord r = ARun(env);
   r.plan = {"net:a\xff", "net:b", "net:never"};
@@ -2536,6 +2538,10 @@ std::string Reads(Store& s) {
   for (const auto& t : Get(s.LoadTestSummaries({1, 2}))) out += fmt::format("sum {} {} {}\n", t.test_path, t.status, t.attempts);
   for (const auto& b : Get(s.ListBuilds(BuildQuery{}))) {
     out += fmt::format("build {} {} {}\n", b.id, b.host, s.LoadBuildDiagnostics(b.id).value().size());
+    auto diagnostics = s.LoadBuildDiagnostics(b.id).value();
+    for (const auto& d : diagnostics) {
+      out += fmt::format("  {} {} {} {}\n", d.file, d.function, d.inlined_from, d.notes.size());
+    }
   }
   out += fmt::format("baseline {}\n", s.FindBaseline("net-next|p", "abc").value());
   out += fmt::format("bisect {}\n", s.LoadBisectRuns(1).value().size());
@@ -2802,7 +2808,7 @@ void RandomWrites(Store& s, uint32_t seed) {
       }
       case 2: {  // a build
         ASSERT_TRUE(s.RecordBuild(ABuild("/src/linux", pick(2) ? "normal" : "debug", pick(2) ? "built" : "failed"),
-                                  {{"compiler", "a.c", 1, 2, "warning", "w", "-Wx", "", "", {}}})
+                                  {{"compiler", "a.c", 1, 2, "warning", "w", "-Wx", "", "", {}, ""}})
                         .ok());
         ++builds;
         break;

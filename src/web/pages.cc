@@ -805,9 +805,11 @@ std::string Site::BuildPage(const json& d, const Links& links) {
     h.Open("h2").Text(fmt::format("New against build {} ({})", Int(d, "compared_to"), fresh.size())).Close("h2");
     h.Open("ul", {"class", "diags"});
     for (const json& x : fresh) {
-      h.Element("li", fmt::format("{}:{}:{}: {}: {}{}", Str(x, "file"), Int(x, "line"), Int(x, "column"),
+      h.Element("li", fmt::format("{}:{}:{}: {}: {}{}{}", Str(x, "file"), Int(x, "line"), Int(x, "column"),
                                   Str(x, "severity"), Str(x, "message"),
-                                  Str(x, "flag").empty() ? std::string() : " [" + Str(x, "flag") + "]"));
+                                  Str(x, "flag").empty() ? std::string() : " [" + Str(x, "flag") + "]",
+                                  Str(x, "inlined_from").empty() ? std::string()
+                                                                 : " (inlined from " + Str(x, "inlined_from") + ")"));
     }
     h.Close("ul");
   }
@@ -819,7 +821,9 @@ std::string Site::BuildPage(const json& d, const Links& links) {
     for (const json& x : diags) {
       h.Open("tr", {"class", "sev-" + StatusClass(Str(x, "severity") == "warning" ? "WARNING" : Str(x, "severity") == "note" ? "NOTE" : "ERROR")});
       h.Element("td", Str(x, "severity"));
-      h.Element("td", fmt::format("{}:{}:{}", Str(x, "file"), Int(x, "line"), Int(x, "column")));
+      h.Element("td", fmt::format("{}:{}:{}{}", Str(x, "file"), Int(x, "line"), Int(x, "column"),
+                                  Str(x, "inlined_from").empty() ? std::string()
+                                                                 : ", inlined from " + Str(x, "inlined_from")));
       h.Element("td", Str(x, "message"));
       h.Element("td", Str(x, "flag"));
       h.Close("tr");

@@ -837,7 +837,8 @@ Result<json> Site::BuildData(int64_t id) {
     json fresh = json::array();
     for (const auto& d : kbuild::NewWarnings(was, now)) {
       fresh.push_back({{"file", d.file}, {"line", d.line}, {"column", d.column}, {"message", d.message},
-                       {"flag", d.flag}, {"severity", std::string(kbuild::SeverityName(d.severity))}});
+                       {"flag", d.flag}, {"severity", std::string(kbuild::SeverityName(d.severity))},
+                       {"inlined_from", d.inlined_from}});
     }
     out["compared_to"] = *base;
     out["new_diagnostics"] = fresh;

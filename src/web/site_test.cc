@@ -576,14 +576,14 @@ TEST_F(SiteTest, SeriesAndBuildsShowWhatThePatchLoopRecorded) {
   base.variant = "normal";
   base.describe = "v6.12";
   model::BuildDiagnosticRecord old_warning{"compiler", "net/a.c", 10, 5, "warning", "unused variable 'x'",
-                                           "-Wunused-variable", "f", "", {}};
+                                           "-Wunused-variable", "f", "", {}, ""};
   int64_t b1 = db_->RecordBuild(base, {old_warning}).value();
   model::BuildRecord next = base;
   next.started_at = "2026-12-01T09:30:00Z";
   next.describe = "v6.12-1-g<b>";
   next.warnings = 2;
   model::BuildDiagnosticRecord fresh{"compiler", "net/<b>.c", 3, 1, "warning", "comparison <always> true",
-                                     "-Wtautological-compare", "g", "", {}};
+                                     "-Wtautological-compare", "g", "", {}, ""};
   old_warning.line = 12;  // moved, not new
   int64_t b2 = db_->RecordBuild(next, {old_warning, fresh}).value();
 
