@@ -24,23 +24,31 @@ std::vector<SeriesRun> SeriesRuns(std::string_view result_json) {
   std::vector<SeriesRun> out;
   nlohmann::json r = nlohmann::json::parse(result_json, nullptr, false);
   if (!r.is_object()) return out;
-  auto add = [&out](const nlohmann::json& o, const char* key, const char* role) {
+  auto id_of = [](const nlohmann::json& o, const char* key) -> int64_t {
     auto it = o.find(key);
-    if (it == o.end() || !it->is_number_integer() || it->get<int64_t>() <= 0) return;
-    int64_t id = it->get<int64_t>();
-    for (const auto& e : out) {
-      if (e.run == id && e.role == role) return;
-    }
-    out.push_back({id, role});
+    if (it == o.end() || !it->is_number_integer() || it->get<int64_t>() <= 0) return 0;
+    return it->get<int64_t>();
   };
-  add(r, "run", "tested");
-  add(r, "base_run", "base");
+  auto add = [&out](int64_t id, const char* role, int64_t base) {
+    if (id == 0) return;
+    for (auto& e : out) {
+      if (e.run != id || e.role != role) continue;
+      if (e.base == 0) e.base = base;
+      return;
+    }
+    out.push_back({id, role, base});
+  };
+  // The series' own runs, then each variant's.
+  auto add_object = [&](const nlohmann::json& o) {
+    int64_t base = id_of(o, "base_run");
+    add(id_of(o, "run"), "tested", base);
+    add(base, "base", 0);
+  };
+  add_object(r);
   auto variants = r.find("variants");
   if (variants != r.end() && variants->is_array()) {
     for (const auto& v : *variants) {
-      if (!v.is_object()) continue;
-      add(v, "run", "tested");
-      add(v, "base_run", "base");
+      if (v.is_object()) add_object(v);
     }
   }
   return out;

@@ -248,6 +248,7 @@ struct SeriesRecord {
 struct SeriesRun {
   int64_t run = 0;
   std::string role;  // tested, base
+  int64_t base = 0;  // a tested run's: the run of the tree the same object names as its base (0: none)
 };
 std::vector<SeriesRun> SeriesRuns(std::string_view result_json);
 // What a run a series of `source` names came from: "branch" (a source

@@ -108,20 +108,8 @@ std::string OutputTail(const std::string& output, size_t cap, bool* cut) {
 // The base commit's run a series' result gives run `run` (its own, or its
 // variant's); 0 when none.
 int64_t SeriesBaseRun(const std::string& result_json, int64_t run) {
-  json r = json::parse(result_json, nullptr, false);
-  if (!r.is_object()) return 0;
-  auto base_of = [&](const json& o) -> int64_t {
-    if (!o.is_object()) return 0;
-    auto id = o.find("run"), base = o.find("base_run");
-    if (id == o.end() || base == o.end() || !id->is_number_integer() || !base->is_number_integer()) return 0;
-    return id->get<int64_t>() == run ? base->get<int64_t>() : 0;
-  };
-  if (int64_t b = base_of(r)) return b;
-  auto variants = r.find("variants");
-  if (variants != r.end() && variants->is_array()) {
-    for (const auto& v : *variants) {
-      if (int64_t b = base_of(v)) return b;
-    }
+  for (const auto& r : model::SeriesRuns(result_json)) {
+    if (r.run == run && r.role == "tested") return r.base;
   }
   return 0;
 }
