@@ -503,10 +503,12 @@ void DiagnosticsParser::FeedLine(std::string_view raw) {
     return;
   }
   // "    inlined from 'g' at x.c:9:3:" (or ',' when more follow) under a
-  // file-less "In function 'f',": the first names the caller.
+  // file-less "In function 'f',": gcc lists the callers innermost first, so
+  // the last names the outermost one, the driver's function (the first may
+  // be another header wrapper, memcpy_toio).
   if (std::string_view t = Trim(line); StartsWith(t, "inlined from ") && context_file_.empty() &&
                                          !context_function_.empty()) {
-    if (context_inlined_.empty() && (t.back() == ':' || t.back() == ',')) {
+    if (t.back() == ':' || t.back() == ',') {
       t = t.substr(13, t.size() - 14);
       size_t at = t.rfind(" at ");
       if (at != std::string_view::npos) context_inlined_ = Unquote(t.substr(0, at)) + std::string(t.substr(at));
@@ -624,8 +626,15 @@ std::string MatchKey(const Diagnostic& d) {
   key += d.flag;
   key += '\x1f';
   key += d.function;
+  // The caller without gcc's clone suffixes (f.constprop.0, f.isra.0,
+  // f.part.0: which one depends on optimisation elsewhere in the file).
+  std::string caller = d.inlined_from;
+  if (size_t at = caller.find(" at "); at != std::string::npos) {
+    size_t dot = caller.substr(0, at).find('.');
+    if (dot != std::string::npos) caller.erase(dot, at - dot);
+  }
   // The message, then the caller, each with quotes unified and numbers as N.
-  for (std::string_view m : {std::string_view(d.message), std::string_view(d.inlined_from)}) {
+  for (std::string_view m : {std::string_view(d.message), std::string_view(caller)}) {
     key += '\x1f';
     for (size_t i = 0; i < m.size();) {
       char c = m[i];

@@ -46,7 +46,7 @@ struct Diagnostic {
   std::string function;  // gcc's "In function 'f':" / the linker's `f'; "" if none
   std::string target;    // make: the failing target ("fs/x.o"); else ""
   std::vector<Note> notes;
-  // gcc's first "inlined from 'g' at x.c:9:3" under "In function 'f',", as
+  // gcc's last (outermost) "inlined from 'g' at x.c:9:3" under "In function 'f',", as
   // "g at x.c:9:3": where a header's inline function (fortify's memcpy
   // checks, say) was called from; "" if none.
   std::string inlined_from;
@@ -107,7 +107,7 @@ class DiagnosticsParser {
   bool last_error_ = false;   // ... and was an error
   std::string context_file_;  // gcc "FILE: In function 'f':" ("": any file)
   std::string context_function_;
-  std::string context_inlined_;  // its first "inlined from" line, as Diagnostic::inlined_from
+  std::string context_inlined_;  // its last "inlined from" line, as Diagnostic::inlined_from
   std::string link_function_;  // ld "x.o: in function `f':", for the next line
   bool link_context_ = false;
   bool lld_open_ = false;  // ">>> " lines continue an ld.lld error
@@ -119,7 +119,7 @@ std::vector<Diagnostic> ParseDiagnostics(std::string_view text, DiagnosticsOptio
 // The key NewWarnings matches on: tool, file, severity, flag, function, the
 // message with quotes unified (‘x’, `x' and 'x' alike) and numbers replaced
 // by "N" (sizes, offsets, counts; digits inside identifiers stay), and the
-// caller it was inlined from (so a fortify warning in a new driver is not
+// outermost caller it was inlined from, without gcc's clone suffixes (so a fortify warning in a new driver is not
 // the one an old driver had in the same header). Lines and columns are not
 // part of it.
 std::string MatchKey(const Diagnostic& diagnostic);

@@ -169,6 +169,24 @@ TEST(Diagnostics, NewWarningsTellInlinedCallersApart) {
   EXPECT_TRUE(NewWarnings(base, moved).empty());
 }
 
+// gcc lists the callers innermost first: the last is the driver's; its
+// clone suffix (.constprop.0, .isra.0) is no part of the match.
+TEST(Diagnostics, TheOutermostCallerWithoutItsCloneSuffixIsKept) {
+  auto in = [](const std::string& caller) {
+    return ParseDiagnostics(
+        "In function 'fortify_memcpy_chk',\n"
+        "    inlined from 'memcpy_toio' at ./include/asm-generic/io.h:1204:2,\n"
+        "    inlined from '" + caller + "' at drivers/net/wireless/ray_cs.c:984:3:\n"
+        "./include/linux/fortify-string.h:583:25: warning: call to '__write_overflow_field' declared with "
+        "attribute warning: detected write beyond size of field [-Wattribute-warning]\n");
+  };
+  auto isra = in("ray_build_header.isra.0"), constprop = in("ray_build_header.constprop");
+  ASSERT_EQ(isra.size(), 1u);
+  EXPECT_EQ(isra[0].inlined_from, "ray_build_header.isra.0 at drivers/net/wireless/ray_cs.c:984:3");
+  EXPECT_TRUE(NewWarnings(isra, constprop).empty());
+  EXPECT_EQ(NewWarnings(isra, in("other_probe")).size(), 1u);
+}
+
 TEST(Diagnostics, GccColumnOfTheUnusedVariable) {
   // The column is gcc's (a tab counts to the next multiple of 8, plus one).
   Sources src;
