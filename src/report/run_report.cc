@@ -64,9 +64,8 @@ std::string RerunHint(const FinishedRun& run, const std::string& path) {
 }
 
 // The last `n` lines of `text`, found from its end: the output can be 16 MiB
-// of short lines.
-// The last `n` lines of `text`; a serial console's CR before each newline
-// is part of the line end, not of the line.
+// of short lines. A serial console's CR before each newline is part of the
+// line end, not of the line.
 std::vector<std::string_view> LastLines(std::string_view text, size_t n) {
   std::vector<std::string_view> out;
   if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
