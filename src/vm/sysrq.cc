@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -36,9 +37,12 @@ Reply ReadReply(int fd, std::chrono::milliseconds wait, std::string* got) {
     while ((end = got->find('\n')) != std::string::npos) {
       std::string line = got->substr(0, end);
       got->erase(0, end + 1);
-      if (line.find("\"return\"") != std::string::npos || line.find("\"QMP\"") != std::string::npos)
-        return Reply::kReturn;
-      if (line.find("\"error\"") != std::string::npos) return Reply::kError;
+      // An answer's first key says which it is; an event's is "timestamp"
+      // (and may hold an "error" field of its own).
+      std::string_view head(line);
+      head.remove_prefix(std::min(head.size(), head.find_first_not_of(" \t")));
+      if (head.starts_with("{\"return\"") || head.starts_with("{\"QMP\"")) return Reply::kReturn;
+      if (head.starts_with("{\"error\"")) return Reply::kError;
     }
   }
   return Reply::kNone;

@@ -69,8 +69,11 @@ class FakeQmp {
         if (refuse_break_ && cmd.find("chardev-send-break") != std::string::npos) {
           Say(fd, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"chardev 'serial0' not found\"}}\r\n");
         } else {
-          // An event first, as QEMU may send one at any time.
-          Say(fd, "{\"timestamp\": {\"seconds\": 1}, \"event\": \"RESUME\"}\r\n{\"return\": {}}\r\n");
+          // An event first, as QEMU may send one at any time: one with an
+          // error of its own is no answer to the command.
+          Say(fd,
+              "{\"timestamp\": {\"seconds\": 1}, \"event\": \"BLOCK_IO_ERROR\", \"data\": {\"error\": \"x\"}}\r\n"
+              "{\"return\": {}}\r\n");
         }
       }
     }
